@@ -1,0 +1,121 @@
+# veclite — one flat Makefile (STYLE.md §11).
+#
+#   make run     build, then run the main job (examples/node.mjs) end to end
+#   make test    build, then run every test: the C table natively under
+#                ASan+UBSan, then one `node --test` run over the C table as
+#                WASM (both builds), the JS API (both builds), types, headless
+#                Chromium (page + module Worker) and workerd
+#   make bench   benchmarks against hnswlib-wasm, hnswlib-node, JS brute force
+#   make build   pkg/ (scalar) and pkg-simd/ (-msimd128), identical names
+#
+# Each target first runs tools/ensure-deps.sh, which apt-get installs what is
+# missing (emscripten binaryen wabt clang chromium) and runs `npm ci`.
+#
+# Toolchain pin: Debian's emscripten 3.1.6 (checked in the banner). Its emcc
+# needs NODE_PATH to find acorn (PLATFORM.md §1).
+export NODE_PATH := /usr/share/nodejs
+EMCC      ?= emcc
+WASM_OPT  ?= wasm-opt
+CLANG     ?= clang
+EMSDK_PIN := 3.1.6
+
+CORE_SRC := $(sort $(filter-out src/wasm.c,$(wildcard src/*.c)))
+CORE_HDR := $(wildcard src/*.h)
+TEST_SRC := $(sort $(wildcard tests/unit/*.c))
+
+CFLAGS_COMMON := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -Isrc
+# -O3 without -ffast-math: kernels must be exact IEEE (STYLE.md §5); SIMD kernels
+# are hand-written with wasm_simd128.h intrinsics.
+EM_CFLAGS := $(CFLAGS_COMMON) -O3 -DNDEBUG
+EM_LDFLAGS := \
+  -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createVecliteModule \
+  -sENVIRONMENT=web,worker          `# no Node path: 3.1.6's is broken on Node 20; same glue for workerd` \
+  -sFILESYSTEM=0                    `# the engine does its I/O through vl_io, never stdio files` \
+  -sDYNAMIC_EXECUTION=0             `# no eval/new Function: workerd and strict CSP forbid them` \
+  -sALLOW_MEMORY_GROWTH=1           `# also makes malloc return NULL instead of aborting` \
+  -sMAXIMUM_MEMORY=4GB              `# dlmalloc handles 4 GB correctly (emmalloc does not in 3.1.6)` \
+  -sINITIAL_MEMORY=16MB \
+  -sTOTAL_STACK=1MB                 `# 3.1.6 name; STACK_SIZE does not exist yet` \
+  -sERROR_ON_UNDEFINED_SYMBOLS=1 \
+  -sEXPORTED_FUNCTIONS=@src/wasm-exports.json \
+  -sEXPORTED_RUNTIME_METHODS=HEAPU8,HEAPU32,HEAPF32,HEAPF64,UTF8ToString \
+  -sINCOMING_MODULE_JS_API=instantiateWasm,locateFile,print,printErr
+
+ifeq ($(VARIANT),simd)
+  OUT      := pkg-simd
+  ISAFLAGS := -msimd128
+  OPTFEAT  := --mvp-features --enable-simd
+else
+  OUT      := pkg
+  ISAFLAGS :=
+  OPTFEAT  := --mvp-features
+endif
+
+.PHONY: all build deps deps-npm run test test-native test-js bench fuzz clean banner variant
+
+all: build
+
+deps:
+	@tools/ensure-deps.sh all
+
+deps-npm:
+	@tools/ensure-deps.sh npm
+
+banner:
+	@v=$$($(EMCC) --version 2>/dev/null | head -1 | sed -E 's/.* ([0-9]+\.[0-9]+\.[0-9]+).*/\1/'); \
+	  echo "veclite build: emcc $$v (pinned $(EMSDK_PIN)), $$($(WASM_OPT) --version)"; \
+	  [ "$$v" = "$(EMSDK_PIN)" ] || echo "warning: emcc $$v is not the pinned $(EMSDK_PIN)"
+
+build: deps
+	@$(MAKE) --no-print-directory banner
+	@$(MAKE) --no-print-directory VARIANT=scalar variant
+	@$(MAKE) --no-print-directory VARIANT=simd variant
+
+# One rule for both variants, parameterised by VARIANT (no $(eval)).
+variant: $(OUT)/veclite.mjs
+
+$(OUT)/veclite.mjs: $(CORE_SRC) src/wasm.c $(CORE_HDR) src/wasm-exports.json Makefile
+	@mkdir -p $(OUT)
+	$(EMCC) $(EM_CFLAGS) $(ISAFLAGS) $(CORE_SRC) src/wasm.c $(EM_LDFLAGS) -o $@
+	$(WASM_OPT) -O3 $(OPTFEAT) $(OUT)/veclite.wasm -o $(OUT)/veclite.wasm
+	@echo "$(OUT)/veclite.wasm: $$(stat -c %s $(OUT)/veclite.wasm) bytes, gzip $$(gzip -9c $(OUT)/veclite.wasm | wc -c)"
+
+# ---- tests -------------------------------------------------------------------
+
+# The C test table, natively, under AddressSanitizer + UndefinedBehaviorSanitizer.
+build/test-native: $(CORE_SRC) $(CORE_HDR) $(TEST_SRC) tests/unit/test.h Makefile
+	@mkdir -p build
+	$(CLANG) $(CFLAGS_COMMON) -g -O1 -fno-omit-frame-pointer \
+	  -fsanitize=address,undefined -fno-sanitize-recover=all \
+	  $(CORE_SRC) $(TEST_SRC) -o $@ -lm
+
+# The same table as WASM (both variants), driven by tests/js/c-unit.test.js.
+build/unit-scalar.mjs build/unit-simd.mjs: build/unit-%.mjs: $(CORE_SRC) $(CORE_HDR) $(TEST_SRC) tests/unit/test.h Makefile
+	@mkdir -p build
+	$(EMCC) $(CFLAGS_COMMON) -O2 $(if $(filter simd,$*),-msimd128) -DVL_TEST_WASM \
+	  $(CORE_SRC) $(TEST_SRC) \
+	  -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createUnitModule -sENVIRONMENT=web,worker \
+	  -sFILESYSTEM=0 -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sTOTAL_STACK=1MB \
+	  -sERROR_ON_UNDEFINED_SYMBOLS=1 \
+	  -sEXPORTED_FUNCTIONS=_vl_test_count,_vl_test_name,_vl_test_run \
+	  -sEXPORTED_RUNTIME_METHODS=UTF8ToString -o $@
+
+test-native: deps build/test-native
+	./build/test-native
+
+test-js: build build/unit-scalar.mjs build/unit-simd.mjs
+	node --test --test-concurrency=1 tests/
+
+test: deps build build/test-native build/unit-scalar.mjs build/unit-simd.mjs
+	./build/test-native
+	node --test --test-concurrency=1 tests/
+
+run: build
+	node examples/node.mjs
+
+bench: build
+	@node -e "require('hnswlib-node')" 2>/dev/null || npm rebuild hnswlib-node >/dev/null 2>&1 || echo "bench: hnswlib-node could not be built; it will be reported as unavailable"
+	node bench/bench.mjs
+
+clean:
+	rm -rf build pkg pkg-simd

@@ -1,0 +1,50 @@
+/*
+ * io.h — the storage seam (vl_io): the only way the core touches bytes that
+ * outlive the process.
+ *
+ * A device is a byte array that grows at its end. The .rvf format
+ * (FORMAT.md) is append-only, so the core needs exactly five operations:
+ * positional read, append, size, truncate and sync. Devices:
+ *   - memory (src/io_mem.c): tests, fuzzing, export()/open(bytes);
+ *   - POSIX file (native tests and tools);
+ *   - Node file, OPFS SyncAccessHandle, IndexedDB: implemented in JS and
+ *     reached through imports declared in src/wasm.c.
+ *
+ * Invariants:
+ *   - Every callback returns VL_OK or a negative VL_E* code (VL_EIO for
+ *     device failures). Callbacks never longjmp or throw: JS devices catch,
+ *     stash the error and return VL_EIO (STYLE.md §3).
+ *   - read() of a range past size() is an error (VL_EIO), never a short read.
+ *   - append() either writes all len bytes or fails; after a failure the
+ *     size may have grown by a torn tail, which the format tolerates.
+ *   - sync() returns only when appended bytes are durable.
+ */
+#ifndef VECLITE_IO_H
+#define VECLITE_IO_H
+
+#include <stdint.h>
+#include "veclite.h"
+
+typedef struct vl_io vl_io;
+struct vl_io {
+    void *ctx;
+    int (*read)(void *ctx, uint64_t off, void *buf, uint32_t len);
+    int (*append)(void *ctx, const void *buf, uint32_t len);
+    int (*size)(void *ctx, uint64_t *out);
+    int (*truncate)(void *ctx, uint64_t size);
+    int (*sync)(void *ctx);
+    void (*close)(void *ctx);   /* may be NULL */
+};
+
+/* Memory device. The device owns a growable buffer.
+ * vl_io_mem_open copies len bytes of init (may be NULL/0) as the initial
+ * contents. Free with vl_io_mem_free (which also runs on io->close). */
+VL_MUST_CHECK int vl_io_mem_open(const uint8_t *init, uint64_t len, vl_io **out);
+void vl_io_mem_free(vl_io *io);
+/* Borrow the current contents (valid until the next append/truncate). */
+const uint8_t *vl_io_mem_data(const vl_io *io, uint64_t *len);
+/* Test hook: make the next `fail_after` successful operations pass and every
+ * later append/sync fail with VL_EIO (0 disables). */
+void vl_io_mem_fail_after(vl_io *io, uint32_t fail_after);
+
+#endif /* VECLITE_IO_H */
