@@ -21,21 +21,27 @@ EMSDK_PIN := 3.1.6
 
 CORE_SRC := $(sort $(filter-out src/wasm.c,$(wildcard src/*.c)))
 CORE_HDR := $(wildcard src/*.h)
+# The POSIX file device is native-only (tests, fuzzing, tools); in WebAssembly files are JS devices.
+WASM_SRC := $(filter-out src/io_posix.c,$(CORE_SRC))
 TEST_SRC := $(sort $(wildcard tests/unit/*.c))
 
 CFLAGS_COMMON := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -Isrc
 # -O3 without -ffast-math: kernels must be exact IEEE (STYLE.md §5); SIMD kernels
 # are hand-written with wasm_simd128.h intrinsics.
 EM_CFLAGS := $(CFLAGS_COMMON) -O3 -DNDEBUG
-EM_LDFLAGS := \
-  -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createVecliteModule \
-  -sENVIRONMENT=web,worker          `# no Node path: 3.1.6's is broken on Node 20; same glue for workerd` \
-  -sFILESYSTEM=0                    `# the engine does its I/O through vl_io, never stdio files` \
-  -sDYNAMIC_EXECUTION=0             `# no eval/new Function: workerd and strict CSP forbid them` \
-  -sALLOW_MEMORY_GROWTH=1           `# also makes malloc return NULL instead of aborting` \
-  -sMAXIMUM_MEMORY=4GB              `# dlmalloc handles 4 GB correctly (emmalloc does not in 3.1.6)` \
-  -sINITIAL_MEMORY=16MB \
-  -sTOTAL_STACK=1MB                 `# 3.1.6 name; STACK_SIZE does not exist yet` \
+# Link flags, one reason each:
+#   ENVIRONMENT=web,worker  no Node path: 3.1.6's is broken on Node 20, and the same glue then
+#                           serves browsers, workers and workerd (PLATFORM.md §3, §5)
+#   FILESYSTEM=0            the engine does its I/O through vl_io, never stdio files
+#   DYNAMIC_EXECUTION=0     no eval/new Function: workerd and strict CSPs forbid them
+#   ALLOW_MEMORY_GROWTH=1   grow on demand; also makes malloc return NULL instead of aborting
+#   MAXIMUM_MEMORY=4GB      dlmalloc (the default) handles 4 GB correctly; emmalloc does not in 3.1.6
+#   TOTAL_STACK=1MB         3.1.6's name (STACK_SIZE does not exist yet); the core never recurses deeply
+#   ERROR_ON_UNDEFINED_SYMBOLS=1  a missing C symbol is a build error, not a runtime abort
+#   INCOMING_MODULE_JS_API  the only Module options the loader passes
+EM_LDFLAGS := -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createVecliteModule \
+  -sENVIRONMENT=web,worker -sFILESYSTEM=0 -sDYNAMIC_EXECUTION=0 \
+  -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sINITIAL_MEMORY=16MB -sTOTAL_STACK=1MB \
   -sERROR_ON_UNDEFINED_SYMBOLS=1 \
   -sEXPORTED_FUNCTIONS=@src/wasm-exports.json \
   -sEXPORTED_RUNTIME_METHODS=HEAPU8,HEAPU32,HEAPF32,HEAPF64,UTF8ToString \
@@ -74,9 +80,9 @@ build: deps
 # One rule for both variants, parameterised by VARIANT (no $(eval)).
 variant: $(OUT)/veclite.mjs
 
-$(OUT)/veclite.mjs: $(CORE_SRC) src/wasm.c $(CORE_HDR) src/wasm-exports.json Makefile
+$(OUT)/veclite.mjs: $(WASM_SRC) src/wasm.c $(CORE_HDR) src/wasm-exports.json Makefile
 	@mkdir -p $(OUT)
-	$(EMCC) $(EM_CFLAGS) $(ISAFLAGS) $(CORE_SRC) src/wasm.c $(EM_LDFLAGS) -o $@
+	$(EMCC) $(EM_CFLAGS) $(ISAFLAGS) $(WASM_SRC) src/wasm.c $(EM_LDFLAGS) -o $@
 	$(WASM_OPT) -O3 $(OPTFEAT) $(OUT)/veclite.wasm -o $(OUT)/veclite.wasm
 	@echo "$(OUT)/veclite.wasm: $$(stat -c %s $(OUT)/veclite.wasm) bytes, gzip $$(gzip -9c $(OUT)/veclite.wasm | wc -c)"
 

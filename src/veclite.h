@@ -2,7 +2,7 @@
  * veclite.h — the whole public C API of the veclite engine.
  *
  * veclite is an embedded vector database. This header is the only contract
- * between the C core (src/*.c) and its callers: the native test table
+ * between the C core (the .c files in src/) and its callers: the native test table
  * (tests/unit/), the fuzzers (tests/fuzz/) and the WebAssembly glue
  * (src/wasm.c, used by web/bind.js).
  *

@@ -1,0 +1,133 @@
+// examples/node.mjs — veclite's main job end to end, in Node (what `make run` runs).
+//
+// Builds a deterministic "document embedding" dataset (20,000 clustered
+// 128-dimensional vectors with a category and a year each), ingests it into an
+// HNSW collection, runs plain, filtered and batch searches, checks the answers
+// against an exact brute-force scan, updates and deletes a few rows, and prints
+// what happened with timings. Uses only the public API (web/index.js).
+//
+//   node examples/node.mjs [--n 20000] [--dim 128] [--simd=false]
+import { createDatabase, getImplementation, getWasmInfo } from '../web/index.js';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return dflt;
+  const a = args[i];
+  return a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[i + 1];
+};
+const N = Number(opt('n', 20000));
+const DIM = Number(opt('dim', 128));
+const simdOpt = opt('simd', undefined);
+const CATEGORIES = ['news', 'sports', 'science', 'travel', 'food', 'music', 'film', 'health'];
+
+// --- deterministic data: mulberry32 PRNG, Gaussian clusters ------------------
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const rand = rng(20261121);
+const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+const centers = Array.from({ length: 64 }, () => Float32Array.from({ length: DIM }, gauss));
+function makeVector() {
+  const c = centers[Math.floor(rand() * centers.length)];
+  return Float32Array.from(c, (x) => x + 0.35 * gauss());
+}
+const docs = Array.from({ length: N }, (_, i) => ({
+  id: `doc-${i}`,
+  vector: makeVector(),
+  metadata: { category: CATEGORIES[i % CATEGORIES.length], year: 1990 + (i % 35), title: `Document ${i}` },
+}));
+const queries = Array.from({ length: 200 }, makeVector);
+
+// --- exact oracle (cosine, float64) ------------------------------------------
+const norm = (v) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+const norms = docs.map((d) => norm(d.vector));
+function exactTop(q, k, pred = () => true) {
+  const qn = norm(q);
+  const scored = [];
+  for (let i = 0; i < docs.length; i++) {
+    if (!pred(docs[i].metadata)) continue;
+    let dot = 0;
+    const v = docs[i].vector;
+    for (let j = 0; j < DIM; j++) dot += q[j] * v[j];
+    scored.push([docs[i].id, dot / (qn * norms[i])]);
+  }
+  scored.sort((a, b) => b[1] - a[1]);
+  return scored.slice(0, k).map((x) => x[0]);
+}
+const recall = (got, want) => got.filter((id) => want.includes(id)).length / want.length;
+
+const ms = (t0) => (performance.now() - t0).toFixed(1);
+const line = (s = '') => console.log(s);
+
+// --- the job -------------------------------------------------------------------
+let t0 = performance.now();
+const db = await createDatabase(simdOpt === undefined ? {} : { simd: simdOpt !== 'false' });
+const info = getWasmInfo();
+line(`veclite — engine ${getImplementation()} (SIMD supported: ${info.simdSupported}, enabled: ${info.simdEnabled}), loaded in ${ms(t0)} ms`);
+
+const col = await db.createCollection('documents', {
+  dimension: DIM,
+  metric: 'cosine',
+  index: { type: 'hnsw', m: 16, efConstruction: 200, seed: 42 },
+});
+line(`created collection "documents": ${DIM} dims, cosine, HNSW M=16 efConstruction=200`);
+
+t0 = performance.now();
+const BATCH = 5000;
+for (let i = 0; i < docs.length; i += BATCH) await col.insertBatch(docs.slice(i, i + BATCH));
+const ingestMs = performance.now() - t0;
+line(`ingested ${await col.count()} vectors in ${ingestMs.toFixed(0)} ms (${Math.round(N / (ingestMs / 1000))} vectors/s)`);
+
+// One query, shown in full.
+const q0 = queries[0];
+t0 = performance.now();
+const hits = await col.search(q0, { k: 5 });
+line(`\nquery 1 (k=5) answered in ${ms(t0)} ms:`);
+for (const h of hits) line(`  ${h.id.padEnd(10)} score ${h.score.toFixed(4)}  ${h.metadata.category.padEnd(8)} ${h.metadata.year}  "${h.metadata.title}"`);
+
+// Recall and throughput over 200 queries against the exact oracle.
+for (const ef of [32, 64, 128]) {
+  let r = 0;
+  t0 = performance.now();
+  const results = [];
+  for (const q of queries) results.push(await col.search(q, { k: 10, ef, includeMetadata: false }));
+  const el = performance.now() - t0;
+  queries.forEach((q, i) => { r += recall(results[i].map((h) => h.id), exactTop(q, 10)); });
+  line(`ef=${String(ef).padEnd(3)}: recall@10 ${(r / queries.length).toFixed(3)} vs exact scan, ${Math.round(queries.length / (el / 1000))} queries/s`);
+}
+
+// Filtered search: evaluated inside the graph traversal.
+const filter = { category: 'science', year: { $range: [2000, 2009] } };
+const pred = (m) => m.category === 'science' && m.year >= 2000 && m.year <= 2009;
+const matching = docs.filter((d) => pred(d.metadata)).length;
+t0 = performance.now();
+const fh = await col.search(q0, { k: 10, filter });
+line(`\nfiltered query {category:'science', year 2000..2009} (${matching} of ${N} match): ${fh.length} hits in ${ms(t0)} ms, ` +
+  `all match: ${fh.every((h) => pred(h.metadata))}, recall@10 ${recall(fh.map((h) => h.id), exactTop(q0, 10, pred)).toFixed(2)}`);
+
+// Batch search.
+t0 = performance.now();
+const batch = await col.searchBatch(queries.slice(0, 100), { k: 10, includeMetadata: false });
+line(`searchBatch of ${batch.length} queries in ${ms(t0)} ms`);
+
+// Update and delete.
+const top = hits[0].id;
+await col.update(top, { metadata: { category: 'archived', year: 1970, title: 'moved' } });
+const after = await col.get(top);
+line(`\nupdated ${top}: metadata now ${JSON.stringify(after.metadata)}`);
+await col.delete(top);
+const again = await col.search(q0, { k: 5 });
+line(`deleted ${top}: it is ${again.some((h) => h.id === top) ? 'STILL' : 'no longer'} returned; count ${await col.count()}`);
+
+const st = await col.stats();
+line(`\nstats: ${st.count} live vectors, ${(st.memoryBytes / 2 ** 20).toFixed(1)} MiB in the engine, ${st.bytesPerVector.toFixed(0)} bytes/vector (raw vector ${DIM * 4})`);
+await db.close();
+line('closed. (Persistence to .rvf files — create, close, reopen, query again — arrives with the storage layer.)');

@@ -1,0 +1,328 @@
+/*
+ * filter.c — the filter byte program of veclite.h: validation
+ * (vl_filter_check) and evaluation against one metadata record.
+ *
+ * Program (prefix-encoded, little-endian):
+ *   TRUE 0 | AND 1 u16 n, n x expr | OR 2 u16 n, n x expr | NOT 3 expr
+ *   EXISTS 4 u16 field | CMP 5 u8 cmp, u16 field, u8 tag, value
+ *   IN 6 u16 field, u16 n, n x { u8 tag, value }
+ * Values use the record encoding (meta.c), including its checks (BOOL 0/1,
+ * UTF-8 for STR/JSON). A valid program is exactly one expression covering
+ * all filter_len bytes, nested at most VL_FILTER_MAX_DEPTH deep (the root
+ * expression is depth 1).
+ *
+ * Semantics (veclite.h):
+ *   - I64, U64 and F64 compare numerically with each other, exactly: an
+ *     integer against a double is decided without rounding the integer.
+ *     NaN compares unordered (every operator false, NE true).
+ *   - STR with STR and BYTES with BYTES compare bytewise (memcmp, then the
+ *     shorter is smaller). A STR never equals a BYTES.
+ *   - BOOL, NULL and JSON (text) support EQ/NE with the same tag only.
+ *   - A missing field or an incomparable pair makes a comparison false;
+ *     NE is exactly NOT EQ (true for a missing field).
+ *   - IN: true iff the field is present and EQ to one listed value.
+ *   - AND of zero children is true, OR of zero children is false.
+ * Evaluation short-circuits and trusts a program that passed the check, so
+ * the hot path (vl__filter_match, called per visited node during graph
+ * search) does no validation and no allocation.
+ */
+#include <math.h>
+#include <string.h>
+#include "internal.h"
+
+static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | ((uint64_t)rd32(p + 4) << 32); }
+
+/* ---- validation ------------------------------------------------------------ */
+
+static int check_value(const uint8_t **pp, const uint8_t *end)
+{
+    if (*pp >= end) return VL_EINVAL;
+    uint8_t tag = *(*pp)++;
+    if (tag > VL_TAG_JSON) return VL_EINVAL;
+    vl_value v;
+    uint32_t used = vl__value_decode(tag, *pp, end, &v);
+    if (used == UINT32_MAX) return VL_EINVAL;
+    *pp += used;
+    return VL_OK;
+}
+
+static int check_expr(const uint8_t **pp, const uint8_t *end, uint32_t depth)
+{
+    if (depth > VL_FILTER_MAX_DEPTH || *pp >= end) return VL_EINVAL;
+    uint8_t op = *(*pp)++;
+    switch (op) {
+    case VL_F_TRUE:
+        return VL_OK;
+    case VL_F_AND: case VL_F_OR: {
+        if (end - *pp < 2) return VL_EINVAL;
+        uint32_t n = rd16(*pp);
+        *pp += 2;
+        for (uint32_t i = 0; i < n; i++)
+            if (check_expr(pp, end, depth + 1) != VL_OK) return VL_EINVAL;
+        return VL_OK;
+    }
+    case VL_F_NOT:
+        return check_expr(pp, end, depth + 1);
+    case VL_F_EXISTS:
+        if (end - *pp < 2) return VL_EINVAL;
+        *pp += 2;
+        return VL_OK;
+    case VL_F_CMP:
+        if (end - *pp < 3 || (*pp)[0] > VL_CMP_GE) return VL_EINVAL;
+        *pp += 3;
+        return check_value(pp, end);
+    case VL_F_IN: {
+        if (end - *pp < 4) return VL_EINVAL;
+        uint32_t n = rd16(*pp + 2);
+        *pp += 4;
+        for (uint32_t i = 0; i < n; i++)
+            if (check_value(pp, end) != VL_OK) return VL_EINVAL;
+        return VL_OK;
+    }
+    default:
+        return VL_EINVAL;
+    }
+}
+
+int vl_filter_check(const uint8_t *filter, uint32_t filter_len)
+{
+    if (!filter || filter_len == 0) return VL_EINVAL;
+    const uint8_t *p = filter, *end = filter + filter_len;
+    if (check_expr(&p, end, 1) != VL_OK) return VL_EINVAL;
+    return p == end ? VL_OK : VL_EINVAL;
+}
+
+/* ---- comparison ------------------------------------------------------------ */
+
+static inline int is_num(uint8_t t) { return t == VL_TAG_I64 || t == VL_TAG_U64 || t == VL_TAG_F64; }
+
+#define UNORDERED 2
+
+/* Exact comparison of a signed integer with a double: -1, 0, 1 or UNORDERED. */
+static int cmp_i64_f64(int64_t x, double d)
+{
+    if (isnan(d)) return UNORDERED;
+    if (d >= 9223372036854775808.0) return -1;        /* 2^63 */
+    if (d < -9223372036854775808.0) return 1;
+    double t = trunc(d);                              /* exact, in [-2^63, 2^63) */
+    int64_t ti = (int64_t)t;
+    if (x < ti) return -1;
+    if (x > ti) return 1;
+    double frac = d - t;                              /* exact */
+    return frac > 0 ? -1 : frac < 0 ? 1 : 0;
+}
+
+static int cmp_u64_f64(uint64_t x, double d)
+{
+    if (isnan(d)) return UNORDERED;
+    if (d >= 18446744073709551616.0) return -1;       /* 2^64 */
+    if (d < 0) return 1;
+    double t = trunc(d);
+    uint64_t ti = (uint64_t)t;
+    if (x < ti) return -1;
+    if (x > ti) return 1;
+    double frac = d - t;
+    return frac > 0 ? -1 : 0;
+}
+
+static int cmp_num(const vl_value *a, const vl_value *b)
+{
+    uint64_t ra = rd64(a->p), rb = rd64(b->p);
+    uint8_t ta = a->tag, tb = b->tag;
+    if (ta == VL_TAG_F64 && tb == VL_TAG_F64) {
+        double x, y;
+        memcpy(&x, &ra, 8); memcpy(&y, &rb, 8);
+        if (isnan(x) || isnan(y)) return UNORDERED;
+        return x < y ? -1 : x > y ? 1 : 0;
+    }
+    if (tb == VL_TAG_F64) {
+        double y; memcpy(&y, &rb, 8);
+        return ta == VL_TAG_I64 ? cmp_i64_f64((int64_t)ra, y) : cmp_u64_f64(ra, y);
+    }
+    if (ta == VL_TAG_F64) {
+        int c = cmp_num(b, a);
+        return c == UNORDERED ? c : -c;
+    }
+    if (ta == tb) {
+        if (ta == VL_TAG_I64) { int64_t x = (int64_t)ra, y = (int64_t)rb; return x < y ? -1 : x > y; }
+        return ra < rb ? -1 : ra > rb;
+    }
+    if (ta == VL_TAG_I64) {                           /* i64 vs u64 */
+        int64_t x = (int64_t)ra;
+        if (x < 0) return -1;
+        return (uint64_t)x < rb ? -1 : (uint64_t)x > rb;
+    }
+    int64_t y = (int64_t)rb;                          /* u64 vs i64 */
+    if (y < 0) return 1;
+    return ra < (uint64_t)y ? -1 : ra > (uint64_t)y;
+}
+
+static int cmp_bytes(const vl_value *a, const vl_value *b)
+{
+    uint32_t n = a->len < b->len ? a->len : b->len;
+    int c = n ? memcmp(a->p, b->p, n) : 0;
+    if (c) return c < 0 ? -1 : 1;
+    return a->len < b->len ? -1 : a->len > b->len;
+}
+
+/* Field value `a` (present) against literal `b` under op. */
+static int compare(const vl_value *a, const vl_value *b, uint32_t op)
+{
+    int c;
+    if (is_num(a->tag) && is_num(b->tag)) {
+        c = cmp_num(a, b);
+    } else if (a->tag == b->tag && (a->tag == VL_TAG_STR || a->tag == VL_TAG_BYTES)) {
+        c = cmp_bytes(a, b);
+    } else if (a->tag == b->tag && (a->tag == VL_TAG_BOOL || a->tag == VL_TAG_NULL ||
+                                    a->tag == VL_TAG_JSON)) {
+        int eq = a->tag == VL_TAG_NULL ? 1
+               : a->tag == VL_TAG_BOOL ? a->p[0] == b->p[0]
+               : cmp_bytes(a, b) == 0;
+        return op == VL_CMP_EQ ? eq : op == VL_CMP_NE ? !eq : 0;
+    } else {
+        return op == VL_CMP_NE;
+    }
+    switch (op) {
+    case VL_CMP_EQ: return c == 0;
+    case VL_CMP_NE: return c != 0;                    /* includes UNORDERED */
+    case VL_CMP_LT: return c == -1;
+    case VL_CMP_LE: return c == -1 || c == 0;
+    case VL_CMP_GT: return c == 1;
+    case VL_CMP_GE: return c == 1 || c == 0;
+    default:        return 0;
+    }
+}
+
+/* ---- evaluation (trusted program and record) ------------------------------- */
+
+/* Bytes of a value of `tag` starting at p (trusted). */
+static inline uint32_t value_size(uint8_t tag, const uint8_t *p)
+{
+    switch (tag) {
+    case VL_TAG_STR: case VL_TAG_BYTES: case VL_TAG_JSON: return 4 + rd32(p);
+    case VL_TAG_I64: case VL_TAG_U64: case VL_TAG_F64: return 8;
+    case VL_TAG_BOOL: return 1;
+    default: return 0;
+    }
+}
+
+static inline void value_at(uint8_t tag, const uint8_t *p, vl_value *v)
+{
+    v->tag = tag;
+    if (tag == VL_TAG_STR || tag == VL_TAG_BYTES || tag == VL_TAG_JSON) {
+        v->len = rd32(p);
+        v->p = p + 4;
+    } else {
+        v->p = p;
+        v->len = value_size(tag, p);
+    }
+}
+
+static const uint8_t *skip_expr(const uint8_t *p)
+{
+    uint8_t op = *p++;
+    switch (op) {
+    case VL_F_AND: case VL_F_OR: {
+        uint32_t n = rd16(p);
+        p += 2;
+        for (uint32_t i = 0; i < n; i++) p = skip_expr(p);
+        return p;
+    }
+    case VL_F_NOT: return skip_expr(p);
+    case VL_F_EXISTS: return p + 2;
+    case VL_F_CMP: return p + 4 + value_size(p[3], p + 4);
+    case VL_F_IN: {
+        uint32_t n = rd16(p + 2);
+        p += 4;
+        for (uint32_t i = 0; i < n; i++) p += 1 + value_size(p[0], p + 1);
+        return p;
+    }
+    default: return p;   /* TRUE */
+    }
+}
+
+static int eval_expr(const uint8_t **pp, const uint8_t *rec, uint32_t rec_len)
+{
+    const uint8_t *p = *pp;
+    uint8_t op = *p++;
+    int r;
+    switch (op) {
+    case VL_F_TRUE:
+        r = 1;
+        break;
+    case VL_F_AND: case VL_F_OR: {
+        uint32_t n = rd16(p);
+        p += 2;
+        r = op == VL_F_AND;
+        uint32_t i = 0;
+        for (; i < n; i++) {
+            int c = eval_expr(&p, rec, rec_len);
+            if (op == VL_F_AND ? !c : c) { r = !r; i++; break; }
+        }
+        for (; i < n; i++) p = skip_expr(p);
+        break;
+    }
+    case VL_F_NOT:
+        r = !eval_expr(&p, rec, rec_len);
+        break;
+    case VL_F_EXISTS: {
+        vl_value v;
+        r = vl__meta_find(rec, rec_len, rd16(p), &v);
+        p += 2;
+        break;
+    }
+    case VL_F_CMP: {
+        uint32_t cmp = p[0], fid = rd16(p + 1);
+        uint8_t tag = p[3];
+        vl_value lit, v;
+        value_at(tag, p + 4, &lit);
+        p += 4 + value_size(tag, p + 4);
+        r = vl__meta_find(rec, rec_len, fid, &v) ? compare(&v, &lit, cmp) : cmp == VL_CMP_NE;
+        break;
+    }
+    case VL_F_IN: {
+        uint32_t fid = rd16(p), n = rd16(p + 2);
+        p += 4;
+        vl_value v;
+        int have = vl__meta_find(rec, rec_len, fid, &v);
+        r = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            vl_value lit;
+            value_at(p[0], p + 1, &lit);
+            if (have && !r && compare(&v, &lit, VL_CMP_EQ)) r = 1;
+            p += 1 + value_size(p[0], p + 1);
+        }
+        break;
+    }
+    default:
+        r = 0;
+        break;
+    }
+    *pp = p;
+    return r;
+}
+
+int vl__filter_match(const uint8_t *f, uint32_t flen, const uint8_t *rec, uint32_t rec_len)
+{
+    (void)flen;
+    const uint8_t *p = f;
+    return eval_expr(&p, rec, rec_len);
+}
+
+int vl_filter_eval(const uint8_t *filter, uint32_t filter_len, const uint8_t *rec,
+                   uint32_t rec_len, uint32_t *match_out)
+{
+    if (!match_out) return VL_EINVAL;
+    if (vl_filter_check(filter, filter_len) != VL_OK) return VL_EINVAL;
+    char why[8];
+    if (rec_len && !rec) return VL_EINVAL;
+    if (vl__meta_validate(NULL, rec, rec_len, UINT32_MAX, why, sizeof why) != VL_OK)
+        return VL_EINVAL;
+    *match_out = (uint32_t)vl__filter_match(filter, filter_len, rec, rec_len);
+    return VL_OK;
+}

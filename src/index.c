@@ -1,0 +1,822 @@
+/*
+ * index.c — the vl_index handle: lifecycle, batched writes, reads, exact
+ * (flat) search, the search driver for both kinds, and vl_index_check.
+ * Graph construction and traversal live in hnsw.c, records and field names
+ * in meta.c, filter programs in filter.c; the storage layout and invariants
+ * are described in internal.h.
+ *
+ * Write discipline (veclite.h): every batch is validated completely, then
+ * every allocation it can need is made (node arrays, id map, record copies,
+ * HNSW upper-layer link lists and traversal scratch; the level RNG state is
+ * saved), and only then is anything changed, so VL_EINVAL and VL_ENOMEM
+ * both leave the index exactly as it was.
+ *
+ * Flat index: a delete moves the last node into the hole (dense storage,
+ * no tombstones); an upsert of an existing id overwrites in place.
+ * HNSW: a delete tombstones the node (it keeps routing); an upsert of an
+ * existing id tombstones the old node and inserts a new one.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+/* ---- messages -------------------------------------------------------------- */
+
+const char *vl_errstr(int rc)
+{
+    switch (rc) {
+    case VL_OK:        return "ok";
+    case VL_EINVAL:    return "invalid argument";
+    case VL_ENOTFOUND: return "not found";
+    case VL_ELOCK:     return "another writer holds the store";
+    case VL_EREADONLY: return "store is read-only";
+    case VL_ECORRUPT:  return "stored data is corrupt";
+    case VL_EVERSION:  return "needs a newer veclite";
+    case VL_EBACKEND:  return "storage backend unavailable";
+    case VL_EBUDGET:   return "memory budget exceeded";
+    case VL_ECLOSED:   return "handle is closed";
+    case VL_EIO:       return "storage device failed";
+    case VL_ENOMEM:    return "out of memory";
+    case VL_EFATAL:    return "handle poisoned by an earlier failed write";
+    default:           return "unknown error";
+    }
+}
+
+void vl__msg(const vl_index *h, const char *fmt, ...)
+{
+    if (!h) return;
+    vl_index *m = (vl_index *)h;   /* the message buffer is the handle's mutable part */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->msg, sizeof m->msg, fmt, ap);
+    va_end(ap);
+}
+
+const char *vl_errmsg(const vl_index *h)
+{
+    if (!h) return "no index handle";
+    return h->msg[0] ? h->msg : "no error";
+}
+
+/* ---- lifecycle ------------------------------------------------------------- */
+
+int vl_index_new(const vl_config *cfg, vl_index **out)
+{
+    if (!cfg || !out) return VL_EINVAL;
+    vl_config c = *cfg;
+    if (c.dim == 0 || c.dim > VL_MAX_DIM) return VL_EINVAL;
+    if (c.metric > VL_METRIC_COSINE || c.kind > VL_INDEX_HNSW) return VL_EINVAL;
+    if (c.m == 0) c.m = 16;
+    if (c.m < 2 || c.m > VL_MAX_M) return VL_EINVAL;
+    if (c.ef_construction == 0) c.ef_construction = 200;
+    if (c.ef_construction > VL_MAX_EF || c.ef_search > VL_MAX_EF) return VL_EINVAL;
+    if (c.ef_construction < c.m) c.ef_construction = c.m;
+    if (c.ef_search == 0) c.ef_search = 64;
+    vl_index *h = vl_mem_calloc(1, sizeof *h);
+    if (!h) return VL_ENOMEM;
+    h->cfg = c;
+    h->dim = c.dim;
+    h->metric = c.metric;
+    h->kind = c.kind;
+    h->M = c.m;
+    h->M0 = 2 * c.m;
+    h->efc = c.ef_construction;
+    h->level_mult = 1.0 / log((double)c.m);
+    h->rng = c.seed;
+    h->entry = VL_NO_NODE;
+    h->visit_tag = 1;
+    *out = h;
+    return VL_OK;
+}
+
+static void free_nodes(vl_index *h)
+{
+    if (h->upper)
+        for (uint32_t i = 0; i < h->n; i++) vl_mem_free(h->upper[i]);
+    if (h->meta)
+        for (uint32_t i = 0; i < h->n; i++) vl_mem_free(h->meta[i]);
+    vl_mem_free(h->vecs); vl_mem_free(h->inv_norm); vl_mem_free(h->ids); vl_mem_free(h->dead);
+    vl_mem_free(h->meta); vl_mem_free(h->meta_len); vl_mem_free(h->level);
+    vl_mem_free(h->links0); vl_mem_free(h->upper); vl_mem_free(h->visit);
+    vl_mem_free(h->cand); vl_mem_free(h->top); vl_mem_free(h->sel); vl_mem_free(h->res);
+    vl_mem_free(h->sorted);
+    vl_idmap_free(&h->map);
+    h->vecs = NULL; h->inv_norm = NULL; h->ids = NULL; h->dead = NULL; h->meta = NULL;
+    h->meta_len = NULL; h->level = NULL; h->links0 = NULL; h->upper = NULL; h->visit = NULL;
+    h->cand = NULL; h->top = NULL; h->sel = NULL; h->res = NULL; h->sorted = NULL;
+    h->cand_cap = h->top_cap = h->sel_cap = h->res_cap = 0;
+    h->sorted_n = h->sorted_cap = 0;
+    h->sorted_valid = 0;
+    h->n = h->cap = h->live = 0;
+    h->meta_bytes = h->upper_bytes = 0;
+    h->entry = VL_NO_NODE;
+    h->max_level = 0;
+    h->visit_tag = 1;
+}
+
+void vl_index_free(vl_index *h)
+{
+    if (!h) return;
+    free_nodes(h);
+    vl__fields_free(h);
+    vl_mem_free(h);
+}
+
+int vl_index_config(const vl_index *h, vl_config *out)
+{
+    if (!h || !out) return VL_EINVAL;
+    *out = h->cfg;
+    return VL_OK;
+}
+
+int vl_index_clear(vl_index *h)
+{
+    if (!h) return VL_EINVAL;
+    free_nodes(h);
+    h->rng = h->cfg.seed;    /* same seed + same inserts after clear = same graph */
+    return VL_OK;
+}
+
+/* ---- capacity -------------------------------------------------------------- */
+
+static int grow(void **p, uint64_t bytes)
+{
+    if (bytes > SIZE_MAX) return VL_ENOMEM;
+    void *q = vl_mem_realloc(*p, (size_t)bytes);
+    if (!q) return VL_ENOMEM;
+    *p = q;
+    return VL_OK;
+}
+
+/* Make room for `need` nodes. Arrays are grown one by one; cap only moves
+ * when all succeeded, so a failure leaves some arrays merely larger. */
+static int reserve_nodes(vl_index *h, uint64_t need)
+{
+    if (need <= h->cap) return VL_OK;
+    if (need >= VL_NO_NODE) return VL_ENOMEM;
+    uint64_t nc = (uint64_t)h->cap + h->cap / 4 + 16;
+    if (nc < need) nc = need;
+    if (nc >= VL_NO_NODE) nc = VL_NO_NODE - 1;
+    int hnsw = h->kind == VL_INDEX_HNSW;
+    uint64_t vb = nc * h->dim * sizeof(float);
+    if (vb > SIZE_MAX) return VL_ENOMEM;
+    float *v = vl_mem_aligned((size_t)vb);
+    if (!v) return VL_ENOMEM;
+    if (grow((void **)&h->ids, nc * sizeof *h->ids) ||
+        grow((void **)&h->dead, nc) ||
+        grow((void **)&h->meta, nc * sizeof *h->meta) ||
+        grow((void **)&h->meta_len, nc * sizeof *h->meta_len) ||
+        (h->metric == VL_METRIC_COSINE && grow((void **)&h->inv_norm, nc * sizeof(float))) ||
+        (hnsw && (grow((void **)&h->level, nc) ||
+                  grow((void **)&h->links0, nc * (h->M0 + 1) * sizeof(uint32_t)) ||
+                  grow((void **)&h->upper, nc * sizeof *h->upper) ||
+                  grow((void **)&h->visit, nc * sizeof *h->visit)))) {
+        vl_mem_free(v);
+        return VL_ENOMEM;
+    }
+    if (h->n) memcpy(v, h->vecs, (size_t)h->n * h->dim * sizeof(float));
+    vl_mem_free(h->vecs);
+    h->vecs = v;
+    if (hnsw) memset(h->visit + h->cap, 0, (size_t)(nc - h->cap) * sizeof *h->visit);
+    h->cap = (uint32_t)nc;
+    return VL_OK;
+}
+
+static int reserve_pairs(vl_pair **p, uint32_t *cap, uint64_t need)
+{
+    if (need <= *cap) return VL_OK;
+    if (need > UINT32_MAX) return VL_ENOMEM;
+    if (grow((void **)p, need * sizeof **p)) return VL_ENOMEM;
+    *cap = (uint32_t)need;
+    return VL_OK;
+}
+
+int vl__search_reserve(vl_index *h, uint32_t ef)
+{
+    uint64_t need = (uint64_t)ef + 1;
+    if (reserve_pairs(&h->top, &h->top_cap, need)) return VL_ENOMEM;
+    if (need > h->res_cap) {
+        if (grow((void **)&h->res, need * sizeof *h->res)) return VL_ENOMEM;
+        h->res_cap = (uint32_t)need;
+    }
+    if (h->kind == VL_INDEX_HNSW &&
+        reserve_pairs(&h->cand, &h->cand_cap, (uint64_t)h->n + 1))
+        return VL_ENOMEM;
+    return VL_OK;
+}
+
+int vl__hnsw_reserve(vl_index *h, uint32_t total_nodes)
+{
+    uint32_t ef = h->efc > h->M0 + 1 ? h->efc : h->M0 + 1;
+    if (reserve_pairs(&h->cand, &h->cand_cap, (uint64_t)total_nodes + 1)) return VL_ENOMEM;
+    if (reserve_pairs(&h->top, &h->top_cap, (uint64_t)ef + 2)) return VL_ENOMEM;
+    if (reserve_pairs(&h->sel, &h->sel_cap, (uint64_t)ef + 2)) return VL_ENOMEM;
+    return VL_OK;
+}
+
+/* ---- validation helpers ---------------------------------------------------- */
+
+/* VL_OK, or VL_EINVAL with a message naming the row and component. */
+static int check_vector(vl_index *h, const float *v, const char *what, uint32_t row,
+                        float *inv_out)
+{
+    double ss = 0.0;
+    for (uint32_t j = 0; j < h->dim; j++) {
+        float x = v[j];
+        if (!isfinite(x)) {
+            vl__msg(h, "%s %u component %u is %s", what, row, j,
+                    isnan(x) ? "NaN" : x > 0 ? "+Infinity" : "-Infinity");
+            return VL_EINVAL;
+        }
+        ss += (double)x * (double)x;
+    }
+    if (h->metric == VL_METRIC_COSINE) {
+        if (!(ss > 0.0)) {
+            vl__msg(h, "%s %u is all zeros; cosine similarity needs a non-zero vector", what, row);
+            return VL_EINVAL;
+        }
+        float inv = (float)(1.0 / sqrt(ss));
+        if (!(inv > 0.f) || !isfinite(inv)) {
+            vl__msg(h, "%s %u has a norm outside the float range", what, row);
+            return VL_EINVAL;
+        }
+        if (inv_out) *inv_out = inv;
+    } else if (inv_out) {
+        *inv_out = 1.0f;
+    }
+    return VL_OK;
+}
+
+static int check_meta_offsets(vl_index *h, uint32_t n, const uint8_t *meta, const uint32_t *off)
+{
+    if (!meta && !off) return VL_OK;
+    if (!meta || !off) {
+        vl__msg(h, "meta and meta_off must both be NULL or both be set");
+        return VL_EINVAL;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (off[i + 1] < off[i]) {
+            vl__msg(h, "meta_off is not ascending at row %u (%u > %u)", i, off[i], off[i + 1]);
+            return VL_EINVAL;
+        }
+        char why[160];
+        int rc = vl__meta_validate(h, meta + off[i], off[i + 1] - off[i], h->n_fields, why,
+                                   sizeof why);
+        if (rc) { vl__msg(h, "metadata record %u: %s", i, why); return rc; }
+    }
+    return VL_OK;
+}
+
+/* Row index -> whether it is the last row carrying its id. dedup maps id ->
+ * last row (built only for n > 1). */
+static int build_dedup(vl_idmap *dd, uint32_t n, const uint64_t *ids)
+{
+    memset(dd, 0, sizeof *dd);
+    if (n <= 1) return VL_OK;
+    if (vl_idmap_reserve(dd, n)) return VL_ENOMEM;
+    for (uint32_t i = 0; i < n; i++) vl_idmap_put(dd, ids[i], i);
+    return VL_OK;
+}
+
+static inline int is_last(const vl_idmap *dd, uint32_t n, const uint64_t *ids, uint32_t i)
+{
+    return n <= 1 || vl_idmap_get(dd, ids[i]) == i;
+}
+
+/* Copies of the effective non-empty records (NULL otherwise). */
+static int copy_records(uint32_t n, const uint8_t *meta, const uint32_t *off,
+                        const vl_idmap *dd, const uint64_t *ids, uint8_t ***out)
+{
+    *out = NULL;
+    if (!meta) return VL_OK;
+    uint8_t **c = vl_mem_calloc(n, sizeof *c);
+    if (!c) return VL_ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t len = off[i + 1] - off[i];
+        if (!len || !is_last(dd, n, ids, i)) continue;
+        c[i] = vl_mem_alloc(len);
+        if (!c[i]) {
+            for (uint32_t j = 0; j < i; j++) vl_mem_free(c[j]);
+            vl_mem_free(c);
+            return VL_ENOMEM;
+        }
+        memcpy(c[i], meta + off[i], len);
+    }
+    *out = c;
+    return VL_OK;
+}
+
+static void free_records(uint32_t n, uint8_t **c)
+{
+    if (!c) return;
+    for (uint32_t i = 0; i < n; i++) vl_mem_free(c[i]);
+    vl_mem_free(c);
+}
+
+static void set_node_meta(vl_index *h, uint32_t node, uint8_t *rec, uint32_t len)
+{
+    if (h->meta[node]) { vl_mem_free(h->meta[node]); h->meta_bytes -= h->meta_len[node]; }
+    h->meta[node] = rec;
+    h->meta_len[node] = rec ? len : 0;
+    if (rec) h->meta_bytes += len;
+}
+
+/* HNSW: tombstone a live node (it keeps its links and keeps routing). */
+static void tombstone(vl_index *h, uint32_t node)
+{
+    h->dead[node] = 1;
+    set_node_meta(h, node, NULL, 0);
+    h->live--;
+}
+
+/* Flat: remove node by moving the last node into its slot. */
+static void flat_remove(vl_index *h, uint32_t node)
+{
+    uint32_t last = h->n - 1;
+    set_node_meta(h, node, NULL, 0);
+    if (node != last) {
+        memcpy(h->vecs + (size_t)node * h->dim, h->vecs + (size_t)last * h->dim,
+               h->dim * sizeof(float));
+        if (h->inv_norm) h->inv_norm[node] = h->inv_norm[last];
+        h->ids[node] = h->ids[last];
+        h->dead[node] = h->dead[last];
+        h->meta[node] = h->meta[last];
+        h->meta_len[node] = h->meta_len[last];
+        vl_idmap_put(&h->map, h->ids[node], node);   /* existing key: no growth */
+    }
+    h->meta[last] = NULL;
+    h->meta_len[last] = 0;
+    h->n--;
+    h->live--;
+}
+
+/* ---- writes ---------------------------------------------------------------- */
+
+int vl_index_upsert(vl_index *h, uint32_t n, const uint64_t *ids, const float *vecs,
+                    const uint8_t *meta, const uint32_t *meta_off)
+{
+    if (!h) return VL_EINVAL;
+    if (n == 0) return VL_OK;
+    if (!ids || !vecs) { vl__msg(h, "ids and vecs must not be NULL"); return VL_EINVAL; }
+    int rc = check_meta_offsets(h, n, meta, meta_off);
+    if (rc) return rc;
+    for (uint32_t i = 0; i < n; i++)
+        if ((rc = check_vector(h, vecs + (size_t)i * h->dim, "vector", i, NULL))) return rc;
+
+    int hnsw = h->kind == VL_INDEX_HNSW;
+    vl_idmap dd;
+    uint8_t **recs = NULL;
+    uint8_t *lv = NULL;
+    uint32_t **up = NULL;
+    uint64_t rng0 = h->rng;
+    if (build_dedup(&dd, n, ids)) goto nomem;
+
+    uint32_t new_nodes = 0, new_ids = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!is_last(&dd, n, ids, i)) continue;
+        int exists = vl_idmap_get(&h->map, ids[i]) != VL_NO_NODE;
+        if (!exists) new_ids++;
+        if (hnsw || !exists) new_nodes++;
+    }
+    if ((uint64_t)h->n + new_nodes >= VL_NO_NODE) {
+        vl_idmap_free(&dd);
+        vl__msg(h, "index would exceed %u nodes", VL_NO_NODE - 1);
+        return VL_ENOMEM;
+    }
+    if (copy_records(n, meta, meta_off, &dd, ids, &recs)) goto nomem;
+    if (reserve_nodes(h, (uint64_t)h->n + new_nodes)) goto nomem;
+    if (vl_idmap_reserve(&h->map, new_ids)) goto nomem;
+    if (hnsw) {
+        if (vl__hnsw_reserve(h, h->n + new_nodes)) goto nomem;
+        lv = vl_mem_alloc(n);
+        up = vl_mem_calloc(n, sizeof *up);
+        if (!lv || !up) goto nomem;
+        for (uint32_t i = 0; i < n; i++) {
+            if (!is_last(&dd, n, ids, i)) continue;
+            lv[i] = (uint8_t)vl__random_level(h);
+            if (lv[i]) {
+                uint64_t b = (uint64_t)lv[i] * (h->M + 1) * sizeof(uint32_t);
+                up[i] = vl_mem_calloc(1, (size_t)b);
+                if (!up[i]) goto nomem;
+            }
+        }
+    }
+
+    /* ---- commit: nothing below can fail ---- */
+    h->sorted_valid = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!is_last(&dd, n, ids, i)) continue;
+        const float *v = vecs + (size_t)i * h->dim;
+        float inv = 1.0f;
+        (void)check_vector(h, v, "vector", i, &inv);
+        uint32_t len = meta ? meta_off[i + 1] - meta_off[i] : 0;
+        uint8_t *rec = recs ? recs[i] : NULL;
+        if (recs) recs[i] = NULL;
+        uint32_t old = vl_idmap_get(&h->map, ids[i]);
+        uint32_t node;
+        if (!hnsw && old != VL_NO_NODE) {
+            node = old;
+        } else {
+            if (old != VL_NO_NODE) tombstone(h, old);
+            node = h->n++;
+            h->live++;
+            h->ids[node] = ids[i];
+            h->dead[node] = 0;
+            h->meta[node] = NULL;
+            h->meta_len[node] = 0;
+            vl_idmap_put(&h->map, ids[i], node);
+        }
+        memcpy(h->vecs + (size_t)node * h->dim, v, h->dim * sizeof(float));
+        if (h->inv_norm) h->inv_norm[node] = inv;
+        set_node_meta(h, node, rec, len);
+        if (hnsw) {
+            h->level[node] = lv[i];
+            h->upper[node] = up[i];
+            up[i] = NULL;
+            if (lv[i]) h->upper_bytes += (uint64_t)lv[i] * (h->M + 1) * sizeof(uint32_t);
+            h->links0[(size_t)node * (h->M0 + 1)] = 0;
+            vl__hnsw_insert(h, node);
+        }
+    }
+    h->msg[0] = 0;
+    vl_idmap_free(&dd);
+    free_records(n, recs);
+    vl_mem_free(lv);
+    vl_mem_free(up);
+    return VL_OK;
+
+nomem:
+    h->rng = rng0;
+    vl_idmap_free(&dd);
+    free_records(n, recs);
+    if (up) for (uint32_t i = 0; i < n; i++) vl_mem_free(up[i]);
+    vl_mem_free(up);
+    vl_mem_free(lv);
+    vl__msg(h, "out of memory inserting %u vectors (index unchanged)", n);
+    return VL_ENOMEM;
+}
+
+int vl_index_set_meta(vl_index *h, uint32_t n, const uint64_t *ids, const uint8_t *meta,
+                      const uint32_t *meta_off)
+{
+    if (!h) return VL_EINVAL;
+    if (n == 0) return VL_OK;
+    if (!ids) { vl__msg(h, "ids must not be NULL"); return VL_EINVAL; }
+    int rc = check_meta_offsets(h, n, meta, meta_off);
+    if (rc) return rc;
+    for (uint32_t i = 0; i < n; i++)
+        if (vl_idmap_get(&h->map, ids[i]) == VL_NO_NODE) {
+            vl__msg(h, "id %llu (row %u) is not in the index", (unsigned long long)ids[i], i);
+            return VL_ENOTFOUND;
+        }
+    vl_idmap dd;
+    uint8_t **recs = NULL;
+    if (build_dedup(&dd, n, ids) || copy_records(n, meta, meta_off, &dd, ids, &recs)) {
+        vl_idmap_free(&dd);
+        vl__msg(h, "out of memory replacing metadata (index unchanged)");
+        return VL_ENOMEM;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (!is_last(&dd, n, ids, i)) continue;
+        uint32_t node = vl_idmap_get(&h->map, ids[i]);
+        uint32_t len = meta ? meta_off[i + 1] - meta_off[i] : 0;
+        set_node_meta(h, node, recs ? recs[i] : NULL, len);
+        if (recs) recs[i] = NULL;
+    }
+    vl_idmap_free(&dd);
+    free_records(n, recs);
+    h->msg[0] = 0;
+    return VL_OK;
+}
+
+int vl_index_delete(vl_index *h, uint32_t n, const uint64_t *ids, uint32_t *n_deleted)
+{
+    if (!h || !n_deleted) return VL_EINVAL;
+    if (n && !ids) { vl__msg(h, "ids must not be NULL"); return VL_EINVAL; }
+    uint32_t del = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t node = vl_idmap_get(&h->map, ids[i]);
+        if (node == VL_NO_NODE) continue;
+        vl_idmap_del(&h->map, ids[i]);
+        if (h->kind == VL_INDEX_HNSW) tombstone(h, node);
+        else flat_remove(h, node);
+        del++;
+    }
+    if (del) h->sorted_valid = 0;
+    /* A graph of nothing but tombstones routes nowhere useful: start over
+     * (field names, config and the RNG position are kept). */
+    if (h->kind == VL_INDEX_HNSW && h->live == 0 && h->n > 0) {
+        uint64_t rng = h->rng;
+        free_nodes(h);
+        h->rng = rng;
+    }
+    *n_deleted = del;
+    return VL_OK;
+}
+
+/* ---- reads ----------------------------------------------------------------- */
+
+uint64_t vl_index_count(const vl_index *h) { return h ? h->live : 0; }
+
+int vl_index_stats(const vl_index *h, vl_stats *out)
+{
+    if (!h || !out) return VL_EINVAL;
+    vl_stats s;
+    memset(&s, 0, sizeof s);
+    s.live = h->live;
+    s.nodes = h->n;
+    s.tombstones = h->n - h->live;
+    s.vector_bytes = (uint64_t)h->n * h->dim * sizeof(float);
+    s.graph_bytes = h->kind == VL_INDEX_HNSW
+        ? (uint64_t)h->n * ((h->M0 + 1) * sizeof(uint32_t) + 1 + sizeof(uint32_t *)) + h->upper_bytes
+        : 0;
+    s.meta_bytes = h->meta_bytes;
+    s.max_level = h->entry == VL_NO_NODE ? 0 : h->max_level;
+    s.fields = h->n_fields;
+    uint64_t per_node = (uint64_t)h->dim * sizeof(float) + sizeof(uint64_t) + 1 +
+                        sizeof(uint8_t *) + sizeof(uint32_t) +
+                        (h->inv_norm ? sizeof(float) : 0) +
+                        (h->kind == VL_INDEX_HNSW
+                             ? (h->M0 + 1) * sizeof(uint32_t) + 1 + sizeof(uint32_t *) + sizeof(uint16_t)
+                             : 0);
+    s.memory_bytes = sizeof *h + (uint64_t)h->cap * per_node + h->upper_bytes + h->meta_bytes +
+                     vl_idmap_bytes(&h->map) + vl__fields_bytes(h) +
+                     ((uint64_t)h->cand_cap + h->top_cap + h->sel_cap) * sizeof(vl_pair) +
+                     (uint64_t)h->res_cap * sizeof(vl_hit) +
+                     (uint64_t)h->sorted_cap * sizeof(uint64_t);
+    *out = s;
+    return VL_OK;
+}
+
+int vl_index_contains(const vl_index *h, const uint64_t *id)
+{
+    if (!h || !id) return VL_EINVAL;
+    return vl_idmap_get(&h->map, *id) == VL_NO_NODE ? VL_ENOTFOUND : VL_OK;
+}
+
+static const uint8_t empty_record[1] = {0};
+
+int vl_index_get(const vl_index *h, const uint64_t *id, float *vec_out, const uint8_t **meta,
+                 uint32_t *meta_len)
+{
+    if (!h || !id) return VL_EINVAL;
+    uint32_t node = vl_idmap_get(&h->map, *id);
+    if (node == VL_NO_NODE) return VL_ENOTFOUND;
+    if (vec_out) memcpy(vec_out, h->vecs + (size_t)node * h->dim, h->dim * sizeof(float));
+    if (meta) *meta = h->meta[node] ? h->meta[node] : empty_record;
+    if (meta_len) *meta_len = h->meta_len[node];
+    return VL_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int vl_index_ids(const vl_index *h, const uint64_t *after, uint32_t after_valid,
+                 uint64_t *ids_out, uint32_t cap, uint32_t *n_out)
+{
+    if (!h || !n_out || (after_valid && !after) || (cap && !ids_out)) return VL_EINVAL;
+    vl_index *m = (vl_index *)h;   /* the sorted-id cache is logically mutable */
+    if (!m->sorted_valid) {
+        if (m->sorted_cap < m->live) {
+            uint64_t *s = vl_mem_realloc(m->sorted, (size_t)m->live * sizeof *s);
+            if (!s) return VL_ENOMEM;
+            m->sorted = s;
+            m->sorted_cap = m->live;
+        }
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < m->n; i++)
+            if (!m->dead[i]) m->sorted[k++] = m->ids[i];
+        if (k > 1) qsort(m->sorted, k, sizeof *m->sorted, cmp_u64);
+        m->sorted_n = k;
+        m->sorted_valid = 1;
+    }
+    uint32_t lo = 0, hi = m->sorted_n;
+    if (after_valid) {             /* first index with sorted[i] > *after */
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (m->sorted[mid] <= *after) lo = mid + 1; else hi = mid;
+        }
+    }
+    uint32_t cnt = m->sorted_n - lo;
+    if (cnt > cap) cnt = cap;
+    if (cnt) memcpy(ids_out, m->sorted + lo, (size_t)cnt * sizeof *ids_out);
+    *n_out = cnt;
+    return VL_OK;
+}
+
+/* ---- search ---------------------------------------------------------------- */
+
+static inline int node_allowed(const vl_index *h, uint32_t i, const uint8_t *f, uint32_t flen)
+{
+    if (h->dead[i]) return 0;
+    return !f || vl__filter_match(f, flen, h->meta[i] ? h->meta[i] : empty_record, h->meta_len[i]);
+}
+
+/* (d, id) ordering: is a worse than b? */
+static inline int hit_worse(float da, uint64_t ia, float db, uint64_t ib)
+{
+    return da > db || (da == db && ia > ib);
+}
+
+/* Exact top-k over live (and matching) nodes into h->res; returns count.
+ * A bounded max-heap on (d, id) keeps the k best; ties go to smaller ids. */
+static uint32_t exact_scan(vl_index *h, const float *q, float qinv, uint32_t k,
+                           const uint8_t *f, uint32_t flen)
+{
+    vl_hit *hp = h->res;
+    uint32_t sz = 0;
+    for (uint32_t i = 0; i < h->n; i++) {
+        if (!node_allowed(h, i, f, flen)) continue;
+        float d = vl__dist_node(h, q, qinv, i);
+        uint64_t id = h->ids[i];
+        if (sz < k) {
+            uint32_t c = sz++;
+            while (c > 0) {
+                uint32_t p = (c - 1) / 2;
+                if (!hit_worse(d, id, hp[p].d, hp[p].id)) break;
+                hp[c] = hp[p];
+                c = p;
+            }
+            hp[c].d = d; hp[c].node = i; hp[c].id = id;
+        } else if (hit_worse(hp[0].d, hp[0].id, d, id)) {
+            uint32_t c = 0;
+            for (;;) {
+                uint32_t l = 2 * c + 1, r = l + 1, w = c;
+                float wd = d; uint64_t wi = id;
+                if (l < sz && hit_worse(hp[l].d, hp[l].id, wd, wi)) { w = l; wd = hp[l].d; wi = hp[l].id; }
+                if (r < sz && hit_worse(hp[r].d, hp[r].id, wd, wi)) { w = r; }
+                if (w == c) break;
+                hp[c] = hp[w];
+                c = w;
+            }
+            hp[c].d = d; hp[c].node = i; hp[c].id = id;
+        }
+    }
+    return sz;
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+    const vl_hit *x = a, *y = b;
+    if (x->d < y->d) return -1;
+    if (x->d > y->d) return 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static inline float report_dist(uint32_t metric, float d)
+{
+    if (metric == VL_METRIC_L2) return sqrtf(d > 0.f ? d : 0.f);
+    if (metric == VL_METRIC_COSINE) return d < 0.f ? 0.f : d > 2.f ? 2.f : d;
+    return d;
+}
+
+int vl_index_search(vl_index *h, uint32_t nq, const float *queries, uint32_t k, uint32_t ef,
+                    const uint8_t *filter, uint32_t filter_len, uint64_t *ids_out,
+                    float *dist_out, uint32_t *counts_out)
+{
+    if (!h) return VL_EINVAL;
+    if (k == 0 || k > VL_MAX_K) {
+        vl__msg(h, "k must be 1..%u (got %u)", VL_MAX_K, k);
+        return VL_EINVAL;
+    }
+    if (ef > VL_MAX_EF) {
+        vl__msg(h, "ef must be at most %u (got %u)", VL_MAX_EF, ef);
+        return VL_EINVAL;
+    }
+    if (nq == 0) return VL_OK;
+    if (!queries || !ids_out || !dist_out || !counts_out) {
+        vl__msg(h, "queries and output buffers must not be NULL");
+        return VL_EINVAL;
+    }
+    if (!filter) filter_len = 0;
+    if (filter_len && vl_filter_check(filter, filter_len) != VL_OK) {
+        vl__msg(h, "malformed filter program (%u bytes)", filter_len);
+        return VL_EINVAL;
+    }
+    const uint8_t *f = filter_len ? filter : NULL;
+    for (uint32_t qi = 0; qi < nq; qi++) {
+        int rc = check_vector(h, queries + (size_t)qi * h->dim, "query", qi, NULL);
+        if (rc) return rc;
+    }
+    uint32_t efq = ef ? ef : h->cfg.ef_search;
+    if (efq < k) efq = k;
+    if (vl__search_reserve(h, efq)) {
+        vl__msg(h, "out of memory reserving search scratch for ef=%u", efq);
+        return VL_ENOMEM;
+    }
+    uint32_t live = h->live;
+    for (uint32_t qi = 0; qi < nq; qi++) {
+        const float *q = queries + (size_t)qi * h->dim;
+        float qinv = 1.0f;
+        (void)check_vector(h, q, "query", qi, &qinv);
+        uint32_t got = 0;
+        int exact = 1;
+        if (h->kind == VL_INDEX_HNSW && h->entry != VL_NO_NODE) {
+            got = vl__hnsw_search(h, q, qinv, efq, f, filter_len, h->top);
+            exact = got < k && got < live;
+            if (!exact)
+                for (uint32_t i = 0; i < got; i++) {
+                    h->res[i].d = h->top[i].d;
+                    h->res[i].node = h->top[i].id;
+                    h->res[i].id = h->ids[h->top[i].id];
+                }
+        }
+        if (exact) got = exact_scan(h, q, qinv, k, f, filter_len);
+        for (uint32_t i = 0; i < got; i++) h->res[i].d = report_dist(h->metric, h->res[i].d);
+        if (got > 1) qsort(h->res, got, sizeof *h->res, cmp_hit);
+        if (got > k) got = k;
+        for (uint32_t i = 0; i < got; i++) {
+            ids_out[(size_t)qi * k + i] = h->res[i].id;
+            dist_out[(size_t)qi * k + i] = h->res[i].d;
+        }
+        counts_out[qi] = got;
+    }
+    return VL_OK;
+}
+
+/* ---- invariants ------------------------------------------------------------ */
+
+int vl_index_check(const vl_index *h)
+{
+    if (!h) return VL_EINVAL;
+    if (h->n > h->cap || h->live > h->n) {
+        vl__msg(h, "counts out of range: n=%u cap=%u live=%u", h->n, h->cap, h->live);
+        return VL_ECORRUPT;
+    }
+    if (h->map.count != h->live) {
+        vl__msg(h, "id map holds %u ids but %u nodes are live", h->map.count, h->live);
+        return VL_ECORRUPT;
+    }
+    uint32_t live = 0;
+    uint64_t mb = 0;
+    for (uint32_t i = 0; i < h->n; i++) {
+        uint32_t m = vl_idmap_get(&h->map, h->ids[i]);
+        if (h->dead[i] > 1) { vl__msg(h, "node %u has dead flag %u", i, h->dead[i]); return VL_ECORRUPT; }
+        if (!h->dead[i]) {
+            live++;
+            if (m != i) {
+                vl__msg(h, "live node %u (id %llu) maps to slot %u", i,
+                        (unsigned long long)h->ids[i], m);
+                return VL_ECORRUPT;
+            }
+        } else {
+            if (m == i) { vl__msg(h, "tombstone %u is still in the id map", i); return VL_ECORRUPT; }
+            if (h->meta[i]) { vl__msg(h, "tombstone %u still holds metadata", i); return VL_ECORRUPT; }
+        }
+        if (h->kind == VL_INDEX_FLAT && h->dead[i]) {
+            vl__msg(h, "flat index holds tombstone %u", i);
+            return VL_ECORRUPT;
+        }
+        if ((h->meta[i] == NULL) != (h->meta_len[i] == 0)) {
+            vl__msg(h, "node %u metadata pointer/length mismatch", i);
+            return VL_ECORRUPT;
+        }
+        if (h->meta[i]) {
+            char why[160];
+            if (vl__meta_validate((vl_index *)h, h->meta[i], h->meta_len[i], h->n_fields, why,
+                                  sizeof why)) {
+                vl__msg(h, "node %u metadata invalid: %s", i, why);
+                return VL_ECORRUPT;
+            }
+            mb += h->meta_len[i];
+        }
+        const float *v = h->vecs + (size_t)i * h->dim;
+        for (uint32_t j = 0; j < h->dim; j++)
+            if (!isfinite(v[j])) { vl__msg(h, "node %u component %u not finite", i, j); return VL_ECORRUPT; }
+        if (h->metric == VL_METRIC_COSINE) {
+            double ss = 0;
+            for (uint32_t j = 0; j < h->dim; j++) ss += (double)v[j] * v[j];
+            float inv = (float)(1.0 / sqrt(ss));
+            if (!(h->inv_norm[i] > 0.f) || fabsf(inv - h->inv_norm[i]) > 1e-6f * inv) {
+                vl__msg(h, "node %u inverse norm %g, expected %g", i, h->inv_norm[i], inv);
+                return VL_ECORRUPT;
+            }
+        }
+    }
+    if (live != h->live) {
+        vl__msg(h, "%u nodes are live but the count says %u", live, h->live);
+        return VL_ECORRUPT;
+    }
+    if (mb != h->meta_bytes) {
+        vl__msg(h, "metadata bytes %llu, accounted %llu", (unsigned long long)mb,
+                (unsigned long long)h->meta_bytes);
+        return VL_ECORRUPT;
+    }
+    for (uint32_t s = 0; s < h->map.cap; s++) {
+        uint32_t v = h->map.vals[s];
+        if (v == VL_NO_NODE) continue;
+        if (v >= h->n || h->dead[v] || h->ids[v] != h->map.keys[s]) {
+            vl__msg(h, "id map slot %u (id %llu) points to bad node %u", s,
+                    (unsigned long long)h->map.keys[s], v);
+            return VL_ECORRUPT;
+        }
+    }
+    if (h->kind == VL_INDEX_HNSW) return vl__hnsw_check(h);
+    return VL_OK;
+}

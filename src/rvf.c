@@ -1,0 +1,1678 @@
+/*
+ * rvf.c — the .rvf file format: reading, committing and compacting a
+ * collection stored as segments (FORMAT.md; API in rvf.h).
+ *
+ * How it fits: the engine (index.c/hnsw.c) keeps vectors and the graph in
+ * memory; this file is the durable log behind it. It sees storage only
+ * through vl_io (io.h) — memory, POSIX, OPFS or IndexedDB devices — and
+ * never updates a byte in place.
+ *
+ * ======================================================================
+ * Byte layout (little-endian, no file header, no padding between segments)
+ * ======================================================================
+ *
+ *   segment = header[64] payload[payload_length]; the next one starts at
+ *             offset + 64 + payload_length.
+ *   header  = u32 magic 0x52564653 | u8 version 1 | u8 seg_type | u16 flags 0 |
+ *             u64 segment_id | u64 payload_length | u64 timestamp_ns 0 |
+ *             u8 checksum_algo 0 | u8 compression 0 | u16 0 | u32 0 |
+ *             [16] content_hash | u32 uncompressed_len 0 | u32 alignment_pad 0
+ *   content_hash = LE32(c) LE32(rotl(c,8)) LE32(rotl(c,16)) LE32(rotl(c,24)),
+ *             c = CRC-32/IEEE of the payload; all zeros = unset.
+ *
+ *   VEC 0x01      u16 dim | u32 count | count x { u64 id | f32[dim] }
+ *   JOURNAL 0x04  u32 n | u32 new_epoch | u64 0 | n x { u8 1 | u8 0 | u16 8 | u64 id }
+ *   WITNESS 0x0A  u8 type (1 ingest/compact, 0 delete) | u64 timestamp_ns |
+ *                 u32 len | action[len] | [32] prev_hash = fold32(previous payload)
+ *   MANIFEST 0x05 u32 epoch | u16 dim | u64 total_vectors | u32 seg_count |
+ *                 u8 profile | u8 metric | u16 0 |
+ *                 seg_count x { u64 seg_id | u64 offset | u64 payload_length | u8 type } |
+ *                 u32 del_count | del_count x u64 (ascending) |
+ *                 [ u32 "FIDI" 0x46494449 | [16] file_id | [16] parent_id |
+ *                   [32] parent_hash | u32 lineage_depth ]
+ *
+ * Hex example: the epoch-0 MANIFEST that create() writes for a dim-8 L2
+ * store (tests/golden/rvf/small.rvf, bytes 0..161, written by rvf-node):
+ *
+ *   00: 53 46 56 52 01 05 00 00  01 00 00 00 00 00 00 00   "SFVR" v1 MANIFEST, seg 1
+ *   10: 62 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00   payload 98, ts 0
+ *   20: 00 00 00 00 00 00 00 00  7b 5f f3 db db 7b 5f f3   algo 0, comp 0 | hash
+ *   30: f3 db 7b 5f 5f f3 db 7b  00 00 00 00 00 00 00 00   (crc 0xdbf35f7b, rotated)
+ *   40: 00 00 00 00 08 00 00 00  00 00 00 00 00 00 00 00   epoch 0, dim 8, total 0
+ *   50: 00 00 00 00 00 00 00 00  00 00 49 44 49 46 41 ef   segs 0, profile 0, metric 0,
+ *   60: a1 b4 65 47 be 56 c9 19  db 00 57 e4 94 db 00 00   del 0, "FIDI", file_id ...
+ *   70..a1: parent_id 0, parent_hash 0, lineage_depth 0
+ *
+ * ======================================================================
+ * History of format versions
+ * ======================================================================
+ *   segment version 1 — the rvf-node 0.2.x "runtime" format above (2025).
+ *     Metric byte (manifest offset 19) was reserved zero before rvf-node
+ *     stored it; 0 decodes as L2, so older files read correctly.
+ *   Anything else (version byte != 1, checksum_algo != 0, compression != 0,
+ *   metric > 2) is refused with VL_EVERSION naming what is needed: a newer
+ *   writer's commit must never be silently skipped and then forked.
+ *
+ * ======================================================================
+ * Open (FORMAT.md §5)
+ * ======================================================================
+ * Scan backwards from EOF for "SFVR" with seg_type 5, first over the last
+ * 64 KiB, then in 1 MiB blocks down to byte 0 (the 64K/1M/16M/whole-file
+ * windows of rvf-runtime pick the same candidate: the valid one nearest EOF;
+ * reading fixed blocks bounds memory). A candidate commits when its payload
+ * lies inside the file, parses, and its content_hash verifies. Everything
+ * after it is an uncommitted tail: torn writes are invisible.
+ * Then every directory segment must lie wholly before the manifest, carry a
+ * readable header of the listed type and length, and VEC segments must
+ * verify: a damaged committed segment is VL_ECORRUPT, never a silent
+ * rollback (only the manifest itself is allowed to be "torn").
+ *
+ * ======================================================================
+ * Commit (FORMAT.md §6) and what the directory lists
+ * ======================================================================
+ * ingest:  VEC+ WITNESS | sync | MANIFEST | sync
+ * delete:  JOURNAL WITNESS | sync | MANIFEST | sync
+ * Two syncs, because a file system may persist appended blocks out of
+ * order: without the first one a crash could leave a valid MANIFEST whose
+ * VEC bytes never reached the disk — indistinguishable from corruption.
+ *
+ * Upstream lists every segment ever written (old manifests included), so a
+ * file grows O(commits^2) (FORMAT.md §8). Here the directory lists only
+ * what the committed state needs:
+ *   - VEC segments that still hold the winning row of a live id. A segment
+ *     whose rows were all superseded or deleted is dropped, and a deleted
+ *     id leaves the deleted list once no listed VEC segment holds a row of
+ *     it (it can no longer be loaded, so it needs no tombstone). This is
+ *     why every loaded id remembers nseg, the number of listed VEC
+ *     segments that contain it.
+ *   - every WITNESS (the audit chain must verify from its first entry);
+ *   - every segment of a type this layer does not interpret (META, kernels,
+ *     COW maps...), carried forward unchanged, also through compaction.
+ * Not listed: MANIFEST (never itself), JOURNAL (readers use the deleted
+ * list, not journals), INDEX (rvf-node's HNSW cache goes stale once rows
+ * change; rvf-node rebuilds it lazily, so it is dropped on the first commit
+ * and never compacted). Witness and unknown segments still grow the
+ * directory by one entry per commit (25 bytes in every later manifest);
+ * the engine bounds that by compacting (see the report in rvf.h users).
+ *
+ * Invariants of a handle (checked by the tests through the public API):
+ *   - ents[] holds exactly the ids loaded from listed VEC segments; idmap
+ *     maps id -> index in ents[]. A live entry has del_pos == NONE and seg
+ *     = ordinal of the listed VEC segment holding its winning row (row =
+ *     index inside it). A deleted entry has del[del_pos] == id; its seg may
+ *     be NONE once the winning segment was dropped.
+ *   - vecs[k].live_refs = number of live entries whose seg == k;
+ *     vecs[k].ids = the distinct ids of segment k (while listed).
+ *   - entry.nseg = number of listed VEC segments whose ids contain it (>= 1).
+ *   - Nothing before append_at is ever written again.
+ * Errors during a durable write poison the handle (STYLE.md §2): the
+ * in-memory state may then be ahead of the file, so only free() is safe.
+ */
+#include <assert.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "rvf.h"
+#include "crc32.h"
+#include "internal.h"
+
+/* ---- the header struct is the disk layout (STYLE.md §2: pin with static_assert) ---- */
+static_assert(sizeof(vl_rvf_header) == 64, "segment header is 64 bytes");
+static_assert(offsetof(vl_rvf_header, magic) == 0x00, "magic @0x00");
+static_assert(offsetof(vl_rvf_header, version) == 0x04, "version @0x04");
+static_assert(offsetof(vl_rvf_header, seg_type) == 0x05, "seg_type @0x05");
+static_assert(offsetof(vl_rvf_header, flags) == 0x06, "flags @0x06");
+static_assert(offsetof(vl_rvf_header, segment_id) == 0x08, "segment_id @0x08");
+static_assert(offsetof(vl_rvf_header, payload_length) == 0x10, "payload_length @0x10");
+static_assert(offsetof(vl_rvf_header, timestamp_ns) == 0x18, "timestamp_ns @0x18");
+static_assert(offsetof(vl_rvf_header, checksum_algo) == 0x20, "checksum_algo @0x20");
+static_assert(offsetof(vl_rvf_header, compression) == 0x21, "compression @0x21");
+static_assert(offsetof(vl_rvf_header, reserved0) == 0x22, "reserved0 @0x22");
+static_assert(offsetof(vl_rvf_header, reserved1) == 0x24, "reserved1 @0x24");
+static_assert(offsetof(vl_rvf_header, content_hash) == 0x28, "content_hash @0x28");
+static_assert(offsetof(vl_rvf_header, uncompressed_len) == 0x38, "uncompressed_len @0x38");
+static_assert(offsetof(vl_rvf_header, alignment_pad) == 0x3C, "alignment_pad @0x3C");
+static_assert(sizeof(float) == 4, "f32 rows");
+
+#define NONE        UINT32_MAX
+#define FIDI_MAGIC  0x46494449u
+#define MAN_FIXED   22u            /* manifest bytes before the directory */
+#define DIRENT_SIZE 25u
+#define FIDI_SIZE   72u            /* marker + 68 */
+#define IO_CHUNK    (1u << 20)     /* bytes per device read when streaming */
+#define TAIL_FIRST  (64u << 10)    /* first backward-scan window */
+#define MAX_ENTRIES (1u << 30)     /* distinct loaded ids (idmap keeps load <= 1/2 of 2^31) */
+
+/* ====================================================================== */
+/* Little-endian helpers                                                   */
+/* ====================================================================== */
+
+static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+static inline void wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline void wr64(uint8_t *p, uint64_t v) { wr32(p, (uint32_t)v); wr32(p + 4, (uint32_t)(v >> 32)); }
+static inline float rdf(const uint8_t *p) { uint32_t u = rd32(p); float f; memcpy(&f, &u, 4); return f; }
+static inline void wrf(uint8_t *p, float f) { uint32_t u; memcpy(&u, &f, 4); wr32(p, u); }
+static inline uint32_t rotl32(uint32_t x, unsigned r) { return r ? (x << r) | (x >> (32 - r)) : x; }
+
+/* ====================================================================== */
+/* Header, content hash, fold32                                            */
+/* ====================================================================== */
+
+void vl_rvf_header_encode(const vl_rvf_header *h, uint8_t out[64])
+{
+    wr32(out + 0x00, h->magic);
+    out[0x04] = h->version;
+    out[0x05] = h->seg_type;
+    wr16(out + 0x06, h->flags);
+    wr64(out + 0x08, h->segment_id);
+    wr64(out + 0x10, h->payload_length);
+    wr64(out + 0x18, h->timestamp_ns);
+    out[0x20] = h->checksum_algo;
+    out[0x21] = h->compression;
+    wr16(out + 0x22, h->reserved0);
+    wr32(out + 0x24, h->reserved1);
+    memcpy(out + 0x28, h->content_hash, 16);
+    wr32(out + 0x38, h->uncompressed_len);
+    wr32(out + 0x3C, h->alignment_pad);
+}
+
+void vl_rvf_header_decode(const uint8_t in[64], vl_rvf_header *h)
+{
+    h->magic = rd32(in + 0x00);
+    h->version = in[0x04];
+    h->seg_type = in[0x05];
+    h->flags = rd16(in + 0x06);
+    h->segment_id = rd64(in + 0x08);
+    h->payload_length = rd64(in + 0x10);
+    h->timestamp_ns = rd64(in + 0x18);
+    h->checksum_algo = in[0x20];
+    h->compression = in[0x21];
+    h->reserved0 = rd16(in + 0x22);
+    h->reserved1 = rd32(in + 0x24);
+    memcpy(h->content_hash, in + 0x28, 16);
+    h->uncompressed_len = rd32(in + 0x38);
+    h->alignment_pad = rd32(in + 0x3C);
+}
+
+static void put_msg(char *msg, uint32_t cap, const char *fmt, ...)
+{
+    if (!msg || cap == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, cap, fmt, ap);
+    va_end(ap);
+}
+
+int vl_rvf_header_check(const vl_rvf_header *h, uint64_t off, char *msg, uint32_t cap)
+{
+    unsigned long long o = (unsigned long long)off;
+    if (h->magic != VL_RVF_MAGIC) {
+        put_msg(msg, cap, "no segment header at offset %llu (bad magic 0x%08x)", o, (unsigned)h->magic);
+        return VL_ECORRUPT;
+    }
+    if (h->version != VL_RVF_VERSION) {
+        put_msg(msg, cap, "segment at offset %llu has format version %u; this veclite reads "
+                "version 1 only: open it with a newer veclite", o, (unsigned)h->version);
+        return VL_EVERSION;
+    }
+    if (h->checksum_algo != 0) {
+        put_msg(msg, cap, "segment at offset %llu uses checksum_algo %u; this veclite knows only "
+                "0 (CRC-32): open it with a newer veclite", o, (unsigned)h->checksum_algo);
+        return VL_EVERSION;
+    }
+    if (h->compression != 0) {
+        put_msg(msg, cap, "segment at offset %llu uses compression %u; this veclite reads only "
+                "uncompressed segments: open it with a newer veclite", o, (unsigned)h->compression);
+        return VL_EVERSION;
+    }
+    return VL_OK;
+}
+
+void vl_rvf_content_hash(uint32_t crc, uint8_t out[16])
+{
+    for (unsigned i = 0; i < 4; i++) wr32(out + 4 * i, rotl32(crc, 8 * i));
+}
+
+static int hash_is_unset(const uint8_t h[16])
+{
+    for (int i = 0; i < 16; i++) if (h[i]) return 0;
+    return 1;
+}
+
+/* 1 if the stored hash is unset or matches crc. */
+static int hash_ok(const uint8_t stored[16], uint32_t crc)
+{
+    uint8_t want[16];
+    if (hash_is_unset(stored)) return 1;
+    vl_rvf_content_hash(crc, want);
+    return memcmp(want, stored, 16) == 0;
+}
+
+void vl_rvf_fold32_init(vl_rvf_fold32 *f) { memset(f, 0, sizeof *f); }
+
+void vl_rvf_fold32_update(vl_rvf_fold32 *f, const uint8_t *data, uint64_t len)
+{
+    uint8_t *out = f->out;
+    for (uint64_t k = 0; k < len; k++) {
+        uint32_t a = (uint32_t)(f->pos % 32), j = (uint32_t)((f->pos + 13) % 32);
+        out[a] = (uint8_t)(out[a] + data[k]);
+        uint8_t x = out[a];
+        out[j] = (uint8_t)(out[j] + (uint8_t)((x << 3) | (x >> 5)));
+        f->pos++;
+    }
+}
+
+void vl_rvf_fold32_once(const uint8_t *data, uint64_t len, uint8_t out[32])
+{
+    vl_rvf_fold32 f;
+    vl_rvf_fold32_init(&f);
+    vl_rvf_fold32_update(&f, data, len);
+    memcpy(out, f.out, 32);
+}
+
+/* ====================================================================== */
+/* Handle                                                                  */
+/* ====================================================================== */
+
+typedef struct dent {              /* directory entry */
+    uint64_t seg_id, offset, plen;
+    uint32_t type;
+    uint32_t vec;                  /* VEC: ordinal in vecs[], else NONE */
+} dent;
+
+typedef struct vecseg {            /* a VEC segment this session has seen */
+    uint64_t *ids;                 /* distinct ids, first-occurrence order (NULL once dropped) */
+    uint32_t nids;
+    uint32_t count;                /* rows */
+    uint32_t live_refs;            /* live entries whose winning row is here */
+    uint32_t listed;               /* still in the directory */
+} vecseg;
+
+typedef struct entry {             /* one loaded id */
+    uint64_t id;
+    uint32_t seg;                  /* vecs ordinal of the winning row, or NONE */
+    uint32_t row;                  /* row index inside that segment */
+    uint32_t nseg;                 /* listed VEC segments containing the id */
+    uint32_t del_pos;              /* index in del[] if deleted, else NONE */
+} entry;
+
+struct vl_rvf {
+    vl_io *io;
+    uint32_t dim, metric, epoch, profile, depth, flags;
+    uint8_t file_id[16], parent_id[16], parent_hash[32], wit_hash[32];
+    uint32_t n_witness;
+    uint64_t next_seg_id, manifest_offset, committed_end, append_at;
+
+    dent *dir;    uint32_t ndir, cap_dir;
+    vecseg *vecs; uint32_t nvecs, cap_vecs;
+    entry *ents;  uint32_t nents, cap_ents;
+    uint64_t *del; uint32_t ndel, cap_del;
+    vl_idmap map;
+
+    int poisoned;
+    char msg[256];
+};
+
+static int fail(vl_rvf *h, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(h->msg, sizeof h->msg, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* A durable write failed: from now on the in-memory state may be ahead of
+ * the file. */
+static int poison(vl_rvf *h, int rc, const char *what)
+{
+    h->poisoned = 1;
+    return fail(h, rc, "%s failed (%d); the store handle is now unusable: reopen it", what, rc);
+}
+
+static vl_rvf *handle_new(vl_io *io)
+{
+    vl_rvf *h = vl_mem_calloc(1, sizeof *h);
+    if (!h) return NULL;
+    h->io = io;
+    h->next_seg_id = 1;
+    return h;
+}
+
+void vl_rvf_free(vl_rvf *h)
+{
+    if (!h) return;
+    for (uint32_t k = 0; k < h->nvecs; k++) vl_mem_free(h->vecs[k].ids);
+    vl_mem_free(h->vecs);
+    vl_mem_free(h->dir);
+    vl_mem_free(h->ents);
+    vl_mem_free(h->del);
+    vl_idmap_free(&h->map);
+    vl_mem_free(h);
+}
+
+const char *vl_rvf_errmsg(const vl_rvf *h)
+{
+    return h ? h->msg : "no store handle";
+}
+
+vl_io *vl_rvf_io(const vl_rvf *h) { return h->io; }
+
+void vl_rvf_info_get(const vl_rvf *h, vl_rvf_info *o)
+{
+    memset(o, 0, sizeof *o);
+    o->dim = h->dim;
+    o->metric = h->metric;
+    o->epoch = h->epoch;
+    o->profile = h->profile;
+    o->lineage_depth = h->depth;
+    o->flags = h->flags;
+    memcpy(o->file_id, h->file_id, 16);
+    memcpy(o->parent_id, h->parent_id, 16);
+    memcpy(o->parent_hash, h->parent_hash, 32);
+    memcpy(o->last_witness_hash, h->wit_hash, 32);
+    o->witness_count = h->n_witness;
+    o->dir_count = h->ndir;
+    o->next_seg_id = h->next_seg_id;
+    o->loaded = h->nents;
+    o->deleted = h->ndel;
+    o->live = (uint64_t)h->nents - h->ndel;
+    o->manifest_offset = h->manifest_offset;
+    o->committed_end = h->committed_end;
+    o->append_at = h->append_at;
+}
+
+int vl_rvf_dir(const vl_rvf *h, uint32_t i, vl_rvf_dirent *out)
+{
+    if (i >= h->ndir) return VL_EINVAL;
+    out->seg_id = h->dir[i].seg_id;
+    out->offset = h->dir[i].offset;
+    out->payload_length = h->dir[i].plen;
+    out->seg_type = h->dir[i].type;
+    return VL_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+uint64_t vl_rvf_deleted_ids(const vl_rvf *h, uint64_t *out, uint64_t cap)
+{
+    if (out && cap >= h->ndel) {
+        if (h->ndel) memcpy(out, h->del, (size_t)h->ndel * sizeof *out);
+        qsort(out, h->ndel, sizeof *out, cmp_u64);
+    } else if (out && cap) {
+        /* partial request: sort a copy */
+        uint64_t *tmp = vl_mem_alloc((size_t)h->ndel * sizeof *tmp);
+        if (tmp) {
+            memcpy(tmp, h->del, (size_t)h->ndel * sizeof *tmp);
+            qsort(tmp, h->ndel, sizeof *tmp, cmp_u64);
+            memcpy(out, tmp, (size_t)cap * sizeof *out);
+            vl_mem_free(tmp);
+        }
+    }
+    return h->ndel;
+}
+
+int vl_rvf_is_live(const vl_rvf *h, uint64_t id)
+{
+    uint32_t i = vl_idmap_get(&h->map, id);
+    return i != VL_NO_NODE && h->ents[i].del_pos == NONE;
+}
+
+/* ---- growable arrays (reserve before mutating, so mutation cannot fail) ---- */
+
+static int grow(void **p, uint32_t *cap, uint64_t need, size_t elem)
+{
+    if (need <= *cap) return VL_OK;
+    uint64_t nc = *cap ? *cap : 8;
+    while (nc < need) nc *= 2;
+    if (nc > UINT32_MAX) nc = UINT32_MAX;
+    if (nc < need || nc > SIZE_MAX / elem) return VL_ENOMEM;
+    void *q = vl_mem_realloc(*p, (size_t)nc * elem);
+    if (!q) return VL_ENOMEM;
+    *p = q;
+    *cap = (uint32_t)nc;
+    return VL_OK;
+}
+
+#define GROW(h, arr, n, cap, extra) grow((void **)&(h)->arr, &(h)->cap, (uint64_t)(h)->n + (extra), sizeof *(h)->arr)
+
+/* ====================================================================== */
+/* Id bookkeeping                                                          */
+/* ====================================================================== */
+
+/* Room for `extra` more entries / map keys. */
+static int reserve_ids(vl_rvf *h, uint64_t extra)
+{
+    if ((uint64_t)h->nents + extra > MAX_ENTRIES) return VL_EBUDGET;
+    if (vl_idmap_reserve(&h->map, (uint32_t)extra) != VL_OK) return VL_ENOMEM;
+    return GROW(h, ents, nents, cap_ents, extra);
+}
+
+static void del_push(vl_rvf *h, uint32_t ei)
+{
+    h->ents[ei].del_pos = h->ndel;
+    h->del[h->ndel++] = h->ents[ei].id;
+}
+
+static void del_remove(vl_rvf *h, uint32_t pos)
+{
+    uint32_t last = h->ndel - 1;
+    if (pos != last) {
+        h->del[pos] = h->del[last];
+        h->ents[vl_idmap_get(&h->map, h->del[pos])].del_pos = pos;
+    }
+    h->ndel--;
+}
+
+/* Row `row` of VEC ordinal `k` holds id: it becomes the winning row (rows
+ * are applied in directory order). Needs reserve_ids(1) and room in
+ * vecs[k].ids. */
+static void upsert_row(vl_rvf *h, uint32_t k, uint32_t row, uint64_t id)
+{
+    vecseg *v = &h->vecs[k];
+    uint32_t ei = vl_idmap_get(&h->map, id);
+    if (ei == VL_NO_NODE) {
+        ei = h->nents++;
+        h->ents[ei] = (entry){ id, k, row, 1, NONE };
+        vl_idmap_put(&h->map, id, ei);
+        v->live_refs++;
+        v->ids[v->nids++] = id;
+        return;
+    }
+    entry *e = &h->ents[ei];
+    if (e->seg == k) { e->row = row; return; }     /* duplicate inside one segment */
+    if (e->del_pos == NONE) h->vecs[e->seg].live_refs--;
+    else { del_remove(h, e->del_pos); e->del_pos = NONE; }
+    e->seg = k;
+    e->row = row;
+    e->nseg++;
+    v->live_refs++;
+    v->ids[v->nids++] = id;
+}
+
+/* Mark id deleted if it is live. Needs room for one more in del[]. */
+static int delete_id(vl_rvf *h, uint64_t id)
+{
+    uint32_t ei = vl_idmap_get(&h->map, id);
+    if (ei == VL_NO_NODE || h->ents[ei].del_pos != NONE) return 0;
+    h->vecs[h->ents[ei].seg].live_refs--;
+    del_push(h, ei);
+    return 1;
+}
+
+static void remove_entry(vl_rvf *h, uint32_t ei)
+{
+    if (h->ents[ei].del_pos != NONE) del_remove(h, h->ents[ei].del_pos);
+    vl_idmap_del(&h->map, h->ents[ei].id);
+    uint32_t last = h->nents - 1;
+    if (ei != last) {
+        h->ents[ei] = h->ents[last];
+        vl_idmap_put(&h->map, h->ents[ei].id, ei);   /* existing key: updates in place */
+    }
+    h->nents--;
+}
+
+/* VEC ordinal k leaves the directory (no live winning row left). */
+static void drop_vec(vl_rvf *h, uint32_t k)
+{
+    vecseg *v = &h->vecs[k];
+    for (uint32_t i = 0; i < v->nids; i++) {
+        uint32_t ei = vl_idmap_get(&h->map, v->ids[i]);
+        if (ei == VL_NO_NODE) continue;              /* unreachable: ids are loaded */
+        entry *e = &h->ents[ei];
+        if (e->seg == k) e->seg = NONE;
+        if (--e->nseg == 0 && e->del_pos != NONE) remove_entry(h, ei);
+    }
+    vl_mem_free(v->ids);
+    v->ids = NULL;
+    v->nids = 0;
+    v->listed = 0;
+}
+
+/* Rebuild the directory for the next manifest: drop VEC segments without a
+ * live winning row, segments this layer never re-lists (MANIFEST, JOURNAL)
+ * and, when rows changed, rvf-node's INDEX cache. In place, order kept. */
+static void prune_dir(vl_rvf *h, int rows_changed)
+{
+    uint32_t w = 0;
+    for (uint32_t i = 0; i < h->ndir; i++) {
+        dent *d = &h->dir[i];
+        int keep = 1;
+        if (d->type == VL_RVF_SEG_VEC) {
+            if (h->vecs[d->vec].live_refs == 0) { drop_vec(h, d->vec); keep = 0; }
+        } else if (d->type == VL_RVF_SEG_MANIFEST || d->type == VL_RVF_SEG_JOURNAL) {
+            keep = 0;
+        } else if (d->type == VL_RVF_SEG_INDEX && rows_changed) {
+            keep = 0;
+        }
+        if (keep) h->dir[w++] = *d;
+    }
+    h->ndir = w;
+    if (rows_changed) h->flags &= ~VL_RVF_F_INDEX;
+}
+
+/* ====================================================================== */
+/* Device access                                                           */
+/* ====================================================================== */
+
+static int dev_size(vl_rvf *h, uint64_t *out)
+{
+    int rc = h->io->size(h->io->ctx, out);
+    return rc == VL_OK ? VL_OK : fail(h, rc < 0 ? rc : VL_EIO, "device size() failed (%d)", rc);
+}
+
+static int dev_read(vl_rvf *h, uint64_t off, void *buf, uint64_t len)
+{
+    uint8_t *p = buf;
+    while (len) {
+        uint32_t n = len > (1u << 30) ? (1u << 30) : (uint32_t)len;
+        int rc = h->io->read(h->io->ctx, off, p, n);
+        if (rc != VL_OK)
+            return fail(h, rc < 0 ? rc : VL_EIO, "device read of %u bytes at offset %llu failed (%d)",
+                        n, (unsigned long long)off, rc);
+        off += n; p += n; len -= n;
+    }
+    return VL_OK;
+}
+
+/* Append; any failure poisons the handle (the device may hold a torn tail). */
+static int dev_append(vl_rvf *h, const void *buf, uint64_t len)
+{
+    const uint8_t *p = buf;
+    while (len) {
+        uint32_t n = len > (1u << 30) ? (1u << 30) : (uint32_t)len;
+        int rc = h->io->append(h->io->ctx, p, n);
+        if (rc != VL_OK) return poison(h, rc < 0 ? rc : VL_EIO, "device append");
+        p += n; len -= n;
+    }
+    return VL_OK;
+}
+
+static int dev_sync(vl_rvf *h)
+{
+    int rc = h->io->sync(h->io->ctx);
+    return rc == VL_OK ? VL_OK : poison(h, rc < 0 ? rc : VL_EIO, "device sync");
+}
+
+static int read_header(vl_rvf *h, uint64_t off, vl_rvf_header *hd)
+{
+    uint8_t b[64];
+    int rc = dev_read(h, off, b, 64);
+    if (rc) return rc;
+    vl_rvf_header_decode(b, hd);
+    return VL_OK;
+}
+
+/* CRC of len bytes at off, read in chunks into scratch (>= 1 byte). */
+static int crc_range(vl_rvf *h, uint64_t off, uint64_t len, uint8_t *scratch, uint32_t scap,
+                     uint32_t *crc)
+{
+    while (len) {
+        uint32_t n = len > scap ? scap : (uint32_t)len;
+        int rc = dev_read(h, off, scratch, n);
+        if (rc) return rc;
+        *crc = vl_crc32(*crc, scratch, n);
+        off += n; len -= n;
+    }
+    return VL_OK;
+}
+
+/* ====================================================================== */
+/* Manifest parsing                                                        */
+/* ====================================================================== */
+
+typedef struct mview {
+    uint32_t epoch, dim, nseg, ndel, profile, metric, has_fidi;
+    uint64_t total;
+    const uint8_t *dirp, *delp, *fidi;   /* fidi points past the marker (68 bytes) */
+} mview;
+
+/* Structure only (no semantics): 1 if the payload parses. Mirrors
+ * rvf-runtime's parser (trailing bytes after the deleted list / FIDI are
+ * tolerated for forward compatibility) but refuses a truncated deleted list
+ * instead of silently shortening it. */
+static int manifest_parse(const uint8_t *p, uint64_t n, mview *m)
+{
+    if (n < MAN_FIXED) return 0;
+    m->epoch = rd32(p);
+    m->dim = rd16(p + 4);
+    m->total = rd64(p + 6);
+    m->nseg = rd32(p + 14);
+    m->profile = p[18];
+    m->metric = p[19];
+    if (m->nseg > (n - MAN_FIXED) / DIRENT_SIZE) return 0;
+    uint64_t o = MAN_FIXED + (uint64_t)m->nseg * DIRENT_SIZE;
+    m->dirp = p + MAN_FIXED;
+    m->ndel = 0;
+    m->delp = p + o;
+    if (o + 4 <= n) {
+        m->ndel = rd32(p + o);
+        o += 4;
+        if (m->ndel > (n - o) / 8) return 0;
+        m->delp = p + o;
+        o += (uint64_t)m->ndel * 8;
+    }
+    m->has_fidi = 0;
+    m->fidi = NULL;
+    if (o + FIDI_SIZE <= n && rd32(p + o) == FIDI_MAGIC) {
+        m->has_fidi = 1;
+        m->fidi = p + o + 4;
+    }
+    return 1;
+}
+
+/* Try the candidate header at `pos`. Returns 1 and fills *payload (owned by
+ * the caller) if it is a committed manifest, 0 if not, <0 on a hard error
+ * (EVERSION for a complete manifest of a newer format; ENOMEM; EIO). */
+static int try_manifest(vl_rvf *h, uint64_t pos, uint64_t size, vl_rvf_header *hd,
+                        uint8_t **payload, mview *m)
+{
+    int rc = read_header(h, pos, hd);
+    if (rc) return rc;
+    uint64_t room = size - pos - 64;
+    if (hd->payload_length > room) return 0;                 /* torn: runs past EOF */
+    rc = vl_rvf_header_check(hd, pos, h->msg, sizeof h->msg);
+    if (rc == VL_EVERSION) return rc;
+    if (rc) return 0;
+    if (hd->payload_length < MAN_FIXED || hd->payload_length > VL_RVF_MAX_MANIFEST) return 0;
+    uint8_t *p = vl_mem_alloc((size_t)hd->payload_length);
+    if (!p) return fail(h, VL_ENOMEM, "out of memory reading a %llu-byte manifest",
+                        (unsigned long long)hd->payload_length);
+    rc = dev_read(h, pos + 64, p, hd->payload_length);
+    if (rc) { vl_mem_free(p); return rc; }
+    if (!hash_ok(hd->content_hash, vl_crc32(0, p, (size_t)hd->payload_length)) ||
+        !manifest_parse(p, hd->payload_length, m)) {
+        vl_mem_free(p);
+        return 0;
+    }
+    *payload = p;
+    return 1;
+}
+
+/* Backward scan (FORMAT.md §5.1). *found = 0 when there is none. */
+static int find_manifest(vl_rvf *h, uint64_t size, uint64_t *mpos, vl_rvf_header *hd,
+                         uint8_t **payload, mview *m, int *found)
+{
+    *found = 0;
+    if (size < 64) return VL_OK;
+    uint32_t bufcap = IO_CHUNK + 8;
+    uint8_t *buf = vl_mem_alloc(bufcap);
+    if (!buf) return fail(h, VL_ENOMEM, "out of memory for the manifest scan");
+    uint64_t cand_end = size - 63;       /* candidates i < cand_end satisfy i + 64 <= size */
+    uint64_t win = TAIL_FIRST;
+    int rc = VL_OK;
+    while (cand_end > 0 && !*found) {
+        uint64_t lo = cand_end > win ? cand_end - win : 0;
+        uint64_t len = cand_end - lo + 5;  /* bytes i..i+5 of every candidate */
+        rc = dev_read(h, lo, buf, len);
+        if (rc) break;
+        for (uint64_t i = cand_end; i-- > lo;) {
+            const uint8_t *b = buf + (i - lo);
+            if (b[0] != 0x53 || b[1] != 0x46 || b[2] != 0x56 || b[3] != 0x52 ||
+                b[5] != VL_RVF_SEG_MANIFEST)
+                continue;
+            rc = try_manifest(h, i, size, hd, payload, m);
+            if (rc < 0) goto out;
+            if (rc == 1) { *found = 1; *mpos = i; rc = VL_OK; goto out; }
+            rc = VL_OK;
+        }
+        cand_end = lo;
+        win = IO_CHUNK;
+    }
+out:
+    vl_mem_free(buf);
+    return rc;
+}
+
+/* ====================================================================== */
+/* VEC segments                                                            */
+/* ====================================================================== */
+
+typedef int (*row_visit)(vl_rvf *h, void *ctx, uint32_t k, uint32_t row, uint64_t id,
+                         const uint8_t *vec);
+
+/* Check a listed segment's header against its directory entry. */
+static int check_listed(vl_rvf *h, const dent *d, vl_rvf_header *hd)
+{
+    int rc = read_header(h, d->offset, hd);
+    if (rc) return rc;
+    rc = vl_rvf_header_check(hd, d->offset, h->msg, sizeof h->msg);
+    if (rc) return rc;
+    if (hd->seg_type != d->type || hd->payload_length != d->plen)
+        return fail(h, VL_ECORRUPT, "directory lists segment %llu at offset %llu as type 0x%02x "
+                    "with %llu payload bytes, but the header there says type 0x%02x, %llu bytes",
+                    (unsigned long long)d->seg_id, (unsigned long long)d->offset, d->type,
+                    (unsigned long long)d->plen, hd->seg_type,
+                    (unsigned long long)hd->payload_length);
+    return VL_OK;
+}
+
+/* Read VEC segment d (ordinal k) row by row, verify its hash, call fn for
+ * each row (fn may be NULL: *count_out only). Rows are visited before the
+ * hash is known; callers discard their work on VL_ECORRUPT. */
+static int vec_walk(vl_rvf *h, const dent *d, uint32_t k, row_visit fn, void *ctx,
+                    uint32_t *count_out)
+{
+    vl_rvf_header hd;
+    int rc = check_listed(h, d, &hd);
+    if (rc) return rc;
+    uint8_t pre[6];
+    if (d->plen < 6)
+        return fail(h, VL_ECORRUPT, "VEC segment %llu at offset %llu: %llu-byte payload is too short",
+                    (unsigned long long)d->seg_id, (unsigned long long)d->offset,
+                    (unsigned long long)d->plen);
+    rc = dev_read(h, d->offset + 64, pre, 6);
+    if (rc) return rc;
+    uint32_t dim = rd16(pre), count = rd32(pre + 2);
+    uint64_t rowsz = 8 + 4 * (uint64_t)h->dim;
+    if (dim != h->dim)
+        return fail(h, VL_ECORRUPT, "VEC segment %llu at offset %llu has dimension %u, the manifest %u",
+                    (unsigned long long)d->seg_id, (unsigned long long)d->offset, dim, h->dim);
+    uint64_t need = 6 + (uint64_t)count * rowsz;
+    if (need > d->plen)
+        return fail(h, VL_ECORRUPT, "VEC segment %llu at offset %llu claims %u rows (%llu bytes) in a "
+                    "%llu-byte payload", (unsigned long long)d->seg_id,
+                    (unsigned long long)d->offset, count, (unsigned long long)need,
+                    (unsigned long long)d->plen);
+    if (count_out) *count_out = count;
+    uint32_t batch = (uint32_t)(IO_CHUNK / rowsz);
+    if (batch == 0) batch = 1;
+    if (batch > count) batch = count ? count : 1;
+    uint32_t bcap = (uint32_t)(batch * rowsz);
+    uint8_t *buf = vl_mem_alloc(bcap);
+    if (!buf) return fail(h, VL_ENOMEM, "out of memory reading a VEC segment");
+    uint32_t crc = vl_crc32(0, pre, 6);
+    uint64_t off = d->offset + 64 + 6;
+    for (uint32_t r = 0; r < count;) {
+        uint32_t nr = count - r < batch ? count - r : batch;
+        rc = dev_read(h, off, buf, nr * rowsz);
+        if (rc) goto out;
+        crc = vl_crc32(crc, buf, (size_t)(nr * rowsz));
+        if (fn) {
+            for (uint32_t i = 0; i < nr; i++) {
+                const uint8_t *row = buf + i * rowsz;
+                rc = fn(h, ctx, k, r + i, rd64(row), row + 8);
+                if (rc) goto out;
+            }
+        }
+        off += nr * rowsz;
+        r += nr;
+    }
+    rc = crc_range(h, off, d->plen - need, buf, bcap, &crc);   /* trailing bytes, if any */
+    if (rc) goto out;
+    if (!hash_ok(hd.content_hash, crc))
+        rc = fail(h, VL_ECORRUPT, "VEC segment %llu at offset %llu: content hash mismatch "
+                  "(committed vectors are damaged)", (unsigned long long)d->seg_id,
+                  (unsigned long long)d->offset);
+out:
+    vl_mem_free(buf);
+    return rc;
+}
+
+static int load_row(vl_rvf *h, void *ctx, uint32_t k, uint32_t row, uint64_t id, const uint8_t *vec)
+{
+    (void)ctx; (void)vec;
+    upsert_row(h, k, row, id);
+    return 0;
+}
+
+/* Read a small payload (witness) wholly and verify its hash. *out owned by caller. */
+static int read_small(vl_rvf *h, const dent *d, uint32_t cap, uint8_t **out)
+{
+    vl_rvf_header hd;
+    int rc = check_listed(h, d, &hd);
+    if (rc) return rc;
+    if (d->plen > cap)
+        return fail(h, VL_EBUDGET, "segment %llu at offset %llu has a %llu-byte payload; this build "
+                    "reads at most %u bytes for type 0x%02x", (unsigned long long)d->seg_id,
+                    (unsigned long long)d->offset, (unsigned long long)d->plen, cap, d->type);
+    uint8_t *p = vl_mem_alloc((size_t)d->plen);
+    if (!p) return fail(h, VL_ENOMEM, "out of memory reading segment %llu", (unsigned long long)d->seg_id);
+    rc = dev_read(h, d->offset + 64, p, d->plen);
+    if (!rc && !hash_ok(hd.content_hash, vl_crc32(0, p, (size_t)d->plen)))
+        rc = fail(h, VL_ECORRUPT, "segment %llu (type 0x%02x) at offset %llu: content hash mismatch",
+                  (unsigned long long)d->seg_id, d->type, (unsigned long long)d->offset);
+    if (rc) { vl_mem_free(p); return rc; }
+    *out = p;
+    return VL_OK;
+}
+
+/* ====================================================================== */
+/* Open                                                                    */
+/* ====================================================================== */
+
+/* End of the complete, hash-valid segments that follow committed_end (an
+ * earlier session's compaction witness, say); a torn tail starts there. */
+static int tail_walk(vl_rvf *h, uint64_t size)
+{
+    uint64_t pos = h->committed_end;
+    uint8_t *scratch = NULL;
+    int rc = VL_OK;
+    while (size - pos >= 64) {
+        vl_rvf_header hd;
+        rc = read_header(h, pos, &hd);
+        if (rc) break;
+        if (vl_rvf_header_check(&hd, pos, NULL, 0) != VL_OK || hd.payload_length > size - pos - 64)
+            break;
+        if (!scratch && !(scratch = vl_mem_alloc(IO_CHUNK))) {
+            rc = fail(h, VL_ENOMEM, "out of memory walking the tail");
+            break;
+        }
+        uint32_t crc = 0;
+        rc = crc_range(h, pos + 64, hd.payload_length, scratch, IO_CHUNK, &crc);
+        if (rc) break;
+        if (hash_is_unset(hd.content_hash) || !hash_ok(hd.content_hash, crc)) break;
+        pos += 64 + hd.payload_length;
+    }
+    vl_mem_free(scratch);
+    h->append_at = pos;
+    return rc;
+}
+
+static int load(vl_rvf *h)
+{
+    uint64_t size, mpos = 0;
+    vl_rvf_header mh;
+    uint8_t *mp = NULL, *wp = NULL;
+    mview m;
+    int found, rc = dev_size(h, &size);
+    if (rc) return rc;
+    if (size == 0) return fail(h, VL_ENOTFOUND, "no committed state: the file is empty");
+    rc = find_manifest(h, size, &mpos, &mh, &mp, &m, &found);
+    if (rc) return rc;
+    if (!found)
+        return fail(h, VL_ENOTFOUND, "no committed state: no valid MANIFEST segment in %llu bytes "
+                    "(not an .rvf file, or its first commit never completed)",
+                    (unsigned long long)size);
+
+    /* ---- manifest semantics ---- */
+    if (m.dim == 0) { rc = fail(h, VL_ECORRUPT, "manifest at offset %llu has dimension 0",
+                                (unsigned long long)mpos); goto out; }
+    if (m.metric > VL_METRIC_COSINE) {
+        rc = fail(h, VL_EVERSION, "manifest at offset %llu uses metric %u; this veclite knows 0 (L2), "
+                  "1 (inner product), 2 (cosine): open it with a newer veclite",
+                  (unsigned long long)mpos, m.metric);
+        goto out;
+    }
+    if (m.nseg > VL_RVF_MAX_DIR) {
+        rc = fail(h, VL_EBUDGET, "manifest lists %u segments; this build caps the directory at %u",
+                  m.nseg, VL_RVF_MAX_DIR);
+        goto out;
+    }
+    h->dim = m.dim;
+    h->metric = m.metric;
+    h->epoch = m.epoch;
+    h->profile = m.profile;
+    h->manifest_offset = mpos;
+    h->committed_end = mpos + 64 + mh.payload_length;
+    if (m.has_fidi) {
+        h->flags |= VL_RVF_F_FIDI;
+        memcpy(h->file_id, m.fidi, 16);
+        memcpy(h->parent_id, m.fidi + 16, 16);
+        memcpy(h->parent_hash, m.fidi + 32, 32);
+        h->depth = rd32(m.fidi + 64);
+    }
+    uint64_t maxid = mh.segment_id;
+
+    /* ---- directory ---- */
+    if ((rc = grow((void **)&h->dir, &h->cap_dir, m.nseg, sizeof *h->dir))) {
+        rc = fail(h, rc, "out of memory for a %u-entry directory", m.nseg);
+        goto out;
+    }
+    for (uint32_t i = 0; i < m.nseg; i++) {
+        const uint8_t *e = m.dirp + (size_t)i * DIRENT_SIZE;
+        dent d = { rd64(e), rd64(e + 8), rd64(e + 16), e[24], NONE };
+        if (d.offset > mpos || mpos - d.offset < 64 || d.plen > mpos - d.offset - 64) {
+            rc = fail(h, VL_ECORRUPT, "directory entry %u (segment %llu, offset %llu, %llu bytes) does "
+                      "not lie before the manifest at %llu", i, (unsigned long long)d.seg_id,
+                      (unsigned long long)d.offset, (unsigned long long)d.plen,
+                      (unsigned long long)mpos);
+            goto out;
+        }
+        if (d.seg_id > maxid) maxid = d.seg_id;
+        h->dir[h->ndir++] = d;
+    }
+    if (maxid == UINT64_MAX) {
+        rc = fail(h, VL_ECORRUPT, "segment id %llu leaves no room for another segment",
+                  (unsigned long long)maxid);
+        goto out;
+    }
+    h->next_seg_id = maxid + 1;
+
+    /* ---- segments, in directory order ---- */
+    for (uint32_t i = 0; i < h->ndir; i++) {
+        dent *d = &h->dir[i];
+        if (d->type == VL_RVF_SEG_VEC) {
+            /* Rows claimed by the prefix; vec_walk refuses a count the payload
+             * cannot hold, so checking it here first bounds the reservation by
+             * the file size. */
+            uint8_t pre[6];
+            uint64_t rows = 0;
+            if (d->plen >= 6) {
+                if ((rc = dev_read(h, d->offset + 64, pre, 6))) goto out;
+                rows = rd32(pre + 2);
+                if (6 + rows * (8 + 4 * (uint64_t)h->dim) > d->plen) rows = 0;
+            }
+            if ((rc = GROW(h, vecs, nvecs, cap_vecs, 1))) { rc = fail(h, rc, "out of memory"); goto out; }
+            uint32_t k = h->nvecs;
+            vecseg *v = &h->vecs[k];
+            memset(v, 0, sizeof *v);
+            rc = reserve_ids(h, rows);
+            if (rc == VL_EBUDGET) {
+                rc = fail(h, rc, "more than %u distinct ids: over this build's cap", MAX_ENTRIES);
+                goto out;
+            }
+            if (rc || !(v->ids = vl_mem_alloc((size_t)(rows ? rows : 1) * sizeof *v->ids))) {
+                rc = fail(h, VL_ENOMEM, "out of memory indexing VEC segment %llu",
+                          (unsigned long long)d->seg_id);
+                goto out;
+            }
+            v->listed = 1;
+            h->nvecs++;
+            d->vec = k;
+            rc = vec_walk(h, d, k, load_row, NULL, &v->count);
+            if (rc) goto out;
+        } else if (d->type == VL_RVF_SEG_WITNESS) {
+            rc = read_small(h, d, VL_RVF_MAX_WITNESS, &wp);
+            if (rc) goto out;
+            vl_rvf_fold32_once(wp, d->plen, h->wit_hash);
+            vl_mem_free(wp);
+            wp = NULL;
+            h->n_witness++;
+        } else {
+            vl_rvf_header hd;
+            rc = check_listed(h, d, &hd);
+            if (rc) goto out;
+            if (d->type == VL_RVF_SEG_COW_MAP || d->type == VL_RVF_SEG_MEMBERSHIP)
+                h->flags |= VL_RVF_F_BRANCH;
+            if (d->type == VL_RVF_SEG_INDEX) h->flags |= VL_RVF_F_INDEX;
+        }
+    }
+
+    /* ---- deleted list: authoritative; ids that no listed VEC holds are moot ---- */
+    if ((rc = grow((void **)&h->del, &h->cap_del, h->nents, sizeof *h->del))) {
+        rc = fail(h, rc, "out of memory");
+        goto out;
+    }
+    for (uint32_t i = 0; i < m.ndel; i++) delete_id(h, rd64(m.delp + (size_t)i * 8));
+
+    rc = tail_walk(h, size);
+out:
+    vl_mem_free(mp);
+    vl_mem_free(wp);
+    return rc;
+}
+
+int vl_rvf_open(vl_io *io, vl_rvf **out, char *msg, uint32_t msg_cap)
+{
+    if (!io || !out) { put_msg(msg, msg_cap, "vl_rvf_open: NULL argument"); return VL_EINVAL; }
+    vl_rvf *h = handle_new(io);
+    if (!h) { put_msg(msg, msg_cap, "out of memory"); return VL_ENOMEM; }
+    int rc = load(h);
+    if (rc) {
+        put_msg(msg, msg_cap, "%s", h->msg);
+        vl_rvf_free(h);
+        return rc;
+    }
+    *out = h;
+    return VL_OK;
+}
+
+/* ====================================================================== */
+/* Scan                                                                    */
+/* ====================================================================== */
+
+typedef struct scan_ctx {
+    vl_rvf_row_fn cb;
+    void *ctx;
+    float *vec;
+} scan_ctx;
+
+static int scan_row(vl_rvf *h, void *ctx, uint32_t k, uint32_t row, uint64_t id, const uint8_t *vec)
+{
+    scan_ctx *s = ctx;
+    uint32_t ei = vl_idmap_get(&h->map, id);
+    if (ei == VL_NO_NODE) return 0;
+    const entry *e = &h->ents[ei];
+    if (e->seg != k || e->row != row || e->del_pos != NONE) return 0;
+    for (uint32_t j = 0; j < h->dim; j++) s->vec[j] = rdf(vec + 4 * (size_t)j);
+    return s->cb(s->ctx, id, s->vec);
+}
+
+int vl_rvf_scan(vl_rvf *h, vl_rvf_row_fn cb, void *ctx)
+{
+    if (h->poisoned) return fail(h, VL_EFATAL, "store handle is poisoned by an earlier failed write");
+    if (!cb) return fail(h, VL_EINVAL, "vl_rvf_scan: NULL callback");
+    scan_ctx s = { cb, ctx, vl_mem_alloc((size_t)h->dim * sizeof(float)) };
+    if (!s.vec) return fail(h, VL_ENOMEM, "out of memory");
+    int rc = VL_OK;
+    for (uint32_t i = 0; i < h->ndir && rc == VL_OK; i++) {
+        const dent *d = &h->dir[i];
+        if (d->type != VL_RVF_SEG_VEC || h->vecs[d->vec].live_refs == 0) continue;
+        rc = vec_walk(h, d, d->vec, scan_row, &s, NULL);
+    }
+    vl_mem_free(s.vec);
+    return rc;
+}
+
+/* ====================================================================== */
+/* Writing segments                                                        */
+/* ====================================================================== */
+
+static void header_for(vl_rvf_header *hd, uint32_t type, uint64_t seg_id, uint64_t plen, uint32_t crc)
+{
+    memset(hd, 0, sizeof *hd);
+    hd->magic = VL_RVF_MAGIC;
+    hd->version = VL_RVF_VERSION;
+    hd->seg_type = (uint8_t)type;
+    hd->segment_id = seg_id;
+    hd->payload_length = plen;
+    vl_rvf_content_hash(crc, hd->content_hash);
+}
+
+static int emit_header(vl_rvf *h, uint32_t type, uint64_t seg_id, uint64_t plen, uint32_t crc)
+{
+    vl_rvf_header hd;
+    uint8_t b[64];
+    header_for(&hd, type, seg_id, plen, crc);
+    vl_rvf_header_encode(&hd, b);
+    return dev_append(h, b, 64);
+}
+
+/* A whole in-memory segment. */
+static int emit_segment(vl_rvf *h, uint32_t type, uint64_t seg_id, const uint8_t *p, uint64_t plen)
+{
+    int rc = emit_header(h, type, seg_id, plen, vl_crc32(0, p, (size_t)plen));
+    return rc ? rc : dev_append(h, p, plen);
+}
+
+/* Witness payload: 13 + len + 32 bytes. */
+static uint32_t witness_encode(uint8_t *out, uint32_t type, uint64_t ts, const char *action,
+                               const uint8_t prev[32])
+{
+    uint32_t len = (uint32_t)strlen(action);
+    out[0] = (uint8_t)type;
+    wr64(out + 1, ts);
+    wr32(out + 9, len);
+    memcpy(out + 13, action, len);
+    memcpy(out + 13 + len, prev, 32);
+    return 13 + len + 32;
+}
+
+static uint64_t manifest_size(uint64_t ndir, uint64_t ndel, int fidi)
+{
+    return MAN_FIXED + DIRENT_SIZE * ndir + 4 + 8 * ndel + (fidi ? FIDI_SIZE : 0);
+}
+
+/* Encode the manifest of the handle's current (in-memory) state. buf has
+ * manifest_size(ndir, ndel, fidi) bytes. */
+static void manifest_encode(const vl_rvf *h, uint8_t *buf)
+{
+    uint8_t *p = buf;
+    wr32(p, h->epoch);
+    wr16(p + 4, (uint16_t)h->dim);
+    wr64(p + 6, h->nents);
+    wr32(p + 14, h->ndir);
+    p[18] = (uint8_t)h->profile;
+    p[19] = (uint8_t)h->metric;
+    p[20] = p[21] = 0;
+    p += MAN_FIXED;
+    for (uint32_t i = 0; i < h->ndir; i++, p += DIRENT_SIZE) {
+        wr64(p, h->dir[i].seg_id);
+        wr64(p + 8, h->dir[i].offset);
+        wr64(p + 16, h->dir[i].plen);
+        p[24] = (uint8_t)h->dir[i].type;
+    }
+    wr32(p, h->ndel);
+    p += 4;
+    for (uint32_t i = 0; i < h->ndel; i++, p += 8) wr64(p, h->del[i]);   /* sorted by the caller */
+    if (h->flags & VL_RVF_F_FIDI) {
+        wr32(p, FIDI_MAGIC);
+        memcpy(p + 4, h->file_id, 16);
+        memcpy(p + 20, h->parent_id, 16);
+        memcpy(p + 36, h->parent_hash, 32);
+        wr32(p + 68, h->depth);
+    }
+}
+
+/* Check the caps a commit adding `add_dir` entries and up to `add_del`
+ * deleted ids could hit, and allocate the manifest buffer. */
+static int manifest_alloc(vl_rvf *h, uint64_t add_dir, uint64_t add_del, uint8_t **buf)
+{
+    uint64_t nd = (uint64_t)h->ndir + add_dir, ndl = (uint64_t)h->ndel + add_del;
+    uint64_t sz = manifest_size(nd, ndl, 1);
+    if (nd > VL_RVF_MAX_DIR || sz > VL_RVF_MAX_MANIFEST)
+        return fail(h, VL_EBUDGET, "the manifest would list %llu segments and %llu deleted ids "
+                    "(%llu bytes), over this build's caps (%u entries, %u bytes): compact the store",
+                    (unsigned long long)nd, (unsigned long long)ndl, (unsigned long long)sz,
+                    VL_RVF_MAX_DIR, VL_RVF_MAX_MANIFEST);
+    *buf = vl_mem_alloc((size_t)sz);
+    return *buf ? VL_OK : fail(h, VL_ENOMEM, "out of memory for a %llu-byte manifest",
+                               (unsigned long long)sz);
+}
+
+/* Common prologue of a commit on h's own device: not poisoned, epoch left,
+ * and the device ends at append_at (a torn tail from a crash or a failed
+ * commit is cut off; that is the only truncation ever done). */
+static int commit_begin(vl_rvf *h)
+{
+    if (h->poisoned) return fail(h, VL_EFATAL, "store handle is poisoned by an earlier failed write");
+    if (h->epoch == UINT32_MAX) return fail(h, VL_EINVAL, "epoch counter exhausted");
+    return VL_OK;
+}
+
+static int fix_tail(vl_rvf *h)
+{
+    uint64_t size;
+    int rc = dev_size(h, &size);
+    if (rc) return poison(h, rc, "device size()");
+    if (size < h->append_at) return poison(h, VL_ECORRUPT, "the file shrank under the handle; commit");
+    if (size > h->append_at) {
+        rc = h->io->truncate(h->io->ctx, h->append_at);
+        if (rc) return poison(h, rc < 0 ? rc : VL_EIO, "truncating the torn tail");
+    }
+    return VL_OK;
+}
+
+/* Sort del[] ascending (the manifest lists it sorted) and re-point every
+ * deleted entry at its new position. */
+static void sort_deleted(vl_rvf *h)
+{
+    if (h->ndel < 2) return;
+    qsort(h->del, h->ndel, sizeof *h->del, cmp_u64);
+    for (uint32_t i = 0; i < h->ndel; i++) h->ents[vl_idmap_get(&h->map, h->del[i])].del_pos = i;
+}
+
+/* Append witness + sync + manifest + sync for the state already in h
+ * (directory includes the witness entry as its last element). */
+static int commit_finish(vl_rvf *h, const uint8_t *wit, uint32_t wlen, uint8_t *mbuf,
+                         uint64_t man_id)
+{
+    const dent *wd = &h->dir[h->ndir - 1];
+    int rc = emit_segment(h, VL_RVF_SEG_WITNESS, wd->seg_id, wit, wlen);
+    if (!rc) rc = dev_sync(h);
+    if (rc) return rc;
+    uint64_t msz = manifest_size(h->ndir, h->ndel, h->flags & VL_RVF_F_FIDI);
+    uint64_t mpos = wd->offset + 64 + wlen;
+    sort_deleted(h);
+    manifest_encode(h, mbuf);
+    rc = emit_segment(h, VL_RVF_SEG_MANIFEST, man_id, mbuf, msz);
+    if (!rc) rc = dev_sync(h);
+    if (rc) return rc;
+    vl_rvf_fold32_once(wit, wlen, h->wit_hash);
+    h->n_witness++;
+    h->manifest_offset = mpos;
+    h->committed_end = h->append_at = mpos + 64 + msz;
+    return VL_OK;
+}
+
+/* ====================================================================== */
+/* Ingest                                                                  */
+/* ====================================================================== */
+
+/* Encode rows [a, b) of a batch into out (VEC row layout). */
+static void encode_rows(uint8_t *out, uint32_t dim, const uint64_t *ids, const float *vecs,
+                        uint32_t a, uint32_t b)
+{
+    for (uint32_t r = a; r < b; r++) {
+        wr64(out, ids[r]);
+        const float *v = vecs + (size_t)r * dim;
+        for (uint32_t j = 0; j < dim; j++) wrf(out + 8 + 4 * (size_t)j, v[j]);
+        out += 8 + 4 * (size_t)dim;
+    }
+}
+
+/* Stream one VEC segment of batch rows [a, b): CRC pass, then write pass,
+ * through a bounded scratch buffer (the batch is never copied whole). */
+static int emit_vec_rows(vl_rvf *h, uint64_t seg_id, const uint64_t *ids, const float *vecs,
+                         uint32_t a, uint32_t b, uint8_t *scratch, uint32_t srows)
+{
+    uint64_t rowsz = 8 + 4 * (uint64_t)h->dim;
+    uint8_t pre[6];
+    wr16(pre, (uint16_t)h->dim);
+    wr32(pre + 2, b - a);
+    uint32_t crc = vl_crc32(0, pre, 6);
+    for (uint32_t r = a; r < b; r += srows) {
+        uint32_t e = b - r < srows ? b : r + srows;
+        encode_rows(scratch, h->dim, ids, vecs, r, e);
+        crc = vl_crc32(crc, scratch, (size_t)((e - r) * rowsz));
+    }
+    int rc = emit_header(h, VL_RVF_SEG_VEC, seg_id, 6 + (uint64_t)(b - a) * rowsz, crc);
+    if (!rc) rc = dev_append(h, pre, 6);
+    for (uint32_t r = a; r < b && !rc; r += srows) {
+        uint32_t e = b - r < srows ? b : r + srows;
+        encode_rows(scratch, h->dim, ids, vecs, r, e);
+        rc = dev_append(h, scratch, (e - r) * rowsz);
+    }
+    return rc;
+}
+
+int vl_rvf_ingest(vl_rvf *h, uint32_t n, const uint64_t *ids, const float *vecs, uint64_t now_ns)
+{
+    int rc = commit_begin(h);
+    if (rc) return rc;
+    if (n == 0) return VL_OK;
+    if (!ids || !vecs) return fail(h, VL_EINVAL, "vl_rvf_ingest: NULL ids or vectors");
+
+    uint64_t rowsz = 8 + 4 * (uint64_t)h->dim;
+    uint32_t per = (uint32_t)((VL_RVF_VEC_TARGET - 6) / rowsz);
+    if (per == 0) per = 1;
+    uint32_t nsegs = (n + per - 1) / per;
+    uint32_t srows = (uint32_t)((64u << 10) / rowsz);
+    if (srows == 0) srows = 1;
+    if (srows > n) srows = n;
+
+    /* ---- reserve everything, so the mutation below cannot fail ---- */
+    uint8_t *mbuf = NULL, *scratch = NULL;
+    uint64_t **segids = NULL;
+    rc = manifest_alloc(h, (uint64_t)nsegs + 1, 0, &mbuf);
+    if (rc) return rc;
+    if ((rc = reserve_ids(h, n))) goto nomem;
+    rc = VL_ENOMEM;
+    if (GROW(h, vecs, nvecs, cap_vecs, nsegs) || GROW(h, dir, ndir, cap_dir, (uint64_t)nsegs + 1))
+        goto nomem;
+    if (!(scratch = vl_mem_alloc((size_t)(srows * rowsz)))) goto nomem;
+    if (!(segids = vl_mem_calloc(nsegs, sizeof *segids))) goto nomem;
+    for (uint32_t s = 0; s < nsegs; s++) {
+        uint32_t cnt = (s + 1 == nsegs) ? n - s * per : per;
+        if (!(segids[s] = vl_mem_alloc((size_t)cnt * sizeof **segids))) goto nomem;
+    }
+    rc = fix_tail(h);
+    if (rc) goto done;
+
+    /* ---- mutate: rows, directory, epoch ---- */
+    uint32_t first = h->nvecs;
+    for (uint32_t s = 0; s < nsegs; s++) {
+        uint32_t a = s * per, b = (s + 1 == nsegs) ? n : a + per;
+        vecseg *v = &h->vecs[h->nvecs];
+        *v = (vecseg){ segids[s], 0, b - a, 0, 1 };
+        segids[s] = NULL;
+        for (uint32_t r = a; r < b; r++) upsert_row(h, h->nvecs, r - a, ids[r]);
+        h->nvecs++;
+    }
+    prune_dir(h, 1);
+    uint64_t pos = h->append_at;
+    for (uint32_t s = 0; s < nsegs; s++) {
+        uint32_t a = s * per, b = (s + 1 == nsegs) ? n : a + per;
+        uint64_t plen = 6 + (uint64_t)(b - a) * rowsz;
+        h->dir[h->ndir++] = (dent){ h->next_seg_id++, pos, plen, VL_RVF_SEG_VEC, first + s };
+        pos += 64 + plen;
+    }
+    h->epoch++;
+    char action[96];
+    uint8_t wit[13 + 96 + 32];
+    snprintf(action, sizeof action, "ingest:count=%u,epoch=%u", n, h->epoch);
+    uint32_t wlen = witness_encode(wit, 1, now_ns, action, h->wit_hash);
+    h->dir[h->ndir++] = (dent){ h->next_seg_id++, pos, wlen, VL_RVF_SEG_WITNESS, NONE };
+    uint64_t man_id = h->next_seg_id++;
+
+    /* ---- write ---- */
+    for (uint32_t s = 0; s < nsegs && !rc; s++) {
+        uint32_t a = s * per, b = (s + 1 == nsegs) ? n : a + per;
+        rc = emit_vec_rows(h, h->dir[h->ndir - 1 - nsegs + s].seg_id, ids, vecs, a, b, scratch, srows);
+    }
+    if (!rc) rc = commit_finish(h, wit, wlen, mbuf, man_id);
+    goto done;
+nomem:
+    if (rc == VL_EBUDGET) fail(h, rc, "more than %u distinct ids: over this build's cap", MAX_ENTRIES);
+    else fail(h, rc, "out of memory preparing an ingest of %u rows", n);
+done:
+    if (segids) for (uint32_t s = 0; s < nsegs; s++) vl_mem_free(segids[s]);
+    vl_mem_free(segids);
+    vl_mem_free(scratch);
+    vl_mem_free(mbuf);
+    return rc;
+}
+
+/* ====================================================================== */
+/* Delete                                                                  */
+/* ====================================================================== */
+
+int vl_rvf_delete(vl_rvf *h, uint32_t n, const uint64_t *ids, uint64_t now_ns, uint32_t *n_deleted)
+{
+    int rc = commit_begin(h);
+    if (rc) return rc;
+    if (n_deleted) *n_deleted = 0;
+    if (n == 0) return VL_OK;
+    if (!ids) return fail(h, VL_EINVAL, "vl_rvf_delete: NULL ids");
+
+    uint8_t *mbuf = NULL, *jbuf = NULL;
+    uint64_t jlen = 16 + 12 * (uint64_t)n;
+    rc = manifest_alloc(h, 1, n, &mbuf);
+    if (rc) return rc;
+    if (GROW(h, del, ndel, cap_del, n) || GROW(h, dir, ndir, cap_dir, 1) ||
+        !(jbuf = vl_mem_alloc((size_t)jlen))) {
+        rc = fail(h, VL_ENOMEM, "out of memory preparing a delete of %u ids", n);
+        goto done;
+    }
+    rc = fix_tail(h);
+    if (rc) goto done;
+
+    /* ---- mutate ---- */
+    uint32_t d = 0;
+    for (uint32_t i = 0; i < n; i++) d += (uint32_t)delete_id(h, ids[i]);
+    prune_dir(h, 1);
+    h->epoch++;
+    wr32(jbuf, n);
+    wr32(jbuf + 4, h->epoch);
+    wr64(jbuf + 8, 0);
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t *e = jbuf + 16 + 12 * (size_t)i;
+        e[0] = 1; e[1] = 0;
+        wr16(e + 2, 8);
+        wr64(e + 4, ids[i]);
+    }
+    uint64_t jid = h->next_seg_id++;
+    uint64_t pos = h->append_at + 64 + jlen;
+    char action[96];
+    uint8_t wit[13 + 96 + 32];
+    snprintf(action, sizeof action, "delete:count=%u,epoch=%u", d, h->epoch);
+    uint32_t wlen = witness_encode(wit, 0, now_ns, action, h->wit_hash);
+    h->dir[h->ndir++] = (dent){ h->next_seg_id++, pos, wlen, VL_RVF_SEG_WITNESS, NONE };
+    uint64_t man_id = h->next_seg_id++;
+
+    /* ---- write ---- */
+    rc = emit_segment(h, VL_RVF_SEG_JOURNAL, jid, jbuf, jlen);
+    if (!rc) rc = commit_finish(h, wit, wlen, mbuf, man_id);
+    if (!rc && n_deleted) *n_deleted = d;
+done:
+    vl_mem_free(jbuf);
+    vl_mem_free(mbuf);
+    return rc;
+}
+
+/* ====================================================================== */
+/* Create and derive                                                       */
+/* ====================================================================== */
+
+static int create_common(vl_io *io, uint32_t dim, uint32_t metric, uint32_t profile,
+                         const uint8_t file_id[16], const uint8_t parent_id[16],
+                         const uint8_t parent_hash[32], uint32_t depth, vl_rvf **out,
+                         char *msg, uint32_t msg_cap)
+{
+    if (!io || !out || !file_id) { put_msg(msg, msg_cap, "NULL argument"); return VL_EINVAL; }
+    if (dim == 0 || dim > VL_MAX_DIM) {
+        put_msg(msg, msg_cap, "dimension %u is outside 1..%u", dim, VL_MAX_DIM);
+        return VL_EINVAL;
+    }
+    if (metric > VL_METRIC_COSINE) { put_msg(msg, msg_cap, "unknown metric %u", metric); return VL_EINVAL; }
+    vl_rvf *h = handle_new(io);
+    if (!h) { put_msg(msg, msg_cap, "out of memory"); return VL_ENOMEM; }
+    uint64_t size;
+    uint8_t mbuf[MAN_FIXED + 4 + FIDI_SIZE];
+    int rc = dev_size(h, &size);
+    if (!rc && size != 0) rc = fail(h, VL_EINVAL, "cannot create a store on a non-empty device "
+                                    "(%llu bytes)", (unsigned long long)size);
+    if (rc) goto out;
+    h->dim = dim;
+    h->metric = metric;
+    h->profile = profile;
+    h->depth = depth;
+    h->flags = VL_RVF_F_FIDI;
+    memcpy(h->file_id, file_id, 16);
+    if (parent_id) memcpy(h->parent_id, parent_id, 16);
+    if (parent_hash) memcpy(h->parent_hash, parent_hash, 32);
+    uint64_t id = h->next_seg_id++;
+    manifest_encode(h, mbuf);
+    rc = emit_segment(h, VL_RVF_SEG_MANIFEST, id, mbuf, sizeof mbuf);
+    if (!rc) rc = dev_sync(h);
+    if (rc) goto out;
+    h->manifest_offset = 0;
+    h->committed_end = h->append_at = 64 + sizeof mbuf;
+out:
+    if (rc) {
+        put_msg(msg, msg_cap, "%s", h->msg);
+        vl_rvf_free(h);
+        return rc;
+    }
+    *out = h;
+    return VL_OK;
+}
+
+int vl_rvf_create(vl_io *io, uint32_t dim, uint32_t metric, const uint8_t file_id[16],
+                  vl_rvf **out, char *msg, uint32_t msg_cap)
+{
+    return create_common(io, dim, metric, 0, file_id, NULL, NULL, 0, out, msg, msg_cap);
+}
+
+int vl_rvf_derive(vl_rvf *parent, vl_io *child_io, const uint8_t child_file_id[16],
+                  vl_rvf **out, char *msg, uint32_t msg_cap)
+{
+    if (!parent) { put_msg(msg, msg_cap, "NULL parent"); return VL_EINVAL; }
+    if (parent->depth == UINT32_MAX) {
+        put_msg(msg, msg_cap, "parent lineage depth is already at its maximum");
+        return VL_EINVAL;
+    }
+    /* parent_hash = fold32 of the last <= 64 KiB of the parent file. */
+    uint64_t end = parent->append_at, len = end < TAIL_FIRST ? end : TAIL_FIRST;
+    uint8_t *tail = vl_mem_alloc((size_t)(len ? len : 1));
+    uint8_t ph[32];
+    if (!tail) { put_msg(msg, msg_cap, "out of memory"); return VL_ENOMEM; }
+    int rc = dev_read(parent, end - len, tail, len);
+    if (rc) {
+        put_msg(msg, msg_cap, "reading the parent: %s", parent->msg);
+        vl_mem_free(tail);
+        return rc;
+    }
+    vl_rvf_fold32_once(tail, len, ph);
+    vl_mem_free(tail);
+    return create_common(child_io, parent->dim, parent->metric, parent->profile, child_file_id,
+                         parent->file_id, ph, parent->depth + 1, out, msg, msg_cap);
+}
+
+/* ====================================================================== */
+/* Compaction                                                              */
+/* ====================================================================== */
+
+typedef struct compact_ctx {
+    vl_rvf *n;           /* the new store (bound to dst) */
+    uint8_t *buf;        /* VEC payload being filled */
+    uint64_t cap, len;   /* bytes */
+    uint32_t rows;
+    uint64_t *ids;       /* ids of the rows in buf */
+} compact_ctx;
+
+/* Write the buffered rows as one VEC segment of the new store. */
+static int compact_flush(compact_ctx *c)
+{
+    vl_rvf *n = c->n;
+    if (c->rows == 0) return VL_OK;
+    wr16(c->buf, (uint16_t)n->dim);
+    wr32(c->buf + 2, c->rows);
+    int rc;
+    if ((rc = GROW(n, vecs, nvecs, cap_vecs, 1)) || (rc = GROW(n, dir, ndir, cap_dir, 1)) ||
+        (rc = reserve_ids(n, c->rows)))
+        return fail(n, rc == VL_EBUDGET ? rc : VL_ENOMEM, "out of memory compacting");
+    uint64_t *ids = vl_mem_alloc((size_t)c->rows * sizeof *ids);
+    if (!ids) return fail(n, VL_ENOMEM, "out of memory compacting");
+    uint64_t seg_id = n->next_seg_id++, off = n->append_at;
+    rc = emit_segment(n, VL_RVF_SEG_VEC, seg_id, c->buf, c->len);
+    if (rc) { vl_mem_free(ids); return rc; }
+    uint32_t k = n->nvecs++;
+    n->vecs[k] = (vecseg){ ids, 0, c->rows, 0, 1 };
+    for (uint32_t r = 0; r < c->rows; r++) upsert_row(n, k, r, c->ids[r]);
+    n->dir[n->ndir++] = (dent){ seg_id, off, c->len, VL_RVF_SEG_VEC, k };
+    n->append_at += 64 + c->len;
+    c->len = 6;
+    c->rows = 0;
+    return VL_OK;
+}
+
+static int compact_row(void *ctx, uint64_t id, const float *vec)
+{
+    compact_ctx *c = ctx;
+    uint32_t dim = c->n->dim;
+    uint64_t rowsz = 8 + 4 * (uint64_t)dim;
+    if (c->len + rowsz > c->cap) {
+        int rc = compact_flush(c);
+        if (rc) return rc;
+    }
+    uint8_t *p = c->buf + c->len;
+    wr64(p, id);
+    for (uint32_t j = 0; j < dim; j++) wrf(p + 8 + 4 * (size_t)j, vec[j]);
+    c->ids[c->rows++] = id;
+    c->len += rowsz;
+    return 0;
+}
+
+/* Copy listed segment d of h into n byte for byte, verifying its hash. */
+static int compact_copy(vl_rvf *h, vl_rvf *n, const dent *d, uint8_t *scratch)
+{
+    vl_rvf_header hd;
+    uint8_t hb[64];
+    int rc = check_listed(h, d, &hd);
+    if (!rc) rc = dev_read(h, d->offset, hb, 64);
+    if (rc) return fail(n, rc, "%s", h->msg);
+    uint32_t crc = 0;
+    vl_rvf_fold32 f;
+    vl_rvf_fold32_init(&f);
+    if ((rc = GROW(n, dir, ndir, cap_dir, 1))) return fail(n, VL_ENOMEM, "out of memory compacting");
+    uint64_t off = n->append_at;
+    rc = dev_append(n, hb, 64);
+    for (uint64_t done = 0; !rc && done < d->plen;) {
+        uint32_t len = d->plen - done > IO_CHUNK ? IO_CHUNK : (uint32_t)(d->plen - done);
+        rc = dev_read(h, d->offset + 64 + done, scratch, len);
+        if (rc) return fail(n, rc, "%s", h->msg);
+        crc = vl_crc32(crc, scratch, len);
+        if (d->type == VL_RVF_SEG_WITNESS) vl_rvf_fold32_update(&f, scratch, len);
+        rc = dev_append(n, scratch, len);
+        done += len;
+    }
+    if (rc) return rc;
+    if (!hash_ok(hd.content_hash, crc))
+        return fail(n, VL_ECORRUPT, "segment %llu (type 0x%02x) at offset %llu: content hash mismatch",
+                    (unsigned long long)d->seg_id, d->type, (unsigned long long)d->offset);
+    n->dir[n->ndir++] = (dent){ d->seg_id, off, d->plen, d->type, NONE };
+    n->append_at += 64 + d->plen;
+    if (d->type == VL_RVF_SEG_WITNESS) {
+        memcpy(n->wit_hash, f.out, 32);
+        n->n_witness++;
+    }
+    if (d->type == VL_RVF_SEG_COW_MAP || d->type == VL_RVF_SEG_MEMBERSHIP) n->flags |= VL_RVF_F_BRANCH;
+    return VL_OK;
+}
+
+int vl_rvf_compact(vl_rvf *h, vl_io *dst, uint64_t now_ns, vl_rvf **out)
+{
+    int rc = commit_begin(h);
+    if (rc) return rc;
+    if (!dst || !out) return fail(h, VL_EINVAL, "vl_rvf_compact: NULL argument");
+    vl_rvf *n = handle_new(dst);
+    if (!n) return fail(h, VL_ENOMEM, "out of memory");
+    compact_ctx c = { n, NULL, 0, 6, 0, NULL };
+    uint8_t *scratch = NULL, *mbuf = NULL;
+    uint64_t size;
+    if ((rc = dev_size(n, &size))) goto out;
+    if (size != 0) { rc = fail(n, VL_EINVAL, "compaction target is not empty"); goto out; }
+
+    n->dim = h->dim;
+    n->metric = h->metric;
+    n->profile = h->profile;
+    n->depth = h->depth;
+    n->flags = h->flags & VL_RVF_F_FIDI;
+    memcpy(n->file_id, h->file_id, 16);
+    memcpy(n->parent_id, h->parent_id, 16);
+    memcpy(n->parent_hash, h->parent_hash, 32);
+    n->next_seg_id = h->next_seg_id;
+    n->epoch = h->epoch + 1;
+
+    /* ---- live rows into VEC segments of <= VL_RVF_VEC_TARGET bytes ---- */
+    uint64_t rowsz = 8 + 4 * (uint64_t)h->dim, live = (uint64_t)h->nents - h->ndel;
+    uint64_t per = (VL_RVF_VEC_TARGET - 6) / rowsz;
+    if (per == 0) per = 1;
+    if (per > live) per = live ? live : 1;
+    c.cap = 6 + per * rowsz;
+    c.buf = vl_mem_alloc((size_t)c.cap);
+    c.ids = vl_mem_alloc((size_t)per * sizeof *c.ids);
+    scratch = vl_mem_alloc(IO_CHUNK);
+    if (!c.buf || !c.ids || !scratch) { rc = fail(n, VL_ENOMEM, "out of memory compacting"); goto out; }
+    uint32_t vec_segs = 0;
+    for (uint32_t i = 0; i < h->ndir; i++) vec_segs += h->dir[i].type == VL_RVF_SEG_VEC;
+    h->msg[0] = 0;
+    rc = vl_rvf_scan(h, compact_row, &c);
+    if (rc) {
+        if (n->msg[0] == 0) fail(n, rc, "%s", h->msg);   /* the source failed, not dst */
+        goto out;
+    }
+    if ((rc = compact_flush(&c))) goto out;
+
+    /* ---- witnesses and segments this layer does not interpret ---- */
+    for (uint32_t i = 0; i < h->ndir; i++) {
+        uint32_t t = h->dir[i].type;
+        if (t == VL_RVF_SEG_VEC || t == VL_RVF_SEG_MANIFEST || t == VL_RVF_SEG_JOURNAL ||
+            t == VL_RVF_SEG_INDEX)
+            continue;
+        if ((rc = compact_copy(h, n, &h->dir[i], scratch))) goto out;
+    }
+
+    /* ---- witness, sync, manifest, sync ---- */
+    uint64_t reclaimed = h->committed_end > n->append_at ? h->committed_end - n->append_at : 0;
+    char action[128];
+    uint8_t wit[13 + 128 + 32];
+    snprintf(action, sizeof action, "compact:segments_compacted=%u,bytes_reclaimed=%llu,epoch=%u",
+             vec_segs, (unsigned long long)reclaimed, n->epoch);
+    uint32_t wlen = witness_encode(wit, 1, now_ns, action, n->wit_hash);
+    if ((rc = manifest_alloc(n, 1, 0, &mbuf))) goto out;
+    if ((rc = GROW(n, dir, ndir, cap_dir, 1))) { rc = fail(n, VL_ENOMEM, "out of memory"); goto out; }
+    n->dir[n->ndir++] = (dent){ n->next_seg_id++, n->append_at, wlen, VL_RVF_SEG_WITNESS, NONE };
+    rc = commit_finish(n, wit, wlen, mbuf, n->next_seg_id++);
+out:
+    vl_mem_free(c.buf);
+    vl_mem_free(c.ids);
+    vl_mem_free(scratch);
+    vl_mem_free(mbuf);
+    if (rc) {
+        /* h is untouched (only read); report the reason on h. */
+        char tmp[sizeof h->msg];
+        snprintf(tmp, sizeof tmp, "compaction: %s", n->msg);
+        memcpy(h->msg, tmp, sizeof tmp);
+        vl_rvf_free(n);
+        return rc;
+    }
+    *out = n;
+    return VL_OK;
+}
+
+/* ====================================================================== */
+/* Witness chain                                                           */
+/* ====================================================================== */
+
+int vl_rvf_verify_witness(vl_rvf *h, uint32_t *entries, uint32_t *valid)
+{
+    uint8_t prev[32] = { 0 };
+    uint32_t cnt = 0, ok = 1;
+    for (uint32_t i = 0; i < h->ndir; i++) {
+        const dent *d = &h->dir[i];
+        if (d->type != VL_RVF_SEG_WITNESS) continue;
+        uint8_t *p = NULL;
+        int rc = read_small(h, d, VL_RVF_MAX_WITNESS, &p);
+        if (rc) return rc;
+        if (d->plen < 45 || rd32(p + 9) != d->plen - 45) {
+            vl_mem_free(p);
+            return fail(h, VL_ECORRUPT, "witness segment %llu at offset %llu does not parse",
+                        (unsigned long long)d->seg_id, (unsigned long long)d->offset);
+        }
+        if (memcmp(p + d->plen - 32, prev, 32) != 0) ok = 0;
+        vl_rvf_fold32_once(p, d->plen, prev);
+        vl_mem_free(p);
+        cnt++;
+    }
+    if (entries) *entries = cnt;
+    if (valid) *valid = ok;
+    return VL_OK;
+}

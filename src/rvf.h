@@ -1,0 +1,243 @@
+/*
+ * rvf.h — internal API of the .rvf format layer (src/rvf.c; FORMAT.md).
+ *
+ * What it is: the durable representation of one collection as an
+ * append-only file of segments, byte-compatible with @ruvector/rvf-node
+ * 0.2.3. This layer knows segments, manifests, ids and raw f32 rows; it
+ * knows nothing of HNSW, metadata records or JS. The engine opens a store
+ * here, feeds the live rows (vl_rvf_scan) into its index, and mirrors every
+ * durable mutation through vl_rvf_ingest / vl_rvf_delete / vl_rvf_compact.
+ *
+ * Model (see the top of rvf.c for the byte layout and the rationale):
+ *   - A handle (vl_rvf) is the in-memory picture of the newest committed
+ *     MANIFEST: dimension, metric, epoch, file identity (FIDI), directory,
+ *     deleted ids, next segment id, the hash that chains the next WITNESS,
+ *     and an id -> (segment, row) map of every loaded row. It holds no
+ *     vectors: vl_rvf_scan re-reads them from the device.
+ *   - Every write appends through vl_io and never rewrites a byte:
+ *     data segments, sync, MANIFEST, sync. A crash at any point leaves the
+ *     previous commit as the newest valid manifest.
+ *   - The handle borrows its device (io): the caller keeps it open until
+ *     vl_rvf_free and must not modify it behind the handle's back.
+ *
+ * Errors: functions return VL_OK or a negative VL_E* (veclite.h) and leave
+ * a message in vl_rvf_errmsg(h) (or in the caller's msg buffer when no
+ * handle exists). Codes used:
+ *   VL_ENOTFOUND  no committed state (empty device, or no valid MANIFEST)
+ *   VL_ECORRUPT   committed data is damaged or inconsistent
+ *   VL_EVERSION   the file needs a newer reader (segment version != 1,
+ *                 unknown checksum_algo / compression / metric)
+ *   VL_EBUDGET    the file exceeds a hard cap of this build (VL_RVF_MAX_*)
+ *   VL_EINVAL     bad argument (wrong dimension, non-empty target device...)
+ *   VL_ENOMEM     allocation failed; the handle is unchanged
+ *   VL_EIO        the device failed
+ *   VL_EFATAL     a durable write failed earlier: the handle is poisoned,
+ *                 only vl_rvf_info / vl_rvf_errmsg / vl_rvf_free remain
+ *                 meaningful; reopen the device to recover.
+ * A failed write (EIO during append/sync) poisons the handle and returns
+ * VL_EIO (later calls: VL_EFATAL). Validation errors (EINVAL, EBUDGET,
+ * ENOMEM) are detected before anything is written and leave it usable.
+ *
+ * Threads: a handle is not thread-safe; distinct handles are independent.
+ */
+#ifndef VL_RVF_H
+#define VL_RVF_H
+
+#include <stdint.h>
+#include "io.h"
+
+/* ---- Segment header (FORMAT.md §2) ---- */
+#define VL_RVF_MAGIC        0x52564653u   /* "SFVR" on disk */
+#define VL_RVF_HEADER_SIZE  64u
+#define VL_RVF_VERSION      1u
+
+/* Segment types (FORMAT.md §3). */
+#define VL_RVF_SEG_VEC        0x01u
+#define VL_RVF_SEG_INDEX      0x02u
+#define VL_RVF_SEG_JOURNAL    0x04u
+#define VL_RVF_SEG_MANIFEST   0x05u
+#define VL_RVF_SEG_META       0x07u
+#define VL_RVF_SEG_WITNESS    0x0Au
+#define VL_RVF_SEG_COW_MAP    0x20u
+#define VL_RVF_SEG_MEMBERSHIP 0x22u
+
+/* ---- Hard caps (a hostile file can make us allocate at most these) ---- */
+#define VL_RVF_MAX_MANIFEST  (256u << 20)  /* manifest payload bytes (= rvf-node's read cap) */
+#define VL_RVF_MAX_DIR       (1u << 21)    /* directory entries */
+#define VL_RVF_MAX_WITNESS   (1u << 20)    /* witness payload bytes */
+#define VL_RVF_VEC_TARGET    (16u << 20)   /* VEC payload bytes per written segment */
+
+/* The 64-byte segment header, field for field. The C layout equals the
+ * disk layout (static_asserts in rvf.c), but encode/decode go through
+ * explicit little-endian byte operations, never memcpy of the struct. */
+typedef struct vl_rvf_header {
+    uint32_t magic;            /* 0x00 */
+    uint8_t  version;          /* 0x04 */
+    uint8_t  seg_type;         /* 0x05 */
+    uint16_t flags;            /* 0x06 */
+    uint64_t segment_id;       /* 0x08 */
+    uint64_t payload_length;   /* 0x10 */
+    uint64_t timestamp_ns;     /* 0x18 */
+    uint8_t  checksum_algo;    /* 0x20 */
+    uint8_t  compression;      /* 0x21 */
+    uint16_t reserved0;        /* 0x22 */
+    uint32_t reserved1;        /* 0x24 */
+    uint8_t  content_hash[16]; /* 0x28 */
+    uint32_t uncompressed_len; /* 0x38 */
+    uint32_t alignment_pad;    /* 0x3C */
+} vl_rvf_header;
+
+void vl_rvf_header_encode(const vl_rvf_header *h, uint8_t out[64]);
+void vl_rvf_header_decode(const uint8_t in[64], vl_rvf_header *h);
+/* VL_OK if this reader can interpret the segment: magic ok (else
+ * VL_ECORRUPT), version 1, checksum_algo 0 and compression 0 (else
+ * VL_EVERSION with a message naming what is needed). off is used in the
+ * message only. msg may be NULL. */
+int vl_rvf_header_check(const vl_rvf_header *h, uint64_t off, char *msg, uint32_t msg_cap);
+
+/* content_hash of a payload whose CRC-32 is crc (FORMAT.md §2). */
+void vl_rvf_content_hash(uint32_t crc, uint8_t out[16]);
+
+/* fold32 (FORMAT.md §4, the witness chain hash), incremental: feed bytes in
+ * any split; `pos` counts bytes absorbed (the fold depends on the index). */
+typedef struct vl_rvf_fold32 {
+    uint8_t out[32];
+    uint64_t pos;
+} vl_rvf_fold32;
+void vl_rvf_fold32_init(vl_rvf_fold32 *f);
+void vl_rvf_fold32_update(vl_rvf_fold32 *f, const uint8_t *data, uint64_t len);
+void vl_rvf_fold32_once(const uint8_t *data, uint64_t len, uint8_t out[32]);
+
+/* ---- Store handle ---- */
+typedef struct vl_rvf vl_rvf;
+
+/* One directory entry of the committed manifest. */
+typedef struct vl_rvf_dirent {
+    uint64_t seg_id;
+    uint64_t offset;           /* file offset of the segment header */
+    uint64_t payload_length;
+    uint32_t seg_type;
+} vl_rvf_dirent;
+
+#define VL_RVF_F_FIDI     1u   /* manifest carries a FIDI block */
+#define VL_RVF_F_BRANCH   2u   /* COW_MAP/MEMBERSHIP present: an rvf-node branch() child whose
+                                  inherited rows live in its parent file (not read here) */
+#define VL_RVF_F_INDEX    4u   /* an rvf-node HNSW INDEX segment is in the directory */
+
+/* Scalar state of the committed manifest (a copy; see vl_rvf_info). */
+typedef struct vl_rvf_info {
+    uint32_t dim;              /* 1..65535 */
+    uint32_t metric;           /* VL_METRIC_* (0 L2², 1 -dot, 2 1-cos) */
+    uint32_t epoch;
+    uint32_t profile;          /* manifest profile byte, carried forward */
+    uint32_t lineage_depth;
+    uint32_t flags;            /* VL_RVF_F_* */
+    uint8_t  file_id[16];
+    uint8_t  parent_id[16];
+    uint8_t  parent_hash[32];
+    uint8_t  last_witness_hash[32]; /* fold32 of the last directory WITNESS payload
+                                       (zeros if none): prev_hash of the next one */
+    uint32_t witness_count;    /* WITNESS segments in the directory */
+    uint32_t dir_count;        /* directory entries */
+    uint64_t next_seg_id;      /* max(directory ids, manifest id) + 1 */
+    uint64_t live;             /* live ids */
+    uint64_t loaded;           /* distinct ids in directory VEC segments (= total_vectors) */
+    uint64_t deleted;          /* loaded ids hidden by the deleted list */
+    uint64_t manifest_offset;  /* header offset of the committed manifest */
+    uint64_t committed_end;    /* end of the committed manifest */
+    uint64_t append_at;        /* where the next segment goes: committed_end plus any
+                                  complete, hash-valid segments after it (a torn tail
+                                  beyond this is truncated by the next write) */
+} vl_rvf_info;
+
+/* Open the newest committed state of io (FORMAT.md §5): scan back from the
+ * end for the newest MANIFEST whose payload parses and whose hash verifies,
+ * then verify and index every VEC segment of its directory. Reads only.
+ * msg (may be NULL) receives the reason on failure.
+ * Errors: VL_ENOTFOUND (no committed state: empty device or no valid
+ * manifest — the caller may create a store only if the size is 0),
+ * VL_ECORRUPT, VL_EVERSION, VL_EBUDGET, VL_ENOMEM, VL_EIO. */
+VL_MUST_CHECK int vl_rvf_open(vl_io *io, vl_rvf **out, char *msg, uint32_t msg_cap);
+
+/* Create a store on an empty device: one MANIFEST (epoch 0) with a FIDI
+ * block {file_id, zero parent, depth 0}; then sync. file_id is 16 random
+ * bytes chosen by the caller. Errors: VL_EINVAL (device not empty, dim
+ * outside 1..65535, unknown metric), VL_ENOMEM, VL_EIO. */
+VL_MUST_CHECK int vl_rvf_create(vl_io *io, uint32_t dim, uint32_t metric,
+                                const uint8_t file_id[16], vl_rvf **out,
+                                char *msg, uint32_t msg_cap);
+
+/* Create a child store on an empty device (FORMAT.md §6 derive): MANIFEST
+ * epoch 0, FIDI {child_file_id, parent_id = parent's file_id, parent_hash =
+ * fold32 of the last <= 64 KiB of the parent (up to its append_at), depth =
+ * parent depth + 1}, same dimension, metric and profile, no vectors.
+ * The parent is only read. Errors: as vl_rvf_create, plus VL_EINVAL when the
+ * parent's depth is already UINT32_MAX. */
+VL_MUST_CHECK int vl_rvf_derive(vl_rvf *parent, vl_io *child_io,
+                                const uint8_t child_file_id[16], vl_rvf **out,
+                                char *msg, uint32_t msg_cap);
+
+void vl_rvf_free(vl_rvf *h);                  /* NULL is a no-op; never closes io */
+const char *vl_rvf_errmsg(const vl_rvf *h);   /* never NULL */
+void vl_rvf_info_get(const vl_rvf *h, vl_rvf_info *out);
+vl_io *vl_rvf_io(const vl_rvf *h);
+
+/* Directory entry i (0 <= i < dir_count). VL_EINVAL if out of range. */
+VL_MUST_CHECK int vl_rvf_dir(const vl_rvf *h, uint32_t i, vl_rvf_dirent *out);
+/* Copy up to cap deleted ids, ascending, into out (may be NULL with cap 0);
+ * returns how many exist. */
+uint64_t vl_rvf_deleted_ids(const vl_rvf *h, uint64_t *out, uint64_t cap);
+/* 1 if id is live, else 0. */
+int vl_rvf_is_live(const vl_rvf *h, uint64_t id);
+
+/* Visit every live row once, in directory order: cb(ctx, id, vec) with vec
+ * = dim floats valid only during the call. A nonzero return from cb stops
+ * the scan and is returned. Re-reads and re-verifies the VEC segments.
+ * Errors: VL_ECORRUPT (the device changed under the handle), VL_EIO,
+ * VL_ENOMEM, VL_EFATAL. */
+typedef int (*vl_rvf_row_fn)(void *ctx, uint64_t id, const float *vec);
+VL_MUST_CHECK int vl_rvf_scan(vl_rvf *h, vl_rvf_row_fn cb, void *ctx);
+
+/* Commit an upsert batch (FORMAT.md §6): VEC segment(s) of the n rows (ids
+ * n u64, vecs n*dim floats row-major, stored as given), WITNESS
+ * "ingest:count=n,epoch=E", sync, MANIFEST epoch E = epoch+1, sync.
+ * A later row with the same id replaces an earlier one, also within the
+ * batch; an upsert of a deleted id brings it back. now_ns is the witness
+ * timestamp. n == 0 commits nothing. Floats are stored bit-exact (the
+ * engine validates NaN/zero vectors before calling).
+ * Errors: VL_EINVAL (NULL arrays, epoch exhausted), VL_EBUDGET (manifest or
+ * directory would exceed a cap: compact first), VL_ENOMEM, VL_EIO, VL_EFATAL. */
+VL_MUST_CHECK int vl_rvf_ingest(vl_rvf *h, uint32_t n, const uint64_t *ids,
+                                const float *vecs, uint64_t now_ns);
+
+/* Commit a delete (FORMAT.md §6): JOURNAL listing the n requested ids,
+ * WITNESS "delete:count=D,epoch=E" (D = ids that were live), sync,
+ * MANIFEST epoch+1 with the new deleted list, sync. Commits even when D is
+ * 0 (the audit trail records the request, as rvf-node does). n == 0
+ * commits nothing. *n_deleted (may be NULL) receives D.
+ * Errors: as vl_rvf_ingest. */
+VL_MUST_CHECK int vl_rvf_delete(vl_rvf *h, uint32_t n, const uint64_t *ids,
+                                uint64_t now_ns, uint32_t *n_deleted);
+
+/* Rewrite the committed state into dst (an empty device): VEC segment(s)
+ * holding exactly the live rows, then every WITNESS and every segment of a
+ * type this layer does not interpret (copied byte for byte, hash verified),
+ * a WITNESS "compact:segments_compacted=X,bytes_reclaimed=Y,epoch=E"
+ * chained to the last one, sync, MANIFEST epoch+1 (empty deleted list,
+ * same FIDI), sync. X = VEC segments replaced, Y = source bytes not carried
+ * over. INDEX, JOURNAL and old MANIFEST segments are dropped. The caller
+ * then swaps the files (io_posix: vl_io_posix_replace) and uses *out, which
+ * is bound to dst; h stays valid for the old file.
+ * Errors: VL_EINVAL (dst not empty), VL_ECORRUPT, VL_ENOMEM, VL_EIO (of dst:
+ * *out is not produced; h is not poisoned), VL_EFATAL. */
+VL_MUST_CHECK int vl_rvf_compact(vl_rvf *h, vl_io *dst, uint64_t now_ns, vl_rvf **out);
+
+/* Walk the directory's WITNESS segments and check the chain: the first has
+ * prev_hash zeros, each next one fold32(previous payload). *entries gets
+ * the count, *valid 1 or 0 (rvf-node 0.2.2 restarts the chain at zero on
+ * every reopen, so its multi-session files are legitimately "invalid"; this
+ * is a report, not an open failure). Errors: VL_ECORRUPT (hash mismatch or
+ * a witness payload that does not parse), VL_EIO, VL_ENOMEM. */
+VL_MUST_CHECK int vl_rvf_verify_witness(vl_rvf *h, uint32_t *entries, uint32_t *valid);
+
+#endif /* VL_RVF_H */

@@ -1,0 +1,307 @@
+/*
+ * wasm.c — the WebAssembly glue: the only C file with Emscripten specifics
+ * (STYLE.md §1, §8). Everything JavaScript calls is either a veclite.h
+ * function exported as is (listed in src/wasm-exports.json) or one of the
+ * vl__wasm_* helpers below. worker/bind.js is their only caller.
+ *
+ * What lives here and why:
+ *   - vl__wasm_consts(): error codes, metrics, index kinds, metadata tags,
+ *     filter opcodes, limits and the byte layout of vl_config / vl_stats as
+ *     one static JSON string, so JS never copies an enum or an offset
+ *     [sqlite sqlite3__wasm_enum_json]. The layout is computed with offsetof
+ *     and pinned with static_assert.
+ *   - vl__wasm_malloc / vl__wasm_free: the allocator the core uses (libc
+ *     malloc, dlmalloc in this build); JS frees only what it got from here.
+ *   - A staging area (vl__wasm_stage): one 16-byte-aligned scratch block per
+ *     module instance, reused by every call so a search does not pay a
+ *     malloc/free pair. An instance is single-threaded and every bind.js call
+ *     fills, calls and drops it before returning, so one block serves all
+ *     handles of the instance; bind.js trims it after unusually large calls.
+ *   - Batched readers (vl__wasm_search, vl__wasm_get_batch, vl__wasm_dist_ids)
+ *     that fold "search, then fetch each hit's metadata/vector" into ONE call
+ *     across the boundary, built only on the public veclite.h API.
+ *   - vl__wasm_count: vl_index_count returns uint64_t, which Emscripten would
+ *     legalise into two halves without -sWASM_BIGINT; a double is exact up to
+ *     2^53 live vectors.
+ *
+ * Invariants:
+ *   - 64-bit ids never cross as scalar arguments: always uint64_t arrays,
+ *     written and read by JS through views of the heap.
+ *   - Pointers handed to JS are 32-bit (wasm32; static_assert below); JS
+ *     reads them with `>>> 0` because MAXIMUM_MEMORY is 4 GB.
+ *   - Nothing here calls back into JS, so no JS exception can enter C.
+ */
+#include <assert.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <emscripten/emscripten.h>
+
+#include "veclite.h"
+
+#define VL_WASM_EXPORT EMSCRIPTEN_KEEPALIVE
+
+/* Bump when a helper signature or the consts JSON changes shape; web/ checks it. */
+#define VL_WASM_ABI 1
+
+static_assert(sizeof(void *) == 4, "the glue assumes wasm32 (32-bit pointers)");
+static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE-754 float/double");
+
+/* Pin the struct layouts JS reads through vl__wasm_consts (all fixed-width). */
+static_assert(offsetof(vl_config, dim) == 0, "vl_config.dim");
+static_assert(offsetof(vl_config, metric) == 4, "vl_config.metric");
+static_assert(offsetof(vl_config, kind) == 8, "vl_config.kind");
+static_assert(offsetof(vl_config, m) == 12, "vl_config.m");
+static_assert(offsetof(vl_config, ef_construction) == 16, "vl_config.ef_construction");
+static_assert(offsetof(vl_config, ef_search) == 20, "vl_config.ef_search");
+static_assert(offsetof(vl_config, seed) == 24, "vl_config.seed (8-aligned for BigUint64Array)");
+static_assert(sizeof(vl_config) == 32, "vl_config size");
+static_assert(offsetof(vl_stats, live) == 0, "vl_stats.live");
+static_assert(offsetof(vl_stats, max_level) == 56, "vl_stats.max_level");
+static_assert(offsetof(vl_stats, fields) == 60, "vl_stats.fields");
+static_assert(sizeof(vl_stats) == 64, "vl_stats size");
+
+/* ======================================================================
+ * Constants as JSON
+ * ====================================================================== */
+
+typedef struct { const char *name; int64_t value; } kv;
+
+#define KV(prefix, name) { #name, (int64_t)(prefix##name) }
+
+static const kv k_errors[] = {
+    KV(VL_, OK), KV(VL_, EINVAL), KV(VL_, ENOTFOUND), KV(VL_, ELOCK), KV(VL_, EREADONLY),
+    KV(VL_, ECORRUPT), KV(VL_, EVERSION), KV(VL_, EBACKEND), KV(VL_, EBUDGET),
+    KV(VL_, ECLOSED), KV(VL_, EIO), KV(VL_, ENOMEM), KV(VL_, EFATAL),
+};
+static const kv k_metrics[] = { KV(VL_METRIC_, L2), KV(VL_METRIC_, DOT), KV(VL_METRIC_, COSINE) };
+static const kv k_kinds[] = { KV(VL_INDEX_, FLAT), KV(VL_INDEX_, HNSW) };
+static const kv k_tags[] = {
+    KV(VL_TAG_, NULL), KV(VL_TAG_, STR), KV(VL_TAG_, BYTES), KV(VL_TAG_, I64),
+    KV(VL_TAG_, U64), KV(VL_TAG_, F64), KV(VL_TAG_, BOOL), KV(VL_TAG_, JSON),
+};
+static const kv k_fops[] = {
+    KV(VL_F_, TRUE), KV(VL_F_, AND), KV(VL_F_, OR), KV(VL_F_, NOT),
+    KV(VL_F_, EXISTS), KV(VL_F_, CMP), KV(VL_F_, IN),
+};
+static const kv k_cmp[] = {
+    KV(VL_CMP_, EQ), KV(VL_CMP_, NE), KV(VL_CMP_, LT), KV(VL_CMP_, LE),
+    KV(VL_CMP_, GT), KV(VL_CMP_, GE),
+};
+static const kv k_limits[] = {
+    KV(VL_, MAX_DIM), KV(VL_, MAX_M), KV(VL_, MAX_EF), KV(VL_, MAX_K),
+    KV(VL_, MAX_META_BYTES), KV(VL_, MAX_FIELDS), KV(VL_, MAX_FIELD_NAME),
+    KV(VL_, FILTER_MAX_DEPTH),
+};
+
+#define FIELD(type, f) { #f, (int64_t)offsetof(type, f) }
+static const kv k_config[] = {
+    { "size", (int64_t)sizeof(vl_config) },
+    FIELD(vl_config, dim), FIELD(vl_config, metric), FIELD(vl_config, kind),
+    FIELD(vl_config, m), FIELD(vl_config, ef_construction), FIELD(vl_config, ef_search),
+    FIELD(vl_config, seed),
+};
+static const kv k_stats[] = {
+    { "size", (int64_t)sizeof(vl_stats) },
+    FIELD(vl_stats, live), FIELD(vl_stats, nodes), FIELD(vl_stats, tombstones),
+    FIELD(vl_stats, memory_bytes), FIELD(vl_stats, vector_bytes),
+    FIELD(vl_stats, graph_bytes), FIELD(vl_stats, meta_bytes),
+    FIELD(vl_stats, max_level), FIELD(vl_stats, fields),
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A tiny bounded string builder (no printf: keeps stdio out of the binary). */
+typedef struct { char *p, *end; } jbuf;
+
+static void put_s(jbuf *b, const char *s) {
+    while (*s && b->p < b->end) *b->p++ = *s++;
+}
+
+static void put_i(jbuf *b, int64_t v) {
+    char tmp[24];
+    int n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do { tmp[n++] = (char)('0' + u % 10); u /= 10; } while (u);
+    if (v < 0 && b->p < b->end) *b->p++ = '-';
+    while (n && b->p < b->end) *b->p++ = tmp[--n];
+}
+
+static void put_obj(jbuf *b, const char *key, const kv *items, size_t n) {
+    put_s(b, ",\""); put_s(b, key); put_s(b, "\":{");
+    for (size_t i = 0; i < n; i++) {
+        if (i) put_s(b, ",");
+        put_s(b, "\""); put_s(b, items[i].name); put_s(b, "\":");
+        put_i(b, items[i].value);
+    }
+    put_s(b, "}");
+}
+
+static char consts_json[2048];
+
+/* The constants JSON (static storage, built once). */
+VL_WASM_EXPORT const char *vl__wasm_consts(void) {
+    if (consts_json[0]) return consts_json;
+    jbuf b = { consts_json, consts_json + sizeof consts_json - 1 };
+    put_s(&b, "{\"abi\":"); put_i(&b, VL_WASM_ABI);
+    put_s(&b, ",\"isa\":\""); put_s(&b, vl_isa_name()); put_s(&b, "\"");
+    put_obj(&b, "errors", k_errors, NELEM(k_errors));
+    put_obj(&b, "metrics", k_metrics, NELEM(k_metrics));
+    put_obj(&b, "kinds", k_kinds, NELEM(k_kinds));
+    put_obj(&b, "tags", k_tags, NELEM(k_tags));
+    put_obj(&b, "filterOps", k_fops, NELEM(k_fops));
+    put_obj(&b, "cmp", k_cmp, NELEM(k_cmp));
+    put_obj(&b, "limits", k_limits, NELEM(k_limits));
+    put_obj(&b, "config", k_config, NELEM(k_config));
+    put_obj(&b, "stats", k_stats, NELEM(k_stats));
+    put_s(&b, "}");
+    *b.p = '\0';
+    return consts_json;
+}
+
+/* ======================================================================
+ * Memory: the core's allocator and the staging area
+ * ====================================================================== */
+
+/* malloc as the core uses it; never returns a pointer for n == 0 surprises. */
+VL_WASM_EXPORT void *vl__wasm_malloc(uint32_t n) { return malloc(n ? n : 1); }
+VL_WASM_EXPORT void vl__wasm_free(void *p) { free(p); }
+
+static void *stage_ptr;
+static uint32_t stage_cap;
+
+/* A 16-byte-aligned block of at least `bytes` bytes; contents are NOT kept
+ * across calls. NULL when memory is exhausted (the old block is gone too). */
+VL_WASM_EXPORT void *vl__wasm_stage(uint32_t bytes) {
+    if (bytes <= stage_cap && stage_ptr) return stage_ptr;
+    free(stage_ptr);
+    stage_ptr = NULL;
+    stage_cap = 0;
+    /* Round up to 64 KiB so a growing batch does not reallocate every call. */
+    uint64_t want = ((uint64_t)(bytes ? bytes : 1) + 0xFFFFu) & ~(uint64_t)0xFFFFu;
+    if (want > 0xFFFF0000u) return NULL;
+    stage_ptr = aligned_alloc(16, (size_t)want);
+    if (stage_ptr) stage_cap = (uint32_t)want;
+    return stage_ptr;
+}
+
+/* Release the staging block if it is larger than keep bytes. */
+VL_WASM_EXPORT void vl__wasm_stage_trim(uint32_t keep) {
+    if (stage_cap > keep) {
+        free(stage_ptr);
+        stage_ptr = NULL;
+        stage_cap = 0;
+    }
+}
+
+VL_WASM_EXPORT uint32_t vl__wasm_stage_cap(void) { return stage_cap; }
+
+/* ======================================================================
+ * Batched readers
+ * ====================================================================== */
+
+/* vl_index_count as a double (exact below 2^53). */
+VL_WASM_EXPORT double vl__wasm_count(const vl_index *h) { return (double)vl_index_count(h); }
+
+/* Search, then fetch what the caller asked for of every hit, in one call.
+ *   Same parameters as vl_index_search, plus (each may be NULL):
+ *   meta_ptr_out, meta_len_out: nq*k slots; for hit slot s, the address and
+ *       length of its metadata record (owned by h, valid until the next write)
+ *   vecs_out: nq*k*dim floats; hit slot s gets its stored vector at s*dim.
+ *   Slots past counts_out[q] are left untouched.
+ * Errors: those of vl_index_search and vl_index_get. */
+VL_WASM_EXPORT int vl__wasm_search(vl_index *h, uint32_t nq, const float *queries,
+                                   uint32_t k, uint32_t ef,
+                                   const uint8_t *filter, uint32_t filter_len,
+                                   uint64_t *ids_out, float *dist_out, uint32_t *counts_out,
+                                   uint32_t *meta_ptr_out, uint32_t *meta_len_out,
+                                   float *vecs_out) {
+    int rc = vl_index_search(h, nq, queries, k, ef, filter, filter_len,
+                             ids_out, dist_out, counts_out);
+    if (rc != VL_OK || (!meta_ptr_out && !vecs_out)) return rc;
+    uint32_t dim = 0;
+    if (vecs_out) {
+        vl_config cfg;
+        rc = vl_index_config(h, &cfg);
+        if (rc != VL_OK) return rc;
+        dim = cfg.dim;
+    }
+    for (uint32_t q = 0; q < nq; q++) {
+        for (uint32_t i = 0; i < counts_out[q]; i++) {
+            size_t s = (size_t)q * k + i;
+            const uint8_t *mp = NULL;
+            uint32_t ml = 0;
+            rc = vl_index_get(h, &ids_out[s], vecs_out ? vecs_out + s * dim : NULL,
+                              meta_ptr_out ? &mp : NULL, meta_ptr_out ? &ml : NULL);
+            if (rc != VL_OK) return rc;
+            if (meta_ptr_out) {
+                meta_ptr_out[s] = (uint32_t)(uintptr_t)mp;
+                meta_len_out[s] = mp ? ml : 0;
+            }
+        }
+    }
+    return VL_OK;
+}
+
+/* Get n ids at once. found_out[i] = 1 if ids[i] is live, else 0 (its other
+ * slots untouched). vecs_out (n*dim floats), meta_ptr_out and meta_len_out
+ * (n slots each) may be NULL. Errors: VL_EINVAL only for bad arguments. */
+VL_WASM_EXPORT int vl__wasm_get_batch(const vl_index *h, uint32_t n, const uint64_t *ids,
+                                      float *vecs_out, uint32_t *meta_ptr_out,
+                                      uint32_t *meta_len_out, uint32_t *found_out) {
+    uint32_t dim = 0;
+    if (vecs_out) {
+        vl_config cfg;
+        int rc = vl_index_config(h, &cfg);
+        if (rc != VL_OK) return rc;
+        dim = cfg.dim;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *mp = NULL;
+        uint32_t ml = 0;
+        int rc = vl_index_get(h, &ids[i], vecs_out ? vecs_out + (size_t)i * dim : NULL,
+                              meta_ptr_out ? &mp : NULL, meta_ptr_out ? &ml : NULL);
+        if (rc == VL_ENOTFOUND) { found_out[i] = 0; continue; }
+        if (rc != VL_OK) return rc;
+        found_out[i] = 1;
+        if (meta_ptr_out) {
+            meta_ptr_out[i] = (uint32_t)(uintptr_t)mp;
+            meta_len_out[i] = mp ? ml : 0;
+        }
+    }
+    return VL_OK;
+}
+
+/* Distances from one query to n live ids with the build's kernels, in the
+ * API's units (true L2 for euclidean, -dot, 1 - cos; vl_dist_dot is the plain
+ * dot product). Used by the exact scan
+ * that completes a JS-predicate search. An id that is not live gets NaN (the
+ * predicate may have deleted it meanwhile). Errors: VL_EINVAL, VL_ENOMEM. */
+VL_WASM_EXPORT int vl__wasm_dist_ids(const vl_index *h, const float *query, uint32_t n,
+                                     const uint64_t *ids, float *dist_out) {
+    vl_config cfg;
+    int rc = vl_index_config(h, &cfg);
+    if (rc != VL_OK) return rc;
+    float *v = malloc((size_t)cfg.dim * sizeof(float));
+    if (!v) return VL_ENOMEM;
+    for (uint32_t i = 0; i < n && rc == VL_OK; i++) {
+        rc = vl_index_get(h, &ids[i], v, NULL, NULL);
+        if (rc == VL_ENOTFOUND) { dist_out[i] = NAN; rc = VL_OK; continue; }
+        if (rc != VL_OK) break;
+        switch (cfg.metric) {
+        case VL_METRIC_L2: dist_out[i] = sqrtf(vl_dist_l2sq(query, v, cfg.dim)); break;
+        case VL_METRIC_DOT: dist_out[i] = -vl_dist_dot(query, v, cfg.dim); break;
+        default: {
+            /* Clamped to [0, 2] like the distances vl_index_search reports. */
+            float d = vl_dist_cos(query, v, cfg.dim);
+            dist_out[i] = d < 0.f ? 0.f : d > 2.f ? 2.f : d;
+            break;
+        }
+        }
+    }
+    free(v);
+    return rc;
+}

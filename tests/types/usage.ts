@@ -1,0 +1,106 @@
+// tests/types/usage.ts — exercises the whole public API through web/index.d.ts; checked (never
+// run) by `tsc -p tests/types` in tests/js/types.test.js. Lines marked @ts-expect-error must fail
+// to type-check: they prove the types reject misuse.
+import {
+  createDatabase, getImplementation, getWasmInfo, VecliteError,
+  type Collection, type CollectionStats, type Database, type Filter, type Id, type Metadata,
+  type SearchOptions, type SearchResult, type StoredRecord, type VecliteErrorCode, type WasmInfo,
+} from 'veclite';
+import * as direct from '../../web/index.js';
+
+async function main(): Promise<void> {
+  const impl: 'wasm-simd' | 'wasm' = getImplementation();
+  const info: WasmInfo = getWasmInfo();
+  const flags: boolean[] = [info.simdEnabled, info.simdSupported, info.indexedDbEnabled, info.opfsEnabled];
+  const pool: number = info.workerPoolSize;
+
+  const db: Database = await createDatabase();
+  await createDatabase({ simd: false, backend: 'memory' });
+  const mod = await WebAssembly.compile(new Uint8Array(0));
+  await direct.createDatabase({ wasmModule: mod });
+  // @ts-expect-error only 'memory' in this version
+  await createDatabase({ backend: 'indexeddb' });
+  const dbImpl: 'wasm-simd' | 'wasm' = db.implementation;
+
+  const docs: Collection = await db.createCollection('docs', {
+    dimension: 384,
+    metric: 'cosine',
+    index: { type: 'hnsw', m: 16, efConstruction: 200, ef: 64, seed: 42 },
+  });
+  await db.createCollection('flat', { dimension: 3, metric: 'euclidean', index: { type: 'flat' }, idType: 'number' });
+  await db.createCollection('dot', { dimension: 3, metric: 'dotProduct', index: { seed: 1n } });
+  // @ts-expect-error unknown metric
+  await db.createCollection('bad', { dimension: 3, metric: 'manhattan' });
+  // @ts-expect-error dimension is required
+  await db.createCollection('bad', { metric: 'cosine' });
+  const again: Collection = await db.getCollection('docs');
+  const names: string[] = await db.listCollections();
+  await db.deleteCollection('flat');
+
+  const v = new Float32Array(384);
+  await docs.insert({ id: 'a', vector: v, metadata: { lang: 'en', year: 2021, tags: ['x'], big: 2n ** 64n - 1n } });
+  await docs.insert({ id: 7, vector: [1, 2, 3] });
+  await docs.insert({ id: 2n ** 63n, vector: Array.from(v), metadata: { raw: new Uint8Array(2), none: null } });
+  // @ts-expect-error vectors are numbers
+  await docs.insert({ id: 1, vector: ['1'] });
+  // @ts-expect-error metadata values cannot be functions
+  await docs.insert({ id: 1, vector: v, metadata: { f: () => 1 } });
+  const n: number = await docs.insertBatch([{ id: 'b', vector: v }, { id: 'c', vector: v, metadata: { k: 1 } }]);
+
+  const filter: Filter = {
+    lang: 'en',
+    year: { $gte: 2020, $lt: 2030 },
+    $or: [{ tags: { $in: ['x', 'y'] } }, { score: { $range: [0.5, 1] } }],
+    $not: { draft: { $exists: true } },
+  };
+  const opts: SearchOptions = { k: 10, ef: 64, filter, threshold: 0.2, includeVectors: true, includeMetadata: true };
+  const hits: SearchResult[] = await docs.search(v, opts);
+  for (const h of hits) {
+    const id: Id = h.id;
+    const s: number = h.score + h.distance;
+    const m: Metadata | undefined = h.metadata;
+    const vec: Float32Array | undefined = h.vector;
+    void [id, s, m, vec];
+  }
+  await docs.search(v, { filter: (meta, id) => meta.lang === 'en' && id !== 'b' });
+  await docs.search([1, 2, 3]);
+  // @ts-expect-error k is a number
+  await docs.search(v, { k: '10' });
+  const rows: SearchResult[][] = await docs.searchBatch([v, v], { k: 3, includeMetadata: false });
+
+  const rec: StoredRecord | null = await docs.get('a');
+  if (rec) {
+    const f: Float32Array = rec.vector;
+    const md: Metadata = rec.metadata;
+    void [f, md];
+  }
+  await docs.update('a', { vector: v });
+  await docs.update('a', { metadata: { lang: 'de' } });
+  await docs.update(7, { metadata: null });
+  const one: boolean = await docs.delete('a');
+  const many: number = await docs.delete(['b', 'c']);
+  const count: number = await docs.count();
+  await docs.clear();
+  const st: CollectionStats = await docs.stats();
+  const bpv: number = st.bytesPerVector + st.memoryBytes + st.tombstones + st.count + st.dimension;
+  if (st.index.type === 'hnsw') void [st.index.m, st.index.efConstruction, st.index.ef];
+  const name: string = docs.name + docs.dimension + docs.metric;
+
+  try {
+    await docs.insert({ id: '', vector: v });
+  } catch (e) {
+    if (e instanceof VecliteError) {
+      const code: VecliteErrorCode = e.code;
+      const nm: 'VecliteError' = e.name;
+      const msg: string = e.message;
+      void [code, nm, msg];
+    }
+  }
+  const err = new VecliteError('EINVAL', 'x');
+  // @ts-expect-error not a veclite error code
+  const badCode: VecliteErrorCode = 'ENOPE';
+  await db.close();
+  void [impl, flags, pool, dbImpl, again, names, n, rows, one, many, count, bpv, name, err, badCode];
+}
+
+void main;

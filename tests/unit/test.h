@@ -1,0 +1,145 @@
+/*
+ * test.h — the C unit-test table (STYLE.md §10): one table, two runs
+ * (native clang under ASan+UBSan via `make build/test-native`, and emcc
+ * under Node via build/unit-{scalar,simd}.mjs driven by tests/js/).
+ *
+ * Each test is `int test_<name>(void)` returning 0 on pass; VL_TESTS below
+ * is the table (main.c expands it). Checks print file:line, the expression
+ * and, for return codes, vl_errstr(rc), then fail the test. Every dataset is
+ * generated from a fixed seed; expected answers come from brute force over
+ * the f64 _accurate kernels, never from the code under test.
+ *
+ * Exports: vl_test_count / vl_test_name / vl_test_run (0 = pass), plus a
+ * main() when VL_TEST_WASM is not defined (prints one line per test and
+ * "N passed, N failed"; exit status 1 on any failure).
+ */
+#ifndef VL_TEST_H
+#define VL_TEST_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "veclite.h"
+
+#define VL_TESTS(X) \
+    X(errstr_isa) \
+    X(dist_kernels) \
+    X(dist_simd_vs_scalar) \
+    X(config_validation) \
+    X(idmap_churn) \
+    X(flat_l2_exact) \
+    X(flat_dot_exact) \
+    X(flat_cos_exact) \
+    X(flat_ties_by_id) \
+    X(bad_input_untouched) \
+    X(get_contains_ids) \
+    X(clear_and_stats) \
+    X(upsert_replaces) \
+    X(batch_duplicates) \
+    X(meta_records) \
+    X(meta_set_and_get) \
+    X(fields_registry) \
+    X(filter_ops) \
+    X(filter_numbers_exact) \
+    X(filter_malformed) \
+    X(filter_depth) \
+    X(io_mem) \
+    X(io_mem_fail_after) \
+    X(alloc_failure_unchanged) \
+    X(hnsw_recall_l2) \
+    X(hnsw_recall_cos_dot) \
+    X(hnsw_reproducible) \
+    X(hnsw_incremental_vs_batch) \
+    X(hnsw_upsert_tombstones) \
+    X(hnsw_delete_half) \
+    X(hnsw_delete_all_reinsert) \
+    X(hnsw_filter_selective) \
+    X(hnsw_filter_ef_small)
+
+#define VL_DECL(name) int test_##name(void);
+VL_TESTS(VL_DECL)
+#undef VL_DECL
+
+int vl_test_count(void);
+const char *vl_test_name(int i);
+int vl_test_run(int i);
+
+/* ---- checks ---- */
+#define CHECK(expr)                                                                  \
+    do {                                                                             \
+        if (!(expr)) {                                                               \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr);  \
+            return 1;                                                                \
+        }                                                                            \
+    } while (0)
+
+#define CHECK_RC(expr, want)                                                         \
+    do {                                                                             \
+        int rc_ = (expr);                                                            \
+        if (rc_ != (want)) {                                                         \
+            fprintf(stderr, "%s:%d: %s returned %d (%s), expected %s\n", __FILE__,    \
+                    __LINE__, #expr, rc_, vl_errstr(rc_), #want);                     \
+            return 1;                                                                \
+        }                                                                            \
+    } while (0)
+
+#define CHECK_OK(expr) CHECK_RC(expr, VL_OK)
+
+/* Like CHECK_RC but also prints the handle's detailed message. */
+#define CHECK_RCH(h, expr, want)                                                     \
+    do {                                                                             \
+        int rc_ = (expr);                                                            \
+        if (rc_ != (want)) {                                                         \
+            fprintf(stderr, "%s:%d: %s returned %d (%s: %s), expected %s\n", __FILE__,\
+                    __LINE__, #expr, rc_, vl_errstr(rc_), vl_errmsg(h), #want);       \
+            return 1;                                                                \
+        }                                                                            \
+    } while (0)
+
+/* ---- helpers (helpers.c) ---- */
+uint64_t t_rand(uint64_t *s);                 /* splitmix64 */
+double   t_unif(uint64_t *s);                 /* [0,1) */
+double   t_gauss(uint64_t *s);
+void    *t_alloc(size_t n);                   /* aborts on failure (tests only) */
+/* n x dim clustered dataset: `clusters` gaussian blobs (std dev sigma per
+ * component) around centres uniform in [-1,1]^dim. */
+float   *t_clustered(uint32_t n, uint32_t dim, uint32_t clusters, double sigma, uint64_t seed);
+/* nq queries: random rows of x plus gaussian noise. */
+float   *t_queries(const float *x, uint32_t n, uint32_t dim, uint32_t nq, double noise,
+                   uint64_t seed);
+/* Metric distance as the API reports it, from the f64 _accurate kernels. */
+double   t_dist(uint32_t metric, const float *a, const float *b, uint32_t dim);
+/* Brute-force top-k over rows where keep==NULL or keep[i]: writes row
+ * indices ordered by (accurate distance, ids[row]) and returns the count. */
+uint32_t t_oracle(uint32_t metric, const float *data, const uint64_t *ids, const uint8_t *keep,
+                  uint32_t n, uint32_t dim, const float *q, uint32_t k, uint32_t *rows_out,
+                  double *dist_out);
+/* 0 if (got_ids, got_d, got_n) is an exact top-k: same count as the oracle,
+ * each rank's true distance equal to the oracle's at that rank (within float
+ * rounding, so exact ties may swap), reported distances right, order by
+ * (distance, id). Prints the first difference. */
+int      t_match_oracle(uint32_t metric, const float *data, const uint64_t *ids,
+                        const uint8_t *keep, uint32_t n, uint32_t dim, const float *q,
+                        uint32_t k, const uint64_t *got_ids, const float *got_d,
+                        uint32_t got_n);
+/* |got ∩ want| / want_n over ids. */
+double   t_recall(const uint64_t *got, uint32_t got_n, const uint64_t *want, uint32_t want_n);
+/* A new index or NULL (prints why). */
+vl_index *t_index(uint32_t dim, uint32_t metric, uint32_t kind, uint32_t m, uint32_t efc,
+                  uint64_t seed);
+/* Record builder: fields appended to buf; returns new length. */
+uint32_t t_rec_begin(uint8_t *buf);                         /* writes n_fields = 0 */
+uint32_t t_rec_i64(uint8_t *buf, uint32_t len, uint16_t fid, int64_t v);
+uint32_t t_rec_u64(uint8_t *buf, uint32_t len, uint16_t fid, uint64_t v);
+uint32_t t_rec_f64(uint8_t *buf, uint32_t len, uint16_t fid, double v);
+uint32_t t_rec_str(uint8_t *buf, uint32_t len, uint16_t fid, uint8_t tag, const char *s,
+                   uint32_t slen);
+uint32_t t_rec_bool(uint8_t *buf, uint32_t len, uint16_t fid, int v);
+uint32_t t_rec_null(uint8_t *buf, uint32_t len, uint16_t fid);
+void     t_put16(uint8_t *p, uint16_t v);
+void     t_put32(uint8_t *p, uint32_t v);
+void     t_put64(uint8_t *p, uint64_t v);
+
+/* Allocation-failure hook of the core (src/mem.c). */
+void vl__test_alloc_fail_after(int32_t n);
+
+#endif /* VL_TEST_H */

@@ -1,0 +1,182 @@
+// web/filter.js — compiles a structured metadata filter (docs/API-CONTRACT.md) into the engine's
+// prefix-encoded filter program (src/veclite.h), which the C core evaluates during graph search.
+//
+//   { field: value }                          CMP EQ
+//   { field: { $eq|$ne|$lt|$le|$lte|$gt|$ge|$gte: v } }   CMP (several operators = AND)
+//   { field: { $in: [v, ...] } }              IN            (empty list: matches nothing)
+//   { field: { $range: [lo, hi] } }           AND(GE lo, LE hi), inclusive
+//   { field: { $exists: true|false } }        EXISTS / NOT EXISTS
+//   { $and: [...] } { $or: [...] } { $not: {...} }   ($and: [] matches all, $or: [] nothing)
+//   several keys in one object                AND
+//
+// Program bytes (little-endian): TRUE 0 | AND 1 u16 n exprs | OR 2 u16 n exprs | NOT 3 expr |
+// EXISTS 4 u16 field | CMP 5 u8 cmp u16 field u8 tag value | IN 6 u16 field u16 n {u8 tag value}.
+//
+// Invariants:
+// - Compiling never registers a field name: a field the collection has never seen compiles to
+//   the id NO_FIELD (0xFFFF, above every real id since ids are < VL_MAX_FIELDS), which no record
+//   holds, so comparisons on it are false and $ne / $exists:false are true — exactly the
+//   semantics of a missing field.
+// - Every malformed filter is rejected here with an EINVAL message that names the problem; the
+//   engine checks the bytes again (vl_filter_check) and never trusts them.
+
+import { einval } from './errors.js';
+import { ByteWriter, TAG, classifyValue, describe, isPlainObject } from './metadata.js';
+
+/** Filter opcodes and comparison operators (VL_F_*, VL_CMP_* of veclite.h). */
+export const OP = Object.freeze({ TRUE: 0, AND: 1, OR: 2, NOT: 3, EXISTS: 4, CMP: 5, IN: 6 });
+export const CMP = Object.freeze({ EQ: 0, NE: 1, LT: 2, LE: 3, GT: 4, GE: 5 });
+
+/** Field id used for names the collection has never stored. */
+export const NO_FIELD = 0xFFFF;
+
+/** Deepest nesting of program nodes (VL_FILTER_MAX_DEPTH). */
+export const MAX_DEPTH = 64;
+
+const CMP_OPS = {
+  $eq: CMP.EQ, $ne: CMP.NE, $lt: CMP.LT, $le: CMP.LE, $lte: CMP.LE,
+  $gt: CMP.GT, $ge: CMP.GE, $gte: CMP.GE,
+};
+const FIELD_OPS = [...Object.keys(CMP_OPS), '$in', '$range', '$exists'];
+
+// An expression tree is built first (so depth and counts are known), then serialised.
+// Nodes: [OP.TRUE] [OP.AND|OR, children[]] [OP.NOT, child] [OP.EXISTS, fid]
+//        [OP.CMP, cmp, fid, tag, payload] [OP.IN, fid, [[tag, payload], ...]]
+const TRUE_NODE = [OP.TRUE];
+const FALSE_NODE = [OP.NOT, TRUE_NODE];
+
+function isOperatorObject(v) {
+  if (!isPlainObject(v)) return false;
+  const keys = Object.keys(v);
+  if (keys.length === 0) return false;
+  const ops = keys.filter((k) => k.startsWith('$')).length;
+  if (ops === 0) return false;
+  if (ops !== keys.length) {
+    throw einval(`filter: an object mixes operators and plain keys (${keys.join(', ')}); ` +
+      'use { field: { $op: value } } or compare a JSON value with { field: { $eq: {...} } }');
+  }
+  return true;
+}
+
+function orderable(tag, where, op) {
+  if (tag === TAG.NULL || tag === TAG.BOOL || tag === TAG.JSON) {
+    throw einval(`${where}: ${op} needs a number, bigint, string or Uint8Array operand (booleans, null and JSON values only support $eq/$ne/$in)`);
+  }
+}
+
+function fieldNode(name, cond, fid, where) {
+  if (!isOperatorObject(cond)) {
+    if (cond === undefined) throw einval(`${where} is undefined; use null, or { $exists: false }`);
+    const [tag, payload] = classifyValue(cond, where);
+    return [OP.CMP, CMP.EQ, fid, tag, payload];
+  }
+  const parts = [];
+  for (const op of Object.keys(cond)) {
+    const arg = cond[op];
+    const w = `${where}.${op}`;
+    if (op in CMP_OPS) {
+      if (arg === undefined) throw einval(`${w} is undefined`);
+      const [tag, payload] = classifyValue(arg, w);
+      if (CMP_OPS[op] !== CMP.EQ && CMP_OPS[op] !== CMP.NE) orderable(tag, w, op);
+      parts.push([OP.CMP, CMP_OPS[op], fid, tag, payload]);
+    } else if (op === '$in') {
+      if (!Array.isArray(arg)) throw einval(`${w} must be an array of values (got ${describe(arg)})`);
+      if (arg.length > 65535) throw einval(`${w} has ${arg.length} values; at most 65535`);
+      if (arg.length === 0) { parts.push(FALSE_NODE); continue; }
+      parts.push([OP.IN, fid, arg.map((v, i) => {
+        if (v === undefined) throw einval(`${w}[${i}] is undefined`);
+        return classifyValue(v, `${w}[${i}]`);
+      })]);
+    } else if (op === '$range') {
+      if (!Array.isArray(arg) || arg.length !== 2) throw einval(`${w} must be [low, high] (inclusive)`);
+      const lo = classifyValue(arg[0], `${w}[0]`), hi = classifyValue(arg[1], `${w}[1]`);
+      orderable(lo[0], `${w}[0]`, '$range');
+      orderable(hi[0], `${w}[1]`, '$range');
+      parts.push([OP.AND, [[OP.CMP, CMP.GE, fid, lo[0], lo[1]], [OP.CMP, CMP.LE, fid, hi[0], hi[1]]]]);
+    } else if (op === '$exists') {
+      if (typeof arg !== 'boolean') throw einval(`${w} must be true or false (got ${describe(arg)})`);
+      parts.push(arg ? [OP.EXISTS, fid] : [OP.NOT, [OP.EXISTS, fid]]);
+    } else {
+      throw einval(`${where}: unknown operator ${op}; use one of ${FIELD_OPS.join(' ')}`);
+    }
+  }
+  return parts.length === 1 ? parts[0] : [OP.AND, parts];
+}
+
+function listNode(op, arr, where, fieldId) {
+  if (!Array.isArray(arr)) throw einval(`${where} must be an array of filters (got ${describe(arr)})`);
+  if (arr.length > 65535) throw einval(`${where} has more than 65535 filters`);
+  if (arr.length === 0) return op === OP.AND ? TRUE_NODE : FALSE_NODE;
+  const kids = arr.map((f, i) => exprNode(f, `${where}[${i}]`, fieldId));
+  return kids.length === 1 ? kids[0] : [op, kids];
+}
+
+function exprNode(f, where, fieldId) {
+  if (!isPlainObject(f)) throw einval(`${where} must be a plain object (got ${describe(f)})`);
+  const parts = [];
+  for (const key of Object.keys(f)) {
+    const v = f[key];
+    if (key === '$and') parts.push(listNode(OP.AND, v, `${where}.$and`, fieldId));
+    else if (key === '$or') parts.push(listNode(OP.OR, v, `${where}.$or`, fieldId));
+    else if (key === '$not') parts.push([OP.NOT, exprNode(v, `${where}.$not`, fieldId)]);
+    else if (key.startsWith('$')) {
+      throw einval(`${where}: unknown operator ${key} at this level; use $and, $or, $not or a field name`);
+    } else {
+      if (key.length === 0) throw einval(`${where}: empty field name`);
+      parts.push(fieldNode(key, v, fieldId(key), `${where}.${key}`));
+    }
+  }
+  if (parts.length === 0) return TRUE_NODE;
+  return parts.length === 1 ? parts[0] : [OP.AND, parts];
+}
+
+function depthOf(node) {
+  switch (node[0]) {
+    case OP.AND: case OP.OR: {
+      let d = 0;
+      for (const k of node[1]) d = Math.max(d, depthOf(k));
+      return d + 1;
+    }
+    case OP.NOT: return depthOf(node[1]) + 1;
+    default: return 1;
+  }
+}
+
+function emit(w, node) {
+  w.u8(node[0]);
+  switch (node[0]) {
+    case OP.TRUE: break;
+    case OP.AND: case OP.OR:
+      w.u16(node[1].length);
+      for (const k of node[1]) emit(w, k);
+      break;
+    case OP.NOT: emit(w, node[1]); break;
+    case OP.EXISTS: w.u16(node[1]); break;
+    case OP.CMP:
+      w.u8(node[1]); w.u16(node[2]); w.u8(node[3]); w.value(node[3], node[4]);
+      break;
+    case OP.IN:
+      w.u16(node[1]); w.u16(node[2].length);
+      for (const [tag, payload] of node[2]) { w.u8(tag); w.value(tag, payload); }
+      break;
+    default: throw new Error(`unknown node ${node[0]}`);
+  }
+}
+
+/**
+ * Compile a structured filter.
+ * @param {object} filter
+ * @param {(name: string) => number} fieldId the field's id, or NO_FIELD if the name is unknown
+ * @returns {Uint8Array|null} the program, or null when the filter matches everything
+ */
+export function compileFilter(filter, fieldId) {
+  const root = exprNode(filter, 'filter', fieldId);
+  if (root === TRUE_NODE) return null;
+  const depth = depthOf(root);
+  if (depth > MAX_DEPTH) {
+    throw einval(`filter nests ${depth} levels deep; at most ${MAX_DEPTH} (flatten $and/$or chains)`);
+  }
+  const w = new ByteWriter(64);
+  emit(w, root);
+  return w.take();
+}

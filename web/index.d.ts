@@ -1,0 +1,246 @@
+// web/index.d.ts — hand-written types for veclite's public API (web/index.js).
+// Kept in step with docs/API-CONTRACT.md; tests/types/usage.ts type-checks every member.
+
+/** The stable error codes of {@link VecliteError}. */
+export type VecliteErrorCode =
+  | 'EINVAL' | 'ENOTFOUND' | 'ELOCK' | 'EREADONLY' | 'ECORRUPT' | 'EVERSION' | 'EBACKEND'
+  | 'EBUDGET' | 'ECLOSED' | 'EIO';
+
+/**
+ * Every failure veclite reports. `message` says what went wrong and what to do.
+ * - EINVAL: bad argument (wrong dimension, NaN, empty id, bad filter, wrong type...)
+ * - ENOTFOUND: no such id or collection
+ * - EBACKEND: backend or engine build unavailable (the message says how to enable it)
+ * - EBUDGET: out of WebAssembly memory
+ * - ECLOSED: the database or collection was closed or deleted
+ */
+export class VecliteError extends Error {
+  constructor(code: VecliteErrorCode, message: string, options?: { cause?: unknown });
+  readonly name: 'VecliteError';
+  readonly code: VecliteErrorCode;
+}
+
+/**
+ * A vector id: a string (1..1024 UTF-8 bytes), a non-negative safe integer, or a bigint in
+ * 0..2^64-1. Numeric ids come back as `number` when they are at most
+ * `Number.MAX_SAFE_INTEGER`, else as `bigint` (never rounded).
+ */
+export type Id = string | number | bigint;
+
+/** A vector: exactly `dimension` finite components. */
+export type Vector = Float32Array | Float64Array | readonly number[];
+
+/** JSON data stored inside a metadata value (round-trips through JSON text). */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * A top-level metadata value: string, finite number, boolean, null, bigint (64-bit, signed or
+ * unsigned), Uint8Array (bytes) or JSON data (arrays/objects). Keys must not start with '$'.
+ */
+export type MetadataValue = string | number | boolean | null | bigint | Uint8Array | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/** Metadata of one vector. */
+export type Metadata = { [key: string]: MetadataValue };
+
+/** A scalar operand in a filter. */
+export type FilterValue = MetadataValue;
+
+/** Conditions on one field. Several operators in one object must all hold. */
+export interface FieldOperators {
+  $eq?: FilterValue;
+  $ne?: FilterValue;
+  $lt?: FilterValue;
+  $le?: FilterValue;
+  $lte?: FilterValue;
+  $gt?: FilterValue;
+  $ge?: FilterValue;
+  $gte?: FilterValue;
+  /** The field equals one of the values (an empty list matches nothing). */
+  $in?: readonly FilterValue[];
+  /** lo <= field <= hi */
+  $range?: readonly [FilterValue, FilterValue];
+  /** The field is present (true) or absent (false). */
+  $exists?: boolean;
+}
+
+/**
+ * A structured filter, evaluated inside the engine during graph search.
+ * `{ field: value }` is equality; several keys in one object are ANDed.
+ */
+export type Filter = {
+  $and?: readonly Filter[];
+  $or?: readonly Filter[];
+  $not?: Filter;
+} & {
+  [field: string]: FilterValue | FieldOperators | readonly Filter[] | Filter | undefined;
+};
+
+/**
+ * A JS predicate filter. Must be synchronous; evaluated with widening, then an exact scan, so
+ * the answer is exact even when few vectors match.
+ */
+export type FilterPredicate = (metadata: Metadata, id: Id) => boolean;
+
+/** Options of {@link Collection.search} and {@link Collection.searchBatch}. */
+export interface SearchOptions {
+  /** Results per query, 1..100000 (default 10). */
+  k?: number;
+  /** HNSW beam width for this query (default: the collection's `ef`); ignored by flat. */
+  ef?: number;
+  /** Structured filter or JS predicate. */
+  filter?: Filter | FilterPredicate | null;
+  /** Keep only hits with score >= threshold. */
+  threshold?: number | null;
+  /** Return each hit's stored vector (default false). */
+  includeVectors?: boolean;
+  /** Return each hit's metadata (default true). */
+  includeMetadata?: boolean;
+}
+
+/** One search hit. */
+export interface SearchResult {
+  id: Id;
+  /** Similarity, higher is better: cos, dot, or 1 / (1 + L2). */
+  score: number;
+  /** The metric's distance, lower is better: 1 - cos, -dot, or L2. */
+  distance: number;
+  /** Present unless `includeMetadata: false` ({} when none was stored). */
+  metadata?: Metadata;
+  /** Present when `includeVectors: true`. */
+  vector?: Float32Array;
+}
+
+/** One row to insert. */
+export interface VectorRecord {
+  id: Id;
+  vector: Vector;
+  metadata?: Metadata | null;
+}
+
+/** A stored row, as returned by {@link Collection.get}. */
+export interface StoredRecord {
+  id: Id;
+  vector: Float32Array;
+  metadata: Metadata;
+}
+
+export type Metric = 'cosine' | 'euclidean' | 'dotProduct';
+
+export interface HnswIndexConfig {
+  type?: 'hnsw';
+  /** Links per node per layer, 2..256 (default 16). */
+  m?: number;
+  /** Build beam width, 1..100000 (default 200). */
+  efConstruction?: number;
+  /** Default search beam width, 1..100000 (default 64). */
+  ef?: number;
+  /** Level RNG seed (default 42): same seed + same inserts = same graph. */
+  seed?: number | bigint;
+}
+
+export interface FlatIndexConfig {
+  type: 'flat';
+}
+
+export interface CollectionConfig {
+  /** 1..65535 */
+  dimension: number;
+  /** Default 'cosine'. */
+  metric?: Metric;
+  /** Default { type: 'hnsw' }. */
+  index?: HnswIndexConfig | FlatIndexConfig;
+  /** Fix the id kind up front; otherwise the first insert decides. */
+  idType?: 'string' | 'number';
+}
+
+export interface CollectionStats {
+  count: number;
+  dimension: number;
+  metric: Metric;
+  index: { type: 'hnsw'; m: number; efConstruction: number; ef: number } | { type: 'flat' };
+  /** Bytes the engine holds for this collection (vectors, graph, metadata, maps). */
+  memoryBytes: number;
+  /** memoryBytes / count (0 when empty). */
+  bytesPerVector: number;
+  /** Deleted or superseded nodes still routing in the graph. */
+  tombstones: number;
+  implementation: 'wasm-simd' | 'wasm';
+  nodes: number;
+  vectorBytes: number;
+  graphBytes: number;
+  metadataBytes: number;
+  maxLevel: number;
+  /** Registered metadata field names. */
+  fields: number;
+  idType: 'string' | 'number' | null;
+}
+
+export class Collection {
+  private constructor();
+  readonly name: string;
+  readonly dimension: number;
+  readonly metric: Metric;
+  /** Insert or replace (upsert) one vector. */
+  insert(record: VectorRecord): Promise<void>;
+  /** Insert or replace many vectors atomically (all or nothing); resolves to the count written. */
+  insertBatch(records: readonly VectorRecord[]): Promise<number>;
+  /** The k nearest neighbours of one query, best first. */
+  search(vector: Vector, options?: SearchOptions): Promise<SearchResult[]>;
+  /** Several queries at once (one engine call); one result list per query. */
+  searchBatch(vectors: readonly Vector[], options?: SearchOptions): Promise<SearchResult[][]>;
+  /** The stored row, or null. */
+  get(id: Id): Promise<StoredRecord | null>;
+  /** Change the vector and/or replace the metadata; rejects with ENOTFOUND if absent. */
+  update(id: Id, patch: { vector?: Vector; metadata?: Metadata | null }): Promise<void>;
+  /** Delete one id: resolves to whether it was live. */
+  delete(id: Id): Promise<boolean>;
+  /** Delete many ids: resolves to how many were live. */
+  delete(ids: readonly Id[]): Promise<number>;
+  /** Number of live vectors. */
+  count(): Promise<number>;
+  /** Remove every vector (configuration kept). */
+  clear(): Promise<void>;
+  stats(): Promise<CollectionStats>;
+}
+
+export class Database {
+  private constructor();
+  /** The engine build this database runs on. */
+  readonly implementation: 'wasm-simd' | 'wasm';
+  createCollection(name: string, config: CollectionConfig): Promise<Collection>;
+  /** Rejects with ENOTFOUND if there is no collection of that name. */
+  getCollection(name: string): Promise<Collection>;
+  /** Names in creation order. */
+  listCollections(): Promise<string[]>;
+  /** Frees the collection; its object then rejects with ECLOSED. ENOTFOUND if absent. */
+  deleteCollection(name: string): Promise<void>;
+  /** Frees everything; later calls reject with ECLOSED. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface DatabaseConfig {
+  /** Force the SIMD (true) or scalar (false) build; default: detect. */
+  simd?: boolean;
+  /** A pre-compiled veclite.wasm (required where byte compilation is forbidden, e.g. workerd). */
+  wasmModule?: WebAssembly.Module;
+  /** Only 'memory' in this version; anything else rejects with EBACKEND. */
+  backend?: 'memory';
+}
+
+/** Load the engine and create an empty database. */
+export function createDatabase(config?: DatabaseConfig): Promise<Database>;
+
+/** The build in use: the last loaded, or before any load the one that would load. */
+export function getImplementation(): 'wasm-simd' | 'wasm';
+
+export interface WasmInfo {
+  simdEnabled: boolean;
+  simdSupported: boolean;
+  workerPoolSize: number;
+  indexedDbEnabled: boolean;
+  opfsEnabled: boolean;
+}
+
+/** What this runtime offers the engine. */
+export function getWasmInfo(): WasmInfo;
