@@ -8,12 +8,31 @@
 // - A timed loop always runs at least one full batch of 16 queries and at least minMs of wall
 //   time; queries are cycled in order.
 
+import fs from 'node:fs';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { performance } from 'node:perf_hooks';
 
 v8.setFlagsFromString('--expose-gc');
 const gcFn = typeof globalThis.gc === 'function' ? globalThis.gc : vm.runInNewContext('gc');
+
+// Linux: on-CPU and run-queue-wait nanoseconds of the main JS thread (tid == pid). On a shared
+// machine, wall-clock QPS drops when other processes take the core; on-CPU time does not, and
+// the wait figure says how contended a measurement was.
+const SCHEDSTAT = `/proc/self/task/${process.pid}/schedstat`;
+const schedOk = (() => { try { return /^\d+ \d+/.test(fs.readFileSync(SCHEDSTAT, 'utf8')); } catch { return false; } })();
+
+/** @returns {{ cpuNs: number, waitNs: number } | null} main-thread scheduler counters, or null off Linux */
+export function threadSched() {
+  if (!schedOk) return null;
+  const [a, b] = fs.readFileSync(SCHEDSTAT, 'utf8').split(' ');
+  return { cpuNs: Number(a), waitNs: Number(b) };
+}
+
+function schedDelta(s0, s1, wallMs) {
+  if (!s0 || !s1) return { cpuSeconds: null, waitFraction: null };
+  return { cpuSeconds: (s1.cpuNs - s0.cpuNs) / 1e9, waitFraction: (s1.waitNs - s0.waitNs) / 1e6 / wallMs };
+}
 
 /** Full garbage collection (twice, so finalizers' garbage goes too). */
 export function fullGc() {
@@ -64,10 +83,12 @@ export async function resultPass(engine, nq) {
 /**
  * Cycles queries 0..nq-1, one search at a time, for at least minMs.
  * @param {object} engine @param {number} nq @param {number} minMs
- * @returns {Promise<{ qps: number, queries: number, seconds: number }>}
+ * @returns {Promise<{ qps: number, cpuQps: number|null, queries: number, seconds: number,
+ *   cpuSeconds: number|null, waitFraction: number|null }>}
  */
 export async function timeQueries(engine, nq, minMs) {
   let i = 0, count = 0, t;
+  const s0 = threadSched();
   const t0 = performance.now();
   if (engine.async) {
     do {
@@ -82,13 +103,17 @@ export async function timeQueries(engine, nq, minMs) {
       t = performance.now();
     } while (t - t0 < minMs);
   }
+  const s1 = threadSched();
   const seconds = (t - t0) / 1000;
-  return { qps: count / seconds, queries: count, seconds };
+  const sd = schedDelta(s0, s1, t - t0);
+  return { qps: count / seconds, cpuQps: sd.cpuSeconds ? count / sd.cpuSeconds : null, queries: count, seconds, ...sd };
 }
 
-/** Wall time of an async thunk in ms. */
+/** Wall time of an async thunk in ms, plus main-thread CPU seconds and run-queue wait fraction. */
 export async function timeIt(fn) {
+  const s0 = threadSched();
   const t0 = performance.now();
   const value = await fn();
-  return { ms: performance.now() - t0, value };
+  const ms = performance.now() - t0;
+  return { ms, value, ...schedDelta(s0, threadSched(), ms) };
 }

@@ -188,7 +188,7 @@ export async function hnswlibWasmEngine({ repoRoot }) {
       const heap = this.lib.HEAPU8.buffer.byteLength;
       return {
         bytesPerVector: null,
-        source: `no engine accounting exposed; its wasm memory stayed ${heap - this.heap0 === 0 ? 'at' : 'grew to'} ${heap.toLocaleString('en-US')} B (page-granular, not a per-vector figure); see RSS delta`,
+        source: `no engine accounting exposed; its wasm memory ${heap - this.heap0 === 0 ? 'stayed at' : 'grew to'} ${heap.toLocaleString('en-US')} B (page-granular, not a per-vector figure); see RSS delta`,
         wasmMemoryBytes: heap,
         wasmMemoryGrowthBytes: heap - this.heap0,
       };
@@ -241,6 +241,7 @@ export async function hnswlibNodeEngine({ repoRoot }) {
       for (let i = 0; i < rows.length; i++) idx.addPoint(rows[i], i);
       if (idx.getCurrentCount() !== this.ds.n) throw new Error(`getCurrentCount() ${idx.getCurrentCount()} != ${this.ds.n}`);
     },
+    dropInputs() { this.rows = null; },
     setEf(ef) { this.index.setEf(ef); },
     search(i) { return this.index.searchKnn(this.qv[i], K); },
     ids(r) { return r.neighbors; },

@@ -22,9 +22,12 @@
  *     NE is exactly NOT EQ (true for a missing field).
  *   - IN: true iff the field is present and EQ to one listed value.
  *   - AND of zero children is true, OR of zero children is false.
- * Evaluation short-circuits and trusts a program that passed the check, so
- * the hot path (vl__filter_match, called per visited node during graph
- * search) does no validation and no allocation.
+ * Evaluation short-circuits and trusts a program that passed the check.
+ * Two evaluators share the comparison code: vl__filter_match walks the byte
+ * program against one record (vl_filter_eval), and the compiled form
+ * (vl__filter_compile / vl__filter_node, bottom of the file) is what a search
+ * runs per visited node: decoded literals, field values read from the
+ * index's filter columns, no validation and no allocation per node.
  */
 #include <math.h>
 #include <string.h>
@@ -324,5 +327,249 @@ int vl_filter_eval(const uint8_t *filter, uint32_t filter_len, const uint8_t *re
     if (vl__meta_validate(NULL, rec, rec_len, UINT32_MAX, why, sizeof why) != VL_OK)
         return VL_EINVAL;
     *match_out = (uint32_t)vl__filter_match(filter, filter_len, rec, rec_len);
+    return VL_OK;
+}
+
+/* ---- compiled form (per search) ---------------------------------------------
+ * vl_index_search compiles a checked program once per call: instructions in
+ * prefix order, literals decoded, and for each field a column (meta.c) so a
+ * node's field is found in O(1). `end` lets AND/OR skip a decided subtree. */
+
+static uint32_t compile_expr(vl_index *h, const uint8_t **pp, uint32_t at, uint32_t depth)
+{
+    if (depth > h->fdepth) h->fdepth = depth;
+    vl_finst *out = h->fprog;
+    const uint8_t *p = *pp;
+    vl_finst *in = &out[at];
+    memset(in, 0, sizeof *in);
+    in->op = *p++;
+    uint32_t next = at + 1;
+    switch (in->op) {
+    case VL_F_AND: case VL_F_OR:
+        in->n = rd16(p);
+        p += 2;
+        for (uint32_t i = 0; i < in->n; i++) {
+            *pp = p;
+            next = compile_expr(h, pp, next, depth + 1);
+            p = *pp;
+            in = &out[at];
+        }
+        break;
+    case VL_F_NOT:
+        *pp = p;
+        next = compile_expr(h, pp, next, depth + 1);
+        p = *pp;
+        in = &out[at];
+        break;
+    case VL_F_EXISTS:
+        in->fid = rd16(p);
+        in->col = vl__col_get(h, in->fid);
+        p += 2;
+        break;
+    case VL_F_CMP:
+        in->cmp = p[0];
+        in->fid = rd16(p + 1);
+        in->col = vl__col_get(h, in->fid);
+        value_at(p[3], p + 4, &in->lit);
+        p += 4 + value_size(p[3], p + 4);
+        break;
+    case VL_F_IN:
+        in->fid = rd16(p);
+        in->n = rd16(p + 2);
+        in->col = vl__col_get(h, in->fid);
+        p += 4;
+        for (uint32_t i = 0; i < in->n; i++) {
+            vl_finst *v = &out[next++];
+            memset(v, 0, sizeof *v);
+            v->op = VL_FI_VALUE;
+            value_at(p[0], p + 1, &v->lit);
+            p += 1 + value_size(p[0], p + 1);
+        }
+        break;
+    default:   /* TRUE */
+        break;
+    }
+    out[at].end = next;
+    *pp = p;
+    return next;
+}
+
+int vl__filter_compile(vl_index *h, const uint8_t *f, uint32_t flen)
+{
+    /* every instruction consumes at least one program byte */
+    if (flen > h->fprog_cap) {
+        vl_finst *np = vl_mem_realloc(h->fprog, (size_t)flen * sizeof *np);
+        if (!np) return VL_ENOMEM;
+        h->fprog = np;
+        h->fprog_cap = flen;
+    }
+    const uint8_t *p = f;
+    h->fdepth = 0;
+    (void)compile_expr(h, &p, 0, 1);
+    return VL_OK;
+}
+
+static const uint8_t empty_rec[2] = { 0, 0 };
+
+static inline int node_field(const vl_finst *in, uint32_t node, const uint8_t *rec, uint32_t len,
+                             vl_value *v)
+{
+    if (in->col) {
+        uint8_t tag = in->col->tag[node];
+        if (tag == VL_COL_ABSENT) return 0;
+        if (tag == VL_TAG_STR || tag == VL_TAG_BYTES || tag == VL_TAG_JSON) {
+            value_at(tag, rec + in->col->raw[node], v);
+        } else {
+            v->tag = tag;
+            v->p = (const uint8_t *)&in->col->raw[node];
+            v->len = tag == VL_TAG_NULL ? 0 : tag == VL_TAG_BOOL ? 1 : 8;
+        }
+        return 1;
+    }
+    return vl__meta_find(rec, len, in->fid, v);
+}
+
+static int eval_node(const vl_finst *prog, uint32_t at, uint32_t node, const uint8_t *rec,
+                     uint32_t len)
+{
+    const vl_finst *in = &prog[at];
+    vl_value v;
+    switch (in->op) {
+    case VL_F_TRUE:
+        return 1;
+    case VL_F_AND: case VL_F_OR: {
+        int want = in->op == VL_F_OR;      /* the value that decides */
+        uint32_t c = at + 1;
+        for (uint32_t i = 0; i < in->n; i++) {
+            if (eval_node(prog, c, node, rec, len) == want) return want;
+            c = prog[c].end;
+        }
+        return !want;
+    }
+    case VL_F_NOT:
+        return !eval_node(prog, at + 1, node, rec, len);
+    case VL_F_EXISTS:
+        return node_field(in, node, rec, len, &v);
+    case VL_F_CMP:
+        if (!node_field(in, node, rec, len, &v)) return in->cmp == VL_CMP_NE;
+        if (v.tag == VL_TAG_F64 && in->lit.tag == VL_TAG_F64) {     /* common fast path */
+            uint64_t ra = rd64(v.p), rb = rd64(in->lit.p);
+            double x, y;
+            memcpy(&x, &ra, 8); memcpy(&y, &rb, 8);
+            switch (in->cmp) {
+            case VL_CMP_EQ: return x == y;
+            case VL_CMP_NE: return !(x == y);
+            case VL_CMP_LT: return x < y;
+            case VL_CMP_LE: return x <= y;
+            case VL_CMP_GT: return x > y;
+            default:        return x >= y;
+            }
+        }
+        return compare(&v, &in->lit, in->cmp);
+    case VL_F_IN:
+        if (!node_field(in, node, rec, len, &v)) return 0;
+        for (uint32_t i = 1; i <= in->n; i++)
+            if (compare(&v, &prog[at + i].lit, VL_CMP_EQ)) return 1;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+int vl__filter_node(const vl_index *h, uint32_t node)
+{
+    const uint8_t *rec = h->meta[node];
+    return eval_node(h->fprog, 0, node, rec ? rec : empty_rec, rec ? h->meta_len[node] : 0);
+}
+
+/* ---- column-wise evaluation (exact scans) -----------------------------------
+ * For a scan over every node the compiled program is evaluated one
+ * instruction at a time over all nodes into match bytes: leaves run a tight
+ * loop over their column (a numeric comparison against an F64 literal never
+ * calls out), AND/OR/NOT combine byte arrays. Level l of the recursion owns
+ * bytes [l*n, (l+1)*n) of h->fmatch; the result is level 0. */
+
+static inline int f64_cmp(uint32_t op, double x, double y)
+{
+    switch (op) {
+    case VL_CMP_EQ: return x == y;
+    case VL_CMP_NE: return !(x == y);
+    case VL_CMP_LT: return x < y;
+    case VL_CMP_LE: return x <= y;
+    case VL_CMP_GT: return x > y;
+    default:        return x >= y;
+    }
+}
+
+static void eval_vec(const vl_index *h, uint32_t at, uint8_t *out, uint8_t *next_level)
+{
+    const vl_finst *prog = h->fprog, *in = &prog[at];
+    const uint32_t n = h->n;
+    switch (in->op) {
+    case VL_F_TRUE:
+        memset(out, 1, n);
+        return;
+    case VL_F_AND: case VL_F_OR: {
+        memset(out, in->op == VL_F_AND, n);
+        uint32_t c = at + 1;
+        for (uint32_t k = 0; k < in->n; k++) {
+            eval_vec(h, c, next_level, next_level + n);
+            if (in->op == VL_F_AND) for (uint32_t i = 0; i < n; i++) out[i] &= next_level[i];
+            else for (uint32_t i = 0; i < n; i++) out[i] |= next_level[i];
+            c = prog[c].end;
+        }
+        return;
+    }
+    case VL_F_NOT:
+        eval_vec(h, at + 1, out, next_level);
+        for (uint32_t i = 0; i < n; i++) out[i] ^= 1;
+        return;
+    case VL_F_CMP:
+        if (in->col && in->lit.tag == VL_TAG_F64) {
+            const uint8_t *tag = in->col->tag;
+            const uint64_t *raw = in->col->raw;
+            uint64_t yb = rd64(in->lit.p);
+            double y;
+            memcpy(&y, &yb, 8);
+            const uint32_t op = in->cmp;
+            for (uint32_t i = 0; i < n; i++) {
+                uint8_t t = tag[i];
+                if (t == VL_TAG_F64) {
+                    uint64_t xb = rd64((const uint8_t *)&raw[i]);
+                    double x;
+                    memcpy(&x, &xb, 8);
+                    out[i] = (uint8_t)f64_cmp(op, x, y);
+                } else if (t == VL_COL_ABSENT) {
+                    out[i] = op == VL_CMP_NE;
+                } else {
+                    const uint8_t *rec = h->meta[i];
+                    out[i] = (uint8_t)eval_node(prog, at, i, rec ? rec : empty_rec,
+                                                rec ? h->meta_len[i] : 0);
+                }
+            }
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    for (uint32_t i = 0; i < n; i++) {      /* any other leaf: per node */
+        const uint8_t *rec = h->meta[i];
+        out[i] = (uint8_t)eval_node(prog, at, i, rec ? rec : empty_rec, rec ? h->meta_len[i] : 0);
+    }
+}
+
+int vl__filter_bytemap(vl_index *h, const uint8_t **out)
+{
+    uint64_t need = (uint64_t)(h->fdepth + 1) * (h->n ? h->n : 1);
+    if (need > (64u << 20)) return VL_ENOMEM;        /* deep program on a huge index: per node */
+    if (need > h->fmatch_cap) {
+        uint8_t *p = vl_mem_realloc(h->fmatch, (size_t)need);
+        if (!p) return VL_ENOMEM;
+        h->fmatch = p;
+        h->fmatch_cap = need;
+    }
+    eval_vec(h, 0, h->fmatch, h->fmatch + h->n);
+    *out = h->fmatch;
     return VL_OK;
 }

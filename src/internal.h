@@ -18,10 +18,13 @@
  *     links0   layer 0, flat: node*(M0+1) u32 = { count, M0 neighbour slots }.
  *     upper    per node with level > 0: level*(M+1) u32, layer l (1-based) at
  *              (l-1)*(M+1) = { count, M neighbour slots }.
+ * Filter support: per-field value columns (meta.c) and the compiled filter of
+ * the current search (filter.c), both owned by the index.
  * Invariants (checked by vl_index_check): the id map holds exactly the live
  * nodes, each mapped to the slot whose ids[] equals the key; links point to
  * nodes < n whose level is >= the layer, never to themselves, without
- * duplicates; the entry point is on max_level.
+ * duplicates; the entry point is on max_level; filter columns agree with the
+ * records; tombstones hold no metadata.
  */
 #ifndef VL_INTERNAL_H
 #define VL_INTERNAL_H
@@ -34,6 +37,8 @@
 
 #define VL_MAX_LEVEL 31u          /* cap on random HNSW levels (p < 1e-14 for M=16) */
 #define VL_NO_NODE   UINT32_MAX
+#define VL_MAX_COLS  16u          /* filter columns kept per index */
+#define VL_COL_ABSENT 0xffu
 
 /* ---- allocation wrappers (mem.c): one place for the failure test hook ---- */
 void *vl_mem_alloc(size_t n);
@@ -44,6 +49,10 @@ void  vl_mem_free(void *p);
 /* Test hook: the next `n` allocations succeed, every later one fails
  * (returns NULL) until called again; n < 0 disables (the default). */
 void  vl__test_alloc_fail_after(int32_t n);
+/* Test hook (index.c): plan of filtered searches: 0 automatic (default),
+ * 1 always traverse the graph (HNSW), 2 always scan exactly, 3 scan exactly
+ * evaluating the filter per node instead of column-wise. */
+void  vl__test_filter_plan(int32_t mode);
 
 /* ---- id map (idmap.c): open addressing, linear probing, backward-shift delete ---- */
 typedef struct vl_idmap {
@@ -109,6 +118,18 @@ struct vl_index {
     vl_pair  *sel;   uint32_t sel_cap;    /* neighbour selection scratch */
     vl_hit   *res;   uint32_t res_cap;    /* final per-query results */
 
+    /* filter columns (meta.c): for a field used in filters, each node's tag
+     * (VL_COL_ABSENT if the node lacks the field) and value: the 8 LE bytes of
+     * a number, the byte of a BOOL, or for STR/BYTES/JSON the offset of the
+     * value's u32 length inside the node's record. Built on first use, kept
+     * current by every metadata write. */
+    struct vl_col { uint32_t fid; uint8_t *tag; uint64_t *raw; } cols[VL_MAX_COLS];
+    uint32_t n_cols;
+    /* the current search's compiled filter */
+    struct vl_finst *fprog; uint32_t fprog_cap;
+    uint32_t fdepth;         /* nesting depth of the compiled filter (root = 1) */
+    uint8_t *fmatch; uint64_t fmatch_cap;  /* match bytes per node (+ scratch levels) */
+
     /* ascending live ids for vl_index_ids, rebuilt lazily after writes */
     uint64_t *sorted; uint32_t sorted_n, sorted_cap; int sorted_valid;
 
@@ -145,10 +166,41 @@ int vl__meta_find(const uint8_t *rec, uint32_t len, uint32_t fid, vl_value *v);
 uint32_t vl__value_decode(uint8_t tag, const uint8_t *p, const uint8_t *end, vl_value *v);
 int vl__utf8_valid(const uint8_t *s, uint32_t len);
 
+/* Filter columns (meta.c). */
+const struct vl_col *vl__col_get(vl_index *h, uint32_t fid);  /* NULL: none (walk records) */
+void vl__cols_set_node(vl_index *h, uint32_t node);    /* recompute from meta[node] */
+void vl__cols_move(vl_index *h, uint32_t dst, uint32_t src);
+int  vl__cols_reserve(vl_index *h, uint32_t cap);      /* VL_OK / VL_ENOMEM */
+void vl__cols_free(vl_index *h);
+uint64_t vl__cols_bytes(const vl_index *h);
+int  vl__cols_check(const vl_index *h);                /* VL_OK / VL_ECORRUPT (+ message) */
+
 /* ---- filters (filter.c) ---- */
 /* Evaluate a filter already accepted by vl_filter_check against a record
  * already accepted by vl__meta_validate: 1 match, 0 no match. */
 int vl__filter_match(const uint8_t *f, uint32_t flen, const uint8_t *rec, uint32_t rec_len);
+
+/* A filter compiled for one search: prefix-ordered instructions with decoded
+ * literals and resolved columns. */
+typedef struct vl_finst {
+    uint8_t op;              /* VL_F_*, or VL_FI_VALUE for an IN list entry */
+    uint8_t cmp;
+    uint16_t fid;
+    uint32_t n;              /* AND/OR: children; IN: values */
+    uint32_t end;            /* index one past this subtree */
+    const struct vl_col *col;/* column of fid, or NULL */
+    vl_value lit;            /* CMP literal / IN entry */
+} vl_finst;
+#define VL_FI_VALUE 255
+/* Compile a checked filter into h->fprog (building columns as needed).
+ * VL_OK / VL_ENOMEM. */
+int vl__filter_compile(vl_index *h, const uint8_t *f, uint32_t flen);
+/* Whether live-or-not node matches the compiled filter. */
+int vl__filter_node(const vl_index *h, uint32_t node);
+/* The compiled filter for every node at once: *out[i] = 1 if node i matches
+ * (tombstones included). Column-wise, ~5x cheaper per node than
+ * vl__filter_node. VL_OK, or VL_ENOMEM (caller falls back per node). */
+int vl__filter_bytemap(vl_index *h, const uint8_t **out);
 
 /* ---- HNSW (hnsw.c) ---- */
 /* Insert node `node` (vector, level, id already stored; links zeroed).
@@ -158,10 +210,11 @@ void vl__hnsw_insert(vl_index *h, uint32_t node);
 int  vl__hnsw_reserve(vl_index *h, uint32_t total_nodes);
 /* Ensure search scratch for beam width ef (and k results). VL_OK / VL_ENOMEM. */
 int  vl__search_reserve(vl_index *h, uint32_t ef);
-/* Graph search for one query. Writes up to `want` (d, node) pairs into out
- * (unsorted); returns how many. filter may be NULL. */
-uint32_t vl__hnsw_search(vl_index *h, const float *q, float qinv, uint32_t ef,
-                         const uint8_t *filter, uint32_t flen, vl_pair *out);
+/* Graph search for one query: up to ef (d, node) pairs of live nodes (that
+ * match the compiled filter when `filtered`) into out, unsorted; returns how
+ * many. */
+uint32_t vl__hnsw_search(vl_index *h, const float *q, float qinv, uint32_t ef, int filtered,
+                         vl_pair *out);
 int  vl__hnsw_check(const vl_index *h);
 uint32_t vl__random_level(vl_index *h);
 

@@ -44,7 +44,9 @@ void vl_io_mem_free(vl_io *io);
 /* Borrow the current contents (valid until the next append/truncate). */
 const uint8_t *vl_io_mem_data(const vl_io *io, uint64_t *len);
 /* Test hook: make the next `fail_after` successful operations pass and every
- * later append/sync fail with VL_EIO (0 disables). */
+ * later append/sync fail with VL_EIO (0 disables). Only append and sync calls
+ * are counted (reads, size and truncate always work); a failing append first
+ * writes len/2 bytes, a torn tail as a crash would leave (see io_mem.c). */
 void vl_io_mem_fail_after(vl_io *io, uint32_t fail_after);
 
 #endif /* VECLITE_IO_H */

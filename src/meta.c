@@ -274,3 +274,118 @@ void vl__fields_free(vl_index *h)
     h->field_name = NULL; h->field_len = NULL; h->field_stamp = NULL; h->field_hash = NULL;
     h->n_fields = h->fields_cap = h->field_hash_cap = 0;
 }
+
+/* ---- filter columns ----------------------------------------------------------
+ * For each field id used by a filter (up to VL_MAX_COLS) a column holds every
+ * node's tag and value (see internal.h), so evaluating a comparison reads two
+ * small arrays instead of walking the node's record. Columns are built on
+ * first use (one walk over all records) and kept current by set_node_meta /
+ * flat moves; their capacity follows the node arrays. Numbers are kept as
+ * their little-endian record bytes (memcpy), so readers decode them exactly
+ * like record bytes on any host. */
+
+static void col_fill(struct vl_col *c, uint32_t node, const uint8_t *rec, uint32_t len)
+{
+    c->tag[node] = VL_COL_ABSENT;
+    c->raw[node] = 0;
+    if (!rec || len < 2) return;
+    const uint8_t *p = rec + 2, *end = rec + len;
+    uint32_t nf = rd16(rec);
+    for (uint32_t i = 0; i < nf; i++) {
+        if (end - p < 3) return;
+        uint32_t f = rd16(p);
+        uint8_t tag = p[2];
+        vl_value v;
+        uint32_t used = vl__value_decode(tag, p + 3, end, &v);
+        if (used == UINT32_MAX) return;
+        if (f == c->fid) {
+            c->tag[node] = tag;
+            if (tag == VL_TAG_STR || tag == VL_TAG_BYTES || tag == VL_TAG_JSON)
+                c->raw[node] = (uint64_t)(p + 3 - rec);
+            else if (used)
+                memcpy(&c->raw[node], p + 3, used);
+            return;
+        }
+        p += 3 + used;
+    }
+}
+
+const struct vl_col *vl__col_get(vl_index *h, uint32_t fid)
+{
+    for (uint32_t i = 0; i < h->n_cols; i++)
+        if (h->cols[i].fid == fid) return &h->cols[i];
+    if (h->n_cols == VL_MAX_COLS || h->cap == 0 || fid >= h->n_fields) return NULL;
+    struct vl_col c;
+    c.fid = fid;
+    c.tag = vl_mem_alloc(h->cap);
+    c.raw = vl_mem_alloc((size_t)h->cap * sizeof *c.raw);
+    if (!c.tag || !c.raw) { vl_mem_free(c.tag); vl_mem_free(c.raw); return NULL; }
+    for (uint32_t i = 0; i < h->n; i++) col_fill(&c, i, h->meta[i], h->meta_len[i]);
+    h->cols[h->n_cols] = c;
+    return &h->cols[h->n_cols++];
+}
+
+void vl__cols_set_node(vl_index *h, uint32_t node)
+{
+    for (uint32_t i = 0; i < h->n_cols; i++)
+        col_fill(&h->cols[i], node, h->meta[node], h->meta_len[node]);
+}
+
+void vl__cols_move(vl_index *h, uint32_t dst, uint32_t src)
+{
+    for (uint32_t i = 0; i < h->n_cols; i++) {
+        h->cols[i].tag[dst] = h->cols[i].tag[src];
+        h->cols[i].raw[dst] = h->cols[i].raw[src];
+    }
+}
+
+int vl__cols_reserve(vl_index *h, uint32_t cap)
+{
+    for (uint32_t i = 0; i < h->n_cols; i++) {
+        uint8_t *t = vl_mem_realloc(h->cols[i].tag, cap);
+        if (!t) return VL_ENOMEM;
+        h->cols[i].tag = t;
+        uint64_t *r = vl_mem_realloc(h->cols[i].raw, (size_t)cap * sizeof *r);
+        if (!r) return VL_ENOMEM;
+        h->cols[i].raw = r;
+    }
+    return VL_OK;
+}
+
+void vl__cols_free(vl_index *h)
+{
+    for (uint32_t i = 0; i < h->n_cols; i++) {
+        vl_mem_free(h->cols[i].tag);
+        vl_mem_free(h->cols[i].raw);
+    }
+    h->n_cols = 0;
+}
+
+int vl__cols_check(const vl_index *h)
+{
+    for (uint32_t i = 0; i < h->n_cols; i++) {
+        const struct vl_col *c = &h->cols[i];
+        if (c->fid >= h->n_fields) {
+            vl__msg(h, "filter column %u is for unknown field %u", i, c->fid);
+            return VL_ECORRUPT;
+        }
+        for (uint32_t j = 0; j < i; j++)
+            if (h->cols[j].fid == c->fid) { vl__msg(h, "two filter columns for field %u", c->fid); return VL_ECORRUPT; }
+        for (uint32_t node = 0; node < h->n; node++) {
+            uint8_t t;
+            uint64_t r;
+            struct vl_col one = { c->fid, &t, &r };
+            col_fill(&one, 0, h->meta[node], h->meta_len[node]);
+            if (t != c->tag[node] || r != c->raw[node]) {
+                vl__msg(h, "filter column of field %u is stale at node %u", c->fid, node);
+                return VL_ECORRUPT;
+            }
+        }
+    }
+    return VL_OK;
+}
+
+uint64_t vl__cols_bytes(const vl_index *h)
+{
+    return (uint64_t)h->n_cols * h->cap * (1 + sizeof(uint64_t));
+}

@@ -91,9 +91,17 @@
  * Not listed: MANIFEST (never itself), JOURNAL (readers use the deleted
  * list, not journals), INDEX (rvf-node's HNSW cache goes stale once rows
  * change; rvf-node rebuilds it lazily, so it is dropped on the first commit
- * and never compacted). Witness and unknown segments still grow the
- * directory by one entry per commit (25 bytes in every later manifest);
- * the engine bounds that by compacting (see the report in rvf.h users).
+ * and never compacted). What still grows with the number of commits is
+ * one WITNESS entry per commit (25 bytes in every later manifest; rvf-node
+ * adds 75) and one VEC entry per ingest whose rows stay live; the engine
+ * keeps both in check by compacting when the directory gets long (the
+ * manifest costs 25 bytes x dir_count per commit: vl_rvf_info).
+ *
+ * Hostile files: every length is checked against the file size before it
+ * is used, listed segments must be disjoint byte ranges before the manifest
+ * (so reading and indexing them costs at most one pass over the file), the
+ * backward scan has a hashing budget of 2 x file size, and allocations are
+ * bounded by those sizes and the VL_RVF_MAX_* caps.
  *
  * Invariants of a handle (checked by the tests through the public API):
  *   - ents[] holds exactly the ids loaded from listed VEC segments; idmap
@@ -250,9 +258,16 @@ static int hash_is_unset(const uint8_t h[16])
     return 1;
 }
 
-/* 1 if the stored hash is unset or matches crc. */
+/* 1 if the stored hash is unset or matches crc.
+ * Fuzzing builds may define VL_FUZZ_SKIP_HASH so mutated inputs get past
+ * the CRC into the parsers behind it (tests/fuzz/fuzz_open.c); never set
+ * it anywhere else. */
 static int hash_ok(const uint8_t stored[16], uint32_t crc)
 {
+#ifdef VL_FUZZ_SKIP_HASH
+    (void)stored; (void)crc;
+    return 1;
+#endif
     uint8_t want[16];
     if (hash_is_unset(stored)) return 1;
     vl_rvf_content_hash(crc, want);
@@ -678,9 +693,11 @@ static int manifest_parse(const uint8_t *p, uint64_t n, mview *m)
 
 /* Try the candidate header at `pos`. Returns 1 and fills *payload (owned by
  * the caller) if it is a committed manifest, 0 if not, <0 on a hard error
- * (EVERSION for a complete manifest of a newer format; ENOMEM; EIO). */
+ * (EVERSION for a complete manifest of a newer format; ENOMEM; EIO;
+ * ECORRUPT once *budget, the payload bytes the scan may still hash, is
+ * spent). */
 static int try_manifest(vl_rvf *h, uint64_t pos, uint64_t size, vl_rvf_header *hd,
-                        uint8_t **payload, mview *m)
+                        uint8_t **payload, mview *m, uint64_t *budget)
 {
     int rc = read_header(h, pos, hd);
     if (rc) return rc;
@@ -690,6 +707,10 @@ static int try_manifest(vl_rvf *h, uint64_t pos, uint64_t size, vl_rvf_header *h
     if (rc == VL_EVERSION) return rc;
     if (rc) return 0;
     if (hd->payload_length < MAN_FIXED || hd->payload_length > VL_RVF_MAX_MANIFEST) return 0;
+    if (hd->payload_length > *budget)
+        return fail(h, VL_ECORRUPT, "gave up looking for a committed MANIFEST: the candidates before "
+                    "offset %llu would need hashing more than twice the file", (unsigned long long)pos);
+    *budget -= hd->payload_length;
     uint8_t *p = vl_mem_alloc((size_t)hd->payload_length);
     if (!p) return fail(h, VL_ENOMEM, "out of memory reading a %llu-byte manifest",
                         (unsigned long long)hd->payload_length);
@@ -704,17 +725,23 @@ static int try_manifest(vl_rvf *h, uint64_t pos, uint64_t size, vl_rvf_header *h
     return 1;
 }
 
-/* Backward scan (FORMAT.md §5.1). *found = 0 when there is none. */
+/* Backward scan (FORMAT.md §5.1). *found = 0 when there is none.
+ * Hashing budget: a crafted file can put a plausible manifest header every
+ * few bytes, each claiming a payload up to EOF, which would make the scan
+ * quadratic. A real file needs at most about its own size (the newest
+ * manifest, plus a few torn candidates), so the scan hashes at most
+ * 2 x size + 64 MiB of candidate payloads and then reports VL_ECORRUPT. */
 static int find_manifest(vl_rvf *h, uint64_t size, uint64_t *mpos, vl_rvf_header *hd,
                          uint8_t **payload, mview *m, int *found)
 {
     *found = 0;
     if (size < 64) return VL_OK;
-    uint32_t bufcap = IO_CHUNK + 8;
+    uint32_t bufcap = (uint32_t)(size < IO_CHUNK ? size : IO_CHUNK) + 8;
     uint8_t *buf = vl_mem_alloc(bufcap);
     if (!buf) return fail(h, VL_ENOMEM, "out of memory for the manifest scan");
     uint64_t cand_end = size - 63;       /* candidates i < cand_end satisfy i + 64 <= size */
     uint64_t win = TAIL_FIRST;
+    uint64_t budget = (size > UINT64_MAX / 4 ? UINT64_MAX / 2 : 2 * size) + (64u << 20);
     int rc = VL_OK;
     while (cand_end > 0 && !*found) {
         uint64_t lo = cand_end > win ? cand_end - win : 0;
@@ -726,7 +753,7 @@ static int find_manifest(vl_rvf *h, uint64_t size, uint64_t *mpos, vl_rvf_header
             if (b[0] != 0x53 || b[1] != 0x46 || b[2] != 0x56 || b[3] != 0x52 ||
                 b[5] != VL_RVF_SEG_MANIFEST)
                 continue;
-            rc = try_manifest(h, i, size, hd, payload, m);
+            rc = try_manifest(h, i, size, hd, payload, m, &budget);
             if (rc < 0) goto out;
             if (rc == 1) { *found = 1; *mpos = i; rc = VL_OK; goto out; }
             rc = VL_OK;
@@ -794,6 +821,8 @@ static int vec_walk(vl_rvf *h, const dent *d, uint32_t k, row_visit fn, void *ct
     if (batch == 0) batch = 1;
     if (batch > count) batch = count ? count : 1;
     uint32_t bcap = (uint32_t)(batch * rowsz);
+    if (bcap < IO_CHUNK && d->plen - need > bcap)   /* trailing bytes: hash them in big reads */
+        bcap = d->plen - need < IO_CHUNK ? (uint32_t)(d->plen - need) : IO_CHUNK;
     uint8_t *buf = vl_mem_alloc(bcap);
     if (!buf) return fail(h, VL_ENOMEM, "out of memory reading a VEC segment");
     uint32_t crc = vl_crc32(0, pre, 6);
@@ -947,12 +976,26 @@ static int load(vl_rvf *h)
         if (d.seg_id > maxid) maxid = d.seg_id;
         h->dir[h->ndir++] = d;
     }
-    if (maxid == UINT64_MAX) {
-        rc = fail(h, VL_ECORRUPT, "segment id %llu leaves no room for another segment",
-                  (unsigned long long)maxid);
-        goto out;
+    /* Listed segments are distinct byte ranges: a directory naming the same
+     * bytes twice would multiply the work and memory a small file can
+     * demand (every listing re-reads and re-indexes its rows). */
+    if (h->ndir > 1) {
+        uint64_t *rg = vl_mem_alloc((size_t)h->ndir * 2 * sizeof *rg);
+        if (!rg) { rc = fail(h, VL_ENOMEM, "out of memory checking the directory"); goto out; }
+        for (uint32_t i = 0; i < h->ndir; i++) {
+            rg[2 * i] = h->dir[i].offset;
+            rg[2 * i + 1] = h->dir[i].offset + 64 + h->dir[i].plen;
+        }
+        qsort(rg, h->ndir, 2 * sizeof *rg, cmp_u64);   /* by start (first member) */
+        for (uint32_t i = 1; i < h->ndir && !rc; i++)
+            if (rg[2 * i] < rg[2 * i - 1])
+                rc = fail(h, VL_ECORRUPT, "directory entries overlap at offset %llu",
+                          (unsigned long long)rg[2 * i]);
+        vl_mem_free(rg);
+        if (rc) goto out;
     }
-    h->next_seg_id = maxid + 1;
+    /* Saturates: such a file still opens, and commits refuse (commit_begin). */
+    h->next_seg_id = maxid == UINT64_MAX ? UINT64_MAX : maxid + 1;
 
     /* ---- segments, in directory order ---- */
     for (uint32_t i = 0; i < h->ndir; i++) {
@@ -1166,16 +1209,21 @@ static int manifest_alloc(vl_rvf *h, uint64_t add_dir, uint64_t add_del, uint8_t
                                (unsigned long long)sz);
 }
 
-/* Common prologue of a commit on h's own device: not poisoned, epoch left,
- * and the device ends at append_at (a torn tail from a crash or a failed
- * commit is cut off; that is the only truncation ever done). */
-static int commit_begin(vl_rvf *h)
+/* Common prologue of a commit: not poisoned, an epoch left, and room for
+ * `nids` more segment ids (the largest id written must stay below
+ * UINT64_MAX so that max + 1 exists when the file is reopened). */
+static int commit_begin(vl_rvf *h, uint64_t nids)
 {
     if (h->poisoned) return fail(h, VL_EFATAL, "store handle is poisoned by an earlier failed write");
     if (h->epoch == UINT32_MAX) return fail(h, VL_EINVAL, "epoch counter exhausted");
+    if (h->next_seg_id > UINT64_MAX - nids)
+        return fail(h, VL_EINVAL, "segment id space exhausted (next id %llu)",
+                    (unsigned long long)h->next_seg_id);
     return VL_OK;
 }
 
+/* Make the device end at append_at: a torn tail from a crash or a failed
+ * commit is cut off (the only truncation ever done). */
 static int fix_tail(vl_rvf *h)
 {
     uint64_t size;
@@ -1264,15 +1312,15 @@ static int emit_vec_rows(vl_rvf *h, uint64_t seg_id, const uint64_t *ids, const 
 
 int vl_rvf_ingest(vl_rvf *h, uint32_t n, const uint64_t *ids, const float *vecs, uint64_t now_ns)
 {
-    int rc = commit_begin(h);
+    uint64_t rowsz = 8 + 4 * (uint64_t)h->dim;
+    uint32_t per = (uint32_t)((VL_RVF_VEC_TARGET - 6) / rowsz);
+    if (per == 0) per = 1;
+    uint32_t nsegs = n ? (n - 1) / per + 1 : 0;
+    int rc = commit_begin(h, (uint64_t)nsegs + 2);
     if (rc) return rc;
     if (n == 0) return VL_OK;
     if (!ids || !vecs) return fail(h, VL_EINVAL, "vl_rvf_ingest: NULL ids or vectors");
 
-    uint64_t rowsz = 8 + 4 * (uint64_t)h->dim;
-    uint32_t per = (uint32_t)((VL_RVF_VEC_TARGET - 6) / rowsz);
-    if (per == 0) per = 1;
-    uint32_t nsegs = (n + per - 1) / per;
     uint32_t srows = (uint32_t)((64u << 10) / rowsz);
     if (srows == 0) srows = 1;
     if (srows > n) srows = n;
@@ -1345,7 +1393,7 @@ done:
 
 int vl_rvf_delete(vl_rvf *h, uint32_t n, const uint64_t *ids, uint64_t now_ns, uint32_t *n_deleted)
 {
-    int rc = commit_begin(h);
+    int rc = commit_begin(h, 3);
     if (rc) return rc;
     if (n_deleted) *n_deleted = 0;
     if (n == 0) return VL_OK;
@@ -1366,7 +1414,7 @@ int vl_rvf_delete(vl_rvf *h, uint32_t n, const uint64_t *ids, uint64_t now_ns, u
     /* ---- mutate ---- */
     uint32_t d = 0;
     for (uint32_t i = 0; i < n; i++) d += (uint32_t)delete_id(h, ids[i]);
-    prune_dir(h, 1);
+    prune_dir(h, d > 0);
     h->epoch++;
     wr32(jbuf, n);
     wr32(jbuf + 4, h->epoch);
@@ -1569,7 +1617,10 @@ static int compact_copy(vl_rvf *h, vl_rvf *n, const dent *d, uint8_t *scratch)
 
 int vl_rvf_compact(vl_rvf *h, vl_io *dst, uint64_t now_ns, vl_rvf **out)
 {
-    int rc = commit_begin(h);
+    uint64_t rowsz = 8 + 4 * (uint64_t)h->dim, live = (uint64_t)h->nents - h->ndel;
+    uint64_t per = (VL_RVF_VEC_TARGET - 6) / rowsz;
+    if (per == 0) per = 1;
+    int rc = commit_begin(h, live / per + 3);
     if (rc) return rc;
     if (!dst || !out) return fail(h, VL_EINVAL, "vl_rvf_compact: NULL argument");
     vl_rvf *n = handle_new(dst);
@@ -1592,9 +1643,6 @@ int vl_rvf_compact(vl_rvf *h, vl_io *dst, uint64_t now_ns, vl_rvf **out)
     n->epoch = h->epoch + 1;
 
     /* ---- live rows into VEC segments of <= VL_RVF_VEC_TARGET bytes ---- */
-    uint64_t rowsz = 8 + 4 * (uint64_t)h->dim, live = (uint64_t)h->nents - h->ndel;
-    uint64_t per = (VL_RVF_VEC_TARGET - 6) / rowsz;
-    if (per == 0) per = 1;
     if (per > live) per = live ? live : 1;
     c.cap = 6 + per * rowsz;
     c.buf = vl_mem_alloc((size_t)c.cap);

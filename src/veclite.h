@@ -198,7 +198,8 @@ VL_MUST_CHECK int vl_index_contains(const vl_index *h, const uint64_t *id);
 
 /* Copy the vector of *id into vec_out (dim floats; may be NULL) and point
  * *meta / *meta_len at its metadata record (owned by h; valid until the next
- * write; may be NULL pointers if unwanted). Errors: VL_ENOTFOUND. */
+ * write; may be NULL pointers if unwanted). Without metadata *meta_len is 0
+ * and *meta still points at a valid (empty) location. Errors: VL_ENOTFOUND. */
 VL_MUST_CHECK int vl_index_get(const vl_index *h, const uint64_t *id, float *vec_out,
                                const uint8_t **meta, uint32_t *meta_len);
 
@@ -209,6 +210,10 @@ VL_MUST_CHECK int vl_index_get(const vl_index *h, const uint64_t *id, float *vec
  *            Evaluated during graph traversal: non-matching nodes route but
  *            are never returned; if the graph yields fewer than k matches
  *            while more exist, an exact filtered scan completes the answer.
+ *            When a sample says the filter is so selective that the traversal
+ *            would cost more than scanning (filter per live node + distance
+ *            per match), the exact filtered scan answers directly (exact
+ *            results). Fields used by filters get a column cache inside h.
  *   ids_out, dist_out: nq*k slots; row q holds counts_out[q] results sorted
  *            by ascending distance (metric distance as defined above; ties by
  *            ascending id). Slots past counts_out[q] are unspecified.

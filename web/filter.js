@@ -103,22 +103,31 @@ function fieldNode(name, cond, fid, where) {
   return parts.length === 1 ? parts[0] : [OP.AND, parts];
 }
 
-function listNode(op, arr, where, fieldId) {
+function listNode(op, arr, where, fieldId, depth) {
   if (!Array.isArray(arr)) throw einval(`${where} must be an array of filters (got ${describe(arr)})`);
   if (arr.length > 65535) throw einval(`${where} has more than 65535 filters`);
   if (arr.length === 0) return op === OP.AND ? TRUE_NODE : FALSE_NODE;
-  const kids = arr.map((f, i) => exprNode(f, `${where}[${i}]`, fieldId));
+  const kids = arr.map((f, i) => exprNode(f, `${where}[${i}]`, fieldId, depth));
   return kids.length === 1 ? kids[0] : [op, kids];
 }
 
-function exprNode(f, where, fieldId) {
+/**
+ * depth: how many filter objects enclose f, f included (the root is 1). Checked on the way
+ * down, so a hostile nesting (20000 x $not) fails after MAX_DEPTH levels instead of
+ * overflowing the JS stack.
+ */
+function exprNode(f, where, fieldId, depth) {
+  if (depth > MAX_DEPTH) {
+    throw einval(`filter nests deeper than ${MAX_DEPTH} levels (at ${where.length > 80 ? `${where.slice(0, 80)}…` : where}); ` +
+      'flatten $and/$or chains and remove double $not');
+  }
   if (!isPlainObject(f)) throw einval(`${where} must be a plain object (got ${describe(f)})`);
   const parts = [];
   for (const key of Object.keys(f)) {
     const v = f[key];
-    if (key === '$and') parts.push(listNode(OP.AND, v, `${where}.$and`, fieldId));
-    else if (key === '$or') parts.push(listNode(OP.OR, v, `${where}.$or`, fieldId));
-    else if (key === '$not') parts.push([OP.NOT, exprNode(v, `${where}.$not`, fieldId)]);
+    if (key === '$and') parts.push(listNode(OP.AND, v, `${where}.$and`, fieldId, depth + 1));
+    else if (key === '$or') parts.push(listNode(OP.OR, v, `${where}.$or`, fieldId, depth + 1));
+    else if (key === '$not') parts.push([OP.NOT, exprNode(v, `${where}.$not`, fieldId, depth + 1)]);
     else if (key.startsWith('$')) {
       throw einval(`${where}: unknown operator ${key} at this level; use $and, $or, $not or a field name`);
     } else {
@@ -170,11 +179,14 @@ function emit(w, node) {
  * @returns {Uint8Array|null} the program, or null when the filter matches everything
  */
 export function compileFilter(filter, fieldId) {
-  const root = exprNode(filter, 'filter', fieldId);
+  const root = exprNode(filter, 'filter', fieldId, 1);
   if (root === TRUE_NODE) return null;
+  // The object nesting is at most MAX_DEPTH; operators and several keys add program levels
+  // ($range, several operators or keys become AND nodes), so the program depth is checked too.
   const depth = depthOf(root);
   if (depth > MAX_DEPTH) {
-    throw einval(`filter nests ${depth} levels deep; at most ${MAX_DEPTH} (flatten $and/$or chains)`);
+    throw einval(`filter nests deeper than ${MAX_DEPTH} levels (its program is ${depth} levels deep); ` +
+      'flatten $and/$or chains');
   }
   const w = new ByteWriter(64);
   emit(w, root);

@@ -35,7 +35,8 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 
 /**
  * A top-level metadata value: string, finite number, boolean, null, bigint (64-bit, signed or
- * unsigned), Uint8Array (bytes) or JSON data (arrays/objects). Keys must not start with '$'.
+ * unsigned), Uint8Array (bytes) or JSON data (plain arrays/objects, which round-trip through
+ * JSON text; values with a toJSON method are rejected). Keys must not start with '$'.
  */
 export type MetadataValue = string | number | boolean | null | bigint | Uint8Array | JsonValue[]
   | { [key: string]: JsonValue };
@@ -43,42 +44,73 @@ export type MetadataValue = string | number | boolean | null | bigint | Uint8Arr
 /** Metadata of one vector. */
 export type Metadata = { [key: string]: MetadataValue };
 
-/** A scalar operand in a filter. */
+/** An operand of $eq, $ne and $in: any metadata value. */
 export type FilterValue = MetadataValue;
 
-/** Conditions on one field. Several operators in one object must all hold. */
-export interface FieldOperators {
+/**
+ * An operand of $lt/$le/$lte/$gt/$ge/$gte/$range: numbers and bigints compare numerically
+ * (exactly, across the two), strings and Uint8Array bytes lexicographically.
+ */
+export type OrderedValue = number | bigint | string | Uint8Array;
+
+/**
+ * Conditions on one field. Several operators in one object must all hold. Operands are never
+ * `undefined` (the `$${string}` signature rejects `{ $eq: undefined }`).
+ */
+export type FieldOperators = {
   $eq?: FilterValue;
   $ne?: FilterValue;
-  $lt?: FilterValue;
-  $le?: FilterValue;
-  $lte?: FilterValue;
-  $gt?: FilterValue;
-  $ge?: FilterValue;
-  $gte?: FilterValue;
+  $lt?: OrderedValue;
+  $le?: OrderedValue;
+  $lte?: OrderedValue;
+  $gt?: OrderedValue;
+  $ge?: OrderedValue;
+  $gte?: OrderedValue;
   /** The field equals one of the values (an empty list matches nothing). */
   $in?: readonly FilterValue[];
   /** lo <= field <= hi */
-  $range?: readonly [FilterValue, FilterValue];
+  $range?: readonly [OrderedValue, OrderedValue];
   /** The field is present (true) or absent (false). */
   $exists?: boolean;
-}
+} & { [op: `$${string}`]: FilterValue | readonly FilterValue[] };
+
+/** Operator names, which never name a field or a key of a JSON equality operand. */
+type NoOperators = {
+  $eq?: never; $ne?: never; $lt?: never; $le?: never; $lte?: never; $gt?: never; $ge?: never;
+  $gte?: never; $in?: never; $range?: never; $exists?: never;
+};
+
+/**
+ * A JSON object compared for equality (`{ field: { a: 1 } }`). Its keys must not start with
+ * '$': such an object is read as {@link FieldOperators}. To compare with a JSON object that has
+ * '$' keys, use `{ field: { $eq: {...} } }`.
+ */
+export type JsonEqualityObject = { [key: string]: JsonValue } & NoOperators & {
+  $and?: never; $or?: never; $not?: never;
+};
+
+/** What a field name maps to in a {@link Filter}: a value (equality) or operators. */
+export type FieldCondition =
+  | string | number | boolean | null | bigint | Uint8Array | JsonValue[] | JsonEqualityObject
+  | FieldOperators;
 
 /**
  * A structured filter, evaluated inside the engine during graph search.
- * `{ field: value }` is equality; several keys in one object are ANDed.
+ * `{ field: value }` is equality; several keys in one object are ANDed. Objects nest at most
+ * 64 levels deep. No value may be `undefined` (use null, or `{ $exists: false }`).
  */
 export type Filter = {
   $and?: readonly Filter[];
   $or?: readonly Filter[];
   $not?: Filter;
-} & {
-  [field: string]: FilterValue | FieldOperators | readonly Filter[] | Filter | undefined;
+} & NoOperators & {   // field operators belong inside { field: { ... } }, not at this level
+  [field: string]: FieldCondition | readonly Filter[] | Filter;
 };
 
 /**
  * A JS predicate filter. Must be synchronous; evaluated with widening, then an exact scan, so
- * the answer is exact even when few vectors match.
+ * the answer is exact even when few vectors match. At run time a non-boolean result counts by
+ * its truthiness; a Promise (or any thenable) rejects the search with EINVAL.
  */
 export type FilterPredicate = (metadata: Metadata, id: Id) => boolean;
 
@@ -111,7 +143,7 @@ export interface SearchResult {
   vector?: Float32Array;
 }
 
-/** One row to insert. */
+/** One row to insert. Other keys are rejected with EINVAL (a typo never drops data). */
 export interface VectorRecord {
   id: Id;
   vector: Vector;
@@ -183,7 +215,10 @@ export class Collection {
   readonly metric: Metric;
   /** Insert or replace (upsert) one vector. */
   insert(record: VectorRecord): Promise<void>;
-  /** Insert or replace many vectors atomically (all or nothing); resolves to the count written. */
+  /**
+   * Insert or replace many vectors atomically (all or nothing). Resolves to the number of
+   * distinct ids written: an id given several times counts once, and its last row wins.
+   */
   insertBatch(records: readonly VectorRecord[]): Promise<number>;
   /** The k nearest neighbours of one query, best first. */
   search(vector: Vector, options?: SearchOptions): Promise<SearchResult[]>;

@@ -10,7 +10,13 @@
 //
 // Invariants:
 // - Validation happens before anything changes: a rejected call leaves the collection, its
-//   field names and its id maps exactly as they were. Batches are all or nothing.
+//   field names and its id maps exactly as they were. Batches are all or nothing. Everything
+//   the engine would refuse (dimension, NaN, zero vectors under cosine, record sizes, the
+//   field-name limit, the staging budget) is checked in JS before the first engine call that
+//   has an effect (registering a field name); only running out of heap can still fail later.
+// - Reading user input (items, vectors, metadata, options, filters) happens inside inspect():
+//   any exception that is not a VecliteError (a revoked Proxy, a throwing getter) becomes
+//   EINVAL.
 // - A batch (insertBatch, searchBatch, delete([...])) is one C call, with its data copied into
 //   the heap in bulk.
 // - Ids: a collection holds either string ids or numeric ids (number or bigint, u64). String ids
@@ -21,10 +27,10 @@
 
 import { VecliteError, einval } from './errors.js';
 import { loadModule, simdSupported } from './loader.js';
-import { Engine } from '../worker/bind.js';
+import { Engine, upsertLayout } from '../worker/bind.js';
 import {
-  ByteWriter, ID_FIELD, TAG, decodeRecord, describe, isPlainObject, prepareMetadata, utf8Length,
-  wellFormed, writeRecord,
+  ByteWriter, ID_FIELD, TAG, checkRecordSize, decodeRecord, describe, isPlainObject, prepareMetadata,
+  recordSize, utf8Length, wellFormed, writeRecord,
 } from './metadata.js';
 import { CMP, NO_FIELD, OP, compileFilter } from './filter.js';
 
@@ -37,11 +43,40 @@ const TWO32 = 4294967296;
 
 // ---- small helpers ------------------------------------------------------------------------------
 
-function checkKeys(obj, allowed, where) {
+function checkKeys(obj, allowed, where, what = 'option') {
   for (const k of Object.keys(obj)) {
     if (!allowed.includes(k)) {
-      throw einval(`${where}: unknown option '${k}'; allowed: ${allowed.join(', ')}`);
+      throw einval(`${where}: unknown ${what} '${k}'; allowed: ${allowed.join(', ')}`);
     }
+  }
+}
+
+/** Text of an arbitrary thrown value, without letting a hostile one throw again. */
+function errText(e) {
+  try {
+    return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  } catch {
+    return 'an unreadable exception';
+  }
+}
+
+/**
+ * Run fn, which only reads and validates user input. A VecliteError passes through; any other
+ * exception (a revoked Proxy, a getter that throws, a stack overflow on a hostile structure)
+ * becomes EINVAL, so bad input never surfaces as a raw TypeError.
+ * @template T
+ * @param {string} where
+ * @param {() => T} fn
+ * @returns {T}
+ */
+function inspect(where, fn) {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof VecliteError) throw e;
+    throw new VecliteError('EINVAL',
+      `${where}: the argument could not be read (${errText(e)}); pass plain objects, arrays and typed arrays`,
+      { cause: e });
   }
 }
 
@@ -126,6 +161,19 @@ function putVector(vec, out, off, dim, where, name) {
   throw einval(`${where}: vector must be a Float32Array or an array of numbers (got ${describe(vec)})`);
 }
 
+/**
+ * EINVAL when the float32 vector v[off..off+dim) has no cosine direction — the engine's
+ * check_vector (src/index.c) mirrored exactly: sum of squares in double must be > 0 and
+ * (float)(1 / sqrt(sum)) a positive finite float.
+ */
+function checkCosine(v, off, dim, where) {
+  let ss = 0;
+  for (let j = off, end = off + dim; j < end; j++) ss += v[j] * v[j];
+  if (!(ss > 0)) throw einval(`${where}: vector is all zeros; cosine similarity needs a non-zero vector`);
+  const inv = Math.fround(1 / Math.sqrt(ss));
+  if (!(inv > 0) || !Number.isFinite(inv)) throw einval(`${where}: vector has a norm outside the float range`);
+}
+
 // ---- module state ---------------------------------------------------------------------------------
 
 /** @type {WeakMap<Collection, any>} per-collection state, invisible to users */
@@ -146,7 +194,28 @@ function knownField(s, name) {
   return id === undefined ? NO_FIELD : id;
 }
 
-/** Register (get or create) field names in the engine. */
+/**
+ * Names in `names` the collection has not registered yet; throws EINVAL (before anything is
+ * registered) when they would take the collection past the engine's field-name limit.
+ */
+function freshFields(s, names, where) {
+  const fresh = [];
+  for (const name of names) if (!s.fieldIds.has(name)) fresh.push(name);
+  if (fresh.length) {
+    const max = s.engine.C.limits.MAX_FIELDS;
+    const have = s.engine.fieldCount(s.h);
+    if (have + fresh.length > max) {
+      throw einval(`${where}: ${fresh.length} new metadata field name(s) would exceed the limit of ${max} per ` +
+        `collection (${have} in use); reuse existing field names`);
+    }
+  }
+  return fresh;
+}
+
+/**
+ * Register (get or create) field names in the engine. Call only after everything else about
+ * the write has been validated: a registered name stays, even if the write is then refused.
+ */
 function registerFields(s, names) {
   const enc = new TextEncoder();
   for (const name of names) {
@@ -205,12 +274,23 @@ function toScore(metric, d) {
 
 // ---- writes ---------------------------------------------------------------------------------------
 
+/** The keys an insert item may have. */
+const ITEM_KEYS = ['id', 'vector', 'metadata'];
+
+/** Key of an internal id pair in a Set (exact for every u64). */
+function pairKey(ids, i) {
+  const lo = ids[2 * i], hi = ids[2 * i + 1];
+  return hi < 0x200000 ? hi * TWO32 + lo : `${hi}:${lo}`;
+}
+
 /**
  * Validate and encode rows; returns everything needed for one vl_index_upsert plus the id-map
- * changes to commit after it succeeds.
+ * changes to commit after it succeeds. Everything is validated (items, ids, vectors, zero
+ * vectors under cosine, metadata, record sizes, the staging budget, the field-name limit)
+ * before the first field name is registered in the engine.
  */
 function encodeRows(s, items, where) {
-  const n = items.length;
+  const n = inspect(where, () => items.length);
   const dim = s.dim;
   if (n * dim * 4 > 0xF0000000) {
     throw new VecliteError('EBUDGET', `${where}: ${n} vectors of dimension ${dim} exceed the 4 GB WebAssembly memory in one call; split the batch`);
@@ -222,50 +302,74 @@ function encodeRows(s, items, where) {
   let kind = s.idKind;
   let anyMeta = false;
   let newStrings = null;
-  for (let i = 0; i < n; i++) {
-    const item = items[i];
-    const w = n === 1 && where === 'insert' ? where : `${where}[${i}]`;
-    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-      throw einval(`${w}: expected { id, vector, metadata? } (got ${describe(item)})`);
-    }
-    const id = item.id;
-    if (id === undefined) throw einval(`${w}: missing id`);
-    const k = idKindOf(id, w);
-    if (kind === null) kind = k;
-    else if (k !== kind) {
-      throw einval(`${w}: collection '${s.name}' uses ${kind} ids, got ${describe(id)}; ` +
-        'a collection cannot mix string and numeric ids');
-    }
-    if (k === 'string') {
-      let iid = s.strToId.get(id);
-      if (iid === undefined) {
-        newStrings ??= new Map();
-        iid = newStrings.get(id);
-        if (iid === undefined) {
-          iid = s.nextSid + newStrings.size;
-          newStrings.set(id, iid);
-        }
+  inspect(where, () => {
+    for (let i = 0; i < n; i++) {
+      const item = items[i];
+      const w = n === 1 && where === 'insert' ? where : `${where}[${i}]`;
+      if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+        throw einval(`${w}: expected { id, vector, metadata? } (got ${describe(item)})`);
       }
-      ids[2 * i] = iid >>> 0;
-      ids[2 * i + 1] = Math.floor(iid / TWO32);
-      sids[i] = id;
-    } else {
-      putNumeric(id, ids, i, w);
+      checkKeys(item, ITEM_KEYS, w, 'key');
+      const id = item.id;
+      if (id === undefined) throw einval(`${w}: missing id`);
+      const k = idKindOf(id, w);
+      if (kind === null) kind = k;
+      else if (k !== kind) {
+        throw einval(`${w}: collection '${s.name}' uses ${kind} ids, got ${describe(id)}; ` +
+          'a collection cannot mix string and numeric ids');
+      }
+      if (k === 'string') {
+        let iid = s.strToId.get(id);
+        if (iid === undefined) {
+          newStrings ??= new Map();
+          iid = newStrings.get(id);
+          if (iid === undefined) {
+            iid = s.nextSid + newStrings.size;
+            newStrings.set(id, iid);
+          }
+        }
+        ids[2 * i] = iid >>> 0;
+        ids[2 * i + 1] = Math.floor(iid / TWO32);
+        sids[i] = id;
+      } else {
+        putNumeric(id, ids, i, w);
+      }
+      putVector(item.vector, vecs, i * dim, dim, w, s.name);
+      if (s.metric === 'cosine') checkCosine(vecs, i * dim, dim, w);
+      const m = prepareMetadata(item.metadata, w);
+      metas[i] = m;
+      if (m.length) anyMeta = true;
     }
-    putVector(item.vector, vecs, i * dim, dim, w, s.name);
-    const m = prepareMetadata(item.metadata, w);
-    metas[i] = m;
-    if (m.length) anyMeta = true;
-  }
-  let meta = null, metaOff = null;
-  if (anyMeta || kind === 'string') {
-    const names = new Set();
+  });
+  const withRecords = anyMeta || kind === 'string';
+  let metaBytes = -1;
+  const names = new Set();
+  if (withRecords) {
+    metaBytes = 0;
+    for (let i = 0; i < n; i++) {
+      if (!metas[i].length && kind !== 'string') continue;
+      const size = recordSize(metas[i], kind === 'string' ? sids[i] : undefined);
+      checkRecordSize(size, n === 1 && where === 'insert' ? where : `${where}[${i}]`);
+      metaBytes += size;
+    }
     if (kind === 'string') names.add(ID_FIELD);
     for (const m of metas) for (let j = 0; j < m.length; j += 3) names.add(m[j]);
+  }
+  upsertLayout(n, vecs.length, metaBytes);   // EBUDGET now, not after registering names
+  let written = n;
+  if (n > 1) {
+    const distinct = new Set();
+    for (let i = 0; i < n; i++) distinct.add(pairKey(ids, i));
+    written = distinct.size;
+  }
+  let meta = null, metaOff = null;
+  if (withRecords) {
+    freshFields(s, names, where);
+    // ---- nothing below can be refused for the input's sake ----
     registerFields(s, names);
     const fid = (name) => s.fieldIds.get(name);
     const idFid = kind === 'string' ? s.fieldIds.get(ID_FIELD) : -1;
-    const wr = new ByteWriter(Math.max(256, n * 16));
+    const wr = new ByteWriter(Math.max(256, Math.min(metaBytes, 64 << 20)));
     metaOff = new Uint32Array(n + 1);
     for (let i = 0; i < n; i++) {
       metaOff[i] = wr.len;
@@ -274,7 +378,7 @@ function encodeRows(s, items, where) {
     metaOff[n] = wr.len;
     meta = wr.take();
   }
-  return { n, ids, vecs, meta, metaOff, kind, newStrings, anyMeta };
+  return { n, ids, vecs, meta, metaOff, kind, newStrings, anyMeta, written };
 }
 
 function commitRows(s, r) {
@@ -326,8 +430,7 @@ function parseSearchOptions(s, opts) {
   };
 }
 
-function queryMatrix(s, queries, where) {
-  const nq = queries.length;
+function queryMatrix(s, queries, nq, where) {
   const flat = new Float32Array(nq * s.dim);
   for (let q = 0; q < nq; q++) putVector(queries[q], flat, q * s.dim, s.dim, `${where}[${q}]`, s.name);
   return flat;
@@ -356,11 +459,43 @@ function hitsOf(s, r, q, k, o, nameFn) {
 
 function runSearch(s, flat, nq, o) {
   const wantMeta = o.includeMetadata && s.userMeta;
-  const r = s.engine.search(s.h, s.dim, nq, flat, o.k, o.ef, o.program, wantMeta, o.includeVectors);
+  // No query can return more hits than there are live vectors, so result space (k slots per
+  // query, k * dim floats with includeVectors) is sized for min(k, live) (at least 1, so an
+  // empty collection still validates the query). The engine raises ef to k, so the original k
+  // is passed as ef to keep the search itself unchanged.
+  let k = o.k, ef = o.ef;
+  const live = s.engine.count(s.h);
+  if (k > live) {
+    if (s.kind === 'hnsw') ef = Math.min(s.engine.C.limits.MAX_EF, Math.max(ef || s.engine.config(s.h).ef, k));
+    k = Math.max(1, live);
+  }
+  const r = s.engine.search(s.h, s.dim, nq, flat, k, ef, o.program, wantMeta, o.includeVectors);
   const nameFn = nameOf(s);
   const rows = new Array(nq);
-  for (let q = 0; q < nq; q++) rows[q] = hitsOf(s, r, q, o.k, o, nameFn);
+  for (let q = 0; q < nq; q++) rows[q] = hitsOf(s, r, q, k, o, nameFn);
   return rows;
+}
+
+/**
+ * A predicate's answer as a boolean. Plain values count by truthiness (like Array.prototype.
+ * filter); a Promise or other thenable is refused, since an async predicate would otherwise
+ * match everything (a Promise is truthy).
+ */
+function predicateResult(v) {
+  if (v !== null && (typeof v === 'object' || typeof v === 'function')) {
+    let thenable;
+    try {
+      thenable = typeof v.then === 'function';
+    } catch (e) {
+      throw new VecliteError('EINVAL', `filter predicate returned a value that cannot be read (${errText(e)}); return true or false`, { cause: e });
+    }
+    if (thenable) {
+      if (v instanceof Promise) v.catch(() => {});   // its outcome is ignored; do not leave it unhandled
+      throw einval('filter predicate must be synchronous and return a boolean (it returned a Promise or thenable); ' +
+        'compute what it needs before calling search, or filter the results afterwards');
+    }
+  }
+  return Boolean(v);
 }
 
 /**
@@ -377,7 +512,7 @@ function predicateSearch(col, q, o) {
   const test = (id, meta) => {
     let ok = memo.get(id);
     if (ok === undefined) {
-      ok = Boolean(pred(meta, id));
+      ok = predicateResult(pred(meta, id));
       memo.set(id, ok);
     }
     return ok;
@@ -516,19 +651,23 @@ export class Collection {
   }
 
   /**
-   * Insert or replace many vectors atomically (all or nothing), in one engine call.
+   * Insert or replace many vectors atomically (all or nothing), in one engine call. When an id
+   * appears several times in the batch, its last row wins.
    * @param {Array<{ id: string|number|bigint, vector: Float32Array|number[], metadata?: object }>} items
-   * @returns {Promise<number>} how many items were written
+   * @returns {Promise<number>} how many distinct ids were written (duplicates count once)
    */
   async insertBatch(items) {
     const s = live(this);
-    if (!Array.isArray(items)) throw einval(`insertBatch expects an array of { id, vector, metadata? } (got ${describe(items)})`);
-    if (items.length === 0) return 0;
-    if (items.length > 0xFFFFFFFF) throw einval('insertBatch: too many items for one batch');
+    const n = inspect('insertBatch', () => {
+      if (!Array.isArray(items)) throw einval(`insertBatch expects an array of { id, vector, metadata? } (got ${describe(items)})`);
+      return items.length;
+    });
+    if (n === 0) return 0;
+    if (n > 0xFFFFFFFF) throw einval('insertBatch: too many items for one batch');
     const r = encodeRows(s, items, 'insertBatch');
     s.engine.upsert(s.h, r.n, r.ids, r.vecs, r.meta, r.metaOff);
     commitRows(s, r);
-    return r.n;
+    return r.written;
   }
 
   /**
@@ -540,9 +679,9 @@ export class Collection {
    */
   async search(vector, options) {
     const s = live(this);
-    const o = parseSearchOptions(s, options);
+    const o = inspect('search', () => parseSearchOptions(s, options));
     const q = new Float32Array(s.dim);
-    putVector(vector, q, 0, s.dim, 'search', s.name);
+    inspect('search', () => putVector(vector, q, 0, s.dim, 'search', s.name));
     if (o.predicate) return predicateSearch(this, q, o);
     return runSearch(s, q, 1, o)[0];
   }
@@ -556,20 +695,22 @@ export class Collection {
    */
   async searchBatch(vectors, options) {
     const s = live(this);
-    if (!Array.isArray(vectors)) throw einval(`searchBatch expects an array of query vectors (got ${describe(vectors)})`);
-    const o = parseSearchOptions(s, options);
-    if (vectors.length === 0) return [];
-    const bytes = vectors.length * (s.dim * 4 + o.k * (12 + 8 + (o.includeVectors ? s.dim * 4 : 0)));
-    if (bytes > 0xF0000000) {
-      throw einval(`searchBatch: ${vectors.length} queries × k=${o.k} need ${bytes} bytes of results in one call (4 GB at most); split the batch`);
+    const [o, nq] = inspect('searchBatch', () => {
+      if (!Array.isArray(vectors)) throw einval(`searchBatch expects an array of query vectors (got ${describe(vectors)})`);
+      return [parseSearchOptions(s, options), vectors.length];
+    });
+    if (nq === 0) return [];
+    if (nq * s.dim * 4 > 0xF0000000) {
+      throw new VecliteError('EBUDGET', `searchBatch: ${nq} queries of dimension ${s.dim} exceed the 4 GB WebAssembly memory in one call; split the batch`);
     }
-    const flat = queryMatrix(s, vectors, 'searchBatch');
+    // The result space (queries × k × ...) is checked once, in the engine binding's search.
+    const flat = inspect('searchBatch', () => queryMatrix(s, vectors, nq, 'searchBatch'));
     if (o.predicate) {
       const rows = [];
-      for (let q = 0; q < vectors.length; q++) rows.push(predicateSearch(this, flat.subarray(q * s.dim, (q + 1) * s.dim), o));
+      for (let q = 0; q < nq; q++) rows.push(predicateSearch(this, flat.subarray(q * s.dim, (q + 1) * s.dim), o));
       return rows;
     }
-    return runSearch(s, flat, vectors.length, o);
+    return runSearch(s, flat, nq, o);
   }
 
   /**
@@ -580,7 +721,7 @@ export class Collection {
   async get(id) {
     const s = live(this);
     const pair = new Uint32Array(2);
-    if (!resolveId(s, id, pair, 0, 'get')) return null;
+    if (!inspect('get', () => resolveId(s, id, pair, 0, 'get'))) return null;
     if (!s.idKind) return null;
     const g = s.engine.getBatch(s.h, s.dim, 1, pair, s.userMeta, true);
     if (!g.found[0]) return null;
@@ -596,20 +737,30 @@ export class Collection {
    */
   async update(id, patch) {
     const s = live(this);
-    if (!isPlainObject(patch)) throw einval(`update(id, patch): patch must be { vector?, metadata? } (got ${describe(patch)})`);
-    checkKeys(patch, ['vector', 'metadata'], 'update patch');
-    const hasVec = patch.vector !== undefined, hasMeta = patch.metadata !== undefined;
-    if (!hasVec && !hasMeta) throw einval('update: give a new vector, new metadata, or both');
     const pair = new Uint32Array(2);
     const notFound = () => new VecliteError('ENOTFOUND',
       `update: no vector with id ${idText(id)} in collection '${s.name}'; use insert to add it`);
-    if (!resolveId(s, id, pair, 0, 'update') || !s.idKind) throw notFound();
-    let vecs = null;
-    if (hasVec) {
-      vecs = new Float32Array(s.dim);
-      putVector(patch.vector, vecs, 0, s.dim, 'update', s.name);
-    }
-    const entries = hasMeta ? prepareMetadata(patch.metadata, 'update') : null;
+    // Validate everything first: nothing (not even a field name) changes if this throws.
+    const { vecs, entries, hasVec, hasMeta, recBytes } = inspect('update', () => {
+      if (!isPlainObject(patch)) throw einval(`update(id, patch): patch must be { vector?, metadata? } (got ${describe(patch)})`);
+      checkKeys(patch, ['vector', 'metadata'], 'update patch', 'key');
+      const hasVec = patch.vector !== undefined, hasMeta = patch.metadata !== undefined;
+      if (!hasVec && !hasMeta) throw einval('update: give a new vector, new metadata, or both');
+      if (!resolveId(s, id, pair, 0, 'update') || !s.idKind) throw notFound();
+      let vecs = null;
+      if (hasVec) {
+        vecs = new Float32Array(s.dim);
+        putVector(patch.vector, vecs, 0, s.dim, 'update', s.name);
+        if (s.metric === 'cosine') checkCosine(vecs, 0, s.dim, 'update');
+      }
+      const entries = hasMeta ? prepareMetadata(patch.metadata, 'update') : null;
+      let recBytes = 0;
+      if (hasMeta && (entries.length || s.idKind === 'string')) {
+        recBytes = recordSize(entries, s.idKind === 'string' ? id : undefined);
+        checkRecordSize(recBytes, 'update');
+      }
+      return { vecs, entries, hasVec, hasMeta, recBytes };
+    });
     const g = s.engine.getBatch(s.h, s.dim, 1, pair, hasVec && !hasMeta, false);
     if (!g.found[0]) throw notFound();
     let meta, metaOff;
@@ -617,8 +768,9 @@ export class Collection {
       const names = new Set();
       if (s.idKind === 'string') names.add(ID_FIELD);
       for (let j = 0; j < entries.length; j += 3) names.add(entries[j]);
+      freshFields(s, names, 'update');
       registerFields(s, names);
-      const w = new ByteWriter(64);
+      const w = new ByteWriter(Math.max(64, recBytes));
       const idFid = s.idKind === 'string' ? s.fieldIds.get(ID_FIELD) : -1;
       if (entries.length || idFid >= 0) writeRecord(w, entries, (n) => s.fieldIds.get(n), idFid, id);
       meta = w.take();
@@ -643,17 +795,22 @@ export class Collection {
    */
   async delete(ids) {
     const s = live(this);
-    const many = Array.isArray(ids);
-    const list = many ? ids : [ids];
-    const pairs = new Uint32Array(list.length * 2);
+    let many, pairs;
     let n = 0;
     const strs = [];
-    for (let i = 0; i < list.length; i++) {
-      if (resolveId(s, list[i], pairs, n, many ? `delete[${i}]` : 'delete')) {
-        n++;
-        if (typeof list[i] === 'string') strs.push(list[i]);
+    inspect('delete', () => {
+      many = Array.isArray(ids);
+      const list = many ? ids : [ids];
+      const len = list.length;   // read once: the loop must not outgrow pairs
+      pairs = new Uint32Array(len * 2);
+      for (let i = 0; i < len; i++) {
+        const id = list[i];
+        if (resolveId(s, id, pairs, n, many ? `delete[${i}]` : 'delete')) {
+          n++;
+          if (typeof id === 'string') strs.push(id);
+        }
       }
-    }
+    });
     let deleted = 0;
     if (n > 0 && s.idKind) deleted = s.engine.deleteIds(s.h, n, pairs);
     for (const str of strs) {
@@ -835,7 +992,7 @@ export class Database {
     if (this.#cols.has(name)) {
       throw einval(`createCollection: collection '${name}' already exists; use getCollection('${name}') or deleteCollection it first`);
     }
-    const cfg = parseCollectionConfig(config, this.#engine.C);
+    const cfg = inspect('createCollection', () => parseCollectionConfig(config, this.#engine.C));
     const h = this.#engine.indexNew(cfg.c);
     const col = new Collection({
       db: this, engine: this.#engine, h, name, dim: cfg.dim, metric: cfg.metric, kind: cfg.kind,
@@ -918,18 +1075,20 @@ let lastLoadedSimd = null;
  * @returns {Promise<Database>}
  */
 export async function createDatabase(config = {}) {
-  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
-    throw einval(`createDatabase(config): config must be an object (got ${describe(config)})`);
-  }
-  checkKeys(config, ['simd', 'wasmModule', 'backend'], 'createDatabase config');
-  const backend = config.backend ?? 'memory';
+  const { backend, simd: wantSimd, wasmModule } = inspect('createDatabase', () => {
+    if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+      throw einval(`createDatabase(config): config must be an object (got ${describe(config)})`);
+    }
+    checkKeys(config, ['simd', 'wasmModule', 'backend'], 'createDatabase config');
+    return { backend: config.backend ?? 'memory', simd: config.simd, wasmModule: config.wasmModule };
+  });
   if (backend !== 'memory') {
     throw new VecliteError('EBACKEND',
       `createDatabase: backend ${typeof backend === 'string' ? `'${backend}'` : describe(backend)} is not available in this ` +
       "version of veclite; only 'memory' (the default) is. Persistent backends (Node files, OPFS, IndexedDB) " +
       'arrive with the storage layer; until then keep data in memory and re-insert it on start');
   }
-  const { M } = await loadModule({ simd: config.simd, wasmModule: config.wasmModule });
+  const { M } = await loadModule({ simd: wantSimd, wasmModule });
   const engine = new Engine(M);
   const bad = checkConstants(engine.C);
   if (bad) {

@@ -10,9 +10,10 @@
 // bigint, BYTES as a fresh Uint8Array, JSON through JSON.parse.
 //
 // Invariants:
-// - prepareMetadata() validates everything (types, key names, NaN, lone surrogates, cycles)
-//   before any byte is written or any field name is registered in the engine, so bad input
-//   never changes a collection.
+// - prepareMetadata() validates everything (types, key names, NaN, lone surrogates, cycles,
+//   toJSON hooks) and recordSize() gives the exact encoded size, both before any byte is
+//   written or any field name is registered in the engine, so bad input never changes a
+//   collection.
 // - Keys starting with '$' are reserved ('$id' carries string ids); undefined values are
 //   skipped, as JSON.stringify does.
 // - ByteWriter is shared with web/filter.js, which encodes filter operands the same way.
@@ -82,18 +83,33 @@ export function describe(v) {
   return `a ${typeof v}`;
 }
 
-/** Check that v is JSON data (plain objects, arrays, strings, finite numbers, booleans, null). */
+/** JSON.stringify would call v.toJSON(), so v would not come back as itself. */
+function checkNoToJson(v, where) {
+  if (typeof v.toJSON === 'function') {
+    throw einval(`${where} has a toJSON method (own or inherited), so its JSON text would not round-trip; ` +
+      'store the plain data instead (e.g. the result of calling toJSON yourself)');
+  }
+}
+
+/**
+ * Check that v is JSON data (plain objects, arrays, strings, finite numbers, booleans, null)
+ * that survives JSON.stringify + JSON.parse unchanged (no toJSON hooks, no cycles).
+ */
 function checkJson(v, where, seen, depth) {
-  if (v === null || typeof v === 'string' || typeof v === 'boolean') {
+  if (v === null) return;
+  if (typeof v === 'string' || typeof v === 'boolean') {
     if (typeof v === 'string' && !isWellFormed(v)) throw einval(`${where}: a string contains a lone UTF-16 surrogate`);
+    checkNoToJson(v, where);   // only if String/Boolean.prototype.toJSON was added
     return;
   }
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw einval(`${where}: ${v} cannot be stored (only finite numbers round-trip)`);
+    checkNoToJson(v, where);
     return;
   }
   if (depth > 256) throw einval(`${where}: nested more than 256 levels deep`);
   if (Array.isArray(v) || isPlainObject(v)) {
+    checkNoToJson(v, where);
     if (seen.has(v)) throw einval(`${where}: contains a cycle`);
     seen.add(v);
     if (Array.isArray(v)) {
@@ -138,7 +154,7 @@ export function classifyValue(v, where) {
       return [TAG.U64, v];
     case 'object':
       if (v === null) return [TAG.NULL, null];
-      if (v instanceof Uint8Array) return [TAG.BYTES, v];
+      if (v instanceof Uint8Array && ArrayBuffer.isView(v)) return [TAG.BYTES, v];
       if (Array.isArray(v) || isPlainObject(v)) {
         checkJson(v, where, new Set(), 0);
         return [TAG.JSON, JSON.stringify(v)];
@@ -178,6 +194,42 @@ export function prepareMetadata(meta, where) {
   }
   if (out.length / 3 > 65535) throw einval(`${where}: metadata has more than 65535 fields`);
   return out;
+}
+
+/** Encoded size of one value (as classified by classifyValue), tag byte excluded. */
+function valueSize(tag, payload) {
+  switch (tag) {
+    case TAG.NULL: return 0;
+    case TAG.STR: case TAG.JSON: return 4 + utf8Length(payload);
+    case TAG.BYTES: return 4 + payload.length;
+    case TAG.BOOL: return 1;
+    default: return 8;   // I64, U64, F64
+  }
+}
+
+/**
+ * Bytes writeRecord() will produce for these entries (plus a '$id' field when sid is a
+ * string). Field ids are a fixed 2 bytes, so the size is known before any field name is
+ * registered in the engine.
+ * @param {any[]} entries from prepareMetadata
+ * @param {string} [sid] the string id carried in '$id', if any
+ * @returns {number}
+ */
+export function recordSize(entries, sid) {
+  let n = 2;
+  if (sid !== undefined) n += 3 + 4 + utf8Length(sid);
+  for (let i = 0; i < entries.length; i += 3) n += 3 + valueSize(entries[i + 1], entries[i + 2]);
+  return n;
+}
+
+/**
+ * Throw EINVAL when a record of `bytes` bytes is over the engine's limit.
+ * @param {number} bytes @param {string} where
+ */
+export function checkRecordSize(bytes, where) {
+  if (bytes > MAX_RECORD_BYTES) {
+    throw einval(`${where}: metadata record is ${bytes} bytes; at most ${MAX_RECORD_BYTES} bytes (16 MiB) per vector`);
+  }
 }
 
 /**
@@ -259,9 +311,7 @@ export function writeRecord(w, entries, fieldId, idFieldId = -1, sid = '') {
     w.u8(entries[i + 1]);
     w.value(entries[i + 1], entries[i + 2]);
   }
-  if (w.len - start > MAX_RECORD_BYTES) {
-    throw einval(`metadata record is ${w.len - start} bytes; at most ${MAX_RECORD_BYTES} bytes (16 MiB) per vector`);
-  }
+  checkRecordSize(w.len - start, 'metadata');   // callers check recordSize() first; a safety net
 }
 
 function setKey(obj, key, value) {

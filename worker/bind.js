@@ -11,6 +11,9 @@
 // - Inputs go through the instance's 16-byte-aligned staging block (vl__wasm_stage), laid out
 //   per call and dropped before the method returns; a block grown past STAGE_KEEP bytes is
 //   released in `finally`, so one huge batch does not pin memory.
+// - Sizes are plain JS numbers (exact integers below 2^53), never int32 bit arithmetic: every
+//   region size and every layout total is checked against STAGE_MAX BEFORE anything is
+//   allocated, so no size can wrap and no C call gets a region smaller than it will write.
 // - 64-bit ids live in the heap as uint64_t arrays. They are passed between JS layers as
 //   Uint32Array (lo, hi) word pairs — the little-endian layout of a u64 — and copied into the
 //   heap with one HEAPU32.set, so a batch of numeric ids needs no BigInt per id.
@@ -26,21 +29,56 @@ const ABI = 1;
 /** Staging blocks above this size are released after the call that needed them. */
 const STAGE_KEEP = 8 << 20;
 
-const align16 = (n) => (n + 15) & ~15;
+/**
+ * Most bytes one call may stage in the heap (a little under the 4 GB wasm32 address space;
+ * vl__wasm_stage itself gives up above 0xFFFF0000). Exported so callers can refuse work
+ * before it has side effects.
+ */
+export const STAGE_MAX = 0xF0000000;
+
+/** n rounded up to a multiple of 16, in exact float arithmetic (n is a safe integer). */
+const align16 = (n) => Math.ceil(n / 16) * 16;
+
+function tooBig(bytes, what) {
+  return new VecliteError('EBUDGET',
+    `${what} would need ${bytes} bytes of WebAssembly memory in one call, more than the ${STAGE_MAX}-byte limit ` +
+    '(the heap is 4 GB at most); split the batch, lower k, or leave out includeVectors');
+}
 
 /**
- * Offsets (16-byte aligned) for consecutive regions of the given byte sizes.
+ * Offsets (16-byte aligned) for consecutive regions of the given byte sizes. Throws EBUDGET
+ * before anything is allocated when a region or the total exceeds STAGE_MAX, and EINVAL for
+ * a size that is not a non-negative integer (a bug in the caller).
  * @param {number[]} sizes
+ * @param {string} [what] names the operation in the error message
  * @returns {{ off: number[], total: number }}
  */
-function layout(sizes) {
+export function layout(sizes, what = 'this call') {
   const off = new Array(sizes.length);
   let total = 0;
   for (let i = 0; i < sizes.length; i++) {
+    const n = sizes[i];
+    if (!Number.isSafeInteger(n) || n < 0) {
+      throw new VecliteError('EINVAL', `${what}: internal region size ${n} is not a byte count`);
+    }
+    if (n > STAGE_MAX) throw tooBig(n, what);
     off[i] = total;
-    total += align16(sizes[i]);
+    total += align16(n);
+    if (total > STAGE_MAX) throw tooBig(total, what);
   }
   return { off, total };
+}
+
+/**
+ * The staging layout of Engine.upsert for n rows, `floats` vector components and `metaBytes`
+ * bytes of records (-1: no metadata). Callers use it to refuse an oversized write (EBUDGET)
+ * before they change anything, e.g. before registering field names.
+ * @param {number} n @param {number} floats @param {number} metaBytes
+ * @returns {{ off: number[], total: number }}
+ */
+export function upsertLayout(n, floats, metaBytes) {
+  return layout([n * 8, floats * 4, Math.max(metaBytes, 0), metaBytes >= 0 ? (n + 1) * 4 : 0],
+    `writing ${n} vector(s)`);
 }
 
 /**
@@ -106,10 +144,10 @@ export class Engine {
 
   /** A staging block of `total` bytes; returns its address. */
   _stage(total) {
-    if (total > 0xF0000000) {
-      throw new VecliteError('EBUDGET',
-        `one call would need ${total} bytes of WebAssembly memory (4 GB at most); split the batch`);
+    if (!Number.isSafeInteger(total) || total < 0) {
+      throw new VecliteError('EINVAL', `internal staging size ${total} is not a byte count`);
     }
+    if (total > STAGE_MAX) throw tooBig(total, 'this call');
     const p = this.M._vl__wasm_stage(total) >>> 0;
     if (!p) {
       throw new VecliteError('EBUDGET',
@@ -233,7 +271,7 @@ export class Engine {
    * @param {Uint32Array|null} metaOff n+1 offsets, or null
    */
   upsert(h, n, ids, vecs, meta, metaOff) {
-    const { off, total } = layout([n * 8, vecs.length * 4, meta ? meta.length : 0, metaOff ? (n + 1) * 4 : 0]);
+    const { off, total } = upsertLayout(n, vecs.length, meta ? meta.length : -1);
     const p = this._stage(total);
     try {
       const M = this.M;
@@ -256,7 +294,7 @@ export class Engine {
    * @param {Uint8Array} meta @param {Uint32Array} metaOff
    */
   setMeta(h, n, ids, meta, metaOff) {
-    const { off, total } = layout([n * 8, meta.length, (n + 1) * 4]);
+    const { off, total } = layout([n * 8, meta.length, (n + 1) * 4], `writing metadata of ${n} vector(s)`);
     const p = this._stage(total);
     try {
       const M = this.M;
@@ -331,11 +369,14 @@ export class Engine {
    *   slot s = q*k + i; ids holds (lo, hi) pairs
    */
   search(h, dim, nq, queries, k, ef, filter, wantMeta, wantVectors) {
+    // Every caller (search, searchBatch, predicate widening) goes through this one size check:
+    // layout() refuses before anything is staged when the result regions would not fit.
     const slots = nq * k;
     const { off, total } = layout([
       queries.length * 4, filter ? filter.length : 0, slots * 8, slots * 4, nq * 4,
       wantMeta ? slots * 4 : 0, wantMeta ? slots * 4 : 0, wantVectors ? slots * dim * 4 : 0,
-    ]);
+    ], `search of ${nq} quer${nq === 1 ? 'y' : 'ies'} with k=${k}` +
+      (wantVectors ? ` and includeVectors at dimension ${dim}` : ''));
     const p = this._stage(total);
     try {
       const M = this.M;
@@ -368,7 +409,7 @@ export class Engine {
    */
   getBatch(h, dim, n, ids, wantMeta, wantVectors) {
     const { off, total } = layout([n * 8, n * 4, wantMeta ? n * 4 : 0, wantMeta ? n * 4 : 0,
-      wantVectors ? n * dim * 4 : 0]);
+      wantVectors ? n * dim * 4 : 0], `reading ${n} vector(s)`);
     const p = this._stage(total);
     try {
       const M = this.M;
@@ -433,9 +474,13 @@ export class Engine {
   field(h, nameUtf8) {
     const { off, total } = layout([nameUtf8.length, 4]);
     const p = this._stage(total);
-    this.M.HEAPU8.set(nameUtf8, p + off[0]);
-    this._check(this.M._vl_index_field(h, p + off[0], nameUtf8.length, p + off[1]), h, 'cannot register a metadata field');
-    return this.M.HEAPU32[(p + off[1]) >>> 2];
+    try {
+      this.M.HEAPU8.set(nameUtf8, p + off[0]);
+      this._check(this.M._vl_index_field(h, p + off[0], nameUtf8.length, p + off[1]), h, 'cannot register a metadata field');
+      return this.M.HEAPU32[(p + off[1]) >>> 2];
+    } finally {
+      this._unstage(total);
+    }
   }
 
   /**
@@ -463,9 +508,14 @@ export class Engine {
    * @param {Uint8Array} program
    */
   filterCheck(program) {
-    const p = this._stage(program.length);
-    this.M.HEAPU8.set(program, p);
-    this._check(this.M._vl_filter_check(p, program.length), 0, 'invalid filter program');
+    const { total } = layout([program.length], 'checking a filter');
+    const p = this._stage(total);
+    try {
+      this.M.HEAPU8.set(program, p);
+      this._check(this.M._vl_filter_check(p, program.length), 0, 'invalid filter program');
+    } finally {
+      this._unstage(total);
+    }
   }
 
   /**

@@ -46,6 +46,8 @@ async function main(): Promise<void> {
   // @ts-expect-error metadata values cannot be functions
   await docs.insert({ id: 1, vector: v, metadata: { f: () => 1 } });
   const n: number = await docs.insertBatch([{ id: 'b', vector: v }, { id: 'c', vector: v, metadata: { k: 1 } }]);
+  // @ts-expect-error unknown item keys are rejected (a typo must not drop metadata)
+  await docs.insert({ id: 1, vector: v, metdata: { k: 1 } });
 
   const filter: Filter = {
     lang: 'en',
@@ -53,6 +55,26 @@ async function main(): Promise<void> {
     $or: [{ tags: { $in: ['x', 'y'] } }, { score: { $range: [0.5, 1] } }],
     $not: { draft: { $exists: true } },
   };
+  const field: string = 'lang';
+  const dynamic: Filter = { [field]: 'en', $and: [{ [field]: { $in: ['en', 'de'] } }] };
+  const eqJson: Filter = { obj: { nested: [1, 'x'] }, other: { $eq: { $dollar: 1 } }, bytes: { $lt: new Uint8Array(1) } };
+  // @ts-expect-error undefined is not a filter value (use null or { $exists: false })
+  const undefField: Filter = { lang: undefined };
+  // @ts-expect-error operands are never undefined
+  const undefOperand: Filter = { lang: { $eq: undefined } };
+  // @ts-expect-error $lt needs a number, bigint, string or Uint8Array
+  const boolLt: Filter = { flag: { $lt: true } };
+  // @ts-expect-error $range bounds are ordered values, not null
+  const nullRange: Filter = { year: { $range: [null, null] } };
+  // @ts-expect-error $and takes an array of filters
+  const undefAnd: Filter = { $and: undefined };
+  // @ts-expect-error JSON objects do not order
+  const jsonGt: Filter = { year: { $gt: { y: 1 } } };
+  // @ts-expect-error $in values are never undefined
+  const undefIn: Filter = { year: { $in: [1, undefined] } };
+  // @ts-expect-error predicates are synchronous
+  const asyncPred: SearchOptions = { filter: async () => true };
+  void [dynamic, eqJson, undefField, undefOperand, boolLt, nullRange, undefAnd, jsonGt, undefIn, asyncPred];
   const opts: SearchOptions = { k: 10, ef: 64, filter, threshold: 0.2, includeVectors: true, includeMetadata: true };
   const hits: SearchResult[] = await docs.search(v, opts);
   for (const h of hits) {

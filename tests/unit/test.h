@@ -53,7 +53,9 @@
     X(hnsw_delete_half) \
     X(hnsw_delete_all_reinsert) \
     X(hnsw_filter_selective) \
-    X(hnsw_filter_ef_small)
+    X(hnsw_filter_ef_small) \
+    X(filter_columns_follow_writes) \
+    X(filter_evaluators_agree)
 
 #define VL_DECL(name) int test_##name(void);
 VL_TESTS(VL_DECL)
@@ -139,7 +141,10 @@ void     t_put16(uint8_t *p, uint16_t v);
 void     t_put32(uint8_t *p, uint32_t v);
 void     t_put64(uint8_t *p, uint64_t v);
 
-/* Allocation-failure hook of the core (src/mem.c). */
+/* Test hooks of the core: allocation failure (src/mem.c) and the plan of
+ * filtered searches (src/index.c: 0 auto, 1 graph, 2 exact scan, 3 exact
+ * scan evaluating per node). */
 void vl__test_alloc_fail_after(int32_t n);
+void vl__test_filter_plan(int32_t mode);
 
 #endif /* VL_TEST_H */

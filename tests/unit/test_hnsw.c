@@ -324,7 +324,10 @@ static uint32_t f_eq_i64(uint8_t *f, uint16_t fid, int64_t v)
     return 13;
 }
 
-/* n rows with metadata {bucket: i % 100 (i64), even: bool}; filter searches. */
+/* n rows with metadata {bucket: i % 100 (i64), even: bool}; filter searches
+ * under each plan (graph traversal, exact scan, automatic). */
+static const char *plan_name[3] = { "auto", "graph", "exact" };
+
 static int filter_search(uint32_t ef)
 {
     const uint32_t n = 5000, dim = 16;
@@ -351,63 +354,75 @@ static int filter_search(uint32_t ef)
     uint8_t *keep = t_alloc(n);
     uint8_t f[64];
     int bad;
-    /* 1% selective */
-    uint32_t fl = f_eq_i64(f, (uint16_t)fb, 7);
-    for (uint32_t i = 0; i < n; i++) keep[i] = i % 100 == 7;
-    double r = recall_of(h, VL_METRIC_L2, x, ids, keep, n, dim, qs, NQ, ef, f, fl, &bad);
-    printf("  ef=%u 1%% filter recall@10: %.4f\n", ef, r);
-    CHECK(!bad);           /* k results, all matching, distances true */
-    CHECK(r >= 0.9);
-    /* 50%: even == true */
-    f[0] = VL_F_CMP; f[1] = VL_CMP_EQ; t_put16(f + 2, (uint16_t)fe); f[4] = VL_TAG_BOOL; f[5] = 1;
-    for (uint32_t i = 0; i < n; i++) keep[i] = i % 2 == 0;
-    r = recall_of(h, VL_METRIC_L2, x, ids, keep, n, dim, qs, NQ, ef, f, 6, &bad);
-    printf("  ef=%u 50%% filter recall@10: %.4f\n", ef, r);
-    CHECK(!bad && r >= 0.9);
-    /* bucket < 10 AND NOT even: 5% */
-    uint32_t p = 0;
-    f[p++] = VL_F_AND; t_put16(f + p, 2); p += 2;
-    f[p++] = VL_F_CMP; f[p++] = VL_CMP_LT; t_put16(f + p, (uint16_t)fb); p += 2;
-    f[p++] = VL_TAG_F64; { double d = 9.5; uint64_t b; memcpy(&b, &d, 8); t_put64(f + p, b); } p += 8;
-    f[p++] = VL_F_NOT;
-    f[p++] = VL_F_CMP; f[p++] = VL_CMP_EQ; t_put16(f + p, (uint16_t)fe); p += 2; f[p++] = VL_TAG_BOOL; f[p++] = 1;
-    for (uint32_t i = 0; i < n; i++) keep[i] = i % 100 < 10 && i % 2 == 1;
-    r = recall_of(h, VL_METRIC_L2, x, ids, keep, n, dim, qs, NQ, ef, f, p, &bad);
-    printf("  ef=%u 5%% filter recall@10: %.4f\n", ef, r);
-    CHECK(!bad && r >= 0.9);
-    /* fewer matches than k: a filter matching 3 rows returns exactly those 3 */
-    p = 0;
-    f[p++] = VL_F_IN; t_put16(f + p, (uint16_t)fb); p += 2; t_put16(f + p, 1); p += 2;
-    f[p++] = VL_TAG_I64; t_put64(f + p, 42); p += 8;
-    /* AND id-row < 300 via a second field is not available: use deletes instead */
-    for (uint32_t i = 0; i < n; i++) keep[i] = i % 100 == 42;
+    uint64_t rid[K];
+    float rd[K];
+    uint32_t c, fl;
+    double r;
+    for (int plan = 1; plan <= 3; plan++) {
+        vl__test_filter_plan(plan % 3);
+        const char *pn = plan_name[plan % 3];
+        /* 1% selective */
+        fl = f_eq_i64(f, (uint16_t)fb, 7);
+        for (uint32_t i = 0; i < n; i++) keep[i] = i % 100 == 7;
+        r = recall_of(h, VL_METRIC_L2, x, ids, keep, n, dim, qs, NQ, ef, f, fl, &bad);
+        printf("  ef=%u %s 1%% filter recall@10: %.4f\n", ef, pn, r);
+        CHECK(!bad);           /* k results, all matching, distances true */
+        CHECK(r >= 0.9);
+        /* 50%: even == true */
+        f[0] = VL_F_CMP; f[1] = VL_CMP_EQ; t_put16(f + 2, (uint16_t)fe); f[4] = VL_TAG_BOOL; f[5] = 1;
+        for (uint32_t i = 0; i < n; i++) keep[i] = i % 2 == 0;
+        r = recall_of(h, VL_METRIC_L2, x, ids, keep, n, dim, qs, NQ, ef, f, 6, &bad);
+        printf("  ef=%u %s 50%% filter recall@10: %.4f\n", ef, pn, r);
+        CHECK(!bad && r >= 0.9);
+        /* bucket < 9.5 AND NOT even: 5% */
+        uint32_t p = 0;
+        f[p++] = VL_F_AND; t_put16(f + p, 2); p += 2;
+        f[p++] = VL_F_CMP; f[p++] = VL_CMP_LT; t_put16(f + p, (uint16_t)fb); p += 2;
+        f[p++] = VL_TAG_F64; { double d = 9.5; uint64_t b; memcpy(&b, &d, 8); t_put64(f + p, b); } p += 8;
+        f[p++] = VL_F_NOT;
+        f[p++] = VL_F_CMP; f[p++] = VL_CMP_EQ; t_put16(f + p, (uint16_t)fe); p += 2; f[p++] = VL_TAG_BOOL; f[p++] = 1;
+        for (uint32_t i = 0; i < n; i++) keep[i] = i % 100 < 10 && i % 2 == 1;
+        r = recall_of(h, VL_METRIC_L2, x, ids, keep, n, dim, qs, NQ, ef, f, p, &bad);
+        printf("  ef=%u %s 5%% filter recall@10: %.4f\n", ef, pn, r);
+        CHECK(!bad && r >= 0.9);
+        /* a filter that matches nothing */
+        fl = f_eq_i64(f, (uint16_t)fb, 1000);
+        c = 99;
+        CHECK_OK(vl_index_search(h, 1, qs, K, ef, f, fl, rid, rd, &c));
+        CHECK(c == 0);
+        /* an unknown field id: nothing matches */
+        fl = f_eq_i64(f, 999, 7);
+        CHECK_OK(vl_index_search(h, 1, qs, K, ef, f, fl, rid, rd, &c));
+        CHECK(c == 0);
+    }
+    /* delete most of bucket 42: IN(bucket, [42]) then matches 3 rows */
     uint64_t *del = t_alloc(n * sizeof *del);
     uint32_t nd = 0, got;
     for (uint32_t i = 0; i < n; i++)
-        if (i % 100 == 42 && i >= 300) { del[nd++] = ids[i]; keep[i] = 0; }
+        if (i % 100 == 42 && i >= 300) del[nd++] = ids[i];
     CHECK_OK(vl_index_delete(h, nd, del, &got));
     CHECK(got == nd);
-    r = recall_of(h, VL_METRIC_L2, x, ids, keep, n, dim, qs, NQ, ef, f, p, &bad);
-    CHECK(!bad && r == 1.0);
-    /* a filter that matches nothing */
-    fl = f_eq_i64(f, (uint16_t)fb, 1000);
-    uint64_t rid[K];
-    float rd[K];
-    uint32_t c = 99;
-    CHECK_OK(vl_index_search(h, 1, qs, K, ef, f, fl, rid, rd, &c));
-    CHECK(c == 0);
-    /* an unknown field id: nothing matches, NE matches everything live */
-    fl = f_eq_i64(f, 999, 7);
-    CHECK_OK(vl_index_search(h, 1, qs, K, ef, f, fl, rid, rd, &c));
-    CHECK(c == 0);
-    f[1] = VL_CMP_NE;
-    for (uint32_t i = 0; i < n; i++) keep[i] = !(i % 100 == 42 && i >= 300);
-    r = recall_of(h, VL_METRIC_L2, x, ids, keep, n, dim, qs, NQ, ef, f, fl, &bad);
-    CHECK(!bad && r >= 0.9);
-    /* a malformed filter is refused and writes nothing */
-    c = 99;
-    CHECK_RC(vl_index_search(h, 1, qs, K, ef, f, fl - 1, rid, rd, &c), VL_EINVAL);
-    CHECK(c == 99);
+    CHECK_RCH(h, vl_index_check(h), VL_OK);
+    for (int plan = 1; plan <= 3; plan++) {
+        vl__test_filter_plan(plan % 3);
+        uint32_t p = 0;
+        f[p++] = VL_F_IN; t_put16(f + p, (uint16_t)fb); p += 2; t_put16(f + p, 1); p += 2;
+        f[p++] = VL_TAG_I64; t_put64(f + p, 42); p += 8;
+        for (uint32_t i = 0; i < n; i++) keep[i] = i % 100 == 42 && i < 300;
+        r = recall_of(h, VL_METRIC_L2, x, ids, keep, n, dim, qs, NQ, ef, f, p, &bad);
+        CHECK(!bad && r == 1.0);
+        /* NE on an unknown field matches every live node */
+        fl = f_eq_i64(f, 999, 7);
+        f[1] = VL_CMP_NE;
+        for (uint32_t i = 0; i < n; i++) keep[i] = !(i % 100 == 42 && i >= 300);
+        r = recall_of(h, VL_METRIC_L2, x, ids, keep, n, dim, qs, NQ, ef, f, fl, &bad);
+        CHECK(!bad && r >= 0.9);
+        /* a malformed filter is refused and writes nothing */
+        c = 99;
+        CHECK_RC(vl_index_search(h, 1, qs, K, ef, f, fl - 1, rid, rd, &c), VL_EINVAL);
+        CHECK(c == 99);
+    }
+    vl__test_filter_plan(0);
     CHECK_RCH(h, vl_index_check(h), VL_OK);
     free(del); free(keep); free(meta); free(off); free(x); free(qs); free(ids);
     vl_index_free(h);
@@ -416,3 +431,95 @@ static int filter_search(uint32_t ef)
 
 int test_hnsw_filter_selective(void) { return filter_search(64); }
 int test_hnsw_filter_ef_small(void) { return filter_search(10); }
+
+/* Filter columns (built by the first filtered search) follow every later
+ * write: set_meta, upsert (new, replaced, without metadata), delete, clear.
+ * Checked against the oracle under the exact plan after each step. */
+int test_filter_columns_follow_writes(void)
+{
+    for (uint32_t kind = 0; kind < 2; kind++) {
+        const uint32_t n = 600, dim = 4;
+        float *x = t_clustered(n, dim, 6, SIGMA, 61);
+        uint64_t *ids = seq_ids(n, 1);
+        vl_index *h = t_index(dim, VL_METRIC_L2, kind, 8, 32, 3);
+        CHECK(h);
+        uint32_t fs, fv;
+        CHECK_OK(vl_index_field(h, "s", 1, &fs));
+        CHECK_OK(vl_index_field(h, "v", 1, &fv));
+        int64_t *val = t_alloc(n * sizeof *val);     /* model: value of v, or INT64_MIN if absent */
+        uint8_t *meta = t_alloc((size_t)n * 32);
+        uint32_t *off = t_alloc((n + 1) * sizeof *off);
+        off[0] = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            uint8_t *r = meta + off[i];
+            uint32_t len = t_rec_begin(r);
+            len = t_rec_str(r, len, (uint16_t)fs, VL_TAG_STR, i % 2 ? "odd" : "even", i % 2 ? 3 : 4);
+            if (i % 5) { len = t_rec_i64(r, len, (uint16_t)fv, i % 10); val[i] = i % 10; }
+            else val[i] = INT64_MIN;
+            off[i + 1] = off[i] + len;
+        }
+        CHECK_OK(vl_index_upsert(h, n, ids, x, meta, off));
+        uint8_t *keep = t_alloc(n);
+        uint8_t f[64];
+        uint32_t fl = f_eq_i64(f, (uint16_t)fv, 3);
+        float *qs = t_queries(x, n, dim, 20, SIGMA, 5);
+        int bad;
+        for (int step = 0; step < 5; step++) {
+            for (int plan = 1; plan <= 2; plan++) {
+                vl__test_filter_plan(plan);
+                for (uint32_t i = 0; i < n; i++) keep[i] = val[i] == 3;
+                double r = recall_of(h, VL_METRIC_L2, x, ids, keep, n, dim, qs, 20, 64, f, fl, &bad);
+                if (bad || r < (plan == 2 ? 1.0 : 0.9)) {
+                    fprintf(stderr, "  kind %u step %d plan %d recall %.3f\n", kind, step, plan, r);
+                    return 1;
+                }
+            }
+            CHECK_RCH(h, vl_index_check(h), VL_OK);
+            /* mutate: rows with i % 7 == step get v = 3 (set_meta), rows with
+             * i % 11 == step lose their metadata (upsert without meta), rows with
+             * i % 13 == step are deleted then re-inserted with v = 3 */
+            for (uint32_t i = 0; i < n; i++) {
+                if (val[i] == -1) continue;                 /* deleted: leave alone */
+                uint8_t rec[32];
+                uint32_t one[2] = { 0, 0 };
+                if (i % 7 == (uint32_t)step) {
+                    one[1] = t_rec_begin(rec);
+                    one[1] = t_rec_i64(rec, one[1], (uint16_t)fv, 3);
+                    one[1] = t_rec_str(rec, one[1], (uint16_t)fs, VL_TAG_STR, "x", 1);
+                    CHECK_OK(vl_index_set_meta(h, 1, &ids[i], rec, one));
+                    val[i] = 3;
+                } else if (i % 11 == (uint32_t)step) {
+                    CHECK_OK(vl_index_upsert(h, 1, &ids[i], x + (size_t)i * dim, NULL, NULL));
+                    val[i] = INT64_MIN;
+                } else if (i % 13 == (uint32_t)step) {
+                    uint32_t nd;
+                    CHECK_OK(vl_index_delete(h, 1, &ids[i], &nd));
+                    CHECK(nd == 1);
+                    if (i % 2) {      /* odd ones come back with v = 3 */
+                        one[1] = t_rec_begin(rec);
+                        one[1] = t_rec_i64(rec, one[1], (uint16_t)fv, 3);
+                        CHECK_OK(vl_index_upsert(h, 1, &ids[i], x + (size_t)i * dim, rec, one));
+                        val[i] = 3;
+                    } else {
+                        val[i] = -1;   /* stays deleted: never matches (-1 != 3) */
+                    }
+                }
+            }
+        }
+        CHECK_OK(vl_index_clear(h));
+        vl__test_filter_plan(2);
+        uint64_t rid[K];
+        float rd[K];
+        uint32_t c = 9;
+        CHECK_OK(vl_index_search(h, 1, qs, K, 64, f, fl, rid, rd, &c));
+        CHECK(c == 0);
+        CHECK_OK(vl_index_upsert(h, n, ids, x, meta, off));
+        for (uint32_t i = 0; i < n; i++) keep[i] = i % 5 && i % 10 == 3;
+        double r = recall_of(h, VL_METRIC_L2, x, ids, keep, n, dim, qs, 20, 64, f, fl, &bad);
+        CHECK(!bad && r == 1.0);
+        vl__test_filter_plan(0);
+        free(val); free(meta); free(off); free(keep); free(qs); free(x); free(ids);
+        vl_index_free(h);
+    }
+    return 0;
+}

@@ -589,9 +589,13 @@ int test_alloc_failure_unchanged(void)
         CHECK(sn.c[0] == 0x5a5a5a5au);
         vl_index_free(s2);
         /* index creation */
+        vl_config cfg;
+        CHECK_OK(vl_index_config(h, &cfg));
+        vl_index *h3 = NULL;
         vl__test_alloc_fail_after(0);
-        vl_index *h3 = t_index(dim, VL_METRIC_L2, kind, 6, 24, 8);
+        int rc3 = vl_index_new(&cfg, &h3);
         vl__test_alloc_fail_after(-1);
+        CHECK_RC(rc3, VL_ENOMEM);
         CHECK(h3 == NULL);
         free(meta); free(x); free(ids);
         vl_index_free(h);

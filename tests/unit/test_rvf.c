@@ -629,6 +629,26 @@ int test_rvf_golden(void)
         vl_rvf_info_get(h, &in);
         if (strcmp(g->name, "indexed.rvf") == 0) CHECK(in.flags & VL_RVF_F_INDEX);
         if (strcmp(g->name, "torn.rvf") == 0) CHECK(in.committed_end == 1001 && in.append_at == 1603);
+        /* commit on top of rvf-node's file: its old MANIFEST/JOURNAL entries
+         * leave the directory, its witness chain continues, nothing else moves */
+        rows r0;
+        CHECK_RVF(h, scan_all(h, &r0), VL_OK);
+        model gm = { g->dim, 0, 0, NULL, NULL, NULL, g->metric };
+        for (uint32_t k = 0; k < r0.n; k++) model_upsert(&gm, r0.ids[k], r0.vecs + (size_t)k * g->dim);
+        float nv[8] = { 0.5f, -0.5f, 0.25f, 1, 0, 0, 0, 0.125f };
+        uint64_t nid = 1u << 20, victim = r0.n ? r0.ids[r0.n / 2] : 0;
+        CHECK(g->dim == 8);
+        CHECK_RVF(h, vl_rvf_ingest(h, 1, &nid, nv, 1), VL_OK);
+        model_upsert(&gm, nid, nv);
+        uint32_t nd = 0;
+        CHECK_RVF(h, vl_rvf_delete(h, 1, &victim, 2, &nd), VL_OK);
+        CHECK(nd == (r0.n ? 1u : 0u));
+        model_delete(&gm, victim);
+        if (reopen_matches(io, &gm, g->epoch + 2) || dir_is_lean(h)) return 1;
+        vl_rvf_info_get(h, &in);
+        CHECK(in.live == g->live + 1 - nd && !(in.flags & VL_RVF_F_INDEX));
+        rows_free(&r0);
+        model_free(&gm);
         vl_rvf_free(h);
         vl_io_mem_free(io);
 #ifndef VL_TEST_WASM
@@ -740,6 +760,13 @@ int test_rvf_roundtrip(void)
      * still holds live 13, 14, 16). */
     uint64_t del[2] = { 0, 0 };
     CHECK(vl_rvf_deleted_ids(h, del, 2) == 1 && del[0] == 15);
+    uint64_t d3[3] = { 3, 1, 2 }, one = 0;
+    CHECK_RVF(h, vl_rvf_delete(h, 3, d3, 1, NULL), VL_OK);   /* nothing live: still a commit */
+    CHECK_RVF(h, vl_rvf_delete(h, 2, ids + 1, 1, NULL), VL_OK);
+    for (int i = 1; i < 3; i++) model_delete(&m, ids[i]);
+    CHECK(vl_rvf_deleted_ids(h, &one, 1) == 3 && one == 15);   /* a partial copy: the smallest */
+    CHECK(vl_rvf_deleted_ids(h, NULL, 0) == 3);
+    if (reopen_matches(c, &m, in.epoch + 3)) return 1;
     vl_rvf_free(h);
     vl_io_mem_free(c);
     model_free(&m);
@@ -999,7 +1026,7 @@ int test_rvf_hostile(void)
     CHECK(base.nd == 2 && base.dir[0].seg_type == VL_RVF_SEG_VEC);
 
     /* Each case: the good file + crafted bytes; expected code, or OK at epoch 1. */
-    for (int c = 0; c < 14; c++) {
+    for (int c = 0; c < 15; c++) {
         vl_io *d = mem_copy(good, good_size);
         rawman m = base;
         int want = VL_ECORRUPT;
@@ -1070,6 +1097,7 @@ int test_rvf_hostile(void)
             m.dir[0].payload_length += 1;
             break;
         }
+        case 14: m.dir[m.nd++] = m.dir[0]; break;                  /* the same bytes listed twice */
         }
         if (c != 0 && c != 10 && c != 11 && c != 12)
             if (raw_manifest(d, &m, 70)) return 1;
@@ -1092,6 +1120,103 @@ int test_rvf_hostile(void)
     }
     (void)vec_off;
     (void)in;
+
+    /* segment ids near UINT64_MAX: the file opens; a commit that would need
+     * id UINT64_MAX is refused before anything is written */
+    for (int c = 0; c < 2; c++) {
+        vl_io *d = mem_copy(good, good_size);
+        rawman m = base;
+        m.epoch = 2;
+        if (raw_manifest(d, &m, c ? UINT64_MAX : UINT64_MAX - 4)) return 1;
+        vl_rvf *x = NULL;
+        CHECK_MSG(msg, vl_rvf_open(d, &x, msg, sizeof msg), VL_OK);
+        uint64_t one = 1;
+        if (c == 0) {   /* ids UINT64_MAX-3 .. UINT64_MAX-1 still fit: one more ingest */
+            CHECK_RVF(x, vl_rvf_ingest(x, 1, &one, v, 1), VL_OK);
+            vl_rvf_free(x);
+            CHECK_MSG(msg, vl_rvf_open(d, &x, msg, sizeof msg), VL_OK);
+        }
+        uint64_t before = dev_size_of(d);
+        CHECK_RVF(x, vl_rvf_ingest(x, 1, &one, v, 1), VL_EINVAL);
+        CHECK(strstr(vl_rvf_errmsg(x), "segment id space") && dev_size_of(d) == before);
+        CHECK_RVF(x, vl_rvf_delete(x, 1, &one, 1, NULL), VL_EINVAL);
+        rows r;
+        CHECK_RVF(x, scan_all(x, &r), VL_OK);   /* still usable */
+        CHECK(r.n == 3);
+        rows_free(&r);
+        vl_rvf_free(x);
+        vl_io_mem_free(d);
+    }
+
+    /* extra listed segments: an unset (all-zero) hash is accepted (FORMAT.md
+     * §2), a 3-byte VEC is corrupt, an oversized witness is over the cap, an
+     * unparseable witness opens but fails the chain check */
+    for (int c = 0; c < 4; c++) {
+        vl_io *d = mem_copy(good, good_size);
+        rawman m = base;
+        m.epoch = 2;
+        uint8_t *p = NULL;
+        uint32_t plen = 0, type = VL_RVF_SEG_VEC;
+        int want = VL_OK;
+        if (c == 0) {            /* one row, id 9, hash zeroed below */
+            plen = 6 + 8 + 8;
+            p = t_alloc(plen);
+            t_put16(p, 2); t_put32(p + 2, 1); put64(p + 6, 9);
+            memcpy(p + 14, v, 8);
+        } else if (c == 1) {
+            plen = 3; p = t_alloc(plen); want = VL_ECORRUPT;
+        } else if (c == 2) {
+            plen = VL_RVF_MAX_WITNESS + 1; p = t_alloc(plen); type = VL_RVF_SEG_WITNESS; want = VL_EBUDGET;
+        } else {
+            plen = 3; p = t_alloc(plen); type = VL_RVF_SEG_WITNESS;
+        }
+        uint64_t off = dev_size_of(d);
+        if (raw_segment(d, type, 60, p, plen)) return 1;
+        if (c == 0) {
+            uint64_t nn;
+            uint8_t *bb = (uint8_t *)mem_bytes(d, &nn);
+            memset(bb + off + 0x28, 0, 16);
+        }
+        m.dir[m.nd++] = (vl_rvf_dirent){ 60, off, plen, type };
+        if (raw_manifest(d, &m, 70)) return 1;
+        vl_rvf *x = NULL;
+        int rc = vl_rvf_open(d, &x, msg, sizeof msg);
+        if (rc != want) { fprintf(stderr, "listed case %d: rc %d (%s)\n", c, rc, msg); return 1; }
+        if (rc == VL_OK) {
+            vl_rvf_info xi;
+            vl_rvf_info_get(x, &xi);
+            uint32_t wn, wv;
+            if (c == 0) {
+                CHECK(xi.live == 4 && vl_rvf_is_live(x, 9));
+                CHECK_RVF(x, vl_rvf_verify_witness(x, &wn, &wv), VL_OK);
+            } else {
+                CHECK_RVF(x, vl_rvf_verify_witness(x, &wn, &wv), VL_ECORRUPT);
+            }
+            vl_rvf_free(x);
+        }
+        free(p);
+        vl_io_mem_free(d);
+    }
+
+    /* a file of plausible manifest headers every 64 bytes, each claiming a
+     * payload up to EOF with a wrong hash: the scan gives up (bounded work)
+     * instead of hashing ~size^2/128 bytes */
+    {
+        const uint64_t fs = 1u << 20;
+        uint8_t *f = t_alloc((size_t)fs);
+        for (uint64_t o = 0; o + 64 <= fs; o += 64) {
+            t_put32(f + o, VL_RVF_MAGIC);
+            f[o + 4] = 1; f[o + 5] = VL_RVF_SEG_MANIFEST;
+            put64(f + o + 16, fs - o - 64);
+            f[o + 0x28] = 1;
+        }
+        vl_io *d = mem_copy(f, fs);
+        vl_rvf *x = NULL;
+        CHECK_MSG(msg, vl_rvf_open(d, &x, msg, sizeof msg), VL_ECORRUPT);
+        CHECK(strstr(msg, "gave up"));
+        vl_io_mem_free(d);
+        free(f);
+    }
 
     /* not an .rvf at all */
     uint8_t junk[1000];
@@ -1215,6 +1340,28 @@ int test_rvf_unknown_segments(void)
         }
         CHECK(found == 3);
         if (pass == 1) break;
+        /* a damaged foreign payload is refused when compaction copies it */
+        {
+            vl_rvf_dirent fd;
+            uint64_t n0;
+            const uint8_t *b0 = mem_bytes(dev, &n0);
+            vl_io *bad = mem_copy(b0, n0), *bd = NULL;
+            vl_rvf *bh = NULL, *bn = NULL;
+            CHECK_MSG(msg, vl_rvf_open(bad, &bh, msg, sizeof msg), VL_OK);
+            for (uint32_t i = 0; i < in.dir_count; i++) {
+                CHECK_OK(vl_rvf_dir(bh, i, &fd));
+                if (fd.seg_type == 0x30) break;
+            }
+            CHECK(fd.seg_type == 0x30);
+            uint64_t nb;
+            ((uint8_t *)mem_bytes(bad, &nb))[fd.offset + 64 + 3] ^= 1;
+            CHECK_OK(vl_io_mem_open(NULL, 0, &bd));
+            CHECK_RVF(bh, vl_rvf_compact(bh, bd, 1, &bn), VL_ECORRUPT);
+            CHECK(bn == NULL && strstr(vl_rvf_errmsg(bh), "compaction"));
+            vl_rvf_free(bh);
+            vl_io_mem_free(bd);
+            vl_io_mem_free(bad);
+        }
         /* compaction copies them byte for byte */
         vl_io *dst = NULL;
         vl_rvf *n = NULL;
@@ -1667,5 +1814,52 @@ int test_rvf_nomem(void)
         model_free(&post);
     }
     script_free(&sc);
+    return 0;
+}
+
+/* Batches and compactions larger than VL_RVF_VEC_TARGET are split into
+ * several VEC segments (rvf-node refuses payloads over 256 MiB; smaller
+ * segments also bound the reader's buffers). */
+int test_rvf_large_segments(void)
+{
+    const uint32_t dim = 2048, n = 2100;   /* 8200-byte rows: 17.2 MB, two segments */
+    vl_io *io = NULL, *dst = NULL;
+    vl_rvf *h = NULL, *c = NULL;
+    char msg[256] = "";
+    uint8_t fid[16];
+    make_id(fid, 15);
+    uint64_t *ids = t_alloc(n * sizeof *ids);
+    float *v = t_alloc((size_t)n * dim * sizeof *v);
+    uint64_t s = 21;
+    for (uint32_t i = 0; i < n; i++) ids[i] = 100000 + (uint64_t)i * 3;
+    ids[n - 1] = ids[0];                   /* the last segment overrides a row of the first */
+    rand_vecs(v, n, dim, &s);
+    model m = { dim, 0, 0, NULL, NULL, NULL, VL_METRIC_L2 };
+    for (uint32_t i = 0; i < n; i++) model_upsert(&m, ids[i], v + (size_t)i * dim);
+    CHECK_OK(vl_io_mem_open(NULL, 0, &io));
+    CHECK_MSG(msg, vl_rvf_create(io, dim, VL_METRIC_L2, fid, &h, msg, sizeof msg), VL_OK);
+    CHECK_RVF(h, vl_rvf_ingest(h, n, ids, v, 1), VL_OK);
+    CHECK(dir_vec_count(h) == 2);
+    for (uint32_t i = 0; i < 2; i++) {
+        vl_rvf_dirent d;
+        CHECK_OK(vl_rvf_dir(h, i, &d));
+        CHECK(d.seg_type == VL_RVF_SEG_VEC && d.payload_length <= VL_RVF_VEC_TARGET);
+    }
+    if (reopen_matches(io, &m, 1)) return 1;
+    uint64_t gone[2] = { ids[5], ids[1500] };
+    CHECK_RVF(h, vl_rvf_delete(h, 2, gone, 2, NULL), VL_OK);
+    model_delete(&m, gone[0]);
+    model_delete(&m, gone[1]);
+    CHECK_OK(vl_io_mem_open(NULL, 0, &dst));
+    CHECK_RVF(h, vl_rvf_compact(h, dst, 3, &c), VL_OK);
+    CHECK(dir_vec_count(c) == 2);
+    if (match_model(c, &m) || reopen_matches(dst, &m, 3)) return 1;
+    vl_rvf_free(c);
+    vl_rvf_free(h);
+    vl_io_mem_free(dst);
+    vl_io_mem_free(io);
+    model_free(&m);
+    free(ids);
+    free(v);
     return 0;
 }

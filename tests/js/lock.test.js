@@ -1,0 +1,487 @@
+// tests/js/lock.test.js — the Node writer lock (worker/lock-file.js, FORMAT.md §7, SPEC.md F7 and
+// failure mode 3 "two writers on one store: the second gets ELOCK with a clear message").
+//
+// Everything runs in fresh temp dirs. Lock bytes are decoded and forged here with an independent
+// bit-by-bit CRC-32, not with the module's encoder. Child processes (tests/js/fixtures/
+// lock-holder.js) are killed in `after` hooks and also exit when their stdin closes, so none can
+// outlive the run. Ages are forged by rewriting created_ns, never by sleeping.
+//
+// The stale rule under test (same as @ruvector/rvf-node 0.2.3): on the same host a lock is stale
+// when its pid is dead AND created_ns is more than 30 s old; from another host when created_ns is
+// more than 300 s old. A live pid's lock is never stale; a dead pid's young lock is still refused.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { acquireFileLock, readFileLock, crc32 } from '../../worker/lock-file.js';
+import { VecliteError } from '../../web/errors.js';
+
+const { RvfDatabase } = createRequire(import.meta.url)('@ruvector/rvf-node');
+const FIXTURE = fileURLToPath(new URL('./fixtures/lock-holder.js', import.meta.url));
+const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-lock-'));
+const children = new Set();
+after(() => {
+  for (const c of children) c.kill('SIGKILL');
+  fs.rmSync(ROOT, { recursive: true, force: true });
+});
+
+let seq = 0;
+/** A fresh .rvf path (no file created) in its own directory. */
+function freshPath() {
+  const dir = fs.mkdtempSync(path.join(ROOT, `t${seq++}-`));
+  return path.join(dir, 'x.rvf');
+}
+
+/** Reference CRC-32, bit by bit (independent of the module's table). */
+function refCrc32(bytes) {
+  let c = 0xffffffff;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** Decode a lock file per FORMAT.md §7, independently of the module. */
+function decode(buf) {
+  const host = buf.subarray(8, 0x48);
+  const nul = host.indexOf(0);
+  return {
+    magic: buf.readUInt32LE(0),
+    pid: buf.readUInt32LE(4),
+    host: host.subarray(0, nul).toString('utf8'),
+    hostNulTerminated: nul >= 0 && host.subarray(nul).every((b) => b === 0),
+    createdNs: buf.readBigUInt64LE(0x48),
+    writerId: buf.toString('hex', 0x50, 0x60),
+    version: buf.readUInt32LE(0x60),
+    crc: buf.readUInt32LE(0x64),
+  };
+}
+
+/** Forge a complete lock (magic, pid, host, created_ns = now - ageS, random writer_id, crc). */
+function forge({ pid, host = os.hostname(), ageS = 0, writerId = crypto.randomBytes(16) }) {
+  const b = Buffer.alloc(104);
+  b.writeUInt32LE(0x52564c46, 0);
+  b.writeUInt32LE(pid, 4);
+  b.write(host, 8, 'utf8');
+  b.writeBigUInt64LE(BigInt(Date.now()) * 1_000_000n - BigInt(Math.round(ageS * 1e9)), 0x48);
+  writerId.copy(b, 0x50);
+  b.writeUInt32LE(1, 0x60);
+  b.writeUInt32LE(refCrc32(b.subarray(0, 0x64)), 0x64);
+  return b;
+}
+
+/** Rewrite created_ns (now - ageS) and the crc of an existing lock file; optionally its host. */
+function age(lockFile, ageS, host) {
+  const b = fs.readFileSync(lockFile);
+  if (host !== undefined) {
+    b.fill(0, 8, 0x48);
+    b.write(host, 8, 'utf8');
+  }
+  b.writeBigUInt64LE(BigInt(Date.now()) * 1_000_000n - BigInt(Math.round(ageS * 1e9)), 0x48);
+  b.writeUInt32LE(refCrc32(b.subarray(0, 0x64)), 0x64);
+  fs.writeFileSync(lockFile, b);
+}
+
+/** A pid that certainly belonged to a process that has exited. */
+function deadPid() {
+  const r = spawnSync(process.execPath, ['-e', '']);
+  assert.equal(r.status, 0);
+  return r.pid;
+}
+
+/** Spawn the fixture and wait for its first JSON line. */
+function hold(mode, rvfPath) {
+  const child = spawn(process.execPath, [FIXTURE, mode, rvfPath], { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.add(child);
+  const exited = new Promise((resolve) => child.once('exit', () => { children.delete(child); resolve(); }));
+  const ready = new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const nl = out.indexOf('\n');
+      if (nl >= 0) {
+        const msg = JSON.parse(out.slice(0, nl));
+        if (msg.ready) resolve(msg);
+        else reject(new Error(`fixture failed: ${msg.error} ${msg.message}`));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`fixture exited early (${code})`)));
+  });
+  const kill = async () => { child.kill('SIGKILL'); await exited; };
+  return { child, ready, kill };
+}
+
+/** Assert that fn rejects/throws a VecliteError ELOCK whose message names pid, host and the lock path. */
+async function assertElock(fn, { pid, host, lockFile }) {
+  let err;
+  try {
+    await fn();
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof VecliteError, `expected a VecliteError, got ${err}`);
+  assert.equal(err.code, 'ELOCK');
+  if (pid !== undefined) {
+    assert.match(err.message, new RegExp(`\\bpid ${pid}\\b`));
+    assert.equal(err.holder.pid, pid);
+  }
+  if (host !== undefined) {
+    assert.ok(err.message.includes(`"${host}"`), err.message);
+    assert.equal(err.holder.host, host);
+  }
+  assert.ok(err.message.includes(lockFile), err.message);
+  assert.match(err.message, /close the other writer, or open read-only/i);
+  return err;
+}
+
+/** Make a small rvf-node store at p (it takes and drops its own lock). */
+function makeStore(p) {
+  RvfDatabase.create(p, { dimension: 4 }).close();
+  assert.equal(fs.existsSync(`${p}.lock`), false);
+}
+
+// ---- 1. layout ---------------------------------------------------------------------------------
+
+test('crc32 is IEEE CRC-32 (check value and random buffers against a bitwise reference)', () => {
+  assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
+  assert.equal(crc32(new Uint8Array(0)), 0);
+  for (let i = 0; i < 20; i++) {
+    const b = crypto.randomBytes(1 + i * 13);
+    assert.equal(crc32(b), refCrc32(b));
+  }
+});
+
+test('a fresh lock file is the 104 bytes of FORMAT.md §7', async () => {
+  const p = freshPath();
+  const before = BigInt(Date.now()) * 1_000_000n;
+  const lock = await acquireFileLock(p);
+  const after_ = BigInt(Date.now()) * 1_000_000n;
+  try {
+    const buf = fs.readFileSync(`${p}.lock`);
+    assert.equal(buf.length, 104);
+    const d = decode(buf);
+    assert.equal(d.magic, 0x52564c46);
+    assert.equal(buf.toString('latin1', 0, 4), 'FLVR'); // 0x52564C46 little-endian
+    assert.equal(d.pid, process.pid);
+    assert.equal(d.host, os.hostname());
+    assert.ok(d.hostNulTerminated);
+    assert.ok(d.createdNs >= before && d.createdNs <= after_, `${before} <= ${d.createdNs} <= ${after_}`);
+    assert.notEqual(d.writerId, '0'.repeat(32));
+    assert.equal(d.version, 1);
+    assert.equal(d.crc, refCrc32(buf.subarray(0, 0x64)));
+    assert.deepEqual(lock.holder, { pid: process.pid, host: os.hostname(), createdNs: d.createdNs, writerId: d.writerId });
+    const r = readFileLock(p);
+    assert.deepEqual({ ...r, mtimeMs: 0 },
+      { pid: process.pid, host: os.hostname(), createdNs: d.createdNs, writerId: d.writerId, valid: true, mtimeMs: 0 });
+    // no temporary files are left next to the lock
+    assert.deepEqual(fs.readdirSync(path.dirname(p)), ['x.rvf.lock']);
+  } finally {
+    lock.release();
+  }
+  assert.equal(readFileLock(p), null);
+  assert.deepEqual(fs.readdirSync(path.dirname(p)), []);
+});
+
+test('bad arguments are EINVAL', async () => {
+  await assert.rejects(acquireFileLock(''), { code: 'EINVAL' });
+  await assert.rejects(acquireFileLock(freshPath(), { heartbeatMs: 0 }), { code: 'EINVAL' });
+  await assert.rejects(acquireFileLock(freshPath(), { heartbeatMs: NaN }), { code: 'EINVAL' });
+});
+
+test('a lock in a missing directory is EIO, not a crash', async () => {
+  await assert.rejects(acquireFileLock(path.join(ROOT, 'no-such-dir', 'x.rvf')), { code: 'EIO' });
+});
+
+// ---- 2. same process ---------------------------------------------------------------------------
+
+test('second acquire in the same process is ELOCK; release is idempotent; then acquire works', async () => {
+  const p = freshPath();
+  const lockFile = `${p}.lock`;
+  const a = await acquireFileLock(p);
+  await assertElock(() => acquireFileLock(p), { pid: process.pid, host: os.hostname(), lockFile });
+  assert.equal(a.held, true);
+  assert.equal(a.release(), true);
+  assert.equal(a.release(), false);
+  assert.equal(a.held, false);
+  assert.throws(() => a.refresh(), { code: 'ECLOSED' });
+  const b = await acquireFileLock(p);
+  assert.notEqual(b.holder.writerId, a.holder.writerId);
+  b.release();
+  assert.equal(fs.existsSync(lockFile), false);
+});
+
+test('a lock someone else replaced is not deleted by our release, and refresh reports the loss', async () => {
+  const p = freshPath();
+  const lockFile = `${p}.lock`;
+  const lost = [];
+  const a = await acquireFileLock(p, { onLost: (e) => lost.push(e) });
+  const theirs = forge({ pid: process.pid, host: 'elsewhere' });
+  fs.writeFileSync(`${lockFile}.x`, theirs);
+  fs.renameSync(`${lockFile}.x`, lockFile);
+  assert.throws(() => a.refresh(), (e) => e.code === 'ELOCK' && /taken over by pid \d+ on host "elsewhere"/.test(e.message));
+  assert.equal(a.held, false);
+  assert.equal(lost.length, 1);
+  assert.equal(a.release(), false);
+  assert.deepEqual(fs.readFileSync(lockFile), theirs);
+  fs.unlinkSync(lockFile);
+});
+
+test('a deleted lock is reported as lost by refresh', async () => {
+  const p = freshPath();
+  const a = await acquireFileLock(p);
+  fs.unlinkSync(`${p}.lock`);
+  assert.throws(() => a.refresh(), (e) => e.code === 'ELOCK' && /deleted/.test(e.message));
+  assert.equal(a.release(), false);
+});
+
+// ---- 3. another process ------------------------------------------------------------------------
+
+test('a lock of another process: refused while alive, refused after death while young, taken when 30 s old', async () => {
+  const p = freshPath();
+  const lockFile = `${p}.lock`;
+  const h = hold('veclite', p);
+  const { pid } = await h.ready;
+  assert.notEqual(pid, process.pid);
+  const host = os.hostname();
+  await assertElock(() => acquireFileLock(p), { pid, host, lockFile });
+
+  // Alive with an ancient created_ns: a live pid on this host is never stale.
+  age(lockFile, 3600);
+  await assertElock(() => acquireFileLock(p), { pid, host, lockFile });
+
+  await h.kill(); // SIGKILL: its lock file stays behind
+  assert.equal(readFileLock(p).pid, pid);
+  age(lockFile, 1); // died a second after its last heartbeat
+  const e = await assertElock(() => acquireFileLock(p), { pid, host, lockFile });
+  assert.match(e.message, /no longer running/);
+  age(lockFile, 29); // still inside the 30 s grace period
+  await assertElock(() => acquireFileLock(p), { pid, host, lockFile });
+
+  age(lockFile, 31);
+  const lock = await acquireFileLock(p);
+  const now = readFileLock(p);
+  assert.equal(now.pid, process.pid);
+  assert.equal(now.writerId, lock.holder.writerId);
+  assert.equal(now.valid, true);
+  assert.deepEqual(fs.readdirSync(path.dirname(p)), ['x.rvf.lock']); // the takeover left no temp file
+  lock.release();
+  assert.equal(fs.existsSync(lockFile), false);
+});
+
+test('a forged lock of a dead pid follows the same 30 s rule; a bad crc does not make a live lock stale', async () => {
+  const p = freshPath();
+  const lockFile = `${p}.lock`;
+  const dead = deadPid();
+  fs.writeFileSync(lockFile, forge({ pid: dead, ageS: 10 }));
+  await assertElock(() => acquireFileLock(p), { pid: dead, lockFile });
+  fs.writeFileSync(lockFile, forge({ pid: dead, ageS: 31 }));
+  (await acquireFileLock(p)).release();
+
+  // Live pid (ours) with a broken crc: still held, and reported as not valid.
+  const b = forge({ pid: process.pid, ageS: 3600 });
+  b[0x64] ^= 0xff;
+  fs.writeFileSync(lockFile, b);
+  assert.equal(readFileLock(p).valid, false);
+  assert.equal(readFileLock(p).pid, process.pid);
+  await assertElock(() => acquireFileLock(p), { pid: process.pid, lockFile });
+  fs.unlinkSync(lockFile);
+});
+
+test('a garbage lock file is held by "unknown" while fresh and stale 30 s after its mtime', async () => {
+  const p = freshPath();
+  const lockFile = `${p}.lock`;
+  for (const junk of [Buffer.alloc(0), Buffer.from('not a lock'), crypto.randomBytes(104)]) {
+    if (junk.length === 104) junk.writeUInt32LE(0x12345678, 0); // certainly a wrong magic
+    fs.writeFileSync(lockFile, junk);
+    const r = readFileLock(p);
+    assert.equal(r.valid, false);
+    assert.equal(r.pid, null);
+    const e = await assertElock(() => acquireFileLock(p), { lockFile });
+    assert.match(e.message, /unknown writer/);
+    assert.equal(e.holder.pid, null);
+    const t = new Date(Date.now() - 60_000);
+    fs.utimesSync(lockFile, t, t);
+    const lock = await acquireFileLock(p);
+    assert.equal(readFileLock(p).writerId, lock.holder.writerId);
+    lock.release();
+  }
+});
+
+// ---- 4. other host -----------------------------------------------------------------------------
+
+test('a lock from another host: refused at 100 s (pid not checked), taken at 400 s', async () => {
+  const p = freshPath();
+  const lockFile = `${p}.lock`;
+  const dead = deadPid(); // a dead pid would free a same-host lock; it must not matter here
+  fs.writeFileSync(lockFile, forge({ pid: dead, host: 'elsewhere', ageS: 100 }));
+  await assertElock(() => acquireFileLock(p), { pid: dead, host: 'elsewhere', lockFile });
+  age(lockFile, 299);
+  await assertElock(() => acquireFileLock(p), { pid: dead, host: 'elsewhere', lockFile });
+  age(lockFile, 400);
+  const lock = await acquireFileLock(p);
+  assert.equal(readFileLock(p).host, os.hostname());
+  lock.release();
+});
+
+// ---- 5. interop with @ruvector/rvf-node 0.2.3 --------------------------------------------------
+
+test('rvf-node refuses to open for write while veclite holds the lock, and honours our created_ns', async () => {
+  const p = freshPath();
+  const lockFile = `${p}.lock`;
+  makeStore(p);
+
+  // In-process holder.
+  const mine = await acquireFileLock(p);
+  assert.throws(() => RvfDatabase.open(p), /LockHeld/);
+  const ro = RvfDatabase.openReadonly(p); // readers take no lock and leave ours alone
+  assert.equal(ro.status().readOnly, true);
+  ro.close();
+  assert.equal(readFileLock(p).writerId, mine.holder.writerId);
+  mine.release();
+
+  // Another process holds it, then dies: rvf-node must parse our pid and created_ns to refuse a
+  // young dead lock (it deletes unparseable lock files on sight — see the control below).
+  const h = hold('veclite', p);
+  const { pid } = await h.ready;
+  assert.throws(() => RvfDatabase.open(p), /LockHeld/);
+  await h.kill();
+  age(lockFile, 5);
+  assert.throws(() => RvfDatabase.open(p), /LockHeld/);
+  assert.equal(readFileLock(p).pid, pid);
+  age(lockFile, 31);
+  const db = RvfDatabase.open(p); // stale by our bytes' created_ns: rvf-node takes it over
+  const theirs = readFileLock(p);
+  assert.equal(theirs.pid, process.pid);
+  assert.notEqual(theirs.writerId, null);
+  db.close();
+  assert.equal(fs.existsSync(lockFile), false);
+
+  // It reads our hostname field too: "elsewhere" at 100 s is held, at 400 s stale.
+  const other = await acquireFileLock(p);
+  other.release();
+  fs.writeFileSync(lockFile, forge({ pid: deadPid(), host: 'elsewhere', ageS: 100 }));
+  assert.throws(() => RvfDatabase.open(p), /LockHeld/);
+  age(lockFile, 400);
+  RvfDatabase.open(p).close();
+  assert.equal(fs.existsSync(lockFile), false);
+
+  // Control: a fresh 104-byte file with a wrong magic is deleted by rvf-node at once (which is
+  // why our lock is never visible half-written).
+  const junk = forge({ pid: process.pid });
+  junk.writeUInt32LE(0x12345678, 0);
+  fs.writeFileSync(lockFile, junk);
+  RvfDatabase.open(p).close();
+  assert.equal(fs.existsSync(lockFile), false);
+});
+
+test('veclite refuses while rvf-node holds the store open for write; rvf-node\'s lock decodes as valid', async () => {
+  const p = freshPath();
+  const lockFile = `${p}.lock`;
+  const db = RvfDatabase.create(p, { dimension: 4 });
+  try {
+    const r = readFileLock(p);
+    assert.equal(r.valid, true); // rvf-node's crc is the same IEEE CRC-32 over bytes 0..0x64
+    assert.equal(r.pid, process.pid);
+    const buf = fs.readFileSync(lockFile);
+    assert.equal(buf.length, 104);
+    assert.equal(decode(buf).crc, refCrc32(buf.subarray(0, 0x64)));
+    // rvf-node's created_ns is the wall clock in ns since the epoch
+    const skewMs = Number(BigInt(Date.now()) * 1_000_000n - r.createdNs) / 1e6;
+    assert.ok(skewMs > -60_000 && skewMs < 60_000, `created_ns is ${skewMs} ms from Date.now()`);
+    await assertElock(() => acquireFileLock(p), { pid: process.pid, host: r.host, lockFile });
+  } finally {
+    db.close();
+  }
+  assert.equal(fs.existsSync(lockFile), false);
+  (await acquireFileLock(p)).release();
+
+  // read-only opens take no lock
+  const ro = RvfDatabase.openReadonly(p);
+  assert.equal(fs.existsSync(lockFile), false);
+  (await acquireFileLock(p)).release(); // and do not stop a writer
+  ro.close();
+});
+
+test('a dead rvf-node writer\'s lock: refused while young, taken over when 30 s old', async () => {
+  const p = freshPath();
+  const lockFile = `${p}.lock`;
+  makeStore(p);
+  const h = hold('rvf-node', p);
+  const { pid } = await h.ready;
+  const host = readFileLock(p).host;
+  await assertElock(() => acquireFileLock(p), { pid, host, lockFile });
+  await h.kill();
+  await assertElock(() => acquireFileLock(p), { pid, host, lockFile });
+  age(lockFile, 31);
+  const lock = await acquireFileLock(p);
+  assert.throws(() => RvfDatabase.open(p), /LockHeld/);
+  lock.release();
+  RvfDatabase.open(p).close();
+});
+
+// ---- 6. heartbeat ------------------------------------------------------------------------------
+
+test('the heartbeat keeps created_ns fresh (and touches the mtime)', async () => {
+  const p = freshPath();
+  const lockFile = `${p}.lock`;
+  const lock = await acquireFileLock(p, { heartbeatMs: 50 });
+  try {
+    const first = decode(fs.readFileSync(lockFile));
+    const firstMtime = fs.statSync(lockFile).mtimeMs;
+    await new Promise((r) => setTimeout(r, 200));
+    // Poll rather than trust one 200 ms sleep on a loaded machine (no timing assertion).
+    let cur = decode(fs.readFileSync(lockFile));
+    for (let i = 0; i < 100 && cur.createdNs === first.createdNs; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      cur = decode(fs.readFileSync(lockFile));
+    }
+    assert.ok(cur.createdNs > first.createdNs, 'created_ns advanced');
+    assert.ok(fs.statSync(lockFile).mtimeMs > firstMtime, 'mtime advanced');
+    assert.equal(cur.writerId, first.writerId);
+    assert.equal(cur.pid, process.pid);
+    const buf = fs.readFileSync(lockFile);
+    assert.equal(cur.crc, refCrc32(buf.subarray(0, 0x64)));
+    assert.equal(lock.holder.createdNs >= cur.createdNs, true);
+  } finally {
+    lock.release();
+  }
+});
+
+test('refresh() rewrites created_ns; a refreshed lock of another host is not stale', async () => {
+  const p = freshPath();
+  const lockFile = `${p}.lock`;
+  const lock = await acquireFileLock(p);
+  age(lockFile, 400, 'elsewhere'); // pretend we were on another host and fell 400 s behind
+  lock.refresh();
+  const d = decode(fs.readFileSync(lockFile));
+  assert.ok(BigInt(Date.now()) * 1_000_000n - d.createdNs < 60_000_000_000n);
+  assert.equal(d.host, os.hostname()); // refresh writes the whole lock again
+  await assertElock(() => acquireFileLock(p), { pid: process.pid, lockFile });
+  lock.release();
+});
+
+test('the heartbeat never keeps a process alive, and a normal exit removes the lock', async () => {
+  const p = freshPath();
+  const mod = new URL('../../worker/lock-file.js', import.meta.url).href;
+  const src = `const { acquireFileLock } = await import(${JSON.stringify(mod)});
+    await acquireFileLock(${JSON.stringify(p)}, { heartbeatMs: 20 });
+    process.stdout.write('held');`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', src], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(child);
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  const [code, signal] = await new Promise((r) => child.once('exit', (c, s) => r([c, s])));
+  clearTimeout(killer);
+  children.delete(child);
+  assert.equal(signal, null, 'the child had to be killed: something kept it alive');
+  assert.equal(code, 0);
+  assert.equal(out, 'held');
+  assert.equal(fs.existsSync(`${p}.lock`), false);
+});
