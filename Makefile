@@ -89,22 +89,47 @@ $(OUT)/veclite.mjs: $(WASM_SRC) src/wasm.c $(CORE_HDR) src/wasm-exports.json Mak
 # ---- tests -------------------------------------------------------------------
 
 # The C test table, natively, under AddressSanitizer + UndefinedBehaviorSanitizer.
-build/test-native: $(CORE_SRC) $(CORE_HDR) $(TEST_SRC) tests/unit/test.h Makefile
+build/test-native: $(CORE_SRC) $(CORE_HDR) $(TEST_SRC) tests/unit/test.h tests/golden/rvf/golden_data.h Makefile
 	@mkdir -p build
 	$(CLANG) $(CFLAGS_COMMON) -g -O1 -fno-omit-frame-pointer \
 	  -fsanitize=address,undefined -fno-sanitize-recover=all \
 	  $(CORE_SRC) $(TEST_SRC) -o $@ -lm
 
 # The same table as WASM (both variants), driven by tests/js/c-unit.test.js.
-build/unit-scalar.mjs build/unit-simd.mjs: build/unit-%.mjs: $(CORE_SRC) $(CORE_HDR) $(TEST_SRC) tests/unit/test.h Makefile
+build/unit-scalar.mjs build/unit-simd.mjs: build/unit-%.mjs: $(CORE_SRC) $(CORE_HDR) $(TEST_SRC) tests/unit/test.h tests/golden/rvf/golden_data.h Makefile
 	@mkdir -p build
 	$(EMCC) $(CFLAGS_COMMON) -O2 $(if $(filter simd,$*),-msimd128) -DVL_TEST_WASM \
-	  $(CORE_SRC) $(TEST_SRC) \
+	  $(WASM_SRC) $(TEST_SRC) \
 	  -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createUnitModule -sENVIRONMENT=web,worker \
 	  -sFILESYSTEM=0 -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sTOTAL_STACK=1MB \
 	  -sERROR_ON_UNDEFINED_SYMBOLS=1 \
 	  -sEXPORTED_FUNCTIONS=_vl_test_count,_vl_test_name,_vl_test_run \
 	  -sEXPORTED_RUNTIME_METHODS=UTF8ToString -o $@
+
+# The golden .rvf files (written by rvf-node, never regenerated) embedded for the WASM test run.
+tests/golden/rvf/golden_data.h: tools/embed-golden.mjs tests/golden/rvf/expected.json $(wildcard tests/golden/rvf/*.rvf)
+	node tools/embed-golden.mjs
+
+# ---- fuzzing (libFuzzer, Debian clang) -------------------------------------------
+# `make fuzz` fuzzes the .rvf open path for FUZZ_SECONDS per harness; every crash it ever
+# found is minimized into tests/golden/corrupt/ and replayed by the C test table (rvf_hostile)
+# and by tests/js/fuzz-replay.test.js (`build/fuzz_open` over the corpus, no fuzzing).
+# fuzz_open_nohash skips content hashes (VL_FUZZ_SKIP_HASH) so mutations reach the parsers;
+# that define exists only for this build.
+FUZZ_SRC   := src/rvf.c src/crc32.c src/io_mem.c src/idmap.c src/mem.c tests/fuzz/fuzz_open.c
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc
+FUZZ_SECONDS ?= 120
+build/fuzz_open: $(FUZZ_SRC) $(CORE_HDR) Makefile
+	@mkdir -p build
+	$(CLANG) $(FUZZ_FLAGS) $(FUZZ_SRC) -o $@
+build/fuzz_open_nohash: $(FUZZ_SRC) $(CORE_HDR) Makefile
+	@mkdir -p build
+	$(CLANG) $(FUZZ_FLAGS) -DVL_FUZZ_SKIP_HASH $(FUZZ_SRC) -o $@
+fuzz: deps build/fuzz_open build/fuzz_open_nohash
+	@mkdir -p build/fuzz-corpus build/fuzz-artifacts
+	cp tests/golden/rvf/*.rvf tests/golden/corrupt/*.rvf build/fuzz-corpus/
+	./build/fuzz_open_nohash -max_len=16384 -timeout=10 -rss_limit_mb=1024 -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz-artifacts/nohash- build/fuzz-corpus
+	./build/fuzz_open -max_len=16384 -timeout=10 -rss_limit_mb=1024 -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz-artifacts/ build/fuzz-corpus
 
 test-native: deps build/test-native
 	./build/test-native
@@ -112,8 +137,9 @@ test-native: deps build/test-native
 test-js: build build/unit-scalar.mjs build/unit-simd.mjs
 	node --test --test-concurrency=1 tests/
 
-test: deps build build/test-native build/unit-scalar.mjs build/unit-simd.mjs
+test: deps build build/test-native build/unit-scalar.mjs build/unit-simd.mjs build/fuzz_open
 	./build/test-native
+	./build/fuzz_open -runs=0 tests/golden/rvf tests/golden/corrupt
 	node --test --test-concurrency=1 tests/
 
 run: build

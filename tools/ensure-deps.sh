@@ -4,7 +4,12 @@
 #   system: emcc (emscripten 3.1.6), wasm-opt (binaryen), wasm-validate and
 #           wasm-objdump (wabt), clang + compiler-rt (native ASan/UBSan and
 #           libFuzzer), chromium (browser tests; never a downloaded browser).
-#   npm:    `npm ci` from the committed lockfile (scripts ignored: no test
+#   npm:    `npm ci` from the committed lockfile. Maintenance reminder: package-lock.json
+#           carries hand-added entries for @ruvector/rvf-node's platform packages that the
+#           registry lacks at 0.2.2 (darwin, linux-arm64, win32; npm skips them on this
+#           platform); `npm install` drops them and `npm ci` then fails with "Missing: ...".
+#           Re-add them (see git log) after changing dependencies.
+#           (scripts ignored: no test
 #           needs them; `make bench` rebuilds hnswlib-node itself).
 # Usage: tools/ensure-deps.sh [system|npm|all]   (default all)
 set -euo pipefail

@@ -55,7 +55,11 @@
     X(hnsw_filter_selective) \
     X(hnsw_filter_ef_small) \
     X(filter_columns_follow_writes) \
-    X(filter_evaluators_agree)
+    X(filter_evaluators_agree) \
+    X(rvf_crc32) X(rvf_sha256) X(rvf_header_fold32) X(rvf_golden) X(rvf_golden_truncate) \
+    X(rvf_roundtrip) X(rvf_truncate_every_offset) X(rvf_bitflip) X(rvf_hostile) \
+    X(rvf_unknown_segments) X(rvf_directory_bounded) X(rvf_compact) X(rvf_derive_and_bytes) \
+    X(rvf_write_failures) X(rvf_nomem) X(rvf_large_segments)
 
 #define VL_DECL(name) int test_##name(void);
 VL_TESTS(VL_DECL)

@@ -1,0 +1,284 @@
+// idb/node-file.js — a Node.js file as a storage device (the five operations of src/io.h), plus the
+// two directory operations compaction needs (FORMAT.md §6: "fsync, rename over, fsync dir").
+//
+// How it fits: web/node-backend.js opens a device per .rvf file and hands it to worker/bind.js,
+// whose device glue calls these methods synchronously from inside a C call (the engine's vl_io
+// callbacks cannot wait for a Promise). This module knows bytes and files only — nothing of
+// vectors, segments or locks (STYLE.md §6).
+//
+// Operations (all synchronous, all on one descriptor):
+//   read(off, dst)   fill dst from the byte range [off, off + dst.length); a range that passes the
+//                    end of the file throws (io.h: never a short read)
+//   append(src)      write every byte of src at the end position (tracked, re-read with fstat
+//                    after a failure), looping over partial writes
+//   size()           fstat size
+//   truncate(n)      ftruncate, then the end position is n
+//   sync()           fsync (not fdatasync: the size change must be durable too)
+//   close()          close the descriptor; idempotent
+//
+// Invariants:
+// - The descriptor is opened 'r' (read-only) or 'r+' (never 'a': on Linux positional writes on an
+//   O_APPEND descriptor ignore the position, and we track the end ourselves so a failed append
+//   leaves a torn tail exactly where the format expects one).
+// - A read-only device refuses append/truncate/sync with a DeviceError of code 'EREADONLY'; every
+//   other failure is a DeviceError of code 'EIO' (or 'ENOTFOUND' when opening a missing file)
+//   carrying the Node error as `cause`. Device methods throw; the glue in worker/bind.js catches,
+//   stashes the error and returns a VL_E* code to C (STYLE.md §3: JS exceptions never enter C).
+// - node:fs is loaded with a dynamic import the first time a device is opened, so this module can
+//   be listed in browser and workerd bundles without being usable (or failing) there.
+
+/** @type {typeof import('node:fs') | null} */
+let fsMod = null;
+/** @type {typeof import('node:path') | null} */
+let pathMod = null;
+
+/**
+ * Load node:fs and node:path once. Rejects (with a DeviceError 'EBACKEND') outside Node.
+ * @returns {Promise<{ fs: typeof import('node:fs'), path: typeof import('node:path') }>}
+ */
+export async function nodeModules() {
+  if (!fsMod) {
+    try {
+      const [f, p] = await Promise.all([import('node:fs'), import('node:path')]);
+      fsMod = f.default ?? f;
+      pathMod = p.default ?? p;
+    } catch (e) {
+      throw new DeviceError('EBACKEND', `node:fs is not available in this runtime (${e?.message ?? e})`, e);
+    }
+  }
+  return { fs: fsMod, path: pathMod };
+}
+
+/** A device failure: `code` is 'EIO', 'EREADONLY', 'ENOTFOUND', 'EEXIST' or 'EBACKEND'. */
+export class DeviceError extends Error {
+  /**
+   * @param {string} code
+   * @param {string} message
+   * @param {unknown} [cause]
+   */
+  constructor(code, message, cause) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'DeviceError';
+    this.code = code;
+  }
+}
+
+function ioError(what, path, e) {
+  return new DeviceError('EIO', `${what} ${path} failed: ${e?.code ? `${e.code} ` : ''}${e?.message ?? e}`, e);
+}
+
+/**
+ * One open file. Obtain it with {@link openNodeFile}.
+ */
+export class NodeFileDevice {
+  #fs;
+  #fd;
+  #path;
+  #readOnly;
+  #end;
+
+  /** @internal */
+  constructor(fs, fd, path, readOnly) {
+    this.#fs = fs;
+    this.#fd = fd;
+    this.#path = path;
+    this.#readOnly = readOnly;
+    this.#end = fs.fstatSync(fd).size;
+  }
+
+  /** The file's path. */
+  get path() { return this.#path; }
+  /** Whether writes are refused. */
+  get readOnly() { return this.#readOnly; }
+  /** False after close(). */
+  get open() { return this.#fd !== null; }
+
+  #descriptor() {
+    if (this.#fd === null) throw new DeviceError('EIO', `${this.#path} is closed`);
+    return this.#fd;
+  }
+
+  #writable(what) {
+    if (this.#readOnly) {
+      throw new DeviceError('EREADONLY', `${what} on ${this.#path}, which is open read-only`);
+    }
+    return this.#descriptor();
+  }
+
+  /**
+   * Fill dst with the bytes at [off, off + dst.length).
+   * @param {number} off byte offset (a safe integer)
+   * @param {Uint8Array} dst
+   */
+  read(off, dst) {
+    const fd = this.#descriptor();
+    let done = 0;
+    while (done < dst.length) {
+      let n;
+      try {
+        n = this.#fs.readSync(fd, dst, done, dst.length - done, off + done);
+      } catch (e) {
+        if (e?.code === 'EINTR' || e?.code === 'EAGAIN') continue;
+        throw ioError('reading', this.#path, e);
+      }
+      if (n === 0) {
+        throw new DeviceError('EIO',
+          `reading ${dst.length} bytes at offset ${off} of ${this.#path}: the file ends at ${off + done}`);
+      }
+      done += n;
+    }
+  }
+
+  /**
+   * Write all of src at the end of the file.
+   * @param {Uint8Array} src
+   */
+  append(src) {
+    const fd = this.#writable('append');
+    let done = 0;
+    try {
+      while (done < src.length) {
+        let n;
+        try {
+          n = this.#fs.writeSync(fd, src, done, src.length - done, this.#end + done);
+        } catch (e) {
+          if (e?.code === 'EINTR' || e?.code === 'EAGAIN') continue;
+          throw e;
+        }
+        if (n <= 0) throw new Error('write returned 0 bytes');
+        done += n;
+      }
+      this.#end += src.length;
+    } catch (e) {
+      // Whatever reached the file is a torn tail; learn where the file now ends.
+      try { this.#end = this.#fs.fstatSync(fd).size; } catch { /* keep the old end */ }
+      throw ioError('appending to', this.#path, e);
+    }
+  }
+
+  /** Current size of the file in bytes. @returns {number} */
+  size() {
+    const fd = this.#descriptor();
+    try {
+      return this.#fs.fstatSync(fd).size;
+    } catch (e) {
+      throw ioError('stat of', this.#path, e);
+    }
+  }
+
+  /** Cut (or extend with zeros) the file to n bytes. @param {number} n */
+  truncate(n) {
+    const fd = this.#writable('truncate');
+    try {
+      this.#fs.ftruncateSync(fd, n);
+      this.#end = n;
+    } catch (e) {
+      throw ioError('truncating', this.#path, e);
+    }
+  }
+
+  /** Make every appended byte (and the size) durable. */
+  sync() {
+    const fd = this.#writable('sync');
+    try {
+      this.#fs.fsyncSync(fd);
+    } catch (e) {
+      throw ioError('fsync of', this.#path, e);
+    }
+  }
+
+  /** Close the descriptor. Idempotent; never throws. */
+  close() {
+    if (this.#fd === null) return;
+    const fd = this.#fd;
+    this.#fd = null;
+    try { this.#fs.closeSync(fd); } catch { /* nothing useful to do */ }
+  }
+}
+
+/**
+ * Open a file as a device.
+ * @param {string} path
+ * @param {{ readOnly?: boolean, create?: boolean, exclusive?: boolean }} [options]
+ *   readOnly: open for reading only; create: create the file when missing; exclusive: with
+ *   create, fail with 'EEXIST' if it exists.
+ * @returns {Promise<NodeFileDevice>}
+ * @throws {DeviceError} ENOTFOUND (missing and not create), EEXIST, EIO, EBACKEND (not Node)
+ */
+export async function openNodeFile(path, { readOnly = false, create = false, exclusive = false } = {}) {
+  const { fs } = await nodeModules();
+  return openNodeFileSync(fs, path, { readOnly, create, exclusive });
+}
+
+/**
+ * Synchronous variant of {@link openNodeFile} once node:fs is loaded ({@link nodeModules}).
+ * @param {typeof import('node:fs')} fs
+ * @param {string} path
+ * @param {{ readOnly?: boolean, create?: boolean, exclusive?: boolean }} [options]
+ * @returns {NodeFileDevice}
+ */
+export function openNodeFileSync(fs, path, { readOnly = false, create = false, exclusive = false } = {}) {
+  if (readOnly && create) throw new DeviceError('EIO', `cannot create ${path} read-only`);
+  const C = fs.constants;
+  let flags = readOnly ? C.O_RDONLY : C.O_RDWR;
+  if (create) flags |= C.O_CREAT;
+  if (create && exclusive) flags |= C.O_EXCL;
+  let fd;
+  try {
+    fd = fs.openSync(path, flags, 0o644);
+  } catch (e) {
+    if (e?.code === 'ENOENT') throw new DeviceError('ENOTFOUND', `${path} does not exist`, e);
+    if (e?.code === 'EEXIST') throw new DeviceError('EEXIST', `${path} already exists`, e);
+    if (e?.code === 'EISDIR') throw new DeviceError('EIO', `${path} is a directory, not a file`, e);
+    throw ioError('opening', path, e);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new DeviceError('EIO', `${path} is not a regular file`);
+    return new NodeFileDevice(fs, fd, path, readOnly);
+  } catch (e) {
+    try { fs.closeSync(fd); } catch { /* ignore */ }
+    throw e instanceof DeviceError ? e : ioError('opening', path, e);
+  }
+}
+
+/**
+ * fsync a directory so that a creation, rename or removal inside it is durable. Platforms that
+ * cannot open a directory for fsync (Windows: EPERM/EISDIR) are skipped: there the rename itself
+ * is what the file system offers.
+ * @param {typeof import('node:fs')} fs
+ * @param {string} dir
+ */
+export function syncDir(fs, dir) {
+  let fd;
+  try {
+    fd = fs.openSync(dir, 'r');
+  } catch (e) {
+    if (['EPERM', 'EISDIR', 'EACCES'].includes(e?.code) && globalThis.process?.platform === 'win32') return;
+    throw ioError('opening directory', dir, e);
+  }
+  try {
+    fs.fsyncSync(fd);
+  } catch (e) {
+    if (!['EPERM', 'EINVAL', 'EISDIR', 'ENOTSUP'].includes(e?.code)) throw ioError('fsync of directory', dir, e);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * rename(from, to), atomically replacing `to`, then fsync the directory of `to` (the caller has
+ * synced `from` itself).
+ * @param {typeof import('node:fs')} fs
+ * @param {typeof import('node:path')} path
+ * @param {string} from
+ * @param {string} to
+ */
+export function replaceFile(fs, path, from, to) {
+  try {
+    fs.renameSync(from, to);
+  } catch (e) {
+    throw ioError(`renaming ${from} to`, to, e);
+  }
+  syncDir(fs, path.dirname(path.resolve(to)));
+}
