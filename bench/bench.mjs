@@ -7,19 +7,32 @@
 // delta) and recall@10 at ef ∈ {10, 50, 100, 200}. Phase 2: single-threaded QPS (k=10, one
 // public-API search per query, queries cycled for ≥ 2 s after a warm-up), in 3 rounds
 // interleaved across engines so load from other processes hits all alike; best round reported.
-// Also the .wasm size raw and gzip -9 of each veclite build. Prints tables, ratios and a TARGETS
-// section (BENCH.md), and writes bench/out/results.json.
+// Also the .wasm size raw and gzip -9 of each veclite build. That is the CORE section; FILTERED
+// (bench/filtered.js: the SIGMOD 2024 filtered set, exact filtered ground truth) and STORAGE
+// (bench/storage.js: durable commits, file size, reopen of a 100K store; only when web/index.js
+// exports openCollection) follow. Prints tables, ratios and a TARGETS section (BENCH.md), and
+// writes bench/out/results.json.
 //
 // Invariants: targets are printed, never asserted. Exit code 0 unless something crashed (an
 // engine that cannot be loaded is reported as unavailable, not a crash).
 //
-// usage: node bench/bench.mjs [--quick] [--data DIR] [--engines a,b,..] [--seconds S] [--rounds R]
-//                             [--out FILE]
-//   --quick     smoke run: ≤ 200 queries, 1 round, 0.3 s per timed point (CI)
+// usage: node bench/bench.mjs [--quick] [--sections core,filtered,storage] [--data DIR]
+//                             [--filtered-data DIR] [--storage-data DIR] [--engines a,b,..]
+//                             [--seconds S] [--rounds R] [--out FILE]
+//   --quick     smoke run: ≤ 200 queries (per type in FILTERED), 1 round, 0.3 s per timed point,
+//               a 20,000-vector store and smaller commit runs in STORAGE (CI)
+//   --sections  which sections to run, in this order (default all three)
 //   --seconds   minimum seconds per timed point (default 2)
-//   --rounds    timed rounds, interleaved across engines; best of rounds is reported (default 3)
-//   --data DIR  any dir with base.fvecs, query.fvecs, groundtruth.ivecs (BENCH_DATA env also works)
+//   --rounds    timed rounds, interleaved across engines; best of rounds is reported (default 3;
+//               FILTERED defaults to 2: it has 40 timed points)
+//   --data DIR  CORE: any dir with base.fvecs, query.fvecs, groundtruth.ivecs (BENCH_DATA env also
+//               works); STORAGE also takes its base.fvecs from it unless --storage-data is given
+//   --filtered-data DIR  FILTERED: dir with dummy-data.bin, dummy-filtered-queries.bin
+//               (default ../shared/data/sigmod24-yfcc-clip100; else SYNTHETIC data is generated)
+//   --storage-data DIR   STORAGE: dir with base.fvecs (e.g. from ../shared/tools/gen-synthetic.mjs);
+//               default: a generated SYNTHETIC 100,000 × 128 clustered set
 //   --engines   subset of veclite-simd,veclite-scalar,hnswlib-wasm,hnswlib-node,js-brute
+//               (FILTERED uses the veclite ones and hnswlib-node among them)
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -33,27 +46,37 @@ import {
   vecliteEngine, hnswlibWasmEngine, hnswlibNodeEngine, bruteForceEngine, hnswlibWasmBinary,
 } from './peers.js';
 import { printReport, computeRatios, computeTargets, wasmSizes } from './report.js';
+import { runFiltered } from './filtered.js';
+import { runStorage } from './storage.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WARMUP_VECTORS = 1000;
 const ENGINE_KEYS = ['veclite-simd', 'veclite-scalar', 'hnswlib-wasm', 'hnswlib-node', 'js-brute'];
+const SECTIONS = ['core', 'filtered', 'storage'];
 
 function parseArgs(argv) {
-  const a = { quick: false, data: null, engines: ENGINE_KEYS, seconds: null, rounds: null, out: path.join(repoRoot, 'bench', 'out', 'results.json') };
+  const a = { quick: false, data: null, filteredData: null, storageData: null, sections: SECTIONS, engines: ENGINE_KEYS, seconds: null, rounds: null, out: path.join(repoRoot, 'bench', 'out', 'results.json') };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i];
     const next = () => { if (i + 1 >= argv.length) throw new Error(`${v} needs a value`); return argv[++i]; };
     if (v === '--quick') a.quick = true;
     else if (v === '--data') a.data = path.resolve(next());
+    else if (v === '--filtered-data') a.filteredData = path.resolve(next());
+    else if (v === '--storage-data') a.storageData = path.resolve(next());
+    else if (v === '--sections') a.sections = next().split(',').map((s) => s.trim()).filter(Boolean);
     else if (v === '--engines') a.engines = next().split(',').map((s) => s.trim()).filter(Boolean);
     else if (v === '--seconds') a.seconds = Number(next());
     else if (v === '--rounds') a.rounds = Number(next());
     else if (v === '--out') a.out = path.resolve(next());
     else if (v === '-h' || v === '--help') {
-      console.log('usage: node bench/bench.mjs [--quick] [--data DIR] [--engines ' + ENGINE_KEYS.join(',') + '] [--seconds S] [--rounds R] [--out FILE]');
+      console.log('usage: node bench/bench.mjs [--quick] [--sections ' + SECTIONS.join(',') + '] [--data DIR] [--filtered-data DIR] [--storage-data DIR]\n'
+        + '                          [--engines ' + ENGINE_KEYS.join(',') + '] [--seconds S] [--rounds R] [--out FILE]');
       process.exit(0);
     } else throw new Error(`unknown argument ${v} (try --help)`);
   }
+  for (const x of a.sections) if (!SECTIONS.includes(x)) throw new Error(`unknown section ${x}; known: ${SECTIONS.join(', ')}`);
+  if (!a.sections.length) throw new Error('--sections needs at least one section');
+  a.sections = SECTIONS.filter((x) => a.sections.includes(x));
   for (const e of a.engines) if (!ENGINE_KEYS.includes(e)) throw new Error(`unknown engine ${e}; known: ${ENGINE_KEYS.join(', ')}`);
   if (a.seconds !== null && !(a.seconds > 0)) throw new Error('--seconds must be > 0');
   if (a.rounds !== null && !(Number.isInteger(a.rounds) && a.rounds >= 1)) throw new Error('--rounds must be an integer ≥ 1');
@@ -200,36 +223,27 @@ function errText(e) {
 }
 const fmtInt = (x) => Math.round(x).toLocaleString('en-US');
 
-async function main() {
-  const args = parseArgs(process.argv.slice(2));
+/** CORE section: the original engine-by-engine build + QPS comparison. */
+async function runCore(args, run) {
   const tLoad = performance.now();
   const { ds, note } = pickDataset({ repoRoot, dataDir: args.data, quick: args.quick });
   const nq = args.quick ? Math.min(200, ds.nq) : ds.nq;
   const minMs = (args.seconds ?? (args.quick ? 0.3 : 2)) * 1000;
   const rounds = args.rounds ?? (args.quick ? 1 : 3);
   const cfg = { nq, minMs, rounds };
-  const run = {
-    date: new Date().toISOString(),
-    node: process.version,
-    v8: process.versions.v8,
-    platform: `${os.platform()} ${os.arch()}`,
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    cpus: os.cpus().length,
-    loadAvgAtStart: os.loadavg().map((x) => +x.toFixed(2)),
-    quick: args.quick,
-    k: K, m: M, efConstruction: EF_CONSTRUCTION,
+  Object.assign(run, {
     queriesUsed: nq,
     minSecondsPerPoint: minMs / 1000,
     rounds,
     warmupVectors: WARMUP_VECTORS,
     method: 'index engines first build+search a throwaway index of the first warmupVectors base rows in a separate instance (JIT/tier-up warm-up, kept alive so its code and memory stay out of the RSS delta); build = one timed insertBatch / addPoint loop of the whole base, engines one after the other; recall@10 = one pass over all used queries per ef; QPS: all engines stay open, then `rounds` rounds of (ef × engine) points interleaved, each point = 200-query warm-up then single-threaded single-query public-API calls cycling the queries for ≥ minSecondsPerPoint; reported QPS = best of rounds, on wall clock (qps) and per second of main-thread on-CPU time from /proc/self/task/<pid>/schedstat (cpuQps; waitFraction = run-queue wait / wall, i.e. how contended the point was)',
-  };
+  });
   const dataset = {
     name: ds.name, source: ds.source, synthetic: ds.synthetic, selectedBy: note,
     n: ds.n, dim: ds.dim, queries: ds.nq, gtK: ds.gtK, metric: ds.metric,
     loadSeconds: (performance.now() - tLoad) / 1000,
   };
-  log(`veclite bench: ${ds.name} (${ds.synthetic ? 'SYNTHETIC' : 'real data'}), ${ds.n} × ${ds.dim}, ${nq} of ${ds.nq} queries, ≥ ${minMs / 1000} s per point${args.quick ? ' [--quick]' : ''}`);
+  log(`veclite bench [core]: ${ds.name} (${ds.synthetic ? 'SYNTHETIC' : 'real data'}), ${ds.n} × ${ds.dim}, ${nq} of ${ds.nq} queries, ≥ ${minMs / 1000} s per point${args.quick ? ' [--quick]' : ''}`);
 
   const engines = [], live = [];
   for (const key of args.engines) {
@@ -241,22 +255,62 @@ async function main() {
   await timeRounds(live, ds, cfg);
   for (const { rec, eng } of live) await closeEngine(rec, eng);
   const hw = hnswlibWasmBinary(repoRoot);
-  const peerSizes = hw ? { 'hnswlib-wasm': wasmSizes(hw, 'embedded base64 in node_modules/hnswlib-wasm/dist') } : {};
+  const peerWasmSizes = hw ? { 'hnswlib-wasm': wasmSizes(hw, 'embedded base64 in node_modules/hnswlib-wasm/dist') } : {};
+  const ratios = computeRatios(engines);
+  return { ds, dataset, engines, peerWasmSizes, ratios };
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const tStart = performance.now();
+  const run = {
+    date: new Date().toISOString(),
+    node: process.version,
+    v8: process.versions.v8,
+    platform: `${os.platform()} ${os.arch()}`,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cpus: os.cpus().length,
+    loadAvgAtStart: os.loadavg().map((x) => +x.toFixed(2)),
+    quick: args.quick,
+    sections: args.sections,
+    k: K, m: M, efConstruction: EF_CONSTRUCTION,
+  };
+  const results = { run };
+  let core = null;
+  if (args.sections.includes('core')) {
+    core = await runCore(args, run);
+    Object.assign(results, { dataset: core.dataset, engines: core.engines, peerWasmSizes: core.peerWasmSizes, ratios: core.ratios });
+  }
+  if (args.sections.includes('filtered')) {
+    results.filtered = await runFiltered({
+      repoRoot, quick: args.quick, log,
+      engines: args.engines,
+      minMs: (args.seconds ?? (args.quick ? 0.3 : 2)) * 1000,
+      rounds: args.rounds ?? (args.quick ? 1 : 2),
+      dataDir: args.filteredData,
+    });
+  }
+  if (args.sections.includes('storage')) {
+    log('storage section ...');
+    results.storage = await runStorage({ repoRoot, quick: args.quick, dataDir: args.storageData ?? args.data, log });
+  }
 
   run.loadAvgAtEnd = os.loadavg().map((x) => +x.toFixed(2));
-  run.totalSeconds = +((performance.now() - tLoad) / 1000).toFixed(1);
-  const ratios = computeRatios(engines);
-  const targets = computeTargets(engines, ratios, ds);
-  const results = { run, dataset, engines, peerWasmSizes: peerSizes, ratios, targets };
+  run.totalSeconds = +((performance.now() - tStart) / 1000).toFixed(1);
+  results.targets = computeTargets({ core, filtered: results.filtered ?? null, storage: results.storage ?? null });
   printReport(results);
 
   fs.mkdirSync(path.dirname(args.out), { recursive: true });
-  fs.writeFileSync(args.out, JSON.stringify(results, null, 2) + '\n');
+  fs.writeFileSync(args.out, JSON.stringify(results, (k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
   console.log(`\nresults written to ${path.relative(process.cwd(), args.out) || args.out}`);
 
-  const crashed = engines.filter((e) => e.error);
+  const crashed = [
+    ...(results.engines ?? []).filter((e) => e.error).map((e) => `core ${e.key} (${e.error.split('\n')[0]})`),
+    ...(results.filtered?.engines ?? []).filter((e) => e.error).map((e) => `filtered ${e.key} (${e.error.split('\n')[0]})`),
+    ...(results.storage?.error ? [`storage (${results.storage.error.split('\n')[0]})`] : []),
+  ];
   if (crashed.length) {
-    console.log(`\nCRASHED: ${crashed.map((e) => `${e.key} (${e.error.split('\n')[0]})`).join('; ')}`);
+    console.log(`\nCRASHED: ${crashed.join('; ')}`);
     process.exitCode = 1;
   }
 }

@@ -71,7 +71,7 @@ export function loadVecsDir(dir) {
 }
 
 /** Seeded PRNG (mulberry32-style), returns floats in [0, 1). */
-function makeRng(seed) {
+export function makeRng(seed) {
   let s = seed >>> 0;
   return () => {
     s = (s + 0x6D2B79F5) >>> 0;
@@ -113,6 +113,7 @@ export function bruteForceGroundTruth(base, n, queries, nq, dim, k) {
  * @param {{ n?: number, dim?: number, nq?: number, clusters?: number, seed?: number, gtK?: number }} [opt]
  */
 export function generateClustered({ n = 10000, dim = 100, nq = 500, clusters = 64, seed = 20240601, gtK = 100 } = {}) {
+  // gtK = 0: no ground truth (gt is an empty Int32Array), for build / open measurements.
   const rnd = makeRng(seed);
   let spare = null;
   const gauss = () => {
@@ -142,10 +143,10 @@ export function generateClustered({ n = 10000, dim = 100, nq = 500, clusters = 6
   };
   const base = new Float32Array(n * dim); for (let i = 0; i < n; i++) sample(base, i * dim);
   const queries = new Float32Array(nq * dim); for (let i = 0; i < nq; i++) sample(queries, i * dim);
-  const gt = bruteForceGroundTruth(base, n, queries, nq, dim, gtK);
+  const gt = gtK > 0 ? bruteForceGroundTruth(base, n, queries, nq, dim, gtK) : new Int32Array(0);
   return {
     name: `synthetic-clustered-${n}x${dim}`,
-    source: `generated in-process (Gaussian mixture, ${C} clusters, seed ${seed}), exact brute-force ground truth`,
+    source: `generated in-process (Gaussian mixture, ${C} clusters, seed ${seed})${gtK > 0 ? ', exact brute-force ground truth' : ', no ground truth'}`,
     synthetic: true,
     metric: 'euclidean',
     n, dim, base, nq, queries, gtK, gt,
@@ -173,5 +174,144 @@ export function pickDataset({ repoRoot, dataDir, quick }) {
   return {
     ds: generateClustered({ n: 10000, dim: 100, nq: quick ? 200 : 500 }),
     note: `${def} not found; generated synthetic data instead`,
+  };
+}
+
+// ---- filtered-search data (SIGMOD 2024 contest layout) ---------------------------------------
+
+/**
+ * Reads a contest binary file: u32 count, then count × width little-endian values.
+ * @param {string} file @param {number} width values per row @param {'f32'|'i32'} kind
+ * @returns {{ rows: number, data: Float32Array | Int32Array }}
+ */
+export function readContestBin(file, width, kind) {
+  const buf = fs.readFileSync(file);
+  if (buf.length < 4) throw new Error(`${file}: empty or truncated`);
+  const rows = buf.readUInt32LE(0);
+  if (buf.length !== 4 + rows * width * 4) throw new Error(`${file}: ${buf.length} bytes, expected 4 + ${rows} × ${width} × 4`);
+  const bytes = buf.buffer.slice(buf.byteOffset + 4, buf.byteOffset + buf.length); // aligned copy
+  return { rows, data: kind === 'f32' ? new Float32Array(bytes) : new Int32Array(bytes) };
+}
+
+/** @returns {boolean} dir holds dummy-data.bin and dummy-filtered-queries.bin */
+export function hasFilteredDir(dir) {
+  return ['dummy-data.bin', 'dummy-filtered-queries.bin'].every((f) => fs.existsSync(path.join(dir, f)));
+}
+
+/**
+ * Timestamp windows [l, r] covering a log-uniform share in [fMin, fMax] of the sorted values
+ * (so selectivities spread over orders of magnitude), seeded.
+ */
+function makeWindows(ts, count, fMin, fMax, rnd) {
+  const sorted = Float64Array.from(ts).sort();
+  const n = sorted.length, out = [];
+  for (let i = 0; i < count; i++) {
+    const f = fMin * Math.pow(fMax / fMin, rnd());
+    const w = Math.max(1, Math.round(f * n));
+    const s = Math.floor(rnd() * (n - w + 1));
+    out.push([sorted[s], sorted[s + w - 1]]);
+  }
+  return out;
+}
+
+/**
+ * Builds the filtered query table from parallel arrays.
+ * @returns {{ count, vecs: Float32Array, type: Uint8Array, v: Float64Array, l: Float64Array, r: Float64Array }}
+ */
+function queryTable(rows, dim) {
+  const count = rows.length;
+  const t = { count, vecs: new Float32Array(count * dim), type: new Uint8Array(count), v: new Float64Array(count), l: new Float64Array(count), r: new Float64Array(count) };
+  rows.forEach((q, i) => { t.vecs.set(q.vec, i * dim); t.type[i] = q.type; t.v[i] = q.v; t.l[i] = q.l; t.r[i] = q.r; });
+  return t;
+}
+
+/**
+ * Loads the SIGMOD 2024 contest files (dummy-data.bin, dummy-filtered-queries.bin, optional
+ * dummy-filtered-groundtruth.bin). Query types absent from the file among 2 and 3 are DERIVED:
+ * real query vectors (of type-0 queries) and real attributes, with generated (seeded) filters:
+ * type 2 a timestamp window of 0.2%–50% of the base (log-uniform), type 3 the category of a
+ * type-1 query of the file plus a window of 10%–100%. Labelled as such in typeOrigin.
+ * @param {string} dir @param {{ derivedPerType?: number }} [opt]
+ */
+export function loadFilteredDir(dir, { derivedPerType = 500 } = {}) {
+  const d = readContestBin(path.join(dir, 'dummy-data.bin'), 102, 'f32');
+  const q = readContestBin(path.join(dir, 'dummy-filtered-queries.bin'), 104, 'f32');
+  const n = d.rows, dim = 100;
+  const base = new Float32Array(n * dim), cat = new Float64Array(n), ts = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    cat[i] = d.data[i * 102]; ts[i] = d.data[i * 102 + 1];
+    base.set(d.data.subarray(i * 102 + 2, i * 102 + 102), i * dim);
+  }
+  const rows = [];
+  for (let i = 0; i < q.rows; i++) {
+    const o = i * 104, type = q.data[o];
+    if (![0, 1, 2, 3].includes(type)) throw new Error(`${dir}/dummy-filtered-queries.bin: query ${i} has type ${type}`);
+    rows.push({ type, v: q.data[o + 1], l: q.data[o + 2], r: q.data[o + 3], vec: q.data.subarray(o + 4, o + 104), fileRow: i });
+  }
+  const typeOrigin = {};
+  for (const t of [0, 1, 2, 3]) if (rows.some((x) => x.type === t)) typeOrigin[t] = 'file';
+  const rnd = makeRng(0x51C0D24);
+  const plain = rows.filter((x) => x.type === 0), cats = rows.filter((x) => x.type === 1).map((x) => x.v);
+  if (!typeOrigin[2] && plain.length) {
+    const w = makeWindows(ts, derivedPerType, 0.002, 0.5, rnd);
+    for (let i = 0; i < derivedPerType; i++) rows.push({ type: 2, v: -1, l: w[i][0], r: w[i][1], vec: plain[Math.floor(rnd() * plain.length)].vec, fileRow: -1 });
+    typeOrigin[2] = 'derived';
+  }
+  if (!typeOrigin[3] && plain.length && cats.length) {
+    const w = makeWindows(ts, derivedPerType, 0.1, 1, rnd);
+    for (let i = 0; i < derivedPerType; i++) rows.push({ type: 3, v: cats[Math.floor(rnd() * cats.length)], l: w[i][0], r: w[i][1], vec: plain[Math.floor(rnd() * plain.length)].vec, fileRow: -1 });
+    typeOrigin[3] = 'derived';
+  }
+  let contestGt = null;
+  const gtFile = path.join(dir, 'dummy-filtered-groundtruth.bin');
+  if (fs.existsSync(gtFile)) {
+    const g = readContestBin(gtFile, 100, 'i32');
+    if (g.rows === q.rows) contestGt = { k: 100, ids: g.data, fileRows: rows.map((x) => x.fileRow) };
+  }
+  let meta = {};
+  try { meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')); } catch { /* optional */ }
+  return {
+    name: meta.name || path.basename(path.resolve(dir)),
+    source: path.resolve(dir),
+    synthetic: false,
+    n, dim, base, cat, ts,
+    queries: queryTable(rows, dim),
+    fileRows: Int32Array.from(rows, (x) => x.fileRow),
+    typeOrigin,
+    contestGt,
+  };
+}
+
+/**
+ * SYNTHETIC filtered set: clustered vectors (generateClustered), a category per vector
+ * (Zipf-like over 100 categories, correlated with nothing) and a uniform timestamp in [0, 1];
+ * perType queries of each type 0..3 (categories drawn from the base's own distribution,
+ * windows as in loadFilteredDir).
+ */
+export function generateFiltered({ n = 10000, dim = 100, perType = 500, seed = 20240602 } = {}) {
+  const g = generateClustered({ n, dim, nq: 4 * perType, seed, gtK: 0 });
+  const rnd = makeRng(seed ^ 0xF11E);
+  const ncat = 100, cum = new Float64Array(ncat);
+  let acc = 0;
+  for (let c = 0; c < ncat; c++) { acc += 1 / (c + 1); cum[c] = acc; }
+  const pickCat = () => { const x = rnd() * acc; let c = 0; while (cum[c] < x) c++; return c; };
+  const cat = new Float64Array(n), ts = new Float64Array(n);
+  for (let i = 0; i < n; i++) { cat[i] = pickCat(); ts[i] = Math.fround(rnd()); }
+  const w2 = makeWindows(ts, perType, 0.002, 0.5, rnd), w3 = makeWindows(ts, perType, 0.1, 1, rnd);
+  const rows = [];
+  for (let i = 0; i < 4 * perType; i++) {
+    const type = i % 4, j = i >> 2, vec = g.queries.subarray(i * dim, (i + 1) * dim);
+    const w = type === 2 ? w2[j] : type === 3 ? w3[j] : [-1, -1];
+    rows.push({ type, v: type & 1 ? cat[Math.floor(rnd() * n)] : -1, l: w[0], r: w[1], vec });
+  }
+  return {
+    name: `synthetic-filtered-${n}x${dim}`,
+    source: `generated in-process: ${g.source}; categories Zipf over ${ncat}, timestamps uniform [0,1]`,
+    synthetic: true,
+    n, dim, base: g.base, cat, ts,
+    queries: queryTable(rows, dim),
+    fileRows: new Int32Array(rows.length).fill(-1),
+    typeOrigin: { 0: 'synthetic', 1: 'synthetic', 2: 'synthetic', 3: 'synthetic' },
+    contestGt: null,
   };
 }

@@ -900,3 +900,137 @@ int vl_index_check(const vl_index *h)
     if (h->kind == VL_INDEX_HNSW) return vl__hnsw_check(h);
     return VL_OK;
 }
+
+/* ---- graph import (internal.h; the store layer loads INDEX segments) -------
+ * Builds the node arrays directly from a validated graph instead of
+ * inserting (no distance computations). Everything is checked again here
+ * against the index's own invariants, so a bad graph gives VL_EINVAL, never
+ * memory errors. */
+
+void vl__graph_free(vl_graph *g)
+{
+    if (!g) return;
+    vl_mem_free(g->level);
+    vl_mem_free(g->off);
+    vl_mem_free(g->adj);
+    memset(g, 0, sizeof *g);
+    g->entry = VL_NO_NODE;
+}
+
+static int import_check(vl_index *h, const vl_graph *g, const uint64_t *ids, const uint8_t *dead,
+                        uint32_t *stamp)
+{
+    uint32_t gen = 0;
+    if (g->n == 0) {
+        if (g->entry != VL_NO_NODE) { vl__msg(h, "import: empty graph with an entry point"); return VL_EINVAL; }
+        return VL_OK;
+    }
+    if (g->entry >= g->n || g->max_level > VL_MAX_LEVEL || g->level[g->entry] != g->max_level) {
+        vl__msg(h, "import: entry point %u / max level %u invalid", g->entry, g->max_level);
+        return VL_EINVAL;
+    }
+    for (uint32_t i = 0; i < g->n; i++) {
+        uint32_t L = g->level[i], p = g->off[i], end = g->off[i + 1];
+        if (L > g->max_level || end < p) { vl__msg(h, "import: node %u level %u", i, L); return VL_EINVAL; }
+        if (dead[i] > 1) { vl__msg(h, "import: node %u dead flag %u", i, dead[i]); return VL_EINVAL; }
+        for (uint32_t l = 0; l <= L; l++) {
+            if (p >= end) { vl__msg(h, "import: node %u lacks layer %u", i, l); return VL_EINVAL; }
+            uint32_t cnt = g->adj[p++], maxc = l ? h->M : h->M0;
+            if (cnt > maxc || cnt > end - p) { vl__msg(h, "import: node %u layer %u has %u links", i, l, cnt); return VL_EINVAL; }
+            if (++gen == 0) { memset(stamp, 0, (size_t)g->n * sizeof *stamp); gen = 1; }   /* O(cnt) duplicate check */
+            for (uint32_t j = 0; j < cnt; j++) {
+                uint32_t nb = g->adj[p + j];
+                if (nb >= g->n || nb == i || g->level[nb] < l) {
+                    vl__msg(h, "import: node %u layer %u links to %u", i, l, nb);
+                    return VL_EINVAL;
+                }
+                if (stamp[nb] == gen) { vl__msg(h, "import: node %u layer %u duplicate link", i, l); return VL_EINVAL; }
+                stamp[nb] = gen;
+            }
+            p += cnt;
+        }
+        if (p != end) { vl__msg(h, "import: node %u has trailing link data", i); return VL_EINVAL; }
+    }
+    (void)ids;
+    return VL_OK;
+}
+
+int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const float *vecs,
+                     const uint8_t *dead)
+{
+    if (!h || !g || (g->n && (!ids || !vecs || !dead || !g->level || !g->off || !g->adj)))
+        return VL_EINVAL;
+    if (h->n != 0 || h->kind != VL_INDEX_HNSW) { vl__msg(h, "import needs an empty HNSW index"); return VL_EINVAL; }
+    if (g->M != h->M || g->M0 != h->M0) {
+        vl__msg(h, "import: graph has M=%u/M0=%u, the index M=%u/M0=%u", g->M, g->M0, h->M, h->M0);
+        return VL_EINVAL;
+    }
+    uint32_t *stamp = vl_mem_calloc(g->n ? g->n : 1, sizeof *stamp);
+    if (!stamp) { vl__msg(h, "out of memory importing a graph"); return VL_ENOMEM; }
+    int rc = import_check(h, g, ids, dead, stamp);
+    vl_mem_free(stamp);
+    if (rc) return rc;
+    if (g->n == 0) return VL_OK;
+    uint32_t n = g->n, live = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if ((rc = check_vector(h, vecs + (size_t)i * h->dim, "imported vector", i, NULL))) return rc;
+        live += !dead[i];
+    }
+    if (reserve_nodes(h, n) || vl_idmap_reserve(&h->map, live) || vl__hnsw_reserve(h, n)) goto nomem;
+    for (uint32_t i = 0; i < n; i++) {
+        h->upper[i] = NULL;
+        if (g->level[i]) {
+            h->upper[i] = vl_mem_calloc(1, (size_t)g->level[i] * (h->M + 1) * sizeof(uint32_t));
+            if (!h->upper[i]) {
+                for (uint32_t j = 0; j < i; j++) vl_mem_free(h->upper[j]);
+                goto nomem;
+            }
+        }
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const float *v = vecs + (size_t)i * h->dim;
+        float inv = 1.0f;
+        (void)check_vector(h, v, "imported vector", i, &inv);
+        memcpy(h->vecs + (size_t)i * h->dim, v, h->dim * sizeof(float));
+        if (h->inv_norm) h->inv_norm[i] = inv;
+        h->ids[i] = ids[i];
+        h->dead[i] = dead[i];
+        h->meta[i] = NULL;
+        h->meta_len[i] = 0;
+        h->level[i] = g->level[i];
+        if (g->level[i]) h->upper_bytes += (uint64_t)g->level[i] * (h->M + 1) * sizeof(uint32_t);
+        uint32_t p = g->off[i];
+        for (uint32_t l = 0; l <= g->level[i]; l++) {
+            uint32_t cnt = g->adj[p];
+            uint32_t *dst = l == 0 ? h->links0 + (size_t)i * (h->M0 + 1)
+                                   : h->upper[i] + (size_t)(l - 1) * (h->M + 1);
+            memcpy(dst, g->adj + p, (size_t)(cnt + 1) * sizeof(uint32_t));
+            p += cnt + 1;
+        }
+        h->n++;
+        vl__cols_set_node(h, i);
+        if (!dead[i]) {
+            if (vl_idmap_get(&h->map, ids[i]) != VL_NO_NODE) {
+                vl__msg(h, "import: live id %llu appears twice", (unsigned long long)ids[i]);
+                for (uint32_t j = i + 1; j < n; j++) vl_mem_free(h->upper[j]);
+                free_nodes(h);
+                return VL_EINVAL;
+            }
+            vl_idmap_put(&h->map, ids[i], i);
+            h->live++;
+        }
+    }
+    h->entry = g->entry;
+    h->max_level = g->max_level;
+    h->sorted_valid = 0;
+    if (h->live == 0) {      /* tombstones alone route nowhere (as vl_index_delete) */
+        uint64_t rng = h->rng;
+        free_nodes(h);
+        h->rng = rng;
+    }
+    return VL_OK;
+nomem:
+    free_nodes(h);
+    vl__msg(h, "out of memory importing a graph of %u nodes", n);
+    return VL_ENOMEM;
+}

@@ -231,4 +231,29 @@ static inline float vl__dist_node(const vl_index *h, const float *q, float qinv,
     return d == d ? d : (float)INFINITY;
 }
 
+
+/* ---- graph import (index.c; used by the store layer, store_index.c) ----
+ * A graph in a flat, position-independent form: node i's per-layer lists
+ * (layers 0..level[i], each { cnt, cnt neighbour indexes }) are adj[off[i]
+ * .. off[i+1]). */
+typedef struct vl_graph {
+    uint32_t n, M, M0;
+    uint32_t entry;          /* VL_NO_NODE when n == 0 */
+    uint32_t max_level;
+    uint8_t  *level;         /* n */
+    uint32_t *off;           /* n + 1 */
+    uint32_t *adj;
+} vl_graph;
+void vl__graph_free(vl_graph *g);
+/* Make the EMPTY HNSW index h hold g's nodes with their links: node i gets
+ * ids[i], the vector vecs[i*dim..], dead[i] (1 = routing tombstone, never
+ * returned). g must satisfy the graph invariants (levels <= VL_MAX_LEVEL,
+ * counts <= M/M0, neighbours < n of sufficient level, no self links or
+ * duplicates, entry on max_level); they are re-checked here, as are the
+ * vectors (finite; non-zero under cosine) and that live ids are distinct.
+ * Errors: VL_EINVAL (h not empty/HNSW, g->M != h's M, a check failed;
+ * message in vl_errmsg), VL_ENOMEM. On error h is left empty. */
+int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const float *vecs,
+                     const uint8_t *dead);
+
 #endif /* VL_INTERNAL_H */

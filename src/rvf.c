@@ -70,7 +70,7 @@
  * ======================================================================
  * Commit (FORMAT.md §6) and what the directory lists
  * ======================================================================
- * ingest:  VEC+ WITNESS | sync | MANIFEST | sync
+ * ingest:  VEC* [merged VEC] WITNESS | sync | MANIFEST | sync
  * delete:  JOURNAL WITNESS | sync | MANIFEST | sync
  * Two syncs, because a file system may persist appended blocks out of
  * order: without the first one a crash could leave a valid MANIFEST whose
@@ -78,24 +78,82 @@
  *
  * Upstream lists every segment ever written (old manifests included), so a
  * file grows O(commits^2) (FORMAT.md §8). Here the directory lists only
- * what the committed state needs:
- *   - VEC segments that still hold the winning row of a live id. A segment
- *     whose rows were all superseded or deleted is dropped, and a deleted
- *     id leaves the deleted list once no listed VEC segment holds a row of
- *     it (it can no longer be loaded, so it needs no tombstone). This is
- *     why every loaded id remembers nseg, the number of listed VEC
- *     segments that contain it.
- *   - every WITNESS (the audit chain must verify from its first entry);
+ * what the committed state needs, and its length grows with the live data,
+ * not with the number of commits:
+ *   - VEC segments that still hold the winning row of a live id, kept few
+ *     by the tiered merge below. A segment whose rows were all superseded
+ *     or deleted is dropped, and a deleted id leaves the deleted list once
+ *     no listed VEC segment holds a row of it (it can no longer be loaded,
+ *     so it needs no tombstone). This is why every loaded id remembers
+ *     nseg, the number of listed VEC segments that contain it.
+ *   - the newest WITNESS only (see "witness chain" below);
  *   - every segment of a type this layer does not interpret (META, kernels,
  *     COW maps...), carried forward unchanged, also through compaction.
  * Not listed: MANIFEST (never itself), JOURNAL (readers use the deleted
  * list, not journals), INDEX (rvf-node's HNSW cache goes stale once rows
  * change; rvf-node rebuilds it lazily, so it is dropped on the first commit
- * and never compacted). What still grows with the number of commits is
- * one WITNESS entry per commit (25 bytes in every later manifest; rvf-node
- * adds 75) and one VEC entry per ingest whose rows stay live; the engine
- * keeps both in check by compacting when the directory gets long (the
- * manifest costs 25 bytes x dir_count per commit: vl_rvf_info).
+ * that changes rows and never compacted; vl_rvf_commit's keep_index keeps
+ * the store's own).
+ *
+ * Tiered merge of VEC segments (a binary counter). Listed VEC segments, in
+ * directory order, are tiers whose live row counts shrink towards the end.
+ * After an ingest's rows are applied, the newest segments are merged while
+ * the group being merged (starting with the newest segment) has at least
+ * half as many live rows as the segment before it and the merged payload
+ * stays <= VL_RVF_VEC_TARGET (larger groups stop there: big segments
+ * stay). A merge writes ONE new VEC segment, in the same commit before the
+ * WITNESS, holding exactly the winning live rows of the merged segments
+ * (superseded and deleted rows are dropped; listed rows are copied byte
+ * for byte, the batch's rows come from memory), and lists it at the end of
+ * the directory in their place. Placing it last keeps every winner: none of
+ * its ids has a row in a later listed segment (such a row would have been
+ * the winner). A batch segment that would be merged at once is never
+ * written separately. The merged-away segments become dead bytes, reclaimed
+ * by compaction. So the directory holds O(log n) VEC segments (plus one per
+ * VL_RVF_VEC_TARGET bytes of data) and each row is rewritten O(log n)
+ * times: O(n log n) bytes for n single-row commits, not O(n^2).
+ * Only VEC segments merge; segments of other types (META, INDEX, COW_MAP,
+ * unknown) are never merged nor moved by it. A merge moves unchanged rows
+ * to a higher file offset (matters to anyone reasoning by offset, e.g. the
+ * store's "rows after the INDEX": merged rows may be unchanged).
+ *
+ * Witness chain. Every WITNESS carries prev_hash = fold32 of the payload of
+ * the WITNESS before it in file order (zeros for the first): the chain lives
+ * in the file, and the directory lists only the newest link. A reader finds
+ * the chain by walking the segments forward from byte 0 (they are back to
+ * back, FORMAT.md §1) up to the committed manifest's end, stepping over
+ * torn bytes another writer may have left inside the file (vl_rvf_witness_
+ * chain). The chain head for the next commit is the newest complete WITNESS
+ * before append_at, which may belong to a commit that never completed (a
+ * crash after its WITNESS): it stays in the file and in the chain, an
+ * honest record of an attempted commit. Compaction copies every witness
+ * forward in order (found by the same walk), unlisted, then appends its
+ * "compact:" WITNESS, the one it lists.
+ *
+ * ======================================================================
+ * History of format decisions
+ * ======================================================================
+ *   - The directory lists only live state (VEC segments with live rows,
+ *     the newest WITNESS, foreign segments), never old manifests or
+ *     journals: upstream's "list everything ever written" made a file of
+ *     3000 single-row commits 338 MB (FORMAT.md §8).
+ *   - Until the tiered merge (Nov 2026) this layer listed EVERY witness and
+ *     every VEC segment with a live row: 2 x 25 bytes per single-row commit
+ *     in every later manifest, 226 MB after 3000 single-row commits (dim 8)
+ *     and 2.5 GB after 10,000. Since then only the newest WITNESS is listed
+ *     (the chain is found by the forward walk) and VEC segments merge in
+ *     tiers: 2.5 MB after 3000 such commits, 8.7 MB after 10,000, with a
+ *     directory of <= log2(n) + 2 entries. Files written before read
+ *     unchanged (their witnesses are listed and also lie in the file in
+ *     order); the first commit on them unlists all but the new witness.
+ *     Consequence for other readers: the directory's one witness does not
+ *     carry a zero prev_hash, so a checker that verifies the chain over the
+ *     directory alone (rvf-inspect.mjs prints "BROKEN (a newer runtime
+ *     would refuse to open)", and FORMAT.md §4 says newer upstream code
+ *     refuses broken chains) rejects what is an intact chain in the file;
+ *     rvf-node 0.2.x does not check the chain and opens these files.
+ *   - Compaction keeps the whole witness history (copied, unlisted), as
+ *     rvf-node's compaction keeps (and lists) it.
  *
  * Hostile files: every length is checked against the file size before it
  * is used, listed segments must be disjoint byte ranges before the manifest
@@ -559,6 +617,34 @@ static void drop_vec(vl_rvf *h, uint32_t k)
     v->listed = 0;
 }
 
+/* Dropped VEC ordinals (listed == 0) stay in vecs[] so that ordinals held
+ * elsewhere stay valid during a commit. Between commits, once at least
+ * half of a large array is dropped, renumber the listed ones densely
+ * (dir[].vec and every entry's seg follow), so vecs[] stays proportional
+ * to the listed segments, not to the commits of a long session. Cannot
+ * fail: without memory for the renumbering it is simply skipped. */
+static void vecs_gc(vl_rvf *h)
+{
+    if (h->nvecs < 1024) return;
+    uint32_t nlisted = 0;
+    for (uint32_t k = 0; k < h->nvecs; k++) nlisted += h->vecs[k].listed != 0;
+    if (nlisted > h->nvecs / 2) return;
+    uint32_t *map = vl_mem_alloc((size_t)h->nvecs * sizeof *map);
+    if (!map) return;
+    uint32_t w = 0;
+    for (uint32_t k = 0; k < h->nvecs; k++) {
+        if (!h->vecs[k].listed) { vl_mem_free(h->vecs[k].ids); map[k] = NONE; continue; }
+        map[k] = w;
+        h->vecs[w++] = h->vecs[k];
+    }
+    h->nvecs = w;
+    for (uint32_t i = 0; i < h->ndir; i++)
+        if (h->dir[i].type == VL_RVF_SEG_VEC) h->dir[i].vec = map[h->dir[i].vec];
+    for (uint32_t i = 0; i < h->nents; i++)
+        if (h->ents[i].seg != NONE) h->ents[i].seg = map[h->ents[i].seg];
+    vl_mem_free(map);
+}
+
 /* Rebuild the directory for the next manifest: drop VEC segments without a
  * live winning row, segments this layer never re-lists (MANIFEST, JOURNAL)
  * and, when rows changed, rvf-node's INDEX cache. In place, order kept. */
@@ -886,7 +972,12 @@ static int read_small(vl_rvf *h, const dent *d, uint32_t cap, uint8_t **out)
 /* ====================================================================== */
 
 /* End of the complete, hash-valid segments that follow committed_end (an
- * earlier session's compaction witness, say); a torn tail starts there. */
+ * rvf-node compaction witness, written after its manifest, say, or the
+ * WITNESS of a commit whose manifest never made it); a torn tail starts
+ * there. The newest complete WITNESS found becomes the chain head: the next
+ * witness links to it, so the chain in the file stays unbroken. A WITNESS
+ * that does not parse (or exceeds VL_RVF_MAX_WITNESS) ends the walk: it is
+ * uncommitted garbage, cut off by the next commit. */
 static int tail_walk(vl_rvf *h, uint64_t size)
 {
     uint64_t pos = h->committed_end;
@@ -903,9 +994,24 @@ static int tail_walk(vl_rvf *h, uint64_t size)
             break;
         }
         uint32_t crc = 0;
-        rc = crc_range(h, pos + 64, hd.payload_length, scratch, IO_CHUNK, &crc);
-        if (rc) break;
-        if (hash_is_unset(hd.content_hash) || !hash_ok(hd.content_hash, crc)) break;
+        if (hd.seg_type == VL_RVF_SEG_WITNESS) {
+            uint64_t plen = hd.payload_length;
+            if (plen < 45 || plen > VL_RVF_MAX_WITNESS) break;
+            uint8_t *p = vl_mem_alloc((size_t)plen);
+            if (!p) { rc = fail(h, VL_ENOMEM, "out of memory walking the tail"); break; }
+            rc = dev_read(h, pos + 64, p, plen);
+            if (rc) { vl_mem_free(p); break; }
+            crc = vl_crc32(0, p, (size_t)plen);
+            int good = !hash_is_unset(hd.content_hash) && hash_ok(hd.content_hash, crc) &&
+                       rd32(p + 9) == plen - 45;
+            if (good) vl_rvf_fold32_once(p, plen, h->wit_hash);
+            vl_mem_free(p);
+            if (!good) break;
+        } else {
+            rc = crc_range(h, pos + 64, hd.payload_length, scratch, IO_CHUNK, &crc);
+            if (rc) break;
+            if (hash_is_unset(hd.content_hash) || !hash_ok(hd.content_hash, crc)) break;
+        }
         pos += 64 + hd.payload_length;
     }
     vl_mem_free(scratch);
@@ -1215,6 +1321,7 @@ static int manifest_alloc(vl_rvf *h, uint64_t add_dir, uint64_t add_del, uint8_t
 static int commit_begin(vl_rvf *h, uint64_t nids)
 {
     if (h->poisoned) return fail(h, VL_EFATAL, "store handle is poisoned by an earlier failed write");
+    vecs_gc(h);
     if (h->epoch == UINT32_MAX) return fail(h, VL_EINVAL, "epoch counter exhausted");
     if (h->next_seg_id > UINT64_MAX - nids)
         return fail(h, VL_EINVAL, "segment id space exhausted (next id %llu)",
@@ -1247,23 +1354,30 @@ static void sort_deleted(vl_rvf *h)
 }
 
 /* Append witness + sync + manifest + sync for the state already in h
- * (directory includes the witness entry as its last element). */
+ * (directory includes the witness entry as its last element). The new
+ * witness becomes the only one listed: the older ones stay in the file,
+ * chained to it (see "Witness chain" at the top). */
 static int commit_finish(vl_rvf *h, const uint8_t *wit, uint32_t wlen, uint8_t *mbuf,
                          uint64_t man_id)
 {
-    const dent *wd = &h->dir[h->ndir - 1];
-    int rc = emit_segment(h, VL_RVF_SEG_WITNESS, wd->seg_id, wit, wlen);
+    dent wd = h->dir[h->ndir - 1];
+    uint32_t w = 0;
+    for (uint32_t i = 0; i + 1 < h->ndir; i++)
+        if (h->dir[i].type != VL_RVF_SEG_WITNESS) h->dir[w++] = h->dir[i];
+    h->dir[w++] = wd;
+    h->ndir = w;
+    int rc = emit_segment(h, VL_RVF_SEG_WITNESS, wd.seg_id, wit, wlen);
     if (!rc) rc = dev_sync(h);
     if (rc) return rc;
     uint64_t msz = manifest_size(h->ndir, h->ndel, h->flags & VL_RVF_F_FIDI);
-    uint64_t mpos = wd->offset + 64 + wlen;
+    uint64_t mpos = wd.offset + 64 + wlen;
     sort_deleted(h);
     manifest_encode(h, mbuf);
     rc = emit_segment(h, VL_RVF_SEG_MANIFEST, man_id, mbuf, msz);
     if (!rc) rc = dev_sync(h);
     if (rc) return rc;
     vl_rvf_fold32_once(wit, wlen, h->wit_hash);
-    h->n_witness++;
+    h->n_witness = 1;
     h->manifest_offset = mpos;
     h->committed_end = h->append_at = mpos + 64 + msz;
     return VL_OK;
@@ -1310,6 +1424,241 @@ static int emit_vec_rows(vl_rvf *h, uint64_t seg_id, const uint64_t *ids, const 
     return rc;
 }
 
+/* ---- tiered merge of the newest VEC segments ("Tiered merge" at the top) ---- */
+
+#define MERGE_DEL (UINT32_MAX - 1)   /* batch map value: deleted by the commit, not upserted */
+
+typedef struct vmerge {
+    uint32_t on;            /* 1: the commit writes a merged segment */
+    uint32_t first_batch;   /* batch segments first_batch.. are merged (nsegs: none) */
+    uint32_t old_k;         /* vecs ordinal of the oldest listed segment merged (NONE: none) */
+    uint32_t rows;          /* rows of the merged segment */
+    uint32_t k;             /* its vecs ordinal (set by merge_apply) */
+    uint8_t *buf;           /* its payload: 6 + rows x rowsz bytes */
+    uint64_t *ids;          /* its ids in row order (handed over to the vecseg) */
+    uint64_t plen, seg_id;
+} vmerge;
+
+typedef struct merge_fill {
+    vmerge *m;
+    const vl_idmap *bm;     /* ids the commit deletes or upserts */
+    uint64_t rowsz;
+    uint32_t n;             /* rows filled */
+} merge_fill;
+
+/* vec_walk visitor: copy the live winning rows that the commit leaves alone. */
+static int merge_row(vl_rvf *h, void *ctx, uint32_t k, uint32_t row, uint64_t id, const uint8_t *vec)
+{
+    merge_fill *f = ctx;
+    uint32_t ei = vl_idmap_get(&h->map, id);
+    if (ei == VL_NO_NODE) return 0;
+    const entry *e = &h->ents[ei];
+    if (e->del_pos != NONE || e->seg != k || e->row != row || vl_idmap_get(f->bm, id) != VL_NO_NODE)
+        return 0;
+    if (f->n == f->m->rows)
+        return fail(h, VL_ECORRUPT, "merging VEC segments: more live rows than indexed "
+                    "(the device changed under the handle)");
+    uint8_t *p = f->m->buf + 6 + (uint64_t)f->n * f->rowsz;
+    wr64(p, id);
+    memcpy(p + 8, vec, (size_t)(f->rowsz - 8));   /* bit for bit */
+    f->m->ids[f->n++] = id;
+    return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* How many entries of the ascending ks[0..n) equal k. */
+static uint32_t count_sorted(const uint32_t *ks, uint32_t n, uint32_t k)
+{
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) { uint32_t mid = lo + (hi - lo) / 2; if (ks[mid] < k) lo = mid + 1; else hi = mid; }
+    uint32_t a = lo;
+    hi = n;
+    while (lo < hi) { uint32_t mid = lo + (hi - lo) / 2; if (ks[mid] <= k) lo = mid + 1; else hi = mid; }
+    return lo - a;
+}
+
+static void merge_free(vmerge *m)
+{
+    vl_mem_free(m->buf);
+    vl_mem_free(m->ids);
+    m->buf = NULL;
+    m->ids = NULL;
+    m->on = 0;
+}
+
+/* Plan the merge of a commit that deletes del_ids[0..nd) and then upserts
+ * the n batch rows (nsegs segments of `per` rows), before anything
+ * changes: the live rows every VEC segment keeps after the commit, the
+ * group to merge, and the merged payload (read from the listed segments,
+ * hash-verified, and from the batch). Running short of memory or of
+ * segment ids skips the merge: it is an optimisation, the commit is
+ * correct without it. extra_dir / extra_ids: directory entries and segment
+ * ids the commit needs besides the merged segment. Returns VL_OK or an
+ * error reading a listed segment (VL_EIO, VL_ECORRUPT; the handle is
+ * unchanged). */
+static int merge_prepare(vl_rvf *h, vmerge *m, uint32_t n, const uint64_t *ids, const float *vecs,
+                         uint32_t per, uint32_t nsegs, uint32_t nd, const uint64_t *del_ids,
+                         uint64_t extra_dir, uint64_t extra_ids)
+{
+    memset(m, 0, sizeof *m);
+    m->old_k = NONE;
+    m->first_batch = nsegs;
+    if (n == 0 || (uint64_t)n + nd >= (1u << 30)) return VL_OK;
+    if (h->next_seg_id > UINT64_MAX - extra_ids - 1) return VL_OK;
+    uint64_t rowsz = 8 + 4 * (uint64_t)h->dim, cap_rows = (VL_RVF_VEC_TARGET - 6) / rowsz;
+    vl_idmap bm = { 0 };
+    uint32_t *bcnt = NULL, *ks = NULL, nks = 0;
+    int rc = VL_OK;
+    if (vl_idmap_reserve(&bm, n + nd) != VL_OK) goto off;
+    for (uint32_t i = 0; i < nd; i++) vl_idmap_put(&bm, del_ids[i], MERGE_DEL);
+    for (uint32_t r = 0; r < n; r++) vl_idmap_put(&bm, ids[r], r);   /* the last row of an id wins */
+    bcnt = vl_mem_calloc(nsegs, sizeof *bcnt);
+    ks = vl_mem_alloc((size_t)bm.count * sizeof *ks);
+    if (!bcnt || !ks) goto off;
+    /* per distinct id: the batch segment of its winning row; the listed
+     * segment whose live row it replaces or deletes */
+    for (uint32_t j = 0; j < bm.cap; j++) {
+        uint32_t v = bm.vals[j];
+        if (v == VL_NO_NODE) continue;
+        if (v != MERGE_DEL) bcnt[v / per]++;
+        uint32_t ei = vl_idmap_get(&h->map, bm.keys[j]);
+        if (ei != VL_NO_NODE && h->ents[ei].del_pos == NONE) ks[nks++] = h->ents[ei].seg;
+    }
+    qsort(ks, nks, sizeof *ks, cmp_u32);
+
+    /* The group: from the newest segment back, while it holds at least half
+     * the live rows of the segment before it and fits one segment. */
+    uint64_t gl = 0;
+    uint32_t gsz = 0, old_i = NONE, stop = 0;
+    for (uint32_t s = nsegs; s-- > 0 && !stop;) {
+        uint64_t c = bcnt[s];
+        if (c == 0) continue;                   /* superseded inside the batch: never listed */
+        if (gsz && (2 * gl < c || gl + c > cap_rows)) { stop = 1; break; }
+        gl += c;
+        gsz++;
+        m->first_batch = s;
+    }
+    for (uint32_t i = h->ndir; i-- > 0 && !stop;) {
+        const dent *d = &h->dir[i];
+        if (d->type != VL_RVF_SEG_VEC) continue;
+        uint64_t c = h->vecs[d->vec].live_refs - count_sorted(ks, nks, d->vec);
+        if (c == 0) continue;                   /* no live row left: pruned by this commit */
+        if (2 * gl < c || gl + c > cap_rows) break;
+        gl += c;
+        gsz++;
+        old_i = i;
+    }
+    if (gsz < 2) goto off;
+
+    m->rows = (uint32_t)gl;
+    m->plen = 6 + gl * rowsz;
+    m->old_k = old_i == NONE ? NONE : h->dir[old_i].vec;
+    if (GROW(h, vecs, nvecs, cap_vecs, (uint64_t)nsegs + 1) || GROW(h, dir, ndir, cap_dir, extra_dir + 1))
+        goto off;
+    if (!(m->buf = vl_mem_alloc((size_t)m->plen)) || !(m->ids = vl_mem_alloc((size_t)gl * sizeof *m->ids)))
+        goto off;
+    wr16(m->buf, (uint16_t)h->dim);
+    wr32(m->buf + 2, m->rows);
+    merge_fill f = { m, &bm, rowsz, 0 };
+    for (uint32_t i = old_i == NONE ? h->ndir : old_i; i < h->ndir && !rc; i++) {
+        const dent *d = &h->dir[i];
+        if (d->type == VL_RVF_SEG_VEC && h->vecs[d->vec].live_refs > count_sorted(ks, nks, d->vec))
+            rc = vec_walk(h, d, d->vec, merge_row, &f, NULL);
+    }
+    if (rc == VL_ENOMEM) goto off;
+    if (rc) goto out;
+    for (uint32_t s = m->first_batch; s < nsegs; s++) {
+        uint32_t a = s * per, b = s + 1 == nsegs ? n : a + per;
+        for (uint32_t r = a; r < b; r++) {
+            if (vl_idmap_get(&bm, ids[r]) != r) continue;   /* a later row of the batch wins */
+            if (f.n == m->rows) break;
+            encode_rows(m->buf + 6 + (uint64_t)f.n * rowsz, h->dim, ids, vecs, r, r + 1);
+            m->ids[f.n++] = ids[r];
+        }
+    }
+    if (f.n != m->rows) {
+        rc = fail(h, VL_ECORRUPT, "merging VEC segments: found %u live rows, expected %u "
+                  "(the device changed under the handle)", f.n, m->rows);
+        goto out;
+    }
+    m->on = 1;
+    goto out;
+off:
+    rc = VL_OK;
+out:
+    if (!m->on) merge_free(m);
+    vl_idmap_free(&bm);
+    vl_mem_free(bcnt);
+    vl_mem_free(ks);
+    return rc;
+}
+
+/* Apply a prepared merge (after the commit's deletes, upserts and
+ * prune_dir; cannot fail): the merged segment becomes VEC ordinal m->k,
+ * winner of every row it carries; the merged listed segments leave the
+ * directory; batch segments that were merged, or lost all their rows to
+ * later rows of the same batch, are dropped (never written). The batch
+ * segments are the vecs ordinals first..first+nsegs-1. Call it also when
+ * no merge is planned (m->on == 0). */
+static void merge_apply(vl_rvf *h, vmerge *m, uint32_t first, uint32_t nsegs)
+{
+    if (m->on) {
+        uint32_t k = m->k = h->nvecs++;
+        vecseg *v = &h->vecs[k];
+        *v = (vecseg){ m->ids, m->rows, m->rows, 0, 1 };
+        m->ids = NULL;
+        for (uint32_t r = 0; r < m->rows; r++) {
+            uint32_t ei = vl_idmap_get(&h->map, v->ids[r]);
+            assert(ei != VL_NO_NODE && h->ents[ei].del_pos == NONE && h->ents[ei].seg != NONE);
+            entry *e = &h->ents[ei];
+            h->vecs[e->seg].live_refs--;
+            e->seg = k;
+            e->row = r;
+            e->nseg++;
+            v->live_refs++;
+        }
+        if (m->old_k != NONE) {
+            uint32_t w = 0, in = 0;
+            for (uint32_t i = 0; i < h->ndir; i++) {
+                dent *d = &h->dir[i];
+                if (d->type == VL_RVF_SEG_VEC && d->vec == m->old_k) in = 1;
+                if (in && d->type == VL_RVF_SEG_VEC) {
+                    assert(h->vecs[d->vec].live_refs == 0);
+                    drop_vec(h, d->vec);
+                    continue;
+                }
+                h->dir[w++] = *d;
+            }
+            h->ndir = w;
+        }
+    }
+    for (uint32_t s = 0; s < nsegs; s++) {
+        if ((m->on && s >= m->first_batch) || h->vecs[first + s].live_refs == 0) {
+            assert(h->vecs[first + s].live_refs == 0);
+            drop_vec(h, first + s);
+        }
+    }
+}
+
+/* Directory entry of the merged segment at *pos (after the batch's). */
+static void merge_dirent(vl_rvf *h, vmerge *m, uint64_t *pos)
+{
+    if (!m->on) return;
+    m->seg_id = h->next_seg_id++;
+    h->dir[h->ndir++] = (dent){ m->seg_id, *pos, m->plen, VL_RVF_SEG_VEC, m->k };
+    *pos += 64 + m->plen;
+}
+
+static int merge_emit(vl_rvf *h, const vmerge *m)
+{
+    return m->on ? emit_segment(h, VL_RVF_SEG_VEC, m->seg_id, m->buf, m->plen) : VL_OK;
+}
+
 int vl_rvf_ingest(vl_rvf *h, uint32_t n, const uint64_t *ids, const float *vecs, uint64_t now_ns)
 {
     uint64_t rowsz = 8 + 4 * (uint64_t)h->dim;
@@ -1327,7 +1676,8 @@ int vl_rvf_ingest(vl_rvf *h, uint32_t n, const uint64_t *ids, const float *vecs,
 
     /* ---- reserve everything, so the mutation below cannot fail ---- */
     uint8_t *mbuf = NULL, *scratch = NULL;
-    uint64_t **segids = NULL;
+    uint64_t **segids = NULL, *bseg = NULL;   /* bseg[s]: segment id of batch segment s, 0 if unwritten */
+    vmerge m = { 0 };
     rc = manifest_alloc(h, (uint64_t)nsegs + 1, 0, &mbuf);
     if (rc) return rc;
     if ((rc = reserve_ids(h, n))) goto nomem;
@@ -1336,14 +1686,18 @@ int vl_rvf_ingest(vl_rvf *h, uint32_t n, const uint64_t *ids, const float *vecs,
         goto nomem;
     if (!(scratch = vl_mem_alloc((size_t)(srows * rowsz)))) goto nomem;
     if (!(segids = vl_mem_calloc(nsegs, sizeof *segids))) goto nomem;
+    if (!(bseg = vl_mem_calloc(nsegs, sizeof *bseg))) goto nomem;
     for (uint32_t s = 0; s < nsegs; s++) {
         uint32_t cnt = (s + 1 == nsegs) ? n - s * per : per;
         if (!(segids[s] = vl_mem_alloc((size_t)cnt * sizeof **segids))) goto nomem;
     }
+    rc = merge_prepare(h, &m, n, ids, vecs, per, nsegs, 0, NULL, (uint64_t)nsegs + 1,
+                       (uint64_t)nsegs + 2);
+    if (rc) goto done;
     rc = fix_tail(h);
     if (rc) goto done;
 
-    /* ---- mutate: rows, directory, epoch ---- */
+    /* ---- mutate: rows, merge, directory, epoch ---- */
     uint32_t first = h->nvecs;
     for (uint32_t s = 0; s < nsegs; s++) {
         uint32_t a = s * per, b = (s + 1 == nsegs) ? n : a + per;
@@ -1354,13 +1708,17 @@ int vl_rvf_ingest(vl_rvf *h, uint32_t n, const uint64_t *ids, const float *vecs,
         h->nvecs++;
     }
     prune_dir(h, 1);
+    merge_apply(h, &m, first, nsegs);
     uint64_t pos = h->append_at;
     for (uint32_t s = 0; s < nsegs; s++) {
+        if (!h->vecs[first + s].listed) continue;
         uint32_t a = s * per, b = (s + 1 == nsegs) ? n : a + per;
         uint64_t plen = 6 + (uint64_t)(b - a) * rowsz;
-        h->dir[h->ndir++] = (dent){ h->next_seg_id++, pos, plen, VL_RVF_SEG_VEC, first + s };
+        bseg[s] = h->next_seg_id++;
+        h->dir[h->ndir++] = (dent){ bseg[s], pos, plen, VL_RVF_SEG_VEC, first + s };
         pos += 64 + plen;
     }
+    merge_dirent(h, &m, &pos);
     h->epoch++;
     char action[96];
     uint8_t wit[13 + 96 + 32];
@@ -1371,17 +1729,21 @@ int vl_rvf_ingest(vl_rvf *h, uint32_t n, const uint64_t *ids, const float *vecs,
 
     /* ---- write ---- */
     for (uint32_t s = 0; s < nsegs && !rc; s++) {
+        if (!bseg[s]) continue;
         uint32_t a = s * per, b = (s + 1 == nsegs) ? n : a + per;
-        rc = emit_vec_rows(h, h->dir[h->ndir - 1 - nsegs + s].seg_id, ids, vecs, a, b, scratch, srows);
+        rc = emit_vec_rows(h, bseg[s], ids, vecs, a, b, scratch, srows);
     }
+    if (!rc) rc = merge_emit(h, &m);
     if (!rc) rc = commit_finish(h, wit, wlen, mbuf, man_id);
     goto done;
 nomem:
     if (rc == VL_EBUDGET) fail(h, rc, "more than %u distinct ids: over this build's cap", MAX_ENTRIES);
     else fail(h, rc, "out of memory preparing an ingest of %u rows", n);
 done:
+    merge_free(&m);
     if (segids) for (uint32_t s = 0; s < nsegs; s++) vl_mem_free(segids[s]);
     vl_mem_free(segids);
+    vl_mem_free(bseg);
     vl_mem_free(scratch);
     vl_mem_free(mbuf);
     return rc;
@@ -1524,6 +1886,173 @@ int vl_rvf_derive(vl_rvf *parent, vl_io *child_io, const uint8_t child_file_id[1
 }
 
 /* ====================================================================== */
+/* Witness chain                                                           */
+/* ====================================================================== */
+
+#define WALK_WIN (64u << 10)
+
+/* A read-ahead window over the device for the forward walk: most segments
+ * are small, so one device read serves many headers. */
+typedef struct rwin {
+    uint8_t *buf;
+    uint64_t off;
+    uint32_t len;
+} rwin;
+
+/* Bytes [off, off + len) (len <= WALK_WIN, off + len <= limit <= device size). */
+static int win_at(vl_rvf *h, rwin *w, uint64_t off, uint32_t len, uint64_t limit, const uint8_t **out)
+{
+    if (off >= w->off && off - w->off + len <= w->len) {
+        *out = w->buf + (off - w->off);
+        return VL_OK;
+    }
+    uint64_t n = limit - off < WALK_WIN ? limit - off : WALK_WIN;
+    int rc = dev_read(h, off, w->buf, n);
+    if (rc) { w->len = 0; return rc; }
+    w->off = off;
+    w->len = (uint32_t)n;
+    *out = w->buf;
+    return VL_OK;
+}
+
+/* 1 if a plausible segment header starts at pos: magic, version 1, and a
+ * payload that ends by limit. */
+static int walk_header_ok(const uint8_t *b, uint64_t pos, uint64_t limit)
+{
+    return rd32(b) == VL_RVF_MAGIC && b[4] == VL_RVF_VERSION && rd64(b + 16) <= limit - pos - 64;
+}
+
+static int is_zero32(const uint8_t *p)
+{
+    for (int i = 0; i < 32; i++) if (p[i]) return 0;
+    return 1;
+}
+
+/* Called for each WITNESS of the walk (hash verified, parsed): hdr is its
+ * 64-byte header as stored, p its payload. */
+typedef int (*wit_fn)(vl_rvf *h, void *ctx, uint64_t off, const uint8_t *hdr, const uint8_t *p,
+                      uint64_t plen);
+
+/* Walk the segments of [0, limit) forward (FORMAT.md §1: back to back) and
+ * check every WITNESS in file order against the one before it. A segment
+ * counts when its header is plausible and the next header (or limit)
+ * follows its payload; anything else (torn bytes another writer left
+ * inside the file) is stepped over up to the next plausible header and
+ * counted in skipped. Errors: VL_ECORRUPT (a whole WITNESS whose hash does
+ * not verify, that does not parse, or that uses a checksum_algo or
+ * compression this build cannot verify), VL_EBUDGET (a witness over
+ * VL_RVF_MAX_WITNESS), VL_EIO, VL_ENOMEM, or fn's code. */
+static int witness_walk(vl_rvf *h, uint64_t limit, wit_fn fn, void *ctx, vl_rvf_witness_report *r)
+{
+    memset(r, 0, sizeof *r);
+    r->intact = 1;
+    r->end = limit;
+    rwin w = { vl_mem_alloc(WALK_WIN), 0, 0 };
+    if (!w.buf) return fail(h, VL_ENOMEM, "out of memory walking the witness chain");
+    uint8_t *big = NULL;
+    uint64_t pos = 0;
+    int rc = VL_OK;
+    while (limit - pos >= 64) {
+        const uint8_t *b;
+        if ((rc = win_at(h, &w, pos, 64, limit, &b))) break;
+        int ok = walk_header_ok(b, pos, limit);
+        uint64_t plen = ok ? rd64(b + 16) : 0, next = pos + 64 + plen;
+        uint8_t hdr[64];
+        if (ok) memcpy(hdr, b, 64);
+        if (ok && next != limit) {
+            const uint8_t *nb;
+            if (limit - next < 64) ok = 0;
+            else if ((rc = win_at(h, &w, next, 64, limit, &nb))) break;
+            else ok = walk_header_ok(nb, next, limit);
+        }
+        if (!ok) {   /* torn bytes: resume at the next plausible header */
+            uint64_t q = pos + 1;
+            for (; limit - q >= 64; q++) {
+                const uint8_t *qb;
+                if ((rc = win_at(h, &w, q, 64, limit, &qb))) break;
+                if (walk_header_ok(qb, q, limit)) break;
+            }
+            if (rc) break;
+            if (limit - q < 64) q = limit;
+            r->skipped += q - pos;
+            pos = q;
+            continue;
+        }
+        if (hdr[5] == VL_RVF_SEG_WITNESS) {
+            if (plen > VL_RVF_MAX_WITNESS) {
+                rc = fail(h, VL_EBUDGET, "witness segment at offset %llu has a %llu-byte payload; "
+                          "this build reads at most %u", (unsigned long long)pos,
+                          (unsigned long long)plen, VL_RVF_MAX_WITNESS);
+                break;
+            }
+            const uint8_t *p;
+            if (plen <= WALK_WIN) {
+                if ((rc = win_at(h, &w, pos + 64, (uint32_t)plen, limit, &p))) break;
+            } else {
+                vl_mem_free(big);
+                if (!(big = vl_mem_alloc((size_t)plen))) {
+                    rc = fail(h, VL_ENOMEM, "out of memory reading a witness");
+                    break;
+                }
+                if ((rc = dev_read(h, pos + 64, big, plen))) break;
+                p = big;
+            }
+            vl_rvf_header hd;
+            vl_rvf_header_decode(hdr, &hd);
+            if (hd.checksum_algo != 0 || hd.compression != 0) {
+                rc = fail(h, VL_ECORRUPT, "witness segment %llu at offset %llu uses checksum_algo %u, "
+                          "compression %u: it cannot be verified", (unsigned long long)hd.segment_id,
+                          (unsigned long long)pos, hd.checksum_algo, hd.compression);
+                break;
+            }
+            if (!hash_ok(hd.content_hash, vl_crc32(0, p, (size_t)plen))) {
+                rc = fail(h, VL_ECORRUPT, "witness segment %llu at offset %llu: content hash mismatch",
+                          (unsigned long long)hd.segment_id, (unsigned long long)pos);
+                break;
+            }
+            if (plen < 45 || rd32(p + 9) != plen - 45) {
+                rc = fail(h, VL_ECORRUPT, "witness segment %llu at offset %llu does not parse",
+                          (unsigned long long)hd.segment_id, (unsigned long long)pos);
+                break;
+            }
+            const uint8_t *prev = p + plen - 32;
+            if (r->entries == 0 ? !is_zero32(prev)
+                                : !is_zero32(prev) && memcmp(prev, r->last_hash, 32) != 0)
+                r->breaks++;
+            else if (r->entries > 0 && is_zero32(prev))
+                r->restarts++;
+            if (r->entries < UINT32_MAX) r->entries++;
+            vl_rvf_fold32_once(p, plen, r->last_hash);
+            if (fn && (rc = fn(h, ctx, pos, hdr, p, plen))) break;
+        }
+        pos = next;
+    }
+    r->intact = r->breaks == 0 && r->restarts == 0;
+    vl_mem_free(big);
+    vl_mem_free(w.buf);
+    return rc;
+}
+
+int vl_rvf_witness_chain(vl_rvf *h, vl_rvf_witness_report *out)
+{
+    vl_rvf_witness_report r;
+    if (!out) return fail(h, VL_EINVAL, "vl_rvf_witness_chain: NULL report");
+    int rc = witness_walk(h, h->committed_end, NULL, NULL, &r);
+    if (rc == VL_OK) *out = r;
+    return rc;
+}
+
+int vl_rvf_verify_witness(vl_rvf *h, uint32_t *entries, uint32_t *valid)
+{
+    vl_rvf_witness_report r;
+    int rc = witness_walk(h, h->committed_end, NULL, NULL, &r);
+    if (rc) return rc;
+    if (entries) *entries = r.entries;
+    if (valid) *valid = r.intact;
+    return VL_OK;
+}
+
+/* ====================================================================== */
 /* Compaction                                                              */
 /* ====================================================================== */
 
@@ -1587,8 +2116,6 @@ static int compact_copy(vl_rvf *h, vl_rvf *n, const dent *d, uint8_t *scratch)
     if (!rc) rc = dev_read(h, d->offset, hb, 64);
     if (rc) return fail(n, rc, "%s", h->msg);
     uint32_t crc = 0;
-    vl_rvf_fold32 f;
-    vl_rvf_fold32_init(&f);
     if ((rc = GROW(n, dir, ndir, cap_dir, 1))) return fail(n, VL_ENOMEM, "out of memory compacting");
     uint64_t off = n->append_at;
     rc = dev_append(n, hb, 64);
@@ -1597,7 +2124,6 @@ static int compact_copy(vl_rvf *h, vl_rvf *n, const dent *d, uint8_t *scratch)
         rc = dev_read(h, d->offset + 64 + done, scratch, len);
         if (rc) return fail(n, rc, "%s", h->msg);
         crc = vl_crc32(crc, scratch, len);
-        if (d->type == VL_RVF_SEG_WITNESS) vl_rvf_fold32_update(&f, scratch, len);
         rc = dev_append(n, scratch, len);
         done += len;
     }
@@ -1607,20 +2133,60 @@ static int compact_copy(vl_rvf *h, vl_rvf *n, const dent *d, uint8_t *scratch)
                     (unsigned long long)d->seg_id, d->type, (unsigned long long)d->offset);
     n->dir[n->ndir++] = (dent){ d->seg_id, off, d->plen, d->type, NONE };
     n->append_at += 64 + d->plen;
-    if (d->type == VL_RVF_SEG_WITNESS) {
-        memcpy(n->wit_hash, f.out, 32);
-        n->n_witness++;
-    }
     if (d->type == VL_RVF_SEG_COW_MAP || d->type == VL_RVF_SEG_MEMBERSHIP) n->flags |= VL_RVF_F_BRANCH;
     return VL_OK;
 }
 
+/* witness_walk visitor: append the witness to the new file as stored. */
+static int copy_witness(vl_rvf *h, void *ctx, uint64_t off, const uint8_t *hdr, const uint8_t *p,
+                        uint64_t plen)
+{
+    (void)h; (void)off;
+    vl_rvf *n = ctx;
+    int rc = dev_append(n, hdr, 64);
+    if (!rc) rc = dev_append(n, p, plen);
+    if (!rc) n->append_at += 64 + plen;
+    return rc;
+}
+
+/* Copy every WITNESS of h's file (up to append_at, in file order, hash
+ * verified) into n, unlisted: the new file holds the whole chain, and the
+ * compaction witness links to its last link. */
+static int compact_witnesses(vl_rvf *h, vl_rvf *n)
+{
+    vl_rvf_witness_report r;
+    h->msg[0] = 0;
+    int rc = witness_walk(h, h->append_at, copy_witness, n, &r);
+    if (rc) {
+        if (!n->poisoned) fail(n, rc, "%s", h->msg);   /* the source failed, not dst */
+        return rc;
+    }
+    memcpy(n->wit_hash, r.last_hash, 32);
+    return VL_OK;
+}
+
+static int compact_impl(vl_rvf *h, vl_io *dst, uint64_t now_ns, uint64_t skip_types,
+                        const vl_rvf_seg *segs, uint32_t n_segs, vl_rvf **out);
+
 int vl_rvf_compact(vl_rvf *h, vl_io *dst, uint64_t now_ns, vl_rvf **out)
+{
+    return compact_impl(h, dst, now_ns, 0, NULL, 0, out);
+}
+
+int vl_rvf_compact_ex(vl_rvf *h, vl_io *dst, uint64_t now_ns, uint64_t skip_types,
+                      const vl_rvf_seg *segs, uint32_t n_segs, vl_rvf **out)
+{
+    if (n_segs && !segs) return fail(h, VL_EINVAL, "vl_rvf_compact_ex: NULL segments");
+    return compact_impl(h, dst, now_ns, skip_types, segs, n_segs, out);
+}
+
+static int compact_impl(vl_rvf *h, vl_io *dst, uint64_t now_ns, uint64_t skip_types,
+                        const vl_rvf_seg *segs, uint32_t n_segs, vl_rvf **out)
 {
     uint64_t rowsz = 8 + 4 * (uint64_t)h->dim, live = (uint64_t)h->nents - h->ndel;
     uint64_t per = (VL_RVF_VEC_TARGET - 6) / rowsz;
     if (per == 0) per = 1;
-    int rc = commit_begin(h, live / per + 3);
+    int rc = commit_begin(h, live / per + 3 + n_segs);
     if (rc) return rc;
     if (!dst || !out) return fail(h, VL_EINVAL, "vl_rvf_compact: NULL argument");
     vl_rvf *n = handle_new(dst);
@@ -1659,13 +2225,23 @@ int vl_rvf_compact(vl_rvf *h, vl_io *dst, uint64_t now_ns, vl_rvf **out)
     }
     if ((rc = compact_flush(&c))) goto out;
 
-    /* ---- witnesses and segments this layer does not interpret ---- */
+    /* ---- the witness chain (unlisted), then segments this layer does not interpret ---- */
+    if ((rc = compact_witnesses(h, n))) goto out;
     for (uint32_t i = 0; i < h->ndir; i++) {
         uint32_t t = h->dir[i].type;
         if (t == VL_RVF_SEG_VEC || t == VL_RVF_SEG_MANIFEST || t == VL_RVF_SEG_JOURNAL ||
-            t == VL_RVF_SEG_INDEX)
+            t == VL_RVF_SEG_INDEX || t == VL_RVF_SEG_WITNESS || (t < 64 && ((skip_types >> t) & 1)))
             continue;
         if ((rc = compact_copy(h, n, &h->dir[i], scratch))) goto out;
+    }
+    /* ---- the caller's segments (store: META snapshot, INDEX) ---- */
+    for (uint32_t i = 0; i < n_segs; i++) {
+        if ((rc = GROW(n, dir, ndir, cap_dir, 1))) { rc = fail(n, VL_ENOMEM, "out of memory"); goto out; }
+        uint64_t sid = n->next_seg_id++, off = n->append_at;
+        if ((rc = emit_segment(n, segs[i].seg_type, sid, segs[i].payload, segs[i].len))) goto out;
+        n->dir[n->ndir++] = (dent){ sid, off, segs[i].len, segs[i].seg_type, NONE };
+        n->append_at += 64 + segs[i].len;
+        if (segs[i].seg_type == VL_RVF_SEG_INDEX) n->flags |= VL_RVF_F_INDEX;
     }
 
     /* ---- witness, sync, manifest, sync ---- */
@@ -1697,30 +2273,224 @@ out:
 }
 
 /* ====================================================================== */
-/* Witness chain                                                           */
+/* Store extensions (rvf.h): generic commit, scan with deleted rows,       */
+/* payload reads. Used by src/store.c.                                     */
 /* ====================================================================== */
 
-int vl_rvf_verify_witness(vl_rvf *h, uint32_t *entries, uint32_t *valid)
+static int seg_type_reserved(uint32_t t)
 {
-    uint8_t prev[32] = { 0 };
-    uint32_t cnt = 0, ok = 1;
-    for (uint32_t i = 0; i < h->ndir; i++) {
-        const dent *d = &h->dir[i];
-        if (d->type != VL_RVF_SEG_WITNESS) continue;
-        uint8_t *p = NULL;
-        int rc = read_small(h, d, VL_RVF_MAX_WITNESS, &p);
-        if (rc) return rc;
-        if (d->plen < 45 || rd32(p + 9) != d->plen - 45) {
-            vl_mem_free(p);
-            return fail(h, VL_ECORRUPT, "witness segment %llu at offset %llu does not parse",
-                        (unsigned long long)d->seg_id, (unsigned long long)d->offset);
-        }
-        if (memcmp(p + d->plen - 32, prev, 32) != 0) ok = 0;
-        vl_rvf_fold32_once(p, d->plen, prev);
-        vl_mem_free(p);
-        cnt++;
-    }
-    if (entries) *entries = cnt;
-    if (valid) *valid = ok;
-    return VL_OK;
+    return t == VL_RVF_SEG_VEC || t == VL_RVF_SEG_JOURNAL || t == VL_RVF_SEG_MANIFEST ||
+           t == VL_RVF_SEG_WITNESS || t > 0xFF;
 }
+
+int vl_rvf_commit(vl_rvf *h, const vl_rvf_commit_args *a, uint32_t *n_deleted)
+{
+    if (!a) return fail(h, VL_EINVAL, "vl_rvf_commit: NULL arguments");
+    uint32_t n = a->n_rows, nd = a->n_del, ns = a->n_segs, wit_on = a->witness_action != NULL;
+    uint64_t rowsz = 8 + 4 * (uint64_t)h->dim;
+    uint32_t per = (uint32_t)((VL_RVF_VEC_TARGET - 6) / rowsz);
+    if (per == 0) per = 1;
+    uint32_t nsegs = n ? (n - 1) / per + 1 : 0;
+    int rc = commit_begin(h, (uint64_t)nsegs + (nd ? 1 : 0) + ns + wit_on + 1);
+    if (rc) return rc;
+    if (n_deleted) *n_deleted = 0;
+    if ((n && (!a->ids || !a->vecs)) || (nd && !a->del_ids) || (ns && !a->segs))
+        return fail(h, VL_EINVAL, "vl_rvf_commit: NULL rows, ids or segments");
+    for (uint32_t i = 0; i < ns; i++)
+        if (seg_type_reserved(a->segs[i].seg_type) || (a->segs[i].len && !a->segs[i].payload))
+            return fail(h, VL_EINVAL, "vl_rvf_commit: segment %u has type 0x%02x or no payload", i,
+                        a->segs[i].seg_type);
+    if (wit_on && strlen(a->witness_action) > 160)
+        return fail(h, VL_EINVAL, "vl_rvf_commit: witness action longer than 160 bytes");
+
+    uint32_t srows = (uint32_t)((64u << 10) / rowsz);
+    if (srows == 0) srows = 1;
+    if (srows > n) srows = n ? n : 1;
+    uint64_t jlen = nd ? 16 + 12 * (uint64_t)nd : 0;
+
+    /* ---- reserve everything, so the mutation below cannot fail ---- */
+    uint8_t *mbuf = NULL, *scratch = NULL, *jbuf = NULL;
+    uint64_t **segids = NULL;
+    vmerge mg = { 0 };   /* tiered merge of VEC segments (merge_prepare) */
+    rc = manifest_alloc(h, (uint64_t)nsegs + ns + wit_on, nd, &mbuf);
+    if (rc) return rc;
+    if ((rc = reserve_ids(h, n))) goto nomem;
+    rc = VL_ENOMEM;
+    if (GROW(h, vecs, nvecs, cap_vecs, nsegs) ||
+        GROW(h, dir, ndir, cap_dir, (uint64_t)nsegs + ns + 1) || GROW(h, del, ndel, cap_del, nd))
+        goto nomem;
+    if (n && !(scratch = vl_mem_alloc((size_t)(srows * rowsz)))) goto nomem;
+    if (nd && !(jbuf = vl_mem_alloc((size_t)jlen))) goto nomem;
+    if (nsegs && !(segids = vl_mem_calloc(nsegs, sizeof *segids))) goto nomem;
+    for (uint32_t s = 0; s < nsegs; s++) {
+        uint32_t cnt = (s + 1 == nsegs) ? n - s * per : per;
+        if (!(segids[s] = vl_mem_alloc((size_t)cnt * sizeof **segids))) goto nomem;
+    }
+    rc = merge_prepare(h, &mg, n, a->ids, a->vecs, per, nsegs, nd, a->del_ids,
+                       (uint64_t)nsegs + ns + 1, (uint64_t)nsegs + (nd ? 1 : 0) + ns + wit_on + 1);
+    if (rc) goto done;
+    rc = fix_tail(h);
+    if (rc) goto done;
+
+    /* ---- mutate: deletes, rows, directory, epoch ---- */
+    uint32_t d = 0;
+    for (uint32_t i = 0; i < nd; i++) d += (uint32_t)delete_id(h, a->del_ids[i]);
+    uint32_t first = h->nvecs;
+    for (uint32_t s = 0; s < nsegs; s++) {
+        uint32_t lo = s * per, hi = (s + 1 == nsegs) ? n : lo + per;
+        vecseg *v = &h->vecs[h->nvecs];
+        *v = (vecseg){ segids[s], 0, hi - lo, 0, 1 };
+        segids[s] = NULL;
+        for (uint32_t r = lo; r < hi; r++) upsert_row(h, h->nvecs, r - lo, a->ids[r]);
+        h->nvecs++;
+    }
+    int rows_changed = n > 0 || d > 0;
+    prune_dir(h, rows_changed && !a->keep_index);
+    if (a->drop_types) {
+        uint32_t w = 0;
+        for (uint32_t i = 0; i < h->ndir; i++) {
+            uint32_t t = h->dir[i].type;
+            if (t < 64 && ((a->drop_types >> t) & 1) && t != VL_RVF_SEG_VEC && t != VL_RVF_SEG_WITNESS) {
+                if (t == VL_RVF_SEG_INDEX) h->flags &= ~VL_RVF_F_INDEX;
+                continue;
+            }
+            h->dir[w++] = h->dir[i];
+        }
+        h->ndir = w;
+    }
+    merge_apply(h, &mg, first, nsegs);
+    uint64_t pos = h->append_at;
+    for (uint32_t s = 0; s < nsegs; s++) {
+        if (!h->vecs[first + s].listed) continue;   /* merged, or superseded inside the batch */
+        uint32_t lo = s * per, hi = (s + 1 == nsegs) ? n : lo + per;
+        uint64_t plen = 6 + (uint64_t)(hi - lo) * rowsz;
+        h->dir[h->ndir++] = (dent){ h->next_seg_id++, pos, plen, VL_RVF_SEG_VEC, first + s };
+        pos += 64 + plen;
+    }
+    merge_dirent(h, &mg, &pos);
+    h->epoch++;
+    uint64_t jid = 0;
+    if (nd) {
+        wr32(jbuf, nd);
+        wr32(jbuf + 4, h->epoch);
+        wr64(jbuf + 8, 0);
+        for (uint32_t i = 0; i < nd; i++) {
+            uint8_t *e = jbuf + 16 + 12 * (size_t)i;
+            e[0] = 1; e[1] = 0;
+            wr16(e + 2, 8);
+            wr64(e + 4, a->del_ids[i]);
+        }
+        jid = h->next_seg_id++;
+        pos += 64 + jlen;
+    }
+    uint32_t seg_first = h->ndir;
+    for (uint32_t i = 0; i < ns; i++) {
+        h->dir[h->ndir++] = (dent){ h->next_seg_id++, pos, a->segs[i].len, a->segs[i].seg_type, NONE };
+        if (a->segs[i].seg_type == VL_RVF_SEG_INDEX) h->flags |= VL_RVF_F_INDEX;
+        pos += 64 + a->segs[i].len;
+    }
+    uint8_t wit[13 + 192 + 32];
+    uint32_t wlen = 0;
+    if (wit_on) {
+        char action[192];
+        snprintf(action, sizeof action, "%s,epoch=%u", a->witness_action, h->epoch);
+        wlen = witness_encode(wit, a->witness_type ? 1 : 0, a->now_ns, action, h->wit_hash);
+        h->dir[h->ndir++] = (dent){ h->next_seg_id++, pos, wlen, VL_RVF_SEG_WITNESS, NONE };
+    }
+    uint64_t man_id = h->next_seg_id++;
+
+    /* ---- write ---- */
+    for (uint32_t s = 0; s < nsegs && !rc; s++) {
+        if (!h->vecs[first + s].listed) continue;
+        uint32_t lo = s * per, hi = (s + 1 == nsegs) ? n : lo + per;
+        uint64_t vid = 0;
+        for (uint32_t i = 0; i < h->ndir; i++)
+            if (h->dir[i].type == VL_RVF_SEG_VEC && h->dir[i].vec == first + s) vid = h->dir[i].seg_id;
+        rc = emit_vec_rows(h, vid, a->ids, a->vecs, lo, hi, scratch, srows);
+    }
+    if (!rc) rc = merge_emit(h, &mg);
+    if (!rc && nd) rc = emit_segment(h, VL_RVF_SEG_JOURNAL, jid, jbuf, jlen);
+    for (uint32_t i = 0; i < ns && !rc; i++)
+        rc = emit_segment(h, a->segs[i].seg_type, h->dir[seg_first + i].seg_id, a->segs[i].payload,
+                          a->segs[i].len);
+    if (!rc && wit_on) {
+        rc = commit_finish(h, wit, wlen, mbuf, man_id);
+    } else if (!rc) {
+        /* no witness: sync, manifest, sync (as commit_finish) */
+        rc = dev_sync(h);
+        if (!rc) {
+            uint64_t msz = manifest_size(h->ndir, h->ndel, h->flags & VL_RVF_F_FIDI);
+            sort_deleted(h);
+            manifest_encode(h, mbuf);
+            rc = emit_segment(h, VL_RVF_SEG_MANIFEST, man_id, mbuf, msz);
+            if (!rc) rc = dev_sync(h);
+            if (!rc) {
+                h->manifest_offset = pos;
+                h->committed_end = h->append_at = pos + 64 + msz;
+            }
+        }
+    }
+    if (!rc && n_deleted) *n_deleted = d;
+    goto done;
+nomem:
+    if (rc == VL_EBUDGET) fail(h, rc, "more than %u distinct ids: over this build's cap", MAX_ENTRIES);
+    else fail(h, rc, "out of memory preparing a commit of %u rows and %u deletes", n, nd);
+done:
+    merge_free(&mg);
+    if (segids) for (uint32_t s = 0; s < nsegs; s++) vl_mem_free(segids[s]);
+    vl_mem_free(segids);
+    vl_mem_free(scratch);
+    vl_mem_free(jbuf);
+    vl_mem_free(mbuf);
+    return rc;
+}
+
+typedef struct scan_ex_ctx {
+    vl_rvf_row_ex_fn cb;
+    void *ctx;
+    float *vec;
+    uint64_t seg_offset;
+} scan_ex_ctx;
+
+static int scan_row_ex(vl_rvf *h, void *ctx, uint32_t k, uint32_t row, uint64_t id, const uint8_t *vec)
+{
+    scan_ex_ctx *s = ctx;
+    uint32_t ei = vl_idmap_get(&h->map, id);
+    if (ei == VL_NO_NODE) return 0;
+    const entry *e = &h->ents[ei];
+    if (e->seg != k || e->row != row) return 0;
+    for (uint32_t j = 0; j < h->dim; j++) s->vec[j] = rdf(vec + 4 * (size_t)j);
+    return s->cb(s->ctx, id, s->vec, s->seg_offset, e->del_pos == NONE);
+}
+
+int vl_rvf_scan_ex(vl_rvf *h, vl_rvf_row_ex_fn cb, void *ctx)
+{
+    if (h->poisoned) return fail(h, VL_EFATAL, "store handle is poisoned by an earlier failed write");
+    if (!cb) return fail(h, VL_EINVAL, "vl_rvf_scan_ex: NULL callback");
+    scan_ex_ctx s = { cb, ctx, vl_mem_alloc((size_t)h->dim * sizeof(float)), 0 };
+    if (!s.vec) return fail(h, VL_ENOMEM, "out of memory");
+    int rc = VL_OK;
+    for (uint32_t i = 0; i < h->ndir && rc == VL_OK; i++) {
+        const dent *d = &h->dir[i];
+        if (d->type != VL_RVF_SEG_VEC) continue;
+        s.seg_offset = d->offset;
+        rc = vec_walk(h, d, d->vec, scan_row_ex, &s, NULL);
+    }
+    vl_mem_free(s.vec);
+    return rc;
+}
+
+int vl_rvf_read_payload(vl_rvf *h, uint32_t i, uint64_t cap, uint8_t **out)
+{
+    if (!out || i >= h->ndir) return fail(h, VL_EINVAL, "vl_rvf_read_payload: bad arguments");
+    if (h->dir[i].plen == 0) {                   /* vl_mem_alloc(0) may return NULL */
+        vl_rvf_header hd;
+        int rc = check_listed(h, &h->dir[i], &hd);
+        if (rc) return rc;
+        *out = vl_mem_alloc(1);
+        return *out ? VL_OK : fail(h, VL_ENOMEM, "out of memory");
+    }
+    return read_small(h, &h->dir[i], cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap, out);
+}
+
+int vl_rvf_poisoned(const vl_rvf *h) { return h ? h->poisoned : 0; }

@@ -17,6 +17,11 @@
  *   - Every write appends through vl_io and never rewrites a byte:
  *     data segments, sync, MANIFEST, sync. A crash at any point leaves the
  *     previous commit as the newest valid manifest.
+ *   - The directory grows with the live data, not with the commits: VEC
+ *     segments are merged in tiers (an ingest may append one merged VEC
+ *     segment holding the live rows of the newest segments; O(log n) VEC
+ *     segments stay listed), and only the newest WITNESS is listed (the
+ *     chain is in the file, in order: vl_rvf_witness_chain).
  *   - The handle borrows its device (io): the caller keeps it open until
  *     vl_rvf_free and must not modify it behind the handle's back.
  *
@@ -135,9 +140,12 @@ typedef struct vl_rvf_info {
     uint8_t  file_id[16];
     uint8_t  parent_id[16];
     uint8_t  parent_hash[32];
-    uint8_t  last_witness_hash[32]; /* fold32 of the last directory WITNESS payload
-                                       (zeros if none): prev_hash of the next one */
-    uint32_t witness_count;    /* WITNESS segments in the directory */
+    uint8_t  last_witness_hash[32]; /* fold32 of the newest complete WITNESS payload
+                                       before append_at (zeros if none): prev_hash of
+                                       the next one */
+    uint32_t witness_count;    /* WITNESS segments in the directory: 1 after any commit
+                                  of this version (older files and rvf-node's list
+                                  every one); the chain: vl_rvf_witness_chain */
     uint32_t dir_count;        /* directory entries */
     uint64_t next_seg_id;      /* max(directory ids, manifest id) + 1 */
     uint64_t live;             /* live ids */
@@ -201,12 +209,22 @@ VL_MUST_CHECK int vl_rvf_scan(vl_rvf *h, vl_rvf_row_fn cb, void *ctx);
 /* Commit an upsert batch (FORMAT.md §6): VEC segment(s) of the n rows (ids
  * n u64, vecs n*dim floats row-major, stored as given), WITNESS
  * "ingest:count=n,epoch=E", sync, MANIFEST epoch E = epoch+1, sync.
+ * Tiered merge: while the newest VEC segments (the batch's first) hold at
+ * least half the live rows of the segment before them, and the result fits
+ * VL_RVF_VEC_TARGET, they are merged: one VEC segment holding exactly their
+ * winning live rows (listed rows copied bit for bit) is appended before
+ * the WITNESS and listed last instead of them; a batch segment merged at
+ * once is not written separately. Rows keep their ids and bits but may
+ * move to a higher file offset. vl_rvf_commit merges the same way.
  * A later row with the same id replaces an earlier one, also within the
  * batch; an upsert of a deleted id brings it back. now_ns is the witness
  * timestamp. n == 0 commits nothing. Floats are stored bit-exact (the
  * engine validates NaN/zero vectors before calling).
  * Errors: VL_EINVAL (NULL arrays, epoch exhausted), VL_EBUDGET (manifest or
- * directory would exceed a cap: compact first), VL_ENOMEM, VL_EIO, VL_EFATAL. */
+ * directory would exceed a cap: compact first), VL_ENOMEM, VL_EIO, VL_EFATAL;
+ * VL_ECORRUPT or VL_EIO while re-reading listed VEC segments for a merge,
+ * before anything is written (the handle stays usable). A merge that finds
+ * no memory is skipped, not failed. */
 VL_MUST_CHECK int vl_rvf_ingest(vl_rvf *h, uint32_t n, const uint64_t *ids,
                                 const float *vecs, uint64_t now_ns);
 
@@ -220,11 +238,13 @@ VL_MUST_CHECK int vl_rvf_delete(vl_rvf *h, uint32_t n, const uint64_t *ids,
                                 uint64_t now_ns, uint32_t *n_deleted);
 
 /* Rewrite the committed state into dst (an empty device): VEC segment(s)
- * holding exactly the live rows, then every WITNESS and every segment of a
- * type this layer does not interpret (copied byte for byte, hash verified),
- * a WITNESS "compact:segments_compacted=X,bytes_reclaimed=Y,epoch=E"
- * chained to the last one, sync, MANIFEST epoch+1 (empty deleted list,
- * same FIDI), sync. X = VEC segments replaced, Y = source bytes not carried
+ * holding exactly the live rows, then every WITNESS of the file in file
+ * order (up to append_at, unlisted: the whole chain moves) and every
+ * listed segment of a type this layer does not interpret (copied byte for
+ * byte, hash verified), a WITNESS
+ * "compact:segments_compacted=X,bytes_reclaimed=Y,epoch=E" chained to the
+ * last one and the only one listed, sync, MANIFEST epoch+1 (empty deleted
+ * list, same FIDI), sync. X = VEC segments replaced, Y = source bytes not carried
  * over. INDEX, JOURNAL and old MANIFEST segments are dropped. The caller
  * then swaps the files (io_posix: vl_io_posix_replace) and uses *out, which
  * is bound to dst; h stays valid for the old file.
@@ -232,12 +252,118 @@ VL_MUST_CHECK int vl_rvf_delete(vl_rvf *h, uint32_t n, const uint64_t *ids,
  * *out is not produced; h is not poisoned), VL_EFATAL. */
 VL_MUST_CHECK int vl_rvf_compact(vl_rvf *h, vl_io *dst, uint64_t now_ns, vl_rvf **out);
 
-/* Walk the directory's WITNESS segments and check the chain: the first has
- * prev_hash zeros, each next one fold32(previous payload). *entries gets
- * the count, *valid 1 or 0 (rvf-node 0.2.2 restarts the chain at zero on
- * every reopen, so its multi-session files are legitimately "invalid"; this
- * is a report, not an open failure). Errors: VL_ECORRUPT (hash mismatch or
- * a witness payload that does not parse), VL_EIO, VL_ENOMEM. */
+/* The witness chain, as vl_rvf_witness_chain finds it: *entries = the
+ * witnesses found, *valid = its intact field. Errors: as
+ * vl_rvf_witness_chain. */
 VL_MUST_CHECK int vl_rvf_verify_witness(vl_rvf *h, uint32_t *entries, uint32_t *valid);
+
+/* Report of vl_rvf_witness_chain. */
+typedef struct vl_rvf_witness_report {
+    uint32_t entries;          /* WITNESS segments found, in file order */
+    uint32_t intact;           /* 1 if the first starts at zero and each later one
+                                  carries fold32 of the one before (also 1 if none) */
+    uint32_t restarts;         /* later witnesses with prev_hash zeros: a new chain
+                                  (rvf-node 0.2.2 starts one per session and with
+                                  the WITNESS it writes after a compaction) */
+    uint32_t breaks;           /* witnesses whose nonzero prev_hash is not fold32 of
+                                  the previous one (or a first one not at zero) */
+    uint64_t skipped;          /* bytes before end that are not whole segments (torn
+                                  writes another writer appended past) and were
+                                  stepped over */
+    uint64_t end;              /* where the walk ends: the committed manifest's end */
+    uint8_t  last_hash[32];    /* fold32 of the last witness found (zeros if none) */
+} vl_rvf_witness_report;
+
+/* Walk the file's segments forward from offset 0 to the end of the
+ * committed manifest (segments are back to back, FORMAT.md §1; torn bytes
+ * are stepped over to the next plausible header) and check every WITNESS
+ * in file order: the first has prev_hash zeros, each next one fold32 of
+ * the previous payload. Listed or not: the directory lists only the
+ * newest, the chain is in the file. A restart or break is a report, not an
+ * error (rvf-node 0.2.2's multi-session files restart legitimately).
+ * Reads headers and witness payloads only. Errors: VL_ECORRUPT (a witness
+ * whose content hash mismatches, that does not parse, or whose
+ * checksum_algo/compression cannot be verified), VL_EBUDGET (a
+ * witness over VL_RVF_MAX_WITNESS), VL_EINVAL (NULL out), VL_EIO,
+ * VL_ENOMEM. */
+VL_MUST_CHECK int vl_rvf_witness_chain(vl_rvf *h, vl_rvf_witness_report *out);
+
+
+/* ======================================================================
+ * Store extensions (used by src/store.c): commits that carry segments
+ * this layer does not interpret (META, INDEX), a scan that also reports
+ * deleted rows and where each row lives, and compaction with the caller's
+ * segments. Added by the store layer; the functions above are unchanged.
+ * ====================================================================== */
+
+/* A caller-encoded segment to append inside a commit. */
+typedef struct vl_rvf_seg {
+    uint32_t seg_type;         /* any type but VEC, JOURNAL, MANIFEST, WITNESS */
+    const uint8_t *payload;
+    uint64_t len;
+} vl_rvf_seg;
+
+/* One commit: deletes, then upserted rows, then the caller's segments.
+ * Appended in this order: VEC segment(s) of the rows, JOURNAL (if n_del),
+ * the segments, WITNESS (if witness_action), sync, MANIFEST epoch+1, sync.
+ *   drop_types: bit t (t < 64) unlists every directory segment of type t
+ *       before the new ones are listed (a new INDEX replaces the old one, a
+ *       META snapshot replaces every older META). VEC/WITNESS bits ignored.
+ *   keep_index: keep listed INDEX segments although rows change (the
+ *       store's loader knows which rows an INDEX covers: those in VEC
+ *       segments at lower offsets). Without it rows changes unlist them,
+ *       as vl_rvf_ingest does. NOTE (rvf layer): the rows of a commit are
+ *       tier-merged as in vl_rvf_ingest, so an UNCHANGED row can move to a
+ *       merged VEC segment at a higher offset than an INDEX that covers
+ *       it; "lower offset" is sufficient for coverage, not necessary.
+ *       (The merged VEC is appended right after the batch's VEC segments.
+ *       A commit with a WITNESS lists it as the only one; a commit without
+ *       keeps the listed one.)
+ *   witness_action: NULL for no WITNESS (the store's INDEX checkpoints and
+ *       file-metadata commits), else the action without its epoch, e.g.
+ *       "ingest:count=5"; ",epoch=E" is appended. witness_type: 1 ingest /
+ *       compact / other, 0 delete.
+ * Commits even when nothing changes (an empty commit is a new epoch).
+ * *n_deleted (may be NULL) receives how many deleted ids were live.
+ * Errors: as vl_rvf_ingest. */
+typedef struct vl_rvf_commit_args {
+    uint32_t n_rows;
+    const uint64_t *ids;
+    const float *vecs;
+    uint32_t n_del;
+    const uint64_t *del_ids;
+    uint32_t n_segs;
+    const vl_rvf_seg *segs;
+    uint64_t drop_types;
+    uint32_t keep_index;
+    uint32_t witness_type;
+    const char *witness_action;
+    uint64_t now_ns;
+} vl_rvf_commit_args;
+VL_MUST_CHECK int vl_rvf_commit(vl_rvf *h, const vl_rvf_commit_args *a, uint32_t *n_deleted);
+
+/* Visit the winning row of every loaded id once, in directory order,
+ * deleted ids included: cb(ctx, id, vec, seg_offset, live), seg_offset =
+ * file offset of the VEC segment holding the row. A deleted id whose
+ * winning segment was unlisted has no row and is not visited. Errors: as
+ * vl_rvf_scan. */
+typedef int (*vl_rvf_row_ex_fn)(void *ctx, uint64_t id, const float *vec, uint64_t seg_offset,
+                                int live);
+VL_MUST_CHECK int vl_rvf_scan_ex(vl_rvf *h, vl_rvf_row_ex_fn cb, void *ctx);
+
+/* Read the payload of directory entry i wholly (at most cap bytes, else
+ * VL_EBUDGET) and verify its content hash (VL_ECORRUPT). *out is owned by
+ * the caller (vl_mem_free). */
+VL_MUST_CHECK int vl_rvf_read_payload(vl_rvf *h, uint32_t i, uint64_t cap, uint8_t **out);
+
+/* 1 if a failed durable write poisoned the handle (see the top of this file). */
+int vl_rvf_poisoned(const vl_rvf *h);
+
+/* vl_rvf_compact, except that listed segments whose type bit is set in
+ * skip_types are not copied, and segs are appended after the copied ones
+ * (before the compaction WITNESS): the store passes its META snapshot and
+ * the INDEX of the compacted graph. */
+VL_MUST_CHECK int vl_rvf_compact_ex(vl_rvf *h, vl_io *dst, uint64_t now_ns, uint64_t skip_types,
+                                    const vl_rvf_seg *segs, uint32_t n_segs, vl_rvf **out);
 
 #endif /* VL_RVF_H */

@@ -255,6 +255,203 @@ VL_MUST_CHECK int vl_filter_check(const uint8_t *filter, uint32_t filter_len);
  * vl_errmsg describing the first violation. */
 VL_MUST_CHECK int vl_index_check(const vl_index *h);
 
+/* ======================================================================
+ * Stores: a durable collection in one .rvf file (src/store.c)
+ * ======================================================================
+ * A store joins an index (above) with the .rvf format (FORMAT.md) on a
+ * storage device (vl_io, io.h: memory, POSIX file, or a JS device in WASM).
+ * Reads go to the in-memory index (vl_store_index); every write is
+ * validated completely, committed durably (segments appended, synced, a new
+ * MANIFEST appended, synced) and only then applied to the index, so a
+ * write either is in the file and in memory, or in neither.
+ *
+ * What lives in the file:
+ *   - vectors (VEC segments) and deletes (the manifest's deleted list),
+ *     readable by @ruvector/rvf-node 0.2.x;
+ *   - metadata records, field names, the index configuration and the
+ *     caller's file metadata in META segments (0x07; deltas, and a full
+ *     snapshot at create/compaction or when deltas outgrow the live data);
+ *   - the HNSW graph in an INDEX segment (0x02), written by close,
+ *     vl_store_checkpoint and compaction. Open loads it and inserts only
+ *     the rows written after it (a crash costs an incremental insert, not a
+ *     rebuild); an unusable INDEX is ignored and the graph rebuilt.
+ *
+ * Errors (besides those of the vl_index_* functions):
+ *   VL_EREADONLY  write on a store opened with VL_STORE_READONLY
+ *   VL_ENOTFOUND  (open) the device holds no committed store and
+ *                 VL_STORE_CREATE was not given (or the device is not empty)
+ *   VL_ECORRUPT   (open/verify) committed bytes are damaged
+ *   VL_EVERSION   (open) the file needs a newer veclite (message names what)
+ *   VL_EBUDGET    the file exceeds a hard cap of this build (compact it)
+ *   VL_EIO        the device failed during a commit: the store is poisoned
+ *   VL_EFATAL     every call after a failed durable write (only
+ *                 vl_store_info/errmsg/close stay meaningful): reopen the
+ *                 device, which shows the last complete commit.
+ * vl_store_errmsg(s) says what happened in detail.
+ *
+ * Ownership: the store borrows its device; the caller keeps it open until
+ * vl_store_close (which never closes it) and must not write to it behind
+ * the store's back. Threads: a store is not thread-safe.
+ */
+typedef struct vl_store vl_store;
+typedef struct vl_io vl_io;   /* io.h */
+
+#define VL_STORE_READONLY  1u   /* refuse writes (VL_EREADONLY); close writes nothing */
+#define VL_STORE_CREATE    2u   /* create the store if the device is empty */
+
+/* Scalar state of a store (vl_store_info). Fixed-width; layout published by
+ * vl__wasm_consts as "storeInfo". */
+typedef struct vl_store_status {
+    uint64_t live;                 /* live vectors */
+    uint64_t deleted;              /* ids hidden by the deleted list (rows still in the file) */
+    uint64_t loaded;               /* distinct ids in the file's VEC segments (= total_vectors) */
+    uint64_t bytes;                /* committed size of the file (where the next commit goes) */
+    uint64_t rows_inserted_on_open;/* rows the open had to insert into the graph because no
+                                      INDEX segment covered them (all rows without an INDEX) */
+    uint64_t meta_generation;      /* generation of the newest META segment (0: none) */
+    uint32_t epoch;                /* manifest epoch */
+    uint32_t dim;
+    uint32_t metric;               /* VL_METRIC_* */
+    uint32_t lineage_depth;        /* 0 for a root file */
+    uint32_t dir_count;            /* directory entries of the committed manifest */
+    uint32_t index_loaded;         /* 1 if open loaded the graph from an INDEX segment */
+    uint32_t readonly;             /* 1 if opened with VL_STORE_READONLY */
+    uint32_t graph_dirty;          /* 1 if the graph changed since the last INDEX */
+    uint8_t  file_id[16];
+    uint8_t  parent_id[16];        /* zeros for a root file */
+    uint8_t  parent_hash[32];
+} vl_store_status;
+
+/* One committed directory entry (vl_store_dir). */
+typedef struct vl_store_seg {
+    uint64_t seg_id;
+    uint64_t offset;               /* file offset of the 64-byte segment header */
+    uint64_t payload_length;
+    uint32_t seg_type;             /* FORMAT.md §3; name: vl_store_seg_type_name */
+    uint32_t reserved;
+} vl_store_seg;
+
+/* Result of vl_store_verify. */
+typedef struct vl_store_verify_result {
+    uint32_t ok;                   /* 1 if no problem was found */
+    uint32_t problems;             /* number of problems (text: vl_store_problems) */
+    uint32_t witness_entries;      /* WITNESS segments in the directory */
+    uint32_t witness_intact;       /* 1 if their hash chain is unbroken from zero */
+} vl_store_verify_result;
+
+/* Open the store on io, or create it.
+ *   cfg:   on create: the full configuration (dim, metric, kind, m, ef...),
+ *          which is also stored in the file (META file metadata
+ *          "veclite.index"). On open: NULL means "use the configuration
+ *          stored in the file" (HNSW defaults for files without one); a
+ *          non-NULL cfg supplies kind/m/ef_construction/ef_search/seed
+ *          (0 = default) while dim and metric always come from the file
+ *          (cfg->dim, if nonzero, must match: else VL_EINVAL).
+ *   flags: VL_STORE_READONLY, VL_STORE_CREATE.
+ *   file_id: 16 random bytes for a new file (create only; may be NULL when
+ *          opening an existing store).
+ * *out is closed with vl_store_close. Failures leave no handle; msg (may
+ * be NULL) receives the reason. Errors: VL_EINVAL, VL_ENOTFOUND,
+ * VL_ECORRUPT, VL_EVERSION, VL_EBUDGET, VL_ENOMEM, VL_EIO. */
+VL_MUST_CHECK int vl_store_open(vl_io *io, const vl_config *cfg, uint32_t flags,
+                                const uint8_t *file_id, vl_store **out,
+                                char *msg, uint32_t msg_cap);
+
+/* Write an INDEX checkpoint if the store is writable, healthy and its graph
+ * changed, then free everything. Never closes the device. Returns the
+ * checkpoint's result (the handle is freed either way; a failed
+ * checkpoint loses nothing committed). NULL is a no-op (VL_OK). */
+int vl_store_close(vl_store *s);
+
+/* The in-memory index, for reads only (search, get, count, ids, fields,
+ * stats, vl_errmsg). Owned by s; never write to it directly (writes would
+ * not be durable): use the vl_store_* writes. */
+vl_index *vl_store_index(vl_store *s);
+
+/* Last detailed message of the store; never NULL. */
+const char *vl_store_errmsg(const vl_store *s);
+
+/* Timestamp (ns since the epoch) written into the WITNESS of the following
+ * commits; NULL means 0. 64-bit values travel by pointer (STYLE.md §2). */
+VL_MUST_CHECK int vl_store_set_time(vl_store *s, const uint64_t *now_ns);
+
+/* Durable writes: same arguments, validation and semantics as the
+ * vl_index_* functions. Each commits one epoch: upsert = VEC (+ META
+ * records and new field names) + WITNESS + MANIFEST; set_meta = META +
+ * WITNESS + MANIFEST; delete = JOURNAL + WITNESS + MANIFEST (a commit is
+ * made even when nothing was live, as rvf-node does); clear = delete of
+ * every live id + an empty META snapshot. n == 0 commits nothing.
+ * Errors: those of vl_index_*, VL_EREADONLY, VL_EBUDGET, VL_EIO (the
+ * store is now poisoned), VL_EFATAL. */
+VL_MUST_CHECK int vl_store_upsert(vl_store *s, uint32_t n, const uint64_t *ids,
+                                  const float *vecs, const uint8_t *meta,
+                                  const uint32_t *meta_off);
+VL_MUST_CHECK int vl_store_set_meta(vl_store *s, uint32_t n, const uint64_t *ids,
+                                    const uint8_t *meta, const uint32_t *meta_off);
+VL_MUST_CHECK int vl_store_delete(vl_store *s, uint32_t n, const uint64_t *ids,
+                                  uint32_t *n_deleted);
+VL_MUST_CHECK int vl_store_clear(vl_store *s);
+
+/* Get or create a metadata field id (as vl_index_field). A new name becomes
+ * durable with the next commit that writes META (the first record using
+ * it), so a name registered but never used may be forgotten by a crash;
+ * ids of names in the file never change. Works on read-only stores (the
+ * name then lives in memory only). */
+VL_MUST_CHECK int vl_store_field(vl_store *s, const char *name, uint32_t len,
+                                 uint32_t *field_id_out);
+
+/* Caller's file metadata: small key/value pairs kept in META (e.g. the JS
+ * layer's id kind). Keys 1..255 bytes; keys starting "veclite." are
+ * reserved; values up to 1 MiB. set commits at once (META + MANIFEST);
+ * val_len 0 removes the key. get points *val at bytes owned by s (valid
+ * until the next write). Errors: VL_ENOTFOUND (get: no such key),
+ * VL_EINVAL, VL_EREADONLY, VL_EIO, VL_EFATAL. */
+VL_MUST_CHECK int vl_store_file_meta_set(vl_store *s, const char *key, uint32_t key_len,
+                                         const uint8_t *val, uint32_t val_len);
+VL_MUST_CHECK int vl_store_file_meta_get(const vl_store *s, const char *key, uint32_t key_len,
+                                         const uint8_t **val, uint32_t *val_len);
+
+/* Write the INDEX segment now (if the graph changed since the last one;
+ * flat indexes have none). Commits INDEX + MANIFEST (no WITNESS: the graph
+ * is a cache, not data). Errors: VL_EREADONLY, VL_EIO, VL_EFATAL, VL_ENOMEM. */
+VL_MUST_CHECK int vl_store_checkpoint(vl_store *s);
+
+/* Write a compacted image of the committed state into dst (an empty
+ * device): live rows only, a full META snapshot, the INDEX of a graph
+ * without deleted nodes (tombstones removed and their neighbours re-linked
+ * from the survivors), witnesses and unknown segments carried forward, a
+ * "compact:" WITNESS, MANIFEST epoch+1. compact then moves the store onto
+ * dst (the caller swaps the files and closes the old device); snapshot
+ * leaves the store on its device (export/snapshot()). On failure the store
+ * is unchanged and still usable (dst holds garbage).
+ * Errors: VL_EINVAL (dst not empty), VL_EREADONLY (compact only),
+ * VL_ECORRUPT, VL_ENOMEM, VL_EIO, VL_EFATAL. */
+VL_MUST_CHECK int vl_store_compact(vl_store *s, vl_io *dst);
+VL_MUST_CHECK int vl_store_snapshot(vl_store *s, vl_io *dst);
+
+/* Create a child store on the empty device child (FORMAT.md §6 derive):
+ * lineage (parent id/hash, depth + 1), same dimension, metric and index
+ * configuration, no vectors, the parent's field names. *out as from
+ * vl_store_open (writable). Errors: as vl_store_open, VL_EFATAL. */
+VL_MUST_CHECK int vl_store_derive(vl_store *s, vl_io *child, const uint8_t *file_id,
+                                  vl_store **out);
+
+/* State, directory, and checks. */
+VL_MUST_CHECK int vl_store_info(const vl_store *s, vl_store_status *out);
+/* Directory entry i (0 <= i < info.dir_count). VL_EINVAL if out of range. */
+VL_MUST_CHECK int vl_store_dir(const vl_store *s, uint32_t i, vl_store_seg *out);
+/* "vec", "index", "journal", "manifest", "meta", "witness", ... or "unknown". */
+const char *vl_store_seg_type_name(uint32_t seg_type);
+/* Re-read the whole committed state from the device and compare it with
+ * memory: every segment hash, META digests and generation chain, the INDEX
+ * (if any) against hard caps and graph invariants, the live ids and their
+ * vectors and metadata, the witness chain, vl_index_check. Problems are
+ * reported in *out and vl_store_problems (one per line), not as errors.
+ * Errors: VL_ENOMEM, VL_EIO, VL_EFATAL. */
+VL_MUST_CHECK int vl_store_verify(vl_store *s, vl_store_verify_result *out);
+/* Problems found by the last vl_store_verify, one per line ("" if none). */
+const char *vl_store_problems(const vl_store *s);
+
 /* ---- Distance kernels (selected at compile time; see dist.c) ---- */
 /* L2 squared, dot product, and cosine distance (1 - cos) of two dim-vectors. */
 float vl_dist_l2sq(const float *a, const float *b, uint32_t dim);

@@ -29,7 +29,12 @@
  *     written and read by JS through views of the heap.
  *   - Pointers handed to JS are 32-bit (wasm32; static_assert below); JS
  *     reads them with `>>> 0` because MAXIMUM_MEMORY is 4 GB.
- *   - Nothing here calls back into JS, so no JS exception can enter C.
+ *   - JS storage devices (Node file, OPFS, IndexedDB) reach the core as a
+ *     vl_io whose callbacks call the EM_JS functions below, which dispatch to
+ *     a device object registered by integer handle in Module.vlDevices. The
+ *     glue catches every exception a device throws, stashes it in
+ *     Module.vlDeviceError and returns VL_EIO, so no JS exception enters C
+ *     (STYLE.md §3). Nothing else here calls back into JS.
  */
 #include <assert.h>
 #include <math.h>
@@ -41,6 +46,7 @@
 #include <emscripten/emscripten.h>
 
 #include "veclite.h"
+#include "io.h"
 
 #define VL_WASM_EXPORT EMSCRIPTEN_KEEPALIVE
 
@@ -63,6 +69,12 @@ static_assert(offsetof(vl_stats, live) == 0, "vl_stats.live");
 static_assert(offsetof(vl_stats, max_level) == 56, "vl_stats.max_level");
 static_assert(offsetof(vl_stats, fields) == 60, "vl_stats.fields");
 static_assert(sizeof(vl_stats) == 64, "vl_stats size");
+static_assert(offsetof(vl_store_status, live) == 0, "vl_store_status.live");
+static_assert(offsetof(vl_store_status, epoch) == 48, "vl_store_status.epoch");
+static_assert(offsetof(vl_store_status, file_id) == 80, "vl_store_status.file_id");
+static_assert(sizeof(vl_store_status) == 144, "vl_store_status size");
+static_assert(sizeof(vl_store_seg) == 32, "vl_store_seg size");
+static_assert(sizeof(vl_store_verify_result) == 16, "vl_store_verify_result size");
 
 /* ======================================================================
  * Constants as JSON
@@ -112,6 +124,29 @@ static const kv k_stats[] = {
     FIELD(vl_stats, max_level), FIELD(vl_stats, fields),
 };
 
+static const kv k_store_info[] = {
+    { "size", (int64_t)sizeof(vl_store_status) },
+    FIELD(vl_store_status, live), FIELD(vl_store_status, deleted), FIELD(vl_store_status, loaded),
+    FIELD(vl_store_status, bytes), FIELD(vl_store_status, rows_inserted_on_open),
+    FIELD(vl_store_status, meta_generation), FIELD(vl_store_status, epoch),
+    FIELD(vl_store_status, dim), FIELD(vl_store_status, metric),
+    FIELD(vl_store_status, lineage_depth), FIELD(vl_store_status, dir_count),
+    FIELD(vl_store_status, index_loaded), FIELD(vl_store_status, readonly),
+    FIELD(vl_store_status, graph_dirty), FIELD(vl_store_status, file_id),
+    FIELD(vl_store_status, parent_id), FIELD(vl_store_status, parent_hash),
+};
+static const kv k_store_seg[] = {
+    { "size", (int64_t)sizeof(vl_store_seg) },
+    FIELD(vl_store_seg, seg_id), FIELD(vl_store_seg, offset),
+    FIELD(vl_store_seg, payload_length), FIELD(vl_store_seg, seg_type),
+};
+static const kv k_store_verify[] = {
+    { "size", (int64_t)sizeof(vl_store_verify_result) },
+    FIELD(vl_store_verify_result, ok), FIELD(vl_store_verify_result, problems),
+    FIELD(vl_store_verify_result, witness_entries), FIELD(vl_store_verify_result, witness_intact),
+};
+static const kv k_store_flags[] = { KV(VL_STORE_, READONLY), KV(VL_STORE_, CREATE) };
+
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* A tiny bounded string builder (no printf: keeps stdio out of the binary). */
@@ -140,7 +175,7 @@ static void put_obj(jbuf *b, const char *key, const kv *items, size_t n) {
     put_s(b, "}");
 }
 
-static char consts_json[2048];
+static char consts_json[4096];
 
 /* The constants JSON (static storage, built once). */
 VL_WASM_EXPORT const char *vl__wasm_consts(void) {
@@ -157,6 +192,10 @@ VL_WASM_EXPORT const char *vl__wasm_consts(void) {
     put_obj(&b, "limits", k_limits, NELEM(k_limits));
     put_obj(&b, "config", k_config, NELEM(k_config));
     put_obj(&b, "stats", k_stats, NELEM(k_stats));
+    put_obj(&b, "storeInfo", k_store_info, NELEM(k_store_info));
+    put_obj(&b, "storeSeg", k_store_seg, NELEM(k_store_seg));
+    put_obj(&b, "storeVerify", k_store_verify, NELEM(k_store_verify));
+    put_obj(&b, "storeFlags", k_store_flags, NELEM(k_store_flags));
     put_s(&b, "}");
     *b.p = '\0';
     return consts_json;
@@ -304,4 +343,144 @@ VL_WASM_EXPORT int vl__wasm_dist_ids(const vl_index *h, const float *query, uint
     }
     free(v);
     return rc;
+}
+
+/* ======================================================================
+ * Storage devices: JS-backed vl_io and the memory device
+ * ======================================================================
+ * A JS device is any object with these methods, registered by the binding
+ * layer under an integer handle in Module.vlDevices (a Map the binding
+ * creates; the glue treats a missing map or handle as a failed device):
+ *
+ *   read(off: number, dst: Uint8Array) -> rc    fill dst with bytes [off, off+dst.length)
+ *   append(src: Uint8Array) -> rc               append all of src at the end
+ *   size() -> number                            current size in bytes (>= 0), or a negative rc
+ *   truncate(size: number) -> rc                shrink to size bytes
+ *   sync() -> rc                                make appended bytes durable
+ *
+ * rc is 0 (VL_OK) or a negative VL_E* code (VL_EIO for device failures).
+ * Methods are synchronous (an async device buffers and flushes elsewhere).
+ * The Uint8Array views alias the wasm heap and are valid only during the
+ * call: a device copies what it keeps. Offsets and sizes are JS numbers
+ * (exact below 2^53). A method that throws, or returns anything but an
+ * integer, is reported as VL_EIO; the exception is kept in
+ * Module.vlDeviceError for the binding's error message (io.h invariants).
+ */
+
+EM_JS(int, vl_js_dev_read, (int handle, double off, uint8_t *ptr, uint32_t len), {
+    try {
+        var m = Module["vlDevices"], d = m && m.get(handle);
+        if (!d) return -10;
+        var rc = d.read(off, HEAPU8.subarray(ptr >>> 0, (ptr >>> 0) + (len >>> 0)));
+        return (typeof rc === "number" && rc <= 0) ? rc | 0 : -10;
+    } catch (e) { Module["vlDeviceError"] = e; return -10; }
+});
+
+EM_JS(int, vl_js_dev_append, (int handle, const uint8_t *ptr, uint32_t len), {
+    try {
+        var m = Module["vlDevices"], d = m && m.get(handle);
+        if (!d) return -10;
+        var rc = d.append(HEAPU8.subarray(ptr >>> 0, (ptr >>> 0) + (len >>> 0)));
+        return (typeof rc === "number" && rc <= 0) ? rc | 0 : -10;
+    } catch (e) { Module["vlDeviceError"] = e; return -10; }
+});
+
+EM_JS(double, vl_js_dev_size, (int handle), {
+    try {
+        var m = Module["vlDevices"], d = m && m.get(handle);
+        if (!d) return -10;
+        var n = d.size();
+        return (typeof n === "number" && n === Math.floor(n)) ? n : -10;
+    } catch (e) { Module["vlDeviceError"] = e; return -10; }
+});
+
+EM_JS(int, vl_js_dev_truncate, (int handle, double size), {
+    try {
+        var m = Module["vlDevices"], d = m && m.get(handle);
+        if (!d) return -10;
+        var rc = d.truncate(size);
+        return (typeof rc === "number" && rc <= 0) ? rc | 0 : -10;
+    } catch (e) { Module["vlDeviceError"] = e; return -10; }
+});
+
+EM_JS(int, vl_js_dev_sync, (int handle), {
+    try {
+        var m = Module["vlDevices"], d = m && m.get(handle);
+        if (!d) return -10;
+        var rc = d.sync();
+        return (typeof rc === "number" && rc <= 0) ? rc | 0 : -10;
+    } catch (e) { Module["vlDeviceError"] = e; return -10; }
+});
+
+typedef struct js_dev {
+    vl_io io;          /* first: the vl_io pointer is the device pointer */
+    int32_t handle;
+} js_dev;
+
+static int js_read(void *ctx, uint64_t off, void *buf, uint32_t len)
+{
+    return vl_js_dev_read(((js_dev *)ctx)->handle, (double)off, buf, len);
+}
+
+static int js_append(void *ctx, const void *buf, uint32_t len)
+{
+    return vl_js_dev_append(((js_dev *)ctx)->handle, buf, len);
+}
+
+static int js_size(void *ctx, uint64_t *out)
+{
+    double n = vl_js_dev_size(((js_dev *)ctx)->handle);
+    if (!(n >= 0)) return n < 0 && n >= -12 ? (int)n : VL_EIO;
+    if (n > 9007199254740992.0) return VL_EIO;
+    *out = (uint64_t)n;
+    return VL_OK;
+}
+
+static int js_truncate(void *ctx, uint64_t size)
+{
+    return vl_js_dev_truncate(((js_dev *)ctx)->handle, (double)size);
+}
+
+static int js_sync(void *ctx) { return vl_js_dev_sync(((js_dev *)ctx)->handle); }
+
+/* A vl_io calling the JS device registered under `handle` (see above).
+ * NULL when out of memory. Free with vl__wasm_io_js_free (the JS device
+ * itself is the binding's to close). */
+VL_WASM_EXPORT vl_io *vl__wasm_io_js_new(int32_t handle)
+{
+    js_dev *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    d->handle = handle;
+    d->io.ctx = d;
+    d->io.read = js_read;
+    d->io.append = js_append;
+    d->io.size = js_size;
+    d->io.truncate = js_truncate;
+    d->io.sync = js_sync;
+    d->io.close = NULL;
+    return &d->io;
+}
+
+VL_WASM_EXPORT void vl__wasm_io_js_free(vl_io *io) { free(io); }
+
+/* Memory device holding a copy of len bytes at init (NULL/0: empty), for
+ * open(bytes) and export(). NULL when out of memory. Free with vl_io_mem_free. */
+VL_WASM_EXPORT vl_io *vl__wasm_io_mem_open(const uint8_t *init, uint32_t len)
+{
+    vl_io *io = NULL;
+    return vl_io_mem_open(init, len, &io) == VL_OK ? io : NULL;
+}
+
+/* Current contents of a memory device: the address (valid until the next
+ * append/truncate/free); the length is vl__wasm_io_mem_size. */
+VL_WASM_EXPORT const uint8_t *vl__wasm_io_mem_data(const vl_io *io)
+{
+    return vl_io_mem_data(io, NULL);
+}
+
+VL_WASM_EXPORT double vl__wasm_io_mem_size(const vl_io *io)
+{
+    uint64_t n = 0;
+    (void)vl_io_mem_data(io, &n);
+    return (double)n;
 }

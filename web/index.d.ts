@@ -10,9 +10,15 @@ export type VecliteErrorCode =
  * Every failure veclite reports. `message` says what went wrong and what to do.
  * - EINVAL: bad argument (wrong dimension, NaN, empty id, bad filter, wrong type...)
  * - ENOTFOUND: no such id or collection
+ * - ELOCK: another writer holds the store (the message names its pid and host)
+ * - EREADONLY: a write on a read-only handle
+ * - ECORRUPT: stored bytes are damaged, or the file is not an .rvf
+ * - EVERSION: the file needs a newer veclite (the message names the feature)
  * - EBACKEND: backend or engine build unavailable (the message says how to enable it)
  * - EBUDGET: out of WebAssembly memory
  * - ECLOSED: the database or collection was closed or deleted
+ * - EIO: the storage device failed; after a failed durable write every call on that handle
+ *   rejects with EIO until it is reopened
  */
 export class VecliteError extends Error {
   constructor(code: VecliteErrorCode, message: string, options?: { cause?: unknown });
@@ -208,6 +214,86 @@ export interface CollectionStats {
   idType: 'string' | 'number' | null;
 }
 
+/** One entry of the committed segment directory ({@link Collection.segments}). */
+export interface SegmentInfo {
+  /** Segment id (a bigint only above 2^53 - 1). */
+  id: number | bigint;
+  /** Segment type byte (FORMAT.md §3): 1 vec, 2 index, 4 journal, 7 meta, 10 witness, ... */
+  type: number;
+  /** 'vec', 'index', 'journal', 'manifest', 'meta', 'witness', ... or 'unknown'. */
+  typeName: string;
+  /** File offset of the 64-byte segment header. */
+  offset: number;
+  /** Payload bytes after the header. */
+  length: number;
+}
+
+/** The writer lock of a file as {@link Collection.status} reports it. */
+export interface LockStatus {
+  pid: number | null;
+  host: string | null;
+  writerId: string | null;
+  /** Last heartbeat (ms since the epoch), or null when the lock file cannot be parsed. */
+  refreshedAt: number | null;
+  /** CRC and version check out. */
+  valid: boolean;
+  /** This handle holds it. */
+  ours: boolean;
+}
+
+/** State of a collection's store ({@link Collection.status}). */
+export interface CollectionStatus {
+  name: string;
+  /** Absolute path of the .rvf file, or null in memory. */
+  path: string | null;
+  backend: 'node' | 'memory';
+  /** False for a plain in-memory collection of a memory Database (no .rvf store). */
+  persistent: boolean;
+  readOnly: boolean;
+  /** Manifest epoch: +1 per commit. */
+  epoch: number;
+  /** 32 hex digits (for a plain in-memory collection: the id its export() images carry). */
+  fileId: string | null;
+  /** The parent's fileId (zeros for a root file), or null without a store. */
+  parentId: string | null;
+  lineageDepth: number;
+  /** Live vectors. */
+  count: number;
+  /** Deleted ids whose rows are still in the file (0 after compact). */
+  deleted: number;
+  /** Entries in the committed directory. */
+  segments: number;
+  /** Committed size in bytes. */
+  bytes: number;
+  dimension: number;
+  metric: Metric;
+  index: 'hnsw' | 'flat';
+  idType: 'string' | 'number' | null;
+  /** True when the open loaded the HNSW graph from the file instead of rebuilding it. */
+  indexLoaded: boolean;
+  /** Rows the open had to insert into the graph (0 when the persisted graph covered them all). */
+  rowsInsertedOnOpen: number;
+  /** The file's writer lock (null: none, or not a file). */
+  lock: LockStatus | null;
+}
+
+/** Result of {@link Collection.verify}. */
+export interface VerifyResult {
+  ok: boolean;
+  /** One line per problem found. */
+  problems: string[];
+  /** The WITNESS audit chain. */
+  witness: { entries: number; intact: boolean };
+}
+
+/** Result of {@link Collection.snapshot}. */
+export interface Snapshot {
+  /** Lowercase hex SHA-256 of `bytes`. */
+  cid: string;
+  /** A compacted .rvf image of the committed state. */
+  bytes: Uint8Array;
+}
+
 export class Collection {
   private constructor();
   readonly name: string;
@@ -237,6 +323,30 @@ export class Collection {
   /** Remove every vector (configuration kept). */
   clear(): Promise<void>;
   stats(): Promise<CollectionStats>;
+  /**
+   * A self-contained .rvf image of the committed state: a store's committed bytes verbatim (a
+   * plain in-memory collection builds one on demand). Open it with {@link openCollection}.
+   */
+  export(): Promise<Uint8Array>;
+  /**
+   * A compacted image and its SHA-256 (hex). The same committed state gives the same cid; any
+   * commit changes it (including the graph checkpoint close() writes).
+   */
+  snapshot(): Promise<Snapshot>;
+  /**
+   * Rewrite the file without dead rows (temp file, fsync, rename, fsync dir). EREADONLY on a
+   * read-only handle; EINVAL for a plain in-memory collection.
+   */
+  compact(): Promise<{ bytesBefore: number; bytesAfter: number }>;
+  /** A child store (lineage: parentId = this fileId, depth + 1): a new file, or memory without a path. */
+  derive(path?: string): Promise<Collection>;
+  /** The committed segment directory. */
+  segments(): Promise<SegmentInfo[]>;
+  status(): Promise<CollectionStatus>;
+  /** Re-read and check the whole store; problems are reported, not thrown. */
+  verify(): Promise<VerifyResult>;
+  /** Persist the graph (writable stores), close the file and release the writer lock. Idempotent. */
+  close(): Promise<void>;
 }
 
 export class Database {
@@ -250,21 +360,50 @@ export class Database {
   listCollections(): Promise<string[]>;
   /** Frees the collection; its object then rejects with ECLOSED. ENOTFOUND if absent. */
   deleteCollection(name: string): Promise<void>;
-  /** Frees everything; later calls reject with ECLOSED. Idempotent. */
+  /** Closes every collection (persisting graphs, releasing locks); later calls reject with ECLOSED. Idempotent. */
   close(): Promise<void>;
+  /** The directory of a file database, or null in memory. */
+  readonly path: string | null;
 }
+
+/** Backends of this version: 'memory' everywhere, 'node' (files) in Node.js. Others reject with EBACKEND. */
+export type Backend = 'memory' | 'node';
 
 export interface DatabaseConfig {
   /** Force the SIMD (true) or scalar (false) build; default: detect. */
   simd?: boolean;
   /** A pre-compiled veclite.wasm (required where byte compilation is forbidden, e.g. workerd). */
   wasmModule?: WebAssembly.Module;
-  /** Only 'memory' in this version; anything else rejects with EBACKEND. */
-  backend?: 'memory';
+  /** 'memory' (default without path) or 'node' (implied by path). */
+  backend?: Backend;
+  /**
+   * Node: a directory (created if missing) holding one `<name>.rvf` per collection; collection
+   * names must then match /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.
+   */
+  path?: string;
 }
 
-/** Load the engine and create an empty database. */
+/** Load the engine and create a database: empty in memory, or over a directory of .rvf files. */
 export function createDatabase(config?: DatabaseConfig): Promise<Database>;
+
+export interface OpenCollectionOptions {
+  /** Take no lock and refuse writes (EREADONLY). */
+  readOnly?: boolean;
+  /** 'node' for a path (default), 'memory' for bytes (default). */
+  backend?: Backend;
+  /** Create the store when the file does not exist (or the bytes are empty). */
+  create?: CollectionConfig;
+  /** Default search beam width of this handle, 1..100000. */
+  ef?: number;
+  simd?: boolean;
+  wasmModule?: WebAssembly.Module;
+}
+
+/**
+ * Open one .rvf store: a file path (Node; the writer lock is taken unless readOnly) or the bytes
+ * of an image (in memory; writes change only that copy — export() returns it).
+ */
+export function openCollection(source: string | Uint8Array, options?: OpenCollectionOptions): Promise<Collection>;
 
 /** The build in use: the last loaded, or before any load the one that would load. */
 export function getImplementation(): 'wasm-simd' | 'wasm';

@@ -24,6 +24,21 @@
 //   numeric ids go to the engine unchanged. Numeric ids come back as number when they are safe
 //   integers, else as bigint — never rounded.
 // - After close() (or deleteCollection) every call rejects with ECLOSED; handles are freed once.
+//
+// Persistence (docs/API-CONTRACT.md "Persistence"): a collection is either a plain in-memory
+// index (memory Database) or an .rvf store (vl_store_*) on a device — a file (Node backend,
+// web/node-backend.js, loaded by dynamic import only when a path or backend 'node' is used, so
+// browser and workerd builds never load node: modules) or a memory device (openCollection(bytes)).
+// - Store writes are committed (appended + synced by the device) inside the engine call, so a
+//   resolved write promise means a durable write. A failed durable write poisons the handle:
+//   every later call rejects with EIO until it is closed and reopened.
+// - A writable file handle holds the FORMAT.md §7 lock from open to close; read-only handles
+//   take no lock, and every write on them is refused (EREADONLY) before anything changes.
+// - On open, the JS side is rebuilt from the file: field names from the store, string ids from
+//   each record's '$id', the id kind from the rows (or the 'js.idType' file metadata written
+//   when idType was fixed up front).
+// - An engine instance is shared by a Database, its collections and their derived children; it
+//   is disposed when the last of them closes.
 
 import { VecliteError, einval } from './errors.js';
 import { loadModule, simdSupported } from './loader.js';
@@ -185,6 +200,7 @@ function live(col) {
   if (!s.h) {
     throw new VecliteError('ECLOSED', s.closedWhy);
   }
+  if (s.poisoned) throw new VecliteError('EIO', s.poisoned);
   return s;
 }
 
@@ -220,7 +236,8 @@ function registerFields(s, names) {
   const enc = new TextEncoder();
   for (const name of names) {
     if (s.fieldIds.has(name)) continue;
-    const id = s.engine.field(s.h, enc.encode(name));
+    const bytes = enc.encode(name);
+    const id = s.store ? s.engine.storeField(s.store, bytes) : s.engine.field(s.h, bytes);
     s.fieldIds.set(name, id);
     s.fieldNames[id] = name;
   }
@@ -393,6 +410,64 @@ function commitRows(s, r) {
   if (r.anyMeta) s.userMeta = true;
 }
 
+// ---- durable writes ---------------------------------------------------------------------------------
+//
+// A collection is either a plain in-memory index (s.store === 0) or an .rvf store (s.store !== 0),
+// on a file (s.dev) or in memory (s.memIo). Store writes commit durably inside the C call (the
+// device syncs before it returns), so a resolved write promise means a committed write.
+
+/** Throw unless the collection may be written: not a read-only handle, writer lock still ours. */
+function writable(s, what) {
+  if (s.readOnly) {
+    throw new VecliteError('EREADONLY', `${what}: collection '${s.name}' was opened read-only; ` +
+      'open it without readOnly to write (one writer at a time)');
+  }
+  if (s.lockLost) throw new VecliteError('ELOCK', `${what}: ${s.lockLost.message}`);
+}
+
+/** Current wall clock in ns, for WITNESS timestamps. */
+const nowNs = () => BigInt(Date.now()) * 1_000_000n;
+
+/**
+ * Run one committing store call. A failed durable write (EIO) poisons the collection: every
+ * later call rejects with EIO until it is closed and reopened (STYLE.md §2).
+ */
+function storeWrite(s, fn) {
+  try {
+    s.engine.storeSetTime(s.store, nowNs());
+    const r = fn();
+    s.h = s.engine.storeIndex(s.store); // vl_store_index is re-read after every store call that changes state
+    return r;
+  } catch (e) {
+    if (e instanceof VecliteError && e.code === 'EIO') poison(s, e);
+    throw e;
+  }
+}
+
+function poison(s, e) {
+  s.poisoned ??= `collection '${s.name}' is unusable after a failed durable write (${e.message}); ` +
+    'close it and reopen it: the file holds every commit that completed';
+}
+
+function engineUpsert(s, n, ids, vecs, meta, metaOff) {
+  if (s.store) storeWrite(s, () => s.engine.storeUpsert(s.store, n, ids, vecs, meta, metaOff));
+  else s.engine.upsert(s.h, n, ids, vecs, meta, metaOff);
+}
+
+function engineSetMeta(s, n, ids, meta, metaOff) {
+  if (s.store) storeWrite(s, () => s.engine.storeSetMeta(s.store, n, ids, meta, metaOff));
+  else s.engine.setMeta(s.h, n, ids, meta, metaOff);
+}
+
+function engineDelete(s, n, ids) {
+  return s.store ? storeWrite(s, () => s.engine.storeDelete(s.store, n, ids)) : s.engine.deleteIds(s.h, n, ids);
+}
+
+function engineClear(s) {
+  if (s.store) storeWrite(s, () => s.engine.storeClear(s.store));
+  else s.engine.clear(s.h);
+}
+
 // ---- search -----------------------------------------------------------------------------------------
 
 const SEARCH_KEYS = ['k', 'ef', 'filter', 'threshold', 'includeVectors', 'includeMetadata'];
@@ -403,7 +478,7 @@ function parseSearchOptions(s, opts) {
   checkKeys(opts, SEARCH_KEYS, 'search options');
   const L = s.engine.C.limits;
   const k = opts.k === undefined ? 10 : intIn(opts.k, 1, L.MAX_K, 'search option k');
-  const ef = opts.ef === undefined || opts.ef === null ? 0 : intIn(opts.ef, 1, L.MAX_EF, 'search option ef');
+  const ef = opts.ef === undefined || opts.ef === null ? s.defaultEf : intIn(opts.ef, 1, L.MAX_EF, 'search option ef');
   let threshold;
   if (opts.threshold !== undefined && opts.threshold !== null) {
     if (typeof opts.threshold !== 'number' || Number.isNaN(opts.threshold)) {
@@ -645,8 +720,9 @@ export class Collection {
    */
   async insert(item) {
     const s = live(this);
+    writable(s, 'insert');
     const r = encodeRows(s, [item], 'insert');
-    s.engine.upsert(s.h, r.n, r.ids, r.vecs, r.meta, r.metaOff);
+    engineUpsert(s, r.n, r.ids, r.vecs, r.meta, r.metaOff);
     commitRows(s, r);
   }
 
@@ -658,6 +734,7 @@ export class Collection {
    */
   async insertBatch(items) {
     const s = live(this);
+    writable(s, 'insertBatch');
     const n = inspect('insertBatch', () => {
       if (!Array.isArray(items)) throw einval(`insertBatch expects an array of { id, vector, metadata? } (got ${describe(items)})`);
       return items.length;
@@ -665,7 +742,7 @@ export class Collection {
     if (n === 0) return 0;
     if (n > 0xFFFFFFFF) throw einval('insertBatch: too many items for one batch');
     const r = encodeRows(s, items, 'insertBatch');
-    s.engine.upsert(s.h, r.n, r.ids, r.vecs, r.meta, r.metaOff);
+    engineUpsert(s, r.n, r.ids, r.vecs, r.meta, r.metaOff);
     commitRows(s, r);
     return r.written;
   }
@@ -737,6 +814,7 @@ export class Collection {
    */
   async update(id, patch) {
     const s = live(this);
+    writable(s, 'update');
     const pair = new Uint32Array(2);
     const notFound = () => new VecliteError('ENOTFOUND',
       `update: no vector with id ${idText(id)} in collection '${s.name}'; use insert to add it`);
@@ -780,9 +858,9 @@ export class Collection {
       metaOff = Uint32Array.of(0, meta.length);
     }
     if (hasVec) {
-      s.engine.upsert(s.h, 1, pair, vecs, meta.length ? meta : null, meta.length ? metaOff : null);
+      engineUpsert(s, 1, pair, vecs, meta.length ? meta : null, meta.length ? metaOff : null);
     } else {
-      s.engine.setMeta(s.h, 1, pair, meta, metaOff);
+      engineSetMeta(s, 1, pair, meta, metaOff);
     }
     if (entries && entries.length) s.userMeta = true;
   }
@@ -795,6 +873,7 @@ export class Collection {
    */
   async delete(ids) {
     const s = live(this);
+    writable(s, 'delete');
     let many, pairs;
     let n = 0;
     const strs = [];
@@ -812,7 +891,7 @@ export class Collection {
       }
     });
     let deleted = 0;
-    if (n > 0 && s.idKind) deleted = s.engine.deleteIds(s.h, n, pairs);
+    if (n > 0 && s.idKind) deleted = engineDelete(s, n, pairs);
     for (const str of strs) {
       const iid = s.strToId.get(str);
       if (iid !== undefined) {
@@ -838,7 +917,8 @@ export class Collection {
    */
   async clear() {
     const s = live(this);
-    s.engine.clear(s.h);
+    writable(s, 'clear');
+    engineClear(s);
     s.strToId.clear();
     s.idToStr.clear();
     s.userMeta = false;
@@ -855,7 +935,7 @@ export class Collection {
     const st = s.engine.stats(s.h);
     const cfg = s.engine.config(s.h);
     const index = s.kind === 'hnsw'
-      ? { type: 'hnsw', m: cfg.m, efConstruction: cfg.efConstruction, ef: cfg.ef }
+      ? { type: 'hnsw', m: cfg.m, efConstruction: cfg.efConstruction, ef: s.defaultEf || cfg.ef }
       : { type: 'flat' };
     return {
       count: st.live,
@@ -865,7 +945,7 @@ export class Collection {
       memoryBytes: st.memoryBytes,
       bytesPerVector: st.live ? st.memoryBytes / st.live : 0,
       tombstones: st.tombstones,
-      implementation: s.db.implementation,
+      implementation: s.impl,
       nodes: st.nodes,
       vectorBytes: st.vectorBytes,
       graphBytes: st.graphBytes,
@@ -874,6 +954,238 @@ export class Collection {
       fields: st.fields,
       idType: s.idKind,
     };
+  }
+
+  // ---- persistence (docs/API-CONTRACT.md "Persistence") ----------------------------------------
+
+  /**
+   * A self-contained .rvf image of the committed state. For a collection stored in a file (or in
+   * bytes) this is the store's committed bytes verbatim — the file from offset 0 to where the
+   * next commit goes, history (witness chain, older segments) included — so it is cheap and
+   * byte-identical to what @ruvector/rvf-node reads. For a plain in-memory collection (created by
+   * a memory Database) the image is built on demand: its rows, metadata and field names are
+   * written into a fresh store in memory (this builds the HNSW graph once) and its bytes
+   * returned, with the graph as an INDEX segment. Use snapshot() for a compacted, canonical image.
+   * @returns {Promise<Uint8Array>}
+   */
+  async export() {
+    const s = live(this);
+    if (!s.store) {
+      const m = await materialize(s);
+      try {
+        s.engine.storeCheckpoint(m.st);
+        const info = s.engine.storeInfo(m.st);
+        return trimmed(s.engine.ioMemBytes(m.io), info.bytes);
+      } finally {
+        dropMaterialized(s.engine, m);
+      }
+    }
+    const info = s.engine.storeInfo(s.store);
+    if (s.dev) return s.N.nb.readCommitted(s.dev, info.bytes);
+    return trimmed(s.engine.ioMemBytes(s.memIo), info.bytes);
+  }
+
+  /**
+   * A content-addressed snapshot: `bytes` is a compacted image of the committed state (live rows
+   * only, one META snapshot, the graph without tombstones, the witness chain carried forward plus
+   * a "compact:" WITNESS with timestamp 0) and `cid` the lowercase hex SHA-256 of those bytes.
+   * The same committed state gives the same cid; any commit changes it — including the INDEX
+   * checkpoint that close() writes, since the compaction witness records the bytes reclaimed
+   * from the file. openCollection(bytes) opens it.
+   * @returns {Promise<{ cid: string, bytes: Uint8Array }>}
+   */
+  async snapshot() {
+    const s = live(this);
+    let bytes;
+    if (s.store) {
+      bytes = snapshotOf(s.engine, s.store);
+    } else {
+      const m = await materialize(s);
+      try {
+        bytes = snapshotOf(s.engine, m.st);
+      } finally {
+        dropMaterialized(s.engine, m);
+      }
+    }
+    return { cid: await sha256Hex(bytes), bytes };
+  }
+
+  /**
+   * Rewrite the store without dead rows (FORMAT.md §6): a file store is rewritten to
+   * `<file>.compact.tmp`, synced, renamed over the file and the directory synced; a store in
+   * memory is rewritten in memory. Plain in-memory collections have no file to compact (EINVAL).
+   * @returns {Promise<{ bytesBefore: number, bytesAfter: number }>}
+   */
+  async compact() {
+    const s = live(this);
+    writable(s, 'compact');
+    if (!s.store) {
+      throw einval(`compact: collection '${s.name}' lives in memory without an .rvf store, so there is no file to ` +
+        'compact; open a file with createDatabase({ path }) or openCollection(path)');
+    }
+    const e = s.engine;
+    const bytesBefore = e.storeInfo(s.store).bytes;
+    e.storeSetTime(s.store, nowNs());
+    if (s.dev) {
+      let moved;
+      try {
+        moved = s.N.nb.compactFile(s.N, e, s.store, s.path);
+      } catch (err) {
+        if (err?.renameFailed) {
+          // The store now lives on the temporary file: keep its device for close(), stop here.
+          s.extraDevs.push({ dev: err.dev, ref: err.ref });
+          poison(s, err);
+        }
+        throw err;
+      }
+      e.ioFree(s.ref);
+      s.dev.close();
+      s.dev = moved.dev;
+      s.ref = moved.ref;
+    } else {
+      const io = e.ioMemOpen(new Uint8Array(0));
+      try {
+        e.storeCompact(s.store, io);
+      } catch (err) {
+        e.ioMemFree(io);
+        throw err;
+      }
+      e.ioMemFree(s.memIo);
+      s.memIo = io;
+    }
+    // Compaction may replace the store's in-memory index (a graph without tombstones).
+    s.h = e.storeIndex(s.store);
+    return { bytesBefore, bytesAfter: e.storeInfo(s.store).bytes };
+  }
+
+  /**
+   * A child store (FORMAT.md §6 derive): same dimension, metric, index configuration and field
+   * names, no vectors; its parentId is this store's fileId and its lineageDepth one more. With a
+   * path the child is a new file (EINVAL if it exists) opened as its writer; without one it
+   * lives in memory. Works on read-only handles (the parent is only read).
+   * @param {string} [path]
+   * @returns {Promise<Collection>}
+   */
+  async derive(path) {
+    let s = live(this);
+    if (path !== undefined && (typeof path !== 'string' || path.length === 0)) {
+      throw einval(`derive(path): path must be a non-empty string or undefined (got ${describe(path)})`);
+    }
+    const N = path === undefined ? null : await nodeBackend('derive');
+    const fileId = await randomBytes(16);
+    s = live(this); // the awaits above may have let a close() in
+    const e = s.engine;
+    const m = s.store ? null : await materialize(s);
+    const parent = m ? m.st : s.store;
+    const idKind = s.idKind ?? s.configIdKind;
+    try {
+      if (path === undefined) {
+        const io = e.ioMemOpen(new Uint8Array(0));
+        let child;
+        try {
+          child = e.storeDerive(parent, io, fileId);
+        } catch (err) {
+          e.ioMemFree(io);
+          throw err;
+        }
+        return storeCollection(e, s.impl, child, { memIo: io, name: `${s.name}-child`, readOnly: false, createIdKind: idKind });
+      }
+      const holder = { col: null };
+      const f = await N.nb.createChildFile(N, e, path, (err) => { if (holder.col) STATE.get(holder.col).lockLost = err; });
+      let child;
+      try {
+        if (!m && (STATE.get(this).store !== parent || s.poisoned)) live(this); // closed or poisoned meanwhile
+        child = e.storeDerive(parent, f.ref.io, fileId);
+      } catch (err) {
+        N.nb.abandonFile(N, e, f);
+        throw err;
+      }
+      holder.col = storeCollection(e, s.impl, child, {
+        dev: f.dev, ref: f.ref, lock: f.lock, path: f.path, N, name: basename(f.path), readOnly: false, createIdKind: idKind,
+      });
+      return holder.col;
+    } finally {
+      if (m) dropMaterialized(e, m);
+    }
+  }
+
+
+  /**
+   * The committed segment directory, in file order.
+   * @returns {Promise<Array<{ id: number|bigint, type: number, typeName: string, offset: number, length: number }>>}
+   *   an empty list for a plain in-memory collection (it has no segments)
+   */
+  async segments() {
+    const s = live(this);
+    if (!s.store) return [];
+    return s.engine.storeDir(s.store, s.engine.storeInfo(s.store).dirCount);
+  }
+
+  /**
+   * State of the store. ids are lowercase hex; a root file has parentId of zeros and
+   * lineageDepth 0. `lock` describes the writer lock of a file (null when there is none, or for
+   * memory); `lock.ours` is true when this handle holds it. For a plain in-memory collection
+   * `persistent` is false, the file fields are 0/null, and fileId is the identity its export()
+   * images and derived children carry.
+   * @returns {Promise<object>}
+   */
+  async status() {
+    const s = live(this);
+    const base = {
+      name: s.name, path: s.path, backend: s.path ? 'node' : 'memory', persistent: Boolean(s.store),
+      readOnly: s.readOnly, dimension: s.dim, metric: s.metric, index: s.kind, idType: s.idKind,
+    };
+    if (!s.store) {
+      // The identity its images (export/snapshot) and derived children will carry.
+      s.fileId ??= await randomBytes(16);
+      live(this);
+      const st = s.engine.stats(s.h);
+      return {
+        ...base, epoch: 0, fileId: toHex(s.fileId), parentId: null, lineageDepth: 0, count: st.live, deleted: 0,
+        segments: 0, bytes: 0, indexLoaded: false, rowsInsertedOnOpen: 0, lock: null,
+      };
+    }
+    const i = s.engine.storeInfo(s.store);
+    return {
+      ...base, epoch: i.epoch, fileId: i.fileId, parentId: i.parentId, lineageDepth: i.lineageDepth,
+      count: i.live, deleted: i.deleted, segments: i.dirCount, bytes: i.bytes,
+      indexLoaded: i.indexLoaded, rowsInsertedOnOpen: i.rowsInsertedOnOpen,
+      lock: s.path ? s.N.nb.lockStatus(s.N, s.path, s.lock) : null,
+    };
+  }
+
+  /**
+   * Re-read the committed state and check it against memory: segment hashes, metadata digests,
+   * the persisted graph, every live row, the witness chain and the graph invariants. Problems
+   * are reported, not thrown.
+   * @returns {Promise<{ ok: boolean, problems: string[], witness: { entries: number, intact: boolean } }>}
+   */
+  async verify() {
+    const s = live(this);
+    if (s.store) return s.engine.storeVerify(s.store);
+    try {
+      s.engine.checkIndex(s.h);
+      return { ok: true, problems: [], witness: { entries: 0, intact: true } };
+    } catch (e) {
+      if (!(e instanceof VecliteError) || e.code !== 'ECORRUPT') throw e;
+      return { ok: false, problems: [e.message], witness: { entries: 0, intact: true } };
+    }
+  }
+
+  /**
+   * Close the collection: a writable store persists its HNSW graph (INDEX segment), then the
+   * device is closed and the writer lock released. A collection of a Database is removed from it
+   * (getCollection reopens a file). Later calls reject with ECLOSED; closing twice is harmless.
+   * @returns {Promise<void>} rejects (after closing everything) if the graph checkpoint failed;
+   *   committed data is never lost by that
+   */
+  async close() {
+    const s = STATE.get(this);
+    if (!s) throw new VecliteError('EINVAL', 'not a veclite Collection');
+    if (!s.h) return;
+    s.detach?.();
+    const err = release(this, 'it was closed; open it again to use it');
+    if (err) throw err;
   }
 }
 
@@ -953,24 +1265,297 @@ function checkConstants(C) {
   return null;
 }
 
+// ---- stores -----------------------------------------------------------------------------------------
+
+/** File-metadata key holding a collection's id kind ('string' | 'number'), set when it is fixed up front. */
+const ID_KIND_KEY = 'js.idType';
+const METRIC_NAMES = ['euclidean', 'dotProduct', 'cosine']; // by VL_METRIC_* value (= MANIFEST byte)
+const utf8 = (str) => new TextEncoder().encode(str);
+
+/** Engines are shared by a Database and its collections (and derived children): count users. */
+function retain(engine) {
+  engine.users = (engine.users ?? 0) + 1;
+}
+
+function dropEngine(engine) {
+  if (!engine || engine.disposed) return;
+  engine.users -= 1;
+  if (engine.users <= 0) engine.dispose();
+}
+
+/** The Node backend (web/node-backend.js plus node:fs & co.), loaded on first use. */
+async function nodeBackend(where) {
+  const nb = await import('./node-backend.js');
+  try {
+    return { ...(await nb.loadNode()), nb };
+  } catch (e) {
+    if (e instanceof VecliteError) throw new VecliteError(e.code, `${where}: ${e.message}`, { cause: e });
+    throw e;
+  }
+}
+
+/** n random bytes from the platform's CSPRNG. */
+async function randomBytes(n) {
+  const b = new Uint8Array(n);
+  if (globalThis.crypto?.getRandomValues) globalThis.crypto.getRandomValues(b);
+  else (await import('node:crypto')).randomFillSync(b);
+  return b;
+}
+
+/** Lowercase hex SHA-256 (WebCrypto: browsers, workers, workerd, Node >= 18). */
+async function sha256Hex(bytes) {
+  const subtle = globalThis.crypto?.subtle ?? (await import('node:crypto')).webcrypto.subtle;
+  return toHex(new Uint8Array(await subtle.digest('SHA-256', bytes)));
+}
+
+/** Lowercase hex of bytes. */
+function toHex(bytes) {
+  let hex = '';
+  for (const x of bytes) hex += x.toString(16).padStart(2, '0');
+  return hex;
+}
+
+/** The first n bytes of a fresh copy (no second copy when it already has that length). */
+function trimmed(copy, n) {
+  return copy.length === n ? copy : copy.slice(0, n);
+}
+
+/** File name without directories and without a trailing .rvf. */
+function basename(p) {
+  const f = p.split(/[\\/]/).pop();
+  return f.endsWith('.rvf') ? f.slice(0, -4) : f;
+}
+
+/** A compacted image of a store, with the compaction timestamp fixed at 0 (see snapshot()). */
+function snapshotOf(engine, store) {
+  const io = engine.ioMemOpen(new Uint8Array(0));
+  try {
+    engine.storeSetTime(store, 0n);
+    engine.storeSnapshot(store, io);
+    const bytes = engine.ioMemBytes(io);
+    return bytes;
+  } finally {
+    engine.ioMemFree(io);
+  }
+}
+
 /**
- * A database: a set of named collections living in one engine instance.
+ * Write a plain in-memory collection into a fresh store on a memory device: its configuration,
+ * field names (in id order, so records keep their field ids), and every live row with its
+ * record, in ascending id order with timestamps 0 — the same state always gives the same bytes.
+ * @returns {Promise<{ st: number, io: number }>} free with dropMaterialized
+ */
+async function materialize(s) {
+  const e = s.engine;
+  s.fileId ??= await randomBytes(16);
+  live(s.col); // the await above may have let a close() in
+  const io = e.ioMemOpen(new Uint8Array(0));
+  let st = 0;
+  try {
+    st = e.storeOpen(io, e.config(s.h), e.C.storeFlags.CREATE, s.fileId);
+    e.storeSetTime(st, 0n);
+    if (s.configIdKind) e.storeFileMetaSet(st, ID_KIND_KEY, utf8(s.configIdKind));
+    const nf = e.fieldCount(s.h);
+    for (let f = 0; f < nf; f++) {
+      const got = e.storeField(st, utf8(e.fieldName(s.h, f)));
+      if (got !== f) throw new VecliteError('EIO', `export: field ${f} became ${got} in the image; this is a bug in veclite`);
+    }
+    const PAGE = 4096;
+    let after = null;
+    for (;;) {
+      const page = e.liveIds(s.h, after, PAGE);
+      const n = page.length / 2;
+      if (n === 0) break;
+      const g = e.getBatch(s.h, s.dim, n, page, true, true);
+      const anyMeta = g.meta.bytes.length > 0;
+      e.storeUpsert(st, n, page, g.vecs, anyMeta ? g.meta.bytes : null, anyMeta ? g.meta.off : null);
+      if (n < PAGE) break;
+      after = page.subarray(2 * (n - 1), 2 * n);
+    }
+    return { st, io };
+  } catch (err) {
+    if (st) e.storeClose(st);
+    e.ioMemFree(io);
+    throw err;
+  }
+}
+
+function dropMaterialized(engine, m) {
+  engine.storeClose(m.st);
+  engine.ioMemFree(m.io);
+}
+
+/**
+ * Rebuild the JS side of an opened store: field names, the string-id maps (from each record's
+ * '$id' field), the id kind and whether user metadata exists.
+ */
+function loadIdMaps(s) {
+  const e = s.engine;
+  const nf = e.fieldCount(s.h);
+  for (let f = 0; f < nf; f++) {
+    const name = e.fieldName(s.h, f);
+    s.fieldIds.set(name, f);
+    s.fieldNames[f] = name;
+  }
+  const hasIdField = s.fieldIds.has(ID_FIELD);
+  s.userMeta = nf > (hasIdField ? 1 : 0);
+  const kindBytes = s.store ? e.storeFileMetaGet(s.store, ID_KIND_KEY) : null;
+  const stored = kindBytes ? new TextDecoder().decode(kindBytes) : null;
+  s.configIdKind = stored === 'string' || stored === 'number' ? stored : null;
+  let strings = 0, numbers = 0, maxSid = 0;
+  const nameFn = nameOf(s);
+  const PAGE = 4096;
+  let after = null;
+  for (;;) {
+    const page = e.liveIds(s.h, after, PAGE);
+    const n = page.length / 2;
+    if (n === 0) break;
+    const g = hasIdField ? e.getBatch(s.h, s.dim, n, page, true, false) : null;
+    for (let i = 0; i < n; i++) {
+      const sid = g && g.found[i] ? decodeRecord(g.meta.bytes, g.meta.off[i], g.meta.off[i + 1], nameFn).sid : undefined;
+      if (typeof sid === 'string') {
+        const iid = numericId(page[2 * i], page[2 * i + 1]);
+        if (typeof iid !== 'number') {
+          throw new VecliteError('ECORRUPT', `collection '${s.name}': string id ${idText(sid)} has internal id ${iid}, ` +
+            'above the range veclite assigns; the file was not written by veclite');
+        }
+        s.strToId.set(sid, iid);
+        s.idToStr.set(iid, sid);
+        if (iid > maxSid) maxSid = iid;
+        strings++;
+      } else {
+        numbers++;
+      }
+    }
+    if (n < PAGE) break;
+    after = page.subarray(2 * (n - 1), 2 * n);
+  }
+  if (strings && numbers) {
+    throw new VecliteError('ECORRUPT', `collection '${s.name}' mixes ${strings} string ids and ${numbers} numeric ids; ` +
+      'veclite never writes such a file');
+  }
+  s.idKind = strings ? 'string' : numbers ? 'number' : s.configIdKind;
+  s.nextSid = maxSid + 1;
+}
+
+/**
+ * A Collection over an opened store.
+ * @param {import('../worker/bind.js').Engine} engine
+ * @param {string} impl 'wasm-simd' | 'wasm'
+ * @param {number} store the vl_store handle (owned from now on: closed by release)
+ * @param {{ name: string, readOnly: boolean, dev?: any, ref?: any, lock?: any, path?: string,
+ *   memIo?: number, N?: any, createIdKind?: string|null, defaultEf?: number,
+ *   detach?: () => void }} o
+ */
+function storeCollection(engine, impl, store, o) {
+  retain(engine);
+  const s = {
+    engine, impl, h: engine.storeIndex(store), store, name: o.name, dim: 0, metric: 'cosine', kind: 'hnsw',
+    idKind: null, configIdKind: null, strToId: new Map(), idToStr: new Map(), nextSid: 1, userMeta: false,
+    fieldIds: new Map(), fieldNames: [], closedWhy: '', readOnly: o.readOnly, dev: o.dev ?? null,
+    ref: o.ref ?? null, memIo: o.memIo ?? 0, lock: o.lock ?? null, path: o.path ?? null, N: o.N ?? null,
+    poisoned: null, lockLost: null, defaultEf: o.defaultEf ?? 0, detach: o.detach ?? null, extraDevs: [],
+    fileId: null, col: null,
+  };
+  const col = new Collection(s);
+  s.col = col;
+  try {
+    const info = engine.storeInfo(store);
+    const cfg = engine.config(s.h);
+    s.dim = info.dim;
+    s.metric = METRIC_NAMES[info.metric] ?? 'euclidean';
+    s.kind = cfg.kind === engine.C.kinds.FLAT ? 'flat' : 'hnsw';
+    loadIdMaps(s);
+    if (o.createIdKind && !s.configIdKind && !s.readOnly && info.live === 0) {
+      storeWrite(s, () => engine.storeFileMetaSet(store, ID_KIND_KEY, utf8(o.createIdKind)));
+      s.configIdKind = o.createIdKind;
+      s.idKind ??= o.createIdKind;
+    }
+  } catch (e) {
+    release(col, 'it failed to open');
+    throw e;
+  }
+  return col;
+}
+
+/**
+ * Free a collection's engine resources (checkpointing a writable store), close its device and
+ * release its lock. Idempotent.
+ * @returns {VecliteError|null} a failed graph checkpoint (nothing committed is lost)
+ */
+function release(col, why) {
+  const s = STATE.get(col);
+  if (!s.h) return null;
+  let err = null;
+  if (s.store) {
+    err = s.engine.storeClose(s.store);
+    if (s.ref) s.engine.ioFree(s.ref);
+    if (s.memIo) s.engine.ioMemFree(s.memIo);
+    for (const x of s.extraDevs) {
+      s.engine.ioFree(x.ref);
+      x.dev.close();
+    }
+    if (s.dev) s.dev.close();
+    if (s.lock) s.lock.release();
+  } else {
+    s.engine.indexFree(s.h);
+  }
+  if (s.poisoned) err = null; // already reported; the close itself succeeded
+  s.h = 0;
+  s.store = 0;
+  s.ref = null;
+  s.memIo = 0;
+  s.dev = null;
+  s.lock = null;
+  s.extraDevs = [];
+  s.closedWhy = `collection '${s.name}': ${why}`;
+  s.strToId = new Map();
+  s.idToStr = new Map();
+  dropEngine(s.engine);
+  return err;
+}
+
+// ---- Database -------------------------------------------------------------------------------------
+
+/**
+ * A database: a set of named collections living in one engine instance — in memory, or (with a
+ * path) as one `<name>.rvf` file per collection in a directory.
  */
 export class Database {
   #engine;
   #simd;
   /** @type {Map<string, Collection>} */
   #cols = new Map();
+  /** @type {Map<string, Promise<Collection>>} opens in flight, so two callers share one */
+  #opening = new Map();
   #closed = false;
+  /** @type {string|null} absolute directory of a file database */
+  #dir;
+  #N;
 
   /** @hideconstructor */
-  constructor(engine, simd) {
+  constructor(engine, simd, dir = null, N = null) {
     this.#engine = engine;
     this.#simd = simd;
+    this.#dir = dir;
+    this.#N = N;
+    retain(engine);
   }
 
   #live(what) {
     if (this.#closed) throw new VecliteError('ECLOSED', `${what}: the database is closed; create a new one with createDatabase()`);
+  }
+
+  #checkName(name, where) {
+    if (!this.#dir) return checkName(name, where);
+    if (typeof name !== 'string' || !this.#N.nb.NAME_RE.test(name)) {
+      throw einval(`${where}: collection name ${typeof name === 'string' ? JSON.stringify(name) : describe(name)} cannot be ` +
+        'a file name: use 1..128 characters of A-Z a-z 0-9 _ . - starting with a letter, digit or _');
+    }
+  }
+
+  #file(name) {
+    return this.#N.path.join(this.#dir, `${name}.rvf`);
   }
 
   /** 'wasm-simd' or 'wasm': the engine build this database runs on. */
@@ -978,8 +1563,38 @@ export class Database {
     return this.#simd ? 'wasm-simd' : 'wasm';
   }
 
+  /** The directory of a file database, or null in memory. */
+  get path() {
+    return this.#dir;
+  }
+
+  #adopt(name, open) {
+    const p = (async () => {
+      const col = await open();
+      if (this.#closed) {
+        release(col, 'the database was closed while it opened');
+        throw new VecliteError('ECLOSED', 'the database was closed while the collection opened');
+      }
+      this.#cols.set(name, col);
+      return col;
+    })();
+    this.#opening.set(name, p);
+    const done = () => { if (this.#opening.get(name) === p) this.#opening.delete(name); };
+    p.then(done, done);
+    return p;
+  }
+
+  /** A Collection over a file opened by openFileStore ({ store, dev, ref, lock, path }). */
+  #fileCollection(name, opened, createIdKind) {
+    const col = storeCollection(this.#engine, this.implementation, opened.store, {
+      name, readOnly: false, dev: opened.dev, ref: opened.ref, lock: opened.lock, path: opened.path, N: this.#N,
+      createIdKind, detach: () => { if (this.#cols.get(name) === col) this.#cols.delete(name); },
+    });
+    return col;
+  }
+
   /**
-   * Create a collection.
+   * Create a collection. In a file database this creates `<name>.rvf` and takes its writer lock.
    * @param {string} name
    * @param {{ dimension: number, metric?: 'cosine'|'euclidean'|'dotProduct',
    *   index?: { type?: 'hnsw', m?: number, efConstruction?: number, ef?: number, seed?: number|bigint }
@@ -988,80 +1603,126 @@ export class Database {
    */
   async createCollection(name, config) {
     this.#live('createCollection');
-    checkName(name, 'createCollection');
-    if (this.#cols.has(name)) {
+    this.#checkName(name, 'createCollection');
+    if (this.#cols.has(name) || this.#opening.has(name)) {
       throw einval(`createCollection: collection '${name}' already exists; use getCollection('${name}') or deleteCollection it first`);
     }
     const cfg = inspect('createCollection', () => parseCollectionConfig(config, this.#engine.C));
+    if (this.#dir) {
+      const N = this.#N;
+      const file = this.#file(name);
+      return this.#adopt(name, async () => {
+        const lost = { col: null };
+        const opened = await N.nb.openFileStore(N, this.#engine, file, {
+          readOnly: false, createCfg: cfg.c, mustCreate: true,
+          onLockLost: (e) => { if (lost.col) STATE.get(lost.col).lockLost = e; },
+        });
+        lost.col = this.#fileCollection(name, opened, cfg.idKind);
+        return lost.col;
+      });
+    }
     const h = this.#engine.indexNew(cfg.c);
+    retain(this.#engine);
     const col = new Collection({
-      db: this, engine: this.#engine, h, name, dim: cfg.dim, metric: cfg.metric, kind: cfg.kind,
-      idKind: cfg.idKind, configIdKind: cfg.idKind, strToId: new Map(), idToStr: new Map(), nextSid: 1,
-      userMeta: false, fieldIds: new Map(), fieldNames: [], closedWhy: '',
+      engine: this.#engine, impl: this.implementation, h, store: 0, name, dim: cfg.dim, metric: cfg.metric,
+      kind: cfg.kind, idKind: cfg.idKind, configIdKind: cfg.idKind, strToId: new Map(), idToStr: new Map(),
+      nextSid: 1, userMeta: false, fieldIds: new Map(), fieldNames: [], closedWhy: '', readOnly: false,
+      dev: null, ref: null, memIo: 0, lock: null, path: null, N: null, poisoned: null, lockLost: null,
+      defaultEf: 0, extraDevs: [], fileId: null, col: null,
+      detach: () => { if (this.#cols.get(name) === col) this.#cols.delete(name); },
     });
+    STATE.get(col).col = col;
     this.#cols.set(name, col);
     return col;
   }
 
   /**
-   * An existing collection; rejects with ENOTFOUND if there is none of that name.
+   * An existing collection. In a file database an unopened `<name>.rvf` is opened as its writer
+   * (ELOCK if another writer holds it). Rejects with ENOTFOUND if there is none of that name.
    * @param {string} name
    * @returns {Promise<Collection>}
    */
   async getCollection(name) {
     this.#live('getCollection');
-    checkName(name, 'getCollection');
+    this.#checkName(name, 'getCollection');
     const col = this.#cols.get(name);
-    if (!col) throw new VecliteError('ENOTFOUND', `getCollection: no collection named '${name}'; create it with createCollection`);
-    return col;
+    if (col) return col;
+    const pending = this.#opening.get(name);
+    if (pending) return pending;
+    if (this.#dir) {
+      const N = this.#N;
+      const file = this.#file(name);
+      if (N.fs.existsSync(file)) {
+        return this.#adopt(name, async () => {
+          const lost = { col: null };
+          const opened = await N.nb.openFileStore(N, this.#engine, file, {
+            readOnly: false, createCfg: null,
+            onLockLost: (e) => { if (lost.col) STATE.get(lost.col).lockLost = e; },
+          });
+          lost.col = this.#fileCollection(name, opened, null);
+          return lost.col;
+        });
+      }
+    }
+    throw new VecliteError('ENOTFOUND', `getCollection: no collection named '${name}'; create it with createCollection`);
   }
 
   /**
-   * Names of all collections, in creation order.
+   * Names of all collections: in memory, in creation order; in a file database, the `<name>.rvf`
+   * files of its directory, sorted.
    * @returns {Promise<string[]>}
    */
   async listCollections() {
     this.#live('listCollections');
+    if (this.#dir) return this.#N.nb.listDir(this.#N, this.#dir);
     return [...this.#cols.keys()];
   }
 
   /**
-   * Delete a collection and free its memory; its Collection object then rejects with ECLOSED.
+   * Delete a collection: close it (its object then rejects with ECLOSED) and, in a file
+   * database, remove `<name>.rvf` (ELOCK if another writer holds it).
    * @param {string} name
    * @returns {Promise<void>} rejects with ENOTFOUND if there is none of that name
    */
   async deleteCollection(name) {
     this.#live('deleteCollection');
-    checkName(name, 'deleteCollection');
+    this.#checkName(name, 'deleteCollection');
+    const pending = this.#opening.get(name);
+    if (pending) await pending.catch(() => {});
     const col = this.#cols.get(name);
-    if (!col) throw new VecliteError('ENOTFOUND', `deleteCollection: no collection named '${name}'`);
-    this.#cols.delete(name);
-    release(col, `collection '${name}' was deleted`);
+    if (col) {
+      this.#cols.delete(name);
+      release(col, `collection '${name}' was deleted`);
+    }
+    if (this.#dir) {
+      const removed = await this.#N.nb.deleteFile(this.#N, this.#file(name));
+      if (removed || col) return;
+    } else if (col) {
+      return;
+    }
+    throw new VecliteError('ENOTFOUND', `deleteCollection: no collection named '${name}'`);
   }
 
   /**
-   * Free every collection and the engine. Later calls on the database or its collections
-   * reject with ECLOSED. Closing twice is harmless.
-   * @returns {Promise<void>}
+   * Close every collection (a file collection persists its graph and releases its lock) and
+   * free the engine. Later calls on the database or its collections reject with ECLOSED.
+   * Closing twice is harmless.
+   * @returns {Promise<void>} rejects with the first failed graph checkpoint, after closing everything
    */
   async close() {
     if (this.#closed) return;
     this.#closed = true;
-    for (const col of this.#cols.values()) release(col, 'the database is closed; create a new one with createDatabase()');
+    await Promise.allSettled([...this.#opening.values()]);
+    let first = null;
+    for (const col of this.#cols.values()) {
+      const err = release(col, 'the database is closed; create a new one with createDatabase()');
+      first ??= err;
+    }
     this.#cols.clear();
-    this.#engine.dispose();
+    dropEngine(this.#engine);
     this.#engine = null;
+    if (first) throw first;
   }
-}
-
-function release(col, why) {
-  const s = STATE.get(col);
-  if (!s.h) return;
-  s.engine.indexFree(s.h);
-  s.h = 0;
-  s.closedWhy = `collection '${s.name}': ${why}`;
-  s.strToId = new Map();
-  s.idToStr = new Map();
 }
 
 // ---- entry points ---------------------------------------------------------------------------------
@@ -1069,35 +1730,174 @@ function release(col, why) {
 /** Whether the last engine loaded has SIMD kernels; null before any load. @type {boolean|null} */
 let lastLoadedSimd = null;
 
-/**
- * Load the engine (SIMD build when supported) and create an empty database.
- * @param {{ simd?: boolean, wasmModule?: WebAssembly.Module, backend?: 'memory' }} [config]
- * @returns {Promise<Database>}
- */
-export async function createDatabase(config = {}) {
-  const { backend, simd: wantSimd, wasmModule } = inspect('createDatabase', () => {
-    if (config === null || typeof config !== 'object' || Array.isArray(config)) {
-      throw einval(`createDatabase(config): config must be an object (got ${describe(config)})`);
-    }
-    checkKeys(config, ['simd', 'wasmModule', 'backend'], 'createDatabase config');
-    return { backend: config.backend ?? 'memory', simd: config.simd, wasmModule: config.wasmModule };
-  });
-  if (backend !== 'memory') {
-    throw new VecliteError('EBACKEND',
-      `createDatabase: backend ${typeof backend === 'string' ? `'${backend}'` : describe(backend)} is not available in this ` +
-      "version of veclite; only 'memory' (the default) is. Persistent backends (Node files, OPFS, IndexedDB) " +
-      'arrive with the storage layer; until then keep data in memory and re-insert it on start');
-  }
-  const { M } = await loadModule({ simd: wantSimd, wasmModule });
+/** Load one engine instance and check it matches this JS. */
+async function loadEngine(simd, wasmModule) {
+  const { M } = await loadModule({ simd, wasmModule });
   const engine = new Engine(M);
   const bad = checkConstants(engine.C);
   if (bad) {
     throw new VecliteError('EBACKEND', `veclite.wasm disagrees with web/ about ${bad}; the .wasm and the JS come from different builds`);
   }
+  if (!engine.C.storeFlags) {
+    throw new VecliteError('EBACKEND', 'veclite.wasm has no storage layer; the .wasm and the JS come from different builds — rebuild with `make build`');
+  }
   // Read from the instance itself, so a passed wasmModule is reported truthfully.
-  const simd = engine.isa === 'simd128';
-  lastLoadedSimd = simd;
-  return new Database(engine, simd);
+  lastLoadedSimd = engine.isa === 'simd128';
+  return engine;
+}
+
+const BACKENDS_LATER = new Set(['opfs', 'indexeddb']);
+
+/** EBACKEND for a backend this version cannot give (never a silent fallback). */
+function backendError(where, backend) {
+  const shown = typeof backend === 'string' ? `'${backend}'` : describe(backend);
+  if (BACKENDS_LATER.has(backend)) {
+    return new VecliteError('EBACKEND', `${where}: backend ${shown} is not available yet in this version of veclite; ` +
+      "use 'memory' (the default; keep collection.export() bytes wherever you like) or, in Node, 'node' (files)");
+  }
+  return new VecliteError('EBACKEND', `${where}: there is no backend ${shown}; the backends are 'memory' (the default) and ` +
+    "'node' (files, Node.js only)");
+}
+
+/**
+ * Load the engine (SIMD build when supported) and create a database: in memory (the default), or
+ * with `path` (or backend 'node') a directory holding one `<name>.rvf` file per collection
+ * (created if missing).
+ * @param {{ simd?: boolean, wasmModule?: WebAssembly.Module, backend?: 'memory'|'node', path?: string }} [config]
+ * @returns {Promise<Database>}
+ */
+export async function createDatabase(config = {}) {
+  const { backend, simd: wantSimd, wasmModule, path } = inspect('createDatabase', () => {
+    if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+      throw einval(`createDatabase(config): config must be an object (got ${describe(config)})`);
+    }
+    checkKeys(config, ['simd', 'wasmModule', 'backend', 'path'], 'createDatabase config');
+    const path = config.path;
+    if (path !== undefined && (typeof path !== 'string' || path.length === 0)) {
+      throw einval(`createDatabase: path must be a non-empty string naming a directory (got ${describe(path)})`);
+    }
+    return {
+      backend: config.backend ?? (path !== undefined ? 'node' : 'memory'), simd: config.simd,
+      wasmModule: config.wasmModule, path,
+    };
+  });
+  if (backend !== 'memory' && backend !== 'node') throw backendError('createDatabase', backend);
+  if (backend === 'memory' && path !== undefined) {
+    throw einval("createDatabase: a path needs backend 'node' (files); leave out backend, or leave out path for memory");
+  }
+  if (backend === 'node' && path === undefined) {
+    throw einval("createDatabase: backend 'node' needs path: the directory that holds the collection files");
+  }
+  let N = null, dir = null;
+  if (backend === 'node') {
+    N = await nodeBackend('createDatabase');
+    dir = N.nb.ensureDir(N, path);
+  }
+  const engine = await loadEngine(wantSimd, wasmModule);
+  return new Database(engine, engine.isa === 'simd128', dir, N);
+}
+
+const OPEN_KEYS = ['readOnly', 'backend', 'create', 'ef', 'simd', 'wasmModule'];
+
+/**
+ * Open one .rvf store directly: a file path (backend 'node'; the writer lock is taken unless
+ * readOnly) or the bytes of an image (backend 'memory': writes change the in-memory copy only;
+ * export() returns it).
+ * @param {string|Uint8Array} source
+ * @param {{ readOnly?: boolean, backend?: 'node'|'memory', ef?: number, simd?: boolean,
+ *   wasmModule?: WebAssembly.Module,
+ *   create?: { dimension: number, metric?: string, index?: object, idType?: 'string'|'number' } }} [options]
+ *   create: create the store when the file does not exist (or the bytes are empty); ef: default
+ *   search beam width of this handle
+ * @returns {Promise<Collection>}
+ */
+export async function openCollection(source, options = {}) {
+  const o = inspect('openCollection', () => {
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw einval(`openCollection(source, options): options must be an object (got ${describe(options)})`);
+    }
+    checkKeys(options, OPEN_KEYS, 'openCollection options');
+    const isPath = typeof source === 'string';
+    const isBytes = source instanceof Uint8Array;
+    if (!isPath && !isBytes) {
+      throw einval(`openCollection: source must be a file path (string) or the bytes of an .rvf image (Uint8Array) (got ${describe(source)})`);
+    }
+    if (isPath && source.length === 0) throw einval('openCollection: the path is empty');
+    if (options.readOnly !== undefined && typeof options.readOnly !== 'boolean') {
+      throw einval(`openCollection: readOnly must be true or false (got ${describe(options.readOnly)})`);
+    }
+    if (options.create !== undefined && !isPlainObject(options.create)) {
+      throw einval(`openCollection: create must be a collection config like { dimension: 384 } (got ${describe(options.create)})`);
+    }
+    const backend = options.backend ?? (isPath ? 'node' : 'memory');
+    return {
+      isPath, backend, readOnly: options.readOnly === true, create: options.create,
+      ef: options.ef, simd: options.simd, wasmModule: options.wasmModule,
+    };
+  });
+  if (o.backend !== 'memory' && o.backend !== 'node') throw backendError('openCollection', o.backend);
+  if (o.isPath && o.backend === 'memory') {
+    throw einval("openCollection: a path needs backend 'node'; for an in-memory copy read the file yourself and pass its bytes");
+  }
+  if (!o.isPath && o.backend === 'node') {
+    throw einval("openCollection: bytes open with backend 'memory'; to work on a file pass its path");
+  }
+  const N = o.isPath ? await nodeBackend('openCollection') : null;
+  const engine = await loadEngine(o.simd, o.wasmModule);
+  retain(engine);
+  try {
+    const cfg = o.create === undefined ? null
+      : inspect('openCollection', () => parseCollectionConfig(o.create, engine.C));
+    const ef = o.ef === undefined ? 0 : intIn(o.ef, 1, engine.C.limits.MAX_EF, 'openCollection: ef');
+    const impl = engine.isa === 'simd128' ? 'wasm-simd' : 'wasm';
+    let col;
+    if (o.isPath) {
+      const lost = { col: null };
+      const opened = await N.nb.openFileStore(N, engine, source, {
+        readOnly: o.readOnly, createCfg: cfg ? cfg.c : null,
+        onLockLost: (e) => { if (lost.col) STATE.get(lost.col).lockLost = e; },
+      });
+      col = storeCollection(engine, impl, opened.store, {
+        name: basename(opened.path), readOnly: o.readOnly, dev: opened.dev, ref: opened.ref, lock: opened.lock,
+        path: opened.path, N, createIdKind: opened.created ? cfg?.idKind : null, defaultEf: ef,
+      });
+      lost.col = col;
+    } else {
+      const bytes = source;
+      if (o.readOnly && cfg && bytes.length === 0) {
+        throw einval('openCollection: cannot create a store in empty bytes read-only; leave out readOnly');
+      }
+      const io = engine.ioMemOpen(bytes);
+      let store;
+      try {
+        const creating = bytes.length === 0 && cfg !== null;
+        const flags = (o.readOnly ? engine.C.storeFlags.READONLY : 0) | (creating ? engine.C.storeFlags.CREATE : 0);
+        store = engine.storeOpen(io, creating ? cfg.c : null, flags, creating ? await randomBytes(16) : null);
+      } catch (e) {
+        engine.ioMemFree(io);
+        if (e instanceof VecliteError && e.code === 'ENOTFOUND') {
+          throw bytes.length === 0
+            ? new VecliteError('ENOTFOUND', 'openCollection: the bytes are empty; pass create: { dimension, ... } to create a store in memory', { cause: e })
+            : new VecliteError('ECORRUPT', `openCollection: the bytes are not an .rvf image (${e.message})`, { cause: e });
+        }
+        throw e;
+      }
+      col = storeCollection(engine, impl, store, {
+        name: 'memory', readOnly: o.readOnly, memIo: io, createIdKind: cfg?.idKind, defaultEf: ef,
+      });
+    }
+    if (cfg) {
+      const s = STATE.get(col);
+      if (s.dim !== cfg.dim || s.metric !== cfg.metric) {
+        release(col, 'it did not match the create configuration');
+        throw einval(`openCollection: the store exists with dimension ${s.dim} and metric '${s.metric}', but create asks for ` +
+          `dimension ${cfg.dim} and metric '${cfg.metric}'; leave out create to open it as it is`);
+      }
+    }
+    return col;
+  } finally {
+    dropEngine(engine); // the collection holds its own reference
+  }
 }
 
 /**

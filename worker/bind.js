@@ -19,7 +19,13 @@
 //   heap with one HEAPU32.set, so a batch of numeric ids needs no BigInt per id.
 // - Results are .slice()d out before the next call; metadata records are copied into one
 //   contiguous Uint8Array while the handle still owns them.
-// - No JS callback ever runs inside a C call, so no JS exception can cross into C.
+// - The only JS that runs inside a C call is a storage device (ioFromDevice): its adapter
+//   catches every exception, stashes it in Module.vlDeviceError and returns a VL_E* code, so
+//   no JS exception crosses into C (STYLE.md §3); _fail() adds the stashed device message to
+//   the VecliteError of the call that failed.
+// - Stores (vl_store_*): writes go through the store handle, reads through its index handle
+//   (storeIndex) with the same methods as a plain index. Error text comes from vl_store_errmsg
+//   (or vl_store_open's message buffer); VL_EFATAL (a poisoned store) becomes EIO.
 
 import { VecliteError } from '../web/errors.js';
 
@@ -118,8 +124,11 @@ export class Engine {
     return ptr ? this.M.UTF8ToString(ptr) : '';
   }
 
-  /** Throw the VecliteError for rc (< 0). h: the handle whose vl_errmsg explains it, or 0. */
-  _fail(rc, h, what) {
+  /**
+   * Throw the VecliteError for rc (< 0). h: the index handle whose vl_errmsg explains it, or 0;
+   * detailFn (optional) supplies the message instead (stores: vl_store_errmsg).
+   */
+  _fail(rc, h, what, detailFn) {
     const name = this.rcName.get(rc) ?? 'EIO';
     let code = name;
     let hint = '';
@@ -132,9 +141,20 @@ export class Engine {
     } else if (name === 'OK') {
       code = 'EIO';
     }
-    let detail = h ? this._str(this.M._vl_errmsg(h)) : '';
+    let detail = detailFn ? detailFn() : h ? this._str(this.M._vl_errmsg(h)) : '';
     if (!detail) detail = this._str(this.M._vl_errstr(rc));
-    throw new VecliteError(code, `${what}: ${detail}${hint}`);
+    const dev = this._takeDeviceError();
+    if (dev && !detail.includes(dev.message)) detail += ` (device: ${dev.message})`;
+    throw new VecliteError(code, `${what}: ${detail}${hint}`, dev ? { cause: dev } : undefined);
+  }
+
+  /** The exception a storage device threw during the last C call (then forgotten), or null. */
+  _takeDeviceError() {
+    const M = this.M;
+    if (!M || !M.vlDeviceError) return null;
+    const e = M.vlDeviceError;
+    M.vlDeviceError = null;
+    return e instanceof Error ? e : new Error(String(e));
   }
 
   _check(rc, h, what) {
@@ -180,6 +200,21 @@ export class Engine {
 
   // ---- index lifecycle ------------------------------------------------------------------------
 
+  /** Write a vl_config at heap address p (16-byte aligned). */
+  _putConfig(p, cfg) {
+    const L = this.C.config;
+    const u32 = this.M.HEAPU32, b = p >>> 2;
+    u32.fill(0, b, b + (L.size >>> 2));
+    u32[b + L.dim / 4] = cfg.dim;
+    u32[b + L.metric / 4] = cfg.metric;
+    u32[b + L.kind / 4] = cfg.kind;
+    u32[b + L.m / 4] = cfg.m;
+    u32[b + L.ef_construction / 4] = cfg.efConstruction;
+    u32[b + L.ef_search / 4] = cfg.ef;
+    u32[b + L.seed / 4] = cfg.seedLo;
+    u32[b + L.seed / 4 + 1] = cfg.seedHi;
+  }
+
   /**
    * vl_index_new.
    * @param {{ dim: number, metric: number, kind: number, m: number, efConstruction: number,
@@ -191,16 +226,7 @@ export class Engine {
     const { off, total } = layout([L.size, 4]);
     const p = this._stage(total);
     try {
-      const u32 = this.M.HEAPU32, b = p >>> 2;
-      u32.fill(0, b, b + (total >>> 2));
-      u32[b + L.dim / 4] = cfg.dim;
-      u32[b + L.metric / 4] = cfg.metric;
-      u32[b + L.kind / 4] = cfg.kind;
-      u32[b + L.m / 4] = cfg.m;
-      u32[b + L.ef_construction / 4] = cfg.efConstruction;
-      u32[b + L.ef_search / 4] = cfg.ef;
-      u32[b + L.seed / 4] = cfg.seedLo;
-      u32[b + L.seed / 4 + 1] = cfg.seedHi;
+      this._putConfig(p + off[0], cfg);
       this._check(this.M._vl_index_new(p + off[0], p + off[1]), 0, 'cannot create the index');
       return this.M.HEAPU32[(p + off[1]) >>> 2];
     } finally {
@@ -536,5 +562,342 @@ export class Engine {
     } finally {
       this._unstage(total);
     }
+  }
+
+  // ---- storage devices ------------------------------------------------------------------------
+  //
+  // A JS device (idb/node-file.js, or any object with the same methods) throws on failure; the
+  // adapter registered in Module.vlDevices turns that into the rc protocol of src/wasm.c
+  // ("Storage devices"): 0 or a negative VL_E*, and stashes the exception in
+  // Module.vlDeviceError so the VecliteError that follows can say what the device said.
+
+  /**
+   * Register a device and create the vl_io that calls it.
+   * @param {{ read(off: number, dst: Uint8Array): void, append(src: Uint8Array): void,
+   *   size(): number, truncate(n: number): void, sync(): void }} dev
+   * @returns {{ io: number, handle: number }} pass to ioFree when the store is done with it
+   */
+  ioFromDevice(dev) {
+    const M = this.M;
+    if (!M.vlDevices) M.vlDevices = new Map();
+    this._devSeq = (this._devSeq ?? 0) + 1;
+    const handle = this._devSeq;
+    const E = this.C.errors;
+    const fail = (e) => {
+      M.vlDeviceError = e;
+      return e?.code === 'EREADONLY' ? E.EREADONLY : E.EIO;
+    };
+    M.vlDevices.set(handle, {
+      read(off, dst) { try { dev.read(off, dst); return 0; } catch (e) { return fail(e); } },
+      append(src) { try { dev.append(src); return 0; } catch (e) { return fail(e); } },
+      size() { try { return dev.size(); } catch (e) { return fail(e); } },
+      truncate(n) { try { dev.truncate(n); return 0; } catch (e) { return fail(e); } },
+      sync() { try { dev.sync(); return 0; } catch (e) { return fail(e); } },
+    });
+    const io = M._vl__wasm_io_js_new(handle) >>> 0;
+    if (!io) {
+      M.vlDevices.delete(handle);
+      throw new VecliteError('EBUDGET', 'cannot allocate a storage device: the WebAssembly heap is exhausted');
+    }
+    return { io, handle };
+  }
+
+  /** Free a vl_io made by ioFromDevice and forget its device (the device itself stays open). */
+  ioFree(dev) {
+    if (!dev || !this.M) return;
+    this.M._vl__wasm_io_js_free(dev.io);
+    this.M.vlDevices?.delete(dev.handle);
+  }
+
+  /**
+   * A memory device holding a copy of bytes (may be empty).
+   * @param {Uint8Array} bytes
+   * @returns {number} the vl_io; free with ioMemFree
+   */
+  ioMemOpen(bytes) {
+    const { total } = layout([bytes.length], `loading ${bytes.length} bytes`);
+    const p = this._stage(total);
+    try {
+      this.M.HEAPU8.set(bytes, p);
+      const io = this.M._vl__wasm_io_mem_open(p, bytes.length) >>> 0;
+      if (!io) throw new VecliteError('EBUDGET', `cannot hold ${bytes.length} bytes in WebAssembly memory (4 GB at most)`);
+      return io;
+    } finally {
+      this._unstage(total);
+    }
+  }
+
+  /** A copy of a memory device's contents. @returns {Uint8Array} */
+  ioMemBytes(io) {
+    const n = this.M._vl__wasm_io_mem_size(io);
+    const ptr = this.M._vl__wasm_io_mem_data(io) >>> 0;
+    return this.M.HEAPU8.slice(ptr, ptr + n);
+  }
+
+  /** Free a memory device. */
+  ioMemFree(io) {
+    if (io && this.M) this.M._vl_io_mem_free(io);
+  }
+
+  // ---- stores ---------------------------------------------------------------------------------
+
+  _storeMsg(st) {
+    return () => this._str(this.M._vl_store_errmsg(st));
+  }
+
+  _checkStore(rc, st, what) {
+    if (rc < 0) this._fail(rc, 0, what, this._storeMsg(st));
+    return rc;
+  }
+
+  /**
+   * vl_store_open.
+   * @param {number} io a vl_io
+   * @param {object|null} cfg as for indexNew, or null to use the configuration in the file
+   * @param {number} flags VL_STORE_* (C.storeFlags)
+   * @param {Uint8Array|null} fileId 16 random bytes for a new file
+   * @returns {number} the store handle
+   */
+  storeOpen(io, cfg, flags, fileId) {
+    const MSG = 1024;
+    const { off, total } = layout([this.C.config.size, 16, 4, MSG]);
+    const p = this._stage(total);
+    try {
+      const M = this.M;
+      if (cfg) this._putConfig(p + off[0], cfg);
+      if (fileId) M.HEAPU8.set(fileId, p + off[1]);
+      M.HEAPU8[p + off[3]] = 0;
+      const rc = M._vl_store_open(io, cfg ? p + off[0] : 0, flags, fileId ? p + off[1] : 0, p + off[2], p + off[3], MSG);
+      if (rc < 0) this._fail(rc, 0, 'cannot open the store', () => this._str(p + off[3]));
+      return M.HEAPU32[(p + off[2]) >>> 2];
+    } finally {
+      this._unstage(total);
+    }
+  }
+
+  /**
+   * vl_store_close: checkpoint the graph (writable stores) and free the handle (always).
+   * @returns {VecliteError|null} the checkpoint's failure, if any
+   */
+  storeClose(st) {
+    if (!st || !this.M) return null;
+    const rc = this.M._vl_store_close(st);
+    const dev = this._takeDeviceError();
+    if (rc >= 0) return null;
+    const name = this.rcName.get(rc) ?? 'EIO';
+    return new VecliteError(name === 'EFATAL' || name === 'ENOMEM' ? 'EIO' : name,
+      `close: the graph checkpoint failed (${this._str(this.M._vl_errstr(rc))}${dev ? `: ${dev.message}` : ''}); ` +
+      'every committed write is safe, the next open rebuilds the graph');
+  }
+
+  /** vl_store_index: the store's index handle (reads only). */
+  storeIndex(st) {
+    return this.M._vl_store_index(st) >>> 0;
+  }
+
+  /** vl_store_set_time: the WITNESS timestamp of the following commits. @param {bigint} ns */
+  storeSetTime(st, ns) {
+    const p = this._stage(8);
+    const u32 = this.M.HEAPU32;
+    u32[p >>> 2] = Number(ns & 0xFFFFFFFFn);
+    u32[(p >>> 2) + 1] = Number((ns >> 32n) & 0xFFFFFFFFn);
+    this._checkStore(this.M._vl_store_set_time(st, p), st, 'cannot set the commit time');
+  }
+
+  /** vl_store_upsert (arguments as upsert). */
+  storeUpsert(st, n, ids, vecs, meta, metaOff) {
+    const { off, total } = upsertLayout(n, vecs.length, meta ? meta.length : -1);
+    const p = this._stage(total);
+    try {
+      const M = this.M;
+      this._putIds(p + off[0], ids, n);
+      M.HEAPF32.set(vecs, (p + off[1]) >>> 2);
+      if (meta) {
+        M.HEAPU8.set(meta, p + off[2]);
+        M.HEAPU32.set(metaOff, (p + off[3]) >>> 2);
+      }
+      this._checkStore(M._vl_store_upsert(st, n, p + off[0], p + off[1],
+        meta ? p + off[2] : 0, meta ? p + off[3] : 0), st, 'insert failed');
+    } finally {
+      this._unstage(total);
+    }
+  }
+
+  /** vl_store_set_meta (arguments as setMeta). */
+  storeSetMeta(st, n, ids, meta, metaOff) {
+    const { off, total } = layout([n * 8, meta.length, (n + 1) * 4], `writing metadata of ${n} vector(s)`);
+    const p = this._stage(total);
+    try {
+      const M = this.M;
+      this._putIds(p + off[0], ids, n);
+      M.HEAPU8.set(meta, p + off[1]);
+      M.HEAPU32.set(metaOff, (p + off[2]) >>> 2);
+      this._checkStore(M._vl_store_set_meta(st, n, p + off[0], p + off[1], p + off[2]), st, 'metadata update failed');
+    } finally {
+      this._unstage(total);
+    }
+  }
+
+  /** vl_store_delete. @returns {number} how many of the ids were live */
+  storeDelete(st, n, ids) {
+    const { off, total } = layout([n * 8, 4]);
+    const p = this._stage(total);
+    try {
+      this._putIds(p + off[0], ids, n);
+      this._checkStore(this.M._vl_store_delete(st, n, p + off[0], p + off[1]), st, 'delete failed');
+      return this.M.HEAPU32[(p + off[1]) >>> 2];
+    } finally {
+      this._unstage(total);
+    }
+  }
+
+  /** vl_store_clear. */
+  storeClear(st) {
+    this._checkStore(this.M._vl_store_clear(st), st, 'clear failed');
+  }
+
+  /** vl_store_field: get or create a field id. @param {Uint8Array} nameUtf8 */
+  storeField(st, nameUtf8) {
+    const { off, total } = layout([nameUtf8.length, 4]);
+    const p = this._stage(total);
+    try {
+      this.M.HEAPU8.set(nameUtf8, p + off[0]);
+      this._checkStore(this.M._vl_store_field(st, p + off[0], nameUtf8.length, p + off[1]), st,
+        'cannot register a metadata field');
+      return this.M.HEAPU32[(p + off[1]) >>> 2];
+    } finally {
+      this._unstage(total);
+    }
+  }
+
+  /** vl_store_file_meta_set (an empty value removes the key). */
+  storeFileMetaSet(st, key, value) {
+    const k = new TextEncoder().encode(key);
+    const { off, total } = layout([k.length, value.length]);
+    const p = this._stage(total);
+    try {
+      this.M.HEAPU8.set(k, p + off[0]);
+      this.M.HEAPU8.set(value, p + off[1]);
+      this._checkStore(this.M._vl_store_file_meta_set(st, p + off[0], k.length, p + off[1], value.length), st,
+        `cannot store file metadata '${key}'`);
+    } finally {
+      this._unstage(total);
+    }
+  }
+
+  /** vl_store_file_meta_get. @returns {Uint8Array|null} a copy, or null when absent */
+  storeFileMetaGet(st, key) {
+    const k = new TextEncoder().encode(key);
+    const { off, total } = layout([k.length, 4, 4]);
+    const p = this._stage(total);
+    try {
+      const M = this.M;
+      M.HEAPU8.set(k, p + off[0]);
+      const rc = M._vl_store_file_meta_get(st, p + off[0], k.length, p + off[1], p + off[2]);
+      if (rc === this.C.errors.ENOTFOUND) return null;
+      this._checkStore(rc, st, `cannot read file metadata '${key}'`);
+      const vp = M.HEAPU32[(p + off[1]) >>> 2] >>> 0, len = M.HEAPU32[(p + off[2]) >>> 2];
+      return M.HEAPU8.slice(vp, vp + len);
+    } finally {
+      this._unstage(total);
+    }
+  }
+
+  /** vl_store_checkpoint. */
+  storeCheckpoint(st) {
+    this._checkStore(this.M._vl_store_checkpoint(st), st, 'checkpoint failed');
+  }
+
+  /** vl_store_compact into the empty device dst (the store moves onto it). */
+  storeCompact(st, dst) {
+    this._checkStore(this.M._vl_store_compact(st, dst), st, 'compaction failed');
+  }
+
+  /** vl_store_snapshot into the empty device dst (the store stays where it is). */
+  storeSnapshot(st, dst) {
+    this._checkStore(this.M._vl_store_snapshot(st, dst), st, 'snapshot failed');
+  }
+
+  /**
+   * vl_store_derive onto the empty device child.
+   * @param {Uint8Array} fileId 16 random bytes
+   * @returns {number} the child store handle
+   */
+  storeDerive(st, child, fileId) {
+    const { off, total } = layout([16, 4]);
+    const p = this._stage(total);
+    try {
+      this.M.HEAPU8.set(fileId, p + off[0]);
+      this._checkStore(this.M._vl_store_derive(st, child, p + off[0], p + off[1]), st, 'derive failed');
+      return this.M.HEAPU32[(p + off[1]) >>> 2];
+    } finally {
+      this._unstage(total);
+    }
+  }
+
+  /**
+   * vl_store_info, u64 fields as numbers (exact below 2^53), ids as hex.
+   * @returns {{ live: number, deleted: number, loaded: number, bytes: number,
+   *   rowsInsertedOnOpen: number, metaGeneration: number, epoch: number, dim: number,
+   *   metric: number, lineageDepth: number, dirCount: number, indexLoaded: boolean,
+   *   readOnly: boolean, graphDirty: boolean, fileId: string, parentId: string, parentHash: string }}
+   */
+  storeInfo(st) {
+    const L = this.C.storeInfo;
+    const p = this._stage(L.size);
+    this._checkStore(this.M._vl_store_info(st, p), st, 'cannot read the store state');
+    const u32 = this.M.HEAPU32, u8 = this.M.HEAPU8, b = p >>> 2;
+    const u64 = (o) => u32[b + o / 4] + u32[b + o / 4 + 1] * 4294967296;
+    const hex = (o, n) => Array.from(u8.subarray(p + o, p + o + n), (x) => x.toString(16).padStart(2, '0')).join('');
+    return {
+      live: u64(L.live), deleted: u64(L.deleted), loaded: u64(L.loaded), bytes: u64(L.bytes),
+      rowsInsertedOnOpen: u64(L.rows_inserted_on_open), metaGeneration: u64(L.meta_generation),
+      epoch: u32[b + L.epoch / 4], dim: u32[b + L.dim / 4], metric: u32[b + L.metric / 4],
+      lineageDepth: u32[b + L.lineage_depth / 4], dirCount: u32[b + L.dir_count / 4],
+      indexLoaded: u32[b + L.index_loaded / 4] === 1, readOnly: u32[b + L.readonly / 4] === 1,
+      graphDirty: u32[b + L.graph_dirty / 4] === 1,
+      fileId: hex(L.file_id, 16), parentId: hex(L.parent_id, 16), parentHash: hex(L.parent_hash, 32),
+    };
+  }
+
+  /**
+   * The committed directory (vl_store_dir for every entry).
+   * @param {number} st @param {number} count info.dirCount
+   * @returns {{ id: number|bigint, type: number, typeName: string, offset: number, length: number }[]}
+   */
+  storeDir(st, count) {
+    const L = this.C.storeSeg;
+    const out = [];
+    const names = new Map();
+    for (let i = 0; i < count; i++) {
+      const p = this._stage(L.size);
+      this._checkStore(this.M._vl_store_dir(st, i, p), st, 'cannot read the segment directory');
+      const u32 = this.M.HEAPU32, b = p >>> 2;
+      const lo = u32[b + L.seg_id / 4], hi = u32[b + L.seg_id / 4 + 1];
+      const u64 = (o) => u32[b + o / 4] + u32[b + o / 4 + 1] * 4294967296;
+      const type = u32[b + L.seg_type / 4];
+      if (!names.has(type)) names.set(type, this._str(this.M._vl_store_seg_type_name(type)));
+      out.push({
+        id: hi < 0x200000 ? hi * 4294967296 + lo : (BigInt(hi) << 32n) | BigInt(lo),
+        type, typeName: names.get(type), offset: u64(L.offset), length: u64(L.payload_length),
+      });
+    }
+    return out;
+  }
+
+  /**
+   * vl_store_verify.
+   * @returns {{ ok: boolean, problems: string[], witness: { entries: number, intact: boolean } }}
+   */
+  storeVerify(st) {
+    const L = this.C.storeVerify;
+    const p = this._stage(L.size);
+    this._checkStore(this.M._vl_store_verify(st, p), st, 'verify could not read the store');
+    const u32 = this.M.HEAPU32, b = p >>> 2;
+    const ok = u32[b + L.ok / 4] === 1;
+    const entries = u32[b + L.witness_entries / 4], intact = u32[b + L.witness_intact / 4] === 1;
+    const text = this._str(this.M._vl_store_problems(st));
+    const problems = text ? text.split('\n').filter((l) => l.length > 0) : [];
+    return { ok: ok && problems.length === 0, problems, witness: { entries, intact } };
   }
 }

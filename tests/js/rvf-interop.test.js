@@ -183,3 +183,51 @@ test('rvf-node writes (several sessions, compact, derive), veclite reads', () =>
   assert.equal(k2.fileId(), '00000000000000000000000000000abc');
   k2.close();
 });
+
+test('200 single-row commits with tiered VEC merges: rvf-node reads and extends them', () => {
+  const file = path.join(dir, 'many.rvf');
+  const r = rng(4242);
+  const model = new Map();
+  const row = (id) => { const v = vecOf(r); model.set(id, v); return [id, v]; };
+  const script = [`create ${DIM} 0 00112233445566778899aabbccddeeff`];
+  for (let i = 0; i < 200; i++) {
+    // mostly new ids; every 10th commit re-upserts an older id, every 25th deletes one
+    script.push(...ingestLines([row(i % 10 === 9 ? 5000 + (i >> 1) : 5000 + i)]));
+    if (i % 25 === 24) { script.push(`delete 1 ${5000 + i - 3}`); model.delete(5000 + i - 3); }
+  }
+  const res = tool(file, script);
+  const last = res.at(-1);
+  assert.equal(last.live, model.size);
+  // the directory holds a few merged VEC tiers and the newest WITNESS, not one entry per commit
+  assert.ok(last.dirCount <= 12, `directory has ${last.dirCount} entries`);
+  assert.equal(last.witnesses, 1);
+  assert.ok(fs.statSync(file).size < 300000, `file is ${fs.statSync(file).size} bytes`);
+  const d = dump(file);
+  assert.equal(d.witnessChainValid, true);
+  assertDump(d, model);
+
+  const qr = rng(77);
+  let db = RvfDatabase.openReadonly(file);
+  assert.equal(db.status().totalVectors, model.size);
+  for (let k = 0; k < 5; k++) assertTopK(db, model, 'l2', vecOf(qr));
+  db.close();
+
+  // rvf-node appends to the merged file; we read it, then merge on top of its commits
+  db = RvfDatabase.open(file);
+  const more = [row(9000), row(5001)];
+  db.ingestBatch(Float32Array.from(more.flatMap(([, v]) => Array.from(v))), more.map(([id]) => id));
+  db.delete([5002]);
+  model.delete(5002);
+  db.close();
+  assertDump(dump(file), model);
+  const after = [];
+  for (let i = 0; i < 50; i++) after.push(...ingestLines([row(9100 + i)]));
+  const res2 = tool(file, after);
+  assert.equal(res2.at(-1).live, model.size);
+  assert.ok(res2.at(-1).dirCount <= 12, `directory has ${res2.at(-1).dirCount} entries`);
+  db = RvfDatabase.openReadonly(file);
+  assert.equal(db.status().totalVectors, model.size);
+  for (let k = 0; k < 5; k++) assertTopK(db, model, 'l2', vecOf(qr));
+  db.close();
+  assertDump(dump(file), model);
+});

@@ -2,8 +2,9 @@
 // run) by `tsc -p tests/types` in tests/js/types.test.js. Lines marked @ts-expect-error must fail
 // to type-check: they prove the types reject misuse.
 import {
-  createDatabase, getImplementation, getWasmInfo, VecliteError,
-  type Collection, type CollectionStats, type Database, type Filter, type Id, type Metadata,
+  createDatabase, getImplementation, getWasmInfo, openCollection, VecliteError,
+  type Collection, type CollectionStats, type CollectionStatus, type Database, type Filter, type Id, type Metadata,
+  type SegmentInfo, type Snapshot, type VerifyResult, type LockStatus, type OpenCollectionOptions,
   type SearchOptions, type SearchResult, type StoredRecord, type VecliteErrorCode, type WasmInfo,
 } from 'veclite';
 import * as direct from '../../web/index.js';
@@ -18,8 +19,12 @@ async function main(): Promise<void> {
   await createDatabase({ simd: false, backend: 'memory' });
   const mod = await WebAssembly.compile(new Uint8Array(0));
   await direct.createDatabase({ wasmModule: mod });
-  // @ts-expect-error only 'memory' in this version
+  // @ts-expect-error only 'memory' and 'node' in this version
   await createDatabase({ backend: 'indexeddb' });
+  const fileDb: Database = await createDatabase({ path: '/tmp/db', backend: 'node' });
+  const dir: string | null = fileDb.path;
+  // @ts-expect-error path is a string
+  await createDatabase({ path: 1 });
   const dbImpl: 'wasm-simd' | 'wasm' = db.implementation;
 
   const docs: Collection = await db.createCollection('docs', {
@@ -121,6 +126,42 @@ async function main(): Promise<void> {
   const err = new VecliteError('EINVAL', 'x');
   // @ts-expect-error not a veclite error code
   const badCode: VecliteErrorCode = 'ENOPE';
+  // ---- persistence ----
+  const opts2: OpenCollectionOptions = { readOnly: true, backend: 'node', ef: 64 };
+  const file: Collection = await openCollection('/tmp/x.rvf', opts2);
+  const mem: Collection = await openCollection(new Uint8Array(0), {
+    create: { dimension: 3, metric: 'euclidean', index: { type: 'flat' }, idType: 'string' },
+  });
+  // @ts-expect-error a source is a path or bytes
+  await openCollection(42);
+  // @ts-expect-error backends are 'node' or 'memory'
+  await openCollection('/tmp/x.rvf', { backend: 'opfs' });
+  const img: Uint8Array = await file.export();
+  const snap: Snapshot = await file.snapshot();
+  const cid: string = snap.cid;
+  const sbytes: Uint8Array = snap.bytes;
+  const sizes: { bytesBefore: number; bytesAfter: number } = await mem.compact();
+  const child: Collection = await file.derive('/tmp/child.rvf');
+  const memChild: Collection = await file.derive();
+  const segs: SegmentInfo[] = await file.segments();
+  for (const sg of segs) void [sg.id, sg.type, sg.typeName, sg.offset, sg.length];
+  const stat: CollectionStatus = await file.status();
+  const fid: string | null = stat.fileId;
+  const depth: number = stat.lineageDepth + stat.epoch + stat.count + stat.deleted + stat.bytes + stat.segments;
+  const loaded: boolean = stat.indexLoaded;
+  const lk: LockStatus | null = stat.lock;
+  if (lk) void [lk.pid, lk.host, lk.ours, lk.refreshedAt];
+  const ver: VerifyResult = await file.verify();
+  const problems: string[] = ver.problems;
+  const intact: boolean = ver.witness.intact && ver.ok;
+  // @ts-expect-error status is read-only data, not a method argument
+  await file.status(1);
+  await child.close();
+  await memChild.close();
+  await file.close();
+  await mem.close();
+  await fileDb.close();
+  void [dir, img, cid, sbytes, sizes, fid, depth, loaded, problems, intact];
   await db.close();
   void [impl, flags, pool, dbImpl, again, names, n, rows, one, many, count, bpv, name, err, badCode];
 }

@@ -1,0 +1,1689 @@
+/*
+ * store.c — durable stores (veclite.h "Stores"): an in-memory index (index.c,
+ * hnsw.c) kept in one .rvf file (rvf.c) on a vl_io device.
+ *
+ * How it fits: the index answers every read; rvf.c owns the file's
+ * segments, manifest and directory; this file decides what each write
+ * commits, and how a file becomes an index again. The META codec is in
+ * store_meta.c, the INDEX codec and graph export/repair in store_index.c.
+ *
+ * Write path (every vl_store_* write):
+ *   1. validate completely (same checks as vl_index_*; nothing written yet);
+ *   2. commit through vl_rvf_commit: VEC / JOURNAL, then a META delta (or
+ *      snapshot) and/or an INDEX, then a WITNESS (data changes only), sync,
+ *      MANIFEST, sync. A device failure poisons the store (VL_EIO now,
+ *      VL_EFATAL later): the file keeps its previous commit;
+ *   3. apply the same change to the index. This cannot fail for validation
+ *      reasons (checked in 1); if it runs out of memory the store is
+ *      poisoned too (the file is ahead of memory: reopen).
+ *
+ * What a reopened store contains (load):
+ *   - rows: every live row of the committed manifest;
+ *   - metadata: the listed META segments applied in directory order (a
+ *     snapshot resets, deltas chain by generation). Records are
+ *     authoritative: every commit that changes an id's metadata writes its
+ *     record (op 1 "no metadata" for an upsert without metadata over an id
+ *     that had some, for a delete of such an id, for an emptied set_meta),
+ *     so the META state always equals the live ids' metadata. (Offsets
+ *     cannot tell: rvf.c's tiered merges move unchanged rows to new VEC
+ *     segments.) A record of an id that is not live (rvf-node deleted it)
+ *     is ignored and the next META write is a full snapshot;
+ *   - field names: the META schema (names registered in the index in file
+ *     field-id order; if that does not reproduce the file's ids, the next
+ *     META write is a full snapshot so ids stay consistent in the file);
+ *   - the graph: the newest listed INDEX segment covers exactly the rows of
+ *     VEC segments at lower offsets (written before it). Its nodes whose
+ *     row is still there are imported as they are (deleted ids as routing
+ *     tombstones); nodes whose row is gone or was re-written since are
+ *     removed and their neighbours re-linked (vl__graph_remap); the live
+ *     rows it does not cover are inserted (rows_inserted_on_open). An INDEX
+ *     that fails a check is ignored and the graph rebuilt, so a damaged
+ *     cache costs time, never results.
+ *   - the configuration: META file metadata "veclite.index" (written at
+ *     create): u32 kind | u32 m | u32 ef_construction | u32 ef_search |
+ *     u64 seed, little-endian.
+ *
+ * META policy: a commit that carries metadata writes a delta with only the
+ * changed records and the field names registered since the last META; it
+ * writes a full snapshot instead (unlisting every older META) when the
+ * listed META bytes would exceed twice the live metadata + 64 KiB, so the
+ * directory and the bytes the loader reads stay O(live data).
+ *
+ * INDEX policy: written by close (if the graph changed), vl_store_checkpoint
+ * and compaction; a new INDEX unlists the old one; row commits keep it
+ * listed (keep_index) so a crash costs only the rows written after it.
+ *
+ * Known costs: loading collects all rows before building the graph when an
+ * INDEX is used (about twice the vector memory for a moment); a checkpoint
+ * builds the export graph next to the live one.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "store.h"
+#include "io.h"
+#include "rvf.h"
+
+#define NONE32 UINT32_MAX
+#define CFG_KEY "veclite.index"
+#define CFG_LEN 24u
+#define BIT(t) (1ull << (t))
+#define LOAD_CHUNK 1024u
+#define MAX_FM_KEY 255u
+#define MAX_FM_VAL (1u << 20)
+/* A META delta chain longer than this is replaced by a snapshot: keeps the
+ * directory O(live segments) even for many tiny metadata commits. */
+#define VL_STORE_MAX_META_DELTAS 32u
+/* File-metadata keys per store (lookups are linear; a hostile file cannot
+ * make loading quadratic). */
+#define VL_STORE_MAX_FM_KEYS 1024u
+
+typedef struct fm_entry {
+    uint8_t *key, *val;
+    uint32_t klen, vlen;
+} fm_entry;
+
+struct vl_store {
+    vl_io *io;
+    vl_rvf *rvf;
+    vl_index *idx;
+    vl_config cfg;               /* in force (defaults applied) */
+    uint32_t readonly, poisoned;
+    uint64_t now_ns;
+    /* META state */
+    uint64_t meta_gen;
+    uint32_t fields_durable;     /* field ids below this are in the file */
+    uint64_t meta_listed;        /* payload bytes of the listed META segments */
+    uint32_t meta_listed_n;      /* how many are listed */
+    int meta_snapshot_due;
+    fm_entry *fm;
+    uint32_t nfm, cap_fm;
+    /* graph */
+    uint32_t graph_dirty, index_loaded;
+    uint64_t rows_inserted_on_open;
+    uint64_t rows_rejected;      /* rows skipped at open: non-finite or zero (cosine) */
+    char index_note[200];        /* why a listed INDEX was not used ("" if none / used) */
+    char msg[512];
+    char *problems;
+};
+
+/* ======================================================================
+ * Helpers
+ * ====================================================================== */
+
+static int smsg(vl_store *s, int rc, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static int smsg(vl_store *s, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->msg, sizeof s->msg, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int writable(vl_store *s)
+{
+    if (!s) return VL_EINVAL;
+    if (s->poisoned) return smsg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
+    if (s->readonly) return smsg(s, VL_EREADONLY, "the store was opened read-only");
+    return VL_OK;
+}
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+/* One durable commit; device failures poison the store. */
+static int commit(vl_store *s, const vl_rvf_commit_args *a, uint32_t *n_deleted)
+{
+    int rc = vl_rvf_commit(s->rvf, a, n_deleted);
+    if (rc) {
+        if (vl_rvf_poisoned(s->rvf)) s->poisoned = 1;
+        smsg(s, rc, "commit failed: %s", vl_rvf_errmsg(s->rvf));
+    }
+    return rc;
+}
+
+/* The in-memory apply after a durable commit failed: memory and file differ. */
+static int apply_failed(vl_store *s, int rc, const char *what)
+{
+    s->poisoned = 1;
+    return smsg(s, VL_EFATAL, "%s was committed to the file, but applying it in memory failed (%s: "
+                "%s); the store is now unusable: reopen it", what, vl_errstr(rc), vl_errmsg(s->idx));
+}
+
+/* ---- file metadata (in memory) ---- */
+
+static fm_entry *fm_find(const vl_store *s, const uint8_t *key, uint32_t klen)
+{
+    for (uint32_t i = 0; i < s->nfm; i++)
+        if (s->fm[i].klen == klen && memcmp(s->fm[i].key, key, klen) == 0) return &s->fm[i];
+    return NULL;
+}
+
+static void fm_clear(vl_store *s)
+{
+    for (uint32_t i = 0; i < s->nfm; i++) { vl_mem_free(s->fm[i].key); vl_mem_free(s->fm[i].val); }
+    s->nfm = 0;
+}
+
+/* Set (vlen > 0) or remove (vlen == 0) a key. VL_OK / VL_ENOMEM. */
+static int fm_set(vl_store *s, const uint8_t *key, uint32_t klen, const uint8_t *val, uint32_t vlen)
+{
+    fm_entry *e = fm_find(s, key, klen);
+    if (vlen == 0) {
+        if (e) {
+            vl_mem_free(e->key);
+            vl_mem_free(e->val);
+            *e = s->fm[--s->nfm];
+        }
+        return VL_OK;
+    }
+    uint8_t *v = vl_mem_alloc(vlen);
+    if (!v) return VL_ENOMEM;
+    memcpy(v, val, vlen);
+    if (e) {
+        vl_mem_free(e->val);
+        e->val = v;
+        e->vlen = vlen;
+        return VL_OK;
+    }
+    if (s->nfm == s->cap_fm) {
+        uint32_t nc = s->cap_fm ? s->cap_fm * 2 : 8;
+        fm_entry *q = vl_mem_realloc(s->fm, (size_t)nc * sizeof *q);
+        if (!q) { vl_mem_free(v); return VL_ENOMEM; }
+        s->fm = q;
+        s->cap_fm = nc;
+    }
+    uint8_t *k = vl_mem_alloc(klen);
+    if (!k) { vl_mem_free(v); return VL_ENOMEM; }
+    memcpy(k, key, klen);
+    s->fm[s->nfm++] = (fm_entry){ k, v, klen, vlen };
+    return VL_OK;
+}
+
+static uint64_t fm_bytes(const vl_store *s)
+{
+    uint64_t b = 0;
+    for (uint32_t i = 0; i < s->nfm; i++) b += 6 + s->fm[i].klen + s->fm[i].vlen;
+    return b;
+}
+
+static void cfg_encode(const vl_config *c, uint8_t out[CFG_LEN])
+{
+    put32(out, c->kind);
+    put32(out + 4, c->m);
+    put32(out + 8, c->ef_construction);
+    put32(out + 12, c->ef_search);
+    put32(out + 16, (uint32_t)c->seed);
+    put32(out + 20, (uint32_t)(c->seed >> 32));
+}
+
+/* ---- batch bookkeeping ---- */
+
+/* dd: id -> last row of the batch (built when n > 1). */
+static int dedup_build(vl_idmap *dd, uint32_t n, const uint64_t *ids)
+{
+    memset(dd, 0, sizeof *dd);
+    if (n <= 1) return VL_OK;
+    if (vl_idmap_reserve(dd, n)) return VL_ENOMEM;
+    for (uint32_t i = 0; i < n; i++) vl_idmap_put(dd, ids[i], i);
+    return VL_OK;
+}
+
+static inline int is_last(const vl_idmap *dd, uint32_t n, const uint64_t *ids, uint32_t i)
+{
+    return n <= 1 || vl_idmap_get(dd, ids[i]) == i;
+}
+
+static inline int in_batch(const vl_idmap *dd, uint32_t n, const uint64_t *ids, uint64_t id)
+{
+    return n == 1 ? ids[0] == id : n > 1 && vl_idmap_get(dd, id) != VL_NO_NODE;
+}
+
+/* The validation vl_index_upsert / vl_index_set_meta do before changing anything. */
+static int check_rows(vl_store *s, uint32_t n, const float *vecs)
+{
+    vl_index *h = s->idx;
+    for (uint32_t i = 0; vecs && i < n; i++) {
+        const float *v = vecs + (size_t)i * h->dim;
+        double ss = 0;
+        for (uint32_t j = 0; j < h->dim; j++) {
+            if (!(v[j] - v[j] == 0.0f))
+                return smsg(s, VL_EINVAL, "vector %u component %u is not finite", i, j);
+            ss += (double)v[j] * v[j];
+        }
+        if (h->metric == VL_METRIC_COSINE && !(ss > 0.0))
+            return smsg(s, VL_EINVAL, "vector %u is all zeros; cosine similarity needs a non-zero vector", i);
+        float inv = (float)(1.0 / sqrt(ss));
+        if (h->metric == VL_METRIC_COSINE && (!(inv > 0.f) || !isfinite(inv)))
+            return smsg(s, VL_EINVAL, "vector %u has a norm outside the float range", i);
+    }
+    return VL_OK;
+}
+
+static int check_meta(vl_store *s, uint32_t n, const uint8_t *meta, const uint32_t *off)
+{
+    if (!meta && !off) return VL_OK;
+    if (!meta || !off) return smsg(s, VL_EINVAL, "meta and meta_off must both be NULL or both be set");
+    for (uint32_t i = 0; i < n; i++) {
+        if (off[i + 1] < off[i])
+            return smsg(s, VL_EINVAL, "meta_off is not ascending at row %u", i);
+        char why[160];
+        int rc = vl__meta_validate(s->idx, meta + off[i], off[i + 1] - off[i], s->idx->n_fields, why,
+                                   sizeof why);
+        if (rc) return smsg(s, rc, "metadata record %u: %s", i, why);
+    }
+    return VL_OK;
+}
+
+/* ======================================================================
+ * META writes
+ * ====================================================================== */
+
+static void meta_schema(vl_store *s, vl_meta_writer *w, uint32_t from)
+{
+    for (uint32_t f = from; f < s->idx->n_fields; f++)
+        vl__meta_schema(w, f, s->idx->field_name[f], s->idx->field_len[f]);
+}
+
+/* A full snapshot: every field, every file-metadata key, the records of the
+ * index's live nodes except ids in the batch (whose records the caller adds). */
+static void meta_snapshot_begin(vl_store *s, vl_meta_writer *w, const vl_idmap *dd, uint32_t n,
+                                const uint64_t *ids, int records)
+{
+    vl__meta_begin(w, 1, s->meta_gen + 1, VL_META_NO_BASE);
+    meta_schema(s, w, 0);
+    for (uint32_t i = 0; i < s->nfm; i++)
+        vl__meta_filemeta(w, s->fm[i].key, s->fm[i].klen, s->fm[i].val, s->fm[i].vlen);
+    if (!records) return;
+    vl_index *h = s->idx;
+    for (uint32_t i = 0; i < h->n; i++) {
+        if (h->dead[i] || !h->meta[i] || in_batch(dd, n, ids, h->ids[i])) continue;
+        vl__meta_record(w, h->ids[i], VL_META_OP_UPSERT, h->meta[i], h->meta_len[i]);
+    }
+}
+
+static int want_snapshot(const vl_store *s, uint64_t delta_len)
+{
+    uint64_t live = s->idx->meta_bytes + vl__fields_bytes(s->idx) + fm_bytes(s);
+    return s->meta_snapshot_due || s->meta_listed_n >= VL_STORE_MAX_META_DELTAS ||
+           s->meta_listed + delta_len > 2 * live + (64u << 10);
+}
+
+/* What a batch does to the META records. */
+enum { MB_UPSERT, MB_SETMETA, MB_DELETE };
+
+static int has_meta(const vl_store *s, uint64_t id)
+{
+    const uint8_t *m;
+    uint32_t ml = 0;
+    return vl_index_get(s->idx, &id, NULL, &m, &ml) == VL_OK && ml > 0;
+}
+
+/* Batch records (records are authoritative: the META state always equals
+ * the live ids' metadata): upsert: op UPSERT for non-empty effective rows,
+ * op DELETE for empty ones whose id has metadata now; set_meta: op DELETE
+ * for every empty row; delete: op DELETE for live ids with metadata.
+ * Snapshot mode (snap) writes only the non-empty records. */
+static void meta_batch_records(vl_meta_writer *w, const vl_store *s, const vl_idmap *dd, uint32_t n,
+                               const uint64_t *ids, const uint8_t *meta, const uint32_t *off,
+                               int mode, int snap)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (!is_last(dd, n, ids, i)) continue;
+        uint32_t len = meta ? off[i + 1] - off[i] : 0;
+        if (mode != MB_DELETE && len) vl__meta_record(w, ids[i], VL_META_OP_UPSERT, meta + off[i], len);
+        else if (!snap && (mode == MB_SETMETA || has_meta(s, ids[i])))
+            vl__meta_record(w, ids[i], VL_META_OP_DELETE, NULL, 0);
+    }
+}
+
+/* Whether a batch changes any META record. */
+static int batch_touches_meta(const vl_store *s, const vl_idmap *dd, uint32_t n, const uint64_t *ids,
+                              const uint8_t *meta, const uint32_t *off, int mode)
+{
+    if (mode == MB_SETMETA) return n > 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!is_last(dd, n, ids, i)) continue;
+        if (mode == MB_UPSERT && meta && off[i + 1] > off[i]) return 1;
+        if (has_meta(s, ids[i])) return 1;
+    }
+    return 0;
+}
+
+/* Build the META payload for a batch: a delta, or a snapshot if due.
+ * *snap says which. VL_OK / VL_ENOMEM / VL_EBUDGET. */
+static int meta_for_batch(vl_store *s, const vl_idmap *dd, uint32_t n, const uint64_t *ids,
+                          const uint8_t *meta, const uint32_t *off, int mode, vl_buf *out, int *snap)
+{
+    vl_meta_writer w;
+    vl__meta_begin(&w, 0, s->meta_gen + 1, s->meta_gen);
+    meta_schema(s, &w, s->fields_durable);
+    meta_batch_records(&w, s, dd, n, ids, meta, off, mode, 0);
+    int rc = vl__meta_finish(&w, out);
+    vl__meta_writer_free(&w);
+    *snap = 0;
+    if (rc || !want_snapshot(s, out->len)) return rc;
+    vl__buf_free(out);
+    meta_snapshot_begin(s, &w, dd, n, ids, 1);
+    meta_batch_records(&w, s, dd, n, ids, meta, off, mode, 1);
+    rc = vl__meta_finish(&w, out);
+    vl__meta_writer_free(&w);
+    *snap = 1;
+    return rc;
+}
+
+static void meta_committed(vl_store *s, uint64_t len, int snap)
+{
+    s->meta_gen++;
+    s->fields_durable = s->idx->n_fields;
+    s->meta_listed = snap ? len : s->meta_listed + len;
+    s->meta_listed_n = snap ? 1 : s->meta_listed_n + 1;
+    if (snap) s->meta_snapshot_due = 0;
+}
+
+/* ======================================================================
+ * Writes
+ * ====================================================================== */
+
+int vl_store_set_time(vl_store *s, const uint64_t *now_ns)
+{
+    if (!s) return VL_EINVAL;
+    s->now_ns = now_ns ? *now_ns : 0;
+    return VL_OK;
+}
+
+int vl_store_upsert(vl_store *s, uint32_t n, const uint64_t *ids, const float *vecs,
+                    const uint8_t *meta, const uint32_t *meta_off)
+{
+    int rc = writable(s);
+    if (rc) return rc;
+    if (n == 0) return VL_OK;
+    if (!ids || !vecs) return smsg(s, VL_EINVAL, "ids and vecs must not be NULL");
+    if ((rc = check_meta(s, n, meta, meta_off)) || (rc = check_rows(s, n, vecs))) return rc;
+    vl_idmap dd;
+    vl_buf mb = { 0 };
+    int snap = 0, any = 0;
+    if (dedup_build(&dd, n, ids)) return smsg(s, VL_ENOMEM, "out of memory");
+    any = batch_touches_meta(s, &dd, n, ids, meta, meta_off, MB_UPSERT);
+    if (any && (rc = meta_for_batch(s, &dd, n, ids, meta, meta_off, MB_UPSERT, &mb, &snap))) {
+        vl_idmap_free(&dd);
+        return smsg(s, rc, "%s building the metadata segment", vl_errstr(rc));
+    }
+    char action[48];
+    snprintf(action, sizeof action, "ingest:count=%u", n);
+    vl_rvf_seg seg = { VL_RVF_SEG_META, mb.p, mb.len };
+    vl_rvf_commit_args a = { 0 };
+    a.n_rows = n; a.ids = ids; a.vecs = vecs;
+    a.n_segs = any ? 1 : 0; a.segs = &seg;
+    a.drop_types = snap ? BIT(VL_RVF_SEG_META) : 0;
+    a.keep_index = 1;
+    a.witness_type = 1; a.witness_action = action;
+    a.now_ns = s->now_ns;
+    rc = commit(s, &a, NULL);
+    vl_idmap_free(&dd);
+    if (rc) { vl__buf_free(&mb); return rc; }
+    if (any) meta_committed(s, mb.len, snap);
+    vl__buf_free(&mb);
+    rc = vl_index_upsert(s->idx, n, ids, vecs, meta, meta_off);
+    if (rc) return apply_failed(s, rc, "an upsert");
+    if (s->idx->kind == VL_INDEX_HNSW) s->graph_dirty = 1;
+    s->msg[0] = 0;
+    return VL_OK;
+}
+
+int vl_store_set_meta(vl_store *s, uint32_t n, const uint64_t *ids, const uint8_t *meta,
+                      const uint32_t *meta_off)
+{
+    int rc = writable(s);
+    if (rc) return rc;
+    if (n == 0) return VL_OK;
+    if (!ids) return smsg(s, VL_EINVAL, "ids must not be NULL");
+    if ((rc = check_meta(s, n, meta, meta_off))) return rc;
+    for (uint32_t i = 0; i < n; i++)
+        if (vl_index_contains(s->idx, &ids[i]) != VL_OK)
+            return smsg(s, VL_ENOTFOUND, "id %llu (row %u) is not in the store", (unsigned long long)ids[i], i);
+    vl_idmap dd;
+    vl_buf mb = { 0 };
+    int snap = 0;
+    if (dedup_build(&dd, n, ids)) return smsg(s, VL_ENOMEM, "out of memory");
+    if ((rc = meta_for_batch(s, &dd, n, ids, meta, meta_off, MB_SETMETA, &mb, &snap))) {
+        vl_idmap_free(&dd);
+        return smsg(s, rc, "%s building the metadata segment", vl_errstr(rc));
+    }
+    vl_idmap_free(&dd);
+    char action[48];
+    snprintf(action, sizeof action, "meta:count=%u", n);
+    vl_rvf_seg seg = { VL_RVF_SEG_META, mb.p, mb.len };
+    vl_rvf_commit_args a = { 0 };
+    a.n_segs = 1; a.segs = &seg;
+    a.drop_types = snap ? BIT(VL_RVF_SEG_META) : 0;
+    a.keep_index = 1;
+    a.witness_type = 1; a.witness_action = action;
+    a.now_ns = s->now_ns;
+    rc = commit(s, &a, NULL);
+    if (rc) { vl__buf_free(&mb); return rc; }
+    meta_committed(s, mb.len, snap);
+    vl__buf_free(&mb);
+    rc = vl_index_set_meta(s->idx, n, ids, meta, meta_off);
+    if (rc) return apply_failed(s, rc, "a metadata update");
+    s->msg[0] = 0;
+    return VL_OK;
+}
+
+int vl_store_delete(vl_store *s, uint32_t n, const uint64_t *ids, uint32_t *n_deleted)
+{
+    int rc = writable(s);
+    if (rc) return rc;
+    if (!n_deleted) return smsg(s, VL_EINVAL, "n_deleted must not be NULL");
+    *n_deleted = 0;
+    if (n == 0) return VL_OK;
+    if (!ids) return smsg(s, VL_EINVAL, "ids must not be NULL");
+    vl_idmap dd;
+    if (dedup_build(&dd, n, ids)) return smsg(s, VL_ENOMEM, "out of memory");
+    uint32_t live = 0;
+    for (uint32_t i = 0; i < n; i++)
+        live += is_last(&dd, n, ids, i) && vl_index_contains(s->idx, &ids[i]) == VL_OK;
+    vl_buf mb = { 0 };
+    int snap = 0, any = batch_touches_meta(s, &dd, n, ids, NULL, NULL, MB_DELETE);
+    if (any && (rc = meta_for_batch(s, &dd, n, ids, NULL, NULL, MB_DELETE, &mb, &snap))) {
+        vl_idmap_free(&dd);
+        return smsg(s, rc, "%s building the metadata segment", vl_errstr(rc));
+    }
+    vl_idmap_free(&dd);
+    char action[48];
+    snprintf(action, sizeof action, "delete:count=%u", live);
+    vl_rvf_seg seg = { VL_RVF_SEG_META, mb.p, mb.len };
+    vl_rvf_commit_args a = { 0 };
+    a.n_del = n; a.del_ids = ids;
+    a.n_segs = any ? 1 : 0; a.segs = &seg;
+    a.drop_types = snap ? BIT(VL_RVF_SEG_META) : 0;
+    a.keep_index = 1;
+    a.witness_type = 0; a.witness_action = action;
+    a.now_ns = s->now_ns;
+    uint32_t d = 0;
+    rc = commit(s, &a, &d);
+    if (!rc && any) meta_committed(s, mb.len, snap);
+    vl__buf_free(&mb);
+    if (rc) return rc;
+    rc = vl_index_delete(s->idx, n, ids, n_deleted);
+    if (rc) return apply_failed(s, rc, "a delete");
+    if (*n_deleted != d) {
+        s->poisoned = 1;
+        return smsg(s, VL_EFATAL, "internal: the file deleted %u ids, the index %u; reopen the store", d,
+                    *n_deleted);
+    }
+    if (live && s->idx->kind == VL_INDEX_HNSW) s->graph_dirty = 1;
+    s->msg[0] = 0;
+    return VL_OK;
+}
+
+int vl_store_clear(vl_store *s)
+{
+    int rc = writable(s);
+    if (rc) return rc;
+    uint64_t live = vl_index_count(s->idx);
+    uint64_t *ids = vl_mem_alloc((size_t)(live ? live : 1) * sizeof *ids);
+    if (!ids) return smsg(s, VL_ENOMEM, "out of memory listing %llu ids", (unsigned long long)live);
+    uint32_t got = 0;
+    if (live && (rc = vl_index_ids(s->idx, NULL, 0, ids, (uint32_t)live, &got))) {
+        vl_mem_free(ids);
+        return smsg(s, rc, "listing ids: %s", vl_errmsg(s->idx));
+    }
+    vl_meta_writer w;
+    vl_buf mb = { 0 };
+    meta_snapshot_begin(s, &w, NULL, 0, NULL, 0);
+    rc = vl__meta_finish(&w, &mb);
+    vl__meta_writer_free(&w);
+    if (rc) { vl_mem_free(ids); return smsg(s, rc, "%s building the metadata segment", vl_errstr(rc)); }
+    char action[48];
+    snprintf(action, sizeof action, "delete:count=%u", got);
+    vl_rvf_seg seg = { VL_RVF_SEG_META, mb.p, mb.len };
+    vl_rvf_commit_args a = { 0 };
+    a.n_del = got; a.del_ids = ids;
+    a.n_segs = 1; a.segs = &seg;
+    a.drop_types = BIT(VL_RVF_SEG_META) | BIT(VL_RVF_SEG_INDEX);
+    a.keep_index = 1;
+    a.witness_type = 0; a.witness_action = action;
+    a.now_ns = s->now_ns;
+    rc = commit(s, &a, NULL);
+    vl_mem_free(ids);
+    if (rc) { vl__buf_free(&mb); return rc; }
+    meta_committed(s, mb.len, 1);
+    vl__buf_free(&mb);
+    rc = vl_index_clear(s->idx);
+    if (rc) return apply_failed(s, rc, "a clear");
+    s->graph_dirty = 0;
+    s->msg[0] = 0;
+    return VL_OK;
+}
+
+int vl_store_field(vl_store *s, const char *name, uint32_t len, uint32_t *field_id_out)
+{
+    if (!s) return VL_EINVAL;
+    if (s->poisoned) return smsg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
+    int rc = vl_index_field(s->idx, name, len, field_id_out);
+    if (rc) return smsg(s, rc, "%s", vl_errmsg(s->idx));
+    return VL_OK;
+}
+
+int vl_store_file_meta_set(vl_store *s, const char *key, uint32_t key_len, const uint8_t *val,
+                           uint32_t val_len)
+{
+    int rc = writable(s);
+    if (rc) return rc;
+    if (!key || key_len == 0 || key_len > MAX_FM_KEY)
+        return smsg(s, VL_EINVAL, "file metadata keys are 1..%u bytes", MAX_FM_KEY);
+    if (key_len >= 8 && memcmp(key, "veclite.", 8) == 0)
+        return smsg(s, VL_EINVAL, "file metadata keys starting \"veclite.\" are reserved");
+    if (val_len > MAX_FM_VAL || (val_len && !val))
+        return smsg(s, VL_EINVAL, "file metadata values are at most %u bytes", MAX_FM_VAL);
+    if (val_len && s->nfm >= VL_STORE_MAX_FM_KEYS && !fm_find(s, (const uint8_t *)key, key_len))
+        return smsg(s, VL_EBUDGET, "a store holds at most %u file-metadata keys", VL_STORE_MAX_FM_KEYS);
+    vl_meta_writer w;
+    vl_buf mb = { 0 };
+    vl__meta_begin(&w, 0, s->meta_gen + 1, s->meta_gen);
+    meta_schema(s, &w, s->fields_durable);
+    vl__meta_filemeta(&w, (const uint8_t *)key, key_len, val, val_len);
+    rc = vl__meta_finish(&w, &mb);
+    vl__meta_writer_free(&w);
+    int snap = 0;
+    if (!rc && want_snapshot(s, mb.len)) {
+        /* snapshot with the new value in place: set it in memory first, undo on failure */
+        vl__buf_free(&mb);
+        fm_entry *old = fm_find(s, (const uint8_t *)key, key_len);
+        uint8_t *oldv = NULL;
+        uint32_t oldl = 0;
+        if (old) {
+            oldv = vl_mem_alloc(old->vlen);
+            if (!oldv) return smsg(s, VL_ENOMEM, "out of memory");
+            memcpy(oldv, old->val, old->vlen);
+            oldl = old->vlen;
+        }
+        if ((rc = fm_set(s, (const uint8_t *)key, key_len, val, val_len))) { vl_mem_free(oldv); return smsg(s, rc, "out of memory"); }
+        meta_snapshot_begin(s, &w, NULL, 0, NULL, 1);
+        rc = vl__meta_finish(&w, &mb);
+        vl__meta_writer_free(&w);
+        /* restore the old value; it is set again after the commit */
+        int rc2 = fm_set(s, (const uint8_t *)key, key_len, oldv, oldl);
+        vl_mem_free(oldv);
+        if (rc2) { vl__buf_free(&mb); s->poisoned = 1; return smsg(s, VL_EFATAL, "out of memory restoring file metadata"); }
+        snap = 1;
+    }
+    if (rc) return smsg(s, rc, "%s building the metadata segment", vl_errstr(rc));
+    vl_rvf_seg seg = { VL_RVF_SEG_META, mb.p, mb.len };
+    vl_rvf_commit_args a = { 0 };
+    a.n_segs = 1; a.segs = &seg;
+    a.drop_types = snap ? BIT(VL_RVF_SEG_META) : 0;
+    a.keep_index = 1;
+    a.now_ns = s->now_ns;
+    rc = commit(s, &a, NULL);
+    if (rc) { vl__buf_free(&mb); return rc; }
+    meta_committed(s, mb.len, snap);
+    vl__buf_free(&mb);
+    if ((rc = fm_set(s, (const uint8_t *)key, key_len, val, val_len))) return apply_failed(s, rc, "file metadata");
+    s->msg[0] = 0;
+    return VL_OK;
+}
+
+int vl_store_file_meta_get(const vl_store *s, const char *key, uint32_t key_len, const uint8_t **val,
+                           uint32_t *val_len)
+{
+    if (!s || !key || !val || !val_len) return VL_EINVAL;
+    const fm_entry *e = fm_find(s, (const uint8_t *)key, key_len);
+    if (!e) return VL_ENOTFOUND;
+    *val = e->val;
+    *val_len = e->vlen;
+    return VL_OK;
+}
+
+/* ======================================================================
+ * INDEX checkpoints, compaction, derive
+ * ====================================================================== */
+
+typedef struct del_set { uint64_t *ids; uint64_t n; } del_set;
+
+static int u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int keep_deleted(void *ctx, uint64_t id)
+{
+    const del_set *d = ctx;
+    return d->n && bsearch(&id, d->ids, (size_t)d->n, sizeof id, u64_cmp) != NULL;
+}
+
+int vl_store_checkpoint(vl_store *s)
+{
+    int rc = writable(s);
+    if (rc) return rc;
+    if (s->idx->kind != VL_INDEX_HNSW || !s->graph_dirty) return VL_OK;
+    del_set ds = { NULL, vl_rvf_deleted_ids(s->rvf, NULL, 0) };
+    ds.ids = vl_mem_alloc((size_t)(ds.n ? ds.n : 1) * sizeof *ds.ids);
+    if (!ds.ids) return smsg(s, VL_ENOMEM, "out of memory");
+    (void)vl_rvf_deleted_ids(s->rvf, ds.ids, ds.n);
+    vl_buf ib = { 0 };
+    rc = vl__index_export(s->idx, keep_deleted, &ds, &ib, NULL, NULL, NULL, NULL);
+    vl_mem_free(ds.ids);
+    if (rc) return smsg(s, rc, "out of memory encoding the graph");
+    vl_rvf_seg seg = { VL_RVF_SEG_INDEX, ib.p, ib.len };
+    vl_rvf_commit_args a = { 0 };
+    a.n_segs = 1; a.segs = &seg;
+    a.drop_types = BIT(VL_RVF_SEG_INDEX);
+    a.keep_index = 1;
+    a.now_ns = s->now_ns;
+    rc = commit(s, &a, NULL);
+    vl__buf_free(&ib);
+    if (rc) return rc;
+    s->graph_dirty = 0;
+    s->msg[0] = 0;
+    return VL_OK;
+}
+
+/* A fresh index with s's configuration and field names. */
+static int index_like(vl_store *s, vl_index **out)
+{
+    int rc = vl_index_new(&s->cfg, out);
+    if (rc) return smsg(s, rc, "cannot create an index");
+    for (uint32_t f = 0; f < s->idx->n_fields; f++) {
+        uint32_t id;
+        rc = vl_index_field(*out, s->idx->field_name[f], s->idx->field_len[f], &id);
+        if (rc || id != f) {
+            vl_index_free(*out);
+            *out = NULL;
+            return smsg(s, rc ? rc : VL_ENOMEM, "cannot copy field names");
+        }
+    }
+    return VL_OK;
+}
+
+/* Compacted image into dst; with `move` the store then lives there. */
+static int compact_into(vl_store *s, vl_io *dst, int move)
+{
+    if (s->poisoned) return smsg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
+    if (!dst) return smsg(s, VL_EINVAL, "NULL target device");
+    int hnsw = s->idx->kind == VL_INDEX_HNSW;
+    vl_meta_writer w;
+    vl_buf mb = { 0 }, ib = { 0 };
+    vl_graph g;
+    memset(&g, 0, sizeof g);
+    uint64_t *gids = NULL;
+    float *gvecs = NULL;
+    uint8_t *gdead = NULL;
+    vl_rvf *nr = NULL;
+    vl_index *ni = NULL;
+    meta_snapshot_begin(s, &w, NULL, 0, NULL, 1);
+    int rc = vl__meta_finish(&w, &mb);
+    vl__meta_writer_free(&w);
+    if (rc) return smsg(s, rc, "%s building the metadata snapshot", vl_errstr(rc));
+    if (hnsw && (rc = vl__index_export(s->idx, NULL, NULL, &ib, move ? &g : NULL, move ? &gids : NULL,
+                                       move ? &gvecs : NULL, move ? &gdead : NULL))) {
+        vl__buf_free(&mb);
+        return smsg(s, rc, "out of memory encoding the graph");
+    }
+    vl_rvf_seg segs[2] = { { VL_RVF_SEG_META, mb.p, mb.len }, { VL_RVF_SEG_INDEX, ib.p, ib.len } };
+    rc = vl_rvf_compact_ex(s->rvf, dst, s->now_ns, BIT(VL_RVF_SEG_META) | BIT(VL_RVF_SEG_INDEX), segs,
+                           hnsw ? 2 : 1, &nr);
+    if (rc) {
+        if (vl_rvf_poisoned(s->rvf)) s->poisoned = 1;
+        smsg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
+        goto out;
+    }
+    if (!move) { vl_rvf_free(nr); goto out; }
+    /* the store moves to dst; memory follows the compacted graph if it can */
+    vl_rvf_free(s->rvf);
+    s->rvf = nr;
+    s->io = dst;
+    s->meta_gen++;
+    s->fields_durable = s->idx->n_fields;
+    s->meta_listed = mb.len;
+    s->meta_listed_n = 1;
+    s->meta_snapshot_due = 0;
+    s->graph_dirty = 1;
+    if (hnsw && index_like(s, &ni) == VL_OK) {
+        int ok = vl__index_import(ni, &g, gids, gvecs, gdead) == VL_OK;
+        /* metadata of the live nodes */
+        for (uint32_t j = 0; ok && j < g.n; j++) {
+            if (gdead[j]) continue;
+            const uint8_t *m;
+            uint32_t ml;
+            if (vl_index_get(s->idx, &gids[j], NULL, &m, &ml) != VL_OK) { ok = 0; break; }
+            if (ml) {
+                uint32_t off[2] = { 0, ml };
+                ok = vl_index_set_meta(ni, 1, &gids[j], m, off) == VL_OK;
+            }
+        }
+        if (ok && vl_index_count(ni) == vl_index_count(s->idx)) {
+            ni->rng = s->idx->rng;
+            vl_index_free(s->idx);
+            s->idx = ni;
+            ni = NULL;
+            s->graph_dirty = 0;
+        }
+    }
+    rc = VL_OK;
+out:
+    vl_index_free(ni);
+    vl__graph_free(&g);
+    vl_mem_free(gids);
+    vl_mem_free(gvecs);
+    vl_mem_free(gdead);
+    vl__buf_free(&mb);
+    vl__buf_free(&ib);
+    if (!rc) s->msg[0] = 0;
+    return rc;
+}
+
+int vl_store_compact(vl_store *s, vl_io *dst)
+{
+    int rc = writable(s);
+    return rc ? rc : compact_into(s, dst, 1);
+}
+
+int vl_store_snapshot(vl_store *s, vl_io *dst)
+{
+    if (!s) return VL_EINVAL;
+    return compact_into(s, dst, 0);
+}
+
+static vl_store *store_new(vl_io *io)
+{
+    vl_store *s = vl_mem_calloc(1, sizeof *s);
+    if (s) s->io = io;
+    return s;
+}
+
+static void store_free(vl_store *s)
+{
+    if (!s) return;
+    vl_rvf_free(s->rvf);
+    vl_index_free(s->idx);
+    fm_clear(s);
+    vl_mem_free(s->fm);
+    vl_mem_free(s->problems);
+    vl_mem_free(s);
+}
+
+/* META snapshot commit of a new (empty) store: configuration, the given
+ * field names (already in s->idx) and file metadata. */
+static int write_initial_meta(vl_store *s)
+{
+    vl_meta_writer w;
+    vl_buf mb = { 0 };
+    meta_snapshot_begin(s, &w, NULL, 0, NULL, 0);
+    int rc = vl__meta_finish(&w, &mb);
+    vl__meta_writer_free(&w);
+    if (rc) return smsg(s, rc, "%s building the metadata snapshot", vl_errstr(rc));
+    vl_rvf_seg seg = { VL_RVF_SEG_META, mb.p, mb.len };
+    vl_rvf_commit_args a = { 0 };
+    a.n_segs = 1; a.segs = &seg;
+    a.drop_types = BIT(VL_RVF_SEG_META);
+    a.keep_index = 1;
+    a.now_ns = s->now_ns;
+    rc = commit(s, &a, NULL);
+    if (!rc) meta_committed(s, mb.len, 1);
+    vl__buf_free(&mb);
+    return rc;
+}
+
+int vl_store_derive(vl_store *s, vl_io *child, const uint8_t *file_id, vl_store **out)
+{
+    if (!s || !out) return VL_EINVAL;
+    if (s->poisoned) return smsg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
+    if (!child || !file_id) return smsg(s, VL_EINVAL, "derive needs a device and a 16-byte file id");
+    vl_store *c = store_new(child);
+    if (!c) return smsg(s, VL_ENOMEM, "out of memory");
+    char m[256];
+    int rc = vl_rvf_derive(s->rvf, child, file_id, &c->rvf, m, sizeof m);
+    if (rc) { store_free(c); return smsg(s, rc, "derive: %s", m); }
+    c->cfg = s->cfg;
+    c->now_ns = s->now_ns;
+    c->idx = NULL;
+    if ((rc = index_like(s, &c->idx))) { store_free(c); return rc; }   /* reads s's fields */
+    for (uint32_t i = 0; i < s->nfm; i++)
+        if (fm_set(c, s->fm[i].key, s->fm[i].klen, s->fm[i].val, s->fm[i].vlen)) {
+            store_free(c);
+            return smsg(s, VL_ENOMEM, "out of memory");
+        }
+    if ((rc = write_initial_meta(c))) {
+        smsg(s, rc, "derive: %s", c->msg);
+        store_free(c);
+        return rc;
+    }
+    *out = c;
+    return VL_OK;
+}
+
+/* ======================================================================
+ * Open: META, rows, graph
+ * ====================================================================== */
+
+/* Loader state: what the listed META segments say. Records keep file field
+ * ids (remapped when applied). */
+typedef struct rec_ent { uint64_t off, seg_off; uint32_t len; } rec_ent;
+typedef struct sch_ent { uint32_t fid; uint64_t name_off; uint32_t len; } sch_ent;
+typedef struct loader {
+    vl_store *s;
+    uint64_t gen;
+    int any_meta;
+    uint64_t seg_off;            /* file offset of the META segment being applied */
+    vl_buf recbuf;               /* records: u16 n | fields (file field ids) */
+    vl_idmap recmap;             /* id -> index in recs */
+    rec_ent *recs; uint32_t nrecs, cap_recs;
+    vl_buf names;
+    sch_ent *sch; uint32_t nsch, cap_sch;
+    uint32_t *fid_map;           /* 65536: file field id -> index field id (NONE32: unknown) */
+    uint32_t *sch_at;            /* 65536: file field id -> index in sch (NONE32: none yet) */
+    uint64_t applied;            /* non-empty records applied to live rows */
+    int oom;
+    char why[200];
+} loader;
+
+static void loader_free(loader *L)
+{
+    vl__buf_free(&L->recbuf);
+    vl_idmap_free(&L->recmap);
+    vl_mem_free(L->recs);
+    vl__buf_free(&L->names);
+    vl_mem_free(L->sch);
+    vl_mem_free(L->fid_map);
+    vl_mem_free(L->sch_at);
+}
+
+static void loader_reset(loader *L)
+{
+    vl__buf_free(&L->recbuf);
+    vl_idmap_free(&L->recmap);
+    L->nrecs = 0;
+    vl__buf_free(&L->names);
+    for (uint32_t i = 0; i < L->nsch; i++) L->sch_at[L->sch[i].fid] = NONE32;
+    L->nsch = 0;
+    fm_clear(L->s);
+}
+
+static int cb_schema(void *ctx, uint32_t fid, const uint8_t *name, uint32_t len)
+{
+    loader *L = ctx;
+    uint32_t at = L->sch_at[fid];
+    if (at != NONE32) {
+        if (L->sch[at].len != len || memcmp(L->names.p + L->sch[at].name_off, name, len) != 0) {
+            snprintf(L->why, sizeof L->why, "META field id %u is named twice differently", fid);
+            return VL_ECORRUPT;
+        }
+        return 0;
+    }
+    if (L->nsch == L->cap_sch) {
+        uint32_t nc = L->cap_sch ? L->cap_sch * 2 : 16;
+        sch_ent *q = vl_mem_realloc(L->sch, (size_t)nc * sizeof *q);
+        if (!q) return VL_ENOMEM;
+        L->sch = q;
+        L->cap_sch = nc;
+    }
+    L->sch_at[fid] = L->nsch;
+    L->sch[L->nsch++] = (sch_ent){ fid, L->names.len, len };
+    vl__buf_put(&L->names, name, len);
+    return L->names.oom ? VL_ENOMEM : 0;
+}
+
+static int cb_filemeta(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *val, uint32_t vlen)
+{
+    loader *L = ctx;
+    if (vlen && L->s->nfm >= VL_STORE_MAX_FM_KEYS && !fm_find(L->s, key, klen)) {
+        snprintf(L->why, sizeof L->why, "META holds more than %u file-metadata keys", VL_STORE_MAX_FM_KEYS);
+        return VL_EBUDGET;
+    }
+    return fm_set(L->s, key, klen, val, vlen) ? VL_ENOMEM : 0;
+}
+
+static int cb_record(void *ctx, uint64_t id, uint32_t op, uint32_t n, const uint8_t *fields,
+                     uint32_t flen)
+{
+    loader *L = ctx;
+    uint32_t k = vl_idmap_get(&L->recmap, id);
+    if (k == VL_NO_NODE) {
+        if (L->nrecs == UINT32_MAX - 1 || vl_idmap_reserve(&L->recmap, 1)) return VL_ENOMEM;
+        if (L->nrecs == L->cap_recs) {
+            uint32_t nc = L->cap_recs ? L->cap_recs * 2 : 64;
+            rec_ent *q = vl_mem_realloc(L->recs, (size_t)nc * sizeof *q);
+            if (!q) return VL_ENOMEM;
+            L->recs = q;
+            L->cap_recs = nc;
+        }
+        k = L->nrecs++;
+        vl_idmap_put(&L->recmap, id, k);
+    }
+    rec_ent *e = &L->recs[k];
+    e->seg_off = L->seg_off;
+    e->off = L->recbuf.len;
+    e->len = 0;
+    if (op == VL_META_OP_UPSERT && n) {
+        vl__buf_u16(&L->recbuf, (uint16_t)n);
+        vl__buf_put(&L->recbuf, fields, flen);
+        e->len = flen + 2;
+    }
+    return L->recbuf.oom ? VL_ENOMEM : 0;
+}
+
+/* Apply the listed META segments in directory order. */
+static int load_meta(loader *L)
+{
+    vl_store *s = L->s;
+    vl_rvf_info info;
+    vl_rvf_info_get(s->rvf, &info);
+    vl_meta_cb cb = { L, cb_schema, cb_filemeta, cb_record };
+    L->sch_at = vl_mem_alloc(65536 * sizeof *L->sch_at);
+    if (!L->sch_at) return smsg(s, VL_ENOMEM, "out of memory");
+    memset(L->sch_at, 0xff, 65536 * sizeof *L->sch_at);
+    for (uint32_t i = 0; i < info.dir_count; i++) {
+        vl_rvf_dirent d;
+        if (vl_rvf_dir(s->rvf, i, &d) || d.seg_type != VL_RVF_SEG_META) continue;
+        uint8_t *p = NULL;
+        int rc = vl_rvf_read_payload(s->rvf, i, VL_META_MAX_PAYLOAD, &p);
+        if (rc) return smsg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
+        vl_meta_head hd;
+        /* check first (no callbacks), then reset on a snapshot, then apply */
+        rc = vl__meta_parse(p, d.payload_length, &hd, NULL, L->why, sizeof L->why);
+        if (!rc) {
+            int snap = hd.flags & VL_META_F_SNAPSHOT;
+            if (!snap && (hd.base != L->gen || hd.generation != L->gen + 1)) {
+                snprintf(L->why, sizeof L->why, "META generation chain broken: delta %llu on base %llu "
+                         "follows generation %llu", (unsigned long long)hd.generation,
+                         (unsigned long long)hd.base, (unsigned long long)L->gen);
+                rc = VL_ECORRUPT;
+            } else {
+                if (snap) loader_reset(L);
+                L->seg_off = d.offset;
+                rc = vl__meta_parse(p, d.payload_length, &hd, &cb, L->why, sizeof L->why);
+                L->gen = hd.generation;
+                L->any_meta = 1;
+                s->meta_listed += d.payload_length;
+                s->meta_listed_n++;
+                if (snap) { s->meta_listed = d.payload_length; s->meta_listed_n = 1; }
+            }
+        }
+        vl_mem_free(p);
+        if (rc == VL_ENOMEM) return smsg(s, rc, "out of memory reading metadata");
+        if (rc == VL_EBUDGET) return smsg(s, rc, "%s", L->why);
+        if (rc) return smsg(s, rc, "META segment %llu at offset %llu: %s", (unsigned long long)d.seg_id,
+                            (unsigned long long)d.offset, L->why);
+    }
+    return VL_OK;
+}
+
+static int sch_cmp(const void *a, const void *b)
+{
+    const sch_ent *x = a, *y = b;
+    return x->fid < y->fid ? -1 : x->fid > y->fid;
+}
+
+/* Register the schema's names in the index, in file field-id order. */
+static int load_fields(loader *L)
+{
+    vl_store *s = L->s;
+    if (!L->fid_map) L->fid_map = vl_mem_alloc(65536 * sizeof *L->fid_map);
+    if (!L->fid_map) return smsg(s, VL_ENOMEM, "out of memory");
+    memset(L->fid_map, 0xff, 65536 * sizeof *L->fid_map);
+    if (L->nsch > 1) qsort(L->sch, L->nsch, sizeof *L->sch, sch_cmp);
+    for (uint32_t i = 0; i < L->nsch; i++) {
+        uint32_t id;
+        int rc = vl_index_field(s->idx, (const char *)L->names.p + L->sch[i].name_off, L->sch[i].len, &id);
+        if (rc) return smsg(s, rc == VL_ENOMEM ? rc : VL_ECORRUPT, "META field name %u: %s", L->sch[i].fid,
+                            vl_errmsg(s->idx));
+        L->fid_map[L->sch[i].fid] = id;
+        if (id != L->sch[i].fid) s->meta_snapshot_due = 1;
+    }
+    return VL_OK;
+}
+
+/* The record for a row written at seg_off, in index field ids, into tmp
+ * (*rec / *len; len 0 = none). VL_ECORRUPT for a record that names an
+ * unknown field or fails validation. */
+static int row_record(loader *L, uint64_t id, uint64_t seg_off, vl_buf *tmp, const uint8_t **rec,
+                      uint32_t *len)
+{
+    *rec = NULL;
+    *len = 0;
+    uint32_t k = vl_idmap_get(&L->recmap, id);
+    if (k == VL_NO_NODE) return VL_OK;
+    const rec_ent *e = &L->recs[k];
+    (void)seg_off;
+    if (e->len == 0) return VL_OK;
+    const uint8_t *p = L->recbuf.p + e->off;
+    tmp->len = 0;
+    vl__buf_put(tmp, p, e->len);
+    if (tmp->oom) return smsg(L->s, VL_ENOMEM, "out of memory");
+    uint32_t n = get16(tmp->p), o = 2;
+    for (uint32_t f = 0; f < n; f++) {          /* structure was checked by the META parser */
+        uint32_t fid = get16(tmp->p + o), nid = L->fid_map[fid];
+        if (nid == NONE32)
+            return smsg(L->s, VL_ECORRUPT, "metadata of id %llu uses field id %u, which no META schema "
+                        "names", (unsigned long long)id, fid);
+        tmp->p[o] = (uint8_t)nid;
+        tmp->p[o + 1] = (uint8_t)(nid >> 8);
+        vl_value v;
+        o += 3 + vl__value_decode(tmp->p[o + 2], tmp->p + o + 3, tmp->p + e->len, &v);
+    }
+    char why[160];
+    if (vl__meta_validate(L->s->idx, tmp->p, e->len, L->s->idx->n_fields, why, sizeof why))
+        return smsg(L->s, VL_ECORRUPT, "metadata of id %llu: %s", (unsigned long long)id, why);
+    *rec = tmp->p;
+    *len = e->len;
+    L->applied++;
+    return VL_OK;
+}
+
+/* Rows gathered at open. */
+typedef struct rowset {
+    loader *L;
+    uint32_t dim, metric;
+    /* all rows (INDEX path) */
+    uint64_t *ids, *seg_off;
+    uint8_t *live;
+    float *vecs;
+    uint64_t n, cap;
+    int collect;                 /* 1: keep every row; 0: stream live rows into the index */
+    /* streaming chunk */
+    uint64_t *cids;
+    float *cvecs;
+    vl_buf cmeta;
+    uint32_t *coff;
+    uint32_t cn;
+    vl_buf tmp;
+    uint64_t inserted;
+    int rc;
+} rowset;
+
+static int row_ok(const rowset *R, const float *v)
+{
+    double ss = 0;
+    for (uint32_t j = 0; j < R->dim; j++) {
+        if (!(v[j] - v[j] == 0.0f)) return 0;
+        ss += (double)v[j] * v[j];
+    }
+    float inv = (float)(1.0 / sqrt(ss));
+    return R->metric != VL_METRIC_COSINE || (ss > 0.0 && inv > 0.f && isfinite(inv));
+}
+
+static int chunk_flush(rowset *R)
+{
+    if (R->cn == 0) return VL_OK;
+    vl_store *s = R->L->s;
+    if (R->cmeta.oom) return smsg(s, VL_ENOMEM, "out of memory");
+    int rc = vl_index_upsert(s->idx, R->cn, R->cids, R->cvecs, R->cmeta.len ? R->cmeta.p : NULL,
+                             R->cmeta.len ? R->coff : NULL);
+    if (rc) return smsg(s, rc, "building the index: %s", vl_errmsg(s->idx));
+    R->inserted += R->cn;
+    R->cn = 0;
+    R->cmeta.len = 0;
+    return VL_OK;
+}
+
+/* Queue a live row for insertion (with its metadata). */
+static int chunk_add(rowset *R, uint64_t id, const float *vec, uint64_t seg_off)
+{
+    const uint8_t *rec;
+    uint32_t len;
+    int rc = row_record(R->L, id, seg_off, &R->tmp, &rec, &len);
+    if (rc) return rc;
+    R->cids[R->cn] = id;
+    memcpy(R->cvecs + (size_t)R->cn * R->dim, vec, R->dim * sizeof(float));
+    R->coff[R->cn] = (uint32_t)R->cmeta.len;
+    vl__buf_put(&R->cmeta, rec, len);
+    if (R->cmeta.len > UINT32_MAX) R->cmeta.oom = 1;
+    R->coff[R->cn + 1] = (uint32_t)R->cmeta.len;
+    R->cn++;
+    if (R->cn == LOAD_CHUNK || R->cmeta.len > (64u << 20)) return chunk_flush(R);
+    return VL_OK;
+}
+
+static int scan_cb(void *ctx, uint64_t id, const float *vec, uint64_t seg_off, int live)
+{
+    rowset *R = ctx;
+    if (!row_ok(R, vec)) {
+        R->L->s->rows_rejected++;
+        return 0;
+    }
+    if (!R->collect) {
+        if (!live) return 0;
+        int rc = chunk_add(R, id, vec, seg_off);
+        if (rc) R->rc = rc;
+        return rc;
+    }
+    if (R->n == R->cap) {
+        uint64_t nc = R->cap ? R->cap * 2 : 1024;
+        uint64_t *a = vl_mem_realloc(R->ids, (size_t)nc * sizeof *a);
+        if (a) R->ids = a;
+        uint64_t *b = vl_mem_realloc(R->seg_off, (size_t)nc * sizeof *b);
+        if (b) R->seg_off = b;
+        uint8_t *c = vl_mem_realloc(R->live, (size_t)nc);
+        if (c) R->live = c;
+        float *d = (uint64_t)nc * R->dim * sizeof(float) > SIZE_MAX ? NULL
+                 : vl_mem_realloc(R->vecs, (size_t)(nc * R->dim * sizeof(float)));
+        if (d) R->vecs = d;
+        if (!a || !b || !c || !d) { R->rc = smsg(R->L->s, VL_ENOMEM, "out of memory reading rows"); return R->rc; }
+        R->cap = nc;
+    }
+    R->ids[R->n] = id;
+    R->seg_off[R->n] = seg_off;
+    R->live[R->n] = (uint8_t)(live != 0);
+    memcpy(R->vecs + (size_t)R->n * R->dim, vec, R->dim * sizeof(float));
+    R->n++;
+    return 0;
+}
+
+/* Links of a decoded graph node (layer l). */
+static const uint32_t *dec_links(const void *ctx, uint32_t i, uint32_t l)
+{
+    const vl_graph *g = ctx;
+    const uint32_t *p = g->adj + g->off[i];
+    for (uint32_t k = 0; k < l; k++) p += 1 + p[0];
+    return p;
+}
+
+typedef struct dec_vec { const rowset *R; const uint32_t *row; } dec_vec;
+static const float *dec_vec_fn(const void *ctx, uint32_t j)
+{
+    const dec_vec *d = ctx;
+    return d->R->vecs + (size_t)d->row[j] * d->R->dim;
+}
+
+/* Build the graph from the decoded INDEX g (node ids gids, written at
+ * idx_off) and the collected rows; insert what it does not cover.
+ * Returns VL_OK, or VL_EINVAL when the INDEX turned out unusable (the
+ * caller rebuilds), or another error. */
+static int build_from_index(rowset *R, const vl_graph *g, const uint64_t *gids, uint64_t idx_off)
+{
+    vl_store *s = R->L->s;
+    uint32_t n = g->n;
+    uint32_t *present = vl_mem_alloc((size_t)(n ? n : 1) * sizeof *present);   /* ordinal -> row */
+    uint32_t *target = vl_mem_alloc((size_t)(n ? n : 1) * sizeof *target);
+    uint32_t *rep = vl_mem_alloc((size_t)(n ? n : 1) * sizeof *rep);
+    uint8_t *covered = vl_mem_calloc(R->n ? R->n : 1, 1);
+    vl_graph g2;
+    memset(&g2, 0, sizeof g2);
+    uint64_t *ids = NULL;
+    float *vecs = NULL;
+    uint8_t *dead = NULL;
+    uint32_t *rowof = NULL;
+    int rc = VL_ENOMEM;
+    if (!present || !target || !rep || !covered) goto out;
+    for (uint32_t i = 0; i < n; i++) present[i] = NONE32;
+    for (uint64_t r = 0; r < R->n; r++) {
+        if (R->seg_off[r] >= idx_off) continue;               /* written after the INDEX */
+        const uint64_t *hit = bsearch(&R->ids[r], gids, n, sizeof *gids, u64_cmp);
+        if (!hit) continue;
+        present[hit - gids] = (uint32_t)r;
+        covered[r] = 1;
+    }
+    uint32_t nout = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        target[i] = present[i] == NONE32 ? NONE32 : nout;
+        if (present[i] != NONE32) rep[nout++] = i;
+    }
+    rowof = vl_mem_alloc((size_t)(nout ? nout : 1) * sizeof *rowof);
+    ids = vl_mem_alloc((size_t)(nout ? nout : 1) * sizeof *ids);
+    vecs = vl_mem_alloc((size_t)(nout ? nout : 1) * R->dim * sizeof(float));
+    dead = vl_mem_alloc(nout ? nout : 1);
+    if (!rowof || !ids || !vecs || !dead) goto out;
+    for (uint32_t j = 0; j < nout; j++) {
+        uint32_t r = present[rep[j]];
+        rowof[j] = r;
+        ids[j] = R->ids[r];
+        dead[j] = !R->live[r];
+        memcpy(vecs + (size_t)j * R->dim, R->vecs + (size_t)r * R->dim, R->dim * sizeof(float));
+    }
+    vl_gsrc src = { n, g->level, dec_links, g, target, g->entry };
+    dec_vec dv = { R, rowof };
+    if ((rc = vl__graph_remap(&src, nout, rep, dec_vec_fn, &dv, R->dim, R->metric, g->M, &g2))) goto out;
+    rc = vl__index_import(s->idx, &g2, ids, vecs, dead);
+    if (rc == VL_EINVAL) {
+        snprintf(s->index_note, sizeof s->index_note, "INDEX not used: %s", vl_errmsg(s->idx));
+        goto out;
+    }
+    if (rc) { smsg(s, rc, "importing the graph: %s", vl_errmsg(s->idx)); goto out; }
+    /* metadata of the imported live rows */
+    for (uint32_t j = 0; j < nout; j++) {
+        if (dead[j]) continue;
+        const uint8_t *rec;
+        uint32_t len;
+        uint32_t r = rowof[j];
+        if ((rc = row_record(R->L, R->ids[r], R->seg_off[r], &R->tmp, &rec, &len))) goto out;
+        if (!len) continue;
+        uint32_t off[2] = { 0, len };
+        if ((rc = vl_index_set_meta(s->idx, 1, &R->ids[r], rec, off))) {
+            smsg(s, rc, "applying metadata: %s", vl_errmsg(s->idx));
+            goto out;
+        }
+    }
+    /* live rows the INDEX does not cover */
+    for (uint64_t r = 0; r < R->n; r++) {
+        if (covered[r] || !R->live[r]) continue;
+        if ((rc = chunk_add(R, R->ids[r], R->vecs + (size_t)r * R->dim, R->seg_off[r]))) goto out;
+    }
+    if ((rc = chunk_flush(R))) goto out;
+    s->index_loaded = 1;
+    s->graph_dirty = R->inserted > 0 || nout < n;
+    rc = VL_OK;
+out:
+    if (rc == VL_ENOMEM && !s->msg[0]) smsg(s, rc, "out of memory loading the graph");
+    vl__graph_free(&g2);
+    vl_mem_free(present);
+    vl_mem_free(target);
+    vl_mem_free(rep);
+    vl_mem_free(covered);
+    vl_mem_free(rowof);
+    vl_mem_free(ids);
+    vl_mem_free(vecs);
+    vl_mem_free(dead);
+    return rc;
+}
+
+/* The newest listed INDEX: decoded graph, ids and offset; 0 if none usable. */
+static int find_index(vl_store *s, uint64_t max_nodes, vl_graph *g, uint64_t **gids, uint64_t *off)
+{
+    vl_rvf_info info;
+    vl_rvf_info_get(s->rvf, &info);
+    uint32_t at = NONE32;
+    vl_rvf_dirent d;
+    for (uint32_t i = 0; i < info.dir_count; i++)
+        if (vl_rvf_dir(s->rvf, i, &d) == VL_OK && d.seg_type == VL_RVF_SEG_INDEX) at = i;
+    if (at == NONE32) return 0;
+    (void)vl_rvf_dir(s->rvf, at, &d);
+    uint8_t *p = NULL;
+    int rc = vl_rvf_read_payload(s->rvf, at, 1ull << 31, &p);
+    if (rc) {
+        snprintf(s->index_note, sizeof s->index_note, "INDEX not used: %s", vl_rvf_errmsg(s->rvf));
+        return 0;
+    }
+    char why[160];
+    rc = vl__index_decode(p, d.payload_length, max_nodes, g, gids, NULL, why, sizeof why);
+    vl_mem_free(p);
+    if (rc) {
+        snprintf(s->index_note, sizeof s->index_note, "INDEX not used: %s", why);
+        return 0;
+    }
+    *off = d.offset;
+    return 1;
+}
+
+static int load(vl_store *s, const vl_config *cfg)
+{
+    vl_rvf_info info;
+    vl_rvf_info_get(s->rvf, &info);
+    if (info.flags & VL_RVF_F_BRANCH)
+        return smsg(s, VL_EVERSION, "this file is an @ruvector/rvf-node branch() child: its inherited "
+                    "vectors live in the parent file, which this veclite cannot follow (open the parent, "
+                    "or let rvf-node compact the branch)");
+    loader L;
+    memset(&L, 0, sizeof L);
+    L.s = s;
+    rowset R;
+    memset(&R, 0, sizeof R);
+    vl_graph g;
+    memset(&g, 0, sizeof g);
+    uint64_t *gids = NULL, idx_off = 0;
+    int rc = load_meta(&L);
+    if (rc) goto out;
+    s->meta_gen = L.gen;
+
+    /* ---- configuration ---- */
+    vl_config c;
+    memset(&c, 0, sizeof c);
+    c.kind = VL_INDEX_HNSW;
+    const uint8_t *cv;
+    uint32_t cl;
+    int stored = vl_store_file_meta_get(s, CFG_KEY, (uint32_t)strlen(CFG_KEY), &cv, &cl) == VL_OK && cl == CFG_LEN;
+    if (stored) {
+        c.kind = get32(cv);
+        c.m = get32(cv + 4);
+        c.ef_construction = get32(cv + 8);
+        c.ef_search = get32(cv + 12);
+        c.seed = (uint64_t)get32(cv + 16) | (uint64_t)get32(cv + 20) << 32;
+    }
+    if (cfg) {
+        if (cfg->dim && cfg->dim != info.dim) {
+            rc = smsg(s, VL_EINVAL, "the file has dimension %u, the configuration asks for %u", info.dim, cfg->dim);
+            goto out;
+        }
+        c.kind = cfg->kind;
+        c.m = cfg->m;
+        c.ef_construction = cfg->ef_construction;
+        c.ef_search = cfg->ef_search;
+        c.seed = cfg->seed;
+    }
+    c.dim = info.dim;
+    c.metric = info.metric;
+    int have_index = c.kind == VL_INDEX_HNSW && find_index(s, info.loaded, &g, &gids, &idx_off);
+    if (have_index && c.m == 0 && !stored) c.m = g.M;      /* e.g. rvf-node's INDEX */
+    if ((rc = vl_index_new(&c, &s->idx))) {
+        if (rc == VL_EINVAL && !cfg) rc = VL_ECORRUPT;      /* the stored configuration is bad */
+        smsg(s, rc, "the %s configuration (kind %u, m %u, ef %u/%u) is invalid", cfg ? "given" : "stored",
+             c.kind, c.m, c.ef_construction, c.ef_search);
+        goto out;
+    }
+    (void)vl_index_config(s->idx, &s->cfg);
+    if (have_index && g.M != s->idx->M) {
+        snprintf(s->index_note, sizeof s->index_note, "INDEX not used: it has M=%u, the store M=%u",
+                 g.M, s->idx->M);
+        have_index = 0;
+    }
+    if ((rc = load_fields(&L))) goto out;
+    s->fields_durable = s->idx->n_fields;
+
+    /* ---- rows and graph ---- */
+    R.L = &L;
+    R.dim = info.dim;
+    R.metric = info.metric;
+    R.collect = have_index;
+    R.cids = vl_mem_alloc(LOAD_CHUNK * sizeof *R.cids);
+    R.cvecs = vl_mem_alloc((size_t)LOAD_CHUNK * info.dim * sizeof(float));
+    R.coff = vl_mem_alloc((LOAD_CHUNK + 1) * sizeof *R.coff);
+    if (!R.cids || !R.cvecs || !R.coff) { rc = smsg(s, VL_ENOMEM, "out of memory"); goto out; }
+    rc = vl_rvf_scan_ex(s->rvf, scan_cb, &R);
+    if (rc) {
+        if (!R.rc) smsg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
+        goto out;
+    }
+    if (have_index) {
+        rc = build_from_index(&R, &g, gids, idx_off);
+        if (rc == VL_EINVAL) {          /* unusable after all: rebuild from the rows */
+            vl_index_free(s->idx);
+            s->idx = NULL;
+            if ((rc = vl_index_new(&c, &s->idx))) { smsg(s, rc, "cannot create the index"); goto out; }
+            if ((rc = load_fields(&L))) goto out;
+            R.inserted = 0;
+            R.cn = 0;
+            R.cmeta.len = 0;
+            for (uint64_t r = 0; r < R.n && !rc; r++)
+                if (R.live[r]) rc = chunk_add(&R, R.ids[r], R.vecs + (size_t)r * R.dim, R.seg_off[r]);
+            if (!rc) rc = chunk_flush(&R);
+            if (rc) goto out;
+            s->index_loaded = 0;
+            s->graph_dirty = 1;
+        } else if (rc) {
+            goto out;
+        }
+    } else {
+        if ((rc = chunk_flush(&R))) goto out;
+        s->graph_dirty = s->idx->kind == VL_INDEX_HNSW && R.inserted > 0;
+    }
+    s->rows_inserted_on_open = R.inserted;
+    uint64_t nonempty = 0;
+    for (uint32_t k = 0; k < L.nrecs; k++) nonempty += L.recs[k].len > 0;
+    if (nonempty != L.applied) s->meta_snapshot_due = 1;   /* records of ids that are not live */
+    if (vl_index_count(s->idx) + s->rows_rejected < info.live) {
+        rc = smsg(s, VL_ECORRUPT, "the file has %llu live rows but only %llu were loaded",
+                  (unsigned long long)info.live, (unsigned long long)vl_index_count(s->idx));
+        goto out;
+    }
+    rc = VL_OK;
+out:
+    loader_free(&L);
+    vl_mem_free(R.ids);
+    vl_mem_free(R.seg_off);
+    vl_mem_free(R.live);
+    vl_mem_free(R.vecs);
+    vl_mem_free(R.cids);
+    vl_mem_free(R.cvecs);
+    vl_mem_free(R.coff);
+    vl__buf_free(&R.cmeta);
+    vl__buf_free(&R.tmp);
+    vl__graph_free(&g);
+    vl_mem_free(gids);
+    return rc;
+}
+
+int vl_store_open(vl_io *io, const vl_config *cfg, uint32_t flags, const uint8_t *file_id,
+                  vl_store **out, char *msg, uint32_t msg_cap)
+{
+    if (msg && msg_cap) msg[0] = 0;
+    if (!io || !out || (flags & ~(VL_STORE_READONLY | VL_STORE_CREATE))) {
+        if (msg && msg_cap) snprintf(msg, msg_cap, "vl_store_open: bad arguments");
+        return VL_EINVAL;
+    }
+    vl_store *s = store_new(io);
+    if (!s) {
+        if (msg && msg_cap) snprintf(msg, msg_cap, "out of memory");
+        return VL_ENOMEM;
+    }
+    s->readonly = (flags & VL_STORE_READONLY) != 0;
+    char m[256];
+    int rc = vl_rvf_open(io, &s->rvf, m, sizeof m);
+    uint64_t size = 1;
+    if (rc == VL_ENOTFOUND && (flags & VL_STORE_CREATE) && !s->readonly && io->size(io->ctx, &size) == VL_OK &&
+        size == 0) {
+        /* ---- create ---- */
+        if (!cfg || !file_id) {
+            rc = smsg(s, VL_EINVAL, "creating a store needs a configuration and a 16-byte file id");
+        } else if ((rc = vl_index_new(cfg, &s->idx))) {
+            smsg(s, rc, "invalid configuration (dim %u, metric %u, kind %u, m %u)", cfg->dim, cfg->metric,
+                 cfg->kind, cfg->m);
+        } else if ((rc = vl_rvf_create(io, cfg->dim, cfg->metric, file_id, &s->rvf, m, sizeof m))) {
+            smsg(s, rc, "%s", m);
+        } else {
+            (void)vl_index_config(s->idx, &s->cfg);
+            uint8_t cb[CFG_LEN];
+            cfg_encode(&s->cfg, cb);
+            if ((rc = fm_set(s, (const uint8_t *)CFG_KEY, (uint32_t)strlen(CFG_KEY), cb, CFG_LEN)))
+                smsg(s, rc, "out of memory");
+            else
+                rc = write_initial_meta(s);
+        }
+    } else if (rc) {
+        smsg(s, rc, "%s", m);
+    } else {
+        rc = load(s, cfg);
+    }
+    if (rc) {
+        if (msg && msg_cap) snprintf(msg, msg_cap, "%s", s->msg);
+        store_free(s);
+        return rc;
+    }
+    s->msg[0] = 0;
+    *out = s;
+    return VL_OK;
+}
+
+int vl_store_close(vl_store *s)
+{
+    if (!s) return VL_OK;
+    int rc = VL_OK;
+    if (!s->readonly && !s->poisoned && s->graph_dirty && s->idx && s->idx->kind == VL_INDEX_HNSW)
+        rc = vl_store_checkpoint(s);
+    store_free(s);
+    return rc;
+}
+
+/* ======================================================================
+ * Reads: index, info, directory, verify
+ * ====================================================================== */
+
+vl_index *vl_store_index(vl_store *s) { return s ? s->idx : NULL; }
+
+const char *vl_store_errmsg(const vl_store *s)
+{
+    if (!s) return "no store handle";
+    return s->msg[0] ? s->msg : "no error";
+}
+
+int vl_store_info(const vl_store *s, vl_store_status *o)
+{
+    if (!s || !o) return VL_EINVAL;
+    vl_rvf_info ri;
+    vl_rvf_info_get(s->rvf, &ri);
+    memset(o, 0, sizeof *o);
+    o->live = vl_index_count(s->idx);
+    o->deleted = ri.deleted;
+    o->loaded = ri.loaded;
+    o->bytes = ri.append_at;
+    o->rows_inserted_on_open = s->rows_inserted_on_open;
+    o->meta_generation = s->meta_gen;
+    o->epoch = ri.epoch;
+    o->dim = ri.dim;
+    o->metric = ri.metric;
+    o->lineage_depth = ri.lineage_depth;
+    o->dir_count = ri.dir_count;
+    o->index_loaded = s->index_loaded;
+    o->readonly = s->readonly;
+    o->graph_dirty = s->graph_dirty;
+    memcpy(o->file_id, ri.file_id, 16);
+    memcpy(o->parent_id, ri.parent_id, 16);
+    memcpy(o->parent_hash, ri.parent_hash, 32);
+    return VL_OK;
+}
+
+int vl_store_dir(const vl_store *s, uint32_t i, vl_store_seg *out)
+{
+    if (!s || !out) return VL_EINVAL;
+    vl_rvf_dirent d;
+    int rc = vl_rvf_dir(s->rvf, i, &d);
+    if (rc) return rc;
+    out->seg_id = d.seg_id;
+    out->offset = d.offset;
+    out->payload_length = d.payload_length;
+    out->seg_type = d.seg_type;
+    out->reserved = 0;
+    return VL_OK;
+}
+
+const char *vl_store_seg_type_name(uint32_t t)
+{
+    switch (t) {
+    case 0x01: return "vec";
+    case 0x02: return "index";
+    case 0x03: return "overlay";
+    case 0x04: return "journal";
+    case 0x05: return "manifest";
+    case 0x06: return "quant";
+    case 0x07: return "meta";
+    case 0x08: return "hot";
+    case 0x09: return "sketch";
+    case 0x0A: return "witness";
+    case 0x0B: return "profile";
+    case 0x0C: return "crypto";
+    case 0x0D: return "metaidx";
+    case 0x0E: return "kernel";
+    case 0x0F: return "ebpf";
+    case 0x10: return "wasm";
+    case 0x11: return "dashboard";
+    case 0x20: return "cow_map";
+    case 0x21: return "refcount";
+    case 0x22: return "membership";
+    case 0x23: return "delta";
+    default: return "unknown";
+    }
+}
+
+static void problem(vl_buf *b, uint32_t *count, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void problem(vl_buf *b, uint32_t *count, const char *fmt, ...)
+{
+    char line[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (b->len) vl__buf_put(b, "\n", 1);
+    vl__buf_put(b, line, strlen(line));
+    (*count)++;
+}
+
+int vl_store_verify(vl_store *s, vl_store_verify_result *out)
+{
+    if (!s || !out) return VL_EINVAL;
+    if (s->poisoned) return smsg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
+    memset(out, 0, sizeof *out);
+    vl_buf pb = { 0 };
+    uint32_t np = 0;
+    int rc = vl_rvf_verify_witness(s->rvf, &out->witness_entries, &out->witness_intact);
+    if (rc == VL_ENOMEM) return smsg(s, rc, "out of memory");
+    if (rc) problem(&pb, &np, "witness chain: %s", vl_rvf_errmsg(s->rvf));
+    if (s->rows_rejected)
+        problem(&pb, &np, "%llu rows with non-finite or zero vectors were skipped at open",
+                (unsigned long long)s->rows_rejected);
+    if (s->index_note[0]) problem(&pb, &np, "%s", s->index_note);
+    /* re-read everything: a read-only store on the same device */
+    vl_store *r = NULL;
+    char m[256];
+    rc = vl_store_open(s->io, &s->cfg, VL_STORE_READONLY, NULL, &r, m, sizeof m);
+    if (rc == VL_ENOMEM) return smsg(s, rc, "out of memory re-reading the store");
+    if (rc) {
+        problem(&pb, &np, "re-reading the file failed (%s): %s", vl_errstr(rc), m);
+    } else {
+        vl_store_status a, b;
+        (void)vl_store_info(s, &a);
+        (void)vl_store_info(r, &b);
+        if (a.epoch != b.epoch || a.bytes != b.bytes)
+            problem(&pb, &np, "the file's committed state (epoch %u, %llu bytes) is not the store's "
+                    "(epoch %u, %llu bytes)", b.epoch, (unsigned long long)b.bytes, a.epoch,
+                    (unsigned long long)a.bytes);
+        if (r->index_note[0] && !s->index_note[0]) problem(&pb, &np, "%s", r->index_note);
+        if (vl_index_count(r->idx) != vl_index_count(s->idx))
+            problem(&pb, &np, "the file holds %llu live vectors, memory %llu",
+                    (unsigned long long)vl_index_count(r->idx), (unsigned long long)vl_index_count(s->idx));
+        /* every live id: vector and metadata identical */
+        uint64_t ids[256], after = 0;
+        uint32_t got = 0, valid = 0, dim = s->idx->dim, bad = 0;
+        float *va = vl_mem_alloc((size_t)dim * sizeof(float)), *vb = vl_mem_alloc((size_t)dim * sizeof(float));
+        if (!va || !vb) {
+            vl_mem_free(va); vl_mem_free(vb); vl_store_close(r); vl__buf_free(&pb);
+            return smsg(s, VL_ENOMEM, "out of memory");
+        }
+        while (bad < 5 && vl_index_ids(s->idx, &after, valid, ids, 256, &got) == VL_OK && got) {
+            for (uint32_t i = 0; i < got && bad < 5; i++) {
+                const uint8_t *ma, *mb;
+                uint32_t la, lb;
+                (void)vl_index_get(s->idx, &ids[i], va, &ma, &la);
+                if (vl_index_get(r->idx, &ids[i], vb, &mb, &lb) != VL_OK) {
+                    problem(&pb, &np, "id %llu is live in memory but not in the file", (unsigned long long)ids[i]);
+                    bad++;
+                } else if (memcmp(va, vb, (size_t)dim * sizeof(float)) != 0) {
+                    problem(&pb, &np, "id %llu: the file's vector differs from memory", (unsigned long long)ids[i]);
+                    bad++;
+                } else if (la != lb || (la && memcmp(ma, mb, la) != 0)) {
+                    problem(&pb, &np, "id %llu: the file's metadata differs from memory", (unsigned long long)ids[i]);
+                    bad++;
+                }
+            }
+            after = ids[got - 1];
+            valid = 1;
+        }
+        vl_mem_free(va);
+        vl_mem_free(vb);
+        if (vl_index_check(r->idx) != VL_OK) problem(&pb, &np, "graph read from the file: %s", vl_errmsg(r->idx));
+        vl_store_close(r);
+    }
+    if (vl_index_check(s->idx) != VL_OK) problem(&pb, &np, "in-memory index: %s", vl_errmsg(s->idx));
+    if (!out->witness_intact && out->witness_entries)
+        problem(&pb, &np, "the witness chain is not intact from its first entry (files written by "
+                "rvf-node 0.2.2 across sessions restart it; newer runtimes refuse them)");
+    vl__buf_put(&pb, "", 1);
+    if (pb.oom) { vl__buf_free(&pb); return smsg(s, VL_ENOMEM, "out of memory"); }
+    vl_mem_free(s->problems);
+    s->problems = (char *)pb.p;
+    out->problems = np;
+    out->ok = np == 0;
+    return VL_OK;
+}
+
+const char *vl_store_problems(const vl_store *s)
+{
+    return s && s->problems ? s->problems : "";
+}

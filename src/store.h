@@ -1,0 +1,134 @@
+/*
+ * store.h — private declarations shared by the store layer's files:
+ * store.c (the vl_store handle, veclite.h "Stores"), store_meta.c (the META
+ * segment codec) and store_index.c (the INDEX segment codec, graph export,
+ * repair and import). Not part of the public API.
+ */
+#ifndef VL_STORE_H
+#define VL_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "internal.h"
+
+/* ---- a growable byte buffer (allocation failure is sticky in .oom) ---- */
+typedef struct vl_buf {
+    uint8_t *p;
+    uint64_t len, cap;
+    int oom;
+} vl_buf;
+void vl__buf_put(vl_buf *b, const void *data, uint64_t len);
+void vl__buf_u8(vl_buf *b, uint8_t v);
+void vl__buf_u16(vl_buf *b, uint16_t v);
+void vl__buf_u32(vl_buf *b, uint32_t v);
+void vl__buf_u64(vl_buf *b, uint64_t v);
+void vl__buf_varint(vl_buf *b, uint64_t v);
+void vl__buf_pad(vl_buf *b, uint32_t align);   /* zero bytes up to a multiple of align */
+void vl__buf_free(vl_buf *b);
+
+/* ======================================================================
+ * META segments (store_meta.c)
+ * ====================================================================== */
+#define VL_META_VERSION      1u
+#define VL_META_F_SNAPSHOT   1u
+#define VL_META_NO_BASE      UINT64_MAX
+#define VL_META_OP_UPSERT    0u
+#define VL_META_OP_DELETE    1u
+#define VL_META_TYPE_TAGGED  0u      /* schema type: values carry their own tag */
+#define VL_META_MAX_PAYLOAD  (1ull << 30)
+
+/* Writer: sections are collected separately and joined by vl__meta_finish. */
+typedef struct vl_meta_writer {
+    vl_buf schema, filemeta, records;
+    uint32_t n_schema, n_filemeta, n_records;
+    uint32_t flags;
+    uint64_t generation, base;
+} vl_meta_writer;
+void vl__meta_begin(vl_meta_writer *w, int snapshot, uint64_t generation, uint64_t base);
+void vl__meta_schema(vl_meta_writer *w, uint32_t field_id, const char *name, uint32_t len);
+/* val_len 0 in a delta removes the key. */
+void vl__meta_filemeta(vl_meta_writer *w, const uint8_t *key, uint32_t key_len,
+                       const uint8_t *val, uint32_t val_len);
+/* rec: an in-memory record (veclite.h: u16 n | fields), len 0 for op DELETE. */
+void vl__meta_record(vl_meta_writer *w, uint64_t id, uint32_t op, const uint8_t *rec, uint32_t len);
+/* The payload (owned by out; vl__buf_free). VL_OK / VL_ENOMEM / VL_EBUDGET. */
+int vl__meta_finish(vl_meta_writer *w, vl_buf *out);
+void vl__meta_writer_free(vl_meta_writer *w);
+
+/* Reader: vl__meta_parse checks the whole payload (magic, version, counts
+ * against the size, the trailing "RVFDONE\0" and SHA-256, UTF-8 names,
+ * every value's tag and bounds) and then calls back per entry. Records are
+ * handed over with their fields in the in-memory encoding minus the count
+ * (fields_len bytes holding n fields). A nonzero callback return stops the
+ * walk and is returned. */
+typedef struct vl_meta_cb {
+    void *ctx;
+    int (*schema)(void *ctx, uint32_t field_id, const uint8_t *name, uint32_t len);
+    int (*filemeta)(void *ctx, const uint8_t *key, uint32_t key_len, const uint8_t *val,
+                    uint32_t val_len);
+    int (*record)(void *ctx, uint64_t id, uint32_t op, uint32_t n, const uint8_t *fields,
+                  uint32_t fields_len);
+} vl_meta_cb;
+typedef struct vl_meta_head {
+    uint32_t version, flags;
+    uint64_t generation, base;
+    uint32_t n_schema, n_filemeta, n_records;
+} vl_meta_head;
+/* Errors: VL_ECORRUPT / VL_EVERSION with a reason in why. */
+int vl__meta_parse(const uint8_t *p, uint64_t len, vl_meta_head *head, const vl_meta_cb *cb,
+                   char *why, size_t why_len);
+
+/* ======================================================================
+ * INDEX segments and graphs (store_index.c)
+ * ====================================================================== */
+#define VL_INDEX_RESTART     64u
+
+/* A source graph to export or re-map: node i's links on layer l are
+ * links(ctx, i, l) = { cnt, neighbours }. target[i] is node i's index in
+ * the output graph, or VL_NO_NODE if it is removed (its neighbours are
+ * re-linked among themselves). A node that is not a representative may
+ * still have a target (it is "redirected": links to it become links to its
+ * target, as a superseded copy of an id points at the current one). */
+typedef struct vl_gsrc {
+    uint32_t n;
+    const uint8_t *level;
+    const uint32_t *(*links)(const void *ctx, uint32_t i, uint32_t l);
+    const void *ctx;
+    const uint32_t *target;
+    uint32_t entry;                 /* VL_NO_NODE if none */
+} vl_gsrc;
+
+/* Build out (n_out nodes; out node j comes from source node rep[j], whose
+ * target must be j) keeping every surviving link, redirecting links to
+ * redirected nodes, and re-selecting (hnswlib's heuristic, over distances
+ * of the output vectors vec(vctx, j)) the lists that lost a removed
+ * neighbour, from the removed neighbours' own neighbours.
+ * Errors: VL_ENOMEM. */
+int vl__graph_remap(const vl_gsrc *src, uint32_t n_out, const uint32_t *rep,
+                    const float *(*vec)(const void *vctx, uint32_t j), const void *vctx,
+                    uint32_t dim, uint32_t metric, uint32_t M, vl_graph *out);
+
+/* INDEX payload (FORMAT.md §4) of g whose node j has id ids[j] (strictly
+ * ascending). VL_OK / VL_ENOMEM. */
+int vl__index_encode(const vl_graph *g, const uint64_t *ids, uint32_t ef_construction,
+                     vl_buf *out);
+/* Decode and check an INDEX payload against hard caps (at most max_nodes
+ * nodes) and the graph invariants. *ids_out (vl_mem_free) gets the node
+ * ids; *efc_out the header's M and ef_construction.
+ * Errors: VL_ECORRUPT (with why), VL_ENOMEM. */
+int vl__index_decode(const uint8_t *p, uint64_t len, uint64_t max_nodes, vl_graph *g,
+                     uint64_t **ids_out, uint32_t *efc_out, char *why, size_t why_len);
+
+/* The graph of an HNSW index as an INDEX payload: one node per id,
+ * ascending. For each id the live node, or (if keep_deleted(ctx, id) says
+ * its row stays in the file) its newest tombstone, represents it; older
+ * copies are redirected to it; tombstones of ids not kept are removed and
+ * their neighbours re-linked. If g_out/ids_out/vecs_out/dead_out are
+ * non-NULL they receive the exported graph, the ids, a copy of the vectors
+ * and the dead flags (for re-importing, vl_mem_free / vl__graph_free).
+ * Errors: VL_ENOMEM. */
+int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_t id), void *ctx,
+                     vl_buf *payload, vl_graph *g_out, uint64_t **ids_out, float **vecs_out,
+                     uint8_t **dead_out);
+
+#endif /* VL_STORE_H */

@@ -1,0 +1,483 @@
+/*
+ * store_index.c — the INDEX segment (type 0x02) of the store layer: the
+ * HNSW graph persisted so that reopening a store does not rebuild it.
+ *
+ * Byte layout (FORMAT.md §4; the layout @ruvector/rvf-node 0.2.3 writes,
+ * checked against tests/golden/rvf/indexed.rvf; rvf-node itself ignores the
+ * segment's contents on open and rebuilds, so the layout is ours to keep
+ * consistent). Little-endian, offsets relative to the payload start:
+ *
+ *   header  u8 type (0 HNSW) | u8 2 | u16 M | u32 ef_construction |
+ *           u64 node_count | zero padding to 64
+ *   restart u32 interval (64) | u32 count = ceil(node_count / interval) |
+ *           count x u32 offset of node (k * interval) relative to the node
+ *           data start | zero padding to a multiple of 64
+ *   nodes   per node ordinal o (= rank of its id in ascending id order):
+ *           varint layer_count (= level + 1), then per layer: varint n and
+ *           the n neighbour ordinals, ascending: absolute LEB128 values on
+ *           restart nodes (o % interval == 0), otherwise deltas from the
+ *           previous value of the same list (the first from 0);
+ *           zero padding to a multiple of 64
+ *   trailer u16 1 | u16 M0 | u32 max_layer | u64 entry ordinal (u64::MAX:
+ *           none) | u64 id_count (= node_count) | the ids ascending as
+ *           LEB128 (first absolute, then deltas) | u32 body_len (bytes of
+ *           the trailer before this field) | "RVIX"
+ *
+ * What a node is (veclite's writer): one node per id. An id's current
+ * (live) node represents it; an upsert's superseded copies are folded into
+ * it (links to them are redirected); a deleted id keeps its newest
+ * tombstone as a routing node as long as its row stays in the file (the
+ * manifest's deleted list), else the tombstone is dropped and the lists
+ * that pointed at it are re-selected from its neighbours (vl__graph_remap).
+ *
+ * Which rows an INDEX covers is not stored: the store knows it from the
+ * file (rows in VEC segments at lower offsets than the INDEX; store.c).
+ *
+ * Reader invariant: vl__index_decode checks every count and ordinal against
+ * hard caps (node_count bounded by the rows in the file, M <= VL_MAX_M,
+ * levels <= VL_MAX_LEVEL) and the graph invariants (no self links, no
+ * duplicates, ascending lists, neighbours of sufficient level, entry on
+ * the top layer) before anything is built from it; a failing INDEX is
+ * ignored by the store, which then rebuilds the graph.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "store.h"
+
+#define WHY(...) (snprintf(why, why_len, __VA_ARGS__), VL_ECORRUPT)
+
+static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+
+/* LEB128 from p[*o] below end; 0 on overflow or truncation. */
+static int varint(const uint8_t *p, uint64_t end, uint64_t *o, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (uint32_t s = 0; s < 64; s += 7) {
+        if (*o >= end) return 0;
+        uint8_t c = p[(*o)++];
+        if (s == 63 && c > 1) return 0;
+        r |= (uint64_t)(c & 0x7f) << s;
+        if (!(c & 0x80)) { *v = r; return 1; }
+    }
+    return 0;
+}
+
+/* ---- u32 growable array ---- */
+typedef struct u32v { uint32_t *p; uint64_t n, cap; int oom; } u32v;
+static void u32v_push(u32v *a, uint32_t v)
+{
+    if (a->oom) return;
+    if (a->n == a->cap) {
+        uint64_t nc = a->cap ? a->cap * 2 : 1024;
+        if (nc > UINT32_MAX || nc * 4 > SIZE_MAX) { a->oom = 1; return; }
+        uint32_t *q = vl_mem_realloc(a->p, (size_t)nc * 4);
+        if (!q) { a->oom = 1; return; }
+        a->p = q;
+        a->cap = nc;
+    }
+    a->p[a->n++] = v;
+}
+
+/* ======================================================================
+ * Graph re-mapping: redirect, remove and repair
+ * ====================================================================== */
+
+static float gdist(uint32_t metric, const float *a, const float *b, uint32_t dim)
+{
+    float d;
+    if (metric == VL_METRIC_L2) d = vl_dist_l2sq(a, b, dim);
+    else if (metric == VL_METRIC_DOT) d = -vl_dist_dot(a, b, dim);
+    else d = vl_dist_cos(a, b, dim);
+    return d == d ? d : 3.4e38f;
+}
+
+static int pair_cmp(const void *a, const void *b)
+{
+    const vl_pair *x = a, *y = b;
+    if (x->d != y->d) return x->d < y->d ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int vl__graph_remap(const vl_gsrc *src, uint32_t n_out, const uint32_t *rep,
+                    const float *(*vec)(const void *vctx, uint32_t j), const void *vctx,
+                    uint32_t dim, uint32_t metric, uint32_t M, vl_graph *out)
+{
+    uint32_t M0 = 2 * M;
+    memset(out, 0, sizeof *out);
+    out->M = M;
+    out->M0 = M0;
+    out->entry = VL_NO_NODE;
+    uint64_t ccap = (uint64_t)M0 * (M0 + 1) + 1;
+    uint32_t *stamp = vl_mem_calloc(n_out ? n_out : 1, sizeof *stamp);
+    uint32_t *cand = vl_mem_alloc((size_t)ccap * sizeof *cand);
+    vl_pair *pr = vl_mem_alloc((size_t)ccap * sizeof *pr);
+    out->level = vl_mem_alloc(n_out ? n_out : 1);
+    out->off = vl_mem_alloc(((size_t)n_out + 1) * sizeof *out->off);
+    u32v adj = { 0 };
+    int rc = VL_ENOMEM;
+    if (!stamp || !cand || !pr || !out->level || !out->off) goto done;
+    uint32_t gen = 0;
+    for (uint32_t j = 0; j < n_out; j++) out->level[j] = src->level[rep[j]];
+    out->off[0] = 0;
+    for (uint32_t j = 0; j < n_out; j++) {
+        uint32_t s = rep[j], L = out->level[j];
+        for (uint32_t l = 0; l <= L; l++) {
+            uint32_t maxc = l ? M : M0, nc = 0;
+            if (++gen == 0) { memset(stamp, 0, (size_t)n_out * sizeof *stamp); gen = 1; }
+            stamp[j] = gen;                              /* never link to itself */
+            const uint32_t *ll = src->links(src->ctx, s, l);
+            for (uint32_t a = 1; a <= ll[0]; a++) {
+                uint32_t nb = ll[a], t = src->target[nb];
+                if (t != VL_NO_NODE) {
+                    if (stamp[t] != gen && out->level[t] >= l && nc < ccap) { stamp[t] = gen; cand[nc++] = t; }
+                    continue;
+                }
+                if (src->level[nb] < l) continue;
+                const uint32_t *l2 = src->links(src->ctx, nb, l);   /* removed: its neighbours */
+                for (uint32_t b = 1; b <= l2[0]; b++) {
+                    uint32_t t2 = src->target[l2[b]];
+                    if (t2 == VL_NO_NODE || stamp[t2] == gen || out->level[t2] < l || nc >= ccap) continue;
+                    stamp[t2] = gen;
+                    cand[nc++] = t2;
+                }
+            }
+            if (nc > maxc) {             /* re-select: hnswlib's heuristic over true distances */
+                const float *v = vec(vctx, j);
+                for (uint32_t a = 0; a < nc; a++) pr[a] = (vl_pair){ gdist(metric, v, vec(vctx, cand[a]), dim), cand[a] };
+                qsort(pr, nc, sizeof *pr, pair_cmp);
+                uint32_t keep = 0;
+                for (uint32_t a = 0; a < nc && keep < maxc; a++) {
+                    int good = 1;
+                    const float *va = vec(vctx, pr[a].id);
+                    for (uint32_t b = 0; b < keep; b++)
+                        if (gdist(metric, va, vec(vctx, pr[b].id), dim) < pr[a].d) { good = 0; break; }
+                    if (good) pr[keep++] = pr[a];
+                }
+                for (uint32_t a = 0; a < keep; a++) cand[a] = pr[a].id;
+                nc = keep;
+            }
+            qsort(cand, nc, sizeof *cand, u32_cmp);
+            u32v_push(&adj, nc);
+            for (uint32_t a = 0; a < nc; a++) u32v_push(&adj, cand[a]);
+        }
+        if (adj.oom) goto done;
+        out->off[j + 1] = (uint32_t)adj.n;
+    }
+    /* entry: the source entry's target if it is on the top layer, else the
+     * first node of the highest level */
+    uint32_t top = 0;
+    for (uint32_t j = 0; j < n_out; j++) if (out->level[j] > top) top = out->level[j];
+    if (n_out) {
+        uint32_t e = src->entry != VL_NO_NODE ? src->target[src->entry] : VL_NO_NODE;
+        if (e == VL_NO_NODE || out->level[e] != top)
+            for (e = 0; out->level[e] != top; e++) {}
+        out->entry = e;
+        out->max_level = top;
+    }
+    out->n = n_out;
+    out->adj = adj.p;
+    adj.p = NULL;
+    rc = VL_OK;
+done:
+    vl_mem_free(adj.p);
+    vl_mem_free(stamp);
+    vl_mem_free(cand);
+    vl_mem_free(pr);
+    if (rc) vl__graph_free(out);
+    return rc;
+}
+
+/* ======================================================================
+ * Encode
+ * ====================================================================== */
+
+int vl__index_encode(const vl_graph *g, const uint64_t *ids, uint32_t ef_construction, vl_buf *out)
+{
+    memset(out, 0, sizeof *out);
+    uint32_t n = g->n, cnt = (n + VL_INDEX_RESTART - 1) / VL_INDEX_RESTART;
+    vl_buf nodes = { 0 };
+    uint32_t *rs = vl_mem_alloc(((size_t)cnt + 1) * sizeof *rs);
+    if (!rs) return VL_ENOMEM;
+    for (uint32_t o = 0; o < n; o++) {
+        if (o % VL_INDEX_RESTART == 0) {
+            if (nodes.len > UINT32_MAX) nodes.oom = 1;
+            rs[o / VL_INDEX_RESTART] = (uint32_t)nodes.len;
+        }
+        uint32_t p = g->off[o], L = g->level[o];
+        vl__buf_varint(&nodes, L + 1);
+        for (uint32_t l = 0; l <= L; l++) {
+            uint32_t c = g->adj[p++], prev = 0;
+            vl__buf_varint(&nodes, c);
+            for (uint32_t a = 0; a < c; a++) {
+                uint32_t v = g->adj[p + a];
+                vl__buf_varint(&nodes, o % VL_INDEX_RESTART == 0 ? v : v - prev);
+                prev = v;
+            }
+            p += c;
+        }
+    }
+    /* header */
+    vl__buf_u8(out, 0);
+    vl__buf_u8(out, 2);
+    vl__buf_u16(out, (uint16_t)g->M);
+    vl__buf_u32(out, ef_construction);
+    vl__buf_u64(out, n);
+    vl__buf_pad(out, 64);
+    /* restart table */
+    vl__buf_u32(out, VL_INDEX_RESTART);
+    vl__buf_u32(out, cnt);
+    for (uint32_t k = 0; k < cnt; k++) vl__buf_u32(out, rs[k]);
+    vl__buf_pad(out, 64);
+    vl__buf_put(out, nodes.p, nodes.len);
+    int oom = nodes.oom;
+    vl__buf_free(&nodes);
+    vl_mem_free(rs);
+    vl__buf_pad(out, 64);
+    /* trailer */
+    uint64_t tstart = out->len;
+    vl__buf_u16(out, 1);
+    vl__buf_u16(out, (uint16_t)g->M0);
+    vl__buf_u32(out, g->max_level);
+    vl__buf_u64(out, n ? g->entry : UINT64_MAX);
+    vl__buf_u64(out, n);
+    for (uint32_t o = 0; o < n; o++) vl__buf_varint(out, o ? ids[o] - ids[o - 1] : ids[0]);
+    vl__buf_u32(out, (uint32_t)(out->len - tstart));
+    vl__buf_put(out, "RVIX", 4);
+    if (oom || out->oom || out->len - tstart > UINT32_MAX) { vl__buf_free(out); return VL_ENOMEM; }
+    return VL_OK;
+}
+
+/* ======================================================================
+ * Decode (hostile input)
+ * ====================================================================== */
+
+int vl__index_decode(const uint8_t *p, uint64_t len, uint64_t max_nodes, vl_graph *g,
+                     uint64_t **ids_out, uint32_t *efc_out, char *why, size_t why_len)
+{
+    memset(g, 0, sizeof *g);
+    g->entry = VL_NO_NODE;
+    *ids_out = NULL;
+    if (len < 64 + 8 + 8 + 32) return WHY("INDEX payload of %llu bytes is too short", (unsigned long long)len);
+    if (p[0] != 0 || p[1] != 2) return WHY("INDEX type %u version %u is not HNSW v2", p[0], p[1]);
+    uint32_t M = rd16(p + 2);
+    uint64_t n = rd64(p + 8);
+    if (M < 2 || M > VL_MAX_M) return WHY("INDEX M = %u outside 2..%u", M, VL_MAX_M);
+    if (n > max_nodes || n > len / 2 || n >= VL_NO_NODE)
+        return WHY("INDEX claims %llu nodes (file rows: %llu)", (unsigned long long)n, (unsigned long long)max_nodes);
+    if (memcmp(p + len - 4, "RVIX", 4) != 0) return WHY("INDEX lacks its \"RVIX\" trailer magic");
+    uint64_t body = rd32(p + len - 8);
+    if (body < 24 || body > len - 8 - 64) return WHY("INDEX trailer length %llu invalid", (unsigned long long)body);
+    uint64_t ts = len - 8 - body, tend = len - 8;
+    if (rd16(p + ts) != 1) return WHY("INDEX trailer version %u", rd16(p + ts));
+    uint32_t M0 = rd16(p + ts + 2), max_layer = rd32(p + ts + 4);
+    uint64_t entry = rd64(p + ts + 8), idc = rd64(p + ts + 16);
+    if (M0 != 2 * M) return WHY("INDEX M0 = %u, expected 2 x M = %u", M0, 2 * M);
+    if (max_layer > VL_MAX_LEVEL) return WHY("INDEX max layer %u above %u", max_layer, VL_MAX_LEVEL);
+    if (idc != n) return WHY("INDEX lists %llu ids for %llu nodes", (unsigned long long)idc, (unsigned long long)n);
+    if (n ? entry >= n : entry != UINT64_MAX) return WHY("INDEX entry ordinal %llu invalid", (unsigned long long)entry);
+    /* restart table */
+    uint32_t interval = rd32(p + 64), cnt = rd32(p + 68);
+    if (interval == 0 || cnt != (n + interval - 1) / interval || (uint64_t)cnt * 4 > ts - 72)
+        return WHY("INDEX restart table (interval %u, %u entries) invalid", interval, cnt);
+    uint64_t ds = (72 + (uint64_t)cnt * 4 + 63) / 64 * 64;
+    if (ds > ts) return WHY("INDEX node data starts past the trailer");
+
+    uint64_t *ids = vl_mem_alloc((size_t)(n ? n : 1) * sizeof *ids);
+    g->level = vl_mem_alloc((size_t)(n ? n : 1));
+    g->off = vl_mem_alloc(((size_t)n + 1) * sizeof *g->off);
+    u32v adj = { 0 };
+    int rc = VL_ENOMEM;
+    if (!ids || !g->level || !g->off) goto fail;
+    /* ids */
+    uint64_t o = ts + 24, v;
+    for (uint64_t i = 0; i < n; i++) {
+        if (!varint(p, tend, &o, &v)) { rc = WHY("INDEX id %llu does not decode", (unsigned long long)i); goto fail; }
+        if (i && (v == 0 || v > UINT64_MAX - ids[i - 1])) { rc = WHY("INDEX ids are not strictly ascending at %llu", (unsigned long long)i); goto fail; }
+        ids[i] = i ? ids[i - 1] + v : v;
+    }
+    if (o != tend) { rc = WHY("INDEX trailer has %llu stray bytes", (unsigned long long)(tend - o)); goto fail; }
+    /* nodes */
+    o = ds;
+    g->off[0] = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        if (i % interval == 0 && o - ds != rd32(p + 72 + 4 * (i / interval))) {
+            rc = WHY("INDEX restart offset of node %llu is wrong", (unsigned long long)i);
+            goto fail;
+        }
+        uint64_t lc;
+        if (!varint(p, ts, &o, &lc) || lc == 0 || lc > (uint64_t)max_layer + 1) {
+            rc = WHY("INDEX node %llu has a bad layer count", (unsigned long long)i);
+            goto fail;
+        }
+        g->level[i] = (uint8_t)(lc - 1);
+        for (uint32_t l = 0; l < lc; l++) {
+            uint64_t c, prev = 0;
+            if (!varint(p, ts, &o, &c) || c > (l ? M : M0)) {
+                rc = WHY("INDEX node %llu layer %u has a bad link count", (unsigned long long)i, l);
+                goto fail;
+            }
+            u32v_push(&adj, (uint32_t)c);
+            for (uint64_t a = 0; a < c; a++) {
+                if (!varint(p, ts, &o, &v)) { rc = WHY("INDEX node %llu links truncated", (unsigned long long)i); goto fail; }
+                uint64_t x = (i % interval == 0) ? v : prev + v;
+                if (x < v || x >= n || x == i || (a && x <= prev)) {
+                    rc = WHY("INDEX node %llu layer %u link %llu invalid", (unsigned long long)i, l, (unsigned long long)x);
+                    goto fail;
+                }
+                prev = x;
+                u32v_push(&adj, (uint32_t)x);
+            }
+        }
+        if (adj.oom) goto fail;
+        g->off[i + 1] = (uint32_t)adj.n;
+    }
+    /* levels of neighbours, entry on the top layer */
+    uint32_t top = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        if (g->level[i] > top) top = g->level[i];
+        uint32_t q = g->off[i];
+        for (uint32_t l = 0; l <= g->level[i]; l++) {
+            uint32_t c = adj.p[q++];
+            for (uint32_t a = 0; a < c; a++)
+                if (g->level[adj.p[q + a]] < l) {
+                    rc = WHY("INDEX node %llu layer %u links to a node of level %u", (unsigned long long)i, l,
+                             g->level[adj.p[q + a]]);
+                    goto fail;
+                }
+            q += c;
+        }
+    }
+    if (n && (top != max_layer || g->level[entry] != top)) {
+        rc = WHY("INDEX entry / max layer (%u) disagree with the node levels (top %u)", max_layer, top);
+        goto fail;
+    }
+    g->n = (uint32_t)n;
+    g->M = M;
+    g->M0 = M0;
+    g->entry = n ? (uint32_t)entry : VL_NO_NODE;
+    g->max_level = n ? top : 0;
+    g->adj = adj.p;
+    if (!g->adj) g->adj = vl_mem_alloc(4);
+    if (!g->adj) { adj.p = NULL; rc = VL_ENOMEM; goto fail; }
+    *ids_out = ids;
+    if (efc_out) *efc_out = rd32(p + 4);
+    return VL_OK;
+fail:
+    if (rc == VL_ENOMEM) snprintf(why, why_len, "out of memory decoding an INDEX of %llu nodes", (unsigned long long)n);
+    vl_mem_free(adj.p);
+    vl_mem_free(ids);
+    g->adj = NULL;
+    vl__graph_free(g);
+    return rc;
+}
+
+/* ======================================================================
+ * Export from an in-memory index
+ * ====================================================================== */
+
+static const uint32_t *idx_links(const void *ctx, uint32_t i, uint32_t l)
+{
+    const vl_index *h = ctx;
+    if (l == 0) return h->links0 + (size_t)i * (h->M0 + 1);
+    return h->upper[i] + (size_t)(l - 1) * (h->M + 1);
+}
+
+typedef struct exp_vec { const vl_index *h; const uint32_t *rep; } exp_vec;
+
+static const float *exp_vec_fn(const void *ctx, uint32_t j)
+{
+    const exp_vec *e = ctx;
+    return e->h->vecs + (size_t)e->rep[j] * e->h->dim;
+}
+
+typedef struct idslot { uint64_t id; uint32_t slot; } idslot;
+
+static int idslot_cmp(const void *a, const void *b)
+{
+    const idslot *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_t id), void *ctx,
+                     vl_buf *payload, vl_graph *g_out, uint64_t **ids_out, float **vecs_out,
+                     uint8_t **dead_out)
+{
+    uint32_t n = h->entry == VL_NO_NODE ? 0 : h->n;
+    vl_idmap dmap = { 0 };
+    uint32_t *target = vl_mem_alloc((size_t)(n ? n : 1) * sizeof *target);
+    idslot *reps = vl_mem_alloc((size_t)(n ? n : 1) * sizeof *reps);
+    uint32_t *rep = vl_mem_alloc((size_t)(n ? n : 1) * sizeof *rep);
+    uint64_t *ids = vl_mem_alloc((size_t)(n ? n : 1) * sizeof *ids);
+    vl_graph g;
+    memset(&g, 0, sizeof g);
+    g.entry = VL_NO_NODE;
+    int rc = VL_ENOMEM;
+    if (!target || !reps || !rep || !ids || vl_idmap_reserve(&dmap, n)) goto done;
+    /* representatives: live nodes, and the newest kept tombstone per deleted id */
+    for (uint32_t i = 0; i < n; i++)
+        if (h->dead[i] && vl_idmap_get(&h->map, h->ids[i]) == VL_NO_NODE && keep_deleted &&
+            keep_deleted(ctx, h->ids[i]))
+            vl_idmap_put(&dmap, h->ids[i], i);
+    uint32_t nr = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t r = h->dead[i] ? vl_idmap_get(&dmap, h->ids[i]) : i;
+        if (r == i) reps[nr++] = (idslot){ h->ids[i], i };
+    }
+    qsort(reps, nr, sizeof *reps, idslot_cmp);
+    for (uint32_t i = 0; i < n; i++) target[i] = VL_NO_NODE;
+    for (uint32_t j = 0; j < nr; j++) {
+        rep[j] = reps[j].slot;
+        ids[j] = reps[j].id;
+        target[reps[j].slot] = j;
+    }
+    for (uint32_t i = 0; i < n; i++) {               /* redirect superseded copies */
+        if (target[i] != VL_NO_NODE) continue;
+        uint32_t r = vl_idmap_get(&h->map, h->ids[i]);
+        if (r == VL_NO_NODE) r = vl_idmap_get(&dmap, h->ids[i]);
+        if (r != VL_NO_NODE) target[i] = target[r];
+    }
+    vl_gsrc src = { n, h->level, idx_links, h, target, n ? h->entry : VL_NO_NODE };
+    exp_vec ev = { h, rep };
+    if ((rc = vl__graph_remap(&src, nr, rep, exp_vec_fn, &ev, h->dim, h->metric, h->M, &g))) goto done;
+    if (payload && (rc = vl__index_encode(&g, ids, h->efc, payload))) goto done;
+    if (vecs_out) {
+        float *vv = vl_mem_alloc((size_t)(nr ? nr : 1) * h->dim * sizeof(float));
+        uint8_t *dd = vl_mem_alloc(nr ? nr : 1);
+        if (!vv || !dd) {
+            vl_mem_free(vv);
+            vl_mem_free(dd);
+            if (payload) vl__buf_free(payload);
+            rc = VL_ENOMEM;
+            goto done;
+        }
+        for (uint32_t j = 0; j < nr; j++) {
+            memcpy(vv + (size_t)j * h->dim, h->vecs + (size_t)rep[j] * h->dim, h->dim * sizeof(float));
+            dd[j] = h->dead[rep[j]];
+        }
+        *vecs_out = vv;
+        *dead_out = dd;
+    }
+    if (g_out) { *g_out = g; memset(&g, 0, sizeof g); }
+    if (ids_out) { *ids_out = ids; ids = NULL; }
+    rc = VL_OK;
+done:
+    vl__graph_free(&g);
+    vl_idmap_free(&dmap);
+    vl_mem_free(target);
+    vl_mem_free(reps);
+    vl_mem_free(rep);
+    vl_mem_free(ids);
+    return rc;
+}

@@ -1,0 +1,1255 @@
+/*
+ * test_store.c — durable stores (veclite.h "Stores", src/store*.c) on the
+ * memory device: round trips through close/reopen, crash recovery from the
+ * INDEX, torn and corrupted images, failing devices, compaction, derive,
+ * read-only handles, the META codec and version gate, rvf-node's files.
+ *
+ * Oracle: a model of the expected state kept by the test itself (vectors
+ * and metadata records per id, applied with the same semantics as the API:
+ * last row of a batch wins, an upsert replaces the record); searches are
+ * checked against brute force over the model's live rows.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "test.h"
+#include "../../src/io.h"
+#include "../../src/rvf.h"
+#include "../../src/crc32.h"
+#include "../../src/sha256.h"
+#include "../../src/store.h"
+
+#define MAXID 4096u
+
+/* ---- the model ---- */
+typedef struct model {
+    uint32_t dim, metric;
+    uint8_t live[MAXID];
+    float *vec;                 /* MAXID x dim */
+    uint8_t *rec[MAXID];
+    uint32_t rlen[MAXID];
+} model;
+
+static model *m_new(uint32_t dim, uint32_t metric)
+{
+    model *m = t_alloc(sizeof *m);
+    m->dim = dim;
+    m->metric = metric;
+    m->vec = t_alloc((size_t)MAXID * dim * sizeof(float));
+    return m;
+}
+
+static void m_free(model *m)
+{
+    if (!m) return;
+    for (uint32_t i = 0; i < MAXID; i++) free(m->rec[i]);
+    free(m->vec);
+    free(m);
+}
+
+static model *m_copy(const model *m)
+{
+    model *c = m_new(m->dim, m->metric);
+    memcpy(c->live, m->live, sizeof c->live);
+    memcpy(c->vec, m->vec, (size_t)MAXID * m->dim * sizeof(float));
+    for (uint32_t i = 0; i < MAXID; i++) {
+        c->rlen[i] = m->rlen[i];
+        if (m->rlen[i]) { c->rec[i] = t_alloc(m->rlen[i]); memcpy(c->rec[i], m->rec[i], m->rlen[i]); }
+    }
+    return c;
+}
+
+static void m_set_rec(model *m, uint64_t id, const uint8_t *rec, uint32_t len)
+{
+    free(m->rec[id]);
+    m->rec[id] = NULL;
+    m->rlen[id] = len;
+    if (len) { m->rec[id] = t_alloc(len); memcpy(m->rec[id], rec, len); }
+}
+
+static void m_upsert(model *m, uint32_t n, const uint64_t *ids, const float *v, const uint8_t *meta,
+                     const uint32_t *off)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        m->live[ids[i]] = 1;
+        memcpy(m->vec + ids[i] * m->dim, v + (size_t)i * m->dim, m->dim * sizeof(float));
+        m_set_rec(m, ids[i], meta ? meta + off[i] : NULL, meta ? off[i + 1] - off[i] : 0);
+    }
+}
+
+static void m_delete(model *m, uint32_t n, const uint64_t *ids)
+{
+    for (uint32_t i = 0; i < n; i++) { m->live[ids[i]] = 0; m_set_rec(m, ids[i], NULL, 0); }
+}
+
+static uint32_t m_count(const model *m)
+{
+    uint32_t c = 0;
+    for (uint32_t i = 0; i < MAXID; i++) c += m->live[i];
+    return c;
+}
+
+static int quiet;   /* m_check prints nothing (probing which state a file holds) */
+
+/* Full state comparison: count, ids, vectors (bitwise), metadata (bytes),
+ * index invariants, and exact top-10 of a few queries vs brute force. */
+static int m_check(const model *m, vl_store *s, int search)
+{
+    vl_index *h = vl_store_index(s);
+    CHECK(h != NULL);
+    CHECK_RCH(h, vl_index_check(h), VL_OK);
+    if (vl_index_count(h) != m_count(m)) {
+        if (!quiet) fprintf(stderr, "count %llu, expected %u\n", (unsigned long long)vl_index_count(h), m_count(m));
+        return 1;
+    }
+    float *v = t_alloc(m->dim * sizeof(float));
+    for (uint64_t id = 0; id < MAXID; id++) {
+        const uint8_t *rec;
+        uint32_t len;
+        int rc = vl_index_get(h, &id, v, &rec, &len);
+        if (!m->live[id]) {
+            if (rc != VL_ENOTFOUND) { if (!quiet) fprintf(stderr, "id %llu should be absent\n", (unsigned long long)id); free(v); return 1; }
+            continue;
+        }
+        if (rc != VL_OK || memcmp(v, m->vec + id * m->dim, m->dim * sizeof(float)) != 0) {
+            if (!quiet) fprintf(stderr, "id %llu: rc %d or vector differs\n", (unsigned long long)id, rc);
+            free(v);
+            return 1;
+        }
+        if (len != m->rlen[id] || (len && memcmp(rec, m->rec[id], len) != 0)) {
+            if (!quiet) fprintf(stderr, "id %llu: metadata differs (%u vs %u bytes)\n", (unsigned long long)id, len, m->rlen[id]);
+            free(v);
+            return 1;
+        }
+    }
+    free(v);
+    if (!search || m_count(m) == 0) return 0;
+    /* brute force over the model's live rows */
+    uint64_t *ids = t_alloc(MAXID * sizeof *ids);
+    uint32_t n = 0;
+    float *data = t_alloc((size_t)MAXID * m->dim * sizeof(float));
+    for (uint32_t i = 0; i < MAXID; i++)
+        if (m->live[i]) { ids[n] = i; memcpy(data + (size_t)n * m->dim, m->vec + (size_t)i * m->dim, m->dim * sizeof(float)); n++; }
+    float *q = t_queries(data, n, m->dim, 5, 0.05, 99);
+    int bad = 0;
+    for (uint32_t qi = 0; qi < 5 && !bad; qi++) {
+        uint64_t got[10];
+        float d[10];
+        uint32_t cnt;
+        CHECK_RCH(h, vl_index_search(h, 1, q + (size_t)qi * m->dim, 10, 400, NULL, 0, got, d, &cnt), VL_OK);
+        bad = t_match_oracle(m->metric, data, ids, NULL, n, m->dim, q + (size_t)qi * m->dim, 10, got, d, cnt);
+    }
+    free(q);
+    free(ids);
+    free(data);
+    return bad;
+}
+
+/* ---- helpers ---- */
+
+static const uint8_t FID[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+
+static vl_io *mem_dev(const uint8_t *b, uint64_t n)
+{
+    vl_io *io = NULL;
+    if (vl_io_mem_open(b, n, &io) != VL_OK) return NULL;
+    return io;
+}
+
+/* A copy of io's bytes as a new device (what a crash leaves behind). */
+static vl_io *mem_clone(vl_io *io, uint64_t cut)
+{
+    uint64_t n;
+    const uint8_t *b = vl_io_mem_data(io, &n);
+    return mem_dev(b, cut < n ? cut : n);
+}
+
+static uint64_t mem_size(vl_io *io)
+{
+    uint64_t n;
+    (void)vl_io_mem_data(io, &n);
+    return n;
+}
+
+static vl_config cfg_of(uint32_t dim, uint32_t metric, uint32_t kind)
+{
+    vl_config c;
+    memset(&c, 0, sizeof c);
+    c.dim = dim;
+    c.metric = metric;
+    c.kind = kind;
+    c.m = 8;
+    c.ef_construction = 64;
+    c.seed = 7;
+    return c;
+}
+
+#define OPEN(io, cfgp, flags, out)                                                       \
+    do {                                                                                 \
+        char m_[256];                                                                    \
+        int rc_ = vl_store_open((io), (cfgp), (flags), FID, (out), m_, sizeof m_);       \
+        if (rc_ != VL_OK) {                                                              \
+            fprintf(stderr, "%s:%d: vl_store_open: %s: %s\n", __FILE__, __LINE__,         \
+                    vl_errstr(rc_), m_);                                                 \
+            return 1;                                                                    \
+        }                                                                                \
+    } while (0)
+
+#define SRC(s, expr, want)                                                           \
+    do {                                                                             \
+        int rc_ = (expr);                                                            \
+        if (rc_ != (want)) {                                                         \
+            fprintf(stderr, "%s:%d: %s returned %d (%s: %s), expected %s\n", __FILE__,\
+                    __LINE__, #expr, rc_, vl_errstr(rc_), vl_store_errmsg(s), #want); \
+            return 1;                                                                \
+        }                                                                            \
+    } while (0)
+#define SOK(s, expr) SRC(s, expr, VL_OK)
+
+/* Records for rows: a mix of STR, F64, BOOL, JSON, NULL and no metadata. */
+static uint32_t make_meta(uint8_t *buf, uint32_t *off, uint32_t n, const uint64_t *ids, uint32_t salt,
+                          const uint32_t *fids)
+{
+    uint32_t len = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        off[i] = len;
+        uint64_t k = ids[i] * 7 + salt;
+        if (k % 5 == 0) continue;                  /* no metadata */
+        uint8_t *r = buf + len;
+        uint32_t l = t_rec_begin(r);
+        char txt[64];
+        int tl = snprintf(txt, sizeof txt, "doc-%llu-%u", (unsigned long long)ids[i], salt);
+        l = t_rec_str(r, l, (uint16_t)fids[0], VL_TAG_STR, txt, (uint32_t)tl);
+        l = t_rec_f64(r, l, (uint16_t)fids[1], (double)k * 0.25);
+        if (k % 3 == 0) l = t_rec_bool(r, l, (uint16_t)fids[2], (int)(k & 1));
+        if (k % 4 == 1) {
+            tl = snprintf(txt, sizeof txt, "{\"a\":[%llu,2],\"b\":{\"c\":null}}", (unsigned long long)k);
+            l = t_rec_str(r, l, (uint16_t)fids[3], VL_TAG_JSON, txt, (uint32_t)tl);
+        }
+        if (k % 7 == 2) l = t_rec_null(r, l, (uint16_t)fids[4]);
+        len += l;
+    }
+    off[n] = len;
+    return len;
+}
+
+static int register_fields(vl_store *s, uint32_t *fids)
+{
+    static const char *names[5] = { "title", "score", "flag", "nested", "$id" };
+    for (uint32_t i = 0; i < 5; i++) SOK(s, vl_store_field(s, names[i], (uint32_t)strlen(names[i]), &fids[i]));
+    return 0;
+}
+
+/* Upsert n rows (ids, random vectors, metadata with salt) into both. */
+static int do_upsert(vl_store *s, model *m, uint32_t n, const uint64_t *ids, uint64_t *seed, uint32_t salt,
+                     const uint32_t *fids, int with_meta)
+{
+    float *v = t_alloc((size_t)n * m->dim * sizeof(float));
+    for (size_t i = 0; i < (size_t)n * m->dim; i++) v[i] = (float)(t_unif(seed) * 2 - 1);
+    uint8_t *meta = t_alloc((size_t)n * 200 + 16);
+    uint32_t *off = t_alloc(((size_t)n + 1) * sizeof *off);
+    if (with_meta) make_meta(meta, off, n, ids, salt, fids);
+    int rc = vl_store_upsert(s, n, ids, v, with_meta ? meta : NULL, with_meta ? off : NULL);
+    if (rc == VL_OK) m_upsert(m, n, ids, v, with_meta ? meta : NULL, off);
+    else fprintf(stderr, "do_upsert: %s: %s\n", vl_errstr(rc), vl_store_errmsg(s));
+    free(v);
+    free(meta);
+    free(off);
+    return rc;
+}
+
+/* Reopen io's bytes as a new device and store. */
+static int reopen(vl_io *src, uint64_t cut, uint32_t flags, vl_io **io_out, vl_store **out)
+{
+    *io_out = mem_clone(src, cut);
+    CHECK(*io_out != NULL);
+    OPEN(*io_out, NULL, flags, out);
+    return 0;
+}
+
+static uint32_t count_type(vl_store *s, uint32_t type)
+{
+    vl_store_status st;
+    if (vl_store_info(s, &st)) return 0;
+    uint32_t c = 0;
+    for (uint32_t i = 0; i < st.dir_count; i++) {
+        vl_store_seg g;
+        if (vl_store_dir(s, i, &g) == VL_OK && g.seg_type == type) c++;
+    }
+    return c;
+}
+
+/* ======================================================================
+ * Tests
+ * ====================================================================== */
+
+int test_store_roundtrip(void)
+{
+    for (uint32_t metric = 0; metric <= 2; metric++) {
+        uint32_t dim = 12;
+        vl_io *io = mem_dev(NULL, 0);
+        vl_config c = cfg_of(dim, metric, VL_INDEX_HNSW);
+        vl_store *s;
+        char msg[256];
+        CHECK_RC(vl_store_open(io, &c, 0, FID, &s, msg, sizeof msg), VL_ENOTFOUND);   /* no CREATE */
+        OPEN(io, &c, VL_STORE_CREATE, &s);
+        model *m = m_new(dim, metric);
+        uint32_t fids[5];
+        if (register_fields(s, fids)) return 1;
+        uint64_t seed = 42 + metric;
+        uint64_t ids[600];
+        for (uint32_t i = 0; i < 600; i++) ids[i] = i * 3 + 1;
+        CHECK(do_upsert(s, m, 400, ids, &seed, 1, fids, 1) == VL_OK);
+        CHECK(do_upsert(s, m, 200, ids + 400, &seed, 2, fids, 1) == VL_OK);
+        /* overwrite: some with new metadata, some without (clears it) */
+        CHECK(do_upsert(s, m, 50, ids + 10, &seed, 3, fids, 1) == VL_OK);
+        CHECK(do_upsert(s, m, 30, ids + 100, &seed, 4, fids, 0) == VL_OK);
+        /* batch with a duplicate id: the last row wins */
+        uint64_t dup[3] = { 5000 % MAXID, 77, 5000 % MAXID };
+        CHECK(do_upsert(s, m, 3, dup, &seed, 5, fids, 1) == VL_OK);
+        /* deletes, including absent ids */
+        uint64_t del[40];
+        for (uint32_t i = 0; i < 40; i++) del[i] = ids[i * 7];
+        del[39] = 3999;
+        uint32_t nd;
+        SOK(s, vl_store_delete(s, 40, del, &nd));
+        CHECK(nd == 39);
+        m_delete(m, 40, del);
+        /* set_meta: replace and empty */
+        uint64_t sm[3] = { ids[2], ids[3], ids[4] };
+        uint8_t rb[64];
+        uint32_t l = t_rec_begin(rb);
+        l = t_rec_str(rb, l, (uint16_t)fids[4], VL_TAG_STR, "user-key", 8);
+        uint32_t soff[4] = { 0, l, l, l };
+        SOK(s, vl_store_set_meta(s, 3, sm, rb, soff));
+        m_set_rec(m, sm[0], rb, l);
+        m_set_rec(m, sm[1], NULL, 0);
+        m_set_rec(m, sm[2], NULL, 0);
+        uint64_t absent = 3998;
+        SRC(s, vl_store_set_meta(s, 1, &absent, rb, soff), VL_ENOTFOUND);
+        /* bad input leaves file and memory untouched */
+        uint64_t before = 0;
+        vl_store_status st;
+        SOK(s, vl_store_info(s, &st));
+        before = st.bytes;
+        float nanv[12] = { NAN };
+        uint64_t nid = 1;
+        SRC(s, vl_store_upsert(s, 1, &nid, nanv, NULL, NULL), VL_EINVAL);
+        SOK(s, vl_store_info(s, &st));
+        CHECK(st.bytes == before);
+        if (m_check(m, s, 1)) return 1;
+        /* file metadata */
+        SOK(s, vl_store_file_meta_set(s, "idType", 6, (const uint8_t *)"string", 6));
+        SRC(s, vl_store_file_meta_set(s, "veclite.x", 9, (const uint8_t *)"a", 1), VL_EINVAL);
+        /* search results before close, to compare with the loaded graph */
+        vl_index *h = vl_store_index(s);
+        float *q = t_queries(m->vec, 600, dim, 4, 0.1, 5);
+        uint64_t r1[40], r2[40];
+        float d1[40], d2[40];
+        uint32_t c1[4], c2[4];
+        CHECK_RC(vl_index_search(h, 4, q, 10, 32, NULL, 0, r1, d1, c1), VL_OK);
+        SOK(s, vl_store_close(s));
+
+        vl_io *io2;
+        if (reopen(io, UINT64_MAX, 0, &io2, &s)) return 1;
+        SOK(s, vl_store_info(s, &st));
+        CHECK(st.index_loaded == 1);
+        CHECK(st.rows_inserted_on_open == 0);
+        CHECK(st.graph_dirty == 0);
+        CHECK(st.metric == metric && st.dim == dim);
+        CHECK(memcmp(st.file_id, FID, 16) == 0);
+        if (m_check(m, s, 1)) return 1;
+        /* same graph => same answers, even at a small ef */
+        h = vl_store_index(s);
+        CHECK_RC(vl_index_search(h, 4, q, 10, 32, NULL, 0, r2, d2, c2), VL_OK);
+        for (uint32_t i = 0; i < 4; i++) {
+            CHECK(c1[i] == c2[i]);
+            for (uint32_t j = 0; j < c1[i]; j++) CHECK(r1[i * 10 + j] == r2[i * 10 + j]);
+        }
+        /* config and names came back */
+        vl_config got;
+        CHECK_RC(vl_index_config(h, &got), VL_OK);
+        CHECK(got.m == 8 && got.ef_construction == 64 && got.kind == VL_INDEX_HNSW && got.seed == 7);
+        CHECK(vl_index_field_count(h) == 5);
+        const char *nm;
+        uint32_t nl;
+        CHECK_RC(vl_index_field_name(h, fids[3], &nm, &nl), VL_OK);
+        CHECK(nl == 6 && memcmp(nm, "nested", 6) == 0);
+        const uint8_t *fv;
+        uint32_t fl;
+        SOK(s, vl_store_file_meta_get(s, "idType", 6, &fv, &fl));
+        CHECK(fl == 6 && memcmp(fv, "string", 6) == 0);
+        CHECK_RC(vl_store_file_meta_get(s, "nope", 4, &fv, &fl), VL_ENOTFOUND);
+        vl_store_verify_result vr;
+        SOK(s, vl_store_verify(s, &vr));
+        if (!vr.ok) fprintf(stderr, "verify: %s\n", vl_store_problems(s));
+        CHECK(vr.ok == 1 && vr.witness_intact == 1 && vr.witness_entries > 0);
+        /* writes continue after reopen, and survive another reopen */
+        uint64_t more[20];
+        for (uint32_t i = 0; i < 20; i++) more[i] = 2000 + i;
+        CHECK(do_upsert(s, m, 20, more, &seed, 9, fids, 1) == VL_OK);
+        SOK(s, vl_store_file_meta_set(s, "idType", 6, NULL, 0));
+        SOK(s, vl_store_close(s));
+        vl_io *io3;
+        if (reopen(io2, UINT64_MAX, 0, &io3, &s)) return 1;
+        if (m_check(m, s, 1)) return 1;
+        CHECK_RC(vl_store_file_meta_get(s, "idType", 6, &fv, &fl), VL_ENOTFOUND);
+        SOK(s, vl_store_close(s));
+        free(q);
+        m_free(m);
+        vl_io_mem_free(io);
+        vl_io_mem_free(io2);
+        vl_io_mem_free(io3);
+    }
+    return 0;
+}
+
+/* Flat stores persist too (no INDEX segment). */
+int test_store_flat(void)
+{
+    vl_io *io = mem_dev(NULL, 0);
+    vl_config c = cfg_of(5, VL_METRIC_DOT, VL_INDEX_FLAT);
+    vl_store *s;
+    OPEN(io, &c, VL_STORE_CREATE, &s);
+    model *m = m_new(5, VL_METRIC_DOT);
+    uint32_t fids[5];
+    if (register_fields(s, fids)) return 1;
+    uint64_t seed = 3, ids[100];
+    for (uint32_t i = 0; i < 100; i++) ids[i] = i;
+    CHECK(do_upsert(s, m, 100, ids, &seed, 1, fids, 1) == VL_OK);
+    uint32_t nd;
+    SOK(s, vl_store_delete(s, 10, ids + 5, &nd));
+    m_delete(m, 10, ids + 5);
+    SOK(s, vl_store_close(s));
+    vl_io *io2;
+    if (reopen(io, UINT64_MAX, 0, &io2, &s)) return 1;
+    vl_config got;
+    CHECK_RC(vl_index_config(vl_store_index(s), &got), VL_OK);
+    CHECK(got.kind == VL_INDEX_FLAT);
+    CHECK(count_type(s, VL_RVF_SEG_INDEX) == 0);
+    if (m_check(m, s, 1)) return 1;
+    SOK(s, vl_store_close(s));
+    m_free(m);
+    vl_io_mem_free(io);
+    vl_io_mem_free(io2);
+    return 0;
+}
+
+/* Rows in VEC segments after the newest INDEX (what a crash-reopen must insert). */
+static uint64_t rows_after_index(vl_store *s, vl_io *io)
+{
+    vl_store_status st;
+    if (vl_store_info(s, &st)) return 0;
+    uint64_t ioff = 0, rows = 0;
+    vl_store_seg g;
+    for (uint32_t i = 0; i < st.dir_count; i++)
+        if (vl_store_dir(s, i, &g) == VL_OK && g.seg_type == VL_RVF_SEG_INDEX) ioff = g.offset;
+    const uint8_t *b = vl_io_mem_data(io, NULL);
+    for (uint32_t i = 0; i < st.dir_count; i++)
+        if (vl_store_dir(s, i, &g) == VL_OK && g.seg_type == VL_RVF_SEG_VEC && g.offset > ioff) {
+            const uint8_t *p = b + g.offset + 64 + 2;
+            rows += (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        }
+    return rows;
+}
+
+int test_store_crash_incremental(void)
+{
+    uint32_t dim = 8;
+    vl_io *io = mem_dev(NULL, 0);
+    vl_config c = cfg_of(dim, VL_METRIC_L2, VL_INDEX_HNSW);
+    vl_store *s;
+    OPEN(io, &c, VL_STORE_CREATE, &s);
+    model *m = m_new(dim, VL_METRIC_L2);
+    uint32_t fids[5];
+    if (register_fields(s, fids)) return 1;
+    uint64_t seed = 11, ids[MAXID];
+    for (uint32_t i = 0; i < MAXID; i++) ids[i] = i;
+    CHECK(do_upsert(s, m, 1500, ids, &seed, 1, fids, 1) == VL_OK);
+    SOK(s, vl_store_checkpoint(s));
+    vl_store_status st;
+    SOK(s, vl_store_info(s, &st));
+    CHECK(st.graph_dirty == 0);
+    CHECK(count_type(s, VL_RVF_SEG_INDEX) == 1);
+
+    /* after the checkpoint: new rows, a re-upsert of covered ids, deletes */
+    CHECK(do_upsert(s, m, 40, ids + 1500, &seed, 2, fids, 1) == VL_OK);
+    CHECK(do_upsert(s, m, 10, ids + 100, &seed, 3, fids, 1) == VL_OK);
+    uint32_t nd;
+    SOK(s, vl_store_delete(s, 20, ids + 200, &nd));
+    m_delete(m, 20, ids + 200);
+    CHECK(count_type(s, VL_RVF_SEG_INDEX) == 1);    /* rows changed, the INDEX stays listed */
+    uint64_t expect = rows_after_index(s, io);
+    CHECK(expect >= 50);
+
+    /* crash: the bytes as they are, no close */
+    vl_io *io2;
+    vl_store *s2;
+    if (reopen(io, UINT64_MAX, 0, &io2, &s2)) return 1;
+    SOK(s2, vl_store_info(s2, &st));
+    CHECK(st.index_loaded == 1);
+    if (st.rows_inserted_on_open != expect)
+        fprintf(stderr, "inserted %llu, rows after the INDEX %llu\n", (unsigned long long)st.rows_inserted_on_open,
+                (unsigned long long)expect);
+    CHECK(st.rows_inserted_on_open == expect);
+    CHECK(st.graph_dirty == 1);
+    if (m_check(m, s2, 1)) return 1;
+    /* the repaired graph still finds neighbours: recall at a modest ef */
+    {
+        vl_index *h = vl_store_index(s2);
+        uint64_t lids[MAXID];
+        float *data = t_alloc((size_t)MAXID * dim * sizeof(float));
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < MAXID; i++)
+            if (m->live[i]) { lids[n] = i; memcpy(data + (size_t)n * dim, m->vec + (size_t)i * dim, dim * sizeof(float)); n++; }
+        float *q = t_queries(data, n, dim, 50, 0.05, 3);
+        double rsum = 0;
+        for (uint32_t qi = 0; qi < 50; qi++) {
+            uint64_t got[10];
+            float d[10];
+            uint32_t cnt, rows[10];
+            double od[10];
+            CHECK_RC(vl_index_search(h, 1, q + (size_t)qi * dim, 10, 64, NULL, 0, got, d, &cnt), VL_OK);
+            uint32_t w = t_oracle(VL_METRIC_L2, data, lids, NULL, n, dim, q + (size_t)qi * dim, 10, rows, od);
+            uint64_t want[10];
+            for (uint32_t i = 0; i < w; i++) want[i] = lids[rows[i]];
+            rsum += t_recall(got, cnt, want, w);
+        }
+        CHECK(rsum / 50 >= 0.9);
+        free(q);
+        free(data);
+    }
+    /* its close writes a fresh checkpoint: the next open inserts nothing */
+    SOK(s2, vl_store_close(s2));
+    vl_io *io3;
+    if (reopen(io2, UINT64_MAX, 0, &io3, &s2)) return 1;
+    SOK(s2, vl_store_info(s2, &st));
+    CHECK(st.index_loaded == 1 && st.rows_inserted_on_open == 0);
+    if (m_check(m, s2, 1)) return 1;
+    SOK(s2, vl_store_close(s2));
+
+    /* a damaged INDEX (valid hash, broken graph) is ignored: rebuild, same state */
+    SOK(s, vl_store_close(s));
+    {
+        uint64_t n;
+        const uint8_t *b = vl_io_mem_data(io, &n);
+        uint8_t *copy = t_alloc((size_t)n);
+        memcpy(copy, b, (size_t)n);
+        vl_store *t;
+        vl_io *tio = mem_dev(copy, n);
+        OPEN(tio, NULL, VL_STORE_READONLY, &t);
+        vl_store_seg g;
+        SOK(t, vl_store_info(t, &st));
+        uint64_t ioff = 0, ilen = 0;
+        for (uint32_t i = 0; i < st.dir_count; i++)
+            if (vl_store_dir(t, i, &g) == VL_OK && g.seg_type == VL_RVF_SEG_INDEX) { ioff = g.offset; ilen = g.payload_length; }
+        SOK(t, vl_store_close(t));
+        vl_io_mem_free(tio);
+        CHECK(ilen > 600);
+        for (uint32_t k = 0; k < 3; k++) {
+            uint8_t *c2 = t_alloc((size_t)n);
+            memcpy(c2, copy, (size_t)n);
+            uint8_t *p = c2 + ioff + 64;
+            if (k == 0) p[300] ^= 0x5a;                /* somewhere in the node lists */
+            if (k == 1) p[8] = 0xff;                   /* node count */
+            if (k == 2) memset(p + 256, 0x7f, 64);     /* huge varints */
+            uint8_t h16[16];
+            vl_rvf_content_hash(vl_crc32(0, p, (size_t)ilen), h16);
+            memcpy(c2 + ioff + 0x28, h16, 16);
+            vl_io *cio = mem_dev(c2, n);
+            OPEN(cio, NULL, 0, &t);
+            SOK(t, vl_store_info(t, &st));
+            if (k) CHECK(st.index_loaded == 0);
+            if (m_check(m, t, 1)) return 1;
+            SOK(t, vl_store_close(t));
+            vl_io_mem_free(cio);
+            free(c2);
+        }
+        free(copy);
+    }
+    m_free(m);
+    vl_io_mem_free(io);
+    vl_io_mem_free(io2);
+    vl_io_mem_free(io3);
+    return 0;
+}
+
+/* A multi-commit image cut at every byte opens at the last commit wholly
+ * before the cut, with exactly that commit's state. */
+int test_store_truncate_every_offset(void)
+{
+    uint32_t dim = 3;
+    vl_io *io = mem_dev(NULL, 0);
+    vl_config c = cfg_of(dim, VL_METRIC_COSINE, VL_INDEX_HNSW);
+    vl_store *s;
+    OPEN(io, &c, VL_STORE_CREATE, &s);
+    uint32_t fids[5];
+    if (register_fields(s, fids)) return 1;
+    model *states[16];
+    uint64_t ends[16];
+    uint32_t ns = 0;
+    model *m = m_new(dim, VL_METRIC_COSINE);
+    states[ns] = m_copy(m); ends[ns++] = mem_size(io);
+    uint64_t seed = 5, ids[64];
+    for (uint32_t i = 0; i < 64; i++) ids[i] = i * 11 + 1;
+    CHECK(do_upsert(s, m, 12, ids, &seed, 1, fids, 1) == VL_OK);
+    states[ns] = m_copy(m); ends[ns++] = mem_size(io);
+    CHECK(do_upsert(s, m, 8, ids + 12, &seed, 2, fids, 1) == VL_OK);
+    states[ns] = m_copy(m); ends[ns++] = mem_size(io);
+    uint32_t nd;
+    SOK(s, vl_store_delete(s, 3, ids + 1, &nd));
+    m_delete(m, 3, ids + 1);
+    states[ns] = m_copy(m); ends[ns++] = mem_size(io);
+    CHECK(do_upsert(s, m, 4, ids + 5, &seed, 3, fids, 0) == VL_OK);      /* clears metadata */
+    states[ns] = m_copy(m); ends[ns++] = mem_size(io);
+    uint8_t rb[32];
+    uint32_t l = t_rec_begin(rb);
+    l = t_rec_bool(rb, l, (uint16_t)fids[2], 1);
+    uint32_t off[2] = { 0, l };
+    SOK(s, vl_store_set_meta(s, 1, ids + 9, rb, off));
+    m_set_rec(m, ids[9], rb, l);
+    states[ns] = m_copy(m); ends[ns++] = mem_size(io);
+    SOK(s, vl_store_checkpoint(s));
+    states[ns] = m_copy(m); ends[ns++] = mem_size(io);
+    CHECK(do_upsert(s, m, 5, ids + 20, &seed, 4, fids, 1) == VL_OK);
+    states[ns] = m_copy(m); ends[ns++] = mem_size(io);
+    SOK(s, vl_store_close(s));   /* writes a final INDEX */
+    states[ns] = m_copy(m); ends[ns++] = mem_size(io);
+
+    uint64_t total = mem_size(io);
+    /* the create's first MANIFEST ends where the bytes first become openable */
+    uint64_t first = 64 + 22 + 4 + 72;
+    for (uint64_t cut = 0; cut <= total; cut++) {
+        vl_io *t = mem_clone(io, cut);
+        vl_store *r = NULL;
+        char msg[256];
+        int rc = vl_store_open(t, NULL, VL_STORE_READONLY, NULL, &r, msg, sizeof msg);
+        if (cut < first) {
+            CHECK(rc != VL_OK);
+            vl_io_mem_free(t);
+            continue;
+        }
+        if (rc != VL_OK) {
+            fprintf(stderr, "cut %llu of %llu: %s: %s\n", (unsigned long long)cut, (unsigned long long)total,
+                    vl_errstr(rc), msg);
+            return 1;
+        }
+        uint32_t k = 0;
+        while (k + 1 < ns && ends[k + 1] <= cut) k++;
+        if (cut < ends[0]) k = 0;   /* create's META not yet complete: same (empty) state */
+        if (m_check(states[k], r, 0)) {
+            fprintf(stderr, "cut %llu: state differs from commit %u\n", (unsigned long long)cut, k);
+            return 1;
+        }
+        vl_store_close(r);
+        vl_io_mem_free(t);
+    }
+    for (uint32_t i = 0; i < ns; i++) m_free(states[i]);
+    m_free(m);
+    vl_io_mem_free(io);
+    return 0;
+}
+
+/* Fix the content hash of the segment at off after editing its payload. */
+static void rehash(uint8_t *b, uint64_t off)
+{
+    uint64_t plen = 0;
+    for (int i = 7; i >= 0; i--) plen = plen << 8 | b[off + 0x10 + i];
+    uint8_t h16[16];
+    vl_rvf_content_hash(vl_crc32(0, b + off + 64, (size_t)plen), h16);
+    memcpy(b + off + 0x28, h16, 16);
+}
+
+int test_store_corruption(void)
+{
+    uint32_t dim = 4;
+    vl_io *io = mem_dev(NULL, 0);
+    vl_config c = cfg_of(dim, VL_METRIC_L2, VL_INDEX_HNSW);
+    vl_store *s;
+    OPEN(io, &c, VL_STORE_CREATE, &s);
+    uint32_t fids[5];
+    if (register_fields(s, fids)) return 1;
+    model *m = m_new(dim, VL_METRIC_L2);
+    uint64_t seed = 9, ids[64];
+    for (uint32_t i = 0; i < 64; i++) ids[i] = i;
+    CHECK(do_upsert(s, m, 30, ids, &seed, 1, fids, 1) == VL_OK);
+    model *before_last = m_copy(m);
+    CHECK(do_upsert(s, m, 10, ids + 30, &seed, 2, fids, 1) == VL_OK);
+    vl_store_status st;
+    SOK(s, vl_store_info(s, &st));
+    uint64_t vec_off = 0, meta_off = 0, meta_len = 0, man_end = st.bytes;
+    vl_store_seg g;
+    for (uint32_t i = 0; i < st.dir_count; i++) {
+        SOK(s, vl_store_dir(s, i, &g));
+        if (g.seg_type == VL_RVF_SEG_VEC && !vec_off) vec_off = g.offset;
+        if (g.seg_type == VL_RVF_SEG_META) { meta_off = g.offset; meta_len = g.payload_length; }
+    }
+    CHECK(vec_off && meta_off);
+    vl_io *crash = mem_clone(io, UINT64_MAX);      /* the bytes without close's INDEX */
+    SOK(s, vl_store_close(s));
+    uint64_t n;
+    const uint8_t *b = vl_io_mem_data(crash, &n);
+    CHECK(n == man_end);
+    uint8_t *img = t_alloc((size_t)n);
+    char msg[256];
+    vl_store *r;
+
+    /* 1. a flipped byte in a committed VEC payload */
+    memcpy(img, b, (size_t)n);
+    img[vec_off + 64 + 20] ^= 1;
+    vl_io *t = mem_dev(img, n);
+    CHECK_RC(vl_store_open(t, NULL, 0, NULL, &r, msg, sizeof msg), VL_ECORRUPT);
+    vl_io_mem_free(t);
+
+    /* 2. a flipped byte in the META payload */
+    memcpy(img, b, (size_t)n);
+    img[meta_off + 64 + meta_len / 2] ^= 0x10;
+    t = mem_dev(img, n);
+    CHECK_RC(vl_store_open(t, NULL, 0, NULL, &r, msg, sizeof msg), VL_ECORRUPT);
+    vl_io_mem_free(t);
+
+    /* 3. META edited with a valid CRC: its SHA-256 catches it */
+    memcpy(img, b, (size_t)n);
+    img[meta_off + 64 + 50] ^= 0x01;
+    rehash(img, meta_off);
+    t = mem_dev(img, n);
+    CHECK_RC(vl_store_open(t, NULL, 0, NULL, &r, msg, sizeof msg), VL_ECORRUPT);
+    CHECK(strstr(msg, "SHA-256") != NULL);
+    vl_io_mem_free(t);
+
+    /* 4. META from a newer veclite (version 2, digest and CRC valid): refused, named */
+    memcpy(img, b, (size_t)n);
+    uint8_t *mp = img + meta_off + 64;
+    mp[8] = 2;
+    vl_sha256(mp, (size_t)meta_len - 32, mp + meta_len - 32);
+    rehash(img, meta_off);
+    t = mem_dev(img, n);
+    CHECK_RC(vl_store_open(t, NULL, 0, NULL, &r, msg, sizeof msg), VL_EVERSION);
+    CHECK(strstr(msg, "version 2") != NULL && strstr(msg, "newer veclite") != NULL);
+    vl_io_mem_free(t);
+
+    /* 5. damage in the last MANIFEST: the previous commit is the committed state */
+    {
+        vl_io *q = mem_dev(b, n);
+        vl_store *s3;
+        OPEN(q, NULL, VL_STORE_READONLY, &s3);
+        SOK(s3, vl_store_info(s3, &st));
+        SOK(s3, vl_store_close(s3));
+        vl_io_mem_free(q);
+    }
+    memcpy(img, b, (size_t)n);
+    img[n - 10] ^= 0xff;                  /* inside the newest manifest payload */
+    t = mem_dev(img, n);
+    CHECK_RC(vl_store_open(t, NULL, VL_STORE_READONLY, NULL, &r, msg, sizeof msg), VL_OK);
+    if (m_check(before_last, r, 1)) return 1;
+    vl_store_close(r);
+    vl_io_mem_free(t);
+
+    free(img);
+    m_free(m);
+    m_free(before_last);
+    vl_io_mem_free(io);
+    vl_io_mem_free(crash);
+    return 0;
+}
+
+int test_store_write_failures(void)
+{
+    uint32_t dim = 4;
+    vl_io *base = mem_dev(NULL, 0);
+    vl_config c = cfg_of(dim, VL_METRIC_L2, VL_INDEX_HNSW);
+    vl_store *s;
+    OPEN(base, &c, VL_STORE_CREATE, &s);
+    uint32_t fids[5];
+    if (register_fields(s, fids)) return 1;
+    model *m = m_new(dim, VL_METRIC_L2);
+    uint64_t seed = 1, ids[64];
+    for (uint32_t i = 0; i < 64; i++) ids[i] = i + 100;
+    CHECK(do_upsert(s, m, 20, ids, &seed, 1, fids, 1) == VL_OK);
+    SOK(s, vl_store_close(s));
+
+    /* op 0 upsert, 1 delete, 2 set_meta, 3 checkpoint (after an upsert), 4 clear */
+    for (uint32_t op = 0; op < 5; op++) {
+        int succeeded = 0, saw_prev = 0;
+        for (uint32_t k = 0; k < 20 && !succeeded; k++) {
+            vl_io *io = mem_clone(base, UINT64_MAX);
+            OPEN(io, NULL, 0, &s);
+            model *mm = m_copy(m);
+            uint64_t seed2 = 77;
+            if (op == 3) CHECK(do_upsert(s, mm, 5, ids + 30, &seed2, 5, fids, 1) == VL_OK);
+            model *prev = m_copy(mm), *next = m_copy(mm);
+            /* the op's data, and the state it leads to */
+            uint32_t dim_ = mm->dim;
+            float ov[10 * 4];
+            uint8_t ometa[10 * 200];
+            uint32_t ooff[11];
+            for (uint32_t i = 0; i < 10 * dim_; i++) ov[i] = (float)(t_unif(&seed2) * 2 - 1);
+            make_meta(ometa, ooff, 10, ids + 15, 2, fids);
+            uint8_t rb[32];
+            uint32_t rl = t_rec_begin(rb);
+            rl = t_rec_bool(rb, rl, (uint16_t)fids[2], 0);
+            uint32_t roff[2] = { 0, rl };
+            if (op == 0) m_upsert(next, 10, ids + 15, ov, ometa, ooff);
+            if (op == 1) m_delete(next, 5, ids);
+            if (op == 2) m_set_rec(next, ids[3], rb, rl);
+            if (op == 4) for (uint32_t i = 0; i < MAXID; i++) if (next->live[i]) { uint64_t x = i; m_delete(next, 1, &x); }
+            vl_io_mem_fail_after(io, k + 1);
+            int rc;
+            uint32_t nd;
+            if (op == 0) rc = vl_store_upsert(s, 10, ids + 15, ov, ometa, ooff);
+            else if (op == 1) rc = vl_store_delete(s, 5, ids, &nd);
+            else if (op == 2) rc = vl_store_set_meta(s, 1, ids + 3, rb, roff);
+            else if (op == 3) rc = vl_store_checkpoint(s);
+            else rc = vl_store_clear(s);
+            if (rc == VL_OK) {
+                succeeded = 1;
+                vl_io_mem_fail_after(io, 0);
+                if (m_check(next, s, 0)) return 1;
+                SOK(s, vl_store_close(s));
+            } else {
+                CHECK(rc == VL_EIO);
+                /* poisoned: every later write is VL_EFATAL, info still works */
+                SRC(s, vl_store_delete(s, 1, ids, &nd), VL_EFATAL);
+                SRC(s, vl_store_checkpoint(s), VL_EFATAL);
+                vl_store_status st;
+                SOK(s, vl_store_info(s, &st));
+                vl_store_close(s);
+                /* the device holds the previous commit (plus a torn tail), or,
+                 * when only the final sync failed, the complete new one */
+                vl_io_mem_fail_after(io, 0);
+                vl_store *r;
+                vl_io *io2;
+                if (reopen(io, UINT64_MAX, 0, &io2, &r)) return 1;
+                quiet = 1;
+                int is_prev = m_check(prev, r, 0) == 0;
+                int is_next = !is_prev && m_check(next, r, 0) == 0;
+                quiet = 0;
+                if (!is_prev && !is_next) { fprintf(stderr, "op %u fail_after %u: neither state\n", op, k + 1); return 1; }
+                saw_prev += is_prev;
+                /* and it is writable again */
+                CHECK(do_upsert(r, is_prev ? prev : next, 3, ids + 50, &seed2, 6, fids, 1) == VL_OK);
+                SOK(r, vl_store_close(r));
+                vl_io_mem_free(io2);
+            }
+            m_free(next);
+            m_free(prev);
+            m_free(mm);
+            vl_io_mem_free(io);
+        }
+        CHECK(succeeded && saw_prev > 0);
+    }
+    m_free(m);
+    vl_io_mem_free(base);
+    return 0;
+}
+
+int test_store_compact(void)
+{
+    uint32_t dim = 10;
+    vl_io *io = mem_dev(NULL, 0);
+    vl_config c = cfg_of(dim, VL_METRIC_COSINE, VL_INDEX_HNSW);
+    vl_store *s;
+    OPEN(io, &c, VL_STORE_CREATE, &s);
+    uint32_t fids[5];
+    if (register_fields(s, fids)) return 1;
+    model *m = m_new(dim, VL_METRIC_COSINE);
+    uint64_t seed = 21, ids[1200];
+    for (uint32_t i = 0; i < 1200; i++) ids[i] = i;
+    for (uint32_t b = 0; b < 6; b++) CHECK(do_upsert(s, m, 200, ids + b * 200, &seed, b, fids, 1) == VL_OK);
+    uint32_t nd;
+    SOK(s, vl_store_delete(s, 500, ids + 300, &nd));
+    CHECK(nd == 500);
+    m_delete(m, 500, ids + 300);
+    CHECK(do_upsert(s, m, 100, ids + 900, &seed, 7, fids, 1) == VL_OK);
+    SOK(s, vl_store_checkpoint(s));
+    vl_store_status a, b2;
+    SOK(s, vl_store_info(s, &a));
+
+    /* snapshot: a compacted copy; the store stays where it is */
+    vl_io *snap = mem_dev(NULL, 0);
+    SOK(s, vl_store_snapshot(s, snap));
+    SOK(s, vl_store_info(s, &b2));
+    CHECK(b2.bytes == a.bytes && b2.epoch == a.epoch);
+    CHECK(mem_size(snap) < a.bytes);
+    vl_store *r;
+    OPEN(snap, NULL, VL_STORE_READONLY, &r);
+    SOK(r, vl_store_info(r, &b2));
+    CHECK(b2.index_loaded == 1 && b2.rows_inserted_on_open == 0 && b2.deleted == 0);
+    if (m_check(m, r, 1)) return 1;
+    SOK(r, vl_store_close(r));
+    vl_io *nonempty = mem_dev((const uint8_t *)"x", 1);
+    SRC(s, vl_store_snapshot(s, nonempty), VL_EINVAL);
+    vl_io_mem_free(nonempty);
+
+    /* compact: the store moves to the new device and keeps working */
+    vl_io *dst = mem_dev(NULL, 0);
+    SOK(s, vl_store_compact(s, dst));
+    SOK(s, vl_store_info(s, &b2));
+    CHECK(b2.bytes < a.bytes);
+    CHECK(b2.bytes == mem_size(dst));
+    CHECK(b2.live == a.live && b2.deleted == 0);
+    CHECK(b2.epoch == a.epoch + 1);
+    CHECK(count_type(s, VL_RVF_SEG_META) == 1 && count_type(s, VL_RVF_SEG_INDEX) == 1);
+    vl_stats hs;
+    CHECK_RC(vl_index_stats(vl_store_index(s), &hs), VL_OK);
+    CHECK(hs.tombstones == 0);                    /* memory follows the compacted graph */
+    if (m_check(m, s, 1)) return 1;
+    vl_store_verify_result vr;
+    SOK(s, vl_store_verify(s, &vr));
+    if (!vr.ok) fprintf(stderr, "verify: %s\n", vl_store_problems(s));
+    CHECK(vr.ok);
+    uint64_t more[50];
+    for (uint32_t i = 0; i < 50; i++) more[i] = 3000 + i;
+    CHECK(do_upsert(s, m, 50, more, &seed, 8, fids, 1) == VL_OK);
+    SOK(s, vl_store_close(s));
+    vl_io *io2;
+    if (reopen(dst, UINT64_MAX, 0, &io2, &s)) return 1;
+    SOK(s, vl_store_info(s, &b2));
+    CHECK(b2.index_loaded == 1 && b2.rows_inserted_on_open == 0);
+    if (m_check(m, s, 1)) return 1;
+    SOK(s, vl_store_close(s));
+    m_free(m);
+    vl_io_mem_free(io);
+    vl_io_mem_free(io2);
+    vl_io_mem_free(snap);
+    vl_io_mem_free(dst);
+    return 0;
+}
+
+int test_store_derive_readonly(void)
+{
+    uint32_t dim = 6;
+    vl_io *io = mem_dev(NULL, 0);
+    vl_config c = cfg_of(dim, VL_METRIC_L2, VL_INDEX_HNSW);
+    vl_store *s;
+    OPEN(io, &c, VL_STORE_CREATE, &s);
+    uint32_t fids[5];
+    if (register_fields(s, fids)) return 1;
+    model *m = m_new(dim, VL_METRIC_L2);
+    uint64_t seed = 4, ids[50];
+    for (uint32_t i = 0; i < 50; i++) ids[i] = i;
+    CHECK(do_upsert(s, m, 50, ids, &seed, 1, fids, 1) == VL_OK);
+    SOK(s, vl_store_file_meta_set(s, "idType", 6, (const uint8_t *)"number", 6));
+
+    /* derive */
+    vl_io *cio = mem_dev(NULL, 0);
+    static const uint8_t CID[16] = { 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 1 };
+    vl_store *ch;
+    SOK(s, vl_store_derive(s, cio, CID, &ch));
+    vl_store_status ps, cs;
+    SOK(s, vl_store_info(s, &ps));
+    SOK(ch, vl_store_info(ch, &cs));
+    CHECK(cs.lineage_depth == ps.lineage_depth + 1);
+    CHECK(memcmp(cs.parent_id, ps.file_id, 16) == 0);
+    CHECK(memcmp(cs.file_id, CID, 16) == 0);
+    CHECK(cs.live == 0 && cs.dim == dim && cs.metric == VL_METRIC_L2);
+    CHECK(vl_index_field_count(vl_store_index(ch)) == 5);
+    model *cm = m_new(dim, VL_METRIC_L2);
+    CHECK(do_upsert(ch, cm, 10, ids, &seed, 2, fids, 1) == VL_OK);
+    SOK(ch, vl_store_close(ch));
+    vl_io *cio2;
+    if (reopen(cio, UINT64_MAX, 0, &cio2, &ch)) return 1;
+    SOK(ch, vl_store_info(ch, &cs));
+    CHECK(cs.lineage_depth == 1 && memcmp(cs.parent_id, ps.file_id, 16) == 0);
+    const uint8_t *fv;
+    uint32_t fl;
+    SOK(ch, vl_store_file_meta_get(ch, "idType", 6, &fv, &fl));
+    CHECK(fl == 6 && memcmp(fv, "number", 6) == 0);
+    vl_config got;
+    CHECK_RC(vl_index_config(vl_store_index(ch), &got), VL_OK);
+    CHECK(got.m == 8 && got.ef_construction == 64);
+    if (m_check(cm, ch, 1)) return 1;
+    SOK(ch, vl_store_close(ch));
+    SOK(s, vl_store_close(s));
+
+    /* read-only: every write refused, nothing written on close */
+    uint64_t before = mem_size(io);
+    OPEN(io, NULL, VL_STORE_READONLY, &s);
+    uint32_t nd, fid;
+    float v[6] = { 1, 2, 3, 4, 5, 6 };
+    SRC(s, vl_store_upsert(s, 1, ids, v, NULL, NULL), VL_EREADONLY);
+    SRC(s, vl_store_delete(s, 1, ids, &nd), VL_EREADONLY);
+    SRC(s, vl_store_set_meta(s, 1, ids, NULL, NULL), VL_EREADONLY);
+    SRC(s, vl_store_clear(s), VL_EREADONLY);
+    SRC(s, vl_store_checkpoint(s), VL_EREADONLY);
+    SRC(s, vl_store_file_meta_set(s, "k", 1, (const uint8_t *)"v", 1), VL_EREADONLY);
+    vl_io *d2 = mem_dev(NULL, 0);
+    SRC(s, vl_store_compact(s, d2), VL_EREADONLY);
+    vl_io_mem_free(d2);
+    SOK(s, vl_store_field(s, "memory-only", 11, &fid));   /* lookups/registration in memory are fine */
+    if (m_check(m, s, 1)) return 1;
+    SOK(s, vl_store_close(s));
+    CHECK(mem_size(io) == before);
+
+    /* clear survives a reopen; names stay */
+    OPEN(io, NULL, 0, &s);
+    SOK(s, vl_store_clear(s));
+    for (uint32_t i = 0; i < 50; i++) { uint64_t x = i; m_delete(m, 1, &x); }
+    SOK(s, vl_store_close(s));
+    vl_io *io2;
+    if (reopen(io, UINT64_MAX, 0, &io2, &s)) return 1;
+    if (m_check(m, s, 0)) return 1;
+    CHECK(vl_index_field_count(vl_store_index(s)) == 5);
+    CHECK(do_upsert(s, m, 5, ids, &seed, 3, fids, 1) == VL_OK);
+    if (m_check(m, s, 1)) return 1;
+    SOK(s, vl_store_close(s));
+    m_free(m);
+    m_free(cm);
+    vl_io_mem_free(io);
+    vl_io_mem_free(io2);
+    vl_io_mem_free(cio);
+    vl_io_mem_free(cio2);
+    return 0;
+}
+
+/* Many small metadata commits: the META chain stays short (snapshots). */
+int test_store_meta_chain_bounded(void)
+{
+    uint32_t dim = 2;
+    vl_io *io = mem_dev(NULL, 0);
+    vl_config c = cfg_of(dim, VL_METRIC_L2, VL_INDEX_HNSW);
+    vl_store *s;
+    OPEN(io, &c, VL_STORE_CREATE, &s);
+    uint32_t fids[5];
+    if (register_fields(s, fids)) return 1;
+    model *m = m_new(dim, VL_METRIC_L2);
+    uint64_t seed = 8, ids[100];
+    for (uint32_t i = 0; i < 100; i++) ids[i] = i;
+    CHECK(do_upsert(s, m, 100, ids, &seed, 1, fids, 1) == VL_OK);
+    uint32_t maxmeta = 0;
+    for (uint32_t k = 0; k < 150; k++) {
+        uint8_t rb[32];
+        uint32_t l = t_rec_begin(rb);
+        l = t_rec_f64(rb, l, (uint16_t)fids[1], k * 1.5);
+        uint32_t off[2] = { 0, l };
+        uint64_t id = ids[k % 100];
+        SOK(s, vl_store_set_meta(s, 1, &id, rb, off));
+        m_set_rec(m, id, rb, l);
+        uint32_t nm = count_type(s, VL_RVF_SEG_META);
+        if (nm > maxmeta) maxmeta = nm;
+    }
+    CHECK(maxmeta <= 33);
+    vl_store_status st;
+    SOK(s, vl_store_info(s, &st));
+    CHECK(st.dir_count < 60);
+    SOK(s, vl_store_close(s));
+    vl_io *io2;
+    if (reopen(io, UINT64_MAX, 0, &io2, &s)) return 1;
+    if (m_check(m, s, 1)) return 1;
+    SOK(s, vl_store_info(s, &st));
+    CHECK(st.meta_generation >= 151);
+    SOK(s, vl_store_close(s));
+    m_free(m);
+    vl_io_mem_free(io);
+    vl_io_mem_free(io2);
+    return 0;
+}
+
+/* The META codec on its own: round trip, every value tag, truncation. */
+int test_store_meta_codec(void)
+{
+    vl_meta_writer w;
+    vl_buf out;
+    vl__meta_begin(&w, 0, 5, 4);
+    vl__meta_schema(&w, 0, "title", 5);
+    vl__meta_schema(&w, 1, "n", 1);
+    vl__meta_filemeta(&w, (const uint8_t *)"k", 1, (const uint8_t *)"vv", 2);
+    uint8_t rec[128];
+    uint32_t l = t_rec_begin(rec);
+    l = t_rec_str(rec, l, 0, VL_TAG_STR, "hé", 3);
+    l = t_rec_i64(rec, l, 1, -5);
+    l = t_rec_u64(rec, l, 1, UINT64_MAX);
+    l = t_rec_f64(rec, l, 0, 2.5);
+    l = t_rec_bool(rec, l, 1, 1);
+    l = t_rec_null(rec, l, 0);
+    l = t_rec_str(rec, l, 1, VL_TAG_BYTES, "\0\1", 2);
+    l = t_rec_str(rec, l, 0, VL_TAG_JSON, "[1,{}]", 6);
+    vl__meta_record(&w, UINT64_MAX, VL_META_OP_UPSERT, rec, l);
+    vl__meta_record(&w, 3, VL_META_OP_DELETE, NULL, 0);
+    CHECK_RC(vl__meta_finish(&w, &out), VL_OK);
+    vl__meta_writer_free(&w);
+    CHECK(memcmp(out.p, "RVFMETA", 8) == 0);
+    CHECK(memcmp(out.p + out.len - 40, "RVFDONE", 8) == 0);
+    vl_meta_head hd;
+    char why[200];
+    CHECK_RC(vl__meta_parse(out.p, out.len, &hd, NULL, why, sizeof why), VL_OK);
+    CHECK(hd.version == 1 && hd.flags == 0 && hd.generation == 5 && hd.base == 4);
+    CHECK(hd.n_schema == 2 && hd.n_filemeta == 1 && hd.n_records == 2);
+    /* every strict prefix, and every single-byte change, is refused */
+    for (uint64_t cut = 0; cut < out.len; cut++)
+        CHECK(vl__meta_parse(out.p, cut, &hd, NULL, why, sizeof why) != VL_OK);
+    for (uint64_t i = 0; i < out.len; i++) {
+        out.p[i] ^= 0x40;
+        int rc = vl__meta_parse(out.p, out.len, &hd, NULL, why, sizeof why);
+        out.p[i] ^= 0x40;
+        CHECK(rc != VL_OK);
+    }
+    vl__buf_free(&out);
+    /* unknown flags: version gate */
+    vl__meta_begin(&w, 1, 1, 0);
+    w.flags = 3;
+    CHECK_RC(vl__meta_finish(&w, &out), VL_OK);
+    vl__meta_writer_free(&w);
+    CHECK_RC(vl__meta_parse(out.p, out.len, &hd, NULL, why, sizeof why), VL_EVERSION);
+    vl__buf_free(&out);
+    return 0;
+}
+
+#ifndef VL_TEST_WASM
+static uint8_t *read_file(const char *path, uint64_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = t_alloc((size_t)sz + 1);
+    *n = fread(b, 1, (size_t)sz, f);
+    fclose(f);
+    return b;
+}
+#endif
+
+/* Files written by @ruvector/rvf-node open as stores: rows, deletes, and
+ * its HNSW INDEX (loaded as the graph), with exact top-10 after load.
+ * Reads tests/golden/rvf/ natively (the WASM run has no file access). */
+int test_store_rvf_node_files(void)
+{
+#ifndef VL_TEST_WASM
+    static const char *files[] = { "small.rvf", "deletes.rvf", "compacted.rvf", "cosine.rvf", "indexed.rvf",
+                                   "derived-child.rvf", "torn.rvf" };
+    static const uint32_t live[] = { 300, 270, 270, 300, 2000, 10, 10 };
+    for (uint32_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/golden/rvf/%s", files[f]);
+        uint64_t n;
+        uint8_t *b = read_file(path, &n);
+        if (!b) { fprintf(stderr, "cannot read %s (run from the repository root)\n", path); return 1; }
+        vl_io *io = mem_dev(b, n);
+        vl_store *s;
+        OPEN(io, NULL, VL_STORE_READONLY, &s);
+        vl_store_status st;
+        SOK(s, vl_store_info(s, &st));
+        CHECK(st.live == live[f]);
+        if (strcmp(files[f], "indexed.rvf") == 0) {
+            if (!st.index_loaded) {
+                vl_store_verify_result vr;
+                (void)vl_store_verify(s, &vr);
+                fprintf(stderr, "indexed.rvf: %s\n", vl_store_problems(s));
+            }
+            CHECK(st.index_loaded == 1 && st.rows_inserted_on_open == 0);
+        }
+        /* exact top-10 of the loaded graph vs brute force over the file's rows */
+        vl_index *h = vl_store_index(s);
+        CHECK_RCH(h, vl_index_check(h), VL_OK);
+        uint64_t *ids = t_alloc((size_t)st.live * sizeof *ids);
+        float *data = t_alloc((size_t)st.live * st.dim * sizeof(float));
+        uint32_t got;
+        CHECK_RC(vl_index_ids(h, NULL, 0, ids, (uint32_t)st.live, &got), VL_OK);
+        CHECK(got == st.live);
+        for (uint32_t i = 0; i < got; i++) CHECK_RC(vl_index_get(h, &ids[i], data + (size_t)i * st.dim, NULL, NULL), VL_OK);
+        float *q = t_queries(data, got, st.dim, 5, 0.1, 17);
+        for (uint32_t qi = 0; qi < 5; qi++) {
+            uint64_t r[10];
+            float d[10];
+            uint32_t cnt;
+            CHECK_RC(vl_index_search(h, 1, q + (size_t)qi * st.dim, 10, 400, NULL, 0, r, d, &cnt), VL_OK);
+            CHECK(t_match_oracle(st.metric, data, ids, NULL, got, st.dim, q + (size_t)qi * st.dim, 10, r, d, cnt) == 0);
+        }
+        free(q);
+        free(ids);
+        free(data);
+        SOK(s, vl_store_close(s));
+        /* writable: a write and a close keep rvf-node's rows */
+        OPEN(io, NULL, 0, &s);
+        float v[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
+        uint64_t nid = 99999;
+        SOK(s, vl_store_upsert(s, 1, &nid, v, NULL, NULL));
+        SOK(s, vl_store_close(s));
+        vl_io *io2;
+        if (reopen(io, UINT64_MAX, VL_STORE_READONLY, &io2, &s)) return 1;
+        SOK(s, vl_store_info(s, &st));
+        CHECK(st.live == live[f] + 1);
+        CHECK_RC(vl_index_contains(vl_store_index(s), &nid), VL_OK);
+        SOK(s, vl_store_close(s));
+        vl_io_mem_free(io);
+        vl_io_mem_free(io2);
+        free(b);
+    }
+#endif
+    return 0;
+}
+
+/* Hostile META and INDEX payloads (hashes and digests fixed up, so the
+ * parsers behind them are reached): open never crashes, and either refuses
+ * with a format error or yields a consistent index. */
+int test_store_hostile_segments(void)
+{
+    uint32_t dim = 3;
+    vl_io *io = mem_dev(NULL, 0);
+    vl_config c = cfg_of(dim, VL_METRIC_L2, VL_INDEX_HNSW);
+    vl_store *s;
+    OPEN(io, &c, VL_STORE_CREATE, &s);
+    uint32_t fids[5];
+    if (register_fields(s, fids)) return 1;
+    model *m = m_new(dim, VL_METRIC_L2);
+    uint64_t seed = 13, ids[200];
+    for (uint32_t i = 0; i < 200; i++) ids[i] = i * 5;
+    CHECK(do_upsert(s, m, 120, ids, &seed, 1, fids, 1) == VL_OK);
+    CHECK(do_upsert(s, m, 30, ids + 120, &seed, 2, fids, 1) == VL_OK);
+    SOK(s, vl_store_close(s));
+    OPEN(io, NULL, VL_STORE_READONLY, &s);
+    vl_store_status st;
+    SOK(s, vl_store_info(s, &st));
+    uint64_t offs[32], lens[32];
+    uint32_t types[32], nseg = 0;
+    for (uint32_t i = 0; i < st.dir_count && nseg < 32; i++) {
+        vl_store_seg g;
+        SOK(s, vl_store_dir(s, i, &g));
+        if (g.seg_type == VL_RVF_SEG_META || g.seg_type == VL_RVF_SEG_INDEX) {
+            offs[nseg] = g.offset; lens[nseg] = g.payload_length; types[nseg++] = g.seg_type;
+        }
+    }
+    SOK(s, vl_store_close(s));
+    CHECK(nseg >= 2);
+    uint64_t n;
+    const uint8_t *b = vl_io_mem_data(io, &n);
+    uint8_t *img = t_alloc((size_t)n);
+    uint64_t rs = 2024;
+    uint32_t opened = 0, refused = 0;
+    for (uint32_t it = 0; it < 400; it++) {
+        memcpy(img, b, (size_t)n);
+        uint32_t k = (uint32_t)(t_rand(&rs) % nseg);
+        uint8_t *p = img + offs[k] + 64;
+        uint32_t flips = 1 + (uint32_t)(t_rand(&rs) % 4);
+        for (uint32_t f = 0; f < flips; f++) {
+            uint64_t at = t_rand(&rs) % lens[k];
+            if (t_rand(&rs) & 1) p[at] ^= (uint8_t)(1u << (t_rand(&rs) % 8));
+            else p[at] = (uint8_t)t_rand(&rs);
+        }
+        if (types[k] == VL_RVF_SEG_META && lens[k] > 32) vl_sha256(p, (size_t)lens[k] - 32, p + lens[k] - 32);
+        rehash(img, offs[k]);
+        vl_io *t = mem_dev(img, n);
+        vl_store *r = NULL;
+        char msg[256];
+        int rc = vl_store_open(t, NULL, 0, NULL, &r, msg, sizeof msg);
+        if (rc == VL_OK) {
+            opened++;
+            CHECK_RCH(vl_store_index(r), vl_index_check(vl_store_index(r)), VL_OK);
+            if (types[k] == VL_RVF_SEG_INDEX && m_check(m, r, 0)) return 1;   /* the graph is only a cache */
+            uint64_t nid = 1;
+            float v[3] = { 1, 2, 3 };
+            SOK(r, vl_store_upsert(r, 1, &nid, v, NULL, NULL));
+            vl_store_close(r);
+        } else {
+            refused++;
+            CHECK(rc == VL_ECORRUPT || rc == VL_EVERSION || rc == VL_EBUDGET);
+        }
+        vl_io_mem_free(t);
+    }
+    CHECK(opened > 0 && refused > 0);
+    free(img);
+    m_free(m);
+    vl_io_mem_free(io);
+    return 0;
+}

@@ -1,0 +1,367 @@
+// web/cli/args.js — the `veclite` command table and its argument parser (docs/API-CONTRACT.md
+// "CLI", SPEC.md F11).
+//
+// The parser knows every command's positionals and options, converts option values to their
+// types, and reports anything it cannot make sense of as a UsageError (exit code 2 with a hint).
+// It does no I/O and never loads the engine, so `veclite --help` and usage errors are instant.
+//
+// Invariants:
+// - Global options (--json, --backend, --help, --version) are accepted before or after the
+//   command; command options only after it. `--name=value` and `--name value` both work; `--`
+//   ends option parsing. A value may start with '-' when the option expects one (`--vector
+//   '[-0.5, 1]'`), but a value that is another long option (`--k --json`) is a missing value.
+// - A value that cannot be parsed as its type (an integer that is not one, JSON that is not
+//   JSON, a choice outside its list) is a UsageError. A value that parses but that the engine
+//   refuses (dimension 0, k above the limit) is left for the API, which answers EINVAL (exit 1).
+// - When an option is repeated, the last value wins.
+
+/** A command-line mistake: exit code 2, with the command's usage as a hint. */
+export class UsageError extends Error {
+  /**
+   * @param {string} message what is wrong with the command line
+   * @param {string|null} [command] the command it concerns, for the hint
+   */
+  constructor(message, command = null) {
+    super(message);
+    this.name = 'UsageError';
+    this.command = command;
+  }
+}
+
+const METRICS = ['cosine', 'euclidean', 'dotProduct'];
+const FORMATS = ['json', 'ndjson', 'csv', 'fvecs'];
+const ID_TYPES = ['string', 'number'];
+
+/**
+ * Option types: 'bool' (a flag), 'string', 'int' (a safe integer), 'u64' (a non-negative
+ * integer, bigint above 2^53-1), 'number' (finite), 'json' (parsed JSON), or an array of choices.
+ * @typedef {{ type: 'bool'|'string'|'int'|'u64'|'number'|'json'|string[], arg?: string,
+ *   help: string, default?: any, required?: boolean }} OptionSpec
+ */
+
+/** Options every command accepts. @type {Record<string, OptionSpec>} */
+export const GLOBAL_OPTIONS = {
+  json: { type: 'bool', help: 'print one JSON document on stdout (machine output)' },
+  backend: {
+    type: 'string', arg: 'NAME',
+    help: "storage backend: 'node' (files, the default) or 'memory' (read the file into memory; read-only commands)",
+  },
+  help: { type: 'bool', help: 'show help for the command' },
+  version: { type: 'bool', help: 'print the version' },
+};
+
+const ID_TYPE_OPT = {
+  type: ID_TYPES, arg: 'string|number',
+  help: "how to read ids given as text: 'number' (u64) or 'string' (default: the collection's id type)",
+};
+
+/**
+ * The commands. `args` lists positionals; a name ending in '...' takes one or more, a name in
+ * brackets is optional.
+ * @type {Record<string, { args: string[], summary: string, options: Record<string, OptionSpec>,
+ *   details?: string }>}
+ */
+export const COMMANDS = {
+  create: {
+    args: ['FILE'],
+    summary: 'create an empty .rvf store',
+    options: {
+      dimension: { type: 'int', arg: 'N', required: true, help: 'vector dimension (1..65535)' },
+      metric: { type: METRICS, arg: 'NAME', default: 'cosine', help: 'cosine (default), euclidean or dotProduct' },
+      index: { type: ['hnsw', 'flat'], arg: 'TYPE', default: 'hnsw', help: 'hnsw (default) or flat (exact scan)' },
+      m: { type: 'int', arg: 'N', help: 'HNSW links per node (default 16)' },
+      'ef-construction': { type: 'int', arg: 'N', help: 'HNSW build beam width (default 200)' },
+      ef: { type: 'int', arg: 'N', help: 'default HNSW search beam width (default 64)' },
+      seed: { type: 'u64', arg: 'N', help: 'HNSW level seed (default 42)' },
+    },
+    details: 'Fails if FILE exists.',
+  },
+  ingest: {
+    args: ['FILE'],
+    summary: 'insert (upsert) vectors from a JSON, NDJSON, CSV or .fvecs file',
+    options: {
+      input: { type: 'string', arg: 'DATA', required: true, help: "input file ('-' reads stdin; then give --format)" },
+      format: { type: FORMATS, arg: 'FMT', help: 'json, ndjson, csv or fvecs (default: from the extension)' },
+      batch: { type: 'int', arg: 'N', default: 1000, help: 'rows per atomic, committed batch (default 1000)' },
+      'id-offset': { type: 'u64', arg: 'N', help: 'fvecs: id of the first row (default 0; ids are row numbers)' },
+      'id-type': ID_TYPE_OPT,
+      'no-progress': { type: 'bool', help: 'no progress bar even on a terminal' },
+    },
+    details: [
+      'Formats:',
+      '  json    a JSON array of { "id": ..., "vector": [...], "metadata": {...} }',
+      '  ndjson  one such object per line (.ndjson, .jsonl)',
+      '  csv     header row: id, then v0..vN (one column per component) or one "vector" column',
+      '          holding a JSON array, then optional metadata columns (numbers stay numbers,',
+      '          other text becomes strings, empty cells are left out)',
+      '  fvecs   the TEXMEX binary format; ids are row numbers (+ --id-offset)',
+      'Rows are written in batches; each batch is atomic and committed before the next starts, so',
+      'an error or Ctrl-C keeps every batch before it. Existing ids are replaced (upsert).',
+    ].join('\n'),
+  },
+  query: {
+    args: ['FILE'],
+    summary: 'nearest neighbours of a vector',
+    options: {
+      vector: { type: 'json', arg: 'JSON', help: "the query vector as a JSON array, e.g. '[0.1, 0.2, ...]'" },
+      'vector-file': {
+        type: 'string', arg: 'F',
+        help: 'query vector(s) from a file: a JSON array (one query), a JSON array of arrays, NDJSON arrays, or .fvecs',
+      },
+      k: { type: 'int', arg: 'N', default: 10, help: 'number of results (default 10)' },
+      filter: { type: 'json', arg: 'JSON', help: 'metadata filter, e.g. \'{"lang":"en","year":{"$gte":2020}}\'' },
+      ef: { type: 'int', arg: 'N', help: 'HNSW search beam width for this query' },
+      threshold: { type: 'number', arg: 'X', help: 'keep hits with score >= X' },
+      'include-vectors': { type: 'bool', help: 'print the stored vectors of the hits' },
+      'no-metadata': { type: 'bool', help: 'leave metadata out' },
+    },
+  },
+  get: {
+    args: ['FILE', 'ID'],
+    summary: 'the vector and metadata of one id',
+    options: { 'id-type': ID_TYPE_OPT },
+  },
+  delete: {
+    args: ['FILE', 'ID...'],
+    summary: 'delete ids (absent ids are counted, not an error)',
+    options: { 'id-type': ID_TYPE_OPT },
+  },
+  status: { args: ['FILE'], summary: 'epoch, counts, lineage, size of a store', options: {} },
+  segments: { args: ['FILE'], summary: 'the committed segment directory', options: {} },
+  derive: {
+    args: ['FILE', 'CHILD'],
+    summary: 'create a child store (lineage) from FILE',
+    options: {},
+    details: 'Fails if CHILD exists.',
+  },
+  compact: { args: ['FILE'], summary: 'rewrite the store without dead rows', options: {} },
+  export: {
+    args: ['FILE', 'OUT'],
+    summary: 'write a self-contained .rvf image of the committed state',
+    options: { force: { type: 'bool', help: 'overwrite OUT if it exists' } },
+  },
+  verify: {
+    args: ['FILE'],
+    summary: 'check hashes, directory and witness chain (exit 1 if anything is wrong)',
+    options: {},
+  },
+  bench: {
+    args: [],
+    summary: 'a small benchmark on generated data: inserts/s, QPS, recall@10',
+    options: {
+      n: { type: 'int', arg: 'N', default: 5000, help: 'vectors (default 5000)' },
+      dim: { type: 'int', arg: 'D', default: 64, help: 'dimension (default 64)' },
+      queries: { type: 'int', arg: 'Q', default: 100, help: 'queries (default 100)' },
+      k: { type: 'int', arg: 'K', default: 10, help: 'results per query (default 10)' },
+      metric: { type: METRICS, arg: 'NAME', default: 'cosine', help: 'cosine (default), euclidean or dotProduct' },
+      m: { type: 'int', arg: 'N', help: 'HNSW links per node (default 16)' },
+      'ef-construction': { type: 'int', arg: 'N', help: 'HNSW build beam width (default 200)' },
+      ef: { type: 'int', arg: 'N', help: 'HNSW search beam width (default 64)' },
+      batch: { type: 'int', arg: 'N', default: 1000, help: 'rows per insertBatch (default 1000)' },
+      seed: { type: 'int', arg: 'N', default: 1, help: 'data generator seed (default 1)' },
+      'no-progress': { type: 'bool', help: 'no progress bar even on a terminal' },
+    },
+    details: 'The data are clustered Gaussian vectors from a seeded generator; recall is against an exact\n' +
+      'float64 brute-force scan. --backend node runs on a temporary file (removed afterwards).',
+  },
+  help: { args: ['[COMMAND]'], summary: 'show help', options: {} },
+};
+
+/** One-line usage of a command. */
+export function usageLine(cmd) {
+  const c = COMMANDS[cmd];
+  if (!c) return 'veclite <command> [options]';
+  const req = Object.entries(c.options).filter(([, o]) => o.required).map(([n, o]) => `--${n} ${o.arg ?? ''}`.trim());
+  return ['veclite', cmd, ...c.args, ...req, Object.keys(c.options).length > req.length ? '[options]' : '']
+    .filter(Boolean).join(' ');
+}
+
+function optionLines(opts) {
+  const rows = Object.entries(opts).map(([n, o]) => {
+    const arg = o.type === 'bool' ? '' : ` ${o.arg ?? 'VALUE'}`;
+    return [`--${n}${arg}`, o.help];
+  });
+  const w = Math.max(0, ...rows.map((r) => r[0].length));
+  return rows.map(([a, h]) => `  ${a.padEnd(w)}  ${h}`);
+}
+
+/**
+ * Help text: the overview (no command) or one command's.
+ * @param {string|null} [cmd]
+ * @returns {string}
+ */
+export function helpText(cmd = null) {
+  if (cmd && COMMANDS[cmd]) {
+    const c = COMMANDS[cmd];
+    const lines = [`Usage: ${usageLine(cmd)}`, '', `${c.summary}.`];
+    if (c.details) lines.push('', c.details);
+    if (Object.keys(c.options).length) lines.push('', 'Options:', ...optionLines(c.options));
+    lines.push('', 'Global options:', ...optionLines(GLOBAL_OPTIONS));
+    lines.push('', 'Exit status: 0 on success, 1 on an error (one line "veclite: CODE: message" on stderr),',
+      '2 on a usage error.');
+    return lines.join('\n') + '\n';
+  }
+  const w = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  return [
+    'veclite — an embedded vector database (.rvf stores), command-line interface',
+    '',
+    'Usage: veclite <command> [arguments] [options]',
+    '',
+    'Commands:',
+    ...Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(w)}  ${c.summary}`),
+    '',
+    'Global options:',
+    ...optionLines(GLOBAL_OPTIONS),
+    '',
+    "Run 'veclite help <command>' or 'veclite <command> --help' for a command's options.",
+    'Exit status: 0 on success, 1 on an error (one line "veclite: CODE: message" on stderr),',
+    '2 on a usage error.',
+  ].join('\n') + '\n';
+}
+
+const INT_RE = /^[+-]?\d+$/;
+const NUM_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/**
+ * Convert one option value to its type; UsageError if it cannot be.
+ * @param {string} name option name (without --)
+ * @param {OptionSpec} spec
+ * @param {string} raw
+ * @param {string|null} cmd
+ */
+export function convertValue(name, spec, raw, cmd) {
+  const t = spec.type;
+  if (Array.isArray(t)) {
+    if (!t.includes(raw)) throw new UsageError(`--${name} must be one of ${t.join(', ')} (got '${raw}')`, cmd);
+    return raw;
+  }
+  switch (t) {
+    case 'string':
+      if (raw === '') throw new UsageError(`--${name} needs a non-empty value`, cmd);
+      return raw;
+    case 'int': {
+      const v = Number(raw);
+      if (!INT_RE.test(raw.trim()) || !Number.isSafeInteger(v)) {
+        throw new UsageError(`--${name} expects an integer (got '${raw}')`, cmd);
+      }
+      return v;
+    }
+    case 'u64': {
+      const s = raw.trim();
+      if (!/^\d+$/.test(s)) throw new UsageError(`--${name} expects a non-negative integer (got '${raw}')`, cmd);
+      const b = BigInt(s);
+      if (b > 0xFFFFFFFFFFFFFFFFn) throw new UsageError(`--${name} must be at most 2^64-1 (got ${s})`, cmd);
+      return b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
+    }
+    case 'number': {
+      const v = Number(raw);
+      if (!NUM_RE.test(raw.trim()) || !Number.isFinite(v)) {
+        throw new UsageError(`--${name} expects a number (got '${raw}')`, cmd);
+      }
+      return v;
+    }
+    case 'json':
+      try {
+        return JSON.parse(raw);
+      } catch (e) {
+        throw new UsageError(`--${name} is not valid JSON (${e.message})`, cmd);
+      }
+    default:
+      throw new Error(`option --${name} has unknown type ${t}`);
+  }
+}
+
+/**
+ * Parse a command line (without `node` and the script).
+ * @param {string[]} argv
+ * @returns {{ command: string|null, args: string[], options: Record<string, any>,
+ *   global: { json: boolean, backend: string|undefined, help: boolean, version: boolean } }}
+ *   command is null when none was given (then help or version is what to do).
+ * @throws {UsageError}
+ */
+export function parseArgs(argv) {
+  let command = null;
+  const positionals = [];
+  const seen = {};          // name -> raw value (string) or true
+  let onlyPositionals = false;
+  const specOf = (name) => GLOBAL_OPTIONS[name] ?? (command ? COMMANDS[command].options[name] : undefined);
+  for (let i = 0; i < argv.length; i++) {
+    const tok = argv[i];
+    if (!onlyPositionals && tok === '--') {
+      onlyPositionals = true;
+      continue;
+    }
+    if (!onlyPositionals && tok.startsWith('--')) {
+      const eq = tok.indexOf('=');
+      const name = eq < 0 ? tok.slice(2) : tok.slice(2, eq);
+      const spec = specOf(name);
+      if (!spec) {
+        const where = command ? ` for '${command}'` : '';
+        const hint = !command && Object.values(COMMANDS).some((c) => name in c.options)
+          ? ` (command options go after the command)` : '';
+        throw new UsageError(`unknown option --${name}${where}${hint}`, command);
+      }
+      if (spec.type === 'bool') {
+        if (eq >= 0) throw new UsageError(`--${name} is a flag and takes no value`, command);
+        seen[name] = true;
+      } else if (eq >= 0) {
+        seen[name] = tok.slice(eq + 1);
+      } else {
+        const v = argv[i + 1];
+        if (v === undefined || (v.startsWith('--') && v.length > 2)) {
+          throw new UsageError(`--${name} needs a value${spec.arg ? ` (${spec.arg})` : ''}`, command);
+        }
+        seen[name] = v;
+        i++;
+      }
+      continue;
+    }
+    if (!onlyPositionals && tok === '-h') {
+      seen.help = true;
+      continue;
+    }
+    if (!onlyPositionals && tok.startsWith('-') && tok.length > 1 && !/^-\d/.test(tok)) {
+      throw new UsageError(`unknown option ${tok}; options are spelled --name`, command);
+    }
+    if (command === null) {
+      if (!Object.hasOwn(COMMANDS, tok)) {
+        throw new UsageError(`unknown command '${tok}'`, null);
+      }
+      command = tok;
+    } else {
+      positionals.push(tok);
+    }
+  }
+
+  const global = {
+    json: seen.json === true,
+    backend: seen.backend === undefined ? undefined : convertValue('backend', GLOBAL_OPTIONS.backend, seen.backend, command),
+    help: seen.help === true,
+    version: seen.version === true,
+  };
+  if (command === null || global.help || global.version) {
+    return { command, args: positionals, options: {}, global };
+  }
+
+  const spec = COMMANDS[command];
+  const options = {};
+  for (const [name, o] of Object.entries(spec.options)) {
+    if (seen[name] === undefined) {
+      if (o.required) throw new UsageError(`missing --${name}${o.arg ? ` ${o.arg}` : ''}`, command);
+      options[name] = o.type === 'bool' ? false : o.default;
+    } else {
+      options[name] = o.type === 'bool' ? true : convertValue(name, o, seen[name], command);
+    }
+  }
+
+  // Positionals: required ones, optional [X], and a trailing X... that takes the rest.
+  const req = spec.args.filter((a) => !a.startsWith('['));
+  const variadic = spec.args.length > 0 && spec.args[spec.args.length - 1].endsWith('...');
+  if (positionals.length < req.length) {
+    throw new UsageError(`missing ${req.slice(positionals.length).join(' ')}`, command);
+  }
+  if (!variadic && positionals.length > spec.args.length) {
+    throw new UsageError(`unexpected argument '${positionals[spec.args.length]}'`, command);
+  }
+  return { command, args: positionals, options, global };
+}

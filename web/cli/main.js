@@ -1,0 +1,531 @@
+// web/cli/main.js — the `veclite` command-line interface (docs/API-CONTRACT.md "CLI", SPEC.md
+// F11). bin/veclite.js calls main(); tests may call it in-process with their own streams.
+//
+// Every command goes through the public API of web/index.js (openCollection, createDatabase) —
+// the CLI has no private access to the engine or the file format.
+//
+// Invariants:
+// - Exit status: 0 success; 1 error, reported as exactly one line `veclite: CODE: message` on
+//   stderr (CODE is a VecliteError code); 2 usage error, reported as `veclite: message` plus a
+//   hint line; 130 when interrupted (Ctrl-C) during ingest, after the batches read so far are
+//   committed.
+// - With --json, stdout receives exactly one JSON document (one line) per successful command
+//   (verify also prints it when it finds problems, then exits 1); nothing else is ever written
+//   to stdout. Ids above 2^53-1 print as exact decimal strings. Progress and errors go to stderr.
+// - The progress bar draws only when stderr is a TTY, and never with --json or --no-progress.
+// - Stores are opened read-only (no lock) by commands that only read (query, get, status,
+//   segments, verify, export) and as the writer by the others; every opened collection is
+//   closed before main() returns, on success and on error, so the lock is released and the
+//   graph persisted.
+// - An explicit --backend that is unavailable fails with EBACKEND and a hint: never a fallback.
+
+import fs from 'node:fs';
+import { VecliteError } from '../errors.js';
+import { COMMANDS, UsageError, helpText, parseArgs, usageLine } from './args.js';
+import { bytes, keyValues, num, oneLine, table, toJson } from './output.js';
+import { Progress } from './progress.js';
+import { POSITION_UNIT, detectFormat, fvecsRowCount, openInput, readQueryVectors, readRows, textId } from './readers.js';
+import { runBench } from './bench.js';
+
+const CODES = new Set(['EINVAL', 'ENOTFOUND', 'ELOCK', 'EREADONLY', 'ECORRUPT', 'EVERSION', 'EBACKEND', 'EBUDGET', 'ECLOSED', 'EIO']);
+
+/** The package version, read once from package.json next to web/. */
+export function version() {
+  try {
+    return JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Commands that write a store (they need the node backend). */
+const WRITERS = new Set(['create', 'ingest', 'delete', 'compact', 'derive']);
+
+/** Hints for backends that exist elsewhere but not in a Node CLI. */
+const BACKEND_HINTS = {
+  opfs: 'OPFS (the Origin Private File System) exists only in browsers; open the store in a page or Worker with ' +
+    "openCollection(path, { backend: 'opfs' })",
+  indexeddb: 'IndexedDB exists only in browsers; use the JS API in a page or Worker',
+};
+
+/** Throw EBACKEND for an explicit backend the CLI cannot use. */
+function checkBackend(backend) {
+  if (backend === undefined || backend === 'node' || backend === 'memory') return;
+  const hint = BACKEND_HINTS[backend.toLowerCase()] ?? `there is no backend named '${backend}'`;
+  throw new VecliteError('EBACKEND',
+    `backend '${backend}' is not available in the veclite CLI: ${hint}. In Node use --backend node ` +
+    '(files, the default) or --backend memory (a read-only in-memory copy of the file)');
+}
+
+function exists(p) {
+  try {
+    fs.statSync(p);
+    return true;
+  } catch (e) {
+    if (e.code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+/** VecliteError for a Node fs error. */
+function fsError(e, what) {
+  if (e instanceof VecliteError) return e;
+  const code = e?.code === 'ENOENT' ? 'ENOTFOUND' : 'EIO';
+  return new VecliteError(code, `${what}: ${e?.message ?? String(e)}`, { cause: e });
+}
+
+/** EBACKEND unless the API can open .rvf files. */
+function requirePersistence(api) {
+  if (typeof api.openCollection !== 'function') {
+    throw new VecliteError('EBACKEND',
+      'this build of veclite has no openCollection (the .rvf persistence layer is missing from web/index.js); ' +
+      'the CLI needs it for every command except bench');
+  }
+}
+
+/**
+ * Open a store for a command.
+ * @param {any} api web/index.js
+ * @param {string} file
+ * @param {{ write: boolean, backend?: string, command: string }} o
+ */
+async function openStore(api, file, { write, backend, command }) {
+  requirePersistence(api);
+  if (backend === 'memory') {
+    if (write) {
+      throw new UsageError(`--backend memory works on an in-memory copy of the file, so '${command}' would change nothing; ` +
+        'use --backend node (the default)', command);
+    }
+    let buf;
+    try {
+      buf = await fs.promises.readFile(file);
+    } catch (e) {
+      throw e?.code === 'ENOENT'
+        ? new VecliteError('ENOTFOUND', `${file} does not exist`)
+        : fsError(e, file);
+    }
+    return api.openCollection(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), { readOnly: true, backend: 'memory' });
+  }
+  if (!exists(file)) {
+    throw new VecliteError('ENOTFOUND', `${file} does not exist; create it with 'veclite create ${file} --dimension N'`);
+  }
+  const opts = { readOnly: !write };
+  if (backend) opts.backend = backend;
+  return api.openCollection(file, opts);
+}
+
+/**
+ * Run fn(col) on an opened store and close it afterwards. A close error is reported only if
+ * fn succeeded (the first error is the one that matters).
+ */
+async function withStore(api, file, o, fn) {
+  const col = await openStore(api, file, o);
+  let result;
+  try {
+    result = await fn(col);
+  } catch (e) {
+    try { await col.close(); } catch { /* the first error wins */ }
+    throw e;
+  }
+  await col.close();
+  return result;
+}
+
+/** The id of a command-line argument, read as the collection's id type. */
+async function argId(col, raw, idType) {
+  let mode = idType ?? null;
+  if (!mode && typeof col.stats === 'function') mode = (await col.stats()).idType ?? null;
+  return textId(raw, mode, 'ID argument');
+}
+
+/** Re-point an insertBatch error at the input line it came from. */
+function locate(e, pos, unit, name, committed) {
+  if (!(e instanceof VecliteError)) return e;
+  let msg = e.message.replace(/insertBatch\[(\d+)\]/g, (m, i) => (pos[i] !== undefined ? `${name} ${unit} ${pos[i]}` : m));
+  if (committed > 0) msg += ` (${committed} row${committed === 1 ? '' : 's'} before this batch ${committed === 1 ? 'was' : 'were'} committed)`;
+  return new VecliteError(e.code, msg, { cause: e });
+}
+
+// ---- commands -------------------------------------------------------------------------------------
+
+/** Each command returns { doc, text } — doc for --json, text for humans — or throws. */
+const RUN = {
+  async create(ctx) {
+    const { api, args: [file], opt, backend } = ctx;
+    requirePersistence(api);
+    if (exists(file)) throw new VecliteError('EINVAL', `${file} already exists; pick a new file name (or delete the old store)`);
+    const index = opt.index === 'flat' ? { type: 'flat' } : { type: 'hnsw' };
+    if (opt.index !== 'flat') {
+      if (opt.m !== undefined) index.m = opt.m;
+      if (opt['ef-construction'] !== undefined) index.efConstruction = opt['ef-construction'];
+      if (opt.ef !== undefined) index.ef = opt.ef;
+      if (opt.seed !== undefined) index.seed = opt.seed;
+    } else if (['m', 'ef-construction', 'ef', 'seed'].some((k) => opt[k] !== undefined)) {
+      throw new UsageError('--m, --ef-construction, --ef and --seed apply to --index hnsw only', 'create');
+    }
+    const o = { create: { dimension: opt.dimension, metric: opt.metric, index } };
+    if (backend) o.backend = backend;
+    const col = await api.openCollection(file, o);
+    let st;
+    try {
+      st = await col.status();
+    } finally {
+      await col.close();
+    }
+    const doc = { file, created: true, dimension: st.dimension, metric: st.metric, index };
+    const idx = index.type === 'flat' ? 'flat index' : `hnsw index${index.m ? ` m=${index.m}` : ''}${index.efConstruction ? ` efConstruction=${index.efConstruction}` : ''}`;
+    return { doc, text: `created ${file} (dimension ${st.dimension}, ${st.metric}, ${idx})\n` };
+  },
+
+  async ingest(ctx) {
+    const { api, args: [file], opt, backend, io, json } = ctx;
+    const src = opt.input;
+    const format = opt.format ?? (src === '-' ? null : detectFormat(src));
+    if (!format) {
+      throw new UsageError(src === '-'
+        ? 'reading stdin needs --format json|ndjson|csv|fvecs'
+        : `cannot tell the format of '${src}' from its extension; pass --format json|ndjson|csv|fvecs`, 'ingest');
+    }
+    if (opt.batch < 1) throw new UsageError(`--batch must be at least 1 (got ${opt.batch})`, 'ingest');
+    if (opt['id-offset'] !== undefined && format !== 'fvecs') throw new UsageError('--id-offset applies to --format fvecs only', 'ingest');
+    const input = await openInput(src, { stdin: io.stdin });
+    return withStore(api, file, { write: true, backend, command: 'ingest' }, async (col) => {
+      const colIdType = (await col.stats()).idType ?? null;
+      const idType = opt['id-type'] ?? (format === 'csv' ? colIdType : undefined);
+      const totalRows = format === 'fvecs' ? await fvecsRowCount(src) : null;
+      const bar = new Progress({
+        stream: io.stderr, enabled: !json && !opt['no-progress'], label: 'ingest',
+        totalRows, totalBytes: input.total,
+      });
+      const unit = POSITION_UNIT[format];
+      const t0 = performance.now();
+      let rows = 0, written = 0, batches = 0, parsed = 0;
+      let batch = [], pos = [];
+      let interrupted = false;
+      io.setInterruptible?.(true);
+      const flush = async () => {
+        if (!batch.length) return;
+        try {
+          written += await col.insertBatch(batch);
+        } catch (e) {
+          throw locate(e, pos, unit, input.name, rows);
+        }
+        rows += batch.length;
+        batches++;
+        batch = [];
+        pos = [];
+        // The reader runs up to a chunk ahead of the rows written: estimate the bytes behind the
+        // written rows from the bytes per row parsed so far, so the bar and ETA move smoothly.
+        bar.update(rows, parsed ? input.read * (rows / parsed) : null);
+      };
+      // Ctrl-C (io.signal) stops reading at once, even while waiting for input on a pipe; the
+      // rows read completely so far are then committed as a last batch.
+      const it = readRows(input, format, { idType, idOffset: opt['id-offset'] ?? 0 })[Symbol.asyncIterator]();
+      const ABORT = Symbol('abort');
+      let onAbort;
+      const aborted = new Promise((resolve) => {
+        onAbort = () => resolve(ABORT);
+        if (io.signal?.aborted) resolve(ABORT);
+        else io.signal?.addEventListener('abort', onAbort, { once: true });
+      });
+      try {
+        for (;;) {
+          const next = it.next();
+          next.catch(() => {});                            // abandoned when interrupted
+          const r = await Promise.race([next, aborted]);
+          if (r === ABORT) {
+            interrupted = true;
+            break;
+          }
+          if (r.done) break;
+          const { items, pos: p } = r.value;
+          parsed += items.length;
+          for (let i = 0; i < items.length; i++) {
+            batch.push(items[i]);
+            pos.push(p[i]);
+            if (batch.length >= opt.batch) await flush();
+          }
+          if (io.signal?.aborted) {
+            interrupted = true;
+            break;
+          }
+        }
+        await flush();
+      } finally {
+        io.signal?.removeEventListener('abort', onAbort);
+        io.setInterruptible?.(false);
+        if (interrupted) it.return().catch(() => {});   // not awaited: it may be blocked on input
+        bar.done();
+      }
+      const sec = (performance.now() - t0) / 1000;
+      const count = await col.count();
+      const doc = {
+        file, input: src, format, rows, written, batches, seconds: sec,
+        rowsPerSecond: sec > 0 ? rows / sec : null, count,
+      };
+      if (interrupted) {
+        doc.interrupted = true;
+        ctx.exitCode = 130;
+        ctx.errorLine = `veclite: interrupted; the ${rows} rows read before it are committed`;
+      }
+      const text = `ingested ${num(rows)} rows (${num(written)} ids) from ${input.name} into ${file} in ${sec.toFixed(1)} s ` +
+        `(${num(sec > 0 ? rows / sec : 0)} rows/s); the store holds ${num(count)} vectors\n`;
+      return { doc, text };
+    });
+  },
+
+  async query(ctx) {
+    const { api, args: [file], opt, backend } = ctx;
+    const hasVec = opt.vector !== undefined, hasFile = opt['vector-file'] !== undefined;
+    if (hasVec === hasFile) throw new UsageError('give the query as --vector JSON or --vector-file F (exactly one)', 'query');
+    let vectors, single;
+    if (hasVec) {
+      if (!Array.isArray(opt.vector)) throw new UsageError("--vector must be a JSON array of numbers, e.g. '[0.1, 0.2]'", 'query');
+      vectors = [opt.vector];
+      single = true;
+    } else {
+      ({ vectors, single } = await readQueryVectors(opt['vector-file']));
+    }
+    const so = { k: opt.k, includeVectors: opt['include-vectors'], includeMetadata: !opt['no-metadata'] };
+    if (opt.ef !== undefined) so.ef = opt.ef;
+    if (opt.filter !== undefined) so.filter = opt.filter;
+    if (opt.threshold !== undefined) so.threshold = opt.threshold;
+    return withStore(api, file, { write: false, backend, command: 'query' }, async (col) => {
+      const rows = single ? [await col.search(vectors[0], so)] : await col.searchBatch(vectors, so);
+      const doc = single ? { k: opt.k, results: rows[0] } : { k: opt.k, queries: rows.map((results) => ({ results })) };
+      const block = (hits) => {
+        if (!hits.length) return '(no results)\n';
+        const head = ['rank', 'id', 'score', 'distance'];
+        if (so.includeMetadata) head.push('metadata');
+        if (so.includeVectors) head.push('vector');
+        return table(head, hits.map((h, r) => {
+          const row = [r + 1, h.id, h.score.toFixed(6), h.distance.toFixed(6)];
+          if (so.includeMetadata) row.push(h.metadata && Object.keys(h.metadata).length ? h.metadata : '');
+          if (so.includeVectors) row.push(h.vector);
+          return row;
+        }));
+      };
+      const text = single ? block(rows[0]) : rows.map((h, i) => `query ${i}:\n${block(h)}`).join('\n');
+      return { doc, text };
+    });
+  },
+
+  async get(ctx) {
+    const { api, args: [file, raw], opt, backend } = ctx;
+    return withStore(api, file, { write: false, backend, command: 'get' }, async (col) => {
+      const id = await argId(col, raw, opt['id-type']);
+      const r = await col.get(id);
+      if (!r) throw new VecliteError('ENOTFOUND', `no vector with id ${raw} in ${file}`);
+      const doc = { id: r.id, vector: r.vector, metadata: r.metadata };
+      const text = keyValues({ id: String(r.id), dimension: r.vector.length, metadata: r.metadata, vector: r.vector });
+      return { doc, text };
+    });
+  },
+
+  async delete(ctx) {
+    const { api, args: [file, ...raws], opt, backend } = ctx;
+    return withStore(api, file, { write: true, backend, command: 'delete' }, async (col) => {
+      const ids = [];
+      for (const raw of raws) ids.push(await argId(col, raw, opt['id-type']));
+      const deleted = await col.delete(ids);
+      const count = await col.count();
+      const doc = { deleted, requested: ids.length, count };
+      return { doc, text: `deleted ${deleted} of ${ids.length} ids; the store holds ${num(count)} vectors\n` };
+    });
+  },
+
+  async status(ctx) {
+    const { api, args: [file], backend } = ctx;
+    return withStore(api, file, { write: false, backend, command: 'status' }, async (col) => {
+      const st = await col.status();
+      const shown = { ...st };
+      if (typeof shown.bytes === 'number') shown.bytes = bytes(shown.bytes);
+      return { doc: st, text: keyValues(shown) };
+    });
+  },
+
+  async segments(ctx) {
+    const { api, args: [file], backend } = ctx;
+    return withStore(api, file, { write: false, backend, command: 'segments' }, async (col) => {
+      const segs = await col.segments();
+      const text = segs.length
+        ? table(['id', 'type', 'name', 'offset', 'length'], segs.map((s) => [s.id, s.type, s.typeName, s.offset, s.length]))
+        : '(no segments)\n';
+      return { doc: { file, segments: segs }, text };
+    });
+  },
+
+  async derive(ctx) {
+    const { api, args: [file, child], backend } = ctx;
+    if (exists(child)) throw new VecliteError('EINVAL', `${child} already exists; derive into a new file name`);
+    return withStore(api, file, { write: false, backend, command: 'derive' }, async (col) => {
+      const c = await col.derive(child);
+      let st;
+      try {
+        st = await c.status();
+      } finally {
+        await c.close();
+      }
+      return {
+        doc: st,
+        text: `derived ${child} from ${file} (lineage depth ${st.lineageDepth}, ${num(st.count)} vectors)\n`,
+      };
+    });
+  },
+
+  async compact(ctx) {
+    const { api, args: [file], backend } = ctx;
+    return withStore(api, file, { write: true, backend, command: 'compact' }, async (col) => {
+      const r = await col.compact();
+      const doc = { file, ...r };
+      return { doc, text: `compacted ${file}: ${bytes(r.bytesBefore)} -> ${bytes(r.bytesAfter)}\n` };
+    });
+  },
+
+  async export(ctx) {
+    const { api, args: [file, out], opt, backend } = ctx;
+    if (exists(out) && !opt.force) throw new VecliteError('EINVAL', `${out} already exists; pass --force to overwrite it`);
+    return withStore(api, file, { write: false, backend, command: 'export' }, async (col) => {
+      const img = await col.export();
+      // Write under a temporary name, flush, then rename: OUT is never half-written.
+      const tmp = `${out}.tmp-${process.pid}`;
+      try {
+        const fh = await fs.promises.open(tmp, 'w');
+        try {
+          await fh.writeFile(img);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await fs.promises.rename(tmp, out);
+      } catch (e) {
+        await fs.promises.rm(tmp, { force: true });
+        throw fsError(e, `writing ${out}`);
+      }
+      return { doc: { file, out, bytes: img.length }, text: `exported ${file} to ${out}: ${bytes(img.length)}\n` };
+    });
+  },
+
+  async verify(ctx) {
+    const { api, args: [file], backend } = ctx;
+    return withStore(api, file, { write: false, backend, command: 'verify' }, async (col) => {
+      const r = await col.verify();
+      const lines = [r.ok ? `${file}: ok` : `${file}: ${r.problems.length} problem(s)`];
+      for (const p of r.problems) lines.push(`  - ${p}`);
+      if (r.witness) lines.push(`witness: ${r.witness.entries} entries, ${r.witness.intact ? 'intact' : 'BROKEN'}`);
+      if (!r.ok) {
+        ctx.exitCode = 1;
+        ctx.errorLine = `veclite: ECORRUPT: verify found ${r.problems.length} problem(s) in ${file}` +
+          (r.problems.length ? `: ${oneLine(r.problems[0])}` : '');
+      }
+      return { doc: { file, ...r }, text: lines.join('\n') + '\n' };
+    });
+  },
+
+  async bench(ctx) {
+    const { api, opt, backend, io, json } = ctx;
+    for (const k of ['n', 'dim', 'queries', 'k', 'batch']) {
+      if (opt[k] < 1) throw new UsageError(`--${k} must be at least 1 (got ${opt[k]})`, 'bench');
+    }
+    const r = await runBench(api, {
+      n: opt.n, dim: opt.dim, queries: opt.queries, k: opt.k, metric: opt.metric, m: opt.m,
+      efConstruction: opt['ef-construction'], ef: opt.ef, batch: opt.batch, seed: opt.seed, backend,
+    }, {
+      progress: (label, total) => new Progress({
+        stream: io.stderr, enabled: !json && !opt['no-progress'], label, totalRows: total,
+      }),
+    });
+    const text = [
+      `veclite bench: ${num(r.n)} x ${r.dim} ${r.metric}, ${r.queries} queries, k=${r.k}, ${r.backend} backend, ${r.implementation}`,
+      `index:    ${toJson(r.index)}`,
+      `insert:   ${num(r.insertsPerSecond)} vectors/s (${r.insertSeconds.toFixed(2)} s, batches of ${r.batch})`,
+      `search:   ${num(r.qps)} queries/s (${r.searches} searches in ${r.searchSeconds.toFixed(2)} s)`,
+      `recall@${r.k}: ${r.recall.toFixed(4)} (vs exact float64 brute force)`,
+      `memory:   ${bytes(r.memoryBytes)}`,
+    ].join('\n') + '\n';
+    return { doc: r, text };
+  },
+};
+
+// ---- main -----------------------------------------------------------------------------------------
+
+/**
+ * Run one command line.
+ * @param {string[]} argv arguments after the script name
+ * @param {{ stdout: { write(s: string): any }, stderr: { write(s: string): any, isTTY?: boolean, columns?: number },
+ *   stdin?: NodeJS.ReadableStream, signal?: AbortSignal, env?: Record<string, string|undefined>,
+ *   loadApi?: () => Promise<any> }} io
+ * @returns {Promise<number>} the exit status
+ */
+export async function main(argv, io) {
+  const env = io.env ?? {};
+  let parsed;
+  try {
+    parsed = parseArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) return usageFailure(e, io);
+    throw e;
+  }
+  const { command, args, options, global } = parsed;
+  if (global.version) {
+    io.stdout.write(global.json ? toJson({ version: version() }) + '\n' : `veclite ${version()}\n`);
+    return 0;
+  }
+  if (command === null) {
+    if (global.help) {
+      io.stdout.write(helpText());
+      return 0;
+    }
+    return usageFailure(new UsageError('no command given'), io);
+  }
+  if (command === 'help' || global.help) {
+    const topic = command === 'help' ? args[0] ?? null : command;
+    if (topic !== null && !Object.hasOwn(COMMANDS, topic)) return usageFailure(new UsageError(`unknown command '${topic}'`), io);
+    io.stdout.write(helpText(topic));
+    return 0;
+  }
+
+  const ctx = {
+    command, args, opt: options, json: global.json, backend: global.backend, io,
+    api: null, exitCode: 0, errorLine: null,
+  };
+  try {
+    checkBackend(global.backend);
+    if (global.backend === 'memory' && WRITERS.has(command)) {
+      throw new UsageError(`--backend memory works on an in-memory copy of the file, so '${command}' would change ` +
+        'nothing on disk; use --backend node (the default)', command);
+    }
+    ctx.api = await (io.loadApi ? io.loadApi() : import('../index.js'));
+    const { doc, text } = await RUN[command](ctx);
+    io.stdout.write(global.json ? toJson(doc) + '\n' : text);
+    if (ctx.errorLine) io.stderr.write(ctx.errorLine + '\n');
+    return ctx.exitCode;
+  } catch (e) {
+    if (e instanceof UsageError) return usageFailure(e, io);
+    return failure(e, io, env);
+  }
+}
+
+function usageFailure(e, io) {
+  io.stderr.write(`veclite: ${oneLine(e.message)}\n`);
+  if (e.command) io.stderr.write(`usage: ${usageLine(e.command)}  (see 'veclite help ${e.command}')\n`);
+  else io.stderr.write("run 'veclite help' for the list of commands\n");
+  return 2;
+}
+
+function failure(e, io, env) {
+  let code, msg;
+  if (e && e.name === 'VecliteError' && CODES.has(e.code)) {
+    code = e.code;
+    msg = e.message;
+  } else if (e && typeof e.code === 'string' && e.syscall) {
+    code = e.code === 'ENOENT' ? 'ENOTFOUND' : 'EIO';
+    msg = e.message;
+  } else {
+    code = 'EIO';
+    msg = `unexpected ${e?.name ?? 'error'}: ${e?.message ?? String(e)} (set VECLITE_DEBUG=1 for the stack; please report this)`;
+  }
+  io.stderr.write(`veclite: ${code}: ${oneLine(msg)}\n`);
+  if (env.VECLITE_DEBUG && e?.stack) io.stderr.write(e.stack + '\n');
+  return 1;
+}

@@ -1,0 +1,342 @@
+// web/node-backend.js — the Node file backend: opening, creating, compacting and deriving .rvf
+// files on disk for web/index.js (docs/API-CONTRACT.md "Persistence"; FORMAT.md §6-7).
+//
+// How it fits: web/index.js imports this module dynamically, and only when a caller asks for a
+// path or backend 'node', so browsers, Workers and workerd never load it. It in turn loads
+// node:fs / node:path, the file device (idb/node-file.js) and the writer lock
+// (worker/lock-file.js) with dynamic imports. It talks to the engine only through worker/bind.js
+// methods (ioFromDevice, storeOpen, storeCompact, ...), never through heap views.
+//
+// Invariants:
+// - A writable open takes the FORMAT.md §7 lock (`<file>.lock`) BEFORE touching the file, and
+//   every failure after that releases it (and removes a file this call created), so a failed
+//   open leaves nothing behind. Read-only opens take no lock and never write.
+// - Compaction writes `<file>.compact.tmp` through the engine (which syncs it), then renames it
+//   over the file and fsyncs the directory (FORMAT.md §6). Until the rename the original file is
+//   untouched; a leftover .compact.tmp (a crash mid-compaction) is garbage we delete, since only
+//   the lock holder ever writes one.
+// - Errors reaching callers are VecliteErrors; device failures become EIO/ENOTFOUND with the
+//   path in the message.
+
+import { VecliteError } from './errors.js';
+
+/** @type {Promise<any>|null} */
+let loading = null;
+
+/** True when this runtime is Node.js (or one that emulates its process object and node:fs). */
+export function isNode() {
+  const p = globalThis.process;
+  return typeof p === 'object' && p !== null && typeof p.versions?.node === 'string';
+}
+
+/**
+ * Load node:fs, node:path, node:crypto, the file device and the lock module once.
+ * @returns {Promise<{ fs: any, path: any, crypto: any, dev: any, lock: any }>}
+ * @throws {VecliteError} EBACKEND outside Node
+ */
+export function loadNode() {
+  if (!isNode()) {
+    return Promise.reject(new VecliteError('EBACKEND',
+      "backend 'node' needs Node.js (it stores collections as files through node:fs), and this runtime is not Node. " +
+      "In a browser, Worker or edge runtime use backend 'memory' (the default): keep the bytes of " +
+      'collection.export() / snapshot() wherever you like and reopen them with openCollection(bytes)'));
+  }
+  if (!loading) {
+    loading = (async () => {
+      const [fs, path, crypto, dev, lock] = await Promise.all([
+        import('node:fs'), import('node:path'), import('node:crypto'),
+        import('../idb/node-file.js'), import('../worker/lock-file.js'),
+      ]);
+      return { fs: fs.default ?? fs, path: path.default ?? path, crypto: crypto.default ?? crypto, dev, lock };
+    })();
+    loading.catch(() => { loading = null; });
+  }
+  return loading.catch((e) => {
+    throw e instanceof VecliteError ? e : new VecliteError('EBACKEND',
+      `backend 'node' could not load its Node modules (${e?.message ?? e}); it needs Node.js 18 or newer`, { cause: e });
+  });
+}
+
+/** A device failure (idb/node-file.js DeviceError or a raw fs error) as a VecliteError. */
+export function deviceError(e, what) {
+  if (e instanceof VecliteError) return e;
+  const code = e?.code === 'ENOTFOUND' ? 'ENOTFOUND'
+    : e?.code === 'EREADONLY' ? 'EREADONLY'
+      : e?.code === 'EBACKEND' ? 'EBACKEND'
+        : e?.code === 'EEXIST' ? 'EINVAL' : 'EIO';
+  return new VecliteError(code, `${what}: ${e?.message ?? e}`, { cause: e });
+}
+
+/** Collection names that can become file names (docs/API-CONTRACT.md). */
+export const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+/**
+ * Open (or create) one .rvf file as a store of `engine`.
+ * @param {any} N loadNode() result
+ * @param {import('../worker/bind.js').Engine} engine
+ * @param {string} file path of the .rvf file
+ * @param {{ readOnly: boolean, createCfg: object|null, mustCreate?: boolean,
+ *   onLockLost?: (e: VecliteError) => void }} o
+ *   createCfg: the engine configuration to create the file with when it does not exist (or is
+ *   empty); null: the file must exist. mustCreate: fail (EINVAL) if the file exists.
+ * @returns {Promise<{ store: number, dev: any, ref: { io: number, handle: number }, lock: any,
+ *   path: string, created: boolean }>}
+ */
+export async function openFileStore(N, engine, file, o) {
+  const { fs, path, dev: D, lock: L } = N;
+  const abs = path.resolve(file);
+  if (o.readOnly && o.createCfg && !fs.existsSync(abs)) {
+    throw new VecliteError('EINVAL', `openCollection: ${abs} does not exist, and a read-only open cannot create it; ` +
+      'leave out readOnly to create it');
+  }
+  let lock = null;
+  let dev = null;
+  let ref = null;
+  let created = false;
+  try {
+    if (!o.readOnly) lock = await L.acquireFileLock(abs, { onLost: o.onLockLost });
+    let exists;
+    try {
+      const st = fs.statSync(abs);
+      if (!st.isFile()) throw new VecliteError('EINVAL', `${abs} is not a regular file`);
+      exists = true;
+    } catch (e) {
+      if (e instanceof VecliteError) throw e;
+      if (e?.code !== 'ENOENT') throw deviceError(e, `cannot stat ${abs}`);
+      exists = false;
+    }
+    if (!exists && !o.createCfg) {
+      throw new VecliteError('ENOTFOUND', `${abs} does not exist; pass create: { dimension, ... } to create it`);
+    }
+    try {
+      dev = D.openNodeFileSync(fs, abs, { readOnly: o.readOnly, create: !exists, exclusive: !exists });
+    } catch (e) {
+      throw deviceError(e, `cannot open ${abs}`);
+    }
+    created = !exists;
+    if (created) D.syncDir(fs, path.dirname(abs)); // the new name is durable before we commit into it
+    let size;
+    try {
+      size = dev.size();
+    } catch (e) {
+      throw deviceError(e, `cannot read the size of ${abs}`);
+    }
+    if (o.mustCreate && size > 0) {
+      throw new VecliteError('EINVAL', `${abs} already exists; open it instead of creating it, or delete it first`);
+    }
+    ref = engine.ioFromDevice(dev);
+    const C = engine.C;
+    const creating = size === 0 && o.createCfg !== null && !o.readOnly;
+    const flags = (o.readOnly ? C.storeFlags.READONLY : 0) | (creating ? C.storeFlags.CREATE : 0);
+    let store;
+    try {
+      store = engine.storeOpen(ref.io, creating ? o.createCfg : null, flags, creating ? randomBytes(N, 16) : null);
+    } catch (e) {
+      throw openError(e, abs, size);
+    }
+    return { store, dev, ref, lock, path: abs, created };
+  } catch (e) {
+    if (ref) engine.ioFree(ref);
+    if (dev) dev.close();
+    if (created) {
+      try { fs.rmSync(abs, { force: true }); } catch { /* best effort */ }
+    }
+    if (lock) lock.release();
+    throw e;
+  }
+}
+
+/** Explain a failed vl_store_open of a file. */
+function openError(e, abs, size) {
+  if (!(e instanceof VecliteError)) return e;
+  if (e.code === 'ENOTFOUND') {
+    return size === 0
+      ? new VecliteError('ENOTFOUND', `${abs} is empty: it holds no collection; pass create: { dimension, ... } to create one in it`, { cause: e })
+      : new VecliteError('ECORRUPT', `${abs} is not an .rvf file (no valid MANIFEST segment found: ${e.message}); ` +
+        'check the path, or restore the file from a backup', { cause: e });
+  }
+  if (e.code === 'ECORRUPT' || e.code === 'EVERSION') {
+    return new VecliteError(e.code, `${abs}: ${e.message}`, { cause: e });
+  }
+  return e;
+}
+
+/** n cryptographically random bytes. */
+export function randomBytes(N, n) {
+  const b = new Uint8Array(n);
+  if (globalThis.crypto?.getRandomValues) globalThis.crypto.getRandomValues(b);
+  else N.crypto.randomFillSync(b);
+  return b;
+}
+
+/**
+ * Compact a file store in place (FORMAT.md §6): the engine writes the compacted image to
+ * `<file>.compact.tmp` (and syncs it), which is then renamed over the file and the directory
+ * fsynced. On success the store lives on the new file: returns its device and io; the caller
+ * frees the old ones.
+ * @returns {{ dev: any, ref: { io: number, handle: number } }}
+ * @throws {VecliteError} with `renameFailed = true` when the image was written but could not
+ *   replace the file: the store is then on the temporary file and must not be used further
+ */
+export function compactFile(N, engine, store, abs) {
+  const { fs, path, dev: D } = N;
+  const tmp = `${abs}.compact.tmp`;
+  try {
+    fs.rmSync(tmp, { force: true }); // a crash's leftover: only the lock holder writes one
+  } catch (e) {
+    throw deviceError(e, `cannot remove the stale ${tmp}`);
+  }
+  let dev;
+  try {
+    dev = D.openNodeFileSync(fs, tmp, { create: true, exclusive: true });
+  } catch (e) {
+    throw deviceError(e, `compact: cannot create ${tmp}`);
+  }
+  const ref = engine.ioFromDevice(dev);
+  try {
+    engine.storeCompact(store, ref.io);
+  } catch (e) {
+    engine.ioFree(ref);
+    dev.close();
+    try { fs.rmSync(tmp, { force: true }); } catch { /* best effort */ }
+    throw e;
+  }
+  try {
+    dev.sync();
+    D.replaceFile(fs, path, tmp, abs);
+  } catch (e) {
+    const err = deviceError(e, `compact: the compacted image ${tmp} is complete but could not replace ${abs} ` +
+      '(the original file is unchanged)');
+    err.renameFailed = true;
+    err.dev = dev;
+    err.ref = ref;
+    throw err;
+  }
+  return { dev, ref };
+}
+
+/**
+ * Create a child file for derive(): a fresh file (EINVAL if it exists), locked as its writer.
+ * @returns {Promise<{ dev: any, ref: { io: number, handle: number }, lock: any, path: string }>}
+ *   the caller runs storeDerive on ref.io and cleans up with {@link abandonFile} on failure
+ */
+export async function createChildFile(N, engine, file, onLockLost) {
+  const { fs, path, dev: D, lock: L } = N;
+  const abs = path.resolve(file);
+  if (fs.existsSync(abs)) {
+    throw new VecliteError('EINVAL', `derive: ${abs} already exists; derive into a new file name`);
+  }
+  const lock = await L.acquireFileLock(abs, { onLost: onLockLost });
+  let dev;
+  try {
+    dev = D.openNodeFileSync(fs, abs, { create: true, exclusive: true });
+    D.syncDir(fs, path.dirname(abs));
+  } catch (e) {
+    lock.release();
+    throw deviceError(e, `derive: cannot create ${abs}`);
+  }
+  return { dev, ref: engine.ioFromDevice(dev), lock, path: abs };
+}
+
+/** Undo createChildFile after a failed derive. */
+export function abandonFile(N, engine, f) {
+  engine.ioFree(f.ref);
+  f.dev.close();
+  try { N.fs.rmSync(f.path, { force: true }); } catch { /* best effort */ }
+  f.lock.release();
+}
+
+/**
+ * The committed bytes of a file store: the file from offset 0 up to `bytes` (where the next
+ * commit goes), read through its device.
+ * @returns {Uint8Array}
+ */
+export function readCommitted(dev, bytes) {
+  const out = new Uint8Array(bytes);
+  try {
+    dev.read(0, out);
+  } catch (e) {
+    throw deviceError(e, 'export: cannot read the file');
+  }
+  return out;
+}
+
+/**
+ * The writer lock of a file for status(): null when there is none.
+ * @returns {null | { pid: number|null, host: string|null, writerId: string|null, refreshedAt: number|null,
+ *   valid: boolean, ours: boolean }}
+ */
+export function lockStatus(N, abs, ownLock) {
+  let l;
+  try {
+    l = N.lock.readFileLock(abs);
+  } catch {
+    return null;
+  }
+  if (!l) return null;
+  return {
+    pid: l.pid, host: l.host, writerId: l.writerId,
+    refreshedAt: l.createdNs === null ? null : Number(l.createdNs / 1_000_000n),
+    valid: l.valid,
+    ours: Boolean(ownLock && ownLock.held && l.writerId === ownLock.holder.writerId),
+  };
+}
+
+// ---- database directories --------------------------------------------------------------------
+
+/**
+ * Make sure a database directory exists (created with parents if missing).
+ * @returns {string} its absolute path
+ */
+export function ensureDir(N, dir) {
+  const { fs, path } = N;
+  const abs = path.resolve(dir);
+  try {
+    fs.mkdirSync(abs, { recursive: true });
+    if (!fs.statSync(abs).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+  } catch (e) {
+    if (e?.code === 'EEXIST' || e?.code === 'ENOTDIR') {
+      throw new VecliteError('EINVAL', `createDatabase: path ${abs} exists and is not a directory; ` +
+        'give a directory (one <name>.rvf file per collection lives in it)', { cause: e });
+    }
+    throw deviceError(e, `createDatabase: cannot create the directory ${abs}`);
+  }
+  return abs;
+}
+
+/** Names of the collections (files `<name>.rvf` with a valid name) in a directory, sorted. */
+export function listDir(N, abs) {
+  let names;
+  try {
+    names = N.fs.readdirSync(abs);
+  } catch (e) {
+    throw deviceError(e, `listCollections: cannot read ${abs}`);
+  }
+  const out = [];
+  for (const f of names) {
+    if (!f.endsWith('.rvf')) continue;
+    const name = f.slice(0, -4);
+    if (NAME_RE.test(name)) out.push(name);
+  }
+  return out.sort();
+}
+
+/**
+ * Delete `<name>.rvf` under its writer lock (ELOCK if another writer holds it), plus a stale
+ * compaction temp file; the lock file goes with the lock.
+ */
+export async function deleteFile(N, abs) {
+  const { fs, path, dev: D, lock: L } = N;
+  if (!fs.existsSync(abs)) return false;
+  const lock = await L.acquireFileLock(abs);
+  try {
+    fs.rmSync(`${abs}.compact.tmp`, { force: true });
+    fs.rmSync(abs, { force: true });
+    D.syncDir(fs, path.dirname(abs));
+  } catch (e) {
+    throw deviceError(e, `deleteCollection: cannot remove ${abs}`);
+  } finally {
+    lock.release();
+  }
+  return true;
+}
