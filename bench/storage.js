@@ -32,6 +32,9 @@ import { K, M, EF_CONSTRUCTION } from './peers.js';
 export const OPEN_LIMIT_MS = 100;
 export const OPEN_SHARE = 0.10;
 
+// statfs f_type magic numbers (linux/magic.h): fsync on tmpfs is free, so the report names it.
+const FS_MAGIC = { 0xEF53: 'ext2/3/4', 0x01021994: 'tmpfs', 0x794C7630: 'overlayfs', 0x9123683E: 'btrfs', 0x58465342: 'xfs', 0x6969: 'nfs', 0x2FC12FC1: 'zfs', 0x65735546: 'fuse' };
+
 const errText = (e) => (e && typeof e === 'object' ? `${e.name || 'Error'}${e.code ? ` [${e.code}]` : ''}: ${e.message}` : String(e));
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[s.length >> 1] : null; };
 
@@ -130,8 +133,13 @@ export async function runStorage({ repoRoot, quick, dataDir, log }) {
   const data = pickBase({ dataDir, quick });
   log(`storage: ${data.name} (${data.synthetic ? 'SYNTHETIC' : 'data'}), ${data.n} × ${data.dim}`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-bench-storage-'));
+  let fsType = null;
+  try {
+    const t = fs.statfsSync(tmp).type;
+    fsType = `${FS_MAGIC[t] ?? 'unknown'} (statfs type 0x${t.toString(16)})`;
+  } catch { /* statfs unavailable */ }
   const res = {
-    available: true, tmpDir: tmp,
+    available: true, tmpDir: tmp, fsType,
     dataset: { name: data.name, source: data.source, synthetic: data.synthetic, n: data.n, dim: data.dim, query: data.queryNote },
     rawVectorBytes: data.dim * 4,
     commits: [], errors: [],
