@@ -1,20 +1,30 @@
 #!/usr/bin/env node
 // bin/veclite.js — the `veclite` executable (package.json "bin"). All the work is in
 // web/cli/main.js; this file wires it to the process: argv, the standard streams, the exit
-// status, and Ctrl-C.
+// status, and signals.
 //
-// Ctrl-C: during `ingest` the first one stops reading, commits the rows read so far, closes the
-// store cleanly and exits with status 130; a second one, or one during any other command, exits
-// at once with 130 (every store write is an atomic, crash-safe commit).
+// Signals: SIGINT (Ctrl-C), SIGTERM and SIGHUP are handled alike. During `ingest` the first one
+// stops reading, commits the rows read so far, closes the store cleanly (releasing its writer
+// lock) and exits with status 128 + the signal number (130, 143, 129); a second one, or one during
+// any other command, exits at once with that status — the writer lock is still released, by the
+// exit hook of worker/lock-file.js, and every store write is an atomic, crash-safe commit.
+import os from 'node:os';
 import { main } from '../web/cli/main.js';
 
 const ac = new AbortController();
 let interruptible = false;
-process.on('SIGINT', () => {
-  if (!interruptible || ac.signal.aborted) process.exit(130);
-  ac.abort();
-  process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}veclite: stopping; committing the rows read so far (Ctrl-C again to stop at once)\n`);
-});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  const status = 128 + (os.constants.signals[sig] ?? 2);
+  process.on(sig, () => {
+    if (!interruptible || ac.signal.aborted) process.exit(status);
+    ac.abort(sig); // main() reads the signal name from signal.reason
+    const again = sig === 'SIGINT' ? 'Ctrl-C again' : `${sig} again`;
+    process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}veclite: ${sig}: stopping; committing the rows read so far ` +
+      `(${again} to stop at once)\n`);
+  });
+}
+// After a hang-up stderr may be gone; a failed diagnostic must not turn into a crash.
+process.stderr.on('error', () => {});
 process.stdout.on('error', (e) => {
   if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);   // reader went away (| head)
   throw e;
@@ -35,6 +45,6 @@ try {
   code = 1;
 }
 process.exitCode = code;
-// After an interrupted ingest the input (a pipe, say) may still be open and would keep the
-// process alive; everything is committed and closed by now, so leave.
-if (code === 130) process.exit(code);
+// After an interrupted ingest (status 128 + signal) the input (a pipe, say) may still be open and
+// would keep the process alive; everything is committed and closed by now, so leave.
+if (code > 128) process.exit(code);

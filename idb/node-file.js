@@ -1,5 +1,6 @@
 // idb/node-file.js — a Node.js file as a storage device (the five operations of src/io.h), plus the
-// two directory operations compaction needs (FORMAT.md §6: "fsync, rename over, fsync dir").
+// two directory operations compaction needs (FORMAT.md §6: "fsync, rename over, fsync dir") and
+// realFilePath(), which gives every name of a file (symlinks, relative paths) one canonical path.
 //
 // How it fits: web/node-backend.js opens a device per .rvf file and hands it to worker/bind.js,
 // whose device glue calls these methods synchronously from inside a C call (the engine's vl_io
@@ -22,7 +23,8 @@
 //   leaves a torn tail exactly where the format expects one).
 // - A read-only device refuses append/truncate/sync with a DeviceError of code 'EREADONLY'; every
 //   other failure is a DeviceError of code 'EIO' (or 'ENOTFOUND' when opening a missing file)
-//   carrying the Node error as `cause`. Device methods throw; the glue in worker/bind.js catches,
+//   carrying the Node error as `cause`; its message names the OS code once and, for ENOSPC,
+//   EDQUOT, EROFS, EACCES and EPERM, what to do about it. Device methods throw; the glue in worker/bind.js catches,
 //   stashes the error and returns a VL_E* code to C (STYLE.md §3: JS exceptions never enter C).
 // - node:fs is loaded with a dynamic import the first time a device is opened, so this module can
 //   be listed in browser and workerd bundles without being usable (or failing) there.
@@ -63,8 +65,26 @@ export class DeviceError extends Error {
   }
 }
 
+/** What to do about an OS error code, for messages ('' when there is nothing useful to add). */
+const IO_HINTS = {
+  ENOSPC: 'disk full: free space and retry',
+  EDQUOT: 'disk quota exceeded: free space (or raise the quota) and retry',
+  EROFS: 'the file system is read-only: open the store read-only, or move it to a writable file system',
+  EACCES: 'permission denied: check the permissions of the file and its directory, or open the store read-only',
+  EPERM: 'operation not permitted: check the permissions of the file and its directory, or open the store read-only',
+};
+
+/**
+ * A failed file operation as a DeviceError 'EIO': "<what> <path> failed: CODE: detail (hint)".
+ * Node's own messages already start with the code ("ENOSPC: no space left on device, write"),
+ * so the code is added only when the message lacks it.
+ */
 function ioError(what, path, e) {
-  return new DeviceError('EIO', `${what} ${path} failed: ${e?.code ? `${e.code} ` : ''}${e?.message ?? e}`, e);
+  const code = typeof e?.code === 'string' ? e.code : '';
+  let msg = String(e?.message ?? e);
+  if (code && !msg.includes(code)) msg = `${code}: ${msg}`;
+  const hint = IO_HINTS[code];
+  return new DeviceError('EIO', `${what} ${path} failed: ${msg}${hint ? ` (${hint})` : ''}`, e);
 }
 
 /**
@@ -122,8 +142,10 @@ export class NodeFileDevice {
         throw ioError('reading', this.#path, e);
       }
       if (n === 0) {
+        let size;
+        try { size = `${this.#fs.fstatSync(fd).size} bytes long`; } catch { size = 'shorter (its size cannot be read)'; }
         throw new DeviceError('EIO',
-          `reading ${dst.length} bytes at offset ${off} of ${this.#path}: the file ends at ${off + done}`);
+          `reading ${dst.length} bytes at offset ${off} of ${this.#path}: the range passes the end of the file, which is ${size}`);
       }
       done += n;
     }
@@ -264,6 +286,45 @@ export function syncDir(fs, dir) {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * The canonical absolute path of a file that may not exist yet: symlinks (also in its directory)
+ * resolved with realpath, so that every name of one file leads to the same lock and the same
+ * compaction target. A missing file is its directory's real path plus its name; a dangling
+ * symlink is followed to the (missing) file it names, as open(O_CREAT) would. A missing
+ * directory is left as path.resolve() gives it (opening in it then fails with ENOENT).
+ * @param {typeof import('node:fs')} fs
+ * @param {typeof import('node:path')} path
+ * @param {string} p
+ * @returns {string}
+ * @throws {DeviceError} EIO on a symlink loop or an unreadable directory
+ */
+export function realFilePath(fs, path, p) {
+  let cur = path.resolve(p);
+  for (let hops = 0; hops < 40; hops++) {
+    try {
+      return fs.realpathSync(cur);
+    } catch (e) {
+      if (e?.code !== 'ENOENT') throw ioError('resolving', cur, e);
+    }
+    let dir;
+    try {
+      dir = fs.realpathSync(path.dirname(cur));
+    } catch (e) {
+      if (e?.code === 'ENOENT' || e?.code === 'ENOTDIR') return cur;
+      throw ioError('resolving', path.dirname(cur), e);
+    }
+    const here = path.join(dir, path.basename(cur));
+    let target;
+    try {
+      target = fs.readlinkSync(here);
+    } catch {
+      return here; // missing (ENOENT) or not a symlink (EINVAL): this is the name
+    }
+    cur = path.resolve(dir, target); // a dangling symlink: follow it
+  }
+  throw new DeviceError('EIO', `resolving ${p} failed: too many levels of symbolic links`);
 }
 
 /**

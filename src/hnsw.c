@@ -20,6 +20,10 @@
  * paths never allocate. Visited marks are u16 generation tags: a new search
  * bumps the tag instead of clearing the array (cleared only on wrap).
  *
+ * Tombstones (deleted or superseded nodes) keep routing until index.c's
+ * policy calls vl__hnsw_reclaim, which removes them and re-links their
+ * neighbours ("tombstone reclamation" below).
+ *
  * Invariants (vl__hnsw_check): entry point on max_level; every link points to
  * another node whose level covers the layer; no duplicate links; counts
  * within M / M0; upper[i] != NULL iff level[i] > 0.
@@ -374,6 +378,170 @@ void vl__hnsw_insert(vl_index *h, uint32_t node)
         h->entry = node;
         h->max_level = L;
     }
+}
+
+/* ---- tombstone reclamation ---------------------------------------------------
+ * vl__hnsw_reclaim (policy in index.c: tombstones > max(live, 1024) after a
+ * write). hnswlib-style repair, without searches:
+ *   1. every surviving node's list on every layer that holds removed nodes
+ *      is re-selected: candidates are its surviving links, then the
+ *      survivors reachable through the removed ones, breadth first over the
+ *      removed nodes' lists on the same layer (so a chain of tombstones
+ *      still leads somewhere), at most VL_REPAIR_POOL x maxc of them; more
+ *      than maxc are cut to maxc with the insert heuristic over true
+ *      distances. A list depends only on its own old links and the removed
+ *      nodes' (never rewritten), so the visiting order does not matter;
+ *   2. back-links: every surviving link i -> t gets t -> i where t's list
+ *      has room and lacks it (an insert adds back-links too; without this
+ *      step nodes whose in-links all came from removed nodes are hard to
+ *      reach);
+ *   3. survivors move down to dense slots in their old order (links
+ *      renumbered, id map and filter columns follow), removed nodes' upper
+ *      lists are freed; capacity stays for the inserts to come;
+ *   4. the entry point: the old one if it survived, else the first survivor
+ *      of the highest level left.
+ * Measured on the bench's 10k x 100 (CLIP-100) set, WebAssembly SIMD, M=16:
+ * 10k ids upserted twice, then one delete reclaims the 10,001 tombstones in
+ * ~0.26 s (the 10k build takes ~1 s); recall@10 at ef 10/64/100 afterwards
+ * 0.791/0.989/0.997, against 0.800/0.989/0.997 for a fresh build. A pool
+ * of 33 x maxc (about uncapped) took 2.5 s for 0.829/0.993/0.998; without
+ * the back-links step recall fell to 0.721/0.976/0.991.
+ * Scratch (allocated before anything changes): the old->new slot map (4
+ * bytes per node) and pool/queue buffers; visited tags mark candidates. */
+#define VL_REPAIR_POOL 4u
+
+static void repair_list(vl_index *h, uint32_t node, uint32_t layer, uint32_t *cand,
+                        uint32_t *queue, vl_pair *pr)
+{
+    uint32_t *ll = links_at(h, node, layer);
+    uint32_t cnt = ll[0], maxc = layer ? h->M : h->M0, pool = VL_REPAIR_POOL * maxc;
+    int hit = 0;
+    for (uint32_t j = 1; j <= cnt; j++) if (h->dead[ll[j]]) { hit = 1; break; }
+    if (!hit) return;
+    uint16_t tag = new_visit_tag(h);
+    uint16_t *visit = h->visit;
+    uint32_t nc = 0, qn = 0;
+    visit[node] = tag;
+    for (uint32_t j = 1; j <= cnt; j++) {
+        uint32_t nb = ll[j];
+        if (visit[nb] == tag) continue;
+        visit[nb] = tag;
+        if (h->dead[nb]) queue[qn++] = nb;
+        else cand[nc++] = nb;
+    }
+    /* breadth first through removed nodes; the queue holds at most pool */
+    for (uint32_t qh = 0; qh < qn && nc < pool; qh++) {
+        const uint32_t *rl = links_at(h, queue[qh], layer);
+        for (uint32_t j = 1; j <= rl[0] && nc < pool; j++) {
+            uint32_t x = rl[j];
+            if (visit[x] == tag) continue;
+            visit[x] = tag;
+            if (!h->dead[x]) cand[nc++] = x;
+            else if (qn < pool) queue[qn++] = x;
+        }
+    }
+    if (nc > maxc) {
+        for (uint32_t a = 0; a < nc; a++) pr[a] = (vl_pair){ dist_nodes(h, node, cand[a]), cand[a] };
+        pairs_sort(pr, nc);
+        nc = select_heuristic(h, pr, nc, maxc);
+        for (uint32_t a = 0; a < nc; a++) cand[a] = pr[a].id;
+    }
+    ll[0] = nc;
+    memcpy(ll + 1, cand, (size_t)nc * sizeof *cand);
+}
+
+int vl__hnsw_reclaim(vl_index *h)
+{
+    uint32_t n = h->n;
+    if (h->live == n || h->live == 0) return VL_OK;
+    uint32_t ccap = VL_REPAIR_POOL * (h->M0 > h->M ? h->M0 : h->M);
+    uint32_t *remap = vl_mem_alloc((size_t)n * sizeof *remap);
+    uint32_t *cand = vl_mem_alloc((size_t)ccap * sizeof *cand);
+    uint32_t *queue = vl_mem_alloc((size_t)ccap * sizeof *queue);
+    vl_pair *pr = vl_mem_alloc((size_t)ccap * sizeof *pr);
+    if (!remap || !cand || !queue || !pr) {
+        vl_mem_free(remap); vl_mem_free(cand); vl_mem_free(queue); vl_mem_free(pr);
+        return VL_ENOMEM;
+    }
+    /* ---- nothing below can fail ---- */
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) remap[i] = h->dead[i] ? VL_NO_NODE : k++;
+
+    /* 1. repair, in old numbering */
+    for (uint32_t i = 0; i < n; i++) {
+        if (h->dead[i]) continue;
+        for (uint32_t l = 0; l <= h->level[i]; l++) repair_list(h, i, l, cand, queue, pr);
+    }
+    /* 1b. back-links where there is room, as an insert adds them: a node
+     * whose in-links all came from removed nodes is reachable again */
+    for (uint32_t i = 0; i < n; i++) {
+        if (h->dead[i]) continue;
+        for (uint32_t l = 0; l <= h->level[i]; l++) {
+            const uint32_t *ll = links_at(h, i, l);
+            uint32_t maxc = l ? h->M : h->M0;
+            for (uint32_t j = 1; j <= ll[0]; j++) {
+                uint32_t *tl = links_at(h, ll[j], l);
+                if (tl[0] >= maxc) continue;
+                uint32_t a = 1;
+                while (a <= tl[0] && tl[a] != i) a++;
+                if (a > tl[0]) tl[++tl[0]] = i;
+            }
+        }
+    }
+
+    /* 3. compact */
+    uint32_t old_entry = h->entry;
+    size_t stride0 = (size_t)h->M0 + 1;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t L = h->level[i];
+        if (h->dead[i]) {
+            if (L) h->upper_bytes -= (uint64_t)L * (h->M + 1) * sizeof(uint32_t);
+            vl_mem_free(h->upper[i]);
+            h->upper[i] = NULL;
+            continue;
+        }
+        for (uint32_t l = 0; l <= L; l++) {
+            uint32_t *ll = links_at(h, i, l);
+            for (uint32_t j = 1; j <= ll[0]; j++) ll[j] = remap[ll[j]];
+        }
+        uint32_t d = remap[i];
+        if (d == i) continue;
+        memcpy(h->vecs + (size_t)d * h->dim, h->vecs + (size_t)i * h->dim, h->dim * sizeof(float));
+        if (h->inv_norm) h->inv_norm[d] = h->inv_norm[i];
+        h->ids[d] = h->ids[i];
+        h->dead[d] = 0;
+        h->meta[d] = h->meta[i];
+        h->meta_len[d] = h->meta_len[i];
+        h->meta[i] = NULL;
+        h->meta_len[i] = 0;
+        h->level[d] = (uint8_t)L;
+        h->upper[d] = h->upper[i];
+        h->upper[i] = NULL;
+        memcpy(h->links0 + (size_t)d * stride0, h->links0 + (size_t)i * stride0,
+               stride0 * sizeof(uint32_t));
+        vl__cols_move(h, d, i);
+        vl_idmap_put(&h->map, h->ids[d], d);   /* existing key: no growth */
+    }
+    h->n = k;
+    h->reclaimed += n - k;
+    h->reclaims++;
+
+    /* 4. entry point */
+    if (old_entry != VL_NO_NODE && remap[old_entry] != VL_NO_NODE) {
+        h->entry = remap[old_entry];
+    } else {
+        uint32_t top = 0, e = 0;
+        for (uint32_t i = 0; i < k; i++)
+            if (h->level[i] > top) { top = h->level[i]; e = i; }
+        h->entry = e;
+        h->max_level = top;
+    }
+    /* stale tags past the new n could collide with future ones */
+    memset(h->visit, 0, (size_t)h->cap * sizeof *h->visit);
+    h->visit_tag = 1;
+
+    vl_mem_free(remap); vl_mem_free(cand); vl_mem_free(queue); vl_mem_free(pr);
+    return VL_OK;
 }
 
 /* ---- invariants ------------------------------------------------------------ */

@@ -16,7 +16,17 @@
  * HNSW: a delete tombstones the node (it keeps routing); an upsert of an
  * existing id tombstones the old node and inserts a new one. A delete that
  * leaves no live node frees the whole graph (tombstones alone route nowhere).
- * Tombstones are never reclaimed otherwise (no compaction yet).
+ * When tombstones outnumber max(live, 1024) after a write, they are removed
+ * from the graph and the node arrays compacted (maybe_reclaim below,
+ * vl__hnsw_reclaim in hnsw.c), so nodes stay within twice the live count.
+ *
+ * Memory (WebAssembly memory never shrinks, so every transient peak of a
+ * build stays in the process): all per-node arrays share one block that a
+ * batch grows once, to its final size, after full validation; growth is
+ * 1.5x, in place when the allocator can (vl_mem_grow); per-batch scratch
+ * is 8-16 bytes per row (build_dedup); vl_index_rows lets a caller write a
+ * batch straight into the block instead of staging a copy of it. src/mem.c
+ * traces the bytes held and their peak for the tests.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -100,15 +110,14 @@ static void free_nodes(vl_index *h)
         for (uint32_t i = 0; i < h->n; i++) vl_mem_free(h->upper[i]);
     if (h->meta)
         for (uint32_t i = 0; i < h->n; i++) vl_mem_free(h->meta[i]);
-    vl_mem_free(h->vecs); vl_mem_free(h->inv_norm); vl_mem_free(h->ids); vl_mem_free(h->dead);
-    vl_mem_free(h->meta); vl_mem_free(h->meta_len); vl_mem_free(h->level);
-    vl_mem_free(h->links0); vl_mem_free(h->upper); vl_mem_free(h->visit);
-    vl_mem_free(h->cand); vl_mem_free(h->top); vl_mem_free(h->sel); vl_mem_free(h->res);
+    vl_mem_free(h->block);   /* every per-node array and the candidate heap */
+    vl_mem_free(h->top); vl_mem_free(h->sel); vl_mem_free(h->res);
     vl_mem_free(h->sorted);
     vl_mem_free(h->fprog);
     vl_mem_free(h->fmatch);
     vl__cols_free(h);
     vl_idmap_free(&h->map);
+    h->block = NULL;
     h->vecs = NULL; h->inv_norm = NULL; h->ids = NULL; h->dead = NULL; h->meta = NULL;
     h->meta_len = NULL; h->level = NULL; h->links0 = NULL; h->upper = NULL; h->visit = NULL;
     h->cand = NULL; h->top = NULL; h->sel = NULL; h->res = NULL; h->sorted = NULL;
@@ -159,41 +168,120 @@ static int grow(void **p, uint64_t bytes)
     return VL_OK;
 }
 
-/* Make room for `need` nodes. Arrays are grown one by one; cap only moves
- * when all succeeded, so a failure leaves some arrays merely larger. */
+/* ---- the node block ---------------------------------------------------------
+ * Every per-node array (internal.h) and the candidate heap (cap+1 pairs: a
+ * search visits each node at most once) live in ONE allocation, h->block,
+ * at offsets computed from the capacity: vectors first (the largest, at
+ * the block's first 64-byte boundary, so they do not move when the block
+ * grows in place), then the rest largest first, each 8-byte aligned.
+ *
+ * Why one block: WebAssembly memory never shrinks, so every transient peak
+ * of a build stays in the process for good. With ten separately grown
+ * arrays (and the vectors copied into a fresh aligned block), each growth
+ * had old and new copies alive and left holes that per-node allocations
+ * (upper lists, records, the id map) then pinned, so the next, larger
+ * generation went to the top of the heap again. One block grows in place
+ * when it ends the heap (vl_mem_grow). Measured on the bench's 10k x 100
+ * set, M=16, SIMD build (resident WebAssembly memory after the build, per
+ * vector; the engine holds 608-831 depending on capacity slack):
+ *   batches of     10,000   1,000    100      1
+ *   before          1,053   1,787  1,124  1,286
+ *   one block       1,022     721    828    854
+ * (10,000: 413 of it is the binding's staging copy of the batch; with
+ * vl_index_rows instead it is 623.) */
+enum { NB_VECS, NB_LINKS0, NB_CAND, NB_IDS, NB_META, NB_UPPER, NB_META_LEN, NB_INV, NB_VISIT,
+       NB_LEVEL, NB_DEAD, NB_N };
+
+/* Bytes per node of each array (0: absent for this index), and its offsets
+ * for capacity cap (off[NB_N] = the block size). */
+static void block_elems(const vl_index *h, uint64_t el[NB_N])
+{
+    int hnsw = h->kind == VL_INDEX_HNSW;
+    el[NB_VECS] = (uint64_t)h->dim * sizeof(float);
+    el[NB_LINKS0] = hnsw ? (uint64_t)(h->M0 + 1) * sizeof(uint32_t) : 0;
+    el[NB_CAND] = hnsw ? sizeof(vl_pair) : 0;
+    el[NB_IDS] = sizeof(uint64_t);
+    el[NB_META] = sizeof(uint8_t *);
+    el[NB_UPPER] = hnsw ? sizeof(uint32_t *) : 0;
+    el[NB_META_LEN] = sizeof(uint32_t);
+    el[NB_INV] = h->metric == VL_METRIC_COSINE ? sizeof(float) : 0;
+    el[NB_VISIT] = hnsw ? sizeof(uint16_t) : 0;
+    el[NB_LEVEL] = hnsw ? 1 : 0;
+    el[NB_DEAD] = 1;
+}
+
+static void block_layout(const uint64_t el[NB_N], uint64_t cap, uint64_t off[NB_N + 1])
+{
+    off[0] = 0;
+    for (int a = 0; a < NB_N; a++) {
+        uint64_t sz = el[a] * (cap + (a == NB_CAND));
+        off[a + 1] = (off[a] + sz + 7) & ~(uint64_t)7;
+    }
+}
+
+static void block_point(vl_index *h, size_t pad, const uint64_t el[NB_N],
+                        const uint64_t off[NB_N + 1])
+{
+    uint8_t *b = (uint8_t *)h->block + pad;
+#define AT(a) (el[a] ? (void *)(b + off[a]) : NULL)
+    h->vecs = AT(NB_VECS);
+    h->links0 = AT(NB_LINKS0);
+    h->cand = AT(NB_CAND);
+    h->ids = AT(NB_IDS);
+    h->meta = AT(NB_META);
+    h->upper = AT(NB_UPPER);
+    h->meta_len = AT(NB_META_LEN);
+    h->inv_norm = AT(NB_INV);
+    h->visit = AT(NB_VISIT);
+    h->level = AT(NB_LEVEL);
+    h->dead = AT(NB_DEAD);
+#undef AT
+}
+
+/* Make room for `need` nodes: the exact need, or 1.5x the current capacity
+ * when that is more (amortised O(1) single inserts). vl_index_upsert calls
+ * this once per batch with the batch's final node count, so a batch never
+ * regrows mid-way. The block is resized with vl_mem_grow (in place when
+ * possible), then the arrays move to their new offsets: those after the
+ * vectors, last first (each only moves up, by at least 16 rows of vectors,
+ * so nothing unread is overwritten; only the n used entries are copied),
+ * then the vectors, which start at the first 64-byte boundary of the block
+ * (pad): malloc gives 8-byte alignment in WebAssembly, and 16-byte SIMD
+ * loads of rows at 8 mod 16 cost the bench's search ~3% QPS. The filter
+ * columns (meta.c) are grown first: if the block then fails, they are
+ * merely larger and cap is unchanged. */
 static int reserve_nodes(vl_index *h, uint64_t need)
 {
     if (need <= h->cap) return VL_OK;
     if (need >= VL_NO_NODE) return VL_ENOMEM;
-    uint64_t nc = (uint64_t)h->cap + h->cap / 4 + 16;
+    uint64_t nc = (uint64_t)h->cap + h->cap / 2 + 16;
     if (nc < need) nc = need;
     if (nc >= VL_NO_NODE) nc = VL_NO_NODE - 1;
-    int hnsw = h->kind == VL_INDEX_HNSW;
-    uint64_t vb = nc * h->dim * sizeof(float);
-    if (vb > SIZE_MAX) return VL_ENOMEM;
-    float *v = vl_mem_aligned((size_t)vb);
-    if (!v) return VL_ENOMEM;
-    if (grow((void **)&h->ids, nc * sizeof *h->ids) ||
-        grow((void **)&h->dead, nc) ||
-        grow((void **)&h->meta, nc * sizeof *h->meta) ||
-        grow((void **)&h->meta_len, nc * sizeof *h->meta_len) ||
-        (h->metric == VL_METRIC_COSINE && grow((void **)&h->inv_norm, nc * sizeof(float))) ||
-        (hnsw && (grow((void **)&h->level, nc) ||
-                  grow((void **)&h->links0, nc * (h->M0 + 1) * sizeof(uint32_t)) ||
-                  grow((void **)&h->upper, nc * sizeof *h->upper) ||
-                  grow((void **)&h->visit, nc * sizeof *h->visit))) ||
-        vl__cols_reserve(h, (uint32_t)nc)) {
-        vl_mem_free(v);
-        return VL_ENOMEM;
+    uint64_t el[NB_N], oo[NB_N + 1], no[NB_N + 1];
+    block_elems(h, el);
+    block_layout(el, h->cap, oo);
+    block_layout(el, nc, no);
+    size_t pad0 = h->block ? (size_t)((uint8_t *)h->vecs - (uint8_t *)h->block) : 0;
+    if (no[NB_N] + 64 > SIZE_MAX || vl__cols_reserve(h, (uint32_t)nc)) return VL_ENOMEM;
+    uint8_t *b = vl_mem_grow(h->block, (size_t)no[NB_N] + 64);
+    if (!b) return VL_ENOMEM;
+    h->block = b;
+    size_t pad = (size_t)((64 - (uintptr_t)b % 64) % 64);
+    if (h->n) {
+        for (int a = NB_N - 1; a > 0; a--)
+            if (el[a] && a != NB_CAND && a != NB_VISIT)
+                memmove(b + pad + no[a], b + pad0 + oo[a], (size_t)(el[a] * h->n));
+        if (pad != pad0) memmove(b + pad, b + pad0, (size_t)(el[NB_VECS] * h->n));
     }
-    if (h->n) memcpy(v, h->vecs, (size_t)h->n * h->dim * sizeof(float));
-    vl_mem_free(h->vecs);
-    h->vecs = v;
-    if (hnsw) memset(h->visit + h->cap, 0, (size_t)(nc - h->cap) * sizeof *h->visit);
+    block_point(h, pad, el, no);
+    if (h->visit) memset(h->visit, 0, (size_t)nc * sizeof *h->visit);   /* scratch: all unvisited */
+    h->visit_tag = 1;
     h->cap = (uint32_t)nc;
+    if (h->cand) h->cand_cap = (uint32_t)nc + 1;
     return VL_OK;
 }
 
+/* Make *p hold `need` pairs (fixed-size search scratch: exact). */
 static int reserve_pairs(vl_pair **p, uint32_t *cap, uint64_t need)
 {
     if (need <= *cap) return VL_OK;
@@ -211,16 +299,13 @@ int vl__search_reserve(vl_index *h, uint32_t ef)
         if (grow((void **)&h->res, need * sizeof *h->res)) return VL_ENOMEM;
         h->res_cap = (uint32_t)need;
     }
-    if (h->kind == VL_INDEX_HNSW &&
-        reserve_pairs(&h->cand, &h->cand_cap, (uint64_t)h->n + 1))
-        return VL_ENOMEM;
-    return VL_OK;
+    return VL_OK;   /* the candidate heap lives in the node block (cap + 1 >= n + 1) */
 }
 
 int vl__hnsw_reserve(vl_index *h, uint32_t total_nodes)
 {
     uint32_t ef = h->efc > h->M0 + 1 ? h->efc : h->M0 + 1;
-    if (reserve_pairs(&h->cand, &h->cand_cap, (uint64_t)total_nodes + 1)) return VL_ENOMEM;
+    (void)total_nodes;   /* the candidate heap lives in the node block, sized with cap */
     if (reserve_pairs(&h->top, &h->top_cap, (uint64_t)ef + 2)) return VL_ENOMEM;
     if (reserve_pairs(&h->sel, &h->sel_cap, (uint64_t)ef + 2)) return VL_ENOMEM;
     return VL_OK;
@@ -279,25 +364,57 @@ static int check_meta_offsets(vl_index *h, uint32_t n, const uint8_t *meta, cons
     return VL_OK;
 }
 
-/* Row index -> whether it is the last row carrying its id. dedup maps id ->
- * last row (built only for n > 1). */
-static int build_dedup(vl_idmap *dd, uint32_t n, const uint64_t *ids)
+/* ---- duplicate ids inside one batch -----------------------------------------
+ * The last row of an id wins. A table of row indexes hashed by id (linear
+ * probing, load <= 1/2, the id read back from the batch): 8-16 bytes per
+ * row for the duration of the call (a vl_idmap, which stores the key too,
+ * cost 24-48, ~40 bytes per vector of the bench's 10k-row batch). Not built
+ * for n <= 1. */
+typedef struct vl_dedup { uint32_t *slot; uint32_t mask; } vl_dedup;
+
+static inline uint32_t dedup_hash(uint64_t x)
 {
-    memset(dd, 0, sizeof *dd);
+    x ^= x >> 30; x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27; x *= 0x94d049bb133111ebULL;
+    return (uint32_t)(x ^ (x >> 31));
+}
+
+static int build_dedup(vl_dedup *dd, uint32_t n, const uint64_t *ids)
+{
+    dd->slot = NULL;
+    dd->mask = 0;
     if (n <= 1) return VL_OK;
-    if (vl_idmap_reserve(dd, n)) return VL_ENOMEM;
-    for (uint32_t i = 0; i < n; i++) vl_idmap_put(dd, ids[i], i);
+    uint64_t cap = 16;
+    while (cap < 2ull * n) cap *= 2;
+    dd->slot = vl_mem_alloc((size_t)cap * sizeof *dd->slot);
+    if (!dd->slot) return VL_ENOMEM;
+    memset(dd->slot, 0xff, (size_t)cap * sizeof *dd->slot);
+    dd->mask = (uint32_t)(cap - 1);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t j = dedup_hash(ids[i]) & dd->mask;
+        while (dd->slot[j] != VL_NO_NODE && ids[dd->slot[j]] != ids[i]) j = (j + 1) & dd->mask;
+        dd->slot[j] = i;
+    }
     return VL_OK;
 }
 
-static inline int is_last(const vl_idmap *dd, uint32_t n, const uint64_t *ids, uint32_t i)
+static inline int is_last(const vl_dedup *dd, uint32_t n, const uint64_t *ids, uint32_t i)
 {
-    return n <= 1 || vl_idmap_get(dd, ids[i]) == i;
+    if (n <= 1) return 1;
+    uint32_t j = dedup_hash(ids[i]) & dd->mask;
+    while (ids[dd->slot[j]] != ids[i]) j = (j + 1) & dd->mask;
+    return dd->slot[j] == i;
+}
+
+static void free_dedup(vl_dedup *dd)
+{
+    vl_mem_free(dd->slot);
+    dd->slot = NULL;
 }
 
 /* Copies of the effective non-empty records (NULL otherwise). */
 static int copy_records(uint32_t n, const uint8_t *meta, const uint32_t *off,
-                        const vl_idmap *dd, const uint64_t *ids, uint8_t ***out)
+                        const vl_dedup *dd, const uint64_t *ids, uint8_t ***out)
 {
     *out = NULL;
     if (!meta) return VL_OK;
@@ -364,7 +481,55 @@ static void flat_remove(vl_index *h, uint32_t node)
     h->live--;
 }
 
+/* HNSW tombstone reclamation policy: after a write (upsert or delete), when
+ * tombstones outnumber max(live, VL_RECLAIM_MIN), remove them all from the
+ * graph (vl__hnsw_reclaim: in-neighbours re-linked, node arrays and id map
+ * compacted). So after every write nodes <= live + max(live, VL_RECLAIM_MIN),
+ * i.e. at most twice the live count above the floor, and the repair work
+ * (about one neighbour re-selection per surviving node) is amortised over
+ * at least max(live, VL_RECLAIM_MIN) writes that made tombstones. The floor
+ * keeps small indexes from repairing on every write. Out of memory: the
+ * tombstones stay (the index is unchanged and valid) and the next write
+ * tries again. */
+#define VL_RECLAIM_MIN 1024u
+
+static void maybe_reclaim(vl_index *h)
+{
+    if (h->kind != VL_INDEX_HNSW || h->live == 0) return;
+    uint32_t tomb = h->n - h->live;
+    uint32_t floor_ = h->live > VL_RECLAIM_MIN ? h->live : VL_RECLAIM_MIN;
+    if (tomb > floor_) (void)vl__hnsw_reclaim(h);
+}
+
 /* ---- writes ---------------------------------------------------------------- */
+
+int vl_index_rows(vl_index *h, uint32_t n, float **rows)
+{
+    if (!h || !rows) return VL_EINVAL;
+    if (n == 0) { *rows = NULL; return VL_OK; }
+    if ((uint64_t)h->n + n >= VL_NO_NODE) {
+        vl__msg(h, "index would exceed %u nodes", VL_NO_NODE - 1);
+        return VL_ENOMEM;
+    }
+    if (reserve_nodes(h, (uint64_t)h->n + n)) {
+        vl__msg(h, "out of memory reserving room for %u vectors (index unchanged)", n);
+        return VL_ENOMEM;
+    }
+    *rows = h->vecs + (size_t)h->n * h->dim;
+    return VL_OK;
+}
+
+/* Whether vecs (n rows) overlaps the index's vector storage: 0 no, 1 it is
+ * exactly the room vl_index_rows handed out (rows n.., within capacity),
+ * -1 any other overlap. Compared as addresses. */
+static int rows_alias(const vl_index *h, const float *vecs, uint32_t n)
+{
+    if (!h->vecs) return 0;
+    uintptr_t a = (uintptr_t)vecs, b = a + (uintptr_t)n * h->dim * sizeof(float);
+    uintptr_t lo = (uintptr_t)h->vecs, hi = lo + (uintptr_t)h->cap * h->dim * sizeof(float);
+    if (b <= lo || a >= hi) return 0;
+    return a == lo + (uintptr_t)h->n * h->dim * sizeof(float) && b <= hi ? 1 : -1;
+}
 
 int vl_index_upsert(vl_index *h, uint32_t n, const uint64_t *ids, const float *vecs,
                     const uint8_t *meta, const uint32_t *meta_off)
@@ -372,17 +537,24 @@ int vl_index_upsert(vl_index *h, uint32_t n, const uint64_t *ids, const float *v
     if (!h) return VL_EINVAL;
     if (n == 0) return VL_OK;
     if (!ids || !vecs) { vl__msg(h, "ids and vecs must not be NULL"); return VL_EINVAL; }
+    /* vecs from vl_index_rows: rows past n within capacity, so the reserve
+     * below cannot move them, and row i only ever goes to a slot <= row i
+     * (new nodes are numbered in row order; flat overwrites are below n),
+     * so no row is overwritten before it is read (memmove in the commit). */
+    if (rows_alias(h, vecs, n) < 0) {
+        vl__msg(h, "vecs overlaps the index's own storage (only vl_index_rows room may be passed)");
+        return VL_EINVAL;
+    }
     int rc = check_meta_offsets(h, n, meta, meta_off);
     if (rc) return rc;
     for (uint32_t i = 0; i < n; i++)
         if ((rc = check_vector(h, vecs + (size_t)i * h->dim, "vector", i, NULL))) return rc;
 
     int hnsw = h->kind == VL_INDEX_HNSW;
-    vl_idmap dd;
+    vl_dedup dd;
     uint8_t **recs = NULL;
-    uint8_t *lv = NULL;
-    uint32_t **up = NULL;
     uint64_t rng0 = h->rng;
+    uint32_t n0 = h->n, staged = 0;   /* HNSW: nodes n0..n0+staged-1 got a level and upper lists */
     if (build_dedup(&dd, n, ids)) goto nomem;
 
     uint32_t new_nodes = 0, new_ids = 0;
@@ -393,25 +565,29 @@ int vl_index_upsert(vl_index *h, uint32_t n, const uint64_t *ids, const float *v
         if (hnsw || !exists) new_nodes++;
     }
     if ((uint64_t)h->n + new_nodes >= VL_NO_NODE) {
-        vl_idmap_free(&dd);
+        free_dedup(&dd);
         vl__msg(h, "index would exceed %u nodes", VL_NO_NODE - 1);
         return VL_ENOMEM;
     }
-    if (copy_records(n, meta, meta_off, &dd, ids, &recs)) goto nomem;
+    /* Everything the batch needs, reserved once at its final size. */
     if (reserve_nodes(h, (uint64_t)h->n + new_nodes)) goto nomem;
     if (vl_idmap_reserve(&h->map, new_ids)) goto nomem;
+    if (hnsw && vl__hnsw_reserve(h, h->n + new_nodes)) goto nomem;
+    if (copy_records(n, meta, meta_off, &dd, ids, &recs)) goto nomem;
     if (hnsw) {
-        if (vl__hnsw_reserve(h, h->n + new_nodes)) goto nomem;
-        lv = vl_mem_alloc(n);
-        up = vl_mem_calloc(n, sizeof *up);
-        if (!lv || !up) goto nomem;
+        /* Levels and upper-layer lists go straight into the slots the new
+         * nodes will take (n0, n0+1, ... in row order; slots past n hold
+         * nothing yet, so a failure here changes nothing). */
         for (uint32_t i = 0; i < n; i++) {
             if (!is_last(&dd, n, ids, i)) continue;
-            lv[i] = (uint8_t)vl__random_level(h);
-            if (lv[i]) {
-                uint64_t b = (uint64_t)lv[i] * (h->M + 1) * sizeof(uint32_t);
-                up[i] = vl_mem_calloc(1, (size_t)b);
-                if (!up[i]) goto nomem;
+            uint32_t node = n0 + staged;
+            uint32_t L = vl__random_level(h);
+            h->level[node] = (uint8_t)L;
+            h->upper[node] = NULL;
+            staged++;
+            if (L) {
+                h->upper[node] = vl_mem_calloc(1, (size_t)L * (h->M + 1) * sizeof(uint32_t));
+                if (!h->upper[node]) goto nomem;
             }
         }
     }
@@ -440,32 +616,31 @@ int vl_index_upsert(vl_index *h, uint32_t n, const uint64_t *ids, const float *v
             h->meta_len[node] = 0;
             vl_idmap_put(&h->map, ids[i], node);
         }
-        memcpy(h->vecs + (size_t)node * h->dim, v, h->dim * sizeof(float));
+        memmove(h->vecs + (size_t)node * h->dim, v, h->dim * sizeof(float));   /* v may be this row */
         if (h->inv_norm) h->inv_norm[node] = inv;
         set_node_meta(h, node, rec, len);
         if (hnsw) {
-            h->level[node] = lv[i];
-            h->upper[node] = up[i];
-            up[i] = NULL;
-            if (lv[i]) h->upper_bytes += (uint64_t)lv[i] * (h->M + 1) * sizeof(uint32_t);
+            uint32_t L = h->level[node];   /* staged above */
+            if (L) h->upper_bytes += (uint64_t)L * (h->M + 1) * sizeof(uint32_t);
             h->links0[(size_t)node * (h->M0 + 1)] = 0;
+            h->visit[node] = 0;
             vl__hnsw_insert(h, node);
         }
     }
     h->msg[0] = 0;
-    vl_idmap_free(&dd);
+    free_dedup(&dd);
     free_records(n, recs);
-    vl_mem_free(lv);
-    vl_mem_free(up);
+    if (hnsw) maybe_reclaim(h);
     return VL_OK;
 
 nomem:
     h->rng = rng0;
-    vl_idmap_free(&dd);
+    free_dedup(&dd);
     free_records(n, recs);
-    if (up) for (uint32_t i = 0; i < n; i++) vl_mem_free(up[i]);
-    vl_mem_free(up);
-    vl_mem_free(lv);
+    for (uint32_t k = 0; k < staged; k++) {
+        vl_mem_free(h->upper[n0 + k]);
+        h->upper[n0 + k] = NULL;
+    }
     vl__msg(h, "out of memory inserting %u vectors (index unchanged)", n);
     return VL_ENOMEM;
 }
@@ -483,10 +658,10 @@ int vl_index_set_meta(vl_index *h, uint32_t n, const uint64_t *ids, const uint8_
             vl__msg(h, "id %llu (row %u) is not in the index", (unsigned long long)ids[i], i);
             return VL_ENOTFOUND;
         }
-    vl_idmap dd;
+    vl_dedup dd;
     uint8_t **recs = NULL;
     if (build_dedup(&dd, n, ids) || copy_records(n, meta, meta_off, &dd, ids, &recs)) {
-        vl_idmap_free(&dd);
+        free_dedup(&dd);
         vl__msg(h, "out of memory replacing metadata (index unchanged)");
         return VL_ENOMEM;
     }
@@ -497,7 +672,7 @@ int vl_index_set_meta(vl_index *h, uint32_t n, const uint64_t *ids, const uint8_
         set_node_meta(h, node, recs ? recs[i] : NULL, len);
         if (recs) recs[i] = NULL;
     }
-    vl_idmap_free(&dd);
+    free_dedup(&dd);
     free_records(n, recs);
     h->msg[0] = 0;
     return VL_OK;
@@ -524,6 +699,7 @@ int vl_index_delete(vl_index *h, uint32_t n, const uint64_t *ids, uint32_t *n_de
         free_nodes(h);
         h->rng = rng;
     }
+    if (del) maybe_reclaim(h);
     *n_deleted = del;
     return VL_OK;
 }
@@ -547,6 +723,8 @@ int vl_index_stats(const vl_index *h, vl_stats *out)
     s.meta_bytes = h->meta_bytes;
     s.max_level = h->entry == VL_NO_NODE ? 0 : h->max_level;
     s.fields = h->n_fields;
+    s.reclaimed = h->reclaimed;
+    s.reclaims = h->reclaims;
     uint64_t per_node = (uint64_t)h->dim * sizeof(float) + sizeof(uint64_t) + 1 +
                         sizeof(uint8_t *) + sizeof(uint32_t) +
                         (h->inv_norm ? sizeof(float) : 0) +

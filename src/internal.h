@@ -6,8 +6,12 @@
  * reads, flat search), hnsw.c (graph build and traversal), meta.c (records
  * and field names) and filter.c (filter programs) can share it.
  *
- * Storage layout of an index with n nodes (slots 0..n-1):
- *   vecs      n*dim floats, one 64-byte aligned block, row i = node i.
+ * Storage layout of an index with n nodes (slots 0..n-1) and capacity cap:
+ * every per-node array below, and the search's candidate heap, point into
+ * ONE allocation (`block`, index.c "the node block"), vectors first.
+ *   vecs      n*dim floats, row i = node i (malloc alignment: the kernels
+ *             load unaligned, and rows are not 64-byte aligned for most dims
+ *             anyway).
  *   inv_norm  cosine only: 1/||v_i|| in float (the raw vector is kept so
  *             get() returns exactly what was inserted).
  *   ids       external u64 id of every node (tombstones keep theirs).
@@ -44,8 +48,17 @@
 void *vl_mem_alloc(size_t n);
 void *vl_mem_calloc(size_t n, size_t size);
 void *vl_mem_realloc(void *p, size_t n);
-void *vl_mem_aligned(size_t n);   /* 64-byte aligned; free with vl_mem_free */
+/* realloc for a large block that keeps growing: tries to extend it in place
+ * first (see mem.c); NULL on failure (p untouched). */
+void *vl_mem_grow(void *p, size_t n);
 void  vl_mem_free(void *p);
+/* Byte trace (mem.c; tests and diagnostics, process-wide): usable bytes the
+ * engine holds now, the highest value since the last reset (a realloc that
+ * moves counts old and new at once), and reset of the peak to the current
+ * value. 0 where the C library has no malloc_usable_size. */
+uint64_t vl__mem_live(void);
+uint64_t vl__mem_peak(void);
+void     vl__mem_peak_reset(void);
 /* Test hook: the next `n` allocations succeed, every later one fails
  * (returns NULL) until called again; n < 0 disables (the default). */
 void  vl__test_alloc_fail_after(int32_t n);
@@ -82,8 +95,10 @@ struct vl_index {
     double   level_mult;     /* 1 / ln(M) */
     uint64_t rng;            /* level RNG state (splitmix64) */
 
-    /* nodes */
+    /* nodes: every per-node array below (and cand) points into `block`,
+     * one allocation sized for cap nodes (index.c, "the node block") */
     uint32_t n, cap, live;
+    void     *block;
     float    *vecs;
     float    *inv_norm;
     uint64_t *ids;
@@ -129,6 +144,9 @@ struct vl_index {
     struct vl_finst *fprog; uint32_t fprog_cap;
     uint32_t fdepth;         /* nesting depth of the compiled filter (root = 1) */
     uint8_t *fmatch; uint64_t fmatch_cap;  /* match bytes per node (+ scratch levels) */
+
+    /* tombstone reclamation (vl__hnsw_reclaim): nodes removed, passes run */
+    uint64_t reclaimed, reclaims;
 
     /* ascending live ids for vl_index_ids, rebuilt lazily after writes */
     uint64_t *sorted; uint32_t sorted_n, sorted_cap; int sorted_valid;
@@ -216,6 +234,14 @@ int  vl__search_reserve(vl_index *h, uint32_t ef);
 uint32_t vl__hnsw_search(vl_index *h, const float *q, float qinv, uint32_t ef, int filtered,
                          vl_pair *out);
 int  vl__hnsw_check(const vl_index *h);
+/* Remove every tombstone from the graph: each surviving node's lists that
+ * pointed at removed nodes are re-selected (hnswlib's heuristic) from their
+ * surviving links plus the survivors reachable through the removed nodes'
+ * lists; then node arrays, filter columns and the id map are compacted
+ * (survivors keep their relative order, so the result is deterministic)
+ * and the entry point moves to a survivor on the top layer if it was
+ * removed. Needs h->live > 0. VL_OK, or VL_ENOMEM with h unchanged. */
+int  vl__hnsw_reclaim(vl_index *h);
 uint32_t vl__random_level(vl_index *h);
 
 /* Internal distance between a query (with inverse norm qinv for cosine) and

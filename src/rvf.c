@@ -62,6 +62,16 @@
  * reading fixed blocks bounds memory). A candidate commits when its payload
  * lies inside the file, parses, and its content_hash verifies. Everything
  * after it is an uncommitted tail: torn writes are invisible.
+ * Uncommitted tail: append_at (where the next segment goes) is the end of
+ * the committed manifest plus any run of complete WITNESS segments right
+ * after it (rvf-node writes its compaction WITNESS after the manifest that
+ * commits the compaction). Everything beyond, torn or complete (the VEC,
+ * META, WITNESS of a commit whose MANIFEST never landed), is cut off by the
+ * first commit of a writable handle (fix_tail) before anything is
+ * appended. So segment ids stay unique (FORMAT.md §2: the next id is above
+ * the directory, the manifest and the kept witnesses, which is above every
+ * id up to append_at) and the chain holds no witness of an uncommitted
+ * commit.
  * Then every directory segment must lie wholly before the manifest, carry a
  * readable header of the listed type and length, and VEC segments must
  * verify: a damaged committed segment is VL_ECORRUPT, never a silent
@@ -86,11 +96,11 @@
  *     no listed VEC segment holds a row of it (it can no longer be loaded,
  *     so it needs no tombstone). This is why every loaded id remembers
  *     nseg, the number of listed VEC segments that contain it.
- *   - the newest WITNESS only (see "witness chain" below);
+ *   - no WITNESS (see "Witness chain" below);
  *   - every segment of a type this layer does not interpret (META, kernels,
  *     COW maps...), carried forward unchanged, also through compaction.
  * Not listed: MANIFEST (never itself), JOURNAL (readers use the deleted
- * list, not journals), INDEX (rvf-node's HNSW cache goes stale once rows
+ * list, not journals), WITNESS (the chain is in the file), INDEX (rvf-node's HNSW cache goes stale once rows
  * change; rvf-node rebuilds it lazily, so it is dropped on the first commit
  * that changes rows and never compacted; vl_rvf_commit's keep_index keeps
  * the store's own).
@@ -114,47 +124,84 @@
  * times: O(n log n) bytes for n single-row commits, not O(n^2).
  * Only VEC segments merge; segments of other types (META, INDEX, COW_MAP,
  * unknown) are never merged nor moved by it. A merge moves unchanged rows
- * to a higher file offset (matters to anyone reasoning by offset, e.g. the
- * store's "rows after the INDEX": merged rows may be unchanged).
+ * to a higher file offset.
+ *
+ * INDEX coverage. The store's loader treats the newest listed INDEX as
+ * covering exactly the rows in VEC segments before it, and inserts the
+ * others into the loaded graph. So that a crash costs only the rows
+ * written since the INDEX, a commit with keep_index never merges (moves)
+ * a VEC segment that lies before the newest listed INDEX: merges stop at
+ * it, and the segments after it form their own tiers. A commit that
+ * carries a new INDEX (a checkpoint) lifts that barrier: the segments
+ * written since the old INDEX join the merge group as a whole (as if they
+ * had arrived as one batch) and the usual rule extends the group over the
+ * older tiers; the merged VEC is written before the new INDEX, so its rows
+ * are covered. Between checkpoints the directory holds two binary
+ * counters (O(log n) + O(log rows-since-INDEX) VEC segments), and each
+ * checkpoint folds them into one. vl_rvf_ingest (no keep_index) drops the
+ * INDEX and has no barrier.
  *
  * Witness chain. Every WITNESS carries prev_hash = fold32 of the payload of
  * the WITNESS before it in file order (zeros for the first): the chain lives
- * in the file, and the directory lists only the newest link. A reader finds
+ * in the file, and the directory lists no witness at all. A reader finds
  * the chain by walking the segments forward from byte 0 (they are back to
  * back, FORMAT.md §1) up to the committed manifest's end, stepping over
  * torn bytes another writer may have left inside the file (vl_rvf_witness_
- * chain). The chain head for the next commit is the newest complete WITNESS
- * before append_at, which may belong to a commit that never completed (a
- * crash after its WITNESS): it stays in the file and in the chain, an
- * honest record of an attempted commit. Compaction copies every witness
- * forward in order (found by the same walk), unlisted, then appends its
- * "compact:" WITNESS, the one it lists.
+ * chain). The chain head for the next commit is the newest WITNESS before
+ * append_at: a kept tail witness (above), else the newest one before the
+ * committed manifest, found at open by walking back from the manifest one
+ * segment at a time (find_head: witnesses are written right before their
+ * manifest, so this is usually one small read), with the forward walk as
+ * the fallback. Compaction copies every witness forward in order (found by
+ * the forward walk), unlisted, then appends its "compact:" WITNESS,
+ * unlisted too.
  *
  * ======================================================================
  * History of format decisions
  * ======================================================================
  *   - The directory lists only live state (VEC segments with live rows,
- *     the newest WITNESS, foreign segments), never old manifests or
- *     journals: upstream's "list everything ever written" made a file of
- *     3000 single-row commits 338 MB (FORMAT.md §8).
+ *     foreign segments), never old manifests or journals: upstream's "list
+ *     everything ever written" made a file of 3000 single-row commits
+ *     338 MB (FORMAT.md §8).
  *   - Until the tiered merge (Nov 2026) this layer listed EVERY witness and
  *     every VEC segment with a live row: 2 x 25 bytes per single-row commit
  *     in every later manifest, 226 MB after 3000 single-row commits (dim 8)
- *     and 2.5 GB after 10,000. Since then only the newest WITNESS is listed
- *     (the chain is found by the forward walk) and VEC segments merge in
- *     tiers: 2.5 MB after 3000 such commits, 8.7 MB after 10,000, with a
- *     directory of <= log2(n) + 2 entries. Files written before read
- *     unchanged (their witnesses are listed and also lie in the file in
- *     order); the first commit on them unlists all but the new witness.
- *     Consequence for other readers: the directory's one witness does not
- *     carry a zero prev_hash, so a checker that verifies the chain over the
- *     directory alone (rvf-inspect.mjs prints "BROKEN (a newer runtime
- *     would refuse to open)", and FORMAT.md §4 says newer upstream code
- *     refuses broken chains) rejects what is an intact chain in the file;
- *     rvf-node 0.2.x does not check the chain and opens these files.
+ *     and 2.5 GB after 10,000. Then, for a short while, only the newest
+ *     WITNESS was listed and VEC segments merge in tiers: 2.5 MB after 3000
+ *     such commits, 8.7 MB after 10,000, with a directory of <= log2(n) + 2
+ *     entries.
+ *   - Listing only the newest WITNESS broke the rule newer upstream
+ *     runtimes enforce on open (every listed WITNESS carries fold32 of the
+ *     previous LISTED one, the first zeros; a file that breaks it is
+ *     refused): the one listed witness links to an earlier, unlisted one.
+ *     So (Nov 2026) the directory lists NO witness: a directory without
+ *     witnesses satisfies that rule trivially, and the chain stays whole
+ *     in file order, where vl_rvf_witness_chain walks it. Consequences:
+ *       * the chain head is found in the file at open (find_head), not in
+ *         the directory;
+ *       * the first commit on an older file of ours, or on an rvf-node file
+ *         (rvf-node lists every witness, and its 0.2.x chain restarts at
+ *         zeros in each session), unlists the listed witnesses: they stay
+ *         in the file, in the chain. Keeping them listed would have made
+ *         our directories fail the rule whenever rvf-node's chain restarts
+ *         inside the list; dropping them makes every directory we write
+ *         pass it. (A file rvf-node appended to keeps a restart in its file
+ *         chain, which vl_rvf_witness_chain reports; nothing can repair it
+ *         without rewriting rvf-node's witnesses.)
+ *       * rvf-node 0.2.x does not read witnesses and opens these files.
+ *   - A crash can leave a commit's data segments and WITNESS complete in
+ *     the file without their MANIFEST. The next writer used to keep them
+ *     (the witness became the chain head) and reused their segment ids,
+ *     and a later commit without a witness (an INDEX checkpoint) made the
+ *     next open link past that witness: a broken chain. Since Nov 2026
+ *     everything after the committed manifest is cut off by the next
+ *     writer, except the run of complete WITNESS segments directly after
+ *     it (rvf-node's post-manifest compaction witness): truncation is what
+ *     a torn tail gets anyway, it keeps ids unique, and the chain then
+ *     records committed operations only.
  *   - Compaction keeps the whole witness history (copied, unlisted), as
  *     rvf-node's compaction keeps (and lists) it.
- *
+
  * Hostile files: every length is checked against the file size before it
  * is used, listed segments must be disjoint byte ranges before the manifest
  * (so reading and indexing them costs at most one pass over the file), the
@@ -656,14 +703,16 @@ static void prune_dir(vl_rvf *h, int rows_changed)
         int keep = 1;
         if (d->type == VL_RVF_SEG_VEC) {
             if (h->vecs[d->vec].live_refs == 0) { drop_vec(h, d->vec); keep = 0; }
-        } else if (d->type == VL_RVF_SEG_MANIFEST || d->type == VL_RVF_SEG_JOURNAL) {
-            keep = 0;
+        } else if (d->type == VL_RVF_SEG_MANIFEST || d->type == VL_RVF_SEG_JOURNAL ||
+                   d->type == VL_RVF_SEG_WITNESS) {
+            keep = 0;                  /* witnesses stay in the file, unlisted */
         } else if (d->type == VL_RVF_SEG_INDEX && rows_changed) {
             keep = 0;
         }
         if (keep) h->dir[w++] = *d;
     }
     h->ndir = w;
+    h->n_witness = 0;
     if (rows_changed) h->flags &= ~VL_RVF_F_INDEX;
 }
 
@@ -971,51 +1020,184 @@ static int read_small(vl_rvf *h, const dent *d, uint32_t cap, uint8_t **out)
 /* Open                                                                    */
 /* ====================================================================== */
 
-/* End of the complete, hash-valid segments that follow committed_end (an
- * rvf-node compaction witness, written after its manifest, say, or the
- * WITNESS of a commit whose manifest never made it); a torn tail starts
- * there. The newest complete WITNESS found becomes the chain head: the next
- * witness links to it, so the chain in the file stays unbroken. A WITNESS
- * that does not parse (or exceeds VL_RVF_MAX_WITNESS) ends the walk: it is
- * uncommitted garbage, cut off by the next commit. */
-static int tail_walk(vl_rvf *h, uint64_t size)
+/* The uncommitted tail: everything after the committed manifest (FORMAT.md
+ * §5). Kept: the run of complete WITNESS segments directly after it (hash
+ * set and valid, payload parses, <= VL_RVF_MAX_WITNESS). rvf-node writes
+ * its compaction WITNESS after the manifest that commits the compaction, so
+ * such a witness belongs to a finished operation; it stays in the file and
+ * is the chain head the next witness links to. Everything from the first
+ * other byte on (a torn segment, or the complete data segments, META and
+ * WITNESS of a commit whose MANIFEST never made it) is not part of any
+ * committed state: append_at stops there and the next commit cuts it off
+ * (fix_tail), so the ids those segments used are never seen twice and no
+ * witness of an uncommitted commit enters the chain. *kept = witnesses
+ * kept; *maxid is raised to their segment ids. Reads only. */
+static int tail_walk(vl_rvf *h, uint64_t size, uint32_t *kept, uint64_t *maxid)
 {
     uint64_t pos = h->committed_end;
-    uint8_t *scratch = NULL;
     int rc = VL_OK;
+    *kept = 0;
     while (size - pos >= 64) {
         vl_rvf_header hd;
         rc = read_header(h, pos, &hd);
         if (rc) break;
-        if (vl_rvf_header_check(&hd, pos, NULL, 0) != VL_OK || hd.payload_length > size - pos - 64)
+        if (vl_rvf_header_check(&hd, pos, NULL, 0) != VL_OK || hd.seg_type != VL_RVF_SEG_WITNESS ||
+            hd.payload_length > size - pos - 64)
             break;
-        if (!scratch && !(scratch = vl_mem_alloc(IO_CHUNK))) {
-            rc = fail(h, VL_ENOMEM, "out of memory walking the tail");
-            break;
+        uint64_t plen = hd.payload_length;
+        if (plen < 45 || plen > VL_RVF_MAX_WITNESS) break;
+        uint8_t *p = vl_mem_alloc((size_t)plen);
+        if (!p) { rc = fail(h, VL_ENOMEM, "out of memory walking the tail"); break; }
+        rc = dev_read(h, pos + 64, p, plen);
+        if (rc) { vl_mem_free(p); break; }
+        int good = !hash_is_unset(hd.content_hash) &&
+                   hash_ok(hd.content_hash, vl_crc32(0, p, (size_t)plen)) && rd32(p + 9) == plen - 45;
+        if (good) vl_rvf_fold32_once(p, plen, h->wit_hash);
+        vl_mem_free(p);
+        if (!good) break;
+        if (hd.segment_id > *maxid) *maxid = hd.segment_id;
+        (*kept)++;
+        pos += 64 + plen;
+    }
+    h->append_at = pos;
+    return rc;
+}
+
+/* ---- the chain head: the newest WITNESS before the committed manifest ----
+ *
+ * The directory lists no witness (see "Witness chain" at the top), so the
+ * head is found in the file. Witnesses are written right before their
+ * manifest, and the only commits without one (INDEX checkpoints, META-only
+ * file-metadata commits, rvf-node's INDEX on close) list what they write.
+ * So the walk goes backwards, one segment at a time, from the committed
+ * manifest: the segment that ends at boundary b is a listed one ending
+ * there (known from the directory: no read), else the nearest header below
+ * b whose payload ends exactly at b (found by scanning the bytes below b in
+ * BACK_WIN blocks). The first WITNESS met is the head; reaching offset 0
+ * without one means the file has none (head = zeros). Typical cost: one
+ * small read (the witness right before the manifest).
+ * Falls back to the forward walk (witness_walk) when the framing fails (no
+ * header ends at b: bytes that are not back-to-back segments) or the
+ * WITNESS met does not verify. A crafted payload that embeds a fake
+ * segment ending at b can only mislead the choice of the head, which
+ * vl_rvf_witness_chain then reports as a break; data is never affected. */
+
+#define BACK_WIN (64u << 10)
+
+typedef int (*wit_fn)(vl_rvf *h, void *ctx, uint64_t off, const uint8_t *hdr, const uint8_t *p,
+                      uint64_t plen);
+static int witness_walk(vl_rvf *h, uint64_t limit, wit_fn fn, void *ctx, vl_rvf_witness_report *r);
+
+typedef struct bwin {             /* bytes [lo, hi) of the device, for the backward scan */
+    uint8_t *buf;
+    uint64_t lo, hi;
+} bwin;
+
+typedef struct lend {             /* a listed segment by the offset where it ends */
+    uint64_t end;
+    uint32_t i;
+} lend;
+
+static int cmp_lend(const void *a, const void *b)
+{
+    uint64_t x = ((const lend *)a)->end, y = ((const lend *)b)->end;
+    return x < y ? -1 : x > y;
+}
+
+/* The segment ending exactly at b (64 <= b): *off, its header in *hd;
+ * *found = 0 if none. */
+static int frame_before(vl_rvf *h, uint64_t b, const lend *ends, uint32_t nends, bwin *w,
+                        uint64_t *off, vl_rvf_header *hd, int *found)
+{
+    *found = 0;
+    uint32_t lo = 0, hi = nends;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (ends[mid].end < b) lo = mid + 1; else hi = mid;
+    }
+    if (lo < nends && ends[lo].end == b) {       /* listed: checked by load() */
+        const dent *d = &h->dir[ends[lo].i];
+        memset(hd, 0, sizeof *hd);
+        hd->seg_type = (uint8_t)d->type;
+        hd->segment_id = d->seg_id;
+        hd->payload_length = d->plen;
+        *off = d->offset;
+        *found = 2;
+        return VL_OK;
+    }
+    for (uint64_t p = b - 64 + 1; p-- > 0;) {
+        if (p < w->lo || p + 64 > w->hi) {
+            uint64_t top = p + 64, bot = top > BACK_WIN ? top - BACK_WIN : 0;
+            int rc = dev_read(h, bot, w->buf, top - bot);
+            if (rc) { w->lo = w->hi = 0; return rc; }
+            w->lo = bot;
+            w->hi = top;
         }
-        uint32_t crc = 0;
+        const uint8_t *q = w->buf + (p - w->lo);
+        if (q[0] != 0x53 || q[1] != 0x46 || q[2] != 0x56 || q[3] != 0x52 || q[4] != VL_RVF_VERSION ||
+            rd64(q + 16) != b - p - 64)
+            continue;
+        vl_rvf_header_decode(q, hd);
+        *off = p;
+        *found = 1;
+        return VL_OK;
+    }
+    return VL_OK;
+}
+
+/* Set h->wit_hash to fold32 of the newest WITNESS before the committed
+ * manifest; raise *maxid to the ids of the segments walked over. */
+static int find_head(vl_rvf *h, uint64_t *maxid)
+{
+    lend *ends = vl_mem_alloc((size_t)(h->ndir ? h->ndir : 1) * sizeof *ends);
+    bwin w = { vl_mem_alloc(BACK_WIN), 0, 0 };
+    uint8_t *p = NULL;
+    int rc = VL_OK, fallback = 1;
+    if (!ends || !w.buf) { rc = fail(h, VL_ENOMEM, "out of memory finding the witness chain head"); goto out; }
+    for (uint32_t i = 0; i < h->ndir; i++)
+        ends[i] = (lend){ h->dir[i].offset + 64 + h->dir[i].plen, i };
+    qsort(ends, h->ndir, sizeof *ends, cmp_lend);
+    uint64_t b = h->manifest_offset;
+    memset(h->wit_hash, 0, 32);
+    while (b > 0) {
+        uint64_t off;
+        vl_rvf_header hd;
+        int found;
+        if (b < 64) goto out;                      /* not framed: fall back */
+        if ((rc = frame_before(h, b, ends, h->ndir, &w, &off, &hd, &found))) goto out;
+        if (!found) goto out;
+        if (hd.segment_id > *maxid) *maxid = hd.segment_id;
         if (hd.seg_type == VL_RVF_SEG_WITNESS) {
             uint64_t plen = hd.payload_length;
-            if (plen < 45 || plen > VL_RVF_MAX_WITNESS) break;
-            uint8_t *p = vl_mem_alloc((size_t)plen);
-            if (!p) { rc = fail(h, VL_ENOMEM, "out of memory walking the tail"); break; }
-            rc = dev_read(h, pos + 64, p, plen);
-            if (rc) { vl_mem_free(p); break; }
-            crc = vl_crc32(0, p, (size_t)plen);
-            int good = !hash_is_unset(hd.content_hash) && hash_ok(hd.content_hash, crc) &&
-                       rd32(p + 9) == plen - 45;
-            if (good) vl_rvf_fold32_once(p, plen, h->wit_hash);
-            vl_mem_free(p);
-            if (!good) break;
-        } else {
-            rc = crc_range(h, pos + 64, hd.payload_length, scratch, IO_CHUNK, &crc);
-            if (rc) break;
-            if (hash_is_unset(hd.content_hash) || !hash_ok(hd.content_hash, crc)) break;
+            if (found == 2 && (rc = read_header(h, off, &hd))) goto out;
+            if (plen < 45 || plen > VL_RVF_MAX_WITNESS || hd.checksum_algo || hd.compression) goto out;
+            if (!(p = vl_mem_alloc((size_t)plen))) {
+                rc = fail(h, VL_ENOMEM, "out of memory reading a witness");
+                goto out;
+            }
+            if ((rc = dev_read(h, off + 64, p, plen))) goto out;
+            if (!hash_ok(hd.content_hash, vl_crc32(0, p, (size_t)plen)) || rd32(p + 9) != plen - 45)
+                goto out;
+            vl_rvf_fold32_once(p, plen, h->wit_hash);
+            fallback = 0;
+            goto out;
         }
-        pos += 64 + hd.payload_length;
+        b = off;
     }
-    vl_mem_free(scratch);
-    h->append_at = pos;
+    fallback = 0;                                  /* framed down to byte 0: no witness */
+out:
+    vl_mem_free(p);
+    vl_mem_free(ends);
+    vl_mem_free(w.buf);
+    if (rc == VL_OK && fallback) {
+        vl_rvf_witness_report r;
+        rc = witness_walk(h, h->committed_end, NULL, NULL, &r);
+        /* A witness that fails verification breaks the chain whatever the
+         * next one links to (vl_rvf_witness_chain reports it); opening the
+         * data must not depend on it: link to the last good one. */
+        if (rc == VL_ECORRUPT || rc == VL_EBUDGET) rc = VL_OK;
+        if (rc == VL_OK) memcpy(h->wit_hash, r.last_hash, 32);
+    }
     return rc;
 }
 
@@ -1100,9 +1282,6 @@ static int load(vl_rvf *h)
         vl_mem_free(rg);
         if (rc) goto out;
     }
-    /* Saturates: such a file still opens, and commits refuse (commit_begin). */
-    h->next_seg_id = maxid == UINT64_MAX ? UINT64_MAX : maxid + 1;
-
     /* ---- segments, in directory order ---- */
     for (uint32_t i = 0; i < h->ndir; i++) {
         dent *d = &h->dir[i];
@@ -1137,9 +1316,10 @@ static int load(vl_rvf *h)
             rc = vec_walk(h, d, k, load_row, NULL, &v->count);
             if (rc) goto out;
         } else if (d->type == VL_RVF_SEG_WITNESS) {
+            /* listed by older files and rvf-node: verified like every listed
+             * segment; the chain head is found by find_head */
             rc = read_small(h, d, VL_RVF_MAX_WITNESS, &wp);
             if (rc) goto out;
-            vl_rvf_fold32_once(wp, d->plen, h->wit_hash);
             vl_mem_free(wp);
             wp = NULL;
             h->n_witness++;
@@ -1160,7 +1340,12 @@ static int load(vl_rvf *h)
     }
     for (uint32_t i = 0; i < m.ndel; i++) delete_id(h, rd64(m.delp + (size_t)i * 8));
 
-    rc = tail_walk(h, size);
+    /* ---- uncommitted tail, chain head, next segment id ---- */
+    uint32_t kept = 0;
+    if ((rc = tail_walk(h, size, &kept, &maxid))) goto out;
+    if (kept == 0 && (rc = find_head(h, &maxid))) goto out;
+    /* Saturates: such a file still opens, and commits refuse (commit_begin). */
+    h->next_seg_id = maxid == UINT64_MAX ? UINT64_MAX : maxid + 1;
 out:
     vl_mem_free(mp);
     vl_mem_free(wp);
@@ -1353,31 +1538,31 @@ static void sort_deleted(vl_rvf *h)
     for (uint32_t i = 0; i < h->ndel; i++) h->ents[vl_idmap_get(&h->map, h->del[i])].del_pos = i;
 }
 
-/* Append witness + sync + manifest + sync for the state already in h
- * (directory includes the witness entry as its last element). The new
- * witness becomes the only one listed: the older ones stay in the file,
- * chained to it (see "Witness chain" at the top). */
-static int commit_finish(vl_rvf *h, const uint8_t *wit, uint32_t wlen, uint8_t *mbuf,
-                         uint64_t man_id)
+/* Append the WITNESS (wlen bytes at wit, segment wid; wlen 0: none), sync,
+ * the MANIFEST of the state already in h, sync. pos is the file offset
+ * where the witness (or, without one, the manifest) goes: the end of the
+ * segments the commit appended before. The directory (pruned by the
+ * caller) lists no witness: the new one extends the chain in the file (see
+ * "Witness chain" at the top). */
+static int commit_finish(vl_rvf *h, const uint8_t *wit, uint32_t wlen, uint64_t wid, uint64_t pos,
+                         uint8_t *mbuf, uint64_t man_id)
 {
-    dent wd = h->dir[h->ndir - 1];
-    uint32_t w = 0;
-    for (uint32_t i = 0; i + 1 < h->ndir; i++)
-        if (h->dir[i].type != VL_RVF_SEG_WITNESS) h->dir[w++] = h->dir[i];
-    h->dir[w++] = wd;
-    h->ndir = w;
-    int rc = emit_segment(h, VL_RVF_SEG_WITNESS, wd.seg_id, wit, wlen);
+    int rc = VL_OK;
+    uint64_t mpos = pos;
+    if (wlen) {
+        rc = emit_segment(h, VL_RVF_SEG_WITNESS, wid, wit, wlen);
+        mpos += 64 + wlen;
+    }
     if (!rc) rc = dev_sync(h);
     if (rc) return rc;
     uint64_t msz = manifest_size(h->ndir, h->ndel, h->flags & VL_RVF_F_FIDI);
-    uint64_t mpos = wd.offset + 64 + wlen;
     sort_deleted(h);
     manifest_encode(h, mbuf);
     rc = emit_segment(h, VL_RVF_SEG_MANIFEST, man_id, mbuf, msz);
     if (!rc) rc = dev_sync(h);
     if (rc) return rc;
-    vl_rvf_fold32_once(wit, wlen, h->wit_hash);
-    h->n_witness = 1;
+    if (wlen) vl_rvf_fold32_once(wit, wlen, h->wit_hash);
+    h->n_witness = 0;
     h->manifest_offset = mpos;
     h->committed_end = h->append_at = mpos + 64 + msz;
     return VL_OK;
@@ -1498,17 +1683,23 @@ static void merge_free(vmerge *m)
  * hash-verified, and from the batch). Running short of memory or of
  * segment ids skips the merge: it is an optimisation, the commit is
  * correct without it. extra_dir / extra_ids: directory entries and segment
- * ids the commit needs besides the merged segment. Returns VL_OK or an
- * error reading a listed segment (VL_EIO, VL_ECORRUPT; the handle is
+ * ids the commit needs besides the merged segment. barrier: the offset of
+ * the newest listed INDEX the commit keeps (0: none); listed VEC segments
+ * below it are never merged. consolidate (a commit that writes a new
+ * INDEX): the barrier is lifted, the segments at or after it join the
+ * group whatever their sizes (as if they had arrived as one batch), the
+ * rule extends it backwards as usual, and a merge is planned even without
+ * batch rows (see "INDEX coverage" at the top). Returns VL_OK or an error
+ * reading a listed segment (VL_EIO, VL_ECORRUPT; the handle is
  * unchanged). */
 static int merge_prepare(vl_rvf *h, vmerge *m, uint32_t n, const uint64_t *ids, const float *vecs,
                          uint32_t per, uint32_t nsegs, uint32_t nd, const uint64_t *del_ids,
-                         uint64_t extra_dir, uint64_t extra_ids)
+                         uint64_t extra_dir, uint64_t extra_ids, uint64_t barrier, int consolidate)
 {
     memset(m, 0, sizeof *m);
     m->old_k = NONE;
     m->first_batch = nsegs;
-    if (n == 0 || (uint64_t)n + nd >= (1u << 30)) return VL_OK;
+    if ((n == 0 && !consolidate) || (uint64_t)n + nd >= (1u << 30)) return VL_OK;
     if (h->next_seg_id > UINT64_MAX - extra_ids - 1) return VL_OK;
     uint64_t rowsz = 8 + 4 * (uint64_t)h->dim, cap_rows = (VL_RVF_VEC_TARGET - 6) / rowsz;
     vl_idmap bm = { 0 };
@@ -1517,8 +1708,8 @@ static int merge_prepare(vl_rvf *h, vmerge *m, uint32_t n, const uint64_t *ids, 
     if (vl_idmap_reserve(&bm, n + nd) != VL_OK) goto off;
     for (uint32_t i = 0; i < nd; i++) vl_idmap_put(&bm, del_ids[i], MERGE_DEL);
     for (uint32_t r = 0; r < n; r++) vl_idmap_put(&bm, ids[r], r);   /* the last row of an id wins */
-    bcnt = vl_mem_calloc(nsegs, sizeof *bcnt);
-    ks = vl_mem_alloc((size_t)bm.count * sizeof *ks);
+    bcnt = vl_mem_calloc(nsegs ? nsegs : 1, sizeof *bcnt);
+    ks = vl_mem_alloc((size_t)(bm.count ? bm.count : 1) * sizeof *ks);
     if (!bcnt || !ks) goto off;
     /* per distinct id: the batch segment of its winning row; the listed
      * segment whose live row it replaces or deletes */
@@ -1548,7 +1739,9 @@ static int merge_prepare(vl_rvf *h, vmerge *m, uint32_t n, const uint64_t *ids, 
         if (d->type != VL_RVF_SEG_VEC) continue;
         uint64_t c = h->vecs[d->vec].live_refs - count_sorted(ks, nks, d->vec);
         if (c == 0) continue;                   /* no live row left: pruned by this commit */
-        if (2 * gl < c || gl + c > cap_rows) break;
+        if (gl + c > cap_rows) break;
+        if (d->offset < barrier && !consolidate) break;   /* covered by the newest INDEX: stays */
+        if (!(consolidate && barrier && d->offset >= barrier) && gsz && 2 * gl < c) break;
         gl += c;
         gsz++;
         old_i = i;
@@ -1692,7 +1885,7 @@ int vl_rvf_ingest(vl_rvf *h, uint32_t n, const uint64_t *ids, const float *vecs,
         if (!(segids[s] = vl_mem_alloc((size_t)cnt * sizeof **segids))) goto nomem;
     }
     rc = merge_prepare(h, &m, n, ids, vecs, per, nsegs, 0, NULL, (uint64_t)nsegs + 1,
-                       (uint64_t)nsegs + 2);
+                       (uint64_t)nsegs + 2, 0, 0);
     if (rc) goto done;
     rc = fix_tail(h);
     if (rc) goto done;
@@ -1724,7 +1917,7 @@ int vl_rvf_ingest(vl_rvf *h, uint32_t n, const uint64_t *ids, const float *vecs,
     uint8_t wit[13 + 96 + 32];
     snprintf(action, sizeof action, "ingest:count=%u,epoch=%u", n, h->epoch);
     uint32_t wlen = witness_encode(wit, 1, now_ns, action, h->wit_hash);
-    h->dir[h->ndir++] = (dent){ h->next_seg_id++, pos, wlen, VL_RVF_SEG_WITNESS, NONE };
+    uint64_t wid = h->next_seg_id++;
     uint64_t man_id = h->next_seg_id++;
 
     /* ---- write ---- */
@@ -1734,7 +1927,7 @@ int vl_rvf_ingest(vl_rvf *h, uint32_t n, const uint64_t *ids, const float *vecs,
         rc = emit_vec_rows(h, bseg[s], ids, vecs, a, b, scratch, srows);
     }
     if (!rc) rc = merge_emit(h, &m);
-    if (!rc) rc = commit_finish(h, wit, wlen, mbuf, man_id);
+    if (!rc) rc = commit_finish(h, wit, wlen, wid, pos, mbuf, man_id);
     goto done;
 nomem:
     if (rc == VL_EBUDGET) fail(h, rc, "more than %u distinct ids: over this build's cap", MAX_ENTRIES);
@@ -1793,12 +1986,12 @@ int vl_rvf_delete(vl_rvf *h, uint32_t n, const uint64_t *ids, uint64_t now_ns, u
     uint8_t wit[13 + 96 + 32];
     snprintf(action, sizeof action, "delete:count=%u,epoch=%u", d, h->epoch);
     uint32_t wlen = witness_encode(wit, 0, now_ns, action, h->wit_hash);
-    h->dir[h->ndir++] = (dent){ h->next_seg_id++, pos, wlen, VL_RVF_SEG_WITNESS, NONE };
+    uint64_t wid = h->next_seg_id++;
     uint64_t man_id = h->next_seg_id++;
 
     /* ---- write ---- */
     rc = emit_segment(h, VL_RVF_SEG_JOURNAL, jid, jbuf, jlen);
-    if (!rc) rc = commit_finish(h, wit, wlen, mbuf, man_id);
+    if (!rc) rc = commit_finish(h, wit, wlen, wid, pos, mbuf, man_id);
     if (!rc && n_deleted) *n_deleted = d;
 done:
     vl_mem_free(jbuf);
@@ -1928,10 +2121,9 @@ static int is_zero32(const uint8_t *p)
     return 1;
 }
 
-/* Called for each WITNESS of the walk (hash verified, parsed): hdr is its
- * 64-byte header as stored, p its payload. */
-typedef int (*wit_fn)(vl_rvf *h, void *ctx, uint64_t off, const uint8_t *hdr, const uint8_t *p,
-                      uint64_t plen);
+/* wit_fn (declared with find_head) is called for each WITNESS of the walk
+ * (hash verified, parsed): hdr is its 64-byte header as stored, p its
+ * payload. */
 
 /* Walk the segments of [0, limit) forward (FORMAT.md §1: back to back) and
  * check every WITNESS in file order against the one before it. A segment
@@ -2251,10 +2443,9 @@ static int compact_impl(vl_rvf *h, vl_io *dst, uint64_t now_ns, uint64_t skip_ty
     snprintf(action, sizeof action, "compact:segments_compacted=%u,bytes_reclaimed=%llu,epoch=%u",
              vec_segs, (unsigned long long)reclaimed, n->epoch);
     uint32_t wlen = witness_encode(wit, 1, now_ns, action, n->wit_hash);
-    if ((rc = manifest_alloc(n, 1, 0, &mbuf))) goto out;
-    if ((rc = GROW(n, dir, ndir, cap_dir, 1))) { rc = fail(n, VL_ENOMEM, "out of memory"); goto out; }
-    n->dir[n->ndir++] = (dent){ n->next_seg_id++, n->append_at, wlen, VL_RVF_SEG_WITNESS, NONE };
-    rc = commit_finish(n, wit, wlen, mbuf, n->next_seg_id++);
+    if ((rc = manifest_alloc(n, 0, 0, &mbuf))) goto out;
+    uint64_t wid = n->next_seg_id++;
+    rc = commit_finish(n, wit, wlen, wid, n->append_at, mbuf, n->next_seg_id++);
 out:
     vl_mem_free(c.buf);
     vl_mem_free(c.ids);
@@ -2326,8 +2517,18 @@ int vl_rvf_commit(vl_rvf *h, const vl_rvf_commit_args *a, uint32_t *n_deleted)
         uint32_t cnt = (s + 1 == nsegs) ? n - s * per : per;
         if (!(segids[s] = vl_mem_alloc((size_t)cnt * sizeof **segids))) goto nomem;
     }
+    /* INDEX coverage: a keep_index commit leaves the rows before the newest
+     * listed INDEX where they are; a commit that carries an INDEX merges
+     * the tiers (the merged VEC lands before the new INDEX) */
+    int new_index = 0;
+    uint64_t barrier = 0;
+    for (uint32_t i = 0; i < ns; i++) new_index |= a->segs[i].seg_type == VL_RVF_SEG_INDEX;
+    if (a->keep_index)
+        for (uint32_t i = 0; i < h->ndir; i++)
+            if (h->dir[i].type == VL_RVF_SEG_INDEX && h->dir[i].offset > barrier) barrier = h->dir[i].offset;
     rc = merge_prepare(h, &mg, n, a->ids, a->vecs, per, nsegs, nd, a->del_ids,
-                       (uint64_t)nsegs + ns + 1, (uint64_t)nsegs + (nd ? 1 : 0) + ns + wit_on + 1);
+                       (uint64_t)nsegs + ns + 1, (uint64_t)nsegs + (nd ? 1 : 0) + ns + wit_on + 1,
+                       barrier, new_index);
     if (rc) goto done;
     rc = fix_tail(h);
     if (rc) goto done;
@@ -2395,8 +2596,8 @@ int vl_rvf_commit(vl_rvf *h, const vl_rvf_commit_args *a, uint32_t *n_deleted)
         char action[192];
         snprintf(action, sizeof action, "%s,epoch=%u", a->witness_action, h->epoch);
         wlen = witness_encode(wit, a->witness_type ? 1 : 0, a->now_ns, action, h->wit_hash);
-        h->dir[h->ndir++] = (dent){ h->next_seg_id++, pos, wlen, VL_RVF_SEG_WITNESS, NONE };
     }
+    uint64_t wid = wit_on ? h->next_seg_id++ : 0;
     uint64_t man_id = h->next_seg_id++;
 
     /* ---- write ---- */
@@ -2413,23 +2614,7 @@ int vl_rvf_commit(vl_rvf *h, const vl_rvf_commit_args *a, uint32_t *n_deleted)
     for (uint32_t i = 0; i < ns && !rc; i++)
         rc = emit_segment(h, a->segs[i].seg_type, h->dir[seg_first + i].seg_id, a->segs[i].payload,
                           a->segs[i].len);
-    if (!rc && wit_on) {
-        rc = commit_finish(h, wit, wlen, mbuf, man_id);
-    } else if (!rc) {
-        /* no witness: sync, manifest, sync (as commit_finish) */
-        rc = dev_sync(h);
-        if (!rc) {
-            uint64_t msz = manifest_size(h->ndir, h->ndel, h->flags & VL_RVF_F_FIDI);
-            sort_deleted(h);
-            manifest_encode(h, mbuf);
-            rc = emit_segment(h, VL_RVF_SEG_MANIFEST, man_id, mbuf, msz);
-            if (!rc) rc = dev_sync(h);
-            if (!rc) {
-                h->manifest_offset = pos;
-                h->committed_end = h->append_at = pos + 64 + msz;
-            }
-        }
-    }
+    if (!rc) rc = commit_finish(h, wit, wlen, wid, pos, mbuf, man_id);
     if (!rc && n_deleted) *n_deleted = d;
     goto done;
 nomem:
@@ -2491,6 +2676,14 @@ int vl_rvf_read_payload(vl_rvf *h, uint32_t i, uint64_t cap, uint8_t **out)
         return *out ? VL_OK : fail(h, VL_ENOMEM, "out of memory");
     }
     return read_small(h, &h->dir[i], cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap, out);
+}
+
+uint64_t vl_rvf_live_rows_from(const vl_rvf *h, uint64_t off)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < h->ndir; i++)
+        if (h->dir[i].type == VL_RVF_SEG_VEC && h->dir[i].offset >= off) n += h->vecs[h->dir[i].vec].live_refs;
+    return n;
 }
 
 int vl_rvf_poisoned(const vl_rvf *h) { return h ? h->poisoned : 0; }

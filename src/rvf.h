@@ -20,8 +20,12 @@
  *   - The directory grows with the live data, not with the commits: VEC
  *     segments are merged in tiers (an ingest may append one merged VEC
  *     segment holding the live rows of the newest segments; O(log n) VEC
- *     segments stay listed), and only the newest WITNESS is listed (the
- *     chain is in the file, in order: vl_rvf_witness_chain).
+ *     segments stay listed), and no WITNESS is listed (the chain is in the
+ *     file, in order: vl_rvf_witness_chain; a directory without witnesses
+ *     passes the chain rule newer upstream runtimes check on open).
+ *   - A writable handle cuts the uncommitted tail (bytes after the
+ *     committed manifest, except complete WITNESS segments right after it)
+ *     before its first append: see append_at below.
  *   - The handle borrows its device (io): the caller keeps it open until
  *     vl_rvf_free and must not modify it behind the handle's back.
  *
@@ -140,27 +144,36 @@ typedef struct vl_rvf_info {
     uint8_t  file_id[16];
     uint8_t  parent_id[16];
     uint8_t  parent_hash[32];
-    uint8_t  last_witness_hash[32]; /* fold32 of the newest complete WITNESS payload
-                                       before append_at (zeros if none): prev_hash of
-                                       the next one */
-    uint32_t witness_count;    /* WITNESS segments in the directory: 1 after any commit
-                                  of this version (older files and rvf-node's list
-                                  every one); the chain: vl_rvf_witness_chain */
+    uint8_t  last_witness_hash[32]; /* fold32 of the newest WITNESS payload before
+                                       append_at (zeros if none): prev_hash of the
+                                       next one */
+    uint32_t witness_count;    /* WITNESS segments in the directory: 0 after any commit
+                                  of this version (older files of ours list one,
+                                  rvf-node's list every one); the chain:
+                                  vl_rvf_witness_chain */
     uint32_t dir_count;        /* directory entries */
-    uint64_t next_seg_id;      /* max(directory ids, manifest id) + 1 */
+    uint64_t next_seg_id;      /* max(directory ids, manifest id, kept tail witness ids)
+                                  + 1: above every segment id before append_at */
     uint64_t live;             /* live ids */
     uint64_t loaded;           /* distinct ids in directory VEC segments (= total_vectors) */
     uint64_t deleted;          /* loaded ids hidden by the deleted list */
     uint64_t manifest_offset;  /* header offset of the committed manifest */
     uint64_t committed_end;    /* end of the committed manifest */
-    uint64_t append_at;        /* where the next segment goes: committed_end plus any
-                                  complete, hash-valid segments after it (a torn tail
-                                  beyond this is truncated by the next write) */
+    uint64_t append_at;        /* where the next segment goes: committed_end plus the
+                                  run of complete, hash-valid WITNESS segments right
+                                  after it (rvf-node's post-manifest compaction
+                                  witness). Everything beyond (torn bytes, or the
+                                  complete segments of a commit whose MANIFEST never
+                                  landed) is uncommitted and truncated by the next
+                                  write */
 } vl_rvf_info;
 
 /* Open the newest committed state of io (FORMAT.md §5): scan back from the
  * end for the newest MANIFEST whose payload parses and whose hash verifies,
- * then verify and index every VEC segment of its directory. Reads only.
+ * then verify and index every VEC segment of its directory, and find the
+ * witness chain head (usually one small read right before the manifest;
+ * an unlisted witness that fails verification never fails the open: the
+ * chain walk reports it). Reads only.
  * msg (may be NULL) receives the reason on failure.
  * Errors: VL_ENOTFOUND (no committed state: empty device or no valid
  * manifest — the caller may create a store only if the size is 0),
@@ -215,7 +228,8 @@ VL_MUST_CHECK int vl_rvf_scan(vl_rvf *h, vl_rvf_row_fn cb, void *ctx);
  * winning live rows (listed rows copied bit for bit) is appended before
  * the WITNESS and listed last instead of them; a batch segment merged at
  * once is not written separately. Rows keep their ids and bits but may
- * move to a higher file offset. vl_rvf_commit merges the same way.
+ * move to a higher file offset. vl_rvf_commit merges the same way (with
+ * an INDEX barrier under keep_index, see there).
  * A later row with the same id replaces an earlier one, also within the
  * batch; an upsert of a deleted id brings it back. now_ns is the witness
  * timestamp. n == 0 commits nothing. Floats are stored bit-exact (the
@@ -243,7 +257,7 @@ VL_MUST_CHECK int vl_rvf_delete(vl_rvf *h, uint32_t n, const uint64_t *ids,
  * listed segment of a type this layer does not interpret (copied byte for
  * byte, hash verified), a WITNESS
  * "compact:segments_compacted=X,bytes_reclaimed=Y,epoch=E" chained to the
- * last one and the only one listed, sync, MANIFEST epoch+1 (empty deleted
+ * last one (unlisted too), sync, MANIFEST epoch+1 (empty deleted
  * list, same FIDI), sync. X = VEC segments replaced, Y = source bytes not carried
  * over. INDEX, JOURNAL and old MANIFEST segments are dropped. The caller
  * then swaps the files (io_posix: vl_io_posix_replace) and uses *out, which
@@ -278,8 +292,8 @@ typedef struct vl_rvf_witness_report {
  * committed manifest (segments are back to back, FORMAT.md §1; torn bytes
  * are stepped over to the next plausible header) and check every WITNESS
  * in file order: the first has prev_hash zeros, each next one fold32 of
- * the previous payload. Listed or not: the directory lists only the
- * newest, the chain is in the file. A restart or break is a report, not an
+ * the previous payload. Listed or not: the directory lists none (older
+ * files and rvf-node's list some), the chain is in the file. A restart or break is a report, not an
  * error (rvf-node 0.2.2's multi-session files restart legitimately).
  * Reads headers and witness payloads only. Errors: VL_ECORRUPT (a witness
  * whose content hash mismatches, that does not parse, or whose
@@ -312,13 +326,16 @@ typedef struct vl_rvf_seg {
  *   keep_index: keep listed INDEX segments although rows change (the
  *       store's loader knows which rows an INDEX covers: those in VEC
  *       segments at lower offsets). Without it rows changes unlist them,
- *       as vl_rvf_ingest does. NOTE (rvf layer): the rows of a commit are
- *       tier-merged as in vl_rvf_ingest, so an UNCHANGED row can move to a
- *       merged VEC segment at a higher offset than an INDEX that covers
- *       it; "lower offset" is sufficient for coverage, not necessary.
+ *       as vl_rvf_ingest does. With it, the tiered merge never moves a VEC
+ *       segment that lies before the newest listed INDEX, so the rows
+ *       after that INDEX are exactly the rows written since; a commit
+ *       whose segs carry an INDEX merges the tiers on both sides of the
+ *       old one, placing the merged VEC before the new INDEX (rvf.c
+ *       "INDEX coverage"). vl_rvf_live_rows_from counts the live rows
+ *       after an INDEX.
  *       (The merged VEC is appended right after the batch's VEC segments.
- *       A commit with a WITNESS lists it as the only one; a commit without
- *       keeps the listed one.)
+ *       Every commit unlists all witnesses; its own WITNESS, if any, is
+ *       appended unlisted.)
  *   witness_action: NULL for no WITNESS (the store's INDEX checkpoints and
  *       file-metadata commits), else the action without its epoch, e.g.
  *       "ingest:count=5"; ",epoch=E" is appended. witness_type: 1 ingest /
@@ -355,6 +372,11 @@ VL_MUST_CHECK int vl_rvf_scan_ex(vl_rvf *h, vl_rvf_row_ex_fn cb, void *ctx);
  * VL_EBUDGET) and verify its content hash (VL_ECORRUPT). *out is owned by
  * the caller (vl_mem_free). */
 VL_MUST_CHECK int vl_rvf_read_payload(vl_rvf *h, uint32_t i, uint64_t cap, uint8_t **out);
+
+/* Live ids whose winning row lies in a listed VEC segment at a file offset
+ * >= off: the rows an INDEX written at off does not cover (the store's
+ * loader inserts exactly these). O(directory), reads nothing. */
+uint64_t vl_rvf_live_rows_from(const vl_rvf *h, uint64_t off);
 
 /* 1 if a failed durable write poisoned the handle (see the top of this file). */
 int vl_rvf_poisoned(const vl_rvf *h);

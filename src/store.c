@@ -32,8 +32,10 @@
  *     field-id order; if that does not reproduce the file's ids, the next
  *     META write is a full snapshot so ids stay consistent in the file);
  *   - the graph: the newest listed INDEX segment covers exactly the rows of
- *     VEC segments at lower offsets (written before it). Its nodes whose
- *     row is still there are imported as they are (deleted ids as routing
+ *     VEC segments at lower offsets (written before it; row commits keep it
+ *     listed and rvf.c's tier merges never move those rows, so the rows
+ *     after it are the rows written since: rvf.c "INDEX coverage"). Its
+ *     nodes whose row is still there are imported as they are (deleted ids as routing
  *     tombstones); nodes whose row is gone or was re-written since are
  *     removed and their neighbours re-linked (vl__graph_remap); the live
  *     rows it does not cover are inserted (rows_inserted_on_open). An INDEX
@@ -49,9 +51,31 @@
  * listed META bytes would exceed twice the live metadata + 64 KiB, so the
  * directory and the bytes the loader reads stay O(live data).
  *
- * INDEX policy: written by close (if the graph changed), vl_store_checkpoint
- * and compaction; a new INDEX unlists the old one; row commits keep it
- * listed (keep_index) so a crash costs only the rows written after it.
+ * INDEX policy: written by vl_store_checkpoint (explicit, whenever the graph
+ * changed), by compaction, and by close when enough rows are uncovered (see
+ * below); a new INDEX unlists the old one; row commits keep it listed
+ * (keep_index) so a crash costs only the rows written after it.
+ *
+ * Checkpoint on close. The rows an INDEX does not cover are the live rows
+ * in VEC segments after it (vl_rvf_live_rows_from; all live rows when no
+ * usable INDEX is listed): the next open inserts exactly these into the
+ * loaded graph. close writes an INDEX only when
+ *     uncovered > 0  and  (uncovered x 32 >= live  or  uncovered >= 2048).
+ * Why: an INDEX costs O(live) bytes (and the time to encode the graph),
+ * inserting a row at open costs one HNSW insertion. Writing one on every
+ * close that changed the graph made a one-row session (`veclite ingest`
+ * of a single row, the CLI's common case) rewrite the whole graph: O(n)
+ * bytes per session, O(n^2) for n such sessions. With the rule, an INDEX
+ * is written once per max(live/32, 1)..2048 uncovered rows, so the bytes
+ * per inserted row stay O(32) graph entries amortised for stores up to
+ * 64k rows and O(live/2048) beyond, while an open after a clean close
+ * never inserts 2048 rows or 1/32 of the store beyond what it loads from
+ * the INDEX: little next to loading the rows themselves. (After a crash it
+ * inserts what was written since the INDEX, as before.) Deletes and
+ * re-linked nodes do not count: the loader handles them from the INDEX
+ * (tombstones, vl__graph_remap) without insertions. A store whose listed
+ * INDEX was not usable at open (other M, failed checks) counts every live
+ * row as uncovered, so its close replaces the INDEX.
  *
  * Known costs: loading collects all rows before building the graph when an
  * INDEX is used (about twice the vector memory for a moment); a checkpoint
@@ -101,6 +125,8 @@ struct vl_store {
     uint32_t nfm, cap_fm;
     /* graph */
     uint32_t graph_dirty, index_loaded;
+    uint32_t index_ok;           /* the newest listed INDEX is one the next open can load
+                                    (loaded at open, or written by this handle) */
     uint64_t rows_inserted_on_open;
     uint64_t rows_rejected;      /* rows skipped at open: non-finite or zero (cosine) */
     char index_note[200];        /* why a listed INDEX was not used ("" if none / used) */
@@ -690,8 +716,28 @@ int vl_store_checkpoint(vl_store *s)
     vl__buf_free(&ib);
     if (rc) return rc;
     s->graph_dirty = 0;
+    s->index_ok = 1;
     s->msg[0] = 0;
     return VL_OK;
+}
+
+/* Close's checkpoint rule ("Checkpoint on close" at the top). */
+#define VL_STORE_CKPT_FRACTION 32u
+#define VL_STORE_CKPT_ROWS 2048u
+
+static int checkpoint_due(vl_store *s)
+{
+    if (s->idx->kind != VL_INDEX_HNSW || !s->graph_dirty) return 0;
+    vl_rvf_info info;
+    vl_rvf_info_get(s->rvf, &info);
+    uint64_t off = 0;
+    int have = 0;
+    for (uint32_t i = 0; i < info.dir_count; i++) {
+        vl_rvf_dirent d;
+        if (vl_rvf_dir(s->rvf, i, &d) == VL_OK && d.seg_type == VL_RVF_SEG_INDEX) { off = d.offset; have = 1; }
+    }
+    uint64_t unc = have && s->index_ok ? vl_rvf_live_rows_from(s->rvf, off) : info.live;
+    return unc > 0 && (unc * VL_STORE_CKPT_FRACTION >= info.live || unc >= VL_STORE_CKPT_ROWS);
 }
 
 /* A fresh index with s's configuration and field names. */
@@ -754,6 +800,7 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
     s->meta_listed_n = 1;
     s->meta_snapshot_due = 0;
     s->graph_dirty = 1;
+    s->index_ok = hnsw;          /* the compacted file's INDEX covers all its rows */
     if (hnsw && index_like(s, &ni) == VL_OK) {
         int ok = vl__index_import(ni, &g, gids, gvecs, gdead) == VL_OK;
         /* metadata of the live nodes */
@@ -1367,7 +1414,11 @@ static int load(vl_store *s, const vl_config *cfg)
     }
     c.dim = info.dim;
     c.metric = info.metric;
-    int have_index = c.kind == VL_INDEX_HNSW && find_index(s, info.loaded, &g, &gids, &idx_off);
+    /* No node cap from the rows: an INDEX keeps nodes (tombstones) whose rows
+     * later commits dropped with their VEC segments, so it may hold more
+     * nodes than the file has rows; build_from_index removes them. Memory
+     * stays bounded by the payload (decode: nodes <= payload bytes / 2). */
+    int have_index = c.kind == VL_INDEX_HNSW && find_index(s, UINT64_MAX, &g, &gids, &idx_off);
     if (have_index && c.m == 0 && !stored) c.m = g.M;      /* e.g. rvf-node's INDEX */
     if ((rc = vl_index_new(&c, &s->idx))) {
         if (rc == VL_EINVAL && !cfg) rc = VL_ECORRUPT;      /* the stored configuration is bad */
@@ -1422,6 +1473,7 @@ static int load(vl_store *s, const vl_config *cfg)
         s->graph_dirty = s->idx->kind == VL_INDEX_HNSW && R.inserted > 0;
     }
     s->rows_inserted_on_open = R.inserted;
+    s->index_ok = s->index_loaded;
     uint64_t nonempty = 0;
     for (uint32_t k = 0; k < L.nrecs; k++) nonempty += L.recs[k].len > 0;
     if (nonempty != L.applied) s->meta_snapshot_due = 1;   /* records of ids that are not live */
@@ -1502,8 +1554,7 @@ int vl_store_close(vl_store *s)
 {
     if (!s) return VL_OK;
     int rc = VL_OK;
-    if (!s->readonly && !s->poisoned && s->graph_dirty && s->idx && s->idx->kind == VL_INDEX_HNSW)
-        rc = vl_store_checkpoint(s);
+    if (!s->readonly && !s->poisoned && s->idx && checkpoint_due(s)) rc = vl_store_checkpoint(s);
     store_free(s);
     return rc;
 }

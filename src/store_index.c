@@ -275,7 +275,8 @@ int vl__index_decode(const uint8_t *p, uint64_t len, uint64_t max_nodes, vl_grap
     uint64_t n = rd64(p + 8);
     if (M < 2 || M > VL_MAX_M) return WHY("INDEX M = %u outside 2..%u", M, VL_MAX_M);
     if (n > max_nodes || n > len / 2 || n >= VL_NO_NODE)
-        return WHY("INDEX claims %llu nodes (file rows: %llu)", (unsigned long long)n, (unsigned long long)max_nodes);
+        return WHY("INDEX claims %llu nodes in a %llu-byte payload (cap %llu)", (unsigned long long)n,
+                   (unsigned long long)len, (unsigned long long)max_nodes);
     if (memcmp(p + len - 4, "RVIX", 4) != 0) return WHY("INDEX lacks its \"RVIX\" trailer magic");
     uint64_t body = rd32(p + len - 8);
     if (body < 24 || body > len - 8 - 64) return WHY("INDEX trailer length %llu invalid", (unsigned long long)body);

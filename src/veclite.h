@@ -137,6 +137,13 @@ typedef struct vl_stats {
     uint64_t meta_bytes;       /* of which metadata records */
     uint32_t max_level;        /* HNSW top layer (0 for flat) */
     uint32_t fields;           /* registered metadata field names */
+    /* Added fields (append only: src/wasm.c publishes the offsets). HNSW
+     * reclaims tombstones automatically: after a write that leaves more
+     * tombstones than max(live, 1024), they are removed from the graph
+     * (neighbours re-linked, storage compacted), so nodes <= live +
+     * max(live, 1024) after every write. */
+    uint64_t reclaimed;        /* tombstones removed by reclamation, since vl_index_new */
+    uint64_t reclaims;         /* reclamation passes run, since vl_index_new */
 } vl_stats;
 
 /* ---- Library ---- */
@@ -174,6 +181,20 @@ VL_MUST_CHECK int vl_index_upsert(vl_index *h, uint32_t n, const uint64_t *ids,
                                   const float *vecs, const uint8_t *meta,
                                   const uint32_t *meta_off);
 
+/* Room for the vectors of the next upsert inside the index, so a caller
+ * that must copy its batch anyway (the WebAssembly binding copying from JS)
+ * copies it once, into its final place, instead of into a staging buffer
+ * that the upsert then copies again (WebAssembly memory never shrinks: a
+ * staging copy of a whole batch is paid for good).
+ * Reserves capacity for n more vectors and points *rows at n*dim floats
+ * owned by h, just past its stored vectors; pass *rows as `vecs` to the
+ * next vl_index_upsert of at most n rows (it reads every row before
+ * anything can overwrite it). Valid until any other call on h.
+ * n == 0 sets *rows to NULL. Errors: VL_EINVAL, VL_ENOMEM (index unchanged).
+ * vl_index_upsert refuses (VL_EINVAL) vecs that overlap the index's storage
+ * other than exactly as handed out here. */
+VL_MUST_CHECK int vl_index_rows(vl_index *h, uint32_t n, float **rows);
+
 /* Replace only the metadata of existing ids (vectors untouched).
  * Errors: VL_ENOTFOUND (an id absent; nothing changed), VL_EINVAL, VL_ENOMEM. */
 VL_MUST_CHECK int vl_index_set_meta(vl_index *h, uint32_t n, const uint64_t *ids,
@@ -181,7 +202,9 @@ VL_MUST_CHECK int vl_index_set_meta(vl_index *h, uint32_t n, const uint64_t *ids
 
 /* Delete n ids. Absent ids are ignored. *n_deleted receives how many were live.
  * A deleted id disappears from search/get/count at once; in HNSW its node
- * stays as a routing tombstone so the graph remains navigable. */
+ * stays as a routing tombstone so the graph remains navigable, until
+ * tombstones outnumber max(live, 1024) after a write: then they are all
+ * removed and their neighbours re-linked (vl_stats.reclaimed). */
 VL_MUST_CHECK int vl_index_delete(vl_index *h, uint32_t n, const uint64_t *ids,
                                   uint32_t *n_deleted);
 

@@ -46,7 +46,14 @@ if [ "$what" = system ] || [ "$what" = all ]; then
 fi
 
 if [ "$what" = npm ] || [ "$what" = all ]; then
-  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  stale=0
+  [ -f node_modules/.package-lock.json ] || stale=1
+  [ package-lock.json -nt node_modules/.package-lock.json ] && stale=1
+  # A half-removed node_modules (an interrupted npm run) must not pass for installed.
+  for p in playwright-core typescript workerd fake-indexeddb @ruvector/rvf-node hnswlib-wasm; do
+    [ -f "node_modules/$p/package.json" ] || stale=1
+  done
+  if [ "$stale" = 1 ]; then
     echo "ensure-deps: npm ci (from package-lock.json)"
     npm ci --ignore-scripts --no-audit --no-fund --loglevel=error 2>&1 | grep -v 'Unknown user config' || true
     [ -f node_modules/.package-lock.json ] || { echo "ensure-deps: npm ci failed" >&2; exit 1; }

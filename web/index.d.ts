@@ -244,7 +244,7 @@ export interface LockStatus {
 /** State of a collection's store ({@link Collection.status}). */
 export interface CollectionStatus {
   name: string;
-  /** Absolute path of the .rvf file, or null in memory. */
+  /** Canonical absolute path of the .rvf file (symlinks resolved), or null in memory. */
   path: string | null;
   backend: 'node' | 'memory';
   /** False for a plain in-memory collection of a memory Database (no .rvf store). */
@@ -288,7 +288,7 @@ export interface VerifyResult {
 
 /** Result of {@link Collection.snapshot}. */
 export interface Snapshot {
-  /** Lowercase hex SHA-256 of `bytes`. */
+  /** Lowercase hex SHA-256 of `bytes`: it names these bytes, not the set of rows they hold. */
   cid: string;
   /** A compacted .rvf image of the committed state. */
   bytes: Uint8Array;
@@ -329,8 +329,11 @@ export class Collection {
    */
   export(): Promise<Uint8Array>;
   /**
-   * A compacted image and its SHA-256 (hex). The same committed state gives the same cid; any
-   * commit changes it (including the graph checkpoint close() writes).
+   * A compacted image and its SHA-256 (hex). The cid identifies exactly these bytes: equal cids
+   * mean equal bytes, hence an equal state. The same rows reached by different histories may give
+   * different bytes and cids (the persisted graph depends on the handle's insert history, the witness
+   * chain and compaction record on the file's history). Any commit (including the graph checkpoint close() writes)
+   * changes the cid; snapshotting again without a commit gives the same bytes.
    */
   snapshot(): Promise<Snapshot>;
   /**

@@ -989,9 +989,14 @@ export class Collection {
    * A content-addressed snapshot: `bytes` is a compacted image of the committed state (live rows
    * only, one META snapshot, the graph without tombstones, the witness chain carried forward plus
    * a "compact:" WITNESS with timestamp 0) and `cid` the lowercase hex SHA-256 of those bytes.
-   * The same committed state gives the same cid; any commit changes it — including the INDEX
-   * checkpoint that close() writes, since the compaction witness records the bytes reclaimed
-   * from the file. openCollection(bytes) opens it.
+   * The cid identifies exactly these bytes: equal cids mean equal bytes, hence an equal state.
+   * The converse does not hold: the same rows reached by different histories (another insert
+   * order, deletes, a reopen that loaded or rebuilt the graph) can give different bytes and cids,
+   * because the persisted HNSW graph depends on the handle's insert history, and the witness
+   * chain carried forward and the compaction record (bytes reclaimed) depend on the file's
+   * history. Any commit (including the INDEX checkpoint close() writes) changes the cid too;
+   * snapshotting one handle again without a commit in between gives the same bytes.
+   * openCollection(bytes) opens it.
    * @returns {Promise<{ cid: string, bytes: Uint8Array }>}
    */
   async snapshot() {
@@ -1528,6 +1533,11 @@ export class Database {
   #cols = new Map();
   /** @type {Map<string, Promise<Collection>>} opens in flight, so two callers share one */
   #opening = new Map();
+  /**
+   * @type {Map<string, Promise<void>>} deletes in flight (each chained after the previous one of
+   * its name), so a get/create of that name waits for them instead of racing the removal
+   */
+  #deleting = new Map();
   #closed = false;
   /** @type {string|null} absolute directory of a file database */
   #dir;
@@ -1584,6 +1594,11 @@ export class Database {
     return p;
   }
 
+  /** Wait until no delete of `name` is in flight (a failed delete counts as finished). */
+  async #deletesDone(name) {
+    for (let p; (p = this.#deleting.get(name));) await p.catch(() => {});
+  }
+
   /** A Collection over a file opened by openFileStore ({ store, dev, ref, lock, path }). */
   #fileCollection(name, opened, createIdKind) {
     const col = storeCollection(this.#engine, this.implementation, opened.store, {
@@ -1604,6 +1619,10 @@ export class Database {
   async createCollection(name, config) {
     this.#live('createCollection');
     this.#checkName(name, 'createCollection');
+    if (this.#deleting.has(name)) {
+      await this.#deletesDone(name);
+      this.#live('createCollection');
+    }
     if (this.#cols.has(name) || this.#opening.has(name)) {
       throw einval(`createCollection: collection '${name}' already exists; use getCollection('${name}') or deleteCollection it first`);
     }
@@ -1638,13 +1657,18 @@ export class Database {
 
   /**
    * An existing collection. In a file database an unopened `<name>.rvf` is opened as its writer
-   * (ELOCK if another writer holds it). Rejects with ENOTFOUND if there is none of that name.
+   * (ELOCK if another writer holds it). Rejects with ENOTFOUND if there is none of that name. A
+   * deleteCollection of the same name still in flight is waited for first.
    * @param {string} name
    * @returns {Promise<Collection>}
    */
   async getCollection(name) {
     this.#live('getCollection');
     this.#checkName(name, 'getCollection');
+    if (this.#deleting.has(name)) {
+      await this.#deletesDone(name);
+      this.#live('getCollection');
+    }
     const col = this.#cols.get(name);
     if (col) return col;
     const pending = this.#opening.get(name);
@@ -1680,13 +1704,26 @@ export class Database {
 
   /**
    * Delete a collection: close it (its object then rejects with ECLOSED) and, in a file
-   * database, remove `<name>.rvf` (ELOCK if another writer holds it).
+   * database, remove `<name>.rvf` (ELOCK if another writer holds it). getCollection and
+   * createCollection calls of the same name made meanwhile wait until it is done.
    * @param {string} name
    * @returns {Promise<void>} rejects with ENOTFOUND if there is none of that name
    */
   async deleteCollection(name) {
     this.#live('deleteCollection');
     this.#checkName(name, 'deleteCollection');
+    const prev = this.#deleting.get(name);
+    const p = (async () => {
+      if (prev) await prev.catch(() => {});
+      return this.#delete(name);
+    })();
+    this.#deleting.set(name, p);
+    const done = () => { if (this.#deleting.get(name) === p) this.#deleting.delete(name); };
+    p.then(done, done);
+    return p;
+  }
+
+  async #delete(name) {
     const pending = this.#opening.get(name);
     if (pending) await pending.catch(() => {});
     const col = this.#cols.get(name);
@@ -1712,7 +1749,7 @@ export class Database {
   async close() {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled([...this.#opening.values()]);
+    await Promise.allSettled([...this.#opening.values(), ...this.#deleting.values()]);
     let first = null;
     for (const col of this.#cols.values()) {
       const err = release(col, 'the database is closed; create a new one with createDatabase()');
@@ -1802,7 +1839,9 @@ const OPEN_KEYS = ['readOnly', 'backend', 'create', 'ef', 'simd', 'wasmModule'];
 /**
  * Open one .rvf store directly: a file path (backend 'node'; the writer lock is taken unless
  * readOnly) or the bytes of an image (backend 'memory': writes change the in-memory copy only;
- * export() returns it).
+ * export() returns it). A path is resolved to the file it names (symlinks followed, also in its
+ * directories): every name of one file shares its writer lock, compact() replaces that file, and
+ * status().path is that canonical path.
  * @param {string|Uint8Array} source
  * @param {{ readOnly?: boolean, backend?: 'node'|'memory', ef?: number, simd?: boolean,
  *   wasmModule?: WebAssembly.Module,

@@ -15,6 +15,12 @@
 //   over the file and fsyncs the directory (FORMAT.md §6). Until the rename the original file is
 //   untouched; a leftover .compact.tmp (a crash mid-compaction) is garbage we delete, since only
 //   the lock holder ever writes one.
+// - Every file is handled under its canonical path (idb/node-file.js realFilePath: symlinks,
+//   also in its directory, resolved; a missing file is its directory's real path plus its name),
+//   so all names of one file share one writer lock, and compaction renames over the real file,
+//   never over a symlink to it.
+// - A directory this module creates is made durable: its parent is fsynced (for every level
+//   that mkdir -p created), like the files it creates.
 // - Errors reaching callers are VecliteErrors; device failures become EIO/ENOTFOUND with the
 //   path in the message.
 
@@ -84,7 +90,7 @@ export const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
  */
 export async function openFileStore(N, engine, file, o) {
   const { fs, path, dev: D, lock: L } = N;
-  const abs = path.resolve(file);
+  const abs = realPath(N, file, 'openCollection');
   if (o.readOnly && o.createCfg && !fs.existsSync(abs)) {
     throw new VecliteError('EINVAL', `openCollection: ${abs} does not exist, and a read-only open cannot create it; ` +
       'leave out readOnly to create it');
@@ -146,6 +152,15 @@ export async function openFileStore(N, engine, file, o) {
   }
 }
 
+/** The canonical path of a file (see the invariants), as a VecliteError EIO when it cannot be had. */
+export function realPath(N, file, where) {
+  try {
+    return N.dev.realFilePath(N.fs, N.path, file);
+  } catch (e) {
+    throw deviceError(e, `${where}: cannot resolve ${file}`);
+  }
+}
+
 /** Explain a failed vl_store_open of a file. */
 function openError(e, abs, size) {
   if (!(e instanceof VecliteError)) return e;
@@ -172,8 +187,9 @@ export function randomBytes(N, n) {
 /**
  * Compact a file store in place (FORMAT.md §6): the engine writes the compacted image to
  * `<file>.compact.tmp` (and syncs it), which is then renamed over the file and the directory
- * fsynced. On success the store lives on the new file: returns its device and io; the caller
- * frees the old ones.
+ * fsynced. `abs` must be the canonical path openFileStore returned (never a symlink). On
+ * success the store lives on the new file: returns its device and io; the caller frees the old
+ * ones.
  * @returns {{ dev: any, ref: { io: number, handle: number } }}
  * @throws {VecliteError} with `renameFailed = true` when the image was written but could not
  *   replace the file: the store is then on the temporary file and must not be used further
@@ -216,16 +232,24 @@ export function compactFile(N, engine, store, abs) {
 }
 
 /**
- * Create a child file for derive(): a fresh file (EINVAL if it exists), locked as its writer.
+ * Create a child file for derive(): a fresh file (EINVAL if the name exists, even as a dangling
+ * symlink), locked as its writer, under its canonical path.
  * @returns {Promise<{ dev: any, ref: { io: number, handle: number }, lock: any, path: string }>}
  *   the caller runs storeDerive on ref.io and cleans up with {@link abandonFile} on failure
  */
 export async function createChildFile(N, engine, file, onLockLost) {
   const { fs, path, dev: D, lock: L } = N;
-  const abs = path.resolve(file);
-  if (fs.existsSync(abs)) {
-    throw new VecliteError('EINVAL', `derive: ${abs} already exists; derive into a new file name`);
+  let taken = true;
+  try {
+    fs.lstatSync(file);
+  } catch (e) {
+    if (e?.code !== 'ENOENT') throw deviceError(e, `derive: cannot stat ${file}`);
+    taken = false;
   }
+  if (taken) {
+    throw new VecliteError('EINVAL', `derive: ${path.resolve(file)} already exists; derive into a new file name`);
+  }
+  const abs = realPath(N, file, 'derive');
   const lock = await L.acquireFileLock(abs, { onLost: onLockLost });
   let dev;
   try {
@@ -285,14 +309,16 @@ export function lockStatus(N, abs, ownLock) {
 // ---- database directories --------------------------------------------------------------------
 
 /**
- * Make sure a database directory exists (created with parents if missing).
+ * Make sure a database directory exists (created with parents if missing). Each directory
+ * created here is made durable by fsyncing its parent, from the topmost new one down.
  * @returns {string} its absolute path
  */
 export function ensureDir(N, dir) {
-  const { fs, path } = N;
+  const { fs, path, dev: D } = N;
   const abs = path.resolve(dir);
+  let first;
   try {
-    fs.mkdirSync(abs, { recursive: true });
+    first = fs.mkdirSync(abs, { recursive: true }); // the topmost directory it created, if any
     if (!fs.statSync(abs).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
   } catch (e) {
     if (e?.code === 'EEXIST' || e?.code === 'ENOTDIR') {
@@ -300,6 +326,19 @@ export function ensureDir(N, dir) {
         'give a directory (one <name>.rvf file per collection lives in it)', { cause: e });
     }
     throw deviceError(e, `createDatabase: cannot create the directory ${abs}`);
+  }
+  if (first) {
+    // mkdir -p created `first` and every directory from it down to abs.
+    const created = [];
+    for (let d = abs; ; d = path.dirname(d)) {
+      created.push(d);
+      if (d === path.resolve(first) || path.dirname(d) === d) break;
+    }
+    try {
+      for (const d of created.reverse()) D.syncDir(fs, path.dirname(d));
+    } catch (e) {
+      throw deviceError(e, `createDatabase: created ${abs} but cannot make it durable`);
+    }
   }
   return abs;
 }
@@ -322,17 +361,31 @@ export function listDir(N, abs) {
 }
 
 /**
- * Delete `<name>.rvf` under its writer lock (ELOCK if another writer holds it), plus a stale
- * compaction temp file; the lock file goes with the lock.
+ * Delete `<name>.rvf` under the writer lock of the file it names (ELOCK if another writer holds
+ * it), plus a stale compaction temp file; the lock file goes with the lock. When `<name>.rvf` is
+ * a symlink only the link is removed: the file it points to may be another collection's (or
+ * another database's) and stays as it is.
  */
 export async function deleteFile(N, abs) {
   const { fs, path, dev: D, lock: L } = N;
   if (!fs.existsSync(abs)) return false;
-  const lock = await L.acquireFileLock(abs);
+  const real = realPath(N, abs, 'deleteCollection');
+  let isLink;
   try {
-    fs.rmSync(`${abs}.compact.tmp`, { force: true });
-    fs.rmSync(abs, { force: true });
-    D.syncDir(fs, path.dirname(abs));
+    isLink = fs.lstatSync(abs).isSymbolicLink();
+  } catch (e) {
+    throw deviceError(e, `deleteCollection: cannot stat ${abs}`);
+  }
+  const lock = await L.acquireFileLock(real);
+  try {
+    if (isLink) {
+      fs.rmSync(abs, { force: true });
+      D.syncDir(fs, path.dirname(abs));
+    } else {
+      fs.rmSync(`${real}.compact.tmp`, { force: true });
+      fs.rmSync(real, { force: true });
+      D.syncDir(fs, path.dirname(real));
+    }
   } catch (e) {
     throw deviceError(e, `deleteCollection: cannot remove ${abs}`);
   } finally {

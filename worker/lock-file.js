@@ -22,10 +22,36 @@
 //   CRC is reported but does not decide, because rvf-node does not check it either):
 //     same host:  the pid is dead (kill(pid, 0) fails with ESRCH) AND created_ns is > 30 s old;
 //     other host: created_ns is > 300 s old (the pid cannot be checked).
-//   A live pid on this host is never stale, however old. A created_ns in the future counts as
-//   age 0. An unparseable file (short, wrong magic) is judged by its mtime: stale after 30 s,
-//   otherwise held by an unknown writer (rvf-node would delete it at once; we are more careful).
+//   A live pid on this host is never stale, however old (but see "Threads" below for a lock of
+//   this very process). A created_ns in the future counts as age 0. An unparseable file (short,
+//   wrong magic) is judged by its mtime: stale after 30 s, otherwise held by an unknown writer
+//   (rvf-node would delete it at once; we are more careful).
 //   pid 0 or a pid above 2^31-1 names no process and counts as dead.
+// - Threads: a lock whose pid is this very process may belong to another worker thread here, and
+//   a worker killed by worker.terminate() never runs its exit hooks, so its lock would outlive it
+//   for as long as the process lives (its pid is alive). veclite therefore marks its writer ids
+//   (below) and, for a marked lock of this process that this thread does not hold, checks the
+//   holding THREAD instead of the pid:
+//     * its OS thread id is in the writer id and /proc/self/task/<tid> is gone (Linux): the
+//       thread has ended → stale at once, whatever its age;
+//     * otherwise the acquirer pings the holder on BroadcastChannel('veclite-lock:' + lockPath)
+//       ({type:'ping', writerId, nonce}; every veclite writer answers pings for its own writer
+//       id with {type:'pong', writerId, nonce}) and waits up to PING_MS (250 ms; option pingMs).
+//       An answer means held. No answer means held too when the thread is known to be running
+//       (busy in a long synchronous call: taking over then would make two writers), and stale
+//       when its state cannot be read (no /proc: macOS, Windows) — there a thread blocked for
+//       more than PING_MS can lose its lock; its next heartbeat notices (onLost) and from then
+//       on its writes are refused, but commits before that heartbeat race the new writer.
+//   A candidate answers pings from before its lock file exists until release(), so a lock is
+//   never seen without its answerer. Channels are unref()ed and closed on release: they never
+//   keep a process or thread alive. An unmarked lock of this process (@ruvector/rvf-node loaded
+//   in this process) keeps the pid rule: held while the process lives.
+// - Writer ids written by veclite: bytes 0..7 random; 8..11 the OS thread id of the holder
+//   (u32 LE; 0 where it cannot be read); 12..15 the first 4 bytes of
+//   SHA-256("veclite-writer-id" || bytes 0..11). rvf-node's ids are 16 random bytes, which carry
+//   this mark with probability 2^-32.
+// - Paths: acquireFileLock and readFileLock resolve the .rvf path with realFilePath()
+//   (idb/node-file.js) first, so every name of one file (symlinks, relative paths) has one lock.
 // - "Same host" means the lock's hostname equals one of this machine's names: os.hostname(),
 //   $HOSTNAME, or /etc/hostname (rvf-node uses $HOSTNAME, else /etc/hostname), compared as bytes
 //   after truncation to 62 or 63 bytes. We write os.hostname().
@@ -44,8 +70,11 @@
 
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import crypto from 'node:crypto';
+import { BroadcastChannel } from 'node:worker_threads';
 import { VecliteError } from '../web/errors.js';
+import { realFilePath } from '../idb/node-file.js';
 
 // ---- layout ------------------------------------------------------------------------------------
 
@@ -212,6 +241,141 @@ function judge(bytes, mtimeMs) {
   };
 }
 
+// ---- threads of this process -------------------------------------------------------------------
+
+/** How long an acquirer waits for the holding thread of a same-process lock to answer (ms). */
+export const PING_MS = 250;
+const TAG_KEY = 'veclite-writer-id';
+
+/** The 4-byte mark of a veclite writer id over its first 12 bytes. */
+function writerMark(first12) {
+  return crypto.createHash('sha256').update(TAG_KEY).update(first12).digest().subarray(0, 4);
+}
+
+let tidOfThisThread;
+/** This thread's OS thread id (Linux: /proc/thread-self), or 0 where it cannot be read. */
+function ownTid() {
+  if (tidOfThisThread === undefined) {
+    tidOfThisThread = 0;
+    try {
+      const m = /\/task\/(\d+)$/.exec(fs.readlinkSync('/proc/thread-self'));
+      if (m && Number(m[1]) <= 0xffffffff) tidOfThisThread = Number(m[1]);
+    } catch {
+      // no /proc (macOS, Windows) or an old kernel: threads are then checked by ping alone
+    }
+  }
+  return tidOfThisThread;
+}
+
+/** A fresh veclite writer id: 8 random bytes, this thread's id, the mark (see the file comment). */
+function newWriterId() {
+  const id = crypto.randomBytes(16);
+  id.writeUInt32LE(ownTid() >>> 0, 8);
+  writerMark(id.subarray(0, 12)).copy(id, 12);
+  return id;
+}
+
+/** For a writer id written by veclite: { tid } (0: unknown); null for any other writer's id. */
+function markedWriter(hex) {
+  const b = Buffer.from(hex, 'hex');
+  if (b.length !== 16 || !b.subarray(12).equals(writerMark(b.subarray(0, 12)))) return null;
+  return { tid: b.readUInt32LE(8) };
+}
+
+/** Whether thread `tid` of this process runs: true, false, or null when that cannot be read. */
+function threadRunning(tid) {
+  if (!tid) return null;
+  try {
+    fs.statSync(`/proc/self/task/${tid}`);
+    return true;
+  } catch (e) {
+    if (e?.code !== 'ENOENT') return null;
+    try {
+      fs.statSync('/proc/self/task');
+      return false;
+    } catch {
+      return null; // no /proc here at all
+    }
+  }
+}
+
+function channelName(lockPath) {
+  return `veclite-lock:${lockPath}`;
+}
+
+/** A channel that answers pings for writer id `hex` on `lockPath` until closed; unref()ed. */
+function answerPings(lockPath, hex) {
+  const ch = new BroadcastChannel(channelName(lockPath));
+  ch.onmessage = (ev) => {
+    const m = ev.data;
+    if (m && m.type === 'ping' && m.writerId === hex) {
+      try { ch.postMessage({ type: 'pong', writerId: hex, nonce: m.nonce }); } catch { /* closed meanwhile */ }
+    }
+  };
+  ch.unref();
+  return ch;
+}
+
+/** Ping the holder of writer id `hex`; true if some thread of this process answers within ms. */
+async function holderAnswers(lockPath, hex, ms) {
+  const ch = new BroadcastChannel(channelName(lockPath));
+  ch.unref(); // the timer below keeps the wait alive, and ends it
+  const nonce = crypto.randomBytes(8).toString('hex');
+  try {
+    return await new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      ch.onmessage = (ev) => {
+        const m = ev.data;
+        if (m && m.type === 'pong' && m.writerId === hex && m.nonce === nonce) {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      };
+      ch.postMessage({ type: 'ping', writerId: hex, nonce });
+    });
+  } finally {
+    ch.close();
+  }
+}
+
+/**
+ * judge(), plus the thread check for a veclite lock of this very process (see the file comment).
+ * @returns {Promise<ReturnType<typeof judge>>}
+ */
+async function judgeHolder(lockPath, bytes, mtimeMs, pingMs) {
+  const v = judge(bytes, mtimeMs);
+  const { info } = v;
+  if (!info.parseable || !v.sameHost || info.pid !== process.pid) return v;
+  const w = markedWriter(info.writerId);
+  if (!w) return v; // another library's lock in this process (rvf-node): the pid rule
+  if (HELD.has(info.writerId)) {
+    return { ...v, stale: false, why: 'that is this thread: the store is already open for writing here' };
+  }
+  if (w.tid !== 0 && w.tid === ownTid()) {
+    return { ...v, stale: true, alive: false, why: 'this thread wrote it and no longer holds it' };
+  }
+  const running = threadRunning(w.tid);
+  if (running === false) {
+    return {
+      ...v, stale: true, alive: false,
+      why: `thread ${w.tid} of this process, which took it, has ended (a terminated worker)`,
+    };
+  }
+  if (await holderAnswers(lockPath, info.writerId, pingMs)) {
+    return { ...v, stale: false, alive: true, why: 'another thread of this process holds the store open for writing' };
+  }
+  if (running === true) {
+    return {
+      ...v, stale: false, alive: true,
+      why: `thread ${w.tid} of this process holds it; it is running but did not answer within ${pingMs} ms (busy in a long call?)`,
+    };
+  }
+  return {
+    ...v, stale: true, alive: false,
+    why: `no thread of this process answered for it within ${pingMs} ms (its worker was terminated)`,
+  };
+}
+
 // ---- errors ------------------------------------------------------------------------------------
 
 function holderOf(info) {
@@ -298,11 +462,14 @@ function createExclusive(p, bytes) {
 
 // ---- the lock ----------------------------------------------------------------------------------
 
-/** Locks of this process still held, released on a normal process exit. */
+/** Locks of this thread still held, released on a normal exit of the process (or worker). */
 const LIVE = new Set();
+/** Writer ids (hex) of the locks in LIVE. */
+const HELD = new Set();
 let exitHookInstalled = false;
 function trackForExit(lock) {
   LIVE.add(lock);
+  HELD.add(lock.holder.writerId);
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on('exit', () => {
@@ -324,15 +491,17 @@ export class FileLock {
   #released = false;
   #lost = null;
   #onLost;
+  #channel;
 
   /** @internal */
-  constructor(lockPath, fields, heartbeatMs, onLost) {
+  constructor(lockPath, fields, heartbeatMs, onLost, channel) {
     this.#path = lockPath;
     this.#pid = fields.pid;
     this.#host = fields.host;
     this.#writerId = Buffer.from(fields.writerId);
     this.#createdNs = fields.createdNs;
     this.#onLost = onLost;
+    this.#channel = channel; // answers other threads' pings (see the file comment)
     this.#timer = setInterval(() => this.#beat(), heartbeatMs);
     this.#timer.unref();
     trackForExit(this);
@@ -414,7 +583,10 @@ export class FileLock {
   #stop() {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
+    if (this.#channel) this.#channel.close();
+    this.#channel = null;
     LIVE.delete(this);
+    HELD.delete(this.#writerId.toString('hex'));
   }
 
   /**
@@ -445,31 +617,60 @@ export class FileLock {
 
 /**
  * Take the writer lock of an .rvf file: create `${rvfPath}.lock` exclusively, or take over a
- * stale one (see the file comment for the rules).
+ * stale one (see the file comment for the rules). The path is first resolved to the file's
+ * canonical path (symlinks followed), so the lock of a file is the same under all its names.
  * @param {string} rvfPath path of the .rvf file (it need not exist yet)
- * @param {{heartbeatMs?: number, onLost?: (err: VecliteError) => void}} [options]
+ * @param {{heartbeatMs?: number, onLost?: (err: VecliteError) => void, pingMs?: number}} [options]
  *   heartbeatMs: how often created_ns is refreshed (default 5000; keep it well under 300 s).
  *   onLost: called once if a heartbeat finds the lock deleted or taken over.
+ *   pingMs: how long to wait for another thread of this process holding the lock to answer
+ *   (default PING_MS, 250).
  * @returns {Promise<FileLock>}
  * @throws {VecliteError} ELOCK naming the holder; EINVAL; EIO when the file cannot be written
  */
-export async function acquireFileLock(rvfPath, { heartbeatMs = 5000, onLost } = {}) {
+export async function acquireFileLock(rvfPath, { heartbeatMs = 5000, onLost, pingMs = PING_MS } = {}) {
   if (typeof rvfPath !== 'string' || rvfPath === '') {
     throw new VecliteError('EINVAL', 'acquireFileLock: rvfPath must be a non-empty string');
   }
   if (typeof heartbeatMs !== 'number' || !(heartbeatMs > 0) || heartbeatMs > 2 ** 31 - 1) {
     throw new VecliteError('EINVAL', `acquireFileLock: heartbeatMs must be a positive number of ms, got ${heartbeatMs}`);
   }
-  const lockPath = `${rvfPath}.lock`;
-  const fields = { pid: process.pid, host: os.hostname(), createdNs: 0n, writerId: crypto.randomBytes(16) };
+  if (typeof pingMs !== 'number' || !(pingMs > 0) || pingMs > 2 ** 31 - 1) {
+    throw new VecliteError('EINVAL', `acquireFileLock: pingMs must be a positive number of ms, got ${pingMs}`);
+  }
+  const lockPath = `${canonical(rvfPath)}.lock`;
+  const fields = { pid: process.pid, host: os.hostname(), createdNs: 0n, writerId: newWriterId() };
   const myId = fields.writerId.toString('hex');
+  let channel = answerPings(lockPath, myId); // before the file exists: see the file comment
+  const held = () => {
+    const lock = new FileLock(lockPath, fields, heartbeatMs, onLost, channel);
+    channel = null;
+    return lock;
+  };
+  try {
+    return await takeLock(lockPath, fields, myId, held, pingMs);
+  } finally {
+    if (channel) channel.close();
+  }
+}
 
+/** The .rvf path with symlinks resolved (EIO when that fails). */
+function canonical(rvfPath) {
+  try {
+    return realFilePath(fs, path, rvfPath);
+  } catch (e) {
+    throw new VecliteError('EIO', `cannot resolve ${rvfPath}: ${e?.message ?? e}`, { cause: e });
+  }
+}
+
+/** The create-or-take-over loop of acquireFileLock. */
+async function takeLock(lockPath, fields, myId, held, pingMs) {
   for (let attempt = 0; attempt < 5; attempt++) {
     fields.createdNs = nowNs();
     const bytes = encodeLock(fields);
     try {
       createExclusive(lockPath, bytes);
-      return new FileLock(lockPath, fields, heartbeatMs, onLost);
+      return held();
     } catch (e) {
       if (e.code !== 'EEXIST') throw eio('create', lockPath, e);
     }
@@ -481,7 +682,7 @@ export async function acquireFileLock(rvfPath, { heartbeatMs = 5000, onLost } = 
       throw eio('read', lockPath, e);
     }
     if (!seen) continue; // released meanwhile: try again
-    const verdict = judge(seen.bytes, seen.mtimeMs);
+    const verdict = await judgeHolder(lockPath, seen.bytes, seen.mtimeMs, pingMs);
     if (!verdict.stale) throw elock(lockPath, verdict);
 
     // Stale: write ours aside, make sure the file is still the one we judged, rename over it,
@@ -500,9 +701,7 @@ export async function acquireFileLock(rvfPath, { heartbeatMs = 5000, onLost } = 
     }
     const now = readWithMtime(lockPath);
     const info = now && decodeLock(now.bytes);
-    if (info && info.parseable && info.writerId === myId) {
-      return new FileLock(lockPath, fields, heartbeatMs, onLost);
-    }
+    if (info && info.parseable && info.writerId === myId) return held();
     if (now) throw elock(lockPath, judge(now.bytes, now.mtimeMs));
   }
   throw new VecliteError('ELOCK',
@@ -510,14 +709,15 @@ export async function acquireFileLock(rvfPath, { heartbeatMs = 5000, onLost } = 
 }
 
 /**
- * Read the lock of an .rvf file for status output, without judging or changing it.
+ * Read the lock of an .rvf file (path resolved as in acquireFileLock) for status output, without
+ * judging or changing it.
  * @param {string} rvfPath
  * @returns {null | {pid: number|null, host: string|null, createdNs: bigint|null, writerId: string|null,
  *   valid: boolean, mtimeMs: number}} null when there is no lock file; pid/host/createdNs/writerId
  *   are null when the file cannot be parsed; valid is false unless the CRC and version check out.
  */
 export function readFileLock(rvfPath) {
-  const lockPath = `${rvfPath}.lock`;
+  const lockPath = `${canonical(rvfPath)}.lock`;
   let seen;
   try {
     seen = readWithMtime(lockPath);

@@ -681,6 +681,127 @@ describe('stores', () => {
     assert.deepEqual(await cliJson(['delete', file, '6']), { deleted: 1, requested: 1, count: 6 }, 'the lock was released');
   });
 
+  test('SIGTERM and SIGHUP during ingest commit the rows read so far, release the lock and exit 128 + signal', async () => {
+    for (const [sig, status] of [['SIGTERM', 128 + os.constants.signals.SIGTERM], ['SIGHUP', 128 + os.constants.signals.SIGHUP]]) {
+      const dir = freshDir();
+      const file = path.join(dir, 'i.rvf');
+      await cliJson(['create', file, '--dimension', '4']);
+      const child = spawn(process.execPath, [BIN, 'ingest', file, '--input', '-', '--format', 'ndjson', '--batch', '4', '--json'], {
+        env: { ...process.env, CI: 'true' }, stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      children.add(child);
+      let stdout = '', stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
+      child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+      const closed = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+      child.stdin.write(Array.from({ length: 6 }, (_, i) => `{"id": ${i}, "vector": [1, ${i}, 0, 1]}\n`).join(''));
+      for (let tries = 0; ; tries++) {
+        const st = await cliJson(['status', file]);
+        if (st.count === 4) break;
+        assert.ok(tries < 200 && st.count === 0, `count ${st.count}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(fs.existsSync(`${file}.lock`), 'the ingest holds the lock');
+      child.kill(sig);
+      assert.deepEqual(await closed, { code: status, signal: null }, stderr);
+      children.delete(child);
+      const doc = JSON.parse(stdout);
+      assert.equal(doc.rows, 6);
+      assert.equal(doc.interrupted, true);
+      assert.equal(doc.signal, sig);
+      assert.match(stderr, new RegExp(`interrupted by ${sig}; the 6 rows read before it are committed`));
+      assert.ok(!fs.existsSync(`${file}.lock`), `${sig}: the lock was released`);
+      assert.equal((await cliJson(['status', file])).count, 6);
+      assert.deepEqual(await cliJson(['delete', file, '5']), { deleted: 1, requested: 1, count: 5 });
+    }
+  });
+
+  test('export --force refuses a store a live writer holds (ELOCK) and leaves it as it is', async () => {
+    const dir = freshDir();
+    const src = path.join(dir, 'src.rvf');
+    const dst = path.join(dir, 'dst.rvf');
+    fs.writeFileSync(path.join(dir, 'x.ndjson'), '{"id": 1, "vector": [1, 0, 0, 0]}\n{"id": 2, "vector": [0, 1, 0, 0]}\n');
+    for (const f of [src, dst]) await cliJson(['create', f, '--dimension', '4']);
+    await cliJson(['ingest', src, '--input', path.join(dir, 'x.ndjson')]);
+
+    const holder = spawn(process.execPath, [HOLDER, dst], { stdio: ['pipe', 'pipe', 'inherit'] });
+    children.add(holder);
+    const ready = await new Promise((resolve, reject) => {
+      let buf = '';
+      holder.stdout.setEncoding('utf8').on('data', (d) => {
+        buf += d;
+        if (buf.includes('\n')) resolve(JSON.parse(buf.split('\n')[0]));
+      });
+      holder.on('error', reject);
+      holder.on('exit', (code) => reject(new Error(`holder exited early (${code}): ${buf}`)));
+    });
+    assert.equal(ready.ready, true, JSON.stringify(ready));
+    const before = fs.readFileSync(dst);
+    const lockBefore = fs.readFileSync(`${dst}.lock`);
+    const link = path.join(dir, 'dst-link.rvf');
+    fs.symlinkSync('dst.rvf', link);
+    for (const out of [dst, link]) {
+      assertError(await cli(['export', src, out, '--force']), 'ELOCK', new RegExp(`dst\\.rvf\\.lock is held by pid ${ready.pid}\\b`));
+    }
+    assert.deepEqual(fs.readFileSync(dst), before, 'the held store is untouched');
+    assert.deepEqual(fs.readFileSync(`${dst}.lock`), lockBefore, 'and so is its lock');
+    assert.ok(fs.lstatSync(link).isSymbolicLink());
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['dst-link.rvf', 'dst.rvf', 'dst.rvf.lock', 'src.rvf', 'x.ndjson']);
+
+    const exited = new Promise((resolve) => holder.on('close', resolve));
+    holder.stdin.end();
+    assert.equal(await exited, 0);
+    children.delete(holder);
+    // Nobody writes it now: --force replaces it (through the link: the file it names).
+    assert.equal((await cliJson(['export', src, link, '--force'])).out, link);
+    assert.ok(fs.lstatSync(link).isSymbolicLink());
+    assert.deepEqual(fs.readFileSync(dst), fs.readFileSync(src));
+    assert.equal((await cliJson(['status', dst])).count, 2);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['dst-link.rvf', 'dst.rvf', 'src.rvf', 'x.ndjson'], 'no lock or temp file left');
+  });
+
+  test('in process: export fsyncs the directory after renaming OUT into place', async () => {
+    const dir = freshDir();
+    const src = path.join(dir, 's.rvf');
+    const out = path.join(dir, 'sub', 'o.rvf');
+    fs.mkdirSync(path.dirname(out));
+    const quiet = { stdout: { write: () => {} }, stderr: { write: () => {} }, env: {} };
+    assert.equal(await main(['create', src, '--dimension', '2'], quiet), 0);
+    const events = [];
+    const names = new Map();
+    const real = { openSync: fs.openSync, fsyncSync: fs.fsyncSync, closeSync: fs.closeSync, rename: fs.promises.rename };
+    fs.openSync = (p, ...rest) => {
+      const fd = real.openSync(p, ...rest);
+      names.set(fd, path.resolve(String(p)));
+      return fd;
+    };
+    fs.fsyncSync = (fd) => {
+      real.fsyncSync(fd);
+      events.push(`fsync ${names.get(fd)}`);
+    };
+    fs.closeSync = (fd) => {
+      names.delete(fd);
+      real.closeSync(fd);
+    };
+    fs.promises.rename = async (a, b) => {
+      await real.rename(a, b);
+      events.push(`rename ${path.resolve(String(b))}`);
+    };
+    let code;
+    try {
+      code = await main(['export', src, out], quiet);
+    } finally {
+      Object.assign(fs, { openSync: real.openSync, fsyncSync: real.fsyncSync, closeSync: real.closeSync });
+      fs.promises.rename = real.rename;
+    }
+    assert.equal(code, 0);
+    const r = events.indexOf(`rename ${out}`);
+    assert.ok(r >= 0, JSON.stringify(events));
+    assert.ok(events.indexOf(`fsync ${path.dirname(out)}`, r) > r, `the directory is fsynced after the rename: ${JSON.stringify(events)}`);
+    assert.deepEqual(fs.readFileSync(out), fs.readFileSync(src));
+    assert.deepEqual(fs.readdirSync(path.dirname(out)), ['o.rvf']);
+  });
+
   test('a damaged or foreign file fails with ECORRUPT; a missing one with ENOTFOUND', async () => {
     const dir = freshDir();
     const file = path.join(dir, 'c.rvf');

@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
+import { Worker, BroadcastChannel } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { acquireFileLock, readFileLock, crc32 } from '../../worker/lock-file.js';
@@ -23,6 +24,7 @@ import { VecliteError } from '../../web/errors.js';
 
 const { RvfDatabase } = createRequire(import.meta.url)('@ruvector/rvf-node');
 const FIXTURE = fileURLToPath(new URL('./fixtures/lock-holder.js', import.meta.url));
+const LOCK_WORKER = new URL('./fixtures/lock-worker.js', import.meta.url);
 const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-lock-'));
 const children = new Set();
 after(() => {
@@ -190,6 +192,7 @@ test('a fresh lock file is the 104 bytes of FORMAT.md §7', async () => {
 
 test('bad arguments are EINVAL', async () => {
   await assert.rejects(acquireFileLock(''), { code: 'EINVAL' });
+  await assert.rejects(acquireFileLock(freshPath(), { pingMs: -1 }), { code: 'EINVAL' });
   await assert.rejects(acquireFileLock(freshPath(), { heartbeatMs: 0 }), { code: 'EINVAL' });
   await assert.rejects(acquireFileLock(freshPath(), { heartbeatMs: NaN }), { code: 'EINVAL' });
 });
@@ -238,6 +241,161 @@ test('a deleted lock is reported as lost by refresh', async () => {
   fs.unlinkSync(`${p}.lock`);
   assert.throws(() => a.refresh(), (e) => e.code === 'ELOCK' && /deleted/.test(e.message));
   assert.equal(a.release(), false);
+});
+
+// ---- 2b. other threads of this process ----------------------------------------------------------
+
+/** The OS id of this thread (Linux /proc/thread-self), or 0 where there is none. */
+function ownTid() {
+  try {
+    return Number(/\/task\/(\d+)$/.exec(fs.readlinkSync('/proc/thread-self'))[1]);
+  } catch {
+    return 0;
+  }
+}
+
+/** A veclite-marked writer id (worker/lock-file.js comment): 8 random bytes, tid, mark. */
+function markedWriterId(tid) {
+  const id = crypto.randomBytes(16);
+  id.writeUInt32LE(tid, 8);
+  crypto.createHash('sha256').update('veclite-writer-id').update(id.subarray(0, 12)).digest().copy(id, 12, 0, 4);
+  return id;
+}
+
+/** Start the lock-worker fixture on p; resolves { worker, ready, next(), sab }. */
+async function lockWorker(p) {
+  const sab = new SharedArrayBuffer(4);
+  const worker = new Worker(LOCK_WORKER, { workerData: { path: p, sab } });
+  const inbox = [];
+  const waiters = [];
+  worker.on('message', (m) => (waiters.length ? waiters.shift()(m) : inbox.push(m)));
+  worker.on('error', (e) => { for (const w of waiters.splice(0)) w({ error: 'WORKER', message: e.message }); });
+  const next = () => new Promise((resolve) => (inbox.length ? resolve(inbox.shift()) : waiters.push(resolve)));
+  const ready = await next();
+  return { worker, ready, next, sab };
+}
+
+test('a lock held by another thread: refused while it answers (or is busy), taken at once after worker.terminate()', async () => {
+  const p = freshPath();
+  const lockFile = `${p}.lock`;
+  const w = await lockWorker(p);
+  try {
+    assert.equal(w.ready.ready, true, JSON.stringify(w.ready));
+    const r = readFileLock(p);
+    assert.equal(r.pid, process.pid);
+    assert.equal(r.writerId, w.ready.writerId);
+    // The writer id carries the holder's thread id and the veclite mark (layout in lock-file.js).
+    const id = Buffer.from(r.writerId, 'hex');
+    assert.equal(id.readUInt32LE(8), w.ready.tid);
+    const remarked = Buffer.from(id);
+    crypto.createHash('sha256').update('veclite-writer-id').update(id.subarray(0, 12)).digest().copy(remarked, 12, 0, 4);
+    assert.deepEqual(remarked, id, 'the last 4 bytes are the mark');
+
+    // An idle holder thread answers the ping (a long pingMs: a loaded machine may be slow).
+    let e = await assertElock(() => acquireFileLock(p, { pingMs: 20_000 }), { pid: process.pid, host: os.hostname(), lockFile });
+    assert.match(e.message, /another thread of this process holds/);
+
+    // A holder thread blocked in a long synchronous call cannot answer; where its thread id can
+    // be checked (Linux) it is known to be running, so the lock is still refused.
+    if (w.ready.tid !== 0) {
+      w.worker.postMessage('block');
+      assert.equal(await w.next(), 'blocking');
+      e = await assertElock(() => acquireFileLock(p), { pid: process.pid, lockFile });
+      assert.match(e.message, new RegExp(`thread ${w.ready.tid} of this process holds it; it is running but did not answer`));
+      Atomics.store(new Int32Array(w.sab), 0, 1);
+      Atomics.notify(new Int32Array(w.sab), 0);
+      assert.equal(await w.next(), 'unblocked');
+    }
+    assert.equal(readFileLock(p).writerId, w.ready.writerId, 'the refused attempts changed nothing');
+  } finally {
+    await w.worker.terminate(); // no exit hook runs: the lock file stays behind
+  }
+  assert.equal(readFileLock(p).writerId, w.ready.writerId);
+  // The pid is alive (it is ours) and created_ns is young, yet the holding thread is gone.
+  const lock = await acquireFileLock(p);
+  try {
+    assert.equal(readFileLock(p).writerId, lock.holder.writerId);
+    assert.equal(Buffer.from(lock.holder.writerId, 'hex').readUInt32LE(8), ownTid());
+  } finally {
+    lock.release();
+  }
+  assert.equal(fs.existsSync(lockFile), false);
+
+  // A worker that releases normally leaves nothing behind.
+  const w2 = await lockWorker(p);
+  w2.worker.postMessage('release');
+  assert.equal(await w2.next(), 'released');
+  assert.equal(fs.existsSync(lockFile), false);
+  await w2.worker.terminate();
+});
+
+test('a marked lock of this process with no thread id: held while a thread answers the ping, taken when none does', async () => {
+  const p = freshPath();
+  const lockFile = `${p}.lock`;
+  const writerId = markedWriterId(0); // as written where /proc/thread-self is missing (macOS, Windows)
+  const hex = writerId.toString('hex');
+  fs.writeFileSync(lockFile, forge({ pid: process.pid, ageS: 1, writerId }));
+  // A stand-in holder answering pings by the documented protocol.
+  const ch = new BroadcastChannel(`veclite-lock:${lockFile}`);
+  let pings = 0;
+  ch.onmessage = (ev) => {
+    const m = ev.data;
+    if (m?.type === 'ping' && m.writerId === hex) {
+      pings++;
+      ch.postMessage({ type: 'pong', writerId: hex, nonce: m.nonce });
+    }
+  };
+  try {
+    const e = await assertElock(() => acquireFileLock(p, { pingMs: 20_000 }), { pid: process.pid, lockFile });
+    assert.match(e.message, /another thread of this process holds/);
+    assert.equal(pings, 1);
+  } finally {
+    ch.close();
+  }
+  assert.equal(readFileLock(p).writerId, hex);
+  const lock = await acquireFileLock(p); // nobody answers now
+  assert.equal(readFileLock(p).writerId, lock.holder.writerId);
+  lock.release();
+
+  // A marked lock naming a thread id that no thread of this process has: taken at once.
+  if (ownTid() !== 0) {
+    const gone = deadPid(); // a pid that is no thread of ours
+    fs.writeFileSync(lockFile, forge({ pid: process.pid, ageS: 1, writerId: markedWriterId(gone) }));
+    const l2 = await acquireFileLock(p);
+    l2.release();
+    // This thread's own id, but not held here: left behind by this thread, taken at once.
+    fs.writeFileSync(lockFile, forge({ pid: process.pid, ageS: 1, writerId: markedWriterId(ownTid()) }));
+    const l3 = await acquireFileLock(p);
+    l3.release();
+  }
+
+  // An unmarked lock of this process (another library here, like rvf-node) keeps the pid rule.
+  fs.writeFileSync(lockFile, forge({ pid: process.pid, ageS: 3600 }));
+  await assertElock(() => acquireFileLock(p), { pid: process.pid, lockFile });
+  fs.unlinkSync(lockFile);
+});
+
+test('every name of a file has one lock: a symlink leads to the real file\'s lock', async () => {
+  const p = freshPath();
+  const dir = path.dirname(p);
+  fs.writeFileSync(p, '');
+  fs.symlinkSync('x.rvf', path.join(dir, 'link.rvf'));
+  fs.symlinkSync('.', path.join(dir, 'same-dir'));
+  const a = await acquireFileLock(p);
+  try {
+    for (const alias of [path.join(dir, 'link.rvf'), path.join(dir, 'same-dir', 'x.rvf'), path.join(dir, 'same-dir', 'link.rvf')]) {
+      await assertElock(() => acquireFileLock(alias), { pid: process.pid, lockFile: `${p}.lock` });
+      assert.equal(readFileLock(alias).writerId, a.holder.writerId);
+    }
+    assert.ok(!fs.existsSync(path.join(dir, 'link.rvf.lock')));
+  } finally {
+    a.release();
+  }
+  // A dangling symlink leads to the lock of the file it names (open(O_CREAT) would create it).
+  fs.symlinkSync('later.rvf', path.join(dir, 'dangling.rvf'));
+  const b = await acquireFileLock(path.join(dir, 'dangling.rvf'));
+  assert.equal(b.path, path.join(fs.realpathSync(dir), 'later.rvf.lock'));
+  b.release();
 });
 
 // ---- 3. another process ------------------------------------------------------------------------

@@ -18,12 +18,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { createDatabase, openCollection, VecliteError } from '../../web/index.js';
+import { openNodeFileSync, DeviceError } from '../../idb/node-file.js';
 import { BASE, QUERIES, DIM, dist64, bruteForce, assertExact, rejectsWith } from './helpers.js';
 import { sid, metaOf, rowOf, normHits, normGet } from './fixtures/persist-common.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CHILD = path.join(here, 'fixtures/persist-child.js');
+const WORKER_WRITER = path.join(here, 'fixtures/worker-writer.js');
 const GOLDEN = path.join(here, '../golden/rvf');
 const HNSW = { type: 'hnsw', m: 12, efConstruction: 80, seed: 5 };
 const WIDE_EF = 600; // > rows: the graph search is exhaustive enough to be compared with brute force
@@ -252,6 +255,95 @@ describe('single writer', () => {
     assert.deepEqual(runChild('open', file), { ok: true });
   });
 
+  test('every name of a file shares its writer lock; compact() through a symlink rewrites the real file', async () => {
+    const dir = freshDir();
+    const real = path.join(dir, 'real.rvf');
+    const link = path.join(dir, 'link.rvf');
+    const model = new Model();
+    const a = await openCollection(real, { create: { dimension: DIM, metric: 'euclidean', index: HNSW } });
+    await a.insertBatch(range(0, 40).map(rowOf));
+    for (const i of range(0, 40)) model.put(i);
+    fs.symlinkSync('real.rvf', link);
+    fs.symlinkSync('.', path.join(dir, 'again')); // a symlinked directory on the way
+    for (const alias of [link, path.join(dir, 'again', 'real.rvf'), path.join(dir, 'again', 'link.rvf')]) {
+      await rejectsWith(() => openCollection(alias), 'ELOCK', /real\.rvf\.lock is held/);
+    }
+    const db = await createDatabase({ path: dir });
+    await rejectsWith(() => db.getCollection('link'), 'ELOCK', /real\.rvf\.lock/);
+    await rejectsWith(() => db.deleteCollection('link'), 'ELOCK', /real\.rvf\.lock/);
+    assert.ok(fs.lstatSync(link).isSymbolicLink() && !fs.existsSync(`${link}.lock`));
+    await a.close();
+
+    // One writer through the link: its commits and its compaction land in the real file, and the
+    // compacted image is renamed over the real file, not over the link.
+    const b = await openCollection(link);
+    assert.equal((await b.status()).path, fs.realpathSync(real));
+    await rejectsWith(() => openCollection(real), 'ELOCK');
+    assert.equal(await b.delete(range(0, 15).map(sid)), 15);
+    for (const i of range(0, 15)) model.del(i);
+    const c = await b.compact();
+    assert.ok(c.bytesAfter < c.bytesBefore, JSON.stringify(c));
+    await b.insert(rowOf(50));
+    model.put(50);
+    await b.close();
+    assert.ok(fs.lstatSync(link).isSymbolicLink(), 'the link is still a link');
+    assert.ok(!fs.existsSync(`${real}.lock`) && !fs.existsSync(`${link}.lock`));
+    assert.ok(!fs.readdirSync(dir).some((f) => f.includes('.tmp')), 'no temporary file left');
+    const r = await openCollection(real, { readOnly: true });
+    assert.equal(await r.count(), model.rows.size);
+    for (const q of [0, 1]) checkSearch(await r.search(QUERIES[q], { k: 10, ef: WIDE_EF }), model, QUERIES[q], 10);
+    await r.close();
+
+    // Deleting the symlinked name removes the link only: the file it points to is another
+    // collection's.
+    await db.deleteCollection('link');
+    assert.ok(!fs.existsSync(link));
+    assert.deepEqual(await db.listCollections(), ['real']);
+    const still = await db.getCollection('real');
+    assert.equal(await still.count(), model.rows.size);
+    await db.close();
+
+    // A dangling symlink: creating through it creates (and locks) the file it names; derive
+    // refuses a name that exists even as a dangling link.
+    fs.symlinkSync('later.rvf', path.join(dir, 'dangling.rvf'));
+    const d = await openCollection(path.join(dir, 'dangling.rvf'), { create: { dimension: 4 } });
+    assert.equal((await d.status()).path, path.join(fs.realpathSync(dir), 'later.rvf'));
+    await rejectsWith(() => openCollection(path.join(dir, 'later.rvf')), 'ELOCK');
+    fs.symlinkSync('nowhere.rvf', path.join(dir, 'dangling2.rvf'));
+    await rejectsWith(() => d.derive(path.join(dir, 'dangling2.rvf')), 'EINVAL', /already exists/);
+    assert.ok(!fs.existsSync(path.join(dir, 'nowhere.rvf')));
+    await d.close();
+  });
+
+  test('a writer in a worker killed by worker.terminate() leaves no lock that blocks the next writer', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'w.rvf');
+    const worker = new Worker(WORKER_WRITER, {
+      workerData: { file, create: { dimension: DIM, metric: 'euclidean', index: HNSW }, insert: range(0, 25) },
+    });
+    const first = await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    try {
+      assert.equal(first.ready, true, JSON.stringify(first));
+      // While the worker lives it is the writer, and this thread of the same process is refused.
+      await rejectsWith(() => openCollection(file), 'ELOCK', new RegExp(`pid ${process.pid} .*thread`));
+    } finally {
+      await worker.terminate(); // no exit hook, no close(): the lock file stays behind
+    }
+    assert.ok(fs.existsSync(`${file}.lock`), 'terminate() left the lock file');
+    const col = await openCollection(file); // at once, although the pid (ours) is alive
+    const model = new Model();
+    for (const i of range(0, 25)) model.put(i);
+    assert.equal(await col.count(), 25, 'every commit of the killed worker is there');
+    checkSearch(await col.search(QUERIES[0], { k: 10, ef: WIDE_EF }), model, QUERIES[0], 10);
+    await col.insert(rowOf(30));
+    await col.close();
+    assert.ok(!fs.existsSync(`${file}.lock`));
+    assert.equal(runChild('dump', file).count, 26);
+  });
+
   test('read-only handles refuse every write with EREADONLY and change nothing', async () => {
     const dir = freshDir();
     const file = path.join(dir, 'ro.rvf');
@@ -472,6 +564,75 @@ describe('file databases', () => {
     await db2.close();
   });
 
+  test('getCollection and createCollection wait for a deleteCollection in flight', async () => {
+    const dir = freshDir();
+    const db = await createDatabase({ path: dir });
+    const a = await db.createCollection('a', { dimension: 4 });
+    await a.insert({ id: 1, vector: [1, 2, 3, 4] });
+    await a.close();
+    // Closed collection: the delete opens nothing, takes the lock and removes the file.
+    const del = db.deleteCollection('a');
+    const get = db.getCollection('a');
+    await del;
+    await rejectsWith(() => get, 'ENOTFOUND', /no collection named 'a'/);
+    // Open collection: a create of the same name waits and then makes a fresh, empty one.
+    const b = await db.createCollection('b', { dimension: 4 });
+    await b.insert({ id: 1, vector: [1, 2, 3, 4] });
+    const del2 = db.deleteCollection('b');
+    const made = db.createCollection('b', { dimension: 3 });
+    await del2;
+    const b2 = await made;
+    assert.equal(await b2.count(), 0);
+    assert.equal((await b2.stats()).dimension, 3);
+    await rejectsWith(() => b.count(), 'ECLOSED');
+    // Two deletes of one name: the second finds nothing.
+    const d1 = db.deleteCollection('b');
+    const d2 = db.deleteCollection('b');
+    await d1;
+    await rejectsWith(() => d2, 'ENOTFOUND');
+    assert.deepEqual(await db.listCollections(), []);
+    assert.deepEqual(fs.readdirSync(dir), []);
+    await db.close();
+  });
+
+  test('createDatabase makes every directory it creates durable: each parent is fsynced', async () => {
+    const base = freshDir();
+    const target = path.join(base, 'x', 'y', 'z');
+    const synced = [];
+    const names = new Map();
+    const real = { openSync: fs.openSync, fsyncSync: fs.fsyncSync, closeSync: fs.closeSync };
+    fs.openSync = (p, ...rest) => {
+      const fd = real.openSync(p, ...rest);
+      names.set(fd, path.resolve(String(p)));
+      return fd;
+    };
+    fs.fsyncSync = (fd) => {
+      real.fsyncSync(fd);
+      synced.push(names.get(fd));
+    };
+    fs.closeSync = (fd) => {
+      names.delete(fd);
+      real.closeSync(fd);
+    };
+    let db;
+    try {
+      db = await createDatabase({ path: target });
+    } finally {
+      Object.assign(fs, real);
+    }
+    assert.ok(fs.statSync(target).isDirectory());
+    for (const d of [base, path.join(base, 'x'), path.join(base, 'x', 'y')]) {
+      assert.ok(synced.includes(d), `${d} was fsynced after its new child was made (fsynced: ${JSON.stringify(synced)})`);
+    }
+    // The parents are synced top down: a child's entry is durable before its own children's.
+    const order = [base, path.join(base, 'x'), path.join(base, 'x', 'y')].map((d) => synced.indexOf(d));
+    assert.deepEqual([...order].sort((p, q) => p - q), order);
+    const col = await db.createCollection('c', { dimension: 2 });
+    await col.insert({ id: 1, vector: [1, 2] });
+    await db.close();
+    assert.ok(fs.existsSync(path.join(target, 'c.rvf')));
+  });
+
   test('idType and numeric ids above 2^53 survive a reopen', async () => {
     const dir = freshDir();
     let db = await createDatabase({ path: dir });
@@ -590,6 +751,73 @@ describe('a failed durable write poisons the handle', () => {
     await again.insert(rowOf(10));
     assert.equal(await again.count(), 11);
     await again.close();
+  });
+});
+
+// ---- file device messages ------------------------------------------------------------------------
+
+describe('file device messages (idb/node-file.js)', () => {
+  test('a read past the end names the real size of the file, not the offset asked for', () => {
+    const f = path.join(freshDir(), 'ten.bin');
+    fs.writeFileSync(f, Buffer.alloc(10, 7));
+    const dev = openNodeFileSync(fs, f, { readOnly: true });
+    try {
+      for (const [off, len] of [[100, 4], [8, 4], [10, 1]]) {
+        assert.throws(() => dev.read(off, new Uint8Array(len)), (e) => {
+          assert.ok(e instanceof DeviceError);
+          assert.equal(e.code, 'EIO');
+          assert.match(e.message, new RegExp(`reading ${len} bytes at offset ${off} of .*ten\\.bin: .*which is 10 bytes long`));
+          return true;
+        });
+      }
+      const got = new Uint8Array(10);
+      dev.read(0, got);
+      assert.deepEqual(got, new Uint8Array(10).fill(7));
+    } finally {
+      dev.close();
+    }
+  });
+
+  test('an OS error names its code once, with what to do for ENOSPC, EROFS and EACCES', () => {
+    const f = path.join(freshDir(), 'dev.bin');
+    fs.writeFileSync(f, '');
+    // A genuine ENOSPC where /dev/full exists; elsewhere an error shaped like Node's.
+    let full = null;
+    try { full = fs.openSync('/dev/full', 'w'); } catch { /* not Linux */ }
+    const nodeLike = (code, text, syscall) => Object.assign(new Error(`${code}: ${text}, ${syscall}`), { code, syscall });
+    const cases = [
+      ['ENOSPC', 'append', (fd, ...a) => {
+        if (full !== null) return fs.writeSync(full, ...a);
+        throw nodeLike('ENOSPC', 'no space left on device', 'write');
+      }, /\(disk full: free space and retry\)$/],
+      ['EROFS', 'sync', () => { throw nodeLike('EROFS', 'read-only file system', 'fsync'); }, /file system is read-only: open the store read-only/],
+      ['EACCES', 'truncate', () => { throw nodeLike('EACCES', 'permission denied', 'ftruncate'); }, /permission denied: check the permissions/],
+      ['EIO', 'sync', () => { throw Object.assign(new Error('simulated'), { code: 'EIO' }); }, /failed: EIO: simulated$/],
+    ];
+    try {
+      for (const [code, op, impl, hint] of cases) {
+        const fake = Object.create(fs);
+        fake.writeSync = impl;
+        fake.fsyncSync = impl;
+        fake.ftruncateSync = impl;
+        const dev = openNodeFileSync(fake, f);
+        try {
+          const call = { append: () => dev.append(new Uint8Array(8)), sync: () => dev.sync(), truncate: () => dev.truncate(0) }[op];
+          assert.throws(call, (e) => {
+            assert.ok(e instanceof DeviceError);
+            assert.equal(e.code, 'EIO');
+            assert.equal(e.message.split(code).length - 1, 1, `the code appears once: ${e.message}`);
+            assert.ok(e.message.includes(f), e.message);
+            assert.match(e.message, hint);
+            return true;
+          });
+        } finally {
+          dev.close();
+        }
+      }
+    } finally {
+      if (full !== null) fs.closeSync(full);
+    }
   });
 });
 

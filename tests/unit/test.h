@@ -56,6 +56,7 @@
     X(hnsw_filter_ef_small) \
     X(filter_columns_follow_writes) \
     X(filter_evaluators_agree) \
+    X(hnsw_reclaim_churn) X(hnsw_reclaim_same_ids) X(hnsw_reclaim_nomem) X(mem_build_peak) X(index_rows) \
     X(rvf_crc32) X(rvf_sha256) X(rvf_header_fold32) X(rvf_golden) X(rvf_golden_truncate) \
     X(rvf_roundtrip) X(rvf_truncate_every_offset) X(rvf_bitflip) X(rvf_hostile) \
     X(rvf_unknown_segments) X(rvf_directory_bounded) X(rvf_compact) X(rvf_derive_and_bytes) \
@@ -64,7 +65,8 @@
     X(store_truncate_every_offset) X(store_corruption) X(store_write_failures) \
     X(store_compact) X(store_derive_readonly) X(store_meta_chain_bounded) \
     X(store_rvf_node_files) X(store_hostile_segments) X(rvf_many_commits) \
-    X(rvf_merge_model) X(rvf_witness_walk)
+    X(rvf_merge_model) X(rvf_witness_walk) X(rvf_crash_tail) X(rvf_index_barrier) X(store_close_checkpoint_policy) \
+    X(store_index_outlives_rows)
 
 #define VL_DECL(name) int test_##name(void);
 VL_TESTS(VL_DECL)
@@ -155,5 +157,10 @@ void     t_put64(uint8_t *p, uint64_t v);
  * scan evaluating per node). */
 void vl__test_alloc_fail_after(int32_t n);
 void vl__test_filter_plan(int32_t mode);
+/* Engine byte trace (src/mem.c): usable bytes held now, the peak since the
+ * last reset (a realloc that moves counts old and new at once), reset. */
+uint64_t vl__mem_live(void);
+uint64_t vl__mem_peak(void);
+void     vl__mem_peak_reset(void);
 
 #endif /* VL_TEST_H */

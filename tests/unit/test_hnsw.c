@@ -523,3 +523,205 @@ int test_filter_columns_follow_writes(void)
     }
     return 0;
 }
+
+/* ---- tombstone reclamation (index.c maybe_reclaim, hnsw.c vl__hnsw_reclaim) ----
+ * Policy under test: after every write, tombstones <= max(live, 1024). */
+
+static int nodes_bounded(vl_index *h)
+{
+    vl_stats st;
+    if (vl_index_stats(h, &st)) return 0;
+    uint64_t floor_ = st.live > 1024 ? st.live : 1024;
+    if (st.nodes != st.live + st.tombstones || st.tombstones > floor_) {
+        fprintf(stderr, "  nodes %llu live %llu tombstones %llu: over the reclamation bound\n",
+                (unsigned long long)st.nodes, (unsigned long long)st.live,
+                (unsigned long long)st.tombstones);
+        return 0;
+    }
+    return 1;
+}
+
+/* 20 rounds of upserting every id with a new vector, then deleting 30% of
+ * them: nodes stay within live + max(live, 1024) after every write, the
+ * graph stays valid, recall against the oracle over the current vectors
+ * stays >= 0.95, and the same seed and writes give the same results. */
+int test_hnsw_reclaim_churn(void)
+{
+    const uint32_t n = 2000, dim = 16, rounds = 20;
+    uint64_t *ids = seq_ids(n, 7);
+    float *cur = t_alloc((size_t)n * dim * sizeof(float));
+    uint8_t *keep = t_alloc(n);
+    uint64_t *del = t_alloc(n * sizeof *del);
+    vl_index *a = t_index(dim, VL_METRIC_L2, VL_INDEX_HNSW, 8, 40, 4242);
+    vl_index *b = t_index(dim, VL_METRIC_L2, VL_INDEX_HNSW, 8, 40, 4242);
+    CHECK(a && b);
+    uint64_t s = 77;
+    uint32_t got_a, got_b;
+    for (uint32_t r = 0; r < rounds; r++) {
+        float *x = t_clustered(n, dim, 20, SIGMA, 1000 + r);
+        CHECK_RCH(a, vl_index_upsert(a, n, ids, x, NULL, NULL), VL_OK);
+        CHECK_RCH(b, vl_index_upsert(b, n, ids, x, NULL, NULL), VL_OK);
+        CHECK(nodes_bounded(a));
+        memcpy(cur, x, (size_t)n * dim * sizeof(float));
+        uint32_t nd = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            keep[i] = t_unif(&s) >= 0.3;
+            if (!keep[i]) del[nd++] = ids[i];
+        }
+        CHECK_OK(vl_index_delete(a, nd, del, &got_a));
+        CHECK_OK(vl_index_delete(b, nd, del, &got_b));
+        CHECK(got_a == nd && got_b == nd && vl_index_count(a) == n - nd);
+        CHECK(nodes_bounded(a));
+        CHECK_RCH(a, vl_index_check(a), VL_OK);
+        free(x);
+    }
+    vl_stats sa, sb;
+    CHECK_OK(vl_index_stats(a, &sa));
+    CHECK_OK(vl_index_stats(b, &sb));
+    printf("  after %u rounds: %llu live, %llu nodes, %llu reclaimed in %llu passes\n", rounds,
+           (unsigned long long)sa.live, (unsigned long long)sa.nodes,
+           (unsigned long long)sa.reclaimed, (unsigned long long)sa.reclaims);
+    CHECK(sa.reclaims >= rounds / 2 && sa.reclaimed > (uint64_t)rounds / 2 * n);
+    CHECK(sa.nodes <= 2 * sa.live);
+    CHECK(sa.reclaimed == sb.reclaimed && sa.nodes == sb.nodes && sa.max_level == sb.max_level);
+    /* every live id returns its latest vector */
+    float v[16];
+    for (uint32_t i = 0; i < n; i += 7) {
+        int rc = vl_index_get(a, &ids[i], v, NULL, NULL);
+        CHECK(rc == (keep[i] ? VL_OK : VL_ENOTFOUND));
+        if (keep[i]) CHECK(memcmp(v, cur + (size_t)i * dim, sizeof v) == 0);
+    }
+    float *qs = t_queries(cur, n, dim, NQ, SIGMA, 4243);
+    int bad;
+    double r = recall_of(a, VL_METRIC_L2, cur, ids, keep, n, dim, qs, NQ, 64, NULL, 0, &bad);
+    printf("  recall@10 ef=64 after churn: %.4f\n", r);
+    CHECK(!bad);
+    CHECK(r >= 0.95);
+    CHECK(same_results(a, b, qs, NQ, 32));
+    free(qs); free(cur); free(keep); free(del); free(ids);
+    vl_index_free(a); vl_index_free(b);
+    return 0;
+}
+
+/* The same 1000 ids upserted 20 times (with metadata, a filter column in
+ * use): nodes never exceed live + 1024 (without reclamation they reach
+ * 20,000), records and filter columns follow the compaction, and filtered
+ * searches stay exact under the exact plan and correct under the graph. */
+int test_hnsw_reclaim_same_ids(void)
+{
+    const uint32_t n = 1000, dim = 8, rounds = 20;
+    uint64_t *ids = seq_ids(n, 3);
+    vl_index *h = t_index(dim, VL_METRIC_COSINE, VL_INDEX_HNSW, 8, 40, 11);
+    CHECK(h);
+    uint32_t fb;
+    CHECK_OK(vl_index_field(h, "bucket", 6, &fb));
+    uint8_t *meta = t_alloc((size_t)n * 16);
+    uint32_t *off = t_alloc((n + 1) * sizeof *off);
+    uint8_t *keep = t_alloc(n);
+    uint8_t f[16];
+    uint32_t fl = f_eq_i64(f, (uint16_t)fb, 3);
+    float *x = NULL;
+    uint64_t rid[K];
+    float rd[K];
+    uint32_t c;
+    for (uint32_t r = 0; r < rounds; r++) {
+        free(x);
+        x = t_clustered(n, dim, 10, SIGMA, 500 + r);
+        off[0] = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t len = t_rec_begin(meta + off[i]);
+            len = t_rec_i64(meta + off[i], len, (uint16_t)fb, (i + r) % 10);
+            off[i + 1] = off[i] + len;
+            keep[i] = (i + r) % 10 == 3;
+        }
+        CHECK_RCH(h, vl_index_upsert(h, n, ids, x, meta, off), VL_OK);
+        CHECK(nodes_bounded(h));
+        CHECK_RCH(h, vl_index_check(h), VL_OK);     /* includes: filter columns agree with records */
+        if (r == 0) CHECK_OK(vl_index_search(h, 1, x, K, 32, f, fl, rid, rd, &c));  /* builds the column */
+    }
+    vl_stats st;
+    CHECK_OK(vl_index_stats(h, &st));
+    printf("  %u upserts of %u ids: %llu nodes, %llu reclaimed\n", rounds, n,
+           (unsigned long long)st.nodes, (unsigned long long)st.reclaimed);
+    CHECK(st.live == n && st.nodes <= n + 1024 && st.reclaimed > 0);
+    CHECK(st.reclaimed + st.nodes == (uint64_t)rounds * n);
+    /* records moved with their nodes */
+    for (uint32_t i = 0; i < n; i += 13) {
+        const uint8_t *m;
+        uint32_t ml;
+        float v[8];
+        CHECK_OK(vl_index_get(h, &ids[i], v, &m, &ml));
+        CHECK(memcmp(v, x + (size_t)i * dim, sizeof v) == 0);
+        CHECK(ml == off[i + 1] - off[i] && memcmp(m, meta + off[i], ml) == 0);
+    }
+    float *qs = t_queries(x, n, dim, NQ, SIGMA, 12);
+    uint64_t *qid = t_alloc((size_t)NQ * K * sizeof *qid);
+    float *qd = t_alloc((size_t)NQ * K * sizeof *qd);
+    uint32_t *qc = t_alloc(NQ * sizeof *qc);
+    vl__test_filter_plan(2);                        /* exact: must equal the oracle */
+    CHECK_OK(vl_index_search(h, NQ, qs, K, 0, f, fl, qid, qd, qc));
+    for (uint32_t q = 0; q < NQ; q++)
+        CHECK(t_match_oracle(VL_METRIC_COSINE, x, ids, keep, n, dim, qs + (size_t)q * dim, K,
+                             qid + (size_t)q * K, qd + (size_t)q * K, qc[q]) == 0);
+    vl__test_filter_plan(1);                        /* graph: only matching ids, good recall */
+    int bad;
+    double r = recall_of(h, VL_METRIC_COSINE, x, ids, keep, n, dim, qs, NQ, 64, f, fl, &bad);
+    vl__test_filter_plan(0);
+    printf("  filtered recall@10 (graph plan): %.4f\n", r);
+    CHECK(!bad && r >= 0.9);
+    r = recall_of(h, VL_METRIC_COSINE, x, ids, NULL, n, dim, qs, NQ, 64, NULL, 0, &bad);
+    CHECK(!bad && r >= 0.95);
+    free(qs); free(qid); free(qd); free(qc);
+    free(x); free(meta); free(off); free(keep); free(ids);
+    vl_index_free(h);
+    return 0;
+}
+
+/* Out of memory during reclamation: the write that triggered it still
+ * succeeds, the tombstones stay (index valid and unchanged by the failed
+ * pass), and the next write reclaims them. */
+int test_hnsw_reclaim_nomem(void)
+{
+    const uint32_t n = 1500, dim = 8;
+    float *x = t_clustered(n, dim, 10, SIGMA, 61);
+    float *qs = t_queries(x, n, dim, NQ, SIGMA, 62);
+    uint64_t *ids = seq_ids(n, 1);
+    int reclaimed_once = 0;
+    for (int32_t k = 0; k < 64 && !reclaimed_once; k++) {
+        vl_index *h = t_index(dim, VL_METRIC_L2, VL_INDEX_HNSW, 8, 40, 5);
+        CHECK(h);
+        CHECK_OK(vl_index_upsert(h, n, ids, x, NULL, NULL));
+        uint32_t got;
+        CHECK_OK(vl_index_delete(h, 600, ids, &got));         /* 600 tombstones: under 1024 */
+        vl_stats st;
+        CHECK_OK(vl_index_stats(h, &st));
+        CHECK(st.nodes == n && st.reclaims == 0);
+        vl__test_alloc_fail_after(k);                         /* deletes allocate nothing else */
+        int rc = vl_index_delete(h, 500, ids + 600, &got);    /* 1100 tombstones > 1024 */
+        vl__test_alloc_fail_after(-1);
+        CHECK_OK(rc);
+        CHECK(got == 500 && vl_index_count(h) == n - 1100);
+        CHECK_RCH(h, vl_index_check(h), VL_OK);
+        CHECK_OK(vl_index_stats(h, &st));
+        if (st.reclaims == 0) {
+            CHECK(st.nodes == n && st.tombstones == 1100);    /* failed pass: nothing moved */
+            /* the next write tries again */
+            CHECK_OK(vl_index_delete(h, 1, ids + 1100, &got));
+            CHECK_OK(vl_index_stats(h, &st));
+        } else {
+            reclaimed_once = 1;
+        }
+        CHECK(st.reclaims == 1 && st.tombstones == 0 && st.nodes == st.live);
+        CHECK_RCH(h, vl_index_check(h), VL_OK);
+        uint8_t *keep = t_alloc(n);
+        for (uint32_t i = 0; i < n; i++) keep[i] = i >= 1100 + !reclaimed_once;
+        int bad;
+        double r = recall_of(h, VL_METRIC_L2, x, ids, keep, n, dim, qs, NQ, 64, NULL, 0, &bad);
+        CHECK(!bad && r >= 0.95);
+        free(keep);
+        vl_index_free(h);
+    }
+    CHECK(reclaimed_once);
+    free(x); free(qs); free(ids);
+    return 0;
+}

@@ -374,3 +374,150 @@ int test_get_contains_ids(void)
     }
     return 0;
 }
+
+/* Build-time memory, from the engine's byte trace (src/mem.c; WebAssembly
+ * memory never shrinks, so a transient peak is paid for good):
+ *  (a) one batch into an empty index reserves everything once at its final
+ *      size: the peak during the call exceeds what the index then holds by
+ *      at most 16 bytes per row (per-batch scratch: the duplicate-id table
+ *      of 8-16 bytes per row; it was 33-57 with a vl_idmap and the per-row
+ *      level and list-pointer arrays);
+ *  (b) the engine's accounting (memory_bytes) is within 10% of the bytes
+ *      it really holds, for one batch and after single inserts;
+ *  (c) an HNSW index whose ids are all rewritten 20 times holds at most
+ *      3.5x the bytes it held after the first write (tombstone reclamation;
+ *      without it, 20x): before a write nodes <= 2 x live, the write adds
+ *      its batch (here = live), and capacity grows to that, by up to 1.5x.
+ * Single-insert growth (1.5x, in place when the allocator allows) is only
+ * reported: whether realloc moves depends on the allocator and the heap. */
+int test_mem_build_peak(void)
+{
+    const uint32_t n = 4000, dim = 32;
+    float *x = t_clustered(n, dim, 20, 0.4, 71);
+    uint64_t *ids = t_alloc(n * sizeof *ids);
+    for (uint32_t i = 0; i < n; i++) ids[i] = 5 + 3 * (uint64_t)i;
+    for (uint32_t kind = 0; kind < 2; kind++) {
+        vl_index *h = t_index(dim, VL_METRIC_L2, kind, 16, 100, 3);
+        CHECK(h);
+        uint64_t base = vl__mem_live();
+        CHECK(base > 0);                               /* the trace works on this platform */
+        vl__mem_peak_reset();
+        CHECK_RCH(h, vl_index_upsert(h, n, ids, x, NULL, NULL), VL_OK);
+        uint64_t kept = vl__mem_live() - base, peak = vl__mem_peak() - base;
+        vl_stats st;
+        CHECK_OK(vl_index_stats(h, &st));
+        printf("  %s batch of %u: holds %llu bytes, peak %llu (+%.1f%%), memory_bytes %llu\n",
+               kind ? "hnsw" : "flat", n, (unsigned long long)kept, (unsigned long long)peak,
+               100.0 * ((double)peak - kept) / kept, (unsigned long long)st.memory_bytes);
+        CHECK(peak <= kept + 16ull * n);
+        CHECK(st.memory_bytes >= kept - kept / 10 && st.memory_bytes <= kept + kept / 10);
+        vl_index_free(h);
+
+        h = t_index(dim, VL_METRIC_L2, kind, 16, 100, 3);
+        CHECK(h);
+        base = vl__mem_live();
+        vl__mem_peak_reset();
+        for (uint32_t i = 0; i < n; i++)
+            CHECK_RCH(h, vl_index_upsert(h, 1, ids + i, x + (size_t)i * dim, NULL, NULL), VL_OK);
+        kept = vl__mem_live() - base;
+        peak = vl__mem_peak() - base;
+        CHECK_OK(vl_index_stats(h, &st));
+        printf("  %s %u single inserts: holds %llu bytes, peak %llu (%.2fx)\n",
+               kind ? "hnsw" : "flat", n, (unsigned long long)kept, (unsigned long long)peak,
+               (double)peak / kept);
+        CHECK(st.memory_bytes >= kept - kept / 10 && st.memory_bytes <= kept + kept / 10);
+        vl_index_free(h);
+    }
+    /* (c) */
+    const uint32_t m = 1500;
+    vl_index *h = t_index(8, VL_METRIC_L2, VL_INDEX_HNSW, 8, 40, 9);
+    CHECK(h);
+    uint64_t base = vl__mem_live(), first = 0;
+    for (uint32_t r = 0; r < 20; r++) {
+        float *y = t_clustered(m, 8, 10, 0.4, 80 + r);
+        CHECK_RCH(h, vl_index_upsert(h, m, ids, y, NULL, NULL), VL_OK);
+        free(y);
+        if (r == 0) first = vl__mem_live() - base;
+    }
+    uint64_t last = vl__mem_live() - base;
+    printf("  %u ids rewritten 20 times: %llu bytes after the first write, %llu after the last\n", m,
+           (unsigned long long)first, (unsigned long long)last);
+    CHECK(last <= first * 7 / 2);
+    CHECK_RCH(h, vl_index_check(h), VL_OK);
+    vl_index_free(h);
+    free(x); free(ids);
+    return 0;
+}
+
+/* vl_index_rows: writing a batch straight into the index's own room and
+ * upserting from there gives exactly what upserting from a separate buffer
+ * gives (flat and HNSW, cosine, duplicate ids in the batch, replaced ids);
+ * overlapping the storage in any other way is refused untouched. */
+int test_index_rows(void)
+{
+    const uint32_t n = 600, dim = 12, nq = 20, k = 5;
+    float *x = t_clustered(n, dim, 6, 0.4, 91);
+    float *y = t_clustered(n, dim, 6, 0.4, 92);
+    float *qs = t_queries(x, n, dim, nq, 0.4, 93);
+    uint64_t *ids = t_alloc(n * sizeof *ids);
+    for (uint32_t i = 0; i < n; i++) ids[i] = 100 + i;
+    /* second batch: ids 300..599 again (replaced), 600..799 new, id 650 twice */
+    const uint32_t m = 501;
+    uint64_t *ids2 = t_alloc(m * sizeof *ids2);
+    for (uint32_t i = 0; i < 500; i++) ids2[i] = 400 + i;
+    ids2[500] = 650;
+    for (uint32_t kind = 0; kind < 2; kind++) {
+        vl_index *a = t_index(dim, VL_METRIC_COSINE, kind, 8, 40, 17);
+        vl_index *b = t_index(dim, VL_METRIC_COSINE, kind, 8, 40, 17);
+        CHECK(a && b);
+        float *rows = NULL;
+        CHECK_OK(vl_index_rows(b, 0, &rows));
+        CHECK(rows == NULL);
+        CHECK_OK(vl_index_upsert(a, n, ids, x, NULL, NULL));
+        CHECK_OK(vl_index_rows(b, n, &rows));
+        CHECK(rows != NULL);
+        memcpy(rows, x, (size_t)n * dim * sizeof(float));
+        CHECK_RCH(b, vl_index_upsert(b, n, ids, rows, NULL, NULL), VL_OK);
+        CHECK_OK(vl_index_upsert(a, m, ids2, y, NULL, NULL));
+        CHECK_OK(vl_index_rows(b, m, &rows));
+        memcpy(rows, y, (size_t)m * dim * sizeof(float));
+        CHECK_RCH(b, vl_index_upsert(b, m, ids2, rows, NULL, NULL), VL_OK);
+        CHECK_RCH(a, vl_index_check(a), VL_OK);
+        CHECK_RCH(b, vl_index_check(b), VL_OK);
+        CHECK(vl_index_count(a) == 800 && vl_index_count(b) == 800);
+        float va[12], vb[12];
+        for (uint64_t id = 100; id < 900; id += 7) {
+            CHECK_OK(vl_index_get(a, &id, va, NULL, NULL));
+            CHECK_OK(vl_index_get(b, &id, vb, NULL, NULL));
+            CHECK(memcmp(va, vb, sizeof va) == 0);
+        }
+        uint64_t id650 = 650;                       /* the later of the two rows won */
+        CHECK_OK(vl_index_get(b, &id650, vb, NULL, NULL));
+        CHECK(memcmp(vb, y + (size_t)500 * dim, sizeof vb) == 0);
+        uint64_t ia[20 * 5], ib[20 * 5];
+        float da[20 * 5], db[20 * 5];
+        uint32_t ca[20], cb[20];
+        CHECK_OK(vl_index_search(a, nq, qs, k, 32, NULL, 0, ia, da, ca));
+        CHECK_OK(vl_index_search(b, nq, qs, k, 32, NULL, 0, ib, db, cb));
+        CHECK(memcmp(ca, cb, sizeof ca) == 0 && memcmp(ia, ib, sizeof ia) == 0 &&
+              memcmp(da, db, sizeof da) == 0);
+        /* misuse: any other overlap with the storage is refused, nothing changes */
+        CHECK_OK(vl_index_rows(b, 10, &rows));
+        memcpy(rows, x, 10 * dim * sizeof(float));
+        CHECK_RC(vl_index_upsert(b, 10, ids, rows + dim, NULL, NULL), VL_EINVAL);   /* shifted */
+        CHECK_RC(vl_index_upsert(b, 10, ids, rows - (size_t)5 * dim, NULL, NULL), VL_EINVAL); /* stored rows */
+        CHECK(vl_index_count(b) == 800);
+        CHECK_RCH(b, vl_index_check(b), VL_OK);
+        /* out of memory: index unchanged */
+        vl__test_alloc_fail_after(0);
+        int rc = vl_index_rows(b, 100000, &rows);
+        vl__test_alloc_fail_after(-1);
+        CHECK_RC(rc, VL_ENOMEM);
+        CHECK(vl_index_count(b) == 800);
+        CHECK_RCH(b, vl_index_check(b), VL_OK);
+        CHECK_RC(vl_index_rows(b, 1, NULL), VL_EINVAL);
+        vl_index_free(a); vl_index_free(b);
+    }
+    free(x); free(y); free(qs); free(ids); free(ids2);
+    return 0;
+}

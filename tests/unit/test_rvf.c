@@ -232,9 +232,10 @@ static int match_model(vl_rvf *h, const model *m)
 }
 
 /* The witness chain of h (walked forward through the file) is one chain
- * from zero with `restarts` restarts and no breaks, the directory lists at
- * most its newest link, and (no uncommitted tail) its head is the hash the
- * next commit links to. *entries (may be NULL) gets its length. */
+ * from zero with `restarts` restarts and no breaks, the directory lists no
+ * witness (h has committed: rvf.c lists none), and (no uncommitted tail)
+ * its head is the hash the next commit links to. *entries (may be NULL)
+ * gets its length. */
 static int chain_ok(vl_rvf *h, uint32_t restarts, uint32_t *entries)
 {
     vl_rvf_info in;
@@ -244,8 +245,7 @@ static int chain_ok(vl_rvf *h, uint32_t restarts, uint32_t *entries)
     uint32_t wn = 0, wv = 0;
     CHECK_RVF(h, vl_rvf_verify_witness(h, &wn, &wv), VL_OK);
     if (r.breaks != 0 || r.restarts != restarts || r.intact != (restarts == 0) || wn != r.entries ||
-        wv != r.intact || r.end != in.committed_end || in.witness_count > 1 ||
-        (in.witness_count == 1 && r.entries == 0)) {
+        wv != r.intact || r.end != in.committed_end || in.witness_count != 0) {
         fprintf(stderr, "witness chain: %u entries, %u breaks, %u restarts (want %u), intact %u; "
                 "%u listed\n", r.entries, r.breaks, r.restarts, restarts, r.intact, in.witness_count);
         return 1;
@@ -857,7 +857,12 @@ int test_rvf_golden(void)
         vl_rvf_info_get(h, &in);
         CHECK(wv == 1 && wn >= 1 && wn == in.witness_count);
         if (strcmp(g->name, "indexed.rvf") == 0) CHECK(in.flags & VL_RVF_F_INDEX);
-        if (strcmp(g->name, "torn.rvf") == 0) CHECK(in.committed_end == 1001 && in.append_at == 1603);
+        /* torn.rvf: after the committed manifest, rvf-node's next commit
+         * (VEC, WITNESS) lacks its MANIFEST: uncommitted, cut by our next
+         * write; compacted.rvf: rvf-node's compaction WITNESS follows its
+         * manifest and is kept */
+        if (strcmp(g->name, "torn.rvf") == 0) CHECK(in.committed_end == 1001 && in.append_at == 1001);
+        if (strcmp(g->name, "compacted.rvf") == 0) CHECK(in.committed_end == 11528 && in.append_at == g->bytes);
         /* commit on top of rvf-node's file: its old MANIFEST/JOURNAL entries
          * leave the directory, its witness chain continues, nothing else moves */
         rows r0;
@@ -1161,6 +1166,8 @@ static int flip_expect_header(uint32_t rel)
     return VL_OK;                                    /* flags, id, timestamp, reserved, pad */
 }
 
+static uint32_t file_witnesses(const uint8_t *b, uint64_t size, uint64_t *out, uint32_t cap);
+
 int test_rvf_bitflip(void)
 {
     script sc;
@@ -1197,6 +1204,39 @@ int test_rvf_bitflip(void)
                 if (match_model(h, &last->m)) return 1;
                 vl_rvf_free(h);
             }
+            vl_io_mem_free(io);
+            flipped++;
+        }
+    }
+    /* the newest WITNESS (unlisted, right before the manifest, the chain
+     * head): damage never stops the data from opening; the chain walk
+     * reports it unless the byte is one no reader interprets */
+    {
+        uint64_t woffs[64];
+        uint32_t nw = file_witnesses(b, size, woffs, 64);
+        CHECK(nw >= 2 && nw < 64);
+        uint64_t w0 = woffs[nw - 1], wl = le64(b + w0 + 16);
+        CHECK(w0 + 64 + wl == in0.manifest_offset);
+        for (uint64_t pos = w0; pos < w0 + 64 + wl; pos++) {
+            memcpy(work, b, (size_t)size);
+            work[pos] ^= 0xFF;
+            vl_io *io = mem_copy(work, size);
+            vl_rvf *h = NULL;
+            CHECK_MSG(msg, vl_rvf_open(io, &h, msg, sizeof msg), VL_OK);
+            if (match_model(h, &last->m)) return 1;
+            uint64_t rel = pos - w0;
+            int matters = rel < 6 || (rel >= 16 && rel < 24) || rel == 32 || rel == 33 ||
+                          (rel >= 40 && rel < 56) || rel >= 64;
+            vl_rvf_witness_report r;
+            int rc = vl_rvf_witness_chain(h, &r);
+            /* visible: an error, a break, or the witness stepped over as torn bytes */
+            int seen = rc != VL_OK || !r.intact || r.entries != nw || r.skipped != 0;
+            if (matters ? !seen : seen) {
+                fprintf(stderr, "flip of the newest witness byte %llu: rc %d, intact %u\n",
+                        (unsigned long long)rel, rc, rc ? 0 : r.intact);
+                return 1;
+            }
+            vl_rvf_free(h);
             vl_io_mem_free(io);
             flipped++;
         }
@@ -1260,7 +1300,7 @@ int test_rvf_hostile(void)
     uint8_t *good = t_alloc((size_t)size);
     memcpy(good, b0, (size_t)size);
     uint64_t good_size = size, vec_off = base.dir[0].offset;
-    CHECK(base.nd == 2 && base.dir[0].seg_type == VL_RVF_SEG_VEC);
+    CHECK(base.nd == 1 && base.dir[0].seg_type == VL_RVF_SEG_VEC);   /* no WITNESS listed */
 
     /* Each case: the good file + crafted bytes; expected code, or OK at epoch 1. */
     for (int c = 0; c < 15; c++) {
@@ -1699,9 +1739,9 @@ int test_rvf_directory_bounded(void)
     for (int i = 0; i < 100; i++) {
         ING(3, 1, 5, 6);
         vl_rvf_info_get(h, &in);
-        CHECK(dir_vec_count(h) == 2 && in.dir_count == 3 && in.witness_count == 1);
-        /* manifest = 22 + 25 x (2 VEC + the newest WITNESS) + deleted list + FIDI 72 */
-        CHECK(in.committed_end - in.manifest_offset - 64 == 22 + 25ull * 3 + 4 + 8 * in.deleted + 72);
+        CHECK(dir_vec_count(h) == 2 && in.dir_count == 2 && in.witness_count == 0);
+        /* manifest = 22 + 25 x 2 VEC (no WITNESS listed) + deleted list + FIDI 72 */
+        CHECK(in.committed_end - in.manifest_offset - 64 == 22 + 25ull * 2 + 4 + 8 * in.deleted + 72);
     }
 #undef ING
 #undef DEL
@@ -1734,7 +1774,7 @@ int test_rvf_compact(void)
     vl_rvf_info_get(h, &hi);
     vl_rvf_info_get(n, &ni);
     CHECK(ni.epoch == hi.epoch + 1 && ni.live == hi.live && ni.deleted == 0 && ni.loaded == ni.live);
-    CHECK(memcmp(ni.file_id, hi.file_id, 16) == 0 && ni.witness_count == 1);
+    CHECK(memcmp(ni.file_id, hi.file_id, 16) == 0 && ni.witness_count == 0);
     /* the whole chain moved (unlisted), and the compaction witness extends it */
     uint32_t hent = 0, nent = 0;
     if (chain_ok(h, 0, &hent) || chain_ok(n, 0, &nent)) return 1;
@@ -1755,12 +1795,19 @@ int test_rvf_compact(void)
         vl_rvf_free(cr);
         vl_io_mem_free(cc);
     }
-    /* the compaction witness closes the chain */
-    vl_rvf_dirent d;
-    CHECK_OK(vl_rvf_dir(n, ni.dir_count - 1, &d));
-    CHECK(d.seg_type == VL_RVF_SEG_WITNESS);
-    uint64_t dn;
+    /* the compaction witness closes the chain: the last WITNESS in the
+     * file, right before the manifest, unlisted like every witness */
+    for (uint32_t i = 0; i < ni.dir_count; i++) {
+        vl_rvf_dirent e;
+        CHECK_OK(vl_rvf_dir(n, i, &e));
+        CHECK(e.seg_type != VL_RVF_SEG_WITNESS);
+    }
+    uint64_t dn, woffs[16];
     const uint8_t *db = mem_bytes(dst, &dn);
+    uint32_t nw = file_witnesses(db, dn, woffs, 16);
+    CHECK(nw == nent);
+    vl_rvf_dirent d = { 0, woffs[nw - 1], le64(db + woffs[nw - 1] + 16), VL_RVF_SEG_WITNESS };
+    CHECK(d.offset + 64 + d.payload_length == ni.manifest_offset);
     char want[64];
     snprintf(want, sizeof want, ",epoch=%u", ni.epoch);
     const char *act = (const char *)db + d.offset + 64 + 13;
@@ -2147,8 +2194,8 @@ int test_rvf_many_commits(void)
         if (tm_check(&tm, h)) { fprintf(stderr, "after commit %u\n", i + 1); return 1; }
         vl_rvf_info in;
         vl_rvf_info_get(h, &in);
-        /* binary counter: at most log2(live) + 1 VEC segments, plus the newest WITNESS */
-        CHECK(in.dir_count <= ilog2_64(in.live) + 2 && in.witness_count == 1);
+        /* binary counter: at most log2(live) + 1 VEC segments; no WITNESS listed */
+        CHECK(in.dir_count <= ilog2_64(in.live) + 1 && in.witness_count == 0);
         if (in.dir_count > max_dir) max_dir = in.dir_count;
     }
     vl_rvf_info in;
@@ -2197,7 +2244,7 @@ int test_rvf_many_commits(void)
     CHECK_RVF(r, vl_rvf_compact(r, dst, n + 1, &c), VL_OK);
     vl_rvf_info ci;
     vl_rvf_info_get(c, &ci);
-    CHECK(ci.live == n - 1 && ci.deleted == 0 && dir_vec_count(c) == 1 && ci.dir_count == 2);
+    CHECK(ci.live == n - 1 && ci.deleted == 0 && dir_vec_count(c) == 1 && ci.dir_count == 1);
     if (match_model(c, &m) || chain_ok(c, 0, &chain) || reopen_matches(dst, &m, n + 3)) return 1;
     CHECK(chain == n + 3);
     id = 5;
@@ -2456,8 +2503,8 @@ static uint32_t file_witnesses(const uint8_t *b, uint64_t size, uint64_t *out, u
 }
 
 /* The forward walk: torn bytes inside the file are stepped over, restarts
- * and breaks are reported as such, an uncommitted WITNESS after the
- * manifest becomes the chain head (or is cut off if it does not parse),
+ * and breaks are reported as such, a complete WITNESS right after the
+ * manifest is kept as the chain head (or cut off if it does not parse),
  * and damage to an unlisted witness is never silent. */
 int test_rvf_witness_walk(void)
 {
@@ -2536,9 +2583,10 @@ int test_rvf_witness_walk(void)
         vl_io_mem_free(d);
     }
 
-    /* A complete WITNESS after the committed manifest (a crash before the
-     * MANIFEST): kept, it is the head the next commit links to. One that
-     * does not parse is cut off instead. */
+    /* A complete WITNESS right after the committed manifest (as rvf-node's
+     * compaction writes it): kept, it is the head the next commit links
+     * to. One that does not parse is cut off instead. (Complete data
+     * segments after the manifest are cut off: test_rvf_crash_tail.) */
     for (int c = 0; c < 2; c++) {
         vl_io *d = mem_copy(good, size);
         uint8_t wp[128];
@@ -2651,6 +2699,249 @@ int test_rvf_witness_walk(void)
     }
 
     free(good);
+    vl_io_mem_free(io);
+    model_free(&m);
+    return 0;
+}
+
+/* Every segment id of a file we wrote, by an independent header walk;
+ * 0 if they are all distinct. */
+static int ids_unique(vl_io *io)
+{
+    uint64_t size, ids[512];
+    const uint8_t *b = mem_bytes(io, &size);
+    uint32_t n = 0;
+    for (uint64_t pos = 0; pos + 64 <= size; pos += 64 + le64(b + pos + 16)) {
+        CHECK(n < 512);
+        ids[n++] = le64(b + pos + 8);
+    }
+    qsort(ids, n, sizeof *ids, cmp_u64t);
+    for (uint32_t i = 1; i < n; i++)
+        if (ids[i] == ids[i - 1]) { fprintf(stderr, "segment id %llu used twice\n", (unsigned long long)ids[i]); return 1; }
+    return 0;
+}
+
+/* A crash after a commit's data segments and WITNESS but before its
+ * MANIFEST: the uncommitted segments are cut off by the next writer (also
+ * by one whose commit has no WITNESS), the chain head is the last
+ * committed witness, found by walking back from the manifest across
+ * witness-less commits, segment ids never repeat, and the chain stays
+ * intact across reopens. */
+int test_rvf_crash_tail(void)
+{
+    vl_io *io = NULL;
+    vl_rvf *h = NULL;
+    char msg[256] = "";
+    uint8_t fid[16];
+    make_id(fid, 31);
+    CHECK_OK(vl_io_mem_open(NULL, 0, &io));
+    CHECK_MSG(msg, vl_rvf_create(io, 3, VL_METRIC_L2, fid, &h, msg, sizeof msg), VL_OK);
+    model m = { 3, 0, 0, NULL, NULL, NULL, VL_METRIC_L2 };
+    uint64_t s = 17;
+    for (uint64_t id = 1; id <= 4; id++) {   /* four single-row commits: merges happen */
+        float v[3];
+        rand_vecs(v, 1, 3, &s);
+        CHECK_RVF(h, vl_rvf_ingest(h, 1, &id, v, id), VL_OK);
+        model_upsert(&m, id, v);
+    }
+    vl_rvf_info good;
+    vl_rvf_info_get(h, &good);
+    /* the crashed commit: rows 5 (new) and 2 (replaced), a foreign META
+     * segment, its WITNESS; the MANIFEST is lost */
+    uint64_t cids[2] = { 5, 2 };
+    float cv[6];
+    rand_vecs(cv, 2, 3, &s);
+    uint8_t meta[40];
+    memset(meta, 0xA5, sizeof meta);
+    vl_rvf_seg seg = { VL_RVF_SEG_META, meta, sizeof meta };
+    vl_rvf_commit_args a;
+    memset(&a, 0, sizeof a);
+    a.n_rows = 2; a.ids = cids; a.vecs = cv; a.n_segs = 1; a.segs = &seg;
+    a.witness_type = 1; a.witness_action = "ingest:count=2"; a.now_ns = 9;
+    CHECK_RVF(h, vl_rvf_commit(h, &a, NULL), VL_OK);
+    vl_rvf_info crashed;
+    vl_rvf_info_get(h, &crashed);
+    vl_rvf_free(h);
+    uint64_t size;
+    const uint8_t *b = mem_bytes(io, &size);
+    /* the crashed commit's last segment before its manifest is its WITNESS */
+    uint64_t woffs[32];
+    uint32_t nw = file_witnesses(b, crashed.manifest_offset, woffs, 32);
+    CHECK(nw == 5 && woffs[4] + 64 + le64(b + woffs[4] + 16) == crashed.manifest_offset);
+    uint8_t head[32];   /* the last committed witness: commit 4's */
+    ref_fold32(b + woffs[3] + 64, (size_t)le64(b + woffs[3] + 16), head);
+
+    for (int c = 0; c < 2; c++) {   /* 0: an ingest follows; 1: a witness-less commit, then an ingest */
+        vl_io *d = mem_copy(b, crashed.manifest_offset);
+        CHECK_MSG(msg, vl_rvf_open(d, &h, msg, sizeof msg), VL_OK);
+        vl_rvf_info in;
+        vl_rvf_info_get(h, &in);
+        CHECK(in.epoch == good.epoch && in.committed_end == good.committed_end);
+        CHECK(in.append_at == good.committed_end);                /* the tail is not kept */
+        CHECK(memcmp(in.last_witness_hash, head, 32) == 0);
+        CHECK(in.next_seg_id == good.next_seg_id && in.witness_count == 0);
+        if (match_model(h, &m)) return 1;
+        model mc = model_copy(&m);
+        uint32_t epoch = good.epoch;
+        if (c == 1) {   /* what the store's INDEX checkpoint on close does: no WITNESS */
+            memset(&a, 0, sizeof a);
+            a.n_segs = 1; a.segs = &seg; a.keep_index = 1;
+            CHECK_RVF(h, vl_rvf_commit(h, &a, NULL), VL_OK);
+            epoch++;
+            vl_rvf_info_get(h, &in);
+            CHECK(dev_size_of(d) == in.append_at && in.manifest_offset == good.committed_end + 64 + sizeof meta);
+            if (ids_unique(d)) return 1;
+            vl_rvf_free(h);
+            CHECK_MSG(msg, vl_rvf_open(d, &h, msg, sizeof msg), VL_OK);
+            vl_rvf_info_get(h, &in);
+            CHECK(memcmp(in.last_witness_hash, head, 32) == 0);   /* walked back past the META commit */
+        }
+        uint64_t id = 6;
+        float v[3] = { 1, 2, 3 };
+        CHECK_RVF(h, vl_rvf_ingest(h, 1, &id, v, 50), VL_OK);
+        model_upsert(&mc, id, v);
+        epoch++;
+        uint32_t chain = 0;
+        if (chain_ok(h, 0, &chain) || ids_unique(d) || reopen_matches(d, &mc, epoch) || dir_is_lean(h)) return 1;
+        CHECK(chain == 5);                       /* four committed ingests and this one */
+        CHECK(!vl_rvf_is_live(h, 5));            /* the crashed rows stay invisible */
+        vl_rvf_free(h);
+        model_free(&mc);
+        vl_io_mem_free(d);
+    }
+    model_free(&m);
+    vl_io_mem_free(io);
+    return 0;
+}
+
+/* INDEX coverage (rvf.c): commits with keep_index never merge or move the
+ * VEC segments before the newest listed INDEX, so the rows after it are
+ * exactly the rows written since (vl_rvf_live_rows_from, checked against
+ * the test's own record); a commit that carries a new INDEX merges the
+ * tiers, so over many checkpoint cycles the directory stays O(log n). */
+int test_rvf_index_barrier(void)
+{
+    const uint32_t dim = 2;
+    vl_io *io = NULL;
+    vl_rvf *h = NULL;
+    char msg[256] = "";
+    uint8_t fid[16];
+    make_id(fid, 41);
+    CHECK_OK(vl_io_mem_open(NULL, 0, &io));
+    CHECK_MSG(msg, vl_rvf_create(io, dim, VL_METRIC_L2, fid, &h, msg, sizeof msg), VL_OK);
+    model m = { dim, 0, 0, NULL, NULL, NULL, VL_METRIC_L2 };
+    uint64_t s = 5;
+    uint8_t graph[24] = "a stand-in for a graph";
+    vl_rvf_seg iseg = { VL_RVF_SEG_INDEX, graph, sizeof graph };
+    static uint8_t since[4096];      /* live ids whose row was written after the newest INDEX */
+    uint64_t next = 1;
+    uint32_t epoch = 0, checkpoints = 0, max_vec = 0;
+    for (uint32_t op = 0; op < 600; op++) {
+        vl_rvf_commit_args a;
+        memset(&a, 0, sizeof a);
+        a.keep_index = 1;
+        a.witness_type = 1;
+        a.now_ns = op;
+        uint64_t ids[64], del = 0;
+        float v[64 * 2];
+        vl_rvf_info before;
+        vl_rvf_info_get(h, &before);
+        uint64_t index_off = 0, pre[64];
+        uint32_t npre = 0;
+        for (uint32_t i = 0; i < before.dir_count; i++) {
+            vl_rvf_dirent d;
+            CHECK_OK(vl_rvf_dir(h, i, &d));
+            if (d.seg_type == VL_RVF_SEG_INDEX) index_off = d.offset;
+        }
+        for (uint32_t i = 0; i < before.dir_count; i++) {
+            vl_rvf_dirent d;
+            CHECK_OK(vl_rvf_dir(h, i, &d));
+            if (d.seg_type == VL_RVF_SEG_VEC && d.offset < index_off && npre < 64) pre[npre++] = d.offset;
+        }
+        int ckpt = op == 0 || op % 97 == 96;
+        if (op == 0) {                           /* a bulk load, then the first INDEX */
+            a.n_rows = 64;
+            for (uint32_t i = 0; i < 64; i++) ids[i] = next++;
+        } else {
+            a.n_rows = 1;                        /* mostly new ids, some re-upserts of old ones */
+            ids[0] = op % 5 == 4 ? 1 + t_rand(&s) % (next - 1) : next++;
+        }
+        rand_vecs(v, a.n_rows, dim, &s);
+        a.ids = ids;
+        a.vecs = v;
+        if (op % 11 == 10) { del = 1 + t_rand(&s) % (next - 1); a.n_del = 1; a.del_ids = &del; }
+        a.witness_action = "ingest:count=x";
+        if (ckpt) { a.n_segs = 1; a.segs = &iseg; a.drop_types = 1ull << VL_RVF_SEG_INDEX; }
+        CHECK_RVF(h, vl_rvf_commit(h, &a, NULL), VL_OK);
+        epoch++;
+        if (del) { model_delete(&m, del); since[del] = 0; }
+        for (uint32_t i = 0; i < a.n_rows; i++) { model_upsert(&m, ids[i], v + i * dim); since[ids[i]] = 1; }
+        vl_rvf_info in;
+        vl_rvf_info_get(h, &in);
+        uint64_t noff = 0;
+        uint32_t nvec = 0;
+        for (uint32_t i = 0; i < in.dir_count; i++) {
+            vl_rvf_dirent d;
+            CHECK_OK(vl_rvf_dir(h, i, &d));
+            if (d.seg_type == VL_RVF_SEG_INDEX) noff = d.offset;
+            nvec += d.seg_type == VL_RVF_SEG_VEC;
+        }
+        if (nvec > max_vec) max_vec = nvec;
+        if (ckpt) {
+            checkpoints++;
+            memset(since, 0, sizeof since);
+            CHECK(noff > before.committed_end);   /* the new INDEX follows the commit's VEC segments */
+            if (nvec > ilog2_64(in.live) + 1) {
+                fprintf(stderr, "op %u: live %llu, VEC tiers:", op, (unsigned long long)in.live);
+                uint64_t n;
+                const uint8_t *b = mem_bytes(io, &n);
+                for (uint32_t i = 0; i < in.dir_count; i++) {
+                    vl_rvf_dirent d;
+                    CHECK_OK(vl_rvf_dir(h, i, &d));
+                    if (d.seg_type == VL_RVF_SEG_VEC) fprintf(stderr, " %u@%llu", le32(b + d.offset + 66), (unsigned long long)d.offset);
+                }
+                fprintf(stderr, " (INDEX was at %llu)\n", (unsigned long long)index_off);
+            }
+            CHECK(nvec <= ilog2_64(in.live) + 1);  /* the tiers were merged */
+        } else {
+            CHECK(noff == index_off);
+            /* every segment before the INDEX is still listed at its offset,
+             * unless it lost its last live row */
+            for (uint32_t k = 0; k < npre; k++) {
+                int listed = 0;
+                for (uint32_t i = 0; i < in.dir_count; i++) {
+                    vl_rvf_dirent d;
+                    CHECK_OK(vl_rvf_dir(h, i, &d));
+                    listed |= d.seg_type == VL_RVF_SEG_VEC && d.offset == pre[k];
+                }
+                if (!listed) {   /* then none of its rows is live any more */
+                    uint64_t n;
+                    const uint8_t *b = mem_bytes(io, &n);
+                    uint32_t rows = le32(b + pre[k] + 64 + 2);
+                    for (uint32_t r = 0; r < rows; r++) {
+                        uint64_t id = le64(b + pre[k] + 64 + 6 + (uint64_t)r * (8 + 4 * dim));
+                        uint32_t j = model_find(&m, id);
+                        CHECK(j == UINT32_MAX || !m.live[j] || since[id]);
+                    }
+                }
+            }
+        }
+        uint64_t want = 0;
+        for (uint32_t i = 0; i < 4096; i++) want += since[i];
+        if (vl_rvf_live_rows_from(h, noff) != want) {
+            fprintf(stderr, "op %u: %llu live rows after the INDEX, %llu written since it\n", op,
+                    (unsigned long long)vl_rvf_live_rows_from(h, noff), (unsigned long long)want);
+            return 1;
+        }
+        if (op % 100 == 99 && (reopen_matches(io, &m, epoch) || dir_is_lean(h))) return 1;
+    }
+    vl_rvf_info in;
+    vl_rvf_info_get(h, &in);
+    CHECK(checkpoints == 7 && max_vec <= 2 * (ilog2_64(in.live) + 1));
+    uint32_t chain = 0;
+    if (chain_ok(h, 0, &chain) || reopen_matches(io, &m, epoch)) return 1;
+    CHECK(chain == 600);
+    vl_rvf_free(h);
     vl_io_mem_free(io);
     model_free(&m);
     return 0;

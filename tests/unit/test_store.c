@@ -1253,3 +1253,207 @@ int test_store_hostile_segments(void)
     vl_io_mem_free(io);
     return 0;
 }
+
+/* ---- close's INDEX checkpoint rule (store.c "Checkpoint on close") ---- */
+
+/* Offset and payload length of the listed INDEX (0, 0 if none). */
+static void index_seg(vl_store *s, uint64_t *off, uint64_t *len)
+{
+    vl_store_status st;
+    *off = *len = 0;
+    if (vl_store_info(s, &st)) return;
+    for (uint32_t i = 0; i < st.dir_count; i++) {
+        vl_store_seg g;
+        if (vl_store_dir(s, i, &g) == VL_OK && g.seg_type == VL_RVF_SEG_INDEX) { *off = g.offset; *len = g.payload_length; }
+    }
+}
+
+/* Live ids with a row in a listed VEC segment after the newest INDEX: the
+ * rows an open must insert (read from the file's bytes and the model's live
+ * set; a later listed segment holds the winning row, so an id found after
+ * the INDEX is uncovered). */
+static uint32_t uncovered_in_file(vl_store *s, vl_io *io, const model *m)
+{
+    vl_store_status st;
+    if (vl_store_info(s, &st)) return UINT32_MAX;
+    uint64_t ioff, ilen, n;
+    index_seg(s, &ioff, &ilen);
+    const uint8_t *b = vl_io_mem_data(io, &n);
+    uint8_t *seen = t_alloc(MAXID);
+    uint32_t cnt = 0;
+    for (uint32_t i = 0; i < st.dir_count; i++) {
+        vl_store_seg g;
+        if (vl_store_dir(s, i, &g) != VL_OK || g.seg_type != VL_RVF_SEG_VEC || g.offset < ioff) continue;
+        const uint8_t *p = b + g.offset + 64;
+        uint32_t rows = (uint32_t)p[2] | (uint32_t)p[3] << 8 | (uint32_t)p[4] << 16 | (uint32_t)p[5] << 24;
+        for (uint32_t r = 0; r < rows; r++) {
+            const uint8_t *q = p + 6 + (size_t)r * (8 + 4 * m->dim);
+            uint64_t id = 0;
+            for (int k = 7; k >= 0; k--) id = id << 8 | q[k];
+            if (id < MAXID && m->live[id] && !seen[id]) { seen[id] = 1; cnt++; }
+        }
+    }
+    free(seen);
+    return cnt;
+}
+
+/* Many one-row sessions on a large store: close writes an INDEX only when
+ * the rows it would not cover reach 1/32 of the live rows, not every time;
+ * every reopen loads the graph, inserts exactly the uncovered rows (counted
+ * from the file's bytes, and equal to the rows the test upserted since the
+ * newest INDEX and did not delete: tier merges do not move covered rows)
+ * and answers like brute force. The directory stays small although merges
+ * stop at the INDEX (the checkpoint commit merges the tiers). */
+int test_store_close_checkpoint_policy(void)
+{
+    const uint32_t dim = 8, N = 1200;
+    vl_io *io = mem_dev(NULL, 0);
+    vl_config c = cfg_of(dim, VL_METRIC_L2, VL_INDEX_HNSW);
+    vl_store *s;
+    OPEN(io, &c, VL_STORE_CREATE, &s);
+    model *m = m_new(dim, VL_METRIC_L2);
+    uint32_t fids[5];
+    if (register_fields(s, fids)) return 1;
+    uint64_t seed = 77, *ids = t_alloc(N * sizeof *ids);
+    for (uint32_t i = 0; i < N; i++) ids[i] = i;
+    CHECK(do_upsert(s, m, N, ids, &seed, 1, fids, 1) == VL_OK);
+    SOK(s, vl_store_close(s));                  /* nothing covered yet: checkpoint */
+    OPEN(io, NULL, 0, &s);
+    vl_store_status st;
+    SOK(s, vl_store_info(s, &st));
+    CHECK(st.index_loaded == 1 && st.rows_inserted_on_open == 0);
+    uint64_t ioff, ilen;
+    index_seg(s, &ioff, &ilen);
+    CHECK(ioff > 0 && ilen > 4096);
+    SOK(s, vl_store_close(s));                  /* nothing changed: no commit at all */
+    CHECK(mem_size(io) == st.bytes);
+
+    uint8_t uncov[MAXID];                       /* live ids whose row is after the newest INDEX */
+    memset(uncov, 0, sizeof uncov);
+    uint32_t sessions = 0, checkpoints = 0, skipped = 0, next_new = N;
+    for (uint32_t k = 0; k < 100; k++) {
+        OPEN(io, NULL, 0, &s);
+        SOK(s, vl_store_info(s, &st));
+        uint32_t nunc = 0, fileunc = uncovered_in_file(s, io, m);
+        for (uint32_t i = 0; i < MAXID; i++) nunc += uncov[i];
+        /* tier merges never move rows the INDEX covers (rvf.c "INDEX coverage"):
+         * what an open inserts is exactly what was written since the INDEX */
+        if (st.index_loaded != 1 || st.rows_inserted_on_open != fileunc || fileunc != nunc) {
+            fprintf(stderr, "session %u: index_loaded %u, inserted %llu, uncovered rows %u (written since the "
+                    "INDEX %u)\n", k, st.index_loaded, (unsigned long long)st.rows_inserted_on_open, fileunc, nunc);
+            return 1;
+        }
+        if (k % 10 == 0 && m_check(m, s, 1)) { fprintf(stderr, "session %u\n", k); return 1; }
+        /* one row: mostly a new id, every 4th a new vector for an old (covered) id */
+        uint64_t id = k % 4 == 3 ? (uint64_t)(k * 37 % N) : next_new++;
+        CHECK(do_upsert(s, m, 1, &id, &seed, 10 + k, fids, 1) == VL_OK);
+        uncov[id] = 1;
+        if (k % 7 == 6) {                       /* and sometimes a delete (never counts) */
+            uint64_t victim = k % 2 ? id : (uint64_t)(k * 11 % N);
+            uint32_t nd;
+            SOK(s, vl_store_delete(s, 1, &victim, &nd));
+            CHECK(nd == 1 || (victim != id && !m->live[victim]));
+            m_delete(m, 1, &victim);
+            uncov[victim] = 0;
+        }
+        uint64_t before = mem_size(io);
+        nunc = uncovered_in_file(s, io, m);
+        uint32_t live = m_count(m);
+        int due = nunc > 0 && ((uint64_t)nunc * 32 >= live || nunc >= 2048);
+        SOK(s, vl_store_close(s));
+        sessions++;
+        /* the same store, read-only: is the newest INDEX a new one? */
+        vl_store *r;
+        OPEN(io, NULL, VL_STORE_READONLY, &r);
+        uint64_t noff, nlen;
+        index_seg(r, &noff, &nlen);
+        SOK(r, vl_store_close(r));
+        if ((noff != ioff) != due) {
+            fprintf(stderr, "session %u: %u of %u rows uncovered, checkpoint expected %d, INDEX at %llu (was %llu)\n",
+                    k, nunc, live, due, (unsigned long long)noff, (unsigned long long)ioff);
+            return 1;
+        }
+        if (due) {
+            checkpoints++;
+            memset(uncov, 0, sizeof uncov);
+            ioff = noff;
+            ilen = nlen;
+        } else {
+            skipped++;
+            CHECK(mem_size(io) == before);       /* close committed nothing */
+        }
+        OPEN(io, NULL, VL_STORE_READONLY, &r);
+        SOK(r, vl_store_info(r, &st));
+        /* VEC tiers: a binary counter before the INDEX (merged by the checkpoint)
+         * and one after it: <= log2(live) + 1 + log2(live / 32) + 1 */
+        CHECK(count_type(r, VL_RVF_SEG_VEC) <= 18);
+        SOK(r, vl_store_close(r));
+    }
+    printf("  %u sessions: %u INDEX checkpoints on close, %u closes without one\n", sessions, checkpoints, skipped);
+    /* 1/32 of ~1230 live rows: a checkpoint about every 39 one-row sessions */
+    CHECK(sessions == 100 && checkpoints >= 2 && checkpoints <= 4 && skipped >= 90);
+    /* the explicit checkpoint still writes whenever the graph changed */
+    OPEN(io, NULL, 0, &s);
+    uint64_t id = next_new++;
+    CHECK(do_upsert(s, m, 1, &id, &seed, 999, fids, 1) == VL_OK);
+    SOK(s, vl_store_checkpoint(s));
+    uint64_t noff, nlen;
+    index_seg(s, &noff, &nlen);
+    CHECK(noff > ioff);
+    SOK(s, vl_store_close(s));
+    OPEN(io, NULL, VL_STORE_READONLY, &s);
+    SOK(s, vl_store_info(s, &st));
+    CHECK(st.index_loaded == 1 && st.rows_inserted_on_open == 0);
+    if (m_check(m, s, 1)) return 1;
+    SOK(s, vl_store_close(s));
+    free(ids);
+    m_free(m);
+    vl_io_mem_free(io);
+    return 0;
+}
+
+/* An INDEX whose rows later leave the file (every row of a VEC segment
+ * deleted: the segment and its ids are dropped, so the file loads fewer
+ * rows than the INDEX has nodes) is still used: its dead nodes are removed
+ * and their neighbours re-linked, results stay exact. */
+int test_store_index_outlives_rows(void)
+{
+    const uint32_t dim = 6;
+    vl_io *io = mem_dev(NULL, 0);
+    vl_config c = cfg_of(dim, VL_METRIC_L2, VL_INDEX_HNSW);
+    vl_store *s;
+    OPEN(io, &c, VL_STORE_CREATE, &s);
+    model *m = m_new(dim, VL_METRIC_L2);
+    uint32_t fids[5];
+    if (register_fields(s, fids)) return 1;
+    uint64_t seed = 9, ids[400];
+    for (uint32_t i = 0; i < 400; i++) ids[i] = i;
+    CHECK(do_upsert(s, m, 300, ids, &seed, 1, fids, 1) == VL_OK);
+    CHECK(do_upsert(s, m, 100, ids + 300, &seed, 2, fids, 1) == VL_OK);
+    SOK(s, vl_store_checkpoint(s));
+    vl_store_status st;
+    SOK(s, vl_store_info(s, &st));
+    uint64_t loaded0 = st.loaded;
+    /* delete every row of the second batch (and a few of the first) */
+    uint32_t nd;
+    SOK(s, vl_store_delete(s, 100, ids + 300, &nd));
+    CHECK(nd == 100);
+    m_delete(m, 100, ids + 300);
+    SOK(s, vl_store_delete(s, 5, ids, &nd));
+    m_delete(m, 5, ids);
+    SOK(s, vl_store_info(s, &st));
+    CHECK(st.loaded < loaded0);                  /* the INDEX now has more nodes than the file rows */
+    SOK(s, vl_store_close(s));                   /* deletes only: no checkpoint on close */
+    OPEN(io, NULL, 0, &s);
+    SOK(s, vl_store_info(s, &st));
+    CHECK(st.index_loaded == 1 && st.rows_inserted_on_open == 0);
+    if (m_check(m, s, 1)) return 1;
+    vl_store_verify_result vr;
+    SOK(s, vl_store_verify(s, &vr));
+    if (!vr.ok) fprintf(stderr, "verify: %s\n", vl_store_problems(s));
+    CHECK(vr.ok);
+    SOK(s, vl_store_close(s));
+    m_free(m);
+    vl_io_mem_free(io);
+    return 0;
+}

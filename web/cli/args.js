@@ -96,7 +96,8 @@ export const COMMANDS = {
       '          other text becomes strings, empty cells are left out)',
       '  fvecs   the TEXMEX binary format; ids are row numbers (+ --id-offset)',
       'Rows are written in batches; each batch is atomic and committed before the next starts, so',
-      'an error or Ctrl-C keeps every batch before it. Existing ids are replaced (upsert).',
+      'an error keeps every batch before it. Ctrl-C, SIGTERM or SIGHUP stops reading, commits the',
+      'rows read so far and exits 128 + the signal (130, 143, 129). Existing ids are replaced (upsert).',
     ].join('\n'),
   },
   query: {
@@ -138,7 +139,7 @@ export const COMMANDS = {
   export: {
     args: ['FILE', 'OUT'],
     summary: 'write a self-contained .rvf image of the committed state',
-    options: { force: { type: 'bool', help: 'overwrite OUT if it exists' } },
+    options: { force: { type: 'bool', help: 'overwrite OUT if it exists (ELOCK while a writer holds OUT)' } },
   },
   verify: {
     args: ['FILE'],

@@ -2,13 +2,16 @@
 // F11). bin/veclite.js calls main(); tests may call it in-process with their own streams.
 //
 // Every command goes through the public API of web/index.js (openCollection, createDatabase) —
-// the CLI has no private access to the engine or the file format.
+// the CLI has no private access to the engine or the file format. One exception: `export`
+// replaces OUT under OUT's writer lock (worker/lock-file.js acquireFileLock, so a store a live
+// writer holds is refused with ELOCK by exactly the lock's rules) and fsyncs OUT's directory
+// after the rename (idb/node-file.js syncDir).
 //
 // Invariants:
 // - Exit status: 0 success; 1 error, reported as exactly one line `veclite: CODE: message` on
 //   stderr (CODE is a VecliteError code); 2 usage error, reported as `veclite: message` plus a
-//   hint line; 130 when interrupted (Ctrl-C) during ingest, after the batches read so far are
-//   committed.
+//   hint line; 128 + the signal number (130 SIGINT, 143 SIGTERM, 129 SIGHUP) when interrupted
+//   during ingest, after the batches read so far are committed.
 // - With --json, stdout receives exactly one JSON document (one line) per successful command
 //   (verify also prints it when it finds problems, then exits 1); nothing else is ever written
 //   to stdout. Ids above 2^53-1 print as exact decimal strings. Progress and errors go to stderr.
@@ -20,6 +23,8 @@
 // - An explicit --backend that is unavailable fails with EBACKEND and a hint: never a fallback.
 
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { VecliteError } from '../errors.js';
 import { COMMANDS, UsageError, helpText, parseArgs, usageLine } from './args.js';
 import { bytes, keyValues, num, oneLine, table, toJson } from './output.js';
@@ -72,6 +77,57 @@ function fsError(e, what) {
   if (e instanceof VecliteError) return e;
   const code = e?.code === 'ENOENT' ? 'ENOTFOUND' : 'EIO';
   return new VecliteError(code, `${what}: ${e?.message ?? String(e)}`, { cause: e });
+}
+
+/** The signal name an interrupt was raised with (AbortSignal.reason), or null. */
+function signalName(reason) {
+  return typeof reason === 'string' && Object.hasOwn(os.constants.signals, reason) ? reason : null;
+}
+
+/**
+ * Write `img` to `out` as its writer would: under out's writer lock (ELOCK when a live writer
+ * holds it — it would lose every later commit to the replaced file), into a temporary sibling
+ * that is fsynced and renamed over the file (so OUT is never half-written), then the directory
+ * fsynced. A symlinked OUT is resolved first: the file it names is replaced, as a writer opening
+ * OUT would write it.
+ */
+async function replaceStore(out, img) {
+  const [{ acquireFileLock }, { realFilePath, syncDir }] = await Promise.all([
+    import('../../worker/lock-file.js'), import('../../idb/node-file.js'),
+  ]);
+  let target;
+  try {
+    target = realFilePath(fs, path, out);
+  } catch (e) {
+    throw fsError(e, `cannot resolve ${out}`);
+  }
+  if (!exists(path.dirname(target))) {
+    throw new VecliteError('ENOTFOUND', `cannot write ${out}: the directory ${path.dirname(target)} does not exist`);
+  }
+  const lock = await acquireFileLock(target);
+  const tmp = `${target}.tmp-${process.pid}`;
+  try {
+    try {
+      const fh = await fs.promises.open(tmp, 'w');
+      try {
+        await fh.writeFile(img);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await fs.promises.rename(tmp, target);
+    } catch (e) {
+      await fs.promises.rm(tmp, { force: true });
+      throw fsError(e, `writing ${out}`);
+    }
+    try {
+      syncDir(fs, path.dirname(target));
+    } catch (e) {
+      throw fsError(e, `${out} is written, but its directory could not be synced (a crash now may lose it)`);
+    }
+  } finally {
+    lock.release();
+  }
 }
 
 /** EBACKEND unless the API can open .rvf files. */
@@ -264,9 +320,12 @@ const RUN = {
         rowsPerSecond: sec > 0 ? rows / sec : null, count,
       };
       if (interrupted) {
+        const sig = signalName(io.signal?.reason);
         doc.interrupted = true;
-        ctx.exitCode = 130;
-        ctx.errorLine = `veclite: interrupted; the ${rows} rows read before it are committed`;
+        if (sig) doc.signal = sig;
+        ctx.exitCode = 128 + (os.constants.signals[sig ?? 'SIGINT'] ?? 2);
+        ctx.errorLine = `veclite: interrupted${sig && sig !== 'SIGINT' ? ` by ${sig}` : ''}; ` +
+          `the ${rows} rows read before it are committed`;
       }
       const text = `ingested ${num(rows)} rows (${num(written)} ids) from ${input.name} into ${file} in ${sec.toFixed(1)} s ` +
         `(${num(sec > 0 ? rows / sec : 0)} rows/s); the store holds ${num(count)} vectors\n`;
@@ -387,21 +446,7 @@ const RUN = {
     if (exists(out) && !opt.force) throw new VecliteError('EINVAL', `${out} already exists; pass --force to overwrite it`);
     return withStore(api, file, { write: false, backend, command: 'export' }, async (col) => {
       const img = await col.export();
-      // Write under a temporary name, flush, then rename: OUT is never half-written.
-      const tmp = `${out}.tmp-${process.pid}`;
-      try {
-        const fh = await fs.promises.open(tmp, 'w');
-        try {
-          await fh.writeFile(img);
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        await fs.promises.rename(tmp, out);
-      } catch (e) {
-        await fs.promises.rm(tmp, { force: true });
-        throw fsError(e, `writing ${out}`);
-      }
+      await replaceStore(out, img);
       return { doc: { file, out, bytes: img.length }, text: `exported ${file} to ${out}: ${bytes(img.length)}\n` };
     });
   },
