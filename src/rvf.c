@@ -417,6 +417,13 @@ typedef struct vecseg {            /* a VEC segment this session has seen */
     uint32_t count;                /* rows */
     uint32_t live_refs;            /* live entries whose winning row is here */
     uint32_t listed;               /* still in the directory */
+    /* Set once this handle has read the whole payload back from the device
+     * and its CRC matched (load): later scans of the same bytes (same
+     * offset, length and stored hash, re-read from the header) skip the
+     * hash, so a store open verifies every VEC payload once, not twice. */
+    uint32_t verified;
+    uint64_t v_off, v_len;
+    uint8_t v_hash[16];
 } vecseg;
 
 typedef struct entry {             /* one loaded id */
@@ -926,13 +933,22 @@ static int check_listed(vl_rvf *h, const dent *d, vl_rvf_header *hd)
 
 /* Read VEC segment d (ordinal k) row by row, verify its hash, call fn for
  * each row (fn may be NULL: *count_out only). Rows are visited before the
- * hash is known; callers discard their work on VL_ECORRUPT. */
+ * hash is known; callers discard their work on VL_ECORRUPT.
+ * trust: 1 lets a read-only pass (scan) skip the hash when this handle has
+ * already verified these bytes (vecseg.verified with the same offset,
+ * length and stored hash; the header is re-read and re-checked every
+ * time). A successful hashed walk marks the segment verified. Passes that
+ * write what they read into new segments (merge) pass 0: they never
+ * re-hash bytes they have not checked themselves. */
 static int vec_walk(vl_rvf *h, const dent *d, uint32_t k, row_visit fn, void *ctx,
-                    uint32_t *count_out)
+                    uint32_t *count_out, int trust)
 {
     vl_rvf_header hd;
     int rc = check_listed(h, d, &hd);
     if (rc) return rc;
+    vecseg *vs = k < h->nvecs ? &h->vecs[k] : NULL;
+    int skip_hash = trust && vs && vs->verified && vs->v_off == d->offset && vs->v_len == d->plen &&
+                    memcmp(vs->v_hash, hd.content_hash, 16) == 0;
     uint8_t pre[6];
     if (d->plen < 6)
         return fail(h, VL_ECORRUPT, "VEC segment %llu at offset %llu: %llu-byte payload is too short",
@@ -956,7 +972,7 @@ static int vec_walk(vl_rvf *h, const dent *d, uint32_t k, row_visit fn, void *ct
     if (batch == 0) batch = 1;
     if (batch > count) batch = count ? count : 1;
     uint32_t bcap = (uint32_t)(batch * rowsz);
-    if (bcap < IO_CHUNK && d->plen - need > bcap)   /* trailing bytes: hash them in big reads */
+    if (!skip_hash && bcap < IO_CHUNK && d->plen - need > bcap)   /* trailing bytes: hash them in big reads */
         bcap = d->plen - need < IO_CHUNK ? (uint32_t)(d->plen - need) : IO_CHUNK;
     uint8_t *buf = vl_mem_alloc(bcap);
     if (!buf) return fail(h, VL_ENOMEM, "out of memory reading a VEC segment");
@@ -966,7 +982,7 @@ static int vec_walk(vl_rvf *h, const dent *d, uint32_t k, row_visit fn, void *ct
         uint32_t nr = count - r < batch ? count - r : batch;
         rc = dev_read(h, off, buf, nr * rowsz);
         if (rc) goto out;
-        crc = vl_crc32(crc, buf, (size_t)(nr * rowsz));
+        if (!skip_hash) crc = vl_crc32(crc, buf, (size_t)(nr * rowsz));
         if (fn) {
             for (uint32_t i = 0; i < nr; i++) {
                 const uint8_t *row = buf + i * rowsz;
@@ -977,12 +993,19 @@ static int vec_walk(vl_rvf *h, const dent *d, uint32_t k, row_visit fn, void *ct
         off += nr * rowsz;
         r += nr;
     }
+    if (skip_hash) goto out;
     rc = crc_range(h, off, d->plen - need, buf, bcap, &crc);   /* trailing bytes, if any */
     if (rc) goto out;
-    if (!hash_ok(hd.content_hash, crc))
+    if (!hash_ok(hd.content_hash, crc)) {
         rc = fail(h, VL_ECORRUPT, "VEC segment %llu at offset %llu: content hash mismatch "
                   "(committed vectors are damaged)", (unsigned long long)d->seg_id,
                   (unsigned long long)d->offset);
+    } else if (vs) {
+        vs->verified = 1;
+        vs->v_off = d->offset;
+        vs->v_len = d->plen;
+        memcpy(vs->v_hash, hd.content_hash, 16);
+    }
 out:
     vl_mem_free(buf);
     return rc;
@@ -1313,7 +1336,7 @@ static int load(vl_rvf *h)
             v->listed = 1;
             h->nvecs++;
             d->vec = k;
-            rc = vec_walk(h, d, k, load_row, NULL, &v->count);
+            rc = vec_walk(h, d, k, load_row, NULL, &v->count, 0);
             if (rc) goto out;
         } else if (d->type == VL_RVF_SEG_WITNESS) {
             /* listed by older files and rvf-node: verified like every listed
@@ -1398,7 +1421,7 @@ int vl_rvf_scan(vl_rvf *h, vl_rvf_row_fn cb, void *ctx)
     for (uint32_t i = 0; i < h->ndir && rc == VL_OK; i++) {
         const dent *d = &h->dir[i];
         if (d->type != VL_RVF_SEG_VEC || h->vecs[d->vec].live_refs == 0) continue;
-        rc = vec_walk(h, d, d->vec, scan_row, &s, NULL);
+        rc = vec_walk(h, d, d->vec, scan_row, &s, NULL, 1);
     }
     vl_mem_free(s.vec);
     return rc;
@@ -1761,7 +1784,7 @@ static int merge_prepare(vl_rvf *h, vmerge *m, uint32_t n, const uint64_t *ids, 
     for (uint32_t i = old_i == NONE ? h->ndir : old_i; i < h->ndir && !rc; i++) {
         const dent *d = &h->dir[i];
         if (d->type == VL_RVF_SEG_VEC && h->vecs[d->vec].live_refs > count_sorted(ks, nks, d->vec))
-            rc = vec_walk(h, d, d->vec, merge_row, &f, NULL);
+            rc = vec_walk(h, d, d->vec, merge_row, &f, NULL, 0);
     }
     if (rc == VL_ENOMEM) goto off;
     if (rc) goto out;
@@ -1803,7 +1826,7 @@ static void merge_apply(vl_rvf *h, vmerge *m, uint32_t first, uint32_t nsegs)
     if (m->on) {
         uint32_t k = m->k = h->nvecs++;
         vecseg *v = &h->vecs[k];
-        *v = (vecseg){ m->ids, m->rows, m->rows, 0, 1 };
+        *v = (vecseg){ .ids = m->ids, .nids = m->rows, .count = m->rows, .live_refs = 0, .listed = 1 };
         m->ids = NULL;
         for (uint32_t r = 0; r < m->rows; r++) {
             uint32_t ei = vl_idmap_get(&h->map, v->ids[r]);
@@ -1895,7 +1918,7 @@ int vl_rvf_ingest(vl_rvf *h, uint32_t n, const uint64_t *ids, const float *vecs,
     for (uint32_t s = 0; s < nsegs; s++) {
         uint32_t a = s * per, b = (s + 1 == nsegs) ? n : a + per;
         vecseg *v = &h->vecs[h->nvecs];
-        *v = (vecseg){ segids[s], 0, b - a, 0, 1 };
+        *v = (vecseg){ .ids = segids[s], .nids = 0, .count = b - a, .live_refs = 0, .listed = 1 };
         segids[s] = NULL;
         for (uint32_t r = a; r < b; r++) upsert_row(h, h->nvecs, r - a, ids[r]);
         h->nvecs++;
@@ -2273,7 +2296,7 @@ static int compact_flush(compact_ctx *c)
     rc = emit_segment(n, VL_RVF_SEG_VEC, seg_id, c->buf, c->len);
     if (rc) { vl_mem_free(ids); return rc; }
     uint32_t k = n->nvecs++;
-    n->vecs[k] = (vecseg){ ids, 0, c->rows, 0, 1 };
+    n->vecs[k] = (vecseg){ .ids = ids, .nids = 0, .count = c->rows, .live_refs = 0, .listed = 1 };
     for (uint32_t r = 0; r < c->rows; r++) upsert_row(n, k, r, c->ids[r]);
     n->dir[n->ndir++] = (dent){ seg_id, off, c->len, VL_RVF_SEG_VEC, k };
     n->append_at += 64 + c->len;
@@ -2491,6 +2514,15 @@ int vl_rvf_commit(vl_rvf *h, const vl_rvf_commit_args *a, uint32_t *n_deleted)
         if (seg_type_reserved(a->segs[i].seg_type) || (a->segs[i].len && !a->segs[i].payload))
             return fail(h, VL_EINVAL, "vl_rvf_commit: segment %u has type 0x%02x or no payload", i,
                         a->segs[i].seg_type);
+    if (a->n_unlist && !a->unlist_seg_ids)
+        return fail(h, VL_EINVAL, "vl_rvf_commit: NULL unlist_seg_ids");
+    for (uint32_t u = 0; u < a->n_unlist; u++) {
+        uint32_t i = 0;
+        while (i < h->ndir && h->dir[i].seg_id != a->unlist_seg_ids[u]) i++;
+        if (i == h->ndir || seg_type_reserved(h->dir[i].type))
+            return fail(h, VL_EINVAL, "vl_rvf_commit: segment %llu to unlist is not a listed "
+                        "non-row segment", (unsigned long long)a->unlist_seg_ids[u]);
+    }
     if (wit_on && strlen(a->witness_action) > 160)
         return fail(h, VL_EINVAL, "vl_rvf_commit: witness action longer than 160 bytes");
 
@@ -2540,18 +2572,21 @@ int vl_rvf_commit(vl_rvf *h, const vl_rvf_commit_args *a, uint32_t *n_deleted)
     for (uint32_t s = 0; s < nsegs; s++) {
         uint32_t lo = s * per, hi = (s + 1 == nsegs) ? n : lo + per;
         vecseg *v = &h->vecs[h->nvecs];
-        *v = (vecseg){ segids[s], 0, hi - lo, 0, 1 };
+        *v = (vecseg){ .ids = segids[s], .nids = 0, .count = hi - lo, .live_refs = 0, .listed = 1 };
         segids[s] = NULL;
         for (uint32_t r = lo; r < hi; r++) upsert_row(h, h->nvecs, r - lo, a->ids[r]);
         h->nvecs++;
     }
     int rows_changed = n > 0 || d > 0;
     prune_dir(h, rows_changed && !a->keep_index);
-    if (a->drop_types) {
+    if (a->drop_types || a->n_unlist) {
         uint32_t w = 0;
         for (uint32_t i = 0; i < h->ndir; i++) {
             uint32_t t = h->dir[i].type;
-            if (t < 64 && ((a->drop_types >> t) & 1) && t != VL_RVF_SEG_VEC && t != VL_RVF_SEG_WITNESS) {
+            int gone = t < 64 && ((a->drop_types >> t) & 1) && t != VL_RVF_SEG_VEC && t != VL_RVF_SEG_WITNESS;
+            for (uint32_t u = 0; u < a->n_unlist && !gone; u++)
+                gone = h->dir[i].seg_id == a->unlist_seg_ids[u];     /* checked above: not a row segment */
+            if (gone) {
                 if (t == VL_RVF_SEG_INDEX) h->flags &= ~VL_RVF_F_INDEX;
                 continue;
             }
@@ -2659,7 +2694,7 @@ int vl_rvf_scan_ex(vl_rvf *h, vl_rvf_row_ex_fn cb, void *ctx)
         const dent *d = &h->dir[i];
         if (d->type != VL_RVF_SEG_VEC) continue;
         s.seg_offset = d->offset;
-        rc = vec_walk(h, d, d->vec, scan_row_ex, &s, NULL);
+        rc = vec_walk(h, d, d->vec, scan_row_ex, &s, NULL, 1);
     }
     vl_mem_free(s.vec);
     return rc;

@@ -323,6 +323,12 @@ typedef struct vl_rvf_seg {
  *   drop_types: bit t (t < 64) unlists every directory segment of type t
  *       before the new ones are listed (a new INDEX replaces the old one, a
  *       META snapshot replaces every older META). VEC/WITNESS bits ignored.
+ *   unlist_seg_ids / n_unlist: unlist exactly these listed segments
+ *       (by segment id) before the new ones are listed: the store's
+ *       tiered META merge replaces the newest META deltas by one merged
+ *       delta. Each must name a listed segment of a type other than VEC,
+ *       JOURNAL, MANIFEST or WITNESS, else VL_EINVAL before anything is
+ *       written. (Added for the META merge; zero keeps the old behaviour.)
  *   keep_index: keep listed INDEX segments although rows change (the
  *       store's loader knows which rows an INDEX covers: those in VEC
  *       segments at lower offsets). Without it rows changes unlist them,
@@ -352,6 +358,8 @@ typedef struct vl_rvf_commit_args {
     uint32_t n_segs;
     const vl_rvf_seg *segs;
     uint64_t drop_types;
+    uint32_t n_unlist;
+    const uint64_t *unlist_seg_ids;
     uint32_t keep_index;
     uint32_t witness_type;
     const char *witness_action;

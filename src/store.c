@@ -20,7 +20,8 @@
  * What a reopened store contains (load):
  *   - rows: every live row of the committed manifest;
  *   - metadata: the listed META segments applied in directory order (a
- *     snapshot resets, deltas chain by generation). Records are
+ *     snapshot resets, each delta's base_generation is the generation
+ *     before it; a merged delta spans several generations). Records are
  *     authoritative: every commit that changes an id's metadata writes its
  *     record (op 1 "no metadata" for an upsert without metadata over an id
  *     that had some, for a delete of such an id, for an emptied set_meta),
@@ -45,11 +46,39 @@
  *     create): u32 kind | u32 m | u32 ef_construction | u32 ef_search |
  *     u64 seed, little-endian.
  *
- * META policy: a commit that carries metadata writes a delta with only the
- * changed records and the field names registered since the last META; it
- * writes a full snapshot instead (unlisting every older META) when the
- * listed META bytes would exceed twice the live metadata + 64 KiB, so the
- * directory and the bytes the loader reads stay O(live data).
+ * META policy: a commit that changes metadata writes one META segment.
+ * The listed META are a base snapshot (if any) followed by deltas whose
+ * payload sizes shrink towards the end ("tiers"), like rvf.c's VEC tiers.
+ * The commit's own delta (changed records, field names registered since,
+ * changed file-metadata keys; size b) absorbs the newest listed deltas
+ * while the group's bytes are >= half the bytes of the next older one:
+ *   - absorbs none: the plain delta is appended;
+ *   - absorbs some, not all: ONE merged delta replaces them (vl_rvf_commit
+ *     unlist_seg_ids unlists exactly those, it is listed last). It names
+ *     the union of their ids, field names (from the lowest one they
+ *     named) and file-metadata keys, each with its state after the
+ *     commit (newest wins: memory, or the batch's record): op UPSERT for
+ *     metadata, op DELETE for an id without metadata. A delete record is
+ *     kept in a merged delta even if no listed delta older than it names
+ *     the id (the base snapshot may still hold an upsert of it; which ids
+ *     the snapshot holds is not tracked), so delete records drop out only
+ *     when a snapshot is written. Same for removed file-metadata keys.
+ *     generation = the new generation, base_generation = the oldest
+ *     input's base (store_meta.c), so the chain stays unbroken;
+ *   - absorbs every delta and is >= half the snapshot (or none is listed):
+ *     a full snapshot of the live state replaces every listed META.
+ * Each tier is < half the one before it, so O(log n) META segments are
+ * listed and each record is rewritten O(log n) times: O(n log n) bytes for
+ * n metadata commits (the old rule, a snapshot every 32 deltas, wrote
+ * O(n^2 / 32)). A snapshot is also written when one is due (a file whose
+ * field ids or records disagree with memory), when more than
+ * VL_STORE_MAX_META_TIERS deltas are listed (only files of other writers),
+ * and when the listed META bytes would exceed twice the live metadata +
+ * 64 KiB (superseded records and delete records pile up): a snapshot then
+ * costs O(live) after >= O(live) bytes of deltas, so the directory and the
+ * bytes the loader reads stay O(live data). The store remembers per
+ * listed delta its segment id, size, generations, ids and keys
+ * (meta_tier; rebuilt at open), O(listed META bytes) of memory.
  *
  * INDEX policy: written by vl_store_checkpoint (explicit, whenever the graph
  * changed), by compaction, and by close when enough rows are uncovered (see
@@ -96,12 +125,19 @@
 #define LOAD_CHUNK 1024u
 #define MAX_FM_KEY 255u
 #define MAX_FM_VAL (1u << 20)
-/* A META delta chain longer than this is replaced by a snapshot: keeps the
- * directory O(live segments) even for many tiny metadata commits. */
-#define VL_STORE_MAX_META_DELTAS 32u
 /* File-metadata keys per store (lookups are linear; a hostile file cannot
  * make loading quadratic). */
 #define VL_STORE_MAX_FM_KEYS 1024u
+
+/* A listed META delta, as the tiered merge needs it: what it names. */
+typedef struct meta_tier {
+    uint64_t seg_id, len;        /* directory entry, payload bytes */
+    uint64_t gen, base;          /* its generation and base_generation */
+    uint32_t fields_from;        /* lowest field id its schema names (NONE32: none) */
+    uint64_t *ids;               /* ids it has a record of */
+    uint32_t nids, cap_ids;
+    vl_buf keys;                 /* file-metadata keys it names: u16 len | key */
+} meta_tier;
 
 typedef struct fm_entry {
     uint8_t *key, *val;
@@ -119,7 +155,9 @@ struct vl_store {
     uint64_t meta_gen;
     uint32_t fields_durable;     /* field ids below this are in the file */
     uint64_t meta_listed;        /* payload bytes of the listed META segments */
-    uint32_t meta_listed_n;      /* how many are listed */
+    uint64_t meta_base_len;      /* payload bytes of the listed snapshot (0: none listed) */
+    meta_tier *tiers;            /* the listed META deltas after it, in directory order */
+    uint32_t ntiers, cap_tiers;
     int meta_snapshot_due;
     fm_entry *fm;
     uint32_t nfm, cap_fm;
@@ -324,32 +362,76 @@ static void meta_schema(vl_store *s, vl_meta_writer *w, uint32_t from)
         vl__meta_schema(w, f, s->idx->field_name[f], s->idx->field_len[f]);
 }
 
-/* A full snapshot: every field, every file-metadata key, the records of the
- * index's live nodes except ids in the batch (whose records the caller adds). */
-static void meta_snapshot_begin(vl_store *s, vl_meta_writer *w, const vl_idmap *dd, uint32_t n,
-                                const uint64_t *ids, int records)
+/* ---- listed META tiers ("META policy" at the top) ---- */
+
+static void tier_free(meta_tier *t)
 {
-    vl__meta_begin(w, 1, s->meta_gen + 1, VL_META_NO_BASE);
-    meta_schema(s, w, 0);
-    for (uint32_t i = 0; i < s->nfm; i++)
-        vl__meta_filemeta(w, s->fm[i].key, s->fm[i].klen, s->fm[i].val, s->fm[i].vlen);
-    if (!records) return;
-    vl_index *h = s->idx;
-    for (uint32_t i = 0; i < h->n; i++) {
-        if (h->dead[i] || !h->meta[i] || in_batch(dd, n, ids, h->ids[i])) continue;
-        vl__meta_record(w, h->ids[i], VL_META_OP_UPSERT, h->meta[i], h->meta_len[i]);
+    vl_mem_free(t->ids);
+    vl__buf_free(&t->keys);
+    memset(t, 0, sizeof *t);
+}
+
+static void tiers_clear(vl_store *s)
+{
+    for (uint32_t i = 0; i < s->ntiers; i++) tier_free(&s->tiers[i]);
+    s->ntiers = 0;
+}
+
+/* Room for one more tier. VL_OK / VL_ENOMEM. */
+static int tiers_room(vl_store *s)
+{
+    if (s->ntiers < s->cap_tiers) return VL_OK;
+    uint32_t nc = s->cap_tiers ? s->cap_tiers * 2 : 8;
+    meta_tier *q = vl_mem_realloc(s->tiers, (size_t)nc * sizeof *q);
+    if (!q) return VL_ENOMEM;
+    s->tiers = q;
+    s->cap_tiers = nc;
+    return VL_OK;
+}
+
+static int tier_add_id(meta_tier *t, uint64_t id)
+{
+    if (t->nids == t->cap_ids) {
+        if (t->cap_ids >= (1u << 30)) return VL_ENOMEM;
+        uint32_t nc = t->cap_ids ? t->cap_ids * 2 : 16;
+        uint64_t *q = vl_mem_realloc(t->ids, (size_t)nc * sizeof *q);
+        if (!q) return VL_ENOMEM;
+        t->ids = q;
+        t->cap_ids = nc;
     }
+    t->ids[t->nids++] = id;
+    return VL_OK;
 }
 
-static int want_snapshot(const vl_store *s, uint64_t delta_len)
+static int tier_add_key(meta_tier *t, const uint8_t *key, uint32_t klen)
 {
-    uint64_t live = s->idx->meta_bytes + vl__fields_bytes(s->idx) + fm_bytes(s);
-    return s->meta_snapshot_due || s->meta_listed_n >= VL_STORE_MAX_META_DELTAS ||
-           s->meta_listed + delta_len > 2 * live + (64u << 10);
+    vl__buf_u16(&t->keys, (uint16_t)klen);
+    vl__buf_put(&t->keys, key, klen);
+    return t->keys.oom ? VL_ENOMEM : VL_OK;
 }
 
-/* What a batch does to the META records. */
-enum { MB_UPSERT, MB_SETMETA, MB_DELETE };
+static int tier_has_key(const meta_tier *t, const uint8_t *key, uint32_t klen)
+{
+    for (uint64_t o = 0; o < t->keys.len;) {
+        uint32_t l = get16(t->keys.p + o);
+        if (l == klen && memcmp(t->keys.p + o + 2, key, klen) == 0) return 1;
+        o += 2 + (uint64_t)l;
+    }
+    return 0;
+}
+
+/* What one commit does to the META state. */
+enum { MB_UPSERT, MB_SETMETA, MB_DELETE, MB_NONE };
+typedef struct meta_batch {
+    const vl_idmap *dd;          /* dedup_build of ids (n > 1) */
+    uint32_t n;
+    const uint64_t *ids;
+    const uint8_t *meta;         /* records (NULL: none) */
+    const uint32_t *off;
+    int mode;
+    const uint8_t *fkey, *fval;  /* file_meta_set: key and new value (fvlen 0 removes it) */
+    uint32_t fklen, fvlen;
+} meta_batch;
 
 static int has_meta(const vl_store *s, uint64_t id)
 {
@@ -358,66 +440,242 @@ static int has_meta(const vl_store *s, uint64_t id)
     return vl_index_get(s->idx, &id, NULL, &m, &ml) == VL_OK && ml > 0;
 }
 
-/* Batch records (records are authoritative: the META state always equals
- * the live ids' metadata): upsert: op UPSERT for non-empty effective rows,
- * op DELETE for empty ones whose id has metadata now; set_meta: op DELETE
- * for every empty row; delete: op DELETE for live ids with metadata.
- * Snapshot mode (snap) writes only the non-empty records. */
-static void meta_batch_records(vl_meta_writer *w, const vl_store *s, const vl_idmap *dd, uint32_t n,
-                               const uint64_t *ids, const uint8_t *meta, const uint32_t *off,
-                               int mode, int snap)
+/* A full snapshot: every field, every file-metadata key (with B's new
+ * value), the records of the index's live nodes except ids in the batch
+ * (whose records the caller adds). */
+static void meta_snapshot_begin(vl_store *s, vl_meta_writer *w, const meta_batch *B, int records)
 {
-    for (uint32_t i = 0; i < n; i++) {
-        if (!is_last(dd, n, ids, i)) continue;
-        uint32_t len = meta ? off[i + 1] - off[i] : 0;
-        if (mode != MB_DELETE && len) vl__meta_record(w, ids[i], VL_META_OP_UPSERT, meta + off[i], len);
-        else if (!snap && (mode == MB_SETMETA || has_meta(s, ids[i])))
-            vl__meta_record(w, ids[i], VL_META_OP_DELETE, NULL, 0);
+    vl__meta_begin(w, 1, s->meta_gen + 1, VL_META_NO_BASE);
+    meta_schema(s, w, 0);
+    for (uint32_t i = 0; i < s->nfm; i++) {
+        if (B && B->fkey && s->fm[i].klen == B->fklen && memcmp(s->fm[i].key, B->fkey, B->fklen) == 0) continue;
+        vl__meta_filemeta(w, s->fm[i].key, s->fm[i].klen, s->fm[i].val, s->fm[i].vlen);
+    }
+    if (B && B->fkey && B->fvlen) vl__meta_filemeta(w, B->fkey, B->fklen, B->fval, B->fvlen);
+    if (!records) return;
+    vl_index *h = s->idx;
+    uint32_t n = B ? B->n : 0;
+    for (uint32_t i = 0; i < h->n; i++) {
+        if (h->dead[i] || !h->meta[i] || (n && in_batch(B->dd, n, B->ids, h->ids[i]))) continue;
+        vl__meta_record(w, h->ids[i], VL_META_OP_UPSERT, h->meta[i], h->meta_len[i]);
     }
 }
 
-/* Whether a batch changes any META record. */
-static int batch_touches_meta(const vl_store *s, const vl_idmap *dd, uint32_t n, const uint64_t *ids,
-                              const uint8_t *meta, const uint32_t *off, int mode)
+/* The batch's records (records are authoritative: the META state always
+ * equals the live ids' metadata): op UPSERT for non-empty effective rows of
+ * upsert / set_meta; op DELETE for the other rows whose id may have a
+ * record in the listed META: set_meta rows (always), ids that have
+ * metadata now, ids in `older` (the deltas being merged). A snapshot (snap)
+ * gets only the non-empty records. Ids written go to t (if t). */
+static int batch_records(vl_meta_writer *w, meta_tier *t, const vl_store *s, const meta_batch *B,
+                         const vl_idmap *older, int snap)
 {
-    if (mode == MB_SETMETA) return n > 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (!is_last(dd, n, ids, i)) continue;
-        if (mode == MB_UPSERT && meta && off[i + 1] > off[i]) return 1;
-        if (has_meta(s, ids[i])) return 1;
+    for (uint32_t i = 0; i < B->n; i++) {
+        if (!is_last(B->dd, B->n, B->ids, i)) continue;
+        uint64_t id = B->ids[i];
+        uint32_t len = B->meta ? B->off[i + 1] - B->off[i] : 0;
+        if (B->mode != MB_DELETE && len)
+            vl__meta_record(w, id, VL_META_OP_UPSERT, B->meta + B->off[i], len);
+        else if (!snap && (B->mode == MB_SETMETA || has_meta(s, id) ||
+                           (older && vl_idmap_get(older, id) != VL_NO_NODE)))
+            vl__meta_record(w, id, VL_META_OP_DELETE, NULL, 0);
+        else
+            continue;
+        if (t && tier_add_id(t, id)) return VL_ENOMEM;
+    }
+    return VL_OK;
+}
+
+/* Whether a batch changes any META record. */
+static int batch_touches_meta(const vl_store *s, const meta_batch *B)
+{
+    if (B->mode == MB_SETMETA) return B->n > 0;
+    for (uint32_t i = 0; i < B->n; i++) {
+        if (!is_last(B->dd, B->n, B->ids, i)) continue;
+        if (B->mode == MB_UPSERT && B->meta && B->off[i + 1] > B->off[i]) return 1;
+        if (has_meta(s, B->ids[i])) return 1;
     }
     return 0;
 }
 
-/* Build the META payload for a batch: a delta, or a snapshot if due.
- * *snap says which. VL_OK / VL_ENOMEM / VL_EBUDGET. */
-static int meta_for_batch(vl_store *s, const vl_idmap *dd, uint32_t n, const uint64_t *ids,
-                          const uint8_t *meta, const uint32_t *off, int mode, vl_buf *out, int *snap)
+/* What a commit's META segment is. */
+typedef struct meta_plan {
+    vl_buf out;                  /* the payload */
+    int snap;                    /* full snapshot: unlists every listed META */
+    uint32_t nmerge;             /* else: the newest listed deltas it replaces */
+    uint64_t *unlist;            /* their segment ids */
+    meta_tier tier;              /* what the new delta names */
+} meta_plan;
+
+static void plan_free(meta_plan *P)
 {
+    vl__buf_free(&P->out);
+    vl_mem_free(P->unlist);
+    tier_free(&P->tier);
+}
+
+/* A delta of B merged with the k newest listed deltas (k may be 0): their
+ * field names, file-metadata keys and ids, each with its state after B
+ * (newest wins; op DELETE / empty value for what is gone, since an older
+ * listed META may still hold it). generation = the new one, base = the
+ * oldest input's base. VL_OK / VL_ENOMEM / VL_EBUDGET. */
+static int meta_delta(vl_store *s, const meta_batch *B, uint32_t k, meta_plan *P)
+{
+    const meta_tier *old = s->tiers + (s->ntiers - k);
+    uint64_t base = k ? old[0].base : s->meta_gen;
+    uint32_t ffrom = s->fields_durable;
+    uint64_t total = 0;
+    for (uint32_t j = 0; j < k; j++) {
+        total += old[j].nids;
+        if (old[j].fields_from < ffrom) ffrom = old[j].fields_from;
+    }
+    if (ffrom > s->idx->n_fields) ffrom = s->idx->n_fields;
+    vl_idmap U;
+    memset(&U, 0, sizeof U);
     vl_meta_writer w;
-    vl__meta_begin(&w, 0, s->meta_gen + 1, s->meta_gen);
-    meta_schema(s, &w, s->fields_durable);
-    meta_batch_records(&w, s, dd, n, ids, meta, off, mode, 0);
-    int rc = vl__meta_finish(&w, out);
+    vl__meta_begin(&w, 0, s->meta_gen + 1, base);
+    meta_tier *t = &P->tier;
+    int rc = VL_ENOMEM;
+    if (total > UINT32_MAX / 4 || (total && vl_idmap_reserve(&U, (uint32_t)total))) goto out;
+    for (uint32_t j = 0; j < k; j++)
+        for (uint32_t i = 0; i < old[j].nids; i++)
+            if (vl_idmap_get(&U, old[j].ids[i]) == VL_NO_NODE) vl_idmap_put(&U, old[j].ids[i], 1);
+    /* field names */
+    meta_schema(s, &w, ffrom);
+    t->fields_from = ffrom < s->idx->n_fields ? ffrom : NONE32;
+    /* file metadata: B's key, then the merged deltas' other keys */
+    if (B->fkey) {
+        vl__meta_filemeta(&w, B->fkey, B->fklen, B->fval, B->fvlen);
+        if (tier_add_key(t, B->fkey, B->fklen)) goto out;
+    }
+    for (uint32_t j = 0; j < k; j++)
+        for (uint64_t o = 0; o < old[j].keys.len;) {
+            uint32_t l = get16(old[j].keys.p + o);
+            const uint8_t *key = old[j].keys.p + o + 2;
+            o += 2 + (uint64_t)l;
+            if (tier_has_key(t, key, l)) continue;
+            const fm_entry *e = fm_find(s, key, l);
+            vl__meta_filemeta(&w, key, l, e ? e->val : NULL, e ? e->vlen : 0);
+            if (tier_add_key(t, key, l)) goto out;
+        }
+    /* records: B's, then the merged deltas' other ids as they are now */
+    if ((rc = batch_records(&w, t, s, B, k ? &U : NULL, 0))) goto out;
+    rc = VL_ENOMEM;
+    for (uint32_t c = 0; c < U.cap; c++) {
+        if (U.vals[c] == VL_NO_NODE) continue;
+        uint64_t id = U.keys[c];
+        if (B->n && in_batch(B->dd, B->n, B->ids, id)) continue;
+        const uint8_t *m;
+        uint32_t ml = 0;
+        if (vl_index_get(s->idx, &id, NULL, &m, &ml) == VL_OK && ml > 0)
+            vl__meta_record(&w, id, VL_META_OP_UPSERT, m, ml);
+        else
+            vl__meta_record(&w, id, VL_META_OP_DELETE, NULL, 0);
+        if (tier_add_id(t, id)) goto out;
+    }
+    t->gen = s->meta_gen + 1;
+    t->base = base;
+    rc = vl__meta_finish(&w, &P->out);
+out:
     vl__meta_writer_free(&w);
-    *snap = 0;
-    if (rc || !want_snapshot(s, out->len)) return rc;
-    vl__buf_free(out);
-    meta_snapshot_begin(s, &w, dd, n, ids, 1);
-    meta_batch_records(&w, s, dd, n, ids, meta, off, mode, 1);
-    rc = vl__meta_finish(&w, out);
-    vl__meta_writer_free(&w);
-    *snap = 1;
+    vl_idmap_free(&U);
     return rc;
 }
 
-static void meta_committed(vl_store *s, uint64_t len, int snap)
+/* A tier cap: files of other writers may list many deltas; ours stay
+ * O(log n) by the merge rule. */
+#define VL_STORE_MAX_META_TIERS 64u
+
+/* Plan the META segment of a commit (B->mode MB_NONE with a file-metadata
+ * key for file_meta_set). The tiered merge: the new delta (size b) absorbs
+ * the newest listed deltas while the group's bytes are at least half the
+ * bytes of the next older listed META; if it absorbs every delta and
+ * reaches the base snapshot (or there is none) the result is a full
+ * snapshot instead. VL_OK / VL_ENOMEM / VL_EBUDGET. */
+static int meta_plan_build(vl_store *s, const meta_batch *B, meta_plan *P)
 {
+    memset(P, 0, sizeof *P);
+    int rc = meta_delta(s, B, 0, P);
+    if (rc) return rc;
+    uint64_t b = P->out.len;
+    uint64_t live = s->idx->meta_bytes + vl__fields_bytes(s->idx) + fm_bytes(s);
+    int snap = s->meta_snapshot_due || s->ntiers >= VL_STORE_MAX_META_TIERS ||
+               s->meta_listed + b > 2 * live + (64u << 10);
+    uint32_t k = 0;
+    if (!snap) {
+        uint64_t group = b;
+        while (k < s->ntiers && 2 * group >= s->tiers[s->ntiers - 1 - k].len) {
+            group += s->tiers[s->ntiers - 1 - k].len;
+            k++;
+        }
+        snap = k == s->ntiers && (s->meta_base_len == 0 || 2 * group >= s->meta_base_len);
+    }
+    if (!snap && k == 0) return VL_OK;
+    plan_free(P);
+    memset(P, 0, sizeof *P);
+    if (snap) {
+        vl_meta_writer w;
+        meta_snapshot_begin(s, &w, B, 1);
+        rc = batch_records(&w, NULL, s, B, NULL, 1);
+        if (!rc) rc = vl__meta_finish(&w, &P->out);
+        vl__meta_writer_free(&w);
+        P->snap = 1;
+        return rc;
+    }
+    P->unlist = vl_mem_alloc((size_t)k * sizeof *P->unlist);
+    if (!P->unlist) return VL_ENOMEM;
+    for (uint32_t j = 0; j < k; j++) P->unlist[j] = s->tiers[s->ntiers - k + j].seg_id;
+    P->nmerge = k;
+    return meta_delta(s, B, k, P);
+}
+
+/* Put P's segment into a commit. */
+static void plan_args(meta_plan *P, vl_rvf_seg *seg, vl_rvf_commit_args *a)
+{
+    *seg = (vl_rvf_seg){ VL_RVF_SEG_META, P->out.p, P->out.len };
+    a->n_segs = 1;
+    a->segs = seg;
+    a->drop_types |= P->snap ? BIT(VL_RVF_SEG_META) : 0;
+    a->n_unlist = P->snap ? 0 : P->nmerge;
+    a->unlist_seg_ids = P->snap ? NULL : P->unlist;
+}
+
+/* The newest listed META segment's id (the one a commit just appended). */
+static uint64_t newest_meta_id(const vl_store *s)
+{
+    vl_rvf_info info;
+    vl_rvf_info_get(s->rvf, &info);
+    for (uint32_t i = info.dir_count; i-- > 0;) {
+        vl_rvf_dirent d;
+        if (vl_rvf_dir(s->rvf, i, &d) == VL_OK && d.seg_type == VL_RVF_SEG_META) return d.seg_id;
+    }
+    return 0;
+}
+
+/* After P's commit: the tiers follow the directory. Cannot fail (room was
+ * reserved by meta_commit_prepare). */
+static void meta_committed(vl_store *s, meta_plan *P)
+{
+    uint64_t len = P->out.len;
     s->meta_gen++;
     s->fields_durable = s->idx->n_fields;
-    s->meta_listed = snap ? len : s->meta_listed + len;
-    s->meta_listed_n = snap ? 1 : s->meta_listed_n + 1;
-    if (snap) s->meta_snapshot_due = 0;
+    if (P->snap) {
+        tiers_clear(s);
+        s->meta_base_len = len;
+        s->meta_listed = len;
+        s->meta_snapshot_due = 0;
+        return;
+    }
+    for (uint32_t j = 0; j < P->nmerge; j++) {
+        meta_tier *t = &s->tiers[--s->ntiers];
+        s->meta_listed -= t->len;
+        tier_free(t);
+    }
+    P->tier.seg_id = newest_meta_id(s);
+    P->tier.len = len;
+    s->tiers[s->ntiers++] = P->tier;
+    memset(&P->tier, 0, sizeof P->tier);
+    s->meta_listed += len;
 }
 
 /* ======================================================================
@@ -440,29 +698,30 @@ int vl_store_upsert(vl_store *s, uint32_t n, const uint64_t *ids, const float *v
     if (!ids || !vecs) return smsg(s, VL_EINVAL, "ids and vecs must not be NULL");
     if ((rc = check_meta(s, n, meta, meta_off)) || (rc = check_rows(s, n, vecs))) return rc;
     vl_idmap dd;
-    vl_buf mb = { 0 };
-    int snap = 0, any = 0;
+    meta_plan P;
+    memset(&P, 0, sizeof P);
     if (dedup_build(&dd, n, ids)) return smsg(s, VL_ENOMEM, "out of memory");
-    any = batch_touches_meta(s, &dd, n, ids, meta, meta_off, MB_UPSERT);
-    if (any && (rc = meta_for_batch(s, &dd, n, ids, meta, meta_off, MB_UPSERT, &mb, &snap))) {
+    meta_batch B = { &dd, n, ids, meta, meta_off, MB_UPSERT, NULL, NULL, 0, 0 };
+    int any = batch_touches_meta(s, &B);
+    if (any && ((rc = tiers_room(s)) || (rc = meta_plan_build(s, &B, &P)))) {
         vl_idmap_free(&dd);
+        plan_free(&P);
         return smsg(s, rc, "%s building the metadata segment", vl_errstr(rc));
     }
     char action[48];
     snprintf(action, sizeof action, "ingest:count=%u", n);
-    vl_rvf_seg seg = { VL_RVF_SEG_META, mb.p, mb.len };
+    vl_rvf_seg seg;
     vl_rvf_commit_args a = { 0 };
     a.n_rows = n; a.ids = ids; a.vecs = vecs;
-    a.n_segs = any ? 1 : 0; a.segs = &seg;
-    a.drop_types = snap ? BIT(VL_RVF_SEG_META) : 0;
+    if (any) plan_args(&P, &seg, &a);
     a.keep_index = 1;
     a.witness_type = 1; a.witness_action = action;
     a.now_ns = s->now_ns;
     rc = commit(s, &a, NULL);
     vl_idmap_free(&dd);
-    if (rc) { vl__buf_free(&mb); return rc; }
-    if (any) meta_committed(s, mb.len, snap);
-    vl__buf_free(&mb);
+    if (!rc && any) meta_committed(s, &P);
+    plan_free(&P);
+    if (rc) return rc;
     rc = vl_index_upsert(s->idx, n, ids, vecs, meta, meta_off);
     if (rc) return apply_failed(s, rc, "an upsert");
     if (s->idx->kind == VL_INDEX_HNSW) s->graph_dirty = 1;
@@ -482,27 +741,28 @@ int vl_store_set_meta(vl_store *s, uint32_t n, const uint64_t *ids, const uint8_
         if (vl_index_contains(s->idx, &ids[i]) != VL_OK)
             return smsg(s, VL_ENOTFOUND, "id %llu (row %u) is not in the store", (unsigned long long)ids[i], i);
     vl_idmap dd;
-    vl_buf mb = { 0 };
-    int snap = 0;
+    meta_plan P;
+    memset(&P, 0, sizeof P);
     if (dedup_build(&dd, n, ids)) return smsg(s, VL_ENOMEM, "out of memory");
-    if ((rc = meta_for_batch(s, &dd, n, ids, meta, meta_off, MB_SETMETA, &mb, &snap))) {
+    meta_batch B = { &dd, n, ids, meta, meta_off, MB_SETMETA, NULL, NULL, 0, 0 };
+    if ((rc = tiers_room(s)) || (rc = meta_plan_build(s, &B, &P))) {
         vl_idmap_free(&dd);
+        plan_free(&P);
         return smsg(s, rc, "%s building the metadata segment", vl_errstr(rc));
     }
     vl_idmap_free(&dd);
     char action[48];
     snprintf(action, sizeof action, "meta:count=%u", n);
-    vl_rvf_seg seg = { VL_RVF_SEG_META, mb.p, mb.len };
+    vl_rvf_seg seg;
     vl_rvf_commit_args a = { 0 };
-    a.n_segs = 1; a.segs = &seg;
-    a.drop_types = snap ? BIT(VL_RVF_SEG_META) : 0;
+    plan_args(&P, &seg, &a);
     a.keep_index = 1;
     a.witness_type = 1; a.witness_action = action;
     a.now_ns = s->now_ns;
     rc = commit(s, &a, NULL);
-    if (rc) { vl__buf_free(&mb); return rc; }
-    meta_committed(s, mb.len, snap);
-    vl__buf_free(&mb);
+    if (!rc) meta_committed(s, &P);
+    plan_free(&P);
+    if (rc) return rc;
     rc = vl_index_set_meta(s->idx, n, ids, meta, meta_off);
     if (rc) return apply_failed(s, rc, "a metadata update");
     s->msg[0] = 0;
@@ -522,27 +782,29 @@ int vl_store_delete(vl_store *s, uint32_t n, const uint64_t *ids, uint32_t *n_de
     uint32_t live = 0;
     for (uint32_t i = 0; i < n; i++)
         live += is_last(&dd, n, ids, i) && vl_index_contains(s->idx, &ids[i]) == VL_OK;
-    vl_buf mb = { 0 };
-    int snap = 0, any = batch_touches_meta(s, &dd, n, ids, NULL, NULL, MB_DELETE);
-    if (any && (rc = meta_for_batch(s, &dd, n, ids, NULL, NULL, MB_DELETE, &mb, &snap))) {
+    meta_plan P;
+    memset(&P, 0, sizeof P);
+    meta_batch B = { &dd, n, ids, NULL, NULL, MB_DELETE, NULL, NULL, 0, 0 };
+    int any = batch_touches_meta(s, &B);
+    if (any && ((rc = tiers_room(s)) || (rc = meta_plan_build(s, &B, &P)))) {
         vl_idmap_free(&dd);
+        plan_free(&P);
         return smsg(s, rc, "%s building the metadata segment", vl_errstr(rc));
     }
     vl_idmap_free(&dd);
     char action[48];
     snprintf(action, sizeof action, "delete:count=%u", live);
-    vl_rvf_seg seg = { VL_RVF_SEG_META, mb.p, mb.len };
+    vl_rvf_seg seg;
     vl_rvf_commit_args a = { 0 };
     a.n_del = n; a.del_ids = ids;
-    a.n_segs = any ? 1 : 0; a.segs = &seg;
-    a.drop_types = snap ? BIT(VL_RVF_SEG_META) : 0;
+    if (any) plan_args(&P, &seg, &a);
     a.keep_index = 1;
     a.witness_type = 0; a.witness_action = action;
     a.now_ns = s->now_ns;
     uint32_t d = 0;
     rc = commit(s, &a, &d);
-    if (!rc && any) meta_committed(s, mb.len, snap);
-    vl__buf_free(&mb);
+    if (!rc && any) meta_committed(s, &P);
+    plan_free(&P);
     if (rc) return rc;
     rc = vl_index_delete(s->idx, n, ids, n_deleted);
     if (rc) return apply_failed(s, rc, "a delete");
@@ -554,6 +816,34 @@ int vl_store_delete(vl_store *s, uint32_t n, const uint64_t *ids, uint32_t *n_de
     if (live && s->idx->kind == VL_INDEX_HNSW) s->graph_dirty = 1;
     s->msg[0] = 0;
     return VL_OK;
+}
+
+/* A commit of just a META snapshot without records (create, derive) or
+ * with every row deleted (clear: also unlists the INDEX). */
+static int snapshot_commit(vl_store *s, uint32_t n_del, const uint64_t *del, const char *action)
+{
+    meta_plan P;
+    memset(&P, 0, sizeof P);
+    vl_meta_writer w;
+    meta_snapshot_begin(s, &w, NULL, 0);
+    int rc = vl__meta_finish(&w, &P.out);
+    vl__meta_writer_free(&w);
+    if (rc) { plan_free(&P); return smsg(s, rc, "%s building the metadata snapshot", vl_errstr(rc)); }
+    P.snap = 1;
+    vl_rvf_seg seg;
+    vl_rvf_commit_args a = { 0 };
+    plan_args(&P, &seg, &a);
+    a.n_del = n_del; a.del_ids = del;
+    if (action) {
+        a.drop_types |= BIT(VL_RVF_SEG_INDEX);
+        a.witness_type = 0; a.witness_action = action;
+    }
+    a.keep_index = 1;
+    a.now_ns = s->now_ns;
+    rc = commit(s, &a, NULL);
+    if (!rc) meta_committed(s, &P);
+    plan_free(&P);
+    return rc;
 }
 
 int vl_store_clear(vl_store *s)
@@ -568,27 +858,11 @@ int vl_store_clear(vl_store *s)
         vl_mem_free(ids);
         return smsg(s, rc, "listing ids: %s", vl_errmsg(s->idx));
     }
-    vl_meta_writer w;
-    vl_buf mb = { 0 };
-    meta_snapshot_begin(s, &w, NULL, 0, NULL, 0);
-    rc = vl__meta_finish(&w, &mb);
-    vl__meta_writer_free(&w);
-    if (rc) { vl_mem_free(ids); return smsg(s, rc, "%s building the metadata segment", vl_errstr(rc)); }
     char action[48];
     snprintf(action, sizeof action, "delete:count=%u", got);
-    vl_rvf_seg seg = { VL_RVF_SEG_META, mb.p, mb.len };
-    vl_rvf_commit_args a = { 0 };
-    a.n_del = got; a.del_ids = ids;
-    a.n_segs = 1; a.segs = &seg;
-    a.drop_types = BIT(VL_RVF_SEG_META) | BIT(VL_RVF_SEG_INDEX);
-    a.keep_index = 1;
-    a.witness_type = 0; a.witness_action = action;
-    a.now_ns = s->now_ns;
-    rc = commit(s, &a, NULL);
+    rc = snapshot_commit(s, got, ids, action);
     vl_mem_free(ids);
-    if (rc) { vl__buf_free(&mb); return rc; }
-    meta_committed(s, mb.len, 1);
-    vl__buf_free(&mb);
+    if (rc) return rc;
     rc = vl_index_clear(s->idx);
     if (rc) return apply_failed(s, rc, "a clear");
     s->graph_dirty = 0;
@@ -618,47 +892,22 @@ int vl_store_file_meta_set(vl_store *s, const char *key, uint32_t key_len, const
         return smsg(s, VL_EINVAL, "file metadata values are at most %u bytes", MAX_FM_VAL);
     if (val_len && s->nfm >= VL_STORE_MAX_FM_KEYS && !fm_find(s, (const uint8_t *)key, key_len))
         return smsg(s, VL_EBUDGET, "a store holds at most %u file-metadata keys", VL_STORE_MAX_FM_KEYS);
-    vl_meta_writer w;
-    vl_buf mb = { 0 };
-    vl__meta_begin(&w, 0, s->meta_gen + 1, s->meta_gen);
-    meta_schema(s, &w, s->fields_durable);
-    vl__meta_filemeta(&w, (const uint8_t *)key, key_len, val, val_len);
-    rc = vl__meta_finish(&w, &mb);
-    vl__meta_writer_free(&w);
-    int snap = 0;
-    if (!rc && want_snapshot(s, mb.len)) {
-        /* snapshot with the new value in place: set it in memory first, undo on failure */
-        vl__buf_free(&mb);
-        fm_entry *old = fm_find(s, (const uint8_t *)key, key_len);
-        uint8_t *oldv = NULL;
-        uint32_t oldl = 0;
-        if (old) {
-            oldv = vl_mem_alloc(old->vlen);
-            if (!oldv) return smsg(s, VL_ENOMEM, "out of memory");
-            memcpy(oldv, old->val, old->vlen);
-            oldl = old->vlen;
-        }
-        if ((rc = fm_set(s, (const uint8_t *)key, key_len, val, val_len))) { vl_mem_free(oldv); return smsg(s, rc, "out of memory"); }
-        meta_snapshot_begin(s, &w, NULL, 0, NULL, 1);
-        rc = vl__meta_finish(&w, &mb);
-        vl__meta_writer_free(&w);
-        /* restore the old value; it is set again after the commit */
-        int rc2 = fm_set(s, (const uint8_t *)key, key_len, oldv, oldl);
-        vl_mem_free(oldv);
-        if (rc2) { vl__buf_free(&mb); s->poisoned = 1; return smsg(s, VL_EFATAL, "out of memory restoring file metadata"); }
-        snap = 1;
+    meta_plan P;
+    memset(&P, 0, sizeof P);
+    meta_batch B = { NULL, 0, NULL, NULL, NULL, MB_NONE, (const uint8_t *)key, val, key_len, val_len };
+    if ((rc = tiers_room(s)) || (rc = meta_plan_build(s, &B, &P))) {
+        plan_free(&P);
+        return smsg(s, rc, "%s building the metadata segment", vl_errstr(rc));
     }
-    if (rc) return smsg(s, rc, "%s building the metadata segment", vl_errstr(rc));
-    vl_rvf_seg seg = { VL_RVF_SEG_META, mb.p, mb.len };
+    vl_rvf_seg seg;
     vl_rvf_commit_args a = { 0 };
-    a.n_segs = 1; a.segs = &seg;
-    a.drop_types = snap ? BIT(VL_RVF_SEG_META) : 0;
+    plan_args(&P, &seg, &a);
     a.keep_index = 1;
     a.now_ns = s->now_ns;
     rc = commit(s, &a, NULL);
-    if (rc) { vl__buf_free(&mb); return rc; }
-    meta_committed(s, mb.len, snap);
-    vl__buf_free(&mb);
+    if (!rc) meta_committed(s, &P);
+    plan_free(&P);
+    if (rc) return rc;
     if ((rc = fm_set(s, (const uint8_t *)key, key_len, val, val_len))) return apply_failed(s, rc, "file metadata");
     s->msg[0] = 0;
     return VL_OK;
@@ -772,7 +1021,7 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
     uint8_t *gdead = NULL;
     vl_rvf *nr = NULL;
     vl_index *ni = NULL;
-    meta_snapshot_begin(s, &w, NULL, 0, NULL, 1);
+    meta_snapshot_begin(s, &w, NULL, 1);
     int rc = vl__meta_finish(&w, &mb);
     vl__meta_writer_free(&w);
     if (rc) return smsg(s, rc, "%s building the metadata snapshot", vl_errstr(rc));
@@ -797,7 +1046,8 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
     s->meta_gen++;
     s->fields_durable = s->idx->n_fields;
     s->meta_listed = mb.len;
-    s->meta_listed_n = 1;
+    s->meta_base_len = mb.len;
+    tiers_clear(s);
     s->meta_snapshot_due = 0;
     s->graph_dirty = 1;
     s->index_ok = hnsw;          /* the compacted file's INDEX covers all its rows */
@@ -861,6 +1111,8 @@ static void store_free(vl_store *s)
     vl_index_free(s->idx);
     fm_clear(s);
     vl_mem_free(s->fm);
+    tiers_clear(s);
+    vl_mem_free(s->tiers);
     vl_mem_free(s->problems);
     vl_mem_free(s);
 }
@@ -869,22 +1121,7 @@ static void store_free(vl_store *s)
  * field names (already in s->idx) and file metadata. */
 static int write_initial_meta(vl_store *s)
 {
-    vl_meta_writer w;
-    vl_buf mb = { 0 };
-    meta_snapshot_begin(s, &w, NULL, 0, NULL, 0);
-    int rc = vl__meta_finish(&w, &mb);
-    vl__meta_writer_free(&w);
-    if (rc) return smsg(s, rc, "%s building the metadata snapshot", vl_errstr(rc));
-    vl_rvf_seg seg = { VL_RVF_SEG_META, mb.p, mb.len };
-    vl_rvf_commit_args a = { 0 };
-    a.n_segs = 1; a.segs = &seg;
-    a.drop_types = BIT(VL_RVF_SEG_META);
-    a.keep_index = 1;
-    a.now_ns = s->now_ns;
-    rc = commit(s, &a, NULL);
-    if (!rc) meta_committed(s, mb.len, 1);
-    vl__buf_free(&mb);
-    return rc;
+    return snapshot_commit(s, 0, NULL, NULL);
 }
 
 int vl_store_derive(vl_store *s, vl_io *child, const uint8_t *file_id, vl_store **out)
@@ -935,6 +1172,7 @@ typedef struct loader {
     sch_ent *sch; uint32_t nsch, cap_sch;
     uint32_t *fid_map;           /* 65536: file field id -> index field id (NONE32: unknown) */
     uint32_t *sch_at;            /* 65536: file field id -> index in sch (NONE32: none yet) */
+    meta_tier *cur;              /* the delta being applied (NULL: a snapshot) */
     uint64_t applied;            /* non-empty records applied to live rows */
     int oom;
     char why[200];
@@ -965,6 +1203,7 @@ static void loader_reset(loader *L)
 static int cb_schema(void *ctx, uint32_t fid, const uint8_t *name, uint32_t len)
 {
     loader *L = ctx;
+    if (L->cur && (L->cur->fields_from == NONE32 || fid < L->cur->fields_from)) L->cur->fields_from = fid;
     uint32_t at = L->sch_at[fid];
     if (at != NONE32) {
         if (L->sch[at].len != len || memcmp(L->names.p + L->sch[at].name_off, name, len) != 0) {
@@ -993,6 +1232,7 @@ static int cb_filemeta(void *ctx, const uint8_t *key, uint32_t klen, const uint8
         snprintf(L->why, sizeof L->why, "META holds more than %u file-metadata keys", VL_STORE_MAX_FM_KEYS);
         return VL_EBUDGET;
     }
+    if (L->cur && tier_add_key(L->cur, key, klen)) return VL_ENOMEM;
     return fm_set(L->s, key, klen, val, vlen) ? VL_ENOMEM : 0;
 }
 
@@ -1000,6 +1240,7 @@ static int cb_record(void *ctx, uint64_t id, uint32_t op, uint32_t n, const uint
                      uint32_t flen)
 {
     loader *L = ctx;
+    if (L->cur && tier_add_id(L->cur, id)) return VL_ENOMEM;
     uint32_t k = vl_idmap_get(&L->recmap, id);
     if (k == VL_NO_NODE) {
         if (L->nrecs == UINT32_MAX - 1 || vl_idmap_reserve(&L->recmap, 1)) return VL_ENOMEM;
@@ -1046,20 +1287,32 @@ static int load_meta(loader *L)
         rc = vl__meta_parse(p, d.payload_length, &hd, NULL, L->why, sizeof L->why);
         if (!rc) {
             int snap = hd.flags & VL_META_F_SNAPSHOT;
-            if (!snap && (hd.base != L->gen || hd.generation != L->gen + 1)) {
+            /* a delta continues the generation before it; a merged delta
+             * spans several generations (store_meta.c) */
+            if (!snap && (hd.base != L->gen || hd.generation <= hd.base)) {
                 snprintf(L->why, sizeof L->why, "META generation chain broken: delta %llu on base %llu "
                          "follows generation %llu", (unsigned long long)hd.generation,
                          (unsigned long long)hd.base, (unsigned long long)L->gen);
                 rc = VL_ECORRUPT;
             } else {
-                if (snap) loader_reset(L);
+                L->cur = NULL;
+                if (snap) {
+                    loader_reset(L);
+                    tiers_clear(s);
+                    s->meta_listed = s->meta_base_len = d.payload_length;
+                } else if (tiers_room(s) == VL_OK) {
+                    L->cur = &s->tiers[s->ntiers++];
+                    memset(L->cur, 0, sizeof *L->cur);
+                    *L->cur = (meta_tier){ d.seg_id, d.payload_length, hd.generation, hd.base, NONE32,
+                                           NULL, 0, 0, { 0 } };
+                    s->meta_listed += d.payload_length;
+                } else {
+                    rc = VL_ENOMEM;
+                }
                 L->seg_off = d.offset;
-                rc = vl__meta_parse(p, d.payload_length, &hd, &cb, L->why, sizeof L->why);
+                if (!rc) rc = vl__meta_parse(p, d.payload_length, &hd, &cb, L->why, sizeof L->why);
                 L->gen = hd.generation;
                 L->any_meta = 1;
-                s->meta_listed += d.payload_length;
-                s->meta_listed_n++;
-                if (snap) { s->meta_listed = d.payload_length; s->meta_listed_n = 1; }
             }
         }
         vl_mem_free(p);

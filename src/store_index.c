@@ -68,21 +68,8 @@ static int varint(const uint8_t *p, uint64_t end, uint64_t *o, uint64_t *v)
     return 0;
 }
 
-/* ---- u32 growable array ---- */
-typedef struct u32v { uint32_t *p; uint64_t n, cap; int oom; } u32v;
-static void u32v_push(u32v *a, uint32_t v)
-{
-    if (a->oom) return;
-    if (a->n == a->cap) {
-        uint64_t nc = a->cap ? a->cap * 2 : 1024;
-        if (nc > UINT32_MAX || nc * 4 > SIZE_MAX) { a->oom = 1; return; }
-        uint32_t *q = vl_mem_realloc(a->p, (size_t)nc * 4);
-        if (!q) { a->oom = 1; return; }
-        a->p = q;
-        a->cap = nc;
-    }
-    a->p[a->n++] = v;
-}
+/* ---- u32 array with its capacity (allocated once at a proven bound) ---- */
+typedef struct u32v { uint32_t *p; uint64_t n, cap; } u32v;
 
 /* ======================================================================
  * Graph re-mapping: redirect, remove and repair
@@ -110,6 +97,35 @@ static int u32_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Sorts for the per-list work of vl__graph_remap: lists are short (<= M0
+ * after re-selection) and, when no link was redirected, already ascending,
+ * so insertion sort is linear there; the libc qsort (callbacks per
+ * comparison) dominated reopening a store. Long candidate sets (a list that
+ * lost many neighbours) still go to qsort. The orders are total (distinct
+ * ids), so the result is the same as qsort's. */
+#define SMALL_SORT 64
+
+static void sort_u32(uint32_t *a, uint32_t n)
+{
+    if (n > SMALL_SORT) { qsort(a, n, sizeof *a, u32_cmp); return; }
+    for (uint32_t i = 1; i < n; i++) {
+        uint32_t x = a[i], j = i;
+        for (; j > 0 && a[j - 1] > x; j--) a[j] = a[j - 1];
+        a[j] = x;
+    }
+}
+
+static void sort_pairs(vl_pair *a, uint32_t n)
+{
+    if (n > SMALL_SORT) { qsort(a, n, sizeof *a, pair_cmp); return; }
+    for (uint32_t i = 1; i < n; i++) {
+        vl_pair x = a[i];
+        uint32_t j = i;
+        for (; j > 0 && pair_cmp(&a[j - 1], &x) > 0; j--) a[j] = a[j - 1];
+        a[j] = x;
+    }
+}
+
 int vl__graph_remap(const vl_gsrc *src, uint32_t n_out, const uint32_t *rep,
                     const float *(*vec)(const void *vctx, uint32_t j), const void *vctx,
                     uint32_t dim, uint32_t metric, uint32_t M, vl_graph *out)
@@ -130,6 +146,14 @@ int vl__graph_remap(const vl_gsrc *src, uint32_t n_out, const uint32_t *rep,
     if (!stamp || !cand || !pr || !out->level || !out->off) goto done;
     uint32_t gen = 0;
     for (uint32_t j = 0; j < n_out; j++) out->level[j] = src->level[rep[j]];
+    /* Every list ends with at most maxc links (re-selection caps it), so
+     * the adjacency is allocated once at its bound and trimmed at the end
+     * (no doubling copies). */
+    uint64_t bound = 1;
+    for (uint32_t j = 0; j < n_out; j++) bound += 1 + (uint64_t)M0 + (uint64_t)out->level[j] * (1 + M);
+    if (bound > UINT32_MAX || bound * 4 > SIZE_MAX) goto done;
+    if (!(adj.p = vl_mem_alloc((size_t)bound * 4))) goto done;
+    adj.cap = bound;
     out->off[0] = 0;
     for (uint32_t j = 0; j < n_out; j++) {
         uint32_t s = rep[j], L = out->level[j];
@@ -156,7 +180,7 @@ int vl__graph_remap(const vl_gsrc *src, uint32_t n_out, const uint32_t *rep,
             if (nc > maxc) {             /* re-select: hnswlib's heuristic over true distances */
                 const float *v = vec(vctx, j);
                 for (uint32_t a = 0; a < nc; a++) pr[a] = (vl_pair){ gdist(metric, v, vec(vctx, cand[a]), dim), cand[a] };
-                qsort(pr, nc, sizeof *pr, pair_cmp);
+                sort_pairs(pr, nc);
                 uint32_t keep = 0;
                 for (uint32_t a = 0; a < nc && keep < maxc; a++) {
                     int good = 1;
@@ -168,11 +192,11 @@ int vl__graph_remap(const vl_gsrc *src, uint32_t n_out, const uint32_t *rep,
                 for (uint32_t a = 0; a < keep; a++) cand[a] = pr[a].id;
                 nc = keep;
             }
-            qsort(cand, nc, sizeof *cand, u32_cmp);
-            u32v_push(&adj, nc);
-            for (uint32_t a = 0; a < nc; a++) u32v_push(&adj, cand[a]);
+            sort_u32(cand, nc);
+            adj.p[adj.n++] = nc;                         /* within bound: nc <= maxc */
+            memcpy(adj.p + adj.n, cand, (size_t)nc * sizeof *cand);
+            adj.n += nc;
         }
-        if (adj.oom) goto done;
         out->off[j + 1] = (uint32_t)adj.n;
     }
     /* entry: the source entry's target if it is on the top layer, else the
@@ -187,6 +211,10 @@ int vl__graph_remap(const vl_gsrc *src, uint32_t n_out, const uint32_t *rep,
         out->max_level = top;
     }
     out->n = n_out;
+    if (adj.n < adj.cap) {                               /* trim to size (in place) */
+        uint32_t *q = vl_mem_realloc(adj.p, (size_t)(adj.n ? adj.n : 1) * 4);
+        if (q) adj.p = q;
+    }
     out->adj = adj.p;
     adj.p = NULL;
     rc = VL_OK;
@@ -309,7 +337,12 @@ int vl__index_decode(const uint8_t *p, uint64_t len, uint64_t max_nodes, vl_grap
         ids[i] = i ? ids[i - 1] + v : v;
     }
     if (o != tend) { rc = WHY("INDEX trailer has %llu stray bytes", (unsigned long long)(tend - o)); goto fail; }
-    /* nodes */
+    /* nodes. Every adjacency entry (a count or a link) takes at least one
+     * byte of node data, so ts - ds entries always suffice: one allocation,
+     * trimmed after decoding, instead of doubling copies. */
+    if (ts - ds + 1 > UINT32_MAX || (ts - ds + 1) * 4 > SIZE_MAX) goto fail;
+    adj.cap = ts - ds + 1;
+    if (!(adj.p = vl_mem_alloc((size_t)adj.cap * 4))) goto fail;
     o = ds;
     g->off[0] = 0;
     for (uint64_t i = 0; i < n; i++) {
@@ -329,19 +362,19 @@ int vl__index_decode(const uint8_t *p, uint64_t len, uint64_t max_nodes, vl_grap
                 rc = WHY("INDEX node %llu layer %u has a bad link count", (unsigned long long)i, l);
                 goto fail;
             }
-            u32v_push(&adj, (uint32_t)c);
+            adj.p[adj.n++] = (uint32_t)c;          /* within cap: one byte consumed per entry */
+            int restart = i % interval == 0;
             for (uint64_t a = 0; a < c; a++) {
                 if (!varint(p, ts, &o, &v)) { rc = WHY("INDEX node %llu links truncated", (unsigned long long)i); goto fail; }
-                uint64_t x = (i % interval == 0) ? v : prev + v;
+                uint64_t x = restart ? v : prev + v;
                 if (x < v || x >= n || x == i || (a && x <= prev)) {
                     rc = WHY("INDEX node %llu layer %u link %llu invalid", (unsigned long long)i, l, (unsigned long long)x);
                     goto fail;
                 }
                 prev = x;
-                u32v_push(&adj, (uint32_t)x);
+                adj.p[adj.n++] = (uint32_t)x;
             }
         }
-        if (adj.oom) goto fail;
         g->off[i + 1] = (uint32_t)adj.n;
     }
     /* levels of neighbours, entry on the top layer */
@@ -369,6 +402,10 @@ int vl__index_decode(const uint8_t *p, uint64_t len, uint64_t max_nodes, vl_grap
     g->M0 = M0;
     g->entry = n ? (uint32_t)entry : VL_NO_NODE;
     g->max_level = n ? top : 0;
+    if (adj.p && adj.n < adj.cap) {                  /* trim to size (in place) */
+        uint32_t *q = vl_mem_realloc(adj.p, (size_t)(adj.n ? adj.n : 1) * 4);
+        if (q) adj.p = q;
+    }
     g->adj = adj.p;
     if (!g->adj) g->adj = vl_mem_alloc(4);
     if (!g->adj) { adj.p = NULL; rc = VL_ENOMEM; goto fail; }

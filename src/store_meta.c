@@ -28,10 +28,18 @@
  *   - File metadata values are u32-length byte strings; in a delta, a value
  *     of length 0 removes the key. Keys "veclite.*" belong to the store
  *     ("veclite.index": the index configuration, see store.c).
- *   - A delta has generation = previous + 1 and base_generation = the
- *     previous generation; a snapshot (flags 1) replaces everything before
- *     it (base u64::MAX). Readers apply the listed META segments in
- *     directory order and refuse a broken chain (VL_ECORRUPT).
+ *   - Generations count the commits that changed META. A delta written by
+ *     one commit has generation = previous + 1 and base_generation = the
+ *     previous generation. A merged delta (store.c "META policy": it
+ *     replaces the newest deltas in the directory) carries the generation
+ *     of its newest input (the commit writing it) and the base_generation
+ *     of its oldest input, so it spans generation - base_generation
+ *     commits. A snapshot (flags 1) replaces everything before it (base
+ *     u64::MAX). Readers apply the listed META segments in directory
+ *     order; each delta's base_generation must equal the generation of the
+ *     META listed before it (0 if none) and its generation must be larger,
+ *     else the chain is broken (VL_ECORRUPT). (veclite before the tiered
+ *     merge required generation = base + 1 and refuses merged deltas.)
  *   - version > 1 or unknown flag bits: VL_EVERSION naming the version.
  *
  * Invariant of the parser: nothing is handed to a callback before the

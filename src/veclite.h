@@ -292,12 +292,18 @@ VL_MUST_CHECK int vl_index_check(const vl_index *h);
  *   - vectors (VEC segments) and deletes (the manifest's deleted list),
  *     readable by @ruvector/rvf-node 0.2.x;
  *   - metadata records, field names, the index configuration and the
- *     caller's file metadata in META segments (0x07; deltas, and a full
- *     snapshot at create/compaction or when deltas outgrow the live data);
- *   - the HNSW graph in an INDEX segment (0x02), written by close,
- *     vl_store_checkpoint and compaction. Open loads it and inserts only
- *     the rows written after it (a crash costs an incremental insert, not a
- *     rebuild); an unusable INDEX is ignored and the graph rebuilt.
+ *     caller's file metadata in META segments (0x07): one delta per
+ *     commit that changes metadata, the newest deltas merged into one in
+ *     tiers (binary-counter style: O(log n) META segments listed, O(n log n)
+ *     bytes written for n commits), and a full snapshot at create, clear,
+ *     compaction, when a merge would cover every listed META, or when the
+ *     listed META outgrows twice the live metadata;
+ *   - the HNSW graph in an INDEX segment (0x02), written by
+ *     vl_store_checkpoint, compaction, and close when enough rows are not
+ *     covered by the listed INDEX (see vl_store_close). Open loads it and
+ *     inserts only the rows written after it (a crash or a close without
+ *     a checkpoint costs an incremental insert, not a rebuild); an
+ *     unusable INDEX is ignored and the graph rebuilt.
  *
  * Errors (besides those of the vl_index_* functions):
  *   VL_EREADONLY  write on a store opened with VL_STORE_READONLY
@@ -380,10 +386,17 @@ VL_MUST_CHECK int vl_store_open(vl_io *io, const vl_config *cfg, uint32_t flags,
                                 const uint8_t *file_id, vl_store **out,
                                 char *msg, uint32_t msg_cap);
 
-/* Write an INDEX checkpoint if the store is writable, healthy and its graph
- * changed, then free everything. Never closes the device. Returns the
- * checkpoint's result (the handle is freed either way; a failed
- * checkpoint loses nothing committed). NULL is a no-op (VL_OK). */
+/* Free everything, first writing an INDEX checkpoint if the store is
+ * writable, healthy, HNSW, its graph changed, and enough live rows are not
+ * covered by the listed INDEX (rows the next open would insert one by
+ * one): uncovered > 0 and (uncovered * 32 >= live or uncovered >= 2048),
+ * where uncovered = the live rows in VEC segments after the listed INDEX
+ * (all live rows if none is listed or it was not usable at open). So a
+ * short session does not rewrite the whole graph; the next open inserts
+ * the uncovered rows (after a clean close fewer than min(live/32, 2048)).
+ * Never closes the device.
+ * Returns the checkpoint's result (the handle is freed either way; a
+ * failed checkpoint loses nothing committed). NULL is a no-op (VL_OK). */
 int vl_store_close(vl_store *s);
 
 /* The in-memory index, for reads only (search, get, count, ids, fields,

@@ -332,7 +332,7 @@ export class Collection {
    * A compacted image and its SHA-256 (hex). The cid identifies exactly these bytes: equal cids
    * mean equal bytes, hence an equal state. The same rows reached by different histories may give
    * different bytes and cids (the persisted graph depends on the handle's insert history, the witness
-   * chain and compaction record on the file's history). Any commit (including the graph checkpoint close() writes)
+   * chain and compaction record on the file's history). Any commit (including a graph checkpoint close() may write)
    * changes the cid; snapshotting again without a commit gives the same bytes.
    */
   snapshot(): Promise<Snapshot>;

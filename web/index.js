@@ -994,7 +994,7 @@ export class Collection {
    * order, deletes, a reopen that loaded or rebuilt the graph) can give different bytes and cids,
    * because the persisted HNSW graph depends on the handle's insert history, and the witness
    * chain carried forward and the compaction record (bytes reclaimed) depend on the file's
-   * history. Any commit (including the INDEX checkpoint close() writes) changes the cid too;
+   * history. Any commit (including an INDEX checkpoint close() may write) changes the cid too;
    * snapshotting one handle again without a commit in between gives the same bytes.
    * openCollection(bytes) opens it.
    * @returns {Promise<{ cid: string, bytes: Uint8Array }>}

@@ -297,17 +297,22 @@ export class Engine {
    * @param {Uint32Array|null} metaOff n+1 offsets, or null
    */
   upsert(h, n, ids, vecs, meta, metaOff) {
-    const { off, total } = upsertLayout(n, vecs.length, meta ? meta.length : -1);
+    upsertLayout(n, vecs.length, meta ? meta.length : -1);   // EBUDGET as before
+    // Vectors go straight into the index's own room (vl_index_rows): one copy, no staging.
+    const { off, total } = layout([n * 8, 0, Math.max(meta ? meta.length : 0, 0), meta ? (n + 1) * 4 : 0, 8],
+      `writing ${n} vector(s)`);
     const p = this._stage(total);
     try {
       const M = this.M;
+      this._check(M._vl_index_rows(h, n, p + off[4]), h, 'insert failed');
+      const rows = M.HEAPU32[(p + off[4]) >>> 2] >>> 0;
+      M.HEAPF32.set(vecs, rows >>> 2);
       this._putIds(p + off[0], ids, n);
-      M.HEAPF32.set(vecs, (p + off[1]) >>> 2);
       if (meta) {
         M.HEAPU8.set(meta, p + off[2]);
         M.HEAPU32.set(metaOff, (p + off[3]) >>> 2);
       }
-      this._check(M._vl_index_upsert(h, n, p + off[0], p + off[1],
+      this._check(M._vl_index_upsert(h, n, p + off[0], rows,
         meta ? p + off[2] : 0, meta ? p + off[3] : 0), h, 'insert failed');
     } finally {
       this._unstage(total);
@@ -320,6 +325,12 @@ export class Engine {
    * @param {Uint8Array} meta @param {Uint32Array} metaOff
    */
   setMeta(h, n, ids, meta, metaOff) {
+    this._stagedSetMeta(n, ids, meta, metaOff, (pIds, pMeta, pOff) =>
+      this._check(this.M._vl_index_set_meta(h, n, pIds, pMeta, pOff), h, 'metadata update failed'));
+  }
+
+  /** Stage ids + records + offsets for a set_meta call (index or store), then run `call`. */
+  _stagedSetMeta(n, ids, meta, metaOff, call) {
     const { off, total } = layout([n * 8, meta.length, (n + 1) * 4], `writing metadata of ${n} vector(s)`);
     const p = this._stage(total);
     try {
@@ -327,7 +338,7 @@ export class Engine {
       this._putIds(p + off[0], ids, n);
       M.HEAPU8.set(meta, p + off[1]);
       M.HEAPU32.set(metaOff, (p + off[2]) >>> 2);
-      this._check(M._vl_index_set_meta(h, n, p + off[0], p + off[1], p + off[2]), h, 'metadata update failed');
+      call(p + off[0], p + off[1], p + off[2]);
     } finally {
       this._unstage(total);
     }
@@ -339,11 +350,17 @@ export class Engine {
    * @returns {number} how many of the ids were live
    */
   deleteIds(h, n, ids) {
+    return this._stagedDelete(n, ids, (pIds, pOut) =>
+      this._check(this.M._vl_index_delete(h, n, pIds, pOut), h, 'delete failed'));
+  }
+
+  /** Stage ids and a u32 out-slot for a delete call (index or store); returns the count. */
+  _stagedDelete(n, ids, call) {
     const { off, total } = layout([n * 8, 4]);
     const p = this._stage(total);
     try {
       this._putIds(p + off[0], ids, n);
-      this._check(this.M._vl_index_delete(h, n, p + off[0], p + off[1]), h, 'delete failed');
+      call(p + off[0], p + off[1]);
       return this.M.HEAPU32[(p + off[1]) >>> 2];
     } finally {
       this._unstage(total);
@@ -725,30 +742,14 @@ export class Engine {
 
   /** vl_store_set_meta (arguments as setMeta). */
   storeSetMeta(st, n, ids, meta, metaOff) {
-    const { off, total } = layout([n * 8, meta.length, (n + 1) * 4], `writing metadata of ${n} vector(s)`);
-    const p = this._stage(total);
-    try {
-      const M = this.M;
-      this._putIds(p + off[0], ids, n);
-      M.HEAPU8.set(meta, p + off[1]);
-      M.HEAPU32.set(metaOff, (p + off[2]) >>> 2);
-      this._checkStore(M._vl_store_set_meta(st, n, p + off[0], p + off[1], p + off[2]), st, 'metadata update failed');
-    } finally {
-      this._unstage(total);
-    }
+    this._stagedSetMeta(n, ids, meta, metaOff, (pIds, pMeta, pOff) =>
+      this._checkStore(this.M._vl_store_set_meta(st, n, pIds, pMeta, pOff), st, 'metadata update failed'));
   }
 
   /** vl_store_delete. @returns {number} how many of the ids were live */
   storeDelete(st, n, ids) {
-    const { off, total } = layout([n * 8, 4]);
-    const p = this._stage(total);
-    try {
-      this._putIds(p + off[0], ids, n);
-      this._checkStore(this.M._vl_store_delete(st, n, p + off[0], p + off[1]), st, 'delete failed');
-      return this.M.HEAPU32[(p + off[1]) >>> 2];
-    } finally {
-      this._unstage(total);
-    }
+    return this._stagedDelete(n, ids, (pIds, pOut) =>
+      this._checkStore(this.M._vl_store_delete(st, n, pIds, pOut), st, 'delete failed'));
   }
 
   /** vl_store_clear. */

@@ -1002,7 +1002,14 @@ int test_store_derive_readonly(void)
     return 0;
 }
 
-/* Many small metadata commits: the META chain stays short (snapshots). */
+static uint32_t ilog2(uint64_t n)
+{
+    uint32_t l = 0;
+    while (n >>= 1) l++;
+    return l;
+}
+
+/* Many small metadata commits: the listed META stay few (tiered merges). */
 int test_store_meta_chain_bounded(void)
 {
     uint32_t dim = 2;
@@ -1028,7 +1035,7 @@ int test_store_meta_chain_bounded(void)
         uint32_t nm = count_type(s, VL_RVF_SEG_META);
         if (nm > maxmeta) maxmeta = nm;
     }
-    CHECK(maxmeta <= 33);
+    CHECK(maxmeta <= 2 * ilog2(151) + 4);
     vl_store_status st;
     SOK(s, vl_store_info(s, &st));
     CHECK(st.dir_count < 60);
@@ -1453,6 +1460,242 @@ int test_store_index_outlives_rows(void)
     if (!vr.ok) fprintf(stderr, "verify: %s\n", vl_store_problems(s));
     CHECK(vr.ok);
     SOK(s, vl_store_close(s));
+    m_free(m);
+    vl_io_mem_free(io);
+    return 0;
+}
+
+/* ======================================================================
+ * Tiered META merge (store.c "META policy")
+ * ====================================================================== */
+
+/* Walk every segment of the file (back to back from 0): META payload bytes
+ * written, and how many META deltas in the file span more than one
+ * generation (merged deltas). */
+static void file_meta_stats(vl_io *io, uint64_t *meta_bytes, uint32_t *merged)
+{
+    uint64_t n;
+    const uint8_t *b = vl_io_mem_data(io, &n);
+    *meta_bytes = 0;
+    *merged = 0;
+    for (uint64_t o = 0; o + 64 <= n;) {
+        uint64_t len = 0;
+        for (int i = 7; i >= 0; i--) len = len << 8 | b[o + 16 + i];
+        if (len > n - o - 64) break;
+        if (b[o + 5] == VL_RVF_SEG_META) {
+            *meta_bytes += len;
+            vl_meta_head hd;
+            char why[200];
+            if (vl__meta_parse(b + o + 64, len, &hd, NULL, why, sizeof why) == VL_OK &&
+                !(hd.flags & VL_META_F_SNAPSHOT) && hd.generation > hd.base + 1)
+                (*merged)++;
+        }
+        o += 64 + len;
+    }
+}
+
+/* n single-row commits, each with a "$id"-like string (what the JS layer
+ * writes for string ids): META bytes written grow O(n log n), the listed
+ * META segments stay <= 2 log2(n) + 4, and the file reloads exactly. */
+int test_store_meta_tiered_growth(void)
+{
+    uint32_t dim = 4, n = 4000;
+    vl_io *io = mem_dev(NULL, 0);
+    vl_config c = cfg_of(dim, VL_METRIC_L2, VL_INDEX_FLAT);
+    vl_store *s;
+    OPEN(io, &c, VL_STORE_CREATE, &s);
+    uint32_t fids[5];
+    if (register_fields(s, fids)) return 1;
+    model *m = m_new(dim, VL_METRIC_L2);
+    uint64_t meta_at_1000 = 0, total_at_1000 = 0, rec_bytes = 0;
+    uint32_t maxlisted = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t id = i;
+        float v[4] = { (float)i + 1, 1, 2, 3 };
+        uint8_t rb[64];
+        char txt[32];
+        int tl = snprintf(txt, sizeof txt, "doc-%u", i);
+        uint32_t l = t_rec_str(rb, t_rec_begin(rb), (uint16_t)fids[4], VL_TAG_STR, txt, (uint32_t)tl);
+        uint32_t off[2] = { 0, l };
+        SOK(s, vl_store_upsert(s, 1, &id, v, rb, off));
+        m_upsert(m, 1, &id, v, rb, off);
+        rec_bytes += 13 + (l - 2);           /* the record as META stores it */
+        uint32_t nm = count_type(s, VL_RVF_SEG_META);
+        if (nm > maxlisted) maxlisted = nm;
+        if (nm > 2 * ilog2(i + 1) + 4) {
+            fprintf(stderr, "after %u commits %u META segments are listed\n", i + 1, nm);
+            return 1;
+        }
+        if (i + 1 == 1000) {
+            uint32_t mg;
+            file_meta_stats(io, &meta_at_1000, &mg);
+            total_at_1000 = mem_size(io);
+        }
+    }
+    uint64_t meta_bytes, total = mem_size(io);
+    uint32_t merged;
+    file_meta_stats(io, &meta_bytes, &merged);
+    uint64_t row = 8 + 4 * (uint64_t)dim;
+    fprintf(stderr, "  %u single-row commits: %llu bytes (%llu at 1000), META written %llu (%llu at "
+            "1000), %u merged deltas, <= %u META listed\n", n, (unsigned long long)total,
+            (unsigned long long)total_at_1000, (unsigned long long)meta_bytes,
+            (unsigned long long)meta_at_1000, merged, maxlisted);
+    CHECK(merged > 0);
+    /* O(n log n): 4x the commits write at most 6x the META bytes (n^2 would be 16x) */
+    CHECK(meta_bytes <= 6 * meta_at_1000);
+    CHECK(total <= 40ull * n * (row + rec_bytes / n));
+    SOK(s, vl_store_close(s));
+    vl_io *io2;
+    if (reopen(io, UINT64_MAX, 0, &io2, &s)) return 1;
+    if (m_check(m, s, 0)) return 1;
+    SOK(s, vl_store_close(s));
+    m_free(m);
+    vl_io_mem_free(io);
+    vl_io_mem_free(io2);
+    return 0;
+}
+
+/* Random upserts (with and without metadata), set_meta, deletes, clears
+ * and file-metadata writes, mostly single rows so the deltas merge, with
+ * reopens at random points: the reloaded store always equals the model. */
+int test_store_meta_tiered_model(void)
+{
+    uint32_t dim = 3;
+    vl_io *io = mem_dev(NULL, 0);
+    vl_config c = cfg_of(dim, VL_METRIC_L2, VL_INDEX_HNSW);
+    vl_store *s;
+    OPEN(io, &c, VL_STORE_CREATE, &s);
+    uint32_t fids[5];
+    if (register_fields(s, fids)) return 1;
+    model *m = m_new(dim, VL_METRIC_L2);
+    uint8_t fmv[8];                   /* file metadata "k0".."k7": value byte, 0 = absent */
+    memset(fmv, 0, sizeof fmv);
+    uint64_t seed = 77;
+    uint32_t reopens = 0, maxlisted = 0;
+    for (uint32_t op = 0; op < 1500; op++) {
+        uint64_t r = t_rand(&seed) % 100;
+        uint64_t ids[4];
+        uint32_t k = 1 + (t_rand(&seed) % 8 == 0 ? (uint32_t)(t_rand(&seed) % 4) : 0);
+        for (uint32_t i = 0; i < k; i++) ids[i] = t_rand(&seed) % 200;
+        if (r < 45) {
+            CHECK(do_upsert(s, m, k, ids, &seed, (uint32_t)op, fids, r < 40) == VL_OK);
+        } else if (r < 65) {
+            uint32_t live = 0;
+            for (uint32_t i = 0; i < k; i++) live += m->live[ids[i]];
+            if (live < k) continue;
+            uint8_t buf[4 * 200 + 16];
+            uint32_t off[5];
+            make_meta(buf, off, k, ids, (uint32_t)op * 3, fids);
+            SOK(s, vl_store_set_meta(s, k, ids, buf, off));
+            for (uint32_t i = 0; i < k; i++) m_set_rec(m, ids[i], buf + off[i], off[i + 1] - off[i]);
+        } else if (r < 88) {
+            uint32_t nd;
+            SOK(s, vl_store_delete(s, k, ids, &nd));
+            m_delete(m, k, ids);
+        } else if (r < 97) {
+            uint32_t key = (uint32_t)(t_rand(&seed) % 8);
+            uint8_t val = (uint8_t)(t_rand(&seed) % 4);      /* 0 removes */
+            char kn[4] = { 'k', (char)('0' + key), 0, 0 };
+            SOK(s, vl_store_file_meta_set(s, kn, 2, &val, val ? 1 : 0));
+            fmv[key] = val;
+        } else if (r < 98) {
+            SOK(s, vl_store_clear(s));
+            for (uint64_t id = 0; id < 200; id++) if (m->live[id]) m_delete(m, 1, &id);
+        }
+        uint32_t nm = count_type(s, VL_RVF_SEG_META);
+        if (nm > maxlisted) maxlisted = nm;
+        if (t_rand(&seed) % 60 == 0 || op == 1499) {
+            SOK(s, vl_store_close(s));
+            reopens++;
+            OPEN(io, NULL, 0, &s);
+            if (m_check(m, s, 0)) { fprintf(stderr, "after op %u (reopen %u)\n", op, reopens); return 1; }
+            for (uint32_t key = 0; key < 8; key++) {
+                char kn[3] = { 'k', (char)('0' + key), 0 };
+                const uint8_t *v;
+                uint32_t vl;
+                int rc = vl_store_file_meta_get(s, kn, 2, &v, &vl);
+                CHECK(fmv[key] ? rc == VL_OK && vl == 1 && v[0] == fmv[key] : rc == VL_ENOTFOUND);
+            }
+        }
+    }
+    uint64_t mb;
+    uint32_t merged;
+    file_meta_stats(io, &mb, &merged);
+    fprintf(stderr, "  1500 ops, %u reopens, %u merged deltas, <= %u META listed\n", reopens, merged, maxlisted);
+    CHECK(reopens > 5 && merged > 10);
+    CHECK(maxlisted <= 2 * ilog2(1500) + 4);
+    SOK(s, vl_store_close(s));
+    m_free(m);
+    vl_io_mem_free(io);
+    return 0;
+}
+
+/* A small file of single-row metadata commits whose deltas merge: cut at
+ * every offset, it opens as exactly the last commit wholly before the cut. */
+int test_store_meta_tiered_truncate(void)
+{
+    uint32_t dim = 2;
+    vl_io *io = mem_dev(NULL, 0);
+    vl_config c = cfg_of(dim, VL_METRIC_L2, VL_INDEX_FLAT);
+    vl_store *s;
+    OPEN(io, &c, VL_STORE_CREATE, &s);
+    uint32_t fids[5];
+    if (register_fields(s, fids)) return 1;
+    enum { NS = 40 };
+    model *states[NS];
+    uint64_t ends[NS];
+    uint32_t ns = 0;
+    model *m = m_new(dim, VL_METRIC_L2);
+    states[ns] = m_copy(m); ends[ns++] = mem_size(io);
+    uint64_t seed = 3;
+    /* enough metadata that the base snapshot stays large next to the deltas */
+    uint64_t ids[24];
+    for (uint32_t i = 0; i < 24; i++) ids[i] = 100 + i;
+    CHECK(do_upsert(s, m, 24, ids, &seed, 1, fids, 1) == VL_OK);
+    states[ns] = m_copy(m); ends[ns++] = mem_size(io);
+    for (uint32_t op = 0; ns < NS; op++) {
+        uint64_t id = op % 5 == 4 ? 100 + op % 24 : op % 9;
+        if (op % 7 == 3) {
+            uint32_t nd;
+            SOK(s, vl_store_delete(s, 1, &id, &nd));
+            m_delete(m, 1, &id);
+        } else if (op % 7 == 5 && m->live[id]) {
+            uint8_t rb[32];
+            uint32_t l = t_rec_f64(rb, t_rec_begin(rb), (uint16_t)fids[1], op * 0.5);
+            uint32_t off[2] = { 0, l };
+            SOK(s, vl_store_set_meta(s, 1, &id, rb, off));
+            m_set_rec(m, id, rb, l);
+        } else {
+            CHECK(do_upsert(s, m, 1, &id, &seed, op, fids, op % 6 != 1) == VL_OK);
+        }
+        states[ns] = m_copy(m); ends[ns++] = mem_size(io);
+    }
+    SOK(s, vl_store_close(s));
+    uint64_t mb;
+    uint32_t merged;
+    file_meta_stats(io, &mb, &merged);
+    CHECK(merged >= 3);
+    uint64_t total = mem_size(io);
+    for (uint64_t cut = ends[0]; cut <= total; cut++) {
+        vl_io *t = mem_clone(io, cut);
+        vl_store *r = NULL;
+        char msg[256];
+        int rc = vl_store_open(t, NULL, VL_STORE_READONLY, NULL, &r, msg, sizeof msg);
+        if (rc != VL_OK) {
+            fprintf(stderr, "cut %llu of %llu: %s: %s\n", (unsigned long long)cut, (unsigned long long)total,
+                    vl_errstr(rc), msg);
+            return 1;
+        }
+        uint32_t k = 0;
+        while (k + 1 < ns && ends[k + 1] <= cut) k++;
+        if (m_check(states[k], r, 0)) {
+            fprintf(stderr, "cut %llu: state differs from commit %u\n", (unsigned long long)cut, k);
+            return 1;
+        }
+        vl_store_close(r);
+        vl_io_mem_free(t);
+    }
+    for (uint32_t i = 0; i < ns; i++) m_free(states[i]);
     m_free(m);
     vl_io_mem_free(io);
     return 0;
