@@ -622,17 +622,32 @@ function finishHits(hits, o) {
   return hits;
 }
 
+/**
+ * Live ids in ascending order, a page at a time, as (lo, hi) u32 word pairs (a fresh copy per
+ * page). `state()` gives `{ engine, h }` and is called before each page, so a caller can check
+ * that the collection is still open between pages.
+ */
+function* liveIdPages(state, pageSize = 4096) {
+  let after = null;
+  for (;;) {
+    const { engine, h } = state();
+    const page = engine.liveIds(h, after, pageSize);
+    const n = page.length / 2;
+    if (n === 0) return;
+    yield page;
+    if (n < pageSize) return;
+    after = page.subarray(2 * (n - 1), 2 * n);
+  }
+}
+
 /** Exact answer for a JS predicate: every live id is tested, matches are ranked by distance. */
 function exactPredicateScan(col, q, o, test) {
   let s = live(col);
-  const PAGE = 4096;
   let match = new Uint32Array(2 * 1024);
   let nMatch = 0;
-  let after = null;
-  for (;;) {
-    const page = s.engine.liveIds(s.h, after, PAGE);
+  // live(col) before each page: a predicate that closed the database stops the scan (ECLOSED).
+  for (const page of liveIdPages(() => (s = live(col)))) {
     const n = page.length / 2;
-    if (n === 0) break;
     const g = s.engine.getBatch(s.h, s.dim, n, page, s.userMeta, false);
     const nameFn = nameOf(s);
     const items = [];
@@ -652,10 +667,8 @@ function exactPredicateScan(col, q, o, test) {
       match[2 * nMatch + 1] = page[2 * i + 1];
       nMatch++;
     }
-    s = live(col);
-    if (n < PAGE) break;
-    after = page.subarray(2 * (n - 1), 2 * n);
   }
+  s = live(col);
   if (nMatch === 0) return [];
   const dist = new Float32Array(nMatch);
   const CHUNK = 65536;
@@ -1365,17 +1378,11 @@ async function materialize(s) {
       const got = e.storeField(st, utf8(e.fieldName(s.h, f)));
       if (got !== f) throw new VecliteError('EIO', `export: field ${f} became ${got} in the image; this is a bug in veclite`);
     }
-    const PAGE = 4096;
-    let after = null;
-    for (;;) {
-      const page = e.liveIds(s.h, after, PAGE);
+    for (const page of liveIdPages(() => s)) {
       const n = page.length / 2;
-      if (n === 0) break;
       const g = e.getBatch(s.h, s.dim, n, page, true, true);
       const anyMeta = g.meta.bytes.length > 0;
       e.storeUpsert(st, n, page, g.vecs, anyMeta ? g.meta.bytes : null, anyMeta ? g.meta.off : null);
-      if (n < PAGE) break;
-      after = page.subarray(2 * (n - 1), 2 * n);
     }
     return { st, io };
   } catch (err) {
@@ -1409,12 +1416,8 @@ function loadIdMaps(s) {
   s.configIdKind = stored === 'string' || stored === 'number' ? stored : null;
   let strings = 0, numbers = 0, maxSid = 0;
   const nameFn = nameOf(s);
-  const PAGE = 4096;
-  let after = null;
-  for (;;) {
-    const page = e.liveIds(s.h, after, PAGE);
+  for (const page of liveIdPages(() => s)) {
     const n = page.length / 2;
-    if (n === 0) break;
     const g = hasIdField ? e.getBatch(s.h, s.dim, n, page, true, false) : null;
     for (let i = 0; i < n; i++) {
       const sid = g && g.found[i] ? decodeRecord(g.meta.bytes, g.meta.off[i], g.meta.off[i + 1], nameFn).sid : undefined;
@@ -1432,8 +1435,6 @@ function loadIdMaps(s) {
         numbers++;
       }
     }
-    if (n < PAGE) break;
-    after = page.subarray(2 * (n - 1), 2 * n);
   }
   if (strings && numbers) {
     throw new VecliteError('ECORRUPT', `collection '${s.name}' mixes ${strings} string ids and ${numbers} numeric ids; ` +
