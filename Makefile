@@ -57,6 +57,9 @@ else
   OPTFEAT  := --mvp-features
 endif
 
+# A recipe that fails removes its half-made target, so make never takes it for up to date.
+.DELETE_ON_ERROR:
+
 .PHONY: all build deps deps-npm run test test-native test-js bench fuzz clean banner variant
 
 all: build
@@ -80,10 +83,17 @@ build: deps
 # One rule for both variants, parameterised by VARIANT (no $(eval)).
 variant: $(OUT)/veclite.mjs
 
+# Built in build/$(OUT).tmp/ and moved into $(OUT)/ only when optimised: the .wasm first, the
+# .mjs (the target) last. An interrupted or failed emcc / wasm-opt leaves $(OUT)/ as it was,
+# and a stop between the two moves leaves a target older than its .wasm: make builds again.
+STAGE := build/$(OUT).tmp
 $(OUT)/veclite.mjs: $(WASM_SRC) src/wasm.c $(CORE_HDR) src/wasm-exports.json Makefile
-	@mkdir -p $(OUT)
-	$(EMCC) $(EM_CFLAGS) $(ISAFLAGS) $(WASM_SRC) src/wasm.c $(EM_LDFLAGS) -o $@
-	$(WASM_OPT) -O3 $(OPTFEAT) $(OUT)/veclite.wasm -o $(OUT)/veclite.wasm
+	@rm -rf $(STAGE) && mkdir -p $(OUT) $(STAGE)
+	$(EMCC) $(EM_CFLAGS) $(ISAFLAGS) $(WASM_SRC) src/wasm.c $(EM_LDFLAGS) -o $(STAGE)/veclite.mjs
+	$(WASM_OPT) -O3 $(OPTFEAT) $(STAGE)/veclite.wasm -o $(STAGE)/veclite.opt.wasm
+	mv -f $(STAGE)/veclite.opt.wasm $(OUT)/veclite.wasm
+	mv -f $(STAGE)/veclite.mjs $@
+	@rm -rf $(STAGE)
 	@echo "$(OUT)/veclite.wasm: $$(stat -c %s $(OUT)/veclite.wasm) bytes, gzip $$(gzip -9c $(OUT)/veclite.wasm | wc -c)"
 
 # ---- tests -------------------------------------------------------------------

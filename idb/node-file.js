@@ -122,7 +122,18 @@ export class NodeFileDevice {
     if (this.#readOnly) {
       throw new DeviceError('EREADONLY', `${what} on ${this.#path}, which is open read-only`);
     }
+    if (this.#refused) throw new DeviceError('EIO', `${what} on ${this.#path} refused: ${this.#refused.message}`, this.#refused);
     return this.#descriptor();
+  }
+
+  #refused = null;
+  /**
+   * Refuse every later write (append, truncate, sync) with `why`: its owner lost the right to
+   * write this file (writer lock lost, or the file moved) and must not write even on close.
+   * @param {Error} why
+   */
+  refuseWrites(why) {
+    this.#refused = why;
   }
 
   /**
@@ -175,6 +186,19 @@ export class NodeFileDevice {
       // Whatever reached the file is a torn tail; learn where the file now ends.
       try { this.#end = this.#fs.fstatSync(fd).size; } catch { /* keep the old end */ }
       throw ioError('appending to', this.#path, e);
+    }
+  }
+
+  /**
+   * fstat of the descriptor with bigint fields (dev, ino, nlink, size...): the identity of the
+   * file this device has open, whatever has since happened to its name.
+   */
+  stat() {
+    const fd = this.#descriptor();
+    try {
+      return this.#fs.fstatSync(fd, { bigint: true });
+    } catch (e) {
+      throw ioError('stat of', this.#path, e);
     }
   }
 

@@ -422,7 +422,16 @@ function writable(s, what) {
     throw new VecliteError('EREADONLY', `${what}: collection '${s.name}' was opened read-only; ` +
       'open it without readOnly to write (one writer at a time)');
   }
-  if (s.lockLost) throw new VecliteError('ELOCK', `${what}: ${s.lockLost.message}`);
+  if (s.lockLost) throw new VecliteError(s.lockLost.code === 'EREADONLY' ? 'EREADONLY' : 'ELOCK', `${what}: ${s.lockLost.message}`);
+  if (s.lock && s.dev) {
+    // The file must still be the one at its path, under our lock ("database moved" rule).
+    try {
+      s.N.nb.checkWriter(s.dev, s.lock);
+    } catch (e) {
+      if (e?.code === 'EREADONLY' || e?.code === 'ELOCK') s.lockLost = e;
+      throw new VecliteError(e?.code ?? 'EIO', `${what}: ${e?.message ?? e}`, { cause: e });
+    }
+  }
 }
 
 /** Current wall clock in ns, for WITNESS timestamps. */
@@ -1047,7 +1056,7 @@ export class Collection {
     if (s.dev) {
       let moved;
       try {
-        moved = s.N.nb.compactFile(s.N, e, s.store, s.path);
+        moved = await s.N.nb.compactFile(s.N, e, s.store, s.path, s.lock ? { dev: s.dev, lock: s.lock } : null);
       } catch (err) {
         if (err?.renameFailed) {
           // The store now lives on the temporary file: keep its device for close(), stop here.
@@ -1060,6 +1069,7 @@ export class Collection {
       s.dev.close();
       s.dev = moved.dev;
       s.ref = moved.ref;
+
     } else {
       const io = e.ioMemOpen(new Uint8Array(0));
       try {
@@ -1494,7 +1504,13 @@ function release(col, why) {
   if (!s.h) return null;
   let err = null;
   if (s.store) {
+    if (s.lock && s.dev && !s.lockLost && !s.poisoned) {
+      // The close checkpoint writes too: not into a file that moved, nor under a lost lock.
+      try { s.N.nb.checkWriter(s.dev, s.lock); } catch (e) { s.lockLost = e; }
+    }
+    if (s.lockLost && s.dev) s.dev.refuseWrites(s.lockLost);
     err = s.engine.storeClose(s.store);
+    if (s.lockLost) err = null; // the checkpoint was refused on purpose; nothing committed is lost
     if (s.ref) s.engine.ioFree(s.ref);
     if (s.memIo) s.engine.ioMemFree(s.memIo);
     for (const x of s.extraDevs) {

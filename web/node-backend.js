@@ -8,9 +8,14 @@
 // methods (ioFromDevice, storeOpen, storeCompact, ...), never through heap views.
 //
 // Invariants:
-// - A writable open takes the FORMAT.md §7 lock (`<file>.lock`) BEFORE touching the file, and
-//   every failure after that releases it (and removes a file this call created), so a failed
-//   open leaves nothing behind. Read-only opens take no lock and never write.
+// - A writable open opens the file (creating a missing one empty, O_EXCL) and takes its writer
+//   lock (worker/lock-file.js) by the identity of that open file BEFORE reading or writing a byte
+//   of it, then checks that the name still leads to that file. Every failure after that releases
+//   the lock (and removes an empty file this call created, unless another writer holds it), so a
+//   failed open leaves nothing behind. Read-only opens take no lock and never write.
+// - Before every write (checkWriter), and right before compaction's rename, the writer checks
+//   that its lock is still its own and that its file is still the one at its path; a writer that
+//   lost either refuses writes (EREADONLY "moved", or ELOCK), on close too.
 // - Compaction writes `<file>.compact.tmp` through the engine (which syncs it), then renames it
 //   over the file and fsyncs the directory (FORMAT.md §6). Until the rename the original file is
 //   untouched; a leftover .compact.tmp (a crash mid-compaction) is garbage we delete, since only
@@ -89,7 +94,7 @@ export const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
  *   path: string, created: boolean }>}
  */
 export async function openFileStore(N, engine, file, o) {
-  const { fs, path, dev: D, lock: L } = N;
+  const { fs, path, dev: D } = N;
   const abs = realPath(N, file, 'openCollection');
   if (o.readOnly && o.createCfg && !fs.existsSync(abs)) {
     throw new VecliteError('EINVAL', `openCollection: ${abs} does not exist, and a read-only open cannot create it; ` +
@@ -100,27 +105,8 @@ export async function openFileStore(N, engine, file, o) {
   let ref = null;
   let created = false;
   try {
-    if (!o.readOnly) lock = await L.acquireFileLock(abs, { onLost: o.onLockLost });
-    let exists;
-    try {
-      const st = fs.statSync(abs);
-      if (!st.isFile()) throw new VecliteError('EINVAL', `${abs} is not a regular file`);
-      exists = true;
-    } catch (e) {
-      if (e instanceof VecliteError) throw e;
-      if (e?.code !== 'ENOENT') throw deviceError(e, `cannot stat ${abs}`);
-      exists = false;
-    }
-    if (!exists && !o.createCfg) {
-      throw new VecliteError('ENOTFOUND', `${abs} does not exist; pass create: { dimension, ... } to create it`);
-    }
-    try {
-      dev = D.openNodeFileSync(fs, abs, { readOnly: o.readOnly, create: !exists, exclusive: !exists });
-    } catch (e) {
-      throw deviceError(e, `cannot open ${abs}`);
-    }
-    created = !exists;
-    if (created) D.syncDir(fs, path.dirname(abs)); // the new name is durable before we commit into it
+    ({ dev, lock, created } = o.readOnly ? { dev: openDevice(N, abs, o, false), lock: null, created: false }
+      : await openLocked(N, abs, o.createCfg !== null, o.onLockLost));
     let size;
     try {
       size = dev.size();
@@ -144,16 +130,109 @@ export async function openFileStore(N, engine, file, o) {
   } catch (e) {
     if (ref) engine.ioFree(ref);
     if (dev) dev.close();
-    if (created) {
-      try { fs.rmSync(abs, { force: true }); } catch { /* best effort */ }
+    if (created && lock) {
+      // Only the lock holder may remove what it created: without the lock, another writer may
+      // already be filling the file.
+      try {
+        fs.rmSync(abs, { force: true });
+        D.syncDir(fs, path.dirname(abs));
+      } catch { /* best effort */ }
     }
     if (lock) lock.release();
     throw e;
   }
 }
 
+/** Open the device of an existing file (ENOTFOUND when it is missing), or null for a missing file when `orNull`. */
+function openDevice(N, abs, o, orNull) {
+  const { fs, dev: D } = N;
+  try {
+    const st = fs.statSync(abs);
+    if (!st.isFile()) throw new VecliteError('EINVAL', `${abs} is not a regular file`);
+  } catch (e) {
+    if (e instanceof VecliteError) throw e;
+    if (e?.code !== 'ENOENT') throw deviceError(e, `cannot stat ${abs}`);
+    if (orNull) return null;
+    throw new VecliteError('ENOTFOUND', `${abs} does not exist; pass create: { dimension, ... } to create it`);
+  }
+  try {
+    return D.openNodeFileSync(fs, abs, { readOnly: o.readOnly });
+  } catch (e) {
+    if (orNull && e?.code === 'ENOTFOUND') return null;
+    throw deviceError(e, `cannot open ${abs}`);
+  }
+}
+
+/**
+ * Open (or create, empty and exclusively) a file for writing and take its writer lock by the
+ * identity of the open file, then make sure the name still leads to that file (it may have been
+ * replaced between open and lock: then start again).
+ * @returns {Promise<{ dev: any, lock: any, created: boolean }>}
+ */
+async function openLocked(N, abs, mayCreate, onLockLost) {
+  const { fs, path, dev: D, lock: L } = N;
+  for (let attempt = 0; ; attempt++) {
+    let dev = openDevice(N, abs, { readOnly: false }, mayCreate);
+    let created = false;
+    if (!dev) {
+      try {
+        dev = D.openNodeFileSync(fs, abs, { create: true, exclusive: true });
+        created = true;
+      } catch (e) {
+        if (e?.code === 'EEXIST' && attempt < 5) continue; // created by someone else meanwhile: open theirs
+        throw deviceError(e, `cannot create ${abs}`);
+      }
+    }
+    let lock = null;
+    try {
+      if (created) D.syncDir(fs, path.dirname(abs)); // the new name is durable before we commit into it
+      lock = await L.acquireFileLock(abs, { onLost: onLockLost, identity: dev.stat() });
+      lock.checkFile(dev.stat());
+      return { dev, lock, created };
+    } catch (e) {
+      if (created && e?.code !== 'ELOCK') {
+        // Nobody else holds it (ELOCK would say so): take back the empty file we made.
+        try {
+          if (dev.size() === 0) {
+            fs.rmSync(abs, { force: true });
+            D.syncDir(fs, path.dirname(abs));
+          }
+        } catch { /* best effort */ }
+      }
+      dev.close();
+      if (lock) lock.release();
+      if (e?.code === 'EREADONLY' && attempt < 5) continue; // replaced between open and lock: again
+      // A file we created but could not lock (ELOCK) stays: the writer that holds it may be using it.
+      throw e instanceof VecliteError ? e : deviceError(e, `cannot open ${abs}`);
+    }
+  }
+}
+
+/**
+ * Before a write through a file store: the writer still holds its lock and its file is still the
+ * one at its path (see FileLock.checkFile).
+ * @throws {VecliteError} EREADONLY (file moved), ELOCK (lock lost), EIO
+ */
+export function checkWriter(dev, lock) {
+  let st;
+  try {
+    st = dev.stat();
+  } catch (e) {
+    throw deviceError(e, 'cannot check the file before writing');
+  }
+  lock.checkFile(st);
+}
+
+/** EINVAL for a path with a NUL character (the OS would cut it, or Node reject it as EIO-ish). */
+function noNul(p, where) {
+  if (typeof p === 'string' && p.includes('\0')) {
+    throw new VecliteError('EINVAL', `${where}: the path ${JSON.stringify(p)} contains a NUL character, which no file name can hold`);
+  }
+}
+
 /** The canonical path of a file (see the invariants), as a VecliteError EIO when it cannot be had. */
 export function realPath(N, file, where) {
+  noNul(file, where);
   try {
     return N.dev.realFilePath(N.fs, N.path, file);
   } catch (e) {
@@ -190,11 +269,14 @@ export function randomBytes(N, n) {
  * fsynced. `abs` must be the canonical path openFileStore returned (never a symlink). On
  * success the store lives on the new file: returns its device and io; the caller frees the old
  * ones.
- * @returns {{ dev: any, ref: { io: number, handle: number } }}
+ * @param {{ dev: any, lock: any }|null} writer the writer's current device and lock: checked right
+ *   before the rename (EREADONLY/ELOCK when the name no longer leads to its file), and the lock's
+ *   identity claim moved to the compacted file
+ * @returns {Promise<{ dev: any, ref: { io: number, handle: number } }>}
  * @throws {VecliteError} with `renameFailed = true` when the image was written but could not
  *   replace the file: the store is then on the temporary file and must not be used further
  */
-export function compactFile(N, engine, store, abs) {
+export async function compactFile(N, engine, store, abs, writer = null) {
   const { fs, path, dev: D } = N;
   const tmp = `${abs}.compact.tmp`;
   try {
@@ -217,12 +299,24 @@ export function compactFile(N, engine, store, abs) {
     try { fs.rmSync(tmp, { force: true }); } catch { /* best effort */ }
     throw e;
   }
+  // From here the store lives on the temporary file (storeCompact moved it there): a failure
+  // leaves the original file as it was, and the handle must not be used further.
   try {
     dev.sync();
+    if (writer) {
+      // Right before the rename: the name must still lead to our file, under our lock, and the
+      // image is claimed as ours before it takes the name.
+      checkWriter(writer.dev, writer.lock);
+      await writer.lock.claimNext(dev.stat());
+      checkWriter(writer.dev, writer.lock);
+    }
     D.replaceFile(fs, path, tmp, abs);
+    if (writer) writer.lock.adoptNext(dev.stat());
   } catch (e) {
-    const err = deviceError(e, `compact: the compacted image ${tmp} is complete but could not replace ${abs} ` +
-      '(the original file is unchanged)');
+    const err = e instanceof VecliteError
+      ? new VecliteError(e.code, `compact: ${e.message} (the compacted image was not put in place; ${abs} is unchanged)`, { cause: e })
+      : deviceError(e, `compact: the compacted image ${tmp} is complete but could not replace ${abs} ` +
+        '(the original file is unchanged)');
     err.renameFailed = true;
     err.dev = dev;
     err.ref = ref;
@@ -239,6 +333,7 @@ export function compactFile(N, engine, store, abs) {
  */
 export async function createChildFile(N, engine, file, onLockLost) {
   const { fs, path, dev: D, lock: L } = N;
+  noNul(file, 'derive');
   let taken = true;
   try {
     fs.lstatSync(file);
@@ -250,13 +345,21 @@ export async function createChildFile(N, engine, file, onLockLost) {
     throw new VecliteError('EINVAL', `derive: ${path.resolve(file)} already exists; derive into a new file name`);
   }
   const abs = realPath(N, file, 'derive');
-  const lock = await L.acquireFileLock(abs, { onLost: onLockLost });
   let dev;
   try {
     dev = D.openNodeFileSync(fs, abs, { create: true, exclusive: true });
-    D.syncDir(fs, path.dirname(abs));
   } catch (e) {
-    lock.release();
+    throw deviceError(e, `derive: cannot create ${abs}`);
+  }
+  let lock;
+  try {
+    D.syncDir(fs, path.dirname(abs));
+    lock = await L.acquireFileLock(abs, { onLost: onLockLost, identity: dev.stat() });
+  } catch (e) {
+    dev.close();
+    if (e?.code !== 'ELOCK') {
+      try { fs.rmSync(abs, { force: true }); } catch { /* best effort */ }
+    }
     throw deviceError(e, `derive: cannot create ${abs}`);
   }
   return { dev, ref: engine.ioFromDevice(dev), lock, path: abs };
@@ -315,6 +418,7 @@ export function lockStatus(N, abs, ownLock) {
  */
 export function ensureDir(N, dir) {
   const { fs, path, dev: D } = N;
+  noNul(dir, 'createDatabase');
   const abs = path.resolve(dir);
   let first;
   try {

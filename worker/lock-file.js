@@ -1,57 +1,71 @@
-// worker/lock-file.js — the Node single-writer lock: `<file>.rvf.lock` (FORMAT.md §7, SPEC.md F7).
+// worker/lock-file.js — the Node single-writer lock (docs/single-writer.md).
 //
-// A writer of `x.rvf` holds `x.rvf.lock`, a 104-byte file shared with @ruvector/rvf-node:
+// One .rvf FILE has at most one writer, whatever name reaches it. A writer holds three things:
+//   1. its identity claim: the kernel-held claim "i/<dev>/<ino>" of the file it has open
+//      (worker/lock-claim.js). bind() is atomic, so of any number of racing writers exactly one
+//      gets it, through whatever name (hard link, rename, symlink, a second database over the same
+//      folder); it dies with its holder (SIGKILL, crash, worker.terminate()).
+//   2. its liveness claim "w/<writer id>": whoever finds its lock file probes it; a refused
+//      connection proves the writer dead, an accepted one proves it alive (even when busy).
+//   3. `x.rvf.lock`, a 104-byte file shared with @ruvector/rvf-node (interop, and writers in other
+//      network namespaces or on other hosts, which the claims do not reach):
 //
 //   off   size  field
 //   0x00     4  magic 0x52564C46 (u32 LE; the bytes read "FLVR")
 //   0x04     4  pid (u32 LE) of the writer
 //   0x08    64  hostname, UTF-8, NUL-terminated (at most 63 bytes; rvf-node writes at most 62)
 //   0x48     8  created_ns (u64 LE): wall clock, ns since the Unix epoch — refreshed by our heartbeat
-//   0x50    16  writer_id, random; identifies one holder across takeovers
+//   0x50    16  writer_id; identifies one holder across takeovers
 //   0x60     4  version, u32 1
 //   0x64     4  IEEE CRC-32 of bytes 0x00..0x63
 //
 // Invariants:
+// - Order of acquisition: liveness claim (before our id is in any lock file), identity claim
+//   (before the lock file is judged: the holder of the identity is the only veclite writer that
+//   judges or takes over this file's lock file, so takeovers do not race), then the lock file.
+//   Callers create a missing file first (empty, O_EXCL) so that it has an identity to claim.
 // - The lock file never exists half-written: it is written and fsynced under a temporary name
 //   and then link()ed (exclusive, like O_CREAT|O_EXCL) or, for a takeover, rename()d into place.
 //   Why: rvf-node deletes any lock file shorter than 104 bytes or with a wrong magic on sight,
 //   however young, so an O_EXCL file caught between open() and write() would be stolen.
 //   Only where hard links are unsupported do we fall back to open(O_CREAT|O_EXCL) + write.
 // - We only ever remove or overwrite a lock whose writer_id is ours, or one judged stale.
-// - Staleness, identical to rvf-node 0.2.3 for parseable locks (>= 104 bytes, right magic; the
-//   CRC is reported but does not decide, because rvf-node does not check it either):
-//     same host:  the pid is dead (kill(pid, 0) fails with ESRCH) AND created_ns is > 30 s old;
-//     other host: created_ns is > 300 s old (the pid cannot be checked).
-//   A live pid on this host is never stale, however old (but see "Threads" below for a lock of
-//   this very process). A created_ns in the future counts as age 0. An unparseable file (short,
-//   wrong magic) is judged by its mtime: stale after 30 s, otherwise held by an unknown writer
-//   (rvf-node would delete it at once; we are more careful).
-//   pid 0 or a pid above 2^31-1 names no process and counts as dead.
-// - Threads: a lock whose pid is this very process may belong to another worker thread here, and
-//   a worker killed by worker.terminate() never runs its exit hooks, so its lock would outlive it
-//   for as long as the process lives (its pid is alive). veclite therefore marks its writer ids
-//   (below) and, for a marked lock of this process that this thread does not hold, checks the
-//   holding THREAD instead of the pid:
-//     * its OS thread id is in the writer id and /proc/self/task/<tid> is gone (Linux): the
-//       thread has ended → stale at once, whatever its age;
-//     * otherwise the acquirer pings the holder on BroadcastChannel('veclite-lock:' + lockPath)
-//       ({type:'ping', writerId, nonce}; every veclite writer answers pings for its own writer
-//       id with {type:'pong', writerId, nonce}) and waits up to PING_MS (250 ms; option pingMs).
-//       An answer means held. No answer means held too when the thread is known to be running
-//       (busy in a long synchronous call: taking over then would make two writers), and stale
-//       when its state cannot be read (no /proc: macOS, Windows) — there a thread blocked for
-//       more than PING_MS can lose its lock; its next heartbeat notices (onLost) and from then
-//       on its writes are refused, but commits before that heartbeat race the new writer.
-//   A candidate answers pings from before its lock file exists until release(), so a lock is
-//   never seen without its answerer. Channels are unref()ed and closed on release: they never
-//   keep a process or thread alive. An unmarked lock of this process (@ruvector/rvf-node loaded
-//   in this process) keeps the pid rule: held while the process lives.
-// - Writer ids written by veclite: bytes 0..7 random; 8..11 the OS thread id of the holder
-//   (u32 LE; 0 where it cannot be read); 12..15 the first 4 bytes of
-//   SHA-256("veclite-writer-id" || bytes 0..11). rvf-node's ids are 16 random bytes, which carry
-//   this mark with probability 2^-32.
+// - Judging a lock file someone left (the first rule that applies decides):
+//     a. a veclite writer of this host and network namespace (writer id layout below): probe its
+//        liveness claim. Dead → stale at once, whatever created_ns says (future, or young).
+//        Alive → held, unless the file now at the lock's name is not the file that writer writes
+//        (it was renamed away or replaced under it: the name is free, the writer refuses writes).
+//     b. a veclite writer of another network namespace on this host (a container): its pid means
+//        nothing here; stale once its heartbeat has been absent for 30 s.
+//     c. any other lock of this host (rvf-node's, an older veclite's): the pid rule of rvf-node
+//        0.2.3 — stale when the pid is dead AND the last refresh is > 30 s old; a live pid is
+//        not the writer when that process is younger than the lock (the pid was reused), so it
+//        then counts as dead. Where a thread of THIS process holds it (older veclite layout, or no
+//        claims on this platform), the thread check below applies.
+//     d. another host: stale when the last refresh is > 300 s old.
+//   "Last refresh" is created_ns, or, when that lies in the future (a clock ahead of ours, or
+//   ours set back), the file's mtime, which every heartbeat touches. An unparseable file (short,
+//   wrong magic) is stale 30 s after its mtime (rvf-node would delete it at once). The CRC is
+//   reported but does not decide, because rvf-node does not check it either. pid 0 or a pid
+//   above 2^31-1 names no process and counts as dead.
+// - Where claims are unavailable (not Linux), the identity and liveness proofs are absent: the
+//   lock is per canonical name and its takeover can race, and threads of this process are
+//   checked as follows. A marked lock of this process that this thread does not hold: its OS
+//   thread id (in the writer id) gone from /proc/self/task → stale at once; otherwise the
+//   acquirer pings the holder on BroadcastChannel('veclite-lock:' + lockPath) ({type:'ping',
+//   writerId, nonce}; every veclite writer answers {type:'pong', writerId, nonce}) and waits up
+//   to PING_MS (option pingMs): an answer means held; no answer means held when the thread is
+//   known to run, stale when its state cannot be read. Channels and claims are unref()ed and
+//   closed on release: they never keep a process or thread alive.
+// - Writer ids written by veclite: bytes 0..3 random; 4..7 the network namespace inode of the
+//   holder (u32 LE; 0 unknown); 8..11 its OS thread id (0 unknown); 12..15 the first 4 bytes of
+//   SHA-256("veclite-writer-id/2" || bytes 0..11). (The first layout had bytes 0..7 random and
+//   the key "veclite-writer-id".) rvf-node's ids are 16 random bytes, which carry a mark with
+//   probability 2^-32.
+// - A held lock checks, before every write (FileLock.checkFile), that it is still ours on disk and
+//   that the name still leads to the open file (SQLite's "database moved" rule).
 // - Paths: acquireFileLock and readFileLock resolve the .rvf path with realFilePath()
-//   (idb/node-file.js) first, so every name of one file (symlinks, relative paths) has one lock.
+//   (idb/node-file.js) first, so every name of one file (symlinks, relative paths) has one lock file.
 // - "Same host" means the lock's hostname equals one of this machine's names: os.hostname(),
 //   $HOSTNAME, or /etc/hostname (rvf-node uses $HOSTNAME, else /etc/hostname), compared as bytes
 //   after truncation to 62 or 63 bytes. We write os.hostname().
@@ -75,6 +89,8 @@ import crypto from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 import { VecliteError } from '../web/errors.js';
 import { realFilePath } from '../idb/node-file.js';
+import * as claims from './lock-claim.js';
+import { netns } from './lock-claim.js';
 
 // ---- layout ------------------------------------------------------------------------------------
 
@@ -204,8 +220,44 @@ function pidAlive(pid) {
   }
 }
 
+/** Clock ticks per second of /proc/<pid>/stat start times (USER_HZ: 100 on every Linux ABI). */
+const USER_HZ = 100;
+
 /**
- * Decide whether an existing lock file may be taken over.
+ * Seconds since process `pid` started, from the boot-relative clock (Linux /proc), or null when
+ * that cannot be read. Not affected by wall-clock jumps.
+ */
+function processAgeS(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // comm may hold spaces
+    const startTicks = Number(fields[19]); // field 22 of the whole line
+    const uptimeS = Number(fs.readFileSync('/proc/uptime', 'latin1').split(' ')[0]);
+    if (!Number.isFinite(startTicks) || !Number.isFinite(uptimeS)) return null;
+    return uptimeS - startTicks / USER_HZ;
+  } catch {
+    return null;
+  }
+}
+
+/** Slack for comparing a process's age with a lock's (clock resolution, btime rounding). */
+const REUSE_SLACK_S = 10;
+
+/**
+ * How long ago a lock was last written by its holder, in ns: created_ns's age, or, when created_ns
+ * lies in the future (a clock ahead of ours, or ours set back), the age of the file's mtime
+ * (every heartbeat touches it); 0 when that is in the future too.
+ */
+function heartbeatAge(createdNs, mtimeMs) {
+  const now = nowNs();
+  if (createdNs <= now + 1_000_000_000n) return createdNs < now ? now - createdNs : 0n;
+  const m = BigInt(Math.floor(mtimeMs)) * 1_000_000n;
+  return m < now ? now - m : 0n;
+}
+
+/**
+ * Decide whether an existing lock file may be taken over by the timed rules (the ones that need
+ * no proof of the holder's death; see judgeHolder for the proof).
  * @param {Buffer} bytes the file's content
  * @param {number} mtimeMs its mtime
  * @returns {{stale: boolean, info: ReturnType<typeof decodeLock>, sameHost: boolean, alive: boolean, why: string}}
@@ -221,22 +273,33 @@ function judge(bytes, mtimeMs) {
         `such a file counts as stale ${STALE_GARBAGE_MS / 1000} s after its last change)`,
     };
   }
-  const age = nowNs() - info.createdNs; // negative when written by a clock ahead of ours
-  const ageS = age > 0n ? Number(age / 1_000_000n) / 1000 : 0;
+  const age = heartbeatAge(info.createdNs, mtimeMs);
+  const ageS = Number(age / 1_000_000n) / 1000;
+  const future = info.createdNs > nowNs() + 1_000_000_000n ? ' (its timestamp lies in the future, so its age is taken from the file\'s last change)' : '';
   const sameHost = localHostKeys().has(info.hostKey);
   if (sameHost) {
-    const alive = pidAlive(info.pid);
+    let alive = pidAlive(info.pid);
+    let reused = false;
+    if (alive && info.pid !== process.pid) {
+      // A running pid younger than the lock is not the writer: the pid was reused after it died.
+      const procAge = processAgeS(info.pid);
+      if (procAge !== null && procAge + REUSE_SLACK_S < ageS) {
+        alive = false;
+        reused = true;
+      }
+    }
     const stale = !alive && age > STALE_SAME_HOST_NS;
     let why = alive
       ? 'that process is running'
-      : `that process is no longer running, but the lock was refreshed ${ageS.toFixed(1)} s ago and ` +
-        `a dead writer's lock only counts as stale ${Number(STALE_SAME_HOST_NS / 1_000_000_000n)} s after its last refresh`;
+      : `that process is no longer running${reused ? ' (its pid now belongs to a younger process)' : ''}, but the lock was refreshed ` +
+        `${ageS.toFixed(1)} s ago${future} and a lock whose writer's death cannot be proven only counts as stale ` +
+        `${Number(STALE_SAME_HOST_NS / 1_000_000_000n)} s after its last refresh`;
     if (info.pid === process.pid) why = 'that is this process: the store is already open for writing here';
     return { stale, info, sameHost, alive, why };
   }
   return {
     stale: age > STALE_OTHER_HOST_NS, info, sameHost, alive: true,
-    why: `its pid cannot be checked from this host; it was refreshed ${ageS.toFixed(1)} s ago and a lock from ` +
+    why: `its pid cannot be checked from this host; it was refreshed ${ageS.toFixed(1)} s ago${future} and a lock from ` +
       `another host only counts as stale ${Number(STALE_OTHER_HOST_NS / 1_000_000_000n)} s after its last refresh`,
   };
 }
@@ -245,11 +308,12 @@ function judge(bytes, mtimeMs) {
 
 /** How long an acquirer waits for the holding thread of a same-process lock to answer (ms). */
 export const PING_MS = 250;
-const TAG_KEY = 'veclite-writer-id';
+const TAG_KEY_V1 = 'veclite-writer-id';
+const TAG_KEY = 'veclite-writer-id/2';
 
 /** The 4-byte mark of a veclite writer id over its first 12 bytes. */
-function writerMark(first12) {
-  return crypto.createHash('sha256').update(TAG_KEY).update(first12).digest().subarray(0, 4);
+function writerMark(first12, key = TAG_KEY) {
+  return crypto.createHash('sha256').update(key).update(first12).digest().subarray(0, 4);
 }
 
 let tidOfThisThread;
@@ -267,19 +331,28 @@ function ownTid() {
   return tidOfThisThread;
 }
 
-/** A fresh veclite writer id: 8 random bytes, this thread's id, the mark (see the file comment). */
+/**
+ * A fresh veclite writer id: 4 random bytes, this process's network namespace, this thread's id,
+ * the mark (see the file comment).
+ */
 function newWriterId() {
   const id = crypto.randomBytes(16);
+  id.writeUInt32LE(netns() >>> 0, 4);
   id.writeUInt32LE(ownTid() >>> 0, 8);
   writerMark(id.subarray(0, 12)).copy(id, 12);
   return id;
 }
 
-/** For a writer id written by veclite: { tid } (0: unknown); null for any other writer's id. */
+/**
+ * For a writer id written by veclite: { tid, netns } (0: unknown; netns null for the first
+ * layout, whose bytes 4..7 were random); null for any other writer's id.
+ */
 function markedWriter(hex) {
   const b = Buffer.from(hex, 'hex');
-  if (b.length !== 16 || !b.subarray(12).equals(writerMark(b.subarray(0, 12)))) return null;
-  return { tid: b.readUInt32LE(8) };
+  if (b.length !== 16) return null;
+  if (b.subarray(12).equals(writerMark(b.subarray(0, 12)))) return { tid: b.readUInt32LE(8), netns: b.readUInt32LE(4) };
+  if (b.subarray(12).equals(writerMark(b.subarray(0, 12), TAG_KEY_V1))) return { tid: b.readUInt32LE(8), netns: null };
+  return null;
 }
 
 /** Whether thread `tid` of this process runs: true, false, or null when that cannot be read. */
@@ -345,8 +418,49 @@ async function holderAnswers(lockPath, hex, ms) {
 async function judgeHolder(lockPath, bytes, mtimeMs, pingMs) {
   const v = judge(bytes, mtimeMs);
   const { info } = v;
-  if (!info.parseable || !v.sameHost || info.pid !== process.pid) return v;
+  if (!info.parseable || !v.sameHost) return v;
   const w = markedWriter(info.writerId);
+  if (w && w.netns && w.netns === netns() && await claims.available()) {
+    // A veclite writer of this network namespace: its liveness claim proves life or death.
+    const p = await claims.probe(claims.writerName(info.writerId));
+    const h = p.hello;
+    if (p.state === 'alive' && h && typeof h.ino === 'string') {
+      // Alive, but is this name still its file? A writer whose file was renamed away (or
+      // replaced) has lost the name: the file now here is not the one it writes.
+      const file = lockPath.slice(0, -'.lock'.length);
+      let here = null;
+      try {
+        here = fs.statSync(file, { bigint: true });
+      } catch (e) {
+        if (e?.code !== 'ENOENT') throw eio('stat the file of', lockPath, e);
+      }
+      if (here && (String(here.dev) !== h.dev || String(here.ino) !== h.ino)) {
+        return {
+          ...v, stale: true, alive: true,
+          why: `its writer (pid ${info.pid}) writes another file now: ${file} was renamed away from it or replaced`,
+        };
+      }
+    }
+    if (p.state === 'alive' || p.state === 'busy') {
+      let why = 'that writer is running (it answers on its liveness socket)';
+      if (HELD.has(info.writerId)) why = 'that is this thread: the store is already open for writing here';
+      else if (info.pid === process.pid) why = 'another thread of this process holds the store open for writing (it answers on its liveness socket)';
+      return { ...v, stale: false, alive: true, why };
+    }
+    return { ...v, stale: true, alive: false, why: `its writer (pid ${info.pid}) has ended: its liveness socket is gone` };
+  }
+  if (w && w.netns && w.netns !== netns()) {
+    // A veclite writer in another network namespace (a container on this host): its pid means
+    // nothing here, but it heartbeats every few seconds; its lock expires when the beat stops.
+    const age = heartbeatAge(info.createdNs, mtimeMs);
+    return {
+      ...v, stale: age > STALE_SAME_HOST_NS, alive: age <= STALE_SAME_HOST_NS,
+      why: `it was written from another network namespace (a container?), where its pid cannot be checked; ` +
+        `it was refreshed ${(Number(age / 1_000_000n) / 1000).toFixed(1)} s ago and counts as stale ` +
+        `${Number(STALE_SAME_HOST_NS / 1_000_000_000n)} s after its last refresh`,
+    };
+  }
+  if (info.pid !== process.pid) return v;
   if (!w) return v; // another library's lock in this process (rvf-node): the pid rule
   if (HELD.has(info.writerId)) {
     return { ...v, stale: false, why: 'that is this thread: the store is already open for writing here' };
@@ -492,9 +606,13 @@ export class FileLock {
   #lost = null;
   #onLost;
   #channel;
+  #claims;
+  #hello;
 
   /** @internal */
-  constructor(lockPath, fields, heartbeatMs, onLost, channel) {
+  constructor(lockPath, fields, heartbeatMs, onLost, channel, held = [], hello = {}) {
+    this.#claims = held; // kernel-held claims (worker/lock-claim.js): liveness, then identity
+    this.#hello = hello; // what they answer: updated when the identity moves
     this.#path = lockPath;
     this.#pid = fields.pid;
     this.#host = fields.host;
@@ -510,6 +628,76 @@ export class FileLock {
   /** Path of the lock file. */
   get path() {
     return this.#path;
+  }
+
+  /** Path of the .rvf file this lock is for (canonical). */
+  get filePath() {
+    return this.#path.slice(0, -'.lock'.length);
+  }
+
+  /**
+   * Check, before a write, that this writer may still write the file it opened: the lock is held
+   * and still ours on disk, and the file's name still leads to the file the caller has open
+   * (SQLite's "database moved" rule: a writer whose file was renamed, replaced or deleted under
+   * it must not acknowledge writes nobody can find again). A failure is sticky (the lock counts as
+   * lost and onLost is called).
+   * @param {{dev: bigint, ino: bigint, nlink: bigint}} open fstat (bigint) of the caller's descriptor
+   * @throws {VecliteError} EREADONLY when the file moved; ELOCK when the lock was lost
+   */
+  checkFile(open) {
+    if (this.#released) throw new VecliteError('ECLOSED', `the writer lock ${this.#path} was released`);
+    if (this.#lost) throw this.#lost;
+    const file = this.filePath;
+    const moved = (what) => this.#lose(new VecliteError('EREADONLY',
+      `${file} ${what} since this writer opened it, so writes through this handle would reach no file that ` +
+      'anyone can open by that name; nothing more is written here. Close this handle and open the store where it now is.'));
+    if (open.nlink === 0n) throw moved('was deleted');
+    let st;
+    try {
+      st = fs.statSync(file, { bigint: true });
+    } catch (e) {
+      if (e?.code === 'ENOENT' || e?.code === 'ENOTDIR') throw moved('was renamed or deleted (its name, or its folder\'s, no longer exists)');
+      throw eio('check the file of', this.#path, e);
+    }
+    if (st.dev !== open.dev || st.ino !== open.ino) throw moved('was replaced by another file (renamed over, or its folder renamed)');
+    let cur;
+    try {
+      cur = readWithMtime(this.#path);
+    } catch (e) {
+      throw eio('read', this.#path, e);
+    }
+    const info = cur && decodeLock(cur.bytes);
+    if (!info || !info.parseable || info.writerId !== this.#writerId.toString('hex')) {
+      const who = info?.parseable ? `taken over by pid ${info.pid} on host "${info.host}"` : 'deleted by someone else';
+      throw this.#lose(new VecliteError('ELOCK', `the writer lock ${this.#path} was ${who}; reopen the store to write again`));
+    }
+  }
+
+  /**
+   * Compaction, step 1: claim the identity of the file that is about to replace ours by rename
+   * (rename keeps the inode), before the rename, so that no moment exists in which that file is
+   * unclaimed or our claims describe another file. Where claims are unavailable this does nothing.
+   * @param {{dev: bigint, ino: bigint}} next fstat of the replacement
+   * @throws {VecliteError} ELOCK when another writer holds it (nobody should: it is our temp file)
+   */
+  async claimNext(next) {
+    if (!(await claims.available())) return;
+    const c = await claims.claim(claims.identityName(next.dev, next.ino), this.#hello);
+    if (!c) throw new VecliteError('ELOCK', `compact: the compacted image of ${this.filePath} is claimed by another writer`);
+    this.#claims.push(c);
+  }
+
+  /**
+   * Compaction, step 2, right after the rename: the replacement is our file now; say so to
+   * probers and free the old file's claim.
+   * @param {{dev: bigint, ino: bigint}} next
+   */
+  adoptNext(next) {
+    this.#hello.dev = String(next.dev);
+    this.#hello.ino = String(next.ino);
+    const keep = claims.identityName(next.dev, next.ino);
+    for (const c of this.#claims) if (c.name.startsWith('i/') && c.name !== keep) c.close();
+    this.#claims = this.#claims.filter((c) => c.held);
   }
 
   /** Who we are, as written in the file: created_ns is the time of the last refresh. */
@@ -597,6 +785,17 @@ export class FileLock {
     if (this.#released) return false;
     this.#released = true;
     this.#stop();
+    try {
+      return this.#removeFile();
+    } finally {
+      // The lock file goes first: a claim freed before it would let a prober call us dead
+      // while our lock file still names us.
+      for (const c of this.#claims) c.close();
+      this.#claims = [];
+    }
+  }
+
+  #removeFile() {
     let cur;
     try {
       cur = readWithMtime(this.#path);
@@ -616,21 +815,26 @@ export class FileLock {
 }
 
 /**
- * Take the writer lock of an .rvf file: create `${rvfPath}.lock` exclusively, or take over a
- * stale one (see the file comment for the rules). The path is first resolved to the file's
- * canonical path (symlinks followed), so the lock of a file is the same under all its names.
- * @param {string} rvfPath path of the .rvf file (it need not exist yet)
- * @param {{heartbeatMs?: number, onLost?: (err: VecliteError) => void, pingMs?: number}} [options]
- *   heartbeatMs: how often created_ns is refreshed (default 5000; keep it well under 300 s).
+ * Take the writer lock of an .rvf file: its identity claim (one writer per file, whatever its
+ * name), then `${rvfPath}.lock` created exclusively, or taken over when its holder is provably
+ * dead or stale (see the file comment for the rules). The path is first resolved to the file's
+ * canonical path (symlinks followed), so the lock file of a file is the same under all its names.
+ * @param {string} rvfPath path of the .rvf file (it need not exist yet; create it first, empty and
+ *   O_EXCL, when you can, so that it is locked by identity too)
+ * @param {{heartbeatMs?: number, onLost?: (err: VecliteError) => void, pingMs?: number,
+ *   identity?: {dev: number|bigint, ino: number|bigint}}} [options]
+ *   heartbeatMs: how often created_ns is refreshed (default 5000; keep it well under 30 s).
  *   onLost: called once if a heartbeat finds the lock deleted or taken over.
  *   pingMs: how long to wait for another thread of this process holding the lock to answer
- *   (default PING_MS, 250).
+ *   where liveness claims are unavailable (default PING_MS, 250).
+ *   identity: the file's (dev, ino) as the caller's open descriptor sees it; default: stat of the
+ *   path when the file exists.
  * @returns {Promise<FileLock>}
  * @throws {VecliteError} ELOCK naming the holder; EINVAL; EIO when the file cannot be written
  */
-export async function acquireFileLock(rvfPath, { heartbeatMs = 5000, onLost, pingMs = PING_MS } = {}) {
-  if (typeof rvfPath !== 'string' || rvfPath === '') {
-    throw new VecliteError('EINVAL', 'acquireFileLock: rvfPath must be a non-empty string');
+export async function acquireFileLock(rvfPath, { heartbeatMs = 5000, onLost, pingMs = PING_MS, identity } = {}) {
+  if (typeof rvfPath !== 'string' || rvfPath === '' || rvfPath.includes('\0')) {
+    throw new VecliteError('EINVAL', 'acquireFileLock: rvfPath must be a non-empty string without NUL characters');
   }
   if (typeof heartbeatMs !== 'number' || !(heartbeatMs > 0) || heartbeatMs > 2 ** 31 - 1) {
     throw new VecliteError('EINVAL', `acquireFileLock: heartbeatMs must be a positive number of ms, got ${heartbeatMs}`);
@@ -638,21 +842,105 @@ export async function acquireFileLock(rvfPath, { heartbeatMs = 5000, onLost, pin
   if (typeof pingMs !== 'number' || !(pingMs > 0) || pingMs > 2 ** 31 - 1) {
     throw new VecliteError('EINVAL', `acquireFileLock: pingMs must be a positive number of ms, got ${pingMs}`);
   }
-  const lockPath = `${canonical(rvfPath)}.lock`;
+  const real = canonical(rvfPath);
+  const lockPath = `${real}.lock`;
   const fields = { pid: process.pid, host: os.hostname(), createdNs: 0n, writerId: newWriterId() };
   const myId = fields.writerId.toString('hex');
+  const id = identity ?? statIdentity(real);
+  // What our claims tell a prober: who we are, and which file (dev, ino) we write.
+  const hello = { pid: process.pid, host: fields.host, path: real, writerId: myId,
+    dev: id ? String(id.dev) : null, ino: id ? String(id.ino) : null };
+  const held = []; // claims taken so far: closed again unless the lock is handed out
   let channel = answerPings(lockPath, myId); // before the file exists: see the file comment
-  const held = () => {
-    const lock = new FileLock(lockPath, fields, heartbeatMs, onLost, channel);
-    channel = null;
-    return lock;
-  };
   try {
-    return await takeLock(lockPath, fields, myId, held, pingMs);
+    if (await claims.available()) {
+      // Our liveness claim exists before our id is in any lock file: a prober never sees a lock
+      // of ours without its proof of life.
+      const w = await claims.claim(claims.writerName(myId), hello);
+      if (!w) throw new VecliteError('EIO', `acquireFileLock: writer id ${myId} is already in use (retry)`);
+      held.push(w);
+      if (id) {
+        const c = await claimIdentity(real, lockPath, id, hello);
+        held.push(c);
+      }
+    }
+    const make = () => {
+      const lock = new FileLock(lockPath, fields, heartbeatMs, onLost, channel, held.splice(0), hello);
+      channel = null;
+      return lock;
+    };
+    return await takeLock(lockPath, fields, myId, make, pingMs);
   } finally {
     if (channel) channel.close();
+    for (const c of held) c.close();
   }
 }
+
+/** (dev, ino) of a file, or null when it does not exist. */
+function statIdentity(p) {
+  try {
+    const st = fs.statSync(p, { bigint: true });
+    return { dev: st.dev, ino: st.ino };
+  } catch (e) {
+    if (e?.code === 'ENOENT') return null;
+    throw eio('stat the file of', `${p}.lock`, e);
+  }
+}
+
+/**
+ * Claim a file's identity, or throw ELOCK naming the writer that holds it. A holder that lets go
+ * while we ask who it is ('gone', 'dead') lets us try again.
+ */
+async function claimIdentity(real, lockPath, id, hello) {
+  const name = claims.identityName(id.dev, id.ino);
+  for (let attempt = 0; ; attempt++) {
+    const c = await claims.claim(name, hello);
+    if (c) return c;
+    // The holder answers from its event loop; one busy in a long synchronous call (opening a
+    // large store) answers late, so wait a while: this is the error path.
+    const p = await claims.probe(name, IDENTITY_HELLO_MS);
+    if ((p.state === 'gone' || p.state === 'dead') && attempt < 20) continue;
+    throw identityHeld(real, lockPath, p);
+  }
+}
+
+/** ELOCK for a file whose identity claim another writer holds, naming that writer. */
+function identityHeld(real, lockPath, p) {
+  const h = p.hello;
+  let who;
+  let holder;
+  if (h && typeof h.pid === 'number') {
+    const other = typeof h.path === 'string' && h.path !== real
+      ? `, under another name, ${h.path} (a hard link, a rename, or a second path to the same file)` : '';
+    const here = h.pid === process.pid ? ' (this process: another thread, or a handle opened here)' : '';
+    who = `pid ${h.pid} on host "${h.host}"${here}, which has it open for writing${other}`;
+    holder = { pid: h.pid, host: h.host, createdNs: null, writerId: h.writerId ?? null, valid: true, path: h.path ?? null };
+  } else {
+    // Busy in a long synchronous call: its lock file, if it is at this name, says who it is.
+    let info = null;
+    try {
+      const seen = readWithMtime(lockPath);
+      if (seen) info = decodeLock(seen.bytes);
+    } catch { /* described without it below */ }
+    if (info?.parseable) {
+      who = `pid ${info.pid} on host "${info.host}" (as its lock file says; it is busy and did not answer within ` +
+        `${IDENTITY_HELLO_MS} ms), which has it open for writing`;
+      holder = { ...holderOf(info), path: null };
+    } else {
+      who = `a writer on this machine that is busy in a long call (it did not say who it is within ${IDENTITY_HELLO_MS} ms, ` +
+        'and holds this file under another name)';
+      holder = { pid: null, host: null, createdNs: null, writerId: null, valid: false, path: null };
+    }
+  }
+  const err = new VecliteError('ELOCK', `${lockPath} is held by ${who}. One file has one writer, whatever name ` +
+    'reaches it: close the other writer, or open read-only.');
+  // @ts-ignore -- extra, documented field for status output
+  err.holder = holder;
+  return err;
+}
+
+/** How long a refused writer waits for the identity holder to say who it is (ms). */
+const IDENTITY_HELLO_MS = 1000;
 
 /** The .rvf path with symlinks resolved (EIO when that fails). */
 function canonical(rvfPath) {

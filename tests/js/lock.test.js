@@ -254,11 +254,24 @@ function ownTid() {
   }
 }
 
-/** A veclite-marked writer id (worker/lock-file.js comment): 8 random bytes, tid, mark. */
-function markedWriterId(tid) {
+/** This process's network namespace inode (Linux), or 0. */
+function netnsOfThisProcess() {
+  try {
+    return Number(/^net:\[(\d+)\]$/.exec(fs.readlinkSync('/proc/self/ns/net'))[1]);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * A veclite-marked writer id (worker/lock-file.js comment). First layout (v1): 8 random bytes,
+ * tid, mark. Current layout (v2): 4 random bytes, network namespace, tid, mark.
+ */
+function markedWriterId(tid, { v2 = false, netns = netnsOfThisProcess() } = {}) {
   const id = crypto.randomBytes(16);
+  if (v2) id.writeUInt32LE(netns >>> 0, 4);
   id.writeUInt32LE(tid, 8);
-  crypto.createHash('sha256').update('veclite-writer-id').update(id.subarray(0, 12)).digest().copy(id, 12, 0, 4);
+  crypto.createHash('sha256').update(v2 ? 'veclite-writer-id/2' : 'veclite-writer-id').update(id.subarray(0, 12)).digest().copy(id, 12, 0, 4);
   return id;
 }
 
@@ -284,24 +297,25 @@ test('a lock held by another thread: refused while it answers (or is busy), take
     const r = readFileLock(p);
     assert.equal(r.pid, process.pid);
     assert.equal(r.writerId, w.ready.writerId);
-    // The writer id carries the holder's thread id and the veclite mark (layout in lock-file.js).
+    // The writer id carries the holder's network namespace, thread id and the veclite mark
+    // (layout in lock-file.js).
     const id = Buffer.from(r.writerId, 'hex');
     assert.equal(id.readUInt32LE(8), w.ready.tid);
+    assert.equal(id.readUInt32LE(4), netnsOfThisProcess());
     const remarked = Buffer.from(id);
-    crypto.createHash('sha256').update('veclite-writer-id').update(id.subarray(0, 12)).digest().copy(remarked, 12, 0, 4);
+    crypto.createHash('sha256').update('veclite-writer-id/2').update(id.subarray(0, 12)).digest().copy(remarked, 12, 0, 4);
     assert.deepEqual(remarked, id, 'the last 4 bytes are the mark');
 
-    // An idle holder thread answers the ping (a long pingMs: a loaded machine may be slow).
+    // An idle holder thread is alive (a long pingMs: a loaded machine may be slow).
     let e = await assertElock(() => acquireFileLock(p, { pingMs: 20_000 }), { pid: process.pid, host: os.hostname(), lockFile });
     assert.match(e.message, /another thread of this process holds/);
 
-    // A holder thread blocked in a long synchronous call cannot answer; where its thread id can
-    // be checked (Linux) it is known to be running, so the lock is still refused.
+    // A holder thread blocked in a long synchronous call is still alive: the lock is refused.
     if (w.ready.tid !== 0) {
       w.worker.postMessage('block');
       assert.equal(await w.next(), 'blocking');
       e = await assertElock(() => acquireFileLock(p), { pid: process.pid, lockFile });
-      assert.match(e.message, new RegExp(`thread ${w.ready.tid} of this process holds it; it is running but did not answer`));
+      assert.match(e.message, /another thread of this process holds/);
       Atomics.store(new Int32Array(w.sab), 0, 1);
       Atomics.notify(new Int32Array(w.sab), 0);
       assert.equal(await w.next(), 'unblocked');
@@ -400,7 +414,7 @@ test('every name of a file has one lock: a symlink leads to the real file\'s loc
 
 // ---- 3. another process ------------------------------------------------------------------------
 
-test('a lock of another process: refused while alive, refused after death while young, taken when 30 s old', async () => {
+test('a veclite lock of another process: refused while alive (however old), taken at once after SIGKILL (death is proven)', async () => {
   const p = freshPath();
   const lockFile = `${p}.lock`;
   const h = hold('veclite', p);
@@ -409,19 +423,14 @@ test('a lock of another process: refused while alive, refused after death while 
   const host = os.hostname();
   await assertElock(() => acquireFileLock(p), { pid, host, lockFile });
 
-  // Alive with an ancient created_ns: a live pid on this host is never stale.
+  // Alive with an ancient created_ns: a live writer is never stale.
   age(lockFile, 3600);
-  await assertElock(() => acquireFileLock(p), { pid, host, lockFile });
-
-  await h.kill(); // SIGKILL: its lock file stays behind
-  assert.equal(readFileLock(p).pid, pid);
-  age(lockFile, 1); // died a second after its last heartbeat
   const e = await assertElock(() => acquireFileLock(p), { pid, host, lockFile });
-  assert.match(e.message, /no longer running/);
-  age(lockFile, 29); // still inside the 30 s grace period
-  await assertElock(() => acquireFileLock(p), { pid, host, lockFile });
+  assert.match(e.message, /that writer is running/);
 
-  age(lockFile, 31);
+  await h.kill(); // SIGKILL: its lock file stays behind, its liveness claim dies with it
+  assert.equal(readFileLock(p).pid, pid);
+  age(lockFile, 1); // died a second after its last heartbeat: no waiting needed
   const lock = await acquireFileLock(p);
   const now = readFileLock(p);
   assert.equal(now.pid, process.pid);
@@ -430,6 +439,21 @@ test('a lock of another process: refused while alive, refused after death while 
   assert.deepEqual(fs.readdirSync(path.dirname(p)), ['x.rvf.lock']); // the takeover left no temp file
   lock.release();
   assert.equal(fs.existsSync(lockFile), false);
+});
+
+test('a lock whose writer cannot be proven dead (first-layout veclite id) keeps the timed rule: refused while young, taken when 30 s old', async () => {
+  const p = freshPath();
+  const lockFile = `${p}.lock`;
+  const dead = deadPid();
+  fs.writeFileSync(lockFile, forge({ pid: dead, ageS: 1, writerId: markedWriterId(0) }));
+  const e = await assertElock(() => acquireFileLock(p), { pid: dead, lockFile });
+  assert.match(e.message, /no longer running/);
+  age(lockFile, 29);
+  await assertElock(() => acquireFileLock(p), { pid: dead, lockFile });
+  age(lockFile, 31);
+  const lock = await acquireFileLock(p);
+  assert.equal(readFileLock(p).writerId, lock.holder.writerId);
+  lock.release();
 });
 
 test('a forged lock of a dead pid follows the same 30 s rule; a bad crc does not make a live lock stale', async () => {
@@ -642,4 +666,69 @@ test('the heartbeat never keeps a process alive, and a normal exit removes the l
   assert.equal(code, 0);
   assert.equal(out, 'held');
   assert.equal(fs.existsSync(`${p}.lock`), false);
+});
+
+// ---- 5. proofs of death, reused pids, clocks ----------------------------------------------------
+
+test('a dead pid reused by a younger, unrelated process does not keep a lock alive', async () => {
+  const p = freshPath();
+  const lockFile = `${p}.lock`;
+  const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e6)'], { stdio: 'ignore' });
+  children.add(other);
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    // Written a second ago: the live process could be its writer, so the lock holds.
+    fs.writeFileSync(lockFile, forge({ pid: other.pid, ageS: 1 }));
+    const e = await assertElock(() => acquireFileLock(p), { pid: other.pid, lockFile });
+    assert.match(e.message, /that process is running/);
+    // Written 60 s ago by pid N, but the process now called N started a moment ago: not the
+    // writer (its pid was reused), and the writer's lock is past the timed rule.
+    fs.writeFileSync(lockFile, forge({ pid: other.pid, ageS: 60 }));
+    const lock = await acquireFileLock(p);
+    assert.equal(readFileLock(p).writerId, lock.holder.writerId);
+    lock.release();
+    // Reused but young: the timed rule still applies (death not proven).
+    fs.writeFileSync(lockFile, forge({ pid: other.pid, ageS: 20 }));
+    const e2 = await assertElock(() => acquireFileLock(p), { pid: other.pid, lockFile });
+    assert.match(e2.message, /its pid now belongs to a younger process/);
+  } finally {
+    other.kill('SIGKILL');
+    children.delete(other);
+  }
+});
+
+test('a lock from the future: a dead veclite writer is taken at once; otherwise it expires by its last change', async () => {
+  const p = freshPath();
+  const lockFile = `${p}.lock`;
+  const day = 86_400;
+  // A veclite writer of this namespace that is gone: proven dead, whatever its timestamp says.
+  if (netnsOfThisProcess() !== 0) {
+    fs.writeFileSync(lockFile, forge({ pid: deadPid(), ageS: -day, writerId: markedWriterId(0, { v2: true }) }));
+    const l = await acquireFileLock(p);
+    l.release();
+  }
+  // rvf-node's kind (no proof of death): a created_ns a day ahead counts from the file's mtime.
+  const dead = deadPid();
+  fs.writeFileSync(lockFile, forge({ pid: dead, ageS: -day }));
+  const e = await assertElock(() => acquireFileLock(p), { pid: dead, lockFile });
+  assert.match(e.message, /lies in the future/);
+  const old = new Date(Date.now() - 60_000);
+  fs.utimesSync(lockFile, old, old);
+  const lock = await acquireFileLock(p);
+  assert.equal(readFileLock(p).writerId, lock.holder.writerId);
+  lock.release();
+});
+
+test('a veclite lock from another network namespace expires when its heartbeat stops, even if its pid runs here', async () => {
+  if (netnsOfThisProcess() === 0) return; // no namespaces to tell apart on this platform
+  const p = freshPath();
+  const lockFile = `${p}.lock`;
+  const writerId = markedWriterId(0, { v2: true, netns: netnsOfThisProcess() + 1 });
+  fs.writeFileSync(lockFile, forge({ pid: process.pid, ageS: 10, writerId }));
+  const e = await assertElock(() => acquireFileLock(p), { pid: process.pid, lockFile });
+  assert.match(e.message, /another network namespace/);
+  fs.writeFileSync(lockFile, forge({ pid: process.pid, ageS: 40, writerId }));
+  const lock = await acquireFileLock(p);
+  assert.equal(readFileLock(p).writerId, lock.holder.writerId);
+  lock.release();
 });
