@@ -188,6 +188,8 @@ async function openLocked(N, abs, mayCreate, onLockLost) {
       if (created) D.syncDir(fs, path.dirname(abs)); // the new name is durable before we commit into it
       lock = await L.acquireFileLock(abs, { onLost: onLockLost, identity: dev.stat() });
       lock.checkFile(dev.stat());
+      const opened = dev;
+      lock.watchFile(() => opened.stat());
       return { dev, lock, created };
     } catch (e) {
       if (created && e?.code !== 'ELOCK') {
@@ -311,7 +313,10 @@ export async function compactFile(N, engine, store, abs, writer = null) {
       checkWriter(writer.dev, writer.lock);
     }
     D.replaceFile(fs, path, tmp, abs);
-    if (writer) writer.lock.adoptNext(dev.stat());
+    if (writer) {
+      writer.lock.adoptNext(dev.stat());
+      writer.lock.watchFile(() => dev.stat());
+    }
   } catch (e) {
     const err = e instanceof VecliteError
       ? new VecliteError(e.code, `compact: ${e.message} (the compacted image was not put in place; ${abs} is unchanged)`, { cause: e })
@@ -355,6 +360,7 @@ export async function createChildFile(N, engine, file, onLockLost) {
   try {
     D.syncDir(fs, path.dirname(abs));
     lock = await L.acquireFileLock(abs, { onLost: onLockLost, identity: dev.stat() });
+    lock.watchFile(() => dev.stat());
   } catch (e) {
     dev.close();
     if (e?.code !== 'ELOCK') {

@@ -93,15 +93,24 @@ class Claim {
 /**
  * Bind `name`. Resolves to a Claim, or to null when someone else holds it (EADDRINUSE).
  * @param {string} name without the prefix
- * @param {object} hello the JSON object sent to whoever connects (serialized anew each time)
+ * @param {object | (() => object|null)} hello what whoever connects is told (serialized anew each
+ *   time); a function may return null to give the claim up: the connection is then closed without
+ *   a hello (the prober sees 'gone' and may bind the name) and so is the claim
  * @returns {Promise<Claim|null>}
  * @throws the socket error for anything but EADDRINUSE
  */
 export function claim(name, hello) {
   return new Promise((resolve, reject) => {
+    let c = null;
     const server = net.createServer((sock) => {
       sock.on('error', () => {}); // a prober that hangs up early is not our problem
-      sock.end(JSON.stringify(hello) + '\n'); // read at each connection: the holder may update it
+      const h = typeof hello === 'function' ? hello() : hello;
+      if (h === null) {
+        if (c) c.close(); // first: the prober that sees our hang-up must find the name free
+        sock.destroy();
+        return;
+      }
+      sock.end(JSON.stringify(h) + '\n');
     });
     server.once('error', (e) => {
       if (e?.code === 'EADDRINUSE') resolve(null);
@@ -111,7 +120,8 @@ export function claim(name, hello) {
       server.unref();
       server.removeAllListeners('error');
       server.on('error', () => {}); // a listening server has nothing more to report
-      resolve(new Claim(server, name));
+      c = new Claim(server, name);
+      resolve(c);
     });
   });
 }

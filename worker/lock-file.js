@@ -424,6 +424,9 @@ async function judgeHolder(lockPath, bytes, mtimeMs, pingMs) {
     // A veclite writer of this network namespace: its liveness claim proves life or death.
     const p = await claims.probe(claims.writerName(info.writerId));
     const h = p.hello;
+    if (p.state === 'alive' && h && h.lost === true) {
+      return { ...v, stale: true, alive: true, why: `its writer (pid ${info.pid}) lost its file (moved or deleted) and writes no more` };
+    }
     if (p.state === 'alive' && h && typeof h.ino === 'string') {
       // Alive, but is this name still its file? A writer whose file was renamed away (or
       // replaced) has lost the name: the file now here is not the one it writes.
@@ -674,6 +677,19 @@ export class FileLock {
   }
 
   /**
+   * Tell the lock how to see whether its file still exists (fstat of the open descriptor): a
+   * writer whose file was deleted gives up its identity claim when asked (see identityHello).
+   * @param {() => {nlink: bigint}} fstat
+   */
+  watchFile(fstat) {
+    this.#hello.fileGone = () => fstat().nlink === 0n;
+    this.#hello.onGone = () => {
+      this.#lose(new VecliteError('EREADONLY', `${this.filePath} was deleted since this writer opened it, so writes through ` +
+        'this handle would reach no file that anyone can open; nothing more is written here. Close this handle.'));
+    };
+  }
+
+  /**
    * Compaction, step 1: claim the identity of the file that is about to replace ours by rename
    * (rename keeps the inode), before the rename, so that no moment exists in which that file is
    * unclaimed or our claims describe another file. Where claims are unavailable this does nothing.
@@ -695,6 +711,7 @@ export class FileLock {
   adoptNext(next) {
     this.#hello.dev = String(next.dev);
     this.#hello.ino = String(next.ino);
+    this.#hello.lost = false;
     const keep = claims.identityName(next.dev, next.ino);
     for (const c of this.#claims) if (c.name.startsWith('i/') && c.name !== keep) c.close();
     this.#claims = this.#claims.filter((c) => c.held);
@@ -752,7 +769,9 @@ export class FileLock {
   }
 
   #lose(err) {
+    if (this.#lost) return this.#lost;
     this.#lost = err;
+    this.#hello.lost = true; // probers learn that this writer no longer writes its file
     this.#stop();
     if (this.#onLost) {
       try { this.#onLost(err); } catch { /* a callback's failure is not ours to report */ }
@@ -860,7 +879,7 @@ export async function acquireFileLock(rvfPath, { heartbeatMs = 5000, onLost, pin
       if (!w) throw new VecliteError('EIO', `acquireFileLock: writer id ${myId} is already in use (retry)`);
       held.push(w);
       if (id) {
-        const c = await claimIdentity(real, lockPath, id, hello);
+        const c = await claimIdentity(real, lockPath, id, () => identityHello(hello));
         held.push(c);
       }
     }
@@ -874,6 +893,25 @@ export async function acquireFileLock(rvfPath, { heartbeatMs = 5000, onLost, pin
     if (channel) channel.close();
     for (const c of held) c.close();
   }
+}
+
+/**
+ * What the identity claim tells a prober; null (give the claim up) once the holder's file has
+ * been deleted: its inode number may be reused by a new file, which must not be locked out by a
+ * writer of a file that no longer exists. The holder is told (hello.onGone) and stops writing.
+ */
+function identityHello(hello) {
+  if (hello.lost) return null;
+  let gone = false;
+  try {
+    gone = hello.fileGone ? hello.fileGone() : false;
+  } catch {
+    gone = false; // cannot tell: keep the claim
+  }
+  if (!gone) return hello;
+  hello.lost = true;
+  if (hello.onGone) hello.onGone();
+  return null;
 }
 
 /** (dev, ino) of a file, or null when it does not exist. */

@@ -274,3 +274,27 @@ test('a writer killed by SIGKILL restarts at once, 40 rounds: no ELOCK, no ackno
   assert.ok((await r.count()) >= acked + 1);
   await r.close();
 });
+
+test('a writer whose file was deleted gives up its claim: a new file that reuses the inode number is not locked out', async () => {
+  const { acquireFileLock } = await import('../../worker/lock-file.js');
+  const dir = freshDir();
+  const file = path.join(dir, 'c.rvf');
+  await makeStore(file);
+  const w = await openCollection(file);
+  const st = fs.statSync(file, { bigint: true });
+  fs.unlinkSync(file);
+  fs.unlinkSync(`${file}.lock`); // as `rm c.rvf*` would
+  // A new file at the same path; file systems reuse inode numbers, so claim the old one
+  // explicitly: the writer of the deleted file must let it go.
+  fs.writeFileSync(file, '');
+  const lock = await acquireFileLock(file, { identity: { dev: st.dev, ino: st.ino } });
+  lock.release();
+  await rejectsWith(() => w.insert({ id: 9, vector: [9, 1] }), 'EREADONLY', /deleted/);
+  await w.close();
+  // And through the public API, with whatever inode the new file got.
+  fs.rmSync(file);
+  await makeStore(file, 2);
+  const r = await openCollection(file);
+  assert.equal(await r.count(), 2);
+  await r.close();
+});
