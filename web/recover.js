@@ -1,6 +1,6 @@
 // web/recover.js — salvage: read every intact segment of a damaged .rvf file and write the rows it
 // holds into a NEW store (recoverCollection; the CLI's `veclite recover` and the fallback of
-// `veclite verify` when a file cannot be opened). docs/RECOVERY.md describes the behaviour.
+// `veclite verify` when a file cannot be opened). README.md "Nothing is dropped silently" describes the behaviour.
 //
 // How it fits: this module reads bytes itself (the segment layout is simple: 64-byte headers back
 // to back from offset 0, each with a CRC-32 content hash of its payload; see src/rvf.c for the

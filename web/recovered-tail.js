@@ -1,7 +1,7 @@
 // web/recovered-tail.js — bytes after the last intact commit of a Node file store are kept, never
-// dropped silently (docs/RECOVERY.md). Used by web/node-backend.js (openFileStore) and
-// web/index.js (status/verify/discardRecovered); reached only through them, so it imports no
-// node: module itself (N is the loadNode() result).
+// dropped silently (README.md "Nothing is dropped silently"). Used by web/node-backend.js
+// (openFileStore) and web/index.js (status/verify/discardRecovered); reached only through them,
+// so it imports no node: module itself (N is the loadNode() result).
 //
 // What happens: the engine opens a file at its newest intact MANIFEST; the bytes after it (a
 // torn commit, or complete segments in front of a damaged manifest) are not loaded, and a

@@ -2,7 +2,8 @@
 // F11). bin/veclite.js calls main(); tests may call it in-process with their own streams.
 //
 // Every command goes through the public API of web/index.js (openCollection, createDatabase) —
-// the CLI has no private access to the engine or the file format. One exception: `export`
+// the CLI has no private access to the engine or the file format (`recover` and the report of
+// `verify` on a file that does not open use recoverCollection). One exception: `export`
 // replaces OUT under OUT's writer lock (worker/lock-file.js acquireFileLock, so a store a live
 // writer holds is refused with ELOCK by exactly the lock's rules) and fsyncs OUT's directory
 // after the rename (idb/node-file.js syncDir).
