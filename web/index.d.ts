@@ -275,6 +275,64 @@ export interface CollectionStatus {
   rowsInsertedOnOpen: number;
   /** The file's writer lock (null: none, or not a file). */
   lock: LockStatus | null;
+  /** Bytes after the last intact commit that the open did not load (null: none). See {@link RecoveredTail}. */
+  recovered: RecoveredTail | null;
+}
+
+/**
+ * Bytes after the last intact commit (a torn commit, or whole segments in front of a damaged
+ * MANIFEST). A writable file open saves them beside the file before any write can cut them
+ * (`<file>.recovered-<epoch>-<offset>-<ms>`); later opens keep reporting the newest saved file
+ * until {@link Collection.discardRecovered}. Salvage their rows with {@link recoverCollection}.
+ */
+export interface RecoveredTail {
+  /** The committed epoch the open fell back to. */
+  epoch: number;
+  /** How many bytes were not loaded. */
+  discardedBytes: number;
+  /** Where they are kept; null for read-only opens and in-memory stores (nothing saved). */
+  savedTo: string | null;
+}
+
+/** A segment {@link recoverCollection} could not use. offset: a number in the source, or "<saved tail>@<offset>". */
+export interface DamagedSegment {
+  source: string;
+  offset: number | string | null;
+  type: number;
+  typeName: string;
+  length: number;
+  reason: string;
+}
+
+/** Result of {@link recoverCollection}. */
+export interface RecoverReport {
+  source: string;
+  /** The new store's path (null when built in memory or for dryRun). */
+  out: string | null;
+  /** Saved tails beside the source that were replayed. */
+  savedTails: string[];
+  dimension: number | null;
+  metric: Metric | null;
+  /** Epoch of the newest intact MANIFEST (null: none). */
+  epoch: number | null;
+  idType: 'string' | 'number' | null;
+  /** Rows written to the new store (dryRun: rows that would be). */
+  rows: number;
+  withMetadata: number;
+  /** Rows found in intact segments after replay. */
+  found: number;
+  /** Rows removed by JOURNAL entries and manifest deleted lists during the replay. */
+  deletesApplied: number;
+  segments: { intact: number; damaged: number };
+  damaged: DamagedSegment[];
+  /** Byte ranges that hold no intact segment. */
+  unreadable: { source: string; from: number | string; to: number | string; bytes: number }[];
+  /** Rows found but not written (lost string id, invalid vector...). */
+  lostRows: { id: Id; reason: string }[];
+  /** The new store's .rvf bytes when out was null (undefined otherwise). */
+  bytes?: Uint8Array;
+  /** True when nothing was damaged, unreadable or lost. */
+  ok: boolean;
 }
 
 /** Result of {@link Collection.verify}. */
@@ -346,8 +404,13 @@ export class Collection {
   /** The committed segment directory. */
   segments(): Promise<SegmentInfo[]>;
   status(): Promise<CollectionStatus>;
-  /** Re-read and check the whole store; problems are reported, not thrown. */
+  /** Re-read and check the whole store; problems are reported, not thrown (also unloaded and saved tails). */
   verify(): Promise<VerifyResult>;
+  /**
+   * Remove the tails saved beside the file (status().recovered), after salvaging them. The only
+   * call that deletes them. EREADONLY on a read-only file handle.
+   */
+  discardRecovered(): Promise<{ removed: string[] }>;
   /** Persist the graph (writable stores), close the file and release the writer lock. Idempotent. */
   close(): Promise<void>;
 }
@@ -407,6 +470,14 @@ export interface OpenCollectionOptions {
  * of an image (in memory; writes change only that copy — export() returns it).
  */
 export function openCollection(source: string | Uint8Array, options?: OpenCollectionOptions): Promise<Collection>;
+
+/**
+ * Salvage every row, metadata record and string id of the intact segments of an .rvf file (and
+ * the tails saved beside it) into a NEW store: out (a path that must not exist), or in memory
+ * (out null: the report carries its bytes). The source is never modified.
+ */
+export function recoverCollection(source: string | Uint8Array, out?: string | null,
+  options?: { dryRun?: boolean }): Promise<RecoverReport>;
 
 /** The build in use: the last loaded, or before any load the one that would load. */
 export function getImplementation(): 'wasm-simd' | 'wasm';

@@ -50,6 +50,7 @@ import {
 import { CMP, NO_FIELD, OP, compileFilter } from './filter.js';
 
 export { VecliteError };
+export { recoverCollection } from './recover.js';
 
 const METRICS = Object.freeze({ cosine: 'COSINE', euclidean: 'L2', dotProduct: 'DOT' });
 const MAX_ID_BYTES = 1024;
@@ -1170,7 +1171,7 @@ export class Collection {
       const st = s.engine.stats(s.h);
       return {
         ...base, epoch: 0, fileId: toHex(s.fileId), parentId: null, lineageDepth: 0, count: st.live, deleted: 0,
-        segments: 0, bytes: 0, indexLoaded: false, rowsInsertedOnOpen: 0, lock: null,
+        segments: 0, bytes: 0, indexLoaded: false, rowsInsertedOnOpen: 0, lock: null, recovered: null,
       };
     }
     const i = s.engine.storeInfo(s.store);
@@ -1179,18 +1180,25 @@ export class Collection {
       count: i.live, deleted: i.deleted, segments: i.dirCount, bytes: i.bytes,
       indexLoaded: i.indexLoaded, rowsInsertedOnOpen: i.rowsInsertedOnOpen,
       lock: s.path ? s.N.nb.lockStatus(s.N, s.path, s.lock) : null,
+      recovered: s.recovered ? { ...s.recovered } : null,
     };
   }
 
   /**
    * Re-read the committed state and check it against memory: segment hashes, metadata digests,
    * the persisted graph, every live row, the witness chain and the graph invariants. Problems
-   * are reported, not thrown.
+   * are reported, not thrown. Bytes the open did not load (status().recovered) and tails saved
+   * beside the file are problems too, until discardRecovered().
    * @returns {Promise<{ ok: boolean, problems: string[], witness: { entries: number, intact: boolean } }>}
    */
   async verify() {
     const s = live(this);
-    if (s.store) return s.engine.storeVerify(s.store);
+    if (s.store) {
+      const r = s.engine.storeVerify(s.store);
+      const extra = await recoveryProblems(s);
+      if (extra.length) { r.problems.push(...extra); r.ok = false; }
+      return r;
+    }
     try {
       s.engine.checkIndex(s.h);
       return { ok: true, problems: [], witness: { entries: 0, intact: true } };
@@ -1198,6 +1206,27 @@ export class Collection {
       if (!(e instanceof VecliteError) || e.code !== 'ECORRUPT') throw e;
       return { ok: false, problems: [e.message], witness: { entries: 0, intact: true } };
     }
+  }
+
+  /**
+   * Forget a recovery: remove every tail saved beside the file (`<file>.recovered-*`, see
+   * status().recovered) — after salvaging them with recoverCollection / `veclite recover` — so
+   * status() and verify() stop reporting it. The only call that deletes them.
+   * @returns {Promise<{ removed: string[] }>} the files removed
+   */
+  async discardRecovered() {
+    const s = live(this);
+    if (!s.path) {
+      s.recovered = null;
+      return { removed: [] };
+    }
+    if (s.readOnly) {
+      throw new VecliteError('EREADONLY', 'discardRecovered: this handle is read-only; open the store writable to remove its saved tails');
+    }
+    const { discardSaved } = await import('./recovered-tail.js');
+    const removed = discardSaved(s.N, s.path);
+    s.recovered = null;
+    return { removed };
   }
 
   /**
@@ -1454,6 +1483,25 @@ function loadIdMaps(s) {
   s.nextSid = maxSid + 1;
 }
 
+/** verify() problems for bytes an open did not load, and for tails saved beside the file. */
+async function recoveryProblems(s) {
+  const out = [];
+  const r = s.recovered;
+  if (r && r.savedTo === null) {
+    out.push(`${r.discardedBytes} bytes after the last intact commit (epoch ${r.epoch}) were not loaded` +
+      (s.path ? '; a writable open saves them beside the file before writing' : '') +
+      "; salvage their rows with recoverCollection / 'veclite recover'");
+  }
+  if (s.path) {
+    const { listSaved } = await import('./recovered-tail.js');
+    for (const t of listSaved(s.N, s.path)) {
+      out.push(`${t.discardedBytes} bytes after the commit of epoch ${t.epoch} were not loaded and are kept in ${t.savedTo}; ` +
+        "salvage their rows with recoverCollection / 'veclite recover', then call discardRecovered()");
+    }
+  }
+  return out;
+}
+
 /**
  * A Collection over an opened store.
  * @param {import('../worker/bind.js').Engine} engine
@@ -1471,7 +1519,7 @@ function storeCollection(engine, impl, store, o) {
     fieldIds: new Map(), fieldNames: [], closedWhy: '', readOnly: o.readOnly, dev: o.dev ?? null,
     ref: o.ref ?? null, memIo: o.memIo ?? 0, lock: o.lock ?? null, path: o.path ?? null, N: o.N ?? null,
     poisoned: null, lockLost: null, defaultEf: o.defaultEf ?? 0, detach: o.detach ?? null, extraDevs: [],
-    fileId: null, col: null,
+    fileId: null, col: null, recovered: o.recovered ?? null,
   };
   const col = new Collection(s);
   s.col = col;
@@ -1620,7 +1668,7 @@ export class Database {
   #fileCollection(name, opened, createIdKind) {
     const col = storeCollection(this.#engine, this.implementation, opened.store, {
       name, readOnly: false, dev: opened.dev, ref: opened.ref, lock: opened.lock, path: opened.path, N: this.#N,
-      createIdKind, detach: () => { if (this.#cols.get(name) === col) this.#cols.delete(name); },
+      createIdKind, recovered: opened.recovered, detach: () => { if (this.#cols.get(name) === col) this.#cols.delete(name); },
     });
     return col;
   }
@@ -1916,6 +1964,7 @@ export async function openCollection(source, options = {}) {
       col = storeCollection(engine, impl, opened.store, {
         name: basename(opened.path), readOnly: o.readOnly, dev: opened.dev, ref: opened.ref, lock: opened.lock,
         path: opened.path, N, createIdKind: opened.created ? cfg?.idKind : null, defaultEf: ef,
+        recovered: opened.recovered,
       });
       lost.col = col;
     } else {
@@ -1938,8 +1987,12 @@ export async function openCollection(source, options = {}) {
         }
         throw e;
       }
+      // Bytes past the last intact commit: reported (the caller still holds them), nothing saved.
+      const info = engine.storeInfo(store);
+      const recovered = bytes.length > info.bytes
+        ? { epoch: info.epoch, discardedBytes: bytes.length - info.bytes, savedTo: null } : null;
       col = storeCollection(engine, impl, store, {
-        name: 'memory', readOnly: o.readOnly, memIo: io, createIdKind: cfg?.idKind, defaultEf: ef,
+        name: 'memory', readOnly: o.readOnly, memIo: io, createIdKind: cfg?.idKind, defaultEf: ef, recovered,
       });
     }
     if (cfg) {

@@ -30,6 +30,7 @@
 //   path in the message.
 
 import { VecliteError } from './errors.js';
+import { keepTail } from './recovered-tail.js';
 
 /** @type {Promise<any>|null} */
 let loading = null;
@@ -91,7 +92,7 @@ export const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
  *   createCfg: the engine configuration to create the file with when it does not exist (or is
  *   empty); null: the file must exist. mustCreate: fail (EINVAL) if the file exists.
  * @returns {Promise<{ store: number, dev: any, ref: { io: number, handle: number }, lock: any,
- *   path: string, created: boolean }>}
+ *   path: string, created: boolean, recovered: object|null }>} recovered: web/recovered-tail.js
  */
 export async function openFileStore(N, engine, file, o) {
   const { fs, path, dev: D } = N;
@@ -126,7 +127,15 @@ export async function openFileStore(N, engine, file, o) {
     } catch (e) {
       throw openError(e, abs, size);
     }
-    return { store, dev, ref, lock, path: abs, created };
+    let recovered; // bytes past the last intact commit: saved beside the file before any write
+    try {
+      recovered = keepTail(N, engine, store, dev, abs, o.readOnly);
+    } catch (e) {
+      dev.close(); // first: the close checkpoint must not cut the bytes we could not save
+      engine.storeClose(store);
+      throw e;
+    }
+    return { store, dev, ref, lock, path: abs, created, recovered };
   } catch (e) {
     if (ref) engine.ioFree(ref);
     if (dev) dev.close();

@@ -132,6 +132,7 @@ test('SIGKILL during commits: the file holds exactly a prefix ending at or after
   let committed = 0;       // commits known to be in the file (from the previous round's check)
   const tally = { inFlightLanded: 0, atAck: 0, tornTail: 0 };
   const integrity = [];    // verify() / segment-id problems, reported together at the end
+  let prevTail = null;     // bytes after the last commit the previous round left in the file
   for (let r = 0; r < ROUNDS; r++) {
     const why = `seed ${SEED} round ${r}`;
     const acks = 1 + Math.floor(rnd() * 5);
@@ -139,6 +140,14 @@ test('SIGKILL during commits: the file holds exactly a prefix ending at or after
     const delay = u < 0.25 ? -1 : (u - 0.25) * 2;   // sync kill, or 0..1.5 mean commit times later
     const run = await runAndKill(file, acks, delay);
     assert.equal(run.start, committed, `${why}: the writer found ${run.start} commits, expected ${committed}`);
+    // A tail the previous round left in the file was saved beside it by this round's writer
+    // (unless it was killed before its open finished) before its first commit cut it.
+    const kept = fs.readdirSync(dir).filter((n) => n.startsWith('killed.rvf.recovered-'));
+    assert.ok(kept.length <= (prevTail ? 1 : 0), `${why}: saved tails ${kept.join(', ')} (previous tail: ${prevTail?.length ?? 0} bytes)`);
+    for (const n of kept) {
+      assert.deepEqual(fs.readFileSync(path.join(dir, n)), prevTail, `${why}: the writer saved the previous round's tail`);
+      fs.rmSync(path.join(dir, n)); // checked; the rounds below expect a clean directory
+    }
 
     const buf = fs.readFileSync(file);
     const ro = await openCollection(file, { readOnly: true });
@@ -148,12 +157,22 @@ test('SIGKILL during commits: the file holds exactly a prefix ending at or after
     assert.ok(j >= run.lastAck, `${why}: acknowledged commit ${run.lastAck} lost (file holds ${j})`);
     assert.ok(j <= run.lastAck + 1, `${why}: file holds ${j} commits but only ${run.lastAck} were acknowledged and one was in flight`);
     await checkPrefix(ro, j, rnd, `${why} (read-only)`);
-    const v = await ro.verify();
-    if (!v.ok) integrity.push(`${why}: verify (read-only): ${v.problems.join('; ')}`);
-    await ro.close();
-
     // the independent reader sees the same committed live set
     const st = readState(buf);
+    // A torn tail is not dropped silently: reported (read-only: nothing saved) and a verify problem.
+    const torn = buf.length - st.committedEnd;
+    const rec = (await ro.status()).recovered;
+    const v = await ro.verify();
+    if (torn > 0) {
+      assert.deepEqual(rec, { epoch: (await ro.status()).epoch, discardedBytes: torn, savedTo: null }, `${why}: status().recovered (read-only)`);
+      const others = v.problems.filter((p) => !p.startsWith(`${torn} bytes after the last intact commit`));
+      if (v.ok || others.length) integrity.push(`${why}: verify (read-only): ok=${v.ok}: ${v.problems.join('; ')}`);
+    } else {
+      assert.equal(rec, null, `${why}: status().recovered without a tail`);
+      if (!v.ok) integrity.push(`${why}: verify (read-only): ${v.problems.join('; ')}`);
+    }
+    await ro.close();
+
     assert.equal(st.live.size, count, `${why}: independent reader's live count`);
     const lastId = BigInt(firstId(j + 1) - 1);
     if (j > 0) assert.deepEqual(Array.from(st.live.get(lastId)), Array.from(vectorOf(Number(lastId), j)), `${why}: on-disk row ${lastId}`);
@@ -165,6 +184,19 @@ test('SIGKILL during commits: the file holds exactly a prefix ending at or after
     assert.ok(fs.existsSync(`${file}.lock`), `${why}: the killed writer left its lock file`);
     const w = await openCollection(file);
     await checkPrefix(w, j, rnd, `${why} (writable)`);
+    // The writer saved the tail beside the file before it could cut it; verify says so until
+    // discardRecovered(), and is clean after.
+    const wrec = (await w.status()).recovered;
+    if (torn > 0) {
+      assert.ok(wrec?.savedTo, `${why}: the writable open saved the tail`);
+      assert.deepEqual(fs.readFileSync(wrec.savedTo), buf.subarray(st.committedEnd), `${why}: saved bytes`);
+      const vs = await w.verify();
+      assert.equal(vs.ok, false, `${why}: verify reports the saved tail`);
+      assert.ok(vs.problems.some((p) => p.includes(wrec.savedTo)), `${why}: ${vs.problems.join('; ')}`);
+      assert.deepEqual((await w.discardRecovered()).removed, [wrec.savedTo]);
+    } else {
+      assert.equal(wrec, null, `${why}: status().recovered (writable) without a tail`);
+    }
     const v2 = await w.verify();
     if (!v2.ok) integrity.push(`${why}: verify (writable): ${v2.problems.join('; ')}`);
     await w.close();
@@ -174,6 +206,9 @@ test('SIGKILL during commits: the file holds exactly a prefix ending at or after
     const dup = ids.filter((x, i) => ids.indexOf(x) !== i);
     if (dup.length) integrity.push(`${why}: segment ids used twice in the file: ${[...new Set(dup)].join(', ')}`);
     assert.equal(fs.existsSync(`${file}.lock`), false, `${why}: close() left the lock file`);
+    const left = fs.readFileSync(file);
+    const end = readState(left).committedEnd;
+    prevTail = left.length > end ? left.subarray(end) : null;
     committed = j;
   }
   t.diagnostic(`${ROUNDS} rounds, ${committed} commits; in-flight commit landed ${tally.inFlightLanded}x, ` +
@@ -324,7 +359,12 @@ test('a writer on a torn prefix commits after the last good commit; rvf-node agr
     const f = path.join(dir, `torn-${i}.rvf`);
     fs.writeFileSync(f, full.subarray(0, cut));
     const w = await openCollection(f);
+    // the torn bytes are kept beside the file before the write cuts them
+    const rec = (await w.status()).recovered;
+    assert.equal(rec?.discardedBytes, cut - states[i].end, `${why}: status().recovered`);
+    assert.deepEqual(fs.readFileSync(rec.savedTo), full.subarray(states[i].end, cut), `${why}: saved tail`);
     await w.insert({ id: 100, vector: [9, 9, 9], metadata: { after: i } });
+    assert.deepEqual((await w.discardRecovered()).removed, [rec.savedTo]);
     await w.close();
     const want = { ...states[i], rows: new Map(states[i].rows).set(100, { vector: Float32Array.from([9, 9, 9]), metadata: { after: i } }) };
     const ro = await openCollection(f, { readOnly: true });
@@ -370,9 +410,17 @@ test('a crash between a commit\'s data and its manifest, then a close-only sessi
   fs.rmSync(`${f}.lock`, { force: true });   // a dead writer's lock would be long expired
   col = await openCollection(f);
   assert.equal(await col.count(), 1);
+  const rec = (await col.status()).recovered;
+  const torn = fs.readFileSync(f);
+  assert.ok(rec?.savedTo, 'the orphaned commit is kept beside the file');
+  assert.deepEqual(fs.readFileSync(rec.savedTo), torn.subarray(torn.length - rec.discardedBytes));
   await col.close();
   col = await openCollection(f);
   await col.insert({ id: 3, vector: [0, 0, 0, 1] });
+  const kept = await col.verify();
+  assert.equal(kept.ok, false, 'verify reports the saved tail until discardRecovered()');
+  assert.ok(kept.problems.some((p) => p.includes(rec.savedTo)), kept.problems.join('; '));
+  assert.deepEqual((await col.discardRecovered()).removed, [rec.savedTo]);
   const v = await col.verify();
   await col.close();
   const ro = await openCollection(f, { readOnly: true });

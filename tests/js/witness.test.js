@@ -229,7 +229,14 @@ test('a crash leaves a commit without its manifest: the next writer cuts it off,
   col = await openCollection(file);
   assert.equal(await col.count(), 1);
   assert.equal(await col.get(2), null);
+  // the cut-off commit is kept beside the file, and verify says so until discardRecovered()
+  const rec = (await col.status()).recovered;
+  assert.deepEqual(fs.readFileSync(rec.savedTo), crashed.subarray(crashed.length - rec.discardedBytes));
   await col.insert({ id: 3, vector: vec(3, 4) });
+  const kept = await col.verify();
+  assert.equal(kept.ok, false);
+  assert.ok(kept.problems.some((p) => p.includes(rec.savedTo)), kept.problems.join('; '));
+  assert.deepEqual((await col.discardRecovered()).removed, [rec.savedTo]);
   const v = await col.verify();
   await col.close();
   assert.equal(v.ok, true, v.problems.join('; '));

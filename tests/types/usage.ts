@@ -2,7 +2,8 @@
 // run) by `tsc -p tests/types` in tests/js/types.test.js. Lines marked @ts-expect-error must fail
 // to type-check: they prove the types reject misuse.
 import {
-  createDatabase, getImplementation, getWasmInfo, openCollection, VecliteError,
+  createDatabase, getImplementation, getWasmInfo, openCollection, recoverCollection, VecliteError,
+  type RecoverReport, type RecoveredTail,
   type Collection, type CollectionStats, type CollectionStatus, type Database, type Filter, type Id, type Metadata,
   type SegmentInfo, type Snapshot, type VerifyResult, type LockStatus, type OpenCollectionOptions,
   type SearchOptions, type SearchResult, type StoredRecord, type VecliteErrorCode, type WasmInfo,
@@ -151,6 +152,15 @@ async function main(): Promise<void> {
   const loaded: boolean = stat.indexLoaded;
   const lk: LockStatus | null = stat.lock;
   if (lk) void [lk.pid, lk.host, lk.ours, lk.refreshedAt];
+  const recTail: RecoveredTail | null = stat.recovered;
+  if (recTail) void [recTail.epoch, recTail.discardedBytes, recTail.savedTo?.length];
+  const gone: string[] = (await file.discardRecovered()).removed;
+  const rep: RecoverReport = await recoverCollection('/tmp/x.rvf', '/tmp/y.rvf');
+  const salvaged: number = rep.rows + rep.damaged.length + rep.unreadable.length + rep.lostRows.length;
+  const memRep: Uint8Array | undefined = (await recoverCollection(new Uint8Array(0), null, { dryRun: true })).bytes;
+  // @ts-expect-error out is a path or null
+  await recoverCollection('/tmp/x.rvf', 5);
+  void [gone, salvaged, memRep];
   const ver: VerifyResult = await file.verify();
   const problems: string[] = ver.problems;
   const intact: boolean = ver.witness.intact && ver.ok;

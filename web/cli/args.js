@@ -145,6 +145,16 @@ export const COMMANDS = {
     args: ['FILE'],
     summary: 'check hashes, directory and witness chain (exit 1 if anything is wrong)',
     options: {},
+    details: 'Always reports: a file that cannot be opened (damaged, not an .rvf file, missing) is a ' +
+      'problem (exit 1), listed with every damaged segment and unreadable byte range found in it.',
+  },
+  recover: {
+    args: ['FILE', 'OUT'],
+    summary: 'salvage every intact row of FILE (and its saved tails) into a new store OUT',
+    options: {},
+    details: 'FILE is only read. Rows and metadata of every hash-valid segment are replayed in file order ' +
+      '(newest wins; JOURNAL and manifest deletes applied), also segments no manifest commits. Prints ' +
+      'what could not be saved; exit 1 when something could not (OUT is still written).',
   },
   bench: {
     args: [],

@@ -2,7 +2,8 @@
 // F11). bin/veclite.js calls main(); tests may call it in-process with their own streams.
 //
 // Every command goes through the public API of web/index.js (openCollection, createDatabase) —
-// the CLI has no private access to the engine or the file format. One exception: `export`
+// the CLI has no private access to the engine or the file format (`recover` and the report of
+// `verify` on a file that does not open use recoverCollection). One exception: `export`
 // replaces OUT under OUT's writer lock (worker/lock-file.js acquireFileLock, so a store a live
 // writer holds is refused with ELOCK by exactly the lock's rules) and fsyncs OUT's directory
 // after the rename (idb/node-file.js syncDir).
@@ -44,7 +45,7 @@ export function version() {
 }
 
 /** Commands that write a store (they need the node backend). */
-const WRITERS = new Set(['create', 'ingest', 'delete', 'compact', 'derive']);
+const WRITERS = new Set(['create', 'ingest', 'delete', 'compact', 'derive', 'recover']);
 
 /** Hints for backends that exist elsewhere but not in a Node CLI. */
 const BACKEND_HINTS = {
@@ -453,8 +454,22 @@ const RUN = {
 
   async verify(ctx) {
     const { api, args: [file], backend } = ctx;
-    return withStore(api, file, { write: false, backend, command: 'verify' }, async (col) => {
-      const r = await col.verify();
+    let col;
+    try {
+      col = await openStore(api, file, { write: false, backend, command: 'verify' });
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      return verifyUnopened(ctx, file, e);
+    }
+    let r;
+    try {
+      r = await col.verify();
+    } catch (e) { // verify reports, it should not throw; if it does, that is the report
+      r = { ok: false, problems: [`verify failed: ${e?.code ?? 'EIO'}: ${oneLine(String(e?.message ?? e))}`], witness: null };
+    } finally {
+      try { await col.close(); } catch { /* read-only: nothing to lose */ }
+    }
+    {
       const lines = [r.ok ? `${file}: ok` : `${file}: ${r.problems.length} problem(s)`];
       for (const p of r.problems) lines.push(`  - ${p}`);
       if (r.witness) lines.push(`witness: ${r.witness.entries} entries, ${r.witness.intact ? 'intact' : 'BROKEN'}`);
@@ -464,7 +479,26 @@ const RUN = {
           (r.problems.length ? `: ${oneLine(r.problems[0])}` : '');
       }
       return { doc: { file, ...r }, text: lines.join('\n') + '\n' };
-    });
+    }
+  },
+
+  async recover(ctx) {
+    const { api, args: [file, out] } = ctx;
+    requirePersistence(api);
+    if (!exists(file)) throw new VecliteError('ENOTFOUND', `${file} does not exist`);
+    if (exists(out)) throw new VecliteError('EINVAL', `${out} already exists; recover into a new file name`);
+    const r = await api.recoverCollection(file, out);
+    const lines = [`recovered ${num(r.rows)} rows (${num(r.withMetadata)} with metadata) of ${file} into ${out}` +
+      ` (dimension ${r.dimension}, ${r.metric}, ${r.deletesApplied} deletes applied)`];
+    for (const t of r.savedTails) lines.push(`  included saved tail ${t}`);
+    lines.push(...unsavedLines(r));
+    if (!r.ok) {
+      ctx.exitCode = 1;
+      ctx.errorLine = `veclite: ECORRUPT: recover wrote ${out}, but ${r.damaged.length} damaged segment(s), ` +
+        `${r.unreadable.length} unreadable range(s) and ${r.lostRows.length} row(s) could not be saved`;
+    }
+    const { bytes: _b, ...doc } = r;
+    return { doc, text: lines.join('\n') + '\n' };
   },
 
   async bench(ctx) {
@@ -491,6 +525,42 @@ const RUN = {
     return { doc: r, text };
   },
 };
+
+/** Lines naming what a recover report could not save. */
+function unsavedLines(r) {
+  const lines = [];
+  for (const d of r.damaged) {
+    lines.push(`  - damaged ${d.typeName} segment${d.offset === null ? '' : ` at offset ${d.offset}`} (${d.length} bytes): ${d.reason}`);
+  }
+  for (const u of r.unreadable) lines.push(`  - unreadable bytes ${u.from}..${u.to} (${u.bytes} bytes): no intact segment`);
+  for (const l of r.lostRows.slice(0, 20)) lines.push(`  - row ${l.id}: ${oneLine(l.reason)}`);
+  if (r.lostRows.length > 20) lines.push(`  - ... and ${r.lostRows.length - 20} more rows`);
+  return lines;
+}
+
+/** verify of a file that does not open: the failure and what a salvage scan finds are the problems. */
+async function verifyUnopened(ctx, file, e) {
+  const code = e?.name === 'VecliteError' && CODES.has(e.code) ? e.code : e?.code === 'ENOENT' ? 'ENOTFOUND' : 'EIO';
+  const problems = [`cannot open: ${code}: ${oneLine(String(e?.message ?? e))}`];
+  let scan = null;
+  if (exists(file)) {
+    try {
+      scan = await ctx.api.recoverCollection(file, null, { dryRun: true });
+      for (const l of unsavedLines(scan)) problems.push(l.replace(/^ {2}- /, ''));
+      if (scan.rows) problems.push(`${scan.rows} rows are intact: salvage them with 'veclite recover ${file} OUT'`);
+    } catch (e2) {
+      problems.push(`salvage scan failed: ${oneLine(String(e2?.message ?? e2))}`);
+    }
+  }
+  ctx.exitCode = 1;
+  ctx.errorLine = `veclite: ${code}: verify found ${problems.length} problem(s) in ${file}: ${oneLine(problems[0])}`;
+  const doc = {
+    file, ok: false, problems, witness: null, opened: false, code,
+    damaged: scan?.damaged ?? [], unreadable: scan?.unreadable ?? [], intactRows: scan?.rows ?? 0,
+  };
+  const lines = [`${file}: ${problems.length} problem(s)`, ...problems.map((p) => `  - ${p}`)];
+  return { doc, text: lines.join('\n') + '\n' };
+}
 
 // ---- main -----------------------------------------------------------------------------------------
 
