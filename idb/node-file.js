@@ -315,7 +315,9 @@ export function syncDir(fs, dir) {
 /**
  * The canonical absolute path of a file that may not exist yet: symlinks (also in its directory)
  * resolved with realpath, so that every name of one file leads to the same lock and the same
- * compaction target. A missing file is its directory's real path plus its name; a dangling
+ * compaction target. Resolution is the kernel's (`realpath(3)`, fs.realpathSync.native): a `..`
+ * after a symlinked folder goes up from the folder the link points to, as open() would, never
+ * by editing the text. A missing file is its directory's real path plus its name; a dangling
  * symlink is followed to the (missing) file it names, as open(O_CREAT) would. A missing
  * directory is left as path.resolve() gives it (opening in it then fails with ENOENT).
  * @param {typeof import('node:fs')} fs
@@ -325,28 +327,33 @@ export function syncDir(fs, dir) {
  * @throws {DeviceError} EIO on a symlink loop or an unreadable directory
  */
 export function realFilePath(fs, path, p) {
-  let cur = path.resolve(p);
+  const real = fs.realpathSync.native ?? fs.realpathSync;
+  // Absolute without lexical normalisation: `a/link/../x` must keep its `..` for the kernel.
+  let cur = path.isAbsolute(p) ? p : `${process.cwd()}${path.sep}${p}`;
   for (let hops = 0; hops < 40; hops++) {
     try {
-      return fs.realpathSync(cur);
+      return real(cur);
     } catch (e) {
       if (e?.code !== 'ENOENT') throw ioError('resolving', cur, e);
     }
+    const name = path.basename(cur);
+    const parent = cur.slice(0, cur.length - name.length).replace(/[\\/]+$/, '') || path.sep;
+    if (name === '' || name === '.' || name === '..') return path.resolve(cur);
     let dir;
     try {
-      dir = fs.realpathSync(path.dirname(cur));
+      dir = real(parent);
     } catch (e) {
-      if (e?.code === 'ENOENT' || e?.code === 'ENOTDIR') return cur;
-      throw ioError('resolving', path.dirname(cur), e);
+      if (e?.code === 'ENOENT' || e?.code === 'ENOTDIR') return path.resolve(cur);
+      throw ioError('resolving', parent, e);
     }
-    const here = path.join(dir, path.basename(cur));
+    const here = path.join(dir, name);
     let target;
     try {
       target = fs.readlinkSync(here);
     } catch {
       return here; // missing (ENOENT) or not a symlink (EINVAL): this is the name
     }
-    cur = path.resolve(dir, target); // a dangling symlink: follow it
+    cur = path.isAbsolute(target) ? target : `${dir}${path.sep}${target}`; // a dangling symlink: follow it
   }
   throw new DeviceError('EIO', `resolving ${p} failed: too many levels of symbolic links`);
 }

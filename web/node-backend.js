@@ -152,6 +152,9 @@ export async function openFileStore(N, engine, file, o) {
   }
 }
 
+/** The suffix of compaction's temporary file; no writer may open a file by such a name. */
+const COMPACT_TMP = '.compact.tmp';
+
 /** Open the device of an existing file (ENOTFOUND when it is missing), or null for a missing file when `orNull`. */
 function openDevice(N, abs, o, orNull) {
   const { fs, dev: D } = N;
@@ -180,6 +183,10 @@ function openDevice(N, abs, o, orNull) {
  */
 async function openLocked(N, abs, mayCreate, onLockLost) {
   const { fs, path, dev: D, lock: L } = N;
+  if (abs.endsWith(COMPACT_TMP)) {
+    throw new VecliteError('EINVAL', `${abs}: names ending in ${COMPACT_TMP} are reserved for compaction's temporary ` +
+      'files (compacting the store beside it replaces them); rename the file to write it');
+  }
   for (let attempt = 0; ; attempt++) {
     let dev = openDevice(N, abs, { readOnly: false }, mayCreate);
     let created = false;
@@ -193,16 +200,27 @@ async function openLocked(N, abs, mayCreate, onLockLost) {
       }
     }
     let lock = null;
+    let fresh = null;
     try {
       if (created) D.syncDir(fs, path.dirname(abs)); // the new name is durable before we commit into it
-      lock = await L.acquireFileLock(abs, { onLost: onLockLost, identity: dev.stat() });
-      lock.checkFile(dev.stat());
-      const opened = dev;
+      const id = dev.stat();
+      lock = await L.acquireFileLock(abs, { onLost: onLockLost, identity: id });
+      // The lock may have come long after the open (a previous writer finishing): nothing read
+      // before it counts. A new descriptor knows the file as it is now; it must be the locked file.
+      fresh = D.openNodeFileSync(fs, abs, { readOnly: false });
+      const now = fresh.stat();
+      if (now.dev !== id.dev || now.ino !== id.ino) {
+        throw new VecliteError('EREADONLY', `${abs} was replaced while its writer lock was being taken`);
+      }
+      lock.checkFile(now);
+      dev.close();
+      dev = fresh;
+      const opened = fresh;
       lock.watchFile(() => opened.stat());
-      return { dev, lock, created };
+      return { dev: fresh, lock, created };
     } catch (e) {
-      if (created && e?.code !== 'ELOCK') {
-        // Nobody else holds it (ELOCK would say so): take back the empty file we made.
+      if (created && lock) {
+        // We hold it, nobody else can be using it: take back the empty file we made.
         try {
           if (dev.size() === 0) {
             fs.rmSync(abs, { force: true });
@@ -210,10 +228,11 @@ async function openLocked(N, abs, mayCreate, onLockLost) {
           }
         } catch { /* best effort */ }
       }
+      if (fresh) fresh.close();
       dev.close();
       if (lock) lock.release();
       if (e?.code === 'EREADONLY' && attempt < 5) continue; // replaced between open and lock: again
-      // A file we created but could not lock (ELOCK) stays: the writer that holds it may be using it.
+      // A file we created but could not lock stays (empty): another writer may be using it.
       throw e instanceof VecliteError ? e : deviceError(e, `cannot open ${abs}`);
     }
   }
@@ -289,7 +308,7 @@ export function randomBytes(N, n) {
  */
 export async function compactFile(N, engine, store, abs, writer = null) {
   const { fs, path, dev: D } = N;
-  const tmp = `${abs}.compact.tmp`;
+  const tmp = `${abs}${COMPACT_TMP}`;
   try {
     fs.rmSync(tmp, { force: true }); // a crash's leftover: only the lock holder writes one
   } catch (e) {
@@ -368,12 +387,25 @@ export async function createChildFile(N, engine, file, onLockLost) {
   let lock;
   try {
     D.syncDir(fs, path.dirname(abs));
-    lock = await L.acquireFileLock(abs, { onLost: onLockLost, identity: dev.stat() });
-    lock.watchFile(() => dev.stat());
+    const id = dev.stat();
+    lock = await L.acquireFileLock(abs, { onLost: onLockLost, identity: id });
+    // As in openLocked: know the file as it is once locked, through a new descriptor.
+    const fresh = D.openNodeFileSync(fs, abs, { readOnly: false });
+    const now = fresh.stat();
+    dev.close();
+    dev = fresh;
+    if (now.dev !== id.dev || now.ino !== id.ino || now.size !== 0n) {
+      lock.release();
+      lock = null;
+      throw new VecliteError('ELOCK', `derive: ${abs} was replaced or written by someone else while it was being created`);
+    }
+    lock.watchFile(() => fresh.stat());
   } catch (e) {
     dev.close();
-    if (e?.code !== 'ELOCK') {
+    if (lock) {
+      // Ours alone: take back the file we made. Without the lock another writer may hold it.
       try { fs.rmSync(abs, { force: true }); } catch { /* best effort */ }
+      lock.release();
     }
     throw deviceError(e, `derive: cannot create ${abs}`);
   }

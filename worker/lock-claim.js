@@ -164,7 +164,8 @@ export function probe(name, helloMs = 300) {
     });
     sock.on('end', () => done({ state: 'gone', hello: null }));
     sock.on('error', (e) => {
-      if (connected) return done({ state: 'gone', hello: null });
+      // A reset or broken pipe is a holder that let go while we connected.
+      if (connected || e?.code === 'ECONNRESET' || e?.code === 'EPIPE') return done({ state: 'gone', hello: null });
       if (e?.code === 'ECONNREFUSED' || e?.code === 'ENOENT') done({ state: 'dead', hello: null });
       else {
         settled = true;

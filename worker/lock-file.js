@@ -657,7 +657,7 @@ export class FileLock {
     if (open.nlink === 0n) throw moved('was deleted');
     let st;
     try {
-      st = fs.statSync(file, { bigint: true });
+      st = fs.lstatSync(file, { bigint: true }); // a symlink put in its place is another file
     } catch (e) {
       if (e?.code === 'ENOENT' || e?.code === 'ENOTDIR') throw moved('was renamed or deleted (its name, or its folder\'s, no longer exists)');
       throw eio('check the file of', this.#path, e);

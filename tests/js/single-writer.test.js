@@ -298,3 +298,88 @@ test('a writer whose file was deleted gives up its claim: a new file that reuses
   assert.equal(await r.count(), 2);
   await r.close();
 });
+
+// ---- regressions found by an adversarial review ------------------------------------------------
+
+const BUSY = fileURLToPath(new URL('./fixtures/busy-writer.js', import.meta.url));
+
+test('regression: a lock granted after the previous writer commits and closes appends after its commits, not over them', async () => {
+  for (let round = 0; round < 3; round++) {
+    const dir = freshDir();
+    const file = path.join(dir, 's.rvf');
+    const a = spawn(process.execPath, [BUSY, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.add(a);
+    let out = '';
+    a.stdout.on('data', (d) => { out += d; });
+    const exited = new Promise((r) => a.once('exit', () => { children.delete(a); r(); }));
+    while (!out.includes('ready')) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 150 + 100 * round)); // A is busy now
+    // B opens the file now and may be granted the lock only once A has committed 2, 3 and closed.
+    const b = await openCollection(file, { create: { dimension: 2 } }).catch((e) => e);
+    await exited;
+    assert.match(out, /acked/);
+    if (b instanceof Error) {
+      assert.equal(b.code, 'ELOCK', b.message); // refused while A lived: fine
+      continue;
+    }
+    await b.insert({ id: 10, vector: [9, 9] });
+    await b.close();
+    const r = await openCollection(file, { readOnly: true });
+    for (const id of [1, 2, 3, 10]) assert.ok(await r.get(id), `round ${round}: id ${id} was acknowledged and must be there`);
+    assert.equal((await r.verify()).ok, true);
+    await r.close();
+  }
+});
+
+test('regression: names ending in .compact.tmp cannot be opened for writing (compaction replaces them)', async () => {
+  const dir = freshDir();
+  await rejectsWith(() => openCollection(path.join(dir, 'x.rvf.compact.tmp'), { create: { dimension: 2 } }), 'EINVAL', /reserved for compaction/);
+  assert.deepEqual(fs.readdirSync(dir), []);
+});
+
+test('regression: `..` after a symlinked folder is resolved as the kernel does, so both names share one writer', async () => {
+  const dir = freshDir();
+  fs.mkdirSync(path.join(dir, 'other', 'sub'), { recursive: true });
+  fs.mkdirSync(path.join(dir, 'd'));
+  fs.symlinkSync(path.join(dir, 'other', 'sub'), path.join(dir, 'd', 'link'));
+  const w = await openCollection(`${dir}/d/link/../x.rvf`, { create: { dimension: 2 } });
+  try {
+    assert.ok(fs.existsSync(path.join(dir, 'other', 'x.rvf')), 'the file open() would name');
+    assert.ok(!fs.existsSync(path.join(dir, 'd', 'x.rvf')));
+    await rejectsWith(() => openCollection(path.join(dir, 'other', 'x.rvf')), 'ELOCK');
+  } finally {
+    await w.close();
+  }
+});
+
+test('regression: a symlink put where the file was counts as moved; compact() never renames over it', async () => {
+  const dir = freshDir();
+  const p = path.join(dir, 'a.rvf');
+  const n = path.join(dir, 'moved.rvf');
+  const c = await openCollection(p, { create: { dimension: 2 } });
+  await c.insert({ id: 1, vector: [1, 1] });
+  fs.renameSync(p, n);
+  fs.symlinkSync(n, p);
+  await rejectsWith(() => c.insert({ id: 2, vector: [2, 2] }), 'EREADONLY');
+  await rejectsWith(() => c.compact(), 'EREADONLY');
+  await c.close();
+  assert.ok(fs.lstatSync(p).isSymbolicLink(), 'the symlink is still a symlink');
+  const w2 = await openCollection(n);
+  assert.equal(await w2.count(), 1);
+  await w2.close();
+});
+
+test('regression: probing a claim whose holder lets go at that moment says "gone", never throws', async () => {
+  const { claim, probe } = await import('../../worker/lock-claim.js');
+  if (process.platform !== 'linux') return;
+  const seen = {};
+  for (let i = 0; i < 30; i++) {
+    const name = `test/${process.pid}/${i}`;
+    const c = await claim(name, { pid: process.pid });
+    const pr = probe(name);
+    c.close();
+    const r = await pr; // rejects on ECONNRESET before the fix
+    seen[r.state] = (seen[r.state] ?? 0) + 1;
+  }
+  for (const s of Object.keys(seen)) assert.ok(['gone', 'dead', 'alive'].includes(s), JSON.stringify(seen));
+});
