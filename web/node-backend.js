@@ -189,10 +189,16 @@ export function randomBytes(N, n) {
  * `<file>.compact.tmp` (and syncs it), which is then renamed over the file and the directory
  * fsynced. `abs` must be the canonical path openFileStore returned (never a symlink). On
  * success the store lives on the new file: returns its device and io; the caller frees the old
- * ones.
+ * ones. Failures, by step (each message says which, and what state things are in):
+ * - writing the image (ENOSPC, EIO...): the engine leaves the store where it was, the file is
+ *   untouched, the temporary file is removed; the collection stays usable.
+ * - the image's fsync or the rename: the file is unchanged, but the store already lives on the
+ *   temporary file: `renameFailed = true`, `dev`/`ref` are the temporary file's device.
+ * - the directory fsync after the rename: the file WAS replaced by the compacted image (the
+ *   store lives on it, at `abs`), but the rename may not be durable yet: `replaced = true`,
+ *   `dev`/`ref` are the new file's device, which the caller must adopt as on success.
  * @returns {{ dev: any, ref: { io: number, handle: number } }}
- * @throws {VecliteError} with `renameFailed = true` when the image was written but could not
- *   replace the file: the store is then on the temporary file and must not be used further
+ * @throws {VecliteError}
  */
 export function compactFile(N, engine, store, abs) {
   const { fs, path, dev: D } = N;
@@ -215,12 +221,26 @@ export function compactFile(N, engine, store, abs) {
     engine.ioFree(ref);
     dev.close();
     try { fs.rmSync(tmp, { force: true }); } catch { /* best effort */ }
-    throw e;
+    // vl_store_compact leaves the store on its own file when writing the image fails.
+    const err = new VecliteError(e instanceof VecliteError ? e.code : 'EIO',
+      `compact failed while writing the compacted image ${tmp} (${e?.message ?? e}); ${abs} is untouched ` +
+      'and the collection is still usable', { cause: e });
+    throw err;
   }
   try {
     dev.sync();
     D.replaceFile(fs, path, tmp, abs);
   } catch (e) {
+    if (e?.renamed) {
+      const err = deviceError(e, `compact: ${abs} WAS replaced by the compacted image and the collection now ` +
+        'uses it, but the directory fsync after the rename failed, so the rename may not be durable yet (after ' +
+        'a crash the file could come back as it was before compaction, which holds the same committed rows); ' +
+        'the collection takes no more writes: close and reopen it');
+      err.replaced = true;
+      err.dev = dev;
+      err.ref = ref;
+      throw err;
+    }
     const err = deviceError(e, `compact: the compacted image ${tmp} is complete but could not replace ${abs} ` +
       '(the original file is unchanged)');
     err.renameFailed = true;
