@@ -2532,8 +2532,11 @@ out:
     vl_mem_free(scratch);
     vl_mem_free(mbuf);
     if (rc) {
-        /* h is untouched (only read); report the reason on h. */
+        /* h is untouched (only read) and stays usable; report the reason on
+         * h, without dst's "the store handle is now unusable" (dst is garbage). */
         char tmp[sizeof h->msg];
+        char *cut = strstr(n->msg, "; the store handle is now unusable");
+        if (cut) *cut = 0;
         snprintf(tmp, sizeof tmp, "compaction: %s", n->msg);
         memcpy(h->msg, tmp, sizeof tmp);
         vl_rvf_free(n);
