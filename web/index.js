@@ -432,10 +432,11 @@ const nowNs = () => BigInt(Date.now()) * 1_000_000n;
 
 /**
  * Run one committing store call. A failed durable write (EIO) poisons the collection: every
- * later call rejects with EIO until it is closed and reopened (STYLE.md §2). Failed means
- * failed: the engine rolls a failed commit back (truncates the file to the previous commit and
- * syncs), so a rejected write is never visible after a reopen; when that rollback fails too the
- * error has `outcome: 'unknown'` (else `'notWritten'`) and says so (worker/bind.js _checkStore).
+ * later call rejects with EIO until it is closed and reopened (the C store is poisoned too).
+ * Failed means failed: the engine rolls a failed commit back (truncates the file to the previous
+ * commit and syncs), so a rejected write is never visible after a reopen; when that rollback
+ * fails too the error has `outcome: 'unknown'` (else `'notWritten'`) and says so (worker/bind.js
+ * _checkStore).
  */
 function storeWrite(s, fn) {
   try {
