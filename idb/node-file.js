@@ -365,6 +365,8 @@ export function realFilePath(fs, path, p) {
  * @param {typeof import('node:path')} path
  * @param {string} from
  * @param {string} to
+ * @throws {DeviceError} EIO; with `renamed = true` when the rename happened and only the
+ *   directory fsync failed (`to` now names the new file, but the rename may not be durable yet)
  */
 export function replaceFile(fs, path, from, to) {
   try {
@@ -372,5 +374,10 @@ export function replaceFile(fs, path, from, to) {
   } catch (e) {
     throw ioError(`renaming ${from} to`, to, e);
   }
-  syncDir(fs, path.dirname(path.resolve(to)));
+  try {
+    syncDir(fs, path.dirname(path.resolve(to)));
+  } catch (e) {
+    if (e instanceof DeviceError) e.renamed = true;
+    throw e;
+  }
 }

@@ -49,4 +49,22 @@ const uint8_t *vl_io_mem_data(const vl_io *io, uint64_t *len);
  * writes len/2 bytes, a torn tail as a crash would leave (see io_mem.c). */
 void vl_io_mem_fail_after(vl_io *io, uint32_t fail_after);
 
+/* Test hooks (see io_mem.c): fail exactly the nth next append/sync call
+ * (1 = the next one), once; every other call succeeds (0 disarms). With
+ * vl_io_mem_fail_truncate(io, 1) every truncate fails with VL_EIO until it
+ * is called with 0. Together they let a test fail one step of a commit and
+ * then let (or not let) the rollback of that commit succeed. */
+void vl_io_mem_fail_once(vl_io *io, uint32_t nth);
+void vl_io_mem_fail_truncate(vl_io *io, int on);
+
+/* A read-only view of the first len bytes of base (io_view.c): the bytes
+ * of one commit, whatever a writer appends to base meanwhile. Lives in the
+ * caller's struct (no allocation); borrows base. */
+typedef struct vl_io_view {
+    vl_io io;
+    vl_io *base;
+    uint64_t len;
+} vl_io_view;
+vl_io *vl_io_view_init(vl_io_view *v, vl_io *base, uint64_t len);
+
 #endif /* VECLITE_IO_H */

@@ -12,6 +12,9 @@
  * between. A failing append is torn the way a crash tears it: the first
  * half of its bytes (len / 2, rounded down) land before VL_EIO is returned,
  * which io.h permits ("the size may have grown by a torn tail").
+ * vl_io_mem_fail_once fails only the nth counted call (later calls work
+ * again: a commit's rollback can then succeed), and vl_io_mem_fail_truncate
+ * makes truncate fail (a rollback that cannot cut the file).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +27,18 @@ typedef struct mem_dev {
     uint64_t len, cap;
     uint32_t armed;      /* failure injection active */
     uint32_t left;       /* append/sync calls that still succeed */
+    uint32_t once;       /* vl_io_mem_fail_once: only the failing call fails */
+    uint32_t trunc_fail; /* vl_io_mem_fail_truncate */
 } mem_dev;
 
 /* Count one append/sync; 1 if it must fail. */
 static int inject(mem_dev *d)
 {
     if (!d->armed) return 0;
-    if (d->left == 0) return 1;
+    if (d->left == 0) {
+        if (d->once) d->armed = 0;
+        return 1;
+    }
     d->left--;
     return 0;
 }
@@ -83,7 +91,7 @@ static int mem_size(void *ctx, uint64_t *out)
 static int mem_truncate(void *ctx, uint64_t size)
 {
     mem_dev *d = ctx;
-    if (size > d->len) return VL_EIO;   /* the device only shrinks by truncate */
+    if (size > d->len || d->trunc_fail) return VL_EIO;   /* the device only shrinks by truncate */
     d->len = size;
     return VL_OK;
 }
@@ -140,4 +148,20 @@ void vl_io_mem_fail_after(vl_io *io, uint32_t fail_after)
     if (!d) return;
     d->armed = fail_after != 0;
     d->left = fail_after;
+    d->once = 0;
+}
+
+void vl_io_mem_fail_once(vl_io *io, uint32_t nth)
+{
+    mem_dev *d = (mem_dev *)io;
+    if (!d) return;
+    d->armed = nth != 0;
+    d->left = nth ? nth - 1 : 0;
+    d->once = 1;
+}
+
+void vl_io_mem_fail_truncate(vl_io *io, int on)
+{
+    mem_dev *d = (mem_dev *)io;
+    if (d) d->trunc_fail = on != 0;
 }

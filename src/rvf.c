@@ -220,6 +220,27 @@
  *   - Nothing before append_at is ever written again.
  * Errors during a durable write poison the handle (STYLE.md §2): the
  * in-memory state may then be ahead of the file, so only free() is safe.
+ *
+ * Failed means failed. A commit that fails after it started writing (any
+ * append or sync of its data or manifest phase) is rolled back before the
+ * error returns: the device is truncated to where the commit began (the
+ * end of the previous commit) and synced (rollback). Why: a sync that
+ * fails after the MANIFEST was appended may still have put that manifest
+ * on disk, and an append that "failed" may have written everything; a
+ * reopen would then show a write the caller was told had failed. Outcome
+ * (vl_rvf_write_outcome):
+ *   VL_OUTCOME_NOT_WRITTEN  truncate and sync succeeded: the file ends at
+ *                           the previous commit, nothing of the write is
+ *                           in it, durably (also when the commit failed
+ *                           before it appended anything: fix_tail);
+ *   VL_OUTCOME_UNKNOWN      the undo failed too: after a reopen the file
+ *                           holds the previous commit or the whole failed
+ *                           write (a commit is one manifest, so never a
+ *                           part of it), and the message says so.
+ * Either way the handle stays poisoned (memory is ahead of the file).
+ * A reader that opened the file between the manifest's append and the
+ * rollback may have seen the rolled-back commit; its later reads of those
+ * bytes fail (the image checks of vl_rvf_check_image report it).
  */
 #include <assert.h>
 #include <stdarg.h>
@@ -448,6 +469,8 @@ struct vl_rvf {
     vl_idmap map;
 
     int poisoned;
+    int outcome;                   /* VL_OUTCOME_* of the last failed write */
+    uint32_t man_crc;              /* CRC-32 of the committed manifest's payload */
     char msg[256];
 };
 
@@ -1260,6 +1283,7 @@ static int load(vl_rvf *h)
     h->profile = m.profile;
     h->manifest_offset = mpos;
     h->committed_end = mpos + 64 + mh.payload_length;
+    h->man_crc = vl_crc32(0, mp, (size_t)mh.payload_length);
     if (m.has_fidi) {
         h->flags |= VL_RVF_F_FIDI;
         memcpy(h->file_id, m.fidi, 16);
@@ -1543,14 +1567,43 @@ static int fix_tail(vl_rvf *h)
 {
     uint64_t size;
     int rc = dev_size(h, &size);
+    h->outcome = VL_OUTCOME_NOT_WRITTEN;   /* until the commit appends: nothing of it is written */
     if (rc) return poison(h, rc, "device size()");
     if (size < h->append_at) return poison(h, VL_ECORRUPT, "the file shrank under the handle; commit");
     if (size > h->append_at) {
         rc = h->io->truncate(h->io->ctx, h->append_at);
         if (rc) return poison(h, rc < 0 ? rc : VL_EIO, "truncating the torn tail");
     }
+    h->outcome = VL_OUTCOME_NONE;
     return VL_OK;
 }
+
+/* A commit failed (rc, the handle already poisoned) after fix_tail, with
+ * the device ending at `start` before it wrote anything: undo what it
+ * appended so that the failed write is durably absent (see "Failed means
+ * failed" at the top). Returns rc; the message says what the file holds. */
+static int rollback(vl_rvf *h, uint64_t start, int rc)
+{
+    char why[sizeof h->msg];
+    memcpy(why, h->msg, sizeof why);
+    char *cut = strstr(why, "; the store handle is now unusable");
+    if (cut) *cut = 0;
+    int t = h->io->truncate(h->io->ctx, start);
+    const char *step = "truncate";
+    if (t == VL_OK) { t = h->io->sync(h->io->ctx); step = "sync"; }
+    h->poisoned = 1;
+    if (t == VL_OK) {
+        h->outcome = VL_OUTCOME_NOT_WRITTEN;
+        return fail(h, rc, "%s; the write was rolled back: nothing of it is in the file, which ends "
+                    "at its previous commit; the store handle is now unusable: reopen it", why);
+    }
+    h->outcome = VL_OUTCOME_UNKNOWN;
+    return fail(h, rc, "%s, and undoing the write failed too (%s: %d): its outcome is unknown, a "
+                "reopen shows either the previous commit or the whole write; the store handle is "
+                "now unusable: reopen it", why, step, t);
+}
+
+int vl_rvf_write_outcome(const vl_rvf *h) { return h ? h->outcome : VL_OUTCOME_NONE; }
 
 /* Sort del[] ascending (the manifest lists it sorted) and re-point every
  * deleted entry at its new position. */
@@ -1586,6 +1639,7 @@ static int commit_finish(vl_rvf *h, const uint8_t *wit, uint32_t wlen, uint64_t 
     if (rc) return rc;
     if (wlen) vl_rvf_fold32_once(wit, wlen, h->wit_hash);
     h->n_witness = 0;
+    h->man_crc = vl_crc32(0, mbuf, (size_t)msz);
     h->manifest_offset = mpos;
     h->committed_end = h->append_at = mpos + 64 + msz;
     return VL_OK;
@@ -1951,6 +2005,7 @@ int vl_rvf_ingest(vl_rvf *h, uint32_t n, const uint64_t *ids, const float *vecs,
     }
     if (!rc) rc = merge_emit(h, &m);
     if (!rc) rc = commit_finish(h, wit, wlen, wid, pos, mbuf, man_id);
+    if (rc) rc = rollback(h, h->append_at, rc);   /* append_at moves only on success */
     goto done;
 nomem:
     if (rc == VL_EBUDGET) fail(h, rc, "more than %u distinct ids: over this build's cap", MAX_ENTRIES);
@@ -2015,6 +2070,7 @@ int vl_rvf_delete(vl_rvf *h, uint32_t n, const uint64_t *ids, uint64_t now_ns, u
     /* ---- write ---- */
     rc = emit_segment(h, VL_RVF_SEG_JOURNAL, jid, jbuf, jlen);
     if (!rc) rc = commit_finish(h, wit, wlen, wid, pos, mbuf, man_id);
+    if (rc) rc = rollback(h, h->append_at, rc);
     if (!rc && n_deleted) *n_deleted = d;
 done:
     vl_mem_free(jbuf);
@@ -2060,6 +2116,7 @@ static int create_common(vl_io *io, uint32_t dim, uint32_t metric, uint32_t prof
     if (rc) goto out;
     h->manifest_offset = 0;
     h->committed_end = h->append_at = 64 + sizeof mbuf;
+    h->man_crc = vl_crc32(0, mbuf, sizeof mbuf);
 out:
     if (rc) {
         put_msg(msg, msg_cap, "%s", h->msg);
@@ -2475,8 +2532,11 @@ out:
     vl_mem_free(scratch);
     vl_mem_free(mbuf);
     if (rc) {
-        /* h is untouched (only read); report the reason on h. */
+        /* h is untouched (only read) and stays usable; report the reason on
+         * h, without dst's "the store handle is now unusable" (dst is garbage). */
         char tmp[sizeof h->msg];
+        char *cut = strstr(n->msg, "; the store handle is now unusable");
+        if (cut) *cut = 0;
         snprintf(tmp, sizeof tmp, "compaction: %s", n->msg);
         memcpy(h->msg, tmp, sizeof tmp);
         vl_rvf_free(n);
@@ -2650,6 +2710,7 @@ int vl_rvf_commit(vl_rvf *h, const vl_rvf_commit_args *a, uint32_t *n_deleted)
         rc = emit_segment(h, a->segs[i].seg_type, h->dir[seg_first + i].seg_id, a->segs[i].payload,
                           a->segs[i].len);
     if (!rc) rc = commit_finish(h, wit, wlen, wid, pos, mbuf, man_id);
+    if (rc) rc = rollback(h, h->append_at, rc);   /* append_at moves only on success */
     if (!rc && n_deleted) *n_deleted = d;
     goto done;
 nomem:
@@ -2722,3 +2783,68 @@ uint64_t vl_rvf_live_rows_from(const vl_rvf *h, uint64_t off)
 }
 
 int vl_rvf_poisoned(const vl_rvf *h) { return h ? h->poisoned : 0; }
+
+/* ====================================================================== */
+/* Image check (export)                                                    */
+/* ====================================================================== */
+
+/* See rvf.h. The image is opened as a file of its own (which finds its
+ * newest valid manifest, checks every listed segment's header and hashes
+ * every listed VEC and WITNESS); then its manifest must be h's (offset and
+ * payload CRC-32), it must end exactly at h's append_at, and the listed
+ * segments open does not hash (META, INDEX, foreign types) are hashed
+ * here. A file that changed under a read-only handle (truncated, rewritten,
+ * a torn or newer commit appended) fails one of these. */
+int vl_rvf_check_image(const vl_rvf *h, vl_io *img, char *msg, uint32_t msg_cap)
+{
+    if (!h || !img) { put_msg(msg, msg_cap, "vl_rvf_check_image: NULL argument"); return VL_EINVAL; }
+    uint64_t size;
+    int rc = img->size(img->ctx, &size);
+    if (rc) { put_msg(msg, msg_cap, "the image's size cannot be read (%d)", rc); return rc < 0 ? rc : VL_EIO; }
+    if (size != h->append_at) {
+        put_msg(msg, msg_cap, "the image is %llu bytes, but the commit it should hold (epoch %u) ends at "
+                "byte %llu", (unsigned long long)size, h->epoch, (unsigned long long)h->append_at);
+        return VL_ECORRUPT;
+    }
+    vl_rvf *g = NULL;
+    char m[256];
+    rc = vl_rvf_open(img, &g, m, sizeof m);
+    if (rc) {
+        put_msg(msg, msg_cap, "the image does not open as an .rvf file (%s)", m);
+        return rc == VL_ENOMEM ? rc : VL_ECORRUPT;
+    }
+    if (g->manifest_offset != h->manifest_offset || g->man_crc != h->man_crc || g->epoch != h->epoch) {
+        put_msg(msg, msg_cap, "the image's committed manifest (epoch %u at byte %llu, crc %08x) is not the "
+                "one this handle holds (epoch %u at byte %llu, crc %08x)", g->epoch,
+                (unsigned long long)g->manifest_offset, g->man_crc, h->epoch,
+                (unsigned long long)h->manifest_offset, h->man_crc);
+        vl_rvf_free(g);
+        return VL_ECORRUPT;
+    }
+    if (g->append_at != size) {
+        put_msg(msg, msg_cap, "the image holds %llu bytes after its committed state that are not part of it",
+                (unsigned long long)(size - g->append_at));
+        vl_rvf_free(g);
+        return VL_ECORRUPT;
+    }
+    uint8_t *scratch = NULL;
+    for (uint32_t i = 0; i < g->ndir && rc == VL_OK; i++) {
+        const dent *d = &g->dir[i];
+        if (d->type == VL_RVF_SEG_VEC || d->type == VL_RVF_SEG_WITNESS) continue;   /* hashed by open */
+        if (!scratch && !(scratch = vl_mem_alloc(IO_CHUNK))) { rc = VL_ENOMEM; put_msg(msg, msg_cap, "out of memory"); break; }
+        vl_rvf_header hd;
+        uint32_t crc = 0;
+        rc = check_listed(g, d, &hd);
+        if (!rc) rc = crc_range(g, d->offset + 64, d->plen, scratch, IO_CHUNK, &crc);
+        if (!rc && !hash_ok(hd.content_hash, crc))
+            rc = fail(g, VL_ECORRUPT, "segment %llu (type 0x%02x) at offset %llu: content hash mismatch",
+                      (unsigned long long)d->seg_id, d->type, (unsigned long long)d->offset);
+        if (rc) {
+            put_msg(msg, msg_cap, "%s", g->msg);
+            if (rc != VL_ENOMEM) rc = VL_ECORRUPT;
+        }
+    }
+    vl_mem_free(scratch);
+    vl_rvf_free(g);
+    return rc;
+}

@@ -43,8 +43,10 @@
  *   VL_EFATAL     a durable write failed earlier: the handle is poisoned,
  *                 only vl_rvf_info / vl_rvf_errmsg / vl_rvf_free remain
  *                 meaningful; reopen the device to recover.
- * A failed write (EIO during append/sync) poisons the handle and returns
- * VL_EIO (later calls: VL_EFATAL). Validation errors (EINVAL, EBUDGET,
+ * A failed write (EIO during append/sync) is rolled back (the device is
+ * truncated to the previous commit and synced), poisons the handle and
+ * returns VL_EIO (later calls: VL_EFATAL); vl_rvf_write_outcome tells
+ * whether the rollback succeeded. Validation errors (EINVAL, EBUDGET,
  * ENOMEM) are detected before anything is written and leave it usable.
  *
  * Threads: a handle is not thread-safe; distinct handles are independent.
@@ -388,6 +390,19 @@ uint64_t vl_rvf_live_rows_from(const vl_rvf *h, uint64_t off);
 
 /* 1 if a failed durable write poisoned the handle (see the top of this file). */
 int vl_rvf_poisoned(const vl_rvf *h);
+
+/* What the last failed commit left in the file (veclite.h VL_OUTCOME_*):
+ * NONE if no commit failed on this handle, NOT_WRITTEN if it was rolled
+ * back (or wrote nothing), UNKNOWN if the rollback failed too ("Failed
+ * means failed" at the top of rvf.c). */
+int vl_rvf_write_outcome(const vl_rvf *h);
+
+/* Check that img holds exactly h's committed image: img opens as an .rvf
+ * whose committed manifest is byte-for-byte h's (same CRC-32, same offset)
+ * and ends where h's next commit goes (img's size == h's append_at), and
+ * every listed segment of img hash-verifies. VL_OK, or VL_ECORRUPT (or
+ * the open's error) with the reason in msg. Reads img only. */
+VL_MUST_CHECK int vl_rvf_check_image(const vl_rvf *h, vl_io *img, char *msg, uint32_t msg_cap);
 
 /* vl_rvf_compact, except that listed segments whose type bit is set in
  * skip_types are not copied, and segs are appended after the copied ones

@@ -1923,10 +1923,17 @@ int vl_store_verify(vl_store *s, vl_store_verify_result *out)
         problem(&pb, &np, "%llu rows with non-finite or zero vectors were skipped at open",
                 (unsigned long long)s->rows_rejected);
     if (s->index_note[0]) problem(&pb, &np, "%s", s->index_note);
-    /* re-read everything: a read-only store on the same device */
+    /* re-read everything: a read-only store on the bytes of this handle's
+     * commit (0 .. append_at). A writer on the same file may be appending
+     * its next commit (or have left a torn tail) beyond them: that is not
+     * a problem of the commit this handle checks. */
+    vl_rvf_info ri;
+    vl_rvf_info_get(s->rvf, &ri);
+    vl_io_view view;
     vl_store *r = NULL;
     char m[256];
-    rc = vl_store_open(s->io, &s->cfg, VL_STORE_READONLY, NULL, &r, m, sizeof m);
+    rc = vl_store_open(vl_io_view_init(&view, s->io, ri.append_at), &s->cfg, VL_STORE_READONLY, NULL, &r,
+                       m, sizeof m);
     if (rc == VL_ENOMEM) return smsg(s, rc, "out of memory re-reading the store");
     if (rc) {
         problem(&pb, &np, "re-reading the file failed (%s): %s", vl_errstr(rc), m);
@@ -1985,6 +1992,20 @@ int vl_store_verify(vl_store *s, vl_store_verify_result *out)
     out->problems = np;
     out->ok = np == 0;
     return VL_OK;
+}
+
+int vl_store_write_outcome(const vl_store *s)
+{
+    return s && s->rvf ? vl_rvf_write_outcome(s->rvf) : VL_OUTCOME_NONE;
+}
+
+int vl_store_check_image(vl_store *s, vl_io *img)
+{
+    if (!s || !img) return VL_EINVAL;
+    if (s->poisoned) return smsg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
+    char m[256];
+    int rc = vl_rvf_check_image(s->rvf, img, m, sizeof m);
+    return rc ? smsg(s, rc, "%s", m) : VL_OK;
 }
 
 const char *vl_store_problems(const vl_store *s)

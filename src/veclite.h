@@ -86,6 +86,14 @@ extern "C" {
 #define VL_ENOMEM    -11   /* allocation failed (index unchanged) */
 #define VL_EFATAL    -12   /* handle poisoned by an earlier failed durable write */
 
+/* ---- What a failed durable write left in the file (vl_store_write_outcome) ----
+ * A commit that fails after it began writing is rolled back: the file is
+ * truncated to the previous commit and synced. */
+#define VL_OUTCOME_NONE         0   /* no write failed on this handle */
+#define VL_OUTCOME_NOT_WRITTEN  1   /* nothing of the failed write is in the file (durably) */
+#define VL_OUTCOME_UNKNOWN      2   /* the rollback failed too: a reopen shows either the
+                                       previous commit or the whole failed write */
+
 /* ---- Metrics (values equal the .rvf MANIFEST metric byte, FORMAT.md §4) ---- */
 #define VL_METRIC_L2      0   /* distance = sqrt(sum (a-b)^2) at the API; L2^2 inside */
 #define VL_METRIC_DOT     1   /* distance = -dot(a,b) */
@@ -312,7 +320,10 @@ VL_MUST_CHECK int vl_index_check(const vl_index *h);
  *   VL_ECORRUPT   (open/verify) committed bytes are damaged
  *   VL_EVERSION   (open) the file needs a newer veclite (message names what)
  *   VL_EBUDGET    the file exceeds a hard cap of this build (compact it)
- *   VL_EIO        the device failed during a commit: the store is poisoned
+ *   VL_EIO        the device failed during a commit: the store is poisoned;
+ *                 the commit was rolled back (vl_store_write_outcome says
+ *                 whether that succeeded: VL_OUTCOME_NOT_WRITTEN means a
+ *                 reopen never shows the failed write)
  *   VL_EFATAL     every call after a failed durable write (only
  *                 vl_store_info/errmsg/close stay meaningful): reopen the
  *                 device, which shows the last complete commit.
@@ -487,6 +498,14 @@ const char *vl_store_seg_type_name(uint32_t seg_type);
 VL_MUST_CHECK int vl_store_verify(vl_store *s, vl_store_verify_result *out);
 /* Problems found by the last vl_store_verify, one per line ("" if none). */
 const char *vl_store_problems(const vl_store *s);
+/* VL_OUTCOME_* of the last failed write of s (VL_OUTCOME_NONE if none). */
+int vl_store_write_outcome(const vl_store *s);
+/* Check that the device img holds exactly the committed image of s: the
+ * bytes from 0 to where the next commit goes (status bytes), with the same
+ * committed manifest, every listed segment hash-verified (export() checks
+ * what it returns with this). Errors: VL_ECORRUPT (the message says what
+ * differs), VL_ENOMEM, VL_EFATAL. */
+VL_MUST_CHECK int vl_store_check_image(vl_store *s, vl_io *img);
 
 /* ---- Distance kernels (selected at compile time; see dist.c) ---- */
 /* L2 squared, dot product, and cosine distance (1 - cos) of two dim-vectors. */

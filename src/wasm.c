@@ -91,6 +91,9 @@ static const kv k_errors[] = {
     KV(VL_, ECORRUPT), KV(VL_, EVERSION), KV(VL_, EBACKEND), KV(VL_, EBUDGET),
     KV(VL_, ECLOSED), KV(VL_, EIO), KV(VL_, ENOMEM), KV(VL_, EFATAL),
 };
+static const kv k_outcomes[] = {
+    KV(VL_OUTCOME_, NONE), KV(VL_OUTCOME_, NOT_WRITTEN), KV(VL_OUTCOME_, UNKNOWN),
+};
 static const kv k_metrics[] = { KV(VL_METRIC_, L2), KV(VL_METRIC_, DOT), KV(VL_METRIC_, COSINE) };
 static const kv k_kinds[] = { KV(VL_INDEX_, FLAT), KV(VL_INDEX_, HNSW) };
 static const kv k_tags[] = {
@@ -199,6 +202,7 @@ VL_WASM_EXPORT const char *vl__wasm_consts(void) {
     put_obj(&b, "storeSeg", k_store_seg, NELEM(k_store_seg));
     put_obj(&b, "storeVerify", k_store_verify, NELEM(k_store_verify));
     put_obj(&b, "storeFlags", k_store_flags, NELEM(k_store_flags));
+    put_obj(&b, "outcomes", k_outcomes, NELEM(k_outcomes));
     put_s(&b, "}");
     *b.p = '\0';
     return consts_json;

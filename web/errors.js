@@ -29,6 +29,12 @@ export class VecliteError extends Error {
   }
 }
 
+// A write that rejects with EIO after it began changing the store's file also carries
+// `outcome` (set by worker/bind.js): 'notWritten' — the engine rolled it back, nothing of it is
+// in the file, durably, so a reopen never shows it; 'unknown' — the rollback failed too, so a
+// reopen shows either the whole write or none of it (never a part). Other errors have no
+// outcome property.
+
 /**
  * Shorthand for `new VecliteError('EINVAL', message)`.
  * @param {string} message

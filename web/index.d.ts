@@ -24,6 +24,12 @@ export class VecliteError extends Error {
   constructor(code: VecliteErrorCode, message: string, options?: { cause?: unknown });
   readonly name: 'VecliteError';
   readonly code: VecliteErrorCode;
+  /**
+   * On an EIO from a write that failed while committing: 'notWritten' when the write was rolled
+   * back (a reopen never shows it), 'unknown' when the rollback failed too (a reopen shows the
+   * whole write or none of it). Absent on other errors.
+   */
+  readonly outcome?: 'notWritten' | 'unknown';
 }
 
 /**

@@ -31,7 +31,8 @@
 // browser and workerd builds never load node: modules) or a memory device (openCollection(bytes)).
 // - Store writes are committed (appended + synced by the device) inside the engine call, so a
 //   resolved write promise means a durable write. A failed durable write poisons the handle:
-//   every later call rejects with EIO until it is closed and reopened.
+//   every later call rejects with EIO until it is closed and reopened. A rejected write is never
+//   visible after a reopen (the engine rolls it back), unless its error says outcome 'unknown'.
 // - A writable file handle holds the FORMAT.md §7 lock from open to close; read-only handles
 //   take no lock, and every write on them is refused (EREADONLY) before anything changes.
 // - On open, the JS side is rebuilt from the file: field names from the store, string ids from
@@ -48,6 +49,7 @@ import {
   recordSize, utf8Length, wellFormed, writeRecord,
 } from './metadata.js';
 import { CMP, NO_FIELD, OP, compileFilter } from './filter.js';
+import { checkedImage } from './image.js';
 
 export { VecliteError };
 export { recoverCollection } from './recover.js';
@@ -440,7 +442,11 @@ const nowNs = () => BigInt(Date.now()) * 1_000_000n;
 
 /**
  * Run one committing store call. A failed durable write (EIO) poisons the collection: every
- * later call rejects with EIO until it is closed and reopened (STYLE.md §2).
+ * later call rejects with EIO until it is closed and reopened (the C store is poisoned too).
+ * Failed means failed: the engine rolls a failed commit back (truncates the file to the previous
+ * commit and syncs), so a rejected write is never visible after a reopen; when that rollback
+ * fails too the error has `outcome: 'unknown'` (else `'notWritten'`) and says so (worker/bind.js
+ * _checkStore).
  */
 function storeWrite(s, fn) {
   try {
@@ -456,7 +462,9 @@ function storeWrite(s, fn) {
 
 function poison(s, e) {
   s.poisoned ??= `collection '${s.name}' is unusable after a failed durable write (${e.message}); ` +
-    'close it and reopen it: the file holds every commit that completed';
+    'close it and reopen it: the file holds every commit that completed' +
+    (e.outcome === 'notWritten' ? ' and nothing of the failed write'
+      : e.outcome === 'unknown' ? ', and the failed write either whole or not at all (its outcome is unknown)' : '');
 }
 
 function engineUpsert(s, n, ids, vecs, meta, metaOff) {
@@ -989,6 +997,9 @@ export class Collection {
    * a memory Database) the image is built on demand: its rows, metadata and field names are
    * written into a fresh store in memory (this builds the HNSW graph once) and its bytes
    * returned, with the graph as an INDEX segment. Use snapshot() for a compacted, canonical image.
+   * The image is checked before it is returned (web/image.js): if the file changed under this
+   * handle so that it no longer holds the handle's commit, export rejects with ECORRUPT or EIO
+   * instead of returning other bytes.
    * @returns {Promise<Uint8Array>}
    */
   async export() {
@@ -998,14 +1009,16 @@ export class Collection {
       try {
         s.engine.storeCheckpoint(m.st);
         const info = s.engine.storeInfo(m.st);
-        return trimmed(s.engine.ioMemBytes(m.io), info.bytes);
+        return checkedImage(s.engine, m.st, () => trimmed(s.engine.ioMemBytes(m.io), info.bytes), 'the image built in memory');
       } finally {
         dropMaterialized(s.engine, m);
       }
     }
+    // The bytes are re-checked against the commit this handle holds (web/image.js): a file may
+    // have changed under a read-only handle; appends beyond its commit do not matter.
     const info = s.engine.storeInfo(s.store);
-    if (s.dev) return s.N.nb.readCommitted(s.dev, info.bytes);
-    return trimmed(s.engine.ioMemBytes(s.memIo), info.bytes);
+    if (s.dev) return checkedImage(s.engine, s.store, () => s.N.nb.readCommitted(s.dev, info.bytes), `the file ${s.path}`);
+    return checkedImage(s.engine, s.store, () => trimmed(s.engine.ioMemBytes(s.memIo), info.bytes), 'the store in memory');
   }
 
   /**
@@ -1064,13 +1077,22 @@ export class Collection {
           s.extraDevs.push({ dev: err.dev, ref: err.ref });
           poison(s, err);
         }
+        if (err?.replaced) {
+          // The file at s.path is the compacted one and the store lives on it; only the rename's
+          // durability is in doubt, so take no more writes (poison) but hold the right device.
+          e.ioFree(s.ref);
+          s.dev.close();
+          s.dev = err.dev;
+          s.ref = err.ref;
+          s.h = e.storeIndex(s.store);
+          poison(s, err);
+        }
         throw err;
       }
       e.ioFree(s.ref);
       s.dev.close();
       s.dev = moved.dev;
       s.ref = moved.ref;
-
     } else {
       const io = e.ioMemOpen(new Uint8Array(0));
       try {

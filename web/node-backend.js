@@ -298,13 +298,20 @@ export function randomBytes(N, n) {
  * `<file>.compact.tmp` (and syncs it), which is then renamed over the file and the directory
  * fsynced. `abs` must be the canonical path openFileStore returned (never a symlink). On
  * success the store lives on the new file: returns its device and io; the caller frees the old
- * ones.
+ * ones. Failures, by step (each message says which, and what state things are in):
+ * - writing the image (ENOSPC, EIO...): the engine leaves the store where it was, the file is
+ *   untouched, the temporary file is removed; the collection stays usable.
+ * - the image's fsync, the writer check (EREADONLY/ELOCK: the name no longer leads to the
+ *   writer's file, or its lock was lost) or the rename: the file is unchanged, but the store
+ *   already lives on the temporary file: `renameFailed = true`, `dev`/`ref` are the temporary
+ *   file's device.
+ * - the directory fsync after the rename: the file WAS replaced by the compacted image (the
+ *   store lives on it, at `abs`), but the rename may not be durable yet: `replaced = true`,
+ *   `dev`/`ref` are the new file's device, which the caller must adopt as on success.
  * @param {{ dev: any, lock: any }|null} writer the writer's current device and lock: checked right
- *   before the rename (EREADONLY/ELOCK when the name no longer leads to its file), and the lock's
- *   identity claim moved to the compacted file
+ *   before the rename, and the lock's identity claim moved to the compacted file
  * @returns {Promise<{ dev: any, ref: { io: number, handle: number } }>}
- * @throws {VecliteError} with `renameFailed = true` when the image was written but could not
- *   replace the file: the store is then on the temporary file and must not be used further
+ * @throws {VecliteError}
  */
 export async function compactFile(N, engine, store, abs, writer = null) {
   const { fs, path, dev: D } = N;
@@ -327,7 +334,11 @@ export async function compactFile(N, engine, store, abs, writer = null) {
     engine.ioFree(ref);
     dev.close();
     try { fs.rmSync(tmp, { force: true }); } catch { /* best effort */ }
-    throw e;
+    // vl_store_compact leaves the store on its own file when writing the image fails.
+    const err = new VecliteError(e instanceof VecliteError ? e.code : 'EIO',
+      `compact failed while writing the compacted image ${tmp} (${e?.message ?? e}); ${abs} is untouched ` +
+      'and the collection is still usable', { cause: e });
+    throw err;
   }
   // From here the store lives on the temporary file (storeCompact moved it there): a failure
   // leaves the original file as it was, and the handle must not be used further.
@@ -346,6 +357,20 @@ export async function compactFile(N, engine, store, abs, writer = null) {
       writer.lock.watchFile(() => dev.stat());
     }
   } catch (e) {
+    if (e?.renamed) {
+      if (writer) {
+        writer.lock.adoptNext(dev.stat()); // the name leads to the image now
+        writer.lock.watchFile(() => dev.stat());
+      }
+      const err = deviceError(e, `compact: ${abs} WAS replaced by the compacted image and the collection now ` +
+        'uses it, but the directory fsync after the rename failed, so the rename may not be durable yet (after ' +
+        'a crash the file could come back as it was before compaction, which holds the same committed rows); ' +
+        'the collection takes no more writes: close and reopen it');
+      err.replaced = true;
+      err.dev = dev;
+      err.ref = ref;
+      throw err;
+    }
     const err = e instanceof VecliteError
       ? new VecliteError(e.code, `compact: ${e.message} (the compacted image was not put in place; ${abs} is unchanged)`, { cause: e })
       : deviceError(e, `compact: the compacted image ${tmp} is complete but could not replace ${abs} ` +

@@ -662,9 +662,24 @@ export class Engine {
     return () => this._str(this.M._vl_store_errmsg(st));
   }
 
+  /**
+   * Throw the VecliteError of a failed store call. A failed commit (VL_EIO) carries `outcome`
+   * (vl_store_write_outcome): 'notWritten' when the engine rolled the commit back, so nothing of
+   * it is in the file (durably), 'unknown' when that rollback failed too, so a reopen may show the
+   * whole write or none of it (src/rvf.c "Failed means failed").
+   */
   _checkStore(rc, st, what) {
-    if (rc < 0) this._fail(rc, 0, what, this._storeMsg(st));
-    return rc;
+    if (rc >= 0) return rc;
+    try {
+      this._fail(rc, 0, what, this._storeMsg(st));
+    } catch (e) {
+      if (rc === this.C.errors.EIO && e instanceof VecliteError) {
+        const o = this.M._vl_store_write_outcome(st), O = this.C.outcomes;
+        if (o === O.NOT_WRITTEN) e.outcome = 'notWritten';
+        else if (o === O.UNKNOWN) e.outcome = 'unknown';
+      }
+      throw e;
+    }
   }
 
   /**
@@ -807,6 +822,21 @@ export class Engine {
   /** vl_store_checkpoint. */
   storeCheckpoint(st) {
     this._checkStore(this.M._vl_store_checkpoint(st), st, 'checkpoint failed');
+  }
+
+  /**
+   * vl_store_check_image: throw unless bytes are exactly the store's committed image (the commit
+   * this handle holds; ECORRUPT with what differs). The bytes are copied into a memory device
+   * for the check, so the check sees exactly what the caller will hand out.
+   * @param {number} st @param {Uint8Array} bytes @param {string} what names the caller
+   */
+  storeCheckImage(st, bytes, what) {
+    const io = this.ioMemOpen(bytes);
+    try {
+      this._checkStore(this.M._vl_store_check_image(st, io), st, what);
+    } finally {
+      this.ioMemFree(io);
+    }
   }
 
   /** vl_store_compact into the empty device dst (the store moves onto it). */

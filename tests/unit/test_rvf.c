@@ -2001,6 +2001,8 @@ int test_rvf_write_failures(void)
                 continue;
             }
             CHECK_RVF(h, rc, VL_EIO);
+            /* every later sync fails, the rollback's too: outcome unknown */
+            if (op < 2) CHECK(vl_rvf_write_outcome(h) == VL_OUTCOME_UNKNOWN);
             if (op == 2) {
                 /* the source is untouched and still usable */
                 CHECK(n == NULL);
@@ -2034,6 +2036,176 @@ int test_rvf_write_failures(void)
         CHECK(completed);
         model_free(&post);
     }
+    script_free(&sc);
+    return 0;
+}
+
+/* issue 6, "failed means failed": a commit that fails at any append or
+ * sync (data segments, their sync, the MANIFEST append, its sync) is
+ * rolled back: VL_EIO, outcome NOT_WRITTEN, the device holds exactly the
+ * bytes it held before, and a reopen shows the previous commit with every
+ * earlier row. With truncate failing too the outcome is UNKNOWN, the
+ * message says so, and a failed final sync leaves the new commit visible
+ * (the case the rollback exists for). Ops: ingest, delete, and a generic
+ * commit of rows + deletes + a META segment. */
+int test_rvf_failed_means_failed(void)
+{
+    script sc;
+    if (script_run(&sc, 2, VL_METRIC_L2)) return 1;
+    const snap *last = &sc.s[sc.nsnap - 1];
+    uint64_t size;
+    const uint8_t *b = mem_bytes(sc.io, &size);
+    char msg[256] = "";
+    uint64_t ids[3] = { 11, 500, 501 }, dels[2] = { 12, 13 };
+    float v[6] = { 1, 2, 3, 4, 5, 6 };
+    const char meta[] = "a META payload";
+    vl_rvf_seg seg = { VL_RVF_SEG_META, (const uint8_t *)meta, sizeof meta };
+    for (int op = 0; op < 3; op++) {
+        model post = model_copy(&last->m);
+        if (op != 1) for (int i = 0; i < 3; i++) model_upsert(&post, ids[i], v + 2 * i);
+        if (op == 1) for (int i = 0; i < 3; i++) model_delete(&post, ids[i]);
+        if (op == 2) for (int i = 0; i < 2; i++) model_delete(&post, dels[i]);
+        for (int no_trunc = 0; no_trunc < 2; no_trunc++) {
+            int completed = 0, saw_new = 0;
+            uint32_t k;
+            for (k = 1; k < 60 && !completed; k++) {
+                vl_io *io = mem_copy(b, size);
+                vl_rvf *h = NULL;
+                CHECK_MSG(msg, vl_rvf_open(io, &h, msg, sizeof msg), VL_OK);
+                vl_io_mem_fail_once(io, k);
+                vl_io_mem_fail_truncate(io, no_trunc);
+                int rc;
+                if (op == 0) rc = vl_rvf_ingest(h, 3, ids, v, 1);
+                else if (op == 1) rc = vl_rvf_delete(h, 3, ids, 1, NULL);
+                else {
+                    vl_rvf_commit_args a;
+                    memset(&a, 0, sizeof a);
+                    a.n_rows = 3; a.ids = ids; a.vecs = v;
+                    a.n_del = 2; a.del_ids = dels;
+                    a.n_segs = 1; a.segs = &seg;
+                    a.witness_type = 1; a.witness_action = "ingest:count=3";
+                    a.now_ns = 1;
+                    rc = vl_rvf_commit(h, &a, NULL);
+                }
+                vl_io_mem_fail_once(io, 0);
+                vl_io_mem_fail_truncate(io, 0);
+                if (rc == VL_OK) {
+                    completed = 1;
+                    CHECK(vl_rvf_write_outcome(h) == VL_OUTCOME_NONE);
+                    if (reopen_matches(io, &post, last->epoch + 1)) return 1;
+                } else {
+                    CHECK_RVF(h, rc, VL_EIO);
+                    CHECK(vl_rvf_poisoned(h));
+                    uint64_t n2;
+                    const uint8_t *b2 = mem_bytes(io, &n2);
+                    if (!no_trunc) {
+                        CHECK(vl_rvf_write_outcome(h) == VL_OUTCOME_NOT_WRITTEN);
+                        CHECK(strstr(vl_rvf_errmsg(h), "rolled back: nothing of it is in the file") != NULL);
+                        CHECK(n2 == size && memcmp(b2, b, (size_t)size) == 0);
+                        if (reopen_matches(io, &last->m, last->epoch)) return 1;
+                    } else {
+                        CHECK(vl_rvf_write_outcome(h) == VL_OUTCOME_UNKNOWN);
+                        CHECK(strstr(vl_rvf_errmsg(h), "outcome is unknown") != NULL);
+                        vl_rvf *r = NULL;
+                        CHECK_MSG(msg, vl_rvf_open(io, &r, msg, sizeof msg), VL_OK);
+                        vl_rvf_info in;
+                        vl_rvf_info_get(r, &in);
+                        vl_rvf_free(r);
+                        CHECK(in.epoch == last->epoch || in.epoch == last->epoch + 1);
+                        if (in.epoch == last->epoch + 1) {
+                            saw_new = 1;
+                            if (reopen_matches(io, &post, last->epoch + 1)) return 1;
+                        } else if (reopen_matches(io, &last->m, last->epoch)) return 1;
+                    }
+                    CHECK(vl_rvf_ingest(h, 1, ids, v, 1) == VL_EFATAL);
+                }
+                vl_rvf_free(h);
+                vl_io_mem_free(io);
+            }
+            CHECK(completed);
+            CHECK(k > 4);                   /* several steps were failed in turn */
+            if (no_trunc) CHECK(saw_new);   /* the failed final sync: manifest in the file */
+        }
+        model_free(&post);
+    }
+    script_free(&sc);
+    return 0;
+}
+
+/* issue 6: vl_rvf_check_image accepts exactly the committed image of a
+ * handle: the device bytes up to append_at, also after another handle
+ * appended a newer commit or a torn tail behind them; it refuses a
+ * truncated image, a longer one, a flipped byte in the manifest or in a
+ * listed non-VEC segment, and another commit's image. */
+int test_rvf_check_image(void)
+{
+    script sc;
+    if (script_run(&sc, 2, VL_METRIC_L2)) return 1;
+    uint64_t size;
+    const uint8_t *b0 = mem_bytes(sc.io, &size);
+    vl_io *io = mem_copy(b0, size);
+    vl_rvf *h = NULL, *w = NULL;
+    char msg[256] = "";
+    CHECK_MSG(msg, vl_rvf_open(io, &w, msg, sizeof msg), VL_OK);
+    const char meta[] = "a META payload to flip";
+    vl_rvf_seg seg = { VL_RVF_SEG_META, (const uint8_t *)meta, sizeof meta };
+    vl_rvf_commit_args a;
+    memset(&a, 0, sizeof a);
+    a.n_segs = 1; a.segs = &seg;
+    CHECK_RVF(w, vl_rvf_commit(w, &a, NULL), VL_OK);
+    CHECK_MSG(msg, vl_rvf_open(io, &h, msg, sizeof msg), VL_OK);   /* the "reader" */
+    vl_rvf_info hi;
+    vl_rvf_info_get(h, &hi);
+    uint64_t n;
+    const uint8_t *b = mem_bytes(io, &n);
+    CHECK(n == hi.append_at);
+    uint8_t *img = malloc((size_t)n + 64);
+    CHECK(img != NULL);
+    memcpy(img, b, (size_t)n);
+    vl_io *t = mem_copy(img, n);
+    CHECK_MSG(msg, vl_rvf_check_image(h, t, msg, sizeof msg), VL_OK);
+    vl_io_mem_free(t);
+    /* the writer commits more, then leaves a torn tail: the prefix is still h's image */
+    uint64_t id = 777;
+    float vv[2] = { 7, 7 };
+    CHECK_RVF(w, vl_rvf_ingest(w, 1, &id, vv, 2), VL_OK);
+    CHECK_OK(io->append(io->ctx, "SFVR torn", 9));
+    b = mem_bytes(io, &n);
+    t = mem_copy(b, hi.append_at);
+    CHECK_MSG(msg, vl_rvf_check_image(h, t, msg, sizeof msg), VL_OK);
+    vl_io_mem_free(t);
+    /* the whole current file is another commit's image */
+    t = mem_copy(b, n - 9);
+    CHECK(vl_rvf_check_image(h, t, msg, sizeof msg) == VL_ECORRUPT);
+    CHECK(strstr(msg, "ends at byte") != NULL);
+    vl_io_mem_free(t);
+    /* shorter */
+    t = mem_copy(img, hi.append_at - 1);
+    CHECK(vl_rvf_check_image(h, t, msg, sizeof msg) == VL_ECORRUPT);
+    vl_io_mem_free(t);
+    /* a flipped byte in the manifest: an older manifest wins, not h's */
+    img[hi.append_at - 5] ^= 0x40;
+    t = mem_copy(img, hi.append_at);
+    CHECK(vl_rvf_check_image(h, t, msg, sizeof msg) == VL_ECORRUPT);
+    vl_io_mem_free(t);
+    img[hi.append_at - 5] ^= 0x40;
+    /* a flipped byte in the listed META payload (open itself does not hash it) */
+    uint32_t meta_at = 0;
+    for (uint32_t i = 0; i < hi.dir_count; i++) {
+        vl_rvf_dirent d;
+        CHECK_OK(vl_rvf_dir(h, i, &d));
+        if (d.seg_type == VL_RVF_SEG_META) meta_at = (uint32_t)d.offset + 64;
+    }
+    CHECK(meta_at > 0);
+    img[meta_at + 3] ^= 1;
+    t = mem_copy(img, hi.append_at);
+    CHECK(vl_rvf_check_image(h, t, msg, sizeof msg) == VL_ECORRUPT);
+    CHECK(strstr(msg, "content hash mismatch") != NULL);
+    vl_io_mem_free(t);
+    free(img);
+    vl_rvf_free(h);
+    vl_rvf_free(w);
+    vl_io_mem_free(io);
     script_free(&sc);
     return 0;
 }

@@ -1,0 +1,381 @@
+// tests/js/failed-writes.test.js — issue 6, "failed means failed", through the public API on Node
+// files: a write that rejected is never visible after a reopen (or its error says the outcome is
+// unknown); a read-only handle's verify() and export() check the commit that handle opened, not
+// what a concurrent writer appends; compact()'s errors say what state the file and the handle
+// are in, and the handle really is in that state.
+//
+// Failures are injected for real at the node:fs calls the file device (idb/node-file.js) and the
+// Node backend (web/node-backend.js) make: the fs module object they use is the one imported here,
+// and its writeSync / fsyncSync / ftruncateSync / renameSync are wrapped per test so that one
+// chosen call on one chosen file throws the way Node throws (an Error with an OS `code`).
+//
+// Oracles: the rows acknowledged before the failure (ids and counts issued here), file sizes and
+// SHA-256 of the file bytes from node:fs, and /proc/self/fd for which file a process holds open.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openCollection, VecliteError } from '../../web/index.js';
+import { BASE, DIM, rejectsWith } from './helpers.js';
+import { sid, rowOf } from './fixtures/persist-common.js';
+
+let root;
+let seq = 0;
+before(() => { root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-failed-'))); });
+after(() => { if (root) fs.rmSync(root, { recursive: true, force: true }); });
+
+function freshFile(name = 'f.rvf') {
+  const d = path.join(root, `t${++seq}`);
+  fs.mkdirSync(d);
+  return path.join(d, name);
+}
+
+const range = (a, b) => Array.from({ length: b - a }, (_, i) => a + i);
+const sha256 = (f) => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+
+/**
+ * node:fs wrapped once for the whole file (before any collection opens, so every descriptor's
+ * path is known) so that a rule can fail chosen calls. `rule(op, file)` is asked for every
+ * writeSync, fsyncSync, ftruncateSync (op 'write' | 'fsync' | 'truncate', file = the path the
+ * descriptor was opened with) and renameSync (op 'rename', file = the target); it returns an OS
+ * error code to throw, or null. injectFs(rule) installs a rule and returns { restore() }.
+ */
+const REAL = {
+  openSync: fs.openSync, writeSync: fs.writeSync, fsyncSync: fs.fsyncSync,
+  ftruncateSync: fs.ftruncateSync, renameSync: fs.renameSync,
+};
+const names = new Map();
+let activeRule = null;
+function check(op, file) {
+  const code = activeRule ? activeRule(op, file) : null;
+  if (code) throw Object.assign(new Error(`${code}: simulated ${op} failure`), { code, syscall: op });
+}
+before(() => {
+  fs.openSync = (p, ...a) => { const fd = REAL.openSync(p, ...a); names.set(fd, String(p)); return fd; };
+  fs.writeSync = (fd, ...a) => { check('write', names.get(fd)); return REAL.writeSync(fd, ...a); };
+  fs.fsyncSync = (fd) => { check('fsync', names.get(fd)); return REAL.fsyncSync(fd); };
+  fs.ftruncateSync = (fd, n) => { check('truncate', names.get(fd)); return REAL.ftruncateSync(fd, n); };
+  fs.renameSync = (a, b) => { check('rename', String(b)); return REAL.renameSync(a, b); };
+});
+after(() => { Object.assign(fs, REAL); });
+
+function injectFs(rule) {
+  activeRule = rule;
+  return { restore() { activeRule = null; } };
+}
+
+/**
+ * A rule failing one step of the next commit on `file`: 'data fsync' (the first fsync), 'manifest
+ * write' (the first write after it: the MANIFEST's header) or 'manifest fsync' (the second
+ * fsync). With failTruncate, the rollback's ftruncate fails too. `hits` counts injected failures.
+ */
+function commitStep(file, step, { failTruncate = false } = {}) {
+  const st = { fsyncs: 0, hits: 0, armed: true };
+  const rule = (op, f) => {
+    if (f !== file) return null;
+    if (op === 'truncate') return failTruncate ? 'EIO' : null;
+    if (!st.armed) return null;
+    if (op === 'fsync') st.fsyncs++;
+    const fire = (step === 'data fsync' && op === 'fsync' && st.fsyncs === 1) ||
+      (step === 'manifest write' && op === 'write' && st.fsyncs === 1) ||
+      (step === 'manifest fsync' && op === 'fsync' && st.fsyncs === 2);
+    if (!fire) return null;
+    st.armed = false;
+    st.hits++;
+    return step === 'manifest write' ? 'ENOSPC' : 'EIO';
+  };
+  return { st, rule };
+}
+
+async function rowsPresent(col, ids) {
+  for (const i of ids) assert.ok(await col.get(sid(i)) !== null, `acknowledged row ${sid(i)} is present`);
+}
+
+async function rowsAbsent(col, ids) {
+  for (const i of ids) assert.equal(await col.get(sid(i)), null, `row ${sid(i)} of the failed write is absent`);
+}
+
+// ---- 1. failed means failed ---------------------------------------------------------------------------
+
+describe('issue-6: a rejected write is never visible after reopen', () => {
+  for (const step of ['data fsync', 'manifest write', 'manifest fsync']) {
+    test(`insertBatch with a failed ${step}: EIO outcome 'notWritten', file back to its previous commit`, async () => {
+      const file = freshFile();
+      const col = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean' } });
+      await col.insertBatch(range(0, 10).map(rowOf));
+      await col.insert(rowOf(10));
+      const size = fs.statSync(file).size;
+      const sum = sha256(file);
+      const { st, rule } = commitStep(file, step);
+      const inj = injectFs(rule);
+      let err;
+      try {
+        await col.insertBatch(range(20, 25).map(rowOf)).catch((e) => { err = e; });
+      } finally {
+        inj.restore();
+      }
+      assert.equal(st.hits, 1, `the ${step} was failed once`);
+      assert.ok(err instanceof VecliteError, `rejected: ${err}`);
+      assert.equal(err.code, 'EIO');
+      assert.equal(err.outcome, 'notWritten');
+      assert.match(err.message, /rolled back: nothing of it is in the file/);
+      assert.match(err.message, /simulated/);
+      assert.equal(fs.statSync(file).size, size, 'the file is cut back to the previous commit');
+      assert.equal(sha256(file), sum, 'byte for byte');
+      await rejectsWith(() => col.count(), 'EIO', /nothing of the failed write/);
+      await col.close();
+      const again = await openCollection(file);
+      assert.equal(await again.count(), 11);
+      await rowsPresent(again, range(0, 11));
+      await rowsAbsent(again, range(20, 25));
+      await again.insert(rowOf(30));
+      await again.close();
+      const third = await openCollection(file, { readOnly: true });
+      assert.equal(await third.count(), 12);
+      assert.equal((await third.verify()).ok, true);
+      await third.close();
+    });
+  }
+
+  test('delete with a failed manifest fsync: the deleted row is still there after reopen', async () => {
+    const file = freshFile();
+    const col = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean' } });
+    await col.insertBatch(range(0, 10).map(rowOf));
+    const { st, rule } = commitStep(file, 'manifest fsync');
+    const inj = injectFs(rule);
+    try {
+      await assert.rejects(col.delete(sid(3)), (e) => e.code === 'EIO' && e.outcome === 'notWritten');
+    } finally {
+      inj.restore();
+    }
+    assert.equal(st.hits, 1);
+    await col.close();
+    const again = await openCollection(file, { readOnly: true });
+    assert.equal(await again.count(), 10);
+    await rowsPresent(again, range(0, 10));
+    await again.close();
+  });
+
+  test("when the rollback fails too, the error says the outcome is unknown (and it is: the write may be there)", async () => {
+    const file = freshFile();
+    const col = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean' } });
+    await col.insertBatch(range(0, 10).map(rowOf));
+    const { st, rule } = commitStep(file, 'manifest fsync', { failTruncate: true });
+    const inj = injectFs(rule);
+    let err;
+    try {
+      await col.insertBatch(range(20, 25).map(rowOf)).catch((e) => { err = e; });
+    } finally {
+      inj.restore();
+    }
+    assert.equal(st.hits, 1);
+    assert.equal(err?.code, 'EIO');
+    assert.equal(err.outcome, 'unknown');
+    assert.match(err.message, /outcome is unknown/);
+    await rejectsWith(() => col.search(BASE[0]), 'EIO', /outcome is unknown/);
+    await col.close();
+    const again = await openCollection(file, { readOnly: true });
+    // The MANIFEST was appended before its fsync failed and nothing cut it: without the rollback
+    // this is what every failed final fsync left behind (the bug this issue fixes).
+    assert.equal(await again.count(), 15);
+    await rowsPresent(again, range(0, 10));
+    await again.close();
+  });
+});
+
+// ---- 2. verify() on a read-only handle --------------------------------------------------------------
+
+describe('issue-6: a read-only handle verifies the commit it opened', () => {
+  test('a writer commits and leaves a torn tail while the reader verifies: ok', async () => {
+    const file = freshFile();
+    const w = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean' } });
+    await w.insertBatch(range(0, 30).map(rowOf));
+    const r = await openCollection(file, { readOnly: true });
+    assert.equal((await r.verify()).ok, true);
+    await w.insertBatch(range(30, 40).map(rowOf));
+    await w.delete(sid(2));
+    const v1 = await r.verify();
+    assert.deepEqual(v1.problems, [], 'a newer commit of the writer is not a problem of the reader');
+    assert.equal(v1.ok, true);
+    // A commit in progress: half a segment appended after the writer's last commit.
+    fs.appendFileSync(file, Buffer.concat([Buffer.from('SFVR\x01\x05', 'latin1'), Buffer.alloc(40, 7)]));
+    const v2 = await r.verify();
+    assert.deepEqual(v2.problems, []);
+    assert.equal(v2.ok, true);
+    assert.equal(await r.count(), 30, 'the reader still holds its commit');
+    await r.close();
+    await w.close();
+  });
+});
+
+// ---- 3. export() checks what it returns ---------------------------------------------------------------
+
+describe('issue-6: export() returns exactly the commit the handle holds, or throws', () => {
+  test('read-only export while a writer appends; a tampered or truncated file is ECORRUPT/EIO', async () => {
+    const file = freshFile();
+    const w = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean' } });
+    await w.insertBatch(range(0, 20).map(rowOf));
+    const r = await openCollection(file, { readOnly: true });
+    const img = await r.export();
+    const bytes = (await r.status()).bytes ?? img.length;
+    assert.equal(img.length, bytes);
+    assert.deepEqual(img, new Uint8Array(fs.readFileSync(file)));
+    await w.insertBatch(range(20, 30).map(rowOf));
+    const img2 = await r.export();
+    assert.deepEqual(img2, img, 'the writer\'s newer commit does not leak into the reader\'s image');
+    const back = await openCollection(img2);
+    assert.equal(await back.count(), 20);
+    await back.close();
+
+    // Damage a byte inside the reader's commit (its manifest is its last bytes).
+    const fd = fs.openSync(file, 'r+');
+    try {
+      const b = Buffer.alloc(1);
+      fs.readSync(fd, b, 0, 1, img.length - 20);
+      fs.writeSync(fd, Buffer.from([b[0] ^ 0x20]), 0, 1, img.length - 20);
+    } finally {
+      fs.closeSync(fd);
+    }
+    await rejectsWith(() => r.export(), 'ECORRUPT', /no longer holds the commit this handle opened/);
+    // Cut the file shorter than the reader's commit.
+    fs.truncateSync(file, img.length - 100);
+    await rejectsWith(() => r.export(), 'EIO', /no longer holds the commit this handle opened/);
+    await r.close();
+    await w.close().catch(() => {}); // its file was cut under it: close may fail, that is not this test
+  });
+
+  test('a damaged listed segment the open path never hashes (META) is caught too', async () => {
+    const file = freshFile();
+    const w = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean' } });
+    await w.insertBatch(range(0, 10).map(rowOf));
+    await w.close();
+    const r = await openCollection(file, { readOnly: true });
+    const segs = await r.segments();
+    const meta = segs.filter((s) => s.typeName === 'meta').pop();
+    assert.ok(meta, `a META segment is listed: ${JSON.stringify(segs.map((s) => s.typeName))}`);
+    const fd = fs.openSync(file, 'r+');
+    try {
+      const at = meta.offset + 64 + Math.floor(meta.length / 2);
+      const b = Buffer.alloc(1);
+      fs.readSync(fd, b, 0, 1, at);
+      fs.writeSync(fd, Buffer.from([b[0] ^ 1]), 0, 1, at);
+    } finally {
+      fs.closeSync(fd);
+    }
+    await rejectsWith(() => r.export(), 'ECORRUPT', /content hash mismatch/);
+    await r.close();
+  });
+});
+
+// ---- 4. compact() failure messages -----------------------------------------------------------------------
+
+/** Paths this process holds open that are `file` (or its deleted predecessor). Linux only. */
+function openFds(file) {
+  const out = [];
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    let t;
+    try { t = fs.readlinkSync(`/proc/self/fd/${fd}`); } catch { continue; }
+    if (t === file || t === `${file} (deleted)`) out.push(t);
+  }
+  return out.sort();
+}
+const HAVE_PROC = fs.existsSync('/proc/self/fd');
+
+describe('issue-6: compact() says what state the file and the handle are in', () => {
+  async function withRows(file) {
+    const col = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean' } });
+    await col.insertBatch(range(0, 40).map(rowOf));
+    await col.delete(range(0, 10).map(sid));
+    return col;
+  }
+
+  test('ENOSPC while writing the image: file untouched, tmp removed, the collection is still usable', async () => {
+    const file = freshFile();
+    const col = await withRows(file);
+    const sum = sha256(file);
+    const inj = injectFs((op, f) => (op === 'write' && f?.endsWith('.compact.tmp') ? 'ENOSPC' : null));
+    let err;
+    try {
+      await col.compact().catch((e) => { err = e; });
+    } finally {
+      inj.restore();
+    }
+    assert.ok(err instanceof VecliteError, String(err));
+    assert.equal(err.code, 'EIO');
+    assert.match(err.message, /compact failed while writing the compacted image/);
+    assert.match(err.message, /is untouched and the collection is still usable/);
+    assert.match(err.message, /ENOSPC/);
+    assert.doesNotMatch(err.message, /unusable|reopen it/, 'nothing in the message contradicts "still usable"');
+    assert.equal(sha256(file), sum, 'the store file is untouched');
+    assert.ok(!fs.existsSync(`${file}.compact.tmp`));
+    // and it IS usable: write, search, compact for real
+    await col.insert(rowOf(50));
+    const hits = await col.search(BASE[50], { k: 1 });
+    assert.equal(hits[0].id, sid(50));
+    assert.equal(await col.count(), 31);
+    const c = await col.compact();
+    assert.ok(c.bytesAfter < c.bytesBefore);
+    await col.close();
+    const again = await openCollection(file, { readOnly: true });
+    assert.equal(await again.count(), 31);
+    await rowsPresent(again, [...range(10, 40), 50]);
+    await again.close();
+  });
+
+  test('a failed rename: "unchanged" is true (same bytes), the collection refuses further use', async () => {
+    const file = freshFile();
+    const col = await withRows(file);
+    const sum = sha256(file);
+    const inj = injectFs((op, f) => (op === 'rename' && f === file ? 'EXDEV' : null));
+    let err;
+    try {
+      await col.compact().catch((e) => { err = e; });
+    } finally {
+      inj.restore();
+    }
+    assert.equal(err?.code, 'EIO');
+    assert.match(err.message, /could not replace .*the original file is unchanged/);
+    assert.equal(sha256(file), sum, 'unchanged');
+    await rejectsWith(() => col.count(), 'EIO', /reopen/);
+    await col.close();
+    const again = await openCollection(file, { readOnly: true });
+    assert.equal(await again.count(), 30);
+    await again.close();
+  });
+
+  test('a failed directory fsync after the rename: the file WAS replaced, the handle is on the new file', async () => {
+    const file = freshFile();
+    const col = await withRows(file);
+    const before = fs.statSync(file);
+    const dir = path.dirname(file);
+    const inj = injectFs((op, f) => (op === 'fsync' && f === dir ? 'EIO' : null));
+    let err;
+    try {
+      await col.compact().catch((e) => { err = e; });
+    } finally {
+      inj.restore();
+    }
+    assert.equal(err?.code, 'EIO');
+    assert.match(err.message, /WAS replaced by the compacted image/);
+    assert.match(err.message, /may not be durable yet/);
+    assert.doesNotMatch(err.message, /unchanged/);
+    const now = fs.statSync(file);
+    assert.notEqual(now.ino, before.ino, 'the path names the compacted file');
+    assert.ok(now.size < before.size);
+    assert.ok(!fs.existsSync(`${file}.compact.tmp`));
+    if (HAVE_PROC) {
+      assert.deepEqual(openFds(file), [file], 'the collection holds the new file open, and not the replaced one');
+    }
+    await rejectsWith(() => col.insert(rowOf(50)), 'EIO', /may not be durable yet/);
+    await col.close();
+    if (HAVE_PROC) assert.deepEqual(openFds(file), [], 'close closed the new file');
+    assert.ok(!fs.existsSync(`${file}.lock`), 'the lock is released');
+    const again = await openCollection(file);
+    assert.equal(await again.count(), 30);
+    await rowsPresent(again, range(10, 40));
+    await again.insert(rowOf(50));
+    await again.close();
+  });
+});
