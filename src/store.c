@@ -689,6 +689,27 @@ int vl_store_set_time(vl_store *s, const uint64_t *now_ns)
     return VL_OK;
 }
 
+int vl_store_set_dim(vl_store *s, uint32_t dim)
+{
+    if (!s) return VL_EINVAL;
+    vl_rvf_info ri;
+    vl_rvf_info_get(s->rvf, &ri);
+    if (dim && dim == ri.dim) return VL_OK;
+    if (dim == 0 || dim > VL_MAX_DIM)
+        return smsg(s, VL_EINVAL, "dimension %u is outside 1..%u", dim, (unsigned)VL_MAX_DIM);
+    if (ri.dim)
+        return smsg(s, VL_EINVAL, "wrong dimension: the store has dimension %u, the vectors %u", ri.dim, dim);
+    int rc = writable(s);
+    if (rc) return rc;
+    if ((rc = vl__index_set_dim(s->idx, dim))) return smsg(s, rc, "%s", vl_errmsg(s->idx));
+    if ((rc = vl_rvf_set_dim(s->rvf, dim))) {
+        (void)vl__index_set_dim(s->idx, 1);
+        return smsg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
+    }
+    s->cfg.dim = dim;
+    return VL_OK;
+}
+
 int vl_store_upsert(vl_store *s, uint32_t n, const uint64_t *ids, const float *vecs,
                     const uint8_t *meta, const uint32_t *meta_off)
 {
@@ -1655,7 +1676,7 @@ static int load(vl_store *s, const vl_config *cfg)
         c.seed = (uint64_t)get32(cv + 16) | (uint64_t)get32(cv + 20) << 32;
     }
     if (cfg) {
-        if (cfg->dim && cfg->dim != info.dim) {
+        if (cfg->dim && info.dim && cfg->dim != info.dim) {
             rc = smsg(s, VL_EINVAL, "the file has dimension %u, the configuration asks for %u", info.dim, cfg->dim);
             goto out;
         }
@@ -1665,7 +1686,9 @@ static int load(vl_store *s, const vl_config *cfg)
         c.ef_search = cfg->ef_search;
         c.seed = cfg->seed;
     }
-    c.dim = info.dim;
+    /* A dimension-0 file (empty, vl_store_set_dim) gets an index of
+     * dimension 1 that never holds a row until the dimension is set. */
+    c.dim = info.dim ? info.dim : 1;
     c.metric = info.metric;
     /* No node cap from the rows: an INDEX keeps nodes (tombstones) whose rows
      * later commits dropped with their VEC segments, so it may hold more
@@ -1690,7 +1713,7 @@ static int load(vl_store *s, const vl_config *cfg)
 
     /* ---- rows and graph ---- */
     R.L = &L;
-    R.dim = info.dim;
+    R.dim = c.dim;
     R.metric = info.metric;
     R.collect = have_index;
     R.cids = vl_mem_alloc(LOAD_CHUNK * sizeof *R.cids);

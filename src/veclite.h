@@ -411,6 +411,16 @@ const char *vl_store_errmsg(const vl_store *s);
  * commits; NULL means 0. 64-bit values travel by pointer (STYLE.md §2). */
 VL_MUST_CHECK int vl_store_set_time(vl_store *s, const uint64_t *now_ns);
 
+/* Dimension-0 stores. rvf-node writes stores whose dimension is 0
+ * ("unset": derive(path, {dimension: 0})): they open empty, report dim 0,
+ * and take their dimension from the first insert. vl_store_set_dim fixes it
+ * in memory (the caller calls it before that first upsert, with the
+ * vectors' length); the next commit writes it into the MANIFEST. A store
+ * that already has dimension dim: VL_OK, nothing changes.
+ * Errors: VL_EINVAL (dim 0 or > VL_MAX_DIM; the store has another nonzero
+ * dimension), VL_EREADONLY, VL_EFATAL. Same thread rules as the writes. */
+VL_MUST_CHECK int vl_store_set_dim(vl_store *s, uint32_t dim);
+
 /* Durable writes: same arguments, validation and semantics as the
  * vl_index_* functions. Each commits one epoch: upsert = VEC (+ META
  * records and new field names) + WITNESS + MANIFEST; set_meta = META +

@@ -721,6 +721,11 @@ export class Engine {
     this._checkStore(this.M._vl_store_set_time(st, p), st, 'cannot set the commit time');
   }
 
+  /** vl_store_set_dim: fix the dimension of a dimension-0 store before its first insert. */
+  storeSetDim(st, dim) {
+    this._checkStore(this.M._vl_store_set_dim(st, dim), st, 'cannot set the dimension');
+  }
+
   /** vl_store_upsert (arguments as upsert). */
   storeUpsert(st, n, ids, vecs, meta, metaOff) {
     const { off, total } = upsertLayout(n, vecs.length, meta ? meta.length : -1);
