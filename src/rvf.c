@@ -2748,4 +2748,36 @@ uint64_t vl_rvf_live_rows_from(const vl_rvf *h, uint64_t off)
     return n;
 }
 
+int vl_rvf_peek_listed(vl_io *io, uint32_t seg_type, uint64_t cap, uint8_t **out, uint64_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    vl_rvf *h = handle_new(io);
+    if (!h) return VL_ENOMEM;
+    uint64_t size, mpos = 0;
+    vl_rvf_header mh;
+    uint8_t *mp = NULL;
+    mview m;
+    int found = 0, rc = dev_size(h, &size);
+    if (!rc && size) rc = find_manifest(h, size, &mpos, &mh, &mp, &m, &found);
+    if (!rc && found) {
+        dent last = { 0, 0, 0, NONE, NONE };
+        for (uint32_t i = 0; i < m.nseg; i++) {
+            const uint8_t *e = m.dirp + (size_t)i * DIRENT_SIZE;
+            dent d = { rd64(e), rd64(e + 8), rd64(e + 16), e[24], NONE };
+            if (d.type == seg_type) last = d;
+        }
+        if (last.type == seg_type) {
+            if (last.offset > mpos || mpos - last.offset < 64 || last.plen > mpos - last.offset - 64 ||
+                last.plen == 0)
+                rc = VL_ECORRUPT;                /* vl_rvf_open says why */
+            else if ((rc = read_small(h, &last, cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap, out)) == VL_OK)
+                *len = last.plen;
+        }
+    }
+    vl_mem_free(mp);
+    vl_rvf_free(h);
+    return rc;
+}
+
 int vl_rvf_poisoned(const vl_rvf *h) { return h ? h->poisoned : 0; }

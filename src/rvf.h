@@ -205,6 +205,17 @@ VL_MUST_CHECK int vl_rvf_derive(vl_rvf *parent, vl_io *child_io,
  * (the store has vectors, or another nonzero dimension), VL_EFATAL. */
 VL_MUST_CHECK int vl_rvf_set_dim(vl_rvf *h, uint32_t dim);
 
+/* The payload of the newest committed manifest's last listed segment of
+ * seg_type, read and hash-verified, without loading the store (one
+ * backward manifest scan: cheap next to vl_rvf_open, which verifies every
+ * VEC segment). Used to find a branch() child's parent before opening it.
+ * *out (vl_mem, caller frees) is NULL and *len 0 when no such segment is
+ * listed or no manifest is found (vl_rvf_open then reports why).
+ * Errors: VL_ECORRUPT, VL_EVERSION, VL_EBUDGET (payload over cap),
+ * VL_ENOMEM, VL_EIO. */
+VL_MUST_CHECK int vl_rvf_peek_listed(vl_io *io, uint32_t seg_type, uint64_t cap, uint8_t **out,
+                                     uint64_t *len);
+
 void vl_rvf_free(vl_rvf *h);                  /* NULL is a no-op; never closes io */
 const char *vl_rvf_errmsg(const vl_rvf *h);   /* never NULL */
 void vl_rvf_info_get(const vl_rvf *h, vl_rvf_info *out);

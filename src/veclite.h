@@ -386,6 +386,25 @@ VL_MUST_CHECK int vl_store_open(vl_io *io, const vl_config *cfg, uint32_t flags,
                                 const uint8_t *file_id, vl_store **out,
                                 char *msg, uint32_t msg_cap);
 
+/* rvf-node branch() children: a child file holds its own rows and a
+ * MEMBERSHIP bitmap over its parent's, in a parent file it names by a path
+ * relative to its own directory (src/branch.h; store.c "rvf-node branch()
+ * children" for what reads and writes do).
+ * vl_store_branch_parent: the parent path a child names (NUL-terminated in
+ * out[cap], length in *len); *len 0 when io is not a branch child (or holds
+ * no committed state: vl_store_open says why). Reads the newest manifest and
+ * the COW_MAP only. Errors: VL_EINVAL (cap too small), VL_ECORRUPT,
+ * VL_EVERSION, VL_EBUDGET, VL_ENOMEM, VL_EIO.
+ * vl_store_open_branch: vl_store_open with the child's parent on parent_io
+ * (read once, during the call; never written; the caller may close it when
+ * the call returns). parent_io NULL is vl_store_open: a branch child then
+ * fails with VL_ENOTFOUND naming the parent path. A parent that is not the
+ * file the child was branched from (file id, or its last 64 KiB changed):
+ * VL_ECORRUPT. */
+VL_MUST_CHECK int vl_store_branch_parent(vl_io *io, char *out, uint32_t cap, uint32_t *len);
+VL_MUST_CHECK int vl_store_open_branch(vl_io *io, vl_io *parent_io, const vl_config *cfg, uint32_t flags,
+                                       const uint8_t *file_id, vl_store **out, char *msg, uint32_t msg_cap);
+
 /* Free everything, first writing an INDEX checkpoint if the store is
  * writable, healthy, HNSW, its graph changed, and enough live rows are not
  * covered by the listed INDEX (rows the next open would insert one by
