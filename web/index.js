@@ -48,6 +48,7 @@ import {
   recordSize, utf8Length, wellFormed, writeRecord,
 } from './metadata.js';
 import { CMP, NO_FIELD, OP, compileFilter } from './filter.js';
+import { branchBytesError } from './branch-parent.js';
 
 export { VecliteError };
 
@@ -1934,12 +1935,14 @@ export async function openCollection(source, options = {}) {
       const io = engine.ioMemOpen(bytes);
       let store;
       try {
+        const branchErr = bytes.length ? branchBytesError(engine, io) : null;
+        if (branchErr) throw branchErr;
         const creating = bytes.length === 0 && cfg !== null;
         const flags = (o.readOnly ? engine.C.storeFlags.READONLY : 0) | (creating ? engine.C.storeFlags.CREATE : 0);
         store = engine.storeOpen(io, creating ? cfg.c : null, flags, creating ? await randomBytes(16) : null);
       } catch (e) {
         engine.ioMemFree(io);
-        if (e instanceof VecliteError && e.code === 'ENOTFOUND') {
+        if (e instanceof VecliteError && e.code === 'ENOTFOUND' && !/branch\(\) child/.test(e.message)) {
           throw bytes.length === 0
             ? new VecliteError('ENOTFOUND', 'openCollection: the bytes are empty; pass create: { dimension, ... } to create a store in memory', { cause: e })
             : new VecliteError('ECORRUPT', `openCollection: the bytes are not an .rvf image (${e.message})`, { cause: e });
