@@ -1833,14 +1833,15 @@ static int branch_inherit(vl_store *s, rowset *R, vl_io *parent_io)
     return rc;
 }
 
-static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io)
+/* own_only: a branch child's own rows, without its parent's (vl_store_verify re-reads the file so) */
+static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_only)
 {
     vl_rvf_info info;
     vl_rvf_info_get(s->rvf, &info);
     if (info.flags & VL_RVF_F_BRANCH) {
         int rc = branch_load_maps(s);
         if (rc) return rc;
-        if (!parent_io)
+        if (!parent_io && !own_only)
             return smsg(s, VL_ENOTFOUND, "this file is an @ruvector/rvf-node branch() child: its inherited rows "
                         "live in its parent '%s' (a path relative to the child's directory), which was not "
                         "given; open the child by its file path with the parent beside it", s->br->path);
@@ -1944,7 +1945,7 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io)
         if ((rc = chunk_flush(&R))) goto out;
         s->graph_dirty = s->idx->kind == VL_INDEX_HNSW && R.inserted > 0;
     }
-    if (s->br && (rc = branch_inherit(s, &R, parent_io))) goto out;
+    if (s->br && !own_only && (rc = branch_inherit(s, &R, parent_io))) goto out;
     s->rows_inserted_on_open = R.inserted;
     s->index_ok = s->index_loaded;
     uint64_t nonempty = 0;
@@ -1978,8 +1979,17 @@ int vl_store_open(vl_io *io, const vl_config *cfg, uint32_t flags, const uint8_t
     return vl_store_open_branch(io, NULL, cfg, flags, file_id, out, msg, msg_cap);
 }
 
+static int store_open(vl_io *io, vl_io *parent_io, int own_only, const vl_config *cfg, uint32_t flags,
+                      const uint8_t *file_id, vl_store **out, char *msg, uint32_t msg_cap);
+
 int vl_store_open_branch(vl_io *io, vl_io *parent_io, const vl_config *cfg, uint32_t flags,
                          const uint8_t *file_id, vl_store **out, char *msg, uint32_t msg_cap)
+{
+    return store_open(io, parent_io, 0, cfg, flags, file_id, out, msg, msg_cap);
+}
+
+static int store_open(vl_io *io, vl_io *parent_io, int own_only, const vl_config *cfg, uint32_t flags,
+                      const uint8_t *file_id, vl_store **out, char *msg, uint32_t msg_cap)
 {
     if (msg && msg_cap) msg[0] = 0;
     if (!io || !out || (flags & ~(VL_STORE_READONLY | VL_STORE_CREATE))) {
@@ -2017,7 +2027,7 @@ int vl_store_open_branch(vl_io *io, vl_io *parent_io, const vl_config *cfg, uint
     } else if (rc) {
         smsg(s, rc, "%s", m);
     } else {
-        rc = load(s, cfg, parent_io);
+        rc = load(s, cfg, parent_io, own_only);
     }
     if (rc) {
         if (msg && msg_cap) snprintf(msg, msg_cap, "%s", s->msg);
@@ -2152,7 +2162,10 @@ int vl_store_verify(vl_store *s, vl_store_verify_result *out)
     /* re-read everything: a read-only store on the same device */
     vl_store *r = NULL;
     char m[256];
-    rc = vl_store_open(s->io, &s->cfg, VL_STORE_READONLY, NULL, &r, m, sizeof m);
+    /* a branch child's file holds its own rows: compared with memory's, the
+     * inherited ones (visible through the bitmap) are counted apart */
+    rc = store_open(s->io, NULL, 1, &s->cfg, VL_STORE_READONLY, NULL, &r, m, sizeof m);
+    uint64_t inherited = 0;
     if (rc == VL_ENOMEM) return smsg(s, rc, "out of memory re-reading the store");
     if (rc) {
         problem(&pb, &np, "re-reading the file failed (%s): %s", vl_errstr(rc), m);
@@ -2165,7 +2178,7 @@ int vl_store_verify(vl_store *s, vl_store_verify_result *out)
                     "(epoch %u, %llu bytes)", b.epoch, (unsigned long long)b.bytes, a.epoch,
                     (unsigned long long)a.bytes);
         if (r->index_note[0] && !s->index_note[0]) problem(&pb, &np, "%s", r->index_note);
-        if (vl_index_count(r->idx) != vl_index_count(s->idx))
+        if (!s->br && vl_index_count(r->idx) != vl_index_count(s->idx))
             problem(&pb, &np, "the file holds %llu live vectors, memory %llu",
                     (unsigned long long)vl_index_count(r->idx), (unsigned long long)vl_index_count(s->idx));
         /* every live id: vector and metadata identical */
@@ -2182,6 +2195,7 @@ int vl_store_verify(vl_store *s, vl_store_verify_result *out)
                 uint32_t la, lb;
                 (void)vl_index_get(s->idx, &ids[i], va, &ma, &la);
                 if (vl_index_get(r->idx, &ids[i], vb, &mb, &lb) != VL_OK) {
+                    if (s->br && vl_branch_visible(s->br, ids[i])) { inherited++; continue; }
                     problem(&pb, &np, "id %llu is live in memory but not in the file", (unsigned long long)ids[i]);
                     bad++;
                 } else if (memcmp(va, vb, (size_t)dim * sizeof(float)) != 0) {
@@ -2197,6 +2211,10 @@ int vl_store_verify(vl_store *s, vl_store_verify_result *out)
         }
         vl_mem_free(va);
         vl_mem_free(vb);
+        if (s->br && !bad && vl_index_count(r->idx) + inherited != vl_index_count(s->idx))
+            problem(&pb, &np, "the child file holds %llu live vectors and memory %llu inherited ones, but "
+                    "memory has %llu", (unsigned long long)vl_index_count(r->idx), (unsigned long long)inherited,
+                    (unsigned long long)vl_index_count(s->idx));
         if (vl_index_check(r->idx) != VL_OK) problem(&pb, &np, "graph read from the file: %s", vl_errmsg(r->idx));
         vl_store_close(r);
     }

@@ -758,6 +758,8 @@ test('branch() child: veclite sees parent + child as rvf-node does, writes go to
     await col.insert({ id: 7000, vector: randVec(rnd, 8) });
     assert.equal(await col.count(), e.visibleIds.length - 2 + 1);
   } finally { await col.close(); }
+  const vc = await openCollection(child, { readOnly: true });
+  try { assert.deepEqual((await vc.verify()).problems, [], 'verify of the child (parent beside it)'); } finally { await vc.close(); }
   const v1 = await assertSameView(child, queries, 'after veclite writes');
   assert.ok(!v1.ids.includes(1030) && !v1.ids.includes(5001) && v1.ids.includes(7000));
   assert.deepEqual(v1.top[1][0], [1031, 0], 'the override is the row rvf-node finds');

@@ -3077,6 +3077,10 @@ int test_rvf_branch(void)
     CHECK(st.live == 61 && st.dim == 8 && st.lineage_depth == 1);
     CHECK(!has_id(s, 1003) && !has_id(s, 1004) && !has_id(s, 1020) && !has_id(s, 5004));
     CHECK(has_id(s, 1000) && has_id(s, 1010) && has_id(s, 1059) && has_id(s, 5000) && has_id(s, 5003));
+    vl_store_verify_result vr;
+    CHECK_OK(vl_store_verify(s, &vr));   /* re-reads the child's own rows; inherited ones counted apart */
+    if (!vr.ok) fprintf(stderr, "verify: %s\n", vl_store_problems(s));
+    CHECK(vr.ok);
     rows r;
     if (store_rows(s, &r) || golden_topk(gc, &r)) return 1;
     rows_free(&r);
@@ -3148,6 +3152,9 @@ int test_rvf_branch(void)
         memberships += g.seg_type == VL_RVF_SEG_MEMBERSHIP;
     }
     CHECK(memberships == 1);                 /* ours replaced rvf-node's listed ones */
+    CHECK_OK(vl_store_verify(s, &vr));
+    if (!vr.ok) fprintf(stderr, "verify after writes: %s\n", vl_store_problems(s));
+    CHECK(vr.ok);
 
     /* compaction keeps the copy-on-write link */
     vl_io *dst = mem_copy(NULL, 0);
