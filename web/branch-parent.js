@@ -11,6 +11,18 @@
 import { VecliteError } from './errors.js';
 
 /**
+ * The parent path the file on io names, or null. A file whose newest manifest or COW_MAP cannot
+ * be read (damaged, a newer format) is left to the open that follows, which reports exactly why.
+ */
+function parentName(engine, io) {
+  try {
+    return engine.storeBranchParent(io);
+  } catch {
+    return null;
+  }
+}
+
+/**
  * The parent of the branch() child open on `io`, opened read-only; null if the file is not a
  * branch child.
  * @param {object} N the Node modules (fs, path, dev) of node-backend.js
@@ -20,7 +32,7 @@ import { VecliteError } from './errors.js';
  * @returns {{ path: string, io: number, close(): void } | null}
  */
 export function openBranchParent(N, engine, childAbs, io) {
-  const rel = engine.storeBranchParent(io);
+  const rel = parentName(engine, io);
   if (rel === null) return null;
   const { fs, path, dev: D } = N;
   const abs = path.resolve(path.dirname(childAbs), rel);
@@ -50,7 +62,7 @@ export function openBranchParent(N, engine, childAbs, io) {
 
 /** The error for a branch() child opened from bytes: its parent is out of reach. */
 export function branchBytesError(engine, io) {
-  const rel = engine.storeBranchParent(io);
+  const rel = parentName(engine, io);
   if (rel === null) return null;
   return new VecliteError('ENOTFOUND', `openCollection: the bytes are an @ruvector/rvf-node branch() child; its ` +
     `inherited rows live in its parent file '${rel}' (relative to the child's directory), which an open from ` +

@@ -11,7 +11,11 @@
 //      metadata and string ids survive rvf-node's commit;
 //   d. writer locks hold both ways; read-only opens succeed meanwhile;
 //   e. write in veclite, read in rvf-node, write in rvf-node, read back in veclite: top-10 agree
-//      within 1e-6 relative.
+//      within 1e-6 relative;
+//   f. the two shapes veclite once refused: a dimension-0 empty store (its first insert fixes the
+//      dimension; rvf-node reads the result) and branch() children (parent + child rows as rvf-node
+//      shows them, veclite's writes and compaction read back by rvf-node, a missing parent is
+//      ENOTFOUND, a changed parent ECORRUPT).
 //
 // Oracles: float64 brute force over the rows this test wrote (or, for golden files, the rows an
 // independent reader, fixtures/interop-rvf-reader.js, finds on disk) — never either
