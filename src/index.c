@@ -104,6 +104,21 @@ int vl_index_new(const vl_config *cfg, vl_index **out)
     return VL_OK;
 }
 
+/* Give an index that has never held a node a new dimension (a dimension-0
+ * store fixed by its first insert, store.c vl_store_set_dim). Nothing sized
+ * by the dimension exists yet: refused once any row was reserved. */
+int vl__index_set_dim(vl_index *h, uint32_t dim)
+{
+    if (!h || dim == 0 || dim > VL_MAX_DIM) return VL_EINVAL;
+    if (h->n || h->cap || h->block) {
+        vl__msg(h, "the dimension of an index that has held rows cannot change");
+        return VL_EINVAL;
+    }
+    h->dim = dim;
+    h->cfg.dim = dim;
+    return VL_OK;
+}
+
 static void free_nodes(vl_index *h)
 {
     if (h->upper)

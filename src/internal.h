@@ -162,6 +162,10 @@ void vl__msg(const vl_index *h, const char *fmt, ...)
 #endif
     ;
 
+/* index.c: new dimension for an index that never held a row (VL_EINVAL
+ * otherwise). Used by vl_store_set_dim for dimension-0 stores. */
+int vl__index_set_dim(vl_index *h, uint32_t dim);
+
 /* ---- metadata (meta.c) ---- */
 /* Validate one record. n_fields_known: field ids must be < it (UINT32_MAX:
  * any id). h (may be NULL) supplies the duplicate-detection stamps; without

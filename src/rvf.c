@@ -519,6 +519,21 @@ const char *vl_rvf_errmsg(const vl_rvf *h)
 
 vl_io *vl_rvf_io(const vl_rvf *h) { return h->io; }
 
+int vl_rvf_set_dim(vl_rvf *h, uint32_t dim)
+{
+    if (h->poisoned) return fail(h, VL_EFATAL, "store handle is poisoned by an earlier failed write");
+    if (dim > 65535) return fail(h, VL_EINVAL, "dimension %u is over 65535", dim);
+    if (dim == h->dim) return VL_OK;
+    if (h->dim != 0 && dim != 0)
+        return fail(h, VL_EINVAL, "the store has dimension %u; only a dimension-0 store takes a new one",
+                    h->dim);
+    for (uint32_t i = 0; i < h->ndir; i++)
+        if (h->dir[i].type == VL_RVF_SEG_VEC)
+            return fail(h, VL_EINVAL, "the store already holds vectors of dimension %u", h->dim);
+    h->dim = dim;
+    return VL_OK;
+}
+
 void vl_rvf_info_get(const vl_rvf *h, vl_rvf_info *o)
 {
     memset(o, 0, sizeof *o);
@@ -1264,8 +1279,15 @@ static int load(vl_rvf *h)
                     (unsigned long long)size);
 
     /* ---- manifest semantics ---- */
-    if (m.dim == 0) { rc = fail(h, VL_ECORRUPT, "manifest at offset %llu has dimension 0",
-                                (unsigned long long)mpos); goto out; }
+    /* Dimension 0 is rvf-node's "unset" (derive(path, {dimension: 0}) writes
+     * it): an empty store whose first ingest fixes the dimension. It is
+     * consistent only with no vectors: total_vectors 0 and no VEC segment
+     * listed (checked with the directory below). */
+    if (m.dim == 0 && m.total != 0) {
+        rc = fail(h, VL_ECORRUPT, "manifest at offset %llu has dimension 0 but %llu vectors",
+                  (unsigned long long)mpos, (unsigned long long)m.total);
+        goto out;
+    }
     if (m.metric > VL_METRIC_COSINE) {
         rc = fail(h, VL_EVERSION, "manifest at offset %llu uses metric %u; this veclite knows 0 (L2), "
                   "1 (inner product), 2 (cosine): open it with a newer veclite",
@@ -1309,6 +1331,11 @@ static int load(vl_rvf *h)
             goto out;
         }
         if (d.seg_id > maxid) maxid = d.seg_id;
+        if (m.dim == 0 && d.type == VL_RVF_SEG_VEC) {
+            rc = fail(h, VL_ECORRUPT, "manifest at offset %llu has dimension 0 but lists VEC segment "
+                      "%llu", (unsigned long long)mpos, (unsigned long long)d.seg_id);
+            goto out;
+        }
         h->dir[h->ndir++] = d;
     }
     /* Listed segments are distinct byte ranges: a directory naming the same
@@ -2780,6 +2807,38 @@ uint64_t vl_rvf_live_rows_from(const vl_rvf *h, uint64_t off)
     for (uint32_t i = 0; i < h->ndir; i++)
         if (h->dir[i].type == VL_RVF_SEG_VEC && h->dir[i].offset >= off) n += h->vecs[h->dir[i].vec].live_refs;
     return n;
+}
+
+int vl_rvf_peek_listed(vl_io *io, uint32_t seg_type, uint64_t cap, uint8_t **out, uint64_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    vl_rvf *h = handle_new(io);
+    if (!h) return VL_ENOMEM;
+    uint64_t size, mpos = 0;
+    vl_rvf_header mh;
+    uint8_t *mp = NULL;
+    mview m;
+    int found = 0, rc = dev_size(h, &size);
+    if (!rc && size) rc = find_manifest(h, size, &mpos, &mh, &mp, &m, &found);
+    if (!rc && found) {
+        dent last = { 0, 0, 0, NONE, NONE };
+        for (uint32_t i = 0; i < m.nseg; i++) {
+            const uint8_t *e = m.dirp + (size_t)i * DIRENT_SIZE;
+            dent d = { rd64(e), rd64(e + 8), rd64(e + 16), e[24], NONE };
+            if (d.type == seg_type) last = d;
+        }
+        if (last.type == seg_type) {
+            if (last.offset > mpos || mpos - last.offset < 64 || last.plen > mpos - last.offset - 64 ||
+                last.plen == 0)
+                rc = VL_ECORRUPT;                /* vl_rvf_open says why */
+            else if ((rc = read_small(h, &last, cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap, out)) == VL_OK)
+                *len = last.plen;
+        }
+    }
+    vl_mem_free(mp);
+    vl_rvf_free(h);
+    return rc;
 }
 
 int vl_rvf_poisoned(const vl_rvf *h) { return h ? h->poisoned : 0; }

@@ -137,7 +137,7 @@ typedef struct vl_rvf_dirent {
 
 /* Scalar state of the committed manifest (a copy; see vl_rvf_info). */
 typedef struct vl_rvf_info {
-    uint32_t dim;              /* 1..65535 */
+    uint32_t dim;              /* 1..65535; 0: unset (an empty rvf-node store, vl_rvf_set_dim) */
     uint32_t metric;           /* VL_METRIC_* (0 L2², 1 -dot, 2 1-cos) */
     uint32_t epoch;
     uint32_t profile;          /* manifest profile byte, carried forward */
@@ -199,6 +199,24 @@ VL_MUST_CHECK int vl_rvf_create(vl_io *io, uint32_t dim, uint32_t metric,
 VL_MUST_CHECK int vl_rvf_derive(vl_rvf *parent, vl_io *child_io,
                                 const uint8_t child_file_id[16], vl_rvf **out,
                                 char *msg, uint32_t msg_cap);
+
+/* Fix the dimension of a dimension-0 store (rvf-node's "unset": an empty
+ * store whose first ingest decides it). Allowed only while no VEC segment is
+ * listed; the next commit writes it into its MANIFEST. dim 0 sets it back
+ * (a caller whose first commit failed before writing). Errors: VL_EINVAL
+ * (the store has vectors, or another nonzero dimension), VL_EFATAL. */
+VL_MUST_CHECK int vl_rvf_set_dim(vl_rvf *h, uint32_t dim);
+
+/* The payload of the newest committed manifest's last listed segment of
+ * seg_type, read and hash-verified, without loading the store (one
+ * backward manifest scan: cheap next to vl_rvf_open, which verifies every
+ * VEC segment). Used to find a branch() child's parent before opening it.
+ * *out (vl_mem, caller frees) is NULL and *len 0 when no such segment is
+ * listed or no manifest is found (vl_rvf_open then reports why).
+ * Errors: VL_ECORRUPT, VL_EVERSION, VL_EBUDGET (payload over cap),
+ * VL_ENOMEM, VL_EIO. */
+VL_MUST_CHECK int vl_rvf_peek_listed(vl_io *io, uint32_t seg_type, uint64_t cap, uint8_t **out,
+                                     uint64_t *len);
 
 void vl_rvf_free(vl_rvf *h);                  /* NULL is a no-op; never closes io */
 const char *vl_rvf_errmsg(const vl_rvf *h);   /* never NULL */

@@ -117,6 +117,7 @@
 #include "store.h"
 #include "io.h"
 #include "rvf.h"
+#include "branch.h"
 
 #define NONE32 UINT32_MAX
 #define CFG_KEY "veclite.index"
@@ -168,6 +169,7 @@ struct vl_store {
     uint64_t rows_inserted_on_open;
     uint64_t rows_rejected;      /* rows skipped at open: non-finite or zero (cosine) */
     char index_note[200];        /* why a listed INDEX was not used ("" if none / used) */
+    vl_branch *br;               /* an rvf-node branch() child (branch.h), else NULL */
     char msg[512];
     char *problems;
 };
@@ -689,6 +691,27 @@ int vl_store_set_time(vl_store *s, const uint64_t *now_ns)
     return VL_OK;
 }
 
+int vl_store_set_dim(vl_store *s, uint32_t dim)
+{
+    if (!s) return VL_EINVAL;
+    vl_rvf_info ri;
+    vl_rvf_info_get(s->rvf, &ri);
+    if (dim && dim == ri.dim) return VL_OK;
+    if (dim == 0 || dim > VL_MAX_DIM)
+        return smsg(s, VL_EINVAL, "dimension %u is outside 1..%u", dim, (unsigned)VL_MAX_DIM);
+    if (ri.dim)
+        return smsg(s, VL_EINVAL, "wrong dimension: the store has dimension %u, the vectors %u", ri.dim, dim);
+    int rc = writable(s);
+    if (rc) return rc;
+    if ((rc = vl__index_set_dim(s->idx, dim))) return smsg(s, rc, "%s", vl_errmsg(s->idx));
+    if ((rc = vl_rvf_set_dim(s->rvf, dim))) {
+        (void)vl__index_set_dim(s->idx, 1);
+        return smsg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
+    }
+    s->cfg.dim = dim;
+    return VL_OK;
+}
+
 int vl_store_upsert(vl_store *s, uint32_t n, const uint64_t *ids, const float *vecs,
                     const uint8_t *meta, const uint32_t *meta_off)
 {
@@ -769,6 +792,127 @@ int vl_store_set_meta(vl_store *s, uint32_t n, const uint64_t *ids, const uint8_
     return VL_OK;
 }
 
+/* ======================================================================
+ * rvf-node branch() children (src/branch.h has the two segment layouts)
+ *
+ * A child file holds only its own rows; the others are its parent's (a
+ * file beside it), seen through the child's MEMBERSHIP bitmap. With one:
+ *   open: the newest listed COW_MAP names the parent (the caller opens it
+ *     and passes it to vl_store_open_branch) and the newest listed
+ *     MEMBERSHIP the visible parent ids; the parent must be the file the
+ *     child was branched from (file id, hash of its last 64 KiB). The index
+ *     holds the child's live rows plus every visible parent row whose id
+ *     the child has no live row for (a child row overrides, as in
+ *     rvf-node). Metadata of an inherited row comes from the child's META
+ *     if it has a record. The parent is read once, at open, never written;
+ *   delete / clear: ids whose parent row is visible are hidden in a new
+ *     MEMBERSHIP appended in the same commit (the older ones unlisted); the
+ *     JOURNAL and deleted list cover the child's own rows, as in rvf-node;
+ *   upsert: a row of the child (its bit stays set, as rvf-node leaves it);
+ *   the graph is not persisted (an INDEX would span two files): rebuilt at
+ *     every open; checkpoints write nothing;
+ *   compaction keeps the copy-on-write link: the child's own live rows,
+ *     its META and its listed COW_MAP / MEMBERSHIP (carried like every
+ *     segment type rvf.c does not interpret); inherited rows stay in the
+ *     parent, which the compacted child still needs.
+ * ====================================================================== */
+
+#define BRANCH_MAX_COW (1u << 20)
+#define BRANCH_MAX_MEMBERSHIP (1ull << 30)
+
+/* Parse the newest listed COW_MAP and MEMBERSHIP into s->br. */
+static int branch_load_maps(vl_store *s)
+{
+    vl_rvf_info info;
+    vl_rvf_info_get(s->rvf, &info);
+    uint32_t ci = NONE32, mi = NONE32;
+    for (uint32_t i = 0; i < info.dir_count; i++) {
+        vl_rvf_dirent d;
+        if (vl_rvf_dir(s->rvf, i, &d) != VL_OK) continue;
+        if (d.seg_type == VL_RVF_SEG_COW_MAP) ci = i;
+        if (d.seg_type == VL_RVF_SEG_MEMBERSHIP) mi = i;
+    }
+    if (ci == NONE32 || mi == NONE32)
+        return smsg(s, VL_ECORRUPT, "a branch() child must list a COW_MAP and a MEMBERSHIP segment; this one lists "
+                    "only a %s", ci == NONE32 ? "MEMBERSHIP" : "COW_MAP");
+    s->br = vl_mem_calloc(1, sizeof *s->br);
+    if (!s->br) return smsg(s, VL_ENOMEM, "out of memory");
+    char why[200];
+    uint8_t *p = NULL;
+    vl_rvf_dirent d;
+    (void)vl_rvf_dir(s->rvf, ci, &d);
+    int rc = vl_rvf_read_payload(s->rvf, ci, BRANCH_MAX_COW, &p);
+    if (rc) return smsg(s, rc, "COW_MAP: %s", vl_rvf_errmsg(s->rvf));
+    rc = vl_branch_parse_cow(s->br, p, d.payload_length, why, sizeof why);
+    vl_mem_free(p);
+    if (rc) return smsg(s, rc, "%s", why);
+    (void)vl_rvf_dir(s->rvf, mi, &d);
+    if ((rc = vl_rvf_read_payload(s->rvf, mi, BRANCH_MAX_MEMBERSHIP, &p)))
+        return smsg(s, rc, "MEMBERSHIP: %s", vl_rvf_errmsg(s->rvf));
+    rc = vl_branch_parse_membership(s->br, p, d.payload_length, why, sizeof why);
+    vl_mem_free(p);
+    if (rc) return smsg(s, rc, "%s", why);
+    return VL_OK;
+}
+
+/* The MEMBERSHIP that hides ids' inherited rows: *bits (the new bitmap, to
+ * install after the commit) and *mem (its payload); both NULL if no id is
+ * visible from the parent (or s is not a branch child). */
+static int branch_hide_ids(vl_store *s, uint32_t n, const uint64_t *ids, uint64_t **bits, uint8_t **mem,
+                           uint64_t *mem_len)
+{
+    *bits = NULL;
+    *mem = NULL;
+    *mem_len = 0;
+    if (!s->br) return VL_OK;
+    vl_branch nb = *s->br;
+    nb.bits = vl_mem_alloc((size_t)(nb.nwords ? nb.nwords : 1) * 8);
+    if (!nb.bits) return smsg(s, VL_ENOMEM, "out of memory");
+    memcpy(nb.bits, s->br->bits, (size_t)nb.nwords * 8);
+    uint32_t changed = 0;
+    for (uint32_t i = 0; i < n; i++) changed += (uint32_t)vl_branch_hide(&nb, ids[i]);
+    if (!changed) { vl_mem_free(nb.bits); return VL_OK; }
+    if (vl_branch_encode_membership(&nb, mem, mem_len)) {
+        vl_mem_free(nb.bits);
+        return smsg(s, VL_ENOMEM, "out of memory encoding the MEMBERSHIP");
+    }
+    *bits = nb.bits;
+    return VL_OK;
+}
+
+/* After the commit: the new bitmap is the one in force (or dropped). */
+static void branch_hide_done(vl_store *s, int committed, uint64_t *bits, uint8_t *mem)
+{
+    vl_mem_free(mem);
+    if (!bits) return;
+    if (!committed) { vl_mem_free(bits); return; }
+    vl_mem_free(s->br->bits);
+    s->br->bits = bits;
+}
+
+int vl_store_branch_parent(vl_io *io, char *out, uint32_t cap, uint32_t *len)
+{
+    if (!io || !out || !len || cap == 0) return VL_EINVAL;
+    *len = 0;
+    out[0] = 0;
+    uint8_t *p = NULL;
+    uint64_t n = 0;
+    int rc = vl_rvf_peek_listed(io, VL_RVF_SEG_COW_MAP, BRANCH_MAX_COW, &p, &n);
+    if (rc || !p) return rc == VL_ENOTFOUND ? VL_OK : rc;
+    vl_branch *b = vl_mem_calloc(1, sizeof *b);
+    if (!b) { vl_mem_free(p); return VL_ENOMEM; }
+    rc = vl_branch_parse_cow(b, p, n, NULL, 0);
+    vl_mem_free(p);
+    if (!rc) {
+        size_t l = strlen(b->path);
+        if (l + 1 > cap) rc = VL_EINVAL;
+        else { memcpy(out, b->path, l + 1); *len = (uint32_t)l; }
+    }
+    vl_branch_free(b);
+    vl_mem_free(b);
+    return rc;
+}
+
 int vl_store_delete(vl_store *s, uint32_t n, const uint64_t *ids, uint32_t *n_deleted)
 {
     int rc = writable(s);
@@ -792,23 +936,34 @@ int vl_store_delete(vl_store *s, uint32_t n, const uint64_t *ids, uint32_t *n_de
         return smsg(s, rc, "%s building the metadata segment", vl_errstr(rc));
     }
     vl_idmap_free(&dd);
+    uint64_t *nbits;
+    uint8_t *mem;
+    uint64_t mem_len;
+    if ((rc = branch_hide_ids(s, n, ids, &nbits, &mem, &mem_len))) { plan_free(&P); return rc; }
     char action[48];
     snprintf(action, sizeof action, "delete:count=%u", live);
-    vl_rvf_seg seg;
+    vl_rvf_seg segs[2];
     vl_rvf_commit_args a = { 0 };
     a.n_del = n; a.del_ids = ids;
-    if (any) plan_args(&P, &seg, &a);
+    if (any) plan_args(&P, &segs[0], &a);
+    if (mem) {                   /* a branch() child hides inherited rows (see above) */
+        segs[a.n_segs++] = (vl_rvf_seg){ VL_RVF_SEG_MEMBERSHIP, mem, mem_len };
+        a.segs = segs;
+        a.drop_types |= BIT(VL_RVF_SEG_MEMBERSHIP);
+    }
     a.keep_index = 1;
     a.witness_type = 0; a.witness_action = action;
     a.now_ns = s->now_ns;
     uint32_t d = 0;
     rc = commit(s, &a, &d);
     if (!rc && any) meta_committed(s, &P);
+    branch_hide_done(s, !rc, nbits, mem);
     plan_free(&P);
     if (rc) return rc;
     rc = vl_index_delete(s->idx, n, ids, n_deleted);
     if (rc) return apply_failed(s, rc, "a delete");
-    if (*n_deleted != d) {
+    /* the file deletes the child's own rows; a branch child's index also the inherited ones */
+    if (*n_deleted != (s->br ? live : d)) {
         s->poisoned = 1;
         return smsg(s, VL_EFATAL, "internal: the file deleted %u ids, the index %u; reopen the store", d,
                     *n_deleted);
@@ -820,7 +975,8 @@ int vl_store_delete(vl_store *s, uint32_t n, const uint64_t *ids, uint32_t *n_de
 
 /* A commit of just a META snapshot without records (create, derive) or
  * with every row deleted (clear: also unlists the INDEX). */
-static int snapshot_commit(vl_store *s, uint32_t n_del, const uint64_t *del, const char *action)
+static int snapshot_commit(vl_store *s, uint32_t n_del, const uint64_t *del, const char *action,
+                           const vl_rvf_seg *extra)
 {
     meta_plan P;
     memset(&P, 0, sizeof P);
@@ -830,9 +986,13 @@ static int snapshot_commit(vl_store *s, uint32_t n_del, const uint64_t *del, con
     vl__meta_writer_free(&w);
     if (rc) { plan_free(&P); return smsg(s, rc, "%s building the metadata snapshot", vl_errstr(rc)); }
     P.snap = 1;
-    vl_rvf_seg seg;
+    vl_rvf_seg segs[2];
     vl_rvf_commit_args a = { 0 };
-    plan_args(&P, &seg, &a);
+    plan_args(&P, &segs[0], &a);
+    if (extra) {                 /* clear of a branch() child: its new MEMBERSHIP */
+        segs[a.n_segs++] = *extra;
+        a.drop_types |= BIT(extra->seg_type);
+    }
     a.n_del = n_del; a.del_ids = del;
     if (action) {
         a.drop_types |= BIT(VL_RVF_SEG_INDEX);
@@ -860,7 +1020,13 @@ int vl_store_clear(vl_store *s)
     }
     char action[48];
     snprintf(action, sizeof action, "delete:count=%u", got);
-    rc = snapshot_commit(s, got, ids, action);
+    uint64_t *nbits;
+    uint8_t *mem;
+    uint64_t mem_len;
+    if ((rc = branch_hide_ids(s, got, ids, &nbits, &mem, &mem_len))) { vl_mem_free(ids); return rc; }
+    vl_rvf_seg ms = { VL_RVF_SEG_MEMBERSHIP, mem, mem_len };
+    rc = snapshot_commit(s, got, ids, action, mem ? &ms : NULL);
+    branch_hide_done(s, !rc, nbits, mem);
     vl_mem_free(ids);
     if (rc) return rc;
     rc = vl_index_clear(s->idx);
@@ -946,7 +1112,7 @@ int vl_store_checkpoint(vl_store *s)
 {
     int rc = writable(s);
     if (rc) return rc;
-    if (s->idx->kind != VL_INDEX_HNSW || !s->graph_dirty) return VL_OK;
+    if (s->idx->kind != VL_INDEX_HNSW || !s->graph_dirty || s->br) return VL_OK;   /* branch: not persisted */
     del_set ds = { NULL, vl_rvf_deleted_ids(s->rvf, NULL, 0) };
     ds.ids = vl_mem_alloc((size_t)(ds.n ? ds.n : 1) * sizeof *ds.ids);
     if (!ds.ids) return smsg(s, VL_ENOMEM, "out of memory");
@@ -976,7 +1142,7 @@ int vl_store_checkpoint(vl_store *s)
 
 static int checkpoint_due(vl_store *s)
 {
-    if (s->idx->kind != VL_INDEX_HNSW || !s->graph_dirty) return 0;
+    if (s->idx->kind != VL_INDEX_HNSW || !s->graph_dirty || s->br) return 0;
     vl_rvf_info info;
     vl_rvf_info_get(s->rvf, &info);
     uint64_t off = 0;
@@ -1011,7 +1177,7 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
 {
     if (s->poisoned) return smsg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
     if (!dst) return smsg(s, VL_EINVAL, "NULL target device");
-    int hnsw = s->idx->kind == VL_INDEX_HNSW;
+    int hnsw = s->idx->kind == VL_INDEX_HNSW && !s->br;   /* a branch child's graph spans two files */
     vl_meta_writer w;
     vl_buf mb = { 0 }, ib = { 0 };
     vl_graph g;
@@ -1109,6 +1275,8 @@ static void store_free(vl_store *s)
     if (!s) return;
     vl_rvf_free(s->rvf);
     vl_index_free(s->idx);
+    vl_branch_free(s->br);
+    vl_mem_free(s->br);
     fm_clear(s);
     vl_mem_free(s->fm);
     tiers_clear(s);
@@ -1121,7 +1289,7 @@ static void store_free(vl_store *s)
  * field names (already in s->idx) and file metadata. */
 static int write_initial_meta(vl_store *s)
 {
-    return snapshot_commit(s, 0, NULL, NULL);
+    return snapshot_commit(s, 0, NULL, NULL, NULL);
 }
 
 int vl_store_derive(vl_store *s, vl_io *child, const uint8_t *file_id, vl_store **out)
@@ -1620,14 +1788,64 @@ static int find_index(vl_store *s, uint64_t max_nodes, vl_graph *g, uint64_t **g
     return 1;
 }
 
-static int load(vl_store *s, const vl_config *cfg)
+/* The parent's rows the child shows (see "rvf-node branch() children"). */
+typedef struct inherit_ctx {
+    rowset *R;
+    int rc;
+} inherit_ctx;
+
+static int inherit_row(void *ctx, uint64_t id, const float *vec)
+{
+    inherit_ctx *c = ctx;
+    vl_store *s = c->R->L->s;
+    if (!vl_branch_visible(s->br, id) || vl_index_contains(s->idx, &id) == VL_OK) return 0;
+    if (!row_ok(c->R, vec)) { s->rows_rejected++; return 0; }
+    int rc = chunk_add(c->R, id, vec, UINT64_MAX);
+    if (rc) c->rc = rc;
+    return rc;
+}
+
+static int branch_inherit(vl_store *s, rowset *R, vl_io *parent_io)
+{
+    const char *pp = s->br->path;
+    char m[256], why[256];
+    vl_rvf *p = NULL;
+    int rc = vl_rvf_open(parent_io, &p, m, sizeof m);
+    if (rc) return smsg(s, rc == VL_ENOTFOUND ? VL_ECORRUPT : rc, "the parent '%s': %s", pp, m);
+    vl_rvf_info pi, ci;
+    vl_rvf_info_get(p, &pi);
+    vl_rvf_info_get(s->rvf, &ci);
+    if (pi.flags & VL_RVF_F_BRANCH) {
+        rc = smsg(s, VL_EVERSION, "the parent '%s' is itself a branch() child; this veclite follows one level "
+                  "of branching", pp);
+    } else if (pi.dim != ci.dim || pi.metric != ci.metric) {
+        rc = smsg(s, VL_ECORRUPT, "the parent '%s' has dimension %u / metric %u, the child %u / %u", pp, pi.dim,
+                  pi.metric, ci.dim, ci.metric);
+    } else if ((rc = vl_branch_check_parent(s->br, parent_io, pi.file_id, why, sizeof why))) {
+        smsg(s, rc, "the parent '%s': %s", pp, why);
+    } else {
+        inherit_ctx c = { R, 0 };
+        rc = vl_rvf_scan(p, inherit_row, &c);
+        if (rc && !c.rc) smsg(s, rc, "reading the parent '%s': %s", pp, vl_rvf_errmsg(p));
+        if (!rc) rc = chunk_flush(R);
+    }
+    vl_rvf_free(p);
+    return rc;
+}
+
+/* own_only: a branch child's own rows, without its parent's (vl_store_verify re-reads the file so) */
+static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_only)
 {
     vl_rvf_info info;
     vl_rvf_info_get(s->rvf, &info);
-    if (info.flags & VL_RVF_F_BRANCH)
-        return smsg(s, VL_EVERSION, "this file is an @ruvector/rvf-node branch() child: its inherited "
-                    "vectors live in the parent file, which this veclite cannot follow (open the parent, "
-                    "or let rvf-node compact the branch)");
+    if (info.flags & VL_RVF_F_BRANCH) {
+        int rc = branch_load_maps(s);
+        if (rc) return rc;
+        if (!parent_io && !own_only)
+            return smsg(s, VL_ENOTFOUND, "this file is an @ruvector/rvf-node branch() child: its inherited rows "
+                        "live in its parent '%s' (a path relative to the child's directory), which was not "
+                        "given; open the child by its file path with the parent beside it", s->br->path);
+    }
     loader L;
     memset(&L, 0, sizeof L);
     L.s = s;
@@ -1655,7 +1873,7 @@ static int load(vl_store *s, const vl_config *cfg)
         c.seed = (uint64_t)get32(cv + 16) | (uint64_t)get32(cv + 20) << 32;
     }
     if (cfg) {
-        if (cfg->dim && cfg->dim != info.dim) {
+        if (cfg->dim && info.dim && cfg->dim != info.dim) {
             rc = smsg(s, VL_EINVAL, "the file has dimension %u, the configuration asks for %u", info.dim, cfg->dim);
             goto out;
         }
@@ -1665,7 +1883,9 @@ static int load(vl_store *s, const vl_config *cfg)
         c.ef_search = cfg->ef_search;
         c.seed = cfg->seed;
     }
-    c.dim = info.dim;
+    /* A dimension-0 file (empty, vl_store_set_dim) gets an index of
+     * dimension 1 that never holds a row until the dimension is set. */
+    c.dim = info.dim ? info.dim : 1;
     c.metric = info.metric;
     /* No node cap from the rows: an INDEX keeps nodes (tombstones) whose rows
      * later commits dropped with their VEC segments, so it may hold more
@@ -1690,7 +1910,7 @@ static int load(vl_store *s, const vl_config *cfg)
 
     /* ---- rows and graph ---- */
     R.L = &L;
-    R.dim = info.dim;
+    R.dim = c.dim;
     R.metric = info.metric;
     R.collect = have_index;
     R.cids = vl_mem_alloc(LOAD_CHUNK * sizeof *R.cids);
@@ -1725,6 +1945,7 @@ static int load(vl_store *s, const vl_config *cfg)
         if ((rc = chunk_flush(&R))) goto out;
         s->graph_dirty = s->idx->kind == VL_INDEX_HNSW && R.inserted > 0;
     }
+    if (s->br && !own_only && (rc = branch_inherit(s, &R, parent_io))) goto out;
     s->rows_inserted_on_open = R.inserted;
     s->index_ok = s->index_loaded;
     uint64_t nonempty = 0;
@@ -1754,6 +1975,21 @@ out:
 
 int vl_store_open(vl_io *io, const vl_config *cfg, uint32_t flags, const uint8_t *file_id,
                   vl_store **out, char *msg, uint32_t msg_cap)
+{
+    return vl_store_open_branch(io, NULL, cfg, flags, file_id, out, msg, msg_cap);
+}
+
+static int store_open(vl_io *io, vl_io *parent_io, int own_only, const vl_config *cfg, uint32_t flags,
+                      const uint8_t *file_id, vl_store **out, char *msg, uint32_t msg_cap);
+
+int vl_store_open_branch(vl_io *io, vl_io *parent_io, const vl_config *cfg, uint32_t flags,
+                         const uint8_t *file_id, vl_store **out, char *msg, uint32_t msg_cap)
+{
+    return store_open(io, parent_io, 0, cfg, flags, file_id, out, msg, msg_cap);
+}
+
+static int store_open(vl_io *io, vl_io *parent_io, int own_only, const vl_config *cfg, uint32_t flags,
+                      const uint8_t *file_id, vl_store **out, char *msg, uint32_t msg_cap)
 {
     if (msg && msg_cap) msg[0] = 0;
     if (!io || !out || (flags & ~(VL_STORE_READONLY | VL_STORE_CREATE))) {
@@ -1791,7 +2027,7 @@ int vl_store_open(vl_io *io, const vl_config *cfg, uint32_t flags, const uint8_t
     } else if (rc) {
         smsg(s, rc, "%s", m);
     } else {
-        rc = load(s, cfg);
+        rc = load(s, cfg, parent_io, own_only);
     }
     if (rc) {
         if (msg && msg_cap) snprintf(msg, msg_cap, "%s", s->msg);
@@ -1932,8 +2168,11 @@ int vl_store_verify(vl_store *s, vl_store_verify_result *out)
     vl_io_view view;
     vl_store *r = NULL;
     char m[256];
-    rc = vl_store_open(vl_io_view_init(&view, s->io, ri.append_at), &s->cfg, VL_STORE_READONLY, NULL, &r,
-                       m, sizeof m);
+    /* a branch child's file holds its own rows: compared with memory's, the
+     * inherited ones (visible through the bitmap) are counted apart */
+    rc = store_open(vl_io_view_init(&view, s->io, ri.append_at), NULL, 1, &s->cfg, VL_STORE_READONLY, NULL, &r,
+                    m, sizeof m);
+    uint64_t inherited = 0;
     if (rc == VL_ENOMEM) return smsg(s, rc, "out of memory re-reading the store");
     if (rc) {
         problem(&pb, &np, "re-reading the file failed (%s): %s", vl_errstr(rc), m);
@@ -1946,7 +2185,7 @@ int vl_store_verify(vl_store *s, vl_store_verify_result *out)
                     "(epoch %u, %llu bytes)", b.epoch, (unsigned long long)b.bytes, a.epoch,
                     (unsigned long long)a.bytes);
         if (r->index_note[0] && !s->index_note[0]) problem(&pb, &np, "%s", r->index_note);
-        if (vl_index_count(r->idx) != vl_index_count(s->idx))
+        if (!s->br && vl_index_count(r->idx) != vl_index_count(s->idx))
             problem(&pb, &np, "the file holds %llu live vectors, memory %llu",
                     (unsigned long long)vl_index_count(r->idx), (unsigned long long)vl_index_count(s->idx));
         /* every live id: vector and metadata identical */
@@ -1963,6 +2202,7 @@ int vl_store_verify(vl_store *s, vl_store_verify_result *out)
                 uint32_t la, lb;
                 (void)vl_index_get(s->idx, &ids[i], va, &ma, &la);
                 if (vl_index_get(r->idx, &ids[i], vb, &mb, &lb) != VL_OK) {
+                    if (s->br && vl_branch_visible(s->br, ids[i])) { inherited++; continue; }
                     problem(&pb, &np, "id %llu is live in memory but not in the file", (unsigned long long)ids[i]);
                     bad++;
                 } else if (memcmp(va, vb, (size_t)dim * sizeof(float)) != 0) {
@@ -1978,6 +2218,10 @@ int vl_store_verify(vl_store *s, vl_store_verify_result *out)
         }
         vl_mem_free(va);
         vl_mem_free(vb);
+        if (s->br && !bad && vl_index_count(r->idx) + inherited != vl_index_count(s->idx))
+            problem(&pb, &np, "the child file holds %llu live vectors and memory %llu inherited ones, but "
+                    "memory has %llu", (unsigned long long)vl_index_count(r->idx), (unsigned long long)inherited,
+                    (unsigned long long)vl_index_count(s->idx));
         if (vl_index_check(r->idx) != VL_OK) problem(&pb, &np, "graph read from the file: %s", vl_errmsg(r->idx));
         vl_store_close(r);
     }

@@ -397,6 +397,25 @@ VL_MUST_CHECK int vl_store_open(vl_io *io, const vl_config *cfg, uint32_t flags,
                                 const uint8_t *file_id, vl_store **out,
                                 char *msg, uint32_t msg_cap);
 
+/* rvf-node branch() children: a child file holds its own rows and a
+ * MEMBERSHIP bitmap over its parent's, in a parent file it names by a path
+ * relative to its own directory (src/branch.h; store.c "rvf-node branch()
+ * children" for what reads and writes do).
+ * vl_store_branch_parent: the parent path a child names (NUL-terminated in
+ * out[cap], length in *len); *len 0 when io is not a branch child (or holds
+ * no committed state: vl_store_open says why). Reads the newest manifest and
+ * the COW_MAP only. Errors: VL_EINVAL (cap too small), VL_ECORRUPT,
+ * VL_EVERSION, VL_EBUDGET, VL_ENOMEM, VL_EIO.
+ * vl_store_open_branch: vl_store_open with the child's parent on parent_io
+ * (read once, during the call; never written; the caller may close it when
+ * the call returns). parent_io NULL is vl_store_open: a branch child then
+ * fails with VL_ENOTFOUND naming the parent path. A parent that is not the
+ * file the child was branched from (file id, or its last 64 KiB changed):
+ * VL_ECORRUPT. */
+VL_MUST_CHECK int vl_store_branch_parent(vl_io *io, char *out, uint32_t cap, uint32_t *len);
+VL_MUST_CHECK int vl_store_open_branch(vl_io *io, vl_io *parent_io, const vl_config *cfg, uint32_t flags,
+                                       const uint8_t *file_id, vl_store **out, char *msg, uint32_t msg_cap);
+
 /* Free everything, first writing an INDEX checkpoint if the store is
  * writable, healthy, HNSW, its graph changed, and enough live rows are not
  * covered by the listed INDEX (rows the next open would insert one by
@@ -421,6 +440,16 @@ const char *vl_store_errmsg(const vl_store *s);
 /* Timestamp (ns since the epoch) written into the WITNESS of the following
  * commits; NULL means 0. 64-bit values travel by pointer (STYLE.md §2). */
 VL_MUST_CHECK int vl_store_set_time(vl_store *s, const uint64_t *now_ns);
+
+/* Dimension-0 stores. rvf-node writes stores whose dimension is 0
+ * ("unset": derive(path, {dimension: 0})): they open empty, report dim 0,
+ * and take their dimension from the first insert. vl_store_set_dim fixes it
+ * in memory (the caller calls it before that first upsert, with the
+ * vectors' length); the next commit writes it into the MANIFEST. A store
+ * that already has dimension dim: VL_OK, nothing changes.
+ * Errors: VL_EINVAL (dim 0 or > VL_MAX_DIM; the store has another nonzero
+ * dimension), VL_EREADONLY, VL_EFATAL. Same thread rules as the writes. */
+VL_MUST_CHECK int vl_store_set_dim(vl_store *s, uint32_t dim);
 
 /* Durable writes: same arguments, validation and semantics as the
  * vl_index_* functions. Each commits one epoch: upsert = VEC (+ META

@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dir = path.join(root, 'tests/golden/rvf');
-const EMBED = ['small.rvf', 'deletes.rvf', 'torn.rvf', 'parent.rvf', 'derived-child.rvf'];
+const EMBED = ['small.rvf', 'deletes.rvf', 'torn.rvf', 'parent.rvf', 'derived-child.rvf', 'dim0-empty.rvf',
+  'branch-parent.rvf', 'branch-child.rvf'];
 const METRIC = { l2: 0, inner_product: 1, dot: 1, cosine: 2 };
 
 const expected = JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8'));
@@ -43,6 +44,8 @@ typedef struct vl_golden {
     const uint64_t *top_ids;   /* nq x 10 */
     const double *top_d;       /* nq x 10 */
     const uint8_t *data;       /* embedded bytes, or NULL (native run reads the file) */
+    const char *branch_parent; /* a branch() child: its parent's golden file name (its top-10
+                                  and visible ids cover parent + child); else NULL */
 } vl_golden;
 
 `;
@@ -50,15 +53,16 @@ const rows = [];
 for (const [file, e] of Object.entries(expected)) {
   const n = cname(file);
   const nq = e.queries.length;
-  out += `static const float ${n}_q[] = { ${e.queries.flat().map(flit).join(', ')} };\n`;
+  // (a store with no queries, e.g. dimension 0, still needs a non-empty C initializer)
+  out += `static const float ${n}_q[] = { ${e.queries.flat().map(flit).join(', ') || '0.0'} };\n`;
   const topN = e.top10.map((t) => t.length);
   const ids = [], ds = [];
   for (const t of e.top10) {
     for (let i = 0; i < 10; i++) { ids.push(t[i] ? t[i][0] : 0); ds.push(t[i] ? t[i][1] : 0); }
   }
-  out += `static const uint32_t ${n}_n[] = { ${topN.join(', ')} };\n`;
-  out += `static const uint64_t ${n}_ids[] = { ${ids.map((x) => x + 'u').join(', ')} };\n`;
-  out += `static const double ${n}_d[] = { ${ds.map(flit).join(', ')} };\n`;
+  out += `static const uint32_t ${n}_n[] = { ${topN.join(', ') || '0'} };\n`;
+  out += `static const uint64_t ${n}_ids[] = { ${ids.map((x) => x + 'u').join(', ') || '0u'} };\n`;
+  out += `static const double ${n}_d[] = { ${ds.map(flit).join(', ') || '0.0'} };\n`;
   let data = 'NULL';
   if (EMBED.includes(file)) {
     const b = fs.readFileSync(path.join(dir, file));
@@ -71,7 +75,7 @@ for (const [file, e] of Object.entries(expected)) {
   if (!(e.metric in METRIC)) throw new Error(`${file}: unknown metric ${e.metric}`);
   rows.push(`    { "${file}", ${e.bytes}u, ${e.dimension}u, ${METRIC[e.metric]}u, ${e.liveVectors}u, ` +
     `${e.epoch}u, ${e.lineageDepth}u,\n      { ${hexBytes(e.fileId)} },\n      { ${hexBytes(e.parentId)} },\n` +
-    `      ${nq}u, ${n}_q, ${n}_n, ${n}_ids, ${n}_d, ${data} },`);
+    `      ${nq}u, ${n}_q, ${n}_n, ${n}_ids, ${n}_d, ${data}, ${e.branchParent ? JSON.stringify(e.branchParent) : 'NULL'} },`);
   out += '\n';
 }
 out += `static const vl_golden vl_goldens[] = {\n${rows.join('\n')}\n};\n`;

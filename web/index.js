@@ -50,6 +50,7 @@ import {
 } from './metadata.js';
 import { CMP, NO_FIELD, OP, compileFilter } from './filter.js';
 import { checkedImage } from './image.js';
+import { branchBytesError } from './branch-parent.js';
 
 export { VecliteError };
 export { recoverCollection } from './recover.js';
@@ -304,6 +305,23 @@ function pairKey(ids, i) {
 }
 
 /**
+ * The dimension a dimension-0 store (an empty rvf-node store whose dimension is "unset") takes
+ * from its first insert: the length of the first item's vector. Every row of the batch is then
+ * checked against it as usual; engineUpsert fixes it in the store (vl_store_set_dim) right
+ * before the first commit.
+ */
+function firstDimension(s, items, where) {
+  const v = items.length ? items[0]?.vector : undefined;
+  const L = s.engine.C.limits;
+  const len = v instanceof Float32Array || v instanceof Float64Array || Array.isArray(v) ? v.length : -1;
+  if (len < 1 || len > L.MAX_DIM) {
+    throw einval(`${where}: collection '${s.name}' has no dimension yet (dimension 0: the first insert sets it), ` +
+      `and the first vector cannot set it (${len < 0 ? `got ${describe(v)}` : `${len} components; 1..${L.MAX_DIM}`})`);
+  }
+  return len;
+}
+
+/**
  * Validate and encode rows; returns everything needed for one vl_index_upsert plus the id-map
  * changes to commit after it succeeds. Everything is validated (items, ids, vectors, zero
  * vectors under cosine, metadata, record sizes, the staging budget, the field-name limit)
@@ -311,7 +329,7 @@ function pairKey(ids, i) {
  */
 function encodeRows(s, items, where) {
   const n = inspect(where, () => items.length);
-  const dim = s.dim;
+  const dim = s.dim || inspect(where, () => firstDimension(s, items, where));
   if (n * dim * 4 > 0xF0000000) {
     throw new VecliteError('EBUDGET', `${where}: ${n} vectors of dimension ${dim} exceed the 4 GB WebAssembly memory in one call; split the batch`);
   }
@@ -468,6 +486,11 @@ function poison(s, e) {
 }
 
 function engineUpsert(s, n, ids, vecs, meta, metaOff) {
+  if (s.dim === 0 && n > 0 && s.store) {
+    // A dimension-0 store: this first insert fixes the dimension (durable with its commit).
+    storeWrite(s, () => s.engine.storeSetDim(s.store, vecs.length / n));
+    s.dim = vecs.length / n;
+  }
   if (s.store) storeWrite(s, () => s.engine.storeUpsert(s.store, n, ids, vecs, meta, metaOff));
   else s.engine.upsert(s.h, n, ids, vecs, meta, metaOff);
 }
@@ -788,6 +811,7 @@ export class Collection {
   async search(vector, options) {
     const s = live(this);
     const o = inspect('search', () => parseSearchOptions(s, options));
+    if (s.dim === 0) return []; // a dimension-0 store is empty: nothing to compare the query with
     const q = new Float32Array(s.dim);
     inspect('search', () => putVector(vector, q, 0, s.dim, 'search', s.name));
     if (o.predicate) return predicateSearch(this, q, o);
@@ -808,6 +832,7 @@ export class Collection {
       return [parseSearchOptions(s, options), vectors.length];
     });
     if (nq === 0) return [];
+    if (s.dim === 0) return Array.from({ length: nq }, () => []); // dimension-0 store: empty
     if (nq * s.dim * 4 > 0xF0000000) {
       throw new VecliteError('EBUDGET', `searchBatch: ${nq} queries of dimension ${s.dim} exceed the 4 GB WebAssembly memory in one call; split the batch`);
     }
@@ -1997,12 +2022,14 @@ export async function openCollection(source, options = {}) {
       const io = engine.ioMemOpen(bytes);
       let store;
       try {
+        const branchErr = bytes.length ? branchBytesError(engine, io) : null;
+        if (branchErr) throw branchErr;
         const creating = bytes.length === 0 && cfg !== null;
         const flags = (o.readOnly ? engine.C.storeFlags.READONLY : 0) | (creating ? engine.C.storeFlags.CREATE : 0);
         store = engine.storeOpen(io, creating ? cfg.c : null, flags, creating ? await randomBytes(16) : null);
       } catch (e) {
         engine.ioMemFree(io);
-        if (e instanceof VecliteError && e.code === 'ENOTFOUND') {
+        if (e instanceof VecliteError && e.code === 'ENOTFOUND' && !/branch\(\) child/.test(e.message)) {
           throw bytes.length === 0
             ? new VecliteError('ENOTFOUND', 'openCollection: the bytes are empty; pass create: { dimension, ... } to create a store in memory', { cause: e })
             : new VecliteError('ECORRUPT', `openCollection: the bytes are not an .rvf image (${e.message})`, { cause: e });

@@ -31,6 +31,7 @@
 
 import { VecliteError } from './errors.js';
 import { keepTail } from './recovered-tail.js';
+import { openBranchParent } from './branch-parent.js';
 
 /** @type {Promise<any>|null} */
 let loading = null;
@@ -122,10 +123,14 @@ export async function openFileStore(N, engine, file, o) {
     const creating = size === 0 && o.createCfg !== null && !o.readOnly;
     const flags = (o.readOnly ? C.storeFlags.READONLY : 0) | (creating ? C.storeFlags.CREATE : 0);
     let store;
+    const parent = creating ? null : openBranchParent(N, engine, abs, ref.io); // an rvf-node branch() child's
     try {
-      store = engine.storeOpen(ref.io, creating ? o.createCfg : null, flags, creating ? randomBytes(N, 16) : null);
+      store = engine.storeOpen(ref.io, creating ? o.createCfg : null, flags, creating ? randomBytes(N, 16) : null,
+        parent ? parent.io : 0);
     } catch (e) {
       throw openError(e, abs, size);
+    } finally {
+      parent?.close(); // read during the open only
     }
     let recovered; // bytes past the last intact commit: saved beside the file before any write
     try {

@@ -688,9 +688,11 @@ export class Engine {
    * @param {object|null} cfg as for indexNew, or null to use the configuration in the file
    * @param {number} flags VL_STORE_* (C.storeFlags)
    * @param {Uint8Array|null} fileId 16 random bytes for a new file
+   * @param {number} [parentIo] an rvf-node branch() child's parent file (a vl_io, read during the
+   *   call only: vl_store_open_branch), or 0
    * @returns {number} the store handle
    */
-  storeOpen(io, cfg, flags, fileId) {
+  storeOpen(io, cfg, flags, fileId, parentIo = 0) {
     const MSG = 1024;
     const { off, total } = layout([this.C.config.size, 16, 4, MSG]);
     const p = this._stage(total);
@@ -699,11 +701,31 @@ export class Engine {
       if (cfg) this._putConfig(p + off[0], cfg);
       if (fileId) M.HEAPU8.set(fileId, p + off[1]);
       M.HEAPU8[p + off[3]] = 0;
-      const rc = M._vl_store_open(io, cfg ? p + off[0] : 0, flags, fileId ? p + off[1] : 0, p + off[2], p + off[3], MSG);
+      const rc = M._vl_store_open_branch(io, parentIo, cfg ? p + off[0] : 0, flags, fileId ? p + off[1] : 0,
+        p + off[2], p + off[3], MSG);
       if (rc < 0) this._fail(rc, 0, 'cannot open the store', () => this._str(p + off[3]));
       return M.HEAPU32[(p + off[2]) >>> 2];
     } finally {
       this._unstage(total);
+    }
+  }
+
+  /**
+   * vl_store_branch_parent: the parent path an rvf-node branch() child names (relative to the
+   * child's directory, as stored), or null when the file on io is not a branch child.
+   * @param {number} io a vl_io
+   * @returns {string|null}
+   */
+  storeBranchParent(io) {
+    const CAP = 4100;
+    const p = this._stage(CAP + 4);
+    try {
+      const rc = this.M._vl_store_branch_parent(io, p + 4, CAP, p);
+      if (rc < 0) this._fail(rc, 0, 'cannot read the branch parent', () => 'the COW_MAP segment is unreadable');
+      const len = this.M.HEAPU32[p >>> 2];
+      return len ? new TextDecoder().decode(this.M.HEAPU8.slice(p + 4, p + 4 + len)) : null;
+    } finally {
+      this._unstage(CAP + 4);
     }
   }
 
@@ -734,6 +756,11 @@ export class Engine {
     u32[p >>> 2] = Number(ns & 0xFFFFFFFFn);
     u32[(p >>> 2) + 1] = Number((ns >> 32n) & 0xFFFFFFFFn);
     this._checkStore(this.M._vl_store_set_time(st, p), st, 'cannot set the commit time');
+  }
+
+  /** vl_store_set_dim: fix the dimension of a dimension-0 store before its first insert. */
+  storeSetDim(st, dim) {
+    this._checkStore(this.M._vl_store_set_dim(st, dim), st, 'cannot set the dimension');
   }
 
   /** vl_store_upsert (arguments as upsert). */

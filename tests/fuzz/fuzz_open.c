@@ -80,7 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     vl_rvf_info in;
     vl_rvf_info_get(h, &in);
-    REQUIRE(in.dim >= 1 && in.dim <= 65535 && in.metric <= 2);
+    /* dimension 0 (rvf-node's unset dimension) only for a store without rows */
+    REQUIRE(in.dim <= 65535 && in.metric <= 2 && (in.dim >= 1 || in.loaded == 0));
     REQUIRE(in.live + in.deleted == in.loaded);
     REQUIRE(in.committed_end <= size && in.append_at >= in.committed_end && in.append_at <= size);
     walk w = { h, 0, 0 };
@@ -91,7 +92,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = vl_rvf_verify_witness(h, &wn, &wv);
     REQUIRE(rc == VL_OK || rc == VL_ECORRUPT || rc == VL_ENOMEM || rc == VL_EBUDGET);
 
-    /* the write path over the hostile state */
+    /* the write path over the hostile state; a dimension-0 store takes one */
+    if (in.dim == 0) {
+        REQUIRE(vl_rvf_set_dim(h, 3) == VL_OK);
+        vl_rvf_info_get(h, &in);
+        REQUIRE(in.dim == 3);
+    }
     if (in.dim <= 64 && in.epoch < UINT32_MAX - 3) {
         float v[64];
         for (uint32_t j = 0; j < in.dim; j++) v[j] = (float)j * 0.5f - 1.0f;

@@ -11,7 +11,11 @@
 //      metadata and string ids survive rvf-node's commit;
 //   d. writer locks hold both ways; read-only opens succeed meanwhile;
 //   e. write in veclite, read in rvf-node, write in rvf-node, read back in veclite: top-10 agree
-//      within 1e-6 relative.
+//      within 1e-6 relative;
+//   f. the two shapes veclite once refused: a dimension-0 empty store (its first insert fixes the
+//      dimension; rvf-node reads the result) and branch() children (parent + child rows as rvf-node
+//      shows them, veclite's writes and compaction read back by rvf-node, a missing parent is
+//      ENOTFOUND, a changed parent ECORRUPT).
 //
 // Oracles: float64 brute force over the rows this test wrote (or, for golden files, the rows an
 // independent reader, fixtures/interop-rvf-reader.js, finds on disk) — never either
@@ -116,10 +120,43 @@ function assertSameTop(got, want, why, { rel = 1e-5, distOf } = {}) {
 
 /** Copy a golden file into the temp dir (tests never touch tests/golden). */
 function golden(name) {
+  const e = EXPECTED[name];
+  if (e?.branchParent) return goldenBranch(name).child; // its parent must sit beside it, under its own name
   const f = path.join(dir, `golden-${name}`);
   fs.copyFileSync(path.join(GOLDEN, name), f);
   fs.chmodSync(f, 0o644);
   return f;
+}
+
+/** A fresh directory holding a branch() child golden and its parent, under their own names. */
+function goldenBranch(name) {
+  const d = fs.mkdtempSync(path.join(dir, 'branch-'));
+  const out = {};
+  for (const [k, n] of [['child', name], ['parent', EXPECTED[name].branchParent]]) {
+    out[k] = path.join(d, n);
+    fs.copyFileSync(path.join(GOLDEN, n), out[k]);
+    fs.chmodSync(out[k], 0o644);
+  }
+  return out;
+}
+
+/**
+ * The rows a branch() child shows, from the bytes on disk (independent reader): the parent's live
+ * rows the child's newest MEMBERSHIP bitmap keeps, overridden by the child's own live rows.
+ */
+function branchRows(childFile, parentFile) {
+  const c = readState(fs.readFileSync(childFile));
+  const p = readState(fs.readFileSync(parentFile));
+  const bytes = fs.readFileSync(childFile);
+  const mem = c.manifest.dir.filter((e) => e.type === 0x22).at(-1); // MEMBERSHIP
+  const at = mem.offset + 64;
+  const vc = bytes.readBigUInt64LE(at + 8);
+  const live = new Map();
+  for (const [id, v] of p.live) {
+    if (id < vc && (bytes.readBigUInt64LE(at + 96 + Number(id / 64n) * 8) >> (id % 64n)) & 1n) live.set(Number(id), v);
+  }
+  for (const [id, v] of c.live) live.set(Number(id), v);
+  return live;
 }
 
 /** Open with rvf-node read-only, run fn, always close. */
@@ -178,17 +215,23 @@ for (const [name, e] of Object.entries(EXPECTED)) {
     const col = await openCollection(f, { readOnly: true });
     try {
       const metric = OUR_METRIC[e.metric];
-      assert.equal(await col.count(), e.liveVectors, 'count');
+      // a branch() child counts what rvf-node's queries see (parent + child rows), while rvf-node's
+      // status().totalVectors (liveVectors) counts the child's own rows only
+      const count = e.branchParent ? e.visibleIds.length : e.liveVectors;
+      assert.equal(await col.count(), count, 'count');
       const st = await col.status();
       assert.equal(st.readOnly, true);
-      assert.equal(st.count, e.liveVectors, 'status().count');
+      assert.equal(st.count, count, 'status().count');
       assert.equal(st.epoch, e.epoch, 'epoch');
       assert.equal(st.metric, metric, 'metric');
       assert.equal(st.dimension, e.dimension, 'dimension');
       assert.equal(st.fileId, e.fileId, 'fileId');
       assert.equal(st.parentId, e.parentId, 'parentId');
       assert.equal(st.lineageDepth, e.lineageDepth, 'lineageDepth');
-      const live = new Map([...disk.live].map(([id, v]) => [Number(id), v]));
+      const live = e.branchParent ? branchRows(f, path.join(path.dirname(f), e.branchParent))
+        : new Map([...disk.live].map(([id, v]) => [Number(id), v]));
+      if (e.branchParent) assert.deepEqual([...live.keys()].sort((a, b) => a - b), e.visibleIds, 'visible ids (disk)');
+      if (e.dimension === 0) assert.deepEqual(await col.search([1, 2, 3]), [], 'a dimension-0 store answers []');
       for (const [i, q32] of e.queries.entries()) {
         const q = Float32Array.from(q32);
         const hits = await col.search(q, { k: 10, ef: 256 });
@@ -196,8 +239,11 @@ for (const [name, e] of Object.entries(EXPECTED)) {
           { distOf: (id) => (live.has(id) ? rvfDist(metric, q, live.get(id)) : undefined) });
       }
     } finally { await col.close(); }
-    // a read-only open writes nothing
+    // a read-only open writes nothing (nor to a branch child's parent)
     assert.deepEqual(fs.readFileSync(f), fs.readFileSync(path.join(GOLDEN, name)));
+    if (e.branchParent) {
+      assert.deepEqual(fs.readFileSync(path.join(path.dirname(f), e.branchParent)), fs.readFileSync(path.join(GOLDEN, e.branchParent)));
+    }
     assert.equal(fs.existsSync(`${f}.lock`), false);
   });
 }
@@ -619,3 +665,155 @@ for (const metric of ['cosine', 'euclidean', 'dotProduct']) {
 function metaOrNull(m) {
   return m && typeof m === 'object' && Object.keys(m).length > 0 ? m : null;
 }
+
+// ---- f. the two rvf-node shapes veclite once refused (tests/golden/rvf/README.md) --------------
+
+test('dimension-0 store (rvf-node derive({dimension: 0})): opens empty; the first insert fixes the dimension; rvf-node reads it', { timeout: 30_000 }, async () => {
+  const file = golden('dim0-empty.rvf');
+  const ro = await openCollection(file, { readOnly: true });
+  try {
+    assert.equal(await ro.count(), 0);
+    assert.equal(ro.dimension, 0);
+    assert.equal((await ro.status()).dimension, 0);
+    assert.deepEqual(await ro.search([0.5, 0.5]), []);
+    assert.deepEqual(await ro.searchBatch([[1], [1, 2, 3]]), [[], []]);
+  } finally { await ro.close(); }
+  const rnd = mulberry32(61);
+  const dim = 6;
+  const col = await openCollection(file);
+  let rows;
+  try {
+    // a first vector that cannot set it: EINVAL, nothing fixed
+    await rejectsWith(() => col.insert({ id: 1, vector: [] }), 'EINVAL', /no dimension yet/);
+    assert.equal(col.dimension, 0);
+    rows = await fill(col, rnd, dim, 40, 100, 40);
+    assert.equal(col.dimension, dim);
+    await rejectsWith(() => col.insert({ id: 1, vector: randVec(rnd, dim + 1) }), 'EINVAL', /dimension 6/);
+    await rejectsWith(() => col.search(randVec(rnd, 3)), 'EINVAL', /dimension 6/);
+  } finally { await col.close(); }
+  const queries = [randVec(rnd, dim), randVec(rnd, dim), rows.get(120)];
+  // rvf-node: same ids and top-10; the file keeps rvf-node's identity (derived child, depth 1)
+  const e = EXPECTED['dim0-empty.rvf'];
+  assertRvfReads(file, { rows, metric: 'euclidean', dim, queries, fileId: e.fileId, parentId: e.parentId, depth: 1 }, 'dim0 after veclite insert');
+  // rvf-node appends; veclite reads both
+  const more = randVec(rnd, dim);
+  withRvf(file, (r) => { r.ingestBatch(more, [999]); }, { write: true });
+  rows.set(999, more);
+  const back = await openCollection(file, { readOnly: true });
+  try {
+    assert.equal(back.dimension, dim);
+    assert.equal(await back.count(), rows.size);
+    for (const [i, q] of queries.entries()) {
+      assertSameTop(fromVeclite('euclidean', await back.search(q, { k: 10, ef: 256 })), oracleTop('euclidean', q, rows), `dim0 reopened, query ${i}`);
+    }
+  } finally { await back.close(); }
+});
+
+/** Every id rvf-node's queries reach in a file, ascending, and its top-10 for each query. */
+function rvfView(file, queries) {
+  return withRvf(file, (r) => ({
+    ids: r.query(queries[0], 1_000_000).map((h) => h.id).sort((a, b) => a - b),
+    top: queries.map((q) => fromRvf(r.query(q, 10))),
+    own: r.status().totalVectors,
+  }));
+}
+
+/** veclite's view of the same file: ids ascending, count, top-10 (rvf-node units). */
+async function vecliteView(file, queries) {
+  const col = await openCollection(file, { readOnly: true });
+  try {
+    const n = await col.count();
+    const all = await col.search(queries[0], { k: Math.max(1, n), ef: 1024 });
+    return {
+      count: n,
+      ids: all.map((h) => Number(h.id)).sort((a, b) => a - b),
+      top: await Promise.all(queries.map(async (q) => fromVeclite('euclidean', await col.search(q, { k: 10, ef: 256 })))),
+    };
+  } finally { await col.close(); }
+}
+
+async function assertSameView(file, queries, why) {
+  const theirs = rvfView(file, queries);
+  const ours = await vecliteView(file, queries);
+  assert.deepEqual(ours.ids, theirs.ids, `${why}: visible ids`);
+  assert.equal(ours.count, theirs.ids.length, `${why}: count = rows rvf-node's queries see`);
+  for (const [i] of queries.entries()) assertSameTop(ours.top[i], theirs.top[i], `${why}: query ${i}`);
+  return theirs;
+}
+
+test('branch() child: veclite sees parent + child as rvf-node does, writes go to the child, rvf-node reads them', { timeout: 60_000 }, async () => {
+  const e = EXPECTED['branch-child.rvf'];
+  const { child, parent } = goldenBranch('branch-child.rvf');
+  const parentBytes = fs.readFileSync(parent);
+  const queries = e.queries.map((q) => Float32Array.from(q));
+  const v0 = await assertSameView(child, queries, 'golden child');
+  assert.deepEqual(v0.ids, e.visibleIds);
+  assert.equal(v0.own, e.liveVectors);
+
+  // veclite writes: delete an inherited row and one of the child's, override an inherited row,
+  // add a row; rvf-node sees exactly that, and the parent is not touched
+  const rnd = mulberry32(62);
+  const col = await openCollection(child);
+  try {
+    assert.equal(await col.delete(1030), true);
+    assert.equal(await col.delete(5001), true);
+    assert.equal(await col.delete(1003), false); // deleted in the parent before the branch
+    await col.insert({ id: 1031, vector: queries[1] });
+    await col.insert({ id: 7000, vector: randVec(rnd, 8) });
+    assert.equal(await col.count(), e.visibleIds.length - 2 + 1);
+  } finally { await col.close(); }
+  const vc = await openCollection(child, { readOnly: true });
+  try { assert.deepEqual((await vc.verify()).problems, [], 'verify of the child (parent beside it)'); } finally { await vc.close(); }
+  const v1 = await assertSameView(child, queries, 'after veclite writes');
+  assert.ok(!v1.ids.includes(1030) && !v1.ids.includes(5001) && v1.ids.includes(7000));
+  assert.deepEqual(v1.top[1][0], [1031, 0], 'the override is the row rvf-node finds');
+  assert.deepEqual(fs.readFileSync(parent), parentBytes, 'parent untouched');
+
+  // rvf-node writes on top of veclite's commit (it keeps veclite's MEMBERSHIP); veclite follows
+  withRvf(child, (r) => { r.delete([1040, 7000]); r.ingestBatch(randVec(rnd, 8), [8000]); }, { write: true });
+  const v2 = await assertSameView(child, queries, 'after rvf-node writes on top');
+  assert.ok(!v2.ids.includes(1040) && !v2.ids.includes(7000) && v2.ids.includes(8000));
+
+  // compaction keeps the copy-on-write link: same view, still a child of the same parent
+  const c2 = await openCollection(child);
+  try { await c2.compact(); } finally { await c2.close(); }
+  const v3 = await assertSameView(child, queries, 'after veclite compact');
+  assert.deepEqual(v3.ids, v2.ids);
+  withRvf(child, (r) => { assert.equal(r.parentId(), EXPECTED['branch-parent.rvf'].fileId); assert.equal(r.lineageDepth(), 1); });
+  assert.deepEqual(fs.readFileSync(parent), parentBytes, 'parent untouched after compaction');
+
+  // without its parent: ENOTFOUND naming the file looked for (file and bytes opens)
+  fs.renameSync(parent, `${parent}.away`);
+  try {
+    await rejectsWith(() => openCollection(child, { readOnly: true }), 'ENOTFOUND', new RegExp(`parent ${parent.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    await rejectsWith(() => openCollection(child), 'ENOTFOUND', /branch-parent\.rvf/);
+    await rejectsWith(() => openCollection(fs.readFileSync(child)), 'ENOTFOUND', /branch-parent\.rvf/);
+    assert.equal(fs.existsSync(`${child}.lock`), false, 'a failed open leaves no lock');
+  } finally { fs.renameSync(`${parent}.away`, parent); }
+});
+
+test('branch() child in another directory (rvf-node stores ../a/parent.rvf): veclite finds the parent; a changed parent is refused', { timeout: 30_000 }, async () => {
+  const base = fs.mkdtempSync(path.join(dir, 'branch-dirs-'));
+  fs.mkdirSync(path.join(base, 'a'));
+  fs.mkdirSync(path.join(base, 'b'));
+  const parent = path.join(base, 'a', 'parent.rvf');
+  const child = path.join(base, 'b', 'child.rvf');
+  const rnd = mulberry32(63);
+  const p = RvfDatabase.create(parent, { dimension: 4, metric: 'l2' });
+  const ids = Array.from({ length: 30 }, (_, i) => i + 1);
+  p.ingestBatch(Float32Array.from(ids.flatMap(() => Array.from(randVec(rnd, 4)))), ids);
+  const c = p.branch(child);
+  p.close();
+  c.delete([5]);
+  c.ingestBatch(randVec(rnd, 4), [2]);
+  c.close();
+  const queries = [randVec(rnd, 4), randVec(rnd, 4)];
+  const v = await assertSameView(child, queries, 'child in b/, parent in a/');
+  assert.equal(v.ids.length, 29);
+  // any change to the parent's last 64 KiB breaks the child for rvf-node and for veclite alike
+  const w = RvfDatabase.open(parent);
+  w.ingestBatch(randVec(rnd, 4), [100]);
+  w.close();
+  assert.throws(() => RvfDatabase.openReadonly(child), /ParentHashMismatch/);
+  await rejectsWith(() => openCollection(child, { readOnly: true }), 'ECORRUPT', /changed after the child was branched/);
+});

@@ -60,14 +60,14 @@
     X(rvf_crc32) X(rvf_sha256) X(rvf_header_fold32) X(rvf_golden) X(rvf_golden_truncate) \
     X(rvf_roundtrip) X(rvf_truncate_every_offset) X(rvf_bitflip) X(rvf_hostile) \
     X(rvf_unknown_segments) X(rvf_directory_bounded) X(rvf_compact) X(rvf_derive_and_bytes) \
-    X(rvf_write_failures) X(rvf_failed_means_failed) X(rvf_check_image) X(rvf_nomem) X(rvf_large_segments) \
+    X(rvf_write_failures) X(rvf_failed_means_failed) X(rvf_check_image) X(rvf_nomem) X(rvf_large_segments) X(rvf_branch) \
     X(store_meta_codec) X(store_roundtrip) X(store_flat) X(store_crash_incremental) \
     X(store_truncate_every_offset) X(store_corruption) X(store_write_failures) X(store_failed_means_failed) X(store_readonly_verify_image) \
     X(store_compact) X(store_derive_readonly) X(store_meta_chain_bounded) \
     X(store_rvf_node_files) X(store_hostile_segments) X(rvf_many_commits) \
     X(rvf_merge_model) X(rvf_witness_walk) X(rvf_crash_tail) X(rvf_index_barrier) X(store_close_checkpoint_policy) \
     X(store_index_outlives_rows) X(store_meta_tiered_growth) X(store_meta_tiered_model) \
-    X(store_meta_tiered_truncate)
+    X(store_meta_tiered_truncate) X(store_dim_zero)
 
 #define VL_DECL(name) int test_##name(void);
 VL_TESTS(VL_DECL)

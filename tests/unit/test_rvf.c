@@ -30,6 +30,8 @@
 #include "rvf.h"
 #include "crc32.h"
 #include "sha256.h"
+#include "internal.h"
+#include "branch.h"
 #include "../golden/rvf/golden_data.h"
 #ifndef VL_TEST_WASM
 #include <dirent.h>
@@ -589,7 +591,11 @@ static int golden_check(const vl_golden *g, vl_rvf *h)
     rows r;
     CHECK_RVF(h, scan_all(h, &r), VL_OK);
     CHECK(r.n == g->live);
-    int bad = golden_topk(g, &r);
+    /* A branch() child's top-10 covers its parent's rows too: this layer reads
+     * one file (the child's own rows; rvf-node's status counts those too), so
+     * the top-10 is checked at the store level with the parent
+     * (test_rvf_branch). */
+    int bad = g->branch_parent ? 0 : golden_topk(g, &r);
     rows_free(&r);
     return bad;
 }
@@ -855,7 +861,7 @@ int test_rvf_golden(void)
         CHECK_RVF(h, vl_rvf_verify_witness(h, &wn, &wv), VL_OK);
         vl_rvf_info in;
         vl_rvf_info_get(h, &in);
-        CHECK(wv == 1 && wn >= 1 && wn == in.witness_count);
+        CHECK(wv == 1 && wn == in.witness_count && (wn >= 1 || g->epoch == 0));  /* epoch 0: none yet */
         if (strcmp(g->name, "indexed.rvf") == 0) CHECK(in.flags & VL_RVF_F_INDEX);
         /* torn.rvf: after the committed manifest, rvf-node's next commit
          * (VEC, WITNESS) lacks its MANIFEST: uncommitted, cut by our next
@@ -867,11 +873,14 @@ int test_rvf_golden(void)
          * leave the directory, its witness chain continues, nothing else moves */
         rows r0;
         CHECK_RVF(h, scan_all(h, &r0), VL_OK);
-        model gm = { g->dim, 0, 0, NULL, NULL, NULL, g->metric };
+        /* a dimension-0 file (rvf-node's unset dimension) takes its first
+         * ingest's: 8 like the others */
+        if (g->dim == 0) CHECK_RVF(h, vl_rvf_set_dim(h, 8), VL_OK);
+        model gm = { g->dim ? g->dim : 8, 0, 0, NULL, NULL, NULL, g->metric };
         for (uint32_t k = 0; k < r0.n; k++) model_upsert(&gm, r0.ids[k], r0.vecs + (size_t)k * g->dim);
         float nv[8] = { 0.5f, -0.5f, 0.25f, 1, 0, 0, 0, 0.125f };
         uint64_t nid = 1u << 20, victim = r0.n ? r0.ids[r0.n / 2] : 0;
-        CHECK(g->dim == 8);
+        CHECK(g->dim == 8 || g->dim == 0);
         CHECK_RVF(h, vl_rvf_ingest(h, 1, &nid, nv, 1), VL_OK);
         model_upsert(&gm, nid, nv);
         uint32_t nd = 0;
@@ -3116,5 +3125,231 @@ int test_rvf_index_barrier(void)
     vl_rvf_free(h);
     vl_io_mem_free(io);
     model_free(&m);
+    return 0;
+}
+
+/* ---- rvf-node branch() children (store level: src/branch.c, store.c) ---- */
+
+/* The store's visible rows (ids and vectors), as a rows set. */
+static int store_rows(vl_store *s, rows *r)
+{
+    vl_index *h = vl_store_index(s);
+    uint64_t n = vl_index_count(h);
+    vl_store_status st;
+    CHECK_OK(vl_store_info(s, &st));
+    memset(r, 0, sizeof *r);
+    r->dim = st.dim;
+    r->n = (uint32_t)n;
+    r->ids = t_alloc((size_t)(n ? n : 1) * sizeof *r->ids);
+    r->vecs = t_alloc((size_t)(n ? n : 1) * st.dim * sizeof(float));
+    uint32_t got;
+    CHECK_OK(vl_index_ids(h, NULL, 0, r->ids, (uint32_t)n, &got));
+    CHECK(got == n);
+    for (uint32_t i = 0; i < got; i++) CHECK_OK(vl_index_get(h, &r->ids[i], r->vecs + (size_t)i * st.dim, NULL, NULL));
+    return 0;
+}
+
+static int has_id(vl_store *s, uint64_t id) { return vl_index_contains(vl_store_index(s), &id) == VL_OK; }
+
+static int open_child(vl_io *io, vl_io *pio, uint32_t flags, vl_store **s)
+{
+    char msg[256] = "";
+    int rc = vl_store_open_branch(io, pio, NULL, flags, NULL, s, msg, sizeof msg);
+    if (rc) fprintf(stderr, "open_child: %s: %s\n", vl_errstr(rc), msg);
+    return rc;
+}
+
+/* branch-child.rvf with branch-parent.rvf (tests/golden/rvf/README.md):
+ * the store sees what rvf-node's queries see (61 rows: parent rows minus
+ * the two the parent deleted and the one the child deleted, the child's
+ * override of 1010, its new rows minus 5004) with rvf-node's top-10; a
+ * missing or different parent is refused; deletes of inherited rows go to
+ * a new MEMBERSHIP (the parent is never written); compaction keeps the
+ * link; clear hides every inherited row. */
+int test_rvf_branch(void)
+{
+    const vl_golden *gc = golden("branch-child.rvf"), *gp = golden("branch-parent.rvf");
+    CHECK(gc && gp && gc->branch_parent && strcmp(gc->branch_parent, gp->name) == 0);
+    uint64_t cn, pn;
+    int cown, pown;
+    const uint8_t *cb = golden_bytes(gc, &cn, &cown), *pb = golden_bytes(gp, &pn, &pown);
+    CHECK(cb && pb);
+    vl_io *cio = mem_copy(cb, cn), *pio = mem_copy(pb, pn);
+    char msg[256] = "", path[64];
+    uint32_t plen = 0;
+    vl_store *s = NULL;
+
+    /* the parent path, from the newest manifest and COW_MAP only */
+    CHECK_OK(vl_store_branch_parent(cio, path, sizeof path, &plen));
+    CHECK(plen == strlen("branch-parent.rvf") && strcmp(path, "branch-parent.rvf") == 0);
+    CHECK_RC(vl_store_branch_parent(cio, path, 4, &plen), VL_EINVAL);
+    CHECK_OK(vl_store_branch_parent(pio, path, sizeof path, &plen));
+    CHECK(plen == 0);
+
+    /* rvf-node's MEMBERSHIP filter_hash is fold32 of its bitmap */
+    uint8_t *mp = NULL;
+    uint64_t ml = 0;
+    CHECK_OK(vl_rvf_peek_listed(cio, VL_RVF_SEG_MEMBERSHIP, 1u << 20, &mp, &ml));
+    CHECK(mp && ml > 96);
+    uint8_t fh[32];
+    vl_rvf_fold32_once(mp + 96, ml - 96, fh);
+    CHECK(memcmp(fh, mp + 0x28, 32) == 0);
+    /* hostile MEMBERSHIP / COW_MAP payloads: refused with a format code, never read past */
+    {
+        uint8_t *cp = NULL;
+        uint64_t cl = 0;
+        CHECK_OK(vl_rvf_peek_listed(cio, VL_RVF_SEG_COW_MAP, 1u << 20, &cp, &cl));
+        CHECK(cp && cl > 81);
+        vl_branch *b = t_alloc(sizeof *b);
+        memset(b, 0, sizeof *b);
+        CHECK_OK(vl_branch_parse_cow(b, cp, cl, NULL, 0));
+        CHECK_OK(vl_branch_parse_membership(b, mp, ml, NULL, 0));
+        CHECK(vl_branch_visible(b, 1000) && !vl_branch_visible(b, 1003) && !vl_branch_visible(b, 1020) &&
+              !vl_branch_visible(b, UINT64_MAX) && !vl_branch_visible(b, 5000));
+        uint8_t *x = t_alloc((size_t)(ml > cl ? ml : cl));
+        for (int c = 0; c < 12; c++) {
+            int mem = c < 7;
+            memcpy(x, mem ? mp : cp, (size_t)(mem ? ml : cl));
+            uint64_t n = mem ? ml : cl;
+            int want = VL_ECORRUPT;
+            switch (c) {
+            case 0: n = 95; break;                                   /* short header */
+            case 1: x[0] ^= 1; break;                                /* magic */
+            case 2: x[4] = 2; want = VL_EVERSION; break;             /* version */
+            case 3: t_put64(x + 8, UINT64_MAX); break;               /* vector_count past the bitmap */
+            case 4: t_put64(x + 0x18, UINT64_MAX - 4); break;        /* filter_offset overflow bait */
+            case 5: t_put32(x + 0x20, 0xFFFFFFFFu); break;           /* filter_size past the payload */
+            case 6: x[7] = 9; break;                                 /* mode */
+            case 7: n = 80; break;                                   /* COW_MAP too short */
+            case 8: t_put32(x + 64 + 9, 0xFFFFFFF0u); break;         /* path length past the payload */
+            case 9: t_put32(x + 64 + 13, 3); break;                  /* map length does not add up */
+            case 10: x[81] = 0; break;                               /* NUL in the path */
+            case 11: t_put32(x + 64 + 9, 0); t_put32(x + 64 + 13, (uint32_t)(cl - 81)); break;  /* empty path */
+            }
+            char why[200] = "";
+            int rc = mem ? vl_branch_parse_membership(b, x, n, why, sizeof why)
+                         : vl_branch_parse_cow(b, x, n, why, sizeof why);
+            if (rc != want) { fprintf(stderr, "branch hostile case %d: rc %d (%s), want %d\n", c, rc, why, want); return 1; }
+        }
+        free(x);
+        vl_branch_free(b);
+        free(b);
+        vl_mem_free(cp);
+    }
+    vl_mem_free(mp);
+
+    /* without its parent: ENOTFOUND naming it */
+    CHECK_RC(vl_store_open(cio, NULL, VL_STORE_READONLY, NULL, &s, msg, sizeof msg), VL_ENOTFOUND);
+    CHECK(strstr(msg, "branch-parent.rvf") != NULL);
+
+    /* with it: rvf-node's view */
+    CHECK_OK(open_child(cio, pio, VL_STORE_READONLY, &s));
+    vl_store_status st;
+    CHECK_OK(vl_store_info(s, &st));
+    CHECK(st.live == 61 && st.dim == 8 && st.lineage_depth == 1);
+    CHECK(!has_id(s, 1003) && !has_id(s, 1004) && !has_id(s, 1020) && !has_id(s, 5004));
+    CHECK(has_id(s, 1000) && has_id(s, 1010) && has_id(s, 1059) && has_id(s, 5000) && has_id(s, 5003));
+    vl_store_verify_result vr;
+    CHECK_OK(vl_store_verify(s, &vr));   /* re-reads the child's own rows; inherited ones counted apart */
+    if (!vr.ok) fprintf(stderr, "verify: %s\n", vl_store_problems(s));
+    CHECK(vr.ok);
+    rows r;
+    if (store_rows(s, &r) || golden_topk(gc, &r)) return 1;
+    rows_free(&r);
+    /* 1010 is the child's row, not the parent's */
+    {
+        vl_rvf *ch = NULL;
+        CHECK_MSG(msg, vl_rvf_open(cio, &ch, msg, sizeof msg), VL_OK);
+        rows own;
+        CHECK_RVF(ch, scan_all(ch, &own), VL_OK);
+        uint32_t i = 0;
+        while (i < own.n && own.ids[i] != 1010) i++;
+        CHECK(i < own.n);
+        float v[8];
+        uint64_t id = 1010;
+        CHECK_OK(vl_index_get(vl_store_index(s), &id, v, NULL, NULL));
+        CHECK(memcmp(v, own.vecs + (size_t)i * 8, sizeof v) == 0);
+        rows_free(&own);
+        vl_rvf_free(ch);
+    }
+    CHECK_OK(vl_store_close(s));
+
+    /* another parent, or this one changed: refused */
+    {
+        const vl_golden *go = golden("parent.rvf");
+        uint64_t on;
+        int oown;
+        const uint8_t *ob = golden_bytes(go, &on, &oown);
+        CHECK(ob);
+        vl_io *other = mem_copy(ob, on);
+        CHECK_RC(vl_store_open_branch(cio, other, NULL, VL_STORE_READONLY, NULL, &s, msg, sizeof msg),
+                 VL_ECORRUPT);
+        vl_io_mem_free(other);
+        if (oown) free((void *)ob);
+        vl_io *changed = mem_copy(pb, pn);
+        uint8_t junk[3] = { 1, 2, 3 };
+        CHECK_OK(changed->append(changed->ctx, junk, sizeof junk));   /* a torn tail changes the last 64 KiB */
+        CHECK_RC(vl_store_open_branch(cio, changed, NULL, VL_STORE_READONLY, NULL, &s, msg, sizeof msg),
+                 VL_ECORRUPT);
+        CHECK(strstr(msg, "changed") != NULL);
+        vl_io_mem_free(changed);
+    }
+
+    /* writes go to the child */
+    CHECK_OK(open_child(cio, pio, 0, &s));
+    uint64_t del[3] = { 1030, 5001, 1003 };   /* inherited, the child's own, deleted in the parent */
+    uint32_t nd = 0;
+    CHECK_OK(vl_store_delete(s, 3, del, &nd));
+    CHECK(nd == 2);
+    float nv[8] = { 9, 9, 9, 9, 9, 9, 9, 9 };
+    uint64_t up = 1031;
+    CHECK_OK(vl_store_upsert(s, 1, &up, nv, NULL, NULL));
+    CHECK_OK(vl_store_info(s, &st));
+    CHECK(st.live == 59);
+    CHECK_OK(vl_store_close(s));
+    uint64_t n2;
+    CHECK(memcmp(mem_bytes(pio, &n2), pb, (size_t)pn) == 0 && n2 == pn);   /* parent untouched */
+    CHECK_OK(open_child(cio, pio, VL_STORE_READONLY, &s));
+    CHECK_OK(vl_store_info(s, &st));
+    CHECK(st.live == 59 && !has_id(s, 1030) && !has_id(s, 5001) && has_id(s, 1031));
+    {
+        float v[8];
+        CHECK_OK(vl_index_get(vl_store_index(s), &up, v, NULL, NULL));
+        CHECK(v[0] == 9 && v[7] == 9);
+    }
+    uint32_t memberships = 0;
+    for (uint32_t i = 0; i < st.dir_count; i++) {
+        vl_store_seg g;
+        CHECK_OK(vl_store_dir(s, i, &g));
+        memberships += g.seg_type == VL_RVF_SEG_MEMBERSHIP;
+    }
+    CHECK(memberships == 1);                 /* ours replaced rvf-node's listed ones */
+    CHECK_OK(vl_store_verify(s, &vr));
+    if (!vr.ok) fprintf(stderr, "verify after writes: %s\n", vl_store_problems(s));
+    CHECK(vr.ok);
+
+    /* compaction keeps the copy-on-write link */
+    vl_io *dst = mem_copy(NULL, 0);
+    CHECK_OK(vl_store_snapshot(s, dst));
+    CHECK_OK(vl_store_close(s));
+    CHECK_OK(vl_store_branch_parent(dst, path, sizeof path, &plen));
+    CHECK(strcmp(path, "branch-parent.rvf") == 0);
+    CHECK_RC(vl_store_open(dst, NULL, VL_STORE_READONLY, NULL, &s, msg, sizeof msg), VL_ENOTFOUND);
+    CHECK_OK(open_child(dst, pio, 0, &s));
+    CHECK_OK(vl_store_info(s, &st));
+    CHECK(st.live == 59 && !has_id(s, 1030) && has_id(s, 1031) && has_id(s, 1000));
+    /* clear hides every inherited row too */
+    CHECK_OK(vl_store_clear(s));
+    CHECK_OK(vl_store_close(s));
+    CHECK_OK(open_child(dst, pio, VL_STORE_READONLY, &s));
+    CHECK_OK(vl_store_info(s, &st));
+    CHECK(st.live == 0);
+    CHECK_OK(vl_store_close(s));
+
+    vl_io_mem_free(dst);
+    vl_io_mem_free(cio);
+    vl_io_mem_free(pio);
+    if (cown) free((void *)cb);
+    if (pown) free((void *)pb);
     return 0;
 }

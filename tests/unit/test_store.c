@@ -1808,3 +1808,90 @@ int test_store_meta_tiered_truncate(void)
     vl_io_mem_free(io);
     return 0;
 }
+
+/* A dimension-0 file: the first MANIFEST of a fresh rvf-level store with
+ * its dimension patched to 0 (rvf-node writes this shape with
+ * derive(path, {dimension: 0}); tests/golden/rvf/dim0-empty.rvf). */
+static vl_io *dim0_dev(void)
+{
+    vl_io *io = mem_dev(NULL, 0);
+    vl_rvf *h = NULL;
+    if (!io || vl_rvf_create(io, 3, VL_METRIC_L2, FID, &h, NULL, 0) != VL_OK) return NULL;
+    vl_rvf_free(h);
+    uint64_t n;
+    const uint8_t *b = vl_io_mem_data(io, &n);
+    uint8_t *img = t_alloc((size_t)n);
+    memcpy(img, b, (size_t)n);
+    vl_io_mem_free(io);
+    img[64 + 4] = 0;            /* MANIFEST payload: u32 epoch | u16 dim */
+    img[64 + 5] = 0;
+    rehash(img, 0);
+    io = mem_dev(img, n);
+    free(img);
+    return io;
+}
+
+/* Dimension-0 stores open empty (dim 0), answer reads with nothing, take
+ * their dimension from vl_store_set_dim before the first upsert; the
+ * commit makes it durable; wrong dimensions after that are VL_EINVAL.
+ * Inconsistent dim-0 files (vectors listed) stay VL_ECORRUPT (rvf level:
+ * test_rvf_hostile case 5, tests/golden/corrupt/ecorrupt-dim-zero.rvf). */
+int test_store_dim_zero(void)
+{
+    vl_io *io = dim0_dev();
+    CHECK(io != NULL);
+    vl_store *s;
+    vl_store_status st;
+    /* read-only: empty, dimension 0, nothing to write */
+    OPEN(io, NULL, VL_STORE_READONLY, &s);
+    SOK(s, vl_store_info(s, &st));
+    CHECK(st.dim == 0 && st.live == 0 && st.loaded == 0);
+    CHECK(vl_index_count(vl_store_index(s)) == 0);
+    SRC(s, vl_store_set_dim(s, 4), VL_EREADONLY);
+    SOK(s, vl_store_close(s));
+    /* a configuration with a dimension is not a mismatch for an unset one */
+    vl_config c4 = cfg_of(4, VL_METRIC_L2, VL_INDEX_HNSW);
+    OPEN(io, &c4, 0, &s);
+    SOK(s, vl_store_close(s));
+
+    /* writable: the first insert fixes the dimension */
+    OPEN(io, NULL, 0, &s);
+    SRC(s, vl_store_set_dim(s, 0), VL_EINVAL);
+    SRC(s, vl_store_set_dim(s, VL_MAX_DIM + 1), VL_EINVAL);
+    SOK(s, vl_store_set_dim(s, 4));
+    SOK(s, vl_store_set_dim(s, 4));                  /* same dimension: no-op */
+    SRC(s, vl_store_set_dim(s, 5), VL_EINVAL);       /* another one: refused */
+    uint64_t ids[2] = { 7, 8 };
+    float v[8] = { 1, 0, 0, 0, 0, 1, 0, 0 };
+    SOK(s, vl_store_upsert(s, 2, ids, v, NULL, NULL));
+    SOK(s, vl_store_info(s, &st));
+    CHECK(st.dim == 4 && st.live == 2);
+    SOK(s, vl_store_close(s));
+    vl_io *io2;
+    if (reopen(io, UINT64_MAX, 0, &io2, &s)) return 1;
+    SOK(s, vl_store_info(s, &st));
+    CHECK(st.dim == 4 && st.live == 2);
+    SRC(s, vl_store_set_dim(s, 3), VL_EINVAL);       /* wrong dimension after the first insert */
+    SOK(s, vl_store_set_dim(s, 4));
+    float got[4];
+    CHECK_RC(vl_index_get(vl_store_index(s), &ids[1], got, NULL, NULL), VL_OK);
+    CHECK(got[0] == 0 && got[1] == 1);
+    SOK(s, vl_store_close(s));
+    vl_io_mem_free(io2);
+    vl_io_mem_free(io);
+
+    /* compaction of a still-empty dimension-0 store reopens as one */
+    io = dim0_dev();
+    CHECK(io != NULL);
+    OPEN(io, NULL, 0, &s);
+    vl_io *dst = mem_dev(NULL, 0);
+    SOK(s, vl_store_compact(s, dst));
+    SOK(s, vl_store_close(s));
+    OPEN(dst, NULL, VL_STORE_READONLY, &s);
+    SOK(s, vl_store_info(s, &st));
+    CHECK(st.dim == 0 && st.live == 0);
+    SOK(s, vl_store_close(s));
+    vl_io_mem_free(dst);
+    vl_io_mem_free(io);
+    return 0;
+}
