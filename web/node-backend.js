@@ -30,7 +30,7 @@
 //   path in the message.
 
 import { VecliteError } from './errors.js';
-import { keepTail } from './recovered-tail.js';
+import { keepTail, isSavedTailName } from './recovered-tail.js';
 import { openBranchParent } from './branch-parent.js';
 
 /** @type {Promise<any>|null} */
@@ -191,6 +191,10 @@ async function openLocked(N, abs, mayCreate, onLockLost) {
   if (abs.endsWith(COMPACT_TMP)) {
     throw new VecliteError('EINVAL', `${abs}: names ending in ${COMPACT_TMP} are reserved for compaction's temporary ` +
       'files (compacting the store beside it replaces them); rename the file to write it');
+  }
+  if (isSavedTailName(abs)) {
+    throw new VecliteError('EINVAL', `${abs}: names ending in .recovered-<epoch>-<offset>-<ms> are reserved for the bytes ` +
+      'an open saved from the store beside it (discardRecovered() removes them); rename the file to write it');
   }
   for (let attempt = 0; ; attempt++) {
     let dev = openDevice(N, abs, { readOnly: false }, mayCreate);

@@ -65,12 +65,22 @@ function headerAt(b, dv, p) {
   return { type: b[p + 5], segId: dv.getBigUint64(p + 8, true), len: Number(len), algo: b[p + 0x20], comp: b[p + 0x21] };
 }
 
-/** 'ok', or why the payload of the segment at p does not verify. */
-function hashCheck(b, dv, p, h) {
+/** How many payload bytes a scan of n bytes may hash at most. */
+export function scanBudget(n) {
+  return 4 * n + (64 << 20);
+}
+
+/** Why a hash was not checked: the scan's budget of hashed bytes ran out (see scanSegments). */
+const OVER_BUDGET = 'not checked: the scan hashed as much as its budget allows (a file of mostly forged headers)';
+
+/** 'ok', or why the payload of the segment at p does not verify. Spends budget.left. */
+function hashCheck(b, dv, p, h, budget) {
   if (h.algo !== 0 || h.comp !== 0) return `checksum algorithm ${h.algo} / compression ${h.comp} not supported`;
   let zero = true;
   for (let i = 0; i < 16; i++) if (b[p + 0x28 + i]) { zero = false; break; }
-  if (zero) return 'ok'; // "unset" (FORMAT: all-zero hash)
+  if (zero) return 'ok'; // "unset" (an all-zero content hash)
+  if (budget.left < h.len) return OVER_BUDGET;
+  budget.left -= h.len;
   const c = crc32(b, p + HDR, p + HDR + h.len);
   for (let i = 0; i < 4; i++) {
     if (dv.getUint32(p + 0x28 + 4 * i, true) !== rotl(c, 8 * i)) return 'content hash mismatch';
@@ -79,11 +89,11 @@ function hashCheck(b, dv, p, h) {
 }
 
 /** The next offset > p where an intact segment starts, or b.length. */
-function resync(b, dv, p) {
+function resync(b, dv, p, budget) {
   for (let q = p + 1; q + HDR <= b.length; q++) {
     if (b[q] !== 0x53 || b[q + 1] !== 0x46 || b[q + 2] !== 0x56 || b[q + 3] !== 0x52) continue;
     const h = headerAt(b, dv, q);
-    if (h && hashCheck(b, dv, q, h) === 'ok') return q;
+    if (h && hashCheck(b, dv, q, h, budget) === 'ok') return q;
   }
   return b.length;
 }
@@ -94,21 +104,27 @@ function resync(b, dv, p) {
  * @param {Uint8Array} b
  * @returns {{ intact: { offset: number, type: number, segId: bigint, len: number }[],
  *   damaged: { offset: number, type: number, typeName: string, length: number, reason: string }[],
- *   unreadable: { from: number, to: number }[] }}
+ *   unreadable: { from: number, to: number }[], hashedBytes: number }} hashedBytes: payload bytes
+ *   hashed, at most scanBudget(b.length)
  */
 export function scanSegments(b) {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const intact = [], damaged = [], unreadable = [];
+  // Hashing is the cost: a well-formed file hashes each byte once; forged headers whose lengths
+  // overlap could make a naive resync hash O(n²) bytes. The budget bounds the work at a few
+  // passes over the file; past it, hashes go unchecked and are reported so.
+  const budgetStart = scanBudget(b.length);
+  const budget = { left: budgetStart };
   let p = 0;
   while (p < b.length) {
     const h = headerAt(b, dv, p);
     if (!h) {
-      const q = resync(b, dv, p);
+      const q = resync(b, dv, p, budget);
       unreadable.push({ from: p, to: q });
       p = q;
       continue;
     }
-    const why = hashCheck(b, dv, p, h);
+    const why = hashCheck(b, dv, p, h, budget);
     const end = p + HDR + h.len;
     if (why === 'ok') {
       intact.push({ offset: p, type: h.type, segId: h.segId, len: h.len });
@@ -118,15 +134,15 @@ export function scanSegments(b) {
     damaged.push({ offset: p, type: h.type, typeName: TYPE_NAMES[h.type] ?? `0x${h.type.toString(16)}`, length: HDR + h.len, reason: why });
     // Trust the length only when an intact segment (or the end) follows it.
     const nh = end < b.length ? headerAt(b, dv, end) : null;
-    if (end === b.length || (nh && hashCheck(b, dv, end, nh) === 'ok')) {
+    if (end === b.length || (nh && hashCheck(b, dv, end, nh, budget) === 'ok')) {
       p = end;
     } else {
-      const q = resync(b, dv, p);
+      const q = resync(b, dv, p, budget);
       if (q > end) unreadable.push({ from: end, to: q });
       p = q;
     }
   }
-  return { intact, damaged, unreadable };
+  return { intact, damaged, unreadable, hashedBytes: budgetStart - budget.left };
 }
 
 // ---- payload parsers (each throws a plain Error on a malformed payload) -----------------------------
@@ -387,7 +403,21 @@ async function readSource(source) {
   }
   const streams = [{ name: abs, bytes, at: 0 }];
   const fileScan = scanSegments(bytes);
-  const starts = new Set(fileScan.intact.map((s) => s.offset).concat(fileScan.damaged.map((s) => s.offset)));
+  // Where a saved tail was cut: right after an intact MANIFEST of the tail's epoch (and the
+  // WITNESS segments a writer keeps after it). An offset alone means nothing once the file was
+  // compacted or grew back past it.
+  const cutAt = new Map(); // offset -> epoch of the manifest the run after it belongs to
+  const byOffset = new Map(fileScan.intact.map((x) => [x.offset, x]));
+  for (const m of fileScan.intact) {
+    if (m.type !== SEG.MANIFEST || m.len < 4) continue;
+    const epoch = new DataView(bytes.buffer, bytes.byteOffset + m.offset + HDR, 4).getUint32(0, true);
+    let end = m.offset + HDR + m.len;
+    cutAt.set(end, epoch);
+    for (let w = byOffset.get(end); w && w.type === SEG.WITNESS; w = byOffset.get(end)) {
+      end = w.offset + HDR + w.len;
+      cutAt.set(end, epoch);
+    }
+  }
   for (const sv of listSaved(N, abs).reverse()) { // oldest first
     let tail;
     try {
@@ -395,8 +425,8 @@ async function readSource(source) {
     } catch (e) {
       throw new VecliteError('EIO', `recoverCollection: cannot read the saved tail ${sv.savedTo}: ${e?.message ?? e}`, { cause: e });
     }
-    // Compacted since (no segment boundary at the cut): replay the tail before everything.
-    const at = sv.offset === bytes.length || starts.has(sv.offset) ? sv.offset : -1;
+    // Compacted since (no commit of its epoch ends at the cut): replay the tail before everything.
+    const at = cutAt.get(sv.offset) === sv.epoch ? sv.offset : -1;
     streams.push({ name: sv.savedTo, bytes: tail, at });
   }
   return { name: abs, streams };

@@ -17,8 +17,13 @@
 // these files at their offset. They are removed only by Collection.discardRecovered().
 //
 // Invariants:
-// - A writable open with a tail returns only after the copy is durable; a failed copy fails the
-//   open (EIO) before anything is truncated.
+// - A writable open with a tail returns only after the copy is durable and the tail cut from the
+//   file (so the next open does not save it again); a failed copy fails the open (EIO) before
+//   anything is truncated. The copy goes in chunks (a tail may be as large as the file), after a
+//   free-space check; a copy of the same bytes already beside the file (an open that died between
+//   the copy and the cut) is reused.
+// - Names of the form <file>.recovered-<n>-<n>-<n> are reserved: no writer opens such a file, so
+//   no store can be mistaken for a saved tail (web/node-backend.js openLocked).
 // - Read-only opens save nothing: they report the live tail with savedTo null.
 // - With no live tail, the newest saved file beside the store is what an open reports, so the
 //   recovery stays visible across reopens until discardRecovered().
@@ -69,7 +74,6 @@ export function listSaved(N, abs) {
  * @returns {{ epoch: number, discardedBytes: number, savedTo: string|null } | null}
  */
 export function keepTail(N, engine, store, dev, abs, readOnly) {
-  const { fs, path, dev: D } = N;
   const info = engine.storeInfo(store);
   let size;
   try {
@@ -83,10 +87,62 @@ export function keepTail(N, engine, store, dev, abs, readOnly) {
   }
   const rep = { epoch: info.epoch, discardedBytes: size - info.bytes, savedTo: null };
   if (readOnly) return rep;
-  const tail = new Uint8Array(size - info.bytes);
+  try {
+    rep.savedTo = sameSaved(N, abs, dev, info, size) ?? saveTail(N, abs, dev, info, size);
+    // Saved and durable: cut the tail now (the first write would), so that the next open does not
+    // save the same bytes again and the saved file is what reports them from then on.
+    dev.truncate(info.bytes);
+    dev.sync();
+  } catch (e) {
+    throw new VecliteError('EIO', `${abs} holds ${size - info.bytes} bytes after its last intact commit (epoch ` +
+      `${info.epoch}), and they could not be saved beside it before writing (${e?.message ?? e}); free space, ` +
+      'or open it readOnly', { cause: e });
+  }
+  return rep;
+}
+
+/** Bytes copied per read/write when saving or comparing a tail. */
+const CHUNK = 1 << 20;
+
+/** A file already saved with exactly these bytes (an open that saved them, then died before the cut). */
+function sameSaved(N, abs, dev, info, size) {
+  const { fs } = N;
+  for (const s of listSaved(N, abs)) {
+    if (s.epoch !== info.epoch || s.offset !== info.bytes || s.discardedBytes !== size - info.bytes) continue;
+    let fd = null;
+    try {
+      fd = fs.openSync(s.savedTo, 'r');
+      const a = new Uint8Array(Math.min(CHUNK, size - info.bytes));
+      const b = new Uint8Array(a.length);
+      let same = true;
+      for (let off = 0; same && off < size - info.bytes; off += a.length) {
+        const n = Math.min(a.length, size - info.bytes - off);
+        dev.read(info.bytes + off, a.subarray(0, n));
+        if (fs.readSync(fd, b, 0, n, off) !== n) same = false;
+        for (let i = 0; same && i < n; i++) if (a[i] !== b[i]) same = false;
+      }
+      if (same) return s.savedTo;
+    } catch {
+      // unreadable: not a copy we can count on
+    } finally {
+      if (fd !== null) fs.closeSync(fd);
+    }
+  }
+  return null;
+}
+
+/** Copy the tail [info.bytes, size) into a new file beside abs, in chunks; fsync it and the folder. */
+function saveTail(N, abs, dev, info, size) {
+  const { fs, path, dev: D } = N;
+  const len = size - info.bytes;
+  if (typeof fs.statfsSync === 'function') {
+    const st = fs.statfsSync(path.dirname(abs));
+    if (Number(st.bavail) * Number(st.bsize) < len) {
+      throw Object.assign(new Error(`ENOSPC: ${len} bytes are needed in ${path.dirname(abs)}`), { code: 'ENOSPC' });
+    }
+  }
   let fd = null, name = null;
   try {
-    dev.read(info.bytes, tail);
     for (let ms = Date.now(); fd === null; ms++) {
       name = `${abs}.recovered-${info.epoch}-${info.bytes}-${ms}`;
       try {
@@ -95,11 +151,18 @@ export function keepTail(N, engine, store, dev, abs, readOnly) {
         if (e?.code !== 'EEXIST') throw e;
       }
     }
-    for (let off = 0; off < tail.length;) off += fs.writeSync(fd, tail, off, tail.length - off);
+    const buf = new Uint8Array(Math.min(CHUNK, len));
+    for (let off = 0; off < len;) {
+      const n = Math.min(buf.length, len - off);
+      dev.read(info.bytes + off, buf.subarray(0, n));
+      for (let w = 0; w < n;) w += fs.writeSync(fd, buf, w, n - w, off + w);
+      off += n;
+    }
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = null;
     D.syncDir(fs, path.dirname(abs));
+    return name;
   } catch (e) {
     if (fd !== null) {
       try { fs.closeSync(fd); } catch { /* already failing */ }
@@ -107,11 +170,13 @@ export function keepTail(N, engine, store, dev, abs, readOnly) {
     if (name) {
       try { fs.rmSync(name, { force: true }); } catch { /* best effort */ }
     }
-    throw new VecliteError('EIO', `${abs} holds ${tail.length} bytes after its last intact commit (epoch ${info.epoch}), ` +
-      `and they could not be saved beside it before writing (${e?.message ?? e}); free space or open it readOnly`, { cause: e });
+    throw e;
   }
-  rep.savedTo = name;
-  return rep;
+}
+
+/** Whether a file name is one this module uses for saved tails (no writer may open such a name). */
+export function isSavedTailName(file) {
+  return NAME_RE.test(file);
 }
 
 /**

@@ -408,12 +408,13 @@ test('a crash between a commit\'s data and its manifest, then a close-only sessi
   await col.close();
   fs.writeFileSync(f, crashed.subarray(0, commitEnds(crashed).at(-1).offset));
   fs.rmSync(`${f}.lock`, { force: true });   // a dead writer's lock would be long expired
+  const torn = fs.readFileSync(f);
   col = await openCollection(f);
   assert.equal(await col.count(), 1);
   const rec = (await col.status()).recovered;
-  const torn = fs.readFileSync(f);
   assert.ok(rec?.savedTo, 'the orphaned commit is kept beside the file');
   assert.deepEqual(fs.readFileSync(rec.savedTo), torn.subarray(torn.length - rec.discardedBytes));
+  assert.equal(fs.statSync(f).size, torn.length - rec.discardedBytes, 'saved, then cut from the file at once');
   await col.close();
   col = await openCollection(f);
   await col.insert({ id: 3, vector: [0, 0, 0, 1] });

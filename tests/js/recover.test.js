@@ -277,3 +277,89 @@ test('veclite verify always reports (exit 1, JSON ok:false); veclite recover sal
   const jr = JSON.parse((await cli(['verify', junk, '--json'])).stdout);
   assert.deepEqual(jr.unreadable.map((u) => [u.from, u.to]), [[0, fs.statSync(junk).size]]);
 });
+
+// ---- regressions found by an adversarial review -------------------------------------------------
+
+test('regression: a saved tail from before a compaction does not override newer acknowledged writes', async () => {
+  const { scanSegments } = await import('../../web/recover.js');
+  const d = fs.mkdtempSync(path.join(dir, 'reg-h1-'));
+  // The bytes of an unacknowledged commit of id 1 = [9, 9] (a VEC segment taken from another store).
+  const other = path.join(d, 'other.rvf');
+  let c = await openCollection(other, { create: { dimension: 2 } });
+  await c.insert({ id: 1, vector: [9, 9] });
+  await c.close();
+  const ob = new Uint8Array(fs.readFileSync(other));
+  const v = scanSegments(ob).intact.find((x) => x.type === SEG.VEC);
+  const f = path.join(d, 's.rvf');
+  c = await openCollection(f, { create: { dimension: 2 } });
+  for (let i = 0; i < 4; i++) await c.insert({ id: 1, vector: [17, i] }); // acknowledged, newest [17, 3]
+  await c.close();
+  // Saved at epoch 1 at an offset that is now the file's end: the file has moved on since (its
+  // commit at that end is of a later epoch), so the tail belongs before everything.
+  const size = fs.statSync(f).size;
+  fs.writeFileSync(`${f}.recovered-1-${size}-1`, ob.subarray(v.offset, v.offset + 64 + v.len));
+  const rep = await recoverCollection(f, null);
+  const r = await openCollection(rep.bytes, { readOnly: true });
+  assert.deepEqual(vec((await r.get(1)).vector), vec([17, 3]), 'the newest acknowledged value wins');
+  await r.close();
+});
+
+test('regression: salvage of forged overlapping headers does bounded work', async () => {
+  const { scanSegments, scanBudget } = await import('../../web/recover.js');
+  const n = 1 << 20;
+  const b = Buffer.alloc(n);
+  for (let p = 0; p + 64 <= n; p += 64) { // every 64 bytes a header claiming nearly the rest, hash set
+    b.writeUInt32LE(0x52564653, p);
+    b[p + 4] = 1;
+    b[p + 5] = 1;
+    b.writeBigUInt64LE(BigInt(Math.max(0, n - p - 64 - 32)), p + 0x10);
+    b[p + 0x28] = 1;
+  }
+  const r = scanSegments(new Uint8Array(b));
+  assert.equal(r.intact.length, 0);
+  assert.ok(r.hashedBytes <= scanBudget(n), `hashed ${r.hashedBytes} bytes of a ${n}-byte file`);
+  const f = path.join(fs.mkdtempSync(path.join(dir, 'reg-h2-')), 'forged.rvf');
+  fs.writeFileSync(f, b);
+  const rep = await recoverCollection(f, null, { dryRun: true });
+  assert.equal(rep.ok, false);
+});
+
+test('regression: a tail is saved once (then cut), in chunks, and a tail larger than the free space fails the open cleanly', async () => {
+  const d = fs.mkdtempSync(path.join(dir, 'reg-h34-'));
+  const f = path.join(d, 's.rvf');
+  let c = await openCollection(f, { create: { dimension: 2 } });
+  for (let i = 0; i < 5; i++) await c.insert({ id: i, vector: [i, 1] });
+  await c.close();
+  const good = fs.statSync(f).size;
+  const garbage = Buffer.alloc(3 << 20, 7); // larger than one copy chunk
+  fs.appendFileSync(f, garbage);
+  for (let k = 0; k < 3; k++) {
+    c = await openCollection(f);
+    assert.equal(fs.statSync(f).size, good, `open ${k}: the saved tail is cut from the file`);
+    await c.close();
+  }
+  assert.equal(saved(f).length, 1, `saved once: ${saved(f).join(', ')}`);
+  assert.deepEqual(fs.readFileSync(path.join(d, saved(f)[0])), garbage);
+  c = await openCollection(f);
+  await c.discardRecovered();
+  await c.close();
+
+  // Too little free space: EIO naming ENOSPC, nothing saved, nothing cut.
+  fs.appendFileSync(f, garbage);
+  const statfs = fs.statfsSync;
+  fs.statfsSync = (...a) => ({ ...statfs(...a), bavail: 1, bsize: 4096 });
+  try {
+    await assert.rejects(openCollection(f), (e) => e.code === 'EIO' && /ENOSPC/.test(e.message));
+  } finally {
+    fs.statfsSync = statfs;
+  }
+  assert.equal(fs.statSync(f).size, good + garbage.length);
+  assert.deepEqual(saved(f), []);
+});
+
+test('regression: no store can be created under a saved tail\'s name', async () => {
+  const d = fs.mkdtempSync(path.join(dir, 'reg-h5-'));
+  await assert.rejects(openCollection(path.join(d, 'a.rvf.recovered-0-0-1'), { create: { dimension: 2 } }),
+    (e) => e.code === 'EINVAL' && /reserved/.test(e.message));
+  assert.deepEqual(fs.readdirSync(d), []);
+});
