@@ -1,4 +1,4 @@
-# veclite — one flat Makefile (STYLE.md §11).
+# veclite — one flat Makefile (docs/conventions.md §11).
 #
 #   make run     build, then run the main job (examples/node.mjs) end to end
 #   make test    build, then run every test: the C table natively under
@@ -12,7 +12,7 @@
 # missing (emscripten binaryen wabt clang chromium) and runs `npm ci`.
 #
 # Toolchain pin: Debian's emscripten 3.1.6 (checked in the banner). Its emcc
-# needs NODE_PATH to find acorn (PLATFORM.md §1).
+# needs NODE_PATH to find acorn (docs/building.md §1).
 export NODE_PATH := /usr/share/nodejs
 EMCC      ?= emcc
 WASM_OPT  ?= wasm-opt
@@ -26,12 +26,12 @@ WASM_SRC := $(filter-out src/io_posix.c,$(CORE_SRC))
 TEST_SRC := $(sort $(wildcard tests/unit/*.c))
 
 CFLAGS_COMMON := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -Isrc
-# -O3 without -ffast-math: kernels must be exact IEEE (STYLE.md §5); SIMD kernels
+# -O3 without -ffast-math: kernels must be exact IEEE (docs/conventions.md §5); SIMD kernels
 # are hand-written with wasm_simd128.h intrinsics.
 EM_CFLAGS := $(CFLAGS_COMMON) -O3 -DNDEBUG
 # Link flags, one reason each:
 #   ENVIRONMENT=web,worker  no Node path: 3.1.6's is broken on Node 20, and the same glue then
-#                           serves browsers, workers and workerd (PLATFORM.md §3, §5)
+#                           serves browsers, workers and workerd (docs/building.md §3, §5)
 #   FILESYSTEM=0            the engine does its I/O through vl_io, never stdio files
 #   DYNAMIC_EXECUTION=0     no eval/new Function: workerd and strict CSPs forbid them
 #   ALLOW_MEMORY_GROWTH=1   grow on demand; also makes malloc return NULL instead of aborting

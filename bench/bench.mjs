@@ -10,7 +10,7 @@
 // Also the .wasm size raw and gzip -9 of each veclite build. That is the CORE section; FILTERED
 // (bench/filtered.js: the SIGMOD 2024 filtered set, exact filtered ground truth) and STORAGE
 // (bench/storage.js: durable commits, file size, reopen of a 100K store; only when web/index.js
-// exports openCollection) follow. Prints tables, ratios and a TARGETS section (BENCH.md), and
+// exports openCollection) follow. Prints tables, ratios and a TARGETS section (docs/benchmarks.md), and
 // writes bench/out/results.json.
 //
 // Invariants: targets are printed, never asserted. Exit code 0 unless something crashed (an
@@ -28,8 +28,9 @@
 //   --data DIR  CORE: any dir with base.fvecs, query.fvecs, groundtruth.ivecs (BENCH_DATA env also
 //               works); STORAGE also takes its base.fvecs from it unless --storage-data is given
 //   --filtered-data DIR  FILTERED: dir with dummy-data.bin, dummy-filtered-queries.bin
-//               (default ../shared/data/sigmod24-yfcc-clip100; else SYNTHETIC data is generated)
-//   --storage-data DIR   STORAGE: dir with base.fvecs (e.g. from ../shared/tools/gen-synthetic.mjs);
+//               (default: ../shared/data/sigmod24-yfcc-clip100 beside the repository, an optional
+//               local copy of the dataset, when present; else SYNTHETIC data is generated)
+//   --storage-data DIR   STORAGE: any dir with base.fvecs;
 //               default: a generated SYNTHETIC 100,000 × 128 clustered set
 //   --engines   subset of veclite-simd,veclite-scalar,hnswlib-wasm,hnswlib-node,js-brute
 //               (FILTERED uses the veclite ones and hnswlib-node among them)

@@ -154,8 +154,8 @@ export function generateClustered({ n = 10000, dim = 100, nq = 500, clusters = 6
 }
 
 /**
- * Picks the dataset: --data DIR, else BENCH_DATA, else ../shared/data/sigmod24-yfcc-clip100
- * relative to the repo root, else a generated synthetic set.
+ * Picks the dataset: --data DIR, else BENCH_DATA, else the optional local dataset copy
+ * ../shared/data/sigmod24-yfcc-clip100 (beside the repository) when present, else a generated synthetic set.
  * @param {{ repoRoot: string, dataDir?: string, quick?: boolean }} opt
  * @returns {{ ds: object, note: string }}
  */

@@ -1,5 +1,5 @@
 // FILTERED section of the benchmark: filtered k-NN on the SIGMOD 2024 contest's filtered set
-// (BENCH.md target "recall@10 ≥ 0.95 at ≥ 50% of unfiltered QPS").
+// (docs/benchmarks.md target "recall@10 ≥ 0.95 at ≥ 50% of unfiltered QPS").
 //
 // The base (10,000 × 100, with a category C and a timestamp T per vector) is inserted into veclite
 // (SIMD and scalar builds; euclidean, M=16, efConstruction=200) with metadata { C, T }; each query

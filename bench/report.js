@@ -1,10 +1,10 @@
-// Benchmark report: .wasm sizes, ratios between engines, the BENCH.md targets (MET / NOT MET /
+// Benchmark report: .wasm sizes, ratios between engines, the docs/benchmarks.md targets (MET / NOT MET /
 // N/A, printed, never asserted) and the human-readable tables of each section (CORE, FILTERED,
 // STORAGE; a section that did not run prints nothing and its targets are N/A with the reason).
 //
 // Invariants: ratios are only ever taken between figures measured in the same run; a ratio whose
 // operand is missing is null with a reason, never a guessed number. Every speed ratio exists on
-// two bases: wall clock (what BENCH.md specifies; the verdicts use it) and main-thread CPU time
+// two bases: wall clock (what docs/benchmarks.md specifies; the verdicts use it) and main-thread CPU time
 // (immune to other processes taking the core on a shared machine; shown next to it).
 
 import zlib from 'node:zlib';
@@ -42,7 +42,7 @@ export function computeRatios(engines) {
       'veclite-scalar / hnswlib-wasm': Q(c, hw),
       'veclite-scalar / hnswlib-node': Q(c, hn),
       'veclite-simd / veclite-scalar': Q(s, c),
-      'hnswlib-wasm / hnswlib-node': Q(hw, hn, 'peer sanity check (BENCH.md measured 0.43–0.58)'),
+      'hnswlib-wasm / hnswlib-node': Q(hw, hn, 'peer sanity check (docs/benchmarks.md measured 0.43–0.58)'),
       'veclite-simd / js-brute': Q(s, bf, 'vs exact JS scan'),
     },
     qpsSameEf: {},
@@ -67,7 +67,7 @@ export function computeRatios(engines) {
 }
 
 /**
- * The BENCH.md targets, from whichever sections ran; a target whose section did not run (or
+ * The docs/benchmarks.md targets, from whichever sections ran; a target whose section did not run (or
  * could not measure it) is N/A with the reason.
  * @param {{ core?: { engines, ratios, ds } | null, filtered?: object | null, storage?: object | null }} r
  */
@@ -226,7 +226,7 @@ export function printReport(results) {
   if (run.sections.includes('storage')) printStorage(results.storage, p);
 
   p();
-  p('-- TARGETS (BENCH.md; wall-clock verdicts; printed, not asserted) --');
+  p('-- TARGETS (docs/benchmarks.md; wall-clock verdicts; printed, not asserted) --');
   waits.sort((x, y) => x - y);
   if (waits.length) {
     const med = waits[waits.length >> 1];
@@ -328,7 +328,7 @@ function printCore({ run, dataset, engines, peerWasmSizes, ratios }, p) {
 function printFiltered(f, p) {
   const d = f.dataset;
   p();
-  p('##### FILTERED: filtered k-NN (BENCH.md: recall@10 ≥ 0.95 at ≥ 50% of unfiltered QPS) #####');
+  p('##### FILTERED: filtered k-NN (docs/benchmarks.md: recall@10 ≥ 0.95 at ≥ 50% of unfiltered QPS) #####');
   p(`data: ${d.name} — ${d.n.toLocaleString('en-US')} × ${d.dim}, euclidean; metadata { C: category, T: timestamp } per vector`);
   p(`      ${d.synthetic ? 'SYNTHETIC DATA (not real embeddings): ' : 'real data: '}${d.source}`);
   if (d.selectedBy !== 'default') p(`      (${d.selectedBy})`);

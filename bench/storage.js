@@ -14,7 +14,7 @@
 //       @ruvector/rvf-node opening the same file read-only is timed as a peer.
 //
 // Invariants: everything lives in one fs.mkdtemp directory under os.tmpdir(), removed at the end
-// (also on failure). Target verdicts (BENCH.md: open + first query < 100 ms and < 10% of a
+// (also on failure). Target verdicts (docs/benchmarks.md: open + first query < 100 ms and < 10% of a
 // rebuild) are printed by report.js, never asserted. Results of the reopened store are compared
 // with the results before close (same top-10) as a sanity check, printed, not asserted.
 
@@ -58,7 +58,7 @@ function pickBase({ dataDir, quick }) {
     };
   }
   const g = generateClustered({ n, dim: 128, nq: 1, clusters: 256, seed: 20240601, gtK: 0 });
-  return { name: g.name, source: `${g.source}; the same rows as \`node ../shared/tools/gen-synthetic.mjs OUT ${n} 128\` (same generator and seed)`, synthetic: true, n, dim: 128, base: g.base, query: g.queries.slice(0, 128), queryNote: 'generated query row 0' };
+  return { name: g.name, source: `${g.source}; deterministic (fixed generator and seed)`, synthetic: true, n, dim: 128, base: g.base, query: g.queries.slice(0, 128), queryNote: 'generated query row 0' };
 }
 
 const cfgOf = (dim) => ({ dimension: dim, metric: 'euclidean', index: { type: 'hnsw', m: M, efConstruction: EF_CONSTRUCTION } });

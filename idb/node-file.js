@@ -1,11 +1,11 @@
 // idb/node-file.js — a Node.js file as a storage device (the five operations of src/io.h), plus the
-// two directory operations compaction needs (FORMAT.md §6: "fsync, rename over, fsync dir") and
+// two directory operations compaction needs (docs/format.md §6: "fsync, rename over, fsync dir") and
 // realFilePath(), which gives every name of a file (symlinks, relative paths) one canonical path.
 //
 // How it fits: web/node-backend.js opens a device per .rvf file and hands it to worker/bind.js,
 // whose device glue calls these methods synchronously from inside a C call (the engine's vl_io
 // callbacks cannot wait for a Promise). This module knows bytes and files only — nothing of
-// vectors, segments or locks (STYLE.md §6).
+// vectors, segments or locks (docs/conventions.md §6).
 //
 // Operations (all synchronous, all on one descriptor):
 //   read(off, dst)   fill dst from the byte range [off, off + dst.length); a range that passes the
@@ -25,7 +25,7 @@
 //   other failure is a DeviceError of code 'EIO' (or 'ENOTFOUND' when opening a missing file)
 //   carrying the Node error as `cause`; its message names the OS code once and, for ENOSPC,
 //   EDQUOT, EROFS, EACCES and EPERM, what to do about it. Device methods throw; the glue in worker/bind.js catches,
-//   stashes the error and returns a VL_E* code to C (STYLE.md §3: JS exceptions never enter C).
+//   stashes the error and returns a VL_E* code to C (docs/conventions.md §3: JS exceptions never enter C).
 // - node:fs is loaded with a dynamic import the first time a device is opened, so this module can
 //   be listed in browser and workerd bundles without being usable (or failing) there.
 

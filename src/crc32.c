@@ -2,7 +2,7 @@
  * crc32.c — CRC-32/IEEE (zlib's crc32), slicing-by-16.
  *
  * How it fits: rvf.c hashes every segment payload it writes and verifies
- * every payload it reads (FORMAT.md §2 content_hash), so opening a store
+ * every payload it reads (docs/format.md §2 content_hash), so opening a store
  * streams the whole file through this function once. Slicing-by-16 consumes
  * 16 bytes per step with 16 table lookups (about 1.3x the throughput of
  * slicing-by-8 in WebAssembly and natively: the dependency chain through

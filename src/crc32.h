@@ -1,7 +1,7 @@
 /*
  * crc32.h — CRC-32 (IEEE 802.3 / zlib: reflected polynomial 0xEDB88320,
  * init and final xor 0xFFFFFFFF; NOT CRC-32C), the hash every .rvf segment
- * header carries (FORMAT.md §2) and the checksum of the writer lock (§7).
+ * header carries (docs/format.md §2) and the checksum of the writer lock (§7).
  *
  * Check value: vl_crc32(0, "123456789", 9) == 0xCBF43926.
  * Incremental use: c = vl_crc32(0, a, na); c = vl_crc32(c, b, nb) equals the

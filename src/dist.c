@@ -1,5 +1,5 @@
 /*
- * dist.c — exported distance kernels (STYLE.md §5 naming
+ * dist.c — exported distance kernels (docs/conventions.md §5 naming
  * vl_dist_<metric>_f32_<isa>) and the public vl_dist_* entry points.
  *
  * The kernel bodies live in dist.h (static inline) so the graph code inlines

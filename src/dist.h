@@ -1,7 +1,7 @@
 /*
  * dist.h — distance kernel bodies as static inline functions, so the graph
  * code (hnsw.c, index.c) inlines them into its loops and dist.c exports them
- * under the STYLE.md §5 names vl_dist_<metric>_f32_<isa>.
+ * under the docs/conventions.md §5 names vl_dist_<metric>_f32_<isa>.
  *
  * Kernels:
  *   *_scalar   always built; four independent accumulators (ILP, fixed

@@ -3,7 +3,7 @@
  * outlive the process.
  *
  * A device is a byte array that grows at its end. The .rvf format
- * (FORMAT.md) is append-only, so the core needs exactly five operations:
+ * (docs/format.md) is append-only, so the core needs exactly five operations:
  * positional read, append, size, truncate and sync. Devices:
  *   - memory (src/io_mem.c): tests, fuzzing, export()/open(bytes);
  *   - POSIX file (native tests and tools);
@@ -13,7 +13,7 @@
  * Invariants:
  *   - Every callback returns VL_OK or a negative VL_E* code (VL_EIO for
  *     device failures). Callbacks never longjmp or throw: JS devices catch,
- *     stash the error and return VL_EIO (STYLE.md §3).
+ *     stash the error and return VL_EIO (docs/conventions.md §3).
  *   - read() of a range past size() is an error (VL_EIO), never a short read.
  *   - append() either writes all len bytes or fails; after a failure the
  *     size may have grown by a torn tail, which the format tolerates.

@@ -1,6 +1,6 @@
 /*
  * io_posix.h — a POSIX-file vl_io device (io.h) for native tests and tools,
- * plus the two directory operations compaction needs (FORMAT.md §6:
+ * plus the two directory operations compaction needs (docs/format.md §6:
  * "fsync, rename over, fsync dir").
  *
  * Not built for WebAssembly (the whole of io_posix.c is compiled out under

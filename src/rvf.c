@@ -1,6 +1,6 @@
 /*
  * rvf.c — the .rvf file format: reading, committing and compacting a
- * collection stored as segments (FORMAT.md; API in rvf.h).
+ * collection stored as segments (docs/format.md; API in rvf.h).
  *
  * How it fits: the engine (index.c/hnsw.c) keeps vectors and the graph in
  * memory; this file is the durable log behind it. It sees storage only
@@ -54,7 +54,7 @@
  *   writer's commit must never be silently skipped and then forked.
  *
  * ======================================================================
- * Open (FORMAT.md §5)
+ * Open (docs/format.md §5)
  * ======================================================================
  * Scan backwards from EOF for "SFVR" with seg_type 5, first over the last
  * 64 KiB, then in 1 MiB blocks down to byte 0 (the 64K/1M/16M/whole-file
@@ -68,7 +68,7 @@
  * commits the compaction). Everything beyond, torn or complete (the VEC,
  * META, WITNESS of a commit whose MANIFEST never landed), is cut off by the
  * first commit of a writable handle (fix_tail) before anything is
- * appended. So segment ids stay unique (FORMAT.md §2: the next id is above
+ * appended. So segment ids stay unique (docs/format.md §2: the next id is above
  * the directory, the manifest and the kept witnesses, which is above every
  * id up to append_at) and the chain holds no witness of an uncommitted
  * commit.
@@ -78,7 +78,7 @@
  * rollback (only the manifest itself is allowed to be "torn").
  *
  * ======================================================================
- * Commit (FORMAT.md §6) and what the directory lists
+ * Commit (docs/format.md §6) and what the directory lists
  * ======================================================================
  * ingest:  VEC* [merged VEC] WITNESS | sync | MANIFEST | sync
  * delete:  JOURNAL WITNESS | sync | MANIFEST | sync
@@ -87,7 +87,7 @@
  * VEC bytes never reached the disk — indistinguishable from corruption.
  *
  * Upstream lists every segment ever written (old manifests included), so a
- * file grows O(commits^2) (FORMAT.md §8). Here the directory lists only
+ * file grows O(commits^2) (docs/format.md §8). Here the directory lists only
  * what the committed state needs, and its length grows with the live data,
  * not with the number of commits:
  *   - VEC segments that still hold the winning row of a live id, kept few
@@ -145,7 +145,7 @@
  * the WITNESS before it in file order (zeros for the first): the chain lives
  * in the file, and the directory lists no witness at all. A reader finds
  * the chain by walking the segments forward from byte 0 (they are back to
- * back, FORMAT.md §1) up to the committed manifest's end, stepping over
+ * back, docs/format.md §1) up to the committed manifest's end, stepping over
  * torn bytes another writer may have left inside the file (vl_rvf_witness_
  * chain). The chain head for the next commit is the newest WITNESS before
  * append_at: a kept tail witness (above), else the newest one before the
@@ -162,7 +162,7 @@
  *   - The directory lists only live state (VEC segments with live rows,
  *     foreign segments), never old manifests or journals: upstream's "list
  *     everything ever written" made a file of 3000 single-row commits
- *     338 MB (FORMAT.md §8).
+ *     338 MB (docs/format.md §8).
  *   - Until the tiered merge (Nov 2026) this layer listed EVERY witness and
  *     every VEC segment with a live row: 2 x 25 bytes per single-row commit
  *     in every later manifest, 226 MB after 3000 single-row commits (dim 8)
@@ -218,7 +218,7 @@
  *     vecs[k].ids = the distinct ids of segment k (while listed).
  *   - entry.nseg = number of listed VEC segments whose ids contain it (>= 1).
  *   - Nothing before append_at is ever written again.
- * Errors during a durable write poison the handle (STYLE.md §2): the
+ * Errors during a durable write poison the handle (docs/conventions.md §2): the
  * in-memory state may then be ahead of the file, so only free() is safe.
  *
  * Failed means failed. A commit that fails after it started writing (any
@@ -252,7 +252,7 @@
 #include "crc32.h"
 #include "internal.h"
 
-/* ---- the header struct is the disk layout (STYLE.md §2: pin with static_assert) ---- */
+/* ---- the header struct is the disk layout (docs/conventions.md §2: pin with static_assert) ---- */
 static_assert(sizeof(vl_rvf_header) == 64, "segment header is 64 bytes");
 static_assert(offsetof(vl_rvf_header, magic) == 0x00, "magic @0x00");
 static_assert(offsetof(vl_rvf_header, version) == 0x04, "version @0x04");
@@ -905,7 +905,7 @@ static int try_manifest(vl_rvf *h, uint64_t pos, uint64_t size, vl_rvf_header *h
     return 1;
 }
 
-/* Backward scan (FORMAT.md §5.1). *found = 0 when there is none.
+/* Backward scan (docs/format.md §5.1). *found = 0 when there is none.
  * Hashing budget: a crafted file can put a plausible manifest header every
  * few bytes, each claiming a payload up to EOF, which would make the scan
  * quadratic. A real file needs at most about its own size (the newest
@@ -1081,7 +1081,7 @@ static int read_small(vl_rvf *h, const dent *d, uint32_t cap, uint8_t **out)
 /* Open                                                                    */
 /* ====================================================================== */
 
-/* The uncommitted tail: everything after the committed manifest (FORMAT.md
+/* The uncommitted tail: everything after the committed manifest (docs/format.md
  * §5). Kept: the run of complete WITNESS segments directly after it (hash
  * set and valid, payload parses, <= VL_RVF_MAX_WITNESS). rvf-node writes
  * its compaction WITNESS after the manifest that commits the compaction, so
@@ -2232,7 +2232,7 @@ static int is_zero32(const uint8_t *p)
  * (hash verified, parsed): hdr is its 64-byte header as stored, p its
  * payload. */
 
-/* Walk the segments of [0, limit) forward (FORMAT.md §1: back to back) and
+/* Walk the segments of [0, limit) forward (docs/format.md §1: back to back) and
  * check every WITNESS in file order against the one before it. A segment
  * counts when its header is plausible and the next header (or limit)
  * follows its payload; anything else (torn bytes another writer left

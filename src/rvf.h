@@ -1,5 +1,5 @@
 /*
- * rvf.h — internal API of the .rvf format layer (src/rvf.c; FORMAT.md).
+ * rvf.h — internal API of the .rvf format layer (src/rvf.c; docs/format.md).
  *
  * What it is: the durable representation of one collection as an
  * append-only file of segments, byte-compatible with @ruvector/rvf-node
@@ -57,12 +57,12 @@
 #include <stdint.h>
 #include "io.h"
 
-/* ---- Segment header (FORMAT.md §2) ---- */
+/* ---- Segment header (docs/format.md §2) ---- */
 #define VL_RVF_MAGIC        0x52564653u   /* "SFVR" on disk */
 #define VL_RVF_HEADER_SIZE  64u
 #define VL_RVF_VERSION      1u
 
-/* Segment types (FORMAT.md §3). */
+/* Segment types (docs/format.md §3). */
 #define VL_RVF_SEG_VEC        0x01u
 #define VL_RVF_SEG_INDEX      0x02u
 #define VL_RVF_SEG_JOURNAL    0x04u
@@ -106,10 +106,10 @@ void vl_rvf_header_decode(const uint8_t in[64], vl_rvf_header *h);
  * message only. msg may be NULL. */
 int vl_rvf_header_check(const vl_rvf_header *h, uint64_t off, char *msg, uint32_t msg_cap);
 
-/* content_hash of a payload whose CRC-32 is crc (FORMAT.md §2). */
+/* content_hash of a payload whose CRC-32 is crc (docs/format.md §2). */
 void vl_rvf_content_hash(uint32_t crc, uint8_t out[16]);
 
-/* fold32 (FORMAT.md §4, the witness chain hash), incremental: feed bytes in
+/* fold32 (docs/format.md §4, the witness chain hash), incremental: feed bytes in
  * any split; `pos` counts bytes absorbed (the fold depends on the index). */
 typedef struct vl_rvf_fold32 {
     uint8_t out[32];
@@ -170,7 +170,7 @@ typedef struct vl_rvf_info {
                                   write */
 } vl_rvf_info;
 
-/* Open the newest committed state of io (FORMAT.md §5): scan back from the
+/* Open the newest committed state of io (docs/format.md §5): scan back from the
  * end for the newest MANIFEST whose payload parses and whose hash verifies,
  * then verify and index every VEC segment of its directory, and find the
  * witness chain head (usually one small read right before the manifest;
@@ -190,7 +190,7 @@ VL_MUST_CHECK int vl_rvf_create(vl_io *io, uint32_t dim, uint32_t metric,
                                 const uint8_t file_id[16], vl_rvf **out,
                                 char *msg, uint32_t msg_cap);
 
-/* Create a child store on an empty device (FORMAT.md §6 derive): MANIFEST
+/* Create a child store on an empty device (docs/format.md §6 derive): MANIFEST
  * epoch 0, FIDI {child_file_id, parent_id = parent's file_id, parent_hash =
  * fold32 of the last <= 64 KiB of the parent (up to its append_at), depth =
  * parent depth + 1}, same dimension, metric and profile, no vectors.
@@ -239,7 +239,7 @@ int vl_rvf_is_live(const vl_rvf *h, uint64_t id);
 typedef int (*vl_rvf_row_fn)(void *ctx, uint64_t id, const float *vec);
 VL_MUST_CHECK int vl_rvf_scan(vl_rvf *h, vl_rvf_row_fn cb, void *ctx);
 
-/* Commit an upsert batch (FORMAT.md §6): VEC segment(s) of the n rows (ids
+/* Commit an upsert batch (docs/format.md §6): VEC segment(s) of the n rows (ids
  * n u64, vecs n*dim floats row-major, stored as given), WITNESS
  * "ingest:count=n,epoch=E", sync, MANIFEST epoch E = epoch+1, sync.
  * Tiered merge: while the newest VEC segments (the batch's first) hold at
@@ -262,7 +262,7 @@ VL_MUST_CHECK int vl_rvf_scan(vl_rvf *h, vl_rvf_row_fn cb, void *ctx);
 VL_MUST_CHECK int vl_rvf_ingest(vl_rvf *h, uint32_t n, const uint64_t *ids,
                                 const float *vecs, uint64_t now_ns);
 
-/* Commit a delete (FORMAT.md §6): JOURNAL listing the n requested ids,
+/* Commit a delete (docs/format.md §6): JOURNAL listing the n requested ids,
  * WITNESS "delete:count=D,epoch=E" (D = ids that were live), sync,
  * MANIFEST epoch+1 with the new deleted list, sync. Commits even when D is
  * 0 (the audit trail records the request, as rvf-node does). n == 0
@@ -309,7 +309,7 @@ typedef struct vl_rvf_witness_report {
 } vl_rvf_witness_report;
 
 /* Walk the file's segments forward from offset 0 to the end of the
- * committed manifest (segments are back to back, FORMAT.md §1; torn bytes
+ * committed manifest (segments are back to back, docs/format.md §1; torn bytes
  * are stepped over to the next plausible header) and check every WITNESS
  * in file order: the first has prev_hash zeros, each next one fold32 of
  * the previous payload. Listed or not: the directory lists none (older

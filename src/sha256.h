@@ -1,7 +1,7 @@
 /*
  * sha256.h — SHA-256 (FIPS 180-4), streaming and one-shot.
  *
- * Used for content ids: the trailing digest of META segments (FORMAT.md §4)
+ * Used for content ids: the trailing digest of META segments (docs/format.md §4)
  * and snapshot cids. Not used for segment content_hash (that is CRC-32).
  * Portable C, no host byte-order assumptions; compiles unchanged to WASM.
  */

@@ -108,7 +108,7 @@ int vl__graph_remap(const vl_gsrc *src, uint32_t n_out, const uint32_t *rep,
                     const float *(*vec)(const void *vctx, uint32_t j), const void *vctx,
                     uint32_t dim, uint32_t metric, uint32_t M, vl_graph *out);
 
-/* INDEX payload (FORMAT.md §4) of g whose node j has id ids[j] (strictly
+/* INDEX payload (docs/format.md §4) of g whose node j has id ids[j] (strictly
  * ascending). VL_OK / VL_ENOMEM. */
 int vl__index_encode(const vl_graph *g, const uint64_t *ids, uint32_t ef_construction,
                      vl_buf *out);

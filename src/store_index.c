@@ -2,7 +2,7 @@
  * store_index.c — the INDEX segment (type 0x02) of the store layer: the
  * HNSW graph persisted so that reopening a store does not rebuild it.
  *
- * Byte layout (FORMAT.md §4; the layout @ruvector/rvf-node 0.2.3 writes,
+ * Byte layout (docs/format.md §4; the layout @ruvector/rvf-node 0.2.3 writes,
  * checked against tests/golden/rvf/indexed.rvf; rvf-node itself ignores the
  * segment's contents on open and rebuilds, so the layout is ours to keep
  * consistent). Little-endian, offsets relative to the payload start:

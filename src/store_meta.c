@@ -3,7 +3,7 @@
  * the byte buffer the store's encoders share.
  *
  * No released ruvector package persists metadata; veclite uses the layout
- * proposed upstream (FORMAT.md §4), little-endian:
+ * proposed upstream (docs/format.md §4), little-endian:
  *
  *   "RVFMETA\0" | u16 version (1) | u16 flags (1 = full snapshot) |
  *   u64 generation | u64 base_generation (u64::MAX: none) |

@@ -6,7 +6,7 @@
  * (tests/unit/), the fuzzers (tests/fuzz/) and the WebAssembly glue
  * (src/wasm.c, used by web/bind.js).
  *
- * Conventions (see STYLE.md §2):
+ * Conventions (see docs/conventions.md §2):
  *   - Handles are typed opaque structs; every fallible call returns int:
  *     VL_OK (0) or a negative VL_E* code. Results go through trailing
  *     out-parameters, which are written only on success.
@@ -37,7 +37,7 @@
  *     VL_TAG_BOOL  6  1 byte (0 or 1)
  *     VL_TAG_JSON  7  u32 len | len bytes UTF-8 JSON text (nested arrays/objects)
  *   Field ids come from vl_index_field(); each field id appears at most once
- *   per record. Tags 1..6 match the META segment types of FORMAT.md §4.
+ *   per record. Tags 1..6 match the META segment types of docs/format.md §4.
  *
  * Filters are a prefix-encoded expression tree (built by web/filter.js):
  *     VL_F_TRUE   0
@@ -94,7 +94,7 @@ extern "C" {
 #define VL_OUTCOME_UNKNOWN      2   /* the rollback failed too: a reopen shows either the
                                        previous commit or the whole failed write */
 
-/* ---- Metrics (values equal the .rvf MANIFEST metric byte, FORMAT.md §4) ---- */
+/* ---- Metrics (values equal the .rvf MANIFEST metric byte, docs/format.md §4) ---- */
 #define VL_METRIC_L2      0   /* distance = sqrt(sum (a-b)^2) at the API; L2^2 inside */
 #define VL_METRIC_DOT     1   /* distance = -dot(a,b) */
 #define VL_METRIC_COSINE  2   /* distance = 1 - cos(a,b) */
@@ -289,7 +289,7 @@ VL_MUST_CHECK int vl_index_check(const vl_index *h);
 /* ======================================================================
  * Stores: a durable collection in one .rvf file (src/store.c)
  * ======================================================================
- * A store joins an index (above) with the .rvf format (FORMAT.md) on a
+ * A store joins an index (above) with the .rvf format (docs/format.md) on a
  * storage device (vl_io, io.h: memory, POSIX file, or a JS device in WASM).
  * Reads go to the in-memory index (vl_store_index); every write is
  * validated completely, committed durably (segments appended, synced, a new
@@ -367,7 +367,7 @@ typedef struct vl_store_seg {
     uint64_t seg_id;
     uint64_t offset;               /* file offset of the 64-byte segment header */
     uint64_t payload_length;
-    uint32_t seg_type;             /* FORMAT.md §3; name: vl_store_seg_type_name */
+    uint32_t seg_type;             /* docs/format.md §3; name: vl_store_seg_type_name */
     uint32_t reserved;
 } vl_store_seg;
 
@@ -438,7 +438,7 @@ vl_index *vl_store_index(vl_store *s);
 const char *vl_store_errmsg(const vl_store *s);
 
 /* Timestamp (ns since the epoch) written into the WITNESS of the following
- * commits; NULL means 0. 64-bit values travel by pointer (STYLE.md §2). */
+ * commits; NULL means 0. 64-bit values travel by pointer (docs/conventions.md §2). */
 VL_MUST_CHECK int vl_store_set_time(vl_store *s, const uint64_t *now_ns);
 
 /* Dimension-0 stores. rvf-node writes stores whose dimension is 0
@@ -505,7 +505,7 @@ VL_MUST_CHECK int vl_store_checkpoint(vl_store *s);
 VL_MUST_CHECK int vl_store_compact(vl_store *s, vl_io *dst);
 VL_MUST_CHECK int vl_store_snapshot(vl_store *s, vl_io *dst);
 
-/* Create a child store on the empty device child (FORMAT.md §6 derive):
+/* Create a child store on the empty device child (docs/format.md §6 derive):
  * lineage (parent id/hash, depth + 1), same dimension, metric and index
  * configuration, no vectors, the parent's field names. *out as from
  * vl_store_open (writable). Errors: as vl_store_open, VL_EFATAL. */

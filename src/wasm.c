@@ -1,6 +1,6 @@
 /*
  * wasm.c — the WebAssembly glue: the only C file with Emscripten specifics
- * (STYLE.md §1, §8). Everything JavaScript calls is either a veclite.h
+ * (docs/conventions.md §1, §8). Everything JavaScript calls is either a veclite.h
  * function exported as is (listed in src/wasm-exports.json) or one of the
  * vl__wasm_* helpers below. worker/bind.js is their only caller.
  *
@@ -34,7 +34,7 @@
  *     a device object registered by integer handle in Module.vlDevices. The
  *     glue catches every exception a device throws, stashes it in
  *     Module.vlDeviceError and returns VL_EIO, so no JS exception enters C
- *     (STYLE.md §3). Nothing else here calls back into JS.
+ *     (docs/conventions.md §3). Nothing else here calls back into JS.
  */
 #include <assert.h>
 #include <math.h>

@@ -5,7 +5,7 @@
 // root, and headless Chromium loads /web/index.js, /pkg-simd/veclite.wasm, ... from it. People can
 // also run it by hand to open examples/*.html:  node tools/serve.mjs [root] [--port N] [--host H]
 //
-// Invariants (PLATFORM.md §4):
+// Invariants (docs/building.md §4):
 //   - binds 127.0.0.1 only (127.0.0.1 is a secure context: OPFS and Web Locks are available);
 //   - `.wasm` is served as application/wasm (otherwise compileStreaming refuses it), `.js`/`.mjs`
 //     as text/javascript (otherwise module scripts and module Workers refuse to load);

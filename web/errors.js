@@ -1,11 +1,11 @@
-// web/errors.js — the one error type veclite throws (SPEC.md "Errors", STYLE.md §6).
+// web/errors.js — the one error type veclite throws (docs/api.md §8, docs/conventions.md §6).
 //
 // Every failure that reaches a caller is a VecliteError with a stable `code` and a message that
 // says what to do. C return codes become VecliteErrors exactly once, in worker/bind.js; argument
 // validation in web/index.js throws them directly. This module is a leaf: it imports nothing, so
 // every layer may use it.
 
-/** The stable error codes (SPEC.md). */
+/** The stable error codes (docs/api.md §8). */
 export const ERROR_CODES = Object.freeze([
   'EINVAL', 'ENOTFOUND', 'ELOCK', 'EREADONLY', 'ECORRUPT', 'EVERSION', 'EBACKEND', 'EBUDGET',
   'ECLOSED', 'EIO',

@@ -1,4 +1,4 @@
-// web/filter.js — compiles a structured metadata filter (docs/API-CONTRACT.md) into the engine's
+// web/filter.js — compiles a structured metadata filter (docs/api.md §5) into the engine's
 // prefix-encoded filter program (src/veclite.h), which the C core evaluates during graph search.
 //
 //   { field: value }                          CMP EQ

@@ -1,5 +1,5 @@
 // web/index.d.ts — hand-written types for veclite's public API (web/index.js).
-// Kept in step with docs/API-CONTRACT.md; tests/types/usage.ts type-checks every member.
+// Kept in step with docs/api.md; tests/types/usage.ts type-checks every member.
 
 /** The stable error codes of {@link VecliteError}. */
 export type VecliteErrorCode =
@@ -224,7 +224,7 @@ export interface CollectionStats {
 export interface SegmentInfo {
   /** Segment id (a bigint only above 2^53 - 1). */
   id: number | bigint;
-  /** Segment type byte (FORMAT.md §3): 1 vec, 2 index, 4 journal, 7 meta, 10 witness, ... */
+  /** Segment type byte (docs/format.md §3): 1 vec, 2 index, 4 journal, 7 meta, 10 witness, ... */
   type: number;
   /** 'vec', 'index', 'journal', 'manifest', 'meta', 'witness', ... or 'unknown'. */
   typeName: string;

@@ -1,8 +1,8 @@
-// web/index.js — veclite's public JavaScript API (docs/API-CONTRACT.md, SPEC.md F3/F4).
+// web/index.js — veclite's public JavaScript API (docs/api.md §1-§5).
 //
 //   createDatabase() -> Database -> Collection (insert/search/get/update/delete/...)
 //
-// Layering (STYLE.md §6): this file validates arguments, maps ids, encodes metadata
+// Layering (docs/conventions.md §6): this file validates arguments, maps ids, encodes metadata
 // (web/metadata.js) and filters (web/filter.js), and calls worker/bind.js, the only module that
 // touches the WebAssembly heap. Every method is async (Promise-based) so the same API can later
 // run behind a worker pool; the work itself happens synchronously inside each call, so calls
@@ -25,7 +25,7 @@
 //   integers, else as bigint — never rounded.
 // - After close() (or deleteCollection) every call rejects with ECLOSED; handles are freed once.
 //
-// Persistence (docs/API-CONTRACT.md "Persistence"): a collection is either a plain in-memory
+// Persistence (docs/api.md §6): a collection is either a plain in-memory
 // index (memory Database) or an .rvf store (vl_store_*) on a device — a file (Node backend,
 // web/node-backend.js, loaded by dynamic import only when a path or backend 'node' is used, so
 // browser and workerd builds never load node: modules) or a memory device (openCollection(bytes)).
@@ -33,7 +33,7 @@
 //   resolved write promise means a durable write. A failed durable write poisons the handle:
 //   every later call rejects with EIO until it is closed and reopened. A rejected write is never
 //   visible after a reopen (the engine rolls it back), unless its error says outcome 'unknown'.
-// - A writable file handle holds the FORMAT.md §7 lock from open to close; read-only handles
+// - A writable file handle holds the docs/format.md §7 lock from open to close; read-only handles
 //   take no lock, and every write on them is refused (EREADONLY) before anything changes.
 // - On open, the JS side is rebuilt from the file: field names from the store, string ids from
 //   each record's '$id', the id kind from the rows (or the 'js.idType' file metadata written
@@ -1012,7 +1012,7 @@ export class Collection {
     };
   }
 
-  // ---- persistence (docs/API-CONTRACT.md "Persistence") ----------------------------------------
+  // ---- persistence (docs/api.md §6) ----------------------------------------
 
   /**
    * A self-contained .rvf image of the committed state. For a collection stored in a file (or in
@@ -1077,7 +1077,7 @@ export class Collection {
   }
 
   /**
-   * Rewrite the store without dead rows (FORMAT.md §6): a file store is rewritten to
+   * Rewrite the store without dead rows (docs/format.md §6): a file store is rewritten to
    * `<file>.compact.tmp`, synced, renamed over the file and the directory synced; a store in
    * memory is rewritten in memory. Plain in-memory collections have no file to compact (EINVAL).
    * @returns {Promise<{ bytesBefore: number, bytesAfter: number }>}
@@ -1135,7 +1135,7 @@ export class Collection {
   }
 
   /**
-   * A child store (FORMAT.md §6 derive): same dimension, metric, index configuration and field
+   * A child store (docs/format.md §6 derive): same dimension, metric, index configuration and field
    * names, no vectors; its parentId is this store's fileId and its lineageDepth one more. With a
    * path the child is a new file (EINVAL if it exists) opened as its writer; without one it
    * lives in memory. Works on read-only handles (the parent is only read).

@@ -1,5 +1,5 @@
 // web/instantiate.js — turns an Emscripten glue factory plus a compiled WebAssembly.Module into a
-// ready Module object, the same way in Node, browsers, module Workers and workerd (PLATFORM.md §2).
+// ready Module object, the same way in Node, browsers, module Workers and workerd (docs/building.md §2).
 //
 // Invariants:
 // - Never fetches and never compiles bytes: workerd forbids byte compilation, so the caller

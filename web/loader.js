@@ -1,4 +1,4 @@
-// web/loader.js — picks and loads one of the two engine builds (SPEC.md F2, PLATFORM.md §2).
+// web/loader.js — picks and loads one of the two engine builds (docs/api.md §1, docs/building.md §2).
 //
 //   pkg-simd/veclite.{mjs,wasm}  built with -msimd128 (SIMD distance kernels)
 //   pkg/veclite.{mjs,wasm}       scalar, provably free of SIMD opcodes

@@ -4,7 +4,7 @@
 //     NULL 0 (-) | STR 1 u32 len+UTF-8 | BYTES 2 u32 len+bytes | I64 3 8B | U64 4 8B
 //     F64 5 8B IEEE | BOOL 6 1B | JSON 7 u32 len+UTF-8 JSON text
 //
-// Mapping of top-level values (docs/API-CONTRACT.md): string -> STR, finite number -> F64
+// Mapping of top-level values (docs/api.md §5): string -> STR, finite number -> F64
 // (integers too), boolean -> BOOL, null -> NULL, bigint -> I64 (negative) / U64, Uint8Array ->
 // BYTES, plain arrays/objects -> JSON text. Decoding inverts it exactly: I64/U64 come back as
 // bigint, BYTES as a fresh Uint8Array, JSON through JSON.parse.

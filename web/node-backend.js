@@ -1,5 +1,5 @@
 // web/node-backend.js — the Node file backend: opening, creating, compacting and deriving .rvf
-// files on disk for web/index.js (docs/API-CONTRACT.md "Persistence"; FORMAT.md §6-7).
+// files on disk for web/index.js (docs/api.md §6; docs/format.md §6-7).
 //
 // How it fits: web/index.js imports this module dynamically, and only when a caller asks for a
 // path or backend 'node', so browsers, Workers and workerd never load it. It in turn loads
@@ -17,7 +17,7 @@
 //   that its lock is still its own and that its file is still the one at its path; a writer that
 //   lost either refuses writes (EREADONLY "moved", or ELOCK), on close too.
 // - Compaction writes `<file>.compact.tmp` through the engine (which syncs it), then renames it
-//   over the file and fsyncs the directory (FORMAT.md §6). Until the rename the original file is
+//   over the file and fsyncs the directory (docs/format.md §6). Until the rename the original file is
 //   untouched; a leftover .compact.tmp (a crash mid-compaction) is garbage we delete, since only
 //   the lock holder ever writes one.
 // - Every file is handled under its canonical path (idb/node-file.js realFilePath: symlinks,
@@ -80,7 +80,7 @@ export function deviceError(e, what) {
   return new VecliteError(code, `${what}: ${e?.message ?? e}`, { cause: e });
 }
 
-/** Collection names that can become file names (docs/API-CONTRACT.md). */
+/** Collection names that can become file names (docs/api.md §2). */
 export const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
 /**
@@ -303,7 +303,7 @@ export function randomBytes(N, n) {
 }
 
 /**
- * Compact a file store in place (FORMAT.md §6): the engine writes the compacted image to
+ * Compact a file store in place (docs/format.md §6): the engine writes the compacted image to
  * `<file>.compact.tmp` (and syncs it), which is then renamed over the file and the directory
  * fsynced. `abs` must be the canonical path openFileStore returned (never a symlink). On
  * success the store lives on the new file: returns its device and io; the caller frees the old

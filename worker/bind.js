@@ -1,4 +1,4 @@
-// worker/bind.js — the only file that touches the engine's exports and heap views (STYLE.md §3,
+// worker/bind.js — the only file that touches the engine's exports and heap views (docs/conventions.md §3,
 // §6). Each method wraps one C call of src/veclite.h or src/wasm.c, moves typed arrays in and out
 // of the heap, and turns a negative return code into a VecliteError (web/errors.js) carrying the
 // handle's vl_errmsg. Callers above (web/index.js) only ever see copies.
@@ -21,7 +21,7 @@
 //   contiguous Uint8Array while the handle still owns them.
 // - The only JS that runs inside a C call is a storage device (ioFromDevice): its adapter
 //   catches every exception, stashes it in Module.vlDeviceError and returns a VL_E* code, so
-//   no JS exception crosses into C (STYLE.md §3); _fail() adds the stashed device message to
+//   no JS exception crosses into C (docs/conventions.md §3); _fail() adds the stashed device message to
 //   the VecliteError of the call that failed.
 // - Stores (vl_store_*): writes go through the store handle, reads through its index handle
 //   (storeIndex) with the same methods as a plain index. Error text comes from vl_store_errmsg

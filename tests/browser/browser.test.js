@@ -1,5 +1,5 @@
 // tests/browser/browser.test.js — veclite in real headless Chromium (Debian's /usr/bin/chromium
-// driven by playwright-core; PLATFORM.md §4). SPEC F10: browser main thread and module Worker.
+// driven by playwright-core; docs/building.md §4). docs/api.md §10: browser main thread and module Worker.
 //
 // What it checks, each against the exact brute-force oracle of pages/oracle.js run in the page:
 //   (a) auto-detect loads pkg-simd/ ('wasm-simd', simdEnabled), exact flat top-10 with and without

@@ -1,4 +1,4 @@
-// tests/js/c-unit.test.js — runs the C unit-test table (tests/unit/, STYLE.md §10 "one table, two
+// tests/js/c-unit.test.js — runs the C unit-test table (tests/unit/, docs/conventions.md §10 "one table, two
 // runs") as WebAssembly, once per build: build/unit-scalar.mjs and build/unit-simd.mjs (made by
 // `make build/unit-scalar.mjs build/unit-simd.mjs`, which `make test` does first).
 //

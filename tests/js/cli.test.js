@@ -1,5 +1,5 @@
-// tests/js/cli.test.js — the `veclite` command line (bin/veclite.js, web/cli/*; SPEC.md F11 and
-// "Acceptance"; docs/API-CONTRACT.md "CLI").
+// tests/js/cli.test.js — the `veclite` command line (bin/veclite.js, web/cli/*; docs/api.md
+// §11).
 //
 // The CLI runs as a real child process: `process.execPath bin/veclite.js ...` with CI=true and
 // stdin closed, in fresh temp dirs. Expected answers come from the inputs the tests write and

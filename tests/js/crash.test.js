@@ -1,5 +1,5 @@
 // tests/js/crash.test.js — crash safety of .rvf collections through the public API (issue 3;
-// SPEC.md failure modes 1 and 7; FORMAT.md §5-6).
+// docs/api.md §9 failure modes 1 and 7; docs/format.md §5-6).
 //
 //   a. SIGKILL: a child (fixtures/crash-writer.js) commits deterministic batches
 //      (fixtures/crash-plan.js) and acknowledges each resolved commit on stdout; we kill it at a
@@ -200,7 +200,7 @@ test('SIGKILL during commits: the file holds exactly a prefix ending at or after
     const v2 = await w.verify();
     if (!v2.ok) integrity.push(`${why}: verify (writable): ${v2.problems.join('; ')}`);
     await w.close();
-    // segment ids are a monotonic counter (FORMAT.md §2): a writer that resumes after a crash
+    // segment ids are a monotonic counter (docs/format.md §2): a writer that resumes after a crash
     // must not reuse the ids of segments a killed commit left in the file
     const ids = walk(fs.readFileSync(file)).segs.map((x) => x.id);
     const dup = ids.filter((x, i) => ids.indexOf(x) !== i);
@@ -386,7 +386,7 @@ test('a writer on a torn prefix commits after the last good commit; rvf-node agr
     const st = readState(after);
     assert.equal(st.live.size, want.rows.size, `${why}: independent reader`);
     const segIds = walk(after).segs.map((x) => x.id);
-    assert.equal(new Set(segIds).size, segIds.length, `${why}: segment ids must not repeat (FORMAT.md §2 monotonic counter): ${segIds.join(',')}`);
+    assert.equal(new Set(segIds).size, segIds.length, `${why}: segment ids must not repeat (docs/format.md §2 monotonic counter): ${segIds.join(',')}`);
     const db = RvfDatabase.openReadonly(f);
     try {
       assert.equal(db.status().totalVectors, want.rows.size, `${why}: rvf-node count`);

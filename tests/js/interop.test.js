@@ -1,6 +1,6 @@
 // tests/js/interop.test.js — .rvf compatibility between veclite's public persistence API
-// (openCollection / createDatabase({path}), docs/API-CONTRACT.md) and the real
-// @ruvector/rvf-node 0.2.3, both ways (FORMAT.md; SPEC.md failure mode 5 in Node form).
+// (openCollection / createDatabase({path}), docs/api.md) and the real
+// @ruvector/rvf-node 0.2.3, both ways (docs/format.md; docs/api.md §9 failure mode 5 in Node form).
 //
 //   a. every golden file rvf-node wrote (tests/golden/rvf) opens read-only with rvf-node's own
 //      count, epoch, metric, lineage and top-10 (tests/golden/rvf/expected.json);
@@ -482,7 +482,7 @@ test('rvf-node appends to a veclite file: veclite sees its rows and deletes; vec
     const oddRows = new Map([...rows].filter(([id]) => meta.get(id)?.group === 'odd'));
     assertSameTop(fromVeclite('euclidean', odd), oracleTop('euclidean', q, oddRows), 'filtered search after rvf-node commit');
     assertSameTop(fromVeclite('euclidean', await c2.search(q, { k: 10, ef: 256 })), oracleTop('euclidean', q, rows), 'search after rvf-node commit');
-    // rvf-node 0.2.x restarts the witness chain in every session (FORMAT.md §4), so the only
+    // rvf-node 0.2.x restarts the witness chain in every session (docs/format.md §4), so the only
     // problem verify() may report now is the chain; the data itself must check out
     const v = await c2.verify();
     assert.deepEqual(v.problems.filter((p) => !/witness/i.test(p)), [], v.problems.join('; '));
@@ -611,7 +611,7 @@ test('writer locks hold both ways; read-only opens succeed meanwhile', { timeout
   } finally { await again.close(); }
 });
 
-// ---- e. round trip (SPEC.md failure mode 5, in Node) --------------------------------------------------
+// ---- e. round trip (docs/api.md §9 failure mode 5, in Node) --------------------------------------------------
 
 for (const metric of ['cosine', 'euclidean', 'dotProduct']) {
   test(`round trip ${metric}: veclite -> rvf-node -> rvf-node writes -> veclite, top-10 within 1e-6`, { timeout: 60_000 }, async () => {

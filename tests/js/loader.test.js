@@ -1,4 +1,4 @@
-// tests/js/loader.test.js — build selection and loading (SPEC.md F2, PLATFORM.md §1-§2):
+// tests/js/loader.test.js — build selection and loading (docs/api.md §1, docs/building.md §1-§2):
 // SIMD auto-detection, the { simd: false } override, pre-compiled modules (the workerd path),
 // wrong modules rejecting instead of hanging, and the two artifacts' instruction sets checked
 // with wabt (wasm-validate, wasm-objdump).

@@ -1,4 +1,4 @@
-// tests/js/lock.test.js — the Node writer lock (worker/lock-file.js, FORMAT.md §7, SPEC.md F7 and
+// tests/js/lock.test.js — the Node writer lock (worker/lock-file.js, docs/format.md §7, docs/api.md §7 and
 // failure mode 3 "two writers on one store: the second gets ELOCK with a clear message").
 //
 // Everything runs in fresh temp dirs. Lock bytes are decoded and forged here with an independent
@@ -49,7 +49,7 @@ function refCrc32(bytes) {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** Decode a lock file per FORMAT.md §7, independently of the module. */
+/** Decode a lock file per docs/format.md §7, independently of the module. */
 function decode(buf) {
   const host = buf.subarray(8, 0x48);
   const nul = host.indexOf(0);
@@ -159,7 +159,7 @@ test('crc32 is IEEE CRC-32 (check value and random buffers against a bitwise ref
   }
 });
 
-test('a fresh lock file is the 104 bytes of FORMAT.md §7', async () => {
+test('a fresh lock file is the 104 bytes of docs/format.md §7', async () => {
   const p = freshPath();
   const before = BigInt(Date.now()) * 1_000_000n;
   const lock = await acquireFileLock(p);

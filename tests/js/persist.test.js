@@ -1,5 +1,5 @@
 // tests/js/persist.test.js — .rvf persistence through the public API (issue 3;
-// docs/API-CONTRACT.md "Persistence"; SPEC.md F5-F7): file databases, openCollection, reopen in
+// docs/api.md §6-§7): file databases, openCollection, reopen in
 // this process and in a child process, the writer lock, read-only handles, export / snapshot /
 // compact / derive / segments / status / verify, poisoned stores, bad input, golden rvf-node files.
 //

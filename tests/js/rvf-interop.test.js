@@ -3,7 +3,7 @@
 //
 // Oracle: a JS model of the live set built from the operations this test issues (upsert replaces,
 // delete hides), and float64 brute force over it for the top-10 — never either implementation's
-// answer. rvf-node's distances are L2 squared, -dot and 1 - cos (FORMAT.md §4).
+// answer. rvf-node's distances are L2 squared, -dot and 1 - cos (docs/format.md §4).
 //
 // The native tool is built here with clang (the toolchain `make` uses) into build/rvf-tool when it
 // is missing or older than its sources.

@@ -1,7 +1,7 @@
 // tests/js/witness.test.js — the WITNESS chain of .rvf files veclite writes (src/rvf.c, "Witness
 // chain" and "History of format decisions"), checked from the bytes.
 //
-// Two rules, written here from FORMAT.md §4 and the inspector's description of newer upstream
+// Two rules, written here from docs/format.md §4 and the inspector's description of newer upstream
 // runtimes (copied, not imported):
 //   directory rule  every WITNESS the committed MANIFEST lists must carry prev_hash = fold32 of the
 //                   previous listed witness's payload, the first one zeros; newer runtimes refuse
@@ -29,7 +29,7 @@ let dir;
 before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-witness-')); });
 after(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
 
-/** fold32 (FORMAT.md §4): out[32] = 0; per byte i: a = i % 32; out[a] += b; j = (i + 13) % 32; out[j] += rotl8(out[a], 3). */
+/** fold32 (docs/format.md §4): out[32] = 0; per byte i: a = i % 32; out[a] += b; j = (i + 13) % 32; out[j] += rotl8(out[a], 3). */
 function fold32(data) {
   const out = new Uint8Array(32);
   for (let i = 0; i < data.length; i++) {
@@ -106,7 +106,7 @@ function checkChain(file, { restarts = 0, why = file, uniqueIds = true } = {}) {
     last = s.payload;
   }
   assert.equal(seenRestarts, restarts, `${why}: restarts of the chain`);
-  // segment ids stay unique (FORMAT.md §2; rvf-node 0.2.x reuses its last manifest's id)
+  // segment ids stay unique (docs/format.md §2; rvf-node 0.2.x reuses its last manifest's id)
   const ids = segs.map((s) => s.id);
   if (uniqueIds) assert.equal(new Set(ids).size, ids.length, `${why}: segment ids repeat`);
   return { listed: listed.length, actions: ws.map((s) => witness(s.payload).action), segs };

@@ -1,5 +1,5 @@
 /*
- * test.h — the C unit-test table (STYLE.md §10): one table, two runs
+ * test.h — the C unit-test table (docs/conventions.md §10): one table, two runs
  * (native clang under ASan+UBSan via `make build/test-native`, and emcc
  * under Node via build/unit-{scalar,simd}.mjs driven by tests/js/).
  *

@@ -12,12 +12,13 @@
  *   - a tier model of the directory (tm_*: which VEC segments, of how many
  *     rows, the tiered merge must list, and the deleted list), written from
  *     the rule in rvf.c's header, not from its code;
- *   - for the witness chain: fold32 written from FORMAT.md (ref_fold32) and
+ *   - for the witness chain: fold32 written from docs/format.md (ref_fold32) and
  *     an independent header walk of files we wrote;
- *   - bytewise reference CRC-32 / fold32 written from FORMAT.md, and the
+ *   - bytewise reference CRC-32 / fold32 written from docs/format.md, and the
  *     published SHA-256 / CRC-32 check values;
- *   - segment offsets printed by the independent inspector
- *     (/work/shared/tools/rvf-inspect.mjs) for the truncation of golden logs.
+ *   - segment offsets printed by an independent .rvf inspector (a separate
+ *     tool, not in this repository; its numbers are written into the tests)
+ *     for the truncation of golden logs.
  */
 #if !defined(VL_TEST_WASM) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L   /* mkdtemp, opendir (native-only sections) */
@@ -74,7 +75,7 @@ static uint32_t ref_crc32(const uint8_t *p, size_t n)   /* bit by bit, from the 
     return ~c;
 }
 
-static void ref_fold32(const uint8_t *d, size_t n, uint8_t out[32])   /* FORMAT.md §4, literally */
+static void ref_fold32(const uint8_t *d, size_t n, uint8_t out[32])   /* docs/format.md §4, literally */
 {
     memset(out, 0, 32);
     for (size_t i = 0; i < n; i++) {
@@ -1025,7 +1026,7 @@ int test_rvf_roundtrip(void)
     return 0;
 }
 
-/* ---- hand-built segments (an encoder written from FORMAT.md, for crafted files) ---- */
+/* ---- hand-built segments (an encoder written from docs/format.md, for crafted files) ---- */
 
 static void put64(uint8_t *p, uint64_t v) { t_put64(p, v); }
 
@@ -1434,7 +1435,7 @@ int test_rvf_hostile(void)
         vl_io_mem_free(d);
     }
 
-    /* extra listed segments: an unset (all-zero) hash is accepted (FORMAT.md
+    /* extra listed segments: an unset (all-zero) hash is accepted (docs/format.md
      * §2), a 3-byte VEC is corrupt, an oversized witness is over the cap, an
      * unparseable witness opens but fails the chain check */
     for (int c = 0; c < 4; c++) {
@@ -2660,7 +2661,7 @@ int test_rvf_merge_model(void)
     return 0;
 }
 
-/* A WITNESS payload (FORMAT.md §4) into out; returns its length. */
+/* A WITNESS payload (docs/format.md §4) into out; returns its length. */
 static uint32_t raw_witness(uint8_t *out, uint32_t type, uint64_t ts, const char *action,
                             const uint8_t prev[32])
 {

@@ -22,7 +22,7 @@ import scalarWasm from '../../pkg/veclite.wasm';
 import { runCheck, runErrorChecks } from '../browser/pages/check.js';
 
 const EMPTY_MODULE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
-// (module (func (result v128) (i32x4.splat (i32.const 0)))) — PLATFORM.md §2
+// (module (func (result v128) (i32x4.splat (i32.const 0)))) — docs/building.md §2
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 8, 1, 6, 0, 65, 0, 253, 17, 11]);
 
 const errJson = (e) => ({ name: e?.name, code: e?.code, message: String(e?.message ?? e), stack: String(e?.stack ?? '') });

@@ -1,5 +1,5 @@
 // tests/workerd/workerd.test.js — veclite in the real Cloudflare runtime: the workerd binary from
-// the `workerd` npm package (PLATFORM.md §5), SPEC F10 and F15 (examples/cloudflare-worker.js).
+// the `workerd` npm package (docs/building.md §5), docs/api.md §10 (examples/cloudflare-worker.js).
 //
 // What it checks:
 //   - both builds load from an imported WebAssembly.Module via createDatabase({ wasmModule, simd })
@@ -163,7 +163,7 @@ test('workerd: createDatabase() without wasmModule rejects with a VecliteError t
   const c = r.createDatabaseWithoutModule;
   assert.equal(c.refused, true, `it must fail in workerd (no import.meta.url, no byte compilation): ${JSON.stringify(c)}`);
   assert.doesNotMatch(c.message, /no answer within/, 'it must reject, not hang');
-  assert.equal(c.name, 'VecliteError', `every failure is a VecliteError (API-CONTRACT.md): ${JSON.stringify(c)}`);
+  assert.equal(c.name, 'VecliteError', `every failure is a VecliteError (docs/api.md §8): ${JSON.stringify(c)}`);
   assert.match(c.message, /wasmModule|WebAssembly\.Module/, `the message must say to pass a compiled module: ${c.message}`);
 });
 

@@ -1,5 +1,5 @@
-// web/cli/args.js — the `veclite` command table and its argument parser (docs/API-CONTRACT.md
-// "CLI", SPEC.md F11).
+// web/cli/args.js — the `veclite` command table and its argument parser (docs/api.md
+// §11).
 //
 // The parser knows every command's positionals and options, converts option values to their
 // types, and reports anything it cannot make sense of as a UsageError (exit code 2 with a hint).

@@ -1,5 +1,5 @@
-// web/cli/main.js — the `veclite` command-line interface (docs/API-CONTRACT.md "CLI", SPEC.md
-// F11). bin/veclite.js calls main(); tests may call it in-process with their own streams.
+// web/cli/main.js — the `veclite` command-line interface (docs/api.md
+// §11). bin/veclite.js calls main(); tests may call it in-process with their own streams.
 //
 // Every command goes through the public API of web/index.js (openCollection, createDatabase) —
 // the CLI has no private access to the engine or the file format (`recover` and the report of

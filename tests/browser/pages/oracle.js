@@ -9,7 +9,7 @@
 //   - data is a pure function of (n, dim, seed): vectors hold float32 values (Math.fround), so
 //     passing them through JSON or a Float32Array changes nothing;
 //   - the oracle computes in float64 over those float32 values and never calls veclite;
-//   - distances follow API-CONTRACT.md: cosine 1 − cos, euclidean true L2, dotProduct −dot;
+//   - distances follow docs/api.md §4: cosine 1 − cos, euclidean true L2, dotProduct −dot;
 //     score: cosine cos, dotProduct dot, euclidean 1 / (1 + distance);
 //   - verifyRun() returns a list of human-readable problems (empty = pass) instead of throwing,
 //     so a page or worker can run it and hand the list back over a structured-clone boundary.
@@ -62,7 +62,7 @@ export function makeQueries({ n, dim, seed, nQueries }) {
 }
 
 /**
- * Structured filters (API-CONTRACT.md "Filters") with the equivalent JS predicate the oracle uses.
+ * Structured filters (docs/api.md §5) with the equivalent JS predicate the oracle uses.
  * `name` is how runs refer to them. `null` filter = unfiltered.
  */
 export const FILTERS = [
@@ -89,7 +89,7 @@ export function filterByName(name) {
   return f;
 }
 
-/** The metric's distance in float64 (API-CONTRACT.md "score vs distance"). */
+/** The metric's distance in float64 (docs/api.md §4). */
 export function distance(metric, a, b) {
   let dot = 0, na = 0, nb = 0, l2 = 0;
   for (let i = 0; i < a.length; i++) {
