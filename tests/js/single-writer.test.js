@@ -383,3 +383,14 @@ test('regression: probing a claim whose holder lets go at that moment says "gone
   }
   for (const s of Object.keys(seen)) assert.ok(['gone', 'dead', 'alive'].includes(s), JSON.stringify(seen));
 });
+
+test('a NUL character in a path is EINVAL, for every call that takes a path', async () => {
+  const dir = freshDir();
+  await rejectsWith(() => openCollection(`${dir}/a\0b.rvf`, { create: { dimension: 2 } }), 'EINVAL', /NUL/);
+  await rejectsWith(() => openCollection(`${dir}/a\0b.rvf`, { readOnly: true }), 'EINVAL', /NUL/);
+  await rejectsWith(() => createDatabase({ path: `${dir}/d\0b` }), 'EINVAL', /NUL/);
+  const c = await openCollection(path.join(dir, 'ok.rvf'), { create: { dimension: 2 } });
+  await rejectsWith(() => c.derive(`${dir}/child\0.rvf`), 'EINVAL', /NUL/);
+  await c.close();
+  assert.deepEqual(fs.readdirSync(dir), ['ok.rvf']);
+});
