@@ -10,7 +10,7 @@
 // Also the .wasm size raw and gzip -9 of each veclite build. That is the CORE section; FILTERED
 // (bench/filtered.js: the SIGMOD 2024 filtered set, exact filtered ground truth) and STORAGE
 // (bench/storage.js: durable commits, file size, reopen of a 100K store; only when web/index.js
-// exports openCollection) follow. Prints tables, ratios and a TARGETS section (docs/benchmarks.md), and
+// exports openCollection) and WRITER (bench/writer.js: restart after SIGKILL, the per-write check, salvage) follow. Prints tables, ratios and a TARGETS section (docs/benchmarks.md), and
 // writes bench/out/results.json.
 //
 // Invariants: targets are printed, never asserted. Exit code 0 unless something crashed (an
@@ -21,7 +21,7 @@
 //                             [--seconds S] [--rounds R] [--out FILE]
 //   --quick     smoke run: ≤ 200 queries (per type in FILTERED), 1 round, 0.3 s per timed point,
 //               a 20,000-vector store and smaller commit runs in STORAGE (CI)
-//   --sections  which sections to run, in this order (default all three)
+//   --sections  which sections to run, in this order (default all four)
 //   --seconds   minimum seconds per timed point (default 2)
 //   --rounds    timed rounds, interleaved across engines; best of rounds is reported (default 3;
 //               FILTERED defaults to 2: it has 40 timed points)
@@ -49,11 +49,12 @@ import {
 import { printReport, computeRatios, computeTargets, wasmSizes } from './report.js';
 import { runFiltered } from './filtered.js';
 import { runStorage } from './storage.js';
+import { runWriter } from './writer.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WARMUP_VECTORS = 1000;
 const ENGINE_KEYS = ['veclite-simd', 'veclite-scalar', 'hnswlib-wasm', 'hnswlib-node', 'js-brute'];
-const SECTIONS = ['core', 'filtered', 'storage'];
+const SECTIONS = ['core', 'filtered', 'storage', 'writer'];
 
 function parseArgs(argv) {
   const a = { quick: false, data: null, filteredData: null, storageData: null, sections: SECTIONS, engines: ENGINE_KEYS, seconds: null, rounds: null, out: path.join(repoRoot, 'bench', 'out', 'results.json') };
@@ -296,10 +297,23 @@ async function main() {
     results.storage = await runStorage({ repoRoot, quick: args.quick, dataDir: args.storageData ?? args.data, log });
   }
 
+  if (args.sections.includes('writer')) {
+    log('writer section ...');
+    results.writer = await runWriter({ repoRoot, quick: args.quick, log });
+  }
+
   run.loadAvgAtEnd = os.loadavg().map((x) => +x.toFixed(2));
   run.totalSeconds = +((performance.now() - tStart) / 1000).toFixed(1);
   results.targets = computeTargets({ core, filtered: results.filtered ?? null, storage: results.storage ?? null });
   printReport(results);
+  if (results.writer && !results.writer.error) {
+    const w = results.writer;
+    console.log('\nWRITER (single writer and damage reporting; bench/writer.js)');
+    console.log(`  open after a SIGKILLed writer     ${w.restart.afterKillMs} ms   (clean open ${w.restart.cleanOpenMs} ms; median of ${w.restart.rounds})`);
+    console.log(`  single-row commits/s, with check  ${w.writeCheck.withCheckPerS}   (without ${w.writeCheck.withoutCheckPerS}: ratio ${w.writeCheck.ratio})`);
+    console.log(`  salvage scan, forged headers      ${w.salvage.forgedMs} ms for ${(w.salvage.forgedBytes / 1048576).toFixed(0)} MiB   ` +
+      `(honest ${(w.salvage.honestBytes / 1048576).toFixed(1)} MiB store: ${w.salvage.honestMs} ms; ratio ${w.salvage.ratio})`);
+  }
 
   fs.mkdirSync(path.dirname(args.out), { recursive: true });
   fs.writeFileSync(args.out, JSON.stringify(results, (k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
@@ -309,6 +323,7 @@ async function main() {
     ...(results.engines ?? []).filter((e) => e.error).map((e) => `core ${e.key} (${e.error.split('\n')[0]})`),
     ...(results.filtered?.engines ?? []).filter((e) => e.error).map((e) => `filtered ${e.key} (${e.error.split('\n')[0]})`),
     ...(results.storage?.error ? [`storage (${results.storage.error.split('\n')[0]})`] : []),
+    ...(results.writer?.error ? [`writer (${results.writer.error.split('\n')[0]})`] : []),
   ];
   if (crashed.length) {
     console.log(`\nCRASHED: ${crashed.join('; ')}`);

@@ -663,6 +663,14 @@ export class FileLock {
       throw eio('check the file of', this.#path, e);
     }
     if (st.dev !== open.dev || st.ino !== open.ino) throw moved('was replaced by another file (renamed over, or its folder renamed)');
+    // The lock file is ours while the descriptor we keep on it still has a name: every way of
+    // taking it over (rvf-node: unlink + create; veclite: rename over it) or deleting it leaves
+    // our inode without one. One fstat per write instead of open + read + close.
+    if (this.#lockFd !== null) {
+      try {
+        if (fs.fstatSync(this.#lockFd).nlink > 0) return;
+      } catch { /* read it below */ }
+    }
     let cur;
     try {
       cur = readWithMtime(this.#path);
@@ -674,7 +682,29 @@ export class FileLock {
       const who = info?.parseable ? `taken over by pid ${info.pid} on host "${info.host}"` : 'deleted by someone else';
       throw this.#lose(new VecliteError('ELOCK', `the writer lock ${this.#path} was ${who}; reopen the store to write again`));
     }
+    if (this.#lockFd === null) this.#keepLockFd();
   }
+
+  /** Keep a descriptor on our lock file: opened, then its own bytes checked to be ours. */
+  #keepLockFd() {
+    let fd = null;
+    try {
+      fd = fs.openSync(this.#path, 'r');
+      const buf = Buffer.alloc(LOCK_SIZE);
+      const n = fs.readSync(fd, buf, 0, LOCK_SIZE, 0);
+      const info = decodeLock(buf.subarray(0, n));
+      if (info.parseable && info.writerId === this.#writerId.toString('hex') && fs.fstatSync(fd).nlink > 0) {
+        this.#lockFd = fd;
+        fd = null;
+      }
+    } catch {
+      // no descriptor: every check reads the file
+    } finally {
+      if (fd !== null) fs.closeSync(fd);
+    }
+  }
+
+  #lockFd = null;
 
   /**
    * Tell the lock how to see whether its file still exists (fstat of the open descriptor): a
@@ -792,6 +822,10 @@ export class FileLock {
     this.#timer = null;
     if (this.#channel) this.#channel.close();
     this.#channel = null;
+    if (this.#lockFd !== null) {
+      try { fs.closeSync(this.#lockFd); } catch { /* nothing useful to do */ }
+      this.#lockFd = null;
+    }
     LIVE.delete(this);
     HELD.delete(this.#writerId.toString('hex'));
   }

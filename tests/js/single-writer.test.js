@@ -394,3 +394,27 @@ test('a NUL character in a path is EINVAL, for every call that takes a path', as
   await c.close();
   assert.deepEqual(fs.readdirSync(dir), ['ok.rvf']);
 });
+
+test('a writer whose lock file was deleted or replaced refuses its next write (ELOCK)', async () => {
+  for (const how of ['delete', 'replace']) {
+    const dir = freshDir();
+    const file = path.join(dir, 'c.rvf');
+    await makeStore(file);
+    const w = await openCollection(file);
+    await w.insert({ id: 5, vector: [5, 1] }); // the check has seen its lock once
+    if (how === 'delete') {
+      fs.unlinkSync(`${file}.lock`);
+    } else {
+      const other = Buffer.from(fs.readFileSync(`${file}.lock`));
+      other.fill(0x41, 0x50, 0x60); // another writer id
+      fs.writeFileSync(`${file}.lock.new`, other);
+      fs.renameSync(`${file}.lock.new`, `${file}.lock`);
+    }
+    await rejectsWith(() => w.insert({ id: 6, vector: [6, 1] }), 'ELOCK', how === 'delete' ? /deleted/ : /taken over/);
+    await w.close();
+    const r = await openCollection(file, { readOnly: true });
+    assert.equal(await r.get(6), null, `${how}: the refused row is not there`);
+    assert.ok(await r.get(5));
+    await r.close();
+  }
+});
