@@ -391,11 +391,12 @@ out:
     return rc;
 }
 
-uint64_t vl_store_refresh_ids(const vl_store *s, uint32_t which, uint64_t *out, uint64_t cap)
+uint32_t vl_store_refresh_ids(const vl_store *s, uint32_t which, uint64_t *out, uint32_t cap)
 {
     if (!s || which > 1) return 0;
     const vl_buf *b = which ? &s->rf_del : &s->rf_up;
     uint64_t n = b->len / 8;
+    if (n > UINT32_MAX) n = UINT32_MAX;
     if (out) memcpy(out, b->p, (size_t)(n < cap ? n : cap) * 8);
-    return n;
+    return (uint32_t)n;
 }

@@ -467,7 +467,7 @@ typedef struct vl_store_refresh_result {
  * a needed reload fails (the store is then poisoned: reopen it).
  * Threads: as every vl_store_* call (not concurrently on one handle). */
 VL_MUST_CHECK int vl_store_refresh(vl_store *s, vl_store_refresh_result *out);
-uint64_t vl_store_refresh_ids(const vl_store *s, uint32_t which, uint64_t *out, uint64_t cap);
+uint32_t vl_store_refresh_ids(const vl_store *s, uint32_t which, uint64_t *out, uint32_t cap);
 
 /* The in-memory index, for reads only (search, get, count, ids, fields,
  * stats, vl_errmsg). Owned by s; never write to it directly (writes would

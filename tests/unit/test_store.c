@@ -1953,7 +1953,7 @@ int test_store_refresh(void)
         if (refresh_is(r, VL_REFRESH_APPLIED, &res)) return 1;
         CHECK(res.added >= 170 && res.deleted == 40);
         uint64_t got[8];
-        CHECK(vl_store_refresh_ids(r, 1, got, 8) == 40);
+        CHECK(vl_store_refresh_ids(r, 1, got, 8) == 40u);
         if (m_check(m, r, 1)) return 1;
         if (refresh_is(r, VL_REFRESH_UNCHANGED, &res)) return 1;
         vl_store *fresh;                             /* the oracle: a fresh read-only open */
