@@ -429,4 +429,27 @@ VL_MUST_CHECK int vl_rvf_check_image(const vl_rvf *h, vl_io *img, char *msg, uin
 VL_MUST_CHECK int vl_rvf_compact_ex(vl_rvf *h, vl_io *dst, uint64_t now_ns, uint64_t skip_types,
                                     const vl_rvf_seg *segs, uint32_t n_segs, vl_rvf **out);
 
+/* ---- Refresh: a read-only handle follows the writer (rvf.c "Refresh") ---- */
+#define VL_RVF_REFRESH_NONE     0u   /* no newer commit (a torn or uncommitted tail is ignored) */
+#define VL_RVF_REFRESH_APPLIED  1u   /* the newest commit was applied from the new bytes */
+#define VL_RVF_REFRESH_RELOAD   2u   /* cannot be followed incrementally (the file was replaced,
+                                        truncated, or the commit is not a plain continuation):
+                                        free the handle and open the device afresh; the reason
+                                        is in vl_rvf_errmsg */
+typedef int (*vl_rvf_id_fn)(void *ctx, uint64_t id);
+
+/* Apply the newest commit after this handle's own, reading only the bytes
+ * after committed_end (the backward manifest scan stops there) plus the
+ * 64-byte header of the handle's manifest (to see that the prefix is
+ * still the same file). Never writes. On APPLIED, row_cb (may be NULL)
+ * gets each winning live row of the newly listed VEC segments (vec valid
+ * during the call; rows that merges copied unchanged are reported too) and
+ * del_cb (may be NULL) each id that was live and is deleted now; a nonzero
+ * callback return stops the report and is returned (the handle is already
+ * updated). Errors (the handle is unchanged): VL_ECORRUPT (a newly listed
+ * segment is damaged), VL_EVERSION, VL_EBUDGET, VL_ENOMEM, VL_EIO,
+ * VL_EFATAL, VL_EINVAL. */
+VL_MUST_CHECK int vl_rvf_refresh(vl_rvf *h, vl_rvf_row_fn row_cb, vl_rvf_id_fn del_cb, void *ctx,
+                                 uint32_t *status);
+
 #endif /* VL_RVF_H */

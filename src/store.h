@@ -131,4 +131,60 @@ int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_t id), v
                      vl_buf *payload, vl_graph *g_out, uint64_t **ids_out, float **vecs_out,
                      uint8_t **dead_out);
 
+/* ======================================================================
+ * The store handle (store.c; store_refresh.c applies newer commits to it)
+ * ====================================================================== */
+#include "rvf.h"
+#include "branch.h"
+
+/* A listed META delta, as the tiered merge needs it: what it names. */
+typedef struct meta_tier {
+    uint64_t seg_id, len;        /* directory entry, payload bytes */
+    uint64_t gen, base;          /* its generation and base_generation */
+    uint32_t fields_from;        /* lowest field id its schema names (NONE32: none) */
+    uint64_t *ids;               /* ids it has a record of */
+    uint32_t nids, cap_ids;
+    vl_buf keys;                 /* file-metadata keys it names: u16 len | key */
+} meta_tier;
+
+typedef struct fm_entry {
+    uint8_t *key, *val;
+    uint32_t klen, vlen;
+} fm_entry;
+
+struct vl_store {
+    vl_io *io;
+    vl_rvf *rvf;
+    vl_index *idx;
+    vl_config cfg;               /* in force (defaults applied) */
+    uint32_t readonly, poisoned;
+    uint64_t now_ns;
+    /* META state */
+    uint64_t meta_gen;
+    uint32_t fields_durable;     /* field ids below this are in the file */
+    uint64_t meta_listed;        /* payload bytes of the listed META segments */
+    uint64_t meta_base_len;      /* payload bytes of the listed snapshot (0: none listed) */
+    meta_tier *tiers;            /* the listed META deltas after it, in directory order */
+    uint32_t ntiers, cap_tiers;
+    int meta_snapshot_due;
+    fm_entry *fm;
+    uint32_t nfm, cap_fm;
+    /* graph */
+    uint32_t graph_dirty, index_loaded;
+    uint32_t index_ok;           /* the newest listed INDEX is one the next open can load
+                                    (loaded at open, or written by this handle) */
+    uint64_t rows_inserted_on_open;
+    uint64_t rows_rejected;      /* rows skipped at open: non-finite or zero (cosine) */
+    char index_note[200];        /* why a listed INDEX was not used ("" if none / used) */
+    vl_branch *br;               /* an rvf-node branch() child (branch.h), else NULL */
+    char msg[512];
+    char *problems;
+    /* the ids the last vl_store_refresh changed (u64 each; store_refresh.c) */
+    vl_buf rf_up, rf_del;
+};
+
+/* store.c's file-metadata setter (val_len 0 removes the key). VL_OK / VL_ENOMEM. */
+void vl__store_fm_clear(vl_store *s);
+int vl__store_fm_set(vl_store *s, const uint8_t *key, uint32_t klen, const uint8_t *val, uint32_t vlen);
+
 #endif /* VL_STORE_H */

@@ -429,6 +429,46 @@ VL_MUST_CHECK int vl_store_open_branch(vl_io *io, vl_io *parent_io, const vl_con
  * failed checkpoint loses nothing committed). NULL is a no-op (VL_OK). */
 int vl_store_close(vl_store *s);
 
+/* Result of vl_store_refresh. Fixed-width; layout published by
+ * vl__wasm_consts as "storeRefresh". */
+#define VL_REFRESH_UNCHANGED 0u   /* no newer commit (a torn or uncommitted tail is ignored) */
+#define VL_REFRESH_APPLIED   1u   /* newer commits applied from the bytes after the handle's commit */
+#define VL_REFRESH_RELOADED  2u   /* the store was reopened from its device (see vl_store_refresh) */
+typedef struct vl_store_refresh_result {
+    uint32_t status;               /* VL_REFRESH_* */
+    uint32_t epoch;                /* manifest epoch now */
+    uint64_t added;                /* APPLIED: rows upserted into the index (new, changed, re-inserted) */
+    uint64_t deleted;              /* APPLIED: ids that stopped being live */
+    uint64_t meta;                 /* APPLIED: ids whose metadata alone changed */
+} vl_store_refresh_result;
+
+/* Bring a read-only store to the newest commit of its file (the file's
+ * writer appends commits after the one this handle opened;
+ * docs/format.md §5.4). Reads only the bytes after the handle's committed
+ * end (plus the 64-byte header of its own manifest, to see that the file
+ * still begins with it) and the segments the new manifest lists that the
+ * handle does not have; never writes, never cuts a tail. A torn or
+ * uncommitted tail past the newest intact manifest is ignored. Rows,
+ * deletes, metadata and field names are applied to the index in place
+ * (src/store_refresh.c); when the handle's commit is no longer a prefix
+ * of the device (the file was replaced, e.g. compacted, or truncated) or
+ * the commit is one the incremental path does not follow (field ids
+ * that differ, a reordered directory), the store is reopened from the same device
+ * instead (status VL_REFRESH_RELOADED; vl_store_index(s) may then return a
+ * different pointer). Afterwards reads equal those of a fresh read-only
+ * open (an HNSW graph may differ in shape, not in its rows).
+ * A writable store is always current: VL_OK, status UNCHANGED.
+ * vl_store_refresh_ids: the ids the last APPLIED refresh changed (which 0:
+ * upserted or metadata changed; 1: deleted); copies up to cap into out
+ * (may be NULL) and returns how many there are.
+ * Errors (the store is unchanged): VL_ECORRUPT / VL_EVERSION / VL_EBUDGET
+ * (a newly listed segment), VL_ENOMEM, VL_EIO, VL_EINVAL (NULL, or an
+ * rvf-node branch() child); VL_EFATAL if poisoned, or the open's error if
+ * a needed reload fails (the store is then poisoned: reopen it).
+ * Threads: as every vl_store_* call (not concurrently on one handle). */
+VL_MUST_CHECK int vl_store_refresh(vl_store *s, vl_store_refresh_result *out);
+uint32_t vl_store_refresh_ids(const vl_store *s, uint32_t which, uint64_t *out, uint32_t cap);
+
 /* The in-memory index, for reads only (search, get, count, ids, fields,
  * stats, vl_errmsg). Owned by s; never write to it directly (writes would
  * not be durable): use the vl_store_* writes. */

@@ -141,6 +141,13 @@ static const kv k_store_info[] = {
     FIELD(vl_store_status, graph_dirty), FIELD(vl_store_status, file_id),
     FIELD(vl_store_status, parent_id), FIELD(vl_store_status, parent_hash),
 };
+static_assert(sizeof(vl_store_refresh_result) == 32, "vl_store_refresh_result size");
+static const kv k_store_refresh[] = {
+    { "size", (int64_t)sizeof(vl_store_refresh_result) },
+    FIELD(vl_store_refresh_result, status), FIELD(vl_store_refresh_result, epoch),
+    FIELD(vl_store_refresh_result, added), FIELD(vl_store_refresh_result, deleted),
+    FIELD(vl_store_refresh_result, meta),
+};
 static const kv k_store_seg[] = {
     { "size", (int64_t)sizeof(vl_store_seg) },
     FIELD(vl_store_seg, seg_id), FIELD(vl_store_seg, offset),
@@ -199,6 +206,7 @@ VL_WASM_EXPORT const char *vl__wasm_consts(void) {
     put_obj(&b, "config", k_config, NELEM(k_config));
     put_obj(&b, "stats", k_stats, NELEM(k_stats));
     put_obj(&b, "storeInfo", k_store_info, NELEM(k_store_info));
+    put_obj(&b, "storeRefresh", k_store_refresh, NELEM(k_store_refresh));
     put_obj(&b, "storeSeg", k_store_seg, NELEM(k_store_seg));
     put_obj(&b, "storeVerify", k_store_verify, NELEM(k_store_verify));
     put_obj(&b, "storeFlags", k_store_flags, NELEM(k_store_flags));

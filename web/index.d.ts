@@ -417,8 +417,28 @@ export class Collection {
    * call that deletes them. EREADONLY on a read-only file handle.
    */
   discardRecovered(): Promise<{ removed: string[] }>;
+  /**
+   * Bring a read-only file handle to its writer's newest commit, reading only what was appended
+   * since (a replaced/compacted file is reopened: reopened true). A writable file handle is always
+   * current (changed false); a store opened from bytes: EINVAL.
+   */
+  refresh(): Promise<RefreshResult>;
   /** Persist the graph (writable stores), close the file and release the writer lock. Idempotent. */
   close(): Promise<void>;
+}
+
+/** What Collection.refresh() applied. */
+export interface RefreshResult {
+  /** Manifest epoch now. */
+  epoch: number;
+  /** True if a newer commit was applied (or the file reopened). */
+  changed: boolean;
+  /** Rows upserted (new, changed or re-inserted ids); 0 when reopened. */
+  added: number;
+  /** Ids that stopped being live; 0 when reopened. */
+  deleted: number;
+  /** The store was reopened from the path (the file was replaced, e.g. compacted). */
+  reopened: boolean;
 }
 
 export class Database {
@@ -461,6 +481,11 @@ export function createDatabase(config?: DatabaseConfig): Promise<Database>;
 export interface OpenCollectionOptions {
   /** Take no lock and refuse writes (EREADONLY). */
   readOnly?: boolean;
+  /**
+   * Read-only file handles: refresh() automatically when the file's size or identity changes,
+   * polled every intervalMs (default 200) by an unref()ed timer; close() stops it.
+   */
+  follow?: boolean | { intervalMs?: number };
   /** 'node' for a path (default), 'memory' for bytes (default). */
   backend?: Backend;
   /** Create the store when the file does not exist (or the bytes are empty). */

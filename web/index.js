@@ -1283,10 +1283,22 @@ export class Collection {
    * @returns {Promise<void>} rejects (after closing everything) if the graph checkpoint failed;
    *   committed data is never lost by that
    */
+  /**
+   * Bring a read-only file handle to the newest commit its file's writer made (rows, deletes,
+   * metadata, string ids), reading only what was appended since; a file replaced under the handle
+   * (compacted) is reopened. On a writable handle: a no-op (it is always current).
+   * @returns {Promise<{ epoch: number, changed: boolean, added: number, deleted: number, reopened: boolean }>}
+   */
+  async refresh() {
+    const s = live(this);
+    return refreshState(s);
+  }
+
   async close() {
     const s = STATE.get(this);
     if (!s) throw new VecliteError('EINVAL', 'not a veclite Collection');
     if (!s.h) return;
+    s.stopFollow?.();
     s.detach?.();
     const err = release(this, 'it was closed; open it again to use it');
     if (err) throw err;
@@ -1528,6 +1540,84 @@ function loadIdMaps(s) {
   }
   s.idKind = strings ? 'string' : numbers ? 'number' : s.configIdKind;
   s.nextSid = maxSid + 1;
+}
+
+/** Forget the JS id maps and field names and rebuild them from the engine. */
+function reloadIdMaps(s) {
+  s.fieldIds = new Map();
+  s.fieldNames = [];
+  s.strToId = new Map();
+  s.idToStr = new Map();
+  loadIdMaps(s);
+}
+
+/** Collection.refresh (see there). */
+async function refreshState(s) {
+  const e = s.engine;
+  const same = { epoch: 0, changed: false, added: 0, deleted: 0, reopened: false };
+  if (!s.store) throw einval(`refresh: collection '${s.name}' is not a stored collection`);
+  if (!s.path || !s.dev) {
+    throw einval(`refresh: collection '${s.name}' is not a file handle (bytes or memory); only a file handle follows its writer`);
+  }
+  if (!s.readOnly) return { ...same, epoch: e.storeInfo(s.store).epoch }; // a writer is always current
+  const { fs } = s.N;
+  let replaced = false;
+  try {
+    const a = fs.statSync(s.path, { bigint: true }), b = s.dev.stat();
+    replaced = a.ino !== b.ino || a.dev !== b.dev;
+  } catch { /* the file is being replaced: refresh what the handle has */ }
+  if (replaced) {
+    const opened = await s.N.nb.openFileStore(s.N, e, s.path, { readOnly: true, createCfg: null });
+    e.storeClose(s.store);
+    if (s.ref) e.ioFree(s.ref);
+    s.dev.close();
+    s.store = opened.store;
+    s.ref = opened.ref;
+    s.dev = opened.dev;
+    s.h = e.storeIndex(s.store);
+    reloadIdMaps(s);
+    return { epoch: e.storeInfo(s.store).epoch, changed: true, added: 0, deleted: 0, reopened: true };
+  }
+  const r = e.storeRefresh(s.store);
+  s.h = e.storeIndex(s.store);
+  if (r.status === 2) {
+    reloadIdMaps(s);
+  } else if (r.status === 1) {
+    const nf = e.fieldCount(s.h);
+    for (let f = s.fieldNames.length; f < nf; f++) {
+      const name = e.fieldName(s.h, f);
+      s.fieldIds.set(name, f);
+      s.fieldNames[f] = name;
+    }
+    s.userMeta = nf > (s.fieldIds.has(ID_FIELD) ? 1 : 0);
+    const del = e.storeRefreshIds(s.store, 1);
+    for (let i = 0; i < del.length; i += 2) {
+      const iid = numericId(del[i], del[i + 1]);
+      const sid = s.idToStr.get(iid);
+      if (sid !== undefined) { s.idToStr.delete(iid); s.strToId.delete(sid); }
+    }
+    if (s.fieldIds.has(ID_FIELD)) {
+      const up = e.storeRefreshIds(s.store, 0);
+      const nameFn = nameOf(s);
+      for (let o = 0; o < up.length; o += 2 * 1024) {
+        const page = up.subarray(o, Math.min(up.length, o + 2 * 1024));
+        const n = page.length / 2;
+        const g = e.getBatch(s.h, s.dim, n, page, true, false);
+        for (let i = 0; i < n; i++) {
+          const sid = g.found[i] ? decodeRecord(g.meta.bytes, g.meta.off[i], g.meta.off[i + 1], nameFn).sid : undefined;
+          if (typeof sid !== 'string') continue;
+          const iid = numericId(page[2 * i], page[2 * i + 1]);
+          s.strToId.set(sid, iid);
+          s.idToStr.set(iid, sid);
+          if (typeof iid === 'number' && iid >= s.nextSid) s.nextSid = iid + 1;
+        }
+      }
+      if (s.strToId.size) s.idKind = 'string';
+    } else if (r.added) {
+      s.idKind ??= 'number';
+    }
+  }
+  return { epoch: r.epoch, changed: r.status !== 0, added: r.added, deleted: r.deleted, reopened: r.status === 2 };
 }
 
 /** verify() problems for bytes an open did not load, and for tails saved beside the file. */
@@ -1946,7 +2036,7 @@ export async function createDatabase(config = {}) {
   return new Database(engine, engine.isa === 'simd128', dir, N);
 }
 
-const OPEN_KEYS = ['readOnly', 'backend', 'create', 'ef', 'simd', 'wasmModule'];
+const OPEN_KEYS = ['readOnly', 'backend', 'create', 'ef', 'simd', 'wasmModule', 'follow'];
 
 /**
  * Open one .rvf store directly: a file path (backend 'node'; the writer lock is taken unless
@@ -1981,7 +2071,19 @@ export async function openCollection(source, options = {}) {
       throw einval(`openCollection: create must be a collection config like { dimension: 384 } (got ${describe(options.create)})`);
     }
     const backend = options.backend ?? (isPath ? 'node' : 'memory');
+    let followMs = 0;
+    if (options.follow !== undefined && options.follow !== false) {
+      if (options.readOnly !== true || !isPath) {
+        throw einval('openCollection: follow needs a read-only file handle ({ readOnly: true, follow: true })');
+      }
+      const f = options.follow;
+      if (f === true) followMs = 200;
+      else if (isPlainObject(f) && Object.keys(f).every((k) => k === 'intervalMs') && Number.isInteger(f.intervalMs ?? 200) &&
+        (f.intervalMs ?? 200) >= 1 && (f.intervalMs ?? 200) <= 3600000) followMs = f.intervalMs ?? 200;
+      else throw einval(`openCollection: follow must be true, false or { intervalMs: 1..3600000 } (got ${describe(f)})`);
+    }
     return {
+      followMs,
       isPath, backend, readOnly: options.readOnly === true, create: options.create,
       ef: options.ef, simd: options.simd, wasmModule: options.wasmModule,
     };
@@ -2014,6 +2116,11 @@ export async function openCollection(source, options = {}) {
         recovered: opened.recovered,
       });
       lost.col = col;
+      if (o.followMs) {
+        const s = STATE.get(col);
+        const { startFollow } = await import('./follow.js');
+        s.stopFollow = startFollow(N.fs, opened.path, o.followMs, () => (s.h ? refreshState(s) : null));
+      }
     } else {
       const bytes = source;
       if (o.readOnly && cfg && bytes.length === 0) {

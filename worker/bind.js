@@ -919,6 +919,33 @@ export class Engine {
   }
 
   /**
+   * vl_store_refresh: bring a read-only store to its file's newest commit.
+   * @returns {{ status: number, epoch: number, added: number, deleted: number, meta: number }}
+   */
+  storeRefresh(st) {
+    const L = this.C.storeRefresh;
+    const p = this._stage(L.size);
+    this._checkStore(this.M._vl_store_refresh(st, p), st, 'cannot refresh the store');
+    const u32 = this.M.HEAPU32, b = p >>> 2;
+    const u64 = (o) => u32[b + o / 4] + u32[b + o / 4 + 1] * 4294967296;
+    return { status: u32[b + L.status / 4], epoch: u32[b + L.epoch / 4], added: u64(L.added),
+      deleted: u64(L.deleted), meta: u64(L.meta) };
+  }
+
+  /**
+   * vl_store_refresh_ids: the ids the last applied refresh changed (which 0: upserted or metadata
+   * changed, 1: deleted), as u32 pairs (lo, hi) like the id pages.
+   * @returns {Uint32Array}
+   */
+  storeRefreshIds(st, which) {
+    const n = this.M._vl_store_refresh_ids(st, which, 0, 0) >>> 0;
+    if (n === 0) return new Uint32Array(0);
+    const p = this._stage(n * 8);
+    this.M._vl_store_refresh_ids(st, which, p, n);
+    return this.M.HEAPU32.slice(p >>> 2, (p >>> 2) + 2 * n);
+  }
+
+  /**
    * The committed directory (vl_store_dir for every entry).
    * @param {number} st @param {number} count info.dirCount
    * @returns {{ id: number|bigint, type: number, typeName: string, offset: number, length: number }[]}

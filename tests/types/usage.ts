@@ -3,7 +3,7 @@
 // to type-check: they prove the types reject misuse.
 import {
   createDatabase, getImplementation, getWasmInfo, openCollection, recoverCollection, VecliteError,
-  type RecoverReport, type RecoveredTail,
+  type RecoverReport, type RecoveredTail, type RefreshResult,
   type Collection, type CollectionStats, type CollectionStatus, type Database, type Filter, type Id, type Metadata,
   type SegmentInfo, type Snapshot, type VerifyResult, type LockStatus, type OpenCollectionOptions,
   type SearchOptions, type SearchResult, type StoredRecord, type VecliteErrorCode, type WasmInfo,
@@ -176,4 +176,13 @@ async function main(): Promise<void> {
   void [impl, flags, pool, dbImpl, again, names, n, rows, one, many, count, bpv, name, err, badCode];
 }
 
+async function followUsage(): Promise<void> {
+  const r = await openCollection('/tmp/x.rvf', { readOnly: true, follow: { intervalMs: 100 } });
+  const res: RefreshResult = await r.refresh();
+  const flags: [number, boolean, number, number, boolean] = [res.epoch, res.changed, res.added, res.deleted, res.reopened];
+  void flags;
+  await r.close();
+}
+
 void main;
+void followUsage;

@@ -1895,3 +1895,150 @@ int test_store_dim_zero(void)
     vl_io_mem_free(io);
     return 0;
 }
+
+/* ---- vl_store_refresh: a read-only handle follows the writer ---- */
+
+/* Copy src's bytes [from, to) to the end of dst (the writer's appends, as a
+ * reader's device sees them). */
+static void mem_copy_range(vl_io *dst, vl_io *src, uint64_t from, uint64_t to)
+{
+    uint64_t n;
+    const uint8_t *b = vl_io_mem_data(src, &n);
+    if (to > n) to = n;
+    if (from < to) (void)dst->append(dst->ctx, b + from, (uint32_t)(to - from));
+}
+
+static int refresh_is(vl_store *r, uint32_t want, vl_store_refresh_result *res)
+{
+    SOK(r, vl_store_refresh(r, res));
+    if (res->status != want) fprintf(stderr, "refresh status %u, want %u\n", res->status, want);
+    CHECK(res->status == want);
+    return 0;
+}
+
+int test_store_refresh(void)
+{
+    for (uint32_t kind = 0; kind < 2; kind++) {
+        uint32_t dim = 10;
+        vl_io *io = mem_dev(NULL, 0);
+        vl_config c = cfg_of(dim, VL_METRIC_COSINE, kind ? VL_INDEX_HNSW : VL_INDEX_FLAT);
+        vl_store *w, *r;
+        OPEN(io, &c, VL_STORE_CREATE, &w);
+        uint32_t fids[5];
+        if (register_fields(w, fids)) return 1;
+        model *m = m_new(dim, VL_METRIC_COSINE);
+        uint64_t seed = 77 + kind, ids[1000];
+        for (uint32_t i = 0; i < 1000; i++) ids[i] = i;
+        CHECK(do_upsert(w, m, 200, ids, &seed, 1, fids, 1) == VL_OK);
+        OPEN(io, NULL, VL_STORE_READONLY, &r);
+        vl_store_refresh_result res;
+        if (refresh_is(r, VL_REFRESH_UNCHANGED, &res)) return 1;
+        if (m_check(m, r, 1)) return 1;
+
+        /* new rows, updates, deletes, re-inserts, metadata-only changes */
+        CHECK(do_upsert(w, m, 100, ids + 200, &seed, 2, fids, 1) == VL_OK);
+        CHECK(do_upsert(w, m, 50, ids + 20, &seed, 3, fids, 0) == VL_OK);
+        uint32_t nd;
+        SOK(w, vl_store_delete(w, 60, ids + 100, &nd));
+        m_delete(m, 60, ids + 100);
+        CHECK(do_upsert(w, m, 20, ids + 100, &seed, 4, fids, 1) == VL_OK);
+        uint8_t rb[64];
+        uint32_t roff[2] = { 0, 0 };
+        roff[1] = t_rec_begin(rb);
+        roff[1] = t_rec_i64(rb, roff[1], (uint16_t)fids[1], 42);
+        SOK(w, vl_store_set_meta(w, 1, ids + 5, rb, roff));
+        m_set_rec(m, 5, rb, roff[1]);
+        vl_store_status before;
+        SOK(r, vl_store_info(r, &before));
+        if (refresh_is(r, VL_REFRESH_APPLIED, &res)) return 1;
+        CHECK(res.added >= 170 && res.deleted == 40);
+        uint64_t got[8];
+        CHECK(vl_store_refresh_ids(r, 1, got, 8) == 40u);
+        if (m_check(m, r, 1)) return 1;
+        if (refresh_is(r, VL_REFRESH_UNCHANGED, &res)) return 1;
+        vl_store *fresh;                             /* the oracle: a fresh read-only open */
+        OPEN(io, NULL, VL_STORE_READONLY, &fresh);
+        if (m_check(m, fresh, 1)) return 1;
+        SOK(fresh, vl_store_close(fresh));
+
+        /* many small commits (tiered merges of VEC and META) */
+        for (uint32_t b = 0; b < 12; b++) {
+            CHECK(do_upsert(w, m, 5, ids + 300 + 5 * b, &seed, 10 + b, fids, 1) == VL_OK);
+            if (b % 3 == 0 && refresh_is(r, VL_REFRESH_APPLIED, &res)) return 1;
+        }
+        SOK(r, vl_store_refresh(r, &res));
+        CHECK(res.status != VL_REFRESH_UNCHANGED);
+        if (m_check(m, r, 1)) return 1;
+
+        /* a second reader on a copy: a torn commit is ignored, then followed */
+        vl_io *io2 = mem_clone(io, UINT64_MAX);
+        vl_store *r2;
+        OPEN(io2, NULL, VL_STORE_READONLY, &r2);
+        uint64_t at = mem_size(io);
+        CHECK(do_upsert(w, m, 30, ids + 400, &seed, 30, fids, 1) == VL_OK);
+        uint64_t end = mem_size(io);
+        mem_copy_range(io2, io, at, end - 10);       /* the manifest is torn */
+        if (refresh_is(r2, VL_REFRESH_UNCHANGED, &res)) return 1;
+        CHECK(mem_size(io2) == end - 10);             /* a reader never cuts */
+        static const uint8_t junk[80] = { 0x53, 0x46, 0x56, 0x52, 1, 5 };   /* a forged MANIFEST header */
+        vl_io *io3 = mem_clone(io2, UINT64_MAX);
+        (void)io3->append(io3->ctx, junk, sizeof junk);
+        vl_store *r3;
+        OPEN(io3, NULL, VL_STORE_READONLY, &r3);
+        if (refresh_is(r3, VL_REFRESH_UNCHANGED, &res)) return 1;
+        SOK(r3, vl_store_close(r3));
+        vl_io_mem_free(io3);
+        mem_copy_range(io2, io, end - 10, end);
+        if (refresh_is(r2, VL_REFRESH_APPLIED, &res)) return 1;
+        if (m_check(m, r2, 1)) return 1;
+
+        /* a damaged new segment: ECORRUPT, the reader stays at its commit */
+        vl_io *io4 = mem_clone(io, UINT64_MAX);
+        vl_store *r4;
+        OPEN(io4, NULL, VL_STORE_READONLY, &r4);
+        vl_store_status s4a, s4b;
+        SOK(r4, vl_store_info(r4, &s4a));
+        uint64_t at4 = mem_size(io);
+        CHECK(do_upsert(w, m, 10, ids + 500, &seed, 40, fids, 0) == VL_OK);
+        uint64_t n4;
+        const uint8_t *b4 = vl_io_mem_data(io, &n4);
+        uint8_t *cp = t_alloc((size_t)(n4 - at4));
+        memcpy(cp, b4 + at4, (size_t)(n4 - at4));
+        cp[64 + 20] ^= 0x40;                         /* a byte of the first new VEC row */
+        (void)io4->append(io4->ctx, cp, (uint32_t)(n4 - at4));
+        free(cp);
+        SRC(r4, vl_store_refresh(r4, &res), VL_ECORRUPT);
+        SOK(r4, vl_store_info(r4, &s4b));
+        CHECK(s4b.epoch == s4a.epoch && s4b.live == s4a.live);
+        SOK(r4, vl_store_close(r4));
+        vl_io_mem_free(io4);
+
+        /* the writer compacts (the file is replaced): the reader reloads */
+        vl_io *dst = mem_dev(NULL, 0);
+        SOK(w, vl_store_compact(w, dst));
+        uint64_t dn;
+        const uint8_t *db = vl_io_mem_data(dst, &dn);
+        CHECK(io->truncate(io->ctx, 0) == VL_OK);
+        CHECK(io->append(io->ctx, db, (uint32_t)dn) == VL_OK);
+        if (refresh_is(r, VL_REFRESH_RELOADED, &res)) return 1;
+        if (m_check(m, r, 1)) return 1;
+        at = mem_size(dst);
+        CHECK(do_upsert(w, m, 40, ids + 600, &seed, 50, fids, 1) == VL_OK);
+        SOK(w, vl_store_delete(w, 10, ids + 600, &nd));
+        m_delete(m, 10, ids + 600);
+        mem_copy_range(io, dst, at, mem_size(dst));
+        if (refresh_is(r, VL_REFRESH_APPLIED, &res)) return 1;
+        if (m_check(m, r, 1)) return 1;
+
+        /* a writable handle is always current */
+        if (refresh_is(w, VL_REFRESH_UNCHANGED, &res)) return 1;
+        SOK(w, vl_store_close(w));
+        SOK(r, vl_store_close(r));
+        SOK(r2, vl_store_close(r2));
+        vl_io_mem_free(io2);
+        vl_io_mem_free(dst);
+        vl_io_mem_free(io);
+        m_free(m);
+    }
+    return 0;
+}

@@ -1,0 +1,76 @@
+// refresh.test.js — read-only handles follow the writer: Collection.refresh() and
+// openCollection(path, { readOnly: true, follow }). Oracle: a fresh read-only open of the same file
+// (and brute force on flat).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openCollection, VecliteError } from '../../web/index.js';
+import { BASE, QUERIES, DIM } from './helpers.js';
+
+const tmp = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vl-refresh-')), 'c.rvf');
+
+async function sameAs(reader, file) {
+  const fresh = await openCollection(file, { readOnly: true });
+  try {
+    assert.equal(await reader.count(), await fresh.count());
+    for (const q of QUERIES.slice(0, 5)) {
+      const a = await reader.search(q, { k: 10, ef: 500 });
+      const b = await fresh.search(q, { k: 10, ef: 500 });
+      assert.deepEqual(a.map((h) => h.id), b.map((h) => h.id));
+    }
+  } finally { await fresh.close(); }
+}
+
+for (const type of ['flat', 'hnsw']) {
+  test(`refresh applies rows, deletes, metadata and string ids (${type}); a compaction reopens`, async () => {
+    const file = tmp();
+    const w = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean', index: { type }, idType: 'string' } });
+    await w.insertBatch(BASE.slice(0, 200).map((v, i) => ({ id: `a${i}`, vector: v, metadata: { n: i } })));
+    const r = await openCollection(file, { readOnly: true });
+    assert.deepEqual((await r.refresh()).changed, false);
+    await w.insertBatch(BASE.slice(200, 300).map((v, i) => ({ id: `b${i}`, vector: v, metadata: { n: i } })));
+    await w.delete(['a1', 'a2', 'a3']);
+    await w.insert({ id: 'a2', vector: BASE[400], metadata: { back: true } });
+    const res = await r.refresh();
+    assert.equal(res.changed, true);
+    assert.ok(res.added >= 101 && res.deleted === 3, JSON.stringify(res));
+    assert.equal((await r.get('a2')).metadata.back, true);
+    assert.equal(await r.get('a1'), null);
+    assert.equal((await r.get('b7')).metadata.n, 7);
+    await sameAs(r, file);
+    await w.compact();
+    await w.insert({ id: 'c0', vector: BASE[500] });
+    const res2 = await r.refresh();
+    assert.equal(res2.reopened, true);
+    assert.ok(await r.get('c0'));
+    await sameAs(r, file);
+    await w.close();
+    await r.close();
+  });
+}
+
+test('a follower sees a commit without refresh(); close() stops it', async () => {
+  const file = tmp();
+  const w = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean', index: { type: 'flat' } } });
+  await w.insert({ id: 1, vector: BASE[0] });
+  const r = await openCollection(file, { readOnly: true, follow: { intervalMs: 20 } });
+  await w.insert({ id: 2, vector: BASE[1] });
+  const t0 = Date.now();
+  while (!(await r.get(2)) && Date.now() - t0 < 20000) await new Promise((ok) => setTimeout(ok, 20));
+  assert.ok(await r.get(2), 'the follower saw the commit');
+  await r.close();
+  await w.close();
+});
+
+test('refresh on a writer is a no-op; on bytes it is EINVAL', async () => {
+  const file = tmp();
+  const w = await openCollection(file, { create: { dimension: DIM } });
+  assert.equal((await w.refresh()).changed, false);
+  const m = await openCollection(new Uint8Array(0), { create: { dimension: DIM } });
+  await assert.rejects(m.refresh(), (e) => e instanceof VecliteError && e.code === 'EINVAL');
+  await assert.rejects(openCollection(file, { follow: true }), (e) => e.code === 'EINVAL');
+  await m.close();
+  await w.close();
+});
