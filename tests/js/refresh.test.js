@@ -74,3 +74,24 @@ test('refresh on a writer is a no-op; on bytes it is EINVAL', async () => {
   await m.close();
   await w.close();
 });
+
+test('a follower never keeps a process alive: a script that opens with follow and never closes exits on its own', async () => {
+  const { spawn } = await import('node:child_process');
+  const f = tmp();
+  const w = await openCollection(f, { create: { dimension: 2 } });
+  await w.insert({ id: 1, vector: [1, 1] });
+  await w.close();
+  const index = new URL('../../web/index.js', import.meta.url).href;
+  const child = spawn(process.execPath, ['--input-type=module', '-e',
+    `const v = await import(${JSON.stringify(index)});` +
+    `const r = await v.openCollection(${JSON.stringify(f)}, { readOnly: true, follow: { intervalMs: 20 } });` +
+    `console.log(await r.count());`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000); // a bound, not a timing assertion
+  const [code, signal] = await new Promise((r) => child.once('exit', (c, s) => r([c, s])));
+  clearTimeout(timer);
+  assert.equal(signal, null, 'it exited by itself, it was not killed');
+  assert.equal(code, 0);
+  assert.equal(out.trim(), '1');
+});
