@@ -313,6 +313,7 @@ async function main() {
     console.log(`  single-row commits/s, with check  ${w.writeCheck.withCheckPerS}   (without ${w.writeCheck.withoutCheckPerS}: ratio ${w.writeCheck.ratio})`);
     console.log(`  salvage scan, forged headers      ${w.salvage.forgedMs} ms for ${(w.salvage.forgedBytes / 1048576).toFixed(0)} MiB   ` +
       `(honest ${(w.salvage.honestBytes / 1048576).toFixed(1)} MiB store: ${w.salvage.honestMs} ms; ratio ${w.salvage.ratio})`);
+    console.log(`  reader refresh() after 100 rows    ${w.follow.refreshMs} ms on ${w.follow.rows} rows   (fresh read-only open ${w.follow.reopenMs} ms)`);
   }
 
   fs.mkdirSync(path.dirname(args.out), { recursive: true });
