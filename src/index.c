@@ -133,6 +133,17 @@ const char *vl__index_field_name(const vl_index *h, uint32_t f, uint32_t *len)
     return h->field_name[f];
 }
 void vl__index_copy_rng(vl_index *dst, const vl_index *src) { dst->rng = src->rng; }
+void vl__index_replace(vl_index *h, vl_index *src)
+{
+    vl_index old;
+    memcpy(&old, h, sizeof old);
+    memcpy(h, src, sizeof *h);
+    memcpy(src, &old, sizeof *src);
+    /* a compiled filter points at its own handle's columns (vl_finst.col);
+     * every search recompiles it, but leave no pointer into src behind */
+    for (uint32_t i = 0; i < h->fprog_cap; i++) h->fprog[i].col = NULL;
+    vl_index_free(src);
+}
 uint32_t vl__index_nodes(const vl_index *h) { return h->n; }
 uint64_t vl__index_node_id(const vl_index *h, uint32_t node) { return h->ids[node]; }
 int vl__index_node_dead(const vl_index *h, uint32_t node) { return h->dead[node]; }

@@ -90,6 +90,12 @@ const char *vl__index_field_name(const vl_index *h, uint32_t f, uint32_t *len);
 /* dst continues src's level RNG stream (the state is copied; src keeps its
  * own), so a rebuilt index draws the levels the replaced one would have. */
 void vl__index_copy_rng(vl_index *dst, const vl_index *src);
+/* h takes over src's contents and keeps its own address, so a pointer to h
+ * a caller holds (vl_store_index) stays valid and now reads the new index;
+ * h's old contents and the src handle are freed (src must not be used
+ * again). Pointers into h's old storage (vl_index_get records, vl_index_rows)
+ * die with them, as after a write. */
+void vl__index_replace(vl_index *h, vl_index *src);
 uint32_t vl__index_nodes(const vl_index *h);
 uint64_t vl__index_node_id(const vl_index *h, uint32_t node);
 int      vl__index_node_dead(const vl_index *h, uint32_t node);   /* 1: tombstone */

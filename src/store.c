@@ -1204,8 +1204,7 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
         }
         if (ok && vl_index_count(ni) == vl_index_count(s->idx)) {
             vl__index_copy_rng(ni, s->idx);
-            vl_index_free(s->idx);
-            s->idx = ni;
+            vl__index_replace(s->idx, ni);   /* same address: vl_store_index pointers stay valid */
             ni = NULL;
             s->graph_dirty = 0;
         }

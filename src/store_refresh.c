@@ -82,6 +82,13 @@ static int reload(vl_store *s, const char *why)
     vl_store tmp = *s;
     *s = *n;
     *n = tmp;
+    /* the reloaded index moves into the handle the caller may hold
+     * (vl_store_index stays the same pointer, veclite.h) */
+    if (n->idx && s->idx) {
+        vl__index_replace(n->idx, s->idx);
+        s->idx = n->idx;
+        n->idx = NULL;
+    }
     (void)vl_store_close(n);                      /* read-only: writes nothing */
     return VL_OK;
 }
