@@ -31,7 +31,7 @@
  */
 #include <math.h>
 #include <string.h>
-#include "internal.h"
+#include "index.h"
 
 static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t rd32(const uint8_t *p)

@@ -13,7 +13,7 @@
  *     result set; in that case the beam keeps going until it holds ef
  *     acceptable nodes or runs out of candidates (hnswlib's isIdAllowed).
  *
- * Memory (internal.h): layer 0 links in one flat array of node*(M0+1) u32
+ * Memory (index.h): layer 0 links in one flat array of node*(M0+1) u32
  * ({count, slots}), upper layers per node. Traversal scratch (visited tags,
  * the two binary heaps, selection buffers) lives in the index and is
  * reserved before a batch or search starts, so the per-query and per-insert
@@ -30,7 +30,7 @@
  */
 #include <math.h>
 #include <string.h>
-#include "internal.h"
+#include "index.h"
 
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(__wasm__)
 #define PREFETCH(p) __builtin_prefetch(p)

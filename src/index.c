@@ -3,7 +3,8 @@
  * (flat) search, the search driver for both kinds, and vl_index_check.
  * Graph construction and traversal live in hnsw.c, records and field names
  * in meta.c, filter programs in filter.c; the storage layout and invariants
- * are described in internal.h.
+ * are described in index.h (private to the index files; other layers use
+ * the vl__index_* accessors defined below, declared in internal.h).
  *
  * Write discipline (veclite.h): every batch is validated completely, then
  * every allocation it can need is made (node arrays, id map, record copies,
@@ -33,7 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
+#include "index.h"
 
 /* ---- messages -------------------------------------------------------------- */
 
@@ -119,6 +120,51 @@ int vl__index_set_dim(vl_index *h, uint32_t dim)
     return VL_OK;
 }
 
+/* ---- accessors for the other layers (internal.h) ---- */
+uint32_t vl__index_kind(const vl_index *h) { return h->kind; }
+uint32_t vl__index_dim(const vl_index *h) { return h->dim; }
+uint32_t vl__index_metric(const vl_index *h) { return h->metric; }
+uint32_t vl__index_M(const vl_index *h) { return h->M; }
+uint32_t vl__index_efc(const vl_index *h) { return h->efc; }
+uint64_t vl__index_meta_bytes(const vl_index *h) { return h->meta_bytes; }
+const char *vl__index_field_name(const vl_index *h, uint32_t f, uint32_t *len)
+{
+    *len = h->field_len[f];
+    return h->field_name[f];
+}
+void vl__index_copy_rng(vl_index *dst, const vl_index *src) { dst->rng = src->rng; }
+void vl__index_replace(vl_index *h, vl_index *src)
+{
+    vl_index old;
+    memcpy(&old, h, sizeof old);
+    memcpy(h, src, sizeof *h);
+    memcpy(src, &old, sizeof *src);
+    /* a compiled filter points at its own handle's columns (vl_finst.col);
+     * every search recompiles it, but leave no pointer into src behind */
+    for (uint32_t i = 0; i < h->fprog_cap; i++) h->fprog[i].col = NULL;
+    vl_index_free(src);
+}
+uint32_t vl__index_nodes(const vl_index *h) { return h->n; }
+uint64_t vl__index_node_id(const vl_index *h, uint32_t node) { return h->ids[node]; }
+int vl__index_node_dead(const vl_index *h, uint32_t node) { return h->dead[node]; }
+const float *vl__index_node_vec(const vl_index *h, uint32_t node)
+{
+    return h->vecs + (size_t)node * h->dim;
+}
+const uint8_t *vl__index_node_meta(const vl_index *h, uint32_t node, uint32_t *len)
+{
+    *len = h->meta[node] ? h->meta_len[node] : 0;
+    return h->meta[node];
+}
+uint32_t vl__index_live_node(const vl_index *h, uint64_t id) { return vl_idmap_get(&h->map, id); }
+uint32_t vl__index_entry(const vl_index *h) { return h->entry; }
+const uint8_t *vl__index_levels(const vl_index *h) { return h->level; }
+const uint32_t *vl__index_links(const vl_index *h, uint32_t node, uint32_t l)
+{
+    if (l == 0) return h->links0 + (size_t)node * (h->M0 + 1);
+    return h->upper[node] + (size_t)(l - 1) * (h->M + 1);
+}
+
 static void free_nodes(vl_index *h)
 {
     if (h->upper)
@@ -184,7 +230,7 @@ static int grow(void **p, uint64_t bytes)
 }
 
 /* ---- the node block ---------------------------------------------------------
- * Every per-node array (internal.h) and the candidate heap (cap+1 pairs: a
+ * Every per-node array (index.h) and the candidate heap (cap+1 pairs: a
  * search visits each node at most once) live in ONE allocation, h->block,
  * at offsets computed from the capacity: vectors first (the largest, at
  * the block's first 64-byte boundary, so they do not move when the block

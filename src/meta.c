@@ -16,7 +16,7 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include "internal.h"
+#include "index.h"
 
 static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t rd32(const uint8_t *p)
@@ -277,7 +277,7 @@ void vl__fields_free(vl_index *h)
 
 /* ---- filter columns ----------------------------------------------------------
  * For each field id used by a filter (up to VL_MAX_COLS) a column holds every
- * node's tag and value (see internal.h), so evaluating a comparison reads two
+ * node's tag and value (see index.h), so evaluating a comparison reads two
  * small arrays instead of walking the node's record. Columns are built on
  * first use (one walk over all records) and kept current by set_node_meta /
  * flat moves; their capacity follows the node arrays. Numbers are kept as

@@ -286,19 +286,19 @@ static inline int in_batch(const vl_idmap *dd, uint32_t n, const uint64_t *ids, 
 /* The validation vl_index_upsert / vl_index_set_meta do before changing anything. */
 static int check_rows(vl_store *s, uint32_t n, const float *vecs)
 {
-    vl_index *h = s->idx;
+    uint32_t dim = vl__index_dim(s->idx), cosine = vl__index_metric(s->idx) == VL_METRIC_COSINE;
     for (uint32_t i = 0; vecs && i < n; i++) {
-        const float *v = vecs + (size_t)i * h->dim;
+        const float *v = vecs + (size_t)i * dim;
         double ss = 0;
-        for (uint32_t j = 0; j < h->dim; j++) {
+        for (uint32_t j = 0; j < dim; j++) {
             if (!(v[j] - v[j] == 0.0f))
                 return smsg(s, VL_EINVAL, "vector %u component %u is not finite", i, j);
             ss += (double)v[j] * v[j];
         }
-        if (h->metric == VL_METRIC_COSINE && !(ss > 0.0))
+        if (cosine && !(ss > 0.0))
             return smsg(s, VL_EINVAL, "vector %u is all zeros; cosine similarity needs a non-zero vector", i);
         float inv = (float)(1.0 / sqrt(ss));
-        if (h->metric == VL_METRIC_COSINE && (!(inv > 0.f) || !isfinite(inv)))
+        if (cosine && (!(inv > 0.f) || !isfinite(inv)))
             return smsg(s, VL_EINVAL, "vector %u has a norm outside the float range", i);
     }
     return VL_OK;
@@ -312,7 +312,7 @@ static int check_meta(vl_store *s, uint32_t n, const uint8_t *meta, const uint32
         if (off[i + 1] < off[i])
             return smsg(s, VL_EINVAL, "meta_off is not ascending at row %u", i);
         char why[160];
-        int rc = vl__meta_validate(s->idx, meta + off[i], off[i + 1] - off[i], s->idx->n_fields, why,
+        int rc = vl__meta_validate(s->idx, meta + off[i], off[i + 1] - off[i], vl_index_field_count(s->idx), why,
                                    sizeof why);
         if (rc) return smsg(s, rc, "metadata record %u: %s", i, why);
     }
@@ -325,8 +325,11 @@ static int check_meta(vl_store *s, uint32_t n, const uint8_t *meta, const uint32
 
 static void meta_schema(vl_store *s, vl_meta_writer *w, uint32_t from)
 {
-    for (uint32_t f = from; f < s->idx->n_fields; f++)
-        vl__meta_schema(w, f, s->idx->field_name[f], s->idx->field_len[f]);
+    for (uint32_t f = from, nf = vl_index_field_count(s->idx); f < nf; f++) {
+        uint32_t len;
+        const char *name = vl__index_field_name(s->idx, f, &len);
+        vl__meta_schema(w, f, name, len);
+    }
 }
 
 /* ---- listed META tiers ("META policy" at the top) ---- */
@@ -420,11 +423,14 @@ static void meta_snapshot_begin(vl_store *s, vl_meta_writer *w, const meta_batch
     }
     if (B && B->fkey && B->fvlen) vl__meta_filemeta(w, B->fkey, B->fklen, B->fval, B->fvlen);
     if (!records) return;
-    vl_index *h = s->idx;
+    const vl_index *h = s->idx;
     uint32_t n = B ? B->n : 0;
-    for (uint32_t i = 0; i < h->n; i++) {
-        if (h->dead[i] || !h->meta[i] || (n && in_batch(B->dd, n, B->ids, h->ids[i]))) continue;
-        vl__meta_record(w, h->ids[i], VL_META_OP_UPSERT, h->meta[i], h->meta_len[i]);
+    for (uint32_t i = 0, nodes = vl__index_nodes(h); i < nodes; i++) {
+        uint32_t len;
+        const uint8_t *rec = vl__index_node_meta(h, i, &len);
+        uint64_t id = vl__index_node_id(h, i);
+        if (vl__index_node_dead(h, i) || !rec || (n && in_batch(B->dd, n, B->ids, id))) continue;
+        vl__meta_record(w, id, VL_META_OP_UPSERT, rec, len);
     }
 }
 
@@ -496,7 +502,7 @@ static int meta_delta(vl_store *s, const meta_batch *B, uint32_t k, meta_plan *P
         total += old[j].nids;
         if (old[j].fields_from < ffrom) ffrom = old[j].fields_from;
     }
-    if (ffrom > s->idx->n_fields) ffrom = s->idx->n_fields;
+    if (ffrom > vl_index_field_count(s->idx)) ffrom = vl_index_field_count(s->idx);
     vl_idmap U;
     memset(&U, 0, sizeof U);
     vl_meta_writer w;
@@ -509,7 +515,7 @@ static int meta_delta(vl_store *s, const meta_batch *B, uint32_t k, meta_plan *P
             if (vl_idmap_get(&U, old[j].ids[i]) == VL_NO_NODE) vl_idmap_put(&U, old[j].ids[i], 1);
     /* field names */
     meta_schema(s, &w, ffrom);
-    t->fields_from = ffrom < s->idx->n_fields ? ffrom : NONE32;
+    t->fields_from = ffrom < vl_index_field_count(s->idx) ? ffrom : NONE32;
     /* file metadata: B's key, then the merged deltas' other keys */
     if (B->fkey) {
         vl__meta_filemeta(&w, B->fkey, B->fklen, B->fval, B->fvlen);
@@ -565,7 +571,7 @@ static int meta_plan_build(vl_store *s, const meta_batch *B, meta_plan *P)
     int rc = meta_delta(s, B, 0, P);
     if (rc) return rc;
     uint64_t b = P->out.len;
-    uint64_t live = s->idx->meta_bytes + vl__fields_bytes(s->idx) + fm_bytes(s);
+    uint64_t live = vl__index_meta_bytes(s->idx) + vl__fields_bytes(s->idx) + fm_bytes(s);
     int snap = s->meta_snapshot_due || s->ntiers >= VL_STORE_MAX_META_TIERS ||
                s->meta_listed + b > 2 * live + (64u << 10);
     uint32_t k = 0;
@@ -625,7 +631,7 @@ static void meta_committed(vl_store *s, meta_plan *P)
 {
     uint64_t len = P->out.len;
     s->meta_gen++;
-    s->fields_durable = s->idx->n_fields;
+    s->fields_durable = vl_index_field_count(s->idx);
     if (P->snap) {
         tiers_clear(s);
         s->meta_base_len = len;
@@ -712,7 +718,7 @@ int vl_store_upsert(vl_store *s, uint32_t n, const uint64_t *ids, const float *v
     if (rc) return rc;
     rc = vl_index_upsert(s->idx, n, ids, vecs, meta, meta_off);
     if (rc) return apply_failed(s, rc, "an upsert");
-    if (s->idx->kind == VL_INDEX_HNSW) s->graph_dirty = 1;
+    if (vl__index_kind(s->idx) == VL_INDEX_HNSW) s->graph_dirty = 1;
     s->msg[0] = 0;
     return VL_OK;
 }
@@ -933,7 +939,7 @@ int vl_store_delete(vl_store *s, uint32_t n, const uint64_t *ids, uint32_t *n_de
         return smsg(s, VL_EFATAL, "internal: the file deleted %u ids, the index %u; reopen the store", d,
                     *n_deleted);
     }
-    if (live && s->idx->kind == VL_INDEX_HNSW) s->graph_dirty = 1;
+    if (live && vl__index_kind(s->idx) == VL_INDEX_HNSW) s->graph_dirty = 1;
     s->msg[0] = 0;
     return VL_OK;
 }
@@ -1077,7 +1083,7 @@ int vl_store_checkpoint(vl_store *s)
 {
     int rc = writable(s);
     if (rc) return rc;
-    if (s->idx->kind != VL_INDEX_HNSW || !s->graph_dirty || s->br) return VL_OK;   /* branch: not persisted */
+    if (vl__index_kind(s->idx) != VL_INDEX_HNSW || !s->graph_dirty || s->br) return VL_OK;   /* branch: not persisted */
     del_set ds = { NULL, vl_rvf_deleted_ids(s->rvf, NULL, 0) };
     ds.ids = vl_mem_alloc((size_t)(ds.n ? ds.n : 1) * sizeof *ds.ids);
     if (!ds.ids) return smsg(s, VL_ENOMEM, "out of memory");
@@ -1107,7 +1113,7 @@ int vl_store_checkpoint(vl_store *s)
 
 static int checkpoint_due(vl_store *s)
 {
-    if (s->idx->kind != VL_INDEX_HNSW || !s->graph_dirty || s->br) return 0;
+    if (vl__index_kind(s->idx) != VL_INDEX_HNSW || !s->graph_dirty || s->br) return 0;
     vl_rvf_info info;
     vl_rvf_info_get(s->rvf, &info);
     uint64_t off = 0;
@@ -1125,9 +1131,10 @@ static int index_like(vl_store *s, vl_index **out)
 {
     int rc = vl_index_new(&s->cfg, out);
     if (rc) return smsg(s, rc, "cannot create an index");
-    for (uint32_t f = 0; f < s->idx->n_fields; f++) {
-        uint32_t id;
-        rc = vl_index_field(*out, s->idx->field_name[f], s->idx->field_len[f], &id);
+    for (uint32_t f = 0; f < vl_index_field_count(s->idx); f++) {
+        uint32_t id, len;
+        const char *name = vl__index_field_name(s->idx, f, &len);
+        rc = vl_index_field(*out, name, len, &id);
         if (rc || id != f) {
             vl_index_free(*out);
             *out = NULL;
@@ -1142,7 +1149,7 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
 {
     if (s->poisoned) return smsg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
     if (!dst) return smsg(s, VL_EINVAL, "NULL target device");
-    int hnsw = s->idx->kind == VL_INDEX_HNSW && !s->br;   /* a branch child's graph spans two files */
+    int hnsw = vl__index_kind(s->idx) == VL_INDEX_HNSW && !s->br;   /* a branch child's graph spans two files */
     vl_meta_writer w;
     vl_buf mb = { 0 }, ib = { 0 };
     vl_graph g;
@@ -1175,7 +1182,7 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
     s->rvf = nr;
     s->io = dst;
     s->meta_gen++;
-    s->fields_durable = s->idx->n_fields;
+    s->fields_durable = vl_index_field_count(s->idx);
     s->meta_listed = mb.len;
     s->meta_base_len = mb.len;
     tiers_clear(s);
@@ -1196,9 +1203,8 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
             }
         }
         if (ok && vl_index_count(ni) == vl_index_count(s->idx)) {
-            ni->rng = s->idx->rng;
-            vl_index_free(s->idx);
-            s->idx = ni;
+            vl__index_copy_rng(ni, s->idx);
+            vl__index_replace(s->idx, ni);   /* same address: vl_store_index pointers stay valid */
             ni = NULL;
             s->graph_dirty = 0;
         }
@@ -1513,7 +1519,7 @@ static int row_record(loader *L, uint64_t id, uint64_t seg_off, vl_buf *tmp, con
         o += 3 + vl__value_decode(tmp->p[o + 2], tmp->p + o + 3, tmp->p + e->len, &v);
     }
     char why[160];
-    if (vl__meta_validate(L->s->idx, tmp->p, e->len, L->s->idx->n_fields, why, sizeof why))
+    if (vl__meta_validate(L->s->idx, tmp->p, e->len, vl_index_field_count(L->s->idx), why, sizeof why))
         return smsg(L->s, VL_ECORRUPT, "metadata of id %llu: %s", (unsigned long long)id, why);
     *rec = tmp->p;
     *len = e->len;
@@ -1867,13 +1873,13 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_onl
         goto out;
     }
     (void)vl_index_config(s->idx, &s->cfg);
-    if (have_index && g.M != s->idx->M) {
+    if (have_index && g.M != vl__index_M(s->idx)) {
         snprintf(s->index_note, sizeof s->index_note, "INDEX not used: it has M=%u, the store M=%u",
-                 g.M, s->idx->M);
+                 g.M, vl__index_M(s->idx));
         have_index = 0;
     }
     if ((rc = load_fields(&L))) goto out;
-    s->fields_durable = s->idx->n_fields;
+    s->fields_durable = vl_index_field_count(s->idx);
 
     /* ---- rows and graph ---- */
     R.L = &L;
@@ -1910,7 +1916,7 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_onl
         }
     } else {
         if ((rc = chunk_flush(&R))) goto out;
-        s->graph_dirty = s->idx->kind == VL_INDEX_HNSW && R.inserted > 0;
+        s->graph_dirty = vl__index_kind(s->idx) == VL_INDEX_HNSW && R.inserted > 0;
     }
     if (s->br && !own_only && (rc = branch_inherit(s, &R, parent_io))) goto out;
     s->rows_inserted_on_open = R.inserted;
@@ -2157,7 +2163,7 @@ int vl_store_verify(vl_store *s, vl_store_verify_result *out)
                     (unsigned long long)vl_index_count(r->idx), (unsigned long long)vl_index_count(s->idx));
         /* every live id: vector and metadata identical */
         uint64_t ids[256], after = 0;
-        uint32_t got = 0, valid = 0, dim = s->idx->dim, bad = 0;
+        uint32_t got = 0, valid = 0, dim = vl__index_dim(s->idx), bad = 0;
         float *va = vl_mem_alloc((size_t)dim * sizeof(float)), *vb = vl_mem_alloc((size_t)dim * sizeof(float));
         if (!va || !vb) {
             vl_mem_free(va); vl_mem_free(vb); vl_store_close(r); vl__buf_free(&pb);

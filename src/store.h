@@ -3,6 +3,10 @@
  * store.c (the vl_store handle, veclite.h "Stores"), store_meta.c (the META
  * segment codec) and store_index.c (the INDEX segment codec, graph export,
  * repair and import). Not part of the public API.
+ *
+ * The store sees vl_index as an opaque handle: it reads an index only
+ * through veclite.h and the vl__index_* accessors (internal.h); the
+ * struct's layout (index.h) is private to the index's own files.
  */
 #ifndef VL_STORE_H
 #define VL_STORE_H

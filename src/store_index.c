@@ -427,9 +427,7 @@ fail:
 
 static const uint32_t *idx_links(const void *ctx, uint32_t i, uint32_t l)
 {
-    const vl_index *h = ctx;
-    if (l == 0) return h->links0 + (size_t)i * (h->M0 + 1);
-    return h->upper[i] + (size_t)(l - 1) * (h->M + 1);
+    return vl__index_links(ctx, i, l);
 }
 
 typedef struct exp_vec { const vl_index *h; const uint32_t *rep; } exp_vec;
@@ -437,7 +435,7 @@ typedef struct exp_vec { const vl_index *h; const uint32_t *rep; } exp_vec;
 static const float *exp_vec_fn(const void *ctx, uint32_t j)
 {
     const exp_vec *e = ctx;
-    return e->h->vecs + (size_t)e->rep[j] * e->h->dim;
+    return vl__index_node_vec(e->h, e->rep[j]);
 }
 
 typedef struct idslot { uint64_t id; uint32_t slot; } idslot;
@@ -452,7 +450,8 @@ int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_t id), v
                      vl_buf *payload, vl_graph *g_out, uint64_t **ids_out, float **vecs_out,
                      uint8_t **dead_out)
 {
-    uint32_t n = h->entry == VL_NO_NODE ? 0 : h->n;
+    uint32_t entry = vl__index_entry(h), dim = vl__index_dim(h);
+    uint32_t n = entry == VL_NO_NODE ? 0 : vl__index_nodes(h);
     vl_idmap dmap = { 0 };
     uint32_t *target = vl_mem_alloc((size_t)(n ? n : 1) * sizeof *target);
     idslot *reps = vl_mem_alloc((size_t)(n ? n : 1) * sizeof *reps);
@@ -465,13 +464,14 @@ int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_t id), v
     if (!target || !reps || !rep || !ids || vl_idmap_reserve(&dmap, n)) goto done;
     /* representatives: live nodes, and the newest kept tombstone per deleted id */
     for (uint32_t i = 0; i < n; i++)
-        if (h->dead[i] && vl_idmap_get(&h->map, h->ids[i]) == VL_NO_NODE && keep_deleted &&
-            keep_deleted(ctx, h->ids[i]))
-            vl_idmap_put(&dmap, h->ids[i], i);
+        if (vl__index_node_dead(h, i) && vl__index_live_node(h, vl__index_node_id(h, i)) == VL_NO_NODE &&
+            keep_deleted && keep_deleted(ctx, vl__index_node_id(h, i)))
+            vl_idmap_put(&dmap, vl__index_node_id(h, i), i);
     uint32_t nr = 0;
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t r = h->dead[i] ? vl_idmap_get(&dmap, h->ids[i]) : i;
-        if (r == i) reps[nr++] = (idslot){ h->ids[i], i };
+        uint64_t id = vl__index_node_id(h, i);
+        uint32_t r = vl__index_node_dead(h, i) ? vl_idmap_get(&dmap, id) : i;
+        if (r == i) reps[nr++] = (idslot){ id, i };
     }
     qsort(reps, nr, sizeof *reps, idslot_cmp);
     for (uint32_t i = 0; i < n; i++) target[i] = VL_NO_NODE;
@@ -482,16 +482,18 @@ int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_t id), v
     }
     for (uint32_t i = 0; i < n; i++) {               /* redirect superseded copies */
         if (target[i] != VL_NO_NODE) continue;
-        uint32_t r = vl_idmap_get(&h->map, h->ids[i]);
-        if (r == VL_NO_NODE) r = vl_idmap_get(&dmap, h->ids[i]);
+        uint64_t id = vl__index_node_id(h, i);
+        uint32_t r = vl__index_live_node(h, id);
+        if (r == VL_NO_NODE) r = vl_idmap_get(&dmap, id);
         if (r != VL_NO_NODE) target[i] = target[r];
     }
-    vl_gsrc src = { n, h->level, idx_links, h, target, n ? h->entry : VL_NO_NODE };
+    vl_gsrc src = { n, vl__index_levels(h), idx_links, h, target, n ? entry : VL_NO_NODE };
     exp_vec ev = { h, rep };
-    if ((rc = vl__graph_remap(&src, nr, rep, exp_vec_fn, &ev, h->dim, h->metric, h->M, &g))) goto done;
-    if (payload && (rc = vl__index_encode(&g, ids, h->efc, payload))) goto done;
+    if ((rc = vl__graph_remap(&src, nr, rep, exp_vec_fn, &ev, dim, vl__index_metric(h), vl__index_M(h), &g)))
+        goto done;
+    if (payload && (rc = vl__index_encode(&g, ids, vl__index_efc(h), payload))) goto done;
     if (vecs_out) {
-        float *vv = vl_mem_alloc((size_t)(nr ? nr : 1) * h->dim * sizeof(float));
+        float *vv = vl_mem_alloc((size_t)(nr ? nr : 1) * dim * sizeof(float));
         uint8_t *dd = vl_mem_alloc(nr ? nr : 1);
         if (!vv || !dd) {
             vl_mem_free(vv);
@@ -501,8 +503,8 @@ int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_t id), v
             goto done;
         }
         for (uint32_t j = 0; j < nr; j++) {
-            memcpy(vv + (size_t)j * h->dim, h->vecs + (size_t)rep[j] * h->dim, h->dim * sizeof(float));
-            dd[j] = h->dead[rep[j]];
+            memcpy(vv + (size_t)j * dim, vl__index_node_vec(h, rep[j]), dim * sizeof(float));
+            dd[j] = (uint8_t)vl__index_node_dead(h, rep[j]);
         }
         *vecs_out = vv;
         *dead_out = dd;

@@ -82,6 +82,13 @@ static int reload(vl_store *s, const char *why)
     vl_store tmp = *s;
     *s = *n;
     *n = tmp;
+    /* the reloaded index moves into the handle the caller may hold
+     * (vl_store_index stays the same pointer, veclite.h) */
+    if (n->idx && s->idx) {
+        vl__index_replace(n->idx, s->idx);
+        s->idx = n->idx;
+        n->idx = NULL;
+    }
     (void)vl_store_close(n);                      /* read-only: writes nothing */
     return VL_OK;
 }
@@ -206,7 +213,7 @@ static int apply_meta(vl_store *s, const vl_buf *old, rf_meta *M, const char **w
         vl_mem_free(p);
         if (rc) return rc == VL_ENOMEM ? rmsg(s, rc, "out of memory reading metadata") : rc;
     }
-    s->fields_durable = s->idx->n_fields;
+    s->fields_durable = vl_index_field_count(s->idx);
     return VL_OK;
 }
 
@@ -215,16 +222,16 @@ static int apply_meta(vl_store *s, const vl_buf *old, rf_meta *M, const char **w
 static int row_fine(const vl_store *s, const float *v)
 {
     double ss = 0;
-    for (uint32_t j = 0; j < s->idx->dim; j++) {
+    for (uint32_t j = 0; j < vl__index_dim(s->idx); j++) {
         if (!(v[j] - v[j] == 0.0f)) return 0;
         ss += (double)v[j] * v[j];
     }
-    return s->idx->metric != VL_METRIC_COSINE || ss > 0.0;
+    return vl__index_metric(s->idx) != VL_METRIC_COSINE || ss > 0.0;
 }
 
 static int apply_index(vl_store *s, rf_ctx *C, rf_meta *M, vl_store_refresh_result *out)
 {
-    uint32_t dim = s->idx->dim;
+    uint32_t dim = vl__index_dim(s->idx);
     uint64_t nrows = C->ids.len / 8, ndel = C->del.len / 8;
     uint8_t *touched = vl_mem_calloc(M->n ? M->n : 1, 1);     /* records consumed by a row */
     uint64_t *bids = vl_mem_alloc(RF_CHUNK * sizeof *bids);

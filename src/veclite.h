@@ -454,9 +454,9 @@ typedef struct vl_store_refresh_result {
  * of the device (the file was replaced, e.g. compacted, or truncated) or
  * the commit is one the incremental path does not follow (field ids
  * that differ, a reordered directory), the store is reopened from the same device
- * instead (status VL_REFRESH_RELOADED; vl_store_index(s) may then return a
- * different pointer). Afterwards reads equal those of a fresh read-only
- * open (an HNSW graph may differ in shape, not in its rows).
+ * instead (status VL_REFRESH_RELOADED; vl_store_index(s) is still the same
+ * pointer, now reading the reloaded index). Afterwards reads equal those
+ * of a fresh read-only open (an HNSW graph may differ in shape, not in its rows).
  * A writable store is always current: VL_OK, status UNCHANGED.
  * vl_store_refresh_ids: the ids the last APPLIED refresh changed (which 0:
  * upserted or metadata changed; 1: deleted); copies up to cap into out
@@ -471,7 +471,13 @@ uint32_t vl_store_refresh_ids(const vl_store *s, uint32_t which, uint64_t *out, 
 
 /* The in-memory index, for reads only (search, get, count, ids, fields,
  * stats, vl_errmsg). Owned by s; never write to it directly (writes would
- * not be durable): use the vl_store_* writes. */
+ * not be durable): use the vl_store_* writes. Never vl_index_free it.
+ * Ownership: the pointer is the same for the whole life of s and valid
+ * until vl_store_close(s). When a store call rebuilds the index
+ * (vl_store_compact; vl_store_refresh with status VL_REFRESH_RELOADED) the
+ * new index moves into this same handle, so a held pointer reads the
+ * current state; what dies is what any write invalidates: records and
+ * rows pointed at by earlier vl_index_get / vl_index_rows calls. */
 vl_index *vl_store_index(vl_store *s);
 
 /* Last detailed message of the store; never NULL. */
@@ -540,6 +546,13 @@ VL_MUST_CHECK int vl_store_checkpoint(vl_store *s);
  * dst (the caller swaps the files and closes the old device); snapshot
  * leaves the store on its device (export/snapshot()). On failure the store
  * is unchanged and still usable (dst holds garbage).
+ * Ownership: neither call frees a handle the caller holds. compact may
+ * replace the in-memory index by the compacted graph: it moves into the
+ * handle vl_store_index(s) returned, which stays valid and current (see
+ * vl_store_index); metadata pointers from earlier vl_index_get calls are
+ * invalid afterwards, as after any write. Devices stay the caller's: after
+ * compact s uses dst (close it after vl_store_close(s)) and no longer
+ * touches the old device.
  * Errors: VL_EINVAL (dst not empty), VL_EREADONLY (compact only),
  * VL_ECORRUPT, VL_ENOMEM, VL_EIO, VL_EFATAL. */
 VL_MUST_CHECK int vl_store_compact(vl_store *s, vl_io *dst);

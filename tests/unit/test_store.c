@@ -2042,3 +2042,64 @@ int test_store_refresh(void)
     }
     return 0;
 }
+
+/* Ownership across a rebuild of the in-memory index (veclite.h
+ * vl_store_index, vl_store_compact): a pointer taken from vl_store_index
+ * before vl_store_compact, or before a vl_store_refresh that reloads, is
+ * the same handle afterwards and reads the new index (ASan would flag a
+ * freed one). */
+int test_store_index_handle_stable(void)
+{
+    uint32_t dim = 8;
+    vl_io *io = mem_dev(NULL, 0);
+    vl_config c = cfg_of(dim, VL_METRIC_L2, VL_INDEX_HNSW);
+    vl_store *w, *r;
+    OPEN(io, &c, VL_STORE_CREATE, &w);
+    uint32_t fids[5];
+    if (register_fields(w, fids)) return 1;
+    model *m = m_new(dim, VL_METRIC_L2);
+    uint64_t seed = 5, ids[600];
+    for (uint32_t i = 0; i < 600; i++) ids[i] = i;
+    CHECK(do_upsert(w, m, 600, ids, &seed, 1, fids, 1) == VL_OK);
+    uint32_t nd;
+    SOK(w, vl_store_delete(w, 200, ids + 100, &nd));
+    m_delete(m, 200, ids + 100);
+    OPEN(io, NULL, VL_STORE_READONLY, &r);
+    vl_index *hw = vl_store_index(w), *hr = vl_store_index(r);
+    vl_stats st;
+    CHECK_RC(vl_index_stats(hw, &st), VL_OK);
+    CHECK(st.tombstones > 0);
+
+    /* compact: the writer's index is rebuilt from the compacted graph into the same handle */
+    vl_io *dst = mem_dev(NULL, 0);
+    SOK(w, vl_store_compact(w, dst));
+    CHECK(vl_store_index(w) == hw);
+    CHECK_RC(vl_index_stats(hw, &st), VL_OK);
+    CHECK(st.tombstones == 0);                    /* hw reads the new index */
+    CHECK(vl_index_count(hw) == 400);
+    CHECK_RC(vl_index_check(hw), VL_OK);
+    if (m_check(m, w, 1)) return 1;
+
+    /* the file is replaced by the compacted image: the reader reloads into the same handle */
+    uint64_t dn;
+    const uint8_t *db = vl_io_mem_data(dst, &dn);
+    CHECK(io->truncate(io->ctx, 0) == VL_OK);
+    CHECK(io->append(io->ctx, db, (uint32_t)dn) == VL_OK);
+    vl_store_refresh_result res;
+    if (refresh_is(r, VL_REFRESH_RELOADED, &res)) return 1;
+    CHECK(vl_store_index(r) == hr);
+    CHECK_RC(vl_index_check(hr), VL_OK);
+    CHECK(vl_index_count(hr) == 400);
+    if (m_check(m, r, 1)) return 1;
+
+    /* later writes keep going through the same handle */
+    CHECK(do_upsert(w, m, 50, ids + 100, &seed, 2, fids, 1) == VL_OK);
+    CHECK(vl_store_index(w) == hw && vl_index_count(hw) == 450);
+    if (m_check(m, w, 1)) return 1;
+    SOK(r, vl_store_close(r));
+    SOK(w, vl_store_close(w));
+    m_free(m);
+    vl_io_mem_free(dst);
+    vl_io_mem_free(io);
+    return 0;
+}

@@ -1,0 +1,187 @@
+/*
+ * index.h — the index layer's private header: the layout of struct vl_index
+ * and the declarations that need it. Included ONLY by the index's own files,
+ * index.c (lifecycle, batches, reads, flat search), hnsw.c (graph build and
+ * traversal), meta.c (records, field names, filter columns) and filter.c
+ * (filter programs). Every other layer (the store, store_*.c) sees vl_index
+ * as an opaque handle and goes through veclite.h and the vl__index_*
+ * accessors of internal.h, so the compiler rejects a field access there.
+ *
+ * Storage layout of an index with n nodes (slots 0..n-1) and capacity cap:
+ * every per-node array below, and the search's candidate heap, point into
+ * ONE allocation (`block`, index.c "the node block"), vectors first.
+ *   vecs      n*dim floats, row i = node i (malloc alignment: the kernels
+ *             load unaligned, and rows are not 64-byte aligned for most dims
+ *             anyway).
+ *   inv_norm  cosine only: 1/||v_i|| in float (the raw vector is kept so
+ *             get() returns exactly what was inserted).
+ *   ids       external u64 id of every node (tombstones keep theirs).
+ *   dead      1 for a tombstone (deleted or superseded by an upsert).
+ *   meta/meta_len  the node's metadata record (NULL/0 = none; tombstones: none).
+ *   HNSW only:
+ *     level    top layer of the node.
+ *     links0   layer 0, flat: node*(M0+1) u32 = { count, M0 neighbour slots }.
+ *     upper    per node with level > 0: level*(M+1) u32, layer l (1-based) at
+ *              (l-1)*(M+1) = { count, M neighbour slots }.
+ * Filter support: per-field value columns (meta.c) and the compiled filter of
+ * the current search (filter.c), both owned by the index.
+ * Invariants (checked by vl_index_check): the id map holds exactly the live
+ * nodes, each mapped to the slot whose ids[] equals the key; links point to
+ * nodes < n whose level is >= the layer, never to themselves, without
+ * duplicates; the entry point is on max_level; filter columns agree with the
+ * records; tombstones hold no metadata.
+ */
+#ifndef VL_INDEX_H
+#define VL_INDEX_H
+
+#include "internal.h"
+
+#define VL_MAX_COLS  16u          /* filter columns kept per index */
+#define VL_COL_ABSENT 0xffu
+
+/* a search result: node slot and its external id */
+typedef struct vl_hit { float d; uint32_t node; uint64_t id; } vl_hit;
+
+/* ---- the index ---- */
+struct vl_index {
+    vl_config cfg;           /* defaults applied */
+    uint32_t dim, metric, kind;
+    uint32_t M, M0, efc;
+    double   level_mult;     /* 1 / ln(M) */
+    uint64_t rng;            /* level RNG state (splitmix64) */
+
+    /* nodes: every per-node array below (and cand) points into `block`,
+     * one allocation sized for cap nodes (index.c, "the node block") */
+    uint32_t n, cap, live;
+    void     *block;
+    float    *vecs;
+    float    *inv_norm;
+    uint64_t *ids;
+    uint8_t  *dead;
+    uint8_t  **meta;
+    uint32_t *meta_len;
+    uint64_t meta_bytes;
+    /* HNSW */
+    uint8_t  *level;
+    uint32_t *links0;
+    uint32_t **upper;
+    uint64_t upper_bytes;
+    uint32_t entry;          /* VL_NO_NODE when empty */
+    uint32_t max_level;
+
+    vl_idmap map;
+
+    /* field-name registry */
+    uint32_t n_fields, fields_cap;
+    char     **field_name;
+    uint32_t *field_len;
+    uint32_t *field_hash;    /* open-addressing table of field ids (+1; 0 = empty) */
+    uint32_t field_hash_cap;
+    uint32_t *field_stamp;   /* duplicate detection while validating records */
+    uint32_t stamp_gen;
+
+    /* search scratch: reused, grown on demand, never shrunk */
+    uint16_t *visit;         /* cap entries */
+    uint16_t visit_tag;
+    vl_pair  *cand;  uint32_t cand_cap;   /* candidate heap (<= n entries) */
+    vl_pair  *top;   uint32_t top_cap;    /* result heap (<= ef+1 entries) */
+    vl_pair  *sel;   uint32_t sel_cap;    /* neighbour selection scratch */
+    vl_hit   *res;   uint32_t res_cap;    /* final per-query results */
+
+    /* filter columns (meta.c): for a field used in filters, each node's tag
+     * (VL_COL_ABSENT if the node lacks the field) and value: the 8 LE bytes of
+     * a number, the byte of a BOOL, or for STR/BYTES/JSON the offset of the
+     * value's u32 length inside the node's record. Built on first use, kept
+     * current by every metadata write. */
+    struct vl_col { uint32_t fid; uint8_t *tag; uint64_t *raw; } cols[VL_MAX_COLS];
+    uint32_t n_cols;
+    /* the current search's compiled filter */
+    struct vl_finst *fprog; uint32_t fprog_cap;
+    uint32_t fdepth;         /* nesting depth of the compiled filter (root = 1) */
+    uint8_t *fmatch; uint64_t fmatch_cap;  /* match bytes per node (+ scratch levels) */
+
+    /* tombstone reclamation (vl__hnsw_reclaim): nodes removed, passes run */
+    uint64_t reclaimed, reclaims;
+
+    /* ascending live ids for vl_index_ids, rebuilt lazily after writes */
+    uint64_t *sorted; uint32_t sorted_n, sorted_cap; int sorted_valid;
+
+    char msg[256];
+};
+
+void vl__fields_free(vl_index *h);
+
+/* ---- metadata columns (meta.c) ---- */
+const struct vl_col *vl__col_get(vl_index *h, uint32_t fid);  /* NULL: none (walk records) */
+void vl__cols_set_node(vl_index *h, uint32_t node);    /* recompute from meta[node] */
+void vl__cols_move(vl_index *h, uint32_t dst, uint32_t src);
+int  vl__cols_reserve(vl_index *h, uint32_t cap);      /* VL_OK / VL_ENOMEM */
+void vl__cols_free(vl_index *h);
+uint64_t vl__cols_bytes(const vl_index *h);
+int  vl__cols_check(const vl_index *h);                /* VL_OK / VL_ECORRUPT (+ message) */
+
+/* ---- filters (filter.c) ---- */
+/* Evaluate a filter already accepted by vl_filter_check against a record
+ * already accepted by vl__meta_validate: 1 match, 0 no match. */
+int vl__filter_match(const uint8_t *f, uint32_t flen, const uint8_t *rec, uint32_t rec_len);
+
+/* A filter compiled for one search: prefix-ordered instructions with decoded
+ * literals and resolved columns. */
+typedef struct vl_finst {
+    uint8_t op;              /* VL_F_*, or VL_FI_VALUE for an IN list entry */
+    uint8_t cmp;
+    uint16_t fid;
+    uint32_t n;              /* AND/OR: children; IN: values */
+    uint32_t end;            /* index one past this subtree */
+    const struct vl_col *col;/* column of fid, or NULL */
+    vl_value lit;            /* CMP literal / IN entry */
+} vl_finst;
+#define VL_FI_VALUE 255
+/* Compile a checked filter into h->fprog (building columns as needed).
+ * VL_OK / VL_ENOMEM. */
+int vl__filter_compile(vl_index *h, const uint8_t *f, uint32_t flen);
+/* Whether live-or-not node matches the compiled filter. */
+int vl__filter_node(const vl_index *h, uint32_t node);
+/* The compiled filter for every node at once: *out[i] = 1 if node i matches
+ * (tombstones included). Column-wise, ~5x cheaper per node than
+ * vl__filter_node. VL_OK, or VL_ENOMEM (caller falls back per node). */
+int vl__filter_bytemap(vl_index *h, const uint8_t **out);
+
+/* ---- HNSW (hnsw.c) ---- */
+/* Insert node `node` (vector, level, id already stored; links zeroed).
+ * Cannot fail: scratch was reserved by vl__hnsw_reserve. */
+void vl__hnsw_insert(vl_index *h, uint32_t node);
+/* Make sure inserting up to `total_nodes` nodes needs no allocation. */
+int  vl__hnsw_reserve(vl_index *h, uint32_t total_nodes);
+/* Ensure search scratch for beam width ef (and k results). VL_OK / VL_ENOMEM. */
+int  vl__search_reserve(vl_index *h, uint32_t ef);
+/* Graph search for one query: up to ef (d, node) pairs of live nodes (that
+ * match the compiled filter when `filtered`) into out, unsorted; returns how
+ * many. */
+uint32_t vl__hnsw_search(vl_index *h, const float *q, float qinv, uint32_t ef, int filtered,
+                         vl_pair *out);
+int  vl__hnsw_check(const vl_index *h);
+/* Remove every tombstone from the graph: each surviving node's lists that
+ * pointed at removed nodes are re-selected (hnswlib's heuristic) from their
+ * surviving links plus the survivors reachable through the removed nodes'
+ * lists; then node arrays, filter columns and the id map are compacted
+ * (survivors keep their relative order, so the result is deterministic)
+ * and the entry point moves to a survivor on the top layer if it was
+ * removed. Needs h->live > 0. VL_OK, or VL_ENOMEM with h unchanged. */
+int  vl__hnsw_reclaim(vl_index *h);
+uint32_t vl__random_level(vl_index *h);
+
+/* Internal distance between a query (with inverse norm qinv for cosine) and
+ * node i: l2sq, -dot, or 1 - cos. Smaller is closer. NaN (only possible with
+ * overflowing inputs) becomes +inf so orderings stay total. */
+static inline float vl__dist_node(const vl_index *h, const float *q, float qinv, uint32_t i)
+{
+    const float *v = h->vecs + (size_t)i * h->dim;
+    float d;
+    if (h->metric == VL_METRIC_L2) d = VL_K_L2SQ(q, v, h->dim);
+    else if (h->metric == VL_METRIC_DOT) d = -VL_K_DOT(q, v, h->dim);
+    else d = vl_k_cos_from_dot(VL_K_DOT(q, v, h->dim), qinv, h->inv_norm[i]);
+    return d == d ? d : (float)INFINITY;
+}
+
+#endif /* VL_INDEX_H */
