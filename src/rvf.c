@@ -907,6 +907,19 @@ static int try_manifest(vl_rvf *h, uint64_t pos, uint64_t size, vl_rvf_header *h
     return 1;
 }
 
+/* The handle's picture of its committed manifest (found at mpos, header mh, payload mp parsed
+ * as m): epoch, profile, where it lies and what it hashes to. Open and refresh both adopt one. */
+static void adopt_manifest(vl_rvf *h, const mview *m, uint64_t mpos, const vl_rvf_header *mh,
+                           const uint8_t *mp)
+{
+    h->epoch = m->epoch;
+    h->profile = m->profile;
+    h->manifest_offset = mpos;
+    h->committed_end = mpos + 64 + mh->payload_length;
+    h->man_crc = vl_crc32(0, mp, (size_t)mh->payload_length);
+    vl_rvf_header_encode(mh, h->man_hdr);
+}
+
 /* Backward scan (docs/format.md §5.1). *found = 0 when there is none.
  * Hashing budget: a crafted file can put a plausible manifest header every
  * few bytes, each claiming a payload up to EOF, which would make the scan
@@ -1304,12 +1317,7 @@ static int load(vl_rvf *h)
     }
     h->dim = m.dim;
     h->metric = m.metric;
-    h->epoch = m.epoch;
-    h->profile = m.profile;
-    h->manifest_offset = mpos;
-    h->committed_end = mpos + 64 + mh.payload_length;
-    h->man_crc = vl_crc32(0, mp, (size_t)mh.payload_length);
-    vl_rvf_header_encode(&mh, h->man_hdr);
+    adopt_manifest(h, &m, mpos, &mh, mp);
     if (m.has_fidi) {
         h->flags |= VL_RVF_F_FIDI;
         memcpy(h->file_id, m.fidi, 16);
@@ -3173,12 +3181,7 @@ int vl_rvf_refresh(vl_rvf *h, vl_rvf_row_fn row_cb, vl_rvf_id_fn del_cb, void *c
         rf_reload(h, status, "the newer deleted list keeps ids the rows do not explain");
         goto out;
     }
-    h->epoch = m.epoch;
-    h->profile = m.profile;
-    h->manifest_offset = mpos;
-    h->committed_end = mpos + 64 + mh.payload_length;
-    h->man_crc = vl_crc32(0, mp, (size_t)mh.payload_length);
-    vl_rvf_header_encode(&mh, h->man_hdr);
+    adopt_manifest(h, &m, mpos, &mh, mp);
     h->flags &= ~(uint32_t)VL_RVF_F_INDEX;
     h->n_witness = 0;
     uint64_t maxid = mh.segment_id;

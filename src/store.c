@@ -136,12 +136,7 @@
  * Helpers
  * ====================================================================== */
 
-static int smsg(vl_store *s, int rc, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-static int smsg(vl_store *s, int rc, const char *fmt, ...)
+int vl__store_msg(vl_store *s, int rc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -153,8 +148,8 @@ static int smsg(vl_store *s, int rc, const char *fmt, ...)
 static int writable(vl_store *s)
 {
     if (!s) return VL_EINVAL;
-    if (s->poisoned) return smsg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
-    if (s->readonly) return smsg(s, VL_EREADONLY, "the store was opened read-only");
+    if (s->poisoned) return vl__store_msg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
+    if (s->readonly) return vl__store_msg(s, VL_EREADONLY, "the store was opened read-only");
     return VL_OK;
 }
 
@@ -174,7 +169,7 @@ static int commit(vl_store *s, const vl_rvf_commit_args *a, uint32_t *n_deleted)
     int rc = vl_rvf_commit(s->rvf, a, n_deleted);
     if (rc) {
         if (vl_rvf_poisoned(s->rvf)) s->poisoned = 1;
-        smsg(s, rc, "commit failed: %s", vl_rvf_errmsg(s->rvf));
+        vl__store_msg(s, rc, "commit failed: %s", vl_rvf_errmsg(s->rvf));
     }
     return rc;
 }
@@ -183,7 +178,7 @@ static int commit(vl_store *s, const vl_rvf_commit_args *a, uint32_t *n_deleted)
 static int apply_failed(vl_store *s, int rc, const char *what)
 {
     s->poisoned = 1;
-    return smsg(s, VL_EFATAL, "%s was committed to the file, but applying it in memory failed (%s: "
+    return vl__store_msg(s, VL_EFATAL, "%s was committed to the file, but applying it in memory failed (%s: "
                 "%s); the store is now unusable: reopen it", what, vl_errstr(rc), vl_errmsg(s->idx));
 }
 
@@ -292,14 +287,14 @@ static int check_rows(vl_store *s, uint32_t n, const float *vecs)
         double ss = 0;
         for (uint32_t j = 0; j < dim; j++) {
             if (!(v[j] - v[j] == 0.0f))
-                return smsg(s, VL_EINVAL, "vector %u component %u is not finite", i, j);
+                return vl__store_msg(s, VL_EINVAL, "vector %u component %u is not finite", i, j);
             ss += (double)v[j] * v[j];
         }
         if (cosine && !(ss > 0.0))
-            return smsg(s, VL_EINVAL, "vector %u is all zeros; cosine similarity needs a non-zero vector", i);
+            return vl__store_msg(s, VL_EINVAL, "vector %u is all zeros; cosine similarity needs a non-zero vector", i);
         float inv = (float)(1.0 / sqrt(ss));
         if (cosine && (!(inv > 0.f) || !isfinite(inv)))
-            return smsg(s, VL_EINVAL, "vector %u has a norm outside the float range", i);
+            return vl__store_msg(s, VL_EINVAL, "vector %u has a norm outside the float range", i);
     }
     return VL_OK;
 }
@@ -307,14 +302,14 @@ static int check_rows(vl_store *s, uint32_t n, const float *vecs)
 static int check_meta(vl_store *s, uint32_t n, const uint8_t *meta, const uint32_t *off)
 {
     if (!meta && !off) return VL_OK;
-    if (!meta || !off) return smsg(s, VL_EINVAL, "meta and meta_off must both be NULL or both be set");
+    if (!meta || !off) return vl__store_msg(s, VL_EINVAL, "meta and meta_off must both be NULL or both be set");
     for (uint32_t i = 0; i < n; i++) {
         if (off[i + 1] < off[i])
-            return smsg(s, VL_EINVAL, "meta_off is not ascending at row %u", i);
+            return vl__store_msg(s, VL_EINVAL, "meta_off is not ascending at row %u", i);
         char why[160];
         int rc = vl__meta_validate(s->idx, meta + off[i], off[i + 1] - off[i], vl_index_field_count(s->idx), why,
                                    sizeof why);
-        if (rc) return smsg(s, rc, "metadata record %u: %s", i, why);
+        if (rc) return vl__store_msg(s, rc, "metadata record %u: %s", i, why);
     }
     return VL_OK;
 }
@@ -669,15 +664,15 @@ int vl_store_set_dim(vl_store *s, uint32_t dim)
     vl_rvf_info_get(s->rvf, &ri);
     if (dim && dim == ri.dim) return VL_OK;
     if (dim == 0 || dim > VL_MAX_DIM)
-        return smsg(s, VL_EINVAL, "dimension %u is outside 1..%u", dim, (unsigned)VL_MAX_DIM);
+        return vl__store_msg(s, VL_EINVAL, "dimension %u is outside 1..%u", dim, (unsigned)VL_MAX_DIM);
     if (ri.dim)
-        return smsg(s, VL_EINVAL, "wrong dimension: the store has dimension %u, the vectors %u", ri.dim, dim);
+        return vl__store_msg(s, VL_EINVAL, "wrong dimension: the store has dimension %u, the vectors %u", ri.dim, dim);
     int rc = writable(s);
     if (rc) return rc;
-    if ((rc = vl__index_set_dim(s->idx, dim))) return smsg(s, rc, "%s", vl_errmsg(s->idx));
+    if ((rc = vl__index_set_dim(s->idx, dim))) return vl__store_msg(s, rc, "%s", vl_errmsg(s->idx));
     if ((rc = vl_rvf_set_dim(s->rvf, dim))) {
         (void)vl__index_set_dim(s->idx, 1);
-        return smsg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
+        return vl__store_msg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
     }
     s->cfg.dim = dim;
     return VL_OK;
@@ -689,18 +684,18 @@ int vl_store_upsert(vl_store *s, uint32_t n, const uint64_t *ids, const float *v
     int rc = writable(s);
     if (rc) return rc;
     if (n == 0) return VL_OK;
-    if (!ids || !vecs) return smsg(s, VL_EINVAL, "ids and vecs must not be NULL");
+    if (!ids || !vecs) return vl__store_msg(s, VL_EINVAL, "ids and vecs must not be NULL");
     if ((rc = check_meta(s, n, meta, meta_off)) || (rc = check_rows(s, n, vecs))) return rc;
     vl_idmap dd;
     meta_plan P;
     memset(&P, 0, sizeof P);
-    if (dedup_build(&dd, n, ids)) return smsg(s, VL_ENOMEM, "out of memory");
+    if (dedup_build(&dd, n, ids)) return vl__store_msg(s, VL_ENOMEM, "out of memory");
     meta_batch B = { &dd, n, ids, meta, meta_off, MB_UPSERT, NULL, NULL, 0, 0 };
     int any = batch_touches_meta(s, &B);
     if (any && ((rc = tiers_room(s)) || (rc = meta_plan_build(s, &B, &P)))) {
         vl_idmap_free(&dd);
         plan_free(&P);
-        return smsg(s, rc, "%s building the metadata segment", vl_errstr(rc));
+        return vl__store_msg(s, rc, "%s building the metadata segment", vl_errstr(rc));
     }
     char action[48];
     snprintf(action, sizeof action, "ingest:count=%u", n);
@@ -729,20 +724,20 @@ int vl_store_set_meta(vl_store *s, uint32_t n, const uint64_t *ids, const uint8_
     int rc = writable(s);
     if (rc) return rc;
     if (n == 0) return VL_OK;
-    if (!ids) return smsg(s, VL_EINVAL, "ids must not be NULL");
+    if (!ids) return vl__store_msg(s, VL_EINVAL, "ids must not be NULL");
     if ((rc = check_meta(s, n, meta, meta_off))) return rc;
     for (uint32_t i = 0; i < n; i++)
         if (vl_index_contains(s->idx, &ids[i]) != VL_OK)
-            return smsg(s, VL_ENOTFOUND, "id %llu (row %u) is not in the store", (unsigned long long)ids[i], i);
+            return vl__store_msg(s, VL_ENOTFOUND, "id %llu (row %u) is not in the store", (unsigned long long)ids[i], i);
     vl_idmap dd;
     meta_plan P;
     memset(&P, 0, sizeof P);
-    if (dedup_build(&dd, n, ids)) return smsg(s, VL_ENOMEM, "out of memory");
+    if (dedup_build(&dd, n, ids)) return vl__store_msg(s, VL_ENOMEM, "out of memory");
     meta_batch B = { &dd, n, ids, meta, meta_off, MB_SETMETA, NULL, NULL, 0, 0 };
     if ((rc = tiers_room(s)) || (rc = meta_plan_build(s, &B, &P))) {
         vl_idmap_free(&dd);
         plan_free(&P);
-        return smsg(s, rc, "%s building the metadata segment", vl_errstr(rc));
+        return vl__store_msg(s, rc, "%s building the metadata segment", vl_errstr(rc));
     }
     vl_idmap_free(&dd);
     char action[48];
@@ -804,25 +799,25 @@ static int branch_load_maps(vl_store *s)
         if (d.seg_type == VL_RVF_SEG_MEMBERSHIP) mi = i;
     }
     if (ci == NONE32 || mi == NONE32)
-        return smsg(s, VL_ECORRUPT, "a branch() child must list a COW_MAP and a MEMBERSHIP segment; this one lists "
+        return vl__store_msg(s, VL_ECORRUPT, "a branch() child must list a COW_MAP and a MEMBERSHIP segment; this one lists "
                     "only a %s", ci == NONE32 ? "MEMBERSHIP" : "COW_MAP");
     s->br = vl_mem_calloc(1, sizeof *s->br);
-    if (!s->br) return smsg(s, VL_ENOMEM, "out of memory");
+    if (!s->br) return vl__store_msg(s, VL_ENOMEM, "out of memory");
     char why[200];
     uint8_t *p = NULL;
     vl_rvf_dirent d;
     (void)vl_rvf_dir(s->rvf, ci, &d);
     int rc = vl_rvf_read_payload(s->rvf, ci, BRANCH_MAX_COW, &p);
-    if (rc) return smsg(s, rc, "COW_MAP: %s", vl_rvf_errmsg(s->rvf));
+    if (rc) return vl__store_msg(s, rc, "COW_MAP: %s", vl_rvf_errmsg(s->rvf));
     rc = vl_branch_parse_cow(s->br, p, d.payload_length, why, sizeof why);
     vl_mem_free(p);
-    if (rc) return smsg(s, rc, "%s", why);
+    if (rc) return vl__store_msg(s, rc, "%s", why);
     (void)vl_rvf_dir(s->rvf, mi, &d);
     if ((rc = vl_rvf_read_payload(s->rvf, mi, BRANCH_MAX_MEMBERSHIP, &p)))
-        return smsg(s, rc, "MEMBERSHIP: %s", vl_rvf_errmsg(s->rvf));
+        return vl__store_msg(s, rc, "MEMBERSHIP: %s", vl_rvf_errmsg(s->rvf));
     rc = vl_branch_parse_membership(s->br, p, d.payload_length, why, sizeof why);
     vl_mem_free(p);
-    if (rc) return smsg(s, rc, "%s", why);
+    if (rc) return vl__store_msg(s, rc, "%s", why);
     return VL_OK;
 }
 
@@ -838,14 +833,14 @@ static int branch_hide_ids(vl_store *s, uint32_t n, const uint64_t *ids, uint64_
     if (!s->br) return VL_OK;
     vl_branch nb = *s->br;
     nb.bits = vl_mem_alloc((size_t)(nb.nwords ? nb.nwords : 1) * 8);
-    if (!nb.bits) return smsg(s, VL_ENOMEM, "out of memory");
+    if (!nb.bits) return vl__store_msg(s, VL_ENOMEM, "out of memory");
     memcpy(nb.bits, s->br->bits, (size_t)nb.nwords * 8);
     uint32_t changed = 0;
     for (uint32_t i = 0; i < n; i++) changed += (uint32_t)vl_branch_hide(&nb, ids[i]);
     if (!changed) { vl_mem_free(nb.bits); return VL_OK; }
     if (vl_branch_encode_membership(&nb, mem, mem_len)) {
         vl_mem_free(nb.bits);
-        return smsg(s, VL_ENOMEM, "out of memory encoding the MEMBERSHIP");
+        return vl__store_msg(s, VL_ENOMEM, "out of memory encoding the MEMBERSHIP");
     }
     *bits = nb.bits;
     return VL_OK;
@@ -888,12 +883,12 @@ int vl_store_delete(vl_store *s, uint32_t n, const uint64_t *ids, uint32_t *n_de
 {
     int rc = writable(s);
     if (rc) return rc;
-    if (!n_deleted) return smsg(s, VL_EINVAL, "n_deleted must not be NULL");
+    if (!n_deleted) return vl__store_msg(s, VL_EINVAL, "n_deleted must not be NULL");
     *n_deleted = 0;
     if (n == 0) return VL_OK;
-    if (!ids) return smsg(s, VL_EINVAL, "ids must not be NULL");
+    if (!ids) return vl__store_msg(s, VL_EINVAL, "ids must not be NULL");
     vl_idmap dd;
-    if (dedup_build(&dd, n, ids)) return smsg(s, VL_ENOMEM, "out of memory");
+    if (dedup_build(&dd, n, ids)) return vl__store_msg(s, VL_ENOMEM, "out of memory");
     uint32_t live = 0;
     for (uint32_t i = 0; i < n; i++)
         live += is_last(&dd, n, ids, i) && vl_index_contains(s->idx, &ids[i]) == VL_OK;
@@ -904,7 +899,7 @@ int vl_store_delete(vl_store *s, uint32_t n, const uint64_t *ids, uint32_t *n_de
     if (any && ((rc = tiers_room(s)) || (rc = meta_plan_build(s, &B, &P)))) {
         vl_idmap_free(&dd);
         plan_free(&P);
-        return smsg(s, rc, "%s building the metadata segment", vl_errstr(rc));
+        return vl__store_msg(s, rc, "%s building the metadata segment", vl_errstr(rc));
     }
     vl_idmap_free(&dd);
     uint64_t *nbits;
@@ -936,7 +931,7 @@ int vl_store_delete(vl_store *s, uint32_t n, const uint64_t *ids, uint32_t *n_de
     /* the file deletes the child's own rows; a branch child's index also the inherited ones */
     if (*n_deleted != (s->br ? live : d)) {
         s->poisoned = 1;
-        return smsg(s, VL_EFATAL, "internal: the file deleted %u ids, the index %u; reopen the store", d,
+        return vl__store_msg(s, VL_EFATAL, "internal: the file deleted %u ids, the index %u; reopen the store", d,
                     *n_deleted);
     }
     if (live && vl__index_kind(s->idx) == VL_INDEX_HNSW) s->graph_dirty = 1;
@@ -955,7 +950,7 @@ static int snapshot_commit(vl_store *s, uint32_t n_del, const uint64_t *del, con
     meta_snapshot_begin(s, &w, NULL, 0);
     int rc = vl__meta_finish(&w, &P.out);
     vl__meta_writer_free(&w);
-    if (rc) { plan_free(&P); return smsg(s, rc, "%s building the metadata snapshot", vl_errstr(rc)); }
+    if (rc) { plan_free(&P); return vl__store_msg(s, rc, "%s building the metadata snapshot", vl_errstr(rc)); }
     P.snap = 1;
     vl_rvf_seg segs[2];
     vl_rvf_commit_args a = { 0 };
@@ -983,11 +978,11 @@ int vl_store_clear(vl_store *s)
     if (rc) return rc;
     uint64_t live = vl_index_count(s->idx);
     uint64_t *ids = vl_mem_alloc((size_t)(live ? live : 1) * sizeof *ids);
-    if (!ids) return smsg(s, VL_ENOMEM, "out of memory listing %llu ids", (unsigned long long)live);
+    if (!ids) return vl__store_msg(s, VL_ENOMEM, "out of memory listing %llu ids", (unsigned long long)live);
     uint32_t got = 0;
     if (live && (rc = vl_index_ids(s->idx, NULL, 0, ids, (uint32_t)live, &got))) {
         vl_mem_free(ids);
-        return smsg(s, rc, "listing ids: %s", vl_errmsg(s->idx));
+        return vl__store_msg(s, rc, "listing ids: %s", vl_errmsg(s->idx));
     }
     char action[48];
     snprintf(action, sizeof action, "delete:count=%u", got);
@@ -1010,9 +1005,9 @@ int vl_store_clear(vl_store *s)
 int vl_store_field(vl_store *s, const char *name, uint32_t len, uint32_t *field_id_out)
 {
     if (!s) return VL_EINVAL;
-    if (s->poisoned) return smsg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
+    if (s->poisoned) return vl__store_msg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
     int rc = vl_index_field(s->idx, name, len, field_id_out);
-    if (rc) return smsg(s, rc, "%s", vl_errmsg(s->idx));
+    if (rc) return vl__store_msg(s, rc, "%s", vl_errmsg(s->idx));
     return VL_OK;
 }
 
@@ -1022,19 +1017,19 @@ int vl_store_file_meta_set(vl_store *s, const char *key, uint32_t key_len, const
     int rc = writable(s);
     if (rc) return rc;
     if (!key || key_len == 0 || key_len > MAX_FM_KEY)
-        return smsg(s, VL_EINVAL, "file metadata keys are 1..%u bytes", MAX_FM_KEY);
+        return vl__store_msg(s, VL_EINVAL, "file metadata keys are 1..%u bytes", MAX_FM_KEY);
     if (key_len >= 8 && memcmp(key, "veclite.", 8) == 0)
-        return smsg(s, VL_EINVAL, "file metadata keys starting \"veclite.\" are reserved");
+        return vl__store_msg(s, VL_EINVAL, "file metadata keys starting \"veclite.\" are reserved");
     if (val_len > MAX_FM_VAL || (val_len && !val))
-        return smsg(s, VL_EINVAL, "file metadata values are at most %u bytes", MAX_FM_VAL);
+        return vl__store_msg(s, VL_EINVAL, "file metadata values are at most %u bytes", MAX_FM_VAL);
     if (val_len && s->nfm >= VL_STORE_MAX_FM_KEYS && !fm_find(s, (const uint8_t *)key, key_len))
-        return smsg(s, VL_EBUDGET, "a store holds at most %u file-metadata keys", VL_STORE_MAX_FM_KEYS);
+        return vl__store_msg(s, VL_EBUDGET, "a store holds at most %u file-metadata keys", VL_STORE_MAX_FM_KEYS);
     meta_plan P;
     memset(&P, 0, sizeof P);
     meta_batch B = { NULL, 0, NULL, NULL, NULL, MB_NONE, (const uint8_t *)key, val, key_len, val_len };
     if ((rc = tiers_room(s)) || (rc = meta_plan_build(s, &B, &P))) {
         plan_free(&P);
-        return smsg(s, rc, "%s building the metadata segment", vl_errstr(rc));
+        return vl__store_msg(s, rc, "%s building the metadata segment", vl_errstr(rc));
     }
     vl_rvf_seg seg;
     vl_rvf_commit_args a = { 0 };
@@ -1086,12 +1081,12 @@ int vl_store_checkpoint(vl_store *s)
     if (vl__index_kind(s->idx) != VL_INDEX_HNSW || !s->graph_dirty || s->br) return VL_OK;   /* branch: not persisted */
     del_set ds = { NULL, vl_rvf_deleted_ids(s->rvf, NULL, 0) };
     ds.ids = vl_mem_alloc((size_t)(ds.n ? ds.n : 1) * sizeof *ds.ids);
-    if (!ds.ids) return smsg(s, VL_ENOMEM, "out of memory");
+    if (!ds.ids) return vl__store_msg(s, VL_ENOMEM, "out of memory");
     (void)vl_rvf_deleted_ids(s->rvf, ds.ids, ds.n);
     vl_buf ib = { 0 };
     rc = vl__index_export(s->idx, keep_deleted, &ds, &ib, NULL, NULL, NULL, NULL);
     vl_mem_free(ds.ids);
-    if (rc) return smsg(s, rc, "out of memory encoding the graph");
+    if (rc) return vl__store_msg(s, rc, "out of memory encoding the graph");
     vl_rvf_seg seg = { VL_RVF_SEG_INDEX, ib.p, ib.len };
     vl_rvf_commit_args a = { 0 };
     a.n_segs = 1; a.segs = &seg;
@@ -1130,7 +1125,7 @@ static int checkpoint_due(vl_store *s)
 static int index_like(vl_store *s, vl_index **out)
 {
     int rc = vl_index_new(&s->cfg, out);
-    if (rc) return smsg(s, rc, "cannot create an index");
+    if (rc) return vl__store_msg(s, rc, "cannot create an index");
     for (uint32_t f = 0; f < vl_index_field_count(s->idx); f++) {
         uint32_t id, len;
         const char *name = vl__index_field_name(s->idx, f, &len);
@@ -1138,7 +1133,7 @@ static int index_like(vl_store *s, vl_index **out)
         if (rc || id != f) {
             vl_index_free(*out);
             *out = NULL;
-            return smsg(s, rc ? rc : VL_ENOMEM, "cannot copy field names");
+            return vl__store_msg(s, rc ? rc : VL_ENOMEM, "cannot copy field names");
         }
     }
     return VL_OK;
@@ -1147,8 +1142,8 @@ static int index_like(vl_store *s, vl_index **out)
 /* Compacted image into dst; with `move` the store then lives there. */
 static int compact_into(vl_store *s, vl_io *dst, int move)
 {
-    if (s->poisoned) return smsg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
-    if (!dst) return smsg(s, VL_EINVAL, "NULL target device");
+    if (s->poisoned) return vl__store_msg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
+    if (!dst) return vl__store_msg(s, VL_EINVAL, "NULL target device");
     int hnsw = vl__index_kind(s->idx) == VL_INDEX_HNSW && !s->br;   /* a branch child's graph spans two files */
     vl_meta_writer w;
     vl_buf mb = { 0 }, ib = { 0 };
@@ -1162,18 +1157,18 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
     meta_snapshot_begin(s, &w, NULL, 1);
     int rc = vl__meta_finish(&w, &mb);
     vl__meta_writer_free(&w);
-    if (rc) return smsg(s, rc, "%s building the metadata snapshot", vl_errstr(rc));
+    if (rc) return vl__store_msg(s, rc, "%s building the metadata snapshot", vl_errstr(rc));
     if (hnsw && (rc = vl__index_export(s->idx, NULL, NULL, &ib, move ? &g : NULL, move ? &gids : NULL,
                                        move ? &gvecs : NULL, move ? &gdead : NULL))) {
         vl__buf_free(&mb);
-        return smsg(s, rc, "out of memory encoding the graph");
+        return vl__store_msg(s, rc, "out of memory encoding the graph");
     }
     vl_rvf_seg segs[2] = { { VL_RVF_SEG_META, mb.p, mb.len }, { VL_RVF_SEG_INDEX, ib.p, ib.len } };
     rc = vl_rvf_compact_ex(s->rvf, dst, s->now_ns, BIT(VL_RVF_SEG_META) | BIT(VL_RVF_SEG_INDEX), segs,
                            hnsw ? 2 : 1, &nr);
     if (rc) {
         if (vl_rvf_poisoned(s->rvf)) s->poisoned = 1;
-        smsg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
+        vl__store_msg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
         goto out;
     }
     if (!move) { vl_rvf_free(nr); goto out; }
@@ -1268,13 +1263,13 @@ static int write_initial_meta(vl_store *s)
 int vl_store_derive(vl_store *s, vl_io *child, const uint8_t *file_id, vl_store **out)
 {
     if (!s || !out) return VL_EINVAL;
-    if (s->poisoned) return smsg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
-    if (!child || !file_id) return smsg(s, VL_EINVAL, "derive needs a device and a 16-byte file id");
+    if (s->poisoned) return vl__store_msg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
+    if (!child || !file_id) return vl__store_msg(s, VL_EINVAL, "derive needs a device and a 16-byte file id");
     vl_store *c = store_new(child);
-    if (!c) return smsg(s, VL_ENOMEM, "out of memory");
+    if (!c) return vl__store_msg(s, VL_ENOMEM, "out of memory");
     char m[256];
     int rc = vl_rvf_derive(s->rvf, child, file_id, &c->rvf, m, sizeof m);
-    if (rc) { store_free(c); return smsg(s, rc, "derive: %s", m); }
+    if (rc) { store_free(c); return vl__store_msg(s, rc, "derive: %s", m); }
     c->cfg = s->cfg;
     c->now_ns = s->now_ns;
     c->idx = NULL;
@@ -1282,10 +1277,10 @@ int vl_store_derive(vl_store *s, vl_io *child, const uint8_t *file_id, vl_store 
     for (uint32_t i = 0; i < s->nfm; i++)
         if (fm_set(c, s->fm[i].key, s->fm[i].klen, s->fm[i].val, s->fm[i].vlen)) {
             store_free(c);
-            return smsg(s, VL_ENOMEM, "out of memory");
+            return vl__store_msg(s, VL_ENOMEM, "out of memory");
         }
     if ((rc = write_initial_meta(c))) {
-        smsg(s, rc, "derive: %s", c->msg);
+        vl__store_msg(s, rc, "derive: %s", c->msg);
         store_free(c);
         return rc;
     }
@@ -1415,14 +1410,14 @@ static int load_meta(loader *L)
     vl_rvf_info_get(s->rvf, &info);
     vl_meta_cb cb = { L, cb_schema, cb_filemeta, cb_record };
     L->sch_at = vl_mem_alloc(65536 * sizeof *L->sch_at);
-    if (!L->sch_at) return smsg(s, VL_ENOMEM, "out of memory");
+    if (!L->sch_at) return vl__store_msg(s, VL_ENOMEM, "out of memory");
     memset(L->sch_at, 0xff, 65536 * sizeof *L->sch_at);
     for (uint32_t i = 0; i < info.dir_count; i++) {
         vl_rvf_dirent d;
         if (vl_rvf_dir(s->rvf, i, &d) || d.seg_type != VL_RVF_SEG_META) continue;
         uint8_t *p = NULL;
         int rc = vl_rvf_read_payload(s->rvf, i, VL_META_MAX_PAYLOAD, &p);
-        if (rc) return smsg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
+        if (rc) return vl__store_msg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
         vl_meta_head hd;
         /* check first (no callbacks), then reset on a snapshot, then apply */
         rc = vl__meta_parse(p, d.payload_length, &hd, NULL, L->why, sizeof L->why);
@@ -1457,9 +1452,9 @@ static int load_meta(loader *L)
             }
         }
         vl_mem_free(p);
-        if (rc == VL_ENOMEM) return smsg(s, rc, "out of memory reading metadata");
-        if (rc == VL_EBUDGET) return smsg(s, rc, "%s", L->why);
-        if (rc) return smsg(s, rc, "META segment %llu at offset %llu: %s", (unsigned long long)d.seg_id,
+        if (rc == VL_ENOMEM) return vl__store_msg(s, rc, "out of memory reading metadata");
+        if (rc == VL_EBUDGET) return vl__store_msg(s, rc, "%s", L->why);
+        if (rc) return vl__store_msg(s, rc, "META segment %llu at offset %llu: %s", (unsigned long long)d.seg_id,
                             (unsigned long long)d.offset, L->why);
     }
     return VL_OK;
@@ -1476,13 +1471,13 @@ static int load_fields(loader *L)
 {
     vl_store *s = L->s;
     if (!L->fid_map) L->fid_map = vl_mem_alloc(65536 * sizeof *L->fid_map);
-    if (!L->fid_map) return smsg(s, VL_ENOMEM, "out of memory");
+    if (!L->fid_map) return vl__store_msg(s, VL_ENOMEM, "out of memory");
     memset(L->fid_map, 0xff, 65536 * sizeof *L->fid_map);
     if (L->nsch > 1) qsort(L->sch, L->nsch, sizeof *L->sch, sch_cmp);
     for (uint32_t i = 0; i < L->nsch; i++) {
         uint32_t id;
         int rc = vl_index_field(s->idx, (const char *)L->names.p + L->sch[i].name_off, L->sch[i].len, &id);
-        if (rc) return smsg(s, rc == VL_ENOMEM ? rc : VL_ECORRUPT, "META field name %u: %s", L->sch[i].fid,
+        if (rc) return vl__store_msg(s, rc == VL_ENOMEM ? rc : VL_ECORRUPT, "META field name %u: %s", L->sch[i].fid,
                             vl_errmsg(s->idx));
         L->fid_map[L->sch[i].fid] = id;
         if (id != L->sch[i].fid) s->meta_snapshot_due = 1;
@@ -1506,12 +1501,12 @@ static int row_record(loader *L, uint64_t id, uint64_t seg_off, vl_buf *tmp, con
     const uint8_t *p = L->recbuf.p + e->off;
     tmp->len = 0;
     vl__buf_put(tmp, p, e->len);
-    if (tmp->oom) return smsg(L->s, VL_ENOMEM, "out of memory");
+    if (tmp->oom) return vl__store_msg(L->s, VL_ENOMEM, "out of memory");
     uint32_t n = get16(tmp->p), o = 2;
     for (uint32_t f = 0; f < n; f++) {          /* structure was checked by the META parser */
         uint32_t fid = get16(tmp->p + o), nid = L->fid_map[fid];
         if (nid == NONE32)
-            return smsg(L->s, VL_ECORRUPT, "metadata of id %llu uses field id %u, which no META schema "
+            return vl__store_msg(L->s, VL_ECORRUPT, "metadata of id %llu uses field id %u, which no META schema "
                         "names", (unsigned long long)id, fid);
         tmp->p[o] = (uint8_t)nid;
         tmp->p[o + 1] = (uint8_t)(nid >> 8);
@@ -1520,7 +1515,7 @@ static int row_record(loader *L, uint64_t id, uint64_t seg_off, vl_buf *tmp, con
     }
     char why[160];
     if (vl__meta_validate(L->s->idx, tmp->p, e->len, vl_index_field_count(L->s->idx), why, sizeof why))
-        return smsg(L->s, VL_ECORRUPT, "metadata of id %llu: %s", (unsigned long long)id, why);
+        return vl__store_msg(L->s, VL_ECORRUPT, "metadata of id %llu: %s", (unsigned long long)id, why);
     *rec = tmp->p;
     *len = e->len;
     L->applied++;
@@ -1563,10 +1558,10 @@ static int chunk_flush(rowset *R)
 {
     if (R->cn == 0) return VL_OK;
     vl_store *s = R->L->s;
-    if (R->cmeta.oom) return smsg(s, VL_ENOMEM, "out of memory");
+    if (R->cmeta.oom) return vl__store_msg(s, VL_ENOMEM, "out of memory");
     int rc = vl_index_upsert(s->idx, R->cn, R->cids, R->cvecs, R->cmeta.len ? R->cmeta.p : NULL,
                              R->cmeta.len ? R->coff : NULL);
-    if (rc) return smsg(s, rc, "building the index: %s", vl_errmsg(s->idx));
+    if (rc) return vl__store_msg(s, rc, "building the index: %s", vl_errmsg(s->idx));
     R->inserted += R->cn;
     R->cn = 0;
     R->cmeta.len = 0;
@@ -1615,7 +1610,7 @@ static int scan_cb(void *ctx, uint64_t id, const float *vec, uint64_t seg_off, i
         float *d = (uint64_t)nc * R->dim * sizeof(float) > SIZE_MAX ? NULL
                  : vl_mem_realloc(R->vecs, (size_t)(nc * R->dim * sizeof(float)));
         if (d) R->vecs = d;
-        if (!a || !b || !c || !d) { R->rc = smsg(R->L->s, VL_ENOMEM, "out of memory reading rows"); return R->rc; }
+        if (!a || !b || !c || !d) { R->rc = vl__store_msg(R->L->s, VL_ENOMEM, "out of memory reading rows"); return R->rc; }
         R->cap = nc;
     }
     R->ids[R->n] = id;
@@ -1695,7 +1690,7 @@ static int build_from_index(rowset *R, const vl_graph *g, const uint64_t *gids, 
         snprintf(s->index_note, sizeof s->index_note, "INDEX not used: %s", vl_errmsg(s->idx));
         goto out;
     }
-    if (rc) { smsg(s, rc, "importing the graph: %s", vl_errmsg(s->idx)); goto out; }
+    if (rc) { vl__store_msg(s, rc, "importing the graph: %s", vl_errmsg(s->idx)); goto out; }
     /* metadata of the imported live rows */
     for (uint32_t j = 0; j < nout; j++) {
         if (dead[j]) continue;
@@ -1706,7 +1701,7 @@ static int build_from_index(rowset *R, const vl_graph *g, const uint64_t *gids, 
         if (!len) continue;
         uint32_t off[2] = { 0, len };
         if ((rc = vl_index_set_meta(s->idx, 1, &R->ids[r], rec, off))) {
-            smsg(s, rc, "applying metadata: %s", vl_errmsg(s->idx));
+            vl__store_msg(s, rc, "applying metadata: %s", vl_errmsg(s->idx));
             goto out;
         }
     }
@@ -1720,7 +1715,7 @@ static int build_from_index(rowset *R, const vl_graph *g, const uint64_t *gids, 
     s->graph_dirty = R->inserted > 0 || nout < n;
     rc = VL_OK;
 out:
-    if (rc == VL_ENOMEM && !s->msg[0]) smsg(s, rc, "out of memory loading the graph");
+    if (rc == VL_ENOMEM && !s->msg[0]) vl__store_msg(s, rc, "out of memory loading the graph");
     vl__graph_free(&g2);
     vl_mem_free(present);
     vl_mem_free(target);
@@ -1784,22 +1779,22 @@ static int branch_inherit(vl_store *s, rowset *R, vl_io *parent_io)
     char m[256], why[256];
     vl_rvf *p = NULL;
     int rc = vl_rvf_open(parent_io, &p, m, sizeof m);
-    if (rc) return smsg(s, rc == VL_ENOTFOUND ? VL_ECORRUPT : rc, "the parent '%s': %s", pp, m);
+    if (rc) return vl__store_msg(s, rc == VL_ENOTFOUND ? VL_ECORRUPT : rc, "the parent '%s': %s", pp, m);
     vl_rvf_info pi, ci;
     vl_rvf_info_get(p, &pi);
     vl_rvf_info_get(s->rvf, &ci);
     if (pi.flags & VL_RVF_F_BRANCH) {
-        rc = smsg(s, VL_EVERSION, "the parent '%s' is itself a branch() child; this veclite follows one level "
+        rc = vl__store_msg(s, VL_EVERSION, "the parent '%s' is itself a branch() child; this veclite follows one level "
                   "of branching", pp);
     } else if (pi.dim != ci.dim || pi.metric != ci.metric) {
-        rc = smsg(s, VL_ECORRUPT, "the parent '%s' has dimension %u / metric %u, the child %u / %u", pp, pi.dim,
+        rc = vl__store_msg(s, VL_ECORRUPT, "the parent '%s' has dimension %u / metric %u, the child %u / %u", pp, pi.dim,
                   pi.metric, ci.dim, ci.metric);
     } else if ((rc = vl_branch_check_parent(s->br, parent_io, pi.file_id, why, sizeof why))) {
-        smsg(s, rc, "the parent '%s': %s", pp, why);
+        vl__store_msg(s, rc, "the parent '%s': %s", pp, why);
     } else {
         inherit_ctx c = { R, 0 };
         rc = vl_rvf_scan(p, inherit_row, &c);
-        if (rc && !c.rc) smsg(s, rc, "reading the parent '%s': %s", pp, vl_rvf_errmsg(p));
+        if (rc && !c.rc) vl__store_msg(s, rc, "reading the parent '%s': %s", pp, vl_rvf_errmsg(p));
         if (!rc) rc = chunk_flush(R);
     }
     vl_rvf_free(p);
@@ -1815,7 +1810,7 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_onl
         int rc = branch_load_maps(s);
         if (rc) return rc;
         if (!parent_io && !own_only)
-            return smsg(s, VL_ENOTFOUND, "this file is an @ruvector/rvf-node branch() child: its inherited rows "
+            return vl__store_msg(s, VL_ENOTFOUND, "this file is an @ruvector/rvf-node branch() child: its inherited rows "
                         "live in its parent '%s' (a path relative to the child's directory), which was not "
                         "given; open the child by its file path with the parent beside it", s->br->path);
     }
@@ -1847,7 +1842,7 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_onl
     }
     if (cfg) {
         if (cfg->dim && info.dim && cfg->dim != info.dim) {
-            rc = smsg(s, VL_EINVAL, "the file has dimension %u, the configuration asks for %u", info.dim, cfg->dim);
+            rc = vl__store_msg(s, VL_EINVAL, "the file has dimension %u, the configuration asks for %u", info.dim, cfg->dim);
             goto out;
         }
         c.kind = cfg->kind;
@@ -1868,7 +1863,7 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_onl
     if (have_index && c.m == 0 && !stored) c.m = g.M;      /* e.g. rvf-node's INDEX */
     if ((rc = vl_index_new(&c, &s->idx))) {
         if (rc == VL_EINVAL && !cfg) rc = VL_ECORRUPT;      /* the stored configuration is bad */
-        smsg(s, rc, "the %s configuration (kind %u, m %u, ef %u/%u) is invalid", cfg ? "given" : "stored",
+        vl__store_msg(s, rc, "the %s configuration (kind %u, m %u, ef %u/%u) is invalid", cfg ? "given" : "stored",
              c.kind, c.m, c.ef_construction, c.ef_search);
         goto out;
     }
@@ -1889,10 +1884,10 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_onl
     R.cids = vl_mem_alloc(LOAD_CHUNK * sizeof *R.cids);
     R.cvecs = vl_mem_alloc((size_t)LOAD_CHUNK * info.dim * sizeof(float));
     R.coff = vl_mem_alloc((LOAD_CHUNK + 1) * sizeof *R.coff);
-    if (!R.cids || !R.cvecs || !R.coff) { rc = smsg(s, VL_ENOMEM, "out of memory"); goto out; }
+    if (!R.cids || !R.cvecs || !R.coff) { rc = vl__store_msg(s, VL_ENOMEM, "out of memory"); goto out; }
     rc = vl_rvf_scan_ex(s->rvf, scan_cb, &R);
     if (rc) {
-        if (!R.rc) smsg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
+        if (!R.rc) vl__store_msg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
         goto out;
     }
     if (have_index) {
@@ -1900,7 +1895,7 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_onl
         if (rc == VL_EINVAL) {          /* unusable after all: rebuild from the rows */
             vl_index_free(s->idx);
             s->idx = NULL;
-            if ((rc = vl_index_new(&c, &s->idx))) { smsg(s, rc, "cannot create the index"); goto out; }
+            if ((rc = vl_index_new(&c, &s->idx))) { vl__store_msg(s, rc, "cannot create the index"); goto out; }
             if ((rc = load_fields(&L))) goto out;
             R.inserted = 0;
             R.cn = 0;
@@ -1925,7 +1920,7 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_onl
     for (uint32_t k = 0; k < L.nrecs; k++) nonempty += L.recs[k].len > 0;
     if (nonempty != L.applied) s->meta_snapshot_due = 1;   /* records of ids that are not live */
     if (vl_index_count(s->idx) + s->rows_rejected < info.live) {
-        rc = smsg(s, VL_ECORRUPT, "the file has %llu live rows but only %llu were loaded",
+        rc = vl__store_msg(s, VL_ECORRUPT, "the file has %llu live rows but only %llu were loaded",
                   (unsigned long long)info.live, (unsigned long long)vl_index_count(s->idx));
         goto out;
     }
@@ -1982,23 +1977,23 @@ static int store_open(vl_io *io, vl_io *parent_io, int own_only, const vl_config
         size == 0) {
         /* ---- create ---- */
         if (!cfg || !file_id) {
-            rc = smsg(s, VL_EINVAL, "creating a store needs a configuration and a 16-byte file id");
+            rc = vl__store_msg(s, VL_EINVAL, "creating a store needs a configuration and a 16-byte file id");
         } else if ((rc = vl_index_new(cfg, &s->idx))) {
-            smsg(s, rc, "invalid configuration (dim %u, metric %u, kind %u, m %u)", cfg->dim, cfg->metric,
+            vl__store_msg(s, rc, "invalid configuration (dim %u, metric %u, kind %u, m %u)", cfg->dim, cfg->metric,
                  cfg->kind, cfg->m);
         } else if ((rc = vl_rvf_create(io, cfg->dim, cfg->metric, file_id, &s->rvf, m, sizeof m))) {
-            smsg(s, rc, "%s", m);
+            vl__store_msg(s, rc, "%s", m);
         } else {
             (void)vl_index_config(s->idx, &s->cfg);
             uint8_t cb[CFG_LEN];
             cfg_encode(&s->cfg, cb);
             if ((rc = fm_set(s, (const uint8_t *)CFG_KEY, (uint32_t)strlen(CFG_KEY), cb, CFG_LEN)))
-                smsg(s, rc, "out of memory");
+                vl__store_msg(s, rc, "out of memory");
             else
                 rc = write_initial_meta(s);
         }
     } else if (rc) {
-        smsg(s, rc, "%s", m);
+        vl__store_msg(s, rc, "%s", m);
     } else {
         rc = load(s, cfg, parent_io, own_only);
     }
@@ -2121,12 +2116,12 @@ static void problem(vl_buf *b, uint32_t *count, const char *fmt, ...)
 int vl_store_verify(vl_store *s, vl_store_verify_result *out)
 {
     if (!s || !out) return VL_EINVAL;
-    if (s->poisoned) return smsg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
+    if (s->poisoned) return vl__store_msg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
     memset(out, 0, sizeof *out);
     vl_buf pb = { 0 };
     uint32_t np = 0;
     int rc = vl_rvf_verify_witness(s->rvf, &out->witness_entries, &out->witness_intact);
-    if (rc == VL_ENOMEM) return smsg(s, rc, "out of memory");
+    if (rc == VL_ENOMEM) return vl__store_msg(s, rc, "out of memory");
     if (rc) problem(&pb, &np, "witness chain: %s", vl_rvf_errmsg(s->rvf));
     if (s->rows_rejected)
         problem(&pb, &np, "%llu rows with non-finite or zero vectors were skipped at open",
@@ -2146,7 +2141,7 @@ int vl_store_verify(vl_store *s, vl_store_verify_result *out)
     rc = store_open(vl_io_view_init(&view, s->io, ri.append_at), NULL, 1, &s->cfg, VL_STORE_READONLY, NULL, &r,
                     m, sizeof m);
     uint64_t inherited = 0;
-    if (rc == VL_ENOMEM) return smsg(s, rc, "out of memory re-reading the store");
+    if (rc == VL_ENOMEM) return vl__store_msg(s, rc, "out of memory re-reading the store");
     if (rc) {
         problem(&pb, &np, "re-reading the file failed (%s): %s", vl_errstr(rc), m);
     } else {
@@ -2167,7 +2162,7 @@ int vl_store_verify(vl_store *s, vl_store_verify_result *out)
         float *va = vl_mem_alloc((size_t)dim * sizeof(float)), *vb = vl_mem_alloc((size_t)dim * sizeof(float));
         if (!va || !vb) {
             vl_mem_free(va); vl_mem_free(vb); vl_store_close(r); vl__buf_free(&pb);
-            return smsg(s, VL_ENOMEM, "out of memory");
+            return vl__store_msg(s, VL_ENOMEM, "out of memory");
         }
         while (bad < 5 && vl_index_ids(s->idx, &after, valid, ids, 256, &got) == VL_OK && got) {
             for (uint32_t i = 0; i < got && bad < 5; i++) {
@@ -2203,7 +2198,7 @@ int vl_store_verify(vl_store *s, vl_store_verify_result *out)
         problem(&pb, &np, "the witness chain is not intact from its first entry (files written by "
                 "rvf-node 0.2.2 across sessions restart it; newer runtimes refuse them)");
     vl__buf_put(&pb, "", 1);
-    if (pb.oom) { vl__buf_free(&pb); return smsg(s, VL_ENOMEM, "out of memory"); }
+    if (pb.oom) { vl__buf_free(&pb); return vl__store_msg(s, VL_ENOMEM, "out of memory"); }
     vl_mem_free(s->problems);
     s->problems = (char *)pb.p;
     out->problems = np;
@@ -2219,10 +2214,10 @@ int vl_store_write_outcome(const vl_store *s)
 int vl_store_check_image(vl_store *s, vl_io *img)
 {
     if (!s || !img) return VL_EINVAL;
-    if (s->poisoned) return smsg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
+    if (s->poisoned) return vl__store_msg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
     char m[256];
     int rc = vl_rvf_check_image(s->rvf, img, m, sizeof m);
-    return rc ? smsg(s, rc, "%s", m) : VL_OK;
+    return rc ? vl__store_msg(s, rc, "%s", m) : VL_OK;
 }
 
 const char *vl_store_problems(const vl_store *s)

@@ -187,6 +187,13 @@ struct vl_store {
     vl_buf rf_up, rf_del;
 };
 
+/* Leave a printf-style message in s->msg and return rc (store.c; store_refresh.c uses it too). */
+int vl__store_msg(vl_store *s, int rc, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
 /* store.c's file-metadata setter (val_len 0 removes the key). VL_OK / VL_ENOMEM. */
 void vl__store_fm_clear(vl_store *s);
 int vl__store_fm_set(vl_store *s, const uint8_t *key, uint32_t klen, const uint8_t *val, uint32_t vlen);

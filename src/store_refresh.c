@@ -58,14 +58,6 @@ static int rf_del(void *ctx, uint64_t id)
     return c->del.oom ? VL_ENOMEM : 0;
 }
 
-static int rmsg(vl_store *s, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(s->msg, sizeof s->msg, fmt, ap);
-    va_end(ap);
-    return rc;
-}
 
 /* Swap s's contents with a fresh read-only open of its device. */
 static int reload(vl_store *s, const char *why)
@@ -77,7 +69,7 @@ static int reload(vl_store *s, const char *why)
     int rc = vl_store_open(s->io, &c, VL_STORE_READONLY, NULL, &n, m, sizeof m);
     if (rc) {
         s->poisoned = 1;
-        return rmsg(s, rc, "refresh had to reload the store (%s), and the reload failed: %s; reopen it", why, m);
+        return vl__store_msg(s, rc, "refresh had to reload the store (%s), and the reload failed: %s; reopen it", why, m);
     }
     vl_store tmp = *s;
     *s = *n;
@@ -183,7 +175,7 @@ static int apply_meta(vl_store *s, const vl_buf *old, rf_meta *M, const char **w
         if (vl_rvf_dir(s->rvf, i, &d) || d.seg_type != VL_RVF_SEG_META || is_old_meta(old, d.seg_id)) continue;
         uint8_t *p = NULL;
         int rc = vl_rvf_read_payload(s->rvf, i, VL_META_MAX_PAYLOAD, &p);
-        if (rc) return rmsg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
+        if (rc) return vl__store_msg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
         vl_meta_head hd;
         rc = vl__meta_parse(p, d.payload_length, &hd, NULL, pwhy, sizeof pwhy);
         if (!rc) {
@@ -207,11 +199,11 @@ static int apply_meta(vl_store *s, const vl_buf *old, rf_meta *M, const char **w
                 if (!rc) s->meta_gen = hd.generation;
             }
         } else {
-            rc = rmsg(s, rc, "META segment %llu at offset %llu: %s", (unsigned long long)d.seg_id,
+            rc = vl__store_msg(s, rc, "META segment %llu at offset %llu: %s", (unsigned long long)d.seg_id,
                       (unsigned long long)d.offset, pwhy);
         }
         vl_mem_free(p);
-        if (rc) return rc == VL_ENOMEM ? rmsg(s, rc, "out of memory reading metadata") : rc;
+        if (rc) return rc == VL_ENOMEM ? vl__store_msg(s, rc, "out of memory reading metadata") : rc;
     }
     s->fields_durable = vl_index_field_count(s->idx);
     return VL_OK;
@@ -240,7 +232,7 @@ static int apply_index(vl_store *s, rf_ctx *C, rf_meta *M, vl_store_refresh_resu
     uint32_t *boff = vl_mem_alloc((RF_CHUNK + 1) * sizeof *boff);
     vl_buf bmeta = { 0 };
     int rc = VL_OK;
-    if (!touched || !bids || !bvec || !cur || !boff) { rc = rmsg(s, VL_ENOMEM, "out of memory"); goto out; }
+    if (!touched || !bids || !bvec || !cur || !boff) { rc = vl__store_msg(s, VL_ENOMEM, "out of memory"); goto out; }
     uint32_t bn = 0;
     for (uint64_t r = 0; r <= nrows && rc == VL_OK; r++) {
         if (r < nrows) {
@@ -270,7 +262,7 @@ static int apply_index(vl_store *s, rf_ctx *C, rf_meta *M, vl_store_refresh_resu
             else if (live) vl__buf_put(&bmeta, old_meta, old_len);
             boff[++bn] = (uint32_t)bmeta.len;
             vl__buf_put(&s->rf_up, &id, 8);
-            if (bmeta.oom || s->rf_up.oom) { rc = rmsg(s, VL_ENOMEM, "out of memory"); break; }
+            if (bmeta.oom || s->rf_up.oom) { rc = vl__store_msg(s, VL_ENOMEM, "out of memory"); break; }
             if (bn < RF_CHUNK) continue;
         }
         if (bn == 0) continue;
@@ -317,7 +309,7 @@ static int apply_index(vl_store *s, rf_ctx *C, rf_meta *M, vl_store_refresh_resu
     }
     if (!rc && s->rf_up.oom) rc = VL_ENOMEM;
 out:
-    if (rc && !s->msg[0]) rmsg(s, rc, "applying the refresh to the index: %s", vl_errmsg(s->idx));
+    if (rc && !s->msg[0]) vl__store_msg(s, rc, "applying the refresh to the index: %s", vl_errmsg(s->idx));
     vl_mem_free(touched);
     vl_mem_free(bids);
     vl_mem_free(bvec);
@@ -332,12 +324,12 @@ int vl_store_refresh(vl_store *s, vl_store_refresh_result *out)
     if (!s || !out) return VL_EINVAL;
     memset(out, 0, sizeof *out);
     s->rf_up.len = s->rf_del.len = 0;
-    if (s->poisoned) return rmsg(s, VL_EFATAL, "the store is poisoned: reopen it");
+    if (s->poisoned) return vl__store_msg(s, VL_EFATAL, "the store is poisoned: reopen it");
     vl_rvf_info info;
     vl_rvf_info_get(s->rvf, &info);
     out->epoch = info.epoch;
     if (!s->readonly) return VL_OK;               /* a writer is always current */
-    if (s->br) return rmsg(s, VL_EINVAL, "refresh of an rvf-node branch() child is not supported: reopen it");
+    if (s->br) return vl__store_msg(s, VL_EINVAL, "refresh of an rvf-node branch() child is not supported: reopen it");
     s->msg[0] = 0;
 
     vl_buf old = { 0 };                           /* seg ids of the listed META */
@@ -345,7 +337,7 @@ int vl_store_refresh(vl_store *s, vl_store_refresh_result *out)
         vl_rvf_dirent d;
         if (vl_rvf_dir(s->rvf, i, &d) == VL_OK && d.seg_type == VL_RVF_SEG_META) vl__buf_put(&old, &d.seg_id, 8);
     }
-    if (old.oom) { vl__buf_free(&old); return rmsg(s, VL_ENOMEM, "out of memory"); }
+    if (old.oom) { vl__buf_free(&old); return vl__store_msg(s, VL_ENOMEM, "out of memory"); }
     rf_ctx C = { { 0 }, { 0 }, { 0 }, info.dim };
     rf_meta M;
     memset(&M, 0, sizeof M);
@@ -355,7 +347,7 @@ int vl_store_refresh(vl_store *s, vl_store_refresh_result *out)
     char rwhy[256];
     int rc = vl_rvf_refresh(s->rvf, rf_row, rf_del, &C, &st);
     if (rc && st != VL_RVF_REFRESH_APPLIED) {     /* the rvf handle is unchanged */
-        rmsg(s, rc, "refresh: %s", vl_rvf_errmsg(s->rvf));
+        vl__store_msg(s, rc, "refresh: %s", vl_rvf_errmsg(s->rvf));
         goto out;
     }
     if (st == VL_RVF_REFRESH_NONE) goto out;
