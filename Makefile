@@ -126,7 +126,7 @@ tests/golden/rvf/golden_data.h: tools/embed-golden.mjs tests/golden/rvf/expected
 # and by tests/js/fuzz-replay.test.js (`build/fuzz_open` over the corpus, no fuzzing).
 # fuzz_open_nohash skips content hashes (VL_FUZZ_SKIP_HASH) so mutations reach the parsers;
 # that define exists only for this build.
-FUZZ_SRC   := src/rvf.c src/crc32.c src/io_mem.c src/idmap.c src/mem.c tests/fuzz/fuzz_open.c
+FUZZ_SRC   := src/rvf.c src/rvf_commit.c src/rvf_compact.c src/rvf_witness.c src/rvf_refresh.c src/crc32.c src/io_mem.c src/idmap.c src/mem.c tests/fuzz/fuzz_open.c
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc
 FUZZ_SECONDS ?= 120
 build/fuzz_open: $(FUZZ_SRC) $(CORE_HDR) Makefile

@@ -26,7 +26,7 @@
  *     record (op 1 "no metadata" for an upsert without metadata over an id
  *     that had some, for a delete of such an id, for an emptied set_meta),
  *     so the META state always equals the live ids' metadata. (Offsets
- *     cannot tell: rvf.c's tiered merges move unchanged rows to new VEC
+ *     cannot tell: rvf_commit.c's tiered merges move unchanged rows to new VEC
  *     segments.) A record of an id that is not live (rvf-node deleted it)
  *     is ignored and the next META write is a full snapshot;
  *   - field names: the META schema (names registered in the index in file
@@ -34,8 +34,8 @@
  *     META write is a full snapshot so ids stay consistent in the file);
  *   - the graph: the newest listed INDEX segment covers exactly the rows of
  *     VEC segments at lower offsets (written before it; row commits keep it
- *     listed and rvf.c's tier merges never move those rows, so the rows
- *     after it are the rows written since: rvf.c "INDEX coverage"). Its
+ *     listed and rvf_commit.c's tier merges never move those rows, so the rows
+ *     after it are the rows written since: rvf_commit.c "INDEX coverage"). Its
  *     nodes whose row is still there are imported as they are (deleted ids as routing
  *     tombstones); nodes whose row is gone or was re-written since are
  *     removed and their neighbours re-linked (vl__graph_remap); the live
@@ -48,7 +48,7 @@
  *
  * META policy: a commit that changes metadata writes one META segment.
  * The listed META are a base snapshot (if any) followed by deltas whose
- * payload sizes shrink towards the end ("tiers"), like rvf.c's VEC tiers.
+ * payload sizes shrink towards the end ("tiers"), like rvf_commit.c's VEC tiers.
  * The commit's own delta (changed records, field names registered since,
  * changed file-metadata keys; size b) absorbs the newest listed deltas
  * while the group's bytes are >= half the bytes of the next older one:

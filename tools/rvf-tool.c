@@ -1,6 +1,6 @@
 /*
  * rvf-tool.c — a native command-line driver of the .rvf format layer
- * (src/rvf.c) over the POSIX device, for interop tests and inspection.
+ * (src/rvf*.c) over the POSIX device, for interop tests and inspection.
  *
  *   rvf-tool dump FILE            JSON: identity, counts, live rows (ids as
  *                                 strings, vectors as shortest float text)
@@ -12,7 +12,8 @@
  *       derive CHILD FILEID_HEX32
  *   Each command commits durably; the tool prints one JSON line per command.
  *
- * Build: clang -std=c11 -O1 -Isrc tools/rvf-tool.c src/rvf.c src/crc32.c \
+ * Build: clang -std=c11 -O1 -Isrc tools/rvf-tool.c src/rvf.c src/rvf_commit.c \
+ *          src/rvf_compact.c src/rvf_witness.c src/rvf_refresh.c src/crc32.c \
  *          src/io_posix.c src/mem.c src/idmap.c -o build/rvf-tool
  * (tests/js/rvf-interop.test.js builds it the same way.)
  * Exit status: 0 on success, 1 with a message on stderr otherwise.

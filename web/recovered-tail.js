@@ -5,8 +5,8 @@
 //
 // What happens: the engine opens a file at its newest intact MANIFEST; the bytes after it (a
 // torn commit, or complete segments in front of a damaged manifest) are not loaded, and a
-// writable handle cuts them off before its first append (src/rvf.c fix_tail). So a writable open
-// first copies them into a file beside the store:
+// writable handle cuts them off before its first append (src/rvf_commit.c fix_tail). So a
+// writable open first copies them into a file beside the store:
 //
 //     <file>.recovered-<epoch>-<offset>-<ms>
 //

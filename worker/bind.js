@@ -666,7 +666,7 @@ export class Engine {
    * Throw the VecliteError of a failed store call. A failed commit (VL_EIO) carries `outcome`
    * (vl_store_write_outcome): 'notWritten' when the engine rolled the commit back, so nothing of
    * it is in the file (durably), 'unknown' when that rollback failed too, so a reopen may show the
-   * whole write or none of it (src/rvf.c "Failed means failed").
+   * whole write or none of it (src/rvf_commit.c "Failed means failed").
    */
   _checkStore(rc, st, what) {
     if (rc >= 0) return rc;

@@ -12,7 +12,8 @@
  *
  * Build (clang 14):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
- *     src/rvf.c src/crc32.c src/io_mem.c src/idmap.c src/mem.c \
+ *     src/rvf.c src/rvf_commit.c src/rvf_compact.c src/rvf_witness.c \
+ *     src/rvf_refresh.c src/crc32.c src/io_mem.c src/idmap.c src/mem.c \
  *     tests/fuzz/fuzz_open.c -o build/fuzz_open
  *   build/fuzz_open -max_len=65536 tests/golden/rvf   # seeds: the golden files
  * Crashes are minimized (-minimize_crash=1) into tests/golden/corrupt/,

@@ -21,12 +21,13 @@ const { RvfDatabase } = require('@ruvector/rvf-node');
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TOOL = path.join(root, 'build/rvf-tool');
-const TOOL_SRC = ['tools/rvf-tool.c', 'src/rvf.c', 'src/crc32.c', 'src/io_posix.c', 'src/mem.c', 'src/idmap.c'];
+const TOOL_SRC = ['tools/rvf-tool.c', 'src/rvf.c', 'src/rvf_commit.c', 'src/rvf_compact.c', 'src/rvf_witness.c',
+  'src/rvf_refresh.c', 'src/crc32.c', 'src/io_posix.c', 'src/mem.c', 'src/idmap.c'];
 const DIM = 8;
 let dir;
 
 before(() => {
-  const newest = Math.max(...TOOL_SRC.concat(['src/rvf.h', 'src/io.h', 'src/internal.h'])
+  const newest = Math.max(...TOOL_SRC.concat(['src/rvf.h', 'src/rvf_internal.h', 'src/io.h', 'src/internal.h'])
     .map((f) => fs.statSync(path.join(root, f)).mtimeMs));
   if (!fs.existsSync(TOOL) || fs.statSync(TOOL).mtimeMs < newest) {
     fs.mkdirSync(path.dirname(TOOL), { recursive: true });

@@ -1,5 +1,5 @@
-// tests/js/witness.test.js — the WITNESS chain of .rvf files veclite writes (src/rvf.c, "Witness
-// chain" and "History of format decisions"), checked from the bytes.
+// tests/js/witness.test.js — the WITNESS chain of .rvf files veclite writes (src/rvf_witness.c,
+// "Witness chain"; src/rvf.c, "History of format decisions"), checked from the bytes.
 //
 // Two rules, written here from docs/format.md §4 and the inspector's description of newer upstream
 // runtimes (copied, not imported):

@@ -1451,7 +1451,7 @@ int test_store_close_checkpoint_policy(void)
         SOK(s, vl_store_info(s, &st));
         uint32_t nunc = 0, fileunc = uncovered_in_file(s, io, m);
         for (uint32_t i = 0; i < MAXID; i++) nunc += uncov[i];
-        /* tier merges never move rows the INDEX covers (rvf.c "INDEX coverage"):
+        /* tier merges never move rows the INDEX covers (rvf_commit.c "INDEX coverage"):
          * what an open inserts is exactly what was written since the INDEX */
         if (st.index_loaded != 1 || st.rows_inserted_on_open != fileunc || fileunc != nunc) {
             fprintf(stderr, "session %u: index_loaded %u, inserted %llu, uncovered rows %u (written since the "
