@@ -24,6 +24,22 @@
  * policy calls vl__hnsw_reclaim, which removes them and re-links their
  * neighbours ("tombstone reclamation" below).
  *
+ * Ownership. The graph layer owns the graph part of struct vl_index: the
+ * contents of level[], links0[] and upper[] (and the lists upper[] points
+ * to), upper_bytes, entry and max_level. index.c only allocates their room
+ * (the node block; upper lists before an insert), initialises a new node's
+ * row (level from vl__random_level, links zeroed), installs a graph the
+ * store loaded and drops the whole graph when the index empties; linking,
+ * relinking and moving rows happen only here.
+ * Traversal scratch (visit tags, cand/top/sel/res) is sized by index.c and
+ * vl__*_reserve and used here. The index layer (index.c, meta.c, filter.c)
+ * owns everything per node that is not the graph: vecs, inv_norm, ids,
+ * dead, meta/meta_len, the filter columns, the id map, n/live and the
+ * reclamation counters. The graph READS vecs and inv_norm (distances), dead
+ * (tombstones) and the compiled filter and never writes them: reclamation
+ * compacts the graph's arrays and hands index.c the old->new slot map, and
+ * index.c moves its own columns (index.c, "tombstone reclamation").
+ *
  * Invariants (vl__hnsw_check): entry point on max_level; every link points to
  * another node whose level covers the layer; no duplicate links; counts
  * within M / M0; upper[i] != NULL iff level[i] > 0.
@@ -395,9 +411,11 @@ void vl__hnsw_insert(vl_index *h, uint32_t node)
  *      has room and lacks it (an insert adds back-links too; without this
  *      step nodes whose in-links all came from removed nodes are hard to
  *      reach);
- *   3. survivors move down to dense slots in their old order (links
- *      renumbered, id map and filter columns follow), removed nodes' upper
- *      lists are freed; capacity stays for the inserts to come;
+ *   3. survivors' graph rows (level, layer-0 row, upper list) move down to
+ *      dense slots in their old order, links renumbered, removed nodes'
+ *      upper lists freed; capacity stays for the inserts to come. The
+ *      old->new map is the caller's (index.c), which then moves its own
+ *      columns (vectors, ids, records, filter columns, id map) and sets n;
  *   4. the entry point: the old one if it survived, else the first survivor
  *      of the highest level left.
  * Measured on the bench's 10k x 100 (CLIP-100) set, WebAssembly SIMD, M=16:
@@ -406,8 +424,9 @@ void vl__hnsw_insert(vl_index *h, uint32_t node)
  * 0.791/0.989/0.997, against 0.800/0.989/0.997 for a fresh build. A pool
  * of 33 x maxc (about uncapped) took 2.5 s for 0.829/0.993/0.998; without
  * the back-links step recall fell to 0.721/0.976/0.991.
- * Scratch (allocated before anything changes): the old->new slot map (4
- * bytes per node) and pool/queue buffers; visited tags mark candidates. */
+ * Scratch (allocated before anything changes): pool/queue buffers; the
+ * old->new slot map (4 bytes per node) is allocated by the caller before
+ * the call; visited tags mark candidates. */
 #define VL_REPAIR_POOL 4u
 
 static void repair_list(vl_index *h, uint32_t node, uint32_t layer, uint32_t *cand,
@@ -450,17 +469,16 @@ static void repair_list(vl_index *h, uint32_t node, uint32_t layer, uint32_t *ca
     memcpy(ll + 1, cand, (size_t)nc * sizeof *cand);
 }
 
-int vl__hnsw_reclaim(vl_index *h)
+int vl__hnsw_reclaim(vl_index *h, uint32_t *remap)
 {
     uint32_t n = h->n;
-    if (h->live == n || h->live == 0) return VL_OK;
+    if (h->live == n || h->live == 0) return VL_EINVAL;   /* index.c calls only with 0 < live < n */
     uint32_t ccap = VL_REPAIR_POOL * (h->M0 > h->M ? h->M0 : h->M);
-    uint32_t *remap = vl_mem_alloc((size_t)n * sizeof *remap);
     uint32_t *cand = vl_mem_alloc((size_t)ccap * sizeof *cand);
     uint32_t *queue = vl_mem_alloc((size_t)ccap * sizeof *queue);
     vl_pair *pr = vl_mem_alloc((size_t)ccap * sizeof *pr);
-    if (!remap || !cand || !queue || !pr) {
-        vl_mem_free(remap); vl_mem_free(cand); vl_mem_free(queue); vl_mem_free(pr);
+    if (!cand || !queue || !pr) {
+        vl_mem_free(cand); vl_mem_free(queue); vl_mem_free(pr);
         return VL_ENOMEM;
     }
     /* ---- nothing below can fail ---- */
@@ -489,7 +507,8 @@ int vl__hnsw_reclaim(vl_index *h)
         }
     }
 
-    /* 3. compact */
+    /* 3. compact what the graph owns: levels, layer-0 rows, upper lists
+     * (vectors, ids, records, columns and the id map: index.c, from remap) */
     uint32_t old_entry = h->entry;
     size_t stride0 = (size_t)h->M0 + 1;
     for (uint32_t i = 0; i < n; i++) {
@@ -506,25 +525,12 @@ int vl__hnsw_reclaim(vl_index *h)
         }
         uint32_t d = remap[i];
         if (d == i) continue;
-        memcpy(h->vecs + (size_t)d * h->dim, h->vecs + (size_t)i * h->dim, h->dim * sizeof(float));
-        if (h->inv_norm) h->inv_norm[d] = h->inv_norm[i];
-        h->ids[d] = h->ids[i];
-        h->dead[d] = 0;
-        h->meta[d] = h->meta[i];
-        h->meta_len[d] = h->meta_len[i];
-        h->meta[i] = NULL;
-        h->meta_len[i] = 0;
         h->level[d] = (uint8_t)L;
         h->upper[d] = h->upper[i];
         h->upper[i] = NULL;
         memcpy(h->links0 + (size_t)d * stride0, h->links0 + (size_t)i * stride0,
                stride0 * sizeof(uint32_t));
-        vl__cols_move(h, d, i);
-        vl_idmap_put(&h->map, h->ids[d], d);   /* existing key: no growth */
     }
-    h->n = k;
-    h->reclaimed += n - k;
-    h->reclaims++;
 
     /* 4. entry point */
     if (old_entry != VL_NO_NODE && remap[old_entry] != VL_NO_NODE) {
@@ -540,7 +546,7 @@ int vl__hnsw_reclaim(vl_index *h)
     memset(h->visit, 0, (size_t)h->cap * sizeof *h->visit);
     h->visit_tag = 1;
 
-    vl_mem_free(remap); vl_mem_free(cand); vl_mem_free(queue); vl_mem_free(pr);
+    vl_mem_free(cand); vl_mem_free(queue); vl_mem_free(pr);
     return VL_OK;
 }
 

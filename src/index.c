@@ -21,6 +21,17 @@
  * from the graph and the node arrays compacted (maybe_reclaim below,
  * vl__hnsw_reclaim in hnsw.c), so nodes stay within twice the live count.
  *
+ * Ownership between the layers (the graph side is in hnsw.c's opening
+ * comment): this layer (index.c with meta.c and filter.c) owns the node
+ * block's allocation and every per-node column that is not the graph —
+ * vecs, inv_norm, ids, dead, meta/meta_len — plus the filter columns, the
+ * id map, n/live and the reclamation counters; only it moves or rewrites
+ * them. hnsw.c owns the graph's contents (level, links0, upper lists,
+ * upper_bytes, entry, max_level); this file only allocates their room,
+ * initialises a new node's row and drops the graph when the index empties.
+ * Reclamation is split accordingly: hnsw.c re-links and compacts the graph
+ * and returns an old->new slot map; reclaim() below applies it here.
+ *
  * Memory (WebAssembly memory never shrinks, so every transient peak of a
  * build stays in the process): all per-node arrays share one block that a
  * batch grows once, to its final size, after full validation; growth is
@@ -544,8 +555,9 @@ static void flat_remove(vl_index *h, uint32_t node)
 
 /* HNSW tombstone reclamation policy: after a write (upsert or delete), when
  * tombstones outnumber max(live, VL_RECLAIM_MIN), remove them all from the
- * graph (vl__hnsw_reclaim: in-neighbours re-linked, node arrays and id map
- * compacted). So after every write nodes <= live + max(live, VL_RECLAIM_MIN),
+ * graph (vl__hnsw_reclaim: in-neighbours re-linked, graph compacted; then
+ * reclaim() compacts this layer's columns and the id map). So after every
+ * write nodes <= live + max(live, VL_RECLAIM_MIN),
  * i.e. at most twice the live count above the floor, and the repair work
  * (about one neighbour re-selection per surviving node) is amortised over
  * at least max(live, VL_RECLAIM_MIN) writes that made tombstones. The floor
@@ -554,12 +566,55 @@ static void flat_remove(vl_index *h, uint32_t node)
  * tries again. */
 #define VL_RECLAIM_MIN 1024u
 
+/* Tombstone reclamation, the index side. The slot map is allocated here,
+ * before anything changes; vl__hnsw_reclaim allocates its own scratch
+ * before it changes anything, so VL_ENOMEM from either leaves the index as
+ * it was. After it succeeds nothing can fail: survivors' columns move down
+ * to their new (dense, order-preserving: new <= old) slots in increasing
+ * old order, so a move never overwrites a survivor not yet moved.
+ * Tombstones hold no metadata and are not in the id map, so dropping them
+ * needs nothing beyond the move. Needs 0 < live < n. */
+static int reclaim(vl_index *h)
+{
+    uint32_t n = h->n;
+    uint32_t *remap = vl_mem_alloc((size_t)n * sizeof *remap);
+    if (!remap) return VL_ENOMEM;
+    int rc = vl__hnsw_reclaim(h, remap);
+    if (rc != VL_OK) {
+        vl_mem_free(remap);
+        return rc;
+    }
+    /* ---- nothing below can fail ---- */
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t d = remap[i];
+        if (d == VL_NO_NODE) continue;
+        k++;
+        if (d == i) continue;
+        memcpy(h->vecs + (size_t)d * h->dim, h->vecs + (size_t)i * h->dim, h->dim * sizeof(float));
+        if (h->inv_norm) h->inv_norm[d] = h->inv_norm[i];
+        h->ids[d] = h->ids[i];
+        h->dead[d] = 0;
+        h->meta[d] = h->meta[i];
+        h->meta_len[d] = h->meta_len[i];
+        h->meta[i] = NULL;
+        h->meta_len[i] = 0;
+        vl__cols_move(h, d, i);
+        vl_idmap_put(&h->map, h->ids[d], d);   /* existing key: no growth */
+    }
+    h->n = k;
+    h->reclaimed += n - k;
+    h->reclaims++;
+    vl_mem_free(remap);
+    return VL_OK;
+}
+
 static void maybe_reclaim(vl_index *h)
 {
     if (h->kind != VL_INDEX_HNSW || h->live == 0) return;
     uint32_t tomb = h->n - h->live;
     uint32_t floor_ = h->live > VL_RECLAIM_MIN ? h->live : VL_RECLAIM_MIN;
-    if (tomb > floor_) (void)vl__hnsw_reclaim(h);
+    if (tomb > floor_) (void)reclaim(h);
 }
 
 /* ---- writes ---------------------------------------------------------------- */

@@ -100,7 +100,7 @@ struct vl_index {
     uint32_t fdepth;         /* nesting depth of the compiled filter (root = 1) */
     uint8_t *fmatch; uint64_t fmatch_cap;  /* match bytes per node (+ scratch levels) */
 
-    /* tombstone reclamation (vl__hnsw_reclaim): nodes removed, passes run */
+    /* tombstone reclamation (index.c reclaim): nodes removed, passes run */
     uint64_t reclaimed, reclaims;
 
     /* ascending live ids for vl_index_ids, rebuilt lazily after writes */
@@ -164,11 +164,17 @@ int  vl__hnsw_check(const vl_index *h);
 /* Remove every tombstone from the graph: each surviving node's lists that
  * pointed at removed nodes are re-selected (hnswlib's heuristic) from their
  * surviving links plus the survivors reachable through the removed nodes'
- * lists; then node arrays, filter columns and the id map are compacted
- * (survivors keep their relative order, so the result is deterministic)
- * and the entry point moves to a survivor on the top layer if it was
- * removed. Needs h->live > 0. VL_OK, or VL_ENOMEM with h unchanged. */
-int  vl__hnsw_reclaim(vl_index *h);
+ * lists; then the graph's own per-node arrays (level, links0 rows, upper
+ * lists; links renumbered) are compacted (survivors keep their relative
+ * order, so the result is deterministic) and the entry point moves to a
+ * survivor on the top layer if it was removed. remap (h->n entries, the
+ * caller's) receives, for each old slot, its new slot or VL_NO_NODE for a
+ * removed node; new slots are dense, 0..live-1, in old order. Everything
+ * the index layer owns (vecs, inv_norm, ids, dead, meta, filter columns, id
+ * map, n, counters) is NOT touched: the caller applies remap to it (index.c
+ * reclaim). Needs 0 < h->live < h->n (else VL_EINVAL). VL_OK, or VL_ENOMEM
+ * (or VL_EINVAL) with h unchanged and remap unwritten. */
+int  vl__hnsw_reclaim(vl_index *h, uint32_t *remap);
 uint32_t vl__random_level(vl_index *h);
 
 /* Internal distance between a query (with inverse norm qinv for cosine) and

@@ -56,7 +56,7 @@
     X(hnsw_filter_ef_small) \
     X(filter_columns_follow_writes) \
     X(filter_evaluators_agree) \
-    X(hnsw_reclaim_churn) X(hnsw_reclaim_same_ids) X(hnsw_reclaim_nomem) X(mem_build_peak) X(index_rows) \
+    X(hnsw_reclaim_churn) X(hnsw_reclaim_same_ids) X(hnsw_reclaim_nomem) X(hnsw_reclaim_columns) X(mem_build_peak) X(index_rows) \
     X(rvf_crc32) X(rvf_sha256) X(rvf_header_fold32) X(rvf_golden) X(rvf_golden_truncate) \
     X(rvf_roundtrip) X(rvf_truncate_every_offset) X(rvf_bitflip) X(rvf_hostile) \
     X(rvf_unknown_segments) X(rvf_directory_bounded) X(rvf_compact) X(rvf_derive_and_bytes) \

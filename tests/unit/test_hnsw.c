@@ -725,3 +725,179 @@ int test_hnsw_reclaim_nomem(void)
     free(x); free(qs); free(ids);
     return 0;
 }
+
+/* Reclamation split between the layers (hnsw.c compacts the graph and
+ * hands back the old->new slot map, index.c applies it to vectors, norms,
+ * ids, records, filter columns and the id map), through the public API
+ * only: cosine (inverse norms move too), records with an i64, a string and
+ * a bool field (some rows lack a field or have no record), three filter
+ * columns built before the first pass. Rounds of upserts (new vector and
+ * record; deleted ids come back) and deletes trigger several passes; after
+ * each round, against a model of the live rows: every live id's vector and
+ * record are exactly the model's, deleted ids are gone, each filter's full
+ * match set (exact plan, k = n) is exactly the model's, top-K under the
+ * exact plan equals the brute-force oracle (unfiltered via VL_F_TRUE, and
+ * per filter), and the graph plan returns only matching ids with good
+ * recall. */
+static uint32_t reclaim_rec(uint8_t *r, uint32_t i, uint32_t ver, uint16_t fb, uint16_t fs,
+                            uint16_t ff)
+{
+    if ((i + ver) % 9 == 0) return 0;               /* no record */
+    uint32_t len = t_rec_begin(r);
+    len = t_rec_i64(r, len, fb, (int64_t)((i * 7 + ver) % 10));
+    if ((i + ver) % 4) len = t_rec_str(r, len, fs, VL_TAG_STR, (i + ver) % 3 ? "red" : "blue",
+                                       (i + ver) % 3 ? 3 : 4);
+    if ((i + ver) % 5) len = t_rec_bool(r, len, ff, (int)((i + ver) % 2));
+    return len;
+}
+
+/* whether the model record matches filter `which`: 0 b == 3, 1 s == "red",
+ * 2 f == true AND b < 5 */
+static int reclaim_match(uint32_t len, uint32_t i, uint32_t ver, int which)
+{
+    if (len == 0) return 0;
+    int64_t b = (int64_t)((i * 7 + ver) % 10);
+    int has_s = (i + ver) % 4 != 0, red = (i + ver) % 3 != 0;
+    int has_f = (i + ver) % 5 != 0, fv = (int)((i + ver) % 2);
+    if (which == 0) return b == 3;
+    if (which == 1) return has_s && red;
+    return has_f && fv == 1 && b < 5;
+}
+
+int test_hnsw_reclaim_columns(void)
+{
+    const uint32_t n = 3000, dim = 8, nq = 30, rounds = 4;
+    uint64_t *ids = seq_ids(n, 5);
+    vl_index *h = t_index(dim, VL_METRIC_COSINE, VL_INDEX_HNSW, 8, 40, 99);
+    CHECK(h);
+    uint32_t fb, fs, ff;
+    CHECK_OK(vl_index_field(h, "b", 1, &fb));
+    CHECK_OK(vl_index_field(h, "s", 1, &fs));
+    CHECK_OK(vl_index_field(h, "f", 1, &ff));
+    /* filters: 0 b == 3; 1 s == "red"; 2 f == true AND b < 5; 3 TRUE */
+    uint8_t flt[4][64];
+    uint32_t fl[4];
+    fl[0] = f_eq_i64(flt[0], (uint16_t)fb, 3);
+    flt[1][0] = VL_F_CMP; flt[1][1] = VL_CMP_EQ; t_put16(flt[1] + 2, (uint16_t)fs);
+    flt[1][4] = VL_TAG_STR; t_put32(flt[1] + 5, 3); memcpy(flt[1] + 9, "red", 3); fl[1] = 12;
+    flt[2][0] = VL_F_AND; t_put16(flt[2] + 1, 2);
+    flt[2][3] = VL_F_CMP; flt[2][4] = VL_CMP_EQ; t_put16(flt[2] + 5, (uint16_t)ff);
+    flt[2][7] = VL_TAG_BOOL; flt[2][8] = 1;
+    flt[2][9] = VL_F_CMP; flt[2][10] = VL_CMP_LT; t_put16(flt[2] + 11, (uint16_t)fb);
+    flt[2][13] = VL_TAG_I64; t_put64(flt[2] + 14, 5); fl[2] = 22;
+    flt[3][0] = VL_F_TRUE; fl[3] = 1;
+
+    /* the model: current vector, record version, liveness of every id */
+    float *x = t_clustered(n, dim, 12, SIGMA, 301);
+    uint32_t *ver = t_alloc(n * sizeof *ver);
+    uint8_t *live = t_alloc(n), *keep = t_alloc(n);
+    uint8_t *meta = t_alloc((size_t)n * 64);
+    uint32_t *off = t_alloc((n + 1) * sizeof *off);
+    uint64_t *sel = t_alloc(n * sizeof *sel), *got = t_alloc(n * sizeof *got);
+    float *gd = t_alloc(n * sizeof *gd), *row = t_alloc(n * dim * sizeof *row);
+    uint8_t rec[64];
+    off[0] = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        ver[i] = 0; live[i] = 1;
+        off[i + 1] = off[i] + reclaim_rec(meta + off[i], i, 0, (uint16_t)fb, (uint16_t)fs, (uint16_t)ff);
+    }
+    CHECK_RCH(h, vl_index_upsert(h, n, ids, x, meta, off), VL_OK);
+    vl__test_filter_plan(2);
+    for (int w = 0; w < 3; w++) {                   /* builds the three columns */
+        uint32_t c;
+        CHECK_OK(vl_index_search(h, 1, x, K, 32, flt[w], fl[w], got, gd, &c));
+    }
+    uint64_t s = 4711;
+    uint64_t passes = 0;
+    for (uint32_t r = 1; r <= rounds; r++) {
+        /* 400 upserts of random ids (live or deleted) with a new vector and record */
+        float *nx = t_clustered(400, dim, 12, SIGMA, 400 + r);
+        uint32_t nu = 0;
+        uint32_t uoff[401];
+        uint8_t *umeta = t_alloc(400 * 64);
+        uoff[0] = 0;
+        for (uint32_t j = 0; j < 400; j++) {
+            uint32_t i = (uint32_t)(t_rand(&s) % n), dup = 0;
+            for (uint32_t a = 0; a < nu; a++) if (sel[a] == ids[i]) dup = 1;
+            if (dup) continue;
+            ver[i] = r; live[i] = 1;
+            memcpy(x + (size_t)i * dim, nx + (size_t)j * dim, dim * sizeof(float));
+            memcpy(row + (size_t)nu * dim, nx + (size_t)j * dim, dim * sizeof(float));
+            uoff[nu + 1] = uoff[nu] + reclaim_rec(umeta + uoff[nu], i, r, (uint16_t)fb, (uint16_t)fs, (uint16_t)ff);
+            sel[nu++] = ids[i];
+        }
+        CHECK_RCH(h, vl_index_upsert(h, nu, sel, row, umeta, uoff), VL_OK);
+        free(nx); free(umeta);
+        /* delete about half of the live ids */
+        uint32_t nd = 0, gotd;
+        for (uint32_t i = 0; i < n; i++)
+            if (live[i] && t_unif(&s) < 0.5) { sel[nd++] = ids[i]; live[i] = 0; }
+        CHECK_OK(vl_index_delete(h, nd, sel, &gotd));
+        CHECK(gotd == nd);
+        CHECK(nodes_bounded(h));
+        CHECK_RCH(h, vl_index_check(h), VL_OK);
+        vl_stats st;
+        CHECK_OK(vl_index_stats(h, &st));
+        passes = st.reclaims;
+        uint32_t nlive = 0;
+        for (uint32_t i = 0; i < n; i++) nlive += live[i];
+        CHECK(st.live == nlive && vl_index_count(h) == nlive);
+        /* vectors and records of every id */
+        for (uint32_t i = 0; i < n; i++) {
+            float v[8];
+            const uint8_t *m;
+            uint32_t ml;
+            int rc = vl_index_get(h, &ids[i], v, &m, &ml);
+            CHECK(rc == (live[i] ? VL_OK : VL_ENOTFOUND));
+            if (!live[i]) continue;
+            CHECK(memcmp(v, x + (size_t)i * dim, sizeof v) == 0);
+            uint32_t el = reclaim_rec(rec, i, ver[i], (uint16_t)fb, (uint16_t)fs, (uint16_t)ff);
+            CHECK(ml == el && (el == 0 || memcmp(m, rec, el) == 0));
+        }
+        float *qs = t_queries(x, n, dim, nq, SIGMA, 500 + r);
+        for (int w = 0; w < 4; w++) {
+            uint32_t want = 0;
+            for (uint32_t i = 0; i < n; i++) {
+                uint32_t el = live[i] ? reclaim_rec(rec, i, ver[i], (uint16_t)fb, (uint16_t)fs, (uint16_t)ff) : 0;
+                keep[i] = live[i] && (w == 3 || reclaim_match(el, i, ver[i], w));
+                want += keep[i];
+            }
+            /* the full match set, exact plan: exactly the model's */
+            vl__test_filter_plan(2);
+            uint32_t c;
+            CHECK_OK(vl_index_search(h, 1, qs, n, 0, flt[w], fl[w], got, gd, &c));
+            CHECK(c == want);
+            for (uint32_t a = 0; a < c; a++) {
+                uint64_t id = got[a];
+                CHECK(id >= 1000 && (id - 1000) % 5 == 0 && (id - 1000) / 5 < n);
+                CHECK(keep[(id - 1000) / 5]);
+            }
+            /* top-K, exact plan: the oracle's */
+            uint64_t qid[K];
+            float qd[K];
+            for (uint32_t q = 0; q < nq; q++) {
+                CHECK_OK(vl_index_search(h, 1, qs + (size_t)q * dim, K, 0, flt[w], fl[w], qid, qd, &c));
+                CHECK(t_match_oracle(VL_METRIC_COSINE, x, ids, keep, n, dim, qs + (size_t)q * dim, K,
+                                     qid, qd, c) == 0);
+            }
+            /* graph plan: only matching ids, true distances, good recall */
+            vl__test_filter_plan(w == 3 ? 0 : 1);
+            int bad;
+            double rr = recall_of(h, VL_METRIC_COSINE, x, ids, keep, n, dim, qs, nq, 64,
+                                  w == 3 ? NULL : flt[w], w == 3 ? 0 : fl[w], &bad);
+            CHECK(!bad);
+            if (rr < 0.9) {
+                fprintf(stderr, "  round %u filter %d: recall %.3f\n", r, w, rr);
+                return 1;
+            }
+        }
+        vl__test_filter_plan(0);
+        free(qs);
+    }
+    printf("  %u rounds: %llu reclamation passes\n", rounds, (unsigned long long)passes);
+    CHECK(passes >= 2);
+    free(x); free(ver); free(live); free(keep); free(meta); free(off); free(sel); free(got);
+    free(gd); free(row); free(ids);
+    vl_index_free(h);
+    return 0;
+}
