@@ -62,11 +62,11 @@ static int rf_del(void *ctx, uint64_t id)
 /* Swap s's contents with a fresh read-only open of its device. */
 static int reload(vl_store *s, const char *why)
 {
-    vl_config c = s->cfg;
-    c.dim = 0;                                    /* the file's dimension, whatever it is now */
+    /* No configuration: the file's own (dimension, metric, index settings), whatever it is
+     * now, exactly as a fresh read-only open of the file would take it. */
     char m[256];
     vl_store *n = NULL;
-    int rc = vl_store_open(s->io, &c, VL_STORE_READONLY, NULL, &n, m, sizeof m);
+    int rc = vl_store_open(s->io, NULL, VL_STORE_READONLY, NULL, &n, m, sizeof m);
     if (rc) {
         s->poisoned = 1;
         return vl__store_msg(s, rc, "refresh had to reload the store (%s), and the reload failed: %s; reopen it", why, m);

@@ -1568,6 +1568,13 @@ async function refreshState(s) {
   } catch { /* the file is being replaced: refresh what the handle has */ }
   if (replaced) {
     const opened = await s.N.nb.openFileStore(s.N, e, s.path, { readOnly: true, createCfg: null });
+    if (!s.store) {
+      // closed while the new file was being opened: that store is nobody's, close it here
+      e.storeClose(opened.store);
+      e.ioFree(opened.ref);
+      opened.dev.close();
+      throw new VecliteError('ECLOSED', `refresh: ${s.closedWhy || `collection '${s.name}' was closed`}`);
+    }
     e.storeClose(s.store);
     if (s.ref) e.ioFree(s.ref);
     s.dev.close();
@@ -1575,12 +1582,14 @@ async function refreshState(s) {
     s.ref = opened.ref;
     s.dev = opened.dev;
     s.h = e.storeIndex(s.store);
+    adoptConfig(s);
     reloadIdMaps(s);
     return { epoch: e.storeInfo(s.store).epoch, changed: true, added: 0, deleted: 0, reopened: true };
   }
   const r = e.storeRefresh(s.store);
   s.h = e.storeIndex(s.store);
   if (r.status === 2) {
+    adoptConfig(s);
     reloadIdMaps(s);
   } else if (r.status === 1) {
     const nf = e.fieldCount(s.h);
@@ -1661,11 +1670,7 @@ function storeCollection(engine, impl, store, o) {
   const col = new Collection(s);
   s.col = col;
   try {
-    const info = engine.storeInfo(store);
-    const cfg = engine.config(s.h);
-    s.dim = info.dim;
-    s.metric = METRIC_NAMES[info.metric] ?? 'euclidean';
-    s.kind = cfg.kind === engine.C.kinds.FLAT ? 'flat' : 'hnsw';
+    const info = adoptConfig(s);
     loadIdMaps(s);
     if (o.createIdKind && !s.configIdKind && !s.readOnly && info.live === 0) {
       storeWrite(s, () => engine.storeFileMetaSet(store, ID_KIND_KEY, utf8(o.createIdKind)));
@@ -1677,6 +1682,19 @@ function storeCollection(engine, impl, store, o) {
     throw e;
   }
   return col;
+}
+
+/**
+ * Take dimension, metric and index type from the store (at open, and when a refresh reopened or
+ * reloaded it: the file may now be another store). @returns the store's info
+ */
+function adoptConfig(s) {
+  const info = s.engine.storeInfo(s.store);
+  const cfg = s.engine.config(s.h);
+  s.dim = info.dim;
+  s.metric = METRIC_NAMES[info.metric] ?? 'euclidean';
+  s.kind = cfg.kind === s.engine.C.kinds.FLAT ? 'flat' : 'hnsw';
+  return info;
 }
 
 /**

@@ -95,3 +95,53 @@ test('a follower never keeps a process alive: a script that opens with follow an
   assert.equal(code, 0);
   assert.equal(out.trim(), '1');
 });
+
+// ---- regressions found by an adversarial review -------------------------------------------------
+
+test('regression: a file replaced by a store of another configuration: refresh() takes its dimension, metric and index', async () => {
+  for (const how of ['rename', 'copy in place']) {
+    const p = tmp();
+    const q = path.join(path.dirname(p), 'other.rvf');
+    const w = await openCollection(p, { create: { dimension: 4, metric: 'cosine', index: { type: 'flat' } } });
+    await w.insert({ id: 1, vector: [1, 2, 3, 4] });
+    await w.close();
+    const r = await openCollection(p, { readOnly: true });
+    const o = await openCollection(q, { create: { dimension: 3, metric: 'euclidean' } });
+    await o.insert({ id: 'a', vector: [1, 2, 3] });
+    await o.insert({ id: 'b', vector: [3, 2, 1] });
+    await o.close();
+    if (how === 'rename') fs.renameSync(q, p);
+    else fs.writeFileSync(p, fs.readFileSync(q)); // same inode, new bytes: the engine reloads
+    const res = await r.refresh();
+    assert.equal(res.changed, true);
+    const f = await openCollection(p, { readOnly: true });
+    const [a, b] = [await r.stats(), await f.stats()];
+    assert.equal(a.dimension, b.dimension, how);
+    assert.equal(a.metric, b.metric, how);
+    assert.deepEqual(a.index.type, b.index.type, how);
+    assert.deepEqual(Array.from((await r.get('a')).vector), Array.from((await f.get('a')).vector));
+    const hits = async (c) => (await c.search([1, 2, 2.5], { k: 2 })).map((h) => [h.id, h.distance]);
+    assert.deepEqual(await hits(r), await hits(f), how);
+    await r.close();
+    await f.close();
+  }
+});
+
+test('regression: close() while a refresh reopens a replaced file: ECLOSED, and nothing stays open', async () => {
+  const p = tmp();
+  const w = await openCollection(p, { create: { dimension: 2 } });
+  for (let i = 0; i < 50; i++) await w.insert({ id: i, vector: [i, 1] });
+  const r = await openCollection(p, { readOnly: true });
+  await w.delete(3);
+  await w.compact(); // a new inode at the path: the next refresh reopens
+  const pending = r.refresh();
+  await r.close();
+  await assert.rejects(pending, (e) => e instanceof VecliteError && e.code === 'ECLOSED');
+  await w.close();
+  if (fs.existsSync('/proc/self/fd')) {
+    const open = fs.readdirSync('/proc/self/fd').filter((fd) => {
+      try { return fs.readlinkSync(`/proc/self/fd/${fd}`) === fs.realpathSync(p); } catch { return false; }
+    });
+    assert.deepEqual(open, [], 'no descriptor on the store is left open');
+  }
+});
