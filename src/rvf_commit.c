@@ -301,6 +301,20 @@ int vl__rvf_commit_finish(vl_rvf *h, const uint8_t *wit, uint32_t wlen, uint64_t
 /* Ingest                                                                  */
 /* ====================================================================== */
 
+/* A JOURNAL payload (16 + 12 n bytes): n, the new epoch, prev 0, then one delete entry per id. */
+static void encode_journal(uint8_t *jbuf, uint32_t epoch, const uint64_t *ids, uint32_t n)
+{
+    wr32(jbuf, n);
+    wr32(jbuf + 4, epoch);
+    wr64(jbuf + 8, 0);
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t *e = jbuf + 16 + 12 * (size_t)i;
+        e[0] = 1; e[1] = 0;
+        wr16(e + 2, 8);
+        wr64(e + 4, ids[i]);
+    }
+}
+
 /* Encode rows [a, b) of a batch into out (VEC row layout). */
 static void encode_rows(uint8_t *out, uint32_t dim, const uint64_t *ids, const float *vecs,
                         uint32_t a, uint32_t b)
@@ -701,15 +715,7 @@ int vl_rvf_delete(vl_rvf *h, uint32_t n, const uint64_t *ids, uint64_t now_ns, u
     for (uint32_t i = 0; i < n; i++) d += (uint32_t)vl__rvf_delete_id(h, ids[i]);
     vl__rvf_prune_dir(h, d > 0);
     h->epoch++;
-    wr32(jbuf, n);
-    wr32(jbuf + 4, h->epoch);
-    wr64(jbuf + 8, 0);
-    for (uint32_t i = 0; i < n; i++) {
-        uint8_t *e = jbuf + 16 + 12 * (size_t)i;
-        e[0] = 1; e[1] = 0;
-        wr16(e + 2, 8);
-        wr64(e + 4, ids[i]);
-    }
+    encode_journal(jbuf, h->epoch, ids, n);
     uint64_t jid = h->next_seg_id++;
     uint64_t pos = h->append_at + 64 + jlen;
     char action[96];
@@ -850,15 +856,7 @@ int vl_rvf_commit(vl_rvf *h, const vl_rvf_commit_args *a, uint32_t *n_deleted)
     h->epoch++;
     uint64_t jid = 0;
     if (nd) {
-        wr32(jbuf, nd);
-        wr32(jbuf + 4, h->epoch);
-        wr64(jbuf + 8, 0);
-        for (uint32_t i = 0; i < nd; i++) {
-            uint8_t *e = jbuf + 16 + 12 * (size_t)i;
-            e[0] = 1; e[1] = 0;
-            wr16(e + 2, 8);
-            wr64(e + 4, a->del_ids[i]);
-        }
+        encode_journal(jbuf, h->epoch, a->del_ids, nd);
         jid = h->next_seg_id++;
         pos += 64 + jlen;
     }
