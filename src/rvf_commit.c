@@ -297,10 +297,6 @@ int vl__rvf_commit_finish(vl_rvf *h, const uint8_t *wit, uint32_t wlen, uint64_t
     return VL_OK;
 }
 
-/* ====================================================================== */
-/* Ingest                                                                  */
-/* ====================================================================== */
-
 /* A JOURNAL payload (16 + 12 n bytes): n, the new epoch, prev 0, then one delete entry per id. */
 static void encode_journal(uint8_t *jbuf, uint32_t epoch, const uint64_t *ids, uint32_t n)
 {
@@ -314,6 +310,10 @@ static void encode_journal(uint8_t *jbuf, uint32_t epoch, const uint64_t *ids, u
         wr64(e + 4, ids[i]);
     }
 }
+
+/* ====================================================================== */
+/* Ingest                                                                  */
+/* ====================================================================== */
 
 /* Encode rows [a, b) of a batch into out (VEC row layout). */
 static void encode_rows(uint8_t *out, uint32_t dim, const uint64_t *ids, const float *vecs,
