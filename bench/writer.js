@@ -31,7 +31,7 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.lengt
  */
 export async function runWriter({ repoRoot, quick, log }) {
   const api = await import(pathToFileURL(path.join(repoRoot, 'web/index.js')).href);
-  const lockMod = await import(pathToFileURL(path.join(repoRoot, 'worker/lock-file.js')).href);
+  const lockMod = await import(pathToFileURL(path.join(repoRoot, 'idb/lock-file.js')).href);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-bench-writer-'));
   try {
     const out = {};

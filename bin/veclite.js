@@ -7,7 +7,7 @@
 // stops reading, commits the rows read so far, closes the store cleanly (releasing its writer
 // lock) and exits with status 128 + the signal number (130, 143, 129); a second one, or one during
 // any other command, exits at once with that status — the writer lock is still released, by the
-// exit hook of worker/lock-file.js, and every store write is an atomic, crash-safe commit.
+// exit hook of idb/lock-file.js, and every store write is an atomic, crash-safe commit.
 import os from 'node:os';
 import { main } from '../web/cli/main.js';
 

@@ -2,7 +2,7 @@
 // two directory operations compaction needs (docs/format.md §6: "fsync, rename over, fsync dir") and
 // realFilePath(), which gives every name of a file (symlinks, relative paths) one canonical path.
 //
-// How it fits: web/node-backend.js opens a device per .rvf file and hands it to worker/bind.js,
+// How it fits: idb/node-store.js opens a device per .rvf file and hands it to worker/bind.js,
 // whose device glue calls these methods synchronously from inside a C call (the engine's vl_io
 // callbacks cannot wait for a Promise). This module knows bytes and files only — nothing of
 // vectors, segments or locks (docs/conventions.md §6).

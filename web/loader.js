@@ -1,4 +1,4 @@
-// web/loader.js — picks and loads one of the two engine builds (docs/api.md §1, docs/building.md §2).
+// web/loader.js — picks and compiles one of the two engine builds (docs/api.md §1, docs/building.md §2).
 //
 //   pkg-simd/veclite.{mjs,wasm}  built with -msimd128 (SIMD distance kernels)
 //   pkg/veclite.{mjs,wasm}       scalar, provably free of SIMD opcodes
@@ -18,8 +18,8 @@
 // - Every failure rejects with a VecliteError('EBACKEND'); nothing hangs on a LinkError.
 // - This file never calls the engine's exports (worker/bind.js is the only one that does).
 
-import { instantiate } from './instantiate.js';
-import { VecliteError } from './errors.js';
+import { instantiateModule } from '../worker/engine.js';
+import { VecliteError } from '../worker/errors.js';
 
 // (module (func (result v128) (i32x4.splat (i32.const 0))))  -- 29 bytes, made with wasm-as
 const SIMD_PROBE = new Uint8Array([
@@ -65,12 +65,6 @@ export async function compileWasm(url) {
 /** @type {{ simd: Promise<WebAssembly.Module>|null, scalar: Promise<WebAssembly.Module>|null }} */
 const compiled = { simd: null, scalar: null };
 
-function glueFactory(simd) {
-  return simd
-    ? import('../pkg-simd/veclite.mjs').then((m) => m.default)
-    : import('../pkg/veclite.mjs').then((m) => m.default);
-}
-
 function compiledModule(simd) {
   const key = simd ? 'simd' : 'scalar';
   if (!compiled[key]) {
@@ -83,17 +77,13 @@ function compiledModule(simd) {
 }
 
 /**
- * Load a fresh engine instance.
- * @param {object} [options]
- * @param {boolean} [options.simd] force the SIMD (true) or scalar (false) build; default: detect
- * @param {WebAssembly.Module} [options.wasmModule] a pre-compiled veclite.wasm (either build)
- * @param {(text: string) => void} [options.print] stdout of the engine
- * @param {(text: string) => void} [options.printErr] stderr of the engine
- * @returns {Promise<{ M: any, simd: boolean }>} the Emscripten Module and which glue was used
- *   (the kernels actually compiled in are read from the instance by worker/bind.js: a passed
- *   module may be either build)
+ * The compiled module a session instantiates: the caller's, or the chosen build compiled once
+ * per process (SIMD when supported, unless `simd` says otherwise).
+ * @param {{ simd?: boolean, wasmModule?: WebAssembly.Module }} [options]
+ * @returns {Promise<{ simd: boolean, wasmModule: WebAssembly.Module }>} simd: which glue to use
+ *   (the kernels actually compiled in are read from the instance: a passed module may be either build)
  */
-export async function loadModule({ simd, wasmModule, print, printErr } = {}) {
+export async function resolveWasm({ simd, wasmModule } = {}) {
   if (simd !== undefined && typeof simd !== 'boolean') {
     throw new VecliteError('EINVAL', `options.simd must be true, false or undefined (got ${typeof simd})`);
   }
@@ -106,47 +96,28 @@ export async function loadModule({ simd, wasmModule, print, printErr } = {}) {
     throw new VecliteError('EBACKEND',
       'this JavaScript engine does not support WebAssembly SIMD; load the scalar build with { simd: false }');
   }
+  if (wasmModule) return { simd: wantSimd, wasmModule };
   const dir = wantSimd ? 'pkg-simd' : 'pkg';
-  const passModule = `or import ${dir}/veclite.wasm as a WebAssembly.Module yourself and pass it as ` +
-    'createDatabase({ wasmModule }) (required on Cloudflare Workers and other runtimes that forbid compiling bytes)';
-  // Start compiling while the glue is imported.
-  let modP = null;
-  if (!wasmModule) {
-    try { modP = compiledModule(wantSimd); } catch (e) { modP = Promise.reject(e); }
-    modP.catch(() => {}); // handled below; avoid an unhandled rejection if the import fails first
-  }
-  let factory, mod;
   try {
-    factory = await glueFactory(wantSimd);
+    return { simd: wantSimd, wasmModule: await compiledModule(wantSimd) };
   } catch (e) {
+    const noUrl = e instanceof TypeError && /URL/i.test(String(e.message));
     throw new VecliteError('EBACKEND',
-      `could not import ${dir}/veclite.mjs (${e?.message ?? e}); build it with \`make build\` and make sure your ` +
-      'bundler or server ships the pkg/ and pkg-simd/ directories', { cause: e });
+      `could not load ${dir}/veclite.wasm (${e?.name ?? 'Error'}: ${e?.message ?? e})` +
+      (noUrl ? ': this runtime gives modules no usable import.meta.url, so the file cannot be located; ' : '; ') +
+      `serve or ship ${dir}/veclite.wasm next to web/ (build it with \`make build\`), or import ${dir}/veclite.wasm as a ` +
+      'WebAssembly.Module yourself and pass it as createDatabase({ wasmModule }) (required on Cloudflare Workers and ' +
+      'other runtimes that forbid compiling bytes)', { cause: e });
   }
-  if (wasmModule) {
-    mod = wasmModule;
-  } else {
-    try {
-      mod = await modP;
-    } catch (e) {
-      const noUrl = e instanceof TypeError && /URL/i.test(String(e.message));
-      throw new VecliteError('EBACKEND',
-        `could not load ${dir}/veclite.wasm (${e?.name ?? 'Error'}: ${e?.message ?? e})` +
-        (noUrl ? ': this runtime gives modules no usable import.meta.url, so the file cannot be located; ' : '; ') +
-        `serve or ship ${dir}/veclite.wasm next to web/ (build it with \`make build\`), ${passModule}`, { cause: e });
-    }
-  }
-  const moduleArg = {};
-  if (print) moduleArg.print = print;
-  if (printErr) moduleArg.printErr = printErr;
-  let M;
-  try {
-    M = await instantiate(factory, mod, moduleArg);
-  } catch (e) {
-    throw new VecliteError('EBACKEND',
-      `could not instantiate the veclite WebAssembly module (${e?.name ?? 'Error'}: ${e?.message ?? e}); ` +
-      'pass a WebAssembly.Module compiled from pkg/veclite.wasm or pkg-simd/veclite.wasm of this veclite version',
-      { cause: e });
-  }
-  return { M, simd: wantSimd };
+}
+
+/**
+ * Load a fresh Emscripten Module (resolveWasm, then instantiate in this thread).
+ * @param {{ simd?: boolean, wasmModule?: WebAssembly.Module, print?: Function, printErr?: Function }} [options]
+ * @returns {Promise<{ M: any, simd: boolean }>}
+ */
+export async function loadModule(options = {}) {
+  const r = await resolveWasm(options);
+  const M = await instantiateModule({ ...r, print: options.print, printErr: options.printErr });
+  return { M, simd: r.simd };
 }

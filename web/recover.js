@@ -16,14 +16,14 @@
 //   fallback for a damaged JOURNAL; a restated old delete never kills a row upserted since).
 // - META: a snapshot replaces all metadata and file metadata; a delta's records replace or remove
 //   one id's metadata. Field names come from every intact META's schema entries.
-// - Saved tails (`<file>.recovered-<epoch>-<offset>-<ms>`, web/recovered-tail.js) beside a source
+// - Saved tails (`<file>.recovered-<epoch>-<offset>-<ms>`, idb/recovered-tail.js) beside a source
 //   path are replayed at the offset they were cut from, so their rows sit between the commits
 //   before and after that point (before everything when the file was compacted since).
 // - A segment whose hash does not verify, or that does not parse, is skipped and reported; bytes
 //   that are no segment at all are reported as unreadable ranges.
 
-import { VecliteError, einval } from './errors.js';
-import { ID_FIELD, TAG, decodeRecord } from './metadata.js';
+import { VecliteError, einval } from '../worker/errors.js';
+import { ID_FIELD, TAG, decodeRecord } from '../worker/metadata.js';
 
 const MAGIC = 0x52564653;
 const HDR = 64;
@@ -391,8 +391,8 @@ async function readSource(source) {
   if (typeof source !== 'string' || !source) {
     throw einval('recoverCollection: source must be a file path or the bytes of an .rvf file');
   }
-  const { loadNode, realPath } = await import('./node-backend.js');
-  const { listSaved } = await import('./recovered-tail.js');
+  const { loadNode, realPath } = await import('../idb/node-store.js');
+  const { listSaved } = await import('../idb/recovered-tail.js');
   const N = await loadNode();
   const abs = realPath(N, source, 'recoverCollection');
   let bytes;
@@ -449,7 +449,7 @@ export async function recoverCollection(source, out = null, options = {}) {
   const dryRun = options.dryRun === true;
   const src = await readSource(source);
   if (typeof out === 'string' && !dryRun) {
-    const { loadNode } = await import('./node-backend.js');
+    const { loadNode } = await import('../idb/node-store.js');
     const N = await loadNode();
     if (N.fs.existsSync(out)) throw einval(`recoverCollection: ${out} already exists; recover into a new file`);
   }

@@ -1,6 +1,6 @@
 // worker/bind.js — the only file that touches the engine's exports and heap views (docs/conventions.md §3,
 // §6). Each method wraps one C call of src/veclite.h or src/wasm.c, moves typed arrays in and out
-// of the heap, and turns a negative return code into a VecliteError (web/errors.js) carrying the
+// of the heap, and turns a negative return code into a VecliteError (worker/errors.js) carrying the
 // handle's vl_errmsg. Callers above (web/index.js) only ever see copies.
 //
 // Invariants:
@@ -27,7 +27,7 @@
 //   (storeIndex) with the same methods as a plain index. Error text comes from vl_store_errmsg
 //   (or vl_store_open's message buffer); VL_EFATAL (a poisoned store) becomes EIO.
 
-import { VecliteError } from '../web/errors.js';
+import { VecliteError } from './errors.js';
 
 /** The vl__wasm_* helper ABI this file was written for (VL_WASM_ABI in src/wasm.c). */
 const ABI = 1;
@@ -405,7 +405,7 @@ export class Engine {
    * @param {number} h @param {number} dim @param {number} nq
    * @param {Float32Array} queries nq*dim
    * @param {number} k @param {number} ef (0 = index default)
-   * @param {Uint8Array|null} filter program (web/filter.js) or null
+   * @param {Uint8Array|null} filter program (worker/filter.js) or null
    * @param {boolean} wantMeta @param {boolean} wantVectors
    * @returns {{ ids: Uint32Array, dist: Float32Array, counts: Uint32Array,
    *   meta: { bytes: Uint8Array, off: Uint32Array }|null, vecs: Float32Array|null }}

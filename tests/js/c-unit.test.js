@@ -3,14 +3,14 @@
 // `make build/unit-scalar.mjs build/unit-simd.mjs`, which `make test` does first).
 //
 // Each module is instantiated exactly like the engine: a WebAssembly.Module compiled from the
-// adjacent .wasm (web/loader.js compileWasm) handed to web/instantiate.js. One node:test per C
+// adjacent .wasm (web/loader.js compileWasm) handed to worker/instantiate.js. One node:test per C
 // test per build; a test passes when vl_test_run(i) returns 0. The C output (file:line of the
 // failed CHECK) is captured and shown in the assertion message.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { instantiate } from '../../web/instantiate.js';
+import { instantiate } from '../../worker/instantiate.js';
 import { compileWasm } from '../../web/loader.js';
 
 for (const variant of ['scalar', 'simd']) {

@@ -5,7 +5,7 @@
 // are in, and the handle really is in that state.
 //
 // Failures are injected for real at the node:fs calls the file device (idb/node-file.js) and the
-// Node backend (web/node-backend.js) make: the fs module object they use is the one imported here,
+// Node backend (idb/node-store.js) make: the fs module object they use is the one imported here,
 // and its writeSync / fsyncSync / ftruncateSync / renameSync are wrapped per test so that one
 // chosen call on one chosen file throws the way Node throws (an Error with an OS `code`).
 //

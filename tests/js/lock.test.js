@@ -1,4 +1,4 @@
-// tests/js/lock.test.js — the Node writer lock (worker/lock-file.js, docs/format.md §7, docs/api.md §7 and
+// tests/js/lock.test.js — the Node writer lock (idb/lock-file.js, docs/format.md §7, docs/api.md §7 and
 // failure mode 3 "two writers on one store: the second gets ELOCK with a clear message").
 //
 // Everything runs in fresh temp dirs. Lock bytes are decoded and forged here with an independent
@@ -19,8 +19,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { Worker, BroadcastChannel } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { acquireFileLock, readFileLock, crc32 } from '../../worker/lock-file.js';
-import { VecliteError } from '../../web/errors.js';
+import { acquireFileLock, readFileLock, crc32 } from '../../idb/lock-file.js';
+import { VecliteError } from '../../worker/errors.js';
 
 const { RvfDatabase } = createRequire(import.meta.url)('@ruvector/rvf-node');
 const FIXTURE = fileURLToPath(new URL('./fixtures/lock-holder.js', import.meta.url));
@@ -264,7 +264,7 @@ function netnsOfThisProcess() {
 }
 
 /**
- * A veclite-marked writer id (worker/lock-file.js comment). First layout (v1): 8 random bytes,
+ * A veclite-marked writer id (idb/lock-file.js comment). First layout (v1): 8 random bytes,
  * tid, mark. Current layout (v2): 4 random bytes, network namespace, tid, mark.
  */
 function markedWriterId(tid, { v2 = false, netns = netnsOfThisProcess() } = {}) {
@@ -650,7 +650,7 @@ test('refresh() rewrites created_ns; a refreshed lock of another host is not sta
 
 test('the heartbeat never keeps a process alive, and a normal exit removes the lock', async () => {
   const p = freshPath();
-  const mod = new URL('../../worker/lock-file.js', import.meta.url).href;
+  const mod = new URL('../../idb/lock-file.js', import.meta.url).href;
   const src = `const { acquireFileLock } = await import(${JSON.stringify(mod)});
     await acquireFileLock(${JSON.stringify(p)}, { heartbeatMs: 20 });
     process.stdout.write('held');`;

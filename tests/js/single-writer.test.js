@@ -276,7 +276,7 @@ test('a writer killed by SIGKILL restarts at once, 40 rounds: no ELOCK, no ackno
 });
 
 test('a writer whose file was deleted gives up its claim: a new file that reuses the inode number is not locked out', async () => {
-  const { acquireFileLock } = await import('../../worker/lock-file.js');
+  const { acquireFileLock } = await import('../../idb/lock-file.js');
   const dir = freshDir();
   const file = path.join(dir, 'c.rvf');
   await makeStore(file);
@@ -370,7 +370,7 @@ test('regression: a symlink put where the file was counts as moved; compact() ne
 });
 
 test('regression: probing a claim whose holder lets go at that moment says "gone", never throws', async () => {
-  const { claim, probe } = await import('../../worker/lock-claim.js');
+  const { claim, probe } = await import('../../idb/lock-claim.js');
   if (process.platform !== 'linux') return;
   const seen = {};
   for (let i = 0; i < 30; i++) {

@@ -4,7 +4,7 @@
 // Every command goes through the public API of web/index.js (openCollection, createDatabase) —
 // the CLI has no private access to the engine or the file format (`recover` and the report of
 // `verify` on a file that does not open use recoverCollection). One exception: `export`
-// replaces OUT under OUT's writer lock (worker/lock-file.js acquireFileLock, so a store a live
+// replaces OUT under OUT's writer lock (idb/lock-file.js acquireFileLock, so a store a live
 // writer holds is refused with ELOCK by exactly the lock's rules) and fsyncs OUT's directory
 // after the rename (idb/node-file.js syncDir).
 //
@@ -26,7 +26,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { VecliteError } from '../errors.js';
+import { VecliteError } from '../../worker/errors.js';
 import { COMMANDS, UsageError, helpText, parseArgs, usageLine } from './args.js';
 import { bytes, keyValues, num, oneLine, table, toJson } from './output.js';
 import { Progress } from './progress.js';
@@ -94,7 +94,7 @@ function signalName(reason) {
  */
 async function replaceStore(out, img) {
   const [{ acquireFileLock }, { realFilePath, syncDir }] = await Promise.all([
-    import('../../worker/lock-file.js'), import('../../idb/node-file.js'),
+    import('../../idb/lock-file.js'), import('../../idb/node-file.js'),
   ]);
   let target;
   try {

@@ -22,7 +22,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { VecliteError } from '../errors.js';
+import { VecliteError } from '../../worker/errors.js';
 
 const CHUNK = 1 << 20;
 const U64_MAX = 0xFFFFFFFFFFFFFFFFn;

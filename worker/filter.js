@@ -1,4 +1,4 @@
-// web/filter.js — compiles a structured metadata filter (docs/api.md §5) into the engine's
+// worker/filter.js — compiles a structured metadata filter (docs/api.md §5) into the engine's
 // prefix-encoded filter program (src/veclite.h), which the C core evaluates during graph search.
 //
 //   { field: value }                          CMP EQ
@@ -103,11 +103,11 @@ function fieldNode(name, cond, fid, where) {
   return parts.length === 1 ? parts[0] : [OP.AND, parts];
 }
 
-function listNode(op, arr, where, fieldId, depth) {
+function listNode(op, arr, where, depth) {
   if (!Array.isArray(arr)) throw einval(`${where} must be an array of filters (got ${describe(arr)})`);
   if (arr.length > 65535) throw einval(`${where} has more than 65535 filters`);
   if (arr.length === 0) return op === OP.AND ? TRUE_NODE : FALSE_NODE;
-  const kids = arr.map((f, i) => exprNode(f, `${where}[${i}]`, fieldId, depth));
+  const kids = arr.map((f, i) => exprNode(f, `${where}[${i}]`, depth));
   return kids.length === 1 ? kids[0] : [op, kids];
 }
 
@@ -116,7 +116,7 @@ function listNode(op, arr, where, fieldId, depth) {
  * down, so a hostile nesting (20000 x $not) fails after MAX_DEPTH levels instead of
  * overflowing the JS stack.
  */
-function exprNode(f, where, fieldId, depth) {
+function exprNode(f, where, depth) {
   if (depth > MAX_DEPTH) {
     throw einval(`filter nests deeper than ${MAX_DEPTH} levels (at ${where.length > 80 ? `${where.slice(0, 80)}…` : where}); ` +
       'flatten $and/$or chains and remove double $not');
@@ -125,14 +125,14 @@ function exprNode(f, where, fieldId, depth) {
   const parts = [];
   for (const key of Object.keys(f)) {
     const v = f[key];
-    if (key === '$and') parts.push(listNode(OP.AND, v, `${where}.$and`, fieldId, depth + 1));
-    else if (key === '$or') parts.push(listNode(OP.OR, v, `${where}.$or`, fieldId, depth + 1));
-    else if (key === '$not') parts.push([OP.NOT, exprNode(v, `${where}.$not`, fieldId, depth + 1)]);
+    if (key === '$and') parts.push(listNode(OP.AND, v, `${where}.$and`, depth + 1));
+    else if (key === '$or') parts.push(listNode(OP.OR, v, `${where}.$or`, depth + 1));
+    else if (key === '$not') parts.push([OP.NOT, exprNode(v, `${where}.$not`, depth + 1)]);
     else if (key.startsWith('$')) {
       throw einval(`${where}: unknown operator ${key} at this level; use $and, $or, $not or a field name`);
     } else {
       if (key.length === 0) throw einval(`${where}: empty field name`);
-      parts.push(fieldNode(key, v, fieldId(key), `${where}.${key}`));
+      parts.push(fieldNode(key, v, key, `${where}.${key}`)); // the name, resolved by emit
     }
   }
   if (parts.length === 0) return TRUE_NODE;
@@ -151,21 +151,21 @@ function depthOf(node) {
   }
 }
 
-function emit(w, node) {
+function emit(w, node, fieldId) {
   w.u8(node[0]);
   switch (node[0]) {
     case OP.TRUE: break;
     case OP.AND: case OP.OR:
       w.u16(node[1].length);
-      for (const k of node[1]) emit(w, k);
+      for (const k of node[1]) emit(w, k, fieldId);
       break;
-    case OP.NOT: emit(w, node[1]); break;
-    case OP.EXISTS: w.u16(node[1]); break;
+    case OP.NOT: emit(w, node[1], fieldId); break;
+    case OP.EXISTS: w.u16(fieldId(node[1])); break;
     case OP.CMP:
-      w.u8(node[1]); w.u16(node[2]); w.u8(node[3]); w.value(node[3], node[4]);
+      w.u8(node[1]); w.u16(fieldId(node[2])); w.u8(node[3]); w.value(node[3], node[4]);
       break;
     case OP.IN:
-      w.u16(node[1]); w.u16(node[2].length);
+      w.u16(fieldId(node[1])); w.u16(node[2].length);
       for (const [tag, payload] of node[2]) { w.u8(tag); w.value(tag, payload); }
       break;
     default: throw new Error(`unknown node ${node[0]}`);
@@ -173,13 +173,15 @@ function emit(w, node) {
 }
 
 /**
- * Compile a structured filter.
+ * Read and check a structured filter without resolving field names: the result is plain data
+ * (nested arrays of numbers, strings, bigints and Uint8Arrays) that crosses the message
+ * protocol, or null when the filter matches everything. Every error a filter can have is found
+ * here, so the facade rejects a bad filter before anything is sent.
  * @param {object} filter
- * @param {(name: string) => number} fieldId the field's id, or NO_FIELD if the name is unknown
- * @returns {Uint8Array|null} the program, or null when the filter matches everything
+ * @returns {any[]|null}
  */
-export function compileFilter(filter, fieldId) {
-  const root = exprNode(filter, 'filter', fieldId, 1);
+export function parseFilter(filter) {
+  const root = exprNode(filter, 'filter', 1);
   if (root === TRUE_NODE) return null;
   // The object nesting is at most MAX_DEPTH; operators and several keys add program levels
   // ($range, several operators or keys become AND nodes), so the program depth is checked too.
@@ -188,7 +190,28 @@ export function compileFilter(filter, fieldId) {
     throw einval(`filter nests deeper than ${MAX_DEPTH} levels (its program is ${depth} levels deep); ` +
       'flatten $and/$or chains');
   }
+  return root;
+}
+
+/**
+ * The engine program of a parsed filter.
+ * @param {any[]|null} tree from parseFilter
+ * @param {(name: string) => number} fieldId the field's id, or NO_FIELD if the name is unknown
+ * @returns {Uint8Array|null} null when the filter matches everything
+ */
+export function emitFilter(tree, fieldId) {
+  if (tree === null) return null;
   const w = new ByteWriter(64);
-  emit(w, root);
+  emit(w, tree, fieldId);
   return w.take();
+}
+
+/**
+ * Compile a structured filter (parseFilter + emitFilter).
+ * @param {object} filter
+ * @param {(name: string) => number} fieldId the field's id, or NO_FIELD if the name is unknown
+ * @returns {Uint8Array|null} the program, or null when the filter matches everything
+ */
+export function compileFilter(filter, fieldId) {
+  return emitFilter(parseFilter(filter), fieldId);
 }

@@ -1,4 +1,4 @@
-// web/metadata.js — metadata objects <-> the engine's record format (src/veclite.h):
+// worker/metadata.js — metadata objects <-> the engine's record format (src/veclite.h):
 //
 //     u16 n_fields | n_fields x { u16 field_id | u8 tag | value }        (little-endian)
 //     NULL 0 (-) | STR 1 u32 len+UTF-8 | BYTES 2 u32 len+bytes | I64 3 8B | U64 4 8B
@@ -16,7 +16,7 @@
 //   collection.
 // - Keys starting with '$' are reserved ('$id' carries string ids); undefined values are
 //   skipped, as JSON.stringify does.
-// - ByteWriter is shared with web/filter.js, which encodes filter operands the same way.
+// - ByteWriter is shared with worker/filter.js, which encodes filter operands the same way.
 
 import { einval, VecliteError } from './errors.js';
 

@@ -1,4 +1,4 @@
-// worker/lock-claim.js — kernel-held claims: the part of the writer lock that dies with its holder.
+// idb/lock-claim.js — kernel-held claims: the part of the writer lock that dies with its holder.
 //
 // A claim is a listening Unix socket bound to a name in Linux's abstract socket namespace
 // ("\0veclite/..."). The kernel gives three properties no lock *file* has:
@@ -9,7 +9,7 @@
 //   - connect() to it succeeds while the holder lives, even while its event loop is blocked in a
 //     long synchronous call (the kernel queues the connection), and fails with ECONNREFUSED once it
 //     is gone. That is a proof of life or death that needs no pid, no clock and no timeout.
-// worker/lock-file.js uses two kinds of claim:
+// idb/lock-file.js uses two kinds of claim:
 //   identity  "\0veclite/i/<dev>/<ino>"  one per .rvf FILE (inode), whatever name reaches it: hard
 //             links, renames, symlinks, two databases over one folder. Exactly one writer holds it.
 //   writer    "\0veclite/w/<writer id>"  one per writer; its id is written in the `.lock` file, so

@@ -8,7 +8,7 @@
 //
 // Invariants: a missing parent is ENOTFOUND naming the absolute path looked for; the parent is
 // opened read-only, takes no writer lock, and is closed by the caller right after the open.
-import { VecliteError } from './errors.js';
+import { VecliteError } from '../worker/errors.js';
 
 /**
  * The parent path the file on io names, or null. A file whose newest manifest or COW_MAP cannot

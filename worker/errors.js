@@ -1,4 +1,4 @@
-// web/errors.js — the one error type veclite throws (docs/api.md §8, docs/conventions.md §6).
+// worker/errors.js — the one error type veclite throws (docs/api.md §8, docs/conventions.md §6).
 //
 // Every failure that reaches a caller is a VecliteError with a stable `code` and a message that
 // says what to do. C return codes become VecliteErrors exactly once, in worker/bind.js; argument

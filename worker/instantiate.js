@@ -1,4 +1,4 @@
-// web/instantiate.js — turns an Emscripten glue factory plus a compiled WebAssembly.Module into a
+// worker/instantiate.js — turns an Emscripten glue factory plus a compiled WebAssembly.Module into a
 // ready Module object, the same way in Node, browsers, module Workers and workerd (docs/building.md §2).
 //
 // Invariants:

@@ -1,8 +1,8 @@
-// worker/lock-file.js — the Node single-writer lock (docs/single-writer.md).
+// idb/lock-file.js — the Node single-writer lock (docs/single-writer.md).
 //
 // One .rvf FILE has at most one writer, whatever name reaches it. A writer holds three things:
 //   1. its identity claim: the kernel-held claim "i/<dev>/<ino>" of the file it has open
-//      (worker/lock-claim.js). bind() is atomic, so of any number of racing writers exactly one
+//      (idb/lock-claim.js). bind() is atomic, so of any number of racing writers exactly one
 //      gets it, through whatever name (hard link, rename, symlink, a second database over the same
 //      folder); it dies with its holder (SIGKILL, crash, worker.terminate()).
 //   2. its liveness claim "w/<writer id>": whoever finds its lock file probes it; a refused
@@ -87,8 +87,8 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
-import { VecliteError } from '../web/errors.js';
-import { realFilePath } from '../idb/node-file.js';
+import { VecliteError } from '../worker/errors.js';
+import { realFilePath } from './node-file.js';
 import * as claims from './lock-claim.js';
 import { netns } from './lock-claim.js';
 
@@ -614,7 +614,7 @@ export class FileLock {
 
   /** @internal */
   constructor(lockPath, fields, heartbeatMs, onLost, channel, held = [], hello = {}) {
-    this.#claims = held; // kernel-held claims (worker/lock-claim.js): liveness, then identity
+    this.#claims = held; // kernel-held claims (idb/lock-claim.js): liveness, then identity
     this.#hello = hello; // what they answer: updated when the identity moves
     this.#path = lockPath;
     this.#pid = fields.pid;

@@ -1,7 +1,7 @@
-// web/image.js — the bytes export() hands out, checked before they leave: a store's committed image.
+// worker/image.js — the bytes export() hands out, checked before they leave: a store's committed image.
 //
 // How it fits: Collection.export() (web/index.js) reads a store's committed bytes — from 0 to where
-// its next commit goes (status().bytes) — out of its file (web/node-backend.js readCommitted) or
+// its next commit goes (status().bytes) — out of its file (idb/node-store.js readCommitted) or
 // its memory device, and passes them through checkedImage() before returning them. The check
 // itself is C (vl_store_check_image, reached through worker/bind.js storeCheckImage).
 //

@@ -1,5 +1,5 @@
-// web/recovered-tail.js — bytes after the last intact commit of a Node file store are kept, never
-// dropped silently (README.md "Nothing is dropped silently"). Used by web/node-backend.js
+// idb/recovered-tail.js — bytes after the last intact commit of a Node file store are kept, never
+// dropped silently (README.md "Nothing is dropped silently"). Used by idb/node-store.js
 // (openFileStore) and web/index.js (status/verify/discardRecovered); reached only through them,
 // so it imports no node: module itself (N is the loadNode() result).
 //
@@ -23,12 +23,12 @@
 //   free-space check; a copy of the same bytes already beside the file (an open that died between
 //   the copy and the cut) is reused.
 // - Names of the form <file>.recovered-<n>-<n>-<n> are reserved: no writer opens such a file, so
-//   no store can be mistaken for a saved tail (web/node-backend.js openLocked).
+//   no store can be mistaken for a saved tail (idb/node-store.js openLocked).
 // - Read-only opens save nothing: they report the live tail with savedTo null.
 // - With no live tail, the newest saved file beside the store is what an open reports, so the
 //   recovery stays visible across reopens until discardRecovered().
 
-import { VecliteError } from './errors.js';
+import { VecliteError } from '../worker/errors.js';
 
 const NAME_RE = /\.recovered-(\d+)-(\d+)-(\d+)$/;
 

@@ -1,15 +1,15 @@
-// web/node-backend.js — the Node file backend: opening, creating, compacting and deriving .rvf
+// idb/node-store.js — the Node file backend: opening, creating, compacting and deriving .rvf
 // files on disk for web/index.js (docs/api.md §6; docs/format.md §6-7).
 //
 // How it fits: web/index.js imports this module dynamically, and only when a caller asks for a
 // path or backend 'node', so browsers, Workers and workerd never load it. It in turn loads
 // node:fs / node:path, the file device (idb/node-file.js) and the writer lock
-// (worker/lock-file.js) with dynamic imports. It talks to the engine only through worker/bind.js
+// (idb/lock-file.js) with dynamic imports. It talks to the engine only through worker/bind.js
 // methods (ioFromDevice, storeOpen, storeCompact, ...), never through heap views.
 //
 // Invariants:
 // - A writable open opens the file (creating a missing one empty, O_EXCL) and takes its writer
-//   lock (worker/lock-file.js) by the identity of that open file BEFORE reading or writing a byte
+//   lock (idb/lock-file.js) by the identity of that open file BEFORE reading or writing a byte
 //   of it, then checks that the name still leads to that file. Every failure after that releases
 //   the lock (and removes an empty file this call created, unless another writer holds it), so a
 //   failed open leaves nothing behind. Read-only opens take no lock and never write.
@@ -29,7 +29,7 @@
 // - Errors reaching callers are VecliteErrors; device failures become EIO/ENOTFOUND with the
 //   path in the message.
 
-import { VecliteError } from './errors.js';
+import { VecliteError } from '../worker/errors.js';
 import { keepTail, isSavedTailName } from './recovered-tail.js';
 import { openBranchParent } from './branch-parent.js';
 
@@ -58,7 +58,7 @@ export function loadNode() {
     loading = (async () => {
       const [fs, path, crypto, dev, lock] = await Promise.all([
         import('node:fs'), import('node:path'), import('node:crypto'),
-        import('../idb/node-file.js'), import('../worker/lock-file.js'),
+        import('./node-file.js'), import('./lock-file.js'),
       ]);
       return { fs: fs.default ?? fs, path: path.default ?? path, crypto: crypto.default ?? crypto, dev, lock };
     })();
@@ -93,7 +93,7 @@ export const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
  *   createCfg: the engine configuration to create the file with when it does not exist (or is
  *   empty); null: the file must exist. mustCreate: fail (EINVAL) if the file exists.
  * @returns {Promise<{ store: number, dev: any, ref: { io: number, handle: number }, lock: any,
- *   path: string, created: boolean, recovered: object|null }>} recovered: web/recovered-tail.js
+ *   path: string, created: boolean, recovered: object|null }>} recovered: idb/recovered-tail.js
  */
 export async function openFileStore(N, engine, file, o) {
   const { fs, path, dev: D } = N;

@@ -1,0 +1,181 @@
+// web/args.js — the facade reads a caller's arguments into the plain data a session receives
+// (worker/protocol.js): rows as one float32 matrix, parsed filters, search options, id lists.
+//
+// Invariants:
+// - Everything here runs inside inspect(): any exception that is not a VecliteError (a revoked
+//   Proxy, a throwing getter, a stack overflow on a hostile structure) becomes EINVAL, in the
+//   caller's thread, before anything is sent.
+// - What comes out is fresh: typed arrays this module allocated (so a worker client may transfer
+//   their buffers) and plain values; the caller's objects are never sent on.
+// - Checks that need the collection's state (its id kind, field names, record budget) are the
+//   session's; the shape of every argument, vector lengths and finiteness, zero vectors under
+//   cosine, filters and option ranges are checked here.
+
+import { VecliteError, einval } from '../worker/errors.js';
+import { describe, isPlainObject, prepareMetadata } from '../worker/metadata.js';
+import { parseFilter } from '../worker/filter.js';
+import { checkCosine, checkKeys, idKindOf, intIn, putVector } from '../worker/values.js';
+
+export { checkKeys, inspect, intIn } from '../worker/values.js';
+
+const ITEM_KEYS = ['id', 'vector', 'metadata'];
+const SEARCH_KEYS = ['k', 'ef', 'filter', 'threshold', 'includeVectors', 'includeMetadata'];
+
+/**
+ * The dimension a dimension-0 store (an empty rvf-node store whose dimension is "unset") takes
+ * from its first insert: the length of the first item's vector.
+ */
+function firstDimension(name, items, where, maxDim) {
+  const v = items.length ? items[0]?.vector : undefined;
+  const len = v instanceof Float32Array || v instanceof Float64Array || Array.isArray(v) ? v.length : -1;
+  if (len < 1 || len > maxDim) {
+    throw einval(`${where}: collection '${name}' has no dimension yet (dimension 0: the first insert sets it), ` +
+      `and the first vector cannot set it (${len < 0 ? `got ${describe(v)}` : `${len} components; 1..${maxDim}`})`);
+  }
+  return len;
+}
+
+/**
+ * Items { id, vector, metadata? } -> { ids, vecs, metas } (public ids, n x dim float32, and
+ * prepareMetadata entries per row).
+ * @param {{ name: string, dim: number, metric: string, limits: any }} c the collection as the facade knows it
+ */
+export function readRows(c, items, where) {
+  const n = items.length;
+  const dim = c.dim || firstDimension(c.name, items, where, c.limits.MAX_DIM);
+  if (n * dim * 4 > 0xF0000000) {
+    throw new VecliteError('EBUDGET', `${where}: ${n} vectors of dimension ${dim} exceed the 4 GB WebAssembly memory in one call; split the batch`);
+  }
+  const ids = new Array(n);
+  const vecs = new Float32Array(n * dim);
+  const metas = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const item = items[i];
+    const w = n === 1 && where === 'insert' ? where : `${where}[${i}]`;
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+      throw einval(`${w}: expected { id, vector, metadata? } (got ${describe(item)})`);
+    }
+    checkKeys(item, ITEM_KEYS, w, 'key');
+    const id = item.id;
+    if (id === undefined) throw einval(`${w}: missing id`);
+    idKindOf(id, w);
+    ids[i] = id;
+    putVector(item.vector, vecs, i * dim, dim, w, c.name);
+    if (c.metric === 'cosine') checkCosine(vecs, i * dim, dim, w);
+    metas[i] = prepareMetadata(item.metadata, w);
+  }
+  return { ids, vecs, metas };
+}
+
+/** update(id, patch): { id, vector?, metadata?, hasVec, hasMeta }. */
+export function readPatch(c, id, patch) {
+  idKindOf(id, 'update');
+  if (!isPlainObject(patch)) throw einval(`update(id, patch): patch must be { vector?, metadata? } (got ${describe(patch)})`);
+  checkKeys(patch, ['vector', 'metadata'], 'update patch', 'key');
+  const hasVec = patch.vector !== undefined, hasMeta = patch.metadata !== undefined;
+  if (!hasVec && !hasMeta) throw einval('update: give a new vector, new metadata, or both');
+  let vector;
+  if (hasVec) {
+    vector = new Float32Array(c.dim);
+    putVector(patch.vector, vector, 0, c.dim, 'update', c.name);
+    if (c.metric === 'cosine') checkCosine(vector, 0, c.dim, 'update');
+  }
+  const metadata = hasMeta ? prepareMetadata(patch.metadata, 'update') : undefined;
+  return { id, vector, metadata, hasVec, hasMeta };
+}
+
+/** delete(ids): one id or an array of them, each checked. */
+export function readIds(ids) {
+  const many = Array.isArray(ids);
+  const list = many ? Array.from(ids) : [ids];
+  for (let i = 0; i < list.length; i++) idKindOf(list[i], many ? `delete[${i}]` : 'delete');
+  return { ids: list, many };
+}
+
+/**
+ * Search options -> { k, ef, filter (parsed), predicate, threshold, includeVectors, includeMetadata }.
+ * ef stays undefined when not given (the session uses the handle's default).
+ */
+export function readSearchOptions(limits, opts) {
+  if (opts === undefined || opts === null) opts = {};
+  if (!isPlainObject(opts)) throw einval(`search options must be an object (got ${describe(opts)})`);
+  checkKeys(opts, SEARCH_KEYS, 'search options');
+  const k = opts.k === undefined ? 10 : intIn(opts.k, 1, limits.MAX_K, 'search option k');
+  const ef = opts.ef === undefined || opts.ef === null ? undefined : intIn(opts.ef, 1, limits.MAX_EF, 'search option ef');
+  let threshold;
+  if (opts.threshold !== undefined && opts.threshold !== null) {
+    if (typeof opts.threshold !== 'number' || Number.isNaN(opts.threshold)) {
+      throw einval(`search option threshold must be a number (got ${describe(opts.threshold)})`);
+    }
+    threshold = opts.threshold;
+  }
+  for (const b of ['includeVectors', 'includeMetadata']) {
+    if (opts[b] !== undefined && typeof opts[b] !== 'boolean') {
+      throw einval(`search option ${b} must be true or false (got ${describe(opts[b])})`);
+    }
+  }
+  let filter = null, predicate = null;
+  const f = opts.filter;
+  if (typeof f === 'function') predicate = f;
+  else if (f !== undefined && f !== null) {
+    if (!isPlainObject(f)) throw einval(`search option filter must be an object or a function (got ${describe(f)})`);
+    filter = parseFilter(f);
+  }
+  return {
+    k, ef, threshold, filter, predicate,
+    includeVectors: opts.includeVectors === true,
+    includeMetadata: opts.includeMetadata !== false,
+  };
+}
+
+/** Query vectors -> one float32 matrix (nq x dim). */
+export function readQueries(c, queries, nq, where) {
+  const flat = new Float32Array(nq * c.dim);
+  for (let q = 0; q < nq; q++) putVector(queries[q], flat, q * c.dim, c.dim, nq === 1 && where === 'search' ? where : `${where}[${q}]`, c.name);
+  return flat;
+}
+
+/**
+ * A plain copy of a small configuration value (objects, arrays, primitives), so a session gets
+ * data, not the caller's object. Anything else is kept as it is for the session's checks to
+ * name (a Map or a class instance is refused there with a message about that option), unless it
+ * cannot be sent at all (a function or a symbol).
+ */
+export function plainCopy(v, where, depth = 0) {
+  if (depth > 32) throw einval(`${where}: nested too deeply`);
+  if (typeof v === 'function' || typeof v === 'symbol') throw einval(`${where} must be plain data (got ${describe(v)})`);
+  if (Array.isArray(v)) return v.map((x, i) => plainCopy(x, `${where}[${i}]`, depth + 1));
+  if (isPlainObject(v)) {
+    const out = {};
+    for (const k of Object.keys(v)) out[k] = plainCopy(v[k], `${where}.${k}`, depth + 1);
+    return out;
+  }
+  return v;
+}
+
+/** A distance as a similarity score (higher is better). */
+export function toScore(metric, d) {
+  if (metric === 'cosine') return 1 - d;
+  if (metric === 'dotProduct') return -d;
+  return 1 / (1 + d);
+}
+
+/**
+ * Hit objects of query q from a session's columnar result (worker/protocol.js "Hits"), best
+ * first, stopping at the threshold.
+ */
+export function hitsOf(r, q, metric, dim, o) {
+  const out = [];
+  const count = r.counts[q];
+  for (let i = 0; i < count; i++) {
+    const slot = q * r.k + i;
+    const distance = r.dist[slot];
+    const score = toScore(metric, distance);
+    if (o.threshold !== undefined && !(score >= o.threshold)) break; // sorted best first
+    const hit = { id: r.ids[slot], score, distance };
+    if (o.includeMetadata) hit.metadata = r.metas ? r.metas[slot] : {};
+    if (o.includeVectors) hit.vector = r.vecs.slice(slot * dim, slot * dim + dim);
+    out.push(hit);
+  }
+  return out;
+}

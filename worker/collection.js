@@ -1,0 +1,389 @@
+// worker/collection.js — what a session does for each collection message (worker/protocol.js):
+// writes, reads, persistence and lifecycle on a collection state (worker/rows.js).
+//
+// Every function takes the state and the message's plain arguments, and returns plain results.
+// The facade (web/index.js) documents the public behaviour; this file keeps the engine-side
+// rules.
+//
+// Invariants:
+// - Every write checks writable() first and changes nothing when it is refused.
+// - A pooled writer (s.ship) reports each commit (worker/protocol.js "commit") so its pool can
+//   bring the replicas up to it: the epoch, and for a store in memory the bytes appended since the
+//   last report (or the whole image after a compaction).
+// - Derived children and reopened stores belong to the same session and engine as their parent.
+
+import { VecliteError, einval } from './errors.js';
+import { checkedImage } from './image.js';
+import {
+  commitRows, encodeRows, engineClear, engineDelete, engineSetMeta, engineUpsert, live, nowNs, notFound, poison,
+  resolveId, storeWrite, updateRecord, updateRecordSize, writable,
+} from './rows.js';
+import { getOne, rank, runSearch, scanPage } from './search.js';
+import {
+  basename, dropMaterialized, materialize, nodeBackend, randomBytes, recoveryProblems, refreshState, release,
+  sha256Hex, snapshotOf, storeCollection, swapStore, toHex, trimmed,
+} from './stores.js';
+import { MemoryDevice } from '../idb/memory-device.js';
+
+/** What a pooled writer appended since its last report (see the invariants), or undefined. */
+export function commitInfo(s) {
+  if (!s.ship || !s.store) return undefined;
+  const info = s.engine.storeInfo(s.store);
+  const out = { epoch: info.epoch, bytes: info.bytes };
+  if (s.dev instanceof MemoryDevice) {
+    if (s.shipReopen) {
+      out.tail = { reopen: s.dev.slice(0, info.bytes) };
+      s.shipReopen = false;
+    } else if (info.bytes > s.shipped) {
+      out.tail = { from: s.shipped, bytes: s.dev.slice(s.shipped, info.bytes) };
+    }
+    s.shipped = info.bytes;
+  }
+  return out;
+}
+
+export function insert(s, a) {
+  writable(s, a.where);
+  if (a.ids.length === 0) return { written: 0, dim: s.dim };
+  const r = encodeRows(s, a, a.where);
+  engineUpsert(s, r.n, r.ids, r.vecs, r.meta, r.metaOff);
+  commitRows(s, r);
+  return { written: r.written, dim: s.dim, commit: commitInfo(s) };
+}
+
+export function update(s, a) {
+  writable(s, 'update');
+  const pair = new Uint32Array(2);
+  const { id, hasVec, hasMeta } = a;
+  if (!resolveId(s, id, pair, 0, 'update') || !s.idKind) throw notFound(s, id);
+  if (hasVec && a.vector.length !== s.dim) {
+    throw einval(`update: vector has ${a.vector.length} components but collection '${s.name}' has dimension ${s.dim}`);
+  }
+  const recBytes = hasMeta ? updateRecordSize(s, id, a.metadata) : 0;
+  const g = s.engine.getBatch(s.h, s.dim, 1, pair, hasVec && !hasMeta, false);
+  if (!g.found[0]) throw notFound(s, id);
+  const meta = hasMeta ? updateRecord(s, id, a.metadata, recBytes) : g.meta.bytes;
+  const metaOff = Uint32Array.of(0, meta.length);
+  if (hasVec) engineUpsert(s, 1, pair, a.vector, meta.length ? meta : null, meta.length ? metaOff : null);
+  else engineSetMeta(s, 1, pair, meta, metaOff);
+  if (hasMeta && a.metadata.length) s.userMeta = true;
+  return { commit: commitInfo(s) };
+}
+
+export function remove(s, a) {
+  writable(s, 'delete');
+  const list = a.ids;
+  const pairs = new Uint32Array(list.length * 2);
+  const strs = [];
+  let n = 0;
+  for (let i = 0; i < list.length; i++) {
+    const id = list[i];
+    if (resolveId(s, id, pairs, n, a.many ? `delete[${i}]` : 'delete')) {
+      n++;
+      if (typeof id === 'string') strs.push(id);
+    }
+  }
+  let deleted = 0;
+  if (n > 0 && s.idKind) deleted = engineDelete(s, n, pairs);
+  for (const str of strs) {
+    const iid = s.strToId.get(str);
+    if (iid !== undefined) {
+      s.strToId.delete(str);
+      s.idToStr.delete(iid);
+    }
+  }
+  return { deleted, commit: commitInfo(s) };
+}
+
+export function clear(s) {
+  writable(s, 'clear');
+  engineClear(s);
+  s.strToId.clear();
+  s.idToStr.clear();
+  s.userMeta = false;
+  s.idKind = s.configIdKind;
+  return { commit: commitInfo(s) };
+}
+
+export function search(s, a) {
+  if (s.dim === 0) {
+    // a dimension-0 store is empty: nothing to compare the queries with
+    return { nq: a.nq, k: 1, counts: new Uint32Array(a.nq), dist: new Float32Array(a.nq), ids: [], metas: null, vecs: null };
+  }
+  if (a.queries.length !== a.nq * s.dim) {
+    throw einval(`search: query has ${a.queries.length / a.nq} components but collection '${s.name}' has dimension ${s.dim}`);
+  }
+  return runSearch(s, a.queries, a.nq, a.options);
+}
+
+export function get(s, a) {
+  const pair = new Uint32Array(2);
+  if (!resolveId(s, a.id, pair, 0, 'get') || !s.idKind) return null;
+  return getOne(s, pair);
+}
+
+export { scanPage, rank };
+
+export function stats(s) {
+  const st = s.engine.stats(s.h);
+  const cfg = s.engine.config(s.h);
+  const index = s.kind === 'hnsw'
+    ? { type: 'hnsw', m: cfg.m, efConstruction: cfg.efConstruction, ef: s.defaultEf || cfg.ef }
+    : { type: 'flat' };
+  return {
+    count: st.live,
+    dimension: s.dim,
+    metric: s.metric,
+    index,
+    memoryBytes: st.memoryBytes,
+    bytesPerVector: st.live ? st.memoryBytes / st.live : 0,
+    tombstones: st.tombstones,
+    implementation: s.impl,
+    nodes: st.nodes,
+    vectorBytes: st.vectorBytes,
+    graphBytes: st.graphBytes,
+    metadataBytes: st.metaBytes,
+    maxLevel: st.maxLevel,
+    fields: st.fields,
+    idType: s.idKind,
+  };
+}
+
+/** The committed image (Collection.export): a store's bytes verbatim, checked; a plain index materialized. */
+export async function exportImage(s) {
+  if (!s.store) {
+    const m = await materialize(s);
+    try {
+      s.engine.storeCheckpoint(m.st);
+      const info = s.engine.storeInfo(m.st);
+      return checkedImage(s.engine, m.st, () => trimmed(s.engine.ioMemBytes(m.io), info.bytes), 'the image built in memory');
+    } finally {
+      dropMaterialized(s.engine, m);
+    }
+  }
+  // The bytes are re-checked against the commit this handle holds (worker/image.js): a file may
+  // have changed under a read-only handle; appends beyond its commit do not matter.
+  const info = s.engine.storeInfo(s.store);
+  if (s.dev instanceof MemoryDevice) return checkedImage(s.engine, s.store, () => s.dev.slice(0, info.bytes), 'the store in memory');
+  if (s.dev) return checkedImage(s.engine, s.store, () => s.N.nb.readCommitted(s.dev, info.bytes), `the file ${s.path}`);
+  return checkedImage(s.engine, s.store, () => trimmed(s.engine.ioMemBytes(s.memIo), info.bytes), 'the store in memory');
+}
+
+export async function snapshot(s) {
+  let bytes;
+  if (s.store) {
+    bytes = snapshotOf(s.engine, s.store);
+  } else {
+    const m = await materialize(s);
+    try {
+      bytes = snapshotOf(s.engine, m.st);
+    } finally {
+      dropMaterialized(s.engine, m);
+    }
+  }
+  return { cid: await sha256Hex(bytes), bytes };
+}
+
+export async function compact(s) {
+  writable(s, 'compact');
+  if (!s.store) {
+    throw einval(`compact: collection '${s.name}' lives in memory without an .rvf store, so there is no file to ` +
+      'compact; open a file with createDatabase({ path }) or openCollection(path)');
+  }
+  const e = s.engine;
+  const bytesBefore = e.storeInfo(s.store).bytes;
+  e.storeSetTime(s.store, nowNs());
+  if (s.dev instanceof MemoryDevice) {
+    const dev = new MemoryDevice();
+    const ref = e.ioFromDevice(dev);
+    try {
+      e.storeCompact(s.store, ref.io);
+    } catch (err) {
+      e.ioFree(ref);
+      throw err;
+    }
+    e.ioFree(s.ref);
+    s.dev = dev;
+    s.ref = ref;
+    s.shipReopen = true;
+  } else if (s.dev) {
+    let moved;
+    try {
+      moved = await s.N.nb.compactFile(s.N, e, s.store, s.path, s.lock ? { dev: s.dev, lock: s.lock } : null);
+    } catch (err) {
+      if (err?.renameFailed) {
+        // The store now lives on the temporary file: keep its device for close(), stop here.
+        s.extraDevs.push({ dev: err.dev, ref: err.ref });
+        poison(s, err);
+      }
+      if (err?.replaced) {
+        // The file at s.path is the compacted one and the store lives on it; only the rename's
+        // durability is in doubt, so take no more writes (poison) but hold the right device.
+        e.ioFree(s.ref);
+        s.dev.close();
+        s.dev = err.dev;
+        s.ref = err.ref;
+        s.h = e.storeIndex(s.store);
+        poison(s, err);
+      }
+      throw err;
+    }
+    e.ioFree(s.ref);
+    s.dev.close();
+    s.dev = moved.dev;
+    s.ref = moved.ref;
+  } else {
+    const io = e.ioMemOpen(new Uint8Array(0));
+    try {
+      e.storeCompact(s.store, io);
+    } catch (err) {
+      e.ioMemFree(io);
+      throw err;
+    }
+    e.ioMemFree(s.memIo);
+    s.memIo = io;
+  }
+  // Compaction may replace the store's in-memory index (a graph without tombstones).
+  s.h = e.storeIndex(s.store);
+  return { bytesBefore, bytesAfter: e.storeInfo(s.store).bytes, commit: commitInfo(s) };
+}
+
+/** A child store (Collection.derive): a new state of the same session; `adopt` registers it. */
+export async function derive(s, path, adopt) {
+  const N = path === undefined ? null : await nodeBackend('derive');
+  const fileId = await randomBytes(16);
+  live(s); // the awaits above may have let a close() in
+  const e = s.engine;
+  const m = s.store ? null : await materialize(s);
+  const parent = m ? m.st : s.store;
+  const idKind = s.idKind ?? s.configIdKind;
+  try {
+    if (path === undefined) {
+      const io = e.ioMemOpen(new Uint8Array(0));
+      let child;
+      try {
+        child = e.storeDerive(parent, io, fileId);
+      } catch (err) {
+        e.ioMemFree(io);
+        throw err;
+      }
+      return adopt(storeCollection(e, s.impl, child, { memIo: io, name: `${s.name}-child`, readOnly: false, createIdKind: idKind }));
+    }
+    const holder = { s: null };
+    const f = await N.nb.createChildFile(N, e, path, (err) => { if (holder.s) holder.s.lockLost = err; });
+    let child;
+    try {
+      if (!m && (s.store !== parent || s.poisoned)) live(s); // closed or poisoned meanwhile
+      child = e.storeDerive(parent, f.ref.io, fileId);
+    } catch (err) {
+      N.nb.abandonFile(N, e, f);
+      throw err;
+    }
+    holder.s = storeCollection(e, s.impl, child, {
+      dev: f.dev, ref: f.ref, lock: f.lock, path: f.path, N, name: basename(f.path), readOnly: false, createIdKind: idKind,
+    });
+    return adopt(holder.s);
+  } finally {
+    if (m) dropMaterialized(e, m);
+  }
+}
+
+export function segments(s) {
+  if (!s.store) return [];
+  return s.engine.storeDir(s.store, s.engine.storeInfo(s.store).dirCount);
+}
+
+export async function status(s) {
+  const base = {
+    name: s.name, path: s.path, backend: s.path ? 'node' : 'memory', persistent: Boolean(s.store),
+    readOnly: s.readOnly, dimension: s.dim, metric: s.metric, index: s.kind, idType: s.idKind,
+  };
+  if (!s.store) {
+    // The identity its images (export/snapshot) and derived children will carry.
+    s.fileId ??= await randomBytes(16);
+    live(s);
+    const st = s.engine.stats(s.h);
+    return {
+      ...base, epoch: 0, fileId: toHex(s.fileId), parentId: null, lineageDepth: 0, count: st.live, deleted: 0,
+      segments: 0, bytes: 0, indexLoaded: false, rowsInsertedOnOpen: 0, lock: null, recovered: null,
+    };
+  }
+  const i = s.engine.storeInfo(s.store);
+  return {
+    ...base, epoch: i.epoch, fileId: i.fileId, parentId: i.parentId, lineageDepth: i.lineageDepth,
+    count: i.live, deleted: i.deleted, segments: i.dirCount, bytes: i.bytes,
+    indexLoaded: i.indexLoaded, rowsInsertedOnOpen: i.rowsInsertedOnOpen,
+    lock: s.path ? s.N.nb.lockStatus(s.N, s.path, s.lock) : null,
+    recovered: s.recovered ? { ...s.recovered } : null,
+  };
+}
+
+export async function verify(s) {
+  if (s.store) {
+    const r = s.engine.storeVerify(s.store);
+    const extra = await recoveryProblems(s);
+    if (extra.length) { r.problems.push(...extra); r.ok = false; }
+    return r;
+  }
+  try {
+    s.engine.checkIndex(s.h);
+    return { ok: true, problems: [], witness: { entries: 0, intact: true } };
+  } catch (e) {
+    if (!(e instanceof VecliteError) || e.code !== 'ECORRUPT') throw e;
+    return { ok: false, problems: [e.message], witness: { entries: 0, intact: true } };
+  }
+}
+
+export async function discardRecovered(s) {
+  if (!s.path) {
+    s.recovered = null;
+    return { removed: [] };
+  }
+  if (s.readOnly) {
+    throw new VecliteError('EREADONLY', 'discardRecovered: this handle is read-only; open the store writable to remove its saved tails');
+  }
+  const { discardSaved } = await import('../idb/recovered-tail.js');
+  const removed = discardSaved(s.N, s.path);
+  s.recovered = null;
+  return { removed };
+}
+
+export async function refresh(s) {
+  const r = await refreshState(s);
+  return { ...r, dim: s.dim, metric: s.metric };
+}
+
+/**
+ * A replica catches up with its writer (message 'apply'): a store in memory receives the bytes
+ * its writer appended (or a whole new image after a compaction), a file replica reads them from
+ * its file; then only what is new is applied (vl_store_refresh).
+ */
+export async function apply(s, a) {
+  if (!s.replica) throw einval(`apply: collection '${s.name}' is not a replica`);
+  if (a.tail?.reopen) {
+    const dev = new MemoryDevice(a.tail.reopen);
+    const ref = s.engine.ioFromDevice(dev);
+    let store;
+    try {
+      store = s.engine.storeOpen(ref.io, null, s.engine.C.storeFlags.READONLY, null);
+    } catch (err) {
+      s.engine.ioFree(ref);
+      throw err;
+    }
+    swapStore(s, { store, dev, ref });
+    return { epoch: s.engine.storeInfo(s.store).epoch, dim: s.dim };
+  } else if (a.tail) {
+    s.dev.extend(a.tail.from, a.tail.bytes);
+  }
+  const r = await refreshState(s);
+  return { epoch: r.epoch, dim: s.dim };
+}
+
+export function close(s, why) {
+  if (!s.h) return null;
+  s.stopFollow?.();
+  s.detach?.();
+  const err = release(s, why);
+  if (err) throw err;
+  return null;
+}

@@ -1,0 +1,86 @@
+// worker/config.js — reading a collection configuration against the engine's published limits
+// and enums, and checking that the JS mirrors of those enums match the loaded engine.
+//
+// Invariants: a config is read completely (every key known, every value in range) before
+// anything is created; the result holds both the public names and the engine's numbers.
+
+import { einval } from './errors.js';
+import { TAG, describe, isPlainObject, utf8Length, wellFormed } from './metadata.js';
+import { CMP, NO_FIELD, OP } from './filter.js';
+import { checkKeys, intIn, putNumeric } from './values.js';
+
+export const METRICS = Object.freeze({ cosine: 'COSINE', euclidean: 'L2', dotProduct: 'DOT' });
+const COLLECTION_KEYS = ['dimension', 'metric', 'index', 'idType'];
+const HNSW_KEYS = ['type', 'm', 'efConstruction', 'ef', 'seed'];
+
+export function parseCollectionConfig(config, C) {
+  if (!isPlainObject(config)) {
+    throw einval(`createCollection(name, config): config must be an object like { dimension: 384 } (got ${describe(config)})`);
+  }
+  checkKeys(config, COLLECTION_KEYS, 'createCollection config');
+  const L = C.limits;
+  if (config.dimension === undefined) throw einval('createCollection: config.dimension is required (1..65535)');
+  const dim = intIn(config.dimension, 1, L.MAX_DIM, 'createCollection: dimension');
+  const metric = config.metric ?? 'cosine';
+  if (!Object.hasOwn(METRICS, metric)) {
+    throw einval(`createCollection: metric must be 'cosine', 'euclidean' or 'dotProduct' (got ${typeof metric === 'string' ? `'${metric}'` : describe(metric)})`);
+  }
+  const idx = config.index ?? { type: 'hnsw' };
+  if (!isPlainObject(idx)) throw einval(`createCollection: index must be { type: 'hnsw', ... } or { type: 'flat' } (got ${describe(idx)})`);
+  const type = idx.type ?? 'hnsw';
+  let kind, m = 0, efC = 0, ef = 0, seedLo = 42, seedHi = 0;
+  if (type === 'flat') {
+    checkKeys(idx, ['type'], "createCollection: index { type: 'flat' }");
+    kind = 'flat';
+  } else if (type === 'hnsw') {
+    checkKeys(idx, HNSW_KEYS, "createCollection: index { type: 'hnsw' }");
+    kind = 'hnsw';
+    if (idx.m !== undefined) m = intIn(idx.m, 2, L.MAX_M, 'createCollection: index.m');
+    if (idx.efConstruction !== undefined) efC = intIn(idx.efConstruction, 1, L.MAX_EF, 'createCollection: index.efConstruction');
+    if (idx.ef !== undefined) ef = intIn(idx.ef, 1, L.MAX_EF, 'createCollection: index.ef');
+    if (idx.seed !== undefined) {
+      const pair = new Uint32Array(2);
+      if (typeof idx.seed !== 'number' && typeof idx.seed !== 'bigint') {
+        throw einval(`createCollection: index.seed must be a non-negative integer or bigint (got ${describe(idx.seed)})`);
+      }
+      putNumeric(idx.seed, pair, 0, 'createCollection: index.seed');
+      seedLo = pair[0];
+      seedHi = pair[1];
+    }
+  } else {
+    throw einval(`createCollection: index.type must be 'hnsw' or 'flat' (got ${describe(type)})`);
+  }
+  let idKind = null;
+  if (config.idType !== undefined) {
+    if (config.idType !== 'string' && config.idType !== 'number') {
+      throw einval(`createCollection: idType must be 'string' or 'number' (got ${describe(config.idType)})`);
+    }
+    idKind = config.idType;
+  }
+  return {
+    dim, metric, kind, idKind,
+    c: {
+      dim, metric: C.metrics[METRICS[metric]], kind: C.kinds[kind === 'flat' ? 'FLAT' : 'HNSW'],
+      m, efConstruction: efC, ef, seedLo, seedHi,
+    },
+  };
+}
+
+export function checkName(name, where) {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw einval(`${where}: collection name must be a non-empty string (got ${describe(name)})`);
+  }
+  if (!wellFormed(name) || utf8Length(name) > 255) {
+    throw einval(`${where}: collection name must be well-formed text of at most 255 UTF-8 bytes`);
+  }
+}
+
+/** Checks the JS mirrors of the engine's enums against what the engine publishes. */
+export function checkConstants(C) {
+  for (const [k, v] of Object.entries(TAG)) if (C.tags[k] !== v) return `tag ${k}`;
+  for (const [k, v] of Object.entries(OP)) if (C.filterOps[k] !== v) return `filter op ${k}`;
+  for (const [k, v] of Object.entries(CMP)) if (C.cmp[k] !== v) return `comparison ${k}`;
+  if (C.limits.MAX_FIELDS !== NO_FIELD) return 'MAX_FIELDS';
+  return null;
+}
+

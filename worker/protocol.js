@@ -1,0 +1,105 @@
+// worker/protocol.js — the one message protocol between the facade (web/) and a session
+// (worker/session.js), whatever hosts the session: the calling thread, a module Web Worker or a
+// Node worker_threads worker (docs/workers.md).
+//
+// Envelope
+//   request   { id, type, args }              id: a positive integer, unique per client
+//   reply     { id, result }                  the call succeeded
+//             { id, error: { code, message, outcome? } }
+//   code is one of ERROR_CODES (worker/errors.js, written down once); outcome only on a failed
+//   durable write ('notWritten' | 'unknown'). Replies may come in any order; a client matches
+//   them by id. Vectors and results travel as typed arrays whose buffers are transferred (the
+//   sender gives them up), everything else by structured clone.
+//
+// Messages (args -> result). `db` and `col` are handles a session hands out; a handle is only
+// meaningful to the session that made it.
+//   open              { simd?, wasmModule }                 -> { implementation, limits }
+//   createDatabase    { path? }                             -> { db, path }
+//   closeDatabase     { db }                                -> null
+//   createCollection  { db, name, config }                  -> Info
+//   getCollection     { db, name }                          -> Info
+//   listCollections   { db }                                -> string[]
+//   deleteCollection  { db, name }                          -> null
+//   openCollection    { source: path|Uint8Array, readOnly, create?, ef?, followMs }    -> Info
+//   openReplica       { path? | bytes?, name, ef? }         -> Info   (read-only; follows 'apply')
+//   apply             { col, from?, bytes?, reopen? }       -> { epoch }   (replicas: catch up)
+//   insert            { col, ids, vecs, metas, where }      -> { written, dim, commit? }
+//   update            { col, id, vector?, metadata?, hasVec, hasMeta } -> { commit? }
+//   delete            { col, ids, many }                    -> { deleted, commit? }
+//   clear             { col }                               -> { commit? }
+//   search            { col, queries, nq, options }         -> Hits (columnar, see below)
+//   scanPage          { col, after, pageSize }              -> { pairs, ids, metas }
+//   rank              { col, query, pairs, options }        -> Hits for one query
+//   get               { col, id }                           -> { id, vector, metadata } | null
+//   count | stats | segments | status | verify | export | snapshot | refresh   { col } -> ...
+//   compact           { col }                               -> { bytesBefore, bytesAfter, commit? }
+//   derive            { col, path? }                        -> Info
+//   discardRecovered  { col }                               -> { removed }
+//   close             { col }                               -> null
+//   Info = { col, name, dim, metric, readOnly, path }
+//   Hits = { nq, k, counts: Uint32Array, dist: Float32Array, ids: any[], metas: object[]|null,
+//            vecs: Float32Array|null }: query q's i-th hit is slot q*k+i, i < counts[q], best
+//            first; the facade turns distances into scores and applies the threshold.
+//   commit = { epoch, bytes, tail?: { from, bytes } | { reopen: Uint8Array } }: what a writer
+//            session appended, for a pool to hand to its replicas (pooled sessions only).
+//
+// Invariants:
+// - A session never sees a user's object: the facade reads every argument into plain data
+//   first (web/args.js), so a hostile getter or Proxy fails in the caller's thread as EINVAL.
+// - Every error crosses as { code, message, outcome? } and becomes a VecliteError again on the
+//   other side; nothing else is thrown across.
+
+import { ERROR_CODES, VecliteError } from './errors.js';
+
+/** How a pool routes each message type: 'writer', 'any' (one session), 'split' or 'all'. */
+export const ROUTES = Object.freeze({
+  open: 'all', createDatabase: 'all', closeDatabase: 'all',
+  createCollection: 'writer', getCollection: 'writer', listCollections: 'writer', deleteCollection: 'writer',
+  openCollection: 'writer', openReplica: 'writer', apply: 'writer',
+  insert: 'writer', update: 'writer', delete: 'writer', clear: 'writer', compact: 'writer',
+  derive: 'writer', discardRecovered: 'writer', close: 'all', refresh: 'writer',
+  export: 'writer', snapshot: 'writer', segments: 'writer', status: 'writer', verify: 'writer',
+  search: 'split', get: 'any', count: 'any', stats: 'writer',
+  scanPage: 'pinned', rank: 'pinned',
+});
+
+/** The wire form of a thrown value. */
+export function errorToWire(e) {
+  if (e instanceof VecliteError || (e && ERROR_CODES.includes(e.code) && typeof e.message === 'string')) {
+    const w = { code: e.code, message: e.message };
+    if (e.outcome !== undefined) w.outcome = e.outcome;
+    return w;
+  }
+  let text;
+  try { text = e instanceof Error ? `${e.name}: ${e.message}` : String(e); } catch { text = 'an unreadable exception'; }
+  return { code: 'EIO', message: `internal error in the veclite session (${text}); this is a bug in veclite` };
+}
+
+/** A VecliteError from its wire form. */
+export function errorFromWire(w) {
+  const code = ERROR_CODES.includes(w?.code) ? w.code : 'EIO';
+  const err = new VecliteError(code, typeof w?.message === 'string' ? w.message : 'unknown error');
+  if (w?.outcome !== undefined) err.outcome = w.outcome;
+  return err;
+}
+
+/**
+ * The buffers of typed arrays found at the top two levels of a message value (args or result),
+ * to transfer instead of copy. A buffer is listed once; views of the WebAssembly heap never get
+ * here (the binding always copies out).
+ */
+export function transferList(value) {
+  const out = new Set();
+  const take = (v) => {
+    if (ArrayBuffer.isView(v) && v.buffer instanceof ArrayBuffer && v.byteLength === v.buffer.byteLength) out.add(v.buffer);
+  };
+  if (value && typeof value === 'object') {
+    take(value);
+    for (const k of Object.keys(value)) {
+      const v = value[k];
+      take(v);
+      if (v && typeof v === 'object' && !ArrayBuffer.isView(v) && !Array.isArray(v)) for (const k2 of Object.keys(v)) take(v[k2]);
+    }
+  }
+  return [...out];
+}

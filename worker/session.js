@@ -1,0 +1,402 @@
+// worker/session.js — a session: one engine and everything that lives in it (databases,
+// collections, their id maps, field names, devices and writer locks), driven by the messages of
+// worker/protocol.js. The same code runs in the caller's thread (worker/inline.js), in a module
+// Web Worker and in a Node worker_threads worker (worker/host.js).
+//
+// Invariants:
+// - handle() never throws: every outcome is a reply { id, result } or { id, error } (the error
+//   as { code, message, outcome? }).
+// - Handles (db, col) are small integers this session hands out; a closed collection keeps its
+//   handle, so later calls on it get ECLOSED with the reason, never "no such handle".
+// - Opens of one name share one promise; a delete of a name finishes before a create or get of
+//   that name starts (the per-name #opening / #deleting chains of a database).
+// - The engine is disposed when the last database or collection of the session is released.
+
+import { VecliteError, einval } from './errors.js';
+import { errorToWire } from './protocol.js';
+import { loadEngine } from './engine.js';
+import { checkName, parseCollectionConfig } from './config.js';
+import { intIn } from './values.js';
+import { describe } from './metadata.js';
+import { live } from './rows.js';
+import {
+  basename, dropEngine, indexCollection, nodeBackend, randomBytes, release, retain, storeCollection,
+} from './stores.js';
+import * as C from './collection.js';
+import { MemoryDevice } from '../idb/memory-device.js';
+import { branchBytesError } from '../idb/branch-parent.js';
+
+export class Session {
+  /** @type {import('./bind.js').Engine|null} */
+  engine = null;
+  impl = 'wasm';
+  #seq = 0;
+  /** @type {Map<number, any>} */
+  #dbs = new Map();
+  /** @type {Map<number, any>} */
+  #cols = new Map();
+  /** A pooled session: its writes report commits, its replicas follow them. */
+  pooled = false;
+
+  /**
+   * Handle one request; resolves to its reply (never rejects).
+   * @param {{ id: number, type: string, args: any }} msg
+   */
+  async handle(msg) {
+    try {
+      const fn = this.#handlers[msg.type];
+      if (!fn) throw einval(`unknown message type ${JSON.stringify(String(msg.type))}`);
+      const result = await fn(msg.args ?? {});
+      return { id: msg.id, result: result === undefined ? null : result };
+    } catch (e) {
+      return { id: msg.id, error: errorToWire(e) };
+    }
+  }
+
+  #col(a) {
+    const s = this.#cols.get(a.col);
+    if (!s) throw new VecliteError('EINVAL', 'not a veclite Collection of this session');
+    return live(s);
+  }
+
+  #db(a, what) {
+    const d = this.#dbs.get(a.db);
+    if (!d) throw new VecliteError('EINVAL', 'not a veclite Database of this session');
+    if (d.closed) throw new VecliteError('ECLOSED', `${what}: the database is closed; create a new one with createDatabase()`);
+    return d;
+  }
+
+  /** Give a collection state a handle and describe it for the facade. */
+  #adoptState(s) {
+    if (!s.handle) {
+      s.handle = ++this.#seq;
+      this.#cols.set(s.handle, s);
+      if (this.pooled && !s.readOnly) {
+        s.ship = true;
+        s.shipped = s.store ? this.engine.storeInfo(s.store).bytes : 0;
+      }
+    }
+    return this.#info(s);
+  }
+
+  #info(s) {
+    return { col: s.handle, name: s.name, dim: s.dim, metric: s.metric, readOnly: s.readOnly, path: s.path, impl: s.impl };
+  }
+
+  #handlers = {
+    open: async (a) => {
+      if (this.engine) throw einval('open: this session already has an engine');
+      this.engine = await loadEngine(a);
+      this.impl = this.engine.isa === 'simd128' ? 'wasm-simd' : 'wasm';
+      this.pooled = a.pooled === true;
+      retain(this.engine); // the session's own reference, dropped by 'end'
+      return { implementation: this.impl, limits: { ...this.engine.C.limits } };
+    },
+    end: () => {
+      if (this.engine) dropEngine(this.engine);
+      return null;
+    },
+
+    // ---- databases ----
+    createDatabase: async (a) => {
+      let N = null, dir = null;
+      if (a.path !== undefined) {
+        N = await nodeBackend('createDatabase');
+        dir = N.nb.ensureDir(N, a.path);
+      }
+      retain(this.engine);
+      const d = { handle: ++this.#seq, dir, N, cols: new Map(), opening: new Map(), deleting: new Map(), closed: false };
+      this.#dbs.set(d.handle, d);
+      return { db: d.handle, path: dir };
+    },
+    createCollection: async (a) => {
+      const d = this.#db(a, 'createCollection');
+      this.#checkDbName(d, a.name, 'createCollection');
+      const name = a.name;
+      if (d.deleting.has(name)) {
+        await this.#deletesDone(d, name);
+        this.#db(a, 'createCollection');
+      }
+      if (d.cols.has(name) || d.opening.has(name)) {
+        throw einval(`createCollection: collection '${name}' already exists; use getCollection('${name}') or deleteCollection it first`);
+      }
+      const cfg = parseCollectionConfig(a.config, this.engine.C);
+      if (d.dir) {
+        const N = d.N;
+        return this.#openIn(d, name, async () => {
+          const lost = { s: null };
+          const opened = await N.nb.openFileStore(N, this.engine, this.#file(d, name), {
+            readOnly: false, createCfg: cfg.c, mustCreate: true,
+            onLockLost: (e) => { if (lost.s) lost.s.lockLost = e; },
+          });
+          lost.s = this.#fileState(d, name, opened, cfg.idKind);
+          return lost.s;
+        });
+      }
+      if (this.pooled) {
+        // A pooled database keeps each collection as a store in memory, so its replicas can
+        // follow the bytes it appends.
+        return this.#openIn(d, name, async () => {
+          const dev = new MemoryDevice();
+          const ref = this.engine.ioFromDevice(dev);
+          let st;
+          try {
+            st = this.engine.storeOpen(ref.io, cfg.c, this.engine.C.storeFlags.CREATE, await randomBytes(16));
+          } catch (e) {
+            this.engine.ioFree(ref);
+            throw e;
+          }
+          return storeCollection(this.engine, this.impl, st, {
+            name, readOnly: false, dev, ref, createIdKind: cfg.idKind, detach: this.#detacher(d, name),
+          });
+        });
+      }
+      const s = indexCollection(this.engine, this.impl, cfg, name);
+      s.detach = this.#detacher(d, name);
+      d.cols.set(name, s);
+      return this.#adoptState(s);
+    },
+    getCollection: async (a) => {
+      const d = this.#db(a, 'getCollection');
+      const name = a.name;
+      this.#checkDbName(d, name, 'getCollection');
+      if (d.deleting.has(name)) {
+        await this.#deletesDone(d, name);
+        this.#db(a, 'getCollection');
+      }
+      const s = d.cols.get(name);
+      if (s) return this.#info(s);
+      const pending = d.opening.get(name);
+      if (pending) return pending;
+      if (d.dir) {
+        const N = d.N;
+        const file = this.#file(d, name);
+        if (N.fs.existsSync(file)) {
+          return this.#openIn(d, name, async () => {
+            const lost = { s: null };
+            const opened = await N.nb.openFileStore(N, this.engine, file, {
+              readOnly: false, createCfg: null,
+              onLockLost: (e) => { if (lost.s) lost.s.lockLost = e; },
+            });
+            lost.s = this.#fileState(d, name, opened, null);
+            return lost.s;
+          });
+        }
+      }
+      throw new VecliteError('ENOTFOUND', `getCollection: no collection named '${name}'; create it with createCollection`);
+    },
+    listCollections: (a) => {
+      const d = this.#db(a, 'listCollections');
+      if (d.dir) return d.N.nb.listDir(d.N, d.dir);
+      return [...d.cols.keys()];
+    },
+    deleteCollection: (a) => {
+      const d = this.#db(a, 'deleteCollection');
+      const name = a.name;
+      this.#checkDbName(d, name, 'deleteCollection');
+      const prev = d.deleting.get(name);
+      const p = (async () => {
+        if (prev) await prev.catch(() => {});
+        return this.#delete(d, name);
+      })();
+      d.deleting.set(name, p);
+      const done = () => { if (d.deleting.get(name) === p) d.deleting.delete(name); };
+      p.then(done, done);
+      return p;
+    },
+    closeDatabase: async (a) => {
+      const d = this.#dbs.get(a.db);
+      if (!d || d.closed) return null;
+      d.closed = true;
+      await Promise.allSettled([...d.opening.values(), ...d.deleting.values()]);
+      let first = null;
+      for (const s of d.cols.values()) {
+        const err = release(s, 'the database is closed; create a new one with createDatabase()');
+        first ??= err;
+      }
+      d.cols.clear();
+      dropEngine(this.engine);
+      if (first) throw first;
+      return null;
+    },
+
+    // ---- single stores ----
+    openCollection: async (a) => this.#adoptState(await this.#openStore(a)),
+    openReplica: async (a) => {
+      let s;
+      if (a.path !== undefined) {
+        const N = await nodeBackend('openReplica');
+        const opened = await N.nb.openFileStore(N, this.engine, a.path, { readOnly: true, createCfg: null });
+        s = storeCollection(this.engine, this.impl, opened.store, {
+          name: a.name, readOnly: true, dev: opened.dev, ref: opened.ref, path: opened.path, N, defaultEf: a.ef ?? 0,
+        });
+      } else {
+        const dev = new MemoryDevice(a.bytes);
+        const ref = this.engine.ioFromDevice(dev);
+        let st;
+        try {
+          st = this.engine.storeOpen(ref.io, null, this.engine.C.storeFlags.READONLY, null);
+        } catch (e) {
+          this.engine.ioFree(ref);
+          throw e;
+        }
+        s = storeCollection(this.engine, this.impl, st, { name: a.name, readOnly: true, dev, ref, defaultEf: a.ef ?? 0 });
+      }
+      s.replica = true;
+      return this.#adoptState(s);
+    },
+    apply: (a) => C.apply(this.#col(a), a),
+
+    // ---- collections ----
+    insert: (a) => C.insert(this.#col(a), a),
+    update: (a) => C.update(this.#col(a), a),
+    delete: (a) => C.remove(this.#col(a), a),
+    clear: (a) => C.clear(this.#col(a)),
+    search: (a) => C.search(this.#col(a), a),
+    scanPage: (a) => C.scanPage(this.#col(a), a.after, a.pageSize),
+    rank: (a) => C.rank(this.#col(a), a.query, a.pairs, a.options),
+    get: (a) => C.get(this.#col(a), a),
+    count: (a) => { const s = this.#col(a); return s.engine.count(s.h); },
+    stats: (a) => C.stats(this.#col(a)),
+    export: (a) => C.exportImage(this.#col(a)),
+    snapshot: (a) => C.snapshot(this.#col(a)),
+    compact: (a) => C.compact(this.#col(a)),
+    derive: (a) => C.derive(this.#col(a), a.path, (s) => this.#adoptState(s)),
+    segments: (a) => C.segments(this.#col(a)),
+    status: (a) => C.status(this.#col(a)),
+    verify: (a) => C.verify(this.#col(a)),
+    discardRecovered: (a) => C.discardRecovered(this.#col(a)),
+    refresh: (a) => C.refresh(this.#col(a)),
+    close: (a) => {
+      const s = this.#cols.get(a.col);
+      if (!s) throw new VecliteError('EINVAL', 'not a veclite Collection of this session');
+      return C.close(s, 'it was closed; open it again to use it');
+    },
+  };
+
+  // ---- database helpers ----
+
+  #checkDbName(d, name, where) {
+    if (!d.dir) return checkName(name, where);
+    if (typeof name !== 'string' || !d.N.nb.NAME_RE.test(name)) {
+      throw einval(`${where}: collection name ${typeof name === 'string' ? JSON.stringify(name) : describe(name)} cannot be ` +
+        'a file name: use 1..128 characters of A-Z a-z 0-9 _ . - starting with a letter, digit or _');
+    }
+  }
+
+  #file(d, name) {
+    return d.N.path.join(d.dir, `${name}.rvf`);
+  }
+
+  #detacher(d, name) {
+    const f = () => { if (d.cols.get(name)?.detach === f) d.cols.delete(name); };
+    return f;
+  }
+
+  #fileState(d, name, opened, createIdKind) {
+    return storeCollection(this.engine, this.impl, opened.store, {
+      name, readOnly: false, dev: opened.dev, ref: opened.ref, lock: opened.lock, path: opened.path, N: d.N,
+      createIdKind, recovered: opened.recovered, detach: this.#detacher(d, name),
+    });
+  }
+
+  /** Open a collection of database d under one shared promise; resolves to its Info. */
+  #openIn(d, name, open) {
+    const p = (async () => {
+      const s = await open();
+      if (d.closed) {
+        release(s, 'the database was closed while it opened');
+        throw new VecliteError('ECLOSED', 'the database was closed while the collection opened');
+      }
+      d.cols.set(name, s);
+      return this.#adoptState(s);
+    })();
+    d.opening.set(name, p);
+    const done = () => { if (d.opening.get(name) === p) d.opening.delete(name); };
+    p.then(done, done);
+    return p;
+  }
+
+  async #deletesDone(d, name) {
+    for (let p; (p = d.deleting.get(name));) await p.catch(() => {});
+  }
+
+  async #delete(d, name) {
+    const pending = d.opening.get(name);
+    if (pending) await pending.catch(() => {});
+    const s = d.cols.get(name);
+    if (s) {
+      d.cols.delete(name);
+      release(s, `collection '${name}' was deleted`);
+    }
+    if (d.dir) {
+      const removed = await d.N.nb.deleteFile(d.N, this.#file(d, name));
+      if (removed || s) return null;
+    } else if (s) {
+      return null;
+    }
+    throw new VecliteError('ENOTFOUND', `deleteCollection: no collection named '${name}'`);
+  }
+
+  /** openCollection: a file (node) or the bytes of an image (memory). */
+  async #openStore(o) {
+    const engine = this.engine;
+    const cfg = o.create === undefined ? null : parseCollectionConfig(o.create, engine.C);
+    const ef = o.ef === undefined ? 0 : intIn(o.ef, 1, engine.C.limits.MAX_EF, 'openCollection: ef');
+    let s;
+    if (typeof o.source === 'string') {
+      const N = await nodeBackend('openCollection');
+      const lost = { s: null };
+      const opened = await N.nb.openFileStore(N, engine, o.source, {
+        readOnly: o.readOnly, createCfg: cfg ? cfg.c : null,
+        onLockLost: (e) => { if (lost.s) lost.s.lockLost = e; },
+      });
+      s = storeCollection(engine, this.impl, opened.store, {
+        name: basename(opened.path), readOnly: o.readOnly, dev: opened.dev, ref: opened.ref, lock: opened.lock,
+        path: opened.path, N, createIdKind: opened.created ? cfg?.idKind : null, defaultEf: ef,
+        recovered: opened.recovered,
+      });
+      lost.s = s;
+      if (o.followMs) {
+        const { startFollow } = await import('./follow.js');
+        const { refreshState } = await import('./stores.js');
+        s.stopFollow = startFollow(N.fs, opened.path, o.followMs, () => (s.h ? refreshState(s) : null));
+      }
+    } else {
+      const bytes = o.source;
+      if (o.readOnly && cfg && bytes.length === 0) {
+        throw einval('openCollection: cannot create a store in empty bytes read-only; leave out readOnly');
+      }
+      const io = engine.ioMemOpen(bytes);
+      let store;
+      try {
+        const branchErr = bytes.length ? branchBytesError(engine, io) : null;
+        if (branchErr) throw branchErr;
+        const creating = bytes.length === 0 && cfg !== null;
+        const flags = (o.readOnly ? engine.C.storeFlags.READONLY : 0) | (creating ? engine.C.storeFlags.CREATE : 0);
+        store = engine.storeOpen(io, creating ? cfg.c : null, flags, creating ? await randomBytes(16) : null);
+      } catch (e) {
+        engine.ioMemFree(io);
+        if (e instanceof VecliteError && e.code === 'ENOTFOUND' && !/branch\(\) child/.test(e.message)) {
+          throw bytes.length === 0
+            ? new VecliteError('ENOTFOUND', 'openCollection: the bytes are empty; pass create: { dimension, ... } to create a store in memory', { cause: e })
+            : new VecliteError('ECORRUPT', `openCollection: the bytes are not an .rvf image (${e.message})`, { cause: e });
+        }
+        throw e;
+      }
+      // Bytes past the last intact commit: reported (the caller still holds them), nothing saved.
+      const info = engine.storeInfo(store);
+      const recovered = bytes.length > info.bytes
+        ? { epoch: info.epoch, discardedBytes: bytes.length - info.bytes, savedTo: null } : null;
+      s = storeCollection(engine, this.impl, store, {
+        name: 'memory', readOnly: o.readOnly, memIo: io, createIdKind: cfg?.idKind, defaultEf: ef, recovered,
+      });
+    }
+    if (cfg && (s.dim !== cfg.dim || s.metric !== cfg.metric)) {
+      release(s, 'it did not match the create configuration');
+      throw einval(`openCollection: the store exists with dimension ${s.dim} and metric '${s.metric}', but create asks for ` +
+        `dimension ${cfg.dim} and metric '${cfg.metric}'; leave out create to open it as it is`);
+    }
+    return s;
+  }
+}

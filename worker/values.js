@@ -1,0 +1,151 @@
+// worker/values.js — reading ids, vectors and options: the checks both sides of the protocol make.
+//
+// The facade (web/) runs them on a user's arguments before anything is sent; a session runs
+// the id checks again on what it receives (a session trusts no sender). Pure functions: no
+// engine, no state.
+//
+// Invariants:
+// - Numeric ids are u64: a number must be a safe integer, larger ids come as bigint; an id is
+//   never rounded. String ids are 1..1024 UTF-8 bytes of well-formed text.
+// - Vectors are copied as float32 and every component must stay finite after the conversion.
+
+import { VecliteError, einval } from './errors.js';
+import { describe, utf8Length, wellFormed } from './metadata.js';
+
+export const MAX_ID_BYTES = 1024;
+export const U64_MAX = 0xFFFFFFFFFFFFFFFFn;
+export const TWO32 = 4294967296;
+
+// ---- small helpers ------------------------------------------------------------------------------
+
+export function checkKeys(obj, allowed, where, what = 'option') {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.includes(k)) {
+      throw einval(`${where}: unknown ${what} '${k}'; allowed: ${allowed.join(', ')}`);
+    }
+  }
+}
+
+/** Text of an arbitrary thrown value, without letting a hostile one throw again. */
+export function errText(e) {
+  try {
+    return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  } catch {
+    return 'an unreadable exception';
+  }
+}
+
+/**
+ * Run fn, which only reads and validates user input. A VecliteError passes through; any other
+ * exception (a revoked Proxy, a getter that throws, a stack overflow on a hostile structure)
+ * becomes EINVAL, so bad input never surfaces as a raw TypeError.
+ * @template T
+ * @param {string} where
+ * @param {() => T} fn
+ * @returns {T}
+ */
+export function inspect(where, fn) {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof VecliteError) throw e;
+    throw new VecliteError('EINVAL',
+      `${where}: the argument could not be read (${errText(e)}); pass plain objects, arrays and typed arrays`,
+      { cause: e });
+  }
+}
+
+export function intIn(v, lo, hi, where) {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
+    throw einval(`${where} must be an integer from ${lo} to ${hi} (got ${typeof v === 'number' ? v : describe(v)})`);
+  }
+  return v;
+}
+
+/** Internal (lo, hi) pair -> public numeric id (number if safe, else bigint). */
+export function numericId(lo, hi) {
+  return hi < 0x200000 ? hi * TWO32 + lo : (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+export function idText(id) {
+  return typeof id === 'string' ? JSON.stringify(id.length > 64 ? `${id.slice(0, 64)}…` : id) : String(id);
+}
+
+/**
+ * Write a numeric id into pairs[2i], pairs[2i+1]; throws EINVAL for anything that is not a
+ * non-negative safe integer or a bigint in 0..2^64-1.
+ */
+export function putNumeric(id, pairs, i, where) {
+  if (typeof id === 'number') {
+    if (!Number.isInteger(id) || id < 0 || id > Number.MAX_SAFE_INTEGER) {
+      throw einval(`${where}: numeric id ${id} must be a non-negative safe integer (0..2^53-1); ` +
+        'pass larger ids (up to 2^64-1) as bigint');
+    }
+    pairs[2 * i] = id >>> 0;
+    pairs[2 * i + 1] = Math.floor(id / TWO32);
+  } else {
+    if (id < 0n || id > U64_MAX) throw einval(`${where}: bigint id ${id} is outside 0..2^64-1`);
+    pairs[2 * i] = Number(id & 0xFFFFFFFFn);
+    pairs[2 * i + 1] = Number(id >> 32n);
+  }
+}
+
+export function idKindOf(id, where) {
+  const t = typeof id;
+  if (t === 'string') {
+    if (id.length === 0) throw einval(`${where}: id must not be empty`);
+    if (!wellFormed(id)) throw einval(`${where}: string id contains a lone UTF-16 surrogate`);
+    if (id.length * 3 > MAX_ID_BYTES && utf8Length(id) > MAX_ID_BYTES) {
+      throw einval(`${where}: string id is ${utf8Length(id)} UTF-8 bytes; at most ${MAX_ID_BYTES}`);
+    }
+    return 'string';
+  }
+  if (t === 'number' || t === 'bigint') return 'number';
+  throw einval(`${where}: id must be a string, a non-negative integer or a bigint (got ${describe(id)})`);
+}
+
+/**
+ * Copy one vector into out[off..off+dim) as float32 and check every component is finite.
+ */
+export function putVector(vec, out, off, dim, where, name) {
+  if (vec instanceof Float32Array || Array.isArray(vec) || vec instanceof Float64Array) {
+    if (vec.length !== dim) {
+      throw einval(`${where}: vector has ${vec.length} components but collection '${name}' has dimension ${dim}`);
+    }
+    if (vec instanceof Float32Array || vec instanceof Float64Array) {
+      out.set(vec, off);
+    } else {
+      for (let j = 0; j < dim; j++) {
+        const x = vec[j];
+        if (typeof x !== 'number') {
+          throw einval(`${where}: vector component ${j} is ${describe(x)}, not a number`);
+        }
+        out[off + j] = x;
+      }
+    }
+    for (let j = off, end = off + dim; j < end; j++) {
+      const x = out[j];
+      if (x - x !== 0) {
+        const orig = vec[j - off];
+        throw einval(`${where}: vector component ${j - off} is ${orig}` +
+          (Number.isFinite(orig) ? ', which overflows a 32-bit float' : '') + '; every component must be finite');
+      }
+    }
+    return;
+  }
+  throw einval(`${where}: vector must be a Float32Array or an array of numbers (got ${describe(vec)})`);
+}
+
+/**
+ * EINVAL when the float32 vector v[off..off+dim) has no cosine direction — the engine's
+ * check_vector (src/index.c) mirrored exactly: sum of squares in double must be > 0 and
+ * (float)(1 / sqrt(sum)) a positive finite float.
+ */
+export function checkCosine(v, off, dim, where) {
+  let ss = 0;
+  for (let j = off, end = off + dim; j < end; j++) ss += v[j] * v[j];
+  if (!(ss > 0)) throw einval(`${where}: vector is all zeros; cosine similarity needs a non-zero vector`);
+  const inv = Math.fround(1 / Math.sqrt(ss));
+  if (!(inv > 0) || !Number.isFinite(inv)) throw einval(`${where}: vector has a norm outside the float range`);
+}
+
