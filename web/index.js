@@ -303,6 +303,9 @@ export class Database {
   /** Worker sessions serving this database (0: in this thread). */
   get workers() { return this.#client.workers; }
 
+  /** Diagnostics (docs/workers.md §5): the worker pool behind this database, or null in-thread. */
+  get [Symbol.for('veclite.pool')]() { return this.#client.workers === undefined || this.#client instanceof InlineClient ? null : this.#client; }
+
   /** Create a collection (in a file database: `<name>.rvf`, under its writer lock). */
   async createCollection(name, config) {
     this.#live('createCollection');

@@ -258,6 +258,19 @@ export async function derive(s, path, adopt) {
   const parent = m ? m.st : s.store;
   const idKind = s.idKind ?? s.configIdKind;
   try {
+    if (path === undefined && s.ship) {
+      // A pooled child lives on a device whose appended bytes can be shipped to replicas.
+      const dev = new MemoryDevice();
+      const ref = e.ioFromDevice(dev);
+      let child;
+      try {
+        child = e.storeDerive(parent, ref.io, fileId);
+      } catch (err) {
+        e.ioFree(ref);
+        throw err;
+      }
+      return adopt(storeCollection(e, s.impl, child, { dev, ref, name: `${s.name}-child`, readOnly: false, createIdKind: idKind }));
+    }
     if (path === undefined) {
       const io = e.ioMemOpen(new Uint8Array(0));
       let child;

@@ -22,6 +22,8 @@
 //   deleteCollection  { db, name }                          -> null
 //   openCollection    { source: path|Uint8Array, readOnly, create?, ef?, followMs }    -> Info
 //   openReplica       { path? | bytes?, name, ef? }         -> Info   (read-only; follows 'apply')
+//   restoreCollection { db, name, bytes }                   -> Info   (a pool's new writer takes over an image)
+//   end               {}                                    -> null   (drop the session's own engine reference)
 //   apply             { col, from?, bytes?, reopen? }       -> { epoch }   (replicas: catch up)
 //   insert            { col, ids, vecs, metas, where }      -> { written, dim, commit? }
 //   update            { col, id, vector?, metadata?, hasVec, hasMeta } -> { commit? }
@@ -36,7 +38,7 @@
 //   derive            { col, path? }                        -> Info
 //   discardRecovered  { col }                               -> { removed }
 //   close             { col }                               -> null
-//   Info = { col, name, dim, metric, readOnly, path }
+//   Info = { col, name, dim, metric, readOnly, path, impl, epoch }
 //   Hits = { nq, k, counts: Uint32Array, dist: Float32Array, ids: any[], metas: object[]|null,
 //            vecs: Float32Array|null }: query q's i-th hit is slot q*k+i, i < counts[q], best
 //            first; the facade turns distances into scores and applies the threshold.
@@ -51,17 +53,12 @@
 
 import { ERROR_CODES, VecliteError } from './errors.js';
 
-/** How a pool routes each message type: 'writer', 'any' (one session), 'split' or 'all'. */
-export const ROUTES = Object.freeze({
-  open: 'all', createDatabase: 'all', closeDatabase: 'all',
-  createCollection: 'writer', getCollection: 'writer', listCollections: 'writer', deleteCollection: 'writer',
-  openCollection: 'writer', openReplica: 'writer', apply: 'writer',
-  insert: 'writer', update: 'writer', delete: 'writer', clear: 'writer', compact: 'writer',
-  derive: 'writer', discardRecovered: 'writer', close: 'all', refresh: 'writer',
-  export: 'writer', snapshot: 'writer', segments: 'writer', status: 'writer', verify: 'writer',
-  search: 'split', get: 'any', count: 'any', stats: 'writer',
-  scanPage: 'pinned', rank: 'pinned',
-});
+/**
+ * Reads a pool may serve from any of its sessions (every replica is current for every write that
+ * resolved): 'split' spreads the queries of one call over all of them. A read with `pinned: true`
+ * (the steps of one predicate search) and every other message go to the writer session.
+ */
+export const READS = Object.freeze({ search: 'split', get: 'any', count: 'any' });
 
 /** The wire form of a thrown value. */
 export function errorToWire(e) {

@@ -80,7 +80,10 @@ export class Session {
   }
 
   #info(s) {
-    return { col: s.handle, name: s.name, dim: s.dim, metric: s.metric, readOnly: s.readOnly, path: s.path, impl: s.impl };
+    return {
+      col: s.handle, name: s.name, dim: s.dim, metric: s.metric, readOnly: s.readOnly, path: s.path, impl: s.impl,
+      epoch: s.store ? this.engine.storeInfo(s.store).epoch : 0,
+    };
   }
 
   #handlers = {
@@ -184,6 +187,25 @@ export class Session {
         }
       }
       throw new VecliteError('ENOTFOUND', `getCollection: no collection named '${name}'; create it with createCollection`);
+    },
+    restoreCollection: async (a) => {
+      // A pool's new writer takes over a collection of a memory database from a replica's image.
+      const d = this.#db(a, 'restoreCollection');
+      const name = a.name;
+      if (d.dir || !this.pooled) throw einval('restoreCollection: only a pooled memory database restores collections from images');
+      if (d.cols.has(name) || d.opening.has(name)) throw einval(`restoreCollection: collection '${name}' already exists`);
+      return this.#openIn(d, name, async () => {
+        const dev = new MemoryDevice(a.bytes);
+        const ref = this.engine.ioFromDevice(dev);
+        let st;
+        try {
+          st = this.engine.storeOpen(ref.io, null, 0, null);
+        } catch (e) {
+          this.engine.ioFree(ref);
+          throw e;
+        }
+        return storeCollection(this.engine, this.impl, st, { name, readOnly: false, dev, ref, detach: this.#detacher(d, name) });
+      });
     },
     listCollections: (a) => {
       const d = this.#db(a, 'listCollections');

@@ -1,0 +1,389 @@
+// worker/pool.js — a worker pool: one writer session and n-1 read replicas, each in its own
+// worker (worker/client.js + worker/host.js), behind the same call(type, args) as an in-thread
+// client, so the facade cannot tell them apart (docs/workers.md §3).
+//
+// How replicas stay current: every write goes to the writer; its reply carries what it
+// committed (worker/protocol.js "commit"). Before the write's promise resolves, the pool posts
+// 'apply' to every replica: a replica of a file reads the appended segments from the file, a
+// replica of a memory store receives the appended bytes; both then apply only what is new
+// (vl_store_refresh). A worker handles its messages in order, so any read sent after the write
+// resolved finds the replica already there.
+//
+// Invariants:
+// - Pool handles (db, col) are the pool's own; each maps to the writer's handle and one handle
+//   per replica. A replica serves reads only once it holds every collection at the writer's
+//   epoch ("ready"); a replica that cannot follow (its 'apply' fails) is killed and replaced.
+// - A worker that stops rejects its pending calls at once (worker/client.js) and is replaced:
+//   a replica by a new one synced from the writer; the writer by a new one that reopens the
+//   files (file database) or takes each collection's image from a ready replica (memory
+//   database). What cannot be restored (a memory database without replicas, a derived child)
+//   is marked lost: its calls reject with EBACKEND saying so.
+// - searchBatch splits its queries over the writer and the ready replicas and merges the
+//   answers in query order.
+
+import { VecliteError } from './errors.js';
+import { READS } from './protocol.js';
+import { WorkerClient } from './client.js';
+
+export class Pool {
+  #wasm;
+  #writer = null;
+  /** @type {Promise<void>|null} a writer being replaced: writer calls wait for it */
+  #writerReady = null;
+  #replicas = [];
+  /** @type {Set<WorkerClient>} replicas that hold every collection at the writer's epoch */
+  #ready = new Set();
+  #dbs = new Map();
+  #cols = new Map();
+  #byWriter = new Map();
+  #seq = 0;
+  #rr = 0;
+  #closed = false;
+  info = null;
+  onTerminate = null;
+  /** Replacements made (for tests and status). */
+  replaced = 0;
+
+  constructor(wasm) {
+    this.#wasm = wasm;
+  }
+
+  /**
+   * Start n workers (1 writer + n-1 replicas).
+   * @param {number} n @param {{ simd: boolean, wasmModule: WebAssembly.Module }} wasm
+   */
+  static async start(n, wasm) {
+    const pool = new Pool(wasm);
+    try {
+      pool.#writer = await pool.#spawn('writer');
+      pool.info = await pool.#writer.call('open', { ...wasm, pooled: true });
+      for (let i = 1; i < n; i++) {
+        const r = await pool.#spawn(`replica ${i}`);
+        await r.call('open', { ...wasm, pooled: true });
+        pool.#replicas.push(r);
+        pool.#ready.add(r);
+      }
+    } catch (e) {
+      pool.terminate();
+      throw e;
+    }
+    return pool;
+  }
+
+  /** Worker sessions alive now. */
+  get workers() {
+    return (this.#writer?.alive ? 1 : 0) + this.#replicas.filter((r) => r.alive).length;
+  }
+
+  /** The clients (tests stop them behind the pool's back). */
+  get clients() { return [this.#writer, ...this.#replicas]; }
+
+  async #spawn(label) {
+    const c = await WorkerClient.spawn(label);
+    c.onDeath = (dead) => this.#onDeath(dead);
+    return c;
+  }
+
+  // ---- calls -----------------------------------------------------------------------------------
+
+  async call(type, args) {
+    if (this.#closed) throw new VecliteError('ECLOSED', `${type}: the database is closed; create a new one with createDatabase()`);
+    // While a writer is being replaced, handles are being remapped: every call waits for it.
+    if (this.#writerReady) await this.#writerReady.catch(() => {});
+    switch (type) {
+      case 'createDatabase': {
+        const w = await this.#w();
+        const r = await w.call(type, args);
+        const h = ++this.#seq;
+        this.#dbs.set(h, { w: r.db, path: r.path, cols: new Set() });
+        return { db: h, path: r.path };
+      }
+      case 'closeDatabase': {
+        const d = this.#dbs.get(args.db);
+        if (!d) return null;
+        for (const ph of d.cols) this.#dropReplicas(this.#cols.get(ph));
+        const w = await this.#w();
+        return w.call(type, { db: d.w });
+      }
+      case 'createCollection': case 'getCollection': {
+        const d = this.#db(args.db);
+        const w = await this.#w();
+        return this.#adopt(await w.call(type, { ...args, db: d.w }), args.db);
+      }
+      case 'listCollections': case 'deleteCollection': {
+        const d = this.#db(args.db);
+        const w = await this.#w();
+        const r = await w.call(type, { ...args, db: d.w });
+        if (type === 'deleteCollection') {
+          for (const ph of [...d.cols]) {
+            const c = this.#cols.get(ph);
+            if (c.name === args.name) { this.#dropReplicas(c); d.cols.delete(ph); }
+          }
+        }
+        return r;
+      }
+      case 'derive': {
+        const c = this.#col(args.col);
+        const w = await this.#w();
+        return this.#adopt(await w.call(type, { ...args, col: c.w }), null);
+      }
+      case 'close': {
+        const c = this.#col(args.col);
+        this.#dropReplicas(c);
+        const w = await this.#w();
+        return w.call(type, { col: c.w });
+      }
+      case 'insert': case 'update': case 'delete': case 'clear': case 'compact': {
+        const c = this.#col(args.col);
+        const w = await this.#w();
+        const r = await w.call(type, { ...args, col: c.w });
+        this.#ship(c, r.commit);
+        delete r.commit;
+        return r;
+      }
+      default: {
+        const c = args.col !== undefined ? this.#col(args.col) : null;
+        const route = args.pinned ? undefined : READS[type];
+        if (c && route === 'split' && args.nq > 1) return this.#split(c, args);
+        if (c && route) {
+          const s = this.#pick(c);
+          return s.client.call(type, { ...args, col: s.col });
+        }
+        const w = await this.#w();
+        return w.call(type, c ? { ...args, col: c.w } : args);
+      }
+    }
+  }
+
+  #db(h) {
+    const d = this.#dbs.get(h);
+    if (!d) throw new VecliteError('EINVAL', 'not a veclite Database of this pool');
+    return d;
+  }
+
+  #col(h) {
+    const c = this.#cols.get(h);
+    if (!c) throw new VecliteError('EINVAL', 'not a veclite Collection of this pool');
+    if (c.lost) throw new VecliteError('EBACKEND', c.lost);
+    return c;
+  }
+
+  /** The writer, once a replacement (if any) is done. */
+  async #w() {
+    if (this.#writerReady) await this.#writerReady;
+    if (this.#closed) throw new VecliteError('ECLOSED', 'the database is closed; create a new one with createDatabase()');
+    return this.#writer;
+  }
+
+  /** Sessions that may serve a read of c: the writer and every ready replica holding c. */
+  #servers(c) {
+    const out = [];
+    if (this.#writer.alive && !this.#writerReady) out.push({ client: this.#writer, col: c.w });
+    for (const r of this.#replicas) {
+      const rh = c.r.get(r);
+      if (rh !== undefined && r.alive && this.#ready.has(r)) out.push({ client: r, col: rh });
+    }
+    return out;
+  }
+
+  #pick(c) {
+    const s = this.#servers(c);
+    if (!s.length) return { client: this.#writer, col: c.w }; // rejects with the writer's state
+    return s[this.#rr++ % s.length];
+  }
+
+  /** searchBatch over every session that can serve it; results merged in query order. */
+  async #split(c, args) {
+    const servers = this.#servers(c);
+    if (servers.length <= 1) {
+      const s = this.#pick(c);
+      return s.client.call('search', { ...args, col: s.col });
+    }
+    const nq = args.nq;
+    const dim = args.queries.length / nq;
+    const m = Math.min(servers.length, nq);
+    const parts = [];
+    let q0 = 0;
+    for (let i = 0; i < m; i++) {
+      const q1 = Math.round(((i + 1) * nq) / m);
+      const s = servers[(this.#rr + i) % servers.length];
+      parts.push(s.client.call('search', {
+        ...args, col: s.col, nq: q1 - q0, queries: args.queries.slice(q0 * dim, q1 * dim),
+      }));
+      q0 = q1;
+    }
+    this.#rr += m;
+    return mergeHits(await Promise.all(parts));
+  }
+
+  // ---- replicas --------------------------------------------------------------------------------
+
+  /** Register what the writer opened (Info) and open it on every ready replica. */
+  async #adopt(info, dbHandle) {
+    const known = this.#byWriter.get(info.col);
+    if (known !== undefined && this.#cols.has(known)) return { ...info, col: known };
+    const h = ++this.#seq;
+    const c = { h, w: info.col, name: info.name, path: info.path, db: dbHandle, epoch: info.epoch, r: new Map(), lost: null };
+    this.#cols.set(h, c);
+    this.#byWriter.set(info.col, h);
+    if (dbHandle !== null) this.#db(dbHandle).cols.add(h);
+    await Promise.all([...this.#ready].map((r) => this.#openOn(r, c).catch((e) => r.kill(`it could not open '${c.name}': ${e.message}`))));
+    return { ...info, col: h };
+  }
+
+  /** Open collection c on replica r at the writer's current epoch. */
+  async #openOn(r, c) {
+    for (;;) {
+      const src = c.path ? { path: c.path } : { bytes: await (await this.#w()).call('export', { col: c.w }) };
+      const info = await r.call('openReplica', { ...src, name: c.name });
+      if (info.epoch === c.epoch) {
+        c.r.set(r, info.col);
+        return;
+      }
+      // The writer committed while this replica opened: catch up and check again.
+      if (c.path) {
+        const a = await r.call('apply', { col: info.col });
+        if (a.epoch === c.epoch) {
+          c.r.set(r, info.col);
+          return;
+        }
+      }
+      await r.call('close', { col: info.col });
+    }
+  }
+
+  /** Hand a commit to every replica of c (posted before the write's promise resolves). */
+  #ship(c, commit) {
+    if (!commit) return;
+    c.epoch = commit.epoch;
+    const targets = [...c.r].filter(([r]) => r.alive);
+    targets.forEach(([r, rh], i) => {
+      // The bytes are transferred to the worker: every replica but the last gets its own copy.
+      const tail = i === targets.length - 1 || !commit.tail ? commit.tail : copyTail(commit.tail);
+      r.call('apply', { col: rh, tail }).catch((e) => {
+        if (r.alive) r.kill(`it could not follow its writer on '${c.name}': ${e.message}`);
+      });
+    });
+  }
+
+  #dropReplicas(c) {
+    if (!c) return;
+    for (const [r, rh] of c.r) if (r.alive) r.call('close', { col: rh }).catch(() => {});
+    c.r.clear();
+  }
+
+  // ---- replacement -----------------------------------------------------------------------------
+
+  #onDeath(dead) {
+    if (this.#closed) return;
+    this.replaced++;
+    if (dead === this.#writer) {
+      this.#writerReady = this.#replaceWriter().finally(() => { this.#writerReady = null; });
+      this.#writerReady.catch(() => {});
+      return;
+    }
+    const i = this.#replicas.indexOf(dead);
+    if (i < 0) return;
+    this.#ready.delete(dead);
+    for (const c of this.#cols.values()) c.r.delete(dead);
+    this.#replaceReplica(i, dead.label).catch(() => {});
+  }
+
+  async #replaceReplica(i, label) {
+    const r = await this.#spawn(label);
+    if (this.#closed) { r.terminate(); return; }
+    this.#replicas[i] = r;
+    await r.call('open', { ...this.#wasm, pooled: true });
+    // Sync every collection; collections adopted meanwhile are caught by the loop.
+    for (;;) {
+      const todo = [...this.#cols.values()].filter((c) => !c.lost && !c.r.has(r));
+      if (!todo.length) break;
+      for (const c of todo) await this.#openOn(r, c);
+    }
+    if (r.alive && !this.#closed) this.#ready.add(r);
+  }
+
+  async #replaceWriter() {
+    const old = this.#writer;
+    const w = await this.#spawn(old.label);
+    this.#writer = w;
+    await w.call('open', { ...this.#wasm, pooled: true });
+    const source = [...this.#ready].find((r) => r.alive);
+    this.#byWriter.clear(); // the old writer's handles mean nothing to the new one
+    for (const [dh, d] of this.#dbs) {
+      const r = await w.call('createDatabase', { path: d.path ?? undefined });
+      d.w = r.db;
+      for (const ph of d.cols) {
+        const c = this.#cols.get(ph);
+        if (!c || c.lost) continue;
+        try {
+          let info;
+          if (d.path) {
+            info = await w.call('getCollection', { db: d.w, name: c.name });
+          } else if (source && c.r.has(source)) {
+            const bytes = await source.call('export', { col: c.r.get(source) });
+            info = await w.call('restoreCollection', { db: d.w, name: c.name, bytes });
+          } else {
+            throw new Error('no replica holds its data');
+          }
+          c.w = info.col;
+          this.#byWriter.set(c.w, c.h);
+          c.epoch = info.epoch;
+        } catch (e) {
+          c.lost = `collection '${c.name}' was lost when its writer worker stopped (${e.message}); ` +
+            (d.path ? 'open it again with getCollection' : 'an in-memory database keeps its data in its workers: use workers >= 2 to keep a copy');
+          this.#dropReplicas(c);
+          d.cols.delete(ph);
+        }
+      }
+      void dh;
+    }
+    for (const c of this.#cols.values()) {
+      if (c.db === null && !c.lost) {
+        c.lost = `collection '${c.name}' (a derived child) was lost when its writer worker stopped; derive it again`;
+        this.#dropReplicas(c);
+      }
+    }
+  }
+
+  /** Stop every worker; pending calls reject with EBACKEND. */
+  terminate() {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#writer?.terminate();
+    for (const r of this.#replicas) r.terminate();
+    this.onTerminate?.();
+  }
+}
+
+function copyTail(t) {
+  return t.reopen ? { reopen: t.reopen.slice() } : { from: t.from, bytes: t.bytes.slice() };
+}
+
+/** Merge columnar search results of consecutive query ranges (worker/protocol.js "Hits"). */
+export function mergeHits(parts) {
+  const nq = parts.reduce((n, p) => n + p.nq, 0);
+  const k = Math.max(...parts.map((p) => p.k));
+  const withMeta = parts.some((p) => p.metas), withVecs = parts.some((p) => p.vecs);
+  const dim = withVecs ? parts.find((p) => p.vecs).vecs.length / (parts.find((p) => p.vecs).nq * parts.find((p) => p.vecs).k) : 0;
+  const out = {
+    nq, k, counts: new Uint32Array(nq), dist: new Float32Array(nq * k), ids: new Array(nq * k),
+    metas: withMeta ? new Array(nq * k) : null, vecs: withVecs ? new Float32Array(nq * k * dim) : null,
+  };
+  let q0 = 0;
+  for (const p of parts) {
+    for (let q = 0; q < p.nq; q++) {
+      const c = p.counts[q];
+      out.counts[q0 + q] = c;
+      for (let i = 0; i < c; i++) {
+        const from = q * p.k + i, to = (q0 + q) * k + i;
+        out.dist[to] = p.dist[from];
+        out.ids[to] = p.ids[from];
+        if (withMeta) out.metas[to] = p.metas ? p.metas[from] : {};
+        if (withVecs) out.vecs.set(p.vecs.subarray(from * dim, (from + 1) * dim), to * dim);
+      }
+    }
+    q0 += p.nq;
+  }
+  return out;
+}
