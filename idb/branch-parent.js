@@ -1,4 +1,4 @@
-// branch-parent.js — find and open the parent file of an @ruvector/rvf-node branch() child.
+// idb/branch-parent.js — find and open the parent file of an @ruvector/rvf-node branch() child.
 //
 // A branch() child file holds only its own rows; the rows it inherits live in its parent, a file
 // the child names in its COW_MAP segment by a path relative to the child's own directory
@@ -25,7 +25,7 @@ function parentName(engine, io) {
 /**
  * The parent of the branch() child open on `io`, opened read-only; null if the file is not a
  * branch child.
- * @param {object} N the Node modules (fs, path, dev) of node-backend.js
+ * @param {object} N the Node modules (fs, path, dev) of idb/node-store.js
  * @param {object} engine the bound engine (worker/bind.js)
  * @param {string} childAbs the child's canonical path
  * @param {number} io the child's vl_io

@@ -1,7 +1,7 @@
 // idb/node-store.js — the Node file backend: opening, creating, compacting and deriving .rvf
-// files on disk for web/index.js (docs/api.md §6; docs/format.md §6-7).
+// files on disk for a session (worker/session.js; docs/api.md §6; docs/format.md §6-7).
 //
-// How it fits: web/index.js imports this module dynamically, and only when a caller asks for a
+// How it fits: a session imports this module dynamically, and only when a caller asks for a
 // path or backend 'node', so browsers, Workers and workerd never load it. It in turn loads
 // node:fs / node:path, the file device (idb/node-file.js) and the writer lock
 // (idb/lock-file.js) with dynamic imports. It talks to the engine only through worker/bind.js
@@ -577,4 +577,60 @@ export async function deleteFile(N, abs) {
     lock.release();
   }
   return true;
+}
+
+/** A file-system failure as a VecliteError (ENOTFOUND for a missing file, else EIO). */
+function fsError(e, what) {
+  if (e instanceof VecliteError) return e;
+  const code = e?.code === 'ENOENT' ? 'ENOTFOUND' : 'EIO';
+  return new VecliteError(code, `${what}: ${e?.message ?? String(e)}`, { cause: e });
+}
+
+/**
+ * Write an .rvf image to `out` as its writer would (Collection.exportTo): under out's writer
+ * lock (ELOCK when a live writer holds it — it would lose every later commit to the replaced
+ * file), into a temporary sibling that is fsynced and renamed over the file (so OUT is never
+ * half-written), then the directory fsynced. A symlinked OUT is resolved first: the file it
+ * names is replaced, as a writer opening OUT would write it.
+ * @returns {Promise<string>} the path written (canonical)
+ */
+export async function writeImageFile(N, out, img, overwrite) {
+  const { fs, path, dev: D, lock: L } = N;
+  let target;
+  try {
+    target = D.realFilePath(fs, path, out);
+  } catch (e) {
+    throw fsError(e, `cannot resolve ${out}`);
+  }
+  if (!fs.existsSync(path.dirname(target))) {
+    throw new VecliteError('ENOTFOUND', `cannot write ${out}: the directory ${path.dirname(target)} does not exist`);
+  }
+  if (!overwrite && fs.existsSync(target)) {
+    throw new VecliteError('EINVAL', `${out} already exists; pass { overwrite: true } to replace it`);
+  }
+  const lock = await L.acquireFileLock(target);
+  const tmp = `${target}.tmp-${process.pid}`;
+  try {
+    try {
+      const fh = await fs.promises.open(tmp, 'w');
+      try {
+        await fh.writeFile(img);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await fs.promises.rename(tmp, target);
+    } catch (e) {
+      await fs.promises.rm(tmp, { force: true });
+      throw fsError(e, `writing ${out}`);
+    }
+    try {
+      D.syncDir(fs, path.dirname(target));
+    } catch (e) {
+      throw fsError(e, `${out} is written, but its directory could not be synced (a crash now may lose it)`);
+    }
+  } finally {
+    lock.release();
+  }
+  return target;
 }

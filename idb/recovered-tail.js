@@ -1,6 +1,6 @@
 // idb/recovered-tail.js — bytes after the last intact commit of a Node file store are kept, never
 // dropped silently (README.md "Nothing is dropped silently"). Used by idb/node-store.js
-// (openFileStore) and web/index.js (status/verify/discardRecovered); reached only through them,
+// (openFileStore) and the session (status/verify/discardRecovered, salvageRead); reached only through them,
 // so it imports no node: module itself (N is the loadNode() result).
 //
 // What happens: the engine opens a file at its newest intact MANIFEST; the bytes after it (a
@@ -203,4 +203,29 @@ export function discardSaved(N, abs) {
     }
   }
   return gone;
+}
+
+/**
+ * What salvage (recoverCollection) reads of a file: its bytes and every tail saved beside it
+ * (oldest first), plus whether `out` (the new store's path) exists; without a source, only the
+ * latter. Reads only.
+ * @returns {{ name: string, bytes: Uint8Array, tails: Array<{ savedTo: string, epoch: number,
+ *   offset: number, bytes: Uint8Array }>, outExists: boolean }}
+ */
+export function readSalvage(N, source, out) {
+  const outExists = typeof out === 'string' && N.fs.existsSync(out);
+  if (source === undefined) return { name: null, bytes: null, tails: [], outExists };
+  const abs = N.nb.realPath(N, source, 'recoverCollection');
+  const read = (file, what) => {
+    try {
+      return new Uint8Array(N.fs.readFileSync(file));
+    } catch (e) {
+      throw new VecliteError(e?.code === 'ENOENT' ? 'ENOTFOUND' : 'EIO', `recoverCollection: cannot read ${what}: ${e?.message ?? e}`, { cause: e });
+    }
+  };
+  const bytes = read(abs, abs);
+  const tails = listSaved(N, abs).reverse().map((sv) => ({
+    savedTo: sv.savedTo, epoch: sv.epoch, offset: sv.offset, bytes: read(sv.savedTo, `the saved tail ${sv.savedTo}`),
+  }));
+  return { name: abs, bytes, tails, outExists };
 }

@@ -393,6 +393,12 @@ export class Collection {
    */
   export(): Promise<Uint8Array>;
   /**
+   * Node: write the committed image to a file, under that file's writer lock (ELOCK while a live
+   * writer holds it), through a synced temporary sibling renamed over it. EINVAL if the file
+   * exists, unless overwrite.
+   */
+  exportTo(path: string, options?: { overwrite?: boolean }): Promise<{ path: string; bytes: number }>;
+  /**
    * A compacted image and its SHA-256 (hex). The cid identifies exactly these bytes: equal cids
    * mean equal bytes, hence an equal state. The same rows reached by different histories may give
    * different bytes and cids (the persisted graph depends on the handle's insert history, the witness
@@ -456,6 +462,8 @@ export class Database {
   close(): Promise<void>;
   /** The directory of a file database, or null in memory. */
   readonly path: string | null;
+  /** Worker sessions serving this database: 0 in this thread, else 1 writer + (n-1) read replicas. */
+  readonly workers: number;
 }
 
 /** Backends of this version: 'memory' everywhere, 'node' (files) in Node.js. Others reject with EBACKEND. */
@@ -473,6 +481,12 @@ export interface DatabaseConfig {
    * names must then match /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.
    */
   path?: string;
+  /**
+   * Run the database in n workers (module Web Workers in browsers, worker_threads in Node): one
+   * writer session and n-1 read replicas that follow its commits; reads are spread over all of
+   * them and searchBatch splits its queries. 0 (the default, see initWorkerPool): this thread.
+   */
+  workers?: number;
 }
 
 /** Load the engine and create a database: empty in memory, or over a directory of .rvf files. */
@@ -510,12 +524,19 @@ export function openCollection(source: string | Uint8Array, options?: OpenCollec
 export function recoverCollection(source: string | Uint8Array, out?: string | null,
   options?: { dryRun?: boolean }): Promise<RecoverReport>;
 
+/**
+ * The number of workers databases created from now on use when their config does not say
+ * (0..64; 0, the default, runs them in this thread).
+ */
+export function initWorkerPool(n: number): Promise<{ workers: number }>;
+
 /** The build in use: the last loaded, or before any load the one that would load. */
 export function getImplementation(): 'wasm-simd' | 'wasm';
 
 export interface WasmInfo {
   simdEnabled: boolean;
   simdSupported: boolean;
+  /** Worker sessions running now, over every live pool. */
   workerPoolSize: number;
   indexedDbEnabled: boolean;
   opfsEnabled: boolean;

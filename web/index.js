@@ -196,6 +196,24 @@ export class Collection {
   /** A self-contained .rvf image of the committed state (docs/api.md §6). */
   async export() { this.#live(); return this.#send('export'); }
 
+  /**
+   * Write the committed image to a file (Node): under that file's writer lock, to a temporary
+   * sibling that is synced and renamed over it, then the directory synced. EINVAL if the file
+   * exists, unless overwrite.
+   * @returns {Promise<{ path: string, bytes: number }>}
+   */
+  async exportTo(path, options = {}) {
+    this.#live();
+    const o = inspect('exportTo', () => {
+      if (typeof path !== 'string' || path.length === 0) throw einval(`exportTo(path): path must be a non-empty string (got ${describe(path)})`);
+      if (!isPlainObject(options)) throw einval(`exportTo(path, options): options must be an object (got ${describe(options)})`);
+      checkKeys(options, ['overwrite'], 'exportTo options');
+      if (options.overwrite !== undefined && typeof options.overwrite !== 'boolean') throw einval('exportTo: overwrite must be true or false');
+      return { overwrite: options.overwrite === true };
+    });
+    return this.#send('exportTo', { path, overwrite: o.overwrite });
+  }
+
   /** A compacted image and its SHA-256 content id: { cid, bytes }. */
   async snapshot() { this.#live(); return this.#send('snapshot'); }
 

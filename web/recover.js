@@ -386,21 +386,15 @@ function rowsOf(st) {
   return { out, lost, idType };
 }
 
-async function readSource(source) {
-  if (source instanceof Uint8Array) return { name: 'bytes', streams: [{ name: 'bytes', bytes: source, at: 0 }] };
+async function readSource(source, out) {
+  if (source instanceof Uint8Array) return { name: 'bytes', streams: [{ name: 'bytes', bytes: source, at: 0 }], outExists: null };
   if (typeof source !== 'string' || !source) {
     throw einval('recoverCollection: source must be a file path or the bytes of an .rvf file');
   }
-  const { loadNode, realPath } = await import('../idb/node-store.js');
-  const { listSaved } = await import('../idb/recovered-tail.js');
-  const N = await loadNode();
-  const abs = realPath(N, source, 'recoverCollection');
-  let bytes;
-  try {
-    bytes = new Uint8Array(N.fs.readFileSync(abs));
-  } catch (e) {
-    throw new VecliteError(e?.code === 'ENOENT' ? 'ENOTFOUND' : 'EIO', `recoverCollection: cannot read ${abs}: ${e?.message ?? e}`, { cause: e });
-  }
+  const { InlineClient } = await import('../worker/inline.js');
+  const got = await new InlineClient().call('salvageRead', { path: source, out });
+  const abs = got.name;
+  const bytes = got.bytes;
   const streams = [{ name: abs, bytes, at: 0 }];
   const fileScan = scanSegments(bytes);
   // Where a saved tail was cut: right after an intact MANIFEST of the tail's epoch (and the
@@ -418,18 +412,12 @@ async function readSource(source) {
       cutAt.set(end, epoch);
     }
   }
-  for (const sv of listSaved(N, abs).reverse()) { // oldest first
-    let tail;
-    try {
-      tail = new Uint8Array(N.fs.readFileSync(sv.savedTo));
-    } catch (e) {
-      throw new VecliteError('EIO', `recoverCollection: cannot read the saved tail ${sv.savedTo}: ${e?.message ?? e}`, { cause: e });
-    }
+  for (const sv of got.tails) { // oldest first
     // Compacted since (no commit of its epoch ends at the cut): replay the tail before everything.
     const at = cutAt.get(sv.offset) === sv.epoch ? sv.offset : -1;
-    streams.push({ name: sv.savedTo, bytes: tail, at });
+    streams.push({ name: sv.savedTo, bytes: sv.bytes, at });
   }
-  return { name: abs, streams };
+  return { name: abs, streams, outExists: got.outExists };
 }
 
 /**
@@ -447,11 +435,11 @@ export async function recoverCollection(source, out = null, options = {}) {
   }
   if (options === null || typeof options !== 'object') throw einval('recoverCollection: options must be an object');
   const dryRun = options.dryRun === true;
-  const src = await readSource(source);
+  const src = await readSource(source, typeof out === 'string' ? out : undefined);
   if (typeof out === 'string' && !dryRun) {
-    const { loadNode } = await import('../idb/node-store.js');
-    const N = await loadNode();
-    if (N.fs.existsSync(out)) throw einval(`recoverCollection: ${out} already exists; recover into a new file`);
+    const exists = src.outExists ?? (await import('../worker/inline.js').then(({ InlineClient }) =>
+      new InlineClient().call('salvageRead', { out }))).outExists;
+    if (exists) throw einval(`recoverCollection: ${out} already exists; recover into a new file`);
   }
   const st = await replay(src.streams);
   const { out: rows, lost, idType } = rowsOf(st);

@@ -1,7 +1,7 @@
 // worker/bind.js — the only file that touches the engine's exports and heap views (docs/conventions.md §3,
 // §6). Each method wraps one C call of src/veclite.h or src/wasm.c, moves typed arrays in and out
 // of the heap, and turns a negative return code into a VecliteError (worker/errors.js) carrying the
-// handle's vl_errmsg. Callers above (web/index.js) only ever see copies.
+// handle's vl_errmsg. Callers above (the session, worker/session.js) only ever see copies.
 //
 // Invariants:
 // - Heap views are never stored: they are re-read from the Module after every call that may

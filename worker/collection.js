@@ -169,6 +169,14 @@ export async function exportImage(s) {
   return checkedImage(s.engine, s.store, () => trimmed(s.engine.ioMemBytes(s.memIo), info.bytes), 'the store in memory');
 }
 
+/** Collection.exportTo: the committed image, written to a file under that file's writer lock. */
+export async function exportTo(s, out, overwrite) {
+  const img = await exportImage(s);
+  const N = await nodeBackend('exportTo');
+  const path = await N.nb.writeImageFile(N, out, img, overwrite);
+  return { path, bytes: img.length };
+}
+
 export async function snapshot(s) {
   let bytes;
   if (s.store) {

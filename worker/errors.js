@@ -2,7 +2,7 @@
 //
 // Every failure that reaches a caller is a VecliteError with a stable `code` and a message that
 // says what to do. C return codes become VecliteErrors exactly once, in worker/bind.js; argument
-// validation in web/index.js throws them directly. This module is a leaf: it imports nothing, so
+// validation (web/args.js, the session) throws them directly. This module is a leaf: it imports nothing, so
 // every layer may use it.
 
 /** The stable error codes (docs/api.md §8). */

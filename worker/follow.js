@@ -1,4 +1,4 @@
-// follow.js — the polling timer behind openCollection(path, { readOnly: true, follow }).
+// worker/follow.js — the polling timer behind openCollection(path, { readOnly: true, follow }).
 //
 // A follower calls `tick` (the collection's refresh) every intervalMs when the file's size or
 // identity changed since the last tick. Invariants: the timer is unref()ed, so a follower never

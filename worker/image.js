@@ -1,6 +1,6 @@
 // worker/image.js — the bytes export() hands out, checked before they leave: a store's committed image.
 //
-// How it fits: Collection.export() (web/index.js) reads a store's committed bytes — from 0 to where
+// How it fits: the session's export (worker/collection.js) reads a store's committed bytes — from 0 to where
 // its next commit goes (status().bytes) — out of its file (idb/node-store.js readCommitted) or
 // its memory device, and passes them through checkedImage() before returning them. The check
 // itself is C (vl_store_check_image, reached through worker/bind.js storeCheckImage).

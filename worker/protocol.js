@@ -35,6 +35,8 @@
 //   get               { col, id }                           -> { id, vector, metadata } | null
 //   count | stats | segments | status | verify | export | snapshot | refresh   { col } -> ...
 //   compact           { col }                               -> { bytesBefore, bytesAfter, commit? }
+//   exportTo          { col, path, overwrite }              -> { path, bytes }
+//   salvageRead       { path, out? }                        -> { name, bytes, tails, outExists }   (no engine needed)
 //   derive            { col, path? }                        -> Info
 //   discardRecovered  { col }                               -> { removed }
 //   close             { col }                               -> null

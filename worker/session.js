@@ -281,6 +281,12 @@ export class Session {
     count: (a) => { const s = this.#col(a); return s.engine.count(s.h); },
     stats: (a) => C.stats(this.#col(a)),
     export: (a) => C.exportImage(this.#col(a)),
+    exportTo: (a) => C.exportTo(this.#col(a), a.path, a.overwrite === true),
+    salvageRead: async (a) => {
+      const N = await nodeBackend('recoverCollection');
+      const { readSalvage } = await import('../idb/recovered-tail.js');
+      return readSalvage(N, a.path, a.out);
+    },
     snapshot: (a) => C.snapshot(this.#col(a)),
     compact: (a) => C.compact(this.#col(a)),
     derive: (a) => C.derive(this.#col(a), a.path, (s) => this.#adoptState(s)),

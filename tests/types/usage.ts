@@ -2,7 +2,7 @@
 // run) by `tsc -p tests/types` in tests/js/types.test.js. Lines marked @ts-expect-error must fail
 // to type-check: they prove the types reject misuse.
 import {
-  createDatabase, getImplementation, getWasmInfo, openCollection, recoverCollection, VecliteError,
+  createDatabase, getImplementation, getWasmInfo, initWorkerPool, openCollection, recoverCollection, VecliteError,
   type RecoverReport, type RecoveredTail, type RefreshResult,
   type Collection, type CollectionStats, type CollectionStatus, type Database, type Filter, type Id, type Metadata,
   type SegmentInfo, type Snapshot, type VerifyResult, type LockStatus, type OpenCollectionOptions,
@@ -186,3 +186,16 @@ async function followUsage(): Promise<void> {
 
 void main;
 void followUsage;
+
+async function workersUsage(): Promise<void> {
+  const set: { workers: number } = await initWorkerPool(2);
+  const db = await createDatabase({ workers: 2 });
+  const n: number = db.workers;
+  const col = await db.createCollection('w', { dimension: 3 });
+  const rows = await col.searchBatch([[1, 2, 3], new Float32Array(3)], { k: 2 });
+  const out: { path: string; bytes: number } = await col.exportTo('/tmp/w.rvf', { overwrite: true });
+  void [set, n, rows, out];
+  await db.close();
+}
+
+void workersUsage;

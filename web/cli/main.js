@@ -2,11 +2,9 @@
 // §11). bin/veclite.js calls main(); tests may call it in-process with their own streams.
 //
 // Every command goes through the public API of web/index.js (openCollection, createDatabase) —
-// the CLI has no private access to the engine or the file format (`recover` and the report of
-// `verify` on a file that does not open use recoverCollection). One exception: `export`
-// replaces OUT under OUT's writer lock (idb/lock-file.js acquireFileLock, so a store a live
-// writer holds is refused with ELOCK by exactly the lock's rules) and fsyncs OUT's directory
-// after the rename (idb/node-file.js syncDir).
+// the CLI has no private access to the engine, the file format, the devices or the lock
+// (`recover` and the report of `verify` on a file that does not open use recoverCollection;
+// `export` uses Collection.exportTo, which replaces OUT under OUT's writer lock).
 //
 // Invariants:
 // - Exit status: 0 success; 1 error, reported as exactly one line `veclite: CODE: message` on
@@ -83,52 +81,6 @@ function fsError(e, what) {
 /** The signal name an interrupt was raised with (AbortSignal.reason), or null. */
 function signalName(reason) {
   return typeof reason === 'string' && Object.hasOwn(os.constants.signals, reason) ? reason : null;
-}
-
-/**
- * Write `img` to `out` as its writer would: under out's writer lock (ELOCK when a live writer
- * holds it — it would lose every later commit to the replaced file), into a temporary sibling
- * that is fsynced and renamed over the file (so OUT is never half-written), then the directory
- * fsynced. A symlinked OUT is resolved first: the file it names is replaced, as a writer opening
- * OUT would write it.
- */
-async function replaceStore(out, img) {
-  const [{ acquireFileLock }, { realFilePath, syncDir }] = await Promise.all([
-    import('../../idb/lock-file.js'), import('../../idb/node-file.js'),
-  ]);
-  let target;
-  try {
-    target = realFilePath(fs, path, out);
-  } catch (e) {
-    throw fsError(e, `cannot resolve ${out}`);
-  }
-  if (!exists(path.dirname(target))) {
-    throw new VecliteError('ENOTFOUND', `cannot write ${out}: the directory ${path.dirname(target)} does not exist`);
-  }
-  const lock = await acquireFileLock(target);
-  const tmp = `${target}.tmp-${process.pid}`;
-  try {
-    try {
-      const fh = await fs.promises.open(tmp, 'w');
-      try {
-        await fh.writeFile(img);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await fs.promises.rename(tmp, target);
-    } catch (e) {
-      await fs.promises.rm(tmp, { force: true });
-      throw fsError(e, `writing ${out}`);
-    }
-    try {
-      syncDir(fs, path.dirname(target));
-    } catch (e) {
-      throw fsError(e, `${out} is written, but its directory could not be synced (a crash now may lose it)`);
-    }
-  } finally {
-    lock.release();
-  }
 }
 
 /** EBACKEND unless the API can open .rvf files. */
@@ -446,9 +398,8 @@ const RUN = {
     const { api, args: [file, out], opt, backend } = ctx;
     if (exists(out) && !opt.force) throw new VecliteError('EINVAL', `${out} already exists; pass --force to overwrite it`);
     return withStore(api, file, { write: false, backend, command: 'export' }, async (col) => {
-      const img = await col.export();
-      await replaceStore(out, img);
-      return { doc: { file, out, bytes: img.length }, text: `exported ${file} to ${out}: ${bytes(img.length)}\n` };
+      const r = await col.exportTo(out, { overwrite: opt.force === true });
+      return { doc: { file, out, bytes: r.bytes }, text: `exported ${file} to ${out}: ${bytes(r.bytes)}\n` };
     });
   },
 
