@@ -10,24 +10,26 @@
 // Also the .wasm size raw and gzip -9 of each veclite build. That is the CORE section; FILTERED
 // (bench/filtered.js: the SIGMOD 2024 filtered set, exact filtered ground truth) and STORAGE
 // (bench/storage.js: durable commits, file size, reopen of a 100K store; only when web/index.js
-// exports openCollection) and WRITER (bench/writer.js: restart after SIGKILL, the per-write check, salvage) follow. Prints tables, ratios and a TARGETS section (docs/benchmarks.md), and
+// exports openCollection), WRITER (bench/writer.js: restart after SIGKILL, the per-write check, salvage)
+// and WORKERS (bench/workers.js: searchBatch over worker sessions vs in-thread, the worker hop per
+// call, replica lag) follow. Prints tables, ratios and a TARGETS section (docs/benchmarks.md), and
 // writes bench/out/results.json.
 //
 // Invariants: targets are printed, never asserted. Exit code 0 unless something crashed (an
 // engine that cannot be loaded is reported as unavailable, not a crash).
 //
-// usage: node bench/bench.mjs [--quick] [--sections core,filtered,storage] [--data DIR]
+// usage: node bench/bench.mjs [--quick] [--sections core,filtered,storage,writer,workers] [--data DIR]
 //                             [--filtered-data DIR] [--storage-data DIR] [--engines a,b,..]
 //                             [--seconds S] [--rounds R] [--out FILE]
 //   --quick     smoke run: ≤ 200 queries (per type in FILTERED), 1 round, 0.3 s per timed point,
 //               a 20,000-vector store and smaller commit runs in STORAGE (CI)
-//   --sections  which sections to run, in this order (default all four)
+//   --sections  which sections to run, in this order (default all five)
 //   --seconds   minimum seconds per timed point (default 2)
 //   --rounds    timed rounds, interleaved across engines; best of rounds is reported (default 3;
-//               FILTERED defaults to 2: it has 40 timed points)
+//               FILTERED defaults to 2: it has 40 timed points; WORKERS interleaves its configurations)
 //   --data DIR  CORE: any dir with base.fvecs, query.fvecs, groundtruth.ivecs (BENCH_DATA env also
 //               works); STORAGE also takes its base.fvecs from it unless --storage-data is given
-//   --filtered-data DIR  FILTERED: dir with dummy-data.bin, dummy-filtered-queries.bin
+//   --filtered-data DIR  FILTERED and WORKERS: dir with dummy-data.bin, dummy-filtered-queries.bin
 //               (default: ../shared/data/sigmod24-yfcc-clip100 beside the repository, an optional
 //               local copy of the dataset, when present; else SYNTHETIC data is generated)
 //   --storage-data DIR   STORAGE: any dir with base.fvecs;
@@ -50,11 +52,12 @@ import { printReport, computeRatios, computeTargets, wasmSizes } from './report.
 import { runFiltered } from './filtered.js';
 import { runStorage } from './storage.js';
 import { runWriter } from './writer.js';
+import { runWorkers } from './workers.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WARMUP_VECTORS = 1000;
 const ENGINE_KEYS = ['veclite-simd', 'veclite-scalar', 'hnswlib-wasm', 'hnswlib-node', 'js-brute'];
-const SECTIONS = ['core', 'filtered', 'storage', 'writer'];
+const SECTIONS = ['core', 'filtered', 'storage', 'writer', 'workers'];
 
 function parseArgs(argv) {
   const a = { quick: false, data: null, filteredData: null, storageData: null, sections: SECTIONS, engines: ENGINE_KEYS, seconds: null, rounds: null, out: path.join(repoRoot, 'bench', 'out', 'results.json') };
@@ -302,9 +305,14 @@ async function main() {
     results.writer = await runWriter({ repoRoot, quick: args.quick, log });
   }
 
+  if (args.sections.includes('workers')) {
+    log('workers section ...');
+    results.workers = await runWorkers({ ...args, repoRoot }, log);
+  }
+
   run.loadAvgAtEnd = os.loadavg().map((x) => +x.toFixed(2));
   run.totalSeconds = +((performance.now() - tStart) / 1000).toFixed(1);
-  results.targets = computeTargets({ core, filtered: results.filtered ?? null, storage: results.storage ?? null });
+  results.targets = computeTargets({ core, filtered: results.filtered ?? null, storage: results.storage ?? null, workers: results.workers ?? null });
   printReport(results);
   if (results.writer && !results.writer.error) {
     const w = results.writer;
@@ -325,6 +333,7 @@ async function main() {
     ...(results.filtered?.engines ?? []).filter((e) => e.error).map((e) => `filtered ${e.key} (${e.error.split('\n')[0]})`),
     ...(results.storage?.error ? [`storage (${results.storage.error.split('\n')[0]})`] : []),
     ...(results.writer?.error ? [`writer (${results.writer.error.split('\n')[0]})`] : []),
+    ...(results.workers?.error ? [`workers (${results.workers.error.split('\n')[0]})`] : []),
   ];
   if (crashed.length) {
     console.log(`\nCRASHED: ${crashed.join('; ')}`);
