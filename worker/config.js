@@ -4,7 +4,7 @@
 // Invariants: a config is read completely (every key known, every value in range) before
 // anything is created; the result holds both the public names and the engine's numbers.
 
-import { einval } from './errors.js';
+import { ERROR_CODES, einval } from './errors.js';
 import { TAG, describe, isPlainObject, utf8Length, wellFormed } from './metadata.js';
 import { CMP, NO_FIELD, OP } from './filter.js';
 import { checkKeys, intIn, putNumeric } from './values.js';
@@ -75,8 +75,15 @@ export function checkName(name, where) {
   }
 }
 
+/** Engine error codes the binding reports as another code (worker/bind.js _check). */
+export const FOLDED_CODES = Object.freeze(['ENOMEM', 'EFATAL']);
+
 /** Checks the JS mirrors of the engine's enums against what the engine publishes. */
 export function checkConstants(C) {
+  // The error codes a caller sees are the engine's published ones (worker/errors.js), except the
+  // two the binding folds into others (ENOMEM -> EBUDGET, EFATAL -> EIO).
+  for (const k of ERROR_CODES) if (!Number.isInteger(C.errors[k])) return `error code ${k}`;
+  for (const k of Object.keys(C.errors)) if (k !== 'OK' && !ERROR_CODES.includes(k) && !FOLDED_CODES.includes(k)) return `error code ${k}`;
   for (const [k, v] of Object.entries(TAG)) if (C.tags[k] !== v) return `tag ${k}`;
   for (const [k, v] of Object.entries(OP)) if (C.filterOps[k] !== v) return `filter op ${k}`;
   for (const [k, v] of Object.entries(CMP)) if (C.cmp[k] !== v) return `comparison ${k}`;

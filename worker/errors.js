@@ -5,7 +5,7 @@
 // validation (web/args.js, the session) throws them directly. This module is a leaf: it imports nothing, so
 // every layer may use it.
 
-/** The stable error codes (docs/api.md §8). */
+/** The stable error codes (docs/api.md §8): the engine's published VL_E* names (vl__wasm_consts), checked at load by worker/config.js checkConstants. */
 export const ERROR_CODES = Object.freeze([
   'EINVAL', 'ENOTFOUND', 'ELOCK', 'EREADONLY', 'ECORRUPT', 'EVERSION', 'EBACKEND', 'EBUDGET',
   'ECLOSED', 'EIO',

@@ -84,3 +84,19 @@ test('the importer itself finds what it should (static, dynamic, re-export)', ()
   const src = "import a from './a.js';\nexport { b } from '../b.js';\nconst c = await import('node:fs');\n// import x from './comment.js'\n";
   assert.deepEqual(importsOf(src).sort(), ['../b.js', './a.js', 'node:fs']);
 });
+
+test('the error codes are written down once: the engine publishes them and the JS list must match', async () => {
+  const { loadModule } = await import('../../web/loader.js');
+  const { Engine } = await import('../../worker/bind.js');
+  const { ERROR_CODES } = await import('../../worker/errors.js');
+  const { checkConstants, FOLDED_CODES } = await import('../../worker/config.js');
+  const { M } = await loadModule({ simd: false });
+  const C = new Engine(M).C;
+  assert.equal(checkConstants(C), null);
+  assert.deepEqual(Object.keys(C.errors).filter((k) => k !== 'OK' && !FOLDED_CODES.includes(k)).sort(), [...ERROR_CODES].sort());
+  // a .wasm publishing a code the JS does not know, or missing one, is refused
+  assert.match(checkConstants({ ...C, errors: { ...C.errors, ENEW: -99 } }), /error code ENEW/);
+  const fewer = { ...C.errors };
+  delete fewer.ELOCK;
+  assert.match(checkConstants({ ...C, errors: fewer }), /error code ELOCK/);
+});
