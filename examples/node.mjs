@@ -6,7 +6,10 @@
 // and batch searches, checks the answers against an exact brute-force scan,
 // updates and deletes a row, closes the store, reopens it (the HNSW graph is
 // loaded from the file, not rebuilt) and queries again, checking the answers
-// are identical. Prints what happened with timings. Public API only.
+// are identical. Finally it opens the same files with a worker pool (one writer
+// and one read replica, each in its own thread): a write made there is visible
+// on both, and a searchBatch split over the two gives the same answers as in
+// this thread. Prints what happened with timings. Public API only.
 //
 //   node examples/node.mjs [--n 20000] [--dim 128] [--simd=false] [--dir DIR]
 import { rmSync } from 'node:fs';
@@ -163,5 +166,29 @@ const gone = await col2.get(top);
 line(`deleted ${top} is ${gone === null ? 'still deleted' : 'BACK'}; ${hits[1].id} metadata: ${JSON.stringify((await col2.get(hits[1].id)).metadata)}`);
 const v = await col2.verify();
 line(`verify: ${v.ok ? 'ok' : 'PROBLEMS ' + v.problems.join('; ')} (witness chain ${v.witness.entries} entries, ${v.witness.intact ? 'intact' : 'broken'})`);
+const many = Array.from({ length: 2000 }, (_, i) => queries[i % queries.length]);
+await col2.searchBatch(many.slice(0, 200), { k: 10, includeMetadata: false }); // warm-up, as below
+t0 = performance.now();
+const inThread = await col2.searchBatch(many, { k: 10, includeMetadata: false });
+const inThreadMs = ms(t0);
 await db2.close();
-if (same !== probe.length || gone !== null || !status.indexLoaded || !v.ok) process.exitCode = 1;
+
+// The same files behind a worker pool: a writer and a read replica, each in a worker thread.
+t0 = performance.now();
+const db3 = await createDatabase({ path: DIR, workers: 2, ...engineOpts });
+const col3 = await db3.getCollection('documents');
+line(`opened with workers: 2 (a writer and a read replica, ${getWasmInfo().workerPoolSize} worker threads) in ${ms(t0)} ms`);
+await col3.insert({ id: 'doc-new', vector: q0, metadata: { category: 'news', year: 2026, title: 'fresh' } });
+const seen = await Promise.all([col3.get('doc-new'), col3.get('doc-new')]);
+line(`inserted doc-new through the writer: visible on ${seen.filter((x) => x !== null).length} of 2 sessions right after`);
+await col3.delete('doc-new');
+await col3.searchBatch(many.slice(0, 200), { k: 10, includeMetadata: false }); // warm-up: fresh workers compile on first use
+t0 = performance.now();
+const pooled = await col3.searchBatch(many, { k: 10, includeMetadata: false });
+const pooledMs = ms(t0);
+const agree = pooled.filter((r, i) => r.map((h) => h.id).join() === inThread[i].map((h) => h.id).join()).length;
+line(`searchBatch of ${many.length} queries: ${inThreadMs} ms in this thread, ${pooledMs} ms split over the 2 workers; ` +
+  `${agree} of ${many.length} answers identical`);
+await db3.close();
+if (same !== probe.length || gone !== null || !status.indexLoaded || !v.ok || agree !== many.length ||
+  seen.some((x) => x === null)) process.exitCode = 1;
