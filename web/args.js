@@ -84,11 +84,11 @@ export function readPatch(c, id, patch) {
   return { id, vector, metadata, hasVec, hasMeta };
 }
 
-/** delete(ids): one id or an array of them, each checked. */
-export function readIds(ids) {
+/** delete(ids) / get(id): one id or an array of them, each checked. */
+export function readIds(ids, where = 'delete') {
   const many = Array.isArray(ids);
   const list = many ? Array.from(ids) : [ids];
-  for (let i = 0; i < list.length; i++) idKindOf(list[i], many ? `delete[${i}]` : 'delete');
+  for (let i = 0; i < list.length; i++) idKindOf(list[i], many ? `${where}[${i}]` : where);
   return { ids: list, many };
 }
 
@@ -136,19 +136,21 @@ export function readQueries(c, queries, nq, where) {
 }
 
 /**
- * A plain copy of a small configuration value (objects, arrays, primitives), so a session gets
- * data, not the caller's object. Anything else is kept as it is for the session's checks to
- * name (a Map or a class instance is refused there with a message about that option), unless it
- * cannot be sent at all (a function or a symbol).
+ * A plain copy of a small configuration value (plain objects, arrays, primitives), so a session
+ * gets data, not the caller's object, and every host sees the same thing. Anything else (a Map,
+ * a typed array, a String object, a class instance, a function) is refused here: structured
+ * clone would turn some of them into plain objects in a worker but not in this thread.
  */
 export function plainCopy(v, where, depth = 0) {
   if (depth > 32) throw einval(`${where}: nested too deeply`);
-  if (typeof v === 'function' || typeof v === 'symbol') throw einval(`${where} must be plain data (got ${describe(v)})`);
   if (Array.isArray(v)) return v.map((x, i) => plainCopy(x, `${where}[${i}]`, depth + 1));
   if (isPlainObject(v)) {
     const out = {};
     for (const k of Object.keys(v)) out[k] = plainCopy(v[k], `${where}.${k}`, depth + 1);
     return out;
+  }
+  if (typeof v === 'function' || typeof v === 'symbol' || (typeof v === 'object' && v !== null)) {
+    throw einval(`${where} must be plain data: an object literal, an array, a string, a number or a boolean (got ${describe(v)})`);
   }
   return v;
 }

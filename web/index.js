@@ -86,9 +86,23 @@ export class Collection {
   /** The collection's name. */
   get name() { return this.#c.name; }
   /** Vector dimension (0 for an rvf-node store that has none yet: its first insert sets it). */
-  get dimension() { return this.#c.dim; }
+  get dimension() { return this.#now().dim; }
   /** 'cosine' | 'euclidean' | 'dotProduct' */
-  get metric() { return this.#c.metric; }
+  get metric() { return this.#now().metric; }
+
+  /**
+   * What the facade knows of the collection, brought up to date from an in-thread session (a
+   * following read-only handle can change dimension and metric between calls); a pool's
+   * collections change them only through calls whose replies say so.
+   */
+  #now() {
+    const p = this.#closedWhy ? null : this.#client.peek?.(this.#col);
+    if (p) {
+      this.#c.dim = p.dim;
+      this.#c.metric = p.metric;
+    }
+    return this.#c;
+  }
 
   /** Mark closed from outside (its database closed, or it was deleted). */
   _closed(why) { this.#closedWhy ??= why; }
@@ -104,7 +118,7 @@ export class Collection {
   /** @param {{ id: string|number|bigint, vector: Float32Array|number[], metadata?: object }} item */
   async insert(item) {
     this.#live();
-    const rows = inspect('insert', () => readRows(this.#c, [item], 'insert'));
+    const rows = inspect('insert', () => readRows(this.#now(), [item], 'insert'));
     const r = await this.#send('insert', { ...rows, where: 'insert' });
     this.#c.dim = r.dim;
   }
@@ -118,7 +132,7 @@ export class Collection {
     const rows = inspect('insertBatch', () => {
       if (!Array.isArray(items)) throw einval(`insertBatch expects an array of { id, vector, metadata? } (got ${describe(items)})`);
       if (items.length > 0xFFFFFFFF) throw einval('insertBatch: too many items for one batch');
-      return items.length ? readRows(this.#c, items, 'insertBatch') : null;
+      return items.length ? readRows(this.#now(), items, 'insertBatch') : null;
     });
     if (!rows) return 0;
     const r = await this.#send('insert', { ...rows, where: 'insertBatch' });
@@ -130,9 +144,9 @@ export class Collection {
   async search(vector, options) {
     this.#live();
     const o = inspect('search', () => readSearchOptions(this.#c.limits, options));
-    if (this.#c.dim === 0) return [];
+    if (this.#now().dim === 0) return [];
     const q = inspect('search', () => readQueries(this.#c, [vector], 1, 'search'));
-    if (o.predicate) return predicateSearch(this.#client, this.#col, this.#c, q, o);
+    if (o.predicate) return predicateSearch(this.#client, this.#col, this.#c, q, o, () => this.#live());
     const r = await this.#send('search', { queries: q, nq: 1, options: wire(o) });
     return hitsOf(r, 0, this.#c.metric, this.#c.dim, o);
   }
@@ -145,7 +159,7 @@ export class Collection {
       return [readSearchOptions(this.#c.limits, options), vectors.length];
     });
     if (nq === 0) return [];
-    if (this.#c.dim === 0) return Array.from({ length: nq }, () => []);
+    if (this.#now().dim === 0) return Array.from({ length: nq }, () => []);
     if (nq * this.#c.dim * 4 > 0xF0000000) {
       throw new VecliteError('EBUDGET', `searchBatch: ${nq} queries of dimension ${this.#c.dim} exceed the 4 GB WebAssembly memory in one call; split the batch`);
     }
@@ -153,7 +167,7 @@ export class Collection {
     if (o.predicate) {
       const rows = [];
       const d = this.#c.dim;
-      for (let q = 0; q < nq; q++) rows.push(await predicateSearch(this.#client, this.#col, this.#c, flat.slice(q * d, (q + 1) * d), o));
+      for (let q = 0; q < nq; q++) rows.push(await predicateSearch(this.#client, this.#col, this.#c, flat.slice(q * d, (q + 1) * d), o, () => this.#live()));
       return rows;
     }
     const r = await this.#send('search', { queries: flat, nq, options: wire(o) });
@@ -165,14 +179,14 @@ export class Collection {
   /** The stored vector and metadata of an id, or null. */
   async get(id) {
     this.#live();
-    inspect('get', () => readIds(id).ids[0]);
+    inspect('get', () => readIds(id, 'get'));
     return this.#send('get', { id });
   }
 
   /** Change the vector and/or replace the metadata of an existing id (ENOTFOUND if absent). */
   async update(id, patch) {
     this.#live();
-    const p = inspect('update', () => readPatch(this.#c, id, patch));
+    const p = inspect('update', () => readPatch(this.#now(), id, patch));
     await this.#send('update', p);
   }
 
@@ -328,13 +342,13 @@ export class Database {
   async createCollection(name, config) {
     this.#live('createCollection');
     const cfg = inspect('createCollection', () => plainCopy(config, 'createCollection: config'));
-    return this.#object(await this.#client.call('createCollection', { db: this.#db, name: nameArg(name), config: cfg }));
+    return this.#object(await this.#client.call('createCollection', { db: this.#db, name: nameArg(name, 'createCollection'), config: cfg }));
   }
 
   /** An existing collection (a file database opens `<name>.rvf` as its writer); ENOTFOUND if none. */
   async getCollection(name) {
     this.#live('getCollection');
-    return this.#object(await this.#client.call('getCollection', { db: this.#db, name: nameArg(name) }));
+    return this.#object(await this.#client.call('getCollection', { db: this.#db, name: nameArg(name, 'getCollection') }));
   }
 
   /** Names of all collections. */
@@ -346,7 +360,7 @@ export class Database {
   /** Delete a collection (its object then rejects with ECLOSED); ENOTFOUND if none. */
   async deleteCollection(name) {
     this.#live('deleteCollection');
-    await this.#client.call('deleteCollection', { db: this.#db, name: nameArg(name) });
+    await this.#client.call('deleteCollection', { db: this.#db, name: nameArg(name, 'deleteCollection') });
     for (const col of this.#objects.values()) {
       if (col.name === name) col._closed(`collection '${name}': collection '${name}' was deleted`);
     }
@@ -369,11 +383,13 @@ export class Database {
  * A collection name as sent. Strings and other primitives go as they are (the session checks
  * them and names what it got); an object or function cannot be a name and is refused here.
  */
-function nameArg(name) {
-  if (typeof name === 'function' || typeof name === 'symbol' || (typeof name === 'object' && name !== null)) {
-    throw einval(`collection name must be a non-empty string (got ${describe(name)})`);
-  }
-  return name;
+function nameArg(name, where) {
+  return inspect(where, () => {
+    if (typeof name === 'function' || typeof name === 'symbol' || (typeof name === 'object' && name !== null)) {
+      throw einval(`${where}: collection name must be a non-empty string (got ${describe(name)})`);
+    }
+    return name;
+  });
 }
 
 // ---- entry points -----------------------------------------------------------------------------

@@ -9,7 +9,7 @@
 // - The predicate is called at most once per id per search (memoized), synchronously; a Promise
 //   or thenable answer is refused (EINVAL) instead of counting as a match.
 // - Each step is one message; a collection closed meanwhile (even by the predicate) stops the
-//   search with ECLOSED from the session.
+//   search with ECLOSED (checked after each batch of predicate calls, and by the session).
 
 import { VecliteError, einval } from '../worker/errors.js';
 import { errText } from '../worker/values.js';
@@ -41,8 +41,9 @@ function predicateResult(v) {
  * @param {{ call(type: string, args: object): Promise<any> }} client
  * @param {number} col the collection handle
  * @param {{ dim: number, metric: string, limits: any }} c
+ * @param {() => void} live throws ECLOSED once the collection was closed (by the predicate, too)
  */
-export async function predicateSearch(client, col, c, q, o) {
+export async function predicateSearch(client, col, c, q, o, live) {
   const send = (type, args) => client.call(type, { col, ...args });
   const total = await send('count', { pinned: true });
   if (total === 0) return [];
@@ -73,13 +74,14 @@ export async function predicateSearch(client, col, c, q, o) {
         if (out.length === o.k) break;
       }
     }
+    live(); // the predicate may have closed the collection
     const sawAll = hits.length >= total;
     const cutByThreshold = o.threshold !== undefined && hits.length > 0 && !(hits[hits.length - 1].score >= o.threshold);
     if (out.length >= o.k || sawAll || cutByThreshold) return finish(out, o);
     if (r.counts[0] < kk || kk * 4 >= total || kk * 4 > L.MAX_K) break;
     kk *= 4;
   }
-  return exactScan(send, c, q, o, test);
+  return exactScan(send, c, q, o, test, live);
 }
 
 function finish(hits, o) {
@@ -88,7 +90,7 @@ function finish(hits, o) {
 }
 
 /** Exact answer: every live row is tested, matches are ranked by distance in the session. */
-async function exactScan(send, c, q, o, test) {
+async function exactScan(send, c, q, o, test, live) {
   const PAGE = 4096;
   let match = new Uint32Array(2 * 1024);
   let nMatch = 0;
@@ -107,6 +109,7 @@ async function exactScan(send, c, q, o, test) {
       match[2 * nMatch + 1] = page.pairs[2 * i + 1];
       nMatch++;
     }
+    live();
     if (n < PAGE) break;
     after = page.pairs.slice(2 * (n - 1), 2 * n);
   }

@@ -28,6 +28,11 @@ export class InlineClient {
     return reply.result;
   }
 
+  /** A collection's dimension and metric now (Session.peek), without a message. */
+  peek(col) {
+    return this.#session.peek(col);
+  }
+
   /** Nothing to stop in-thread. */
   terminate() {}
 }

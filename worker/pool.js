@@ -28,10 +28,10 @@ import { WorkerClient } from './client.js';
 export class Pool {
   #wasm;
   #writer = null;
-  /** @type {Promise<void>|null} a writer being replaced: writer calls wait for it */
+  /** @type {Promise<void>|null} a writer being replaced: every call waits for it */
   #writerReady = null;
   #replicas = [];
-  /** @type {Set<WorkerClient>} replicas that hold every collection at the writer's epoch */
+  /** @type {Set<WorkerClient>} replicas synced with every collection (sources for a new writer) */
   #ready = new Set();
   #dbs = new Map();
   #cols = new Map();
@@ -78,8 +78,13 @@ export class Pool {
   /** The clients (tests stop them behind the pool's back). */
   get clients() { return [this.#writer, ...this.#replicas]; }
 
+  /** A new worker; none survives a terminated pool (a replacement racing close() is stopped). */
   async #spawn(label) {
     const c = await WorkerClient.spawn(label);
+    if (this.#closed) {
+      c.terminate();
+      throw new VecliteError('ECLOSED', 'the database is closed; create a new one with createDatabase()');
+    }
     c.onDeath = (dead) => this.#onDeath(dead);
     return c;
   }
@@ -89,11 +94,10 @@ export class Pool {
   async call(type, args) {
     if (this.#closed) throw new VecliteError('ECLOSED', `${type}: the database is closed; create a new one with createDatabase()`);
     // While a writer is being replaced, handles are being remapped: every call waits for it.
-    if (this.#writerReady) await this.#writerReady.catch(() => {});
+    while (this.#writerReady) await this.#writerReady.catch(() => {});
     switch (type) {
       case 'createDatabase': {
-        const w = await this.#w();
-        const r = await w.call(type, args);
+        const r = await this.#writer.call(type, args);
         const h = ++this.#seq;
         this.#dbs.set(h, { w: r.db, path: r.path, cols: new Set() });
         return { db: h, path: r.path };
@@ -101,42 +105,51 @@ export class Pool {
       case 'closeDatabase': {
         const d = this.#dbs.get(args.db);
         if (!d) return null;
-        for (const ph of d.cols) this.#dropReplicas(this.#cols.get(ph));
-        const w = await this.#w();
-        return w.call(type, { db: d.w });
+        for (const ph of [...d.cols]) this.#forget(this.#cols.get(ph));
+        this.#dbs.delete(args.db);
+        try {
+          return await this.#writer.call(type, { db: d.w });
+        } catch (e) {
+          // A writer that stopped has nothing left to close: a file's commits are durable, a
+          // memory database is discarded by close anyway.
+          if (!this.#writer.alive) return null;
+          throw e;
+        }
       }
       case 'createCollection': case 'getCollection': {
         const d = this.#db(args.db);
-        const w = await this.#w();
-        return this.#adopt(await w.call(type, { ...args, db: d.w }), args.db);
+        return this.#adopt(await this.#writer.call(type, { ...args, db: d.w }), args.db);
       }
       case 'listCollections': case 'deleteCollection': {
         const d = this.#db(args.db);
-        const w = await this.#w();
-        const r = await w.call(type, { ...args, db: d.w });
+        const r = await this.#writer.call(type, { ...args, db: d.w });
         if (type === 'deleteCollection') {
           for (const ph of [...d.cols]) {
             const c = this.#cols.get(ph);
-            if (c.name === args.name) { this.#dropReplicas(c); d.cols.delete(ph); }
+            if (c.name === args.name) this.#forget(c);
           }
         }
         return r;
       }
       case 'derive': {
         const c = this.#col(args.col);
-        const w = await this.#w();
-        return this.#adopt(await w.call(type, { ...args, col: c.w }), null);
+        return this.#adopt(await this.#writer.call(type, { ...args, col: c.w }), null);
       }
       case 'close': {
-        const c = this.#col(args.col);
-        this.#dropReplicas(c);
-        const w = await this.#w();
-        return w.call(type, { col: c.w });
+        const c = this.#cols.get(args.col);
+        if (!c) return null;
+        this.#forget(c);
+        if (c.lost) return null;
+        return this.#writer.call(type, { col: c.w });
       }
       case 'insert': case 'update': case 'delete': case 'clear': case 'compact': {
-        const c = this.#col(args.col);
-        const w = await this.#w();
-        const r = await w.call(type, { ...args, col: c.w });
+        let c = this.#col(args.col);
+        // A replica being synced with c holds writes back until it is registered (#sync).
+        while (c.sync) {
+          await c.sync;
+          c = this.#col(args.col);
+        }
+        const r = await this.#writer.call(type, { ...args, col: c.w });
         this.#ship(c, r.commit);
         delete r.commit;
         return r;
@@ -149,40 +162,29 @@ export class Pool {
           const s = this.#pick(c);
           return s.client.call(type, { ...args, col: s.col });
         }
-        const w = await this.#w();
-        return w.call(type, c ? { ...args, col: c.w } : args);
+        return this.#writer.call(type, c ? { ...args, col: c.w } : args);
       }
     }
   }
 
   #db(h) {
     const d = this.#dbs.get(h);
-    if (!d) throw new VecliteError('EINVAL', 'not a veclite Database of this pool');
+    if (!d) throw new VecliteError('ECLOSED', 'the database is closed; create a new one with createDatabase()');
     return d;
   }
 
   #col(h) {
     const c = this.#cols.get(h);
-    if (!c) throw new VecliteError('EINVAL', 'not a veclite Collection of this pool');
+    if (!c) throw new VecliteError('ECLOSED', 'the collection is closed; open it again to use it');
     if (c.lost) throw new VecliteError('EBACKEND', c.lost);
     return c;
   }
 
-  /** The writer, once a replacement (if any) is done. */
-  async #w() {
-    if (this.#writerReady) await this.#writerReady;
-    if (this.#closed) throw new VecliteError('ECLOSED', 'the database is closed; create a new one with createDatabase()');
-    return this.#writer;
-  }
-
-  /** Sessions that may serve a read of c: the writer and every ready replica holding c. */
+  /** Sessions that may serve a read of c: the writer and every live replica holding c. */
   #servers(c) {
     const out = [];
-    if (this.#writer.alive && !this.#writerReady) out.push({ client: this.#writer, col: c.w });
-    for (const r of this.#replicas) {
-      const rh = c.r.get(r);
-      if (rh !== undefined && r.alive && this.#ready.has(r)) out.push({ client: r, col: rh });
-    }
+    if (this.#writer.alive) out.push({ client: this.#writer, col: c.w });
+    for (const [r, rh] of c.r) if (r.alive) out.push({ client: r, col: rh });
     return out;
   }
 
@@ -223,39 +225,45 @@ export class Pool {
     const known = this.#byWriter.get(info.col);
     if (known !== undefined && this.#cols.has(known)) return { ...info, col: known };
     const h = ++this.#seq;
-    const c = { h, w: info.col, name: info.name, path: info.path, db: dbHandle, epoch: info.epoch, r: new Map(), lost: null };
+    const c = { h, w: info.col, name: info.name, path: info.path, db: dbHandle, r: new Map(), lost: null, sync: null };
     this.#cols.set(h, c);
     this.#byWriter.set(info.col, h);
     if (dbHandle !== null) this.#db(dbHandle).cols.add(h);
-    await Promise.all([...this.#ready].map((r) => this.#openOn(r, c).catch((e) => r.kill(`it could not open '${c.name}': ${e.message}`))));
+    await Promise.all([...this.#ready].map((r) => this.#openOn(r, c)));
     return { ...info, col: h };
   }
 
-  /** Open collection c on replica r at the writer's current epoch. */
+  /**
+   * Open collection c on replica r. Writes to c wait meanwhile (c.sync), so the image the replica
+   * opens holds every commit made before it is registered, and every later commit reaches it as
+   * an 'apply'. A failure of the replica stops it (it is replaced); a failure of the writer is
+   * the caller's.
+   */
   async #openOn(r, c) {
-    for (;;) {
-      const src = c.path ? { path: c.path } : { bytes: await (await this.#w()).call('export', { col: c.w }) };
-      const info = await r.call('openReplica', { ...src, name: c.name });
-      if (info.epoch === c.epoch) {
-        c.r.set(r, info.col);
+    while (c.sync) await c.sync;
+    const run = (async () => {
+      const src = c.path ? { path: c.path } : { bytes: await this.#writer.call('export', { col: c.w }) };
+      let info;
+      try {
+        info = await r.call('openReplica', { ...src, name: c.name });
+      } catch (e) {
+        if (r.alive) r.kill(`it could not open '${c.name}': ${e.message}`);
         return;
       }
-      // The writer committed while this replica opened: catch up and check again.
-      if (c.path) {
-        const a = await r.call('apply', { col: info.col });
-        if (a.epoch === c.epoch) {
-          c.r.set(r, info.col);
-          return;
-        }
-      }
-      await r.call('close', { col: info.col });
+      if (this.#cols.get(c.h) === c && !c.lost && r.alive) c.r.set(r, info.col);
+      else if (r.alive) r.call('close', { col: info.col }).catch(() => {});
+    })();
+    c.sync = run.catch(() => {});
+    try {
+      await run;
+    } finally {
+      c.sync = null;
     }
   }
 
   /** Hand a commit to every replica of c (posted before the write's promise resolves). */
   #ship(c, commit) {
     if (!commit) return;
-    c.epoch = commit.epoch;
     const targets = [...c.r].filter(([r]) => r.alive);
     targets.forEach(([r, rh], i) => {
       // The bytes are transferred to the worker: every replica but the last gets its own copy.
@@ -266,10 +274,14 @@ export class Pool {
     });
   }
 
-  #dropReplicas(c) {
+  /** The pool stops tracking c (closed or deleted): its replicas close it. */
+  #forget(c) {
     if (!c) return;
     for (const [r, rh] of c.r) if (r.alive) r.call('close', { col: rh }).catch(() => {});
     c.r.clear();
+    this.#cols.delete(c.h);
+    if (this.#byWriter.get(c.w) === c.h) this.#byWriter.delete(c.w);
+    if (c.db !== null) this.#dbs.get(c.db)?.cols.delete(c.h);
   }
 
   // ---- replacement -----------------------------------------------------------------------------
@@ -278,8 +290,9 @@ export class Pool {
     if (this.#closed) return;
     this.replaced++;
     if (dead === this.#writer) {
-      this.#writerReady = this.#replaceWriter().finally(() => { this.#writerReady = null; });
-      this.#writerReady.catch(() => {});
+      const p = this.#replaceWriter(dead).catch(() => {});
+      this.#writerReady = p;
+      p.finally(() => { if (this.#writerReady === p) this.#writerReady = null; });
       return;
     }
     const i = this.#replicas.indexOf(dead);
@@ -291,57 +304,81 @@ export class Pool {
 
   async #replaceReplica(i, label) {
     const r = await this.#spawn(label);
-    if (this.#closed) { r.terminate(); return; }
     this.#replicas[i] = r;
     await r.call('open', { ...this.#wasm, pooled: true });
-    // Sync every collection; collections adopted meanwhile are caught by the loop.
+    // Sync every collection; collections adopted meanwhile are caught by the loop. One that
+    // fails on the writer's side (closed meanwhile, the writer stopped) is left to #adopt or to
+    // the writer's replacement.
+    const tried = new Set();
     for (;;) {
-      const todo = [...this.#cols.values()].filter((c) => !c.lost && !c.r.has(r));
+      while (this.#writerReady) await this.#writerReady;
+      const todo = [...this.#cols.values()].filter((c) => !c.lost && !c.r.has(r) && !tried.has(c));
       if (!todo.length) break;
-      for (const c of todo) await this.#openOn(r, c);
+      for (const c of todo) {
+        tried.add(c);
+        await this.#openOn(r, c).catch(() => {});
+        if (!r.alive || this.#closed) return;
+      }
     }
     if (r.alive && !this.#closed) this.#ready.add(r);
   }
 
-  async #replaceWriter() {
-    const old = this.#writer;
+  /**
+   * A new writer for every database: files are reopened; a memory collection is restored from
+   * the image of any live replica that holds it. If the new writer stops too, this gives up
+   * quietly (marking nothing lost): the next replacement starts over.
+   */
+  async #replaceWriter(old) {
     const w = await this.#spawn(old.label);
     this.#writer = w;
+    const gone = () => this.#writer !== w || !w.alive || this.#closed;
     await w.call('open', { ...this.#wasm, pooled: true });
-    const source = [...this.#ready].find((r) => r.alive);
-    this.#byWriter.clear(); // the old writer's handles mean nothing to the new one
-    for (const [dh, d] of this.#dbs) {
+    const restored = new Map();
+    for (const d of this.#dbs.values()) {
       const r = await w.call('createDatabase', { path: d.path ?? undefined });
+      if (gone()) return;
       d.w = r.db;
       for (const ph of d.cols) {
         const c = this.#cols.get(ph);
         if (!c || c.lost) continue;
-        try {
-          let info;
-          if (d.path) {
+        let info = null, why = 'no replica holds its data';
+        if (d.path) {
+          try {
             info = await w.call('getCollection', { db: d.w, name: c.name });
-          } else if (source && c.r.has(source)) {
-            const bytes = await source.call('export', { col: c.r.get(source) });
-            info = await w.call('restoreCollection', { db: d.w, name: c.name, bytes });
-          } else {
-            throw new Error('no replica holds its data');
+          } catch (e) {
+            why = e.message;
           }
-          c.w = info.col;
-          this.#byWriter.set(c.w, c.h);
-          c.epoch = info.epoch;
-        } catch (e) {
-          c.lost = `collection '${c.name}' was lost when its writer worker stopped (${e.message}); ` +
+        } else {
+          for (const [src, rh] of c.r) {
+            if (!src.alive) continue;
+            try {
+              const bytes = await src.call('export', { col: rh });
+              info = await w.call('restoreCollection', { db: d.w, name: c.name, bytes });
+              break;
+            } catch (e) {
+              if (gone()) return;
+              why = e.message;
+            }
+          }
+        }
+        if (gone()) return;
+        if (info) restored.set(c, info);
+        else {
+          c.lost = `collection '${c.name}' was lost when its writer worker stopped (${why}); ` +
             (d.path ? 'open it again with getCollection' : 'an in-memory database keeps its data in its workers: use workers >= 2 to keep a copy');
-          this.#dropReplicas(c);
-          d.cols.delete(ph);
         }
       }
-      void dh;
     }
+    this.#byWriter.clear(); // the old writer's handles mean nothing to the new one
     for (const c of this.#cols.values()) {
-      if (c.db === null && !c.lost) {
-        c.lost = `collection '${c.name}' (a derived child) was lost when its writer worker stopped; derive it again`;
-        this.#dropReplicas(c);
+      const info = restored.get(c);
+      if (info) {
+        c.w = info.col;
+        this.#byWriter.set(c.w, c.h);
+      } else {
+        c.lost ??= `collection '${c.name}' (a derived child) was lost when its writer worker stopped; derive it again`;
+        for (const [r, rh] of c.r) if (r.alive) r.call('close', { col: rh }).catch(() => {});
+        c.r.clear();
       }
     }
   }

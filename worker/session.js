@@ -53,6 +53,16 @@ export class Session {
     }
   }
 
+  /**
+   * The dimension and metric of a collection right now, synchronously (an in-thread facade's
+   * getters use it: a following read-only handle may take a dimension from its writer at any
+   * time), or null for an unknown or closed handle.
+   */
+  peek(handle) {
+    const s = this.#cols.get(handle);
+    return s && s.h ? { dim: s.dim, metric: s.metric } : null;
+  }
+
   #col(a) {
     const s = this.#cols.get(a.col);
     if (!s) throw new VecliteError('EINVAL', 'not a veclite Collection of this session');

@@ -1,0 +1,230 @@
+// tests/js/pool-regressions.test.js — regressions found by an adversarial review of the session
+// and worker-pool rewrite: workers stopping at awkward moments (during a collection's sync, a
+// restore, a close), collections closed or deleted in a pool, and facade details (a following
+// handle's dimension, a predicate that closes its collection, configs that are not plain data).
+//
+// Workers are stopped behind the pool's back through its diagnostic hook (docs/workers.md §5);
+// "stop it on message X" wraps one client's call() so the worker dies right after X was sent.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createDatabase, getWasmInfo, openCollection } from '../../web/index.js';
+import { within } from './helpers.js';
+
+const POOL = Symbol.for('veclite.pool');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Make client stop its worker right after it sends a message of type `type`. */
+function stopOn(client, type) {
+  const orig = client.call.bind(client);
+  client.call = (t, a) => {
+    const p = orig(t, a);
+    if (t === type) client.worker.terminate();
+    return p;
+  };
+}
+
+/** Wait until the pool's client at index i is a live replacement of `old`. */
+async function replaced(pool, i, old) {
+  for (let t = 0; t < 200; t++) {
+    if (pool.clients[i] !== old && pool.clients[i].alive) return;
+    await sleep(10);
+  }
+  throw new Error(`client ${i} was not replaced`);
+}
+
+test('a writer stopping while a new collection is copied to the replicas: create rejects, the others survive', async () => {
+  const db = await createDatabase({ workers: 3 });
+  try {
+    const pool = db[POOL];
+    const b = await db.createCollection('b', { dimension: 2 });
+    await b.insert({ id: 1, vector: [1, 2] });
+    const w = pool.clients[0];
+    stopOn(w, 'export');
+    await assert.rejects(within(1000, db.createCollection('c', { dimension: 2 }), 'createCollection'), { code: 'EBACKEND' });
+    await replaced(pool, 0, w);
+    assert.equal(await b.count(), 1, 'the acknowledged row of b survives (healthy replicas were not stopped)');
+    assert.equal(pool.clients.filter((c) => c.alive).length, 3);
+  } finally {
+    await db.close();
+  }
+});
+
+for (const how of ['close', 'deleteCollection']) {
+  test(`after a collection's ${how}, a replacement replica syncs and serves, and a writer death loses nothing`, async () => {
+    const db = await createDatabase({ workers: 3 });
+    try {
+      const pool = db[POOL];
+      const a = await db.createCollection('a', { dimension: 2 });
+      const b = await db.createCollection('b', { dimension: 2 });
+      await b.insert({ id: 1, vector: [1, 2] });
+      if (how === 'close') await a.close();
+      else await db.deleteCollection('a');
+      const r1 = pool.clients[1];
+      await r1.worker.terminate();
+      await replaced(pool, 1, r1);
+      await b.insert({ id: 2, vector: [3, 4] });
+      // the new replica serves b (every session answers within a few rounds)
+      const served = new Set();
+      for (const c of pool.clients) {
+        const orig = c.call.bind(c);
+        c.call = (t, x) => { if (t === 'count') served.add(c.label); return orig(t, x); };
+      }
+      for (let t = 0; t < 50 && served.size < 3; t++) {
+        assert.equal(await b.count(), 2);
+        await sleep(5);
+      }
+      assert.deepEqual([...served].sort(), ['replica 1', 'replica 2', 'writer']);
+      const w = pool.clients[0];
+      await w.worker.terminate();
+      await replaced(pool, 0, w);
+      assert.equal(await b.count(), 2);
+    } finally {
+      await db.close();
+    }
+  });
+}
+
+test('close() right after the writer died settles, leaves no worker and no lock behind', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-poolreg-'));
+  try {
+    const db = await createDatabase({ path: dir, workers: 2 });
+    const a = await db.createCollection('a', { dimension: 2 });
+    await a.insert({ id: 1, vector: [1, 2] });
+    const pool = db[POOL];
+    pool.clients[0].worker.terminate();
+    await within(2000, db.close(), 'close after the writer died');
+    await sleep(500);
+    assert.equal(getWasmInfo().workerPoolSize, 0);
+    assert.deepEqual(pool.clients.map((c) => c.alive), [false, false]);
+    const again = await openCollection(path.join(dir, 'a.rvf')); // not ELOCK: nobody reopened it
+    assert.equal(await again.count(), 1);
+    await again.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a collection closed in a file pool stays closed when the writer is replaced', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-poolreg-'));
+  try {
+    const db = await createDatabase({ path: dir, workers: 2 });
+    const a = await db.createCollection('a', { dimension: 2 });
+    await a.close();
+    const pool = db[POOL];
+    const w = pool.clients[0];
+    await w.worker.terminate();
+    await replaced(pool, 0, w);
+    await db.listCollections(); // waits for the replacement to finish
+    const other = await openCollection(path.join(dir, 'a.rvf'));
+    await other.close();
+    await db.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+for (const stage of ['open', 'createDatabase', 'restoreCollection']) {
+  test(`the replacement writer dying too (during '${stage}') loses nothing the replicas hold`, async () => {
+    const db = await createDatabase({ workers: 3 });
+    try {
+      const pool = db[POOL];
+      const b = await db.createCollection('b', { dimension: 2 });
+      await b.insert({ id: 1, vector: [1, 2] });
+      const old = pool.clients[0];
+      old.worker.terminate();
+      while (pool.clients[0] === old) await sleep(1);
+      stopOn(pool.clients[0], stage);
+      await sleep(1500);
+      assert.equal(await b.count(), 1);
+      await b.insert({ id: 3, vector: [3, 4] });
+      assert.equal(await b.count(), 2);
+      assert.equal(getWasmInfo().workerPoolSize >= 3, true);
+    } finally {
+      await db.close();
+    }
+  });
+}
+
+test('a writer death while the first source replica dies too: the other replica restores the data', async () => {
+  const db = await createDatabase({ workers: 3 });
+  try {
+    const pool = db[POOL];
+    const b = await db.createCollection('b', { dimension: 2 });
+    await b.insert({ id: 1, vector: [1, 2] });
+    stopOn(pool.clients[1], 'export');
+    pool.clients[0].worker.terminate();
+    await sleep(1000);
+    assert.equal(await b.count(), 1);
+  } finally {
+    await db.close();
+  }
+});
+
+test('close() of a collection its pool lost resolves; the database goes on', async () => {
+  const db = await createDatabase({ workers: 1 });
+  try {
+    const c = await db.createCollection('c', { dimension: 2 });
+    await c.insert({ id: 1, vector: [1, 2] });
+    db[POOL].clients[0].kill('stopped by the test');
+    await assert.rejects(c.count(), { code: 'EBACKEND', message: /lost/ });
+    await c.close();
+    await assert.rejects(c.count(), { code: 'ECLOSED' });
+  } finally {
+    await db.close();
+  }
+});
+
+test('a following read-only handle on a dimension-0 store takes the dimension its writer sets', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-poolreg-'));
+  try {
+    const f = path.join(dir, 'z.rvf');
+    fs.copyFileSync(path.join(ROOT, 'tests/golden/rvf/dim0-empty.rvf'), f);
+    const reader = await openCollection(f, { readOnly: true, follow: { intervalMs: 20 } });
+    const writer = await openCollection(f);
+    assert.equal(reader.dimension, 0);
+    await writer.insert({ id: 1, vector: [1, 2, 3] });
+    for (let t = 0; t < 100 && (await reader.count()) === 0; t++) await sleep(20);
+    assert.equal(reader.dimension, 3);
+    assert.deepEqual((await reader.search([1, 2, 3], { k: 1 })).map((h) => h.id), [1]);
+    assert.deepEqual((await reader.searchBatch([[1, 2, 3]], { k: 1 }))[0].map((h) => h.id), [1]);
+    await reader.close();
+    await writer.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a predicate that closes its collection stops the search with ECLOSED (in-thread and pooled)', async () => {
+  for (const workers of [0, 2]) {
+    const db = await createDatabase({ workers });
+    const c = await db.createCollection('c', { dimension: 2, index: { type: 'flat' } });
+    await c.insertBatch([{ id: 1, vector: [1, 2] }, { id: 2, vector: [2, 1] }]);
+    await assert.rejects(c.search([1, 2], { filter: () => { c.close(); return true; } }), { code: 'ECLOSED' });
+    await db.close();
+  }
+});
+
+test('configs that are not plain data are refused the same way in-thread and in a pool; nothing of the caller is detached', async () => {
+  class Idx { constructor() { this.type = 'flat'; } }
+  for (const workers of [0, 2]) {
+    const db = await createDatabase({ workers });
+    const mine = new Float32Array([1, 2, 3]);
+    for (const config of [{ dimension: 2, index: mine }, { dimension: 2, index: new Idx() },
+      { dimension: 2, metric: new String('cosine') }, { dimension: 2, index: new Map() }]) {
+      await assert.rejects(db.createCollection('x', config), { code: 'EINVAL', message: /plain data/ });
+    }
+    assert.equal(mine.byteLength, 12, `workers ${workers}: the caller's array is intact`);
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    await assert.rejects(db.createCollection(revoked.proxy, { dimension: 2 }), { name: 'VecliteError', code: 'EINVAL' });
+    const c = await db.createCollection('ok', { dimension: 2 });
+    await assert.rejects(c.get({}), { code: 'EINVAL', message: /^get: / });
+    await db.close();
+  }
+});
