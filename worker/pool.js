@@ -242,7 +242,12 @@ export class Pool {
   async #openOn(r, c) {
     while (c.sync) await c.sync;
     const run = (async () => {
-      const src = c.path ? { path: c.path } : { bytes: await this.#writer.call('export', { col: c.w }) };
+      // c.w is a handle of this writer: a replacement writer does not know it.
+      const w = this.#writer;
+      if (this.#writerReady || !w.alive) {
+        throw new VecliteError('EBACKEND', `the veclite worker (writer) stopped while '${c.name}' was copied to a replica; retry the call`);
+      }
+      const src = c.path ? { path: c.path } : { bytes: await w.call('export', { col: c.w }) };
       let info;
       try {
         info = await r.call('openReplica', { ...src, name: c.name });
@@ -309,13 +314,13 @@ export class Pool {
     // Sync every collection; collections adopted meanwhile are caught by the loop. One that
     // fails on the writer's side (closed meanwhile, the writer stopped) is left to #adopt or to
     // the writer's replacement.
-    const tried = new Set();
+    const attempts = new Map();
     for (;;) {
       while (this.#writerReady) await this.#writerReady;
-      const todo = [...this.#cols.values()].filter((c) => !c.lost && !c.r.has(r) && !tried.has(c));
+      const todo = [...this.#cols.values()].filter((c) => !c.lost && !c.r.has(r) && (attempts.get(c) ?? 0) < 3);
       if (!todo.length) break;
       for (const c of todo) {
-        tried.add(c);
+        attempts.set(c, (attempts.get(c) ?? 0) + 1);
         await this.#openOn(r, c).catch(() => {});
         if (!r.alive || this.#closed) return;
       }

@@ -66,7 +66,7 @@ for (const how of ['close', 'deleteCollection']) {
       if (how === 'close') await a.close();
       else await db.deleteCollection('a');
       const r1 = pool.clients[1];
-      await r1.worker.terminate();
+      r1.worker.terminate(); // not awaited: an idle pool's workers are unref()ed, so nothing would keep Node waiting for the exit
       await replaced(pool, 1, r1);
       await b.insert({ id: 2, vector: [3, 4] });
       // the new replica serves b (every session answers within a few rounds)
@@ -81,7 +81,7 @@ for (const how of ['close', 'deleteCollection']) {
       }
       assert.deepEqual([...served].sort(), ['replica 1', 'replica 2', 'writer']);
       const w = pool.clients[0];
-      await w.worker.terminate();
+      w.worker.terminate(); // not awaited: an idle pool's workers are unref()ed, so nothing would keep Node waiting for the exit
       await replaced(pool, 0, w);
       assert.equal(await b.count(), 2);
     } finally {
@@ -118,7 +118,7 @@ test('a collection closed in a file pool stays closed when the writer is replace
     await a.close();
     const pool = db[POOL];
     const w = pool.clients[0];
-    await w.worker.terminate();
+    w.worker.terminate(); // not awaited: an idle pool's workers are unref()ed, so nothing would keep Node waiting for the exit
     await replaced(pool, 0, w);
     await db.listCollections(); // waits for the replacement to finish
     const other = await openCollection(path.join(dir, 'a.rvf'));
