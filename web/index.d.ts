@@ -464,18 +464,29 @@ export class Database {
   readonly path: string | null;
   /** Worker sessions serving this database: 0 in this thread, else 1 writer + (n-1) read replicas. */
   readonly workers: number;
+  /** Where its collections live. */
+  readonly backend: Backend;
 }
 
-/** Backends of this version: 'memory' everywhere, 'node' (files) in Node.js. Others reject with EBACKEND. */
-export type Backend = 'memory' | 'node';
+/**
+ * Where collections live: 'memory' everywhere, 'node' (files) in Node.js, 'opfs' (Origin Private
+ * File System) and 'indexeddb' in browsers. An explicit backend the runtime lacks rejects with
+ * EBACKEND; it never falls back.
+ */
+export type Backend = 'memory' | 'node' | 'opfs' | 'indexeddb';
 
 export interface DatabaseConfig {
   /** Force the SIMD (true) or scalar (false) build; default: detect. */
   simd?: boolean;
   /** A pre-compiled veclite.wasm (required where byte compilation is forbidden, e.g. workerd). */
   wasmModule?: WebAssembly.Module;
-  /** 'memory' (default without path) or 'node' (implied by path). */
+  /**
+   * Default: 'memory' without a path; with a path, 'node' in Node.js, and in a browser 'opfs',
+   * else 'indexeddb', else 'memory' (db.backend and getWasmInfo().backend say which).
+   */
   backend?: Backend;
+  /** Browser writer lease timing (docs/browser.md §3): heartbeat every heartbeatMs (10 s), stale after staleMs (30 s). */
+  lease?: { heartbeatMs?: number; staleMs?: number };
   /**
    * Node: a directory (created if missing) holding one `<name>.rvf` per collection; collection
    * names must then match /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.
@@ -500,8 +511,8 @@ export interface OpenCollectionOptions {
    * polled every intervalMs (default 200) by an unref()ed timer; close() stops it.
    */
   follow?: boolean | { intervalMs?: number };
-  /** 'node' for a path (default), 'memory' for bytes (default). */
-  backend?: Backend;
+  /** 'node' for a path (default), 'memory' for bytes (default). Browser stores open through createDatabase. */
+  backend?: 'node' | 'memory';
   /** Create the store when the file does not exist (or the bytes are empty). */
   create?: CollectionConfig;
   /** Default search beam width of this handle, 1..100000. */
@@ -538,8 +549,11 @@ export interface WasmInfo {
   simdSupported: boolean;
   /** Worker sessions running now, over every live pool. */
   workerPoolSize: number;
+  /** Whether this runtime has IndexedDB / the Origin Private File System. */
   indexedDbEnabled: boolean;
   opfsEnabled: boolean;
+  /** The backend of the last database created (null before any). */
+  backend: Backend | null;
 }
 
 /** What this runtime offers the engine. */

@@ -23,7 +23,7 @@ import { describe, isPlainObject } from '../worker/metadata.js';
 import { InlineClient } from '../worker/inline.js';
 import { resolveWasm, simdSupported } from './loader.js';
 import {
-  checkKeys, hitsOf, inspect, plainCopy, readIds, readPatch, readQueries, readRows, readSearchOptions,
+  checkKeys, hitsOf, inspect, intIn, plainCopy, readIds, readPatch, readQueries, readRows, readSearchOptions,
 } from './args.js';
 import { predicateSearch } from './predicate.js';
 
@@ -36,6 +36,8 @@ const POOLS = new Set();
 let defaultWorkers = 0;
 /** Whether the last engine loaded has SIMD kernels; null before any load. @type {boolean|null} */
 let lastLoadedSimd = null;
+/** The storage backend of the last database created. @type {string|null} */
+let lastBackend = null;
 
 /**
  * Start a client: in-thread (workers 0) or a pool of worker sessions, each with an engine.
@@ -305,13 +307,20 @@ export class Database {
   /** @type {Map<number, Collection>} one object per open collection handle */
   #objects = new Map();
 
+  #backend;
+
   /** @hideconstructor */
-  constructor(client, db, info, path) {
+  constructor(client, db, info, path, backend) {
     this.#client = client;
     this.#db = db;
     this.#info = info;
     this.#path = path;
+    this.#backend = backend;
+    lastBackend = backend;
   }
+
+  /** Where the collections live: 'memory', 'node' (files), 'opfs' or 'indexeddb'. */
+  get backend() { return this.#backend; }
 
   #live(what) {
     if (this.#closed) throw new VecliteError('ECLOSED', `${what}: the database is closed; create a new one with createDatabase()`);
@@ -394,17 +403,43 @@ function nameArg(name, where) {
 
 // ---- entry points -----------------------------------------------------------------------------
 
-const BACKENDS_LATER = new Set(['opfs', 'indexeddb']);
+const BROWSER_BACKENDS = ['opfs', 'indexeddb'];
+const isNode = typeof globalThis.process === 'object' && typeof globalThis.process?.versions?.node === 'string';
 
-/** EBACKEND for a backend this version cannot give (never a silent fallback). */
+/** Which storage this runtime offers (feature detection only; nothing is opened). */
+function available() {
+  return {
+    opfs: typeof globalThis.navigator?.storage?.getDirectory === 'function',
+    indexeddb: typeof globalThis.indexedDB?.open === 'function',
+    node: isNode,
+  };
+}
+
+/** EBACKEND for a backend this runtime cannot give (never a silent fallback). */
 function backendError(where, backend) {
   const shown = typeof backend === 'string' ? `'${backend}'` : describe(backend);
-  if (BACKENDS_LATER.has(backend)) {
-    return new VecliteError('EBACKEND', `${where}: backend ${shown} is not available yet in this version of veclite; ` +
-      "use 'memory' (the default; keep collection.export() bytes wherever you like) or, in Node, 'node' (files)");
+  if (backend === 'opfs') {
+    return new VecliteError('EBACKEND', `${where}: backend 'opfs' needs the Origin Private File System (navigator.storage.getDirectory in a ` +
+      "secure context: https or localhost), which this runtime lacks; use 'indexeddb' or 'memory'");
   }
-  return new VecliteError('EBACKEND', `${where}: there is no backend ${shown}; the backends are 'memory' (the default) and ` +
-    "'node' (files, Node.js only)");
+  if (backend === 'indexeddb') {
+    return new VecliteError('EBACKEND', `${where}: backend 'indexeddb' needs IndexedDB, which this runtime lacks; ` +
+      "use 'memory' (keep collection.export() bytes yourself) or, in Node, a path (files)");
+  }
+  if (backend === 'node') {
+    return new VecliteError('EBACKEND', `${where}: backend 'node' stores files through node:fs and needs Node.js; in a browser use ` +
+      "'opfs' or 'indexeddb'");
+  }
+  return new VecliteError('EBACKEND', `${where}: there is no backend ${shown}; the backends are 'memory', 'node' (files, Node.js), ` +
+    "'opfs' and 'indexeddb' (browsers)");
+}
+
+/** Lease options for a browser store, naming this page (or worker) as the holder. */
+function leaseFor(o) {
+  if (!BROWSER_BACKENDS.includes(o.backend)) return undefined;
+  const where = typeof globalThis.WorkerGlobalScope !== 'undefined' ? 'a worker' : 'a page';
+  const url = globalThis.location?.href;
+  return { ...o.lease, who: url ? `${where} of ${url}` : where };
 }
 
 function workersArg(v, where) {
@@ -424,27 +459,49 @@ export async function createDatabase(config = {}) {
     if (config === null || typeof config !== 'object' || Array.isArray(config)) {
       throw einval(`createDatabase(config): config must be an object (got ${describe(config)})`);
     }
-    checkKeys(config, ['simd', 'wasmModule', 'backend', 'path', 'workers'], 'createDatabase config');
+    checkKeys(config, ['simd', 'wasmModule', 'backend', 'path', 'workers', 'lease'], 'createDatabase config');
     const path = config.path;
     if (path !== undefined && (typeof path !== 'string' || path.length === 0)) {
-      throw einval(`createDatabase: path must be a non-empty string naming a directory (got ${describe(path)})`);
+      throw einval(`createDatabase: path must be a non-empty string naming a directory (Node) or a database (browsers) (got ${describe(path)})`);
     }
+    const have = available();
+    // Without a backend: a path is a directory in Node; in a browser the best storage there is.
+    const backend = config.backend ?? (path === undefined ? 'memory'
+      : isNode ? 'node' : have.opfs ? 'opfs' : have.indexeddb ? 'indexeddb' : 'memory');
+    let lease;
+    if (config.lease !== undefined) {
+      if (!isPlainObject(config.lease)) throw einval(`createDatabase: lease must be { heartbeatMs?, staleMs? } (got ${describe(config.lease)})`);
+      checkKeys(config.lease, ['heartbeatMs', 'staleMs'], 'createDatabase lease');
+      lease = {};
+      if (config.lease.heartbeatMs !== undefined) lease.heartbeatMs = intIn(config.lease.heartbeatMs, 10, 3_600_000, 'createDatabase: lease.heartbeatMs');
+      if (config.lease.staleMs !== undefined) lease.staleMs = intIn(config.lease.staleMs, 20, 86_400_000, 'createDatabase: lease.staleMs');
+    }
+    // OPFS writes synchronously only inside a worker: a page's main thread hosts its session in one.
+    const inPage = !isNode && typeof globalThis.WorkerGlobalScope === 'undefined' && typeof globalThis.Worker === 'function';
+    const workers = config.workers === undefined && backend === 'opfs' && inPage && defaultWorkers === 0
+      ? 1 : workersArg(config.workers, 'createDatabase');
     return {
-      backend: config.backend ?? (path !== undefined ? 'node' : 'memory'), simd: config.simd,
-      wasmModule: config.wasmModule, path, workers: workersArg(config.workers, 'createDatabase'),
+      backend, simd: config.simd, wasmModule: config.wasmModule, path, workers, lease,
+      defaulted: config.backend === undefined && path !== undefined && !isNode,
     };
   });
-  if (o.backend !== 'memory' && o.backend !== 'node') throw backendError('createDatabase', o.backend);
-  if (o.backend === 'memory' && o.path !== undefined) {
-    throw einval("createDatabase: a path needs backend 'node' (files); leave out backend, or leave out path for memory");
+  if (!['memory', 'node', ...BROWSER_BACKENDS].includes(o.backend)) throw backendError('createDatabase', o.backend);
+  if (o.backend !== 'memory' && !available()[o.backend]) throw backendError('createDatabase', o.backend);
+  if (o.backend === 'memory' && o.path !== undefined && !o.defaulted) {
+    throw einval("createDatabase: a path needs a storage backend ('node' files in Node, 'opfs' or 'indexeddb' in a browser); " +
+      'leave out backend, or leave out path for memory');
   }
-  if (o.backend === 'node' && o.path === undefined) {
-    throw einval("createDatabase: backend 'node' needs path: the directory that holds the collection files");
+  if (o.backend !== 'memory' && o.path === undefined) {
+    throw einval(`createDatabase: backend '${o.backend}' needs path: ${o.backend === 'node' ? 'the directory that holds the collection files' : 'the name of the database'}`);
+  }
+  if (BROWSER_BACKENDS.includes(o.backend) && o.workers > 1) {
+    throw einval(`createDatabase: read replicas of '${o.backend}' databases are not available yet; use workers: 0 or 1`);
   }
   const { client, info } = await startClient(o, o.workers);
   try {
-    const r = await client.call('createDatabase', { path: o.path });
-    return new Database(client, r.db, info, r.path);
+    const r = await client.call('createDatabase', o.backend === 'memory' ? {}
+      : { path: o.path, backend: o.backend === 'node' ? undefined : o.backend, lease: leaseFor(o) });
+    return new Database(client, r.db, info, r.path, r.backend);
   } catch (e) {
     client.terminate();
     throw e;
@@ -496,6 +553,10 @@ export async function openCollection(source, options = {}) {
       ef: options.ef, simd: options.simd, wasmModule: options.wasmModule,
     };
   });
+  if (BROWSER_BACKENDS.includes(o.backend)) {
+    throw new VecliteError('EBACKEND', `openCollection: backend '${o.backend}' stores are opened through ` +
+      `createDatabase({ backend: '${o.backend}', path }) and getCollection in this version of veclite`);
+  }
   if (o.backend !== 'memory' && o.backend !== 'node') throw backendError('openCollection', o.backend);
   if (o.isPath && o.backend === 'memory') {
     throw einval("openCollection: a path needs backend 'node'; for an in-memory copy read the file yourself and pass its bytes");
@@ -545,7 +606,8 @@ export function getWasmInfo() {
     simdEnabled: getImplementation() === 'wasm-simd',
     simdSupported: simdSupported(),
     workerPoolSize: workers,
-    indexedDbEnabled: false,
-    opfsEnabled: false,
+    indexedDbEnabled: available().indexeddb,
+    opfsEnabled: available().opfs,
+    backend: lastBackend,
   };
 }

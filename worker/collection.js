@@ -16,7 +16,7 @@ import { VecliteError, einval } from './errors.js';
 import { checkedImage } from './image.js';
 import {
   commitRows, encodeRows, engineClear, engineDelete, engineSetMeta, engineUpsert, live, nowNs, notFound, poison,
-  resolveId, storeWrite, updateRecord, updateRecordSize, writable,
+  resolveId, settle, storeWrite, updateRecord, updateRecordSize, writable,
 } from './rows.js';
 import { getOne, rank, runSearch, scanPage } from './search.js';
 import {
@@ -164,6 +164,7 @@ export async function exportImage(s) {
   // The bytes are re-checked against the commit this handle holds (worker/image.js): a file may
   // have changed under a read-only handle; appends beyond its commit do not matter.
   const info = s.engine.storeInfo(s.store);
+  if (s.fsb) return checkedImage(s.engine, s.store, () => s.dev.slice(0, info.bytes), s.path);
   if (s.dev instanceof MemoryDevice) return checkedImage(s.engine, s.store, () => s.dev.slice(0, info.bytes), 'the store in memory');
   if (s.dev) return checkedImage(s.engine, s.store, () => s.N.nb.readCommitted(s.dev, info.bytes), `the file ${s.path}`);
   return checkedImage(s.engine, s.store, () => trimmed(s.engine.ioMemBytes(s.memIo), info.bytes), 'the store in memory');
@@ -192,6 +193,26 @@ export async function snapshot(s) {
   return { cid: await sha256Hex(bytes), bytes };
 }
 
+/**
+ * Compact the store onto a JS device, which it lives on from then on; the old device is closed
+ * (an OPFS access handle must be, before its file is swapped).
+ */
+function compactOnto(s, dev) {
+  const e = s.engine;
+  const ref = e.ioFromDevice(dev);
+  try {
+    e.storeCompact(s.store, ref.io);
+  } catch (err) {
+    e.ioFree(ref);
+    throw err;
+  }
+  e.ioFree(s.ref);
+  s.dev.close();
+  s.dev = dev;
+  s.ref = ref;
+  s.h = e.storeIndex(s.store);
+}
+
 export async function compact(s) {
   writable(s, 'compact');
   if (!s.store) {
@@ -201,18 +222,13 @@ export async function compact(s) {
   const e = s.engine;
   const bytesBefore = e.storeInfo(s.store).bytes;
   e.storeSetTime(s.store, nowNs());
-  if (s.dev instanceof MemoryDevice) {
-    const dev = new MemoryDevice();
-    const ref = e.ioFromDevice(dev);
-    try {
-      e.storeCompact(s.store, ref.io);
-    } catch (err) {
-      e.ioFree(ref);
-      throw err;
-    }
-    e.ioFree(s.ref);
-    s.dev = dev;
-    s.ref = ref;
+  if (s.fsb) {
+    // A browser store: the image goes to a device whose first settle() replaces the stored
+    // bytes in one step (an IndexedDB transaction, an OPFS swap file).
+    compactOnto(s, s.fsb.compactDevice(s.name));
+    await settle(s);
+  } else if (s.dev instanceof MemoryDevice) {
+    compactOnto(s, new MemoryDevice());
     s.shipReopen = true;
   } else if (s.dev) {
     let moved;
@@ -316,7 +332,7 @@ export function segments(s) {
 
 export async function status(s) {
   const base = {
-    name: s.name, path: s.path, backend: s.path ? 'node' : 'memory', persistent: Boolean(s.store),
+    name: s.name, path: s.path, backend: s.fsb ? s.fsb.kind : s.path ? 'node' : 'memory', persistent: Boolean(s.store),
     readOnly: s.readOnly, dimension: s.dim, metric: s.metric, index: s.kind, idType: s.idKind,
   };
   if (!s.store) {
@@ -334,7 +350,8 @@ export async function status(s) {
     ...base, epoch: i.epoch, fileId: i.fileId, parentId: i.parentId, lineageDepth: i.lineageDepth,
     count: i.live, deleted: i.deleted, segments: i.dirCount, bytes: i.bytes,
     indexLoaded: i.indexLoaded, rowsInsertedOnOpen: i.rowsInsertedOnOpen,
-    lock: s.path ? s.N.nb.lockStatus(s.N, s.path, s.lock) : null,
+    lock: s.fsb ? (s.lock ? { held: true, ours: true, holder: s.lock.holder } : null)
+      : s.path ? s.N.nb.lockStatus(s.N, s.path, s.lock) : null,
     recovered: s.recovered ? { ...s.recovered } : null,
   };
 }
@@ -356,7 +373,7 @@ export async function verify(s) {
 }
 
 export async function discardRecovered(s) {
-  if (!s.path) {
+  if (!s.path || !s.N) {
     s.recovered = null;
     return { removed: [] };
   }

@@ -99,8 +99,8 @@ export class Pool {
       case 'createDatabase': {
         const r = await this.#writer.call(type, args);
         const h = ++this.#seq;
-        this.#dbs.set(h, { w: r.db, path: r.path, cols: new Set() });
-        return { db: h, path: r.path };
+        this.#dbs.set(h, { w: r.db, path: r.path, args, cols: new Set() });
+        return { ...r, db: h };
       }
       case 'closeDatabase': {
         const d = this.#dbs.get(args.db);
@@ -143,10 +143,12 @@ export class Pool {
         return this.#writer.call(type, { col: c.w });
       }
       case 'insert': case 'update': case 'delete': case 'clear': case 'compact': {
+        // A replica being synced with c holds writes back until it is registered (#openOn), and
+        // a writer being replaced remaps c.w: wait for both, then send at once (no await between
+        // the last check and the send).
         let c = this.#col(args.col);
-        // A replica being synced with c holds writes back until it is registered (#sync).
-        while (c.sync) {
-          await c.sync;
+        while (c.sync || this.#writerReady) {
+          await (c.sync ?? this.#writerReady.catch(() => {}));
           c = this.#col(args.col);
         }
         const r = await this.#writer.call(type, { ...args, col: c.w });
@@ -229,7 +231,12 @@ export class Pool {
     this.#cols.set(h, c);
     this.#byWriter.set(info.col, h);
     if (dbHandle !== null) this.#db(dbHandle).cols.add(h);
-    await Promise.all([...this.#ready].map((r) => this.#openOn(r, c)));
+    try {
+      await Promise.all([...this.#ready].map((r) => this.#openOn(r, c)));
+    } catch (e) {
+      this.#forget(c); // the caller gets the error, not a handle: the pool keeps no entry for it
+      throw e;
+    }
     return { ...info, col: h };
   }
 
@@ -255,8 +262,17 @@ export class Pool {
         if (r.alive) r.kill(`it could not open '${c.name}': ${e.message}`);
         return;
       }
-      if (this.#cols.get(c.h) === c && !c.lost && r.alive) c.r.set(r, info.col);
-      else if (r.alive) r.call('close', { col: info.col }).catch(() => {});
+      if (this.#cols.get(c.h) === c && !c.lost && r.alive) {
+        c.r.set(r, info.col);
+        // A file replica read the file by path: a write that committed after that read but
+        // answered before this registration reached neither. One refresh, posted before any
+        // read can be routed here, brings it in.
+        if (c.path) {
+          r.call('apply', { col: info.col }).catch((e) => {
+            if (r.alive) r.kill(`it could not follow its writer on '${c.name}': ${e.message}`);
+          });
+        }
+      } else if (r.alive) r.call('close', { col: info.col }).catch(() => {});
     })();
     c.sync = run.catch(() => {});
     try {
@@ -340,7 +356,7 @@ export class Pool {
     await w.call('open', { ...this.#wasm, pooled: true });
     const restored = new Map();
     for (const d of this.#dbs.values()) {
-      const r = await w.call('createDatabase', { path: d.path ?? undefined });
+      const r = await w.call('createDatabase', d.args);
       if (gone()) return;
       d.w = r.db;
       for (const ph of d.cols) {

@@ -222,7 +222,9 @@ export function writable(s, what) {
       'open it without readOnly to write (one writer at a time)');
   }
   if (s.lockLost) throw new VecliteError(s.lockLost.code === 'EREADONLY' ? 'EREADONLY' : 'ELOCK', `${what}: ${s.lockLost.message}`);
-  if (s.lock && s.dev) {
+  if (s.lock && s.fsb) {
+    s.lock.check(); // the browser lease (idb/lease.js)
+  } else if (s.lock && s.dev) {
     // The file must still be the one at its path, under our lock ("database moved" rule).
     try {
       s.N.nb.checkWriter(s.dev, s.lock);
@@ -314,4 +316,21 @@ export function updateRecord(s, id, entries, recBytes) {
   const idFid = s.idKind === 'string' ? s.fieldIds.get(ID_FIELD) : -1;
   if (entries.length || idFid >= 0) writeRecord(w, entries, (n) => s.fieldIds.get(n), idFid, id);
   return w.take();
+}
+
+/**
+ * Wait until what the state's device holds is durable (a browser store's mirror commits to
+ * IndexedDB or OPFS); a failure poisons the state like a failed durable write.
+ */
+export async function settle(s) {
+  const dev = s.dev;
+  if (!dev?.settle) return;
+  try {
+    await dev.settle();
+  } catch (e) {
+    const err = e instanceof VecliteError && e.code !== 'EIO' ? e : new VecliteError('EIO', `collection '${s.name}': ${e?.message ?? e}`, { cause: e });
+    err.outcome = 'notWritten';
+    poison(s, err);
+    throw err;
+  }
 }

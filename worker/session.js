@@ -23,6 +23,7 @@ import {
   basename, dropEngine, indexCollection, nodeBackend, randomBytes, release, retain, storeCollection,
 } from './stores.js';
 import * as C from './collection.js';
+import { settle } from './rows.js';
 import { MemoryDevice } from '../idb/memory-device.js';
 import { branchBytesError } from '../idb/branch-parent.js';
 
@@ -61,6 +62,17 @@ export class Session {
   peek(handle) {
     const s = this.#cols.get(handle);
     return s && s.h ? { dim: s.dim, metric: s.metric } : null;
+  }
+
+  /**
+   * Run a write on a collection, then wait until it is durable: a browser store's device may
+   * keep it in memory until settle() commits it (idb/mirror-device.js).
+   */
+  async #write(a, fn) {
+    const s = this.#col(a);
+    const r = fn(s);
+    await settle(s);
+    return r;
   }
 
   #col(a) {
@@ -112,15 +124,18 @@ export class Session {
 
     // ---- databases ----
     createDatabase: async (a) => {
-      let N = null, dir = null;
-      if (a.path !== undefined) {
+      let N = null, dir = null, fsb = null;
+      if (a.backend === 'opfs' || a.backend === 'indexeddb') {
+        const { browserBackend } = await import('../idb/browser-store.js');
+        fsb = await browserBackend(a.backend, a.path, a.lease);
+      } else if (a.path !== undefined) {
         N = await nodeBackend('createDatabase');
         dir = N.nb.ensureDir(N, a.path);
       }
       retain(this.engine);
-      const d = { handle: ++this.#seq, dir, N, cols: new Map(), opening: new Map(), deleting: new Map(), closed: false };
+      const d = { handle: ++this.#seq, dir, N, fsb, cols: new Map(), opening: new Map(), deleting: new Map(), closed: false };
       this.#dbs.set(d.handle, d);
-      return { db: d.handle, path: dir };
+      return { db: d.handle, path: fsb ? fsb.path : dir, backend: fsb ? fsb.kind : dir ? 'node' : 'memory' };
     },
     createCollection: async (a) => {
       const d = this.#db(a, 'createCollection');
@@ -134,6 +149,9 @@ export class Session {
         throw einval(`createCollection: collection '${name}' already exists; use getCollection('${name}') or deleteCollection it first`);
       }
       const cfg = parseCollectionConfig(a.config, this.engine.C);
+      if (d.fsb) {
+        return this.#openIn(d, name, async () => this.#fsbState(d, name, { readOnly: false, createCfg: cfg.c, mustCreate: true }, cfg.idKind));
+      }
       if (d.dir) {
         const N = d.N;
         return this.#openIn(d, name, async () => {
@@ -181,6 +199,9 @@ export class Session {
       if (s) return this.#info(s);
       const pending = d.opening.get(name);
       if (pending) return pending;
+      if (d.fsb && (await d.fsb.exists(name))) {
+        return this.#openIn(d, name, async () => this.#fsbState(d, name, { readOnly: false, createCfg: null }, null));
+      }
       if (d.dir) {
         const N = d.N;
         const file = this.#file(d, name);
@@ -219,6 +240,7 @@ export class Session {
     },
     listCollections: (a) => {
       const d = this.#db(a, 'listCollections');
+      if (d.fsb) return d.fsb.list();
       if (d.dir) return d.N.nb.listDir(d.N, d.dir);
       return [...d.cols.keys()];
     },
@@ -246,7 +268,9 @@ export class Session {
         const err = release(s, 'the database is closed; create a new one with createDatabase()');
         first ??= err;
       }
+      const closing = [...d.cols.values()].map((s) => s.closing);
       d.cols.clear();
+      await Promise.all(closing);
       dropEngine(this.engine);
       if (first) throw first;
       return null;
@@ -280,10 +304,10 @@ export class Session {
     apply: (a) => C.apply(this.#col(a), a),
 
     // ---- collections ----
-    insert: (a) => C.insert(this.#col(a), a),
-    update: (a) => C.update(this.#col(a), a),
-    delete: (a) => C.remove(this.#col(a), a),
-    clear: (a) => C.clear(this.#col(a)),
+    insert: (a) => this.#write(a, (s) => C.insert(s, a)),
+    update: (a) => this.#write(a, (s) => C.update(s, a)),
+    delete: (a) => this.#write(a, (s) => C.remove(s, a)),
+    clear: (a) => this.#write(a, (s) => C.clear(s)),
     search: (a) => C.search(this.#col(a), a),
     scanPage: (a) => C.scanPage(this.#col(a), a.after, a.pageSize),
     rank: (a) => C.rank(this.#col(a), a.query, a.pairs, a.options),
@@ -305,16 +329,21 @@ export class Session {
     verify: (a) => C.verify(this.#col(a)),
     discardRecovered: (a) => C.discardRecovered(this.#col(a)),
     refresh: (a) => C.refresh(this.#col(a)),
-    close: (a) => {
+    close: async (a) => {
       const s = this.#cols.get(a.col);
       if (!s) throw new VecliteError('EINVAL', 'not a veclite Collection of this session');
-      return C.close(s, 'it was closed; open it again to use it');
+      try {
+        return C.close(s, 'it was closed; open it again to use it');
+      } finally {
+        await s.closing; // a browser store: its last bytes made durable, its lease released
+      }
     },
   };
 
   // ---- database helpers ----
 
   #checkDbName(d, name, where) {
+    if (d.fsb) return d.fsb.checkName(name, where);
     if (!d.dir) return checkName(name, where);
     if (typeof name !== 'string' || !d.N.nb.NAME_RE.test(name)) {
       throw einval(`${where}: collection name ${typeof name === 'string' ? JSON.stringify(name) : describe(name)} cannot be ` +
@@ -329,6 +358,18 @@ export class Session {
   #detacher(d, name) {
     const f = () => { if (d.cols.get(name)?.detach === f) d.cols.delete(name); };
     return f;
+  }
+
+  /** Open a collection of a browser database (OPFS / IndexedDB) as a state. */
+  async #fsbState(d, name, o, createIdKind) {
+    const lost = { s: null };
+    const opened = await d.fsb.open(this.engine, name, { ...o, onLockLost: (e) => { if (lost.s) lost.s.lockLost = e; } });
+    lost.s = storeCollection(this.engine, this.impl, opened.store, {
+      name, readOnly: o.readOnly, dev: opened.dev, ref: opened.ref, lock: opened.lock, path: opened.path,
+      fsb: d.fsb, createIdKind: opened.created ? createIdKind : null, detach: this.#detacher(d, name),
+    });
+    await settle(lost.s);
+    return lost.s;
   }
 
   #fileState(d, name, opened, createIdKind) {
@@ -367,7 +408,11 @@ export class Session {
       d.cols.delete(name);
       release(s, `collection '${name}' was deleted`);
     }
-    if (d.dir) {
+    if (d.fsb) {
+      if (s) await s.closing;
+      const removed = await d.fsb.remove(name);
+      if (removed || s) return null;
+    } else if (d.dir) {
       const removed = await d.N.nb.deleteFile(d.N, this.#file(d, name));
       if (removed || s) return null;
     } else if (s) {

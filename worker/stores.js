@@ -215,8 +215,26 @@ export async function refreshState(s) {
     throw einval(`refresh: collection '${s.name}' is not a file handle (bytes or memory); only a file handle follows its writer`);
   }
   if (!s.readOnly) return { ...same, epoch: e.storeInfo(s.store).epoch }; // a writer is always current
+  if (s.fsb) {
+    // A browser store: pull what the writer appended; a store that shrank was replaced (compacted).
+    const len = await s.dev.pull();
+    live(s);
+    if (len < s.dev.size()) {
+      const dev = await s.fsb.reopenDevice(s.name);
+      const ref = e.ioFromDevice(dev);
+      let store;
+      try {
+        store = e.storeOpen(ref.io, null, e.C.storeFlags.READONLY, null);
+      } catch (err) {
+        e.ioFree(ref);
+        throw err;
+      }
+      swapStore(s, { store, dev, ref });
+      return { epoch: e.storeInfo(s.store).epoch, changed: true, added: 0, deleted: 0, reopened: true };
+    }
+  }
   let replaced = false;
-  if (s.path) try {
+  if (s.path && s.N) try {
     const { fs } = s.N;
     const a = fs.statSync(s.path, { bigint: true }), b = s.dev.stat();
     replaced = a.ino !== b.ino || a.dev !== b.dev;
@@ -285,7 +303,7 @@ export async function recoveryProblems(s) {
       (s.path ? '; a writable open saves them beside the file before writing' : '') +
       "; salvage their rows with recoverCollection / 'veclite recover'");
   }
-  if (s.path) {
+  if (s.path && s.N) {
     const { listSaved } = await import('../idb/recovered-tail.js');
     for (const t of listSaved(s.N, s.path)) {
       out.push(`${t.discardedBytes} bytes after the commit of epoch ${t.epoch} were not loaded and are kept in ${t.savedTo}; ` +
@@ -312,7 +330,7 @@ export function storeCollection(engine, impl, store, o) {
     fieldIds: new Map(), fieldNames: [], closedWhy: '', readOnly: o.readOnly, dev: o.dev ?? null,
     ref: o.ref ?? null, memIo: o.memIo ?? 0, lock: o.lock ?? null, path: o.path ?? null, N: o.N ?? null,
     poisoned: null, lockLost: null, defaultEf: o.defaultEf ?? 0, detach: o.detach ?? null, extraDevs: [],
-    fileId: null, recovered: o.recovered ?? null,
+    fileId: null, recovered: o.recovered ?? null, fsb: o.fsb ?? null,
   };
   try {
     const info = adoptConfig(s);
@@ -369,7 +387,10 @@ export function release(s, why) {
   if (s.store) {
     if (s.lock && s.dev && !s.lockLost && !s.poisoned) {
       // The close checkpoint writes too: not into a file that moved, nor under a lost lock.
-      try { s.N.nb.checkWriter(s.dev, s.lock); } catch (e) { s.lockLost = e; }
+      try {
+        if (s.fsb) s.lock.check();
+        else s.N.nb.checkWriter(s.dev, s.lock);
+      } catch (e) { s.lockLost = e; }
     }
     if (s.lockLost && s.dev) s.dev.refuseWrites(s.lockLost);
     err = s.engine.storeClose(s.store);
@@ -380,8 +401,19 @@ export function release(s, why) {
       s.engine.ioFree(x.ref);
       x.dev.close();
     }
-    if (s.dev) s.dev.close();
-    if (s.lock) s.lock.release();
+    if (s.fsb) {
+      // A browser store: its last bytes (the close checkpoint) become durable, then the lease
+      // is given back; the session awaits s.closing before close() resolves.
+      const { dev, lock } = s;
+      s.closing = (async () => {
+        try { await dev?.settle?.(); } catch { /* committed writes were settled when they resolved */ }
+        dev?.close();
+        await lock?.release();
+      })();
+    } else {
+      if (s.dev) s.dev.close();
+      if (s.lock) s.lock.release();
+    }
   } else {
     s.engine.indexFree(s.h);
   }

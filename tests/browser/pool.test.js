@@ -26,29 +26,15 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { startServer } from '../../tools/serve.mjs';
+import { PAGE, startBrowser, within } from './harness.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const PAGE = '/tests/browser/pages/index.html';
-const BUILT = ['web/index.js', 'worker/host.js', 'pkg/veclite.mjs', 'pkg/veclite.wasm', 'pkg-simd/veclite.mjs', 'pkg-simd/veclite.wasm'];
 const STEP_MS = 30_000;
 
 let browser;
 let server;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM),
-    `${CHROMIUM} not found: run tools/ensure-deps.sh (it installs Debian's chromium; these tests never download a browser)`);
-  for (const f of BUILT) assert.ok(existsSync(path.join(ROOT, f)), `${f} is missing: run \`make build\` first`);
-  server = await startServer(ROOT);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 20_000 });
+  ({ browser, server } = await startBrowser());
 });
 
 after(async () => {
@@ -56,14 +42,6 @@ after(async () => {
   await server?.close();
 });
 
-/** A promise that rejects with a clear message instead of hanging. */
-function within(ms, what, promise) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** A fresh context + page on the test page, recording console errors, page errors, responses and workers. */
 async function openPage() {

@@ -29,7 +29,7 @@ test('before any load, getImplementation() names the build that would load', () 
   assert.equal(simdSupported(), true, 'Node 20 supports wasm SIMD');
   assert.equal(getImplementation(), 'wasm-simd');
   assert.deepEqual(getWasmInfo(), {
-    simdEnabled: true, simdSupported: true, workerPoolSize: 0, indexedDbEnabled: false, opfsEnabled: false,
+    simdEnabled: true, simdSupported: true, workerPoolSize: 0, indexedDbEnabled: false, opfsEnabled: false, backend: null,
   });
 });
 

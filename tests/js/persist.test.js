@@ -681,9 +681,10 @@ describe('file databases', () => {
     await rejectsWith(() => createDatabase({ path: 5 }), 'EINVAL');
     await rejectsWith(() => createDatabase({ backend: 'node' }), 'EINVAL', /path/);
     await rejectsWith(() => createDatabase({ backend: 'memory', path: dir }), 'EINVAL');
-    await rejectsWith(() => createDatabase({ backend: 'opfs' }), 'EBACKEND', /not available yet/);
-    await rejectsWith(() => createDatabase({ backend: 'indexeddb' }), 'EBACKEND', /not available yet/);
-    await rejectsWith(() => openCollection(path.join(dir, 'x.rvf'), { backend: 'opfs' }), 'EBACKEND', /not available yet/);
+    // Node has neither: an explicit browser backend is EBACKEND with a hint, never a fallback.
+    await rejectsWith(() => createDatabase({ backend: 'opfs', path: 'x' }), 'EBACKEND', /Origin Private File System/);
+    await rejectsWith(() => createDatabase({ backend: 'indexeddb', path: 'x' }), 'EBACKEND', /needs IndexedDB/);
+    await rejectsWith(() => openCollection(path.join(dir, 'x.rvf'), { backend: 'opfs' }), 'EBACKEND', /createDatabase/);
     await rejectsWith(() => openCollection(new Uint8Array(0), { backend: 'nope' }), 'EBACKEND');
     await rejectsWith(() => openCollection(path.join(dir, 'x.rvf'), { backend: 'memory' }), 'EINVAL');
     await rejectsWith(() => openCollection(new Uint8Array(8), { backend: 'node' }), 'EINVAL');
@@ -909,10 +910,13 @@ test('outside Node, a path or backend node is EBACKEND with a hint, never a fall
     delete globalThis.process;
     const m = await import(${JSON.stringify(index)});
     const out = [];
-    for (const f of [() => m.createDatabase({ path: 'somewhere' }), () => m.createDatabase({ backend: 'node', path: 'x' }),
-                     () => m.openCollection('x.rvf')]) {
+    for (const f of [() => m.createDatabase({ backend: 'node', path: 'x' }), () => m.openCollection('x.rvf')]) {
       try { await f(); out.push('resolved'); } catch (e) { out.push([e.code, e.message]); }
     }
+    // Without a backend a runtime that has no storage at all gets memory, and says so.
+    const picked = await m.createDatabase({ path: 'somewhere' });
+    out.push([picked.backend, m.getWasmInfo().backend]);
+    await picked.close();
     const mem = await m.openCollection(new Uint8Array(0), { create: { dimension: 2 } });
     await mem.insert({ id: 1, vector: [1, 2] });
     out.push(await mem.count());
@@ -921,11 +925,12 @@ test('outside Node, a path or backend node is EBACKEND with a hint, never a fall
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
-  for (const x of out.slice(0, 3)) {
-    assert.equal(x[0], 'EBACKEND', JSON.stringify(x));
-    assert.match(x[1], /needs Node\.js/);
-    assert.match(x[1], /openCollection\(bytes\)/);
-  }
+  assert.equal(out[0][0], 'EBACKEND', JSON.stringify(out[0]));
+  assert.match(out[0][1], /needs Node\.js/);
+  assert.equal(out[1][0], 'EBACKEND', JSON.stringify(out[1]));
+  assert.match(out[1][1], /needs Node\.js/);
+  assert.match(out[1][1], /openCollection\(bytes\)/);
+  assert.deepEqual(out[2], ['memory', 'memory']);
   assert.equal(out[3], 1, 'the memory backend works there');
 });
 

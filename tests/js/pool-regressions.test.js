@@ -228,3 +228,94 @@ test('configs that are not plain data are refused the same way in-thread and in 
     await db.close();
   }
 });
+
+test('a write held back by a replica copy while the writer is replaced lands in its own collection', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-poolreg-'));
+  try {
+    const db = await createDatabase({ path: dir, workers: 2 });
+    const pool = db[POOL];
+    const junk = await db.createCollection('junk', { dimension: 2 }); // shifts the handles a new writer hands out
+    await junk.close();
+    const y = await db.createCollection('y', { dimension: 2 });
+    const z = await db.createCollection('z', { dimension: 2 });
+    const r1 = pool.clients[1];
+    r1.worker.terminate(); // not awaited: idle workers are unref()ed
+    let nr;
+    while (!(nr = pool.clients[1]) || nr === r1) await sleep(0);
+    // Hold the new replica's copy of y until the new writer is being set up; meanwhile a write
+    // to y waits on the copy, and the writer dies.
+    let release;
+    const gate = new Promise((r) => { release = r; });
+    const origR = nr.call.bind(nr);
+    let writeP;
+    nr.call = (t, a) => {
+      if (t === 'openReplica' && a.name === 'y') {
+        const oldW = pool.clients[0];
+        (async () => {
+          await sleep(0);
+          writeP = y.insert({ id: 42, vector: [4, 2] });
+          oldW.worker.terminate();
+          let w;
+          while (!(w = pool.clients[0]) || w === oldW) await sleep(0);
+          const origW = w.call.bind(w);
+          w.call = (t2, a2) => {
+            const p = origW(t2, a2);
+            if (t2 === 'createDatabase') release();
+            return p;
+          };
+        })();
+        return gate.then(() => origR(t, a));
+      }
+      return origR(t, a);
+    };
+    while (!writeP) await sleep(5);
+    await within(5000, writeP, 'the held write');
+    assert.equal(await y.count(), 1);
+    assert.equal(await z.count(), 0);
+    assert.notEqual(await y.get(42), null);
+    await db.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a file write in flight while a new replica reads the file is seen on that replica', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-poolreg-'));
+  try {
+    const db = await createDatabase({ path: dir, workers: 2 });
+    const pool = db[POOL];
+    const big = await db.createCollection('big', { dimension: 2 });
+    await big.insertBatch([{ id: 1, vector: [1, 2] }, { id: 2, vector: [2, 1] }]);
+    const r1 = pool.clients[1];
+    r1.worker.terminate(); // not awaited
+    let nr;
+    while (!(nr = pool.clients[1]) || nr === r1) await sleep(0);
+    // Deterministic interleaving: the replica reads the file; only then does the writer commit a
+    // write issued just before the copy began; the replica is registered only after that write
+    // resolved (so the write's 'apply' was not sent to it).
+    const origR = nr.call.bind(nr);
+    let W;
+    nr.call = (t, a) => {
+      if (t === 'openReplica' && a.name === 'big') {
+        const read = origR(t, a);
+        const w = pool.clients[0];
+        const origW = w.call.bind(w);
+        w.call = (t2, a2) => (t2 === 'insert' ? read.then(() => origW(t2, a2)) : origW(t2, a2));
+        W = big.insert({ id: 3, vector: [3, 3] });
+        return read.then((info) => W.then(() => info));
+      }
+      return origR(t, a);
+    };
+    while (!W) await sleep(5);
+    await W;
+    while (pool.clients[1] !== nr || !nr.alive) await sleep(5);
+    await sleep(100);
+    for (let i = 0; i < 6; i++) {
+      assert.notEqual(await big.get(3), null, `read ${i} after the write resolved`);
+      assert.equal(await big.count(), 3);
+    }
+    await db.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -20,8 +20,9 @@ async function main(): Promise<void> {
   await createDatabase({ simd: false, backend: 'memory' });
   const mod = await WebAssembly.compile(new Uint8Array(0));
   await direct.createDatabase({ wasmModule: mod });
-  // @ts-expect-error only 'memory' and 'node' in this version
-  await createDatabase({ backend: 'indexeddb' });
+  await createDatabase({ backend: 'indexeddb', path: 'docs', lease: { heartbeatMs: 5000, staleMs: 15000 } });
+  // @ts-expect-error there is no backend 'sqlite'
+  await createDatabase({ backend: 'sqlite' });
   const fileDb: Database = await createDatabase({ path: '/tmp/db', backend: 'node' });
   const dir: string | null = fileDb.path;
   // @ts-expect-error path is a string
@@ -191,6 +192,8 @@ async function workersUsage(): Promise<void> {
   const set: { workers: number } = await initWorkerPool(2);
   const db = await createDatabase({ workers: 2 });
   const n: number = db.workers;
+  const where: 'memory' | 'node' | 'opfs' | 'indexeddb' = db.backend;
+  void where;
   const col = await db.createCollection('w', { dimension: 3 });
   const rows = await col.searchBatch([[1, 2, 3], new Float32Array(3)], { k: 2 });
   const out: { path: string; bytes: number } = await col.exportTo('/tmp/w.rvf', { overwrite: true });

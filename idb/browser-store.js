@@ -1,0 +1,130 @@
+// idb/browser-store.js — a browser database backend for a session: the collections of one
+// veclite database in OPFS files (idb/opfs-store.js) or IndexedDB chunks (idb/indexeddb-store.js),
+// each writer under the browser lease (idb/lease.js) (docs/browser.md).
+//
+// The session sees one interface for both kinds:
+//   checkName(name, where)  list()  exists(name)  remove(name)
+//   open(engine, name, { readOnly, createCfg, mustCreate, lease, onLockLost })
+//     -> { store, dev, ref, lock, path, created }
+//   compactDevice(name)     a fresh device whose first settle() replaces the store atomically
+// Devices may be asynchronous (a mirror): the session awaits dev.settle() before a write resolves.
+//
+// Invariants:
+// - A writable open takes the lease before it reads a byte, and gives it back if the open fails.
+// - Read-only opens take no lease; their device pulls what the writer appended (refresh).
+// - A collection is created (its first commit durable) before open() resolves.
+
+import { VecliteError, einval } from '../worker/errors.js';
+import { NAME_RE } from './node-store.js';
+import { acquireLease } from './lease.js';
+import * as O from './opfs-store.js';
+import * as I from './indexeddb-store.js';
+import { MemoryDevice } from './memory-device.js';
+import { MirrorDevice } from './mirror-device.js';
+
+/** Which browser backends this runtime offers. */
+export function browserBackends() {
+  return { opfs: O.opfsAvailable(), indexeddb: I.indexedDbAvailable() };
+}
+
+function randomId(n) {
+  const b = new Uint8Array(n);
+  globalThis.crypto.getRandomValues(b);
+  return b;
+}
+
+/**
+ * The backend of database `path` of kind 'opfs' | 'indexeddb'.
+ * @param {{ heartbeatMs?: number, staleMs?: number }} [leaseOptions]
+ */
+export async function browserBackend(kind, path, leaseOptions = {}) {
+  if (typeof path !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9._/-]{0,255}$/.test(path) || path.split('/').some((p) => p === '..' || p === '.')) {
+    throw einval(`createDatabase: path ${JSON.stringify(path)} must name the database: 1..256 characters of A-Z a-z 0-9 _ . - /`);
+  }
+  const place = kind === 'opfs' ? await O.opfsDirectory(path) : await I.openIdbDatabase(path);
+  const label = (name) => `${kind}:${path}/${name}.rvf`;
+  const leaseKey = (name) => `${kind}:${path}/${name}`;
+
+  async function rawExists(name) {
+    if (kind === 'opfs') return (await O.fileOf(place, name, false)) !== null;
+    return (await I.headOf(place, name)) >= 0;
+  }
+
+  async function device(name, readOnly, create) {
+    if (kind === 'opfs') {
+      const fh = await O.fileOf(place, name, create);
+      if (!fh) return null;
+      return readOnly ? O.readOnlyDevice(fh, name) : O.writableDevice(fh, name);
+    }
+    if (!create && (await I.headOf(place, name)) < 0) return null;
+    if (!readOnly) return I.idbDevice(place, name);
+    const dev = new MemoryDevice(await I.loadBytes(place, name));
+    dev.refuseWrites(new VecliteError('EREADONLY', `${label(name)} is open read-only`));
+    dev.pull = async () => {
+      const now = await I.loadBytes(place, name);
+      if (now.length > dev.size()) dev.extend(dev.size(), now.subarray(dev.size()));
+      return now.length;
+    };
+    dev.reload = () => I.loadBytes(place, name);
+    return dev;
+  }
+
+  return {
+    kind,
+    path,
+    label,
+    checkName(name, where) {
+      if (typeof name !== 'string' || !NAME_RE.test(name)) {
+        throw einval(`${where}: collection name ${typeof name === 'string' ? JSON.stringify(name) : typeof name} cannot be ` +
+          'a store name: use 1..128 characters of A-Z a-z 0-9 _ . - starting with a letter, digit or _');
+      }
+    },
+    list: () => (kind === 'opfs' ? O.listNames(place) : I.listNames(place)),
+    exists: rawExists,
+    async remove(name) {
+      const lease = await acquireLease(leaseKey(name), leaseOptions);
+      try {
+        return kind === 'opfs' ? await O.removeCollection(place, name) : await I.removeCollection(place, name);
+      } finally {
+        await lease.release();
+      }
+    },
+    /** A fresh read-only device over the store as it is now (a replaced store reopened). */
+    reopenDevice: (name) => device(name, true, false),
+    compactDevice(name) {
+      return new MirrorDevice(new Uint8Array(0), kind === 'opfs'
+        ? async (_from, bytes) => O.replaceBytes(await O.fileOf(place, name, true), name, bytes)
+        : async (_from, bytes) => I.replaceBytes(place, name, bytes));
+    },
+    async open(engine, name, o) {
+      const lease = o.readOnly ? null : await acquireLease(leaseKey(name), { ...leaseOptions, onLost: o.onLockLost });
+      let dev = null, ref = null;
+      try {
+        const existed = await rawExists(name);
+        if (!existed && !o.createCfg) {
+          throw new VecliteError('ENOTFOUND', `${label(name)} does not exist; create it with createCollection`);
+        }
+        dev = await device(name, o.readOnly, !existed && Boolean(o.createCfg));
+        if (!dev) throw new VecliteError('ENOTFOUND', `${label(name)} does not exist`);
+        const empty = dev.size() === 0;
+        if (o.mustCreate && !empty) throw einval(`${label(name)} already exists; open it with getCollection, or delete it first`);
+        ref = engine.ioFromDevice(dev);
+        const creating = empty && Boolean(o.createCfg);
+        const flags = (o.readOnly ? engine.C.storeFlags.READONLY : 0) | (creating ? engine.C.storeFlags.CREATE : 0);
+        const store = engine.storeOpen(ref.io, creating ? o.createCfg : null, flags, creating ? randomId(16) : null);
+        try {
+          await dev.settle?.();
+        } catch (e) {
+          engine.storeClose(store);
+          throw e;
+        }
+        return { store, dev, ref, lock: lease, path: label(name), created: creating, recovered: null };
+      } catch (e) {
+        if (ref) engine.ioFree(ref);
+        dev?.close();
+        await lease?.release();
+        throw e;
+      }
+    },
+  };
+}

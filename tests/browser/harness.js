@@ -1,0 +1,42 @@
+// tests/browser/harness.js — what every headless-Chromium test file shares: Debian's
+// /usr/bin/chromium with the flags that work in this sandbox, tools/serve.mjs serving the
+// repository, and a timeout wrapper so a step fails with a message instead of hanging.
+//
+// Invariants: never downloads a browser (a missing /usr/bin/chromium fails with a hint); every
+// built file the pages load must exist first.
+
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startServer } from '../../tools/serve.mjs';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CHROMIUM = '/usr/bin/chromium';
+export const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const PAGE = '/tests/browser/pages/index.html';
+const BUILT = ['web/index.js', 'worker/host.js', 'pkg/veclite.mjs', 'pkg/veclite.wasm', 'pkg-simd/veclite.mjs', 'pkg-simd/veclite.wasm'];
+
+/**
+ * Check the prerequisites, start the server and launch the browser.
+ * @returns {Promise<{ browser: import('playwright-core').Browser, server: { url: string, close(): Promise<void> } }>}
+ */
+export async function startBrowser() {
+  assert.ok(existsSync(CHROMIUM),
+    `${CHROMIUM} not found: run tools/ensure-deps.sh (it installs Debian's chromium; these tests never download a browser)`);
+  for (const f of BUILT) assert.ok(existsSync(path.join(ROOT, f)), `${f} is missing: run \`make build\` first`);
+  const server = await startServer(ROOT);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 20_000 });
+  return { browser, server };
+}
+
+/** A promise that rejects with a clear message instead of hanging. */
+export function within(ms, what, promise) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

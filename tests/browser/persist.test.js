@@ -1,0 +1,303 @@
+// tests/browser/persist.test.js — browser persistence in real headless Chromium (Debian's
+// /usr/bin/chromium driven by playwright-core; docs/browser.md): OPFS (through a sync access
+// handle in the engine's worker, and through swap files on the main thread) and IndexedDB.
+//
+// What it checks, each judged by the exact brute force of pages/rows.js (rows are a pure function
+// of their index, so the oracle needs nothing from the code under test):
+//   - data written in a page survives page.reload() and a browser restart (launchPersistentContext)
+//     for each backend; the default backend of a page is OPFS in a worker; status() says which;
+//   - the writer lease: a second page gets ELOCK naming the holder, and the lease once the first
+//     closes (failure mode 3); closing or crashing a page mid-ingest, or reloading it mid-write,
+//     leaves the store at a commit boundary, at or after the last acknowledged batch, verifiable,
+//     and the next page takes the lease at once (failure modes 1 and 6);
+//   - a .rvf written by Node opens in the page, takes more rows there, and its export reads back in
+//     Node (top-10 equal within 1e-6) and in @ruvector/rvf-node (failure mode 5);
+//   - a file of a newer format version is refused with EVERSION and an upgrade hint (mode 7).
+//
+// Invariants: one browser per file; a fresh context per test (closed in finally); databases get
+// unique names; tools/serve.mjs serves the repo; no browser is ever downloaded.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+import { ARGS, CHROMIUM, PAGE, startBrowser, within } from './harness.js';
+import { createDatabase, openCollection } from '../../web/index.js';
+import { bruteForce, query, row } from './pages/rows.js';
+
+const require = createRequire(import.meta.url);
+const DIM = 16;
+const STEP_MS = 60_000;
+const BACKENDS = [
+  { name: 'opfs (worker, sync access handle)', backend: 'opfs' },
+  { name: 'opfs (main thread, swap files)', backend: 'opfs', workers: 0 },
+  { name: 'indexeddb', backend: 'indexeddb' },
+];
+
+let browser;
+let server;
+let seq = 0;
+const dbName = (what) => `t${process.pid}-${++seq}-${what}`;
+
+before(async () => {
+  ({ browser, server } = await startBrowser());
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+
+/** A page on the blank test page, recording errors and the acked counts fill() logs. */
+async function newPage(ctx) {
+  const page = await ctx.newPage();
+  const log = { errors: [], acked: 0 };
+  page.on('console', (m) => {
+    const t = m.text();
+    const a = /^acked (\d+)$/.exec(t);
+    if (a) log.acked = Math.max(log.acked, Number(a[1]));
+    else if (m.type() === 'error') log.errors.push(`console.error: ${t}`);
+  });
+  page.on('pageerror', (e) => log.errors.push(`pageerror: ${e.message}`));
+  const resp = await page.goto(server.url + PAGE);
+  assert.equal(resp?.status(), 200);
+  return { page, log };
+}
+
+/** Run a step of pages/persist-check.js in the page. */
+function step(page, fn, o) {
+  return within(STEP_MS, fn, page.evaluate(async ([f, a]) => (await import('/tests/browser/pages/persist-check.js'))[f](a), [fn, o]));
+}
+
+function assertChecked(r, count, what) {
+  assert.equal(r.ok, true, `${what}: ${JSON.stringify(r.error)}`);
+  assert.equal(r.count, count, `${what}: count`);
+  assert.deepEqual(r.problems, [], `${what}: results differ from the brute force`);
+  assert.equal(r.verify, true, `${what}: verify() ${JSON.stringify(r.verifyProblems)}`);
+}
+
+for (const b of BACKENDS) {
+  test(`${b.name}: rows survive page.reload(), exact top-10 and verify() after reopening`, { timeout: 120_000 }, async () => {
+    const ctx = await browser.newContext();
+    try {
+      const { page, log } = await newPage(ctx);
+      const o = { backend: b.backend, workers: b.workers, path: dbName('reload'), dim: DIM, from: 0, to: 1200, batch: 300, close: true };
+      const f = await step(page, 'fill', o);
+      assert.equal(f.ok, true, JSON.stringify(f.error));
+      assert.equal(f.backend, b.backend);
+      assert.equal(f.statusBackend, b.backend);
+      assert.equal(f.workers, b.workers === 0 ? 0 : b.backend === 'opfs' ? 1 : 0, 'OPFS in a page runs its session in a worker');
+      await page.reload();
+      assertChecked(await step(page, 'check', o), 1200, 'after reload');
+      // more rows after the reopen, then again
+      assert.equal((await step(page, 'fill', { ...o, from: 1200, to: 1500 })).ok, true);
+      await page.reload();
+      assertChecked(await step(page, 'check', o), 1500, 'after the second reload');
+      assert.deepEqual(log.errors, []);
+    } finally {
+      await ctx.close();
+    }
+  });
+}
+
+test('a page without a backend picks OPFS (in a worker) and says so', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page } = await newPage(ctx);
+    const r = await page.evaluate(async (name) => {
+      const m = await import('/web/index.js');
+      const db = await m.createDatabase({ path: name });
+      const out = { backend: db.backend, workers: db.workers, info: m.getWasmInfo() };
+      await db.close();
+      return out;
+    }, dbName('default'));
+    assert.equal(r.backend, 'opfs');
+    assert.equal(r.workers, 1);
+    assert.equal(r.info.opfsEnabled, true);
+    assert.equal(r.info.indexedDbEnabled, true);
+    assert.equal(r.info.backend, 'opfs');
+  } finally {
+    await ctx.close();
+  }
+});
+
+for (const backend of ['opfs', 'indexeddb']) {
+  test(`${backend}: a second writer page gets ELOCK naming the holder, and the lease once the first closes`, { timeout: 90_000 }, async () => {
+    const ctx = await browser.newContext();
+    try {
+      const o = { backend, path: dbName('lease'), dim: DIM, from: 0, to: 100, close: true };
+      const { page: p1 } = await newPage(ctx);
+      assert.equal((await step(p1, 'fill', o)).ok, true);
+      assert.equal((await step(p1, 'hold', o)).ok, true);
+      const { page: p2 } = await newPage(ctx);
+      const r = await step(p2, 'hold', o);
+      assert.equal(r.ok, false);
+      assert.equal(r.error.code, 'ELOCK');
+      assert.match(r.error.message, /another writer holds this store/);
+      assert.match(r.error.message, /tests\/browser\/pages\/index\.html/, 'the holder is named');
+      await step(p1, 'release', {});
+      assert.equal((await step(p2, 'hold', o)).ok, true, 'the lease is free once the holder closed');
+      await step(p2, 'release', {});
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  for (const how of ['close', 'reload']) {
+    test(`${backend}: a page ${how === 'close' ? 'closed' : 'reloaded'} mid-ingest leaves the last commit, and the next page gets the lease at once`, { timeout: 120_000 }, async () => {
+      const ctx = await browser.newContext();
+      try {
+        const o = { backend, path: dbName(how), dim: DIM, from: 0, to: 200000, batch: 200 };
+        const { page, log } = await newPage(ctx);
+        const running = step(page, 'fill', o).catch(() => null);
+        for (let t = 0; t < 600 && log.acked < 2000; t++) await new Promise((r) => setTimeout(r, 50));
+        assert.ok(log.acked >= 2000, `the ingest got going (${log.acked} acked)`);
+        const acked = log.acked;
+        if (how === 'close') await page.close({ runBeforeUnload: false });
+        else await page.reload();
+        await running;
+        const { page: p2 } = how === 'close' ? await newPage(ctx) : { page };
+        const t0 = Date.now();
+        const r = await step(p2, 'check', { ...o, queries: 3 });
+        assert.equal(r.ok, true, JSON.stringify(r.error));
+        assert.ok(Date.now() - t0 < 20_000, 'the lease did not have to go stale');
+        assert.ok(r.count >= acked, `count ${r.count} >= acknowledged ${acked}`);
+        assert.equal(r.count % o.batch, 0, `count ${r.count} is a commit boundary (whole batches)`);
+        assert.deepEqual(r.problems, []);
+        assert.equal(r.verify, true, JSON.stringify(r.verifyProblems));
+      } finally {
+        await ctx.close();
+      }
+    });
+  }
+}
+
+test('without Web Locks the lease record decides: ELOCK while its heartbeat is fresh, taken over once stale, and two racing pages never both win', { timeout: 90_000 }, async () => {
+  const ctx = await browser.newContext();
+  // No Web Locks in these pages: only the IndexedDB record and its heartbeat protect the store.
+  await ctx.addInitScript(() => { Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true }); });
+  try {
+    const lease = { heartbeatMs: 100, staleMs: 1500 };
+    const o = { backend: 'indexeddb', workers: 0, path: dbName('nolocks'), dim: DIM, from: 0, to: 100, close: true, lease };
+    const { page: p1 } = await newPage(ctx);
+    assert.equal(await p1.evaluate(() => navigator.locks === undefined), true);
+    assert.equal((await step(p1, 'fill', o)).ok, true);
+    assert.equal((await step(p1, 'hold', o)).ok, true);
+    const { page: p2 } = await newPage(ctx);
+    const r = await step(p2, 'hold', o);
+    assert.equal(r.error?.code, 'ELOCK', JSON.stringify(r));
+    assert.match(r.error.message, /heartbeat .*s ago/);
+    await p1.close({ runBeforeUnload: false }); // a crash: nothing releases the record
+    // Still fresh right after: refused. Stale after staleMs: taken over.
+    const early = await step(p2, 'hold', o);
+    assert.equal(early.error?.code, 'ELOCK');
+    await new Promise((res) => setTimeout(res, 1800));
+    // Two pages race for the stale lease: exactly one wins.
+    const { page: p3 } = await newPage(ctx);
+    const [a, b2] = await Promise.all([step(p2, 'hold', o), step(p3, 'hold', o)]);
+    assert.deepEqual([a.ok, b2.ok].sort(), [false, true], JSON.stringify([a, b2]));
+    const loser = a.ok ? b2 : a;
+    assert.equal(loser.error.code, 'ELOCK');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('Node writes a .rvf, the page (OPFS) opens it and writes more, Node and rvf-node read it back (top-10 within 1e-6)', { timeout: 120_000 }, async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-browser-'));
+  const ctx = await browser.newContext();
+  try {
+    const file = path.join(tmp, 'docs.rvf');
+    const nodeCol = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean', index: { type: 'flat' } } });
+    const rows = [];
+    for (let i = 0; i < 500; i++) rows.push(row(i, DIM));
+    await nodeCol.insertBatch(rows);
+    await nodeCol.close();
+    const o = { backend: 'opfs', path: dbName('interop'), name: 'docs', dim: DIM };
+    const { page } = await newPage(ctx);
+    assert.equal((await step(page, 'putOpfsFile', { ...o, bytes: Array.from(fs.readFileSync(file)) })).ok, true);
+    const f = await step(page, 'fill', { ...o, from: 500, to: 800, batch: 100, close: true });
+    assert.equal(f.ok, true, JSON.stringify(f.error));
+    assert.equal(f.count, 800);
+    const inPage = await step(page, 'searchAll', { ...o, queries: 5 });
+    const bytes = Uint8Array.from(await step(page, 'exportBytes', o));
+    const back = path.join(tmp, 'back.rvf');
+    fs.writeFileSync(back, bytes);
+    const col = await openCollection(back, { readOnly: true });
+    assert.equal(await col.count(), 800);
+    for (let q = 0; q < 5; q++) {
+      const hits = await col.search(query(q, DIM), { k: 10 });
+      const want = bruteForce(query(q, DIM), 800, DIM, 10);
+      assert.equal(hits.length, 10);
+      for (let r = 0; r < 10; r++) {
+        assert.equal(hits[r].id, inPage[q][r][0], `query ${q} rank ${r}: Node and the page agree`);
+        assert.ok(Math.abs(hits[r].distance - inPage[q][r][1]) <= 1e-6);
+        assert.ok(Math.abs(hits[r].distance - want[r].d) <= 1e-4, 'and both equal the brute force');
+      }
+    }
+    await col.close();
+    const { RvfDatabase } = require('@ruvector/rvf-node');
+    const rdb = RvfDatabase.openReadonly(back);
+    assert.equal(rdb.status().totalVectors, 800);
+    assert.equal(rdb.dimension(), DIM);
+    rdb.close();
+  } finally {
+    await ctx.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('a store of a newer format version is refused in the page with EVERSION and an upgrade hint', { timeout: 60_000 }, async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-browser-'));
+  const ctx = await browser.newContext();
+  try {
+    const file = path.join(tmp, 'v.rvf');
+    const c = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean' } });
+    await c.insert(row(0, DIM));
+    await c.close();
+    const buf = fs.readFileSync(file);
+    // every segment header says format version 2 (byte 4 of each 64-byte header)
+    for (let off = 0; off + 64 <= buf.length;) {
+      buf[off + 4] = 2;
+      const len = Number(buf.readBigUInt64LE(off + 16));
+      off += 64 + len;
+    }
+    const o = { backend: 'opfs', path: dbName('newer'), name: 'docs', dim: DIM };
+    const { page } = await newPage(ctx);
+    await step(page, 'putOpfsFile', { ...o, bytes: Array.from(buf) });
+    const r = await step(page, 'check', o);
+    assert.equal(r.ok, false);
+    assert.equal(r.error.code, 'EVERSION');
+    assert.match(r.error.message, /version|newer|upgrade/i);
+  } finally {
+    await ctx.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('OPFS and IndexedDB stores survive a browser restart (launchPersistentContext)', { timeout: 120_000 }, async () => {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-profile-'));
+  try {
+    const stores = BACKENDS.map((b) => ({ backend: b.backend, workers: b.workers, path: dbName('restart'), dim: DIM, from: 0, to: 600, batch: 200, close: true }));
+    let ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS });
+    try {
+      const { page } = await newPage(ctx);
+      for (const o of stores) assert.equal((await step(page, 'fill', o)).ok, true);
+    } finally {
+      await ctx.close();
+    }
+    ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS });
+    try {
+      const { page } = await newPage(ctx);
+      for (const o of stores) assertChecked(await step(page, 'check', o), 600, `${o.backend} after a restart`);
+    } finally {
+      await ctx.close();
+    }
+  } finally {
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+});
