@@ -61,18 +61,50 @@ export async function browserBackend(kind, path, leaseOptions = {}) {
     const dev = new MemoryDevice(await I.loadBytes(place, name));
     dev.refuseWrites(new VecliteError('EREADONLY', `${label(name)} is open read-only`));
     dev.pull = async () => {
-      const now = await I.loadBytes(place, name);
-      if (now.length > dev.size()) dev.extend(dev.size(), now.subarray(dev.size()));
-      return now.length;
+      const tail = await I.loadTail(place, name, dev.size());
+      if (tail === null) return -1; // rewritten (compacted): reopen
+      if (tail.length) dev.extend(dev.size(), tail);
+      return dev.size();
     };
-    dev.reload = () => I.loadBytes(place, name);
     return dev;
   }
+
+  /** Commit notices between the writer and the readers of a store (same origin, any page or worker). */
+  const channel = (name) => (typeof globalThis.BroadcastChannel === 'function' ? new BroadcastChannel(`veclite:${leaseKey(name)}`) : null);
+  const notifiers = new Map();
 
   return {
     kind,
     path,
     label,
+    /** Tell the readers of `name` that a commit landed (its epoch). */
+    notify(name, epoch) {
+      let ch = notifiers.get(name);
+      if (ch === undefined) notifiers.set(name, (ch = channel(name)));
+      ch?.postMessage({ epoch });
+    },
+    /**
+     * Call `tick` after each commit notice for `name`, and every intervalMs in case a notice was
+     * missed (another runtime, no BroadcastChannel); ticks never overlap. Returns stop().
+     */
+    follow(name, intervalMs, tick) {
+      let running = false, again = false, stopped = false;
+      const run = async () => {
+        if (running) { again = true; return; }
+        running = true;
+        try {
+          do { again = false; await tick(); } while (again && !stopped);
+        } catch { /* the next notice or tick tries again */ } finally { running = false; }
+      };
+      const ch = channel(name);
+      if (ch) ch.onmessage = () => { if (!stopped) run(); };
+      const timer = setInterval(() => { if (!stopped) run(); }, intervalMs);
+      return () => { stopped = true; clearInterval(timer); ch?.close(); };
+    },
+    close() {
+      for (const ch of notifiers.values()) ch?.close();
+      notifiers.clear();
+    },
     checkName(name, where) {
       if (typeof name !== 'string' || !NAME_RE.test(name)) {
         throw einval(`${where}: collection name ${typeof name === 'string' ? JSON.stringify(name) : typeof name} cannot be ` +

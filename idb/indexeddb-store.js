@@ -128,6 +128,35 @@ export async function loadBytes(db, name) {
   return out;
 }
 
+/**
+ * The committed bytes from `from` on (a commit boundary the caller already holds), reading only
+ * the chunks at or after it; null when the store shrank below `from` (it was replaced).
+ */
+export async function loadTail(db, name, from) {
+  let length, keys, chunks;
+  try {
+    const tx = db.transaction(['heads', 'chunks']);
+    const h = await req(tx.objectStore('heads').get(name));
+    length = h ? h.length : 0;
+    if (length < from) return null;
+    const cs = tx.objectStore('chunks');
+    const r = IDBKeyRange.bound([name, from], [name, Infinity]);
+    [keys, chunks] = await Promise.all([req(cs.getAllKeys(r)), req(cs.getAll(r))]);
+  } catch (e) {
+    throw idbError(e, `reading collection '${name}'`);
+  }
+  const out = new Uint8Array(length - from);
+  let covered = from;
+  for (let i = 0; i < keys.length && covered < length; i++) {
+    const off = keys[i][1];
+    if (off !== covered) return null; // not a boundary we hold: the store was rewritten
+    const n = Math.min(chunks[i].length, length - off);
+    out.set(chunks[i].subarray(0, n), off - from);
+    covered = off + n;
+  }
+  return covered === length ? out : null;
+}
+
 /** Put bytes at `from` and the committed length, dropping chunks past it, in one transaction. */
 async function commit(db, name, from, bytes, length) {
   try {

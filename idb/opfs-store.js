@@ -187,9 +187,10 @@ export async function readOnlyDevice(fh, name) {
   const dev = new MemoryDevice(bytes);
   dev.refuseWrites(new VecliteError('EREADONLY', `${name}.rvf is open read-only`));
   dev.pull = async () => {
-    const now = await fileBytes(fh);
-    if (now.length > dev.size()) dev.extend(dev.size(), now.subarray(dev.size()));
-    return now.length;
+    const file = await fh.getFile();
+    if (file.size < dev.size()) return -1; // rewritten (compacted): reopen
+    if (file.size > dev.size()) dev.extend(dev.size(), new Uint8Array(await file.slice(dev.size()).arrayBuffer()));
+    return dev.size();
   };
   return dev;
 }

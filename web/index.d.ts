@@ -511,8 +511,11 @@ export interface OpenCollectionOptions {
    * polled every intervalMs (default 200) by an unref()ed timer; close() stops it.
    */
   follow?: boolean | { intervalMs?: number };
-  /** 'node' for a path (default), 'memory' for bytes (default). Browser stores open through createDatabase. */
-  backend?: 'node' | 'memory';
+  /**
+   * 'node' for a path (default), 'memory' for bytes (default); in a browser 'opfs' or 'indexeddb'
+   * with source '<database>/<collection>' (readers there follow the writer's commit notices).
+   */
+  backend?: Backend;
   /** Create the store when the file does not exist (or the bytes are empty). */
   create?: CollectionConfig;
   /** Default search beam width of this handle, 1..100000. */

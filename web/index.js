@@ -553,11 +553,11 @@ export async function openCollection(source, options = {}) {
       ef: options.ef, simd: options.simd, wasmModule: options.wasmModule,
     };
   });
+  if (o.backend !== 'memory' && !['node', ...BROWSER_BACKENDS].includes(o.backend)) throw backendError('openCollection', o.backend);
   if (BROWSER_BACKENDS.includes(o.backend)) {
-    throw new VecliteError('EBACKEND', `openCollection: backend '${o.backend}' stores are opened through ` +
-      `createDatabase({ backend: '${o.backend}', path }) and getCollection in this version of veclite`);
+    if (!available()[o.backend]) throw backendError('openCollection', o.backend);
+    if (!o.isPath) throw einval(`openCollection: a '${o.backend}' store is named by '<database>/<collection>', not by bytes`);
   }
-  if (o.backend !== 'memory' && o.backend !== 'node') throw backendError('openCollection', o.backend);
   if (o.isPath && o.backend === 'memory') {
     throw einval("openCollection: a path needs backend 'node'; for an in-memory copy read the file yourself and pass its bytes");
   }
@@ -568,6 +568,7 @@ export async function openCollection(source, options = {}) {
   try {
     const colInfo = await client.call('openCollection', {
       source, readOnly: o.readOnly, create: o.create, ef: o.ef, followMs: o.followMs,
+      backend: BROWSER_BACKENDS.includes(o.backend) ? o.backend : undefined, lease: leaseFor(o),
     });
     return new Collection(client, colInfo, info.limits);
   } finally {

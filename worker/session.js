@@ -72,6 +72,7 @@ export class Session {
     const s = this.#col(a);
     const r = fn(s);
     await settle(s);
+    if (s.fsb && s.store) s.fsb.notify(s.name, this.engine.storeInfo(s.store).epoch);
     return r;
   }
 
@@ -427,7 +428,31 @@ export class Session {
     const cfg = o.create === undefined ? null : parseCollectionConfig(o.create, engine.C);
     const ef = o.ef === undefined ? 0 : intIn(o.ef, 1, engine.C.limits.MAX_EF, 'openCollection: ef');
     let s;
-    if (typeof o.source === 'string') {
+    if (o.backend === 'opfs' || o.backend === 'indexeddb') {
+      // 'db/name': collection `name` of the browser database `db`
+      const cut = o.source.lastIndexOf('/');
+      if (cut <= 0 || cut === o.source.length - 1) {
+        throw einval(`openCollection: a '${o.backend}' store is named '<database>/<collection>' (got ${JSON.stringify(o.source)})`);
+      }
+      const { browserBackend } = await import('../idb/browser-store.js');
+      const fsb = await browserBackend(o.backend, o.source.slice(0, cut), o.lease);
+      const name = o.source.slice(cut + 1);
+      fsb.checkName(name, 'openCollection');
+      const lost = { s: null };
+      const opened = await fsb.open(engine, name, {
+        readOnly: o.readOnly, createCfg: cfg ? cfg.c : null, onLockLost: (e) => { if (lost.s) lost.s.lockLost = e; },
+      });
+      s = storeCollection(engine, this.impl, opened.store, {
+        name, readOnly: o.readOnly, dev: opened.dev, ref: opened.ref, lock: opened.lock, path: opened.path, fsb,
+        createIdKind: opened.created ? cfg?.idKind : null, defaultEf: ef,
+      });
+      lost.s = s;
+      await settle(s);
+      if (o.followMs) {
+        const { refreshState } = await import('./stores.js');
+        s.stopFollow = fsb.follow(name, o.followMs, () => (s.h ? refreshState(s) : null));
+      }
+    } else if (typeof o.source === 'string') {
       const N = await nodeBackend('openCollection');
       const lost = { s: null };
       const opened = await N.nb.openFileStore(N, engine, o.source, {

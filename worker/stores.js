@@ -219,7 +219,7 @@ export async function refreshState(s) {
     // A browser store: pull what the writer appended; a store that shrank was replaced (compacted).
     const len = await s.dev.pull();
     live(s);
-    if (len < s.dev.size()) {
+    if (len < 0) {
       const dev = await s.fsb.reopenDevice(s.name);
       const ref = e.ioFromDevice(dev);
       let store;

@@ -301,3 +301,61 @@ test('OPFS and IndexedDB stores survive a browser restart (launchPersistentConte
     fs.rmSync(profile, { recursive: true, force: true });
   }
 });
+
+for (const backend of ['opfs', 'indexeddb']) {
+  test(`${backend}: a read-only handle in another page follows the writer's commits (notice, not polling) and its compaction`, { timeout: 90_000 }, async () => {
+    const ctx = await browser.newContext();
+    try {
+      const o = { backend, path: dbName('follow'), dim: DIM, from: 0, to: 300, batch: 100 };
+      const { page: writer } = await newPage(ctx);
+      assert.equal((await step(writer, 'fill', o)).ok, true); // the writer stays open (globalThis.__db)
+      const { page: reader } = await newPage(ctx);
+      const first = await reader.evaluate(async (a) => {
+        const m = await import('/web/index.js');
+        // a long poll interval: only the writer's notice can bring the rows in quickly
+        globalThis.__ro = await m.openCollection(`${a.path}/docs`, { backend: a.backend, readOnly: true, follow: { intervalMs: 60_000 } });
+        return globalThis.__ro.count();
+      }, o);
+      assert.equal(first, 300);
+      assert.equal((await step(writer, 'fill', { ...o, from: 300, to: 500 })).ok, true);
+      const seen = await reader.evaluate(async () => {
+        for (let t = 0; t < 100; t++) {
+          if ((await globalThis.__ro.count()) === 500) return 500;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return globalThis.__ro.count();
+      });
+      assert.equal(seen, 500, 'the reader caught up within 2 s of the commit');
+      // the writer deletes and compacts: the reader reopens the rewritten store
+      const compacted = await writer.evaluate(async () => {
+        const col = await globalThis.__db.getCollection('docs');
+        await col.delete(Array.from({ length: 100 }, (_, i) => `r${i}`));
+        return col.compact();
+      });
+      assert.ok(compacted.bytesAfter < compacted.bytesBefore);
+      const after = await reader.evaluate(async () => {
+        for (let t = 0; t < 100; t++) {
+          if ((await globalThis.__ro.count()) === 400) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const r = await globalThis.__ro.refresh();
+        return { count: await globalThis.__ro.count(), gone: await globalThis.__ro.get('r5'), kept: (await globalThis.__ro.get('r150'))?.id, epoch: r.epoch };
+      });
+      assert.deepEqual([after.count, after.gone, after.kept], [400, null, 'r150']);
+      await assert.rejects(reader.evaluate(() => globalThis.__ro.insert({ id: 'x', vector: new Float32Array(16) }).catch((e) => { throw new Error(e.code); })), /EREADONLY/);
+      // the compacted store reopens exactly in a fresh page
+      await writer.evaluate(async () => { await globalThis.__db.close(); globalThis.__db = null; });
+      const reopened = await reader.evaluate(async (a) => {
+        const m = await import('/web/index.js');
+        const db = await m.createDatabase({ backend: a.backend, path: a.path });
+        const col = await db.getCollection('docs');
+        const out = { count: await col.count(), verify: (await col.verify()).ok, r0: await col.get('r0'), r499: (await col.get('r499'))?.id };
+        await db.close();
+        return out;
+      }, o);
+      assert.deepEqual(reopened, { count: 400, verify: true, r0: null, r499: 'r499' }, 'the compacted store reopens');
+    } finally {
+      await ctx.close();
+    }
+  });
+}

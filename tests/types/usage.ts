@@ -136,8 +136,9 @@ async function main(): Promise<void> {
   });
   // @ts-expect-error a source is a path or bytes
   await openCollection(42);
-  // @ts-expect-error backends are 'node' or 'memory'
-  await openCollection('/tmp/x.rvf', { backend: 'opfs' });
+  await openCollection('docs/items', { backend: 'opfs', readOnly: true, follow: true });
+  // @ts-expect-error there is no backend 'sqlite'
+  await openCollection('/tmp/x.rvf', { backend: 'sqlite' });
   const img: Uint8Array = await file.export();
   const snap: Snapshot = await file.snapshot();
   const cid: string = snap.cid;
