@@ -684,7 +684,7 @@ describe('file databases', () => {
     // Node has neither: an explicit browser backend is EBACKEND with a hint, never a fallback.
     await rejectsWith(() => createDatabase({ backend: 'opfs', path: 'x' }), 'EBACKEND', /Origin Private File System/);
     await rejectsWith(() => createDatabase({ backend: 'indexeddb', path: 'x' }), 'EBACKEND', /needs IndexedDB/);
-    await rejectsWith(() => openCollection(path.join(dir, 'x.rvf'), { backend: 'opfs' }), 'EBACKEND', /createDatabase/);
+    await rejectsWith(() => openCollection(path.join(dir, 'x.rvf'), { backend: 'opfs' }), 'EBACKEND', /Origin Private File System/);
     await rejectsWith(() => openCollection(new Uint8Array(0), { backend: 'nope' }), 'EBACKEND');
     await rejectsWith(() => openCollection(path.join(dir, 'x.rvf'), { backend: 'memory' }), 'EINVAL');
     await rejectsWith(() => openCollection(new Uint8Array(8), { backend: 'node' }), 'EINVAL');
