@@ -121,6 +121,27 @@ export async function browserBackend(kind, path, leaseOptions = {}) {
         await lease.release();
       }
     },
+    /** The committed bytes of a collection (a snapshot; no lease needed to read). */
+    async readBytes(name) {
+      if (kind === 'indexeddb') return I.loadBytes(place, name);
+      const fh = await O.fileOf(place, name, false);
+      if (!fh) throw new VecliteError('ENOTFOUND', `${label(name)} does not exist`);
+      try {
+        return new Uint8Array(await (await fh.getFile()).arrayBuffer());
+      } catch (e) {
+        throw O.opfsError(e, `reading ${name}.rvf`);
+      }
+    },
+    /** Write a whole image as collection `name`, under its lease, in one step (migrate). */
+    async writeImage(name, bytes) {
+      const lease = await acquireLease(leaseKey(name), leaseOptions);
+      try {
+        if (kind === 'indexeddb') await I.replaceBytes(place, name, bytes);
+        else await O.replaceBytes(await O.fileOf(place, name, true), name, bytes);
+      } finally {
+        await lease.release();
+      }
+    },
     /** A fresh read-only device over the store as it is now (a replaced store reopened). */
     reopenDevice: (name) => device(name, true, false),
     compactDevice(name) {

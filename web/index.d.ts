@@ -252,7 +252,7 @@ export interface CollectionStatus {
   name: string;
   /** Canonical absolute path of the .rvf file (symlinks resolved), or null in memory. */
   path: string | null;
-  backend: 'node' | 'memory';
+  backend: Backend;
   /** False for a plain in-memory collection of a memory Database (no .rvf store). */
   persistent: boolean;
   readOnly: boolean;
@@ -283,6 +283,12 @@ export interface CollectionStatus {
   lock: LockStatus | null;
   /** Bytes after the last intact commit that the open did not load (null: none). See {@link RecoveredTail}. */
   recovered: RecoveredTail | null;
+  /**
+   * Hybrid mode (cache: 'indexeddb'): the metadata cache's epoch (equal to `epoch` when in sync),
+   * its row count, whether the last open rebuilt it ('behind': the store was ahead; 'ahead': the
+   * cache claimed a newer epoch and the store was trusted), and a warning; null without a cache.
+   */
+  cache: { epoch: number | null; rows: number; rebuilt: 'behind' | 'ahead' | null; warning: string | null } | null;
 }
 
 /**
@@ -423,6 +429,10 @@ export class Collection {
    * call that deletes them. EREADONLY on a read-only file handle.
    */
   discardRecovered(): Promise<{ removed: string[] }>;
+  /** Hybrid mode: a row's metadata from the IndexedDB cache, or null. EINVAL without a cache. */
+  cachedMetadata(id: Id): Promise<Metadata | null>;
+  /** Hybrid mode: rebuild the metadata cache from the store. */
+  rebuildCache(): Promise<{ rows: number; epoch: number }>;
   /**
    * Bring a read-only file handle to its writer's newest commit, reading only what was appended
    * since (a replaced/compacted file is reopened: reopened true). A writable file handle is always
@@ -498,6 +508,11 @@ export interface DatabaseConfig {
    * them and searchBatch splits its queries. 0 (the default, see initWorkerPool): this thread.
    */
   workers?: number;
+  /**
+   * Hybrid mode (backend 'opfs' only): keep each row's metadata in an IndexedDB cache beside the
+   * .rvf files, reconciled by epoch on open (docs/browser.md §4).
+   */
+  cache?: 'indexeddb';
 }
 
 /** Load the engine and create a database: empty in memory, or over a directory of .rvf files. */
@@ -543,6 +558,27 @@ export function recoverCollection(source: string | Uint8Array, out?: string | nu
  * (0..64; 0, the default, runs them in this thread).
  */
 export function initWorkerPool(n: number): Promise<{ workers: number }>;
+
+export interface MigrateReport {
+  from: { backend: 'indexeddb' | 'opfs'; path: string };
+  to: { backend: 'indexeddb' | 'opfs'; path: string };
+  dryRun: boolean;
+  collections: Array<{ name: string; bytes: number; action: 'copied' | 'would copy' | 'unchanged' | 'conflict';
+    reason?: string; rows?: number; verified?: boolean; problems?: string[] }>;
+  copied: number;
+  unchanged: number;
+  conflicts: number;
+  /** Nothing was (or would be) copied. */
+  noop: boolean;
+}
+
+/**
+ * Copy every collection of one browser database into another, byte for byte (typically
+ * IndexedDB → OPFS for hybrid mode). Idempotent; never changes its source; never overwrites a
+ * target with other contents (reported as a conflict).
+ */
+export function migrate(options: { from: { backend: 'indexeddb' | 'opfs'; path: string };
+  to: { backend: 'indexeddb' | 'opfs'; path: string }; dryRun?: boolean; verify?: boolean }): Promise<MigrateReport>;
 
 /** The build in use: the last loaded, or before any load the one that would load. */
 export function getImplementation(): 'wasm-simd' | 'wasm';

@@ -262,6 +262,22 @@ export class Collection {
   /** Remove the tails a recovery saved beside the file: { removed }. */
   async discardRecovered() { this.#live(); return this.#send('discardRecovered'); }
 
+  /**
+   * Hybrid mode: a row's metadata from the IndexedDB cache (null when the cache has no such row),
+   * without asking the engine. EINVAL for a collection without a cache.
+   */
+  async cachedMetadata(id) {
+    this.#live();
+    inspect('cachedMetadata', () => readIds(id, 'cachedMetadata'));
+    return this.#send('cachedMetadata', { id });
+  }
+
+  /** Hybrid mode: rebuild the metadata cache from the store: { rows, epoch }. */
+  async rebuildCache() {
+    this.#live();
+    return this.#send('rebuildCache');
+  }
+
   /** Bring a read-only file handle to its writer's newest commit. */
   async refresh() {
     this.#live();
@@ -459,7 +475,10 @@ export async function createDatabase(config = {}) {
     if (config === null || typeof config !== 'object' || Array.isArray(config)) {
       throw einval(`createDatabase(config): config must be an object (got ${describe(config)})`);
     }
-    checkKeys(config, ['simd', 'wasmModule', 'backend', 'path', 'workers', 'lease'], 'createDatabase config');
+    checkKeys(config, ['simd', 'wasmModule', 'backend', 'path', 'workers', 'lease', 'cache'], 'createDatabase config');
+    if (config.cache !== undefined && config.cache !== 'indexeddb') {
+      throw einval(`createDatabase: cache must be 'indexeddb' (hybrid mode) or left out (got ${describe(config.cache)})`);
+    }
     const path = config.path;
     if (path !== undefined && (typeof path !== 'string' || path.length === 0)) {
       throw einval(`createDatabase: path must be a non-empty string naming a directory (Node) or a database (browsers) (got ${describe(path)})`);
@@ -481,7 +500,7 @@ export async function createDatabase(config = {}) {
     const workers = config.workers === undefined && backend === 'opfs' && inPage && defaultWorkers === 0
       ? 1 : workersArg(config.workers, 'createDatabase');
     return {
-      backend, simd: config.simd, wasmModule: config.wasmModule, path, workers, lease,
+      backend, simd: config.simd, wasmModule: config.wasmModule, path, workers, lease, cache: config.cache,
       defaulted: config.backend === undefined && path !== undefined && !isNode,
     };
   });
@@ -494,13 +513,19 @@ export async function createDatabase(config = {}) {
   if (o.backend !== 'memory' && o.path === undefined) {
     throw einval(`createDatabase: backend '${o.backend}' needs path: ${o.backend === 'node' ? 'the directory that holds the collection files' : 'the name of the database'}`);
   }
+  if (o.cache && o.backend !== 'opfs') {
+    throw (o.backend === 'indexeddb' || o.backend === 'node' || o.backend === 'memory'
+      ? einval(`createDatabase: hybrid mode (cache: 'indexeddb') keeps vectors in .rvf files in OPFS; backend '${o.backend}' cannot have it`)
+      : backendError('createDatabase', o.backend));
+  }
+  if (o.cache && !available().indexeddb) throw backendError('createDatabase', 'indexeddb');
   if (BROWSER_BACKENDS.includes(o.backend) && o.workers > 1) {
     throw einval(`createDatabase: read replicas of '${o.backend}' databases are not available yet; use workers: 0 or 1`);
   }
   const { client, info } = await startClient(o, o.workers);
   try {
     const r = await client.call('createDatabase', o.backend === 'memory' ? {}
-      : { path: o.path, backend: o.backend === 'node' ? undefined : o.backend, lease: leaseFor(o) });
+      : { path: o.path, backend: o.backend === 'node' ? undefined : o.backend, lease: leaseFor(o), cache: o.cache });
     return new Database(client, r.db, info, r.path, r.backend);
   } catch (e) {
     client.terminate();
@@ -571,6 +596,40 @@ export async function openCollection(source, options = {}) {
       backend: BROWSER_BACKENDS.includes(o.backend) ? o.backend : undefined, lease: leaseFor(o),
     });
     return new Collection(client, colInfo, info.limits);
+  } finally {
+    endSession(client);
+  }
+}
+
+/**
+ * Copy every collection of one browser database into another, byte for byte — typically an
+ * IndexedDB-only database into OPFS .rvf files for hybrid mode (docs/browser.md §5). Idempotent
+ * (an identical target is 'unchanged'), never deletes or changes its source, never overwrites a
+ * different target ('conflict'). dryRun: report only; verify: check each target against its source.
+ * @param {{ from: { backend: 'indexeddb'|'opfs', path: string }, to: { backend: 'indexeddb'|'opfs', path: string },
+ *   dryRun?: boolean, verify?: boolean }} options
+ * @returns {Promise<object>} the report (index.d.ts MigrateReport)
+ */
+export async function migrate(options) {
+  const o = inspect('migrate', () => {
+    if (!isPlainObject(options)) throw einval(`migrate(options): options must be an object (got ${describe(options)})`);
+    checkKeys(options, ['from', 'to', 'dryRun', 'verify'], 'migrate options');
+    const side = (v, what) => {
+      if (!isPlainObject(v)) throw einval(`migrate: ${what} must be { backend, path } (got ${describe(v)})`);
+      checkKeys(v, ['backend', 'path'], `migrate ${what}`);
+      if (!BROWSER_BACKENDS.includes(v.backend)) throw einval(`migrate: ${what}.backend must be 'indexeddb' or 'opfs' (got ${describe(v.backend)})`);
+      if (typeof v.path !== 'string' || !v.path) throw einval(`migrate: ${what}.path must name a database`);
+      return { backend: v.backend, path: v.path };
+    };
+    for (const b of ['dryRun', 'verify']) {
+      if (options[b] !== undefined && typeof options[b] !== 'boolean') throw einval(`migrate: ${b} must be true or false`);
+    }
+    return { from: side(options.from, 'from'), to: side(options.to, 'to'), dryRun: options.dryRun === true, verify: options.verify === true };
+  });
+  for (const s of [o.from, o.to]) if (!available()[s.backend]) throw backendError('migrate', s.backend);
+  const { client } = await startClient({}, 0);
+  try {
+    return await client.call('migrate', { ...o, lease: leaseFor({ backend: o.to.backend }) });
   } finally {
     endSession(client);
   }

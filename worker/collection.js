@@ -353,6 +353,7 @@ export async function status(s) {
     lock: s.fsb ? (s.lock ? { held: true, ours: true, holder: s.lock.holder } : null)
       : s.path ? s.N.nb.lockStatus(s.N, s.path, s.lock) : null,
     recovered: s.recovered ? { ...s.recovered } : null,
+    cache: s.cache ? { ...s.cacheStatus } : null,
   };
 }
 

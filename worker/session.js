@@ -24,6 +24,7 @@ import {
 } from './stores.js';
 import * as C from './collection.js';
 import { settle } from './rows.js';
+import { afterWrite, rebuildCache, reconcile } from './hybrid.js';
 import { MemoryDevice } from '../idb/memory-device.js';
 import { branchBytesError } from '../idb/branch-parent.js';
 
@@ -68,10 +69,11 @@ export class Session {
    * Run a write on a collection, then wait until it is durable: a browser store's device may
    * keep it in memory until settle() commits it (idb/mirror-device.js).
    */
-  async #write(a, fn) {
+  async #write(a, fn, change = {}) {
     const s = this.#col(a);
-    const r = fn(s);
+    const r = await fn(s);
     await settle(s);
+    if (s.cache) await afterWrite(s, change); // hybrid mode: the store first, then the cache
     if (s.fsb && s.store) s.fsb.notify(s.name, this.engine.storeInfo(s.store).epoch);
     return r;
   }
@@ -126,15 +128,17 @@ export class Session {
     // ---- databases ----
     createDatabase: async (a) => {
       let N = null, dir = null, fsb = null;
+      let cache = null;
       if (a.backend === 'opfs' || a.backend === 'indexeddb') {
         const { browserBackend } = await import('../idb/browser-store.js');
         fsb = await browserBackend(a.backend, a.path, a.lease);
+        if (a.cache === 'indexeddb') cache = await (await import('../idb/metadata-cache.js')).openCache(fsb.kind, fsb.path);
       } else if (a.path !== undefined) {
         N = await nodeBackend('createDatabase');
         dir = N.nb.ensureDir(N, a.path);
       }
       retain(this.engine);
-      const d = { handle: ++this.#seq, dir, N, fsb, cols: new Map(), opening: new Map(), deleting: new Map(), closed: false };
+      const d = { handle: ++this.#seq, dir, N, fsb, cache, cols: new Map(), opening: new Map(), deleting: new Map(), closed: false };
       this.#dbs.set(d.handle, d);
       return { db: d.handle, path: fsb ? fsb.path : dir, backend: fsb ? fsb.kind : dir ? 'node' : 'memory' };
     },
@@ -305,10 +309,21 @@ export class Session {
     apply: (a) => C.apply(this.#col(a), a),
 
     // ---- collections ----
-    insert: (a) => this.#write(a, (s) => C.insert(s, a)),
-    update: (a) => this.#write(a, (s) => C.update(s, a)),
-    delete: (a) => this.#write(a, (s) => C.remove(s, a)),
-    clear: (a) => this.#write(a, (s) => C.clear(s)),
+    insert: (a) => this.#write(a, (s) => C.insert(s, a), { puts: a.ids }),
+    update: (a) => this.#write(a, (s) => C.update(s, a), { puts: [a.id] }),
+    delete: (a) => this.#write(a, (s) => C.remove(s, a), { deletes: a.ids }),
+    clear: (a) => this.#write(a, (s) => C.clear(s), { clear: true }),
+    rebuildCache: async (a) => {
+      const s = this.#col(a);
+      if (!s.cache) throw einval(`rebuildCache: collection '${s.name}' has no metadata cache; open its database with cache: 'indexeddb'`);
+      return rebuildCache(s);
+    },
+    cachedMetadata: async (a) => {
+      const s = this.#col(a);
+      if (!s.cache) throw einval(`cachedMetadata: collection '${s.name}' has no metadata cache; open its database with cache: 'indexeddb'`);
+      const m = await s.cache.get(s.name, a.id);
+      return m === undefined ? null : m;
+    },
     search: (a) => C.search(this.#col(a), a),
     scanPage: (a) => C.scanPage(this.#col(a), a.after, a.pageSize),
     rank: (a) => C.rank(this.#col(a), a.query, a.pairs, a.options),
@@ -317,13 +332,14 @@ export class Session {
     stats: (a) => C.stats(this.#col(a)),
     export: (a) => C.exportImage(this.#col(a)),
     exportTo: (a) => C.exportTo(this.#col(a), a.path, a.overwrite === true),
+    migrate: async (a) => (await import('./migrate.js')).migrate(this.engine, a),
     salvageRead: async (a) => {
       const N = await nodeBackend('recoverCollection');
       const { readSalvage } = await import('../idb/recovered-tail.js');
       return readSalvage(N, a.path, a.out);
     },
     snapshot: (a) => C.snapshot(this.#col(a)),
-    compact: (a) => C.compact(this.#col(a)),
+    compact: (a) => this.#write(a, (s) => C.compact(s)),
     derive: (a) => C.derive(this.#col(a), a.path, (s) => this.#adoptState(s)),
     segments: (a) => C.segments(this.#col(a)),
     status: (a) => C.status(this.#col(a)),
@@ -370,6 +386,16 @@ export class Session {
       fsb: d.fsb, createIdKind: opened.created ? createIdKind : null, detach: this.#detacher(d, name),
     });
     await settle(lost.s);
+    if (d.cache) {
+      lost.s.cache = d.cache;
+      try {
+        await reconcile(lost.s);
+      } catch (e) {
+        release(lost.s, 'its metadata cache could not be reconciled');
+        await lost.s.closing;
+        throw e;
+      }
+    }
     return lost.s;
   }
 
@@ -412,6 +438,7 @@ export class Session {
     if (d.fsb) {
       if (s) await s.closing;
       const removed = await d.fsb.remove(name);
+      await d.cache?.drop(name);
       if (removed || s) return null;
     } else if (d.dir) {
       const removed = await d.N.nb.deleteFile(d.N, this.#file(d, name));

@@ -393,6 +393,14 @@ export function release(s, why) {
       } catch (e) { s.lockLost = e; }
     }
     if (s.lockLost && s.dev) s.dev.refuseWrites(s.lockLost);
+    // Hybrid mode: the close checkpoint is a commit too; a cache in sync follows it to its epoch.
+    let cacheEpoch = null;
+    if (s.cache && !s.readOnly && !s.lockLost && !s.poisoned && s.cacheStatus?.epoch === s.engine.storeInfo(s.store).epoch) {
+      try {
+        s.engine.storeCheckpoint(s.store);
+        cacheEpoch = s.engine.storeInfo(s.store).epoch;
+      } catch { /* storeClose reports it */ }
+    }
     err = s.engine.storeClose(s.store);
     if (s.lockLost) err = null; // the checkpoint was refused on purpose; nothing committed is lost
     if (s.ref) s.engine.ioFree(s.ref);
@@ -404,9 +412,11 @@ export function release(s, why) {
     if (s.fsb) {
       // A browser store: its last bytes (the close checkpoint) become durable, then the lease
       // is given back; the session awaits s.closing before close() resolves.
-      const { dev, lock } = s;
+      const { dev, lock, cache, name } = s;
       s.closing = (async () => {
-        try { await dev?.settle?.(); } catch { /* committed writes were settled when they resolved */ }
+        let settled = true;
+        try { await dev?.settle?.(); } catch { settled = false; /* committed writes were settled when they resolved */ }
+        if (cache && settled && cacheEpoch !== null) await cache.apply(name, {}, cacheEpoch).catch(() => {});
         dev?.close();
         await lock?.release();
       })();

@@ -28,7 +28,7 @@ function jsFiles(dir) {
 function importsOf(src) {
   const code = src.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
   const out = [];
-  for (const re of [/\bfrom\s*['"]([^'"]+)['"]/g, /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g, /^\s*import\s*['"]([^'"]+)['"]/gm]) {
+  for (const re of [/^\s*(?:import|export)\b[^;'"]*?\bfrom\s*['"]([^'"]+)['"]/gm, /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g, /^\s*import\s*['"]([^'"]+)['"]/gm]) {
     for (const m of code.matchAll(re)) out.push(m[1]);
   }
   return out;
@@ -81,8 +81,9 @@ test('only the binding (worker/bind.js) touches the WebAssembly heap and exports
 });
 
 test('the importer itself finds what it should (static, dynamic, re-export)', () => {
-  const src = "import a from './a.js';\nexport { b } from '../b.js';\nconst c = await import('node:fs');\n// import x from './comment.js'\n";
-  assert.deepEqual(importsOf(src).sort(), ['../b.js', './a.js', 'node:fs']);
+  const src = "import a from './a.js';\nexport { b } from '../b.js';\nimport {\n  c,\n  d,\n} from './multi.js';\nconst e = await import('node:fs');\n" +
+    "// import x from './comment.js'\nconst o = { from: side(options.from, 'from'), to: 'x' };\n";
+  assert.deepEqual(importsOf(src).sort(), ['../b.js', './a.js', './multi.js', 'node:fs']);
 });
 
 test('the error codes are written down once: the engine publishes them and the JS list must match', async () => {

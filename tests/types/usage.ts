@@ -2,7 +2,7 @@
 // run) by `tsc -p tests/types` in tests/js/types.test.js. Lines marked @ts-expect-error must fail
 // to type-check: they prove the types reject misuse.
 import {
-  createDatabase, getImplementation, getWasmInfo, initWorkerPool, openCollection, recoverCollection, VecliteError,
+  createDatabase, getImplementation, getWasmInfo, initWorkerPool, migrate, openCollection, recoverCollection, VecliteError,
   type RecoverReport, type RecoveredTail, type RefreshResult,
   type Collection, type CollectionStats, type CollectionStatus, type Database, type Filter, type Id, type Metadata,
   type SegmentInfo, type Snapshot, type VerifyResult, type LockStatus, type OpenCollectionOptions,
@@ -203,3 +203,20 @@ async function workersUsage(): Promise<void> {
 }
 
 void workersUsage;
+
+async function hybridUsage(): Promise<void> {
+  const db = await createDatabase({ backend: 'opfs', path: 'docs', cache: 'indexeddb' });
+  const col = await db.getCollection('items');
+  const m = await col.cachedMetadata('a');
+  const r: { rows: number; epoch: number } = await col.rebuildCache();
+  const st = await col.status();
+  const rebuilt: 'behind' | 'ahead' | null | undefined = st.cache?.rebuilt;
+  const rep = await migrate({ from: { backend: 'indexeddb', path: 'old' }, to: { backend: 'opfs', path: 'docs' }, verify: true });
+  const noop: boolean = rep.noop;
+  void [m, r, rebuilt, noop];
+  // @ts-expect-error hybrid mode has one cache kind
+  await createDatabase({ backend: 'opfs', path: 'docs', cache: 'localStorage' });
+  await db.close();
+}
+
+void hybridUsage;

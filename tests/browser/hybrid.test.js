@@ -1,0 +1,238 @@
+// tests/browser/hybrid.test.js — hybrid mode and migrate in real headless Chromium
+// (docs/browser.md §4-§5): vectors in OPFS .rvf files, each row's metadata cached in IndexedDB.
+//
+// What it checks, against the deterministic rows of pages/rows.js (never what the code produced):
+//   - the cache answers every row's metadata after inserts, updates, deletes and a reload, and
+//     records the store's epoch;
+//   - failure mode 2: the store written past the cache (by a writer without the cache, or a page
+//     closed between the two writes) is reconciled on open — cache rebuilt, epochs equal; a cache
+//     ahead of its store is reported and rebuilt from the store;
+//   - failure mode 4: migrate (IndexedDB → OPFS) copies and verifies; run again it is a no-op; it
+//     never changes its source; dryRun writes nothing; a different target is a conflict, untouched.
+//
+// Invariants: one browser per file, a fresh context per test, unique database names.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { PAGE, startBrowser, within } from './harness.js';
+import { row } from './pages/rows.js';
+
+const DIM = 8;
+let browser;
+let server;
+let seq = 0;
+const dbName = (what) => `h${process.pid}-${++seq}-${what}`;
+
+before(async () => {
+  ({ browser, server } = await startBrowser());
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function newPage(ctx) {
+  const page = await ctx.newPage();
+  const log = { errors: [], warnings: [], acked: 0 };
+  page.on('console', (m) => {
+    const a = /^acked (\d+)$/.exec(m.text());
+    if (a) log.acked = Math.max(log.acked, Number(a[1]));
+    else if (m.type() === 'error') log.errors.push(m.text());
+    else if (m.type() === 'warning') log.warnings.push(m.text());
+  });
+  page.on('pageerror', (e) => log.errors.push(`pageerror: ${e.message}`));
+  await page.goto(server.url + PAGE);
+  return { page, log };
+}
+
+/** Run fn(veclite, rows, args) in the page; rows(i) is pages/rows.js row(i, DIM). */
+function inPage(page, args, fn) {
+  return within(60_000, 'page step', page.evaluate(async ([src, a]) => {
+    const veclite = await import('/web/index.js');
+    const { row } = await import('/tests/browser/pages/rows.js');
+    // eslint-disable-next-line no-new-func
+    const f = new Function('veclite', 'row', 'a', `return (${src})(veclite, row, a);`);
+    return f(veclite, (i) => row(i, a.dim), a);
+  }, [fn.toString(), { dim: DIM, ...args }]));
+}
+
+const meta = (i) => row(i, DIM).metadata;
+
+test('the metadata cache follows inserts, updates, deletes and a reload, at the store epoch', { timeout: 90_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page, log } = await newPage(ctx);
+    const path = dbName('basic');
+    const r = await inPage(page, { path }, async (veclite, row, a) => {
+      const db = await veclite.createDatabase({ backend: 'opfs', path: a.path, cache: 'indexeddb' });
+      const col = await db.createCollection('docs', { dimension: a.dim, metric: 'euclidean' });
+      await col.insertBatch(Array.from({ length: 300 }, (_, i) => row(i)));
+      await col.update('r7', { metadata: { i: 7, group: 99, note: 'changed' } });
+      await col.delete(['r8', 'r9']);
+      const out = {
+        m0: await col.cachedMetadata('r0'), m299: await col.cachedMetadata('r299'), m7: await col.cachedMetadata('r7'),
+        m8: await col.cachedMetadata('r8'), status: await col.status(),
+      };
+      await db.close();
+      return out;
+    });
+    assert.deepEqual(r.m0, meta(0));
+    assert.deepEqual(r.m299, meta(299));
+    assert.deepEqual(r.m7, { i: 7, group: 99, note: 'changed' });
+    assert.equal(r.m8, null);
+    assert.equal(r.status.cache.epoch, r.status.epoch);
+    assert.equal(r.status.cache.rows, 298);
+    await page.reload();
+    const again = await inPage(page, { path }, async (veclite, row, a) => {
+      const db = await veclite.createDatabase({ backend: 'opfs', path: a.path, cache: 'indexeddb' });
+      const col = await db.getCollection('docs');
+      const out = { status: await col.status(), m100: await col.cachedMetadata('r100'), rebuilt: await col.rebuildCache() };
+      await db.close();
+      return out;
+    });
+    assert.equal(again.status.cache.rebuilt, null, 'in sync: nothing to rebuild on open');
+    assert.deepEqual(again.m100, meta(100));
+    assert.deepEqual(again.rebuilt, { rows: 298, epoch: again.status.epoch });
+    assert.deepEqual(log.errors, []);
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('failure mode 2: a store written past its cache is reconciled on open; a cache ahead is reported and rebuilt', { timeout: 90_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page, log } = await newPage(ctx);
+    const path = dbName('reconcile');
+    // 1. hybrid writes 0..199; 2. a writer without the cache writes 200..299 (the store is now ahead);
+    // 3. the hybrid open reconciles.
+    const r = await inPage(page, { path }, async (veclite, row, a) => {
+      let db = await veclite.createDatabase({ backend: 'opfs', path: a.path, cache: 'indexeddb' });
+      let col = await db.createCollection('docs', { dimension: a.dim, metric: 'euclidean' });
+      await col.insertBatch(Array.from({ length: 200 }, (_, i) => row(i)));
+      await db.close();
+      db = await veclite.createDatabase({ backend: 'opfs', path: a.path });
+      col = await db.getCollection('docs');
+      await col.insertBatch(Array.from({ length: 100 }, (_, i) => row(200 + i)));
+      await col.delete('r3');
+      await db.close();
+      db = await veclite.createDatabase({ backend: 'opfs', path: a.path, cache: 'indexeddb' });
+      col = await db.getCollection('docs');
+      const behind = { status: await col.status(), m250: await col.cachedMetadata('r250'), m3: await col.cachedMetadata('r3') };
+      await db.close();
+      // the cache claims a future epoch
+      const { openCache } = await import('/idb/metadata-cache.js');
+      const cache = await openCache('opfs', a.path);
+      await cache.setEpoch('docs', behind.status.epoch + 5);
+      cache.close();
+      db = await veclite.createDatabase({ backend: 'opfs', path: a.path, cache: 'indexeddb' });
+      col = await db.getCollection('docs');
+      const ahead = { status: await col.status(), m299: await col.cachedMetadata('r299') };
+      await db.close();
+      return { behind, ahead };
+    });
+    assert.equal(r.behind.status.cache.rebuilt, 'behind');
+    assert.equal(r.behind.status.cache.epoch, r.behind.status.epoch);
+    assert.equal(r.behind.status.cache.rows, 299);
+    assert.deepEqual(r.behind.m250, meta(250));
+    assert.equal(r.behind.m3, null);
+    assert.equal(r.ahead.status.cache.rebuilt, 'ahead');
+    assert.match(r.ahead.status.cache.warning, /ahead of the store/);
+    assert.equal(r.ahead.status.cache.epoch, r.ahead.status.epoch);
+    assert.deepEqual(r.ahead.m299, meta(299));
+    assert.ok(log.warnings.some((w) => /ahead of the store/.test(w)), 'the warning reaches the console');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('failure mode 2: a page closed mid-ingest in hybrid mode reopens with cache and store at one epoch', { timeout: 90_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page, log } = await newPage(ctx);
+    const path = dbName('crash');
+    const running = inPage(page, { path }, async (veclite, row, a) => {
+      const db = await veclite.createDatabase({ backend: 'opfs', path: a.path, cache: 'indexeddb' });
+      const col = await db.createCollection('docs', { dimension: a.dim, metric: 'euclidean' });
+      for (let i = 0; ; i += 100) {
+        await col.insertBatch(Array.from({ length: 100 }, (_, j) => row(i + j)));
+        console.log(`acked ${i + 100}`);
+      }
+    }).catch(() => null);
+    for (let t = 0; t < 600 && log.acked < 1000; t++) await new Promise((res) => setTimeout(res, 50));
+    const acked = log.acked;
+    assert.ok(acked >= 1000);
+    await page.close({ runBeforeUnload: false });
+    await running;
+    const { page: p2 } = await newPage(ctx);
+    const r = await inPage(p2, { path }, async (veclite, row, a) => {
+      const db = await veclite.createDatabase({ backend: 'opfs', path: a.path, cache: 'indexeddb' });
+      const col = await db.getCollection('docs');
+      const n = await col.count();
+      const out = { n, status: await col.status(), last: await col.cachedMetadata(`r${n - 1}`), next: await col.cachedMetadata(`r${n}`) };
+      await db.close();
+      return out;
+    });
+    assert.ok(r.n >= acked && r.n % 100 === 0, `count ${r.n}, acknowledged ${acked}`);
+    assert.equal(r.status.cache.epoch, r.status.epoch);
+    assert.equal(r.status.cache.rows, r.n);
+    assert.deepEqual(r.last, meta(r.n - 1));
+    assert.equal(r.next, null);
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('failure mode 4: migrate IndexedDB → OPFS copies and verifies, is a no-op the second time, never touches its source', { timeout: 90_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page } = await newPage(ctx);
+    const from = { backend: 'indexeddb', path: dbName('src') };
+    const to = { backend: 'opfs', path: dbName('dst') };
+    const r = await inPage(page, { from, to }, async (veclite, row, a) => {
+      const src = await veclite.createDatabase({ backend: 'indexeddb', path: a.from.path });
+      const c1 = await src.createCollection('docs', { dimension: a.dim, metric: 'euclidean' });
+      await c1.insertBatch(Array.from({ length: 250 }, (_, i) => row(i)));
+      const c2 = await src.createCollection('more', { dimension: a.dim });
+      await c2.insertBatch(Array.from({ length: 40 }, (_, i) => row(1000 + i)));
+      await src.close();
+      const dry = await veclite.migrate({ from: a.from, to: a.to, dryRun: true });
+      const probe = await veclite.createDatabase({ backend: 'opfs', path: a.to.path });
+      const afterDry = await probe.listCollections();
+      await probe.close();
+      const first = await veclite.migrate({ from: a.from, to: a.to, verify: true });
+      const second = await veclite.migrate({ from: a.from, to: a.to, verify: true });
+      // the target opens in hybrid mode, its cache built from the migrated store
+      const dst = await veclite.createDatabase({ backend: 'opfs', path: a.to.path, cache: 'indexeddb' });
+      const d1 = await dst.getCollection('docs');
+      const target = { count: await d1.count(), m17: await d1.cachedMetadata('r17'), cache: (await d1.status()).cache };
+      await d1.insert(row(5000)); // the target diverges: the next migrate must not overwrite it
+      await dst.close();
+      const third = await veclite.migrate({ from: a.from, to: a.to });
+      const again = await veclite.createDatabase({ backend: 'indexeddb', path: a.from.path });
+      const source = { docs: await (await again.getCollection('docs')).count(), more: await (await again.getCollection('more')).count() };
+      await again.close();
+      const check = await veclite.createDatabase({ backend: 'opfs', path: a.to.path });
+      const kept = await (await check.getCollection('docs')).count();
+      await check.close();
+      return { dry, afterDry, first, second, target, third, source, kept };
+    });
+    assert.deepEqual(r.dry.collections.map((c) => c.action), ['would copy', 'would copy']);
+    assert.equal(r.dry.noop, false);
+    assert.deepEqual(r.afterDry, [], 'dryRun wrote nothing');
+    assert.equal(r.first.copied, 2);
+    assert.deepEqual(r.first.collections.map((c) => [c.name, c.action, c.rows, c.verified]), [['docs', 'copied', 250, true], ['more', 'copied', 40, true]]);
+    assert.equal(r.second.noop, true);
+    assert.deepEqual(r.second.collections.map((c) => [c.action, c.verified]), [['unchanged', true], ['unchanged', true]]);
+    assert.equal(r.target.count, 250);
+    assert.deepEqual(r.target.m17, meta(17));
+    assert.equal(r.target.cache.rebuilt, 'behind', 'the cache of a migrated store is built on first open');
+    assert.deepEqual(r.third.collections.map((c) => c.action), ['conflict', 'unchanged']);
+    assert.match(r.third.collections[0].reason, /other contents/);
+    assert.deepEqual(r.source, { docs: 250, more: 40 }, 'the source is intact');
+    assert.equal(r.kept, 251, 'a conflicting target is not overwritten');
+  } finally {
+    await ctx.close();
+  }
+});

@@ -1,0 +1,97 @@
+// worker/hybrid.js — hybrid mode in a session: a collection of a browser database opened with
+// `cache: 'indexeddb'` keeps each row's metadata in an IndexedDB cache (idb/metadata-cache.js)
+// beside its .rvf store, which stays the source of truth (docs/browser.md §4).
+//
+// Write order: the store's commit (durable: settled) → the cache's rows and the commit's epoch,
+// in one transaction. On open the two epochs are compared: cache behind → rebuilt from the store;
+// cache ahead → a warning, and rebuilt from the store (the store is trusted).
+//
+// Invariants:
+// - A write's promise resolves after its cache update. A failed cache update does not fail the
+//   write (the store has it): it is recorded in status().cache.warning, and the next open rebuilds.
+// - Metadata put in the cache is read back from the engine after the commit (what the store now
+//   holds), never taken from the caller's arguments.
+
+import { decodeRecord } from './metadata.js';
+import { nameOf, publicId, resolveId } from './rows.js';
+import { scanPage } from './search.js';
+
+/** [id, metadata] of every live row, from the engine. */
+function allRows(s) {
+  const out = [];
+  let after = null;
+  for (;;) {
+    const page = scanPage(s, after, 4096);
+    const n = page.pairs.length / 2;
+    for (let i = 0; i < n; i++) out.push([page.ids[i], page.metas[i]]);
+    if (n < 4096) return out;
+    after = page.pairs.slice(2 * (n - 1), 2 * n);
+  }
+}
+
+/** [id, metadata] of the given ids that are live, from the engine. */
+function rowsOf(s, ids) {
+  const pairs = new Uint32Array(ids.length * 2);
+  let n = 0;
+  for (const id of ids) if (resolveId(s, id, pairs, n, 'cache')) n++;
+  if (n === 0) return [];
+  const g = s.engine.getBatch(s.h, s.dim, n, pairs.subarray(0, 2 * n), true, false);
+  const nameFn = nameOf(s);
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    if (!g.found[i]) continue;
+    const meta = g.meta ? decodeRecord(g.meta.bytes, g.meta.off[i], g.meta.off[i + 1], nameFn).meta : {};
+    out.push([publicId(s, pairs, i), meta]);
+  }
+  return out;
+}
+
+const epochOf = (s) => s.engine.storeInfo(s.store).epoch;
+
+/** Rebuild the cache of s from its store; returns { rows, epoch }. */
+export async function rebuildCache(s) {
+  const rows = allRows(s);
+  const epoch = epochOf(s);
+  await s.cache.rebuild(s.name, rows, epoch);
+  s.cacheStatus = { ...s.cacheStatus, epoch, rows: rows.length, warning: null };
+  return { rows: rows.length, epoch };
+}
+
+/** Compare epochs at open and reconcile (see the top of this file). */
+export async function reconcile(s) {
+  const st = await s.cache.state(s.name);
+  const store = epochOf(s);
+  s.cacheStatus = { epoch: st?.epoch ?? null, rows: st?.rows ?? 0, rebuilt: null, warning: null };
+  if (st && st.epoch === store) return;
+  let warning = null;
+  if (st && st.epoch > store) {
+    warning = `the metadata cache was ahead of the store (cache epoch ${st.epoch}, store epoch ${store}): ` +
+      'the store is the source of truth, the cache was rebuilt from it';
+    globalThis.console?.warn?.(`veclite: collection '${s.name}': ${warning}`);
+  }
+  await rebuildCache(s);
+  s.cacheStatus.rebuilt = st && st.epoch > store ? 'ahead' : 'behind';
+  s.cacheStatus.warning = warning;
+}
+
+/**
+ * Bring the cache to the commit a write just made: { puts: ids } | { deletes: ids } | { clear }.
+ * Only the epoch moves for writes that change no row's metadata (compaction).
+ */
+export async function afterWrite(s, change) {
+  const epoch = epochOf(s);
+  try {
+    await s.cache.apply(s.name, {
+      clear: change.clear === true,
+      deletes: change.deletes ?? [],
+      puts: change.puts ? rowsOf(s, change.puts) : [],
+    }, epoch);
+    const st = await s.cache.state(s.name);
+    s.cacheStatus = { ...s.cacheStatus, epoch, rows: st?.rows ?? 0 };
+  } catch (e) {
+    s.cacheStatus = {
+      ...s.cacheStatus,
+      warning: `the metadata cache could not be updated (${e.message}); it is behind the store until the next open rebuilds it`,
+    };
+  }
+}
