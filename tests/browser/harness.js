@@ -40,3 +40,24 @@ export function within(ms, what, promise) {
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * A page of a context on the blank test page, recording console errors and warnings, page errors,
+ * and the highest `acked <n>` a step logged (how far an interrupted ingest got).
+ * @returns {Promise<{ page: import('playwright-core').Page, log: { errors: string[], warnings: string[], acked: number } }>}
+ */
+export async function newPage(ctx, server) {
+  const page = await ctx.newPage();
+  const log = { errors: [], warnings: [], acked: 0 };
+  page.on('console', (m) => {
+    const t = m.text();
+    const a = /^acked (\d+)$/.exec(t);
+    if (a) log.acked = Math.max(log.acked, Number(a[1]));
+    else if (m.type() === 'error') log.errors.push(`console.error: ${t}`);
+    else if (m.type() === 'warning') log.warnings.push(t);
+  });
+  page.on('pageerror', (e) => log.errors.push(`pageerror: ${e.message}`));
+  const resp = await page.goto(server.url + PAGE);
+  assert.equal(resp?.status(), 200, `GET ${PAGE}`);
+  return { page, log };
+}

@@ -14,7 +14,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PAGE, startBrowser, within } from './harness.js';
+import { newPage, startBrowser, within } from './harness.js';
 import { row } from './pages/rows.js';
 
 const DIM = 8;
@@ -32,19 +32,6 @@ after(async () => {
   await server?.close();
 });
 
-async function newPage(ctx) {
-  const page = await ctx.newPage();
-  const log = { errors: [], warnings: [], acked: 0 };
-  page.on('console', (m) => {
-    const a = /^acked (\d+)$/.exec(m.text());
-    if (a) log.acked = Math.max(log.acked, Number(a[1]));
-    else if (m.type() === 'error') log.errors.push(m.text());
-    else if (m.type() === 'warning') log.warnings.push(m.text());
-  });
-  page.on('pageerror', (e) => log.errors.push(`pageerror: ${e.message}`));
-  await page.goto(server.url + PAGE);
-  return { page, log };
-}
 
 /** Run fn(veclite, rows, args) in the page; rows(i) is pages/rows.js row(i, DIM). */
 function inPage(page, args, fn) {
@@ -62,7 +49,7 @@ const meta = (i) => row(i, DIM).metadata;
 test('the metadata cache follows inserts, updates, deletes and a reload, at the store epoch', { timeout: 90_000 }, async () => {
   const ctx = await browser.newContext();
   try {
-    const { page, log } = await newPage(ctx);
+    const { page, log } = await newPage(ctx, server);
     const path = dbName('basic');
     const r = await inPage(page, { path }, async (veclite, row, a) => {
       const db = await veclite.createDatabase({ backend: 'opfs', path: a.path, cache: 'indexeddb' });
@@ -103,7 +90,7 @@ test('the metadata cache follows inserts, updates, deletes and a reload, at the 
 test('failure mode 2: a store written past its cache is reconciled on open; a cache ahead is reported and rebuilt', { timeout: 90_000 }, async () => {
   const ctx = await browser.newContext();
   try {
-    const { page, log } = await newPage(ctx);
+    const { page, log } = await newPage(ctx, server);
     const path = dbName('reconcile');
     // 1. hybrid writes 0..199; 2. a writer without the cache writes 200..299 (the store is now ahead);
     // 3. the hybrid open reconciles.
@@ -150,7 +137,7 @@ test('failure mode 2: a store written past its cache is reconciled on open; a ca
 test('failure mode 2: a page closed mid-ingest in hybrid mode reopens with cache and store at one epoch', { timeout: 90_000 }, async () => {
   const ctx = await browser.newContext();
   try {
-    const { page, log } = await newPage(ctx);
+    const { page, log } = await newPage(ctx, server);
     const path = dbName('crash');
     const running = inPage(page, { path }, async (veclite, row, a) => {
       const db = await veclite.createDatabase({ backend: 'opfs', path: a.path, cache: 'indexeddb' });
@@ -165,7 +152,7 @@ test('failure mode 2: a page closed mid-ingest in hybrid mode reopens with cache
     assert.ok(acked >= 1000);
     await page.close({ runBeforeUnload: false });
     await running;
-    const { page: p2 } = await newPage(ctx);
+    const { page: p2 } = await newPage(ctx, server);
     const r = await inPage(p2, { path }, async (veclite, row, a) => {
       const db = await veclite.createDatabase({ backend: 'opfs', path: a.path, cache: 'indexeddb' });
       const col = await db.getCollection('docs');
@@ -187,7 +174,7 @@ test('failure mode 2: a page closed mid-ingest in hybrid mode reopens with cache
 test('failure mode 4: migrate IndexedDB → OPFS copies and verifies, is a no-op the second time, never touches its source', { timeout: 90_000 }, async () => {
   const ctx = await browser.newContext();
   try {
-    const { page } = await newPage(ctx);
+    const { page } = await newPage(ctx, server);
     const from = { backend: 'indexeddb', path: dbName('src') };
     const to = { backend: 'opfs', path: dbName('dst') };
     const r = await inPage(page, { from, to }, async (veclite, row, a) => {

@@ -24,7 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
-import { ARGS, CHROMIUM, PAGE, startBrowser, within } from './harness.js';
+import { ARGS, CHROMIUM, newPage, startBrowser, within } from './harness.js';
 import { createDatabase, openCollection } from '../../web/index.js';
 import { bruteForce, query, row } from './pages/rows.js';
 
@@ -52,21 +52,6 @@ after(async () => {
 });
 
 
-/** A page on the blank test page, recording errors and the acked counts fill() logs. */
-async function newPage(ctx) {
-  const page = await ctx.newPage();
-  const log = { errors: [], acked: 0 };
-  page.on('console', (m) => {
-    const t = m.text();
-    const a = /^acked (\d+)$/.exec(t);
-    if (a) log.acked = Math.max(log.acked, Number(a[1]));
-    else if (m.type() === 'error') log.errors.push(`console.error: ${t}`);
-  });
-  page.on('pageerror', (e) => log.errors.push(`pageerror: ${e.message}`));
-  const resp = await page.goto(server.url + PAGE);
-  assert.equal(resp?.status(), 200);
-  return { page, log };
-}
 
 /** Run a step of pages/persist-check.js in the page. */
 function step(page, fn, o) {
@@ -84,7 +69,7 @@ for (const b of BACKENDS) {
   test(`${b.name}: rows survive page.reload(), exact top-10 and verify() after reopening`, { timeout: 120_000 }, async () => {
     const ctx = await browser.newContext();
     try {
-      const { page, log } = await newPage(ctx);
+      const { page, log } = await newPage(ctx, server);
       const o = { backend: b.backend, workers: b.workers, path: dbName('reload'), dim: DIM, from: 0, to: 1200, batch: 300, close: true };
       const f = await step(page, 'fill', o);
       assert.equal(f.ok, true, JSON.stringify(f.error));
@@ -107,7 +92,7 @@ for (const b of BACKENDS) {
 test('a page without a backend picks OPFS (in a worker) and says so', { timeout: 60_000 }, async () => {
   const ctx = await browser.newContext();
   try {
-    const { page } = await newPage(ctx);
+    const { page } = await newPage(ctx, server);
     const r = await page.evaluate(async (name) => {
       const m = await import('/web/index.js');
       const db = await m.createDatabase({ path: name });
@@ -130,10 +115,10 @@ for (const backend of ['opfs', 'indexeddb']) {
     const ctx = await browser.newContext();
     try {
       const o = { backend, path: dbName('lease'), dim: DIM, from: 0, to: 100, close: true };
-      const { page: p1 } = await newPage(ctx);
+      const { page: p1 } = await newPage(ctx, server);
       assert.equal((await step(p1, 'fill', o)).ok, true);
       assert.equal((await step(p1, 'hold', o)).ok, true);
-      const { page: p2 } = await newPage(ctx);
+      const { page: p2 } = await newPage(ctx, server);
       const r = await step(p2, 'hold', o);
       assert.equal(r.ok, false);
       assert.equal(r.error.code, 'ELOCK');
@@ -152,7 +137,7 @@ for (const backend of ['opfs', 'indexeddb']) {
       const ctx = await browser.newContext();
       try {
         const o = { backend, path: dbName(how), dim: DIM, from: 0, to: 200000, batch: 200 };
-        const { page, log } = await newPage(ctx);
+        const { page, log } = await newPage(ctx, server);
         const running = step(page, 'fill', o).catch(() => null);
         for (let t = 0; t < 600 && log.acked < 2000; t++) await new Promise((r) => setTimeout(r, 50));
         assert.ok(log.acked >= 2000, `the ingest got going (${log.acked} acked)`);
@@ -160,7 +145,7 @@ for (const backend of ['opfs', 'indexeddb']) {
         if (how === 'close') await page.close({ runBeforeUnload: false });
         else await page.reload();
         await running;
-        const { page: p2 } = how === 'close' ? await newPage(ctx) : { page };
+        const { page: p2 } = how === 'close' ? await newPage(ctx, server) : { page };
         const t0 = Date.now();
         const r = await step(p2, 'check', { ...o, queries: 3 });
         assert.equal(r.ok, true, JSON.stringify(r.error));
@@ -183,11 +168,11 @@ test('without Web Locks the lease record decides: ELOCK while its heartbeat is f
   try {
     const lease = { heartbeatMs: 100, staleMs: 1500 };
     const o = { backend: 'indexeddb', workers: 0, path: dbName('nolocks'), dim: DIM, from: 0, to: 100, close: true, lease };
-    const { page: p1 } = await newPage(ctx);
+    const { page: p1 } = await newPage(ctx, server);
     assert.equal(await p1.evaluate(() => navigator.locks === undefined), true);
     assert.equal((await step(p1, 'fill', o)).ok, true);
     assert.equal((await step(p1, 'hold', o)).ok, true);
-    const { page: p2 } = await newPage(ctx);
+    const { page: p2 } = await newPage(ctx, server);
     const r = await step(p2, 'hold', o);
     assert.equal(r.error?.code, 'ELOCK', JSON.stringify(r));
     assert.match(r.error.message, /heartbeat .*s ago/);
@@ -197,7 +182,7 @@ test('without Web Locks the lease record decides: ELOCK while its heartbeat is f
     assert.equal(early.error?.code, 'ELOCK');
     await new Promise((res) => setTimeout(res, 1800));
     // Two pages race for the stale lease: exactly one wins.
-    const { page: p3 } = await newPage(ctx);
+    const { page: p3 } = await newPage(ctx, server);
     const [a, b2] = await Promise.all([step(p2, 'hold', o), step(p3, 'hold', o)]);
     assert.deepEqual([a.ok, b2.ok].sort(), [false, true], JSON.stringify([a, b2]));
     const loser = a.ok ? b2 : a;
@@ -218,7 +203,7 @@ test('Node writes a .rvf, the page (OPFS) opens it and writes more, Node and rvf
     await nodeCol.insertBatch(rows);
     await nodeCol.close();
     const o = { backend: 'opfs', path: dbName('interop'), name: 'docs', dim: DIM };
-    const { page } = await newPage(ctx);
+    const { page } = await newPage(ctx, server);
     assert.equal((await step(page, 'putOpfsFile', { ...o, bytes: Array.from(fs.readFileSync(file)) })).ok, true);
     const f = await step(page, 'fill', { ...o, from: 500, to: 800, batch: 100, close: true });
     assert.equal(f.ok, true, JSON.stringify(f.error));
@@ -267,7 +252,7 @@ test('a store of a newer format version is refused in the page with EVERSION and
       off += 64 + len;
     }
     const o = { backend: 'opfs', path: dbName('newer'), name: 'docs', dim: DIM };
-    const { page } = await newPage(ctx);
+    const { page } = await newPage(ctx, server);
     await step(page, 'putOpfsFile', { ...o, bytes: Array.from(buf) });
     const r = await step(page, 'check', o);
     assert.equal(r.ok, false);
@@ -285,14 +270,14 @@ test('OPFS and IndexedDB stores survive a browser restart (launchPersistentConte
     const stores = BACKENDS.map((b) => ({ backend: b.backend, workers: b.workers, path: dbName('restart'), dim: DIM, from: 0, to: 600, batch: 200, close: true }));
     let ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS });
     try {
-      const { page } = await newPage(ctx);
+      const { page } = await newPage(ctx, server);
       for (const o of stores) assert.equal((await step(page, 'fill', o)).ok, true);
     } finally {
       await ctx.close();
     }
     ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS });
     try {
-      const { page } = await newPage(ctx);
+      const { page } = await newPage(ctx, server);
       for (const o of stores) assertChecked(await step(page, 'check', o), 600, `${o.backend} after a restart`);
     } finally {
       await ctx.close();
@@ -307,9 +292,9 @@ for (const backend of ['opfs', 'indexeddb']) {
     const ctx = await browser.newContext();
     try {
       const o = { backend, path: dbName('follow'), dim: DIM, from: 0, to: 300, batch: 100 };
-      const { page: writer } = await newPage(ctx);
+      const { page: writer } = await newPage(ctx, server);
       assert.equal((await step(writer, 'fill', o)).ok, true); // the writer stays open (globalThis.__db)
-      const { page: reader } = await newPage(ctx);
+      const { page: reader } = await newPage(ctx, server);
       const first = await reader.evaluate(async (a) => {
         const m = await import('/web/index.js');
         // a long poll interval: only the writer's notice can bring the rows in quickly
