@@ -11,19 +11,22 @@
 // (bench/filtered.js: the SIGMOD 2024 filtered set, exact filtered ground truth) and STORAGE
 // (bench/storage.js: durable commits, file size, reopen of a 100K store; only when web/index.js
 // exports openCollection), WRITER (bench/writer.js: restart after SIGKILL, the per-write check, salvage)
-// and WORKERS (bench/workers.js: searchBatch over worker sessions vs in-thread, the worker hop per
-// call, replica lag) follow. Prints tables, ratios and a TARGETS section (docs/benchmarks.md), and
+// WORKERS (bench/workers.js: searchBatch over worker sessions vs in-thread, the worker hop per
+// call, replica lag) and BROWSER (bench/browser.js: headless Chromium, OPFS / IndexedDB ingest and
+// reopen-to-first-query against page memory, the bytes' read time and Node files) follow. Prints tables, ratios and a TARGETS section (docs/benchmarks.md), and
 // writes bench/out/results.json.
 //
 // Invariants: targets are printed, never asserted. Exit code 0 unless something crashed (an
 // engine that cannot be loaded is reported as unavailable, not a crash).
 //
-// usage: node bench/bench.mjs [--quick] [--sections core,filtered,storage,writer,workers] [--data DIR]
+// usage: node bench/bench.mjs [--quick] [--sections core,filtered,storage,writer,workers,browser] [--data DIR]
 //                             [--filtered-data DIR] [--storage-data DIR] [--engines a,b,..]
 //                             [--seconds S] [--rounds R] [--out FILE]
 //   --quick     smoke run: ≤ 200 queries (per type in FILTERED), 1 round, 0.3 s per timed point,
-//               a 20,000-vector store and smaller commit runs in STORAGE (CI)
-//   --sections  which sections to run, in this order (default all five)
+//               a 20,000-vector store and smaller commit runs in STORAGE (CI); BROWSER: 2,000-row
+//               ingest, 20,000-row store, 1 round, 2 reopens
+//   --sections  which sections to run, in this order (default all six; BROWSER needs
+//               /usr/bin/chromium and playwright-core)
 //   --seconds   minimum seconds per timed point (default 2)
 //   --rounds    timed rounds, interleaved across engines; best of rounds is reported (default 3;
 //               FILTERED defaults to 2: it has 40 timed points; WORKERS interleaves its configurations)
@@ -53,11 +56,12 @@ import { runFiltered } from './filtered.js';
 import { runStorage } from './storage.js';
 import { runWriter } from './writer.js';
 import { runWorkers } from './workers.js';
+import { runBrowser } from './browser.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WARMUP_VECTORS = 1000;
 const ENGINE_KEYS = ['veclite-simd', 'veclite-scalar', 'hnswlib-wasm', 'hnswlib-node', 'js-brute'];
-const SECTIONS = ['core', 'filtered', 'storage', 'writer', 'workers'];
+const SECTIONS = ['core', 'filtered', 'storage', 'writer', 'workers', 'browser'];
 
 function parseArgs(argv) {
   const a = { quick: false, data: null, filteredData: null, storageData: null, sections: SECTIONS, engines: ENGINE_KEYS, seconds: null, rounds: null, out: path.join(repoRoot, 'bench', 'out', 'results.json') };
@@ -310,6 +314,11 @@ async function main() {
     results.workers = await runWorkers({ ...args, repoRoot }, log);
   }
 
+  if (args.sections.includes('browser')) {
+    log('browser section ...');
+    results.browser = await runBrowser({ repoRoot, quick: args.quick, rounds: args.rounds, log });
+  }
+
   run.loadAvgAtEnd = os.loadavg().map((x) => +x.toFixed(2));
   run.totalSeconds = +((performance.now() - tStart) / 1000).toFixed(1);
   results.targets = computeTargets({ core, filtered: results.filtered ?? null, storage: results.storage ?? null, workers: results.workers ?? null });
@@ -334,6 +343,7 @@ async function main() {
     ...(results.storage?.error ? [`storage (${results.storage.error.split('\n')[0]})`] : []),
     ...(results.writer?.error ? [`writer (${results.writer.error.split('\n')[0]})`] : []),
     ...(results.workers?.error ? [`workers (${results.workers.error.split('\n')[0]})`] : []),
+    ...(results.browser?.error ? [`browser (${results.browser.error.split('\n')[0]})`] : []),
   ];
   if (crashed.length) {
     console.log(`\nCRASHED: ${crashed.join('; ')}`);

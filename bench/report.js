@@ -1,6 +1,6 @@
 // Benchmark report: .wasm sizes, ratios between engines, the docs/benchmarks.md targets (MET / NOT MET /
 // N/A, printed, never asserted) and the human-readable tables of each section (CORE, FILTERED,
-// STORAGE, WORKERS; a section that did not run prints nothing and its targets are N/A with the reason).
+// STORAGE, WORKERS, BROWSER; a section that did not run prints nothing and its targets are N/A with the reason).
 // WORKERS ratios are wall clock only: the work runs on worker threads, so main-thread CPU time says
 // nothing about it.
 //
@@ -248,6 +248,7 @@ export function printReport(results) {
   if (results.filtered) waits.push(...printFiltered(results.filtered, p));
   if (run.sections.includes('storage')) printStorage(results.storage, p);
   if (run.sections.includes('workers')) printWorkers(results.workers, p);
+  if (run.sections.includes('browser')) printBrowser(results.browser, p);
 
   p();
   p('-- TARGETS (docs/benchmarks.md; wall-clock verdicts; printed, not asserted) --');
@@ -511,4 +512,40 @@ function printWorkers(w, p) {
     ));
   }
   if (w.error) p(`  CRASHED: ${w.error}`);
+}
+
+/** BROWSER section. */
+function printBrowser(b, p) {
+  p();
+  p('##### BROWSER: headless Chromium, OPFS / IndexedDB vs page memory and Node files (bench/browser.js) #####');
+  if (!b) { p('browser: section not run'); return; }
+  if (b.error && !b.ingest?.configs?.length) { p(`browser: CRASHED: ${b.error}`); return; }
+  const f0 = (x) => (x == null ? '—' : Math.round(x).toLocaleString('en-US'));
+  const f1 = (x) => (x == null ? '—' : x.toFixed(1));
+  const fx = (x) => (x == null ? '—' : `${x.toFixed(2)}×`);
+  const i = b.ingest;
+  p(`Chromium ${b.chromium ?? '?'}; ${b.cpus} CPUs; load average at start ${b.loadAvgAtStart.join(' ')}${b.loadAvgAtEnd ? `, at end ${b.loadAvgAtEnd.join(' ')}` : ''}; ${b.seconds} s`);
+  p(`data: ${b.dataset?.name ?? '?'} (SYNTHETIC): ${b.dataset?.source ?? ''}`);
+  p();
+  p(`(a) ingest: ${i.n.toLocaleString('en-US')} × ${i.dim} ${i.metric}, HNSW M=${i.m} efConstruction=${i.efConstruction}, insertBatch of ${i.batch.toLocaleString('en-US')} = one durable commit each;`);
+  p(`    each configuration in a fresh page after a ${i.warmupRows}-row warm-up collection in the same session; best of ${b.rounds} round(s) interleaved`);
+  const rows = i.configs.map((c) => [c.label, `${c.actualBackend ?? c.backend}/${c.actualWorkers ?? c.workers ?? '—'}`, f0(c.vectorsPerSec), f1(c.medianCommitMs), fx(c.vsPageMemory), fx(c.vsNodeFile), c.error ? `ERROR ${c.error.split('\n')[0]}` : (c.key === 'opfs-worker' ? `${fx(c.vsWorkerMemory)} memory workers:1` : '')]);
+  for (const k of ['file', 'memory']) {
+    const n = i.node[k];
+    rows.push([n.label, '—', f0(n.vectorsPerSec), f1(n.medianCommitMs), '—', k === 'file' ? '1.00×' : '—', n.error ? `ERROR ${n.error.split('\n')[0]}` : (k === 'file' ? `${fx(n.vsNodeMemory)} Node memory` : '')]);
+  }
+  p(table(['configuration', 'backend/workers', 'vectors/s', 'median commit ms', '× page memory', '× Node file', 'note'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'l']));
+  const r = b.reopen;
+  if (r?.configs?.length) {
+    p();
+    p(`(b) reopen-to-first-query: ${r.n.toLocaleString('en-US')} × ${r.dim} store, ${r.index}; built in Node in ${(r.buildMs / 1000).toFixed(1)} s, ${r.fileMiB} MiB;`);
+    p(`    median of ${b.reopenRuns} run(s), each in a FRESH page (Node: a fresh process); ms = createDatabase + getCollection + first k=10 search (import of /web/index.js before it, shown apart);`);
+    p('    "read bytes" = reading the same store\'s bytes alone in a fresh page (OPFS getFile().arrayBuffer(), IndexedDB getAll of the chunks; Node readFileSync): the floor, first touch of fresh memory included');
+    p('    "first touch" = allocating a fresh buffer of the store\'s size and writing a byte per 4 KiB, alone (ms, and ms per MiB)');
+    const rr = [...r.configs, r.node].map((c) => [c.label, f1(c.openFirstQueryMs), f1(c.createMs), f1(c.getMs), c.firstQueryMs == null ? '—' : c.firstQueryMs.toFixed(2), f1(c.importMs), f1(c.readBytesMs), fx(c.vsReadBytes),
+      c.firstTouchMs == null ? '—' : `${c.firstTouchMs.toFixed(1)} (${c.firstTouchMsPerMiB.toFixed(2)}/MiB)`, c === r.node ? '1.00×' : fx(c.vsNode),
+      c.error ? `ERROR ${c.error.split('\n')[0]}` : `indexLoaded ${c.indexLoaded}, top-10 ${c.top10Overlap}/10, warm query ${c.warmQueryMs?.toFixed(2)} ms`]);
+    p(table(['store', 'open+first query ms', 'create', 'getCollection', 'first search', 'import', 'read bytes ms', '× read bytes', 'first touch ms', '× Node', 'note'], rr, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l']));
+  }
+  if (b.error) p(`  CRASHED: ${b.error}`);
 }
