@@ -229,6 +229,15 @@ test('Node writes a .rvf, the page (OPFS) opens it and writes more, Node and rvf
     const rdb = RvfDatabase.openReadonly(back);
     assert.equal(rdb.status().totalVectors, 800);
     assert.equal(rdb.dimension(), DIM);
+    // rvf-node's top-10 over the same file: the same distances (it reports L2 squared)
+    for (let q = 0; q < 5; q++) {
+      const got = rdb.query(query(q, DIM), 10);
+      assert.equal(got.length, 10);
+      for (let r = 0; r < 10; r++) {
+        const mine = inPage[q][r][1] ** 2;
+        assert.ok(Math.abs(got[r].distance - mine) <= 1e-5 * mine + 1e-6, `rvf-node query ${q} rank ${r}: ${got[r].distance} vs ${mine}`);
+      }
+    }
     rdb.close();
   } finally {
     await ctx.close();
