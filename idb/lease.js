@@ -108,7 +108,7 @@ export async function acquireLease(key, o = {}) {
     if (e instanceof VecliteError) throw e;
     throw new VecliteError('EIO', `${key}: the writer lease could not be recorded (${e?.name}: ${e?.message ?? e})`, { cause: e });
   }
-  return new Lease(key, me, heartbeatMs, free, o.onLost);
+  return new Lease(key, me, heartbeatMs, free, o.onLost, webLock);
 }
 
 /** The lease record of a key, or null. */
@@ -125,13 +125,31 @@ class Lease {
   #lost = null;
   #released = false;
   #onLost;
+  #webLock;
+  #epoch;
 
-  constructor(key, me, heartbeatMs, free, onLost) {
+  constructor(key, me, heartbeatMs, free, onLost, webLock) {
     this.#key = key;
     this.#me = me;
     this.#free = free;
     this.#onLost = onLost;
+    this.#webLock = webLock;
     this.#timer = setInterval(() => { this.heartbeat().catch(() => {}); }, heartbeatMs);
+  }
+
+  /** Record the store epoch the holder committed (written with the next heartbeat). */
+  noteEpoch(epoch) { this.#epoch = epoch; }
+
+  /**
+   * Before a write: without a Web Lock (nothing proves the others wait), re-read the record and
+   * refresh it, so a holder that was too slow to beat learns it lost the lease before it writes
+   * (ELOCK) instead of after. With the Web Lock held this costs nothing.
+   */
+  async ensure() {
+    this.check();
+    if (this.#webLock) return;
+    await this.heartbeat();
+    this.check();
   }
 
   get holder() { return this.#me; }
@@ -148,7 +166,7 @@ class Lease {
       this.#lose(rec ? `the lease was taken over by ${describeHolder(rec, Date.now())}` : 'the lease record was removed');
       return;
     }
-    st.put({ ...rec, heartbeatAt: Date.now(), epoch: epoch ?? rec.epoch }, this.#key);
+    st.put({ ...rec, heartbeatAt: Date.now(), epoch: epoch ?? this.#epoch ?? rec.epoch }, this.#key);
     await done(tx).catch(() => {});
   }
 

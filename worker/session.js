@@ -71,8 +71,13 @@ export class Session {
    */
   async #write(a, fn, change = {}) {
     const s = this.#col(a);
+    if (s.fsb && s.lock) {
+      await s.lock.ensure(); // the browser lease, re-checked where Web Locks are absent
+      live(s); // a close() may have come in meanwhile
+    }
     const r = await fn(s);
     await settle(s);
+    if (s.fsb && s.lock && s.store) s.lock.noteEpoch(this.engine.storeInfo(s.store).epoch);
     if (s.cache) await afterWrite(s, change); // hybrid mode: the store first, then the cache
     if (s.fsb && s.store) s.fsb.notify(s.name, this.engine.storeInfo(s.store).epoch);
     return r;
