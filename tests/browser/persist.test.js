@@ -5,7 +5,7 @@
 // What it checks, each judged by the exact brute force of pages/rows.js (rows are a pure function
 // of their index, so the oracle needs nothing from the code under test):
 //   - data written in a page survives page.reload() and a browser restart (launchPersistentContext)
-//     for each backend; the default backend of a page is OPFS in a worker; status() says which;
+//     for each backend and in hybrid mode (the metadata cache too); the default backend of a page is OPFS in a worker; status() says which;
 //   - the writer lease: a second page gets ELOCK naming the holder, and the lease once the first
 //     closes (failure mode 3); closing or crashing a page mid-ingest, or reloading it mid-write,
 //     leaves the store at a commit boundary, at or after the last acknowledged batch, verifiable,
@@ -273,10 +273,12 @@ test('a store of a newer format version is refused in the page with EVERSION and
   }
 });
 
-test('OPFS and IndexedDB stores survive a browser restart (launchPersistentContext)', { timeout: 120_000 }, async () => {
+test('OPFS, IndexedDB and hybrid stores survive a browser restart (launchPersistentContext)', { timeout: 120_000 }, async () => {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-profile-'));
   try {
-    const stores = BACKENDS.map((b) => ({ backend: b.backend, workers: b.workers, path: dbName('restart'), dim: DIM, from: 0, to: 600, batch: 200, close: true }));
+    const stores = [...BACKENDS, { backend: 'opfs', cache: 'indexeddb' }].map((b) => ({
+      backend: b.backend, workers: b.workers, cache: b.cache, path: dbName('restart'), dim: DIM, from: 0, to: 600, batch: 200, close: true,
+    }));
     let ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS });
     try {
       const { page } = await newPage(ctx, server);

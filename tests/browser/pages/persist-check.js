@@ -12,7 +12,7 @@ import { bruteForce, query, row } from './rows.js';
 const err = (e) => ({ code: e?.code ?? e?.name, message: String(e?.message ?? e) });
 
 export async function open(o) {
-  return veclite.createDatabase({ backend: o.backend, path: o.path, workers: o.workers, lease: o.lease });
+  return veclite.createDatabase({ backend: o.backend, path: o.path, workers: o.workers, lease: o.lease, cache: o.cache });
 }
 
 /** Create the store and insert rows [from, to) in batches; keeps the database in globalThis.__db. */
@@ -69,7 +69,15 @@ export async function check(o) {
       }
       const v = await col.verify();
       const status = await col.status();
-      return { ok: true, count: n, problems, verify: v.ok, verifyProblems: v.problems, backend: db.backend, statusBackend: status.backend, epoch: status.epoch };
+      if (o.cache) {
+        // hybrid mode: the cache is at the store's epoch and answers every row checked above
+        if (!status.cache || status.cache.epoch !== status.epoch) problems.push(`cache ${JSON.stringify(status.cache)} vs epoch ${status.epoch}`);
+        for (const i of [0, n - 1]) {
+          const m = await col.cachedMetadata(`r${i}`);
+          if (!m || m.i !== i) problems.push(`cached metadata of r${i}: ${JSON.stringify(m)}`);
+        }
+      }
+      return { ok: true, count: n, problems, verify: v.ok, verifyProblems: v.problems, backend: db.backend, statusBackend: status.backend, epoch: status.epoch, cache: status.cache };
     } finally {
       await db.close();
     }
