@@ -1,6 +1,8 @@
 # veclite — one flat Makefile (docs/conventions.md §11).
 #
 #   make run     build, then run the main job (examples/node.mjs) end to end
+#   make serve   build, then serve the repository on 127.0.0.1 (tools/serve.mjs) for the demo
+#                page examples/browser.html (PORT=8080; PORT=0 picks a free port)
 #   make test    build, then run every test: the C table natively under
 #                ASan+UBSan, then one `node --test` run over the C table as
 #                WASM (both builds), the JS API (both builds), types, headless
@@ -60,7 +62,7 @@ endif
 # A recipe that fails removes its half-made target, so make never takes it for up to date.
 .DELETE_ON_ERROR:
 
-.PHONY: all build deps deps-npm run test test-native test-js bench fuzz clean banner variant
+.PHONY: all build deps deps-npm run serve test test-native test-js bench fuzz clean banner variant
 
 all: build
 
@@ -154,6 +156,11 @@ test: deps build build/test-native build/unit-scalar.mjs build/unit-simd.mjs bui
 
 run: build
 	node examples/node.mjs
+
+# The browser demo: tools/serve.mjs prints the page's URL; open it in any browser (none is needed here).
+PORT ?= 8080
+serve: build
+	node tools/serve.mjs --port $(PORT) --page /examples/browser.html
 
 bench: build
 	@node -e "require('hnswlib-node')" 2>/dev/null || npm rebuild hnswlib-node >/dev/null 2>&1 || echo "bench: hnswlib-node could not be built; it will be reported as unavailable"

@@ -85,7 +85,7 @@ export async function acquireLease(key, o = {}) {
       const rec = await readRecord(key).catch(() => null);
       throw new VecliteError('ELOCK', `${key}: another writer holds this store` +
         (rec ? `: ${describeHolder(rec, Date.now())}` : ' (a page or worker of this origin)') +
-        '; close it there, or open this one read-only');
+        `; close it there, or open it read-only: openCollection('${key.slice(key.indexOf(':') + 1)}', { backend: '${key.slice(0, key.indexOf(':'))}', readOnly: true })`);
     }
     webLock = true;
   }

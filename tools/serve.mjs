@@ -4,6 +4,7 @@
 // How it fits: tests/browser/*.test.js start it on a random free port with the repository as the
 // root, and headless Chromium loads /web/index.js, /pkg-simd/veclite.wasm, ... from it. People can
 // also run it by hand to open examples/*.html:  node tools/serve.mjs [root] [--port N] [--host H]
+// [--page /examples/browser.html] (`make serve` does; the page's URL is printed)
 //
 // Invariants (docs/building.md §4):
 //   - binds 127.0.0.1 only (127.0.0.1 is a secure context: OPFS and Web Locks are available);
@@ -163,6 +164,8 @@ function parseArgs(argv) {
     else if (a.startsWith('--port=')) out.port = Number(a.slice(7));
     else if (a === '--host') out.host = argv[++i];
     else if (a.startsWith('--host=')) out.host = a.slice(7);
+    else if (a === '--page') out.page = argv[++i];
+    else if (a.startsWith('--page=')) out.page = a.slice(7);
     else if (a === '-h' || a === '--help') out.help = true;
     else out.root = path.resolve(a);
   }
@@ -181,11 +184,12 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
     process.exit(2);
   }
   if (args.help) {
-    console.log('usage: node tools/serve.mjs [root] [--port N (default 8080, 0 = free port)] [--host 127.0.0.1]');
+    console.log('usage: node tools/serve.mjs [root] [--port N (default 8080, 0 = free port)] [--host 127.0.0.1] [--page /path/to/print]');
     process.exit(0);
   }
   const srv = await startServer(args.root, { port: args.port, host: args.host });
   console.log(`serving ${args.root} at ${srv.url}/  (examples: ${srv.url}/examples/)  Ctrl-C to stop`);
+  if (args.page) console.log(`open ${srv.url}${args.page.startsWith('/') ? '' : '/'}${args.page}`);
   const stop = () => srv.close().then(() => process.exit(0));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
