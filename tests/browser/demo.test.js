@@ -172,3 +172,29 @@ test('demo page: build + backend shown, sample set loaded, filtered search exact
     await ctx.close();
   }
 });
+
+for (const backend of ['indexeddb', 'memory']) {
+  test(`demo page with the ${backend} backend chosen: loads, searches exactly, and ${backend === 'memory' ? 'starts empty after a reload' : 'survives a reload'}`, { timeout: 240_000 }, async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+    try {
+      const { page, errors } = await openDemo(ctx);
+      await page.selectOption('#backend-select', backend);
+      await within(60_000, 'backend switched', page.waitForFunction((b) => document.querySelector('#backend')?.textContent.trim() === b, backend));
+      await waitReady(page);
+      assert.equal(await text(page, '#workers'), '0');
+      await page.click('#load');
+      await within(120_000, 'sample set loaded', page.waitForSelector(`#count[data-count="${COUNT}"]`, { timeout: 120_000 }));
+      await waitReady(page);
+      const probe = docs.find((d) => d.id >= 200 && d.category === 'travel');
+      const q = { mode: 'doc', doc: probe.id, k: 10, filterCategory: 'travel', years: [1900, 2100] };
+      assertMatchesOracle(await search(page, q), oracle(probe.vector, 10, { category: 'travel', years: [1900, 2100] }), `${backend} search`);
+      await page.reload();
+      await waitReady(page);
+      assert.equal(await text(page, '#backend'), backend, 'the choice is remembered');
+      assert.equal(await page.locator('#count').getAttribute('data-count'), backend === 'memory' ? '0' : String(COUNT));
+      assert.deepEqual(errors, []);
+    } finally {
+      await ctx.close();
+    }
+  });
+}
