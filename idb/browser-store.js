@@ -38,8 +38,13 @@ function randomId(n) {
  * @param {{ heartbeatMs?: number, staleMs?: number }} [leaseOptions]
  */
 export async function browserBackend(kind, path, leaseOptions = {}) {
-  if (typeof path !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9._/-]{0,255}$/.test(path) || path.split('/').some((p) => p === '..' || p === '.')) {
-    throw einval(`createDatabase: path ${JSON.stringify(path)} must name the database: 1..256 characters of A-Z a-z 0-9 _ . - /`);
+  // One spelling per database: every name derived from the path (OPFS directory, lease key,
+  // notice channel, cache) must be the same for every way of writing it, so no empty, '.' or
+  // '..' segment and no leading or trailing '/'.
+  if (typeof path !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9._/-]{0,255}$/.test(path) ||
+      path.split('/').some((p) => p === '' || p === '..' || p === '.')) {
+    throw einval(`createDatabase: path ${JSON.stringify(path)} must name the database: 1..256 characters of A-Z a-z 0-9 _ . - ` +
+      "and '/' between non-empty names (no '//', no '/' at either end, no '.' or '..' part)");
   }
   const place = kind === 'opfs' ? await O.opfsDirectory(path) : await I.openIdbDatabase(path);
   const label = (name) => `${kind}:${path}/${name}.rvf`;
@@ -58,10 +63,11 @@ export async function browserBackend(kind, path, leaseOptions = {}) {
     }
     if (!create && (await I.headOf(place, name)) < 0) return null;
     if (!readOnly) return I.idbDevice(place, name);
+    const gen = await I.genOf(place, name);
     const dev = new MemoryDevice(await I.loadBytes(place, name));
     dev.refuseWrites(new VecliteError('EREADONLY', `${label(name)} is open read-only`));
     dev.pull = async () => {
-      const tail = await I.loadTail(place, name, dev.size());
+      const tail = await I.loadTail(place, name, dev.size(), gen);
       if (tail === null) return -1; // rewritten (compacted): reopen
       if (tail.length) dev.extend(dev.size(), tail);
       return dev.size();
@@ -144,10 +150,20 @@ export async function browserBackend(kind, path, leaseOptions = {}) {
     },
     /** A fresh read-only device over the store as it is now (a replaced store reopened). */
     reopenDevice: (name) => device(name, true, false),
+    /**
+     * A device for a compacted image: its first settle() writes the whole image from 0 (one
+     * atomic replace), every later one only what was appended — the store lives on it from then on.
+     */
     compactDevice(name) {
       return new MirrorDevice(new Uint8Array(0), kind === 'opfs'
-        ? async (_from, bytes) => O.replaceBytes(await O.fileOf(place, name, true), name, bytes)
-        : async (_from, bytes) => I.replaceBytes(place, name, bytes));
+        ? async (from, bytes, length) => {
+          try {
+            await O.swapWrite(await O.fileOf(place, name, true), from, bytes, length);
+          } catch (e) {
+            throw O.opfsError(e, `writing ${name}.rvf`);
+          }
+        }
+        : (from, bytes, length) => I.commit(place, name, from, bytes, length));
     },
     async open(engine, name, o) {
       const lease = o.readOnly ? null : await acquireLease(leaseKey(name), { ...leaseOptions, onLost: o.onLockLost });

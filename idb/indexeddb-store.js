@@ -77,6 +77,16 @@ export async function openIdbDatabase(path) {
 
 const range = (name) => IDBKeyRange.bound([name, 0], [name, Infinity]);
 
+/** The generation of a collection's bytes (changes when they are rewritten from 0). */
+export async function genOf(db, name) {
+  try {
+    const h = await req(db.transaction('heads').objectStore('heads').get(name));
+    return h?.gen ?? 0;
+  } catch (e) {
+    throw idbError(e, `reading collection '${name}'`);
+  }
+}
+
 /** The committed length of a collection, or -1 when it has none. */
 export async function headOf(db, name) {
   try {
@@ -130,15 +140,16 @@ export async function loadBytes(db, name) {
 
 /**
  * The committed bytes from `from` on (a commit boundary the caller already holds), reading only
- * the chunks at or after it; null when the store shrank below `from` (it was replaced).
+ * the chunks at or after it; null when the store was rewritten since the caller loaded it (its
+ * generation `gen` changed, or it shrank below `from`): the caller reopens.
  */
-export async function loadTail(db, name, from) {
+export async function loadTail(db, name, from, gen) {
   let length, keys, chunks;
   try {
     const tx = db.transaction(['heads', 'chunks']);
     const h = await req(tx.objectStore('heads').get(name));
     length = h ? h.length : 0;
-    if (length < from) return null;
+    if (length < from || (h?.gen ?? 0) !== gen) return null;
     const cs = tx.objectStore('chunks');
     const r = IDBKeyRange.bound([name, from], [name, Infinity]);
     [keys, chunks] = await Promise.all([req(cs.getAllKeys(r)), req(cs.getAll(r))]);
@@ -157,14 +168,22 @@ export async function loadTail(db, name, from) {
   return covered === length ? out : null;
 }
 
-/** Put bytes at `from` and the committed length, dropping chunks past it, in one transaction. */
-async function commit(db, name, from, bytes, length) {
+/**
+ * Put bytes at `from` and the committed length, dropping chunks past it, in one transaction
+ * (`from` 0 with a whole image replaces the store).
+ */
+export async function commit(db, name, from, bytes, length) {
   try {
     const tx = db.transaction(['heads', 'chunks'], 'readwrite', { durability: 'strict' });
     const cs = tx.objectStore('chunks');
+    const heads = tx.objectStore('heads');
+    const h = await req(heads.get(name));
     cs.delete(IDBKeyRange.bound([name, from], [name, Infinity]));
     if (bytes.length) cs.put(bytes, [name, from]);
-    tx.objectStore('heads').put({ length }, name);
+    // `gen` changes whenever bytes below the old length change (a rewrite from 0): followers
+    // holding the old bytes must reopen instead of appending to them.
+    const gen = (h?.gen ?? 0) + (from < (h?.length ?? 0) ? 1 : 0);
+    heads.put({ length, gen }, name);
     await done(tx);
   } catch (e) {
     throw idbError(e, `committing collection '${name}'`);
@@ -175,9 +194,10 @@ async function commit(db, name, from, bytes, length) {
 export async function replaceBytes(db, name, bytes) {
   try {
     const tx = db.transaction(['heads', 'chunks'], 'readwrite', { durability: 'strict' });
+    const h = await req(tx.objectStore('heads').get(name));
     tx.objectStore('chunks').delete(range(name));
     tx.objectStore('chunks').put(bytes, [name, 0]);
-    tx.objectStore('heads').put({ length: bytes.length }, name);
+    tx.objectStore('heads').put({ length: bytes.length, gen: (h?.gen ?? 0) + 1 }, name);
     await done(tx);
   } catch (e) {
     throw idbError(e, `replacing collection '${name}'`);

@@ -66,6 +66,14 @@ export class MemoryDevice {
     this.#refused = new MemoryDeviceError('EREADONLY', why?.message ?? String(why));
   }
 
+  /**
+   * Forget bytes from n on, even on a device that refuses writes: a follower keeps only what its
+   * store accepted as committed, so bytes of a commit its writer later rolled back are re-read.
+   */
+  cut(n) {
+    if (n < this.#len) this.#len = n;
+  }
+
   /** A copy of bytes [from, to). */
   slice(from, to = this.#len) {
     return this.#buf.slice(from, Math.min(to, this.#len));

@@ -10,7 +10,7 @@
 //
 // IndexedDB database `veclite-cache:<backend>:<path>`:
 //   rows    key [collection, idKey] -> { id, metadata }   idKey: 's<string id>' | 'n<decimal id>'
-//   epochs  key collection          -> { epoch, rows }
+//   epochs  key collection          -> { epoch, rows, fileId }   fileId: the store it reflects
 //
 // Invariants: every change (a write's rows and its epoch; a rebuild's rows and its epoch) is one
 // transaction, so the cache is always some whole epoch of the store; errors are VecliteErrors.
@@ -55,9 +55,9 @@ export class MetadataCache {
 
   /**
    * Apply one committed write: `clear` first, then deletes, then puts ([id, metadata]), and the
-   * epoch it brings the collection to — one transaction.
+   * epoch it brings the collection to, and the store's fileId — one transaction.
    */
-  async apply(name, { clear = false, deletes = [], puts = [] }, epoch) {
+  async apply(name, { clear = false, deletes = [], puts = [] }, epoch, fileId) {
     try {
       const tx = this.#db.transaction(['rows', 'epochs'], 'readwrite');
       const rows = tx.objectStore('rows');
@@ -66,7 +66,7 @@ export class MetadataCache {
       for (const id of deletes) rows.delete([name, idKey(id)]);
       for (const [id, metadata] of puts) rows.put({ id, metadata }, [name, idKey(id)]);
       const n = await req(rows.count(range(name)));
-      epochs.put({ epoch, rows: n }, name);
+      epochs.put({ epoch, rows: n, fileId }, name);
       await done(tx);
     } catch (e) {
       throw idbError(e, `writing the metadata cache of '${name}'`);
@@ -74,8 +74,8 @@ export class MetadataCache {
   }
 
   /** Replace a collection's cache with rows ([id, metadata]) at an epoch — one transaction. */
-  async rebuild(name, rows, epoch) {
-    return this.apply(name, { clear: true, puts: rows }, epoch);
+  async rebuild(name, rows, epoch, fileId) {
+    return this.apply(name, { clear: true, puts: rows }, epoch, fileId);
   }
 
   /** The cached metadata of an id, or undefined when the cache has no such row. */

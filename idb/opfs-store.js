@@ -134,7 +134,7 @@ async function fileBytes(fh) {
 }
 
 /** Write bytes at `from` and cut the file at `length`, through a swap file (all or nothing). */
-async function swapWrite(fh, from, bytes, length) {
+export async function swapWrite(fh, from, bytes, length) {
   const w = await fh.createWritable({ keepExistingData: true });
   try {
     await w.truncate(length);
@@ -188,8 +188,16 @@ export async function readOnlyDevice(fh, name) {
   dev.refuseWrites(new VecliteError('EREADONLY', `${name}.rvf is open read-only`));
   dev.pull = async () => {
     const file = await fh.getFile();
-    if (file.size < dev.size()) return -1; // rewritten (compacted): reopen
-    if (file.size > dev.size()) dev.extend(dev.size(), new Uint8Array(await file.slice(dev.size()).arrayBuffer()));
+    const n = dev.size();
+    if (file.size < n) return -1; // rewritten (compacted): reopen
+    // A file rewritten and grown past our size: the bytes we hold end differently there.
+    const k = Math.min(64, n);
+    if (k > 0) {
+      const last = new Uint8Array(await file.slice(n - k, n).arrayBuffer());
+      const mine = dev.slice(n - k, n);
+      for (let i = 0; i < k; i++) if (last[i] !== mine[i]) return -1;
+    }
+    if (file.size > n) dev.extend(n, new Uint8Array(await file.slice(n).arrayBuffer()));
     return dev.size();
   };
   return dev;

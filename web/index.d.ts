@@ -286,9 +286,10 @@ export interface CollectionStatus {
   /**
    * Hybrid mode (cache: 'indexeddb'): the metadata cache's epoch (equal to `epoch` when in sync),
    * its row count, whether the last open rebuilt it ('behind': the store was ahead; 'ahead': the
-   * cache claimed a newer epoch and the store was trusted), and a warning; null without a cache.
+   * cache claimed a newer epoch and the store was trusted; 'replaced': the cache was of another
+   * store of that name), and a warning; null without a cache.
    */
-  cache: { epoch: number | null; rows: number; rebuilt: 'behind' | 'ahead' | null; warning: string | null } | null;
+  cache: { epoch: number | null; rows: number; rebuilt: 'behind' | 'ahead' | 'replaced' | null; warning: string | null } | null;
 }
 
 /**

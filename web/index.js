@@ -494,6 +494,10 @@ export async function createDatabase(config = {}) {
       lease = {};
       if (config.lease.heartbeatMs !== undefined) lease.heartbeatMs = intIn(config.lease.heartbeatMs, 10, 3_600_000, 'createDatabase: lease.heartbeatMs');
       if (config.lease.staleMs !== undefined) lease.staleMs = intIn(config.lease.staleMs, 20, 86_400_000, 'createDatabase: lease.staleMs');
+      const hb = lease.heartbeatMs ?? 10_000, st = lease.staleMs ?? 30_000;
+      if (hb * 2 > st) {
+        throw einval(`createDatabase: lease.heartbeatMs (${hb}) must be at most half of lease.staleMs (${st}), or a live writer looks stale`);
+      }
     }
     // OPFS writes synchronously only inside a worker: a page's main thread hosts its session in one.
     const inPage = !isNode && typeof globalThis.WorkerGlobalScope === 'undefined' && typeof globalThis.Worker === 'function';

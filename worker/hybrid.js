@@ -47,12 +47,13 @@ function rowsOf(s, ids) {
 }
 
 const epochOf = (s) => s.engine.storeInfo(s.store).epoch;
+const fileIdOf = (s) => s.engine.storeInfo(s.store).fileId;
 
 /** Rebuild the cache of s from its store; returns { rows, epoch }. */
 export async function rebuildCache(s) {
   const rows = allRows(s);
   const epoch = epochOf(s);
-  await s.cache.rebuild(s.name, rows, epoch);
+  await s.cache.rebuild(s.name, rows, epoch, fileIdOf(s));
   s.cacheStatus = { ...s.cacheStatus, epoch, rows: rows.length, warning: null };
   return { rows: rows.length, epoch };
 }
@@ -62,8 +63,16 @@ export async function reconcile(s) {
   const st = await s.cache.state(s.name);
   const store = epochOf(s);
   s.cacheStatus = { epoch: st?.epoch ?? null, rows: st?.rows ?? 0, rebuilt: null, warning: null };
-  if (st && st.epoch === store) return;
+  const sameStore = st && st.fileId === fileIdOf(s);
+  if (sameStore && st.epoch === store) return;
   let warning = null;
+  if (st && !sameStore) {
+    // Another store under this name (deleted and recreated, restored from elsewhere): its epochs
+    // say nothing about this one.
+    await rebuildCache(s);
+    s.cacheStatus.rebuilt = 'replaced';
+    return;
+  }
   if (st && st.epoch > store) {
     warning = `the metadata cache was ahead of the store (cache epoch ${st.epoch}, store epoch ${store}): ` +
       'the store is the source of truth, the cache was rebuilt from it';
@@ -75,17 +84,18 @@ export async function reconcile(s) {
 }
 
 /**
- * Bring the cache to the commit a write just made: { puts: ids } | { deletes: ids } | { clear }.
- * Only the epoch moves for writes that change no row's metadata (compaction).
+ * Bring the cache to the commit a write just made (at `epoch`): { puts: ids } | { deletes: ids }
+ * | { clear }. Only the epoch moves for writes that change no row's metadata (compaction). The
+ * session runs these in commit order, so the recorded epoch only grows, and a cache that missed
+ * a write's update is always behind its store (and rebuilt on open).
  */
-export async function afterWrite(s, change) {
-  const epoch = epochOf(s);
+export async function afterWrite(s, change, epoch) {
   try {
     await s.cache.apply(s.name, {
       clear: change.clear === true,
       deletes: change.deletes ?? [],
       puts: change.puts ? rowsOf(s, change.puts) : [],
-    }, epoch);
+    }, epoch, fileIdOf(s));
     const st = await s.cache.state(s.name);
     s.cacheStatus = { ...s.cacheStatus, epoch, rows: st?.rows ?? 0 };
   } catch (e) {

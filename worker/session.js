@@ -75,11 +75,21 @@ export class Session {
       await s.lock.ensure(); // the browser lease, re-checked where Web Locks are absent
       live(s); // a close() may have come in meanwhile
     }
-    const r = await fn(s);
-    await settle(s);
-    if (s.fsb && s.lock && s.store) s.lock.noteEpoch(this.engine.storeInfo(s.store).epoch);
-    if (s.cache) await afterWrite(s, change); // hybrid mode: the store first, then the cache
-    if (s.fsb && s.store) s.fsb.notify(s.name, this.engine.storeInfo(s.store).epoch);
+    let r = fn(s);
+    if (r && typeof r.then === 'function') r = await r;
+    // The epoch this write committed, read before any await lets another write in.
+    const epoch = s.store ? this.engine.storeInfo(s.store).epoch : 0;
+    const settled = settle(s);
+    let cached = null;
+    if (s.cache) {
+      // hybrid mode: the store first, then the cache — cache updates in commit order
+      cached = (s.cacheChain ?? Promise.resolve()).then(() => settled).then(() => afterWrite(s, change, epoch));
+      s.cacheChain = cached.catch(() => {});
+    }
+    await settled;
+    if (cached) await cached;
+    if (s.fsb && s.lock) s.lock.noteEpoch(epoch);
+    if (s.fsb) s.fsb.notify(s.name, epoch);
     return r;
   }
 

@@ -253,6 +253,9 @@ export async function refreshState(s) {
   }
   const r = e.storeRefresh(s.store);
   s.h = e.storeIndex(s.store);
+  // A browser follower keeps only what its store accepted as committed: bytes of a commit in
+  // flight (or one its writer then rolled back) are pulled again next time.
+  if (s.fsb) s.dev.cut?.(e.storeInfo(s.store).bytes);
   if (r.status === 2) {
     adoptConfig(s);
     reloadIdMaps(s);
@@ -394,11 +397,11 @@ export function release(s, why) {
     }
     if (s.lockLost && s.dev) s.dev.refuseWrites(s.lockLost);
     // Hybrid mode: the close checkpoint is a commit too; a cache in sync follows it to its epoch.
-    let cacheEpoch = null;
+    let cacheEpoch = null, cacheFileId = null;
     if (s.cache && !s.readOnly && !s.lockLost && !s.poisoned && s.cacheStatus?.epoch === s.engine.storeInfo(s.store).epoch) {
       try {
         s.engine.storeCheckpoint(s.store);
-        cacheEpoch = s.engine.storeInfo(s.store).epoch;
+        ({ epoch: cacheEpoch, fileId: cacheFileId } = s.engine.storeInfo(s.store));
       } catch { /* storeClose reports it */ }
     }
     err = s.engine.storeClose(s.store);
@@ -416,7 +419,10 @@ export function release(s, why) {
       s.closing = (async () => {
         let settled = true;
         try { await dev?.settle?.(); } catch { settled = false; /* committed writes were settled when they resolved */ }
-        if (cache && settled && cacheEpoch !== null) await cache.apply(name, {}, cacheEpoch).catch(() => {});
+        if (cache && settled && cacheEpoch !== null) {
+          await s.cacheChain; // the cache updates of earlier writes first
+          await cache.apply(name, {}, cacheEpoch, cacheFileId).catch(() => {});
+        }
         dev?.close();
         await lock?.release();
       })();

@@ -223,3 +223,31 @@ test('failure mode 4: migrate IndexedDB → OPFS copies and verifies, is a no-op
     await ctx.close();
   }
 });
+
+test('a cache of another store of the same name (deleted and recreated without the cache) is rebuilt', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page } = await newPage(ctx, server);
+    const r = await inPage(page, { path: dbName('replaced') }, async (veclite, row, a) => {
+      let db = await veclite.createDatabase({ backend: 'opfs', path: a.path, cache: 'indexeddb' });
+      let col = await db.createCollection('docs', { dimension: a.dim });
+      await col.insertBatch(Array.from({ length: 5 }, (_, i) => row(i)));
+      await db.close();
+      db = await veclite.createDatabase({ backend: 'opfs', path: a.path });
+      await db.deleteCollection('docs');
+      col = await db.createCollection('docs', { dimension: a.dim });
+      await col.insertBatch(Array.from({ length: 5 }, (_, i) => row(100 + i)));
+      await db.close();
+      db = await veclite.createDatabase({ backend: 'opfs', path: a.path, cache: 'indexeddb' });
+      col = await db.getCollection('docs');
+      const out = { status: (await col.status()).cache, old1: await col.cachedMetadata('r1'), new1: await col.cachedMetadata('r101') };
+      await db.close();
+      return out;
+    });
+    assert.equal(r.status.rebuilt, 'replaced');
+    assert.equal(r.old1, null);
+    assert.deepEqual(r.new1, meta(101));
+  } finally {
+    await ctx.close();
+  }
+});

@@ -355,3 +355,85 @@ for (const backend of ['opfs', 'indexeddb']) {
     }
   });
 }
+
+for (const b of BACKENDS) {
+  test(`${b.name}: writes after compact() land, and the store reopens with all of them`, { timeout: 90_000 }, async () => {
+    const ctx = await browser.newContext();
+    try {
+      const { page } = await newPage(ctx, server);
+      const o = { backend: b.backend, workers: b.workers, path: dbName('compact'), dim: DIM, from: 0, to: 400, batch: 100 };
+      assert.equal((await step(page, 'fill', o)).ok, true);
+      const r = await page.evaluate(async (dim) => {
+        const { row } = await import('/tests/browser/pages/rows.js');
+        const col = await globalThis.__db.getCollection('docs');
+        await col.delete(Array.from({ length: 100 }, (_, i) => `r${300 + i}`));
+        const c = await col.compact();
+        for (let i = 300; i < 400; i += 50) await col.insertBatch(Array.from({ length: 50 }, (_, j) => row(i + j, dim)));
+        await col.insert(row(400, dim));
+        await globalThis.__db.close();
+        globalThis.__db = null;
+        return c;
+      }, DIM);
+      assert.ok(r.bytesAfter < r.bytesBefore);
+      await page.reload();
+      assertChecked(await step(page, 'check', o), 401, 'after compact, writes and a reload');
+    } finally {
+      await ctx.close();
+    }
+  });
+}
+
+test('a database path has one spelling: empty, "." and ".." parts and slashes at either end are EINVAL', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page } = await newPage(ctx, server);
+    const codes = await page.evaluate(async () => {
+      const m = await import('/web/index.js');
+      const out = [];
+      for (const path of ['P//b', 'P/b/', '/P/b', 'P/./b', 'P/../b']) {
+        for (const backend of ['opfs', 'indexeddb']) {
+          try { await (await m.createDatabase({ backend, path, workers: 0 })).close(); out.push('ok'); } catch (e) { out.push(e.code); }
+        }
+      }
+      try { await m.openCollection('P//b/docs', { backend: 'indexeddb', readOnly: true }); out.push('ok'); } catch (e) { out.push(e.code); }
+      return out;
+    });
+    assert.deepEqual(codes, Array(11).fill('EINVAL'));
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('without Web Locks a writer whose lease was taken over gets ELOCK on its next write, before writing', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  await ctx.addInitScript(() => { Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true }); });
+  try {
+    // two commits: the second one's lease check records the first one's epoch
+    const o = { backend: 'indexeddb', workers: 0, path: dbName('takeover'), dim: DIM, from: 0, to: 200, batch: 100, lease: { heartbeatMs: 5000, staleMs: 60000 } };
+    const { page } = await newPage(ctx, server);
+    assert.equal((await step(page, 'fill', o)).ok, true); // keeps the writer open
+    const r = await page.evaluate(async (a) => {
+      const { row } = await import('/tests/browser/pages/rows.js');
+      const { readRecord } = await import('/idb/lease.js');
+      const key = `indexeddb:${a.path}/docs`;
+      const before = await readRecord(key);
+      // Another holder takes the record over (what a takeover after staleness leaves behind).
+      const db = await new Promise((res, rej) => { const q = indexedDB.open('veclite-leases', 1); q.onsuccess = () => res(q.result); q.onerror = () => rej(q.error); });
+      await new Promise((res, rej) => {
+        const tx = db.transaction('leases', 'readwrite');
+        tx.objectStore('leases').put({ holder: { id: 'someone-else', who: 'another page', since: Date.now() }, heartbeatAt: Date.now(), epoch: before.epoch }, key);
+        tx.oncomplete = res; tx.onabort = () => rej(tx.error);
+      });
+      db.close();
+      const col = await globalThis.__db.getCollection('docs');
+      let code = 'resolved';
+      try { await col.insert(row(500, a.dim)); } catch (e) { code = e.code; }
+      return { code, count: await col.count(), epochRecorded: before.epoch };
+    }, o);
+    assert.equal(r.code, 'ELOCK');
+    assert.equal(r.count, 200, 'nothing was written');
+    assert.ok(r.epochRecorded > 0, 'the lease record carries the committed epoch');
+  } finally {
+    await ctx.close();
+  }
+});

@@ -210,7 +210,7 @@ async function hybridUsage(): Promise<void> {
   const m = await col.cachedMetadata('a');
   const r: { rows: number; epoch: number } = await col.rebuildCache();
   const st = await col.status();
-  const rebuilt: 'behind' | 'ahead' | null | undefined = st.cache?.rebuilt;
+  const rebuilt: 'behind' | 'ahead' | 'replaced' | null | undefined = st.cache?.rebuilt;
   const rep = await migrate({ from: { backend: 'indexeddb', path: 'old' }, to: { backend: 'opfs', path: 'docs' }, verify: true });
   const noop: boolean = rep.noop;
   void [m, r, rebuilt, noop];
