@@ -10,6 +10,7 @@
 // Compaction replaces every chunk and the length in one transaction too.
 //
 // Invariants:
+// - A transaction whose request throws at once is aborted, so no part of it commits.
 // - Loading reads the chunks below the committed length only; chunks at or past it (a rolled-back
 //   write) are ignored and deleted by the next commit.
 // - Errors are VecliteErrors: EBACKEND where IndexedDB is missing, EIO when a transaction fails
@@ -172,9 +173,15 @@ export async function loadTail(db, name, from, gen) {
  * Put bytes at `from` and the committed length, dropping chunks past it, in one transaction
  * (`from` 0 with a whole image replaces the store).
  */
+/** Abort a transaction whose requests failed to queue, so nothing it queued commits. */
+function abort(tx) {
+  try { tx?.abort(); } catch { /* already finished */ }
+}
+
 export async function commit(db, name, from, bytes, length) {
+  let tx;
   try {
-    const tx = db.transaction(['heads', 'chunks'], 'readwrite', { durability: 'strict' });
+    tx = db.transaction(['heads', 'chunks'], 'readwrite', { durability: 'strict' });
     const cs = tx.objectStore('chunks');
     const heads = tx.objectStore('heads');
     const h = await req(heads.get(name));
@@ -186,20 +193,23 @@ export async function commit(db, name, from, bytes, length) {
     heads.put({ length, gen }, name);
     await done(tx);
   } catch (e) {
+    abort(tx); // a request that threw at once must not leave the chunk deletes to commit alone
     throw idbError(e, `committing collection '${name}'`);
   }
 }
 
 /** Replace a collection's bytes with an image, in one transaction (compaction). */
 export async function replaceBytes(db, name, bytes) {
+  let tx;
   try {
-    const tx = db.transaction(['heads', 'chunks'], 'readwrite', { durability: 'strict' });
+    tx = db.transaction(['heads', 'chunks'], 'readwrite', { durability: 'strict' });
     const h = await req(tx.objectStore('heads').get(name));
     tx.objectStore('chunks').delete(range(name));
     tx.objectStore('chunks').put(bytes, [name, 0]);
     tx.objectStore('heads').put({ length: bytes.length, gen: (h?.gen ?? 0) + 1 }, name);
     await done(tx);
   } catch (e) {
+    abort(tx);
     throw idbError(e, `replacing collection '${name}'`);
   }
 }

@@ -58,8 +58,9 @@ export class MetadataCache {
    * epoch it brings the collection to, and the store's fileId — one transaction.
    */
   async apply(name, { clear = false, deletes = [], puts = [] }, epoch, fileId) {
+    let tx;
     try {
-      const tx = this.#db.transaction(['rows', 'epochs'], 'readwrite');
+      tx = this.#db.transaction(['rows', 'epochs'], 'readwrite');
       const rows = tx.objectStore('rows');
       const epochs = tx.objectStore('epochs');
       if (clear) rows.delete(range(name));
@@ -69,6 +70,7 @@ export class MetadataCache {
       epochs.put({ epoch, rows: n, fileId }, name);
       await done(tx);
     } catch (e) {
+      try { tx?.abort(); } catch { /* finished */ }
       throw idbError(e, `writing the metadata cache of '${name}'`);
     }
   }

@@ -70,7 +70,23 @@ export class Session {
    * keep it in memory until settle() commits it (idb/mirror-device.js).
    */
   async #write(a, fn, change = {}) {
-    const s = this.#col(a);
+    const s0 = this.#col(a);
+    if (!s0.fsb) return this.#writeNow(s0, fn, change);
+    // A browser store's writes run one at a time, each to its end (durable, cached, noticed): an
+    // asynchronous device must not have a commit in flight while the next write — a compaction
+    // that switches devices, a hybrid cache update that reads rows back — runs.
+    const prev = s0.writeTurn ?? Promise.resolve();
+    let done;
+    s0.writeTurn = new Promise((r) => { done = r; });
+    await prev;
+    try {
+      return await this.#writeNow(live(s0), fn, change);
+    } finally {
+      done();
+    }
+  }
+
+  async #writeNow(s, fn, change) {
     if (s.fsb && s.lock) {
       await s.lock.ensure(); // the browser lease, re-checked where Web Locks are absent
       live(s); // a close() may have come in meanwhile

@@ -251,3 +251,40 @@ test('a cache of another store of the same name (deleted and recreated without t
     await ctx.close();
   }
 });
+
+test('hybrid on the main thread: a failed write after a good one leaves the cache matching the store', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page } = await newPage(ctx, server);
+    const r = await inPage(page, { path: dbName('failed') }, async (veclite, row, a) => {
+      let db = await veclite.createDatabase({ backend: 'opfs', path: a.path, workers: 0, cache: 'indexeddb' });
+      let col = await db.createCollection('docs', { dimension: a.dim });
+      await col.insertBatch(Array.from({ length: 3 }, (_, i) => row(i)));
+      // the second swap-file write from now on fails: the OPFS quota is exhausted
+      const cw = FileSystemFileHandle.prototype.createWritable;
+      let calls = 0;
+      FileSystemFileHandle.prototype.createWritable = function (...args) {
+        calls += 1;
+        if (calls === 2) return Promise.reject(new DOMException('quota', 'QuotaExceededError'));
+        return cw.apply(this, args);
+      };
+      const p1 = col.update('r1', { metadata: { v: 'A' } });
+      await new Promise((res) => setTimeout(res, 0));
+      const p2 = col.update('r1', { metadata: { v: 'B' } }).then(() => 'resolved', (e) => e.code);
+      await p1;
+      const second = await p2;
+      FileSystemFileHandle.prototype.createWritable = cw;
+      await db.close().catch(() => {});
+      db = await veclite.createDatabase({ backend: 'opfs', path: a.path, workers: 0, cache: 'indexeddb' });
+      col = await db.getCollection('docs');
+      const out = { second, stored: (await col.get('r1')).metadata, cached: await col.cachedMetadata('r1'), cache: (await col.status()).cache };
+      await db.close();
+      return out;
+    });
+    assert.equal(r.second, 'EIO');
+    assert.deepEqual(r.stored, { v: 'A' });
+    assert.deepEqual(r.cached, r.stored, 'the cache holds what the store holds');
+  } finally {
+    await ctx.close();
+  }
+});

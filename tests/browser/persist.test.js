@@ -437,3 +437,73 @@ test('without Web Locks a writer whose lease was taken over gets ELOCK on its ne
     await ctx.close();
   }
 });
+
+for (const b of BACKENDS.filter((x) => x.workers === 0 || x.backend === 'indexeddb')) {
+  test(`${b.name}: writes overlapping a compact() all land, and the store reopens verified`, { timeout: 60_000 }, async () => {
+    const ctx = await browser.newContext();
+    try {
+      const { page } = await newPage(ctx, server);
+      const o = { backend: b.backend, workers: 0, path: dbName('overlap'), dim: DIM };
+      const r = await page.evaluate(async (a) => {
+        const m = await import('/web/index.js');
+        const { row } = await import('/tests/browser/pages/rows.js');
+        const db = await m.createDatabase({ backend: a.backend, path: a.path, workers: 0 });
+        const col = await db.createCollection('docs', { dimension: a.dim, metric: 'euclidean' });
+        await col.insert(row(0, a.dim));
+        const p1 = col.insert(row(1, a.dim)); // its commit still in flight
+        await new Promise((res) => setTimeout(res, 0));
+        await Promise.all([col.insert(row(2, a.dim)), col.compact(), col.insert(row(3, a.dim))]);
+        await p1;
+        await db.close();
+        return true;
+      }, o);
+      assert.equal(r, true);
+      await page.reload();
+      const after = await page.evaluate(async (a) => {
+        const m = await import('/web/index.js');
+        const db = await m.createDatabase({ backend: a.backend, path: a.path, workers: 0 });
+        const col = await db.getCollection('docs');
+        const out = { count: await col.count(), verify: (await col.verify()).ok };
+        await db.close();
+        return out;
+      }, o);
+      assert.deepEqual(after, { count: 4, verify: true });
+    } finally {
+      await ctx.close();
+    }
+  });
+}
+
+test('indexeddb: a compaction whose chunk put throws at once changes nothing (the transaction is aborted)', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page } = await newPage(ctx, server);
+    const o = { path: dbName('putthrow'), dim: DIM };
+    const r = await page.evaluate(async (a) => {
+      const m = await import('/web/index.js');
+      const { row } = await import('/tests/browser/pages/rows.js');
+      const db = await m.createDatabase({ backend: 'indexeddb', path: a.path });
+      const col = await db.createCollection('docs', { dimension: a.dim, metric: 'euclidean' });
+      await col.insertBatch(Array.from({ length: 20 }, (_, i) => row(i, a.dim)));
+      await col.delete(['r0', 'r1']);
+      const put = IDBObjectStore.prototype.put;
+      let armed = true;
+      IDBObjectStore.prototype.put = function (...args) {
+        if (armed && this.name === 'chunks') { armed = false; throw new DOMException('quota', 'QuotaExceededError'); }
+        return put.apply(this, args);
+      };
+      let code = 'resolved';
+      try { await col.compact(); } catch (e) { code = e.code; }
+      IDBObjectStore.prototype.put = put;
+      await db.close().catch(() => {});
+      const again = await m.createDatabase({ backend: 'indexeddb', path: a.path });
+      const c2 = await again.getCollection('docs');
+      const out = { code, count: await c2.count(), verify: (await c2.verify()).ok };
+      await again.close();
+      return out;
+    }, o);
+    assert.deepEqual(r, { code: 'EIO', count: 18, verify: true });
+  } finally {
+    await ctx.close();
+  }
+});
