@@ -149,7 +149,7 @@ async function vecliteFiltered(repoRoot, simd) {
     info: {},
     async build(ds) {
       this.db = await api.createDatabase({ simd });
-      this.info.implementation = api.getImplementation();
+      this.info.implementation = api.getImplementation().build;
       const want = simd ? 'wasm-simd' : 'wasm';
       if (this.info.implementation !== want) this.info.warning = `getImplementation() is '${this.info.implementation}', expected '${want}'`;
       this.col = await this.db.createCollection('filtered', {

@@ -45,7 +45,7 @@ async function main() {
     const st = await col.status();
     await col.close();
     out({ mode, importMs: t1 - t0, engineMs: t2 - t1, openFirstQueryMs: t3 - t2, openMs: tOpen - t2, firstQueryMs: t3 - tOpen, totalMs: t3 - t0, ...sc,
-      indexLoaded: st.indexLoaded, count: st.count, implementation: api.getImplementation(), ids: hits.map((h) => Number(h.id)) });
+      indexLoaded: st.indexLoaded, count: st.count, implementation: api.getImplementation().build, ids: hits.map((h) => Number(h.id)) });
   } else if (mode === 'rvf-node') {
     const { RvfDatabase } = createRequire(path.join(repoRoot, 'package.json'))('@ruvector/rvf-node');
     const t1 = performance.now();

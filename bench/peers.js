@@ -63,7 +63,7 @@ export async function vecliteEngine({ repoRoot, simd }) {
     async prepare(ds) {
       this.ds = ds;
       this.db = await api.createDatabase({ simd });
-      this.info.implementation = api.getImplementation();
+      this.info.implementation = api.getImplementation().build;
       try { this.info.wasmInfo = api.getWasmInfo(); } catch (e) { this.info.wasmInfo = { error: String(e) }; }
       const want = simd ? 'wasm-simd' : 'wasm';
       if (this.info.implementation !== want) {

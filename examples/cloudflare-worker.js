@@ -75,7 +75,7 @@ export default {
     try {
       const { docs, dimension } = await open(env);
       if (request.method === 'GET' && pathname === '/') {
-        return json({ implementation: getImplementation(), simdEnabled: getWasmInfo().simdEnabled,
+        return json({ implementation: getImplementation().build, simdEnabled: getWasmInfo().simdEnabled,
           count: await docs.count(), dimension });
       }
       if (request.method === 'POST' && pathname === '/upsert') {

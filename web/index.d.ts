@@ -196,6 +196,8 @@ export interface CollectionConfig {
   index?: HnswIndexConfig | FlatIndexConfig;
   /** Fix the id kind up front; otherwise the first insert decides. */
   idType?: 'string' | 'number';
+  /** Capacity: inserts that would take the collection past it reject with EBUDGET. */
+  maxElements?: number;
 }
 
 export interface CollectionStats {
@@ -372,6 +374,8 @@ export class Collection {
   readonly metric: Metric;
   /** Insert or replace (upsert) one vector. */
   insert(record: VectorRecord): Promise<void>;
+  /** The seed's form: insert(id, vector, metadata?). */
+  insert(id: Id, vector: Vector, metadata?: Metadata): Promise<void>;
   /**
    * Insert or replace many vectors atomically (all or nothing). Resolves to the number of
    * distinct ids written: an id given several times counts once, and its last row wins.
@@ -384,7 +388,10 @@ export class Collection {
   /** The stored row, or null. */
   get(id: Id): Promise<StoredRecord | null>;
   /** Change the vector and/or replace the metadata; rejects with ENOTFOUND if absent. */
-  update(id: Id, patch: { vector?: Vector; metadata?: Metadata | null }): Promise<void>;
+  /** Resolves true if the id existed and was updated, false (changing nothing) if it is absent. */
+  update(id: Id, patch: { vector?: Vector; metadata?: Metadata | null }): Promise<boolean>;
+  /** The seed's form: update(id, vector, metadata?) — a null vector keeps the stored one. */
+  update(id: Id, vector: Vector | null, metadata?: Metadata): Promise<boolean>;
   /** Delete one id: resolves to whether it was live. */
   delete(id: Id): Promise<boolean>;
   /** Delete many ids: resolves to how many were live. */
@@ -462,13 +469,20 @@ export class Database {
   private constructor();
   /** The engine build this database runs on. */
   readonly implementation: 'wasm-simd' | 'wasm';
-  createCollection(name: string, config: CollectionConfig): Promise<Collection>;
-  /** Rejects with ENOTFOUND if there is no collection of that name. */
-  getCollection(name: string): Promise<Collection>;
+  /** Without config (or for what it leaves out): the createDatabase defaults (dimensions, metric, m, efConstruction, maxElements). */
+  createCollection(name: string, config?: Partial<CollectionConfig>): Promise<Collection>;
+  /** Resolves null if there is no collection of that name. */
+  getCollection(name: string): Promise<Collection | null>;
   /** Names in creation order. */
   listCollections(): Promise<string[]>;
-  /** Frees the collection; its object then rejects with ECLOSED. ENOTFOUND if absent. */
-  deleteCollection(name: string): Promise<void>;
+  /**
+   * Closes the collection (its object then rejects with ECLOSED) and removes its stored data: the
+   * .rvf file (Node), the OPFS file or IndexedDB records (browsers); ELOCK while another writer
+   * holds it. Resolves true if it existed, false if there was none of that name.
+   */
+  deleteCollection(name: string): Promise<boolean>;
+  /** The seed's statistics, over the collections open in this database. */
+  stats(): Promise<DatabaseStats>;
   /** Closes every collection (persisting graphs, releasing locks); later calls reject with ECLOSED. Idempotent. */
   close(): Promise<void>;
   /** The directory of a file database, or null in memory. */
@@ -509,6 +523,17 @@ export interface DatabaseConfig {
    * them and searchBatch splits its queries. 0 (the default, see initWorkerPool): this thread.
    */
   workers?: number;
+  /** The seed's collection defaults: what createCollection(name) uses when its config leaves them out. */
+  dimensions?: number;
+  metric?: 'cosine' | 'euclidean' | 'dotProduct';
+  m?: number;
+  efConstruction?: number;
+  /** Capacity of each collection: inserts past it reject with EBUDGET. */
+  maxElements?: number;
+  /** Only 'none' in this version (anything else is EINVAL, never silently ignored). */
+  quantization?: 'none';
+  /** The seed's name for simd. */
+  simdEnabled?: boolean;
   /**
    * Hybrid mode (backend 'opfs' only): keep each row's metadata in an IndexedDB cache beside the
    * .rvf files, reconciled by epoch on open (docs/browser.md §4).
@@ -582,7 +607,39 @@ export function migrate(options: { from: { backend: 'indexeddb' | 'opfs'; path: 
   to: { backend: 'indexeddb' | 'opfs'; path: string }; dryRun?: boolean; verify?: boolean }): Promise<MigrateReport>;
 
 /** The build in use: the last loaded, or before any load the one that would load. */
-export function getImplementation(): 'wasm-simd' | 'wasm';
+export interface Implementation {
+  /** Always 'wasm': veclite has no native addon. */
+  type: 'wasm';
+  /** The engine build: the last loaded, or before any load the one that would load. */
+  build: 'wasm-simd' | 'wasm';
+  simd: boolean;
+}
+
+/** The implementation in use; String(getImplementation()) is the build. */
+export function getImplementation(): Implementation;
+
+/** Load (compile) the engine now rather than on the first createDatabase. */
+export function initialize(options?: { simd?: boolean; wasmModule?: WebAssembly.Module }): Promise<Implementation>;
+
+/**
+ * Databases created from now on without a path or backend keep their collections in the
+ * IndexedDB database `name`. Resolves false, changing nothing, where IndexedDB is missing.
+ */
+export function enableIndexedDb(name: string): Promise<boolean>;
+
+export interface DatabaseStats {
+  vectorCount: number;
+  /** The createDatabase default, else the one open collection's, else null. */
+  dimensions: number | null;
+  metric: 'cosine' | 'euclidean' | 'dotProduct' | null;
+  /** Bytes the engine holds for the open collections. */
+  memoryUsage: number;
+  /** Bytes of their HNSW graphs. */
+  indexSize: number;
+  quantization: 'none';
+  simdEnabled: boolean;
+  collections: Array<{ name: string; count: number; dimension: number; metric: string }>;
+}
 
 export interface WasmInfo {
   simdEnabled: boolean;

@@ -30,6 +30,13 @@ import { predicateSearch } from './predicate.js';
 export { VecliteError };
 export { recoverCollection } from './recover.js';
 
+/** Only this module constructs Database and Collection objects. */
+const INTERNAL = Symbol('veclite.internal');
+
+function notConstructible(what, how) {
+  return new VecliteError('EINVAL', `${what} objects are not constructed directly: ${how}`);
+}
+
 /** Live pools, for getWasmInfo().workerPoolSize. @type {Set<any>} */
 const POOLS = new Set();
 /** Workers createDatabase uses when its config does not say (initWorkerPool). */
@@ -78,7 +85,8 @@ export class Collection {
   #onClose;
 
   /** @hideconstructor */
-  constructor(client, info, limits, onClose = null) {
+  constructor(token, client, info, limits, onClose = null) {
+    if (token !== INTERNAL) throw notConstructible('Collection', 'get one from db.createCollection(), db.getCollection() or openCollection()');
     this.#client = client;
     this.#col = info.col;
     this.#c = { name: info.name, dim: info.dim, metric: info.metric, limits, impl: info.impl };
@@ -117,9 +125,13 @@ export class Collection {
     return this.#client.call(type, { col: this.#col, ...args });
   }
 
-  /** @param {{ id: string|number|bigint, vector: Float32Array|number[], metadata?: object }} item */
-  async insert(item) {
+  /**
+   * Insert or replace one vector: insert({ id, vector, metadata? }), or the seed's form
+   * insert(id, vector, metadata?).
+   */
+  async insert(item, ...rest) {
     this.#live();
+    if (rest.length || typeof item !== 'object' || item === null) item = { id: item, vector: rest[0], ...(rest[1] === undefined ? {} : { metadata: rest[1] }) };
     const rows = inspect('insert', () => readRows(this.#now(), [item], 'insert'));
     const r = await this.#send('insert', { ...rows, where: 'insert' });
     this.#c.dim = r.dim;
@@ -185,11 +197,26 @@ export class Collection {
     return this.#send('get', { id });
   }
 
-  /** Change the vector and/or replace the metadata of an existing id (ENOTFOUND if absent). */
-  async update(id, patch) {
+  /**
+   * Change the vector and/or replace the metadata of an existing id: update(id, { vector?,
+   * metadata? }), or the seed's form update(id, vector, metadata?) (a null vector keeps it).
+   * @returns {Promise<boolean>} true if the id existed and was updated, false if it is absent
+   */
+  async update(id, patch, ...rest) {
     this.#live();
-    const p = inspect('update', () => readPatch(this.#now(), id, patch));
-    await this.#send('update', p);
+    const p = inspect('update', () => {
+      const seedForm = rest.length > 0 || patch === null || Array.isArray(patch) || ArrayBuffer.isView(patch);
+      const pt = !seedForm ? patch
+        : { ...(patch === null || patch === undefined ? {} : { vector: patch }), ...(rest[0] === undefined ? {} : { metadata: rest[0] }) };
+      return readPatch(this.#now(), id, pt);
+    });
+    try {
+      await this.#send('update', p);
+      return true;
+    } catch (e) {
+      if (e.code === 'ENOTFOUND') return false;
+      throw e;
+    }
   }
 
   /** Delete one id (-> whether it was live) or an array of ids (-> how many were live). */
@@ -247,7 +274,7 @@ export class Collection {
       throw einval(`derive(path): path must be a non-empty string or undefined (got ${describe(path)})`);
     }
     const info = await this.#send('derive', { path });
-    return new Collection(this.#client, info, this.#c.limits);
+    return new Collection(INTERNAL, this.#client, info, this.#c.limits);
   }
 
   /** The committed segment directory, in file order ([] for a plain in-memory collection). */
@@ -324,9 +351,13 @@ export class Database {
   #objects = new Map();
 
   #backend;
+  /** createCollection(name) defaults from createDatabase({ dimensions, metric, m, efConstruction, maxElements }) */
+  #defaults;
 
   /** @hideconstructor */
-  constructor(client, db, info, path, backend) {
+  constructor(token, client, db, info, path, backend, defaults = {}) {
+    if (token !== INTERNAL) throw notConstructible('Database', 'create one with createDatabase()');
+    this.#defaults = defaults;
     this.#client = client;
     this.#db = db;
     this.#info = info;
@@ -345,7 +376,7 @@ export class Database {
   #object(info) {
     let col = this.#objects.get(info.col);
     if (!col) {
-      col = new Collection(this.#client, info, this.#info.limits, (c) => {
+      col = new Collection(INTERNAL, this.#client, info, this.#info.limits, (c) => {
         if (this.#objects.get(info.col) === c) this.#objects.delete(info.col);
       });
       this.#objects.set(info.col, col);
@@ -366,14 +397,40 @@ export class Database {
   /** Create a collection (in a file database: `<name>.rvf`, under its writer lock). */
   async createCollection(name, config) {
     this.#live('createCollection');
-    const cfg = inspect('createCollection', () => plainCopy(config, 'createCollection: config'));
+    const cfg = inspect('createCollection', () => {
+      const c = plainCopy(config, 'createCollection: config');
+      if (c !== undefined && (c === null || typeof c !== 'object' || Array.isArray(c))) return c; // refused with its own message
+      // the database's defaults (createDatabase({ dimensions, metric, m, efConstruction, maxElements })) fill what config leaves out
+      const d = this.#defaults;
+      const out = { ...(c ?? {}) };
+      if (out.dimension === undefined && d.dimension !== undefined) out.dimension = d.dimension;
+      if (out.metric === undefined && d.metric !== undefined) out.metric = d.metric;
+      if (out.maxElements === undefined && d.maxElements !== undefined) out.maxElements = d.maxElements;
+      if (out.index === undefined && (d.m !== undefined || d.efConstruction !== undefined)) {
+        out.index = { type: 'hnsw', ...(d.m === undefined ? {} : { m: d.m }), ...(d.efConstruction === undefined ? {} : { efConstruction: d.efConstruction }) };
+      }
+      if (out.dimension === undefined && c === undefined) {
+        throw einval('createCollection(name): give a config like { dimension: 384 }, or createDatabase({ dimensions }) for every collection');
+      }
+      return out;
+    });
     return this.#object(await this.#client.call('createCollection', { db: this.#db, name: nameArg(name, 'createCollection'), config: cfg }));
   }
 
-  /** An existing collection (a file database opens `<name>.rvf` as its writer); ENOTFOUND if none. */
+  /**
+   * An existing collection (a file or browser database opens its store as its writer), or null
+   * when there is none of that name.
+   */
   async getCollection(name) {
     this.#live('getCollection');
-    return this.#object(await this.#client.call('getCollection', { db: this.#db, name: nameArg(name, 'getCollection') }));
+    try {
+      return this.#object(await this.#client.call('getCollection', {
+        db: this.#db, name: nameArg(name, 'getCollection'), maxElements: this.#defaults.maxElements,
+      }));
+    } catch (e) {
+      if (e.code === 'ENOTFOUND' && /no collection named/.test(e.message)) return null;
+      throw e;
+    }
   }
 
   /** Names of all collections. */
@@ -382,13 +439,51 @@ export class Database {
     return this.#client.call('listCollections', { db: this.#db });
   }
 
-  /** Delete a collection (its object then rejects with ECLOSED); ENOTFOUND if none. */
+  /**
+   * Delete a collection: close it (its object then rejects with ECLOSED) and remove its stored
+   * data — the `<name>.rvf` file (Node), the OPFS file or IndexedDB records (browsers). A store
+   * another writer holds is refused (ELOCK).
+   * @returns {Promise<boolean>} true if it existed, false if there was none of that name
+   */
   async deleteCollection(name) {
     this.#live('deleteCollection');
-    await this.#client.call('deleteCollection', { db: this.#db, name: nameArg(name, 'deleteCollection') });
+    try {
+      await this.#client.call('deleteCollection', { db: this.#db, name: nameArg(name, 'deleteCollection') });
+    } catch (e) {
+      if (e.code === 'ENOTFOUND' && /no collection named/.test(e.message)) return false;
+      throw e;
+    }
     for (const col of this.#objects.values()) {
       if (col.name === name) col._closed(`collection '${name}': collection '${name}' was deleted`);
     }
+    return true;
+  }
+
+  /**
+   * The seed's database statistics, over the collections open in this database:
+   * { vectorCount, dimensions, metric, memoryUsage, indexSize, quantization, simdEnabled, collections }.
+   */
+  async stats() {
+    this.#live('stats');
+    let vectorCount = 0, memoryUsage = 0, indexSize = 0;
+    const per = [];
+    for (const col of this.#objects.values()) {
+      let st;
+      try { st = await col.stats(); } catch (e) { if (e.code === 'ECLOSED') continue; throw e; }
+      vectorCount += st.count;
+      memoryUsage += st.memoryBytes;
+      indexSize += st.graphBytes;
+      per.push({ name: col.name, count: st.count, dimension: st.dimension, metric: st.metric });
+    }
+    const one = per.length === 1 ? per[0] : null;
+    return {
+      vectorCount, memoryUsage, indexSize,
+      dimensions: this.#defaults.dimension ?? one?.dimension ?? null,
+      metric: this.#defaults.metric ?? one?.metric ?? null,
+      quantization: 'none',
+      simdEnabled: this.#info.implementation === 'wasm-simd',
+      collections: per,
+    };
   }
 
   /** Close every collection and free the engine (and a pool's workers). */
@@ -450,6 +545,29 @@ function backendError(where, backend) {
     "'opfs' and 'indexeddb' (browsers)");
 }
 
+/**
+ * The seed's collection defaults of createDatabase: dimensions, metric, m, efConstruction and
+ * maxElements become what createCollection(name) uses when its config leaves them out; the
+ * values themselves are checked by createCollection. quantization other than 'none' is refused
+ * (this version has none: accepting it would be a silent no-op).
+ */
+function seedDefaults(config) {
+  const d = {};
+  if (config.dimensions !== undefined) d.dimension = config.dimensions;
+  if (config.metric !== undefined) d.metric = config.metric;
+  if (config.m !== undefined) d.m = config.m;
+  if (config.efConstruction !== undefined) d.efConstruction = config.efConstruction;
+  if (config.maxElements !== undefined) d.maxElements = intIn(config.maxElements, 1, 0xFFFFFFFF, 'createDatabase: maxElements');
+  if (config.quantization !== undefined && config.quantization !== 'none' && config.quantization !== null) {
+    throw einval(`createDatabase: quantization ${typeof config.quantization === 'string' ? `'${config.quantization}'` : describe(config.quantization)} ` +
+      "is not available in this version of veclite (vectors are stored as float32); leave it out or pass 'none'");
+  }
+  return plainCopy(d, 'createDatabase');
+}
+
+/** Where createDatabase() without a path or backend keeps its data (enableIndexedDb). @type {object|null} */
+let defaultStorage = null;
+
 /** Lease options for a browser store, naming this page (or worker) as the holder. */
 function leaseFor(o) {
   if (!BROWSER_BACKENDS.includes(o.backend)) return undefined;
@@ -475,7 +593,17 @@ export async function createDatabase(config = {}) {
     if (config === null || typeof config !== 'object' || Array.isArray(config)) {
       throw einval(`createDatabase(config): config must be an object (got ${describe(config)})`);
     }
-    checkKeys(config, ['simd', 'wasmModule', 'backend', 'path', 'workers', 'lease', 'cache'], 'createDatabase config');
+    checkKeys(config, ['simd', 'wasmModule', 'backend', 'path', 'workers', 'lease', 'cache',
+      'dimensions', 'metric', 'm', 'efConstruction', 'quantization', 'simdEnabled', 'maxElements'], 'createDatabase config');
+    const defaults = seedDefaults(config);
+    if (config.simdEnabled !== undefined && typeof config.simdEnabled !== 'boolean') {
+      throw einval(`createDatabase: simdEnabled must be true or false (got ${describe(config.simdEnabled)})`);
+    }
+    if (config.simd !== undefined && config.simdEnabled !== undefined && config.simd !== config.simdEnabled) {
+      throw einval('createDatabase: simd and simdEnabled disagree; give one of them');
+    }
+    const storage = config.path === undefined && config.backend === undefined ? defaultStorage : null;
+    if (storage) config = { ...config, ...storage };
     if (config.cache !== undefined && config.cache !== 'indexeddb') {
       throw einval(`createDatabase: cache must be 'indexeddb' (hybrid mode) or left out (got ${describe(config.cache)})`);
     }
@@ -504,7 +632,7 @@ export async function createDatabase(config = {}) {
     const workers = config.workers === undefined && backend === 'opfs' && inPage && defaultWorkers === 0
       ? 1 : workersArg(config.workers, 'createDatabase');
     return {
-      backend, simd: config.simd, wasmModule: config.wasmModule, path, workers, lease, cache: config.cache,
+      backend, simd: config.simd ?? config.simdEnabled, wasmModule: config.wasmModule, path, workers, lease, cache: config.cache, defaults,
       defaulted: config.backend === undefined && path !== undefined && !isNode,
     };
   });
@@ -530,7 +658,7 @@ export async function createDatabase(config = {}) {
   try {
     const r = await client.call('createDatabase', o.backend === 'memory' ? {}
       : { path: o.path, backend: o.backend === 'node' ? undefined : o.backend, lease: leaseFor(o), cache: o.cache });
-    return new Database(client, r.db, info, r.path, r.backend);
+    return new Database(INTERNAL, client, r.db, info, r.path, r.backend, o.defaults);
   } catch (e) {
     client.terminate();
     throw e;
@@ -599,7 +727,7 @@ export async function openCollection(source, options = {}) {
       source, readOnly: o.readOnly, create: o.create, ef: o.ef, followMs: o.followMs,
       backend: BROWSER_BACKENDS.includes(o.backend) ? o.backend : undefined, lease: leaseFor(o),
     });
-    return new Collection(client, colInfo, info.limits);
+    return new Collection(INTERNAL, client, colInfo, info.limits);
   } finally {
     endSession(client);
   }
@@ -650,12 +778,51 @@ export async function initWorkerPool(n) {
   return { workers: defaultWorkers };
 }
 
+/** 'wasm-simd' | 'wasm': the build last loaded, or before any load the one that would load. */
+function buildName() {
+  return (lastLoadedSimd ?? simdSupported()) ? 'wasm-simd' : 'wasm';
+}
+
 /**
- * The engine build in use: the last one loaded, or before any load the one that would load.
- * @returns {'wasm-simd'|'wasm'}
+ * The implementation in use (the seed's shape): { type: 'wasm', build: 'wasm-simd' | 'wasm',
+ * simd } — type is always 'wasm' (veclite has no native addon); build names the engine build,
+ * the last one loaded or, before any load, the one that would load. String(getImplementation())
+ * is the build.
  */
 export function getImplementation() {
-  return (lastLoadedSimd ?? simdSupported()) ? 'wasm-simd' : 'wasm';
+  const build = buildName();
+  return Object.freeze({ type: 'wasm', build, simd: build === 'wasm-simd', toString: () => build });
+}
+
+/**
+ * Load the engine now instead of on the first createDatabase (the seed's initialize): compiles
+ * the build this runtime will use, so a later createDatabase starts at once.
+ * @param {{ simd?: boolean, wasmModule?: WebAssembly.Module }} [options]
+ * @returns {Promise<{ type: 'wasm', build: string, simd: boolean }>}
+ */
+export async function initialize(options = {}) {
+  const o = inspect('initialize', () => {
+    if (!isPlainObject(options)) throw einval(`initialize(options): options must be an object (got ${describe(options)})`);
+    checkKeys(options, ['simd', 'wasmModule'], 'initialize options');
+    return { simd: options.simd, wasmModule: options.wasmModule };
+  });
+  const r = await resolveWasm(o);
+  lastLoadedSimd = r.simd;
+  return getImplementation();
+}
+
+/**
+ * The seed's enableIndexedDb(name): databases created from now on without a path or backend keep
+ * their collections in the IndexedDB database `name` (docs/browser.md). Resolves false, changing
+ * nothing, where IndexedDB is missing (Node).
+ * @param {string} name
+ * @returns {Promise<boolean>}
+ */
+export async function enableIndexedDb(name) {
+  if (typeof name !== 'string' || name.length === 0) throw einval(`enableIndexedDb(name): name must be a non-empty string (got ${describe(name)})`);
+  if (!available().indexeddb) return false;
+  defaultStorage = { backend: 'indexeddb', path: name };
+  return true;
 }
 
 /**
@@ -667,7 +834,7 @@ export function getWasmInfo() {
   let workers = 0;
   for (const p of POOLS) workers += p.workers;
   return {
-    simdEnabled: getImplementation() === 'wasm-simd',
+    simdEnabled: buildName() === 'wasm-simd',
     simdSupported: simdSupported(),
     workerPoolSize: workers,
     indexedDbEnabled: available().indexeddb,

@@ -42,9 +42,38 @@ export function commitInfo(s) {
   return out;
 }
 
+/**
+ * EBUDGET when rows would take the collection past its maxElements (a handle's capacity limit,
+ * from createCollection / createDatabase): counts the batch's distinct ids that are not live
+ * yet. Runs before anything changes (no field name is registered for a refused write).
+ */
+function checkCapacity(s, ids, where) {
+  const live = s.engine.count(s.h);
+  if (live + ids.length <= s.maxElements) return;
+  const seen = new Set();
+  const pairs = new Uint32Array(2 * ids.length);
+  let n = 0, fresh = 0;
+  for (const id of ids) {
+    const key = typeof id === 'bigint' ? `n${id}` : typeof id === 'number' ? `n${id}` : `s${id}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (resolveId(s, id, pairs, n, where)) n++;
+    else fresh++; // a string id never seen
+  }
+  if (n) {
+    const g = s.engine.getBatch(s.h, s.dim, n, pairs.subarray(0, 2 * n), false, false);
+    for (let i = 0; i < n; i++) if (!g.found[i]) fresh++;
+  }
+  if (live + fresh > s.maxElements) {
+    throw new VecliteError('EBUDGET', `${where}: collection '${s.name}' holds at most maxElements = ${s.maxElements} vectors; ` +
+      `it has ${live} and this write adds ${fresh} new one${fresh === 1 ? '' : 's'}; raise maxElements or delete some`);
+  }
+}
+
 export function insert(s, a) {
   writable(s, a.where);
   if (a.ids.length === 0) return { written: 0, dim: s.dim };
+  if (s.maxElements && s.dim) checkCapacity(s, a.ids, a.where);
   const r = encodeRows(s, a, a.where);
   engineUpsert(s, r.n, r.ids, r.vecs, r.meta, r.metaOff);
   commitRows(s, r);

@@ -10,7 +10,7 @@ import { CMP, NO_FIELD, OP } from './filter.js';
 import { checkKeys, intIn, putNumeric } from './values.js';
 
 export const METRICS = Object.freeze({ cosine: 'COSINE', euclidean: 'L2', dotProduct: 'DOT' });
-const COLLECTION_KEYS = ['dimension', 'metric', 'index', 'idType'];
+const COLLECTION_KEYS = ['dimension', 'metric', 'index', 'idType', 'maxElements'];
 const HNSW_KEYS = ['type', 'm', 'efConstruction', 'ef', 'seed'];
 
 export function parseCollectionConfig(config, C) {
@@ -57,8 +57,10 @@ export function parseCollectionConfig(config, C) {
     }
     idKind = config.idType;
   }
+  const maxElements = config.maxElements === undefined ? 0
+    : intIn(config.maxElements, 1, 0xFFFFFFFF, 'createCollection: maxElements');
   return {
-    dim, metric, kind, idKind,
+    dim, metric, kind, idKind, maxElements,
     c: {
       dim, metric: C.metrics[METRICS[metric]], kind: C.kinds[kind === 'flat' ? 'FLAT' : 'HNSW'],
       m, efConstruction: efC, ef, seedLo, seedHi,

@@ -122,6 +122,40 @@ export class Session {
     return d;
   }
 
+  /** getCollection: an open collection, one being opened, or a file/browser store opened now. */
+  async #getCollection(a) {
+    const d = this.#db(a, 'getCollection');
+    const name = a.name;
+    this.#checkDbName(d, name, 'getCollection');
+    if (d.deleting.has(name)) {
+      await this.#deletesDone(d, name);
+      this.#db(a, 'getCollection');
+    }
+    const s = d.cols.get(name);
+    if (s) return this.#info(s);
+    const pending = d.opening.get(name);
+    if (pending) return pending;
+    if (d.fsb && (await d.fsb.exists(name))) {
+      return this.#openIn(d, name, async () => this.#fsbState(d, name, { readOnly: false, createCfg: null }, null));
+    }
+    if (d.dir) {
+      const N = d.N;
+      const file = this.#file(d, name);
+      if (N.fs.existsSync(file)) {
+        return this.#openIn(d, name, async () => {
+          const lost = { s: null };
+          const opened = await N.nb.openFileStore(N, this.engine, file, {
+            readOnly: false, createCfg: null,
+            onLockLost: (e) => { if (lost.s) lost.s.lockLost = e; },
+          });
+          lost.s = this.#fileState(d, name, opened, null);
+          return lost.s;
+        });
+      }
+    }
+    throw new VecliteError('ENOTFOUND', `getCollection: no collection named '${name}'; create it with createCollection`);
+  }
+
   /** Give a collection state a handle and describe it for the facade. */
   #adoptState(s) {
     if (!s.handle) {
@@ -185,8 +219,9 @@ export class Session {
         throw einval(`createCollection: collection '${name}' already exists; use getCollection('${name}') or deleteCollection it first`);
       }
       const cfg = parseCollectionConfig(a.config, this.engine.C);
+      const withCap = (s) => { s.maxElements = cfg.maxElements; return s; };
       if (d.fsb) {
-        return this.#openIn(d, name, async () => this.#fsbState(d, name, { readOnly: false, createCfg: cfg.c, mustCreate: true }, cfg.idKind));
+        return this.#openIn(d, name, async () => withCap(await this.#fsbState(d, name, { readOnly: false, createCfg: cfg.c, mustCreate: true }, cfg.idKind)));
       }
       if (d.dir) {
         const N = d.N;
@@ -196,7 +231,7 @@ export class Session {
             readOnly: false, createCfg: cfg.c, mustCreate: true,
             onLockLost: (e) => { if (lost.s) lost.s.lockLost = e; },
           });
-          lost.s = this.#fileState(d, name, opened, cfg.idKind);
+          lost.s = withCap(this.#fileState(d, name, opened, cfg.idKind));
           return lost.s;
         });
       }
@@ -213,47 +248,23 @@ export class Session {
             this.engine.ioFree(ref);
             throw e;
           }
-          return storeCollection(this.engine, this.impl, st, {
+          return withCap(storeCollection(this.engine, this.impl, st, {
             name, readOnly: false, dev, ref, createIdKind: cfg.idKind, detach: this.#detacher(d, name),
-          });
+          }));
         });
       }
       const s = indexCollection(this.engine, this.impl, cfg, name);
+      s.maxElements = cfg.maxElements;
       s.detach = this.#detacher(d, name);
       d.cols.set(name, s);
       return this.#adoptState(s);
     },
     getCollection: async (a) => {
-      const d = this.#db(a, 'getCollection');
-      const name = a.name;
-      this.#checkDbName(d, name, 'getCollection');
-      if (d.deleting.has(name)) {
-        await this.#deletesDone(d, name);
-        this.#db(a, 'getCollection');
-      }
-      const s = d.cols.get(name);
-      if (s) return this.#info(s);
-      const pending = d.opening.get(name);
-      if (pending) return pending;
-      if (d.fsb && (await d.fsb.exists(name))) {
-        return this.#openIn(d, name, async () => this.#fsbState(d, name, { readOnly: false, createCfg: null }, null));
-      }
-      if (d.dir) {
-        const N = d.N;
-        const file = this.#file(d, name);
-        if (N.fs.existsSync(file)) {
-          return this.#openIn(d, name, async () => {
-            const lost = { s: null };
-            const opened = await N.nb.openFileStore(N, this.engine, file, {
-              readOnly: false, createCfg: null,
-              onLockLost: (e) => { if (lost.s) lost.s.lockLost = e; },
-            });
-            lost.s = this.#fileState(d, name, opened, null);
-            return lost.s;
-          });
-        }
-      }
-      throw new VecliteError('ENOTFOUND', `getCollection: no collection named '${name}'; create it with createCollection`);
+      const info = await this.#getCollection(a);
+      // a database's maxElements default applies to the collections it opens
+      const s = this.#cols.get(info.col);
+      if (a.maxElements && s && !s.maxElements) s.maxElements = a.maxElements;
+      return info;
     },
     restoreCollection: async (a) => {
       // A pool's new writer takes over a collection of a memory database from a replica's image.

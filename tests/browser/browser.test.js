@@ -13,9 +13,9 @@
 // tools/serve.mjs serves the repo on a random 127.0.0.1 port; no browser is ever downloaded — a
 // missing /usr/bin/chromium FAILS every test with a hint to run tools/ensure-deps.sh.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PAGE, startBrowser, within } from './harness.js';
+import { PAGE, useBrowser, within } from './harness.js';
 import { DEFAULT_PARAMS } from './pages/check.js';
 
 const COLLECTIONS = ['flat-cosine', 'flat-euclidean', 'flat-dot', 'hnsw-cosine'];
@@ -24,14 +24,7 @@ const STEP_MS = 30_000;
 let browser;
 let server;
 
-before(async () => {
-  ({ browser, server } = await startBrowser());
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+useBrowser((b, s) => { browser = b; server = s; });
 
 
 /**

@@ -16,11 +16,11 @@
 // Invariants: one browser per file; a fresh context per test (closed in finally); the oracle
 // never reads what the page computed; no browser is ever downloaded.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT, startBrowser, within } from './harness.js';
+import { ROOT, useBrowser, within } from './harness.js';
 import { generate, centroid, COUNT } from '../../examples/demo-data.js';
 
 const DEMO = '/examples/browser.html';
@@ -30,14 +30,7 @@ const { docs } = generate();
 let browser;
 let server;
 
-before(async () => {
-  ({ browser, server } = await startBrowser());
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+useBrowser((b, s) => { browser = b; server = s; });
 
 /** Exact top-k by cosine (float64 over the stored float32 components), filtered. */
 function oracle(q, k, { category, years }) {

@@ -6,6 +6,7 @@
 // built file the pages load must exist first.
 
 import assert from 'node:assert/strict';
+import { before, after } from 'node:test';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,4 +61,20 @@ export async function newPage(ctx, server) {
   const resp = await page.goto(server.url + PAGE);
   assert.equal(resp?.status(), 200, `GET ${PAGE}`);
   return { page, log };
+}
+
+/**
+ * Start the server and the browser before a file's tests and close both after them;
+ * onReady(browser, server) hands them to the file.
+ */
+export function useBrowser(onReady) {
+  let b, s;
+  before(async () => {
+    ({ browser: b, server: s } = await startBrowser());
+    onReady(b, s);
+  });
+  after(async () => {
+    await b?.close();
+    await s?.close();
+  });
 }

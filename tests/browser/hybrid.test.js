@@ -12,9 +12,9 @@
 //
 // Invariants: one browser per file, a fresh context per test, unique database names.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { newPage, startBrowser, within } from './harness.js';
+import { newPage, useBrowser, within } from './harness.js';
 import { row } from './pages/rows.js';
 
 const DIM = 8;
@@ -23,14 +23,7 @@ let server;
 let seq = 0;
 const dbName = (what) => `h${process.pid}-${++seq}-${what}`;
 
-before(async () => {
-  ({ browser, server } = await startBrowser());
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+useBrowser((b, s) => { browser = b; server = s; });
 
 
 /** Run fn(veclite, rows, args) in the page; rows(i) is pages/rows.js row(i, DIM). */

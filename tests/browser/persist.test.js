@@ -17,14 +17,14 @@
 // Invariants: one browser per file; a fresh context per test (closed in finally); databases get
 // unique names; tools/serve.mjs serves the repo; no browser is ever downloaded.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
-import { ARGS, CHROMIUM, newPage, startBrowser, within } from './harness.js';
+import { ARGS, CHROMIUM, newPage, useBrowser, within } from './harness.js';
 import { createDatabase, openCollection } from '../../web/index.js';
 import { bruteForce, query, row } from './pages/rows.js';
 
@@ -42,14 +42,7 @@ let server;
 let seq = 0;
 const dbName = (what) => `t${process.pid}-${++seq}-${what}`;
 
-before(async () => {
-  ({ browser, server } = await startBrowser());
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+useBrowser((b, s) => { browser = b; server = s; });
 
 
 

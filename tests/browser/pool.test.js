@@ -24,23 +24,16 @@
 // tools/serve.mjs serves the repo on a random 127.0.0.1 port; no browser is ever downloaded — a
 // missing /usr/bin/chromium FAILS every test with a hint to run tools/ensure-deps.sh.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PAGE, startBrowser, within } from './harness.js';
+import { PAGE, useBrowser, within } from './harness.js';
 
 const STEP_MS = 30_000;
 
 let browser;
 let server;
 
-before(async () => {
-  ({ browser, server } = await startBrowser());
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+useBrowser((b, s) => { browser = b; server = s; });
 
 
 /** A fresh context + page on the test page, recording console errors, page errors, responses and workers. */

@@ -27,7 +27,7 @@ async function smoke(db) {
 test('before any load, getImplementation() names the build that would load', () => {
   // This file runs in its own process; nothing is loaded yet.
   assert.equal(simdSupported(), true, 'Node 20 supports wasm SIMD');
-  assert.equal(getImplementation(), 'wasm-simd');
+  assert.equal(getImplementation().build, 'wasm-simd');
   assert.deepEqual(getWasmInfo(), {
     simdEnabled: true, simdSupported: true, workerPoolSize: 0, indexedDbEnabled: false, opfsEnabled: false, backend: null,
   });
@@ -36,7 +36,7 @@ test('before any load, getImplementation() names the build that would load', () 
 test('auto-detect picks the SIMD build in Node', async () => {
   const db = await createDatabase();
   assert.equal(db.implementation, 'wasm-simd');
-  assert.equal(getImplementation(), 'wasm-simd');
+  assert.equal(getImplementation().build, 'wasm-simd');
   assert.equal(getWasmInfo().simdEnabled, true);
   await smoke(db);
   await db.close();
@@ -45,7 +45,7 @@ test('auto-detect picks the SIMD build in Node', async () => {
 test('{ simd: false } picks the scalar build', async () => {
   const db = await createDatabase({ simd: false });
   assert.equal(db.implementation, 'wasm');
-  assert.equal(getImplementation(), 'wasm', 'the last loaded engine');
+  assert.equal(getImplementation().build, 'wasm', 'the last loaded engine');
   assert.equal(getWasmInfo().simdEnabled, false);
   await smoke(db);
   await db.close();

@@ -2,7 +2,7 @@
 // run) by `tsc -p tests/types` in tests/js/types.test.js. Lines marked @ts-expect-error must fail
 // to type-check: they prove the types reject misuse.
 import {
-  createDatabase, getImplementation, getWasmInfo, initWorkerPool, migrate, openCollection, recoverCollection, VecliteError,
+  createDatabase, enableIndexedDb, getImplementation, getWasmInfo, initialize, initWorkerPool, migrate, openCollection, recoverCollection, VecliteError,
   type RecoverReport, type RecoveredTail, type RefreshResult,
   type Collection, type CollectionStats, type CollectionStatus, type Database, type Filter, type Id, type Metadata,
   type SegmentInfo, type Snapshot, type VerifyResult, type LockStatus, type OpenCollectionOptions,
@@ -11,7 +11,7 @@ import {
 import * as direct from '../../web/index.js';
 
 async function main(): Promise<void> {
-  const impl: 'wasm-simd' | 'wasm' = getImplementation();
+  const impl: 'wasm-simd' | 'wasm' = getImplementation().build;
   const info: WasmInfo = getWasmInfo();
   const flags: boolean[] = [info.simdEnabled, info.simdSupported, info.indexedDbEnabled, info.opfsEnabled];
   const pool: number = info.workerPoolSize;
@@ -38,8 +38,9 @@ async function main(): Promise<void> {
   await db.createCollection('dot', { dimension: 3, metric: 'dotProduct', index: { seed: 1n } });
   // @ts-expect-error unknown metric
   await db.createCollection('bad', { dimension: 3, metric: 'manhattan' });
-  // @ts-expect-error dimension is required
+  // config may leave out what createDatabase's defaults give (checked at run time)
   await db.createCollection('bad', { metric: 'cosine' });
+  // @ts-expect-error getCollection may resolve null
   const again: Collection = await db.getCollection('docs');
   const names: string[] = await db.listCollections();
   await db.deleteCollection('flat');
@@ -206,7 +207,7 @@ void workersUsage;
 
 async function hybridUsage(): Promise<void> {
   const db = await createDatabase({ backend: 'opfs', path: 'docs', cache: 'indexeddb' });
-  const col = await db.getCollection('items');
+  const col = (await db.getCollection('items')) ?? await db.createCollection('items', { dimension: 3 });
   const m = await col.cachedMetadata('a');
   const r: { rows: number; epoch: number } = await col.rebuildCache();
   const st = await col.status();
@@ -220,3 +221,23 @@ async function hybridUsage(): Promise<void> {
 }
 
 void hybridUsage;
+
+async function seedUsage(): Promise<void> {
+  const impl = await initialize();
+  const t: 'wasm' = impl.type;
+  const on: boolean = await enableIndexedDb('mydb');
+  const db = await createDatabase({ dimensions: 3, metric: 'cosine', m: 16, efConstruction: 200, maxElements: 1000, simdEnabled: true, quantization: 'none' });
+  const col = await db.createCollection('docs');
+  await col.insert('a', [1, 2, 3], { lang: 'en' });
+  const ok: boolean = await col.update('a', [3, 2, 1], { lang: 'de' });
+  const missing: Collection | null = await db.getCollection('nope');
+  const gone: boolean = await db.deleteCollection('nope');
+  const st = await db.stats();
+  const n: number = st.vectorCount;
+  void [t, on, ok, missing, gone, n];
+  // @ts-expect-error quantization other than 'none' does not exist in this version
+  await createDatabase({ quantization: 'pq' });
+  await db.close();
+}
+
+void seedUsage;

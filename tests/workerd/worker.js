@@ -65,7 +65,7 @@ async function check(build) {
   const dbOptions = build === 'simd' ? { simd: true, wasmModule: simdWasm } : { simd: false, wasmModule: scalarWasm };
   const run = await runCheck(veclite, dbOptions);
   const errors = await runErrorChecks(veclite, dbOptions);
-  return { run, errors, implementationAfter: veclite.getImplementation() };
+  return { run, errors, implementationAfter: veclite.getImplementation().build };
 }
 
 export default {

@@ -34,7 +34,7 @@ export async function runCheck(veclite, dbOptions = {}, params = {}) {
   const { createDatabase, getImplementation, getWasmInfo } = veclite;
   const run = {
     params: P,
-    implementationBefore: getImplementation(),
+    implementationBefore: getImplementation().build,
     searches: [], gets: [], withVectors: [], counts: {},
   };
   const vectors = makeVectors(P.n, P.dim, P.seed);
@@ -43,7 +43,7 @@ export async function runCheck(veclite, dbOptions = {}, params = {}) {
 
   const db = await createDatabase(dbOptions);
   try {
-    run.implementation = getImplementation();
+    run.implementation = getImplementation().build;
     run.wasmInfo = { ...getWasmInfo() };
 
     const specs = [
@@ -142,7 +142,8 @@ export async function runErrorChecks(veclite, dbOptions = {}) {
     await attempt('insert empty string id', () => scol.insert({ id: '', vector: [1, 2, 3, 4] }));
     rec.countAfterBadInserts = await col.count();
     await attempt('search with unknown filter operator', () => col.search([1, 2, 3, 4], { k: 1, filter: { a: { $foo: 1 } } }));
-    await attempt('update of a missing id', () => col.update(999, { metadata: { a: 2 } }));
+    rec.updateMissing = await col.update(999, { metadata: { a: 2 } }); // the seed's update: false, no error
+    await attempt('update with a bad patch', () => col.update(1, { colour: 'red' }));
   } finally {
     await db.close();
   }

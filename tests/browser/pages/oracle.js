@@ -243,7 +243,7 @@ export const ERROR_CASES = [
   ['insert NaN component', 'EINVAL'],
   ['insert empty string id', 'EINVAL'],
   ['search with unknown filter operator', 'EINVAL'],
-  ['update of a missing id', 'ENOTFOUND'],
+  ['update with a bad patch', 'EINVAL'],
   ['createDatabase backend "nope"', 'EBACKEND'],
   ['collection.count() after db.close()', 'ECLOSED'],
 ];
@@ -264,6 +264,7 @@ export function verifyErrors(rec) {
     if (r.code !== code) problems.push(`${what}: code ${JSON.stringify(r.code)}, expected ${code} (${r.message})`);
     if (typeof r.message !== 'string' || r.message.length < 8) problems.push(`${what}: message ${JSON.stringify(r.message)} says nothing`);
   }
+  if (rec.updateMissing !== false) problems.push(`update of a missing id resolved ${rec.updateMissing}, expected false`);
   if (rec.countAfterBadInserts !== rec.countBefore) {
     problems.push(`bad inserts changed the collection: count ${rec.countBefore} -> ${rec.countAfterBadInserts}`);
   }
