@@ -18,6 +18,7 @@ import { Progress } from '../../web/cli/progress.js';
 import { parseArgs, UsageError } from '../../web/cli/args.js';
 import { toJson } from '../../web/cli/output.js';
 import { main } from '../../web/cli/main.js';
+import { createDatabase, openCollection } from '../../web/index.js';
 
 const BIN = fileURLToPath(new URL('../../bin/veclite.js', import.meta.url));
 const HOLDER = fileURLToPath(new URL('./fixtures/cli-holder.js', import.meta.url));
@@ -424,7 +425,8 @@ describe('stores', () => {
     assert.equal(st.count, n);
     assert.equal(st.dimension, dim);
     assert.equal(st.metric, 'cosine');
-    assert.equal(st.readOnly, true, 'status opens read-only');
+    assert.ok(!('readOnly' in st), "status shows the store, not the CLI's own read-only handle");
+    assert.equal(st.writer, null, 'no writer holds the store');
     assert.equal(st.indexLoaded, true, 'the graph was persisted on close and loaded, not rebuilt');
 
     // Human output of the same query has the same ids in the same order.
@@ -612,7 +614,7 @@ describe('stores', () => {
     // The memory backend reads the same file into memory.
     const sm = await cliJson(['status', file, '--backend', 'memory']);
     assert.equal(sm.count, n - 200);
-    assert.equal(sm.readOnly, true);
+    assert.ok(!('readOnly' in sm));
     assertUsage(await cli(['delete', file, '5', '--backend', 'memory']), /--backend memory/);
   });
 
@@ -873,7 +875,7 @@ describe('stores', () => {
     });
     assert.equal(code, 1);
     assert.deepEqual(JSON.parse(out.join('')), { file, ...report });
-    assert.equal(err.join(''), `veclite: ECORRUPT: verify found 2 problem(s) in ${file}: witness entry 3: hash chain broken\n`);
+    assert.equal(err.join(''), `veclite: ECORRUPT: verify found 2 problems in ${file}: witness entry 3: hash chain broken\n`);
     assert.equal(closed, 1, 'the store is closed');
   });
 
@@ -888,5 +890,267 @@ describe('stores', () => {
     assert.equal(h.stderr, '', 'no progress bar when stderr is not a TTY');
     assert.match(h.stdout, /recall@10: /);
     assert.match(h.stdout, /node backend/);
+  });
+});
+
+// ---- issue 9 point 4: what a new user hit --------------------------------------------------------
+
+/** Run main() in process; stdout chunks are kept as they were written (strings or bytes). */
+async function run(args, { cwd } = {}) {
+  const out = [], err = [];
+  const prev = process.cwd();
+  if (cwd) process.chdir(cwd);
+  let code;
+  try {
+    code = await main(args, {
+      stdout: { write: (x) => { out.push(x); return true; } },
+      stderr: { write: (x) => { err.push(x); return true; } },
+      env: {},
+    });
+  } finally {
+    if (cwd) process.chdir(prev);
+  }
+  const text = out.map((x) => (typeof x === 'string' ? x : Buffer.from(x).toString('latin1'))).join('');
+  return { code, out, stdout: text, stderr: err.join('') };
+}
+
+/** The one JSON line of a --json run. */
+function oneJson(r) {
+  assert.ok(r.stdout.endsWith('\n') && r.stdout.indexOf('\n') === r.stdout.length - 1, `one JSON line: ${r.stdout}`);
+  return JSON.parse(r.stdout);
+}
+
+/** Spawn the lock holder fixture on file; resolves { holder, pid } once it holds the store. */
+async function holdStore(file) {
+  const holder = spawn(process.execPath, [HOLDER, file], { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.add(holder);
+  const ready = await new Promise((resolve, reject) => {
+    let buf = '';
+    holder.stdout.setEncoding('utf8').on('data', (d) => {
+      buf += d;
+      if (buf.includes('\n')) resolve(JSON.parse(buf.split('\n')[0]));
+    });
+    holder.on('error', reject);
+    holder.on('exit', (code) => reject(new Error(`holder exited early (${code}): ${buf}`)));
+  });
+  assert.equal(ready.ready, true, JSON.stringify(ready));
+  const release = async () => {
+    const closed = new Promise((resolve) => holder.on('close', resolve));
+    holder.stdin.end();
+    assert.equal(await closed, 0);
+    children.delete(holder);
+  };
+  return { pid: ready.pid, release };
+}
+
+describe('issue 9.4', () => {
+  test("export FILE - writes the .rvf bytes to stdout, not a file named '-'", async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'e.rvf');
+    fs.writeFileSync(path.join(dir, 'in.ndjson'), '{"id": 1, "vector": [1, 2, 3]}\n{"id": 2, "vector": [3, 2, 1]}\n');
+    assert.equal((await run(['create', file, '--dimension', '3'])).code, 0);
+    assert.equal((await run(['ingest', file, '--input', path.join(dir, 'in.ndjson')])).code, 0);
+    assert.equal((await run(['export', file, path.join(dir, 'ref.rvf')])).code, 0);
+    const r = await run(['export', 'e.rvf', '-'], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.ok(!fs.existsSync(path.join(dir, '-')), "no file named '-'");
+    assert.ok(r.out.every((x) => typeof x !== 'string'), 'only bytes on stdout');
+    const bytes = Buffer.concat(r.out.map((x) => Buffer.from(x)));
+    assert.deepEqual(bytes, fs.readFileSync(path.join(dir, 'ref.rvf')));
+    // The bytes are a store: they open and hold the rows.
+    const col = await openCollection(new Uint8Array(bytes), { readOnly: true, backend: 'memory' });
+    assert.equal(await col.count(), 2);
+    await col.close();
+    // --json has no room on stdout next to the image: a usage error, reported as JSON.
+    const j = await run(['export', file, '-', '--json'], { cwd: dir });
+    assert.equal(j.code, 2);
+    assert.equal(oneJson(j).error.code, 'EUSAGE');
+    assert.ok(!fs.existsSync(path.join(dir, '-')));
+  });
+
+  test('--json errors: one JSON error line on stdout, the one-line message on stderr, exit codes unchanged', async () => {
+    const dir = freshDir();
+    const missing = path.join(dir, 'nope.rvf');
+    const a = await run(['status', missing, '--json']);
+    assert.equal(a.code, 1);
+    const ea = oneJson(a);
+    assert.deepEqual(Object.keys(ea), ['error']);
+    assert.equal(ea.error.code, 'ENOTFOUND');
+    assert.match(ea.error.message, /nope\.rvf does not exist/);
+    assert.equal(a.stderr, `veclite: ENOTFOUND: ${ea.error.message}\n`);
+
+    const b = await run(['query', 'x.rvf', '--bogus', '1', '--json']);
+    assert.equal(b.code, 2);
+    assert.deepEqual(oneJson(b), { error: { code: 'EUSAGE', message: "unknown option --bogus for 'query'" } });
+    assert.match(b.stderr, /^veclite: unknown option --bogus/);
+    assert.match(b.stderr, /veclite help query/, 'the hint stays on stderr');
+
+    const c = await run(['--json', 'frobnicate']);
+    assert.equal(c.code, 2);
+    assert.equal(oneJson(c).error.code, 'EUSAGE');
+    const d = await run(['create', path.join(dir, 'c.rvf'), '--json']);
+    assert.equal(d.code, 2);
+    assert.match(oneJson(d).error.message, /missing --dimension/);
+
+    // An engine error (EINVAL) after the store opened.
+    const file = path.join(dir, 'q.rvf');
+    assert.equal((await run(['create', file, '--dimension', '3'])).code, 0);
+    const e = await run(['query', file, '--vector', '[1, 2]', '--json']);
+    assert.equal(e.code, 1);
+    assert.equal(oneJson(e).error.code, 'EINVAL');
+    assert.equal(e.stderr.split('\n').length, 2, 'one line on stderr');
+    // Without --json, stdout stays empty on errors.
+    assert.equal((await run(['status', missing])).stdout, '');
+  });
+
+  test('status shows the writer (pid, host, running) and the store, not the CLI\'s read-only handle', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'w.rvf');
+    assert.equal((await run(['create', file, '--dimension', '2'])).code, 0);
+    const idle = await run(['status', file]);
+    assert.equal(idle.code, 0, idle.stderr);
+    assert.doesNotMatch(idle.stdout, /readOnly/);
+    assert.doesNotMatch(idle.stdout, /^lock:/m);
+    assert.match(idle.stdout, /^writer: +none/m);
+    assert.match(idle.stdout, /^dimension: +2$/m);
+    assert.equal(oneJson(await run(['status', file, '--json'])).writer, null);
+
+    const h = await holdStore(file);
+    try {
+      const t = await run(['status', file]);
+      assert.equal(t.code, 0, t.stderr);
+      assert.match(t.stdout, new RegExp(`^writer: +pid ${h.pid} on this host ${os.hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(running, lock refreshed \\d{4}-`, 'm'));
+      assert.doesNotMatch(t.stdout, /readOnly|"writerId"|\{"pid"/, 'no raw lock JSON in text mode');
+      const j = oneJson(await run(['status', file, '--json']));
+      assert.ok(!('readOnly' in j) && !('lock' in j));
+      assert.equal(j.writer.pid, h.pid);
+      assert.equal(j.writer.host, os.hostname());
+      assert.equal(j.writer.live, true);
+      assert.equal(j.count, 0);
+    } finally {
+      await h.release();
+    }
+    assert.equal(oneJson(await run(['status', file, '--json'])).writer, null, 'the writer is gone');
+  });
+
+  test('ingest: embedding/values vector fields, --id-field/--vector-field/--metadata-fields, CSV booleans', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'm.rvf');
+    assert.equal((await run(['create', file, '--dimension', '2'])).code, 0);
+    const get = async (id) => oneJson(await run(['get', file, String(id), '--json']));
+
+    const a = path.join(dir, 'a.ndjson');
+    fs.writeFileSync(a, '{"id": 1, "embedding": [1, 0]}\n{"id": 2, "values": [0, 1], "metadata": {"k": "v"}}\n');
+    const ra = await run(['ingest', file, '--input', a]);
+    assert.equal(ra.code, 0, ra.stderr);
+    assert.deepEqual(await get(1), { id: 1, vector: [1, 0], metadata: {} });
+    assert.deepEqual(await get(2), { id: 2, vector: [0, 1], metadata: { k: 'v' } });
+
+    const b = path.join(dir, 'b.json');
+    fs.writeFileSync(b, JSON.stringify([{ doc_id: 3, emb: [1, 1], title: 'x', year: 2020, skip: true }]));
+    const rb = await run(['ingest', file, '--input', b, '--id-field', 'doc_id', '--vector-field', 'emb', '--metadata-fields', 'title,year']);
+    assert.equal(rb.code, 0, rb.stderr);
+    assert.deepEqual(await get(3), { id: 3, vector: [1, 1], metadata: { title: 'x', year: 2020 } });
+
+    // An unexpected field is named, with the option that stores it.
+    const c = path.join(dir, 'c.ndjson');
+    fs.writeFileSync(c, '{"id": 4, "vector": [1, 2], "title": "t"}\n');
+    const rc = await run(['ingest', file, '--input', c]);
+    assert.equal(rc.code, 1);
+    assert.match(rc.stderr, /^veclite: EINVAL: .*c\.ndjson line 1: unknown field 'title'.*--metadata-fields title/);
+
+    const d = path.join(dir, 'd.csv');
+    fs.writeFileSync(d, 'key,embedding,ok,flag,name\n5,"[2, 1]",true,FALSE,truex\n');
+    const rd = await run(['ingest', file, '--input', d, '--id-field', 'key']);
+    assert.equal(rd.code, 0, rd.stderr);
+    assert.deepEqual(await get(5), { id: 5, vector: [2, 1], metadata: { ok: true, flag: false, name: 'truex' } });
+    const col = await openCollection(file, { readOnly: true });
+    assert.deepEqual((await col.search([2, 1], { k: 1, filter: { ok: true } })).map((h) => h.id), [5], 'a real boolean');
+    await col.close();
+
+    const h = await run(['help', 'ingest']);
+    assert.match(h.stdout, /--id-field NAME/);
+    assert.match(h.stdout, /--vector-field NAME/);
+    assert.match(h.stdout, /--metadata-fields A,B/);
+  });
+
+  test('metadata integers above 2^53 stay exact (NDJSON, JSON, CSV)', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'b.rvf');
+    assert.equal((await run(['create', file, '--dimension', '2'])).code, 0);
+    fs.writeFileSync(path.join(dir, 'a.ndjson'),
+      '{"id": 1, "vector": [1, 0], "metadata": {"n": 9007199254740993, "neg": -9007199254740993, "s": "9007199254740993", "x": 1.5}}\n' +
+      '{"id": 18446744073709551615, "vector": [0, 1], "big": 9007199254740993}\n');
+    fs.writeFileSync(path.join(dir, 'b.json'), '[{"id": 2, "vector": [1, 1], "metadata": {"n": 9007199254740993}}]');
+    fs.writeFileSync(path.join(dir, 'c.csv'), 'id,v0,v1,n\n3,1,2,9007199254740993\n');
+    for (const [f, extra] of [['a.ndjson', ['--metadata-fields', 'big']], ['b.json', []], ['c.csv', []]]) {
+      const r = await run(['ingest', file, '--input', path.join(dir, f), ...extra]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const col = await openCollection(file, { readOnly: true });
+    try {
+      assert.deepEqual((await col.get(1)).metadata, { n: 9007199254740993n, neg: -9007199254740993n, s: '9007199254740993', x: 1.5 });
+      assert.deepEqual((await col.get(18446744073709551615n)).metadata, { big: 9007199254740993n });
+      assert.equal((await col.get(2)).metadata.n, 9007199254740993n);
+      assert.equal((await col.get(3)).metadata.n, 9007199254740993n);
+      assert.deepEqual((await col.search([1, 0], { k: 5, filter: { n: 9007199254740993n } })).map((h) => h.id).sort(), [1, 2, 3]);
+    } finally {
+      await col.close();
+    }
+    // And --json prints them exactly.
+    assert.equal(oneJson(await run(['get', file, '1', '--json'])).metadata.n, '9007199254740993');
+  });
+
+  test('CLI text output says 1 row / 1 vector / 1 problem', async () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'g.rvf');
+    fs.writeFileSync(path.join(dir, 'one.ndjson'), '{"id": 1, "vector": [1, 0]}\n');
+    assert.equal((await run(['create', file, '--dimension', '2'])).code, 0);
+    const r = await run(['ingest', file, '--input', path.join(dir, 'one.ndjson')]);
+    assert.match(r.stdout, /^ingested 1 row \(1 id\) from .* the store holds 1 vector\n$/);
+    const d = await run(['delete', file, '1']);
+    assert.equal(d.stdout, 'deleted 1 of 1 id; the store holds 0 vectors\n');
+    const bar = new Progress({ stream: { write() {} }, enabled: true, label: 'ingest', totalRows: null, totalBytes: null });
+    assert.match(bar.render(1, null, bar.start + 1000), /  1 row  /);
+    const junk = path.join(dir, 'junk.rvf');
+    fs.writeFileSync(junk, Buffer.alloc(100, 7));
+    const v = await run(['verify', junk]);
+    assert.equal(v.code, 1);
+    assert.doesNotMatch(v.stdout + v.stderr, /\(s\)|\b1 problems\b|\b1 rows\b/);
+  });
+
+  test('a store the CLI creates in a folder is the collection createDatabase({ path }) lists, and back', async () => {
+    const dir = freshDir();
+    const r = await run(['create', path.join(dir, 'x.rvf'), '--dimension', '2', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(oneJson(r).collection, 'x');
+    fs.writeFileSync(path.join(dir, 'in.ndjson'), '{"id": 7, "vector": [1, 0]}\n');
+    assert.equal((await run(['ingest', path.join(dir, 'x.rvf'), '--input', path.join(dir, 'in.ndjson')])).code, 0);
+    const db = await createDatabase({ path: dir });
+    try {
+      assert.deepEqual(await db.listCollections(), ['x']);
+      assert.equal(await (await db.getCollection('x')).count(), 1);
+      const y = await db.createCollection('y', { dimension: 2 });
+      await y.insert({ id: 1, vector: [0, 1] });
+    } finally {
+      await db.close();
+    }
+    const st = oneJson(await run(['status', path.join(dir, 'y.rvf'), '--json']));
+    assert.equal(st.name, 'y');
+    assert.equal(st.count, 1);
+    // A file the database would not list says so (and still works as a store).
+    const n = await run(['create', path.join(dir, 'notes'), '--dimension', '2']);
+    assert.equal(n.code, 0, n.stderr);
+    assert.match(n.stdout, /^note: createDatabase\(\{ path: .* \}\) will not list this store as a collection: its name does not end in \.rvf/m);
+    const bad = await run(['create', path.join(dir, '-bad.rvf'), '--dimension', '2', '--json']);
+    assert.equal(bad.code, 0, bad.stderr);
+    assert.equal(oneJson(bad).collection, null);
+    const db2 = await createDatabase({ path: dir });
+    try {
+      assert.deepEqual(await db2.listCollections(), ['x', 'y']);
+    } finally {
+      await db2.close();
+    }
   });
 });

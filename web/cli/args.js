@@ -41,7 +41,10 @@ const ID_TYPES = ['string', 'number'];
 
 /** Options every command accepts. @type {Record<string, OptionSpec>} */
 export const GLOBAL_OPTIONS = {
-  json: { type: 'bool', help: 'print one JSON document on stdout (machine output)' },
+  json: {
+    type: 'bool',
+    help: 'print one JSON document on stdout (machine output); on failure {"error":{"code":...,"message":...}} (usage errors: EUSAGE)',
+  },
   backend: {
     type: 'string', arg: 'NAME',
     help: "storage backend: 'node' (files, the default) or 'memory' (read the file into memory; read-only commands)",
@@ -85,16 +88,32 @@ export const COMMANDS = {
       batch: { type: 'int', arg: 'N', default: 1000, help: 'rows per atomic, committed batch (default 1000)' },
       'id-offset': { type: 'u64', arg: 'N', help: 'fvecs: id of the first row (default 0; ids are row numbers)' },
       'id-type': ID_TYPE_OPT,
+      'id-field': { type: 'string', arg: 'NAME', help: 'json/ndjson/csv: the field (column) holding the id (default id)' },
+      'vector-field': {
+        type: 'string', arg: 'NAME',
+        help: 'json/ndjson/csv: the field (column) holding the vector (default: vector, embedding or values)',
+      },
+      'metadata-fields': {
+        type: 'string', arg: 'A,B,...',
+        help: 'json/ndjson: store these top-level fields as metadata too; csv: only these columns are metadata',
+      },
       'no-progress': { type: 'bool', help: 'no progress bar even on a terminal' },
     },
     details: [
       'Formats:',
-      '  json    a JSON array of { "id": ..., "vector": [...], "metadata": {...} }',
+      '  json    a JSON array of { "id": ..., "vector": [...], "metadata": {...} }; the vector may',
+      '          also be called "embedding" or "values"',
       '  ndjson  one such object per line (.ndjson, .jsonl)',
-      '  csv     header row: id, then v0..vN (one column per component) or one "vector" column',
-      '          holding a JSON array, then optional metadata columns (numbers stay numbers,',
-      '          other text becomes strings, empty cells are left out)',
+      '  csv     header row: id, then v0..vN (one column per component) or one "vector" (or',
+      '          "embedding", "values") column holding a JSON array, then optional metadata',
+      '          columns (numbers stay numbers, true/false become booleans, other text becomes',
+      '          strings, empty cells are left out)',
       '  fvecs   the TEXMEX binary format; ids are row numbers (+ --id-offset)',
+      'Other field names: --id-field doc_id --vector-field emb --metadata-fields title,year reads',
+      '{"doc_id": 7, "emb": [...], "title": "x", "year": 2020} as id 7 with metadata {title, year}.',
+      'Without --metadata-fields a JSON row with any other top-level field is an error (it names',
+      'the field); with it, fields not named are ignored. Integers beyond 2^53 (ids and metadata)',
+      'are kept exact (as u64/i64).',
       'Rows are written in batches; each batch is atomic and committed before the next starts, so',
       'an error keeps every batch before it. Ctrl-C, SIGTERM or SIGHUP stops reading, commits the',
       'rows read so far and exits 128 + the signal (130, 143, 129). Existing ids are replaced (upsert).',
@@ -138,7 +157,7 @@ export const COMMANDS = {
   compact: { args: ['FILE'], summary: 'rewrite the store without dead rows', options: {} },
   export: {
     args: ['FILE', 'OUT'],
-    summary: 'write a self-contained .rvf image of the committed state',
+    summary: "write a self-contained .rvf image of the committed state (OUT '-': to stdout)",
     options: { force: { type: 'bool', help: 'overwrite OUT if it exists (ELOCK while a writer holds OUT)' } },
   },
   verify: {

@@ -12,8 +12,11 @@
 //   hint line; 128 + the signal number (130 SIGINT, 143 SIGTERM, 129 SIGHUP) when interrupted
 //   during ingest, after the batches read so far are committed.
 // - With --json, stdout receives exactly one JSON document (one line) per successful command
-//   (verify also prints it when it finds problems, then exits 1); nothing else is ever written
-//   to stdout. Ids above 2^53-1 print as exact decimal strings. Progress and errors go to stderr.
+//   (verify also prints it when it finds problems, then exits 1), and exactly one line
+//   {"error":{"code","message"}} on any failure (code EUSAGE for usage errors); nothing else is
+//   ever written to stdout. Ids above 2^53-1 print as exact decimal strings. Progress and errors
+//   go to stderr (the error line as well, with --json too).
+// - `export FILE -` writes only the image bytes to stdout (with --json: a usage error).
 // - The progress bar draws only when stderr is a TTY, and never with --json or --no-progress.
 // - Stores are opened read-only (no lock) by commands that only read (query, get, status,
 //   segments, verify, export) and as the writer by the others; every opened collection is
@@ -26,7 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { VecliteError } from '../../worker/errors.js';
 import { COMMANDS, UsageError, helpText, parseArgs, usageLine } from './args.js';
-import { bytes, keyValues, num, oneLine, table, toJson } from './output.js';
+import { bytes, keyValues, num, oneLine, plural, table, toJson } from './output.js';
 import { Progress } from './progress.js';
 import { POSITION_UNIT, detectFormat, fvecsRowCount, openInput, readQueryVectors, readRows, textId } from './readers.js';
 import { runBench } from './bench.js';
@@ -140,6 +143,30 @@ async function withStore(api, file, o, fn) {
   return result;
 }
 
+/**
+ * Collection names that are file names in a database folder (docs/api.md §2; the same rule as
+ * idb/node-store.js NAME_RE): createDatabase({ path: DIR }) lists DIR/<name>.rvf as '<name>'.
+ */
+const COLLECTION_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+/** The collection name createDatabase({ path: dirname(file) }) knows the store by, or null. */
+function collectionName(file) {
+  const base = path.basename(file);
+  if (!base.endsWith('.rvf')) return null;
+  const name = base.slice(0, -4);
+  return COLLECTION_NAME_RE.test(name) ? name : null;
+}
+
+/** Why a store file is not a collection of its folder's database, and what name would be. */
+function collectionNote(file) {
+  const base = path.basename(file);
+  const why = base.endsWith('.rvf')
+    ? `'${base.slice(0, -4)}' is not a collection name (letters, digits, '_', '.', '-'; starting with a letter, digit or '_'; at most 128)`
+    : 'its name does not end in .rvf';
+  return `createDatabase({ path: '${path.dirname(file)}' }) will not list this store as a collection: ${why}; ` +
+    "name it '<name>.rvf' to use it as collection '<name>' there (openCollection(path) opens it either way)";
+}
+
 /** The id of a command-line argument, read as the collection's id type. */
 async function argId(col, raw, idType) {
   let mode = idType ?? null;
@@ -151,7 +178,7 @@ async function argId(col, raw, idType) {
 function locate(e, pos, unit, name, committed) {
   if (!(e instanceof VecliteError)) return e;
   let msg = e.message.replace(/insertBatch\[(\d+)\]/g, (m, i) => (pos[i] !== undefined ? `${name} ${unit} ${pos[i]}` : m));
-  if (committed > 0) msg += ` (${committed} row${committed === 1 ? '' : 's'} before this batch ${committed === 1 ? 'was' : 'were'} committed)`;
+  if (committed > 0) msg += ` (${plural(committed, 'row')} before this batch ${committed === 1 ? 'was' : 'were'} committed)`;
   return new VecliteError(e.code, msg, { cause: e });
 }
 
@@ -181,9 +208,15 @@ const RUN = {
     } finally {
       await col.close();
     }
-    const doc = { file, created: true, dimension: st.dimension, metric: st.metric, index };
+    const collection = collectionName(file);
+    const doc = { file, created: true, dimension: st.dimension, metric: st.metric, index, collection };
     const idx = index.type === 'flat' ? 'flat index' : `hnsw index${index.m ? ` m=${index.m}` : ''}${index.efConstruction ? ` efConstruction=${index.efConstruction}` : ''}`;
-    return { doc, text: `created ${file} (dimension ${st.dimension}, ${st.metric}, ${idx})\n` };
+    let text = `created ${file} (dimension ${st.dimension}, ${st.metric}, ${idx})\n`;
+    if (collection === null) {
+      doc.note = collectionNote(file);
+      text += `note: ${doc.note}\n`;
+    }
+    return { doc, text };
   },
 
   async ingest(ctx) {
@@ -197,6 +230,19 @@ const RUN = {
     }
     if (opt.batch < 1) throw new UsageError(`--batch must be at least 1 (got ${opt.batch})`, 'ingest');
     if (opt['id-offset'] !== undefined && format !== 'fvecs') throw new UsageError('--id-offset applies to --format fvecs only', 'ingest');
+    const map = {};
+    if (opt['id-field'] !== undefined) map.idField = opt['id-field'];
+    if (opt['vector-field'] !== undefined) map.vectorField = opt['vector-field'];
+    if (opt['metadata-fields'] !== undefined) {
+      map.metadataFields = opt['metadata-fields'].split(',').map((f) => f.trim());
+      if (map.metadataFields.some((f) => f === '')) throw new UsageError('--metadata-fields needs field names separated by commas, e.g. title,year', 'ingest');
+    }
+    if (format === 'fvecs' && Object.keys(map).length) {
+      throw new UsageError('--id-field, --vector-field and --metadata-fields apply to json, ndjson and csv (fvecs rows have no fields)', 'ingest');
+    }
+    for (const f of map.metadataFields ?? []) {
+      if (f === map.idField || f === map.vectorField) throw new UsageError(`--metadata-fields names '${f}', which is the id or vector field`, 'ingest');
+    }
     const input = await openInput(src, { stdin: io.stdin });
     return withStore(api, file, { write: true, backend, command: 'ingest' }, async (col) => {
       const colIdType = (await col.stats()).idType ?? null;
@@ -229,7 +275,7 @@ const RUN = {
       };
       // Ctrl-C (io.signal) stops reading at once, even while waiting for input on a pipe; the
       // rows read completely so far are then committed as a last batch.
-      const it = readRows(input, format, { idType, idOffset: opt['id-offset'] ?? 0 })[Symbol.asyncIterator]();
+      const it = readRows(input, format, { idType, idOffset: opt['id-offset'] ?? 0, map })[Symbol.asyncIterator]();
       const ABORT = Symbol('abort');
       let onAbort;
       const aborted = new Promise((resolve) => {
@@ -278,10 +324,10 @@ const RUN = {
         if (sig) doc.signal = sig;
         ctx.exitCode = 128 + (os.constants.signals[sig ?? 'SIGINT'] ?? 2);
         ctx.errorLine = `veclite: interrupted${sig && sig !== 'SIGINT' ? ` by ${sig}` : ''}; ` +
-          `the ${rows} rows read before it are committed`;
+          `the ${plural(rows, 'row')} read before it ${rows === 1 ? 'is' : 'are'} committed`;
       }
-      const text = `ingested ${num(rows)} rows (${num(written)} ids) from ${input.name} into ${file} in ${sec.toFixed(1)} s ` +
-        `(${num(sec > 0 ? rows / sec : 0)} rows/s); the store holds ${num(count)} vectors\n`;
+      const text = `ingested ${plural(rows, 'row')} (${plural(written, 'id')}) from ${input.name} into ${file} in ${sec.toFixed(1)} s ` +
+        `(${num(sec > 0 ? rows / sec : 0)} rows/s); the store holds ${plural(count, 'vector')}\n`;
       return { doc, text };
     });
   },
@@ -342,7 +388,7 @@ const RUN = {
       const deleted = await col.delete(ids);
       const count = await col.count();
       const doc = { deleted, requested: ids.length, count };
-      return { doc, text: `deleted ${deleted} of ${ids.length} ids; the store holds ${num(count)} vectors\n` };
+      return { doc, text: `deleted ${deleted} of ${plural(ids.length, 'id')}; the store holds ${plural(count, 'vector')}\n` };
     });
   },
 
@@ -350,9 +396,15 @@ const RUN = {
     const { api, args: [file], backend } = ctx;
     return withStore(api, file, { write: false, backend, command: 'status' }, async (col) => {
       const st = await col.status();
-      const shown = { ...st };
+      // The store's fields, not the CLI's handle: the CLI opens read-only to look, so the
+      // handle's readOnly and (browser) cache say nothing about the store, and its lock field is
+      // the raw lock file. What a user wants instead is whether someone writes it: `writer`.
+      const { readOnly: _r, lock, cache: _c, ...store } = st;
+      const doc = { ...store, writer: backend === 'memory' ? null : writerOf(lock) };
+      const shown = { ...doc };
       if (typeof shown.bytes === 'number') shown.bytes = bytes(shown.bytes);
-      return { doc: st, text: keyValues(shown) };
+      shown.writer = backend === 'memory' ? 'not checked (--backend memory reads a copy of the file)' : writerText(doc.writer);
+      return { doc, text: keyValues(shown) };
     });
   },
 
@@ -380,7 +432,7 @@ const RUN = {
       }
       return {
         doc: st,
-        text: `derived ${child} from ${file} (lineage depth ${st.lineageDepth}, ${num(st.count)} vectors)\n`,
+        text: `derived ${child} from ${file} (lineage depth ${st.lineageDepth}, ${plural(st.count, 'vector')})\n`,
       };
     });
   },
@@ -395,7 +447,25 @@ const RUN = {
   },
 
   async export(ctx) {
-    const { api, args: [file, out], opt, backend } = ctx;
+    const { api, args: [file, out], opt, backend, io, json } = ctx;
+    if (out === '-') {
+      // The image goes to stdout as raw bytes; nothing else may be written there.
+      if (json) throw new UsageError("'export FILE -' writes the .rvf bytes to stdout, which leaves no room for --json", 'export');
+      if (opt.force) throw new UsageError("--force does not apply to 'export FILE -' (stdout)", 'export');
+      return withStore(api, file, { write: false, backend, command: 'export' }, async (col) => {
+        const image = await col.export();
+        const buf = Buffer.from(image.buffer, image.byteOffset, image.byteLength);
+        if (typeof io.stdout.on === 'function') {
+          // A Node stream: wait until the bytes are handed to the OS (errors such as EPIPE reject).
+          await new Promise((resolve, reject) => {
+            io.stdout.write(buf, (e) => (e ? reject(fsError(e, 'stdout')) : resolve()));
+          });
+        } else {
+          io.stdout.write(buf);
+        }
+        return { doc: null, text: '', raw: true };
+      });
+    }
     if (exists(out) && !opt.force) throw new VecliteError('EINVAL', `${out} already exists; pass --force to overwrite it`);
     return withStore(api, file, { write: false, backend, command: 'export' }, async (col) => {
       const r = await col.exportTo(out, { overwrite: opt.force === true });
@@ -421,12 +491,12 @@ const RUN = {
       try { await col.close(); } catch { /* read-only: nothing to lose */ }
     }
     {
-      const lines = [r.ok ? `${file}: ok` : `${file}: ${r.problems.length} problem(s)`];
+      const lines = [r.ok ? `${file}: ok` : `${file}: ${plural(r.problems.length, 'problem')}`];
       for (const p of r.problems) lines.push(`  - ${p}`);
-      if (r.witness) lines.push(`witness: ${r.witness.entries} entries, ${r.witness.intact ? 'intact' : 'BROKEN'}`);
+      if (r.witness) lines.push(`witness: ${plural(r.witness.entries, 'entry', 'entries')}, ${r.witness.intact ? 'intact' : 'BROKEN'}`);
       if (!r.ok) {
         ctx.exitCode = 1;
-        ctx.errorLine = `veclite: ECORRUPT: verify found ${r.problems.length} problem(s) in ${file}` +
+        ctx.errorLine = `veclite: ECORRUPT: verify found ${plural(r.problems.length, 'problem')} in ${file}` +
           (r.problems.length ? `: ${oneLine(r.problems[0])}` : '');
       }
       return { doc: { file, ...r }, text: lines.join('\n') + '\n' };
@@ -439,14 +509,14 @@ const RUN = {
     if (!exists(file)) throw new VecliteError('ENOTFOUND', `${file} does not exist`);
     if (exists(out)) throw new VecliteError('EINVAL', `${out} already exists; recover into a new file name`);
     const r = await api.recoverCollection(file, out);
-    const lines = [`recovered ${num(r.rows)} rows (${num(r.withMetadata)} with metadata) of ${file} into ${out}` +
-      ` (dimension ${r.dimension}, ${r.metric}, ${r.deletesApplied} deletes applied)`];
+    const lines = [`recovered ${plural(r.rows, 'row')} (${num(r.withMetadata)} with metadata) of ${file} into ${out}` +
+      ` (dimension ${r.dimension}, ${r.metric}, ${plural(r.deletesApplied, 'delete')} applied)`];
     for (const t of r.savedTails) lines.push(`  included saved tail ${t}`);
     lines.push(...unsavedLines(r));
     if (!r.ok) {
       ctx.exitCode = 1;
-      ctx.errorLine = `veclite: ECORRUPT: recover wrote ${out}, but ${r.damaged.length} damaged segment(s), ` +
-        `${r.unreadable.length} unreadable range(s) and ${r.lostRows.length} row(s) could not be saved`;
+      ctx.errorLine = `veclite: ECORRUPT: recover wrote ${out}, but ${plural(r.damaged.length, 'damaged segment')}, ` +
+        `${plural(r.unreadable.length, 'unreadable range')} and ${plural(r.lostRows.length, 'row')} could not be saved`;
     }
     const { bytes: _b, ...doc } = r;
     return { doc, text: lines.join('\n') + '\n' };
@@ -477,6 +547,36 @@ const RUN = {
   },
 };
 
+/**
+ * The writer of a store from its lock file (status().lock of a read-only handle describes the
+ * lock file someone else holds): null when there is no lock file. `live` is true when the
+ * holder is a running process on this host, false when its pid no longer runs here (a stale lock
+ * a new writer will take over), null when that cannot be told (another host, or an unreadable lock).
+ */
+function writerOf(lock) {
+  if (!lock) return null;
+  let live = null;
+  if (lock.valid && typeof lock.pid === 'number' && lock.host === os.hostname()) {
+    try {
+      process.kill(lock.pid, 0);
+      live = true;
+    } catch (e) {
+      live = e?.code === 'EPERM';              // exists, owned by another user
+    }
+  }
+  return { live, pid: lock.pid, host: lock.host, writerId: lock.writerId, refreshedAt: lock.refreshedAt, valid: lock.valid };
+}
+
+/** One line for a writer: who, whether it runs, and when its lock was last refreshed. */
+function writerText(w) {
+  if (!w) return 'none (no writer holds the store)';
+  if (!w.valid) return 'unknown (the lock file is damaged or from an unknown version; a writer takes it over once stale)';
+  const who = `pid ${w.pid} on ${w.host === os.hostname() ? 'this host' : 'host'} ${w.host}`;
+  const state = w.live === true ? 'running' : w.live === false ? 'not running: a stale lock, the next writer takes it over' : 'cannot tell whether it runs (another host)';
+  const when = typeof w.refreshedAt === 'number' ? `, lock refreshed ${new Date(w.refreshedAt).toISOString()}` : '';
+  return `${who} (${state}${when})`;
+}
+
 /** Lines naming what a recover report could not save. */
 function unsavedLines(r) {
   const lines = [];
@@ -485,7 +585,7 @@ function unsavedLines(r) {
   }
   for (const u of r.unreadable) lines.push(`  - unreadable bytes ${u.from}..${u.to} (${u.bytes} bytes): no intact segment`);
   for (const l of r.lostRows.slice(0, 20)) lines.push(`  - row ${l.id}: ${oneLine(l.reason)}`);
-  if (r.lostRows.length > 20) lines.push(`  - ... and ${r.lostRows.length - 20} more rows`);
+  if (r.lostRows.length > 20) lines.push(`  - ... and ${plural(r.lostRows.length - 20, 'more row')}`);
   return lines;
 }
 
@@ -498,18 +598,21 @@ async function verifyUnopened(ctx, file, e) {
     try {
       scan = await ctx.api.recoverCollection(file, null, { dryRun: true });
       for (const l of unsavedLines(scan)) problems.push(l.replace(/^ {2}- /, ''));
-      if (scan.rows) problems.push(`${scan.rows} rows are intact: salvage them with 'veclite recover ${file} OUT'`);
+      if (scan.rows) {
+        problems.push(`${plural(scan.rows, 'row')} ${scan.rows === 1 ? 'is' : 'are'} intact: salvage ${scan.rows === 1 ? 'it' : 'them'} ` +
+          `with 'veclite recover ${file} OUT'`);
+      }
     } catch (e2) {
       problems.push(`salvage scan failed: ${oneLine(String(e2?.message ?? e2))}`);
     }
   }
   ctx.exitCode = 1;
-  ctx.errorLine = `veclite: ${code}: verify found ${problems.length} problem(s) in ${file}: ${oneLine(problems[0])}`;
+  ctx.errorLine = `veclite: ${code}: verify found ${plural(problems.length, 'problem')} in ${file}: ${oneLine(problems[0])}`;
   const doc = {
     file, ok: false, problems, witness: null, opened: false, code,
     damaged: scan?.damaged ?? [], unreadable: scan?.unreadable ?? [], intactRows: scan?.rows ?? 0,
   };
-  const lines = [`${file}: ${problems.length} problem(s)`, ...problems.map((p) => `  - ${p}`)];
+  const lines = [`${file}: ${plural(problems.length, 'problem')}`, ...problems.map((p) => `  - ${p}`)];
   return { doc, text: lines.join('\n') + '\n' };
 }
 
@@ -525,11 +628,15 @@ async function verifyUnopened(ctx, file, e) {
  */
 export async function main(argv, io) {
   const env = io.env ?? {};
+  // --json counts for errors even when the command line does not parse (then it is looked for
+  // among the options, before a '--').
+  const end = argv.indexOf('--');
+  const jsonWanted = (end < 0 ? argv : argv.slice(0, end)).includes('--json');
   let parsed;
   try {
     parsed = parseArgs(argv);
   } catch (e) {
-    if (e instanceof UsageError) return usageFailure(e, io);
+    if (e instanceof UsageError) return usageFailure(e, io, jsonWanted);
     throw e;
   }
   const { command, args, options, global } = parsed;
@@ -542,11 +649,11 @@ export async function main(argv, io) {
       io.stdout.write(helpText());
       return 0;
     }
-    return usageFailure(new UsageError('no command given'), io);
+    return usageFailure(new UsageError('no command given'), io, global.json);
   }
   if (command === 'help' || global.help) {
     const topic = command === 'help' ? args[0] ?? null : command;
-    if (topic !== null && !Object.hasOwn(COMMANDS, topic)) return usageFailure(new UsageError(`unknown command '${topic}'`), io);
+    if (topic !== null && !Object.hasOwn(COMMANDS, topic)) return usageFailure(new UsageError(`unknown command '${topic}'`), io, global.json);
     io.stdout.write(helpText(topic));
     return 0;
   }
@@ -562,24 +669,33 @@ export async function main(argv, io) {
         'nothing on disk; use --backend node (the default)', command);
     }
     ctx.api = await (io.loadApi ? io.loadApi() : import('../index.js'));
-    const { doc, text } = await RUN[command](ctx);
-    io.stdout.write(global.json ? toJson(doc) + '\n' : text);
+    const { doc, text, raw } = await RUN[command](ctx);
+    if (!raw) io.stdout.write(global.json ? toJson(doc) + '\n' : text);
     if (ctx.errorLine) io.stderr.write(ctx.errorLine + '\n');
     return ctx.exitCode;
   } catch (e) {
-    if (e instanceof UsageError) return usageFailure(e, io);
-    return failure(e, io, env);
+    if (e instanceof UsageError) return usageFailure(e, io, global.json);
+    return failure(e, io, env, global.json);
   }
 }
 
-function usageFailure(e, io) {
+/** Code of usage errors in the --json error document (docs/api.md §11). */
+export const USAGE_CODE = 'EUSAGE';
+
+/** With --json, an error is also one JSON line on stdout: {"error":{"code":...,"message":...}}. */
+function jsonError(io, code, message) {
+  io.stdout.write(toJson({ error: { code, message } }) + '\n');
+}
+
+function usageFailure(e, io, json = false) {
+  if (json) jsonError(io, USAGE_CODE, oneLine(e.message));
   io.stderr.write(`veclite: ${oneLine(e.message)}\n`);
   if (e.command) io.stderr.write(`usage: ${usageLine(e.command)}  (see 'veclite help ${e.command}')\n`);
   else io.stderr.write("run 'veclite help' for the list of commands\n");
   return 2;
 }
 
-function failure(e, io, env) {
+function failure(e, io, env, json = false) {
   let code, msg;
   if (e && e.name === 'VecliteError' && CODES.has(e.code)) {
     code = e.code;
@@ -591,6 +707,7 @@ function failure(e, io, env) {
     code = 'EIO';
     msg = `unexpected ${e?.name ?? 'error'}: ${e?.message ?? String(e)} (set VECLITE_DEBUG=1 for the stack; please report this)`;
   }
+  if (json) jsonError(io, code, oneLine(msg));
   io.stderr.write(`veclite: ${code}: ${oneLine(msg)}\n`);
   if (env.VECLITE_DEBUG && e?.stack) io.stderr.write(e.stack + '\n');
   return 1;

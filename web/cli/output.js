@@ -42,6 +42,17 @@ export function num(n, digits = 0) {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
 
+/**
+ * A count and its noun, singular for exactly one: plural(1, 'row') is '1 row', plural(2, 'row')
+ * '2 rows', plural(3, 'entry', 'entries') '3 entries'. Numbers print with thousands separators.
+ * @param {number|bigint} n
+ * @param {string} one
+ * @param {string} [many] default: one + 's'
+ */
+export function plural(n, one, many = `${one}s`) {
+  return `${typeof n === 'number' ? num(n) : String(n)} ${n === 1 || n === 1n ? one : many}`;
+}
+
 /** Bytes as "1.2 MB". */
 export function bytes(n) {
   if (typeof n !== 'number') return String(n);

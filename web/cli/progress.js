@@ -64,7 +64,7 @@ export class Progress {
     const eta = frac && frac > 0 ? sec * (1 - frac) / frac : NaN;
     const parts = [
       this.label,
-      `${rows.toLocaleString('en-US')}${this.totalRows ? `/${this.totalRows.toLocaleString('en-US')}` : ''} rows`,
+      `${rows.toLocaleString('en-US')}${this.totalRows ? `/${this.totalRows.toLocaleString('en-US')}` : ''} ${rows === 1 && !this.totalRows ? 'row' : 'rows'}`,
       `${Math.round(rate).toLocaleString('en-US')} rows/s`,
     ];
     if (frac !== null) parts.push(`ETA ${fmtClock(eta)}`);

@@ -12,8 +12,8 @@
 // - Malformed input is a VecliteError EINVAL whose message starts with the file name and the
 //   line (or element, or row): "data.csv line 17: ...". Nothing is half-yielded: a row is
 //   either complete and checked or the generator throws.
-// - Ids are exact: JSON ids above 2^53-1 are re-read from the source text as BigInt (JSON.parse
-//   alone would round them); text ids (CSV, command line) that are all digits become numbers,
+// - Ids and metadata integers are exact: JSON integer literals beyond ±(2^53-1) are parsed as
+//   BigInt (parseJsonExact; JSON.parse alone would round them), CSV metadata cells likewise; text ids (CSV, command line) that are all digits become numbers,
 //   or bigints above 2^53-1, never rounded. Digit strings with leading zeros stay strings in
 //   auto mode ("007" is a name, not the number 7).
 // - Input text must be UTF-8; a leading byte-order mark is skipped.
@@ -170,71 +170,139 @@ function castId(id, idType, where) {
   return id;
 }
 
+/** Vector field names tried, in order, when no --vector-field is given. */
+export const VECTOR_FIELDS = ['vector', 'embedding', 'values'];
+
+const BIG_TAG = `\u0000veclite-bigint-${Math.random().toString(36).slice(2)}:`;
+const BIG_TAG_JSON = JSON.stringify(BIG_TAG).slice(1, -1);
+const LONG_DIGITS_RE = /\d{16}/;
+
 /**
- * The exact literal of the last top-level "id" member of a JSON object text, or null. Used only
- * when JSON.parse produced an id it had to round.
+ * JSON.parse, except that integer literals outside ±(2^53-1) become BigInt instead of a rounded
+ * number. Such literals (outside strings) are rewritten into tagged strings before parsing and
+ * turned back into BigInt by a reviver; text without 16 digits in a row takes the plain path.
+ * @param {string} text
  */
-function topLevelLiteral(text, key) {
-  let depth = 0;
-  let expectKey = false;
-  let found = null;
-  for (let i = 0; i < text.length; i++) {
+export function parseJsonExact(text) {
+  if (!LONG_DIGITS_RE.test(text)) return JSON.parse(text);
+  let out = '';
+  let last = 0;
+  let any = false;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    if (c === 34) {                                     // "
+    if (c === 34) {                                     // a string: skip it whole
       let j = i + 1;
-      while (j < text.length && text.charCodeAt(j) !== 34) j += text.charCodeAt(j) === 92 ? 2 : 1;
-      if (depth === 1 && expectKey) {
-        expectKey = false;
-        if (JSON.parse(text.slice(i, j + 1)) === key) {
-          const m = /^\s*:\s*(-?[\d.eE+-]+)/.exec(text.slice(j + 1, j + 400));
-          if (m) found = m[1];
-        }
-      }
+      while (j < n && text.charCodeAt(j) !== 34) j += text.charCodeAt(j) === 92 ? 2 : 1;
       i = j;
-    } else if (c === 123 || c === 91) {                 // { [
-      depth++;
-      if (depth === 1 && c === 123) expectKey = true;
-    } else if (c === 125 || c === 93) {                 // } ]
-      depth--;
-    } else if (c === 44 && depth === 1) {               // ,
-      expectKey = true;
+    } else if (c === 45 || (c >= 48 && c <= 57)) {     // - or a digit: a number literal
+      let j = i + 1;
+      while (j < n && /[\d.eE+-]/.test(text[j])) j++;
+      const lit = text.slice(i, j);
+      if (/^-?(?:0|[1-9]\d*)$/.test(lit) && !Number.isSafeInteger(Number(lit))) {
+        out += `${text.slice(last, i)}"${BIG_TAG_JSON}${lit}"`;
+        last = j;
+        any = true;
+      }
+      i = j - 1;
     }
   }
-  return found;
+  if (!any) return JSON.parse(text);
+  out += text.slice(last);
+  return JSON.parse(out, (k, v) => (typeof v === 'string' && v.startsWith(BIG_TAG) ? BigInt(v.slice(BIG_TAG.length)) : v));
+}
+
+/** A copy of a nested JSON value with bigints back as (rounded) numbers: nested metadata is JSON. */
+function unBig(v) {
+  if (typeof v === 'bigint') return Number(v);
+  if (Array.isArray(v)) return v.map(unBig);
+  if (v && typeof v === 'object') {
+    const o = {};
+    for (const [k, x] of Object.entries(v)) o[k] = unBig(x);
+    return o;
+  }
+  return v;
+}
+
+/** A top-level metadata value: bigints stay exact, nested JSON stays JSON. */
+function metaValue(v) {
+  return v !== null && typeof v === 'object' ? unBig(v) : v;
 }
 
 /**
- * Parse one JSON row object (an NDJSON line or a JSON array element).
+ * Parse one JSON row object (an NDJSON line or a JSON array element) into { id, vector,
+ * metadata? }, by the field mapping (docs/api.md §11).
  * @param {string} text
  * @param {string} where
  * @param {'string'|'number'|undefined} idType
+ * @param {{ idField?: string, vectorField?: string, metadataFields?: string[] }} [map]
  */
-function jsonRow(text, where, idType) {
+function jsonRow(text, where, idType, map = {}) {
   let obj;
   try {
-    obj = JSON.parse(text);
+    obj = parseJsonExact(text);
   } catch (e) {
     throw einval(`${where}: not valid JSON (${e.message})`);
   }
+  const idField = map.idField ?? 'id';
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-    throw einval(`${where}: expected an object { "id": ..., "vector": [...], "metadata": {...} }`);
+    throw einval(`${where}: expected an object { "${idField}": ..., "vector": [...], "metadata": {...} }`);
   }
-  if (typeof obj.id === 'number' && !Number.isSafeInteger(obj.id) && Number.isInteger(obj.id) && obj.id > 0) {
-    const lit = topLevelLiteral(text, 'id');
-    if (lit === null || !/^\d+$/.test(lit)) {
-      throw einval(`${where}: id ${lit ?? obj.id} is above 2^53-1 and not written as plain digits, so it cannot be read exactly`);
+  let id = obj[idField];
+  if (id === undefined) throw einval(`${where}: no "${idField}" field (the id${map.idField ? '' : '; name another field with --id-field'})`);
+  if (typeof id === 'number' && Number.isInteger(id) && !Number.isSafeInteger(id)) {
+    throw einval(`${where}: id ${id} is above 2^53-1 and not written as plain digits, so it cannot be read exactly`);
+  }
+  if (typeof id === 'bigint' && id > U64_MAX) throw einval(`${where}: id ${id} is larger than 2^64-1`);
+  if (id !== undefined) id = castId(id, idType, where);
+
+  let vectorField = map.vectorField;
+  if (vectorField === undefined) {
+    const present = VECTOR_FIELDS.filter((f) => obj[f] !== undefined);
+    if (present.length > 1) {
+      throw einval(`${where}: the row has both "${present[0]}" and "${present[1]}"; say which is the vector with --vector-field`);
     }
-    const b = BigInt(lit);
-    if (b > U64_MAX) throw einval(`${where}: id ${lit} is larger than 2^64-1`);
-    obj.id = b;
+    vectorField = present[0] ?? 'vector';
   }
-  if (obj.id !== undefined) obj.id = castId(obj.id, idType, where);
-  return obj;
+  let vector = obj[vectorField];
+  if (vector === undefined) {
+    throw einval(`${where}: no vector: expected a ${map.vectorField ? `"${map.vectorField}"` : '"vector", "embedding" or "values"'} field` +
+      `${map.vectorField ? '' : ' (or name the field with --vector-field)'}`);
+  }
+  if (Array.isArray(vector) && vector.some((x) => typeof x === 'bigint')) vector = vector.map((x) => (typeof x === 'bigint' ? Number(x) : x));
+
+  let metadata;
+  const nested = obj.metadata;
+  if (nested !== undefined && nested !== null && typeof nested === 'object' && !Array.isArray(nested)) {
+    metadata = {};
+    for (const [k, v] of Object.entries(nested)) metadata[k] = metaValue(v);
+  } else if (nested !== undefined) {
+    metadata = nested;                                  // not an object: insertBatch names the mistake
+  }
+  if (map.metadataFields) {
+    for (const f of map.metadataFields) {
+      if (f === 'metadata' || obj[f] === undefined) continue;
+      if (metadata === undefined) metadata = {};
+      if (typeof metadata === 'object' && metadata !== null) metadata[f] = metaValue(obj[f]);
+    }
+  } else {
+    const known = new Set([idField, vectorField, 'metadata']);
+    const extra = Object.keys(obj).filter((k) => !known.has(k));
+    if (extra.length) {
+      throw einval(`${where}: unknown field${extra.length === 1 ? '' : 's'} ${extra.map((k) => `'${k}'`).join(', ')}; ` +
+        `a row has ${idField}, ${map.vectorField ? vectorField : VECTOR_FIELDS.join('/')} and metadata — ` +
+        `pass --metadata-fields ${extra.join(',')} to store ${extra.length === 1 ? 'it' : 'them'} as metadata` +
+        `${map.vectorField === undefined && extra.length === 1 ? `, or --vector-field ${extra[0]} if it is the vector` : ''}`);
+    }
+  }
+  const item = { id, vector };
+  if (metadata !== undefined) item.metadata = metadata;
+  return item;
 }
 
 // ---- NDJSON ---------------------------------------------------------------------------------------
 
-async function* ndjsonRows(input, { idType }) {
+async function* ndjsonRows(input, { idType, map }) {
   let pieces = [];
   let lineNo = 0;
   const at = (n) => `${input.name} line ${n}`;
@@ -242,7 +310,7 @@ async function* ndjsonRows(input, { idType }) {
     lineNo++;
     if (line.length && line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
     if (line.trim() === '') return;
-    items.push(jsonRow(line, at(lineNo), idType));
+    items.push(jsonRow(line, at(lineNo), idType, map));
     pos.push(lineNo);
   };
   for await (const text of textChunks(input)) {
@@ -359,7 +427,7 @@ class JsonArraySplitter {
   }
 }
 
-async function* jsonArrayRows(input, { idType }) {
+async function* jsonArrayRows(input, { idType, map }) {
   const sp = new JsonArraySplitter(input.name);
   for await (const text of textChunks(input)) {
     const els = [];
@@ -367,7 +435,7 @@ async function* jsonArrayRows(input, { idType }) {
     if (!els.length) continue;
     const items = [], pos = [];
     for (const [t, idx, line] of els) {
-      items.push(jsonRow(t, `${input.name} element ${idx} (line ${line})`, idType));
+      items.push(jsonRow(t, `${input.name} element ${idx} (line ${line})`, idType, map));
       pos.push(idx);
     }
     yield { items, pos };
@@ -481,7 +549,7 @@ export class CsvSplitter {
 }
 
 /** Interpret the header row. */
-function csvLayout(header, name) {
+function csvLayout(header, name, map = {}) {
   const cols = header.map((h) => h.trim());
   const seen = new Set();
   for (const c of cols) {
@@ -489,35 +557,64 @@ function csvLayout(header, name) {
     if (seen.has(c)) throw einval(`${name} line 1: the header names column '${c}' twice`);
     seen.add(c);
   }
-  const idCol = cols.findIndex((c) => c.toLowerCase() === 'id');
-  if (idCol < 0) throw einval(`${name} line 1: the header has no 'id' column (expected: id, v0, v1, ... or id, vector, ...)`);
-  const vecCol = cols.findIndex((c) => c.toLowerCase() === 'vector');
+  const idName = map.idField ?? 'id';
+  const idCol = map.idField ? cols.indexOf(map.idField) : cols.findIndex((c) => c.toLowerCase() === 'id');
+  if (idCol < 0) {
+    throw einval(`${name} line 1: the header has no '${idName}' column (expected: id, v0, v1, ... or id, vector, ...` +
+      `${map.idField ? '' : '; name the id column with --id-field'})`);
+  }
+  let vecCol;
+  if (map.vectorField) {
+    vecCol = cols.indexOf(map.vectorField);
+    if (vecCol < 0) throw einval(`${name} line 1: the header has no '${map.vectorField}' column (--vector-field)`);
+  } else {
+    const found = VECTOR_FIELDS.map((f) => cols.findIndex((c) => c.toLowerCase() === f)).filter((j) => j >= 0);
+    if (found.length > 1) {
+      throw einval(`${name} line 1: the header has both '${cols[found[0]]}' and '${cols[found[1]]}'; say which is the vector with --vector-field`);
+    }
+    vecCol = found.length ? found[0] : -1;
+  }
   const comps = [];
   cols.forEach((c, j) => {
     const m = /^v(\d+)$/.exec(c);
     if (m) comps.push([Number(m[1]), j]);
   });
-  if (vecCol >= 0 && comps.length) {
+  if (vecCol >= 0 && comps.length && !map.vectorField) {
     throw einval(`${name} line 1: the header has both a 'vector' column and component columns (v0, v1, ...); use one`);
   }
   if (vecCol < 0 && !comps.length) {
     throw einval(`${name} line 1: the header has no vector columns: give v0..vN (one per component) or one 'vector' column holding a JSON array`);
   }
   comps.sort((a, b) => a[0] - b[0]);
+  if (vecCol >= 0) comps.length = 0;
   comps.forEach(([k], i) => {
     if (k !== i) throw einval(`${name} line 1: vector columns must be v0..v${comps.length - 1} without gaps (v${i} is missing)`);
   });
   const compCols = comps.map(([, j]) => j);
   const vecSet = new Set(compCols);
   const meta = [];
-  cols.forEach((c, j) => {
-    if (j !== idCol && j !== vecCol && !vecSet.has(j)) meta.push([c, j]);
-  });
+  if (map.metadataFields) {
+    for (const f of map.metadataFields) {
+      const j = cols.indexOf(f);
+      if (j < 0) throw einval(`${name} line 1: the header has no '${f}' column (--metadata-fields)`);
+      meta.push([f, j]);
+    }
+  } else {
+    cols.forEach((c, j) => {
+      if (j !== idCol && j !== vecCol && !vecSet.has(j)) meta.push([c, j]);
+    });
+  }
   return { width: cols.length, idCol, vecCol, compCols, meta };
 }
 
-/** A metadata cell: numbers stay numbers (exact integers beyond 2^53 as bigint), text stays text. */
+/**
+ * A metadata cell: numbers stay numbers (exact integers beyond 2^53 as bigint), true/false
+ * (any case) become booleans, other text stays text.
+ */
 function csvMetaValue(s) {
+  const low = s.length <= 5 ? s.toLowerCase() : '';
+  if (low === 'true') return true;
+  if (low === 'false') return false;
   if (META_NUMBER_RE.test(s)) {
     if (META_INT_RE.test(s)) {
       const n = Number(s);
@@ -532,7 +629,7 @@ function csvMetaValue(s) {
   return s;
 }
 
-async function* csvRows(input, { idType }) {
+async function* csvRows(input, { idType, map }) {
   const sp = new CsvSplitter(input.name);
   let layout = null;
   let mode = idType ?? null;
@@ -541,7 +638,7 @@ async function* csvRows(input, { idType }) {
     for (const [f, line] of recs) {
       const where = `${input.name} line ${line}`;
       if (!layout) {
-        layout = csvLayout(f, input.name);
+        layout = csvLayout(f, input.name, map);
         continue;
       }
       if (f.length !== layout.width) {
