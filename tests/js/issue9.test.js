@@ -1,0 +1,48 @@
+// tests/js/issue9.test.js — what a new user hit (issue 9 point 4), one test per problem:
+// a missing folder, a throwing filter predicate, vectors whose squared norm overflows float32,
+// id-type hints, and the grammar of library messages.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createDatabase, openCollection, recoverCollection } from '../../web/index.js';
+import { rejectsWith } from './helpers.js';
+
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-issue9-'));
+after(() => fs.rmSync(TMP, { recursive: true, force: true }));
+
+test('issue 9: creating a store in a missing folder is ENOTFOUND naming the missing directory', async () => {
+  const missing = path.join(TMP, 'no');
+  const file = path.join(missing, 'such', 'dir', 'x.rvf');
+  const names = new RegExp(`directory ${missing.replace(/[/.]/g, '\\$&')}/such/dir does not exist.*${missing.replace(/[/.]/g, '\\$&')} is missing`);
+  await rejectsWith(() => openCollection(file, { create: { dimension: 3 } }), 'ENOTFOUND', names);
+  assert.equal(fs.existsSync(missing), false, 'openCollection creates no folder');
+
+  const src = await openCollection(path.join(TMP, 'src.rvf'), { create: { dimension: 3 } });
+  await src.insert({ id: 1, vector: [1, 2, 3] });
+  await rejectsWith(() => src.derive(file), 'ENOTFOUND', names);
+  await src.close();
+  await rejectsWith(() => recoverCollection(path.join(TMP, 'src.rvf'), file), 'ENOTFOUND', names);
+
+  // A database directory removed under an open database: createCollection names it.
+  const dbDir = path.join(TMP, 'db');
+  const db = await createDatabase({ path: dbDir });
+  fs.rmSync(dbDir, { recursive: true });
+  await rejectsWith(() => db.createCollection('c', { dimension: 3 }), 'ENOTFOUND', new RegExp(`directory ${dbDir.replace(/[/.]/g, '\\$&')} does not exist`));
+  await db.close();
+
+  // createDatabase creates its folder with parents (docs/api.md §6).
+  const deep = path.join(TMP, 'a', 'b', 'c');
+  const db2 = await createDatabase({ path: deep });
+  const c = await db2.createCollection('x', { dimension: 3 });
+  await c.insert({ id: 1, vector: [1, 0, 0] });
+  assert.ok(fs.existsSync(path.join(deep, 'x.rvf')));
+  await db2.close();
+
+  // A path through a regular file: the component that is not a directory is named.
+  const plain = path.join(TMP, 'plain');
+  fs.writeFileSync(plain, 'x');
+  await rejectsWith(() => openCollection(path.join(plain, 'x.rvf'), { create: { dimension: 3 } }), 'ENOTFOUND',
+    new RegExp(`${plain.replace(/[/.]/g, '\\$&')} is not a directory`));
+});
