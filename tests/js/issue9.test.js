@@ -46,3 +46,21 @@ test('issue 9: creating a store in a missing folder is ENOTFOUND naming the miss
   await rejectsWith(() => openCollection(path.join(plain, 'x.rvf'), { create: { dimension: 3 } }), 'ENOTFOUND',
     new RegExp(`${plain.replace(/[/.]/g, '\\$&')} is not a directory`));
 });
+
+test('issue 9: a filter predicate that throws rejects with EINVAL saying why, and the collection still works', async () => {
+  const db = await createDatabase();
+  const c = await db.createCollection('p', { dimension: 2, metric: 'euclidean' });
+  await c.insertBatch([{ id: 1, vector: [0, 0], metadata: { n: 1 } }, { id: 2, vector: [1, 1] }]);
+  await c.update(1, { metadata: { n: 1, tag: 'a' } });
+  const err = await c.search([0, 0], { filter: () => { throw new TypeError('x'); } }).then(() => null, (e) => e);
+  assert.ok(err, 'the search rejects');
+  assert.equal(err.name, 'VecliteError', `not the raw ${err.name}`);
+  assert.equal(err.code, 'EINVAL');
+  assert.match(err.message, /filter predicate threw TypeError: x/);
+  assert.ok(err.cause instanceof TypeError, 'the thrown error is the cause');
+  await rejectsWith(() => c.search([0, 0], { filter: (m) => m.tag.length > 0 }), 'EINVAL', /predicate threw TypeError: .*for id 2/);
+  await rejectsWith(() => c.searchBatch([[0, 0]], { filter: () => { throw 'plain'; } }), 'EINVAL', /predicate threw plain/);
+  await c.insert({ id: 3, vector: [5, 5] });
+  assert.deepEqual((await c.search([0, 0], { filter: (m) => m?.n === 1 })).map((h) => h.id), [1]);
+  await db.close();
+});
