@@ -7,7 +7,8 @@
 // Invariants:
 // - Numeric ids are u64: a number must be a safe integer, larger ids come as bigint; an id is
 //   never rounded. String ids are 1..1024 UTF-8 bytes of well-formed text.
-// - Vectors are copied as float32 and every component must stay finite after the conversion.
+// - Vectors are copied as float32 and every component must stay finite after the conversion;
+//   the squared length must be at most 2^125 (MAX_SQUARED_NORM), so no distance overflows.
 
 import { VecliteError, einval } from './errors.js';
 import { describe, utf8Length, wellFormed } from './metadata.js';
@@ -105,7 +106,9 @@ export function idKindOf(id, where) {
 }
 
 /**
- * Copy one vector into out[off..off+dim) as float32 and check every component is finite.
+ * Copy one vector into out[off..off+dim) as float32 and check every component is finite and the
+ * squared length at most MAX_SQUARED_NORM (checkNorm). Every vector the JS API takes (insert,
+ * insertBatch, update, search, searchBatch) comes through here.
  */
 export function putVector(vec, out, off, dim, where, name) {
   if (vec instanceof Float32Array || Array.isArray(vec) || vec instanceof Float64Array) {
@@ -131,9 +134,34 @@ export function putVector(vec, out, off, dim, where, name) {
           (Number.isFinite(orig) ? ', which overflows a 32-bit float' : '') + '; every component must be finite');
       }
     }
+    checkNorm(out, off, dim, where);
     return;
   }
   throw einval(`${where}: vector must be a Float32Array or an array of numbers (got ${describe(vec)})`);
+}
+
+/**
+ * The largest squared length a vector may have: 2^125. Distances are float32 sums in the engine:
+ * with ||a||², ||b||² <= 2^125, ||a - b||² <= 4 * 2^125 = 2^127 and |a . b| <= 2^125, every partial
+ * sum stays below FLT_MAX (about 2^128) with room for rounding, so no distance is Infinity and the
+ * order of results is kept. The same bound for every metric (cosine too), so a vector valid in
+ * one collection is valid in all.
+ */
+export const MAX_SQUARED_NORM = 2 ** 125;
+
+/**
+ * EINVAL when the float32 vector v[off..off+dim) is too long for its distances to fit a float32
+ * (MAX_SQUARED_NORM); its components are finite already.
+ */
+export function checkNorm(v, off, dim, where) {
+  let ss = 0;
+  for (let j = off, end = off + dim; j < end; j++) ss += v[j] * v[j];
+  if (ss > MAX_SQUARED_NORM) {
+    throw einval(`${where}: vector is too long: its squared length ${ss.toPrecision(3)} exceeds 2^125 ` +
+      `(${MAX_SQUARED_NORM.toPrecision(3)}; a length above about ${Math.sqrt(MAX_SQUARED_NORM).toPrecision(2)}), so ` +
+      'distances to it would overflow 32-bit floats and lose their order; scale the vectors down ' +
+      '(by the same factor for all of them: cosine ignores length, and euclidean and dot-product order is kept)');
+  }
 }
 
 /**

@@ -64,3 +64,29 @@ test('issue 9: a filter predicate that throws rejects with EINVAL saying why, an
   assert.deepEqual((await c.search([0, 0], { filter: (m) => m?.n === 1 })).map((h) => h.id), [1]);
   await db.close();
 });
+
+test('issue 9: finite vectors whose squared length overflows float32 are EINVAL for every metric and call', async () => {
+  const db = await createDatabase();
+  const huge = [1e20, 0, 0];
+  const tooLong = /vector is too long: its squared length 1\.00e\+40 exceeds 2\^125.*overflow 32-bit floats/;
+  for (const metric of ['euclidean', 'dotProduct', 'cosine']) {
+    const c = await db.createCollection(`n_${metric}`, { dimension: 3, metric });
+    await c.insert({ id: 1, vector: [1, 2, 3] });
+    await rejectsWith(() => c.insert({ id: 2, vector: huge }), 'EINVAL', tooLong);
+    await rejectsWith(() => c.insertBatch([{ id: 3, vector: [1, 1, 1] }, { id: 4, vector: huge }]), 'EINVAL',
+      /insertBatch\[1\]: vector is too long/);
+    await rejectsWith(() => c.update(1, { vector: huge }), 'EINVAL', /update: vector is too long/);
+    await rejectsWith(() => c.search(huge), 'EINVAL', /search: vector is too long/);
+    await rejectsWith(() => c.searchBatch([[1, 0, 0], huge]), 'EINVAL', /searchBatch\[1\]: vector is too long/);
+    // Many components each fine, together too long: the length counts, not one component.
+    await rejectsWith(() => c.insert({ id: 5, vector: [4e18, 4e18, 4e18] }), 'EINVAL', /too long/);
+    assert.equal(await c.count(), 1, `${metric}: nothing was written`);
+    assert.deepEqual(Array.from((await c.get(1)).vector), [1, 2, 3]);
+    // Large but within the bound: finite distances in the right order.
+    await c.insertBatch([{ id: 6, vector: [1e18, 0, 0] }, { id: 7, vector: [2e18, 1e18, 0] }, { id: 8, vector: [-3e18, 0, 1e18] }]);
+    const hits = await c.search([1e18, 0, 0], { k: 4 });
+    assert.ok(hits.every((h) => Number.isFinite(h.score) && Number.isFinite(h.distance ?? 0)), JSON.stringify(hits));
+    for (let i = 1; i < hits.length; i++) assert.ok(hits[i - 1].score >= hits[i].score, `${metric}: ordered`);
+  }
+  await db.close();
+});
