@@ -109,7 +109,7 @@ export function putNumeric(id, pairs, i, where) {
  */
 export function idKindError(where, name, kind, id, writing, batchFirst = false) {
   const has = batchFirst ? `the batch's first id gives collection '${name}'` : `collection '${name}' has`;
-  const mix = writing ? '; a collection never mixes string and numeric ids' : '';
+  const mix = writing ? '; a collection cannot mix string and numeric ids' : '';
   if (kind === 'number') {
     const digits = typeof id === 'string' && /^(0|[1-9][0-9]*)$/.test(id);
     let fix;

@@ -103,7 +103,7 @@ test('issue 9: id-type errors tell the user how to pass the id correctly', async
 
   // A string of digits in a numeric collection: pass the number (or the bigint past 2^53-1).
   await rejectsWith(() => nums.insert({ id: '5', vector: [1, 0] }), 'EINVAL',
-    /^insert: collection 'nums' has numeric ids, and this id is the string "5"; pass it as the number 5, not the string "5"; a collection never mixes/);
+    /^insert: collection 'nums' has numeric ids, and this id is the string "5"; pass it as the number 5, not the string "5"; a collection cannot mix string and numeric ids$/);
   for (const [name, f] of [['get', () => nums.get('1')], ['delete', () => nums.delete('1')], ['update', () => nums.update('1', { metadata: { a: 1 } })]]) {
     await rejectsWith(f, 'EINVAL', new RegExp(`^${name}: collection 'nums' has numeric ids, and this id is the string "1"; pass it as the number 1, not the string "1"$`));
   }
