@@ -11,7 +11,9 @@
 #   make build   pkg/ (scalar) and pkg-simd/ (-msimd128), identical names
 #
 # Each target first runs tools/ensure-deps.sh, which apt-get installs what is
-# missing (emscripten binaryen wabt clang chromium) and runs `npm ci`.
+# missing and runs `npm ci`: build, run, serve and bench need only the build
+# toolchain (emscripten binaryen wabt: `ensure-deps.sh build`); test, test-native
+# and fuzz also need clang + compiler-rt and chromium (`ensure-deps.sh test`).
 #
 # Toolchain pin: Debian's emscripten 3.1.6 (checked in the banner). Its emcc
 # needs NODE_PATH to find acorn (docs/building.md §1).
@@ -62,12 +64,17 @@ endif
 # A recipe that fails removes its half-made target, so make never takes it for up to date.
 .DELETE_ON_ERROR:
 
-.PHONY: all build deps deps-npm run serve test test-native test-js bench fuzz clean banner variant
+.PHONY: all build deps deps-build deps-test deps-npm run serve test test-native test-js bench fuzz clean banner variant
 
 all: build
 
-deps:
-	@tools/ensure-deps.sh all
+deps: deps-test
+
+deps-build:
+	@tools/ensure-deps.sh build
+
+deps-test:
+	@tools/ensure-deps.sh test
 
 deps-npm:
 	@tools/ensure-deps.sh npm
@@ -77,7 +84,7 @@ banner:
 	  echo "veclite build: emcc $$v (pinned $(EMSDK_PIN)), $$($(WASM_OPT) --version)"; \
 	  [ "$$v" = "$(EMSDK_PIN)" ] || echo "warning: emcc $$v is not the pinned $(EMSDK_PIN)"
 
-build: deps
+build: deps-build
 	@$(MAKE) --no-print-directory banner
 	@$(MAKE) --no-print-directory VARIANT=scalar variant
 	@$(MAKE) --no-print-directory VARIANT=simd variant
@@ -137,19 +144,19 @@ build/fuzz_open: $(FUZZ_SRC) $(CORE_HDR) Makefile
 build/fuzz_open_nohash: $(FUZZ_SRC) $(CORE_HDR) Makefile
 	@mkdir -p build
 	$(CLANG) $(FUZZ_FLAGS) -DVL_FUZZ_SKIP_HASH $(FUZZ_SRC) -o $@
-fuzz: deps build/fuzz_open build/fuzz_open_nohash
+fuzz: deps-test build/fuzz_open build/fuzz_open_nohash
 	@mkdir -p build/fuzz-corpus build/fuzz-artifacts
 	cp tests/golden/rvf/*.rvf tests/golden/corrupt/*.rvf build/fuzz-corpus/
 	./build/fuzz_open_nohash -max_len=16384 -timeout=10 -rss_limit_mb=1024 -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz-artifacts/nohash- build/fuzz-corpus
 	./build/fuzz_open -max_len=16384 -timeout=10 -rss_limit_mb=1024 -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz-artifacts/ build/fuzz-corpus
 
-test-native: deps build/test-native
+test-native: deps-test build/test-native
 	./build/test-native
 
-test-js: build build/unit-scalar.mjs build/unit-simd.mjs
+test-js: deps-test build build/unit-scalar.mjs build/unit-simd.mjs
 	node --test --test-concurrency=1 tests/
 
-test: deps build build/test-native build/unit-scalar.mjs build/unit-simd.mjs build/fuzz_open
+test: deps-test build build/test-native build/unit-scalar.mjs build/unit-simd.mjs build/fuzz_open
 	./build/test-native
 	./build/fuzz_open -runs=0 tests/golden/rvf tests/golden/corrupt
 	node --test --test-concurrency=1 tests/

@@ -334,7 +334,9 @@ export function realFilePath(fs, path, p) {
     try {
       return real(cur);
     } catch (e) {
-      if (e?.code !== 'ENOENT') throw ioError('resolving', cur, e);
+      // ENOTDIR: a folder on the way is a file; the name is resolved as far as it goes and
+      // opening it then fails, which the caller reports (idb/node-store.js missingDirError).
+      if (e?.code !== 'ENOENT' && e?.code !== 'ENOTDIR') throw ioError('resolving', cur, e);
     }
     const name = path.basename(cur);
     const parent = cur.slice(0, cur.length - name.length).replace(/[\\/]+$/, '') || path.sep;

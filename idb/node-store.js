@@ -80,6 +80,47 @@ export function deviceError(e, what) {
   return new VecliteError(code, `${what}: ${e?.message ?? e}`, { cause: e });
 }
 
+/**
+ * Why a new file `abs` cannot be created when its folder is the reason: ENOTFOUND naming the
+ * directory that should hold it and the first component of that path that is missing (or is not
+ * a directory). Stores never create folders (createDatabase does, for its own directory).
+ * @returns {VecliteError|null} null when the folder is there (the failure has another cause)
+ */
+export function missingDirError(N, abs, what) {
+  const { fs, path } = N;
+  const dir = path.dirname(abs);
+  const chain = [];
+  for (let d = dir; ; d = path.dirname(d)) {
+    chain.unshift(d);
+    if (path.dirname(d) === d) break;
+  }
+  for (const d of chain) {
+    let st;
+    try {
+      st = fs.statSync(d);
+    } catch (e) {
+      if (e?.code !== 'ENOENT' && e?.code !== 'ENOTDIR') return null;
+      const why = d === dir ? '' : ` (${d} is missing)`;
+      return new VecliteError('ENOTFOUND', `${what}: cannot create ${abs}: the directory ${dir} does not exist${why}; ` +
+        'create it first', { cause: e });
+    }
+    if (!st.isDirectory()) {
+      return new VecliteError('ENOTFOUND', `${what}: cannot create ${abs}: the directory ${dir} does not exist ` +
+        `(${d} is not a directory)`);
+    }
+  }
+  return null;
+}
+
+/** A failure to create the new file `abs`: a missing folder named (missingDirError), else deviceError. */
+function createError(N, e, abs, what) {
+  if (!(e instanceof VecliteError)) {
+    const gone = missingDirError(N, abs, what);
+    if (gone) return gone;
+  }
+  return deviceError(e, `${what}: cannot create ${abs}`);
+}
+
 /** Collection names that can become file names (docs/api.md §2). */
 export const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
@@ -168,7 +209,7 @@ function openDevice(N, abs, o, orNull) {
     if (!st.isFile()) throw new VecliteError('EINVAL', `${abs} is not a regular file`);
   } catch (e) {
     if (e instanceof VecliteError) throw e;
-    if (e?.code !== 'ENOENT') throw deviceError(e, `cannot stat ${abs}`);
+    if (e?.code !== 'ENOENT' && e?.code !== 'ENOTDIR') throw deviceError(e, `cannot stat ${abs}`);
     if (orNull) return null;
     throw new VecliteError('ENOTFOUND', `${abs} does not exist; pass create: { dimension, ... } to create it`);
   }
@@ -205,7 +246,7 @@ async function openLocked(N, abs, mayCreate, onLockLost) {
         created = true;
       } catch (e) {
         if (e?.code === 'EEXIST' && attempt < 5) continue; // created by someone else meanwhile: open theirs
-        throw deviceError(e, `cannot create ${abs}`);
+        throw createError(N, e, abs, 'openCollection');
       }
     }
     let lock = null;
@@ -416,7 +457,7 @@ export async function createChildFile(N, engine, file, onLockLost) {
   try {
     dev = D.openNodeFileSync(fs, abs, { create: true, exclusive: true });
   } catch (e) {
-    throw deviceError(e, `derive: cannot create ${abs}`);
+    throw createError(N, e, abs, 'derive');
   }
   let lock;
   try {

@@ -28,7 +28,7 @@
 // - With no live tail, the newest saved file beside the store is what an open reports, so the
 //   recovery stays visible across reopens until discardRecovered().
 
-import { VecliteError } from '../worker/errors.js';
+import { VecliteError, plural } from '../worker/errors.js';
 
 const NAME_RE = /\.recovered-(\d+)-(\d+)-(\d+)$/;
 
@@ -94,8 +94,8 @@ export function keepTail(N, engine, store, dev, abs, readOnly) {
     dev.truncate(info.bytes);
     dev.sync();
   } catch (e) {
-    throw new VecliteError('EIO', `${abs} holds ${size - info.bytes} bytes after its last intact commit (epoch ` +
-      `${info.epoch}), and they could not be saved beside it before writing (${e?.message ?? e}); free space, ` +
+    throw new VecliteError('EIO', `${abs} holds ${plural(size - info.bytes, 'byte')} after its last intact commit (epoch ` +
+      `${info.epoch}), which could not be saved beside it before writing (${e?.message ?? e}); free space, ` +
       'or open it readOnly', { cause: e });
   }
   return rep;

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# ensure-deps.sh — install what `make run` / `make test` need on a fresh
+# ensure-deps.sh — install what `make build` / `make run` / `make test` need on a fresh
 # Debian 12 machine with Node 20, and nothing when it is all there.
-#   system: emcc (emscripten 3.1.6), wasm-opt (binaryen), wasm-validate and
-#           wasm-objdump (wabt), clang + compiler-rt (native ASan/UBSan and
-#           libFuzzer), chromium (browser tests; never a downloaded browser).
+#   build:  emcc (emscripten 3.1.6), wasm-opt (binaryen), wasm-validate and
+#           wasm-objdump (wabt), then npm. What `make build`, `run`, `serve` need.
+#   test:   build's packages plus clang + compiler-rt (native ASan/UBSan and
+#           libFuzzer) and chromium (browser tests; never a downloaded browser).
 #   npm:    `npm ci` from the committed lockfile. Maintenance reminder: package-lock.json
 #           carries hand-added entries for @ruvector/rvf-node's platform packages that the
 #           registry lacks at 0.2.2 (darwin, linux-arm64, win32; npm skips them on this
@@ -11,31 +12,58 @@
 #           Re-add them (see git log) after changing dependencies.
 #           (scripts ignored: no test
 #           needs them; `make bench` rebuilds hnswlib-node itself).
-# Usage: tools/ensure-deps.sh [system|npm|all]   (default all)
+# Usage: tools/ensure-deps.sh [build|test|system|npm|all]   (default all = test)
+#          build   build toolchain + npm          test    build + test tools + npm
+#          system  every Debian package (no npm)  npm     npm ci only
+#        tools/ensure-deps.sh --list GROUP   print GROUP's Debian packages (installed or not)
+#          and exit: installs nothing (tests/js/makefile.test.js reads it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+list=0
+if [ "${1:-}" = --list ]; then list=1; shift; fi
 what=${1:-all}
+case "$what" in
+  build) sys=build; npm=1 ;;
+  test|all) sys=test; npm=1 ;;
+  system) sys=test; npm=0 ;;
+  npm) sys=""; npm=1 ;;
+  *) echo "ensure-deps: unknown group '$what' (build|test|system|npm|all)" >&2; exit 2 ;;
+esac
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
+# need_system GROUP [all]: the Debian packages GROUP needs that are missing (with "all": every
+# package GROUP needs, installed or not).
 need_system() {
-  local missing=()
-  command -v emcc >/dev/null         || missing+=(emscripten)
-  command -v wasm-opt >/dev/null     || missing+=(binaryen)
-  command -v wasm-validate >/dev/null || missing+=(wabt)
-  command -v clang >/dev/null        || missing+=(clang)
-  ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.asan-x86_64.a >/dev/null 2>&1 \
-    || ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.asan-x86_64.a >/dev/null 2>&1 \
+  local group=$1 every=${2:-} missing=()
+  have() { [ "$every" != all ] && "$@" >/dev/null 2>&1; }
+  have command -v emcc          || missing+=(emscripten)
+  have command -v wasm-opt      || missing+=(binaryen)
+  have command -v wasm-validate || missing+=(wabt)
+  if [ "$group" = test ]; then
+    need_test_tools
+  fi
+  [ ${#missing[@]} -eq 0 ] || printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' '
+}
+# Only `make test` (and fuzz) use these: the native sanitizer build, libFuzzer, Chromium.
+need_test_tools() {
+  have command -v clang         || missing+=(clang)
+  have compgen -G '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.asan-x86_64.a' \
     || missing+=(libclang-rt-14-dev)
-  ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 \
+  have compgen -G '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' \
     || missing+=(libclang-rt-14-dev)
-  [ -x /usr/bin/chromium ]           || missing+=(chromium)
-  printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' '
+  have test -x /usr/bin/chromium || missing+=(chromium)
 }
 
-if [ "$what" = system ] || [ "$what" = all ]; then
-  pkgs=$(need_system)
+if [ "$list" = 1 ]; then
+  [ -z "$sys" ] || need_system "$sys" all
+  echo
+  exit 0
+fi
+
+if [ -n "$sys" ]; then
+  pkgs=$(need_system "$sys")
   if [ -n "${pkgs// /}" ]; then
     echo "ensure-deps: installing Debian packages: $pkgs"
     export DEBIAN_FRONTEND=noninteractive
@@ -45,7 +73,7 @@ if [ "$what" = system ] || [ "$what" = all ]; then
   fi
 fi
 
-if [ "$what" = npm ] || [ "$what" = all ]; then
+if [ "$npm" = 1 ]; then
   stale=0
   [ -f node_modules/.package-lock.json ] || stale=1
   [ package-lock.json -nt node_modules/.package-lock.json ] && stale=1

@@ -11,7 +11,7 @@
 //   session's; the shape of every argument, vector lengths and finiteness, zero vectors under
 //   cosine, filters and option ranges are checked here.
 
-import { VecliteError, einval } from '../worker/errors.js';
+import { VecliteError, einval, plural } from '../worker/errors.js';
 import { describe, isPlainObject, prepareMetadata } from '../worker/metadata.js';
 import { parseFilter } from '../worker/filter.js';
 import { checkCosine, checkKeys, idKindOf, intIn, putVector } from '../worker/values.js';
@@ -30,7 +30,7 @@ function firstDimension(name, items, where, maxDim) {
   const len = v instanceof Float32Array || v instanceof Float64Array || Array.isArray(v) ? v.length : -1;
   if (len < 1 || len > maxDim) {
     throw einval(`${where}: collection '${name}' has no dimension yet (dimension 0: the first insert sets it), ` +
-      `and the first vector cannot set it (${len < 0 ? `got ${describe(v)}` : `${len} components; 1..${maxDim}`})`);
+      `and the first vector cannot set it (${len < 0 ? `got ${describe(v)}` : `${plural(len, 'component')}; 1..${maxDim}`})`);
   }
   return len;
 }
@@ -44,7 +44,7 @@ export function readRows(c, items, where) {
   const n = items.length;
   const dim = c.dim || firstDimension(c.name, items, where, c.limits.MAX_DIM);
   if (n * dim * 4 > 0xF0000000) {
-    throw new VecliteError('EBUDGET', `${where}: ${n} vectors of dimension ${dim} exceed the 4 GB WebAssembly memory in one call; split the batch`);
+    throw new VecliteError('EBUDGET', `${where}: ${plural(n, 'vector')} of dimension ${dim} exceed the 4 GB WebAssembly memory in one call; split the batch`);
   }
   const ids = new Array(n);
   const vecs = new Float32Array(n * dim);

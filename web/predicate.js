@@ -7,7 +7,8 @@
 //
 // Invariants:
 // - The predicate is called at most once per id per search (memoized), synchronously; a Promise
-//   or thenable answer is refused (EINVAL) instead of counting as a match.
+//   or thenable answer is refused (EINVAL) instead of counting as a match, and an exception it
+//   throws rejects the search with EINVAL saying so (the exception is the error's cause).
 // - Each step is one message; a collection closed meanwhile (even by the predicate) stops the
 //   search with ECLOSED (checked after each batch of predicate calls, and by the session).
 
@@ -53,7 +54,14 @@ export async function predicateSearch(client, col, c, q, o, live) {
     const key = id; // bigints are compared by value in a Map
     let ok = memo.get(key);
     if (ok === undefined) {
-      ok = predicateResult(o.predicate(meta, id));
+      let v;
+      try {
+        v = o.predicate(meta, id);
+      } catch (e) {
+        throw new VecliteError('EINVAL', `filter predicate threw ${errText(e)} (for id ${typeof id === 'bigint' ? `${id}n` : JSON.stringify(id)}); ` +
+          'a predicate must return true or false for every row\'s metadata (an empty object when a row has none)', { cause: e });
+      }
+      ok = predicateResult(v);
       memo.set(key, ok);
     }
     return ok;

@@ -27,7 +27,7 @@
 //   (storeIndex) with the same methods as a plain index. Error text comes from vl_store_errmsg
 //   (or vl_store_open's message buffer); VL_EFATAL (a poisoned store) becomes EIO.
 
-import { VecliteError } from './errors.js';
+import { VecliteError, plural } from './errors.js';
 
 /** The vl__wasm_* helper ABI this file was written for (VL_WASM_ABI in src/wasm.c). */
 const ABI = 1;
@@ -84,7 +84,7 @@ export function layout(sizes, what = 'this call') {
  */
 export function upsertLayout(n, floats, metaBytes) {
   return layout([n * 8, floats * 4, Math.max(metaBytes, 0), metaBytes >= 0 ? (n + 1) * 4 : 0],
-    `writing ${n} vector(s)`);
+    `writing ${plural(n, 'vector')}`);
 }
 
 /**
@@ -300,7 +300,7 @@ export class Engine {
     upsertLayout(n, vecs.length, meta ? meta.length : -1);   // EBUDGET as before
     // Vectors go straight into the index's own room (vl_index_rows): one copy, no staging.
     const { off, total } = layout([n * 8, 0, Math.max(meta ? meta.length : 0, 0), meta ? (n + 1) * 4 : 0, 8],
-      `writing ${n} vector(s)`);
+      `writing ${plural(n, 'vector')}`);
     const p = this._stage(total);
     try {
       const M = this.M;
@@ -331,7 +331,7 @@ export class Engine {
 
   /** Stage ids + records + offsets for a set_meta call (index or store), then run `call`. */
   _stagedSetMeta(n, ids, meta, metaOff, call) {
-    const { off, total } = layout([n * 8, meta.length, (n + 1) * 4], `writing metadata of ${n} vector(s)`);
+    const { off, total } = layout([n * 8, meta.length, (n + 1) * 4], `writing metadata of ${plural(n, 'vector')}`);
     const p = this._stage(total);
     try {
       const M = this.M;
@@ -452,7 +452,7 @@ export class Engine {
    */
   getBatch(h, dim, n, ids, wantMeta, wantVectors) {
     const { off, total } = layout([n * 8, n * 4, wantMeta ? n * 4 : 0, wantMeta ? n * 4 : 0,
-      wantVectors ? n * dim * 4 : 0], `reading ${n} vector(s)`);
+      wantVectors ? n * dim * 4 : 0], `reading ${plural(n, 'vector')}`);
     const p = this._stage(total);
     try {
       const M = this.M;
@@ -632,7 +632,7 @@ export class Engine {
    * @returns {number} the vl_io; free with ioMemFree
    */
   ioMemOpen(bytes) {
-    const { total } = layout([bytes.length], `loading ${bytes.length} bytes`);
+    const { total } = layout([bytes.length], `loading ${plural(bytes.length, 'byte')}`);
     const p = this._stage(total);
     try {
       this.M.HEAPU8.set(bytes, p);

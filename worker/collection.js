@@ -12,7 +12,7 @@
 //   last report (or the whole image after a compaction).
 // - Derived children and reopened stores belong to the same session and engine as their parent.
 
-import { VecliteError, einval } from './errors.js';
+import { VecliteError, einval, plural } from './errors.js';
 import { checkedImage } from './image.js';
 import {
   commitRows, encodeRows, engineClear, engineDelete, engineSetMeta, engineUpsert, live, nowNs, notFound, poison,
@@ -86,7 +86,7 @@ export function update(s, a) {
   const { id, hasVec, hasMeta } = a;
   if (!resolveId(s, id, pair, 0, 'update') || !s.idKind) throw notFound(s, id);
   if (hasVec && a.vector.length !== s.dim) {
-    throw einval(`update: vector has ${a.vector.length} components but collection '${s.name}' has dimension ${s.dim}`);
+    throw einval(`update: vector has ${plural(a.vector.length, 'component')} but collection '${s.name}' has dimension ${s.dim}`);
   }
   const recBytes = hasMeta ? updateRecordSize(s, id, a.metadata) : 0;
   const g = s.engine.getBatch(s.h, s.dim, 1, pair, hasVec && !hasMeta, false);
@@ -140,7 +140,7 @@ export function search(s, a) {
     return { nq: a.nq, k: 1, counts: new Uint32Array(a.nq), dist: new Float32Array(a.nq), ids: [], metas: null, vecs: null };
   }
   if (a.queries.length !== a.nq * s.dim) {
-    throw einval(`search: query has ${a.queries.length / a.nq} components but collection '${s.name}' has dimension ${s.dim}`);
+    throw einval(`search: query has ${plural(a.queries.length / a.nq, 'component')} but collection '${s.name}' has dimension ${s.dim}`);
   }
   return runSearch(s, a.queries, a.nq, a.options);
 }

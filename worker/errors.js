@@ -43,3 +43,11 @@ export class VecliteError extends Error {
 export function einval(message) {
   return new VecliteError('EINVAL', message);
 }
+
+/**
+ * A count and its noun, singular for 1: plural(1, 'row') -> '1 row', plural(3, 'row') -> '3 rows',
+ * plural(2, 'entry', 'entries'). For library messages (no "1 rows").
+ */
+export function plural(n, one, many = `${one}s`) {
+  return `${n} ${n === 1 || n === 1n ? one : many}`;
+}

@@ -73,14 +73,36 @@ export function isPlainObject(v) {
   return proto === Object.prototype || proto === null;
 }
 
-/** A short description of a value's type for error messages. */
+/** "a" or "an" before a word, by its sound: a vowel takes "an", except a "you" sound (Uint8Array, URL). */
+function article(word) {
+  return /^[aeioAEIO]|^[uU](?!int|ni|s[aeiu]|RL|RI)/.test(word) ? `an ${word}` : `a ${word}`;
+}
+
+/**
+ * A short description of a value for error messages, grammatical after "got" or "is":
+ * 'undefined', 'null', 'an array', 'an object' (plain), 'a Map' / 'an ArrayBuffer' (a class's
+ * instance), 'the number 1.5', 'the string "abc"' (first 40 characters), 'the bigint 5n',
+ * 'the boolean true', 'a function', 'a symbol'. Never throws (a revoked Proxy is 'an object').
+ */
 export function describe(v) {
+  if (v === undefined) return 'undefined';
   if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return v.constructor?.name ? `a ${v.constructor.name}` : 'an object';
-  if (typeof v === 'number') return `the number ${v}`;
-  if (typeof v === 'string') return 'a string';
-  return `a ${typeof v}`;
+  switch (typeof v) {
+    case 'number': return `the number ${v}`;
+    case 'string': return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+    case 'bigint': return `the bigint ${v}n`;
+    case 'boolean': return `the boolean ${v}`;
+    case 'function': return 'a function';
+    case 'symbol': return 'a symbol';
+    default: break;
+  }
+  try {
+    if (Array.isArray(v)) return 'an array';
+    const name = v.constructor?.name;
+    return typeof name === 'string' && name !== '' && name !== 'Object' ? article(name) : 'an object';
+  } catch {
+    return 'an object';
+  }
 }
 
 /** JSON.stringify would call v.toJSON(), so v would not come back as itself. */

@@ -11,7 +11,7 @@
 //   OPFS swap file). dryRun reports what would be done and writes nothing; verify opens each
 //   target read-only in the engine and checks it (verify) and its row count against the source.
 
-import { einval } from './errors.js';
+import { einval, plural } from './errors.js';
 
 function sameBytes(a, b) {
   if (a.length !== b.length) return false;
@@ -58,7 +58,7 @@ export async function migrate(engine, a) {
       report.unchanged++;
     } else if (have && have.length > 0) {
       entry.action = 'conflict';
-      entry.reason = `${dst.label(name)} exists with other contents (${have.length} bytes); it is left as it is`;
+      entry.reason = `${dst.label(name)} exists with other contents (${plural(have.length, 'byte')}); it is left as it is`;
       report.conflicts++;
     } else if (report.dryRun) {
       entry.action = 'would copy';
@@ -74,7 +74,7 @@ export async function migrate(engine, a) {
       const t = inspectImage(engine, await dst.readBytes(name));
       entry.rows = t.count;
       entry.verified = t.ok && t.count === s.count;
-      if (!entry.verified) entry.problems = [...t.problems, ...(t.count !== s.count ? [`target has ${t.count} rows, source ${s.count}`] : [])];
+      if (!entry.verified) entry.problems = [...t.problems, ...(t.count !== s.count ? [`target has ${plural(t.count, 'row')}, source ${s.count}`] : [])];
     }
     report.collections.push(entry);
   }

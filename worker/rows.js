@@ -17,11 +17,11 @@
 // - Store writes commit durably inside the engine call (the device syncs before it returns). A
 //   failed durable write poisons the state: every later call is EIO until it is reopened.
 
-import { VecliteError, einval } from './errors.js';
+import { VecliteError, einval, plural } from './errors.js';
 import { upsertLayout } from './bind.js';
 import { ByteWriter, ID_FIELD, checkRecordSize, describe, recordSize, writeRecord } from './metadata.js';
 import { NO_FIELD } from './filter.js';
-import { TWO32, idKindOf, idText, numericId, putNumeric } from './values.js';
+import { TWO32, idKindError, idKindOf, idText, numericId, putNumeric } from './values.js';
 
 /** The state if it can be used; ECLOSED / EIO otherwise. */
 export function live(s) {
@@ -87,7 +87,7 @@ export function nameOf(s) {
 export function resolveId(s, id, pairs, i, where) {
   const kind = idKindOf(id, where);
   if (s.idKind && kind !== s.idKind) {
-    throw einval(`${where}: collection '${s.name}' uses ${s.idKind} ids, got ${describe(id)}`);
+    throw idKindError(where, s.name, s.idKind, id, false);
   }
   if (kind === 'string') {
     const iid = s.strToId.get(id);
@@ -128,7 +128,7 @@ export function encodeRows(s, rows, where) {
   const n = pub.length;
   const dim = n ? vecs.length / n : 0;
   if (s.dim && dim !== s.dim) {
-    throw einval(`${where}: vector has ${dim} components but collection '${s.name}' has dimension ${s.dim}`);
+    throw einval(`${where}: vector has ${plural(dim, 'component')} but collection '${s.name}' has dimension ${s.dim}`);
   }
   const ids = new Uint32Array(n * 2);
   const sids = s.idKind === 'string' || s.idKind === null ? new Array(n) : null;
@@ -141,8 +141,7 @@ export function encodeRows(s, rows, where) {
     const k = idKindOf(id, w);
     if (kind === null) kind = k;
     else if (k !== kind) {
-      throw einval(`${w}: collection '${s.name}' uses ${kind} ids, got ${describe(id)}; ` +
-        'a collection cannot mix string and numeric ids');
+      throw idKindError(w, s.name, kind, id, true, s.idKind === null);
     }
     if (k === 'string') {
       let iid = s.strToId.get(id);

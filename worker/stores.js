@@ -12,7 +12,7 @@
 // - An engine is shared by a session's database states, collections and derived children; it is
 //   disposed when the last of them is released.
 
-import { VecliteError, einval } from './errors.js';
+import { VecliteError, einval, plural } from './errors.js';
 import { ID_FIELD, decodeRecord } from './metadata.js';
 import { idText, numericId } from './values.js';
 import { live, nameOf, storeWrite } from './rows.js';
@@ -302,14 +302,14 @@ export async function recoveryProblems(s) {
   const out = [];
   const r = s.recovered;
   if (r && r.savedTo === null) {
-    out.push(`${r.discardedBytes} bytes after the last intact commit (epoch ${r.epoch}) were not loaded` +
+    out.push(`${plural(r.discardedBytes, 'byte')} after the last intact commit (epoch ${r.epoch}) ${r.discardedBytes === 1 ? 'was' : 'were'} not loaded` +
       (s.path ? '; a writable open saves them beside the file before writing' : '') +
       "; salvage their rows with recoverCollection / 'veclite recover'");
   }
   if (s.path && s.N) {
     const { listSaved } = await import('../idb/recovered-tail.js');
     for (const t of listSaved(s.N, s.path)) {
-      out.push(`${t.discardedBytes} bytes after the commit of epoch ${t.epoch} were not loaded and are kept in ${t.savedTo}; ` +
+      out.push(`${plural(t.discardedBytes, 'byte')} after the commit of epoch ${t.epoch} ${t.discardedBytes === 1 ? 'was' : 'were'} not loaded and ${t.discardedBytes === 1 ? 'is' : 'are'} kept in ${t.savedTo}; ` +
         "salvage their rows with recoverCollection / 'veclite recover', then call discardRecovered()");
     }
   }

@@ -7,9 +7,10 @@
 // Invariants:
 // - Numeric ids are u64: a number must be a safe integer, larger ids come as bigint; an id is
 //   never rounded. String ids are 1..1024 UTF-8 bytes of well-formed text.
-// - Vectors are copied as float32 and every component must stay finite after the conversion.
+// - Vectors are copied as float32 and every component must stay finite after the conversion;
+//   the squared length must be at most 2^125 (MAX_SQUARED_NORM), so no distance overflows.
 
-import { VecliteError, einval } from './errors.js';
+import { VecliteError, einval, plural } from './errors.js';
 import { describe, utf8Length, wellFormed } from './metadata.js';
 
 export const MAX_ID_BYTES = 1024;
@@ -77,9 +78,17 @@ export function idText(id) {
  */
 export function putNumeric(id, pairs, i, where) {
   if (typeof id === 'number') {
-    if (!Number.isInteger(id) || id < 0 || id > Number.MAX_SAFE_INTEGER) {
-      throw einval(`${where}: numeric id ${id} must be a non-negative safe integer (0..2^53-1); ` +
-        'pass larger ids (up to 2^64-1) as bigint');
+    if (!Number.isInteger(id)) {
+      throw einval(`${where}: numeric id ${id} is not a whole number; ids are integers from 0 to 2^53-1 ` +
+        '(or bigints up to 2^64-1), or strings in a collection of string ids');
+    }
+    if (id < 0) {
+      throw einval(`${where}: numeric id ${id} is negative; ids are non-negative integers (0 to 2^53-1, or bigints up to 2^64-1)`);
+    }
+    if (id > Number.MAX_SAFE_INTEGER) {
+      throw einval(`${where}: numeric id ${id} is above 2^53-1, where a JavaScript number cannot hold every integer ` +
+        '(this one may already have lost digits); pass ids above 2^53-1 as bigints, written exactly ' +
+        '(e.g. 1152921504606846977n or BigInt("1152921504606846977"), not BigInt(a number))');
     }
     pairs[2 * i] = id >>> 0;
     pairs[2 * i + 1] = Math.floor(id / TWO32);
@@ -88,6 +97,36 @@ export function putNumeric(id, pairs, i, where) {
     pairs[2 * i] = Number(id & 0xFFFFFFFFn);
     pairs[2 * i + 1] = Number(id >> 32n);
   }
+}
+
+/**
+ * EINVAL for an id of the other kind than collection `name`'s (`kind`: 'number' or 'string'),
+ * telling the user how to give it correctly: a string of digits in a numeric collection is to
+ * be passed as the number (or bigint); a number in a string collection as its string; other
+ * ids need a collection of their kind (createCollection idType). `writing`: an insert, which
+ * would mix the kinds; `batchFirst`: the kind was set by the first row of this batch (the
+ * collection had none yet).
+ */
+export function idKindError(where, name, kind, id, writing, batchFirst = false) {
+  const has = batchFirst ? `the batch's first id gives collection '${name}'` : `collection '${name}' has`;
+  const mix = writing ? '; a collection cannot mix string and numeric ids' : '';
+  if (kind === 'number') {
+    const digits = typeof id === 'string' && /^(0|[1-9][0-9]*)$/.test(id);
+    let fix;
+    if (digits && Number(id) <= Number.MAX_SAFE_INTEGER) fix = `pass it as the number ${id}, not the string "${id}"`;
+    else if (digits && BigInt(id) < 2n ** 64n) fix = `pass it as the bigint ${id}n, not the string "${id}"`;
+    else {
+      fix = 'give a numeric id (an integer from 0 to 2^53-1, or a bigint up to 2^64-1); for string ids use a ' +
+        "collection created with idType: 'string' (or whose first insert had a string id)";
+    }
+    return einval(`${where}: ${has} numeric ids, and this id is ${describe(id)}; ${fix}${mix}`);
+  }
+  const text = typeof id === 'bigint' ? `${id}` : typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? `${id}` : null;
+  const fix = text !== null ? `pass it as the string "${text}"`
+    : 'give a string id';
+  return einval(`${where}: ${has} string ids, and this id is ${describe(id)}; ${fix}` +
+    (writing ? "; for numeric ids use a collection created with idType: 'number' (or whose first insert had a numeric id)" : '') +
+    mix);
 }
 
 export function idKindOf(id, where) {
@@ -105,12 +144,14 @@ export function idKindOf(id, where) {
 }
 
 /**
- * Copy one vector into out[off..off+dim) as float32 and check every component is finite.
+ * Copy one vector into out[off..off+dim) as float32 and check every component is finite and the
+ * squared length at most MAX_SQUARED_NORM (checkNorm). Every vector the JS API takes (insert,
+ * insertBatch, update, search, searchBatch) comes through here.
  */
 export function putVector(vec, out, off, dim, where, name) {
   if (vec instanceof Float32Array || Array.isArray(vec) || vec instanceof Float64Array) {
     if (vec.length !== dim) {
-      throw einval(`${where}: vector has ${vec.length} components but collection '${name}' has dimension ${dim}`);
+      throw einval(`${where}: vector has ${plural(vec.length, 'component')} but collection '${name}' has dimension ${dim}`);
     }
     if (vec instanceof Float32Array || vec instanceof Float64Array) {
       out.set(vec, off);
@@ -131,9 +172,34 @@ export function putVector(vec, out, off, dim, where, name) {
           (Number.isFinite(orig) ? ', which overflows a 32-bit float' : '') + '; every component must be finite');
       }
     }
+    checkNorm(out, off, dim, where);
     return;
   }
   throw einval(`${where}: vector must be a Float32Array or an array of numbers (got ${describe(vec)})`);
+}
+
+/**
+ * The largest squared length a vector may have: 2^125. Distances are float32 sums in the engine:
+ * with ||a||², ||b||² <= 2^125, ||a - b||² <= 4 * 2^125 = 2^127 and |a . b| <= 2^125, every partial
+ * sum stays below FLT_MAX (about 2^128) with room for rounding, so no distance is Infinity and the
+ * order of results is kept. The same bound for every metric (cosine too), so a vector valid in
+ * one collection is valid in all.
+ */
+export const MAX_SQUARED_NORM = 2 ** 125;
+
+/**
+ * EINVAL when the float32 vector v[off..off+dim) is too long for its distances to fit a float32
+ * (MAX_SQUARED_NORM); its components are finite already.
+ */
+export function checkNorm(v, off, dim, where) {
+  let ss = 0;
+  for (let j = off, end = off + dim; j < end; j++) ss += v[j] * v[j];
+  if (ss > MAX_SQUARED_NORM) {
+    throw einval(`${where}: vector is too long: its squared length ${ss.toPrecision(3)} exceeds 2^125 ` +
+      `(${MAX_SQUARED_NORM.toPrecision(3)}; a length above about ${Math.sqrt(MAX_SQUARED_NORM).toPrecision(2)}), so ` +
+      'distances to it would overflow 32-bit floats and lose their order; scale the vectors down ' +
+      '(by the same factor for all of them: cosine ignores length, and euclidean and dot-product order is kept)');
+  }
 }
 
 /**

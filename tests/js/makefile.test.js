@@ -82,3 +82,37 @@ test('a failed or interrupted build leaves pkg/ as it was and make still wants t
 function hasMake() {
   return spawnSync('make', ['--version']).status === 0;
 }
+
+// Issue 9 point 4: `make run` (and build, serve) must install only what building and running
+// need — emscripten, binaryen, wabt and the npm packages — never clang or Chromium, which only
+// `make test` (native sanitizer build, fuzz replay, browser tests) uses. Read from `make -n`
+// (recursive makes print, nothing runs) and from `tools/ensure-deps.sh --list GROUP`, which
+// prints a group's Debian packages and installs nothing.
+/** The ensure-deps.sh invocations `make -n <goal>` would run, as [group] lists. */
+function depsGroups(goal) {
+  const r = spawnSync('make', ['-n', '--no-print-directory', goal], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return [...r.stdout.matchAll(/tools\/ensure-deps\.sh\s+(\S+)/g)].map((m) => m[1]);
+}
+function listed(group) {
+  const r = spawnSync(path.join(ROOT, 'tools/ensure-deps.sh'), ['--list', group], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 0, `ensure-deps.sh --list ${group}: ${r.stderr}`);
+  return r.stdout.trim().split(/\s+/).filter(Boolean).sort();
+}
+
+test('make run / build / serve install only the build toolchain; make test adds clang and chromium', { skip: !hasMake() && 'no make here' }, () => {
+  const buildPkgs = ['binaryen', 'emscripten', 'wabt'];
+  for (const goal of ['run', 'build', 'serve']) {
+    const groups = depsGroups(goal);
+    assert.ok(groups.length > 0, `make ${goal} runs tools/ensure-deps.sh`);
+    const pkgs = [...new Set(groups.flatMap(listed))].sort();
+    assert.deepEqual(pkgs, buildPkgs, `make ${goal} installs ${pkgs.join(' ')}`);
+  }
+  const testPkgs = [...new Set(depsGroups('test').flatMap(listed))];
+  for (const p of [...buildPkgs, 'clang', 'libclang-rt-14-dev', 'chromium']) {
+    assert.ok(testPkgs.includes(p), `make test installs ${p} (got ${testPkgs.join(' ')})`);
+  }
+  // Every group also runs `npm ci` when node_modules is stale: the script's npm step is shared.
+  const script = fs.readFileSync(path.join(ROOT, 'tools/ensure-deps.sh'), 'utf8');
+  assert.match(script, /npm ci/);
+});
