@@ -131,7 +131,10 @@ export class Collection {
    */
   async insert(item, ...rest) {
     this.#live();
-    if (rest.length || typeof item !== 'object' || item === null) item = { id: item, vector: rest[0], ...(rest[1] === undefined ? {} : { metadata: rest[1] }) };
+    const t = typeof item;
+    if (rest.length || t === 'string' || t === 'number' || t === 'bigint') {
+      item = { id: item, vector: rest[0], ...(rest[1] === undefined ? {} : { metadata: rest[1] }) };
+    }
     const rows = inspect('insert', () => readRows(this.#now(), [item], 'insert'));
     const r = await this.#send('insert', { ...rows, where: 'insert' });
     this.#c.dim = r.dim;
