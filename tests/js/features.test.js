@@ -306,3 +306,31 @@ describe('update(id, { metadata }, { merge: true })', () => {
     await db.close();
   });
 });
+
+describe('in a worker pool', () => {
+  test('deleteWhere reaches the replicas; getMany, ids and merge work through the pool', async () => {
+    const db = await createDatabase({ workers: 2 });
+    try {
+      const col = await db.createCollection('p', { dimension: DIM, metric: 'euclidean', index: { type: 'flat' } });
+      const rows = makeRows(1200, (i) => `p${i}`, 61);
+      await col.insertBatch(rows);
+      const pred = (m) => m.tag === 'blue';
+      const left = rows.filter((r) => !pred(r.metadata));
+      assert.equal(await col.deleteWhere({ tag: 'blue' }), rows.length - left.length);
+      for (let round = 0; round < 4; round++) { // reads rotate over the writer and the replica
+        assert.equal(await col.count(), left.length);
+        const got = await col.getMany([rows[0].id, rows.find((r) => pred(r.metadata)).id]);
+        assert.equal(got[0] !== null, !pred(rows[0].metadata));
+        assert.equal(got[1], null);
+      }
+      const { ids } = await allIds(col, 500);
+      assert.deepEqual(new Set(ids), new Set(left.map((r) => r.id)));
+      await col.update(left[0].id, { metadata: { extra: 1 } }, { merge: true });
+      for (let round = 0; round < 2; round++) {
+        assert.deepEqual((await col.getMany([left[0].id]))[0].metadata, { ...left[0].metadata, extra: 1 });
+      }
+    } finally {
+      await db.close();
+    }
+  });
+});
