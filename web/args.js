@@ -84,6 +84,39 @@ export function readPatch(c, id, patch) {
   return { id, vector, metadata, hasVec, hasMeta };
 }
 
+/** update(id, patch, options?): { merge? } (only true is sent). */
+export function readUpdateOptions(rest) {
+  if (rest.length > 1) throw einval(`update(id, patch, options?) takes at most 3 arguments (got ${rest.length + 2})`);
+  const o = rest[0];
+  if (o === undefined || o === null) return {};
+  if (!isPlainObject(o)) throw einval(`update options must be { merge? } (got ${describe(o)})`);
+  checkKeys(o, ['merge'], 'update options');
+  if (o.merge !== undefined && typeof o.merge !== 'boolean') throw einval(`update option merge must be true or false (got ${describe(o.merge)})`);
+  return o.merge ? { merge: true } : {};
+}
+
+const CURSOR_RE = /^c1:([0-9a-f]{1,8}):([0-9a-f]{1,8})$/;
+
+/** The opaque cursor ids() hands out for an internal id pair [lo, hi]. */
+export function cursorOf(pair) {
+  return `c1:${(pair[1] >>> 0).toString(16)}:${(pair[0] >>> 0).toString(16)}`;
+}
+
+/** ids(options): { after: [lo, hi] | null, limit } (limit 1..100000, default 1000). */
+export function readIdsOptions(opts) {
+  if (opts === undefined || opts === null) opts = {};
+  if (!isPlainObject(opts)) throw einval(`ids options must be { after?, limit? } (got ${describe(opts)})`);
+  checkKeys(opts, ['after', 'limit'], 'ids options');
+  const limit = opts.limit === undefined ? 1000 : intIn(opts.limit, 1, 100000, 'ids option limit');
+  let after = null;
+  if (opts.after !== undefined && opts.after !== null) {
+    const m = typeof opts.after === 'string' ? CURSOR_RE.exec(opts.after) : null;
+    if (!m) throw einval(`ids option after must be a cursor returned as next by ids() (got ${describe(opts.after)})`);
+    after = [parseInt(m[2], 16), parseInt(m[1], 16)];
+  }
+  return { after, limit };
+}
+
 /** delete(ids) / get(id): one id or an array of them, each checked. */
 export function readIds(ids, where = 'delete') {
   const many = Array.isArray(ids);

@@ -80,6 +80,11 @@ export type FieldOperators = {
   $gte?: OrderedValue;
   /** The field equals one of the values (an empty list matches nothing). */
   $in?: readonly FilterValue[];
+  /**
+   * NOT IN: the field equals none of the values; a row without the field matches (like $ne).
+   * An empty list matches every row.
+   */
+  $nin?: readonly FilterValue[];
   /** lo <= field <= hi */
   $range?: readonly [OrderedValue, OrderedValue];
   /** The field is present (true) or absent (false). */
@@ -89,7 +94,7 @@ export type FieldOperators = {
 /** Operator names, which never name a field or a key of a JSON equality operand. */
 type NoOperators = {
   $eq?: never; $ne?: never; $lt?: never; $le?: never; $lte?: never; $gt?: never; $ge?: never;
-  $gte?: never; $in?: never; $range?: never; $exists?: never;
+  $gte?: never; $in?: never; $nin?: never; $range?: never; $exists?: never;
 };
 
 /**
@@ -167,6 +172,32 @@ export interface StoredRecord {
   id: Id;
   vector: Float32Array;
   metadata: Metadata;
+}
+
+/** An opaque position in a collection's ids (a string: it may be stored and passed back later). */
+export type IdsCursor = string & { readonly __idsCursor: unique symbol };
+
+export interface IdsOptions {
+  /** Start after this position: the `next` of a previous page (null or absent: from the start). */
+  after?: IdsCursor | null;
+  /** Ids per page, 1..100000 (default 1000). */
+  limit?: number;
+}
+
+export interface IdsPage {
+  ids: Id[];
+  /** The cursor of the following page, or null when this page was the last. */
+  next: IdsCursor | null;
+}
+
+export interface UpdateOptions {
+  /**
+   * Merge the patch's metadata into the stored metadata instead of replacing it (shallow): a
+   * key of the patch replaces the stored value, a key set to `null` is removed, a key set to
+   * `undefined` is ignored, and every other stored key stays. Read, merge and write happen in
+   * one session message (atomic per call). `metadata: null` or `{}` leaves it unchanged.
+   */
+  merge?: boolean;
 }
 
 export type Metric = 'cosine' | 'euclidean' | 'dotProduct';
@@ -387,9 +418,28 @@ export class Collection {
   searchBatch(vectors: readonly Vector[], options?: SearchOptions): Promise<SearchResult[][]>;
   /** The stored row, or null. */
   get(id: Id): Promise<StoredRecord | null>;
-  /** Change the vector and/or replace the metadata; rejects with ENOTFOUND if absent. */
-  /** Resolves true if the id existed and was updated, false (changing nothing) if it is absent. */
-  update(id: Id, patch: { vector?: Vector; metadata?: Metadata | null }): Promise<boolean>;
+  /**
+   * Several rows in one call, in the order given: each the stored row, or null where the id is
+   * absent. A repeated id is returned at each of its places.
+   */
+  getMany(ids: readonly Id[]): Promise<(StoredRecord | null)[]>;
+  /**
+   * Live ids a page at a time, in ascending internal order (numeric ids: ascending; string ids:
+   * the order of their first insert). Pass `next` back as `after` for the following page; it
+   * is null after the last page.
+   */
+  ids(options?: IdsOptions): Promise<IdsPage>;
+  /**
+   * Delete every row whose metadata matches a structured filter (`{}` matches every row), in
+   * one durable write. Resolves to how many rows were deleted.
+   */
+  deleteWhere(filter: Filter): Promise<number>;
+  /**
+   * Change the vector and/or the metadata. The metadata is replaced, or with `{ merge: true }`
+   * merged into the stored metadata (see {@link UpdateOptions}).
+   * Resolves true if the id existed and was updated, false (changing nothing) if it is absent.
+   */
+  update(id: Id, patch: { vector?: Vector; metadata?: Metadata | null }, options?: UpdateOptions): Promise<boolean>;
   /** The seed's form: update(id, vector, metadata?) — a null vector keeps the stored one. */
   update(id: Id, vector: Vector | null, metadata?: Metadata): Promise<boolean>;
   /** Delete one id: resolves to whether it was live. */

@@ -23,8 +23,10 @@ import { describe, isPlainObject } from '../worker/metadata.js';
 import { InlineClient } from '../worker/inline.js';
 import { resolveWasm, simdSupported } from './loader.js';
 import {
-  checkKeys, hitsOf, inspect, intIn, plainCopy, readIds, readPatch, readQueries, readRows, readSearchOptions,
+  checkKeys, cursorOf, hitsOf, inspect, intIn, plainCopy, readIds, readIdsOptions, readPatch, readQueries, readRows,
+  readSearchOptions, readUpdateOptions,
 } from './args.js';
+import { parseFilter } from '../worker/filter.js';
 import { predicateSearch } from './predicate.js';
 
 export { VecliteError };
@@ -201,16 +203,60 @@ export class Collection {
   }
 
   /**
+   * Several ids at once, in the order given (one message, one engine read): each the stored
+   * { id, vector, metadata }, or null where the id is absent.
+   */
+  async getMany(ids) {
+    this.#live();
+    const a = inspect('getMany', () => {
+      if (!Array.isArray(ids)) throw einval(`getMany expects an array of ids (got ${describe(ids)})`);
+      return readIds(ids, 'getMany');
+    });
+    if (a.ids.length === 0) return [];
+    return this.#send('getMany', { ids: a.ids });
+  }
+
+  /**
+   * Live ids, a page at a time, in ascending internal order: ids({ after?, limit? }) ->
+   * { ids, next }. Pass `next` as `after` for the following page; next is null after the last.
+   */
+  async ids(options) {
+    this.#live();
+    const o = inspect('ids', () => readIdsOptions(options));
+    const r = await this.#send('ids', o);
+    return { ids: r.ids, next: r.next ? cursorOf(r.next) : null };
+  }
+
+  /**
+   * Delete every row whose metadata matches a structured filter, in one durable write.
+   * @returns {Promise<number>} how many rows were deleted
+   */
+  async deleteWhere(filter) {
+    this.#live();
+    const f = inspect('deleteWhere', () => {
+      if (typeof filter === 'function') throw einval('deleteWhere takes a structured filter object; a JavaScript predicate cannot run in the session');
+      if (!isPlainObject(filter)) throw einval(`deleteWhere expects a filter object (got ${describe(filter)}); use {} to match every row`);
+      return parseFilter(filter);
+    });
+    const r = await this.#send('deleteWhere', { filter: f });
+    return r.deleted;
+  }
+
+  /**
    * Change the vector and/or replace the metadata of an existing id: update(id, { vector?,
-   * metadata? }), or the seed's form update(id, vector, metadata?) (a null vector keeps it).
+   * metadata? }, { merge? }), or the seed's form update(id, vector, metadata?) (a null vector
+   * keeps it). With merge: true the new metadata is merged into the stored one (docs/api.md).
    * @returns {Promise<boolean>} true if the id existed and was updated, false if it is absent
    */
   async update(id, patch, ...rest) {
     this.#live();
     const p = inspect('update', () => {
-      const seedForm = rest.length > 0 || patch === null || Array.isArray(patch) || ArrayBuffer.isView(patch);
-      const pt = !seedForm ? patch
-        : { ...(patch === null || patch === undefined ? {} : { vector: patch }), ...(rest[0] === undefined ? {} : { metadata: rest[0] }) };
+      const seedForm = patch === null || Array.isArray(patch) || ArrayBuffer.isView(patch) || (rest.length > 0 && !isPlainObject(patch));
+      if (!seedForm) {
+        const o = readUpdateOptions(rest);
+        return { ...readPatch(this.#now(), id, patch), ...o };
+      }
+      const pt = { ...(patch === null || patch === undefined ? {} : { vector: patch }), ...(rest[0] === undefined ? {} : { metadata: rest[0] }) };
       return readPatch(this.#now(), id, pt);
     });
     try {

@@ -15,10 +15,12 @@
 import { VecliteError, einval, plural } from './errors.js';
 import { checkedImage } from './image.js';
 import {
-  commitRows, encodeRows, engineClear, engineDelete, engineSetMeta, engineUpsert, live, nowNs, notFound, poison,
-  resolveId, settle, storeWrite, updateRecord, updateRecordSize, writable,
+  commitRows, encodeRows, engineClear, engineDelete, engineSetMeta, engineUpsert, knownField, live, nameOf, nowNs,
+  notFound, poison, publicId, resolveId, settle, storeWrite, updateRecord, updateRecordSize, writable,
 } from './rows.js';
-import { getOne, rank, runSearch, scanPage } from './search.js';
+import { getOne, liveIdPages, rank, runSearch, scanPage } from './search.js';
+import { emitFilter } from './filter.js';
+import { TAG, classifyValue, decodeRecord } from './metadata.js';
 import {
   basename, dropMaterialized, materialize, nodeBackend, randomBytes, recoveryProblems, refreshState, release,
   sha256Hex, snapshotOf, storeCollection, swapStore, toHex, trimmed,
@@ -88,15 +90,91 @@ export function update(s, a) {
   if (hasVec && a.vector.length !== s.dim) {
     throw einval(`update: vector has ${plural(a.vector.length, 'component')} but collection '${s.name}' has dimension ${s.dim}`);
   }
-  const recBytes = hasMeta ? updateRecordSize(s, id, a.metadata) : 0;
-  const g = s.engine.getBatch(s.h, s.dim, 1, pair, hasVec && !hasMeta, false);
+  const merge = hasMeta && a.merge === true;
+  let entries = a.metadata;
+  let recBytes = hasMeta && !merge ? updateRecordSize(s, id, entries) : 0;
+  const g = s.engine.getBatch(s.h, s.dim, 1, pair, (hasVec && !hasMeta) || merge, false);
   if (!g.found[0]) throw notFound(s, id);
-  const meta = hasMeta ? updateRecord(s, id, a.metadata, recBytes) : g.meta.bytes;
+  if (merge) {
+    // read, merge and write in this one message: no other write comes in between
+    const stored = g.meta ? decodeRecord(g.meta.bytes, g.meta.off[0], g.meta.off[1], nameOf(s)).meta : {};
+    entries = mergeEntries(stored, a.metadata);
+    recBytes = updateRecordSize(s, id, entries);
+  }
+  const meta = hasMeta ? updateRecord(s, id, entries, recBytes) : g.meta.bytes;
   const metaOff = Uint32Array.of(0, meta.length);
   if (hasVec) engineUpsert(s, 1, pair, a.vector, meta.length ? meta : null, meta.length ? metaOff : null);
   else engineSetMeta(s, 1, pair, meta, metaOff);
-  if (hasMeta && a.metadata.length) s.userMeta = true;
+  if (hasMeta && entries.length) s.userMeta = true;
   return { commit: commitInfo(s) };
+}
+
+/**
+ * update(..., { merge: true }): the stored metadata (decoded) with the patch's entries
+ * (prepareMetadata form) laid over it, shallowly: a key of the patch replaces the stored value,
+ * a key whose patch value is null is removed, every other stored key stays (in its place).
+ */
+function mergeEntries(stored, patch) {
+  const m = new Map();
+  for (const key of Object.keys(stored)) m.set(key, classifyValue(stored[key], `update: stored metadata.${key}`));
+  for (let j = 0; j < patch.length; j += 3) {
+    if (patch[j + 1] === TAG.NULL) m.delete(patch[j]);
+    else m.set(patch[j], [patch[j + 1], patch[j + 2]]);
+  }
+  const out = [];
+  for (const [key, [tag, payload]] of m) out.push(key, tag, payload);
+  return out;
+}
+
+/**
+ * Delete every live row whose metadata matches a parsed filter (null: every row), in one store
+ * write. Pages through the live ids, evaluates the engine's filter program on each row's record
+ * (vl_filter_eval: the same semantics as a filtered search), then deletes the matches at once.
+ * `out` receives the public ids deleted (for a metadata cache).
+ */
+export function deleteWhere(s, a, out = []) {
+  writable(s, 'deleteWhere');
+  if (!s.idKind) return { deleted: 0, commit: commitInfo(s) };
+  const program = emitFilter(a.filter, (name) => knownField(s, name));
+  const empty = new Uint8Array(2); // a record with no fields
+  let match = new Uint32Array(2048);
+  let n = 0;
+  for (const page of liveIdPages(() => live(s))) {
+    const m = page.length / 2;
+    const g = program ? s.engine.getBatch(s.h, s.dim, m, page, true, false) : null;
+    for (let i = 0; i < m; i++) {
+      if (program) {
+        if (!g.found[i]) continue;
+        const lo = g.meta ? g.meta.off[i] : 0, hi = g.meta ? g.meta.off[i + 1] : 0;
+        const rec = hi - lo >= 2 ? g.meta.bytes.subarray(lo, hi) : empty;
+        if (!s.engine.filterEval(program, rec)) continue;
+      }
+      if (2 * n + 2 > match.length) {
+        const bigger = new Uint32Array(match.length * 2);
+        bigger.set(match);
+        match = bigger;
+      }
+      match[2 * n] = page[2 * i];
+      match[2 * n + 1] = page[2 * i + 1];
+      n++;
+    }
+  }
+  if (n === 0) return { deleted: 0, commit: commitInfo(s) };
+  const pairs = match.slice(0, 2 * n);
+  const pub = new Array(n);
+  for (let i = 0; i < n; i++) pub[i] = publicId(s, pairs, i);
+  const deleted = engineDelete(s, n, pairs);
+  for (const id of pub) {
+    out.push(id);
+    if (typeof id === 'string') {
+      const iid = s.strToId.get(id);
+      if (iid !== undefined) {
+        s.strToId.delete(id);
+        s.idToStr.delete(iid);
+      }
+    }
+  }
+  return { deleted, commit: commitInfo(s) };
 }
 
 export function remove(s, a) {
@@ -149,6 +227,45 @@ export function get(s, a) {
   const pair = new Uint32Array(2);
   if (!resolveId(s, a.id, pair, 0, 'get') || !s.idKind) return null;
   return getOne(s, pair);
+}
+
+/** Several ids at once, in the order given: one getBatch; null for an absent id. */
+export function getMany(s, a) {
+  const list = a.ids;
+  const out = new Array(list.length).fill(null);
+  const pairs = new Uint32Array(2 * list.length);
+  const slot = [];
+  for (let i = 0; i < list.length; i++) {
+    if (resolveId(s, list[i], pairs, slot.length, `getMany[${i}]`) && s.idKind) slot.push(i);
+  }
+  const n = slot.length;
+  if (n === 0) return out;
+  const g = s.engine.getBatch(s.h, s.dim, n, pairs.subarray(0, 2 * n), s.userMeta, true);
+  const nameFn = nameOf(s);
+  for (let j = 0; j < n; j++) {
+    if (!g.found[j]) continue;
+    out[slot[j]] = {
+      id: publicId(s, pairs, j),
+      vector: g.vecs.slice(j * s.dim, (j + 1) * s.dim),
+      metadata: g.meta ? decodeRecord(g.meta.bytes, g.meta.off[j], g.meta.off[j + 1], nameFn).meta : {},
+    };
+  }
+  return out;
+}
+
+/**
+ * One page of live public ids in ascending internal order, after the id pair `a.after` (null:
+ * from the start); `next` is the last pair of a full page (the facade wraps it in an opaque
+ * cursor), null when the page was the last.
+ */
+export function ids(s, a) {
+  if (!s.idKind) return { ids: [], next: null };
+  const after = a.after ? Uint32Array.of(a.after[0], a.after[1]) : null;
+  const pairs = s.engine.liveIds(s.h, after, a.limit);
+  const n = pairs.length / 2;
+  const out = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = publicId(s, pairs, i);
+  return { ids: out, next: n === a.limit ? [pairs[2 * n - 2], pairs[2 * n - 1]] : null };
 }
 
 export { scanPage, rank };

@@ -4,6 +4,8 @@
 //   { field: value }                          CMP EQ
 //   { field: { $eq|$ne|$lt|$le|$lte|$gt|$ge|$gte: v } }   CMP (several operators = AND)
 //   { field: { $in: [v, ...] } }              IN            (empty list: matches nothing)
+//   { field: { $nin: [v, ...] } }             NOT IN        (a row without the field matches,
+//                                                            like $ne; empty list: matches all)
 //   { field: { $range: [lo, hi] } }           AND(GE lo, LE hi), inclusive
 //   { field: { $exists: true|false } }        EXISTS / NOT EXISTS
 //   { $and: [...] } { $or: [...] } { $not: {...} }   ($and: [] matches all, $or: [] nothing)
@@ -37,7 +39,7 @@ const CMP_OPS = {
   $eq: CMP.EQ, $ne: CMP.NE, $lt: CMP.LT, $le: CMP.LE, $lte: CMP.LE,
   $gt: CMP.GT, $ge: CMP.GE, $gte: CMP.GE,
 };
-const FIELD_OPS = [...Object.keys(CMP_OPS), '$in', '$range', '$exists'];
+const FIELD_OPS = [...Object.keys(CMP_OPS), '$in', '$nin', '$range', '$exists'];
 
 // An expression tree is built first (so depth and counts are known), then serialised.
 // Nodes: [OP.TRUE] [OP.AND|OR, children[]] [OP.NOT, child] [OP.EXISTS, fid]
@@ -79,14 +81,15 @@ function fieldNode(name, cond, fid, where) {
       const [tag, payload] = classifyValue(arg, w);
       if (CMP_OPS[op] !== CMP.EQ && CMP_OPS[op] !== CMP.NE) orderable(tag, w, op);
       parts.push([OP.CMP, CMP_OPS[op], fid, tag, payload]);
-    } else if (op === '$in') {
+    } else if (op === '$in' || op === '$nin') {
       if (!Array.isArray(arg)) throw einval(`${w} must be an array of values (got ${describe(arg)})`);
       if (arg.length > 65535) throw einval(`${w} has ${arg.length} values; at most 65535`);
-      if (arg.length === 0) { parts.push(FALSE_NODE); continue; }
-      parts.push([OP.IN, fid, arg.map((v, i) => {
+      if (arg.length === 0) { parts.push(op === '$in' ? FALSE_NODE : TRUE_NODE); continue; }
+      const inNode = [OP.IN, fid, arg.map((v, i) => {
         if (v === undefined) throw einval(`${w}[${i}] is undefined`);
         return classifyValue(v, `${w}[${i}]`);
-      })]);
+      })];
+      parts.push(op === '$in' ? inNode : [OP.NOT, inNode]); // NOT IN: a missing field matches
     } else if (op === '$range') {
       if (!Array.isArray(arg) || arg.length !== 2) throw einval(`${w} must be [low, high] (inclusive)`);
       const lo = classifyValue(arg[0], `${w}[0]`), hi = classifyValue(arg[1], `${w}[1]`);

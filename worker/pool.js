@@ -142,7 +142,7 @@ export class Pool {
         if (c.lost) return null;
         return this.#writer.call(type, { col: c.w });
       }
-      case 'insert': case 'update': case 'delete': case 'clear': case 'compact': {
+      case 'insert': case 'update': case 'delete': case 'deleteWhere': case 'clear': case 'compact': {
         // A replica being synced with c holds writes back until it is registered (#openOn), and
         // a writer being replaced remaps c.w: wait for both, then send at once (no await between
         // the last check and the send).

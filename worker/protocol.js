@@ -26,13 +26,19 @@
 //   end               {}                                    -> null   (drop the session's own engine reference)
 //   apply             { col, from?, bytes?, reopen? }       -> { epoch }   (replicas: catch up)
 //   insert            { col, ids, vecs, metas, where }      -> { written, dim, commit? }
-//   update            { col, id, vector?, metadata?, hasVec, hasMeta } -> { commit? }
+//   update            { col, id, vector?, metadata?, hasVec, hasMeta, merge? } -> { commit? }
+//                     (merge: the metadata entries are merged into the stored record, a NULL
+//                     entry removing its key, read and written in this one message)
 //   delete            { col, ids, many }                    -> { deleted, commit? }
+//   deleteWhere       { col, filter (parsed) }              -> { deleted, commit? }   (one store write)
 //   clear             { col }                               -> { commit? }
 //   search            { col, queries, nq, options }         -> Hits (columnar, see below)
 //   scanPage          { col, after, pageSize }              -> { pairs, ids, metas }
 //   rank              { col, query, pairs, options }        -> Hits for one query
 //   get               { col, id }                           -> { id, vector, metadata } | null
+//   getMany           { col, ids }                          -> ({ id, vector, metadata } | null)[]  (one getBatch)
+//   ids               { col, after: [lo, hi] | null, limit } -> { ids, next: [lo, hi] | null }
+//                     (live ids in ascending internal order; next is opaque to the caller)
 //   count | stats | segments | status | verify | export | snapshot | refresh   { col } -> ...
 //   compact           { col }                               -> { bytesBefore, bytesAfter, commit? }
 //   exportTo          { col, path, overwrite }              -> { path, bytes }
@@ -60,7 +66,7 @@ import { ERROR_CODES, VecliteError } from './errors.js';
  * resolved): 'split' spreads the queries of one call over all of them. A read with `pinned: true`
  * (the steps of one predicate search) and every other message go to the writer session.
  */
-export const READS = Object.freeze({ search: 'split', get: 'any', count: 'any' });
+export const READS = Object.freeze({ search: 'split', get: 'any', getMany: 'any', count: 'any' });
 
 /** The wire form of a thrown value. */
 export function errorToWire(e) {

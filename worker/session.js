@@ -354,6 +354,10 @@ export class Session {
     insert: (a) => this.#write(a, (s) => C.insert(s, a), { puts: a.ids }),
     update: (a) => this.#write(a, (s) => C.update(s, a), { puts: [a.id] }),
     delete: (a) => this.#write(a, (s) => C.remove(s, a), { deletes: a.ids }),
+    deleteWhere: (a) => {
+      const change = { deletes: [] }; // filled with the public ids the write removes
+      return this.#write(a, (s) => C.deleteWhere(s, a, change.deletes), change);
+    },
     clear: (a) => this.#write(a, (s) => C.clear(s), { clear: true }),
     rebuildCache: async (a) => {
       const s = this.#col(a);
@@ -370,6 +374,8 @@ export class Session {
     scanPage: (a) => C.scanPage(this.#col(a), a.after, a.pageSize),
     rank: (a) => C.rank(this.#col(a), a.query, a.pairs, a.options),
     get: (a) => C.get(this.#col(a), a),
+    getMany: (a) => C.getMany(this.#col(a), a),
+    ids: (a) => C.ids(this.#col(a), a),
     count: (a) => { const s = this.#col(a); return s.engine.count(s.h); },
     stats: (a) => C.stats(this.#col(a)),
     export: (a) => C.exportImage(this.#col(a)),

@@ -7,6 +7,7 @@ import {
   type Collection, type CollectionStats, type CollectionStatus, type Database, type Filter, type Id, type Metadata,
   type SegmentInfo, type Snapshot, type VerifyResult, type LockStatus, type OpenCollectionOptions,
   type SearchOptions, type SearchResult, type StoredRecord, type VecliteErrorCode, type WasmInfo,
+  type IdsPage, type IdsOptions, type IdsCursor, type UpdateOptions,
 } from 'veclite';
 import * as direct from '../../web/index.js';
 
@@ -107,6 +108,23 @@ async function main(): Promise<void> {
   await docs.update('a', { vector: v });
   await docs.update('a', { metadata: { lang: 'de' } });
   await docs.update(7, { metadata: null });
+  await docs.update('a', { metadata: { lang: 'fr', old: null } }, { merge: true });
+  // @ts-expect-error merge is a boolean
+  await docs.update('a', { metadata: {} }, { merge: 'yes' });
+  const recs: (StoredRecord | null)[] = await docs.getMany(['a', 'b']);
+  // @ts-expect-error getMany takes an array
+  await docs.getMany('a');
+  let page: IdsPage = await docs.ids({ limit: 100 });
+  while (page.next !== null) page = await docs.ids({ after: page.next, limit: 100 });
+  const pageIds: Id[] = page.ids;
+  // @ts-expect-error a cursor is only what ids() returned
+  await docs.ids({ after: 'c1:0:5' });
+  const removed: number = await docs.deleteWhere({ lang: { $nin: ['en', 'de'] } });
+  // @ts-expect-error deleteWhere takes a structured filter, not a predicate
+  await docs.deleteWhere((meta: Metadata) => meta.lang === 'en');
+  const idsOpts: IdsOptions = { after: null as IdsCursor | null };
+  const uo: UpdateOptions = { merge: false };
+  void [recs, pageIds, removed, idsOpts, uo];
   const one: boolean = await docs.delete('a');
   const many: number = await docs.delete(['b', 'c']);
   const count: number = await docs.count();
