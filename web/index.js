@@ -134,7 +134,7 @@ export class Collection {
   async insert(item, ...rest) {
     this.#live();
     const t = typeof item;
-    if (rest.length || t === 'string' || t === 'number' || t === 'bigint') {
+    if (t === 'string' || t === 'number' || t === 'bigint') { // insert(id, vector, metadata?)
       item = { id: item, vector: rest[0], ...(rest[1] === undefined ? {} : { metadata: rest[1] }) };
     }
     const rows = inspect('insert', () => readRows(this.#now(), [item], 'insert'));
@@ -602,10 +602,15 @@ function backendError(where, backend) {
  */
 function seedDefaults(config) {
   const d = {};
-  if (config.dimensions !== undefined) d.dimension = config.dimensions;
-  if (config.metric !== undefined) d.metric = config.metric;
-  if (config.m !== undefined) d.m = config.m;
-  if (config.efConstruction !== undefined) d.efConstruction = config.efConstruction;
+  if (config.dimensions !== undefined) d.dimension = intIn(config.dimensions, 1, 65535, 'createDatabase: dimensions');
+  if (config.metric !== undefined) {
+    if (!['cosine', 'euclidean', 'dotProduct'].includes(config.metric)) {
+      throw einval(`createDatabase: metric must be 'cosine', 'euclidean' or 'dotProduct' (got ${describe(config.metric)})`);
+    }
+    d.metric = config.metric;
+  }
+  if (config.m !== undefined) d.m = intIn(config.m, 2, 1024, 'createDatabase: m');
+  if (config.efConstruction !== undefined) d.efConstruction = intIn(config.efConstruction, 1, 100000, 'createDatabase: efConstruction');
   if (config.maxElements !== undefined) d.maxElements = intIn(config.maxElements, 1, 0xFFFFFFFF, 'createDatabase: maxElements');
   if (config.quantization !== undefined && config.quantization !== 'none' && config.quantization !== null) {
     throw einval(`createDatabase: quantization ${typeof config.quantization === 'string' ? `'${config.quantization}'` : describe(config.quantization)} ` +
@@ -613,6 +618,9 @@ function seedDefaults(config) {
   }
   return plainCopy(d, 'createDatabase');
 }
+
+/** The build initialize({ simd }) chose for later databases. @type {boolean|undefined} */
+let defaultSimd;
 
 /** Where createDatabase() without a path or backend keeps its data (enableIndexedDb). @type {object|null} */
 let defaultStorage = null;
@@ -681,7 +689,7 @@ export async function createDatabase(config = {}) {
     const workers = config.workers === undefined && backend === 'opfs' && inPage && defaultWorkers === 0
       ? 1 : workersArg(config.workers, 'createDatabase');
     return {
-      backend, simd: config.simd ?? config.simdEnabled, wasmModule: config.wasmModule, path, workers, lease, cache: config.cache, defaults,
+      backend, simd: config.simd ?? config.simdEnabled ?? defaultSimd, wasmModule: config.wasmModule, path, workers, lease, cache: config.cache, defaults,
       defaulted: config.backend === undefined && path !== undefined && !isNode,
     };
   });
@@ -857,6 +865,7 @@ export async function initialize(options = {}) {
   });
   const r = await resolveWasm(o);
   lastLoadedSimd = r.simd;
+  if (o.simd !== undefined) defaultSimd = o.simd; // the build later createDatabase calls load too
   return getImplementation();
 }
 

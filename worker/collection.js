@@ -66,7 +66,7 @@ function checkCapacity(s, ids, where) {
     const g = s.engine.getBatch(s.h, s.dim, n, pairs.subarray(0, 2 * n), false, false);
     for (let i = 0; i < n; i++) if (!g.found[i]) fresh++;
   }
-  if (live + fresh > s.maxElements) {
+  if (fresh > 0 && live + fresh > s.maxElements) { // an overwrite adds nothing: always allowed
     throw new VecliteError('EBUDGET', `${where}: collection '${s.name}' holds at most maxElements = ${s.maxElements} vectors; ` +
       `it has ${live} and this write adds ${fresh} new one${fresh === 1 ? '' : 's'}; raise maxElements or delete some`);
   }

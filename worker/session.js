@@ -219,9 +219,9 @@ export class Session {
         throw einval(`createCollection: collection '${name}' already exists; use getCollection('${name}') or deleteCollection it first`);
       }
       const cfg = parseCollectionConfig(a.config, this.engine.C);
-      const withCap = (s) => { s.maxElements = cfg.maxElements; return s; };
+      const withCap = (s) => { s.maxElements ||= cfg.maxElements; return s; };
       if (d.fsb) {
-        return this.#openIn(d, name, async () => withCap(await this.#fsbState(d, name, { readOnly: false, createCfg: cfg.c, mustCreate: true }, cfg.idKind)));
+        return this.#openIn(d, name, async () => withCap(await this.#fsbState(d, name, { readOnly: false, createCfg: cfg.c, mustCreate: true }, cfg.idKind, cfg.maxElements)));
       }
       if (d.dir) {
         const N = d.N;
@@ -231,7 +231,7 @@ export class Session {
             readOnly: false, createCfg: cfg.c, mustCreate: true,
             onLockLost: (e) => { if (lost.s) lost.s.lockLost = e; },
           });
-          lost.s = withCap(this.#fileState(d, name, opened, cfg.idKind));
+          lost.s = withCap(this.#fileState(d, name, opened, cfg.idKind, cfg.maxElements));
           return lost.s;
         });
       }
@@ -249,7 +249,7 @@ export class Session {
             throw e;
           }
           return withCap(storeCollection(this.engine, this.impl, st, {
-            name, readOnly: false, dev, ref, createIdKind: cfg.idKind, detach: this.#detacher(d, name),
+            name, readOnly: false, dev, ref, createIdKind: cfg.idKind, createMaxElements: cfg.maxElements, detach: this.#detacher(d, name),
           }));
         });
       }
@@ -426,12 +426,13 @@ export class Session {
   }
 
   /** Open a collection of a browser database (OPFS / IndexedDB) as a state. */
-  async #fsbState(d, name, o, createIdKind) {
+  async #fsbState(d, name, o, createIdKind, createMaxElements = 0) {
     const lost = { s: null };
     const opened = await d.fsb.open(this.engine, name, { ...o, onLockLost: (e) => { if (lost.s) lost.s.lockLost = e; } });
     lost.s = storeCollection(this.engine, this.impl, opened.store, {
       name, readOnly: o.readOnly, dev: opened.dev, ref: opened.ref, lock: opened.lock, path: opened.path,
-      fsb: d.fsb, createIdKind: opened.created ? createIdKind : null, detach: this.#detacher(d, name),
+      fsb: d.fsb, createIdKind: opened.created ? createIdKind : null, createMaxElements: opened.created ? createMaxElements : 0,
+      detach: this.#detacher(d, name),
     });
     await settle(lost.s);
     if (d.cache) {
@@ -447,10 +448,10 @@ export class Session {
     return lost.s;
   }
 
-  #fileState(d, name, opened, createIdKind) {
+  #fileState(d, name, opened, createIdKind, createMaxElements = 0) {
     return storeCollection(this.engine, this.impl, opened.store, {
       name, readOnly: false, dev: opened.dev, ref: opened.ref, lock: opened.lock, path: opened.path, N: d.N,
-      createIdKind, recovered: opened.recovered, detach: this.#detacher(d, name),
+      createIdKind, createMaxElements, recovered: opened.recovered, detach: this.#detacher(d, name),
     });
   }
 

@@ -20,6 +20,8 @@ import { liveIdPages } from './search.js';
 
 /** File-metadata key holding a collection's id kind ('string' | 'number'), set when it is fixed up front. */
 export const ID_KIND_KEY = 'js.idType';
+/** File-metadata key holding a collection's maxElements (decimal), set when it was created with one. */
+export const MAX_ELEMENTS_KEY = 'js.maxElements';
 export const METRIC_NAMES = ['euclidean', 'dotProduct', 'cosine']; // by VL_METRIC_* value (= MANIFEST byte)
 export const utf8 = (str) => new TextEncoder().encode(str);
 
@@ -342,6 +344,14 @@ export function storeCollection(engine, impl, store, o) {
       storeWrite(s, () => engine.storeFileMetaSet(store, ID_KIND_KEY, utf8(o.createIdKind)));
       s.configIdKind = o.createIdKind;
       s.idKind ??= o.createIdKind;
+    }
+    // A collection's capacity (createCollection({ maxElements })) is kept in the store, so every
+    // later open of it enforces it too.
+    const cap = engine.storeFileMetaGet(store, MAX_ELEMENTS_KEY);
+    if (cap) s.maxElements = Number(new TextDecoder().decode(cap)) || 0;
+    if (o.createMaxElements && !s.maxElements && !s.readOnly && info.live === 0) {
+      storeWrite(s, () => engine.storeFileMetaSet(store, MAX_ELEMENTS_KEY, utf8(String(o.createMaxElements))));
+      s.maxElements = o.createMaxElements;
     }
   } catch (e) {
     release(s, 'it failed to open');
