@@ -472,14 +472,10 @@ export class Database {
    */
   async getCollection(name) {
     this.#live('getCollection');
-    try {
-      return this.#object(await this.#client.call('getCollection', {
-        db: this.#db, name: nameArg(name, 'getCollection'), maxElements: this.#defaults.maxElements,
-      }));
-    } catch (e) {
-      if (e.code === 'ENOTFOUND' && /no collection named/.test(e.message)) return null;
-      throw e;
-    }
+    const info = await this.#client.call('getCollection', {
+      db: this.#db, name: nameArg(name, 'getCollection'), maxElements: this.#defaults.maxElements,
+    });
+    return info === null ? null : this.#object(info);
   }
 
   /** Names of all collections. */
@@ -496,12 +492,7 @@ export class Database {
    */
   async deleteCollection(name) {
     this.#live('deleteCollection');
-    try {
-      await this.#client.call('deleteCollection', { db: this.#db, name: nameArg(name, 'deleteCollection') });
-    } catch (e) {
-      if (e.code === 'ENOTFOUND' && /no collection named/.test(e.message)) return false;
-      throw e;
-    }
+    if (!(await this.#client.call('deleteCollection', { db: this.#db, name: nameArg(name, 'deleteCollection') }))) return false;
     for (const col of this.#objects.values()) {
       if (col.name === name) col._closed(`collection '${name}': collection '${name}' was deleted`);
     }

@@ -118,7 +118,8 @@ export class Pool {
       }
       case 'createCollection': case 'getCollection': {
         const d = this.#db(args.db);
-        return this.#adopt(await this.#writer.call(type, { ...args, db: d.w }), args.db);
+        const info = await this.#writer.call(type, { ...args, db: d.w });
+        return info === null ? null : this.#adopt(info, args.db);
       }
       case 'listCollections': case 'deleteCollection': {
         const d = this.#db(args.db);
@@ -366,6 +367,7 @@ export class Pool {
         if (d.path) {
           try {
             info = await w.call('getCollection', { db: d.w, name: c.name });
+            if (info === null) why = 'its file is gone';
           } catch (e) {
             why = e.message;
           }

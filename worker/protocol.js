@@ -17,9 +17,9 @@
 //   createDatabase    { path? }                             -> { db, path }
 //   closeDatabase     { db }                                -> null
 //   createCollection  { db, name, config }                  -> Info
-//   getCollection     { db, name }                          -> Info
+//   getCollection     { db, name, maxElements? }            -> Info | null (none of that name)
 //   listCollections   { db }                                -> string[]
-//   deleteCollection  { db, name }                          -> null
+//   deleteCollection  { db, name }                          -> boolean (whether there was one)
 //   openCollection    { source: path|Uint8Array, readOnly, create?, ef?, followMs }    -> Info
 //   openReplica       { path? | bytes?, name, ef? }         -> Info   (read-only; follows 'apply')
 //   restoreCollection { db, name, bytes }                   -> Info   (a pool's new writer takes over an image)

@@ -153,7 +153,7 @@ export class Session {
         });
       }
     }
-    throw new VecliteError('ENOTFOUND', `getCollection: no collection named '${name}'; create it with createCollection`);
+    return null; // none of that name (the seed's getCollection)
   }
 
   /** Give a collection state a handle and describe it for the facade. */
@@ -261,6 +261,7 @@ export class Session {
     },
     getCollection: async (a) => {
       const info = await this.#getCollection(a);
+      if (info === null) return null;
       // a database's maxElements default applies to the collections it opens
       const s = this.#cols.get(info.col);
       if (a.maxElements && s && !s.maxElements) s.maxElements = a.maxElements;
@@ -488,14 +489,10 @@ export class Session {
       if (s) await s.closing;
       const removed = await d.fsb.remove(name);
       await d.cache?.drop(name);
-      if (removed || s) return null;
-    } else if (d.dir) {
-      const removed = await d.N.nb.deleteFile(d.N, this.#file(d, name));
-      if (removed || s) return null;
-    } else if (s) {
-      return null;
+      return removed || Boolean(s);
     }
-    throw new VecliteError('ENOTFOUND', `deleteCollection: no collection named '${name}'`);
+    if (d.dir) return (await d.N.nb.deleteFile(d.N, this.#file(d, name))) || Boolean(s);
+    return Boolean(s); // whether there was a collection of that name
   }
 
   /** openCollection: a file (node) or the bytes of an image (memory). */
