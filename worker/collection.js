@@ -23,7 +23,7 @@ import { emitFilter } from './filter.js';
 import { TAG, classifyValue, decodeRecord } from './metadata.js';
 import {
   basename, dropMaterialized, materialize, nodeBackend, randomBytes, recoveryProblems, refreshState, release,
-  sha256Hex, snapshotOf, storeCollection, swapStore, toHex, trimmed,
+  openImage, sha256Hex, snapshotOf, storeCollection, swapStore, toHex, trimmed,
 } from './stores.js';
 import { MemoryDevice } from '../idb/memory-device.js';
 
@@ -546,16 +546,7 @@ export async function refresh(s) {
 export async function apply(s, a) {
   if (!s.replica) throw einval(`apply: collection '${s.name}' is not a replica`);
   if (a.tail?.reopen) {
-    const dev = new MemoryDevice(a.tail.reopen);
-    const ref = s.engine.ioFromDevice(dev);
-    let store;
-    try {
-      store = s.engine.storeOpen(ref.io, null, s.engine.C.storeFlags.READONLY, null);
-    } catch (err) {
-      s.engine.ioFree(ref);
-      throw err;
-    }
-    swapStore(s, { store, dev, ref });
+    swapStore(s, openImage(s.engine, a.tail.reopen, true));
     return { epoch: s.engine.storeInfo(s.store).epoch, dim: s.dim };
   } else if (a.tail) {
     s.dev.extend(a.tail.from, a.tail.bytes);

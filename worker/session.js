@@ -18,12 +18,11 @@ import { loadEngine } from './engine.js';
 import { checkName, parseCollectionConfig } from './config.js';
 import { intIn } from './values.js';
 import { describe } from './metadata.js';
-import { live } from './rows.js';
+import { live, settle } from './rows.js';
 import {
-  basename, dropEngine, indexCollection, nodeBackend, randomBytes, release, retain, storeCollection,
+  basename, dropEngine, indexCollection, nodeBackend, openImage, randomBytes, release, retain, storeCollection,
 } from './stores.js';
 import * as C from './collection.js';
-import { settle } from './rows.js';
 import { afterWrite, rebuildCache, reconcile } from './hybrid.js';
 import { MemoryDevice } from '../idb/memory-device.js';
 import { branchBytesError } from '../idb/branch-parent.js';
@@ -274,16 +273,8 @@ export class Session {
       if (d.dir || !this.pooled) throw einval('restoreCollection: only a pooled memory database restores collections from images');
       if (d.cols.has(name) || d.opening.has(name)) throw einval(`restoreCollection: collection '${name}' already exists`);
       return this.#openIn(d, name, async () => {
-        const dev = new MemoryDevice(a.bytes);
-        const ref = this.engine.ioFromDevice(dev);
-        let st;
-        try {
-          st = this.engine.storeOpen(ref.io, null, 0, null);
-        } catch (e) {
-          this.engine.ioFree(ref);
-          throw e;
-        }
-        return storeCollection(this.engine, this.impl, st, { name, readOnly: false, dev, ref, detach: this.#detacher(d, name) });
+        const { store, dev, ref } = openImage(this.engine, a.bytes, false);
+        return storeCollection(this.engine, this.impl, store, { name, readOnly: false, dev, ref, detach: this.#detacher(d, name) });
       });
     },
     listCollections: (a) => {
@@ -335,16 +326,8 @@ export class Session {
           name: a.name, readOnly: true, dev: opened.dev, ref: opened.ref, path: opened.path, N, defaultEf: a.ef ?? 0,
         });
       } else {
-        const dev = new MemoryDevice(a.bytes);
-        const ref = this.engine.ioFromDevice(dev);
-        let st;
-        try {
-          st = this.engine.storeOpen(ref.io, null, this.engine.C.storeFlags.READONLY, null);
-        } catch (e) {
-          this.engine.ioFree(ref);
-          throw e;
-        }
-        s = storeCollection(this.engine, this.impl, st, { name: a.name, readOnly: true, dev, ref, defaultEf: a.ef ?? 0 });
+        const { store, dev, ref } = openImage(this.engine, a.bytes, true);
+        s = storeCollection(this.engine, this.impl, store, { name: a.name, readOnly: true, dev, ref, defaultEf: a.ef ?? 0 });
       }
       s.replica = true;
       return this.#adoptState(s);

@@ -17,6 +17,7 @@ import { ID_FIELD, decodeRecord } from './metadata.js';
 import { idText, numericId } from './values.js';
 import { live, nameOf, storeWrite } from './rows.js';
 import { liveIdPages } from './search.js';
+import { MemoryDevice } from '../idb/memory-device.js';
 
 /** File-metadata key holding a collection's id kind ('string' | 'number'), set when it is fixed up front. */
 export const ID_KIND_KEY = 'js.idType';
@@ -186,6 +187,22 @@ export function reloadIdMaps(s) {
   s.strToId = new Map();
   s.idToStr = new Map();
   loadIdMaps(s);
+}
+
+/**
+ * Open an existing .rvf image held by a fresh JS memory device (a replica's copy, a pool writer's
+ * restore): { store, dev, ref }; nothing is left allocated when the open fails.
+ */
+export function openImage(engine, bytes, readOnly) {
+  const dev = new MemoryDevice(bytes);
+  const ref = engine.ioFromDevice(dev);
+  try {
+    const store = engine.storeOpen(ref.io, null, readOnly ? engine.C.storeFlags.READONLY : 0, null);
+    return { store, dev, ref };
+  } catch (e) {
+    engine.ioFree(ref);
+    throw e;
+  }
 }
 
 /**

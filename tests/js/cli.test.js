@@ -625,29 +625,15 @@ describe('stores', () => {
     fs.writeFileSync(path.join(dir, 'x.ndjson'), '{"id": 1, "vector": [1, 0, 0, 0]}\n');
     await cliJson(['ingest', file, '--input', path.join(dir, 'x.ndjson')]);
 
-    const holder = spawn(process.execPath, [HOLDER, file], { stdio: ['pipe', 'pipe', 'inherit'] });
-    children.add(holder);
-    const ready = await new Promise((resolve, reject) => {
-      let buf = '';
-      holder.stdout.setEncoding('utf8').on('data', (d) => {
-        buf += d;
-        if (buf.includes('\n')) resolve(JSON.parse(buf.split('\n')[0]));
-      });
-      holder.on('error', reject);
-      holder.on('exit', (code) => reject(new Error(`holder exited early (${code}): ${buf}`)));
-    });
-    assert.equal(ready.ready, true, JSON.stringify(ready));
+    const { pid, release } = await holdStore(file);
 
-    assertError(await cli(['ingest', file, '--input', path.join(dir, 'x.ndjson')]), 'ELOCK', new RegExp(`${ready.pid}`));
+    assertError(await cli(['ingest', file, '--input', path.join(dir, 'x.ndjson')]), 'ELOCK', new RegExp(`${pid}`));
     assertError(await cli(['delete', file, '1']), 'ELOCK');
     assertError(await cli(['compact', file]), 'ELOCK');
     const q = await cliJson(['query', file, '--vector', '[1, 0, 0, 0]', '--k', '1']);
     assert.equal(q.results[0].id, 1, 'read-only commands need no lock');
 
-    const exited = new Promise((resolve) => holder.on('close', resolve));
-    holder.stdin.end();
-    assert.equal(await exited, 0);
-    children.delete(holder);
+    await release();
     assert.deepEqual(await cliJson(['delete', file, '1']), { deleted: 1, requested: 1, count: 0 });
   });
 
@@ -726,34 +712,20 @@ describe('stores', () => {
     for (const f of [src, dst]) await cliJson(['create', f, '--dimension', '4']);
     await cliJson(['ingest', src, '--input', path.join(dir, 'x.ndjson')]);
 
-    const holder = spawn(process.execPath, [HOLDER, dst], { stdio: ['pipe', 'pipe', 'inherit'] });
-    children.add(holder);
-    const ready = await new Promise((resolve, reject) => {
-      let buf = '';
-      holder.stdout.setEncoding('utf8').on('data', (d) => {
-        buf += d;
-        if (buf.includes('\n')) resolve(JSON.parse(buf.split('\n')[0]));
-      });
-      holder.on('error', reject);
-      holder.on('exit', (code) => reject(new Error(`holder exited early (${code}): ${buf}`)));
-    });
-    assert.equal(ready.ready, true, JSON.stringify(ready));
+    const { pid, release } = await holdStore(dst);
     const before = fs.readFileSync(dst);
     const lockBefore = fs.readFileSync(`${dst}.lock`);
     const link = path.join(dir, 'dst-link.rvf');
     fs.symlinkSync('dst.rvf', link);
     for (const out of [dst, link]) {
-      assertError(await cli(['export', src, out, '--force']), 'ELOCK', new RegExp(`dst\\.rvf\\.lock is held by pid ${ready.pid}\\b`));
+      assertError(await cli(['export', src, out, '--force']), 'ELOCK', new RegExp(`dst\\.rvf\\.lock is held by pid ${pid}\\b`));
     }
     assert.deepEqual(fs.readFileSync(dst), before, 'the held store is untouched');
     assert.deepEqual(fs.readFileSync(`${dst}.lock`), lockBefore, 'and so is its lock');
     assert.ok(fs.lstatSync(link).isSymbolicLink());
     assert.deepEqual(fs.readdirSync(dir).sort(), ['dst-link.rvf', 'dst.rvf', 'dst.rvf.lock', 'src.rvf', 'x.ndjson']);
 
-    const exited = new Promise((resolve) => holder.on('close', resolve));
-    holder.stdin.end();
-    assert.equal(await exited, 0);
-    children.delete(holder);
+    await release();
     // Nobody writes it now: --force replaces it (through the link: the file it names).
     assert.equal((await cliJson(['export', src, link, '--force'])).out, link);
     assert.ok(fs.lstatSync(link).isSymbolicLink());
@@ -920,7 +892,7 @@ function oneJson(r) {
   return JSON.parse(r.stdout);
 }
 
-/** Spawn the lock holder fixture on file; resolves { holder, pid } once it holds the store. */
+/** Spawn the lock holder fixture on file; resolves { pid, release } once it holds the store. */
 async function holdStore(file) {
   const holder = spawn(process.execPath, [HOLDER, file], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.add(holder);

@@ -9,21 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDatabase } from '../../web/index.js';
-import { rejectsWith } from './helpers.js';
+import { mulberry32, rejectsWith } from './helpers.js';
 
 const DIM = 4;
 
-/** A deterministic pseudo-random generator (mulberry32). */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32; // deterministic, seeded
 
 const TAGS = ['red', 'green', 'blue', 'cyan'];
 

@@ -113,3 +113,6 @@ export function within(ms, promise, what) {
   const timeout = new Promise((_, rej) => { t = setTimeout(() => rej(new Error(`${what} did not settle within ${ms} ms`)), ms); });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(t));
 }
+
+/** The seeded PRNG of the page-side oracle (one implementation for every test). */
+export { mulberry32 } from '../browser/pages/oracle.js';

@@ -1,15 +1,8 @@
 // tests/browser/pages/rows.js — the deterministic rows and queries of the persistence tests, and
 // their exact brute force: a pure function of the index, the same in a page and in Node, so any
-// side can rebuild the oracle. No imports; runs anywhere.
+// side can rebuild the oracle. Runs anywhere (its one import, oracle.js, imports nothing).
 
-function mulberry32(a) {
-  return () => {
-    a |= 0; a = (a + 0x6D2B79F5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from './oracle.js';
 
 /** Row i of the deterministic set: id 'r<i>', a vector, metadata { i, group }. */
 export function row(i, dim) {
