@@ -16,7 +16,7 @@
 // - Before every write (checkWriter), and right before compaction's rename, the writer checks
 //   that its lock is still its own and that its file is still the one at its path; a writer that
 //   lost either refuses writes (EREADONLY "moved", or ELOCK), on close too.
-// - Compaction writes `<file>.compact.tmp` through the engine (which syncs it), then renames it
+// - Compaction (and exportTo, under the target's lock) writes `<file>.compact.tmp` (which syncs it), then renames it
 //   over the file and fsyncs the directory (docs/format.md §6). Until the rename the original file is
 //   untouched; a leftover .compact.tmp (a crash mid-compaction) is garbage we delete, since only
 //   the lock holder ever writes one.
@@ -581,9 +581,22 @@ export function listDir(N, abs) {
   for (const f of names) {
     if (!f.endsWith('.rvf')) continue;
     const name = f.slice(0, -4);
-    if (NAME_RE.test(name)) out.push(name);
+    if (NAME_RE.test(name) && holdsCollection(N, N.path.join(abs, f))) out.push(name);
   }
   return out.sort();
+}
+
+/**
+ * Whether a path is a collection's file: it exists and is not empty. An empty .rvf is what a
+ * create that failed before its first commit (a full disk, a kill) can leave; it holds nothing,
+ * and a createCollection of that name takes it over.
+ */
+export function holdsCollection(N, file) {
+  try {
+    return N.fs.statSync(file).size > 0;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -650,7 +663,9 @@ export async function writeImageFile(N, out, img, overwrite) {
     throw new VecliteError('EINVAL', `${out} already exists; pass { overwrite: true } to replace it`);
   }
   const lock = await L.acquireFileLock(target);
-  const tmp = `${target}.tmp-${process.pid}`;
+  // The name compaction uses: only the holder of the target's lock writes it, so a copy a killed
+  // export left behind is overwritten by the next export and removed by the next compaction.
+  const tmp = `${target}${COMPACT_TMP}`;
   try {
     try {
       const fh = await fs.promises.open(tmp, 'w');

@@ -95,6 +95,8 @@ export class Pool {
     if (this.#closed) throw new VecliteError('ECLOSED', `${type}: the database is closed; create a new one with createDatabase()`);
     // While a writer is being replaced, handles are being remapped: every call waits for it.
     while (this.#writerReady) await this.#writerReady.catch(() => {});
+    const pending = args?.col !== undefined ? this.#cols.get(args.col) : null;
+    if (pending?.reopen && type !== 'close') await this.#reopen(pending);
     switch (type) {
       case 'createDatabase': {
         const r = await this.#writer.call(type, args);
@@ -140,7 +142,7 @@ export class Pool {
         const c = this.#cols.get(args.col);
         if (!c) return null;
         this.#forget(c);
-        if (c.lost) return null;
+        if (c.lost || c.reopen) return null; // the writer holds nothing of it
         return this.#writer.call(type, { col: c.w });
       }
       case 'insert': case 'update': case 'delete': case 'deleteWhere': case 'clear': case 'compact': {
@@ -283,6 +285,25 @@ export class Pool {
     }
   }
 
+  /**
+   * Reopen a file collection the new writer could not take when it replaced the old one (another
+   * writer had it then): ELOCK while that is still so; once reopened, the replicas copy it again.
+   */
+  async #reopen(c) {
+    const d = this.#db(c.db);
+    const info = await this.#writer.call('getCollection', { db: d.w, name: c.name });
+    if (!c.reopen) return; // another call reopened it meanwhile
+    if (info === null) {
+      c.reopen = false;
+      c.lost = `collection '${c.name}' was lost when its writer worker stopped: its file is gone`;
+      return;
+    }
+    c.reopen = false;
+    c.w = info.col;
+    this.#byWriter.set(c.w, c.h);
+    await Promise.all([...this.#ready].map((r) => this.#openOn(r, c).catch(() => {})));
+  }
+
   /** Hand a commit to every replica of c (posted before the write's promise resolves). */
   #ship(c, commit) {
     if (!commit) return;
@@ -370,6 +391,9 @@ export class Pool {
             if (info === null) why = 'its file is gone';
           } catch (e) {
             why = e.message;
+            // Another writer took the file while no worker held it: not lost — the next call
+            // on the collection reopens it (or says ELOCK while that writer still has it).
+            if (e.code === 'ELOCK') c.reopen = true;
           }
         } else {
           for (const [src, rh] of c.r) {
@@ -386,7 +410,7 @@ export class Pool {
         }
         if (gone()) return;
         if (info) restored.set(c, info);
-        else {
+        else if (!c.reopen) {
           c.lost = `collection '${c.name}' was lost when its writer worker stopped (${why}); ` +
             (d.path ? 'open it again with getCollection' : 'an in-memory database keeps its data in its workers: use workers >= 2 to keep a copy');
         }
@@ -399,7 +423,7 @@ export class Pool {
         c.w = info.col;
         this.#byWriter.set(c.w, c.h);
       } else {
-        c.lost ??= `collection '${c.name}' (a derived child) was lost when its writer worker stopped; derive it again`;
+        if (!c.reopen) c.lost ??= `collection '${c.name}' (a derived child) was lost when its writer worker stopped; derive it again`;
         for (const [r, rh] of c.r) if (r.alive) r.call('close', { col: rh }).catch(() => {});
         c.r.clear();
       }

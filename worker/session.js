@@ -140,7 +140,7 @@ export class Session {
     if (d.dir) {
       const N = d.N;
       const file = this.#file(d, name);
-      if (N.fs.existsSync(file)) {
+      if (N.nb.holdsCollection(N, file)) {
         return this.#openIn(d, name, async () => {
           const lost = { s: null };
           const opened = await N.nb.openFileStore(N, this.engine, file, {

@@ -40,3 +40,27 @@ test('exportTo writes the export() bytes, refuses an existing file unless overwr
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a temporary copy a killed export left is replaced by the next export; an empty .rvf a failed create left is no collection', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-exportto-'));
+  try {
+    const out = path.join(dir, 'out.rvf');
+    fs.writeFileSync(`${out}.compact.tmp`, Buffer.alloc(4096, 7)); // what a SIGKILL mid-export leaves
+    const db = await createDatabase({ path: dir });
+    const c = await db.createCollection('src', { dimension: 2 });
+    await c.insert({ id: 1, vector: [1, 2] });
+    await c.exportTo(out);
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('tmp')), [], 'no temporary left behind');
+    // an empty m.rvf (a create that failed before its first commit) is not listed, getCollection
+    // answers null, and a create of that name takes it over
+    fs.writeFileSync(path.join(dir, 'm.rvf'), '');
+    assert.deepEqual(await db.listCollections(), ['out', 'src']);
+    assert.equal(await db.getCollection('m'), null);
+    const m = await db.createCollection('m', { dimension: 2 });
+    await m.insert({ id: 1, vector: [1, 1] });
+    assert.deepEqual(await db.listCollections(), ['m', 'out', 'src']);
+    await db.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

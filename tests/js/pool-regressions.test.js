@@ -319,3 +319,35 @@ test('a file write in flight while a new replica reads the file is seen on that 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a file collection another process takes while the pool replaces its writer is reopened later, not lost', async () => {
+  const { spawn } = await import('node:child_process');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-poolreg-'));
+  try {
+    const file = path.join(dir, 'a.rvf');
+    const db = await createDatabase({ path: dir, workers: 2 });
+    const a = await db.createCollection('a', { dimension: 4 });
+    await a.insert({ id: 'x', vector: [1, 2, 3, 4] });
+    // Another process: open the file as its writer as soon as it can, write, hold it a moment, close.
+    const index = new URL('../../web/index.js', import.meta.url).href;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `import { openCollection } from ${JSON.stringify(index)};
+      for (;;) { try { const c = await openCollection(${JSON.stringify(file)}); console.log('in');
+        await c.insert({ id: 'child', vector: [1, 1, 1, 1] }); await new Promise((r) => setTimeout(r, 800)); await c.close(); break; }
+      catch { await new Promise((r) => setTimeout(r, 2)); } }`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const got = new Promise((res) => child.stdout.once('data', res));
+    const exited = new Promise((res) => child.on('exit', res));
+    await sleep(200);
+    db[POOL].clients[0].worker.terminate(); // not awaited
+    await within(10_000, got, 'the other process got the lock');
+    // while the other process holds it: ELOCK, the collection is not marked lost
+    await assert.rejects(a.insert({ id: 'y', vector: [4, 3, 2, 1] }), { code: 'ELOCK' });
+    assert.equal(await exited, 0);
+    // it closed: the same handle reopens the file and sees both writers' rows
+    await a.insert({ id: 'y', vector: [4, 3, 2, 1] });
+    for (let i = 0; i < 4; i++) assert.equal(await a.count(), 3);
+    assert.notEqual(await a.get('child'), null);
+    await db.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
