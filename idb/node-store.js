@@ -16,10 +16,11 @@
 // - Before every write (checkWriter), and right before compaction's rename, the writer checks
 //   that its lock is still its own and that its file is still the one at its path; a writer that
 //   lost either refuses writes (EREADONLY "moved", or ELOCK), on close too.
-// - Compaction (and exportTo, under the target's lock) writes `<file>.compact.tmp` (which syncs it), then renames it
-//   over the file and fsyncs the directory (docs/format.md §6). Until the rename the original file is
-//   untouched; a leftover .compact.tmp (a crash mid-compaction) is garbage we delete, since only
-//   the lock holder ever writes one.
+// - Compaction writes `<file>.compact.tmp` through the engine (which syncs it), then renames it
+//   over the file and fsyncs the directory (docs/format.md §6); exportTo writes the same name under
+//   the target's lock. Until the rename the original file is untouched; a leftover .compact.tmp (a
+//   crash mid-compaction or mid-export) is garbage we replace or delete, since only the lock holder
+//   ever writes one.
 // - Every file is handled under its canonical path (idb/node-file.js realFilePath: symlinks,
 //   also in its directory, resolved; a missing file is its directory's real path plus its name),
 //   so all names of one file share one writer lock, and compaction renames over the real file,
