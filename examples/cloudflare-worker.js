@@ -1,48 +1,43 @@
-// examples/cloudflare-worker.js — veclite on Cloudflare Workers (and plain workerd): a small
-// vector-search HTTP service. tests/workerd/workerd.test.js runs this exact file in the real
-// workerd binary.
+// examples/cloudflare-worker.js — veclite on Cloudflare Workers (and plain workerd): a vector-search
+// HTTP service over a store that ships inside the Worker bundle. The package tests run this exact
+// file in the real workerd binary, importing 'veclite' from the installed tarball
+// (tests/js/package.test.js) and from the repository (tests/workerd/workerd.test.js).
 //
-// Why it looks like this: Workers refuse to compile WebAssembly from bytes at runtime ("Wasm code
-// generation disallowed by embedder") and have no import.meta.url, so the .wasm is imported as a
-// module — the platform hands us a compiled WebAssembly.Module — and passed to createDatabase as
-// `wasmModule`. Wrangler's default rules already treat `*.wasm` imports as CompiledWasm.
+// Why it looks like this:
+// - Workers refuse to compile WebAssembly from bytes at runtime ("Wasm code generation disallowed
+//   by embedder") and give modules no import.meta.url, so the .wasm is imported as a module — the
+//   platform hands over a compiled WebAssembly.Module — and passed to veclite as `wasmModule`.
+//   Wrangler's default rules already treat `*.wasm` imports as CompiledWasm.
+// - The store is an .rvf file imported as a Data module (an ArrayBuffer). Build it with
+//   `node examples/cloudflare-store.mjs` (5,000 sample documents, 64 dimensions, cosine, with its
+//   HNSW graph) and tell wrangler that .rvf files are data:
+//     rules = [{ type = "Data", globs = ["**/*.rvf"] }]
+//   openCollection(bytes) opens it in memory with the graph the file carries (no rebuild).
 //
-// In your own project, import from the package instead of the repository paths:
-//   import { createDatabase, getImplementation, getWasmInfo, VecliteError } from 'veclite';
-//   import simdWasm from 'veclite/pkg-simd/veclite.wasm';
-//   import scalarWasm from 'veclite/pkg/veclite.wasm';
-//
-// State: the database lives in the memory of one isolate. Cloudflare may start several isolates
-// and evict them at any time, so treat it as a cache you can rebuild (load your vectors at start
-// from R2/KV/D1), not as storage.
+// State: each isolate holds its own in-memory copy of the store. /upsert and /delete change only
+// that copy; Cloudflare may start several isolates and evict them at any time, so treat writes as
+// a cache (persist the source of truth elsewhere, e.g. R2, and rebuild the .rvf from it).
 //
 // Routes (JSON in, JSON out):
-//   GET  /          { implementation, simdEnabled, count, dimension }
-//   POST /upsert    { items: [{ id, vector, metadata? }, ...] }       -> { upserted, count }
-//   POST /search    { vector, k?, filter?, ef?, threshold? }           -> { hits: [{ id, score, distance, metadata }] }
-//   POST /delete    { ids: [...] }                                     -> { deleted, count }
+//   GET  /          { implementation, simdEnabled, count, dimension, metric }
+//   POST /search    { vector, k?, filter?, ef?, threshold? }  -> { hits: [{ id, score, distance, metadata }] }
+//   POST /upsert    { items: [{ id, vector, metadata? }, ...] } -> { upserted, count }
+//   POST /delete    { ids: [...] }                              -> { deleted, count }
 // Errors: a VecliteError (or a body that is not JSON) becomes 400 { error: { code, message } };
 // anything else 500.
-// Config: env.VECLITE_DIMENSION (a wrangler var; default 384, the size of many sentence embeddings).
 
-import { createDatabase, getImplementation, getWasmInfo, VecliteError } from '../web/index.js';
-import simdWasm from '../pkg-simd/veclite.wasm';
-import scalarWasm from '../pkg/veclite.wasm';
+import { openCollection, getImplementation, getWasmInfo, VecliteError } from 'veclite';
+import simdWasm from 'veclite/pkg-simd/veclite.wasm';
+import scalarWasm from 'veclite/pkg/veclite.wasm';
+import storeBytes from './docs.rvf';
 
-let opening; // Promise<{ db, docs, dimension }> shared by all requests of this isolate
+let opening; // Promise<Collection> shared by all requests of this isolate
 
-function open(env) {
+function open() {
   opening ??= (async () => {
-    const dimension = Number(env?.VECLITE_DIMENSION ?? 384);
     // Cloudflare Workers support wasm SIMD; asking keeps the example right on runtimes without it.
     const simd = getWasmInfo().simdSupported;
-    const db = await createDatabase({ simd, wasmModule: simd ? simdWasm : scalarWasm });
-    const docs = await db.createCollection('docs', {
-      dimension,
-      metric: 'cosine',
-      index: { type: 'hnsw', m: 16, efConstruction: 200, ef: 64 },
-    });
-    return { db, docs, dimension };
+    return openCollection(new Uint8Array(storeBytes), { simd, wasmModule: simd ? simdWasm : scalarWasm });
   })().catch((e) => {
     opening = undefined; // let the next request try again
     throw e;
@@ -66,22 +61,14 @@ async function body(request) {
 }
 
 export default {
-  /**
-   * @param {Request} request
-   * @param {{ VECLITE_DIMENSION?: string }} env
-   */
-  async fetch(request, env) {
+  /** @param {Request} request */
+  async fetch(request) {
     const { pathname } = new URL(request.url);
     try {
-      const { docs, dimension } = await open(env);
+      const docs = await open();
       if (request.method === 'GET' && pathname === '/') {
         return json({ implementation: getImplementation().build, simdEnabled: getWasmInfo().simdEnabled,
-          count: await docs.count(), dimension });
-      }
-      if (request.method === 'POST' && pathname === '/upsert') {
-        const { items } = await body(request);
-        const upserted = await docs.insertBatch(items); // atomic: all items or none
-        return json({ upserted, count: await docs.count() });
+          count: await docs.count(), dimension: docs.dimension, metric: docs.metric });
       }
       if (request.method === 'POST' && pathname === '/search') {
         const { vector, k = 10, filter, ef, threshold } = await body(request);
@@ -89,8 +76,12 @@ export default {
         if (filter !== undefined) options.filter = filter;
         if (ef !== undefined) options.ef = ef;
         if (threshold !== undefined) options.threshold = threshold;
-        const hits = await docs.search(vector, options);
-        return json({ hits });
+        return json({ hits: await docs.search(vector, options) });
+      }
+      if (request.method === 'POST' && pathname === '/upsert') {
+        const { items } = await body(request);
+        const upserted = await docs.insertBatch(items); // atomic: all items or none
+        return json({ upserted, count: await docs.count() });
       }
       if (request.method === 'POST' && pathname === '/delete') {
         const { ids } = await body(request);

@@ -839,7 +839,11 @@ function buildName() {
  */
 export function getImplementation() {
   const build = buildName();
-  return Object.freeze({ type: 'wasm', build, simd: build === 'wasm-simd', toString: () => build });
+  // toString is not enumerable, so the object survives structuredClone / postMessage (a worker
+  // reporting its implementation) and deepEqual compares just the data.
+  const impl = { type: 'wasm', build, simd: build === 'wasm-simd' };
+  Object.defineProperty(impl, 'toString', { value: () => build });
+  return Object.freeze(impl);
 }
 
 /**

@@ -53,19 +53,22 @@ export class WorkerClient {
     }
   }
 
-  /** Start a worker running worker/host.js. */
+  /**
+   * Start a worker running worker/host.js. The browser branch is one literal expression,
+   * `new Worker(new URL('./host.js', import.meta.url), { type: 'module' })`, because that is the
+   * form bundlers (Vite, webpack 5, Parcel) recognise to bundle a worker entry and rewrite its URL.
+   */
   static async spawn(label) {
-    const url = new URL('./host.js', import.meta.url);
     if (isNode) {
-      const { Worker } = await import('node:worker_threads');
-      const w = new Worker(url);
+      const { Worker: NodeWorker } = await import('node:worker_threads');
+      const w = new NodeWorker(new URL('./host.js', import.meta.url));
       w.unref?.(); // an idle pool does not keep Node running; a pending call does (call())
       return new WorkerClient(w, label);
     }
     if (typeof globalThis.Worker !== 'function') {
       throw new VecliteError('EBACKEND', 'workers: this runtime has no Worker; leave out workers to run in this thread');
     }
-    return new WorkerClient(new globalThis.Worker(url, { type: 'module' }), label);
+    return new WorkerClient(new Worker(new URL('./host.js', import.meta.url), { type: 'module' }), label);
   }
 
   get alive() { return !this.#dead; }

@@ -31,9 +31,12 @@ function serve(post) {
 
 if (typeof globalThis.process === 'object' && typeof globalThis.process?.versions?.node === 'string' &&
     typeof globalThis.WorkerGlobalScope === 'undefined') {
-  const { parentPort } = await import('node:worker_threads');
-  const handle = serve((reply, transfer) => parentPort.postMessage(reply, transfer));
-  parentPort.on('message', handle);
+  // No top-level await here: bundlers emit worker entries in formats that lack it (Vite's
+  // default 'iife'). Node's parentPort queues messages until a listener is attached.
+  import('node:worker_threads').then(({ parentPort }) => {
+    const handle = serve((reply, transfer) => parentPort.postMessage(reply, transfer));
+    parentPort.on('message', handle);
+  });
 } else {
   const handle = serve((reply, transfer) => globalThis.postMessage(reply, transfer));
   globalThis.addEventListener('message', (ev) => handle(ev.data));

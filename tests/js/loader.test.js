@@ -28,6 +28,9 @@ test('before any load, getImplementation() names the build that would load', () 
   // This file runs in its own process; nothing is loaded yet.
   assert.equal(simdSupported(), true, 'Node 20 supports wasm SIMD');
   assert.equal(getImplementation().build, 'wasm-simd');
+  assert.equal(String(getImplementation()), 'wasm-simd', 'it still reads as the build name');
+  // Regression: an enumerable toString function made it fail to cross postMessage from a Worker.
+  assert.deepEqual(structuredClone(getImplementation()), { type: 'wasm', build: 'wasm-simd', simd: true });
   assert.deepEqual(getWasmInfo(), {
     simdEnabled: true, simdSupported: true, workerPoolSize: 0, indexedDbEnabled: false, opfsEnabled: false, backend: null,
   });

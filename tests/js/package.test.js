@@ -1,57 +1,36 @@
 // tests/js/package.test.js — the published package, not the repository: `npm pack` the repo into a
-// temporary directory, install the tarball offline into a fresh "type":"module" project, and use
-// it from there as a consumer would: import 'veclite' in Node (in-thread and with 2 worker_threads,
-// so worker/host.js must be found inside node_modules), type-check a TS file against the types the
-// package's `exports` give, and check the tarball's file list and package.json fields.
+// temporary directory, install the tarball offline into a fresh "type":"module" project
+// (tests/js/pack.js), and use it from there as a consumer would: import 'veclite' in Node
+// (in-thread and with 2 worker_threads, so worker/host.js must be found inside node_modules),
+// type-check a TS file against the types the package's `exports` give, check the tarball's file
+// list and package.json fields, and run examples/cloudflare-worker.js in the real workerd with
+// every module taken from the consumer project (veclite, both .wasm, the bundled .rvf store).
+// The bundler build in Chromium is tests/browser/package.test.js.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { packAndInstall, run, ROOT as root } from './pack.js';
+import { writeExampleConfig } from '../workerd/workerd-config.js';
+import { startWorkerd } from '../workerd/workerd-process.js';
+import { checkExample, exampleQueries } from '../workerd/example-check.js';
+import { writeStore } from '../../examples/cloudflare-store.mjs';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const rootPkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 
-let tmp;       // everything this test writes lives under here
+let pack;      // packAndInstall() result
 let project;   // the consumer project
 let packed;    // npm pack --json result for the tarball
 let installed; // project/node_modules/veclite
 
-function run(cmd, args, cwd, extra = {}) {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 60_000, ...extra });
-  assert.equal(r.error, undefined, `${cmd} ${args.join(' ')}: ${r.error}`);
-  assert.equal(r.status, 0, `${cmd} ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
-  return r;
-}
-
-// npm from the PATH, with a private cache so the test neither reads nor writes the user's one.
-const npm = (args, cwd) => run(process.platform === 'win32' ? 'npm.cmd' : 'npm',
-  [...args, '--cache', path.join(tmp, 'npm-cache'), '--loglevel', 'error'], cwd,
-  { env: { ...process.env, npm_config_update_notifier: 'false' } });
-
 before(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-pack-'));
-  const dest = path.join(tmp, 'dist');
-  fs.mkdirSync(dest);
-  const out = npm(['pack', '--pack-destination', dest, '--json'], root).stdout;
-  [packed] = JSON.parse(out.slice(out.indexOf('[')));
-  const tarball = path.join(dest, packed.filename);
-  assert.ok(fs.existsSync(tarball), `no tarball at ${tarball}`);
-
-  project = path.join(tmp, 'app');
-  fs.mkdirSync(project);
-  fs.writeFileSync(path.join(project, 'package.json'),
-    JSON.stringify({ name: 'veclite-consumer', version: '1.0.0', private: true, type: 'module' }, null, 2));
-  // --offline: a local tarball without dependencies must install with no network at all.
-  npm(['install', '--no-audit', '--no-fund', '--offline', tarball], project);
-  installed = path.join(project, 'node_modules', 'veclite');
-  assert.ok(fs.statSync(installed).isDirectory());
-  assert.ok(!fs.lstatSync(installed).isSymbolicLink(), 'the tarball was installed as a copy, not a link to the repo');
+  pack = packAndInstall();
+  ({ project, packed, installed } = pack);
 });
 
-after(() => { if (tmp) fs.rmSync(tmp, { recursive: true, force: true }); });
+after(() => pack?.cleanup());
 
 test('the tarball holds the run-time files and nothing from tests/, bench/ or src/', () => {
   const files = new Set(packed.files.map((f) => f.path.replace(/\\/g, '/')));
@@ -114,7 +93,7 @@ test('package.json: exports conditions, files, no runtime dependencies', () => {
 const CONSUMER = `
 import { createDatabase, getImplementation } from 'veclite';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const resolved = fileURLToPath(import.meta.resolve('veclite'));
 assert.ok(resolved.includes('node_modules'), resolved);
@@ -200,5 +179,53 @@ test('TypeScript resolves the package types through exports (NodeNext and bundle
     assert.ok(line, `${name}: no resolution trace for 'veclite'`);
     assert.ok(line.includes('node_modules/veclite/web/index.d.ts'), `${name}: ${line}`);
     assert.match(r.stdout, /Entering conditional exports|Matched 'exports' condition 'types'/, `${name}: not resolved through exports`);
+  }
+});
+
+// Node's answers come from the installed package too: a script in the consumer project opens the
+// store with its own 'veclite' and runs the same searches (topKWith of example-check.js).
+const NODE_TOPK = (checkUrl) => `
+import { openCollection } from 'veclite';
+import fs from 'node:fs';
+import { topKWith } from ${JSON.stringify(checkUrl)};
+const [store, queriesFile] = process.argv.slice(2);
+const col = await openCollection(store, { readOnly: true });
+process.stdout.write(JSON.stringify(await topKWith(col, JSON.parse(fs.readFileSync(queriesFile, 'utf8')))));
+await col.close();
+`;
+
+test('workerd: examples/cloudflare-worker.js from the tarball imports veclite and its .wasm as modules, opens a bundled .rvf, answers /search with Node\'s top-10', { timeout: 120_000 }, async () => {
+  // The consumer's Worker: the example, unchanged, beside the store it bundles.
+  fs.copyFileSync(path.join(root, 'examples/cloudflare-worker.js'), path.join(project, 'worker.js'));
+  const store = path.join(project, 'docs.rvf');
+  await writeStore(store);
+  const { configPath, modules } = writeExampleConfig(path.join(pack.tmp, 'workerd'), {
+    base: project, entry: path.join(project, 'worker.js'), pkgDir: installed,
+  });
+  const names = modules.map((m) => m.name);
+  for (const m of ['worker.js', 'veclite', 'veclite/pkg-simd/veclite.wasm', 'veclite/pkg/veclite.wasm', 'docs.rvf',
+    'node_modules/veclite/web/index.js', 'node_modules/veclite/pkg-simd/veclite.mjs']) {
+    assert.ok(names.includes(m), `workerd modules lack ${m}: ${names.join(', ')}`);
+  }
+  // Nothing comes from the repository: every embedded file is the project's or the installed package's.
+  for (const m of modules.filter((x) => x.file)) {
+    assert.ok(m.file.startsWith(project + path.sep), `${m.name} is embedded from ${m.file}, outside the consumer project`);
+  }
+  fs.writeFileSync(path.join(project, 'node-topk.js'),
+    NODE_TOPK(pathToFileURL(path.join(root, 'tests/workerd/example-check.js')).href));
+  const wd = await startWorkerd(configPath, ['example']);
+  try {
+    const { queries, recall } = await checkExample(wd.base.example, async (qs) => {
+      const file = path.join(pack.tmp, 'queries.json');
+      fs.writeFileSync(file, JSON.stringify(qs));
+      return JSON.parse(run(process.execPath, ['node-topk.js', store, file], project).stdout);
+    });
+    assert.equal(queries, exampleQueries().length);
+    assert.ok(recall >= 0.95, `recall ${recall}`);
+  } catch (e) {
+    e.message += `\nworkerd output:\n${wd.tail()}`;
+    throw e;
+  } finally {
+    await wd.stop();
   }
 });

@@ -8,121 +8,54 @@
 //   - workerd refuses byte compilation, eval and new Function, allows WebAssembly.validate, has no
 //     import.meta.url — and createDatabase() without a wasmModule rejects with a VecliteError
 //     instead of hanging;
-//   - examples/cloudflare-worker.js, unchanged, serves upsert/search/delete correctly.
+//   - examples/cloudflare-worker.js, unchanged, opens the .rvf store it bundles
+//     (examples/cloudflare-store.mjs) and answers /search with the same top-10 as Node over the
+//     same file; upsert, delete and errors (tests/workerd/example-check.js).
 //
-// Invariants: one workerd process per file on free 127.0.0.1 ports, started in before() (bounded
-// ~10 s wait) and killed in after(), also if the test process exits early; the generated config
-// lives in a temp dir that after() removes.
+// Invariants: one workerd process per file (tests/workerd/workerd-process.js), started in before()
+// and killed in after(), also if the test process exits early; the generated config and store live
+// in a temp dir that after() removes.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { writeConfig, ROOT, EXAMPLE_DIMENSION } from './workerd-config.js';
-import {
-  verifyRun, verifyErrors, makeVectors, makeMetadata, makeQueries, bruteForce, compareTopK, FILTERS,
-} from '../browser/pages/oracle.js';
+import { writeConfig, ROOT } from './workerd-config.js';
+import { startWorkerd, request as get } from './workerd-process.js';
+import { checkExample, topKWith } from './example-check.js';
+import { writeStore } from '../../examples/cloudflare-store.mjs';
+import { openCollection } from '../../web/index.js';
+import { verifyRun, verifyErrors } from '../browser/pages/oracle.js';
 
-const require = createRequire(import.meta.url);
 const BUILT = ['web/index.js', 'pkg/veclite.mjs', 'pkg/veclite.wasm', 'pkg-simd/veclite.mjs', 'pkg-simd/veclite.wasm'];
-const START_MS = 10_000;
 
-let proc;
 let tmp;
-let output = '';
-let base = {}; // { check: 'http://127.0.0.1:P', example: 'http://127.0.0.1:Q' }
-const killOnExit = () => proc?.kill('SIGKILL');
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const tail = () => output.slice(-4000);
-
-async function get(url, init) {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
-  const text = await res.text();
-  let body;
-  try { body = JSON.parse(text); } catch { body = { raw: text }; }
-  return { status: res.status, body };
-}
-
-async function startWorkerd(configPath) {
-  const bin = require('workerd').default;
-  assert.ok(existsSync(bin), `workerd binary ${bin} not found: run tools/ensure-deps.sh (npm ci)`);
-  const ports = { check: await freePort(), example: await freePort() };
-  output = '';
-  proc = spawn(bin, ['serve', configPath,
-    '--socket-addr', `check=127.0.0.1:${ports.check}`, '--socket-addr', `example=127.0.0.1:${ports.example}`],
-  { stdio: ['ignore', 'pipe', 'pipe'] });
-  process.once('exit', killOnExit);
-  const collect = (d) => { output = (output + d).slice(-64_000); };
-  proc.stdout.on('data', collect);
-  proc.stderr.on('data', collect);
-  let exited = null;
-  proc.once('exit', (code, signal) => { exited = { code, signal }; });
-  base = { check: `http://127.0.0.1:${ports.check}`, example: `http://127.0.0.1:${ports.example}` };
-  const deadline = Date.now() + START_MS;
-  for (;;) {
-    if (exited) return { ok: false, why: `workerd exited (${JSON.stringify(exited)})` };
-    try {
-      const r = await fetch(`${base.check}/health`, { signal: AbortSignal.timeout(1000) });
-      if (r.ok) {
-        await fetch(`${base.example}/nope`, { signal: AbortSignal.timeout(1000) }).catch(() => {});
-        return { ok: true };
-      }
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) return { ok: false, why: `no answer within ${START_MS / 1000} s` };
-    await sleep(100);
-  }
-}
-
-async function stopWorkerd() {
-  if (!proc) return;
-  const p = proc;
-  proc = undefined;
-  process.off('exit', killOnExit);
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const gone = new Promise((r) => p.once('exit', r));
-  p.kill('SIGTERM');
-  const t = setTimeout(() => p.kill('SIGKILL'), 3000);
-  await gone;
-  clearTimeout(t);
-}
+let store; // the .rvf the example bundles
+let wd;    // { base: { check, example }, tail(), stop() }
+const tail = () => wd?.tail() ?? '';
 
 before(async () => {
   for (const f of BUILT) assert.ok(existsSync(path.join(ROOT, f)), `${f} is missing: run \`make build\` first`);
   tmp = mkdtempSync(path.join(os.tmpdir(), 'veclite-workerd-'));
-  const { configPath, checkModules } = writeConfig(tmp);
+  store = path.join(tmp, 'docs.rvf');
+  await writeStore(store);
+  const { configPath, checkModules, exampleModules } = writeConfig(tmp, { store });
   for (const m of ['web/index.js', 'pkg-simd/veclite.wasm', 'pkg/veclite.wasm', 'pkg-simd/veclite.mjs', 'pkg/veclite.mjs']) {
     assert.ok(checkModules.includes(m), `generated config lacks ${m}: ${checkModules.join(', ')}`);
   }
-  // Free ports are picked then released, so another process may grab one first: retry once.
-  let started = await startWorkerd(configPath);
-  if (!started.ok && /address already in use|bind/i.test(output)) {
-    await stopWorkerd();
-    started = await startWorkerd(configPath);
+  for (const m of ['examples/veclite', 'examples/veclite/pkg-simd/veclite.wasm', 'examples/docs.rvf', 'web/index.js']) {
+    assert.ok(exampleModules.includes(m), `the example's modules lack ${m}: ${exampleModules.join(', ')}`);
   }
-  assert.ok(started.ok, `workerd did not start: ${started.why}\n${tail()}`);
+  wd = await startWorkerd(configPath, ['check', 'example'], { socket: 'check', path: '/health' });
 });
 
 after(async () => {
-  await stopWorkerd();
+  await wd?.stop();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
+
+const base = new Proxy({}, { get: (_, k) => wd.base[k] });
 
 for (const [build, implementation, simd] of [['simd', 'wasm-simd', true], ['scalar', 'wasm', false]]) {
   test(`${build} build in workerd: createDatabase({wasmModule, simd:${simd}}), top-k equals a brute force in Node`, { timeout: 60_000 }, async () => {
@@ -167,55 +100,13 @@ test('workerd: createDatabase() without wasmModule rejects with a VecliteError t
   assert.match(c.message, /wasmModule|WebAssembly\.Module/, `the message must say to pass a compiled module: ${c.message}`);
 });
 
-test('examples/cloudflare-worker.js in workerd: upsert, search (with filter), delete, errors', { timeout: 60_000 }, async () => {
-  const n = 400, dim = EXAMPLE_DIMENSION, seed = 777, nQueries = 6, k = 10;
-  const vectors = makeVectors(n, dim, seed);
-  const post = (route, body) => get(`${base.example}${route}`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
-  });
-
-  let r = await get(`${base.example}/`);
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  assert.deepEqual(r.body, { implementation: 'wasm-simd', simdEnabled: true, count: 0, dimension: dim });
-
-  const items = vectors.map((v, i) => ({ id: i, vector: Array.from(v), metadata: makeMetadata(i) }));
-  r = await post('/upsert', { items: items.slice(0, 250) });
-  assert.deepEqual(r.body, { upserted: 250, count: 250 });
-  r = await post('/upsert', { items: items.slice(250) });
-  assert.deepEqual(r.body, { upserted: n - 250, count: n });
-
-  const queries = makeQueries({ n, dim, seed, nQueries });
-  const problems = [];
-  let recallSum = 0, searches = 0;
-  for (let q = 0; q < nQueries; q++) {
-    for (const f of [FILTERS[0], FILTERS[1], FILTERS[4]]) {
-      const res = await post('/search', { vector: Array.from(queries[q]), k, ef: 128, ...(f.filter ? { filter: f.filter } : {}) });
-      assert.equal(res.status, 200, JSON.stringify(res.body));
-      const oracle = bruteForce('cosine', vectors, queries[q], f.pred);
-      const c = compareTopK({ label: `example q${q} [${f.name}]`, metric: 'cosine', mode: 'recall', k, hits: res.body.hits }, oracle,
-        { recallFloor: 0.8 });
-      problems.push(...c.problems);
-      recallSum += c.recall;
-      searches++;
-    }
+test('examples/cloudflare-worker.js in workerd: a bundled .rvf store, the same top-10 as Node, writes, errors', { timeout: 120_000 }, async () => {
+  const col = await openCollection(store, { readOnly: true });
+  try {
+    const { queries, recall } = await checkExample(base.example, (qs) => topKWith(col, qs));
+    assert.ok(queries >= 60, `${queries} queries`);
+    assert.ok(recall >= 0.95);
+  } finally {
+    await col.close();
   }
-  assert.deepEqual(problems, [], 'example search results vs brute force');
-  assert.ok(recallSum / searches >= 0.9, `mean recall@10 ${recallSum / searches}`);
-
-  // A query that is a stored vector finds itself first.
-  r = await post('/search', { vector: Array.from(vectors[42]), k: 1 });
-  assert.equal(r.body.hits[0].id, 42);
-
-  r = await post('/delete', { ids: [42, 43, 100000] });
-  assert.deepEqual(r.body, { deleted: 2, count: n - 2 });
-  r = await post('/search', { vector: Array.from(vectors[42]), k: 5 });
-  assert.ok(!r.body.hits.some((h) => h.id === 42 || h.id === 43), 'deleted ids are never returned');
-
-  r = await post('/search', { vector: [1, 2, 3], k: 3 });
-  assert.equal(r.status, 400, JSON.stringify(r.body));
-  assert.equal(r.body.error.code, 'EINVAL', 'wrong dimension is a VecliteError EINVAL');
-  r = await get(`${base.example}/search`, { method: 'POST', body: 'not json' });
-  assert.equal(r.status, 400);
-  r = await get(`${base.example}/`);
-  assert.equal(r.body.count, n - 2, 'the failed calls changed nothing');
 });
