@@ -8,6 +8,7 @@
 //       in a worker), which survives a reload;
 //   (c) a module Worker of the page (`new Worker(new URL(...), { type: 'module' })`) imports
 //       'veclite' and searches there;
+//   the same page under `vite` (the dev server) works too;
 //   and that both .wasm builds were emitted by the bundler and fetched from the build output as
 //   application/wasm, nothing was fetched from node_modules, and no request failed or logged an error.
 //
@@ -19,7 +20,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { build } from 'vite';
+import { build, createServer } from 'vite';
 import { packAndInstall, ROOT } from '../js/pack.js';
 import { startServer } from '../../tools/serve.mjs';
 import { CHROMIUM, ARGS, within } from './harness.js';
@@ -141,7 +142,7 @@ after(async () => {
 });
 
 /** A fresh context's page on the built index.html, recording console errors and every response. */
-async function openPage() {
+async function openPage(origin = server.url) {
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
   const log = { errors: [], responses: [] };
@@ -151,7 +152,7 @@ async function openPage() {
   page.on('pageerror', (e) => log.errors.push(`pageerror: ${e.message}`));
   page.on('requestfailed', (r) => log.errors.push(`request failed: ${r.url()}`));
   ctx.on('response', (r) => log.responses.push({ url: new URL(r.url()).pathname, status: r.status(), type: r.headers()['content-type'] }));
-  const resp = await page.goto(server.url + '/index.html');
+  const resp = await page.goto(origin + '/index.html');
   assert.equal(resp?.status(), 200);
   await page.waitForFunction(() => window.veclitePkg, null, { timeout: 20_000 });
   return { ctx, page, log };
@@ -231,5 +232,22 @@ test('(c) a module Worker of the bundled page imports veclite and searches == br
     assertClean(log);
   } finally {
     await ctx.close();
+  }
+});
+
+test('the same page under the Vite dev server (no pre-bundling configuration): in-thread and a pool == brute force', { timeout: 120_000 }, async () => {
+  const dev = await createServer({ root: pack.project, configFile: false, logLevel: 'silent', server: { host: '127.0.0.1', port: 0 } });
+  await dev.listen();
+  const { ctx, page, log } = await openPage(dev.resolvedUrls.local[0].replace(/\/$/, ''));
+  try {
+    judge('dev in-thread', (await call(page, 'inThread')).hits);
+    const p = await call(page, 'pool');
+    assert.equal(p.workers, 2);
+    judge('dev pool', p.hits);
+    assert.deepEqual(log.errors, [], 'console errors or failed requests');
+    assert.deepEqual(log.responses.filter((r) => r.status >= 400), [], 'failed responses');
+  } finally {
+    await ctx.close();
+    await dev.close();
   }
 });
