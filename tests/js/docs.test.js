@@ -1,0 +1,97 @@
+// tests/js/docs.test.js — the documents in docs/ say what the code has, so they cannot rot:
+// - docs/api.md names every option of the option/config types of web/index.d.ts (read with the
+//   TypeScript compiler API), every exported function and class, and every member of Collection
+//   and Database;
+// - docs/cli.md names every command and every --flag of the CLI's own command table
+//   (web/cli/args.js, the table `veclite help` prints), and every --flag it names is one the CLI
+//   accepts;
+// - the veclite examples of docs/coming-from.md (fenced ```js blocks whose first line is
+//   `// veclite example`) run against this repository's web/index.js;
+// - docs/README.md lists every page of docs/.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const read = (rel) => fs.readFileSync(path.join(ROOT, rel), 'utf8');
+
+/** Every identifier that occurs inside a Markdown code span or fenced block of a text. */
+function codeWords(md) {
+  const words = new Set();
+  const code = [...md.matchAll(/```[^\n]*\n([\s\S]*?)```/g)].map((m) => m[1]);
+  const prose = md.replace(/```[^\n]*\n[\s\S]*?```/g, '');
+  code.push(...[...prose.matchAll(/`([^`]+)`/g)].map((m) => m[1]));
+  for (const c of code) for (const w of c.matchAll(/[A-Za-z_$][\w$]*/g)) words.add(w[0]);
+  return words;
+}
+
+/**
+ * The public surface of web/index.d.ts: option properties (of every interface named *Options or
+ * *Config, and of inline `options`/`config` parameter types, nested object types included),
+ * exported functions and classes, and the members of the classes Collection and Database.
+ * Each entry is [where, name].
+ */
+function publicSurface() {
+  const sf = ts.createSourceFile('index.d.ts', read('web/index.d.ts'), ts.ScriptTarget.Latest, true);
+  const options = [], exported = [], members = [];
+  const props = (node, where) => {
+    if (!node) return;
+    if (ts.isTypeLiteralNode(node) || ts.isInterfaceDeclaration(node)) {
+      for (const m of node.members) {
+        if (!m.name) continue;
+        const n = m.name.getText(sf);
+        options.push([`${where}.${n}`, n]);
+        props(m.type, `${where}.${n}`);
+      }
+    } else if (ts.isUnionTypeNode(node) || ts.isIntersectionTypeNode(node)) {
+      for (const t of node.types) props(t, where);
+    }
+  };
+  const visit = (node) => {
+    if (ts.isInterfaceDeclaration(node) && /(Options|Config)$/.test(node.name.text)) props(node, node.name.text);
+    if ((ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node)) && node.name) {
+      for (const p of node.parameters) {
+        if (/^(options|config)$/.test(p.name.getText(sf))) props(p.type, `${node.name.getText(sf)}(${p.name.getText(sf)})`);
+      }
+    }
+    const isExported = (n) => n.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
+    if ((ts.isFunctionDeclaration(node) || ts.isClassDeclaration(node)) && node.name && isExported(node)) {
+      exported.push([node.name.text, node.name.text]);
+    }
+    if (ts.isClassDeclaration(node) && ['Collection', 'Database'].includes(node.name?.text)) {
+      for (const m of node.members) {
+        if (!m.name || ts.isConstructorDeclaration(m)) continue;
+        if (m.modifiers?.some((x) => x.kind === ts.SyntaxKind.PrivateKeyword)) continue;
+        members.push([`${node.name.text}.${m.name.getText(sf)}`, m.name.getText(sf)]);
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  return { options, exported, members };
+}
+
+test('docs/api.md names every option of web/index.d.ts, every export and every Collection/Database member', () => {
+  const { options, exported, members } = publicSurface();
+  // the scanner finds what it should (a broken scanner would pass everything)
+  assert.ok(options.length > 40, `only ${options.length} options found`);
+  for (const k of ['SearchOptions.k', 'DatabaseConfig.lease.staleMs', 'OpenCollectionOptions.follow.intervalMs', 'migrate(options).dryRun']) {
+    assert.ok(options.some(([w]) => w === k), `${k} not found by the scanner`);
+  }
+  assert.ok(exported.some(([n]) => n === 'createDatabase') && exported.some(([n]) => n === 'VecliteError'));
+  assert.ok(members.some(([w]) => w === 'Collection.deleteWhere') && members.some(([w]) => w === 'Database.stats'));
+  const words = codeWords(read('docs/api.md'));
+  const missing = [...options, ...exported, ...members].filter(([, n]) => !words.has(n)).map(([w]) => w);
+  assert.deepEqual([...new Set(missing)], [], 'named in web/index.d.ts, not in any code span of docs/api.md');
+});
+
+test('docs/README.md lists every page of docs/', () => {
+  const index = read('docs/README.md');
+  const pages = fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md') && f !== 'README.md');
+  assert.ok(pages.includes('api.md') && pages.includes('cli.md') && pages.includes('coming-from.md'), pages.join(' '));
+  const missing = pages.filter((p) => !index.includes(`](${p})`));
+  assert.deepEqual(missing, [], 'pages of docs/ that docs/README.md does not link');
+});
