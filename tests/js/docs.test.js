@@ -95,3 +95,85 @@ test('docs/README.md lists every page of docs/', () => {
   const missing = pages.filter((p) => !index.includes(`](${p})`));
   assert.deepEqual(missing, [], 'pages of docs/ that docs/README.md does not link');
 });
+
+// ---- docs/cli.md ------------------------------------------------------------------------------
+
+/** What the CLI's own help prints (main(['help', ...]) in-process: no engine is loaded). */
+async function cliHelp(...args) {
+  const { main } = await import('../../web/cli/main.js');
+  let out = '';
+  const sink = { write: (s) => { out += s; return true; } };
+  const code = await main(['help', ...args], { stdout: sink, stderr: sink, env: {} });
+  assert.equal(code, 0, out);
+  return out;
+}
+
+/** The --flags listed in a help text's option lines. */
+const helpFlags = (text) => new Set([...text.matchAll(/^ {2}(--[a-z][a-z-]*)/gm)].map((m) => m[1]));
+
+/** The words of a shell command line, quotes honoured, from an unquoted # to the end dropped. */
+function shellWords(line) {
+  const words = [];
+  let w = null;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === "'" || c === '"') {
+      const j = line.indexOf(c, i + 1);
+      w = (w ?? '') + line.slice(i + 1, j);
+      i = j;
+    } else if (/\s/.test(c)) {
+      if (w !== null) words.push(w);
+      w = null;
+    } else if (c === '#' && w === null) {
+      break;
+    } else {
+      w = (w ?? '') + c;
+    }
+  }
+  if (w !== null) words.push(w);
+  return words;
+}
+
+test('docs/cli.md documents every command and --flag the CLI help lists, and no other', async () => {
+  const { COMMANDS, GLOBAL_OPTIONS, parseArgs } = await import('../../web/cli/args.js');
+  const overview = await cliHelp();
+  const commands = [...overview.slice(overview.indexOf('Commands:')).matchAll(/^ {2}([a-z]+) {2,}/gm)].map((m) => m[1]);
+  assert.deepEqual(commands, Object.keys(COMMANDS), 'the help lists the command table');
+  const globals = helpFlags(overview);
+  assert.deepEqual([...globals].sort(), Object.keys(GLOBAL_OPTIONS).map((n) => `--${n}`).sort());
+
+  const doc = read('docs/cli.md');
+  // one '### name' section per command, up to the next heading (help is described in the overview)
+  const sections = new Map(doc.split(/^##+ /m).slice(1).map((s) => [s.slice(0, s.indexOf('\n')).trim(), s]));
+  const docFlags = (text) => new Set([...text.matchAll(/(?<![\w-])--[a-z][a-z-]*/g)].map((m) => m[0]));
+  for (const g of globals) assert.ok(docFlags(doc).has(g), `global option ${g} is not in docs/cli.md`);
+  const every = new Set(globals);
+  for (const cmd of commands) {
+    const flags = helpFlags(await cliHelp(cmd));
+    flags.forEach((f) => every.add(f));
+    if (cmd === 'help') continue;
+    const own = [...flags].filter((f) => !globals.has(f));
+    assert.ok(sections.has(cmd), `docs/cli.md has no '### ${cmd}' section`);
+    const inSection = docFlags(sections.get(cmd));
+    assert.deepEqual(own.filter((f) => !inSection.has(f)), [], `${cmd}: options missing from its section of docs/cli.md`);
+    const foreign = [...inSection].filter((f) => !flags.has(f));
+    assert.deepEqual(foreign, [], `${cmd}: its section of docs/cli.md names options '${cmd}' does not accept`);
+  }
+  assert.ok(every.size > 30, `only ${every.size} flags found in the help: the parser is broken`);
+  const unknown = [...docFlags(doc)].filter((f) => !every.has(f));
+  assert.deepEqual(unknown, [], 'docs/cli.md names options the CLI does not accept');
+
+  // every veclite command line in a ```sh block parses (right command, right options)
+  let lines = 0;
+  for (const block of doc.matchAll(/```sh\n([\s\S]*?)```/g)) {
+    for (const line of block[1].split('\n')) {
+      for (const part of line.split(/\|\|?|;|&&/)) {
+        const words = shellWords(part.trim());
+        if (words[0] !== 'veclite' || words.some((w) => /^[<[]/.test(w))) continue;   // a synopsis, not a command
+        lines++;
+        assert.doesNotThrow(() => parseArgs(words.slice(1)), part.trim());
+      }
+    }
+  }
+  assert.ok(lines >= 10, `only ${lines} example command lines found`);
+});
