@@ -10,9 +10,11 @@
 // - docs/README.md lists every page of docs/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -176,4 +178,86 @@ test('docs/cli.md documents every command and --flag the CLI help lists, and no 
     }
   }
   assert.ok(lines >= 10, `only ${lines} example command lines found`);
+});
+
+// ---- docs/coming-from.md ----------------------------------------------------------------------
+
+const COMING_FROM = 'docs/coming-from.md';
+const RVF_NODE_DTS = 'node_modules/@ruvector/rvf-node/index.d.ts';
+const HNSWLIB_DTS = ['node_modules/hnswlib-node/lib/index.d.ts', 'node_modules/hnswlib-wasm/dist/hnswlib-wasm.d.ts'];
+
+/** The page's sections by their '## ' heading. */
+function sectionsOf(md) {
+  return new Map(md.split(/^## /m).slice(1).map((s) => [s.slice(0, s.indexOf('\n')).trim(), s]));
+}
+
+/** Names called in a piece of text: `name(` (with `new Name(`), the identifier before the parenthesis. */
+const calledNames = (text) => [...text.matchAll(/([A-Za-z_$][\w$]*)\s*\(/g)].map((m) => m[1]);
+
+test('docs/coming-from.md: every call in its mapping tables and hnswlib blocks is declared where it says', () => {
+  const md = read(COMING_FROM);
+  const veclite = read('web/index.d.ts');
+  const declared = (dts, name) => new RegExp(`\\b${name.replace(/\$/g, '\\$')}\\b`).test(dts);
+  const sections = sectionsOf(md);
+  const peers = [
+    [[...sections.keys()].find((h) => h.includes('rvf-node')), [read(RVF_NODE_DTS)]],
+    [[...sections.keys()].find((h) => h.includes('seed')), [veclite]],
+    [[...sections.keys()].find((h) => h.includes('hnswlib')), HNSWLIB_DTS.map(read)],
+  ];
+  const bad = [];
+  let rows = 0;
+  for (const [heading, dtss] of peers) {
+    assert.ok(heading, 'a section for each of rvf-node, the seed and hnswlib');
+    const body = sections.get(heading);
+    for (const line of body.split('\n')) {
+      const cells = line.split(/(?<!\\)\|/).slice(1, -1);
+      if (cells.length < 2 || /^[-\s]+$/.test(cells[0]) || /^\s*(rvf-node|seed|hnswlib)( filter)?\s*$/.test(cells[0])) continue;
+      rows++;
+      const code = (cell) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]).join(' ');
+      for (const n of calledNames(code(cells[0]))) if (!dtss.some((d) => declared(d, n))) bad.push(`${heading}: ${n} (left)`);
+      for (const n of calledNames(code(cells[1]))) if (!declared(veclite, n)) bad.push(`${heading}: ${n} (veclite)`);
+    }
+    // the illustration blocks of a peer call only what its declarations have
+    for (const b of body.matchAll(/```js\n(\/\/ hnswlib-node[^\n]*\n[\s\S]*?)```/g)) {
+      for (const n of calledNames(b[1].replace(/^\s*\/\/.*$/gm, ''))) {
+        if (!['Promise', 'push', 'from', 'import'].includes(n) && !declared(read(HNSWLIB_DTS[0]), n)) bad.push(`${heading}: ${n} (hnswlib-node block)`);
+      }
+    }
+  }
+  assert.ok(rows > 40, `only ${rows} table rows read: the reader is broken`);
+  assert.deepEqual(bad, [], 'names that the declarations do not have');
+});
+
+/**
+ * Run the ```js blocks of a page whose first line starts with one of `marks`, in order, each as
+ * its own module in one fresh temporary folder (its cwd), with `from 'veclite'` pointing at this
+ * repository's web/index.js and `from '@ruvector/rvf-node'` at the installed package.
+ * @returns {number} how many blocks ran
+ */
+function runBlocks(rel, marks, tmp) {
+  const imports = {
+    veclite: pathToFileURL(path.join(ROOT, 'web/index.js')).href,
+    '@ruvector/rvf-node': pathToFileURL(path.join(ROOT, 'node_modules/@ruvector/rvf-node/index.js')).href,
+  };
+  let n = 0;
+  for (const m of read(rel).matchAll(/```js\n([\s\S]*?)```/g)) {
+    const first = m[1].slice(0, m[1].indexOf('\n'));
+    if (!marks.some((k) => first.startsWith(k))) continue;
+    const src = m[1].replace(/from '(veclite|@ruvector\/rvf-node)'/g, (_, name) => `from '${imports[name]}'`);
+    const file = path.join(tmp, `block-${++n}.mjs`);
+    fs.writeFileSync(file, src);
+    const r = spawnSync(process.execPath, [file], { cwd: tmp, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, `${rel}, block ${n} (${first}) exited ${r.status}:\n${r.stderr}\n--- block:\n${m[1]}`);
+  }
+  return n;
+}
+
+test('docs/coming-from.md: its veclite examples (and rvf-node ones) run against this repository', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-docs-'));
+  try {
+    const n = runBlocks(COMING_FROM, ['// veclite example', '// rvf-node example'], tmp);
+    assert.ok(n >= 5, `only ${n} runnable blocks`);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 });
