@@ -7,10 +7,15 @@
 //   accepts;
 // - the veclite examples of docs/coming-from.md (fenced ```js blocks whose first line is
 //   `// veclite example`) run against this repository's web/index.js;
-// - docs/README.md lists every page of docs/.
+// - docs/README.md lists every page of docs/;
+// - no comment of a tracked source file (.js .mjs .ts .c .h .html .sh Makefile) and no Markdown
+//   text points at a file the repository does not have: repository paths (under docs, src,
+//   tests and the other top folders), relative paths, Markdown links and bare page names must be
+//   tracked files or folders, or build outputs git ignores (pkg, pkg-simd, build, bench/out),
+//   and every "page §N" must name a numbered section that page has.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -260,4 +265,97 @@ test('docs/coming-from.md: its veclite examples (and rvf-node ones) run against 
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+});
+
+// ---- references to files ----------------------------------------------------------------------
+
+/** Build outputs: ignored by git, made by `make` (or `make bench`). */
+const GENERATED = ['pkg', 'pkg-simd', 'build', 'bench/out'];
+/**
+ * The one reference to something outside the repository that is meant: `make bench` takes an
+ * optional local copy of the SIGMOD 2024 data set from beside the repository when present
+ * (bench/datasets.js; docs/benchmarks.md "Data").
+ */
+const OUTSIDE = ['../shared/data/sigmod24-yfcc-clip100'];
+
+/** A file's comments (Markdown: its text outside fenced blocks), comment markers removed and lines joined. */
+function commentText(file, src) {
+  let parts;
+  if (file.endsWith('.md')) parts = [src.replace(/```[\s\S]*?```/g, ' ')];
+  else if (/(^|\/)Makefile$|\.sh$/.test(file)) parts = src.split('\n').map((l) => (l.match(/(^|\s)#.*$/) ?? [''])[0]);
+  else parts = [...src.matchAll(/\/\*[\s\S]*?\*\/|<!--[\s\S]*?-->|(?<![:'"`\w\\])\/\/[^\n]*/g)].map((m) => m[0]);
+  // consecutive comments read as one text (a reference may wrap onto the next comment line)
+  return parts.join('\n').replace(/\n\s*(?:\/\/|\*(?!\/)|#)?\s*/g, ' ');
+}
+
+/** Path-like references in a text: [reference, kind], kind 'path' (repository or relative), 'md' (a bare page name), 'link'. */
+function referencesIn(text) {
+  const refs = [];
+  const TOP = '(?:docs|src|tests|web|worker|idb|bin|bench|examples|tools|pkg|pkg-simd)';
+  const seg = '[\\w.*…-]+';
+  for (const m of text.matchAll(new RegExp(`(?<![\\w./<>-])((?:\\.\\.?/)+${seg}(?:/${seg})*/?|${TOP}/(?:${seg}/)*${seg}(?:/|(?=[^\\w/]|$)))`, 'g'))) {
+    const r = m[1].replace(/[.,:;)…]+$/, '');
+    // a repository path without an extension and without a closing '/' is a name (e.g. 'docs/items'), not a file
+    if (!r.startsWith('.') && !/\/$|\.[\w*]+$|\*/.test(r)) continue;
+    refs.push([r, 'path']);
+  }
+  for (const m of text.matchAll(/(?<![\w./-])([A-Za-z][\w-]*\.md)\b/g)) refs.push([m[1], 'md']);
+  for (const m of text.matchAll(/\]\(([^)#\s]+)/g)) if (!/^[a-z]+:/.test(m[1])) refs.push([m[1], 'link']);
+  return refs;
+}
+
+test('no comment or document points at a file the repository does not have', () => {
+  const tracked = execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter(Boolean);
+  const have = new Set(tracked);
+  for (const f of tracked) for (let d = path.posix.dirname(f); d !== '.'; d = path.posix.dirname(d)) have.add(d);
+  const exists = (p) => {
+    const n = path.posix.normalize(p).replace(/\/$/, '');
+    if (GENERATED.some((g) => n === g || n.startsWith(`${g}/`))) return true;
+    if (/[*…]/.test(n)) {   // a glob or an elision ('…'): some tracked path must fit, or it lies in a build output
+      const re = new RegExp(`^${n.split(/[*…]/).map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+      const prefix = n.split(/[*…]/)[0];
+      return [...have].some((h) => re.test(h)) || (prefix !== '' && GENERATED.some((g) => g.startsWith(prefix) || prefix.startsWith(`${g}/`)));
+    }
+    return have.has(n);
+  };
+  const files = tracked.filter((f) => /\.(js|mjs|ts|c|h|md|html|sh)$|(^|\/)Makefile$/.test(f));
+  assert.ok(files.length > 150, `only ${files.length} files to scan`);
+  const bad = [];
+  let checked = 0;
+  for (const f of files) {
+    const text = commentText(f, fs.readFileSync(path.join(ROOT, f), 'utf8'));
+    const dir = path.posix.dirname(f);
+    for (const [r, kind] of referencesIn(text)) {
+      if (OUTSIDE.includes(r)) continue;
+      checked++;
+      let ok;
+      if (kind === 'md') ok = [r, `${dir}/${r}`, `docs/${r}`].some(exists);
+      else if (kind === 'link') ok = exists(path.posix.join(dir, r));
+      else if (r.startsWith('.')) ok = exists(path.posix.join(dir, r)) || exists(r);   // or a package path ('./pkg/*')
+      else ok = exists(r) || (f.endsWith('.md') && exists(path.posix.join(dir, r)));
+      if (!ok) bad.push(`${f}: ${r}`);
+    }
+    // a page's §N (also §N.M, and each end of §N–§M) names a numbered heading of that page
+    for (const m of text.matchAll(/([\w-]+\.md)\)?`?\s*(§\s*\d+(?:\.\d+)?(?:\s*[-–]\s*§?\s*\d+(?:\.\d+)?)?)/g)) {
+      const page = [m[1], `${dir}/${m[1]}`, `docs/${m[1]}`].find((p) => have.has(path.posix.normalize(p)));
+      if (!page) continue;   // reported above
+      const heads = new Set([...fs.readFileSync(path.join(ROOT, page), 'utf8').matchAll(/^#{2,4}\s+(\d+(?:\.\d+)*)\.?\s/gm)].map((h) => h[1]));
+      for (const n of m[2].match(/\d+(?:\.\d+)?/g)) {
+        checked++;
+        if (!heads.has(n)) bad.push(`${f}: ${m[1]} §${n} (no such section)`);
+      }
+    }
+  }
+  assert.ok(checked > 300, `only ${checked} references checked: the scanner is broken`);
+  assert.deepEqual(bad, [], 'references to files or sections the repository does not have');
+});
+
+test('the reference scanner finds what it should', () => {
+  const refs = (t) => referencesIn(t).map(([r]) => r);
+  assert.deepEqual(refs('see ../shared/SPEC.md, docs/api.md and src/store*.c; tests/golden/rvf/ too'),
+    ['../shared/SPEC.md', 'docs/api.md', 'src/store*.c', 'tests/golden/rvf/']);
+  assert.deepEqual(refs('as STYLE.md says (format.md §4)'), ['STYLE.md', 'format.md']);
+  assert.deepEqual(refs("name 'docs/items' and '../<dir>/parent.rvf' are not files"), []);
+  assert.deepEqual(refs('[the API](api.md) [site](https://example.org/x.md)'), ['api.md', 'api.md']);
+  assert.equal(commentText('a.js', "const s = 'http://x'; // see docs/api.md\n/* and\n * web/index.js */"), '// see docs/api.md /* and web/index.js */');
 });
