@@ -7,7 +7,9 @@
 //   accepts;
 // - the veclite examples of docs/coming-from.md (fenced ```js blocks whose first line is
 //   `// veclite example`) run against this repository's web/index.js;
-// - docs/README.md lists every page of docs/;
+// - docs/README.md lists every page of docs/; LICENSE is the license package.json names;
+// - README.md opens with `make run` and `make test`, then `npm install veclite` and a short
+//   example that is get-or-create: it runs twice in a row on one folder;
 // - no comment of a tracked source file (.js .mjs .ts .c .h .html .sh Makefile) and no Markdown
 //   text points at a file the repository does not have: repository paths (under docs, src,
 //   tests and the other top folders), relative paths, Markdown links and bare page names must be
@@ -235,26 +237,33 @@ test('docs/coming-from.md: every call in its mapping tables and hnswlib blocks i
 
 /**
  * Run the ```js blocks of a page whose first line starts with one of `marks`, in order, each as
- * its own module in one fresh temporary folder (its cwd), with `from 'veclite'` pointing at this
- * repository's web/index.js and `from '@ruvector/rvf-node'` at the installed package.
+ * its own module in the folder tmp (see runModule).
  * @returns {number} how many blocks ran
  */
 function runBlocks(rel, marks, tmp) {
-  const imports = {
-    veclite: pathToFileURL(path.join(ROOT, 'web/index.js')).href,
-    '@ruvector/rvf-node': pathToFileURL(path.join(ROOT, 'node_modules/@ruvector/rvf-node/index.js')).href,
-  };
   let n = 0;
   for (const m of read(rel).matchAll(/```js\n([\s\S]*?)```/g)) {
     const first = m[1].slice(0, m[1].indexOf('\n'));
     if (!marks.some((k) => first.startsWith(k))) continue;
-    const src = m[1].replace(/from '(veclite|@ruvector\/rvf-node)'/g, (_, name) => `from '${imports[name]}'`);
-    const file = path.join(tmp, `block-${++n}.mjs`);
-    fs.writeFileSync(file, src);
-    const r = spawnSync(process.execPath, [file], { cwd: tmp, encoding: 'utf8', timeout: 60_000 });
+    const r = runModule(m[1], tmp, `block-${++n}.mjs`);
     assert.equal(r.status, 0, `${rel}, block ${n} (${first}) exited ${r.status}:\n${r.stderr}\n--- block:\n${m[1]}`);
   }
   return n;
+}
+
+/**
+ * Run a module's source as `name` in the folder tmp (its cwd), with `from 'veclite'` pointing at
+ * this repository's web/index.js and `from '@ruvector/rvf-node'` at the installed package.
+ */
+function runModule(src, tmp, name) {
+  const imports = {
+    veclite: pathToFileURL(path.join(ROOT, 'web/index.js')).href,
+    '@ruvector/rvf-node': pathToFileURL(path.join(ROOT, 'node_modules/@ruvector/rvf-node/index.js')).href,
+  };
+  const code = src.replace(/from '(veclite|@ruvector\/rvf-node)'/g, (_, pkg) => `from '${imports[pkg]}'`);
+  assert.notEqual(code, src, `${name} imports neither 'veclite' nor '@ruvector/rvf-node'`);
+  fs.writeFileSync(path.join(tmp, name), code);
+  return spawnSync(process.execPath, [name], { cwd: tmp, encoding: 'utf8', timeout: 60_000 });
 }
 
 test('docs/coming-from.md: its veclite examples (and rvf-node ones) run against this repository', () => {
@@ -358,4 +367,41 @@ test('the reference scanner finds what it should', () => {
   assert.deepEqual(refs("name 'docs/items' and '../<dir>/parent.rvf' are not files"), []);
   assert.deepEqual(refs('[the API](api.md) [site](https://example.org/x.md)'), ['api.md', 'api.md']);
   assert.equal(commentText('a.js', "const s = 'http://x'; // see docs/api.md\n/* and\n * web/index.js */"), '// see docs/api.md /* and web/index.js */');
+});
+
+// ---- README.md and LICENSE ----------------------------------------------------------------------
+
+test('LICENSE is the license package.json names', () => {
+  const { license } = JSON.parse(read('package.json'));
+  const texts = { MIT: /^MIT License\n\nCopyright \(c\) \d{4} .+\n\nPermission is hereby granted, free of charge/ };
+  assert.ok(texts[license], `package.json license ${license}: no known LICENSE text to compare with`);
+  assert.match(read('LICENSE'), texts[license]);
+});
+
+test('README.md opens with make run and make test, then npm install veclite and an example that runs twice', () => {
+  const readme = read('README.md');
+  const firstBlock = readme.match(/```(\w*)\n([\s\S]*?)```/);
+  assert.equal(firstBlock[1], 'sh');
+  assert.deepEqual(firstBlock[2].split('\n').filter((l) => /^\S/.test(l)).map((l) => l.split(/\s+#/)[0].trim()), ['make run', 'make test']);
+  const install = readme.indexOf('npm install veclite');
+  assert.ok(install > firstBlock.index, 'npm install veclite follows the make commands');
+  const example = readme.slice(install).match(/```js\n([\s\S]*?)```/);
+  assert.ok(example, 'a js example follows npm install veclite');
+  const lines = example[1].trim().split('\n').filter((l) => l.trim() !== '');
+  assert.ok(lines.length <= 12, `the example has ${lines.length} lines`);
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-readme-'));
+  try {
+    const outputs = [1, 2].map((run) => {
+      const r = runModule(example[1], tmp, 'example.mjs');
+      assert.equal(r.status, 0, `run ${run} of the README example failed:\n${r.stderr}`);
+      return r.stdout;
+    });
+    assert.match(outputs[0], /id: 'a'/);
+    assert.equal(outputs[1], outputs[0], 'the second run prints what the first did');
+    const files = fs.readdirSync(tmp, { recursive: true }).filter((f) => f.endsWith('.rvf'));
+    assert.equal(files.length, 1, `one store written: ${files.join(', ')}`);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 });
