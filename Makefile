@@ -132,7 +132,7 @@ tests/golden/rvf/golden_data.h: tools/embed-golden.mjs tests/golden/rvf/expected
 # ---- fuzzing (libFuzzer, Debian clang) -------------------------------------------
 # `make fuzz` fuzzes the .rvf open path for FUZZ_SECONDS per harness; every crash it ever
 # found is minimized into tests/golden/corrupt/ and replayed by the C test table (rvf_hostile)
-# and by tests/js/fuzz-replay.test.js (`build/fuzz_open` over the corpus, no fuzzing).
+# and by `make test` (`build/fuzz_open -runs=0` over the corpus, no fuzzing).
 # fuzz_open_nohash skips content hashes (VL_FUZZ_SKIP_HASH) so mutations reach the parsers;
 # that define exists only for this build.
 FUZZ_SRC   := src/rvf.c src/rvf_commit.c src/rvf_compact.c src/rvf_witness.c src/rvf_refresh.c src/crc32.c src/io_mem.c src/idmap.c src/mem.c tests/fuzz/fuzz_open.c

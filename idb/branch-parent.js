@@ -2,7 +2,7 @@
 //
 // A branch() child file holds only its own rows; the rows it inherits live in its parent, a file
 // the child names in its COW_MAP segment by a path relative to the child's own directory
-// (rvf-node writes 'parent.rvf', or '../a/parent.rvf' for a child in another directory; an
+// (rvf-node writes 'parent.rvf', or '../<dir>/parent.rvf' for a child in another directory; an
 // absolute path is used as it is). The engine reads the parent once, while the child opens
 // (vl_store_open_branch, src/branch.h), and never writes it.
 //

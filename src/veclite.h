@@ -4,7 +4,7 @@
  * veclite is an embedded vector database. This header is the only contract
  * between the C core (the .c files in src/) and its callers: the native test table
  * (tests/unit/), the fuzzers (tests/fuzz/) and the WebAssembly glue
- * (src/wasm.c, used by web/bind.js).
+ * (src/wasm.c, used by worker/bind.js).
  *
  * Conventions (see docs/conventions.md §2):
  *   - Handles are typed opaque structs; every fallible call returns int:
@@ -39,7 +39,7 @@
  *   Field ids come from vl_index_field(); each field id appears at most once
  *   per record. Tags 1..6 match the META segment types of docs/format.md §4.
  *
- * Filters are a prefix-encoded expression tree (built by web/filter.js):
+ * Filters are a prefix-encoded expression tree (built by worker/filter.js):
  *     VL_F_TRUE   0
  *     VL_F_AND    1  u16 n | n x expr
  *     VL_F_OR     2  u16 n | n x expr
