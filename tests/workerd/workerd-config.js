@@ -77,7 +77,7 @@ export function collectModules({ base, entry, pkgDir = ROOT, files = {} }) {
     if (!/\.m?js$/.test(file)) continue;
     for (const spec of importSpecifiers(readFileSync(file, 'utf8'))) {
       // workerd resolves a bare specifier like a relative one (against the importer's folder), so
-      // the package's modules are named there: 'veclite' imported by "examples/a.js" is "examples/veclite".
+      // the package's modules are named there: 'veclite' imported by a module in examples/ is "examples/veclite".
       const dir = path.posix.dirname(name);
       if (spec === 'veclite') {
         // The package entry: a module re-exporting the package's web/index.js.
@@ -141,7 +141,7 @@ ${services.map((s) => worker(`${s.name}Worker`, s.modules, outDir)).join('\n\n')
 
 /**
  * The repository's config: "check" and "example" services. `store` is the .rvf file the example
- * imports as ./docs.rvf (examples/cloudflare-store.mjs writes it).
+ * imports from beside itself (docs.rvf; examples/cloudflare-store.mjs writes it).
  * @returns {{configPath: string, checkModules: string[], exampleModules: string[]}}
  */
 export function writeConfig(outDir, { store }) {
