@@ -323,6 +323,12 @@ export interface CollectionStatus {
    * store of that name), and a warning; null without a cache.
    */
   cache: { epoch: number | null; rows: number; rebuilt: 'behind' | 'ahead' | 'replaced' | null; warning: string | null } | null;
+  /**
+   * Compactions this handle ran on its own after writes (the file had outgrown its live size by
+   * more than 25% and 64 KiB), the bytes they reclaimed, and the last one's error (null: none;
+   * after an error this handle compacts only when compact() is called).
+   */
+  autoCompaction: { runs: number; bytesReclaimed: number; lastError: string | null };
 }
 
 /**

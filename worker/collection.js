@@ -359,6 +359,46 @@ function compactOnto(s, dev) {
   s.h = e.storeIndex(s.store);
 }
 
+/**
+ * Automatic compaction (docs/format.md §6): after a write, a store whose file exceeds its live
+ * size by more than AUTO_COMPACT.ratio and AUTO_COMPACT.minBytes is compacted. The live size is
+ * estimated from the committed directory (segment headers and payloads, less the share of VEC
+ * bytes that deleted rows hold) plus the fixed overhead the last compaction of this handle showed;
+ * right after a compaction the estimate equals the file, so a compaction never triggers another.
+ */
+export const AUTO_COMPACT = Object.freeze({ ratio: 1.25, minBytes: 64 * 1024 });
+
+export function wantsCompaction(s) {
+  if (!s.store || s.readOnly || s.replica || s.poisoned || s.autoCompact === false) return false;
+  const e = s.engine;
+  const info = e.storeInfo(s.store);
+  const live = liveEstimate(s, info) + (s.compactOverhead ?? 0);
+  return info.bytes > live * AUTO_COMPACT.ratio && info.bytes - live > AUTO_COMPACT.minBytes;
+}
+
+function liveEstimate(s, info) {
+  let dir = 0, vec = 0;
+  for (const seg of s.engine.storeDir(s.store, info.dirCount)) {
+    dir += 64 + seg.length;
+    if (seg.typeName === 'vec') vec += seg.length;
+  }
+  const dead = info.loaded > 0 ? vec * Math.min(1, info.deleted / info.loaded) : 0;
+  return dir - dead;
+}
+
+/** Record an automatic compaction's outcome (status().autoCompaction). */
+export function compacted(s, result, err) {
+  const a = (s.autoCompaction ??= { runs: 0, bytesReclaimed: 0, lastError: null });
+  if (err) {
+    a.lastError = `${String(err?.message ?? err)} (automatic compaction is off for this handle: call compact() or reopen)`;
+    s.autoCompact = false; // one failure stops retries on every write; compact() still works
+    return;
+  }
+  a.runs++;
+  a.bytesReclaimed += result.bytesBefore - result.bytesAfter;
+  a.lastError = null;
+}
+
 export async function compact(s) {
   writable(s, 'compact');
   if (!s.store) {
@@ -415,7 +455,9 @@ export async function compact(s) {
   }
   // Compaction may replace the store's in-memory index (a graph without tombstones).
   s.h = e.storeIndex(s.store);
-  return { bytesBefore, bytesAfter: e.storeInfo(s.store).bytes, commit: commitInfo(s) };
+  const after = e.storeInfo(s.store);
+  s.compactOverhead = Math.max(0, after.bytes - liveEstimate(s, after)); // see AUTO_COMPACT
+  return { bytesBefore, bytesAfter: after.bytes, commit: commitInfo(s) };
 }
 
 /** A child store (Collection.derive): a new state of the same session; `adopt` registers it. */
@@ -500,6 +542,7 @@ export async function status(s) {
       : s.path ? s.N.nb.lockStatus(s.N, s.path, s.lock) : null,
     recovered: s.recovered ? { ...s.recovered } : null,
     cache: s.cache ? { ...s.cacheStatus } : null,
+    autoCompaction: { runs: 0, bytesReclaimed: 0, lastError: null, ...s.autoCompaction },
   };
 }
 

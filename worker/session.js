@@ -105,6 +105,18 @@ export class Session {
     if (cached) await cached;
     if (s.fsb && s.lock) s.lock.noteEpoch(epoch);
     if (s.fsb) s.fsb.notify(s.name, epoch);
+    if (!change.maintenance && C.wantsCompaction(s)) {
+      // The write is committed; now keep the file near its live size. A failure here is the
+      // compaction's, not the write's: status() reports it, and a collection the failure left
+      // unusable refuses the next write with the reason (poison).
+      try {
+        const c = await this.#writeNow(s, (x) => C.compact(x), { maintenance: true });
+        C.compacted(s, c);
+        if (r && typeof r === 'object' && 'commit' in r) r.commit = c.commit; // replicas follow the new image
+      } catch (e) {
+        C.compacted(s, null, e);
+      }
+    }
     return r;
   }
 
