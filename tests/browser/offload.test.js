@@ -27,7 +27,7 @@
 //         design that ran the search on the main thread (even in a few chunks) fails it. With
 //         2,000 separate calls the page itself does real work in the pool mode too — each call
 //         is checked, sent and answered on the main thread, and issuing them all at once is one
-//         task of 50–200 ms here — so that test only asks for half, which still fails whenever
+//         task of 50–230 ms here — so that test only asks for half, which still fails whenever
 //         the searching itself runs on the main thread;
 //       - Long Tasks (PerformanceObserver 'longtask', supported by Chromium): the in-thread total
 //         is at least half its time, and the pool's total is below it by the same factor;
