@@ -1,8 +1,9 @@
 # veclite — one flat Makefile (docs/conventions.md §11).
 #
 #   make run     build, then run the main job (examples/node.mjs) end to end
-#   make serve   build, then serve the repository on 127.0.0.1 (tools/serve.mjs) for the demo
-#                page examples/browser.html (PORT=8080; PORT=0 picks a free port)
+#   make serve   build, then serve the repository on 127.0.0.1 (tools/serve.mjs) for the example
+#                pages examples/browser.html and examples/worker-offload.html (PORT=8080;
+#                PORT=0 picks a free port)
 #   make test    build, then run every test: the C table natively under
 #                ASan+UBSan, then one `node --test` run over the C table as
 #                WASM (both builds), the JS API (both builds), types, headless
@@ -164,10 +165,10 @@ test: deps-test build build/test-native build/unit-scalar.mjs build/unit-simd.mj
 run: build
 	node examples/node.mjs
 
-# The browser demo: tools/serve.mjs prints the page's URL; open it in any browser (none is needed here).
+# The example pages: tools/serve.mjs prints their URLs; open them in any browser (none is needed here).
 PORT ?= 8080
 serve: build
-	node tools/serve.mjs --port $(PORT) --page /examples/browser.html
+	node tools/serve.mjs --port $(PORT) --page /examples/browser.html --page /examples/worker-offload.html
 
 bench: build
 	@node -e "require('hnswlib-node')" 2>/dev/null || npm rebuild hnswlib-node >/dev/null 2>&1 || echo "bench: hnswlib-node could not be built; it will be reported as unavailable"

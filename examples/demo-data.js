@@ -1,5 +1,7 @@
 // examples/demo-data.js — the sample set of examples/browser.html, shared with its test
 // (tests/browser/demo.test.js), which rebuilds it in Node for an exact brute-force oracle.
+// examples/worker-offload.html draws a larger set from it (count and dim as parameters), judged
+// the same way by tests/browser/offload.test.js.
 //
 // 5,000 "documents" in 8 categories × 3 topics: each has a 2D map position (its topic's centre
 // plus noise) and a 64-dimensional vector = a fixed 64×2 projection of that position + its

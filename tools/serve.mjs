@@ -4,7 +4,7 @@
 // How it fits: tests/browser/*.test.js start it on a random free port with the repository as the
 // root, and headless Chromium loads /web/index.js, /pkg-simd/veclite.wasm, ... from it. People can
 // also run it by hand to open examples/*.html:  node tools/serve.mjs [root] [--port N] [--host H]
-// [--page /examples/browser.html] (`make serve` does; the page's URL is printed)
+// [--page /examples/browser.html ...] (`make serve` does; each --page's URL is printed)
 //
 // Invariants (docs/building.md §4):
 //   - binds 127.0.0.1 only (127.0.0.1 is a secure context: OPFS and Web Locks are available);
@@ -157,15 +157,15 @@ export async function startServer(rootDir = REPO_ROOT, { port = 0, host = '127.0
 // ---- CLI ---------------------------------------------------------------------------------------
 
 function parseArgs(argv) {
-  const out = { root: REPO_ROOT, port: 8080, host: '127.0.0.1' };
+  const out = { root: REPO_ROOT, port: 8080, host: '127.0.0.1', pages: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--port') out.port = Number(argv[++i]);
     else if (a.startsWith('--port=')) out.port = Number(a.slice(7));
     else if (a === '--host') out.host = argv[++i];
     else if (a.startsWith('--host=')) out.host = a.slice(7);
-    else if (a === '--page') out.page = argv[++i];
-    else if (a.startsWith('--page=')) out.page = a.slice(7);
+    else if (a === '--page') out.pages.push(argv[++i]);
+    else if (a.startsWith('--page=')) out.pages.push(a.slice(7));
     else if (a === '-h' || a === '--help') out.help = true;
     else out.root = path.resolve(a);
   }
@@ -184,12 +184,12 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
     process.exit(2);
   }
   if (args.help) {
-    console.log('usage: node tools/serve.mjs [root] [--port N (default 8080, 0 = free port)] [--host 127.0.0.1] [--page /path/to/print]');
+    console.log('usage: node tools/serve.mjs [root] [--port N (default 8080, 0 = free port)] [--host 127.0.0.1] [--page /path/to/print ...]');
     process.exit(0);
   }
   const srv = await startServer(args.root, { port: args.port, host: args.host });
   console.log(`serving ${args.root} at ${srv.url}/  (examples: ${srv.url}/examples/)  Ctrl-C to stop`);
-  if (args.page) console.log(`open ${srv.url}${args.page.startsWith('/') ? '' : '/'}${args.page}`);
+  for (const page of args.pages) console.log(`open ${srv.url}${page.startsWith('/') ? '' : '/'}${page}`);
   const stop = () => srv.close().then(() => process.exit(0));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -64,6 +64,37 @@ export async function newPage(ctx, server) {
 }
 
 /**
+ * Record what a page does: console errors and warnings and page errors (log.errors), every
+ * response's path, status and Content-Type (log.responses), the path of every Worker it starts
+ * (log.workers). note() renders log.errors for an assertion message ('' when there are none).
+ * @returns {{ log: { errors: string[], responses: { path: string, status: number, type: string }[], workers: string[] }, note: () => string }}
+ */
+export function watchPage(page) {
+  const log = { errors: [], responses: [], workers: [] };
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') log.errors.push(`console.${m.type()}: ${m.text()}`); });
+  page.on('pageerror', (e) => log.errors.push(`pageerror: ${e.message}`));
+  page.on('worker', (w) => log.workers.push(new URL(w.url()).pathname));
+  page.on('response', (r) => log.responses.push({
+    path: new URL(r.url()).pathname, status: r.status(), type: r.headers()['content-type'] ?? '',
+  }));
+  const note = () => (log.errors.length ? `\npage log:\n  ${log.errors.join('\n  ')}` : '');
+  return { log, note };
+}
+
+/** A JavaScript MIME type, as module scripts and module Workers require. */
+export const JS_MIME = /^(text|application)\/javascript\b/;
+
+/** `file` was fetched (a watchPage log), and every time with status 200 and a Content-Type matching `type`. */
+export function assertServed(log, file, type) {
+  const rs = log.responses.filter((r) => r.path === file);
+  assert.ok(rs.length >= 1, `${file} was fetched: ${JSON.stringify(log.responses.map((r) => r.path))}`);
+  for (const r of rs) {
+    assert.equal(r.status, 200, `${file} status: ${JSON.stringify(r)}`);
+    assert.match(r.type, type, `${file} MIME type: ${JSON.stringify(r)}`);
+  }
+}
+
+/**
  * Start the server and the browser before a file's tests and close both after them;
  * onReady(browser, server) hands them to the file.
  */

@@ -26,7 +26,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PAGE, useBrowser, within } from './harness.js';
+import { JS_MIME, PAGE, assertServed, useBrowser, watchPage, within } from './harness.js';
 
 const STEP_MS = 30_000;
 
@@ -40,16 +40,9 @@ useBrowser((b, s) => { browser = b; server = s; });
 async function openPage() {
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
-  const log = { errors: [], responses: [], workers: [] };
-  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') log.errors.push(`console.${m.type()}: ${m.text()}`); });
-  page.on('pageerror', (e) => log.errors.push(`pageerror: ${e.message}`));
-  page.on('worker', (w) => log.workers.push(new URL(w.url()).pathname));
-  page.on('response', (r) => log.responses.push({
-    path: new URL(r.url()).pathname, status: r.status(), type: r.headers()['content-type'] ?? '',
-  }));
+  const { log, note } = watchPage(page);
   const resp = await page.goto(server.url + PAGE);
   assert.equal(resp?.status(), 200, `GET ${PAGE}`);
-  const note = () => (log.errors.length ? `\npage log:\n  ${log.errors.join('\n  ')}` : '');
   return { ctx, page, log, note };
 }
 
@@ -78,12 +71,7 @@ async function runInPage(name, judge) {
     assert.equal(f.poolSizeAfterClose, 0, `getWasmInfo().workerPoolSize after db.close()${facts()}`);
     assert.equal(f.poolWorkersAfterClose, 0, `pool.workers after db.close()${facts()}`);
     judge(f, facts);
-    const host = log.responses.filter((r) => r.path === '/worker/host.js');
-    assert.ok(host.length >= 1, `/worker/host.js was fetched: ${JSON.stringify(log.responses.map((r) => r.path))}`);
-    for (const r of host) {
-      assert.equal(r.status, 200, `/worker/host.js status: ${JSON.stringify(r)}`);
-      assert.match(r.type, /^(text|application)\/javascript\b/, `/worker/host.js MIME type: ${JSON.stringify(r)}`);
-    }
+    assertServed(log, '/worker/host.js', JS_MIME);
     assert.ok(log.workers.length >= 2 && log.workers.every((p) => p === '/worker/host.js'),
       `the pool's Workers run /worker/host.js: ${JSON.stringify(log.workers)}`);
     assert.deepEqual(log.errors, [], `the page logged errors${facts()}`);
