@@ -89,12 +89,21 @@ export type FieldOperators = {
   $range?: readonly [OrderedValue, OrderedValue];
   /** The field is present (true) or absent (false). */
   $exists?: boolean;
+  /**
+   * A string field that holds this string (bytewise substring; '' is in every string), or a
+   * JSON array field with an element equal to this scalar (numbers numerically). False for a
+   * missing field or any other pairing.
+   */
+  $contains?: ContainsValue;
 } & { [op: `$${string}`]: FilterValue | readonly FilterValue[] };
+
+/** An operand of $contains: a scalar (objects, arrays and bytes are EINVAL). */
+export type ContainsValue = string | number | bigint | boolean | null;
 
 /** Operator names, which never name a field or a key of a JSON equality operand. */
 type NoOperators = {
   $eq?: never; $ne?: never; $lt?: never; $le?: never; $lte?: never; $gt?: never; $ge?: never;
-  $gte?: never; $in?: never; $nin?: never; $range?: never; $exists?: never;
+  $gte?: never; $in?: never; $nin?: never; $range?: never; $exists?: never; $contains?: never;
 };
 
 /**
@@ -115,6 +124,9 @@ export type FieldCondition =
  * A structured filter, evaluated inside the engine during graph search.
  * `{ field: value }` is equality; several keys in one object are ANDed. Objects nest at most
  * 64 levels deep. No value may be `undefined` (use null, or `{ $exists: false }`).
+ * A key with dots (`'a.b.0'`) is a path into a JSON (object/array) field when the collection has
+ * no field of that exact name: the longest dot-separated prefix that names a field is the field,
+ * each later segment an object key or, on an array, a decimal index (docs/api.md §5).
  */
 export type Filter = {
   $and?: readonly Filter[];

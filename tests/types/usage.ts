@@ -120,6 +120,9 @@ async function main(): Promise<void> {
   // @ts-expect-error a cursor is only what ids() returned
   await docs.ids({ after: 'c1:0:5' });
   const removed: number = await docs.deleteWhere({ lang: { $nin: ['en', 'de'] } });
+  await docs.search([1, 0], { filter: { 'meta.tags': { $contains: 'news' }, 'meta.rank.0': { $gt: 2 } } });
+  // @ts-expect-error $contains takes a scalar, not an array
+  await docs.search([1, 0], { filter: { tags: { $contains: ['news'] } } });
   // @ts-expect-error deleteWhere takes a structured filter, not a predicate
   await docs.deleteWhere((meta: Metadata) => meta.lang === 'en');
   const idsOpts: IdsOptions = { after: null as IdsCursor | null };
