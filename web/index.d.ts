@@ -538,9 +538,16 @@ export class Database {
   /** Names in creation order. */
   listCollections(): Promise<string[]>;
   /**
-   * Closes the collection (its object then rejects with ECLOSED) and removes its stored data: the
-   * .rvf file (Node), the OPFS file or IndexedDB records (browsers); ELOCK while another writer
-   * holds it. Resolves true if it existed, false if there was none of that name.
+   * Deletes the collection's stored data from storage, for good: the `<name>.rvf` file (Node;
+   * when that name is a symlink, only the link), the OPFS file or the IndexedDB records
+   * (browsers). This database's object for it is closed first (it then rejects with ECLOSED).
+   * Resolves true if it existed, false if there was none of that name.
+   *
+   * Refused, changing nothing: ELOCK while another writer (any process) holds the store, or while
+   * another object of this JavaScript realm has the file open — an openCollection(path) handle
+   * (writer or readOnly), a collection of another Database over the folder (also a read-only or
+   * pooled one), a derive(path) child — by any name of the file (symlinks and `..` resolved); the
+   * message names that handle's kind. Close it, then delete. EREADONLY on a read-only database.
    */
   deleteCollection(name: string): Promise<boolean>;
   /** The seed's statistics, over the collections open in this database. */
@@ -549,6 +556,8 @@ export class Database {
   close(): Promise<void>;
   /** The directory of a file database, or null in memory. */
   readonly path: string | null;
+  /** Opened with createDatabase({ path, readOnly: true }): every write rejects with EREADONLY. */
+  readonly readOnly: boolean;
   /** Worker sessions serving this database: 0 in this thread, else 1 writer + (n-1) read replicas. */
   readonly workers: number;
   /** Where its collections live. */
@@ -601,6 +610,18 @@ export interface DatabaseConfig {
    * .rvf files, reconciled by epoch on open (docs/browser.md §4).
    */
   cache?: 'indexeddb';
+  /**
+   * Node file databases only: open an existing folder without creating anything or taking writer
+   * locks (another process may hold them and write). getCollection opens each store read-only at
+   * its newest commit; Collection.refresh() (or `follow`) brings it forward. Every write —
+   * createCollection, deleteCollection, insert, update, delete, deleteWhere, clear, compact —
+   * rejects with EREADONLY. EINVAL without a path (memory), with a browser backend (use
+   * openCollection('<db>/<col>', { backend, readOnly: true }) there) or with workers > 1;
+   * ENOTFOUND for a missing folder.
+   */
+  readOnly?: boolean;
+  /** With readOnly: each collection refreshes itself when its file changes, as openCollection's follow. */
+  follow?: boolean | { intervalMs?: number };
 }
 
 /** Load the engine and create a database: empty in memory, or over a directory of .rvf files. */

@@ -700,7 +700,8 @@ function workersArg(v, where) {
 /**
  * Load the engine and create a database: in memory (the default), or with `path` a directory of
  * `<name>.rvf` files. `workers: n` runs it in n worker sessions (one writer, n-1 read replicas).
- * @param {{ simd?: boolean, wasmModule?: WebAssembly.Module, backend?: 'memory'|'node', path?: string, workers?: number }} [config]
+ * With `readOnly: true` (Node files) the folder's collections open read-only, without writer locks.
+ * @param {{ simd?: boolean, wasmModule?: WebAssembly.Module, backend?: 'memory'|'node', path?: string, workers?: number, readOnly?: boolean }} [config]
  * @returns {Promise<Database>}
  */
 export async function createDatabase(config = {}) {

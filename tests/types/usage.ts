@@ -25,6 +25,11 @@ async function main(): Promise<void> {
   // @ts-expect-error there is no backend 'sqlite'
   await createDatabase({ backend: 'sqlite' });
   const fileDb: Database = await createDatabase({ path: '/tmp/db', backend: 'node' });
+  const roDb: Database = await createDatabase({ path: '/tmp/db', readOnly: true, follow: { intervalMs: 100 } });
+  const isRo: boolean = roDb.readOnly;
+  void isRo;
+  // @ts-expect-error readOnly is a boolean
+  await createDatabase({ path: '/tmp/db', readOnly: 'yes' });
   const dir: string | null = fileDb.path;
   // @ts-expect-error path is a string
   await createDatabase({ path: 1 });
