@@ -615,6 +615,22 @@ export function heldBy(N, file, holders) {
   return null;
 }
 
+/**
+ * Whether a writer holds the lock of `file`: its ELOCK message (naming pid, host and the lock
+ * file), or null when the lock can be taken now (it is then released at once).
+ */
+export async function writerLockHeld(N, file) {
+  let lock;
+  try {
+    lock = await N.lock.acquireFileLock(realPath(N, file, 'deleteCollection'));
+  } catch (e) {
+    if (e?.code === 'ELOCK') return e.message;
+    throw e;
+  }
+  lock.release();
+  return null;
+}
+
 /** Names of the collections (files `<name>.rvf` with a valid name) in a directory, sorted. */
 export function listDir(N, abs) {
   let names;

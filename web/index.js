@@ -772,6 +772,7 @@ export async function createDatabase(config = {}) {
     if (o.workers > 1) {
       throw einval('createDatabase: read replicas of a readOnly database are not available; use workers: 0 or 1 (a read-only database never writes, so replicas would have nothing to follow)');
     }
+  }
   if (o.backend !== 'memory' && !available()[o.backend]) throw backendError('createDatabase', o.backend);
   if (o.backend === 'memory' && o.path !== undefined && !o.defaulted) {
     throw einval("createDatabase: a path needs a storage backend ('node' files in Node, 'opfs' or 'indexeddb' in a browser); " +
@@ -786,7 +787,6 @@ export async function createDatabase(config = {}) {
       : backendError('createDatabase', o.backend));
   }
   if (o.cache && !available().indexeddb) throw backendError('createDatabase', 'indexeddb');
-  }
   if (BROWSER_BACKENDS.includes(o.backend) && o.workers > 1) {
     throw einval(`createDatabase: read replicas of '${o.backend}' databases are not available yet; use workers: 0 or 1`);
   }

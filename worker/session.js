@@ -483,8 +483,10 @@ export class Session {
       const file = this.#file(d, name);
       const h = d.N.nb.heldBy(d.N, file, holders);
       if (h) {
+        // a writer holding it also holds its lock file: name that too (pid, host, lock path)
+        const lockHeld = await d.N.nb.writerLockHeld(d.N, file);
         throw new VecliteError('ELOCK', `deleteCollection: collection '${name}' (${file}) is open in this process by ` +
-          `${h.kind}; close that handle first, then delete the collection`);
+          `${h.kind}; close that handle first, then delete the collection${lockHeld ? ` (${lockHeld})` : ''}`);
       }
     }
     const s = d.cols.get(name);
