@@ -145,8 +145,13 @@ build/fuzz_open: $(FUZZ_SRC) $(CORE_HDR) Makefile
 build/fuzz_open_nohash: $(FUZZ_SRC) $(CORE_HDR) Makefile
 	@mkdir -p build
 	$(CLANG) $(FUZZ_FLAGS) -DVL_FUZZ_SKIP_HASH $(FUZZ_SRC) -o $@
-fuzz: deps-test build/fuzz_open build/fuzz_open_nohash
-	@mkdir -p build/fuzz-corpus build/fuzz-artifacts
+# fuzz_filter: filter programs and the JSON path reader (src/filter.c, src/json.c) over any bytes.
+build/fuzz_filter: $(CORE_SRC) $(CORE_HDR) tests/fuzz/fuzz_filter.c Makefile
+	@mkdir -p build
+	$(CLANG) $(FUZZ_FLAGS) $(CORE_SRC) tests/fuzz/fuzz_filter.c -o $@ -lm
+fuzz: deps-test build/fuzz_open build/fuzz_open_nohash build/fuzz_filter
+	@mkdir -p build/fuzz-corpus build/fuzz-artifacts build/fuzz-filter-corpus
+	./build/fuzz_filter -max_len=4096 -timeout=10 -rss_limit_mb=1024 -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz-artifacts/filter- build/fuzz-filter-corpus
 	cp tests/golden/rvf/*.rvf tests/golden/corrupt/*.rvf build/fuzz-corpus/
 	./build/fuzz_open_nohash -max_len=16384 -timeout=10 -rss_limit_mb=1024 -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz-artifacts/nohash- build/fuzz-corpus
 	./build/fuzz_open -max_len=16384 -timeout=10 -rss_limit_mb=1024 -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz-artifacts/ build/fuzz-corpus
@@ -157,9 +162,10 @@ test-native: deps-test build/test-native
 test-js: deps-test build build/unit-scalar.mjs build/unit-simd.mjs
 	node --test --test-concurrency=1 tests/
 
-test: deps-test build build/test-native build/unit-scalar.mjs build/unit-simd.mjs build/fuzz_open
+test: deps-test build build/test-native build/unit-scalar.mjs build/unit-simd.mjs build/fuzz_open build/fuzz_filter
 	./build/test-native
 	./build/fuzz_open -runs=0 tests/golden/rvf tests/golden/corrupt
+	./build/fuzz_filter -seed=1 -runs=20000 -max_len=1024
 	node --test --test-concurrency=1 tests/
 
 run: build

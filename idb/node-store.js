@@ -570,6 +570,67 @@ export function ensureDir(N, dir) {
   return abs;
 }
 
+/**
+ * The absolute path of an existing database directory, creating nothing (a read-only database):
+ * ENOTFOUND when it is missing, EINVAL when it is not a directory.
+ */
+export function existingDir(N, dir) {
+  const { fs, path } = N;
+  noNul(dir, 'createDatabase');
+  const abs = path.resolve(dir);
+  let st;
+  try {
+    st = fs.statSync(abs);
+  } catch (e) {
+    if (e?.code === 'ENOENT') {
+      throw new VecliteError('ENOTFOUND', `createDatabase: directory ${abs} does not exist; a read-only database opens ` +
+        'an existing one and creates nothing (create it with a writable createDatabase({ path }) first)', { cause: e });
+    }
+    throw deviceError(e, `createDatabase: cannot read the directory ${abs}`);
+  }
+  if (!st.isDirectory()) {
+    throw new VecliteError('EINVAL', `createDatabase: path ${abs} is not a directory; give the directory that holds the <name>.rvf files`);
+  }
+  return abs;
+}
+
+/**
+ * The first of `holders` ({ path, kind } from the facade's web/handles.js) whose file is `file`,
+ * comparing real paths (symlinks, `..` resolved), or null. A path that no longer resolves is no
+ * longer that file.
+ */
+export function heldBy(N, file, holders) {
+  let real;
+  try {
+    real = N.fs.realpathSync(file);
+  } catch {
+    return null; // no file: nothing to protect
+  }
+  for (const h of holders) {
+    if (typeof h?.path !== 'string' || typeof h.kind !== 'string') continue;
+    try {
+      if (N.fs.realpathSync(h.path) === real) return h;
+    } catch { /* gone or never created */ }
+  }
+  return null;
+}
+
+/**
+ * Whether a writer holds the lock of `file`: its ELOCK message (naming pid, host and the lock
+ * file), or null when the lock can be taken now (it is then released at once).
+ */
+export async function writerLockHeld(N, file) {
+  let lock;
+  try {
+    lock = await N.lock.acquireFileLock(realPath(N, file, 'deleteCollection'));
+  } catch (e) {
+    if (e?.code === 'ELOCK') return e.message;
+    throw e;
+  }
+  lock.release();
+  return null;
+}
+
 /** Names of the collections (files `<name>.rvf` with a valid name) in a directory, sorted. */
 export function listDir(N, abs) {
   let names;

@@ -6,6 +6,10 @@
  *   TRUE 0 | AND 1 u16 n, n x expr | OR 2 u16 n, n x expr | NOT 3 expr
  *   EXISTS 4 u16 field | CMP 5 u8 cmp, u16 field, u8 tag, value
  *   IN 6 u16 field, u16 n, n x { u8 tag, value }
+ *   CONTAINS 7 u16 field, u8 tag, value   (tag NULL/STR/I64/U64/F64/BOOL)
+ *   PATH 8 u8 nseg, nseg x { u16 len, len bytes UTF-8 }, leaf
+ *        (1..VL_FILTER_MAX_PATH segments; leaf EXISTS/CMP/IN/CONTAINS, at
+ *        the PATH's own depth)
  * Values use the record encoding (meta.c), including its checks (BOOL 0/1,
  * UTF-8 for STR/JSON). A valid program is exactly one expression covering
  * all filter_len bytes, nested at most VL_FILTER_MAX_DEPTH deep (the root
@@ -22,6 +26,11 @@
  *     NE is exactly NOT EQ (true for a missing field).
  *   - IN: true iff the field is present and EQ to one listed value.
  *   - AND of zero children is true, OR of zero children is false.
+ *   - CONTAINS: a STR field holding the STR operand (bytewise substring), or
+ *     a JSON array field with a scalar element EQ to the operand.
+ *   - PATH: the leaf reads the value at the path inside the field's JSON
+ *     text (json.c: numbers as F64, strings, BOOL, NULL, nested text as
+ *     JSON); no value there counts as a missing field.
  * Evaluation short-circuits and trusts a program that passed the check.
  * Two evaluators share the comparison code: vl__filter_match walks the byte
  * program against one record (vl_filter_eval), and the compiled form
@@ -86,6 +95,30 @@ static int check_expr(const uint8_t **pp, const uint8_t *end, uint32_t depth)
         for (uint32_t i = 0; i < n; i++)
             if (check_value(pp, end) != VL_OK) return VL_EINVAL;
         return VL_OK;
+    }
+    case VL_F_CONTAINS: {
+        if (end - *pp < 3) return VL_EINVAL;
+        uint8_t tag = (*pp)[2];
+        if (tag == VL_TAG_BYTES || tag == VL_TAG_JSON) return VL_EINVAL;
+        *pp += 2;
+        return check_value(pp, end);
+    }
+    case VL_F_PATH: {
+        if (*pp >= end) return VL_EINVAL;
+        uint32_t nseg = *(*pp)++;
+        if (nseg == 0 || nseg > VL_FILTER_MAX_PATH) return VL_EINVAL;
+        for (uint32_t i = 0; i < nseg; i++) {
+            if (end - *pp < 2) return VL_EINVAL;
+            uint32_t len = rd16(*pp);
+            *pp += 2;
+            if ((uint32_t)(end - *pp) < len || !vl__utf8_valid(*pp, len)) return VL_EINVAL;
+            *pp += len;
+        }
+        if (*pp >= end) return VL_EINVAL;
+        uint8_t leaf = **pp;
+        if (leaf != VL_F_EXISTS && leaf != VL_F_CMP && leaf != VL_F_IN && leaf != VL_F_CONTAINS)
+            return VL_EINVAL;
+        return check_expr(pp, end, depth);
     }
     default:
         return VL_EINVAL;
@@ -181,6 +214,9 @@ static int compare(const vl_value *a, const vl_value *b, uint32_t op)
         c = cmp_num(a, b);
     } else if (a->tag == b->tag && (a->tag == VL_TAG_STR || a->tag == VL_TAG_BYTES)) {
         c = cmp_bytes(a, b);
+    } else if ((a->tag == VL_TAG_JSTR || a->tag == VL_TAG_STR) &&
+               (b->tag == VL_TAG_JSTR || b->tag == VL_TAG_STR)) {
+        c = vl__str_cmp(a, b);                        /* a string found at a JSON path */
     } else if (a->tag == b->tag && (a->tag == VL_TAG_BOOL || a->tag == VL_TAG_NULL ||
                                     a->tag == VL_TAG_JSON)) {
         int eq = a->tag == VL_TAG_NULL ? 1
@@ -199,6 +235,36 @@ static int compare(const vl_value *a, const vl_value *b, uint32_t op)
     case VL_CMP_GE: return c == 1 || c == 0;
     default:        return 0;
     }
+}
+
+static int elem_eq(const vl_value *e, const void *lit) { return compare(e, lit, VL_CMP_EQ); }
+
+/* CONTAINS: field value `a` (present) against a scalar literal. */
+static int contains(const vl_value *a, const vl_value *lit)
+{
+    if (a->tag == VL_TAG_STR || a->tag == VL_TAG_JSTR)
+        return lit->tag == VL_TAG_STR && vl__str_find(a, lit);
+    if (a->tag == VL_TAG_JSON) return vl__json_array_any(a->p, a->len, elem_eq, lit);
+    return 0;
+}
+
+/* A PATH's segments start at p (trusted): their bytes. */
+static uint32_t path_size(const uint8_t *p)
+{
+    uint32_t n = p[0], at = 1;
+    for (uint32_t i = 0; i < n; i++) at += 2 + rd16(p + at);
+    return at;
+}
+
+/* The value a leaf reads: field fid of the record, or with a path the value
+ * at that path inside the field's JSON text. 1 present, 0 missing. */
+static int leaf_value(const uint8_t *rec, uint32_t rec_len, uint32_t fid, const uint8_t *path,
+                      vl_value *v, uint8_t num[8])
+{
+    if (!vl__meta_find(rec, rec_len, fid, v)) return 0;
+    if (!path) return 1;
+    if (v->tag != VL_TAG_JSON) return 0;
+    return vl__json_path(v->p, v->len, path + 1, path[0], v, num);
 }
 
 /* ---- evaluation (trusted program and record) ------------------------------- */
@@ -237,6 +303,8 @@ static const uint8_t *skip_expr(const uint8_t *p)
         return p;
     }
     case VL_F_NOT: return skip_expr(p);
+    case VL_F_PATH: return skip_expr(p + path_size(p));
+    case VL_F_CONTAINS: return p + 3 + value_size(p[2], p + 3);
     case VL_F_EXISTS: return p + 2;
     case VL_F_CMP: return p + 4 + value_size(p[3], p + 4);
     case VL_F_IN: {
@@ -249,18 +317,68 @@ static const uint8_t *skip_expr(const uint8_t *p)
     }
 }
 
-static int eval_expr(const uint8_t **pp, const uint8_t *rec, uint32_t rec_len)
+/* One leaf (EXISTS, CMP, IN, CONTAINS) at *pp; path: its PATH prefix or NULL. */
+static int eval_leaf(const uint8_t **pp, const uint8_t *rec, uint32_t rec_len, const uint8_t *path)
 {
     const uint8_t *p = *pp;
     uint8_t op = *p++;
+    uint8_t num[8];
+    vl_value v, lit;
+    int r;
+    switch (op) {
+    case VL_F_EXISTS:
+        r = leaf_value(rec, rec_len, rd16(p), path, &v, num);
+        p += 2;
+        break;
+    case VL_F_CMP: {
+        uint32_t cmp = p[0], fid = rd16(p + 1);
+        uint8_t tag = p[3];
+        value_at(tag, p + 4, &lit);
+        p += 4 + value_size(tag, p + 4);
+        r = leaf_value(rec, rec_len, fid, path, &v, num) ? compare(&v, &lit, cmp)
+                                                         : cmp == VL_CMP_NE;
+        break;
+    }
+    case VL_F_IN: {
+        uint32_t fid = rd16(p), n = rd16(p + 2);
+        p += 4;
+        int have = leaf_value(rec, rec_len, fid, path, &v, num);
+        r = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            value_at(p[0], p + 1, &lit);
+            if (have && !r && compare(&v, &lit, VL_CMP_EQ)) r = 1;
+            p += 1 + value_size(p[0], p + 1);
+        }
+        break;
+    }
+    case VL_F_CONTAINS: {
+        uint32_t fid = rd16(p);
+        value_at(p[2], p + 3, &lit);
+        p += 3 + value_size(p[2], p + 3);
+        r = leaf_value(rec, rec_len, fid, path, &v, num) && contains(&v, &lit);
+        break;
+    }
+    default:
+        r = 0;
+        break;
+    }
+    *pp = p;
+    return r;
+}
+
+static int eval_expr(const uint8_t **pp, const uint8_t *rec, uint32_t rec_len)
+{
+    const uint8_t *p = *pp;
+    uint8_t op = *p;
     int r;
     switch (op) {
     case VL_F_TRUE:
         r = 1;
+        p++;
         break;
     case VL_F_AND: case VL_F_OR: {
-        uint32_t n = rd16(p);
-        p += 2;
+        uint32_t n = rd16(p + 1);
+        p += 3;
         r = op == VL_F_AND;
         uint32_t i = 0;
         for (; i < n; i++) {
@@ -271,39 +389,17 @@ static int eval_expr(const uint8_t **pp, const uint8_t *rec, uint32_t rec_len)
         break;
     }
     case VL_F_NOT:
+        p++;
         r = !eval_expr(&p, rec, rec_len);
         break;
-    case VL_F_EXISTS: {
-        vl_value v;
-        r = vl__meta_find(rec, rec_len, rd16(p), &v);
-        p += 2;
-        break;
-    }
-    case VL_F_CMP: {
-        uint32_t cmp = p[0], fid = rd16(p + 1);
-        uint8_t tag = p[3];
-        vl_value lit, v;
-        value_at(tag, p + 4, &lit);
-        p += 4 + value_size(tag, p + 4);
-        r = vl__meta_find(rec, rec_len, fid, &v) ? compare(&v, &lit, cmp) : cmp == VL_CMP_NE;
-        break;
-    }
-    case VL_F_IN: {
-        uint32_t fid = rd16(p), n = rd16(p + 2);
-        p += 4;
-        vl_value v;
-        int have = vl__meta_find(rec, rec_len, fid, &v);
-        r = 0;
-        for (uint32_t i = 0; i < n; i++) {
-            vl_value lit;
-            value_at(p[0], p + 1, &lit);
-            if (have && !r && compare(&v, &lit, VL_CMP_EQ)) r = 1;
-            p += 1 + value_size(p[0], p + 1);
-        }
+    case VL_F_PATH: {
+        const uint8_t *path = p + 1;
+        p = path + path_size(path);
+        r = eval_leaf(&p, rec, rec_len, path);
         break;
     }
     default:
-        r = 0;
+        r = eval_leaf(&p, rec, rec_len, NULL);
         break;
     }
     *pp = p;
@@ -386,6 +482,19 @@ static uint32_t compile_expr(vl_index *h, const uint8_t **pp, uint32_t at, uint3
             p += 1 + value_size(p[0], p + 1);
         }
         break;
+    case VL_F_CONTAINS:
+        in->fid = rd16(p);
+        in->col = vl__col_get(h, in->fid);
+        value_at(p[2], p + 3, &in->lit);
+        p += 3 + value_size(p[2], p + 3);
+        break;
+    case VL_F_PATH: {              /* the leaf takes this slot, reading through the path */
+        const uint8_t *path = p;
+        *pp = p + path_size(p);
+        next = compile_expr(h, pp, at, depth);
+        out[at].path = path;
+        return next;
+    }
     default:   /* TRUE */
         break;
     }
@@ -411,8 +520,9 @@ int vl__filter_compile(vl_index *h, const uint8_t *f, uint32_t flen)
 
 static const uint8_t empty_rec[2] = { 0, 0 };
 
-static inline int node_field(const vl_finst *in, uint32_t node, const uint8_t *rec, uint32_t len,
-                             vl_value *v)
+/* A node's top-level field of in->fid: from its column, else its record. */
+static inline int node_field_top(const vl_finst *in, uint32_t node, const uint8_t *rec,
+                                 uint32_t len, vl_value *v)
 {
     if (in->col) {
         uint8_t tag = in->col->tag[node];
@@ -429,11 +539,22 @@ static inline int node_field(const vl_finst *in, uint32_t node, const uint8_t *r
     return vl__meta_find(rec, len, in->fid, v);
 }
 
+/* The value a compiled leaf reads (through its path, if any): 1 present, 0 missing. */
+static int node_field(const vl_finst *in, uint32_t node, const uint8_t *rec, uint32_t len,
+                      vl_value *v, uint8_t num[8])
+{
+    if (!node_field_top(in, node, rec, len, v)) return 0;
+    if (!in->path) return 1;
+    if (v->tag != VL_TAG_JSON) return 0;
+    return vl__json_path(v->p, v->len, in->path + 1, in->path[0], v, num);
+}
+
 static int eval_node(const vl_finst *prog, uint32_t at, uint32_t node, const uint8_t *rec,
                      uint32_t len)
 {
     const vl_finst *in = &prog[at];
     vl_value v;
+    uint8_t num[8];
     switch (in->op) {
     case VL_F_TRUE:
         return 1;
@@ -449,9 +570,9 @@ static int eval_node(const vl_finst *prog, uint32_t at, uint32_t node, const uin
     case VL_F_NOT:
         return !eval_node(prog, at + 1, node, rec, len);
     case VL_F_EXISTS:
-        return node_field(in, node, rec, len, &v);
+        return node_field(in, node, rec, len, &v, num);
     case VL_F_CMP:
-        if (!node_field(in, node, rec, len, &v)) return in->cmp == VL_CMP_NE;
+        if (!node_field(in, node, rec, len, &v, num)) return in->cmp == VL_CMP_NE;
         if (v.tag == VL_TAG_F64 && in->lit.tag == VL_TAG_F64) {     /* common fast path */
             uint64_t ra = rd64(v.p), rb = rd64(in->lit.p);
             double x, y;
@@ -467,10 +588,12 @@ static int eval_node(const vl_finst *prog, uint32_t at, uint32_t node, const uin
         }
         return compare(&v, &in->lit, in->cmp);
     case VL_F_IN:
-        if (!node_field(in, node, rec, len, &v)) return 0;
+        if (!node_field(in, node, rec, len, &v, num)) return 0;
         for (uint32_t i = 1; i <= in->n; i++)
             if (compare(&v, &prog[at + i].lit, VL_CMP_EQ)) return 1;
         return 0;
+    case VL_F_CONTAINS:
+        return node_field(in, node, rec, len, &v, num) && contains(&v, &in->lit);
     default:
         return 0;
     }
@@ -525,7 +648,7 @@ static void eval_vec(const vl_index *h, uint32_t at, uint8_t *out, uint8_t *next
         for (uint32_t i = 0; i < n; i++) out[i] ^= 1;
         return;
     case VL_F_CMP:
-        if (in->col && in->lit.tag == VL_TAG_F64) {
+        if (in->col && !in->path && in->lit.tag == VL_TAG_F64) {
             const uint8_t *tag = in->col->tag;
             const uint64_t *raw = in->col->raw;
             uint64_t yb = rd64(in->lit.p);

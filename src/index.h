@@ -134,7 +134,8 @@ typedef struct vl_finst {
     uint32_t n;              /* AND/OR: children; IN: values */
     uint32_t end;            /* index one past this subtree */
     const struct vl_col *col;/* column of fid, or NULL */
-    vl_value lit;            /* CMP literal / IN entry */
+    vl_value lit;            /* CMP/CONTAINS literal / IN entry */
+    const uint8_t *path;     /* a PATH prefix's bytes (u8 nseg, segments) or NULL */
 } vl_finst;
 #define VL_FI_VALUE 255
 /* Compile a checked filter into h->fprog (building columns as needed).

@@ -130,6 +130,27 @@ int vl__meta_find(const uint8_t *rec, uint32_t len, uint32_t fid, vl_value *v);
 uint32_t vl__value_decode(uint8_t tag, const uint8_t *p, const uint8_t *end, vl_value *v);
 int vl__utf8_valid(const uint8_t *s, uint32_t len);
 
+/* ---- JSON text (json.c): filter paths and $contains ---- */
+/* A vl_value tag that never reaches a record or a program: the bytes between
+ * the quotes of a JSON string that holds escapes (decoded while compared). */
+#define VL_TAG_JSTR 0x40
+/* Past the one JSON value at p (leading whitespace skipped), or NULL if it is
+ * malformed or nested deeper than VL_JSON_MAX_DEPTH. Never reads at/after end. */
+const uint8_t *vl__json_skip(const uint8_t *p, const uint8_t *end);
+/* The value at path (nseg x { u16 len | bytes }, as VL_F_PATH) inside the JSON
+ * text s[0..len): 1 and *v (numbers decoded into num[8]), or 0 when there is
+ * none or the text is malformed. */
+int vl__json_path(const uint8_t *s, uint32_t len, const uint8_t *path, uint32_t nseg,
+                  vl_value *v, uint8_t num[8]);
+/* Whether the JSON text is an array with a scalar element for which fn is
+ * nonzero (0 for malformed text or a non-array). */
+int vl__json_array_any(const uint8_t *s, uint32_t len,
+                       int (*fn)(const vl_value *elem, const void *ctx), const void *ctx);
+/* Bytewise order of two strings, each VL_TAG_STR or VL_TAG_JSTR: -1, 0, 1. */
+int vl__str_cmp(const vl_value *a, const vl_value *b);
+/* Whether needle (STR) occurs in hay (STR or JSTR), bytewise. */
+int vl__str_find(const vl_value *hay, const vl_value *needle);
+
 
 /* ---- graph import (index.c; used by the store layer, store_index.c) ----
  * A graph in a flat, position-independent form: node i's per-layer lists

@@ -47,7 +47,21 @@
  *     VL_F_EXISTS 4  u16 field_id                 (field present, any tag)
  *     VL_F_CMP    5  u8 cmp | u16 field_id | u8 tag | value
  *     VL_F_IN     6  u16 field_id | u16 n | n x { u8 tag | value }
+ *     VL_F_CONTAINS 7  u16 field_id | u8 tag | value   (tag NULL/STR/I64/U64/F64/BOOL)
+ *     VL_F_PATH   8  u8 nseg | nseg x { u16 len | len bytes UTF-8 } | leaf
  *   cmp: VL_CMP_EQ 0, NE 1, LT 2, LE 3, GT 4, GE 5.
+ *   CONTAINS is true when the field is a STR holding the STR operand as a
+ *   substring (bytewise; the empty string is in every string), or JSON text
+ *   of an array with an element equal (as EQ) to the scalar operand.
+ *   PATH (1..VL_FILTER_MAX_PATH segments) prefixes one leaf (EXISTS, CMP, IN
+ *   or CONTAINS, never another PATH) and makes the leaf read, instead of the
+ *   field, the value at that path inside the field's JSON text: a segment
+ *   names an object key (the last of duplicate keys wins, as JSON.parse), or
+ *   an element of an array when it is a canonical decimal index ("0", "17").
+ *   The value found compares as a number (F64), STR, BOOL, NULL or, for an
+ *   object or array, its JSON text. No value there (field missing or not
+ *   JSON, path absent, text malformed or nested deeper than
+ *   VL_JSON_MAX_DEPTH) is a missing field.
  *   Semantics: numbers (I64, U64, F64) compare numerically with each other
  *   (exactly when both are integers); STR and BYTES compare bytewise
  *   (memcmp, then length); BOOL and NULL support EQ/NE only; JSON compares
@@ -112,12 +126,15 @@ extern "C" {
 #define VL_MAX_FIELDS         65535u
 #define VL_MAX_FIELD_NAME     1024u
 #define VL_FILTER_MAX_DEPTH   64u
+#define VL_FILTER_MAX_PATH    64u   /* segments of a PATH prefix */
+#define VL_JSON_MAX_DEPTH     1024u /* nesting a JSON path walk accepts */
 
 /* ---- Metadata tags, filter opcodes, comparison operators ---- */
 enum { VL_TAG_NULL = 0, VL_TAG_STR = 1, VL_TAG_BYTES = 2, VL_TAG_I64 = 3,
        VL_TAG_U64 = 4, VL_TAG_F64 = 5, VL_TAG_BOOL = 6, VL_TAG_JSON = 7 };
 enum { VL_F_TRUE = 0, VL_F_AND = 1, VL_F_OR = 2, VL_F_NOT = 3,
-       VL_F_EXISTS = 4, VL_F_CMP = 5, VL_F_IN = 6 };
+       VL_F_EXISTS = 4, VL_F_CMP = 5, VL_F_IN = 6, VL_F_CONTAINS = 7,
+       VL_F_PATH = 8 };
 enum { VL_CMP_EQ = 0, VL_CMP_NE = 1, VL_CMP_LT = 2, VL_CMP_LE = 3,
        VL_CMP_GT = 4, VL_CMP_GE = 5 };
 

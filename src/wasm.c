@@ -102,7 +102,7 @@ static const kv k_tags[] = {
 };
 static const kv k_fops[] = {
     KV(VL_F_, TRUE), KV(VL_F_, AND), KV(VL_F_, OR), KV(VL_F_, NOT),
-    KV(VL_F_, EXISTS), KV(VL_F_, CMP), KV(VL_F_, IN),
+    KV(VL_F_, EXISTS), KV(VL_F_, CMP), KV(VL_F_, IN), KV(VL_F_, CONTAINS), KV(VL_F_, PATH),
 };
 static const kv k_cmp[] = {
     KV(VL_CMP_, EQ), KV(VL_CMP_, NE), KV(VL_CMP_, LT), KV(VL_CMP_, LE),
@@ -111,7 +111,7 @@ static const kv k_cmp[] = {
 static const kv k_limits[] = {
     KV(VL_, MAX_DIM), KV(VL_, MAX_M), KV(VL_, MAX_EF), KV(VL_, MAX_K),
     KV(VL_, MAX_META_BYTES), KV(VL_, MAX_FIELDS), KV(VL_, MAX_FIELD_NAME),
-    KV(VL_, FILTER_MAX_DEPTH),
+    KV(VL_, FILTER_MAX_DEPTH), KV(VL_, FILTER_MAX_PATH), KV(VL_, JSON_MAX_DEPTH),
 };
 
 #define FIELD(type, f) { #f, (int64_t)offsetof(type, f) }

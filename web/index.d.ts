@@ -89,12 +89,21 @@ export type FieldOperators = {
   $range?: readonly [OrderedValue, OrderedValue];
   /** The field is present (true) or absent (false). */
   $exists?: boolean;
+  /**
+   * A string field that holds this string (bytewise substring; '' is in every string), or a
+   * JSON array field with an element equal to this scalar (numbers numerically). False for a
+   * missing field or any other pairing.
+   */
+  $contains?: ContainsValue;
 } & { [op: `$${string}`]: FilterValue | readonly FilterValue[] };
+
+/** An operand of $contains: a scalar (objects, arrays and bytes are EINVAL). */
+export type ContainsValue = string | number | bigint | boolean | null;
 
 /** Operator names, which never name a field or a key of a JSON equality operand. */
 type NoOperators = {
   $eq?: never; $ne?: never; $lt?: never; $le?: never; $lte?: never; $gt?: never; $ge?: never;
-  $gte?: never; $in?: never; $nin?: never; $range?: never; $exists?: never;
+  $gte?: never; $in?: never; $nin?: never; $range?: never; $exists?: never; $contains?: never;
 };
 
 /**
@@ -115,6 +124,9 @@ export type FieldCondition =
  * A structured filter, evaluated inside the engine during graph search.
  * `{ field: value }` is equality; several keys in one object are ANDed. Objects nest at most
  * 64 levels deep. No value may be `undefined` (use null, or `{ $exists: false }`).
+ * A key with dots (`'a.b.0'`) is a path into a JSON (object/array) field when the collection has
+ * no field of that exact name: the longest dot-separated prefix that names a field is the field,
+ * each later segment an object key or, on an array, a decimal index (docs/api.md §5).
  */
 export type Filter = {
   $and?: readonly Filter[];
@@ -532,9 +544,16 @@ export class Database {
   /** Names in creation order. */
   listCollections(): Promise<string[]>;
   /**
-   * Closes the collection (its object then rejects with ECLOSED) and removes its stored data: the
-   * .rvf file (Node), the OPFS file or IndexedDB records (browsers); ELOCK while another writer
-   * holds it. Resolves true if it existed, false if there was none of that name.
+   * Deletes the collection's stored data from storage, for good: the `<name>.rvf` file (Node;
+   * when that name is a symlink, only the link), the OPFS file or the IndexedDB records
+   * (browsers). This database's object for it is closed first (it then rejects with ECLOSED).
+   * Resolves true if it existed, false if there was none of that name.
+   *
+   * Refused, changing nothing: ELOCK while another writer (any process) holds the store, or while
+   * another object of this JavaScript realm has the file open — an openCollection(path) handle
+   * (writer or readOnly), a collection of another Database over the folder (also a read-only or
+   * pooled one), a derive(path) child — by any name of the file (symlinks and `..` resolved); the
+   * message names that handle's kind. Close it, then delete. EREADONLY on a read-only database.
    */
   deleteCollection(name: string): Promise<boolean>;
   /** The seed's statistics, over the collections open in this database. */
@@ -543,6 +562,8 @@ export class Database {
   close(): Promise<void>;
   /** The directory of a file database, or null in memory. */
   readonly path: string | null;
+  /** Opened with createDatabase({ path, readOnly: true }): every write rejects with EREADONLY. */
+  readonly readOnly: boolean;
   /** Worker sessions serving this database: 0 in this thread, else 1 writer + (n-1) read replicas. */
   readonly workers: number;
   /** Where its collections live. */
@@ -595,6 +616,18 @@ export interface DatabaseConfig {
    * .rvf files, reconciled by epoch on open (docs/browser.md §4).
    */
   cache?: 'indexeddb';
+  /**
+   * Node file databases only: open an existing folder without creating anything or taking writer
+   * locks (another process may hold them and write). getCollection opens each store read-only at
+   * its newest commit; Collection.refresh() (or `follow`) brings it forward. Every write —
+   * createCollection, deleteCollection, insert, update, delete, deleteWhere, clear, compact —
+   * rejects with EREADONLY. EINVAL without a path (memory), with a browser backend (use
+   * openCollection('<db>/<col>', { backend, readOnly: true }) there) or with workers > 1;
+   * ENOTFOUND for a missing folder.
+   */
+  readOnly?: boolean;
+  /** With readOnly: each collection refreshes itself when its file changes, as openCollection's follow. */
+  follow?: boolean | { intervalMs?: number };
 }
 
 /** Load the engine and create a database: empty in memory, or over a directory of .rvf files. */

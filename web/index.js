@@ -18,7 +18,7 @@
 //   session of a pool serves it.
 // - After close() (or deleteCollection, or the database's close) every call rejects with ECLOSED.
 
-import { VecliteError, einval } from '../worker/errors.js';
+import { VecliteError, einval, readOnlyDatabase } from '../worker/errors.js';
 import { describe, isPlainObject } from '../worker/metadata.js';
 import { InlineClient } from '../worker/inline.js';
 import { resolveWasm, simdSupported } from './loader.js';
@@ -28,6 +28,7 @@ import {
 } from './args.js';
 import { parseFilter } from '../worker/filter.js';
 import { predicateSearch } from './predicate.js';
+import { holdFile, holdersExcept, releaseFile } from './handles.js';
 
 export { VecliteError };
 export { recoverCollection } from './recover.js';
@@ -322,8 +323,18 @@ export class Collection {
     if (path !== undefined && (typeof path !== 'string' || path.length === 0)) {
       throw einval(`derive(path): path must be a non-empty string or undefined (got ${describe(path)})`);
     }
-    const info = await this.#send('derive', { path });
-    return new Collection(INTERNAL, this.#client, info, this.#c.limits);
+    const hold = path !== undefined && isNode ? holdFile(path, 'a derive(path) child handle', null) : null;
+    let info;
+    try {
+      info = await this.#send('derive', { path });
+    } catch (e) {
+      releaseFile(hold);
+      throw e;
+    }
+    if (hold && info.path) hold.path = info.path;
+    const child = new Collection(INTERNAL, this.#client, info, this.#c.limits, () => releaseFile(hold));
+    if (hold) hold.owner = child;
+    return child;
   }
 
   /** The committed segment directory, in file order ([] for a plain in-memory collection). */
@@ -402,11 +413,15 @@ export class Database {
   #backend;
   /** createCollection(name) defaults from createDatabase({ dimensions, metric, m, efConstruction, maxElements }) */
   #defaults;
+  #readOnly;
+  /** @type {Map<Collection, import('./handles.js').Hold>} the file each collection object holds (web/handles.js) */
+  #holds = new Map();
 
   /** @hideconstructor */
-  constructor(token, client, db, info, path, backend, defaults = {}) {
+  constructor(token, client, db, info, path, backend, defaults = {}, readOnly = false) {
     if (token !== INTERNAL) throw notConstructible('Database', 'create one with createDatabase()');
     this.#defaults = defaults;
+    this.#readOnly = readOnly;
     this.#client = client;
     this.#db = db;
     this.#info = info;
@@ -422,16 +437,58 @@ export class Database {
     if (this.#closed) throw new VecliteError('ECLOSED', `${what}: the database is closed; create a new one with createDatabase()`);
   }
 
-  #object(info) {
+  #object(info, hold = null) {
     let col = this.#objects.get(info.col);
-    if (!col) {
-      col = new Collection(INTERNAL, this.#client, info, this.#info.limits, (c) => {
-        if (this.#objects.get(info.col) === c) this.#objects.delete(info.col);
-      });
-      this.#objects.set(info.col, col);
+    if (col) {
+      releaseFile(hold); // that object already holds the file
+      return col;
     }
+    if (hold && info.path) hold.path = info.path;
+    col = new Collection(INTERNAL, this.#client, info, this.#info.limits, (c) => {
+      if (this.#objects.get(info.col) === c) this.#objects.delete(info.col);
+      this.#drop(c);
+    });
+    this.#objects.set(info.col, col);
+    if (hold) this.#holds.set(col, hold);
     return col;
   }
+
+  #drop(col) {
+    releaseFile(this.#holds.get(col));
+    this.#holds.delete(col);
+  }
+
+  /**
+   * Send a message that opens collection `name`; its file is entered in web/handles.js before
+   * the message goes (a file database), so a delete from another object sees it at once.
+   */
+  async #open(type, name, args) {
+    const hold = this.#backend === 'node'
+      ? holdFile(`${this.#path}/${name}.rvf`, this.#readOnly
+        ? `a collection of a read-only createDatabase({ path: ${JSON.stringify(this.#path)}, readOnly: true })`
+        : `a collection of another createDatabase({ path: ${JSON.stringify(this.#path)} })`, this)
+      : null;
+    let info;
+    try {
+      info = await this.#client.call(type, args);
+    } catch (e) {
+      releaseFile(hold);
+      throw e;
+    }
+    if (info === null) {
+      releaseFile(hold);
+      return null;
+    }
+    return this.#object(info, hold);
+  }
+
+  /** EREADONLY for a write on a read-only database. */
+  #writable(what) {
+    if (this.#readOnly) throw readOnlyDatabase(what, this.#path);
+  }
+
+  /** Whether the database was opened with readOnly: true (every write rejects with EREADONLY). */
+  get readOnly() { return this.#readOnly; }
 
   /** 'wasm-simd' or 'wasm': the engine build this database runs on. */
   get implementation() { return this.#info.implementation; }
@@ -446,6 +503,7 @@ export class Database {
   /** Create a collection (in a file database: `<name>.rvf`, under its writer lock). */
   async createCollection(name, config) {
     this.#live('createCollection');
+    this.#writable('createCollection');
     const cfg = inspect('createCollection', () => {
       const c = plainCopy(config, 'createCollection: config');
       if (c !== undefined && (c === null || typeof c !== 'object' || Array.isArray(c))) return c; // refused with its own message
@@ -463,7 +521,8 @@ export class Database {
       }
       return out;
     });
-    return this.#object(await this.#client.call('createCollection', { db: this.#db, name: nameArg(name, 'createCollection'), config: cfg }));
+    const n = nameArg(name, 'createCollection');
+    return this.#open('createCollection', n, { db: this.#db, name: n, config: cfg });
   }
 
   /**
@@ -472,10 +531,8 @@ export class Database {
    */
   async getCollection(name) {
     this.#live('getCollection');
-    const info = await this.#client.call('getCollection', {
-      db: this.#db, name: nameArg(name, 'getCollection'), maxElements: this.#defaults.maxElements,
-    });
-    return info === null ? null : this.#object(info);
+    const n = nameArg(name, 'getCollection');
+    return this.#open('getCollection', n, { db: this.#db, name: n, maxElements: this.#defaults.maxElements });
   }
 
   /** Names of all collections. */
@@ -486,15 +543,23 @@ export class Database {
 
   /**
    * Delete a collection: close it (its object then rejects with ECLOSED) and remove its stored
-   * data — the `<name>.rvf` file (Node), the OPFS file or IndexedDB records (browsers). A store
-   * another writer holds is refused (ELOCK).
+   * data — the `<name>.rvf` file (Node), the OPFS file or IndexedDB records (browsers). Refused
+   * with ELOCK, changing nothing, while another writer holds the store, or while another object of
+   * this realm has the file open (an openCollection handle, a collection of another database, a
+   * derive child: web/handles.js); EREADONLY on a read-only database.
    * @returns {Promise<boolean>} true if it existed, false if there was none of that name
    */
   async deleteCollection(name) {
     this.#live('deleteCollection');
-    if (!(await this.#client.call('deleteCollection', { db: this.#db, name: nameArg(name, 'deleteCollection') }))) return false;
+    this.#writable('deleteCollection');
+    const n = nameArg(name, 'deleteCollection');
+    const holders = this.#backend === 'node' ? holdersExcept(this) : undefined;
+    if (!(await this.#client.call('deleteCollection', { db: this.#db, name: n, holders }))) return false;
     for (const col of this.#objects.values()) {
-      if (col.name === name) col._closed(`collection '${name}': collection '${name}' was deleted`);
+      if (col.name === name) {
+        col._closed(`collection '${name}': collection '${name}' was deleted`);
+        this.#drop(col);
+      }
     }
     return true;
   }
@@ -531,6 +596,8 @@ export class Database {
     if (this.#closed) return;
     this.#closed = true;
     for (const col of this.#objects.values()) col._closed(`collection '${col.name}': the database is closed; create a new one with createDatabase()`);
+    for (const h of this.#holds.values()) releaseFile(h);
+    this.#holds.clear();
     try {
       await this.#client.call('closeDatabase', { db: this.#db });
     } finally {
@@ -633,7 +700,8 @@ function workersArg(v, where) {
 /**
  * Load the engine and create a database: in memory (the default), or with `path` a directory of
  * `<name>.rvf` files. `workers: n` runs it in n worker sessions (one writer, n-1 read replicas).
- * @param {{ simd?: boolean, wasmModule?: WebAssembly.Module, backend?: 'memory'|'node', path?: string, workers?: number }} [config]
+ * With `readOnly: true` (Node files) the folder's collections open read-only, without writer locks.
+ * @param {{ simd?: boolean, wasmModule?: WebAssembly.Module, backend?: 'memory'|'node', path?: string, workers?: number, readOnly?: boolean }} [config]
  * @returns {Promise<Database>}
  */
 export async function createDatabase(config = {}) {
@@ -642,7 +710,14 @@ export async function createDatabase(config = {}) {
       throw einval(`createDatabase(config): config must be an object (got ${describe(config)})`);
     }
     checkKeys(config, ['simd', 'wasmModule', 'backend', 'path', 'workers', 'lease', 'cache',
-      'dimensions', 'metric', 'm', 'efConstruction', 'quantization', 'simdEnabled', 'maxElements'], 'createDatabase config');
+      'dimensions', 'metric', 'm', 'efConstruction', 'quantization', 'simdEnabled', 'maxElements', 'readOnly', 'follow'], 'createDatabase config');
+    if (config.readOnly !== undefined && typeof config.readOnly !== 'boolean') {
+      throw einval(`createDatabase: readOnly must be true or false (got ${describe(config.readOnly)})`);
+    }
+    if (config.follow !== undefined && config.follow !== false && config.readOnly !== true) {
+      throw einval('createDatabase: follow needs a read-only database ({ path, readOnly: true, follow: true })');
+    }
+    const followMs = followArg(config.follow, 'createDatabase');
     const defaults = seedDefaults(config);
     if (config.simdEnabled !== undefined && typeof config.simdEnabled !== 'boolean') {
       throw einval(`createDatabase: simdEnabled must be true or false (got ${describe(config.simdEnabled)})`);
@@ -681,10 +756,23 @@ export async function createDatabase(config = {}) {
       ? 1 : workersArg(config.workers, 'createDatabase');
     return {
       backend, simd: config.simd ?? config.simdEnabled ?? defaultSimd, wasmModule: config.wasmModule, path, workers, lease, cache: config.cache, defaults,
+      readOnly: config.readOnly === true, followMs,
       defaulted: config.backend === undefined && path !== undefined && !isNode,
     };
   });
   if (!['memory', 'node', ...BROWSER_BACKENDS].includes(o.backend)) throw backendError('createDatabase', o.backend);
+  if (o.readOnly) {
+    if (o.backend === 'memory') {
+      throw einval('createDatabase: readOnly needs a stored database to read ({ path, readOnly: true }); a memory database starts empty, so it would have nothing to read');
+    }
+    if (o.backend !== 'node') {
+      throw einval(`createDatabase: readOnly databases are available with the Node file backend only, not '${o.backend}' yet; ` +
+        `in a browser open each collection read-only with openCollection('<database>/<collection>', { backend: '${o.backend}', readOnly: true })`);
+    }
+    if (o.workers > 1) {
+      throw einval('createDatabase: read replicas of a readOnly database are not available; use workers: 0 or 1 (a read-only database never writes, so replicas would have nothing to follow)');
+    }
+  }
   if (o.backend !== 'memory' && !available()[o.backend]) throw backendError('createDatabase', o.backend);
   if (o.backend === 'memory' && o.path !== undefined && !o.defaulted) {
     throw einval("createDatabase: a path needs a storage backend ('node' files in Node, 'opfs' or 'indexeddb' in a browser); " +
@@ -705,14 +793,23 @@ export async function createDatabase(config = {}) {
   const { client, info } = await startClient(o, o.workers);
   try {
     const r = await client.call('createDatabase', o.backend === 'memory' ? {}
-      : { path: o.path, backend: o.backend === 'node' ? undefined : o.backend, lease: leaseFor(o), cache: o.cache });
-    return new Database(INTERNAL, client, r.db, info, r.path, r.backend, o.defaults);
+      : { path: o.path, backend: o.backend === 'node' ? undefined : o.backend, lease: leaseFor(o), cache: o.cache, readOnly: o.readOnly || undefined, followMs: o.followMs || undefined });
+    return new Database(INTERNAL, client, r.db, info, r.path, r.backend, o.defaults, o.readOnly);
   } catch (e) {
     client.terminate();
     throw e;
   } finally {
     if (!o.workers) endSession(client);
   }
+}
+
+/** The polling interval of a follow option (0: no following). */
+function followArg(f, where) {
+  if (f === undefined || f === false) return 0;
+  if (f === true) return 200;
+  if (isPlainObject(f) && Object.keys(f).every((k) => k === 'intervalMs') && Number.isInteger(f.intervalMs ?? 200) &&
+    (f.intervalMs ?? 200) >= 1 && (f.intervalMs ?? 200) <= 3600000) return f.intervalMs ?? 200;
+  throw einval(`${where}: follow must be true, false or { intervalMs: 1..3600000 } (got ${describe(f)})`);
 }
 
 const OPEN_KEYS = ['readOnly', 'backend', 'create', 'ef', 'simd', 'wasmModule', 'follow'];
@@ -741,17 +838,10 @@ export async function openCollection(source, options = {}) {
       throw einval(`openCollection: create must be a collection config like { dimension: 384 } (got ${describe(options.create)})`);
     }
     const backend = options.backend ?? (isPath ? 'node' : 'memory');
-    let followMs = 0;
-    if (options.follow !== undefined && options.follow !== false) {
-      if (options.readOnly !== true || !isPath) {
-        throw einval('openCollection: follow needs a read-only file handle ({ readOnly: true, follow: true })');
-      }
-      const f = options.follow;
-      if (f === true) followMs = 200;
-      else if (isPlainObject(f) && Object.keys(f).every((k) => k === 'intervalMs') && Number.isInteger(f.intervalMs ?? 200) &&
-        (f.intervalMs ?? 200) >= 1 && (f.intervalMs ?? 200) <= 3600000) followMs = f.intervalMs ?? 200;
-      else throw einval(`openCollection: follow must be true, false or { intervalMs: 1..3600000 } (got ${describe(f)})`);
+    if (options.follow !== undefined && options.follow !== false && (options.readOnly !== true || !isPath)) {
+      throw einval('openCollection: follow needs a read-only file handle ({ readOnly: true, follow: true })');
     }
+    const followMs = followArg(options.follow, 'openCollection');
     return {
       followMs, isPath, backend, readOnly: options.readOnly === true,
       create: options.create === undefined ? undefined : plainCopy(options.create, 'openCollection: create'),
@@ -770,12 +860,21 @@ export async function openCollection(source, options = {}) {
     throw einval("openCollection: bytes open with backend 'memory'; to work on a file pass its path");
   }
   const { client, info } = await startClient(o, 0);
+  const hold = o.backend === 'node'
+    ? holdFile(source, o.readOnly ? 'a read-only openCollection(path, { readOnly: true }) handle' : 'an openCollection(path) handle (a writer)', null)
+    : null;
   try {
     const colInfo = await client.call('openCollection', {
       source, readOnly: o.readOnly, create: o.create, ef: o.ef, followMs: o.followMs,
       backend: BROWSER_BACKENDS.includes(o.backend) ? o.backend : undefined, lease: leaseFor(o),
     });
-    return new Collection(INTERNAL, client, colInfo, info.limits);
+    if (hold && colInfo.path) hold.path = colInfo.path;
+    const col = new Collection(INTERNAL, client, colInfo, info.limits, () => releaseFile(hold));
+    if (hold) hold.owner = col;
+    return col;
+  } catch (e) {
+    releaseFile(hold);
+    throw e;
   } finally {
     endSession(client);
   }

@@ -45,6 +45,17 @@ export function einval(message) {
 }
 
 /**
+ * EREADONLY for a write on a database opened with createDatabase({ path, readOnly: true }).
+ * @param {string} what the call, e.g. 'createCollection'
+ * @param {string|null} path the database's directory
+ * @returns {VecliteError}
+ */
+export function readOnlyDatabase(what, path) {
+  return new VecliteError('EREADONLY', `${what}: the database${path ? ` at ${path}` : ''} was opened with readOnly: true, ` +
+    'which takes no writer lock and never writes; use createDatabase({ path }) without readOnly to write (one writer at a time)');
+}
+
+/**
  * A count and its noun, singular for 1: plural(1, 'row') -> '1 row', plural(3, 'row') -> '3 rows',
  * plural(2, 'entry', 'entries'). For library messages (no "1 rows").
  */

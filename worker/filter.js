@@ -8,11 +8,23 @@
 //                                                            like $ne; empty list: matches all)
 //   { field: { $range: [lo, hi] } }           AND(GE lo, LE hi), inclusive
 //   { field: { $exists: true|false } }        EXISTS / NOT EXISTS
+//   { field: { $contains: v } }               CONTAINS: a string field holding the string v, or
+//                                             a JSON array field with an element equal to v
+//                                             (v: string, number, bigint, boolean or null)
+//   { 'a.b.0': ... }                          any of the above on the value at path b.0 inside
+//                                             the JSON field a (PATH prefix, see emit)
 //   { $and: [...] } { $or: [...] } { $not: {...} }   ($and: [] matches all, $or: [] nothing)
 //   several keys in one object                AND
 //
 // Program bytes (little-endian): TRUE 0 | AND 1 u16 n exprs | OR 2 u16 n exprs | NOT 3 expr |
-// EXISTS 4 u16 field | CMP 5 u8 cmp u16 field u8 tag value | IN 6 u16 field u16 n {u8 tag value}.
+// EXISTS 4 u16 field | CMP 5 u8 cmp u16 field u8 tag value | IN 6 u16 field u16 n {u8 tag value} |
+// CONTAINS 7 u16 field u8 tag value | PATH 8 u8 nseg {u16 len, UTF-8 bytes} leaf.
+//
+// Dotted keys (docs/api.md §5): a key is resolved when the program is emitted, against the names
+// the collection has stored. A name it has, dots and all, is that top-level field. Otherwise, for
+// a key with dots, the longest dot-separated prefix that names a stored field is the field and
+// the rest is a path inside its JSON value (segments split at every '.'; an empty segment is the
+// empty key). A key with no such prefix is a missing field.
 //
 // Invariants:
 // - Compiling never registers a field name: a field the collection has never seen compiles to
@@ -25,8 +37,12 @@
 import { einval } from './errors.js';
 import { ByteWriter, TAG, classifyValue, describe, isPlainObject } from './metadata.js';
 
+const encoder = new TextEncoder();
+
 /** Filter opcodes and comparison operators (VL_F_*, VL_CMP_* of veclite.h). */
-export const OP = Object.freeze({ TRUE: 0, AND: 1, OR: 2, NOT: 3, EXISTS: 4, CMP: 5, IN: 6 });
+export const OP = Object.freeze({
+  TRUE: 0, AND: 1, OR: 2, NOT: 3, EXISTS: 4, CMP: 5, IN: 6, CONTAINS: 7, PATH: 8,
+});
 export const CMP = Object.freeze({ EQ: 0, NE: 1, LT: 2, LE: 3, GT: 4, GE: 5 });
 
 /** Field id used for names the collection has never stored. */
@@ -35,15 +51,19 @@ export const NO_FIELD = 0xFFFF;
 /** Deepest nesting of program nodes (VL_FILTER_MAX_DEPTH). */
 export const MAX_DEPTH = 64;
 
+/** Most segments of a path after the field (VL_FILTER_MAX_PATH). */
+export const MAX_PATH = 64;
+
 const CMP_OPS = {
   $eq: CMP.EQ, $ne: CMP.NE, $lt: CMP.LT, $le: CMP.LE, $lte: CMP.LE,
   $gt: CMP.GT, $ge: CMP.GE, $gte: CMP.GE,
 };
-const FIELD_OPS = [...Object.keys(CMP_OPS), '$in', '$nin', '$range', '$exists'];
+const FIELD_OPS = [...Object.keys(CMP_OPS), '$in', '$nin', '$range', '$exists', '$contains'];
 
 // An expression tree is built first (so depth and counts are known), then serialised.
 // Nodes: [OP.TRUE] [OP.AND|OR, children[]] [OP.NOT, child] [OP.EXISTS, fid]
 //        [OP.CMP, cmp, fid, tag, payload] [OP.IN, fid, [[tag, payload], ...]]
+//        [OP.CONTAINS, fid, tag, payload]   (fid: the key as written, resolved by emit)
 const TRUE_NODE = [OP.TRUE];
 const FALSE_NODE = [OP.NOT, TRUE_NODE];
 
@@ -96,6 +116,14 @@ function fieldNode(name, cond, fid, where) {
       orderable(lo[0], `${w}[0]`, '$range');
       orderable(hi[0], `${w}[1]`, '$range');
       parts.push([OP.AND, [[OP.CMP, CMP.GE, fid, lo[0], lo[1]], [OP.CMP, CMP.LE, fid, hi[0], hi[1]]]]);
+    } else if (op === '$contains') {
+      if (arg === undefined) throw einval(`${w} is undefined; use a string, number, bigint, boolean or null`);
+      const [tag, payload] = classifyValue(arg, w);
+      if (tag === TAG.JSON || tag === TAG.BYTES) {
+        throw einval(`${w} must be a string (substring of a string field) or a number, bigint, boolean or null ` +
+          `(element of an array field); got ${describe(arg)}`);
+      }
+      parts.push([OP.CONTAINS, fid, tag, payload]);
     } else if (op === '$exists') {
       if (typeof arg !== 'boolean') throw einval(`${w} must be true or false (got ${describe(arg)})`);
       parts.push(arg ? [OP.EXISTS, fid] : [OP.NOT, [OP.EXISTS, fid]]);
@@ -154,23 +182,73 @@ function depthOf(node) {
   }
 }
 
+/**
+ * The field id and path of a filter key (the rule atop this file).
+ * @returns {[number, string[]|null]}
+ */
+function resolveKey(key, fieldId) {
+  const id = fieldId(key);
+  if (id !== NO_FIELD || !key.includes('.')) return [id, null];
+  const segs = key.split('.');
+  for (let i = segs.length - 1; i >= 1; i--) {
+    const head = fieldId(segs.slice(0, i).join('.'));
+    if (head === NO_FIELD) continue;
+    const path = segs.slice(i);
+    if (path.length > MAX_PATH) {
+      throw einval(`filter key "${key.length > 80 ? `${key.slice(0, 80)}…` : key}" has a path of ${path.length} segments after ` +
+        `field "${segs.slice(0, i).join('.')}"; at most ${MAX_PATH}`);
+    }
+    return [head, path];
+  }
+  return [NO_FIELD, null];
+}
+
+/** A leaf's field reference: the PATH prefix if the key has a path; returns the field id. */
+function emitRef(w, key, fieldId) {
+  const [id, path] = resolveKey(key, fieldId);
+  if (path) {
+    w.u8(OP.PATH);
+    w.u8(path.length);
+    for (const seg of path) {
+      const b = encoder.encode(seg);
+      if (b.length > 0xFFFF) throw einval(`filter key: path segment "${seg.slice(0, 40)}…" is longer than 65535 UTF-8 bytes`);
+      w.u16(b.length);
+      w.bytes(b);
+    }
+  }
+  return id;
+}
+
 function emit(w, node, fieldId) {
-  w.u8(node[0]);
   switch (node[0]) {
-    case OP.TRUE: break;
+    case OP.TRUE: w.u8(OP.TRUE); break;
     case OP.AND: case OP.OR:
+      w.u8(node[0]);
       w.u16(node[1].length);
       for (const k of node[1]) emit(w, k, fieldId);
       break;
-    case OP.NOT: emit(w, node[1], fieldId); break;
-    case OP.EXISTS: w.u16(fieldId(node[1])); break;
-    case OP.CMP:
-      w.u8(node[1]); w.u16(fieldId(node[2])); w.u8(node[3]); w.value(node[3], node[4]);
+    case OP.NOT: w.u8(OP.NOT); emit(w, node[1], fieldId); break;
+    case OP.EXISTS: {
+      const id = emitRef(w, node[1], fieldId);
+      w.u8(OP.EXISTS); w.u16(id);
       break;
-    case OP.IN:
-      w.u16(fieldId(node[1])); w.u16(node[2].length);
+    }
+    case OP.CMP: {
+      const id = emitRef(w, node[2], fieldId);
+      w.u8(OP.CMP); w.u8(node[1]); w.u16(id); w.u8(node[3]); w.value(node[3], node[4]);
+      break;
+    }
+    case OP.IN: {
+      const id = emitRef(w, node[1], fieldId);
+      w.u8(OP.IN); w.u16(id); w.u16(node[2].length);
       for (const [tag, payload] of node[2]) { w.u8(tag); w.value(tag, payload); }
       break;
+    }
+    case OP.CONTAINS: {
+      const id = emitRef(w, node[1], fieldId);
+      w.u8(OP.CONTAINS); w.u16(id); w.u8(node[2]); w.value(node[2], node[3]);
+      break;
+    }
     default: throw new Error(`unknown node ${node[0]}`);
   }
 }

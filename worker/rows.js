@@ -217,7 +217,7 @@ export function commitRows(s, r) {
 /** Throw unless the collection may be written: not a read-only handle, writer lock still ours. */
 export function writable(s, what) {
   if (s.readOnly) {
-    throw new VecliteError('EREADONLY', `${what}: collection '${s.name}' was opened read-only; ` +
+    throw new VecliteError('EREADONLY', `${what}: collection '${s.name}' ${s.readOnlyWhy ?? 'was opened read-only'}; ` +
       'open it without readOnly to write (one writer at a time)');
   }
   if (s.lockLost) throw new VecliteError(s.lockLost.code === 'EREADONLY' ? 'EREADONLY' : 'ELOCK', `${what}: ${s.lockLost.message}`);

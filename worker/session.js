@@ -12,7 +12,7 @@
 //   that name starts (the per-name #opening / #deleting chains of a database).
 // - The engine is disposed when the last database or collection of the session is released.
 
-import { VecliteError, einval } from './errors.js';
+import { VecliteError, einval, readOnlyDatabase } from './errors.js';
 import { errorToWire } from './protocol.js';
 import { loadEngine } from './engine.js';
 import { checkName, parseCollectionConfig } from './config.js';
@@ -156,10 +156,16 @@ export class Session {
         return this.#openIn(d, name, async () => {
           const lost = { s: null };
           const opened = await N.nb.openFileStore(N, this.engine, file, {
-            readOnly: false, createCfg: null,
+            readOnly: d.readOnly, createCfg: null,
             onLockLost: (e) => { if (lost.s) lost.s.lockLost = e; },
           });
           lost.s = this.#fileState(d, name, opened, null);
+          if (d.readOnly && d.followMs) {
+            const { startFollow } = await import('./follow.js');
+            const { refreshState } = await import('./stores.js');
+            const s = lost.s;
+            s.stopFollow = startFollow(N.fs, opened.path, d.followMs, () => (s.h ? refreshState(s) : null));
+          }
           return lost.s;
         });
       }
@@ -211,15 +217,20 @@ export class Session {
         if (a.cache === 'indexeddb') cache = await (await import('../idb/metadata-cache.js')).openCache(fsb.kind, fsb.path);
       } else if (a.path !== undefined) {
         N = await nodeBackend('createDatabase');
-        dir = N.nb.ensureDir(N, a.path);
+        // a read-only database opens an existing folder and creates nothing
+        dir = a.readOnly ? N.nb.existingDir(N, a.path) : N.nb.ensureDir(N, a.path);
       }
       retain(this.engine);
-      const d = { handle: ++this.#seq, dir, N, fsb, cache, cols: new Map(), opening: new Map(), deleting: new Map(), closed: false };
+      const d = {
+        handle: ++this.#seq, dir, N, fsb, cache, cols: new Map(), opening: new Map(), deleting: new Map(), closed: false,
+        readOnly: a.readOnly === true && dir !== null, followMs: a.followMs ?? 0,
+      };
       this.#dbs.set(d.handle, d);
       return { db: d.handle, path: fsb ? fsb.path : dir, backend: fsb ? fsb.kind : dir ? 'node' : 'memory' };
     },
     createCollection: async (a) => {
       const d = this.#db(a, 'createCollection');
+      if (d.readOnly) throw readOnlyDatabase('createCollection', d.dir);
       this.#checkDbName(d, a.name, 'createCollection');
       const name = a.name;
       if (d.deleting.has(name)) {
@@ -297,12 +308,14 @@ export class Session {
     },
     deleteCollection: (a) => {
       const d = this.#db(a, 'deleteCollection');
+      if (d.readOnly) throw readOnlyDatabase('deleteCollection', d.dir);
       const name = a.name;
       this.#checkDbName(d, name, 'deleteCollection');
+      const holders = Array.isArray(a.holders) ? a.holders : [];
       const prev = d.deleting.get(name);
       const p = (async () => {
         if (prev) await prev.catch(() => {});
-        return this.#delete(d, name);
+        return this.#delete(d, name, holders);
       })();
       d.deleting.set(name, p);
       const done = () => { if (d.deleting.get(name) === p) d.deleting.delete(name); };
@@ -446,7 +459,8 @@ export class Session {
 
   #fileState(d, name, opened, createIdKind, createMaxElements = 0) {
     return storeCollection(this.engine, this.impl, opened.store, {
-      name, readOnly: false, dev: opened.dev, ref: opened.ref, lock: opened.lock, path: opened.path, N: d.N,
+      name, readOnly: d.readOnly, readOnlyWhy: d.readOnly ? `belongs to the database at ${d.dir}, opened with readOnly: true` : undefined,
+      dev: opened.dev, ref: opened.ref, lock: opened.lock, path: opened.path, N: d.N,
       createIdKind, createMaxElements, recovered: opened.recovered, detach: this.#detacher(d, name),
     });
   }
@@ -472,9 +486,21 @@ export class Session {
     for (let p; (p = d.deleting.get(name));) await p.catch(() => {});
   }
 
-  async #delete(d, name) {
+  async #delete(d, name, holders) {
     const pending = d.opening.get(name);
     if (pending) await pending.catch(() => {});
+    if (d.dir && holders.length) {
+      // another object of the caller's realm has this file open (web/handles.js): refuse before
+      // anything is closed or removed
+      const file = this.#file(d, name);
+      const h = d.N.nb.heldBy(d.N, file, holders);
+      if (h) {
+        // a writer holding it also holds its lock file: name that too (pid, host, lock path)
+        const lockHeld = await d.N.nb.writerLockHeld(d.N, file);
+        throw new VecliteError('ELOCK', `deleteCollection: collection '${name}' (${file}) is open in this process by ` +
+          `${h.kind}; close that handle first, then delete the collection${lockHeld ? ` (${lockHeld})` : ''}`);
+      }
+    }
     const s = d.cols.get(name);
     if (s) {
       d.cols.delete(name);

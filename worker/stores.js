@@ -342,7 +342,8 @@ export async function recoveryProblems(s) {
  * @param {number} store the vl_store handle (owned from now on: closed by release)
  * @param {{ name: string, readOnly: boolean, dev?: any, ref?: any, lock?: any, path?: string,
  *   memIo?: number, N?: any, createIdKind?: string|null, defaultEf?: number,
- *   detach?: () => void }} o
+ *   detach?: () => void, readOnlyWhy?: string }} o
+ *   readOnlyWhy: why a read-only state is read-only, for EREADONLY messages (worker/rows.js writable)
  */
 export function storeCollection(engine, impl, store, o) {
   retain(engine);
@@ -352,7 +353,7 @@ export function storeCollection(engine, impl, store, o) {
     fieldIds: new Map(), fieldNames: [], closedWhy: '', readOnly: o.readOnly, dev: o.dev ?? null,
     ref: o.ref ?? null, memIo: o.memIo ?? 0, lock: o.lock ?? null, path: o.path ?? null, N: o.N ?? null,
     poisoned: null, lockLost: null, defaultEf: o.defaultEf ?? 0, detach: o.detach ?? null, extraDevs: [],
-    fileId: null, recovered: o.recovered ?? null, fsb: o.fsb ?? null,
+    fileId: null, recovered: o.recovered ?? null, fsb: o.fsb ?? null, readOnlyWhy: o.readOnlyWhy ?? null,
   };
   try {
     const info = adoptConfig(s);

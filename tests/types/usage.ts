@@ -25,6 +25,11 @@ async function main(): Promise<void> {
   // @ts-expect-error there is no backend 'sqlite'
   await createDatabase({ backend: 'sqlite' });
   const fileDb: Database = await createDatabase({ path: '/tmp/db', backend: 'node' });
+  const roDb: Database = await createDatabase({ path: '/tmp/db', readOnly: true, follow: { intervalMs: 100 } });
+  const isRo: boolean = roDb.readOnly;
+  void isRo;
+  // @ts-expect-error readOnly is a boolean
+  await createDatabase({ path: '/tmp/db', readOnly: 'yes' });
   const dir: string | null = fileDb.path;
   // @ts-expect-error path is a string
   await createDatabase({ path: 1 });
@@ -120,6 +125,9 @@ async function main(): Promise<void> {
   // @ts-expect-error a cursor is only what ids() returned
   await docs.ids({ after: 'c1:0:5' });
   const removed: number = await docs.deleteWhere({ lang: { $nin: ['en', 'de'] } });
+  await docs.search([1, 0], { filter: { 'meta.tags': { $contains: 'news' }, 'meta.rank.0': { $gt: 2 } } });
+  // @ts-expect-error $contains takes a scalar, not an array
+  await docs.search([1, 0], { filter: { tags: { $contains: ['news'] } } });
   // @ts-expect-error deleteWhere takes a structured filter, not a predicate
   await docs.deleteWhere((meta: Metadata) => meta.lang === 'en');
   const idsOpts: IdsOptions = { after: null as IdsCursor | null };

@@ -217,3 +217,43 @@ int t_match_oracle(uint32_t metric, const float *data, const uint64_t *ids, cons
     free(od);
     return bad;
 }
+
+int t_filter_plans_agree(vl_index *h, const float *q, uint32_t n, const uint8_t *meta,
+                         const uint32_t *off, const uint8_t *prog, uint32_t plen, int plan_lo,
+                         int plan_hi, uint32_t *matches)
+{
+    uint8_t *want = t_alloc(n ? n : 1), *seen = t_alloc(n ? n : 1);
+    uint64_t *rid = t_alloc((n ? n : 1) * sizeof *rid);
+    float *rd = t_alloc((n ? n : 1) * sizeof *rd);
+    uint32_t nwant = 0;
+    int bad = 0;
+    for (uint32_t i = 0; i < n && !bad; i++) {
+        uint32_t m;
+        if (vl_filter_eval(prog, plen, meta + off[i], off[i + 1] - off[i], &m) != VL_OK) bad = 1;
+        want[i] = (uint8_t)m;
+        nwant += m;
+    }
+    for (int plan = plan_lo; plan <= plan_hi && !bad; plan++) {
+        vl__test_filter_plan(plan);
+        uint32_t c;
+        int rc = vl_index_search(h, 1, q, n, n, prog, plen, rid, rd, &c);
+        if (rc != VL_OK) { fprintf(stderr, "  plan %d: search: %s\n", plan, vl_errstr(rc)); bad = 1; break; }
+        memset(seen, 0, n);
+        for (uint32_t j = 0; j < c && !bad; j++) {
+            if (rid[j] >= n || !want[rid[j]] || seen[rid[j]]) {
+                fprintf(stderr, "  plan %d: hit %llu does not match or repeats\n", plan, (unsigned long long)rid[j]);
+                bad = 1;
+            } else {
+                seen[rid[j]] = 1;
+            }
+        }
+        if (!bad && c != nwant) {
+            fprintf(stderr, "  plan %d: %u results, %u matches\n", plan, c, nwant);
+            bad = 1;
+        }
+    }
+    vl__test_filter_plan(0);
+    free(want); free(seen); free(rid); free(rd);
+    if (matches) *matches = nwant;
+    return bad;
+}

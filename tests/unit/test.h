@@ -42,6 +42,10 @@
     X(filter_numbers_exact) \
     X(filter_malformed) \
     X(filter_depth) \
+    X(filter_contains_path) \
+    X(filter_json_hostile) \
+    X(filter_path_malformed) \
+    X(filter_json_evaluators_agree) \
     X(io_mem) \
     X(io_mem_fail_after) \
     X(alloc_failure_unchanged) \
@@ -152,6 +156,13 @@ uint32_t t_rec_null(uint8_t *buf, uint32_t len, uint16_t fid);
 void     t_put16(uint8_t *p, uint16_t v);
 void     t_put32(uint8_t *p, uint32_t v);
 void     t_put64(uint8_t *p, uint64_t v);
+
+/* Filtered searches (k = n, ids 0..n-1 = rows) under each plan plan_lo..plan_hi
+ * (vl__test_filter_plan) return exactly the rows vl_filter_eval accepts for
+ * meta[off[i]..off[i+1]); 0 if so (*matches: how many), else prints and 1. */
+int      t_filter_plans_agree(vl_index *h, const float *q, uint32_t n, const uint8_t *meta,
+                              const uint32_t *off, const uint8_t *prog, uint32_t plen,
+                              int plan_lo, int plan_hi, uint32_t *matches);
 
 /* Test hooks of the core: allocation failure (src/mem.c) and the plan of
  * filtered searches (src/index.c: 0 auto, 1 graph, 2 exact scan, 3 exact
