@@ -571,12 +571,15 @@ describe('stores', () => {
     assert.equal((await cliJson(['get', file, '4'])).id, 4);
     const st1 = await cliJson(['status', file]);
     assert.equal(st1.count, n - 200);
-    assert.equal(st1.deleted, 200);
+    // 200 deleted rows, unless the delete's write compacted the file on its own (docs/api.md §6)
+    assert.ok(st1.deleted === 200 || st1.deleted === 0, `deleted ${st1.deleted}`);
 
-    // Compact: smaller, same live rows.
+    // Compact: same live rows; smaller unless the file was just compacted automatically.
     const cp = await cliJson(['compact', file]);
     assert.equal(cp.bytesBefore, st1.bytes);
-    assert.ok(cp.bytesAfter < cp.bytesBefore, `compact shrinks: ${cp.bytesBefore} -> ${cp.bytesAfter}`);
+    if (st1.deleted) assert.ok(cp.bytesAfter < cp.bytesBefore, `compact shrinks: ${cp.bytesBefore} -> ${cp.bytesAfter}`);
+    // an already compacted file only gains the new compaction's witness
+    else assert.ok(cp.bytesAfter < cp.bytesBefore + 1024, `compacting a compacted file: ${cp.bytesBefore} -> ${cp.bytesAfter}`);
     assert.equal(fs.statSync(file).size, cp.bytesAfter);
     const st2 = await cliJson(['status', file]);
     assert.equal(st2.count, n - 200);
