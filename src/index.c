@@ -847,6 +847,8 @@ int vl_index_stats(const vl_index *h, vl_stats *out)
                         (h->kind == VL_INDEX_HNSW
                              ? (h->M0 + 1) * sizeof(uint32_t) + 1 + sizeof(uint32_t *) + sizeof(uint16_t)
                              : 0);
+    s.capacity = h->cap;
+    s.node_bytes = per_node;
     s.memory_bytes = sizeof *h + (uint64_t)h->cap * per_node + h->upper_bytes + h->meta_bytes +
                      vl_idmap_bytes(&h->map) + vl__fields_bytes(h) +
                      ((uint64_t)h->cand_cap + h->top_cap + h->sel_cap) * sizeof(vl_pair) +

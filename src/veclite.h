@@ -169,6 +169,8 @@ typedef struct vl_stats {
      * max(live, 1024) after every write. */
     uint64_t reclaimed;        /* tombstones removed by reclamation, since vl_index_new */
     uint64_t reclaims;         /* reclamation passes run, since vl_index_new */
+    uint64_t capacity;         /* nodes the storage holds before it grows (by half, plus 16) */
+    uint64_t node_bytes;       /* bytes each node of that capacity takes (in memory_bytes) */
 } vl_stats;
 
 /* ---- Library ---- */

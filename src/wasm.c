@@ -70,7 +70,9 @@ static_assert(offsetof(vl_stats, max_level) == 56, "vl_stats.max_level");
 static_assert(offsetof(vl_stats, fields) == 60, "vl_stats.fields");
 static_assert(offsetof(vl_stats, reclaimed) == 64, "vl_stats.reclaimed (appended)");
 static_assert(offsetof(vl_stats, reclaims) == 72, "vl_stats.reclaims (appended)");
-static_assert(sizeof(vl_stats) == 80, "vl_stats size");
+static_assert(offsetof(vl_stats, capacity) == 80, "vl_stats.capacity (appended)");
+static_assert(offsetof(vl_stats, node_bytes) == 88, "vl_stats.node_bytes (appended)");
+static_assert(sizeof(vl_stats) == 96, "vl_stats size");
 static_assert(offsetof(vl_store_status, live) == 0, "vl_store_status.live");
 static_assert(offsetof(vl_store_status, epoch) == 48, "vl_store_status.epoch");
 static_assert(offsetof(vl_store_status, file_id) == 80, "vl_store_status.file_id");
@@ -128,6 +130,7 @@ static const kv k_stats[] = {
     FIELD(vl_stats, graph_bytes), FIELD(vl_stats, meta_bytes),
     FIELD(vl_stats, max_level), FIELD(vl_stats, fields),
     FIELD(vl_stats, reclaimed), FIELD(vl_stats, reclaims),
+    FIELD(vl_stats, capacity), FIELD(vl_stats, node_bytes),
 };
 
 static const kv k_store_info[] = {

@@ -46,6 +46,11 @@ export function readRows(c, items, where) {
   if (n * dim * 4 > 0xF0000000) {
     throw new VecliteError('EBUDGET', `${where}: ${plural(n, 'vector')} of dimension ${dim} exceed the 4 GB WebAssembly memory in one call; split the batch`);
   }
+  // A batch whose vectors alone exceed the memory budget is refused before a row is read.
+  if (c.budget && n * dim * 4 > c.budget) {
+    throw new VecliteError('EBUDGET', `${where}: ${plural(n, 'vector')} of dimension ${dim} need ${((n * dim * 4) / 1048576).toFixed(1)} MiB, ` +
+      `over collection '${c.name}''s memory budget of ${(c.budget / 1048576).toFixed(1)} MiB (memoryBudgetMB); nothing was written`);
+  }
   const ids = new Array(n);
   const vecs = new Float32Array(n * dim);
   const metas = new Array(n);

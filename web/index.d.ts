@@ -241,6 +241,12 @@ export interface CollectionConfig {
   idType?: 'string' | 'number';
   /** Capacity: inserts that would take the collection past it reject with EBUDGET. */
   maxElements?: number;
+  /**
+   * Memory budget of this collection's engine memory in MiB (0 < n <= 4096): an insert that
+   * would exceed it rejects with EBUDGET before anything is read into the engine. Not stored in
+   * the file: give it again when you reopen.
+   */
+  memoryBudgetMB?: number;
 }
 
 export interface CollectionStats {
@@ -607,6 +613,12 @@ export interface DatabaseConfig {
   efConstruction?: number;
   /** Capacity of each collection: inserts past it reject with EBUDGET. */
   maxElements?: number;
+  /**
+   * Memory budget in MiB (0 < n <= 4096) for all of this database's open collections together:
+   * an insert that would take them past it rejects with EBUDGET before anything is read into
+   * the engine.
+   */
+  memoryBudgetMB?: number;
   /** Only 'none' in this version (anything else is EINVAL, never silently ignored). */
   quantization?: 'none';
   /** The seed's name for simd. */
@@ -648,6 +660,8 @@ export interface OpenCollectionOptions {
   backend?: Backend;
   /** Create the store when the file does not exist (or the bytes are empty). */
   create?: CollectionConfig;
+  /** Memory budget of this handle in MiB (see CollectionConfig.memoryBudgetMB). */
+  memoryBudgetMB?: number;
   /** Default search beam width of this handle, 1..100000. */
   ef?: number;
   simd?: boolean;

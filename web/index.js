@@ -27,6 +27,7 @@ import {
   readSearchOptions, readUpdateOptions,
 } from './args.js';
 import { parseFilter } from '../worker/filter.js';
+import { budgetBytes } from '../worker/config.js';
 import { predicateSearch } from './predicate.js';
 import { holdFile, holdersExcept, releaseFile } from './handles.js';
 
@@ -92,7 +93,7 @@ export class Collection {
     if (token !== INTERNAL) throw notConstructible('Collection', 'get one from db.createCollection(), db.getCollection() or openCollection()');
     this.#client = client;
     this.#col = info.col;
-    this.#c = { name: info.name, dim: info.dim, metric: info.metric, limits, impl: info.impl };
+    this.#c = { name: info.name, dim: info.dim, metric: info.metric, limits, impl: info.impl, budget: info.budget ?? 0 };
     this.#onClose = onClose;
   }
 
@@ -710,7 +711,9 @@ export async function createDatabase(config = {}) {
       throw einval(`createDatabase(config): config must be an object (got ${describe(config)})`);
     }
     checkKeys(config, ['simd', 'wasmModule', 'backend', 'path', 'workers', 'lease', 'cache',
-      'dimensions', 'metric', 'm', 'efConstruction', 'quantization', 'simdEnabled', 'maxElements', 'readOnly', 'follow'], 'createDatabase config');
+      'dimensions', 'metric', 'm', 'efConstruction', 'quantization', 'simdEnabled', 'maxElements', 'readOnly', 'follow',
+      'memoryBudgetMB'], 'createDatabase config');
+    const budget = budgetBytes(config.memoryBudgetMB, 'createDatabase');
     if (config.readOnly !== undefined && typeof config.readOnly !== 'boolean') {
       throw einval(`createDatabase: readOnly must be true or false (got ${describe(config.readOnly)})`);
     }
@@ -756,7 +759,7 @@ export async function createDatabase(config = {}) {
       ? 1 : workersArg(config.workers, 'createDatabase');
     return {
       backend, simd: config.simd ?? config.simdEnabled ?? defaultSimd, wasmModule: config.wasmModule, path, workers, lease, cache: config.cache, defaults,
-      readOnly: config.readOnly === true, followMs,
+      readOnly: config.readOnly === true, followMs, budget,
       defaulted: config.backend === undefined && path !== undefined && !isNode,
     };
   });
@@ -792,8 +795,9 @@ export async function createDatabase(config = {}) {
   }
   const { client, info } = await startClient(o, o.workers);
   try {
-    const r = await client.call('createDatabase', o.backend === 'memory' ? {}
-      : { path: o.path, backend: o.backend === 'node' ? undefined : o.backend, lease: leaseFor(o), cache: o.cache, readOnly: o.readOnly || undefined, followMs: o.followMs || undefined });
+    const r = await client.call('createDatabase', o.backend === 'memory' ? { budget: o.budget || undefined }
+      : { path: o.path, backend: o.backend === 'node' ? undefined : o.backend, lease: leaseFor(o), cache: o.cache, readOnly: o.readOnly || undefined,
+        followMs: o.followMs || undefined, budget: o.budget || undefined });
     return new Database(INTERNAL, client, r.db, info, r.path, r.backend, o.defaults, o.readOnly);
   } catch (e) {
     client.terminate();
@@ -812,7 +816,7 @@ function followArg(f, where) {
   throw einval(`${where}: follow must be true, false or { intervalMs: 1..3600000 } (got ${describe(f)})`);
 }
 
-const OPEN_KEYS = ['readOnly', 'backend', 'create', 'ef', 'simd', 'wasmModule', 'follow'];
+const OPEN_KEYS = ['readOnly', 'backend', 'create', 'ef', 'simd', 'wasmModule', 'follow', 'memoryBudgetMB'];
 
 /**
  * Open one .rvf store directly: a file path (backend 'node'; the writer lock is taken unless
@@ -846,6 +850,7 @@ export async function openCollection(source, options = {}) {
       followMs, isPath, backend, readOnly: options.readOnly === true,
       create: options.create === undefined ? undefined : plainCopy(options.create, 'openCollection: create'),
       ef: options.ef, simd: options.simd, wasmModule: options.wasmModule,
+      budget: budgetBytes(options.memoryBudgetMB, 'openCollection'),
     };
   });
   if (o.backend !== 'memory' && !['node', ...BROWSER_BACKENDS].includes(o.backend)) throw backendError('openCollection', o.backend);
@@ -865,7 +870,7 @@ export async function openCollection(source, options = {}) {
     : null;
   try {
     const colInfo = await client.call('openCollection', {
-      source, readOnly: o.readOnly, create: o.create, ef: o.ef, followMs: o.followMs,
+      source, readOnly: o.readOnly, create: o.create, ef: o.ef, followMs: o.followMs, budget: o.budget || undefined,
       backend: BROWSER_BACKENDS.includes(o.backend) ? o.backend : undefined, lease: leaseFor(o),
     });
     if (hold && colInfo.path) hold.path = colInfo.path;

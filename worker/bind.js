@@ -259,7 +259,8 @@ export class Engine {
   /**
    * vl_index_stats, u64 fields as numbers (exact below 2^53).
    * @returns {{ live: number, nodes: number, tombstones: number, memoryBytes: number,
-   *   vectorBytes: number, graphBytes: number, metaBytes: number, maxLevel: number, fields: number }}
+   *   vectorBytes: number, graphBytes: number, metaBytes: number, maxLevel: number, fields: number,
+   *   capacity: number, nodeBytes: number }}
    */
   stats(h) {
     const L = this.C.stats;
@@ -272,6 +273,7 @@ export class Engine {
       memoryBytes: u64(L.memory_bytes), vectorBytes: u64(L.vector_bytes),
       graphBytes: u64(L.graph_bytes), metaBytes: u64(L.meta_bytes),
       maxLevel: u32[b + L.max_level / 4], fields: u32[b + L.fields / 4],
+      capacity: u64(L.capacity), nodeBytes: u64(L.node_bytes),
     };
   }
 

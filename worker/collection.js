@@ -20,7 +20,7 @@ import {
 } from './rows.js';
 import { getOne, liveIdPages, rank, runSearch, scanPage } from './search.js';
 import { emitFilter } from './filter.js';
-import { TAG, classifyValue, decodeRecord } from './metadata.js';
+import { TAG, classifyValue, decodeRecord, recordSize } from './metadata.js';
 import {
   basename, dropMaterialized, materialize, nodeBackend, randomBytes, recoveryProblems, refreshState, release,
   openImage, sha256Hex, snapshotOf, storeCollection, swapStore, toHex, trimmed,
@@ -52,6 +52,15 @@ export function commitInfo(s) {
 function checkCapacity(s, ids, where) {
   const live = s.engine.count(s.h);
   if (live + ids.length <= s.maxElements) return;
+  const fresh = freshIds(s, ids, where);
+  if (fresh > 0 && live + fresh > s.maxElements) { // an overwrite adds nothing: always allowed
+    throw new VecliteError('EBUDGET', `${where}: collection '${s.name}' holds at most maxElements = ${s.maxElements} vectors; ` +
+      `it has ${live} and this write adds ${fresh} new one${fresh === 1 ? '' : 's'}; raise maxElements or delete some`);
+  }
+}
+
+/** How many distinct ids of a batch are not live yet (each costs a new row). */
+function freshIds(s, ids, where) {
   const seen = new Set();
   const pairs = new Uint32Array(2 * ids.length);
   let n = 0, fresh = 0;
@@ -66,9 +75,55 @@ function checkCapacity(s, ids, where) {
     const g = s.engine.getBatch(s.h, s.dim, n, pairs.subarray(0, 2 * n), false, false);
     for (let i = 0; i < n; i++) if (!g.found[i]) fresh++;
   }
-  if (fresh > 0 && live + fresh > s.maxElements) { // an overwrite adds nothing: always allowed
-    throw new VecliteError('EBUDGET', `${where}: collection '${s.name}' holds at most maxElements = ${s.maxElements} vectors; ` +
-      `it has ${live} and this write adds ${fresh} new one${fresh === 1 ? '' : 's'}; raise maxElements or delete some`);
+  return fresh;
+}
+
+/** The tighter of a collection's memory budget and its database's, in bytes (0: none). */
+export function budgetOf(s) {
+  const b = [s.budget, s.db?.budget].filter((x) => x > 0);
+  return b.length ? Math.min(...b) : 0;
+}
+
+const MiB = (b) => `${(b / 1048576).toFixed(b < 10485760 ? 2 : 0)} MiB`;
+
+/**
+ * EBUDGET, before anything is staged or changed, when an insert would take the collection past
+ * its memoryBudgetMB, or its database's open collections past theirs. The cost of the write, as
+ * the engine will count it in stats().memoryBytes: the node storage it grows into (by half plus
+ * 16 nodes when the new rows do not fit its capacity), the graph's upper-level links of the new
+ * rows (on average m/(m-1) links each), their metadata records, and the batch's staging copy.
+ */
+function checkBudget(s, a) {
+  if (!s.budget && !s.db?.budget) return;
+  const e = s.engine;
+  const st = e.stats(s.h);
+  const fresh = freshIds(s, a.ids, a.where);
+  let grow = 0;
+  if (st.nodes + fresh > st.capacity) {
+    grow = (Math.max(st.capacity + Math.floor(st.capacity / 2) + 16, st.nodes + fresh) - st.capacity) * st.nodeBytes;
+  }
+  const m = s.kind === 'hnsw' ? e.config(s.h).m : 0;
+  const upper = m ? fresh * (m / Math.max(1, m - 1)) * 4 * (m + 1) : 0;
+  let meta = 0;
+  const str = s.idKind === 'string' || (s.idKind === null && typeof a.ids[0] === 'string');
+  for (let i = 0; i < a.ids.length; i++) {
+    if (a.metas[i].length || str) meta += recordSize(a.metas[i], str ? a.ids[i] : undefined);
+  }
+  const cost = grow + upper + meta + a.vecs.length * 4;
+  const own = st.memoryBytes;
+  if (s.budget && own + cost > s.budget) {
+    throw new VecliteError('EBUDGET', `${a.where}: collection '${s.name}' has a memory budget of ${MiB(s.budget)} ` +
+      `(memoryBudgetMB); it uses ${MiB(own)} and this write needs about ${MiB(cost)} more (${plural(fresh, 'new vector')}); ` +
+      'nothing was written: raise memoryBudgetMB, delete rows, or write a smaller batch');
+  }
+  if (s.db?.budget) {
+    let all = 0;
+    for (const c of s.db.cols.values()) if (c.h) all += c === s ? own : e.stats(c.h).memoryBytes;
+    if (all + cost > s.db.budget) {
+      throw new VecliteError('EBUDGET', `${a.where}: the database has a memory budget of ${MiB(s.db.budget)} (memoryBudgetMB); ` +
+        `its collections use ${MiB(all)} and this write needs about ${MiB(cost)} more (${plural(fresh, 'new vector')}); ` +
+        'nothing was written: raise memoryBudgetMB, delete rows or collections, or write a smaller batch');
+    }
   }
 }
 
@@ -76,6 +131,7 @@ export function insert(s, a) {
   writable(s, a.where);
   if (a.ids.length === 0) return { written: 0, dim: s.dim };
   if (s.maxElements && s.dim) checkCapacity(s, a.ids, a.where);
+  checkBudget(s, a);
   const r = encodeRows(s, a, a.where);
   engineUpsert(s, r.n, r.ids, r.vecs, r.meta, r.metaOff);
   commitRows(s, r);

@@ -10,8 +10,20 @@ import { CMP, NO_FIELD, OP } from './filter.js';
 import { checkKeys, intIn, putNumeric } from './values.js';
 
 export const METRICS = Object.freeze({ cosine: 'COSINE', euclidean: 'L2', dotProduct: 'DOT' });
-const COLLECTION_KEYS = ['dimension', 'metric', 'index', 'idType', 'maxElements'];
+const COLLECTION_KEYS = ['dimension', 'metric', 'index', 'idType', 'maxElements', 'memoryBudgetMB'];
 const HNSW_KEYS = ['type', 'm', 'efConstruction', 'ef', 'seed'];
+
+/**
+ * A memoryBudgetMB option in bytes (0: none). Any positive number of MiB up to the 4 GB
+ * WebAssembly memory; a budget applies to the engine memory of what it is set on.
+ */
+export function budgetBytes(mb, where) {
+  if (mb === undefined || mb === null) return 0;
+  if (typeof mb !== 'number' || !Number.isFinite(mb) || mb <= 0 || mb > 4096) {
+    throw einval(`${where}: memoryBudgetMB must be a number of MiB above 0 and at most 4096 (got ${describe(mb)})`);
+  }
+  return Math.floor(mb * 1048576);
+}
 
 export function parseCollectionConfig(config, C) {
   if (!isPlainObject(config)) {
@@ -59,8 +71,9 @@ export function parseCollectionConfig(config, C) {
   }
   const maxElements = config.maxElements === undefined ? 0
     : intIn(config.maxElements, 1, 0xFFFFFFFF, 'createCollection: maxElements');
+  const budget = budgetBytes(config.memoryBudgetMB, 'createCollection');
   return {
-    dim, metric, kind, idKind, maxElements,
+    dim, metric, kind, idKind, maxElements, budget,
     c: {
       dim, metric: C.metrics[METRICS[metric]], kind: C.kinds[kind === 'flat' ? 'FLAT' : 'HNSW'],
       m, efConstruction: efC, ef, seedLo, seedHi,

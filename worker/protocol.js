@@ -14,13 +14,13 @@
 // Messages (args -> result). `db` and `col` are handles a session hands out; a handle is only
 // meaningful to the session that made it.
 //   open              { simd?, wasmModule }                 -> { implementation, limits }
-//   createDatabase    { path? }                             -> { db, path }
+//   createDatabase    { path?, budget? }                    -> { db, path }   (budget: memoryBudgetMB in bytes)
 //   closeDatabase     { db }                                -> null
 //   createCollection  { db, name, config }                  -> Info
 //   getCollection     { db, name, maxElements? }            -> Info | null (none of that name)
 //   listCollections   { db }                                -> string[]
 //   deleteCollection  { db, name }                          -> boolean (whether there was one)
-//   openCollection    { source: path|Uint8Array, readOnly, create?, ef?, followMs }    -> Info
+//   openCollection    { source: path|Uint8Array, readOnly, create?, ef?, followMs, budget? } -> Info
 //   openReplica       { path? | bytes?, name, ef? }         -> Info   (read-only; follows 'apply')
 //   restoreCollection { db, name, bytes }                   -> Info   (a pool's new writer takes over an image)
 //   end               {}                                    -> null   (drop the session's own engine reference)

@@ -189,6 +189,7 @@ export class Session {
   #info(s) {
     return {
       col: s.handle, name: s.name, dim: s.dim, metric: s.metric, readOnly: s.readOnly, path: s.path, impl: s.impl,
+      budget: C.budgetOf(s),
       epoch: s.store ? this.engine.storeInfo(s.store).epoch : 0,
     };
   }
@@ -223,7 +224,7 @@ export class Session {
       retain(this.engine);
       const d = {
         handle: ++this.#seq, dir, N, fsb, cache, cols: new Map(), opening: new Map(), deleting: new Map(), closed: false,
-        readOnly: a.readOnly === true && dir !== null, followMs: a.followMs ?? 0,
+        readOnly: a.readOnly === true && dir !== null, followMs: a.followMs ?? 0, budget: a.budget ?? 0,
       };
       this.#dbs.set(d.handle, d);
       return { db: d.handle, path: fsb ? fsb.path : dir, backend: fsb ? fsb.kind : dir ? 'node' : 'memory' };
@@ -241,7 +242,7 @@ export class Session {
         throw einval(`createCollection: collection '${name}' already exists; use getCollection('${name}') or deleteCollection it first`);
       }
       const cfg = parseCollectionConfig(a.config, this.engine.C);
-      const withCap = (s) => { s.maxElements ||= cfg.maxElements; return s; };
+      const withCap = (s) => { s.maxElements ||= cfg.maxElements; s.budget = cfg.budget; return s; };
       if (d.fsb) {
         return this.#openIn(d, name, async () => withCap(await this.#fsbState(d, name, { readOnly: false, createCfg: cfg.c, mustCreate: true }, cfg.idKind, cfg.maxElements)));
       }
@@ -277,6 +278,8 @@ export class Session {
       }
       const s = indexCollection(this.engine, this.impl, cfg, name);
       s.maxElements = cfg.maxElements;
+      s.budget = cfg.budget;
+      s.db = d;
       s.detach = this.#detacher(d, name);
       d.cols.set(name, s);
       return this.#adoptState(s);
@@ -341,7 +344,11 @@ export class Session {
     },
 
     // ---- single stores ----
-    openCollection: async (a) => this.#adoptState(await this.#openStore(a)),
+    openCollection: async (a) => {
+      const s = await this.#openStore(a);
+      s.budget = a.budget ?? 0;
+      return this.#adoptState(s);
+    },
     openReplica: async (a) => {
       let s;
       if (a.path !== undefined) {
@@ -474,6 +481,7 @@ export class Session {
         throw new VecliteError('ECLOSED', 'the database was closed while the collection opened');
       }
       d.cols.set(name, s);
+      s.db = d; // its database's memory budget covers it
       return this.#adoptState(s);
     })();
     d.opening.set(name, p);
