@@ -70,10 +70,12 @@ export class Session {
    */
   async #write(a, fn, change = {}) {
     const s0 = this.#col(a);
-    if (!s0.fsb) return this.#writeNow(s0, fn, change);
-    // A browser store's writes run one at a time, each to its end (durable, cached, noticed): an
-    // asynchronous device must not have a commit in flight while the next write — a compaction
-    // that switches devices, a hybrid cache update that reads rows back — runs.
+    // A collection's writes run one at a time, each to its end (durable, cached, noticed, and
+    // compacted if it asks for it): an asynchronous device must not have a commit in flight while
+    // the next write — a compaction that switches devices, a hybrid cache update that reads rows
+    // back — runs, and a file compaction awaits its lock claim with the store already on the
+    // compacted image: a write, close or delete let in there would commit to, or close, a file
+    // that never takes the name (#quiesce).
     const prev = s0.writeTurn ?? Promise.resolve();
     let done;
     s0.writeTurn = new Promise((r) => { done = r; });
@@ -83,6 +85,11 @@ export class Session {
     } finally {
       done();
     }
+  }
+
+  /** Wait until the writes queued on s so far have run to their end (see #write). */
+  async #quiesce(s) {
+    if (s.writeTurn) await s.writeTurn;
   }
 
   async #writeNow(s, fn, change) {
@@ -327,6 +334,7 @@ export class Session {
       if (!d || d.closed) return null;
       d.closed = true;
       await Promise.allSettled([...d.opening.values(), ...d.deleting.values()]);
+      await Promise.all([...d.cols.values()].map((s) => this.#quiesce(s)));
       let first = null;
       for (const s of d.cols.values()) {
         const err = release(s, 'the database is closed; create a new one with createDatabase()');
@@ -406,6 +414,7 @@ export class Session {
     close: async (a) => {
       const s = this.#cols.get(a.col);
       if (!s) throw new VecliteError('EINVAL', 'not a veclite Collection of this session');
+      await this.#quiesce(s);
       try {
         return C.close(s, 'it was closed; open it again to use it');
       } finally {
@@ -504,6 +513,7 @@ export class Session {
     const s = d.cols.get(name);
     if (s) {
       d.cols.delete(name);
+      await this.#quiesce(s);
       release(s, `collection '${name}' was deleted`);
     }
     if (d.fsb) {

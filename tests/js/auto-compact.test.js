@@ -166,3 +166,47 @@ test('a compaction that fails leaves the write committed, is reported in status(
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// An in-thread file compaction awaits its lock claim after the store has moved onto the
+// compacted image (idb/node-store.js compactFile). A write, close() or deleteCollection that got
+// in there used to commit to, or close, that image before it took the file's name: the write
+// resolved but was gone after a reopen, and <file>.compact.tmp stayed behind. The calls below are
+// sent while the delete that triggers the compaction is still running, after 0..40 microtask
+// turns, so some land inside that window whatever its exact position.
+for (const how of ['close()', 'db.close()', 'deleteCollection']) {
+  test(`writes and ${how} sent during an automatic compaction wait for it: nothing acknowledged is lost, nothing is left behind`, { timeout: 120_000 }, async () => {
+    const dir = tmpDir();
+    try {
+      const seed = path.join(dir, 'seed.rvf');
+      const col0 = await openCollection(seed, { create: FLAT });
+      await col0.insertBatch(Array.from({ length: 1000 }, (_, i) => row(i)));
+      await col0.close();
+      for (const turns of [0, 1, 2, 3, 4, 6, 8, 12, 20, 40]) {
+        const sub = path.join(dir, `t${turns}`);
+        fs.mkdirSync(sub);
+        const file = path.join(sub, 'c.rvf');
+        fs.copyFileSync(seed, file);
+        const db = how === 'close()' ? null : await createDatabase({ path: sub });
+        const col = db ? await db.getCollection('c') : await openCollection(file);
+        // 800 of 1,000 rows deleted: the file is far above its live size, so this write compacts
+        const del = col.delete(Array.from({ length: 800 }, (_, i) => i));
+        for (let k = 0; k < turns; k++) await null;
+        const ins = col.insert({ id: 5000, vector: BASE[0], metadata: { late: true } });
+        const end = how === 'close()' ? col.close() : how === 'db.close()' ? db.close() : db.deleteCollection('c');
+        const settled = await Promise.allSettled([del, ins, end]);
+        assert.deepEqual(settled.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled'],
+          `after ${turns} turns: ${settled.map((r) => r.reason?.message ?? 'ok').join(' | ')}`);
+        assert.deepEqual(fs.readdirSync(sub), how === 'deleteCollection' ? [] : ['c.rvf'], `after ${turns} turns: files left`);
+        if (how !== 'deleteCollection') {
+          const again = await openCollection(file, { readOnly: true });
+          assert.equal(await again.count(), 201, `after ${turns} turns: 200 rows kept + the insert`);
+          assert.deepEqual((await again.get(5000))?.metadata, { late: true }, `after ${turns} turns: the acknowledged insert`);
+          await again.close();
+        }
+        if (db && how === 'deleteCollection') await db.close();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
