@@ -87,6 +87,12 @@ export class Session {
     }
   }
 
+  /** The collection of a request once the writes queued on it so far have run to their end. */
+  async #settled(a) {
+    await this.#quiesce(this.#col(a));
+    return this.#col(a);
+  }
+
   /** Wait until the writes queued on s so far have run to their end (see #write). */
   async #quiesce(s) {
     if (s.writeTurn) await s.writeTurn;
@@ -395,8 +401,10 @@ export class Session {
     ids: (a) => C.ids(this.#col(a), a),
     count: (a) => { const s = this.#col(a); return s.engine.count(s.h); },
     stats: (a) => C.stats(this.#col(a)),
-    export: (a) => C.exportImage(this.#col(a)),
-    exportTo: (a) => C.exportTo(this.#col(a), a.path, a.overwrite === true),
+    // An export reads the store's device: not while a write (an automatic compaction) has the
+    // store on an image that has not taken the file's name yet (#write).
+    export: async (a) => C.exportImage(await this.#settled(a)),
+    exportTo: async (a) => C.exportTo(await this.#settled(a), a.path, a.overwrite === true),
     migrate: async (a) => (await import('./migrate.js')).migrate(this.engine, a),
     salvageRead: async (a) => {
       const N = await nodeBackend('recoverCollection');

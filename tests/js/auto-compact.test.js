@@ -167,6 +167,26 @@ test('a compaction that fails leaves the write committed, is reported in status(
   }
 });
 
+/** dir/seed.rvf with rows 0..999, closed. */
+async function seedFile(dir) {
+  const seed = path.join(dir, 'seed.rvf');
+  const col = await openCollection(seed, { create: FLAT });
+  await col.insertBatch(Array.from({ length: 1000 }, (_, i) => row(i)));
+  await col.close();
+  return seed;
+}
+
+/**
+ * Delete 800 of the seed's 1,000 rows (the file is then far above its live size, so this write
+ * compacts) and return, after `turns` microtask turns, its pending promise (in an array, so the
+ * caller's await does not wait for it).
+ */
+async function compactingDelete(col, turns) {
+  const del = col.delete(Array.from({ length: 800 }, (_, i) => i));
+  for (let k = 0; k < turns; k++) await null;
+  return [del];
+}
+
 // An in-thread file compaction awaits its lock claim after the store has moved onto the
 // compacted image (idb/node-store.js compactFile). A write, close() or deleteCollection that got
 // in there used to commit to, or close, that image before it took the file's name: the write
@@ -177,10 +197,7 @@ for (const how of ['close()', 'db.close()', 'deleteCollection']) {
   test(`writes and ${how} sent during an automatic compaction wait for it: nothing acknowledged is lost, nothing is left behind`, { timeout: 120_000 }, async () => {
     const dir = tmpDir();
     try {
-      const seed = path.join(dir, 'seed.rvf');
-      const col0 = await openCollection(seed, { create: FLAT });
-      await col0.insertBatch(Array.from({ length: 1000 }, (_, i) => row(i)));
-      await col0.close();
+      const seed = await seedFile(dir);
       for (const turns of [0, 1, 2, 3, 4, 6, 8, 12, 20, 40]) {
         const sub = path.join(dir, `t${turns}`);
         fs.mkdirSync(sub);
@@ -188,9 +205,7 @@ for (const how of ['close()', 'db.close()', 'deleteCollection']) {
         fs.copyFileSync(seed, file);
         const db = how === 'close()' ? null : await createDatabase({ path: sub });
         const col = db ? await db.getCollection('c') : await openCollection(file);
-        // 800 of 1,000 rows deleted: the file is far above its live size, so this write compacts
-        const del = col.delete(Array.from({ length: 800 }, (_, i) => i));
-        for (let k = 0; k < turns; k++) await null;
+        const [del] = await compactingDelete(col, turns);
         const ins = col.insert({ id: 5000, vector: BASE[0], metadata: { late: true } });
         const end = how === 'close()' ? col.close() : how === 'db.close()' ? db.close() : db.deleteCollection('c');
         const settled = await Promise.allSettled([del, ins, end]);
@@ -210,3 +225,30 @@ for (const how of ['close()', 'db.close()', 'deleteCollection']) {
     }
   });
 }
+
+// export()/exportTo() read the store's device; sent in the same window they used to read the
+// old file up to the compacted image's length and reject with ECORRUPT ("no longer holds the
+// commit this handle opened") on a healthy store.
+test('export() and exportTo() sent during an automatic compaction wait for it and give the compacted rows', { timeout: 120_000 }, async () => {
+  const dir = tmpDir();
+  try {
+    const seed = await seedFile(dir);
+    for (const turns of [0, 1, 2, 3, 4, 6, 8, 12, 20, 40]) {
+      const file = path.join(dir, `c${turns}.rvf`);
+      fs.copyFileSync(seed, file);
+      const col = await openCollection(file);
+      const [del] = await compactingDelete(col, turns);
+      const out = path.join(dir, `out${turns}.rvf`);
+      const [, bytes] = await Promise.all([del, col.export(), col.exportTo(out)]);
+      for (const src of [bytes, out]) {
+        const copy = await openCollection(src, typeof src === 'string' ? { readOnly: true } : {});
+        const n = await copy.count();
+        assert.ok(n === 200 || n === 1000, `after ${turns} turns: an export holds ${n} rows`);
+        await copy.close();
+      }
+      await col.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
