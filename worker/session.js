@@ -93,9 +93,15 @@ export class Session {
     return this.#col(a);
   }
 
-  /** Wait until the writes queued on s so far have run to their end (see #write). */
+  /**
+   * Wait until no write of s is queued or running (see #write): a write queued while we wait is
+   * waited for too, so the caller's next synchronous step (a release) follows every write.
+   */
   async #quiesce(s) {
-    if (s.writeTurn) await s.writeTurn;
+    for (let t; (t = s.writeTurn) !== undefined;) {
+      await t;
+      if (s.writeTurn === t) return;
+    }
   }
 
   async #writeNow(s, fn, change) {
