@@ -89,7 +89,8 @@ export class Session {
 
   /** The collection of a request once the writes queued on it so far have run to their end. */
   async #settled(a) {
-    await this.#quiesce(this.#col(a));
+    const s = this.#col(a);
+    if (s.writeTurn) await this.#quiesce(s);
     return this.#col(a);
   }
 
@@ -346,7 +347,7 @@ export class Session {
       if (!d || d.closed) return null;
       d.closed = true;
       await Promise.allSettled([...d.opening.values(), ...d.deleting.values()]);
-      await Promise.all([...d.cols.values()].map((s) => this.#quiesce(s)));
+      await Promise.all([...d.cols.values()].filter((s) => s.writeTurn).map((s) => this.#quiesce(s)));
       let first = null;
       for (const s of d.cols.values()) {
         const err = release(s, 'the database is closed; create a new one with createDatabase()');
@@ -428,7 +429,8 @@ export class Session {
     close: async (a) => {
       const s = this.#cols.get(a.col);
       if (!s) throw new VecliteError('EINVAL', 'not a veclite Collection of this session');
-      await this.#quiesce(s);
+      // (a state that never wrote closes at once: a read-only one's pending refresh gets ECLOSED)
+      if (s.writeTurn) await this.#quiesce(s);
       try {
         return C.close(s, 'it was closed; open it again to use it');
       } finally {
@@ -527,7 +529,7 @@ export class Session {
     const s = d.cols.get(name);
     if (s) {
       d.cols.delete(name);
-      await this.#quiesce(s);
+      if (s.writeTurn) await this.#quiesce(s);
       release(s, `collection '${name}' was deleted`);
     }
     if (d.fsb) {
