@@ -76,21 +76,25 @@ export class Session {
     // back — runs, and a file compaction awaits its lock claim with the store already on the
     // compacted image: a write, close or delete let in there would commit to, or close, a file
     // that never takes the name (#quiesce).
-    const prev = s0.writeTurn ?? Promise.resolve();
+    // With none queued or running the write starts at once, in this call (a read sent after it
+    // sees it, as before writes were queued).
+    const prev = s0.writeBusy ? s0.writeTurn : null;
     let done;
     s0.writeTurn = new Promise((r) => { done = r; });
-    await prev;
+    s0.writeBusy = (s0.writeBusy ?? 0) + 1;
     try {
+      if (prev) await prev;
       return await this.#writeNow(live(s0), fn, change);
     } finally {
+      s0.writeBusy--;
       done();
     }
   }
 
-  /** The collection of a request once the writes queued on it so far have run to their end. */
+  /** The collection of a request once no write of it is queued or running. */
   async #settled(a) {
     const s = this.#col(a);
-    if (s.writeTurn) await this.#quiesce(s);
+    if (s.writeBusy) await this.#quiesce(s);
     return this.#col(a);
   }
 
@@ -99,10 +103,7 @@ export class Session {
    * waited for too, so the caller's next synchronous step (a release) follows every write.
    */
   async #quiesce(s) {
-    for (let t; (t = s.writeTurn) !== undefined;) {
-      await t;
-      if (s.writeTurn === t) return;
-    }
+    while (s.writeBusy) await s.writeTurn;
   }
 
   async #writeNow(s, fn, change) {
@@ -347,7 +348,7 @@ export class Session {
       if (!d || d.closed) return null;
       d.closed = true;
       await Promise.allSettled([...d.opening.values(), ...d.deleting.values()]);
-      await Promise.all([...d.cols.values()].filter((s) => s.writeTurn).map((s) => this.#quiesce(s)));
+      await Promise.all([...d.cols.values()].filter((s) => s.writeBusy).map((s) => this.#quiesce(s)));
       let first = null;
       for (const s of d.cols.values()) {
         const err = release(s, 'the database is closed; create a new one with createDatabase()');
@@ -429,8 +430,8 @@ export class Session {
     close: async (a) => {
       const s = this.#cols.get(a.col);
       if (!s) throw new VecliteError('EINVAL', 'not a veclite Collection of this session');
-      // (a state that never wrote closes at once: a read-only one's pending refresh gets ECLOSED)
-      if (s.writeTurn) await this.#quiesce(s);
+      // (with no write in flight it closes at once: a read-only handle's pending refresh gets ECLOSED)
+      if (s.writeBusy) await this.#quiesce(s);
       try {
         return C.close(s, 'it was closed; open it again to use it');
       } finally {
@@ -529,7 +530,7 @@ export class Session {
     const s = d.cols.get(name);
     if (s) {
       d.cols.delete(name);
-      if (s.writeTurn) await this.#quiesce(s);
+      if (s.writeBusy) await this.#quiesce(s);
       release(s, `collection '${name}' was deleted`);
     }
     if (d.fsb) {
