@@ -252,3 +252,22 @@ test('export() and exportTo() sent during an automatic compaction wait for it an
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// The queue behind the two tests above must not delay a write on an idle collection: a read sent
+// right after an unawaited write has always seen it in-thread.
+test('a read sent right after an unawaited write sees it', async () => {
+  const dir = tmpDir();
+  try {
+    const col = await openCollection(path.join(dir, 'c.rvf'), { create: FLAT });
+    const counts = [];
+    for (let i = 0; i < 5; i++) {
+      const w = col.insert(row(i));
+      counts.push(await col.count());
+      await w;
+    }
+    assert.deepEqual(counts, [1, 2, 3, 4, 5]);
+    await col.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
