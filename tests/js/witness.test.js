@@ -140,6 +140,7 @@ test('many sessions with tier merges, then compaction: the chain runs through al
   await col.close();
   let commits = 0;
   let live = 0;
+  let autos = 0; // automatic compactions (worker/collection.js AUTO_COMPACT): a witness each
   for (let s = 0; s < 6; s++) {
     col = await openCollection(file);
     // single-row commits: the tiered merge rewrites VEC segments as they go
@@ -147,11 +148,14 @@ test('many sessions with tier merges, then compaction: the chain runs through al
     if (s % 2) { assert.equal(await col.delete(s * 100), true); commits++; live--; }
     const v = await col.verify();
     assert.equal(v.ok, true, `session ${s}: ${v.problems.join('; ')}`);
+    autos += (await col.status()).autoCompaction.runs;
     await col.close();
     const c = checkChain(file, { why: `after session ${s}` });
     assert.equal(c.listed, 0);
-    assert.equal(c.actions.length, commits, `after session ${s}: one witness per data commit`);
+    assert.equal(c.actions.length, commits + autos, `after session ${s}: one witness per data commit and per automatic compaction`);
+    assert.equal(c.actions.filter((a) => /^compact:/.test(a)).length, autos, `after session ${s}: automatic compactions`);
   }
+  commits += autos;
   assert.equal(rvfNodeCount(file), live);
   col = await openCollection(file);
   await col.compact();
