@@ -70,19 +70,40 @@ export class Session {
    */
   async #write(a, fn, change = {}) {
     const s0 = this.#col(a);
-    if (!s0.fsb) return this.#writeNow(s0, fn, change);
-    // A browser store's writes run one at a time, each to its end (durable, cached, noticed): an
-    // asynchronous device must not have a commit in flight while the next write — a compaction
-    // that switches devices, a hybrid cache update that reads rows back — runs.
-    const prev = s0.writeTurn ?? Promise.resolve();
+    // A collection's writes run one at a time, each to its end (durable, cached, noticed, and
+    // compacted if it asks for it): an asynchronous device must not have a commit in flight while
+    // the next write — a compaction that switches devices, a hybrid cache update that reads rows
+    // back — runs, and a file compaction awaits its lock claim with the store already on the
+    // compacted image: a write, close or delete let in there would commit to, or close, a file
+    // that never takes the name (#quiesce).
+    // With none queued or running the write starts at once, in this call (a read sent after it
+    // sees it, as before writes were queued).
+    const prev = s0.writeBusy ? s0.writeTurn : null;
     let done;
     s0.writeTurn = new Promise((r) => { done = r; });
-    await prev;
+    s0.writeBusy = (s0.writeBusy ?? 0) + 1;
     try {
+      if (prev) await prev;
       return await this.#writeNow(live(s0), fn, change);
     } finally {
+      s0.writeBusy--;
       done();
     }
+  }
+
+  /** The collection of a request once no write of it is queued or running. */
+  async #settled(a) {
+    const s = this.#col(a);
+    if (s.writeBusy) await this.#quiesce(s);
+    return this.#col(a);
+  }
+
+  /**
+   * Wait until no write of s is queued or running (see #write): a write queued while we wait is
+   * waited for too, so the caller's next synchronous step (a release) follows every write.
+   */
+  async #quiesce(s) {
+    while (s.writeBusy) await s.writeTurn;
   }
 
   async #writeNow(s, fn, change) {
@@ -330,6 +351,7 @@ export class Session {
       if (!d || d.closed) return null;
       d.closed = true;
       await Promise.allSettled([...d.opening.values(), ...d.deleting.values()]);
+      await Promise.all([...d.cols.values()].filter((s) => s.writeBusy).map((s) => this.#quiesce(s)));
       let first = null;
       for (const s of d.cols.values()) {
         const err = release(s, 'the database is closed; create a new one with createDatabase()');
@@ -394,8 +416,10 @@ export class Session {
     ids: (a) => C.ids(this.#col(a), a),
     count: (a) => { const s = this.#col(a); return s.engine.count(s.h); },
     stats: (a) => C.stats(this.#col(a)),
-    export: (a) => C.exportImage(this.#col(a)),
-    exportTo: (a) => C.exportTo(this.#col(a), a.path, a.overwrite === true),
+    // An export reads the store's device: not while a write (an automatic compaction) has the
+    // store on an image that has not taken the file's name yet (#write).
+    export: async (a) => C.exportImage(await this.#settled(a)),
+    exportTo: async (a) => C.exportTo(await this.#settled(a), a.path, a.overwrite === true),
     migrate: async (a) => (await import('./migrate.js')).migrate(this.engine, a),
     salvageRead: async (a) => {
       const N = await nodeBackend('recoverCollection');
@@ -413,6 +437,8 @@ export class Session {
     close: async (a) => {
       const s = this.#cols.get(a.col);
       if (!s) throw new VecliteError('EINVAL', 'not a veclite Collection of this session');
+      // (with no write in flight it closes at once: a read-only handle's pending refresh gets ECLOSED)
+      if (s.writeBusy) await this.#quiesce(s);
       try {
         return C.close(s, 'it was closed; open it again to use it');
       } finally {
@@ -512,6 +538,7 @@ export class Session {
     const s = d.cols.get(name);
     if (s) {
       d.cols.delete(name);
+      if (s.writeBusy) await this.#quiesce(s);
       release(s, `collection '${name}' was deleted`);
     }
     if (d.fsb) {

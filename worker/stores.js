@@ -414,6 +414,10 @@ export function adoptConfig(s) {
  */
 export function release(s, why) {
   if (!s.h) return null;
+  // A following read-only state stops polling its file however it is released (its close, its
+  // database's close, a delete), not only through close().
+  s.stopFollow?.();
+  s.stopFollow = null;
   let err = null;
   if (s.store) {
     if (s.lock && s.dev && !s.lockLost && !s.poisoned) {

@@ -166,3 +166,108 @@ test('a compaction that fails leaves the write committed, is reported in status(
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** dir/seed.rvf with rows 0..999, closed. */
+async function seedFile(dir) {
+  const seed = path.join(dir, 'seed.rvf');
+  const col = await openCollection(seed, { create: FLAT });
+  await col.insertBatch(Array.from({ length: 1000 }, (_, i) => row(i)));
+  await col.close();
+  return seed;
+}
+
+/**
+ * Delete 800 of the seed's 1,000 rows (the file is then far above its live size, so this write
+ * compacts) and return, after `turns` microtask turns, its pending promise (in an array, so the
+ * caller's await does not wait for it).
+ */
+async function compactingDelete(col, turns) {
+  const del = col.delete(Array.from({ length: 800 }, (_, i) => i));
+  for (let k = 0; k < turns; k++) await null;
+  return [del];
+}
+
+// An in-thread file compaction awaits its lock claim after the store has moved onto the
+// compacted image (idb/node-store.js compactFile). A write, close() or deleteCollection that got
+// in there used to commit to, or close, that image before it took the file's name: the write
+// resolved but was gone after a reopen, and <file>.compact.tmp stayed behind. The calls below are
+// sent while the delete that triggers the compaction is still running, after 0..40 microtask
+// turns, so some land inside that window whatever its exact position.
+for (const how of ['close()', 'db.close()', 'deleteCollection']) {
+  test(`writes and ${how} sent during an automatic compaction wait for it: nothing acknowledged is lost, nothing is left behind`, { timeout: 120_000 }, async () => {
+    const dir = tmpDir();
+    try {
+      const seed = await seedFile(dir);
+      for (const turns of [0, 1, 2, 3, 4, 6, 8, 12, 20, 40]) {
+        const sub = path.join(dir, `t${turns}`);
+        fs.mkdirSync(sub);
+        const file = path.join(sub, 'c.rvf');
+        fs.copyFileSync(seed, file);
+        const db = how === 'close()' ? null : await createDatabase({ path: sub });
+        const col = db ? await db.getCollection('c') : await openCollection(file);
+        const [del] = await compactingDelete(col, turns);
+        const ins = col.insert({ id: 5000, vector: BASE[0], metadata: { late: true } });
+        const end = how === 'close()' ? col.close() : how === 'db.close()' ? db.close() : db.deleteCollection('c');
+        const settled = await Promise.allSettled([del, ins, end]);
+        assert.deepEqual(settled.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled'],
+          `after ${turns} turns: ${settled.map((r) => r.reason?.message ?? 'ok').join(' | ')}`);
+        assert.deepEqual(fs.readdirSync(sub), how === 'deleteCollection' ? [] : ['c.rvf'], `after ${turns} turns: files left`);
+        if (how !== 'deleteCollection') {
+          const again = await openCollection(file, { readOnly: true });
+          assert.equal(await again.count(), 201, `after ${turns} turns: 200 rows kept + the insert`);
+          assert.deepEqual((await again.get(5000))?.metadata, { late: true }, `after ${turns} turns: the acknowledged insert`);
+          await again.close();
+        }
+        if (db && how === 'deleteCollection') await db.close();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+// export()/exportTo() read the store's device; sent in the same window they used to read the
+// old file up to the compacted image's length and reject with ECORRUPT ("no longer holds the
+// commit this handle opened") on a healthy store.
+test('export() and exportTo() sent during an automatic compaction wait for it and give the compacted rows', { timeout: 120_000 }, async () => {
+  const dir = tmpDir();
+  try {
+    const seed = await seedFile(dir);
+    for (const turns of [0, 1, 2, 3, 4, 6, 8, 12, 20, 40]) {
+      const file = path.join(dir, `c${turns}.rvf`);
+      fs.copyFileSync(seed, file);
+      const col = await openCollection(file);
+      const [del] = await compactingDelete(col, turns);
+      const out = path.join(dir, `out${turns}.rvf`);
+      const [, bytes] = await Promise.all([del, col.export(), col.exportTo(out)]);
+      for (const src of [bytes, out]) {
+        const copy = await openCollection(src, typeof src === 'string' ? { readOnly: true } : {});
+        const n = await copy.count();
+        assert.ok(n === 200 || n === 1000, `after ${turns} turns: an export holds ${n} rows`);
+        await copy.close();
+      }
+      await col.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// The queue behind the two tests above must not delay a write on an idle collection: a read sent
+// right after an unawaited write has always seen it in-thread.
+test('a read sent right after an unawaited write sees it', async () => {
+  const dir = tmpDir();
+  try {
+    const col = await openCollection(path.join(dir, 'c.rvf'), { create: FLAT });
+    const counts = [];
+    for (let i = 0; i < 5; i++) {
+      const w = col.insert(row(i));
+      counts.push(await col.count());
+      await w;
+    }
+    assert.deepEqual(counts, [1, 2, 3, 4, 5]);
+    await col.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

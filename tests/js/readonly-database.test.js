@@ -198,3 +198,30 @@ test('bad combinations are EINVAL with the reason; a missing folder is ENOTFOUND
   await rw.close();
   await ro.close();
 });
+
+// db.close() released its collections without stopping their follow timers: each kept stat-ing
+// its file every intervalMs for the rest of the process (unref()ed, so nothing showed).
+test('db.close() stops the follow timers of its collections', async () => {
+  const dir = freshDir();
+  await seed(dir);
+  const file = path.join(dir, 'a.rvf');
+  const real = fs.statSync;
+  let stats = 0;
+  fs.statSync = function statSync(p, ...rest) {
+    if (String(p) === file) stats++;
+    return real.call(this, p, ...rest);
+  };
+  try {
+    const db = await createDatabase({ path: dir, readOnly: true, follow: { intervalMs: 5 } });
+    const a = await db.getCollection('a');
+    assert.equal(await a.count(), 20);
+    await new Promise((r) => setTimeout(r, 60));
+    assert.ok(stats > 0, 'the follower polls the file while open');
+    await db.close();
+    stats = 0;
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(stats, 0, 'stat() calls on the file after db.close()');
+  } finally {
+    fs.statSync = real;
+  }
+});
