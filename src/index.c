@@ -537,8 +537,7 @@ static void flat_remove(vl_index *h, uint32_t node)
     uint32_t last = h->n - 1;
     set_node_meta(h, node, NULL, 0);
     if (node != last) {
-        memcpy(h->vecs + (size_t)node * h->dim, h->vecs + (size_t)last * h->dim,
-               h->dim * sizeof(float));
+        vl__vcopy(h->vecs + (size_t)node * h->dim, h->vecs + (size_t)last * h->dim, h->dim);
         if (h->inv_norm) h->inv_norm[node] = h->inv_norm[last];
         h->ids[node] = h->ids[last];
         h->dead[node] = h->dead[last];
@@ -591,7 +590,7 @@ static int reclaim(vl_index *h)
         if (d == VL_NO_NODE) continue;
         k++;
         if (d == i) continue;
-        memcpy(h->vecs + (size_t)d * h->dim, h->vecs + (size_t)i * h->dim, h->dim * sizeof(float));
+        vl__vcopy(h->vecs + (size_t)d * h->dim, h->vecs + (size_t)i * h->dim, h->dim);
         if (h->inv_norm) h->inv_norm[d] = h->inv_norm[i];
         h->ids[d] = h->ids[i];
         h->dead[d] = 0;
@@ -732,7 +731,7 @@ int vl_index_upsert(vl_index *h, uint32_t n, const uint64_t *ids, const float *v
             h->meta_len[node] = 0;
             vl_idmap_put(&h->map, ids[i], node);
         }
-        memmove(h->vecs + (size_t)node * h->dim, v, h->dim * sizeof(float));   /* v may be this row */
+        vl__vcopy(h->vecs + (size_t)node * h->dim, v, h->dim);   /* v may be this row */
         if (h->inv_norm) h->inv_norm[node] = inv;
         set_node_meta(h, node, rec, len);
         if (hnsw) {
@@ -871,7 +870,7 @@ int vl_index_get(const vl_index *h, const uint64_t *id, float *vec_out, const ui
     if (!h || !id) return VL_EINVAL;
     uint32_t node = vl_idmap_get(&h->map, *id);
     if (node == VL_NO_NODE) return VL_ENOTFOUND;
-    if (vec_out) memcpy(vec_out, h->vecs + (size_t)node * h->dim, h->dim * sizeof(float));
+    if (vec_out) vl__vcopy(vec_out, h->vecs + (size_t)node * h->dim, h->dim);
     if (meta) *meta = h->meta[node] ? h->meta[node] : empty_record;
     if (meta_len) *meta_len = h->meta_len[node];
     return VL_OK;
@@ -1249,6 +1248,12 @@ static int import_check(vl_index *h, const vl_graph *g, const uint64_t *ids, con
     return VL_OK;
 }
 
+float *vl__index_slots(vl_index *h, uint32_t n)
+{
+    if (!h || h->n != 0 || h->kind != VL_INDEX_HNSW || n == 0) return NULL;
+    return reserve_nodes(h, n) ? NULL : h->vecs;
+}
+
 int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const float *vecs,
                      const uint8_t *dead)
 {
@@ -1266,11 +1271,19 @@ int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const 
     if (rc) return rc;
     if (g->n == 0) return VL_OK;
     uint32_t n = g->n, live = 0;
+    /* in place: the caller filled the node slots (vl__index_slots); the
+     * reservation below then keeps them where they are (cap >= n already) */
+    int in_place = vecs == h->vecs && h->cap >= n;
+    if (reserve_nodes(h, n) || vl__hnsw_reserve(h, n)) goto nomem;
+    /* one pass over the vectors: checked (nothing is changed yet: h->n is 0)
+     * and their inverse norms kept */
     for (uint32_t i = 0; i < n; i++) {
-        if ((rc = check_vector(h, vecs + (size_t)i * h->dim, "imported vector", i, NULL))) return rc;
+        float inv = 1.0f;
+        if ((rc = check_vector(h, vecs + (size_t)i * h->dim, "imported vector", i, &inv))) return rc;
+        if (h->inv_norm) h->inv_norm[i] = inv;
         live += !dead[i];
     }
-    if (reserve_nodes(h, n) || vl_idmap_reserve(&h->map, live) || vl__hnsw_reserve(h, n)) goto nomem;
+    if (vl_idmap_reserve(&h->map, live)) goto nomem;
     for (uint32_t i = 0; i < n; i++) {
         h->upper[i] = NULL;
         if (g->level[i]) {
@@ -1282,11 +1295,7 @@ int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const 
         }
     }
     for (uint32_t i = 0; i < n; i++) {
-        const float *v = vecs + (size_t)i * h->dim;
-        float inv = 1.0f;
-        (void)check_vector(h, v, "imported vector", i, &inv);
-        memcpy(h->vecs + (size_t)i * h->dim, v, h->dim * sizeof(float));
-        if (h->inv_norm) h->inv_norm[i] = inv;
+        if (!in_place) vl__vcopy(h->vecs + (size_t)i * h->dim, vecs + (size_t)i * h->dim, h->dim);
         h->ids[i] = ids[i];
         h->dead[i] = dead[i];
         h->meta[i] = NULL;

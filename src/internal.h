@@ -15,6 +15,22 @@
 #include <math.h>
 #include "veclite.h"
 #include "dist.h"
+#include <string.h>
+
+/* Copy one vector (dst == src allowed, no other overlap). Emscripten 3.1.6's
+ * memcpy hands every copy of 512 bytes or more to JavaScript
+ * (emscripten_memcpy_big: a call out of WebAssembly per copy), and a
+ * 128-dimension f32 vector is exactly 512 bytes: pieces under that size
+ * keep vector copies inside WebAssembly. Natively it is plain memcpy. */
+static inline void vl__vcopy(float *dst, const float *src, uint32_t dim)
+{
+    if (dst == src) return;
+    uint8_t *d = (uint8_t *)dst;
+    const uint8_t *s = (const uint8_t *)src;
+    size_t n = (size_t)dim * sizeof(float);
+    for (; n > 256; n -= 256, d += 256, s += 256) memcpy(d, s, 256);
+    memcpy(d, s, n);
+}
 
 #define VL_MAX_LEVEL 31u          /* cap on random HNSW levels (p < 1e-14 for M=16) */
 #define VL_NO_NODE   UINT32_MAX
@@ -34,6 +50,9 @@ void  vl_mem_free(void *p);
 uint64_t vl__mem_live(void);
 uint64_t vl__mem_peak(void);
 void     vl__mem_peak_reset(void);
+/* A monotonic clock in nanoseconds (0 where there is none), for the cost
+ * figures an open reports (vl_store_status.open_*_us); never for behaviour. */
+uint64_t vl__clock_ns(void);
 /* Test hook: the next `n` allocations succeed, every later one fails
  * (returns NULL) until called again; n < 0 disables (the default). */
 void  vl__test_alloc_fail_after(int32_t n);
@@ -154,5 +173,11 @@ void vl__graph_free(vl_graph *g);
  * message in vl_errmsg), VL_ENOMEM. On error h is left empty. */
 int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const float *vecs,
                      const uint8_t *dead);
+/* The vector slots of the EMPTY HNSW index h, reserved for n nodes: node i's
+ * vector goes at [i*dim..]. A caller that fills them and passes the same
+ * pointer as vecs to vl__index_import has every vector copied once (from
+ * the file into its node). NULL when h is not an empty HNSW index, n is 0,
+ * or out of memory. The slots stay valid until h changes. */
+float *vl__index_slots(vl_index *h, uint32_t n);
 
 #endif /* VL_INTERNAL_H */

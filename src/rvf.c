@@ -611,9 +611,24 @@ int vl__rvf_dev_size(vl_rvf *h, uint64_t *out)
     return rc == VL_OK ? VL_OK : vl__rvf_fail(h, rc < 0 ? rc : VL_EIO, "device size() failed (%d)", rc);
 }
 
+uint32_t vl__rvf_crc(vl_rvf *h, uint32_t crc, const void *p, size_t n)
+{
+    uint64_t t = vl__clock_ns();
+    crc = vl_crc32(crc, p, n);
+    h->crc_ns += vl__clock_ns() - t;
+    return crc;
+}
+
+void vl_rvf_costs(const vl_rvf *h, uint64_t *read_ns, uint64_t *crc_ns)
+{
+    *read_ns = h->read_ns;
+    *crc_ns = h->crc_ns;
+}
+
 int vl__rvf_dev_read(vl_rvf *h, uint64_t off, void *buf, uint64_t len)
 {
     uint8_t *p = buf;
+    uint64_t t = vl__clock_ns();
     while (len) {
         uint32_t n = len > (1u << 30) ? (1u << 30) : (uint32_t)len;
         int rc = h->io->read(h->io->ctx, off, p, n);
@@ -622,6 +637,7 @@ int vl__rvf_dev_read(vl_rvf *h, uint64_t off, void *buf, uint64_t len)
                                 n, (unsigned long long)off, rc);
         off += n; p += n; len -= n;
     }
+    h->read_ns += vl__clock_ns() - t;
     return VL_OK;
 }
 
@@ -661,7 +677,7 @@ int vl__rvf_crc_range(vl_rvf *h, uint64_t off, uint64_t len, uint8_t *scratch, u
         uint32_t n = len > scap ? scap : (uint32_t)len;
         int rc = vl__rvf_dev_read(h, off, scratch, n);
         if (rc) return rc;
-        *crc = vl_crc32(*crc, scratch, n);
+        *crc = vl__rvf_crc(h, *crc, scratch, n);
         off += n; len -= n;
     }
     return VL_OK;
@@ -731,7 +747,7 @@ static int try_manifest(vl_rvf *h, uint64_t pos, uint64_t size, vl_rvf_header *h
                                 (unsigned long long)hd->payload_length);
     rc = vl__rvf_dev_read(h, pos + 64, p, hd->payload_length);
     if (rc) { vl_mem_free(p); return rc; }
-    if (!vl__rvf_hash_ok(hd->content_hash, vl_crc32(0, p, (size_t)hd->payload_length)) ||
+    if (!vl__rvf_hash_ok(hd->content_hash, vl__rvf_crc(h, 0, p, (size_t)hd->payload_length)) ||
         !manifest_parse(p, hd->payload_length, m)) {
         vl_mem_free(p);
         return 0;
@@ -867,7 +883,7 @@ int vl__rvf_vec_walk(vl_rvf *h, const dent *d, uint32_t k, row_visit fn, void *c
         uint32_t nr = count - r < batch ? count - r : batch;
         rc = vl__rvf_dev_read(h, off, buf, nr * rowsz);
         if (rc) goto out;
-        if (!skip_hash) crc = vl_crc32(crc, buf, (size_t)(nr * rowsz));
+        if (!skip_hash) crc = vl__rvf_crc(h, crc, buf, (size_t)(nr * rowsz));
         if (fn) {
             for (uint32_t i = 0; i < nr; i++) {
                 const uint8_t *row = buf + i * rowsz;
@@ -916,7 +932,7 @@ int vl__rvf_read_small(vl_rvf *h, const dent *d, uint32_t cap, uint8_t **out)
     uint8_t *p = vl_mem_alloc((size_t)d->plen);
     if (!p) return vl__rvf_fail(h, VL_ENOMEM, "out of memory reading segment %llu", (unsigned long long)d->seg_id);
     rc = vl__rvf_dev_read(h, d->offset + 64, p, d->plen);
-    if (!rc && !vl__rvf_hash_ok(hd.content_hash, vl_crc32(0, p, (size_t)d->plen)))
+    if (!rc && !vl__rvf_hash_ok(hd.content_hash, vl__rvf_crc(h, 0, p, (size_t)d->plen)))
         rc = vl__rvf_fail(h, VL_ECORRUPT, "segment %llu (type 0x%02x) at offset %llu: content hash mismatch",
                           (unsigned long long)d->seg_id, d->type, (unsigned long long)d->offset);
     if (rc) { vl_mem_free(p); return rc; }
@@ -959,7 +975,7 @@ int vl__rvf_tail_walk(vl_rvf *h, uint64_t size, uint32_t *kept, uint64_t *maxid)
         rc = vl__rvf_dev_read(h, pos + 64, p, plen);
         if (rc) { vl_mem_free(p); break; }
         int good = !hash_is_unset(hd.content_hash) &&
-                   vl__rvf_hash_ok(hd.content_hash, vl_crc32(0, p, (size_t)plen)) && rd32(p + 9) == plen - 45;
+                   vl__rvf_hash_ok(hd.content_hash, vl__rvf_crc(h, 0, p, (size_t)plen)) && rd32(p + 9) == plen - 45;
         if (good) vl_rvf_fold32_once(p, plen, h->wit_hash);
         vl_mem_free(p);
         if (!good) break;
@@ -1081,7 +1097,7 @@ int vl__rvf_find_head(vl_rvf *h, uint64_t *maxid)
                 goto out;
             }
             if ((rc = vl__rvf_dev_read(h, off + 64, p, plen))) goto out;
-            if (!vl__rvf_hash_ok(hd.content_hash, vl_crc32(0, p, (size_t)plen)) || rd32(p + 9) != plen - 45)
+            if (!vl__rvf_hash_ok(hd.content_hash, vl__rvf_crc(h, 0, p, (size_t)plen)) || rd32(p + 9) != plen - 45)
                 goto out;
             vl_rvf_fold32_once(p, plen, h->wit_hash);
             fallback = 0;
@@ -1285,6 +1301,18 @@ int vl_rvf_open(vl_io *io, vl_rvf **out, char *msg, uint32_t msg_cap)
 /* Scan                                                                    */
 /* ====================================================================== */
 
+/* The f32 components of a row at vec: in place on a little-endian host (the
+ * row sits 4-byte aligned in the walk's buffer: rows are 8 + 4*dim bytes
+ * from an allocation's start, plus the 8-byte id), else decoded into tmp. */
+static const float *row_floats(const uint8_t *vec, float *tmp, uint32_t dim)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (((uintptr_t)vec & 3) == 0) { (void)tmp; (void)dim; return (const float *)(const void *)vec; }
+#endif
+    for (uint32_t j = 0; j < dim; j++) tmp[j] = rdf(vec + 4 * (size_t)j);
+    return tmp;
+}
+
 typedef struct scan_ctx {
     vl_rvf_row_fn cb;
     void *ctx;
@@ -1298,8 +1326,7 @@ static int scan_row(vl_rvf *h, void *ctx, uint32_t k, uint32_t row, uint64_t id,
     if (ei == VL_NO_NODE) return 0;
     const entry *e = &h->ents[ei];
     if (e->seg != k || e->row != row || e->del_pos != NONE) return 0;
-    for (uint32_t j = 0; j < h->dim; j++) s->vec[j] = rdf(vec + 4 * (size_t)j);
-    return s->cb(s->ctx, id, s->vec);
+    return s->cb(s->ctx, id, row_floats(vec, s->vec, h->dim));
 }
 
 int vl_rvf_scan(vl_rvf *h, vl_rvf_row_fn cb, void *ctx)
@@ -1337,8 +1364,7 @@ static int scan_row_ex(vl_rvf *h, void *ctx, uint32_t k, uint32_t row, uint64_t 
     if (ei == VL_NO_NODE) return 0;
     const entry *e = &h->ents[ei];
     if (e->seg != k || e->row != row) return 0;
-    for (uint32_t j = 0; j < h->dim; j++) s->vec[j] = rdf(vec + 4 * (size_t)j);
-    return s->cb(s->ctx, id, s->vec, s->seg_offset, e->del_pos == NONE);
+    return s->cb(s->ctx, id, row_floats(vec, s->vec, h->dim), s->seg_offset, e->del_pos == NONE);
 }
 
 int vl_rvf_scan_ex(vl_rvf *h, vl_rvf_row_ex_fn cb, void *ctx)

@@ -503,7 +503,7 @@ int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_t id), v
             goto done;
         }
         for (uint32_t j = 0; j < nr; j++) {
-            memcpy(vv + (size_t)j * dim, vl__index_node_vec(h, rep[j]), dim * sizeof(float));
+            vl__vcopy(vv + (size_t)j * dim, vl__index_node_vec(h, rep[j]), dim);
             dd[j] = (uint8_t)vl__index_node_dead(h, rep[j]);
         }
         *vecs_out = vv;

@@ -292,3 +292,9 @@ int vl__meta_parse(const uint8_t *p, uint64_t len, vl_meta_head *hd, const vl_me
     if (rc || !cb) return rc;
     return walk(p, end, hd, cb, why, why_len);
 }
+
+int vl__meta_apply(const uint8_t *p, uint64_t len, const vl_meta_head *hd, const vl_meta_cb *cb,
+                   char *why, size_t why_len)
+{
+    return walk(p, len - 40, hd, cb, why, why_len);
+}

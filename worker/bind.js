@@ -898,7 +898,9 @@ export class Engine {
    * @returns {{ live: number, deleted: number, loaded: number, bytes: number,
    *   rowsInsertedOnOpen: number, metaGeneration: number, epoch: number, dim: number,
    *   metric: number, lineageDepth: number, dirCount: number, indexLoaded: boolean,
-   *   readOnly: boolean, graphDirty: boolean, fileId: string, parentId: string, parentHash: string }}
+   *   readOnly: boolean, graphDirty: boolean, fileId: string, parentId: string, parentHash: string,
+   *   openCost: { readMs: number, verifyMs: number, idMapMs: number, rowsMs: number, graphMs: number,
+   *     metadataMs: number, totalMs: number } }}
    */
   storeInfo(st) {
     const L = this.C.storeInfo;
@@ -915,6 +917,12 @@ export class Engine {
       indexLoaded: u32[b + L.index_loaded / 4] === 1, readOnly: u32[b + L.readonly / 4] === 1,
       graphDirty: u32[b + L.graph_dirty / 4] === 1,
       fileId: hex(L.file_id, 16), parentId: hex(L.parent_id, 16), parentHash: hex(L.parent_hash, 32),
+      openCost: {
+        readMs: u32[b + L.open_read_us / 4] / 1000, verifyMs: u32[b + L.open_verify_us / 4] / 1000,
+        idMapMs: u32[b + L.open_idmap_us / 4] / 1000, rowsMs: u32[b + L.open_rows_us / 4] / 1000,
+        graphMs: u32[b + L.open_graph_us / 4] / 1000, metadataMs: u32[b + L.open_meta_us / 4] / 1000,
+        totalMs: u32[b + L.open_total_us / 4] / 1000,
+      },
     };
   }
 
