@@ -1248,6 +1248,16 @@ static int import_check(vl_index *h, const vl_graph *g, const uint64_t *ids, con
     return VL_OK;
 }
 
+int vl__index_meta_adopt(vl_index *h, uint32_t node, const uint8_t *rec, uint32_t len)
+{
+    if (!h || node >= h->n || h->dead[node] || !rec || !len) return VL_EINVAL;
+    uint8_t *c = vl_mem_alloc(len);
+    if (!c) return VL_ENOMEM;
+    memcpy(c, rec, len);
+    set_node_meta(h, node, c, len);
+    return VL_OK;
+}
+
 float *vl__index_slots(vl_index *h, uint32_t n)
 {
     if (!h || h->n != 0 || h->kind != VL_INDEX_HNSW || n == 0) return NULL;
@@ -1255,7 +1265,7 @@ float *vl__index_slots(vl_index *h, uint32_t n)
 }
 
 int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const float *vecs,
-                     const uint8_t *dead)
+                     const uint8_t *dead, int decoded)
 {
     if (!h || !g || (g->n && (!ids || !vecs || !dead || !g->level || !g->off || !g->adj)))
         return VL_EINVAL;
@@ -1264,12 +1274,22 @@ int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const 
         vl__msg(h, "import: graph has M=%u/M0=%u, the index M=%u/M0=%u", g->M, g->M0, h->M, h->M0);
         return VL_EINVAL;
     }
-    uint32_t *stamp = vl_mem_calloc(g->n ? g->n : 1, sizeof *stamp);
-    if (!stamp) { vl__msg(h, "out of memory importing a graph"); return VL_ENOMEM; }
-    int rc = import_check(h, g, ids, dead, stamp);
-    vl_mem_free(stamp);
-    if (rc) return rc;
-    if (g->n == 0) return VL_OK;
+    int rc = VL_OK;
+    if (decoded) {                   /* vl__index_decode proved the graph invariants; the flags are ours */
+        for (uint32_t i = 0; i < g->n; i++)
+            if (dead[i] > 1) { vl__msg(h, "import: node %u dead flag %u", i, dead[i]); return VL_EINVAL; }
+    } else {
+        uint32_t *stamp = vl_mem_calloc(g->n ? g->n : 1, sizeof *stamp);
+        if (!stamp) { vl__msg(h, "out of memory importing a graph"); return VL_ENOMEM; }
+        rc = import_check(h, g, ids, dead, stamp);
+        vl_mem_free(stamp);
+        if (rc) return rc;
+    }
+    if (g->n == 0) {
+        if (g->entry == VL_NO_NODE) return VL_OK;
+        vl__msg(h, "import: empty graph with an entry point");
+        return VL_EINVAL;
+    }
     uint32_t n = g->n, live = 0;
     /* in place: the caller filled the node slots (vl__index_slots); the
      * reservation below then keeps them where they are (cap >= n already) */

@@ -169,10 +169,19 @@ void vl__graph_free(vl_graph *g);
  * counts <= M/M0, neighbours < n of sufficient level, no self links or
  * duplicates, entry on max_level); they are re-checked here, as are the
  * vectors (finite; non-zero under cosine) and that live ids are distinct.
+ * decoded: g is exactly what vl__index_decode returned, which checked the same
+ * graph invariants; they are not walked again (the dead flags still are).
  * Errors: VL_EINVAL (h not empty/HNSW, g->M != h's M, a check failed;
- * message in vl_errmsg), VL_ENOMEM. On error h is left empty. */
+ * message in vl_errmsg), VL_ENOMEM. On error h is left empty. Imported node
+ * i is node i of h. */
 int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const float *vecs,
-                     const uint8_t *dead);
+                     const uint8_t *dead, int decoded);
+/* Give live node `node` a copy of the record rec (len > 0 bytes) that the
+ * caller has already validated for h (vl__meta_validate): vl_index_set_meta
+ * without its per-call checks, id lookups and batch copies, for an open that
+ * applies one record per imported node. VL_EINVAL (bad node, dead, empty),
+ * VL_ENOMEM. */
+int vl__index_meta_adopt(vl_index *h, uint32_t node, const uint8_t *rec, uint32_t len);
 /* The vector slots of the EMPTY HNSW index h, reserved for n nodes: node i's
  * vector goes at [i*dim..]. A caller that fills them and passes the same
  * pointer as vecs to vl__index_import has every vector copied once (from

@@ -1186,7 +1186,7 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
     s->graph_dirty = 1;
     s->index_ok = hnsw;          /* the compacted file's INDEX covers all its rows */
     if (hnsw && index_like(s, &ni) == VL_OK) {
-        int ok = vl__index_import(ni, &g, gids, gvecs, gdead) == VL_OK;
+        int ok = vl__index_import(ni, &g, gids, gvecs, gdead, 0) == VL_OK;
         /* metadata of the live nodes */
         for (uint32_t j = 0; ok && j < g.n; j++) {
             if (gdead[j]) continue;
@@ -1697,23 +1697,22 @@ static int build_from_index(rowset *R, const vl_graph *g)
         ids[j] = R->gids[i];
         dead[j] = R->state[i] == 2;
     }
-    rc = vl__index_import(s->idx, gi, ids, R->slots, dead);
+    rc = vl__index_import(s->idx, gi, ids, R->slots, dead, gi == g);
     vl__store_open_mark(s, OPEN_GRAPH);
     if (rc == VL_EINVAL) {
         snprintf(s->index_note, sizeof s->index_note, "INDEX not used: %s", vl_errmsg(s->idx));
         goto out;
     }
     if (rc) { vl__store_msg(s, rc, "importing the graph: %s", vl_errmsg(s->idx)); goto out; }
-    /* metadata of the imported live rows */
+    /* metadata of the imported live rows (imported node j is node j; row_record validated it) */
     for (uint32_t j = 0; j < nout; j++) {
         if (dead[j]) continue;
         const uint8_t *rec;
         uint32_t len;
         if ((rc = row_record(R->L, ids[j], 0, &R->tmp, &rec, &len))) goto out;
         if (!len) continue;
-        uint32_t off[2] = { 0, len };
-        if ((rc = vl_index_set_meta(s->idx, 1, &ids[j], rec, off))) {
-            vl__store_msg(s, rc, "applying metadata: %s", vl_errmsg(s->idx));
+        if ((rc = vl__index_meta_adopt(s->idx, j, rec, len))) {
+            vl__store_msg(s, rc, "applying metadata of id %llu", (unsigned long long)ids[j]);
             goto out;
         }
     }
