@@ -57,10 +57,11 @@ export function loadNode() {
   }
   if (!loading) {
     loading = (async () => {
-      const [fs, path, crypto, dev, lock] = await Promise.all([
+      const [fs, path, crypto, dev, lock, zlib] = await Promise.all([
         import('node:fs'), import('node:path'), import('node:crypto'),
-        import('./node-file.js'), import('./lock-file.js'),
+        import('./node-file.js'), import('./lock-file.js'), import('node:zlib'),
       ]);
+      dev.useCrc32((zlib.default ?? zlib).crc32); // devices hash what they read (where Node has it)
       return { fs: fs.default ?? fs, path: path.default ?? path, crypto: crypto.default ?? crypto, dev, lock };
     })();
     loading.catch(() => { loading = null; });

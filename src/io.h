@@ -34,6 +34,10 @@ struct vl_io {
     int (*truncate)(void *ctx, uint64_t size);
     int (*sync)(void *ctx);
     void (*close)(void *ctx);   /* may be NULL */
+    /* May be NULL. read(), and *crc advanced over the bytes read (CRC-32/IEEE
+     * chained as zlib's crc32(crc, buf, len)): a device with a faster hash
+     * than the core's (Node's zlib) verifies the very bytes it put in buf. */
+    int (*read_crc)(void *ctx, uint64_t off, void *buf, uint32_t len, uint32_t *crc);
 };
 
 /* Memory device. The device owns a growable buffer.

@@ -641,6 +641,20 @@ int vl__rvf_dev_read(vl_rvf *h, uint64_t off, void *buf, uint64_t len)
     return VL_OK;
 }
 
+int vl__rvf_dev_read_crc(vl_rvf *h, uint64_t off, void *buf, uint32_t len, uint32_t *crc)
+{
+    if (!h->io->read_crc) {
+        int rc = vl__rvf_dev_read(h, off, buf, len);
+        if (!rc) *crc = vl__rvf_crc(h, *crc, buf, len);
+        return rc;
+    }
+    uint64_t t = vl__clock_ns();
+    int rc = h->io->read_crc(h->io->ctx, off, buf, len, crc);
+    h->read_ns += vl__clock_ns() - t;
+    return rc == VL_OK ? VL_OK : vl__rvf_fail(h, rc < 0 ? rc : VL_EIO, "device read of %u bytes at offset %llu failed (%d)",
+                                              len, (unsigned long long)off, rc);
+}
+
 /* Append; any failure poisons the handle (the device may hold a torn tail). */
 int vl__rvf_dev_append(vl_rvf *h, const void *buf, uint64_t len)
 {
@@ -675,9 +689,8 @@ int vl__rvf_crc_range(vl_rvf *h, uint64_t off, uint64_t len, uint8_t *scratch, u
 {
     while (len) {
         uint32_t n = len > scap ? scap : (uint32_t)len;
-        int rc = vl__rvf_dev_read(h, off, scratch, n);
+        int rc = vl__rvf_dev_read_crc(h, off, scratch, n, crc);
         if (rc) return rc;
-        *crc = vl__rvf_crc(h, *crc, scratch, n);
         off += n; len -= n;
     }
     return VL_OK;
@@ -881,9 +894,8 @@ int vl__rvf_vec_walk(vl_rvf *h, const dent *d, uint32_t k, row_visit fn, void *c
     uint64_t off = d->offset + 64 + 6;
     for (uint32_t r = 0; r < count;) {
         uint32_t nr = count - r < batch ? count - r : batch;
-        rc = vl__rvf_dev_read(h, off, buf, nr * rowsz);
+        rc = skip_hash ? vl__rvf_dev_read(h, off, buf, nr * rowsz) : vl__rvf_dev_read_crc(h, off, buf, nr * rowsz, &crc);
         if (rc) goto out;
-        if (!skip_hash) crc = vl__rvf_crc(h, crc, buf, (size_t)(nr * rowsz));
         if (fn) {
             for (uint32_t i = 0; i < nr; i++) {
                 const uint8_t *row = buf + i * rowsz;
@@ -931,8 +943,9 @@ int vl__rvf_read_small(vl_rvf *h, const dent *d, uint32_t cap, uint8_t **out)
                             (unsigned long long)d->offset, (unsigned long long)d->plen, cap, d->type);
     uint8_t *p = vl_mem_alloc((size_t)d->plen);
     if (!p) return vl__rvf_fail(h, VL_ENOMEM, "out of memory reading segment %llu", (unsigned long long)d->seg_id);
-    rc = vl__rvf_dev_read(h, d->offset + 64, p, d->plen);
-    if (!rc && !vl__rvf_hash_ok(hd.content_hash, vl__rvf_crc(h, 0, p, (size_t)d->plen)))
+    uint32_t crc = 0;
+    rc = vl__rvf_dev_read_crc(h, d->offset + 64, p, (uint32_t)d->plen, &crc);
+    if (!rc && !vl__rvf_hash_ok(hd.content_hash, crc))
         rc = vl__rvf_fail(h, VL_ECORRUPT, "segment %llu (type 0x%02x) at offset %llu: content hash mismatch",
                           (unsigned long long)d->seg_id, d->type, (unsigned long long)d->offset);
     if (rc) { vl_mem_free(p); return rc; }

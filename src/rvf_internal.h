@@ -104,6 +104,10 @@ typedef struct mview {
     const uint8_t *dirp, *delp, *fidi;   /* fidi points past the marker (68 bytes) */
 } mview;
 
+/* Read len bytes at off into buf and advance *crc over them (the device's
+ * read_crc when it has one, else a read and vl_crc32); time goes to read_ns
+ * (a device that hashes while it reads reports both as reading). */
+int vl__rvf_dev_read_crc(vl_rvf *h, uint64_t off, void *buf, uint32_t len, uint32_t *crc);
 /* vl_crc32 of a payload, its time added to h->crc_ns. */
 uint32_t vl__rvf_crc(vl_rvf *h, uint32_t crc, const void *p, size_t n);
 

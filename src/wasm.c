@@ -431,6 +431,18 @@ EM_JS(int, vl_js_dev_sync, (int handle), {
     } catch (e) { Module["vlDeviceError"] = e; return -10; }
 });
 
+/* read() of a device that also hashes (has_crc at vl__wasm_io_js_new):
+ * readCrc(off, dst, crc) -> the CRC-32 of dst chained from crc (0..2^32-1),
+ * or a negative rc. */
+EM_JS(double, vl_js_dev_read_crc, (int handle, double off, uint8_t *ptr, uint32_t len, double crc), {
+    try {
+        var m = Module["vlDevices"], d = m && m.get(handle);
+        if (!d) return -10;
+        var r = d.readCrc(off, HEAPU8.subarray(ptr >>> 0, (ptr >>> 0) + (len >>> 0)), crc);
+        return (typeof r === "number" && r === Math.floor(r) && r >= -12 && r <= 4294967295) ? r : -10;
+    } catch (e) { Module["vlDeviceError"] = e; return -10; }
+});
+
 typedef struct js_dev {
     vl_io io;          /* first: the vl_io pointer is the device pointer */
     int32_t handle;
@@ -439,6 +451,14 @@ typedef struct js_dev {
 static int js_read(void *ctx, uint64_t off, void *buf, uint32_t len)
 {
     return vl_js_dev_read(((js_dev *)ctx)->handle, (double)off, buf, len);
+}
+
+static int js_read_crc(void *ctx, uint64_t off, void *buf, uint32_t len, uint32_t *crc)
+{
+    double r = vl_js_dev_read_crc(((js_dev *)ctx)->handle, (double)off, buf, len, (double)*crc);
+    if (r < 0) return (int)r;
+    *crc = (uint32_t)r;
+    return VL_OK;
 }
 
 static int js_append(void *ctx, const void *buf, uint32_t len)
@@ -462,10 +482,11 @@ static int js_truncate(void *ctx, uint64_t size)
 
 static int js_sync(void *ctx) { return vl_js_dev_sync(((js_dev *)ctx)->handle); }
 
-/* A vl_io calling the JS device registered under `handle` (see above).
- * NULL when out of memory. Free with vl__wasm_io_js_free (the JS device
- * itself is the binding's to close). */
-VL_WASM_EXPORT vl_io *vl__wasm_io_js_new(int32_t handle)
+/* A vl_io calling the JS device registered under `handle` (see above);
+ * has_crc: the device has readCrc (vl_io.read_crc). NULL when out of
+ * memory. Free with vl__wasm_io_js_free (the JS device itself is the
+ * binding's to close). */
+VL_WASM_EXPORT vl_io *vl__wasm_io_js_new(int32_t handle, int32_t has_crc)
 {
     js_dev *d = calloc(1, sizeof *d);
     if (!d) return NULL;
@@ -477,6 +498,7 @@ VL_WASM_EXPORT vl_io *vl__wasm_io_js_new(int32_t handle)
     d->io.truncate = js_truncate;
     d->io.sync = js_sync;
     d->io.close = NULL;
+    d->io.read_crc = has_crc ? js_read_crc : NULL;
     return &d->io;
 }
 

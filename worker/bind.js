@@ -604,14 +604,17 @@ export class Engine {
       M.vlDeviceError = e;
       return e?.code === 'EREADONLY' ? E.EREADONLY : E.EIO;
     };
+    // A device with crc32(bytes, crc) (idb/node-file.js over Node's zlib) hashes what it reads.
+    const crc = typeof dev.crc32 === 'function' && dev.hashes === true;
     M.vlDevices.set(handle, {
       read(off, dst) { try { dev.read(off, dst); return 0; } catch (e) { return fail(e); } },
+      readCrc(off, dst, c) { try { dev.read(off, dst); return dev.crc32(dst, c) >>> 0; } catch (e) { return fail(e); } },
       append(src) { try { dev.append(src); return 0; } catch (e) { return fail(e); } },
       size() { try { return dev.size(); } catch (e) { return fail(e); } },
       truncate(n) { try { dev.truncate(n); return 0; } catch (e) { return fail(e); } },
       sync() { try { dev.sync(); return 0; } catch (e) { return fail(e); } },
     });
-    const io = M._vl__wasm_io_js_new(handle) >>> 0;
+    const io = M._vl__wasm_io_js_new(handle, crc ? 1 : 0) >>> 0;
     if (!io) {
       M.vlDevices.delete(handle);
       throw new VecliteError('EBUDGET', 'cannot allocate a storage device: the WebAssembly heap is exhausted');
