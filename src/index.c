@@ -389,6 +389,10 @@ int vl__hnsw_reserve(vl_index *h, uint32_t total_nodes)
 static int check_vector(vl_index *h, const float *v, const char *what, uint32_t row,
                         float *inv_out)
 {
+    if (h->metric != VL_METRIC_COSINE && vl__all_finite(v, h->dim)) {   /* no norm needed */
+        if (inv_out) *inv_out = 1.0f;
+        return VL_OK;
+    }
     double ss = 0.0;
     for (uint32_t j = 0; j < h->dim; j++) {
         float x = v[j];

@@ -17,6 +17,20 @@
 #include "dist.h"
 #include <string.h>
 
+/* 1 if every component is finite (no NaN, no infinity). The test is on the
+ * exponent bits with integer ORs, which have no order to keep: the loop
+ * vectorises and has no floating-point dependency chain. */
+static inline int vl__all_finite(const float *v, uint32_t dim)
+{
+    uint32_t bad = 0;
+    for (uint32_t j = 0; j < dim; j++) {
+        uint32_t u;
+        memcpy(&u, &v[j], 4);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return !bad;
+}
+
 /* Copy one vector (dst == src allowed, no other overlap). Emscripten 3.1.6's
  * memcpy hands every copy of 512 bytes or more to JavaScript
  * (emscripten_memcpy_big: a call out of WebAssembly per copy), and a

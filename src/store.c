@@ -1558,13 +1558,14 @@ typedef struct rowset {
 
 static int row_ok(const rowset *R, const float *v)
 {
+    if (R->metric != VL_METRIC_COSINE) return vl__all_finite(v, R->dim);
     double ss = 0;
     for (uint32_t j = 0; j < R->dim; j++) {
         if (!(v[j] - v[j] == 0.0f)) return 0;
         ss += (double)v[j] * v[j];
     }
     float inv = (float)(1.0 / sqrt(ss));
-    return R->metric != VL_METRIC_COSINE || (ss > 0.0 && inv > 0.f && isfinite(inv));
+    return ss > 0.0 && inv > 0.f && isfinite(inv);
 }
 
 static int chunk_flush(rowset *R)
