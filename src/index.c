@@ -1262,6 +1262,35 @@ int vl__index_meta_adopt(vl_index *h, uint32_t node, const uint8_t *rec, uint32_
     return VL_OK;
 }
 
+/* Node i of an import: its vector (vecs NULL: already in its slot), id,
+ * flags and links (h->upper[i] allocated). Its own function, called per
+ * node, so a WebAssembly engine optimises it within the first nodes (an
+ * engine optimises functions between calls, never the loop that is running). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static void import_node(vl_index *h, const vl_graph *g, uint32_t i, const uint64_t *ids, const float *vecs,
+                        const uint8_t *dead)
+{
+    if (vecs) vl__vcopy(h->vecs + (size_t)i * h->dim, vecs + (size_t)i * h->dim, h->dim);
+    h->ids[i] = ids[i];
+    h->dead[i] = dead[i];
+    h->meta[i] = NULL;
+    h->meta_len[i] = 0;
+    h->level[i] = g->level[i];
+    if (g->level[i]) h->upper_bytes += (uint64_t)g->level[i] * (h->M + 1) * sizeof(uint32_t);
+    uint32_t p = g->off[i];
+    for (uint32_t l = 0; l <= g->level[i]; l++) {
+        uint32_t cnt = g->adj[p];
+        uint32_t *dst = l == 0 ? h->links0 + (size_t)i * (h->M0 + 1)
+                               : h->upper[i] + (size_t)(l - 1) * (h->M + 1);
+        memcpy(dst, g->adj + p, (size_t)(cnt + 1) * sizeof(uint32_t));
+        p += cnt + 1;
+    }
+    h->n++;
+    vl__cols_set_node(h, i);
+}
+
 float *vl__index_slots(vl_index *h, uint32_t n)
 {
     if (!h || h->n != 0 || h->kind != VL_INDEX_HNSW || n == 0) return NULL;
@@ -1319,23 +1348,7 @@ int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const 
         }
     }
     for (uint32_t i = 0; i < n; i++) {
-        if (!in_place) vl__vcopy(h->vecs + (size_t)i * h->dim, vecs + (size_t)i * h->dim, h->dim);
-        h->ids[i] = ids[i];
-        h->dead[i] = dead[i];
-        h->meta[i] = NULL;
-        h->meta_len[i] = 0;
-        h->level[i] = g->level[i];
-        if (g->level[i]) h->upper_bytes += (uint64_t)g->level[i] * (h->M + 1) * sizeof(uint32_t);
-        uint32_t p = g->off[i];
-        for (uint32_t l = 0; l <= g->level[i]; l++) {
-            uint32_t cnt = g->adj[p];
-            uint32_t *dst = l == 0 ? h->links0 + (size_t)i * (h->M0 + 1)
-                                   : h->upper[i] + (size_t)(l - 1) * (h->M + 1);
-            memcpy(dst, g->adj + p, (size_t)(cnt + 1) * sizeof(uint32_t));
-            p += cnt + 1;
-        }
-        h->n++;
-        vl__cols_set_node(h, i);
+        import_node(h, g, i, ids, in_place ? NULL : vecs, dead);
         if (!dead[i]) {
             if (vl_idmap_get(&h->map, ids[i]) != VL_NO_NODE) {
                 vl__msg(h, "import: live id %llu appears twice", (unsigned long long)ids[i]);

@@ -196,6 +196,28 @@ void vl__meta_writer_free(vl_meta_writer *w)
 #define WHY(...) (snprintf(why, why_len, __VA_ARGS__), VL_ECORRUPT)
 
 /* One pass over the sections; with cb == NULL only checks. */
+/* The n fields of record i from p[*o] (below end), checked; *o moves past
+ * them. Its own function, called per record, so a WebAssembly engine
+ * optimises it within the first records of a big payload (an engine
+ * optimises functions between calls, never the loop that is running). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static int record_fields(const uint8_t *p, uint64_t end, uint64_t *o, uint32_t i, uint32_t n, char *why,
+                         size_t why_len)
+{
+    for (uint32_t f = 0; f < n; f++) {
+        if (end - *o < 3) return WHY("META record %u field %u runs past the end", i, f);
+        uint8_t tag = p[*o + 2];
+        if (tag > VL_TAG_JSON) return WHY("META record %u field %u has unknown tag %u", i, f, tag);
+        vl_value v;
+        uint32_t used = vl__value_decode(tag, p + *o + 3, p + end, &v);
+        if (used == UINT32_MAX) return WHY("META record %u field %u: bad value (tag %u)", i, f, tag);
+        *o += 3 + (uint64_t)used;
+    }
+    return VL_OK;
+}
+
 static int walk(const uint8_t *p, uint64_t end, const vl_meta_head *hd, const vl_meta_cb *cb,
                 char *why, size_t why_len)
 {
@@ -234,21 +256,12 @@ static int walk(const uint8_t *p, uint64_t end, const vl_meta_head *hd, const vl
         if (op == VL_META_OP_DELETE && n) return WHY("META delete record %u carries %u fields", i, n);
         if (n > 0xFFFFu) return WHY("META record %u has %u fields (max 65535)", i, n);
         uint64_t start = o;
-        for (uint32_t f = 0; f < n; f++) {
-            if (end - o < 3) return WHY("META record %u field %u runs past the end", i, f);
-            uint8_t tag = p[o + 2];
-            if (tag > VL_TAG_JSON) return WHY("META record %u field %u has unknown tag %u", i, f, tag);
-            vl_value v;
-            uint32_t used = vl__value_decode(tag, p + o + 3, p + end, &v);
-            if (used == UINT32_MAX) return WHY("META record %u field %u: bad value (tag %u)", i, f, tag);
-            o += 3 + (uint64_t)used;
-        }
+        int rc = record_fields(p, end, &o, i, n, why, why_len);
+        if (rc) return rc;
         if (o - start + 2 > VL_MAX_META_BYTES)
             return WHY("META record %u is %llu bytes (max %u)", i, (unsigned long long)(o - start + 2), VL_MAX_META_BYTES);
-        if (cb && cb->record) {
-            int rc = cb->record(cb->ctx, id, op, n, p + start, (uint32_t)(o - start));
-            if (rc) return rc;
-        }
+        if (cb && cb->record && (rc = cb->record(cb->ctx, id, op, n, p + start, (uint32_t)(o - start))))
+            return rc;
     }
     if (o != end) return WHY("META segment has %llu unexpected bytes before its trailer",
                              (unsigned long long)(end - o));
