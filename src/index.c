@@ -1350,13 +1350,12 @@ int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const 
     for (uint32_t i = 0; i < n; i++) {
         import_node(h, g, i, ids, in_place ? NULL : vecs, dead);
         if (!dead[i]) {
-            if (vl_idmap_get(&h->map, ids[i]) != VL_NO_NODE) {
+            if (vl_idmap_get_or_put(&h->map, ids[i], i) != VL_NO_NODE) {
                 vl__msg(h, "import: live id %llu appears twice", (unsigned long long)ids[i]);
                 for (uint32_t j = i + 1; j < n; j++) vl_mem_free(h->upper[j]);
                 free_nodes(h);
                 return VL_EINVAL;
             }
-            vl_idmap_put(&h->map, ids[i], i);
             h->live++;
         }
     }

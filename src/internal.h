@@ -87,6 +87,9 @@ uint32_t vl_idmap_get(const vl_idmap *m, uint64_t key);          /* VL_NO_NODE i
 /* Make room for `extra` more keys without failing later inserts. VL_OK / VL_ENOMEM. */
 int      vl_idmap_reserve(vl_idmap *m, uint32_t extra);
 void     vl_idmap_put(vl_idmap *m, uint64_t key, uint32_t val);   /* needs reserved room */
+/* key's value if present (nothing changes), else key -> val is added and
+ * VL_NO_NODE returned: get + put in one probe. Needs reserved room. */
+uint32_t vl_idmap_get_or_put(vl_idmap *m, uint64_t key, uint32_t val);
 int      vl_idmap_del(vl_idmap *m, uint64_t key);                 /* 1 if removed */
 void     vl_idmap_free(vl_idmap *m);
 uint64_t vl_idmap_bytes(const vl_idmap *m);

@@ -490,11 +490,10 @@ static void del_remove(vl_rvf *h, uint32_t pos)
 void vl__rvf_upsert_row(vl_rvf *h, uint32_t k, uint32_t row, uint64_t id)
 {
     vecseg *v = &h->vecs[k];
-    uint32_t ei = vl_idmap_get(&h->map, id);
+    uint32_t ei = vl_idmap_get_or_put(&h->map, id, h->nents);
     if (ei == VL_NO_NODE) {
         ei = h->nents++;
         h->ents[ei] = (entry){ id, k, row, 1, NONE };
-        vl_idmap_put(&h->map, id, ei);
         v->live_refs++;
         v->ids[v->nids++] = id;
         return;

@@ -1378,9 +1378,9 @@ static int cb_record(void *ctx, uint64_t id, uint32_t op, uint32_t n, const uint
 {
     loader *L = ctx;
     if (L->cur && tier_add_id(L->cur, id)) return VL_ENOMEM;
-    uint32_t k = vl_idmap_get(&L->recmap, id);
+    if (L->nrecs == UINT32_MAX - 1 || vl_idmap_reserve(&L->recmap, 1)) return VL_ENOMEM;
+    uint32_t k = vl_idmap_get_or_put(&L->recmap, id, L->nrecs);
     if (k == VL_NO_NODE) {
-        if (L->nrecs == UINT32_MAX - 1 || vl_idmap_reserve(&L->recmap, 1)) return VL_ENOMEM;
         if (L->nrecs == L->cap_recs) {
             uint32_t nc = L->cap_recs ? L->cap_recs * 2 : 64;
             rec_ent *q = vl_mem_realloc(L->recs, (size_t)nc * sizeof *q);
@@ -1389,7 +1389,6 @@ static int cb_record(void *ctx, uint64_t id, uint32_t op, uint32_t n, const uint
             L->cap_recs = nc;
         }
         k = L->nrecs++;
-        vl_idmap_put(&L->recmap, id, k);
     }
     rec_ent *e = &L->recs[k];
     e->seg_off = L->seg_off;
@@ -1401,6 +1400,23 @@ static int cb_record(void *ctx, uint64_t id, uint32_t op, uint32_t n, const uint
         e->len = flen + 2;
     }
     return L->recbuf.oom ? VL_ENOMEM : 0;
+}
+
+/* Room for a payload's records at once (its record count bounds the new
+ * ids, its length the record bytes): no rehashing or doubling copies while
+ * a big snapshot is applied. */
+static int meta_room(loader *L, const vl_meta_head *hd, uint64_t len)
+{
+    if (vl_idmap_reserve(&L->recmap, hd->n_records)) return VL_ENOMEM;
+    uint64_t need = (uint64_t)L->nrecs + hd->n_records;
+    if (need > L->cap_recs) {
+        if (need >= UINT32_MAX) return VL_ENOMEM;
+        rec_ent *q = vl_mem_realloc(L->recs, (size_t)need * sizeof *q);
+        if (!q) return VL_ENOMEM;
+        L->recs = q;
+        L->cap_recs = (uint32_t)need;
+    }
+    return vl__buf_reserve(&L->recbuf, len) ? VL_OK : VL_ENOMEM;
 }
 
 /* Apply the listed META segments in directory order. */
@@ -1449,6 +1465,7 @@ static int load_meta(loader *L)
                     rc = VL_ENOMEM;
                 }
                 L->seg_off = d.offset;
+                if (!rc) rc = meta_room(L, &hd, d.payload_length);
                 if (!rc) rc = vl__meta_apply(p, d.payload_length, &hd, &cb, L->why, sizeof L->why);
                 L->gen = hd.generation;
                 L->any_meta = 1;

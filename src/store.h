@@ -22,6 +22,7 @@ typedef struct vl_buf {
     int oom;
 } vl_buf;
 void vl__buf_put(vl_buf *b, const void *data, uint64_t len);
+int  vl__buf_reserve(vl_buf *b, uint64_t extra);   /* room for extra more bytes; 0 when out of memory */
 void vl__buf_u8(vl_buf *b, uint8_t v);
 void vl__buf_u16(vl_buf *b, uint16_t v);
 void vl__buf_u32(vl_buf *b, uint32_t v);

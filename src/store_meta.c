@@ -70,6 +70,8 @@ static int buf_room(vl_buf *b, uint64_t extra)
     return 1;
 }
 
+int vl__buf_reserve(vl_buf *b, uint64_t extra) { return buf_room(b, extra); }
+
 void vl__buf_put(vl_buf *b, const void *data, uint64_t len)
 {
     if (!len || !buf_room(b, len)) return;
