@@ -16,6 +16,8 @@
 //   truncate(n)      ftruncate, then the end position is n
 //   sync()           fsync (not fdatasync: the size change must be durable too)
 //   close()          close the descriptor; idempotent
+//   crc32(bytes, c)  CRC-32 of bytes chained from c, when `hashes` (Node's zlib.crc32, installed by
+//                    useCrc32): worker/bind.js then verifies content hashes as the bytes arrive
 //
 // Invariants:
 // - The descriptor is opened 'r' (read-only) or 'r+' (never 'a': on Linux positional writes on an

@@ -162,6 +162,7 @@ export async function openFileStore(N, engine, file, o) {
       throw new VecliteError('EINVAL', `${abs} already exists; open it instead of creating it, or delete it first`);
     }
     ref = engine.ioFromDevice(dev);
+    engine.useSha256((b) => N.crypto.createHash('sha256').update(b).digest()); // META digests hashed natively
     const C = engine.C;
     const creating = size === 0 && o.createCfg !== null && !o.readOnly;
     const flags = (o.readOnly ? C.storeFlags.READONLY : 0) | (creating ? C.storeFlags.CREATE : 0);

@@ -4,7 +4,8 @@
  *
  * A device is a byte array that grows at its end. The .rvf format
  * (docs/format.md) is append-only, so the core needs exactly five operations:
- * positional read, append, size, truncate and sync. Devices:
+ * positional read, append, size, truncate and sync (plus an optional read
+ * that also hashes, for devices with a faster CRC-32 than the core's). Devices:
  *   - memory (src/io_mem.c): tests, fuzzing, export()/open(bytes);
  *   - POSIX file (native tests and tools);
  *   - Node file, OPFS SyncAccessHandle, IndexedDB: implemented in JS and

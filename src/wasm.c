@@ -47,11 +47,12 @@
 
 #include "veclite.h"
 #include "io.h"
+#include "sha256.h"
 
 #define VL_WASM_EXPORT EMSCRIPTEN_KEEPALIVE
 
 /* Bump when a helper signature or the consts JSON changes shape; web/ checks it. */
-#define VL_WASM_ABI 1
+#define VL_WASM_ABI 2
 
 static_assert(sizeof(void *) == 4, "the glue assumes wasm32 (32-bit pointers)");
 static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE-754 float/double");
@@ -442,6 +443,27 @@ EM_JS(double, vl_js_dev_read_crc, (int handle, double off, uint8_t *ptr, uint32_
         return (typeof r === "number" && r === Math.floor(r) && r >= -12 && r <= 4294967295) ? r : -10;
     } catch (e) { Module["vlDeviceError"] = e; return -10; }
 });
+
+/* SHA-256 by the host: Module.vlSha256(bytes) -> 32 bytes (installed by the
+ * binding with vl__wasm_host_sha256(1)); 1: not available, use the C code. */
+EM_JS(int, vl_js_sha256, (const uint8_t *ptr, uint32_t len, uint8_t *out), {
+    try {
+        var f = Module["vlSha256"];
+        if (typeof f !== "function") return 1;
+        var d = f(HEAPU8.subarray(ptr >>> 0, (ptr >>> 0) + (len >>> 0)));
+        if (!d || d.length !== 32) return 1;
+        HEAPU8.set(d, out >>> 0);
+        return 0;
+    } catch (e) { return 1; }
+});
+
+static int host_sha256(const void *data, size_t len, uint8_t out[32])
+{
+    return len > UINT32_MAX ? 1 : vl_js_sha256(data, (uint32_t)len, out);
+}
+
+/* on: vl_sha256 of big inputs goes to Module.vlSha256 (sha256.h). */
+VL_WASM_EXPORT void vl__wasm_host_sha256(int32_t on) { vl__sha256_host(on ? host_sha256 : NULL); }
 
 typedef struct js_dev {
     vl_io io;          /* first: the vl_io pointer is the device pointer */

@@ -30,7 +30,9 @@
 import { VecliteError, plural } from './errors.js';
 
 /** The vl__wasm_* helper ABI this file was written for (VL_WASM_ABI in src/wasm.c). */
-const ABI = 1;
+const ABI = 2;
+/** SHA-256("abc") (FIPS 180-4 example): a host hash must reproduce it before the engine uses it. */
+const SHA256_ABC = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad';
 
 /** Staging blocks above this size are released after the call that needed them. */
 const STAGE_KEEP = 8 << 20;
@@ -620,6 +622,20 @@ export class Engine {
       throw new VecliteError('EBUDGET', 'cannot allocate a storage device: the WebAssembly heap is exhausted');
     }
     return { io, handle };
+  }
+
+  /**
+   * Let the engine hash big inputs (the META digests) with the host's SHA-256, e.g. Node's
+   * crypto: `fn(bytes)` returns the 32-byte digest. Installed only if it hashes "abc" right.
+   * @param {(bytes: Uint8Array) => Uint8Array} fn
+   */
+  useSha256(fn) {
+    if (this.M.vlSha256) return;
+    let ok = false;
+    try { ok = Array.from(fn(new TextEncoder().encode('abc')) ?? [], (x) => x.toString(16).padStart(2, '0')).join('') === SHA256_ABC; } catch { ok = false; }
+    if (!ok) return;
+    this.M.vlSha256 = fn;
+    this.M._vl__wasm_host_sha256(1);
   }
 
   /** Free a vl_io made by ioFromDevice and forget its device (the device itself stays open). */

@@ -45,6 +45,16 @@ async function assertModel(col, model, removed) {
   }
 }
 
+/** CRC-32/IEEE, bitwise (the oracle: independent of zlib and of the engine). */
+function crc32(bytes) {
+  let c = 0xFFFFFFFF;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xEDB88320 : c >>> 1;
+  }
+  return (c ^ 0xFFFFFFFF) >>> 0;
+}
+
 function assertOpenCost(st) {
   const c = st.openCost;
   const phases = ['readMs', 'verifyMs', 'idMapMs', 'rowsMs', 'graphMs', 'metadataMs'];
@@ -149,4 +159,29 @@ test('a flipped byte in a listed payload is caught through the Node device (whic
   assert.equal((await ok.status()).indexLoaded, true);
   await assertModel(ok, model, []);
   await ok.close();
+});
+
+test('a META payload whose SHA-256 digest is wrong under a correct CRC is refused (the digest is checked by the host hash in Node)', async () => {
+  const file = path.join(dir, 'digest.rvf');
+  const w = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean', index: HNSW } });
+  const batch = [];
+  for (let j = 0; j < 2000; j++) batch.push({ id: sid(j), vector: BASE[j], metadata: metaOf(j) });
+  await w.insertBatch(batch);
+  await w.close();
+  const ro = await openCollection(file, { readOnly: true });
+  const meta = (await ro.segments()).filter((x) => x.typeName === 'meta').at(-1);
+  await ro.close();
+  assert.ok(meta.length >= 65536, `the META payload (${meta.length} B) is big enough for the host hash`);
+  const bad = Buffer.from(fs.readFileSync(file));
+  const pay = meta.offset + 64;
+  bad[pay + meta.length - 1] ^= 0x01;                       // last byte of the digest
+  const c = crc32(bad.subarray(pay, pay + meta.length));   // a CRC that matches again
+  const rotl = (x, r) => ((x << r) | (x >>> (32 - r))) >>> 0;
+  for (let k = 0; k < 4; k++) bad.writeUInt32LE(rotl(c, 8 * k), meta.offset + 0x28 + 4 * k);
+  const badFile = path.join(dir, 'digest-bad.rvf');
+  fs.writeFileSync(badFile, bad);
+  await assert.rejects(openCollection(badFile, { readOnly: true }), (e) => e.code === 'ECORRUPT' && /SHA-256 mismatch/.test(e.message));
+  const good = await openCollection(file, { readOnly: true });
+  assert.deepEqual((await good.get(sid(1999))).metadata, metaOf(1999));
+  await good.close();
 });
