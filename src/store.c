@@ -1552,7 +1552,7 @@ typedef struct rowset {
     uint32_t dim, metric;
     /* INDEX path: the graph's node ids (ascending), its offset, the slots */
     const uint64_t *gids;
-    uint32_t gn;
+    uint32_t gn, next;           /* next: the ordinal after the last row's (a guess for the next row) */
     uint64_t idx_off;
     float *slots;                /* gn x dim, in the index */
     uint8_t *state;              /* gn: 0 no row, 1 live row, 2 deleted row (a routing tombstone) */
@@ -1631,11 +1631,15 @@ static int scan_cb(void *ctx, uint64_t id, const float *vec, uint64_t seg_off, i
         return rc;
     }
     if (seg_off < R->idx_off) {                  /* covered by the graph: straight into its slot */
-        const uint64_t *hit = bsearch(&id, R->gids, R->gn, sizeof *R->gids, u64_cmp);
+        /* rows usually follow their ids' order (sequential ids, in insertion
+         * order): the ordinal after the last one first, then a search */
+        const uint64_t *hit = R->next < R->gn && R->gids[R->next] == id ? &R->gids[R->next]
+                            : bsearch(&id, R->gids, R->gn, sizeof *R->gids, u64_cmp);
         if (hit) {
             size_t o = (size_t)(hit - R->gids);
             vl__vcopy(R->slots + o * R->dim, vec, R->dim);
             R->state[o] = live ? 1 : 2;
+            R->next = (uint32_t)o + 1;
             return 0;
         }
     }

@@ -185,3 +185,34 @@ test('a META payload whose SHA-256 digest is wrong under a correct CRC is refuse
   assert.deepEqual((await good.get(sid(1999))).metadata, metaOf(1999));
   await good.close();
 });
+
+test('rows written in no particular id order still land in their own graph nodes', async () => {
+  const file = path.join(dir, 'shuffled.rvf');
+  const order = Array.from({ length: 1200 }, (_, j) => j);
+  let seed = 12345;
+  for (let j = order.length - 1; j > 0; j--) {          // deterministic shuffle (LCG)
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    const k = seed % (j + 1);
+    [order[j], order[k]] = [order[k], order[j]];
+  }
+  const w = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean', index: HNSW } });
+  for (let i = 0; i < order.length; i += 400) {
+    await w.insertBatch(order.slice(i, i + 400).map((j) => ({ id: 7 * j + 3, vector: BASE[j], metadata: metaOf(j) })));
+  }
+  await w.close();
+  const ro = await openCollection(file, { readOnly: true });
+  assert.equal((await ro.status()).indexLoaded, true);
+  assert.equal((await ro.status()).rowsInsertedOnOpen, 0);
+  const got = await ro.getMany(order.map((j) => 7 * j + 3));
+  for (let i = 0; i < order.length; i++) {
+    const j = order[i];
+    assert.deepEqual(Array.from(got[i].vector), Array.from(Float32Array.from(BASE[j])), `vector of id ${7 * j + 3}`);
+    assert.deepEqual(got[i].metadata, metaOf(j));
+  }
+  const rows = order.map((j) => BASE[j]);
+  for (const q of QUERIES.slice(0, 5)) {
+    const hits = await ro.search(q, { k: 10, ef: WIDE_EF });
+    assertExact(hits, bruteForce('euclidean', q, rows, 10), (id) => order.indexOf((id - 3) / 7), 'euclidean', q, rows);
+  }
+  await ro.close();
+});
