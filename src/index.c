@@ -1266,9 +1266,6 @@ int vl__index_meta_adopt(vl_index *h, uint32_t node, const uint8_t *rec, uint32_
  * flags and links (h->upper[i] allocated). Its own function, called per
  * node, so a WebAssembly engine optimises it within the first nodes (an
  * engine optimises functions between calls, never the loop that is running). */
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((noinline))
-#endif
 static void import_node(vl_index *h, const vl_graph *g, uint32_t i, const uint64_t *ids, const float *vecs,
                         const uint8_t *dead)
 {
@@ -1290,6 +1287,10 @@ static void import_node(vl_index *h, const vl_graph *g, uint32_t i, const uint64
     h->n++;
     vl__cols_set_node(h, i);
 }
+
+/* per-item function: see VL_PER_ITEM in internal.h */
+static void (*volatile import_node_fn)(vl_index *, const vl_graph *, uint32_t, const uint64_t *, const float *,
+                                       const uint8_t *) = import_node;
 
 float *vl__index_slots(vl_index *h, uint32_t n)
 {
@@ -1348,7 +1349,7 @@ int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const 
         }
     }
     for (uint32_t i = 0; i < n; i++) {
-        import_node(h, g, i, ids, in_place ? NULL : vecs, dead);
+        import_node_fn(h, g, i, ids, in_place ? NULL : vecs, dead);
         if (!dead[i]) {
             if (vl_idmap_get_or_put(&h->map, ids[i], i) != VL_NO_NODE) {
                 vl__msg(h, "import: live id %llu appears twice", (unsigned long long)ids[i]);

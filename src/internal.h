@@ -17,6 +17,15 @@
 #include "dist.h"
 #include <string.h>
 
+/* VL_PER_ITEM: the open's long walks (INDEX nodes: store_index.c decode_node;
+ * META records: store_meta.c record_fields; graph import: index.c
+ * import_node) do each item's work in a function of its own, called through
+ * a volatile function pointer. A WebAssembly engine optimises a function
+ * between calls, never the loop that is running, so a walk written as one
+ * loop runs a whole 100K-node store in baseline code; and the WebAssembly
+ * optimiser (binaryen) inlines a function with a single call site whatever
+ * C attributes say, which the pointer prevents. */
+
 /* 1 if every component is finite (no NaN, no infinity). The test is on the
  * exponent bits with integer ORs, which have no order to keep: the loop
  * vectorises and has no floating-point dependency chain. */

@@ -304,9 +304,6 @@ int vl__index_encode(const vl_graph *g, const uint64_t *ids, uint32_t ef_constru
  * WebAssembly engines optimise a function after it has run a while, never
  * the loop that is running, so a per-node function gets fast within the
  * first nodes of a big INDEX where one long loop would not. */
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((noinline))
-#endif
 static int decode_node(const uint8_t *p, uint64_t ts, uint64_t *o, uint64_t i, uint64_t n, int restart,
                        uint32_t M, uint32_t max_layer, vl_graph *g, u32v *adj, char *why, size_t why_len)
 {
@@ -330,6 +327,10 @@ static int decode_node(const uint8_t *p, uint64_t ts, uint64_t *o, uint64_t i, u
     }
     return VL_OK;
 }
+
+/* per-item function: see VL_PER_ITEM in internal.h */
+static int (*volatile decode_node_fn)(const uint8_t *, uint64_t, uint64_t *, uint64_t, uint64_t, int, uint32_t,
+                                      uint32_t, vl_graph *, u32v *, char *, size_t) = decode_node;
 
 int vl__index_decode(const uint8_t *p, uint64_t len, uint64_t max_nodes, vl_graph *g,
                      uint64_t **ids_out, uint32_t *efc_out, char *why, size_t why_len)
@@ -390,7 +391,7 @@ int vl__index_decode(const uint8_t *p, uint64_t len, uint64_t max_nodes, vl_grap
             rc = WHY("INDEX restart offset of node %llu is wrong", (unsigned long long)i);
             goto fail;
         }
-        if ((rc = decode_node(p, ts, &o, i, n, i % interval == 0, M, max_layer, g, &adj, why, why_len))) goto fail;
+        if ((rc = decode_node_fn(p, ts, &o, i, n, i % interval == 0, M, max_layer, g, &adj, why, why_len))) goto fail;
         g->off[i + 1] = (uint32_t)adj.n;
     }
     /* levels of neighbours, entry on the top layer */

@@ -202,9 +202,6 @@ void vl__meta_writer_free(vl_meta_writer *w)
  * them. Its own function, called per record, so a WebAssembly engine
  * optimises it within the first records of a big payload (an engine
  * optimises functions between calls, never the loop that is running). */
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((noinline))
-#endif
 static int record_fields(const uint8_t *p, uint64_t end, uint64_t *o, uint32_t i, uint32_t n, char *why,
                          size_t why_len)
 {
@@ -219,6 +216,10 @@ static int record_fields(const uint8_t *p, uint64_t end, uint64_t *o, uint32_t i
     }
     return VL_OK;
 }
+
+/* per-item function: see VL_PER_ITEM in internal.h */
+static int (*volatile record_fields_fn)(const uint8_t *, uint64_t, uint64_t *, uint32_t, uint32_t, char *,
+                                        size_t) = record_fields;
 
 static int walk(const uint8_t *p, uint64_t end, const vl_meta_head *hd, const vl_meta_cb *cb,
                 char *why, size_t why_len)
@@ -258,7 +259,7 @@ static int walk(const uint8_t *p, uint64_t end, const vl_meta_head *hd, const vl
         if (op == VL_META_OP_DELETE && n) return WHY("META delete record %u carries %u fields", i, n);
         if (n > 0xFFFFu) return WHY("META record %u has %u fields (max 65535)", i, n);
         uint64_t start = o;
-        int rc = record_fields(p, end, &o, i, n, why, why_len);
+        int rc = record_fields_fn(p, end, &o, i, n, why, why_len);
         if (rc) return rc;
         if (o - start + 2 > VL_MAX_META_BYTES)
             return WHY("META record %u is %llu bytes (max %u)", i, (unsigned long long)(o - start + 2), VL_MAX_META_BYTES);
