@@ -1325,6 +1325,21 @@ static const float *row_floats(const uint8_t *vec, float *tmp, uint32_t dim)
     return tmp;
 }
 
+/* 1 if row `row` of VEC segment k is the winning row of id (*live: not
+ * deleted). A segment whose live entries all win there (live_refs ==
+ * count: no duplicate inside it, none replaced later, none deleted) needs
+ * no lookup: every row of it wins and is live. */
+static int row_wins(const vl_rvf *h, uint32_t k, uint32_t row, uint64_t id, int *live)
+{
+    const vecseg *v = &h->vecs[k];
+    if (v->live_refs == v->count && row < v->count) { *live = 1; return 1; }
+    uint32_t ei = vl_idmap_get(&h->map, id);
+    if (ei == VL_NO_NODE) return 0;
+    const entry *e = &h->ents[ei];
+    *live = e->del_pos == NONE;
+    return e->seg == k && e->row == row;
+}
+
 typedef struct scan_ctx {
     vl_rvf_row_fn cb;
     void *ctx;
@@ -1334,10 +1349,8 @@ typedef struct scan_ctx {
 static int scan_row(vl_rvf *h, void *ctx, uint32_t k, uint32_t row, uint64_t id, const uint8_t *vec)
 {
     scan_ctx *s = ctx;
-    uint32_t ei = vl_idmap_get(&h->map, id);
-    if (ei == VL_NO_NODE) return 0;
-    const entry *e = &h->ents[ei];
-    if (e->seg != k || e->row != row || e->del_pos != NONE) return 0;
+    int live;
+    if (!row_wins(h, k, row, id, &live) || !live) return 0;
     return s->cb(s->ctx, id, row_floats(vec, s->vec, h->dim));
 }
 
@@ -1372,11 +1385,9 @@ typedef struct scan_ex_ctx {
 static int scan_row_ex(vl_rvf *h, void *ctx, uint32_t k, uint32_t row, uint64_t id, const uint8_t *vec)
 {
     scan_ex_ctx *s = ctx;
-    uint32_t ei = vl_idmap_get(&h->map, id);
-    if (ei == VL_NO_NODE) return 0;
-    const entry *e = &h->ents[ei];
-    if (e->seg != k || e->row != row) return 0;
-    return s->cb(s->ctx, id, row_floats(vec, s->vec, h->dim), s->seg_offset, e->del_pos == NONE);
+    int live;
+    if (!row_wins(h, k, row, id, &live)) return 0;
+    return s->cb(s->ctx, id, row_floats(vec, s->vec, h->dim), s->seg_offset, live);
 }
 
 int vl_rvf_scan_ex(vl_rvf *h, vl_rvf_row_ex_fn cb, void *ctx)
