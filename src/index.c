@@ -1330,10 +1330,12 @@ int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const 
     int in_place = vecs == h->vecs && h->cap >= n;
     if (reserve_nodes(h, n) || vl__hnsw_reserve(h, n)) goto nomem;
     /* one pass over the vectors: checked (nothing is changed yet: h->n is 0)
-     * and their inverse norms kept */
+     * and their inverse norms kept; not needed for slots the caller checked
+     * when there are no norms to keep */
+    int read_vectors = !(decoded && in_place && !h->inv_norm);
     for (uint32_t i = 0; i < n; i++) {
         float inv = 1.0f;
-        if ((rc = check_vector(h, vecs + (size_t)i * h->dim, "imported vector", i, &inv))) return rc;
+        if (read_vectors && (rc = check_vector(h, vecs + (size_t)i * h->dim, "imported vector", i, &inv))) return rc;
         if (h->inv_norm) h->inv_norm[i] = inv;
         live += !dead[i];
     }

@@ -196,7 +196,10 @@ void vl__graph_free(vl_graph *g);
  * duplicates, entry on max_level); they are re-checked here, as are the
  * vectors (finite; non-zero under cosine) and that live ids are distinct.
  * decoded: g is exactly what vl__index_decode returned, which checked the same
- * graph invariants; they are not walked again (the dead flags still are).
+ * graph invariants; they are not walked again (the dead flags still are);
+ * and vecs are the slots (vl__index_slots) the caller filled with vectors it
+ * checked the same way (finite; non-zero under cosine): under L2 and dot
+ * they are not read again (under cosine their norms still are).
  * Errors: VL_EINVAL (h not empty/HNSW, g->M != h's M, a check failed;
  * message in vl_errmsg), VL_ENOMEM. On error h is left empty. Imported node
  * i is node i of h. */
