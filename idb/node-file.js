@@ -16,6 +16,8 @@
 //   truncate(n)      ftruncate, then the end position is n
 //   sync()           fsync (not fdatasync: the size change must be durable too)
 //   close()          close the descriptor; idempotent
+//   crc32(bytes, c)  CRC-32 of bytes chained from c, when `hashes` (Node's zlib.crc32, installed by
+//                    useCrc32): worker/bind.js then verifies content hashes as the bytes arrive
 //
 // Invariants:
 // - The descriptor is opened 'r' (read-only) or 'r+' (never 'a': on Linux positional writes on an
@@ -31,6 +33,18 @@
 
 /** @type {typeof import('node:fs') | null} */
 let fsMod = null;
+/** zlib.crc32 (Node >= 20.15 / 22.2), installed by useCrc32; null: devices do not hash. */
+let crc32Fn = null;
+
+/**
+ * Let devices hash what they read with `fn` (Node's zlib.crc32: CRC-32/IEEE, chained as
+ * fn(bytes, crc)); the engine then verifies content hashes on the bytes as they arrive instead of
+ * hashing them again itself. Ignored unless fn is a function that gets CRC-32("123456789") right.
+ * @param {unknown} fn
+ */
+export function useCrc32(fn) {
+  crc32Fn = typeof fn === 'function' && fn(new TextEncoder().encode('123456789'), 0) === 0xCBF43926 ? fn : null;
+}
 /** @type {typeof import('node:path') | null} */
 let pathMod = null;
 
@@ -108,6 +122,17 @@ export class NodeFileDevice {
 
   /** The file's path. */
   get path() { return this.#path; }
+  /** Whether crc32() is available (see useCrc32). */
+  get hashes() { return crc32Fn !== null; }
+  /**
+   * CRC-32/IEEE of bytes, chained from crc (zlib's crc32(crc, buf)).
+   * @param {Uint8Array} bytes
+   * @param {number} crc
+   */
+  crc32(bytes, crc) {
+    if (!crc32Fn) throw new DeviceError('EIO', 'crc32 is not available in this runtime');
+    return crc32Fn(bytes, crc);
+  }
   /** Whether writes are refused. */
   get readOnly() { return this.#readOnly; }
   /** False after close(). */

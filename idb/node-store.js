@@ -57,10 +57,11 @@ export function loadNode() {
   }
   if (!loading) {
     loading = (async () => {
-      const [fs, path, crypto, dev, lock] = await Promise.all([
+      const [fs, path, crypto, dev, lock, zlib] = await Promise.all([
         import('node:fs'), import('node:path'), import('node:crypto'),
-        import('./node-file.js'), import('./lock-file.js'),
+        import('./node-file.js'), import('./lock-file.js'), import('node:zlib'),
       ]);
+      dev.useCrc32((zlib.default ?? zlib).crc32); // devices hash what they read (where Node has it)
       return { fs: fs.default ?? fs, path: path.default ?? path, crypto: crypto.default ?? crypto, dev, lock };
     })();
     loading.catch(() => { loading = null; });
@@ -161,6 +162,7 @@ export async function openFileStore(N, engine, file, o) {
       throw new VecliteError('EINVAL', `${abs} already exists; open it instead of creating it, or delete it first`);
     }
     ref = engine.ioFromDevice(dev);
+    engine.useSha256((b) => N.crypto.createHash('sha256').update(b).digest()); // META digests hashed natively
     const C = engine.C;
     const creating = size === 0 && o.createCfg !== null && !o.readOnly;
     const flags = (o.readOnly ? C.storeFlags.READONLY : 0) | (creating ? C.storeFlags.CREATE : 0);

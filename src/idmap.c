@@ -73,6 +73,19 @@ void vl_idmap_put(vl_idmap *m, uint64_t key, uint32_t val)
     m->count++;
 }
 
+uint32_t vl_idmap_get_or_put(vl_idmap *m, uint64_t key, uint32_t val)
+{
+    uint32_t mask = m->cap - 1, i = (uint32_t)mix64(key) & mask;
+    while (m->vals[i] != VL_NO_NODE) {
+        if (m->keys[i] == key) return m->vals[i];
+        i = (i + 1) & mask;
+    }
+    m->keys[i] = key;
+    m->vals[i] = val;
+    m->count++;
+    return VL_NO_NODE;
+}
+
 int vl_idmap_del(vl_idmap *m, uint64_t key)
 {
     if (m->cap == 0) return 0;

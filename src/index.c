@@ -389,6 +389,10 @@ int vl__hnsw_reserve(vl_index *h, uint32_t total_nodes)
 static int check_vector(vl_index *h, const float *v, const char *what, uint32_t row,
                         float *inv_out)
 {
+    if (h->metric != VL_METRIC_COSINE && vl__all_finite(v, h->dim)) {   /* no norm needed */
+        if (inv_out) *inv_out = 1.0f;
+        return VL_OK;
+    }
     double ss = 0.0;
     for (uint32_t j = 0; j < h->dim; j++) {
         float x = v[j];
@@ -537,8 +541,7 @@ static void flat_remove(vl_index *h, uint32_t node)
     uint32_t last = h->n - 1;
     set_node_meta(h, node, NULL, 0);
     if (node != last) {
-        memcpy(h->vecs + (size_t)node * h->dim, h->vecs + (size_t)last * h->dim,
-               h->dim * sizeof(float));
+        vl__vcopy(h->vecs + (size_t)node * h->dim, h->vecs + (size_t)last * h->dim, h->dim);
         if (h->inv_norm) h->inv_norm[node] = h->inv_norm[last];
         h->ids[node] = h->ids[last];
         h->dead[node] = h->dead[last];
@@ -591,7 +594,7 @@ static int reclaim(vl_index *h)
         if (d == VL_NO_NODE) continue;
         k++;
         if (d == i) continue;
-        memcpy(h->vecs + (size_t)d * h->dim, h->vecs + (size_t)i * h->dim, h->dim * sizeof(float));
+        vl__vcopy(h->vecs + (size_t)d * h->dim, h->vecs + (size_t)i * h->dim, h->dim);
         if (h->inv_norm) h->inv_norm[d] = h->inv_norm[i];
         h->ids[d] = h->ids[i];
         h->dead[d] = 0;
@@ -732,7 +735,7 @@ int vl_index_upsert(vl_index *h, uint32_t n, const uint64_t *ids, const float *v
             h->meta_len[node] = 0;
             vl_idmap_put(&h->map, ids[i], node);
         }
-        memmove(h->vecs + (size_t)node * h->dim, v, h->dim * sizeof(float));   /* v may be this row */
+        vl__vcopy(h->vecs + (size_t)node * h->dim, v, h->dim);   /* v may be this row */
         if (h->inv_norm) h->inv_norm[node] = inv;
         set_node_meta(h, node, rec, len);
         if (hnsw) {
@@ -873,7 +876,7 @@ int vl_index_get(const vl_index *h, const uint64_t *id, float *vec_out, const ui
     if (!h || !id) return VL_EINVAL;
     uint32_t node = vl_idmap_get(&h->map, *id);
     if (node == VL_NO_NODE) return VL_ENOTFOUND;
-    if (vec_out) memcpy(vec_out, h->vecs + (size_t)node * h->dim, h->dim * sizeof(float));
+    if (vec_out) vl__vcopy(vec_out, h->vecs + (size_t)node * h->dim, h->dim);
     if (meta) *meta = h->meta[node] ? h->meta[node] : empty_record;
     if (meta_len) *meta_len = h->meta_len[node];
     return VL_OK;
@@ -1251,8 +1254,54 @@ static int import_check(vl_index *h, const vl_graph *g, const uint64_t *ids, con
     return VL_OK;
 }
 
+int vl__index_meta_adopt(vl_index *h, uint32_t node, const uint8_t *rec, uint32_t len)
+{
+    if (!h || node >= h->n || h->dead[node] || !rec || !len) return VL_EINVAL;
+    uint8_t *c = vl_mem_alloc(len);
+    if (!c) return VL_ENOMEM;
+    memcpy(c, rec, len);
+    set_node_meta(h, node, c, len);
+    return VL_OK;
+}
+
+/* Node i of an import: its vector (vecs NULL: already in its slot), id,
+ * flags and links (h->upper[i] allocated). Its own function, called per
+ * node, so a WebAssembly engine optimises it within the first nodes (an
+ * engine optimises functions between calls, never the loop that is running). */
+static void import_node(vl_index *h, const vl_graph *g, uint32_t i, const uint64_t *ids, const float *vecs,
+                        const uint8_t *dead)
+{
+    if (vecs) vl__vcopy(h->vecs + (size_t)i * h->dim, vecs + (size_t)i * h->dim, h->dim);
+    h->ids[i] = ids[i];
+    h->dead[i] = dead[i];
+    h->meta[i] = NULL;
+    h->meta_len[i] = 0;
+    h->level[i] = g->level[i];
+    if (g->level[i]) h->upper_bytes += (uint64_t)g->level[i] * (h->M + 1) * sizeof(uint32_t);
+    uint32_t p = g->off[i];
+    for (uint32_t l = 0; l <= g->level[i]; l++) {
+        uint32_t cnt = g->adj[p];
+        uint32_t *dst = l == 0 ? h->links0 + (size_t)i * (h->M0 + 1)
+                               : h->upper[i] + (size_t)(l - 1) * (h->M + 1);
+        memcpy(dst, g->adj + p, (size_t)(cnt + 1) * sizeof(uint32_t));
+        p += cnt + 1;
+    }
+    h->n++;
+    vl__cols_set_node(h, i);
+}
+
+/* per-item function: see VL_PER_ITEM in internal.h */
+static void (*volatile import_node_fn)(vl_index *, const vl_graph *, uint32_t, const uint64_t *, const float *,
+                                       const uint8_t *) = import_node;
+
+float *vl__index_slots(vl_index *h, uint32_t n)
+{
+    if (!h || h->n != 0 || h->kind != VL_INDEX_HNSW || n == 0) return NULL;
+    return reserve_nodes(h, n) ? NULL : h->vecs;
+}
+
 int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const float *vecs,
-                     const uint8_t *dead)
+                     const uint8_t *dead, int decoded)
 {
     if (!h || !g || (g->n && (!ids || !vecs || !dead || !g->level || !g->off || !g->adj)))
         return VL_EINVAL;
@@ -1261,18 +1310,38 @@ int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const 
         vl__msg(h, "import: graph has M=%u/M0=%u, the index M=%u/M0=%u", g->M, g->M0, h->M, h->M0);
         return VL_EINVAL;
     }
-    uint32_t *stamp = vl_mem_calloc(g->n ? g->n : 1, sizeof *stamp);
-    if (!stamp) { vl__msg(h, "out of memory importing a graph"); return VL_ENOMEM; }
-    int rc = import_check(h, g, ids, dead, stamp);
-    vl_mem_free(stamp);
-    if (rc) return rc;
-    if (g->n == 0) return VL_OK;
+    int rc = VL_OK;
+    if (decoded) {                   /* vl__index_decode proved the graph invariants; the flags are ours */
+        for (uint32_t i = 0; i < g->n; i++)
+            if (dead[i] > 1) { vl__msg(h, "import: node %u dead flag %u", i, dead[i]); return VL_EINVAL; }
+    } else {
+        uint32_t *stamp = vl_mem_calloc(g->n ? g->n : 1, sizeof *stamp);
+        if (!stamp) { vl__msg(h, "out of memory importing a graph"); return VL_ENOMEM; }
+        rc = import_check(h, g, ids, dead, stamp);
+        vl_mem_free(stamp);
+        if (rc) return rc;
+    }
+    if (g->n == 0) {
+        if (g->entry == VL_NO_NODE) return VL_OK;
+        vl__msg(h, "import: empty graph with an entry point");
+        return VL_EINVAL;
+    }
     uint32_t n = g->n, live = 0;
+    /* in place: the caller filled the node slots (vl__index_slots); the
+     * reservation below then keeps them where they are (cap >= n already) */
+    int in_place = vecs == h->vecs && h->cap >= n;
+    if (reserve_nodes(h, n) || vl__hnsw_reserve(h, n)) goto nomem;
+    /* one pass over the vectors: checked (nothing is changed yet: h->n is 0)
+     * and their inverse norms kept; not needed for slots the caller checked
+     * when there are no norms to keep */
+    int read_vectors = !(decoded && in_place && !h->inv_norm);
     for (uint32_t i = 0; i < n; i++) {
-        if ((rc = check_vector(h, vecs + (size_t)i * h->dim, "imported vector", i, NULL))) return rc;
+        float inv = 1.0f;
+        if (read_vectors && (rc = check_vector(h, vecs + (size_t)i * h->dim, "imported vector", i, &inv))) return rc;
+        if (h->inv_norm) h->inv_norm[i] = inv;
         live += !dead[i];
     }
-    if (reserve_nodes(h, n) || vl_idmap_reserve(&h->map, live) || vl__hnsw_reserve(h, n)) goto nomem;
+    if (vl_idmap_reserve(&h->map, live)) goto nomem;
     for (uint32_t i = 0; i < n; i++) {
         h->upper[i] = NULL;
         if (g->level[i]) {
@@ -1284,35 +1353,14 @@ int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const 
         }
     }
     for (uint32_t i = 0; i < n; i++) {
-        const float *v = vecs + (size_t)i * h->dim;
-        float inv = 1.0f;
-        (void)check_vector(h, v, "imported vector", i, &inv);
-        memcpy(h->vecs + (size_t)i * h->dim, v, h->dim * sizeof(float));
-        if (h->inv_norm) h->inv_norm[i] = inv;
-        h->ids[i] = ids[i];
-        h->dead[i] = dead[i];
-        h->meta[i] = NULL;
-        h->meta_len[i] = 0;
-        h->level[i] = g->level[i];
-        if (g->level[i]) h->upper_bytes += (uint64_t)g->level[i] * (h->M + 1) * sizeof(uint32_t);
-        uint32_t p = g->off[i];
-        for (uint32_t l = 0; l <= g->level[i]; l++) {
-            uint32_t cnt = g->adj[p];
-            uint32_t *dst = l == 0 ? h->links0 + (size_t)i * (h->M0 + 1)
-                                   : h->upper[i] + (size_t)(l - 1) * (h->M + 1);
-            memcpy(dst, g->adj + p, (size_t)(cnt + 1) * sizeof(uint32_t));
-            p += cnt + 1;
-        }
-        h->n++;
-        vl__cols_set_node(h, i);
+        import_node_fn(h, g, i, ids, in_place ? NULL : vecs, dead);
         if (!dead[i]) {
-            if (vl_idmap_get(&h->map, ids[i]) != VL_NO_NODE) {
+            if (vl_idmap_get_or_put(&h->map, ids[i], i) != VL_NO_NODE) {
                 vl__msg(h, "import: live id %llu appears twice", (unsigned long long)ids[i]);
                 for (uint32_t j = i + 1; j < n; j++) vl_mem_free(h->upper[j]);
                 free_nodes(h);
                 return VL_EINVAL;
             }
-            vl_idmap_put(&h->map, ids[i], i);
             h->live++;
         }
     }

@@ -15,6 +15,45 @@
 #include <math.h>
 #include "veclite.h"
 #include "dist.h"
+#include <string.h>
+
+/* VL_PER_ITEM: the open's long walks (INDEX nodes: store_index.c decode_node;
+ * META records: store_meta.c record_fields; graph import: index.c
+ * import_node) do each item's work in a function of its own, called through
+ * a volatile function pointer. A WebAssembly engine optimises a function
+ * between calls, never the loop that is running, so a walk written as one
+ * loop runs a whole 100K-node store in baseline code; and the WebAssembly
+ * optimiser (binaryen) inlines a function with a single call site whatever
+ * C attributes say, which the pointer prevents. */
+
+/* 1 if every component is finite (no NaN, no infinity). The test is on the
+ * exponent bits with integer ORs, which have no order to keep: the loop
+ * vectorises and has no floating-point dependency chain. */
+static inline int vl__all_finite(const float *v, uint32_t dim)
+{
+    uint32_t bad = 0;
+    for (uint32_t j = 0; j < dim; j++) {
+        uint32_t u;
+        memcpy(&u, &v[j], 4);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return !bad;
+}
+
+/* Copy one vector (dst == src allowed, no other overlap). Emscripten 3.1.6's
+ * memcpy hands every copy of 512 bytes or more to JavaScript
+ * (emscripten_memcpy_big: a call out of WebAssembly per copy), and a
+ * 128-dimension f32 vector is exactly 512 bytes: pieces under that size
+ * keep vector copies inside WebAssembly. Natively it is plain memcpy. */
+static inline void vl__vcopy(float *dst, const float *src, uint32_t dim)
+{
+    if (dst == src) return;
+    uint8_t *d = (uint8_t *)dst;
+    const uint8_t *s = (const uint8_t *)src;
+    size_t n = (size_t)dim * sizeof(float);
+    for (; n > 256; n -= 256, d += 256, s += 256) memcpy(d, s, 256);
+    memcpy(d, s, n);
+}
 
 #define VL_MAX_LEVEL 31u          /* cap on random HNSW levels (p < 1e-14 for M=16) */
 #define VL_NO_NODE   UINT32_MAX
@@ -34,6 +73,9 @@ void  vl_mem_free(void *p);
 uint64_t vl__mem_live(void);
 uint64_t vl__mem_peak(void);
 void     vl__mem_peak_reset(void);
+/* A monotonic clock in nanoseconds (0 where there is none), for the cost
+ * figures an open reports (vl_store_status.open_*_us); never for behaviour. */
+uint64_t vl__clock_ns(void);
 /* Test hook: the next `n` allocations succeed, every later one fails
  * (returns NULL) until called again; n < 0 disables (the default). */
 void  vl__test_alloc_fail_after(int32_t n);
@@ -54,6 +96,9 @@ uint32_t vl_idmap_get(const vl_idmap *m, uint64_t key);          /* VL_NO_NODE i
 /* Make room for `extra` more keys without failing later inserts. VL_OK / VL_ENOMEM. */
 int      vl_idmap_reserve(vl_idmap *m, uint32_t extra);
 void     vl_idmap_put(vl_idmap *m, uint64_t key, uint32_t val);   /* needs reserved room */
+/* key's value if present (nothing changes), else key -> val is added and
+ * VL_NO_NODE returned: get + put in one probe. Needs reserved room. */
+uint32_t vl_idmap_get_or_put(vl_idmap *m, uint64_t key, uint32_t val);
 int      vl_idmap_del(vl_idmap *m, uint64_t key);                 /* 1 if removed */
 void     vl_idmap_free(vl_idmap *m);
 uint64_t vl_idmap_bytes(const vl_idmap *m);
@@ -171,9 +216,27 @@ void vl__graph_free(vl_graph *g);
  * counts <= M/M0, neighbours < n of sufficient level, no self links or
  * duplicates, entry on max_level); they are re-checked here, as are the
  * vectors (finite; non-zero under cosine) and that live ids are distinct.
+ * decoded: g is exactly what vl__index_decode returned, which checked the same
+ * graph invariants; they are not walked again (the dead flags still are);
+ * and vecs are the slots (vl__index_slots) the caller filled with vectors it
+ * checked the same way (finite; non-zero under cosine): under L2 and dot
+ * they are not read again (under cosine their norms still are).
  * Errors: VL_EINVAL (h not empty/HNSW, g->M != h's M, a check failed;
- * message in vl_errmsg), VL_ENOMEM. On error h is left empty. */
+ * message in vl_errmsg), VL_ENOMEM. On error h is left empty. Imported node
+ * i is node i of h. */
 int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const float *vecs,
-                     const uint8_t *dead);
+                     const uint8_t *dead, int decoded);
+/* Give live node `node` a copy of the record rec (len > 0 bytes) that the
+ * caller has already validated for h (vl__meta_validate): vl_index_set_meta
+ * without its per-call checks, id lookups and batch copies, for an open that
+ * applies one record per imported node. VL_EINVAL (bad node, dead, empty),
+ * VL_ENOMEM. */
+int vl__index_meta_adopt(vl_index *h, uint32_t node, const uint8_t *rec, uint32_t len);
+/* The vector slots of the EMPTY HNSW index h, reserved for n nodes: node i's
+ * vector goes at [i*dim..]. A caller that fills them and passes the same
+ * pointer as vecs to vl__index_import has every vector copied once (from
+ * the file into its node). NULL when h is not an empty HNSW index, n is 0,
+ * or out of memory. The slots stay valid until h changes. */
+float *vl__index_slots(vl_index *h, uint32_t n);
 
 #endif /* VL_INTERNAL_H */

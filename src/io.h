@@ -4,7 +4,8 @@
  *
  * A device is a byte array that grows at its end. The .rvf format
  * (docs/format.md) is append-only, so the core needs exactly five operations:
- * positional read, append, size, truncate and sync. Devices:
+ * positional read, append, size, truncate and sync (plus an optional read
+ * that also hashes, for devices with a faster CRC-32 than the core's). Devices:
  *   - memory (src/io_mem.c): tests, fuzzing, export()/open(bytes);
  *   - POSIX file (native tests and tools);
  *   - Node file, OPFS SyncAccessHandle, IndexedDB: implemented in JS and
@@ -34,6 +35,10 @@ struct vl_io {
     int (*truncate)(void *ctx, uint64_t size);
     int (*sync)(void *ctx);
     void (*close)(void *ctx);   /* may be NULL */
+    /* May be NULL. read(), and *crc advanced over the bytes read (CRC-32/IEEE
+     * chained as zlib's crc32(crc, buf, len)): a device with a faster hash
+     * than the core's (Node's zlib) verifies the very bytes it put in buf. */
+    int (*read_crc)(void *ctx, uint64_t off, void *buf, uint32_t len, uint32_t *crc);
 };
 
 /* Memory device. The device owns a growable buffer.

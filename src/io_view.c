@@ -23,6 +23,13 @@ static int view_read(void *ctx, uint64_t off, void *buf, uint32_t len)
     return v->base->read(v->base->ctx, off, buf, len);
 }
 
+static int view_read_crc(void *ctx, uint64_t off, void *buf, uint32_t len, uint32_t *crc)
+{
+    vl_io_view *v = ctx;
+    if (off > v->len || len > v->len - off) return VL_EIO;
+    return v->base->read_crc(v->base->ctx, off, buf, len, crc);
+}
+
 static int view_size(void *ctx, uint64_t *out)
 {
     vl_io_view *v = ctx;
@@ -48,5 +55,6 @@ vl_io *vl_io_view_init(vl_io_view *v, vl_io *base, uint64_t len)
     v->io.truncate = view_truncate;
     v->io.sync = view_sync;
     v->io.close = 0;
+    v->io.read_crc = base->read_crc ? view_read_crc : 0;
     return &v->io;
 }

@@ -16,7 +16,12 @@
  * The hook and the counters are process-wide: tests and diagnostics only,
  * not thread-safe.
  */
+#define _POSIX_C_SOURCE 200809L   /* clock_gettime */
 #include <stdlib.h>
+#include <time.h>
+#ifdef __EMSCRIPTEN__
+#include <emscripten.h>
+#endif
 #if defined(__GLIBC__) || defined(__EMSCRIPTEN__)
 #include <malloc.h>
 #define VL_USABLE(p) malloc_usable_size(p)
@@ -29,6 +34,17 @@ static int32_t fail_after = -1;   /* < 0: never fail */
 static uint64_t live_bytes, peak_bytes;
 
 void vl__test_alloc_fail_after(int32_t n) { fail_after = n; }
+
+uint64_t vl__clock_ns(void)
+{
+#ifdef __EMSCRIPTEN__
+    return (uint64_t)(emscripten_get_now() * 1e6);
+#else
+    struct timespec t;
+    if (clock_gettime(CLOCK_MONOTONIC, &t) != 0) return 0;
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+#endif
+}
 
 uint64_t vl__mem_live(void) { return live_bytes; }
 uint64_t vl__mem_peak(void) { return peak_bytes; }

@@ -490,11 +490,10 @@ static void del_remove(vl_rvf *h, uint32_t pos)
 void vl__rvf_upsert_row(vl_rvf *h, uint32_t k, uint32_t row, uint64_t id)
 {
     vecseg *v = &h->vecs[k];
-    uint32_t ei = vl_idmap_get(&h->map, id);
+    uint32_t ei = vl_idmap_get_or_put(&h->map, id, h->nents);
     if (ei == VL_NO_NODE) {
         ei = h->nents++;
         h->ents[ei] = (entry){ id, k, row, 1, NONE };
-        vl_idmap_put(&h->map, id, ei);
         v->live_refs++;
         v->ids[v->nids++] = id;
         return;
@@ -611,9 +610,24 @@ int vl__rvf_dev_size(vl_rvf *h, uint64_t *out)
     return rc == VL_OK ? VL_OK : vl__rvf_fail(h, rc < 0 ? rc : VL_EIO, "device size() failed (%d)", rc);
 }
 
+uint32_t vl__rvf_crc(vl_rvf *h, uint32_t crc, const void *p, size_t n)
+{
+    uint64_t t = vl__clock_ns();
+    crc = vl_crc32(crc, p, n);
+    h->crc_ns += vl__clock_ns() - t;
+    return crc;
+}
+
+void vl_rvf_costs(const vl_rvf *h, uint64_t *read_ns, uint64_t *crc_ns)
+{
+    *read_ns = h->read_ns;
+    *crc_ns = h->crc_ns;
+}
+
 int vl__rvf_dev_read(vl_rvf *h, uint64_t off, void *buf, uint64_t len)
 {
     uint8_t *p = buf;
+    uint64_t t = vl__clock_ns();
     while (len) {
         uint32_t n = len > (1u << 30) ? (1u << 30) : (uint32_t)len;
         int rc = h->io->read(h->io->ctx, off, p, n);
@@ -622,7 +636,22 @@ int vl__rvf_dev_read(vl_rvf *h, uint64_t off, void *buf, uint64_t len)
                                 n, (unsigned long long)off, rc);
         off += n; p += n; len -= n;
     }
+    h->read_ns += vl__clock_ns() - t;
     return VL_OK;
+}
+
+int vl__rvf_dev_read_crc(vl_rvf *h, uint64_t off, void *buf, uint32_t len, uint32_t *crc)
+{
+    if (!h->io->read_crc) {
+        int rc = vl__rvf_dev_read(h, off, buf, len);
+        if (!rc) *crc = vl__rvf_crc(h, *crc, buf, len);
+        return rc;
+    }
+    uint64_t t = vl__clock_ns();
+    int rc = h->io->read_crc(h->io->ctx, off, buf, len, crc);
+    h->read_ns += vl__clock_ns() - t;
+    return rc == VL_OK ? VL_OK : vl__rvf_fail(h, rc < 0 ? rc : VL_EIO, "device read of %u bytes at offset %llu failed (%d)",
+                                              len, (unsigned long long)off, rc);
 }
 
 /* Append; any failure poisons the handle (the device may hold a torn tail). */
@@ -659,9 +688,8 @@ int vl__rvf_crc_range(vl_rvf *h, uint64_t off, uint64_t len, uint8_t *scratch, u
 {
     while (len) {
         uint32_t n = len > scap ? scap : (uint32_t)len;
-        int rc = vl__rvf_dev_read(h, off, scratch, n);
+        int rc = vl__rvf_dev_read_crc(h, off, scratch, n, crc);
         if (rc) return rc;
-        *crc = vl_crc32(*crc, scratch, n);
         off += n; len -= n;
     }
     return VL_OK;
@@ -731,7 +759,7 @@ static int try_manifest(vl_rvf *h, uint64_t pos, uint64_t size, vl_rvf_header *h
                                 (unsigned long long)hd->payload_length);
     rc = vl__rvf_dev_read(h, pos + 64, p, hd->payload_length);
     if (rc) { vl_mem_free(p); return rc; }
-    if (!vl__rvf_hash_ok(hd->content_hash, vl_crc32(0, p, (size_t)hd->payload_length)) ||
+    if (!vl__rvf_hash_ok(hd->content_hash, vl__rvf_crc(h, 0, p, (size_t)hd->payload_length)) ||
         !manifest_parse(p, hd->payload_length, m)) {
         vl_mem_free(p);
         return 0;
@@ -865,9 +893,8 @@ int vl__rvf_vec_walk(vl_rvf *h, const dent *d, uint32_t k, row_visit fn, void *c
     uint64_t off = d->offset + 64 + 6;
     for (uint32_t r = 0; r < count;) {
         uint32_t nr = count - r < batch ? count - r : batch;
-        rc = vl__rvf_dev_read(h, off, buf, nr * rowsz);
+        rc = skip_hash ? vl__rvf_dev_read(h, off, buf, nr * rowsz) : vl__rvf_dev_read_crc(h, off, buf, nr * rowsz, &crc);
         if (rc) goto out;
-        if (!skip_hash) crc = vl_crc32(crc, buf, (size_t)(nr * rowsz));
         if (fn) {
             for (uint32_t i = 0; i < nr; i++) {
                 const uint8_t *row = buf + i * rowsz;
@@ -915,8 +942,9 @@ int vl__rvf_read_small(vl_rvf *h, const dent *d, uint32_t cap, uint8_t **out)
                             (unsigned long long)d->offset, (unsigned long long)d->plen, cap, d->type);
     uint8_t *p = vl_mem_alloc((size_t)d->plen);
     if (!p) return vl__rvf_fail(h, VL_ENOMEM, "out of memory reading segment %llu", (unsigned long long)d->seg_id);
-    rc = vl__rvf_dev_read(h, d->offset + 64, p, d->plen);
-    if (!rc && !vl__rvf_hash_ok(hd.content_hash, vl_crc32(0, p, (size_t)d->plen)))
+    uint32_t crc = 0;
+    rc = vl__rvf_dev_read_crc(h, d->offset + 64, p, (uint32_t)d->plen, &crc);
+    if (!rc && !vl__rvf_hash_ok(hd.content_hash, crc))
         rc = vl__rvf_fail(h, VL_ECORRUPT, "segment %llu (type 0x%02x) at offset %llu: content hash mismatch",
                           (unsigned long long)d->seg_id, d->type, (unsigned long long)d->offset);
     if (rc) { vl_mem_free(p); return rc; }
@@ -959,7 +987,7 @@ int vl__rvf_tail_walk(vl_rvf *h, uint64_t size, uint32_t *kept, uint64_t *maxid)
         rc = vl__rvf_dev_read(h, pos + 64, p, plen);
         if (rc) { vl_mem_free(p); break; }
         int good = !hash_is_unset(hd.content_hash) &&
-                   vl__rvf_hash_ok(hd.content_hash, vl_crc32(0, p, (size_t)plen)) && rd32(p + 9) == plen - 45;
+                   vl__rvf_hash_ok(hd.content_hash, vl__rvf_crc(h, 0, p, (size_t)plen)) && rd32(p + 9) == plen - 45;
         if (good) vl_rvf_fold32_once(p, plen, h->wit_hash);
         vl_mem_free(p);
         if (!good) break;
@@ -1081,7 +1109,7 @@ int vl__rvf_find_head(vl_rvf *h, uint64_t *maxid)
                 goto out;
             }
             if ((rc = vl__rvf_dev_read(h, off + 64, p, plen))) goto out;
-            if (!vl__rvf_hash_ok(hd.content_hash, vl_crc32(0, p, (size_t)plen)) || rd32(p + 9) != plen - 45)
+            if (!vl__rvf_hash_ok(hd.content_hash, vl__rvf_crc(h, 0, p, (size_t)plen)) || rd32(p + 9) != plen - 45)
                 goto out;
             vl_rvf_fold32_once(p, plen, h->wit_hash);
             fallback = 0;
@@ -1285,6 +1313,33 @@ int vl_rvf_open(vl_io *io, vl_rvf **out, char *msg, uint32_t msg_cap)
 /* Scan                                                                    */
 /* ====================================================================== */
 
+/* The f32 components of a row at vec: in place on a little-endian host (the
+ * row sits 4-byte aligned in the walk's buffer: rows are 8 + 4*dim bytes
+ * from an allocation's start, plus the 8-byte id), else decoded into tmp. */
+static const float *row_floats(const uint8_t *vec, float *tmp, uint32_t dim)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (((uintptr_t)vec & 3) == 0) { (void)tmp; (void)dim; return (const float *)(const void *)vec; }
+#endif
+    for (uint32_t j = 0; j < dim; j++) tmp[j] = rdf(vec + 4 * (size_t)j);
+    return tmp;
+}
+
+/* 1 if row `row` of VEC segment k is the winning row of id (*live: not
+ * deleted). A segment whose live entries all win there (live_refs ==
+ * count: no duplicate inside it, none replaced later, none deleted) needs
+ * no lookup: every row of it wins and is live. */
+static int row_wins(const vl_rvf *h, uint32_t k, uint32_t row, uint64_t id, int *live)
+{
+    const vecseg *v = &h->vecs[k];
+    if (v->live_refs == v->count && row < v->count) { *live = 1; return 1; }
+    uint32_t ei = vl_idmap_get(&h->map, id);
+    if (ei == VL_NO_NODE) return 0;
+    const entry *e = &h->ents[ei];
+    *live = e->del_pos == NONE;
+    return e->seg == k && e->row == row;
+}
+
 typedef struct scan_ctx {
     vl_rvf_row_fn cb;
     void *ctx;
@@ -1294,12 +1349,9 @@ typedef struct scan_ctx {
 static int scan_row(vl_rvf *h, void *ctx, uint32_t k, uint32_t row, uint64_t id, const uint8_t *vec)
 {
     scan_ctx *s = ctx;
-    uint32_t ei = vl_idmap_get(&h->map, id);
-    if (ei == VL_NO_NODE) return 0;
-    const entry *e = &h->ents[ei];
-    if (e->seg != k || e->row != row || e->del_pos != NONE) return 0;
-    for (uint32_t j = 0; j < h->dim; j++) s->vec[j] = rdf(vec + 4 * (size_t)j);
-    return s->cb(s->ctx, id, s->vec);
+    int live;
+    if (!row_wins(h, k, row, id, &live) || !live) return 0;
+    return s->cb(s->ctx, id, row_floats(vec, s->vec, h->dim));
 }
 
 int vl_rvf_scan(vl_rvf *h, vl_rvf_row_fn cb, void *ctx)
@@ -1333,12 +1385,9 @@ typedef struct scan_ex_ctx {
 static int scan_row_ex(vl_rvf *h, void *ctx, uint32_t k, uint32_t row, uint64_t id, const uint8_t *vec)
 {
     scan_ex_ctx *s = ctx;
-    uint32_t ei = vl_idmap_get(&h->map, id);
-    if (ei == VL_NO_NODE) return 0;
-    const entry *e = &h->ents[ei];
-    if (e->seg != k || e->row != row) return 0;
-    for (uint32_t j = 0; j < h->dim; j++) s->vec[j] = rdf(vec + 4 * (size_t)j);
-    return s->cb(s->ctx, id, s->vec, s->seg_offset, e->del_pos == NONE);
+    int live;
+    if (!row_wins(h, k, row, id, &live)) return 0;
+    return s->cb(s->ctx, id, row_floats(vec, s->vec, h->dim), s->seg_offset, live);
 }
 
 int vl_rvf_scan_ex(vl_rvf *h, vl_rvf_row_ex_fn cb, void *ctx)

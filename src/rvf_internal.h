@@ -92,6 +92,7 @@ struct vl_rvf {
     uint32_t man_crc;              /* CRC-32 of the committed manifest's payload */
     uint8_t man_hdr[64];           /* its header as opened or refreshed (vl_rvf_refresh checks
                                       that the bytes there are still this header) */
+    uint64_t read_ns, crc_ns;      /* time in device reads and content hashes (vl_rvf_costs) */
     char msg[256];
 };
 
@@ -102,6 +103,13 @@ typedef struct mview {
     uint64_t total;
     const uint8_t *dirp, *delp, *fidi;   /* fidi points past the marker (68 bytes) */
 } mview;
+
+/* Read len bytes at off into buf and advance *crc over them (the device's
+ * read_crc when it has one, else a read and vl_crc32); time goes to read_ns
+ * (a device that hashes while it reads reports both as reading). */
+int vl__rvf_dev_read_crc(vl_rvf *h, uint64_t off, void *buf, uint32_t len, uint32_t *crc);
+/* vl_crc32 of a payload, its time added to h->crc_ns. */
+uint32_t vl__rvf_crc(vl_rvf *h, uint32_t crc, const void *p, size_t n);
 
 typedef int (*row_visit)(vl_rvf *h, void *ctx, uint32_t k, uint32_t row, uint64_t id,
                          const uint8_t *vec);

@@ -23,5 +23,11 @@ void vl_sha256_update(vl_sha256_ctx *s, const void *data, size_t len);
 /* Writes the 32-byte digest; s must be re-initialised before reuse. */
 void vl_sha256_final(vl_sha256_ctx *s, uint8_t out[32]);
 void vl_sha256(const void *data, size_t len, uint8_t out[32]);
+/* The host's SHA-256 for vl_sha256 of VL_SHA256_HOST_MIN bytes or more (the
+ * WebAssembly binding installs Node's crypto: the META digests of a big
+ * store hash natively). fn returns 0 when it wrote the digest, nonzero to
+ * fall back to this file's code; NULL uninstalls. */
+#define VL_SHA256_HOST_MIN 65536u
+void vl__sha256_host(int (*fn)(const void *data, size_t len, uint8_t out[32]));
 
 #endif /* VL_SHA256_H */

@@ -37,7 +37,8 @@
  *     listed and rvf_commit.c's tier merges never move those rows, so the rows
  *     after it are the rows written since: rvf_commit.c "INDEX coverage"). Its
  *     nodes whose row is still there are imported as they are (deleted ids as routing
- *     tombstones); nodes whose row is gone or was re-written since are
+ *     tombstones), each row copied once, from the file straight into its
+ *     node's slot (vl__index_slots); nodes whose row is gone or was re-written since are
  *     removed and their neighbours re-linked (vl__graph_remap); the live
  *     rows it does not cover are inserted (rows_inserted_on_open). An INDEX
  *     that fails a check is ignored and the graph rebuilt, so a damaged
@@ -1185,7 +1186,7 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
     s->graph_dirty = 1;
     s->index_ok = hnsw;          /* the compacted file's INDEX covers all its rows */
     if (hnsw && index_like(s, &ni) == VL_OK) {
-        int ok = vl__index_import(ni, &g, gids, gvecs, gdead) == VL_OK;
+        int ok = vl__index_import(ni, &g, gids, gvecs, gdead, 0) == VL_OK;
         /* metadata of the live nodes */
         for (uint32_t j = 0; ok && j < g.n; j++) {
             if (gdead[j]) continue;
@@ -1377,9 +1378,9 @@ static int cb_record(void *ctx, uint64_t id, uint32_t op, uint32_t n, const uint
 {
     loader *L = ctx;
     if (L->cur && tier_add_id(L->cur, id)) return VL_ENOMEM;
-    uint32_t k = vl_idmap_get(&L->recmap, id);
+    if (L->nrecs == UINT32_MAX - 1 || vl_idmap_reserve(&L->recmap, 1)) return VL_ENOMEM;
+    uint32_t k = vl_idmap_get_or_put(&L->recmap, id, L->nrecs);
     if (k == VL_NO_NODE) {
-        if (L->nrecs == UINT32_MAX - 1 || vl_idmap_reserve(&L->recmap, 1)) return VL_ENOMEM;
         if (L->nrecs == L->cap_recs) {
             uint32_t nc = L->cap_recs ? L->cap_recs * 2 : 64;
             rec_ent *q = vl_mem_realloc(L->recs, (size_t)nc * sizeof *q);
@@ -1388,7 +1389,6 @@ static int cb_record(void *ctx, uint64_t id, uint32_t op, uint32_t n, const uint
             L->cap_recs = nc;
         }
         k = L->nrecs++;
-        vl_idmap_put(&L->recmap, id, k);
     }
     rec_ent *e = &L->recs[k];
     e->seg_off = L->seg_off;
@@ -1400,6 +1400,23 @@ static int cb_record(void *ctx, uint64_t id, uint32_t op, uint32_t n, const uint
         e->len = flen + 2;
     }
     return L->recbuf.oom ? VL_ENOMEM : 0;
+}
+
+/* Room for a payload's records at once (its record count bounds the new
+ * ids, its length the record bytes): no rehashing or doubling copies while
+ * a big snapshot is applied. */
+static int meta_room(loader *L, const vl_meta_head *hd, uint64_t len)
+{
+    if (vl_idmap_reserve(&L->recmap, hd->n_records)) return VL_ENOMEM;
+    uint64_t need = (uint64_t)L->nrecs + hd->n_records;
+    if (need > L->cap_recs) {
+        if (need >= UINT32_MAX) return VL_ENOMEM;
+        rec_ent *q = vl_mem_realloc(L->recs, (size_t)need * sizeof *q);
+        if (!q) return VL_ENOMEM;
+        L->recs = q;
+        L->cap_recs = (uint32_t)need;
+    }
+    return vl__buf_reserve(&L->recbuf, len) ? VL_OK : VL_ENOMEM;
 }
 
 /* Apply the listed META segments in directory order. */
@@ -1420,7 +1437,9 @@ static int load_meta(loader *L)
         if (rc) return vl__store_msg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
         vl_meta_head hd;
         /* check first (no callbacks), then reset on a snapshot, then apply */
+        vl__store_open_mark(s, OPEN_META);
         rc = vl__meta_parse(p, d.payload_length, &hd, NULL, L->why, sizeof L->why);
+        vl__store_open_mark(s, OPEN_VERIFY);     /* the digest and the structure checks */
         if (!rc) {
             int snap = hd.flags & VL_META_F_SNAPSHOT;
             /* a delta continues the generation before it; a merged delta
@@ -1446,7 +1465,8 @@ static int load_meta(loader *L)
                     rc = VL_ENOMEM;
                 }
                 L->seg_off = d.offset;
-                if (!rc) rc = vl__meta_parse(p, d.payload_length, &hd, &cb, L->why, sizeof L->why);
+                if (!rc) rc = meta_room(L, &hd, d.payload_length);
+                if (!rc) rc = vl__meta_apply(p, d.payload_length, &hd, &cb, L->why, sizeof L->why);
                 L->gen = hd.generation;
                 L->any_meta = 1;
             }
@@ -1522,16 +1542,26 @@ static int row_record(loader *L, uint64_t id, uint64_t seg_off, vl_buf *tmp, con
     return VL_OK;
 }
 
-/* Rows gathered at open. */
+/* Rows gathered at open. With an INDEX (collect = 1) a row the graph covers
+ * (id among its nodes, written before it) is copied straight from the file
+ * into its node's vector slot in the index (vl__index_slots: ordinal order),
+ * and only the rows it does not cover are kept here; without one, live rows
+ * stream into the index in chunks. */
 typedef struct rowset {
     loader *L;
     uint32_t dim, metric;
-    /* all rows (INDEX path) */
-    uint64_t *ids, *seg_off;
+    /* INDEX path: the graph's node ids (ascending), its offset, the slots */
+    const uint64_t *gids;
+    uint32_t gn, next;           /* next: the ordinal after the last row's (a guess for the next row) */
+    uint64_t idx_off;
+    float *slots;                /* gn x dim, in the index */
+    uint8_t *state;              /* gn: 0 no row, 1 live row, 2 deleted row (a routing tombstone) */
+    /* INDEX path: rows the graph does not cover */
+    uint64_t *ids;
     uint8_t *live;
     float *vecs;
     uint64_t n, cap;
-    int collect;                 /* 1: keep every row; 0: stream live rows into the index */
+    int collect;                 /* 1: INDEX path; 0: stream live rows into the index */
     /* streaming chunk */
     uint64_t *cids;
     float *cvecs;
@@ -1545,13 +1575,14 @@ typedef struct rowset {
 
 static int row_ok(const rowset *R, const float *v)
 {
+    if (R->metric != VL_METRIC_COSINE) return vl__all_finite(v, R->dim);
     double ss = 0;
     for (uint32_t j = 0; j < R->dim; j++) {
         if (!(v[j] - v[j] == 0.0f)) return 0;
         ss += (double)v[j] * v[j];
     }
     float inv = (float)(1.0 / sqrt(ss));
-    return R->metric != VL_METRIC_COSINE || (ss > 0.0 && inv > 0.f && isfinite(inv));
+    return ss > 0.0 && inv > 0.f && isfinite(inv);
 }
 
 static int chunk_flush(rowset *R)
@@ -1576,7 +1607,7 @@ static int chunk_add(rowset *R, uint64_t id, const float *vec, uint64_t seg_off)
     int rc = row_record(R->L, id, seg_off, &R->tmp, &rec, &len);
     if (rc) return rc;
     R->cids[R->cn] = id;
-    memcpy(R->cvecs + (size_t)R->cn * R->dim, vec, R->dim * sizeof(float));
+    vl__vcopy(R->cvecs + (size_t)R->cn * R->dim, vec, R->dim);
     R->coff[R->cn] = (uint32_t)R->cmeta.len;
     vl__buf_put(&R->cmeta, rec, len);
     if (R->cmeta.len > UINT32_MAX) R->cmeta.oom = 1;
@@ -1599,24 +1630,35 @@ static int scan_cb(void *ctx, uint64_t id, const float *vec, uint64_t seg_off, i
         if (rc) R->rc = rc;
         return rc;
     }
+    if (seg_off < R->idx_off) {                  /* covered by the graph: straight into its slot */
+        /* rows usually follow their ids' order (sequential ids, in insertion
+         * order): the ordinal after the last one first, then a search */
+        const uint64_t *hit = R->next < R->gn && R->gids[R->next] == id ? &R->gids[R->next]
+                            : bsearch(&id, R->gids, R->gn, sizeof *R->gids, u64_cmp);
+        if (hit) {
+            size_t o = (size_t)(hit - R->gids);
+            vl__vcopy(R->slots + o * R->dim, vec, R->dim);
+            R->state[o] = live ? 1 : 2;
+            R->next = (uint32_t)o + 1;
+            return 0;
+        }
+    }
+    if (!live) return 0;                         /* not in the graph: nothing to route through */
     if (R->n == R->cap) {
         uint64_t nc = R->cap ? R->cap * 2 : 1024;
         uint64_t *a = vl_mem_realloc(R->ids, (size_t)nc * sizeof *a);
         if (a) R->ids = a;
-        uint64_t *b = vl_mem_realloc(R->seg_off, (size_t)nc * sizeof *b);
-        if (b) R->seg_off = b;
         uint8_t *c = vl_mem_realloc(R->live, (size_t)nc);
         if (c) R->live = c;
         float *d = (uint64_t)nc * R->dim * sizeof(float) > SIZE_MAX ? NULL
                  : vl_mem_realloc(R->vecs, (size_t)(nc * R->dim * sizeof(float)));
         if (d) R->vecs = d;
-        if (!a || !b || !c || !d) { R->rc = vl__store_msg(R->L->s, VL_ENOMEM, "out of memory reading rows"); return R->rc; }
+        if (!a || !c || !d) { R->rc = vl__store_msg(R->L->s, VL_ENOMEM, "out of memory reading rows"); return R->rc; }
         R->cap = nc;
     }
     R->ids[R->n] = id;
-    R->seg_off[R->n] = seg_off;
-    R->live[R->n] = (uint8_t)(live != 0);
-    memcpy(R->vecs + (size_t)R->n * R->dim, vec, R->dim * sizeof(float));
+    R->live[R->n] = 1;
+    vl__vcopy(R->vecs + (size_t)R->n * R->dim, vec, R->dim);
     R->n++;
     return 0;
 }
@@ -1630,86 +1672,76 @@ static const uint32_t *dec_links(const void *ctx, uint32_t i, uint32_t l)
     return p;
 }
 
-typedef struct dec_vec { const rowset *R; const uint32_t *row; } dec_vec;
 static const float *dec_vec_fn(const void *ctx, uint32_t j)
 {
-    const dec_vec *d = ctx;
-    return d->R->vecs + (size_t)d->row[j] * d->R->dim;
+    const rowset *R = ctx;
+    return R->slots + (size_t)j * R->dim;
 }
 
-/* Build the graph from the decoded INDEX g (node ids gids, written at
- * idx_off) and the collected rows; insert what it does not cover.
- * Returns VL_OK, or VL_EINVAL when the INDEX turned out unusable (the
- * caller rebuilds), or another error. */
-static int build_from_index(rowset *R, const vl_graph *g, const uint64_t *gids, uint64_t idx_off)
+/* Build the graph from the decoded INDEX g (node ids R->gids) and the rows
+ * the scan put in its slots; insert the live rows it does not cover.
+ * Nodes without a row are removed (vl__graph_remap) after their slots are
+ * moved down over them; when every node has its row the decoded graph is
+ * imported as it is. Returns VL_OK, or VL_EINVAL when the INDEX turned out
+ * unusable (the index is then empty and the caller rebuilds from the file),
+ * or another error. */
+static int build_from_index(rowset *R, const vl_graph *g)
 {
     vl_store *s = R->L->s;
-    uint32_t n = g->n;
-    uint32_t *present = vl_mem_alloc((size_t)(n ? n : 1) * sizeof *present);   /* ordinal -> row */
-    uint32_t *target = vl_mem_alloc((size_t)(n ? n : 1) * sizeof *target);
-    uint32_t *rep = vl_mem_alloc((size_t)(n ? n : 1) * sizeof *rep);
-    uint8_t *covered = vl_mem_calloc(R->n ? R->n : 1, 1);
+    uint32_t n = g->n, nout = 0;
+    for (uint32_t i = 0; i < n; i++) nout += R->state[i] != 0;
+    uint32_t *target = NULL, *rep = NULL;
+    uint64_t *ids = vl_mem_alloc((size_t)(nout ? nout : 1) * sizeof *ids);
+    uint8_t *dead = vl_mem_alloc(nout ? nout : 1);
     vl_graph g2;
     memset(&g2, 0, sizeof g2);
-    uint64_t *ids = NULL;
-    float *vecs = NULL;
-    uint8_t *dead = NULL;
-    uint32_t *rowof = NULL;
+    const vl_graph *gi = g;
     int rc = VL_ENOMEM;
-    if (!present || !target || !rep || !covered) goto out;
-    for (uint32_t i = 0; i < n; i++) present[i] = NONE32;
-    for (uint64_t r = 0; r < R->n; r++) {
-        if (R->seg_off[r] >= idx_off) continue;               /* written after the INDEX */
-        const uint64_t *hit = bsearch(&R->ids[r], gids, n, sizeof *gids, u64_cmp);
-        if (!hit) continue;
-        present[hit - gids] = (uint32_t)r;
-        covered[r] = 1;
+    if (!ids || !dead) goto out;
+    if (nout < n) {
+        target = vl_mem_alloc((size_t)(n ? n : 1) * sizeof *target);
+        rep = vl_mem_alloc((size_t)(nout ? nout : 1) * sizeof *rep);
+        if (!target || !rep) goto out;
+        uint32_t j = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            target[i] = R->state[i] ? j : NONE32;
+            if (R->state[i]) {
+                vl__vcopy(R->slots + (size_t)j * R->dim, R->slots + (size_t)i * R->dim, R->dim);
+                rep[j++] = i;
+            }
+        }
+        vl_gsrc src = { n, g->level, dec_links, g, target, g->entry };
+        if ((rc = vl__graph_remap(&src, nout, rep, dec_vec_fn, R, R->dim, R->metric, g->M, &g2))) goto out;
+        gi = &g2;
     }
-    uint32_t nout = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        target[i] = present[i] == NONE32 ? NONE32 : nout;
-        if (present[i] != NONE32) rep[nout++] = i;
-    }
-    rowof = vl_mem_alloc((size_t)(nout ? nout : 1) * sizeof *rowof);
-    ids = vl_mem_alloc((size_t)(nout ? nout : 1) * sizeof *ids);
-    vecs = vl_mem_alloc((size_t)(nout ? nout : 1) * R->dim * sizeof(float));
-    dead = vl_mem_alloc(nout ? nout : 1);
-    if (!rowof || !ids || !vecs || !dead) goto out;
     for (uint32_t j = 0; j < nout; j++) {
-        uint32_t r = present[rep[j]];
-        rowof[j] = r;
-        ids[j] = R->ids[r];
-        dead[j] = !R->live[r];
-        memcpy(vecs + (size_t)j * R->dim, R->vecs + (size_t)r * R->dim, R->dim * sizeof(float));
+        uint32_t i = rep ? rep[j] : j;
+        ids[j] = R->gids[i];
+        dead[j] = R->state[i] == 2;
     }
-    vl_gsrc src = { n, g->level, dec_links, g, target, g->entry };
-    dec_vec dv = { R, rowof };
-    if ((rc = vl__graph_remap(&src, nout, rep, dec_vec_fn, &dv, R->dim, R->metric, g->M, &g2))) goto out;
-    rc = vl__index_import(s->idx, &g2, ids, vecs, dead);
+    rc = vl__index_import(s->idx, gi, ids, R->slots, dead, gi == g);
+    vl__store_open_mark(s, OPEN_GRAPH);
     if (rc == VL_EINVAL) {
         snprintf(s->index_note, sizeof s->index_note, "INDEX not used: %s", vl_errmsg(s->idx));
         goto out;
     }
     if (rc) { vl__store_msg(s, rc, "importing the graph: %s", vl_errmsg(s->idx)); goto out; }
-    /* metadata of the imported live rows */
+    /* metadata of the imported live rows (imported node j is node j; row_record validated it) */
     for (uint32_t j = 0; j < nout; j++) {
         if (dead[j]) continue;
         const uint8_t *rec;
         uint32_t len;
-        uint32_t r = rowof[j];
-        if ((rc = row_record(R->L, R->ids[r], R->seg_off[r], &R->tmp, &rec, &len))) goto out;
+        if ((rc = row_record(R->L, ids[j], 0, &R->tmp, &rec, &len))) goto out;
         if (!len) continue;
-        uint32_t off[2] = { 0, len };
-        if ((rc = vl_index_set_meta(s->idx, 1, &R->ids[r], rec, off))) {
-            vl__store_msg(s, rc, "applying metadata: %s", vl_errmsg(s->idx));
+        if ((rc = vl__index_meta_adopt(s->idx, j, rec, len))) {
+            vl__store_msg(s, rc, "applying metadata of id %llu", (unsigned long long)ids[j]);
             goto out;
         }
     }
+    vl__store_open_mark(s, OPEN_META);
     /* live rows the INDEX does not cover */
-    for (uint64_t r = 0; r < R->n; r++) {
-        if (covered[r] || !R->live[r]) continue;
-        if ((rc = chunk_add(R, R->ids[r], R->vecs + (size_t)r * R->dim, R->seg_off[r]))) goto out;
-    }
+    for (uint64_t r = 0; r < R->n; r++)
+        if ((rc = chunk_add(R, R->ids[r], R->vecs + (size_t)r * R->dim, 0))) goto out;
     if ((rc = chunk_flush(R))) goto out;
     s->index_loaded = 1;
     s->graph_dirty = R->inserted > 0 || nout < n;
@@ -1717,13 +1749,9 @@ static int build_from_index(rowset *R, const vl_graph *g, const uint64_t *gids, 
 out:
     if (rc == VL_ENOMEM && !s->msg[0]) vl__store_msg(s, rc, "out of memory loading the graph");
     vl__graph_free(&g2);
-    vl_mem_free(present);
     vl_mem_free(target);
     vl_mem_free(rep);
-    vl_mem_free(covered);
-    vl_mem_free(rowof);
     vl_mem_free(ids);
-    vl_mem_free(vecs);
     vl_mem_free(dead);
     return rc;
 }
@@ -1801,6 +1829,19 @@ static int branch_inherit(vl_store *s, rowset *R, vl_io *parent_io)
     return rc;
 }
 
+void vl__store_open_mark(vl_store *s, int phase)
+{
+    uint64_t t = vl__clock_ns(), r = 0, c = 0;
+    if (s->rvf) vl_rvf_costs(s->rvf, &r, &c);
+    uint64_t dt = t - s->oc_t, dr = r - s->oc_read, dc = c - s->oc_crc;
+    s->open_ns[OPEN_READ] += dr;
+    s->open_ns[OPEN_VERIFY] += dc;
+    s->open_ns[phase] += dt > dr + dc ? dt - dr - dc : 0;
+    s->oc_t = t;
+    s->oc_read = r;
+    s->oc_crc = c;
+}
+
 /* own_only: a branch child's own rows, without its parent's (vl_store_verify re-reads the file so) */
 static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_only)
 {
@@ -1823,6 +1864,7 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_onl
     memset(&g, 0, sizeof g);
     uint64_t *gids = NULL, idx_off = 0;
     int rc = load_meta(&L);
+    vl__store_open_mark(s, OPEN_META);
     if (rc) goto out;
     s->meta_gen = L.gen;
 
@@ -1859,7 +1901,9 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_onl
      * later commits dropped with their VEC segments, so it may hold more
      * nodes than the file has rows; build_from_index removes them. Memory
      * stays bounded by the payload (decode: nodes <= payload bytes / 2). */
+    vl__store_open_mark(s, OPEN_META);
     int have_index = c.kind == VL_INDEX_HNSW && find_index(s, UINT64_MAX, &g, &gids, &idx_off);
+    vl__store_open_mark(s, OPEN_GRAPH);
     if (have_index && c.m == 0 && !stored) c.m = g.M;      /* e.g. rvf-node's INDEX */
     if ((rc = vl_index_new(&c, &s->idx))) {
         if (rc == VL_EINVAL && !cfg) rc = VL_ECORRUPT;      /* the stored configuration is bad */
@@ -1885,23 +1929,36 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_onl
     R.cvecs = vl_mem_alloc((size_t)LOAD_CHUNK * info.dim * sizeof(float));
     R.coff = vl_mem_alloc((LOAD_CHUNK + 1) * sizeof *R.coff);
     if (!R.cids || !R.cvecs || !R.coff) { rc = vl__store_msg(s, VL_ENOMEM, "out of memory"); goto out; }
+    if (have_index && g.n) {
+        R.gids = gids;
+        R.gn = g.n;
+        R.idx_off = idx_off;
+        R.state = vl_mem_calloc(g.n, 1);
+        R.slots = vl__index_slots(s->idx, g.n);
+        if (!R.state || !R.slots) { rc = vl__store_msg(s, VL_ENOMEM, "out of memory for %u graph nodes", g.n); goto out; }
+    }
     rc = vl_rvf_scan_ex(s->rvf, scan_cb, &R);
+    vl__store_open_mark(s, OPEN_ROWS);
     if (rc) {
         if (!R.rc) vl__store_msg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
         goto out;
     }
     if (have_index) {
-        rc = build_from_index(&R, &g, gids, idx_off);
-        if (rc == VL_EINVAL) {          /* unusable after all: rebuild from the rows */
+        rc = build_from_index(&R, &g);
+        if (rc == VL_EINVAL) {          /* unusable after all: rebuild from the rows, read again */
             vl_index_free(s->idx);
             s->idx = NULL;
             if ((rc = vl_index_new(&c, &s->idx))) { vl__store_msg(s, rc, "cannot create the index"); goto out; }
             if ((rc = load_fields(&L))) goto out;
+            R.collect = 0;
+            R.slots = NULL;
             R.inserted = 0;
             R.cn = 0;
             R.cmeta.len = 0;
-            for (uint64_t r = 0; r < R.n && !rc; r++)
-                if (R.live[r]) rc = chunk_add(&R, R.ids[r], R.vecs + (size_t)r * R.dim, R.seg_off[r]);
+            L.applied = 0;
+            s->rows_rejected = 0;
+            rc = vl_rvf_scan_ex(s->rvf, scan_cb, &R);
+            if (rc && !R.rc) vl__store_msg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
             if (!rc) rc = chunk_flush(&R);
             if (rc) goto out;
             s->index_loaded = 0;
@@ -1913,6 +1970,7 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_onl
         if ((rc = chunk_flush(&R))) goto out;
         s->graph_dirty = vl__index_kind(s->idx) == VL_INDEX_HNSW && R.inserted > 0;
     }
+    vl__store_open_mark(s, OPEN_ROWS);
     if (s->br && !own_only && (rc = branch_inherit(s, &R, parent_io))) goto out;
     s->rows_inserted_on_open = R.inserted;
     s->index_ok = s->index_loaded;
@@ -1928,7 +1986,7 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_onl
 out:
     loader_free(&L);
     vl_mem_free(R.ids);
-    vl_mem_free(R.seg_off);
+    vl_mem_free(R.state);
     vl_mem_free(R.live);
     vl_mem_free(R.vecs);
     vl_mem_free(R.cids);
@@ -1971,7 +2029,9 @@ static int store_open(vl_io *io, vl_io *parent_io, int own_only, const vl_config
     }
     s->readonly = (flags & VL_STORE_READONLY) != 0;
     char m[256];
+    uint64_t t0 = s->oc_t = vl__clock_ns();
     int rc = vl_rvf_open(io, &s->rvf, m, sizeof m);
+    if (!rc) vl__store_open_mark(s, OPEN_IDMAP);
     uint64_t size = 1;
     if (rc == VL_ENOTFOUND && (flags & VL_STORE_CREATE) && !s->readonly && io->size(io->ctx, &size) == VL_OK &&
         size == 0) {
@@ -2003,6 +2063,7 @@ static int store_open(vl_io *io, vl_io *parent_io, int own_only, const vl_config
         return rc;
     }
     s->msg[0] = 0;
+    s->open_ns[OPEN_TOTAL] = vl__clock_ns() - t0;
     *out = s;
     return VL_OK;
 }
@@ -2051,6 +2112,12 @@ int vl_store_info(const vl_store *s, vl_store_status *o)
     memcpy(o->file_id, ri.file_id, 16);
     memcpy(o->parent_id, ri.parent_id, 16);
     memcpy(o->parent_hash, ri.parent_hash, 32);
+    uint32_t *us[7] = { &o->open_read_us, &o->open_verify_us, &o->open_idmap_us, &o->open_rows_us,
+                        &o->open_graph_us, &o->open_meta_us, &o->open_total_us };
+    for (int i = 0; i < 7; i++) {
+        uint64_t u = s->open_ns[i] / 1000;
+        *us[i] = u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
+    }
     return VL_OK;
 }
 

@@ -22,6 +22,7 @@ typedef struct vl_buf {
     int oom;
 } vl_buf;
 void vl__buf_put(vl_buf *b, const void *data, uint64_t len);
+int  vl__buf_reserve(vl_buf *b, uint64_t extra);   /* room for extra more bytes; 0 when out of memory */
 void vl__buf_u8(vl_buf *b, uint8_t v);
 void vl__buf_u16(vl_buf *b, uint16_t v);
 void vl__buf_u32(vl_buf *b, uint32_t v);
@@ -80,6 +81,11 @@ typedef struct vl_meta_head {
 } vl_meta_head;
 /* Errors: VL_ECORRUPT / VL_EVERSION with a reason in why. */
 int vl__meta_parse(const uint8_t *p, uint64_t len, vl_meta_head *head, const vl_meta_cb *cb,
+                   char *why, size_t why_len);
+/* The callbacks of a payload that vl__meta_parse(p, len, head, NULL, ...) has
+ * accepted (the digest and the walk's checks are not repeated: an open
+ * hashes each META payload once). The same bytes and head, unchanged. */
+int vl__meta_apply(const uint8_t *p, uint64_t len, const vl_meta_head *head, const vl_meta_cb *cb,
                    char *why, size_t why_len);
 
 /* ======================================================================
@@ -185,7 +191,15 @@ struct vl_store {
     char *problems;
     /* the ids the last vl_store_refresh changed (u64 each; store_refresh.c) */
     vl_buf rf_up, rf_del;
+    /* what the open cost (vl_store_status.open_*_us): ns per OPEN_* phase, and
+     * the clock and the rvf handle's read/hash totals at the last mark */
+    uint64_t open_ns[7];
+    uint64_t oc_t, oc_read, oc_crc;
 };
+enum { OPEN_READ, OPEN_VERIFY, OPEN_IDMAP, OPEN_ROWS, OPEN_GRAPH, OPEN_META, OPEN_TOTAL };
+/* Charge the time since the last mark to phase, less the device reads and
+ * content hashes within it (charged to OPEN_READ and OPEN_VERIFY). */
+void vl__store_open_mark(vl_store *s, int phase);
 
 /* Leave a printf-style message in s->msg and return rc (store.c; store_refresh.c uses it too). */
 int vl__store_msg(vl_store *s, int rc, const char *fmt, ...)

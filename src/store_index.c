@@ -54,8 +54,16 @@ static inline uint32_t rd32(const uint8_t *p)
 }
 static inline uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
 
-/* LEB128 from p[*o] below end; 0 on overflow or truncation. */
-static int varint(const uint8_t *p, uint64_t end, uint64_t *o, uint64_t *v)
+/* LEB128 from p[*o] below end; 0 on overflow or truncation. One-byte
+ * values (most link deltas) take the inline path. */
+static int varint_long(const uint8_t *p, uint64_t end, uint64_t *o, uint64_t *v);
+static inline int varint(const uint8_t *p, uint64_t end, uint64_t *o, uint64_t *v)
+{
+    if (*o < end && p[*o] < 0x80) { *v = p[(*o)++]; return 1; }
+    return varint_long(p, end, o, v);
+}
+
+static int varint_long(const uint8_t *p, uint64_t end, uint64_t *o, uint64_t *v)
 {
     uint64_t r = 0;
     for (uint32_t s = 0; s < 64; s += 7) {
@@ -291,6 +299,39 @@ int vl__index_encode(const vl_graph *g, const uint64_t *ids, uint32_t ef_constru
  * Decode (hostile input)
  * ====================================================================== */
 
+/* Node i's layers from p[*o] (below ts) onto adj (room proven by the caller);
+ * its level into g->level[i]. A function of its own, called once per node:
+ * WebAssembly engines optimise a function after it has run a while, never
+ * the loop that is running, so a per-node function gets fast within the
+ * first nodes of a big INDEX where one long loop would not. */
+static int decode_node(const uint8_t *p, uint64_t ts, uint64_t *o, uint64_t i, uint64_t n, int restart,
+                       uint32_t M, uint32_t max_layer, vl_graph *g, u32v *adj, char *why, size_t why_len)
+{
+    uint64_t lc, v;
+    if (!varint(p, ts, o, &lc) || lc == 0 || lc > (uint64_t)max_layer + 1)
+        return WHY("INDEX node %llu has a bad layer count", (unsigned long long)i);
+    g->level[i] = (uint8_t)(lc - 1);
+    for (uint32_t l = 0; l < lc; l++) {
+        uint64_t c, prev = 0;
+        if (!varint(p, ts, o, &c) || c > (l ? M : 2 * M))
+            return WHY("INDEX node %llu layer %u has a bad link count", (unsigned long long)i, l);
+        adj->p[adj->n++] = (uint32_t)c;          /* within cap: one byte consumed per entry */
+        for (uint64_t a = 0; a < c; a++) {
+            if (!varint(p, ts, o, &v)) return WHY("INDEX node %llu links truncated", (unsigned long long)i);
+            uint64_t x = restart ? v : prev + v;
+            if (x < v || x >= n || x == i || (a && x <= prev))
+                return WHY("INDEX node %llu layer %u link %llu invalid", (unsigned long long)i, l, (unsigned long long)x);
+            prev = x;
+            adj->p[adj->n++] = (uint32_t)x;
+        }
+    }
+    return VL_OK;
+}
+
+/* per-item function: see VL_PER_ITEM in internal.h */
+static int (*volatile decode_node_fn)(const uint8_t *, uint64_t, uint64_t *, uint64_t, uint64_t, int, uint32_t,
+                                      uint32_t, vl_graph *, u32v *, char *, size_t) = decode_node;
+
 int vl__index_decode(const uint8_t *p, uint64_t len, uint64_t max_nodes, vl_graph *g,
                      uint64_t **ids_out, uint32_t *efc_out, char *why, size_t why_len)
 {
@@ -350,31 +391,7 @@ int vl__index_decode(const uint8_t *p, uint64_t len, uint64_t max_nodes, vl_grap
             rc = WHY("INDEX restart offset of node %llu is wrong", (unsigned long long)i);
             goto fail;
         }
-        uint64_t lc;
-        if (!varint(p, ts, &o, &lc) || lc == 0 || lc > (uint64_t)max_layer + 1) {
-            rc = WHY("INDEX node %llu has a bad layer count", (unsigned long long)i);
-            goto fail;
-        }
-        g->level[i] = (uint8_t)(lc - 1);
-        for (uint32_t l = 0; l < lc; l++) {
-            uint64_t c, prev = 0;
-            if (!varint(p, ts, &o, &c) || c > (l ? M : M0)) {
-                rc = WHY("INDEX node %llu layer %u has a bad link count", (unsigned long long)i, l);
-                goto fail;
-            }
-            adj.p[adj.n++] = (uint32_t)c;          /* within cap: one byte consumed per entry */
-            int restart = i % interval == 0;
-            for (uint64_t a = 0; a < c; a++) {
-                if (!varint(p, ts, &o, &v)) { rc = WHY("INDEX node %llu links truncated", (unsigned long long)i); goto fail; }
-                uint64_t x = restart ? v : prev + v;
-                if (x < v || x >= n || x == i || (a && x <= prev)) {
-                    rc = WHY("INDEX node %llu layer %u link %llu invalid", (unsigned long long)i, l, (unsigned long long)x);
-                    goto fail;
-                }
-                prev = x;
-                adj.p[adj.n++] = (uint32_t)x;
-            }
-        }
+        if ((rc = decode_node_fn(p, ts, &o, i, n, i % interval == 0, M, max_layer, g, &adj, why, why_len))) goto fail;
         g->off[i + 1] = (uint32_t)adj.n;
     }
     /* levels of neighbours, entry on the top layer */
@@ -382,7 +399,8 @@ int vl__index_decode(const uint8_t *p, uint64_t len, uint64_t max_nodes, vl_grap
     for (uint64_t i = 0; i < n; i++) {
         if (g->level[i] > top) top = g->level[i];
         uint32_t q = g->off[i];
-        for (uint32_t l = 0; l <= g->level[i]; l++) {
+        q += 1 + adj.p[q];                         /* layer 0: every node qualifies */
+        for (uint32_t l = 1; l <= g->level[i]; l++) {
             uint32_t c = adj.p[q++];
             for (uint32_t a = 0; a < c; a++)
                 if (g->level[adj.p[q + a]] < l) {
@@ -503,7 +521,7 @@ int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_t id), v
             goto done;
         }
         for (uint32_t j = 0; j < nr; j++) {
-            memcpy(vv + (size_t)j * dim, vl__index_node_vec(h, rep[j]), dim * sizeof(float));
+            vl__vcopy(vv + (size_t)j * dim, vl__index_node_vec(h, rep[j]), dim);
             dd[j] = (uint8_t)vl__index_node_dead(h, rep[j]);
         }
         *vecs_out = vv;

@@ -70,6 +70,8 @@ static int buf_room(vl_buf *b, uint64_t extra)
     return 1;
 }
 
+int vl__buf_reserve(vl_buf *b, uint64_t extra) { return buf_room(b, extra); }
+
 void vl__buf_put(vl_buf *b, const void *data, uint64_t len)
 {
     if (!len || !buf_room(b, len)) return;
@@ -196,6 +198,29 @@ void vl__meta_writer_free(vl_meta_writer *w)
 #define WHY(...) (snprintf(why, why_len, __VA_ARGS__), VL_ECORRUPT)
 
 /* One pass over the sections; with cb == NULL only checks. */
+/* The n fields of record i from p[*o] (below end), checked; *o moves past
+ * them. Its own function, called per record, so a WebAssembly engine
+ * optimises it within the first records of a big payload (an engine
+ * optimises functions between calls, never the loop that is running). */
+static int record_fields(const uint8_t *p, uint64_t end, uint64_t *o, uint32_t i, uint32_t n, char *why,
+                         size_t why_len)
+{
+    for (uint32_t f = 0; f < n; f++) {
+        if (end - *o < 3) return WHY("META record %u field %u runs past the end", i, f);
+        uint8_t tag = p[*o + 2];
+        if (tag > VL_TAG_JSON) return WHY("META record %u field %u has unknown tag %u", i, f, tag);
+        vl_value v;
+        uint32_t used = vl__value_decode(tag, p + *o + 3, p + end, &v);
+        if (used == UINT32_MAX) return WHY("META record %u field %u: bad value (tag %u)", i, f, tag);
+        *o += 3 + (uint64_t)used;
+    }
+    return VL_OK;
+}
+
+/* per-item function: see VL_PER_ITEM in internal.h */
+static int (*volatile record_fields_fn)(const uint8_t *, uint64_t, uint64_t *, uint32_t, uint32_t, char *,
+                                        size_t) = record_fields;
+
 static int walk(const uint8_t *p, uint64_t end, const vl_meta_head *hd, const vl_meta_cb *cb,
                 char *why, size_t why_len)
 {
@@ -234,21 +259,12 @@ static int walk(const uint8_t *p, uint64_t end, const vl_meta_head *hd, const vl
         if (op == VL_META_OP_DELETE && n) return WHY("META delete record %u carries %u fields", i, n);
         if (n > 0xFFFFu) return WHY("META record %u has %u fields (max 65535)", i, n);
         uint64_t start = o;
-        for (uint32_t f = 0; f < n; f++) {
-            if (end - o < 3) return WHY("META record %u field %u runs past the end", i, f);
-            uint8_t tag = p[o + 2];
-            if (tag > VL_TAG_JSON) return WHY("META record %u field %u has unknown tag %u", i, f, tag);
-            vl_value v;
-            uint32_t used = vl__value_decode(tag, p + o + 3, p + end, &v);
-            if (used == UINT32_MAX) return WHY("META record %u field %u: bad value (tag %u)", i, f, tag);
-            o += 3 + (uint64_t)used;
-        }
+        int rc = record_fields_fn(p, end, &o, i, n, why, why_len);
+        if (rc) return rc;
         if (o - start + 2 > VL_MAX_META_BYTES)
             return WHY("META record %u is %llu bytes (max %u)", i, (unsigned long long)(o - start + 2), VL_MAX_META_BYTES);
-        if (cb && cb->record) {
-            int rc = cb->record(cb->ctx, id, op, n, p + start, (uint32_t)(o - start));
-            if (rc) return rc;
-        }
+        if (cb && cb->record && (rc = cb->record(cb->ctx, id, op, n, p + start, (uint32_t)(o - start))))
+            return rc;
     }
     if (o != end) return WHY("META segment has %llu unexpected bytes before its trailer",
                              (unsigned long long)(end - o));
@@ -291,4 +307,10 @@ int vl__meta_parse(const uint8_t *p, uint64_t len, vl_meta_head *hd, const vl_me
     int rc = walk(p, end, hd, NULL, why, why_len);
     if (rc || !cb) return rc;
     return walk(p, end, hd, cb, why, why_len);
+}
+
+int vl__meta_apply(const uint8_t *p, uint64_t len, const vl_meta_head *hd, const vl_meta_cb *cb,
+                   char *why, size_t why_len)
+{
+    return walk(p, len - 40, hd, cb, why, why_len);
 }

@@ -187,14 +187,14 @@ static int apply_meta(vl_store *s, const vl_buf *old, rf_meta *M, const char **w
                 vl_idmap_free(&M->map);
                 M->n = 0;
                 M->snapshot = 1;
-                rc = vl__meta_parse(p, d.payload_length, &hd, &cb, pwhy, sizeof pwhy);
+                rc = vl__meta_apply(p, d.payload_length, &hd, &cb, pwhy, sizeof pwhy);
                 if (rc == 1 && M->mismatch) *why = "new field names do not keep the file's field ids";
                 if (!rc) s->meta_gen = hd.generation;
             }
             else if (hd.generation <= s->meta_gen) rc = 0;         /* already applied */
             else if (hd.base > s->meta_gen || hd.generation <= hd.base) { *why = "the META chain has a gap"; rc = 1; }
             else {
-                rc = vl__meta_parse(p, d.payload_length, &hd, &cb, pwhy, sizeof pwhy);
+                rc = vl__meta_apply(p, d.payload_length, &hd, &cb, pwhy, sizeof pwhy);
                 if (rc == 1 && M->mismatch) *why = "new field names do not keep the file's field ids";
                 if (!rc) s->meta_gen = hd.generation;
             }
@@ -256,7 +256,7 @@ static int apply_index(vl_store *s, rf_ctx *C, rf_meta *M, vl_store_refresh_resu
             }
             if (live && k == VL_NO_NODE && memcmp(cur, v, (size_t)dim * sizeof *v) == 0) continue;
             bids[bn] = id;
-            memcpy(bvec + (size_t)bn * dim, v, (size_t)dim * sizeof *v);
+            vl__vcopy(bvec + (size_t)bn * dim, v, dim);
             boff[bn] = (uint32_t)bmeta.len;
             if (k != VL_NO_NODE) vl__buf_put(&bmeta, M->recs.p + M->at[k], M->len[k]);
             else if (live) vl__buf_put(&bmeta, old_meta, old_len);

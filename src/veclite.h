@@ -379,6 +379,17 @@ typedef struct vl_store_status {
     uint8_t  file_id[16];
     uint8_t  parent_id[16];        /* zeros for a root file */
     uint8_t  parent_hash[32];
+    /* What the open of this handle cost, in microseconds (diagnostics: 0 where
+     * the build has no clock; a created store reports its create). Each
+     * phase excludes the reads and hashes done inside it. */
+    uint32_t open_read_us;         /* device reads */
+    uint32_t open_verify_us;       /* content hashes (CRC-32), META digests and checks */
+    uint32_t open_idmap_us;        /* manifest, directory, id map, deleted list */
+    uint32_t open_rows_us;         /* rows into the index (their slots, or inserted) */
+    uint32_t open_graph_us;        /* INDEX decode and import (and repair, if nodes lack rows) */
+    uint32_t open_meta_us;         /* metadata decoding and application */
+    uint32_t open_total_us;        /* the whole open */
+    uint32_t open_reserved;        /* 0 */
 } vl_store_status;
 
 /* One committed directory entry (vl_store_dir). */

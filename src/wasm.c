@@ -47,11 +47,12 @@
 
 #include "veclite.h"
 #include "io.h"
+#include "sha256.h"
 
 #define VL_WASM_EXPORT EMSCRIPTEN_KEEPALIVE
 
 /* Bump when a helper signature or the consts JSON changes shape; web/ checks it. */
-#define VL_WASM_ABI 1
+#define VL_WASM_ABI 2
 
 static_assert(sizeof(void *) == 4, "the glue assumes wasm32 (32-bit pointers)");
 static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE-754 float/double");
@@ -76,7 +77,7 @@ static_assert(sizeof(vl_stats) == 96, "vl_stats size");
 static_assert(offsetof(vl_store_status, live) == 0, "vl_store_status.live");
 static_assert(offsetof(vl_store_status, epoch) == 48, "vl_store_status.epoch");
 static_assert(offsetof(vl_store_status, file_id) == 80, "vl_store_status.file_id");
-static_assert(sizeof(vl_store_status) == 144, "vl_store_status size");
+static_assert(sizeof(vl_store_status) == 176, "vl_store_status size");
 static_assert(sizeof(vl_store_seg) == 32, "vl_store_seg size");
 static_assert(sizeof(vl_store_verify_result) == 16, "vl_store_verify_result size");
 
@@ -143,6 +144,10 @@ static const kv k_store_info[] = {
     FIELD(vl_store_status, index_loaded), FIELD(vl_store_status, readonly),
     FIELD(vl_store_status, graph_dirty), FIELD(vl_store_status, file_id),
     FIELD(vl_store_status, parent_id), FIELD(vl_store_status, parent_hash),
+    FIELD(vl_store_status, open_read_us), FIELD(vl_store_status, open_verify_us),
+    FIELD(vl_store_status, open_idmap_us), FIELD(vl_store_status, open_rows_us),
+    FIELD(vl_store_status, open_graph_us), FIELD(vl_store_status, open_meta_us),
+    FIELD(vl_store_status, open_total_us),
 };
 static_assert(sizeof(vl_store_refresh_result) == 32, "vl_store_refresh_result size");
 static const kv k_store_refresh[] = {
@@ -430,6 +435,39 @@ EM_JS(int, vl_js_dev_sync, (int handle), {
     } catch (e) { Module["vlDeviceError"] = e; return -10; }
 });
 
+/* read() of a device that also hashes (has_crc at vl__wasm_io_js_new):
+ * readCrc(off, dst, crc) -> the CRC-32 of dst chained from crc (0..2^32-1),
+ * or a negative rc. */
+EM_JS(double, vl_js_dev_read_crc, (int handle, double off, uint8_t *ptr, uint32_t len, double crc), {
+    try {
+        var m = Module["vlDevices"], d = m && m.get(handle);
+        if (!d) return -10;
+        var r = d.readCrc(off, HEAPU8.subarray(ptr >>> 0, (ptr >>> 0) + (len >>> 0)), crc);
+        return (typeof r === "number" && r === Math.floor(r) && r >= -12 && r <= 4294967295) ? r : -10;
+    } catch (e) { Module["vlDeviceError"] = e; return -10; }
+});
+
+/* SHA-256 by the host: Module.vlSha256(bytes) -> 32 bytes (installed by the
+ * binding with vl__wasm_host_sha256(1)); 1: not available, use the C code. */
+EM_JS(int, vl_js_sha256, (const uint8_t *ptr, uint32_t len, uint8_t *out), {
+    try {
+        var f = Module["vlSha256"];
+        if (typeof f !== "function") return 1;
+        var d = f(HEAPU8.subarray(ptr >>> 0, (ptr >>> 0) + (len >>> 0)));
+        if (!d || d.length !== 32) return 1;
+        HEAPU8.set(d, out >>> 0);
+        return 0;
+    } catch (e) { return 1; }
+});
+
+static int host_sha256(const void *data, size_t len, uint8_t out[32])
+{
+    return len > UINT32_MAX ? 1 : vl_js_sha256(data, (uint32_t)len, out);
+}
+
+/* on: vl_sha256 of big inputs goes to Module.vlSha256 (sha256.h). */
+VL_WASM_EXPORT void vl__wasm_host_sha256(int32_t on) { vl__sha256_host(on ? host_sha256 : NULL); }
+
 typedef struct js_dev {
     vl_io io;          /* first: the vl_io pointer is the device pointer */
     int32_t handle;
@@ -438,6 +476,14 @@ typedef struct js_dev {
 static int js_read(void *ctx, uint64_t off, void *buf, uint32_t len)
 {
     return vl_js_dev_read(((js_dev *)ctx)->handle, (double)off, buf, len);
+}
+
+static int js_read_crc(void *ctx, uint64_t off, void *buf, uint32_t len, uint32_t *crc)
+{
+    double r = vl_js_dev_read_crc(((js_dev *)ctx)->handle, (double)off, buf, len, (double)*crc);
+    if (r < 0) return (int)r;
+    *crc = (uint32_t)r;
+    return VL_OK;
 }
 
 static int js_append(void *ctx, const void *buf, uint32_t len)
@@ -461,10 +507,11 @@ static int js_truncate(void *ctx, uint64_t size)
 
 static int js_sync(void *ctx) { return vl_js_dev_sync(((js_dev *)ctx)->handle); }
 
-/* A vl_io calling the JS device registered under `handle` (see above).
- * NULL when out of memory. Free with vl__wasm_io_js_free (the JS device
- * itself is the binding's to close). */
-VL_WASM_EXPORT vl_io *vl__wasm_io_js_new(int32_t handle)
+/* A vl_io calling the JS device registered under `handle` (see above);
+ * has_crc: the device has readCrc (vl_io.read_crc). NULL when out of
+ * memory. Free with vl__wasm_io_js_free (the JS device itself is the
+ * binding's to close). */
+VL_WASM_EXPORT vl_io *vl__wasm_io_js_new(int32_t handle, int32_t has_crc)
 {
     js_dev *d = calloc(1, sizeof *d);
     if (!d) return NULL;
@@ -476,6 +523,7 @@ VL_WASM_EXPORT vl_io *vl__wasm_io_js_new(int32_t handle)
     d->io.truncate = js_truncate;
     d->io.sync = js_sync;
     d->io.close = NULL;
+    d->io.read_crc = has_crc ? js_read_crc : NULL;
     return &d->io;
 }
 

@@ -299,6 +299,24 @@ export interface LockStatus {
 }
 
 /** State of a collection's store ({@link Collection.status}). */
+/** {@link CollectionStatus.openCost}: where an open's time went, in milliseconds. */
+export interface OpenCost {
+  /** Device reads (the bytes from the file into WebAssembly memory). */
+  readMs: number;
+  /** Content hashes (CRC-32 of every segment read) and the META digests and checks. */
+  verifyMs: number;
+  /** Manifest, directory, id map and deleted list. */
+  idMapMs: number;
+  /** Rows into the index: into their graph nodes, or inserted when no INDEX covers them. */
+  rowsMs: number;
+  /** The INDEX segment decoded and imported as the graph (repaired when nodes lack rows). */
+  graphMs: number;
+  /** Metadata decoded and applied. */
+  metadataMs: number;
+  /** The whole engine open. */
+  totalMs: number;
+}
+
 export interface CollectionStatus {
   name: string;
   /** Canonical absolute path of the .rvf file (symlinks resolved), or null in memory. */
@@ -330,6 +348,12 @@ export interface CollectionStatus {
   indexLoaded: boolean;
   /** Rows the open had to insert into the graph (0 when the persisted graph covered them all). */
   rowsInsertedOnOpen: number;
+  /**
+   * What the engine's open of this store cost, in milliseconds (null: not a store). Each phase
+   * excludes the reads and hashes done inside it; totalMs is the whole engine open (the JS around it
+   * — device, lock, id maps — is not included). Diagnostics: figures, never a contract.
+   */
+  openCost: OpenCost | null;
   /** The file's writer lock (null: none, or not a file). */
   lock: LockStatus | null;
   /** Bytes after the last intact commit that the open did not load (null: none). See {@link RecoveredTail}. */

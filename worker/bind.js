@@ -30,7 +30,9 @@
 import { VecliteError, plural } from './errors.js';
 
 /** The vl__wasm_* helper ABI this file was written for (VL_WASM_ABI in src/wasm.c). */
-const ABI = 1;
+const ABI = 2;
+/** SHA-256("abc") (FIPS 180-4 example): a host hash must reproduce it before the engine uses it. */
+const SHA256_ABC = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad';
 
 /** Staging blocks above this size are released after the call that needed them. */
 const STAGE_KEEP = 8 << 20;
@@ -606,19 +608,36 @@ export class Engine {
       M.vlDeviceError = e;
       return e?.code === 'EREADONLY' ? E.EREADONLY : E.EIO;
     };
+    // A device with crc32(bytes, crc) (idb/node-file.js over Node's zlib) hashes what it reads.
+    const crc = typeof dev.crc32 === 'function' && dev.hashes === true;
     M.vlDevices.set(handle, {
       read(off, dst) { try { dev.read(off, dst); return 0; } catch (e) { return fail(e); } },
+      readCrc(off, dst, c) { try { dev.read(off, dst); return dev.crc32(dst, c) >>> 0; } catch (e) { return fail(e); } },
       append(src) { try { dev.append(src); return 0; } catch (e) { return fail(e); } },
       size() { try { return dev.size(); } catch (e) { return fail(e); } },
       truncate(n) { try { dev.truncate(n); return 0; } catch (e) { return fail(e); } },
       sync() { try { dev.sync(); return 0; } catch (e) { return fail(e); } },
     });
-    const io = M._vl__wasm_io_js_new(handle) >>> 0;
+    const io = M._vl__wasm_io_js_new(handle, crc ? 1 : 0) >>> 0;
     if (!io) {
       M.vlDevices.delete(handle);
       throw new VecliteError('EBUDGET', 'cannot allocate a storage device: the WebAssembly heap is exhausted');
     }
     return { io, handle };
+  }
+
+  /**
+   * Let the engine hash big inputs (the META digests) with the host's SHA-256, e.g. Node's
+   * crypto: `fn(bytes)` returns the 32-byte digest. Installed only if it hashes "abc" right.
+   * @param {(bytes: Uint8Array) => Uint8Array} fn
+   */
+  useSha256(fn) {
+    if (this.M.vlSha256) return;
+    let ok = false;
+    try { ok = Array.from(fn(new TextEncoder().encode('abc')) ?? [], (x) => x.toString(16).padStart(2, '0')).join('') === SHA256_ABC; } catch { ok = false; }
+    if (!ok) return;
+    this.M.vlSha256 = fn;
+    this.M._vl__wasm_host_sha256(1);
   }
 
   /** Free a vl_io made by ioFromDevice and forget its device (the device itself stays open). */
@@ -900,7 +919,9 @@ export class Engine {
    * @returns {{ live: number, deleted: number, loaded: number, bytes: number,
    *   rowsInsertedOnOpen: number, metaGeneration: number, epoch: number, dim: number,
    *   metric: number, lineageDepth: number, dirCount: number, indexLoaded: boolean,
-   *   readOnly: boolean, graphDirty: boolean, fileId: string, parentId: string, parentHash: string }}
+   *   readOnly: boolean, graphDirty: boolean, fileId: string, parentId: string, parentHash: string,
+   *   openCost: { readMs: number, verifyMs: number, idMapMs: number, rowsMs: number, graphMs: number,
+   *     metadataMs: number, totalMs: number } }}
    */
   storeInfo(st) {
     const L = this.C.storeInfo;
@@ -917,6 +938,12 @@ export class Engine {
       indexLoaded: u32[b + L.index_loaded / 4] === 1, readOnly: u32[b + L.readonly / 4] === 1,
       graphDirty: u32[b + L.graph_dirty / 4] === 1,
       fileId: hex(L.file_id, 16), parentId: hex(L.parent_id, 16), parentHash: hex(L.parent_hash, 32),
+      openCost: {
+        readMs: u32[b + L.open_read_us / 4] / 1000, verifyMs: u32[b + L.open_verify_us / 4] / 1000,
+        idMapMs: u32[b + L.open_idmap_us / 4] / 1000, rowsMs: u32[b + L.open_rows_us / 4] / 1000,
+        graphMs: u32[b + L.open_graph_us / 4] / 1000, metadataMs: u32[b + L.open_meta_us / 4] / 1000,
+        totalMs: u32[b + L.open_total_us / 4] / 1000,
+      },
     };
   }
 

@@ -586,14 +586,14 @@ export async function status(s) {
     const st = s.engine.stats(s.h);
     return {
       ...base, epoch: 0, fileId: toHex(s.fileId), parentId: null, lineageDepth: 0, count: st.live, deleted: 0,
-      segments: 0, bytes: 0, indexLoaded: false, rowsInsertedOnOpen: 0, lock: null, recovered: null,
+      segments: 0, bytes: 0, indexLoaded: false, rowsInsertedOnOpen: 0, openCost: null, lock: null, recovered: null,
     };
   }
   const i = s.engine.storeInfo(s.store);
   return {
     ...base, epoch: i.epoch, fileId: i.fileId, parentId: i.parentId, lineageDepth: i.lineageDepth,
     count: i.live, deleted: i.deleted, segments: i.dirCount, bytes: i.bytes,
-    indexLoaded: i.indexLoaded, rowsInsertedOnOpen: i.rowsInsertedOnOpen,
+    indexLoaded: i.indexLoaded, rowsInsertedOnOpen: i.rowsInsertedOnOpen, openCost: i.openCost,
     lock: s.fsb ? (s.lock ? { held: true, ours: true, holder: s.lock.holder } : null)
       : s.path ? s.N.nb.lockStatus(s.N, s.path, s.lock) : null,
     recovered: s.recovered ? { ...s.recovered } : null,

@@ -152,11 +152,13 @@ export function loadIdMaps(s) {
   s.configIdKind = stored === 'string' || stored === 'number' ? stored : null;
   let strings = 0, numbers = 0, maxSid = 0;
   const nameFn = nameOf(s);
-  for (const page of liveIdPages(() => s)) {
+  // Without a '$id' field every live id is a number: counted, not walked.
+  if (!hasIdField) numbers = e.count(s.h);
+  for (const page of hasIdField ? liveIdPages(() => s) : []) {
     const n = page.length / 2;
-    const g = hasIdField ? e.getBatch(s.h, s.dim, n, page, true, false) : null;
+    const g = e.getBatch(s.h, s.dim, n, page, true, false);
     for (let i = 0; i < n; i++) {
-      const sid = g && g.found[i] ? decodeRecord(g.meta.bytes, g.meta.off[i], g.meta.off[i + 1], nameFn).sid : undefined;
+      const sid = g.found[i] ? decodeRecord(g.meta.bytes, g.meta.off[i], g.meta.off[i + 1], nameFn).sid : undefined;
       if (typeof sid === 'string') {
         const iid = numericId(page[2 * i], page[2 * i + 1]);
         if (typeof iid !== 'number') {

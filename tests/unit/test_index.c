@@ -234,6 +234,30 @@ int test_flat_ties_by_id(void)
 
 int test_bad_input_untouched(void)
 {
+    /* L2 and dot check finiteness on the exponent bits (vl__all_finite): every non-finite
+     * value in every position is refused with the slow path's message, and the extremes of
+     * the finite range (largest, smallest subnormal, -0) are accepted. */
+    for (uint32_t metric = VL_METRIC_L2; metric <= VL_METRIC_DOT; metric++) {
+        vl_index *h = t_index(5, metric, 1, 0, 0, 1);
+        CHECK(h);
+        const float badv[3] = { NAN, INFINITY, -INFINITY };
+        const char *name[3] = { "NaN", "+Infinity", "-Infinity" };
+        for (int b = 0; b < 3; b++)
+            for (uint32_t j = 0; j < 5; j++) {
+                float v[5] = { 1, 2, 3, 4, 5 };
+                v[j] = badv[b];
+                uint64_t id = 9;
+                char want[64];
+                snprintf(want, sizeof want, "component %u is %s", j, name[b]);
+                CHECK_RC(vl_index_upsert(h, 1, &id, v, NULL, NULL), VL_EINVAL);
+                CHECK(strstr(vl_errmsg(h), want) != NULL);
+            }
+        float ok[5] = { 3.4028235e38f, -3.4028235e38f, 1.4e-45f, -0.0f, 0 };
+        uint64_t id = 7;
+        CHECK_OK(vl_index_upsert(h, 1, &id, ok, NULL, NULL));
+        CHECK(vl_index_count(h) == 1);
+        vl_index_free(h);
+    }
     for (uint32_t kind = 0; kind < 2; kind++) {
         vl_index *h = t_index(4, VL_METRIC_COSINE, kind, 0, 0, 1);
         CHECK(h);

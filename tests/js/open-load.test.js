@@ -1,0 +1,218 @@
+// tests/js/open-load.test.js — opening a store whose graph is persisted (issue 10 item 1): the open
+// copies each row from the file straight into its graph node, imports the INDEX as it is when
+// every node has its row, repairs it when some do not (rows replaced after the INDEX), keeps
+// deleted rows as routing nodes, and inserts the rows the INDEX does not cover. Whatever path a
+// row takes, what the store answers must be exactly what was written.
+//
+// Oracles: a model of the rows written here (float32 vectors, metadata, string ids) and float64
+// brute force over it (helpers.js) — never answers of the code under test. status().openCost is
+// checked for its shape and for its phases fitting inside the total (arithmetic, not speed: no
+// timing is asserted).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createDatabase, openCollection } from '../../web/index.js';
+import { BASE, QUERIES, DIM, bruteForce, assertExact } from './helpers.js';
+import { sid, metaOf } from './fixtures/persist-common.js';
+
+const HNSW = { type: 'hnsw', m: 12, efConstruction: 80, seed: 7 };
+const WIDE_EF = 800; // > live rows' reach: exhaustive enough to compare with brute force
+let dir;
+
+before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-open-load-')); });
+after(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
+
+/** Every live row of the model read back exactly; every removed id absent; top-10 exact. */
+async function assertModel(col, model, removed) {
+  assert.equal(await col.count(), model.size);
+  const ids = [...model.keys()];
+  const got = await col.getMany(ids);
+  for (let j = 0; j < ids.length; j++) {
+    const want = model.get(ids[j]);
+    assert.ok(got[j], `id ${ids[j]} is missing`);
+    assert.equal(got[j].id, ids[j]);
+    assert.deepEqual(Array.from(got[j].vector), Array.from(Float32Array.from(BASE[want])), `vector of ${ids[j]}`);
+    assert.deepEqual(got[j].metadata, metaOf(want), `metadata of ${ids[j]}`);
+  }
+  for (const id of removed) assert.equal(await col.get(id), null, `${id} was deleted`);
+  const rows = ids.map((id) => BASE[model.get(id)]);
+  const rowOfId = new Map(ids.map((id, j) => [id, j]));
+  for (const q of QUERIES.slice(0, 8)) {
+    const hits = await col.search(q, { k: 10, ef: WIDE_EF });
+    assertExact(hits, bruteForce('euclidean', q, rows, 10), (id) => rowOfId.get(id), 'euclidean', q, rows);
+  }
+}
+
+/** CRC-32/IEEE, bitwise (the oracle: independent of zlib and of the engine). */
+function crc32(bytes) {
+  let c = 0xFFFFFFFF;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xEDB88320 : c >>> 1;
+  }
+  return (c ^ 0xFFFFFFFF) >>> 0;
+}
+
+function assertOpenCost(st) {
+  const c = st.openCost;
+  const phases = ['readMs', 'verifyMs', 'idMapMs', 'rowsMs', 'graphMs', 'metadataMs'];
+  assert.deepEqual(Object.keys(c).sort(), [...phases, 'totalMs'].sort());
+  for (const k of [...phases, 'totalMs']) assert.ok(Number.isFinite(c[k]) && c[k] >= 0, `${k} = ${c[k]}`);
+  const sum = phases.reduce((a, k) => a + c[k], 0);
+  assert.ok(sum <= c.totalMs + 0.01, `phases ${sum} ms exceed the open's ${c.totalMs} ms`);
+}
+
+test('a persisted graph opens exact: rows into their nodes, replaced rows repaired, deletes kept as routing nodes, new rows inserted', async () => {
+  const file = path.join(dir, 'g.rvf');
+  const model = new Map();
+  const w = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean', index: HNSW } });
+  for (let i = 0; i < 1500; i += 500) {
+    const batch = [];
+    for (let j = i; j < i + 500; j++) { batch.push({ id: sid(j), vector: BASE[j], metadata: metaOf(j) }); model.set(sid(j), j); }
+    await w.insertBatch(batch);
+  }
+  await w.close();                                   // writes the INDEX: every row is covered
+
+  const all = await openCollection(file, { readOnly: true });
+  const st0 = await all.status();
+  assert.equal(st0.indexLoaded, true);
+  assert.equal(st0.rowsInsertedOnOpen, 0);
+  assertOpenCost(st0);
+  await assertModel(all, model, []);
+  await all.close();
+
+  // Commits after the INDEX, while the writer stays open (so no new INDEX is written).
+  const w2 = await openCollection(file);
+  for (let j = 0; j < 100; j++) {                    // replaced: their nodes lose their rows
+    assert.equal(await w2.update(sid(j), { vector: BASE[1500 + j], metadata: metaOf(1500 + j) }), true);
+    model.set(sid(j), 1500 + j);
+  }
+  const removed = [];
+  for (let j = 100; j < 150; j++) { removed.push(sid(j)); model.delete(sid(j)); }
+  assert.equal(await w2.delete(removed), removed.length);   // rows stay in the file: routing nodes
+  const fresh = [];
+  for (let j = 1600; j < 1700; j++) { fresh.push({ id: sid(j), vector: BASE[j], metadata: metaOf(j) }); model.set(sid(j), j); }
+  await w2.insertBatch(fresh);
+
+  const ro = await openCollection(file, { readOnly: true });
+  const st = await ro.status();
+  assert.equal(st.indexLoaded, true);
+  assert.equal(st.rowsInsertedOnOpen, 200, 'the replaced and the new rows');
+  assertOpenCost(st);
+  await assertModel(ro, model, removed);
+  await ro.close();
+  await w2.close();
+
+  const again = await openCollection(file, { readOnly: true });
+  assert.equal((await again.status()).rowsInsertedOnOpen, 0, 'the close wrote a covering INDEX');
+  await assertModel(again, model, removed);
+  await again.close();
+});
+
+test('a memory collection reports no open cost', async () => {
+  const db = await createDatabase();
+  const col = await db.createCollection('m', { dimension: DIM, metric: 'euclidean' });
+  const st = await col.status();
+  assert.equal(st.persistent, false);
+  assert.equal(st.openCost, null);
+  await db.close();
+});
+
+test('a flipped byte in a listed payload is caught through the Node device (which hashes as it reads): VEC and META refuse the open, a damaged INDEX is rebuilt', async () => {
+  const file = path.join(dir, 'flip.rvf');
+  const model = new Map();
+  const w = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean', index: HNSW } });
+  const batch = [];
+  for (let j = 0; j < 300; j++) { batch.push({ id: sid(j), vector: BASE[j], metadata: metaOf(j) }); model.set(sid(j), j); }
+  await w.insertBatch(batch);
+  const segs = await w.segments();
+  await w.close();
+  const after = await openCollection(file, { readOnly: true });
+  const listed = await after.segments();
+  await after.close();
+  assert.ok(segs.length > 0);
+  const good = fs.readFileSync(file);
+  const byType = (t) => listed.filter((x) => x.typeName === t).at(-1);
+  for (const t of ['vec', 'meta', 'index']) {
+    const seg = byType(t);
+    assert.ok(seg, `a listed ${t} segment`);
+    for (const at of [0, Math.floor(seg.length / 2), seg.length - 1]) {
+      const bad = Buffer.from(good);
+      bad[seg.offset + 64 + at] ^= 0x10;
+      fs.writeFileSync(file, bad);
+      if (t === 'index') {
+        const col = await openCollection(file, { readOnly: true });
+        assert.equal((await col.status()).indexLoaded, false, 'the damaged INDEX is not used');
+        await assertModel(col, model, []);
+        await col.close();
+      } else {
+        // byte 0 is also a parsed field (VEC dimension, META magic): refused either way
+        await assert.rejects(openCollection(file, { readOnly: true }), (e) => e.code === 'ECORRUPT' && (at === 0 || /hash mismatch/.test(e.message)),
+          `${t} byte ${at} flipped`);
+      }
+    }
+  }
+  fs.writeFileSync(file, good);
+  const ok = await openCollection(file, { readOnly: true });
+  assert.equal((await ok.status()).indexLoaded, true);
+  await assertModel(ok, model, []);
+  await ok.close();
+});
+
+test('a META payload whose SHA-256 digest is wrong under a correct CRC is refused (the digest is checked by the host hash in Node)', async () => {
+  const file = path.join(dir, 'digest.rvf');
+  const w = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean', index: HNSW } });
+  const batch = [];
+  for (let j = 0; j < 2000; j++) batch.push({ id: sid(j), vector: BASE[j], metadata: metaOf(j) });
+  await w.insertBatch(batch);
+  await w.close();
+  const ro = await openCollection(file, { readOnly: true });
+  const meta = (await ro.segments()).filter((x) => x.typeName === 'meta').at(-1);
+  await ro.close();
+  assert.ok(meta.length >= 65536, `the META payload (${meta.length} B) is big enough for the host hash`);
+  const bad = Buffer.from(fs.readFileSync(file));
+  const pay = meta.offset + 64;
+  bad[pay + meta.length - 1] ^= 0x01;                       // last byte of the digest
+  const c = crc32(bad.subarray(pay, pay + meta.length));   // a CRC that matches again
+  const rotl = (x, r) => ((x << r) | (x >>> (32 - r))) >>> 0;
+  for (let k = 0; k < 4; k++) bad.writeUInt32LE(rotl(c, 8 * k), meta.offset + 0x28 + 4 * k);
+  const badFile = path.join(dir, 'digest-bad.rvf');
+  fs.writeFileSync(badFile, bad);
+  await assert.rejects(openCollection(badFile, { readOnly: true }), (e) => e.code === 'ECORRUPT' && /SHA-256 mismatch/.test(e.message));
+  const good = await openCollection(file, { readOnly: true });
+  assert.deepEqual((await good.get(sid(1999))).metadata, metaOf(1999));
+  await good.close();
+});
+
+test('rows written in no particular id order still land in their own graph nodes', async () => {
+  const file = path.join(dir, 'shuffled.rvf');
+  const order = Array.from({ length: 1200 }, (_, j) => j);
+  let seed = 12345;
+  for (let j = order.length - 1; j > 0; j--) {          // deterministic shuffle (LCG)
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    const k = seed % (j + 1);
+    [order[j], order[k]] = [order[k], order[j]];
+  }
+  const w = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean', index: HNSW } });
+  for (let i = 0; i < order.length; i += 400) {
+    await w.insertBatch(order.slice(i, i + 400).map((j) => ({ id: 7 * j + 3, vector: BASE[j], metadata: metaOf(j) })));
+  }
+  await w.close();
+  const ro = await openCollection(file, { readOnly: true });
+  assert.equal((await ro.status()).indexLoaded, true);
+  assert.equal((await ro.status()).rowsInsertedOnOpen, 0);
+  const got = await ro.getMany(order.map((j) => 7 * j + 3));
+  for (let i = 0; i < order.length; i++) {
+    const j = order[i];
+    assert.deepEqual(Array.from(got[i].vector), Array.from(Float32Array.from(BASE[j])), `vector of id ${7 * j + 3}`);
+    assert.deepEqual(got[i].metadata, metaOf(j));
+  }
+  const rows = order.map((j) => BASE[j]);
+  for (const q of QUERIES.slice(0, 5)) {
+    const hits = await ro.search(q, { k: 10, ef: WIDE_EF });
+    assertExact(hits, bruteForce('euclidean', q, rows, 10), (id) => order.indexOf((id - 3) / 7), 'euclidean', q, rows);
+  }
+  await ro.close();
+});
