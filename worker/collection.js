@@ -109,19 +109,26 @@ function checkBudget(s, a) {
   for (let i = 0; i < a.ids.length; i++) {
     if (a.metas[i].length || str) meta += recordSize(a.metas[i], str ? a.ids[i] : undefined);
   }
-  const cost = grow + upper + meta + a.vecs.length * 4;
-  const own = st.memoryBytes;
+  budgetFits(s, grow + upper + meta + a.vecs.length * 4, st.memoryBytes, a.where, plural(fresh, 'new vector'));
+}
+
+/**
+ * EBUDGET when `cost` more bytes would take the collection (using `own`) past its memoryBudgetMB
+ * or its database's open collections past theirs; `what` names what the write adds.
+ */
+function budgetFits(s, cost, own, where, what) {
   if (s.budget && own + cost > s.budget) {
-    throw new VecliteError('EBUDGET', `${a.where}: collection '${s.name}' has a memory budget of ${MiB(s.budget)} ` +
-      `(memoryBudgetMB); it uses ${MiB(own)} and this write needs about ${MiB(cost)} more (${plural(fresh, 'new vector')}); ` +
+    throw new VecliteError('EBUDGET', `${where}: collection '${s.name}' has a memory budget of ${MiB(s.budget)} ` +
+      `(memoryBudgetMB); it uses ${MiB(own)} and this write needs about ${MiB(cost)} more (${what}); ` +
       'nothing was written: raise memoryBudgetMB, delete rows, or write a smaller batch');
   }
   if (s.db?.budget) {
+    const e = s.engine;
     let all = 0;
     for (const c of s.db.cols.values()) if (c.h) all += c === s ? own : e.stats(c.h).memoryBytes;
     if (all + cost > s.db.budget) {
-      throw new VecliteError('EBUDGET', `${a.where}: the database has a memory budget of ${MiB(s.db.budget)} (memoryBudgetMB); ` +
-        `its collections use ${MiB(all)} and this write needs about ${MiB(cost)} more (${plural(fresh, 'new vector')}); ` +
+      throw new VecliteError('EBUDGET', `${where}: the database has a memory budget of ${MiB(s.db.budget)} (memoryBudgetMB); ` +
+        `its collections use ${MiB(all)} and this write needs about ${MiB(cost)} more (${what}); ` +
         'nothing was written: raise memoryBudgetMB, delete rows or collections, or write a smaller batch');
     }
   }
@@ -156,6 +163,11 @@ export function update(s, a) {
     const stored = g.meta ? decodeRecord(g.meta.bytes, g.meta.off[0], g.meta.off[1], nameOf(s)).meta : {};
     entries = mergeEntries(stored, a.metadata);
     recBytes = updateRecordSize(s, id, entries);
+  }
+  // a new record (and its staging copy) may grow the row: held to the budget before a field name
+  // is registered (the old record's bytes are freed only after the new one is in)
+  if (hasMeta && (s.budget || s.db?.budget)) {
+    budgetFits(s, 2 * recBytes, s.engine.stats(s.h).memoryBytes, 'update', `a ${recBytes}-byte metadata record`);
   }
   const meta = hasMeta ? updateRecord(s, id, entries, recBytes) : g.meta.bytes;
   const metaOff = Uint32Array.of(0, meta.length);

@@ -135,3 +135,22 @@ test('bad budgets are EINVAL', async () => {
   }
   await rejectsWith(() => openCollection(new Uint8Array(0), { create: FLAT, memoryBudgetMB: -5 }), 'EINVAL', /memoryBudgetMB/);
 });
+
+test('update() that grows a row\'s metadata is held to the budget too (it was not checked at all)', async () => {
+  const db = await createDatabase();
+  const col = await db.createCollection('c', { ...FLAT, memoryBudgetMB: 0.25 });
+  const { n, e } = await fill(col);
+  assert.equal(e.code, 'EBUDGET');
+  const big = 'x'.repeat(200000); // 200 KB of metadata on a collection already at its 256 KiB budget
+  await rejectsWith(() => col.update(0, { metadata: { big } }), 'EBUDGET', /memory budget of 0\.25 MiB.*nothing was written/s);
+  await rejectsWith(() => col.update(1, { metadata: { big } }, { merge: true }), 'EBUDGET', /memory budget/);
+  const st = await col.stats();
+  assert.ok(st.memoryBytes <= 0.25 * 1048576, `the collection uses ${st.memoryBytes} B, over its budget`);
+  assert.deepEqual((await col.get(0)).metadata, { i: 0 });
+  assert.deepEqual((await col.get(1)).metadata, { i: 1 });
+  assert.equal(await col.count(), n);
+  // a small update still fits
+  await col.update(2, { metadata: { i: 2, tag: 'ok' } });
+  assert.deepEqual((await col.get(2)).metadata, { i: 2, tag: 'ok' });
+  await db.close();
+});
