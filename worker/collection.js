@@ -91,25 +91,32 @@ const MiB = (b) => `${(b / 1048576).toFixed(b < 10485760 ? 2 : 0)} MiB`;
  * its memoryBudgetMB, or its database's open collections past theirs. The cost of the write, as
  * the engine will count it in stats().memoryBytes: the node storage it grows into (by half plus
  * 16 nodes when the new rows do not fit its capacity), the graph's upper-level links of the new
- * rows (on average m/(m-1) links each), their metadata records, and the batch's staging copy.
+ * rows (on average m/(m-1) links each), their metadata records, the id map's doubling, and the
+ * batch's staging copy. Under HNSW an overwritten id is a new node too.
  */
 function checkBudget(s, a) {
   if (!s.budget && !s.db?.budget) return;
   const e = s.engine;
   const st = e.stats(s.h);
   const fresh = freshIds(s, a.ids, a.where);
+  // HNSW writes every id of the batch as a new node (an overwritten one stays as a tombstone)
+  const added = s.kind === 'hnsw' ? new Set(a.ids.map((id) => (typeof id === 'string' ? `s${id}` : `n${id}`))).size : fresh;
   let grow = 0;
-  if (st.nodes + fresh > st.capacity) {
-    grow = (Math.max(st.capacity + Math.floor(st.capacity / 2) + 16, st.nodes + fresh) - st.capacity) * st.nodeBytes;
+  if (st.nodes + added > st.capacity) {
+    grow = (Math.max(st.capacity + Math.floor(st.capacity / 2) + 16, st.nodes + added) - st.capacity) * st.nodeBytes;
   }
+  // the id map (12 bytes a slot) doubles while its ids take more than half its slots; its
+  // capacity is not reported: taken as the smallest that holds the live ids (no less)
+  const slots = (k) => { let c = 16; while (k * 2 > c) c *= 2; return c; };
+  const idmap = (slots(st.live + fresh) - slots(st.live)) * 12;
   const m = s.kind === 'hnsw' ? e.config(s.h).m : 0;
-  const upper = m ? fresh * (m / Math.max(1, m - 1)) * 4 * (m + 1) : 0;
+  const upper = m ? added * (m / Math.max(1, m - 1)) * 4 * (m + 1) : 0;
   let meta = 0;
   const str = s.idKind === 'string' || (s.idKind === null && typeof a.ids[0] === 'string');
   for (let i = 0; i < a.ids.length; i++) {
     if (a.metas[i].length || str) meta += recordSize(a.metas[i], str ? a.ids[i] : undefined);
   }
-  budgetFits(s, grow + upper + meta + a.vecs.length * 4, st.memoryBytes, a.where, plural(fresh, 'new vector'));
+  budgetFits(s, grow + idmap + upper + meta + a.vecs.length * 4, st.memoryBytes, a.where, plural(fresh, 'new vector'));
 }
 
 /**

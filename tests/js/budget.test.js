@@ -154,3 +154,36 @@ test('update() that grows a row\'s metadata is held to the budget too (it was no
   assert.deepEqual((await col.get(2)).metadata, { i: 2, tag: 'ok' });
   await db.close();
 });
+
+test('writes the estimate missed stay within the budget: HNSW overwrites (each adds a node) and the id map doubling', async () => {
+  const db = await createDatabase();
+  // an HNSW overwrite appends a node (the old one stays as a tombstone): not free at the limit
+  const h = await db.createCollection('h', { dimension: DIM, metric: 'euclidean', index: { type: 'hnsw' }, memoryBudgetMB: 0.5 });
+  const { n } = await fill(h);
+  let refused = null;
+  for (let r = 0; r < 10 && !refused; r++) {
+    try {
+      await h.insertBatch(batch(0, 100).map((x, k) => ({ ...x, vector: BASE[(k + 7 * r + 1) % BASE.length] })));
+    } catch (e) { refused = e; }
+    const st = await h.stats();
+    assert.ok(st.memoryBytes <= 0.5 * 1048576, `round ${r}: the collection uses ${st.memoryBytes} B, over its budget`);
+  }
+  assert.equal(refused?.code, 'EBUDGET', String(refused));
+  assert.equal(await h.count(), n);
+  // tiny rows: the id map's doubling (12 bytes a slot) is a large part of what a batch costs
+  const f = await db.createCollection('f', { dimension: 2, metric: 'euclidean', index: { type: 'flat' }, memoryBudgetMB: 1 });
+  let m = 0;
+  for (;;) {
+    try {
+      await f.insertBatch(Array.from({ length: 100 }, (_, k) => ({ id: m + k, vector: [m + k, 1] })));
+    } catch (e) {
+      assert.equal(e.code, 'EBUDGET', String(e));
+      break;
+    }
+    m += 100;
+    const st = await f.stats();
+    assert.ok(st.memoryBytes <= 1048576, `${m} rows: the collection uses ${st.memoryBytes} B, over its budget`);
+  }
+  assert.ok(m >= 5000, `only ${m} rows fit`);
+  await db.close();
+});
