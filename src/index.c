@@ -851,7 +851,8 @@ int vl_index_stats(const vl_index *h, vl_stats *out)
                              ? (h->M0 + 1) * sizeof(uint32_t) + 1 + sizeof(uint32_t *) + sizeof(uint16_t)
                              : 0);
     s.capacity = h->cap;
-    s.node_bytes = per_node;
+    /* what one more slot of capacity costs: the filter columns grow with the node storage */
+    s.node_bytes = per_node + (uint64_t)h->n_cols * (1 + sizeof(uint64_t));
     s.memory_bytes = sizeof *h + (uint64_t)h->cap * per_node + h->upper_bytes + h->meta_bytes +
                      vl_idmap_bytes(&h->map) + vl__fields_bytes(h) +
                      ((uint64_t)h->cand_cap + h->top_cap + h->sel_cap) * sizeof(vl_pair) +

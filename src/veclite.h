@@ -170,7 +170,7 @@ typedef struct vl_stats {
     uint64_t reclaimed;        /* tombstones removed by reclamation, since vl_index_new */
     uint64_t reclaims;         /* reclamation passes run, since vl_index_new */
     uint64_t capacity;         /* nodes the storage holds before it grows (by half, plus 16) */
-    uint64_t node_bytes;       /* bytes each node of that capacity takes (in memory_bytes) */
+    uint64_t node_bytes;       /* bytes each node of that capacity takes (in memory_bytes), filter columns included */
 } vl_stats;
 
 /* ---- Library ---- */

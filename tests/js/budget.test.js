@@ -187,3 +187,25 @@ test('writes the estimate missed stay within the budget: HNSW overwrites (each a
   assert.ok(m >= 5000, `only ${m} rows fit`);
   await db.close();
 });
+
+test('the filter columns a filtered search built (9 bytes a node each) are part of what a new node costs', async () => {
+  const db = await createDatabase();
+  const col = await db.createCollection('c', { dimension: 2, metric: 'euclidean', index: { type: 'flat' }, memoryBudgetMB: 1 });
+  const md = Object.fromEntries(Array.from({ length: 16 }, (_, f) => [`f${f}`, f]));
+  await col.insertBatch([{ id: 0, vector: [0, 1], metadata: md }]);
+  for (let f = 0; f < 16; f++) await col.search([0, 1], { k: 1, filter: { [`f${f}`]: { $gte: 0 } } });
+  let m = 1;
+  for (;;) {
+    try {
+      await col.insertBatch(Array.from({ length: 100 }, (_, k) => ({ id: m + k, vector: [m + k, 1] })));
+    } catch (e) {
+      assert.equal(e.code, 'EBUDGET', String(e));
+      break;
+    }
+    m += 100;
+    const st = await col.stats();
+    assert.ok(st.memoryBytes <= 1048576, `${m} rows: the collection uses ${st.memoryBytes} B, over its budget`);
+  }
+  assert.ok(m > 1000, `only ${m} rows fit`);
+  await db.close();
+});
