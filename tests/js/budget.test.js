@@ -30,6 +30,25 @@ async function fill(col) {
   }
 }
 
+/**
+ * Insert batches of 100 two-dimension rows (ids from `from`) until EBUDGET, asserting after each
+ * that the collection's memory is within `budget` bytes; returns the id after the last row in.
+ */
+async function fillTiny(col, from, budget) {
+  let m = from;
+  for (;;) {
+    try {
+      await col.insertBatch(Array.from({ length: 100 }, (_, k) => ({ id: m + k, vector: [m + k, 1] })));
+    } catch (e) {
+      assert.equal(e.code, 'EBUDGET', String(e));
+      return m;
+    }
+    m += 100;
+    const st = await col.stats();
+    assert.ok(st.memoryBytes <= budget, `${m} rows: the collection uses ${st.memoryBytes} B, over its budget`);
+  }
+}
+
 async function assertIntact(col, n) {
   assert.equal(await col.count(), n);
   for (const q of QUERIES.slice(0, 5)) {
@@ -172,18 +191,7 @@ test('writes the estimate missed stay within the budget: HNSW overwrites (each a
   assert.equal(await h.count(), n);
   // tiny rows: the id map's doubling (12 bytes a slot) is a large part of what a batch costs
   const f = await db.createCollection('f', { dimension: 2, metric: 'euclidean', index: { type: 'flat' }, memoryBudgetMB: 1 });
-  let m = 0;
-  for (;;) {
-    try {
-      await f.insertBatch(Array.from({ length: 100 }, (_, k) => ({ id: m + k, vector: [m + k, 1] })));
-    } catch (e) {
-      assert.equal(e.code, 'EBUDGET', String(e));
-      break;
-    }
-    m += 100;
-    const st = await f.stats();
-    assert.ok(st.memoryBytes <= 1048576, `${m} rows: the collection uses ${st.memoryBytes} B, over its budget`);
-  }
+  const m = await fillTiny(f, 0, 1048576);
   assert.ok(m >= 5000, `only ${m} rows fit`);
   await db.close();
 });
@@ -194,18 +202,7 @@ test('the filter columns a filtered search built (9 bytes a node each) are part 
   const md = Object.fromEntries(Array.from({ length: 16 }, (_, f) => [`f${f}`, f]));
   await col.insertBatch([{ id: 0, vector: [0, 1], metadata: md }]);
   for (let f = 0; f < 16; f++) await col.search([0, 1], { k: 1, filter: { [`f${f}`]: { $gte: 0 } } });
-  let m = 1;
-  for (;;) {
-    try {
-      await col.insertBatch(Array.from({ length: 100 }, (_, k) => ({ id: m + k, vector: [m + k, 1] })));
-    } catch (e) {
-      assert.equal(e.code, 'EBUDGET', String(e));
-      break;
-    }
-    m += 100;
-    const st = await col.stats();
-    assert.ok(st.memoryBytes <= 1048576, `${m} rows: the collection uses ${st.memoryBytes} B, over its budget`);
-  }
+  const m = await fillTiny(col, 1, 1048576);
   assert.ok(m > 1000, `only ${m} rows fit`);
   await db.close();
 });
