@@ -131,7 +131,7 @@ function budgetFits(s, cost, own, where, what) {
   }
   if (s.db?.budget) {
     const e = s.engine;
-    let all = 0;
+    let all = s.db.cols.get(s.name) === s ? 0 : own; // a derived child is not listed
     for (const c of s.db.cols.values()) if (c.h) all += c === s ? own : e.stats(c.h).memoryBytes;
     if (all + cost > s.db.budget) {
       throw new VecliteError('EBUDGET', `${where}: the database has a memory budget of ${MiB(s.db.budget)} (memoryBudgetMB); ` +
@@ -536,7 +536,9 @@ export async function compact(s) {
 }
 
 /** A child store (Collection.derive): a new state of the same session; `adopt` registers it. */
-export async function derive(s, path, adopt) {
+export async function derive(s, path, adoptState) {
+  // the child shares the engine memory its parent's budgets bound: it is held to them too
+  const adopt = (c) => { c.budget = s.budget ?? 0; c.db = s.db ?? null; return adoptState(c); };
   const N = path === undefined ? null : await nodeBackend('derive');
   const fileId = await randomBytes(16);
   live(s); // the awaits above may have let a close() in

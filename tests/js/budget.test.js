@@ -206,3 +206,19 @@ test('the filter columns a filtered search built (9 bytes a node each) are part 
   assert.ok(m > 1000, `only ${m} rows fit`);
   await db.close();
 });
+
+test('a derived child is held to its parent\'s budgets (it shares the engine memory they bound)', async () => {
+  for (const where of ['collection', 'database']) {
+    const db = where === 'database' ? await createDatabase({ memoryBudgetMB: 0.25 }) : await createDatabase();
+    const col = await db.createCollection('c', where === 'database' ? FLAT : { ...FLAT, memoryBudgetMB: 0.25 });
+    await col.insertBatch(batch(0, 100));
+    const child = await col.derive();
+    const { n, e } = await fill(child);
+    assert.equal(e.code, 'EBUDGET', `${where}: ${e}`);
+    assert.ok(n < 2000, `${where}: the child took ${n} rows past a 0.25 MiB budget`);
+    const st = await child.stats();
+    assert.ok(st.memoryBytes <= 0.25 * 1048576, `${where}: the child uses ${st.memoryBytes} B`);
+    await child.close();
+    await db.close();
+  }
+});
