@@ -173,7 +173,9 @@ export function update(s, a) {
   }
   // a new record (and its staging copy) may grow the row: held to the budget before a field name
   // is registered (the old record's bytes are freed only after the new one is in)
-  if (hasMeta && (s.budget || s.db?.budget)) {
+  if (hasVec && (s.budget || s.db?.budget)) { // under HNSW a new vector is a new node
+    checkBudget(s, { ids: [id], metas: [hasMeta ? entries : []], vecs: a.vector, where: 'update' });
+  } else if (hasMeta && (s.budget || s.db?.budget)) {
     budgetFits(s, 2 * recBytes, s.engine.stats(s.h).memoryBytes, 'update', `a ${recBytes}-byte metadata record`);
   }
   const meta = hasMeta ? updateRecord(s, id, entries, recBytes) : g.meta.bytes;

@@ -222,3 +222,19 @@ test('a derived child is held to its parent\'s budgets (it shares the engine mem
     await db.close();
   }
 });
+
+test('update() of a vector under HNSW (a new node each time) is held to the budget', async () => {
+  const db = await createDatabase();
+  const h = await db.createCollection('h', { dimension: DIM, metric: 'euclidean', index: { type: 'hnsw' }, memoryBudgetMB: 0.5 });
+  await fill(h);
+  let refused = null;
+  for (let r = 0; r < 300 && !refused; r++) {
+    try {
+      await h.update(r % 50, { vector: BASE[(r + 11) % BASE.length] });
+    } catch (e) { refused = e; }
+    const st = await h.stats();
+    assert.ok(st.memoryBytes <= 0.5 * 1048576, `update ${r}: the collection uses ${st.memoryBytes} B, over its budget`);
+  }
+  assert.equal(refused?.code, 'EBUDGET', String(refused));
+  await db.close();
+});
