@@ -15,6 +15,7 @@
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createDatabase, getImplementation, getWasmInfo } from '../web/index.js';
+import { rng } from './demo-data.js';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -29,17 +30,7 @@ const simdOpt = opt('simd', undefined);
 const DIR = opt('dir', fileURLToPath(new URL('../build/run-data', import.meta.url)));
 const CATEGORIES = ['news', 'sports', 'science', 'travel', 'food', 'music', 'film', 'health'];
 
-// --- deterministic data: mulberry32 PRNG, Gaussian clusters ------------------
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// --- deterministic data: mulberry32 PRNG (the browser demo's), Gaussian clusters ---
 const rand = rng(20261121);
 const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 const centers = Array.from({ length: 64 }, () => Float32Array.from({ length: DIM }, gauss));

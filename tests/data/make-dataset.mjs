@@ -8,19 +8,10 @@
 // (little-endian). The files are committed; the tests compute their exact oracle from them at
 // run time, so nothing expected is stored. Rerunning this script reproduces identical bytes.
 import { writeFileSync } from 'node:fs';
+import { mulberry32 } from '../browser/pages/oracle.js';
 
 const N = 2000, NQ = 50, DIM = 32, CLUSTERS = 40, SEED = 0x5eed2026;
 
-function mulberry32(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = mulberry32(SEED);
 const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 const centres = Array.from({ length: CLUSTERS }, () => Array.from({ length: DIM }, () => 2 * gauss()));
