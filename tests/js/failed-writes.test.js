@@ -379,3 +379,37 @@ describe('issue-6: compact() says what state the file and the handle are in', ()
     await again.close();
   });
 });
+
+// ---- 5. automatic compaction on a full disk --------------------------------------------------------
+
+// A write that triggers an automatic compaction (worker/collection.js AUTO_COMPACT) whose
+// temporary image hits ENOSPC, or whose rename fails, is still committed; the handle keeps
+// taking writes and no temporary file is left.
+for (const [label, rule] of [
+  ['ENOSPC writing the image', (op, f) => (op === 'write' && f?.endsWith('.compact.tmp') ? 'ENOSPC' : null)],
+  ['ENOSPC on the image fsync', (op, f) => (op === 'fsync' && f?.endsWith('.compact.tmp') ? 'ENOSPC' : null)],
+]) {
+  test(`automatic compaction, ${label}: the triggering delete is committed, the handle keeps working, no tmp left`, async () => {
+    const file = freshFile();
+    const col = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean', index: { type: 'flat' } } });
+    await col.insertBatch(range(0, 1000).map(rowOf));
+    const inj = injectFs(rule);
+    try {
+      await col.delete(range(0, 800).map(sid)); // far above its live size: this write compacts
+    } finally {
+      inj.restore();
+    }
+    const st = await col.status();
+    assert.equal(st.autoCompaction.runs, 0);
+    assert.match(String(st.autoCompaction.lastError), /ENOSPC/);
+    assert.ok(!fs.existsSync(`${file}.compact.tmp`), 'no temporary image left');
+    await col.insert(rowOf(1500));
+    assert.equal(await col.count(), 201);
+    await col.close();
+    const again = await openCollection(file, { readOnly: true });
+    assert.equal(await again.count(), 201, 'the delete and the later insert are durable');
+    assert.equal(await again.get(sid(5)), null, 'a deleted row stays deleted');
+    assert.ok(await again.get(sid(1500)));
+    await again.close();
+  });
+}
