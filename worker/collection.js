@@ -603,8 +603,10 @@ export async function derive(s, path, adoptState) {
     const f = await N.nb.createChildFile(N, e, path, (err) => { if (holder.s) holder.s.lockLost = err; });
     let child;
     try {
-      if (!m && (s.store !== parent || s.poisoned)) live(s); // closed or poisoned meanwhile
-      child = e.storeDerive(parent, f.ref.io, fileId);
+      if (!m) live(s); // closed or poisoned meanwhile
+      // s.store, not parent: an automatic compaction that could not rename reopened the store
+      // on its file meanwhile and closed the one parent names (backToFile)
+      child = e.storeDerive(m ? parent : s.store, f.ref.io, fileId);
     } catch (err) {
       N.nb.abandonFile(N, e, f);
       throw err;

@@ -450,3 +450,31 @@ test('automatic compaction, a failed rename: the handle goes on with the unchang
   assert.ok(await again.get(sid(1500)) && await again.get(sid(1501)));
   await again.close();
 });
+
+// derive(path) awaits its child's lock: an automatic compaction that could not rename, running in
+// that window, reopens the parent's store and closes the one derive() had taken to copy.
+test('derive(path) sent during an automatic compaction whose rename fails derives from the live store', async () => {
+  for (const turns of [0, 1, 2, 4, 8, 16]) {
+    const file = freshFile();
+    const col = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean', index: { type: 'flat' } } });
+    await col.insertBatch(range(0, 1000).map(rowOf));
+    const inj = injectFs((op, f) => (op === 'rename' && f === file ? 'EXDEV' : null));
+    let child;
+    try {
+      const del = col.delete(range(0, 800).map(sid));
+      for (let k = 0; k < turns; k++) await null;
+      const out = path.join(path.dirname(file), 'child.rvf');
+      [, child] = await Promise.all([del, col.derive(out)]);
+    } finally {
+      inj.restore();
+    }
+    const [cs, ps] = [await child.status(), await col.status()];
+    assert.equal(cs.parentId, ps.fileId, `after ${turns} turns: the child's parent`);
+    assert.equal(cs.dimension, DIM);
+    await child.insert(rowOf(1500));
+    assert.equal(await child.count(), 1);
+    await child.close();
+    assert.equal(await col.count(), 200);
+    await col.close();
+  }
+});
