@@ -23,7 +23,7 @@ import { emitFilter } from './filter.js';
 import { TAG, classifyValue, decodeRecord, recordSize } from './metadata.js';
 import {
   basename, dropMaterialized, materialize, nodeBackend, randomBytes, recoveryProblems, refreshState, release,
-  openImage, sha256Hex, snapshotOf, storeCollection, swapStore, toHex, trimmed,
+  openImage, sha256Hex, snapshotOf, storeCollection, swapStore, toHex, trimmed, adoptConfig, reloadIdMaps,
 } from './stores.js';
 import { MemoryDevice } from '../idb/memory-device.js';
 
@@ -476,7 +476,33 @@ export function compacted(s, result, err) {
   a.lastError = null;
 }
 
-export async function compact(s) {
+/**
+ * An automatic compaction whose image could not take the file's name: the file is unchanged and
+ * still ours (its device open, its lock held), so the store is opened on it again and the image
+ * dropped; the write that asked for the compaction was acknowledged, and its handle goes on.
+ * @returns {boolean} false when the reopen failed (the caller poisons the handle)
+ */
+function backToFile(s, err) {
+  const e = s.engine;
+  let store;
+  try {
+    store = e.storeOpen(s.ref.io, null, 0, null);
+  } catch {
+    return false;
+  }
+  e.storeClose(s.store); // the store on the image, which is deleted below
+  e.ioFree(err.ref);
+  err.dev.close();
+  try { s.N.fs.rmSync(`${s.path}.compact.tmp`, { force: true }); } catch { /* removed by the next compaction or open */ }
+  if (s.lock) s.lock.adoptNext(s.dev.stat()); // gives up the image's identity claim
+  s.store = store;
+  s.h = e.storeIndex(store);
+  adoptConfig(s);
+  reloadIdMaps(s);
+  return true;
+}
+
+export async function compact(s, auto = false) {
   writable(s, 'compact');
   if (!s.store) {
     throw einval(`compact: collection '${s.name}' lives in memory without an .rvf store, so there is no file to ` +
@@ -498,7 +524,7 @@ export async function compact(s) {
     try {
       moved = await s.N.nb.compactFile(s.N, e, s.store, s.path, s.lock ? { dev: s.dev, lock: s.lock } : null);
     } catch (err) {
-      if (err?.renameFailed) {
+      if (err?.renameFailed && !(auto && backToFile(s, err))) {
         // The store now lives on the temporary file: keep its device for close(), stop here.
         s.extraDevs.push({ dev: err.dev, ref: err.ref });
         poison(s, err);
@@ -577,8 +603,10 @@ export async function derive(s, path, adoptState) {
     const f = await N.nb.createChildFile(N, e, path, (err) => { if (holder.s) holder.s.lockLost = err; });
     let child;
     try {
-      if (!m && (s.store !== parent || s.poisoned)) live(s); // closed or poisoned meanwhile
-      child = e.storeDerive(parent, f.ref.io, fileId);
+      if (!m) live(s); // closed or poisoned meanwhile
+      // s.store, not parent: an automatic compaction that could not rename reopened the store
+      // on its file meanwhile and closed the one parent names (backToFile)
+      child = e.storeDerive(m ? parent : s.store, f.ref.io, fileId);
     } catch (err) {
       N.nb.abandonFile(N, e, f);
       throw err;

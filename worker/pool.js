@@ -422,6 +422,18 @@ export class Pool {
       if (info) {
         c.w = info.col;
         this.#byWriter.set(c.w, c.h);
+        // The old writer may have committed a write to the file and died before its reply (and
+        // the replicas' 'apply') went out: the reopened file holds it, the replicas do not. One
+        // refresh, posted before any call waiting for this replacement can be routed to them,
+        // brings them to the file the new writer opened.
+        if (c.path) {
+          for (const [r, rh] of c.r) {
+            if (!r.alive) continue;
+            r.call('apply', { col: rh }).catch((e) => {
+              if (r.alive) r.kill(`it could not follow its writer on '${c.name}': ${e.message}`);
+            });
+          }
+        }
       } else {
         if (!c.reopen) c.lost ??= `collection '${c.name}' (a derived child) was lost when its writer worker stopped; derive it again`;
         for (const [r, rh] of c.r) if (r.alive) r.call('close', { col: rh }).catch(() => {});

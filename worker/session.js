@@ -131,7 +131,7 @@ export class Session {
       // compaction's, not the write's: status() reports it, and a collection the failure left
       // unusable refuses the next write with the reason (poison).
       try {
-        const c = await this.#writeNow(s, (x) => C.compact(x), { maintenance: true });
+        const c = await this.#writeNow(s, (x) => C.compact(x, true), { maintenance: true });
         C.compacted(s, c);
         if (r && typeof r === 'object' && 'commit' in r) r.commit = c.commit; // replicas follow the new image
       } catch (e) {

@@ -351,3 +351,46 @@ test('a file collection another process takes while the pool replaces its writer
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// A file pool's writer dying in a write that already committed to the file (one that compacts
+// the file on its own, or a plain one): the replacement writer reopens the file and holds the
+// write; the replicas used to keep the epoch before it until the next write, so consecutive
+// count() calls answered 500, 3000, 500... by worker. The write's promise may reject (it was
+// never acknowledged), but every worker must then answer alike, as the file does.
+for (const [what, deleted] of [['compacts the file', 2500], ['appends', 10]]) {
+  test(`a file writer dying in a write that ${what}: the replicas answer as the reopened file`, { timeout: 120_000 }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-poolreg-'));
+    const v = (i) => Array.from({ length: 8 }, (_, j) => Math.sin(i * 7 + j));
+    try {
+      for (const delay of [0, 1, 2, 3, 5, 8]) {
+        const sub = path.join(dir, `d${delay}`);
+        const db = await createDatabase({ path: sub, workers: 2 });
+        try {
+          const col = await db.createCollection('c', { dimension: 8, metric: 'euclidean', index: { type: 'flat' } });
+          await col.insertBatch(Array.from({ length: 3000 }, (_, i) => ({ id: i, vector: v(i) })));
+          const pool = db[POOL];
+          const w = pool.clients[0];
+          const del = col.delete(Array.from({ length: deleted }, (_, i) => i));
+          await sleep(delay);
+          w.worker.terminate();
+          const [r] = await Promise.allSettled([del]);
+          await replaced(pool, 0, w);
+          const counts = new Set();
+          for (let k = 0; k < 30; k++) counts.add(await col.count());
+          assert.equal(counts.size, 1, `after ${delay} ms: the workers disagree: ${[...counts]}`);
+          const [n] = counts;
+          if (r.status === 'fulfilled') assert.equal(n, 3000 - deleted, `after ${delay} ms: the acknowledged delete`);
+          assert.ok(n === 3000 || n === 3000 - deleted, `after ${delay} ms: ${n} rows`);
+          await db.close();
+          const again = await openCollection(path.join(sub, 'c.rvf'), { readOnly: true });
+          assert.equal(await again.count(), n, `after ${delay} ms: the file holds what the workers answered`);
+          await again.close();
+        } finally {
+          await db.close();
+        }
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
