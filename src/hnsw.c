@@ -83,6 +83,7 @@ static inline const float *node_vec(const vl_index *h, uint32_t node)
 
 static inline float dist_nodes(const vl_index *h, uint32_t a, uint32_t b)
 {
+    if (h->codes) return vl__qdist_nodes(h, a, b);
     return vl__dist_node(h, node_vec(h, a), node_inv(h, a), b);
 }
 
@@ -208,11 +209,15 @@ static uint32_t greedy(const vl_index *h, const float *q, float qinv, uint32_t e
 #define VL_ALWAYS_INLINE inline
 #endif
 
+/* search_layer_t's "metric" for a quantized index: distances over codes */
+#define VL_METRIC_CODES 99u
+
 /* Distance with the metric a compile-time constant (see search_layer). */
-static VL_ALWAYS_INLINE float dist_m(const uint32_t metric, const float *q, float qinv,
+static VL_ALWAYS_INLINE float dist_m(const vl_index *h, const uint32_t metric, const float *q, float qinv,
                                      const float *vecs, const float *invn, uint32_t dim,
                                      uint32_t i)
 {
+    if (metric == VL_METRIC_CODES) return vl_quant_dist(&h->qz, &h->qq, h->codes + (size_t)i * h->qz.code_size);
     const float *v = vecs + (size_t)i * dim;
     float d;
     if (metric == VL_METRIC_L2) d = VL_K_L2SQ(q, v, dim);
@@ -259,13 +264,13 @@ static VL_ALWAYS_INLINE uint32_t search_layer_t(vl_index *h, const float *q, flo
         minheap_pop(cand, &nc);
         const uint32_t *ll = layer ? upper[c.id] + off_up : links0 + (size_t)c.id * stride0;
         uint32_t cnt = ll[0];
-        if (cnt) PREFETCH(vecs + (size_t)ll[1] * dim);
+        if (cnt && metric != VL_METRIC_CODES) PREFETCH(vecs + (size_t)ll[1] * dim);
         for (uint32_t j = 1; j <= cnt; j++) {
             uint32_t nb = ll[j];
-            if (j < cnt) PREFETCH(vecs + (size_t)ll[j + 1] * dim);
+            if (j < cnt && metric != VL_METRIC_CODES) PREFETCH(vecs + (size_t)ll[j + 1] * dim);
             if (visit[nb] == tag) continue;
             visit[nb] = tag;
-            float d = dist_m(metric, q, qinv, vecs, invn, dim, nb);
+            float d = dist_m(h, metric, q, qinv, vecs, invn, dim, nb);
             if (nt < ef || d < lb) {
                 minheap_push(cand, &nc, (vl_pair){ d, nb });
                 if (!restricted || (!dead[nb] && (!filtered || vl__filter_node(h, nb)))) {
@@ -283,6 +288,9 @@ static uint32_t search_layer(vl_index *h, const float *q, float qinv, uint32_t e
                              uint32_t layer, uint32_t ef, int filtered, int restricted)
 {
 #define SL(F, R, MET) search_layer_t(h, q, qinv, ep, ep_d, layer, ef, F, R, MET)
+    if (h->codes)
+        return filtered ? SL(1, 1, VL_METRIC_CODES) : restricted ? SL(0, 1, VL_METRIC_CODES)
+                        : SL(0, 0, VL_METRIC_CODES);
     switch (h->metric) {
     case VL_METRIC_L2:
         return filtered ? SL(1, 1, VL_METRIC_L2) : restricted ? SL(0, 1, VL_METRIC_L2) : SL(0, 0, VL_METRIC_L2);
@@ -361,7 +369,7 @@ static uint32_t connect(vl_index *h, uint32_t node, uint32_t layer, uint32_t nt)
     return closest;
 }
 
-void vl__hnsw_insert(vl_index *h, uint32_t node)
+void vl__hnsw_insert(vl_index *h, uint32_t node, const float *q)
 {
     uint32_t L = h->level[node];
     for (uint32_t l = 1; l <= L; l++) links_at(h, node, l)[0] = 0;
@@ -371,8 +379,8 @@ void vl__hnsw_insert(vl_index *h, uint32_t node)
         h->max_level = L;
         return;
     }
-    const float *q = node_vec(h, node);
     float qinv = node_inv(h, node);
+    if (h->codes) (void)vl_quant_query(&h->qz, q, &h->qq);   /* reserved by the upsert: cannot fail */
     uint32_t cur = h->entry;
     float cd = vl__dist_node(h, q, qinv, cur);
     if (L < h->max_level) cur = greedy(h, q, qinv, cur, &cd, h->max_level, L);
@@ -386,7 +394,7 @@ void vl__hnsw_insert(vl_index *h, uint32_t node)
         }
         if (nt) {
             cur = connect(h, node, l, nt);
-            cd = dist_nodes(h, node, cur);
+            cd = vl__dist_node(h, q, qinv, cur);
         }
         if (l == 0) break;
     }

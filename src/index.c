@@ -187,10 +187,13 @@ static void free_nodes(vl_index *h)
     vl_mem_free(h->sorted);
     vl_mem_free(h->fprog);
     vl_mem_free(h->fmatch);
+    vl_mem_free(h->stage);
+    h->stage = NULL;
+    h->stage_cap = 0;
     vl__cols_free(h);
     vl_idmap_free(&h->map);
     h->block = NULL;
-    h->vecs = NULL; h->inv_norm = NULL; h->ids = NULL; h->dead = NULL; h->meta = NULL;
+    h->vecs = NULL; h->codes = NULL; h->inv_norm = NULL; h->ids = NULL; h->dead = NULL; h->meta = NULL;
     h->meta_len = NULL; h->level = NULL; h->links0 = NULL; h->upper = NULL; h->visit = NULL;
     h->cand = NULL; h->top = NULL; h->sel = NULL; h->res = NULL; h->sorted = NULL;
     h->fprog = NULL;
@@ -211,6 +214,10 @@ void vl_index_free(vl_index *h)
     if (!h) return;
     free_nodes(h);
     vl__fields_free(h);
+    vl_quant_free(&h->qz);
+    vl_qquery_free(&h->qq);
+    vl_mem_free(h->qscratch);
+    vl_mem_free(h->rr);
     vl_mem_free(h);
 }
 
@@ -269,14 +276,14 @@ enum { NB_VECS, NB_LINKS0, NB_CAND, NB_IDS, NB_META, NB_UPPER, NB_META_LEN, NB_I
 static void block_elems(const vl_index *h, uint64_t el[NB_N])
 {
     int hnsw = h->kind == VL_INDEX_HNSW;
-    el[NB_VECS] = (uint64_t)h->dim * sizeof(float);
+    el[NB_VECS] = h->qz.kind ? h->qz.code_size : (uint64_t)h->dim * sizeof(float);   /* rows or codes */
     el[NB_LINKS0] = hnsw ? (uint64_t)(h->M0 + 1) * sizeof(uint32_t) : 0;
     el[NB_CAND] = hnsw ? sizeof(vl_pair) : 0;
     el[NB_IDS] = sizeof(uint64_t);
     el[NB_META] = sizeof(uint8_t *);
     el[NB_UPPER] = hnsw ? sizeof(uint32_t *) : 0;
     el[NB_META_LEN] = sizeof(uint32_t);
-    el[NB_INV] = h->metric == VL_METRIC_COSINE ? sizeof(float) : 0;
+    el[NB_INV] = h->metric == VL_METRIC_COSINE && !h->qz.kind ? sizeof(float) : 0;
     el[NB_VISIT] = hnsw ? sizeof(uint16_t) : 0;
     el[NB_LEVEL] = hnsw ? 1 : 0;
     el[NB_DEAD] = 1;
@@ -296,7 +303,8 @@ static void block_point(vl_index *h, size_t pad, const uint64_t el[NB_N],
 {
     uint8_t *b = (uint8_t *)h->block + pad;
 #define AT(a) (el[a] ? (void *)(b + off[a]) : NULL)
-    h->vecs = AT(NB_VECS);
+    h->vecs = h->qz.kind ? NULL : AT(NB_VECS);
+    h->codes = h->qz.kind ? AT(NB_VECS) : NULL;
     h->links0 = AT(NB_LINKS0);
     h->cand = AT(NB_CAND);
     h->ids = AT(NB_IDS);
@@ -333,7 +341,7 @@ static int reserve_nodes(vl_index *h, uint64_t need)
     block_elems(h, el);
     block_layout(el, h->cap, oo);
     block_layout(el, nc, no);
-    size_t pad0 = h->block ? (size_t)((uint8_t *)h->vecs - (uint8_t *)h->block) : 0;
+    size_t pad0 = h->block ? (size_t)((h->vecs ? (uint8_t *)h->vecs : h->codes) - (uint8_t *)h->block) : 0;
     if (no[NB_N] + 64 > SIZE_MAX || vl__cols_reserve(h, (uint32_t)nc)) return VL_ENOMEM;
     uint8_t *b = vl_mem_grow(h->block, (size_t)no[NB_N] + 64);
     if (!b) return VL_ENOMEM;
@@ -350,6 +358,52 @@ static int reserve_nodes(vl_index *h, uint64_t need)
     h->visit_tag = 1;
     h->cap = (uint32_t)nc;
     if (h->cand) h->cand_cap = (uint32_t)nc + 1;
+    return VL_OK;
+}
+
+/* The node block of a quantized index (index.h vl__index_to_codes): a new
+ * block laid out with codes where the rows were (and no inverse norms),
+ * every other array copied, rows encoded (or persisted codes copied for
+ * live nodes), then the old block freed. Both blocks are alive during the
+ * copy: the one transient peak of a quantized index, paid once. */
+int vl__index_to_codes(vl_index *h, vl_quant *qz, const uint8_t *(*code_for)(void *ctx, uint64_t id), void *ctx)
+{
+    if (h->codes || h->qz.kind || h->kind != VL_INDEX_HNSW || !qz->kind || qz->dim != h->dim) return VL_EINVAL;
+    uint64_t oel[NB_N], nel[NB_N], oo[NB_N + 1], no[NB_N + 1];
+    block_elems(h, oel);
+    block_layout(oel, h->cap, oo);
+    h->qz = *qz;                                  /* for block_elems only, until committed */
+    block_elems(h, nel);
+    memset(&h->qz, 0, sizeof h->qz);
+    block_layout(nel, h->cap, no);
+    if (vl_qquery_reserve(qz, &h->qq)) return VL_ENOMEM;
+    if (!h->qscratch && !(h->qscratch = vl_mem_alloc((size_t)h->dim * 2 * sizeof(float)))) return VL_ENOMEM;
+    uint8_t *b = NULL;
+    size_t pad = 0;
+    if (h->block) {
+        if (no[NB_N] + 64 > SIZE_MAX || !(b = vl_mem_alloc((size_t)no[NB_N] + 64))) return VL_ENOMEM;
+        pad = (size_t)((64 - (uintptr_t)b % 64) % 64);
+        const uint8_t *ob = (const uint8_t *)h->vecs;   /* the old block's first array */
+        for (int a = 1; a < NB_N; a++)
+            if (nel[a] && a != NB_CAND && a != NB_VISIT)
+                memcpy(b + pad + no[a], ob + oo[a], (size_t)(nel[a] * h->n));
+        uint8_t *codes = b + pad + no[NB_VECS];
+        for (uint32_t i = 0; i < h->n; i++) {
+            const uint8_t *c = code_for && !h->dead[i] ? code_for(ctx, h->ids[i]) : NULL;
+            if (c) memcpy(codes + (size_t)i * qz->code_size, c, qz->code_size);
+            else vl_quant_encode(qz, h->vecs + (size_t)i * h->dim, codes + (size_t)i * qz->code_size);
+        }
+        vl_mem_free(h->block);
+        h->block = b;
+    }
+    h->qz = *qz;
+    memset(qz, 0, sizeof *qz);
+    if (b) {
+        block_point(h, pad, nel, no);
+        if (h->visit) memset(h->visit, 0, (size_t)h->cap * sizeof *h->visit);
+        h->visit_tag = 1;
+        if (h->cand) h->cand_cap = h->cap + 1;
+    }
     return VL_OK;
 }
 
@@ -594,7 +648,8 @@ static int reclaim(vl_index *h)
         if (d == VL_NO_NODE) continue;
         k++;
         if (d == i) continue;
-        vl__vcopy(h->vecs + (size_t)d * h->dim, h->vecs + (size_t)i * h->dim, h->dim);
+        if (h->codes) memcpy(h->codes + (size_t)d * h->qz.code_size, h->codes + (size_t)i * h->qz.code_size, h->qz.code_size);
+        else vl__vcopy(h->vecs + (size_t)d * h->dim, h->vecs + (size_t)i * h->dim, h->dim);
         if (h->inv_norm) h->inv_norm[d] = h->inv_norm[i];
         h->ids[d] = h->ids[i];
         h->dead[d] = 0;
@@ -633,6 +688,17 @@ int vl_index_rows(vl_index *h, uint32_t n, float **rows)
     if (reserve_nodes(h, (uint64_t)h->n + n)) {
         vl__msg(h, "out of memory reserving room for %u vectors (index unchanged)", n);
         return VL_ENOMEM;
+    }
+    if (h->codes) {   /* codes in the block: the rows wait in a staging area until the upsert encodes them */
+        if (n > h->stage_cap) {
+            float *st = (uint64_t)n * h->dim * sizeof(float) > SIZE_MAX ? NULL
+                      : vl_mem_realloc(h->stage, (size_t)n * h->dim * sizeof(float));
+            if (!st) { vl__msg(h, "out of memory staging %u vectors (index unchanged)", n); return VL_ENOMEM; }
+            h->stage = st;
+            h->stage_cap = n;
+        }
+        *rows = h->stage;
+        return VL_OK;
     }
     *rows = h->vecs + (size_t)h->n * h->dim;
     return VL_OK;
@@ -691,7 +757,7 @@ int vl_index_upsert(vl_index *h, uint32_t n, const uint64_t *ids, const float *v
     /* Everything the batch needs, reserved once at its final size. */
     if (reserve_nodes(h, (uint64_t)h->n + new_nodes)) goto nomem;
     if (vl_idmap_reserve(&h->map, new_ids)) goto nomem;
-    if (hnsw && vl__hnsw_reserve(h, h->n + new_nodes)) goto nomem;
+    if (hnsw && (vl__hnsw_reserve(h, h->n + new_nodes) || vl__quant_reserve(h))) goto nomem;
     if (copy_records(n, meta, meta_off, &dd, ids, &recs)) goto nomem;
     if (hnsw) {
         /* Levels and upper-layer lists go straight into the slots the new
@@ -735,7 +801,8 @@ int vl_index_upsert(vl_index *h, uint32_t n, const uint64_t *ids, const float *v
             h->meta_len[node] = 0;
             vl_idmap_put(&h->map, ids[i], node);
         }
-        vl__vcopy(h->vecs + (size_t)node * h->dim, v, h->dim);   /* v may be this row */
+        if (h->codes) vl_quant_encode(&h->qz, v, h->codes + (size_t)node * h->qz.code_size);
+        else vl__vcopy(h->vecs + (size_t)node * h->dim, v, h->dim);   /* v may be this row */
         if (h->inv_norm) h->inv_norm[node] = inv;
         set_node_meta(h, node, rec, len);
         if (hnsw) {
@@ -743,13 +810,14 @@ int vl_index_upsert(vl_index *h, uint32_t n, const uint64_t *ids, const float *v
             if (L) h->upper_bytes += (uint64_t)L * (h->M + 1) * sizeof(uint32_t);
             h->links0[(size_t)node * (h->M0 + 1)] = 0;
             h->visit[node] = 0;
-            vl__hnsw_insert(h, node);
+            vl__hnsw_insert(h, node, h->codes ? v : h->vecs + (size_t)node * h->dim);
         }
     }
     h->msg[0] = 0;
     free_dedup(&dd);
     free_records(n, recs);
     if (hnsw) maybe_reclaim(h);
+    if (hnsw) vl__quant_maybe_train(h);
     return VL_OK;
 
 nomem:
@@ -835,7 +903,8 @@ int vl_index_stats(const vl_index *h, vl_stats *out)
     s.live = h->live;
     s.nodes = h->n;
     s.tombstones = h->n - h->live;
-    s.vector_bytes = (uint64_t)h->n * h->dim * sizeof(float);
+    s.vector_bytes = h->codes ? (uint64_t)h->n * h->qz.code_size + vl_quant_bytes(&h->qz)
+                              : (uint64_t)h->n * h->dim * sizeof(float);
     s.graph_bytes = h->kind == VL_INDEX_HNSW
         ? (uint64_t)h->n * ((h->M0 + 1) * sizeof(uint32_t) + 1 + sizeof(uint32_t *)) + h->upper_bytes
         : 0;
@@ -844,7 +913,7 @@ int vl_index_stats(const vl_index *h, vl_stats *out)
     s.fields = h->n_fields;
     s.reclaimed = h->reclaimed;
     s.reclaims = h->reclaims;
-    uint64_t per_node = (uint64_t)h->dim * sizeof(float) + sizeof(uint64_t) + 1 +
+    uint64_t per_node = (h->codes ? (uint64_t)h->qz.code_size : (uint64_t)h->dim * sizeof(float)) + sizeof(uint64_t) + 1 +
                         sizeof(uint8_t *) + sizeof(uint32_t) +
                         (h->inv_norm ? sizeof(float) : 0) +
                         (h->kind == VL_INDEX_HNSW
@@ -858,7 +927,10 @@ int vl_index_stats(const vl_index *h, vl_stats *out)
                      ((uint64_t)h->cand_cap + h->top_cap + h->sel_cap) * sizeof(vl_pair) +
                      (uint64_t)h->res_cap * sizeof(vl_hit) +
                      (uint64_t)h->sorted_cap * sizeof(uint64_t) + vl__cols_bytes(h) +
-                     (uint64_t)h->fprog_cap * sizeof(vl_finst) + h->fmatch_cap;
+                     (uint64_t)h->fprog_cap * sizeof(vl_finst) + h->fmatch_cap +
+                     vl_quant_bytes(&h->qz) + (uint64_t)h->qq.a_cap * 2 + ((uint64_t)h->qq.t_cap + h->qq.u_cap) * 4 +
+                     (h->qscratch ? 2ull * h->dim * 4 : 0) + (uint64_t)h->rr_cap * h->dim * 4 +
+                     (uint64_t)h->stage_cap * h->dim * 4;
     *out = s;
     return VL_OK;
 }
@@ -877,7 +949,16 @@ int vl_index_get(const vl_index *h, const uint64_t *id, float *vec_out, const ui
     if (!h || !id) return VL_EINVAL;
     uint32_t node = vl_idmap_get(&h->map, *id);
     if (node == VL_NO_NODE) return VL_ENOTFOUND;
-    if (vec_out) vl__vcopy(vec_out, h->vecs + (size_t)node * h->dim, h->dim);
+    if (vec_out && h->codes) {
+        if (!h->fetch) {
+            vl__msg(h, "the index keeps quantized codes and has no row source for float32 rows");
+            return VL_EINVAL;
+        }
+        int rc = h->fetch(h->fetch_ctx, 1, id, vec_out);
+        if (rc) { vl__msg(h, "reading the float32 row of id %llu: %s", (unsigned long long)*id, vl_errstr(rc)); return rc; }
+    } else if (vec_out) {
+        vl__vcopy(vec_out, h->vecs + (size_t)node * h->dim, h->dim);
+    }
     if (meta) *meta = h->meta[node] ? h->meta[node] : empty_record;
     if (meta_len) *meta_len = h->meta_len[node];
     return VL_OK;
@@ -1073,7 +1154,10 @@ int vl_index_search(vl_index *h, uint32_t nq, const float *queries, uint32_t k, 
     }
     uint32_t efq = ef ? ef : h->cfg.ef_search;
     if (efq < k) efq = k;
-    if (vl__search_reserve(h, efq) || (filter_len && vl__filter_compile(h, filter, filter_len))) {
+    /* quantized: the walk keeps efq candidates, the best `keep` are re-ranked */
+    uint32_t keep = h->codes ? vl__quant_rerank_count(h, k, efq) : k;
+    if (vl__search_reserve(h, efq > keep ? efq : keep) || vl__quant_reserve(h) ||
+        (filter_len && vl__filter_compile(h, filter, filter_len))) {
         vl__msg(h, "out of memory reserving search scratch for ef=%u", efq);
         return VL_ENOMEM;
     }
@@ -1087,6 +1171,7 @@ int vl_index_search(vl_index *h, uint32_t nq, const float *queries, uint32_t k, 
         const float *q = queries + (size_t)qi * h->dim;
         float qinv = 1.0f;
         if (h->metric == VL_METRIC_COSINE) (void)check_vector(h, q, "query", qi, &qinv);
+        if (h->codes) (void)vl_quant_query(&h->qz, q, &h->qq);   /* reserved: cannot fail */
         uint32_t got = 0;
         int exact = 1;
         if (graph) {
@@ -1104,7 +1189,12 @@ int vl_index_search(vl_index *h, uint32_t nq, const float *queries, uint32_t k, 
                 match_tried = 1;
                 if (vl__filter_bytemap(h, &match)) match = NULL;
             }
-            got = exact_scan(h, q, qinv, k, filtered, match);
+            got = exact_scan(h, q, qinv, keep, filtered, match);
+        }
+        if (h->codes) {
+            int r = vl__quant_rerank(h, q, qinv, got, keep);
+            if (r < 0) return r;
+            got = (uint32_t)r;
         }
         for (uint32_t i = 0; i < got; i++) h->res[i].d = report_dist(h->metric, h->res[i].d);
         hits_sort(h->res, got);
@@ -1164,6 +1254,7 @@ int vl_index_check(const vl_index *h)
             }
             mb += h->meta_len[i];
         }
+        if (h->codes) continue;   /* codes: any byte is a valid code */
         const float *v = h->vecs + (size_t)i * h->dim;
         for (uint32_t j = 0; j < h->dim; j++)
             if (!isfinite(v[j])) { vl__msg(h, "node %u component %u not finite", i, j); return VL_ECORRUPT; }
@@ -1298,6 +1389,7 @@ static void (*volatile import_node_fn)(vl_index *, const vl_graph *, uint32_t, c
 float *vl__index_slots(vl_index *h, uint32_t n)
 {
     if (!h || h->n != 0 || h->kind != VL_INDEX_HNSW || n == 0) return NULL;
+    if (h->codes) return NULL;
     return reserve_nodes(h, n) ? NULL : h->vecs;
 }
 

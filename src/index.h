@@ -35,6 +35,7 @@
 #define VL_INDEX_H
 
 #include "internal.h"
+#include "quant.h"
 
 #define VL_MAX_COLS  16u          /* filter columns kept per index */
 #define VL_COL_ABSENT 0xffu
@@ -106,6 +107,23 @@ struct vl_index {
     /* ascending live ids for vl_index_ids, rebuilt lazily after writes */
     uint64_t *sorted; uint32_t sorted_n, sorted_cap; int sorted_valid;
 
+    /* quantization (index_quant.c; quant.h): the kind asked for (VL_QUANT_*,
+     * m = product sub-vectors, 0 default) and, once trained, the quantizer
+     * (qz.kind != 0). Trained, the node block keeps codes (code_size bytes
+     * per node, where vecs would be) instead of float rows: vecs and
+     * inv_norm are NULL, and the float rows come from fetch (the store's
+     * file) for re-ranking and get(). quant_hold: no automatic training
+     * (a store loading its rows adopts its persisted quantizer after). */
+    uint32_t quant_kind, quant_m, quant_hold;
+    vl_quant qz;
+    uint8_t *codes;
+    vl_qquery qq;                  /* the current query, prepared for qz */
+    float *qscratch;               /* 2 x dim: decoded codes of node pairs */
+    float *rr; uint32_t rr_cap;    /* re-rank rows (rows x dim floats) */
+    float *stage; uint32_t stage_cap;   /* vl_index_rows room of a quantized index (rows) */
+    vl_row_fetch_fn fetch; void *fetch_ctx;
+    uint64_t quant_trained_on;     /* rows the quantizer was trained on (0: loaded) */
+
     char msg[256];
 };
 
@@ -149,9 +167,10 @@ int vl__filter_node(const vl_index *h, uint32_t node);
 int vl__filter_bytemap(vl_index *h, const uint8_t **out);
 
 /* ---- HNSW (hnsw.c) ---- */
-/* Insert node `node` (vector, level, id already stored; links zeroed).
+/* Insert node `node` (vector or code, level, id already stored; links
+ * zeroed); q is its float row (the stored one when not quantized).
  * Cannot fail: scratch was reserved by vl__hnsw_reserve. */
-void vl__hnsw_insert(vl_index *h, uint32_t node);
+void vl__hnsw_insert(vl_index *h, uint32_t node, const float *q);
 /* Make sure inserting up to `total_nodes` nodes needs no allocation. */
 int  vl__hnsw_reserve(vl_index *h, uint32_t total_nodes);
 /* Ensure search scratch for beam width ef (and k results). VL_OK / VL_ENOMEM. */
@@ -178,11 +197,36 @@ int  vl__hnsw_check(const vl_index *h);
 int  vl__hnsw_reclaim(vl_index *h, uint32_t *remap);
 uint32_t vl__random_level(vl_index *h);
 
+/* ---- quantization (index_quant.c) ---- */
+/* After a write: train the asked quantizer once live >= VL_QUANT_TRAIN_MIN
+ * (and not held), then keep codes instead of rows. Out of memory: stays
+ * untrained (exact), tried again after the next write. */
+#define VL_QUANT_TRAIN_MIN 1024u
+void  vl__quant_maybe_train(vl_index *h);
+/* Replace the float rows of the node block by codes of qz (adopted: the
+ * index owns it after VL_OK; on failure the caller still owns it and the
+ * index is unchanged). code_for (may be NULL) returns a persisted code for
+ * a node's id, or NULL to encode the row. index.c (block layout). */
+int   vl__index_to_codes(vl_index *h, vl_quant *qz,
+                         const uint8_t *(*code_for)(void *ctx, uint64_t id), void *ctx);
+/* Distance between two nodes from their decoded codes. */
+float vl__qdist_nodes(const vl_index *h, uint32_t a, uint32_t b);
+/* Search scratch of a quantized index: prepared query, decode buffers. */
+int   vl__quant_reserve(vl_index *h);
+/* Re-rank h->res[0..got) (approximate distances, any order) with the exact
+ * float rows: keeps the best `keep` by approximate distance, replaces their
+ * distances by exact ones. Returns the count kept, or a negative VL_E* when
+ * the rows cannot be read (message set). Without a row source: sorts and
+ * keeps the approximate distances. */
+int   vl__quant_rerank(vl_index *h, const float *q, float qinv, uint32_t got, uint32_t keep);
+uint32_t vl__quant_rerank_count(const vl_index *h, uint32_t k, uint32_t ef);
+
 /* Internal distance between a query (with inverse norm qinv for cosine) and
  * node i: l2sq, -dot, or 1 - cos. Smaller is closer. NaN (only possible with
  * overflowing inputs) becomes +inf so orderings stay total. */
 static inline float vl__dist_node(const vl_index *h, const float *q, float qinv, uint32_t i)
 {
+    if (h->codes) return vl_quant_dist(&h->qz, &h->qq, h->codes + (size_t)i * h->qz.code_size);
     const float *v = h->vecs + (size_t)i * h->dim;
     float d;
     if (h->metric == VL_METRIC_L2) d = VL_K_L2SQ(q, v, h->dim);

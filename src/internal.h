@@ -239,4 +239,24 @@ int vl__index_meta_adopt(vl_index *h, uint32_t node, const uint8_t *rec, uint32_
  * or out of memory. The slots stay valid until h changes. */
 float *vl__index_slots(vl_index *h, uint32_t n);
 
+/* Quantization, for the store (index_quant.c; quant.h). */
+struct vl_quant;
+const struct vl_quant *vl__index_quant(const vl_index *h);     /* trained quantizer or NULL */
+const uint8_t *vl__index_node_code(const vl_index *h, uint32_t node);
+void vl__index_quant_hold(vl_index *h, int hold);              /* 1: no automatic training */
+uint32_t vl__index_quant_kind(const vl_index *h);              /* asked: VL_QUANT_* */
+uint32_t vl__index_quant_m(const vl_index *h);
+/* Ask for a quantizer whatever the rows (untrained index only: the store
+ * at open, before it adopts the persisted one), and train it now if the
+ * index has enough rows. */
+void vl__index_quant_ask(vl_index *h, uint32_t kind, uint32_t m);
+void vl__index_quant_train_now(vl_index *h);
+/* Node's vector: its row, or for a quantized index the vector its code
+ * stands for (decoded into buf, dim floats; approximate). */
+const float *vl__index_node_f32(const vl_index *h, uint32_t node, float *buf);
+/* Adopt a quantizer (loaded from a QUANT segment) for an index whose rows
+ * are loaded: index.h vl__index_to_codes. */
+int vl__index_adopt_quant(vl_index *h, struct vl_quant *qz,
+                          const uint8_t *(*code_for)(void *ctx, uint64_t id), void *ctx);
+
 #endif /* VL_INTERNAL_H */

@@ -439,6 +439,24 @@ int vl_rvf_is_live(const vl_rvf *h, uint64_t id)
     return i != VL_NO_NODE && h->ents[i].del_pos == NONE;
 }
 
+/* File offset of the float32 components of id's live row (rvf.h). */
+int vl_rvf_row_offset(const vl_rvf *h, uint64_t id, uint64_t *off)
+{
+    uint32_t i = vl_idmap_get(&h->map, id);
+    if (i == VL_NO_NODE || h->ents[i].del_pos != NONE || h->ents[i].seg == NONE) return VL_ENOTFOUND;
+    const entry *e = &h->ents[i];
+    for (uint32_t k = 0; k < h->ndir; k++) {
+        const dent *d = &h->dir[k];
+        if (d->type != VL_RVF_SEG_VEC || d->vec != e->seg) continue;
+        uint64_t row = 8 + 4ull * h->dim;
+        uint64_t at = 6 + (uint64_t)e->row * row + 8;
+        if (at + 4ull * h->dim > d->plen) return VL_ECORRUPT;
+        *off = d->offset + VL_RVF_HEADER_SIZE + at;
+        return VL_OK;
+    }
+    return VL_ENOTFOUND;
+}
+
 /* ---- growable arrays (reserve before mutating, so mutation cannot fail) ---- */
 
 int vl__rvf_grow(void **p, uint32_t *cap, uint64_t need, size_t elem)

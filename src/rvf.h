@@ -233,6 +233,10 @@ VL_MUST_CHECK int vl_rvf_dir(const vl_rvf *h, uint32_t i, vl_rvf_dirent *out);
 uint64_t vl_rvf_deleted_ids(const vl_rvf *h, uint64_t *out, uint64_t cap);
 /* 1 if id is live, else 0. */
 int vl_rvf_is_live(const vl_rvf *h, uint64_t id);
+/* File offset of the dim float32 components of id's live row (the winning
+ * row of a listed VEC segment): VL_OK, VL_ENOTFOUND (not live, or its row
+ * is not in this file), VL_ECORRUPT. A linear walk of the directory. */
+int vl_rvf_row_offset(const vl_rvf *h, uint64_t id, uint64_t *off);
 
 /* Visit every live row once, in directory order: cb(ctx, id, vec) with vec
  * = dim floats valid only during the call. A nonzero return from cb stops

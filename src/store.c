@@ -715,6 +715,7 @@ int vl_store_upsert(vl_store *s, uint32_t n, const uint64_t *ids, const float *v
     rc = vl_index_upsert(s->idx, n, ids, vecs, meta, meta_off);
     if (rc) return apply_failed(s, rc, "an upsert");
     if (vl__index_kind(s->idx) == VL_INDEX_HNSW) s->graph_dirty = 1;
+    vl__store_quant_wrote(s);
     s->msg[0] = 0;
     return VL_OK;
 }
@@ -1021,6 +1022,15 @@ int vl_store_file_meta_set(vl_store *s, const char *key, uint32_t key_len, const
         return vl__store_msg(s, VL_EINVAL, "file metadata keys are 1..%u bytes", MAX_FM_KEY);
     if (key_len >= 8 && memcmp(key, "veclite.", 8) == 0)
         return vl__store_msg(s, VL_EINVAL, "file metadata keys starting \"veclite.\" are reserved");
+    return vl__store_fm_commit(s, key, key_len, val, val_len);
+}
+
+/* vl_store_file_meta_set without the reserved-key check: the store's own
+ * "veclite.*" keys (store_quant.c). */
+int vl__store_fm_commit(vl_store *s, const char *key, uint32_t key_len, const uint8_t *val, uint32_t val_len)
+{
+    int rc = writable(s);
+    if (rc) return rc;
     if (val_len > MAX_FM_VAL || (val_len && !val))
         return vl__store_msg(s, VL_EINVAL, "file metadata values are at most %u bytes", MAX_FM_VAL);
     if (val_len && s->nfm >= VL_STORE_MAX_FM_KEYS && !fm_find(s, (const uint8_t *)key, key_len))
@@ -1079,7 +1089,8 @@ int vl_store_checkpoint(vl_store *s)
 {
     int rc = writable(s);
     if (rc) return rc;
-    if (vl__index_kind(s->idx) != VL_INDEX_HNSW || !s->graph_dirty || s->br) return VL_OK;   /* branch: not persisted */
+    if (vl__index_kind(s->idx) != VL_INDEX_HNSW || (!s->graph_dirty && !s->quant_dirty) || s->br)
+        return VL_OK;   /* branch: not persisted */
     del_set ds = { NULL, vl_rvf_deleted_ids(s->rvf, NULL, 0) };
     ds.ids = vl_mem_alloc((size_t)(ds.n ? ds.n : 1) * sizeof *ds.ids);
     if (!ds.ids) return vl__store_msg(s, VL_ENOMEM, "out of memory");
@@ -1088,16 +1099,21 @@ int vl_store_checkpoint(vl_store *s)
     rc = vl__index_export(s->idx, keep_deleted, &ds, &ib, NULL, NULL, NULL, NULL);
     vl_mem_free(ds.ids);
     if (rc) return vl__store_msg(s, rc, "out of memory encoding the graph");
-    vl_rvf_seg seg = { VL_RVF_SEG_INDEX, ib.p, ib.len };
+    vl_buf qb = { 0 };
+    if ((rc = vl__store_quant_payload(s, &qb))) { vl__buf_free(&ib); return vl__store_msg(s, rc, "out of memory encoding the codes"); }
+    /* the QUANT after the INDEX: its codes cover the rows before it (store_quant.c) */
+    vl_rvf_seg seg[2] = { { VL_RVF_SEG_INDEX, ib.p, ib.len }, { VL_RVF_SEG_QUANT, qb.p, qb.len } };
     vl_rvf_commit_args a = { 0 };
-    a.n_segs = 1; a.segs = &seg;
-    a.drop_types = BIT(VL_RVF_SEG_INDEX);
+    a.n_segs = qb.len ? 2 : 1; a.segs = seg;
+    a.drop_types = BIT(VL_RVF_SEG_INDEX) | BIT(VL_RVF_SEG_QUANT);
     a.keep_index = 1;
     a.now_ns = s->now_ns;
     rc = commit(s, &a, NULL);
     vl__buf_free(&ib);
+    vl__buf_free(&qb);
     if (rc) return rc;
     s->graph_dirty = 0;
+    s->quant_dirty = 0;
     s->index_ok = 1;
     s->msg[0] = 0;
     return VL_OK;
@@ -1109,7 +1125,9 @@ int vl_store_checkpoint(vl_store *s)
 
 static int checkpoint_due(vl_store *s)
 {
-    if (vl__index_kind(s->idx) != VL_INDEX_HNSW || !s->graph_dirty || s->br) return 0;
+    if (vl__index_kind(s->idx) != VL_INDEX_HNSW || s->br) return 0;
+    if (s->quant_dirty) return 1;          /* a quantizer trained but not yet in the file */
+    if (!s->graph_dirty) return 0;
     vl_rvf_info info;
     vl_rvf_info_get(s->rvf, &info);
     uint64_t off = 0;
@@ -1159,14 +1177,26 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
     int rc = vl__meta_finish(&w, &mb);
     vl__meta_writer_free(&w);
     if (rc) return vl__store_msg(s, rc, "%s building the metadata snapshot", vl_errstr(rc));
-    if (hnsw && (rc = vl__index_export(s->idx, NULL, NULL, &ib, move ? &g : NULL, move ? &gids : NULL,
-                                       move ? &gvecs : NULL, move ? &gdead : NULL))) {
+    int reimport = move && !vl__index_quant(s->idx);
+    if (hnsw && (rc = vl__index_export(s->idx, NULL, NULL, &ib, reimport ? &g : NULL, reimport ? &gids : NULL,
+                                       reimport ? &gvecs : NULL, reimport ? &gdead : NULL))) {
         vl__buf_free(&mb);
         return vl__store_msg(s, rc, "out of memory encoding the graph");
     }
-    vl_rvf_seg segs[2] = { { VL_RVF_SEG_META, mb.p, mb.len }, { VL_RVF_SEG_INDEX, ib.p, ib.len } };
-    rc = vl_rvf_compact_ex(s->rvf, dst, s->now_ns, BIT(VL_RVF_SEG_META) | BIT(VL_RVF_SEG_INDEX), segs,
-                           hnsw ? 2 : 1, &nr);
+    vl_buf qb = { 0 };
+    if (hnsw && (rc = vl__store_quant_payload(s, &qb))) {
+        vl__buf_free(&mb);
+        vl__buf_free(&ib);
+        vl__graph_free(&g);
+        vl_mem_free(gids); vl_mem_free(gvecs); vl_mem_free(gdead);
+        return vl__store_msg(s, rc, "out of memory encoding the codes");
+    }
+    vl_rvf_seg segs[3] = { { VL_RVF_SEG_META, mb.p, mb.len }, { VL_RVF_SEG_INDEX, ib.p, ib.len },
+                           { VL_RVF_SEG_QUANT, qb.p, qb.len } };
+    rc = vl_rvf_compact_ex(s->rvf, dst, s->now_ns,
+                           BIT(VL_RVF_SEG_META) | BIT(VL_RVF_SEG_INDEX) | BIT(VL_RVF_SEG_QUANT), segs,
+                           hnsw ? (qb.len ? 3 : 2) : 1, &nr);
+    vl__buf_free(&qb);
     if (rc) {
         if (vl_rvf_poisoned(s->rvf)) s->poisoned = 1;
         vl__store_msg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
@@ -1185,7 +1215,9 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
     s->meta_snapshot_due = 0;
     s->graph_dirty = 1;
     s->index_ok = hnsw;          /* the compacted file's INDEX covers all its rows */
-    if (hnsw && index_like(s, &ni) == VL_OK) {
+    s->quant_dirty = 0;          /* the compacted file has the codes of every row (if quantized) */
+    /* a quantized index has no rows to import the graph with: it stays as it is */
+    if (hnsw && !vl__index_quant(s->idx) && index_like(s, &ni) == VL_OK) {
         int ok = vl__index_import(ni, &g, gids, gvecs, gdead, 0) == VL_OK;
         /* metadata of the live nodes */
         for (uint32_t j = 0; ok && j < g.n; j++) {
@@ -2056,6 +2088,7 @@ static int store_open(vl_io *io, vl_io *parent_io, int own_only, const vl_config
         vl__store_msg(s, rc, "%s", m);
     } else {
         rc = load(s, cfg, parent_io, own_only);
+        if (!rc) rc = vl__store_quant_open(s);
     }
     if (rc) {
         if (msg && msg_cap) snprintf(msg, msg_cap, "%s", s->msg);

@@ -183,6 +183,8 @@ struct vl_store {
     uint32_t graph_dirty, index_loaded;
     uint32_t index_ok;           /* the newest listed INDEX is one the next open can load
                                     (loaded at open, or written by this handle) */
+    uint32_t quant_dirty;        /* a trained quantizer's QUANT is not in the file yet */
+    uint32_t quant_seen;         /* the index's quantizer is trained (and noted) */
     uint64_t rows_inserted_on_open;
     uint64_t rows_rejected;      /* rows skipped at open: non-finite or zero (cosine) */
     char index_note[200];        /* why a listed INDEX was not used ("" if none / used) */
@@ -211,5 +213,20 @@ int vl__store_msg(vl_store *s, int rc, const char *fmt, ...)
 /* store.c's file-metadata setter (val_len 0 removes the key). VL_OK / VL_ENOMEM. */
 void vl__store_fm_clear(vl_store *s);
 int vl__store_fm_set(vl_store *s, const uint8_t *key, uint32_t klen, const uint8_t *val, uint32_t vlen);
+
+/* The store's own file-metadata keys ("veclite.*"): set and commit. */
+int vl__store_fm_commit(vl_store *s, const char *key, uint32_t key_len, const uint8_t *val, uint32_t val_len);
+
+/* ---- quantization (store_quant.c) ---- */
+#define VL_RVF_SEG_QUANT 0x06u
+/* The QUANT payload of the index's quantizer and codes (out->len 0 when
+ * the index is not quantized). VL_OK / VL_ENOMEM. */
+int vl__store_quant_payload(vl_store *s, vl_buf *out);
+/* After the rows are loaded: the stored quantization asked of the index,
+ * its quantizer adopted from the newest QUANT (or trained), the row
+ * source installed. */
+int vl__store_quant_open(vl_store *s);
+/* After a write: note a quantizer trained by it (to be persisted). */
+void vl__store_quant_wrote(vl_store *s);
 
 #endif /* VL_STORE_H */

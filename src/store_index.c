@@ -147,11 +147,12 @@ int vl__graph_remap(const vl_gsrc *src, uint32_t n_out, const uint32_t *rep,
     uint32_t *stamp = vl_mem_calloc(n_out ? n_out : 1, sizeof *stamp);
     uint32_t *cand = vl_mem_alloc((size_t)ccap * sizeof *cand);
     vl_pair *pr = vl_mem_alloc((size_t)ccap * sizeof *pr);
+    float *outer = vl_mem_alloc((size_t)(dim ? dim : 1) * sizeof *outer);   /* vec() keeps only its last result */
     out->level = vl_mem_alloc(n_out ? n_out : 1);
     out->off = vl_mem_alloc(((size_t)n_out + 1) * sizeof *out->off);
     u32v adj = { 0 };
     int rc = VL_ENOMEM;
-    if (!stamp || !cand || !pr || !out->level || !out->off) goto done;
+    if (!stamp || !cand || !pr || !outer || !out->level || !out->off) goto done;
     uint32_t gen = 0;
     for (uint32_t j = 0; j < n_out; j++) out->level[j] = src->level[rep[j]];
     /* Every list ends with at most maxc links (re-selection caps it), so
@@ -186,13 +187,15 @@ int vl__graph_remap(const vl_gsrc *src, uint32_t n_out, const uint32_t *rep,
                 }
             }
             if (nc > maxc) {             /* re-select: hnswlib's heuristic over true distances */
-                const float *v = vec(vctx, j);
+                const float *v = outer;
+                vl__vcopy(outer, vec(vctx, j), dim);
                 for (uint32_t a = 0; a < nc; a++) pr[a] = (vl_pair){ gdist(metric, v, vec(vctx, cand[a]), dim), cand[a] };
                 sort_pairs(pr, nc);
                 uint32_t keep = 0;
                 for (uint32_t a = 0; a < nc && keep < maxc; a++) {
                     int good = 1;
-                    const float *va = vec(vctx, pr[a].id);
+                    const float *va = outer;
+                    vl__vcopy(outer, vec(vctx, pr[a].id), dim);
                     for (uint32_t b = 0; b < keep; b++)
                         if (gdist(metric, va, vec(vctx, pr[b].id), dim) < pr[a].d) { good = 0; break; }
                     if (good) pr[keep++] = pr[a];
@@ -231,6 +234,7 @@ done:
     vl_mem_free(stamp);
     vl_mem_free(cand);
     vl_mem_free(pr);
+    vl_mem_free(outer);
     if (rc) vl__graph_free(out);
     return rc;
 }
@@ -448,12 +452,14 @@ static const uint32_t *idx_links(const void *ctx, uint32_t i, uint32_t l)
     return vl__index_links(ctx, i, l);
 }
 
-typedef struct exp_vec { const vl_index *h; const uint32_t *rep; } exp_vec;
+/* a quantized index has no rows: the vector its code stands for, decoded
+ * into buf (vl__graph_remap keeps only the last result of vec()) */
+typedef struct exp_vec { const vl_index *h; const uint32_t *rep; float *buf; } exp_vec;
 
 static const float *exp_vec_fn(const void *ctx, uint32_t j)
 {
     const exp_vec *e = ctx;
-    return vl__index_node_vec(e->h, e->rep[j]);
+    return vl__index_node_f32(e->h, e->rep[j], e->buf);
 }
 
 typedef struct idslot { uint64_t id; uint32_t slot; } idslot;
@@ -471,6 +477,7 @@ int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_t id), v
     uint32_t entry = vl__index_entry(h), dim = vl__index_dim(h);
     uint32_t n = entry == VL_NO_NODE ? 0 : vl__index_nodes(h);
     vl_idmap dmap = { 0 };
+    exp_vec ev = { h, NULL, NULL };
     uint32_t *target = vl_mem_alloc((size_t)(n ? n : 1) * sizeof *target);
     idslot *reps = vl_mem_alloc((size_t)(n ? n : 1) * sizeof *reps);
     uint32_t *rep = vl_mem_alloc((size_t)(n ? n : 1) * sizeof *rep);
@@ -506,7 +513,8 @@ int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_t id), v
         if (r != VL_NO_NODE) target[i] = target[r];
     }
     vl_gsrc src = { n, vl__index_levels(h), idx_links, h, target, n ? entry : VL_NO_NODE };
-    exp_vec ev = { h, rep };
+    ev.rep = rep;
+    if (vl__index_quant(h) && !(ev.buf = vl_mem_alloc((size_t)dim * sizeof(float)))) { rc = VL_ENOMEM; goto done; }
     if ((rc = vl__graph_remap(&src, nr, rep, exp_vec_fn, &ev, dim, vl__index_metric(h), vl__index_M(h), &g)))
         goto done;
     if (payload && (rc = vl__index_encode(&g, ids, vl__index_efc(h), payload))) goto done;
@@ -521,7 +529,7 @@ int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_t id), v
             goto done;
         }
         for (uint32_t j = 0; j < nr; j++) {
-            vl__vcopy(vv + (size_t)j * dim, vl__index_node_vec(h, rep[j]), dim);
+            vl__vcopy(vv + (size_t)j * dim, vl__index_node_f32(h, rep[j], vv + (size_t)j * dim), dim);
             dd[j] = (uint8_t)vl__index_node_dead(h, rep[j]);
         }
         *vecs_out = vv;
@@ -531,6 +539,7 @@ int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_t id), v
     if (ids_out) { *ids_out = ids; ids = NULL; }
     rc = VL_OK;
 done:
+    vl_mem_free(ev.buf);
     vl__graph_free(&g);
     vl_idmap_free(&dmap);
     vl_mem_free(target);

@@ -281,6 +281,39 @@ VL_MUST_CHECK int vl_index_search(vl_index *h, uint32_t nq, const float *queries
 VL_MUST_CHECK int vl_index_ids(const vl_index *h, const uint64_t *after, uint32_t after_valid,
                                uint64_t *ids_out, uint32_t cap, uint32_t *n_out);
 
+/* ---- Quantization (SPEC F12) ----
+ * An HNSW index can keep its vectors as codes instead of float32 rows:
+ *   VL_QUANT_SCALAR  one byte per dimension (int8 grid, integer kernels);
+ *   VL_QUANT_PRODUCT m bytes per vector (product quantization, 256
+ *                    centroids per sub-vector; m 0 = about dim / 5).
+ * The quantizer trains once the index holds VL_QUANT_TRAIN_MIN (1,024) live
+ * rows (until then rows are kept as float32 and searched exactly); from then
+ * on the node storage holds codes only. A search walks the graph over codes,
+ * then re-ranks its best candidates with the exact float32 rows, which come
+ * from the row source (vl_index_set_rows; a store reads them from its file),
+ * so reported distances are exact; vl_index_get reads rows the same way.
+ * Without a row source a quantized index answers with approximate
+ * distances and vl_index_get of a vector is VL_EINVAL.
+ * vl_index_set_quant: before the first row only (VL_EINVAL otherwise, and
+ * for a flat index: it has no graph to walk). */
+#define VL_QUANT_NONE    0u
+#define VL_QUANT_SCALAR  1u
+#define VL_QUANT_PRODUCT 2u
+VL_MUST_CHECK int vl_index_set_quant(vl_index *h, uint32_t kind, uint32_t m);
+/* Fill out with the float32 rows of the n ids (n * dim floats): VL_OK or a
+ * negative VL_E* (the search or get fails with it). */
+typedef int (*vl_row_fetch_fn)(void *ctx, uint32_t n, const uint64_t *ids, float *out);
+void vl_index_set_rows(vl_index *h, vl_row_fetch_fn fn, void *ctx);
+typedef struct vl_quant_info {
+    uint32_t kind;             /* asked: VL_QUANT_* */
+    uint32_t trained;          /* 1 once codes replaced the rows */
+    uint32_t code_bytes;       /* bytes per vector (0 untrained) */
+    uint32_t m;                /* product: sub-vectors */
+    uint64_t table_bytes;      /* the quantizer's own tables (codebook, offsets) */
+    uint64_t trained_on;       /* rows it was trained on (0: adopted from a file) */
+} vl_quant_info;
+VL_MUST_CHECK int vl_index_quant_info(const vl_index *h, vl_quant_info *out);
+
 /* ---- Metadata field names ---- */
 
 /* Get or create the field id of name (UTF-8, 1..VL_MAX_FIELD_NAME bytes). */
@@ -551,6 +584,16 @@ VL_MUST_CHECK int vl_store_clear(vl_store *s);
  * name then lives in memory only). */
 VL_MUST_CHECK int vl_store_field(vl_store *s, const char *name, uint32_t len,
                                  uint32_t *field_id_out);
+
+/* Quantization of the store's index (veclite.h "Quantization"): chosen
+ * while the store has never held a row, persisted (file metadata
+ * "veclite.quant"); the trained quantizer and the codes are kept in a QUANT
+ * segment (type 0x06) with every graph checkpoint, so a reopen does not
+ * train again; float32 rows stay in the file (rvf-node reads them) and are
+ * read back for re-ranking and get. kind VL_QUANT_*, m as vl_index_set_quant.
+ * Errors: VL_EINVAL (rows already stored, a branch child, a flat index, bad
+ * kind/m), VL_EREADONLY, and as vl_store_file_meta_set. */
+VL_MUST_CHECK int vl_store_set_quant(vl_store *s, uint32_t kind, uint32_t m);
 
 /* Caller's file metadata: small key/value pairs kept in META (e.g. the JS
  * layer's id kind). Keys 1..255 bytes; keys starting "veclite." are

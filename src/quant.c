@@ -1,0 +1,455 @@
+/*
+ * quant.c — scalar (int8) and product quantizers: training, codes, the
+ * prepared query and its distance kernels, and the parameters' bytes.
+ * The model and its invariants are described in quant.h.
+ *
+ * Exactness of the scalar kernels: with |a - c| <= 1279 (L2) or |b| <= 2047
+ * and c <= 255 (dot), every i32x4.dot_i16x8 lane adds at most 2 * 1279^2
+ * (3.3e6) or 2 * 2047 * 255 (1.0e6) per 8 dimensions, so a sum over up to
+ * VL_MAX_DIM dimensions stays far below 2^31 whatever the order: the SIMD
+ * and scalar forms return the same integer.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "quant.h"
+#include "internal.h"
+
+#ifdef __wasm_simd128__
+#include <wasm_simd128.h>
+#endif
+
+#define SQ_A_MIN (-1024)
+#define SQ_A_MAX 1279
+#define SQ_B_MAX 2047
+#define PQ_SAMPLE 10240u           /* rows k-means trains on, at most */
+#define PQ_ITERS 8u
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* row (or its unit vector under cosine) into out */
+static void prepare_row(uint32_t metric, uint32_t dim, const float *row, float *out)
+{
+    if (metric != VL_METRIC_COSINE) { memcpy(out, row, (size_t)dim * sizeof *out); return; }
+    double ss = 0;
+    for (uint32_t d = 0; d < dim; d++) ss += (double)row[d] * row[d];
+    float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.f;
+    for (uint32_t d = 0; d < dim; d++) out[d] = row[d] * inv;
+}
+
+uint32_t vl_quant_default_m(uint32_t dim)
+{
+    uint32_t m = (dim + 2) / 5;
+    return m ? m : 1;
+}
+
+void vl_quant_free(vl_quant *q)
+{
+    if (!q) return;
+    vl_mem_free(q->lo);
+    vl_mem_free(q->sub);
+    vl_mem_free(q->cent);
+    memset(q, 0, sizeof *q);
+}
+
+uint64_t vl_quant_bytes(const vl_quant *q)
+{
+    if (q->kind == VL_QUANT_SCALAR) return (uint64_t)q->dim * sizeof(float);
+    if (q->kind == VL_QUANT_PRODUCT) return (uint64_t)VL_PQ_K * q->dim * sizeof(float) + (q->m + 1) * 4ull;
+    return 0;
+}
+
+static int set_sub(vl_quant *q, uint32_t m)
+{
+    if (m == 0 || m > q->dim) return VL_EINVAL;
+    q->m = m;
+    if (!(q->sub = vl_mem_alloc((size_t)(m + 1) * sizeof *q->sub))) return VL_ENOMEM;
+    for (uint32_t j = 0; j <= m; j++) q->sub[j] = (uint32_t)((uint64_t)q->dim * j / m);
+    q->code_size = m;
+    return VL_OK;
+}
+
+/* centroid k of sub-vector j */
+static inline float *centroid(const vl_quant *q, uint32_t j, uint32_t k)
+{
+    return q->cent + (size_t)VL_PQ_K * q->sub[j] + (size_t)k * (q->sub[j + 1] - q->sub[j]);
+}
+
+static inline float sub_l2(const float *a, const float *b, uint32_t n)
+{
+    float s = 0.f;
+    for (uint32_t i = 0; i < n; i++) { float d = a[i] - b[i]; s += d * d; }
+    return s;
+}
+
+static uint32_t nearest(const float *c, uint32_t ds, const float *x)
+{
+    uint32_t best = 0;
+    float bd = INFINITY;
+    for (uint32_t k = 0; k < VL_PQ_K; k++) {
+        float d = sub_l2(x, c + (size_t)k * ds, ds);
+        if (d < bd) { bd = d; best = k; }
+    }
+    return best;
+}
+
+/* k-means (Lloyd) of sub-vector j over the ns sample rows xs (dim each). */
+static int train_sub(vl_quant *q, uint32_t j, uint32_t ns, const float *xs, uint64_t *rng)
+{
+    uint32_t off = q->sub[j], ds = q->sub[j + 1] - off;
+    float *c = centroid(q, j, 0);
+    double *sum = vl_mem_calloc((size_t)VL_PQ_K * ds, sizeof *sum);
+    uint32_t *cnt = vl_mem_alloc(VL_PQ_K * sizeof *cnt), *asg = vl_mem_alloc((size_t)ns * sizeof *asg);
+    if (!sum || !cnt || !asg) { vl_mem_free(sum); vl_mem_free(cnt); vl_mem_free(asg); return VL_ENOMEM; }
+    /* initial centroids: sample rows in a seeded order (distinct rows while there are enough) */
+    for (uint32_t k = 0; k < VL_PQ_K; k++) {
+        uint32_t r = ns >= VL_PQ_K ? (uint32_t)(((uint64_t)k * ns) / VL_PQ_K + splitmix(rng) % (ns / VL_PQ_K))
+                                   : (uint32_t)(splitmix(rng) % ns);
+        memcpy(c + (size_t)k * ds, xs + (size_t)r * q->dim + off, ds * sizeof(float));
+    }
+    for (uint32_t it = 0; it < PQ_ITERS; it++) {
+        memset(sum, 0, (size_t)VL_PQ_K * ds * sizeof *sum);
+        memset(cnt, 0, VL_PQ_K * sizeof *cnt);
+        for (uint32_t r = 0; r < ns; r++) {
+            const float *x = xs + (size_t)r * q->dim + off;
+            uint32_t k = asg[r] = nearest(c, ds, x);
+            cnt[k]++;
+            for (uint32_t d = 0; d < ds; d++) sum[(size_t)k * ds + d] += x[d];
+        }
+        for (uint32_t k = 0; k < VL_PQ_K; k++) {
+            if (cnt[k]) {
+                for (uint32_t d = 0; d < ds; d++) c[(size_t)k * ds + d] = (float)(sum[(size_t)k * ds + d] / cnt[k]);
+            } else {   /* empty cluster: restart it on a seeded sample row */
+                uint32_t r = (uint32_t)(splitmix(rng) % ns);
+                memcpy(c + (size_t)k * ds, xs + (size_t)r * q->dim + off, ds * sizeof(float));
+            }
+        }
+    }
+    vl_mem_free(sum); vl_mem_free(cnt); vl_mem_free(asg);
+    return VL_OK;
+}
+
+int vl_quant_train(vl_quant *q, uint32_t kind, uint32_t metric, uint32_t dim, uint32_t m,
+                   uint32_t n, const float *rows, uint64_t seed)
+{
+    memset(q, 0, sizeof *q);
+    if ((kind != VL_QUANT_SCALAR && kind != VL_QUANT_PRODUCT) || !dim || !n || !rows) return VL_EINVAL;
+    q->kind = kind; q->metric = metric; q->dim = dim;
+    int rc = VL_ENOMEM;
+    float *tmp = vl_mem_alloc((size_t)dim * sizeof *tmp);
+    if (!tmp) goto fail;
+    if (kind == VL_QUANT_SCALAR) {
+        float *hi = vl_mem_alloc((size_t)dim * sizeof *hi);
+        if (!hi || !(q->lo = vl_mem_alloc((size_t)dim * sizeof *q->lo))) { vl_mem_free(hi); goto fail; }
+        for (uint32_t d = 0; d < dim; d++) { q->lo[d] = INFINITY; hi[d] = -INFINITY; }
+        for (uint32_t r = 0; r < n; r++) {
+            prepare_row(metric, dim, rows + (size_t)r * dim, tmp);
+            for (uint32_t d = 0; d < dim; d++) {
+                if (tmp[d] < q->lo[d]) q->lo[d] = tmp[d];
+                if (tmp[d] > hi[d]) hi[d] = tmp[d];
+            }
+        }
+        double w = 0;
+        for (uint32_t d = 0; d < dim; d++) if ((double)hi[d] - q->lo[d] > w) w = (double)hi[d] - q->lo[d];
+        q->step = w > 0 && isfinite(w) ? (float)(w / 255.0) : 1.0f;
+        if (!(q->step > 0.f) || !isfinite(q->step)) q->step = 1.0f;
+        vl_mem_free(hi);
+        q->code_size = dim;
+    } else {
+        if ((rc = set_sub(q, m ? m : vl_quant_default_m(dim)))) goto fail;
+        rc = VL_ENOMEM;
+        uint32_t ns = n < PQ_SAMPLE ? n : PQ_SAMPLE;
+        float *xs = vl_mem_alloc((size_t)ns * dim * sizeof *xs);
+        if (!xs || !(q->cent = vl_mem_alloc((size_t)VL_PQ_K * dim * sizeof *q->cent))) { vl_mem_free(xs); goto fail; }
+        uint64_t rng = seed ^ 0x5051u;
+        for (uint32_t r = 0; r < ns; r++) {      /* an even spread over the rows */
+            uint32_t src = (uint32_t)(((uint64_t)r * n) / ns);
+            prepare_row(metric, dim, rows + (size_t)src * dim, xs + (size_t)r * dim);
+        }
+        for (uint32_t j = 0; j < q->m && !(rc = train_sub(q, j, ns, xs, &rng)); j++) {}
+        vl_mem_free(xs);
+        if (rc) goto fail;
+    }
+    vl_mem_free(tmp);
+    return VL_OK;
+fail:
+    vl_mem_free(tmp);
+    vl_quant_free(q);
+    return rc;
+}
+
+/* ---- codes ----------------------------------------------------------------- */
+
+void vl_quant_encode(const vl_quant *q, const float *row, uint8_t *code)
+{
+    float buf[256];
+    float *u = q->dim <= 256 ? buf : vl_mem_alloc((size_t)q->dim * sizeof *u);
+    if (!u) { memset(code, 0, q->code_size); return; }
+    prepare_row(q->metric, q->dim, row, u);
+    if (q->kind == VL_QUANT_SCALAR) {
+        float inv = 1.0f / q->step;
+        for (uint32_t d = 0; d < q->dim; d++) {
+            float x = roundf((u[d] - q->lo[d]) * inv);
+            code[d] = (uint8_t)(x <= 0.f ? 0 : x >= 255.f ? 255 : (int)x);
+        }
+    } else {
+        for (uint32_t j = 0; j < q->m; j++)
+            code[j] = (uint8_t)nearest(centroid(q, j, 0), q->sub[j + 1] - q->sub[j], u + q->sub[j]);
+    }
+    if (u != buf) vl_mem_free(u);
+}
+
+void vl_quant_decode(const vl_quant *q, const uint8_t *code, float *out)
+{
+    if (q->kind == VL_QUANT_SCALAR) {
+        for (uint32_t d = 0; d < q->dim; d++) out[d] = q->lo[d] + q->step * (float)code[d];
+        return;
+    }
+    for (uint32_t j = 0; j < q->m; j++) {
+        uint32_t ds = q->sub[j + 1] - q->sub[j];
+        memcpy(out + q->sub[j], centroid(q, j, code[j]), ds * sizeof(float));
+    }
+}
+
+/* ---- integer kernels --------------------------------------------------------- */
+
+int32_t vl_sq_l2_scalar(const int16_t *a, const uint8_t *c, uint32_t n)
+{
+    int32_t s0 = 0, s1 = 0;
+    uint32_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        int32_t d0 = a[i] - c[i], d1 = a[i + 1] - c[i + 1];
+        s0 += d0 * d0; s1 += d1 * d1;
+    }
+    for (; i < n; i++) { int32_t d = a[i] - c[i]; s0 += d * d; }
+    return s0 + s1;
+}
+
+int32_t vl_sq_dot_scalar(const int16_t *b, const uint8_t *c, uint32_t n)
+{
+    int32_t s0 = 0, s1 = 0;
+    uint32_t i = 0;
+    for (; i + 2 <= n; i += 2) { s0 += b[i] * c[i]; s1 += b[i + 1] * c[i + 1]; }
+    for (; i < n; i++) s0 += b[i] * c[i];
+    return s0 + s1;
+}
+
+#ifdef __wasm_simd128__
+static inline int32_t hsum_i32(v128_t v)
+{
+    return wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1) +
+           wasm_i32x4_extract_lane(v, 2) + wasm_i32x4_extract_lane(v, 3);
+}
+
+int32_t vl_sq_l2(const int16_t *a, const uint8_t *c, uint32_t n)
+{
+    v128_t s0 = wasm_i32x4_splat(0), s1 = s0;
+    uint32_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v128_t cv = wasm_v128_load(c + i);
+        v128_t d0 = wasm_i16x8_sub(wasm_v128_load(a + i), wasm_u16x8_extend_low_u8x16(cv));
+        v128_t d1 = wasm_i16x8_sub(wasm_v128_load(a + i + 8), wasm_u16x8_extend_high_u8x16(cv));
+        s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(d0, d0));
+        s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(d1, d1));
+    }
+    int32_t s = hsum_i32(wasm_i32x4_add(s0, s1));
+    return s + (i < n ? vl_sq_l2_scalar(a + i, c + i, n - i) : 0);
+}
+
+int32_t vl_sq_dot(const int16_t *b, const uint8_t *c, uint32_t n)
+{
+    v128_t s0 = wasm_i32x4_splat(0), s1 = s0;
+    uint32_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v128_t cv = wasm_v128_load(c + i);
+        s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(wasm_v128_load(b + i), wasm_u16x8_extend_low_u8x16(cv)));
+        s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(wasm_v128_load(b + i + 8), wasm_u16x8_extend_high_u8x16(cv)));
+    }
+    int32_t s = hsum_i32(wasm_i32x4_add(s0, s1));
+    return s + (i < n ? vl_sq_dot_scalar(b + i, c + i, n - i) : 0);
+}
+#else
+int32_t vl_sq_l2(const int16_t *a, const uint8_t *c, uint32_t n) { return vl_sq_l2_scalar(a, c, n); }
+int32_t vl_sq_dot(const int16_t *b, const uint8_t *c, uint32_t n) { return vl_sq_dot_scalar(b, c, n); }
+#endif
+
+/* ---- queries ----------------------------------------------------------------- */
+
+static int room(void **p, uint32_t *cap, uint64_t need, size_t el)
+{
+    if (need <= *cap) return VL_OK;
+    if (need > UINT32_MAX) return VL_ENOMEM;
+    void *x = vl_mem_realloc(*p, (size_t)need * el);
+    if (!x) return VL_ENOMEM;
+    *p = x;
+    *cap = (uint32_t)need;
+    return VL_OK;
+}
+
+void vl_qquery_free(vl_qquery *qq)
+{
+    vl_mem_free(qq->a); vl_mem_free(qq->table); vl_mem_free(qq->unit);
+    memset(qq, 0, sizeof *qq);
+}
+
+int vl_qquery_reserve(const vl_quant *q, vl_qquery *qq)
+{
+    if (room((void **)&qq->unit, &qq->u_cap, q->dim, sizeof(float))) return VL_ENOMEM;
+    if (q->kind == VL_QUANT_SCALAR)
+        return room((void **)&qq->a, &qq->a_cap, ((uint64_t)q->dim + 15) & ~15ull, sizeof(int16_t));
+    return room((void **)&qq->table, &qq->t_cap, (uint64_t)q->m * VL_PQ_K, sizeof(float));
+}
+
+int vl_quant_query(const vl_quant *q, const float *query, vl_qquery *qq)
+{
+    uint32_t dim = q->dim;
+    if (vl_qquery_reserve(q, qq)) return VL_ENOMEM;
+    float *u = qq->unit;
+    prepare_row(q->metric, dim, query, u);
+    if (q->kind == VL_QUANT_SCALAR) {
+        if (q->metric == VL_METRIC_L2) {
+            float inv = 1.0f / q->step;
+            for (uint32_t d = 0; d < dim; d++) {
+                float x = roundf((u[d] - q->lo[d]) * inv);
+                qq->a[d] = (int16_t)(x <= SQ_A_MIN ? SQ_A_MIN : x >= SQ_A_MAX ? SQ_A_MAX : (int)x);
+            }
+            qq->mul = q->step * q->step;
+            qq->add = 0.f;
+        } else {
+            double qlo = 0;
+            float mx = 0.f;
+            for (uint32_t d = 0; d < dim; d++) {
+                qlo += (double)u[d] * q->lo[d];
+                if (fabsf(u[d]) > mx) mx = fabsf(u[d]);
+            }
+            float t = mx > 0.f ? mx / SQ_B_MAX : 1.0f, inv = 1.0f / t;
+            for (uint32_t d = 0; d < dim; d++) {
+                float x = roundf(u[d] * inv);
+                qq->a[d] = (int16_t)(x <= -SQ_B_MAX ? -SQ_B_MAX : x >= SQ_B_MAX ? SQ_B_MAX : (int)x);
+            }
+            /* dot(u, x) ~= qlo + step * t * sum(b * c); distance -dot or 1 - dot */
+            qq->mul = -q->step * t;
+            qq->add = (float)(q->metric == VL_METRIC_COSINE ? 1.0 - qlo : -qlo);
+        }
+        return VL_OK;
+    }
+    for (uint32_t j = 0; j < q->m; j++) {
+        uint32_t ds = q->sub[j + 1] - q->sub[j];
+        const float *x = u + q->sub[j], *c = centroid(q, j, 0);
+        float *t = qq->table + (size_t)j * VL_PQ_K;
+        if (q->metric == VL_METRIC_L2) {
+            for (uint32_t k = 0; k < VL_PQ_K; k++) t[k] = sub_l2(x, c + (size_t)k * ds, ds);
+        } else {
+            for (uint32_t k = 0; k < VL_PQ_K; k++) {
+                float s = 0.f;
+                for (uint32_t d = 0; d < ds; d++) s += x[d] * c[(size_t)k * ds + d];
+                t[k] = -s;
+            }
+        }
+    }
+    qq->mul = 1.0f;
+    qq->add = q->metric == VL_METRIC_COSINE ? 1.0f : 0.f;
+    return VL_OK;
+}
+
+float vl_quant_dist(const vl_quant *q, const vl_qquery *qq, const uint8_t *code)
+{
+    if (q->kind == VL_QUANT_SCALAR) {
+        int32_t s = q->metric == VL_METRIC_L2 ? vl_sq_l2(qq->a, code, q->dim) : vl_sq_dot(qq->a, code, q->dim);
+        return qq->add + qq->mul * (float)s;
+    }
+    const float *t = qq->table;
+    float s0 = 0.f, s1 = 0.f;
+    uint32_t j = 0, m = q->m;
+    for (; j + 2 <= m; j += 2) {
+        s0 += t[(size_t)j * VL_PQ_K + code[j]];
+        s1 += t[(size_t)(j + 1) * VL_PQ_K + code[j + 1]];
+    }
+    if (j < m) s0 += t[(size_t)j * VL_PQ_K + code[j]];
+    return qq->add + (s0 + s1);
+}
+
+/* ---- parameters' bytes --------------------------------------------------------
+ * u8 kind | u8 metric | u16 0 | u32 dim | u32 m (0: scalar) | u32 code_size |
+ * scalar: f32 step | f32 lo[dim]; product: u32 sub[m+1] | f32 cent[256 * dim] */
+
+static void put32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24); }
+static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+static void putf(uint8_t *p, float f) { uint32_t u; memcpy(&u, &f, 4); put32(p, u); }
+static float getf(const uint8_t *p) { uint32_t u = get32(p); float f; memcpy(&f, &u, 4); return f; }
+
+uint64_t vl_quant_save_len(const vl_quant *q)
+{
+    if (q->kind == VL_QUANT_SCALAR) return 16 + 4 + 4ull * q->dim;
+    return 16 + 4ull * (q->m + 1) + 4ull * VL_PQ_K * q->dim;
+}
+
+void vl_quant_save(const vl_quant *q, uint8_t *out)
+{
+    out[0] = (uint8_t)q->kind; out[1] = (uint8_t)q->metric; out[2] = out[3] = 0;
+    put32(out + 4, q->dim);
+    put32(out + 8, q->kind == VL_QUANT_PRODUCT ? q->m : 0);
+    put32(out + 12, q->code_size);
+    uint8_t *p = out + 16;
+    if (q->kind == VL_QUANT_SCALAR) {
+        putf(p, q->step); p += 4;
+        for (uint32_t d = 0; d < q->dim; d++, p += 4) putf(p, q->lo[d]);
+        return;
+    }
+    for (uint32_t j = 0; j <= q->m; j++, p += 4) put32(p, q->sub[j]);
+    for (uint64_t i = 0; i < (uint64_t)VL_PQ_K * q->dim; i++, p += 4) putf(p, q->cent[i]);
+}
+
+#define BAD(...) do { if (why) snprintf(why, why_cap, __VA_ARGS__); vl_quant_free(q); return VL_ECORRUPT; } while (0)
+
+int vl_quant_load(vl_quant *q, const uint8_t *p, uint64_t len, uint32_t metric, uint32_t dim,
+                  uint64_t *used, char *why, uint32_t why_cap)
+{
+    memset(q, 0, sizeof *q);
+    if (len < 16) BAD("quantizer parameters truncated (%llu bytes)", (unsigned long long)len);
+    q->kind = p[0]; q->metric = p[1]; q->dim = get32(p + 4);
+    uint32_t m = get32(p + 8), cs = get32(p + 12);
+    if (q->kind != VL_QUANT_SCALAR && q->kind != VL_QUANT_PRODUCT) BAD("unknown quantizer kind %u", q->kind);
+    if (q->metric != metric || q->dim != dim) BAD("quantizer for metric %u dimension %u, the store has %u/%u",
+                                                   q->metric, q->dim, metric, dim);
+    uint64_t need;
+    if (q->kind == VL_QUANT_SCALAR) {
+        need = 16 + 4 + 4ull * dim;
+        if (m != 0 || cs != dim || len < need) BAD("scalar quantizer header inconsistent");
+        q->step = getf(p + 16);
+        if (!(q->step > 0.f) || !isfinite(q->step)) BAD("scalar quantizer step is not a positive number");
+        if (!(q->lo = vl_mem_alloc((size_t)dim * sizeof *q->lo))) { vl_quant_free(q); return VL_ENOMEM; }
+        for (uint32_t d = 0; d < dim; d++) {
+            q->lo[d] = getf(p + 20 + 4ull * d);
+            if (!isfinite(q->lo[d])) BAD("scalar quantizer offset %u is not finite", d);
+        }
+        q->code_size = dim;
+    } else {
+        if (m == 0 || m > dim || cs != m) BAD("product quantizer has %u sub-vectors for dimension %u", m, dim);
+        need = 16 + 4ull * (m + 1) + 4ull * VL_PQ_K * dim;
+        if (len < need) BAD("product quantizer truncated");
+        q->m = m;
+        q->code_size = m;
+        q->sub = vl_mem_alloc((size_t)(m + 1) * sizeof *q->sub);
+        q->cent = vl_mem_alloc((size_t)VL_PQ_K * dim * sizeof *q->cent);
+        if (!q->sub || !q->cent) { vl_quant_free(q); return VL_ENOMEM; }
+        for (uint32_t j = 0; j <= m; j++) q->sub[j] = get32(p + 16 + 4ull * j);
+        if (q->sub[0] != 0 || q->sub[m] != dim) BAD("product quantizer sub-vectors do not cover the dimension");
+        for (uint32_t j = 0; j < m; j++)
+            if (q->sub[j + 1] <= q->sub[j]) BAD("product quantizer sub-vector %u is empty", j);
+        const uint8_t *c = p + 16 + 4ull * (m + 1);
+        for (uint64_t i = 0; i < (uint64_t)VL_PQ_K * dim; i++) {
+            q->cent[i] = getf(c + 4 * i);
+            if (!isfinite(q->cent[i])) BAD("product quantizer centroid value %llu is not finite", (unsigned long long)i);
+        }
+    }
+    *used = need;
+    return VL_OK;
+}
