@@ -167,6 +167,13 @@ static const kv k_store_verify[] = {
     FIELD(vl_store_verify_result, witness_entries), FIELD(vl_store_verify_result, witness_intact),
 };
 static const kv k_store_flags[] = { KV(VL_STORE_, READONLY), KV(VL_STORE_, CREATE) };
+static const kv k_quant[] = { KV(VL_QUANT_, NONE), KV(VL_QUANT_, SCALAR), KV(VL_QUANT_, PRODUCT) };
+static_assert(sizeof(vl_quant_info) == 32, "vl_quant_info size");
+static const kv k_quant_info[] = {
+    { "size", (int64_t)sizeof(vl_quant_info) },
+    FIELD(vl_quant_info, kind), FIELD(vl_quant_info, trained), FIELD(vl_quant_info, code_bytes),
+    FIELD(vl_quant_info, m), FIELD(vl_quant_info, table_bytes), FIELD(vl_quant_info, trained_on),
+};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -196,7 +203,7 @@ static void put_obj(jbuf *b, const char *key, const kv *items, size_t n) {
     put_s(b, "}");
 }
 
-static char consts_json[4096];
+static char consts_json[6144];
 
 /* The constants JSON (static storage, built once). */
 VL_WASM_EXPORT const char *vl__wasm_consts(void) {
@@ -219,6 +226,8 @@ VL_WASM_EXPORT const char *vl__wasm_consts(void) {
     put_obj(&b, "storeVerify", k_store_verify, NELEM(k_store_verify));
     put_obj(&b, "storeFlags", k_store_flags, NELEM(k_store_flags));
     put_obj(&b, "outcomes", k_outcomes, NELEM(k_outcomes));
+    put_obj(&b, "quant", k_quant, NELEM(k_quant));
+    put_obj(&b, "quantInfo", k_quant_info, NELEM(k_quant_info));
     put_s(&b, "}");
     *b.p = '\0';
     return consts_json;

@@ -514,6 +514,9 @@ export class Database {
       if (out.dimension === undefined && d.dimension !== undefined) out.dimension = d.dimension;
       if (out.metric === undefined && d.metric !== undefined) out.metric = d.metric;
       if (out.maxElements === undefined && d.maxElements !== undefined) out.maxElements = d.maxElements;
+      if (out.quantization === undefined && d.quantization !== undefined && (out.index?.type ?? 'hnsw') === 'hnsw') {
+        out.quantization = d.quantization;
+      }
       if (out.index === undefined && (d.m !== undefined || d.efConstruction !== undefined)) {
         out.index = { type: 'hnsw', ...(d.m === undefined ? {} : { m: d.m }), ...(d.efConstruction === undefined ? {} : { efConstruction: d.efConstruction }) };
       }
@@ -579,14 +582,14 @@ export class Database {
       vectorCount += st.count;
       memoryUsage += st.memoryBytes;
       indexSize += st.graphBytes;
-      per.push({ name: col.name, count: st.count, dimension: st.dimension, metric: st.metric });
+      per.push({ name: col.name, count: st.count, dimension: st.dimension, metric: st.metric, quantization: st.quantization.kind });
     }
     const one = per.length === 1 ? per[0] : null;
     return {
       vectorCount, memoryUsage, indexSize,
       dimensions: this.#defaults.dimension ?? one?.dimension ?? null,
       metric: this.#defaults.metric ?? one?.metric ?? null,
-      quantization: 'none',
+      quantization: this.#defaults.quantization ?? (per.length === 1 ? per[0].quantization : 'none'),
       simdEnabled: this.#info.implementation === 'wasm-simd',
       collections: per,
     };
@@ -655,9 +658,8 @@ function backendError(where, backend) {
 
 /**
  * The seed's collection defaults of createDatabase: dimensions, metric, m, efConstruction and
- * maxElements become what createCollection(name) uses when its config leaves them out; the
- * values themselves are checked by createCollection. quantization other than 'none' is refused
- * (this version has none: accepting it would be a silent no-op).
+ * maxElements, and quantization ('none', 'scalar', 'product'), become what createCollection(name)
+ * uses when its config leaves them out; the values themselves are checked by createCollection.
  */
 function seedDefaults(config) {
   const d = {};
@@ -671,9 +673,11 @@ function seedDefaults(config) {
   if (config.m !== undefined) d.m = intIn(config.m, 2, 1024, 'createDatabase: m');
   if (config.efConstruction !== undefined) d.efConstruction = intIn(config.efConstruction, 1, 100000, 'createDatabase: efConstruction');
   if (config.maxElements !== undefined) d.maxElements = intIn(config.maxElements, 1, 0xFFFFFFFF, 'createDatabase: maxElements');
-  if (config.quantization !== undefined && config.quantization !== 'none' && config.quantization !== null) {
-    throw einval(`createDatabase: quantization ${typeof config.quantization === 'string' ? `'${config.quantization}'` : describe(config.quantization)} ` +
-      "is not available in this version of veclite (vectors are stored as float32); leave it out or pass 'none'");
+  if (config.quantization !== undefined && config.quantization !== null) {
+    if (!['none', 'scalar', 'product'].includes(config.quantization)) {
+      throw einval(`createDatabase: quantization must be 'none', 'scalar' or 'product' (got ${typeof config.quantization === 'string' ? `'${config.quantization}'` : describe(config.quantization)})`);
+    }
+    d.quantization = config.quantization;
   }
   return plainCopy(d, 'createDatabase');
 }

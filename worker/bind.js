@@ -867,6 +867,35 @@ export class Engine {
     }
   }
 
+  /**
+   * vl_store_set_quant: choose the quantization of a store that has never held a row.
+   * @param {number} st @param {'none'|'scalar'|'product'} kind @param {number} m product sub-vectors (0 default)
+   */
+  storeSetQuant(st, kind, m = 0) {
+    const Q = this.C.quant;
+    const k = kind === 'scalar' ? Q.SCALAR : kind === 'product' ? Q.PRODUCT : Q.NONE;
+    this._checkStore(this.M._vl_store_set_quant(st, k, m >>> 0), st, `cannot set quantization '${kind}'`);
+  }
+
+  /**
+   * vl_index_quant_info.
+   * @returns {{ kind: 'none'|'scalar'|'product', trained: boolean, codeBytes: number, subvectors: number,
+   *   tableBytes: number, trainedOn: number }}
+   */
+  quantInfo(h) {
+    const L = this.C.quantInfo, Q = this.C.quant;
+    const p = this._stage(L.size);
+    this._check(this.M._vl_index_quant_info(h, p), h, 'cannot read the quantization');
+    const u32 = this.M.HEAPU32, b = p >>> 2;
+    const u64 = (o) => u32[b + o / 4] + u32[b + o / 4 + 1] * 4294967296;
+    const k = u32[b + L.kind / 4];
+    return {
+      kind: k === Q.SCALAR ? 'scalar' : k === Q.PRODUCT ? 'product' : 'none',
+      trained: u32[b + L.trained / 4] !== 0, codeBytes: u32[b + L.code_bytes / 4],
+      subvectors: u32[b + L.m / 4], tableBytes: u64(L.table_bytes), trainedOn: u64(L.trained_on),
+    };
+  }
+
   /** vl_store_checkpoint. */
   storeCheckpoint(st) {
     this._checkStore(this.M._vl_store_checkpoint(st), st, 'checkpoint failed');

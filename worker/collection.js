@@ -369,7 +369,18 @@ export function stats(s) {
     maxLevel: st.maxLevel,
     fields: st.fields,
     idType: s.idKind,
+    quantization: quantization(s),
   };
+}
+
+/**
+ * The collection's quantization: { kind, trained, codeBytes, subvectors, tableBytes, trainedOn }
+ * (kind 'none': float32 rows; trained false: fewer than 1,024 rows so far, searched exactly).
+ */
+function quantization(s) {
+  const q = s.engine.quantInfo(s.h);
+  return { kind: q.kind, trained: q.trained, codeBytes: q.codeBytes, subvectors: q.subvectors,
+    tableBytes: q.tableBytes, trainedOn: q.trainedOn };
 }
 
 /** The committed image (Collection.export): a store's bytes verbatim, checked; a plain index materialized. */

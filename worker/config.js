@@ -10,7 +10,7 @@ import { CMP, NO_FIELD, OP } from './filter.js';
 import { checkKeys, intIn, putNumeric } from './values.js';
 
 export const METRICS = Object.freeze({ cosine: 'COSINE', euclidean: 'L2', dotProduct: 'DOT' });
-const COLLECTION_KEYS = ['dimension', 'metric', 'index', 'idType', 'maxElements', 'memoryBudgetMB'];
+const COLLECTION_KEYS = ['dimension', 'metric', 'index', 'idType', 'maxElements', 'memoryBudgetMB', 'quantization'];
 const HNSW_KEYS = ['type', 'm', 'efConstruction', 'ef', 'seed'];
 
 /**
@@ -72,13 +72,34 @@ export function parseCollectionConfig(config, C) {
   const maxElements = config.maxElements === undefined ? 0
     : intIn(config.maxElements, 1, 0xFFFFFFFF, 'createCollection: maxElements');
   const budget = budgetBytes(config.memoryBudgetMB, 'createCollection');
+  const quant = parseQuantization(config.quantization, dim, 'createCollection');
+  if (quant.kind !== 'none' && kind === 'flat') {
+    throw einval(`createCollection: quantization '${quant.kind}' needs the hnsw index (a flat index compares every float32 row)`);
+  }
   return {
-    dim, metric, kind, idKind, maxElements, budget,
+    dim, metric, kind, idKind, maxElements, budget, quant,
     c: {
       dim, metric: C.metrics[METRICS[metric]], kind: C.kinds[kind === 'flat' ? 'FLAT' : 'HNSW'],
       m, efConstruction: efC, ef, seedLo, seedHi,
     },
   };
+}
+
+/**
+ * A quantization option: 'none' (default), 'scalar', 'product', or { type: 'product',
+ * subvectors } (product codes of `subvectors` bytes; default about dimension / 5).
+ * @returns {{ kind: 'none'|'scalar'|'product', subvectors: number }}
+ */
+export function parseQuantization(q, dim, where) {
+  if (q === undefined || q === null || q === 'none') return { kind: 'none', subvectors: 0 };
+  if (q === 'scalar' || q === 'product') return { kind: q, subvectors: 0 };
+  if (isPlainObject(q) && (q.type === 'scalar' || q.type === 'product' || q.type === 'none')) {
+    checkKeys(q, q.type === 'product' ? ['type', 'subvectors'] : ['type'], `${where}: quantization`);
+    const subvectors = q.subvectors === undefined ? 0 : intIn(q.subvectors, 1, dim, `${where}: quantization.subvectors`);
+    return { kind: q.type, subvectors };
+  }
+  throw einval(`${where}: quantization must be 'none', 'scalar', 'product' or { type: 'product', subvectors } ` +
+    `(got ${typeof q === 'string' ? `'${q}'` : describe(q)})`);
 }
 
 export function checkName(name, where) {

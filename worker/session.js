@@ -265,7 +265,7 @@ export class Session {
       const cfg = parseCollectionConfig(a.config, this.engine.C);
       const withCap = (s) => { s.maxElements ||= cfg.maxElements; s.budget = cfg.budget; return s; };
       if (d.fsb) {
-        return this.#openIn(d, name, async () => withCap(await this.#fsbState(d, name, { readOnly: false, createCfg: cfg.c, mustCreate: true }, cfg.idKind, cfg.maxElements)));
+        return this.#openIn(d, name, async () => withCap(await this.#fsbState(d, name, { readOnly: false, createCfg: cfg.c, mustCreate: true }, cfg.idKind, cfg.maxElements, cfg.quant)));
       }
       if (d.dir) {
         const N = d.N;
@@ -275,13 +275,14 @@ export class Session {
             readOnly: false, createCfg: cfg.c, mustCreate: true,
             onLockLost: (e) => { if (lost.s) lost.s.lockLost = e; },
           });
-          lost.s = withCap(this.#fileState(d, name, opened, cfg.idKind, cfg.maxElements));
+          lost.s = withCap(this.#fileState(d, name, opened, cfg.idKind, cfg.maxElements, cfg.quant));
           return lost.s;
         });
       }
-      if (this.pooled) {
+      if (this.pooled || cfg.quant.kind !== 'none') {
         // A pooled database keeps each collection as a store in memory, so its replicas can
-        // follow the bytes it appends.
+        // follow the bytes it appends; a quantized collection re-ranks with the float32 rows
+        // its store keeps (in memory, here).
         return this.#openIn(d, name, async () => {
           const dev = new MemoryDevice();
           const ref = this.engine.ioFromDevice(dev);
@@ -293,7 +294,7 @@ export class Session {
             throw e;
           }
           return withCap(storeCollection(this.engine, this.impl, st, {
-            name, readOnly: false, dev, ref, createIdKind: cfg.idKind, createMaxElements: cfg.maxElements, detach: this.#detacher(d, name),
+            name, readOnly: false, dev, ref, createIdKind: cfg.idKind, createMaxElements: cfg.maxElements, createQuant: cfg.quant, detach: this.#detacher(d, name),
           }));
         });
       }
@@ -468,13 +469,13 @@ export class Session {
   }
 
   /** Open a collection of a browser database (OPFS / IndexedDB) as a state. */
-  async #fsbState(d, name, o, createIdKind, createMaxElements = 0) {
+  async #fsbState(d, name, o, createIdKind, createMaxElements = 0, createQuant = null) {
     const lost = { s: null };
     const opened = await d.fsb.open(this.engine, name, { ...o, onLockLost: (e) => { if (lost.s) lost.s.lockLost = e; } });
     lost.s = storeCollection(this.engine, this.impl, opened.store, {
       name, readOnly: o.readOnly, dev: opened.dev, ref: opened.ref, lock: opened.lock, path: opened.path,
       fsb: d.fsb, createIdKind: opened.created ? createIdKind : null, createMaxElements: opened.created ? createMaxElements : 0,
-      detach: this.#detacher(d, name),
+      createQuant: opened.created ? createQuant : null, detach: this.#detacher(d, name),
     });
     await settle(lost.s);
     if (d.cache) {
@@ -490,11 +491,11 @@ export class Session {
     return lost.s;
   }
 
-  #fileState(d, name, opened, createIdKind, createMaxElements = 0) {
+  #fileState(d, name, opened, createIdKind, createMaxElements = 0, createQuant = null) {
     return storeCollection(this.engine, this.impl, opened.store, {
       name, readOnly: d.readOnly, readOnlyWhy: d.readOnly ? `belongs to the database at ${d.dir}, opened with readOnly: true` : undefined,
       dev: opened.dev, ref: opened.ref, lock: opened.lock, path: opened.path, N: d.N,
-      createIdKind, createMaxElements, recovered: opened.recovered, detach: this.#detacher(d, name),
+      createIdKind, createMaxElements, createQuant, recovered: opened.recovered, detach: this.#detacher(d, name),
     });
   }
 
@@ -573,7 +574,7 @@ export class Session {
       });
       s = storeCollection(engine, this.impl, opened.store, {
         name, readOnly: o.readOnly, dev: opened.dev, ref: opened.ref, lock: opened.lock, path: opened.path, fsb,
-        createIdKind: opened.created ? cfg?.idKind : null, defaultEf: ef,
+        createIdKind: opened.created ? cfg?.idKind : null, createQuant: opened.created ? cfg?.quant : null, defaultEf: ef,
       });
       lost.s = s;
       await settle(s);
@@ -590,7 +591,7 @@ export class Session {
       });
       s = storeCollection(engine, this.impl, opened.store, {
         name: basename(opened.path), readOnly: o.readOnly, dev: opened.dev, ref: opened.ref, lock: opened.lock,
-        path: opened.path, N, createIdKind: opened.created ? cfg?.idKind : null, defaultEf: ef,
+        path: opened.path, N, createIdKind: opened.created ? cfg?.idKind : null, createQuant: opened.created ? cfg?.quant : null, defaultEf: ef,
         recovered: opened.recovered,
       });
       lost.s = s;
@@ -626,13 +627,20 @@ export class Session {
       const recovered = bytes.length > info.bytes
         ? { epoch: info.epoch, discardedBytes: bytes.length - info.bytes, savedTo: null } : null;
       s = storeCollection(engine, this.impl, store, {
-        name: 'memory', readOnly: o.readOnly, memIo: io, createIdKind: cfg?.idKind, defaultEf: ef, recovered,
+        name: 'memory', readOnly: o.readOnly, memIo: io, createIdKind: cfg?.idKind,
+        createQuant: bytes.length === 0 ? cfg?.quant : null, defaultEf: ef, recovered,
       });
     }
     if (cfg && (s.dim !== cfg.dim || s.metric !== cfg.metric)) {
       release(s, 'it did not match the create configuration');
       throw einval(`openCollection: the store exists with dimension ${s.dim} and metric '${s.metric}', but create asks for ` +
         `dimension ${cfg.dim} and metric '${cfg.metric}'; leave out create to open it as it is`);
+    }
+    const q = cfg ? engine.quantInfo(s.h).kind : null;
+    if (cfg && q !== cfg.quant.kind) {
+      release(s, 'it did not match the create configuration');
+      throw einval(`openCollection: the store exists with quantization '${q}', but create asks for '${cfg.quant.kind}'; ` +
+        'the quantization of a store is chosen when it is created; leave out create to open it as it is');
     }
     return s;
   }

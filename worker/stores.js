@@ -367,6 +367,9 @@ export function storeCollection(engine, impl, store, o) {
     }
     // A collection's capacity (createCollection({ maxElements })) is kept in the store, so every
     // later open of it enforces it too.
+    if (o.createQuant && o.createQuant.kind !== 'none' && !s.readOnly && info.live === 0) {
+      storeWrite(s, () => engine.storeSetQuant(store, o.createQuant.kind, o.createQuant.subvectors));
+    }
     const cap = engine.storeFileMetaGet(store, MAX_ELEMENTS_KEY);
     if (cap) s.maxElements = Number(new TextDecoder().decode(cap)) || 0;
     if (o.createMaxElements && !s.maxElements && !s.readOnly && info.live === 0) {
