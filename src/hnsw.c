@@ -209,15 +209,30 @@ static uint32_t greedy(const vl_index *h, const float *q, float qinv, uint32_t e
 #define VL_ALWAYS_INLINE inline
 #endif
 
-/* search_layer_t's "metric" for a quantized index: distances over codes */
-#define VL_METRIC_CODES 99u
+/* search_layer_t's "metrics" of a quantized index: distances over codes
+ * (scalar under L2, scalar under dot/cosine, product) */
+#define VL_METRIC_SQL2 96u
+#define VL_METRIC_SQDOT 97u
+#define VL_METRIC_PQ 98u
+#define IS_CODES(m) ((m) >= VL_METRIC_SQL2)
+
+/* What a walk over codes reads, in locals (see search_layer_t). */
+typedef struct qwalk {
+    const uint8_t *codes;
+    uint32_t cs, m;
+    const int16_t *a;
+    const float *table;
+    float mul, add;
+} qwalk;
 
 /* Distance with the metric a compile-time constant (see search_layer). */
-static VL_ALWAYS_INLINE float dist_m(const vl_index *h, const uint32_t metric, const float *q, float qinv,
+static VL_ALWAYS_INLINE float dist_m(const qwalk *w, const uint32_t metric, const float *q, float qinv,
                                      const float *vecs, const float *invn, uint32_t dim,
                                      uint32_t i)
 {
-    if (metric == VL_METRIC_CODES) return vl_quant_dist(&h->qz, &h->qq, h->codes + (size_t)i * h->qz.code_size);
+    if (metric == VL_METRIC_SQL2) return w->add + w->mul * (float)VL_SQ_L2(w->a, w->codes + (size_t)i * w->cs, w->cs);
+    if (metric == VL_METRIC_SQDOT) return w->add + w->mul * (float)VL_SQ_DOT(w->a, w->codes + (size_t)i * w->cs, w->cs);
+    if (metric == VL_METRIC_PQ) return w->add + vl_pq_sum_k(w->table, w->codes + (size_t)i * w->cs, w->m);
     const float *v = vecs + (size_t)i * dim;
     float d;
     if (metric == VL_METRIC_L2) d = VL_K_L2SQ(q, v, dim);
@@ -247,6 +262,7 @@ static VL_ALWAYS_INLINE uint32_t search_layer_t(vl_index *h, const float *q, flo
     const float *const vecs = h->vecs, *const invn = h->inv_norm;
     const uint8_t *const dead = h->dead;
     const uint32_t dim = h->dim;
+    const qwalk w = { h->codes, h->qz.code_size, h->qz.m, h->qq.a, h->qq.table, h->qq.mul, h->qq.add };
     const uint32_t *const links0 = h->links0;
     const size_t stride0 = h->M0 + 1, off_up = (size_t)(layer ? layer - 1 : 0) * (h->M + 1);
     uint32_t *const *const upper = h->upper;
@@ -264,13 +280,13 @@ static VL_ALWAYS_INLINE uint32_t search_layer_t(vl_index *h, const float *q, flo
         minheap_pop(cand, &nc);
         const uint32_t *ll = layer ? upper[c.id] + off_up : links0 + (size_t)c.id * stride0;
         uint32_t cnt = ll[0];
-        if (cnt && metric != VL_METRIC_CODES) PREFETCH(vecs + (size_t)ll[1] * dim);
+        if (cnt && !IS_CODES(metric)) PREFETCH(vecs + (size_t)ll[1] * dim);
         for (uint32_t j = 1; j <= cnt; j++) {
             uint32_t nb = ll[j];
-            if (j < cnt && metric != VL_METRIC_CODES) PREFETCH(vecs + (size_t)ll[j + 1] * dim);
+            if (j < cnt && !IS_CODES(metric)) PREFETCH(vecs + (size_t)ll[j + 1] * dim);
             if (visit[nb] == tag) continue;
             visit[nb] = tag;
-            float d = dist_m(h, metric, q, qinv, vecs, invn, dim, nb);
+            float d = dist_m(&w, metric, q, qinv, vecs, invn, dim, nb);
             if (nt < ef || d < lb) {
                 minheap_push(cand, &nc, (vl_pair){ d, nb });
                 if (!restricted || (!dead[nb] && (!filtered || vl__filter_node(h, nb)))) {
@@ -288,9 +304,13 @@ static uint32_t search_layer(vl_index *h, const float *q, float qinv, uint32_t e
                              uint32_t layer, uint32_t ef, int filtered, int restricted)
 {
 #define SL(F, R, MET) search_layer_t(h, q, qinv, ep, ep_d, layer, ef, F, R, MET)
-    if (h->codes)
-        return filtered ? SL(1, 1, VL_METRIC_CODES) : restricted ? SL(0, 1, VL_METRIC_CODES)
-                        : SL(0, 0, VL_METRIC_CODES);
+    if (h->codes) {
+        if (h->qz.kind == VL_QUANT_PRODUCT)
+            return filtered ? SL(1, 1, VL_METRIC_PQ) : restricted ? SL(0, 1, VL_METRIC_PQ) : SL(0, 0, VL_METRIC_PQ);
+        if (h->metric == VL_METRIC_L2)
+            return filtered ? SL(1, 1, VL_METRIC_SQL2) : restricted ? SL(0, 1, VL_METRIC_SQL2) : SL(0, 0, VL_METRIC_SQL2);
+        return filtered ? SL(1, 1, VL_METRIC_SQDOT) : restricted ? SL(0, 1, VL_METRIC_SQDOT) : SL(0, 0, VL_METRIC_SQDOT);
+    }
     switch (h->metric) {
     case VL_METRIC_L2:
         return filtered ? SL(1, 1, VL_METRIC_L2) : restricted ? SL(0, 1, VL_METRIC_L2) : SL(0, 0, VL_METRIC_L2);

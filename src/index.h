@@ -123,6 +123,7 @@ struct vl_index {
     float *stage; uint32_t stage_cap;   /* vl_index_rows room of a quantized index (rows) */
     vl_row_fetch_fn fetch; void *fetch_ctx;
     uint64_t quant_trained_on;     /* rows the quantizer was trained on (0: loaded) */
+    uint32_t rerank;               /* candidates re-ranked per query (0: by quantizer, vl_index_set_rerank) */
 
     char msg[256];
 };

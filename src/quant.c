@@ -16,14 +16,14 @@
 #include "quant.h"
 #include "internal.h"
 
-#ifdef __wasm_simd128__
-#include <wasm_simd128.h>
-#endif
 
 #define SQ_A_MIN (-1024)
 #define SQ_A_MAX 1279
 #define SQ_B_MAX 2047
-#define PQ_SAMPLE 10240u           /* rows k-means trains on, at most */
+#define PQ_SAMPLE 10240u
+/* scalar codes are padded with zero bytes to a multiple of 8 (the query with zeros too: the
+ * padding adds nothing to either sum), so the SIMD kernels have no scalar tail */
+#define SQ_CODE(dim) (((dim) + 7u) & ~7u)           /* rows k-means trains on, at most */
 #define PQ_ITERS 8u
 
 static uint64_t splitmix(uint64_t *s)
@@ -161,7 +161,7 @@ int vl_quant_train(vl_quant *q, uint32_t kind, uint32_t metric, uint32_t dim, ui
         q->step = w > 0 && isfinite(w) ? (float)(w / 255.0) : 1.0f;
         if (!(q->step > 0.f) || !isfinite(q->step)) q->step = 1.0f;
         vl_mem_free(hi);
-        q->code_size = dim;
+        q->code_size = SQ_CODE(dim);
     } else {
         if ((rc = set_sub(q, m ? m : vl_quant_default_m(dim)))) goto fail;
         rc = VL_ENOMEM;
@@ -199,6 +199,7 @@ void vl_quant_encode(const vl_quant *q, const float *row, uint8_t *code)
             float x = roundf((u[d] - q->lo[d]) * inv);
             code[d] = (uint8_t)(x <= 0.f ? 0 : x >= 255.f ? 255 : (int)x);
         }
+        for (uint32_t d = q->dim; d < q->code_size; d++) code[d] = 0;
     } else {
         for (uint32_t j = 0; j < q->m; j++)
             code[j] = (uint8_t)nearest(centroid(q, j, 0), q->sub[j + 1] - q->sub[j], u + q->sub[j]);
@@ -218,67 +219,12 @@ void vl_quant_decode(const vl_quant *q, const uint8_t *code, float *out)
     }
 }
 
-/* ---- integer kernels --------------------------------------------------------- */
+/* ---- integer kernels: quant.h (inline); linkable names for the tests ---- */
 
-int32_t vl_sq_l2_scalar(const int16_t *a, const uint8_t *c, uint32_t n)
-{
-    int32_t s0 = 0, s1 = 0;
-    uint32_t i = 0;
-    for (; i + 2 <= n; i += 2) {
-        int32_t d0 = a[i] - c[i], d1 = a[i + 1] - c[i + 1];
-        s0 += d0 * d0; s1 += d1 * d1;
-    }
-    for (; i < n; i++) { int32_t d = a[i] - c[i]; s0 += d * d; }
-    return s0 + s1;
-}
-
-int32_t vl_sq_dot_scalar(const int16_t *b, const uint8_t *c, uint32_t n)
-{
-    int32_t s0 = 0, s1 = 0;
-    uint32_t i = 0;
-    for (; i + 2 <= n; i += 2) { s0 += b[i] * c[i]; s1 += b[i + 1] * c[i + 1]; }
-    for (; i < n; i++) s0 += b[i] * c[i];
-    return s0 + s1;
-}
-
-#ifdef __wasm_simd128__
-static inline int32_t hsum_i32(v128_t v)
-{
-    return wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1) +
-           wasm_i32x4_extract_lane(v, 2) + wasm_i32x4_extract_lane(v, 3);
-}
-
-int32_t vl_sq_l2(const int16_t *a, const uint8_t *c, uint32_t n)
-{
-    v128_t s0 = wasm_i32x4_splat(0), s1 = s0;
-    uint32_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        v128_t cv = wasm_v128_load(c + i);
-        v128_t d0 = wasm_i16x8_sub(wasm_v128_load(a + i), wasm_u16x8_extend_low_u8x16(cv));
-        v128_t d1 = wasm_i16x8_sub(wasm_v128_load(a + i + 8), wasm_u16x8_extend_high_u8x16(cv));
-        s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(d0, d0));
-        s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(d1, d1));
-    }
-    int32_t s = hsum_i32(wasm_i32x4_add(s0, s1));
-    return s + (i < n ? vl_sq_l2_scalar(a + i, c + i, n - i) : 0);
-}
-
-int32_t vl_sq_dot(const int16_t *b, const uint8_t *c, uint32_t n)
-{
-    v128_t s0 = wasm_i32x4_splat(0), s1 = s0;
-    uint32_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        v128_t cv = wasm_v128_load(c + i);
-        s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(wasm_v128_load(b + i), wasm_u16x8_extend_low_u8x16(cv)));
-        s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(wasm_v128_load(b + i + 8), wasm_u16x8_extend_high_u8x16(cv)));
-    }
-    int32_t s = hsum_i32(wasm_i32x4_add(s0, s1));
-    return s + (i < n ? vl_sq_dot_scalar(b + i, c + i, n - i) : 0);
-}
-#else
-int32_t vl_sq_l2(const int16_t *a, const uint8_t *c, uint32_t n) { return vl_sq_l2_scalar(a, c, n); }
-int32_t vl_sq_dot(const int16_t *b, const uint8_t *c, uint32_t n) { return vl_sq_dot_scalar(b, c, n); }
-#endif
+int32_t vl_sq_l2_scalar(const int16_t *a, const uint8_t *c, uint32_t n) { return vl_sq_l2_scalar_k(a, c, n); }
+int32_t vl_sq_dot_scalar(const int16_t *b, const uint8_t *c, uint32_t n) { return vl_sq_dot_scalar_k(b, c, n); }
+int32_t vl_sq_l2(const int16_t *a, const uint8_t *c, uint32_t n) { return VL_SQ_L2(a, c, n); }
+int32_t vl_sq_dot(const int16_t *b, const uint8_t *c, uint32_t n) { return VL_SQ_DOT(b, c, n); }
 
 /* ---- queries ----------------------------------------------------------------- */
 
@@ -320,6 +266,7 @@ int vl_quant_query(const vl_quant *q, const float *query, vl_qquery *qq)
                 float x = roundf((u[d] - q->lo[d]) * inv);
                 qq->a[d] = (int16_t)(x <= SQ_A_MIN ? SQ_A_MIN : x >= SQ_A_MAX ? SQ_A_MAX : (int)x);
             }
+            for (uint32_t d = dim; d < q->code_size; d++) qq->a[d] = 0;
             qq->mul = q->step * q->step;
             qq->add = 0.f;
         } else {
@@ -334,6 +281,7 @@ int vl_quant_query(const vl_quant *q, const float *query, vl_qquery *qq)
                 float x = roundf(u[d] * inv);
                 qq->a[d] = (int16_t)(x <= -SQ_B_MAX ? -SQ_B_MAX : x >= SQ_B_MAX ? SQ_B_MAX : (int)x);
             }
+            for (uint32_t d = dim; d < q->code_size; d++) qq->a[d] = 0;
             /* dot(u, x) ~= qlo + step * t * sum(b * c); distance -dot or 1 - dot */
             qq->mul = -q->step * t;
             qq->add = (float)(q->metric == VL_METRIC_COSINE ? 1.0 - qlo : -qlo);
@@ -362,18 +310,10 @@ int vl_quant_query(const vl_quant *q, const float *query, vl_qquery *qq)
 float vl_quant_dist(const vl_quant *q, const vl_qquery *qq, const uint8_t *code)
 {
     if (q->kind == VL_QUANT_SCALAR) {
-        int32_t s = q->metric == VL_METRIC_L2 ? vl_sq_l2(qq->a, code, q->dim) : vl_sq_dot(qq->a, code, q->dim);
+        int32_t s = q->metric == VL_METRIC_L2 ? VL_SQ_L2(qq->a, code, q->code_size) : VL_SQ_DOT(qq->a, code, q->code_size);
         return qq->add + qq->mul * (float)s;
     }
-    const float *t = qq->table;
-    float s0 = 0.f, s1 = 0.f;
-    uint32_t j = 0, m = q->m;
-    for (; j + 2 <= m; j += 2) {
-        s0 += t[(size_t)j * VL_PQ_K + code[j]];
-        s1 += t[(size_t)(j + 1) * VL_PQ_K + code[j + 1]];
-    }
-    if (j < m) s0 += t[(size_t)j * VL_PQ_K + code[j]];
-    return qq->add + (s0 + s1);
+    return qq->add + vl_pq_sum_k(qq->table, code, q->m);
 }
 
 /* ---- parameters' bytes --------------------------------------------------------
@@ -422,7 +362,7 @@ int vl_quant_load(vl_quant *q, const uint8_t *p, uint64_t len, uint32_t metric, 
     uint64_t need;
     if (q->kind == VL_QUANT_SCALAR) {
         need = 16 + 4 + 4ull * dim;
-        if (m != 0 || cs != dim || len < need) BAD("scalar quantizer header inconsistent");
+        if (m != 0 || cs != SQ_CODE(dim) || len < need) BAD("scalar quantizer header inconsistent");
         q->step = getf(p + 16);
         if (!(q->step > 0.f) || !isfinite(q->step)) BAD("scalar quantizer step is not a positive number");
         if (!(q->lo = vl_mem_alloc((size_t)dim * sizeof *q->lo))) { vl_quant_free(q); return VL_ENOMEM; }
@@ -430,7 +370,7 @@ int vl_quant_load(vl_quant *q, const uint8_t *p, uint64_t len, uint32_t metric, 
             q->lo[d] = getf(p + 20 + 4ull * d);
             if (!isfinite(q->lo[d])) BAD("scalar quantizer offset %u is not finite", d);
         }
-        q->code_size = dim;
+        q->code_size = SQ_CODE(dim);
     } else {
         if (m == 0 || m > dim || cs != m) BAD("product quantizer has %u sub-vectors for dimension %u", m, dim);
         need = 16 + 4ull * (m + 1) + 4ull * VL_PQ_K * dim;

@@ -4,7 +4,7 @@
  * over it. Self-contained (no vl_index): the index (index.c, hnsw.c) owns a
  * vl_quant and calls these; the store persists it (store_quant.c).
  *
- * scalar  one byte per dimension: x[d] ~= lo[d] + step * code[d]. One step
+ * scalar  one byte per dimension (padded to a multiple of 8 bytes): x[d] ~= lo[d] + step * code[d]. One step
  *         for every dimension (the widest range / 255), so that distances
  *         over codes are integer sums: under L2 the query is rounded to the
  *         same grid as int16 (clamped to [-1024, 1279] steps) and
@@ -85,6 +85,95 @@ uint64_t vl_quant_save_len(const vl_quant *q);
 void vl_quant_save(const vl_quant *q, uint8_t *out);
 int  vl_quant_load(vl_quant *q, const uint8_t *p, uint64_t len, uint32_t metric, uint32_t dim,
                    uint64_t *used, char *why, uint32_t why_cap);
+
+/* ---- kernels, inline (the graph walk in hnsw.c inlines them) ---- */
+static inline int32_t vl_sq_l2_scalar_k(const int16_t *a, const uint8_t *c, uint32_t n)
+{
+    int32_t s0 = 0, s1 = 0;
+    uint32_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        int32_t d0 = a[i] - c[i], d1 = a[i + 1] - c[i + 1];
+        s0 += d0 * d0; s1 += d1 * d1;
+    }
+    for (; i < n; i++) { int32_t d = a[i] - c[i]; s0 += d * d; }
+    return s0 + s1;
+}
+
+static inline int32_t vl_sq_dot_scalar_k(const int16_t *b, const uint8_t *c, uint32_t n)
+{
+    int32_t s0 = 0, s1 = 0;
+    uint32_t i = 0;
+    for (; i + 2 <= n; i += 2) { s0 += b[i] * c[i]; s1 += b[i + 1] * c[i + 1]; }
+    for (; i < n; i++) s0 += b[i] * c[i];
+    return s0 + s1;
+}
+
+/* product codes: the sum of one table entry per sub-vector */
+static inline float vl_pq_sum_k(const float *t, const uint8_t *code, uint32_t m)
+{
+    float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
+    uint32_t j = 0;
+    for (; j + 4 <= m; j += 4, t += 4 * VL_PQ_K) {
+        s0 += t[code[j]];
+        s1 += t[VL_PQ_K + code[j + 1]];
+        s2 += t[2 * VL_PQ_K + code[j + 2]];
+        s3 += t[3 * VL_PQ_K + code[j + 3]];
+    }
+    for (; j < m; j++, t += VL_PQ_K) s0 += t[code[j]];
+    return (s0 + s1) + (s2 + s3);
+}
+
+#ifdef __wasm_simd128__
+#include <wasm_simd128.h>
+static inline int32_t vl_sq_hsum(v128_t v)
+{
+    return wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1) +
+           wasm_i32x4_extract_lane(v, 2) + wasm_i32x4_extract_lane(v, 3);
+}
+
+/* 16 codes per step (two i32x4.dot_i16x8), then 8 (a zero-extending 8-byte load), then scalar */
+static inline int32_t vl_sq_l2_simd_k(const int16_t *a, const uint8_t *c, uint32_t n)
+{
+    v128_t s0 = wasm_i32x4_splat(0), s1 = s0;
+    uint32_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v128_t cv = wasm_v128_load(c + i);
+        v128_t d0 = wasm_i16x8_sub(wasm_v128_load(a + i), wasm_u16x8_extend_low_u8x16(cv));
+        v128_t d1 = wasm_i16x8_sub(wasm_v128_load(a + i + 8), wasm_u16x8_extend_high_u8x16(cv));
+        s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(d0, d0));
+        s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(d1, d1));
+    }
+    if (i + 8 <= n) {
+        v128_t d0 = wasm_i16x8_sub(wasm_v128_load(a + i), wasm_u16x8_load8x8(c + i));
+        s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(d0, d0));
+        i += 8;
+    }
+    int32_t s = vl_sq_hsum(wasm_i32x4_add(s0, s1));
+    return s + (i < n ? vl_sq_l2_scalar_k(a + i, c + i, n - i) : 0);
+}
+
+static inline int32_t vl_sq_dot_simd_k(const int16_t *b, const uint8_t *c, uint32_t n)
+{
+    v128_t s0 = wasm_i32x4_splat(0), s1 = s0;
+    uint32_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v128_t cv = wasm_v128_load(c + i);
+        s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(wasm_v128_load(b + i), wasm_u16x8_extend_low_u8x16(cv)));
+        s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(wasm_v128_load(b + i + 8), wasm_u16x8_extend_high_u8x16(cv)));
+    }
+    if (i + 8 <= n) {
+        s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(wasm_v128_load(b + i), wasm_u16x8_load8x8(c + i)));
+        i += 8;
+    }
+    int32_t s = vl_sq_hsum(wasm_i32x4_add(s0, s1));
+    return s + (i < n ? vl_sq_dot_scalar_k(b + i, c + i, n - i) : 0);
+}
+#define VL_SQ_L2  vl_sq_l2_simd_k
+#define VL_SQ_DOT vl_sq_dot_simd_k
+#else
+#define VL_SQ_L2  vl_sq_l2_scalar_k
+#define VL_SQ_DOT vl_sq_dot_scalar_k
+#endif
 
 /* The integer kernels (exported for the tests: the SIMD and scalar forms
  * must agree exactly). n codes, a/b padded to a multiple of 16 is not

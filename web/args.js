@@ -19,7 +19,7 @@ import { checkCosine, checkKeys, idKindOf, intIn, putVector } from '../worker/va
 export { checkKeys, inspect, intIn } from '../worker/values.js';
 
 const ITEM_KEYS = ['id', 'vector', 'metadata'];
-const SEARCH_KEYS = ['k', 'ef', 'filter', 'threshold', 'includeVectors', 'includeMetadata'];
+const SEARCH_KEYS = ['k', 'ef', 'filter', 'threshold', 'includeVectors', 'includeMetadata', 'rerank'];
 
 /**
  * The dimension a dimension-0 store (an empty rvf-node store whose dimension is "unset") takes
@@ -131,7 +131,7 @@ export function readIds(ids, where = 'delete') {
 }
 
 /**
- * Search options -> { k, ef, filter (parsed), predicate, threshold, includeVectors, includeMetadata }.
+ * Search options -> { k, ef, filter (parsed), predicate, threshold, includeVectors, includeMetadata, rerank }.
  * ef stays undefined when not given (the session uses the handle's default).
  */
 export function readSearchOptions(limits, opts) {
@@ -140,6 +140,8 @@ export function readSearchOptions(limits, opts) {
   checkKeys(opts, SEARCH_KEYS, 'search options');
   const k = opts.k === undefined ? 10 : intIn(opts.k, 1, limits.MAX_K, 'search option k');
   const ef = opts.ef === undefined || opts.ef === null ? undefined : intIn(opts.ef, 1, limits.MAX_EF, 'search option ef');
+  // a quantized collection re-ranks this many of its best candidates with the float32 rows
+  const rerank = opts.rerank === undefined || opts.rerank === null ? 0 : intIn(opts.rerank, 1, limits.MAX_EF, 'search option rerank');
   let threshold;
   if (opts.threshold !== undefined && opts.threshold !== null) {
     if (typeof opts.threshold !== 'number' || Number.isNaN(opts.threshold)) {
@@ -160,7 +162,7 @@ export function readSearchOptions(limits, opts) {
     filter = parseFilter(f);
   }
   return {
-    k, ef, threshold, filter, predicate,
+    k, ef, threshold, filter, predicate, rerank,
     includeVectors: opts.includeVectors === true,
     includeMetadata: opts.includeMetadata !== false,
   };

@@ -415,7 +415,7 @@ export class Engine {
    *   meta: { bytes: Uint8Array, off: Uint32Array }|null, vecs: Float32Array|null }}
    *   slot s = q*k + i; ids holds (lo, hi) pairs
    */
-  search(h, dim, nq, queries, k, ef, filter, wantMeta, wantVectors) {
+  search(h, dim, nq, queries, k, ef, filter, wantMeta, wantVectors, rerank = 0) {
     // Every caller (search, searchBatch, predicate widening) goes through this one size check:
     // layout() refuses before anything is staged when the result regions would not fit.
     const slots = nq * k;
@@ -429,6 +429,7 @@ export class Engine {
       const M = this.M;
       M.HEAPF32.set(queries, (p + off[0]) >>> 2);
       if (filter) M.HEAPU8.set(filter, p + off[1]);
+      M._vl_index_set_rerank(h, rerank >>> 0);
       this._check(M._vl__wasm_search(h, nq, p + off[0], k, ef,
         filter ? p + off[1] : 0, filter ? filter.length : 0,
         p + off[2], p + off[3], p + off[4],

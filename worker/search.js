@@ -41,7 +41,7 @@ export function runSearch(s, flat, nq, o) {
     k = Math.max(1, live);
   }
   const program = o.filter ? emitFilter(o.filter, (name) => knownField(s, name)) : null;
-  const r = s.engine.search(s.h, s.dim, nq, flat, k, ef, program, wantMeta, o.includeVectors);
+  const r = s.engine.search(s.h, s.dim, nq, flat, k, ef, program, wantMeta, o.includeVectors, o.rerank ?? 0);
   const slots = nq * k;
   const ids = new Array(slots);
   for (let q = 0; q < nq; q++) {
