@@ -57,14 +57,16 @@ int test_quant_kernels(void)
 
 int test_quant_codes(void)
 {
-    const uint32_t n = 2000, dim = 40;
+    const uint32_t n = 2000, dim = 37;                   /* codes padded to 40 bytes */
     float *x = t_clustered(n, dim, 10, 0.2, 5);
     vl_quant q;
     CHECK_OK(vl_quant_train(&q, VL_QUANT_SCALAR, VL_METRIC_L2, dim, 0, n, x, 1));
-    CHECK(q.code_size == dim && q.step > 0.f);   /* 40: already a multiple of 8 */
+    CHECK(q.code_size == 40 && q.step > 0.f);
     uint8_t code[48];
     float back[40];
-    for (uint32_t r = 0; r < n; r += 7) {   /* every training row is inside the grid: error <= step/2 */
+    for (uint32_t r = 0; r < n; r += 7) {
+        vl_quant_encode(&q, x + (size_t)r * dim, code);
+        CHECK(code[37] == 0 && code[38] == 0 && code[39] == 0);   /* the padding adds nothing */   /* every training row is inside the grid: error <= step/2 */
         vl_quant_encode(&q, x + (size_t)r * dim, code);
         vl_quant_decode(&q, code, back);
         for (uint32_t d = 0; d < dim; d++) CHECK(fabsf(back[d] - x[(size_t)r * dim + d]) <= q.step * 0.5f + 1e-6f);
