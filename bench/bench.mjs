@@ -19,13 +19,13 @@
 // Invariants: targets are printed, never asserted. Exit code 0 unless something crashed (an
 // engine that cannot be loaded is reported as unavailable, not a crash).
 //
-// usage: node bench/bench.mjs [--quick] [--sections core,filtered,storage,writer,workers,browser] [--data DIR]
+// usage: node bench/bench.mjs [--quick] [--sections core,filtered,quant,storage,writer,workers,browser] [--data DIR]
 //                             [--filtered-data DIR] [--storage-data DIR] [--engines a,b,..]
 //                             [--seconds S] [--rounds R] [--out FILE]
 //   --quick     smoke run: ≤ 200 queries (per type in FILTERED), 1 round, 0.3 s per timed point,
 //               a 20,000-vector store and smaller commit runs in STORAGE (CI); BROWSER: 2,000-row
 //               ingest, 20,000-row store, 1 round, 2 reopens
-//   --sections  which sections to run, in this order (default all six; BROWSER needs
+//   --sections  which sections to run, in this order (default all seven; QUANT: quantization none/scalar/product on the CORE dataset, bench/quant.js; BROWSER needs
 //               /usr/bin/chromium and playwright-core)
 //   --seconds   minimum seconds per timed point (default 2)
 //   --rounds    timed rounds, interleaved across engines; best of rounds is reported (default 3;
@@ -57,11 +57,12 @@ import { runStorage } from './storage.js';
 import { runWriter } from './writer.js';
 import { runWorkers } from './workers.js';
 import { runBrowser } from './browser.js';
+import { runQuant, printQuant } from './quant.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WARMUP_VECTORS = 1000;
 const ENGINE_KEYS = ['veclite-simd', 'veclite-scalar', 'hnswlib-wasm', 'hnswlib-node', 'js-brute'];
-const SECTIONS = ['core', 'filtered', 'storage', 'writer', 'workers', 'browser'];
+const SECTIONS = ['core', 'filtered', 'quant', 'storage', 'writer', 'workers', 'browser'];
 
 function parseArgs(argv) {
   const a = { quick: false, data: null, filteredData: null, storageData: null, sections: SECTIONS, engines: ENGINE_KEYS, seconds: null, rounds: null, out: path.join(repoRoot, 'bench', 'out', 'results.json') };
@@ -299,6 +300,15 @@ async function main() {
       dataDir: args.filteredData,
     });
   }
+  if (args.sections.includes('quant')) {
+    log('quant section ...');
+    try {
+      const { ds } = pickDataset({ repoRoot, dataDir: args.data, quick: args.quick });
+      results.quant = await runQuant({ repoRoot, ds, quick: args.quick, seconds: args.seconds, rounds: args.rounds, log });
+    } catch (e) {
+      results.quant = { error: String(e?.stack ?? e) };
+    }
+  }
   if (args.sections.includes('storage')) {
     log('storage section ...');
     results.storage = await runStorage({ repoRoot, quick: args.quick, dataDir: args.storageData ?? args.data, log });
@@ -323,6 +333,11 @@ async function main() {
   run.totalSeconds = +((performance.now() - tStart) / 1000).toFixed(1);
   results.targets = computeTargets({ core, filtered: results.filtered ?? null, storage: results.storage ?? null, workers: results.workers ?? null });
   printReport(results);
+  if (results.quant) {
+    console.log();
+    if (results.quant.error) console.log(`QUANT failed: ${results.quant.error}`);
+    else printQuant(results.quant, console.log);
+  }
   if (results.writer && !results.writer.error) {
     const w = results.writer;
     console.log('\nWRITER (single writer and damage reporting; bench/writer.js)');

@@ -157,6 +157,12 @@ export interface SearchOptions {
   includeVectors?: boolean;
   /** Return each hit's metadata (default true). */
   includeMetadata?: boolean;
+  /**
+   * A quantized collection: how many of the walk's best candidates are re-ranked with their
+   * float32 rows (1..ef; default k + k/2 for 'scalar', the whole beam for 'product'). Each is
+   * one read of the store's file. Ignored without quantization.
+   */
+  rerank?: number;
 }
 
 /** One search hit. */
@@ -247,6 +253,31 @@ export interface CollectionConfig {
    * the file: give it again when you reopen.
    */
   memoryBudgetMB?: number;
+  /**
+   * Keep the vectors as codes (hnsw only; chosen at creation, kept in the store):
+   * 'scalar' one byte per dimension, 'product' about dimension / 5 bytes (or `subvectors`).
+   * Trained once the collection holds 1,024 rows; searches walk the codes and re-rank the best
+   * candidates with the float32 rows, which stay in the store's file (reported distances are
+   * exact). Default 'none'.
+   */
+  quantization?: Quantization;
+}
+
+export type Quantization = 'none' | 'scalar' | 'product' | { type: 'none' | 'scalar' } | { type: 'product'; subvectors?: number };
+
+/** stats().quantization */
+export interface QuantizationInfo {
+  kind: 'none' | 'scalar' | 'product';
+  /** false until the collection has held 1,024 rows (until then float32 rows, exact search). */
+  trained: boolean;
+  /** Bytes per vector in memory once trained. */
+  codeBytes: number;
+  /** Product codes: sub-vectors (bytes per code). */
+  subvectors: number;
+  /** The quantizer's own tables (offsets, or the 256-centroid codebook). */
+  tableBytes: number;
+  /** Rows it was trained on in this session; 0 when it came from the file. */
+  trainedOn: number;
 }
 
 export interface CollectionStats {
@@ -269,6 +300,7 @@ export interface CollectionStats {
   /** Registered metadata field names. */
   fields: number;
   idType: 'string' | 'number' | null;
+  quantization: QuantizationInfo;
 }
 
 /** One entry of the committed segment directory ({@link Collection.segments}). */
@@ -643,8 +675,8 @@ export interface DatabaseConfig {
    * the engine.
    */
   memoryBudgetMB?: number;
-  /** Only 'none' in this version (anything else is EINVAL, never silently ignored). */
-  quantization?: 'none';
+  /** Default quantization of createCollection (see CollectionConfig.quantization). */
+  quantization?: 'none' | 'scalar' | 'product';
   /** The seed's name for simd. */
   simdEnabled?: boolean;
   /**
@@ -763,7 +795,8 @@ export interface DatabaseStats {
   memoryUsage: number;
   /** Bytes of their HNSW graphs. */
   indexSize: number;
-  quantization: 'none';
+  /** The database's default, else that of its only open collection, else 'none'. */
+  quantization: 'none' | 'scalar' | 'product';
   simdEnabled: boolean;
   collections: Array<{ name: string; count: number; dimension: number; metric: string }>;
 }
