@@ -10,6 +10,7 @@
 // Operations (all synchronous, all on one descriptor):
 //   read(off, dst)   fill dst from the byte range [off, off + dst.length); a range that passes the
 //                    end of the file throws (io.h: never a short read)
+//   readMany(offs, len, dst)  read() of len bytes at each offset, into consecutive slices of dst
 //   append(src)      write every byte of src at the end position (tracked, re-read with fstat
 //                    after a failure), looping over partial writes
 //   size()           fstat size
@@ -166,6 +167,15 @@ export class NodeFileDevice {
    * @param {number} off byte offset (a safe integer)
    * @param {Uint8Array} dst
    */
+  /**
+   * n reads of len bytes: the i-th from offs[i] into dst[i * len, (i + 1) * len) (a quantized
+   * store's re-ranking: one call per query).
+   * @param {Float64Array} offs @param {number} len @param {Uint8Array} dst
+   */
+  readMany(offs, len, dst) {
+    for (let i = 0; i < offs.length; i++) this.read(offs[i], dst.subarray(i * len, (i + 1) * len));
+  }
+
   read(off, dst) {
     const fd = this.#descriptor();
     let done = 0;

@@ -39,6 +39,10 @@ struct vl_io {
      * chained as zlib's crc32(crc, buf, len)): a device with a faster hash
      * than the core's (Node's zlib) verifies the very bytes it put in buf. */
     int (*read_crc)(void *ctx, uint64_t off, void *buf, uint32_t len, uint32_t *crc);
+    /* May be NULL. n reads of len bytes, the i-th from offs[i] into
+     * buf + i*len, in one call: a quantized store's re-ranking reads its
+     * candidates' float32 rows this way (one crossing into JS per query). */
+    int (*read_many)(void *ctx, uint32_t n, const uint64_t *offs, uint32_t len, void *buf);
 };
 
 /* Memory device. The device owns a growable buffer.

@@ -56,5 +56,6 @@ vl_io *vl_io_view_init(vl_io_view *v, vl_io *base, uint64_t len)
     v->io.sync = view_sync;
     v->io.close = 0;
     v->io.read_crc = base->read_crc ? view_read_crc : 0;
+    v->io.read_many = 0;
     return &v->io;
 }

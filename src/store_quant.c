@@ -33,24 +33,32 @@ static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1]
 static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32; }
 
 /* ---- the row source ---- */
+/* Up to 64 rows per device call (read_many when the device has it). */
 static int fetch_rows(void *ctx, uint32_t n, const uint64_t *ids, float *out)
 {
     vl_store *s = ctx;
     vl_io *io = vl_rvf_io(s->rvf);
-    uint32_t dim = vl__index_dim(s->idx);
-    for (uint32_t i = 0; i < n; i++) {
-        uint64_t off;
-        int rc = vl_rvf_row_offset(s->rvf, ids[i], &off);
-        if (rc) return rc;
-        float *v = out + (size_t)i * dim;
-        if ((rc = io->read(io->ctx, off, v, dim * (uint32_t)sizeof(float)))) return rc;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-        for (uint32_t j = 0; j < dim; j++) {
-            uint32_t u = get32((const uint8_t *)&v[j]);
-            memcpy(&v[j], &u, 4);
+    uint32_t dim = vl__index_dim(s->idx), len = dim * (uint32_t)sizeof(float);
+    uint64_t offs[64];
+    for (uint32_t at = 0; at < n; at += 64) {
+        uint32_t m = n - at < 64 ? n - at : 64;
+        int rc;
+        for (uint32_t i = 0; i < m; i++)
+            if ((rc = vl_rvf_row_offset(s->rvf, ids[at + i], &offs[i]))) return rc;
+        float *v = out + (size_t)at * dim;
+        if (io->read_many) {
+            if ((rc = io->read_many(io->ctx, m, offs, len, v))) return rc;
+        } else {
+            for (uint32_t i = 0; i < m; i++)
+                if ((rc = io->read(io->ctx, offs[i], v + (size_t)i * dim, len))) return rc;
         }
-#endif
     }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    for (uint64_t j = 0; j < (uint64_t)n * dim; j++) {
+        uint32_t u = get32((const uint8_t *)&out[j]);
+        memcpy(&out[j], &u, 4);
+    }
+#endif
     return VL_OK;
 }
 

@@ -408,6 +408,17 @@ EM_JS(int, vl_js_dev_read, (int handle, double off, uint8_t *ptr, uint32_t len),
     } catch (e) { Module["vlDeviceError"] = e; return -10; }
 });
 
+/* n reads of len bytes: offsets as n doubles at offs, row i into ptr + i*len */
+EM_JS(int, vl_js_dev_read_many, (int handle, const double *offs, uint32_t n, uint32_t len, uint8_t *ptr), {
+    try {
+        var m = Module["vlDevices"], d = m && m.get(handle);
+        if (!d) return -10;
+        var o = HEAPF64.subarray((offs >>> 0) >>> 3, ((offs >>> 0) >>> 3) + (n >>> 0));
+        var rc = d.readMany(o, len >>> 0, HEAPU8.subarray(ptr >>> 0, (ptr >>> 0) + (n >>> 0) * (len >>> 0)));
+        return (typeof rc === "number" && rc <= 0) ? rc | 0 : -10;
+    } catch (e) { Module["vlDeviceError"] = e; return -10; }
+});
+
 EM_JS(int, vl_js_dev_append, (int handle, const uint8_t *ptr, uint32_t len), {
     try {
         var m = Module["vlDevices"], d = m && m.get(handle);
@@ -495,6 +506,18 @@ static int js_read_crc(void *ctx, uint64_t off, void *buf, uint32_t len, uint32_
     return VL_OK;
 }
 
+static int js_read_many(void *ctx, uint32_t n, const uint64_t *offs, uint32_t len, void *buf)
+{
+    double o[64];
+    for (uint32_t at = 0; at < n; at += 64) {
+        uint32_t m = n - at < 64 ? n - at : 64;
+        for (uint32_t i = 0; i < m; i++) o[i] = (double)offs[at + i];
+        int rc = vl_js_dev_read_many(((js_dev *)ctx)->handle, o, m, len, (uint8_t *)buf + (size_t)at * len);
+        if (rc) return rc;
+    }
+    return VL_OK;
+}
+
 static int js_append(void *ctx, const void *buf, uint32_t len)
 {
     return vl_js_dev_append(((js_dev *)ctx)->handle, buf, len);
@@ -533,6 +556,7 @@ VL_WASM_EXPORT vl_io *vl__wasm_io_js_new(int32_t handle, int32_t has_crc)
     d->io.sync = js_sync;
     d->io.close = NULL;
     d->io.read_crc = has_crc ? js_read_crc : NULL;
+    d->io.read_many = js_read_many;
     return &d->io;
 }
 

@@ -613,6 +613,14 @@ export class Engine {
     const crc = typeof dev.crc32 === 'function' && dev.hashes === true;
     M.vlDevices.set(handle, {
       read(off, dst) { try { dev.read(off, dst); return 0; } catch (e) { return fail(e); } },
+      // rows a quantized store re-ranks: the device's readMany, else one read each
+      readMany(offs, len, dst) {
+        try {
+          if (typeof dev.readMany === 'function') dev.readMany(offs, len, dst);
+          else for (let i = 0; i < offs.length; i++) dev.read(offs[i], dst.subarray(i * len, (i + 1) * len));
+          return 0;
+        } catch (e) { return fail(e); }
+      },
       readCrc(off, dst, c) { try { dev.read(off, dst); return dev.crc32(dst, c) >>> 0; } catch (e) { return fail(e); } },
       append(src) { try { dev.append(src); return 0; } catch (e) { return fail(e); } },
       size() { try { return dev.size(); } catch (e) { return fail(e); } },
