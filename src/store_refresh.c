@@ -242,7 +242,10 @@ static int apply_index(vl_store *s, rf_ctx *C, rf_meta *M, vl_store_refresh_resu
             uint32_t k = vl_idmap_get(&M->map, id);
             const uint8_t *old_meta = NULL;
             uint32_t old_len = 0;
-            int live = vl_index_get(s->idx, &id, cur, &old_meta, &old_len) == VL_OK;
+            /* a quantized index reads rows from the file, which already holds the new one:
+             * no comparison, the row is applied */
+            int quant = vl__index_quant(s->idx) != NULL;
+            int live = vl_index_get(s->idx, &id, quant ? NULL : cur, &old_meta, &old_len) == VL_OK;
             if (k != VL_NO_NODE) touched[k] = 1;
             if (!row_fine(s, v)) {                    /* as an open skips it */
                 s->rows_rejected++;
@@ -254,7 +257,7 @@ static int apply_index(vl_store *s, rf_ctx *C, rf_meta *M, vl_store_refresh_resu
                 }
                 continue;
             }
-            if (live && k == VL_NO_NODE && memcmp(cur, v, (size_t)dim * sizeof *v) == 0) continue;
+            if (!quant && live && k == VL_NO_NODE && memcmp(cur, v, (size_t)dim * sizeof *v) == 0) continue;
             bids[bn] = id;
             vl__vcopy(bvec + (size_t)bn * dim, v, dim);
             boff[bn] = (uint32_t)bmeta.len;

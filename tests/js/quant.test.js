@@ -178,3 +178,27 @@ test('@ruvector/rvf-node opens a quantized store and reads every float32 row (QU
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a read-only follower of a quantized store: refresh() applies changed and new rows (codes from the new vectors)', async () => {
+  const dir = tmp();
+  try {
+    const file = path.join(dir, 'f.rvf');
+    const w = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean', quantization: 'scalar' } });
+    await w.insertBatch(rows());
+    const r = await openCollection(file, { readOnly: true });
+    assert.equal((await r.stats()).quantization.trained, true);
+    const moved = BASE[1500].map((x) => x + 0.5);
+    await w.insert({ id: 5, vector: moved });                       // an existing id, a new vector
+    await w.insert({ id: 9000, vector: BASE[7].map((x) => x - 0.25) });
+    await r.refresh();
+    assert.deepEqual((await r.get(5)).vector, Float32Array.from(moved));
+    const top = await r.search(moved, { k: 1 });
+    assert.deepEqual([top[0].id, top[0].distance], [5, 0]);
+    const n = await r.search(BASE[7].map((x) => x - 0.25), { k: 1 });
+    assert.deepEqual([n[0].id, n[0].distance], [9000, 0]);
+    await r.close();
+    await w.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
