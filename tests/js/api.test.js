@@ -581,7 +581,8 @@ for (const simd of [true, false]) {
         ['m = 257', { dimension: 3, index: { m: 257 } }],
         ['efConstruction 0', { dimension: 3, index: { efConstruction: 0 } }],
         ['option for another index', { dimension: 3, index: { type: 'flat', m: 8 } }],
-        ['unknown option (quantization is not silently ignored)', { dimension: 3, quantization: 'scalar' }],
+        ['unknown quantization', { dimension: 3, quantization: 'int4' }],
+        ['quantization of a flat index', { dimension: 3, index: { type: 'flat' }, quantization: 'scalar' }],
         ['bad idType', { dimension: 3, idType: 'uuid' }],
       ];
       for (const [name, cfg] of bad) {

@@ -7,7 +7,7 @@ import {
   type Collection, type CollectionStats, type CollectionStatus, type Database, type Filter, type Id, type Metadata,
   type SegmentInfo, type Snapshot, type VerifyResult, type LockStatus, type OpenCollectionOptions,
   type SearchOptions, type SearchResult, type StoredRecord, type VecliteErrorCode, type WasmInfo,
-  type IdsPage, type IdsOptions, type IdsCursor, type UpdateOptions,
+  type IdsPage, type IdsOptions, type IdsCursor, type UpdateOptions, type QuantizationInfo,
 } from 'veclite';
 import * as direct from '../../web/index.js';
 
@@ -261,7 +261,14 @@ async function seedUsage(): Promise<void> {
   const st = await db.stats();
   const n: number = st.vectorCount;
   void [t, on, ok, missing, gone, n];
-  // @ts-expect-error quantization other than 'none' does not exist in this version
+  const q = await db.createCollection('codes', { dimension: 3, quantization: { type: 'product', subvectors: 1 } });
+  const qi: QuantizationInfo = (await q.stats()).quantization;
+  const kind: 'none' | 'scalar' | 'product' = qi.kind;
+  const trained: boolean = qi.trained;
+  void [kind, trained, await q.search([1, 2, 3], { k: 1, rerank: 4 })];
+  // @ts-expect-error 'int8' is not a quantization ('none', 'scalar' or 'product')
+  await db.createCollection('bad', { dimension: 3, quantization: 'int8' });
+  // @ts-expect-error 'pq' is not a quantization ('none', 'scalar' or 'product')
   await createDatabase({ quantization: 'pq' });
   await db.close();
 }
