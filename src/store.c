@@ -110,7 +110,8 @@
  * Memory of writes (WebAssembly memory never shrinks, so a write's peak
  * stays resident): vl_store_rows hands out room in the index's own vector
  * storage, so an upsert's batch is written there once (no staged copy) and
- * the commit encodes its VEC segments from it in 64 KiB chunks. Compaction
+ * the commit encodes its VEC segments from it in 64 KiB chunks (a tiered
+ * merge and compaction stream theirs too: rvf_commit.c, rvf_compact.c). Compaction
  * moving the store re-imports the compacted graph (a second index next to
  * the live one, plus a copy of every vector) only when the index holds
  * tombstones; without them memory keeps its index (nodes in insertion
@@ -118,8 +119,7 @@
  *
  * Known costs: loading collects all rows before building the graph when an
  * INDEX is used (about twice the vector memory for a moment); a checkpoint
- * builds the export graph next to the live one; a tiered VEC merge holds its
- * merged payload (<= VL_RVF_VEC_TARGET) in memory.
+ * builds the export graph next to the live one.
  */
 #include <stdarg.h>
 #include <stdio.h>
