@@ -9,7 +9,7 @@
 // interleaved across engines so load from other processes hits all alike; best round reported.
 // Also the .wasm size raw and gzip -9 of each veclite build. That is the CORE section; FILTERED
 // (bench/filtered.js: the SIGMOD 2024 filtered set, exact filtered ground truth) and STORAGE
-// (bench/storage.js: durable commits, file size, reopen of a 100K store; only when web/index.js
+// (bench/storage.js: durable commits, file size, reopen of a 100K store, RSS of a bulk build; only when web/index.js
 // exports openCollection), WRITER (bench/writer.js: restart after SIGKILL, the per-write check, salvage)
 // WORKERS (bench/workers.js: searchBatch over worker sessions vs in-thread, the worker hop per
 // call, replica lag) and BROWSER (bench/browser.js: headless Chromium, OPFS / IndexedDB ingest and

@@ -11,7 +11,7 @@
 
 import zlib from 'node:zlib';
 import { M, EFS } from './peers.js';
-import { OPEN_READ_RATIO, openVsReadLine } from './storage.js';
+import { OPEN_READ_RATIO, openVsReadLine, BUILD_RSS_RATIO, buildMemLine } from './storage.js';
 
 /** Raw and gzip -9 size of a wasm binary. */
 export function wasmSizes(bytes, file) {
@@ -79,6 +79,7 @@ export function computeTargets({ core, filtered, storage, workers }) {
   t.push(...filteredTargets(filtered));
   t.push(storageTarget(storage));
   t.push(openReadTarget(storage));
+  t.push(buildMemTarget(storage));
   t.push(workersTarget(workers));
   return t;
 }
@@ -235,6 +236,15 @@ function openReadTarget(s) {
   const cpuNote = o.cpuRatio != null && (o.cpuRatio <= OPEN_READ_RATIO) !== ok ? `; CPU basis ${o.cpuRatio.toFixed(2)}× → would be ${o.cpuRatio <= OPEN_READ_RATIO ? 'MET' : 'NOT MET'} (wall clock contended)` : '';
   const scale = s.build?.n === 100000 ? '' : `; NOTE ${s.build?.n?.toLocaleString('en-US')}-vector store (not 100K)`;
   return { name, status: ok ? 'MET' : 'NOT MET', value: o.ratio, detail: `${openVsReadLine(o)}${cpuNote}${scale}` };
+}
+
+/** issue 10 item 5: RSS of a bulk build into a file store within BUILD_RSS_RATIO × stats().memoryBytes (peak and end). */
+function buildMemTarget(s) {
+  const name = `bulk build RSS ≤ ${BUILD_RSS_RATIO}× the engine's count (file store, peak and end)`;
+  const r = s?.buildMemory?.find((x) => x.mode === 'file');
+  if (!r || r.error) return { name, status: 'N/A', value: null, detail: r?.error ? `not measured (${r.error})` : 'storage section not run (--sections)' };
+  const worst = Math.max(r.peakRatio, r.endRatio);
+  return { name, status: worst <= BUILD_RSS_RATIO ? 'MET' : 'NOT MET', value: worst, detail: buildMemLine(r) };
 }
 
 // ---- printing ------------------------------------------------------------------------------
@@ -471,6 +481,9 @@ function printStorage(s, p) {
     p(`(d) open at the speed of the bytes (target ≤ ${OPEN_READ_RATIO}× reading the file): ${openVsReadLine(s.openVsRead)}`);
     p('    read = fs.readFileSync of the whole file into a fresh buffer in a fresh process; open = openCollection(readOnly) + 1 search in a fresh process (engine loaded first);');
     p('    the breakdown is the engine\'s status().openCost (wall ms, each phase without the reads and hashes inside it), then the JS around the engine open and the first query');
+    p(`(e) build memory (target ≤ ${BUILD_RSS_RATIO}× the engine's own count): fresh process, insertBatch of synthetic 128-d rows, M=16, efConstruction=100;`);
+    p('    RSS is less the process before the build (engine loaded, rows generated); peak = VmHWM, end = after a gc; engine = stats().memoryBytes');
+    for (const r of s.buildMemory ?? []) p(`    ${buildMemLine(r)}`);
     if (s.rvfNode?.error) p(`  rvf-node: ${s.rvfNode.error}`);
     if (s.rvfNode && !s.rvfNode.available) p(`  rvf-node: unavailable — ${s.rvfNode.reason}`);
     if (s.rvfNode?.count != null && s.rvfNode.count !== b.n) p(`  rvf-node sees ${s.rvfNode.count} vectors (veclite wrote ${b.n})`);

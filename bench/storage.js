@@ -17,6 +17,10 @@
 //       the medians (3 each, 1 with --quick) in wall and in main-thread CPU time, with the engine's
 //       breakdown (status().openCost: read, verify, id map, rows, graph, metadata), the JS around
 //       it and the first query. The rows carry small metadata ({ j, tag }) so its decoding counts.
+//   (e) build memory (issue 10 item 5): fresh child processes (bench/build-mem-child.mjs) build
+//       50,000 × 128 (20,000 with --quick) in insertBatch calls of 10,000 (5,000), into a file store
+//       and in memory; resident memory at the peak (VmHWM) and at the end, per vector, against
+//       the engine's own count (stats().memoryBytes per vector), and their ratio (target ≤ 1.3×).
 //
 // Invariants: everything lives in one fs.mkdtemp directory under os.tmpdir(), removed at the end
 // (also on failure). Target verdicts (docs/benchmarks.md: open + first query < 100 ms and < 10% of a
@@ -109,6 +113,31 @@ function runChild(repoRoot, mode, file, qfile) {
       }
     });
   });
+}
+
+/** issue 10 item 5: resident memory of a bulk build within this many times the engine's count. */
+export const BUILD_RSS_RATIO = 1.3;
+
+/** (e): one bulk build in a fresh process (bench/build-mem-child.mjs); its JSON line. */
+function buildMemChild(repoRoot, n, batch, mode, dir) {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--expose-gc', path.join(repoRoot, 'bench', 'build-mem-child.mjs'), repoRoot, String(n), String(batch), mode, dir],
+      { timeout: 600000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+        const line = String(stdout).trim().split('\n').pop();
+        try { resolve(JSON.parse(line)); } catch {
+          resolve({ mode, error: `child failed: ${err ? errText(err) : 'no JSON'}; stderr: ${String(stderr).trim().split('\n').slice(-3).join(' | ')}` });
+        }
+      });
+  });
+}
+
+/** One line for a build-memory result. */
+export function buildMemLine(r) {
+  if (!r) return 'not measured';
+  if (r.error) return `${r.mode}: ERROR ${r.error}`;
+  return `${r.mode}: ${r.n.toLocaleString('en-US')} × 128 in batches of ${r.batch.toLocaleString('en-US')}: engine ${r.engineBytesPerVector.toFixed(0)} B/vector; ` +
+    `RSS peak ${r.peakBytesPerVector.toFixed(0)} (${r.peakRatio.toFixed(2)}×, ${r.peakSource}), end ${r.endBytesPerVector.toFixed(0)} (${r.endRatio.toFixed(2)}×) ` +
+    `— target ≤ ${BUILD_RSS_RATIO}×`;
 }
 
 const overlap = (a, b) => (a && b ? a.filter((x) => b.includes(x)).length : null);
@@ -284,6 +313,17 @@ export async function runStorage({ repoRoot, quick, dataDir, log }) {
     phase = 'open vs read';
     res.openVsRead = await openVsRead(repoRoot, file, qfile, runs);
     log(`  storage: ${openVsReadLine(res.openVsRead)}`);
+
+    phase = 'build memory';
+    res.buildMemory = [];
+    for (const mode of ['file', 'memory']) {
+      const dir = path.join(tmp, `build-mem-${mode}`);
+      fs.mkdirSync(dir);
+      const r = await buildMemChild(repoRoot, quick ? 20000 : 50000, quick ? 5000 : 10000, mode, dir);
+      res.buildMemory.push(r);
+      log(`  storage: build memory, ${buildMemLine(r)}`);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
 
     phase = 'rvf-node peer';
     let rvfOk = false;

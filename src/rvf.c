@@ -874,6 +874,15 @@ int vl__rvf_check_listed(vl_rvf *h, const dent *d, vl_rvf_header *hd)
 int vl__rvf_vec_walk(vl_rvf *h, const dent *d, uint32_t k, row_visit fn, void *ctx,
                      uint32_t *count_out, int trust)
 {
+    return vl__rvf_vec_walk_buf(h, d, k, fn, ctx, count_out, trust, NULL);
+}
+
+/* vl__rvf_vec_walk reading through the caller's buffer of VL_RVF_WALK_BUF(dim)
+ * bytes (NULL: its own), so a walk in a commit's write phase allocates
+ * nothing. */
+int vl__rvf_vec_walk_buf(vl_rvf *h, const dent *d, uint32_t k, row_visit fn, void *ctx,
+                         uint32_t *count_out, int trust, uint8_t *given)
+{
     vl_rvf_header hd;
     int rc = vl__rvf_check_listed(h, d, &hd);
     if (rc) return rc;
@@ -905,7 +914,7 @@ int vl__rvf_vec_walk(vl_rvf *h, const dent *d, uint32_t k, row_visit fn, void *c
     uint32_t bcap = (uint32_t)(batch * rowsz);
     if (!skip_hash && bcap < IO_CHUNK && d->plen - need > bcap)   /* trailing bytes: hash them in big reads */
         bcap = d->plen - need < IO_CHUNK ? (uint32_t)(d->plen - need) : IO_CHUNK;
-    uint8_t *buf = vl_mem_alloc(bcap);
+    uint8_t *buf = given ? given : vl_mem_alloc(bcap);
     if (!buf) return vl__rvf_fail(h, VL_ENOMEM, "out of memory reading a VEC segment");
     uint32_t crc = vl_crc32(0, pre, 6);
     uint64_t off = d->offset + 64 + 6;
@@ -937,7 +946,7 @@ int vl__rvf_vec_walk(vl_rvf *h, const dent *d, uint32_t k, row_visit fn, void *c
         memcpy(vs->v_hash, hd.content_hash, 16);
     }
 out:
-    vl_mem_free(buf);
+    if (!given) vl_mem_free(buf);
     return rc;
 }
 

@@ -265,7 +265,10 @@ VL_MUST_CHECK int vl_rvf_scan(vl_rvf *h, vl_rvf_row_fn cb, void *ctx);
  * directory would exceed a cap: compact first), VL_ENOMEM, VL_EIO, VL_EFATAL;
  * VL_ECORRUPT or VL_EIO while re-reading listed VEC segments for a merge,
  * before anything is written (the handle stays usable). A merge that finds
- * no memory is skipped, not failed. */
+ * no memory is skipped, not failed. The merged payload is streamed: its
+ * rows are read once to plan it (and hash it), then again while it is
+ * written; rows that differ the second time (the device changed under the
+ * handle) fail the commit with VL_ECORRUPT (rolled back, handle poisoned). */
 VL_MUST_CHECK int vl_rvf_ingest(vl_rvf *h, uint32_t n, const uint64_t *ids,
                                 const float *vecs, uint64_t now_ns);
 

@@ -118,7 +118,7 @@ static void header_for(vl_rvf_header *hd, uint32_t type, uint64_t seg_id, uint64
     vl_rvf_content_hash(crc, hd->content_hash);
 }
 
-static int emit_header(vl_rvf *h, uint32_t type, uint64_t seg_id, uint64_t plen, uint32_t crc)
+int vl__rvf_emit_header(vl_rvf *h, uint32_t type, uint64_t seg_id, uint64_t plen, uint32_t crc)
 {
     vl_rvf_header hd;
     uint8_t b[64];
@@ -130,7 +130,7 @@ static int emit_header(vl_rvf *h, uint32_t type, uint64_t seg_id, uint64_t plen,
 /* A whole in-memory segment. */
 int vl__rvf_emit_segment(vl_rvf *h, uint32_t type, uint64_t seg_id, const uint8_t *p, uint64_t plen)
 {
-    int rc = emit_header(h, type, seg_id, plen, vl_crc32(0, p, (size_t)plen));
+    int rc = vl__rvf_emit_header(h, type, seg_id, plen, vl_crc32(0, p, (size_t)plen));
     return rc ? rc : vl__rvf_dev_append(h, p, plen);
 }
 
@@ -342,7 +342,7 @@ static int emit_vec_rows(vl_rvf *h, uint64_t seg_id, const uint64_t *ids, const 
         encode_rows(scratch, h->dim, ids, vecs, r, e);
         crc = vl_crc32(crc, scratch, (size_t)((e - r) * rowsz));
     }
-    int rc = emit_header(h, VL_RVF_SEG_VEC, seg_id, 6 + (uint64_t)(b - a) * rowsz, crc);
+    int rc = vl__rvf_emit_header(h, VL_RVF_SEG_VEC, seg_id, 6 + (uint64_t)(b - a) * rowsz, crc);
     if (!rc) rc = vl__rvf_dev_append(h, pre, 6);
     for (uint32_t r = a; r < b && !rc; r += srows) {
         uint32_t e = b - r < srows ? b : r + srows;
@@ -356,25 +356,55 @@ static int emit_vec_rows(vl_rvf *h, uint64_t seg_id, const uint64_t *ids, const 
 
 #define MERGE_DEL (UINT32_MAX - 1)   /* batch map value: deleted by the commit, not upserted */
 
+/* The merged segment is never held whole in memory (WebAssembly memory
+ * never shrinks: a 16 MiB payload buffer would stay resident for good).
+ * Planning (merge_prepare) walks the listed segments once, hash-verified,
+ * and records which row of which segment goes where (ids, sel, src) and
+ * the payload's CRC; writing (merge_emit) emits the header with that CRC,
+ * then walks the same segments again through a bounded chunk buffer,
+ * re-verifying their hashes and the CRC of what it wrote: a device that
+ * changed in between fails the commit (rolled back), it never writes
+ * bytes the header does not describe. */
 typedef struct vmerge {
     uint32_t on;            /* 1: the commit writes a merged segment */
     uint32_t first_batch;   /* batch segments first_batch.. are merged (nsegs: none) */
     uint32_t old_k;         /* vecs ordinal of the oldest listed segment merged (NONE: none) */
     uint32_t rows;          /* rows of the merged segment */
     uint32_t k;             /* its vecs ordinal (set by merge_apply) */
-    uint8_t *buf;           /* its payload: 6 + rows x rowsz bytes */
     uint64_t *ids;          /* its ids in row order (handed over to the vecseg) */
+    const uint64_t *row_ids;   /* the same array, still readable after the handover (writing) */
+    uint32_t *sel;          /* per row: its row in its source segment, or its batch row */
+    dent *src;              /* listed source segments, in order (copies: the commit unlists them) */
+    uint32_t *src_rows;     /* rows taken from each */
+    uint32_t nsrc;
+    uint32_t crc;           /* CRC of the payload */
+    uint8_t *chunk;         /* write buffer: chunk_rows rows */
+    uint8_t *rbuf;          /* read buffer of the writing walks (VL_RVF_WALK_BUF): nothing is allocated there */
+    uint32_t chunk_rows;
     uint64_t plen, seg_id;
 } vmerge;
 
 typedef struct merge_fill {
     vmerge *m;
-    const vl_idmap *bm;     /* ids the commit deletes or upserts */
+    const vl_idmap *bm;     /* ids the commit deletes or upserts (planning) */
     uint64_t rowsz;
-    uint32_t n;             /* rows filled */
+    uint32_t n;             /* rows planned / written */
+    uint32_t end;           /* writing: rows of this source end here */
+    uint32_t fill;          /* writing: rows in the chunk */
+    uint32_t crc;           /* writing: CRC of what was written */
 } merge_fill;
 
-/* vec_walk visitor: copy the live winning rows that the commit leaves alone. */
+/* CRC of one row as the VEC payload stores it (id little-endian, then the
+ * vector's stored bytes). */
+static uint32_t row_crc(uint32_t crc, uint64_t id, const uint8_t *vec, uint64_t rowsz)
+{
+    uint8_t b[8];
+    wr64(b, id);
+    crc = vl_crc32(crc, b, 8);
+    return vl_crc32(crc, vec, (size_t)(rowsz - 8));
+}
+
+/* vec_walk visitor (planning): the live winning rows that the commit leaves alone. */
 static int merge_row(vl_rvf *h, void *ctx, uint32_t k, uint32_t row, uint64_t id, const uint8_t *vec)
 {
     merge_fill *f = ctx;
@@ -386,11 +416,43 @@ static int merge_row(vl_rvf *h, void *ctx, uint32_t k, uint32_t row, uint64_t id
     if (f->n == f->m->rows)
         return vl__rvf_fail(h, VL_ECORRUPT, "merging VEC segments: more live rows than indexed "
                             "(the device changed under the handle)");
-    uint8_t *p = f->m->buf + 6 + (uint64_t)f->n * f->rowsz;
-    wr64(p, id);
-    memcpy(p + 8, vec, (size_t)(f->rowsz - 8));   /* bit for bit */
+    f->m->crc = row_crc(f->m->crc, id, vec, f->rowsz);   /* bit for bit */
+    f->m->sel[f->n] = row;
     f->m->ids[f->n++] = id;
     return 0;
+}
+
+static int chunk_flush(vl_rvf *h, merge_fill *f)
+{
+    if (!f->fill) return VL_OK;
+    int rc = vl__rvf_dev_append(h, f->m->chunk, (uint64_t)f->fill * f->rowsz);
+    f->fill = 0;
+    return rc;
+}
+
+/* Append one row to the chunk (and the device when it is full). */
+static int chunk_row(vl_rvf *h, merge_fill *f, uint64_t id, const uint8_t *vec_le, const float *vec)
+{
+    uint8_t *p = f->m->chunk + (uint64_t)f->fill * f->rowsz;
+    wr64(p, id);
+    if (vec_le) memcpy(p + 8, vec_le, (size_t)(f->rowsz - 8));
+    else for (uint32_t j = 0; j < h->dim; j++) wrf(p + 8 + 4 * (size_t)j, vec[j]);
+    f->crc = vl_crc32(f->crc, p, (size_t)f->rowsz);
+    f->n++;
+    return ++f->fill == f->m->chunk_rows ? chunk_flush(h, f) : VL_OK;
+}
+
+/* vec_walk visitor (writing): the rows planning took from this segment. */
+static int merge_copy(vl_rvf *h, void *ctx, uint32_t k, uint32_t row, uint64_t id, const uint8_t *vec)
+{
+    (void)k;
+    merge_fill *f = ctx;
+    if (f->n == f->end || f->m->sel[f->n] != row) return 0;
+    if (f->m->row_ids[f->n] != id)
+        return vl__rvf_fail(h, VL_ECORRUPT, "merging VEC segments: row %u holds id %llu, planned %llu "
+                            "(the device changed under the handle)", row, (unsigned long long)id,
+                            (unsigned long long)f->m->row_ids[f->n]);
+    return chunk_row(h, f, id, vec, NULL);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -412,18 +474,26 @@ static uint32_t count_sorted(const uint32_t *ks, uint32_t n, uint32_t k)
 
 static void merge_free(vmerge *m)
 {
-    vl_mem_free(m->buf);
     vl_mem_free(m->ids);
-    m->buf = NULL;
+    vl_mem_free(m->sel);
+    vl_mem_free(m->src);
+    vl_mem_free(m->src_rows);
+    vl_mem_free(m->chunk);
+    vl_mem_free(m->rbuf);
+    m->rbuf = NULL;
     m->ids = NULL;
+    m->sel = m->src_rows = NULL;
+    m->src = NULL;
+    m->chunk = NULL;
     m->on = 0;
 }
 
 /* Plan the merge of a commit that deletes del_ids[0..nd) and then upserts
  * the n batch rows (nsegs segments of `per` rows), before anything
  * changes: the live rows every VEC segment keeps after the commit, the
- * group to merge, and the merged payload (read from the listed segments,
- * hash-verified, and from the batch). Running short of memory or of
+ * group to merge, and where each row of the merged payload comes from
+ * (the listed segments, read and hash-verified here, and the batch), with
+ * the payload's CRC; merge_emit writes it. Running short of memory or of
  * segment ids skips the merge: it is an optimisation, the commit is
  * correct without it. extra_dir / extra_ids: directory entries and segment
  * ids the commit needs besides the merged segment. barrier: the offset of
@@ -496,15 +566,29 @@ static int merge_prepare(vl_rvf *h, vmerge *m, uint32_t n, const uint64_t *ids, 
     m->old_k = old_i == NONE ? NONE : h->dir[old_i].vec;
     if (GROW(h, vecs, nvecs, cap_vecs, (uint64_t)nsegs + 1) || GROW(h, dir, ndir, cap_dir, extra_dir + 1))
         goto off;
-    if (!(m->buf = vl_mem_alloc((size_t)m->plen)) || !(m->ids = vl_mem_alloc((size_t)gl * sizeof *m->ids)))
+    uint32_t nsrc = old_i == NONE ? 0 : h->ndir - old_i;
+    m->chunk_rows = (uint32_t)((64u << 10) / rowsz);
+    if (m->chunk_rows == 0) m->chunk_rows = 1;
+    if (!(m->ids = vl_mem_alloc((size_t)gl * sizeof *m->ids)) || !(m->sel = vl_mem_alloc((size_t)gl * sizeof *m->sel)) ||
+        !(m->src = vl_mem_alloc((size_t)(nsrc ? nsrc : 1) * sizeof *m->src)) ||
+        !(m->src_rows = vl_mem_alloc((size_t)(nsrc ? nsrc : 1) * sizeof *m->src_rows)) ||
+        !(m->chunk = vl_mem_alloc((size_t)(m->chunk_rows * rowsz))) ||
+        (nsrc && !(m->rbuf = vl_mem_alloc((size_t)VL_RVF_WALK_BUF(h->dim)))))
         goto off;
-    wr16(m->buf, (uint16_t)h->dim);
-    wr32(m->buf + 2, m->rows);
-    merge_fill f = { m, &bm, rowsz, 0 };
+    m->row_ids = m->ids;
+    uint8_t pre[6];
+    wr16(pre, (uint16_t)h->dim);
+    wr32(pre + 2, m->rows);
+    m->crc = vl_crc32(0, pre, 6);
+    merge_fill f = { m, &bm, rowsz, 0, 0, 0, 0 };
     for (uint32_t i = old_i == NONE ? h->ndir : old_i; i < h->ndir && !rc; i++) {
         const dent *d = &h->dir[i];
-        if (d->type == VL_RVF_SEG_VEC && h->vecs[d->vec].live_refs > count_sorted(ks, nks, d->vec))
-            rc = vl__rvf_vec_walk(h, d, d->vec, merge_row, &f, NULL, 0);
+        if (d->type == VL_RVF_SEG_VEC && h->vecs[d->vec].live_refs > count_sorted(ks, nks, d->vec)) {
+            uint32_t before = f.n;
+            rc = vl__rvf_vec_walk_buf(h, d, d->vec, merge_row, &f, NULL, 0, m->rbuf);
+            m->src[m->nsrc] = *d;
+            m->src_rows[m->nsrc++] = f.n - before;
+        }
     }
     if (rc == VL_ENOMEM) goto off;
     if (rc) goto out;
@@ -513,7 +597,9 @@ static int merge_prepare(vl_rvf *h, vmerge *m, uint32_t n, const uint64_t *ids, 
         for (uint32_t r = a; r < b; r++) {
             if (vl_idmap_get(&bm, ids[r]) != r) continue;   /* a later row of the batch wins */
             if (f.n == m->rows) break;
-            encode_rows(m->buf + 6 + (uint64_t)f.n * rowsz, h->dim, ids, vecs, r, r + 1);
+            encode_rows(m->chunk, h->dim, ids, vecs, r, r + 1);
+            m->crc = vl_crc32(m->crc, m->chunk, (size_t)rowsz);
+            m->sel[f.n] = r;
             m->ids[f.n++] = ids[r];
         }
     }
@@ -590,9 +676,34 @@ static void merge_dirent(vl_rvf *h, vmerge *m, uint64_t *pos)
     *pos += 64 + m->plen;
 }
 
-static int merge_emit(vl_rvf *h, const vmerge *m)
+/* Write the planned merged segment: header (planned CRC), prefix, then the
+ * rows in chunks: the source segments walked again (hash re-verified),
+ * then the batch's rows from memory. VL_ECORRUPT when what was written
+ * differs from the plan (the commit is rolled back). */
+static int merge_emit(vl_rvf *h, vmerge *m, const uint64_t *ids, const float *vecs)
 {
-    return m->on ? vl__rvf_emit_segment(h, VL_RVF_SEG_VEC, m->seg_id, m->buf, m->plen) : VL_OK;
+    if (!m->on) return VL_OK;
+    uint64_t rowsz = 8 + 4 * (uint64_t)h->dim;
+    uint8_t pre[6];
+    wr16(pre, (uint16_t)h->dim);
+    wr32(pre + 2, m->rows);
+    int rc = vl__rvf_emit_header(h, VL_RVF_SEG_VEC, m->seg_id, m->plen, m->crc);
+    if (!rc) rc = vl__rvf_dev_append(h, pre, 6);
+    merge_fill f = { m, NULL, rowsz, 0, 0, 0, vl_crc32(0, pre, 6) };
+    for (uint32_t i = 0; i < m->nsrc && !rc; i++) {
+        f.end = f.n + m->src_rows[i];
+        rc = vl__rvf_vec_walk_buf(h, &m->src[i], NONE, merge_copy, &f, NULL, 0, m->rbuf);
+        if (!rc && f.n != f.end)
+            rc = vl__rvf_fail(h, VL_ECORRUPT, "merging VEC segments: segment %llu gave %u rows, planned %u "
+                              "(the device changed under the handle)", (unsigned long long)m->src[i].seg_id,
+                              f.n - (f.end - m->src_rows[i]), m->src_rows[i]);
+    }
+    for (; f.n < m->rows && !rc;) rc = chunk_row(h, &f, ids[m->sel[f.n]], NULL, vecs + (size_t)m->sel[f.n] * h->dim);
+    if (!rc) rc = chunk_flush(h, &f);
+    if (!rc && f.crc != m->crc)
+        rc = vl__rvf_fail(h, VL_ECORRUPT, "merging VEC segments: the rows read back differ from the planned "
+                          "ones (the device changed under the handle)");
+    return rc;
 }
 
 int vl_rvf_ingest(vl_rvf *h, uint32_t n, const uint64_t *ids, const float *vecs, uint64_t now_ns)
@@ -669,7 +780,7 @@ int vl_rvf_ingest(vl_rvf *h, uint32_t n, const uint64_t *ids, const float *vecs,
         uint32_t a = s * per, b = (s + 1 == nsegs) ? n : a + per;
         rc = emit_vec_rows(h, bseg[s], ids, vecs, a, b, scratch, srows);
     }
-    if (!rc) rc = merge_emit(h, &m);
+    if (!rc) rc = merge_emit(h, &m, ids, vecs);
     if (!rc) rc = vl__rvf_commit_finish(h, wit, wlen, wid, pos, mbuf, man_id);
     if (rc) rc = rollback(h, h->append_at, rc);   /* append_at moves only on success */
     goto done;
@@ -885,7 +996,7 @@ int vl_rvf_commit(vl_rvf *h, const vl_rvf_commit_args *a, uint32_t *n_deleted)
             if (h->dir[i].type == VL_RVF_SEG_VEC && h->dir[i].vec == first + s) vid = h->dir[i].seg_id;
         rc = emit_vec_rows(h, vid, a->ids, a->vecs, lo, hi, scratch, srows);
     }
-    if (!rc) rc = merge_emit(h, &mg);
+    if (!rc) rc = merge_emit(h, &mg, a->ids, a->vecs);
     if (!rc && nd) rc = vl__rvf_emit_segment(h, VL_RVF_SEG_JOURNAL, jid, jbuf, jlen);
     for (uint32_t i = 0; i < ns && !rc; i++)
         rc = vl__rvf_emit_segment(h, a->segs[i].seg_type, h->dir[seg_first + i].seg_id, a->segs[i].payload,

@@ -3,8 +3,9 @@
  * file whose only segment is an epoch-0 MANIFEST; a derived child records
  * its parent's file_id, lineage depth + 1 and parent_hash = fold32 of the
  * last <= 64 KiB of the parent), compaction (vl_rvf_compact[_ex]: the live
- * rows, the segments this layer does not interpret and the whole witness
- * history copied into a new file, then a "compact:" WITNESS, unlisted),
+ * rows (streamed in two passes, never a whole VEC payload in memory), the
+ * segments this layer does not interpret and the whole witness history
+ * copied into a new file, then a "compact:" WITNESS, unlisted),
  * and the image check of an exported copy (vl_rvf_check_image).
  *
  * Invariants: the source file is only read (derive and compaction write
@@ -100,54 +101,99 @@ int vl_rvf_derive(vl_rvf *parent, vl_io *child_io, const uint8_t child_file_id[1
 /* Compaction                                                              */
 /* ====================================================================== */
 
+/* The live rows go into VEC segments of `per` rows (the last one fewer),
+ * streamed through a bounded chunk buffer, never a whole payload in memory
+ * (WebAssembly memory never shrinks: a 16 MiB buffer would stay resident):
+ * pass 1 scans the rows and computes each segment's CRC (its header comes
+ * first), pass 2 scans them again and writes, checking each segment's CRC
+ * against pass 1 (the source changed in between: VL_ECORRUPT). */
 typedef struct compact_ctx {
     vl_rvf *n;           /* the new store (bound to dst) */
-    uint8_t *buf;        /* VEC payload being filled */
-    uint64_t cap, len;   /* bytes */
-    uint32_t rows;
-    uint64_t *ids;       /* ids of the rows in buf */
+    uint64_t per, total; /* rows per segment; rows in all (h's live count) */
+    uint64_t row;        /* rows seen in this pass */
+    uint32_t *crcs;      /* per segment, from pass 1 */
+    int writing;         /* 0: pass 1, 1: pass 2 */
+    uint8_t *chunk;      /* chunk_rows encoded rows */
+    uint32_t chunk_rows, fill;
+    uint32_t crc;        /* pass 2: CRC of the current segment so far */
+    uint64_t *ids;       /* pass 2: ids of the current segment (handed over to its vecseg) */
+    uint64_t seg_id, seg_off;
 } compact_ctx;
 
-/* Write the buffered rows as one VEC segment of the new store. */
-static int compact_flush(compact_ctx *c)
+static uint32_t seg_rows(const compact_ctx *c, uint64_t s)
 {
-    vl_rvf *n = c->n;
-    if (c->rows == 0) return VL_OK;
-    wr16(c->buf, (uint16_t)n->dim);
-    wr32(c->buf + 2, c->rows);
-    int rc;
-    if ((rc = GROW(n, vecs, nvecs, cap_vecs, 1)) || (rc = GROW(n, dir, ndir, cap_dir, 1)) ||
-        (rc = vl__rvf_reserve_ids(n, c->rows)))
-        return vl__rvf_fail(n, rc == VL_EBUDGET ? rc : VL_ENOMEM, "out of memory compacting");
-    uint64_t *ids = vl_mem_alloc((size_t)c->rows * sizeof *ids);
-    if (!ids) return vl__rvf_fail(n, VL_ENOMEM, "out of memory compacting");
-    uint64_t seg_id = n->next_seg_id++, off = n->append_at;
-    rc = vl__rvf_emit_segment(n, VL_RVF_SEG_VEC, seg_id, c->buf, c->len);
-    if (rc) { vl_mem_free(ids); return rc; }
-    uint32_t k = n->nvecs++;
-    n->vecs[k] = (vecseg){ .ids = ids, .nids = 0, .count = c->rows, .live_refs = 0, .listed = 1 };
-    for (uint32_t r = 0; r < c->rows; r++) vl__rvf_upsert_row(n, k, r, c->ids[r]);
-    n->dir[n->ndir++] = (dent){ seg_id, off, c->len, VL_RVF_SEG_VEC, k };
-    n->append_at += 64 + c->len;
-    c->len = 6;
-    c->rows = 0;
-    return VL_OK;
+    uint64_t a = s * c->per;
+    return (uint32_t)(c->total - a < c->per ? c->total - a : c->per);
+}
+
+static void seg_prefix(const compact_ctx *c, uint64_t s, uint8_t pre[6])
+{
+    wr16(pre, (uint16_t)c->n->dim);
+    wr32(pre + 2, seg_rows(c, s));
+}
+
+static int chunk_out(compact_ctx *c)
+{
+    int rc = c->fill ? vl__rvf_dev_append(c->n, c->chunk, (uint64_t)c->fill * (8 + 4 * (uint64_t)c->n->dim)) : VL_OK;
+    c->fill = 0;
+    return rc;
 }
 
 static int compact_row(void *ctx, uint64_t id, const float *vec)
 {
     compact_ctx *c = ctx;
-    uint32_t dim = c->n->dim;
+    vl_rvf *n = c->n;
+    uint32_t dim = n->dim;
     uint64_t rowsz = 8 + 4 * (uint64_t)dim;
-    if (c->len + rowsz > c->cap) {
-        int rc = compact_flush(c);
-        if (rc) return rc;
+    if (c->row == c->total)
+        return vl__rvf_fail(n, VL_ECORRUPT, "compaction: the store has more live rows than it indexes");
+    uint64_t s = c->row / c->per, r = c->row % c->per;
+    uint32_t rows = seg_rows(c, s);
+    uint8_t pre[6];
+    int rc;
+    if (r == 0) {
+        seg_prefix(c, s, pre);
+        if (!c->writing) {
+            c->crcs[s] = vl_crc32(0, pre, 6);
+        } else {
+            uint64_t plen = 6 + (uint64_t)rows * rowsz;
+            if ((rc = GROW(n, vecs, nvecs, cap_vecs, 1)) || (rc = GROW(n, dir, ndir, cap_dir, 1)) ||
+                (rc = vl__rvf_reserve_ids(n, rows)))
+                return vl__rvf_fail(n, rc == VL_EBUDGET ? rc : VL_ENOMEM, "out of memory compacting");
+            if (!(c->ids = vl_mem_alloc((size_t)rows * sizeof *c->ids)))
+                return vl__rvf_fail(n, VL_ENOMEM, "out of memory compacting");
+            c->seg_id = n->next_seg_id++;
+            c->seg_off = n->append_at;
+            c->crc = vl_crc32(0, pre, 6);
+            if ((rc = vl__rvf_emit_header(n, VL_RVF_SEG_VEC, c->seg_id, plen, c->crcs[s])) ||
+                (rc = vl__rvf_dev_append(n, pre, 6)))
+                return rc;
+        }
     }
-    uint8_t *p = c->buf + c->len;
+    uint8_t *p = c->chunk + (uint64_t)c->fill * rowsz;
     wr64(p, id);
     for (uint32_t j = 0; j < dim; j++) wrf(p + 8 + 4 * (size_t)j, vec[j]);
-    c->ids[c->rows++] = id;
-    c->len += rowsz;
+    c->row++;
+    if (!c->writing) {
+        c->crcs[s] = vl_crc32(c->crcs[s], p, (size_t)rowsz);
+        return 0;
+    }
+    c->crc = vl_crc32(c->crc, p, (size_t)rowsz);
+    c->ids[r] = id;
+    if (++c->fill == c->chunk_rows && (rc = chunk_out(c))) return rc;
+    if (r + 1 < rows) return 0;
+    /* the segment is complete */
+    if ((rc = chunk_out(c))) return rc;
+    if (c->crc != c->crcs[s])
+        return vl__rvf_fail(n, VL_ECORRUPT, "compaction: the rows read twice differ (the device changed "
+                            "under the handle)");
+    uint32_t k = n->nvecs++;
+    n->vecs[k] = (vecseg){ .ids = c->ids, .nids = 0, .count = rows, .live_refs = 0, .listed = 1 };
+    for (uint32_t q = 0; q < rows; q++) vl__rvf_upsert_row(n, k, q, c->ids[q]);
+    c->ids = NULL;
+    uint64_t plen = 6 + (uint64_t)rows * rowsz;
+    n->dir[n->ndir++] = (dent){ c->seg_id, c->seg_off, plen, VL_RVF_SEG_VEC, k };
+    n->append_at += 64 + plen;
     return 0;
 }
 
@@ -235,7 +281,9 @@ static int compact_impl(vl_rvf *h, vl_io *dst, uint64_t now_ns, uint64_t skip_ty
     if (!dst || !out) return vl__rvf_fail(h, VL_EINVAL, "vl_rvf_compact: NULL argument");
     vl_rvf *n = vl__rvf_handle_new(dst);
     if (!n) return vl__rvf_fail(h, VL_ENOMEM, "out of memory");
-    compact_ctx c = { n, NULL, 0, 6, 0, NULL };
+    compact_ctx c;
+    memset(&c, 0, sizeof c);
+    c.n = n;
     uint8_t *scratch = NULL, *mbuf = NULL;
     uint64_t size;
     if ((rc = vl__rvf_dev_size(n, &size))) goto out;
@@ -254,20 +302,30 @@ static int compact_impl(vl_rvf *h, vl_io *dst, uint64_t now_ns, uint64_t skip_ty
 
     /* ---- live rows into VEC segments of <= VL_RVF_VEC_TARGET bytes ---- */
     if (per > live) per = live ? live : 1;
-    c.cap = 6 + per * rowsz;
-    c.buf = vl_mem_alloc((size_t)c.cap);
-    c.ids = vl_mem_alloc((size_t)per * sizeof *c.ids);
+    c.per = per;
+    c.total = live;
+    c.chunk_rows = (uint32_t)((64u << 10) / rowsz);
+    if (c.chunk_rows == 0) c.chunk_rows = 1;
+    c.chunk = vl_mem_alloc((size_t)(c.chunk_rows * rowsz));
+    c.crcs = vl_mem_alloc((size_t)(live / per + 1) * sizeof *c.crcs);
     scratch = vl_mem_alloc(IO_CHUNK);
-    if (!c.buf || !c.ids || !scratch) { rc = vl__rvf_fail(n, VL_ENOMEM, "out of memory compacting"); goto out; }
+    if (!c.chunk || !c.crcs || !scratch) { rc = vl__rvf_fail(n, VL_ENOMEM, "out of memory compacting"); goto out; }
     uint32_t vec_segs = 0;
     for (uint32_t i = 0; i < h->ndir; i++) vec_segs += h->dir[i].type == VL_RVF_SEG_VEC;
-    h->msg[0] = 0;
-    rc = vl_rvf_scan(h, compact_row, &c);
-    if (rc) {
-        if (n->msg[0] == 0) vl__rvf_fail(n, rc, "%s", h->msg);   /* the source failed, not dst */
-        goto out;
+    for (c.writing = 0; c.writing < 2; c.writing++) {
+        c.row = 0;
+        h->msg[0] = 0;
+        rc = vl_rvf_scan(h, compact_row, &c);
+        if (rc) {
+            if (n->msg[0] == 0) vl__rvf_fail(n, rc, "%s", h->msg);   /* the source failed, not dst */
+            goto out;
+        }
+        if (c.row != live) {
+            rc = vl__rvf_fail(n, VL_ECORRUPT, "compaction: found %llu live rows, the store indexes %llu",
+                              (unsigned long long)c.row, (unsigned long long)live);
+            goto out;
+        }
     }
-    if ((rc = compact_flush(&c))) goto out;
 
     /* ---- the witness chain (unlisted), then segments this layer does not interpret ---- */
     if ((rc = compact_witnesses(h, n))) goto out;
@@ -299,7 +357,8 @@ static int compact_impl(vl_rvf *h, vl_io *dst, uint64_t now_ns, uint64_t skip_ty
     uint64_t wid = n->next_seg_id++;
     rc = vl__rvf_commit_finish(n, wit, wlen, wid, n->append_at, mbuf, n->next_seg_id++);
 out:
-    vl_mem_free(c.buf);
+    vl_mem_free(c.chunk);
+    vl_mem_free(c.crcs);
     vl_mem_free(c.ids);
     vl_mem_free(scratch);
     vl_mem_free(mbuf);

@@ -142,6 +142,10 @@ int vl__rvf_find_manifest(vl_rvf *h, uint64_t size, uint64_t floor, uint64_t *mp
 int vl__rvf_check_listed(vl_rvf *h, const dent *d, vl_rvf_header *hd);
 int vl__rvf_vec_walk(vl_rvf *h, const dent *d, uint32_t k, row_visit fn, void *ctx,
                      uint32_t *count_out, int trust);
+/* Bytes a vl__rvf_vec_walk_buf buffer needs for dimension dim. */
+#define VL_RVF_WALK_BUF(dim) ((uint64_t)IO_CHUNK > 8 + 4 * (uint64_t)(dim) ? (uint64_t)IO_CHUNK : 8 + 4 * (uint64_t)(dim))
+int vl__rvf_vec_walk_buf(vl_rvf *h, const dent *d, uint32_t k, row_visit fn, void *ctx,
+                         uint32_t *count_out, int trust, uint8_t *given);
 int vl__rvf_read_small(vl_rvf *h, const dent *d, uint32_t cap, uint8_t **out);
 int vl__rvf_tail_walk(vl_rvf *h, uint64_t size, uint32_t *kept, uint64_t *maxid);
 int vl__rvf_find_head(vl_rvf *h, uint64_t *maxid);
@@ -152,6 +156,8 @@ int vl__rvf_find_head(vl_rvf *h, uint64_t *maxid);
 /* ---- rvf_commit.c: writing segments and commits ---- */
 
 int vl__rvf_emit_segment(vl_rvf *h, uint32_t type, uint64_t seg_id, const uint8_t *p, uint64_t plen);
+/* A segment header whose payload (plen bytes, CRC-32 crc) the caller appends next. */
+int vl__rvf_emit_header(vl_rvf *h, uint32_t type, uint64_t seg_id, uint64_t plen, uint32_t crc);
 uint32_t vl__rvf_witness_encode(uint8_t *out, uint32_t type, uint64_t ts, const char *action,
                                 const uint8_t prev[32]);
 void vl__rvf_manifest_encode(const vl_rvf *h, uint8_t *buf);

@@ -107,6 +107,16 @@
  * INDEX was not usable at open (other M, failed checks) counts every live
  * row as uncovered, so its close replaces the INDEX.
  *
+ * Memory of writes (WebAssembly memory never shrinks, so a write's peak
+ * stays resident): vl_store_rows hands out room in the index's own vector
+ * storage, so an upsert's batch is written there once (no staged copy) and
+ * the commit encodes its VEC segments from it in 64 KiB chunks (a tiered
+ * merge and compaction stream theirs too: rvf_commit.c, rvf_compact.c). Compaction
+ * moving the store re-imports the compacted graph (a second index next to
+ * the live one, plus a copy of every vector) only when the index holds
+ * tombstones; without them memory keeps its index (nodes in insertion
+ * order; the file's INDEX numbers them by id: the same graph).
+ *
  * Known costs: loading collects all rows before building the graph when an
  * INDEX is used (about twice the vector memory for a moment); a checkpoint
  * builds the export graph next to the live one.
@@ -720,6 +730,17 @@ int vl_store_upsert(vl_store *s, uint32_t n, const uint64_t *ids, const float *v
     return VL_OK;
 }
 
+int vl_store_rows(vl_store *s, uint32_t n, float **rows)
+{
+    int rc = writable(s);
+    if (rc) return rc;
+    if (!rows) return vl__store_msg(s, VL_EINVAL, "rows must not be NULL");
+    if (vl__index_dim(s->idx) == 0) return vl__store_msg(s, VL_EINVAL, "the store has no dimension yet");
+    rc = vl_index_rows(s->idx, n, rows);
+    if (rc) return vl__store_msg(s, rc, "out of memory reserving room for %u vectors (store unchanged)", n);
+    return VL_OK;
+}
+
 int vl_store_set_meta(vl_store *s, uint32_t n, const uint64_t *ids, const uint8_t *meta,
                       const uint32_t *meta_off)
 {
@@ -1164,6 +1185,12 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
     if (s->poisoned) return vl__store_msg(s, VL_EFATAL, "the store is poisoned by an earlier failed write: reopen it");
     if (!dst) return vl__store_msg(s, VL_EINVAL, "NULL target device");
     int hnsw = vl__index_kind(s->idx) == VL_INDEX_HNSW && !s->br;   /* a branch child's graph spans two files */
+    /* Without tombstones the exported graph is the live one renumbered (by
+     * id): memory keeps its index instead of building a second one next to
+     * it (old and new node blocks plus a copy of every vector alive at once,
+     * which WebAssembly memory keeps resident for good). */
+    int reimport = move && hnsw && vl__index_nodes(s->idx) != vl_index_count(s->idx) &&
+                   !vl__index_quant(s->idx);   /* a quantized index has no rows to import the graph with */
     vl_meta_writer w;
     vl_buf mb = { 0 }, ib = { 0 };
     vl_graph g;
@@ -1177,7 +1204,6 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
     int rc = vl__meta_finish(&w, &mb);
     vl__meta_writer_free(&w);
     if (rc) return vl__store_msg(s, rc, "%s building the metadata snapshot", vl_errstr(rc));
-    int reimport = move && !vl__index_quant(s->idx);
     if (hnsw && (rc = vl__index_export(s->idx, NULL, NULL, &ib, reimport ? &g : NULL, reimport ? &gids : NULL,
                                        reimport ? &gvecs : NULL, reimport ? &gdead : NULL))) {
         vl__buf_free(&mb);
@@ -1216,8 +1242,8 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
     s->graph_dirty = 1;
     s->index_ok = hnsw;          /* the compacted file's INDEX covers all its rows */
     s->quant_dirty = 0;          /* the compacted file has the codes of every row (if quantized) */
-    /* a quantized index has no rows to import the graph with: it stays as it is */
-    if (hnsw && !vl__index_quant(s->idx) && index_like(s, &ni) == VL_OK) {
+    if (hnsw && vl__index_nodes(s->idx) == vl_index_count(s->idx)) s->graph_dirty = 0;   /* the INDEX is the live graph */
+    if (reimport && index_like(s, &ni) == VL_OK) {
         int ok = vl__index_import(ni, &g, gids, gvecs, gdead, 0) == VL_OK;
         /* metadata of the live nodes */
         for (uint32_t j = 0; ok && j < g.n; j++) {

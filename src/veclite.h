@@ -575,6 +575,14 @@ VL_MUST_CHECK int vl_store_set_dim(vl_store *s, uint32_t dim);
 VL_MUST_CHECK int vl_store_upsert(vl_store *s, uint32_t n, const uint64_t *ids,
                                   const float *vecs, const uint8_t *meta,
                                   const uint32_t *meta_off);
+/* vl_index_rows for a store: room for n rows in its index's own vector
+ * storage (the capacity grows if needed; nothing else changes), valid until
+ * the next call on the store. Passing it as vecs to vl_store_upsert writes
+ * the batch without a staged copy: the commit encodes the VEC segment from
+ * it and the index keeps it in place. A refused upsert leaves the index as
+ * it was (only its capacity may have grown). Errors: VL_EREADONLY,
+ * VL_EFATAL, VL_EINVAL, VL_ENOMEM. */
+VL_MUST_CHECK int vl_store_rows(vl_store *s, uint32_t n, float **rows);
 VL_MUST_CHECK int vl_store_set_meta(vl_store *s, uint32_t n, const uint64_t *ids,
                                     const uint8_t *meta, const uint32_t *meta_off);
 VL_MUST_CHECK int vl_store_delete(vl_store *s, uint32_t n, const uint64_t *ids,

@@ -270,6 +270,16 @@ VL_WASM_EXPORT void vl__wasm_stage_trim(uint32_t keep) {
 
 VL_WASM_EXPORT uint32_t vl__wasm_stage_cap(void) { return stage_cap; }
 
+uint64_t vl__mem_live(void);        /* mem.c (internal.h) */
+uint64_t vl__mem_peak(void);
+void vl__mem_peak_reset(void);
+
+/* mem.c's byte trace (bytes the core holds now, and the most since the last
+ * reset), as doubles (exact below 2^53): diagnostics and tests only. */
+VL_WASM_EXPORT double vl__wasm_mem_live(void) { return (double)vl__mem_live(); }
+VL_WASM_EXPORT double vl__wasm_mem_peak(void) { return (double)vl__mem_peak(); }
+VL_WASM_EXPORT void vl__wasm_mem_peak_reset(void) { vl__mem_peak_reset(); }
+
 /* ======================================================================
  * Batched readers
  * ====================================================================== */

@@ -10,7 +10,9 @@
 //   at or above 2^31 would otherwise be negative).
 // - Inputs go through the instance's 16-byte-aligned staging block (vl__wasm_stage), laid out
 //   per call and dropped before the method returns; a block grown past STAGE_KEEP bytes is
-//   released in `finally`, so one huge batch does not pin memory.
+//   released in `finally`, so one huge batch does not pin memory. Except the vectors of an
+//   insert: they are written once, straight into the index's own room (vl_index_rows,
+//   vl_store_rows), never staged.
 // - Sizes are plain JS numbers (exact integers below 2^53), never int32 bit arithmetic: every
 //   region size and every layout total is checked against STAGE_MAX BEFORE anything is
 //   allocated, so no size can wrap and no C call gets a region smaller than it will write.
@@ -795,17 +797,23 @@ export class Engine {
 
   /** vl_store_upsert (arguments as upsert). */
   storeUpsert(st, n, ids, vecs, meta, metaOff) {
-    const { off, total } = upsertLayout(n, vecs.length, meta ? meta.length : -1);
+    upsertLayout(n, vecs.length, meta ? meta.length : -1);   // EBUDGET as before
+    // Vectors go straight into the store's index room (vl_store_rows): the commit encodes the VEC
+    // segment from there and the index keeps them in place; one copy, no staging.
+    const { off, total } = layout([n * 8, 0, Math.max(meta ? meta.length : 0, 0), meta ? (n + 1) * 4 : 0, 8],
+      `writing ${plural(n, 'vector')}`);
     const p = this._stage(total);
     try {
       const M = this.M;
+      this._checkStore(M._vl_store_rows(st, n, p + off[4]), st, 'insert failed');
+      const rows = M.HEAPU32[(p + off[4]) >>> 2] >>> 0;
+      M.HEAPF32.set(vecs, rows >>> 2);
       this._putIds(p + off[0], ids, n);
-      M.HEAPF32.set(vecs, (p + off[1]) >>> 2);
       if (meta) {
         M.HEAPU8.set(meta, p + off[2]);
         M.HEAPU32.set(metaOff, (p + off[3]) >>> 2);
       }
-      this._checkStore(M._vl_store_upsert(st, n, p + off[0], p + off[1],
+      this._checkStore(M._vl_store_upsert(st, n, p + off[0], rows,
         meta ? p + off[2] : 0, meta ? p + off[3] : 0), st, 'insert failed');
     } finally {
       this._unstage(total);

@@ -1,0 +1,109 @@
+// tests/js/build-memory.test.js — what a bulk build into a file-backed store holds in WebAssembly
+// memory (issue 10 item 5), pinned on the engine's own traces, not on timing or RSS: mem.c's byte
+// trace (vl__wasm_mem_live / vl__wasm_mem_peak) and the staging block's size (vl__wasm_stage_cap).
+//   - an insert writes the batch's vectors once, into the store's index room (vl_store_rows): the
+//     staging block holds ids only, never a second copy of the vectors;
+//   - compaction of a store without tombstones keeps the live index: its traced peak is below that
+//     of the same store with a few tombstones by more than a copy of the vectors (re-importing the
+//     compacted graph, which with tombstones still happens: memory follows it, nodes == live);
+//   - a bad batch (wrong dimension, NaN) still leaves the collection as it was.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createDatabase } from '../../web/index.js';
+import { Engine } from '../../worker/bind.js';
+
+const DIM = 64;
+
+/** The Engine behind a collection (captured from a call it makes). */
+async function engineOf(col) {
+  const orig = Engine.prototype.count;
+  let eng;
+  Engine.prototype.count = function (hh) { eng = this; return orig.call(this, hh); };
+  try { await col.count(); } finally { Engine.prototype.count = orig; }
+  return eng;
+}
+
+const vec = (i) => Float32Array.from({ length: DIM }, (_, d) => Math.sin(i * 0.37 + d * 1.3) + (i % 7) * 0.01);
+const rows = (from, n) => Array.from({ length: n }, (_, k) => ({ id: from + k, vector: vec(from + k) }));
+
+async function withStore(fn) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-buildmem-'));
+  const db = await createDatabase({ path: dir });
+  try {
+    const col = await db.createCollection('c', { dimension: DIM, metric: 'euclidean', index: { type: 'hnsw', m: 8, efConstruction: 40 } });
+    await fn(col, await engineOf(col));
+  } finally {
+    await db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('a file-backed insert stages no copy of the batch: vectors go straight into the index', async () => {
+  await withStore(async (col, eng) => {
+    const N = 8000;   // 2 MB of vectors: far above what the ids (64 KB) need
+    await col.insertBatch(rows(0, N));
+    assert.equal(await col.count(), N);
+    const cap = eng.M._vl__wasm_stage_cap();
+    assert.ok(cap < N * DIM * 4 / 4, `the staging block is ${cap} bytes: it held the vectors (${N * DIM * 4} bytes)`);
+    const hit = await col.search(vec(1234), { k: 1 });
+    assert.equal(hit[0].id, 1234);
+    assert.deepEqual((await col.get(4321)).vector, vec(4321));
+  });
+});
+
+test('a bad batch into a file-backed store leaves it as it was', async () => {
+  await withStore(async (col) => {
+    await col.insertBatch(rows(0, 500));
+    const before = await col.stats();
+    const nan = rows(500, 300);
+    nan[200].vector[3] = NaN;
+    await assert.rejects(col.insertBatch(nan), (e) => e.code === 'EINVAL');
+    const short = rows(500, 300);
+    short[10] = { id: 510, vector: new Float32Array(DIM - 1) };
+    await assert.rejects(col.insertBatch(short), (e) => e.code === 'EINVAL');
+    const after = await col.stats();
+    assert.equal(after.count, before.count);
+    assert.equal(after.nodes, before.nodes);
+    assert.equal(await col.get(510), null);
+    await col.insertBatch(rows(500, 300));
+    assert.equal(await col.count(), 800);
+    assert.deepEqual((await col.get(700)).vector, vec(700));
+  });
+});
+
+/** Build N rows in batches of 1000, delete `del` of them, compact; the traced transient peak. */
+async function compactPeak(col, eng, N, del) {
+  for (let i = 0; i < N; i += 1000) await col.insertBatch(rows(i, 1000));
+  if (del) await col.delete(Array.from({ length: del }, (_, k) => k * 7));   // few: no automatic compaction
+  const before = await col.stats();
+  const M = eng.M;
+  const live0 = M._vl__wasm_mem_live();
+  M._vl__wasm_mem_peak_reset();
+  await col.compact();
+  return { before, after: await col.stats(), peak: M._vl__wasm_mem_peak() - live0 };
+}
+
+test('compaction keeps the live index without tombstones, re-imports the compacted graph with them', async () => {
+  const N = 6000;
+  let keep, reimport;
+  await withStore(async (col, eng) => {
+    keep = await compactPeak(col, eng, N, 0);
+    assert.equal(keep.after.count, N);
+    assert.equal(keep.after.memoryBytes, keep.before.memoryBytes, 'the index was kept, capacity and all');
+    for (const i of [0, 2999, 5999]) assert.equal((await col.search(vec(i), { k: 1 }))[0].id, i);
+    assert.deepEqual((await col.get(4321)).vector, vec(4321));
+  });
+  await withStore(async (col, eng) => {
+    reimport = await compactPeak(col, eng, N, 20);
+    assert.ok(reimport.before.tombstones > 0);
+    assert.equal(reimport.after.count, N - 20);
+    assert.equal(reimport.after.tombstones, 0, 'memory follows the compacted graph');
+    assert.equal((await col.search(vec(1), { k: 1 }))[0].id, 1);
+  });
+  // re-importing builds a second node block and copies every vector next to the live index
+  assert.ok(keep.peak + N * DIM * 4 < reimport.peak,
+    `compaction's transient peak: ${keep.peak} bytes keeping the index, ${reimport.peak} re-importing`);
+});
