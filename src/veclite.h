@@ -314,7 +314,7 @@ typedef struct vl_quant_info {
 } vl_quant_info;
 VL_MUST_CHECK int vl_index_quant_info(const vl_index *h, vl_quant_info *out);
 /* Candidates a quantized index re-ranks per query with the float32 rows
- * (at least k; 0 = the default: k + k/4 for scalar codes, the whole beam
+ * (at least k; 0 = the default: 2k + 10 for scalar codes, the whole beam
  * (ef) for product codes). Ignored by an unquantized index. */
 void vl_index_set_rerank(vl_index *h, uint32_t n);
 

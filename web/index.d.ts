@@ -159,7 +159,7 @@ export interface SearchOptions {
   includeMetadata?: boolean;
   /**
    * A quantized collection: how many of the walk's best candidates are re-ranked with their
-   * float32 rows (1..ef; default k + k/4 for 'scalar', the whole beam for 'product'). Each is
+   * float32 rows (1..ef; default 2k + 10 for 'scalar', the whole beam for 'product'). Each is
    * one read of the store's file. Ignored without quantization.
    */
   rerank?: number;
