@@ -73,6 +73,9 @@ void  vl_mem_free(void *p);
 uint64_t vl__mem_live(void);
 uint64_t vl__mem_peak(void);
 void     vl__mem_peak_reset(void);
+/* Grow WebAssembly memory once so about `bytes` more can be allocated
+ * without further growth steps (mem.c "Heap sizing"); a hint, never fails. */
+void     vl__mem_expect(uint64_t bytes);
 /* A monotonic clock in nanoseconds (0 where there is none), for the cost
  * figures an open reports (vl_store_status.open_*_us); never for behaviour. */
 uint64_t vl__clock_ns(void);

@@ -2030,6 +2030,10 @@ static int store_open(vl_io *io, vl_io *parent_io, int own_only, const vl_config
     s->readonly = (flags & VL_STORE_READONLY) != 0;
     char m[256];
     uint64_t t0 = s->oc_t = vl__clock_ns();
+    /* An open holds about the file's bytes again in memory (rows, graph links,
+     * metadata) plus its transient buffers: size the heap once for that. */
+    uint64_t fsize = 0;
+    if (io->size && io->size(io->ctx, &fsize) == VL_OK && fsize > ((uint64_t)1 << 20)) vl__mem_expect(fsize + fsize / 2);
     int rc = vl_rvf_open(io, &s->rvf, m, sizeof m);
     if (!rc) vl__store_open_mark(s, OPEN_IDMAP);
     uint64_t size = 1;
