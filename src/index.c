@@ -1301,6 +1301,84 @@ float *vl__index_slots(vl_index *h, uint32_t n)
     return reserve_nodes(h, n) ? NULL : h->vecs;
 }
 
+/* ---- in-place import (vl__index_place_*, internal.h) ------------------------
+ * The INDEX decoder (store_index.c) writes each node's level and links
+ * straight into links0 / upper; the vectors are already in the slots. */
+int vl__index_place_begin(vl_index *h, uint32_t n)
+{
+    if (!h || n == 0 || h->n != 0 || h->kind != VL_INDEX_HNSW || h->cap < n) return VL_EINVAL;
+    if (vl__hnsw_reserve(h, n)) return VL_ENOMEM;
+    memset(h->upper, 0, (size_t)n * sizeof *h->upper);
+    return VL_OK;
+}
+
+int vl__index_place_level(vl_index *h, uint32_t i, uint32_t level)
+{
+    h->level[i] = (uint8_t)level;
+    if (!level) return VL_OK;
+    h->upper[i] = vl_mem_alloc((size_t)level * (h->M + 1) * sizeof(uint32_t));
+    return h->upper[i] ? VL_OK : VL_ENOMEM;
+}
+
+uint32_t *vl__index_place_links(vl_index *h, uint32_t i, uint32_t l)
+{
+    return (uint32_t *)vl__index_links(h, i, l);
+}
+
+
+void vl__index_place_abort(vl_index *h, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) { vl_mem_free(h->upper[i]); h->upper[i] = NULL; }
+    free_nodes(h);
+}
+
+int vl__index_place_end(vl_index *h, uint32_t n, const uint64_t *ids, const uint8_t *dead, uint32_t entry,
+                        uint32_t max_level)
+{
+    int rc = VL_OK;
+    for (uint32_t i = 0; i < n; i++)
+        if (dead[i] > 1) { vl__msg(h, "import: node %u dead flag %u", i, dead[i]); rc = VL_EINVAL; goto fail; }
+    uint32_t live = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        float inv = 1.0f;
+        if (h->inv_norm && (rc = check_vector(h, h->vecs + (size_t)i * h->dim, "imported vector", i, &inv))) goto fail;
+        if (h->inv_norm) h->inv_norm[i] = inv;
+        live += !dead[i];
+    }
+    if (vl_idmap_reserve(&h->map, live)) { rc = VL_ENOMEM; goto fail; }
+    for (uint32_t i = 0; i < n; i++) {
+        h->ids[i] = ids[i];
+        h->dead[i] = dead[i];
+        h->meta[i] = NULL;
+        h->meta_len[i] = 0;
+        if (h->level[i]) h->upper_bytes += (uint64_t)h->level[i] * (h->M + 1) * sizeof(uint32_t);
+        h->n++;
+        vl__cols_set_node(h, i);
+        if (!dead[i]) {
+            if (vl_idmap_get_or_put(&h->map, ids[i], i) != VL_NO_NODE) {
+                vl__msg(h, "import: live id %llu appears twice", (unsigned long long)ids[i]);
+                for (uint32_t j = i + 1; j < n; j++) vl_mem_free(h->upper[j]);
+                free_nodes(h);
+                return VL_EINVAL;
+            }
+            h->live++;
+        }
+    }
+    h->entry = entry;
+    h->max_level = max_level;
+    h->sorted_valid = 0;
+    if (h->live == 0) {      /* tombstones alone route nowhere (as vl_index_delete) */
+        uint64_t rng = h->rng;
+        free_nodes(h);
+        h->rng = rng;
+    }
+    return VL_OK;
+fail:
+    if (rc == VL_ENOMEM) vl__msg(h, "out of memory importing a graph of %u nodes", n);
+    vl__index_place_abort(h, n);
+    return rc;
+}
+
 int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const float *vecs,
                      const uint8_t *dead, int decoded)
 {

@@ -241,5 +241,22 @@ int vl__index_meta_adopt(vl_index *h, uint32_t node, const uint8_t *rec, uint32_
  * the file into its node). NULL when h is not an empty HNSW index, n is 0,
  * or out of memory. The slots stay valid until h changes. */
 float *vl__index_slots(vl_index *h, uint32_t n);
+/* In-place import: what vl__index_import does with a decoded graph, with the
+ * graph decoded straight into h's own link arrays (no vl_graph in between).
+ * The caller filled the n slots (vl__index_slots) with checked vectors, then:
+ * vl__index_place_begin (h empty HNSW with >= n slots; VL_EINVAL, VL_ENOMEM);
+ * per node vl__index_place_level (its level: room for its upper layers;
+ * VL_ENOMEM) and writes each layer l <= level at vl__index_place_links
+ * (count, then the count links: room for M0 / M links); after every node,
+ * the caller proves the graph invariants (as vl__index_decode) and calls
+ * vl__index_place_end (ids, dead flags, entry, top level: as
+ * vl__index_import; on error h is left empty), or vl__index_place_abort
+ * (h left empty) when it gives up. */
+int vl__index_place_begin(vl_index *h, uint32_t n);
+int vl__index_place_level(vl_index *h, uint32_t i, uint32_t level);
+uint32_t *vl__index_place_links(vl_index *h, uint32_t i, uint32_t l);
+void vl__index_place_abort(vl_index *h, uint32_t n);
+int vl__index_place_end(vl_index *h, uint32_t n, const uint64_t *ids, const uint8_t *dead, uint32_t entry,
+                        uint32_t max_level);
 
 #endif /* VL_INTERNAL_H */

@@ -1685,19 +1685,45 @@ static const float *dec_vec_fn(const void *ctx, uint32_t j)
  * imported as it is. Returns VL_OK, or VL_EINVAL when the INDEX turned out
  * unusable (the index is then empty and the caller rebuilds from the file),
  * or another error. */
-static int build_from_index(rowset *R, const vl_graph *g)
+static int build_from_index(rowset *R, const uint8_t *payload, const vl_index_head *hd)
 {
     vl_store *s = R->L->s;
-    uint32_t n = g->n, nout = 0;
+    uint32_t n = hd->n, nout = 0;
     for (uint32_t i = 0; i < n; i++) nout += R->state[i] != 0;
     uint32_t *target = NULL, *rep = NULL;
     uint64_t *ids = vl_mem_alloc((size_t)(nout ? nout : 1) * sizeof *ids);
     uint8_t *dead = vl_mem_alloc(nout ? nout : 1);
-    vl_graph g2;
+    vl_graph gd, g2;
+    memset(&gd, 0, sizeof gd);
     memset(&g2, 0, sizeof g2);
-    const vl_graph *gi = g;
+    const vl_graph *g = &gd, *gi = g;
+    char why[160];
     int rc = VL_ENOMEM;
     if (!ids || !dead) goto out;
+    if (nout == n && n) {
+        /* every node has its row: decode the graph straight into the index */
+        for (uint32_t j = 0; j < n; j++) {
+            ids[j] = R->gids[j];
+            dead[j] = R->state[j] == 2;
+        }
+        rc = vl__index_place(s->idx, payload, hd, ids, dead, why, sizeof why);
+        vl__store_open_mark(s, OPEN_GRAPH);
+        if (rc == VL_ECORRUPT || rc == VL_EINVAL) {
+            snprintf(s->index_note, sizeof s->index_note, "INDEX not used: %s", why);
+            rc = VL_EINVAL;
+            goto out;
+        }
+        if (rc) { vl__store_msg(s, rc, "importing the graph: %s", why); goto out; }
+        goto imported;
+    }
+    rc = vl__index_decode_nodes(payload, hd, &gd, why, sizeof why);
+    if (rc == VL_ECORRUPT) {
+        snprintf(s->index_note, sizeof s->index_note, "INDEX not used: %s", why);
+        rc = VL_EINVAL;
+        goto out;
+    }
+    if (rc) { vl__store_msg(s, rc, "%s", why); goto out; }
+    rc = VL_ENOMEM;
     if (nout < n) {
         target = vl_mem_alloc((size_t)(n ? n : 1) * sizeof *target);
         rep = vl_mem_alloc((size_t)(nout ? nout : 1) * sizeof *rep);
@@ -1726,6 +1752,7 @@ static int build_from_index(rowset *R, const vl_graph *g)
         goto out;
     }
     if (rc) { vl__store_msg(s, rc, "importing the graph: %s", vl_errmsg(s->idx)); goto out; }
+imported:
     /* metadata of the imported live rows (imported node j is node j; row_record validated it) */
     for (uint32_t j = 0; j < nout; j++) {
         if (dead[j]) continue;
@@ -1749,6 +1776,7 @@ static int build_from_index(rowset *R, const vl_graph *g)
 out:
     if (rc == VL_ENOMEM && !s->msg[0]) vl__store_msg(s, rc, "out of memory loading the graph");
     vl__graph_free(&g2);
+    vl__graph_free(&gd);
     vl_mem_free(target);
     vl_mem_free(rep);
     vl_mem_free(ids);
@@ -1756,8 +1784,11 @@ out:
     return rc;
 }
 
-/* The newest listed INDEX: decoded graph, ids and offset; 0 if none usable. */
-static int find_index(vl_store *s, uint64_t max_nodes, vl_graph *g, uint64_t **gids, uint64_t *off)
+/* The newest listed INDEX: its payload (*payload, vl_mem_free), its checked
+ * header and ids (the nodes are decoded later, build_from_index) and its
+ * offset; 0 if none usable. */
+static int find_index(vl_store *s, uint64_t max_nodes, uint8_t **payload, vl_index_head *hd, uint64_t **gids,
+                      uint64_t *off)
 {
     vl_rvf_info info;
     vl_rvf_info_get(s->rvf, &info);
@@ -1774,12 +1805,13 @@ static int find_index(vl_store *s, uint64_t max_nodes, vl_graph *g, uint64_t **g
         return 0;
     }
     char why[160];
-    rc = vl__index_decode(p, d.payload_length, max_nodes, g, gids, NULL, why, sizeof why);
-    vl_mem_free(p);
+    rc = vl__index_decode_head(p, d.payload_length, max_nodes, hd, gids, why, sizeof why);
     if (rc) {
+        vl_mem_free(p);
         snprintf(s->index_note, sizeof s->index_note, "INDEX not used: %s", why);
         return 0;
     }
+    *payload = p;
     *off = d.offset;
     return 1;
 }
@@ -1860,8 +1892,9 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_onl
     L.s = s;
     rowset R;
     memset(&R, 0, sizeof R);
-    vl_graph g;
+    vl_index_head g;
     memset(&g, 0, sizeof g);
+    uint8_t *gpay = NULL;                /* the INDEX payload, kept until the graph is built */
     uint64_t *gids = NULL, idx_off = 0;
     int rc = load_meta(&L);
     vl__store_open_mark(s, OPEN_META);
@@ -1902,7 +1935,7 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_onl
      * nodes than the file has rows; build_from_index removes them. Memory
      * stays bounded by the payload (decode: nodes <= payload bytes / 2). */
     vl__store_open_mark(s, OPEN_META);
-    int have_index = c.kind == VL_INDEX_HNSW && find_index(s, UINT64_MAX, &g, &gids, &idx_off);
+    int have_index = c.kind == VL_INDEX_HNSW && find_index(s, UINT64_MAX, &gpay, &g, &gids, &idx_off);
     vl__store_open_mark(s, OPEN_GRAPH);
     if (have_index && c.m == 0 && !stored) c.m = g.M;      /* e.g. rvf-node's INDEX */
     if ((rc = vl_index_new(&c, &s->idx))) {
@@ -1944,7 +1977,7 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_onl
         goto out;
     }
     if (have_index) {
-        rc = build_from_index(&R, &g);
+        rc = build_from_index(&R, gpay, &g);
         if (rc == VL_EINVAL) {          /* unusable after all: rebuild from the rows, read again */
             vl_index_free(s->idx);
             s->idx = NULL;
@@ -1994,7 +2027,7 @@ out:
     vl_mem_free(R.coff);
     vl__buf_free(&R.cmeta);
     vl__buf_free(&R.tmp);
-    vl__graph_free(&g);
+    vl_mem_free(gpay);
     vl_mem_free(gids);
     return rc;
 }

@@ -128,6 +128,25 @@ int vl__index_encode(const vl_graph *g, const uint64_t *ids, uint32_t ef_constru
  * Errors: VL_ECORRUPT (with why), VL_ENOMEM. */
 int vl__index_decode(const uint8_t *p, uint64_t len, uint64_t max_nodes, vl_graph *g,
                      uint64_t **ids_out, uint32_t *efc_out, char *why, size_t why_len);
+/* The same decode in steps, so an open can import the graph in place:
+ * vl__index_decode_head checks the header, restart table and trailer and
+ * decodes the ids (*ids_out, vl_mem_free) into hd; then either
+ * vl__index_decode_nodes decodes the nodes of that payload into g (as
+ * vl__index_decode), or vl__index_place decodes them straight into the
+ * EMPTY HNSW index h whose first hd->n slots hold the nodes' vectors
+ * (vl__index_slots), with the same checks, and imports them with ids and
+ * dead flags (vl__index_place_*: no vl_graph, no link copied twice).
+ * Errors: VL_ECORRUPT (with why: the INDEX is unusable; h is left empty),
+ * VL_EINVAL (h cannot take it; h empty), VL_ENOMEM. */
+typedef struct vl_index_head {
+    uint32_t n, M, M0, max_layer, interval, entry, efc;
+    uint64_t ds, ts;             /* node data start, trailer start */
+} vl_index_head;
+int vl__index_decode_head(const uint8_t *p, uint64_t len, uint64_t max_nodes, vl_index_head *hd,
+                          uint64_t **ids_out, char *why, size_t why_len);
+int vl__index_decode_nodes(const uint8_t *p, const vl_index_head *hd, vl_graph *g, char *why, size_t why_len);
+int vl__index_place(vl_index *h, const uint8_t *p, const vl_index_head *hd, const uint64_t *ids, const uint8_t *dead,
+                    char *why, size_t why_len);
 
 /* The graph of an HNSW index as an INDEX payload: one node per id,
  * ascending. For each id the live node, or (if keep_deleted(ctx, id) says
