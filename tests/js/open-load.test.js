@@ -221,3 +221,42 @@ test('rows written in no particular id order still land in their own graph nodes
   }
   await ro.close();
 });
+
+test('a forged INDEX (valid hash, broken node lists) that every row covers is rejected by the in-place graph decode: the graph is rebuilt, answers exact', async () => {
+  const file = path.join(dir, 'forged.rvf');
+  const model = new Map();
+  const w = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean', index: HNSW } });
+  const batch = [];
+  for (let j = 0; j < 600; j++) { batch.push({ id: sid(j), vector: BASE[j], metadata: metaOf(j) }); model.set(sid(j), j); }
+  await w.insertBatch(batch);
+  await w.close();                                   // the INDEX covers every row: the in-place path
+  const ro = await openCollection(file, { readOnly: true });
+  const idx = (await ro.segments()).filter((x) => x.typeName === 'index').at(-1);
+  assert.equal((await ro.status()).indexLoaded, true);
+  await ro.close();
+  const good = fs.readFileSync(file);
+  const pay = idx.offset + 64;
+  const cnt = good.readUInt32LE(pay + 68);           // restart table entries
+  const ds = Math.ceil((72 + 4 * cnt) / 64) * 64;    // node data start (docs/format.md §4)
+  const forgeries = {
+    'node 0 has layer count 0': (b) => { b[pay + ds] = 0; },
+    'node 0 has layer count 127': (b) => { b[pay + ds] = 127; },
+    'truncated varints in the node lists': (b) => b.fill(0xff, pay + ds + 40, pay + ds + 48),
+    'a link of node 0 points to node 0': (b) => { b[pay + ds + 2] = 0; },  // restart node: absolute ordinals
+  };
+  for (const [what, forge] of Object.entries(forgeries)) {
+    const bad = Buffer.from(good);
+    forge(bad);
+    const c = crc32(bad.subarray(pay, pay + idx.length));
+    const rotl = (x, r) => ((x << r) | (x >>> (32 - r))) >>> 0;
+    for (let k = 0; k < 4; k++) bad.writeUInt32LE(rotl(c, 8 * k), idx.offset + 0x28 + 4 * k);
+    fs.writeFileSync(file, bad);
+    const col = await openCollection(file, { readOnly: true });
+    const st = await col.status();
+    assert.equal(st.indexLoaded, false, `${what}: the INDEX is not used`);
+    assert.equal(st.rowsInsertedOnOpen, model.size, `${what}: every row inserted`);
+    await assertModel(col, model, []);
+    await col.close();
+  }
+  fs.writeFileSync(file, good);
+});
