@@ -504,7 +504,7 @@ static int merge_prepare(vl_rvf *h, vmerge *m, uint32_t n, const uint64_t *ids, 
     for (uint32_t i = old_i == NONE ? h->ndir : old_i; i < h->ndir && !rc; i++) {
         const dent *d = &h->dir[i];
         if (d->type == VL_RVF_SEG_VEC && h->vecs[d->vec].live_refs > count_sorted(ks, nks, d->vec))
-            rc = vl__rvf_vec_walk(h, d, d->vec, merge_row, &f, NULL, 0);
+            rc = vl__rvf_vec_walk(h, d, d->vec, merge_row, &f, NULL, 0, NULL);
     }
     if (rc == VL_ENOMEM) goto off;
     if (rc) goto out;

@@ -37,8 +37,12 @@
  *     listed and rvf_commit.c's tier merges never move those rows, so the rows
  *     after it are the rows written since: rvf_commit.c "INDEX coverage"). Its
  *     nodes whose row is still there are imported as they are (deleted ids as routing
- *     tombstones), each row copied once, from the file straight into its
- *     node's slot (vl__index_slots); nodes whose row is gone or was re-written since are
+ *     tombstones), each row read once, by the device straight into the
+ *     index's vector slots (vl__index_slots, "rows read in place": the file's
+ *     rows in file order, which is the nodes' order when ids were written in
+ *     ascending order; otherwise they are copied into place once more), and
+ *     the graph decoded straight into the index's link arrays
+ *     (vl__index_place); nodes whose row is gone or was re-written since are
  *     removed and their neighbours re-linked (vl__graph_remap); the live
  *     rows it does not cover are inserted (rows_inserted_on_open). An INDEX
  *     that fails a check is ignored and the graph rebuilt, so a damaged
@@ -107,9 +111,12 @@
  * INDEX was not usable at open (other M, failed checks) counts every live
  * row as uncovered, so its close replaces the INDEX.
  *
- * Known costs: loading collects all rows before building the graph when an
- * INDEX is used (about twice the vector memory for a moment); a checkpoint
- * builds the export graph next to the live one.
+ * Known costs: with an INDEX the slots hold every row of the file (also
+ * replaced and deleted ones) until the graph is built, and rows written in
+ * another order than their ids take one more copy; without one, rows are
+ * read twice (verified by the rvf open, then streamed into the index); the
+ * heap is grown once per open for about 1.5 x the file (vl__mem_expect); a
+ * checkpoint builds the export graph next to the live one.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -1556,6 +1563,13 @@ typedef struct rowset {
     uint64_t idx_off;
     float *slots;                /* gn x dim, in the index */
     uint8_t *state;              /* gn: 0 no row, 1 live row, 2 deleted row (a routing tombstone) */
+    /* INDEX path, rows read in place (row_sink): every VEC row of the file in
+     * file order at position p = slots[p x dim], its id fids[p], row_ok in ok[p] */
+    uint64_t *fids;
+    uint8_t *ok;
+    uint64_t fpos, fcap;         /* positions filled; positions the slots hold */
+    struct sink_seg { uint32_t k; uint64_t seg_off, start; } *fsegs;
+    uint32_t nfsegs, cap_fsegs;
     /* INDEX path: rows the graph does not cover */
     uint64_t *ids;
     uint8_t *live;
@@ -1661,6 +1675,144 @@ static int scan_cb(void *ctx, uint64_t id, const float *vec, uint64_t seg_off, i
     vl__vcopy(R->vecs + (size_t)R->n * R->dim, vec, R->dim);
     R->n++;
     return 0;
+}
+
+/* ---- rows read in place (INDEX path) --------------------------------------
+ * The device reads each batch of VEC rows (u64 id | f32[dim]) straight into
+ * the index's vector slots at the next free position; row_done then moves
+ * the vectors down over the ids (each to position p x dim: destinations
+ * never pass the bytes not yet moved) while the batch is in cache, so every
+ * row of the file ends in file order in the slots, read once. The batch's
+ * bytes were hashed before they are moved (vl_rvf_sink) and a content hash
+ * mismatch fails the open. The room past the last row's vector
+ * (ROW_SLACK) holds the last batch's ids until they are moved. */
+static uint8_t *row_room(void *ctx, uint32_t k, uint64_t seg_off, uint32_t row, uint32_t nr)
+{
+    rowset *R = ctx;
+    uint64_t rowsz = 8 + 4 * (uint64_t)R->dim;
+    if ((R->fpos * R->dim * 4 + nr * rowsz) > R->fcap * R->dim * 4) return NULL;   /* more rows than claimed */
+    if (row == 0) {
+        if (R->nfsegs == R->cap_fsegs) {
+            uint32_t nc = R->cap_fsegs ? R->cap_fsegs * 2 : 16;
+            void *q = vl_mem_realloc(R->fsegs, (size_t)nc * sizeof *R->fsegs);
+            if (!q) return NULL;
+            R->fsegs = q;
+            R->cap_fsegs = nc;
+        }
+        R->fsegs[R->nfsegs++] = (struct sink_seg){ k, seg_off, R->fpos };
+    }
+    return (uint8_t *)(R->slots + (size_t)R->fpos * R->dim);
+}
+
+/* Move n bytes down (dst < src, overlapping): in 64-byte pieces, each read
+ * whole before it is written, so nothing unread is overwritten; inside
+ * WebAssembly (vl__vcopy: memcpy of >= 512 bytes calls out to JS). */
+static inline void move_down(uint8_t *d, const uint8_t *s, size_t n)
+{
+    uint8_t t[64];
+    for (; n > 64; n -= 64, d += 64, s += 64) {
+        memcpy(t, s, 64);
+        memcpy(d, t, 64);
+    }
+    memcpy(t, s, n);
+    memcpy(d, t, n);
+}
+
+static int row_done(void *ctx, uint32_t k, uint64_t seg_off, uint32_t row, uint32_t nr, uint8_t *rows)
+{
+    rowset *R = ctx;
+    size_t vb = (size_t)R->dim * 4, rowsz = 8 + vb;
+    float *dst = R->slots + (size_t)R->fpos * R->dim;
+    for (uint32_t i = 0; i < nr; i++) {
+        const uint8_t *r = rows + i * rowsz;
+        uint64_t id;
+        memcpy(&id, r, 8);                               /* little-endian host (load checks) */
+        move_down((uint8_t *)(dst + (size_t)i * R->dim), r + 8, vb);
+        R->fids[R->fpos + i] = id;
+        R->ok[R->fpos + i] = (uint8_t)row_ok(R, dst + (size_t)i * R->dim);
+    }
+    R->fpos += nr;
+    return VL_OK;
+}
+
+/* Rows beyond the slots' claimed count that a batch may spill into. */
+static uint64_t row_slack(uint32_t dim)
+{
+    uint64_t rowsz = 8 + 4 * (uint64_t)dim, batch = (1u << 20) / rowsz + 1;
+    return (batch * 8 + 4 * (uint64_t)dim - 1) / (4 * (uint64_t)dim) + 1;
+}
+
+/* After the rows phase: the graph's nodes from the rows in the slots. When
+ * every position p < gn holds the winning row of node p's id, written
+ * before the INDEX (rows in id order: the common case), the slots are
+ * already the nodes' vectors; only the rows the graph does not cover are
+ * copied out. Otherwise the rows are copied aside once and placed as
+ * scan_cb places them. */
+static int place_rows(rowset *R)
+{
+    vl_store *s = R->L->s;
+    vl_rvf *rv = s->rvf;
+    int ident = 1;
+    uint64_t p = 0;
+    for (uint32_t g = 0; g < R->nfsegs && ident; g++) {
+        const struct sink_seg *sg = &R->fsegs[g];
+        uint64_t end = g + 1 < R->nfsegs ? R->fsegs[g + 1].start : R->fpos;
+        for (p = sg->start; p < end && p < R->gn; p++) {
+            int live;
+            if (!vl_rvf_row_wins(rv, sg->k, (uint32_t)(p - sg->start), R->fids[p], &live) ||
+                sg->seg_off >= R->idx_off || R->fids[p] != R->gids[p]) {
+                ident = 0;
+                break;
+            }
+        }
+    }
+    if (ident && R->fpos < R->gn) ident = 0;
+    if (!ident) {
+        float *T = vl_mem_alloc((size_t)(R->fpos ? R->fpos : 1) * R->dim * sizeof(float));
+        if (!T) return vl__store_msg(s, VL_ENOMEM, "out of memory placing the rows");
+        memcpy(T, R->slots, (size_t)R->fpos * R->dim * sizeof(float));
+        int rc = VL_OK;
+        for (uint32_t g = 0; g < R->nfsegs && !rc; g++) {
+            const struct sink_seg *sg = &R->fsegs[g];
+            uint64_t end = g + 1 < R->nfsegs ? R->fsegs[g + 1].start : R->fpos;
+            for (p = sg->start; p < end && !rc; p++) {
+                int live;
+                if (!vl_rvf_row_wins(rv, sg->k, (uint32_t)(p - sg->start), R->fids[p], &live)) continue;
+                rc = scan_cb(R, R->fids[p], T + (size_t)p * R->dim, sg->seg_off, live);
+            }
+        }
+        vl_mem_free(T);
+        return rc ? (R->rc ? R->rc : rc) : VL_OK;
+    }
+    for (uint32_t g = 0; g < R->nfsegs; g++) {
+        const struct sink_seg *sg = &R->fsegs[g];
+        uint64_t end = g + 1 < R->nfsegs ? R->fsegs[g + 1].start : R->fpos;
+        for (p = sg->start; p < end; p++) {
+            int live;
+            if (!vl_rvf_row_wins(rv, sg->k, (uint32_t)(p - sg->start), R->fids[p], &live)) continue;
+            if (!R->ok[p]) { s->rows_rejected++; continue; }
+            if (p < R->gn) { R->state[p] = live ? 1 : 2; continue; }
+            if (!live) continue;
+            /* a live row the graph does not cover (written after it): copied
+             * out, the slots past gn are the index's from the import on */
+            if (R->n == R->cap) {
+                uint64_t nc = R->cap ? R->cap * 2 : 1024;
+                uint64_t *a = vl_mem_realloc(R->ids, (size_t)nc * sizeof *a);
+                if (a) R->ids = a;
+                uint8_t *c = vl_mem_realloc(R->live, (size_t)nc);
+                if (c) R->live = c;
+                float *d = vl_mem_realloc(R->vecs, (size_t)(nc * R->dim * sizeof(float)));
+                if (d) R->vecs = d;
+                if (!a || !c || !d) return vl__store_msg(s, VL_ENOMEM, "out of memory reading rows");
+                R->cap = nc;
+            }
+            R->ids[R->n] = R->fids[p];
+            R->live[R->n] = 1;
+            vl__vcopy(R->vecs + (size_t)R->n * R->dim, R->slots + (size_t)p * R->dim, R->dim);
+            R->n++;
+        }
+    }
+    return VL_OK;
 }
 
 /* Links of a decoded graph node (layer l). */
@@ -1880,7 +2032,12 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_onl
     vl_rvf_info info;
     vl_rvf_info_get(s->rvf, &info);
     if (info.flags & VL_RVF_F_BRANCH) {
-        int rc = branch_load_maps(s);
+        s->rvf_rows_pending = 0;
+        int rc = vl_rvf_open_rows(s->rvf, NULL);        /* no rows in place: see "rows read in place" */
+        if (rc) return vl__store_msg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
+        vl__store_open_mark(s, OPEN_ROWS);
+        vl_rvf_info_get(s->rvf, &info);
+        rc = branch_load_maps(s);
         if (rc) return rc;
         if (!parent_io && !own_only)
             return vl__store_msg(s, VL_ENOTFOUND, "this file is an @ruvector/rvf-node branch() child: its inherited rows "
@@ -1962,18 +2119,40 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_onl
     R.cvecs = vl_mem_alloc((size_t)LOAD_CHUNK * info.dim * sizeof(float));
     R.coff = vl_mem_alloc((LOAD_CHUNK + 1) * sizeof *R.coff);
     if (!R.cids || !R.cvecs || !R.coff) { rc = vl__store_msg(s, VL_ENOMEM, "out of memory"); goto out; }
+    /* rows in place: an INDEX to place them by, rows still to read (not a
+     * branch child), and the file's little-endian floats usable as they are */
+    int in_place = have_index && g.n && s->rvf_rows_pending;
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+    in_place = 0;
+#endif
     if (have_index && g.n) {
         R.gids = gids;
         R.gn = g.n;
         R.idx_off = idx_off;
         R.state = vl_mem_calloc(g.n, 1);
-        R.slots = vl__index_slots(s->idx, g.n);
-        if (!R.state || !R.slots) { rc = vl__store_msg(s, VL_ENOMEM, "out of memory for %u graph nodes", g.n); goto out; }
+        uint64_t claimed = vl_rvf_rows_claimed(s->rvf);
+        R.fcap = in_place ? (claimed > g.n ? claimed : g.n) + row_slack(R.dim) : g.n;
+        R.slots = R.fcap < VL_NO_NODE ? vl__index_slots(s->idx, (uint32_t)R.fcap) : NULL;
+        if (in_place) {
+            R.fids = vl_mem_alloc((size_t)(claimed ? claimed : 1) * sizeof *R.fids);
+            R.ok = vl_mem_alloc((size_t)(claimed ? claimed : 1));
+        }
+        if (!R.state || !R.slots || (in_place && (!R.fids || !R.ok))) {
+            rc = vl__store_msg(s, VL_ENOMEM, "out of memory for %u graph nodes", g.n);
+            goto out;
+        }
     }
-    rc = vl_rvf_scan_ex(s->rvf, scan_cb, &R);
+    if (s->rvf_rows_pending) {
+        vl_rvf_sink sink = { &R, row_room, row_done };
+        s->rvf_rows_pending = 0;
+        rc = vl_rvf_open_rows(s->rvf, in_place ? &sink : NULL);
+        if (rc) { vl__store_msg(s, rc, "%s", vl_rvf_errmsg(s->rvf)); goto out; }
+        vl_rvf_info_get(s->rvf, &info);
+    }
+    rc = in_place ? place_rows(&R) : vl_rvf_scan_ex(s->rvf, scan_cb, &R);
     vl__store_open_mark(s, OPEN_ROWS);
     if (rc) {
-        if (!R.rc) vl__store_msg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
+        if (!R.rc && !in_place) vl__store_msg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
         goto out;
     }
     if (have_index) {
@@ -2019,6 +2198,9 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_onl
 out:
     loader_free(&L);
     vl_mem_free(R.ids);
+    vl_mem_free(R.fids);
+    vl_mem_free(R.ok);
+    vl_mem_free(R.fsegs);
     vl_mem_free(R.state);
     vl_mem_free(R.live);
     vl_mem_free(R.vecs);
@@ -2067,8 +2249,10 @@ static int store_open(vl_io *io, vl_io *parent_io, int own_only, const vl_config
      * metadata) plus its transient buffers: size the heap once for that. */
     uint64_t fsize = 0;
     if (io->size && io->size(io->ctx, &fsize) == VL_OK && fsize > ((uint64_t)1 << 20)) vl__mem_expect(fsize + fsize / 2);
-    int rc = vl_rvf_open(io, &s->rvf, m, sizeof m);
+    /* the rows are read by load (vl_rvf_open_rows), in place when it can */
+    int rc = vl_rvf_open_head(io, &s->rvf, m, sizeof m);
     if (!rc) vl__store_open_mark(s, OPEN_IDMAP);
+    s->rvf_rows_pending = rc == VL_OK;
     uint64_t size = 1;
     if (rc == VL_ENOTFOUND && (flags & VL_STORE_CREATE) && !s->readonly && io->size(io->ctx, &size) == VL_OK &&
         size == 0) {

@@ -205,6 +205,7 @@ struct vl_store {
     uint64_t rows_inserted_on_open;
     uint64_t rows_rejected;      /* rows skipped at open: non-finite or zero (cosine) */
     char index_note[200];        /* why a listed INDEX was not used ("" if none / used) */
+    int rvf_rows_pending;        /* open: vl_rvf_open_head done, vl_rvf_open_rows not yet (load) */
     vl_branch *br;               /* an rvf-node branch() child (branch.h), else NULL */
     char msg[512];
     char *problems;
