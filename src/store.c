@@ -1318,6 +1318,7 @@ typedef struct loader {
     uint32_t *sch_at;            /* 65536: file field id -> index in sch (NONE32: none yet) */
     meta_tier *cur;              /* the delta being applied (NULL: a snapshot) */
     uint64_t applied;            /* non-empty records applied to live rows */
+    int fid_identity;            /* every file field id is its index field id (load_fields) */
     int oom;
     char why[200];
 } loader;
@@ -1501,19 +1502,21 @@ static int load_fields(loader *L)
     if (!L->fid_map) return vl__store_msg(s, VL_ENOMEM, "out of memory");
     memset(L->fid_map, 0xff, 65536 * sizeof *L->fid_map);
     if (L->nsch > 1) qsort(L->sch, L->nsch, sizeof *L->sch, sch_cmp);
+    L->fid_identity = 1;
     for (uint32_t i = 0; i < L->nsch; i++) {
         uint32_t id;
         int rc = vl_index_field(s->idx, (const char *)L->names.p + L->sch[i].name_off, L->sch[i].len, &id);
         if (rc) return vl__store_msg(s, rc == VL_ENOMEM ? rc : VL_ECORRUPT, "META field name %u: %s", L->sch[i].fid,
                             vl_errmsg(s->idx));
         L->fid_map[L->sch[i].fid] = id;
-        if (id != L->sch[i].fid) s->meta_snapshot_due = 1;
+        if (id != L->sch[i].fid) s->meta_snapshot_due = 1, L->fid_identity = 0;
     }
     return VL_OK;
 }
 
-/* The record for a row written at seg_off, in index field ids, into tmp
- * (*rec / *len; len 0 = none). VL_ECORRUPT for a record that names an
+/* The record for a row written at seg_off, in index field ids: where it lies
+ * in the loader's buffer when file and index field ids agree, else remapped
+ * into tmp (*rec / *len; len 0 = none). VL_ECORRUPT for a record that names an
  * unknown field or fails validation. */
 static int row_record(loader *L, uint64_t id, uint64_t seg_off, vl_buf *tmp, const uint8_t **rec,
                       uint32_t *len)
@@ -1526,6 +1529,16 @@ static int row_record(loader *L, uint64_t id, uint64_t seg_off, vl_buf *tmp, con
     (void)seg_off;
     if (e->len == 0) return VL_OK;
     const uint8_t *p = L->recbuf.p + e->off;
+    char why[160];
+    /* file field ids = index field ids (the usual case): checked where it
+     * lies, no remapped copy (a failure takes the path below for its message) */
+    if (L->fid_identity &&
+        vl__meta_validate(L->s->idx, p, e->len, vl_index_field_count(L->s->idx), why, sizeof why) == VL_OK) {
+        *rec = p;
+        *len = e->len;
+        L->applied++;
+        return VL_OK;
+    }
     tmp->len = 0;
     vl__buf_put(tmp, p, e->len);
     if (tmp->oom) return vl__store_msg(L->s, VL_ENOMEM, "out of memory");
@@ -1540,7 +1553,6 @@ static int row_record(loader *L, uint64_t id, uint64_t seg_off, vl_buf *tmp, con
         vl_value v;
         o += 3 + vl__value_decode(tmp->p[o + 2], tmp->p + o + 3, tmp->p + e->len, &v);
     }
-    char why[160];
     if (vl__meta_validate(L->s->idx, tmp->p, e->len, vl_index_field_count(L->s->idx), why, sizeof why))
         return vl__store_msg(L->s, VL_ECORRUPT, "metadata of id %llu: %s", (unsigned long long)id, why);
     *rec = tmp->p;
