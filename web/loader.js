@@ -49,13 +49,13 @@ export async function compileWasm(url) {
   url = new URL(url);
   if (url.protocol === 'file:') {
     const { readFile } = await import('node:fs/promises');
-    // A file: URL means Node: load the file backend's modules (idb/node-store.js, the device, the
-    // lock module, node:fs & co.) while the wasm compiles, so the first file open does not pay for
-    // them (issue 10 "open at the speed of the bytes"). A failure here is left to the open that
-    // needs them, which reports it.
+    // A file: URL means Node: load the file backend's modules (worker/stores.js nodeBackend: the
+    // device, the lock module, node:fs & co.) while the wasm compiles, so the first file open does
+    // not pay for them (issue 10 "open at the speed of the bytes"). A failure here is left to the
+    // open that needs them, which reports it.
     const [mod] = await Promise.all([
       readFile(url).then((b) => WebAssembly.compile(b)),
-      import('../idb/node-store.js').then((nb) => nb.loadNode()).catch(() => null),
+      import('../worker/stores.js').then((st) => st.nodeBackend('prefetch')).catch(() => null),
     ]);
     return mod;
   }
