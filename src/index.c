@@ -176,12 +176,22 @@ const uint32_t *vl__index_links(const vl_index *h, uint32_t node, uint32_t l)
     return h->upper[node] + (size_t)(l - 1) * (h->M + 1);
 }
 
+static inline int in_arena(const vl_index *h, const uint8_t *p)
+{
+    return h->meta_arena && (uintptr_t)p >= (uintptr_t)h->meta_arena &&
+           (uintptr_t)p < (uintptr_t)h->meta_arena + h->meta_arena_len;
+}
+
 static void free_nodes(vl_index *h)
 {
     if (h->upper)
         for (uint32_t i = 0; i < h->n; i++) vl_mem_free(h->upper[i]);
     if (h->meta)
-        for (uint32_t i = 0; i < h->n; i++) vl_mem_free(h->meta[i]);
+        for (uint32_t i = 0; i < h->n; i++)
+            if (!in_arena(h, h->meta[i])) vl_mem_free(h->meta[i]);
+    vl_mem_free(h->meta_arena);
+    h->meta_arena = NULL;
+    h->meta_arena_len = h->meta_arena_used = 0;
     vl_mem_free(h->block);   /* every per-node array and the candidate heap */
     vl_mem_free(h->top); vl_mem_free(h->sel); vl_mem_free(h->res);
     vl_mem_free(h->sorted);
@@ -520,7 +530,11 @@ static void free_records(uint32_t n, uint8_t **c)
 
 static void set_node_meta(vl_index *h, uint32_t node, uint8_t *rec, uint32_t len)
 {
-    if (h->meta[node]) { vl_mem_free(h->meta[node]); h->meta_bytes -= h->meta_len[node]; }
+    if (h->meta[node]) {
+        if (in_arena(h, h->meta[node])) h->meta_arena_used -= h->meta_len[node];
+        else vl_mem_free(h->meta[node]);
+        h->meta_bytes -= h->meta_len[node];
+    }
     h->meta[node] = rec;
     h->meta_len[node] = rec ? len : 0;
     if (rec) h->meta_bytes += len;
@@ -854,6 +868,7 @@ int vl_index_stats(const vl_index *h, vl_stats *out)
     /* what one more slot of capacity costs: the filter columns grow with the node storage */
     s.node_bytes = per_node + (uint64_t)h->n_cols * (1 + sizeof(uint64_t));
     s.memory_bytes = sizeof *h + (uint64_t)h->cap * per_node + h->upper_bytes + h->meta_bytes +
+                     (h->meta_arena_len - h->meta_arena_used) +
                      vl_idmap_bytes(&h->map) + vl__fields_bytes(h) +
                      ((uint64_t)h->cand_cap + h->top_cap + h->sel_cap) * sizeof(vl_pair) +
                      (uint64_t)h->res_cap * sizeof(vl_hit) +
@@ -1252,6 +1267,25 @@ static int import_check(vl_index *h, const vl_graph *g, const uint64_t *ids, con
         if (p != end) { vl__msg(h, "import: node %u has trailing link data", i); return VL_EINVAL; }
     }
     (void)ids;
+    return VL_OK;
+}
+
+int vl__index_meta_arena(vl_index *h, uint8_t *arena, uint64_t len)
+{
+    if (!h || h->meta_arena || !arena) return VL_EINVAL;
+    h->meta_arena = arena;
+    h->meta_arena_len = len;
+    h->meta_arena_used = 0;
+    return VL_OK;
+}
+
+int vl__index_meta_borrow(vl_index *h, uint32_t node, const uint8_t *rec, uint32_t len)
+{
+    if (!h || node >= h->n || h->dead[node] || !rec || !len || !in_arena(h, rec) ||
+        (uintptr_t)rec + len > (uintptr_t)h->meta_arena + h->meta_arena_len)
+        return VL_EINVAL;
+    set_node_meta(h, node, (uint8_t *)(uintptr_t)rec, len);
+    h->meta_arena_used += len;
     return VL_OK;
 }
 

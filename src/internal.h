@@ -235,6 +235,14 @@ int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const 
  * applies one record per imported node. VL_EINVAL (bad node, dead, empty),
  * VL_ENOMEM. */
 int vl__index_meta_adopt(vl_index *h, uint32_t node, const uint8_t *rec, uint32_t len);
+/* An open's record buffer as the index's metadata arena (h takes it: freed
+ * with h's nodes; VL_EINVAL if h has one), then vl__index_meta_borrow gives
+ * a live node a record that lies in it without a copy (as
+ * vl__index_meta_adopt otherwise; VL_EINVAL also when rec is not inside). A
+ * borrowed record is never freed alone; the arena's bytes that live records
+ * no longer use count in vl_stats.memory_bytes. */
+int vl__index_meta_arena(vl_index *h, uint8_t *arena, uint64_t len);
+int vl__index_meta_borrow(vl_index *h, uint32_t node, const uint8_t *rec, uint32_t len);
 /* The vector slots of the EMPTY HNSW index h, reserved for n nodes: node i's
  * vector goes at [i*dim..]. A caller that fills them and passes the same
  * pointer as vecs to vl__index_import has every vector copied once (from

@@ -1319,13 +1319,14 @@ typedef struct loader {
     meta_tier *cur;              /* the delta being applied (NULL: a snapshot) */
     uint64_t applied;            /* non-empty records applied to live rows */
     int fid_identity;            /* every file field id is its index field id (load_fields) */
+    int recbuf_given;            /* recbuf is the index's metadata arena now (build_from_index) */
     int oom;
     char why[200];
 } loader;
 
 static void loader_free(loader *L)
 {
-    vl__buf_free(&L->recbuf);
+    if (!L->recbuf_given) vl__buf_free(&L->recbuf);
     vl_idmap_free(&L->recmap);
     vl_mem_free(L->recs);
     vl__buf_free(&L->names);
@@ -1916,15 +1917,23 @@ static int build_from_index(rowset *R, const uint8_t *payload, const vl_index_he
         goto out;
     }
     if (rc) { vl__store_msg(s, rc, "importing the graph: %s", vl_errmsg(s->idx)); goto out; }
-imported:
-    /* metadata of the imported live rows (imported node j is node j; row_record validated it) */
+imported:;
+    /* metadata of the imported live rows (imported node j is node j; row_record validated it).
+     * Records that need no field id remapping stay where the loader put them: its buffer
+     * becomes the index's metadata arena (no allocation and copy per node). */
+    loader *L = R->L;
+    if (L->fid_identity && L->recbuf.p && L->recbuf.len && vl_index_count(s->idx) &&
+        vl__index_meta_arena(s->idx, L->recbuf.p, L->recbuf.cap) == VL_OK)
+        L->recbuf_given = 1;
     for (uint32_t j = 0; j < nout; j++) {
         if (dead[j]) continue;
         const uint8_t *rec;
         uint32_t len;
-        if ((rc = row_record(R->L, ids[j], 0, &R->tmp, &rec, &len))) goto out;
+        if ((rc = row_record(L, ids[j], 0, &R->tmp, &rec, &len))) goto out;
         if (!len) continue;
-        if ((rc = vl__index_meta_adopt(s->idx, j, rec, len))) {
+        int lent = L->recbuf_given && (uintptr_t)rec >= (uintptr_t)L->recbuf.p &&
+                   (uintptr_t)rec < (uintptr_t)L->recbuf.p + L->recbuf.len;
+        if ((rc = lent ? vl__index_meta_borrow(s->idx, j, rec, len) : vl__index_meta_adopt(s->idx, j, rec, len))) {
             vl__store_msg(s, rc, "applying metadata of id %llu", (unsigned long long)ids[j]);
             goto out;
         }

@@ -317,3 +317,51 @@ test('rows read in place over several device batches per VEC segment: exact; a f
   await col.close();
   fs.writeFileSync(file, good);
 });
+
+test('metadata loaded without a copy per row (the records stay in the open\'s buffer) reads, filters, changes, deletes, compacts and reopens exactly', async () => {
+  const file = path.join(dir, 'arena.rvf');
+  const model = new Map();
+  const w = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean', index: HNSW } });
+  await w.insertBatch(Array.from({ length: 800 }, (_, j) => ({ id: j, vector: BASE[j], metadata: metaOf(j) })));
+  for (let j = 0; j < 800; j++) model.set(j, { row: j, meta: metaOf(j) });
+  await w.close();
+  const check = async (col) => {
+    assert.equal(await col.count(), model.size);
+    const ids = [...model.keys()];
+    const got = await col.getMany(ids);
+    for (let k = 0; k < ids.length; k++) {
+      const m = model.get(ids[k]);
+      assert.deepEqual(Array.from(got[k].vector), Array.from(Float32Array.from(BASE[m.row])), `vector of ${ids[k]}`);
+      assert.deepEqual(got[k].metadata, m.meta, `metadata of ${ids[k]}`);
+    }
+    const want = ids.filter((id) => model.get(id).meta?.tag === 't2');
+    const rows = want.map((id) => BASE[model.get(id).row]);
+    const hits = await col.search(QUERIES[1], { k: 10, ef: WIDE_EF, filter: { tag: 't2' } });
+    assertExact(hits, bruteForce('euclidean', QUERIES[1], rows, 10), (id) => want.indexOf(id), 'euclidean', QUERIES[1], rows);
+  };
+  const col = await openCollection(file);
+  const st = await col.status();
+  assert.equal(st.indexLoaded, true);
+  assert.equal(st.rowsInsertedOnOpen, 0);
+  await check(col);
+  // replace, merge, drop and delete records that live in the open's buffer; insert new ones
+  for (let j = 0; j < 50; j++) {
+    await col.update(j, { metadata: { tag: 't2', changed: j } });
+    model.get(j).meta = { tag: 't2', changed: j };
+  }
+  await col.update(60, { metadata: { extra: 1 } }, { merge: true });
+  model.get(60).meta = { ...metaOf(60), extra: 1 };
+  await col.insert({ id: 70, vector: BASE[70] });                         // an upsert without metadata
+  model.get(70).meta = {};                                               // get() shows no metadata as {}
+  await col.delete([100, 101, 102]);
+  for (const id of [100, 101, 102]) model.delete(id);
+  await col.insertBatch([{ id: 900, vector: BASE[900], metadata: metaOf(900) }]);
+  model.set(900, { row: 900, meta: metaOf(900) });
+  await check(col);
+  await col.compact();
+  await check(col);
+  await col.close();
+  const again = await openCollection(file, { readOnly: true });
+  await check(again);
+  await again.close();
+});
