@@ -1256,14 +1256,13 @@ static int load(vl_rvf *h)
             uint32_t k = h->nvecs;
             vecseg *v = &h->vecs[k];
             memset(v, 0, sizeof *v);
-            /* the rows are walked after the whole directory (vl_rvf_open_rows):
-             * reserve for every row claimed so far */
-            rc = vl__rvf_reserve_ids(h, h->rows_claimed + rows);
-            if (rc == VL_EBUDGET) {
-                rc = vl__rvf_fail(h, rc, "more than %u distinct ids: over this build's cap", MAX_ENTRIES);
+            /* the rows are walked after the whole directory (vl_rvf_open_rows),
+             * whose ids are reserved for once, after this loop */
+            if (h->rows_claimed + rows > MAX_ENTRIES) {
+                rc = vl__rvf_fail(h, VL_EBUDGET, "more than %u distinct ids: over this build's cap", MAX_ENTRIES);
                 goto out;
             }
-            if (rc || !(v->ids = vl_mem_alloc((size_t)(rows ? rows : 1) * sizeof *v->ids))) {
+            if (!(v->ids = vl_mem_alloc((size_t)(rows ? rows : 1) * sizeof *v->ids))) {
                 rc = vl__rvf_fail(h, VL_ENOMEM, "out of memory indexing VEC segment %llu",
                                   (unsigned long long)d->seg_id);
                 goto out;
@@ -1290,6 +1289,13 @@ static int load(vl_rvf *h)
         }
     }
 
+    /* room for the ids of every claimed row, in one step (no rehash per segment) */
+    if ((rc = vl__rvf_reserve_ids(h, h->rows_claimed))) {
+        rc = vl__rvf_fail(h, rc == VL_EBUDGET ? rc : VL_ENOMEM, rc == VL_EBUDGET
+                          ? "more than %u distinct ids: over this build's cap" : "out of memory indexing %u rows",
+                          rc == VL_EBUDGET ? MAX_ENTRIES : (uint32_t)h->rows_claimed);
+        goto out;
+    }
     /* the rows phase (vl_rvf_open_rows) applies the deleted list after the rows */
     if (m.ndel && !(h->pend_del = vl_mem_alloc((size_t)m.ndel * sizeof *h->pend_del))) {
         rc = vl__rvf_fail(h, VL_ENOMEM, "out of memory");
