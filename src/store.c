@@ -1580,7 +1580,7 @@ typedef struct rowset {
      * file order at position p = slots[p x dim], its id fids[p], row_ok in ok[p] */
     uint64_t *fids;
     uint8_t *ok;
-    uint64_t fpos, fcap;         /* positions filled; positions the slots hold */
+    uint64_t fpos, fcap, fclaimed;   /* positions filled; the slots hold; fids / ok hold */
     struct sink_seg { uint32_t k; uint64_t seg_off, start; } *fsegs;
     uint32_t nfsegs, cap_fsegs;
     /* INDEX path: rows the graph does not cover */
@@ -1703,7 +1703,8 @@ static uint8_t *row_room(void *ctx, uint32_t k, uint64_t seg_off, uint32_t row, 
 {
     rowset *R = ctx;
     uint64_t rowsz = 8 + 4 * (uint64_t)R->dim;
-    if ((R->fpos * R->dim * 4 + nr * rowsz) > R->fcap * R->dim * 4) return NULL;   /* more rows than claimed */
+    if (R->fpos + nr > R->fclaimed || R->fpos * R->dim * 4 + nr * rowsz > R->fcap * R->dim * 4)
+        return NULL;                                     /* more rows than claimed */
     if (row == 0) {
         if (R->nfsegs == R->cap_fsegs) {
             uint32_t nc = R->cap_fsegs ? R->cap_fsegs * 2 : 16;
@@ -2155,6 +2156,7 @@ static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_onl
         R.fcap = in_place ? (claimed > g.n ? claimed : g.n) + row_slack(R.dim) : g.n;
         R.slots = R.fcap < VL_NO_NODE ? vl__index_slots(s->idx, (uint32_t)R.fcap) : NULL;
         if (in_place) {
+            R.fclaimed = claimed;
             R.fids = vl_mem_alloc((size_t)(claimed ? claimed : 1) * sizeof *R.fids);
             R.ok = vl_mem_alloc((size_t)(claimed ? claimed : 1));
         }
