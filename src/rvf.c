@@ -12,7 +12,9 @@
  *   rvf.c          segment headers, content hash, fold32; the handle and
  *                  its id bookkeeping; device access; manifest parsing; VEC
  *                  segment walks; open (backward scan, uncommitted tail,
- *                  chain head, load); scans and payload reads
+ *                  chain head, load; in two phases, head then rows, so a
+ *                  caller can have the rows read into place: vl_rvf_sink);
+ *                  scans and payload reads
  *   rvf_commit.c   writing segments; ingest, delete and the generic commit
  *                  (vl_rvf_commit); rollback of a failed commit; tier merges
  *   rvf_compact.c  create and derive; compaction; image check
