@@ -166,6 +166,15 @@ int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_t id), v
 #include "rvf.h"
 #include "branch.h"
 
+/* Shared by store.c and store_load.c. */
+#define NONE32 UINT32_MAX
+#define CFG_KEY "veclite.index"      /* file metadata: the index configuration */
+#define CFG_LEN 24u
+#define LOAD_CHUNK 1024u             /* rows per insertion batch when an open builds the graph */
+/* File-metadata keys per store (lookups are linear; a hostile file cannot
+ * make loading quadratic). */
+#define VL_STORE_MAX_FM_KEYS 1024u
+
 /* A listed META delta, as the tiered merge needs it: what it names. */
 typedef struct meta_tier {
     uint64_t seg_id, len;        /* directory entry, payload bytes */
@@ -230,6 +239,18 @@ int vl__store_msg(vl_store *s, int rc, const char *fmt, ...)
 
 /* store.c's file-metadata setter (val_len 0 removes the key). VL_OK / VL_ENOMEM. */
 void vl__store_fm_clear(vl_store *s);
+int vl__store_fm_has(const vl_store *s, const uint8_t *key, uint32_t klen);
+/* store.c's META tier bookkeeping and branch maps, for the open (store_load.c). */
+void vl__store_tiers_clear(vl_store *s);
+int vl__store_tiers_room(vl_store *s);
+int vl__store_tier_add_id(meta_tier *t, uint64_t id);
+int vl__store_tier_add_key(meta_tier *t, const uint8_t *key, uint32_t klen);
+int vl__store_branch_load_maps(vl_store *s);
+/* Make an opened store (s->rvf from vl_rvf_open_head, s->rvf_rows_pending)
+ * an index again: META, configuration, rows, graph (store_load.c). own_only:
+ * a branch child's own rows, without its parent's (vl_store_verify). On error
+ * s->msg says why; the caller frees s. */
+int vl__store_load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_only);
 int vl__store_fm_set(vl_store *s, const uint8_t *key, uint32_t klen, const uint8_t *val, uint32_t vlen);
 
 #endif /* VL_STORE_H */
