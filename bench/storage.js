@@ -15,7 +15,7 @@
 //   (d) open at the speed of the bytes (issue 10): fresh processes alternately read the file into a
 //       fresh buffer (fs.readFileSync) and open it read-only + answer the first query; the ratio of
 //       the medians (3 each, 1 with --quick) in wall and in main-thread CPU time, with the engine's
-//       breakdown (status().openCost: read, verify, id map, rows, graph, metadata), the JS around
+//       breakdown (status().openCost: read, verify, manifest/directory, rows, graph, metadata), the JS around
 //       it and the first query. The rows carry small metadata ({ j, tag }) so its decoding counts.
 //   (e) build memory (issue 10 item 5): fresh child processes (bench/build-mem-child.mjs) build
 //       50,000 × 128 (20,000 with --quick) in insertBatch calls of 10,000 (5,000), into a file store
@@ -177,7 +177,7 @@ export function openVsReadLine(o) {
   const b = o.breakdown, f = (v) => (v == null ? '—' : v.toFixed(1));
   return `open + first query ${f(o.openFirstQueryMs)} ms, read the file ${f(o.readMs)} ms: ratio ${o.ratio.toFixed(2)}× `
     + `(CPU ${f(o.openCpuMs)} / ${f(o.readCpuMs)} ms = ${o.cpuRatio == null ? '—' : o.cpuRatio.toFixed(2) + '×'}; median of ${o.runs} fresh processes each); `
-    + `breakdown: read/copy ${f(b.readMs)}, verify ${f(b.verifyMs)}, index/id map ${f(b.idMapMs)}, rows ${f(b.rowsMs)}, graph ${f(b.graphMs)}, `
+    + `breakdown: read/copy ${f(b.readMs)}, verify ${f(b.verifyMs)}, manifest/directory ${f(b.idMapMs)}, rows ${f(b.rowsMs)}, graph ${f(b.graphMs)}, `
     + `metadata ${f(b.metadataMs)} (engine open ${f(b.engineTotalMs)}), JS around it ${f(b.jsMs)}, first query ${f(b.firstQueryMs)} ms`;
 }
 

@@ -176,12 +176,22 @@ const uint32_t *vl__index_links(const vl_index *h, uint32_t node, uint32_t l)
     return h->upper[node] + (size_t)(l - 1) * (h->M + 1);
 }
 
+static inline int in_arena(const vl_index *h, const uint8_t *p)
+{
+    return h->meta_arena && (uintptr_t)p >= (uintptr_t)h->meta_arena &&
+           (uintptr_t)p < (uintptr_t)h->meta_arena + h->meta_arena_len;
+}
+
 static void free_nodes(vl_index *h)
 {
     if (h->upper)
         for (uint32_t i = 0; i < h->n; i++) vl_mem_free(h->upper[i]);
     if (h->meta)
-        for (uint32_t i = 0; i < h->n; i++) vl_mem_free(h->meta[i]);
+        for (uint32_t i = 0; i < h->n; i++)
+            if (!in_arena(h, h->meta[i])) vl_mem_free(h->meta[i]);
+    vl_mem_free(h->meta_arena);
+    h->meta_arena = NULL;
+    h->meta_arena_len = h->meta_arena_used = 0;
     vl_mem_free(h->block);   /* every per-node array and the candidate heap */
     vl_mem_free(h->top); vl_mem_free(h->sel); vl_mem_free(h->res);
     vl_mem_free(h->sorted);
@@ -574,7 +584,11 @@ static void free_records(uint32_t n, uint8_t **c)
 
 static void set_node_meta(vl_index *h, uint32_t node, uint8_t *rec, uint32_t len)
 {
-    if (h->meta[node]) { vl_mem_free(h->meta[node]); h->meta_bytes -= h->meta_len[node]; }
+    if (h->meta[node]) {
+        if (in_arena(h, h->meta[node])) h->meta_arena_used -= h->meta_len[node];
+        else vl_mem_free(h->meta[node]);
+        h->meta_bytes -= h->meta_len[node];
+    }
     h->meta[node] = rec;
     h->meta_len[node] = rec ? len : 0;
     if (rec) h->meta_bytes += len;
@@ -923,6 +937,7 @@ int vl_index_stats(const vl_index *h, vl_stats *out)
     /* what one more slot of capacity costs: the filter columns grow with the node storage */
     s.node_bytes = per_node + (uint64_t)h->n_cols * (1 + sizeof(uint64_t));
     s.memory_bytes = sizeof *h + (uint64_t)h->cap * per_node + h->upper_bytes + h->meta_bytes +
+                     (h->meta_arena_len - h->meta_arena_used) +
                      vl_idmap_bytes(&h->map) + vl__fields_bytes(h) +
                      ((uint64_t)h->cand_cap + h->top_cap + h->sel_cap) * sizeof(vl_pair) +
                      (uint64_t)h->res_cap * sizeof(vl_hit) +
@@ -1346,6 +1361,25 @@ static int import_check(vl_index *h, const vl_graph *g, const uint64_t *ids, con
     return VL_OK;
 }
 
+int vl__index_meta_arena(vl_index *h, uint8_t *arena, uint64_t len)
+{
+    if (!h || h->meta_arena || !arena) return VL_EINVAL;
+    h->meta_arena = arena;
+    h->meta_arena_len = len;
+    h->meta_arena_used = 0;
+    return VL_OK;
+}
+
+int vl__index_meta_borrow(vl_index *h, uint32_t node, const uint8_t *rec, uint32_t len)
+{
+    if (!h || node >= h->n || h->dead[node] || !rec || !len || !in_arena(h, rec) ||
+        (uintptr_t)rec + len > (uintptr_t)h->meta_arena + h->meta_arena_len)
+        return VL_EINVAL;
+    set_node_meta(h, node, (uint8_t *)(uintptr_t)rec, len);
+    h->meta_arena_used += len;
+    return VL_OK;
+}
+
 int vl__index_meta_adopt(vl_index *h, uint32_t node, const uint8_t *rec, uint32_t len)
 {
     if (!h || node >= h->n || h->dead[node] || !rec || !len) return VL_EINVAL;
@@ -1391,6 +1425,84 @@ float *vl__index_slots(vl_index *h, uint32_t n)
     if (!h || h->n != 0 || h->kind != VL_INDEX_HNSW || n == 0) return NULL;
     if (h->codes) return NULL;
     return reserve_nodes(h, n) ? NULL : h->vecs;
+}
+
+/* ---- in-place import (vl__index_place_*, internal.h) ------------------------
+ * The INDEX decoder (store_index.c) writes each node's level and links
+ * straight into links0 / upper; the vectors are already in the slots. */
+int vl__index_place_begin(vl_index *h, uint32_t n)
+{
+    if (!h || n == 0 || h->n != 0 || h->kind != VL_INDEX_HNSW || h->cap < n) return VL_EINVAL;
+    if (vl__hnsw_reserve(h, n)) return VL_ENOMEM;
+    memset(h->upper, 0, (size_t)n * sizeof *h->upper);
+    return VL_OK;
+}
+
+int vl__index_place_level(vl_index *h, uint32_t i, uint32_t level)
+{
+    h->level[i] = (uint8_t)level;
+    if (!level) return VL_OK;
+    h->upper[i] = vl_mem_alloc((size_t)level * (h->M + 1) * sizeof(uint32_t));
+    return h->upper[i] ? VL_OK : VL_ENOMEM;
+}
+
+uint32_t *vl__index_place_links(vl_index *h, uint32_t i, uint32_t l)
+{
+    return (uint32_t *)vl__index_links(h, i, l);
+}
+
+
+void vl__index_place_abort(vl_index *h, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) { vl_mem_free(h->upper[i]); h->upper[i] = NULL; }
+    free_nodes(h);
+}
+
+int vl__index_place_end(vl_index *h, uint32_t n, const uint64_t *ids, const uint8_t *dead, uint32_t entry,
+                        uint32_t max_level)
+{
+    int rc = VL_OK;
+    for (uint32_t i = 0; i < n; i++)
+        if (dead[i] > 1) { vl__msg(h, "import: node %u dead flag %u", i, dead[i]); rc = VL_EINVAL; goto fail; }
+    uint32_t live = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        float inv = 1.0f;
+        if (h->inv_norm && (rc = check_vector(h, h->vecs + (size_t)i * h->dim, "imported vector", i, &inv))) goto fail;
+        if (h->inv_norm) h->inv_norm[i] = inv;
+        live += !dead[i];
+    }
+    if (vl_idmap_reserve(&h->map, live)) { rc = VL_ENOMEM; goto fail; }
+    for (uint32_t i = 0; i < n; i++) {
+        h->ids[i] = ids[i];
+        h->dead[i] = dead[i];
+        h->meta[i] = NULL;
+        h->meta_len[i] = 0;
+        if (h->level[i]) h->upper_bytes += (uint64_t)h->level[i] * (h->M + 1) * sizeof(uint32_t);
+        h->n++;
+        vl__cols_set_node(h, i);
+        if (!dead[i]) {
+            if (vl_idmap_get_or_put(&h->map, ids[i], i) != VL_NO_NODE) {
+                vl__msg(h, "import: live id %llu appears twice", (unsigned long long)ids[i]);
+                for (uint32_t j = i + 1; j < n; j++) vl_mem_free(h->upper[j]);
+                free_nodes(h);
+                return VL_EINVAL;
+            }
+            h->live++;
+        }
+    }
+    h->entry = entry;
+    h->max_level = max_level;
+    h->sorted_valid = 0;
+    if (h->live == 0) {      /* tombstones alone route nowhere (as vl_index_delete) */
+        uint64_t rng = h->rng;
+        free_nodes(h);
+        h->rng = rng;
+    }
+    return VL_OK;
+fail:
+    if (rc == VL_ENOMEM) vl__msg(h, "out of memory importing a graph of %u nodes", n);
+    vl__index_place_abort(h, n);
+    return rc;
 }
 
 int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const float *vecs,

@@ -17,7 +17,8 @@
  *             get() returns exactly what was inserted).
  *   ids       external u64 id of every node (tombstones keep theirs).
  *   dead      1 for a tombstone (deleted or superseded by an upsert).
- *   meta/meta_len  the node's metadata record (NULL/0 = none; tombstones: none).
+ *   meta/meta_len  the node's metadata record (NULL/0 = none; tombstones: none): its own
+ *                  allocation, or a record inside meta_arena (an open's buffer, never freed alone).
  *   HNSW only:
  *     level    top layer of the node.
  *     links0   layer 0, flat: node*(M0+1) u32 = { count, M0 neighbour slots }.
@@ -62,6 +63,10 @@ struct vl_index {
     uint8_t  **meta;
     uint32_t *meta_len;
     uint64_t meta_bytes;
+    /* records an open left in one buffer (vl__index_meta_arena): meta[i] may
+     * point into it (never freed alone); freed with the nodes */
+    uint8_t  *meta_arena;
+    uint64_t meta_arena_len, meta_arena_used;   /* its bytes; those live records use */
     /* HNSW */
     uint8_t  *level;
     uint32_t *links0;

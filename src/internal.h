@@ -73,6 +73,9 @@ void  vl_mem_free(void *p);
 uint64_t vl__mem_live(void);
 uint64_t vl__mem_peak(void);
 void     vl__mem_peak_reset(void);
+/* Grow WebAssembly memory once so about `bytes` more can be allocated
+ * without further growth steps (mem.c "Heap sizing"); a hint, never fails. */
+void     vl__mem_expect(uint64_t bytes);
 /* A monotonic clock in nanoseconds (0 where there is none), for the cost
  * figures an open reports (vl_store_status.open_*_us); never for behaviour. */
 uint64_t vl__clock_ns(void);
@@ -232,12 +235,37 @@ int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const 
  * applies one record per imported node. VL_EINVAL (bad node, dead, empty),
  * VL_ENOMEM. */
 int vl__index_meta_adopt(vl_index *h, uint32_t node, const uint8_t *rec, uint32_t len);
+/* An open's record buffer as the index's metadata arena (h takes it: freed
+ * with h's nodes; VL_EINVAL if h has one), then vl__index_meta_borrow gives
+ * a live node a record that lies in it without a copy (as
+ * vl__index_meta_adopt otherwise; VL_EINVAL also when rec is not inside). A
+ * borrowed record is never freed alone; the arena's bytes that live records
+ * no longer use count in vl_stats.memory_bytes. */
+int vl__index_meta_arena(vl_index *h, uint8_t *arena, uint64_t len);
+int vl__index_meta_borrow(vl_index *h, uint32_t node, const uint8_t *rec, uint32_t len);
 /* The vector slots of the EMPTY HNSW index h, reserved for n nodes: node i's
  * vector goes at [i*dim..]. A caller that fills them and passes the same
  * pointer as vecs to vl__index_import has every vector copied once (from
  * the file into its node). NULL when h is not an empty HNSW index, n is 0,
  * or out of memory. The slots stay valid until h changes. */
 float *vl__index_slots(vl_index *h, uint32_t n);
+/* In-place import: what vl__index_import does with a decoded graph, with the
+ * graph decoded straight into h's own link arrays (no vl_graph in between).
+ * The caller filled the n slots (vl__index_slots) with checked vectors, then:
+ * vl__index_place_begin (h empty HNSW with >= n slots; VL_EINVAL, VL_ENOMEM);
+ * per node vl__index_place_level (its level: room for its upper layers;
+ * VL_ENOMEM) and writes each layer l <= level at vl__index_place_links
+ * (count, then the count links: room for M0 / M links); after every node,
+ * the caller proves the graph invariants (as vl__index_decode) and calls
+ * vl__index_place_end (ids, dead flags, entry, top level: as
+ * vl__index_import; on error h is left empty), or vl__index_place_abort
+ * (h left empty) when it gives up. */
+int vl__index_place_begin(vl_index *h, uint32_t n);
+int vl__index_place_level(vl_index *h, uint32_t i, uint32_t level);
+uint32_t *vl__index_place_links(vl_index *h, uint32_t i, uint32_t l);
+void vl__index_place_abort(vl_index *h, uint32_t n);
+int vl__index_place_end(vl_index *h, uint32_t n, const uint64_t *ids, const uint8_t *dead, uint32_t entry,
+                        uint32_t max_level);
 
 /* Quantization, for the store (index_quant.c; quant.h). */
 struct vl_quant;

@@ -13,6 +13,12 @@
  * batch costs for the life of the instance. Without malloc_usable_size
  * (not glibc / Emscripten) the trace reads 0.
  *
+ * Heap sizing (vl__mem_expect): an open that is about to allocate about n
+ * bytes grows WebAssembly memory to hold them in ONE step. Left to sbrk,
+ * memory grows by ~20% per step, tens of times for a large store, each a
+ * Memory.grow (and in JS a refresh of every heap view). Only address space:
+ * pages are resident when touched. A no-op natively.
+ *
  * The hook and the counters are process-wide: tests and diagnostics only,
  * not thread-safe.
  */
@@ -21,6 +27,8 @@
 #include <time.h>
 #ifdef __EMSCRIPTEN__
 #include <emscripten.h>
+#include <emscripten/heap.h>
+void *sbrk(intptr_t increment);   /* <unistd.h> hides it under _POSIX_C_SOURCE */
 #endif
 #if defined(__GLIBC__) || defined(__EMSCRIPTEN__)
 #include <malloc.h>
@@ -43,6 +51,18 @@ uint64_t vl__clock_ns(void)
     struct timespec t;
     if (clock_gettime(CLOCK_MONOTONIC, &t) != 0) return 0;
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+#endif
+}
+
+void vl__mem_expect(uint64_t bytes)
+{
+#ifdef __EMSCRIPTEN__
+    uint64_t top = (uint64_t)(uintptr_t)sbrk(0), want = top + bytes, have = emscripten_get_heap_size();
+    uint64_t cap = (uint64_t)4 << 30;
+    if (want > cap - ((uint64_t)64 << 20)) want = cap - ((uint64_t)64 << 20);
+    if (want > have) (void)emscripten_resize_heap((size_t)want);   /* failure: sbrk grows later, as before */
+#else
+    (void)bytes;
 #endif
 }
 

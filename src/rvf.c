@@ -12,7 +12,9 @@
  *   rvf.c          segment headers, content hash, fold32; the handle and
  *                  its id bookkeeping; device access; manifest parsing; VEC
  *                  segment walks; open (backward scan, uncommitted tail,
- *                  chain head, load); scans and payload reads
+ *                  chain head, load; in two phases, head then rows, so a
+ *                  caller can have the rows read into place: vl_rvf_sink);
+ *                  scans and payload reads
  *   rvf_commit.c   writing segments; ingest, delete and the generic commit
  *                  (vl_rvf_commit); rollback of a failed commit; tier merges
  *   rvf_compact.c  create and derive; compaction; image check
@@ -349,6 +351,7 @@ void vl_rvf_free(vl_rvf *h)
     vl_mem_free(h->dir);
     vl_mem_free(h->ents);
     vl_mem_free(h->del);
+    vl_mem_free(h->pend_del);
     vl_idmap_free(&h->map);
     vl_mem_free(h);
 }
@@ -872,16 +875,16 @@ int vl__rvf_check_listed(vl_rvf *h, const dent *d, vl_rvf_header *hd)
  * write what they read into new segments (merge) pass 0: they never
  * re-hash bytes they have not checked themselves. */
 int vl__rvf_vec_walk(vl_rvf *h, const dent *d, uint32_t k, row_visit fn, void *ctx,
-                     uint32_t *count_out, int trust)
+                     uint32_t *count_out, int trust, const vl_rvf_sink *sink)
 {
-    return vl__rvf_vec_walk_buf(h, d, k, fn, ctx, count_out, trust, NULL);
+    return vl__rvf_vec_walk_buf(h, d, k, fn, ctx, count_out, trust, sink, NULL);
 }
 
 /* vl__rvf_vec_walk reading through the caller's buffer of VL_RVF_WALK_BUF(dim)
  * bytes (NULL: its own), so a walk in a commit's write phase allocates
  * nothing. */
 int vl__rvf_vec_walk_buf(vl_rvf *h, const dent *d, uint32_t k, row_visit fn, void *ctx,
-                         uint32_t *count_out, int trust, uint8_t *given)
+                         uint32_t *count_out, int trust, const vl_rvf_sink *sink, uint8_t *given)
 {
     vl_rvf_header hd;
     int rc = vl__rvf_check_listed(h, d, &hd);
@@ -914,20 +917,33 @@ int vl__rvf_vec_walk_buf(vl_rvf *h, const dent *d, uint32_t k, row_visit fn, voi
     uint32_t bcap = (uint32_t)(batch * rowsz);
     if (!skip_hash && bcap < IO_CHUNK && d->plen - need > bcap)   /* trailing bytes: hash them in big reads */
         bcap = d->plen - need < IO_CHUNK ? (uint32_t)(d->plen - need) : IO_CHUNK;
+    if (sink) {                  /* rows go to the sink's room: buf only hashes trailing bytes */
+        uint64_t t = d->plen - need;
+        bcap = t == 0 ? 1 : t < IO_CHUNK ? (uint32_t)t : IO_CHUNK;
+    }
     uint8_t *buf = given ? given : vl_mem_alloc(bcap);
     if (!buf) return vl__rvf_fail(h, VL_ENOMEM, "out of memory reading a VEC segment");
     uint32_t crc = vl_crc32(0, pre, 6);
     uint64_t off = d->offset + 64 + 6;
     for (uint32_t r = 0; r < count;) {
         uint32_t nr = count - r < batch ? count - r : batch;
-        rc = skip_hash ? vl__rvf_dev_read(h, off, buf, nr * rowsz) : vl__rvf_dev_read_crc(h, off, buf, nr * rowsz, &crc);
+        uint8_t *dst = buf;
+        if (sink && !(dst = sink->room(sink->ctx, k, d->offset, r, nr))) {
+            rc = vl__rvf_fail(h, VL_ENOMEM, "out of memory reading a VEC segment");
+            goto out;
+        }
+        rc = skip_hash ? vl__rvf_dev_read(h, off, dst, nr * rowsz) : vl__rvf_dev_read_crc(h, off, dst, nr * rowsz, &crc);
         if (rc) goto out;
         if (fn) {
             for (uint32_t i = 0; i < nr; i++) {
-                const uint8_t *row = buf + i * rowsz;
+                const uint8_t *row = dst + i * rowsz;
                 rc = fn(h, ctx, k, r + i, rd64(row), row + 8);
                 if (rc) goto out;
             }
+        }
+        if (sink && (rc = sink->done(sink->ctx, k, d->offset, r, nr, dst))) {
+            rc = vl__rvf_fail(h, rc, "%s", rc == VL_ENOMEM ? "out of memory reading rows" : "reading rows");
+            goto out;
         }
         off += nr * rowsz;
         r += nr;
@@ -1269,12 +1285,13 @@ static int load(vl_rvf *h)
             uint32_t k = h->nvecs;
             vecseg *v = &h->vecs[k];
             memset(v, 0, sizeof *v);
-            rc = vl__rvf_reserve_ids(h, rows);
-            if (rc == VL_EBUDGET) {
-                rc = vl__rvf_fail(h, rc, "more than %u distinct ids: over this build's cap", MAX_ENTRIES);
+            /* the rows are walked after the whole directory (vl_rvf_open_rows),
+             * whose ids are reserved for once, after this loop */
+            if (h->rows_claimed + rows > MAX_ENTRIES) {
+                rc = vl__rvf_fail(h, VL_EBUDGET, "more than %u distinct ids: over this build's cap", MAX_ENTRIES);
                 goto out;
             }
-            if (rc || !(v->ids = vl_mem_alloc((size_t)(rows ? rows : 1) * sizeof *v->ids))) {
+            if (!(v->ids = vl_mem_alloc((size_t)(rows ? rows : 1) * sizeof *v->ids))) {
                 rc = vl__rvf_fail(h, VL_ENOMEM, "out of memory indexing VEC segment %llu",
                                   (unsigned long long)d->seg_id);
                 goto out;
@@ -1282,8 +1299,7 @@ static int load(vl_rvf *h)
             v->listed = 1;
             h->nvecs++;
             d->vec = k;
-            rc = vl__rvf_vec_walk(h, d, k, load_row, NULL, &v->count, 0);
-            if (rc) goto out;
+            h->rows_claimed += rows;
         } else if (d->type == VL_RVF_SEG_WITNESS) {
             /* listed by older files and rvf-node: verified like every listed
              * segment; the chain head is found by find_head */
@@ -1302,23 +1318,78 @@ static int load(vl_rvf *h)
         }
     }
 
+    /* room for the ids of every claimed row, in one step (no rehash per segment) */
+    if ((rc = vl__rvf_reserve_ids(h, h->rows_claimed))) {
+        rc = vl__rvf_fail(h, rc == VL_EBUDGET ? rc : VL_ENOMEM, rc == VL_EBUDGET
+                          ? "more than %u distinct ids: over this build's cap" : "out of memory indexing %u rows",
+                          rc == VL_EBUDGET ? MAX_ENTRIES : (uint32_t)h->rows_claimed);
+        goto out;
+    }
+    /* the rows phase (vl_rvf_open_rows) applies the deleted list after the rows */
+    if (m.ndel && !(h->pend_del = vl_mem_alloc((size_t)m.ndel * sizeof *h->pend_del))) {
+        rc = vl__rvf_fail(h, VL_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (uint32_t i = 0; i < m.ndel; i++) h->pend_del[i] = rd64(m.delp + (size_t)i * 8);
+    h->pend_ndel = m.ndel;
+    h->pend_size = size;
+    h->pend_maxid = maxid;
+    h->rows_pending = 1;
+out:
+    vl_mem_free(mp);
+    vl_mem_free(wp);
+    return rc;
+}
+
+int vl_rvf_open_rows(vl_rvf *h, const vl_rvf_sink *sink)
+{
+    if (!h) return VL_EINVAL;
+    if (!h->rows_pending) return vl__rvf_fail(h, VL_EINVAL, "vl_rvf_open_rows: no open waits for its rows");
+    h->rows_pending = 0;
+    int rc = VL_OK;
+    uint64_t maxid = h->pend_maxid;
+    /* ---- VEC segments, in directory order: verify, index their ids ---- */
+    for (uint32_t i = 0; i < h->ndir; i++) {
+        dent *d = &h->dir[i];
+        if (d->type != VL_RVF_SEG_VEC) continue;
+        if ((rc = vl__rvf_vec_walk(h, d, d->vec, load_row, NULL, &h->vecs[d->vec].count, 0, sink))) goto out;
+    }
+
     /* ---- deleted list: authoritative; ids that no listed VEC holds are moot ---- */
     if ((rc = vl__rvf_grow((void **)&h->del, &h->cap_del, h->nents, sizeof *h->del))) {
         rc = vl__rvf_fail(h, rc, "out of memory");
         goto out;
     }
-    for (uint32_t i = 0; i < m.ndel; i++) vl__rvf_delete_id(h, rd64(m.delp + (size_t)i * 8));
+    for (uint32_t i = 0; i < h->pend_ndel; i++) vl__rvf_delete_id(h, h->pend_del[i]);
 
     /* ---- uncommitted tail, chain head, next segment id ---- */
     uint32_t kept = 0;
-    if ((rc = vl__rvf_tail_walk(h, size, &kept, &maxid))) goto out;
+    if ((rc = vl__rvf_tail_walk(h, h->pend_size, &kept, &maxid))) goto out;
     if (kept == 0 && (rc = vl__rvf_find_head(h, &maxid))) goto out;
     /* Saturates: such a file still opens, and commits refuse (commit_begin). */
     h->next_seg_id = maxid == UINT64_MAX ? UINT64_MAX : maxid + 1;
 out:
-    vl_mem_free(mp);
-    vl_mem_free(wp);
+    vl_mem_free(h->pend_del);
+    h->pend_del = NULL;
+    h->pend_ndel = 0;
     return rc;
+}
+
+uint64_t vl_rvf_rows_claimed(const vl_rvf *h) { return h->rows_claimed; }
+
+int vl_rvf_open_head(vl_io *io, vl_rvf **out, char *msg, uint32_t msg_cap)
+{
+    if (!io || !out) { vl__rvf_put_msg(msg, msg_cap, "vl_rvf_open_head: NULL argument"); return VL_EINVAL; }
+    vl_rvf *h = vl__rvf_handle_new(io);
+    if (!h) { vl__rvf_put_msg(msg, msg_cap, "out of memory"); return VL_ENOMEM; }
+    int rc = load(h);
+    if (rc) {
+        vl__rvf_put_msg(msg, msg_cap, "%s", h->msg);
+        vl_rvf_free(h);
+        return rc;
+    }
+    *out = h;
+    return VL_OK;
 }
 
 int vl_rvf_open(vl_io *io, vl_rvf **out, char *msg, uint32_t msg_cap)
@@ -1327,6 +1398,7 @@ int vl_rvf_open(vl_io *io, vl_rvf **out, char *msg, uint32_t msg_cap)
     vl_rvf *h = vl__rvf_handle_new(io);
     if (!h) { vl__rvf_put_msg(msg, msg_cap, "out of memory"); return VL_ENOMEM; }
     int rc = load(h);
+    if (!rc) rc = vl_rvf_open_rows(h, NULL);
     if (rc) {
         vl__rvf_put_msg(msg, msg_cap, "%s", h->msg);
         vl_rvf_free(h);
@@ -1367,6 +1439,12 @@ static int row_wins(const vl_rvf *h, uint32_t k, uint32_t row, uint64_t id, int 
     return e->seg == k && e->row == row;
 }
 
+int vl_rvf_row_wins(const vl_rvf *h, uint32_t k, uint32_t row, uint64_t id, int *live)
+{
+    *live = 0;
+    return row_wins(h, k, row, id, live);
+}
+
 typedef struct scan_ctx {
     vl_rvf_row_fn cb;
     void *ctx;
@@ -1391,7 +1469,7 @@ int vl_rvf_scan(vl_rvf *h, vl_rvf_row_fn cb, void *ctx)
     for (uint32_t i = 0; i < h->ndir && rc == VL_OK; i++) {
         const dent *d = &h->dir[i];
         if (d->type != VL_RVF_SEG_VEC || h->vecs[d->vec].live_refs == 0) continue;
-        rc = vl__rvf_vec_walk(h, d, d->vec, scan_row, &s, NULL, 1);
+        rc = vl__rvf_vec_walk(h, d, d->vec, scan_row, &s, NULL, 1, NULL);
     }
     vl_mem_free(s.vec);
     return rc;
@@ -1428,7 +1506,7 @@ int vl_rvf_scan_ex(vl_rvf *h, vl_rvf_row_ex_fn cb, void *ctx)
         const dent *d = &h->dir[i];
         if (d->type != VL_RVF_SEG_VEC) continue;
         s.seg_offset = d->offset;
-        rc = vl__rvf_vec_walk(h, d, d->vec, scan_row_ex, &s, NULL, 1);
+        rc = vl__rvf_vec_walk(h, d, d->vec, scan_row_ex, &s, NULL, 1, NULL);
     }
     vl_mem_free(s.vec);
     return rc;

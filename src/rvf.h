@@ -182,6 +182,37 @@ typedef struct vl_rvf_info {
  * VL_ECORRUPT, VL_EVERSION, VL_EBUDGET, VL_ENOMEM, VL_EIO. */
 VL_MUST_CHECK int vl_rvf_open(vl_io *io, vl_rvf **out, char *msg, uint32_t msg_cap);
 
+/* vl_rvf_open in two phases, so a caller can place the rows it is about to
+ * read (the store reads them straight into its index's vector slots):
+ * vl_rvf_open_head does everything but the VEC segments (manifest,
+ * directory, the other listed segments verified); vl_rvf_open_rows then
+ * verifies and indexes every VEC segment, applies the deleted list and
+ * finds the witness chain head (vl_rvf_open = both, no sink). Between the
+ * two only the directory, payload reads (vl_rvf_read_payload),
+ * vl_rvf_info_get's layout fields and vl_rvf_rows_claimed (the rows the
+ * VEC segments claim: an upper bound of the rows the sink receives) may be
+ * used; on a failure of vl_rvf_open_rows the handle is only good for
+ * vl_rvf_errmsg and vl_rvf_free.
+ * A sink (may be NULL) receives every row batch of every listed VEC segment
+ * in directory order: room() gives where to read nr rows (nr x (8 + 4 dim)
+ * bytes: u64 id | f32[dim] each, little-endian) that start at row `row` of
+ * VEC segment k (file offset seg_off); NULL: out of memory. done() is called
+ * once they are there and hashed (the segment's content hash is compared
+ * after its last batch: a mismatch fails the open, VL_ECORRUPT) and their
+ * ids indexed: from then on the sink may rewrite those bytes. A non-zero
+ * return from done() fails the open with that code. */
+typedef struct vl_rvf_sink {
+    void *ctx;
+    uint8_t *(*room)(void *ctx, uint32_t k, uint64_t seg_off, uint32_t row, uint32_t nr);
+    int (*done)(void *ctx, uint32_t k, uint64_t seg_off, uint32_t row, uint32_t nr, uint8_t *rows);
+} vl_rvf_sink;
+VL_MUST_CHECK int vl_rvf_open_head(vl_io *io, vl_rvf **out, char *msg, uint32_t msg_cap);
+VL_MUST_CHECK int vl_rvf_open_rows(vl_rvf *h, const vl_rvf_sink *sink);
+uint64_t vl_rvf_rows_claimed(const vl_rvf *h);
+/* After the open: 1 if row `row` of VEC segment k (sink numbering) holding
+ * id is its id's winning row; *live: it is not deleted. */
+int vl_rvf_row_wins(const vl_rvf *h, uint32_t k, uint32_t row, uint64_t id, int *live);
+
 /* Create a store on an empty device: one MANIFEST (epoch 0) with a FIDI
  * block {file_id, zero parent, depth 0}; then sync. file_id is 16 random
  * bytes chosen by the caller. Errors: VL_EINVAL (device not empty, dim

@@ -585,7 +585,7 @@ static int merge_prepare(vl_rvf *h, vmerge *m, uint32_t n, const uint64_t *ids, 
         const dent *d = &h->dir[i];
         if (d->type == VL_RVF_SEG_VEC && h->vecs[d->vec].live_refs > count_sorted(ks, nks, d->vec)) {
             uint32_t before = f.n;
-            rc = vl__rvf_vec_walk_buf(h, d, d->vec, merge_row, &f, NULL, 0, m->rbuf);
+            rc = vl__rvf_vec_walk_buf(h, d, d->vec, merge_row, &f, NULL, 0, NULL, m->rbuf);
             m->src[m->nsrc] = *d;
             m->src_rows[m->nsrc++] = f.n - before;
         }
@@ -692,7 +692,7 @@ static int merge_emit(vl_rvf *h, vmerge *m, const uint64_t *ids, const float *ve
     merge_fill f = { m, NULL, rowsz, 0, 0, 0, vl_crc32(0, pre, 6) };
     for (uint32_t i = 0; i < m->nsrc && !rc; i++) {
         f.end = f.n + m->src_rows[i];
-        rc = vl__rvf_vec_walk_buf(h, &m->src[i], NONE, merge_copy, &f, NULL, 0, m->rbuf);
+        rc = vl__rvf_vec_walk_buf(h, &m->src[i], NONE, merge_copy, &f, NULL, 0, NULL, m->rbuf);
         if (!rc && f.n != f.end)
             rc = vl__rvf_fail(h, VL_ECORRUPT, "merging VEC segments: segment %llu gave %u rows, planned %u "
                               "(the device changed under the handle)", (unsigned long long)m->src[i].seg_id,

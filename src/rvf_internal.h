@@ -93,6 +93,10 @@ struct vl_rvf {
     uint8_t man_hdr[64];           /* its header as opened or refreshed (vl_rvf_refresh checks
                                       that the bytes there are still this header) */
     uint64_t read_ns, crc_ns;      /* time in device reads and content hashes (vl_rvf_costs) */
+    /* between vl_rvf_open_head and vl_rvf_open_rows: what the rows phase still applies */
+    int rows_pending;
+    uint64_t *pend_del; uint32_t pend_ndel;   /* the manifest's deleted ids */
+    uint64_t pend_size, pend_maxid, rows_claimed;
     char msg[256];
 };
 
@@ -141,11 +145,11 @@ int vl__rvf_find_manifest(vl_rvf *h, uint64_t size, uint64_t floor, uint64_t *mp
                           uint8_t **payload, mview *m, int *found);
 int vl__rvf_check_listed(vl_rvf *h, const dent *d, vl_rvf_header *hd);
 int vl__rvf_vec_walk(vl_rvf *h, const dent *d, uint32_t k, row_visit fn, void *ctx,
-                     uint32_t *count_out, int trust);
+                     uint32_t *count_out, int trust, const vl_rvf_sink *sink);
 /* Bytes a vl__rvf_vec_walk_buf buffer needs for dimension dim. */
 #define VL_RVF_WALK_BUF(dim) ((uint64_t)IO_CHUNK > 8 + 4 * (uint64_t)(dim) ? (uint64_t)IO_CHUNK : 8 + 4 * (uint64_t)(dim))
 int vl__rvf_vec_walk_buf(vl_rvf *h, const dent *d, uint32_t k, row_visit fn, void *ctx,
-                         uint32_t *count_out, int trust, uint8_t *given);
+                         uint32_t *count_out, int trust, const vl_rvf_sink *sink, uint8_t *given);
 int vl__rvf_read_small(vl_rvf *h, const dent *d, uint32_t cap, uint8_t **out);
 int vl__rvf_tail_walk(vl_rvf *h, uint64_t size, uint32_t *kept, uint64_t *maxid);
 int vl__rvf_find_head(vl_rvf *h, uint64_t *maxid);

@@ -4,8 +4,9 @@
  *
  * How it fits: the index answers every read; rvf.c owns the file's
  * segments, manifest and directory; this file decides what each write
- * commits, and how a file becomes an index again. The META codec is in
- * store_meta.c, the INDEX codec and graph export/repair in store_index.c.
+ * commits, and (store_load.c) how a file becomes an index again. The META
+ * codec is in store_meta.c, the INDEX codec and graph export/repair in
+ * store_index.c.
  *
  * Write path (every vl_store_* write):
  *   1. validate completely (same checks as vl_index_*; nothing written yet);
@@ -37,8 +38,12 @@
  *     listed and rvf_commit.c's tier merges never move those rows, so the rows
  *     after it are the rows written since: rvf_commit.c "INDEX coverage"). Its
  *     nodes whose row is still there are imported as they are (deleted ids as routing
- *     tombstones), each row copied once, from the file straight into its
- *     node's slot (vl__index_slots); nodes whose row is gone or was re-written since are
+ *     tombstones), each row read once, by the device straight into the
+ *     index's vector slots (vl__index_slots, "rows read in place": the file's
+ *     rows in file order, which is the nodes' order when ids were written in
+ *     ascending order; otherwise they are copied into place once more), and
+ *     the graph decoded straight into the index's link arrays
+ *     (vl__index_place); nodes whose row is gone or was re-written since are
  *     removed and their neighbours re-linked (vl__graph_remap); the live
  *     rows it does not cover are inserted (rows_inserted_on_open). An INDEX
  *     that fails a check is ignored and the graph rebuilt, so a damaged
@@ -117,9 +122,12 @@
  * tombstones; without them memory keeps its index (nodes in insertion
  * order; the file's INDEX numbers them by id: the same graph).
  *
- * Known costs: loading collects all rows before building the graph when an
- * INDEX is used (about twice the vector memory for a moment); a checkpoint
- * builds the export graph next to the live one.
+ * Known costs: with an INDEX the slots hold every row of the file (also
+ * replaced and deleted ones) until the graph is built, and rows written in
+ * another order than their ids take one more copy; without one, rows are
+ * read twice (verified by the rvf open, then streamed into the index); the
+ * heap is grown once per open for about 1.5 x the file (vl__mem_expect); a
+ * checkpoint builds the export graph next to the live one.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -130,16 +138,9 @@
 #include "rvf.h"
 #include "branch.h"
 
-#define NONE32 UINT32_MAX
-#define CFG_KEY "veclite.index"
-#define CFG_LEN 24u
 #define BIT(t) (1ull << (t))
-#define LOAD_CHUNK 1024u
 #define MAX_FM_KEY 255u
 #define MAX_FM_VAL (1u << 20)
-/* File-metadata keys per store (lookups are linear; a hostile file cannot
- * make loading quadratic). */
-#define VL_STORE_MAX_FM_KEYS 1024u
 
 /* meta_tier, fm_entry and struct vl_store are in store.h (shared with store_refresh.c). */
 
@@ -167,10 +168,6 @@ static int writable(vl_store *s)
 static inline void put32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
-}
-static inline uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 static inline uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
@@ -211,6 +208,7 @@ void vl__store_fm_clear(vl_store *s) { fm_clear(s); }
 
 /* Set (vlen > 0) or remove (vlen == 0) a key. VL_OK / VL_ENOMEM. */
 static int fm_set(vl_store *s, const uint8_t *key, uint32_t klen, const uint8_t *val, uint32_t vlen);
+int vl__store_fm_has(const vl_store *s, const uint8_t *key, uint32_t klen) { return fm_find(s, key, klen) != NULL; }
 int vl__store_fm_set(vl_store *s, const uint8_t *key, uint32_t klen, const uint8_t *val, uint32_t vlen)
 {
     return fm_set(s, key, klen, val, vlen);
@@ -347,14 +345,14 @@ static void tier_free(meta_tier *t)
     memset(t, 0, sizeof *t);
 }
 
-static void tiers_clear(vl_store *s)
+void vl__store_tiers_clear(vl_store *s)
 {
     for (uint32_t i = 0; i < s->ntiers; i++) tier_free(&s->tiers[i]);
     s->ntiers = 0;
 }
 
 /* Room for one more tier. VL_OK / VL_ENOMEM. */
-static int tiers_room(vl_store *s)
+int vl__store_tiers_room(vl_store *s)
 {
     if (s->ntiers < s->cap_tiers) return VL_OK;
     uint32_t nc = s->cap_tiers ? s->cap_tiers * 2 : 8;
@@ -365,7 +363,7 @@ static int tiers_room(vl_store *s)
     return VL_OK;
 }
 
-static int tier_add_id(meta_tier *t, uint64_t id)
+int vl__store_tier_add_id(meta_tier *t, uint64_t id)
 {
     if (t->nids == t->cap_ids) {
         if (t->cap_ids >= (1u << 30)) return VL_ENOMEM;
@@ -379,7 +377,7 @@ static int tier_add_id(meta_tier *t, uint64_t id)
     return VL_OK;
 }
 
-static int tier_add_key(meta_tier *t, const uint8_t *key, uint32_t klen)
+int vl__store_tier_add_key(meta_tier *t, const uint8_t *key, uint32_t klen)
 {
     vl__buf_u16(&t->keys, (uint16_t)klen);
     vl__buf_put(&t->keys, key, klen);
@@ -460,7 +458,7 @@ static int batch_records(vl_meta_writer *w, meta_tier *t, const vl_store *s, con
             vl__meta_record(w, id, VL_META_OP_DELETE, NULL, 0);
         else
             continue;
-        if (t && tier_add_id(t, id)) return VL_ENOMEM;
+        if (t && vl__store_tier_add_id(t, id)) return VL_ENOMEM;
     }
     return VL_OK;
 }
@@ -525,7 +523,7 @@ static int meta_delta(vl_store *s, const meta_batch *B, uint32_t k, meta_plan *P
     /* file metadata: B's key, then the merged deltas' other keys */
     if (B->fkey) {
         vl__meta_filemeta(&w, B->fkey, B->fklen, B->fval, B->fvlen);
-        if (tier_add_key(t, B->fkey, B->fklen)) goto out;
+        if (vl__store_tier_add_key(t, B->fkey, B->fklen)) goto out;
     }
     for (uint32_t j = 0; j < k; j++)
         for (uint64_t o = 0; o < old[j].keys.len;) {
@@ -535,7 +533,7 @@ static int meta_delta(vl_store *s, const meta_batch *B, uint32_t k, meta_plan *P
             if (tier_has_key(t, key, l)) continue;
             const fm_entry *e = fm_find(s, key, l);
             vl__meta_filemeta(&w, key, l, e ? e->val : NULL, e ? e->vlen : 0);
-            if (tier_add_key(t, key, l)) goto out;
+            if (vl__store_tier_add_key(t, key, l)) goto out;
         }
     /* records: B's, then the merged deltas' other ids as they are now */
     if ((rc = batch_records(&w, t, s, B, k ? &U : NULL, 0))) goto out;
@@ -550,7 +548,7 @@ static int meta_delta(vl_store *s, const meta_batch *B, uint32_t k, meta_plan *P
             vl__meta_record(&w, id, VL_META_OP_UPSERT, m, ml);
         else
             vl__meta_record(&w, id, VL_META_OP_DELETE, NULL, 0);
-        if (tier_add_id(t, id)) goto out;
+        if (vl__store_tier_add_id(t, id)) goto out;
     }
     t->gen = s->meta_gen + 1;
     t->base = base;
@@ -639,7 +637,7 @@ static void meta_committed(vl_store *s, meta_plan *P)
     s->meta_gen++;
     s->fields_durable = vl_index_field_count(s->idx);
     if (P->snap) {
-        tiers_clear(s);
+        vl__store_tiers_clear(s);
         s->meta_base_len = len;
         s->meta_listed = len;
         s->meta_snapshot_due = 0;
@@ -703,7 +701,7 @@ int vl_store_upsert(vl_store *s, uint32_t n, const uint64_t *ids, const float *v
     if (dedup_build(&dd, n, ids)) return vl__store_msg(s, VL_ENOMEM, "out of memory");
     meta_batch B = { &dd, n, ids, meta, meta_off, MB_UPSERT, NULL, NULL, 0, 0 };
     int any = batch_touches_meta(s, &B);
-    if (any && ((rc = tiers_room(s)) || (rc = meta_plan_build(s, &B, &P)))) {
+    if (any && ((rc = vl__store_tiers_room(s)) || (rc = meta_plan_build(s, &B, &P)))) {
         vl_idmap_free(&dd);
         plan_free(&P);
         return vl__store_msg(s, rc, "%s building the metadata segment", vl_errstr(rc));
@@ -757,7 +755,7 @@ int vl_store_set_meta(vl_store *s, uint32_t n, const uint64_t *ids, const uint8_
     memset(&P, 0, sizeof P);
     if (dedup_build(&dd, n, ids)) return vl__store_msg(s, VL_ENOMEM, "out of memory");
     meta_batch B = { &dd, n, ids, meta, meta_off, MB_SETMETA, NULL, NULL, 0, 0 };
-    if ((rc = tiers_room(s)) || (rc = meta_plan_build(s, &B, &P))) {
+    if ((rc = vl__store_tiers_room(s)) || (rc = meta_plan_build(s, &B, &P))) {
         vl_idmap_free(&dd);
         plan_free(&P);
         return vl__store_msg(s, rc, "%s building the metadata segment", vl_errstr(rc));
@@ -810,7 +808,7 @@ int vl_store_set_meta(vl_store *s, uint32_t n, const uint64_t *ids, const uint8_
 #define BRANCH_MAX_MEMBERSHIP (1ull << 30)
 
 /* Parse the newest listed COW_MAP and MEMBERSHIP into s->br. */
-static int branch_load_maps(vl_store *s)
+int vl__store_branch_load_maps(vl_store *s)
 {
     vl_rvf_info info;
     vl_rvf_info_get(s->rvf, &info);
@@ -919,7 +917,7 @@ int vl_store_delete(vl_store *s, uint32_t n, const uint64_t *ids, uint32_t *n_de
     memset(&P, 0, sizeof P);
     meta_batch B = { &dd, n, ids, NULL, NULL, MB_DELETE, NULL, NULL, 0, 0 };
     int any = batch_touches_meta(s, &B);
-    if (any && ((rc = tiers_room(s)) || (rc = meta_plan_build(s, &B, &P)))) {
+    if (any && ((rc = vl__store_tiers_room(s)) || (rc = meta_plan_build(s, &B, &P)))) {
         vl_idmap_free(&dd);
         plan_free(&P);
         return vl__store_msg(s, rc, "%s building the metadata segment", vl_errstr(rc));
@@ -1059,7 +1057,7 @@ int vl__store_fm_commit(vl_store *s, const char *key, uint32_t key_len, const ui
     meta_plan P;
     memset(&P, 0, sizeof P);
     meta_batch B = { NULL, 0, NULL, NULL, NULL, MB_NONE, (const uint8_t *)key, val, key_len, val_len };
-    if ((rc = tiers_room(s)) || (rc = meta_plan_build(s, &B, &P))) {
+    if ((rc = vl__store_tiers_room(s)) || (rc = meta_plan_build(s, &B, &P))) {
         plan_free(&P);
         return vl__store_msg(s, rc, "%s building the metadata segment", vl_errstr(rc));
     }
@@ -1237,7 +1235,7 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
     s->fields_durable = vl_index_field_count(s->idx);
     s->meta_listed = mb.len;
     s->meta_base_len = mb.len;
-    tiers_clear(s);
+    vl__store_tiers_clear(s);
     s->meta_snapshot_due = 0;
     s->graph_dirty = 1;
     s->index_ok = hnsw;          /* the compacted file's INDEX covers all its rows */
@@ -1304,7 +1302,7 @@ static void store_free(vl_store *s)
     vl_mem_free(s->br);
     fm_clear(s);
     vl_mem_free(s->fm);
-    tiers_clear(s);
+    vl__store_tiers_clear(s);
     vl_mem_free(s->tiers);
     vl_mem_free(s->problems);
     vl__buf_free(&s->rf_up);
@@ -1347,716 +1345,6 @@ int vl_store_derive(vl_store *s, vl_io *child, const uint8_t *file_id, vl_store 
     return VL_OK;
 }
 
-/* ======================================================================
- * Open: META, rows, graph
- * ====================================================================== */
-
-/* Loader state: what the listed META segments say. Records keep file field
- * ids (remapped when applied). */
-typedef struct rec_ent { uint64_t off, seg_off; uint32_t len; } rec_ent;
-typedef struct sch_ent { uint32_t fid; uint64_t name_off; uint32_t len; } sch_ent;
-typedef struct loader {
-    vl_store *s;
-    uint64_t gen;
-    int any_meta;
-    uint64_t seg_off;            /* file offset of the META segment being applied */
-    vl_buf recbuf;               /* records: u16 n | fields (file field ids) */
-    vl_idmap recmap;             /* id -> index in recs */
-    rec_ent *recs; uint32_t nrecs, cap_recs;
-    vl_buf names;
-    sch_ent *sch; uint32_t nsch, cap_sch;
-    uint32_t *fid_map;           /* 65536: file field id -> index field id (NONE32: unknown) */
-    uint32_t *sch_at;            /* 65536: file field id -> index in sch (NONE32: none yet) */
-    meta_tier *cur;              /* the delta being applied (NULL: a snapshot) */
-    uint64_t applied;            /* non-empty records applied to live rows */
-    int oom;
-    char why[200];
-} loader;
-
-static void loader_free(loader *L)
-{
-    vl__buf_free(&L->recbuf);
-    vl_idmap_free(&L->recmap);
-    vl_mem_free(L->recs);
-    vl__buf_free(&L->names);
-    vl_mem_free(L->sch);
-    vl_mem_free(L->fid_map);
-    vl_mem_free(L->sch_at);
-}
-
-static void loader_reset(loader *L)
-{
-    vl__buf_free(&L->recbuf);
-    vl_idmap_free(&L->recmap);
-    L->nrecs = 0;
-    vl__buf_free(&L->names);
-    for (uint32_t i = 0; i < L->nsch; i++) L->sch_at[L->sch[i].fid] = NONE32;
-    L->nsch = 0;
-    fm_clear(L->s);
-}
-
-static int cb_schema(void *ctx, uint32_t fid, const uint8_t *name, uint32_t len)
-{
-    loader *L = ctx;
-    if (L->cur && (L->cur->fields_from == NONE32 || fid < L->cur->fields_from)) L->cur->fields_from = fid;
-    uint32_t at = L->sch_at[fid];
-    if (at != NONE32) {
-        if (L->sch[at].len != len || memcmp(L->names.p + L->sch[at].name_off, name, len) != 0) {
-            snprintf(L->why, sizeof L->why, "META field id %u is named twice differently", fid);
-            return VL_ECORRUPT;
-        }
-        return 0;
-    }
-    if (L->nsch == L->cap_sch) {
-        uint32_t nc = L->cap_sch ? L->cap_sch * 2 : 16;
-        sch_ent *q = vl_mem_realloc(L->sch, (size_t)nc * sizeof *q);
-        if (!q) return VL_ENOMEM;
-        L->sch = q;
-        L->cap_sch = nc;
-    }
-    L->sch_at[fid] = L->nsch;
-    L->sch[L->nsch++] = (sch_ent){ fid, L->names.len, len };
-    vl__buf_put(&L->names, name, len);
-    return L->names.oom ? VL_ENOMEM : 0;
-}
-
-static int cb_filemeta(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *val, uint32_t vlen)
-{
-    loader *L = ctx;
-    if (vlen && L->s->nfm >= VL_STORE_MAX_FM_KEYS && !fm_find(L->s, key, klen)) {
-        snprintf(L->why, sizeof L->why, "META holds more than %u file-metadata keys", VL_STORE_MAX_FM_KEYS);
-        return VL_EBUDGET;
-    }
-    if (L->cur && tier_add_key(L->cur, key, klen)) return VL_ENOMEM;
-    return fm_set(L->s, key, klen, val, vlen) ? VL_ENOMEM : 0;
-}
-
-static int cb_record(void *ctx, uint64_t id, uint32_t op, uint32_t n, const uint8_t *fields,
-                     uint32_t flen)
-{
-    loader *L = ctx;
-    if (L->cur && tier_add_id(L->cur, id)) return VL_ENOMEM;
-    if (L->nrecs == UINT32_MAX - 1 || vl_idmap_reserve(&L->recmap, 1)) return VL_ENOMEM;
-    uint32_t k = vl_idmap_get_or_put(&L->recmap, id, L->nrecs);
-    if (k == VL_NO_NODE) {
-        if (L->nrecs == L->cap_recs) {
-            uint32_t nc = L->cap_recs ? L->cap_recs * 2 : 64;
-            rec_ent *q = vl_mem_realloc(L->recs, (size_t)nc * sizeof *q);
-            if (!q) return VL_ENOMEM;
-            L->recs = q;
-            L->cap_recs = nc;
-        }
-        k = L->nrecs++;
-    }
-    rec_ent *e = &L->recs[k];
-    e->seg_off = L->seg_off;
-    e->off = L->recbuf.len;
-    e->len = 0;
-    if (op == VL_META_OP_UPSERT && n) {
-        vl__buf_u16(&L->recbuf, (uint16_t)n);
-        vl__buf_put(&L->recbuf, fields, flen);
-        e->len = flen + 2;
-    }
-    return L->recbuf.oom ? VL_ENOMEM : 0;
-}
-
-/* Room for a payload's records at once (its record count bounds the new
- * ids, its length the record bytes): no rehashing or doubling copies while
- * a big snapshot is applied. */
-static int meta_room(loader *L, const vl_meta_head *hd, uint64_t len)
-{
-    if (vl_idmap_reserve(&L->recmap, hd->n_records)) return VL_ENOMEM;
-    uint64_t need = (uint64_t)L->nrecs + hd->n_records;
-    if (need > L->cap_recs) {
-        if (need >= UINT32_MAX) return VL_ENOMEM;
-        rec_ent *q = vl_mem_realloc(L->recs, (size_t)need * sizeof *q);
-        if (!q) return VL_ENOMEM;
-        L->recs = q;
-        L->cap_recs = (uint32_t)need;
-    }
-    return vl__buf_reserve(&L->recbuf, len) ? VL_OK : VL_ENOMEM;
-}
-
-/* Apply the listed META segments in directory order. */
-static int load_meta(loader *L)
-{
-    vl_store *s = L->s;
-    vl_rvf_info info;
-    vl_rvf_info_get(s->rvf, &info);
-    vl_meta_cb cb = { L, cb_schema, cb_filemeta, cb_record };
-    L->sch_at = vl_mem_alloc(65536 * sizeof *L->sch_at);
-    if (!L->sch_at) return vl__store_msg(s, VL_ENOMEM, "out of memory");
-    memset(L->sch_at, 0xff, 65536 * sizeof *L->sch_at);
-    for (uint32_t i = 0; i < info.dir_count; i++) {
-        vl_rvf_dirent d;
-        if (vl_rvf_dir(s->rvf, i, &d) || d.seg_type != VL_RVF_SEG_META) continue;
-        uint8_t *p = NULL;
-        int rc = vl_rvf_read_payload(s->rvf, i, VL_META_MAX_PAYLOAD, &p);
-        if (rc) return vl__store_msg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
-        vl_meta_head hd;
-        /* check first (no callbacks), then reset on a snapshot, then apply */
-        vl__store_open_mark(s, OPEN_META);
-        rc = vl__meta_parse(p, d.payload_length, &hd, NULL, L->why, sizeof L->why);
-        vl__store_open_mark(s, OPEN_VERIFY);     /* the digest and the structure checks */
-        if (!rc) {
-            int snap = hd.flags & VL_META_F_SNAPSHOT;
-            /* a delta continues the generation before it; a merged delta
-             * spans several generations (store_meta.c) */
-            if (!snap && (hd.base != L->gen || hd.generation <= hd.base)) {
-                snprintf(L->why, sizeof L->why, "META generation chain broken: delta %llu on base %llu "
-                         "follows generation %llu", (unsigned long long)hd.generation,
-                         (unsigned long long)hd.base, (unsigned long long)L->gen);
-                rc = VL_ECORRUPT;
-            } else {
-                L->cur = NULL;
-                if (snap) {
-                    loader_reset(L);
-                    tiers_clear(s);
-                    s->meta_listed = s->meta_base_len = d.payload_length;
-                } else if (tiers_room(s) == VL_OK) {
-                    L->cur = &s->tiers[s->ntiers++];
-                    memset(L->cur, 0, sizeof *L->cur);
-                    *L->cur = (meta_tier){ d.seg_id, d.payload_length, hd.generation, hd.base, NONE32,
-                                           NULL, 0, 0, { 0 } };
-                    s->meta_listed += d.payload_length;
-                } else {
-                    rc = VL_ENOMEM;
-                }
-                L->seg_off = d.offset;
-                if (!rc) rc = meta_room(L, &hd, d.payload_length);
-                if (!rc) rc = vl__meta_apply(p, d.payload_length, &hd, &cb, L->why, sizeof L->why);
-                L->gen = hd.generation;
-                L->any_meta = 1;
-            }
-        }
-        vl_mem_free(p);
-        if (rc == VL_ENOMEM) return vl__store_msg(s, rc, "out of memory reading metadata");
-        if (rc == VL_EBUDGET) return vl__store_msg(s, rc, "%s", L->why);
-        if (rc) return vl__store_msg(s, rc, "META segment %llu at offset %llu: %s", (unsigned long long)d.seg_id,
-                            (unsigned long long)d.offset, L->why);
-    }
-    return VL_OK;
-}
-
-static int sch_cmp(const void *a, const void *b)
-{
-    const sch_ent *x = a, *y = b;
-    return x->fid < y->fid ? -1 : x->fid > y->fid;
-}
-
-/* Register the schema's names in the index, in file field-id order. */
-static int load_fields(loader *L)
-{
-    vl_store *s = L->s;
-    if (!L->fid_map) L->fid_map = vl_mem_alloc(65536 * sizeof *L->fid_map);
-    if (!L->fid_map) return vl__store_msg(s, VL_ENOMEM, "out of memory");
-    memset(L->fid_map, 0xff, 65536 * sizeof *L->fid_map);
-    if (L->nsch > 1) qsort(L->sch, L->nsch, sizeof *L->sch, sch_cmp);
-    for (uint32_t i = 0; i < L->nsch; i++) {
-        uint32_t id;
-        int rc = vl_index_field(s->idx, (const char *)L->names.p + L->sch[i].name_off, L->sch[i].len, &id);
-        if (rc) return vl__store_msg(s, rc == VL_ENOMEM ? rc : VL_ECORRUPT, "META field name %u: %s", L->sch[i].fid,
-                            vl_errmsg(s->idx));
-        L->fid_map[L->sch[i].fid] = id;
-        if (id != L->sch[i].fid) s->meta_snapshot_due = 1;
-    }
-    return VL_OK;
-}
-
-/* The record for a row written at seg_off, in index field ids, into tmp
- * (*rec / *len; len 0 = none). VL_ECORRUPT for a record that names an
- * unknown field or fails validation. */
-static int row_record(loader *L, uint64_t id, uint64_t seg_off, vl_buf *tmp, const uint8_t **rec,
-                      uint32_t *len)
-{
-    *rec = NULL;
-    *len = 0;
-    uint32_t k = vl_idmap_get(&L->recmap, id);
-    if (k == VL_NO_NODE) return VL_OK;
-    const rec_ent *e = &L->recs[k];
-    (void)seg_off;
-    if (e->len == 0) return VL_OK;
-    const uint8_t *p = L->recbuf.p + e->off;
-    tmp->len = 0;
-    vl__buf_put(tmp, p, e->len);
-    if (tmp->oom) return vl__store_msg(L->s, VL_ENOMEM, "out of memory");
-    uint32_t n = get16(tmp->p), o = 2;
-    for (uint32_t f = 0; f < n; f++) {          /* structure was checked by the META parser */
-        uint32_t fid = get16(tmp->p + o), nid = L->fid_map[fid];
-        if (nid == NONE32)
-            return vl__store_msg(L->s, VL_ECORRUPT, "metadata of id %llu uses field id %u, which no META schema "
-                        "names", (unsigned long long)id, fid);
-        tmp->p[o] = (uint8_t)nid;
-        tmp->p[o + 1] = (uint8_t)(nid >> 8);
-        vl_value v;
-        o += 3 + vl__value_decode(tmp->p[o + 2], tmp->p + o + 3, tmp->p + e->len, &v);
-    }
-    char why[160];
-    if (vl__meta_validate(L->s->idx, tmp->p, e->len, vl_index_field_count(L->s->idx), why, sizeof why))
-        return vl__store_msg(L->s, VL_ECORRUPT, "metadata of id %llu: %s", (unsigned long long)id, why);
-    *rec = tmp->p;
-    *len = e->len;
-    L->applied++;
-    return VL_OK;
-}
-
-/* Rows gathered at open. With an INDEX (collect = 1) a row the graph covers
- * (id among its nodes, written before it) is copied straight from the file
- * into its node's vector slot in the index (vl__index_slots: ordinal order),
- * and only the rows it does not cover are kept here; without one, live rows
- * stream into the index in chunks. */
-typedef struct rowset {
-    loader *L;
-    uint32_t dim, metric;
-    /* INDEX path: the graph's node ids (ascending), its offset, the slots */
-    const uint64_t *gids;
-    uint32_t gn, next;           /* next: the ordinal after the last row's (a guess for the next row) */
-    uint64_t idx_off;
-    float *slots;                /* gn x dim, in the index */
-    uint8_t *state;              /* gn: 0 no row, 1 live row, 2 deleted row (a routing tombstone) */
-    /* INDEX path: rows the graph does not cover */
-    uint64_t *ids;
-    uint8_t *live;
-    float *vecs;
-    uint64_t n, cap;
-    int collect;                 /* 1: INDEX path; 0: stream live rows into the index */
-    /* streaming chunk */
-    uint64_t *cids;
-    float *cvecs;
-    vl_buf cmeta;
-    uint32_t *coff;
-    uint32_t cn;
-    vl_buf tmp;
-    uint64_t inserted;
-    int rc;
-} rowset;
-
-static int row_ok(const rowset *R, const float *v)
-{
-    if (R->metric != VL_METRIC_COSINE) return vl__all_finite(v, R->dim);
-    double ss = 0;
-    for (uint32_t j = 0; j < R->dim; j++) {
-        if (!(v[j] - v[j] == 0.0f)) return 0;
-        ss += (double)v[j] * v[j];
-    }
-    float inv = (float)(1.0 / sqrt(ss));
-    return ss > 0.0 && inv > 0.f && isfinite(inv);
-}
-
-static int chunk_flush(rowset *R)
-{
-    if (R->cn == 0) return VL_OK;
-    vl_store *s = R->L->s;
-    if (R->cmeta.oom) return vl__store_msg(s, VL_ENOMEM, "out of memory");
-    int rc = vl_index_upsert(s->idx, R->cn, R->cids, R->cvecs, R->cmeta.len ? R->cmeta.p : NULL,
-                             R->cmeta.len ? R->coff : NULL);
-    if (rc) return vl__store_msg(s, rc, "building the index: %s", vl_errmsg(s->idx));
-    R->inserted += R->cn;
-    R->cn = 0;
-    R->cmeta.len = 0;
-    return VL_OK;
-}
-
-/* Queue a live row for insertion (with its metadata). */
-static int chunk_add(rowset *R, uint64_t id, const float *vec, uint64_t seg_off)
-{
-    const uint8_t *rec;
-    uint32_t len;
-    int rc = row_record(R->L, id, seg_off, &R->tmp, &rec, &len);
-    if (rc) return rc;
-    R->cids[R->cn] = id;
-    vl__vcopy(R->cvecs + (size_t)R->cn * R->dim, vec, R->dim);
-    R->coff[R->cn] = (uint32_t)R->cmeta.len;
-    vl__buf_put(&R->cmeta, rec, len);
-    if (R->cmeta.len > UINT32_MAX) R->cmeta.oom = 1;
-    R->coff[R->cn + 1] = (uint32_t)R->cmeta.len;
-    R->cn++;
-    if (R->cn == LOAD_CHUNK || R->cmeta.len > (64u << 20)) return chunk_flush(R);
-    return VL_OK;
-}
-
-static int scan_cb(void *ctx, uint64_t id, const float *vec, uint64_t seg_off, int live)
-{
-    rowset *R = ctx;
-    if (!row_ok(R, vec)) {
-        R->L->s->rows_rejected++;
-        return 0;
-    }
-    if (!R->collect) {
-        if (!live) return 0;
-        int rc = chunk_add(R, id, vec, seg_off);
-        if (rc) R->rc = rc;
-        return rc;
-    }
-    if (seg_off < R->idx_off) {                  /* covered by the graph: straight into its slot */
-        /* rows usually follow their ids' order (sequential ids, in insertion
-         * order): the ordinal after the last one first, then a search */
-        const uint64_t *hit = R->next < R->gn && R->gids[R->next] == id ? &R->gids[R->next]
-                            : bsearch(&id, R->gids, R->gn, sizeof *R->gids, u64_cmp);
-        if (hit) {
-            size_t o = (size_t)(hit - R->gids);
-            vl__vcopy(R->slots + o * R->dim, vec, R->dim);
-            R->state[o] = live ? 1 : 2;
-            R->next = (uint32_t)o + 1;
-            return 0;
-        }
-    }
-    if (!live) return 0;                         /* not in the graph: nothing to route through */
-    if (R->n == R->cap) {
-        uint64_t nc = R->cap ? R->cap * 2 : 1024;
-        uint64_t *a = vl_mem_realloc(R->ids, (size_t)nc * sizeof *a);
-        if (a) R->ids = a;
-        uint8_t *c = vl_mem_realloc(R->live, (size_t)nc);
-        if (c) R->live = c;
-        float *d = (uint64_t)nc * R->dim * sizeof(float) > SIZE_MAX ? NULL
-                 : vl_mem_realloc(R->vecs, (size_t)(nc * R->dim * sizeof(float)));
-        if (d) R->vecs = d;
-        if (!a || !c || !d) { R->rc = vl__store_msg(R->L->s, VL_ENOMEM, "out of memory reading rows"); return R->rc; }
-        R->cap = nc;
-    }
-    R->ids[R->n] = id;
-    R->live[R->n] = 1;
-    vl__vcopy(R->vecs + (size_t)R->n * R->dim, vec, R->dim);
-    R->n++;
-    return 0;
-}
-
-/* Links of a decoded graph node (layer l). */
-static const uint32_t *dec_links(const void *ctx, uint32_t i, uint32_t l)
-{
-    const vl_graph *g = ctx;
-    const uint32_t *p = g->adj + g->off[i];
-    for (uint32_t k = 0; k < l; k++) p += 1 + p[0];
-    return p;
-}
-
-static const float *dec_vec_fn(const void *ctx, uint32_t j)
-{
-    const rowset *R = ctx;
-    return R->slots + (size_t)j * R->dim;
-}
-
-/* Build the graph from the decoded INDEX g (node ids R->gids) and the rows
- * the scan put in its slots; insert the live rows it does not cover.
- * Nodes without a row are removed (vl__graph_remap) after their slots are
- * moved down over them; when every node has its row the decoded graph is
- * imported as it is. Returns VL_OK, or VL_EINVAL when the INDEX turned out
- * unusable (the index is then empty and the caller rebuilds from the file),
- * or another error. */
-static int build_from_index(rowset *R, const vl_graph *g)
-{
-    vl_store *s = R->L->s;
-    uint32_t n = g->n, nout = 0;
-    for (uint32_t i = 0; i < n; i++) nout += R->state[i] != 0;
-    uint32_t *target = NULL, *rep = NULL;
-    uint64_t *ids = vl_mem_alloc((size_t)(nout ? nout : 1) * sizeof *ids);
-    uint8_t *dead = vl_mem_alloc(nout ? nout : 1);
-    vl_graph g2;
-    memset(&g2, 0, sizeof g2);
-    const vl_graph *gi = g;
-    int rc = VL_ENOMEM;
-    if (!ids || !dead) goto out;
-    if (nout < n) {
-        target = vl_mem_alloc((size_t)(n ? n : 1) * sizeof *target);
-        rep = vl_mem_alloc((size_t)(nout ? nout : 1) * sizeof *rep);
-        if (!target || !rep) goto out;
-        uint32_t j = 0;
-        for (uint32_t i = 0; i < n; i++) {
-            target[i] = R->state[i] ? j : NONE32;
-            if (R->state[i]) {
-                vl__vcopy(R->slots + (size_t)j * R->dim, R->slots + (size_t)i * R->dim, R->dim);
-                rep[j++] = i;
-            }
-        }
-        vl_gsrc src = { n, g->level, dec_links, g, target, g->entry };
-        if ((rc = vl__graph_remap(&src, nout, rep, dec_vec_fn, R, R->dim, R->metric, g->M, &g2))) goto out;
-        gi = &g2;
-    }
-    for (uint32_t j = 0; j < nout; j++) {
-        uint32_t i = rep ? rep[j] : j;
-        ids[j] = R->gids[i];
-        dead[j] = R->state[i] == 2;
-    }
-    rc = vl__index_import(s->idx, gi, ids, R->slots, dead, gi == g);
-    vl__store_open_mark(s, OPEN_GRAPH);
-    if (rc == VL_EINVAL) {
-        snprintf(s->index_note, sizeof s->index_note, "INDEX not used: %s", vl_errmsg(s->idx));
-        goto out;
-    }
-    if (rc) { vl__store_msg(s, rc, "importing the graph: %s", vl_errmsg(s->idx)); goto out; }
-    /* metadata of the imported live rows (imported node j is node j; row_record validated it) */
-    for (uint32_t j = 0; j < nout; j++) {
-        if (dead[j]) continue;
-        const uint8_t *rec;
-        uint32_t len;
-        if ((rc = row_record(R->L, ids[j], 0, &R->tmp, &rec, &len))) goto out;
-        if (!len) continue;
-        if ((rc = vl__index_meta_adopt(s->idx, j, rec, len))) {
-            vl__store_msg(s, rc, "applying metadata of id %llu", (unsigned long long)ids[j]);
-            goto out;
-        }
-    }
-    vl__store_open_mark(s, OPEN_META);
-    /* live rows the INDEX does not cover */
-    for (uint64_t r = 0; r < R->n; r++)
-        if ((rc = chunk_add(R, R->ids[r], R->vecs + (size_t)r * R->dim, 0))) goto out;
-    if ((rc = chunk_flush(R))) goto out;
-    s->index_loaded = 1;
-    s->graph_dirty = R->inserted > 0 || nout < n;
-    rc = VL_OK;
-out:
-    if (rc == VL_ENOMEM && !s->msg[0]) vl__store_msg(s, rc, "out of memory loading the graph");
-    vl__graph_free(&g2);
-    vl_mem_free(target);
-    vl_mem_free(rep);
-    vl_mem_free(ids);
-    vl_mem_free(dead);
-    return rc;
-}
-
-/* The newest listed INDEX: decoded graph, ids and offset; 0 if none usable. */
-static int find_index(vl_store *s, uint64_t max_nodes, vl_graph *g, uint64_t **gids, uint64_t *off)
-{
-    vl_rvf_info info;
-    vl_rvf_info_get(s->rvf, &info);
-    uint32_t at = NONE32;
-    vl_rvf_dirent d;
-    for (uint32_t i = 0; i < info.dir_count; i++)
-        if (vl_rvf_dir(s->rvf, i, &d) == VL_OK && d.seg_type == VL_RVF_SEG_INDEX) at = i;
-    if (at == NONE32) return 0;
-    (void)vl_rvf_dir(s->rvf, at, &d);
-    uint8_t *p = NULL;
-    int rc = vl_rvf_read_payload(s->rvf, at, 1ull << 31, &p);
-    if (rc) {
-        snprintf(s->index_note, sizeof s->index_note, "INDEX not used: %s", vl_rvf_errmsg(s->rvf));
-        return 0;
-    }
-    char why[160];
-    rc = vl__index_decode(p, d.payload_length, max_nodes, g, gids, NULL, why, sizeof why);
-    vl_mem_free(p);
-    if (rc) {
-        snprintf(s->index_note, sizeof s->index_note, "INDEX not used: %s", why);
-        return 0;
-    }
-    *off = d.offset;
-    return 1;
-}
-
-/* The parent's rows the child shows (see "rvf-node branch() children"). */
-typedef struct inherit_ctx {
-    rowset *R;
-    int rc;
-} inherit_ctx;
-
-static int inherit_row(void *ctx, uint64_t id, const float *vec)
-{
-    inherit_ctx *c = ctx;
-    vl_store *s = c->R->L->s;
-    if (!vl_branch_visible(s->br, id) || vl_index_contains(s->idx, &id) == VL_OK) return 0;
-    if (!row_ok(c->R, vec)) { s->rows_rejected++; return 0; }
-    int rc = chunk_add(c->R, id, vec, UINT64_MAX);
-    if (rc) c->rc = rc;
-    return rc;
-}
-
-static int branch_inherit(vl_store *s, rowset *R, vl_io *parent_io)
-{
-    const char *pp = s->br->path;
-    char m[256], why[256];
-    vl_rvf *p = NULL;
-    int rc = vl_rvf_open(parent_io, &p, m, sizeof m);
-    if (rc) return vl__store_msg(s, rc == VL_ENOTFOUND ? VL_ECORRUPT : rc, "the parent '%s': %s", pp, m);
-    vl_rvf_info pi, ci;
-    vl_rvf_info_get(p, &pi);
-    vl_rvf_info_get(s->rvf, &ci);
-    if (pi.flags & VL_RVF_F_BRANCH) {
-        rc = vl__store_msg(s, VL_EVERSION, "the parent '%s' is itself a branch() child; this veclite follows one level "
-                  "of branching", pp);
-    } else if (pi.dim != ci.dim || pi.metric != ci.metric) {
-        rc = vl__store_msg(s, VL_ECORRUPT, "the parent '%s' has dimension %u / metric %u, the child %u / %u", pp, pi.dim,
-                  pi.metric, ci.dim, ci.metric);
-    } else if ((rc = vl_branch_check_parent(s->br, parent_io, pi.file_id, why, sizeof why))) {
-        vl__store_msg(s, rc, "the parent '%s': %s", pp, why);
-    } else {
-        inherit_ctx c = { R, 0 };
-        rc = vl_rvf_scan(p, inherit_row, &c);
-        if (rc && !c.rc) vl__store_msg(s, rc, "reading the parent '%s': %s", pp, vl_rvf_errmsg(p));
-        if (!rc) rc = chunk_flush(R);
-    }
-    vl_rvf_free(p);
-    return rc;
-}
-
-void vl__store_open_mark(vl_store *s, int phase)
-{
-    uint64_t t = vl__clock_ns(), r = 0, c = 0;
-    if (s->rvf) vl_rvf_costs(s->rvf, &r, &c);
-    uint64_t dt = t - s->oc_t, dr = r - s->oc_read, dc = c - s->oc_crc;
-    s->open_ns[OPEN_READ] += dr;
-    s->open_ns[OPEN_VERIFY] += dc;
-    s->open_ns[phase] += dt > dr + dc ? dt - dr - dc : 0;
-    s->oc_t = t;
-    s->oc_read = r;
-    s->oc_crc = c;
-}
-
-/* own_only: a branch child's own rows, without its parent's (vl_store_verify re-reads the file so) */
-static int load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_only)
-{
-    vl_rvf_info info;
-    vl_rvf_info_get(s->rvf, &info);
-    if (info.flags & VL_RVF_F_BRANCH) {
-        int rc = branch_load_maps(s);
-        if (rc) return rc;
-        if (!parent_io && !own_only)
-            return vl__store_msg(s, VL_ENOTFOUND, "this file is an @ruvector/rvf-node branch() child: its inherited rows "
-                        "live in its parent '%s' (a path relative to the child's directory), which was not "
-                        "given; open the child by its file path with the parent beside it", s->br->path);
-    }
-    loader L;
-    memset(&L, 0, sizeof L);
-    L.s = s;
-    rowset R;
-    memset(&R, 0, sizeof R);
-    vl_graph g;
-    memset(&g, 0, sizeof g);
-    uint64_t *gids = NULL, idx_off = 0;
-    int rc = load_meta(&L);
-    vl__store_open_mark(s, OPEN_META);
-    if (rc) goto out;
-    s->meta_gen = L.gen;
-
-    /* ---- configuration ---- */
-    vl_config c;
-    memset(&c, 0, sizeof c);
-    c.kind = VL_INDEX_HNSW;
-    const uint8_t *cv;
-    uint32_t cl;
-    int stored = vl_store_file_meta_get(s, CFG_KEY, (uint32_t)strlen(CFG_KEY), &cv, &cl) == VL_OK && cl == CFG_LEN;
-    if (stored) {
-        c.kind = get32(cv);
-        c.m = get32(cv + 4);
-        c.ef_construction = get32(cv + 8);
-        c.ef_search = get32(cv + 12);
-        c.seed = (uint64_t)get32(cv + 16) | (uint64_t)get32(cv + 20) << 32;
-    }
-    if (cfg) {
-        if (cfg->dim && info.dim && cfg->dim != info.dim) {
-            rc = vl__store_msg(s, VL_EINVAL, "the file has dimension %u, the configuration asks for %u", info.dim, cfg->dim);
-            goto out;
-        }
-        c.kind = cfg->kind;
-        c.m = cfg->m;
-        c.ef_construction = cfg->ef_construction;
-        c.ef_search = cfg->ef_search;
-        c.seed = cfg->seed;
-    }
-    /* A dimension-0 file (empty, vl_store_set_dim) gets an index of
-     * dimension 1 that never holds a row until the dimension is set. */
-    c.dim = info.dim ? info.dim : 1;
-    c.metric = info.metric;
-    /* No node cap from the rows: an INDEX keeps nodes (tombstones) whose rows
-     * later commits dropped with their VEC segments, so it may hold more
-     * nodes than the file has rows; build_from_index removes them. Memory
-     * stays bounded by the payload (decode: nodes <= payload bytes / 2). */
-    vl__store_open_mark(s, OPEN_META);
-    int have_index = c.kind == VL_INDEX_HNSW && find_index(s, UINT64_MAX, &g, &gids, &idx_off);
-    vl__store_open_mark(s, OPEN_GRAPH);
-    if (have_index && c.m == 0 && !stored) c.m = g.M;      /* e.g. rvf-node's INDEX */
-    if ((rc = vl_index_new(&c, &s->idx))) {
-        if (rc == VL_EINVAL && !cfg) rc = VL_ECORRUPT;      /* the stored configuration is bad */
-        vl__store_msg(s, rc, "the %s configuration (kind %u, m %u, ef %u/%u) is invalid", cfg ? "given" : "stored",
-             c.kind, c.m, c.ef_construction, c.ef_search);
-        goto out;
-    }
-    (void)vl_index_config(s->idx, &s->cfg);
-    if (have_index && g.M != vl__index_M(s->idx)) {
-        snprintf(s->index_note, sizeof s->index_note, "INDEX not used: it has M=%u, the store M=%u",
-                 g.M, vl__index_M(s->idx));
-        have_index = 0;
-    }
-    if ((rc = load_fields(&L))) goto out;
-    s->fields_durable = vl_index_field_count(s->idx);
-
-    /* ---- rows and graph ---- */
-    R.L = &L;
-    R.dim = c.dim;
-    R.metric = info.metric;
-    R.collect = have_index;
-    R.cids = vl_mem_alloc(LOAD_CHUNK * sizeof *R.cids);
-    R.cvecs = vl_mem_alloc((size_t)LOAD_CHUNK * info.dim * sizeof(float));
-    R.coff = vl_mem_alloc((LOAD_CHUNK + 1) * sizeof *R.coff);
-    if (!R.cids || !R.cvecs || !R.coff) { rc = vl__store_msg(s, VL_ENOMEM, "out of memory"); goto out; }
-    if (have_index && g.n) {
-        R.gids = gids;
-        R.gn = g.n;
-        R.idx_off = idx_off;
-        R.state = vl_mem_calloc(g.n, 1);
-        R.slots = vl__index_slots(s->idx, g.n);
-        if (!R.state || !R.slots) { rc = vl__store_msg(s, VL_ENOMEM, "out of memory for %u graph nodes", g.n); goto out; }
-    }
-    rc = vl_rvf_scan_ex(s->rvf, scan_cb, &R);
-    vl__store_open_mark(s, OPEN_ROWS);
-    if (rc) {
-        if (!R.rc) vl__store_msg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
-        goto out;
-    }
-    if (have_index) {
-        rc = build_from_index(&R, &g);
-        if (rc == VL_EINVAL) {          /* unusable after all: rebuild from the rows, read again */
-            vl_index_free(s->idx);
-            s->idx = NULL;
-            if ((rc = vl_index_new(&c, &s->idx))) { vl__store_msg(s, rc, "cannot create the index"); goto out; }
-            if ((rc = load_fields(&L))) goto out;
-            R.collect = 0;
-            R.slots = NULL;
-            R.inserted = 0;
-            R.cn = 0;
-            R.cmeta.len = 0;
-            L.applied = 0;
-            s->rows_rejected = 0;
-            rc = vl_rvf_scan_ex(s->rvf, scan_cb, &R);
-            if (rc && !R.rc) vl__store_msg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
-            if (!rc) rc = chunk_flush(&R);
-            if (rc) goto out;
-            s->index_loaded = 0;
-            s->graph_dirty = 1;
-        } else if (rc) {
-            goto out;
-        }
-    } else {
-        if ((rc = chunk_flush(&R))) goto out;
-        s->graph_dirty = vl__index_kind(s->idx) == VL_INDEX_HNSW && R.inserted > 0;
-    }
-    vl__store_open_mark(s, OPEN_ROWS);
-    if (s->br && !own_only && (rc = branch_inherit(s, &R, parent_io))) goto out;
-    s->rows_inserted_on_open = R.inserted;
-    s->index_ok = s->index_loaded;
-    uint64_t nonempty = 0;
-    for (uint32_t k = 0; k < L.nrecs; k++) nonempty += L.recs[k].len > 0;
-    if (nonempty != L.applied) s->meta_snapshot_due = 1;   /* records of ids that are not live */
-    if (vl_index_count(s->idx) + s->rows_rejected < info.live) {
-        rc = vl__store_msg(s, VL_ECORRUPT, "the file has %llu live rows but only %llu were loaded",
-                  (unsigned long long)info.live, (unsigned long long)vl_index_count(s->idx));
-        goto out;
-    }
-    rc = VL_OK;
-out:
-    loader_free(&L);
-    vl_mem_free(R.ids);
-    vl_mem_free(R.state);
-    vl_mem_free(R.live);
-    vl_mem_free(R.vecs);
-    vl_mem_free(R.cids);
-    vl_mem_free(R.cvecs);
-    vl_mem_free(R.coff);
-    vl__buf_free(&R.cmeta);
-    vl__buf_free(&R.tmp);
-    vl__graph_free(&g);
-    vl_mem_free(gids);
-    return rc;
-}
-
 int vl_store_open(vl_io *io, const vl_config *cfg, uint32_t flags, const uint8_t *file_id,
                   vl_store **out, char *msg, uint32_t msg_cap)
 {
@@ -2088,8 +1376,14 @@ static int store_open(vl_io *io, vl_io *parent_io, int own_only, const vl_config
     s->readonly = (flags & VL_STORE_READONLY) != 0;
     char m[256];
     uint64_t t0 = s->oc_t = vl__clock_ns();
-    int rc = vl_rvf_open(io, &s->rvf, m, sizeof m);
+    /* An open holds about the file's bytes again in memory (rows, graph links,
+     * metadata) plus its transient buffers: size the heap once for that. */
+    uint64_t fsize = 0;
+    if (io->size && io->size(io->ctx, &fsize) == VL_OK && fsize > ((uint64_t)1 << 20)) vl__mem_expect(fsize + fsize / 2);
+    /* the rows are read by load (vl_rvf_open_rows), in place when it can */
+    int rc = vl_rvf_open_head(io, &s->rvf, m, sizeof m);
     if (!rc) vl__store_open_mark(s, OPEN_IDMAP);
+    s->rvf_rows_pending = rc == VL_OK;
     uint64_t size = 1;
     if (rc == VL_ENOTFOUND && (flags & VL_STORE_CREATE) && !s->readonly && io->size(io->ctx, &size) == VL_OK &&
         size == 0) {
@@ -2113,7 +1407,7 @@ static int store_open(vl_io *io, vl_io *parent_io, int own_only, const vl_config
     } else if (rc) {
         vl__store_msg(s, rc, "%s", m);
     } else {
-        rc = load(s, cfg, parent_io, own_only);
+        rc = vl__store_load(s, cfg, parent_io, own_only);
         if (!rc) rc = vl__store_quant_open(s);
     }
     if (rc) {

@@ -128,6 +128,25 @@ int vl__index_encode(const vl_graph *g, const uint64_t *ids, uint32_t ef_constru
  * Errors: VL_ECORRUPT (with why), VL_ENOMEM. */
 int vl__index_decode(const uint8_t *p, uint64_t len, uint64_t max_nodes, vl_graph *g,
                      uint64_t **ids_out, uint32_t *efc_out, char *why, size_t why_len);
+/* The same decode in steps, so an open can import the graph in place:
+ * vl__index_decode_head checks the header, restart table and trailer and
+ * decodes the ids (*ids_out, vl_mem_free) into hd; then either
+ * vl__index_decode_nodes decodes the nodes of that payload into g (as
+ * vl__index_decode), or vl__index_place decodes them straight into the
+ * EMPTY HNSW index h whose first hd->n slots hold the nodes' vectors
+ * (vl__index_slots), with the same checks, and imports them with ids and
+ * dead flags (vl__index_place_*: no vl_graph, no link copied twice).
+ * Errors: VL_ECORRUPT (with why: the INDEX is unusable; h is left empty),
+ * VL_EINVAL (h cannot take it; h empty), VL_ENOMEM. */
+typedef struct vl_index_head {
+    uint32_t n, M, M0, max_layer, interval, entry, efc;
+    uint64_t ds, ts;             /* node data start, trailer start */
+} vl_index_head;
+int vl__index_decode_head(const uint8_t *p, uint64_t len, uint64_t max_nodes, vl_index_head *hd,
+                          uint64_t **ids_out, char *why, size_t why_len);
+int vl__index_decode_nodes(const uint8_t *p, const vl_index_head *hd, vl_graph *g, char *why, size_t why_len);
+int vl__index_place(vl_index *h, const uint8_t *p, const vl_index_head *hd, const uint64_t *ids, const uint8_t *dead,
+                    char *why, size_t why_len);
 
 /* The graph of an HNSW index as an INDEX payload: one node per id,
  * ascending. For each id the live node, or (if keep_deleted(ctx, id) says
@@ -146,6 +165,15 @@ int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_t id), v
  * ====================================================================== */
 #include "rvf.h"
 #include "branch.h"
+
+/* Shared by store.c and store_load.c. */
+#define NONE32 UINT32_MAX
+#define CFG_KEY "veclite.index"      /* file metadata: the index configuration */
+#define CFG_LEN 24u
+#define LOAD_CHUNK 1024u             /* rows per insertion batch when an open builds the graph */
+/* File-metadata keys per store (lookups are linear; a hostile file cannot
+ * make loading quadratic). */
+#define VL_STORE_MAX_FM_KEYS 1024u
 
 /* A listed META delta, as the tiered merge needs it: what it names. */
 typedef struct meta_tier {
@@ -188,6 +216,7 @@ struct vl_store {
     uint64_t rows_inserted_on_open;
     uint64_t rows_rejected;      /* rows skipped at open: non-finite or zero (cosine) */
     char index_note[200];        /* why a listed INDEX was not used ("" if none / used) */
+    int rvf_rows_pending;        /* open: vl_rvf_open_head done, vl_rvf_open_rows not yet (load) */
     vl_branch *br;               /* an rvf-node branch() child (branch.h), else NULL */
     char msg[512];
     char *problems;
@@ -212,6 +241,18 @@ int vl__store_msg(vl_store *s, int rc, const char *fmt, ...)
 
 /* store.c's file-metadata setter (val_len 0 removes the key). VL_OK / VL_ENOMEM. */
 void vl__store_fm_clear(vl_store *s);
+int vl__store_fm_has(const vl_store *s, const uint8_t *key, uint32_t klen);
+/* store.c's META tier bookkeeping and branch maps, for the open (store_load.c). */
+void vl__store_tiers_clear(vl_store *s);
+int vl__store_tiers_room(vl_store *s);
+int vl__store_tier_add_id(meta_tier *t, uint64_t id);
+int vl__store_tier_add_key(meta_tier *t, const uint8_t *key, uint32_t klen);
+int vl__store_branch_load_maps(vl_store *s);
+/* Make an opened store (s->rvf from vl_rvf_open_head, s->rvf_rows_pending)
+ * an index again: META, configuration, rows, graph (store_load.c). own_only:
+ * a branch child's own rows, without its parent's (vl_store_verify). On error
+ * s->msg says why; the caller frees s. */
+int vl__store_load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_only);
 int vl__store_fm_set(vl_store *s, const uint8_t *key, uint32_t klen, const uint8_t *val, uint32_t vlen);
 
 /* The store's own file-metadata keys ("veclite.*"): set and commit. */

@@ -303,6 +303,26 @@ int vl__index_encode(const vl_graph *g, const uint64_t *ids, uint32_t ef_constru
  * Decode (hostile input)
  * ====================================================================== */
 
+/* One layer of node i from p[*o] (below ts) into dst: the count (at most
+ * cap), then the neighbour ordinals, each < n, != i, ascending. */
+static inline int decode_layer(const uint8_t *p, uint64_t ts, uint64_t *o, uint64_t i, uint64_t n, int restart,
+                               uint32_t l, uint32_t cap, uint32_t *dst, char *why, size_t why_len)
+{
+    uint64_t c, v, prev = 0;
+    if (!varint(p, ts, o, &c) || c > cap)
+        return WHY("INDEX node %llu layer %u has a bad link count", (unsigned long long)i, l);
+    dst[0] = (uint32_t)c;
+    for (uint64_t a = 0; a < c; a++) {
+        if (!varint(p, ts, o, &v)) return WHY("INDEX node %llu links truncated", (unsigned long long)i);
+        uint64_t x = restart ? v : prev + v;
+        if (x < v || x >= n || x == i || (a && x <= prev))
+            return WHY("INDEX node %llu layer %u link %llu invalid", (unsigned long long)i, l, (unsigned long long)x);
+        prev = x;
+        dst[1 + a] = (uint32_t)x;
+    }
+    return VL_OK;
+}
+
 /* Node i's layers from p[*o] (below ts) onto adj (room proven by the caller);
  * its level into g->level[i]. A function of its own, called once per node:
  * WebAssembly engines optimise a function after it has run a while, never
@@ -311,23 +331,15 @@ int vl__index_encode(const vl_graph *g, const uint64_t *ids, uint32_t ef_constru
 static int decode_node(const uint8_t *p, uint64_t ts, uint64_t *o, uint64_t i, uint64_t n, int restart,
                        uint32_t M, uint32_t max_layer, vl_graph *g, u32v *adj, char *why, size_t why_len)
 {
-    uint64_t lc, v;
+    uint64_t lc;
     if (!varint(p, ts, o, &lc) || lc == 0 || lc > (uint64_t)max_layer + 1)
         return WHY("INDEX node %llu has a bad layer count", (unsigned long long)i);
     g->level[i] = (uint8_t)(lc - 1);
     for (uint32_t l = 0; l < lc; l++) {
-        uint64_t c, prev = 0;
-        if (!varint(p, ts, o, &c) || c > (l ? M : 2 * M))
-            return WHY("INDEX node %llu layer %u has a bad link count", (unsigned long long)i, l);
-        adj->p[adj->n++] = (uint32_t)c;          /* within cap: one byte consumed per entry */
-        for (uint64_t a = 0; a < c; a++) {
-            if (!varint(p, ts, o, &v)) return WHY("INDEX node %llu links truncated", (unsigned long long)i);
-            uint64_t x = restart ? v : prev + v;
-            if (x < v || x >= n || x == i || (a && x <= prev))
-                return WHY("INDEX node %llu layer %u link %llu invalid", (unsigned long long)i, l, (unsigned long long)x);
-            prev = x;
-            adj->p[adj->n++] = (uint32_t)x;
-        }
+        /* within cap: one byte consumed per entry */
+        int rc = decode_layer(p, ts, o, i, n, restart, l, l ? M : 2 * M, adj->p + adj->n, why, why_len);
+        if (rc) return rc;
+        adj->n += 1 + adj->p[adj->n];
     }
     return VL_OK;
 }
@@ -336,11 +348,29 @@ static int decode_node(const uint8_t *p, uint64_t ts, uint64_t *o, uint64_t i, u
 static int (*volatile decode_node_fn)(const uint8_t *, uint64_t, uint64_t *, uint64_t, uint64_t, int, uint32_t,
                                       uint32_t, vl_graph *, u32v *, char *, size_t) = decode_node;
 
-int vl__index_decode(const uint8_t *p, uint64_t len, uint64_t max_nodes, vl_graph *g,
-                     uint64_t **ids_out, uint32_t *efc_out, char *why, size_t why_len)
+/* Node i straight into the index h (vl__index_place_*): as decode_node. */
+static int place_node(const uint8_t *p, uint64_t ts, uint64_t *o, uint64_t i, uint64_t n, int restart,
+                      uint32_t M, uint32_t max_layer, vl_index *h, char *why, size_t why_len)
 {
-    memset(g, 0, sizeof *g);
-    g->entry = VL_NO_NODE;
+    uint64_t lc;
+    if (!varint(p, ts, o, &lc) || lc == 0 || lc > (uint64_t)max_layer + 1)
+        return WHY("INDEX node %llu has a bad layer count", (unsigned long long)i);
+    if (vl__index_place_level(h, (uint32_t)i, (uint32_t)(lc - 1))) return VL_ENOMEM;
+    for (uint32_t l = 0; l < lc; l++) {
+        int rc = decode_layer(p, ts, o, i, n, restart, l, l ? M : 2 * M, vl__index_place_links(h, (uint32_t)i, l),
+                              why, why_len);
+        if (rc) return rc;
+    }
+    return VL_OK;
+}
+
+static int (*volatile place_node_fn)(const uint8_t *, uint64_t, uint64_t *, uint64_t, uint64_t, int, uint32_t,
+                                     uint32_t, vl_index *, char *, size_t) = place_node;
+
+int vl__index_decode_head(const uint8_t *p, uint64_t len, uint64_t max_nodes, vl_index_head *hd,
+                          uint64_t **ids_out, char *why, size_t why_len)
+{
+    memset(hd, 0, sizeof *hd);
     *ids_out = NULL;
     if (len < 64 + 8 + 8 + 32) return WHY("INDEX payload of %llu bytes is too short", (unsigned long long)len);
     if (p[0] != 0 || p[1] != 2) return WHY("INDEX type %u version %u is not HNSW v2", p[0], p[1]);
@@ -367,62 +397,101 @@ int vl__index_decode(const uint8_t *p, uint64_t len, uint64_t max_nodes, vl_grap
         return WHY("INDEX restart table (interval %u, %u entries) invalid", interval, cnt);
     uint64_t ds = (72 + (uint64_t)cnt * 4 + 63) / 64 * 64;
     if (ds > ts) return WHY("INDEX node data starts past the trailer");
-
+    if (ts - ds + 1 > UINT32_MAX || (ts - ds + 1) * 4 > SIZE_MAX) {
+        snprintf(why, why_len, "out of memory decoding an INDEX of %llu nodes", (unsigned long long)n);
+        return VL_ENOMEM;
+    }
     uint64_t *ids = vl_mem_alloc((size_t)(n ? n : 1) * sizeof *ids);
+    if (!ids) {
+        snprintf(why, why_len, "out of memory decoding an INDEX of %llu nodes", (unsigned long long)n);
+        return VL_ENOMEM;
+    }
+    uint64_t o = ts + 24, v;
+    for (uint64_t i = 0; i < n; i++) {
+        if (!varint(p, tend, &o, &v)) { vl_mem_free(ids); return WHY("INDEX id %llu does not decode", (unsigned long long)i); }
+        if (i && (v == 0 || v > UINT64_MAX - ids[i - 1])) {
+            vl_mem_free(ids);
+            return WHY("INDEX ids are not strictly ascending at %llu", (unsigned long long)i);
+        }
+        ids[i] = i ? ids[i - 1] + v : v;
+    }
+    if (o != tend) { vl_mem_free(ids); return WHY("INDEX trailer has %llu stray bytes", (unsigned long long)(tend - o)); }
+    *hd = (vl_index_head){ (uint32_t)n, M, M0, max_layer, interval, n ? (uint32_t)entry : VL_NO_NODE,
+                           rd32(p + 4), ds, ts };
+    *ids_out = ids;
+    return VL_OK;
+}
+
+/* The top level (*top) of nodes [0, n) given their levels and links, after
+ * checking that every upper-layer neighbour has a level >= the layer and the
+ * entry point is on the top layer. */
+#define CHECK_LEVELS(LEVEL, LINKS)                                                                            \
+    do {                                                                                                      \
+        for (uint64_t i = 0; i < n; i++) {                                                                    \
+            if (LEVEL(i) > top) top = LEVEL(i);                                                               \
+            for (uint32_t l = 1; l <= LEVEL(i); l++) {                                                        \
+                const uint32_t *q = LINKS(i, l);                                                              \
+                for (uint32_t a = 0; a < q[0]; a++)                                                           \
+                    if (LEVEL(q[1 + a]) < l) {                                                                \
+                        rc = WHY("INDEX node %llu layer %u links to a node of level %u", (unsigned long long)i, l, \
+                                 LEVEL(q[1 + a]));                                                            \
+                        goto fail;                                                                            \
+                    }                                                                                         \
+            }                                                                                                 \
+        }                                                                                                     \
+        if (n && (top != hd->max_layer || LEVEL(hd->entry) != top)) {                                         \
+            rc = WHY("INDEX entry / max layer (%u) disagree with the node levels (top %u)", hd->max_layer, top); \
+            goto fail;                                                                                        \
+        }                                                                                                     \
+    } while (0)
+
+/* node i's layer l in a decoded graph (off/adj filled, levels known) */
+static const uint32_t *g_links(const vl_graph *g, uint64_t i, uint32_t l)
+{
+    const uint32_t *q = g->adj + g->off[i];
+    for (uint32_t k = 0; k < l; k++) q += 1 + q[0];
+    return q;
+}
+
+int vl__index_decode_nodes(const uint8_t *p, const vl_index_head *hd, vl_graph *g, char *why, size_t why_len)
+{
+    memset(g, 0, sizeof *g);
+    g->entry = VL_NO_NODE;
+    uint64_t n = hd->n, ds = hd->ds, ts = hd->ts;
     g->level = vl_mem_alloc((size_t)(n ? n : 1));
     g->off = vl_mem_alloc(((size_t)n + 1) * sizeof *g->off);
     u32v adj = { 0 };
     int rc = VL_ENOMEM;
-    if (!ids || !g->level || !g->off) goto fail;
-    /* ids */
-    uint64_t o = ts + 24, v;
-    for (uint64_t i = 0; i < n; i++) {
-        if (!varint(p, tend, &o, &v)) { rc = WHY("INDEX id %llu does not decode", (unsigned long long)i); goto fail; }
-        if (i && (v == 0 || v > UINT64_MAX - ids[i - 1])) { rc = WHY("INDEX ids are not strictly ascending at %llu", (unsigned long long)i); goto fail; }
-        ids[i] = i ? ids[i - 1] + v : v;
-    }
-    if (o != tend) { rc = WHY("INDEX trailer has %llu stray bytes", (unsigned long long)(tend - o)); goto fail; }
-    /* nodes. Every adjacency entry (a count or a link) takes at least one
-     * byte of node data, so ts - ds entries always suffice: one allocation,
-     * trimmed after decoding, instead of doubling copies. */
-    if (ts - ds + 1 > UINT32_MAX || (ts - ds + 1) * 4 > SIZE_MAX) goto fail;
+    if (!g->level || !g->off) goto fail;
+    /* Every adjacency entry (a count or a link) takes at least one byte of
+     * node data, so ts - ds entries always suffice: one allocation, trimmed
+     * after decoding, instead of doubling copies (the bound was checked by
+     * vl__index_decode_head). */
     adj.cap = ts - ds + 1;
     if (!(adj.p = vl_mem_alloc((size_t)adj.cap * 4))) goto fail;
-    o = ds;
+    uint64_t o = ds;
     g->off[0] = 0;
     for (uint64_t i = 0; i < n; i++) {
-        if (i % interval == 0 && o - ds != rd32(p + 72 + 4 * (i / interval))) {
+        if (i % hd->interval == 0 && o - ds != rd32(p + 72 + 4 * (i / hd->interval))) {
             rc = WHY("INDEX restart offset of node %llu is wrong", (unsigned long long)i);
             goto fail;
         }
-        if ((rc = decode_node_fn(p, ts, &o, i, n, i % interval == 0, M, max_layer, g, &adj, why, why_len))) goto fail;
+        if ((rc = decode_node_fn(p, ts, &o, i, n, i % hd->interval == 0, hd->M, hd->max_layer, g, &adj, why,
+                                 why_len)))
+            goto fail;
         g->off[i + 1] = (uint32_t)adj.n;
     }
-    /* levels of neighbours, entry on the top layer */
+    g->adj = adj.p;
     uint32_t top = 0;
-    for (uint64_t i = 0; i < n; i++) {
-        if (g->level[i] > top) top = g->level[i];
-        uint32_t q = g->off[i];
-        q += 1 + adj.p[q];                         /* layer 0: every node qualifies */
-        for (uint32_t l = 1; l <= g->level[i]; l++) {
-            uint32_t c = adj.p[q++];
-            for (uint32_t a = 0; a < c; a++)
-                if (g->level[adj.p[q + a]] < l) {
-                    rc = WHY("INDEX node %llu layer %u links to a node of level %u", (unsigned long long)i, l,
-                             g->level[adj.p[q + a]]);
-                    goto fail;
-                }
-            q += c;
-        }
-    }
-    if (n && (top != max_layer || g->level[entry] != top)) {
-        rc = WHY("INDEX entry / max layer (%u) disagree with the node levels (top %u)", max_layer, top);
-        goto fail;
-    }
+#define LEVEL(i) g->level[i]
+#define LINKS(i, l) g_links(g, i, l)
+    CHECK_LEVELS(LEVEL, LINKS);
+#undef LEVEL
+#undef LINKS
     g->n = (uint32_t)n;
-    g->M = M;
-    g->M0 = M0;
-    g->entry = n ? (uint32_t)entry : VL_NO_NODE;
+    g->M = hd->M;
+    g->M0 = hd->M0;
+    g->entry = hd->entry;
     g->max_level = n ? top : 0;
     if (adj.p && adj.n < adj.cap) {                  /* trim to size (in place) */
         uint32_t *q = vl_mem_realloc(adj.p, (size_t)(adj.n ? adj.n : 1) * 4);
@@ -431,15 +500,67 @@ int vl__index_decode(const uint8_t *p, uint64_t len, uint64_t max_nodes, vl_grap
     g->adj = adj.p;
     if (!g->adj) g->adj = vl_mem_alloc(4);
     if (!g->adj) { adj.p = NULL; rc = VL_ENOMEM; goto fail; }
-    *ids_out = ids;
-    if (efc_out) *efc_out = rd32(p + 4);
     return VL_OK;
 fail:
     if (rc == VL_ENOMEM) snprintf(why, why_len, "out of memory decoding an INDEX of %llu nodes", (unsigned long long)n);
     vl_mem_free(adj.p);
-    vl_mem_free(ids);
     g->adj = NULL;
     vl__graph_free(g);
+    return rc;
+}
+
+int vl__index_decode(const uint8_t *p, uint64_t len, uint64_t max_nodes, vl_graph *g,
+                     uint64_t **ids_out, uint32_t *efc_out, char *why, size_t why_len)
+{
+    memset(g, 0, sizeof *g);
+    g->entry = VL_NO_NODE;
+    vl_index_head hd;
+    int rc = vl__index_decode_head(p, len, max_nodes, &hd, ids_out, why, why_len);
+    if (rc) return rc;
+    if ((rc = vl__index_decode_nodes(p, &hd, g, why, why_len))) {
+        vl_mem_free(*ids_out);
+        *ids_out = NULL;
+        return rc;
+    }
+    if (efc_out) *efc_out = hd.efc;
+    return VL_OK;
+}
+
+int vl__index_place(vl_index *h, const uint8_t *p, const vl_index_head *hd, const uint64_t *ids, const uint8_t *dead,
+                    char *why, size_t why_len)
+{
+    uint64_t n = hd->n, ds = hd->ds, ts = hd->ts;
+    int rc = vl__index_place_begin(h, (uint32_t)n);
+    if (rc) {
+        snprintf(why, why_len, rc == VL_ENOMEM ? "out of memory importing the graph" : "the index cannot take the graph");
+        return rc;
+    }
+    uint64_t o = ds;
+    for (uint64_t i = 0; i < n; i++) {
+        if (i % hd->interval == 0 && o - ds != rd32(p + 72 + 4 * (i / hd->interval))) {
+            rc = WHY("INDEX restart offset of node %llu is wrong", (unsigned long long)i);
+            goto fail;
+        }
+        if ((rc = place_node_fn(p, ts, &o, i, n, i % hd->interval == 0, hd->M, hd->max_layer, h, why, why_len)))
+            goto fail;
+    }
+    uint32_t top = 0;
+    {
+        const uint8_t *lv = vl__index_levels(h);
+#define LEVEL(i) lv[i]
+#define LINKS(i, l) vl__index_links(h, (uint32_t)(i), l)
+        CHECK_LEVELS(LEVEL, LINKS);
+#undef LEVEL
+#undef LINKS
+    }
+    if ((rc = vl__index_place_end(h, (uint32_t)n, ids, dead, hd->entry, n ? top : 0))) {
+        snprintf(why, why_len, "%s", vl_errmsg(h));
+        return rc;
+    }
+    return VL_OK;
+fail:
+    if (rc == VL_ENOMEM) snprintf(why, why_len, "out of memory decoding an INDEX of %llu nodes", (unsigned long long)n);
+    vl__index_place_abort(h, (uint32_t)n);
     return rc;
 }
 

@@ -421,8 +421,9 @@ typedef struct vl_store_status {
      * phase excludes the reads and hashes done inside it. */
     uint32_t open_read_us;         /* device reads */
     uint32_t open_verify_us;       /* content hashes (CRC-32), META digests and checks */
-    uint32_t open_idmap_us;        /* manifest, directory, id map, deleted list */
-    uint32_t open_rows_us;         /* rows into the index (their slots, or inserted) */
+    uint32_t open_idmap_us;        /* manifest, directory, the other listed segments' checks */
+    uint32_t open_rows_us;         /* VEC rows: read into the index's slots (or inserted), their
+                                      ids indexed, the deleted list applied */
     uint32_t open_graph_us;        /* INDEX decode and import (and repair, if nodes lack rows) */
     uint32_t open_meta_us;         /* metadata decoding and application */
     uint32_t open_total_us;        /* the whole open */

@@ -6,7 +6,8 @@
 // SIMD support is detected by validating a 29-byte module that uses one v128 instruction. The
 // glue is imported with literal dynamic imports and the .wasm located with literal
 // `new URL('../pkg…/veclite.wasm', import.meta.url)` expressions, so bundlers can follow both.
-// Node reads file: URLs with node:fs/promises (Node 20's fetch has no file: support); browsers
+// Node reads file: URLs with node:fs/promises (Node 20's fetch has no file: support) and meanwhile
+// loads the Node file backend's modules, so the first file open does not import them; browsers
 // use compileStreaming and fall back to ArrayBuffer compilation on a wrong MIME type.
 //
 // Invariants:
@@ -48,7 +49,15 @@ export async function compileWasm(url) {
   url = new URL(url);
   if (url.protocol === 'file:') {
     const { readFile } = await import('node:fs/promises');
-    return WebAssembly.compile(await readFile(url));
+    // A file: URL means Node: load the file backend's modules (worker/stores.js nodeBackend: the
+    // device, the lock module, node:fs & co.) while the wasm compiles, so the first file open does
+    // not pay for them (issue 10 "open at the speed of the bytes"). A failure here is left to the
+    // open that needs them, which reports it.
+    const [mod] = await Promise.all([
+      readFile(url).then((b) => WebAssembly.compile(b)),
+      import('../worker/stores.js').then((st) => st.nodeBackend('prefetch')).catch(() => null),
+    ]);
+    return mod;
   }
   if (typeof WebAssembly.compileStreaming === 'function') {
     try {

@@ -221,3 +221,147 @@ test('rows written in no particular id order still land in their own graph nodes
   }
   await ro.close();
 });
+
+test('a forged INDEX (valid hash, broken node lists) that every row covers is rejected by the in-place graph decode: the graph is rebuilt, answers exact', async () => {
+  const file = path.join(dir, 'forged.rvf');
+  const model = new Map();
+  const w = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean', index: HNSW } });
+  const batch = [];
+  for (let j = 0; j < 600; j++) { batch.push({ id: sid(j), vector: BASE[j], metadata: metaOf(j) }); model.set(sid(j), j); }
+  await w.insertBatch(batch);
+  await w.close();                                   // the INDEX covers every row: the in-place path
+  const ro = await openCollection(file, { readOnly: true });
+  const idx = (await ro.segments()).filter((x) => x.typeName === 'index').at(-1);
+  assert.equal((await ro.status()).indexLoaded, true);
+  await ro.close();
+  const good = fs.readFileSync(file);
+  const pay = idx.offset + 64;
+  const cnt = good.readUInt32LE(pay + 68);           // restart table entries
+  const ds = Math.ceil((72 + 4 * cnt) / 64) * 64;    // node data start (docs/format.md §4)
+  const forgeries = {
+    'node 0 has layer count 0': (b) => { b[pay + ds] = 0; },
+    'node 0 has layer count 127': (b) => { b[pay + ds] = 127; },
+    'truncated varints in the node lists': (b) => b.fill(0xff, pay + ds + 40, pay + ds + 48),
+    'a link of node 0 points to node 0': (b) => { b[pay + ds + 2] = 0; },  // restart node: absolute ordinals
+  };
+  for (const [what, forge] of Object.entries(forgeries)) {
+    const bad = Buffer.from(good);
+    forge(bad);
+    const c = crc32(bad.subarray(pay, pay + idx.length));
+    const rotl = (x, r) => ((x << r) | (x >>> (32 - r))) >>> 0;
+    for (let k = 0; k < 4; k++) bad.writeUInt32LE(rotl(c, 8 * k), idx.offset + 0x28 + 4 * k);
+    fs.writeFileSync(file, bad);
+    const col = await openCollection(file, { readOnly: true });
+    const st = await col.status();
+    assert.equal(st.indexLoaded, false, `${what}: the INDEX is not used`);
+    assert.equal(st.rowsInsertedOnOpen, model.size, `${what}: every row inserted`);
+    await assertModel(col, model, []);
+    await col.close();
+  }
+  fs.writeFileSync(file, good);
+});
+
+test('rows read in place over several device batches per VEC segment: exact; a flipped vector byte in a later batch is ECORRUPT; a non-finite row (hash fixed up) is left out, the rest exact', async () => {
+  // dimension 1024: a row is 4,104 bytes, so a 1 MiB device batch holds 255 rows and each
+  // segment below spans several batches (the slots take each batch, then its vectors move down)
+  const D = 1024, N = 700;
+  let seed = 99;
+  const rnd = () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 2 ** 32 - 0.5; };
+  const rows = Array.from({ length: N }, () => Float32Array.from({ length: D }, rnd));
+  const file = path.join(dir, 'wide.rvf');
+  const w = await openCollection(file, { create: { dimension: D, metric: 'euclidean', index: HNSW } });
+  await w.insertBatch(rows.slice(0, 400).map((v, j) => ({ id: j, vector: v, metadata: { j } })));
+  await w.insertBatch(rows.slice(400).map((v, j) => ({ id: 400 + j, vector: v, metadata: { j: 400 + j } })));
+  await w.close();
+  const check = async (col, skip) => {
+    const got = await col.getMany(rows.map((_, j) => j));
+    for (let j = 0; j < N; j++) {
+      if (j === skip) { assert.equal(got[j], null, `row ${j} was left out`); continue; }
+      assert.deepEqual(Array.from(got[j].vector), Array.from(rows[j]), `vector of ${j}`);
+      assert.deepEqual(got[j].metadata, { j });
+    }
+    const kept = rows.filter((_, j) => j !== skip);
+    const idOf = rows.map((_, j) => j).filter((j) => j !== skip);
+    for (const q of [rows[3], rows[650], rows[N - 1].map((x) => x + 0.01)]) {
+      const hits = await col.search(q, { k: 10, ef: WIDE_EF });
+      assertExact(hits, bruteForce('euclidean', q, kept, 10), (id) => idOf.indexOf(id), 'euclidean', q, kept);
+    }
+  };
+  const ro = await openCollection(file, { readOnly: true });
+  const st = await ro.status();
+  assert.equal(st.indexLoaded, true);
+  assert.equal(st.rowsInsertedOnOpen, 0);
+  await check(ro, -1);
+  const vec = (await ro.segments()).filter((x) => x.typeName === 'vec');
+  await ro.close();
+  const good = fs.readFileSync(file);
+  const seg = vec.find((x) => (x.length - 6) / (8 + 4 * D) >= 300);
+  assert.ok(seg, 'a VEC segment of several batches');
+  const rowAt = (r) => seg.offset + 64 + 6 + r * (8 + 4 * D);
+  const first = good.readBigUInt64LE(rowAt(0));
+
+  const flipped = Buffer.from(good);
+  flipped[rowAt(290) + 8 + 4 * 100] ^= 0x01;                 // a vector byte in the second batch
+  fs.writeFileSync(file, flipped);
+  await assert.rejects(openCollection(file, { readOnly: true }), (e) => e.code === 'ECORRUPT' && /hash mismatch/.test(e.message));
+
+  const nan = Buffer.from(good);
+  nan.writeFloatLE(NaN, rowAt(290) + 8 + 4 * 7);
+  const pay = seg.offset + 64;
+  const c = crc32(nan.subarray(pay, pay + seg.length));
+  const rotl = (x, r) => ((x << r) | (x >>> (32 - r))) >>> 0;
+  for (let k = 0; k < 4; k++) nan.writeUInt32LE(rotl(c, 8 * k), seg.offset + 0x28 + 4 * k);
+  fs.writeFileSync(file, nan);
+  const col = await openCollection(file, { readOnly: true });
+  await check(col, Number(first) + 290);
+  await col.close();
+  fs.writeFileSync(file, good);
+});
+
+test('metadata loaded without a copy per row (the records stay in the open\'s buffer) reads, filters, changes, deletes, compacts and reopens exactly', async () => {
+  const file = path.join(dir, 'arena.rvf');
+  const model = new Map();
+  const w = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean', index: HNSW } });
+  await w.insertBatch(Array.from({ length: 800 }, (_, j) => ({ id: j, vector: BASE[j], metadata: metaOf(j) })));
+  for (let j = 0; j < 800; j++) model.set(j, { row: j, meta: metaOf(j) });
+  await w.close();
+  const check = async (col) => {
+    assert.equal(await col.count(), model.size);
+    const ids = [...model.keys()];
+    const got = await col.getMany(ids);
+    for (let k = 0; k < ids.length; k++) {
+      const m = model.get(ids[k]);
+      assert.deepEqual(Array.from(got[k].vector), Array.from(Float32Array.from(BASE[m.row])), `vector of ${ids[k]}`);
+      assert.deepEqual(got[k].metadata, m.meta, `metadata of ${ids[k]}`);
+    }
+    const want = ids.filter((id) => model.get(id).meta?.tag === 't2');
+    const rows = want.map((id) => BASE[model.get(id).row]);
+    const hits = await col.search(QUERIES[1], { k: 10, ef: WIDE_EF, filter: { tag: 't2' } });
+    assertExact(hits, bruteForce('euclidean', QUERIES[1], rows, 10), (id) => want.indexOf(id), 'euclidean', QUERIES[1], rows);
+  };
+  const col = await openCollection(file);
+  const st = await col.status();
+  assert.equal(st.indexLoaded, true);
+  assert.equal(st.rowsInsertedOnOpen, 0);
+  await check(col);
+  // replace, merge, drop and delete records that live in the open's buffer; insert new ones
+  for (let j = 0; j < 50; j++) {
+    await col.update(j, { metadata: { tag: 't2', changed: j } });
+    model.get(j).meta = { tag: 't2', changed: j };
+  }
+  await col.update(60, { metadata: { extra: 1 } }, { merge: true });
+  model.get(60).meta = { ...metaOf(60), extra: 1 };
+  await col.insert({ id: 70, vector: BASE[70] });                         // an upsert without metadata
+  model.get(70).meta = {};                                               // get() shows no metadata as {}
+  await col.delete([100, 101, 102]);
+  for (const id of [100, 101, 102]) model.delete(id);
+  await col.insertBatch([{ id: 900, vector: BASE[900], metadata: metaOf(900) }]);
+  model.set(900, { row: 900, meta: metaOf(900) });
+  await check(col);
+  await col.compact();
+  await check(col);
+  await col.close();
+  const again = await openCollection(file, { readOnly: true });
+  await check(again);
+  await again.close();
+});
