@@ -1142,6 +1142,17 @@ int vl_store_checkpoint(vl_store *s)
 #define VL_STORE_CKPT_FRACTION 32u
 #define VL_STORE_CKPT_ROWS 2048u
 
+uint32_t vl__store_newest_seg(vl_store *s, uint32_t type, vl_rvf_dirent *d)
+{
+    vl_rvf_info info;
+    vl_rvf_info_get(s->rvf, &info);
+    uint32_t at = UINT32_MAX;
+    for (uint32_t i = 0; i < info.dir_count; i++)
+        if (vl_rvf_dir(s->rvf, i, d) == VL_OK && d->seg_type == type) at = i;
+    if (at != UINT32_MAX) (void)vl_rvf_dir(s->rvf, at, d);
+    return at;
+}
+
 static int checkpoint_due(vl_store *s)
 {
     if (vl__index_kind(s->idx) != VL_INDEX_HNSW || s->br) return 0;
@@ -1149,13 +1160,9 @@ static int checkpoint_due(vl_store *s)
     if (!s->graph_dirty) return 0;
     vl_rvf_info info;
     vl_rvf_info_get(s->rvf, &info);
-    uint64_t off = 0;
-    int have = 0;
-    for (uint32_t i = 0; i < info.dir_count; i++) {
-        vl_rvf_dirent d;
-        if (vl_rvf_dir(s->rvf, i, &d) == VL_OK && d.seg_type == VL_RVF_SEG_INDEX) { off = d.offset; have = 1; }
-    }
-    uint64_t unc = have && s->index_ok ? vl_rvf_live_rows_from(s->rvf, off) : info.live;
+    vl_rvf_dirent d;
+    int have = vl__store_newest_seg(s, VL_RVF_SEG_INDEX, &d) != UINT32_MAX;
+    uint64_t unc = have && s->index_ok ? vl_rvf_live_rows_from(s->rvf, d.offset) : info.live;
     return unc > 0 && (unc * VL_STORE_CKPT_FRACTION >= info.live || unc >= VL_STORE_CKPT_ROWS);
 }
 

@@ -258,6 +258,10 @@ int vl__store_fm_set(vl_store *s, const uint8_t *key, uint32_t klen, const uint8
 /* The store's own file-metadata keys ("veclite.*"): set and commit. */
 int vl__store_fm_commit(vl_store *s, const char *key, uint32_t key_len, const uint8_t *val, uint32_t val_len);
 
+/* The newest listed segment of `type`: its directory position (and *d), or
+ * UINT32_MAX when there is none (store.c). */
+uint32_t vl__store_newest_seg(vl_store *s, uint32_t type, vl_rvf_dirent *d);
+
 /* ---- quantization (store_quant.c) ---- */
 #define VL_RVF_SEG_QUANT 0x06u
 /* The QUANT payload of the index's quantizer and codes (out->len 0 when

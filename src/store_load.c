@@ -703,14 +703,9 @@ out:
 static int find_index(vl_store *s, uint64_t max_nodes, uint8_t **payload, vl_index_head *hd, uint64_t **gids,
                       uint64_t *off)
 {
-    vl_rvf_info info;
-    vl_rvf_info_get(s->rvf, &info);
-    uint32_t at = NONE32;
     vl_rvf_dirent d;
-    for (uint32_t i = 0; i < info.dir_count; i++)
-        if (vl_rvf_dir(s->rvf, i, &d) == VL_OK && d.seg_type == VL_RVF_SEG_INDEX) at = i;
-    if (at == NONE32) return 0;
-    (void)vl_rvf_dir(s->rvf, at, &d);
+    uint32_t at = vl__store_newest_seg(s, VL_RVF_SEG_INDEX, &d);
+    if (at == UINT32_MAX) return 0;
     uint8_t *p = NULL;
     int rc = vl_rvf_read_payload(s->rvf, at, 1ull << 31, &p);
     if (rc) {

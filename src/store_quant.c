@@ -158,14 +158,9 @@ static const uint8_t *code_for(void *ctx, uint64_t id)
  * reason in index_note), or an error. */
 static int adopt(vl_store *s)
 {
-    vl_rvf_info info;
-    vl_rvf_info_get(s->rvf, &info);
-    uint32_t at = UINT32_MAX;
     vl_rvf_dirent d;
-    for (uint32_t i = 0; i < info.dir_count; i++)
-        if (vl_rvf_dir(s->rvf, i, &d) == VL_OK && d.seg_type == VL_RVF_SEG_QUANT) at = i;
+    uint32_t at = vl__store_newest_seg(s, VL_RVF_SEG_QUANT, &d);
     if (at == UINT32_MAX) return 1;
-    (void)vl_rvf_dir(s->rvf, at, &d);
     uint8_t *p = NULL;
     int rc = vl_rvf_read_payload(s->rvf, at, 1ull << 31, &p);
     if (rc == VL_ENOMEM) return vl__store_msg(s, rc, "out of memory reading the QUANT segment");
