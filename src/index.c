@@ -1420,6 +1420,22 @@ static void import_node(vl_index *h, const vl_graph *g, uint32_t i, const uint64
 static void (*volatile import_node_fn)(vl_index *, const vl_graph *, uint32_t, const uint64_t *, const float *,
                                        const uint8_t *) = import_node;
 
+/* An imported node i of n enters the id map if live; a live id seen twice
+ * empties the index (the upper lists of nodes after i are not yet owned by
+ * it) and returns VL_EINVAL. */
+static int map_imported(vl_index *h, const uint64_t *ids, const uint8_t *dead, uint32_t i, uint32_t n)
+{
+    if (dead[i]) return VL_OK;
+    if (vl_idmap_get_or_put(&h->map, ids[i], i) != VL_NO_NODE) {
+        vl__msg(h, "import: live id %llu appears twice", (unsigned long long)ids[i]);
+        for (uint32_t j = i + 1; j < n; j++) vl_mem_free(h->upper[j]);
+        free_nodes(h);
+        return VL_EINVAL;
+    }
+    h->live++;
+    return VL_OK;
+}
+
 float *vl__index_slots(vl_index *h, uint32_t n)
 {
     if (!h || h->n != 0 || h->kind != VL_INDEX_HNSW || n == 0) return NULL;
@@ -1480,15 +1496,7 @@ int vl__index_place_end(vl_index *h, uint32_t n, const uint64_t *ids, const uint
         if (h->level[i]) h->upper_bytes += (uint64_t)h->level[i] * (h->M + 1) * sizeof(uint32_t);
         h->n++;
         vl__cols_set_node(h, i);
-        if (!dead[i]) {
-            if (vl_idmap_get_or_put(&h->map, ids[i], i) != VL_NO_NODE) {
-                vl__msg(h, "import: live id %llu appears twice", (unsigned long long)ids[i]);
-                for (uint32_t j = i + 1; j < n; j++) vl_mem_free(h->upper[j]);
-                free_nodes(h);
-                return VL_EINVAL;
-            }
-            h->live++;
-        }
+        if (map_imported(h, ids, dead, i, n)) return VL_EINVAL;
     }
     h->entry = entry;
     h->max_level = max_level;
@@ -1559,15 +1567,7 @@ int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const 
     }
     for (uint32_t i = 0; i < n; i++) {
         import_node_fn(h, g, i, ids, in_place ? NULL : vecs, dead);
-        if (!dead[i]) {
-            if (vl_idmap_get_or_put(&h->map, ids[i], i) != VL_NO_NODE) {
-                vl__msg(h, "import: live id %llu appears twice", (unsigned long long)ids[i]);
-                for (uint32_t j = i + 1; j < n; j++) vl_mem_free(h->upper[j]);
-                free_nodes(h);
-                return VL_EINVAL;
-            }
-            h->live++;
-        }
+        if (map_imported(h, ids, dead, i, n)) return VL_EINVAL;
     }
     h->entry = g->entry;
     h->max_level = g->max_level;
