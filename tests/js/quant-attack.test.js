@@ -117,3 +117,24 @@ for (const quantization of ['scalar', 'product']) {
     }
   });
 }
+
+test('a device read that fails while re-ranking: search and get reject with EIO, the handle answers again once the file is whole', async () => {
+  const dir = tmp();
+  try {
+    const file = path.join(dir, 'q.rvf');
+    const w = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean', quantization: 'scalar' } });
+    await w.insertBatch(BASE.map((v, i) => ({ id: i, vector: v })));
+    await w.close();
+    const live = new Map(BASE.map((v, i) => [i, Float32Array.from(v)]));
+    const col = await openCollection(file, { readOnly: true });
+    const bytes = fs.readFileSync(file);
+    fs.truncateSync(file, 4096);                                 // the rows are gone from under it
+    await assert.rejects(col.search(QUERIES[0], { k: 10 }), (e) => e.code === 'EIO' && /re-rank/.test(e.message), 'search');
+    await assert.rejects(col.get(1500), (e) => e.code === 'EIO', 'get');
+    fs.writeFileSync(file, bytes);                               // whole again (same bytes)
+    await checkAll(col, live, [1, 1500], 'after the device recovered');
+    await col.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
