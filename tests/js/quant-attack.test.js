@@ -138,3 +138,29 @@ test('a device read that fails while re-ranking: search and get reject with EIO,
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a derive() child of a quantized collection is quantized in its first session as on reopen (file and memory children)', async () => {
+  const dir = tmp();
+  try {
+    const p = await openCollection(path.join(dir, 'p.rvf'), { create: { dimension: DIM, metric: 'euclidean', quantization: 'scalar' } });
+    await p.insertBatch(BASE.slice(0, 50).map((v, i) => ({ id: i, vector: v })));
+    const live = new Map(BASE.map((v, i) => [i, Float32Array.from(v)]));
+    for (const target of [path.join(dir, 'c.rvf'), undefined]) {
+      const c = await p.derive(target);
+      assert.equal((await c.stats()).quantization.kind, 'scalar', 'the child says what its file says');
+      await c.insertBatch(BASE.map((v, i) => ({ id: i, vector: v })));
+      const q = (await c.stats()).quantization;
+      assert.deepEqual([q.kind, q.trained, q.trainedOn], ['scalar', true, BASE.length]);
+      await checkAll(c, live, [3, 1500], target ? 'file child' : 'memory child');
+      await c.close();
+    }
+    const c2 = await openCollection(path.join(dir, 'c.rvf'));
+    const q2 = (await c2.stats()).quantization;
+    assert.deepEqual([q2.kind, q2.trained, q2.trainedOn], ['scalar', true, 0], 'reopened: adopted, not trained again');
+    await checkAll(c2, live, [3, 1500], 'file child reopened');
+    await c2.close();
+    await p.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

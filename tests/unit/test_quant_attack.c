@@ -485,3 +485,39 @@ int test_quant_attack_emptied(void)
     }
     return 0;
 }
+
+/* A derive() child of a quantized store: its file carries the parent's
+ * "veclite.quant" (file metadata is copied), so the child is quantized in
+ * the session that derives it exactly as it is on every reopen. */
+int test_quant_attack_derive(void)
+{
+    static qmodel m, empty;
+    for (uint32_t kind = VL_QUANT_SCALAR; kind <= VL_QUANT_PRODUCT; kind++) {
+        vl_io *io = qa_build(kind, &m);
+        vl_store *s, *c;
+        char msg[256];
+        CHECK_OK(qa_open(io, NULL, 0, &s, msg, sizeof msg));
+        vl_io *cio = qa_dev(NULL, 0);
+        CHECK_OK(vl_store_derive(s, cio, QAFID, &c));
+        vl_quant_info qi;
+        CHECK_OK(vl_index_quant_info(vl_store_index(c), &qi));
+        CHECK(qi.kind == kind && !qi.trained);                 /* the child's own rows will train it */
+        memset(&empty, 0, sizeof empty);
+        uint64_t ids[QA_N], seed = 8;
+        for (uint32_t i = 0; i < QA_N; i++) ids[i] = i;
+        CHECK_OK(qa_upsert(c, &empty, QA_N, ids, &seed));
+        CHECK_OK(vl_index_quant_info(vl_store_index(c), &qi));
+        CHECK(qi.kind == kind && qi.trained && qi.trained_on == QA_N);
+        if (qa_check(&empty, c, "derived child")) return 1;
+        CHECK_OK(vl_store_close(c));
+        CHECK_OK(qa_open(cio, NULL, 0, &c, msg, sizeof msg));
+        CHECK_OK(vl_index_quant_info(vl_store_index(c), &qi));
+        CHECK(qi.kind == kind && qi.trained && qi.trained_on == 0);   /* adopted from the child's QUANT */
+        if (qa_check(&empty, c, "derived child reopened")) return 1;
+        CHECK_OK(vl_store_close(c));
+        CHECK_OK(vl_store_close(s));
+        vl_io_mem_free(cio);
+        vl_io_mem_free(io);
+    }
+    return 0;
+}
