@@ -284,14 +284,16 @@ int vl_quant_query(const vl_quant *q, const float *query, vl_qquery *qq)
                 qlo += (double)u[d] * q->lo[d];
                 if (fabsf(u[d]) > mx) mx = fabsf(u[d]);
             }
-            float t = mx > 0.f ? mx / SQ_B_MAX : 1.0f, inv = 1.0f / t;
+            /* the query's scale in double: a query of subnormal components has mx / 2047 == 0 in
+             * float, and u * (1 / 0) a NaN for its zero components */
+            double t = mx > 0.f ? (double)mx / SQ_B_MAX : 1.0;
             for (uint32_t d = 0; d < dim; d++) {
-                float x = roundf(u[d] * inv);
+                double x = round((double)u[d] / t);
                 qq->a[d] = (int16_t)(x <= -SQ_B_MAX ? -SQ_B_MAX : x >= SQ_B_MAX ? SQ_B_MAX : (int)x);
             }
             for (uint32_t d = dim; d < q->code_size; d++) qq->a[d] = 0;
             /* dot(u, x) ~= qlo + step * t * sum(b * c); distance -dot or 1 - dot */
-            qq->mul = -q->step * t;
+            qq->mul = (float)(-(double)q->step * t);
             qq->add = (float)(q->metric == VL_METRIC_COSINE ? 1.0 - qlo : -qlo);
         }
         return VL_OK;

@@ -521,3 +521,48 @@ int test_quant_attack_derive(void)
     }
     return 0;
 }
+
+/* Queries of subnormal or zero components under dot and cosine, L2 queries far off the grid:
+ * finite answers with exact distances, never a float-to-int conversion of NaN or inf
+ * (UBSan: float-cast-overflow). */
+int test_quant_attack_tiny_queries(void)
+{
+    const uint32_t metrics[3] = { VL_METRIC_DOT, VL_METRIC_COSINE, VL_METRIC_L2 };
+    for (uint32_t mi = 0; mi < 3; mi++) {
+        vl_config c = qa_cfg();
+        c.metric = metrics[mi];
+        vl_io *io = qa_dev(NULL, 0);
+        vl_store *s;
+        char msg[256];
+        CHECK_OK(qa_open(io, &c, 0, &s, msg, sizeof msg));
+        CHECK_OK(vl_store_set_quant(s, VL_QUANT_SCALAR, 0));
+        static qmodel m;
+        memset(&m, 0, sizeof m);
+        uint64_t ids[QA_N], seed = 4;
+        for (uint32_t i = 0; i < QA_N; i++) ids[i] = i;
+        CHECK_OK(qa_upsert(s, &m, QA_N, ids, &seed));
+        vl_index *h = vl_store_index(s);
+        vl_quant_info qi;
+        CHECK_OK(vl_index_quant_info(h, &qi));
+        CHECK(qi.trained);
+        float qs[4][QA_DIM];
+        memset(qs, 0, sizeof qs);
+        qs[0][0] = 1e-44f;                                  /* one subnormal component */
+        for (uint32_t d = 0; d < QA_DIM; d++) qs[1][d] = d % 2 ? -1e-40f : 1e-42f;
+        for (uint32_t d = 0; d < QA_DIM; d++) qs[2][d] = d % 2 ? 3e38f : -3e38f;   /* far off the grid */
+        qs[3][QA_DIM - 1] = 1e-30f;
+        for (uint32_t k = 0; k < 4; k++) {
+            uint64_t got[5];
+            float gd[5];
+            uint32_t cnt = 0;
+            int rc = vl_index_search(h, 1, qs[k], 5, 64, NULL, 0, got, gd, &cnt);
+            if (metrics[mi] == VL_METRIC_COSINE && rc == VL_EINVAL) continue;   /* a norm outside the float range */
+            CHECK_RCH(h, rc, VL_OK);
+            CHECK(cnt == 5);
+            for (uint32_t i = 0; i < cnt; i++) CHECK(gd[i] == gd[i]);
+        }
+        CHECK_OK(vl_store_close(s));
+        vl_io_mem_free(io);
+    }
+    return 0;
+}
