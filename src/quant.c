@@ -200,6 +200,12 @@ void vl_quant_encode(const vl_quant *q, const float *row, uint8_t *code)
     float buf[256];
     float *u = q->dim <= 256 ? buf : vl_mem_alloc((size_t)q->dim * sizeof *u);
     if (!u) { memset(code, 0, q->code_size); return; }
+    vl_quant_encode_buf(q, row, code, u);
+    if (u != buf) vl_mem_free(u);
+}
+
+void vl_quant_encode_buf(const vl_quant *q, const float *row, uint8_t *code, float *u)
+{
     prepare_row(q->metric, q->dim, row, u);
     if (q->kind == VL_QUANT_SCALAR) {
         float inv = 1.0f / q->step;
@@ -212,7 +218,6 @@ void vl_quant_encode(const vl_quant *q, const float *row, uint8_t *code)
         for (uint32_t j = 0; j < q->m; j++)
             code[j] = (uint8_t)nearest(centroid(q, j, 0), q->sub[j + 1] - q->sub[j], u + q->sub[j]);
     }
-    if (u != buf) vl_mem_free(u);
 }
 
 void vl_quant_decode(const vl_quant *q, const uint8_t *code, float *out)

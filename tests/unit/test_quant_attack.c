@@ -566,3 +566,45 @@ int test_quant_attack_tiny_queries(void)
     }
     return 0;
 }
+
+/* Upserts into a trained index of more than 256 dimensions (where encoding
+ * needs a scratch row) with allocation failing at every point: either the
+ * upsert fails, or the new row's code is the code of its vector (never a
+ * silently zeroed code). */
+int test_quant_attack_encode_nomem(void)
+{
+    const uint32_t dim = 300, n = 1100;
+    for (uint32_t kind = VL_QUANT_SCALAR; kind <= VL_QUANT_PRODUCT; kind++) {
+        vl_index *h = t_index(dim, VL_METRIC_L2, VL_INDEX_HNSW, 6, 20, 3);
+        CHECK(h != NULL);
+        CHECK_OK(vl_index_set_quant(h, kind, kind == VL_QUANT_PRODUCT ? 30 : 0));
+        float *x = t_clustered(n + 64, dim, 10, 0.1, 12);
+        uint64_t *ids = t_alloc((size_t)(n + 64) * sizeof *ids);
+        for (uint32_t i = 0; i < n + 64; i++) ids[i] = i;
+        CHECK_OK(vl_index_upsert(h, n, ids, x, NULL, NULL));
+        const vl_quant *q = vl__index_quant(h);
+        CHECK(q != NULL);
+        uint8_t *want = t_alloc(q->code_size);
+        uint32_t ok = 0;
+        for (int32_t k = 0; k < 64; k++) {
+            uint64_t id = n + (uint64_t)k;
+            const float *v = x + (size_t)id * dim;
+            vl__test_alloc_fail_after(k);
+            int rc = vl_index_upsert(h, 1, &id, v, NULL, NULL);
+            vl__test_alloc_fail_after(-1);
+            if (rc != VL_OK) { CHECK(rc == VL_ENOMEM); continue; }
+            ok++;
+            vl_quant_encode(q, v, want);
+            uint32_t node = vl__index_live_node(h, id);
+            CHECK(node != VL_NO_NODE);
+            if (memcmp(vl__index_node_code(h, node), want, q->code_size) != 0) {
+                fprintf(stderr, "  kind %u: allocation %d failed, the upsert succeeded with a wrong code\n", kind, k);
+                return 1;
+            }
+        }
+        CHECK(ok > 0);
+        free(want); free(x); free(ids);
+        vl_index_free(h);
+    }
+    return 0;
+}
