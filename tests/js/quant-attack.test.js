@@ -164,3 +164,24 @@ test('a derive() child of a quantized collection is quantized in its first sessi
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('openCollection with create on an existing product store whose sub-vectors differ is EINVAL (the same count, or none given, opens it)', async () => {
+  const dir = tmp();
+  try {
+    const create = (quantization) => ({ create: { dimension: DIM, metric: 'euclidean', quantization } });
+    const a = path.join(dir, 'a.rvf');
+    const b = path.join(dir, 'b.rvf');
+    const ca = await openCollection(a, create({ type: 'product', subvectors: 4 }));
+    await ca.insertBatch(BASE.slice(0, 1100).map((v, i) => ({ id: i, vector: v })));
+    await ca.close();
+    await (await openCollection(b, create('product'))).close();   // the default: (32 + 2) / 5 = 6, not trained yet
+    for (const [file, q, ok] of [[a, { type: 'product', subvectors: 8 }, false], [a, { type: 'product', subvectors: 4 }, true],
+      [a, 'product', true], [b, { type: 'product', subvectors: 5 }, false], [b, { type: 'product', subvectors: 6 }, true]]) {
+      const what = `${path.basename(file)} with ${JSON.stringify(q)}`;
+      if (ok) await (await openCollection(file, create(q))).close();
+      else await assert.rejects(openCollection(file, create(q)), (e) => e.code === 'EINVAL' && /sub-vectors/.test(e.message), what);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
