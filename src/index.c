@@ -401,7 +401,7 @@ int vl__index_to_codes(vl_index *h, vl_quant *qz, const uint8_t *(*code_for)(voi
         for (uint32_t i = 0; i < h->n; i++) {
             const uint8_t *c = code_for && !h->dead[i] ? code_for(ctx, h->ids[i]) : NULL;
             if (c) memcpy(codes + (size_t)i * qz->code_size, c, qz->code_size);
-            else vl_quant_encode(qz, h->vecs + (size_t)i * h->dim, codes + (size_t)i * qz->code_size);
+            else vl_quant_encode_buf(qz, h->vecs + (size_t)i * h->dim, codes + (size_t)i * qz->code_size, h->qscratch);
         }
         vl_mem_free(h->block);
         h->block = b;
@@ -815,7 +815,7 @@ int vl_index_upsert(vl_index *h, uint32_t n, const uint64_t *ids, const float *v
             h->meta_len[node] = 0;
             vl_idmap_put(&h->map, ids[i], node);
         }
-        if (h->codes) vl_quant_encode(&h->qz, v, h->codes + (size_t)node * h->qz.code_size);
+        if (h->codes) vl_quant_encode_buf(&h->qz, v, h->codes + (size_t)node * h->qz.code_size, h->qscratch);   /* reserved */
         else vl__vcopy(h->vecs + (size_t)node * h->dim, v, h->dim);   /* v may be this row */
         if (h->inv_norm) h->inv_norm[node] = inv;
         set_node_meta(h, node, rec, len);

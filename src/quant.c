@@ -20,6 +20,12 @@
 #define SQ_A_MIN (-1024)
 #define SQ_A_MAX 1279
 #define SQ_B_MAX 2047
+/* the scalar step's range: step^2 (the L2 distance's scale) and 1/step
+ * (encoding) stay finite, non-zero and normal in float; a step outside
+ * it made every approximate distance 0, inf or NaN (the walk then returns
+ * arbitrary nodes) */
+#define SQ_STEP_MIN 1e-18f
+#define SQ_STEP_MAX 1e18f
 #define PQ_SAMPLE 10240u
 /* scalar codes are padded with zero bytes to a multiple of 8 (the query with zeros too: the
  * padding adds nothing to either sum), so the SIMD kernels have no scalar tail */
@@ -160,6 +166,8 @@ int vl_quant_train(vl_quant *q, uint32_t kind, uint32_t metric, uint32_t dim, ui
         for (uint32_t d = 0; d < dim; d++) if ((double)hi[d] - q->lo[d] > w) w = (double)hi[d] - q->lo[d];
         q->step = w > 0 && isfinite(w) ? (float)(w / 255.0) : 1.0f;
         if (!(q->step > 0.f) || !isfinite(q->step)) q->step = 1.0f;
+        if (q->step < SQ_STEP_MIN) q->step = SQ_STEP_MIN;        /* a coarser grid than needed: harmless */
+        if (q->step > SQ_STEP_MAX) q->step = SQ_STEP_MAX;        /* rows beyond 255e18 saturate (their exact L2 overflows anyway) */
         vl_mem_free(hi);
         q->code_size = SQ_CODE(dim);
     } else {
@@ -192,6 +200,12 @@ void vl_quant_encode(const vl_quant *q, const float *row, uint8_t *code)
     float buf[256];
     float *u = q->dim <= 256 ? buf : vl_mem_alloc((size_t)q->dim * sizeof *u);
     if (!u) { memset(code, 0, q->code_size); return; }
+    vl_quant_encode_buf(q, row, code, u);
+    if (u != buf) vl_mem_free(u);
+}
+
+void vl_quant_encode_buf(const vl_quant *q, const float *row, uint8_t *code, float *u)
+{
     prepare_row(q->metric, q->dim, row, u);
     if (q->kind == VL_QUANT_SCALAR) {
         float inv = 1.0f / q->step;
@@ -204,7 +218,6 @@ void vl_quant_encode(const vl_quant *q, const float *row, uint8_t *code)
         for (uint32_t j = 0; j < q->m; j++)
             code[j] = (uint8_t)nearest(centroid(q, j, 0), q->sub[j + 1] - q->sub[j], u + q->sub[j]);
     }
-    if (u != buf) vl_mem_free(u);
 }
 
 void vl_quant_decode(const vl_quant *q, const uint8_t *code, float *out)
@@ -276,14 +289,16 @@ int vl_quant_query(const vl_quant *q, const float *query, vl_qquery *qq)
                 qlo += (double)u[d] * q->lo[d];
                 if (fabsf(u[d]) > mx) mx = fabsf(u[d]);
             }
-            float t = mx > 0.f ? mx / SQ_B_MAX : 1.0f, inv = 1.0f / t;
+            /* the query's scale in double: a query of subnormal components has mx / 2047 == 0 in
+             * float, and u * (1 / 0) a NaN for its zero components */
+            double t = mx > 0.f ? (double)mx / SQ_B_MAX : 1.0;
             for (uint32_t d = 0; d < dim; d++) {
-                float x = roundf(u[d] * inv);
+                double x = round((double)u[d] / t);
                 qq->a[d] = (int16_t)(x <= -SQ_B_MAX ? -SQ_B_MAX : x >= SQ_B_MAX ? SQ_B_MAX : (int)x);
             }
             for (uint32_t d = dim; d < q->code_size; d++) qq->a[d] = 0;
             /* dot(u, x) ~= qlo + step * t * sum(b * c); distance -dot or 1 - dot */
-            qq->mul = -q->step * t;
+            qq->mul = (float)(-(double)q->step * t);
             qq->add = (float)(q->metric == VL_METRIC_COSINE ? 1.0 - qlo : -qlo);
         }
         return VL_OK;
@@ -364,7 +379,8 @@ int vl_quant_load(vl_quant *q, const uint8_t *p, uint64_t len, uint32_t metric, 
         need = 16 + 4 + 4ull * dim;
         if (m != 0 || cs != SQ_CODE(dim) || len < need) BAD("scalar quantizer header inconsistent");
         q->step = getf(p + 16);
-        if (!(q->step > 0.f) || !isfinite(q->step)) BAD("scalar quantizer step is not a positive number");
+        if (!(q->step >= SQ_STEP_MIN && q->step <= SQ_STEP_MAX))
+            BAD("scalar quantizer step %g is outside [%g, %g]", (double)q->step, (double)SQ_STEP_MIN, (double)SQ_STEP_MAX);
         if (!(q->lo = vl_mem_alloc((size_t)dim * sizeof *q->lo))) { vl_quant_free(q); return VL_ENOMEM; }
         for (uint32_t d = 0; d < dim; d++) {
             q->lo[d] = getf(p + 20 + 4ull * d);

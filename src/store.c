@@ -1348,6 +1348,13 @@ int vl_store_derive(vl_store *s, vl_io *child, const uint8_t *file_id, vl_store 
         store_free(c);
         return rc;
     }
+    /* the copied file metadata holds the parent's "veclite.quant": quantize the child now, as
+     * every reopen of its file will (it has no rows yet: its own rows train it) */
+    if ((rc = vl__store_quant_open(c))) {
+        vl__store_msg(s, rc, "derive: %s", c->msg);
+        store_free(c);
+        return rc;
+    }
     *out = c;
     return VL_OK;
 }

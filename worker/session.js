@@ -642,6 +642,15 @@ export class Session {
       throw einval(`openCollection: the store exists with quantization '${q}', but create asks for '${cfg.quant.kind}'; ` +
         'the quantization of a store is chosen when it is created; leave out create to open it as it is');
     }
+    if (cfg && q === 'product' && cfg.quant.subvectors) {
+      // the store's sub-vectors: trained, or asked for at its creation (0: the default, about dim / 5)
+      const have = engine.quantInfo(s.h).subvectors || Math.max(1, Math.floor((s.dim + 2) / 5));
+      if (have !== cfg.quant.subvectors) {
+        release(s, 'it did not match the create configuration');
+        throw einval(`openCollection: the store exists with product quantization of ${have} sub-vectors, but create asks ` +
+          `for ${cfg.quant.subvectors}; the quantization of a store is chosen when it is created; leave out create to open it as it is`);
+      }
+    }
     return s;
   }
 }

@@ -3,6 +3,7 @@
  * accessors for the WASM driver, and the native runner.
  */
 #include <stdio.h>
+#include <string.h>
 #include "test.h"
 
 typedef struct { const char *name; int (*fn)(void); } vl_test_case;
@@ -30,11 +31,16 @@ int vl_test_run(int i)
 }
 
 #ifndef VL_TEST_WASM
-int main(void)
+int main(int argc, char **argv)
 {
     int pass = 0, fail = 0;
     printf("veclite unit tests (isa %s)\n", vl_isa_name());
     for (int i = 0; i < vl_test_count(); i++) {
+        if (argc > 1) {                     /* names given: run only those */
+            int want = 0;
+            for (int a = 1; a < argc; a++) want |= strcmp(argv[a], table[i].name) == 0;
+            if (!want) continue;
+        }
         int r = vl_test_run(i);
         printf("%s %s\n", r == 0 ? "ok  " : "FAIL", table[i].name);
         fflush(stdout);

@@ -22,7 +22,7 @@ export async function fill(o) {
     globalThis.__db = db;
     const col = (await db.listCollections()).includes(o.name ?? 'docs')
       ? await db.getCollection(o.name ?? 'docs')
-      : await db.createCollection(o.name ?? 'docs', { dimension: o.dim, metric: 'euclidean', index: { type: 'flat' } });
+      : await db.createCollection(o.name ?? 'docs', o.create ?? { dimension: o.dim, metric: 'euclidean', index: { type: 'flat' } });
     const batch = o.batch ?? 100;
     globalThis.__acked = o.from ?? 0;
     for (let i = o.from ?? 0; i < o.to; i += batch) {
@@ -34,11 +34,12 @@ export async function fill(o) {
     }
     const status = await col.status();
     const workers = db.workers;
+    const quantization = o.create?.quantization ? (await col.stats()).quantization : undefined;
     if (o.close) {
       await db.close();
       globalThis.__db = null;
     }
-    return { ok: true, backend: db.backend, workers, count: status.count, statusBackend: status.backend, info: veclite.getWasmInfo() };
+    return { ok: true, backend: db.backend, workers, count: status.count, statusBackend: status.backend, info: veclite.getWasmInfo(), quantization };
   } catch (e) {
     return { ok: false, error: err(e) };
   }
@@ -52,7 +53,8 @@ export async function check(o) {
       const col = await db.getCollection(o.name ?? 'docs');
       const n = await col.count();
       const problems = [];
-      for (const i of [0, Math.floor(n / 2), n - 1]) {
+      const gets = o.getEvery ? Array.from({ length: Math.ceil(n / o.getEvery) }, (_, j) => j * o.getEvery) : [0, Math.floor(n / 2), n - 1];
+      for (const i of gets) {
         if (n === 0) break;
         const g = await col.get(`r${i}`);
         const want = row(i, o.dim);
@@ -61,7 +63,7 @@ export async function check(o) {
       if (await col.get(`r${n}`) !== null) problems.push(`r${n} is there but count is ${n}`);
       for (let q = 0; q < (o.queries ?? 5); q++) {
         const qv = query(q, o.dim);
-        const hits = await col.search(qv, { k: 10 });
+        const hits = await col.search(qv, { k: 10, ...(o.ef ? { ef: o.ef } : {}) });
         const want = bruteForce(qv, n, o.dim, 10);
         for (let r = 0; r < want.length; r++) {
           if (!hits[r] || Math.abs(hits[r].distance - want[r].d) > 1e-4) problems.push(`query ${q} rank ${r}: ${hits[r]?.id} ${hits[r]?.distance} vs ${want[r].id} ${want[r].d}`);
@@ -69,6 +71,7 @@ export async function check(o) {
       }
       const v = await col.verify();
       const status = await col.status();
+      const quantization = (await col.stats()).quantization;
       if (o.cache) {
         // hybrid mode: the cache is at the store's epoch and answers every row checked above
         if (!status.cache || status.cache.epoch !== status.epoch) problems.push(`cache ${JSON.stringify(status.cache)} vs epoch ${status.epoch}`);
@@ -77,7 +80,7 @@ export async function check(o) {
           if (!m || m.i !== i) problems.push(`cached metadata of r${i}: ${JSON.stringify(m)}`);
         }
       }
-      return { ok: true, count: n, problems, verify: v.ok, verifyProblems: v.problems, backend: db.backend, statusBackend: status.backend, epoch: status.epoch, cache: status.cache };
+      return { ok: true, count: n, problems, verify: v.ok, verifyProblems: v.problems, backend: db.backend, statusBackend: status.backend, epoch: status.epoch, cache: status.cache, quantization };
     } finally {
       await db.close();
     }
