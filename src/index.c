@@ -228,6 +228,7 @@ void vl_index_free(vl_index *h)
     vl_qquery_free(&h->qq);
     vl_mem_free(h->qscratch);
     vl_mem_free(h->rr);
+    vl_mem_free(h->rra);
     vl_mem_free(h);
 }
 
@@ -944,7 +945,7 @@ int vl_index_stats(const vl_index *h, vl_stats *out)
                      (uint64_t)h->sorted_cap * sizeof(uint64_t) + vl__cols_bytes(h) +
                      (uint64_t)h->fprog_cap * sizeof(vl_finst) + h->fmatch_cap +
                      vl_quant_bytes(&h->qz) + (uint64_t)h->qq.a_cap * 2 + ((uint64_t)h->qq.t_cap + h->qq.u_cap) * 4 +
-                     (h->qscratch ? 2ull * h->dim * 4 : 0) + (uint64_t)h->rr_cap * h->dim * 4 +
+                     (h->qscratch ? 2ull * h->dim * 4 : 0) + (uint64_t)h->rr_cap * (h->dim + 1) * 4 +
                      (uint64_t)h->stage_cap * h->dim * 4;
     *out = s;
     return VL_OK;
@@ -1207,7 +1208,7 @@ int vl_index_search(vl_index *h, uint32_t nq, const float *queries, uint32_t k, 
             got = exact_scan(h, q, qinv, keep, filtered, match);
         }
         if (h->codes) {
-            int r = vl__quant_rerank(h, q, qinv, got, keep);
+            int r = vl__quant_rerank(h, q, qinv, got, keep, k);
             if (r < 0) return r;
             got = (uint32_t)r;
         }

@@ -125,6 +125,7 @@ struct vl_index {
     vl_qquery qq;                  /* the current query, prepared for qz */
     float *qscratch;               /* 2 x dim: decoded codes of node pairs */
     float *rr; uint32_t rr_cap;    /* re-rank rows (rows x dim floats) */
+    float *rra;                    /* their approximate distances (rr_cap) */
     float *stage; uint32_t stage_cap;   /* vl_index_rows room of a quantized index (rows) */
     vl_row_fetch_fn fetch; void *fetch_ctx;
     uint64_t quant_trained_on;     /* rows the quantizer was trained on (0: loaded) */
@@ -220,11 +221,12 @@ float vl__qdist_nodes(const vl_index *h, uint32_t a, uint32_t b);
 /* Search scratch of a quantized index: prepared query, decode buffers. */
 int   vl__quant_reserve(vl_index *h);
 /* Re-rank h->res[0..got) (approximate distances, any order) with the exact
- * float rows: keeps the best `keep` by approximate distance, replaces their
- * distances by exact ones. Returns the count kept, or a negative VL_E* when
+ * float rows: keeps the best `keep` by approximate distance (scalar codes
+ * by default: fewer, while none of the rest could beat the k-th), replaces
+ * their distances by exact ones. Returns the count kept, or a negative VL_E* when
  * the rows cannot be read (message set). Without a row source: sorts and
  * keeps the approximate distances. */
-int   vl__quant_rerank(vl_index *h, const float *q, float qinv, uint32_t got, uint32_t keep);
+int   vl__quant_rerank(vl_index *h, const float *q, float qinv, uint32_t got, uint32_t keep, uint32_t k);
 uint32_t vl__quant_rerank_count(const vl_index *h, uint32_t k, uint32_t ef);
 
 /* Internal distance between a query (with inverse norm qinv for cosine) and

@@ -85,13 +85,16 @@ float vl__qdist_nodes(const vl_index *h, uint32_t a, uint32_t b)
     return d == d ? d : (float)INFINITY;
 }
 
-/* Candidates re-ranked per query: scalar codes order candidates nearly
- * exactly on spread data (CLIP-100: recall@10 0.9984 at ef 100 whether 12
- * or 30 are re-ranked), but not among tightly clustered vectors under
- * cosine (the unit test's clusters: 0.948 with 12, 1.0 with 30), so
- * 2k + 10; with one device call per query (read_many) the extra reads cost
- * nothing measurable on CLIP-100. Product codes are coarse: the whole beam
- * is re-ranked. */
+/* Candidates re-ranked per query, at most: scalar codes order candidates
+ * nearly exactly on spread data (CLIP-100: recall@10 0.9984 at ef 100
+ * whether 12 or 30 are re-ranked), but not among tightly clustered vectors
+ * under cosine (the unit test's clusters: 0.948 with 12, 1.0 with 30), so
+ * up to 2k + 10, of which vl__quant_rerank reads only those that could
+ * still matter (each row is a device read: on a file store the reads are
+ * most of what a quantized search costs beyond the walk). Product codes are
+ * coarse: the whole beam is re-ranked. */
+#define VL_QUANT_KTH 64u   /* k up to which the adaptive re-rank runs (above: all 2k + 10) */
+
 void vl_index_set_rerank(vl_index *h, uint32_t n)
 {
     if (h) h->rerank = n > VL_MAX_EF ? VL_MAX_EF : n;
@@ -114,7 +117,36 @@ static void sort_hits_approx(vl_hit *a, uint32_t n)
     }
 }
 
-int vl__quant_rerank(vl_index *h, const float *q, float qinv, uint32_t got, uint32_t keep)
+static float exact_dist(const vl_index *h, const float *q, float qinv, const float *v)
+{
+    float d;
+    if (h->metric == VL_METRIC_L2) d = VL_K_L2SQ(q, v, h->dim);
+    else if (h->metric == VL_METRIC_DOT) d = -VL_K_DOT(q, v, h->dim);
+    else {   /* the inverse norm as an unquantized index keeps it (index.c check_vector) */
+        double ss = 0;
+        for (uint32_t j = 0; j < h->dim; j++) ss += (double)v[j] * v[j];
+        d = ss > 0 ? vl_k_cos_from_dot(VL_K_DOT(q, v, h->dim), qinv, (float)(1.0 / sqrt(ss))) : 1.0f;
+    }
+    return d == d ? d : (float)INFINITY;
+}
+
+/* Rows of res[from, to) read and their distances made exact; approximate
+ * ones kept in h->rra. VL_OK or a negative VL_E* (message set). */
+static int rerank_range(vl_index *h, const float *q, float qinv, uint32_t from, uint32_t to)
+{
+    vl_hit *res = h->res;
+    uint64_t *ids = (uint64_t *)h->top;         /* scratch: top holds >= keep pairs (8 bytes each) */
+    for (uint32_t i = from; i < to; i++) ids[i - from] = res[i].id;
+    int rc = h->fetch(h->fetch_ctx, to - from, ids, h->rr + (size_t)from * h->dim);
+    if (rc) { vl__msg(h, "reading float32 rows to re-rank: %s", vl_errstr(rc)); return rc < 0 ? rc : -rc; }
+    for (uint32_t i = from; i < to; i++) {
+        h->rra[i] = res[i].d;
+        res[i].d = exact_dist(h, q, qinv, h->rr + (size_t)i * h->dim);
+    }
+    return VL_OK;
+}
+
+int vl__quant_rerank(vl_index *h, const float *q, float qinv, uint32_t got, uint32_t keep, uint32_t k)
 {
     vl_hit *res = h->res;
     sort_hits_approx(res, got);
@@ -122,25 +154,40 @@ int vl__quant_rerank(vl_index *h, const float *q, float qinv, uint32_t got, uint
     if (!h->fetch || got == 0) return (int)got;
     if (got > h->rr_cap) {
         float *r = vl_mem_realloc(h->rr, (size_t)got * h->dim * sizeof(float));
-        if (!r) { vl__msg(h, "out of memory re-ranking %u candidates", got); return VL_ENOMEM; }
-        h->rr = r;
+        if (r) h->rr = r;
+        float *a = vl_mem_realloc(h->rra, (size_t)got * sizeof(float));
+        if (a) h->rra = a;
+        if (!r || !a) { vl__msg(h, "out of memory re-ranking %u candidates", got); return VL_ENOMEM; }
         h->rr_cap = got;
     }
-    uint64_t *ids = (uint64_t *)h->top;         /* scratch: top holds >= got pairs (8 bytes each) */
-    for (uint32_t i = 0; i < got; i++) ids[i] = res[i].id;
-    int rc = h->fetch(h->fetch_ctx, got, ids, h->rr);
-    if (rc) { vl__msg(h, "reading float32 rows to re-rank: %s", vl_errstr(rc)); return rc < 0 ? rc : -rc; }
-    for (uint32_t i = 0; i < got; i++) {
-        const float *v = h->rr + (size_t)i * h->dim;
-        float d;
-        if (h->metric == VL_METRIC_L2) d = VL_K_L2SQ(q, v, h->dim);
-        else if (h->metric == VL_METRIC_DOT) d = -VL_K_DOT(q, v, h->dim);
-        else {   /* the inverse norm as an unquantized index keeps it (index.c check_vector) */
-            double ss = 0;
-            for (uint32_t j = 0; j < h->dim; j++) ss += (double)v[j] * v[j];
-            d = ss > 0 ? vl_k_cos_from_dot(VL_K_DOT(q, v, h->dim), qinv, (float)(1.0 / sqrt(ss))) : 1.0f;
+    /* Scalar codes by default: first the best k + k/4 by approximate
+     * distance; then the rest of the 2k + 10 only while a candidate's
+     * approximate distance, less twice the largest approximation error seen
+     * on the first ones, could still beat the k-th exact distance (each row
+     * is a device read; on spread data the first ones decide). */
+    uint32_t first = got;
+    int adaptive = !h->rerank && h->qz.kind == VL_QUANT_SCALAR;
+    if (adaptive && k + (k + 3) / 4 < got) first = k + (k + 3) / 4;
+    int rc = rerank_range(h, q, qinv, 0, first);
+    if (rc) return rc;
+    if (first < got) {
+        float err = 0.f, kth[VL_QUANT_KTH];
+        uint32_t nk = 0;
+        for (uint32_t i = 0; i < first; i++) {
+            float e = fabsf(h->rra[i] - res[i].d);
+            if (e > err || e != e) err = e == e ? e : (float)INFINITY;
+            /* the k smallest exact distances (insertion; k is small here) */
+            float d = res[i].d;
+            if (nk < k && nk < VL_QUANT_KTH) kth[nk++] = d;
+            else if (nk && d < kth[nk - 1]) kth[nk - 1] = d;
+            else continue;
+            for (uint32_t j = nk - 1; j > 0 && kth[j] < kth[j - 1]; j--) { float t = kth[j]; kth[j] = kth[j - 1]; kth[j - 1] = t; }
         }
-        res[i].d = d == d ? d : (float)INFINITY;
+        float dk = nk >= k ? kth[nk - 1] : (float)INFINITY;
+        uint32_t end = first;
+        while (end < got && res[end].d - 2.f * err <= dk) end++;
+        if (end > first && (rc = rerank_range(h, q, qinv, first, end))) return rc;
+        got = end;
     }
     return (int)got;
 }

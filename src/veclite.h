@@ -314,7 +314,9 @@ typedef struct vl_quant_info {
 } vl_quant_info;
 VL_MUST_CHECK int vl_index_quant_info(const vl_index *h, vl_quant_info *out);
 /* Candidates a quantized index re-ranks per query with the float32 rows
- * (at least k; 0 = the default: 2k + 10 for scalar codes, the whole beam
+ * (at least k; 0 = the default: for scalar codes the best k + k/4 and then,
+ * of the next up to 2k + 10, those whose approximate distance less twice
+ * the largest error seen could beat the k-th exact one; the whole beam
  * (ef) for product codes). Ignored by an unquantized index. */
 void vl_index_set_rerank(vl_index *h, uint32_t n);
 

@@ -159,7 +159,8 @@ export interface SearchOptions {
   includeMetadata?: boolean;
   /**
    * A quantized collection: how many of the walk's best candidates are re-ranked with their
-   * float32 rows (1..ef; default 2k + 10 for 'scalar', the whole beam for 'product'). Each is
+   * float32 rows (1..ef; default for 'scalar': k + k/4, and up to 2k + 10 where the codes' error
+   * leaves the order open; the whole beam for 'product'). Each is
    * one read of the store's file. Ignored without quantization.
    */
   rerank?: number;
