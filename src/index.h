@@ -43,6 +43,8 @@
 
 /* a search result: node slot and its external id */
 typedef struct vl_hit { float d; uint32_t node; uint64_t id; } vl_hit;
+/* Sort hits ascending by (d, id) (index.c; the quantized re-rank uses it too). */
+void vl__hits_sort(vl_hit *a, uint32_t n);
 
 /* ---- the index ---- */
 struct vl_index {
@@ -117,9 +119,9 @@ struct vl_index {
      * (qz.kind != 0). Trained, the node block keeps codes (code_size bytes
      * per node, where vecs would be) instead of float rows: vecs and
      * inv_norm are NULL, and the float rows come from fetch (the store's
-     * file) for re-ranking and get(). quant_hold: no automatic training
-     * (a store loading its rows adopts its persisted quantizer after). */
-    uint32_t quant_kind, quant_m, quant_hold;
+     * file) for re-ranking and get(). A store asks for it only after its
+     * rows are loaded, then adopts its persisted quantizer (store_quant.c). */
+    uint32_t quant_kind, quant_m;
     vl_quant qz;
     uint8_t *codes;
     vl_qquery qq;                  /* the current query, prepared for qz */
@@ -205,8 +207,8 @@ int  vl__hnsw_reclaim(vl_index *h, uint32_t *remap);
 uint32_t vl__random_level(vl_index *h);
 
 /* ---- quantization (index_quant.c) ---- */
-/* After a write: train the asked quantizer once live >= VL_QUANT_TRAIN_MIN
- * (and not held), then keep codes instead of rows. Out of memory: stays
+/* After a write: train the asked quantizer once live >= VL_QUANT_TRAIN_MIN,
+ * then keep codes instead of rows. Out of memory: stays
  * untrained (exact), tried again after the next write. */
 #define VL_QUANT_TRAIN_MIN 1024u
 void  vl__quant_maybe_train(vl_index *h);

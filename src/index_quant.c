@@ -56,7 +56,7 @@ int vl_index_quant_info(const vl_index *h, vl_quant_info *out)
 
 void vl__quant_maybe_train(vl_index *h)
 {
-    if (!h->quant_kind || h->qz.kind || h->quant_hold || h->live < VL_QUANT_TRAIN_MIN) return;
+    if (!h->quant_kind || h->qz.kind || h->live < VL_QUANT_TRAIN_MIN) return;
     vl_quant q;
     /* every stored row (tombstones too: they are real vectors of this data) */
     if (vl_quant_train(&q, h->quant_kind, h->metric, h->dim, h->quant_m, h->n, h->vecs, h->cfg.seed))
@@ -107,16 +107,6 @@ uint32_t vl__quant_rerank_count(const vl_index *h, uint32_t k, uint32_t ef)
     return r > VL_MAX_EF ? VL_MAX_EF : r;
 }
 
-static void sort_hits_approx(vl_hit *a, uint32_t n)
-{
-    for (uint32_t i = 1; i < n; i++) {          /* insertion sort: n <= a few hundred */
-        vl_hit x = a[i];
-        uint32_t j = i;
-        for (; j > 0 && (a[j - 1].d > x.d || (a[j - 1].d == x.d && a[j - 1].id > x.id)); j--) a[j] = a[j - 1];
-        a[j] = x;
-    }
-}
-
 static float exact_dist(const vl_index *h, const float *q, float qinv, const float *v)
 {
     float d;
@@ -149,7 +139,7 @@ static int rerank_range(vl_index *h, const float *q, float qinv, uint32_t from, 
 int vl__quant_rerank(vl_index *h, const float *q, float qinv, uint32_t got, uint32_t keep, uint32_t k)
 {
     vl_hit *res = h->res;
-    sort_hits_approx(res, got);
+    vl__hits_sort(res, got);
     if (got > keep) got = keep;
     if (!h->fetch || got == 0) return (int)got;
     if (got > h->rr_cap) {
@@ -198,7 +188,6 @@ const uint8_t *vl__index_node_code(const vl_index *h, uint32_t node)
 {
     return h->codes + (size_t)node * h->qz.code_size;
 }
-void vl__index_quant_hold(vl_index *h, int hold) { h->quant_hold = (uint32_t)hold; }
 uint32_t vl__index_quant_kind(const vl_index *h) { return h->quant_kind; }
 const float *vl__index_node_f32(const vl_index *h, uint32_t node, float *buf)
 {

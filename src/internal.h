@@ -271,7 +271,6 @@ int vl__index_place_end(vl_index *h, uint32_t n, const uint64_t *ids, const uint
 struct vl_quant;
 const struct vl_quant *vl__index_quant(const vl_index *h);     /* trained quantizer or NULL */
 const uint8_t *vl__index_node_code(const vl_index *h, uint32_t node);
-void vl__index_quant_hold(vl_index *h, int hold);              /* 1: no automatic training */
 uint32_t vl__index_quant_kind(const vl_index *h);              /* asked: VL_QUANT_* */
 uint32_t vl__index_quant_m(const vl_index *h);
 /* Ask for a quantizer whatever the rows (untrained index only: the store
