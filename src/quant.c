@@ -195,15 +195,6 @@ fail:
 
 /* ---- codes ----------------------------------------------------------------- */
 
-void vl_quant_encode(const vl_quant *q, const float *row, uint8_t *code)
-{
-    float buf[256];
-    float *u = q->dim <= 256 ? buf : vl_mem_alloc((size_t)q->dim * sizeof *u);
-    if (!u) { memset(code, 0, q->code_size); return; }
-    vl_quant_encode_buf(q, row, code, u);
-    if (u != buf) vl_mem_free(u);
-}
-
 void vl_quant_encode_buf(const vl_quant *q, const float *row, uint8_t *code, float *u)
 {
     prepare_row(q->metric, q->dim, row, u);

@@ -65,11 +65,8 @@ void vl_quant_free(vl_quant *q);
 /* Bytes held by the quantizer itself (tables, codebook). */
 uint64_t vl_quant_bytes(const vl_quant *q);
 
-/* Code of one row (not normalized; cosine normalizes). vl_quant_encode
- * needs a scratch row above 256 dimensions and writes a zero code when it
- * cannot have one (tests, tools); the index uses vl_quant_encode_buf with
- * its reserved scratch (dim floats), which cannot fail. */
-void vl_quant_encode(const vl_quant *q, const float *row, uint8_t *code);
+/* Code of one row (not normalized; cosine normalizes); scratch: dim floats
+ * (the index passes its reserved ones, so encoding cannot fail). */
 void vl_quant_encode_buf(const vl_quant *q, const float *row, uint8_t *code, float *scratch);
 /* The vector a code stands for (for cosine: the unit vector). */
 void vl_quant_decode(const vl_quant *q, const uint8_t *code, float *out);

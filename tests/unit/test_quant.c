@@ -58,16 +58,16 @@ int test_quant_kernels(void)
 int test_quant_codes(void)
 {
     const uint32_t n = 2000, dim = 37;                   /* codes padded to 40 bytes */
-    float *x = t_clustered(n, dim, 10, 0.2, 5);
+    float *x = t_clustered(n, dim, 10, 0.2, 5), scratch[37];
     vl_quant q;
     CHECK_OK(vl_quant_train(&q, VL_QUANT_SCALAR, VL_METRIC_L2, dim, 0, n, x, 1));
     CHECK(q.code_size == 40 && q.step > 0.f);
     uint8_t code[48];
     float back[40];
     for (uint32_t r = 0; r < n; r += 7) {
-        vl_quant_encode(&q, x + (size_t)r * dim, code);
+        vl_quant_encode_buf(&q, x + (size_t)r * dim, code, scratch);
         CHECK(code[37] == 0 && code[38] == 0 && code[39] == 0);   /* the padding adds nothing */   /* every training row is inside the grid: error <= step/2 */
-        vl_quant_encode(&q, x + (size_t)r * dim, code);
+        vl_quant_encode_buf(&q, x + (size_t)r * dim, code, scratch);
         vl_quant_decode(&q, code, back);
         for (uint32_t d = 0; d < dim; d++) CHECK(fabsf(back[d] - x[(size_t)r * dim + d]) <= q.step * 0.5f + 1e-6f);
     }
@@ -76,7 +76,7 @@ int test_quant_codes(void)
     memset(&qq, 0, sizeof qq);
     CHECK_OK(vl_quant_query(&q, x, &qq));
     for (uint32_t r = 1; r < 50; r++) {
-        vl_quant_encode(&q, x + (size_t)r * dim, code);
+        vl_quant_encode_buf(&q, x + (size_t)r * dim, code, scratch);
         vl_quant_decode(&q, code, back);
         float approx = vl_quant_dist(&q, &qq, code);
         double truth = t_dist(VL_METRIC_L2, x, x + (size_t)r * dim, dim);
@@ -112,7 +112,7 @@ int test_quant_codes(void)
 int test_quant_pq_train(void)
 {
     const uint32_t n = 1500, dim = 20;
-    float *x = t_clustered(n, dim, 30, 0.05, 9);
+    float *x = t_clustered(n, dim, 30, 0.05, 9), scratch[20];
     vl_quant a, b;
     CHECK_OK(vl_quant_train(&a, VL_QUANT_PRODUCT, VL_METRIC_L2, dim, 5, n, x, 3));
     CHECK_OK(vl_quant_train(&b, VL_QUANT_PRODUCT, VL_METRIC_L2, dim, 5, n, x, 3));
@@ -128,7 +128,7 @@ int test_quant_pq_train(void)
     uint8_t code[5];
     float back[20];
     for (uint32_t r = 0; r < n; r++) {
-        vl_quant_encode(&a, x + (size_t)r * dim, code);
+        vl_quant_encode_buf(&a, x + (size_t)r * dim, code, scratch);
         vl_quant_decode(&a, code, back);
         for (uint32_t d = 0; d < dim; d++) {
             double e = back[d] - x[(size_t)r * dim + d], v = x[(size_t)r * dim + d] - x[d];
@@ -140,7 +140,7 @@ int test_quant_pq_train(void)
     vl_qquery qq;
     memset(&qq, 0, sizeof qq);
     CHECK_OK(vl_quant_query(&a, x + dim, &qq));
-    vl_quant_encode(&a, x + 5 * dim, code);
+    vl_quant_encode_buf(&a, x + 5 * dim, code, scratch);
     vl_quant_decode(&a, code, back);
     double want = 0;
     for (uint32_t d = 0; d < dim; d++) { double e = (double)x[dim + d] - back[d]; want += e * e; }

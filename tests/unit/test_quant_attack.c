@@ -585,6 +585,7 @@ int test_quant_attack_encode_nomem(void)
         const vl_quant *q = vl__index_quant(h);
         CHECK(q != NULL);
         uint8_t *want = t_alloc(q->code_size);
+        float *scratch = t_alloc((size_t)dim * sizeof *scratch);
         uint32_t ok = 0;
         for (int32_t k = 0; k < 64; k++) {
             uint64_t id = n + (uint64_t)k;
@@ -594,7 +595,7 @@ int test_quant_attack_encode_nomem(void)
             vl__test_alloc_fail_after(-1);
             if (rc != VL_OK) { CHECK(rc == VL_ENOMEM); continue; }
             ok++;
-            vl_quant_encode(q, v, want);
+            vl_quant_encode_buf(q, v, want, scratch);
             uint32_t node = vl__index_live_node(h, id);
             CHECK(node != VL_NO_NODE);
             if (memcmp(vl__index_node_code(h, node), want, q->code_size) != 0) {
@@ -603,7 +604,7 @@ int test_quant_attack_encode_nomem(void)
             }
         }
         CHECK(ok > 0);
-        free(want); free(x); free(ids);
+        free(want); free(scratch); free(x); free(ids);
         vl_index_free(h);
     }
     return 0;
