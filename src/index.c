@@ -1091,7 +1091,7 @@ static uint32_t exact_scan(vl_index *h, const float *q, float qinv, uint32_t k, 
 }
 
 /* Heapsort by (d, id) ascending: comparisons inline (no qsort callbacks). */
-static void hits_sort(vl_hit *a, uint32_t n)
+void vl__hits_sort(vl_hit *a, uint32_t n)
 {
     if (n < 2) return;
     for (uint32_t i = n / 2; i-- > 0;) hit_sift_down(a, n, i, a[i]);
@@ -1213,7 +1213,7 @@ int vl_index_search(vl_index *h, uint32_t nq, const float *queries, uint32_t k, 
             got = (uint32_t)r;
         }
         for (uint32_t i = 0; i < got; i++) h->res[i].d = report_dist(h->metric, h->res[i].d);
-        hits_sort(h->res, got);
+        vl__hits_sort(h->res, got);
         if (got > k) got = k;
         for (uint32_t i = 0; i < got; i++) {
             ids_out[(size_t)qi * k + i] = h->res[i].id;
@@ -1437,6 +1437,20 @@ static int map_imported(vl_index *h, const uint64_t *ids, const uint8_t *dead, u
     return VL_OK;
 }
 
+/* The end of both graph imports: the entry point, and an index of nothing
+ * but tombstones emptied (they route nowhere, as vl_index_delete). */
+static void finish_import(vl_index *h, uint32_t entry, uint32_t max_level)
+{
+    h->entry = entry;
+    h->max_level = max_level;
+    h->sorted_valid = 0;
+    if (h->live == 0) {
+        uint64_t rng = h->rng;
+        free_nodes(h);
+        h->rng = rng;
+    }
+}
+
 float *vl__index_slots(vl_index *h, uint32_t n)
 {
     if (!h || h->n != 0 || h->kind != VL_INDEX_HNSW || n == 0) return NULL;
@@ -1499,14 +1513,7 @@ int vl__index_place_end(vl_index *h, uint32_t n, const uint64_t *ids, const uint
         vl__cols_set_node(h, i);
         if (map_imported(h, ids, dead, i, n)) return VL_EINVAL;
     }
-    h->entry = entry;
-    h->max_level = max_level;
-    h->sorted_valid = 0;
-    if (h->live == 0) {      /* tombstones alone route nowhere (as vl_index_delete) */
-        uint64_t rng = h->rng;
-        free_nodes(h);
-        h->rng = rng;
-    }
+    finish_import(h, entry, max_level);
     return VL_OK;
 fail:
     if (rc == VL_ENOMEM) vl__msg(h, "out of memory importing a graph of %u nodes", n);
@@ -1570,14 +1577,7 @@ int vl__index_import(vl_index *h, const vl_graph *g, const uint64_t *ids, const 
         import_node_fn(h, g, i, ids, in_place ? NULL : vecs, dead);
         if (map_imported(h, ids, dead, i, n)) return VL_EINVAL;
     }
-    h->entry = g->entry;
-    h->max_level = g->max_level;
-    h->sorted_valid = 0;
-    if (h->live == 0) {      /* tombstones alone route nowhere (as vl_index_delete) */
-        uint64_t rng = h->rng;
-        free_nodes(h);
-        h->rng = rng;
-    }
+    finish_import(h, g->entry, g->max_level);
     return VL_OK;
 nomem:
     free_nodes(h);
