@@ -24,18 +24,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
-import { ARGS, CHROMIUM, newPage, useBrowser, within } from './harness.js';
+import { ARGS, CHROMIUM, newPage, useBrowser } from './harness.js';
+import { BACKENDS, assertChecked, step as stepIn } from './persist-steps.js';
 import { createDatabase, openCollection } from '../../web/index.js';
 import { bruteForce, query, row } from './pages/rows.js';
 
 const require = createRequire(import.meta.url);
 const DIM = 16;
 const STEP_MS = 60_000;
-const BACKENDS = [
-  { name: 'opfs (worker, sync access handle)', backend: 'opfs' },
-  { name: 'opfs (main thread, swap files)', backend: 'opfs', workers: 0 },
-  { name: 'indexeddb', backend: 'indexeddb' },
-];
 
 let browser;
 let server;
@@ -46,17 +42,8 @@ useBrowser((b, s) => { browser = b; server = s; });
 
 
 
-/** Run a step of pages/persist-check.js in the page. */
-function step(page, fn, o) {
-  return within(STEP_MS, fn, page.evaluate(async ([f, a]) => (await import('/tests/browser/pages/persist-check.js'))[f](a), [fn, o]));
-}
+const step = (page, fn, o) => stepIn(page, fn, o, STEP_MS);
 
-function assertChecked(r, count, what) {
-  assert.equal(r.ok, true, `${what}: ${JSON.stringify(r.error)}`);
-  assert.equal(r.count, count, `${what}: count`);
-  assert.deepEqual(r.problems, [], `${what}: results differ from the brute force`);
-  assert.equal(r.verify, true, `${what}: verify() ${JSON.stringify(r.verifyProblems)}`);
-}
 
 for (const b of BACKENDS) {
   test(`${b.name}: rows survive page.reload(), exact top-10 and verify() after reopening`, { timeout: 120_000 }, async () => {

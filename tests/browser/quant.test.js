@@ -7,15 +7,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { newPage, useBrowser, within } from './harness.js';
+import { newPage, useBrowser } from './harness.js';
+import { BACKENDS, assertChecked, step as stepIn } from './persist-steps.js';
 
 const DIM = 16;
 const STEP_MS = 90_000;
-const BACKENDS = [
-  { name: 'opfs (worker, sync access handle)', backend: 'opfs' },
-  { name: 'opfs (main thread, swap files)', backend: 'opfs', workers: 0 },
-  { name: 'indexeddb', backend: 'indexeddb' },
-];
 
 let browser;
 let server;
@@ -24,16 +20,8 @@ const dbName = (what) => `q${process.pid}-${++seq}-${what}`;
 
 useBrowser((b, s) => { browser = b; server = s; });
 
-function step(page, fn, o) {
-  return within(STEP_MS, fn, page.evaluate(async ([f, a]) => (await import('/tests/browser/pages/persist-check.js'))[f](a), [fn, o]));
-}
+const step = (page, fn, o) => stepIn(page, fn, o, STEP_MS);
 
-function assertChecked(r, count, what) {
-  assert.equal(r.ok, true, `${what}: ${JSON.stringify(r.error)}`);
-  assert.equal(r.count, count, `${what}: count`);
-  assert.deepEqual(r.problems, [], `${what}: results differ from the brute force`);
-  assert.equal(r.verify, true, `${what}: verify() ${JSON.stringify(r.verifyProblems)}`);
-}
 
 for (const quantization of ['scalar', 'product']) {
   for (const b of BACKENDS) {
