@@ -257,3 +257,71 @@ test('regression: a .compact.tmp left by a writer killed mid-compaction is remov
   assert.equal(await writer.count(), 100);
   await writer.close();
 });
+
+test('second names of a quantized store a writer process holds, through its automatic compactions: writers get ELOCK, readers see whole commits', { timeout: 120_000 }, async () => {
+  const sub = path.join(dir, 'names');
+  fs.mkdirSync(sub);
+  const file = path.join(sub, 'n.rvf');
+  const prep = await runChild([WRITER, file, 'scalar', '1', '30']); // trained, compacted once or more
+  assert.equal(prep.code, 0, prep.out + prep.err);
+  const sym = path.join(dir, 'n-sym.rvf');
+  fs.symlinkSync(file, sym);
+  const dotdot = path.join(sub, '..', 'names', 'n.rvf');
+  const hard = path.join(dir, 'n-hard.rvf');
+  const child = spawn(process.execPath, [WRITER, file, 'scalar', '31', '100000'], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SATTACK_HOLD: '1' },
+  });
+  let lastAck = 30, compactions = 0, ended = false, err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  createInterface({ input: child.stdout }).on('line', (l) => {
+    const [w, a] = l.split(' ');
+    if (w === 'ack') lastAck = Number(a);
+    if (w === 'compacted') compactions++;
+    if (w === 'error') err += l;
+  });
+  const exited = new Promise((r) => child.on('exit', (code) => { ended = true; r(code); }));
+  const tally = { elock: 0, reads: 0, hardStale: 0 };
+  try {
+    while (!ended && lastAck < 31) await new Promise((r) => setTimeout(r, 10));
+    fs.linkSync(file, hard); // the inode the writer has now; a compaction renames a new one over `file`
+    const t0 = Date.now();
+    while (!ended && Date.now() - t0 < 6_000) {
+      for (const name of [sym, dotdot, file, hard]) {
+        let col = null;
+        try {
+          col = await openCollection(name, create('scalar'));
+        } catch (e) {
+          if (ended) break;
+          assert.equal(e.code, 'ELOCK', `${name}: ${e.code} ${e.message}`);
+          tally.elock++;
+          continue;
+        }
+        // only the hard link may open: once a compaction renamed a new file over the name, the
+        // link is the old file, no longer the store (as with any rename-based update)
+        const st = await col.status();
+        await col.close();
+        assert.ok(ended || name === hard, `${name} opened as a second writer (ops acked ${lastAck})`);
+        if (name === hard) tally.hardStale++;
+        assert.ok(st.count > 0);
+      }
+      const lo = lastAck;
+      const r = await openCollection(sym, { readOnly: true });
+      try {
+        const count = await r.count();
+        await new Promise((res) => setTimeout(res, 100)); // the acks of commits the reader may have seen reach us
+        const hi = lastAck + 1;
+        let match = null;
+        for (let j = lo; j <= hi && match === null; j++) if ((await differs(r, stateAfter(j), { full: false })) === null) match = j;
+        assert.ok(match !== null, `reader through the symlink: count ${count} matches no op in ${lo}..${hi}`);
+        tally.reads++;
+      } finally { await r.close(); }
+    }
+  } finally {
+    if (!ended) child.kill('SIGKILL');
+    await exited;
+  }
+  console.log(`# names: ${JSON.stringify(tally)}, ${compactions} compactions, ops up to ${lastAck}`);
+  assert.equal(err, '', 'the writer failed');
+  assert.ok(compactions > 0, 'an automatic compaction ran during the attack');
+  assert.ok(tally.elock > 0 && tally.reads > 0);
+});
