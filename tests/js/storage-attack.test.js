@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openCollection } from '../../web/index.js';
+import { createDatabase, openCollection, VecliteError } from '../../web/index.js';
 import { dist64 } from './helpers.js';
 import { DIM, opOf, stateAfter } from './fixtures/sattack-plan.js';
 
@@ -104,7 +104,7 @@ async function checkSearch(col, live, rnd, why) {
     const [id, v] = rows[Math.floor(rnd() * rows.length)];
     const hits = await col.search(Array.from(v), { k: 10, ef: 200 });
     assert.equal(hits.length, Math.min(10, rows.length), `${why}: hits`);
-    // (recall floor 0.8: never-killed stores measure 0.93 (product) to 0.97 over 200 queries;
+    // (recall floor 0.75 over 12 queries: never-killed stores measure 0.93 (product) to 0.97 over 200 queries;
     // not asserted: hits[0].id === id. With m 8 and upserts of random 32-d rows, ~0.4% of the
     // rows are unreachable in the graph even unquantized and never killed; recall is checked.)
     if (hits[0].id === id) assert.equal(hits[0].distance, 0, `${why}: distance to itself`);
@@ -153,7 +153,7 @@ for (const quantization of ['scalar', 'product']) {
         assert.equal(await differs(col, live, { full: true }), null, `${why}: full check at op ${j}`);
         const recall = await checkSearch(col, live, rnd, `${why} at op ${j}`);
         seen.minRecall = Math.min(seen.minRecall, recall);
-        assert.ok(recall >= 0.8, `${why} at op ${j}: recall@10 ${recall}`);
+        assert.ok(recall >= 0.75, `${why} at op ${j}: recall@10 ${recall}`);
         if (live.size >= 1024) assert.equal((await col.stats()).quantization.trained, true, `${why}: trained`);
         const v = await col.verify();
         const problems = v.problems.filter((p) => !/bytes after the commit of epoch \d+ were not loaded and are kept in/.test(p));
@@ -324,4 +324,92 @@ test('second names of a quantized store a writer process holds, through its auto
   assert.equal(err, '', 'the writer failed');
   assert.ok(compactions > 0, 'an automatic compaction ran during the attack');
   assert.ok(tally.elock > 0 && tally.reads > 0);
+});
+
+// ---- a pool worker terminated mid-call --------------------------------------------------------
+
+const POOL = Symbol.for('veclite.pool');
+
+/** Perform plan op n on col ('reopen' ops do nothing here). */
+async function perform(col, n) {
+  const op = opOf(n);
+  if (op.rows) await col.insertBatch(op.rows);
+  else if (op.ids) await col.delete(op.ids);
+}
+
+test('createDatabase({ path, workers: 2 }), quantized: a worker terminated at a random moment of inserts, deletes, searches and automatic compactions; clean errors, the reopened file at a committed prefix', { timeout: 240_000 }, async () => {
+  const rnd = mulberry32(SEED + 7);
+  const d = path.join(dir, 'pool');
+  fs.mkdirSync(d);
+  const file = path.join(d, 'q.rvf');
+  let j = 0;
+  const tally = { rejected: 0, codes: new Map(), compactions: 0, atOrAfter: 0 };
+  for (let round = 0; round < 10; round++) {
+    const db = await createDatabase({ path: d, workers: 2 });
+    const col = round === 0
+      ? await db.createCollection('q', { dimension: DIM, metric: 'euclidean', quantization: 'scalar', index: { type: 'hnsw', m: 8, efConstruction: 32, seed: 7 } })
+      : await db.getCollection('q');
+    const pool = db[POOL];
+    const victim = pool.clients[rnd() < 0.7 ? 0 : 1]; // the writer, mostly; else the replica
+    const delay = 20 + Math.floor(rnd() * 400);
+    const why = `round ${round} (seed ${SEED}, from op ${j + 1}, ${victim === pool.clients[0] ? 'writer' : 'replica'} killed after ${delay} ms)`;
+    let killed = false;
+    const timer = setTimeout(() => { killed = true; victim.worker.terminate(); }, delay);
+    let lastAck = j;
+    let failure = null;
+    const searches = [];
+    try {
+      for (let n = j + 1; n <= j + 60 && failure === null; n++) {
+        const live = stateAfter(n - 1);
+        const [, v] = [...live][Math.floor(rnd() * live.size)] ?? [];
+        if (v) searches.push(col.search(Array.from(v), { k: 5, ef: 100 }).then((hits) => ({ hits, v, n }), (e) => ({ e })));
+        try {
+          await perform(col, n);
+          lastAck = n;
+        } catch (e) {
+          failure = e;
+        }
+        if (killed && failure === null && n > lastAck) break;
+        if (killed && n >= lastAck + 3) break; // a few ops after the kill: the pool goes on
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    if (failure) {
+      tally.rejected++;
+      assert.ok(failure instanceof VecliteError, `${why}: ${failure}`);
+      tally.codes.set(failure.code, (tally.codes.get(failure.code) ?? 0) + 1);
+    }
+    for (const r of await Promise.all(searches)) {
+      if (r.e) { assert.ok(r.e instanceof VecliteError, `${why}: search rejected with ${r.e}`); continue; }
+      for (const h of r.hits) {
+        // the state a search saw lies between the ops acked before and after it was sent
+        let ok = false;
+        for (let m = r.n - 1; m <= lastAck + 1 && !ok; m++) {
+          const w = stateAfter(m).get(h.id);
+          if (w && Math.abs(h.distance - dist64('euclidean', r.v, w)) <= 1e-4 * (1 + h.distance)) ok = true;
+        }
+        assert.ok(ok, `${why}: search hit ${h.id} at ${h.distance} matches no committed state`);
+      }
+    }
+    const st = await col.status().catch(() => null);
+    if (st) tally.compactions += st.autoCompaction.runs;
+    await db.close();
+    const again = await openCollection(file);
+    try {
+      const a = stateAfter(lastAck);
+      const pa = await differs(again, a, { full: false });
+      const pb = pa === null ? null : await differs(again, stateAfter(lastAck + 1), { full: false });
+      assert.ok(pa === null || pb === null, `${why}: neither op ${lastAck} (${pa}) nor ${lastAck + 1} (${pb})`);
+      j = pa === null ? lastAck : lastAck + 1;
+      if (pa !== null) tally.atOrAfter++;
+      assert.equal(await differs(again, stateAfter(j), { full: true }), null, `${why}: full check at op ${j}`);
+      const v = await again.verify(); // a writer terminated mid-commit leaves a torn tail (saved aside)
+      assert.deepEqual(v.problems.filter((p) => !/were not loaded and are kept in/.test(p)), [], `${why}: verify`);
+      if ((await again.status()).recovered) await again.discardRecovered();
+    } finally {
+      await again.close();
+    }
+  }
+  console.log(`# pool: ops ${j}, ${tally.rejected} rejected (${JSON.stringify([...tally.codes])}), ${tally.compactions} compactions in surviving handles, in-flight op committed ${tally.atOrAfter} times`);
 });
