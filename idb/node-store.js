@@ -19,8 +19,8 @@
 // - Compaction writes `<file>.compact.tmp` through the engine (which syncs it), then renames it
 //   over the file and fsyncs the directory (docs/format.md §6); exportTo writes the same name under
 //   the target's lock. Until the rename the original file is untouched; a leftover .compact.tmp (a
-//   crash mid-compaction or mid-export) is garbage we replace or delete, since only the lock holder
-//   ever writes one.
+//   crash mid-compaction or mid-export) is garbage, since only the lock holder ever writes one: a
+//   writer's open deletes it once it holds the lock, and compaction replaces it.
 // - Every file is handled under its canonical path (idb/node-file.js realFilePath: symlinks,
 //   also in its directory, resolved; a missing file is its directory's real path plus its name),
 //   so all names of one file share one writer lock, and compaction renames over the real file,
@@ -136,7 +136,9 @@ export const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
  *   createCfg: the engine configuration to create the file with when it does not exist (or is
  *   empty); null: the file must exist. mustCreate: fail (EINVAL) if the file exists.
  * @returns {Promise<{ store: number, dev: any, ref: { io: number, handle: number }, lock: any,
- *   path: string, created: boolean, recovered: object|null }>} recovered: idb/recovered-tail.js
+ *   path: string, created: boolean, recovered: object|null }>} created: this open initialized the
+ *   store (the file was empty), so the caller applies the rest of the create configuration
+ *   (id kind, quantization, maxElements); recovered: idb/recovered-tail.js
  */
 export async function openFileStore(N, engine, file, o) {
   const { fs, path, dev: D } = N;
@@ -148,7 +150,8 @@ export async function openFileStore(N, engine, file, o) {
   let lock = null;
   let dev = null;
   let ref = null;
-  let created = false;
+  let created = false; // this open made the (empty) file
+  let creating = false; // this open initialized the store in it: it applies the create configuration
   try {
     ({ dev, lock, created } = o.readOnly ? { dev: openDevice(N, abs, o, false), lock: null, created: false }
       : await openLocked(N, abs, o.createCfg !== null, o.onLockLost));
@@ -164,7 +167,9 @@ export async function openFileStore(N, engine, file, o) {
     ref = engine.ioFromDevice(dev);
     engine.useSha256((b) => N.crypto.createHash('sha256').update(b).digest()); // META digests hashed natively
     const C = engine.C;
-    const creating = size === 0 && o.createCfg !== null && !o.readOnly;
+    // Not `created`: another writer may have made the empty file and still wait for the lock we
+    // won (then we initialize it), or have made it, won the lock first and filled it (then we open it).
+    creating = size === 0 && o.createCfg !== null && !o.readOnly;
     const flags = (o.readOnly ? C.storeFlags.READONLY : 0) | (creating ? C.storeFlags.CREATE : 0);
     let store;
     const parent = creating ? null : openBranchParent(N, engine, abs, ref.io); // an rvf-node branch() child's
@@ -184,13 +189,14 @@ export async function openFileStore(N, engine, file, o) {
       engine.storeClose(store);
       throw e;
     }
-    return { store, dev, ref, lock, path: abs, created, recovered };
+    return { store, dev, ref, lock, path: abs, created: creating, recovered };
   } catch (e) {
     if (ref) engine.ioFree(ref);
     if (dev) dev.close();
-    if (created && lock) {
+    if (created && creating && lock) {
       // Only the lock holder may remove what it created: without the lock, another writer may
-      // already be filling the file.
+      // already be filling the file; and a file another writer filled before we got the lock is
+      // theirs.
       try {
         fs.rmSync(abs, { force: true });
         D.syncDir(fs, path.dirname(abs));
@@ -270,6 +276,10 @@ async function openLocked(N, abs, mayCreate, onLockLost) {
       dev = fresh;
       const opened = fresh;
       lock.watchFile(() => opened.stat());
+      // A .compact.tmp beside the file is what a writer killed mid-compaction (or mid-exportTo)
+      // left: only the lock holder writes one and we hold the lock now, so it is garbage (as large
+      // as the store) that nothing else would remove until the next compaction.
+      try { fs.rmSync(`${abs}${COMPACT_TMP}`, { force: true }); } catch { /* best effort: replaced by the next compaction */ }
       return { dev: fresh, lock, created };
     } catch (e) {
       if (created && lock) {

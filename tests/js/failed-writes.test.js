@@ -478,3 +478,100 @@ test('derive(path) sent during an automatic compaction whose rename fails derive
     await col.close();
   }
 });
+
+// ---- 6. a full disk under a quantized store ------------------------------------------------------
+
+// ENOSPC at the k-th write (to the file or its .compact.tmp) of: the close's checkpoint (INDEX +
+// QUANT), a run of inserts (their tiered VEC merges stream payloads through a 64 KiB buffer),
+// compact() and an automatic compaction of a trained scalar / product store. Whatever was
+// acknowledged is in the reopened file (exact vectors, exact distances), what was refused with
+// outcome 'notWritten' is not, nothing is left beside the file, verify() is clean.
+describe('a full disk under a quantized store: nothing acknowledged is lost, nothing left behind', () => {
+  const PHASES = {
+    async close(col) { await col.close(); },
+    async inserts(col, live) {
+      for (let b = 0; b < 8; b++) {
+        const ids = range(1100 + b * 100, 1200 + b * 100);
+        await col.insertBatch(ids.map(rowOf));
+        for (const i of ids) live.set(sid(i), BASE[i]);
+      }
+    },
+    async compact(col) { await col.compact(); },
+    async auto(col, live) {
+      const ids = range(0, 700);
+      await col.delete(ids.map(sid));
+      for (const i of ids) live.delete(sid(i));
+    },
+  };
+  for (const quantization of ['scalar', 'product']) {
+    for (const phase of Object.keys(PHASES)) {
+      test(`${quantization}, ENOSPC at every k-th write of ${phase}`, { timeout: 120_000 }, async () => {
+        let writes = null; // counted on the first run (no failure), then every k-th fails
+        for (let k = 0; writes === null || k <= writes; k += writes === null ? 1 : Math.max(1, Math.floor(writes / 10))) {
+          const file = freshFile();
+          const col = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean', quantization } });
+          const live = new Map();
+          await col.insertBatch(range(0, 1100).map(rowOf));
+          for (let i = 0; i < 1100; i++) live.set(sid(i), BASE[i]);
+          if (phase === 'compact') {
+            await col.delete(range(0, 300).map(sid));
+            for (let i = 0; i < 300; i++) live.delete(sid(i));
+          }
+          const seen = { n: 0, fired: false };
+          const inj = injectFs((op, f) => {
+            if (op !== 'write' || (f !== file && f !== `${file}.compact.tmp`)) return null;
+            seen.n++;
+            if (k > 0 && !seen.fired && seen.n === k) { seen.fired = true; return 'ENOSPC'; }
+            return null;
+          });
+          let err = null;
+          try {
+            await PHASES[phase](col, live).catch((e) => { err = e; });
+          } finally {
+            inj.restore();
+          }
+          const why = `${quantization} ${phase}, ENOSPC at write ${k} of ${writes ?? '?'}: ${err?.code} ${err?.outcome} ${err?.message}`;
+          if (k === 0) {
+            assert.equal(err, null, why);
+            writes = seen.n;
+            assert.ok(writes > 0, `${phase} writes`);
+            if (phase === 'auto') assert.equal((await col.status()).autoCompaction.runs, 1, 'the delete compacted');
+          } else if (err) {
+            assert.ok(err instanceof VecliteError, why);
+            assert.notEqual(err.outcome, 'unknown', why); // the rollback's truncate did not fail
+          }
+          if (phase === 'auto' && k > 0 && !err) {
+            const st = await col.status();
+            if (seen.fired) assert.match(String(st.autoCompaction.lastError), /ENOSPC/, why);
+          }
+          await col.close().catch(() => {}); // a poisoned handle, or the close's checkpoint refused
+          assert.deepEqual(fs.readdirSync(path.dirname(file)), ['f.rvf'], `${why}: left beside the file`);
+          const again = await openCollection(file);
+          try {
+            assert.equal(await again.count(), live.size, why);
+            const ids = [...live.keys()];
+            const got = await again.getMany(ids);
+            for (let i = 0; i < ids.length; i++) {
+              assert.ok(got[i], `${why}: ${ids[i]} missing`);
+              assert.deepEqual(got[i].vector, live.get(ids[i]), `${why}: ${ids[i]} exact`);
+            }
+            for (const q of BASE.slice(1990, 1994)) {
+              for (const h of await again.search(q, { k: 5, ef: 100 })) {
+                const v = live.get(h.id);
+                assert.ok(v, `${why}: ${h.id} live`);
+                let s = 0;
+                for (let j = 0; j < DIM; j++) s += (q[j] - v[j]) ** 2;
+                assert.ok(Math.abs(h.distance - Math.sqrt(s)) <= 1e-4 * (1 + Math.sqrt(s)), `${why}: distance of ${h.id}`);
+              }
+            }
+            assert.equal((await again.stats()).quantization.trained, true, why);
+            const v = await again.verify();
+            assert.deepEqual(v.problems, [], why);
+          } finally {
+            await again.close();
+          }
+        }
+      });
+    }
+  }
+});
