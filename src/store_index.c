@@ -308,6 +308,33 @@ int vl__index_encode(const vl_graph *g, const uint64_t *ids, uint32_t ef_constru
 static inline int decode_layer(const uint8_t *p, uint64_t ts, uint64_t *o, uint64_t i, uint64_t n, int restart,
                                uint32_t l, uint32_t cap, uint32_t *dst, char *why, size_t why_len)
 {
+    /* Fast path: room for a one-byte count and cap links of at most 5 bytes
+     * each, so no per-byte bound checks; any doubt (a longer varint, a bad
+     * link) falls through to the checked loop below, which re-decodes the
+     * layer and names the fault. */
+    if (*o < ts && ts - *o > 5 * ((uint64_t)cap + 1) && p[*o] < 0x80 && p[*o] <= cap) {
+        const uint8_t *q = p + *o;
+        uint32_t fc = *q++, bad = 0;
+        uint64_t fprev = 0;
+        for (uint32_t a = 0; a < fc; a++) {
+            uint64_t fv = 0;
+            uint32_t sh = 0, b;
+            do {
+                b = *q++;
+                fv |= (uint64_t)(b & 0x7f) << sh;
+                sh += 7;
+            } while ((b & 0x80) && sh < 35);
+            uint64_t x = restart ? fv : fprev + fv;     /* < 2^35 + 2^32: no overflow */
+            bad |= (b >> 7) | (x >= n) | (x == i) | (a && x <= fprev);
+            fprev = x;
+            dst[1 + a] = (uint32_t)x;
+        }
+        if (!bad) {
+            dst[0] = fc;
+            *o = (uint64_t)(q - p);
+            return VL_OK;
+        }
+    }
     uint64_t c, v, prev = 0;
     if (!varint(p, ts, o, &c) || c > cap)
         return WHY("INDEX node %llu layer %u has a bad link count", (unsigned long long)i, l);

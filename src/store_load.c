@@ -41,7 +41,7 @@ static int u64_cmp(const void *a, const void *b)
 
 /* Loader state: what the listed META segments say. Records keep file field
  * ids (remapped when applied). */
-typedef struct rec_ent { uint64_t off, seg_off; uint32_t len; } rec_ent;
+typedef struct rec_ent { uint64_t id, off, seg_off; uint32_t len; } rec_ent;
 typedef struct sch_ent { uint32_t fid; uint64_t name_off; uint32_t len; } sch_ent;
 typedef struct loader {
     vl_store *s;
@@ -49,8 +49,13 @@ typedef struct loader {
     int any_meta;
     uint64_t seg_off;            /* file offset of the META segment being applied */
     vl_buf recbuf;               /* records: u16 n | fields (file field ids) */
-    vl_idmap recmap;             /* id -> index in recs */
-    rec_ent *recs; uint32_t nrecs, cap_recs;
+    /* records, one per id: while every new id is above the last (a snapshot
+     * and deltas written in id order: the usual file) recs is sorted by id
+     * and looked up by search from a hint; the first id out of order builds
+     * recmap (id -> index in recs) and the map is used from then on */
+    rec_ent *recs; uint32_t nrecs, cap_recs, hint;
+    int unsorted;
+    vl_idmap recmap;
     vl_buf names;
     sch_ent *sch; uint32_t nsch, cap_sch;
     uint32_t *fid_map;           /* 65536: file field id -> index field id (NONE32: unknown) */
@@ -79,6 +84,8 @@ static void loader_reset(loader *L)
     vl__buf_free(&L->recbuf);
     vl_idmap_free(&L->recmap);
     L->nrecs = 0;
+    L->unsorted = 0;
+    L->hint = 0;
     vl__buf_free(&L->names);
     for (uint32_t i = 0; i < L->nsch; i++) L->sch_at[L->sch[i].fid] = NONE32;
     L->nsch = 0;
@@ -126,8 +133,17 @@ static int cb_record(void *ctx, uint64_t id, uint32_t op, uint32_t n, const uint
 {
     loader *L = ctx;
     if (L->cur && vl__store_tier_add_id(L->cur, id)) return VL_ENOMEM;
-    if (L->nrecs == UINT32_MAX - 1 || vl_idmap_reserve(&L->recmap, 1)) return VL_ENOMEM;
-    uint32_t k = vl_idmap_get_or_put(&L->recmap, id, L->nrecs);
+    if (L->nrecs == UINT32_MAX - 1) return VL_ENOMEM;
+    if (!L->unsorted && L->nrecs && id <= L->recs[L->nrecs - 1].id) {    /* out of order: the map from now on */
+        L->unsorted = 1;
+        if (vl_idmap_reserve(&L->recmap, L->cap_recs > L->nrecs ? L->cap_recs : L->nrecs + 1)) return VL_ENOMEM;
+        for (uint32_t r = 0; r < L->nrecs; r++) vl_idmap_put(&L->recmap, L->recs[r].id, r);
+    }
+    uint32_t k = VL_NO_NODE;
+    if (L->unsorted) {
+        if (vl_idmap_reserve(&L->recmap, 1)) return VL_ENOMEM;
+        k = vl_idmap_get_or_put(&L->recmap, id, L->nrecs);
+    }
     if (k == VL_NO_NODE) {
         if (L->nrecs == L->cap_recs) {
             uint32_t nc = L->cap_recs ? L->cap_recs * 2 : 64;
@@ -139,6 +155,7 @@ static int cb_record(void *ctx, uint64_t id, uint32_t op, uint32_t n, const uint
         k = L->nrecs++;
     }
     rec_ent *e = &L->recs[k];
+    e->id = id;
     e->seg_off = L->seg_off;
     e->off = L->recbuf.len;
     e->len = 0;
@@ -155,7 +172,7 @@ static int cb_record(void *ctx, uint64_t id, uint32_t op, uint32_t n, const uint
  * a big snapshot is applied. */
 static int meta_room(loader *L, const vl_meta_head *hd, uint64_t len)
 {
-    if (vl_idmap_reserve(&L->recmap, hd->n_records)) return VL_ENOMEM;
+    if (L->unsorted && vl_idmap_reserve(&L->recmap, hd->n_records)) return VL_ENOMEM;
     uint64_t need = (uint64_t)L->nrecs + hd->n_records;
     if (need > L->cap_recs) {
         if (need >= UINT32_MAX) return VL_ENOMEM;
@@ -254,6 +271,26 @@ static int load_fields(loader *L)
     return VL_OK;
 }
 
+/* The index in recs of id's record, VL_NO_NODE if none. */
+static uint32_t rec_find(loader *L, uint64_t id)
+{
+    if (L->unsorted) return vl_idmap_get(&L->recmap, id);
+    uint32_t h = L->hint;
+    if (h < L->nrecs && L->recs[h].id == id) {      /* lookups in id order: the next one */
+        L->hint = h + 1;
+        return h;
+    }
+    uint32_t lo = 0, hi = L->nrecs;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (L->recs[mid].id < id) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == L->nrecs || L->recs[lo].id != id) return VL_NO_NODE;
+    L->hint = lo + 1;
+    return lo;
+}
+
 /* The record for a row written at seg_off, in index field ids: where it lies
  * in the loader's buffer when file and index field ids agree, else remapped
  * into tmp (*rec / *len; len 0 = none). VL_ECORRUPT for a record that names an
@@ -263,7 +300,7 @@ static int row_record(loader *L, uint64_t id, uint64_t seg_off, vl_buf *tmp, con
 {
     *rec = NULL;
     *len = 0;
-    uint32_t k = vl_idmap_get(&L->recmap, id);
+    uint32_t k = rec_find(L, id);
     if (k == VL_NO_NODE) return VL_OK;
     const rec_ent *e = &L->recs[k];
     (void)seg_off;
