@@ -243,35 +243,85 @@ done:
  * Encode
  * ====================================================================== */
 
-int vl__index_encode(const vl_graph *g, const uint64_t *ids, uint32_t ef_construction, vl_buf *out)
+/* What the encoder reads: node o's level, and its layer-l links as output
+ * ordinals, ascending, written to out (the count returned). */
+typedef struct enc_src {
+    uint32_t n, M, M0, max_level, entry;
+    uint32_t (*level)(const void *ctx, uint32_t o);
+    uint32_t (*links)(const void *ctx, uint32_t o, uint32_t l, uint32_t *out);
+    const void *ctx;
+} enc_src;
+
+static uint32_t varint_len(uint64_t v)
+{
+    uint32_t k = 1;
+    while (v >>= 7) k++;
+    return k;
+}
+
+static uint8_t *put_varint(uint8_t *d, uint64_t v)
+{
+    while (v >= 0x80) {
+        *d++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *d++ = (uint8_t)v;
+    return d;
+}
+
+/* Node o's bytes: written at d (returns the end), or only counted (d NULL:
+ * returns NULL + the count, read back with the caller's subtraction). */
+static uint64_t enc_node(const enc_src *s, uint32_t o, uint32_t *tmp, uint8_t **d)
+{
+    uint32_t L = s->level(s->ctx, o);
+    uint64_t len = varint_len(L + 1);
+    if (d) *d = put_varint(*d, L + 1);
+    for (uint32_t l = 0; l <= L; l++) {
+        uint32_t c = s->links(s->ctx, o, l, tmp), prev = 0;
+        len += varint_len(c);
+        if (d) *d = put_varint(*d, c);
+        for (uint32_t a = 0; a < c; a++) {
+            uint32_t v = o % VL_INDEX_RESTART == 0 ? tmp[a] : tmp[a] - prev;
+            len += varint_len(v);
+            if (d) *d = put_varint(*d, v);
+            prev = tmp[a];
+        }
+    }
+    return len;
+}
+
+/* The INDEX payload (docs/format.md §4) of s, its node o having id ids[o].
+ * Two passes: the first measures the node data (and records the restart
+ * offsets), so the payload is allocated once at its exact size — no
+ * doubling copies, nothing to trim (a checkpoint's peak memory is the
+ * payload itself). */
+static int encode_src(const enc_src *s, const uint64_t *ids, uint32_t ef_construction, vl_buf *out)
 {
     memset(out, 0, sizeof *out);
-    uint32_t n = g->n, cnt = (n + VL_INDEX_RESTART - 1) / VL_INDEX_RESTART;
-    vl_buf nodes = { 0 };
+    uint32_t n = s->n, cnt = (n + VL_INDEX_RESTART - 1) / VL_INDEX_RESTART;
+    uint32_t tmp[2 * VL_MAX_M + 1];
     uint32_t *rs = vl_mem_alloc(((size_t)cnt + 1) * sizeof *rs);
     if (!rs) return VL_ENOMEM;
+    uint64_t nodes = 0, idb = 0;
     for (uint32_t o = 0; o < n; o++) {
         if (o % VL_INDEX_RESTART == 0) {
-            if (nodes.len > UINT32_MAX) nodes.oom = 1;
-            rs[o / VL_INDEX_RESTART] = (uint32_t)nodes.len;
+            if (nodes > UINT32_MAX) { vl_mem_free(rs); return VL_ENOMEM; }
+            rs[o / VL_INDEX_RESTART] = (uint32_t)nodes;
         }
-        uint32_t p = g->off[o], L = g->level[o];
-        vl__buf_varint(&nodes, L + 1);
-        for (uint32_t l = 0; l <= L; l++) {
-            uint32_t c = g->adj[p++], prev = 0;
-            vl__buf_varint(&nodes, c);
-            for (uint32_t a = 0; a < c; a++) {
-                uint32_t v = g->adj[p + a];
-                vl__buf_varint(&nodes, o % VL_INDEX_RESTART == 0 ? v : v - prev);
-                prev = v;
-            }
-            p += c;
-        }
+        nodes += enc_node(s, o, tmp, NULL);
+        idb += varint_len(o ? ids[o] - ids[o - 1] : ids[0]);
+    }
+    uint64_t rt = (64 + 8 + 4 * (uint64_t)cnt + 63) / 64 * 64, body = (nodes + 63) / 64 * 64;
+    uint64_t tlen = 24 + idb, total = rt + body + tlen + 8;
+    if (tlen > UINT32_MAX || total > SIZE_MAX || !vl__buf_reserve(out, total)) {
+        vl_mem_free(rs);
+        vl__buf_free(out);
+        return VL_ENOMEM;
     }
     /* header */
     vl__buf_u8(out, 0);
     vl__buf_u8(out, 2);
-    vl__buf_u16(out, (uint16_t)g->M);
+    vl__buf_u16(out, (uint16_t)s->M);
     vl__buf_u32(out, ef_construction);
     vl__buf_u64(out, n);
     vl__buf_pad(out, 64);
@@ -280,23 +330,43 @@ int vl__index_encode(const vl_graph *g, const uint64_t *ids, uint32_t ef_constru
     vl__buf_u32(out, cnt);
     for (uint32_t k = 0; k < cnt; k++) vl__buf_u32(out, rs[k]);
     vl__buf_pad(out, 64);
-    vl__buf_put(out, nodes.p, nodes.len);
-    int oom = nodes.oom;
-    vl__buf_free(&nodes);
     vl_mem_free(rs);
+    /* nodes, written in place (the room was reserved) */
+    uint8_t *d = out->p + out->len;
+    for (uint32_t o = 0; o < n; o++) enc_node(s, o, tmp, &d);
+    out->len += nodes;
     vl__buf_pad(out, 64);
     /* trailer */
     uint64_t tstart = out->len;
     vl__buf_u16(out, 1);
-    vl__buf_u16(out, (uint16_t)g->M0);
-    vl__buf_u32(out, g->max_level);
-    vl__buf_u64(out, n ? g->entry : UINT64_MAX);
+    vl__buf_u16(out, (uint16_t)s->M0);
+    vl__buf_u32(out, s->max_level);
+    vl__buf_u64(out, n ? s->entry : UINT64_MAX);
     vl__buf_u64(out, n);
-    for (uint32_t o = 0; o < n; o++) vl__buf_varint(out, o ? ids[o] - ids[o - 1] : ids[0]);
+    d = out->p + out->len;
+    for (uint32_t o = 0; o < n; o++) d = put_varint(d, o ? ids[o] - ids[o - 1] : ids[0]);
+    out->len += idb;
     vl__buf_u32(out, (uint32_t)(out->len - tstart));
     vl__buf_put(out, "RVIX", 4);
-    if (oom || out->oom || out->len - tstart > UINT32_MAX) { vl__buf_free(out); return VL_ENOMEM; }
+    if (out->oom || out->len != total) { vl__buf_free(out); return VL_ENOMEM; }
     return VL_OK;
+}
+
+static uint32_t graph_level(const void *ctx, uint32_t o) { return ((const vl_graph *)ctx)->level[o]; }
+
+static uint32_t graph_links(const void *ctx, uint32_t o, uint32_t l, uint32_t *out)
+{
+    const vl_graph *g = ctx;
+    const uint32_t *q = g->adj + g->off[o];
+    for (uint32_t k = 0; k < l; k++) q += 1 + q[0];
+    memcpy(out, q + 1, (size_t)q[0] * sizeof *q);
+    return q[0];
+}
+
+int vl__index_encode(const vl_graph *g, const uint64_t *ids, uint32_t ef_construction, vl_buf *out)
+{
+    enc_src s = { g->n, g->M, g->M0, g->max_level, g->entry, graph_level, graph_links, g };
+    return encode_src(&s, ids, ef_construction, out);
 }
 
 /* ======================================================================
@@ -618,6 +688,47 @@ static int idslot_cmp(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* The live graph as the encoder reads it: output node o is index node
+ * rep[o], its links renumbered by target (a bijection here) and sorted. */
+typedef struct live_src { const vl_index *h; const uint32_t *rep, *target; const uint8_t *level; } live_src;
+
+static uint32_t live_level(const void *ctx, uint32_t o)
+{
+    const live_src *c = ctx;
+    return c->level[c->rep[o]];
+}
+
+static uint32_t live_links(const void *ctx, uint32_t o, uint32_t l, uint32_t *out)
+{
+    const live_src *c = ctx;
+    const uint32_t *q = vl__index_links(c->h, c->rep[o], l);
+    for (uint32_t a = 0; a < q[0]; a++) {           /* insertion sort: lists are short */
+        uint32_t x = c->target[q[1 + a]], j = a;
+        for (; j > 0 && out[j - 1] > x; j--) out[j] = out[j - 1];
+        out[j] = x;
+    }
+    return q[0];
+}
+
+/* vl__index_export's payload when every node is kept: what vl__graph_remap
+ * then builds is this renumbering (no link dropped, redirected or
+ * re-selected), so the same bytes come out without the exported copy of
+ * the graph (~136 bytes a node for M=16) next to the live one. */
+static int encode_live(vl_index *h, uint32_t n, const uint32_t *rep, const uint32_t *target, uint32_t entry,
+                       const uint64_t *ids, vl_buf *payload)
+{
+    live_src c = { h, rep, target, vl__index_levels(h) };
+    uint32_t top = 0, e = VL_NO_NODE;
+    for (uint32_t o = 0; o < n; o++) if (c.level[rep[o]] > top) top = c.level[rep[o]];
+    if (n) {
+        e = entry != VL_NO_NODE ? target[entry] : VL_NO_NODE;
+        if (e == VL_NO_NODE || c.level[rep[e]] != top)
+            for (e = 0; c.level[rep[e]] != top; e++) {}
+    }
+    enc_src s = { n, vl__index_M(h), 2 * vl__index_M(h), top, e, live_level, live_links, &c };
+    return encode_src(&s, ids, vl__index_efc(h), payload);
+}
+
 int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_t id), void *ctx,
                      vl_buf *payload, vl_graph *g_out, uint64_t **ids_out, float **vecs_out,
                      uint8_t **dead_out)
@@ -659,6 +770,12 @@ int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_t id), v
         uint32_t r = vl__index_live_node(h, id);
         if (r == VL_NO_NODE) r = vl_idmap_get(&dmap, id);
         if (r != VL_NO_NODE) target[i] = target[r];
+    }
+    if (nr == n && payload && !g_out && !vecs_out) {
+        /* every node kept (no tombstone dropped, none redirected): the export
+         * is the live graph renumbered by id, encoded straight from the index */
+        rc = encode_live(h, n, rep, target, entry, ids, payload);
+        goto done;
     }
     vl_gsrc src = { n, vl__index_levels(h), idx_links, h, target, n ? entry : VL_NO_NODE };
     ev.rep = rep;

@@ -23,7 +23,7 @@ import { describe, isPlainObject } from '../worker/metadata.js';
 import { InlineClient } from '../worker/inline.js';
 import { resolveWasm, simdSupported } from './loader.js';
 import {
-  checkKeys, cursorOf, hitsOf, inspect, intIn, plainCopy, readIds, readIdsOptions, readPatch, readQueries, readRows,
+  checkKeys, cursorOf, hitsOf, inspect, intIn, plainCopy, readIds, readIdsOptions, readPatch, readQueries, readRows, releaseRows,
   readSearchOptions, readUpdateOptions,
 } from './args.js';
 import { parseFilter } from '../worker/filter.js';
@@ -156,7 +156,12 @@ export class Collection {
       return items.length ? readRows(this.#now(), items, 'insertBatch') : null;
     });
     if (!rows) return 0;
-    const r = await this.#send('insert', { ...rows, where: 'insertBatch' });
+    let r;
+    try {
+      r = await this.#send('insert', { ...rows, where: 'insertBatch' });
+    } finally {
+      releaseRows(rows);
+    }
     this.#c.dim = r.dim;
     return r.written;
   }
