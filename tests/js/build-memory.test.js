@@ -6,7 +6,8 @@
 //   - compaction of a store without tombstones keeps the live index: its traced peak is below that
 //     of the same store with a few tombstones by more than a copy of the vectors (re-importing the
 //     compacted graph, which with tombstones still happens: memory follows it, nodes == live);
-//   - a bad batch (wrong dimension, NaN) still leaves the collection as it was.
+//   - a bad batch (wrong dimension, NaN) still leaves the collection as it was;
+//   - the facade reuses a settled insertBatch's row matrix (web/args.js), never one in use.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -106,4 +107,25 @@ test('compaction keeps the live index without tombstones, re-imports the compact
   // re-importing builds a second node block and copies every vector next to the live index
   assert.ok(keep.peak + N * DIM * 4 < reimport.peak,
     `compaction's transient peak: ${keep.peak} bytes keeping the index, ${reimport.peak} re-importing`);
+});
+
+test('insertBatch row matrices are reused only once their call settled: concurrent and sequential batches, in-thread and in a worker, keep their own vectors', async () => {
+  for (const workers of [0, 1]) {
+    const db = await createDatabase(workers ? { workers } : {});
+    try {
+      const col = await db.createCollection('c', { dimension: DIM, metric: 'euclidean', index: { type: 'flat' } });
+      // same-sized batches, so any of them could take another's matrix
+      await Promise.all([0, 1, 2].map((b) => col.insertBatch(rows(b * 400, 400))));
+      for (const b of [3, 4, 5]) await col.insertBatch(rows(b * 400, 400));
+      // and a batch that fails while reading its rows: its matrix is not offered back half-written
+      const bad = rows(2400, 400);
+      bad[399].vector = 'x';
+      await assert.rejects(col.insertBatch(bad), (e) => e.code === 'EINVAL');
+      await col.insertBatch(rows(2400, 400));
+      const got = await col.getMany(Array.from({ length: 2800 }, (_, i) => i));
+      for (let i = 0; i < 2800; i++) assert.deepEqual(got[i].vector, vec(i), `vector of ${i} (workers ${workers})`);
+    } finally {
+      await db.close();
+    }
+  }
 });
