@@ -23,7 +23,7 @@ import { emitFilter } from './filter.js';
 import { TAG, classifyValue, decodeRecord, recordSize } from './metadata.js';
 import {
   basename, dropMaterialized, materialize, nodeBackend, randomBytes, recoveryProblems, refreshState, release,
-  openImage, sha256Hex, snapshotOf, storeCollection, swapStore, toHex, trimmed, adoptConfig, reloadIdMaps,
+  openImage, sha256Hex, snapshotOf, storeCollection, swapStore, toHex, trimmed, adoptConfig, reloadIdMaps, dropIdMaps,
 } from './stores.js';
 import { MemoryDevice } from '../idb/memory-device.js';
 
@@ -282,8 +282,7 @@ export function remove(s, a) {
 export function clear(s) {
   writable(s, 'clear');
   engineClear(s);
-  s.strToId.clear();
-  s.idToStr.clear();
+  dropIdMaps(s);
   s.userMeta = false;
   s.idKind = s.configIdKind;
   return { commit: commitInfo(s) };

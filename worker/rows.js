@@ -19,7 +19,7 @@
 
 import { VecliteError, einval, plural } from './errors.js';
 import { upsertLayout } from './bind.js';
-import { ByteWriter, ID_FIELD, checkRecordSize, describe, recordSize, writeRecord } from './metadata.js';
+import { ByteWriter, ID_FIELD, checkRecordSize, decodeRecord, describe, recordSize, writeRecord } from './metadata.js';
 import { NO_FIELD } from './filter.js';
 import { TWO32, idKindError, idKindOf, idText, numericId, putNumeric } from './values.js';
 
@@ -100,12 +100,37 @@ export function resolveId(s, id, pairs, i, where) {
   return true;
 }
 
+/** The '$id' of the live row at id pair index i of pairs (undefined: none), from its record. */
+export function sidOf(s, pairs, i) {
+  const g = s.engine.getBatch(s.h, s.dim, 1, pairs.subarray(2 * i, 2 * i + 2), true, false);
+  return g.found[0] ? decodeRecord(g.meta.bytes, g.meta.off[0], g.meta.off[1], nameOf(s)).sid : undefined;
+}
+
+/**
+ * The string id of internal id n (at pair index i of pairs) while the id maps are not built yet:
+ * read from its record and remembered (until the store changes: worker/stores.js). One record
+ * read per id suits a search's k hits; a caller naming many rows (a scan, a huge k) pays for
+ * PENDING_READS single reads at most, then the maps are built (one walk) and used.
+ */
+export function pendingSid(s, pairs, i, n) {
+  const c = (s.sidCache ??= new Map());
+  let sid = c.get(n);
+  if (sid === undefined) {
+    if ((s.sidReads = (s.sidReads ?? 0) + 1) > PENDING_READS) return s.idToStr.get(n);   // builds the maps
+    sid = sidOf(s, pairs, i);
+    if (typeof sid !== 'string') return undefined;
+    c.set(n, sid);
+  }
+  return sid;
+}
+const PENDING_READS = 4096;
+
 /** Public id of the internal id at pair index i. */
 export function publicId(s, pairs, i) {
   const lo = pairs[2 * i], hi = pairs[2 * i + 1];
   const n = numericId(lo, hi);
   if (s.idKind === 'string') {
-    const str = s.idToStr.get(n);
+    const str = s.idMapsPending ? pendingSid(s, pairs, i, n) : s.idToStr.get(n);
     if (str !== undefined) return str;
   }
   return n;

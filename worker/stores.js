@@ -15,7 +15,7 @@
 import { VecliteError, einval, plural } from './errors.js';
 import { ID_FIELD, decodeRecord } from './metadata.js';
 import { idText, numericId } from './values.js';
-import { live, nameOf, storeWrite } from './rows.js';
+import { live, nameOf, sidOf, storeWrite } from './rows.js';
 import { liveIdPages } from './search.js';
 import { MemoryDevice } from '../idb/memory-device.js';
 
@@ -150,11 +150,65 @@ export function loadIdMaps(s) {
   const kindBytes = s.store ? e.storeFileMetaGet(s.store, ID_KIND_KEY) : null;
   const stored = kindBytes ? new TextDecoder().decode(kindBytes) : null;
   s.configIdKind = stored === 'string' || stored === 'number' ? stored : null;
+  s.sidCache = null;
+  if (!hasIdField) {
+    // Without a '$id' field every live id is a number: counted, not walked.
+    s.idKind = e.count(s.h) ? 'number' : s.configIdKind;
+    s.nextSid = 1;
+    s.idMapsPending = false;
+    return;
+  }
+  // String ids: the kind from the first live row; the maps from the first call that needs them.
+  const first = liveIdPages(() => s, 1).next().value;
+  s.idKind = first ? (typeof sidOf(s, first, 0) === 'string' ? 'string' : 'number') : s.configIdKind;
+  deferIdMaps(s);
+}
+
+
+/*
+ * The string-id maps (strToId, idToStr, nextSid) of a store with a '$id' field are built by the
+ * first call that reads or writes them (a get, delete or insert by string id), not by the open:
+ * walking every record in JS cost an open of 100,000 string ids ~200 ms more than the engine's
+ * own open. Until then s.idMapsPending is true and a search names its hits from their records
+ * (pendingSid). Accessors stand in for the three properties and replace themselves with the
+ * built values on first use; a damaged file (ids of both kinds) fails that use, and every later one,
+ * with the walk's ECORRUPT.
+ */
+const MAP_KEYS = ['strToId', 'idToStr', 'nextSid'];
+
+function deferIdMaps(s) {
+  s.idMapsPending = true;
+  const fill = () => {
+    for (const k of MAP_KEYS) delete s[k];
+    s.strToId = new Map();
+    s.idToStr = new Map();
+    s.nextSid = 1;
+    s.idMapsPending = false;
+    s.sidCache = null;
+    try {
+      walkIdMaps(s);
+    } catch (err) {
+      for (const k of MAP_KEYS) {
+        Object.defineProperty(s, k, { configurable: true, enumerable: true, get() { throw err; }, set() { throw err; } });
+      }
+      throw err;
+    }
+  };
+  for (const k of MAP_KEYS) {
+    Object.defineProperty(s, k, {
+      configurable: true, enumerable: true,
+      get() { fill(); return s[k]; },
+      set(v) { fill(); s[k] = v; },
+    });
+  }
+}
+
+/** Build the string-id maps from every live record; ECORRUPT for a file that mixes id kinds. */
+function walkIdMaps(s) {
+  const e = s.engine;
   let strings = 0, numbers = 0, maxSid = 0;
   const nameFn = nameOf(s);
-  // Without a '$id' field every live id is a number: counted, not walked.
-  if (!hasIdField) numbers = e.count(s.h);
-  for (const page of hasIdField ? liveIdPages(() => s) : []) {
+  for (const page of liveIdPages(() => s)) {
     const n = page.length / 2;
     const g = e.getBatch(s.h, s.dim, n, page, true, false);
     for (let i = 0; i < n; i++) {
@@ -182,12 +236,21 @@ export function loadIdMaps(s) {
   s.nextSid = maxSid + 1;
 }
 
-/** Forget the JS id maps and field names and rebuild them from the engine. */
-export function reloadIdMaps(s) {
-  s.fieldIds = new Map();
-  s.fieldNames = [];
+/** Empty string-id maps, built or not (a close, a clear, a reload). */
+export function dropIdMaps(s) {
+  for (const k of MAP_KEYS) delete s[k];
   s.strToId = new Map();
   s.idToStr = new Map();
+  s.nextSid = 1;
+  s.idMapsPending = false;
+  s.sidCache = null;
+}
+
+/** Forget the JS id maps and field names and rebuild them from the engine. */
+export function reloadIdMaps(s) {
+  dropIdMaps(s);
+  s.fieldIds = new Map();
+  s.fieldNames = [];
   loadIdMaps(s);
 }
 
@@ -288,6 +351,19 @@ export async function refreshState(s) {
       s.fieldNames[f] = name;
     }
     s.userMeta = nf > (s.fieldIds.has(ID_FIELD) ? 1 : 0);
+    if (s.idMapsPending) {
+      // the maps are not built yet: they will be from the refreshed rows. The strings cached for
+      // searches are dropped (a writer that reopened may give a deleted row's internal id to a
+      // new string); the kind of a store that had no row may change.
+      s.sidCache = null;
+      if (!s.idKind && s.fieldIds.has(ID_FIELD)) {
+        const up = e.storeRefreshIds(s.store, 0);
+        if (up.length) s.idKind = typeof sidOf(s, up, 0) === 'string' ? 'string' : 'number';
+      } else if (!s.idKind && r.added) {
+        s.idKind = 'number';
+      }
+      return { epoch: r.epoch, changed: true, added: r.added, deleted: r.deleted, reopened: false };
+    }
     const del = e.storeRefreshIds(s.store, 1);
     for (let i = 0; i < del.length; i += 2) {
       const iid = numericId(del[i], del[i + 1]);
@@ -479,8 +555,7 @@ export function release(s, why) {
   s.lock = null;
   s.extraDevs = [];
   s.closedWhy = `collection '${s.name}': ${why}`;
-  s.strToId = new Map();
-  s.idToStr = new Map();
+  dropIdMaps(s);
   dropEngine(s.engine);
   return err;
 }

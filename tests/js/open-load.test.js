@@ -370,3 +370,66 @@ test('metadata loaded without a copy per row (the records stay in the open\'s bu
   await check(again);
   await again.close();
 });
+
+test('string ids are looked up when first needed: the open reads one record, searches name their hits from their records, the first get/delete/insert builds the maps, and a follower stays right across the writer\'s changes', async () => {
+  const { Engine } = await import('../../worker/bind.js');
+  const file = path.join(dir, 'lazy-sids.rvf');
+  const model = new Map();
+  const w = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean', index: HNSW } });
+  await w.insertBatch(Array.from({ length: 600 }, (_, j) => ({ id: sid(j), vector: BASE[j], metadata: metaOf(j) })));
+  for (let j = 0; j < 600; j++) model.set(sid(j), j);
+  await w.delete([sid(599), sid(598)]);   // the highest internal ids: a reopened writer must not reuse them wrongly
+  model.delete(sid(599)); model.delete(sid(598));
+  await w.close();
+
+  // count the records the open reads (Engine.getBatch calls and rows)
+  const orig = Engine.prototype.getBatch;
+  let rowsRead = 0;
+  Engine.prototype.getBatch = function (h, dim, n, ...rest) { rowsRead += n; return orig.call(this, h, dim, n, ...rest); };
+  let col;
+  try {
+    col = await openCollection(file);
+    assert.ok(rowsRead <= 1, `the open read ${rowsRead} records to build string-id maps`);
+    rowsRead = 0;
+    const rows = [...model.keys()].map((id) => BASE[model.get(id)]);
+    const ids = [...model.keys()];
+    const hits = await col.search(QUERIES[2], { k: 10, ef: WIDE_EF, includeMetadata: false });
+    assertExact(hits, bruteForce('euclidean', QUERIES[2], rows, 10), (id) => ids.indexOf(id), 'euclidean', QUERIES[2], rows);
+    assert.ok(rowsRead <= 10, `a k=10 search read ${rowsRead} records`);
+  } finally {
+    Engine.prototype.getBatch = orig;
+  }
+  // a follower opened now, before the writer's maps exist
+  const ro = await openCollection(file, { readOnly: true });
+  // first uses by string: get, delete, then inserts that take fresh internal ids
+  assert.deepEqual((await col.get(sid(17))).metadata, metaOf(17));
+  await col.delete([sid(3)]);
+  model.delete(sid(3));
+  await col.insertBatch([{ id: 'new-a', vector: BASE[700], metadata: metaOf(700) }, { id: 'new-b', vector: BASE[701], metadata: metaOf(701) }]);
+  model.set('new-a', 700); model.set('new-b', 701);
+  assert.equal(await col.count(), model.size);
+  for (const [id, j] of [['new-a', 700], ['new-b', 701], [sid(0), 0], [sid(597), 597]]) {
+    const g = await col.get(id);
+    assert.equal(g.id, id);
+    assert.deepEqual(Array.from(g.vector), Array.from(Float32Array.from(BASE[j])));
+  }
+  const check = async (c) => {
+    await c.refresh?.();
+    const ids = [...model.keys()];
+    const rows = ids.map((id) => BASE[model.get(id)]);
+    for (const q of [BASE[700], BASE[3], QUERIES[4]]) {
+      const hits = await c.search(q, { k: 10, ef: WIDE_EF });
+      assertExact(hits, bruteForce('euclidean', q, rows, 10), (id) => ids.indexOf(id), 'euclidean', q, rows);
+      for (const h of hits) assert.deepEqual(h.metadata, metaOf(model.get(h.id)), `metadata of ${h.id}`);
+    }
+  };
+  await check(col);
+  await check(ro);            // the follower never built its maps: its searches name hits from records
+  assert.equal(await ro.get(sid(3)), null);
+  assert.equal((await ro.get('new-b')).id, 'new-b');
+  await ro.close();
+  await col.close();
+  const again = await openCollection(file, { readOnly: true });
+  await check(again);
+  await again.close();
+});
