@@ -179,12 +179,7 @@ const MAP_KEYS = ['strToId', 'idToStr', 'nextSid'];
 function deferIdMaps(s) {
   s.idMapsPending = true;
   const fill = () => {
-    for (const k of MAP_KEYS) delete s[k];
-    s.strToId = new Map();
-    s.idToStr = new Map();
-    s.nextSid = 1;
-    s.idMapsPending = false;
-    s.sidCache = null;
+    dropIdMaps(s);
     try {
       walkIdMaps(s);
     } catch (err) {
