@@ -379,6 +379,12 @@ describe('veclite mcp', () => {
     const noTool = await h.send('tools/call', { name: 'drop_everything', arguments: {} });
     assert.equal(noTool.error.code, -32602);
     assert.match(noTool.error.message, /Unknown tool.*tools: query, get, status, segments/);
+    // a request cancelled before it starts gets no reply (both lines reach the server in one write)
+    h.byId.set('doomed', () => assert.fail('a cancelled request was answered'));
+    h.write('{"jsonrpc":"2.0","id":"doomed","method":"tools/call","params":{"name":"status"}}\n' +
+      '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"doomed","reason":"test"}}\n');
+    await h.alive();
+    h.byId.delete('doomed');
     // notifications are never answered, known or not
     h.notify('notifications/cancelled', { requestId: 12345 });
     h.notify('notifications/whatever');
@@ -456,7 +462,8 @@ describe('veclite mcp', () => {
     const ins = await h.ok('insert', { rows: added });
     assert.deepEqual(ins, { collection: 'w', written: 20, count: N + 21 });
     // a bad row refuses the whole batch (atomic) and names it
-    await h.toolError('insert', { rows: [{ id: 6000, vector: new Array(DIM).fill(1) }, { id: 6001, vector: new Array(DIM).fill(0), metadata: { $id: 1 } }] }, 'EINVAL');
+    await h.toolError('insert', { rows: [{ id: 6000, vector: new Array(DIM).fill(1) }, { id: 6001, vector: new Array(DIM).fill(0), metadata: { $id: 1 } }] },
+      'EINVAL', /^EINVAL: rows\[1\]: metadata key "\$id"/);
     await h.toolError('insert', { rows: [{ id: 6002, vector: new Array(DIM - 1).fill(1) }] }, 'EINVAL', /exactly 8 items/);
     await h.toolError('insert', { rows: [{ id: 6003 }] }, 'EINVAL', /needs 'vector'/);
     assert.equal((await h.ok('get', { ids: [6000] })).found, 0, 'nothing of the refused batch was written');

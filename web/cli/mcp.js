@@ -251,7 +251,14 @@ function toolTable(cols) {
       async run(c, a) {
         const idType = await idTypeOf(c);
         const rows = a.rows.map((r, i) => ({ ...r, id: readId(r.id, idType, `rows[${i}].id`) }));
-        const written = await c.col.insertBatch(rows);
+        let written;
+        try {
+          written = await c.col.insertBatch(rows);
+        } catch (e) {
+          // name the row as the caller knows it (rows[i]), not as the API call did
+          if (e?.name !== 'VecliteError') throw e;
+          throw new VecliteError(e.code, e.message.replace(/insertBatch\[(\d+)\]/g, 'rows[$1]'), { cause: e });
+        }
         return { collection: c.name, written, count: await c.col.count() };
       },
     },
@@ -623,8 +630,8 @@ class McpServer {
       const code = e?.name === 'VecliteError' ? e.code : 'EIO';
       const message = e?.name === 'VecliteError' ? oneLine(e.message) : `unexpected ${e?.name ?? 'error'}: ${oneLine(e?.message ?? e)}`;
       if (code === 'EIO' && e?.name !== 'VecliteError') this.io.stderr.write(`veclite mcp: ${p.name}: ${message}\n`);
-      const r = { content: [{ type: 'text', text: `${code}: ${message}` }], isError: true };
-      if (this.version >= '2025-06-18') r.structuredContent = { error: { code, message } };
+      const r = { content: [{ type: 'text', text: `${code}: ${message}${e?.outcome ? ` (outcome: ${e.outcome})` : ''}` }], isError: true };
+      if (this.version >= '2025-06-18') r.structuredContent = { error: { code, message, ...(e?.outcome ? { outcome: e.outcome } : {}) } };
       return r;
     }
   }
