@@ -310,6 +310,10 @@ describe('veclite mcp', () => {
       const h = new Host([docs]);
       const init = await h.handshake(asked);
       assert.equal(init.protocolVersion, answered, asked);
+      assert.equal('title' in init.serverInfo, answered >= '2025-06-18', 'fields of newer revisions only when negotiated');
+      const { result: { tools } } = await h.send('tools/list');
+      assert.equal(tools.every((t) => 'title' in t), answered >= '2025-06-18');
+      assert.equal(tools.every((t) => 'annotations' in t), answered >= '2025-03-26');
       const r = await h.call('get', { ids: [1] });
       // structuredContent exists from 2025-06-18 on; the text content always
       assert.equal('structuredContent' in r, answered >= '2025-06-18', asked);
@@ -491,6 +495,8 @@ describe('veclite mcp', () => {
     assert.equal(st.write, true);
     assert.equal(st.collections[0].count, N + 17);
     assert.equal(st.collections[0].deleted, 0, 'compacted');
+    assert.equal(st.collections[0].writer.pid, h.child.pid);
+    assert.equal(st.collections[0].writer.thisServer, true);
 
     assert.deepEqual(await h.close(), { code: 0, signal: null });
     // reopened as a writer (the lock was released): the server's writes are there
@@ -523,6 +529,7 @@ describe('veclite mcp', () => {
       assert.equal(st.collections[0].count, N + 1);
       assert.equal(st.collections[0].writer.pid, process.pid);
       assert.equal(st.collections[0].writer.live, true);
+      assert.ok(!('thisServer' in st.collections[0].writer));
       const hit = await h.ok('query', { vector: new Array(DIM).fill(0.125), k: 1 });
       assert.equal(hit.results[0].id, 777777);
       assert.equal(hit.results[0].distance, 0);
@@ -571,6 +578,11 @@ describe('veclite mcp', () => {
     assert.match(none.stderr, /missing FILE/);
     const memWrite = await run(['--backend', 'memory', '--write', 'a/x.rvf']);
     assert.equal(memWrite.code, 2);
+    for (const n of ['1023', '268435457']) {
+      const r = await run(['a/x.rvf', '--max-message-bytes', n]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /--max-message-bytes must be 1024\.\.268435456/);
+    }
 
     // --backend memory serves a read-only copy
     const mem = new Host(['--backend', 'memory', 'a/x.rvf'], { cwd: d });

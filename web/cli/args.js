@@ -201,7 +201,7 @@ export const COMMANDS = {
       write: { type: 'bool', help: 'open the stores as their writer and offer the insert, delete and compact tools (default: read-only)' },
       'max-message-bytes': {
         type: 'int', arg: 'N', default: 64 * 1024 * 1024,
-        help: 'longest message (one line) read; a longer one is discarded with a parse error (default 67108864, 64 MiB)',
+        help: 'longest message (one line) read, 1024..268435456; a longer one is discarded with a parse error (default 67108864, 64 MiB)',
       },
     },
     details: [

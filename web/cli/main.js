@@ -34,7 +34,7 @@ import { bytes, keyValues, num, oneLine, plural, table, toJson } from './output.
 import { Progress } from './progress.js';
 import { POSITION_UNIT, detectFormat, fvecsRowCount, openInput, readQueryVectors, readRows, textId } from './readers.js';
 import { runBench } from './bench.js';
-import { serveMcp } from './mcp.js';
+import { MAX_MESSAGE_BYTES_LIMIT, serveMcp } from './mcp.js';
 
 const CODES = new Set(['EINVAL', 'ENOTFOUND', 'ELOCK', 'EREADONLY', 'ECORRUPT', 'EVERSION', 'EBACKEND', 'EBUDGET', 'ECLOSED', 'EIO']);
 
@@ -527,13 +527,16 @@ const RUN = {
   async mcp(ctx) {
     const { api, args: files, opt, backend, io, json } = ctx;
     if (json) throw new UsageError("'mcp' speaks JSON-RPC on stdout; --json does not apply", 'mcp');
-    if (opt['max-message-bytes'] < 1024) throw new UsageError(`--max-message-bytes must be at least 1024 (got ${opt['max-message-bytes']})`, 'mcp');
+    const maxBytes = opt['max-message-bytes'];
+    if (maxBytes < 1024 || maxBytes > MAX_MESSAGE_BYTES_LIMIT) {
+      throw new UsageError(`--max-message-bytes must be 1024..${MAX_MESSAGE_BYTES_LIMIT} (got ${maxBytes})`, 'mcp');
+    }
     if (backend === 'memory' && opt.write) {
       throw new UsageError("--backend memory serves in-memory copies of the files, so 'mcp --write' would change nothing on disk; " +
         'use --backend node (the default)', 'mcp');
     }
     const { signal } = await serveMcp({
-      files, write: opt.write, maxMessageBytes: opt['max-message-bytes'], readOnlyRefresh: backend !== 'memory',
+      files, write: opt.write, maxMessageBytes: maxBytes, readOnlyRefresh: backend !== 'memory',
       io, version: version(), describeWriter: (lock) => (backend === 'memory' ? null : writerOf(lock)),
       open: (file) => openStore(api, file, { write: opt.write, backend, command: 'mcp' }),
     });

@@ -30,8 +30,8 @@ import { oneLine, toJson } from './output.js';
 
 /** Protocol revisions served, newest first; the newest is answered to any other request. */
 export const PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'];
-/** Default cap on one message (one line), in bytes. */
-export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** Largest cap --max-message-bytes may set: well below V8's longest string (2^29 - 24 UTF-16 units). */
+export const MAX_MESSAGE_BYTES_LIMIT = 256 * 1024 * 1024;
 
 // JSON-RPC 2.0 error codes.
 const PARSE_ERROR = -32700;
@@ -410,7 +410,11 @@ class McpServer {
         }
         if (text.endsWith('\r')) text = text.slice(0, -1);
         if (text.trim() === '') return;
-        this.receive(text);
+        try {
+          this.receive(text);
+        } catch (e) { // receive answers everything itself; a throw here would end the process
+          this.io.stderr.write(`veclite mcp: unexpected ${e?.name ?? 'error'}: ${oneLine(e?.message ?? e)}\n`);
+        }
       };
       const onData = (chunk) => {
         if (done) return;
@@ -582,7 +586,7 @@ class McpServer {
     return {
       protocolVersion: this.version,
       capabilities: { tools: { listChanged: false } },
-      serverInfo: { name: 'veclite', title: 'veclite vector store', version: this.o.version },
+      serverInfo: { name: 'veclite', ...(this.version >= '2025-06-18' ? { title: 'veclite vector store' } : {}), version: this.o.version },
       instructions: `veclite vector collections: ${names}. Tools: query (nearest neighbours, with metadata filters), ` +
         `get (rows by id), status, segments${this.o.write ? ', insert, delete, compact' : '; the server is read-only (insert, ' +
         'delete and compact need it restarted with --write)'}.`,
@@ -643,7 +647,9 @@ class McpServer {
       const st = await x.col.status();
       // The store's fields, not this server's handle (as `veclite status`): plus who writes it.
       const { readOnly: _r, lock, cache: _c, ...store } = st;
-      out.push({ name: x.name, file: x.file, ...store, writer: this.o.write ? 'this server (--write)' : this.o.describeWriter(lock) });
+      const writer = this.o.describeWriter(lock);
+      if (writer && lock?.ours) writer.thisServer = true;
+      out.push({ name: x.name, file: x.file, ...store, writer });
     }
     return { write: this.o.write, collections: out };
   }
