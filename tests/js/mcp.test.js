@@ -512,6 +512,30 @@ describe('veclite mcp', () => {
     }
   });
 
+  test('--write on an empty store: the first insert sets string ids; numbers are read as their text', async () => {
+    const d = freshDir();
+    const file = path.join(d, 'names.rvf');
+    const c0 = await openCollection(file, { create: { dimension: 3, metric: 'cosine' } });
+    await c0.close();
+    const h = new Host([file, '--write']);
+    await h.handshake();
+    const rows = [
+      { id: 'alpha', vector: [1, 0, 0], metadata: { k: 'a' } },
+      { id: 'beta', vector: [0, 1, 0], metadata: { k: 'b' } },
+      { id: '42', vector: [0, 0, 1], metadata: { k: 'c' } },
+    ];
+    assert.deepEqual(await h.ok('insert', { rows }), { collection: 'names', written: 3, count: 3 });
+    const got = await h.ok('get', { ids: ['beta', 42, 'gamma'] });
+    assert.deepEqual(got.rows, [
+      { id: 'beta', found: true, metadata: { k: 'b' } }, { id: '42', found: true, metadata: { k: 'c' } }, { id: 'gamma', found: false },
+    ]);
+    const q = await h.ok('query', { vector: [0.1, 0.9, 0.2], k: 3 });
+    const vecs = rows.map((r) => r.vector);
+    assertExact(q.results, bruteForce('cosine', [0.1, 0.9, 0.2], vecs, 3), (id) => rows.findIndex((r) => r.id === id), 'cosine', [0.1, 0.9, 0.2], vecs);
+    await h.toolError('query', { vector: [0, 0, 0] }, 'EINVAL', /zero/);
+    assert.equal((await h.close()).code, 0);
+  });
+
   test('a read-only server does not block a separate writer, and sees its commits', async () => {
     const d = freshDir();
     const file = path.join(d, 'shared.rvf');

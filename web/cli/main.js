@@ -535,12 +535,13 @@ const RUN = {
       throw new UsageError("--backend memory serves in-memory copies of the files, so 'mcp --write' would change nothing on disk; " +
         'use --backend node (the default)', 'mcp');
     }
-    const { signal } = await serveMcp({
+    const { signal, closeFailed } = await serveMcp({
       files, write: opt.write, maxMessageBytes: maxBytes, readOnlyRefresh: backend !== 'memory',
       io, version: version(), describeWriter: (lock) => (backend === 'memory' ? null : writerOf(lock)),
       open: (file) => openStore(api, file, { write: opt.write, backend, command: 'mcp' }),
     });
     if (signal) ctx.exitCode = 128 + (os.constants.signals[signal] ?? 2);
+    else if (closeFailed) ctx.exitCode = 1;
     return { doc: null, text: '', raw: true };
   },
 

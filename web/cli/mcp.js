@@ -328,7 +328,8 @@ function readId(id, idType, where) {
  *   open: (file: string) => Promise<any>, describeWriter: (lock: any) => any, version: string }} o
  *   open: opens one store (read-only, or as writer with --write); describeWriter: the `writer`
  *   field of status from a read-only handle's lock (main.js writerOf).
- * @returns {Promise<{ signal: string|null }>} the signal that stopped it, if any
+ * @returns {Promise<{ signal: string|null, closeFailed: boolean }>} the signal that stopped it, if
+ *   any, and whether a store failed to close (its error is on stderr)
  */
 export async function serveMcp(o) {
   const { io } = o;
@@ -348,23 +349,27 @@ export async function serveMcp(o) {
   const server = new McpServer({ ...o, cols });
   io.stderr.write(`veclite mcp: serving ${cols.map((c) => `${c.name} (${c.file})`).join(', ')} ` +
     `${o.write ? 'read-write (--write)' : 'read-only'} on stdin/stdout\n`);
-  let signal = null;
+  let signal = null, closeFailed = false;
   try {
     signal = await server.run();
   } finally {
-    await closeAll(cols, io);
+    closeFailed = await closeAll(cols, io);
   }
-  return { signal };
+  return { signal, closeFailed };
 }
 
+/** Close every store (each even when another fails); true if any close failed (it is logged). */
 async function closeAll(cols, io) {
+  let failed = false;
   for (const c of cols) {
     try {
       await c.col.close();
     } catch (e) {
-      io.stderr.write(`veclite mcp: closing ${c.file}: ${e?.code ?? 'EIO'}: ${oneLine(e?.message ?? e)}\n`);
+      failed = true;
+      io.stderr.write(`veclite: ${e?.code ?? 'EIO'}: mcp: closing ${c.file}: ${oneLine(e?.message ?? e)}\n`);
     }
   }
+  return failed;
 }
 
 class McpServer {
