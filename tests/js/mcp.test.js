@@ -417,6 +417,17 @@ describe('veclite mcp', () => {
     await h.toolError('get', { ids: ['abc'] }, 'EINVAL', /ids are numbers/);
     await h.toolError('get', { ids: ['18446744073709551616'] }, 'EINVAL', /larger than 2\^64-1/);
     await h.toolError('get', { ids: [null] }, 'EINVAL', /a string or an integer/);
+    // a message split anywhere across writes (even inside a UTF-8 character) reads as one
+    const split = Buffer.from('{"jsonrpc":"2.0","id":"split","method":"tools/call","params":{"name":"get","arguments":{"ids":["xé😀y"]}}}\n');
+    const cut = split.indexOf(Buffer.from('😀')) + 2;
+    const splitReply = new Promise((resolve) => h.byId.set('split', resolve));
+    for (const [a, b] of [[0, 7], [7, cut], [cut, split.length]]) {
+      h.write(split.subarray(a, b));
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+    const sr = await splitReply;
+    assert.equal(sr.result.isError, true);
+    assert.match(sr.result.content[0].text, /^EINVAL: .*"xé😀y" is not a non-negative integer/);
     // and after all that the answers are still exact
     const vecs = docsRows.map((r) => r.vector);
     const qv = v(DIM);
