@@ -20,17 +20,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
-
-/** Seeded xorshift32 in [-1, 1). */
-function rng(seed) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x / 2 ** 31 - 1;
-  };
-}
+import { makeRng } from './datasets.js';
 
 /** A spawned `veclite mcp` with one request in flight at a time. */
 function startServer(repoRoot, args) {
@@ -75,7 +65,8 @@ export async function runMcp({ repoRoot, quick, seconds, rounds, log }) {
     const n = quick ? 5000 : 20000, dim = 128, k = 10;
     const minMs = (seconds ?? (quick ? 0.3 : 2)) * 1000;
     const nRounds = rounds ?? (quick ? 1 : 3);
-    const r = rng(2024);
+    const u = makeRng(2024);
+    const r = () => u() * 2 - 1;
     const ro = path.join(dir, 'ro.rvf'), rw = path.join(dir, 'rw.rvf');
     for (const f of [ro, rw]) {
       const c = await api.openCollection(f, { create: { dimension: dim, metric: 'cosine' } });

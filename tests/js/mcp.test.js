@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { assertExact, bruteForce } from './helpers.js';
+import { assertExact, bruteForce, mulberry32 } from './helpers.js';
 import { openCollection } from '../../web/index.js';
 
 const BIN = fileURLToPath(new URL('../../bin/veclite.js', import.meta.url));
@@ -35,15 +35,10 @@ const DIM = 8;
 const N = 200;
 const BIG = 18446744073709551615n;       // 2^64-1: an id JSON numbers cannot carry
 
-/** Seeded xorshift32 in [-1, 1). */
+/** Seeded uniform in [-1, 1). */
 function rng(seed) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x / 2 ** 31 - 1;
-  };
+  const u = mulberry32(seed);
+  return () => u() * 2 - 1;
 }
 
 /**
