@@ -440,8 +440,7 @@ class McpServer {
           }
           if (nl < 0) break;
           if (dropping) {
-            this.later(errorMessage(null, PARSE_ERROR, `Parse error: a message longer than ${max} bytes (--max-message-bytes) was discarded`,
-              { maxMessageBytes: max }));
+            this.later(tooLong());
             dropping = false;
           } else {
             line(parts.length === 1 ? parts[0] : Buffer.concat(parts, size));
@@ -451,8 +450,11 @@ class McpServer {
           from = nl + 1;
         }
       };
+      const tooLong = () => errorMessage(null, PARSE_ERROR, `Parse error: a message longer than ${max} bytes (--max-message-bytes) was discarded`,
+        { maxMessageBytes: max });
       const onEnd = () => {
-        if (!dropping && size > 0) line(Buffer.concat(parts, size));    // a last message without its newline
+        if (dropping) this.later(tooLong());
+        else if (size > 0) line(Buffer.concat(parts, size));    // a last message without its newline
         finish(null);
       };
       const onError = (e) => {
