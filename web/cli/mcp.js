@@ -22,14 +22,33 @@
 //   lock) before serveMcp returns.
 // - Write tools (insert, delete, compact) are listed and run only with --write; without it a call
 //   to one is a tool error (isError: true, code EREADONLY) saying to restart with --write.
+// - Two eras, chosen per request: a request whose params._meta holds an io.modelcontextprotocol/
+//   key (protocolVersion, clientCapabilities, clientInfo), and every server/discover, is served
+//   under the stateless revision it names (2026-07-28: no initialize; its results carry
+//   resultType, tools/list and server/discover also ttlMs and cacheScope), never touching the
+//   legacy session; everything else is the legacy initialize session, byte for byte as before.
+//   The tools, the read-only default and --write gating are the same in both.
 
 import path from 'node:path';
 import { VecliteError } from '../../worker/errors.js';
 import { UsageError } from './args.js';
 import { oneLine, toJson } from './output.js';
 
-/** Protocol revisions served, newest first; the newest is answered to any other request. */
+/** Legacy (initialize) revisions served, newest first; the newest is answered to any other request. */
 export const PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'];
+/** Stateless revisions served (named per request in params._meta, no initialize), newest first. */
+export const MODERN_VERSIONS = ['2026-07-28'];
+// The _meta keys of a stateless request.
+const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
+const META_CAPS = 'io.modelcontextprotocol/clientCapabilities';
+const META_INFO = 'io.modelcontextprotocol/clientInfo';
+/**
+ * Cache hints of the stateless tools/list and server/discover results. Both answers are fixed
+ * for the life of the process (the tools and collections are set at start); the TTL bounds
+ * what a client keeping a cache across a restart (other FILEs, --write) could miss, and they
+ * are 'private': they name this host's files.
+ */
+const CACHE_HINTS = { ttlMs: 300000, cacheScope: 'private' };
 /** Largest cap --max-message-bytes may set: well below V8's longest string (2^29 - 24 UTF-16 units). */
 export const MAX_MESSAGE_BYTES_LIMIT = 256 * 1024 * 1024;
 
@@ -39,6 +58,8 @@ const INVALID_REQUEST = -32600;
 const METHOD_NOT_FOUND = -32601;
 const INVALID_PARAMS = -32602;
 const INTERNAL_ERROR = -32603;
+// MCP 2026-07-28 (its reserved range -32020..-32099).
+const UNSUPPORTED_PROTOCOL_VERSION = -32022;
 
 const MAX_IDS = 100000;          // ids per get/delete call
 const MAX_ROWS = 100000;         // rows per insert call (one atomic batch)
@@ -572,15 +593,40 @@ class McpServer {
   async request(method, params) {
     if (params !== undefined && !isObject(params)) throw new RpcError(INVALID_PARAMS, `Invalid params: "params" of ${method} must be an object`);
     const p = params ?? {};
+    if (method !== 'initialize' && (method === 'server/discover' || isModern(p._meta))) return this.modern(method, p);
     if (method === 'ping') return {};
     if (method === 'initialize') return this.initialize(p);
     if (this.version === null) {
       if (!KNOWN.has(method)) throw new RpcError(METHOD_NOT_FOUND, `Method not found: ${method}`);
-      throw new RpcError(INVALID_REQUEST, `Invalid Request: the session is not initialized; send "initialize" before ${method}`);
+      throw new RpcError(INVALID_REQUEST, `Invalid Request: the session is not initialized; send "initialize" before ${method} ` +
+        `(or, under revision ${MODERN_VERSIONS[0]}, name it in params._meta["${META_VERSION}"] with "${META_CAPS}")`);
     }
-    if (method === 'tools/list') return { tools: this.toolList() };
-    if (method === 'tools/call') return this.call(p);
+    if (method === 'tools/list') return { tools: this.toolList(this.version) };
+    if (method === 'tools/call') return this.call(p, this.version);
     throw new RpcError(METHOD_NOT_FOUND, `Method not found: ${method} (this server has tools only: tools/list, tools/call, and ping)`);
+  }
+
+  /**
+   * A stateless (2026-07-28) request: its _meta checked (-32602 for a missing or ill-typed key,
+   * -32022 for a revision not served), then answered with that revision's result shapes. It
+   * neither needs nor changes the legacy session.
+   */
+  async modern(method, p) {
+    const version = checkMeta(method, p._meta);
+    if (method === 'server/discover') {
+      return {
+        resultType: 'complete',
+        supportedVersions: MODERN_VERSIONS,
+        capabilities: { tools: { listChanged: false } },
+        serverInfo: this.serverInfo(version),
+        instructions: this.instructions(),
+        ...CACHE_HINTS,
+      };
+    }
+    if (method === 'tools/list') return { resultType: 'complete', tools: this.toolList(version), ...CACHE_HINTS };
+    if (method === 'tools/call') return { resultType: 'complete', ...(await this.call(p, version)) };
+    if (method === 'ping') throw new RpcError(METHOD_NOT_FOUND, `Method not found: ping (revision ${version} has no ping)`);
+    throw new RpcError(METHOD_NOT_FOUND, `Method not found: ${method} (revision ${version}: server/discover, tools/list, tools/call)`);
   }
 
   initialize(p) {
@@ -589,37 +635,47 @@ class McpServer {
       throw new RpcError(INVALID_PARAMS, 'Invalid params: initialize needs "protocolVersion" (a string such as "2025-11-25")');
     }
     this.version = PROTOCOL_VERSIONS.includes(p.protocolVersion) ? p.protocolVersion : PROTOCOL_VERSIONS[0];
-    const names = this.cols.map((c) => `${c.name} (${c.dim ? `dimension ${c.dim}` : 'no dimension yet'}, ${c.metric})`).join(', ');
     return {
       protocolVersion: this.version,
       capabilities: { tools: { listChanged: false } },
-      serverInfo: { name: 'veclite', ...(this.version >= '2025-06-18' ? { title: 'veclite vector store' } : {}), version: this.o.version },
-      instructions: `veclite vector collections: ${names}. Tools: query (nearest neighbours, with metadata filters), ` +
-        `get (rows by id), status, segments${this.o.write ? ', insert, delete, compact' : '; the server is read-only (insert, ' +
-        'delete and compact need it restarted with --write)'}.`,
+      serverInfo: this.serverInfo(this.version),
+      instructions: this.instructions(),
     };
   }
 
-  toolList() {
+  serverInfo(version) {
+    return { name: 'veclite', ...(version >= '2025-06-18' ? { title: 'veclite vector store' } : {}), version: this.o.version };
+  }
+
+  instructions() {
+    const names = this.cols.map((c) => `${c.name} (${c.dim ? `dimension ${c.dim}` : 'no dimension yet'}, ${c.metric})`).join(', ');
+    return `veclite vector collections: ${names}. Tools: query (nearest neighbours, with metadata filters), ` +
+      `get (rows by id), status, segments${this.o.write ? ', insert, delete, compact' : '; the server is read-only (insert, ' +
+      'delete and compact need it restarted with --write)'}.`;
+  }
+
+  /** The tools as revision `version` describes them. */
+  toolList(version) {
     const out = [];
     for (const [name, t] of Object.entries(this.tools)) {
       if (t.write && !this.o.write) continue;
       const tool = { name, description: t.description, inputSchema: t.schema };
-      if (this.version >= '2025-06-18') tool.title = t.title;
-      if (this.version >= '2025-03-26') tool.annotations = { title: t.title, ...t.annotations };
+      if (version >= '2025-06-18') tool.title = t.title;
+      if (version >= '2025-03-26') tool.annotations = { title: t.title, ...t.annotations };
       out.push(tool);
     }
     return out;
   }
 
-  async call(p) {
+  /** tools/call under revision `version`: the result, or a tool error result (isError). */
+  async call(p, version) {
     if (typeof p.name !== 'string') throw new RpcError(INVALID_PARAMS, 'Invalid params: tools/call needs "name" (a string)');
     if (p.arguments !== undefined && !isObject(p.arguments)) {
       throw new RpcError(INVALID_PARAMS, `Invalid params: "arguments" of tools/call must be an object (got ${describe(p.arguments)})`);
     }
     const t = Object.hasOwn(this.tools, p.name) ? this.tools[p.name] : null;
     if (!t) {
-      throw new RpcError(INVALID_PARAMS, `Unknown tool: ${JSON.stringify(p.name.slice(0, 100))} (tools: ${this.toolList().map((x) => x.name).join(', ')})`);
+      throw new RpcError(INVALID_PARAMS, `Unknown tool: ${JSON.stringify(p.name.slice(0, 100))} (tools: ${this.toolList(version).map((x) => x.name).join(', ')})`);
     }
     const a = p.arguments ?? {};
     try {
@@ -635,14 +691,14 @@ class McpServer {
       }
       const doc = JSON.parse(toJson(await t.run(p.name === 'status' && a.collection === undefined ? null : c, a)));
       const r = { content: [{ type: 'text', text: JSON.stringify(doc) }] };
-      if (this.version >= '2025-06-18') r.structuredContent = doc;
+      if (version >= '2025-06-18') r.structuredContent = doc;
       return r;
     } catch (e) {
       const code = e?.name === 'VecliteError' ? e.code : 'EIO';
       const message = e?.name === 'VecliteError' ? oneLine(e.message) : `unexpected ${e?.name ?? 'error'}: ${oneLine(e?.message ?? e)}`;
       if (code === 'EIO' && e?.name !== 'VecliteError') this.io.stderr.write(`veclite mcp: ${p.name}: ${message}\n`);
       const r = { content: [{ type: 'text', text: `${code}: ${message}${e?.outcome ? ` (outcome: ${e.outcome})` : ''}` }], isError: true };
-      if (this.version >= '2025-06-18') r.structuredContent = { error: { code, message, ...(e?.outcome ? { outcome: e.outcome } : {}) } };
+      if (version >= '2025-06-18') r.structuredContent = { error: { code, message, ...(e?.outcome ? { outcome: e.outcome } : {}) } };
       return r;
     }
   }
@@ -663,6 +719,38 @@ class McpServer {
 }
 
 const KNOWN = new Set(['tools/list', 'tools/call']);
+
+/** Does this params._meta make a request stateless (any io.modelcontextprotocol/ request key)? */
+function isModern(meta) {
+  return isObject(meta) && (Object.hasOwn(meta, META_VERSION) || Object.hasOwn(meta, META_CAPS) || Object.hasOwn(meta, META_INFO));
+}
+
+/**
+ * The revision a stateless request names, once its _meta is checked: the version a string and
+ * served (else -32022 with the versions served), clientCapabilities an object, clientInfo (optional)
+ * an object with string name and version. A missing or ill-typed key is -32602.
+ */
+function checkMeta(method, meta) {
+  const need = `${method}, as a request of the stateless revision ${MODERN_VERSIONS[0]}, needs params._meta with "${META_VERSION}" (a string such as "${MODERN_VERSIONS[0]}") ` +
+    `and "${META_CAPS}" (an object)`;
+  if (!isObject(meta)) throw new RpcError(INVALID_PARAMS, `Invalid params: ${need}; params._meta is ${meta === undefined ? 'missing' : describe(meta)}`);
+  if (!Object.hasOwn(meta, META_VERSION)) throw new RpcError(INVALID_PARAMS, `Invalid params: ${need}; "${META_VERSION}" is missing`);
+  const v = meta[META_VERSION];
+  if (typeof v !== 'string') throw new RpcError(INVALID_PARAMS, `Invalid params: "${META_VERSION}" must be a string (got ${describe(v)})`);
+  if (!MODERN_VERSIONS.includes(v)) {
+    throw new RpcError(UNSUPPORTED_PROTOCOL_VERSION, `Unsupported protocol version: ${JSON.stringify(v.slice(0, 100))} (served per request: ` +
+      `${MODERN_VERSIONS.join(', ')}; revisions ${PROTOCOL_VERSIONS.join(', ')} through "initialize")`,
+    { supported: MODERN_VERSIONS, requested: v });
+  }
+  if (!isObject(meta[META_CAPS])) {
+    throw new RpcError(INVALID_PARAMS, `Invalid params: "${META_CAPS}" must be an object (got ${Object.hasOwn(meta, META_CAPS) ? describe(meta[META_CAPS]) : 'nothing'})`);
+  }
+  const info = meta[META_INFO];
+  if (info !== undefined && !(isObject(info) && typeof info.name === 'string' && typeof info.version === 'string')) {
+    throw new RpcError(INVALID_PARAMS, `Invalid params: "${META_INFO}", when given, must be an object with string "name" and "version" (got ${describe(info)})`);
+  }
+  return v;
+}
 
 class RpcError extends Error {
   constructor(code, message, data) {
