@@ -8,6 +8,10 @@
 // oracle computed here, get against the rows written here, status against their count — never
 // against the server's own output. Every line the server prints on stdout must be a JSON-RPC
 // message; after each bad input the same process must still answer.
+//
+// The stateless revision 2026-07-28 is driven the same way, without initialize: every request
+// carries params._meta (protocol version, client capabilities, client info), as a host of that
+// revision sends it (server/discover → tools/list → tools/call).
 import { test, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -188,6 +192,33 @@ class Host {
     return this.exit;
   }
 }
+
+/** The _meta of a 2026-07-28 request. */
+const MODERN = '2026-07-28';
+function meta(version = MODERN, extra = {}) {
+  return {
+    'io.modelcontextprotocol/protocolVersion': version,
+    'io.modelcontextprotocol/clientCapabilities': {},
+    'io.modelcontextprotocol/clientInfo': { name: 'mcp.test.js', version: '1.0.0' },
+    ...extra,
+  };
+}
+
+/** A stateless (2026-07-28) request: params with _meta; resolves with the whole reply. */
+Host.prototype.modern = function modern(method, params = {}, m = meta()) {
+  return this.send(method, { ...params, _meta: m });
+};
+
+/** A stateless tools/call that must succeed: its structuredContent (checked against the text), and the result. */
+Host.prototype.modernOk = async function modernOk(name, args) {
+  const r = await this.modern('tools/call', { name, arguments: args });
+  assert.ok(r.result, `${name}: ${JSON.stringify(r.error)}`);
+  assert.equal(r.result.resultType, 'complete', 'every 2026-07-28 result says its type');
+  assert.ok(!r.result.isError, `${name} failed: ${r.result.content?.[0]?.text}`);
+  assert.ok(!('ttlMs' in r.result) && !('cacheScope' in r.result), 'tools/call results are not cacheable');
+  assert.deepEqual(JSON.parse(r.result.content[0].text), r.result.structuredContent);
+  return r.result.structuredContent;
+};
 
 /** Row index of an id returned by the server (BIG comes back as its decimal string). */
 const rowOf = (id) => (id === String(BIG) ? N : id);
@@ -569,6 +600,207 @@ describe('veclite mcp', () => {
     } finally {
       await w.close();
     }
+    assert.equal((await h.close()).code, 0);
+  });
+
+  test('revision 2026-07-28 without initialize: server/discover, tools/list, tools/call with exact answers', async () => {
+    const h = new Host([docs]);
+    const d = await h.modern('server/discover');
+    assert.ok(d.result, JSON.stringify(d.error));
+    const pkgVersion = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+    assert.deepEqual(d.result, {
+      resultType: 'complete',
+      supportedVersions: [MODERN],
+      capabilities: { tools: { listChanged: false } },
+      serverInfo: { name: 'veclite', title: 'veclite vector store', version: pkgVersion },
+      instructions: d.result.instructions,
+      ttlMs: d.result.ttlMs,
+      cacheScope: 'private',
+    });
+    assert.match(d.result.instructions, /docs \(dimension 8, euclidean\).*read-only/);
+    assert.ok(Number.isInteger(d.result.ttlMs) && d.result.ttlMs >= 0, 'ttlMs: a non-negative integer of milliseconds');
+
+    const list = await h.modern('tools/list');
+    assert.equal(list.result.resultType, 'complete');
+    assert.ok(Number.isInteger(list.result.ttlMs) && list.result.ttlMs >= 0);
+    assert.equal(list.result.cacheScope, 'private');
+    const { tools } = list.result;
+    assert.deepEqual(tools.map((t) => t.name), ['query', 'get', 'status', 'segments'], 'read-only: no write tools, as in the legacy era');
+    for (const t of tools) {
+      assert.equal(typeof t.title, 'string');
+      assert.equal(t.annotations.readOnlyHint, true);
+      assert.equal(t.inputSchema.type, 'object');
+    }
+    assert.equal(tools.find((t) => t.name === 'query').inputSchema.properties.vector.minItems, DIM);
+
+    // query against the float64 oracle, with and without a filter; get against the rows written
+    const vecs = docsRows.map((r) => r.vector);
+    const r = rng(777);
+    for (let t = 0; t < 6; t++) {
+      const qv = Array.from({ length: DIM }, () => r());
+      const res = await h.modernOk('query', { vector: qv, k: 12 });
+      assertExact(res.results, bruteForce('euclidean', qv, vecs, 12), rowOf, 'euclidean', qv, vecs);
+      for (const hit of res.results) assert.deepEqual(hit.metadata, docsRows[rowOf(hit.id)].metadata);
+      const pred = (i) => docsRows[i].metadata.lang === 'fr' && docsRows[i].metadata.year < 2008;
+      const fres = await h.modernOk('query', { vector: qv, k: 5, filter: { lang: 'fr', year: { $lt: 2008 } } });
+      assertExact(fres.results, bruteForce('euclidean', qv, vecs, 5, pred), rowOf, 'euclidean', qv, vecs);
+    }
+    const got = await h.modernOk('get', { ids: [4, String(BIG), 123456], includeVectors: true });
+    assert.deepEqual(got.rows.map((x) => [x.id, x.found]), [[4, true], [String(BIG), true], [123456, false]]);
+    assert.deepEqual(got.rows[1].vector, Array.from(docsRows[N].vector));
+    assert.deepEqual(got.rows[0].metadata, docsRows[4].metadata);
+    assert.equal((await h.modernOk('status')).collections[0].count, N + 1);
+
+    // a tool error is a result too (resultType), and the read-only gating is the legacy one
+    const ro = await h.modern('tools/call', { name: 'insert', arguments: { rows: [{ id: 9999, vector: new Array(DIM).fill(1) }] } });
+    assert.equal(ro.result.resultType, 'complete');
+    assert.equal(ro.result.isError, true);
+    assert.equal(ro.result.structuredContent.error.code, 'EREADONLY');
+    assert.match(ro.result.content[0].text, /^EREADONLY: .*restart it as 'veclite mcp --write/);
+    const bad = await h.modern('tools/call', { name: 'query', arguments: { vector: [1, 2] } });
+    assert.equal(bad.result.isError, true);
+    assert.match(bad.result.content[0].text, /^EINVAL: .*exactly 8 items \(got 2\)/);
+
+    // none of it opened the legacy session
+    const legacy = await h.send('tools/list');
+    assert.equal(legacy.error.code, -32600);
+    assert.match(legacy.error.message, /not initialized.*2026-07-28/);
+    assert.deepEqual(await h.close(), { code: 0, signal: null });
+  });
+
+  test('revision 2026-07-28 under --write: write tools listed and run; the writes reach the file', async () => {
+    const d = freshDir();
+    const file = path.join(d, 'mw.rvf');
+    const rows = await makeStore(file, { seed: 11 });
+    const h = new Host(['--write', file]);
+    const { result: { tools } } = await h.modern('tools/list');
+    assert.deepEqual(tools.map((t) => t.name), ['query', 'get', 'status', 'segments', 'insert', 'delete', 'compact']);
+    const r = rng(31337);
+    const added = Array.from({ length: 10 }, (_, i) => ({ id: 7000 + i, vector: Array.from({ length: DIM }, () => r()), metadata: { n: i } }));
+    assert.deepEqual(await h.modernOk('insert', { rows: added }), { collection: 'mw', written: 10, count: N + 11 });
+    assert.deepEqual(await h.modernOk('delete', { ids: [0, 7000] }), { collection: 'mw', deleted: 2, requested: 2, count: N + 9 });
+    const live = [...rows.map((x) => ({ id: x.id, vector: x.vector })), ...added.map((x) => ({ id: x.id, vector: Float32Array.from(x.vector) }))]
+      .filter((x) => x.id !== 0 && x.id !== 7000);
+    const vecs = live.map((x) => x.vector);
+    const idx = new Map(live.map((x, i) => [typeof x.id === 'bigint' ? String(x.id) : x.id, i]));
+    const q = Array.from({ length: DIM }, () => r());
+    const res = await h.modernOk('query', { vector: q, k: 20 });
+    assertExact(res.results, bruteForce('euclidean', q, vecs, 20), (id) => idx.get(id), 'euclidean', q, vecs);
+    assert.equal((await h.close()).code, 0);
+    const col = await openCollection(file);
+    try {
+      assert.equal(await col.count(), N + 9);
+      assert.deepEqual((await col.get(7003)).metadata, { n: 3 });
+      assert.equal(await col.get(7000), null);
+    } finally {
+      await col.close();
+    }
+  });
+
+  test('both eras in one process: legacy results carry no resultType or cache hints, modern ones do', async () => {
+    const h = new Host([docs]);
+    const init = await h.handshake('2025-06-18');
+    assert.ok(!('resultType' in init) && !('ttlMs' in init) && !('cacheScope' in init));
+    const legacyList = (await h.send('tools/list')).result;
+    assert.deepEqual(Object.keys(legacyList), ['tools'], 'a legacy tools/list is as before');
+    const legacyCall = await h.call('get', { ids: [1] });
+    assert.deepEqual(Object.keys(legacyCall).sort(), ['content', 'structuredContent']);
+    // a stateless request in the same process is served as such, and changes nothing legacy
+    const modernList = (await h.modern('tools/list')).result;
+    assert.deepEqual(Object.keys(modernList).sort(), ['cacheScope', 'resultType', 'tools', 'ttlMs']);
+    assert.deepEqual(modernList.tools, legacyList.tools, 'the same tools in both eras (2025-06-18 and 2026-07-28 both have titles and annotations)');
+    const modernCall = (await h.modern('tools/call', { name: 'get', arguments: { ids: [1] } })).result;
+    assert.deepEqual(modernCall, { resultType: 'complete', ...legacyCall });
+    assert.ok(!('resultType' in (await h.send('tools/list')).result), 'still legacy without _meta');
+    await h.alive();   // ping lives on in the legacy era
+    // a _meta without the io.modelcontextprotocol/ keys (a progress token) stays legacy
+    const progress = await h.send('tools/call', { name: 'get', arguments: { ids: [2] }, _meta: { progressToken: 'p1' } });
+    assert.ok(!('resultType' in progress.result));
+    assert.deepEqual(progress.result.structuredContent.rows[0].metadata, docsRows[2].metadata);
+    // an initialize naming 2026-07-28 is a legacy handshake: answered with the newest legacy revision
+    const h2 = new Host([docs]);
+    assert.equal((await h2.handshake(MODERN)).protocolVersion, '2025-11-25');
+    assert.equal((await h2.close()).code, 0);
+    assert.equal((await h.close()).code, 0);
+  });
+
+  test('revision 2026-07-28: -32022 with the versions served for a revision not served', async () => {
+    const h = new Host([docs]);
+    for (const v of ['2099-01-01', '2025-11-25', '2024-11-05', '', 'x'.repeat(500)]) {
+      for (const [method, params] of [['server/discover', {}], ['tools/list', {}], ['tools/call', { name: 'status' }]]) {
+        const r = await h.modern(method, params, meta(v));
+        assert.ok(r.error, `${method} ${v}: ${JSON.stringify(r.result)}`);
+        assert.equal(r.error.code, -32022, r.error.message);
+        assert.deepEqual(r.error.data, { supported: [MODERN], requested: v });
+        assert.match(r.error.message, /Unsupported protocol version/);
+      }
+    }
+    // the supported list is the one server/discover advertises, and it works
+    const d = await h.modern('server/discover');
+    const retry = await h.modern('tools/list', {}, meta(d.result.supportedVersions[0]));
+    assert.equal(retry.result.resultType, 'complete');
+    assert.equal((await h.close()).code, 0);
+  });
+
+  test('revision 2026-07-28: a missing or ill-typed _meta key is invalid params; removed and unknown methods; the server keeps serving', async () => {
+    const h = new Host([docs]);
+    const V = 'io.modelcontextprotocol/protocolVersion', C = 'io.modelcontextprotocol/clientCapabilities', I = 'io.modelcontextprotocol/clientInfo';
+    const bad = [
+      ['server/discover', undefined, /params\._meta is missing/],
+      ['server/discover', {}, /params\._meta is missing/],
+      ['server/discover', { _meta: null }, /null/],
+      ['server/discover', { _meta: 'x' }, /the string "x"/],
+      ['server/discover', { _meta: [1] }, /an array/],
+      ['server/discover', { _meta: {} }, /protocolVersion" is missing/],
+      ['tools/list', { _meta: { [C]: {} } }, /protocolVersion" is missing/],
+      ['tools/list', { _meta: { [V]: 20260728, [C]: {} } }, /must be a string \(got number 20260728\)/],
+      ['tools/list', { _meta: { [V]: null, [C]: {} } }, /must be a string/],
+      ['tools/list', { _meta: { [V]: MODERN } }, /clientCapabilities" must be an object \(got nothing\)/],
+      ['tools/call', { name: 'status', _meta: { [V]: MODERN, [C]: null } }, /clientCapabilities" must be an object \(got null\)/],
+      ['tools/call', { name: 'status', _meta: { [V]: MODERN, [C]: [] } }, /must be an object/],
+      ['tools/list', { _meta: { [V]: MODERN, [C]: {}, [I]: 'me' } }, /clientInfo.*must be an object/],
+      ['tools/list', { _meta: { [V]: MODERN, [C]: {}, [I]: { name: 'x' } } }, /string "name" and "version"/],
+      ['tools/list', { _meta: { [I]: { name: 'x', version: '1' } } }, /protocolVersion" is missing/],
+    ];
+    for (const [method, params, re] of bad) {
+      const r = await h.send(method, params);
+      assert.ok(r.error, `${method} ${JSON.stringify(params)}: ${JSON.stringify(r.result)}`);
+      assert.equal(r.error.code, -32602, `${method} ${JSON.stringify(params)}: ${r.error.message}`);
+      assert.match(r.error.message, re);
+    }
+    // params not an object, under either era
+    assert.equal((await h.send('server/discover', [meta()])).error.code, -32602);
+    // clientInfo is optional
+    const noInfo = await h.modern('tools/list', {}, { [V]: MODERN, [C]: { roots: {} } });
+    assert.equal(noInfo.result.resultType, 'complete');
+    // removed (ping) and absent methods
+    for (const method of ['ping', 'resources/list', 'prompts/list', 'logging/setLevel', 'no/such']) {
+      const r = await h.modern(method);
+      assert.equal(r.error.code, -32601, method);
+    }
+    // tools/call problems are the legacy ones
+    for (const params of [{}, { name: 7 }, { name: 'query', arguments: 'v' }, { name: 'drop_everything' }]) {
+      assert.equal((await h.modern('tools/call', params)).error.code, -32602, JSON.stringify(params));
+    }
+    // hostile values: a huge k, NaN-free but out-of-range numbers, a deep filter — tool errors
+    for (const args of [{ vector: new Array(DIM).fill(0.5), k: 1e12 }, { vector: new Array(DIM).fill(1e308).map((x, i) => (i ? x : -x)), k: 1, filter: { a: { $in: 'x' } } }]) {
+      const r = await h.modern('tools/call', { name: 'query', arguments: args });
+      assert.equal(r.result.resultType, 'complete');
+      assert.equal(r.result.isError, true, JSON.stringify(r.result));
+    }
+    // a raw line with _meta before params' other fields and a string id
+    h.write(`{"jsonrpc":"2.0","id":"raw","method":"tools/call","params":{"_meta":${JSON.stringify(meta())},"name":"get","arguments":{"ids":[3]}}}`);
+    const raw = await new Promise((resolve) => h.byId.set('raw', resolve));
+    assert.equal(raw.result.resultType, 'complete');
+    assert.deepEqual(raw.result.structuredContent.rows[0].metadata, docsRows[3].metadata);
+    // and the legacy session is still untouched and can be opened after all that
+    assert.equal((await h.send('tools/list')).error.code, -32600);
+    const init = await h.handshake();
+    assert.equal(init.protocolVersion, '2025-11-25');
+    const vecs = docsRows.map((x) => x.vector);
+    const qv = new Array(DIM).fill(-0.3);
+    const res = await h.ok('query', { vector: qv, k: 4 });
+    assertExact(res.results, bruteForce('euclidean', qv, vecs, 4), rowOf, 'euclidean', qv, vecs);
     assert.equal((await h.close()).code, 0);
   });
 
