@@ -205,9 +205,10 @@ export const COMMANDS = {
       },
     },
     details: [
-      'JSON-RPC 2.0, one message per line (the MCP stdio transport), protocol revisions 2025-11-25,',
-      '2025-06-18, 2025-03-26 and 2024-11-05. Each FILE is a collection named by its file name without',
-      '.rvf (two FILEs with one name are an error). Tools: query, get, status, segments; with --write',
+      'JSON-RPC 2.0, one message per line (the MCP stdio transport): the stateless revision 2026-07-28',
+      '(no initialize; each request names it in params._meta) and, after initialize, revisions',
+      '2025-11-25, 2025-06-18, 2025-03-26 and 2024-11-05. Each FILE is a collection named by its file',
+      'name without .rvf (two FILEs with one name are an error). Tools: query, get, status, segments; with --write',
       'also insert, delete, compact. Read-only by default: no writer lock is taken, so another process',
       'may write the files meanwhile (each read tool first catches up with its newest commit). Logs go',
       'to stderr; the server runs until stdin is closed, then closes the stores and exits 0.',
