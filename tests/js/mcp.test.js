@@ -726,12 +726,13 @@ describe('veclite mcp', () => {
 
   test('revision 2026-07-28: -32022 with the versions served for a revision not served', async () => {
     const h = new Host([docs]);
-    for (const v of ['2099-01-01', '2025-11-25', '2024-11-05', '', 'x'.repeat(500)]) {
+    for (const v of ['2099-01-01', '2025-11-25', '2024-11-05', '', 'y'.repeat(256), 'x'.repeat(3000)]) {
       for (const [method, params] of [['server/discover', {}], ['tools/list', {}], ['tools/call', { name: 'status' }]]) {
         const r = await h.modern(method, params, meta(v));
         assert.ok(r.error, `${method} ${v}: ${JSON.stringify(r.result)}`);
         assert.equal(r.error.code, -32022, r.error.message);
-        assert.deepEqual(r.error.data, { supported: [MODERN], requested: v });
+        // echoed as sent; a string far longer than any version name is cut to 256 characters and '…'
+        assert.deepEqual(r.error.data, { supported: [MODERN], requested: v.length > 256 ? `${v.slice(0, 256)}…` : v });
         assert.match(r.error.message, /Unsupported protocol version/);
       }
     }

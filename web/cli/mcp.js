@@ -49,6 +49,8 @@ const META_INFO = 'io.modelcontextprotocol/clientInfo';
  * are 'private': they name this host's files.
  */
 const CACHE_HINTS = { ttlMs: 300000, cacheScope: 'private' };
+/** Longest unsupported protocolVersion echoed whole in -32022's data.requested. */
+const MAX_VERSION_ECHO = 256;
 /** Largest cap --max-message-bytes may set: well below V8's longest string (2^29 - 24 UTF-16 units). */
 export const MAX_MESSAGE_BYTES_LIMIT = 256 * 1024 * 1024;
 
@@ -738,9 +740,11 @@ function checkMeta(method, meta) {
   const v = meta[META_VERSION];
   if (typeof v !== 'string') throw new RpcError(INVALID_PARAMS, `Invalid params: "${META_VERSION}" must be a string (got ${describe(v)})`);
   if (!MODERN_VERSIONS.includes(v)) {
+    // echoed as sent, but a string no version name could be (up to --max-message-bytes) is cut
+    const requested = v.length > MAX_VERSION_ECHO ? `${v.slice(0, MAX_VERSION_ECHO)}…` : v;
     throw new RpcError(UNSUPPORTED_PROTOCOL_VERSION, `Unsupported protocol version: ${JSON.stringify(v.slice(0, 100))} (served per request: ` +
       `${MODERN_VERSIONS.join(', ')}; revisions ${PROTOCOL_VERSIONS.join(', ')} through "initialize")`,
-    { supported: MODERN_VERSIONS, requested: v });
+    { supported: MODERN_VERSIONS, requested });
   }
   if (!isObject(meta[META_CAPS])) {
     throw new RpcError(INVALID_PARAMS, `Invalid params: "${META_CAPS}" must be an object (got ${Object.hasOwn(meta, META_CAPS) ? describe(meta[META_CAPS]) : 'nothing'})`);
