@@ -733,8 +733,8 @@ function isModern(meta) {
  * an object with string name and version. A missing or ill-typed key is -32602.
  */
 function checkMeta(method, meta) {
-  const need = `${method}, as a request of the stateless revision ${MODERN_VERSIONS[0]}, needs params._meta with "${META_VERSION}" (a string such as "${MODERN_VERSIONS[0]}") ` +
-    `and "${META_CAPS}" (an object)`;
+  const need = `${method}, as a request of the stateless revision ${MODERN_VERSIONS[0]}, needs params._meta with ` +
+    `"${META_VERSION}" (a string such as "${MODERN_VERSIONS[0]}") and "${META_CAPS}" (an object)`;
   if (!isObject(meta)) throw new RpcError(INVALID_PARAMS, `Invalid params: ${need}; params._meta is ${meta === undefined ? 'missing' : describe(meta)}`);
   if (!Object.hasOwn(meta, META_VERSION)) throw new RpcError(INVALID_PARAMS, `Invalid params: ${need}; "${META_VERSION}" is missing`);
   const v = meta[META_VERSION];
@@ -747,7 +747,8 @@ function checkMeta(method, meta) {
     { supported: MODERN_VERSIONS, requested });
   }
   if (!isObject(meta[META_CAPS])) {
-    throw new RpcError(INVALID_PARAMS, `Invalid params: "${META_CAPS}" must be an object (got ${Object.hasOwn(meta, META_CAPS) ? describe(meta[META_CAPS]) : 'nothing'})`);
+    const got = Object.hasOwn(meta, META_CAPS) ? describe(meta[META_CAPS]) : 'nothing';
+    throw new RpcError(INVALID_PARAMS, `Invalid params: "${META_CAPS}" must be an object (got ${got})`);
   }
   const info = meta[META_INFO];
   if (info !== undefined && !(isObject(info) && typeof info.name === 'string' && typeof info.version === 'string')) {
