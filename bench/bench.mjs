@@ -19,13 +19,14 @@
 // Invariants: targets are printed, never asserted. Exit code 0 unless something crashed (an
 // engine that cannot be loaded is reported as unavailable, not a crash).
 //
-// usage: node bench/bench.mjs [--quick] [--sections core,filtered,quant,storage,writer,workers,browser] [--data DIR]
+// usage: node bench/bench.mjs [--quick] [--sections core,filtered,quant,storage,writer,mcp,workers,browser] [--data DIR]
 //                             [--filtered-data DIR] [--storage-data DIR] [--engines a,b,..]
 //                             [--seconds S] [--rounds R] [--out FILE]
 //   --quick     smoke run: ≤ 200 queries (per type in FILTERED), 1 round, 0.3 s per timed point,
 //               a 20,000-vector store and smaller commit runs in STORAGE (CI); BROWSER: 2,000-row
 //               ingest, 20,000-row store, 1 round, 2 reopens
-//   --sections  which sections to run, in this order (default all seven; QUANT: quantization none/scalar/product on the CORE dataset, bench/quant.js; BROWSER needs
+//   --sections  which sections to run, in this order (default all eight; MCP: tools/call query
+//               round trips to `veclite mcp`, bench/mcp.js; QUANT: quantization none/scalar/product on the CORE dataset, bench/quant.js; BROWSER needs
 //               /usr/bin/chromium and playwright-core)
 //   --seconds   minimum seconds per timed point (default 2)
 //   --rounds    timed rounds, interleaved across engines; best of rounds is reported (default 3;
@@ -55,6 +56,7 @@ import { printReport, computeRatios, computeTargets, wasmSizes } from './report.
 import { runFiltered } from './filtered.js';
 import { runStorage } from './storage.js';
 import { runWriter } from './writer.js';
+import { runMcp } from './mcp.js';
 import { runWorkers } from './workers.js';
 import { runBrowser } from './browser.js';
 import { runQuant, printQuant } from './quant.js';
@@ -62,7 +64,7 @@ import { runQuant, printQuant } from './quant.js';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WARMUP_VECTORS = 1000;
 const ENGINE_KEYS = ['veclite-simd', 'veclite-scalar', 'hnswlib-wasm', 'hnswlib-node', 'js-brute'];
-const SECTIONS = ['core', 'filtered', 'quant', 'storage', 'writer', 'workers', 'browser'];
+const SECTIONS = ['core', 'filtered', 'quant', 'storage', 'writer', 'mcp', 'workers', 'browser'];
 
 function parseArgs(argv) {
   const a = { quick: false, data: null, filteredData: null, storageData: null, sections: SECTIONS, engines: ENGINE_KEYS, seconds: null, rounds: null, out: path.join(repoRoot, 'bench', 'out', 'results.json') };
@@ -319,6 +321,11 @@ async function main() {
     results.writer = await runWriter({ repoRoot, quick: args.quick, log });
   }
 
+  if (args.sections.includes('mcp')) {
+    log('mcp section ...');
+    results.mcp = await runMcp({ repoRoot, quick: args.quick, seconds: args.seconds, rounds: args.rounds, log });
+  }
+
   if (args.sections.includes('workers')) {
     log('workers section ...');
     results.workers = await runWorkers({ ...args, repoRoot }, log);
@@ -348,6 +355,14 @@ async function main() {
     console.log(`  reader refresh() after 100 rows    ${w.follow.refreshMs} ms on ${w.follow.rows} rows   (fresh read-only open ${w.follow.reopenMs} ms)`);
   }
 
+  if (results.mcp && !results.mcp.error) {
+    const m = results.mcp;
+    console.log(`\nMCP (tools/call query round trips to 'veclite mcp', one in flight; bench/mcp.js; ${m.n} x ${m.dim} ${m.metric}, k=${m.k})`);
+    console.log(`  API search, in process            ${m.apiQps} queries/s   (with refresh() before each: ${m.apiRefreshQps})`);
+    console.log(`  veclite mcp FILE (read-only)      ${m.mcpQps} queries/s   (${m.mcpOverApi}x the API; request ${m.requestBytes} B, reply ${m.replyBytes} B)`);
+    console.log(`  veclite mcp --write FILE          ${m.mcpWriteQps} queries/s   (no refresh)`);
+  }
+
   fs.mkdirSync(path.dirname(args.out), { recursive: true });
   fs.writeFileSync(args.out, JSON.stringify(results, (k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
   console.log(`\nresults written to ${path.relative(process.cwd(), args.out) || args.out}`);
@@ -357,6 +372,7 @@ async function main() {
     ...(results.filtered?.engines ?? []).filter((e) => e.error).map((e) => `filtered ${e.key} (${e.error.split('\n')[0]})`),
     ...(results.storage?.error ? [`storage (${results.storage.error.split('\n')[0]})`] : []),
     ...(results.writer?.error ? [`writer (${results.writer.error.split('\n')[0]})`] : []),
+    ...(results.mcp?.error ? [`mcp (${results.mcp.error.split('\n')[0]})`] : []),
     ...(results.workers?.error ? [`workers (${results.workers.error.split('\n')[0]})`] : []),
     ...(results.browser?.error ? [`browser (${results.browser.error.split('\n')[0]})`] : []),
   ];

@@ -13,13 +13,14 @@ import { main } from '../web/cli/main.js';
 
 const ac = new AbortController();
 let interruptible = false;
+let stopping = 'committing the rows read so far';
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   const status = 128 + (os.constants.signals[sig] ?? 2);
   process.on(sig, () => {
     if (!interruptible || ac.signal.aborted) process.exit(status);
     ac.abort(sig); // main() reads the signal name from signal.reason
     const again = sig === 'SIGINT' ? 'Ctrl-C again' : `${sig} again`;
-    process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}veclite: ${sig}: stopping; committing the rows read so far ` +
+    process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}veclite: ${sig}: stopping; ${stopping} ` +
       `(${again} to stop at once)\n`);
   });
 }
@@ -38,7 +39,10 @@ try {
     stdin: process.stdin,
     env: process.env,
     signal: ac.signal,
-    setInterruptible: (on) => { interruptible = on; },
+    setInterruptible: (on, what) => {
+      interruptible = on;
+      if (what) stopping = what;
+    },
   });
 } catch (e) {
   process.stderr.write(`veclite: EIO: unexpected ${e?.name ?? 'error'}: ${String(e?.message ?? e).replace(/\s+/g, ' ')}\n`);

@@ -194,6 +194,26 @@ export const COMMANDS = {
     details: 'The data are clustered Gaussian vectors from a seeded generator; recall is against an exact\n' +
       'float64 brute-force scan. --backend node runs on a temporary file (removed afterwards).',
   },
+  mcp: {
+    args: ['FILE...'],
+    summary: 'serve the stores to an AI agent host: a Model Context Protocol server on stdin/stdout',
+    options: {
+      write: { type: 'bool', help: 'open the stores as their writer and offer the insert, delete and compact tools (default: read-only)' },
+      'max-message-bytes': {
+        type: 'int', arg: 'N', default: 64 * 1024 * 1024,
+        help: 'longest message (one line) read, 1024..268435456; a longer one is discarded with a parse error (default 67108864, 64 MiB)',
+      },
+    },
+    details: [
+      'JSON-RPC 2.0, one message per line (the MCP stdio transport): the stateless revision 2026-07-28',
+      '(no initialize; each request names it in params._meta) and, after initialize, revisions',
+      '2025-11-25, 2025-06-18, 2025-03-26 and 2024-11-05. Each FILE is a collection named by its file',
+      'name without .rvf (two FILEs with one name are an error). Tools: query, get, status, segments; with --write',
+      'also insert, delete, compact. Read-only by default: no writer lock is taken, so another process',
+      'may write the files meanwhile (each read tool first catches up with its newest commit). Logs go',
+      'to stderr; the server runs until stdin is closed, then closes the stores and exits 0.',
+    ].join('\n'),
+  },
   help: { args: ['[COMMAND]'], summary: 'show help', options: {} },
 };
 

@@ -19,9 +19,10 @@
 // - `export FILE -` writes only the image bytes to stdout (with --json: a usage error).
 // - The progress bar draws only when stderr is a TTY, and never with --json or --no-progress.
 // - Stores are opened read-only (no lock) by commands that only read (query, get, status,
-//   segments, verify, export) and as the writer by the others; every opened collection is
-//   closed before main() returns, on success and on error, so the lock is released and the
-//   graph persisted.
+//   segments, verify, export, and mcp without --write) and as the writer by the others; every
+//   opened collection is closed before main() returns, on success and on error, so the lock is
+//   released and the graph persisted.
+// - `mcp` (web/cli/mcp.js) serves until stdin ends: stdout then carries JSON-RPC messages only.
 // - An explicit --backend that is unavailable fails with EBACKEND and a hint: never a fallback.
 
 import fs from 'node:fs';
@@ -33,6 +34,7 @@ import { bytes, keyValues, num, oneLine, plural, table, toJson } from './output.
 import { Progress } from './progress.js';
 import { POSITION_UNIT, detectFormat, fvecsRowCount, openInput, readQueryVectors, readRows, textId } from './readers.js';
 import { runBench } from './bench.js';
+import { MAX_MESSAGE_BYTES_LIMIT, serveMcp } from './mcp.js';
 
 const CODES = new Set(['EINVAL', 'ENOTFOUND', 'ELOCK', 'EREADONLY', 'ECORRUPT', 'EVERSION', 'EBACKEND', 'EBUDGET', 'ECLOSED', 'EIO']);
 
@@ -520,6 +522,27 @@ const RUN = {
     }
     const { bytes: _b, ...doc } = r;
     return { doc, text: lines.join('\n') + '\n' };
+  },
+
+  async mcp(ctx) {
+    const { api, args: files, opt, backend, io, json } = ctx;
+    if (json) throw new UsageError("'mcp' speaks JSON-RPC on stdout; --json does not apply", 'mcp');
+    const maxBytes = opt['max-message-bytes'];
+    if (maxBytes < 1024 || maxBytes > MAX_MESSAGE_BYTES_LIMIT) {
+      throw new UsageError(`--max-message-bytes must be 1024..${MAX_MESSAGE_BYTES_LIMIT} (got ${maxBytes})`, 'mcp');
+    }
+    if (backend === 'memory' && opt.write) {
+      throw new UsageError("--backend memory serves in-memory copies of the files, so 'mcp --write' would change nothing on disk; " +
+        'use --backend node (the default)', 'mcp');
+    }
+    const { signal, closeFailed } = await serveMcp({
+      files, write: opt.write, maxMessageBytes: maxBytes, readOnlyRefresh: backend !== 'memory',
+      io, version: version(), describeWriter: (lock) => (backend === 'memory' ? null : writerOf(lock)),
+      open: (file) => openStore(api, file, { write: opt.write, backend, command: 'mcp' }),
+    });
+    if (signal) ctx.exitCode = 128 + (os.constants.signals[signal] ?? 2);
+    else if (closeFailed) ctx.exitCode = 1;
+    return { doc: null, text: '', raw: true };
   },
 
   async bench(ctx) {
