@@ -15,6 +15,7 @@
 #include <string.h>
 #include "quant.h"
 #include "internal.h"
+#include "toolbox.h"
 
 
 #define SQ_A_MIN (-1024)
@@ -32,13 +33,6 @@
 #define SQ_CODE(dim) (((dim) + 7u) & ~7u)           /* rows k-means trains on, at most */
 #define PQ_ITERS 8u
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 /* row (or its unit vector under cosine) into out */
 static void prepare_row(uint32_t metric, uint32_t dim, const float *row, float *out)
@@ -116,8 +110,8 @@ static int train_sub(vl_quant *q, uint32_t j, uint32_t ns, const float *xs, uint
     if (!sum || !cnt || !asg) { vl_mem_free(sum); vl_mem_free(cnt); vl_mem_free(asg); return VL_ENOMEM; }
     /* initial centroids: sample rows in a seeded order (distinct rows while there are enough) */
     for (uint32_t k = 0; k < VL_PQ_K; k++) {
-        uint32_t r = ns >= VL_PQ_K ? (uint32_t)(((uint64_t)k * ns) / VL_PQ_K + splitmix(rng) % (ns / VL_PQ_K))
-                                   : (uint32_t)(splitmix(rng) % ns);
+        uint32_t r = ns >= VL_PQ_K ? (uint32_t)(((uint64_t)k * ns) / VL_PQ_K + vl_splitmix64(rng) % (ns / VL_PQ_K))
+                                   : (uint32_t)(vl_splitmix64(rng) % ns);
         memcpy(c + (size_t)k * ds, xs + (size_t)r * q->dim + off, ds * sizeof(float));
     }
     for (uint32_t it = 0; it < PQ_ITERS; it++) {
@@ -133,7 +127,7 @@ static int train_sub(vl_quant *q, uint32_t j, uint32_t ns, const float *xs, uint
             if (cnt[k]) {
                 for (uint32_t d = 0; d < ds; d++) c[(size_t)k * ds + d] = (float)(sum[(size_t)k * ds + d] / cnt[k]);
             } else {   /* empty cluster: restart it on a seeded sample row */
-                uint32_t r = (uint32_t)(splitmix(rng) % ns);
+                uint32_t r = (uint32_t)(vl_splitmix64(rng) % ns);
                 memcpy(c + (size_t)k * ds, xs + (size_t)r * q->dim + off, ds * sizeof(float));
             }
         }
