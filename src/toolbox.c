@@ -17,7 +17,8 @@
  * 1 / (1 + L2). It is computed in tiles of b rows that stay in the cache
  * (TILE_BYTES), four a rows at a time sharing each b load.
  *
- * k-means: under cosine, rows are normalized and centroids renormalized
+ * k-means: k-means++ is the greedy form (2 + ln k candidates a step, the best
+ * kept), as scikit-learn's. Under cosine, rows are normalized and centroids renormalized
  * after each update (spherical k-means); inertia is sum (1 - cos). Under L2
  * the inertia is the sum of squared distances. A cluster left empty by an
  * assignment is re-seeded with the row farthest from its centroid (of a
@@ -159,8 +160,23 @@ static float l2sq1(const float *a, const float *b, uint32_t dim)
     return v[0];
 }
 
-/* k-means++ (D^2 sampling, one candidate per step) or k distinct random rows. */
-static int init_centroids(km *m, uint32_t init, uint64_t *rng)
+/* A row drawn with probability proportional to d[i] (total: their sum, > 0). */
+static uint32_t d2_sample(const float *d, uint32_t n, double total, uint64_t *rng)
+{
+    double r = vl_unif(rng) * total, acc = 0;
+    uint32_t pick = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (d[i] <= 0.f) continue;
+        acc += d[i];
+        pick = i;                      /* the last positive row if rounding runs out */
+        if (acc > r) break;
+    }
+    return pick;
+}
+
+/* Greedy k-means++ (as scikit-learn: each step draws 2 + ln k candidates by D^2 sampling and
+ * keeps the one that lowers the sum of D^2 most) or k distinct random rows. tmp, best: n floats. */
+static int init_centroids(km *m, uint32_t init, uint64_t *rng, float *tmp, float *best)
 {
     uint32_t n = m->n, dim = m->dim;
     if (init == VL_KMEANS_RANDOM) {
@@ -176,31 +192,36 @@ static int init_centroids(km *m, uint32_t init, uint64_t *rng)
         return VL_OK;
     }
     float *d = m->dist;
+    uint32_t trials = 2 + (uint32_t)log((double)m->k);
     uint32_t first = (uint32_t)(vl_splitmix64(rng) % n);
     memcpy(m->c, m->x + (size_t)first * dim, dim * sizeof(float));
     for (uint32_t i = 0; i < n; i++) d[i] = l2sq1(m->x + (size_t)i * dim, m->c, dim);
     for (uint32_t c = 1; c < m->k; c++) {
         double total = 0;
         for (uint32_t i = 0; i < n; i++) total += d[i];
-        uint32_t pick;
+        uint32_t pick = 0;
         if (total > 0) {
-            double r = vl_unif(rng) * total, acc = 0;
-            pick = n;
-            for (uint32_t i = 0; i < n; i++) {
-                if (d[i] <= 0.f) continue;
-                acc += d[i];
-                pick = i;                      /* the last positive row if rounding runs out */
-                if (acc > r) break;
+            double best_pot = INFINITY;
+            for (uint32_t t = 0; t < trials; t++) {
+                uint32_t cand = d2_sample(d, n, total, rng);
+                const float *xc = m->x + (size_t)cand * dim;
+                double pot = 0;
+                for (uint32_t i = 0; i < n; i++) {
+                    float v = l2sq1(m->x + (size_t)i * dim, xc, dim);
+                    tmp[i] = v < d[i] ? v : d[i];
+                    pot += tmp[i];
+                }
+                if (pot < best_pot) {
+                    best_pot = pot;
+                    pick = cand;
+                    float *sw = best; best = tmp; tmp = sw;
+                }
             }
+            memcpy(d, best, (size_t)n * sizeof *d);
         } else {
             pick = (uint32_t)(vl_splitmix64(rng) % n);   /* every row is on a centroid */
         }
-        float *cc = m->c + (size_t)c * dim;
-        memcpy(cc, m->x + (size_t)pick * dim, dim * sizeof(float));
-        for (uint32_t i = 0; i < n; i++) {
-            float v = l2sq1(m->x + (size_t)i * dim, cc, dim);
-            if (v < d[i]) d[i] = v;
-        }
+        memcpy(m->c + (size_t)c * dim, m->x + (size_t)pick * dim, dim * sizeof(float));
     }
     return VL_OK;
 }
@@ -294,7 +315,13 @@ int vl_kmeans(uint32_t metric, uint32_t dim, uint32_t n, const float *x, uint32_
     double tol_abs = tolerance * var / dim;
 
     uint64_t rng = *seed ^ 0x6b6d65616e73ull;   /* "kmeans" */
-    if ((rc = init_centroids(&m, init, &rng))) goto out;
+    {
+        float *tmp = vl_mem_alloc((size_t)n * 2 * sizeof *tmp);
+        if (!tmp) { rc = VL_ENOMEM; goto out; }
+        rc = init_centroids(&m, init, &rng, tmp, tmp + n);
+        vl_mem_free(tmp);
+        if (rc) goto out;
+    }
     double inertia;
     uint32_t it = 0, reseeded = 0;
     assign(&m, 1, &inertia);

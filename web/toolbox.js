@@ -38,10 +38,11 @@ function readMetric(m, where, dflt) {
 
 /**
  * A set of rows: an array of vectors (Float32Array, Float64Array or number[]) or one flat
- * Float32Array / Float64Array of n * dimension values with `dimension` given.
+ * Float32Array / Float64Array of n * dimension values with `dimension` given. rowBytes(dim): the
+ * engine memory one row will need (EBUDGET checked on n of them before the copy is made).
  * @returns {{ x: Float32Array, n: number, dim: number }}
  */
-export function readRows(v, dimension, metric, where) {
+export function readRows(v, dimension, metric, where, rowBytes = (dim) => dim * 4) {
   let dim = dimension;
   if (Array.isArray(v)) {
     const n = v.length;
@@ -54,7 +55,7 @@ export function readRows(v, dimension, metric, where) {
       dim = first.length;
     }
     if (dim < 1 || dim > 65535) throw einval(`${where}: vectors have ${plural(dim, 'component')}; a dimension is 1..65535`);
-    budget(n * dim * 4, `${where}: ${plural(n, 'vector')} of dimension ${dim}`);
+    budget(n * rowBytes(dim), `${where}: ${plural(n, 'vector')} of dimension ${dim}`);
     const x = new Float32Array(n * dim);
     for (let i = 0; i < n; i++) {
       const r = v[i];
@@ -70,7 +71,7 @@ export function readRows(v, dimension, metric, where) {
     if (dim === undefined) throw einval(`${where}: a flat ${v.constructor.name} needs the dimension option`);
     if (v.length % dim !== 0) throw einval(`${where}: ${v.length} values are not a whole number of ${dim}-dimensional vectors`);
     const n = v.length / dim;
-    budget(v.length * 4, `${where}: ${plural(n, 'vector')} of dimension ${dim}`);
+    budget(n * rowBytes(dim), `${where}: ${plural(n, 'vector')} of dimension ${dim}`);
     const x = new Float32Array(v.length);
     for (let i = 0; i < n; i++) {
       putVector(v.subarray(i * dim, (i + 1) * dim), x, i * dim, dim, `${where}[${i}]`, '');
@@ -163,7 +164,9 @@ export function readKmeans(vectors, k, opts) {
   k = readK(k, 'kmeans');
   const o = readKmeansOptions(opts, KMEANS_KEYS, 'kmeans');
   const metric = o.metric ?? 'euclidean';
-  const r = readRows(vectors, readDimension(opts ?? {}, 'kmeans'), metric, 'kmeans vectors');
+  // per row: its copy, its assignment, and at most one centroid (k <= n)
+  const r = readRows(vectors, readDimension(opts ?? {}, 'kmeans'), metric, 'kmeans vectors',
+    (dim) => dim * 8 + 4);
   if (r.n === 0) throw einval('kmeans: no vectors to cluster');
   if (k > r.n) throw einval(`kmeans: k = ${k} is more than the ${plural(r.n, 'vector')} given; k must be at most the number of vectors`);
   budget(r.n * r.dim * 4 + k * r.dim * 4 + r.n * 4 + k * 4, `kmeans: ${plural(r.n, 'vector')} into ${k} clusters`);
