@@ -123,7 +123,24 @@ typedef struct km {
     float *dist;             /* n: l2sq to the assigned centroid */
     uint32_t *cnt;           /* k */
     double *sum;             /* k x dim */
+    float *old;              /* k x dim: the centroids before an update */
 } km;
+
+/* The work buffers of m (m->c is the caller's). VL_OK or VL_ENOMEM (then km_free). */
+static int km_alloc(km *m)
+{
+    m->asg = vl_mem_alloc((size_t)m->n * sizeof *m->asg);
+    m->dist = vl_mem_alloc((size_t)m->n * sizeof *m->dist);
+    m->cnt = vl_mem_alloc((size_t)m->k * sizeof *m->cnt);
+    m->sum = vl_mem_alloc((size_t)m->k * m->dim * sizeof *m->sum);
+    m->old = vl_mem_alloc((size_t)m->k * m->dim * sizeof *m->old);
+    return m->asg && m->dist && m->cnt && m->sum && m->old ? VL_OK : VL_ENOMEM;
+}
+
+static void km_free(km *m)
+{
+    vl_mem_free(m->asg); vl_mem_free(m->dist); vl_mem_free(m->cnt); vl_mem_free(m->sum); vl_mem_free(m->old);
+}
 
 /* Nearest centroid of every row (ties: the lowest index); returns how many rows changed
  * cluster (every row on the first call, first != 0) and the sum of distances in *inertia. */
@@ -228,9 +245,10 @@ static int init_centroids(km *m, uint32_t init, uint64_t *rng, float *tmp, float
 
 /* Centroids from the assignment, empty clusters re-seeded first; returns the summed squared
  * shift of the centroids, counts re-seeds in *reseeded. */
-static double update(km *m, int cosine, float *old, uint32_t *reseeded)
+static double update(km *m, int cosine, uint32_t *reseeded)
 {
     uint32_t dim = m->dim;
+    float *old = m->old;
     memcpy(old, m->c, (size_t)m->k * dim * sizeof(float));
     memset(m->cnt, 0, (size_t)m->k * sizeof *m->cnt);
     memset(m->sum, 0, (size_t)m->k * dim * sizeof *m->sum);
@@ -272,6 +290,34 @@ static double update(km *m, int cosine, float *old, uint32_t *reseeded)
     return shift;
 }
 
+/* Lloyd from the centroids in m->c: assign, then up to max_iter times update and assign again,
+ * stopping when no row changes cluster or the centroids moved by at most tol_abs. */
+static void lloyd(km *m, int cosine, uint32_t max_iter, double tol_abs, double *inertia, uint32_t *it,
+                  uint32_t *reseeded)
+{
+    assign(m, 1, inertia);
+    while (*it < max_iter) {
+        double shift = update(m, cosine, reseeded);
+        (*it)++;
+        uint32_t changed = assign(m, 0, inertia);
+        if (!changed || shift <= tol_abs) break;
+    }
+}
+
+int vl__kmeans_lloyd(uint32_t dim, uint32_t n, const float *x, uint32_t k, float *c,
+                     uint32_t max_iter, double tol_abs)
+{
+    km m = { .dim = dim, .n = n, .k = k, .x = x, .c = c };
+    int rc = km_alloc(&m);
+    if (rc == VL_OK) {
+        double inertia;
+        uint32_t it = 0, reseeded = 0;
+        lloyd(&m, 0, max_iter, tol_abs, &inertia, &it, &reseeded);
+    }
+    km_free(&m);
+    return rc;
+}
+
 int vl_kmeans(uint32_t metric, uint32_t dim, uint32_t n, const float *x, uint32_t k,
               uint32_t max_iter, uint32_t init, const uint64_t *seed, double tolerance,
               float *centroids_out, uint32_t *assign_out, uint32_t *sizes_out, double *info_out)
@@ -286,15 +332,10 @@ int vl_kmeans(uint32_t metric, uint32_t dim, uint32_t n, const float *x, uint32_
     if ((uint64_t)n * dim > (uint64_t)SIZE_MAX / sizeof(double)) return VL_ENOMEM;
 
     km m = { .dim = dim, .n = n, .k = k, .x = x };
-    float *unit = NULL, *old = NULL;
+    float *unit = NULL;
     int rc = VL_ENOMEM;
     m.c = vl_mem_alloc((size_t)k * dim * sizeof *m.c);
-    old = vl_mem_alloc((size_t)k * dim * sizeof *old);
-    m.asg = vl_mem_alloc((size_t)n * sizeof *m.asg);
-    m.dist = vl_mem_alloc((size_t)n * sizeof *m.dist);
-    m.cnt = vl_mem_alloc((size_t)k * sizeof *m.cnt);
-    m.sum = vl_mem_alloc((size_t)k * dim * sizeof *m.sum);
-    if (!m.c || !old || !m.asg || !m.dist || !m.cnt || !m.sum) goto out;
+    if (!m.c || km_alloc(&m)) goto out;
     if (cosine) {
         if (!(unit = vl_mem_alloc((size_t)n * dim * sizeof *unit))) goto out;
         for (uint32_t i = 0; i < n; i++) {
@@ -324,13 +365,7 @@ int vl_kmeans(uint32_t metric, uint32_t dim, uint32_t n, const float *x, uint32_
     }
     double inertia;
     uint32_t it = 0, reseeded = 0;
-    assign(&m, 1, &inertia);
-    while (it < max_iter) {
-        double shift = update(&m, cosine, old, &reseeded);
-        it++;
-        uint32_t changed = assign(&m, 0, &inertia);
-        if (!changed || shift <= tol_abs) break;
-    }
+    lloyd(&m, cosine, max_iter, tol_abs, &inertia, &it, &reseeded);
     memset(m.cnt, 0, (size_t)k * sizeof *m.cnt);
     for (uint32_t i = 0; i < n; i++) m.cnt[m.asg[i]]++;
     uint32_t empty = 0;
@@ -344,7 +379,8 @@ int vl_kmeans(uint32_t metric, uint32_t dim, uint32_t n, const float *x, uint32_
     info_out[3] = empty;
     rc = VL_OK;
 out:
-    vl_mem_free(m.c); vl_mem_free(old); vl_mem_free(m.asg); vl_mem_free(m.dist);
-    vl_mem_free(m.cnt); vl_mem_free(m.sum); vl_mem_free(unit);
+    km_free(&m);
+    vl_mem_free(m.c);
+    vl_mem_free(unit);
     return rc;
 }
