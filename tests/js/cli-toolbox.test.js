@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { main } from '../../web/cli/main.js';
-import { openCollection } from '../../web/index.js';
+import { kmeans, openCollection } from '../../web/index.js';
 import { BASE, DIM, dist64 } from './helpers.js';
 
 const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-cli-toolbox-'));
@@ -53,6 +53,31 @@ test('veclite kmeans --json: the API result for the store, one JSON line, nothin
   assert.deepEqual(doc.centroids.flat(), Array.from(want.centroids));
   assert.deepEqual(doc.assignments.map((a) => a.cluster), Array.from(want.assignments));
   assert.deepEqual(doc.assignments.map((a) => a.id), want.ids);
+});
+
+test('veclite kmeans on a data file (.fvecs, .json): kmeans() of its vectors, ids are row numbers', async () => {
+  const fvecs = new URL('../data/base-2000x32.fvecs', import.meta.url).pathname;
+  const r = await run(['kmeans', fvecs, '--k', '9', '--seed', '4', '--json', '--assignments']);
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout);
+  const want = await kmeans(BASE, 9, { seed: 4 });
+  assert.equal(doc.vectors, BASE.length);
+  assert.equal(doc.metric, 'euclidean');
+  assert.equal(doc.inertia, want.inertia);
+  assert.deepEqual(doc.centroids.flat(), Array.from(want.centroids));
+  assert.deepEqual(doc.assignments.map((a) => a.id), BASE.map((_, i) => i));
+  assert.deepEqual(doc.assignments.map((a) => a.cluster), Array.from(want.assignments));
+  const json = path.join(ROOT, 'v.json');
+  fs.writeFileSync(json, JSON.stringify([[1, 0], [1, 0.1], [0, 3], [0.1, 3]]));
+  const j = JSON.parse((await run(['kmeans', json, '--k', '2', '--metric', 'cosine', '--json', '--assignments'])).stdout);
+  assert.equal(j.metric, 'cosine');
+  assert.deepEqual(j.sizes, [2, 2]);
+  const [a, b, c, d] = j.assignments.map((x) => x.cluster);
+  assert.ok(a === b && c === d && a !== c);
+  fs.writeFileSync(json, JSON.stringify([[0, 0], [1, 1]]));
+  const zero = await run(['kmeans', json, '--k', '1', '--metric', 'cosine', '--json']);
+  assert.equal(zero.code, 1);
+  assert.match(JSON.parse(zero.stdout).error.message, /all zeros/);
 });
 
 test('veclite kmeans: text summary and sizes; a note on a terminal only, erased', async () => {

@@ -196,7 +196,7 @@ export const COMMANDS = {
   },
   kmeans: {
     args: ['FILE'],
-    summary: "k-means clusters of a store's vectors (centroids, sizes, inertia)",
+    summary: "k-means clusters of a store's vectors or of a data file's (centroids, sizes, inertia)",
     options: {
       k: { type: 'int', arg: 'N', required: true, help: 'number of clusters (1 .. the number of vectors)' },
       iterations: { type: 'int', arg: 'N', default: 100, help: 'most Lloyd updates (default 100)' },
@@ -207,7 +207,8 @@ export const COMMANDS = {
       assignments: { type: 'bool', help: "also print each id's cluster" },
       'no-progress': { type: 'bool', help: 'no working note even on a terminal' },
     },
-    details: 'Runs in the engine over the live rows (opened read-only). Inertia: sum of squared L2 distances\n' +
+    details: 'Runs in the engine over the live rows of a store (opened read-only), or over the vectors of a\n' +
+      'data file (.fvecs, .json array of arrays, .ndjson; ids are row numbers). Inertia: sum of squared L2 distances\n' +
       '(euclidean) or of 1 - cos (cosine). A cluster left empty is re-seeded with the farthest vector;\n' +
       'with fewer distinct vectors than k the extra clusters stay empty (counted in the output).',
   },

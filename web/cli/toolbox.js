@@ -1,9 +1,10 @@
 // web/cli/toolbox.js — the `veclite kmeans` and `veclite similarity` commands (docs/cli.md):
 // Collection.kmeans and Collection.similarityMatrix of the public API on a store opened
-// read-only. main.js registers them and hands in its store helpers.
+// read-only, and kmeans() on the vectors of a data file (.fvecs, .json, .ndjson). main.js
+// registers them and hands in its store helpers.
 //
 // Invariants:
-// - The store is only read (no lock taken; a writer may be running).
+// - The store or file is only read (no lock taken; a writer may be running).
 // - --json prints one document; text output is a summary plus a table. Nothing but that goes
 //   to stdout; the one-line "working" note goes to stderr, only on a terminal, never with --json
 //   or --no-progress, and is erased before the result prints.
@@ -11,6 +12,7 @@
 import { VecliteError } from '../../worker/errors.js';
 import { UsageError } from './args.js';
 import { idText, num, plural, table } from './output.js';
+import { detectFormat, readQueryVectors } from './readers.js';
 
 /** A one-line note on stderr while the engine works (see the invariants); returns its eraser. */
 function note(ctx, text) {
@@ -31,31 +33,43 @@ export async function runKmeans(ctx, { withStore }) {
   if (opt.k < 1) throw new UsageError(`--k must be at least 1 (got ${opt.k})`, 'kmeans');
   const o = { iterations: opt.iterations, seed: opt.seed, init: opt.init, tolerance: opt.tolerance };
   if (opt.metric !== undefined) o.metric = opt.metric;
-  return withStore(api, file, { write: false, backend, command: 'kmeans' }, async (col) => {
-    const n = await col.count();
+  /** Run fn with the working note up for n vectors. */
+  const clustering = async (n, fn) => {
     const erase = note(ctx, `kmeans: clustering ${plural(n, 'vector')} of ${file} into ${opt.k} clusters ...`);
-    let r;
     try {
-      r = await col.kmeans(opt.k, o);
+      return await fn();
     } finally {
       erase();
     }
-    const dim = col.dimension;
-    const metric = opt.metric ?? col.metric;
-    const centroids = Array.from({ length: opt.k }, (_, c) => Array.from(r.centroids.subarray(c * dim, (c + 1) * dim)));
-    const doc = {
-      file, k: opt.k, vectors: r.ids.length, dimension: dim, metric, inertia: r.inertia, iterations: r.iterations,
-      emptyClusters: r.emptyClusters, reseeded: r.reseeded, sizes: Array.from(r.sizes), centroids,
-    };
-    if (opt.assignments) doc.assignments = r.ids.map((id, i) => ({ id, cluster: r.assignments[i] }));
-    const what = metric === 'cosine' ? 'sum of 1 - cos' : 'sum of squared distances';
-    let text = `k-means of ${plural(r.ids.length, 'vector')} (dimension ${dim}, ${metric}) into ${opt.k} clusters: ` +
-      `inertia ${num(r.inertia, 4)} (${what}) after ${plural(r.iterations, 'update')}` +
-      (r.emptyClusters ? `, ${plural(r.emptyClusters, 'empty cluster')} (fewer distinct vectors than k)` : '') + '\n';
-    text += table(['cluster', 'size'], Array.from(r.sizes, (s, c) => [c, s]));
-    if (opt.assignments) text += '\n' + table(['id', 'cluster'], r.ids.map((id, i) => [idText(id), r.assignments[i]]));
-    return { doc, text };
+  };
+  const fmt = detectFormat(file);
+  if (fmt === 'fvecs' || fmt === 'json' || fmt === 'ndjson') {
+    // a data file: its vectors in file order, ids are row numbers (0, 1, ...)
+    const { vectors } = await readQueryVectors(file);
+    const r = await clustering(vectors.length, () => api.kmeans(vectors, opt.k, o));
+    return report(file, opt, { ...r, ids: Array.from(vectors, (_, i) => i) }, vectors[0].length, o.metric ?? 'euclidean');
+  }
+  return withStore(api, file, { write: false, backend, command: 'kmeans' }, async (col) => {
+    const r = await clustering(await col.count(), () => col.kmeans(opt.k, o));
+    return report(file, opt, r, col.dimension, opt.metric ?? col.metric);
   });
+}
+
+/** The { doc, text } of a k-means result r (with ids) of `file`. */
+function report(file, opt, r, dim, metric) {
+  const centroids = Array.from({ length: opt.k }, (_, c) => Array.from(r.centroids.subarray(c * dim, (c + 1) * dim)));
+  const doc = {
+    file, k: opt.k, vectors: r.ids.length, dimension: dim, metric, inertia: r.inertia, iterations: r.iterations,
+    emptyClusters: r.emptyClusters, reseeded: r.reseeded, sizes: Array.from(r.sizes), centroids,
+  };
+  if (opt.assignments) doc.assignments = r.ids.map((id, i) => ({ id, cluster: r.assignments[i] }));
+  const what = metric === 'cosine' ? 'sum of 1 - cos' : 'sum of squared distances';
+  let text = `k-means of ${plural(r.ids.length, 'vector')} (dimension ${dim}, ${metric}) into ${opt.k} clusters: ` +
+    `inertia ${num(r.inertia, 4)} (${what}) after ${plural(r.iterations, 'update')}` +
+    (r.emptyClusters ? `, ${plural(r.emptyClusters, 'empty cluster')} (fewer distinct vectors than k)` : '') + '\n';
+  text += table(['cluster', 'size'], Array.from(r.sizes, (s, c) => [c, s]));
+  if (opt.assignments) text += '\n' + table(['id', 'cluster'], r.ids.map((id, i) => [idText(id), r.assignments[i]]));
+  return { doc, text };
 }
 
 /**
