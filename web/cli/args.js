@@ -208,9 +208,10 @@ export const COMMANDS = {
       'no-progress': { type: 'bool', help: 'no working note even on a terminal' },
     },
     details: 'Runs in the engine over the live rows of a store (opened read-only), or over the vectors of a\n' +
-      'data file (.fvecs, .json array of arrays, .ndjson; ids are row numbers). Inertia: sum of squared L2 distances\n' +
-      '(euclidean) or of 1 - cos (cosine). A cluster left empty is re-seeded with the farthest vector;\n' +
-      'with fewer distinct vectors than k the extra clusters stay empty (counted in the output).',
+      'data file (.fvecs, .json array of arrays, .ndjson; ids are row numbers). Inertia: sum of squared\n' +
+      'L2 distances (euclidean) or of 1 - cos (cosine). A cluster left empty is re-seeded with the\n' +
+      'farthest vector; with fewer distinct vectors than k the extra clusters stay empty (counted in\n' +
+      'the output).',
   },
   similarity: {
     args: ['FILE', 'ID...'],
