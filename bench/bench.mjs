@@ -19,14 +19,15 @@
 // Invariants: targets are printed, never asserted. Exit code 0 unless something crashed (an
 // engine that cannot be loaded is reported as unavailable, not a crash).
 //
-// usage: node bench/bench.mjs [--quick] [--sections core,filtered,quant,storage,writer,mcp,workers,browser] [--data DIR]
+// usage: node bench/bench.mjs [--quick] [--sections core,filtered,quant,storage,writer,mcp,workers,browser,toolbox] [--data DIR]
 //                             [--filtered-data DIR] [--storage-data DIR] [--engines a,b,..]
 //                             [--seconds S] [--rounds R] [--out FILE]
 //   --quick     smoke run: ≤ 200 queries (per type in FILTERED), 1 round, 0.3 s per timed point,
 //               a 20,000-vector store and smaller commit runs in STORAGE (CI); BROWSER: 2,000-row
 //               ingest, 20,000-row store, 1 round, 2 reopens
-//   --sections  which sections to run, in this order (default all eight; MCP: tools/call query
-//               round trips to `veclite mcp`, bench/mcp.js; QUANT: quantization none/scalar/product on the CORE dataset, bench/quant.js; BROWSER needs
+//   --sections  which sections to run, in this order (default all nine; MCP: tools/call query
+//               round trips to `veclite mcp`, bench/mcp.js; QUANT: quantization none/scalar/product on the CORE dataset, bench/quant.js;
+//               TOOLBOX: similarityMatrix and kmeans, SIMD vs scalar build vs a plain JS loop, bench/toolbox.js; BROWSER needs
 //               /usr/bin/chromium and playwright-core)
 //   --seconds   minimum seconds per timed point (default 2)
 //   --rounds    timed rounds, interleaved across engines; best of rounds is reported (default 3;
@@ -60,11 +61,12 @@ import { runMcp } from './mcp.js';
 import { runWorkers } from './workers.js';
 import { runBrowser } from './browser.js';
 import { runQuant, printQuant } from './quant.js';
+import { runToolbox, printToolbox } from './toolbox.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WARMUP_VECTORS = 1000;
 const ENGINE_KEYS = ['veclite-simd', 'veclite-scalar', 'hnswlib-wasm', 'hnswlib-node', 'js-brute'];
-const SECTIONS = ['core', 'filtered', 'quant', 'storage', 'writer', 'mcp', 'workers', 'browser'];
+const SECTIONS = ['core', 'filtered', 'quant', 'storage', 'writer', 'mcp', 'workers', 'browser', 'toolbox'];
 
 function parseArgs(argv) {
   const a = { quick: false, data: null, filteredData: null, storageData: null, sections: SECTIONS, engines: ENGINE_KEYS, seconds: null, rounds: null, out: path.join(repoRoot, 'bench', 'out', 'results.json') };
@@ -311,6 +313,14 @@ async function main() {
       results.quant = { error: String(e?.stack ?? e) };
     }
   }
+  if (args.sections.includes('toolbox')) {
+    log('toolbox section ...');
+    try {
+      results.toolbox = await runToolbox({ repoRoot, quick: args.quick, rounds: args.rounds, log });
+    } catch (e) {
+      results.toolbox = { error: String(e?.stack ?? e) };
+    }
+  }
   if (args.sections.includes('storage')) {
     log('storage section ...');
     results.storage = await runStorage({ repoRoot, quick: args.quick, dataDir: args.storageData ?? args.data, log });
@@ -345,6 +355,11 @@ async function main() {
     if (results.quant.error) console.log(`QUANT failed: ${results.quant.error}`);
     else printQuant(results.quant, console.log);
   }
+  if (results.toolbox) {
+    console.log();
+    if (results.toolbox.error) console.log(`TOOLBOX failed: ${results.toolbox.error}`);
+    else printToolbox(results.toolbox, console.log);
+  }
   if (results.writer && !results.writer.error) {
     const w = results.writer;
     console.log('\nWRITER (single writer and damage reporting; bench/writer.js)');
@@ -371,6 +386,7 @@ async function main() {
     ...(results.engines ?? []).filter((e) => e.error).map((e) => `core ${e.key} (${e.error.split('\n')[0]})`),
     ...(results.filtered?.engines ?? []).filter((e) => e.error).map((e) => `filtered ${e.key} (${e.error.split('\n')[0]})`),
     ...(results.storage?.error ? [`storage (${results.storage.error.split('\n')[0]})`] : []),
+    ...(results.toolbox?.error ? [`toolbox (${results.toolbox.error.split('\n')[0]})`] : []),
     ...(results.writer?.error ? [`writer (${results.writer.error.split('\n')[0]})`] : []),
     ...(results.mcp?.error ? [`mcp (${results.mcp.error.split('\n')[0]})`] : []),
     ...(results.workers?.error ? [`workers (${results.workers.error.split('\n')[0]})`] : []),

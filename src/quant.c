@@ -15,6 +15,7 @@
 #include <string.h>
 #include "quant.h"
 #include "internal.h"
+#include "toolbox.h"
 
 
 #define SQ_A_MIN (-1024)
@@ -32,13 +33,6 @@
 #define SQ_CODE(dim) (((dim) + 7u) & ~7u)           /* rows k-means trains on, at most */
 #define PQ_ITERS 8u
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 /* row (or its unit vector under cosine) into out */
 static void prepare_row(uint32_t metric, uint32_t dim, const float *row, float *out)
@@ -106,40 +100,25 @@ static uint32_t nearest(const float *c, uint32_t ds, const float *x)
     return best;
 }
 
-/* k-means (Lloyd) of sub-vector j over the ns sample rows xs (dim each). */
+/* k-means of sub-vector j over the ns sample rows xs (dim each): its slice copied into
+ * contiguous rows, then the toolbox's Lloyd (toolbox.h vl__kmeans_lloyd, farthest-row
+ * re-seeding of empty clusters) from seeded sample rows. */
 static int train_sub(vl_quant *q, uint32_t j, uint32_t ns, const float *xs, uint64_t *rng)
 {
     uint32_t off = q->sub[j], ds = q->sub[j + 1] - off;
     float *c = centroid(q, j, 0);
-    double *sum = vl_mem_calloc((size_t)VL_PQ_K * ds, sizeof *sum);
-    uint32_t *cnt = vl_mem_alloc(VL_PQ_K * sizeof *cnt), *asg = vl_mem_alloc((size_t)ns * sizeof *asg);
-    if (!sum || !cnt || !asg) { vl_mem_free(sum); vl_mem_free(cnt); vl_mem_free(asg); return VL_ENOMEM; }
+    float *xj = vl_mem_alloc((size_t)ns * ds * sizeof *xj);
+    if (!xj) return VL_ENOMEM;
+    for (uint32_t r = 0; r < ns; r++) memcpy(xj + (size_t)r * ds, xs + (size_t)r * q->dim + off, ds * sizeof(float));
     /* initial centroids: sample rows in a seeded order (distinct rows while there are enough) */
     for (uint32_t k = 0; k < VL_PQ_K; k++) {
-        uint32_t r = ns >= VL_PQ_K ? (uint32_t)(((uint64_t)k * ns) / VL_PQ_K + splitmix(rng) % (ns / VL_PQ_K))
-                                   : (uint32_t)(splitmix(rng) % ns);
-        memcpy(c + (size_t)k * ds, xs + (size_t)r * q->dim + off, ds * sizeof(float));
+        uint32_t r = ns >= VL_PQ_K ? (uint32_t)(((uint64_t)k * ns) / VL_PQ_K + vl_splitmix64(rng) % (ns / VL_PQ_K))
+                                   : (uint32_t)(vl_splitmix64(rng) % ns);
+        memcpy(c + (size_t)k * ds, xj + (size_t)r * ds, ds * sizeof(float));
     }
-    for (uint32_t it = 0; it < PQ_ITERS; it++) {
-        memset(sum, 0, (size_t)VL_PQ_K * ds * sizeof *sum);
-        memset(cnt, 0, VL_PQ_K * sizeof *cnt);
-        for (uint32_t r = 0; r < ns; r++) {
-            const float *x = xs + (size_t)r * q->dim + off;
-            uint32_t k = asg[r] = nearest(c, ds, x);
-            cnt[k]++;
-            for (uint32_t d = 0; d < ds; d++) sum[(size_t)k * ds + d] += x[d];
-        }
-        for (uint32_t k = 0; k < VL_PQ_K; k++) {
-            if (cnt[k]) {
-                for (uint32_t d = 0; d < ds; d++) c[(size_t)k * ds + d] = (float)(sum[(size_t)k * ds + d] / cnt[k]);
-            } else {   /* empty cluster: restart it on a seeded sample row */
-                uint32_t r = (uint32_t)(splitmix(rng) % ns);
-                memcpy(c + (size_t)k * ds, xs + (size_t)r * q->dim + off, ds * sizeof(float));
-            }
-        }
-    }
-    vl_mem_free(sum); vl_mem_free(cnt); vl_mem_free(asg);
-    return VL_OK;
+    int rc = vl__kmeans_lloyd(ds, ns, xj, VL_PQ_K, c, PQ_ITERS, 0.0);
+    vl_mem_free(xj);
+    return rc;
 }
 
 int vl_quant_train(vl_quant *q, uint32_t kind, uint32_t metric, uint32_t dim, uint32_t m,

@@ -677,6 +677,36 @@ int vl_store_write_outcome(const vl_store *s);
  * differs), VL_ENOMEM, VL_EFATAL. */
 VL_MUST_CHECK int vl_store_check_image(vl_store *s, vl_io *img);
 
+/* ---- Toolbox: similarity matrix and k-means (toolbox.c) ----
+ * Both give the same results in the scalar and SIMD builds (toolbox.h). */
+#define VL_KMEANS_PLUSPLUS   0u      /* k-means++ initialization (D^2 sampling) */
+#define VL_KMEANS_RANDOM     1u      /* k distinct random rows */
+#define VL_KMEANS_MAX_ITER   100000u
+
+/* Scores of every pair (a[i], b[j]) into out[i * nb + j] (na x nb floats, the
+ * caller's): metric VL_METRIC_COSINE -> cos in [-1, 1], VL_METRIC_DOT -> dot,
+ * VL_METRIC_L2 -> 1 / (1 + L2) — the scores of the JS search API. na or nb 0:
+ * VL_OK, nothing written. Errors: VL_EINVAL (dim 0 or > VL_MAX_DIM, unknown
+ * metric, a non-finite value, a zero row under cosine; out untouched),
+ * VL_ENOMEM. Thread-safe (no shared state). */
+VL_MUST_CHECK int vl_sim_matrix(uint32_t metric, uint32_t dim, uint32_t na, const float *a,
+                                uint32_t nb, const float *b, float *out);
+
+/* k-means (Lloyd) of n rows into k clusters (1 <= k <= n), metric VL_METRIC_L2
+ * or VL_METRIC_COSINE (rows normalized, centroids renormalized), init
+ * VL_KMEANS_*, at most max_iter (<= VL_KMEANS_MAX_ITER) updates, stopping
+ * early when no row changes cluster or the centroids move by at most
+ * tolerance (>= 0) x the mean per-dimension variance. *seed fixes every
+ * random choice. Writes centroids_out (k x dim), assign_out (n), sizes_out
+ * (k rows per cluster) and info_out[4] = { inertia (sum of squared L2, or of
+ * 1 - cos), updates run, empty clusters re-seeded, clusters empty at the end }.
+ * Errors: VL_EINVAL (bad argument, a non-finite value, a zero row under
+ * cosine, k > n; nothing written), VL_ENOMEM. Thread-safe. */
+VL_MUST_CHECK int vl_kmeans(uint32_t metric, uint32_t dim, uint32_t n, const float *x, uint32_t k,
+                            uint32_t max_iter, uint32_t init, const uint64_t *seed, double tolerance,
+                            float *centroids_out, uint32_t *assign_out, uint32_t *sizes_out,
+                            double *info_out);
+
 /* ---- Distance kernels (selected at compile time; see dist.c) ---- */
 /* L2 squared, dot product, and cosine distance (1 - cos) of two dim-vectors. */
 float vl_dist_l2sq(const float *a, const float *b, uint32_t dim);

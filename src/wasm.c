@@ -167,6 +167,7 @@ static const kv k_store_verify[] = {
     FIELD(vl_store_verify_result, witness_entries), FIELD(vl_store_verify_result, witness_intact),
 };
 static const kv k_store_flags[] = { KV(VL_STORE_, READONLY), KV(VL_STORE_, CREATE) };
+static const kv k_kmeans[] = { KV(VL_KMEANS_, PLUSPLUS), KV(VL_KMEANS_, RANDOM), KV(VL_KMEANS_, MAX_ITER) };
 static const kv k_quant[] = { KV(VL_QUANT_, NONE), KV(VL_QUANT_, SCALAR), KV(VL_QUANT_, PRODUCT) };
 static_assert(sizeof(vl_quant_info) == 32, "vl_quant_info size");
 static const kv k_quant_info[] = {
@@ -228,6 +229,7 @@ VL_WASM_EXPORT const char *vl__wasm_consts(void) {
     put_obj(&b, "outcomes", k_outcomes, NELEM(k_outcomes));
     put_obj(&b, "quant", k_quant, NELEM(k_quant));
     put_obj(&b, "quantInfo", k_quant_info, NELEM(k_quant_info));
+    put_obj(&b, "kmeans", k_kmeans, NELEM(k_kmeans));
     put_s(&b, "}");
     *b.p = '\0';
     return consts_json;

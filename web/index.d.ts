@@ -511,6 +511,14 @@ export class Collection {
    */
   ids(options?: IdsOptions): Promise<IdsPage>;
   /**
+   * Scores (higher is more similar, the convention of {@link SearchResult.score}) of every pair
+   * of stored ids in the collection's metric: idsA.length x (idsB ?? idsA).length, row-major.
+   * An absent id is ENOTFOUND.
+   */
+  similarityMatrix(idsA: readonly Id[], idsB?: readonly Id[] | null): Promise<Float32Array>;
+  /** k-means over the live rows, computed in the engine; `ids[i]` is the id of row i. */
+  kmeans(k: number, options?: CollectionKmeansOptions): Promise<KmeansResult & { ids: Id[] }>;
+  /**
    * Delete every row whose metadata matches a structured filter (`{}` matches every row), in
    * one durable write. Resolves to how many rows were deleted.
    */
@@ -816,3 +824,64 @@ export interface WasmInfo {
 
 /** What this runtime offers the engine. */
 export function getWasmInfo(): WasmInfo;
+
+/** A set of vectors: an array of vectors, or one flat array of n x dimension values (give `dimension`). */
+export type VectorSet = readonly Vector[] | Float32Array | Float64Array;
+
+export interface SimilarityMatrixOptions {
+  /** Default 'cosine'. */
+  metric?: Metric;
+  /** Needed when a set is a flat Float32Array / Float64Array. */
+  dimension?: number;
+  /** Load this build (false: the scalar one). */
+  simd?: boolean;
+  wasmModule?: WebAssembly.Module;
+}
+
+/**
+ * Scores of every pair (a[i], b[j]) as a Float32Array of a x b, row-major, in the score
+ * convention of search for the metric: cosine -> cos, dotProduct -> dot, euclidean ->
+ * 1 / (1 + L2). b null or omitted: a against itself. The third argument may be the metric name.
+ */
+export function similarityMatrix(a: VectorSet, b?: VectorSet | null, options?: Metric | SimilarityMatrixOptions): Promise<Float32Array>;
+
+export interface CollectionKmeansOptions {
+  /** Most Lloyd updates, 0..100000 (default 100). */
+  iterations?: number;
+  /** Seed of every random choice (default 42); the same seed gives the same result in both builds. */
+  seed?: number | bigint;
+  /** 'k-means++' (default; greedy, 2 + ln k candidates a step) or 'random' (k distinct rows). */
+  init?: 'k-means++' | 'random';
+  /** Stop once the centroids move less than tolerance x the mean per-dimension variance (default 1e-4; 0: until no row changes cluster). */
+  tolerance?: number;
+  /** 'euclidean' or 'cosine' (normalized rows, unit centroids). Default: the collection's metric; 'euclidean' for vectors. */
+  metric?: 'euclidean' | 'cosine';
+}
+
+export interface KmeansOptions extends CollectionKmeansOptions {
+  /** Needed when the vectors are a flat Float32Array / Float64Array. */
+  dimension?: number;
+  simd?: boolean;
+  wasmModule?: WebAssembly.Module;
+}
+
+export interface KmeansResult {
+  /** k x dimension, row-major. */
+  centroids: Float32Array;
+  /** The cluster of each row (0..k-1). */
+  assignments: Uint32Array;
+  /** Rows per cluster. */
+  sizes: Uint32Array;
+  /** Sum of squared L2 distances (euclidean) or of 1 - cos (cosine) to the assigned centroids. */
+  inertia: number;
+  /** Lloyd updates run. */
+  iterations: number;
+  /** Clusters with no row at the end (only when there are fewer distinct rows than k). */
+  emptyClusters: number;
+  /** Times an empty cluster was re-seeded with the farthest row. */
+  reseeded: number;
+}
+
+/** k-means of vectors, or of a collection's live rows (then the result has `ids`). k is 1..the number of rows. */
+export function kmeans(vectors: VectorSet, k: number, options?: KmeansOptions): Promise<KmeansResult>;
+export function kmeans(collection: Collection, k: number, options?: CollectionKmeansOptions): Promise<KmeansResult & { ids: Id[] }>;

@@ -30,6 +30,7 @@ import { parseFilter } from '../worker/filter.js';
 import { budgetBytes } from '../worker/config.js';
 import { predicateSearch } from './predicate.js';
 import { holdFile, holdersExcept, releaseFile } from './handles.js';
+import { kmeansResult, readCollectionKmeans, readIdSets, readKmeans, readSimilarity } from './toolbox.js';
 
 export { VecliteError };
 export { recoverCollection } from './recover.js';
@@ -281,6 +282,27 @@ export class Collection {
     const a = inspect('delete', () => readIds(ids));
     const r = await this.#send('delete', a);
     return a.many ? r.deleted : r.deleted > 0;
+  }
+
+  /**
+   * Scores (docs/api.md §4: higher is better) of every pair of stored ids, in the collection's
+   * metric: a Float32Array of idsA.length x idsB.length, row-major (idsB defaults to idsA).
+   */
+  async similarityMatrix(idsA, idsB) {
+    this.#live();
+    const a = inspect('similarityMatrix', () => readIdSets(idsA, idsB));
+    if (a.idsA.length === 0 || (a.idsB && a.idsB.length === 0)) return new Float32Array(0);
+    return this.#send('similarityMatrix', a);
+  }
+
+  /**
+   * k-means over the live rows (docs/api.md §12): { centroids, assignments, sizes, ids, inertia,
+   * iterations, emptyClusters, reseeded }; assignments[i] is the cluster of ids[i].
+   */
+  async kmeans(k, options) {
+    this.#live();
+    const a = inspect('kmeans', () => readCollectionKmeans(k, options));
+    return kmeansResult(await this.#send('kmeans', a));
   }
 
   /** Number of live vectors. */
@@ -926,6 +948,42 @@ export async function migrate(options) {
   } finally {
     endSession(client);
   }
+}
+
+/** Run one toolbox message in a session of its own (in this thread). */
+async function toolboxCall(type, load, msg) {
+  const { client } = await startClient(load, 0);
+  try {
+    return await client.call(type, msg);
+  } finally {
+    endSession(client);
+  }
+}
+
+/**
+ * Scores of every pair (a[i], b[j]) as a Float32Array of a.length x b.length, row-major, in the
+ * search API's convention for the metric (docs/api.md §12): cosine -> cos, dotProduct -> dot,
+ * euclidean -> 1 / (1 + L2). a and b are arrays of vectors, or flat Float32Arrays with
+ * { dimension }; b null or omitted means a. The third argument is a metric name (default
+ * 'cosine') or { metric, dimension, simd, wasmModule }.
+ * @returns {Promise<Float32Array>}
+ */
+export async function similarityMatrix(a, b, options) {
+  const r = inspect('similarityMatrix', () => readSimilarity(a, b, options));
+  if (r.msg.na === 0 || r.msg.nb === 0) return new Float32Array(0);
+  return toolboxCall('similarityMatrix', r.load, r.msg);
+}
+
+/**
+ * k-means (Lloyd, k-means++ or random init, seeded) of vectors or of a Collection's live rows
+ * (docs/api.md §12).
+ * @returns {Promise<{ centroids: Float32Array, assignments: Uint32Array, sizes: Uint32Array,
+ *   inertia: number, iterations: number, emptyClusters: number, reseeded: number, ids?: any[] }>}
+ */
+export async function kmeans(vectors, k, options) {
+  if (vectors instanceof Collection) return vectors.kmeans(k, options);
+  const r = inspect('kmeans', () => readKmeans(vectors, k, options));
+  return kmeansResult(await toolboxCall('kmeans', r.load, r.msg));
 }
 
 /**

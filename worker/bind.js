@@ -494,6 +494,58 @@ export class Engine {
     }
   }
 
+  // ---- toolbox (src/toolbox.c) -----------------------------------------------------------------
+
+  /**
+   * vl_sim_matrix: the na x nb scores (docs/api.md §4 score convention) of two row sets.
+   * @param {number} metric a C metric code @param {number} dim
+   * @param {Float32Array} a na * dim floats @param {Float32Array} b nb * dim floats
+   * @returns {Float32Array} row-major na x nb
+   */
+  simMatrix(metric, dim, a, b) {
+    const na = a.length / dim, nb = b.length / dim;
+    const { off, total } = layout([a.length * 4, b.length * 4, na * nb * 4], `a ${na} x ${nb} similarity matrix`);
+    const p = this._stage(total);
+    try {
+      const M = this.M;
+      M.HEAPF32.set(a, (p + off[0]) >>> 2);
+      M.HEAPF32.set(b, (p + off[1]) >>> 2);
+      this._check(M._vl_sim_matrix(metric, dim, na, p + off[0], nb, p + off[1], p + off[2]), 0, 'similarity matrix');
+      return M.HEAPF32.slice((p + off[2]) >>> 2, ((p + off[2]) >>> 2) + na * nb);
+    } finally {
+      this._unstage(total);
+    }
+  }
+
+  /**
+   * vl_kmeans over n = x.length / dim rows.
+   * @param {number} metric @param {number} dim @param {Float32Array} x @param {number} k
+   * @param {{ iterations: number, init: number, seed: bigint, tolerance: number }} o
+   * @returns {{ centroids: Float32Array, assignments: Uint32Array, sizes: Uint32Array,
+   *   inertia: number, iterations: number, reseeded: number, empty: number }}
+   */
+  kmeans(metric, dim, x, k, o) {
+    const n = x.length / dim;
+    const { off, total } = layout([x.length * 4, 8, k * dim * 4, n * 4, k * 4, 4 * 8], `k-means of ${plural(n, 'vector')}`);
+    const p = this._stage(total);
+    try {
+      const M = this.M;
+      M.HEAPF32.set(x, (p + off[0]) >>> 2);
+      new BigUint64Array(M.HEAPU8.buffer, p + off[1], 1)[0] = o.seed;
+      this._check(M._vl_kmeans(metric, dim, n, p + off[0], k, o.iterations, o.init, p + off[1], o.tolerance,
+        p + off[2], p + off[3], p + off[4], p + off[5]), 0, 'k-means');
+      const info = M.HEAPF64.slice((p + off[5]) >>> 3, ((p + off[5]) >>> 3) + 4);
+      return {
+        centroids: M.HEAPF32.slice((p + off[2]) >>> 2, ((p + off[2]) >>> 2) + k * dim),
+        assignments: M.HEAPU32.slice((p + off[3]) >>> 2, ((p + off[3]) >>> 2) + n),
+        sizes: M.HEAPU32.slice((p + off[4]) >>> 2, ((p + off[4]) >>> 2) + k),
+        inertia: info[0], iterations: info[1], reseeded: info[2], empty: info[3],
+      };
+    } finally {
+      this._unstage(total);
+    }
+  }
+
   /**
    * vl_index_ids: up to cap live ids in ascending order, after the id (lo, hi) if given.
    * @param {number} h @param {Uint32Array|null} after a (lo, hi) pair or null to start

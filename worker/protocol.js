@@ -42,6 +42,11 @@
 //   count | stats | segments | status | verify | export | snapshot | refresh   { col } -> ...
 //   compact           { col }                               -> { bytesBefore, bytesAfter, commit? }
 //   exportTo          { col, path, overwrite }              -> { path, bytes }
+//   similarityMatrix  { metric, dim, a, b }                 -> Float32Array (a x b scores, row-major)
+//                     { col, idsA, idsB | null }            -> the same over stored rows (the collection's metric)
+//   kmeans            { metric, dim, x, k, options }        -> { centroids, assignments, sizes, inertia,
+//                     { col, k, options }                      iterations, reseeded, empty } (+ ids, metric, dim
+//                                                              for a collection: its live rows)
 //   salvageRead       { path, out? }                        -> { name, bytes, tails, outExists }   (no engine needed)
 //   derive            { col, path? }                        -> Info
 //   discardRecovered  { col }                               -> { removed }

@@ -23,6 +23,7 @@ import {
   basename, dropEngine, indexCollection, nodeBackend, openImage, randomBytes, release, retain, storeCollection,
 } from './stores.js';
 import * as C from './collection.js';
+import * as T from './toolbox.js';
 import { afterWrite, rebuildCache, reconcile } from './hybrid.js';
 import { MemoryDevice } from '../idb/memory-device.js';
 import { branchBytesError } from '../idb/branch-parent.js';
@@ -139,6 +140,11 @@ export class Session {
       }
     }
     return r;
+  }
+
+  #engineNow(what) {
+    if (!this.engine) throw einval(`${what}: this session has no engine; send 'open' first`);
+    return this.engine;
   }
 
   #col(a) {
@@ -422,6 +428,8 @@ export class Session {
     export: async (a) => C.exportImage(await this.#settled(a)),
     exportTo: async (a) => C.exportTo(await this.#settled(a), a.path, a.overwrite === true),
     migrate: async (a) => (await import('./migrate.js')).migrate(this.engine, a),
+    similarityMatrix: (a) => (a.col ? T.collectionSimilarity(this.#col(a), a) : T.similarity(this.#engineNow('similarityMatrix'), a)),
+    kmeans: (a) => (a.col ? T.collectionKmeans(this.#col(a), a) : T.kmeans(this.#engineNow('kmeans'), a)),
     salvageRead: async (a) => {
       const N = await nodeBackend('recoverCollection');
       const { readSalvage } = await import('../idb/recovered-tail.js');

@@ -8,6 +8,7 @@ import {
   type SegmentInfo, type Snapshot, type VerifyResult, type LockStatus, type OpenCollectionOptions,
   type SearchOptions, type SearchResult, type StoredRecord, type VecliteErrorCode, type WasmInfo,
   type IdsPage, type IdsOptions, type IdsCursor, type UpdateOptions, type QuantizationInfo,
+  similarityMatrix, kmeans, type KmeansResult,
 } from 'veclite';
 import * as direct from '../../web/index.js';
 
@@ -274,3 +275,21 @@ async function seedUsage(): Promise<void> {
 }
 
 void seedUsage;
+
+async function toolboxUsage(col: Collection): Promise<void> {
+  const m: Float32Array = await similarityMatrix([[1, 0], [0, 1]], null, 'euclidean');
+  const m2: Float32Array = await similarityMatrix(new Float32Array(4), new Float32Array(2), { metric: 'dotProduct', dimension: 2 });
+  const cm: Float32Array = await col.similarityMatrix(['a', 'b'], ['c']);
+  const r: KmeansResult = await kmeans([[1, 2], [3, 4]], 2, { seed: 7n, init: 'random', iterations: 10, tolerance: 0 });
+  const c: Float32Array = r.centroids;
+  const a: Uint32Array = r.assignments;
+  const viaCol: Id[] = (await kmeans(col, 3, { metric: 'cosine' })).ids;
+  const viaMethod: Id[] = (await col.kmeans(3)).ids;
+  // @ts-expect-error dotProduct has no centroid: k-means takes euclidean or cosine
+  await kmeans([[1, 2]], 1, { metric: 'dotProduct' });
+  // @ts-expect-error 'kmeans++' is not an init ('k-means++' or 'random')
+  await col.kmeans(2, { init: 'kmeans++' });
+  void [m, m2, cm, c, a, viaCol, viaMethod];
+}
+
+void toolboxUsage;

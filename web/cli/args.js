@@ -214,6 +214,34 @@ export const COMMANDS = {
       'to stderr; the server runs until stdin is closed, then closes the stores and exits 0.',
     ].join('\n'),
   },
+  kmeans: {
+    args: ['FILE'],
+    summary: "k-means clusters of a store's vectors or of a data file's (centroids, sizes, inertia)",
+    options: {
+      k: { type: 'int', arg: 'N', required: true, help: 'number of clusters (1 .. the number of vectors)' },
+      iterations: { type: 'int', arg: 'N', default: 100, help: 'most Lloyd updates (default 100)' },
+      seed: { type: 'u64', arg: 'N', default: 42, help: 'seed of every random choice (default 42): the same seed, the same result' },
+      init: { type: ['k-means++', 'random'], arg: 'NAME', default: 'k-means++', help: 'k-means++ (default) or random (k distinct rows)' },
+      tolerance: { type: 'number', arg: 'X', default: 1e-4, help: 'stop when centroids move less than X x the mean variance (default 1e-4)' },
+      metric: { type: ['euclidean', 'cosine'], arg: 'NAME', help: "euclidean or cosine (default: the store's metric; dotProduct stores must choose)" },
+      assignments: { type: 'bool', help: "also print each id's cluster" },
+      'no-progress': { type: 'bool', help: 'no working note even on a terminal' },
+    },
+    details: 'Runs in the engine over the live rows of a store (opened read-only), or over the vectors of a\n' +
+      'data file (.fvecs, .json array of arrays, .ndjson; ids are row numbers). Inertia: sum of squared\n' +
+      'L2 distances (euclidean) or of 1 - cos (cosine). A cluster left empty is re-seeded with the\n' +
+      'farthest vector; with fewer distinct vectors than k the extra clusters stay empty (counted in\n' +
+      'the output).',
+  },
+  similarity: {
+    args: ['FILE', 'ID...'],
+    summary: 'the similarity scores of stored ids, pairwise (a matrix)',
+    options: {
+      with: { type: 'string', arg: 'ID,ID,...', help: 'score the IDs against these ids instead of against each other' },
+      'id-type': ID_TYPE_OPT,
+    },
+    details: "Scores in the store's metric, as query prints them: cos, dot, or 1 / (1 + L2); higher is more similar.",
+  },
   help: { args: ['[COMMAND]'], summary: 'show help', options: {} },
 };
 

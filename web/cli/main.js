@@ -19,9 +19,9 @@
 // - `export FILE -` writes only the image bytes to stdout (with --json: a usage error).
 // - The progress bar draws only when stderr is a TTY, and never with --json or --no-progress.
 // - Stores are opened read-only (no lock) by commands that only read (query, get, status,
-//   segments, verify, export, and mcp without --write) and as the writer by the others; every
-//   opened collection is closed before main() returns, on success and on error, so the lock is
-//   released and the graph persisted.
+//   segments, verify, export, kmeans, similarity, and mcp without --write) and as the writer by
+//   the others; every opened collection is closed before main() returns, on success and on
+//   error, so the lock is released and the graph persisted.
 // - `mcp` (web/cli/mcp.js) serves until stdin ends: stdout then carries JSON-RPC messages only.
 // - An explicit --backend that is unavailable fails with EBACKEND and a hint: never a fallback.
 
@@ -35,6 +35,7 @@ import { Progress } from './progress.js';
 import { POSITION_UNIT, detectFormat, fvecsRowCount, openInput, readQueryVectors, readRows, textId } from './readers.js';
 import { runBench } from './bench.js';
 import { MAX_MESSAGE_BYTES_LIMIT, serveMcp } from './mcp.js';
+import { runKmeans, runSimilarity } from './toolbox.js';
 
 const CODES = new Set(['EINVAL', 'ENOTFOUND', 'ELOCK', 'EREADONLY', 'ECORRUPT', 'EVERSION', 'EBACKEND', 'EBUDGET', 'ECLOSED', 'EIO']);
 
@@ -333,6 +334,9 @@ const RUN = {
       return { doc, text };
     });
   },
+
+  kmeans: (ctx) => runKmeans(ctx, { withStore }),
+  similarity: (ctx) => runSimilarity(ctx, { withStore, argId }),
 
   async query(ctx) {
     const { api, args: [file], opt, backend } = ctx;
