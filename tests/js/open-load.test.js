@@ -468,3 +468,45 @@ test('a follower whose string-id maps are built stays right when its writer give
     await w.close();
   }
 });
+
+test('a file whose live rows mix string and numeric ids (veclite never writes one) is ECORRUPT at the open or at the first call that names a row, whichever row comes first; never a hit named by its internal id', async () => {
+  // Crafted through the writer's own state: its id kind is forgotten before each insert (the
+  // state is caught as the session files it; nothing else reaches it from outside).
+  async function craft(file, ids) {
+    const set = Map.prototype.set;
+    let st = null;
+    Map.prototype.set = function (k, v) {
+      if (v && typeof v === 'object' && Object.hasOwn(v, 'idKind') && Object.hasOwn(v, 'strToId')) st = v;
+      return set.call(this, k, v);
+    };
+    let c;
+    try {
+      c = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean' } });
+    } finally {
+      Map.prototype.set = set;
+    }
+    for (const [j, id] of ids.entries()) {
+      st.idKind = null;
+      await c.insert({ id, vector: BASE[j], metadata: metaOf(j) });
+    }
+    await c.close();
+  }
+  const files = { 'string first': ['a', 'b', 7], 'number first': [0, 'a', 'b'] };
+  for (const [what, ids] of Object.entries(files)) {
+    const file = path.join(dir, `mixed-${ids[0]}.rvf`);
+    await craft(file, ids);
+    for (const call of ['search', 'ids', 'get']) {
+      let c = null, out;
+      try {
+        c = await openCollection(file, { readOnly: true });
+        if (call === 'search') out = (await c.search(BASE[0], { k: 10 })).map((h) => h.id);
+        if (call === 'ids') out = (await c.ids()).ids;
+        if (call === 'get') out = await c.get(typeof ids[0] === 'string' ? ids[0] : ids[1]);
+      } catch (e) {
+        out = e.code;
+      }
+      await c?.close();
+      assert.equal(out, 'ECORRUPT', `${what}, ${call} first: ${JSON.stringify(out)}`);
+    }
+  }
+});
