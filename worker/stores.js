@@ -162,6 +162,9 @@ export function loadIdMaps(s) {
   const first = liveIdPages(() => s, 1).next().value;
   s.idKind = first ? (typeof sidOf(s, first, 0) === 'string' ? 'string' : 'number') : s.configIdKind;
   deferIdMaps(s);
+  // a numeric first row beside a '$id' field: no later call would look for string ids, so the
+  // walk (ECORRUPT for a file that mixes kinds) is done now
+  if (s.idKind === 'number') void s.strToId;   // the first use: fills the maps
 }
 
 
