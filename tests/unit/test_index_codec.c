@@ -107,7 +107,7 @@ static uint8_t *hostile_payload(uint32_t n, int restart, const uint8_t *lay, uin
         }
         uint32_t to = k == n - 2 ? 0 : k + 1;
         p[o++] = 1;
-        p[o++] = (uint8_t)(k % interval == 0 ? to : to);   /* one link: absolute or the first delta (from 0) */
+        p[o++] = (uint8_t)to;                        /* one link: absolute, or the first delta (from 0): the same byte */
     }
     memset(p + o, fill, gap);
     o += gap;
