@@ -118,7 +118,7 @@ export function pendingSid(s, pairs, i, n) {
   if (sid === undefined) {
     if ((s.sidReads = (s.sidReads ?? 0) + 1) > PENDING_READS) return s.idToStr.get(n);   // builds the maps
     sid = sidOf(s, pairs, i);
-    if (typeof sid !== 'string') return undefined;
+    if (typeof sid !== 'string') return s.idToStr.get(n);   // a row without a string id: the walk names it or fails ECORRUPT
     c.set(n, sid);
   }
   return sid;

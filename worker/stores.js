@@ -162,6 +162,9 @@ export function loadIdMaps(s) {
   const first = liveIdPages(() => s, 1).next().value;
   s.idKind = first ? (typeof sidOf(s, first, 0) === 'string' ? 'string' : 'number') : s.configIdKind;
   deferIdMaps(s);
+  // a numeric first row beside a '$id' field: no later call would look for string ids, so the
+  // walk (ECORRUPT for a file that mixes kinds) is done now
+  if (s.idKind === 'number') void s.strToId;   // the first use: fills the maps
 }
 
 
@@ -376,6 +379,10 @@ export async function refreshState(s) {
           const sid = g.found[i] ? decodeRecord(g.meta.bytes, g.meta.off[i], g.meta.off[i + 1], nameFn).sid : undefined;
           if (typeof sid !== 'string') continue;
           const iid = numericId(page[2 * i], page[2 * i + 1]);
+          // an internal id its writer gave anew (its row deleted since, not listed as deleted):
+          // the string it had no longer names it
+          const old = s.idToStr.get(iid);
+          if (old !== undefined && old !== sid && s.strToId.get(old) === iid) s.strToId.delete(old);
           s.strToId.set(sid, iid);
           s.idToStr.set(iid, sid);
           if (typeof iid === 'number' && iid >= s.nextSid) s.nextSid = iid + 1;

@@ -433,3 +433,80 @@ test('string ids are looked up when first needed: the open reads one record, sea
   await check(again);
   await again.close();
 });
+
+test('a follower whose string-id maps are built stays right when its writer gives a deleted row\'s internal id to a new string (deleteWhere before the writer\'s maps exist, or a reopened writer)', async () => {
+  // A writer builds its maps from the live rows, so its next internal id follows the highest
+  // live one: a row deleted at the top (by filter, before the maps were built; or before a
+  // reopen) has its internal id given to the next new string. One refresh of the follower then
+  // sees that id only as changed, never as deleted: the old string must not keep naming it.
+  for (const how of ['deleteWhere', 'reopen']) {
+    const file = path.join(dir, `sid-reuse-${how}.rvf`);
+    const w0 = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean' } });
+    await w0.insertBatch([0, 1, 2].map((j) => ({ id: sid(j), vector: BASE[j], metadata: metaOf(j) })));
+    await w0.close();
+    const ro = await openCollection(file, { readOnly: true });
+    assert.equal((await ro.get(sid(2))).id, sid(2));     // the follower's maps are built
+    let w = await openCollection(file);
+    if (how === 'deleteWhere') {
+      assert.equal(await w.deleteWhere({ i: 2 }), 1);    // metaOf(2).i === 2: the row of the highest internal id
+    } else {
+      assert.equal(await w.delete(sid(2)), true);
+      await w.close();
+      w = await openCollection(file);
+    }
+    await w.insertBatch([{ id: 'fresh', vector: BASE[9], metadata: metaOf(9) }]);
+    await ro.refresh();
+    for (const c of [w, ro]) {
+      assert.equal(await c.get(sid(2)), null, `${how}, ${c === ro ? 'follower' : 'writer'}: the deleted id is gone`);
+      const g = await c.get('fresh');
+      assert.equal(g.id, 'fresh');
+      assert.deepEqual(g.metadata, metaOf(9));
+      assert.deepEqual((await c.getMany([sid(0), sid(2), 'fresh'])).map((r) => r?.id ?? null), [sid(0), null, 'fresh']);
+      assert.equal(await c.delete(sid(2)).catch((e) => e.code), c === ro ? 'EREADONLY' : false);
+    }
+    await ro.close();
+    await w.close();
+  }
+});
+
+test('a file whose live rows mix string and numeric ids (veclite never writes one) is ECORRUPT at the open or at the first call that names a row, whichever row comes first; never a hit named by its internal id', async () => {
+  // Crafted through the writer's own state: its id kind is forgotten before each insert (the
+  // state is caught as the session files it; nothing else reaches it from outside).
+  async function craft(file, ids) {
+    const set = Map.prototype.set;
+    let st = null;
+    Map.prototype.set = function (k, v) {
+      if (v && typeof v === 'object' && Object.hasOwn(v, 'idKind') && Object.hasOwn(v, 'strToId')) st = v;
+      return set.call(this, k, v);
+    };
+    let c;
+    try {
+      c = await openCollection(file, { create: { dimension: DIM, metric: 'euclidean' } });
+    } finally {
+      Map.prototype.set = set;
+    }
+    for (const [j, id] of ids.entries()) {
+      st.idKind = null;
+      await c.insert({ id, vector: BASE[j], metadata: metaOf(j) });
+    }
+    await c.close();
+  }
+  const files = { 'string first': ['a', 'b', 7], 'number first': [0, 'a', 'b'] };
+  for (const [what, ids] of Object.entries(files)) {
+    const file = path.join(dir, `mixed-${ids[0]}.rvf`);
+    await craft(file, ids);
+    for (const call of ['search', 'ids', 'get']) {
+      let c = null, out;
+      try {
+        c = await openCollection(file, { readOnly: true });
+        if (call === 'search') out = (await c.search(BASE[0], { k: 10 })).map((h) => h.id);
+        if (call === 'ids') out = (await c.ids()).ids;
+        if (call === 'get') out = await c.get(typeof ids[0] === 'string' ? ids[0] : ids[1]);
+      } catch (e) {
+        out = e.code;
+      }
+      await c?.close();
+      assert.equal(out, 'ECORRUPT', `${what}, ${call} first: ${JSON.stringify(out)}`);
+    }
+  }
+});
