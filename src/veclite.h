@@ -275,6 +275,19 @@ VL_MUST_CHECK int vl_index_search(vl_index *h, uint32_t nq, const float *queries
                                   uint64_t *ids_out, float *dist_out,
                                   uint32_t *counts_out);
 
+/* Maximal-marginal-relevance search (SPEC F13; src/mmr.c): per query, the
+ * normal search (filter, ef as above) fetches fetch_k candidates, then k are
+ * picked greedily by lambda * sim(q, d) - (1 - lambda) * max sim(d, picked)
+ * with the metric's similarity (cos, dot, 1 / (1 + L2)). Outputs as
+ * vl_index_search, rows in pick order (not by distance); distances are the
+ * candidates' distances to the query. lambda 1 gives the search's first k.
+ * Errors: VL_EINVAL (lambda outside [0, 1] or NaN; not 1 <= k <= fetch_k <=
+ * VL_MAX_K; the search's), VL_ENOMEM, a row source's error (quantized). */
+VL_MUST_CHECK int vl_index_search_mmr(vl_index *h, uint32_t nq, const float *queries,
+                                      uint32_t k, uint32_t fetch_k, float lambda, uint32_t ef,
+                                      const uint8_t *filter, uint32_t filter_len,
+                                      uint64_t *ids_out, float *dist_out, uint32_t *counts_out);
+
 /* Iterate live ids in ascending order: fills up to cap ids greater than
  * *after (or from the smallest when *after_valid is 0) into ids_out;
  * *n_out receives how many. Used for exports and JS-predicate scans. */

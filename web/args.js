@@ -19,7 +19,7 @@ import { checkCosine, checkKeys, idKindOf, intIn, putVector } from '../worker/va
 export { checkKeys, inspect, intIn } from '../worker/values.js';
 
 const ITEM_KEYS = ['id', 'vector', 'metadata'];
-const SEARCH_KEYS = ['k', 'ef', 'filter', 'threshold', 'includeVectors', 'includeMetadata', 'rerank'];
+const SEARCH_KEYS = ['k', 'ef', 'filter', 'threshold', 'includeVectors', 'includeMetadata', 'rerank', 'mmr'];
 
 /**
  * The dimension a dimension-0 store (an empty rvf-node store whose dimension is "unset") takes
@@ -161,11 +161,33 @@ export function readSearchOptions(limits, opts) {
     if (!isPlainObject(f)) throw einval(`search option filter must be an object or a function (got ${describe(f)})`);
     filter = parseFilter(f);
   }
+  const mmr = readMmr(limits, opts.mmr, k);
+  if (mmr && predicate) throw einval('search option mmr needs a structured filter (the re-ranking runs in the engine); a JavaScript predicate cannot be combined with it');
   return {
-    k, ef, threshold, filter, predicate, rerank,
+    k, ef, threshold, filter, predicate, rerank, mmr,
     includeVectors: opts.includeVectors === true,
     includeMetadata: opts.includeMetadata !== false,
   };
+}
+
+/**
+ * Search option mmr -> { lambda, fetchK } or null (docs/api.md §4): lambda in [0, 1] (default
+ * 0.5), fetchK an integer k..MAX_K (default max(4k, 20), at most MAX_K).
+ */
+function readMmr(limits, m, k) {
+  if (m === undefined || m === null || m === false) return null;
+  if (!isPlainObject(m)) throw einval(`search option mmr must be an object { lambda, fetchK } (got ${describe(m)})`);
+  checkKeys(m, ['lambda', 'fetchK'], 'search option mmr');
+  let lambda = 0.5;
+  if (m.lambda !== undefined) {
+    if (typeof m.lambda !== 'number' || !(m.lambda >= 0 && m.lambda <= 1)) {
+      throw einval(`search option mmr.lambda must be a number in [0, 1] (got ${describe(m.lambda)})`);
+    }
+    lambda = m.lambda;
+  }
+  const fetchK = m.fetchK === undefined ? Math.min(limits.MAX_K, Math.max(4 * k, 20))
+    : intIn(m.fetchK, k, limits.MAX_K, `search option mmr.fetchK (at least k = ${k})`);
+  return { lambda, fetchK };
 }
 
 /** Query vectors -> one float32 matrix (nq x dim). */
@@ -213,7 +235,8 @@ export function hitsOf(r, q, metric, dim, o) {
     const slot = q * r.k + i;
     const distance = r.dist[slot];
     const score = toScore(metric, distance);
-    if (o.threshold !== undefined && !(score >= o.threshold)) break; // sorted best first
+    // sorted best first, except in mmr order (picks, not distances): there skip, not stop
+    if (o.threshold !== undefined && !(score >= o.threshold)) { if (o.mmr) continue; break; }
     const hit = { id: r.ids[slot], score, distance };
     if (o.includeMetadata) hit.metadata = r.metas ? r.metas[slot] : {};
     if (o.includeVectors) hit.vector = r.vecs.slice(slot * dim, slot * dim + dim);

@@ -164,6 +164,20 @@ export interface SearchOptions {
    * one read of the store's file. Ignored without quantization.
    */
   rerank?: number;
+  /**
+   * Diversity: re-rank by maximal marginal relevance inside the engine. The search (filter
+   * included) fetches `fetchK` candidates (an integer k..100000; default max(4k, 20)), then
+   * picks k greedily by `lambda * sim(q, d) - (1 - lambda) * max sim(d, picked)` with the
+   * metric's similarity (the hit `score`: cos, dot, 1 / (1 + L2)). `lambda` in [0, 1]
+   * (default 0.5): 1 is the plain search, 0 maximal spread. Hits come in pick order.
+   */
+  mmr?: MmrOptions | null;
+}
+
+/** {@link SearchOptions.mmr}. */
+export interface MmrOptions {
+  lambda?: number;
+  fetchK?: number;
 }
 
 /** One search hit. */

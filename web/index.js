@@ -393,7 +393,7 @@ export class Collection {
 
 /** The options a session needs (the predicate and threshold stay here). */
 function wire(o) {
-  return { k: o.k, ef: o.ef, filter: o.filter, includeMetadata: o.includeMetadata, includeVectors: o.includeVectors };
+  return { k: o.k, ef: o.ef, filter: o.filter, includeMetadata: o.includeMetadata, includeVectors: o.includeVectors, mmr: o.mmr };
 }
 
 // ---- Database ---------------------------------------------------------------------------------

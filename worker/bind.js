@@ -413,11 +413,12 @@ export class Engine {
    * @param {number} k @param {number} ef (0 = index default)
    * @param {Uint8Array|null} filter program (worker/filter.js) or null
    * @param {boolean} wantMeta @param {boolean} wantVectors
+   * @param {number} rerank @param {{ lambda: number, fetchK: number }|null} mmr
    * @returns {{ ids: Uint32Array, dist: Float32Array, counts: Uint32Array,
    *   meta: { bytes: Uint8Array, off: Uint32Array }|null, vecs: Float32Array|null }}
    *   slot s = q*k + i; ids holds (lo, hi) pairs
    */
-  search(h, dim, nq, queries, k, ef, filter, wantMeta, wantVectors, rerank = 0) {
+  search(h, dim, nq, queries, k, ef, filter, wantMeta, wantVectors, rerank = 0, mmr = null) {
     // Every caller (search, searchBatch, predicate widening) goes through this one size check:
     // layout() refuses before anything is staged when the result regions would not fit.
     const slots = nq * k;
@@ -432,10 +433,13 @@ export class Engine {
       M.HEAPF32.set(queries, (p + off[0]) >>> 2);
       if (filter) M.HEAPU8.set(filter, p + off[1]);
       M._vl_index_set_rerank(h, rerank >>> 0);
-      this._check(M._vl__wasm_search(h, nq, p + off[0], k, ef,
-        filter ? p + off[1] : 0, filter ? filter.length : 0,
+      const outs = [filter ? p + off[1] : 0, filter ? filter.length : 0,
         p + off[2], p + off[3], p + off[4],
-        wantMeta ? p + off[5] : 0, wantMeta ? p + off[6] : 0, wantVectors ? p + off[7] : 0),
+        wantMeta ? p + off[5] : 0, wantMeta ? p + off[6] : 0, wantVectors ? p + off[7] : 0];
+      // mmr { lambda, fetchK }: vl_index_search_mmr picks k of fetchK candidates (src/mmr.c)
+      this._check(mmr
+        ? M._vl__wasm_search_mmr(h, nq, p + off[0], k, mmr.fetchK, mmr.lambda, ef, ...outs)
+        : M._vl__wasm_search(h, nq, p + off[0], k, ef, ...outs),
       h, 'search failed');
       const u32 = M.HEAPU32;
       const counts = u32.slice((p + off[4]) >>> 2, ((p + off[4]) >>> 2) + nq);

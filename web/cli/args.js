@@ -132,6 +132,7 @@ export const COMMANDS = {
       filter: { type: 'json', arg: 'JSON', help: 'metadata filter, e.g. \'{"lang":"en","year":{"$gte":2020}}\'' },
       ef: { type: 'int', arg: 'N', help: 'HNSW search beam width for this query' },
       threshold: { type: 'number', arg: 'X', help: 'keep hits with score >= X' },
+      mmr: { type: 'string', arg: 'LAMBDA[,FETCHK]', help: 'diversify: maximal marginal relevance, lambda in [0, 1] (1 = plain), of FETCHK candidates' },
       'include-vectors': { type: 'bool', help: 'print the stored vectors of the hits' },
       'no-metadata': { type: 'bool', help: 'leave metadata out' },
     },

@@ -150,6 +150,16 @@ async function withStore(api, file, o, fn) {
 const COLLECTION_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
 /** The collection name createDatabase({ path: dirname(file) }) knows the store by, or null. */
+/** --mmr LAMBDA[,FETCHK] -> the search option mmr; the API checks the ranges (EINVAL). */
+function mmrOption(v) {
+  const m = /^\s*([^,\s]+)\s*(?:,\s*([^,\s]+)\s*)?$/.exec(v);
+  const lambda = m ? Number(m[1]) : NaN, fetchK = m && m[2] !== undefined ? Number(m[2]) : undefined;
+  if (!m || Number.isNaN(lambda) || (fetchK !== undefined && !Number.isInteger(fetchK))) {
+    throw new UsageError(`--mmr takes LAMBDA or LAMBDA,FETCHK (a number, then an integer), e.g. 0.5,40 (got '${v}')`, 'query');
+  }
+  return fetchK === undefined ? { lambda } : { lambda, fetchK };
+}
+
 function collectionName(file) {
   const base = path.basename(file);
   if (!base.endsWith('.rvf')) return null;
@@ -348,6 +358,7 @@ const RUN = {
     if (opt.ef !== undefined) so.ef = opt.ef;
     if (opt.filter !== undefined) so.filter = opt.filter;
     if (opt.threshold !== undefined) so.threshold = opt.threshold;
+    if (opt.mmr !== undefined) so.mmr = mmrOption(opt.mmr);
     return withStore(api, file, { write: false, backend, command: 'query' }, async (col) => {
       const rows = single ? [await col.search(vectors[0], so)] : await col.searchBatch(vectors, so);
       const doc = single ? { k: opt.k, results: rows[0] } : { k: opt.k, queries: rows.map((results) => ({ results })) };
