@@ -1,4 +1,4 @@
-// tests/js/query-cli.test.js — `veclite query` with --mmr (and, when present, --text/--alpha):
+// tests/js/query-cli.test.js — `veclite query` with --mmr, --text and --alpha:
 // the CLI gives what the API gives for the same store, exit codes 2 for unparsable values and
 // 1 (EINVAL) for values the API refuses.
 import { test, after } from 'node:test';
@@ -23,12 +23,14 @@ function cli(args) {
 const BODIES = ['red apple pie', 'green apple tart', 'red car engine', 'blue ocean wave', 'apple orchard in autumn',
   'engine oil change', 'ocean liner cruise', 'pie crust recipe'];
 
+let nth = 0;
 async function store(extra = {}) {
-  const db = await createDatabase({ path: ROOT });
+  const dir = fs.mkdtempSync(path.join(ROOT, `s${nth++}-`));
+  const db = await createDatabase({ path: dir });
   const c = await db.createCollection('s', { dimension: BASE[0].length, metric: 'cosine', index: { type: 'flat' }, ...extra });
   await c.insertBatch(BASE.slice(0, 200).map((v, i) => ({ id: i, vector: v, metadata: { body: BODIES[i % BODIES.length], g: i % 2 } })));
   await db.close();
-  return path.join(ROOT, 's.rvf');
+  return path.join(dir, 's.rvf');
 }
 
 test('query --mmr: same picks as the API; bad values are usage errors (2) or EINVAL (1)', async () => {
@@ -54,4 +56,32 @@ test('query --mmr: same picks as the API; bad values are usage errors (2) or EIN
   const e2 = cli(['query', file, '--vector', JSON.stringify(q), '--k', '5', '--mmr', '0.5,3']);
   assert.equal(e2.code, 1);
   assert.match(e2.stderr, /^veclite: EINVAL: .*fetchK/);
+});
+
+test('query --text (keywords) and --text with --vector and --alpha (hybrid): same hits as the API', async () => {
+  const file = await store({ text: { field: 'body' } });
+  const q = Array.from(QUERIES[1]);
+  const col = await openCollection(file, { readOnly: true });
+  const kw = await col.search(null, { text: 'apple pie', k: 4 });
+  const hy = await col.search(q, { text: 'ocean engine', hybrid: { alpha: 0.7 }, k: 6 });
+  await col.close();
+  assert.ok(kw.length === 4 && hy.length === 6);
+  const r = cli(['query', file, '--text', 'apple pie', '--k', '4', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).results, JSON.parse(JSON.stringify(kw)));
+  const r2 = cli(['query', file, '--vector', JSON.stringify(q), '--text', 'ocean engine', '--alpha', '0.7', '--k', '6', '--json']);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.deepEqual(JSON.parse(r2.stdout).results.map((h) => h.id), hy.map((h) => h.id));
+  const t = cli(['query', file, '--text', 'apple pie', '--k', '4']);
+  assert.equal(t.code, 0);
+  assert.match(t.stdout, /rank\s+id\s+score\s+distance\s+text/);
+  const u = cli(['query', file, '--vector', JSON.stringify(q), '--alpha', '0.5']);
+  assert.equal(u.code, 2);
+  assert.match(u.stderr, /--alpha weighs a hybrid query/);
+  const e = cli(['query', file, '--text', ' -- ', '--json']);
+  assert.equal(e.code, 1);
+  assert.equal(JSON.parse(e.stdout).error.code, 'EINVAL');
+  const e2 = cli(['query', file, '--vector', JSON.stringify(q), '--text', 'apple', '--alpha', '3']);
+  assert.equal(e2.code, 1);
+  assert.match(e2.stderr, /^veclite: EINVAL: .*alpha/);
 });

@@ -133,6 +133,8 @@ export const COMMANDS = {
       ef: { type: 'int', arg: 'N', help: 'HNSW search beam width for this query' },
       threshold: { type: 'number', arg: 'X', help: 'keep hits with score >= X' },
       mmr: { type: 'string', arg: 'LAMBDA[,FETCHK]', help: 'diversify: maximal marginal relevance, lambda in [0, 1] (1 = plain), of FETCHK candidates' },
+      text: { type: 'string', arg: 'WORDS', help: 'keywords (BM25 over the store\'s text field); with a vector: hybrid ranking' },
+      alpha: { type: 'number', arg: 'X', help: 'hybrid: weight of the vector ranking in [0, 1] (default 0.5), with --text and a vector' },
       'include-vectors': { type: 'bool', help: 'print the stored vectors of the hits' },
       'no-metadata': { type: 'bool', help: 'leave metadata out' },
     },

@@ -344,10 +344,15 @@ const RUN = {
 
   async query(ctx) {
     const { api, args: [file], opt, backend } = ctx;
-    const hasVec = opt.vector !== undefined, hasFile = opt['vector-file'] !== undefined;
-    if (hasVec === hasFile) throw new UsageError('give the query as --vector JSON or --vector-file F (exactly one)', 'query');
+    const hasVec = opt.vector !== undefined, hasFile = opt['vector-file'] !== undefined, hasText = opt.text !== undefined;
+    if (hasVec && hasFile) throw new UsageError('give the query as --vector JSON or --vector-file F (exactly one)', 'query');
+    if (!hasVec && !hasFile && !hasText) throw new UsageError('give the query as --vector JSON or --vector-file F (exactly one), or keywords as --text', 'query');
+    if (opt.alpha !== undefined && !(hasText && (hasVec || hasFile))) throw new UsageError('--alpha weighs a hybrid query: give it with --text and a vector', 'query');
     let vectors, single;
-    if (hasVec) {
+    if (!hasVec && !hasFile) {
+      vectors = [null]; // keyword search
+      single = true;
+    } else if (hasVec) {
       if (!Array.isArray(opt.vector)) throw new UsageError("--vector must be a JSON array of numbers, e.g. '[0.1, 0.2]'", 'query');
       vectors = [opt.vector];
       single = true;
@@ -359,16 +364,23 @@ const RUN = {
     if (opt.filter !== undefined) so.filter = opt.filter;
     if (opt.threshold !== undefined) so.threshold = opt.threshold;
     if (opt.mmr !== undefined) so.mmr = mmrOption(opt.mmr);
+    if (hasText) {
+      if (!single) throw new UsageError('--text takes one query vector (a --vector-file with several is a batch)', 'query');
+      so.text = opt.text;
+      if (opt.alpha !== undefined) so.hybrid = { alpha: opt.alpha };
+    }
     return withStore(api, file, { write: false, backend, command: 'query' }, async (col) => {
       const rows = single ? [await col.search(vectors[0], so)] : await col.searchBatch(vectors, so);
       const doc = single ? { k: opt.k, results: rows[0] } : { k: opt.k, queries: rows.map((results) => ({ results })) };
       const block = (hits) => {
         if (!hits.length) return '(no results)\n';
         const head = ['rank', 'id', 'score', 'distance'];
+        if (hasText) head.push('text');
         if (so.includeMetadata) head.push('metadata');
         if (so.includeVectors) head.push('vector');
         return table(head, hits.map((h, r) => {
-          const row = [r + 1, h.id, h.score.toFixed(6), h.distance.toFixed(6)];
+          const row = [r + 1, h.id, h.score.toFixed(6), h.distance === undefined ? '' : h.distance.toFixed(6)];
+          if (hasText) row.push(h.textScore.toFixed(6));
           if (so.includeMetadata) row.push(h.metadata && Object.keys(h.metadata).length ? h.metadata : '');
           if (so.includeVectors) row.push(h.vector);
           return row;
