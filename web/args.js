@@ -179,18 +179,24 @@ export function readSearchOptions(limits, opts) {
  */
 function readMmr(limits, m, k) {
   if (m === undefined || m === null || m === false) return null;
-  if (!isPlainObject(m)) throw einval(`search option mmr must be an object { lambda, fetchK } (got ${describe(m)})`);
-  checkKeys(m, ['lambda', 'fetchK'], 'search option mmr');
-  let lambda = 0.5;
-  if (m.lambda !== undefined) {
-    if (typeof m.lambda !== 'number' || !(m.lambda >= 0 && m.lambda <= 1)) {
-      throw einval(`search option mmr.lambda must be a number in [0, 1] (got ${describe(m.lambda)})`);
-    }
-    lambda = m.lambda;
+  const { w, fetchK } = readWeightAndFetch(limits, m, k, 'mmr', 'lambda');
+  return { lambda: w, fetchK };
+}
+
+/**
+ * Search option mmr or hybrid: { [weight]: a number in [0, 1] (default 0.5), fetchK: an integer
+ * k..MAX_K (default max(4k, 20), at most MAX_K) } -> { w, fetchK }.
+ */
+function readWeightAndFetch(limits, o, k, name, weight) {
+  if (!isPlainObject(o)) throw einval(`search option ${name} must be an object { ${weight}, fetchK } (got ${describe(o)})`);
+  checkKeys(o, [weight, 'fetchK'], `search option ${name}`);
+  const v = o[weight];
+  if (v !== undefined && (typeof v !== 'number' || !(v >= 0 && v <= 1))) {
+    throw einval(`search option ${name}.${weight} must be a number in [0, 1] (got ${describe(v)})`);
   }
-  const fetchK = m.fetchK === undefined ? Math.min(limits.MAX_K, Math.max(4 * k, 20))
-    : intIn(m.fetchK, k, limits.MAX_K, `search option mmr.fetchK (at least k = ${k})`);
-  return { lambda, fetchK };
+  const fetchK = o.fetchK === undefined ? Math.min(limits.MAX_K, Math.max(4 * k, 20))
+    : intIn(o.fetchK, k, limits.MAX_K, `search option ${name}.fetchK (at least k = ${k})`);
+  return { w: v ?? 0.5, fetchK };
 }
 
 /**
@@ -206,19 +212,8 @@ function readText(limits, opts, k) {
   }
   if (typeof t !== 'string') throw einval(`search option text must be a string of keywords (got ${describe(t)})`);
   if (t.length > 65536) throw einval(`search option text is ${t.length} characters long; at most 65536`);
-  const h = opts.hybrid ?? {};
-  if (!isPlainObject(h)) throw einval(`search option hybrid must be an object { alpha, fetchK } (got ${describe(h)})`);
-  checkKeys(h, ['alpha', 'fetchK'], 'search option hybrid');
-  let alpha = 0.5;
-  if (h.alpha !== undefined) {
-    if (typeof h.alpha !== 'number' || !(h.alpha >= 0 && h.alpha <= 1)) {
-      throw einval(`search option hybrid.alpha must be a number in [0, 1] (got ${describe(h.alpha)})`);
-    }
-    alpha = h.alpha;
-  }
-  const fetchK = h.fetchK === undefined ? Math.min(limits.MAX_K, Math.max(4 * k, 20))
-    : intIn(h.fetchK, k, limits.MAX_K, `search option hybrid.fetchK (at least k = ${k})`);
-  return { text: t, hybrid: { alpha, fetchK } };
+  const { w, fetchK } = readWeightAndFetch(limits, opts.hybrid ?? {}, k, 'hybrid', 'alpha');
+  return { text: t, hybrid: { alpha: w, fetchK } };
 }
 
 /** Query vectors -> one float32 matrix (nq x dim). */

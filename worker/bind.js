@@ -902,23 +902,21 @@ export class Engine {
 
   /** vl_index_set_text (a store's index: storeSetText). @param {number} h @param {string|null} field */
   indexSetText(h, field) {
-    const f = new TextEncoder().encode(field ?? '');
-    const p = this._stage(f.length + 1);
-    try {
-      this.M.HEAPU8.set(f, p);
-      this._check(this.M._vl_index_set_text(h, p, f.length), h, `cannot index the text field '${field}'`);
-    } finally {
-      this._unstage(f.length + 1);
-    }
+    this._withName(field ?? '', (p, n) => this._check(this.M._vl_index_set_text(h, p, n), h, `cannot index the text field '${field}'`));
   }
 
   /** vl_store_set_text: the text field of a store that has never held a row (persisted). */
   storeSetText(st, field) {
-    const f = new TextEncoder().encode(field);
+    this._withName(field, (p, n) => this._checkStore(this.M._vl_store_set_text(st, p, n), st, `cannot set the text field '${field}'`));
+  }
+
+  /** Stage a string's UTF-8 bytes and call fn(pointer, byteLength). */
+  _withName(str, fn) {
+    const f = new TextEncoder().encode(str);
     const p = this._stage(f.length + 1);
     try {
       this.M.HEAPU8.set(f, p);
-      this._checkStore(this.M._vl_store_set_text(st, p, f.length), st, `cannot set the text field '${field}'`);
+      return fn(p, f.length);
     } finally {
       this._unstage(f.length + 1);
     }

@@ -264,3 +264,20 @@ test('bad input: EINVAL with a clear message, nothing changed', async () => {
   assert.equal(await c.count(), 40);
   await db.close();
 });
+
+test('a worker pool (writer + replicas, memory and file): keyword, hybrid and mmr searches equal the in-thread answers', async () => {
+  const dir = fs.mkdtempSync(path.join(ROOT, 'w-'));
+  const { db: one, c: ref } = await corpus(300);
+  for (const cfg of [{ workers: 3 }, { workers: 2, path: dir }]) {
+    const db = await createDatabase(cfg);
+    const { c } = await corpus(300, { db });
+    for (let i = 0; i < 4; i++) { // round-robin: each session answers
+      assert.deepEqual(await c.search(null, { text: 'apple tart', k: 7 }), await ref.search(null, { text: 'apple tart', k: 7 }));
+      assert.deepEqual(await c.search(QUERIES[i], { text: 'ocean', hybrid: { alpha: 0.4 }, k: 7 }),
+        await ref.search(QUERIES[i], { text: 'ocean', hybrid: { alpha: 0.4 }, k: 7 }));
+      assert.deepEqual(await c.search(QUERIES[i], { mmr: { lambda: 0.3 }, k: 7 }), await ref.search(QUERIES[i], { mmr: { lambda: 0.3 }, k: 7 }));
+    }
+    await db.close();
+  }
+  await one.close();
+});
