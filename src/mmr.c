@@ -17,6 +17,7 @@
  * index is only read (its search scratch aside).
  */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 #include "index.h"
 #include "dist.h"
@@ -54,6 +55,10 @@ int vl_index_search_mmr(vl_index *h, uint32_t nq, const float *queries, uint32_t
         return VL_EINVAL;
     }
     uint32_t dim = h->dim, metric = h->metric;
+    if ((uint64_t)fetch_k * dim * sizeof(float) > SIZE_MAX / 2) {   /* wasm32: size_t is 32 bits */
+        vl__msg(h, "mmr: %u candidates of dimension %u do not fit in memory; lower fetchK", fetch_k, dim);
+        return VL_ENOMEM;
+    }
     uint64_t *cid = vl_mem_alloc((size_t)fetch_k * sizeof *cid);
     float *cd = vl_mem_alloc((size_t)fetch_k * sizeof *cd);
     float *rows = vl_mem_alloc((size_t)fetch_k * dim * sizeof *rows);

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createDatabase, openCollection } from '../../web/index.js';
+import { createDatabase, openCollection, recoverCollection } from '../../web/index.js';
 import { BASE, QUERIES, DIM, dist64, rejectsWith, mulberry32 } from './helpers.js';
 
 const { RvfDatabase } = createRequire(import.meta.url)('@ruvector/rvf-node');
@@ -280,4 +280,29 @@ test('a worker pool (writer + replicas, memory and file): keyword, hybrid and mm
     await db.close();
   }
   await one.close();
+});
+
+test('a read-only follower sees keyword changes after refresh(); verify() is clean; recoverCollection keeps the text field', async () => {
+  const dir = fs.mkdtempSync(path.join(ROOT, 'r-'));
+  const file = path.join(dir, 'a.rvf');
+  const w = await openCollection(file, { create: { dimension: 3, text: { field: 'body' } } });
+  await w.insert({ id: 1, vector: [1, 0, 0], metadata: { body: 'apple pie' } });
+  const r = await openCollection(file, { readOnly: true });
+  assert.deepEqual(await r.search(null, { text: 'zebra' }), []);
+  await w.insert({ id: 2, vector: [0, 1, 0], metadata: { body: 'zebra' } });
+  await w.update(1, { metadata: { body: 'zebra apple' } });
+  assert.equal((await r.refresh()).changed, true);
+  const docs = new Map([[1, 'zebra apple'], [2, 'zebra']]);
+  const got = await r.search(null, { text: 'zebra' });
+  const want = bm25(docs, 'zebra');
+  assert.deepEqual(got.map((h) => h.id), want.map((x) => x[0]));
+  assert.ok(got.every((h, i) => close(h.score, want[i][1])));
+  assert.equal((await r.verify()).ok, true);
+  await r.close();
+  await w.close();
+  await recoverCollection(file, path.join(dir, 'b.rvf'));
+  const b = await openCollection(path.join(dir, 'b.rvf'), { readOnly: true });
+  assert.equal((await b.stats()).text, 'body');
+  assert.deepEqual((await b.search(null, { text: 'zebra' })).map((h) => h.id), want.map((x) => x[0]));
+  await b.close();
 });
