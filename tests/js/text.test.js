@@ -3,7 +3,7 @@
 // fusion oracle (f64 vector ranks + oracle BM25 ranks, weighted reciprocal-rank fusion) on a flat
 // index, with high recall on HNSW; filters apply inside both rankings; writes (update, merge,
 // delete, clear) are reflected; the text field persists across reopen and @ruvector/rvf-node
-// still reads every row of such a file; bad input is EINVAL.
+// reads every row of such a file and appends to it; bad input is EINVAL.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -237,6 +237,14 @@ test('the text field persists: reopen (database and openCollection, read-only to
   const same = await openCollection(file, { create: { dimension: DIM, index: { type: 'hnsw' }, text: { field: 'body' } } });
   assert.equal(await same.count(), 397);
   await same.close();
+  // rvf-node appends rows (no metadata) to the file: veclite keeps its text field and documents
+  const w = RvfDatabase.open(file);
+  try { w.ingestBatch(Float32Array.from([...BASE[500], ...BASE[501]]), [500, 501]); } finally { w.close(); }
+  const back = await openCollection(file, { readOnly: true });
+  assert.equal(await back.count(), 399);
+  assert.equal((await back.stats()).text, 'body');
+  assert.deepEqual((await back.search(null, { text: 'apple ocean', k: 50 })).map((h) => h.id), kw2.map((h) => h.id));
+  await back.close();
 });
 
 test('bad input: EINVAL with a clear message, nothing changed', async () => {
