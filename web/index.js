@@ -168,6 +168,7 @@ export class Collection {
     if (this.#now().dim === 0) return [];
     if ((vector === null || vector === undefined) && o.text !== null) {
       // keyword search: BM25 over the collection's text field, no vector (docs/api.md §4)
+      if (options.hybrid != null) throw new VecliteError('EINVAL', 'search: hybrid fuses a vector ranking with the keywords; give a query vector (or leave hybrid out for a keyword search)');
       const r = await this.#send('search', { queries: null, nq: 1, options: wire(o) });
       return hitsOf(r, 0, this.#c.metric, this.#c.dim, o);
     }

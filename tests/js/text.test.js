@@ -260,6 +260,7 @@ test('bad input: EINVAL with a clear message, nothing changed', async () => {
     await rejectsWith(() => c.search(q, o), 'EINVAL', re);
   }
   await rejectsWith(() => c.search(null, { text: '' }), 'EINVAL', /no searchable token/);
+  await rejectsWith(() => c.search(null, { text: 'apple', hybrid: { alpha: 0.5 } }), 'EINVAL', /give a query vector/);
   await rejectsWith(() => c.searchBatch([q], { text: 'apple' }), 'EINVAL', /searchBatch does not take text/);
   await rejectsWith(() => c.search(null, {}), 'EINVAL');
   const plain = await db.createCollection('plain', { dimension: DIM });
