@@ -4,9 +4,11 @@
  * every metadata write, BM25 ranking, and hybrid (vector + keyword) fusion.
  *
  * Tokenizer: the field's UTF-8 string is split into maximal runs of token
- * bytes: ASCII letters and digits (letters lowercased) and every byte of a
- * non-ASCII character (kept as is: no Unicode case folding); every other
- * ASCII byte separates. Tokens over VL_TEXT_MAX_TOKEN bytes are ignored.
+ * characters, separated by ASCII other than letters and digits and by the
+ * Unicode punctuation, symbol and space blocks of is_sep(); letters of
+ * ASCII, Latin-1, basic Greek and Cyrillic are lowercased (fold()), other
+ * characters kept as they are (no normalisation). Tokens over
+ * VL_TEXT_MAX_TOKEN bytes are ignored.
  * A document is a live row whose field holds a string with at least one
  * token; other rows (field absent, not a string, no token) are not in the
  * keyword index.
@@ -69,18 +71,70 @@ static uint32_t fnv(const uint8_t *s, uint32_t len)
     return x;
 }
 
-/* Next token of s[*at..len) into buf (lowercased); its length, or 0 at the end. */
+/* One character at s[i] (i < len): its code point and byte length. A byte
+ * that does not start a valid UTF-8 sequence is one character of its own
+ * (code point 0xFFFD: a token character). */
+static uint32_t utf8_at(const uint8_t *s, uint32_t len, uint32_t i, uint32_t *cp)
+{
+    uint8_t b = s[i];
+    uint32_t n = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+    if (n == 1) { *cp = b; return 1; }
+    if (n == 0 || i + n > len) { *cp = 0xFFFD; return 1; }
+    uint32_t c = b & (0x7F >> n);
+    for (uint32_t k = 1; k < n; k++) {
+        if ((s[i + k] & 0xC0) != 0x80) { *cp = 0xFFFD; return 1; }
+        c = c << 6 | (s[i + k] & 0x3F);
+    }
+    *cp = c;
+    return n;
+}
+
+/* Separators: ASCII other than letters and digits, and the punctuation,
+ * symbol and space blocks listed in docs/api.md §4 (Latin-1 punctuation,
+ * General and Supplemental Punctuation, CJK and fullwidth punctuation). */
+static int is_sep(uint32_t c)
+{
+    if (c < 0x80) return !((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'));
+    return (c <= 0xBF && c != 0xAA && c != 0xB5 && c != 0xBA) || c == 0xD7 || c == 0xF7 ||
+           (c >= 0x2000 && c <= 0x206F) || (c >= 0x2E00 && c <= 0x2E7F) ||
+           (c >= 0x3000 && c <= 0x3003) || (c >= 0x3008 && c <= 0x3011) || (c >= 0x3014 && c <= 0x301F) ||
+           (c >= 0xFE10 && c <= 0xFE1F) || (c >= 0xFE30 && c <= 0xFE4F) || c == 0xFEFF ||
+           (c >= 0xFF01 && c <= 0xFF0F) || (c >= 0xFF1A && c <= 0xFF20) || (c >= 0xFF3B && c <= 0xFF40) ||
+           (c >= 0xFF5B && c <= 0xFF65);
+}
+
+/* Lowercase: ASCII, Latin-1 (U+00C0..U+00DE but U+00D7), Greek U+0391..U+03A9,
+ * Cyrillic U+0400..U+042F; same UTF-8 length before and after. */
+static uint32_t fold(uint32_t c)
+{
+    if ((c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7) ||
+        (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) || (c >= 0x410 && c <= 0x42F)) return c + 0x20;
+    if (c >= 0x400 && c <= 0x40F) return c + 0x50;
+    return c;
+}
+
+/* Next token of s[*at..len) into buf (folded); its byte length, or 0 at the end. */
 static uint32_t next_token(const uint8_t *s, uint32_t len, uint32_t *at, uint8_t *buf)
 {
-    uint32_t i = *at;
+    uint32_t i = *at, c, w;
     for (;;) {
-        while (i < len && !(s[i] >= 0x80 || (s[i] >= '0' && s[i] <= '9') || ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z'))) i++;
+        while (i < len) {
+            w = utf8_at(s, len, i, &c);
+            if (!is_sep(c)) break;
+            i += w;
+        }
         if (i >= len) { *at = i; return 0; }
         uint32_t n = 0;
-        while (i < len && (s[i] >= 0x80 || (s[i] >= '0' && s[i] <= '9') || ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z'))) {
-            if (n < VL_TEXT_MAX_TOKEN) buf[n] = (s[i] >= 'A' && s[i] <= 'Z') ? (uint8_t)(s[i] | 0x20) : s[i];
-            n++;
-            i++;
+        while (i < len && (w = utf8_at(s, len, i, &c), !is_sep(c))) {
+            if (w == 1 && c >= 0x80) c = s[i];                  /* an invalid byte: kept as is */
+            else c = fold(c);
+            if (n + w <= VL_TEXT_MAX_TOKEN) {
+                if (w == 1) buf[n] = (uint8_t)c;
+                else if (w == 2) { buf[n] = (uint8_t)(0xC0 | c >> 6); buf[n + 1] = (uint8_t)(0x80 | (c & 0x3F)); }
+                else memcpy(buf + n, s + i, w);                 /* never folded: copied */
+            }
+            n += w;
+            i += w;
         }
         if (n <= VL_TEXT_MAX_TOKEN) { *at = i; return n; }
     }

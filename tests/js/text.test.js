@@ -19,7 +19,18 @@ after(() => fs.rmSync(ROOT, { recursive: true, force: true }));
 
 // ---- the oracle: its own tokenizer and BM25 -------------------------------------------------------
 
-/** Tokens: runs of ASCII letters/digits and non-ASCII characters; ASCII lowercased; <= 64 bytes. */
+/** Separators (docs/api.md §4): ASCII but letters and digits, and Unicode punctuation/space blocks. */
+function isSep(c) {
+  if (c < 0x80) return !/[A-Za-z0-9]/.test(String.fromCharCode(c));
+  const ranges = [[0x80, 0xBF], [0xD7, 0xD7], [0xF7, 0xF7], [0x2000, 0x206F], [0x2E00, 0x2E7F], [0x3000, 0x3003],
+    [0x3008, 0x3011], [0x3014, 0x301F], [0xFE10, 0xFE1F], [0xFE30, 0xFE4F], [0xFEFF, 0xFEFF], [0xFF01, 0xFF0F],
+    [0xFF1A, 0xFF20], [0xFF3B, 0xFF40], [0xFF5B, 0xFF65]];
+  if (c === 0xAA || c === 0xB5 || c === 0xBA) return false;
+  return ranges.some(([a, b]) => c >= a && c <= b);
+}
+
+/** Tokens: runs of non-separators; ASCII, Latin-1, basic Greek and Cyrillic capitals lowercased
+ * (by String.prototype.toLowerCase, an independent table); <= 64 UTF-8 bytes. */
 function tokens(s) {
   const out = [];
   let cur = '';
@@ -29,10 +40,10 @@ function tokens(s) {
   };
   for (const ch of s) {
     const c = ch.codePointAt(0);
-    if (c >= 0x80 || (c >= 48 && c <= 57)) cur += ch;
-    else if (c >= 65 && c <= 90) cur += String.fromCharCode(c + 32);
-    else if (c >= 97 && c <= 122) cur += ch;
-    else flush();
+    if (isSep(c)) { flush(); continue; }
+    const folds = (c >= 65 && c <= 90) || (c >= 0xC0 && c <= 0xDE && c !== 0xD7) || (c >= 0x391 && c <= 0x3A9 && c !== 0x3A2) ||
+      (c >= 0x400 && c <= 0x42F);
+    cur += folds ? ch.toLowerCase() : ch;
   }
   flush();
   return out;
@@ -71,7 +82,8 @@ function fuse(vecIds, textIds, fetchK, alpha) {
   return [...f].sort((x, y) => y[1] - x[1] || x[0] - y[0]);
 }
 
-const VOCAB = ['apple', 'Pie', 'car', 'ocean', 'wave', 'engine', 'red', 'blue', 'green', 'tart', 'Café', 'naïve', 'x9', 'OCEAN'];
+const VOCAB = ['apple', 'Pie', 'car', 'ocean', 'wave', 'engine', 'red', 'blue', 'green', 'tart', 'Café', 'naïve', 'x9', 'OCEAN',
+  '“Apple”', 'wave—engine', 'CAFÉ', 'ΩΜΕΓΑ', 'ωμεγα', 'ЖУК', 'жук', 'Ёлка', '日本、語', '🍎pie', 'red\u00a0car', '«ocean»', '５！'];
 function bodyOf(rnd) {
   const n = 1 + Math.floor(rnd() * 7);
   const w = [];
@@ -99,9 +111,10 @@ async function corpus(n, { metric = 'cosine', index = { type: 'flat' }, db } = {
 
 function close(a, b, rel = 2e-6) { return Math.abs(a - b) <= rel * Math.max(1, Math.abs(b)); }
 
-test('keyword search: every BM25 score and the order equal an independent BM25 (ASCII folding, non-ASCII kept, non-strings ignored)', async () => {
+test('keyword search: every BM25 score and the order equal an independent BM25 (folding, Unicode separators, non-strings ignored)', async () => {
   const { db, c, docs } = await corpus(300);
-  for (const q of ['apple pie', 'OCEAN wave', 'Café', 'naïve engine x9', 'red, RED; red!', 'apple zebra', 'tart']) {
+  for (const q of ['apple pie', 'OCEAN wave', 'Café', 'naïve engine x9', 'red, RED; red!', 'apple zebra', 'tart',
+    '„APPLE“ café', 'Ωμέγα ωμεγα', 'жук ЁЛКА', '語', '🍎PIE', 'car…ocean', 'ｘ５']) {
     const want = bm25(docs, q);
     const got = await c.search(null, { text: q, k: 1000 });
     assert.equal(got.length, want.length, q);
