@@ -85,3 +85,21 @@ test('query --text (keywords) and --text with --vector and --alpha (hybrid): sam
   assert.equal(e2.code, 1);
   assert.match(e2.stderr, /^veclite: EINVAL: .*alpha/);
 });
+
+test('create --text-field makes a store that query --text searches', async () => {
+  const file = path.join(fs.mkdtempSync(path.join(ROOT, 'c-')), 'k.rvf');
+  const c = cli(['create', file, '--dimension', '2', '--index', 'flat', '--text-field', 'body', '--json']);
+  assert.equal(c.code, 0, c.stderr);
+  assert.equal(JSON.parse(c.stdout).text, 'body');
+  const col = await openCollection(file);
+  await col.insertBatch([{ id: 1, vector: [1, 0], metadata: { body: 'red apple' } }, { id: 2, vector: [0, 1], metadata: { body: 'blue car' } }]);
+  await col.close();
+  const r = cli(['query', file, '--text', 'APPLE', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).results.map((h) => h.id), [1]);
+  const plain = path.join(path.dirname(file), 'p.rvf');
+  assert.equal(cli(['create', plain, '--dimension', '2']).code, 0);
+  const e = cli(['query', plain, '--text', 'apple']);
+  assert.equal(e.code, 1);
+  assert.match(e.stderr, /^veclite: EINVAL: .*no text field/);
+});

@@ -76,6 +76,7 @@ export const COMMANDS = {
       'ef-construction': { type: 'int', arg: 'N', help: 'HNSW build beam width (default 200)' },
       ef: { type: 'int', arg: 'N', help: 'default HNSW search beam width (default 64)' },
       seed: { type: 'u64', arg: 'N', help: 'HNSW level seed (default 42)' },
+      'text-field': { type: 'string', arg: 'NAME', help: 'index this metadata field for keyword search (query --text)' },
     },
     details: 'Fails if FILE exists.',
   },
@@ -121,7 +122,7 @@ export const COMMANDS = {
   },
   query: {
     args: ['FILE'],
-    summary: 'nearest neighbours of a vector',
+    summary: 'nearest neighbours of a vector, or rows matching keywords (--text)',
     options: {
       vector: { type: 'json', arg: 'JSON', help: "the query vector as a JSON array, e.g. '[0.1, 0.2, ...]'" },
       'vector-file': {

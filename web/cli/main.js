@@ -210,6 +210,7 @@ const RUN = {
       throw new UsageError('--m, --ef-construction, --ef and --seed apply to --index hnsw only', 'create');
     }
     const o = { create: { dimension: opt.dimension, metric: opt.metric, index } };
+    if (opt['text-field'] !== undefined) o.create.text = { field: opt['text-field'] };
     if (backend) o.backend = backend;
     const col = await api.openCollection(file, o);
     let st;
@@ -221,7 +222,8 @@ const RUN = {
     const collection = collectionName(file);
     const doc = { file, created: true, dimension: st.dimension, metric: st.metric, index, collection };
     const idx = index.type === 'flat' ? 'flat index' : `hnsw index${index.m ? ` m=${index.m}` : ''}${index.efConstruction ? ` efConstruction=${index.efConstruction}` : ''}`;
-    let text = `created ${file} (dimension ${st.dimension}, ${st.metric}, ${idx})\n`;
+    if (o.create.text) doc.text = o.create.text.field;
+    let text = `created ${file} (dimension ${st.dimension}, ${st.metric}, ${idx}${doc.text ? `, keywords in '${doc.text}'` : ''})\n`;
     if (collection === null) {
       doc.note = collectionNote(file);
       text += `note: ${doc.note}\n`;
