@@ -62,6 +62,8 @@ struct vl_text {
     uint64_t docs, total_len;
     /* scratch */
     uint32_t *tmp; uint32_t tmp_cap;
+    double *acc; uint32_t acc_cap;      /* BM25 per node, all 0 between searches */
+    uint32_t *cand; uint32_t cand_cap;  /* nodes a search touched */
 };
 
 static uint32_t fnv(const uint8_t *s, uint32_t len)
@@ -217,6 +219,7 @@ static void free_data(struct vl_text *t)
     vl_mem_free(t->toff); vl_mem_free(t->tlen); vl_mem_free(t->pn); vl_mem_free(t->pcap);
     vl_mem_free(t->post); vl_mem_free(t->chars); vl_mem_free(t->hash);
     vl_mem_free(t->ent); vl_mem_free(t->nent); vl_mem_free(t->dl); vl_mem_free(t->tmp);
+    vl_mem_free(t->acc); vl_mem_free(t->cand);
     char field[VL_MAX_FIELD_NAME];
     uint32_t fl = t->field_len, fid = t->fid;
     memcpy(field, t->field, fl);
@@ -394,7 +397,8 @@ uint64_t vl__text_bytes(const vl_index *h)
     const struct vl_text *t = h->text;
     if (!t) return 0;
     uint64_t b = sizeof *t + t->chars_cap + (uint64_t)t->hcap * 4 + (uint64_t)t->tcap * (8 + 4 * 3 + sizeof(void *)) +
-                 (uint64_t)t->ncap * (8 + sizeof(void *)) + (uint64_t)t->tmp_cap * 4;
+                 (uint64_t)t->ncap * (8 + sizeof(void *)) + (uint64_t)t->tmp_cap * 4 +
+                 (uint64_t)t->acc_cap * 8 + (uint64_t)t->cand_cap * 4;
     for (uint32_t i = 0; i < t->nterms; i++) b += (uint64_t)t->pcap[i] * 8;
     for (uint32_t i = 0; i < t->ncap; i++) b += (uint64_t)t->nent[i] * 12;
     return b;
@@ -495,8 +499,10 @@ static uint32_t query_terms(vl_index *h, const uint8_t *text, uint32_t len, uint
     return cnt;
 }
 
-/* BM25 of the k best matching live documents (filter applied), best first
- * into sc[0..*got). sc holds at least t->docs + 1 entries when k is large. */
+/* BM25 of the k best matching live documents (filter applied), best first,
+ * ties by ascending id, into a new array *out[0..*got) (the caller frees it).
+ * Scores accumulate in t->acc (zero again on return), the touched nodes in
+ * t->cand; the best k come from a bounded heap: O(postings + m log k). */
 static int bm25_top(vl_index *h, const uint8_t *text, uint32_t len, uint32_t k,
                     const uint8_t *filter, uint32_t filter_len, tscore **out, uint32_t *got)
 {
@@ -518,16 +524,17 @@ static int bm25_top(vl_index *h, const uint8_t *text, uint32_t len, uint32_t k,
         vl__msg(h, "out of memory compiling the filter");
         return VL_ENOMEM;
     }
-    double *acc = vl_mem_calloc(t->ncap ? t->ncap : 1, sizeof *acc);
-    tscore *sc = vl_mem_alloc((size_t)(t->docs + 1) * sizeof *sc);
-    if (!acc || !sc) {
-        vl_mem_free(q); vl_mem_free(acc); vl_mem_free(sc);
-        vl__msg(h, "out of memory scoring %llu documents", (unsigned long long)t->docs);
-        return VL_ENOMEM;
+    if (t->acc_cap < t->ncap) {       /* grown zeroed; kept zeroed by every search */
+        double *a = vl_mem_calloc(t->ncap, sizeof *a);
+        if (!a) { vl_mem_free(q); vl__msg(h, "out of memory scoring %u rows", t->ncap); return VL_ENOMEM; }
+        vl_mem_free(t->acc);
+        t->acc = a;
+        t->acc_cap = t->ncap;
     }
-    double N = (double)t->docs, avgdl = t->docs ? (double)t->total_len / N : 1.0;
-    uint32_t m = 0;
-    for (uint32_t i = 0; i < nq; i++) {
+    double *acc = t->acc, N = (double)t->docs, avgdl = t->docs ? (double)t->total_len / N : 1.0;
+    uint32_t m = 0, live = 0;
+    int rc = VL_OK;
+    for (uint32_t i = 0; i < nq && rc == VL_OK; i++) {
         uint32_t tid = q[i];
         double df = t->pn[tid];
         if (!df) continue;
@@ -536,22 +543,57 @@ static int bm25_top(vl_index *h, const uint8_t *text, uint32_t len, uint32_t k,
         for (uint32_t j = 0; j < t->pn[tid]; j++) {
             uint32_t node = p[2 * j];
             double tf = p[2 * j + 1];
-            if (acc[node] == 0.0) {   /* first term of this node: a candidate */
+            if (acc[node] == 0.0) {   /* first term of this node: remember it (to score or skip) */
+                if (m == t->cand_cap) {
+                    uint32_t nc = t->cand_cap ? t->cand_cap * 2 : 1024;
+                    uint32_t *c = vl_mem_realloc(t->cand, (size_t)nc * sizeof *c);
+                    if (!c) { rc = VL_ENOMEM; break; }
+                    t->cand = c;
+                    t->cand_cap = nc;
+                }
+                t->cand[m++] = node;
                 if (filter_len && !vl__filter_node(h, node)) { acc[node] = -1.0; continue; }
-                sc[m].node = node;
-                sc[m].id = h->ids[node];
-                m++;
+                live++;
             } else if (acc[node] < 0) continue;
             acc[node] += idf * tf * (BM25_K1 + 1.0) / (tf + BM25_K1 * (1.0 - BM25_B + BM25_B * t->dl[node] / avgdl));
-            if (acc[node] == 0.0) acc[node] = 1e-300;   /* keep it marked as seen */
         }
     }
-    for (uint32_t i = 0; i < m; i++) sc[i].s = acc[sc[i].node];
-    qsort(sc, m, sizeof *sc, cmp_score);
+    /* the best min(k, live) by a bounded heap (worst on top), then sorted */
+    uint32_t keep = live < k ? live : k, hn = 0;
+    tscore *sc = rc ? NULL : vl_mem_alloc((size_t)(keep ? keep : 1) * sizeof *sc);
+    if (!rc && !sc) rc = VL_ENOMEM;
+    for (uint32_t i = 0; i < m && !rc; i++) {
+        uint32_t node = t->cand[i];
+        if (acc[node] < 0) continue;
+        tscore x = { acc[node], h->ids[node], node };
+        if (hn < keep) {              /* sift up */
+            uint32_t c = hn++;
+            while (c && cmp_score(&sc[(c - 1) / 2], &x) < 0) { sc[c] = sc[(c - 1) / 2]; c = (c - 1) / 2; }
+            sc[c] = x;
+        } else if (keep && cmp_score(&x, &sc[0]) < 0) {   /* better than the worst kept: sift down */
+            uint32_t c = 0;
+            for (;;) {
+                uint32_t l = 2 * c + 1, r = l + 1, w = c;
+                const tscore *wv = &x;
+                if (l < hn && cmp_score(&sc[l], wv) > 0) { w = l; wv = &sc[l]; }
+                if (r < hn && cmp_score(&sc[r], wv) > 0) w = r;
+                if (w == c) break;
+                sc[c] = sc[w];
+                c = w;
+            }
+            sc[c] = x;
+        }
+    }
+    for (uint32_t i = 0; i < m; i++) acc[t->cand[i]] = 0.0;
     vl_mem_free(q);
-    vl_mem_free(acc);
+    if (rc) {
+        vl_mem_free(sc);
+        vl__msg(h, "out of memory scoring the candidates");
+        return rc;
+    }
+    qsort(sc, hn, sizeof *sc, cmp_score);
     *out = sc;
-    *got = m < k ? m : k;
+    *got = hn;
     return VL_OK;
 }
 
