@@ -466,6 +466,12 @@ int vl_index_text_field(const vl_index *h, const char **field, uint32_t *len)
 
 typedef struct tscore { double s; uint64_t id; uint32_t node; } tscore;
 
+static int cmp_id(const void *a, const void *b)
+{
+    uint64_t x = ((const tscore *)a)->id, y = ((const tscore *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
 static int cmp_score(const void *a, const void *b)
 {
     const tscore *x = a, *y = b;
@@ -659,15 +665,21 @@ int vl_index_search_hybrid(vl_index *h, const float *query, const uint8_t *text,
     /* the text first: a query without tokens fails before any vector work */
     if ((rc = bm25_top(h, text, text_len, fetch_k, filter, filter_len, &ts, &nt))) goto out;
     if ((rc = vl_index_search(h, 1, query, fetch_k, ef, filter, filter_len, vid, vd, &nv))) goto out;
-    /* union, each with its fused score (a small n: ranks looked up linearly) */
+    /* union, each with its fused score; a text hit finds its vector rank by
+     * binary search over the vector hits sorted by id (u[nv..2nv) meanwhile) */
     for (uint32_t i = 0; i < nv; i++) { u[m].id = vid[i]; u[m].s = (double)alpha / (RRF_K + i + 1); u[m].node = i; m++; }
+    tscore *byid = u + fetch_k;
+    memcpy(byid, u, (size_t)nv * sizeof *u);
+    qsort(byid, nv, sizeof *byid, cmp_id);
+    uint32_t extra = 0;
     for (uint32_t j = 0; j < nt; j++) {
         double add = (1.0 - (double)alpha) / (RRF_K + j + 1);
-        uint32_t i = 0;
-        while (i < nv && vid[i] != ts[j].id) i++;
-        if (i < nv) { u[i].s += add; continue; }
-        u[m].id = ts[j].id; u[m].s = add; u[m].node = UINT32_MAX; m++;
+        tscore key = { 0, ts[j].id, 0 };
+        const tscore *f = bsearch(&key, byid, nv, sizeof *byid, cmp_id);
+        if (f) { u[f->node].s += add; continue; }
+        ts[extra].id = ts[j].id; ts[extra].s = add; extra++;   /* text only: collected in place */
     }
+    for (uint32_t j = 0; j < extra; j++) { u[m].id = ts[j].id; u[m].s = ts[j].s; u[m].node = UINT32_MAX; m++; }
     qsort(u, m, sizeof *u, cmp_score);
     uint32_t want = m < k ? m : k;
     uint32_t nqt = query_terms(h, text, text_len, &q);
