@@ -666,7 +666,7 @@ int vl_index_search_hybrid(vl_index *h, const float *query, const uint8_t *text,
     if ((rc = bm25_top(h, text, text_len, fetch_k, filter, filter_len, &ts, &nt))) goto out;
     if ((rc = vl_index_search(h, 1, query, fetch_k, ef, filter, filter_len, vid, vd, &nv))) goto out;
     /* union, each with its fused score; a text hit finds its vector rank by
-     * binary search over the vector hits sorted by id (u[nv..2nv) meanwhile) */
+     * binary search over the vector hits sorted by id (a copy in u[fetchK..]) */
     for (uint32_t i = 0; i < nv; i++) { u[m].id = vid[i]; u[m].s = (double)alpha / (RRF_K + i + 1); u[m].node = i; m++; }
     tscore *byid = u + fetch_k;
     memcpy(byid, u, (size_t)nv * sizeof *u);
