@@ -19,14 +19,15 @@
 // Invariants: targets are printed, never asserted. Exit code 0 unless something crashed (an
 // engine that cannot be loaded is reported as unavailable, not a crash).
 //
-// usage: node bench/bench.mjs [--quick] [--sections core,filtered,quant,storage,writer,mcp,workers,browser,toolbox] [--data DIR]
+// usage: node bench/bench.mjs [--quick] [--sections core,filtered,quant,text,storage,writer,mcp,workers,browser,toolbox] [--data DIR]
 //                             [--filtered-data DIR] [--storage-data DIR] [--engines a,b,..]
 //                             [--seconds S] [--rounds R] [--out FILE]
 //   --quick     smoke run: ≤ 200 queries (per type in FILTERED), 1 round, 0.3 s per timed point,
 //               a 20,000-vector store and smaller commit runs in STORAGE (CI); BROWSER: 2,000-row
 //               ingest, 20,000-row store, 1 round, 2 reopens
-//   --sections  which sections to run, in this order (default all nine; MCP: tools/call query
+//   --sections  which sections to run, in this order (default all ten; MCP: tools/call query
 //               round trips to `veclite mcp`, bench/mcp.js; QUANT: quantization none/scalar/product on the CORE dataset, bench/quant.js;
+//               TEXT: keyword, hybrid and MMR search, bench/text.js;
 //               TOOLBOX: similarityMatrix and kmeans, SIMD vs scalar build vs a plain JS loop, bench/toolbox.js; BROWSER needs
 //               /usr/bin/chromium and playwright-core)
 //   --seconds   minimum seconds per timed point (default 2)
@@ -62,11 +63,12 @@ import { runWorkers } from './workers.js';
 import { runBrowser } from './browser.js';
 import { runQuant, printQuant } from './quant.js';
 import { runToolbox, printToolbox } from './toolbox.js';
+import { runText, printText } from './text.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WARMUP_VECTORS = 1000;
 const ENGINE_KEYS = ['veclite-simd', 'veclite-scalar', 'hnswlib-wasm', 'hnswlib-node', 'js-brute'];
-const SECTIONS = ['core', 'filtered', 'quant', 'storage', 'writer', 'mcp', 'workers', 'browser', 'toolbox'];
+const SECTIONS = ['core', 'filtered', 'quant', 'text', 'storage', 'writer', 'mcp', 'workers', 'browser', 'toolbox'];
 
 function parseArgs(argv) {
   const a = { quick: false, data: null, filteredData: null, storageData: null, sections: SECTIONS, engines: ENGINE_KEYS, seconds: null, rounds: null, out: path.join(repoRoot, 'bench', 'out', 'results.json') };
@@ -313,6 +315,14 @@ async function main() {
       results.quant = { error: String(e?.stack ?? e) };
     }
   }
+  if (args.sections.includes('text')) {
+    log('text section ...');
+    try {
+      results.text = await runText({ repoRoot, quick: args.quick, seconds: args.seconds, log });
+    } catch (e) {
+      results.text = { error: String(e?.stack ?? e) };
+    }
+  }
   if (args.sections.includes('toolbox')) {
     log('toolbox section ...');
     try {
@@ -354,6 +364,11 @@ async function main() {
     console.log();
     if (results.quant.error) console.log(`QUANT failed: ${results.quant.error}`);
     else printQuant(results.quant, console.log);
+  }
+  if (results.text) {
+    console.log();
+    if (results.text.error) console.log(`TEXT failed: ${results.text.error}`);
+    else printText(results.text, console.log);
   }
   if (results.toolbox) {
     console.log();

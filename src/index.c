@@ -223,6 +223,7 @@ void vl_index_free(vl_index *h)
 {
     if (!h) return;
     free_nodes(h);
+    vl__text_free(h);
     vl__fields_free(h);
     vl_quant_free(&h->qz);
     vl_qquery_free(&h->qq);

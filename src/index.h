@@ -133,6 +133,9 @@ struct vl_index {
     uint64_t quant_trained_on;     /* rows the quantizer was trained on (0: loaded) */
     uint32_t rerank;               /* candidates re-ranked per query (0: by quantizer, vl_index_set_rerank) */
 
+    /* keyword index of one text field (text.c); NULL: none */
+    struct vl_text *text;
+
     char msg[256];
 };
 
@@ -146,6 +149,16 @@ int  vl__cols_reserve(vl_index *h, uint32_t cap);      /* VL_OK / VL_ENOMEM */
 void vl__cols_free(vl_index *h);
 uint64_t vl__cols_bytes(const vl_index *h);
 int  vl__cols_check(const vl_index *h);                /* VL_OK / VL_ECORRUPT (+ message) */
+
+/* ---- keyword index (text.c), driven by the column hooks of meta.c ---- */
+void vl__text_set_node(vl_index *h, uint32_t node);    /* re-index from meta[node] */
+void vl__text_move(vl_index *h, uint32_t dst, uint32_t src);
+void vl__text_reset(vl_index *h);                      /* drop node data, keep the field */
+void vl__text_free(vl_index *h);
+uint64_t vl__text_bytes(const vl_index *h);
+int  vl__text_check(const vl_index *h);                /* VL_OK / VL_ECORRUPT (+ message) */
+/* A registered field's id, or UINT32_MAX (meta.c; never creates one). */
+uint32_t vl__field_find(const vl_index *h, const char *name, uint32_t len);
 
 /* ---- filters (filter.c) ---- */
 /* Evaluate a filter already accepted by vl_filter_check against a record

@@ -181,6 +181,11 @@ static uint32_t field_lookup(const vl_index *h, const char *name, uint32_t len)
     }
 }
 
+uint32_t vl__field_find(const vl_index *h, const char *name, uint32_t len)
+{
+    return field_lookup(h, name, len);
+}
+
 static void hash_insert(uint32_t *tab, uint32_t cap, uint32_t hash, uint32_t id)
 {
     uint32_t mask = cap - 1, i = hash & mask;
@@ -329,6 +334,7 @@ void vl__cols_set_node(vl_index *h, uint32_t node)
 {
     for (uint32_t i = 0; i < h->n_cols; i++)
         col_fill(&h->cols[i], node, h->meta[node], h->meta_len[node]);
+    vl__text_set_node(h, node);
 }
 
 void vl__cols_move(vl_index *h, uint32_t dst, uint32_t src)
@@ -337,6 +343,7 @@ void vl__cols_move(vl_index *h, uint32_t dst, uint32_t src)
         h->cols[i].tag[dst] = h->cols[i].tag[src];
         h->cols[i].raw[dst] = h->cols[i].raw[src];
     }
+    vl__text_move(h, dst, src);
 }
 
 int vl__cols_reserve(vl_index *h, uint32_t cap)
@@ -359,10 +366,13 @@ void vl__cols_free(vl_index *h)
         vl_mem_free(h->cols[i].raw);
     }
     h->n_cols = 0;
+    vl__text_reset(h);
 }
 
 int vl__cols_check(const vl_index *h)
 {
+    int trc = vl__text_check(h);
+    if (trc) return trc;
     for (uint32_t i = 0; i < h->n_cols; i++) {
         const struct vl_col *c = &h->cols[i];
         if (c->fid >= h->n_fields) {
@@ -387,5 +397,5 @@ int vl__cols_check(const vl_index *h)
 
 uint64_t vl__cols_bytes(const vl_index *h)
 {
-    return (uint64_t)h->n_cols * h->cap * (1 + sizeof(uint64_t));
+    return (uint64_t)h->n_cols * h->cap * (1 + sizeof(uint64_t)) + vl__text_bytes(h);
 }

@@ -1181,6 +1181,13 @@ static int index_like(vl_store *s, vl_index **out)
             return vl__store_msg(s, rc ? rc : VL_ENOMEM, "cannot copy field names");
         }
     }
+    const char *tf;
+    uint32_t tl;
+    if (vl_index_text_field(s->idx, &tf, &tl) == VL_OK && (rc = vl_index_set_text(*out, tf, tl))) {
+        vl_index_free(*out);
+        *out = NULL;
+        return vl__store_msg(s, rc, "cannot copy the text field");
+    }
     return VL_OK;
 }
 
@@ -1350,7 +1357,7 @@ int vl_store_derive(vl_store *s, vl_io *child, const uint8_t *file_id, vl_store 
     }
     /* the copied file metadata holds the parent's "veclite.quant": quantize the child now, as
      * every reopen of its file will (it has no rows yet: its own rows train it) */
-    if ((rc = vl__store_quant_open(c))) {
+    if ((rc = vl__store_quant_open(c)) || (rc = vl__store_text_open(c))) {
         vl__store_msg(s, rc, "derive: %s", c->msg);
         store_free(c);
         return rc;
@@ -1423,6 +1430,7 @@ static int store_open(vl_io *io, vl_io *parent_io, int own_only, const vl_config
     } else {
         rc = vl__store_load(s, cfg, parent_io, own_only);
         if (!rc) rc = vl__store_quant_open(s);
+        if (!rc) rc = vl__store_text_open(s);
     }
     if (rc) {
         if (msg && msg_cap) snprintf(msg, msg_cap, "%s", s->msg);

@@ -274,4 +274,9 @@ int vl__store_quant_open(vl_store *s);
 /* After a write: note a quantizer trained by it (to be persisted). */
 void vl__store_quant_wrote(vl_store *s);
 
+/* ---- keyword search (store_text.c) ---- */
+/* After the rows are loaded: the stored text field ("veclite.text") set on
+ * the index, which indexes the loaded records. */
+int vl__store_text_open(vl_store *s);
+
 #endif /* VL_STORE_H */

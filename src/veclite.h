@@ -275,6 +275,48 @@ VL_MUST_CHECK int vl_index_search(vl_index *h, uint32_t nq, const float *queries
                                   uint64_t *ids_out, float *dist_out,
                                   uint32_t *counts_out);
 
+/* Maximal-marginal-relevance search (SPEC F13; src/mmr.c): per query, the
+ * normal search (filter, ef as above) fetches fetch_k candidates, then k are
+ * picked greedily by lambda * sim(q, d) - (1 - lambda) * max sim(d, picked)
+ * with the metric's similarity (cos, dot, 1 / (1 + L2)). Outputs as
+ * vl_index_search, rows in pick order (not by distance); distances are the
+ * candidates' distances to the query. lambda 1 gives the search's first k.
+ * Errors: VL_EINVAL (lambda outside [0, 1] or NaN; not 1 <= k <= fetch_k <=
+ * VL_MAX_K; the search's), VL_ENOMEM, a row source's error (quantized). */
+VL_MUST_CHECK int vl_index_search_mmr(vl_index *h, uint32_t nq, const float *queries,
+                                      uint32_t k, uint32_t fetch_k, float lambda, uint32_t ef,
+                                      const uint8_t *filter, uint32_t filter_len,
+                                      uint64_t *ids_out, float *dist_out, uint32_t *counts_out);
+
+/* ---- Keyword search (SPEC F13; src/text.c) ----
+ * vl_index_set_text: index the metadata field `field` (UTF-8, 1..
+ * VL_MAX_FIELD_NAME bytes; len 0 removes it) for keywords: an inverted index
+ * of its string values, built from the records now and kept current by every
+ * write (a string of another type, or a missing field, is no document).
+ * Tokens, BM25 (k1 1.2, b 0.75) and fusion are described atop src/text.c.
+ * Errors: VL_EINVAL, VL_ENOMEM. vl_index_text_field: the field (owned by h),
+ * VL_ENOTFOUND without one. */
+VL_MUST_CHECK int vl_index_set_text(vl_index *h, const char *field, uint32_t len);
+VL_MUST_CHECK int vl_index_text_field(const vl_index *h, const char **field, uint32_t *len);
+/* The k best documents for the query text by BM25 (filter as in
+ * vl_index_search), best first, ties by ascending id: *count_out of them
+ * (only documents holding a query token). Errors: VL_EINVAL (no text field,
+ * k out of range, a text with no token, bad filter), VL_ENOMEM. */
+VL_MUST_CHECK int vl_index_search_text(vl_index *h, const uint8_t *text, uint32_t text_len, uint32_t k,
+                                       const uint8_t *filter, uint32_t filter_len,
+                                       uint64_t *ids_out, float *score_out, uint32_t *count_out);
+/* Hybrid: the vector search's best fetch_k and the BM25 best fetch_k (both
+ * filtered) fused by weighted reciprocal rank, alpha / (60 + rank_vector) +
+ * (1 - alpha) / (60 + rank_text); the k best, ties by ascending id. Per hit:
+ * the fused score, the vector distance (metric distance) and the BM25 score
+ * (0 without a matching token). Errors: as vl_index_search_text, plus alpha
+ * outside [0, 1], not 1 <= k <= fetch_k <= VL_MAX_K, the vector search's. */
+VL_MUST_CHECK int vl_index_search_hybrid(vl_index *h, const float *query, const uint8_t *text, uint32_t text_len,
+                                         uint32_t k, uint32_t fetch_k, float alpha, uint32_t ef,
+                                         const uint8_t *filter, uint32_t filter_len,
+                                         uint64_t *ids_out, float *fused_out, float *dist_out, float *text_out,
+                                         uint32_t *count_out);
+
 /* Iterate live ids in ascending order: fills up to cap ids greater than
  * *after (or from the smallest when *after_valid is 0) into ids_out;
  * *n_out receives how many. Used for exports and JS-predicate scans. */
@@ -609,6 +651,14 @@ VL_MUST_CHECK int vl_store_field(vl_store *s, const char *name, uint32_t len,
  * Errors: VL_EINVAL (rows already stored, a branch child, a flat index, bad
  * kind/m), VL_EREADONLY, and as vl_store_file_meta_set. */
 VL_MUST_CHECK int vl_store_set_quant(vl_store *s, uint32_t kind, uint32_t m);
+
+/* The keyword-indexed text field of the store's index (vl_index_set_text):
+ * chosen while the store has never held a row, persisted as file metadata
+ * "veclite.text" and set again at every open (the inverted index is built
+ * from the rows then; src/store_text.c). len 0: none. Errors: VL_EINVAL
+ * (rows already stored, a branch child, a bad name), VL_EREADONLY, and as
+ * vl_store_file_meta_set. */
+VL_MUST_CHECK int vl_store_set_text(vl_store *s, const char *field, uint32_t len);
 
 /* Caller's file metadata: small key/value pairs kept in META (e.g. the JS
  * layer's id kind). Keys 1..255 bytes; keys starting "veclite." are

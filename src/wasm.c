@@ -296,6 +296,10 @@ VL_WASM_EXPORT double vl__wasm_count(const vl_index *h) { return (double)vl_inde
  *   vecs_out: nq*k*dim floats; hit slot s gets its stored vector at s*dim.
  *   Slots past counts_out[q] are left untouched.
  * Errors: those of vl_index_search and vl_index_get. */
+static int hit_records(vl_index *h, uint32_t nq, uint32_t k, const uint64_t *ids_out,
+                       const uint32_t *counts_out, uint32_t *meta_ptr_out,
+                       uint32_t *meta_len_out, float *vecs_out);
+
 VL_WASM_EXPORT int vl__wasm_search(vl_index *h, uint32_t nq, const float *queries,
                                    uint32_t k, uint32_t ef,
                                    const uint8_t *filter, uint32_t filter_len,
@@ -304,7 +308,54 @@ VL_WASM_EXPORT int vl__wasm_search(vl_index *h, uint32_t nq, const float *querie
                                    float *vecs_out) {
     int rc = vl_index_search(h, nq, queries, k, ef, filter, filter_len,
                              ids_out, dist_out, counts_out);
-    if (rc != VL_OK || (!meta_ptr_out && !vecs_out)) return rc;
+    if (rc != VL_OK) return rc;
+    return hit_records(h, nq, k, ids_out, counts_out, meta_ptr_out, meta_len_out, vecs_out);
+}
+
+/* vl__wasm_search with MMR re-ranking (vl_index_search_mmr): same outputs. */
+VL_WASM_EXPORT int vl__wasm_search_mmr(vl_index *h, uint32_t nq, const float *queries,
+                                       uint32_t k, uint32_t fetch_k, float lambda, uint32_t ef,
+                                       const uint8_t *filter, uint32_t filter_len,
+                                       uint64_t *ids_out, float *dist_out, uint32_t *counts_out,
+                                       uint32_t *meta_ptr_out, uint32_t *meta_len_out,
+                                       float *vecs_out) {
+    int rc = vl_index_search_mmr(h, nq, queries, k, fetch_k, lambda, ef, filter, filter_len,
+                                 ids_out, dist_out, counts_out);
+    if (rc != VL_OK) return rc;
+    return hit_records(h, nq, k, ids_out, counts_out, meta_ptr_out, meta_len_out, vecs_out);
+}
+
+/* Keyword search (vl_index_search_text): one query text, k hits with their
+ * BM25 scores, plus records/vectors as vl__wasm_search. */
+VL_WASM_EXPORT int vl__wasm_search_text(vl_index *h, const uint8_t *text, uint32_t text_len, uint32_t k,
+                                        const uint8_t *filter, uint32_t filter_len,
+                                        uint64_t *ids_out, float *score_out, uint32_t *count_out,
+                                        uint32_t *meta_ptr_out, uint32_t *meta_len_out, float *vecs_out) {
+    int rc = vl_index_search_text(h, text, text_len, k, filter, filter_len, ids_out, score_out, count_out);
+    if (rc != VL_OK) return rc;
+    return hit_records(h, 1, k, ids_out, count_out, meta_ptr_out, meta_len_out, vecs_out);
+}
+
+/* Hybrid search (vl_index_search_hybrid) of one query: fused scores,
+ * distances and BM25 scores, plus records/vectors as vl__wasm_search. */
+VL_WASM_EXPORT int vl__wasm_search_hybrid(vl_index *h, const float *query, const uint8_t *text, uint32_t text_len,
+                                          uint32_t k, uint32_t fetch_k, float alpha, uint32_t ef,
+                                          const uint8_t *filter, uint32_t filter_len,
+                                          uint64_t *ids_out, float *fused_out, float *dist_out, float *text_out,
+                                          uint32_t *count_out,
+                                          uint32_t *meta_ptr_out, uint32_t *meta_len_out, float *vecs_out) {
+    int rc = vl_index_search_hybrid(h, query, text, text_len, k, fetch_k, alpha, ef, filter, filter_len,
+                                    ids_out, fused_out, dist_out, text_out, count_out);
+    if (rc != VL_OK) return rc;
+    return hit_records(h, 1, k, ids_out, count_out, meta_ptr_out, meta_len_out, vecs_out);
+}
+
+/* Each hit's metadata record (pointer, length) and/or stored vector. */
+static int hit_records(vl_index *h, uint32_t nq, uint32_t k, const uint64_t *ids_out,
+                       const uint32_t *counts_out, uint32_t *meta_ptr_out,
+                       uint32_t *meta_len_out, float *vecs_out) {
+    int rc;
+    if (!meta_ptr_out && !vecs_out) return VL_OK;
     uint32_t dim = 0;
     if (vecs_out) {
         vl_config cfg;

@@ -19,7 +19,7 @@ import { checkCosine, checkKeys, idKindOf, intIn, putVector } from '../worker/va
 export { checkKeys, inspect, intIn } from '../worker/values.js';
 
 const ITEM_KEYS = ['id', 'vector', 'metadata'];
-const SEARCH_KEYS = ['k', 'ef', 'filter', 'threshold', 'includeVectors', 'includeMetadata', 'rerank'];
+const SEARCH_KEYS = ['k', 'ef', 'filter', 'threshold', 'includeVectors', 'includeMetadata', 'rerank', 'mmr', 'text', 'hybrid'];
 
 /**
  * The dimension a dimension-0 store (an empty rvf-node store whose dimension is "unset") takes
@@ -187,11 +187,59 @@ export function readSearchOptions(limits, opts) {
     if (!isPlainObject(f)) throw einval(`search option filter must be an object or a function (got ${describe(f)})`);
     filter = parseFilter(f);
   }
+  const mmr = readMmr(limits, opts.mmr, k);
+  if (mmr && predicate) throw einval('search option mmr needs a structured filter (the re-ranking runs in the engine); a JavaScript predicate cannot be combined with it');
+  const { text, hybrid } = readText(limits, opts, k);
+  if (text !== null && predicate) throw einval('search option text needs a structured filter (keyword ranking runs in the engine); a JavaScript predicate cannot be combined with it');
+  if (text !== null && mmr) throw einval('search options text and mmr cannot be combined');
   return {
-    k, ef, threshold, filter, predicate, rerank,
+    k, ef, threshold, filter, predicate, rerank, mmr, text, hybrid,
     includeVectors: opts.includeVectors === true,
     includeMetadata: opts.includeMetadata !== false,
   };
+}
+
+/**
+ * Search option mmr -> { lambda, fetchK } or null (docs/api.md §4): lambda in [0, 1] (default
+ * 0.5), fetchK an integer k..MAX_K (default max(4k, 20), at most MAX_K).
+ */
+function readMmr(limits, m, k) {
+  if (m === undefined || m === null || m === false) return null;
+  const { w, fetchK } = readWeightAndFetch(limits, m, k, 'mmr', 'lambda');
+  return { lambda: w, fetchK };
+}
+
+/**
+ * Search option mmr or hybrid: { [weight]: a number in [0, 1] (default 0.5), fetchK: an integer
+ * k..MAX_K (default max(4k, 20), at most MAX_K) } -> { w, fetchK }.
+ */
+function readWeightAndFetch(limits, o, k, name, weight) {
+  if (!isPlainObject(o)) throw einval(`search option ${name} must be an object { ${weight}, fetchK } (got ${describe(o)})`);
+  checkKeys(o, [weight, 'fetchK'], `search option ${name}`);
+  const v = o[weight];
+  if (v !== undefined && (typeof v !== 'number' || !(v >= 0 && v <= 1))) {
+    throw einval(`search option ${name}.${weight} must be a number in [0, 1] (got ${describe(v)})`);
+  }
+  const fetchK = o.fetchK === undefined ? Math.min(limits.MAX_K, Math.max(4 * k, 20))
+    : intIn(o.fetchK, k, limits.MAX_K, `search option ${name}.fetchK (at least k = ${k})`);
+  return { w: v ?? 0.5, fetchK };
+}
+
+/**
+ * Search options text and hybrid (docs/api.md §4): text a string of at most 65536 UTF-16 units
+ * (the engine refuses one without a letter or digit); hybrid { alpha in [0, 1] (default 0.5),
+ * fetchK k..MAX_K (default max(4k, 20)) }, only with text. -> { text: string|null, hybrid }.
+ */
+function readText(limits, opts, k) {
+  const t = opts.text;
+  if (t === undefined || t === null) {
+    if (opts.hybrid !== undefined && opts.hybrid !== null) throw einval('search option hybrid needs text (the keywords to fuse with the vector ranking)');
+    return { text: null, hybrid: null };
+  }
+  if (typeof t !== 'string') throw einval(`search option text must be a string of keywords (got ${describe(t)})`);
+  if (t.length > 65536) throw einval(`search option text is ${t.length} characters long; at most 65536`);
+  const { w, fetchK } = readWeightAndFetch(limits, opts.hybrid ?? {}, k, 'hybrid', 'alpha');
+  return { text: t, hybrid: { alpha: w, fetchK } };
 }
 
 /** Query vectors -> one float32 matrix (nq x dim). */
@@ -228,6 +276,13 @@ export function toScore(metric, d) {
   return 1 / (1 + d);
 }
 
+/** A keyword hit { id, score (BM25), textScore } or hybrid hit { id, score (fused), distance, textScore }. */
+function textHit(r, slot) {
+  return r.fused
+    ? { id: r.ids[slot], score: r.fused[slot], distance: r.dist[slot], textScore: r.text[slot] }
+    : { id: r.ids[slot], score: r.text[slot], textScore: r.text[slot] };
+}
+
 /**
  * Hit objects of query q from a session's columnar result (worker/protocol.js "Hits"), best
  * first, stopping at the threshold.
@@ -238,9 +293,10 @@ export function hitsOf(r, q, metric, dim, o) {
   for (let i = 0; i < count; i++) {
     const slot = q * r.k + i;
     const distance = r.dist[slot];
-    const score = toScore(metric, distance);
-    if (o.threshold !== undefined && !(score >= o.threshold)) break; // sorted best first
-    const hit = { id: r.ids[slot], score, distance };
+    const score = r.fused ? r.fused[slot] : r.text ? r.text[slot] : toScore(metric, distance);
+    // sorted best first, except in mmr order (picks, not distances): there skip, not stop
+    if (o.threshold !== undefined && !(score >= o.threshold)) { if (o.mmr) continue; break; }
+    const hit = r.text ? textHit(r, slot) : { id: r.ids[slot], score, distance };
     if (o.includeMetadata) hit.metadata = r.metas ? r.metas[slot] : {};
     if (o.includeVectors) hit.vector = r.vecs.slice(slot * dim, slot * dim + dim);
     out.push(hit);

@@ -164,6 +164,34 @@ export interface SearchOptions {
    * one read of the store's file. Ignored without quantization.
    */
   rerank?: number;
+  /**
+   * Diversity: re-rank by maximal marginal relevance inside the engine. The search (filter
+   * included) fetches `fetchK` candidates (an integer k..100000; default max(4k, 20)), then
+   * picks k greedily by `lambda * sim(q, d) - (1 - lambda) * max sim(d, picked)` with the
+   * metric's similarity (the hit `score`: cos, dot, 1 / (1 + L2)). `lambda` in [0, 1]
+   * (default 0.5): 1 is the plain search, 0 maximal spread. Hits come in pick order.
+   */
+  mmr?: MmrOptions | null;
+  /**
+   * Keywords, ranked by BM25 over the collection's text field (CollectionConfig.text; EINVAL
+   * without one, or for a text without a letter or digit). With a query vector: hybrid ranking
+   * (`hybrid`), hits `{ id, score: fused, distance, textScore }`; with `search(null, { text })`:
+   * keyword search, hits `{ id, score: BM25, textScore }`. Not with searchBatch, mmr or a JS
+   * predicate filter.
+   */
+  text?: string | null;
+  /**
+   * Hybrid fusion: the vector ranking's and the BM25 ranking's best `fetchK` (k..100000, default
+   * max(4k, 20)), each filtered, fused by `alpha / (60 + vectorRank) + (1 - alpha) / (60 +
+   * textRank)` (alpha in [0, 1], default 0.5; a ranking that misses a row adds 0).
+   */
+  hybrid?: { alpha?: number; fetchK?: number } | null;
+}
+
+/** {@link SearchOptions.mmr}. */
+export interface MmrOptions {
+  lambda?: number;
+  fetchK?: number;
 }
 
 /** One search hit. */
@@ -176,6 +204,17 @@ export interface SearchResult {
   /** Present unless `includeMetadata: false` ({} when none was stored). */
   metadata?: Metadata;
   /** Present when `includeVectors: true`. */
+  vector?: Float32Array;
+  /** A search with `text`: the row's BM25 score (0 when it holds no query token). */
+  textScore?: number;
+}
+
+/** A keyword search's hit (`search(null, { text })`): score is the BM25 score. */
+export interface KeywordResult {
+  id: Id;
+  score: number;
+  textScore: number;
+  metadata?: Metadata;
   vector?: Float32Array;
 }
 
@@ -262,6 +301,13 @@ export interface CollectionConfig {
    * exact). Default 'none'.
    */
   quantization?: Quantization;
+  /**
+   * Index one metadata field for keyword search (BM25) and hybrid ranking (SearchOptions.text):
+   * chosen at creation, kept in the store (file metadata `veclite.text`); the keyword index is
+   * built from the rows at every open. Rows whose field is missing or not a string are not
+   * keyword-searchable.
+   */
+  text?: { field: string };
 }
 
 export type Quantization = 'none' | 'scalar' | 'product' | { type: 'none' | 'scalar' } | { type: 'product'; subvectors?: number };
@@ -302,6 +348,8 @@ export interface CollectionStats {
   fields: number;
   idType: 'string' | 'number' | null;
   quantization: QuantizationInfo;
+  /** The keyword-indexed metadata field (CollectionConfig.text), or null. */
+  text: string | null;
 }
 
 /** One entry of the committed segment directory ({@link Collection.segments}). */
@@ -495,6 +543,8 @@ export class Collection {
   insertBatch(records: readonly VectorRecord[]): Promise<number>;
   /** The k nearest neighbours of one query, best first. */
   search(vector: Vector, options?: SearchOptions): Promise<SearchResult[]>;
+  /** Keyword search: BM25 over the collection's text field, no vector (SearchOptions.text). */
+  search(vector: null, options: SearchOptions & { text: string }): Promise<KeywordResult[]>;
   /** Several queries at once (one engine call); one result list per query. */
   searchBatch(vectors: readonly Vector[], options?: SearchOptions): Promise<SearchResult[][]>;
   /** The stored row, or null. */

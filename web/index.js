@@ -172,6 +172,12 @@ export class Collection {
     this.#live();
     const o = inspect('search', () => readSearchOptions(this.#c.limits, options));
     if (this.#now().dim === 0) return [];
+    if ((vector === null || vector === undefined) && o.text !== null) {
+      // keyword search: BM25 over the collection's text field, no vector (docs/api.md §4)
+      if (options.hybrid != null) throw new VecliteError('EINVAL', 'search: hybrid fuses a vector ranking with the keywords; give a query vector (or leave hybrid out for a keyword search)');
+      const r = await this.#send('search', { queries: null, nq: 1, options: wire(o) });
+      return hitsOf(r, 0, this.#c.metric, this.#c.dim, o);
+    }
     const q = inspect('search', () => readQueries(this.#c, [vector], 1, 'search'));
     if (o.predicate) return predicateSearch(this.#client, this.#col, this.#c, q, o, () => this.#live());
     const r = await this.#send('search', { queries: q, nq: 1, options: wire(o) });
@@ -183,7 +189,9 @@ export class Collection {
     this.#live();
     const [o, nq] = inspect('searchBatch', () => {
       if (!Array.isArray(vectors)) throw einval(`searchBatch expects an array of query vectors (got ${describe(vectors)})`);
-      return [readSearchOptions(this.#c.limits, options), vectors.length];
+      const o = readSearchOptions(this.#c.limits, options);
+      if (o.text !== null) throw einval('searchBatch does not take text: run one search(vector, { text }) per query');
+      return [o, vectors.length];
     });
     if (nq === 0) return [];
     if (this.#now().dim === 0) return Array.from({ length: nq }, () => []);
@@ -420,7 +428,10 @@ export class Collection {
 
 /** The options a session needs (the predicate and threshold stay here). */
 function wire(o) {
-  return { k: o.k, ef: o.ef, filter: o.filter, includeMetadata: o.includeMetadata, includeVectors: o.includeVectors };
+  return {
+    k: o.k, ef: o.ef, filter: o.filter, includeMetadata: o.includeMetadata, includeVectors: o.includeVectors, mmr: o.mmr,
+    text: o.text, hybrid: o.hybrid,
+  };
 }
 
 // ---- Database ---------------------------------------------------------------------------------

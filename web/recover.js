@@ -473,6 +473,8 @@ export async function recoverCollection(source, out = null, options = {}) {
   const { openCollection } = await import('./index.js');
   const create = { dimension: st.dim, metric: report.metric };
   if (idType) create.idType = idType;
+  const textField = st.fileMeta.get('veclite.text'); // keyword search keeps its field (docs/format.md §4)
+  if (textField?.length) create.text = { field: new TextDecoder().decode(textField) };
   const col = typeof out === 'string'
     ? await openCollection(out, { create })
     : await openCollection(new Uint8Array(0), { create });

@@ -413,11 +413,12 @@ export class Engine {
    * @param {number} k @param {number} ef (0 = index default)
    * @param {Uint8Array|null} filter program (worker/filter.js) or null
    * @param {boolean} wantMeta @param {boolean} wantVectors
+   * @param {number} rerank @param {{ lambda: number, fetchK: number }|null} mmr
    * @returns {{ ids: Uint32Array, dist: Float32Array, counts: Uint32Array,
    *   meta: { bytes: Uint8Array, off: Uint32Array }|null, vecs: Float32Array|null }}
    *   slot s = q*k + i; ids holds (lo, hi) pairs
    */
-  search(h, dim, nq, queries, k, ef, filter, wantMeta, wantVectors, rerank = 0) {
+  search(h, dim, nq, queries, k, ef, filter, wantMeta, wantVectors, rerank = 0, mmr = null) {
     // Every caller (search, searchBatch, predicate widening) goes through this one size check:
     // layout() refuses before anything is staged when the result regions would not fit.
     const slots = nq * k;
@@ -432,10 +433,13 @@ export class Engine {
       M.HEAPF32.set(queries, (p + off[0]) >>> 2);
       if (filter) M.HEAPU8.set(filter, p + off[1]);
       M._vl_index_set_rerank(h, rerank >>> 0);
-      this._check(M._vl__wasm_search(h, nq, p + off[0], k, ef,
-        filter ? p + off[1] : 0, filter ? filter.length : 0,
+      const outs = [filter ? p + off[1] : 0, filter ? filter.length : 0,
         p + off[2], p + off[3], p + off[4],
-        wantMeta ? p + off[5] : 0, wantMeta ? p + off[6] : 0, wantVectors ? p + off[7] : 0),
+        wantMeta ? p + off[5] : 0, wantMeta ? p + off[6] : 0, wantVectors ? p + off[7] : 0];
+      // mmr { lambda, fetchK }: vl_index_search_mmr picks k of fetchK candidates (src/mmr.c)
+      this._check(mmr
+        ? M._vl__wasm_search_mmr(h, nq, p + off[0], k, mmr.fetchK, mmr.lambda, ef, ...outs)
+        : M._vl__wasm_search(h, nq, p + off[0], k, ef, ...outs),
       h, 'search failed');
       const u32 = M.HEAPU32;
       const counts = u32.slice((p + off[4]) >>> 2, ((p + off[4]) >>> 2) + nq);
@@ -944,6 +948,83 @@ export class Engine {
     const Q = this.C.quant;
     const k = kind === 'scalar' ? Q.SCALAR : kind === 'product' ? Q.PRODUCT : Q.NONE;
     this._checkStore(this.M._vl_store_set_quant(st, k, m >>> 0), st, `cannot set quantization '${kind}'`);
+  }
+
+  // ---- keyword search (src/text.c, src/store_text.c) ----------------------------------------
+
+  /** vl_index_set_text (a store's index: storeSetText). @param {number} h @param {string|null} field */
+  indexSetText(h, field) {
+    this._withName(field ?? '', (p, n) => this._check(this.M._vl_index_set_text(h, p, n), h, `cannot index the text field '${field}'`));
+  }
+
+  /** vl_store_set_text: the text field of a store that has never held a row (persisted). */
+  storeSetText(st, field) {
+    this._withName(field, (p, n) => this._checkStore(this.M._vl_store_set_text(st, p, n), st, `cannot set the text field '${field}'`));
+  }
+
+  /** Stage a string's UTF-8 bytes and call fn(pointer, byteLength). */
+  _withName(str, fn) {
+    const f = new TextEncoder().encode(str);
+    const p = this._stage(f.length + 1);
+    try {
+      this.M.HEAPU8.set(f, p);
+      return fn(p, f.length);
+    } finally {
+      this._unstage(f.length + 1);
+    }
+  }
+
+  /** vl_index_text_field: the keyword-indexed field, or null. @returns {string|null} */
+  textField(h) {
+    const { off, total } = layout([4, 4]);
+    const p = this._stage(total);
+    try {
+      const rc = this.M._vl_index_text_field(h, p + off[0], p + off[1]);
+      if (rc === this.C.errors.ENOTFOUND) return null;
+      this._check(rc, h, 'cannot read the text field');
+      const u32 = this.M.HEAPU32;
+      const np = u32[(p + off[0]) >>> 2] >>> 0, len = u32[(p + off[1]) >>> 2];
+      return new TextDecoder().decode(this.M.HEAPU8.slice(np, np + len));
+    } finally {
+      this._unstage(total);
+    }
+  }
+
+  /**
+   * vl__wasm_search_text / vl__wasm_search_hybrid: one query. query null: keyword search (BM25);
+   * else hybrid { fetchK, alpha }. Result as search() (nq 1) plus `text` (BM25 per hit) and, for
+   * hybrid, `fused` (the fused score per hit).
+   * @param {number} h @param {number} dim @param {Float32Array|null} query @param {Uint8Array} text UTF-8
+   */
+  searchText(h, dim, query, text, k, ef, filter, wantMeta, wantVectors, hybrid = null) {
+    const { off, total } = layout([
+      query ? query.length * 4 : 0, text.length, filter ? filter.length : 0, k * 8, k * 4, k * 4, k * 4, 4,
+      wantMeta ? k * 4 : 0, wantMeta ? k * 4 : 0, wantVectors ? k * dim * 4 : 0,
+    ], `text search with k=${k}` + (wantVectors ? ` and includeVectors at dimension ${dim}` : ''));
+    const p = this._stage(total);
+    try {
+      const M = this.M;
+      if (query) M.HEAPF32.set(query, (p + off[0]) >>> 2);
+      M.HEAPU8.set(text, p + off[1]);
+      if (filter) M.HEAPU8.set(filter, p + off[2]);
+      const f = [filter ? p + off[2] : 0, filter ? filter.length : 0];
+      const rest = [wantMeta ? p + off[8] : 0, wantMeta ? p + off[9] : 0, wantVectors ? p + off[10] : 0];
+      this._check(query
+        ? M._vl__wasm_search_hybrid(h, p + off[0], p + off[1], text.length, k, hybrid.fetchK, hybrid.alpha, ef, ...f,
+          p + off[3], p + off[4], p + off[5], p + off[6], p + off[7], ...rest)
+        : M._vl__wasm_search_text(h, p + off[1], text.length, k, ...f, p + off[3], p + off[6], p + off[7], ...rest),
+      h, 'text search failed');
+      const count = M.HEAPU32[(p + off[7]) >>> 2];
+      const counts = Uint32Array.of(count);
+      const ids = M.HEAPU32.slice((p + off[3]) >>> 2, ((p + off[3]) >>> 2) + k * 2);
+      const f32 = (o) => M.HEAPF32.slice((p + o) >>> 2, ((p + o) >>> 2) + k);
+      const dist = query ? f32(off[5]) : new Float32Array(k).fill(NaN);
+      const meta = wantMeta ? this._copyRecords(p + off[8], p + off[9], k, (i) => i < count) : null;
+      const vecs = wantVectors ? M.HEAPF32.slice((p + off[10]) >>> 2, ((p + off[10]) >>> 2) + k * dim) : null;
+      return { ids, dist, counts, meta, vecs, text: f32(off[6]), fused: query ? f32(off[4]) : null };
+    } finally {
+      this._unstage(total);
+    }
   }
 
   /**

@@ -20,6 +20,7 @@ import {
 } from './rows.js';
 import { getOne, liveIdPages, rank, runSearch, scanPage } from './search.js';
 import { emitFilter } from './filter.js';
+import { runTextSearch } from './text.js';
 import { TAG, classifyValue, decodeRecord, recordSize } from './metadata.js';
 import {
   basename, dropMaterialized, materialize, nodeBackend, randomBytes, recoveryProblems, refreshState, release,
@@ -289,6 +290,14 @@ export function clear(s) {
 }
 
 export function search(s, a) {
+  if (a.options.text != null) {
+    // keyword (queries null) or hybrid search: one query (worker/text.js)
+    if (s.dim === 0) return { nq: 1, k: 1, counts: new Uint32Array(1), dist: new Float32Array(1), ids: [], metas: null, vecs: null, text: new Float32Array(1), fused: null };
+    if (a.queries && a.queries.length !== s.dim) {
+      throw einval(`search: query has ${plural(a.queries.length, 'component')} but collection '${s.name}' has dimension ${s.dim}`);
+    }
+    return runTextSearch(s, a.queries, a.options);
+  }
   if (s.dim === 0) {
     // a dimension-0 store is empty: nothing to compare the queries with
     return { nq: a.nq, k: 1, counts: new Uint32Array(a.nq), dist: new Float32Array(a.nq), ids: [], metas: null, vecs: null };
@@ -369,6 +378,7 @@ export function stats(s) {
     fields: st.fields,
     idType: s.idKind,
     quantization: quantization(s),
+    text: s.engine.textField(s.h),
   };
 }
 

@@ -10,7 +10,7 @@ import { CMP, NO_FIELD, OP } from './filter.js';
 import { checkKeys, intIn, putNumeric } from './values.js';
 
 export const METRICS = Object.freeze({ cosine: 'COSINE', euclidean: 'L2', dotProduct: 'DOT' });
-const COLLECTION_KEYS = ['dimension', 'metric', 'index', 'idType', 'maxElements', 'memoryBudgetMB', 'quantization'];
+const COLLECTION_KEYS = ['dimension', 'metric', 'index', 'idType', 'maxElements', 'memoryBudgetMB', 'quantization', 'text'];
 const HNSW_KEYS = ['type', 'm', 'efConstruction', 'ef', 'seed'];
 
 /**
@@ -76,13 +76,27 @@ export function parseCollectionConfig(config, C) {
   if (quant.kind !== 'none' && kind === 'flat') {
     throw einval(`createCollection: quantization '${quant.kind}' needs the hnsw index (a flat index compares every float32 row)`);
   }
+  const text = parseTextOption(config.text, 'createCollection');
   return {
-    dim, metric, kind, idKind, maxElements, budget, quant,
+    dim, metric, kind, idKind, maxElements, budget, quant, text,
     c: {
       dim, metric: C.metrics[METRICS[metric]], kind: C.kinds[kind === 'flat' ? 'FLAT' : 'HNSW'],
       m, efConstruction: efC, ef, seedLo, seedHi,
     },
   };
+}
+
+/** createCollection's `text` option -> the field name, or null. */
+export function parseTextOption(t, where) {
+  if (t === undefined || t === null) return null;
+  if (!isPlainObject(t) || Object.keys(t).some((k) => k !== 'field') || typeof t.field !== 'string') {
+    throw einval(`${where}: text must be { field: 'name' }, the metadata field indexed for keyword search (got ${describe(t)})`);
+  }
+  const n = utf8Length(t.field);
+  if (n < 1 || n > 1024 || t.field.startsWith('$')) {
+    throw einval(`${where}: text.field must be a metadata field name of 1..1024 UTF-8 bytes not starting with '$' (got ${describe(t.field)})`);
+  }
+  return t.field;
 }
 
 /**

@@ -202,7 +202,7 @@ export class Pool {
   /** searchBatch over every session that can serve it; results merged in query order. */
   async #split(c, args) {
     const servers = this.#servers(c);
-    if (servers.length <= 1) {
+    if (servers.length <= 1 || !args.queries) { // one server, or a keyword search (no vector)
       const s = this.#pick(c);
       return s.client.call('search', { ...args, col: s.col });
     }

@@ -25,7 +25,7 @@ function metasOf(s, meta, n, want) {
 
 /**
  * Search nq queries (flat float32, nq * dim). o: { k, ef?, minEf?, filter (parsed) | null,
- * includeMetadata, includeVectors }.
+ * includeMetadata, includeVectors, mmr? { lambda, fetchK } }.
  */
 export function runSearch(s, flat, nq, o) {
   const wantMeta = o.includeMetadata && s.userMeta;
@@ -41,7 +41,9 @@ export function runSearch(s, flat, nq, o) {
     k = Math.max(1, live);
   }
   const program = o.filter ? emitFilter(o.filter, (name) => knownField(s, name)) : null;
-  const r = s.engine.search(s.h, s.dim, nq, flat, k, ef, program, wantMeta, o.includeVectors, o.rerank ?? 0);
+  // mmr: fetchK candidates (at least k, at most the live rows) re-ranked in the engine
+  const mmr = o.mmr ? { lambda: o.mmr.lambda, fetchK: Math.max(k, Math.min(o.mmr.fetchK, live)) } : null;
+  const r = s.engine.search(s.h, s.dim, nq, flat, k, ef, program, wantMeta, o.includeVectors, o.rerank ?? 0, mmr);
   const slots = nq * k;
   const ids = new Array(slots);
   for (let q = 0; q < nq; q++) {

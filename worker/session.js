@@ -19,6 +19,7 @@ import { checkName, parseCollectionConfig } from './config.js';
 import { intIn } from './values.js';
 import { describe } from './metadata.js';
 import { live, settle } from './rows.js';
+import { applyText, textMismatch } from './text.js';
 import {
   basename, dropEngine, indexCollection, nodeBackend, openImage, randomBytes, release, retain, storeCollection,
 } from './stores.js';
@@ -269,7 +270,11 @@ export class Session {
         throw einval(`createCollection: collection '${name}' already exists; use getCollection('${name}') or deleteCollection it first`);
       }
       const cfg = parseCollectionConfig(a.config, this.engine.C);
-      const withCap = (s) => { s.maxElements ||= cfg.maxElements; s.budget = cfg.budget; return s; };
+      const withCap = (s) => {
+        s.maxElements ||= cfg.maxElements; s.budget = cfg.budget;
+        applyText(s, cfg.text); // the keyword-indexed field, kept in the store (worker/text.js)
+        return s;
+      };
       if (d.fsb) {
         return this.#openIn(d, name, async () => withCap(await this.#fsbState(d, name, { readOnly: false, createCfg: cfg.c, mustCreate: true }, cfg.idKind, cfg.maxElements, cfg.quant)));
       }
@@ -305,8 +310,7 @@ export class Session {
         });
       }
       const s = indexCollection(this.engine, this.impl, cfg, name);
-      s.maxElements = cfg.maxElements;
-      s.budget = cfg.budget;
+      withCap(s);
       s.db = d;
       s.detach = this.#detacher(d, name);
       d.cols.set(name, s);
@@ -658,6 +662,11 @@ export class Session {
         throw einval(`openCollection: the store exists with product quantization of ${have} sub-vectors, but create asks ` +
           `for ${cfg.quant.subvectors}; the quantization of a store is chosen when it is created; leave out create to open it as it is`);
       }
+    }
+    const textErr = cfg ? textMismatch(s, cfg.text) : null;
+    if (textErr) {
+      release(s, 'it did not match the create configuration');
+      throw textErr;
     }
     return s;
   }

@@ -9,6 +9,7 @@ import {
   type SearchOptions, type SearchResult, type StoredRecord, type VecliteErrorCode, type WasmInfo,
   type IdsPage, type IdsOptions, type IdsCursor, type UpdateOptions, type QuantizationInfo,
   similarityMatrix, kmeans, type KmeansResult,
+  type KeywordResult, type MmrOptions,
 } from 'veclite';
 import * as direct from '../../web/index.js';
 
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
     metric: 'cosine',
     index: { type: 'hnsw', m: 16, efConstruction: 200, ef: 64, seed: 42 },
   });
-  await db.createCollection('flat', { dimension: 3, metric: 'euclidean', index: { type: 'flat' }, idType: 'number' });
+  await db.createCollection('flat', { dimension: 3, metric: 'euclidean', index: { type: 'flat' }, idType: 'number', text: { field: 'body' } });
   await db.createCollection('dot', { dimension: 3, metric: 'dotProduct', index: { seed: 1n } });
   // @ts-expect-error unknown metric
   await db.createCollection('bad', { dimension: 3, metric: 'manhattan' });
@@ -104,6 +105,16 @@ async function main(): Promise<void> {
   // @ts-expect-error k is a number
   await docs.search(v, { k: '10' });
   const rows: SearchResult[][] = await docs.searchBatch([v, v], { k: 3, includeMetadata: false });
+  const mmr: MmrOptions = { lambda: 0.5, fetchK: 40 };
+  const diverse: SearchResult[] = await docs.search(v, { k: 5, mmr });
+  const hybrid: SearchResult[] = await docs.search(v, { text: 'red apple', hybrid: { alpha: 0.7 } });
+  const keyword: KeywordResult[] = await docs.search(null, { text: 'red apple', k: 5 });
+  const bm: number | undefined = hybrid[0]?.textScore;
+  // @ts-expect-error a keyword search needs text
+  await docs.search(null, { k: 5 });
+  // @ts-expect-error a keyword hit has no distance
+  void keyword[0].distance;
+  void [diverse, keyword, bm];
 
   const rec: StoredRecord | null = await docs.get('a');
   if (rec) {

@@ -76,6 +76,7 @@ export const COMMANDS = {
       'ef-construction': { type: 'int', arg: 'N', help: 'HNSW build beam width (default 200)' },
       ef: { type: 'int', arg: 'N', help: 'default HNSW search beam width (default 64)' },
       seed: { type: 'u64', arg: 'N', help: 'HNSW level seed (default 42)' },
+      'text-field': { type: 'string', arg: 'NAME', help: 'index this metadata field for keyword search (query --text)' },
     },
     details: 'Fails if FILE exists.',
   },
@@ -121,7 +122,7 @@ export const COMMANDS = {
   },
   query: {
     args: ['FILE'],
-    summary: 'nearest neighbours of a vector',
+    summary: 'nearest neighbours of a vector, or rows matching keywords (--text)',
     options: {
       vector: { type: 'json', arg: 'JSON', help: "the query vector as a JSON array, e.g. '[0.1, 0.2, ...]'" },
       'vector-file': {
@@ -132,6 +133,9 @@ export const COMMANDS = {
       filter: { type: 'json', arg: 'JSON', help: 'metadata filter, e.g. \'{"lang":"en","year":{"$gte":2020}}\'' },
       ef: { type: 'int', arg: 'N', help: 'HNSW search beam width for this query' },
       threshold: { type: 'number', arg: 'X', help: 'keep hits with score >= X' },
+      mmr: { type: 'string', arg: 'LAMBDA[,FETCHK]', help: 'diversify: maximal marginal relevance, lambda in [0, 1] (1 = plain), of FETCHK candidates' },
+      text: { type: 'string', arg: 'WORDS', help: 'keywords (BM25 over the store\'s text field); with a vector: hybrid ranking' },
+      alpha: { type: 'number', arg: 'X', help: 'hybrid: weight of the vector ranking in [0, 1] (default 0.5), with --text and a vector' },
       'include-vectors': { type: 'bool', help: 'print the stored vectors of the hits' },
       'no-metadata': { type: 'bool', help: 'leave metadata out' },
     },

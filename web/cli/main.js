@@ -153,6 +153,16 @@ async function withStore(api, file, o, fn) {
 const COLLECTION_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
 /** The collection name createDatabase({ path: dirname(file) }) knows the store by, or null. */
+/** --mmr LAMBDA[,FETCHK] -> the search option mmr; the API checks the ranges (EINVAL). */
+function mmrOption(v) {
+  const m = /^\s*([^,\s]+)\s*(?:,\s*([^,\s]+)\s*)?$/.exec(v);
+  const lambda = m ? Number(m[1]) : NaN, fetchK = m && m[2] !== undefined ? Number(m[2]) : undefined;
+  if (!m || Number.isNaN(lambda) || (fetchK !== undefined && !Number.isInteger(fetchK))) {
+    throw new UsageError(`--mmr takes LAMBDA or LAMBDA,FETCHK (a number, then an integer), e.g. 0.5,40 (got '${v}')`, 'query');
+  }
+  return fetchK === undefined ? { lambda } : { lambda, fetchK };
+}
+
 function collectionName(file) {
   const base = path.basename(file);
   if (!base.endsWith('.rvf')) return null;
@@ -203,6 +213,7 @@ const RUN = {
       throw new UsageError('--m, --ef-construction, --ef and --seed apply to --index hnsw only', 'create');
     }
     const o = { create: { dimension: opt.dimension, metric: opt.metric, index } };
+    if (opt['text-field'] !== undefined) o.create.text = { field: opt['text-field'] };
     if (backend) o.backend = backend;
     const col = await api.openCollection(file, o);
     let st;
@@ -214,7 +225,8 @@ const RUN = {
     const collection = collectionName(file);
     const doc = { file, created: true, dimension: st.dimension, metric: st.metric, index, collection };
     const idx = index.type === 'flat' ? 'flat index' : `hnsw index${index.m ? ` m=${index.m}` : ''}${index.efConstruction ? ` efConstruction=${index.efConstruction}` : ''}`;
-    let text = `created ${file} (dimension ${st.dimension}, ${st.metric}, ${idx})\n`;
+    if (o.create.text) doc.text = o.create.text.field;
+    let text = `created ${file} (dimension ${st.dimension}, ${st.metric}, ${idx}${doc.text ? `, keywords in '${doc.text}'` : ''})\n`;
     if (collection === null) {
       doc.note = collectionNote(file);
       text += `note: ${doc.note}\n`;
@@ -340,10 +352,15 @@ const RUN = {
 
   async query(ctx) {
     const { api, args: [file], opt, backend } = ctx;
-    const hasVec = opt.vector !== undefined, hasFile = opt['vector-file'] !== undefined;
-    if (hasVec === hasFile) throw new UsageError('give the query as --vector JSON or --vector-file F (exactly one)', 'query');
+    const hasVec = opt.vector !== undefined, hasFile = opt['vector-file'] !== undefined, hasText = opt.text !== undefined;
+    if (hasVec && hasFile) throw new UsageError('give the query as --vector JSON or --vector-file F (exactly one)', 'query');
+    if (!hasVec && !hasFile && !hasText) throw new UsageError('give the query as --vector JSON or --vector-file F (exactly one), or keywords as --text', 'query');
+    if (opt.alpha !== undefined && !(hasText && (hasVec || hasFile))) throw new UsageError('--alpha weighs a hybrid query: give it with --text and a vector', 'query');
     let vectors, single;
-    if (hasVec) {
+    if (!hasVec && !hasFile) {
+      vectors = [null]; // keyword search
+      single = true;
+    } else if (hasVec) {
       if (!Array.isArray(opt.vector)) throw new UsageError("--vector must be a JSON array of numbers, e.g. '[0.1, 0.2]'", 'query');
       vectors = [opt.vector];
       single = true;
@@ -354,16 +371,24 @@ const RUN = {
     if (opt.ef !== undefined) so.ef = opt.ef;
     if (opt.filter !== undefined) so.filter = opt.filter;
     if (opt.threshold !== undefined) so.threshold = opt.threshold;
+    if (opt.mmr !== undefined) so.mmr = mmrOption(opt.mmr);
+    if (hasText) {
+      if (!single) throw new UsageError('--text takes one query vector (a --vector-file with several is a batch)', 'query');
+      so.text = opt.text;
+      if (opt.alpha !== undefined) so.hybrid = { alpha: opt.alpha };
+    }
     return withStore(api, file, { write: false, backend, command: 'query' }, async (col) => {
       const rows = single ? [await col.search(vectors[0], so)] : await col.searchBatch(vectors, so);
       const doc = single ? { k: opt.k, results: rows[0] } : { k: opt.k, queries: rows.map((results) => ({ results })) };
       const block = (hits) => {
         if (!hits.length) return '(no results)\n';
         const head = ['rank', 'id', 'score', 'distance'];
+        if (hasText) head.push('text');
         if (so.includeMetadata) head.push('metadata');
         if (so.includeVectors) head.push('vector');
         return table(head, hits.map((h, r) => {
-          const row = [r + 1, h.id, h.score.toFixed(6), h.distance.toFixed(6)];
+          const row = [r + 1, h.id, h.score.toFixed(6), h.distance === undefined ? '' : h.distance.toFixed(6)];
+          if (hasText) row.push(h.textScore.toFixed(6));
           if (so.includeMetadata) row.push(h.metadata && Object.keys(h.metadata).length ? h.metadata : '');
           if (so.includeVectors) row.push(h.vector);
           return row;
