@@ -429,7 +429,7 @@ export class Collection {
 /** The options a session needs (the predicate and threshold stay here). */
 function wire(o) {
   return {
-    k: o.k, ef: o.ef, filter: o.filter, includeMetadata: o.includeMetadata, includeVectors: o.includeVectors, mmr: o.mmr,
+    k: o.k, ef: o.ef, filter: o.filter, includeMetadata: o.includeMetadata, includeVectors: o.includeVectors, rerank: o.rerank, mmr: o.mmr,
     text: o.text, hybrid: o.hybrid,
   };
 }
