@@ -556,6 +556,35 @@ function writeTemp(p, bytes) {
   return tmp;
 }
 
+/**
+ * Remove the temporaries (writeTemp: `<file>.lock.<pid>-<hex>.tmp`) that processes killed while
+ * writing a lock file left beside rvfPath's lock. For the lock's holder, after it took the lock:
+ * a temporary of a pid that is a live process here, or of this process, is left alone (it may be
+ * racing for the lock at this moment and will remove its own). Returns how many were removed.
+ */
+export function sweepLockTemps(rvfPath) {
+  const lockPath = `${canonical(rvfPath)}.lock`;
+  const dir = path.dirname(lockPath), prefix = `${path.basename(lockPath)}.`;
+  let names;
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  let n = 0;
+  for (const name of names) {
+    const m = name.startsWith(prefix) && /^(\d+)-[0-9a-f]{12}\.tmp$/.exec(name.slice(prefix.length));
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || pidAlive(pid)) continue;
+    try {
+      fs.rmSync(path.join(dir, name), { force: true });
+      n++;
+    } catch { /* best effort: the next holder tries again */ }
+  }
+  return n;
+}
+
 /** Create `p` holding `bytes`, failing with EEXIST if it exists (see the invariants). */
 function createExclusive(p, bytes) {
   const tmp = writeTemp(p, bytes);

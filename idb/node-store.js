@@ -280,6 +280,8 @@ async function openLocked(N, abs, mayCreate, onLockLost) {
       // left: only the lock holder writes one and we hold the lock now, so it is garbage (as large
       // as the store) that nothing else would remove until the next compaction.
       try { fs.rmSync(`${abs}${COMPACT_TMP}`, { force: true }); } catch { /* best effort: replaced by the next compaction */ }
+      // Likewise the lock-file temporaries of writers killed while claiming or taking the lock.
+      L.sweepLockTemps(abs);
       return { dev: fresh, lock, created };
     } catch (e) {
       if (created && lock) {

@@ -258,6 +258,32 @@ test('regression: a .compact.tmp left by a writer killed mid-compaction is remov
   await writer.close();
 });
 
+test('regression: lock-file temporaries of writers killed while claiming the lock are removed by the next writer\'s open; a live process\'s are kept', async () => {
+  // Seen in the SIGKILL test above (product round 19): a kill between writing the lock's
+  // temporary (<file>.lock.<pid>-<hex>.tmp) and linking it left the temporary behind for good.
+  const file = path.join(dir, 'locktmp.rvf');
+  const col = await openCollection(file, create('scalar'));
+  await col.insertBatch(opOf(1).rows);
+  await col.close();
+  const gone = spawn(process.execPath, ['-e', '0']);
+  const deadPid = await new Promise((resolve) => gone.on('exit', () => resolve(gone.pid)));
+  const real = fs.realpathSync(file);
+  const dead = `${real}.lock.${deadPid}-0123456789ab.tmp`;
+  const mine = `${real}.lock.${process.pid}-0123456789ab.tmp`;
+  const other = `${real}.lock.${process.ppid}-0123456789ab.tmp`;   // a live process (our parent)
+  const unlike = `${real}.lock.x${deadPid}-0123456789ab.tmp`;       // not a name writeTemp makes
+  for (const p of [dead, mine, other, unlike]) fs.writeFileSync(p, 'x');
+  const reader = await openCollection(file, { readOnly: true });
+  await reader.close();
+  assert.ok(fs.existsSync(dead), 'a read-only open removes nothing');
+  const writer = await openCollection(file);
+  assert.ok(!fs.existsSync(dead), 'the dead writer\'s temporary is removed');
+  for (const p of [mine, other, unlike]) assert.ok(fs.existsSync(p), `${path.basename(p)} is kept`);
+  assert.equal(await writer.count(), 100);
+  await writer.close();
+  for (const p of [mine, other, unlike]) fs.rmSync(p);
+});
+
 test('second names of a quantized store a writer process holds, through its automatic compactions: writers get ELOCK, readers see whole commits', { timeout: 120_000 }, async () => {
   const sub = path.join(dir, 'names');
   fs.mkdirSync(sub);
