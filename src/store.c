@@ -111,12 +111,15 @@
  * (tombstones, vl__graph_remap) without insertions. A store whose listed
  * INDEX was not usable at open (other M, failed checks) counts every live
  * row as uncovered, so its close replaces the INDEX.
- * TEXT (keyword index, store_text.c): close also checkpoints when the
+ * TEXT (keyword index, store_text.c): a checkpoint writes one when the
  * store has a text field and the newest listed TEXT is stale (any META or
- * live-row VEC segment listed after it), writing a TEXT only; an INDEX
- * checkpoint writes one under the same condition. Its bytes are O(live
- * documents' distinct terms) and the old one is unlisted, as with INDEX;
- * the cost is one TEXT per session that changed records.
+ * live-row VEC segment listed after it). close does so when none is
+ * listed, when it writes an INDEX anyway, or when the META bytes listed
+ * after the TEXT reach 1/32 of its size: a TEXT costs O(live documents'
+ * distinct terms) bytes, so writing one per one-row session would cost
+ * O(n) bytes per session (and a compaction every few sessions, as the old
+ * ones are dead bytes). Between such closes an open builds the index from
+ * the records, as it did before TEXT existed.
  *
  * Memory of writes (WebAssembly memory never shrinks, so a write's peak
  * stays resident): vl_store_rows hands out room in the index's own vector
@@ -1110,12 +1113,10 @@ static int keep_deleted(void *ctx, uint64_t id)
     return d->n && bsearch(&id, d->ids, (size_t)d->n, sizeof id, u64_cmp) != NULL;
 }
 
-int vl_store_checkpoint(vl_store *s)
+/* Write the INDEX (+ QUANT) when graph, the TEXT when text, in one commit. */
+static int checkpoint_write(vl_store *s, int graph, int text)
 {
-    int rc = writable(s);
-    if (rc) return rc;
-    int graph = vl__index_kind(s->idx) == VL_INDEX_HNSW && (s->graph_dirty || s->quant_dirty) && !s->br;   /* branch: not persisted */
-    int text = vl__store_text_stale(s);
+    int rc;
     if (!graph && !text) return VL_OK;
     vl_buf ib = { 0 }, qb = { 0 }, tb = { 0 };
     if (graph) {
@@ -1159,6 +1160,14 @@ int vl_store_checkpoint(vl_store *s)
     return VL_OK;
 }
 
+int vl_store_checkpoint(vl_store *s)
+{
+    int rc = writable(s);
+    if (rc) return rc;
+    int graph = vl__index_kind(s->idx) == VL_INDEX_HNSW && (s->graph_dirty || s->quant_dirty) && !s->br;   /* branch: not persisted */
+    return checkpoint_write(s, graph, vl__store_text_stale(s));
+}
+
 /* Close's checkpoint rule ("Checkpoint on close" at the top). */
 #define VL_STORE_CKPT_FRACTION 32u
 #define VL_STORE_CKPT_ROWS 2048u
@@ -1174,9 +1183,8 @@ uint32_t vl__store_newest_seg(vl_store *s, uint32_t type, vl_rvf_dirent *d)
     return at;
 }
 
-static int checkpoint_due(vl_store *s)
+static int index_due(vl_store *s)
 {
-    if (vl__store_text_stale(s)) return 1;   /* the keyword index changed since the last TEXT */
     if (vl__index_kind(s->idx) != VL_INDEX_HNSW || s->br) return 0;
     if (s->quant_dirty) return 1;          /* a quantizer trained but not yet in the file */
     if (!s->graph_dirty) return 0;
@@ -1186,6 +1194,12 @@ static int checkpoint_due(vl_store *s)
     int have = vl__store_newest_seg(s, VL_RVF_SEG_INDEX, &d) != UINT32_MAX;
     uint64_t unc = have && s->index_ok ? vl_rvf_live_rows_from(s->rvf, d.offset) : info.live;
     return unc > 0 && (unc * VL_STORE_CKPT_FRACTION >= info.live || unc >= VL_STORE_CKPT_ROWS);
+}
+
+static int close_checkpoint(vl_store *s)
+{
+    int graph = index_due(s);
+    return checkpoint_write(s, graph, vl__store_text_due(s, graph, VL_STORE_CKPT_FRACTION));
 }
 
 /* A fresh index with s's configuration and field names. */
@@ -1483,7 +1497,7 @@ int vl_store_close(vl_store *s)
 {
     if (!s) return VL_OK;
     int rc = VL_OK;
-    if (!s->readonly && !s->poisoned && s->idx && checkpoint_due(s)) rc = vl_store_checkpoint(s);
+    if (!s->readonly && !s->poisoned && s->idx) rc = close_checkpoint(s);
     store_free(s);
     return rc;
 }

@@ -289,5 +289,9 @@ int vl__store_text_payload(vl_store *s, uint64_t meta_gen, vl_buf *out);
  * segment does not hold exactly (none listed, or a META or live VEC
  * segment listed after it): then a checkpoint writes a new one. */
 int vl__store_text_stale(vl_store *s);
+/* Close's rule: stale, and none listed, or with_index (an INDEX is written
+ * anyway), or the META payload bytes listed after it x fraction >= its
+ * payload bytes. */
+int vl__store_text_due(vl_store *s, int with_index, uint32_t fraction);
 
 #endif /* VL_STORE_H */

@@ -5,10 +5,11 @@
  * @ruvector/rvf-node lists and skips; payload codec in src/text.c,
  * docs/format.md §4).
  *
- * A TEXT segment is written by every checkpoint that finds the newest listed
- * one stale (an INDEX checkpoint, and close's checkpoint, which runs when the
- * keyword index changed since the last TEXT), and by compaction; a new one
- * unlists the old, so the directory lists at most one.
+ * A TEXT segment is written by every explicit checkpoint that finds the
+ * newest listed one stale, by close when it is stale and (none is listed,
+ * close writes an INDEX, or the records written since are worth 1/32 of it:
+ * vl__store_text_due; "Checkpoint on close" in store.c), and by compaction;
+ * a new one unlists the old, so the directory lists at most one.
  * Adopt rule (vl__store_text_open): the newest listed TEXT is used only when
  * it is current: no META segment and no VEC segment holding a live row is
  * listed after it, its stamp is the loaded META generation (the generation
@@ -77,6 +78,20 @@ int vl__store_text_stale(vl_store *s)
     if (s->br || vl_index_text_field(s->idx, &f, &l) != VL_OK) return 0;
     vl_rvf_dirent d;
     return current_text(s, &d) == UINT32_MAX;
+}
+
+int vl__store_text_due(vl_store *s, int with_index, uint32_t fraction)
+{
+    if (!vl__store_text_stale(s)) return 0;
+    vl_rvf_dirent d;
+    if (with_index || vl__store_newest_seg(s, VL_RVF_SEG_TEXT, &d) == UINT32_MAX) return 1;
+    vl_rvf_info info;
+    vl_rvf_info_get(s->rvf, &info);
+    vl_rvf_dirent e;
+    uint64_t meta = 0;
+    for (uint32_t i = 0; i < info.dir_count; i++)
+        if (vl_rvf_dir(s->rvf, i, &e) == VL_OK && e.seg_type == VL_RVF_SEG_META && e.offset > d.offset) meta += e.payload_length;
+    return meta * fraction >= d.payload_length;
 }
 
 int vl__store_text_payload(vl_store *s, uint64_t meta_gen, vl_buf *out)

@@ -412,17 +412,32 @@ test('the keyword index is kept in a TEXT segment (0x3E): a reopen answers exact
   await answers(cmp, docs);                                    // deleted ids skipped: the oracle holds
   assert.equal(await cmp.count(), 595);
   await cmp.close();
-  // veclite writes again: close replaces the TEXT (the old one unlisted), a reopen adopts it
-  const w = await openCollection(file);
-  await w.update(9, { metadata: { body: 'zebra' } });
-  docs.set(9, 'zebra');
+  // veclite writes many records: close replaces the TEXT (the old one unlisted), a reopen adopts it
+  const textAt = async () => (await segsOf(file)).filter((s) => s.typeName === 'text').map((s) => s.offset);
+  const before = await textAt();
+  let w = await openCollection(file);
+  for (let id = 100; id < 160; id++) {
+    await w.update(id, { metadata: { body: `zebra ${VOCAB[id % VOCAB.length]} tart`, g: id % 4 } });
+    docs.set(id, `zebra ${VOCAB[id % VOCAB.length]} tart`);
+  }
   const live2 = await answers(w, docs);
   await w.close();
   segs = await segsOf(file);
   const t2 = segs.filter((s) => s.typeName === 'text');
   assert.equal(t2.length, 1);
+  assert.notDeepEqual(t2.map((s) => s.offset), before);
   assert.ok(segs.every((s) => (s.typeName !== 'meta' && s.typeName !== 'vec') || s.offset < t2[0].offset));
   const again = await openCollection(file, { readOnly: true });
   assert.deepEqual(await answers(again, docs), live2);
   await again.close();
+  // one record: close keeps the (now stale) TEXT, a one-row session does not rewrite O(documents)
+  // bytes; a reopen builds the index from the records (the oracle holds)
+  w = await openCollection(file);
+  await w.update(9, { metadata: { body: 'zebra' } });
+  docs.set(9, 'zebra');
+  await w.close();
+  assert.deepEqual(await textAt(), t2.map((s) => s.offset));
+  const one = await openCollection(file, { readOnly: true });
+  await answers(one, docs);
+  await one.close();
 });
