@@ -157,6 +157,17 @@ void vl__text_reset(vl_index *h);                      /* drop node data, keep t
 void vl__text_free(vl_index *h);
 uint64_t vl__text_bytes(const vl_index *h);
 int  vl__text_check(const vl_index *h);                /* VL_OK / VL_ECORRUPT (+ message) */
+/* The TEXT segment payload of the keyword index (docs/format.md §4), with
+ * the caller's stamp, into a new buffer *out (the caller frees it; NULL, 0
+ * without a text field). VL_OK / VL_ENOMEM. */
+int  vl__text_encode(vl_index *h, uint64_t stamp, uint8_t **out, uint64_t *len);
+/* Set the text field (as vl_index_set_text, after the records are loaded)
+ * from the TEXT payload p[0..plen) when it checks out and carries stamp
+ * (*adopted 1), else (p NULL, another stamp: why "", or rejected: the
+ * reason in why) by indexing every record.
+ * VL_OK / VL_EINVAL (field name) / VL_ENOMEM. */
+int  vl__text_set_adopt(vl_index *h, const char *field, uint32_t len, const uint8_t *p, uint64_t plen,
+                        uint64_t stamp, int *adopted, char *why, size_t cap);
 /* A registered field's id, or UINT32_MAX (meta.c; never creates one). */
 uint32_t vl__field_find(const vl_index *h, const char *name, uint32_t len);
 

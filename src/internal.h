@@ -177,6 +177,9 @@ int vl__meta_find(const uint8_t *rec, uint32_t len, uint32_t fid, vl_value *v);
  * consumed (0 for NULL) or UINT32_MAX on error. Also validates BOOL and UTF-8. */
 uint32_t vl__value_decode(uint8_t tag, const uint8_t *p, const uint8_t *end, vl_value *v);
 int vl__utf8_valid(const uint8_t *s, uint32_t len);
+/* One LEB128 varint at p[*o..end) (store_index.c): 1 and *v (*o past it),
+ * or 0 when truncated or over 64 bits. */
+int vl__varint_get(const uint8_t *p, uint64_t end, uint64_t *o, uint64_t *v);
 
 /* ---- JSON text (json.c): filter paths and $contains ---- */
 /* A vl_value tag that never reaches a record or a program: the bytes between

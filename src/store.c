@@ -111,6 +111,15 @@
  * (tombstones, vl__graph_remap) without insertions. A store whose listed
  * INDEX was not usable at open (other M, failed checks) counts every live
  * row as uncovered, so its close replaces the INDEX.
+ * TEXT (keyword index, store_text.c): a checkpoint writes one when the
+ * store has a text field and the newest listed TEXT is stale (any META or
+ * live-row VEC segment listed after it). close does so when none is
+ * listed, when it writes an INDEX anyway, or when the META bytes listed
+ * after the TEXT reach 1/32 of its size: a TEXT costs O(live documents'
+ * distinct terms) bytes, so writing one per one-row session would cost
+ * O(n) bytes per session (and a compaction every few sessions, as the old
+ * ones are dead bytes). Between such closes an open builds the index from
+ * the records, as it did before TEXT existed.
  *
  * Memory of writes (WebAssembly memory never shrinks, so a write's peak
  * stays resident): vl_store_rows hands out room in the index's own vector
@@ -1104,38 +1113,59 @@ static int keep_deleted(void *ctx, uint64_t id)
     return d->n && bsearch(&id, d->ids, (size_t)d->n, sizeof id, u64_cmp) != NULL;
 }
 
+/* Write the INDEX (+ QUANT) when graph, the TEXT when text, in one commit. */
+static int checkpoint_write(vl_store *s, int graph, int text)
+{
+    int rc;
+    if (!graph && !text) return VL_OK;
+    vl_buf ib = { 0 }, qb = { 0 }, tb = { 0 };
+    if (graph) {
+        del_set ds = { NULL, vl_rvf_deleted_ids(s->rvf, NULL, 0) };
+        ds.ids = vl_mem_alloc((size_t)(ds.n ? ds.n : 1) * sizeof *ds.ids);
+        if (!ds.ids) return vl__store_msg(s, VL_ENOMEM, "out of memory");
+        (void)vl_rvf_deleted_ids(s->rvf, ds.ids, ds.n);
+        rc = vl__index_export(s->idx, keep_deleted, &ds, &ib, NULL, NULL, NULL, NULL);
+        vl_mem_free(ds.ids);
+        if (rc) return vl__store_msg(s, rc, "out of memory encoding the graph");
+        if ((rc = vl__store_quant_payload(s, &qb))) { vl__buf_free(&ib); return vl__store_msg(s, rc, "out of memory encoding the codes"); }
+    }
+    if (text && (rc = vl__store_text_payload(s, s->meta_gen, &tb))) { vl__buf_free(&ib); vl__buf_free(&qb); return rc; }
+    /* the QUANT after the INDEX: its codes cover the rows before it (store_quant.c); the TEXT
+     * last, after every row and META (store_text.c) */
+    vl_rvf_seg seg[3];
+    vl_rvf_commit_args a = { 0 };
+    if (graph) {
+        seg[a.n_segs++] = (vl_rvf_seg){ VL_RVF_SEG_INDEX, ib.p, ib.len };
+        if (qb.len) seg[a.n_segs++] = (vl_rvf_seg){ VL_RVF_SEG_QUANT, qb.p, qb.len };
+        a.drop_types = BIT(VL_RVF_SEG_INDEX) | BIT(VL_RVF_SEG_QUANT);
+    }
+    if (tb.len) {
+        seg[a.n_segs++] = (vl_rvf_seg){ VL_RVF_SEG_TEXT, tb.p, tb.len };
+        a.drop_types |= BIT(VL_RVF_SEG_TEXT);
+    }
+    a.segs = seg;
+    a.keep_index = 1;
+    a.now_ns = s->now_ns;
+    rc = a.n_segs ? commit(s, &a, NULL) : VL_OK;
+    vl__buf_free(&ib);
+    vl__buf_free(&qb);
+    vl__buf_free(&tb);
+    if (rc) return rc;
+    if (graph) {
+        s->graph_dirty = 0;
+        s->quant_dirty = 0;
+        s->index_ok = 1;
+    }
+    s->msg[0] = 0;
+    return VL_OK;
+}
+
 int vl_store_checkpoint(vl_store *s)
 {
     int rc = writable(s);
     if (rc) return rc;
-    if (vl__index_kind(s->idx) != VL_INDEX_HNSW || (!s->graph_dirty && !s->quant_dirty) || s->br)
-        return VL_OK;   /* branch: not persisted */
-    del_set ds = { NULL, vl_rvf_deleted_ids(s->rvf, NULL, 0) };
-    ds.ids = vl_mem_alloc((size_t)(ds.n ? ds.n : 1) * sizeof *ds.ids);
-    if (!ds.ids) return vl__store_msg(s, VL_ENOMEM, "out of memory");
-    (void)vl_rvf_deleted_ids(s->rvf, ds.ids, ds.n);
-    vl_buf ib = { 0 };
-    rc = vl__index_export(s->idx, keep_deleted, &ds, &ib, NULL, NULL, NULL, NULL);
-    vl_mem_free(ds.ids);
-    if (rc) return vl__store_msg(s, rc, "out of memory encoding the graph");
-    vl_buf qb = { 0 };
-    if ((rc = vl__store_quant_payload(s, &qb))) { vl__buf_free(&ib); return vl__store_msg(s, rc, "out of memory encoding the codes"); }
-    /* the QUANT after the INDEX: its codes cover the rows before it (store_quant.c) */
-    vl_rvf_seg seg[2] = { { VL_RVF_SEG_INDEX, ib.p, ib.len }, { VL_RVF_SEG_QUANT, qb.p, qb.len } };
-    vl_rvf_commit_args a = { 0 };
-    a.n_segs = qb.len ? 2 : 1; a.segs = seg;
-    a.drop_types = BIT(VL_RVF_SEG_INDEX) | BIT(VL_RVF_SEG_QUANT);
-    a.keep_index = 1;
-    a.now_ns = s->now_ns;
-    rc = commit(s, &a, NULL);
-    vl__buf_free(&ib);
-    vl__buf_free(&qb);
-    if (rc) return rc;
-    s->graph_dirty = 0;
-    s->quant_dirty = 0;
-    s->index_ok = 1;
-    s->msg[0] = 0;
-    return VL_OK;
+    int graph = vl__index_kind(s->idx) == VL_INDEX_HNSW && (s->graph_dirty || s->quant_dirty) && !s->br;   /* branch: not persisted */
+    return checkpoint_write(s, graph, vl__store_text_stale(s));
 }
 
 /* Close's checkpoint rule ("Checkpoint on close" at the top). */
@@ -1153,7 +1183,7 @@ uint32_t vl__store_newest_seg(vl_store *s, uint32_t type, vl_rvf_dirent *d)
     return at;
 }
 
-static int checkpoint_due(vl_store *s)
+static int index_due(vl_store *s)
 {
     if (vl__index_kind(s->idx) != VL_INDEX_HNSW || s->br) return 0;
     if (s->quant_dirty) return 1;          /* a quantizer trained but not yet in the file */
@@ -1164,6 +1194,12 @@ static int checkpoint_due(vl_store *s)
     int have = vl__store_newest_seg(s, VL_RVF_SEG_INDEX, &d) != UINT32_MAX;
     uint64_t unc = have && s->index_ok ? vl_rvf_live_rows_from(s->rvf, d.offset) : info.live;
     return unc > 0 && (unc * VL_STORE_CKPT_FRACTION >= info.live || unc >= VL_STORE_CKPT_ROWS);
+}
+
+static int close_checkpoint(vl_store *s)
+{
+    int graph = index_due(s);
+    return checkpoint_write(s, graph, vl__store_text_due(s, graph, VL_STORE_CKPT_FRACTION));
 }
 
 /* A fresh index with s's configuration and field names. */
@@ -1229,12 +1265,26 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
         vl_mem_free(gids); vl_mem_free(gvecs); vl_mem_free(gdead);
         return vl__store_msg(s, rc, "out of memory encoding the codes");
     }
-    vl_rvf_seg segs[3] = { { VL_RVF_SEG_META, mb.p, mb.len }, { VL_RVF_SEG_INDEX, ib.p, ib.len },
-                           { VL_RVF_SEG_QUANT, qb.p, qb.len } };
+    vl_buf tb = { 0 };
+    if ((rc = vl__store_text_payload(s, s->meta_gen + 1, &tb))) {   /* the snapshot's generation */
+        vl__buf_free(&mb);
+        vl__buf_free(&ib);
+        vl__buf_free(&qb);
+        vl__graph_free(&g);
+        vl_mem_free(gids); vl_mem_free(gvecs); vl_mem_free(gdead);
+        return rc;
+    }
+    /* the TEXT last: after every row and the META snapshot (store_text.c) */
+    vl_rvf_seg segs[4] = { { VL_RVF_SEG_META, mb.p, mb.len } };
+    uint32_t nsegs = 1;
+    if (hnsw) segs[nsegs++] = (vl_rvf_seg){ VL_RVF_SEG_INDEX, ib.p, ib.len };
+    if (qb.len) segs[nsegs++] = (vl_rvf_seg){ VL_RVF_SEG_QUANT, qb.p, qb.len };
+    if (tb.len) segs[nsegs++] = (vl_rvf_seg){ VL_RVF_SEG_TEXT, tb.p, tb.len };
     rc = vl_rvf_compact_ex(s->rvf, dst, s->now_ns,
-                           BIT(VL_RVF_SEG_META) | BIT(VL_RVF_SEG_INDEX) | BIT(VL_RVF_SEG_QUANT), segs,
-                           hnsw ? (qb.len ? 3 : 2) : 1, &nr);
+                           BIT(VL_RVF_SEG_META) | BIT(VL_RVF_SEG_INDEX) | BIT(VL_RVF_SEG_QUANT) | BIT(VL_RVF_SEG_TEXT),
+                           segs, nsegs, &nr);
     vl__buf_free(&qb);
+    vl__buf_free(&tb);
     if (rc) {
         if (vl_rvf_poisoned(s->rvf)) s->poisoned = 1;
         vl__store_msg(s, rc, "%s", vl_rvf_errmsg(s->rvf));
@@ -1447,7 +1497,7 @@ int vl_store_close(vl_store *s)
 {
     if (!s) return VL_OK;
     int rc = VL_OK;
-    if (!s->readonly && !s->poisoned && s->idx && checkpoint_due(s)) rc = vl_store_checkpoint(s);
+    if (!s->readonly && !s->poisoned && s->idx) rc = close_checkpoint(s);
     store_free(s);
     return rc;
 }
@@ -1534,6 +1584,7 @@ const char *vl_store_seg_type_name(uint32_t t)
     case 0x21: return "refcount";
     case 0x22: return "membership";
     case 0x23: return "delta";
+    case 0x3E: return "text";
     default: return "unknown";
     }
 }
@@ -1569,6 +1620,7 @@ int vl_store_verify(vl_store *s, vl_store_verify_result *out)
         problem(&pb, &np, "%llu rows with non-finite or zero vectors were skipped at open",
                 (unsigned long long)s->rows_rejected);
     if (s->index_note[0]) problem(&pb, &np, "%s", s->index_note);
+    if (s->text_note[0]) problem(&pb, &np, "%s", s->text_note);
     /* re-read everything: a read-only store on the bytes of this handle's
      * commit (0 .. append_at). A writer on the same file may be appending
      * its next commit (or have left a torn tail) beyond them: that is not

@@ -216,6 +216,8 @@ struct vl_store {
     uint64_t rows_inserted_on_open;
     uint64_t rows_rejected;      /* rows skipped at open: non-finite or zero (cosine) */
     char index_note[200];        /* why a listed INDEX was not used ("" if none / used) */
+    char text_note[200];         /* why a current TEXT segment was not used ("" if none / used) */
+    uint32_t text_adopted;       /* this open took the keyword index from a TEXT segment */
     int rvf_rows_pending;        /* open: vl_rvf_open_head done, vl_rvf_open_rows not yet (load) */
     vl_branch *br;               /* an rvf-node branch() child (branch.h), else NULL */
     char msg[512];
@@ -278,5 +280,18 @@ void vl__store_quant_wrote(vl_store *s);
 /* After the rows are loaded: the stored text field ("veclite.text") set on
  * the index, which indexes the loaded records. */
 int vl__store_text_open(vl_store *s);
+#define VL_RVF_SEG_TEXT 0x3Eu
+/* The TEXT payload of the keyword index for a file whose META generation
+ * is meta_gen (out->len 0 without a text field or in a branch child).
+ * VL_OK / VL_ENOMEM (message set). */
+int vl__store_text_payload(vl_store *s, uint64_t meta_gen, vl_buf *out);
+/* Whether the store has a text field whose index the newest listed TEXT
+ * segment does not hold exactly (none listed, or a META or live VEC
+ * segment listed after it): then a checkpoint writes a new one. */
+int vl__store_text_stale(vl_store *s);
+/* Close's rule: stale, and none listed, or with_index (an INDEX is written
+ * anyway), or the META payload bytes listed after it x fraction >= its
+ * payload bytes. */
+int vl__store_text_due(vl_store *s, int with_index, uint32_t fraction);
 
 #endif /* VL_STORE_H */

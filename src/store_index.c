@@ -56,14 +56,13 @@ static inline uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint
 
 /* LEB128 from p[*o] below end; 0 on overflow or truncation. One-byte
  * values (most link deltas) take the inline path. */
-static int varint_long(const uint8_t *p, uint64_t end, uint64_t *o, uint64_t *v);
 static inline int varint(const uint8_t *p, uint64_t end, uint64_t *o, uint64_t *v)
 {
     if (*o < end && p[*o] < 0x80) { *v = p[(*o)++]; return 1; }
-    return varint_long(p, end, o, v);
+    return vl__varint_get(p, end, o, v);
 }
 
-static int varint_long(const uint8_t *p, uint64_t end, uint64_t *o, uint64_t *v)
+int vl__varint_get(const uint8_t *p, uint64_t end, uint64_t *o, uint64_t *v)
 {
     uint64_t r = 0;
     for (uint32_t s = 0; s < 64; s += 7) {

@@ -36,6 +36,7 @@
  * whose record holds the field as a string have entries.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "index.h"
@@ -435,15 +436,14 @@ int vl__text_check(const vl_index *h)
 
 /* ---- API ---- */
 
-int vl_index_set_text(vl_index *h, const char *field, uint32_t len)
+/* A new, empty keyword index of field in place of h's: VL_OK, VL_EINVAL
+ * (a bad name) or VL_ENOMEM (message set; h unchanged). */
+static int text_install(vl_index *h, const char *field, uint32_t len)
 {
-    if (!h) return VL_EINVAL;
-    if (len == 0) { vl__text_free(h); return VL_OK; }
-    if (!field || len > VL_MAX_FIELD_NAME || !vl__utf8_valid((const uint8_t *)field, len)) {
+    if (!field || !len || len > VL_MAX_FIELD_NAME || !vl__utf8_valid((const uint8_t *)field, len)) {
         vl__msg(h, "the text field name must be 1..%u bytes of UTF-8", VL_MAX_FIELD_NAME);
         return VL_EINVAL;
     }
-    if (h->text && h->text->field_len == len && memcmp(h->text->field, field, len) == 0) return VL_OK;
     struct vl_text *t = vl_mem_calloc(1, sizeof *t);
     if (!t) { vl__msg(h, "out of memory for the text index"); return VL_ENOMEM; }
     memcpy(t->field, field, len);
@@ -451,6 +451,16 @@ int vl_index_set_text(vl_index *h, const char *field, uint32_t len)
     t->fid = UINT32_MAX;
     vl__text_free(h);
     h->text = t;
+    return VL_OK;
+}
+
+int vl_index_set_text(vl_index *h, const char *field, uint32_t len)
+{
+    if (!h) return VL_EINVAL;
+    if (len == 0) { vl__text_free(h); return VL_OK; }
+    if (h->text && field && h->text->field_len == len && memcmp(h->text->field, field, len) == 0) return VL_OK;
+    int rc = text_install(h, field, len);
+    if (rc) return rc;
     if (rebuild(h)) { vl__msg(h, "out of memory indexing the text field"); return VL_ENOMEM; }
     return VL_OK;
 }
@@ -702,4 +712,253 @@ int vl_index_search_hybrid(vl_index *h, const float *query, const uint8_t *text,
 out:
     vl_mem_free(vid); vl_mem_free(vd); vl_mem_free(u); vl_mem_free(row); vl_mem_free(ts); vl_mem_free(q);
     return rc;
+}
+
+/* ---- the stored form (the TEXT segment payload, docs/format.md §4) ----
+ *   "VLTEXT1\0" | u32 version 1 | u64 stamp | u32 field_len | field |
+ *   varint nterms | nterms x { varint len (1..64) | term bytes }       term i has id i
+ *   varint ndocs  | ndocs x { varint id gap | varint tokens | varint nd |
+ *                             nd x { varint term gap | varint tf } }
+ * Documents by ascending id (the first gap is the id itself, later gaps
+ * >= 1); a document's terms by ascending id (first gap the id, later >= 1).
+ * Only terms some document holds are written, renumbered densely in their
+ * in-memory order. A reader trusts nothing: every count is bounded by the
+ * bytes left, every term must be exactly one token of the tokenizer and
+ * unique, tf >= 1, the tf sum equals tokens, and a live document's
+ * tokens (with one separator between each two) fit in its record's string.
+ * A forged payload that passes every check is adopted as written: the
+ * content hash and these checks catch damage, not a deliberate forgery
+ * (which, like a forged INDEX, only a rebuild from the records would).
+ * stamp: the caller's (the store's META generation): a payload with another
+ * stamp is not adopted. After adoption every live record holding the field
+ * that the payload does not list is indexed from its record (the rows of
+ * other writers), so the result equals a rebuild whenever the listed
+ * documents' records are the ones they were encoded from. */
+#define TMAGIC "VLTEXT1\0"
+#define TVERSION 1u
+
+static uint32_t vput(uint8_t *p, uint64_t v)
+{
+    uint32_t n = 0;
+    while (v >= 0x80) { if (p) p[n] = (uint8_t)(v | 0x80); n++; v >>= 7; }
+    if (p) p[n] = (uint8_t)v;
+    return n + 1;
+}
+
+/* One varint at p[*at..len): 1 and *v, or 0 (truncated or over 64 bits). */
+#define vget vl__varint_get
+
+typedef struct tdoc { uint64_t id; uint32_t node; } tdoc;
+
+static int cmp_tdoc(const void *a, const void *b)
+{
+    uint64_t x = ((const tdoc *)a)->id, y = ((const tdoc *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* Write (p non-NULL) or measure the payload; the byte count. */
+static uint64_t encode(const struct vl_text *t, uint64_t stamp, const tdoc *d, uint64_t nd, const uint32_t *map,
+                       uint32_t nused, uint8_t *p)
+{
+    uint64_t o = 0;
+    if (p) {
+        memcpy(p, TMAGIC, 8);
+        for (int b = 0; b < 4; b++) { p[8 + b] = (uint8_t)(TVERSION >> 8 * b); p[20 + b] = (uint8_t)(t->field_len >> 8 * b); }
+        for (int b = 0; b < 8; b++) p[12 + b] = (uint8_t)(stamp >> 8 * b);
+        memcpy(p + 24, t->field, t->field_len);
+    }
+    o = 24 + t->field_len;
+    o += vput(p ? p + o : NULL, nused);
+    for (uint32_t i = 0; i < t->nterms; i++) {
+        if (map[i] == UINT32_MAX) continue;
+        o += vput(p ? p + o : NULL, t->tlen[i]);
+        if (p) memcpy(p + o, t->chars + t->toff[i], t->tlen[i]);
+        o += t->tlen[i];
+    }
+    o += vput(p ? p + o : NULL, nd);
+    uint64_t prev = 0;
+    for (uint64_t k = 0; k < nd; k++) {
+        uint32_t node = d[k].node, *e = t->ent[node], prevt = 0;
+        o += vput(p ? p + o : NULL, k ? d[k].id - prev : d[k].id);
+        prev = d[k].id;
+        o += vput(p ? p + o : NULL, t->dl[node]);
+        o += vput(p ? p + o : NULL, t->nent[node]);
+        for (uint32_t j = 0; j < t->nent[node]; j++) {   /* entries ascend by term id (index_node, adopt) */
+            uint32_t nt = map[e[3 * j]];
+            o += vput(p ? p + o : NULL, j ? nt - prevt : nt);
+            o += vput(p ? p + o : NULL, e[3 * j + 1]);
+            prevt = nt;
+        }
+    }
+    return o;
+}
+
+int vl__text_encode(vl_index *h, uint64_t stamp, uint8_t **out, uint64_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    struct vl_text *t = h->text;
+    if (!t) return VL_OK;
+    if (t->broken && rebuild(h)) return VL_ENOMEM;
+    uint32_t *map = vl_mem_alloc((size_t)(t->nterms ? t->nterms : 1) * sizeof *map);
+    tdoc *d = vl_mem_alloc((size_t)(t->docs ? t->docs : 1) * sizeof *d);
+    int rc = VL_ENOMEM;
+    if (!map || !d) goto out;
+    uint32_t nused = 0;
+    for (uint32_t i = 0; i < t->nterms; i++) map[i] = t->pn[i] ? nused++ : UINT32_MAX;
+    uint64_t nd = 0;
+    for (uint32_t n = 0; n < t->ncap && nd < t->docs; n++)
+        if (t->nent[n]) {
+            d[nd].id = h->ids[n];
+            d[nd++].node = n;
+            for (uint32_t j = 1; j < t->nent[n]; j++)          /* the order encode() relies on */
+                if (t->ent[n][3 * j] <= t->ent[n][3 * (j - 1)]) { rc = VL_ECORRUPT; goto out; }
+        }
+    qsort(d, (size_t)nd, sizeof *d, cmp_tdoc);
+    uint64_t n = encode(t, stamp, d, nd, map, nused, NULL);
+    if (n > UINT32_MAX || !(*out = vl_mem_alloc((size_t)n))) goto out;
+    *len = encode(t, stamp, d, nd, map, nused, *out);
+    rc = VL_OK;
+out:
+    vl_mem_free(map);
+    vl_mem_free(d);
+    return rc;
+}
+
+#define WHY(...) do { if (why && cap) snprintf(why, cap, __VA_ARGS__); goto bad; } while (0)
+
+/* Adopt p[0..len) into t (empty, field set): VL_OK, 1 (rejected: the reason
+ * in why; t emptied) or VL_ENOMEM (t emptied). */
+static int adopt(vl_index *h, struct vl_text *t, const uint8_t *p, uint64_t len, uint64_t stamp, char *why, size_t cap)
+{
+    uint32_t *df = NULL;
+    uint64_t at = 24, v, nterms, ndocs, docs_at, st = 0;
+    int rc = 1;
+    if (len < 24 || memcmp(p, TMAGIC, 8) != 0) WHY("not a TEXT payload");
+    uint32_t ver = (uint32_t)p[8] | (uint32_t)p[9] << 8 | (uint32_t)p[10] << 16 | (uint32_t)p[11] << 24;
+    uint32_t fl = (uint32_t)p[20] | (uint32_t)p[21] << 8 | (uint32_t)p[22] << 16 | (uint32_t)p[23] << 24;
+    for (int b = 7; b >= 0; b--) st = st << 8 | p[12 + b];
+    if (ver != TVERSION) WHY("TEXT version %u", ver);
+    if (st != stamp) {              /* written before a later META commit: stale, not damaged */
+        if (why && cap) why[0] = 0;
+        rc = 1;
+        goto bad;
+    }
+    if (fl != t->field_len || len - 24 < fl || memcmp(p + 24, t->field, fl) != 0) WHY("TEXT of another field");
+    at += fl;
+    if (!vget(p, len, &at, &nterms) || nterms > (len - at) / 2) WHY("TEXT term count");
+    for (uint64_t i = 0; i < nterms; i++) {
+        uint8_t w[VL_TEXT_MAX_TOKEN];
+        uint32_t wat = 0;
+        if (!vget(p, len, &at, &v) || v == 0 || v > VL_TEXT_MAX_TOKEN || v > len - at) WHY("TEXT term %llu length", (unsigned long long)i);
+        uint32_t tl = (uint32_t)v;
+        if (next_token(p + at, tl, &wat, w) != tl || wat != tl || memcmp(w, p + at, tl) != 0)
+            WHY("TEXT term %llu is not a token", (unsigned long long)i);
+        uint32_t id = term_add(t, p + at, tl);
+        if (id == UINT32_MAX) { rc = VL_ENOMEM; goto bad; }
+        if (id != i) WHY("TEXT term %llu repeats term %u", (unsigned long long)i, id);
+        at += tl;
+    }
+    if (!vget(p, len, &at, &ndocs) || ndocs > (len - at) / 4) WHY("TEXT document count");
+    if (!(df = vl_mem_calloc((size_t)(nterms ? nterms : 1), sizeof *df))) { rc = VL_ENOMEM; goto bad; }
+    /* pass 1: structure, bounds, and the postings count of each term (live documents) */
+    docs_at = at;
+    uint64_t id = 0;
+    for (uint64_t k = 0; k < ndocs; k++) {
+        uint64_t gap, dl, nd, sum = 0, tid = 0;
+        if (!vget(p, len, &at, &gap) || (k && (gap == 0 || gap > UINT64_MAX - id))) WHY("TEXT document %llu id", (unsigned long long)k);
+        id = k ? id + gap : gap;
+        if (!vget(p, len, &at, &dl) || dl == 0 || dl > UINT32_MAX || !vget(p, len, &at, &nd) || nd == 0 || nd > dl ||
+            nd > (len - at) / 2)
+            WHY("TEXT document %llu counts", (unsigned long long)k);
+        uint32_t node = vl__index_live_node(h, id);
+        for (uint64_t j = 0; j < nd; j++) {
+            uint64_t tg, tf;
+            if (!vget(p, len, &at, &tg) || (j && tg == 0) || tg >= nterms || tid + tg >= nterms ||
+                !vget(p, len, &at, &tf) || tf == 0 || tf > dl - sum)
+                WHY("TEXT document %llu term %llu", (unsigned long long)k, (unsigned long long)j);
+            tid = j ? tid + tg : tg;
+            sum += tf;
+            if (node != UINT32_MAX) df[tid]++;
+        }
+        if (sum != dl) WHY("TEXT document %llu: %llu tokens, counts sum to %llu", (unsigned long long)k,
+                           (unsigned long long)dl, (unsigned long long)sum);
+    }
+    if (at != len) WHY("TEXT has %llu bytes after its documents", (unsigned long long)(len - at));
+    /* pass 2: build */
+    for (uint64_t i = 0; i < nterms; i++) {
+        if (!df[i]) continue;
+        if (!(t->post[i] = vl_mem_alloc((size_t)df[i] * 2 * sizeof(uint32_t)))) { rc = VL_ENOMEM; goto bad; }
+        t->pcap[i] = df[i];
+    }
+    uint32_t nc = 1024;
+    while (nc < h->n) nc *= 2;
+    t->ent = vl_mem_calloc(nc, sizeof *t->ent);
+    t->nent = vl_mem_calloc(nc, sizeof *t->nent);
+    t->dl = vl_mem_calloc(nc, sizeof *t->dl);
+    if (!t->ent || !t->nent || !t->dl) { rc = VL_ENOMEM; goto bad; }
+    t->ncap = nc;
+    at = docs_at;
+    id = 0;
+    for (uint64_t k = 0; k < ndocs; k++) {
+        uint64_t gap, dl, nd, tid = 0, tg, tf;
+        (void)vget(p, len, &at, &gap);
+        id = k ? id + gap : gap;
+        (void)vget(p, len, &at, &dl);
+        (void)vget(p, len, &at, &nd);
+        uint32_t node = vl__index_live_node(h, id), slen = 0;
+        uint32_t *e = NULL;
+        if (node != UINT32_MAX) {
+            if (!field_text(h, t, node, &slen)) WHY("TEXT document %llu: row %llu does not hold the field", (unsigned long long)k,
+                                                   (unsigned long long)id);
+            if (!(e = vl_mem_alloc((size_t)nd * 3 * sizeof *e))) { rc = VL_ENOMEM; goto bad; }
+            t->ent[node] = e;
+            t->nent[node] = (uint32_t)nd;
+            t->dl[node] = (uint32_t)dl;
+            t->docs++;
+            t->total_len += dl;
+        }
+        uint64_t bytes = dl - 1;     /* the tokens and a separator between each two fit in the string */
+        for (uint64_t j = 0; j < nd; j++) {
+            (void)vget(p, len, &at, &tg);
+            (void)vget(p, len, &at, &tf);
+            tid = j ? tid + tg : tg;
+            if (!e) continue;
+            bytes += tf * t->tlen[tid];
+            if (bytes > slen) WHY("TEXT document %llu: more token bytes than row %llu's text holds", (unsigned long long)k,
+                                  (unsigned long long)id);
+            uint32_t pos = t->pn[tid]++;
+            t->post[tid][2 * pos] = node;
+            t->post[tid][2 * pos + 1] = (uint32_t)tf;
+            e[3 * j] = (uint32_t)tid;
+            e[3 * j + 1] = (uint32_t)tf;
+            e[3 * j + 2] = pos;
+        }
+    }
+    /* live records holding the field that the payload does not list (rows of other writers) */
+    for (uint32_t node = 0; node < h->n; node++)
+        if (!t->nent[node] && index_node(h, t, node)) { rc = VL_ENOMEM; goto bad; }
+    vl_mem_free(df);
+    return VL_OK;
+bad:
+    vl_mem_free(df);
+    free_data(t);
+    return rc;
+}
+#undef WHY
+
+int vl__text_set_adopt(vl_index *h, const char *field, uint32_t len, const uint8_t *p, uint64_t plen,
+                       uint64_t stamp, int *adopted, char *why, size_t cap)
+{
+    *adopted = 0;
+    if (!h) return VL_EINVAL;
+    int rc = text_install(h, field, len);
+    if (rc) return rc;
+    if (p) {
+        rc = adopt(h, h->text, p, plen, stamp, why, cap);
+        if (rc == VL_OK) { *adopted = 1; return VL_OK; }
+        if (rc == VL_ENOMEM && why && cap) snprintf(why, cap, "out of memory adopting the TEXT segment");
+    }
+    if (rebuild(h)) { vl__msg(h, "out of memory indexing the text field"); return VL_ENOMEM; }
+    return VL_OK;
 }

@@ -654,8 +654,10 @@ VL_MUST_CHECK int vl_store_set_quant(vl_store *s, uint32_t kind, uint32_t m);
 
 /* The keyword-indexed text field of the store's index (vl_index_set_text):
  * chosen while the store has never held a row, persisted as file metadata
- * "veclite.text" and set again at every open (the inverted index is built
- * from the rows then; src/store_text.c). len 0: none. Errors: VL_EINVAL
+ * "veclite.text" and set again at every open: the inverted index is taken
+ * from the TEXT segment (type 0x3E) that checkpoints, close and compaction
+ * write when it is current, else built from the rows (src/store_text.c).
+ * len 0: none. Errors: VL_EINVAL
  * (rows already stored, a branch child, a bad name), VL_EREADONLY, and as
  * vl_store_file_meta_set. */
 VL_MUST_CHECK int vl_store_set_text(vl_store *s, const char *field, uint32_t len);
@@ -672,8 +674,9 @@ VL_MUST_CHECK int vl_store_file_meta_get(const vl_store *s, const char *key, uin
                                          const uint8_t **val, uint32_t *val_len);
 
 /* Write the INDEX segment now (if the graph changed since the last one;
- * flat indexes have none). Commits INDEX + MANIFEST (no WITNESS: the graph
- * is a cache, not data). Errors: VL_EREADONLY, VL_EIO, VL_EFATAL, VL_ENOMEM. */
+ * flat indexes have none), and the TEXT segment of a store with a text
+ * field when the listed one is stale. Commits INDEX/QUANT/TEXT + MANIFEST
+ * (no WITNESS: they are caches, not data). Errors: VL_EREADONLY, VL_EIO, VL_EFATAL, VL_ENOMEM. */
 VL_MUST_CHECK int vl_store_checkpoint(vl_store *s);
 
 /* Write a compacted image of the committed state into dst (an empty

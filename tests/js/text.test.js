@@ -3,13 +3,17 @@
 // fusion oracle (f64 vector ranks + oracle BM25 ranks, weighted reciprocal-rank fusion) on a flat
 // index, with high recall on HNSW; filters apply inside both rankings; writes (update, merge,
 // delete, clear) are reflected; the text field persists across reopen and @ruvector/rvf-node
-// reads every row of such a file and appends to it; bad input is EINVAL.
+// reads every row of such a file and appends to it; the keyword index stored in a TEXT segment
+// gives a reopen the writer's answers bit for bit, a damaged one is rebuilt (the same answers,
+// verify() names it), and rvf-node keeps the segment through its appends and compaction; bad
+// input is EINVAL.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { createDatabase, openCollection, recoverCollection } from '../../web/index.js';
 import { BASE, QUERIES, DIM, dist64, rejectsWith, mulberry32 } from './helpers.js';
 
@@ -327,4 +331,113 @@ test('a read-only follower sees keyword changes after refresh(); verify() is cle
   assert.equal((await b.stats()).text, 'body');
   assert.deepEqual((await b.search(null, { text: 'zebra' })).map((h) => h.id), want.map((x) => x[0]));
   await b.close();
+});
+
+/** The keyword answers of queries (k 1000), each checked against the oracle BM25 of docs. */
+async function answers(c, docs) {
+  const out = [];
+  for (const q of ['apple pie', 'OCEAN wave', 'Café', 'naïve engine x9', 'tart', 'жук ЁЛКА', '語', 'red car', 'green', 'zebra']) {
+    const got = await c.search(null, { text: q, k: 1000 });
+    const want = bm25(docs, q);
+    assert.equal(got.length, want.length, q);
+    for (let i = 0; i < got.length; i++) assert.ok(close(got[i].score, want[i][1]), `${q} #${i}: ${got[i].score} vs ${want[i][1]}`);
+    out.push(got.map((h) => [h.id, h.score]));
+  }
+  return out;
+}
+
+/** The file's bytes with one payload byte of segment seg changed and its content hash fixed. */
+function forged(file, seg, at) {
+  const b = Buffer.from(fs.readFileSync(file));
+  b[seg.offset + 64 + at] ^= 0x20;
+  const c = zlib.crc32(b.subarray(seg.offset + 64, seg.offset + 64 + seg.length));
+  const rotl = (x, r) => ((x << r) | (x >>> (32 - r))) >>> 0;
+  for (let k = 0; k < 4; k++) b.writeUInt32LE(rotl(c, 8 * k), seg.offset + 0x28 + 4 * k);
+  return b;
+}
+
+test('the keyword index is kept in a TEXT segment (0x3E): a reopen answers exactly as a rebuild; rvf-node reads, appends to and compacts such a file', async () => {
+  const dir = fs.mkdtempSync(path.join(ROOT, 'seg-'));
+  const db = await createDatabase({ path: dir });
+  const { c, docs } = await corpus(600, { db, index: { type: 'hnsw' } });
+  await c.delete([0, 1, 2, 40, 41]);
+  for (const id of [0, 1, 2, 40, 41]) docs.delete(id);
+  await c.update(8, { metadata: { body: 'zebra apple zebra', g: 0 } });
+  docs.set(8, 'zebra apple zebra');
+  // one META snapshot listed: rvf-node 0.2.3's compaction (below) breaks a chain of META deltas,
+  // with or without a text field
+  await c.compact();
+  const live = await answers(c, docs);
+  await db.close();
+  const file = path.join(dir, 't.rvf');
+  const segsOf = async (f) => { const r = await openCollection(f, { readOnly: true }); const s = await r.segments(); await r.close(); return s; };
+  let segs = await segsOf(file);
+  const text = segs.filter((s) => s.typeName === 'text');
+  assert.equal(text.length, 1, 'close wrote one TEXT segment');
+  assert.equal(text[0].type, 0x3E);
+  assert.ok(segs.every((s) => s.typeName !== 'meta' || s.offset < text[0].offset), 'after every META');
+  // adopted at open: the answers equal the writer's, bit for bit (and the oracle)
+  const ro = await openCollection(file, { readOnly: true });
+  assert.deepEqual(await answers(ro, docs), live);
+  assert.equal((await ro.verify()).ok, true);
+  await ro.close();
+  // a damaged TEXT (magic byte, content hash fixed): ignored, the index rebuilt, verify() says so
+  const bad = path.join(dir, 'bad.rvf');
+  fs.writeFileSync(bad, forged(file, text[0], 0));
+  const rb = await openCollection(bad, { readOnly: true });
+  assert.deepEqual(await answers(rb, docs), live);
+  const v = await rb.verify();
+  assert.ok(v.problems.some((p) => /TEXT not used: not a TEXT payload/.test(p)), JSON.stringify(v.problems));
+  await rb.close();
+  // rvf-node: opens the file, reads every live row, appends rows (the TEXT stays listed: now stale)
+  let r = RvfDatabase.openReadonly(file);
+  try {
+    assert.equal(r.status().totalVectors, 595);
+    const all = r.query(BASE[10], 595, { efSearch: 800 });
+    assert.deepEqual(all.map((h) => h.id).sort((a, b) => a - b), [...Array(600).keys()].filter((i) => ![0, 1, 2, 40, 41].includes(i)));
+  } finally { r.close(); }
+  r = RvfDatabase.open(file);
+  try { r.ingestBatch(Float32Array.from([...BASE[700], ...BASE[701]]), [700, 701]); } finally { r.close(); }
+  segs = await segsOf(file);
+  assert.ok(segs.some((s) => s.typeName === 'text' && s.offset === text[0].offset), 'rvf-node kept the TEXT listed');
+  const after = await openCollection(file, { readOnly: true });
+  assert.equal(await after.count(), 597);
+  assert.deepEqual(await answers(after, docs), live);          // rows after the TEXT: rebuilt, same answers
+  await after.close();
+  // rvf-node deletes rows and compacts (copying the META and TEXT segments after the rows)
+  r = RvfDatabase.open(file);
+  try { r.delete([3, 4]); r.compact(); } finally { r.close(); }
+  docs.delete(3); docs.delete(4);
+  const cmp = await openCollection(file, { readOnly: true });
+  await answers(cmp, docs);                                    // deleted ids skipped: the oracle holds
+  assert.equal(await cmp.count(), 595);
+  await cmp.close();
+  // veclite writes many records: close replaces the TEXT (the old one unlisted), a reopen adopts it
+  const textAt = async () => (await segsOf(file)).filter((s) => s.typeName === 'text').map((s) => s.offset);
+  const before = await textAt();
+  let w = await openCollection(file);
+  for (let id = 100; id < 160; id++) {
+    await w.update(id, { metadata: { body: `zebra ${VOCAB[id % VOCAB.length]} tart`, g: id % 4 } });
+    docs.set(id, `zebra ${VOCAB[id % VOCAB.length]} tart`);
+  }
+  const live2 = await answers(w, docs);
+  await w.close();
+  segs = await segsOf(file);
+  const t2 = segs.filter((s) => s.typeName === 'text');
+  assert.equal(t2.length, 1);
+  assert.notDeepEqual(t2.map((s) => s.offset), before);
+  assert.ok(segs.every((s) => (s.typeName !== 'meta' && s.typeName !== 'vec') || s.offset < t2[0].offset));
+  const again = await openCollection(file, { readOnly: true });
+  assert.deepEqual(await answers(again, docs), live2);
+  await again.close();
+  // one record: close keeps the (now stale) TEXT, a one-row session does not rewrite O(documents)
+  // bytes; a reopen builds the index from the records (the oracle holds)
+  w = await openCollection(file);
+  await w.update(9, { metadata: { body: 'zebra' } });
+  docs.set(9, 'zebra');
+  await w.close();
+  assert.deepEqual(await textAt(), t2.map((s) => s.offset));
+  const one = await openCollection(file, { readOnly: true });
+  await answers(one, docs);
+  await one.close();
 });

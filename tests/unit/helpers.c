@@ -257,3 +257,16 @@ int t_filter_plans_agree(vl_index *h, const float *q, uint32_t n, const uint8_t 
     if (matches) *matches = nwant;
     return bad;
 }
+
+uint32_t t_store_segs(vl_store *s, uint32_t type, uint64_t *off, uint64_t *len)
+{
+    vl_store_status st;
+    if (vl_store_info(s, &st)) return 0;
+    uint32_t found = 0;
+    for (uint32_t i = 0; i < st.dir_count; i++) {
+        vl_store_seg g;
+        if (vl_store_dir(s, i, &g)) return 0;
+        if (g.seg_type == type) { *off = g.offset; *len = g.payload_length; found++; }
+    }
+    return found;
+}

@@ -75,7 +75,7 @@
     X(quant_kernels) X(quant_codes) X(quant_pq_train) X(quant_index) X(quant_store) \
     X(quant_attack_stale) X(quant_attack_hostile) X(quant_attack_file_meta) X(quant_attack_truncate) X(quant_attack_read_fail) X(quant_attack_emptied) X(quant_attack_derive) X(quant_attack_tiny_queries) X(quant_attack_encode_nomem) \
     X(toolbox_sim_matrix) X(toolbox_sim_bad_input) X(toolbox_kmeans) X(toolbox_kmeans_edges) \
-    X(mmr_rules) X(text_index)
+    X(mmr_rules) X(text_index) X(text_store_adopt) X(text_store_hostile)
 
 #define VL_DECL(name) int test_##name(void);
 VL_TESTS(VL_DECL)
@@ -160,6 +160,9 @@ uint32_t t_rec_null(uint8_t *buf, uint32_t len, uint16_t fid);
 void     t_put16(uint8_t *p, uint16_t v);
 void     t_put32(uint8_t *p, uint32_t v);
 void     t_put64(uint8_t *p, uint64_t v);
+/* How many listed segments of type the store's directory has; the last
+ * one's offset and payload length in *off, *len. */
+uint32_t t_store_segs(vl_store *s, uint32_t type, uint64_t *off, uint64_t *len);
 
 /* Filtered searches (k = n, ids 0..n-1 = rows) under each plan plan_lo..plan_hi
  * (vl__test_filter_plan) return exactly the rows vl_filter_eval accepts for

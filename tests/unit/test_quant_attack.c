@@ -126,20 +126,6 @@ static void qa_rehash(uint8_t *b, uint64_t off)
     memcpy(b + off + 0x28, h16, 16);
 }
 
-/* the last listed segment of a type: offset and payload length */
-static int qa_seg(vl_store *s, uint32_t type, uint64_t *off, uint64_t *len)
-{
-    vl_store_status st;
-    if (vl_store_info(s, &st)) return 0;
-    int found = 0;
-    for (uint32_t i = 0; i < st.dir_count; i++) {
-        vl_store_seg g;
-        if (vl_store_dir(s, i, &g)) return 0;
-        if (g.seg_type == type) { *off = g.offset; *len = g.payload_length; found = 1; }
-    }
-    return found;
-}
-
 /* A quantized store of kind: QA_N rows, a checkpoint (QUANT), then the
  * rows of ids 3, 4 replaced and id 9 deleted (after the QUANT, no
  * checkpoint: the bytes a crash leaves). */
@@ -226,7 +212,7 @@ int test_quant_attack_hostile(void)
         char msg[256];
         CHECK_OK(qa_open(io, NULL, VL_STORE_READONLY, &s, msg, sizeof msg));
         uint64_t qoff = 0, qlen = 0;
-        CHECK(qa_seg(s, VL_RVF_SEG_QUANT, &qoff, &qlen));
+        CHECK(t_store_segs(s, VL_RVF_SEG_QUANT, &qoff, &qlen));
         vl_store_close(s);
         uint64_t n;
         const uint8_t *b = vl_io_mem_data(io, &n);
