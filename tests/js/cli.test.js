@@ -5,7 +5,7 @@
 // stdin closed, in fresh temp dirs. Expected answers come from the inputs the tests write and
 // from a float64 brute-force oracle (tests/js/helpers.js), never from the CLI itself. The input
 // readers and the progress bar are also tested in-process, including every chunk split point.
-import { test, after, describe } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,21 +19,11 @@ import { parseArgs, UsageError } from '../../web/cli/args.js';
 import { toJson } from '../../web/cli/output.js';
 import { main } from '../../web/cli/main.js';
 import { createDatabase, openCollection } from '../../web/index.js';
+import { tempRoot } from './temp-root.js';
 
 const BIN = fileURLToPath(new URL('../../bin/veclite.js', import.meta.url));
 const HOLDER = fileURLToPath(new URL('./fixtures/cli-holder.js', import.meta.url));
-const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-cli-'));
-const children = new Set();
-after(() => {
-  for (const c of children) c.kill('SIGKILL');
-  fs.rmSync(ROOT, { recursive: true, force: true });
-});
-
-let seq = 0;
-/** A fresh directory for one test. */
-function freshDir() {
-  return fs.mkdtempSync(path.join(ROOT, `t${seq++}-`));
-}
+const { root: ROOT, children, freshDir } = tempRoot('veclite-cli-');
 
 /**
  * Run the CLI; resolves { code, stdout, stderr }.

@@ -12,28 +12,18 @@
 // The stateless revision 2026-07-28 is driven the same way, without initialize: every request
 // carries params._meta (protocol version, client capabilities, client info), as a host of that
 // revision sends it (server/discover → tools/list → tools/call).
-import { test, after, describe } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { assertExact, bruteForce, mulberry32 } from './helpers.js';
 import { openCollection } from '../../web/index.js';
+import { tempRoot } from './temp-root.js';
 
 const BIN = fileURLToPath(new URL('../../bin/veclite.js', import.meta.url));
-const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-mcp-'));
-const children = new Set();
-after(() => {
-  for (const c of children) c.kill('SIGKILL');
-  fs.rmSync(ROOT, { recursive: true, force: true });
-});
-
-let seq = 0;
-function freshDir() {
-  return fs.mkdtempSync(path.join(ROOT, `t${seq++}-`));
-}
+const { root: ROOT, children, freshDir } = tempRoot('veclite-mcp-');
 
 const DIM = 8;
 const N = 200;

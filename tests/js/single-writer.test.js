@@ -11,7 +11,7 @@
 // - 4 processes racing for a stale lock, 50 rounds: exactly one writer each round, the store
 //   verifies with every round's row;
 // - a writer killed by SIGKILL restarts at once, 40 rounds: no ELOCK, no acknowledged batch lost.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -21,20 +21,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDatabase, openCollection } from '../../web/index.js';
 import { rejectsWith } from './helpers.js';
+import { tempRoot } from './temp-root.js';
 
 const RACER = fileURLToPath(new URL('./fixtures/race-writer.js', import.meta.url));
 const ACKER = fileURLToPath(new URL('./fixtures/ack-writer.js', import.meta.url));
-const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-sw-'));
-const children = new Set();
-after(() => {
-  for (const c of children) c.kill('SIGKILL');
-  fs.rmSync(ROOT, { recursive: true, force: true });
-});
-
-let seq = 0;
-function freshDir() {
-  return fs.mkdtempSync(path.join(ROOT, `t${seq++}-`));
-}
+const { root: ROOT, children, freshDir } = tempRoot('veclite-sw-');
 
 /** A store with rows 0..n-1 at `file`, closed. */
 async function makeStore(file, n = 3) {
