@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openCollection, VecliteError } from '../../web/index.js';
-import { rejectsWith } from './helpers.js';
+import { rejectsWith, mulberry32 } from './helpers.js';
 import { DIM, batchOf, commitsForCount, countAfter, firstId, metadataOf, olderId, vectorOf, writerAfter } from './fixtures/crash-plan.js';
 import { SEG, commitEnds, readState, walk } from './fixtures/interop-rvf-reader.js';
 
@@ -36,17 +36,6 @@ let dir;
 
 before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-crash-')); });
 after(() => { if (dir && !process.env.KEEP) fs.rmSync(dir, { recursive: true, force: true }); });
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Metadata as the API returns it for "none": null or {} both mean none. */
 const metaOrNull = (m) => (m && typeof m === 'object' && Object.keys(m).length > 0 ? m : null);

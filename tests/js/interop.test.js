@@ -36,7 +36,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDatabase, openCollection } from '../../web/index.js';
-import { rejectsWith } from './helpers.js';
+import { rejectsWith, mulberry32 } from './helpers.js';
 import { SEG, readState } from './fixtures/interop-rvf-reader.js';
 
 const { RvfDatabase } = createRequire(import.meta.url)('@ruvector/rvf-node');
@@ -51,17 +51,6 @@ before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-interop-api-
 after(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
 
 // ---- oracle and comparisons ----------------------------------------------------------------------
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const randVec = (rnd, dim) => Float32Array.from({ length: dim }, () => Math.fround(rnd() * 2 - 1));
 
 /** Distance in rvf-node's units (L2 squared, -dot, 1 - cos), float64. */

@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDatabase, openCollection, VecliteError } from '../../web/index.js';
-import { dist64 } from './helpers.js';
+import { dist64, mulberry32 } from './helpers.js';
 import { DIM, opOf, stateAfter } from './fixtures/sattack-plan.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -29,17 +29,6 @@ const SEED = Number(process.env.SATTACK_SEED ?? 0x5a77ac);
 let dir;
 before(() => { dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-sattack-'))); });
 after(() => { if (dir && !process.env.KEEP) fs.rmSync(dir, { recursive: true, force: true }); });
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const create = (quantization) => ({
   create: { dimension: DIM, metric: 'euclidean', quantization, index: { type: 'hnsw', m: 8, efConstruction: 32, seed: 7 } },
