@@ -284,6 +284,50 @@ test('regression: lock-file temporaries of writers killed while claiming the loc
   for (const p of [mine, other, unlike]) fs.rmSync(p);
 });
 
+test('attack: lock temporaries with a symlinked name, a directory temporary and writers racing through both names: exactly one wins, dead temporaries beside the real file go, the rest stay', { timeout: 120_000 }, async () => {
+  const sub = path.join(dir, 'tmpsweep');
+  fs.mkdirSync(sub);
+  const file = path.join(sub, 't.rvf');
+  const col = await openCollection(file, create('scalar'));
+  await col.insertBatch(opOf(1).rows);
+  await col.close();
+  const link = path.join(dir, 't-link.rvf');
+  fs.symlinkSync(file, link);
+  const gone = spawn(process.execPath, ['-e', '0']);
+  const deadPid = await new Promise((resolve) => gone.on('exit', () => resolve(gone.pid)));
+  const dead = [0, 1, 2].map((i) => `${file}.lock.${deadPid}-0123456789a${i}.tmp`);
+  const deadDir = `${file}.lock.${deadPid}-0123456789af.tmp`;      // not a file writeTemp makes
+  const besideLink = `${link}.lock.${deadPid}-0123456789ab.tmp`;   // not this store's lock's name
+  for (const p of [...dead, besideLink]) fs.writeFileSync(p, 'x');
+  fs.mkdirSync(deadDir);
+  fs.writeFileSync(path.join(deadDir, 'inner'), 'y');
+  const RACE = path.join(here, 'fixtures/sattack-race.js');
+  let op = 2;
+  while (opOf(op).kind === 'reopen') op++;
+  const go = Date.now() + 400;
+  const res = await Promise.all([link, file, link].map((name) => runChild([RACE, name, 'scalar', String(op), String(go)])));
+  const why = res.map((r) => `${r.code} ${r.out} ${r.err}`).join(' | ');
+  const won = res.filter((r) => r.code === 0 && r.out.startsWith('won'));
+  const lost = res.filter((r) => r.code === 0 && r.out.startsWith('lost'));
+  assert.ok(won.length >= 1, why);
+  assert.equal(won.length + lost.length, 3, why);
+  for (const l of lost) assert.match(l.out, /^lost ELOCK /, why);
+  for (const p of dead) assert.ok(!fs.existsSync(p), `${path.basename(p)} removed: ${why}`);
+  assert.ok(fs.statSync(deadDir).isDirectory(), 'a directory of a temporary\'s name is left alone');
+  assert.ok(fs.existsSync(path.join(deadDir, 'inner')));
+  assert.ok(fs.existsSync(besideLink), 'nothing beside the symlink is touched');
+  assert.ok(fs.lstatSync(link).isSymbolicLink(), 'the symlink stays a symlink');
+  const r = await openCollection(link, { readOnly: true });
+  try {
+    assert.equal(await differs(r, stateAfter(op), { full: true }), null, why);
+    assert.deepEqual((await r.verify()).problems, [], why);
+  } finally { await r.close(); }
+  const left = fs.readdirSync(sub).filter((n) => n !== 't.rvf' && n !== path.basename(deadDir));
+  assert.deepEqual(left, [], 'nothing else left beside the store');
+  fs.rmSync(deadDir, { recursive: true });
+  fs.rmSync(besideLink);
+});
+
 test('second names of a quantized store a writer process holds, through its automatic compactions: writers get ELOCK, readers see whole commits', { timeout: 120_000 }, async () => {
   const sub = path.join(dir, 'names');
   fs.mkdirSync(sub);
