@@ -20,7 +20,10 @@
 //   (e) build memory (issue 10 item 5): fresh child processes (bench/build-mem-child.mjs) build
 //       50,000 × 128 (20,000 with --quick) in insertBatch calls of 10,000 (5,000), into a file store
 //       and in memory; resident memory at the peak (VmHWM) and at the end, per vector, against
-//       the engine's own count (stats().memoryBytes per vector), and their ratio (target ≤ 1.3×).
+//       the engine's own count (stats().memoryBytes per vector), and their ratio (target ≤ 1.3×):
+//       the run with the median peak of 3 per mode (1 with --quick), since a process's RSS also
+//       holds what the runtime's own threads happened to allocate (allocator arenas, compiler
+//       zones): a few MB more or less from run to run.
 //
 // Invariants: everything lives in one fs.mkdtemp directory under os.tmpdir(), removed at the end
 // (also on failure). Target verdicts (docs/benchmarks.md: open + first query < 100 ms and < 10% of a
@@ -137,7 +140,8 @@ export function buildMemLine(r) {
   if (r.error) return `${r.mode}: ERROR ${r.error}`;
   return `${r.mode}: ${r.n.toLocaleString('en-US')} × 128 in batches of ${r.batch.toLocaleString('en-US')}: engine ${r.engineBytesPerVector.toFixed(0)} B/vector; ` +
     `RSS peak ${r.peakBytesPerVector.toFixed(0)} (${r.peakRatio.toFixed(2)}×, ${r.peakSource}), end ${r.endBytesPerVector.toFixed(0)} (${r.endRatio.toFixed(2)}×) ` +
-    `— target ≤ ${BUILD_RSS_RATIO}×`;
+    `— target ≤ ${BUILD_RSS_RATIO}×` +
+    (r.runs?.length > 1 ? ` (the median peak of ${r.runs.length} runs: peaks ${r.runs.map((x) => (x ? `${x.peakRatio.toFixed(2)}×` : 'error')).join(', ')})` : '');
 }
 
 const overlap = (a, b) => (a && b ? a.filter((x) => b.includes(x)).length : null);
@@ -317,12 +321,17 @@ export async function runStorage({ repoRoot, quick, dataDir, log }) {
     phase = 'build memory';
     res.buildMemory = [];
     for (const mode of ['file', 'memory']) {
-      const dir = path.join(tmp, `build-mem-${mode}`);
-      fs.mkdirSync(dir);
-      const r = await buildMemChild(repoRoot, quick ? 20000 : 50000, quick ? 5000 : 10000, mode, dir);
+      const rs = [];
+      for (let i = 0; i < runs; i++) {
+        const dir = path.join(tmp, `build-mem-${mode}-${i}`);
+        fs.mkdirSync(dir);
+        rs.push(await buildMemChild(repoRoot, quick ? 20000 : 50000, quick ? 5000 : 10000, mode, dir));
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+      const ok = rs.filter((x) => !x.error).sort((a, b) => a.peakRatio - b.peakRatio);
+      const r = ok.length ? { ...ok[(ok.length - 1) >> 1], runs: rs.map((x) => (x.error ? null : { peakRatio: x.peakRatio, endRatio: x.endRatio })) } : rs[0];
       res.buildMemory.push(r);
       log(`  storage: build memory, ${buildMemLine(r)}`);
-      fs.rmSync(dir, { recursive: true, force: true });
     }
 
     phase = 'rvf-node peer';

@@ -109,6 +109,16 @@ uint64_t vl_idmap_bytes(const vl_idmap *m);
 /* ---- (distance, node slot) pairs: search heaps, graph re-selection ---- */
 typedef struct vl_pair { float d; uint32_t id; } vl_pair;            /* id = node slot */
 
+/* VL_COLD marks a function off the search and open paths (checkpoint encoding,
+ * compaction, export) that lives in a file whose hot loops are compiled -O3:
+ * in the WebAssembly builds it is compiled for size (clang's minsize), as the
+ * Makefile's WASM_COLD files are, to keep each build in its size target. */
+#if defined(__wasm__) && defined(__clang__)
+#define VL_COLD __attribute__((minsize, cold))
+#else
+#define VL_COLD
+#endif
+
 /* errmsg helper (index.c); h may be const at the call site: the message
  * buffer is the one logically mutable part of a handle. */
 void vl__msg(const vl_index *h, const char *fmt, ...)

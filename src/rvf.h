@@ -252,6 +252,9 @@ VL_MUST_CHECK int vl_rvf_peek_listed(vl_io *io, uint32_t seg_type, uint64_t cap,
 void vl_rvf_free(vl_rvf *h);                  /* NULL is a no-op; never closes io */
 const char *vl_rvf_errmsg(const vl_rvf *h);   /* never NULL */
 void vl_rvf_info_get(const vl_rvf *h, vl_rvf_info *out);
+/* Bytes the handle holds: directory, per-id entries and their map, the VEC
+ * segments' id lists, the deleted list (rvf_commit.c). */
+uint64_t vl_rvf_memory_bytes(const vl_rvf *h);
 /* Nanoseconds this handle has spent in device reads and in content hashes
  * (CRC-32) since it was opened: diagnostics (vl_store_status.open_*_us). */
 void vl_rvf_costs(const vl_rvf *h, uint64_t *read_ns, uint64_t *crc_ns);

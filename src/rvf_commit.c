@@ -1017,3 +1017,13 @@ done:
     vl_mem_free(mbuf);
     return rc;
 }
+
+uint64_t vl_rvf_memory_bytes(const vl_rvf *h)
+{
+    uint64_t b = sizeof *h + (uint64_t)h->cap_dir * sizeof *h->dir + (uint64_t)h->cap_vecs * sizeof *h->vecs +
+                 (uint64_t)h->cap_ents * sizeof *h->ents + (uint64_t)h->cap_del * sizeof *h->del +
+                 vl_idmap_bytes(&h->map);
+    for (uint32_t i = 0; i < h->nvecs; i++)
+        if (h->vecs[i].ids) b += (uint64_t)(h->vecs[i].nids ? h->vecs[i].nids : 1) * sizeof(uint64_t);
+    return b;
+}

@@ -1537,6 +1537,11 @@ int vl_store_info(const vl_store *s, vl_store_status *o)
     memcpy(o->file_id, ri.file_id, 16);
     memcpy(o->parent_id, ri.parent_id, 16);
     memcpy(o->parent_hash, ri.parent_hash, 32);
+    o->memory_bytes = sizeof *s + vl_rvf_memory_bytes(s->rvf) + (uint64_t)s->cap_tiers * sizeof *s->tiers +
+                      (uint64_t)s->cap_fm * sizeof *s->fm + s->rf_up.cap + s->rf_del.cap;
+    for (uint32_t i = 0; i < s->ntiers; i++)
+        o->memory_bytes += (uint64_t)s->tiers[i].cap_ids * sizeof(uint64_t) + s->tiers[i].keys.cap;
+    for (uint32_t i = 0; i < s->nfm; i++) o->memory_bytes += (uint64_t)s->fm[i].klen + s->fm[i].vlen;
     uint32_t *us[7] = { &o->open_read_us, &o->open_verify_us, &o->open_idmap_us, &o->open_rows_us,
                         &o->open_graph_us, &o->open_meta_us, &o->open_total_us };
     for (int i = 0; i < 7; i++) {

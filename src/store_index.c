@@ -133,7 +133,7 @@ static void sort_pairs(vl_pair *a, uint32_t n)
     }
 }
 
-int vl__graph_remap(const vl_gsrc *src, uint32_t n_out, const uint32_t *rep,
+VL_COLD int vl__graph_remap(const vl_gsrc *src, uint32_t n_out, const uint32_t *rep,
                     const float *(*vec)(const void *vctx, uint32_t j), const void *vctx,
                     uint32_t dim, uint32_t metric, uint32_t M, vl_graph *out)
 {
@@ -270,7 +270,7 @@ static uint8_t *put_varint(uint8_t *d, uint64_t v)
 
 /* Node o's bytes: written at d (returns the end), or only counted (d NULL:
  * returns NULL + the count, read back with the caller's subtraction). */
-static uint64_t enc_node(const enc_src *s, uint32_t o, uint32_t *tmp, uint8_t **d)
+VL_COLD static uint64_t enc_node(const enc_src *s, uint32_t o, uint32_t *tmp, uint8_t **d)
 {
     uint32_t L = s->level(s->ctx, o);
     uint64_t len = varint_len(L + 1);
@@ -294,7 +294,7 @@ static uint64_t enc_node(const enc_src *s, uint32_t o, uint32_t *tmp, uint8_t **
  * offsets), so the payload is allocated once at its exact size — no
  * doubling copies, nothing to trim (a checkpoint's peak memory is the
  * payload itself). */
-static int encode_src(const enc_src *s, const uint64_t *ids, uint32_t ef_construction, vl_buf *out)
+VL_COLD static int encode_src(const enc_src *s, const uint64_t *ids, uint32_t ef_construction, vl_buf *out)
 {
     memset(out, 0, sizeof *out);
     uint32_t n = s->n, cnt = (n + VL_INDEX_RESTART - 1) / VL_INDEX_RESTART;
@@ -362,7 +362,7 @@ static uint32_t graph_links(const void *ctx, uint32_t o, uint32_t l, uint32_t *o
     return q[0];
 }
 
-int vl__index_encode(const vl_graph *g, const uint64_t *ids, uint32_t ef_construction, vl_buf *out)
+VL_COLD int vl__index_encode(const vl_graph *g, const uint64_t *ids, uint32_t ef_construction, vl_buf *out)
 {
     enc_src s = { g->n, g->M, g->M0, g->max_level, g->entry, graph_level, graph_links, g };
     return encode_src(&s, ids, ef_construction, out);
@@ -713,7 +713,7 @@ static uint32_t live_links(const void *ctx, uint32_t o, uint32_t l, uint32_t *ou
  * then builds is this renumbering (no link dropped, redirected or
  * re-selected), so the same bytes come out without the exported copy of
  * the graph (~136 bytes a node for M=16) next to the live one. */
-static int encode_live(vl_index *h, uint32_t n, const uint32_t *rep, const uint32_t *target, uint32_t entry,
+VL_COLD static int encode_live(vl_index *h, uint32_t n, const uint32_t *rep, const uint32_t *target, uint32_t entry,
                        const uint64_t *ids, vl_buf *payload)
 {
     live_src c = { h, rep, target, vl__index_levels(h) };
@@ -728,7 +728,7 @@ static int encode_live(vl_index *h, uint32_t n, const uint32_t *rep, const uint3
     return encode_src(&s, ids, vl__index_efc(h), payload);
 }
 
-int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_t id), void *ctx,
+VL_COLD int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_t id), void *ctx,
                      vl_buf *payload, vl_graph *g_out, uint64_t **ids_out, float **vecs_out,
                      uint8_t **dead_out)
 {

@@ -472,6 +472,9 @@ typedef struct vl_store_status {
     uint32_t open_meta_us;         /* metadata decoding and application */
     uint32_t open_total_us;        /* the whole open */
     uint32_t open_reserved;        /* 0 */
+    uint64_t memory_bytes;         /* bytes the store holds beyond its index (vl_stats.memory_bytes):
+                                      the file's directory, an entry and id-map slot per
+                                      loaded id, the VEC segments' id lists, META bookkeeping */
 } vl_store_status;
 
 /* One committed directory entry (vl_store_dir). */

@@ -77,7 +77,7 @@ static_assert(sizeof(vl_stats) == 96, "vl_stats size");
 static_assert(offsetof(vl_store_status, live) == 0, "vl_store_status.live");
 static_assert(offsetof(vl_store_status, epoch) == 48, "vl_store_status.epoch");
 static_assert(offsetof(vl_store_status, file_id) == 80, "vl_store_status.file_id");
-static_assert(sizeof(vl_store_status) == 176, "vl_store_status size");
+static_assert(sizeof(vl_store_status) == 184, "vl_store_status size");
 static_assert(sizeof(vl_store_seg) == 32, "vl_store_seg size");
 static_assert(sizeof(vl_store_verify_result) == 16, "vl_store_verify_result size");
 
@@ -147,7 +147,7 @@ static const kv k_store_info[] = {
     FIELD(vl_store_status, open_read_us), FIELD(vl_store_status, open_verify_us),
     FIELD(vl_store_status, open_idmap_us), FIELD(vl_store_status, open_rows_us),
     FIELD(vl_store_status, open_graph_us), FIELD(vl_store_status, open_meta_us),
-    FIELD(vl_store_status, open_total_us),
+    FIELD(vl_store_status, open_total_us), FIELD(vl_store_status, memory_bytes),
 };
 static_assert(sizeof(vl_store_refresh_result) == 32, "vl_store_refresh_result size");
 static const kv k_store_refresh[] = {

@@ -14,7 +14,7 @@
 import { VecliteError, einval, plural } from '../worker/errors.js';
 import { describe, isPlainObject, prepareMetadata } from '../worker/metadata.js';
 import { parseFilter } from '../worker/filter.js';
-import { checkCosine, checkKeys, idKindOf, intIn, putVector } from '../worker/values.js';
+import { RowName, checkCosine, checkKeys, idKindOf, inspect, intIn, putVector } from '../worker/values.js';
 
 export { checkKeys, inspect, intIn } from '../worker/values.js';
 
@@ -62,11 +62,74 @@ export function releaseRows(rows) {
 }
 
 /**
+ * The vectors of a batch for an in-thread session, validated but not yet copied: the session
+ * copies them once, straight into the engine's room for the new rows (worker/bind.js), instead
+ * of the facade copying them into a matrix the binding then copies again. That matrix was a
+ * second resident copy of every batch during a bulk load (5 MB per 10,000 x 128 batch).
+ * The batch stays what it was at the call: the session takes the vectors in the same
+ * synchronous turn as the call when no write of the collection is queued; otherwise the facade
+ * calls settle() right after sending, still in that turn, which copies them into a matrix then.
+ * copyTo checks every vector again as it copies (a Proxy could answer a second read
+ * differently): a bad one is EINVAL before the engine takes the rows.
+ */
+export class RowVectors {
+  #refs; #dim; #name; #cosine; #where; #matrix = null;
+
+  constructor(refs, dim, name, cosine, where) {
+    this.#refs = refs;
+    this.#dim = dim;
+    this.#name = name;
+    this.#cosine = cosine;
+    this.#where = where;
+    this.length = refs.length * dim;
+    this.taken = false;
+  }
+
+  /** Write the n x dim float32 rows into out[off..]. */
+  copyTo(out, off) {
+    this.taken = true;
+    if (this.#matrix) {
+      out.set(this.#matrix, off);
+      return;
+    }
+    const refs = this.#refs, dim = this.#dim;
+    inspect(this.#where, () => {
+      const rw = new RowName(this.#where, refs.length, 'insert');
+      for (let i = 0; i < refs.length; i++) {
+        putVector(refs[i], out, off + i * dim, dim, rw.at(i), this.#name);
+        if (this.#cosine) checkCosine(out, off + i * dim, dim, rw.at(i));
+      }
+    });
+  }
+
+  /** Not taken by the session in the call's turn: copy the rows now (into a matrix). */
+  settle() {
+    if (this.taken || this.#matrix) return;
+    const m = matrix(this.length);
+    try {
+      this.copyTo(m, 0);
+    } catch {
+      this.taken = false;   // a vector that changed since it was checked: the session's copyTo refuses it
+      return;
+    }
+    this.taken = false;
+    this.#matrix = m;
+    this.#refs = null;
+  }
+
+  /** The matrix settle() made, if any (releaseRows offers it to the next batch). */
+  get buffer() {
+    return this.#matrix?.buffer;
+  }
+}
+
+/**
  * Items { id, vector, metadata? } -> { ids, vecs, metas } (public ids, n x dim float32, and
- * prepareMetadata entries per row).
+ * prepareMetadata entries per row). With `defer` (an in-thread session), vecs is a RowVectors:
+ * every vector is checked now, through one scratch row, and copied once by the session.
  * @param {{ name: string, dim: number, metric: string, limits: any }} c the collection as the facade knows it
  */
-export function readRows(c, items, where) {
+export function readRows(c, items, where, defer = false) {
   const n = items.length;
   const dim = c.dim || firstDimension(c.name, items, where, c.limits.MAX_DIM);
   if (n * dim * 4 > 0xF0000000) {
@@ -78,24 +141,31 @@ export function readRows(c, items, where) {
       `over collection '${c.name}''s memory budget of ${(c.budget / 1048576).toFixed(1)} MiB (memoryBudgetMB); nothing was written`);
   }
   const ids = new Array(n);
-  const vecs = matrix(n * dim);
+  const refs = defer ? new Array(n) : null;
+  const vecs = defer ? new Float32Array(dim) : matrix(n * dim);   // deferred: the scratch row
   const metas = new Array(n);
+  const rw = new RowName(where, n, 'insert');
   for (let i = 0; i < n; i++) {
     const item = items[i];
-    const w = n === 1 && where === 'insert' ? where : `${where}[${i}]`;
+    const w = rw.at(i);
     if (item === null || typeof item !== 'object' || Array.isArray(item)) {
       throw einval(`${w}: expected { id, vector, metadata? } (got ${describe(item)})`);
     }
-    checkKeys(item, ITEM_KEYS, w, 'key');
+    // for-in over a row of the usual shape allocates nothing (Object.keys makes an array per row);
+    // any other key, own or inherited, gets the exact own-key check.
+    for (const k in item) if (k !== 'id' && k !== 'vector' && k !== 'metadata') checkKeys(item, ITEM_KEYS, w, 'key');
     const id = item.id;
     if (id === undefined) throw einval(`${w}: missing id`);
     idKindOf(id, w);
     ids[i] = id;
-    putVector(item.vector, vecs, i * dim, dim, w, c.name);
-    if (c.metric === 'cosine') checkCosine(vecs, i * dim, dim, w);
+    const off = defer ? 0 : i * dim;
+    const v = item.vector;
+    if (defer) refs[i] = v;
+    putVector(v, vecs, off, dim, w, c.name);
+    if (c.metric === 'cosine') checkCosine(vecs, off, dim, w);
     metas[i] = prepareMetadata(item.metadata, w);
   }
-  return { ids, vecs, metas };
+  return { ids, vecs: defer ? new RowVectors(refs, dim, c.name, c.metric === 'cosine', where) : vecs, metas };
 }
 
 /** update(id, patch): { id, vector?, metadata?, hasVec, hasMeta }. */

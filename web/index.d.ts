@@ -332,7 +332,8 @@ export interface CollectionStats {
   dimension: number;
   metric: Metric;
   index: { type: 'hnsw'; m: number; efConstruction: number; ef: number } | { type: 'flat' };
-  /** Bytes the engine holds for this collection (vectors, graph, metadata, maps). */
+  /** Bytes the engine holds for this collection (vectors, graph, metadata, maps; for a file-backed
+   * store also the file layer's bookkeeping: its directory and an entry per loaded id). */
   memoryBytes: number;
   /** memoryBytes / count (0 when empty). */
   bytesPerVector: number;

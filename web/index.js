@@ -154,12 +154,14 @@ export class Collection {
     const rows = inspect('insertBatch', () => {
       if (!Array.isArray(items)) throw einval(`insertBatch expects an array of { id, vector, metadata? } (got ${describe(items)})`);
       if (items.length > 0xFFFFFFFF) throw einval('insertBatch: too many items for one batch');
-      return items.length ? readRows(this.#now(), items, 'insertBatch') : null;
+      return items.length ? readRows(this.#now(), items, 'insertBatch', this.#client.inThread === true) : null;
     });
     if (!rows) return 0;
     let r;
     try {
-      r = await this.#send('insert', { ...rows, where: 'insertBatch' });
+      const sent = this.#send('insert', { ...rows, where: 'insertBatch' });
+      rows.vecs.settle?.();   // still the call's turn: vectors the session has not taken are copied now
+      r = await sent;
     } finally {
       releaseRows(rows);
     }

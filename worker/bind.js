@@ -80,6 +80,16 @@ export function layout(sizes, what = 'this call') {
 }
 
 /**
+ * Write a batch's n x dim float32 rows at byte address p of the heap: a Float32Array, or a
+ * facade's RowVectors (web/args.js), which copies from the caller's vectors once, straight
+ * here, checking each again.
+ */
+function putRows(M, vecs, p) {
+  if (vecs instanceof Float32Array) M.HEAPF32.set(vecs, p >>> 2);
+  else vecs.copyTo(M.HEAPF32, p >>> 2);
+}
+
+/**
  * The staging layout of Engine.upsert for n rows, `floats` vector components and `metaBytes`
  * bytes of records (-1: no metadata). Callers use it to refuse an oversized write (EBUDGET)
  * before they change anything, e.g. before registering field names.
@@ -312,7 +322,7 @@ export class Engine {
       const M = this.M;
       this._check(M._vl_index_rows(h, n, p + off[4]), h, 'insert failed');
       const rows = M.HEAPU32[(p + off[4]) >>> 2] >>> 0;
-      M.HEAPF32.set(vecs, rows >>> 2);
+      putRows(M, vecs, rows);
       this._putIds(p + off[0], ids, n);
       if (meta) {
         M.HEAPU8.set(meta, p + off[2]);
@@ -863,7 +873,7 @@ export class Engine {
       const M = this.M;
       this._checkStore(M._vl_store_rows(st, n, p + off[4]), st, 'insert failed');
       const rows = M.HEAPU32[(p + off[4]) >>> 2] >>> 0;
-      M.HEAPF32.set(vecs, rows >>> 2);
+      putRows(M, vecs, rows);
       this._putIds(p + off[0], ids, n);
       if (meta) {
         M.HEAPU8.set(meta, p + off[2]);
@@ -1115,7 +1125,7 @@ export class Engine {
       epoch: u32[b + L.epoch / 4], dim: u32[b + L.dim / 4], metric: u32[b + L.metric / 4],
       lineageDepth: u32[b + L.lineage_depth / 4], dirCount: u32[b + L.dir_count / 4],
       indexLoaded: u32[b + L.index_loaded / 4] === 1, readOnly: u32[b + L.readonly / 4] === 1,
-      graphDirty: u32[b + L.graph_dirty / 4] === 1,
+      graphDirty: u32[b + L.graph_dirty / 4] === 1, memoryBytes: u64(L.memory_bytes),
       fileId: hex(L.file_id, 16), parentId: hex(L.parent_id, 16), parentHash: hex(L.parent_hash, 32),
       openCost: {
         readMs: u32[b + L.open_read_us / 4] / 1000, verifyMs: u32[b + L.open_verify_us / 4] / 1000,
@@ -1124,6 +1134,15 @@ export class Engine {
         totalMs: u32[b + L.open_total_us / 4] / 1000,
       },
     };
+  }
+
+  /** Bytes the store holds beyond its index (vl_store_status.memory_bytes). */
+  storeMemoryBytes(st) {
+    const L = this.C.storeInfo;
+    const p = this._stage(L.size);
+    this._checkStore(this.M._vl_store_info(st, p), st, 'cannot read the store state');
+    const u32 = this.M.HEAPU32, o = (p + L.memory_bytes) >>> 2;
+    return u32[o] + u32[o + 1] * 4294967296;
   }
 
   /**

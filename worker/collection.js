@@ -88,12 +88,26 @@ export function budgetOf(s) {
 const MiB = (b) => `${(b / 1048576).toFixed(b < 10485760 ? 2 : 0)} MiB`;
 
 /**
+ * Bytes the engine holds for collection s (stats().memoryBytes, what budgets compare with): its
+ * index (vl_stats) plus, for a store, the file layer's bookkeeping beside it (directory, an
+ * entry and map slot per loaded id: ~40-70 bytes a vector, vl_store_status.memory_bytes).
+ */
+export function memoryOf(s, st = s.engine.stats(s.h)) {
+  return st.memoryBytes + (s.store ? s.engine.storeMemoryBytes(s.store) : 0);
+}
+
+/** What a store's file layer adds per loaded id at most: an entry (24 bytes) and a map slot (12),
+ * both doubling, plus the id in its VEC segment's list (8). */
+const STORE_ID_BYTES = 2 * 24 + 2 * 12 + 8;
+
+/**
  * EBUDGET, before anything is staged or changed, when an insert would take the collection past
  * its memoryBudgetMB, or its database's open collections past theirs. The cost of the write, as
  * the engine will count it in stats().memoryBytes: the node storage it grows into (by half plus
  * 16 nodes when the new rows do not fit its capacity), the graph's upper-level links of the new
  * rows (on average m/(m-1) links each), their metadata records, the id map's doubling, and the
- * batch's staging copy. Under HNSW an overwritten id is a new node too.
+ * batch's staging copy; for a store, its file layer's bookkeeping of the new ids. Under HNSW an
+ * overwritten id is a new node too.
  */
 function checkBudget(s, a) {
   if (!s.budget && !s.db?.budget) return;
@@ -117,7 +131,8 @@ function checkBudget(s, a) {
   for (let i = 0; i < a.ids.length; i++) {
     if (a.metas[i].length || str) meta += recordSize(a.metas[i], str ? a.ids[i] : undefined);
   }
-  budgetFits(s, grow + idmap + upper + meta + a.vecs.length * 4, st.memoryBytes, a.where, plural(fresh, 'new vector'));
+  const file = s.store ? fresh * STORE_ID_BYTES : 0;
+  budgetFits(s, grow + idmap + upper + meta + file + a.vecs.length * 4, memoryOf(s, st), a.where, plural(fresh, 'new vector'));
 }
 
 /**
@@ -133,7 +148,7 @@ function budgetFits(s, cost, own, where, what) {
   if (s.db?.budget) {
     const e = s.engine;
     let all = s.db.cols.get(s.name) === s ? 0 : own; // a derived child is not listed
-    for (const c of s.db.cols.values()) if (c.h) all += c === s ? own : e.stats(c.h).memoryBytes;
+    for (const c of s.db.cols.values()) if (c.h) all += c === s ? own : memoryOf(c);
     if (all + cost > s.db.budget) {
       throw new VecliteError('EBUDGET', `${where}: the database has a memory budget of ${MiB(s.db.budget)} (memoryBudgetMB); ` +
         `its collections use ${MiB(all)} and this write needs about ${MiB(cost)} more (${what}); ` +
@@ -177,7 +192,7 @@ export function update(s, a) {
   if (hasVec && (s.budget || s.db?.budget)) { // under HNSW a new vector is a new node
     checkBudget(s, { ids: [id], metas: [hasMeta ? entries : []], vecs: a.vector, where: 'update' });
   } else if (hasMeta && (s.budget || s.db?.budget)) {
-    budgetFits(s, 2 * recBytes, s.engine.stats(s.h).memoryBytes, 'update', `a ${recBytes}-byte metadata record`);
+    budgetFits(s, 2 * recBytes, memoryOf(s), 'update', `a ${recBytes}-byte metadata record`);
   }
   const meta = hasMeta ? updateRecord(s, id, entries, recBytes) : g.meta.bytes;
   const metaOff = Uint32Array.of(0, meta.length);
@@ -357,6 +372,7 @@ export { scanPage, rank };
 
 export function stats(s) {
   const st = s.engine.stats(s.h);
+  const mem = memoryOf(s, st);
   const cfg = s.engine.config(s.h);
   const index = s.kind === 'hnsw'
     ? { type: 'hnsw', m: cfg.m, efConstruction: cfg.efConstruction, ef: s.defaultEf || cfg.ef }
@@ -366,8 +382,8 @@ export function stats(s) {
     dimension: s.dim,
     metric: s.metric,
     index,
-    memoryBytes: st.memoryBytes,
-    bytesPerVector: st.live ? st.memoryBytes / st.live : 0,
+    memoryBytes: mem,
+    bytesPerVector: st.live ? mem / st.live : 0,
     tombstones: st.tombstones,
     implementation: s.impl,
     nodes: st.nodes,

@@ -16,6 +16,8 @@ export class InlineClient {
   #seq = 0;
   /** Sessions in this client (1): what getWasmInfo().workerPoolSize does not count. */
   get workers() { return 0; }
+  /** The session runs in this thread: a write it can start at once runs within the call. */
+  get inThread() { return true; }
 
   /**
    * Send one message and wait for its reply.

@@ -187,6 +187,26 @@ export function classifyValue(v, where) {
   }
 }
 
+/** "insertBatch[3]: metadata.tag" for messages, built only when one is (as RowName, values.js). */
+class FieldName {
+  constructor(where) {
+    this.where = where;
+    this.key = '';
+  }
+
+  of(key) {
+    this.key = key;
+    return this;
+  }
+
+  toString() {
+    return `${this.where}: metadata.${this.key}`;
+  }
+}
+
+/** A row without metadata: one shared, frozen empty list (not an array per row). */
+const NO_METADATA = Object.freeze([]);
+
 /**
  * Validate a metadata object into a list of entries: [name, tag, payload, name, tag, payload, ...].
  * undefined/null metadata gives an empty list.
@@ -195,11 +215,12 @@ export function classifyValue(v, where) {
  * @returns {any[]}
  */
 export function prepareMetadata(meta, where) {
-  if (meta === undefined || meta === null) return [];
+  if (meta === undefined || meta === null) return NO_METADATA;
   if (!isPlainObject(meta)) {
     throw einval(`${where}: metadata must be a plain object (got ${describe(meta)})`);
   }
   const out = [];
+  const at = new FieldName(where);
   for (const key of Object.keys(meta)) {
     const v = meta[key];
     if (v === undefined) continue;
@@ -211,7 +232,7 @@ export function prepareMetadata(meta, where) {
     if (utf8Length(key) > MAX_FIELD_NAME) {
       throw einval(`${where}: metadata key "${key.slice(0, 32)}…" is longer than ${MAX_FIELD_NAME} UTF-8 bytes`);
     }
-    const [tag, payload] = classifyValue(v, `${where}: metadata.${key}`);
+    const [tag, payload] = classifyValue(v, at.of(key));
     out.push(key, tag, payload);
   }
   if (out.length / 3 > 65535) throw einval(`${where}: metadata has more than 65535 fields`);

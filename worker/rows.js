@@ -21,7 +21,7 @@ import { VecliteError, einval, plural } from './errors.js';
 import { upsertLayout } from './bind.js';
 import { ByteWriter, ID_FIELD, checkRecordSize, decodeRecord, describe, recordSize, writeRecord } from './metadata.js';
 import { NO_FIELD } from './filter.js';
-import { TWO32, idKindError, idKindOf, idText, numericId, putNumeric } from './values.js';
+import { RowName, TWO32, idKindError, idKindOf, idText, numericId, putNumeric } from './values.js';
 
 /** The state if it can be used; ECLOSED / EIO otherwise. */
 export function live(s) {
@@ -136,12 +136,6 @@ export function publicId(s, pairs, i) {
   return n;
 }
 
-/** Key of an internal id pair in a Set (exact for every u64). */
-function pairKey(ids, i) {
-  const lo = ids[2 * i], hi = ids[2 * i + 1];
-  return hi < 0x200000 ? hi * TWO32 + lo : `${hi}:${lo}`;
-}
-
 /**
  * Encode rows the facade has read (web/args.js readRows: public ids, one float32 matrix, and
  * metadata as prepareMetadata entries) for one vl_index_upsert, plus the id-map changes to
@@ -160,9 +154,10 @@ export function encodeRows(s, rows, where) {
   let kind = s.idKind;
   let anyMeta = false;
   let newStrings = null;
+  const rw = new RowName(where, n, 'insert');
   for (let i = 0; i < n; i++) {
     const id = pub[i];
-    const w = n === 1 && where === 'insert' ? where : `${where}[${i}]`;
+    const w = rw.at(i);
     const k = idKindOf(id, w);
     if (kind === null) kind = k;
     else if (k !== kind) {
@@ -194,7 +189,7 @@ export function encodeRows(s, rows, where) {
     for (let i = 0; i < n; i++) {
       if (!metas[i].length && kind !== 'string') continue;
       const size = recordSize(metas[i], kind === 'string' ? sids[i] : undefined);
-      checkRecordSize(size, n === 1 && where === 'insert' ? where : `${where}[${i}]`);
+      checkRecordSize(size, rw.at(i));
       metaBytes += size;
     }
     if (kind === 'string') names.add(ID_FIELD);
@@ -203,9 +198,11 @@ export function encodeRows(s, rows, where) {
   upsertLayout(n, vecs.length, metaBytes);   // EBUDGET now, not after registering names
   let written = n;
   if (n > 1) {
-    const distinct = new Set();
-    for (let i = 0; i < n; i++) distinct.add(pairKey(ids, i));
-    written = distinct.size;
+    // The (lo, hi) pairs read as u64 (every platform a typed array runs on is little-endian),
+    // sorted in a copy: no object per row, as a Set of keys would make.
+    const u = new BigUint64Array(ids.buffer.slice(ids.byteOffset, ids.byteOffset + n * 8)).sort();
+    written = 1;
+    for (let i = 1; i < n; i++) if (u[i] !== u[i - 1]) written++;
   }
   let meta = null, metaOff = null;
   if (withRecords) {

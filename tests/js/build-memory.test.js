@@ -129,3 +129,94 @@ test('insertBatch row matrices are reused only once their call settled: concurre
     }
   }
 });
+
+test('a batch is read without an object per row, and still names its rows and counts its distinct ids exactly', async () => {
+  const db = await createDatabase();
+  try {
+    const col = await db.createCollection('c', { dimension: 2, metric: 'euclidean', index: { type: 'flat' } });
+    // distinct ids counted on the u64 values: ids above 2^53 differ in their low bits only
+    const big = 2n ** 60n;
+    const batch = [big, big + 1n, big, 5, 5, 2n ** 64n - 1n, big + 2n ** 32n].map((id, i) => ({ id, vector: [i, 1] }));
+    assert.equal(await col.insertBatch(batch), 5);
+    assert.equal(await col.count(), 5);
+    assert.deepEqual((await col.get(big)).vector, Float32Array.from([2, 1]), 'the last row of a repeated id wins');
+    // every kind of bad row is named by its index, after good rows that did not build a name
+    const good = (n, meta) => Array.from({ length: n }, (_, i) => ({ id: 100 + i, vector: [i, 0], ...(meta ? { metadata: { a: i, b: 'x' } } : {}) }));
+    const cases = [
+      [{ id: 9, vector: [1, Number.NaN] }, /^insertBatch\[7\]: vector component 1 is NaN/],
+      [{ id: 9, vector: [1, 1], extra: 1 }, /^insertBatch\[7\]: unknown key 'extra'/],
+      [{ id: -1, vector: [1, 1] }, /^insertBatch\[7\]: numeric id -1 is negative/],
+      [{ id: '9', vector: [1, 1] }, /^insertBatch\[7\]: collection 'c' has numeric ids, and this id is the string "9"/],
+      [{ id: 9, vector: [1, 1], metadata: { ok: 1, bad: Number.POSITIVE_INFINITY } }, /^insertBatch\[7\]: metadata\.bad is Infinity/],
+      [{ id: 9, vector: [1, 1], metadata: { j: { deep: [1, Number.NaN] } } }, /^insertBatch\[7\]: metadata\.j\.deep\[1\]/],
+    ];
+    for (const meta of [false, true]) {
+      for (const [row, re] of cases) {
+        const b = good(7, meta);
+        b.push(row, ...good(3, meta));
+        await assert.rejects(col.insertBatch(b), (e) => e.code === 'EINVAL' && re.test(e.message), `${re} (metadata ${meta})`);
+      }
+    }
+    assert.equal(await col.count(), 5, 'no bad batch wrote a row');
+    await assert.rejects(col.insert({ id: 1, vector: [1] }), (e) => /^insert: vector has 1 component/.test(e.message));
+    // a key on the prototype is not the row's own: accepted, as it always was
+    const proto = { stray: 1 };
+    const inherited = Object.assign(Object.create(proto), { id: 50, vector: [5, 5] });
+    assert.equal(await col.insertBatch([inherited]), 1);
+    // rows without metadata share one empty list: a later row's metadata is its own
+    await col.insertBatch([{ id: 60, vector: [6, 6] }, { id: 61, vector: [6, 7], metadata: { t: 'x' } }, { id: 62, vector: [6, 8] }]);
+    assert.deepEqual((await col.getMany([60, 61, 62])).map((r) => r.metadata), [{}, { t: 'x' }, {}]);
+  } finally {
+    await db.close();
+  }
+});
+
+test('in-thread, a batch\'s vectors are copied once, into the engine, and stay what they were at the call (queued or not, hostile or not)', async () => {
+  const { RowVectors } = await import('../../web/args.js');
+  const orig = RowVectors.prototype.copyTo;
+  const copies = [];
+  RowVectors.prototype.copyTo = function (out, off) { copies.push(off === 0 ? 'matrix' : 'engine'); return orig.call(this, out, off); };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vl-rowvec-'));
+  try {
+    for (const where of ['memory', 'file']) {
+      const db = await createDatabase(where === 'file' ? { path: dir } : {});
+      try {
+        const col = await db.createCollection(`c${where}`, { dimension: DIM, metric: 'cosine', index: { type: 'hnsw', m: 8 } });
+        // a lone batch: the session takes its vectors within the call, straight into the engine
+        copies.length = 0;
+        const a = rows(0, 50);
+        const pa = col.insertBatch(a);
+        a[0].vector.fill(7);            // the caller reuses its buffers as soon as the call returns
+        a[1].vector = vec(999);
+        await pa;
+        assert.deepEqual(copies, ['engine'], `${where}: one copy, into the engine`);
+        // a batch queued behind another: its vectors are copied in the call's turn, then written
+        copies.length = 0;
+        const b = rows(50, 50), c = rows(100, 50);
+        const pb = col.insertBatch(b), pc = col.insertBatch(c);
+        for (const r of [...b, ...c]) r.vector.fill(-3);
+        c[5].vector = 'not a vector any more';
+        await Promise.all([pb, pc]);
+        if (where === 'file') assert.deepEqual(copies, ['engine', 'matrix', 'engine'], 'the second write was queued: its rows were copied into a matrix at the call, and from it into the engine');
+        const got = await col.getMany(Array.from({ length: 150 }, (_, i) => i));
+        for (let i = 0; i < 150; i++) {
+          const want = vec(i), n = Math.hypot(...want);
+          assert.ok(got[i] && got[i].vector.every((x, d) => Math.abs(x - want[d] / n) < 1e-6 || Math.abs(x - want[d]) < 1e-6), `${where}: row ${i} is the vector given at the call`);
+        }
+        // a vector that answers a second read differently: refused, nothing written
+        const base = Float32Array.from(vec(500));
+        let reads = 0;
+        const sly = new Proxy(base, { get(t, k) { if (k === 'length') return t.length; if (typeof k === 'string' && /^\d+$/.test(k)) return ++reads > DIM ? Number.NaN : t[k]; const v = Reflect.get(t, k); return typeof v === 'function' ? v.bind(t) : v; } });
+        const before = await col.count();
+        await assert.rejects(col.insertBatch([...rows(500, 3), { id: 503, vector: sly }]), (e) => e.code === 'EINVAL' && /insertBatch\[3\]: vector component 0 is NaN/.test(e.message));
+        assert.equal(await col.count(), before, `${where}: nothing of the refused batch was written`);
+        assert.equal(await col.get(500), null);
+      } finally {
+        await db.close();
+      }
+    }
+  } finally {
+    RowVectors.prototype.copyTo = orig;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
