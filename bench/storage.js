@@ -333,6 +333,19 @@ export async function runStorage({ repoRoot, quick, dataDir, log }) {
       res.buildMemory.push(r);
       log(`  storage: build memory, ${buildMemLine(r)}`);
     }
+    // the application's share: the same rows built per batch without veclite (median of runs)
+    const fileMs = res.buildMemory[0]?.ms;
+    if (fileMs) {
+      const app = [];
+      for (let i = 0; i < runs; i++) app.push(await buildMemChild(repoRoot, quick ? 20000 : 50000, quick ? 5000 : 10000, 'none', String(fileMs)));
+      const ok = app.filter((x) => !x.error).map((x) => x.appPeakBytes).sort((a, b) => a - b);
+      res.buildMemoryApp = ok.length ? { peakBytes: ok[(ok.length - 1) >> 1], runs: ok } : { error: app[0]?.error };
+      if (ok.length) {
+        const eng = res.buildMemory[0].memoryBytes;
+        log(`  storage: build memory, the rows alone (no veclite, same batches and time): RSS peak +${(res.buildMemoryApp.peakBytes / 1048576).toFixed(1)} MiB ` +
+          `= ${(res.buildMemoryApp.peakBytes / eng).toFixed(2)}× the file store's engine count, of its ${res.buildMemory[0].peakRatio.toFixed(2)}×`);
+      }
+    }
 
     phase = 'rvf-node peer';
     let rvfOk = false;

@@ -469,9 +469,17 @@ VL_MUST_CHECK int vl_rvf_check_image(const vl_rvf *h, vl_io *img, char *msg, uin
 /* vl_rvf_compact, except that listed segments whose type bit is set in
  * skip_types are not copied, and segs are appended after the copied ones
  * (before the compaction WITNESS): the store passes its META snapshot and
- * the INDEX of the compacted graph. */
+ * the INDEX of the compacted graph. With defer_ids, *out's per-id tables
+ * (entries, id map) are not built: it only knows its rows by segment until
+ * vl_rvf_index_rows, which the store calls once it has freed h, so the two
+ * handles' tables are never alive at once (WebAssembly memory keeps such a
+ * transient resident for good). Until then *out may only be freed. */
 VL_MUST_CHECK int vl_rvf_compact_ex(vl_rvf *h, vl_io *dst, uint64_t now_ns, uint64_t skip_types,
-                                    const vl_rvf_seg *segs, uint32_t n_segs, vl_rvf **out);
+                                    const vl_rvf_seg *segs, uint32_t n_segs, int defer_ids, vl_rvf **out);
+/* Build the per-id tables of a handle vl_rvf_compact_ex returned with
+ * defer_ids (a no-op otherwise). VL_OK / VL_ENOMEM (the handle is then
+ * unusable: free it). */
+VL_MUST_CHECK int vl_rvf_index_rows(vl_rvf *h);
 
 /* ---- Refresh: a read-only handle follows the writer (rvf.c "Refresh") ---- */
 #define VL_RVF_REFRESH_NONE     0u   /* no newer commit (a torn or uncommitted tail is ignored) */

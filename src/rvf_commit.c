@@ -159,7 +159,7 @@ void vl__rvf_manifest_encode(const vl_rvf *h, uint8_t *buf)
     uint8_t *p = buf;
     wr32(p, h->epoch);
     wr16(p + 4, (uint16_t)h->dim);
-    wr64(p + 6, h->nents);
+    wr64(p + 6, (uint64_t)h->nents + h->ids_deferred);
     wr32(p + 14, h->ndir);
     p[18] = (uint8_t)h->profile;
     p[19] = (uint8_t)h->metric;

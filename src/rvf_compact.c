@@ -118,6 +118,7 @@ typedef struct compact_ctx {
     uint32_t crc;        /* pass 2: CRC of the current segment so far */
     uint64_t *ids;       /* pass 2: ids of the current segment (handed over to its vecseg) */
     uint64_t seg_id, seg_off;
+    int defer;           /* leave n's per-id tables to vl_rvf_index_rows */
 } compact_ctx;
 
 static uint32_t seg_rows(const compact_ctx *c, uint64_t s)
@@ -158,7 +159,7 @@ static int compact_row(void *ctx, uint64_t id, const float *vec)
         } else {
             uint64_t plen = 6 + (uint64_t)rows * rowsz;
             if ((rc = GROW(n, vecs, nvecs, cap_vecs, 1)) || (rc = GROW(n, dir, ndir, cap_dir, 1)) ||
-                (rc = vl__rvf_reserve_ids(n, rows)))
+                (!c->defer && (rc = vl__rvf_reserve_ids(n, rows))))
                 return vl__rvf_fail(n, rc == VL_EBUDGET ? rc : VL_ENOMEM, "out of memory compacting");
             if (!(c->ids = vl_mem_alloc((size_t)rows * sizeof *c->ids)))
                 return vl__rvf_fail(n, VL_ENOMEM, "out of memory compacting");
@@ -189,7 +190,8 @@ static int compact_row(void *ctx, uint64_t id, const float *vec)
                             "under the handle)");
     uint32_t k = n->nvecs++;
     n->vecs[k] = (vecseg){ .ids = c->ids, .nids = 0, .count = rows, .live_refs = 0, .listed = 1 };
-    for (uint32_t q = 0; q < rows; q++) vl__rvf_upsert_row(n, k, q, c->ids[q]);
+    if (c->defer) n->ids_deferred += rows;
+    else for (uint32_t q = 0; q < rows; q++) vl__rvf_upsert_row(n, k, q, c->ids[q]);
     c->ids = NULL;
     uint64_t plen = 6 + (uint64_t)rows * rowsz;
     n->dir[n->ndir++] = (dent){ c->seg_id, c->seg_off, plen, VL_RVF_SEG_VEC, k };
@@ -256,22 +258,44 @@ static int compact_witnesses(vl_rvf *h, vl_rvf *n)
 }
 
 static int compact_impl(vl_rvf *h, vl_io *dst, uint64_t now_ns, uint64_t skip_types,
-                        const vl_rvf_seg *segs, uint32_t n_segs, vl_rvf **out);
+                        const vl_rvf_seg *segs, uint32_t n_segs, int defer, vl_rvf **out);
 
 int vl_rvf_compact(vl_rvf *h, vl_io *dst, uint64_t now_ns, vl_rvf **out)
 {
-    return compact_impl(h, dst, now_ns, 0, NULL, 0, out);
+    return compact_impl(h, dst, now_ns, 0, NULL, 0, 0, out);
 }
 
 int vl_rvf_compact_ex(vl_rvf *h, vl_io *dst, uint64_t now_ns, uint64_t skip_types,
-                      const vl_rvf_seg *segs, uint32_t n_segs, vl_rvf **out)
+                      const vl_rvf_seg *segs, uint32_t n_segs, int defer_ids, vl_rvf **out)
 {
     if (n_segs && !segs) return vl__rvf_fail(h, VL_EINVAL, "vl_rvf_compact_ex: NULL segments");
-    return compact_impl(h, dst, now_ns, skip_types, segs, n_segs, out);
+    return compact_impl(h, dst, now_ns, skip_types, segs, n_segs, defer_ids, out);
+}
+
+/* The per-id tables of n, sized once for its rows (a compaction's rows are
+ * distinct ids, all live): grown by doubling while rows are added, old and
+ * new arrays would be alive at once, and the doubling's slack would stay. */
+static int size_ids(vl_rvf *n, uint64_t rows)
+{
+    if (!rows) return VL_OK;
+    if (!(n->ents = vl_mem_alloc((size_t)rows * sizeof *n->ents)) || vl_idmap_reserve(&n->map, (uint32_t)rows))
+        return VL_ENOMEM;
+    n->cap_ents = (uint32_t)rows;
+    return VL_OK;
+}
+
+int vl_rvf_index_rows(vl_rvf *h)
+{
+    if (!h || !h->ids_deferred) return VL_OK;
+    if (h->nents || size_ids(h, h->ids_deferred)) return vl__rvf_fail(h, VL_ENOMEM, "out of memory indexing the compacted rows");
+    for (uint32_t k = 0; k < h->nvecs; k++)
+        for (uint32_t q = 0; q < h->vecs[k].count; q++) vl__rvf_upsert_row(h, k, q, h->vecs[k].ids[q]);
+    h->ids_deferred = 0;
+    return VL_OK;
 }
 
 static int compact_impl(vl_rvf *h, vl_io *dst, uint64_t now_ns, uint64_t skip_types,
-                        const vl_rvf_seg *segs, uint32_t n_segs, vl_rvf **out)
+                        const vl_rvf_seg *segs, uint32_t n_segs, int defer, vl_rvf **out)
 {
     uint64_t rowsz = 8 + 4 * (uint64_t)h->dim, live = (uint64_t)h->nents - h->ndel;
     uint64_t per = (VL_RVF_VEC_TARGET - 6) / rowsz;
@@ -308,8 +332,9 @@ static int compact_impl(vl_rvf *h, vl_io *dst, uint64_t now_ns, uint64_t skip_ty
     if (c.chunk_rows == 0) c.chunk_rows = 1;
     c.chunk = vl_mem_alloc((size_t)(c.chunk_rows * rowsz));
     c.crcs = vl_mem_alloc((size_t)(live / per + 1) * sizeof *c.crcs);
-    scratch = vl_mem_alloc(IO_CHUNK);
-    if (!c.chunk || !c.crcs || !scratch) { rc = vl__rvf_fail(n, VL_ENOMEM, "out of memory compacting"); goto out; }
+    if (!c.chunk || !c.crcs) { rc = vl__rvf_fail(n, VL_ENOMEM, "out of memory compacting"); goto out; }
+    c.defer = defer;
+    if (!defer && size_ids(n, live)) { rc = vl__rvf_fail(n, VL_ENOMEM, "out of memory compacting"); goto out; }
     uint32_t vec_segs = 0;
     for (uint32_t i = 0; i < h->ndir; i++) vec_segs += h->dir[i].type == VL_RVF_SEG_VEC;
     for (c.writing = 0; c.writing < 2; c.writing++) {
@@ -334,6 +359,9 @@ static int compact_impl(vl_rvf *h, vl_io *dst, uint64_t now_ns, uint64_t skip_ty
         if (t == VL_RVF_SEG_VEC || t == VL_RVF_SEG_MANIFEST || t == VL_RVF_SEG_JOURNAL ||
             t == VL_RVF_SEG_INDEX || t == VL_RVF_SEG_WITNESS || (t < 64 && ((skip_types >> t) & 1)))
             continue;
+        /* the copy buffer only when there is a segment to copy, and not during the row scans
+         * (which read through a buffer of their own) */
+        if (!scratch && !(scratch = vl_mem_alloc(IO_CHUNK))) { rc = vl__rvf_fail(n, VL_ENOMEM, "out of memory compacting"); goto out; }
         if ((rc = compact_copy(h, n, &h->dir[i], scratch))) goto out;
     }
     /* ---- the caller's segments (store: META snapshot, INDEX) ---- */

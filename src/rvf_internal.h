@@ -95,6 +95,7 @@ struct vl_rvf {
     uint64_t read_ns, crc_ns;      /* time in device reads and content hashes (vl_rvf_costs) */
     /* between vl_rvf_open_head and vl_rvf_open_rows: what the rows phase still applies */
     int rows_pending;
+    uint32_t ids_deferred;         /* rows of vecs[] not in ents yet (vl_rvf_compact_ex defer_ids) */
     uint64_t *pend_del; uint32_t pend_ndel;   /* the manifest's deleted ids */
     uint64_t pend_size, pend_maxid, rows_claimed;
     char msg[256];

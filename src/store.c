@@ -1282,7 +1282,7 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
     if (tb.len) segs[nsegs++] = (vl_rvf_seg){ VL_RVF_SEG_TEXT, tb.p, tb.len };
     rc = vl_rvf_compact_ex(s->rvf, dst, s->now_ns,
                            BIT(VL_RVF_SEG_META) | BIT(VL_RVF_SEG_INDEX) | BIT(VL_RVF_SEG_QUANT) | BIT(VL_RVF_SEG_TEXT),
-                           segs, nsegs, &nr);
+                           segs, nsegs, move, &nr);
     vl__buf_free(&qb);
     vl__buf_free(&tb);
     if (rc) {
@@ -1291,14 +1291,24 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
         goto out;
     }
     if (!move) { vl_rvf_free(nr); goto out; }
-    /* the store moves to dst; memory follows the compacted graph if it can */
+    /* the store moves to dst; memory follows the compacted graph if it can. nr's per-id tables
+     * are built once h's are freed, and the payloads with them (vl_rvf_compact_ex defer_ids). */
     vl_rvf_free(s->rvf);
     s->rvf = nr;
+    uint64_t mlen = mb.len;
+    vl__buf_free(&mb);
+    vl__buf_free(&ib);
+    if (vl_rvf_index_rows(nr)) {
+        s->poisoned = 1;   /* the file is the compacted one, complete; this handle cannot read it */
+        rc = vl__store_msg(s, VL_ENOMEM, "out of memory after compaction (the file is compacted and complete): "
+                           "close the store and reopen it");
+        goto out;
+    }
     s->io = dst;
     s->meta_gen++;
     s->fields_durable = vl_index_field_count(s->idx);
-    s->meta_listed = mb.len;
-    s->meta_base_len = mb.len;
+    s->meta_listed = mlen;
+    s->meta_base_len = mlen;
     vl__store_tiers_clear(s);
     s->meta_snapshot_due = 0;
     s->graph_dirty = 1;

@@ -63,7 +63,7 @@
     X(hnsw_reclaim_churn) X(hnsw_reclaim_same_ids) X(hnsw_reclaim_nomem) X(hnsw_reclaim_columns) X(mem_build_peak) X(index_rows) \
     X(rvf_crc32) X(rvf_sha256) X(rvf_header_fold32) X(rvf_golden) X(rvf_golden_truncate) \
     X(rvf_roundtrip) X(rvf_truncate_every_offset) X(rvf_bitflip) X(rvf_hostile) \
-    X(rvf_unknown_segments) X(rvf_directory_bounded) X(rvf_compact) X(rvf_derive_and_bytes) \
+    X(rvf_unknown_segments) X(rvf_directory_bounded) X(rvf_compact) X(rvf_compact_defer_ids) X(rvf_derive_and_bytes) \
     X(rvf_write_failures) X(rvf_failed_means_failed) X(rvf_check_image) X(rvf_nomem) X(rvf_large_segments) X(rvf_streamed_payloads) X(rvf_branch) \
     X(index_encode_live) X(index_decode_hostile_links) X(index_encode_live_variants) X(store_meta_codec) X(store_roundtrip) X(store_flat) X(store_crash_incremental) \
     X(store_truncate_every_offset) X(store_corruption) X(store_write_failures) X(store_failed_means_failed) X(store_readonly_verify_image) \
