@@ -33,7 +33,8 @@ TEST_SRC := $(sort $(wildcard tests/unit/*.c))
 # the export wrappers, the keyword index, MMR's greedy pick, JSON paths, SHA-256): compiled for
 # size (-Os) in the .wasm builds, so each build stays within the 150 KB gzip target
 # (docs/benchmarks.md) while the distance, quantizer, graph, filter and open loops keep -O3.
-# Measured on the SIMD build: all -O3 152.8 KB, this split 149.8 KB, all -Os ~122 KB.
+# Measured on the SIMD build: all -O3 152.8 KB, this split 149.8 KB, all -Os ~122 KB. Cold functions
+# inside the -O3 files are marked VL_COLD (src/internal.h: clang's minsize), e.g. the INDEX encoder.
 WASM_COLD := src/branch.c src/io_mem.c src/io_view.c src/mem.c src/rvf_commit.c src/rvf_compact.c \
   src/rvf_refresh.c src/rvf_witness.c src/store.c src/store_quant.c src/store_refresh.c src/store_text.c src/text.c src/wasm.c src/mmr.c src/json.c src/sha256.c
 WASM_HOT := $(filter-out $(WASM_COLD),$(WASM_SRC))
