@@ -155,26 +155,28 @@ export function readRows(c, items, where, defer = false) {
   const vecs = defer ? new Float32Array(dim) : matrix(n * dim);   // deferred: the scratch row
   const metas = new Array(n);
   const rw = new RowName(where, n, 'insert');
-  for (let i = 0; i < n; i++) {
-    const item = items[i];
-    const w = rw.at(i);
-    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-      throw einval(`${w}: expected { id, vector, metadata? } (got ${describe(item)})`);
+  inspect(rw, () => {   // a getter or Proxy that throws: EINVAL named by its row (rw is at it)
+    for (let i = 0; i < n; i++) {
+      const item = items[i];
+      const w = rw.at(i);
+      if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+        throw einval(`${w}: expected { id, vector, metadata? } (got ${describe(item)})`);
+      }
+      // for-in over a row of the usual shape allocates nothing (Object.keys makes an array per row);
+      // any other key, own or inherited, gets the exact own-key check.
+      for (const k in item) if (k !== 'id' && k !== 'vector' && k !== 'metadata') checkKeys(item, ITEM_KEYS, w, 'key');
+      const id = item.id;
+      if (id === undefined) throw einval(`${w}: missing id`);
+      idKindOf(id, w);
+      ids[i] = id;
+      const off = defer ? 0 : i * dim;
+      const v = item.vector;
+      if (defer) refs[i] = v;
+      putVector(v, vecs, off, dim, w, c.name);
+      if (c.metric === 'cosine') checkCosine(vecs, off, dim, w);
+      metas[i] = prepareMetadata(item.metadata, w);
     }
-    // for-in over a row of the usual shape allocates nothing (Object.keys makes an array per row);
-    // any other key, own or inherited, gets the exact own-key check.
-    for (const k in item) if (k !== 'id' && k !== 'vector' && k !== 'metadata') checkKeys(item, ITEM_KEYS, w, 'key');
-    const id = item.id;
-    if (id === undefined) throw einval(`${w}: missing id`);
-    idKindOf(id, w);
-    ids[i] = id;
-    const off = defer ? 0 : i * dim;
-    const v = item.vector;
-    if (defer) refs[i] = v;
-    putVector(v, vecs, off, dim, w, c.name);
-    if (c.metric === 'cosine') checkCosine(vecs, off, dim, w);
-    metas[i] = prepareMetadata(item.metadata, w);
-  }
+  });
   return { ids, vecs: defer ? new RowVectors(refs, dim, c.name, c.metric === 'cosine', where) : vecs, metas };
 }
 

@@ -230,6 +230,23 @@ test('in-thread, a batch\'s vectors are copied once, into the engine, and stay w
   }
 });
 
+/** fn(db, where) on an in-memory database, then on one in a temporary folder (removed after). */
+async function eachBackend(prefix, fn) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  try {
+    for (const where of ['memory', 'file']) {
+      const db = await createDatabase(where === 'file' ? { path: dir } : {});
+      try {
+        await fn(db, where);
+      } finally {
+        await db.close();
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** A Float32Array behind a Proxy whose component reads number `from` < r <= `to` throw (1-based). */
 function slyVector(t, from, to) {
   let reads = 0;
@@ -247,62 +264,49 @@ function slyVector(t, from, to) {
 }
 
 test('attack (atk3): a queued batch whose vector fails its snapshot is refused, never re-read later when the caller has changed it; the error names the row', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vl-rowvec-sly-'));
-  try {
-    for (const where of ['memory', 'file']) {
-      const db = await createDatabase(where === 'file' ? { path: dir } : {});
-      try {
-        const col = await db.createCollection('s', { dimension: 2, metric: 'euclidean', index: { type: 'flat' } });
-        const t = new Float32Array([1, 2]);
-        // reads 1-2: readRows' check; read 3: the snapshot (queued behind pa) throws; later reads succeed
-        const pa = col.insertBatch([{ id: 1, vector: [0, 0] }]);
-        const pb = col.insertBatch([{ id: 7, vector: [0, 1] }, { id: 2, vector: slyVector(t, 2, 3) }]);
-        t[0] = 99;   // the caller changes its vector before awaiting
-        await pa;
-        await assert.rejects(pb, (e) => e instanceof VecliteError && e.code === 'EINVAL' && /^insertBatch\[1\]: the argument could not be read/.test(e.message));
-        assert.equal(await col.get(2), null, `${where}: nothing stored from a vector read after the call`);
-        assert.equal(await col.get(7), null, `${where}: nothing of the refused batch was written`);
-        assert.equal(await col.count(), 1);
-        // not queued: the session's own copy throws, named by row
-        const pc = col.insertBatch([{ id: 8, vector: [0, 1] }, { id: 9, vector: [0, 2] }, { id: 3, vector: slyVector(new Float32Array([3, 3]), 2, 3) }]);
-        await assert.rejects(pc, (e) => e.code === 'EINVAL' && /^insertBatch\[2\]: the argument could not be read/.test(e.message));
-        assert.equal(await col.count(), 1);
-        assert.equal(await col.insertBatch([{ id: 3, vector: [3, 3] }]), 1, 'the collection still takes writes');
-      } finally {
-        await db.close();
-      }
-    }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  await eachBackend('vl-rowvec-sly-', async (db, where) => {
+    const col = await db.createCollection('s', { dimension: 2, metric: 'euclidean', index: { type: 'flat' } });
+    const t = new Float32Array([1, 2]);
+    // reads 1-2: readRows' check; read 3: the snapshot (queued behind pa) throws; later reads succeed
+    const pa = col.insertBatch([{ id: 1, vector: [0, 0] }]);
+    const pb = col.insertBatch([{ id: 7, vector: [0, 1] }, { id: 2, vector: slyVector(t, 2, 3) }]);
+    t[0] = 99;   // the caller changes its vector before awaiting
+    await pa;
+    await assert.rejects(pb, (e) => e instanceof VecliteError && e.code === 'EINVAL' && /^insertBatch\[1\]: the argument could not be read/.test(e.message));
+    assert.equal(await col.get(2), null, `${where}: nothing stored from a vector read after the call`);
+    assert.equal(await col.get(7), null, `${where}: nothing of the refused batch was written`);
+    assert.equal(await col.count(), 1);
+    // not queued: the session's own copy throws, named by row
+    const pc = col.insertBatch([{ id: 8, vector: [0, 1] }, { id: 9, vector: [0, 2] }, { id: 3, vector: slyVector(new Float32Array([3, 3]), 2, 3) }]);
+    await assert.rejects(pc, (e) => e.code === 'EINVAL' && /^insertBatch\[2\]: the argument could not be read/.test(e.message));
+    assert.equal(await col.count(), 1);
+    // a getter on a row that throws while the batch is read: named by its row too
+    const b = [0, 1, 2, 3].map((i) => ({ id: 10 + i, vector: [i, 1] }));
+    Object.defineProperty(b[2], 'vector', { get() { throw new Error('getter'); }, enumerable: true });
+    await assert.rejects(col.insertBatch(b), (e) => e.code === 'EINVAL' && /^insertBatch\[2\]: the argument could not be read \(Error: getter\)/.test(e.message));
+    b[2] = { id: 12, vector: [2, 1], metadata: { get x() { throw new Error('meta getter'); } } };
+    await assert.rejects(col.insertBatch(b), (e) => e.code === 'EINVAL' && /^insertBatch\[2\]: the argument could not be read/.test(e.message));
+    assert.equal(await col.count(), 1);
+    assert.equal(await col.insertBatch([{ id: 3, vector: [3, 3] }]), 1, 'the collection still takes writes');
+  });
 });
 
 test('attack (atk3): Uint8Array metadata of a queued write (insert, insertBatch, update) is what it was at the call', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vl-rowvec-bytes-'));
-  try {
-    for (const where of ['memory', 'file']) {
-      const db = await createDatabase(where === 'file' ? { path: dir } : {});
-      try {
-        const col = await db.createCollection('b', { dimension: 2, metric: 'cosine', index: { type: 'hnsw', m: 8 } });
-        const b1 = new Uint8Array([1, 2, 3]), b2 = Buffer.from([4, 5, 6]), b3 = new Uint8Array([7, 8, 9]);
-        const ps = [
-          col.insertBatch([{ id: 0, vector: [1, 0] }]),
-          col.insertBatch([{ id: 1, vector: [1, 1], metadata: { b: b1 } }]),
-          col.insert({ id: 2, vector: [1, 2], metadata: { b: b2 } }),
-          col.update(0, { metadata: { b: b3 } }),
-        ];
-        b1.fill(200); b2.fill(201); b3.fill(202);
-        await Promise.all(ps);
-        assert.deepEqual([...(await col.get(1)).metadata.b], [1, 2, 3], `${where}: insertBatch`);
-        assert.deepEqual([...(await col.get(2)).metadata.b], [4, 5, 6], `${where}: insert`);
-        assert.deepEqual([...(await col.get(0)).metadata.b], [7, 8, 9], `${where}: update`);
-      } finally {
-        await db.close();
-      }
-    }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  await eachBackend('vl-rowvec-bytes-', async (db, where) => {
+    const col = await db.createCollection('b', { dimension: 2, metric: 'cosine', index: { type: 'hnsw', m: 8 } });
+    const b1 = new Uint8Array([1, 2, 3]), b2 = Buffer.from([4, 5, 6]), b3 = new Uint8Array([7, 8, 9]);
+    const ps = [
+      col.insertBatch([{ id: 0, vector: [1, 0] }]),
+      col.insertBatch([{ id: 1, vector: [1, 1], metadata: { b: b1 } }]),
+      col.insert({ id: 2, vector: [1, 2], metadata: { b: b2 } }),
+      col.update(0, { metadata: { b: b3 } }),
+    ];
+    b1.fill(200); b2.fill(201); b3.fill(202);
+    await Promise.all(ps);
+    assert.deepEqual([...(await col.get(1)).metadata.b], [1, 2, 3], `${where}: insertBatch`);
+    assert.deepEqual([...(await col.get(2)).metadata.b], [4, 5, 6], `${where}: insert`);
+    assert.deepEqual([...(await col.get(0)).metadata.b], [7, 8, 9], `${where}: update`);
+  });
 });
 
 test('attack (atk3): a dimension-0 store whose first batch has a vector that fails its copy keeps no dimension', async () => {
@@ -370,6 +374,39 @@ test('attack (atk3): batches on two collections at once, and behind a compaction
       }
     } finally {
       await db.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('attack (atk3): a compaction that fails after the store moved (VL_EFATAL: out of memory building the new handle\'s id tables) leaves the collection refusing every call with EIO, the file whole', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vl-compact-fatal-'));
+  try {
+    const db = await createDatabase({ path: dir });
+    const col = await db.createCollection('f', { dimension: DIM, metric: 'euclidean', index: { type: 'hnsw', m: 8 } });
+    await col.insertBatch(rows(0, 300));
+    await col.delete([5, 6, 7]);
+    const eng = await engineOf(col);
+    const M = eng.M, orig = M._vl_store_compact;
+    // what vl_store_compact returns then (tests/unit test_store_compact_nomem drives the real one)
+    M._vl_store_compact = () => eng.C.errors.EFATAL;
+    try {
+      await assert.rejects(col.compact(), (e) => e instanceof VecliteError && e.code === 'EIO' && /close the collection and reopen it/.test(e.message));
+    } finally {
+      M._vl_store_compact = orig;
+    }
+    await assert.rejects(col.get(1), (e) => e.code === 'EIO', 'a poisoned handle answers nothing');
+    await assert.rejects(col.insert({ id: 1000, vector: vec(1000) }), (e) => e.code === 'EIO');
+    await db.close();
+    const db2 = await createDatabase({ path: dir });
+    try {
+      const back = await db2.getCollection('f');
+      assert.equal(await back.count(), 297, 'the file is as it was before the compaction');
+      assert.deepEqual((await back.get(299)).vector, vec(299));
+      assert.equal(await back.get(6), null);
+    } finally {
+      await db2.close();
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
