@@ -402,7 +402,8 @@ export async function compactFile(N, engine, store, abs, writer = null) {
     // vl_store_compact leaves the store on its own file when writing the image fails.
     const err = new VecliteError(e instanceof VecliteError ? e.code : 'EIO',
       `compact failed while writing the compacted image ${tmp} (${e?.message ?? e}); ${abs} is untouched ` +
-      'and the collection is still usable', { cause: e });
+      (e?.poisoned ? 'but this handle is not usable: close the collection and reopen it' : 'and the collection is still usable'), { cause: e });
+    if (e?.poisoned) err.poisoned = true;
     throw err;
   }
   // From here the store lives on the temporary file (storeCompact moved it there): a failure

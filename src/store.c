@@ -1300,7 +1300,8 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
     vl__buf_free(&ib);
     if (vl_rvf_index_rows(nr)) {
         s->poisoned = 1;   /* the file is the compacted one, complete; this handle cannot read it */
-        rc = vl__store_msg(s, VL_ENOMEM, "out of memory after compaction (the file is compacted and complete): "
+        /* VL_EFATAL, not VL_ENOMEM: the store did not stay as it was (it is poisoned) */
+        rc = vl__store_msg(s, VL_EFATAL, "out of memory after compaction (the compacted image is complete): "
                            "close the store and reopen it");
         goto out;
     }

@@ -689,7 +689,10 @@ VL_MUST_CHECK int vl_store_checkpoint(vl_store *s);
  * "compact:" WITNESS, MANIFEST epoch+1. compact then moves the store onto
  * dst (the caller swaps the files and closes the old device); snapshot
  * leaves the store on its device (export/snapshot()). On failure the store
- * is unchanged and still usable (dst holds garbage).
+ * is unchanged and still usable (dst holds garbage), except VL_EFATAL: out
+ * of memory once compact had moved the store to dst (whose image is then
+ * complete); the store is poisoned (reads of a quantized store's rows, and
+ * every write, fail): close it and reopen a device.
  * Ownership: neither call frees a handle the caller holds. compact may
  * replace the in-memory index by the compacted graph: it moves into the
  * handle vl_store_index(s) returned, which stays valid and current (see

@@ -73,7 +73,7 @@ export function releaseRows(rows) {
  * differently): a bad one is EINVAL before the engine takes the rows.
  */
 export class RowVectors {
-  #refs; #dim; #name; #cosine; #where; #matrix = null;
+  #refs; #dim; #name; #cosine; #where; #matrix = null; #failed = null;
 
   constructor(refs, dim, name, cosine, where) {
     this.#refs = refs;
@@ -88,13 +88,14 @@ export class RowVectors {
   /** Write the n x dim float32 rows into out[off..]. */
   copyTo(out, off) {
     this.taken = true;
+    if (this.#failed) throw this.#failed;
     if (this.#matrix) {
       out.set(this.#matrix, off);
       return;
     }
     const refs = this.#refs, dim = this.#dim;
-    inspect(this.#where, () => {
-      const rw = new RowName(this.#where, refs.length, 'insert');
+    const rw = new RowName(this.#where, refs.length, 'insert');
+    inspect(rw, () => {   // a getter or Proxy that throws: named by its row (rw is at it)
       for (let i = 0; i < refs.length; i++) {
         putVector(refs[i], out, off + i * dim, dim, rw.at(i), this.#name);
         if (this.#cosine) checkCosine(out, off + i * dim, dim, rw.at(i));
@@ -102,19 +103,28 @@ export class RowVectors {
     });
   }
 
-  /** Not taken by the session in the call's turn: copy the rows now (into a matrix). */
+  /**
+   * Not taken by the session in the call's turn: copy the rows now (into a matrix). A vector
+   * that no longer reads as it did when checked: the session's copyTo throws that error (the
+   * caller's objects are not read again later, when they may have changed once more).
+   */
   settle() {
-    if (this.taken || this.#matrix) return;
+    if (this.taken || this.#matrix || this.#failed) return;
     const m = matrix(this.length);
     try {
       this.copyTo(m, 0);
-    } catch {
-      this.taken = false;   // a vector that changed since it was checked: the session's copyTo refuses it
-      return;
+    } catch (e) {
+      this.#failed = e;
     }
     this.taken = false;
-    this.#matrix = m;
     this.#refs = null;
+    if (!this.#failed) this.#matrix = m;
+  }
+
+  /** Copy the rows now (settle) and throw what that copy threw: before a step nothing undoes. */
+  fix() {
+    this.settle();
+    if (this.#failed) throw this.#failed;
   }
 
   /** The matrix settle() made, if any (releaseRows offers it to the next batch). */
@@ -145,26 +155,28 @@ export function readRows(c, items, where, defer = false) {
   const vecs = defer ? new Float32Array(dim) : matrix(n * dim);   // deferred: the scratch row
   const metas = new Array(n);
   const rw = new RowName(where, n, 'insert');
-  for (let i = 0; i < n; i++) {
-    const item = items[i];
-    const w = rw.at(i);
-    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-      throw einval(`${w}: expected { id, vector, metadata? } (got ${describe(item)})`);
+  inspect(rw, () => {   // a getter or Proxy that throws: EINVAL named by its row (rw is at it)
+    for (let i = 0; i < n; i++) {
+      const item = items[i];
+      const w = rw.at(i);
+      if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+        throw einval(`${w}: expected { id, vector, metadata? } (got ${describe(item)})`);
+      }
+      // for-in over a row of the usual shape allocates nothing (Object.keys makes an array per row);
+      // any other key, own or inherited, gets the exact own-key check.
+      for (const k in item) if (k !== 'id' && k !== 'vector' && k !== 'metadata') checkKeys(item, ITEM_KEYS, w, 'key');
+      const id = item.id;
+      if (id === undefined) throw einval(`${w}: missing id`);
+      idKindOf(id, w);
+      ids[i] = id;
+      const off = defer ? 0 : i * dim;
+      const v = item.vector;
+      if (defer) refs[i] = v;
+      putVector(v, vecs, off, dim, w, c.name);
+      if (c.metric === 'cosine') checkCosine(vecs, off, dim, w);
+      metas[i] = prepareMetadata(item.metadata, w);
     }
-    // for-in over a row of the usual shape allocates nothing (Object.keys makes an array per row);
-    // any other key, own or inherited, gets the exact own-key check.
-    for (const k in item) if (k !== 'id' && k !== 'vector' && k !== 'metadata') checkKeys(item, ITEM_KEYS, w, 'key');
-    const id = item.id;
-    if (id === undefined) throw einval(`${w}: missing id`);
-    idKindOf(id, w);
-    ids[i] = id;
-    const off = defer ? 0 : i * dim;
-    const v = item.vector;
-    if (defer) refs[i] = v;
-    putVector(v, vecs, off, dim, w, c.name);
-    if (c.metric === 'cosine') checkCosine(vecs, off, dim, w);
-    metas[i] = prepareMetadata(item.metadata, w);
-  }
+  });
   return { ids, vecs: defer ? new RowVectors(refs, dim, c.name, c.metric === 'cosine', where) : vecs, metas };
 }
 

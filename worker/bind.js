@@ -1078,7 +1078,14 @@ export class Engine {
 
   /** vl_store_compact into the empty device dst (the store moves onto it). */
   storeCompact(st, dst) {
-    this._checkStore(this.M._vl_store_compact(st, dst), st, 'compaction failed');
+    const rc = this.M._vl_store_compact(st, dst);
+    try {
+      this._checkStore(rc, st, 'compaction failed');
+    } catch (e) {
+      // VL_EFATAL: out of memory after the store moved to dst; the handle is poisoned (e.poisoned)
+      if (rc === this.C.errors.EFATAL && e instanceof VecliteError) e.poisoned = true;
+      throw e;
+    }
   }
 
   /** vl_store_snapshot into the empty device dst (the store stays where it is). */

@@ -463,6 +463,7 @@ function compactOnto(s, dev) {
     e.storeCompact(s.store, ref.io);
   } catch (err) {
     e.ioFree(ref);
+    if (err?.poisoned) poison(s, err);
     throw err;
   }
   e.ioFree(s.ref);
@@ -560,6 +561,7 @@ export async function compact(s, auto = false) {
     try {
       moved = await s.N.nb.compactFile(s.N, e, s.store, s.path, s.lock ? { dev: s.dev, lock: s.lock } : null);
     } catch (err) {
+      if (err?.poisoned) poison(s, err);   // out of memory once the store had moved (vl_store_compact)
       if (err?.renameFailed && !(auto && backToFile(s, err))) {
         // The store now lives on the temporary file: keep its device for close(), stop here.
         s.extraDevs.push({ dev: err.dev, ref: err.ref });
@@ -587,6 +589,7 @@ export async function compact(s, auto = false) {
       e.storeCompact(s.store, io);
     } catch (err) {
       e.ioMemFree(io);
+      if (err?.poisoned) poison(s, err);
       throw err;
     }
     e.ioMemFree(s.memIo);

@@ -233,7 +233,8 @@ export function prepareMetadata(meta, where) {
       throw einval(`${where}: metadata key "${key.slice(0, 32)}…" is longer than ${MAX_FIELD_NAME} UTF-8 bytes`);
     }
     const [tag, payload] = classifyValue(v, at.of(key));
-    out.push(key, tag, payload);
+    // bytes stay the caller's until copied (slice() would share a Buffer's): a queued write reads them later
+    out.push(key, tag, tag === TAG.BYTES ? new Uint8Array(payload) : payload);
   }
   if (out.length / 3 > 65535) throw einval(`${where}: metadata has more than 65535 fields`);
   return out;

@@ -288,7 +288,10 @@ export function poison(s, e) {
 
 export function engineUpsert(s, n, ids, vecs, meta, metaOff) {
   if (s.dim === 0 && n > 0 && s.store) {
-    // A dimension-0 store: this first insert fixes the dimension (durable with its commit).
+    // A dimension-0 store: this first insert fixes the dimension (durable with its commit). A
+    // facade's rows not copied yet are copied (checked) first: a vector refused while the store
+    // takes them must not leave the dimension set with nothing written.
+    if (!(vecs instanceof Float32Array)) vecs.fix();
     storeWrite(s, () => s.engine.storeSetDim(s.store, vecs.length / n));
     s.dim = vecs.length / n;
   }

@@ -7,13 +7,19 @@
 //     of the same store with a few tombstones by more than a copy of the vectors (re-importing the
 //     compacted graph, which with tombstones still happens: memory follows it, nodes == live);
 //   - a bad batch (wrong dimension, NaN) still leaves the collection as it was;
-//   - the facade reuses a settled insertBatch's row matrix (web/args.js), never one in use.
+//   - the facade reuses a settled insertBatch's row matrix (web/args.js), never one in use;
+//   - attacks (atk3): what a write stores is what the caller passed at the call, even when the
+//     write is queued and the caller changes its vectors or bytes before awaiting; a vector that
+//     throws when copied is EINVAL naming its row, with nothing written (a dimension-0 store keeps
+//     no dimension); a settled batch's vector objects are collectable.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createDatabase } from '../../web/index.js';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { createDatabase, openCollection, VecliteError } from '../../web/index.js';
 import { Engine } from '../../worker/bind.js';
 
 const DIM = 64;
@@ -220,6 +226,189 @@ test('in-thread, a batch\'s vectors are copied once, into the engine, and stay w
     }
   } finally {
     RowVectors.prototype.copyTo = orig;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** fn(db, where) on an in-memory database, then on one in a temporary folder (removed after). */
+async function eachBackend(prefix, fn) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  try {
+    for (const where of ['memory', 'file']) {
+      const db = await createDatabase(where === 'file' ? { path: dir } : {});
+      try {
+        await fn(db, where);
+      } finally {
+        await db.close();
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A Float32Array behind a Proxy whose component reads number `from` < r <= `to` throw (1-based). */
+function slyVector(t, from, to) {
+  let reads = 0;
+  return new Proxy(t, {
+    get(tt, k) {
+      if (typeof k === 'string' && /^\d+$/.test(k)) {
+        reads++;
+        if (reads > from && reads <= to) throw new Error('sly read');
+        return tt[k];
+      }
+      const v = Reflect.get(tt, k);
+      return typeof v === 'function' ? v.bind(tt) : v;
+    },
+  });
+}
+
+test('attack (atk3): a queued batch whose vector fails its snapshot is refused, never re-read later when the caller has changed it; the error names the row', async () => {
+  await eachBackend('vl-rowvec-sly-', async (db, where) => {
+    const col = await db.createCollection('s', { dimension: 2, metric: 'euclidean', index: { type: 'flat' } });
+    const t = new Float32Array([1, 2]);
+    // reads 1-2: readRows' check; read 3: the snapshot (queued behind pa) throws; later reads succeed
+    const pa = col.insertBatch([{ id: 1, vector: [0, 0] }]);
+    const pb = col.insertBatch([{ id: 7, vector: [0, 1] }, { id: 2, vector: slyVector(t, 2, 3) }]);
+    t[0] = 99;   // the caller changes its vector before awaiting
+    await pa;
+    await assert.rejects(pb, (e) => e instanceof VecliteError && e.code === 'EINVAL' && /^insertBatch\[1\]: the argument could not be read/.test(e.message));
+    assert.equal(await col.get(2), null, `${where}: nothing stored from a vector read after the call`);
+    assert.equal(await col.get(7), null, `${where}: nothing of the refused batch was written`);
+    assert.equal(await col.count(), 1);
+    // not queued: the session's own copy throws, named by row
+    const pc = col.insertBatch([{ id: 8, vector: [0, 1] }, { id: 9, vector: [0, 2] }, { id: 3, vector: slyVector(new Float32Array([3, 3]), 2, 3) }]);
+    await assert.rejects(pc, (e) => e.code === 'EINVAL' && /^insertBatch\[2\]: the argument could not be read/.test(e.message));
+    assert.equal(await col.count(), 1);
+    // a getter on a row that throws while the batch is read: named by its row too
+    const b = [0, 1, 2, 3].map((i) => ({ id: 10 + i, vector: [i, 1] }));
+    Object.defineProperty(b[2], 'vector', { get() { throw new Error('getter'); }, enumerable: true });
+    await assert.rejects(col.insertBatch(b), (e) => e.code === 'EINVAL' && /^insertBatch\[2\]: the argument could not be read \(Error: getter\)/.test(e.message));
+    b[2] = { id: 12, vector: [2, 1], metadata: { get x() { throw new Error('meta getter'); } } };
+    await assert.rejects(col.insertBatch(b), (e) => e.code === 'EINVAL' && /^insertBatch\[2\]: the argument could not be read/.test(e.message));
+    assert.equal(await col.count(), 1);
+    assert.equal(await col.insertBatch([{ id: 3, vector: [3, 3] }]), 1, 'the collection still takes writes');
+  });
+});
+
+test('attack (atk3): Uint8Array metadata of a queued write (insert, insertBatch, update) is what it was at the call', async () => {
+  await eachBackend('vl-rowvec-bytes-', async (db, where) => {
+    const col = await db.createCollection('b', { dimension: 2, metric: 'cosine', index: { type: 'hnsw', m: 8 } });
+    const b1 = new Uint8Array([1, 2, 3]), b2 = Buffer.from([4, 5, 6]), b3 = new Uint8Array([7, 8, 9]);
+    const ps = [
+      col.insertBatch([{ id: 0, vector: [1, 0] }]),
+      col.insertBatch([{ id: 1, vector: [1, 1], metadata: { b: b1 } }]),
+      col.insert({ id: 2, vector: [1, 2], metadata: { b: b2 } }),
+      col.update(0, { metadata: { b: b3 } }),
+    ];
+    b1.fill(200); b2.fill(201); b3.fill(202);
+    await Promise.all(ps);
+    assert.deepEqual([...(await col.get(1)).metadata.b], [1, 2, 3], `${where}: insertBatch`);
+    assert.deepEqual([...(await col.get(2)).metadata.b], [4, 5, 6], `${where}: insert`);
+    assert.deepEqual([...(await col.get(0)).metadata.b], [7, 8, 9], `${where}: update`);
+  });
+});
+
+test('attack (atk3): a dimension-0 store whose first batch has a vector that fails its copy keeps no dimension', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vl-rowvec-dim0-'));
+  const file = path.join(dir, 'd0.rvf');
+  fs.copyFileSync(new URL('../golden/rvf/dim0-empty.rvf', import.meta.url), file);
+  try {
+    const col = await openCollection(file);
+    try {
+      await assert.rejects(col.insertBatch([{ id: 1, vector: slyVector(new Float32Array([1, 2, 3]), 3, 1e9) }]),
+        (e) => e instanceof VecliteError && e.code === 'EINVAL' && /^insertBatch\[0\]/.test(e.message));
+      assert.equal(col.dimension, 0, 'nothing was written: no dimension');
+      assert.equal((await col.stats()).dimension, 0);
+      assert.equal(await col.insertBatch([{ id: 1, vector: [1, 2] }, { id: 2, vector: [3, 4] }]), 2, 'a later batch of another dimension fixes it');
+      assert.equal(col.dimension, 2);
+    } finally {
+      await col.close();
+    }
+    const back = await openCollection(file, { readOnly: true });
+    try {
+      assert.equal(back.dimension, 2);
+      assert.deepEqual((await back.get(2)).vector, Float32Array.of(3, 4));
+    } finally {
+      await back.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('attack (atk3): batches on two collections at once, and behind a compaction, store the vectors of the call; the caller\'s rows are not kept after the call', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vl-rowvec-two-'));
+  try {
+    const db = await createDatabase({ path: dir });
+    try {
+      const a = await db.createCollection('a', { dimension: DIM, metric: 'cosine', index: { type: 'hnsw', m: 8 } });
+      const b = await db.createCollection('b', { dimension: DIM, metric: 'euclidean', index: { type: 'flat' } });
+      await a.insertBatch(rows(0, 200));
+      await a.delete(Array.from({ length: 100 }, (_, i) => i));
+      const ra = rows(1000, 40), rb = rows(2000, 40), rc = rows(3000, 40);
+      const ps = [a.compact(), a.insertBatch(ra), b.insertBatch(rb), b.insertBatch(rc)];
+      for (const r of [...ra, ...rb, ...rc]) r.vector.fill(5);
+      await Promise.all(ps);
+      for (const [col, from] of [[a, 1000], [b, 2000], [b, 3000]]) {
+        const got = await col.getMany(Array.from({ length: 40 }, (_, k) => from + k));
+        got.forEach((g, k) => {
+          assert.deepEqual(g.vector, vec(from + k), `row ${from + k}`);   // get() gives a cosine vector as given
+        });
+      }
+      // the batch's vector objects are not held once its promise settled
+      {
+        v8.setFlagsFromString('--expose-gc');
+        const gc = vm.runInNewContext('gc');
+        let weak;
+        await (async () => {
+          const big = rows(5000, 50);
+          weak = new WeakRef(big[7].vector);
+          await a.insertBatch(big);
+        })();
+        for (let i = 0; i < 5 && weak.deref(); i++) {
+          await new Promise((r) => setTimeout(r, 10));
+          gc();
+        }
+        assert.equal(weak.deref(), undefined, 'a vector object of a settled batch was collected');
+      }
+    } finally {
+      await db.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('attack (atk3): a compaction that fails after the store moved (VL_EFATAL: out of memory building the new handle\'s id tables) leaves the collection refusing every call with EIO, the file whole', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vl-compact-fatal-'));
+  try {
+    const db = await createDatabase({ path: dir });
+    const col = await db.createCollection('f', { dimension: DIM, metric: 'euclidean', index: { type: 'hnsw', m: 8 } });
+    await col.insertBatch(rows(0, 300));
+    await col.delete([5, 6, 7]);
+    const eng = await engineOf(col);
+    const M = eng.M, orig = M._vl_store_compact;
+    // what vl_store_compact returns then (tests/unit test_store_compact_nomem drives the real one)
+    M._vl_store_compact = () => eng.C.errors.EFATAL;
+    try {
+      await assert.rejects(col.compact(), (e) => e instanceof VecliteError && e.code === 'EIO' && /close the collection and reopen it/.test(e.message));
+    } finally {
+      M._vl_store_compact = orig;
+    }
+    await assert.rejects(col.get(1), (e) => e.code === 'EIO', 'a poisoned handle answers nothing');
+    await assert.rejects(col.insert({ id: 1000, vector: vec(1000) }), (e) => e.code === 'EIO');
+    await db.close();
+    const db2 = await createDatabase({ path: dir });
+    try {
+      const back = await db2.getCollection('f');
+      assert.equal(await back.count(), 297, 'the file is as it was before the compaction');
+      assert.deepEqual((await back.get(299)).vector, vec(299));
+      assert.equal(await back.get(6), null);
+    } finally {
+      await db2.close();
+    }
+  } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -12,11 +12,16 @@
 //   d. A writer of a store with a text field (fixtures/sattack-text-writer.js) SIGKILLed during
 //      upserts, deletes, closes (TEXT checkpoints) and compactions: keyword search after the
 //      reopen (writer, then read-only) equals a fresh collection built from the store's rows.
+//   e. (atk3) compaction of stores with deletes, overwrites, metadata, bytes, scalar quantization,
+//      a text field, or a flat index: the writer, a read-only follower refreshed across it and a
+//      reopen equal the state before (ids, vectors, metadata, top-10 vs brute force, keywords);
+//      rvf-node reads the compacted file; stats().memoryBytes stays finite and does not grow.
 //
 // Oracles: fixtures/sattack-plan.js (pure functions of the op number) and float64 brute force.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -530,4 +535,79 @@ test('createDatabase({ path, workers: 2 }), quantized: a worker terminated at a 
     }
   }
   console.log(`# pool: ops ${j}, ${tally.rejected} rejected (${JSON.stringify([...tally.codes])}), ${tally.compactions} compactions in surviving handles, in-flight op committed ${tally.atOrAfter} times`);
+});
+
+// ---- atk3: compaction round trips (vl_rvf_compact_ex defer_ids, the new handle's id tables) ----
+
+test('attack (atk3): compaction of stores with deletes, overwrites, metadata, quantization and a text field: the writer, a read-only follower and a reopen equal the state before; rvf-node reads the file; memoryBytes stays sane', { timeout: 120_000 }, async () => {
+  const { RvfDatabase } = createRequire(import.meta.url)('@ruvector/rvf-node');
+  const D = 12, rnd = mulberry32(0xa7c3);
+  const rv = () => Array.from({ length: D }, () => rnd() * 2 - 1);
+  for (const [k, create] of [
+    ['plain', { metric: 'euclidean', index: { type: 'hnsw', m: 8, efConstruction: 64, seed: 3 } }],
+    ['scalar+text', { metric: 'euclidean', quantization: 'scalar', text: { field: 'body' }, index: { type: 'hnsw', m: 8, efConstruction: 64, seed: 3 } }],
+    ['flat', { metric: 'euclidean', index: { type: 'flat' } }],
+  ]) {
+    const file = path.join(dir, `atk3-compact-${k}.rvf`);
+    const col = await openCollection(file, { create: { dimension: D, ...create } });
+    const rows = new Map();
+    const put = async (ids) => {
+      const items = ids.map((id) => ({ id, vector: rv(), metadata: { body: `doc ${id} ${id % 3 ? 'apple' : 'pear'}`, n: id, b: Uint8Array.of(id & 255) } }));
+      await col.insertBatch(items);
+      for (const it of items) rows.set(it.id, it);
+    };
+    await put(Array.from({ length: 300 }, (_, i) => i));
+    const gone = Array.from({ length: 90 }, (_, i) => i * 3 + 1);
+    await col.delete(gone);
+    for (const id of gone) rows.delete(id);
+    await put(Array.from({ length: 40 }, (_, i) => i * 5));   // overwrites, some of deleted ids
+    await put(Array.from({ length: 30 }, (_, i) => 1000 + i));
+    const follower = await openCollection(file, { readOnly: true });
+    const queries = [rv(), rv(), rows.get(1005).vector];
+    const oracle = (q) => [...rows.values()].map((r) => [r.id, dist64('euclidean', q, r.vector)]).sort((a, b) => a[1] - b[1]).slice(0, 10).map((x) => x[0]);
+    const before = await col.stats();
+    const pears = () => [...rows.keys()].filter((id) => id % 3 === 0).sort((a, b) => a - b);   // bodies with 'pear'
+    if (k.includes('text')) assert.deepEqual((await col.search(null, { text: 'pear', k: 500 })).map((h) => h.id).sort((a, b) => a - b), pears());
+    const r = await col.compact();
+    assert.ok(r.bytesAfter < r.bytesBefore, `${k}: the file shrank`);
+    const after = await col.stats();
+    for (const s of [before, after]) assert.ok(Number.isFinite(s.memoryBytes) && s.memoryBytes > 0 && Number.isFinite(s.bytesPerVector), `${k}: memoryBytes ${s.memoryBytes}`);
+    assert.ok(after.memoryBytes <= before.memoryBytes, `${k}: memoryBytes ${before.memoryBytes} -> ${after.memoryBytes}`);
+    const check = async (c, why) => {
+      assert.equal(await c.count(), rows.size, `${why}: count`);
+      const ids = [...rows.keys()];
+      const got = await c.getMany(ids);
+      got.forEach((g, i) => {
+        const want = rows.get(ids[i]);
+        assert.deepEqual(g.vector, Float32Array.from(want.vector), `${why}: vector of ${ids[i]}`);
+        assert.deepEqual(g.metadata, want.metadata, `${why}: metadata of ${ids[i]}`);
+      });
+      for (const id of gone) if (!rows.has(id)) assert.equal(await c.get(id), null, `${why}: ${id} stays deleted`);
+      for (const q of queries) assert.deepEqual((await c.search(q, { k: 10, ef: 400 })).map((h) => h.id), oracle(q), `${why}: top-10`);
+      if (k.includes('text')) assert.deepEqual((await c.search(null, { text: 'pear', k: 500 })).map((h) => h.id).sort((a, b) => a - b), pears(), `${why}: keyword search`);
+    };
+    await check(col, `${k} writer after compaction`);
+    await follower.refresh();
+    await check(follower, `${k} follower refreshed across the compaction`);
+    const fm = (await follower.stats()).memoryBytes;
+    assert.ok(Number.isFinite(fm) && fm > 0, `${k}: the follower's memoryBytes ${fm}`);
+    await put([2000, 2001]);   // the compacted file takes writes
+    await col.close();
+    await follower.close();
+    const back = await openCollection(file);
+    try {
+      await check(back, `${k} reopened`);
+    } finally {
+      await back.close();
+    }
+    const db = RvfDatabase.openReadonly(file);
+    try {
+      assert.equal(db.status().totalVectors, rows.size, `${k}: rvf-node live count`);
+      for (const q of queries) {
+        assert.deepEqual(db.query(Float32Array.from(q), 10, { efSearch: 500 }).map((h) => h.id), oracle(q), `${k}: rvf-node top-10`);
+      }
+    } finally {
+      db.close();
+    }
+  }
 });

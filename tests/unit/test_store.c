@@ -2103,3 +2103,79 @@ int test_store_index_handle_stable(void)
     vl_io_mem_free(io);
     return 0;
 }
+
+/* Attack (atk3): vl_store_compact with an allocation failure at every point.
+ * Each outcome is whole: VL_OK (the store and a reopen of dst hold the state),
+ * VL_ENOMEM (VL_EIO: dst could not grow) with the store as it was (still on
+ * its device, same state, writable), or a
+ * failure after the store moved (nr's per-id tables built once the old
+ * handle is freed, vl_rvf_index_rows): then compact returns VL_EFATAL, the
+ * store is poisoned (refuses writes with VL_EFATAL), dst is a complete compacted file holding the
+ * state, and closing the store is clean (ASan). */
+int test_store_compact_nomem(void)
+{
+    uint32_t dim = 6;
+    vl_io *io = mem_dev(NULL, 0);
+    vl_config c = cfg_of(dim, VL_METRIC_L2, VL_INDEX_HNSW);
+    vl_store *s;
+    OPEN(io, &c, VL_STORE_CREATE, &s);
+    uint32_t fids[5];
+    if (register_fields(s, fids)) return 1;
+    model *m = m_new(dim, VL_METRIC_L2);
+    uint64_t seed = 5, ids[300], nd32[1];
+    for (uint32_t i = 0; i < 300; i++) ids[i] = i * 3;
+    for (uint32_t b = 0; b < 3; b++) CHECK(do_upsert(s, m, 100, ids + b * 100, &seed, b, fids, 1) == VL_OK);
+    uint32_t nd;
+    SOK(s, vl_store_delete(s, 40, ids + 20, &nd));
+    m_delete(m, 40, ids + 20);
+    SOK(s, vl_store_close(s));
+    uint64_t size;
+    const uint8_t *bytes = vl_io_mem_data(io, &size);
+    (void)nd32;
+    int ok = 0, nomem = 0, poisoned = 0;
+    for (int32_t k = 0; k < 100000 && !ok; k++) {
+        vl_io *src = mem_dev(bytes, size), *dst = mem_dev(NULL, 0);
+        OPEN(src, NULL, 0, &s);
+        vl__test_alloc_fail_after(k);
+        int rc = vl_store_compact(s, dst);
+        vl__test_alloc_fail_after(-1);
+        if (rc == VL_OK) {
+            ok = 1;
+            if (m_check(m, s, 1)) return 1;
+        } else {
+            uint64_t one = 1;
+            float v[6] = { 0 };
+            int wrc = vl_store_upsert(s, 1, &one, v, NULL, NULL);
+            if (wrc == VL_EFATAL) {
+                poisoned++;
+                SRC(s, rc, VL_EFATAL);   /* says so: not VL_ENOMEM, which promises an unchanged store */
+                /* the file moved: dst is complete and holds the state */
+                vl_io *io2;
+                vl_store *r;
+                if (reopen(dst, UINT64_MAX, VL_STORE_READONLY, &io2, &r)) return 1;
+                if (m_check(m, r, 0)) { fprintf(stderr, "k=%d: dst of a poisoned compaction\n", k); return 1; }
+                SOK(r, vl_store_close(r));
+                vl_io_mem_free(io2);
+            } else {
+                nomem++;
+                /* VL_EIO: dst (a memory device) could not grow */
+                if (rc != VL_ENOMEM && rc != VL_EIO) { fprintf(stderr, "k=%d: compact: %s: %s\n", k, vl_errstr(rc), vl_store_errmsg(s)); return 1; }
+                /* unchanged: the store still works on src */
+                SRC(s, wrc, VL_OK);
+                float z[6] = { 0 };
+                m_upsert(m, 1, &one, z, NULL, NULL);
+                if (m_check(m, s, 0)) { fprintf(stderr, "k=%d: after a failed compaction\n", k); return 1; }
+                m_delete(m, 1, &one);
+                SOK(s, vl_store_delete(s, 1, &one, &nd));
+            }
+        }
+        (void)vl_store_close(s);
+        vl_io_mem_free(src);
+        vl_io_mem_free(dst);
+    }
+    CHECK(ok);
+    fprintf(stderr, "  compact nomem: %d ENOMEM unchanged, %d poisoned after the move\n", nomem, poisoned);
+    m_free(m);
+    vl_io_mem_free(io);
+    return 0;
+}
