@@ -744,7 +744,10 @@ VL_COLD int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_
     memset(&g, 0, sizeof g);
     g.entry = VL_NO_NODE;
     int rc = VL_ENOMEM;
-    if (!target || !reps || !rep || !ids || vl_idmap_reserve(&dmap, n)) goto done;
+    /* the map holds deleted ids only: sized for the tombstones (none: no map), not for every node */
+    uint32_t ndead = 0;
+    for (uint32_t i = 0; i < n; i++) ndead += vl__index_node_dead(h, i) != 0;
+    if (!target || !reps || !rep || !ids || (ndead && vl_idmap_reserve(&dmap, ndead))) goto done;
     /* representatives: live nodes, and the newest kept tombstone per deleted id */
     for (uint32_t i = 0; i < n; i++)
         if (vl__index_node_dead(h, i) && vl__index_live_node(h, vl__index_node_id(h, i)) == VL_NO_NODE &&
@@ -763,6 +766,8 @@ VL_COLD int vl__index_export(vl_index *h, int (*keep_deleted)(void *ctx, uint64_
         ids[j] = reps[j].id;
         target[reps[j].slot] = j;
     }
+    vl_mem_free(reps);   /* not alive next to the payload (16 bytes a node) */
+    reps = NULL;
     for (uint32_t i = 0; i < n; i++) {               /* redirect superseded copies */
         if (target[i] != VL_NO_NODE) continue;
         uint64_t id = vl__index_node_id(h, i);
