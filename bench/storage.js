@@ -181,7 +181,7 @@ export function openVsReadLine(o) {
   const b = o.breakdown, f = (v) => (v == null ? '—' : v.toFixed(1));
   return `open + first query ${f(o.openFirstQueryMs)} ms, read the file ${f(o.readMs)} ms: ratio ${o.ratio.toFixed(2)}× `
     + `(CPU ${f(o.openCpuMs)} / ${f(o.readCpuMs)} ms = ${o.cpuRatio == null ? '—' : o.cpuRatio.toFixed(2) + '×'}; median of ${o.runs} fresh processes each); `
-    + `breakdown: read/copy ${f(b.readMs)}, verify ${f(b.verifyMs)}, manifest/directory ${f(b.idMapMs)}, rows ${f(b.rowsMs)}, graph ${f(b.graphMs)}, `
+    + `breakdown: reads (with the VEC rows' CRC-32 a hashing device computes as it reads) ${f(b.readMs)}, verify ${f(b.verifyMs)}, manifest/directory ${f(b.idMapMs)}, rows ${f(b.rowsMs)}, graph ${f(b.graphMs)}, `
     + `metadata ${f(b.metadataMs)} (engine open ${f(b.engineTotalMs)}), JS around it ${f(b.jsMs)}, first query ${f(b.firstQueryMs)} ms`;
 }
 

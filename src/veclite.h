@@ -463,7 +463,7 @@ typedef struct vl_store_status {
     /* What the open of this handle cost, in microseconds (diagnostics: 0 where
      * the build has no clock; a created store reports its create). Each
      * phase excludes the reads and hashes done inside it. */
-    uint32_t open_read_us;         /* device reads */
+    uint32_t open_read_us;         /* device reads (with the CRC-32 of a device that hashes as it reads) */
     uint32_t open_verify_us;       /* content hashes (CRC-32), META digests and checks */
     uint32_t open_idmap_us;        /* manifest, directory, the other listed segments' checks */
     uint32_t open_rows_us;         /* VEC rows: read into the index's slots (or inserted), their
