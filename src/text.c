@@ -155,6 +155,19 @@ static uint32_t term_find(const struct vl_text *t, const uint8_t *w, uint32_t n)
     }
 }
 
+/* Reallocate the array whose pointer is at pp to n elements of elem bytes
+ * (the pointer is left as it was on failure): the index keeps several
+ * arrays per term and per node that grow together. VL_OK / VL_ENOMEM. */
+static int resize(void *pp, uint32_t n, size_t elem)
+{
+    void *p;
+    memcpy(&p, pp, sizeof p);
+    void *q = vl_mem_realloc(p, (size_t)n * elem);
+    if (!q) return VL_ENOMEM;
+    memcpy(pp, &q, sizeof q);
+    return VL_OK;
+}
+
 /* Find or add a term: its id, or UINT32_MAX out of memory. */
 static uint32_t term_add(struct vl_text *t, const uint8_t *w, uint32_t n)
 {
@@ -175,21 +188,10 @@ static uint32_t term_add(struct vl_text *t, const uint8_t *w, uint32_t n)
     }
     if (t->nterms == t->tcap) {
         uint32_t nc = t->tcap ? t->tcap * 2 : 256;
-        uint64_t *o = vl_mem_realloc(t->toff, (size_t)nc * sizeof *o);
-        if (!o) return UINT32_MAX;
-        t->toff = o;
-        uint32_t **p = vl_mem_realloc(t->post, (size_t)nc * sizeof *p);
-        if (!p) return UINT32_MAX;
-        t->post = p;
-        uint32_t *a = vl_mem_realloc(t->tlen, (size_t)nc * sizeof *a);
-        if (!a) return UINT32_MAX;
-        t->tlen = a;
-        a = vl_mem_realloc(t->pn, (size_t)nc * sizeof *a);
-        if (!a) return UINT32_MAX;
-        t->pn = a;
-        a = vl_mem_realloc(t->pcap, (size_t)nc * sizeof *a);
-        if (!a) return UINT32_MAX;
-        t->pcap = a;
+        if (resize(&t->toff, nc, sizeof *t->toff) || resize(&t->post, nc, sizeof *t->post) ||
+            resize(&t->tlen, nc, sizeof *t->tlen) || resize(&t->pn, nc, sizeof *t->pn) ||
+            resize(&t->pcap, nc, sizeof *t->pcap))
+            return UINT32_MAX;
         t->tcap = nc;
     }
     if (t->chars_len + n > t->chars_cap) {
@@ -309,15 +311,9 @@ static int index_node(vl_index *h, struct vl_text *t, uint32_t node)
     if (node >= t->ncap) {
         uint32_t nc = t->ncap ? t->ncap : 1024;
         while (nc <= node) nc *= 2;
-        uint32_t **e = vl_mem_realloc(t->ent, (size_t)nc * sizeof *e);
-        if (!e) return VL_ENOMEM;
-        t->ent = e;
-        uint32_t *a = vl_mem_realloc(t->nent, (size_t)nc * sizeof *a);
-        if (!a) return VL_ENOMEM;
-        t->nent = a;
-        a = vl_mem_realloc(t->dl, (size_t)nc * sizeof *a);
-        if (!a) return VL_ENOMEM;
-        t->dl = a;
+        if (resize(&t->ent, nc, sizeof *t->ent) || resize(&t->nent, nc, sizeof *t->nent) ||
+            resize(&t->dl, nc, sizeof *t->dl))
+            return VL_ENOMEM;
         for (uint32_t i = t->ncap; i < nc; i++) { t->ent[i] = NULL; t->nent[i] = t->dl[i] = 0; }
         t->ncap = nc;
     }
