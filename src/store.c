@@ -1349,6 +1349,16 @@ out:
     return rc;
 }
 
+int vl__store_setting_open(vl_store *s, const char *branch_verb, const char *name)
+{
+    if (s->readonly) return vl__store_msg(s, VL_EREADONLY, "the store is read-only");
+    if (s->br) return vl__store_msg(s, VL_EINVAL, "a branch child cannot %s (its rows live in two files)", branch_verb);
+    if (vl__index_nodes(s->idx) || vl_index_count(s->idx))
+        return vl__store_msg(s, VL_EINVAL, "the %s of a store that holds rows cannot change; "
+                             "choose it when the collection is created", name);
+    return VL_OK;
+}
+
 int vl_store_compact(vl_store *s, vl_io *dst)
 {
     int rc = writable(s);

@@ -241,6 +241,12 @@ int vl__store_msg(vl_store *s, int rc, const char *fmt, ...)
 #endif
     ;
 
+/* Whether a store-wide setting chosen at creation (quantization, the text
+ * field) may still be set: VL_OK, or VL_EREADONLY / VL_EINVAL with the
+ * reason in s->msg (a branch child cannot `branch_verb`; a store holding
+ * rows cannot change its `name`). store.c. */
+int vl__store_setting_open(vl_store *s, const char *branch_verb, const char *name);
+
 /* store.c's file-metadata setter (val_len 0 removes the key). VL_OK / VL_ENOMEM. */
 void vl__store_fm_clear(vl_store *s);
 int vl__store_fm_has(const vl_store *s, const uint8_t *key, uint32_t klen);

@@ -67,12 +67,9 @@ int vl_store_set_quant(vl_store *s, uint32_t kind, uint32_t m)
     if (!s) return VL_EINVAL;
     if (kind == vl__index_quant_kind(s->idx) && (kind != VL_QUANT_PRODUCT || m == vl__index_quant_m(s->idx)))
         return VL_OK;
-    if (s->readonly) return vl__store_msg(s, VL_EREADONLY, "the store is read-only");
-    if (s->br) return vl__store_msg(s, VL_EINVAL, "a branch child cannot be quantized (its rows live in two files)");
-    if (vl__index_nodes(s->idx) || vl_index_count(s->idx))
-        return vl__store_msg(s, VL_EINVAL, "the quantization of a store that holds rows cannot change; "
-                             "choose it when the collection is created");
-    int rc = vl_index_set_quant(s->idx, kind, m);
+    int rc = vl__store_setting_open(s, "be quantized", "quantization");
+    if (rc) return rc;
+    rc = vl_index_set_quant(s->idx, kind, m);
     if (rc) return vl__store_msg(s, rc, "%s", vl_errmsg(s->idx));
     uint8_t v[8];
     put32(v, kind);

@@ -42,12 +42,9 @@ int vl_store_set_text(vl_store *s, const char *field, uint32_t len)
     uint32_t cl;
     int have = vl_index_text_field(s->idx, &cur, &cl) == VL_OK;
     if (have ? (cl == len && memcmp(cur, field, len) == 0) : len == 0) return VL_OK;
-    if (s->readonly) return vl__store_msg(s, VL_EREADONLY, "the store is read-only");
-    if (s->br) return vl__store_msg(s, VL_EINVAL, "a branch child cannot get a text field (its rows live in two files)");
-    if (vl__index_nodes(s->idx) || vl_index_count(s->idx))
-        return vl__store_msg(s, VL_EINVAL, "the text field of a store that holds rows cannot change; "
-                             "choose it when the collection is created");
-    int rc = vl_index_set_text(s->idx, field, len);
+    int rc = vl__store_setting_open(s, "get a text field", "text field");
+    if (rc) return rc;
+    rc = vl_index_set_text(s->idx, field, len);
     if (rc) return vl__store_msg(s, rc, "%s", vl_errmsg(s->idx));
     if ((rc = vl__store_fm_commit(s, TKEY, (uint32_t)strlen(TKEY), (const uint8_t *)field, len))) {
         (void)vl_index_set_text(s->idx, NULL, 0);
