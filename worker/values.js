@@ -166,6 +166,10 @@ export function idKindOf(id, where) {
   throw einval(`${where}: id must be a string, a non-negative integer or a bigint (got ${describe(id)})`);
 }
 
+/** The element count of a typed array, from the intrinsic %TypedArray%.prototype.length getter. */
+const typedLength = Function.prototype.call.bind(
+  Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Int8Array.prototype), 'length').get);
+
 /**
  * Copy one vector into out[off..off+dim) as float32 and check every component is finite and the
  * squared length at most MAX_SQUARED_NORM (checkNorm). Every vector the JS API takes (insert,
@@ -173,10 +177,16 @@ export function idKindOf(id, where) {
  */
 export function putVector(vec, out, off, dim, where, name) {
   if (vec instanceof Float32Array || Array.isArray(vec) || vec instanceof Float64Array) {
-    if (vec.length !== dim) {
-      throw einval(`${where}: vector has ${plural(vec.length, 'component')} but collection '${name}' has dimension ${dim}`);
+    // A real typed array is copied whole by set(), by its own length: that length is read through
+    // the intrinsic getter, which a subclass cannot override (set() would otherwise write past
+    // the row, and out may be the engine's whole heap). Anything else claiming to be one (a
+    // Proxy) is read element by element, like an array.
+    const view = ArrayBuffer.isView(vec) && !Array.isArray(vec);
+    const len = view ? typedLength(vec) : vec.length;
+    if (len !== dim) {
+      throw einval(`${where}: vector has ${plural(len, 'component')} but collection '${name}' has dimension ${dim}`);
     }
-    if (vec instanceof Float32Array || vec instanceof Float64Array) {
+    if (view) {
       out.set(vec, off);
     } else {
       for (let j = 0; j < dim; j++) {

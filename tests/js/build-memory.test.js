@@ -412,3 +412,29 @@ test('attack (atk3): a compaction that fails after the store moved (VL_EFATAL: o
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a typed array whose length getter lies is measured by its real length: refused, never copied past its row (the copy may go straight into the engine heap)', async () => {
+  class Liar extends Float32Array { get length() { return DIM; } }
+  for (const workers of [0, 1]) {
+    const db = await createDatabase(workers ? { workers } : {});
+    try {
+      const col = await db.createCollection('c', { dimension: DIM, metric: 'euclidean', index: { type: 'hnsw', m: 8 } });
+      await col.insertBatch(rows(0, 200));
+      const big = new Liar(DIM * 4096).fill(1e30);   // 16 MiB of huge values behind a claimed DIM
+      for (const at of [0, 5, 9]) {
+        const b = rows(1000, 10);
+        b[at].vector = big;
+        await assert.rejects(col.insertBatch(b), (e) => e.code === 'EINVAL' &&
+          new RegExp(`^insertBatch\\[${at}\\]: vector has ${DIM * 4096} components`).test(e.message), `row ${at} (workers ${workers})`);
+      }
+      assert.equal(await col.count(), 200, 'nothing of the refused batches was written');
+      const got = await col.getMany(Array.from({ length: 200 }, (_, i) => i));
+      for (let i = 0; i < 200; i++) assert.deepEqual(got[i].vector, vec(i), `row ${i} intact (workers ${workers})`);
+      for (const i of [0, 77, 199]) assert.equal((await col.search(vec(i), { k: 1 }))[0].id, i);
+      await col.insertBatch(rows(200, 50));   // and the engine still takes rows
+      assert.equal(await col.count(), 250);
+    } finally {
+      await db.close();
+    }
+  }
+});
