@@ -2,7 +2,8 @@
 // (fixtures/sattack-bulk.js) upserting 1,200-row batches over 4,000 ids, so automatic compaction
 // runs every few batches, is SIGKILLed at random points, in this thread and in a worker session;
 // the caller's vectors are overwritten right after insertBatch returns (the in-thread facade copies
-// them late, web/args.js RowVectors); second names of the file try to write while it compacts.
+// them late, web/args.js RowVectors); second names of the file try to write while it compacts;
+// a worker session's writer is terminated in-process mid-batch (calls reject, retries succeed).
 // Invariants: every reopen (read-only, then writer) holds exactly the state after some op j with
 // every acknowledged op ≤ j ≤ last acked + 1 (never a partial batch), verify() is clean, nothing
 // is left beside the file after a writer's open, and a second writer always gets ELOCK.
@@ -15,7 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openCollection } from '../../web/index.js';
+import { createDatabase, openCollection, VecliteError } from '../../web/index.js';
 import { mulberry32 } from './helpers.js';
 import { CREATE, DIM, opOf, stateAfter, vectorOf } from './fixtures/sattack-bulk.js';
 
@@ -249,4 +250,60 @@ test('in-thread insertBatch whose vector throws while the session copies it into
   assert.equal(await differs(ro, live), null, 'reopened');
   assert.deepEqual((await ro.verify()).problems, []);
   await ro.close();
+});
+
+test('createDatabase({ path, workers: 1 }): the only (writer) worker terminated at a random moment of bulk insertBatch and automatic compactions: calls reject with a VecliteError, the reopened file holds a committed prefix, verify clean', { timeout: 90_000 }, async () => {
+  const rnd = mulberry32(SEED + 99);
+  const dir = path.join(root, 'term');
+  fs.mkdirSync(dir);
+  const file = path.join(dir, 'c.rvf');
+  let j = 0;
+  const tally = { rejected: 0, codes: new Map(), inFlightCommitted: 0, retried: 0 };
+  for (let round = 0; round < 8; round++) {
+    const db = await createDatabase({ path: dir, workers: 1 });
+    const col = round === 0 ? await db.createCollection('c', CREATE) : await db.getCollection('c');
+    const worker = db[Symbol.for('veclite.pool')].clients[0].worker;
+    const delay = 5 + Math.floor(rnd() * 120);
+    const why = `round ${round} (seed ${SEED}, from op ${j + 1}, terminated after ${delay} ms)`;
+    let killed = false, lastAck = j, failure = null;
+    const timer = setTimeout(() => { killed = true; worker.terminate(); }, delay);
+    try {
+      for (let n = j + 1; failure === null && n <= j + 40; n++) {
+        const op = opOf(n);
+        try {
+          if (op.rows) await col.insertBatch(op.rows); else await col.delete(op.ids);
+          lastAck = n;
+        } catch (e) { failure = e; }
+      }
+    } finally { clearTimeout(timer); }
+    if (!killed) { clearTimeout(timer); worker.terminate(); }
+    if (failure) {
+      assert.ok(failure instanceof VecliteError, `${why}: ${failure}`);
+      tally.rejected++;
+      if (process.env.SATTACK_DEBUG) console.log(`# ${why}: ${failure.code} ${failure.outcome} ${failure.message}`);
+      tally.codes.set(failure.code, (tally.codes.get(failure.code) ?? 0) + 1);
+      // the message says: the pool starts a new worker, retry the call (upserts and deletes are idempotent)
+      for (let n = lastAck + 1, end = lastAck + 2; n <= end; n++) {
+        const op = opOf(n);
+        try {
+          if (op.rows) await col.insertBatch(op.rows); else await col.delete(op.ids);
+        } catch (e) { assert.fail(`${why}: retry of op ${n} after the restart: ${e.code} ${e.message}`); }
+        lastAck = n;
+        tally.retried++;
+      }
+      assert.equal(await differs(col, stateAfter(lastAck)), null, `${why}: the restarted worker's collection after the retries`);
+    }
+    await db.close().catch((e) => assert.ok(e instanceof VecliteError, `${why}: close: ${e}`));
+    const again = await openCollection(file).catch((e) => { throw new Error(`${why}: reopen: ${e.code} ${e.message}`); });
+    try {
+      j = await committedAt(again, lastAck, why);
+      if (j > lastAck) tally.inFlightCommitted++;
+      const v = await again.verify();
+      assert.deepEqual(v.problems.filter((p) => !/were not loaded and are kept in/.test(p)), [], `${why}: verify`);
+      if ((await again.status()).recovered) await again.discardRecovered();
+    } finally { await again.close(); }
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f !== 'c.rvf'), [], `${why}: left beside the store`);
+  }
+  console.log(`# terminated: ops ${j}, ${tally.rejected} rejected (${JSON.stringify([...tally.codes])}), in-flight op committed ${tally.inFlightCommitted} times, ${tally.retried} ops retried after restarts`);
+  assert.ok(tally.rejected > 0, 'some terminations hit a call in flight');
 });
