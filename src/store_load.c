@@ -207,14 +207,26 @@ static int load_meta(loader *L)
         vl__store_open_mark(s, OPEN_VERIFY);     /* the digest and the structure checks */
         if (!rc) {
             int snap = hd.flags & VL_META_F_SNAPSHOT;
-            /* a delta continues the generation before it; a merged delta
-             * spans several generations (store_meta.c) */
-            if (!snap && (hd.base != L->gen || hd.generation <= hd.base)) {
+            /* A delta continues the generation before it; a merged delta
+             * spans several generations (store_meta.c). The history is
+             * linear, so META at or below the current generation is already
+             * contained (rvf-node 0.2.3's compaction lists every META the file
+             * ever had, superseded deltas included) and is skipped, and a
+             * merged delta on an older base re-applies records already
+             * applied: the same result, since a record replaces the id's
+             * whole metadata. Only a base above the current generation is a
+             * gap. Either case leaves META listed that the tiers do not track:
+             * the next META commit writes a snapshot (which unlists it all).
+             * The same rule as a refresh (store_refresh.c apply_meta). */
+            if (!snap && (hd.base > L->gen || hd.generation <= hd.base)) {
                 snprintf(L->why, sizeof L->why, "META generation chain broken: delta %llu on base %llu "
                          "follows generation %llu", (unsigned long long)hd.generation,
                          (unsigned long long)hd.base, (unsigned long long)L->gen);
                 rc = VL_ECORRUPT;
+            } else if (L->any_meta && (snap ? hd.generation < L->gen : hd.generation <= L->gen)) {
+                s->meta_snapshot_due = 1;               /* superseded: skipped */
             } else {
+                if (!snap && hd.base != L->gen) s->meta_snapshot_due = 1;
                 L->cur = NULL;
                 if (snap) {
                     loader_reset(L);

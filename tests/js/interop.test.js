@@ -563,6 +563,63 @@ test('rvf-node compacts a veclite file: veclite keeps its rows, string ids and m
   } finally { await c.close(); }
 });
 
+test('rvf-node compacts a veclite file whose META is a snapshot and deltas: veclite opens it with every record, and its next META commit lists one snapshot', { timeout: 60_000 }, async () => {
+  // rvf-node 0.2.3's compaction lists every META segment the file ever held (superseded deltas and
+  // merged deltas over them, in file order); veclite once refused the result as a broken chain.
+  const rnd = mulberry32(9);
+  const dim = 4;
+  const file = path.join(dir, 'rvf-compacted-deltas.rvf');
+  const meta = new Map();
+  const col = await openCollection(file, { create: { dimension: dim, metric: 'euclidean' } });
+  const items = [];
+  for (let i = 0; i < 400; i++) {
+    meta.set(i, { i, tag: `t${i % 7}`, pad: 'x'.repeat(24) });
+    items.push({ id: i, vector: randVec(rnd, dim), metadata: meta.get(i) });
+  }
+  await col.insertBatch(items);
+  await col.close();
+  const metaSegs = async (f) => {
+    const r = await openCollection(f, { readOnly: true });
+    try { return (await r.segments()).filter((s) => s.typeName === 'meta').length; } finally { await r.close(); }
+  };
+  // small commits in separate sessions: a delta each, merged into tiers, the snapshot left listed
+  for (let k = 0; k < 6; k++) {
+    const w = await openCollection(file);
+    const id = (k * 37) % 400;
+    meta.set(id, { i: id, tag: 'updated', k });
+    await w.update(id, { metadata: meta.get(id) });
+    meta.set(1000 + k, { i: 1000 + k, k });
+    await w.insert({ id: 1000 + k, vector: randVec(rnd, dim), metadata: meta.get(1000 + k) });
+    await w.close();
+  }
+  assert.ok(await metaSegs(file) >= 2, 'a snapshot and deltas are listed');
+  withRvf(file, (r) => { r.delete([5]); r.compact(); }, { write: true });
+  meta.delete(5);
+  assert.ok(await metaSegs(file) > 6, 'rvf-node relisted superseded META');
+  const check = async (c, what) => {
+    assert.equal(await c.count(), meta.size, what);
+    for (const [id, m] of meta) assert.deepEqual((await c.get(id))?.metadata, m, `${what}: metadata of ${id}`);
+    assert.equal(await c.get(5), null, `${what}: 5 stays deleted`);
+  };
+  const ro = await openCollection(file, { readOnly: true });
+  try {
+    await check(ro, 'read-only open after rvf-node compact');
+    // verify() finds no META problem (only rvf-node's restarted witness chain, which it always reports)
+    const v = await ro.verify();
+    assert.ok(v.problems.every((p) => /witness chain/.test(p)), JSON.stringify(v.problems));
+  } finally { await ro.close(); }
+  const w = await openCollection(file);
+  try {
+    await check(w, 'writer open');
+    meta.set(7, { i: 7, tag: 'after' });
+    await w.update(7, { metadata: meta.get(7) });
+  } finally { await w.close(); }
+  assert.equal(await metaSegs(file), 1, "the writer's next META commit is a snapshot that unlists the rest");
+  const again = await openCollection(file, { readOnly: true });
+  try { await check(again, 'reopen'); } finally { await again.close(); }
+  withRvf(file, (r) => assert.equal(r.status().totalVectors, meta.size));
+});
+
 // ---- d. locks ----------------------------------------------------------------------------------------
 
 test('writer locks hold both ways; read-only opens succeed meanwhile', { timeout: 30_000 }, async () => {

@@ -364,8 +364,8 @@ test('the keyword index is kept in a TEXT segment (0x3E): a reopen answers exact
   for (const id of [0, 1, 2, 40, 41]) docs.delete(id);
   await c.update(8, { metadata: { body: 'zebra apple zebra', g: 0 } });
   docs.set(8, 'zebra apple zebra');
-  // one META snapshot listed: rvf-node 0.2.3's compaction (below) breaks a chain of META deltas,
-  // with or without a text field
+  // one META snapshot listed (rvf-node 0.2.3's compaction below relists every META the file ever
+  // held; tests/js/interop.test.js covers that with a chain of deltas)
   await c.compact();
   const live = await answers(c, docs);
   await db.close();

@@ -2179,3 +2179,170 @@ int test_store_compact_nomem(void)
     vl_io_mem_free(io);
     return 0;
 }
+
+/* Every META segment in the file's bytes, listed or not, in file order (a
+ * forward walk over the back-to-back segments of a clean file), as
+ * rvf-node 0.2.3's compaction relists them: payload copies into segs. */
+static uint32_t all_meta(vl_io *io, vl_rvf_seg *segs, uint8_t **copies, uint32_t cap)
+{
+    uint64_t n, off = 0;
+    const uint8_t *b = vl_io_mem_data(io, &n);
+    uint32_t k = 0;
+    while (off + 64 <= n && k < cap) {
+        vl_rvf_header hd;
+        vl_rvf_header_decode(b + off, &hd);
+        if (hd.magic != VL_RVF_MAGIC || off + 64 + hd.payload_length > n) break;
+        if (hd.seg_type == VL_RVF_SEG_META) {
+            copies[k] = t_alloc(hd.payload_length ? hd.payload_length : 1);
+            memcpy(copies[k], b + off + 64, hd.payload_length);
+            segs[k] = (vl_rvf_seg){ VL_RVF_SEG_META, copies[k], hd.payload_length };
+            k++;
+        }
+        off += 64 + hd.payload_length;
+    }
+    return k;
+}
+
+/* The listed META segments of io's committed state: ids and generations
+ * (read back through the META header), oldest first. */
+static uint32_t listed_meta(vl_io *io, uint64_t *ids, uint64_t *gens, uint64_t *bases, uint32_t cap)
+{
+    vl_rvf *h;
+    char msg[256];
+    if (vl_rvf_open(io, &h, msg, sizeof msg)) return 0;
+    vl_rvf_info info;
+    vl_rvf_info_get(h, &info);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < info.dir_count && k < cap; i++) {
+        vl_rvf_dirent d;
+        uint8_t *p;
+        if (vl_rvf_dir(h, i, &d) || d.seg_type != VL_RVF_SEG_META || vl_rvf_read_payload(h, i, UINT64_MAX, &p)) continue;
+        vl_meta_head mh;
+        char why[160];
+        if (vl__meta_parse(p, d.payload_length, &mh, NULL, why, sizeof why) == VL_OK) {
+            ids[k] = d.seg_id;
+            gens[k] = mh.generation;
+            bases[k] = (mh.flags & VL_META_F_SNAPSHOT) ? UINT64_MAX : mh.base;
+            k++;
+        }
+        vl_mem_free(p);
+    }
+    vl_rvf_free(h);
+    return k;
+}
+
+/* A commit on io's raw rvf handle: drop what drop_types names, unlist the
+ * given ids, append segs. */
+static int raw_commit(vl_io *io, uint64_t drop_types, uint32_t n_unlist, const uint64_t *unlist, uint32_t n_segs,
+                      const vl_rvf_seg *segs)
+{
+    vl_rvf *h;
+    char msg[256];
+    CHECK(vl_rvf_open(io, &h, msg, sizeof msg) == VL_OK);
+    vl_rvf_commit_args a;
+    memset(&a, 0, sizeof a);
+    a.drop_types = drop_types;
+    a.n_unlist = n_unlist;
+    a.unlist_seg_ids = unlist;
+    a.n_segs = n_segs;
+    a.segs = segs;
+    a.keep_index = 1;
+    int rc = vl_rvf_commit(h, &a, NULL);
+    if (rc) fprintf(stderr, "raw_commit: %s: %s\n", vl_errstr(rc), vl_rvf_errmsg(h));
+    vl_rvf_free(h);
+    CHECK(rc == VL_OK);
+    return 0;
+}
+
+/* META relisted as rvf-node 0.2.3's compaction leaves it (every META the
+ * file ever held, superseded snapshots and deltas included, in file
+ * order): an open skips what its generation already contains and applies
+ * merged deltas over records already applied, with the same result; the
+ * next META commit writes a snapshot that unlists all of it. A delta whose
+ * base generation is above the current one (a real gap) is still refused. */
+int test_store_meta_relisted(void)
+{
+    uint32_t dim = 2;
+    vl_io *io = mem_dev(NULL, 0);
+    vl_config c = cfg_of(dim, VL_METRIC_L2, VL_INDEX_HNSW);
+    vl_store *s;
+    OPEN(io, &c, VL_STORE_CREATE, &s);
+    uint32_t fids[5];
+    if (register_fields(s, fids)) return 1;
+    model *m = m_new(dim, VL_METRIC_L2);
+    enum { N = 2000 };
+    uint64_t seed = 9, *ids = t_alloc(N * sizeof *ids);
+    for (uint32_t i = 0; i < N; i++) ids[i] = i * 2 + 1;     /* < MAXID */
+    CHECK(do_upsert(s, m, N, ids, &seed, 1, fids, 1) == VL_OK);
+    /* one-record deltas, merged into tiers as they grow, until three or more are listed */
+    uint64_t lid[64], lgen[64], lbase[64];
+    uint32_t nl = 0;
+    for (uint32_t k = 0; k < 300 && nl < 4; k++) {
+        uint8_t rb[32];
+        uint32_t l = t_rec_begin(rb);
+        l = t_rec_f64(rb, l, (uint16_t)fids[1], k * 2.5);
+        uint32_t off[2] = { 0, l };
+        uint64_t id = ids[(k * 7) % N];
+        SOK(s, vl_store_set_meta(s, 1, &id, rb, off));
+        m_set_rec(m, id, rb, l);
+        nl = listed_meta(io, lid, lgen, lbase, 64);
+    }
+    /* the listed chain (the writer still open: its close may write a
+     * snapshot): a snapshot and at least two deltas, each on the generation
+     * before it */
+    CHECK(nl >= 3);
+    CHECK(lbase[0] == UINT64_MAX);
+    for (uint32_t i = 1; i < nl; i++) CHECK(lbase[i] == lgen[i - 1]);
+    vl_io *rel = mem_clone(io, UINT64_MAX), *gap = mem_clone(io, UINT64_MAX);
+    SOK(s, vl_store_close(s));
+
+    /* (1) every META ever written, relisted in file order: same metadata */
+    vl_rvf_seg segs[256];
+    uint8_t *copies[256];
+    uint32_t na = all_meta(io, segs, copies, 256);
+    CHECK(na > nl + 2);                          /* superseded ones among them */
+    if (raw_commit(rel, (uint64_t)1 << VL_RVF_SEG_META, 0, NULL, na, segs)) return 1;
+    {
+        uint64_t xi[256], xg[256], xb[256];
+        CHECK(listed_meta(rel, xi, xg, xb, 256) == na);
+        uint32_t superseded = 0;              /* META at or below the generation before it */
+        for (uint32_t i = 1; i < na; i++) superseded += xg[i] <= xg[i - 1] || (xb[i] != UINT64_MAX && xb[i] < xg[i - 1]);
+        CHECK(superseded > 0);
+    }
+    vl_io *io2;
+    if (reopen(rel, UINT64_MAX, VL_STORE_READONLY, &io2, &s)) return 1;
+    if (m_check(m, s, 1)) return 1;
+    SOK(s, vl_store_close(s));
+    vl_io_mem_free(io2);
+    /* a writer's next META commit is a snapshot: one META listed, same answers */
+    OPEN(rel, NULL, 0, &s);
+    if (m_check(m, s, 1)) return 1;
+    {
+        uint8_t rb[32];
+        uint32_t l = t_rec_begin(rb);
+        l = t_rec_f64(rb, l, (uint16_t)fids[1], -1.0);
+        uint32_t off[2] = { 0, l };
+        SOK(s, vl_store_set_meta(s, 1, &ids[5], rb, off));
+        m_set_rec(m, ids[5], rb, l);
+    }
+    CHECK(count_type(s, VL_RVF_SEG_META) == 1);
+    SOK(s, vl_store_close(s));
+    if (reopen(rel, UINT64_MAX, VL_STORE_READONLY, &io2, &s)) return 1;
+    if (m_check(m, s, 1)) return 1;
+    SOK(s, vl_store_close(s));
+    vl_io_mem_free(io2);
+    vl_io_mem_free(rel);
+    for (uint32_t i = 0; i < na; i++) free(copies[i]);
+
+    /* (2) a gap: the delta before the newest unlisted, so the newest's base is missing */
+    if (raw_commit(gap, 0, 1, &lid[nl - 2], 0, NULL)) return 1;
+    char msg[256];
+    vl_store *g = NULL;
+    CHECK(vl_store_open(gap, NULL, VL_STORE_READONLY, FID, &g, msg, sizeof msg) == VL_ECORRUPT);
+    CHECK(strstr(msg, "META generation chain broken") != NULL);
+    vl_io_mem_free(gap);
+    m_free(m);
+    free(ids);
+    vl_io_mem_free(io);
+    return 0;
+}
