@@ -13,7 +13,10 @@
  * live row lies before the QUANT segment (rows only ever move to higher
  * offsets, and a checkpoint's merged rows land before its INDEX and QUANT),
  * so a code never stands for an older vector of its id; other rows are
- * encoded again. Without a usable QUANT the quantizer is trained again from
+ * encoded again. rvf-node's compaction breaks that premise (it rewrites the
+ * rows from offset 0 and copies the QUANT after them): a QUANT neither right
+ * after its INDEX nor after some MANIFEST gives its quantizer only, and every
+ * row is encoded again (codes_in_place). Without a usable QUANT the quantizer is trained again from
  * the rows (and persisted at the next checkpoint).
  * Invariants: the quantization of a store that has held rows never changes;
  * a branch() child is never quantized (its rows span two files).
@@ -151,6 +154,36 @@ static const uint8_t *code_for(void *ctx, uint64_t id)
     return NULL;
 }
 
+/* Whether the codes of the QUANT q (written after the rows they encode) can
+ * still be matched to rows by position: the QUANT directly follows the INDEX
+ * of its commit (id q-1, ending at q's header: veclite's checkpoint and
+ * compaction), or a MANIFEST lies before it in the file. Neither holds for a
+ * QUANT that another writer's compaction copied after rows it rewrote from
+ * offset 0 (rvf-node 0.2.3 drops the INDEX and writes the rows first, a
+ * newer vector of an id included), so its codes are not used. */
+static VL_COLD int codes_in_place(vl_store *s, const vl_rvf_dirent *q)
+{
+    vl_rvf_dirent d;
+    if (vl__store_newest_seg(s, VL_RVF_SEG_INDEX, &d) != UINT32_MAX && d.seg_id + 1 == q->seg_id &&
+        d.offset + 64 + d.payload_length == q->offset)
+        return 1;
+    vl_io *io = vl_rvf_io(s->rvf);
+    uint8_t h[64];
+    uint64_t prev_id = 0;
+    uint32_t prev_type = 0;
+    for (uint64_t off = 0; off < q->offset;) {           /* segments are packed from byte 0 */
+        if (io->read(io->ctx, off, h, 64) || get32(h) != 0x52564653u) return 0;
+        if (h[5] == VL_RVF_SEG_MANIFEST) return 1;
+        prev_type = h[5];
+        prev_id = get64(h + 8);
+        uint64_t len = get64(h + 16);
+        if (len > q->offset - off - 64) return 0;
+        off += 64 + len;
+        if (off == q->offset) return prev_type == VL_RVF_SEG_INDEX && prev_id + 1 == q->seg_id;
+    }
+    return 0;
+}
+
 /* Adopt the newest listed QUANT: VL_OK (adopted), 1 (none usable: the
  * reason in index_note), or an error. */
 static int adopt(vl_store *s)
@@ -172,7 +205,8 @@ static int adopt(vl_store *s)
          vl_quant_load(&q, p + 12, plen, vl__index_metric(s->idx), vl__index_dim(s->idx), &used, why, sizeof why) == VL_OK &&
          used == plen;
     if (!ok && !why[0]) snprintf(why, sizeof why, "malformed QUANT payload");
-    qcodes c = { s, NULL, NULL, 0, 0, d.offset };
+    qcodes c = { s, NULL, NULL, 0, 0, 0 };   /* qoff 0: every row encoded again */
+    if (ok && codes_in_place(s, &d)) c.qoff = d.offset;
     if (ok) {
         c.n = get32(p + 12 + plen);
         c.cs = q.code_size;

@@ -620,6 +620,43 @@ test('rvf-node compacts a veclite file whose META is a snapshot and deltas: vecl
   withRvf(file, (r) => assert.equal(r.status().totalVectors, meta.size));
 });
 
+for (const quantization of ['scalar', 'product']) {
+  test(`rvf-node replaces rows of a ${quantization}-quantized veclite file, then compacts: veclite encodes the new vectors (not the QUANT's stale codes)`, { timeout: 60_000 }, async () => {
+    // rvf-node 0.2.3's compaction writes the rows from offset 0 and copies veclite's QUANT after
+    // them, so "a code is used only for a row before the QUANT" no longer proves it is current:
+    // veclite once searched rvf-node's new vectors by their old codes and missed them.
+    const rnd = mulberry32(12);
+    const dim = 16;
+    const file = path.join(dir, `rvf-compacted-${quantization}.rvf`);
+    const rows = new Map();
+    const col = await openCollection(file, { create: { dimension: dim, metric: 'euclidean', quantization, index: { type: 'hnsw', m: 8, efConstruction: 64 } } });
+    const items = [];
+    for (let i = 0; i < 1500; i++) { const v = randVec(rnd, dim); rows.set(i, v); items.push({ id: i, vector: v }); }
+    await col.insertBatch(items);
+    await col.close();            // INDEX + QUANT (codes of all 1500 rows)
+    const ids = Array.from({ length: 200 }, (_, i) => i * 7);
+    const vs = ids.map(() => randVec(rnd, dim));
+    withRvf(file, (r) => {
+      assert.equal(r.ingestBatch(Float32Array.from(vs.flatMap((v) => Array.from(v))), ids).accepted, ids.length);
+      r.compact();
+    }, { write: true });
+    ids.forEach((id, i) => rows.set(id, vs[i]));
+    const c = await openCollection(file, { readOnly: true });
+    try {
+      assert.equal(await c.count(), rows.size);
+      let found = 0;
+      for (const [i, id] of ids.entries()) {
+        assert.deepEqual(Array.from((await c.get(id)).vector), Array.from(vs[i]), `row ${id} is rvf-node's`);
+        const hits = await c.search(vs[i], { k: 10, ef: 200 });
+        assertSameTop(fromVeclite('euclidean', hits).slice(0, 1), oracleTop('euclidean', vs[i], rows, 1), `query at row ${id}`,
+          { distOf: (x) => (rows.has(x) ? rvfDist('euclidean', vs[i], rows.get(x)) : undefined) });
+        if (hits[0]?.id === id) found++;
+      }
+      assert.equal(found, ids.length, 'each replaced row is its own nearest neighbour');
+    } finally { await c.close(); }
+  });
+}
+
 // ---- d. locks ----------------------------------------------------------------------------------------
 
 test('writer locks hold both ways; read-only opens succeed meanwhile', { timeout: 30_000 }, async () => {
