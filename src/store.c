@@ -476,6 +476,7 @@ static int batch_records(vl_meta_writer *w, meta_tier *t, const vl_store *s, con
 static int batch_touches_meta(const vl_store *s, const meta_batch *B)
 {
     if (B->mode == MB_SETMETA) return B->n > 0;
+    if (s->meta_orphans && B->mode == MB_UPSERT && B->n > 0) return 1;
     for (uint32_t i = 0; i < B->n; i++) {
         if (!is_last(B->dd, B->n, B->ids, i)) continue;
         if (B->mode == MB_UPSERT && B->meta && B->off[i + 1] > B->off[i]) return 1;
@@ -650,6 +651,7 @@ static void meta_committed(vl_store *s, meta_plan *P)
         s->meta_base_len = len;
         s->meta_listed = len;
         s->meta_snapshot_due = 0;
+        s->meta_orphans = 0;
         return;
     }
     for (uint32_t j = 0; j < P->nmerge; j++) {
@@ -1312,6 +1314,7 @@ static int compact_into(vl_store *s, vl_io *dst, int move)
     s->meta_base_len = mlen;
     vl__store_tiers_clear(s);
     s->meta_snapshot_due = 0;
+    s->meta_orphans = 0;
     s->graph_dirty = 1;
     s->index_ok = hnsw;          /* the compacted file's INDEX covers all its rows */
     s->quant_dirty = 0;          /* the compacted file has the codes of every row (if quantized) */

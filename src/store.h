@@ -205,6 +205,9 @@ struct vl_store {
     meta_tier *tiers;            /* the listed META deltas after it, in directory order */
     uint32_t ntiers, cap_tiers;
     int meta_snapshot_due;
+    int meta_orphans;            /* listed META holds records of ids that are not live (another
+                                    writer's delete): the next upsert writes a snapshot, so a
+                                    re-inserted id does not get its old record back */
     fm_entry *fm;
     uint32_t nfm, cap_fm;
     /* graph */

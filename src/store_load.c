@@ -994,7 +994,7 @@ int vl__store_load(vl_store *s, const vl_config *cfg, vl_io *parent_io, int own_
     s->index_ok = s->index_loaded;
     uint64_t nonempty = 0;
     for (uint32_t k = 0; k < L.nrecs; k++) nonempty += L.recs[k].len > 0;
-    if (nonempty != L.applied) s->meta_snapshot_due = 1;   /* records of ids that are not live */
+    if (nonempty != L.applied) s->meta_snapshot_due = s->meta_orphans = 1;   /* records of ids that are not live */
     if (vl_index_count(s->idx) + s->rows_rejected < info.live) {
         rc = vl__store_msg(s, VL_ECORRUPT, "the file has %llu live rows but only %llu were loaded",
                   (unsigned long long)info.live, (unsigned long long)vl_index_count(s->idx));

@@ -657,6 +657,29 @@ for (const quantization of ['scalar', 'product']) {
   });
 }
 
+test('rvf-node deletes an id that has metadata; veclite re-inserts it without metadata: the old metadata stays gone after a reopen', { timeout: 30_000 }, async () => {
+  // rvf-node's delete writes no META record, so the listed META still holds the deleted id's
+  // record; veclite's re-insert without metadata once wrote no META and the reopen revived it.
+  const rnd = mulberry32(13);
+  const dim = 8;
+  const file = path.join(dir, 'rvf-deleted-meta.rvf');
+  const col = await openCollection(file, { create: { dimension: dim, metric: 'euclidean', text: { field: 't' } } });
+  await col.insertBatch([1, 2, 3].map((id) => ({ id, vector: randVec(rnd, dim), metadata: { t: `word${id} shared` } })));
+  await col.close();
+  withRvf(file, (r) => assert.equal(r.delete([2]).deleted, 1), { write: true });
+  const w = await openCollection(file);
+  try {
+    await w.insert({ id: 2, vector: randVec(rnd, dim) });
+    assert.equal(metaOrNull((await w.get(2)).metadata), null, 'same session');
+  } finally { await w.close(); }
+  const ro = await openCollection(file, { readOnly: true });
+  try {
+    assert.equal(metaOrNull((await ro.get(2)).metadata), null, 'after a reopen');
+    assert.deepEqual((await ro.get(1)).metadata, { t: 'word1 shared' });
+    assert.deepEqual((await ro.search(null, { k: 10, text: 'shared' })).map((h) => h.id).sort(), [1, 3]);
+  } finally { await ro.close(); }
+});
+
 // ---- d. locks ----------------------------------------------------------------------------------------
 
 test('writer locks hold both ways; read-only opens succeed meanwhile', { timeout: 30_000 }, async () => {
