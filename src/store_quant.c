@@ -85,6 +85,11 @@ int vl_store_set_quant(vl_store *s, uint32_t kind, uint32_t m)
     return VL_OK;
 }
 
+void vl__store_quant_bind(vl_store *s)
+{
+    if (s->idx && vl__index_quant_kind(s->idx) != VL_QUANT_NONE) vl_index_set_rows(s->idx, fetch_rows, s);
+}
+
 void vl__store_quant_wrote(vl_store *s)
 {
     if (!s->quant_seen && vl__index_quant(s->idx)) {

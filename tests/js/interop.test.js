@@ -680,6 +680,41 @@ test('rvf-node deletes an id that has metadata; veclite re-inserts it without me
   } finally { await ro.close(); }
 });
 
+test('a read-only handle of a quantized veclite file follows rvf-node delete + compact, then a veclite writer session: refresh() reloads and searches', { timeout: 60_000 }, async () => {
+  // Each file replacement makes refresh() reload (a fresh open swapped into the handle); the
+  // reloaded quantized index once kept reading rows through the temporary store it was opened
+  // with, which the reload then closed: the next search failed ("reading float32 rows to
+  // re-rank: not found") while a fresh open of the same file was fine.
+  const rnd = mulberry32(14);
+  const dim = 8;
+  const file = path.join(dir, 'rvf-compacted-refresh.rvf');
+  const rows = new Map();
+  const col = await openCollection(file, { create: { dimension: dim, metric: 'euclidean', quantization: 'scalar', index: { type: 'hnsw', m: 8, efConstruction: 64 } } });
+  const items = [];
+  for (let i = 0; i < 1200; i++) { const v = randVec(rnd, dim); rows.set(i, v); items.push({ id: i, vector: v, metadata: { t: 'x' } }); }
+  await col.insertBatch(items);
+  await col.close();
+  const ro = await openCollection(file, { readOnly: true });
+  const searchAll = async (why) => {
+    assert.equal(await ro.count(), rows.size, why);
+    for (let i = 0; i < 10; i++) {
+      const q = randVec(rnd, dim);
+      assertSameTop(fromVeclite('euclidean', await ro.search(q, { k: 1, ef: 400 })), oracleTop('euclidean', q, rows, 1), `${why}: query ${i}`,
+        { distOf: (id) => (rows.has(id) ? rvfDist('euclidean', q, rows.get(id)) : undefined) });
+    }
+  };
+  try {
+    withRvf(file, (r) => { r.delete([1, 2]); r.compact(); }, { write: true });
+    rows.delete(1); rows.delete(2);
+    await ro.refresh();
+    await searchAll('after rvf-node compact');
+    const w = await openCollection(file);   // its close writes the INDEX + QUANT rvf-node dropped
+    await w.close();
+    await ro.refresh();
+    await searchAll('after a veclite writer session');
+  } finally { await ro.close(); }
+});
+
 // ---- d. locks ----------------------------------------------------------------------------------------
 
 test('writer locks hold both ways; read-only opens succeed meanwhile', { timeout: 30_000 }, async () => {
