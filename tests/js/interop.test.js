@@ -8,7 +8,10 @@
 //      10,000-vector HNSW store with its persisted graph) open in rvf-node with the same live
 //      ids, identity and top-10;
 //   c. rvf-node appends to a veclite file; veclite sees rvf-node's rows and deletes, and its own
-//      metadata and string ids survive rvf-node's commit;
+//      metadata and string ids survive rvf-node's commit and compaction; after rvf-node replaces
+//      rows of a quantized file and compacts, veclite searches the new vectors; an id rvf-node
+//      deleted and veclite re-inserts without metadata stays without it; a read-only handle
+//      follows rvf-node's compaction and a veclite session (refresh reloads, searches work);
 //   d. writer locks hold both ways; read-only opens succeed meanwhile;
 //   e. write in veclite, read in rvf-node, write in rvf-node, read back in veclite: top-10 agree
 //      within 1e-6 relative;
