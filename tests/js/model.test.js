@@ -1,0 +1,482 @@
+// tests/js/model.test.js — a seeded, model-based randomized test through the public API. A JS Map
+// id -> { vector, metadata } (the model) is kept beside a file-backed collection while random
+// operations run on both: insert, insertBatch (ids repeated inside a batch: the last row wins),
+// update (vector, metadata, both, merge), delete (present and absent ids, arrays), deleteWhere,
+// search with and without filters (equality, ranges, $in, $ne, $exists, $or, $not, dotted paths),
+// searchBatch, get, getMany, count, ids() paging, compact(), close + reopen (openCollection on the
+// file, or a new createDatabase), read-only opens alongside the writer (and their refresh()), and
+// export() -> openCollection(bytes) round trips.
+// Oracle: the model, with a float64 brute-force k-NN (helpers.js bruteForce / assertExact) and its
+// own filter evaluator (docs/api.md §5). Invariants: on a flat index every search is exact (ties
+// tolerated by distance) and every hit's metadata is the model's; on HNSW (also scalar-quantized,
+// whose reported distances are exact after the re-rank) every hit is a live row passing the
+// filter at its exact distance and mean recall@10 >= 0.9 at a high ef; get/getMany return the
+// model's vector bit for bit and its metadata; count() and ids() equal the model's ids; with a
+// text field every keyword hit holds the query word and, when k covers them, the hits are exactly
+// the model's documents holding it. Variants: numeric and string ids, euclidean and cosine, flat /
+// hnsw / hnsw + scalar, a text field, and one seed through a worker session (workers: 1).
+// Default: a few seeds x a few hundred operations; VECLITE_MODEL_OPS=N (operations per run) and
+// VECLITE_MODEL_SEEDS=N (seeds per variant) hunt longer.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createDatabase, openCollection } from '../../web/index.js';
+import { bruteForce, assertExact, dist64, mulberry32 } from './helpers.js';
+
+const OPS = Number(process.env.VECLITE_MODEL_OPS) || 250;
+const SEEDS = Number(process.env.VECLITE_MODEL_SEEDS) || 2;
+const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-model-'));
+after(() => fs.rmSync(ROOT, { recursive: true, force: true }));
+
+const DIM = 8;
+const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'eps', 'zeta', 'eta', 'theta'];
+const STRS = ['a', 'b', 'c', 'd', 'e'];
+
+// ---- the model's filter evaluator (docs/api.md §5) ------------------------------------------------
+
+function lookup(md, key) {
+  if (Object.prototype.hasOwnProperty.call(md, key)) return { found: true, v: md[key] };
+  const dot = key.indexOf('.');
+  if (dot > 0) {
+    const f = key.slice(0, dot);
+    let v = md[f];
+    if (v === undefined || v === null || typeof v !== 'object') return { found: false };
+    for (const seg of key.slice(dot + 1).split('.')) {
+      if (v === null || typeof v !== 'object' || !Object.prototype.hasOwnProperty.call(v, seg)) return { found: false };
+      v = v[seg];
+    }
+    return { found: true, v };
+  }
+  return { found: false };
+}
+const comparable = (a, b) => (typeof a === 'number' && typeof b === 'number') || (typeof a === 'string' && typeof b === 'string');
+const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+function eq(found, v, x) {
+  if (!found) return false;
+  if (typeof x === 'boolean' || typeof v === 'boolean') return v === x;
+  return comparable(v, x) && v === x;
+}
+function matchOp(md, key, op) {
+  const { found, v } = lookup(md, key);
+  if (op === null || typeof op !== 'object') return eq(found, v, op);
+  return Object.entries(op).every(([o, x]) => {
+    switch (o) {
+      case '$eq': return eq(found, v, x);
+      case '$ne': return !eq(found, v, x);
+      case '$lt': return found && comparable(v, x) && cmp(v, x) < 0;
+      case '$lte': return found && comparable(v, x) && cmp(v, x) <= 0;
+      case '$gt': return found && comparable(v, x) && cmp(v, x) > 0;
+      case '$gte': return found && comparable(v, x) && cmp(v, x) >= 0;
+      case '$range': return found && comparable(v, x[0]) && cmp(v, x[0]) >= 0 && cmp(v, x[1]) <= 0;
+      case '$in': return x.some((y) => eq(found, v, y));
+      case '$nin': return !x.some((y) => eq(found, v, y));
+      case '$exists': return found === x;
+      default: throw new Error(`model: operator ${o}`);
+    }
+  });
+}
+function matches(md, f) {
+  return Object.entries(f).every(([k, c]) => {
+    if (k === '$and') return c.every((g) => matches(md, g));
+    if (k === '$or') return c.some((g) => matches(md, g));
+    if (k === '$not') return !matches(md, c);
+    return matchOp(md, k, c);
+  });
+}
+
+// ---- random data ----------------------------------------------------------------------------------
+
+function gen(rnd) {
+  const int = (n) => Math.floor(rnd() * n);
+  const pick = (a) => a[int(a.length)];
+  return {
+    int, pick,
+    vector() {
+      const v = new Float32Array(DIM);
+      // a few coarse vectors make exact ties and duplicates; the rest are fine-grained
+      const coarse = rnd() < 0.15;
+      do {
+        for (let j = 0; j < DIM; j++) v[j] = coarse ? int(3) - 1 : (rnd() * 2 - 1);
+      } while (v.every((x) => x === 0));
+      return v;
+    },
+    metadata() {
+      const md = {};
+      if (rnd() < 0.9) md.c = rnd() < 0.1 ? 'two' : int(5);
+      if (rnd() < 0.9) md.x = Math.round((rnd() * 20 - 10) * 8) / 8;
+      if (rnd() < 0.8) md.s = pick(STRS);
+      if (rnd() < 0.5) md.flag = rnd() < 0.5;
+      if (rnd() < 0.3) md.j = { a: int(4), b: pick(STRS) };
+      if (rnd() < 0.85) {
+        const n = 1 + int(5);
+        md.txt = rnd() < 0.05 ? int(100) : Array.from({ length: n }, () => pick(WORDS)).join(rnd() < 0.5 ? ' ' : ', ');
+      }
+      return md;
+    },
+    patch() {
+      const p = {};
+      if (rnd() < 0.5) p.c = int(5);
+      if (rnd() < 0.3) p.s = null;            // removes the key
+      if (rnd() < 0.3) p.x = Math.round(rnd() * 64) / 8;
+      if (rnd() < 0.3) p.txt = pick(WORDS) + ' ' + pick(WORDS);
+      if (rnd() < 0.2) p.flag = undefined;    // ignored
+      return p;
+    },
+    filter() {
+      const opts = [
+        () => ({ c: int(5) }),
+        () => ({ c: { $gte: int(5) } }),
+        () => ({ c: { $ne: int(5) } }),
+        () => ({ x: { $range: [int(10) - 8, int(10)] } }),
+        () => ({ x: { $lt: int(10) - 5 } }),
+        () => ({ s: { $in: [pick(STRS), pick(STRS)] } }),
+        () => ({ s: { $nin: [pick(STRS)] } }),
+        () => ({ flag: rnd() < 0.5 }),
+        () => ({ j: { $exists: rnd() < 0.5 } }),
+        () => ({ 'j.a': { $lte: int(4) } }),
+        () => ({ $or: [{ c: int(5) }, { s: pick(STRS) }] }),
+        () => ({ $not: { c: { $gt: int(5) } } }),
+        () => ({ c: { $gte: 1 }, s: { $in: [pick(STRS), pick(STRS), pick(STRS)] } }),
+        () => ({ s: { $gt: pick(STRS) } }),
+        () => ({ c: 'two' }),
+      ];
+      return pick(opts)();
+    },
+  };
+}
+
+// ---- one run --------------------------------------------------------------------------------------
+
+const sameVec = (a, b) => a.length === b.length && a.every((x, j) => Object.is(x, b[j]));
+/** Metadata as the API returns it: without undefined keys (-0 stays -0). */
+const plain = (md) => Object.fromEntries(Object.entries(md).filter(([, v]) => v !== undefined));
+
+async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'number', metric = 'euclidean',
+  text = false, workers = 0, bulk = 0 }) {
+  const rnd = mulberry32(seed);
+  const g = gen(rnd);
+  const dir = fs.mkdtempSync(path.join(ROOT, `s${seed}-`));
+  const name = 'm';
+  const file = path.join(dir, `${name}.rvf`);
+  const ID_SPACE = Math.max(60, Math.floor(bulk * 1.2));
+  const mkId = (n) => (idType === 'string' ? `k${n}` : n);
+  const randId = () => mkId(g.int(ID_SPACE));
+  const hnsw = index === 'hnsw';
+  const ef = 200;
+  const config = {
+    dimension: DIM, metric, idType,
+    index: hnsw ? { type: 'hnsw', m: 16, efConstruction: 200, ef } : { type: 'flat' },
+    ...(quantization ? { quantization } : {}),
+    ...(text ? { text: { field: 'txt' } } : {}),
+  };
+  const model = new Map();
+  const log = [];
+  let db = await createDatabase({ path: dir, ...(workers ? { workers } : {}) });
+  let col = await db.createCollection(name, config);
+  let recallSum = 0, recallN = 0;
+  const where = () => `seed ${seed} (${JSON.stringify({ index, quantization, idType, metric, text, workers })}) after ops:\n  ${log.slice(-8).join('\n  ')}`;
+
+  function view() {
+    const ids = [...model.keys()];
+    const rows = ids.map((id) => model.get(id).vector);
+    const at = new Map(ids.map((id, i) => [id, i]));
+    return { ids, rows, rowOf: (id) => { assert.ok(at.has(id), `hit ${id} not in the model`); return at.get(id); } };
+  }
+
+  async function checkSearch(c, q, { k, filter, includeVectors }) {
+    const { ids, rows, rowOf } = view();
+    const pred = filter ? (i) => matches(model.get(ids[i]).metadata, filter) : () => true;
+    const want = bruteForce(metric, q, rows, k, pred);
+    const hits = await c.search(q, { k, ...(filter ? { filter } : {}), ...(hnsw ? { ef: Math.max(ef, k) } : {}),
+      ...(includeVectors ? { includeVectors: true } : {}) });
+    for (const h of hits) {
+      const m = model.get(h.id);
+      assert.ok(m, `hit ${h.id} is not live in the model; ${where()}`);
+      if (filter) assert.ok(matches(m.metadata, filter), `hit ${h.id} ${JSON.stringify(m.metadata)} fails ${JSON.stringify(filter)}; ${where()}`);
+      assert.deepEqual(h.metadata, plain(m.metadata), `hit ${h.id} metadata; ${where()}`);
+      if (includeVectors) assert.ok(sameVec(h.vector, m.vector), `hit ${h.id} vector; ${where()}`);
+    }
+    if (!hnsw) {
+      try {
+        assertExact(hits, want, rowOf, metric, q, rows);
+      } catch (e) {
+        e.message += `\n filter ${JSON.stringify(filter)} k ${k}; ${where()}`;
+        throw e;
+      }
+    } else {
+      // every reported distance is exact (scalar: re-ranked with the float32 rows)
+      for (const h of hits) {
+        const d = dist64(metric, q, model.get(h.id).vector);
+        assert.ok(Math.abs(h.distance - d) <= 1e-4 * Math.max(1, Math.abs(d)), `hit ${h.id} distance ${h.distance} vs ${d}; ${where()}`);
+      }
+      for (let r = 1; r < hits.length; r++) assert.ok(hits[r].distance >= hits[r - 1].distance - 1e-6, `hits out of order; ${where()}`);
+      assert.ok(hits.length <= want.length, `more hits than matching rows; ${where()}`);
+      if (want.length) {
+        // recall by distance: a hit counts when it is no farther than the k-th exact distance
+        const kth = want[want.length - 1].d;
+        const good = hits.filter((h) => dist64(metric, q, model.get(h.id).vector) <= kth + 1e-6 * Math.max(1, Math.abs(kth))).length;
+        recallSum += Math.min(1, good / want.length);
+        recallN++;
+      }
+    }
+  }
+
+  async function checkKeyword(c) {
+    const w = g.pick(WORDS);
+    const filter = rnd() < 0.3 ? g.filter() : undefined;
+    const k = 50;
+    const hits = await c.search(null, { text: w, k, ...(filter ? { filter } : {}) });
+    const holds = (md) => typeof md.txt === 'string' && md.txt.split(/[^A-Za-z0-9]+/).includes(w);
+    const docs = [...model.entries()].filter(([, m]) => holds(m.metadata) && (!filter || matches(m.metadata, filter)));
+    for (const h of hits) {
+      const m = model.get(h.id);
+      assert.ok(m, `keyword hit ${h.id} not live; ${where()}`);
+      assert.ok(holds(m.metadata), `keyword hit ${h.id} ${JSON.stringify(m.metadata.txt)} lacks '${w}'; ${where()}`);
+      if (filter) assert.ok(matches(m.metadata, filter), `keyword hit ${h.id} fails filter; ${where()}`);
+      assert.ok(h.score > 0 && h.score === h.textScore, `keyword score; ${where()}`);
+    }
+    for (let r = 1; r < hits.length; r++) assert.ok(hits[r].score <= hits[r - 1].score, `keyword order; ${where()}`);
+    if (docs.length <= k) {
+      assert.deepEqual(new Set(hits.map((h) => h.id)), new Set(docs.map(([id]) => id)),
+        `keyword '${w}' filter ${JSON.stringify(filter)}: hits vs documents; ${where()}`);
+    } else assert.equal(hits.length, k);
+  }
+
+  async function checkGet(c, id) {
+    const got = await c.get(id);
+    const m = model.get(id);
+    if (!m) { assert.equal(got, null, `get(${id}) of an absent id; ${where()}`); return; }
+    assert.ok(got, `get(${id}) null but live in the model; ${where()}`);
+    assert.equal(got.id, id);
+    assert.ok(sameVec(got.vector, m.vector), `get(${id}) vector; ${where()}`);
+    assert.deepEqual(got.metadata, plain(m.metadata), `get(${id}) metadata; ${where()}`);
+  }
+
+  async function checkAllIds(c) {
+    assert.equal(await c.count(), model.size, `count; ${where()}`);
+    const seen = [];
+    let after;
+    for (;;) {
+      const page = await c.ids({ limit: 37, ...(after ? { after } : {}) });
+      seen.push(...page.ids);
+      if (!page.next) break;
+      after = page.next;
+    }
+    assert.equal(seen.length, model.size, `ids() length; ${where()}`);
+    assert.deepEqual(new Set(seen), new Set(model.keys()), `ids() set; ${where()}`);
+  }
+
+  async function quickCheck(c) {
+    await checkAllIds(c);
+    for (let t = 0; t < 3; t++) await checkSearch(c, g.vector(), { k: 1 + g.int(12), filter: rnd() < 0.5 ? g.filter() : undefined });
+    for (let t = 0; t < 3; t++) await checkGet(c, randId());
+    if (text) await checkKeyword(c);
+  }
+
+  const record = (id) => {
+    const r = { id, vector: g.vector() };
+    if (rnd() < 0.9) r.metadata = g.metadata();
+    return r;
+  };
+  const put = (r) => model.set(r.id, { vector: Float32Array.from(r.vector), metadata: r.metadata ?? {} });
+
+  // an optional bulk load (past the 1,024 rows a quantizer trains on)
+  if (bulk) {
+    const rows = Array.from({ length: bulk }, (_, i) => record(mkId(i)));
+    for (let i = 0; i < rows.length; i += 500) await col.insertBatch(rows.slice(i, i + 500));
+    rows.forEach(put);
+    log.push(`bulk ${bulk}`);
+  }
+
+  const reopenDb = async () => {
+    await db.close();
+    db = await createDatabase({ path: dir, ...(workers ? { workers } : {}) });
+    col = await db.getCollection(name);
+    assert.ok(col, `getCollection after reopen; ${where()}`);
+  };
+
+  try {
+    for (let step = 0; step < ops; step++) {
+      const r = rnd();
+      if (r < 0.16) {
+        const rec = record(randId());
+        log.push(`insert ${rec.id}`);
+        await col.insert(rec);
+        put(rec);
+      } else if (r < 0.26) {
+        const n = 1 + g.int(12);
+        const batch = Array.from({ length: n }, () => record(randId()));
+        if (n > 1 && rnd() < 0.5) batch.push(record(batch[g.int(n)].id)); // a repeated id: the last row wins
+        log.push(`insertBatch [${batch.map((b) => b.id).join(',')}]`);
+        const written = await col.insertBatch(batch);
+        assert.equal(written, new Set(batch.map((b) => b.id)).size, `insertBatch result; ${where()}`);
+        batch.forEach(put);
+      } else if (r < 0.36) {
+        const id = randId();
+        const kind = g.int(4);
+        const m = model.get(id);
+        const v = kind !== 1 ? g.vector() : undefined;
+        const md = kind !== 0 ? (kind === 3 ? g.patch() : g.metadata()) : undefined;
+        const merge = kind === 3;
+        log.push(`update ${id} ${kind === 0 ? 'vector' : kind === 1 ? 'metadata' : kind === 2 ? 'both' : 'merge'}`);
+        const ok = await col.update(id, { ...(v ? { vector: v } : {}), ...(md ? { metadata: md } : {}) }, merge ? { merge: true } : undefined);
+        assert.equal(ok, !!m, `update(${id}) result; ${where()}`);
+        if (m) {
+          if (v) m.vector = Float32Array.from(v);
+          if (merge) {
+            const nm = { ...m.metadata };
+            for (const [key, val] of Object.entries(md)) {
+              if (val === undefined) continue;
+              if (val === null) delete nm[key]; else nm[key] = val;
+            }
+            m.metadata = nm;
+          } else if (md) m.metadata = md;
+        }
+      } else if (r < 0.44) {
+        if (rnd() < 0.6) {
+          const id = randId();
+          log.push(`delete ${id}`);
+          assert.equal(await col.delete(id), model.has(id), `delete(${id}); ${where()}`);
+          model.delete(id);
+        } else {
+          const ids = Array.from({ length: 1 + g.int(5) }, randId);
+          log.push(`delete [${ids.join(',')}]`);
+          const live = new Set(ids.filter((id) => model.has(id)));
+          assert.equal(await col.delete(ids), live.size, `delete(ids); ${where()}`);
+          for (const id of ids) model.delete(id);
+        }
+      } else if (r < 0.46) {
+        const f = g.filter();
+        log.push(`deleteWhere ${JSON.stringify(f)}`);
+        const gone = [...model.entries()].filter(([, m]) => matches(m.metadata, f)).map(([id]) => id);
+        assert.equal(await col.deleteWhere(f), gone.length, `deleteWhere ${JSON.stringify(f)}; ${where()}`);
+        for (const id of gone) model.delete(id);
+      } else if (r < 0.64) {
+        const filter = rnd() < 0.5 ? g.filter() : undefined;
+        log.push(`search ${JSON.stringify(filter ?? null)}`);
+        await checkSearch(col, g.vector(), { k: 1 + g.int(rnd() < 0.2 ? 40 : 12), filter, includeVectors: rnd() < 0.2 });
+      } else if (r < 0.67) {
+        const qs = [g.vector(), g.vector()];
+        const filter = rnd() < 0.5 ? g.filter() : undefined;
+        log.push(`searchBatch ${JSON.stringify(filter ?? null)}`);
+        const res = await col.searchBatch(qs, { k: 5, ...(filter ? { filter } : {}), ...(hnsw ? { ef } : {}) });
+        assert.equal(res.length, 2);
+        const { ids, rows, rowOf } = view();
+        const pred = filter ? (i) => matches(model.get(ids[i]).metadata, filter) : () => true;
+        for (let t = 0; t < 2; t++) {
+          if (!hnsw) assertExact(res[t], bruteForce(metric, qs[t], rows, 5, pred), rowOf, metric, qs[t], rows);
+          else for (const h of res[t]) assert.ok(model.has(h.id) && pred(rowOf(h.id)), `searchBatch hit; ${where()}`);
+        }
+      } else if (r < 0.73) {
+        log.push('get');
+        await checkGet(col, randId());
+        if (rnd() < 0.3) {
+          const ids = Array.from({ length: 1 + g.int(4) }, randId);
+          const many = await col.getMany(ids);
+          assert.equal(many.length, ids.length);
+          ids.forEach((id, i) => {
+            const m = model.get(id);
+            if (!m) assert.equal(many[i], null, `getMany ${id}; ${where()}`);
+            else {
+              assert.ok(many[i] && sameVec(many[i].vector, m.vector), `getMany ${id} vector; ${where()}`);
+              assert.deepEqual(many[i].metadata, plain(m.metadata), `getMany ${id} metadata; ${where()}`);
+            }
+          });
+        }
+      } else if (r < 0.76) {
+        log.push('count/ids');
+        await checkAllIds(col);
+      } else if (r < 0.79 && text) {
+        log.push('keyword');
+        await checkKeyword(col);
+      } else if (r < 0.82) {
+        log.push('compact');
+        await col.compact();
+        await quickCheck(col);
+      } else if (r < 0.86) {
+        if (workers || rnd() < 0.4) {
+          log.push('reopen (createDatabase)');
+          await reopenDb();
+        } else {
+          log.push('reopen (openCollection)');
+          await db.close();
+          db = null;
+          col = await openCollection(file, hnsw ? { ef } : {});
+        }
+        await quickCheck(col);
+        if (db === null) { // back to a database for the next steps
+          await col.close();
+          db = await createDatabase({ path: dir, ...(workers ? { workers } : {}) });
+          col = await db.getCollection(name);
+        }
+      } else if (r < 0.9) {
+        log.push('readOnly alongside');
+        const ro = await openCollection(file, { readOnly: true, ...(hnsw ? { ef } : {}) });
+        try {
+          await quickCheck(ro);
+          // writes by the writer, then the reader's refresh()
+          const rec = record(randId());
+          await col.insert(rec);
+          put(rec);
+          const id = randId();
+          await col.delete(id);
+          model.delete(id);
+          log.push(`  (insert ${rec.id}, delete ${id}, refresh)`);
+          await ro.refresh();
+          await quickCheck(ro);
+        } finally {
+          await ro.close();
+        }
+      } else if (r < 0.93) {
+        log.push('export -> openCollection(bytes)');
+        const bytes = await col.export();
+        const mem = await openCollection(bytes, hnsw ? { ef } : {});
+        try {
+          await quickCheck(mem);
+          // writes to the copy change only the copy
+          const rec = record(randId());
+          await mem.insert(rec);
+        } finally {
+          await mem.close();
+        }
+        await checkGet(col, randId());
+      } else {
+        log.push('search (exact check)');
+        await checkSearch(col, g.vector(), { k: 10 });
+      }
+    }
+    // a final reopen sees everything
+    log.push('final reopen');
+    await reopenDb();
+    await quickCheck(col);
+    for (const id of [...model.keys()].slice(0, 40)) await checkGet(col, id);
+    const v = await col.verify();
+    assert.ok(v.ok, `verify: ${JSON.stringify(v.problems)}; ${where()}`);
+  } finally {
+    if (db) await db.close(); else await col.close();
+  }
+  if (hnsw && recallN) {
+    const mean = recallSum / recallN;
+    assert.ok(mean >= 0.9, `mean recall@k ${mean.toFixed(3)} over ${recallN} searches; seed ${seed}`);
+  }
+}
+
+const seeds = (base) => Array.from({ length: SEEDS }, (_, i) => base + i);
+
+for (const s of seeds(1)) {
+  test(`model: flat, numeric ids, euclidean, seed ${s}`, async () => run({ seed: s }));
+}
+for (const s of seeds(101)) {
+  test(`model: flat, string ids, cosine, text field, seed ${s}`, async () =>
+    run({ seed: s, idType: 'string', metric: 'cosine', text: true }));
+}
+test('model: hnsw, numeric ids, cosine, text field', async () =>
+  run({ seed: 201, index: 'hnsw', metric: 'cosine', text: true }));
+test('model: hnsw, string ids, euclidean', async () =>
+  run({ seed: 301, index: 'hnsw', idType: 'string' }));
+test('model: hnsw + scalar quantization, bulk past the training size', async () =>
+  run({ seed: 401, index: 'hnsw', quantization: 'scalar', bulk: 1100, ops: Math.ceil(OPS / 2) }));
+test('model: flat, worker session (workers: 1)', async () =>
+  run({ seed: 501, workers: 1, text: true }));
