@@ -30,7 +30,6 @@ const SEEDS = Number(process.env.VECLITE_MODEL_SEEDS) || 2;
 const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-model-'));
 after(() => fs.rmSync(ROOT, { recursive: true, force: true }));
 
-const DIM = 8;
 const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'eps', 'zeta', 'eta', 'theta'];
 const STRS = ['a', 'b', 'c', 'd', 'e'];
 
@@ -51,12 +50,13 @@ function lookup(md, key) {
   }
   return { found: false };
 }
-const comparable = (a, b) => (typeof a === 'number' && typeof b === 'number') || (typeof a === 'string' && typeof b === 'string');
+const isNum = (a) => typeof a === 'number' || typeof a === 'bigint';
+const comparable = (a, b) => (isNum(a) && isNum(b)) || (typeof a === 'string' && typeof b === 'string');
 const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
 function eq(found, v, x) {
   if (!found) return false;
   if (typeof x === 'boolean' || typeof v === 'boolean') return v === x;
-  return comparable(v, x) && v === x;
+  return comparable(v, x) && v == x; // eslint-disable-line eqeqeq -- number == bigint numerically
 }
 function matchOp(md, key, op) {
   const { found, v } = lookup(md, key);
@@ -73,6 +73,7 @@ function matchOp(md, key, op) {
       case '$in': return x.some((y) => eq(found, v, y));
       case '$nin': return !x.some((y) => eq(found, v, y));
       case '$exists': return found === x;
+      case '$contains': return found && (typeof v === 'string' ? v.includes(x) : Array.isArray(v) && v.some((e) => e === x));
       default: throw new Error(`model: operator ${o}`);
     }
   });
@@ -88,7 +89,7 @@ function matches(md, f) {
 
 // ---- random data ----------------------------------------------------------------------------------
 
-function gen(rnd) {
+function gen(rnd, DIM) {
   const int = (n) => Math.floor(rnd() * n);
   const pick = (a) => a[int(a.length)];
   return {
@@ -109,6 +110,10 @@ function gen(rnd) {
       if (rnd() < 0.8) md.s = pick(STRS);
       if (rnd() < 0.5) md.flag = rnd() < 0.5;
       if (rnd() < 0.3) md.j = { a: int(4), b: pick(STRS) };
+      if (rnd() < 0.2) md.big = rnd() < 0.5 ? BigInt(int(6)) : (1n << 62n) + BigInt(int(3));
+      if (rnd() < 0.1) md.bytes = Uint8Array.from({ length: int(4) }, () => int(256));
+      if (rnd() < 0.1) md.nul = null;
+      if (rnd() < 0.1) md.arr = [pick(STRS), int(3)];
       if (rnd() < 0.85) {
         const n = 1 + int(5);
         md.txt = rnd() < 0.05 ? int(100) : Array.from({ length: n }, () => pick(WORDS)).join(rnd() < 0.5 ? ' ' : ', ');
@@ -141,6 +146,11 @@ function gen(rnd) {
         () => ({ c: { $gte: 1 }, s: { $in: [pick(STRS), pick(STRS), pick(STRS)] } }),
         () => ({ s: { $gt: pick(STRS) } }),
         () => ({ c: 'two' }),
+        () => ({ big: { $gte: int(6) } }),
+        () => ({ big: { $lt: 1n << 62n } }),
+        () => ({ arr: { $contains: pick(STRS) } }),
+        () => ({ nul: { $exists: true } }),
+        () => ({ x: { $gte: -3, $lte: 3 }, c: { $in: [0, 1, 2, 'two'] } }),
       ];
       return pick(opts)();
     },
@@ -149,19 +159,23 @@ function gen(rnd) {
 
 // ---- one run --------------------------------------------------------------------------------------
 
+/** JSON text for messages (bigints as 12n). */
+const js = (x) => JSON.stringify(x, (k, v) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? [...v] : v));
 const sameVec = (a, b) => a.length === b.length && a.every((x, j) => Object.is(x, b[j]));
 /** Metadata as the API returns it: without undefined keys (-0 stays -0). */
 const plain = (md) => Object.fromEntries(Object.entries(md).filter(([, v]) => v !== undefined));
 
 async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'number', metric = 'euclidean',
-  text = false, workers = 0, bulk = 0 }) {
+  text = false, workers = 0, bulk = 0, dim = 8, bigIds = false, expectTrained = false, idSpace }) {
+  const DIM = dim;
   const rnd = mulberry32(seed);
-  const g = gen(rnd);
+  const g = gen(rnd, DIM);
   const dir = fs.mkdtempSync(path.join(ROOT, `s${seed}-`));
   const name = 'm';
   const file = path.join(dir, `${name}.rvf`);
-  const ID_SPACE = Math.max(60, Math.floor(bulk * 1.2));
-  const mkId = (n) => (idType === 'string' ? `k${n}` : n);
+  const ID_SPACE = idSpace ?? Math.max(150, Math.floor(bulk * 1.2));
+  // bigIds: numeric ids past 2^53, which come back as bigint (docs/api.md §3)
+  const mkId = (n) => (idType === 'string' ? `k${n}` : bigIds ? (1n << 60n) + BigInt(n) : n);
   const randId = () => mkId(g.int(ID_SPACE));
   const hnsw = index === 'hnsw';
   const ef = 200;
@@ -176,7 +190,7 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
   let db = await createDatabase({ path: dir, ...(workers ? { workers } : {}) });
   let col = await db.createCollection(name, config);
   let recallSum = 0, recallN = 0;
-  const where = () => `seed ${seed} (${JSON.stringify({ index, quantization, idType, metric, text, workers })}) after ops:\n  ${log.slice(-8).join('\n  ')}`;
+  const where = () => `seed ${seed} (${js({ index, quantization, idType, metric, text, workers })}) after ops:\n  ${log.slice(-8).join('\n  ')}`;
 
   function view() {
     const ids = [...model.keys()];
@@ -189,12 +203,14 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
     const { ids, rows, rowOf } = view();
     const pred = filter ? (i) => matches(model.get(ids[i]).metadata, filter) : () => true;
     const want = bruteForce(metric, q, rows, k, pred);
-    const hits = await c.search(q, { k, ...(filter ? { filter } : {}), ...(hnsw ? { ef: Math.max(ef, k) } : {}),
+    const asPredicate = filter && rnd() < 0.15;
+    const f = asPredicate ? (md) => matches(md, filter) : filter;
+    const hits = await c.search(q, { k, ...(filter ? { filter: f } : {}), ...(hnsw ? { ef: Math.max(ef, k) } : {}),
       ...(includeVectors ? { includeVectors: true } : {}) });
     for (const h of hits) {
       const m = model.get(h.id);
       assert.ok(m, `hit ${h.id} is not live in the model; ${where()}`);
-      if (filter) assert.ok(matches(m.metadata, filter), `hit ${h.id} ${JSON.stringify(m.metadata)} fails ${JSON.stringify(filter)}; ${where()}`);
+      if (filter) assert.ok(matches(m.metadata, filter), `hit ${h.id} ${js(m.metadata)} fails ${js(filter)}; ${where()}`);
       assert.deepEqual(h.metadata, plain(m.metadata), `hit ${h.id} metadata; ${where()}`);
       if (includeVectors) assert.ok(sameVec(h.vector, m.vector), `hit ${h.id} vector; ${where()}`);
     }
@@ -202,7 +218,7 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
       try {
         assertExact(hits, want, rowOf, metric, q, rows);
       } catch (e) {
-        e.message += `\n filter ${JSON.stringify(filter)} k ${k}; ${where()}`;
+        e.message += `\n filter ${js(filter)} k ${k}; ${where()}`;
         throw e;
       }
     } else {
@@ -229,18 +245,29 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
     const k = 50;
     const hits = await c.search(null, { text: w, k, ...(filter ? { filter } : {}) });
     const holds = (md) => typeof md.txt === 'string' && md.txt.split(/[^A-Za-z0-9]+/).includes(w);
+    // hybrid: every hit live, passing the filter, at its exact distance; textScore > 0 only with the word
+    const q = g.vector();
+    const hy = await c.search(q, { text: w, k: 10, hybrid: { alpha: rnd() }, ...(filter ? { filter } : {}), ...(hnsw ? { ef } : {}) });
+    for (const h of hy) {
+      const m = model.get(h.id);
+      assert.ok(m, `hybrid hit ${h.id} not live; ${where()}`);
+      if (filter) assert.ok(matches(m.metadata, filter), `hybrid hit ${h.id} fails filter; ${where()}`);
+      assert.equal(h.textScore > 0, holds(m.metadata), `hybrid hit ${h.id} textScore ${h.textScore} vs ${js(m.metadata.txt)}; ${where()}`);
+      const d = dist64(metric, q, m.vector);
+      assert.ok(Math.abs(h.distance - d) <= 1e-4 * Math.max(1, Math.abs(d)), `hybrid hit ${h.id} distance; ${where()}`);
+    }
     const docs = [...model.entries()].filter(([, m]) => holds(m.metadata) && (!filter || matches(m.metadata, filter)));
     for (const h of hits) {
       const m = model.get(h.id);
       assert.ok(m, `keyword hit ${h.id} not live; ${where()}`);
-      assert.ok(holds(m.metadata), `keyword hit ${h.id} ${JSON.stringify(m.metadata.txt)} lacks '${w}'; ${where()}`);
+      assert.ok(holds(m.metadata), `keyword hit ${h.id} ${js(m.metadata.txt)} lacks '${w}'; ${where()}`);
       if (filter) assert.ok(matches(m.metadata, filter), `keyword hit ${h.id} fails filter; ${where()}`);
       assert.ok(h.score > 0 && h.score === h.textScore, `keyword score; ${where()}`);
     }
     for (let r = 1; r < hits.length; r++) assert.ok(hits[r].score <= hits[r - 1].score, `keyword order; ${where()}`);
     if (docs.length <= k) {
       assert.deepEqual(new Set(hits.map((h) => h.id)), new Set(docs.map(([id]) => id)),
-        `keyword '${w}' filter ${JSON.stringify(filter)}: hits vs documents; ${where()}`);
+        `keyword '${w}' filter ${js(filter)}: hits vs documents; ${where()}`);
     } else assert.equal(hits.length, k);
   }
 
@@ -290,20 +317,26 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
     log.push(`bulk ${bulk}`);
   }
 
+  let autoRuns = 0;
+  const noteAuto = async () => { autoRuns += (await col.status()).autoCompaction?.runs ?? 0; };
   const reopenDb = async () => {
+    await noteAuto();
     await db.close();
     db = await createDatabase({ path: dir, ...(workers ? { workers } : {}) });
     col = await db.getCollection(name);
     assert.ok(col, `getCollection after reopen; ${where()}`);
   };
 
+  let maxSize = model.size;
   try {
     for (let step = 0; step < ops; step++) {
+      maxSize = Math.max(maxSize, model.size);
       const r = rnd();
       if (r < 0.16) {
         const rec = record(randId());
         log.push(`insert ${rec.id}`);
-        await col.insert(rec);
+        if (rnd() < 0.3) await col.insert(rec.id, rec.vector, rec.metadata);
+        else await col.insert(rec);
         put(rec);
       } else if (r < 0.26) {
         const n = 1 + g.int(12);
@@ -321,7 +354,8 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
         const md = kind !== 0 ? (kind === 3 ? g.patch() : g.metadata()) : undefined;
         const merge = kind === 3;
         log.push(`update ${id} ${kind === 0 ? 'vector' : kind === 1 ? 'metadata' : kind === 2 ? 'both' : 'merge'}`);
-        const ok = await col.update(id, { ...(v ? { vector: v } : {}), ...(md ? { metadata: md } : {}) }, merge ? { merge: true } : undefined);
+        const ok = kind === 2 && rnd() < 0.3 ? await col.update(id, v, md)
+          : await col.update(id, { ...(v ? { vector: v } : {}), ...(md ? { metadata: md } : {}) }, merge ? { merge: true } : undefined);
         assert.equal(ok, !!m, `update(${id}) result; ${where()}`);
         if (m) {
           if (v) m.vector = Float32Array.from(v);
@@ -347,20 +381,26 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
           assert.equal(await col.delete(ids), live.size, `delete(ids); ${where()}`);
           for (const id of ids) model.delete(id);
         }
-      } else if (r < 0.46) {
-        const f = g.filter();
-        log.push(`deleteWhere ${JSON.stringify(f)}`);
+      } else if (r < 0.462 && !bulk && rnd() < 0.3) {
+        log.push('clear');
+        await col.clear();
+        model.clear();
+        await quickCheck(col);
+      } else if (r < 0.47) {
+        const lo = g.int(20) - 10;
+        const f = { $and: [g.filter(), { c: g.int(5) }, { x: { $range: [lo, lo + 1] } }] }; // selective: the collection stays populated
+        log.push(`deleteWhere ${js(f)}`);
         const gone = [...model.entries()].filter(([, m]) => matches(m.metadata, f)).map(([id]) => id);
-        assert.equal(await col.deleteWhere(f), gone.length, `deleteWhere ${JSON.stringify(f)}; ${where()}`);
+        assert.equal(await col.deleteWhere(f), gone.length, `deleteWhere ${js(f)}; ${where()}`);
         for (const id of gone) model.delete(id);
       } else if (r < 0.64) {
         const filter = rnd() < 0.5 ? g.filter() : undefined;
-        log.push(`search ${JSON.stringify(filter ?? null)}`);
+        log.push(`search ${js(filter ?? null)}`);
         await checkSearch(col, g.vector(), { k: 1 + g.int(rnd() < 0.2 ? 40 : 12), filter, includeVectors: rnd() < 0.2 });
       } else if (r < 0.67) {
         const qs = [g.vector(), g.vector()];
         const filter = rnd() < 0.5 ? g.filter() : undefined;
-        log.push(`searchBatch ${JSON.stringify(filter ?? null)}`);
+        log.push(`searchBatch ${js(filter ?? null)}`);
         const res = await col.searchBatch(qs, { k: 5, ...(filter ? { filter } : {}), ...(hnsw ? { ef } : {}) });
         assert.equal(res.length, 2);
         const { ids, rows, rowOf } = view();
@@ -391,7 +431,7 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
       } else if (r < 0.79 && text) {
         log.push('keyword');
         await checkKeyword(col);
-      } else if (r < 0.82) {
+      } else if (r < 0.82 && dim < 64) { // with 96 dimensions the automatic compaction runs instead
         log.push('compact');
         await col.compact();
         await quickCheck(col);
@@ -401,12 +441,14 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
           await reopenDb();
         } else {
           log.push('reopen (openCollection)');
+          await noteAuto();
           await db.close();
           db = null;
           col = await openCollection(file, hnsw ? { ef } : {});
         }
         await quickCheck(col);
         if (db === null) { // back to a database for the next steps
+          await noteAuto();
           await col.close();
           db = await createDatabase({ path: dir, ...(workers ? { workers } : {}) });
           col = await db.getCollection(name);
@@ -442,6 +484,35 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
           await mem.close();
         }
         await checkGet(col, randId());
+      } else if (r < 0.95) {
+        // a burst of writes sent without waiting: they run one at a time, in order
+        const n = 2 + g.int(6);
+        const calls = [];
+        const desc = [];
+        for (let t = 0; t < n; t++) {
+          const id = randId();
+          const kind = g.int(3);
+          if (kind === 0) {
+            const rec = record(id);
+            calls.push(col.insert(rec));
+            put(rec);
+            desc.push(`insert ${id}`);
+          } else if (kind === 1) {
+            const v = g.vector();
+            const live = model.has(id);
+            calls.push(col.update(id, { vector: v }).then((ok) => assert.equal(ok, live, `burst update ${id}; ${where()}`)));
+            if (live) model.get(id).vector = Float32Array.from(v);
+            desc.push(`update ${id}`);
+          } else {
+            const live = model.has(id);
+            calls.push(col.delete(id).then((ok) => assert.equal(ok, live, `burst delete ${id}; ${where()}`)));
+            model.delete(id);
+            desc.push(`delete ${id}`);
+          }
+        }
+        log.push(`burst [${desc.join(', ')}]`);
+        await Promise.all(calls);
+        await quickCheck(col);
       } else {
         log.push('search (exact check)');
         await checkSearch(col, g.vector(), { k: 10 });
@@ -452,8 +523,13 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
     await reopenDb();
     await quickCheck(col);
     for (const id of [...model.keys()].slice(0, 40)) await checkGet(col, id);
+    if (process.env.VECLITE_MODEL_DEBUG) {
+      const st = await col.status();
+      console.log(`seed ${seed}: ${model.size} rows, automatic compactions ${autoRuns + st.autoCompaction.runs}, quantization ${js((await col.stats()).quantization)}`);
+    }
+    if (expectTrained) assert.ok((await col.stats()).quantization.trained, `the run trained the quantizer (at most ${maxSize} rows)`);
     const v = await col.verify();
-    assert.ok(v.ok, `verify: ${JSON.stringify(v.problems)}; ${where()}`);
+    assert.ok(v.ok, `verify: ${js(v.problems)}; ${where()}`);
   } finally {
     if (db) await db.close(); else await col.close();
   }
@@ -480,3 +556,9 @@ test('model: hnsw + scalar quantization, bulk past the training size', async () 
   run({ seed: 401, index: 'hnsw', quantization: 'scalar', bulk: 1100, ops: Math.ceil(OPS / 2) }));
 test('model: flat, worker session (workers: 1)', async () =>
   run({ seed: 501, workers: 1, text: true }));
+test('model: flat, dotProduct, bigint ids, 96 dimensions (automatic compaction)', async () =>
+  run({ seed: 601, metric: 'dotProduct', bigIds: true, dim: 96 }));
+test('model: hnsw + scalar quantization, trained during the run', async () =>
+  run({ seed: 701, index: 'hnsw', quantization: 'scalar', bulk: 1000, idSpace: 3000, ops: Math.ceil(OPS / 2), text: true, expectTrained: true }));
+test('model: hnsw + scalar quantization, worker session', async () =>
+  run({ seed: 801, index: 'hnsw', quantization: 'scalar', bulk: 1100, ops: Math.ceil(OPS / 3), workers: 1 }));
