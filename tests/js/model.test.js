@@ -16,7 +16,8 @@
 // the model's documents holding it. Variants: numeric and string ids, euclidean and cosine, flat /
 // hnsw / hnsw + scalar, a text field, and one seed through a worker session (workers: 1).
 // Default: a few seeds x a few hundred operations; VECLITE_MODEL_OPS=N (operations per run) and
-// VECLITE_MODEL_SEEDS=N (seeds per variant) hunt longer.
+// VECLITE_MODEL_SEEDS=N (seeds per variant) hunt longer; VECLITE_MODEL_SEED_BASE=N shifts every
+// seed; VECLITE_MODEL_DEBUG=1 prints each run's row count, automatic compactions, quantizer.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -295,6 +296,41 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
     assert.deepEqual(new Set(seen), new Set(model.keys()), `ids() set; ${where()}`);
   }
 
+  /** ids() paged with writes between the pages: a row live throughout appears exactly once. */
+  async function idsUnderWrites(c) {
+    const start = new Set(model.keys());
+    const touched = new Set();
+    const everLive = new Set(model.keys());
+    const seen = [];
+    let after;
+    for (;;) {
+      const page = await c.ids({ limit: 7, ...(after ? { after } : {}) });
+      seen.push(...page.ids);
+      if (!page.next) break;
+      after = page.next;
+      const id = randId();
+      touched.add(id);
+      if (rnd() < 0.5) {
+        const rec = record(id);
+        await c.insert(rec);
+        put(rec);
+        everLive.add(id);
+      } else {
+        await c.delete(id);
+        model.delete(id);
+      }
+    }
+    const counts = new Map();
+    for (const id of seen) counts.set(id, (counts.get(id) ?? 0) + 1);
+    for (const id of start) {
+      if (!touched.has(id)) assert.equal(counts.get(id), 1, `ids() under writes: ${id} seen ${counts.get(id) ?? 0} times; ${where()}`);
+    }
+    for (const [id, n] of counts) {
+      assert.ok(everLive.has(id), `ids() under writes: ${id} never live; ${where()}`);
+      assert.equal(n, 1, `ids() under writes: ${id} seen ${n} times; ${where()}`);
+    }
+  }
+
   async function quickCheck(c) {
     await checkAllIds(c);
     for (let t = 0; t < 3; t++) await checkSearch(c, g.vector(), { k: 1 + g.int(12), filter: rnd() < 0.5 ? g.filter() : undefined });
@@ -426,7 +462,12 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
           });
         }
       } else if (r < 0.76) {
-        log.push('count/ids');
+        if (rnd() < 0.3) {
+          log.push('ids() under writes');
+          await idsUnderWrites(col);
+        } else {
+          log.push('count/ids');
+        }
         await checkAllIds(col);
       } else if (r < 0.79 && text) {
         log.push('keyword');
@@ -515,7 +556,16 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
         await quickCheck(col);
       } else {
         log.push('search (exact check)');
-        await checkSearch(col, g.vector(), { k: 10 });
+        const q = g.vector();
+        await checkSearch(col, q, { k: 10 });
+        if (!hnsw && !quantization) {
+          // mmr with lambda 1 is the plain search (docs/api.md §4)
+          const filter = rnd() < 0.5 ? g.filter() : undefined;
+          const m = await col.search(q, { k: 6, mmr: { lambda: 1 }, ...(filter ? { filter } : {}) });
+          const { ids, rows, rowOf } = view();
+          const pred = filter ? (i) => matches(model.get(ids[i]).metadata, filter) : () => true;
+          assertExact(m, bruteForce(metric, q, rows, 6, pred), rowOf, metric, q, rows);
+        }
       }
     }
     // a final reopen sees everything
@@ -539,26 +589,24 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
   }
 }
 
-const seeds = (base) => Array.from({ length: SEEDS }, (_, i) => base + i);
-
-for (const s of seeds(1)) {
-  test(`model: flat, numeric ids, euclidean, seed ${s}`, async () => run({ seed: s }));
+// the flat variants run SEEDS seeds, the others SEEDS - 1 (at least one)
+const BASE_SEED = Number(process.env.VECLITE_MODEL_SEED_BASE) || 0;
+const seeds = (base, n = SEEDS) => Array.from({ length: Math.max(1, n) }, (_, i) => BASE_SEED + base + i);
+const variants = [
+  ['flat, numeric ids, euclidean', 1, SEEDS, {}],
+  ['flat, string ids, cosine, text field', 101, SEEDS, { idType: 'string', metric: 'cosine', text: true }],
+  ['hnsw, numeric ids, cosine, text field', 201, SEEDS - 1, { index: 'hnsw', metric: 'cosine', text: true }],
+  ['hnsw, string ids, euclidean', 301, SEEDS - 1, { index: 'hnsw', idType: 'string' }],
+  ['hnsw + scalar quantization, bulk past the training size', 401, SEEDS - 1,
+    { index: 'hnsw', quantization: 'scalar', bulk: 1100, ops: Math.ceil(OPS / 2) }],
+  ['flat, worker session (workers: 1)', 501, SEEDS - 1, { workers: 1, text: true }],
+  ['flat, dotProduct, bigint ids, 96 dimensions (automatic compaction)', 601, SEEDS - 1,
+    { metric: 'dotProduct', bigIds: true, dim: 96 }],
+  ['hnsw + scalar quantization, trained during the run', 701, SEEDS - 1,
+    { index: 'hnsw', quantization: 'scalar', bulk: 1000, idSpace: 3000, ops: Math.ceil(OPS / 2), text: true, expectTrained: true }],
+  ['hnsw + scalar quantization, worker session', 801, SEEDS - 1,
+    { index: 'hnsw', quantization: 'scalar', bulk: 1100, ops: Math.ceil(OPS / 3), workers: 1 }],
+];
+for (const [title, base, n, opts] of variants) {
+  for (const seed of seeds(base, n)) test(`model: ${title}, seed ${seed}`, async () => run({ seed, ...opts }));
 }
-for (const s of seeds(101)) {
-  test(`model: flat, string ids, cosine, text field, seed ${s}`, async () =>
-    run({ seed: s, idType: 'string', metric: 'cosine', text: true }));
-}
-test('model: hnsw, numeric ids, cosine, text field', async () =>
-  run({ seed: 201, index: 'hnsw', metric: 'cosine', text: true }));
-test('model: hnsw, string ids, euclidean', async () =>
-  run({ seed: 301, index: 'hnsw', idType: 'string' }));
-test('model: hnsw + scalar quantization, bulk past the training size', async () =>
-  run({ seed: 401, index: 'hnsw', quantization: 'scalar', bulk: 1100, ops: Math.ceil(OPS / 2) }));
-test('model: flat, worker session (workers: 1)', async () =>
-  run({ seed: 501, workers: 1, text: true }));
-test('model: flat, dotProduct, bigint ids, 96 dimensions (automatic compaction)', async () =>
-  run({ seed: 601, metric: 'dotProduct', bigIds: true, dim: 96 }));
-test('model: hnsw + scalar quantization, trained during the run', async () =>
-  run({ seed: 701, index: 'hnsw', quantization: 'scalar', bulk: 1000, idSpace: 3000, ops: Math.ceil(OPS / 2), text: true, expectTrained: true }));
-test('model: hnsw + scalar quantization, worker session', async () =>
-  run({ seed: 801, index: 'hnsw', quantization: 'scalar', bulk: 1100, ops: Math.ceil(OPS / 3), workers: 1 }));
