@@ -17,50 +17,61 @@
 // hnsw / hnsw + scalar, a text field, and one seed through a worker session (workers: 1).
 // Default: a few seeds x a few hundred operations; VECLITE_MODEL_OPS=N (operations per run) and
 // VECLITE_MODEL_SEEDS=N (seeds per variant) hunt longer; VECLITE_MODEL_SEED_BASE=N shifts every
-// seed; VECLITE_MODEL_DEBUG=1 prints each run's row count, automatic compactions, quantizer.
+// seed; VECLITE_MODEL_DEBUG=1 prints each run's row count, automatic compactions, quantizer (and a
+// failure's whole operation log); VECLITE_MODEL_TRACE=1 prints every operation and search as it runs.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createDatabase, openCollection } from '../../web/index.js';
-import { bruteForce, assertExact, dist64, mulberry32 } from './helpers.js';
+import { bruteForce, assertExact, dist64, scoreOf, mulberry32, rejectsWith } from './helpers.js';
 
-const OPS = Number(process.env.VECLITE_MODEL_OPS) || 250;
+const OPS = Number(process.env.VECLITE_MODEL_OPS) || 600;
 const SEEDS = Number(process.env.VECLITE_MODEL_SEEDS) || 2;
 const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-model-'));
 after(() => fs.rmSync(ROOT, { recursive: true, force: true }));
 
 const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'eps', 'zeta', 'eta', 'theta'];
-const STRS = ['a', 'b', 'c', 'd', 'e'];
+// bytewise (UTF-8) order differs from JS string order for 'ｚ' (U+FF5A) and '😀' (a surrogate pair)
+const STRS = ['a', 'b', 'c', 'd', 'e', 'é', 'ｚ', '😀', 'a\u0000b', ''];
 
 // ---- the model's filter evaluator (docs/api.md §5) ------------------------------------------------
 
-function lookup(md, key) {
-  if (Object.prototype.hasOwnProperty.call(md, key)) return { found: true, v: md[key] };
-  const dot = key.indexOf('.');
-  if (dot > 0) {
-    const f = key.slice(0, dot);
-    let v = md[f];
-    if (v === undefined || v === null || typeof v !== 'object') return { found: false };
-    for (const seg of key.slice(dot + 1).split('.')) {
-      if (v === null || typeof v !== 'object' || !Object.prototype.hasOwnProperty.call(v, seg)) return { found: false };
-      v = v[seg];
+/**
+ * A filter key read against the field names the collection has ever stored (docs/api.md §5 dotted
+ * paths): a field of exactly that name wins, else the longest dot-separated prefix naming a field,
+ * the rest a path inside it; else a missing field.
+ */
+function lookup(md, key, fields) {
+  let f = null;
+  if (fields.has(key)) f = key;
+  else {
+    for (let i = key.lastIndexOf('.'); i > 0; i = key.lastIndexOf('.', i - 1)) {
+      if (fields.has(key.slice(0, i))) { f = key.slice(0, i); break; }
     }
-    return { found: true, v };
   }
-  return { found: false };
+  if (f === null || !Object.prototype.hasOwnProperty.call(md, f)) return { found: false };
+  let v = md[f];
+  if (f === key) return { found: true, v };
+  if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return { found: false };
+  for (const seg of key.slice(f.length + 1).split('.')) {
+    if (v === null || typeof v !== 'object') return { found: false };
+    if (Array.isArray(v) ? !/^(0|[1-9][0-9]*)$/.test(seg) || Number(seg) >= v.length : !Object.prototype.hasOwnProperty.call(v, seg)) return { found: false };
+    v = v[seg];
+  }
+  return { found: true, v };
 }
 const isNum = (a) => typeof a === 'number' || typeof a === 'bigint';
 const comparable = (a, b) => (isNum(a) && isNum(b)) || (typeof a === 'string' && typeof b === 'string');
-const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+const cmp = (a, b) => (typeof a === 'string' ? Buffer.compare(Buffer.from(a), Buffer.from(b)) : a < b ? -1 : a > b ? 1 : 0);
 function eq(found, v, x) {
   if (!found) return false;
   if (typeof x === 'boolean' || typeof v === 'boolean') return v === x;
   return comparable(v, x) && v == x; // eslint-disable-line eqeqeq -- number == bigint numerically
 }
-function matchOp(md, key, op) {
-  const { found, v } = lookup(md, key);
+function matchOp(md, key, op, fields) {
+  const { found, v } = lookup(md, key, fields);
   if (op === null || typeof op !== 'object') return eq(found, v, op);
   return Object.entries(op).every(([o, x]) => {
     switch (o) {
@@ -79,18 +90,20 @@ function matchOp(md, key, op) {
     }
   });
 }
+/** Field names ever stored (set by run(): one collection at a time). */
+let FIELDS = new Set();
 function matches(md, f) {
   return Object.entries(f).every(([k, c]) => {
     if (k === '$and') return c.every((g) => matches(md, g));
     if (k === '$or') return c.some((g) => matches(md, g));
     if (k === '$not') return !matches(md, c);
-    return matchOp(md, k, c);
+    return matchOp(md, k, c, FIELDS);
   });
 }
 
 // ---- random data ----------------------------------------------------------------------------------
 
-function gen(rnd, DIM) {
+function gen(rnd, DIM, dotted) {
   const int = (n) => Math.floor(rnd() * n);
   const pick = (a) => a[int(a.length)];
   return {
@@ -115,9 +128,11 @@ function gen(rnd, DIM) {
       if (rnd() < 0.1) md.bytes = Uint8Array.from({ length: int(4) }, () => int(256));
       if (rnd() < 0.1) md.nul = null;
       if (rnd() < 0.1) md.arr = [pick(STRS), int(3)];
+      if (dotted && rnd() < 0.05) md['j.a'] = int(4); // a top-level field named like the path j.a
       if (rnd() < 0.85) {
         const n = 1 + int(5);
-        md.txt = rnd() < 0.05 ? int(100) : Array.from({ length: n }, () => pick(WORDS)).join(rnd() < 0.5 ? ' ' : ', ');
+        const word = () => (rnd() < 0.2 ? pick(WORDS).toUpperCase() : pick(WORDS));
+        md.txt = rnd() < 0.05 ? int(100) : Array.from({ length: n }, word).join(rnd() < 0.5 ? ' ' : ', ');
       }
       return md;
     },
@@ -142,6 +157,9 @@ function gen(rnd, DIM) {
         () => ({ flag: rnd() < 0.5 }),
         () => ({ j: { $exists: rnd() < 0.5 } }),
         () => ({ 'j.a': { $lte: int(4) } }),
+        () => ({ 'j.b': pick(STRS) }),
+        () => ({ 'arr.0': { $gte: pick(STRS) } }),
+        () => ({ s: { $lt: pick(STRS) } }),
         () => ({ $or: [{ c: int(5) }, { s: pick(STRS) }] }),
         () => ({ $not: { c: { $gt: int(5) } } }),
         () => ({ c: { $gte: 1 }, s: { $in: [pick(STRS), pick(STRS), pick(STRS)] } }),
@@ -170,7 +188,8 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
   text = false, workers = 0, bulk = 0, dim = 8, bigIds = false, expectTrained = false, idSpace }) {
   const DIM = dim;
   const rnd = mulberry32(seed);
-  const g = gen(rnd, DIM);
+  const g = gen(rnd, DIM, seed % 3 === 0);
+  FIELDS = new Set();
   const dir = fs.mkdtempSync(path.join(ROOT, `s${seed}-`));
   const name = 'm';
   const file = path.join(dir, `${name}.rvf`);
@@ -188,10 +207,11 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
   };
   const model = new Map();
   const log = [];
+  if (process.env.VECLITE_MODEL_TRACE) log.push = (...a) => { for (const x of a) process.stderr.write(`[${seed}] ${x}\n`); return Array.prototype.push.apply(log, a); };
   let db = await createDatabase({ path: dir, ...(workers ? { workers } : {}) });
   let col = await db.createCollection(name, config);
   let recallSum = 0, recallN = 0;
-  const where = () => `seed ${seed} (${js({ index, quantization, idType, metric, text, workers })}) after ops:\n  ${log.slice(-8).join('\n  ')}`;
+  const where = () => `seed ${seed} (${js({ index, quantization, idType, metric, text, workers })}) after ops:\n  ${log.slice(process.env.VECLITE_MODEL_DEBUG ? 0 : -8).join('\n  ')}`;
 
   function view() {
     const ids = [...model.keys()];
@@ -205,6 +225,7 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
     const pred = filter ? (i) => matches(model.get(ids[i]).metadata, filter) : () => true;
     const want = bruteForce(metric, q, rows, k, pred);
     const asPredicate = filter && rnd() < 0.15;
+    if (process.env.VECLITE_MODEL_TRACE) process.stdout.write(`# search ${js({ q: [...q], k, filter, asPredicate, includeVectors })}\n`);
     const f = asPredicate ? (md) => matches(md, filter) : filter;
     const hits = await c.search(q, { k, ...(filter ? { filter: f } : {}), ...(hnsw ? { ef: Math.max(ef, k) } : {}),
       ...(includeVectors ? { includeVectors: true } : {}) });
@@ -216,6 +237,17 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
       if (includeVectors) assert.ok(sameVec(h.vector, m.vector), `hit ${h.id} vector; ${where()}`);
     }
     if (!hnsw) {
+      if (!asPredicate && want.length > 1 && rnd() < 0.3) {
+        // threshold between two oracle scores, well apart: exactly the hits above it
+        const r = g.int(want.length - 1);
+        const a = scoreOf(metric, want[r].d), b = scoreOf(metric, want[r + 1].d);
+        if (a - b > 1e-3) {
+          const t = (a + b) / 2;
+          const th = await c.search(q, { k, threshold: t, includeMetadata: false, ...(filter ? { filter } : {}) });
+          assert.equal(th.length, r + 1, `threshold ${t}: ${th.length} hits, want ${r + 1}; ${where()}`);
+          assert.ok(th.every((h) => h.score >= t && h.metadata === undefined), `threshold hits; ${where()}`);
+        }
+      }
       try {
         assertExact(hits, want, rowOf, metric, q, rows);
       } catch (e) {
@@ -245,7 +277,7 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
     const filter = rnd() < 0.3 ? g.filter() : undefined;
     const k = 50;
     const hits = await c.search(null, { text: w, k, ...(filter ? { filter } : {}) });
-    const holds = (md) => typeof md.txt === 'string' && md.txt.split(/[^A-Za-z0-9]+/).includes(w);
+    const holds = (md) => typeof md.txt === 'string' && md.txt.toLowerCase().split(/[^a-z0-9]+/).includes(w);
     // hybrid: every hit live, passing the filter, at its exact distance; textScore > 0 only with the word
     const q = g.vector();
     const hy = await c.search(q, { text: w, k: 10, hybrid: { alpha: rnd() }, ...(filter ? { filter } : {}), ...(hnsw ? { ef } : {}) });
@@ -347,7 +379,10 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
     if (rnd() < 0.9) r.metadata = g.metadata();
     return r;
   };
-  const put = (r) => model.set(r.id, { vector: Float32Array.from(r.vector), metadata: r.metadata ?? {} });
+  const put = (r) => {
+    model.set(r.id, { vector: Float32Array.from(r.vector), metadata: r.metadata ?? {} });
+    for (const k of Object.keys(r.metadata ?? {})) FIELDS.add(k);
+  };
 
   // an optional bulk load (past the 1,024 rows a quantizer trains on)
   if (bulk) {
@@ -387,6 +422,20 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
         const n = 1 + g.int(12);
         const batch = Array.from({ length: n }, () => record(randId()));
         if (n > 1 && rnd() < 0.5) batch.push(record(batch[g.int(n)].id)); // a repeated id: the last row wins
+        if (rnd() < 0.1) {
+          // one bad row: the whole batch is refused and nothing changes (docs/api.md §2)
+          const bad = record(randId());
+          const how = g.int(4);
+          if (how === 0) bad.vector[g.int(DIM)] = NaN;
+          else if (how === 1) bad.vector = bad.vector.subarray(1);
+          else if (how === 2) bad.metadata = { $x: 1 };
+          else bad.extra = 1;
+          batch.splice(g.int(batch.length + 1), 0, bad);
+          log.push(`insertBatch with a bad row (${how}) [${batch.map((b) => b.id).join(',')}]`);
+          await rejectsWith(() => col.insertBatch(batch), 'EINVAL');
+          await quickCheck(col);
+          continue;
+        }
         log.push(`insertBatch [${batch.map((b) => b.id).join(',')}]`);
         const written = await col.insertBatch(batch);
         assert.equal(written, new Set(batch.map((b) => b.id)).size, `insertBatch result; ${where()}`);
@@ -404,6 +453,7 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
         assert.equal(ok, !!m, `update(${id}) result; ${where()}`);
         if (m) {
           if (v) m.vector = Float32Array.from(v);
+          for (const [key, val] of Object.entries(md ?? {})) if (val !== undefined && val !== null) FIELDS.add(key);
           if (merge) {
             const nm = { ...m.metadata };
             for (const [key, val] of Object.entries(md)) {
@@ -527,7 +577,8 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
           await quickCheck(reader);
         } else if (rnd() < 0.75) {
           log.push('reader: refresh');
-          await reader.refresh();
+          const rr = await reader.refresh();
+          if (process.env.VECLITE_MODEL_TRACE) log.push(`  refreshed ${js(rr)}`);
           await quickCheck(reader);
         } else {
           log.push('reader: close');
@@ -606,6 +657,9 @@ async function run({ seed, ops = OPS, index = 'flat', quantization, idType = 'nu
     }
     const v = await col.verify();
     assert.ok(v.ok, `verify: ${js(v.problems)}; ${where()}`);
+  } catch (e) {
+    if (!String(e.message).includes('after ops:')) e.message += `\n at step: ${where()}`;
+    throw e;
   } finally {
     await closeReader();
     if (db) await db.close(); else await col.close();
