@@ -281,6 +281,8 @@ int vl__store_quant_payload(vl_store *s, vl_buf *out);
 int vl__store_quant_open(vl_store *s);
 /* After a write: note a quantizer trained by it (to be persisted). */
 void vl__store_quant_wrote(vl_store *s);
+/* The index's row source re-pointed at s (after a reload swapped stores). */
+void vl__store_quant_rebind(vl_store *s);
 
 /* ---- keyword search (store_text.c) ---- */
 /* After the rows are loaded: the stored text field ("veclite.text") set on

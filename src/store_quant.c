@@ -62,6 +62,13 @@ static int fetch_rows(void *ctx, uint32_t n, const uint64_t *ids, float *out)
     return VL_OK;
 }
 
+/* The row source points at its store: after refresh's reload swapped two
+ * stores' contents, point it at the handle the index now lives in. */
+void vl__store_quant_rebind(vl_store *s)
+{
+    if (s->idx && vl__index_quant_kind(s->idx) != VL_QUANT_NONE) vl_index_set_rows(s->idx, fetch_rows, s);
+}
+
 int vl_store_set_quant(vl_store *s, uint32_t kind, uint32_t m)
 {
     if (!s) return VL_EINVAL;
