@@ -1,24 +1,31 @@
 // tests/js/model.test.js — a seeded, model-based randomized test through the public API. A JS Map
 // id -> { vector, metadata } (the model) is kept beside a file-backed collection while random
-// operations run on both: insert, insertBatch (ids repeated inside a batch: the last row wins),
-// update (vector, metadata, both, merge), delete (present and absent ids, arrays), deleteWhere,
-// search with and without filters (equality, ranges, $in, $ne, $exists, $or, $not, dotted paths),
-// searchBatch, get, getMany, count, ids() paging, compact(), close + reopen (openCollection on the
-// file, or a new createDatabase), read-only opens alongside the writer (and their refresh()), and
-// export() -> openCollection(bytes) round trips.
+// operations run on both: insert (record and positional forms), insertBatch (ids repeated inside a
+// batch: the last row wins; a batch with one bad row is EINVAL and changes nothing), update
+// (vector, metadata, both, merge), delete (present and absent ids, arrays), deleteWhere, clear,
+// bursts of writes sent without waiting, search with and without filters (equality, ranges, $in,
+// $nin, $ne, $exists, $contains, $or, $not, dotted paths, JS predicates), threshold, mmr with
+// lambda 1, hybrid and keyword search, searchBatch, get, getMany, count, ids() paging (also with
+// writes between pages), compact() and the automatic compaction, close + reopen (openCollection on
+// the file, or a new createDatabase), a read-only reader (openCollection readOnly or a readOnly
+// database) kept open across steps and refresh()ed, and export() -> openCollection(bytes).
 // Oracle: the model, with a float64 brute-force k-NN (helpers.js bruteForce / assertExact) and its
-// own filter evaluator (docs/api.md §5). Invariants: on a flat index every search is exact (ties
-// tolerated by distance) and every hit's metadata is the model's; on HNSW (also scalar-quantized,
-// whose reported distances are exact after the re-rank) every hit is a live row passing the
-// filter at its exact distance and mean recall@10 >= 0.9 at a high ef; get/getMany return the
-// model's vector bit for bit and its metadata; count() and ids() equal the model's ids; with a
-// text field every keyword hit holds the query word and, when k covers them, the hits are exactly
-// the model's documents holding it. Variants: numeric and string ids, euclidean and cosine, flat /
-// hnsw / hnsw + scalar, a text field, and one seed through a worker session (workers: 1).
-// Default: a few seeds x a few hundred operations; VECLITE_MODEL_OPS=N (operations per run) and
-// VECLITE_MODEL_SEEDS=N (seeds per variant) hunt longer; VECLITE_MODEL_SEED_BASE=N shifts every
-// seed; VECLITE_MODEL_DEBUG=1 prints each run's row count, automatic compactions, quantizer (and a
-// failure's whole operation log); VECLITE_MODEL_TRACE=1 prints every operation and search as it runs.
+// own filter evaluator (docs/api.md §5: bytewise string order, numbers and bigints compared
+// numerically, dotted keys read against the field names ever stored). Invariants: on a flat index
+// every search is exact (ties tolerated by distance) and every hit's metadata is the model's; on
+// HNSW (also scalar-quantized, whose reported distances are exact after the re-rank) every hit is
+// a live row passing the filter at its exact distance and mean recall@k >= 0.9 at ef 200;
+// get/getMany return the model's vector bit for bit and its metadata; count() and ids() equal the
+// model's ids; every keyword hit holds the query word and, when k covers them, the hits are
+// exactly the model's documents holding it; a hybrid hit has a text score iff it holds the word;
+// verify() is clean at the end. Variants: numeric, bigint and string ids; euclidean, cosine and
+// dotProduct; flat / hnsw / hnsw + scalar (trained before or during the run); a text field; 96
+// dimensions (automatic compactions); worker sessions (workers: 1).
+// Default: 2 seeds of the flat variants, 1 of the others, 600 operations each (about 15 s);
+// VECLITE_MODEL_OPS=N (operations per run) and VECLITE_MODEL_SEEDS=N (seeds per variant) hunt
+// longer; VECLITE_MODEL_SEED_BASE=N shifts every seed; VECLITE_MODEL_DEBUG=1 prints each run's row
+// count, automatic compactions and quantizer (and a failure's whole operation log);
+// VECLITE_MODEL_TRACE=1 prints every operation and search as it runs.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
