@@ -85,6 +85,8 @@ int vl_store_set_quant(vl_store *s, uint32_t kind, uint32_t m)
     return VL_OK;
 }
 
+/* The row source points at its store: after refresh's reload swapped two
+ * stores' contents, point it at the handle the index now lives in. */
 void vl__store_quant_bind(vl_store *s)
 {
     if (s->idx && vl__index_quant_kind(s->idx) != VL_QUANT_NONE) vl_index_set_rows(s->idx, fetch_rows, s);

@@ -81,8 +81,8 @@ static int reload(vl_store *s, const char *why)
         s->idx = n->idx;
         n->idx = NULL;
     }
-    /* a quantized index reads its rows through the store it was opened with: that store's
-     * contents are at s now, and n is closed below */
+    /* the quantized index reads its float32 rows through its store: that is s now, not n
+     * (which is freed next); left pointing at n, a search read freed memory */
     vl__store_quant_bind(s);
     (void)vl_store_close(n);                      /* read-only: writes nothing */
     return VL_OK;

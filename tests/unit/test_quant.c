@@ -351,3 +351,62 @@ int test_quant_store(void)
     free(x); free(qs); free(ids);
     return 0;
 }
+
+/* A read-only quantized store whose file was replaced (the writer compacted):
+ * vl_store_refresh reloads it, swapping the handle's contents with a fresh
+ * open. The index's row source (re-rank and get read float32 rows through
+ * it) must point at the handle, not at the swapped-out store that the reload
+ * frees: searches and gets after the reload read the file (ASan flagged the
+ * freed store; in the wasm build a search failed "reading float32 rows to
+ * re-rank: not found" or never returned). Found by tests/js/model.test.js. */
+int test_quant_refresh_reload(void)
+{
+    const uint32_t n = 1100, dim = 8;
+    float *x = t_clustered(n, dim, 20, SIGMA, 91);
+    float *qs = t_queries(x, n, dim, NQ, SIGMA, 92);
+    uint64_t *ids = t_alloc((size_t)n * sizeof *ids);
+    for (uint32_t i = 0; i < n; i++) ids[i] = i + 1;
+    vl_config c;
+    memset(&c, 0, sizeof c);
+    c.dim = dim; c.metric = VL_METRIC_L2; c.kind = VL_INDEX_HNSW; c.m = 12; c.ef_construction = 100; c.seed = 3;
+    vl_io *io;
+    vl_store *w, *r, *f;
+    char m[256];
+    if (open_mem(NULL, 0, &io, &w, &c)) return 1;
+    CHECK_OK(vl_store_set_quant(w, VL_QUANT_SCALAR, 0));
+    CHECK_OK(vl_store_upsert(w, n, ids, x, NULL, NULL));
+    uint32_t nd;
+    CHECK_OK(vl_store_delete(w, 300, ids, &nd));
+    CHECK_OK(vl_store_open(io, NULL, VL_STORE_READONLY, NULL, &r, m, sizeof m));
+    /* the writer compacts; the file is replaced by the image */
+    vl_io *dst;
+    CHECK_OK(vl_io_mem_open(NULL, 0, &dst));
+    CHECK_OK(vl_store_compact(w, dst));
+    uint64_t len;
+    const uint8_t *b = vl_io_mem_data(dst, &len);
+    CHECK_OK(io->truncate(io->ctx, 0));
+    CHECK_OK(io->append(io->ctx, b, (uint32_t)len));
+    vl_store_refresh_result res;
+    CHECK_OK(vl_store_refresh(r, &res));
+    CHECK(res.status == VL_REFRESH_RELOADED);
+    /* answers equal a fresh read-only open of the same bytes */
+    CHECK_OK(vl_store_open(io, NULL, VL_STORE_READONLY, NULL, &f, m, sizeof m));
+    uint64_t g1[NQ * K], g2[NQ * K];
+    float d1[NQ * K], d2[NQ * K];
+    uint32_t c1[NQ], c2[NQ];
+    CHECK_OK(vl_index_search(vl_store_index(r), NQ, qs, K, 100, NULL, 0, g1, d1, c1));
+    CHECK_OK(vl_index_search(vl_store_index(f), NQ, qs, K, 100, NULL, 0, g2, d2, c2));
+    CHECK(memcmp(c1, c2, sizeof c1) == 0 && memcmp(d1, d2, sizeof d1) == 0);
+    float v[8];
+    CHECK_OK(vl_index_get(vl_store_index(r), &ids[500], v, NULL, NULL));
+    CHECK(memcmp(v, x + (size_t)500 * dim, sizeof v) == 0);
+    CHECK_OK(vl_store_close(f));
+    CHECK_OK(vl_store_close(r));
+    CHECK_OK(vl_store_close(w));
+    vl_io_mem_free(dst);
+    vl_io_mem_free(io);
+    free(x);
+    free(qs);
+    free(ids);
+    return 0;
+}
