@@ -284,7 +284,7 @@ int vl__store_quant_payload(vl_store *s, vl_buf *out);
 int vl__store_quant_open(vl_store *s);
 /* After a write: note a quantizer trained by it (to be persisted). */
 void vl__store_quant_wrote(vl_store *s);
-/* Point a quantized index's row source at s (after a reload moved the store's contents). */
+/* A quantized index's row source: s (none when not quantized); again after a reload moved the store's contents. */
 void vl__store_quant_bind(vl_store *s);
 
 /* ---- keyword search (store_text.c) ---- */

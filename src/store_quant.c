@@ -81,15 +81,17 @@ int vl_store_set_quant(vl_store *s, uint32_t kind, uint32_t m)
         (void)vl_index_set_quant(s->idx, VL_QUANT_NONE, 0);
         return rc;
     }
-    vl_index_set_rows(s->idx, kind ? fetch_rows : NULL, kind ? s : NULL);
+    vl__store_quant_bind(s);
     return VL_OK;
 }
 
-/* The row source points at its store: after refresh's reload swapped two
- * stores' contents, point it at the handle the index now lives in. */
+/* A quantized index reads its float32 rows through its store (none when
+ * not quantized): set where the quantization is chosen or read, and again
+ * after refresh's reload swapped two stores' contents. */
 void vl__store_quant_bind(vl_store *s)
 {
-    if (s->idx && vl__index_quant_kind(s->idx) != VL_QUANT_NONE) vl_index_set_rows(s->idx, fetch_rows, s);
+    int q = s->idx && vl__index_quant_kind(s->idx) != VL_QUANT_NONE;
+    if (s->idx) vl_index_set_rows(s->idx, q ? fetch_rows : NULL, q ? s : NULL);
 }
 
 void vl__store_quant_wrote(vl_store *s)
@@ -179,7 +181,7 @@ static VL_COLD int codes_in_place(vl_store *s, const vl_rvf_dirent *q)
     uint64_t prev_id = 0;
     uint32_t prev_type = 0;
     for (uint64_t off = 0; off < q->offset;) {           /* segments are packed from byte 0 */
-        if (io->read(io->ctx, off, h, 64) || get32(h) != 0x52564653u) return 0;
+        if (io->read(io->ctx, off, h, 64) || get32(h) != VL_RVF_MAGIC) return 0;
         if (h[5] == VL_RVF_SEG_MANIFEST) return 1;
         prev_type = h[5];
         prev_id = get64(h + 8);
@@ -250,7 +252,7 @@ int vl__store_quant_open(vl_store *s)
         return vl__store_msg(s, VL_ECORRUPT, "the stored quantization (%u bytes: kind %u, m %u) is invalid for this store",
                              l, kind, m);
     vl__index_quant_ask(s->idx, kind, m);
-    vl_index_set_rows(s->idx, fetch_rows, s);
+    vl__store_quant_bind(s);
     int rc = adopt(s);
     if (rc < 0) return rc;
     if (rc == 1) vl__index_quant_train_now(s->idx);
