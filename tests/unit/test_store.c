@@ -2557,3 +2557,147 @@ int test_store_meta_forced_snapshot_faults(void)
     free(ids);
     return 0;
 }
+
+/* Hostile listings of one linear META history: every META the file ever
+ * held (snapshots, deltas, merged deltas), listed in random orders and
+ * random subsets that keep the newest, and in chosen odd orders (reversed;
+ * the newest snapshot listed after deltas; two snapshots; a merged delta
+ * whose base is below the snapshot before it). Open either refuses with
+ * ECORRUPT or reads the newest metadata (never an older one, never a crash);
+ * a writer's next META commit and a reopen keep it. */
+static int hostile_listing(vl_io *src, const vl_rvf_seg *segs, const uint32_t *order, uint32_t n, const model *m,
+                           uint32_t fid, uint64_t other, uint32_t *opened)
+{
+    vl_io *io = mem_clone(src, UINT64_MAX);
+    vl_rvf_seg pick[256];
+    for (uint32_t i = 0; i < n; i++) pick[i] = segs[order[i]];
+    if (raw_commit(io, (uint64_t)1 << VL_RVF_SEG_META, 0, NULL, n, pick)) return 1;
+    vl_store *s = NULL;
+    char msg[256];
+    int rc = vl_store_open(io, NULL, VL_STORE_READONLY, FID, &s, msg, sizeof msg);
+    if (rc != VL_OK) {
+        if (rc != VL_ECORRUPT) { fprintf(stderr, "hostile listing: %s: %s\n", vl_errstr(rc), msg); return 1; }
+        vl_io_mem_free(io);
+        return 0;
+    }
+    ++*opened;
+    if (m_check(m, s, 0)) { fprintf(stderr, "hostile listing opened with other metadata\n"); return 1; }
+    SOK(s, vl_store_close(s));
+    vl_store *w;
+    OPEN(io, NULL, 0, &w);
+    model *m2 = m_copy(m);
+    uint8_t rb[32];
+    uint32_t l = t_rec_f64(rb, t_rec_begin(rb), (uint16_t)fid, 5.5);
+    uint32_t off[2] = { 0, l };
+    SOK(w, vl_store_set_meta(w, 1, &other, rb, off));
+    m_set_rec(m2, other, rb, l);
+    SOK(w, vl_store_close(w));
+    vl_io *io2;
+    if (reopen(io, UINT64_MAX, VL_STORE_READONLY, &io2, &s)) return 1;
+    if (m_check(m2, s, 0)) { fprintf(stderr, "hostile listing: the writer's next META commit lost metadata\n"); return 1; }
+    SOK(s, vl_store_close(s));
+    m_free(m2);
+    vl_io_mem_free(io2);
+    vl_io_mem_free(io);
+    return 0;
+}
+
+int test_store_meta_hostile_orders(void)
+{
+    uint32_t dim = 2;
+    vl_io *io = mem_dev(NULL, 0);
+    vl_config c = cfg_of(dim, VL_METRIC_L2, VL_INDEX_FLAT);
+    vl_store *s;
+    OPEN(io, &c, VL_STORE_CREATE, &s);
+    uint32_t fids[5];
+    if (register_fields(s, fids)) return 1;
+    model *m = m_new(dim, VL_METRIC_L2);
+    enum { N = 200 };
+    uint64_t seed = 31, ids[N];
+    for (uint32_t i = 0; i < N; i++) ids[i] = i * 5 + 1;
+    CHECK(do_upsert(s, m, N, ids, &seed, 1, fids, 1) == VL_OK);
+    /* many sessions of small commits: snapshots, deltas and merged deltas */
+    for (uint32_t k = 0; k < 120; k++) {
+        uint8_t rb[32];
+        uint32_t l = t_rec_f64(rb, t_rec_begin(rb), (uint16_t)fids[1], k * 1.5);
+        uint32_t off[2] = { 0, l };
+        uint64_t id = ids[(k * 13) % N];
+        if (k % 9 == 4) {                         /* a delete and a re-insert without metadata */
+            uint32_t nd;
+            SOK(s, vl_store_delete(s, 1, &id, &nd));
+            m_delete(m, 1, &id);
+            float v[2] = { (float)k, 1.0f };
+            SOK(s, vl_store_upsert(s, 1, &id, v, NULL, NULL));
+            m_upsert(m, 1, &id, v, NULL, NULL);
+        } else {
+            SOK(s, vl_store_set_meta(s, 1, &id, rb, off));
+            m_set_rec(m, id, rb, l);
+        }
+        if (k % 40 == 39) { SOK(s, vl_store_close(s)); OPEN(io, NULL, 0, &s); }
+    }
+    SOK(s, vl_store_close(s));
+    vl_rvf_seg segs[256];
+    uint8_t *copies[256];
+    uint32_t na = all_meta(io, segs, copies, 256);
+    uint64_t gen[256], base[256];
+    uint32_t nsnap = 0, top = 0, nmerged = 0;
+    for (uint32_t i = 0; i < na; i++) {
+        vl_meta_head mh;
+        char why[160];
+        CHECK(vl__meta_parse(segs[i].payload, segs[i].len, &mh, NULL, why, sizeof why) == VL_OK);
+        gen[i] = mh.generation;
+        base[i] = (mh.flags & VL_META_F_SNAPSHOT) ? UINT64_MAX : mh.base;
+        nsnap += base[i] == UINT64_MAX;
+        nmerged += base[i] != UINT64_MAX && gen[i] > base[i] + 1;
+        if (gen[i] > gen[top]) top = i;
+    }
+    CHECK(na > 20 && nsnap >= 2 && nmerged > 0);
+    uint32_t order[256], opened = 0, tries = 0;
+    /* reversed */
+    for (uint32_t i = 0; i < na; i++) order[i] = na - 1 - i;
+    if (hostile_listing(io, segs, order, na, m, fids[1], ids[3], &opened)) return 1;
+    /* each snapshot listed after every other META */
+    for (uint32_t j = 0; j < na; j++) {
+        if (base[j] != UINT64_MAX) continue;
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < na; i++) if (i != j) order[k++] = i;
+        order[k++] = j;
+        if (hostile_listing(io, segs, order, k, m, fids[1], ids[3], &opened)) return 1;
+        tries++;
+    }
+    /* two snapshots (the newest last), then the deltas after the newest */
+    for (uint32_t j = 0; j < na; j++) {
+        if (base[j] != UINT64_MAX) continue;
+        for (uint32_t j2 = j + 1; j2 < na; j2++) {
+            if (base[j2] != UINT64_MAX) continue;
+            uint32_t k = 0;
+            order[k++] = j2;
+            order[k++] = j;
+            for (uint32_t i = j2 + 1; i < na; i++) order[k++] = i;
+            if (hostile_listing(io, segs, order, k, m, fids[1], ids[3], &opened)) return 1;
+            order[0] = j, order[1] = j2;
+            if (hostile_listing(io, segs, order, k, m, fids[1], ids[3], &opened)) return 1;
+        }
+    }
+    /* random orders of all of them, and random subsets that keep the newest */
+    uint64_t rs = 77;
+    for (uint32_t t = 0; t < 300; t++) {
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < na; i++)
+            if (t < 150 || i == top || t_unif(&rs) < 0.6) order[k++] = i;
+        if (t % 3) {                               /* shuffled; else file order */
+            for (uint32_t i = k; i > 1; i--) {
+                uint32_t j = (uint32_t)(t_unif(&rs) * i);
+                if (j >= i) j = i - 1;
+                uint32_t x = order[i - 1]; order[i - 1] = order[j]; order[j] = x;
+            }
+        }
+        if (hostile_listing(io, segs, order, k, m, fids[1], ids[3], &opened)) return 1;
+    }
+    if (getenv("VL_TEST_VERBOSE")) fprintf(stderr, "hostile orders: %u META (%u snapshots), %u listings opened\n", na, nsnap, opened);
+    CHECK(opened > 50);
+    for (uint32_t i = 0; i < na; i++) free(copies[i]);
+    m_free(m);
+    vl_io_mem_free(io);
+    return 0;
+}
