@@ -13,7 +13,10 @@
 //      while the writer (under the real name) commits the snapshot, more deltas and a compaction:
 //      each refresh answers as a fresh read-only open;
 //   d. writer processes racing for the lock, each retrying until it commits its own update: every
-//      acknowledged update is in the file.
+//      acknowledged update is in the file;
+//   e. createDatabase({ path, workers: 1 }): its writer worker terminated at a random moment of
+//      the same operations: the call rejects with a VecliteError, the file holds the operations
+//      acknowledged (and perhaps the one in flight), and the next META commit on it is right.
 // Oracles: a Map model of ids -> metadata built from the operations issued here, and the real
 // @ruvector/rvf-node for the deletes and compaction that make the file.
 import { test, before, after } from 'node:test';
@@ -25,7 +28,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openCollection } from '../../web/index.js';
+import { openCollection, createDatabase, VecliteError } from '../../web/index.js';
 import { mulberry32 } from './helpers.js';
 import { ops, apply } from './fixtures/meta-snapshot-writer.js';
 
@@ -269,4 +272,37 @@ for (;;) {
   for (const [i, o] of outs.entries()) assert.equal(o.code, 0, `racer ${ids[i]}`);
   for (const id of ids) model.set(id, { racer: id });
   await checkReopen(file, model, 'after the race');
+});
+
+test('e. a workers: 1 database session terminated during the forced META snapshot, the deltas and a compaction', { timeout: 120_000 }, async () => {
+  const { file: src, model } = await base();
+  const rnd = mulberry32(SEED + 1);
+  const ROUNDS = Number(process.env.META_ATTACK_ROUNDS ?? 10);
+  const seen = new Set();
+  let rejected = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    const d = path.join(dir, `term-${r}`);
+    fs.mkdirSync(d);
+    const file = path.join(d, 'c.rvf');
+    fs.copyFileSync(src, file);
+    const db = await createDatabase({ path: d, workers: 1 });
+    const col = await db.getCollection('c');
+    const worker = db[Symbol.for('veclite.pool')].clients[0].worker;
+    const delay = Math.floor(rnd() * 40);
+    const timer = setTimeout(() => worker.terminate(), delay);
+    let done = 0, failure = null;
+    try {
+      for (const op of ops()) { await apply(col, op); done++; }
+    } catch (e) { failure = e; } finally { clearTimeout(timer); }
+    const why = `round ${r} (seed ${SEED}, terminated after ${delay} ms, ${done} ops acknowledged)`;
+    if (failure) { rejected++; assert.ok(failure instanceof VecliteError, `${why}: ${failure}`); }
+    await db.close().catch((e) => assert.ok(e instanceof VecliteError, `${why}: close: ${e}`));
+    const candidates = [done, done + 1].filter((k) => k <= ops().length);
+    const got = await prefixOf(file, model, candidates);
+    assert.ok(got >= 0, `${why}: the file holds none of the prefixes ${candidates}`);
+    seen.add(got);
+    await checkReopen(file, modelAfter(model, got), `${why}, prefix ${got}`, got === 0, true);
+  }
+  if (process.env.VERBOSE) console.log(`e: prefixes seen ${[...seen].sort((x, y) => x - y)}, ${rejected} rejected`);
+  assert.ok(rejected > 0, 'some terminations hit a call in flight');
 });
