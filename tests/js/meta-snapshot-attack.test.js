@@ -4,21 +4,27 @@
 //   a. SIGKILL of a writer process (fixtures/meta-snapshot-writer.js) at random moments of the
 //      forced snapshot commit, the commits after it and a compaction: the file reopens at the state
 //      after a prefix of its operations ending at the last acknowledged one or the one in flight,
-//      verify() reports nothing but rvf-node's restarted witness chain, a writer's next META
-//      commit lists one META;
+//      verify() reports nothing but rvf-node's restarted witness chain and the torn tail of the
+//      commit in flight, and a writer's next META commit keeps the metadata (and, if the forced
+//      snapshot was not committed yet, is that snapshot: one META listed);
 //   b. a full disk (ENOSPC / EIO thrown by the k-th writeSync / fsyncSync on the file, for every
 //      k of the forced snapshot commit): the write rejects, a reopen holds the state before it
 //      (or after it, when the error said the outcome is unknown), nothing committed is lost;
 //   c. read-only handles opened through a symlink, a hard link and a relative path, refreshed
 //      while the writer (under the real name) commits the snapshot, more deltas and a compaction:
-//      each refresh answers as a fresh read-only open;
+//      each refresh answers as a fresh read-only open (the hard link keeps the old file once a
+//      compaction replaced the real name's);
 //   d. writer processes racing for the lock, each retrying until it commits its own update: every
 //      acknowledged update is in the file;
 //   e. createDatabase({ path, workers: 1 }): its writer worker terminated at a random moment of
 //      the same operations: the call rejects with a VecliteError, the file holds the operations
-//      acknowledged (and perhaps the one in flight), and the next META commit on it is right.
-// Oracles: a Map model of ids -> metadata built from the operations issued here, and the real
-// @ruvector/rvf-node for the deletes and compaction that make the file.
+//      acknowledged (and perhaps the one in flight), and the next META commit on it is right;
+//   f. a read-only handle of a scalar-quantized file that rvf-node changed and compacted, refreshed
+//      while a veclite writer commits the forced snapshot, replaces rows and compacts: its searches
+//      find the brute-force nearest row, as a fresh open's do.
+// Oracles: a Map model of ids -> metadata (and of rows, for f: brute force) built from the
+// operations issued here, and the real @ruvector/rvf-node for the deletes and compaction that
+// make the file. Seed: META_ATTACK_SEED; rounds of a and e: META_ATTACK_ROUNDS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -305,4 +311,62 @@ test('e. a workers: 1 database session terminated during the forced META snapsho
   }
   if (process.env.VERBOSE) console.log(`e: prefixes seen ${[...seen].sort((x, y) => x - y)}, ${rejected} rejected`);
   assert.ok(rejected > 0, 'some terminations hit a call in flight');
+});
+
+test('f. a read-only handle of a quantized file rvf-node compacted follows a veclite writer (forced snapshot, replaced rows, compaction): refresh() searches as a fresh open', { timeout: 60_000 }, async () => {
+  const rnd = mulberry32(SEED + 2);
+  const dim = 8;
+  const file = path.join(dir, 'quant-follow.rvf');
+  const rows = new Map();
+  const vec = () => Float32Array.from({ length: dim }, () => Math.fround(rnd() * 2 - 1));
+  const col = await openCollection(file, { create: { dimension: dim, metric: 'euclidean', quantization: 'scalar', index: { type: 'hnsw', m: 8, efConstruction: 64 } } });
+  const items = [];
+  for (let i = 0; i < 800; i++) { const v = vec(); rows.set(i, v); items.push({ id: i, vector: v, metadata: { i } }); }
+  await col.insertBatch(items);
+  await col.close();
+  for (let k = 0; k < 3; k++) { const w = await openCollection(file); await w.update(k, { metadata: { k } }); await w.close(); }
+  const db = RvfDatabase.open(file);
+  try {
+    const ids = [10, 11, 12];
+    const vs = ids.map(() => vec());
+    db.ingestBatch(Float32Array.from(vs.flatMap((v) => Array.from(v))), ids);
+    ids.forEach((id, i) => rows.set(id, vs[i]));
+    db.delete([20]); rows.delete(20);
+    db.compact();
+  } finally { db.close(); }
+  const nearest = (q) => {
+    let best = null, bd = Infinity;
+    for (const [id, v] of rows) { let s = 0; for (let i = 0; i < dim; i++) s += (q[i] - v[i]) ** 2; if (s < bd) { bd = s; best = id; } }
+    return best;
+  };
+  const ro = await openCollection(file, { readOnly: true });
+  const w = await openCollection(file);
+  const check = async (why) => {
+    await ro.refresh();
+    const fresh = await openCollection(file, { readOnly: true });
+    try {
+      assert.equal(await ro.count(), rows.size, why);
+      for (const id of [10, 11, 12, 30, 31]) {
+        const q = rows.get(id);
+        assert.equal((await ro.search(q, { k: 1, ef: 400 }))[0]?.id, id, `${why}: refreshed reader, query at row ${id}`);
+        assert.equal((await fresh.search(q, { k: 1, ef: 400 }))[0]?.id, id, `${why}: fresh open, query at row ${id}`);
+      }
+      for (let i = 0; i < 5; i++) {
+        const q = vec();
+        assert.equal((await ro.search(q, { k: 1, ef: 400 }))[0]?.id, nearest(q), `${why}: refreshed reader, query ${i}`);
+      }
+    } finally { await fresh.close(); }
+  };
+  try {
+    await check('after rvf-node compact');
+    await w.update(3, { metadata: { tag: 'forced' } });            // the forced META snapshot
+    await check('after the forced snapshot');
+    for (const id of [30, 31]) { const v = vec(); rows.set(id, v); await w.insert({ id, vector: v }); }
+    await check('after replaced rows');
+    await w.compact();
+    await check('after a veclite compaction');
+    for (const id of [10, 11]) { const v = vec(); rows.set(id, v); await w.insert({ id, vector: v }); }
+    await w.close();
+    await check('after the writer closed');
+  } finally { await ro.close(); }
 });
