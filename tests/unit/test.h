@@ -67,7 +67,7 @@
     X(rvf_write_failures) X(rvf_failed_means_failed) X(rvf_check_image) X(rvf_nomem) X(rvf_large_segments) X(rvf_streamed_payloads) X(rvf_branch) \
     X(index_encode_live) X(index_decode_hostile_links) X(index_encode_live_variants) X(store_meta_codec) X(store_roundtrip) X(store_flat) X(store_crash_incremental) \
     X(store_truncate_every_offset) X(store_corruption) X(store_write_failures) X(store_failed_means_failed) X(store_readonly_verify_image) \
-    X(store_compact) X(store_compact_nomem) X(store_meta_relisted) X(store_derive_readonly) X(store_meta_chain_bounded) \
+    X(store_compact) X(store_compact_nomem) X(store_meta_relisted) X(store_meta_forced_snapshot_faults) X(store_meta_hostile_orders) X(store_derive_readonly) X(store_meta_chain_bounded) \
     X(store_rvf_node_files) X(store_hostile_segments) X(rvf_many_commits) \
     X(rvf_merge_model) X(rvf_witness_walk) X(rvf_crash_tail) X(rvf_index_barrier) X(store_close_checkpoint_policy) \
     X(store_index_outlives_rows) X(store_meta_tiered_growth) X(store_meta_tiered_model) \

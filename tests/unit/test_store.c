@@ -2346,3 +2346,358 @@ int test_store_meta_relisted(void)
     vl_io_mem_free(io);
     return 0;
 }
+
+/* ---- the forced META snapshot commit under faults ----
+ * A file whose listed META the store does not track (relisted by rvf-node's
+ * compaction, or holding records of ids that are not live) makes the next
+ * META commit a snapshot. That commit is failed at every append/sync step
+ * (a failing append leaves half its bytes, as a kill would) and cut at the
+ * boundaries of each segment it appended: the file reopens at the state
+ * before or after it, verify() is clean, and the next META commit of a
+ * writer on the reopened file is again a snapshot (one META listed) with
+ * the right records. A reader opened before the commit and refreshed after
+ * it answers as a fresh read-only open. */
+static int forced_one(vl_io *io, const model *want, int forced, uint32_t fid, uint64_t other)
+{
+    vl_store *r;
+    vl_store_verify_result vr;
+    OPEN(io, NULL, VL_STORE_READONLY, &r);
+    if (m_check(want, r, 1)) return 1;
+    SOK(r, vl_store_verify(r, &vr));
+    if (!vr.ok) { fprintf(stderr, "verify: %s\n", vl_store_problems(r)); return 1; }
+    SOK(r, vl_store_close(r));
+    /* a writer's next META commit: a snapshot, the right records */
+    vl_store *w;
+    OPEN(io, NULL, 0, &w);
+    if (m_check(want, w, 0)) return 1;
+    if (!forced) CHECK(count_type(w, VL_RVF_SEG_META) == 1);   /* the snapshot is committed */
+    model *m = m_copy(want);
+    uint8_t rb[32];
+    uint32_t l = t_rec_f64(rb, t_rec_begin(rb), (uint16_t)fid, 77.5);
+    uint32_t off[2] = { 0, l };
+    SOK(w, vl_store_set_meta(w, 1, &other, rb, off));
+    m_set_rec(m, other, rb, l);
+    if (forced && count_type(w, VL_RVF_SEG_META) != 1) {
+        uint64_t xi[256], xg[256], xb[256];
+        uint32_t nx = listed_meta(io, xi, xg, xb, 256);
+        fprintf(stderr, "%u META listed after the writer's META commit (want 1 snapshot):", nx);
+        for (uint32_t i = 0; i < nx; i++) fprintf(stderr, " [seg %llu gen %lld base %lld]", (unsigned long long)xi[i], (long long)xg[i], (long long)xb[i]);
+        fprintf(stderr, "\n");
+        return 1;
+    }
+    SOK(w, vl_store_close(w));
+    OPEN(io, NULL, VL_STORE_READONLY, &r);
+    if (m_check(m, r, 1)) return 1;
+    SOK(r, vl_store_close(r));
+    m_free(m);
+    return 0;
+}
+
+/* op 0: set_meta(id, rec); op 1: upsert(id, vec) without metadata. */
+static int forced_faults(vl_io *base, const model *prev, const model *next, int op, uint64_t id,
+                         const uint8_t *rec, uint32_t rlen, const float *vec, uint32_t fid, uint64_t other)
+{
+    uint32_t off[2] = { 0, rlen };
+    int done = 0, saw_prev = 0;
+    for (uint32_t k = 1; !done && k < 200; k++) {
+        vl_io *io = mem_clone(base, UINT64_MAX);
+        vl_store *w, *r;
+        OPEN(io, NULL, 0, &w);
+        OPEN(io, NULL, VL_STORE_READONLY, &r);
+        if (m_check(prev, w, 0)) return 1;
+        uint64_t len0 = mem_size(io);
+        vl_io_mem_fail_after(io, k);
+        int rc = op == 0 ? vl_store_set_meta(w, 1, &id, rec, off) : vl_store_upsert(w, 1, &id, vec, NULL, NULL);
+        vl_io_mem_fail_after(io, 0);
+        if (rc == VL_OK) {
+            done = 1;
+            if (m_check(next, w, 1)) return 1;
+            CHECK(count_type(w, VL_RVF_SEG_META) == 1);
+            /* the follower refreshes to what a fresh open reads */
+            vl_store_refresh_result rr;
+            SOK(r, vl_store_refresh(r, &rr));
+            if (m_check(next, r, 1)) { fprintf(stderr, "refreshed reader differs\n"); return 1; }
+            SOK(r, vl_store_close(r));
+            SOK(w, vl_store_close(w));
+            /* every segment boundary of the commit (and a byte either side, and mid-payload) */
+            uint64_t n;
+            const uint8_t *b = vl_io_mem_data(io, &n);
+            uint8_t *copy = t_alloc((size_t)n);
+            memcpy(copy, b, (size_t)n);
+            for (uint64_t at = len0; at < n;) {
+                vl_rvf_header hd;
+                vl_rvf_header_decode(copy + at, &hd);
+                CHECK(hd.magic == VL_RVF_MAGIC);
+                uint64_t end = at + 64 + hd.payload_length;
+                uint64_t cuts[5] = { at + 1, at + 63, at + 64 + hd.payload_length / 2, end - 1, end };
+                for (int c = 0; c < 5; c++) {
+                    if (cuts[c] <= len0 || cuts[c] > end || (c && cuts[c] == cuts[c - 1])) continue;
+                    vl_io *cut = mem_dev(copy, cuts[c]);
+                    vl_store *t;
+                    OPEN(cut, NULL, VL_STORE_READONLY, &t);
+                    quiet = 1;
+                    int is_prev = m_check(prev, t, 0) == 0, is_next = !is_prev && m_check(next, t, 0) == 0;
+                    quiet = 0;
+                    SOK(t, vl_store_close(t));
+                    if (!is_prev && !is_next) { fprintf(stderr, "cut at %llu: neither state\n", (unsigned long long)cuts[c]); return 1; }
+                    if (cuts[c] == n) CHECK(is_next);
+                    if (forced_one(cut, is_prev ? prev : next, is_prev, fid, other)) { fprintf(stderr, "cut at %llu\n", (unsigned long long)cuts[c]); return 1; }
+                    vl_io_mem_free(cut);
+                }
+                at = end;
+            }
+            free(copy);
+        } else {
+            CHECK(rc == VL_EIO);
+            vl_store_close(w);
+            vl_store_refresh_result rr;
+            SOK(r, vl_store_refresh(r, &rr));   /* a torn tail: the reader stays where it is or follows */
+            quiet = 1;
+            int rp = m_check(prev, r, 1) == 0, rn = !rp && m_check(next, r, 1) == 0;
+            quiet = 0;
+            SOK(r, vl_store_close(r));
+            vl_store *t;
+            vl_io *io2;
+            if (reopen(io, UINT64_MAX, VL_STORE_READONLY, &io2, &t)) return 1;
+            quiet = 1;
+            int is_prev = m_check(prev, t, 0) == 0, is_next = !is_prev && m_check(next, t, 0) == 0;
+            quiet = 0;
+            SOK(t, vl_store_close(t));
+            if (!is_prev && !is_next) { fprintf(stderr, "fail_after %u: neither state\n", k); return 1; }
+            if (rp != is_prev || rn != is_next) { fprintf(stderr, "fail_after %u: the refreshed reader differs from a fresh open\n", k); return 1; }
+            saw_prev += is_prev;
+            if (forced_one(io2, is_prev ? prev : next, is_prev, fid, other)) { fprintf(stderr, "fail_after %u\n", k); return 1; }
+            vl_io_mem_free(io2);
+        }
+        vl_io_mem_free(io);
+    }
+    CHECK(done && saw_prev > 0);
+    return 0;
+}
+
+int test_store_meta_forced_snapshot_faults(void)
+{
+    uint32_t dim = 3;
+    uint64_t seed = 21;
+    enum { N = 300 };
+    uint64_t *ids = t_alloc(N * sizeof *ids);
+    for (uint32_t i = 0; i < N; i++) ids[i] = i * 3 + 2;
+    /* (a) relisted META: a snapshot and deltas, every META ever written relisted in file order */
+    {
+        vl_io *io = mem_dev(NULL, 0);
+        vl_config c = cfg_of(dim, VL_METRIC_L2, VL_INDEX_HNSW);
+        vl_store *s;
+        OPEN(io, &c, VL_STORE_CREATE, &s);
+        uint32_t fids[5];
+        if (register_fields(s, fids)) return 1;
+        model *m = m_new(dim, VL_METRIC_L2);
+        CHECK(do_upsert(s, m, N, ids, &seed, 1, fids, 1) == VL_OK);
+        uint64_t lid[64], lgen[64], lbase[64];
+        uint32_t nl = 0;
+        for (uint32_t k = 0; k < 300 && nl < 4; k++) {
+            uint8_t rb[32];
+            uint32_t l = t_rec_f64(rb, t_rec_begin(rb), (uint16_t)fids[1], k * 2.5);
+            uint32_t off[2] = { 0, l };
+            uint64_t id = ids[(k * 7) % N];
+            SOK(s, vl_store_set_meta(s, 1, &id, rb, off));
+            m_set_rec(m, id, rb, l);
+            nl = listed_meta(io, lid, lgen, lbase, 64);
+        }
+        CHECK(nl >= 3);
+        vl_io *rel = mem_clone(io, UINT64_MAX);
+        SOK(s, vl_store_close(s));
+        vl_rvf_seg segs[256];
+        uint8_t *copies[256];
+        uint32_t na = all_meta(io, segs, copies, 256);
+        if (raw_commit(rel, (uint64_t)1 << VL_RVF_SEG_META, 0, NULL, na, segs)) return 1;
+        CHECK(listed_meta(rel, lid, lgen, lbase, 64) == na);
+        model *next = m_copy(m);
+        uint8_t rb[32];
+        uint32_t l = t_rec_f64(rb, t_rec_begin(rb), (uint16_t)fids[1], -3.0);
+        m_set_rec(next, ids[11], rb, l);
+        if (forced_faults(rel, m, next, 0, ids[11], rb, l, NULL, fids[1], ids[12])) return 1;
+        for (uint32_t i = 0; i < na; i++) free(copies[i]);
+        m_free(next);
+        m_free(m);
+        vl_io_mem_free(rel);
+        vl_io_mem_free(io);
+    }
+    /* (b) records of an id that is not live: the META delta of its delete unlisted (as rvf-node's
+     * delete writes none); a re-insert without metadata commits a snapshot without the record */
+    {
+        vl_io *io = mem_dev(NULL, 0);
+        vl_config c = cfg_of(dim, VL_METRIC_L2, VL_INDEX_HNSW);
+        vl_store *s;
+        OPEN(io, &c, VL_STORE_CREATE, &s);
+        uint32_t fids[5];
+        if (register_fields(s, fids)) return 1;
+        model *m = m_new(dim, VL_METRIC_L2);
+        CHECK(do_upsert(s, m, N, ids, &seed, 1, fids, 1) == VL_OK);
+        uint64_t x = 0;
+        for (uint32_t i = 0; i < N && !x; i++) if (m->rlen[ids[i]]) x = ids[i];
+        CHECK(x != 0);
+        uint64_t lid[64], lgen[64], lbase[64];
+        uint32_t n0 = listed_meta(io, lid, lgen, lbase, 64);
+        uint32_t nd;
+        SOK(s, vl_store_delete(s, 1, &x, &nd));
+        CHECK(nd == 1);
+        m_delete(m, 1, &x);
+        SOK(s, vl_store_close(s));
+        uint32_t n1 = listed_meta(io, lid, lgen, lbase, 64);
+        CHECK(n1 == n0 + 1);                         /* the delete's delta, newest */
+        if (raw_commit(io, 0, 1, &lid[n1 - 1], 0, NULL)) return 1;
+        model *next = m_copy(m);
+        float v[3] = { 0.25f, -0.5f, 0.75f };
+        m_upsert(next, 1, &x, v, NULL, NULL);
+        if (forced_faults(io, m, next, 1, x, NULL, 0, v, fids[1], ids[12] == x ? ids[13] : ids[12])) return 1;
+        m_free(next);
+        m_free(m);
+        vl_io_mem_free(io);
+    }
+    free(ids);
+    return 0;
+}
+
+/* Hostile listings of one linear META history: every META the file ever
+ * held (snapshots, deltas, merged deltas), listed in random orders and
+ * random subsets that keep the newest, and in chosen odd orders (reversed;
+ * the newest snapshot listed after deltas; two snapshots; a merged delta
+ * whose base is below the snapshot before it). Open either refuses with
+ * ECORRUPT or reads the newest metadata (never an older one, never a crash);
+ * a writer's next META commit and a reopen keep it. */
+static int hostile_listing(vl_io *src, const vl_rvf_seg *segs, const uint32_t *order, uint32_t n, const model *m,
+                           uint32_t fid, uint64_t other, uint32_t *opened)
+{
+    vl_io *io = mem_clone(src, UINT64_MAX);
+    vl_rvf_seg pick[256];
+    for (uint32_t i = 0; i < n; i++) pick[i] = segs[order[i]];
+    if (raw_commit(io, (uint64_t)1 << VL_RVF_SEG_META, 0, NULL, n, pick)) return 1;
+    vl_store *s = NULL;
+    char msg[256];
+    int rc = vl_store_open(io, NULL, VL_STORE_READONLY, FID, &s, msg, sizeof msg);
+    if (rc != VL_OK) {
+        if (rc != VL_ECORRUPT) { fprintf(stderr, "hostile listing: %s: %s\n", vl_errstr(rc), msg); return 1; }
+        vl_io_mem_free(io);
+        return 0;
+    }
+    ++*opened;
+    if (m_check(m, s, 0)) { fprintf(stderr, "hostile listing opened with other metadata\n"); return 1; }
+    SOK(s, vl_store_close(s));
+    vl_store *w;
+    OPEN(io, NULL, 0, &w);
+    model *m2 = m_copy(m);
+    uint8_t rb[32];
+    uint32_t l = t_rec_f64(rb, t_rec_begin(rb), (uint16_t)fid, 5.5);
+    uint32_t off[2] = { 0, l };
+    SOK(w, vl_store_set_meta(w, 1, &other, rb, off));
+    m_set_rec(m2, other, rb, l);
+    SOK(w, vl_store_close(w));
+    vl_io *io2;
+    if (reopen(io, UINT64_MAX, VL_STORE_READONLY, &io2, &s)) return 1;
+    if (m_check(m2, s, 0)) { fprintf(stderr, "hostile listing: the writer's next META commit lost metadata\n"); return 1; }
+    SOK(s, vl_store_close(s));
+    m_free(m2);
+    vl_io_mem_free(io2);
+    vl_io_mem_free(io);
+    return 0;
+}
+
+int test_store_meta_hostile_orders(void)
+{
+    uint32_t dim = 2;
+    vl_io *io = mem_dev(NULL, 0);
+    vl_config c = cfg_of(dim, VL_METRIC_L2, VL_INDEX_FLAT);
+    vl_store *s;
+    OPEN(io, &c, VL_STORE_CREATE, &s);
+    uint32_t fids[5];
+    if (register_fields(s, fids)) return 1;
+    model *m = m_new(dim, VL_METRIC_L2);
+    enum { N = 200 };
+    uint64_t seed = 31, ids[N];
+    for (uint32_t i = 0; i < N; i++) ids[i] = i * 5 + 1;
+    CHECK(do_upsert(s, m, N, ids, &seed, 1, fids, 1) == VL_OK);
+    /* many sessions of small commits: snapshots, deltas and merged deltas */
+    for (uint32_t k = 0; k < 120; k++) {
+        uint8_t rb[32];
+        uint32_t l = t_rec_f64(rb, t_rec_begin(rb), (uint16_t)fids[1], k * 1.5);
+        uint32_t off[2] = { 0, l };
+        uint64_t id = ids[(k * 13) % N];
+        if (k % 9 == 4) {                         /* a delete and a re-insert without metadata */
+            uint32_t nd;
+            SOK(s, vl_store_delete(s, 1, &id, &nd));
+            m_delete(m, 1, &id);
+            float v[2] = { (float)k, 1.0f };
+            SOK(s, vl_store_upsert(s, 1, &id, v, NULL, NULL));
+            m_upsert(m, 1, &id, v, NULL, NULL);
+        } else {
+            SOK(s, vl_store_set_meta(s, 1, &id, rb, off));
+            m_set_rec(m, id, rb, l);
+        }
+        if (k % 40 == 39) { SOK(s, vl_store_close(s)); OPEN(io, NULL, 0, &s); }
+    }
+    SOK(s, vl_store_close(s));
+    vl_rvf_seg segs[256];
+    uint8_t *copies[256];
+    uint32_t na = all_meta(io, segs, copies, 256);
+    uint64_t gen[256], base[256];
+    uint32_t nsnap = 0, top = 0, nmerged = 0;
+    for (uint32_t i = 0; i < na; i++) {
+        vl_meta_head mh;
+        char why[160];
+        CHECK(vl__meta_parse(segs[i].payload, segs[i].len, &mh, NULL, why, sizeof why) == VL_OK);
+        gen[i] = mh.generation;
+        base[i] = (mh.flags & VL_META_F_SNAPSHOT) ? UINT64_MAX : mh.base;
+        nsnap += base[i] == UINT64_MAX;
+        nmerged += base[i] != UINT64_MAX && gen[i] > base[i] + 1;
+        if (gen[i] > gen[top]) top = i;
+    }
+    CHECK(na > 20 && nsnap >= 2 && nmerged > 0);
+    uint32_t order[256], opened = 0, tries = 0;
+    /* reversed */
+    for (uint32_t i = 0; i < na; i++) order[i] = na - 1 - i;
+    if (hostile_listing(io, segs, order, na, m, fids[1], ids[3], &opened)) return 1;
+    /* each snapshot listed after every other META */
+    for (uint32_t j = 0; j < na; j++) {
+        if (base[j] != UINT64_MAX) continue;
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < na; i++) if (i != j) order[k++] = i;
+        order[k++] = j;
+        if (hostile_listing(io, segs, order, k, m, fids[1], ids[3], &opened)) return 1;
+        tries++;
+    }
+    /* two snapshots (the newest last), then the deltas after the newest */
+    for (uint32_t j = 0; j < na; j++) {
+        if (base[j] != UINT64_MAX) continue;
+        for (uint32_t j2 = j + 1; j2 < na; j2++) {
+            if (base[j2] != UINT64_MAX) continue;
+            uint32_t k = 0;
+            order[k++] = j2;
+            order[k++] = j;
+            for (uint32_t i = j2 + 1; i < na; i++) order[k++] = i;
+            if (hostile_listing(io, segs, order, k, m, fids[1], ids[3], &opened)) return 1;
+            order[0] = j, order[1] = j2;
+            if (hostile_listing(io, segs, order, k, m, fids[1], ids[3], &opened)) return 1;
+        }
+    }
+    /* random orders of all of them, and random subsets that keep the newest */
+    uint64_t rs = 77;
+    for (uint32_t t = 0; t < 300; t++) {
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < na; i++)
+            if (t < 150 || i == top || t_unif(&rs) < 0.6) order[k++] = i;
+        if (t % 3) {                               /* shuffled; else file order */
+            for (uint32_t i = k; i > 1; i--) {
+                uint32_t j = (uint32_t)(t_unif(&rs) * i);
+                if (j >= i) j = i - 1;
+                uint32_t x = order[i - 1]; order[i - 1] = order[j]; order[j] = x;
+            }
+        }
+        if (hostile_listing(io, segs, order, k, m, fids[1], ids[3], &opened)) return 1;
+    }
+    if (getenv("VL_TEST_VERBOSE")) fprintf(stderr, "hostile orders: %u META (%u snapshots), %u listings opened\n", na, nsnap, opened);
+    CHECK(opened > 50);
+    for (uint32_t i = 0; i < na; i++) free(copies[i]);
+    m_free(m);
+    vl_io_mem_free(io);
+    return 0;
+}
