@@ -8,7 +8,8 @@
 //
 // Invariants:
 // - A write's promise resolves after its cache update. A failed cache update does not fail the
-//   write (the store has it): it is recorded in status().cache.warning, and the next open rebuilds.
+//   write (the store has it): it is recorded in status().cache.warning, and the cache takes no
+//   later update (it stays behind) until rebuildCache() or the next open rebuilds it.
 // - Metadata put in the cache is read back from the engine after the commit (what the store now
 //   holds), never taken from the caller's arguments.
 
@@ -54,6 +55,7 @@ export async function rebuildCache(s) {
   const rows = allRows(s);
   const epoch = epochOf(s);
   await s.cache.rebuild(s.name, rows, epoch, fileIdOf(s));
+  s.cacheMissed = false;
   s.cacheStatus = { ...s.cacheStatus, epoch, rows: rows.length, warning: null };
   return { rows: rows.length, epoch };
 }
@@ -90,6 +92,9 @@ export async function reconcile(s) {
  * a write's update is always behind its store (and rebuilt on open).
  */
 export async function afterWrite(s, change, epoch) {
+  // A cache that missed an update stays at its last whole epoch until it is rebuilt: a later
+  // write's rows applied on top would record that write's epoch over the rows it lacks.
+  if (s.cacheMissed) return;
   try {
     await s.cache.apply(s.name, {
       clear: change.clear === true,
@@ -99,6 +104,7 @@ export async function afterWrite(s, change, epoch) {
     const st = await s.cache.state(s.name);
     s.cacheStatus = { ...s.cacheStatus, epoch, rows: st?.rows ?? 0 };
   } catch (e) {
+    s.cacheMissed = true;
     s.cacheStatus = {
       ...s.cacheStatus,
       warning: `the metadata cache could not be updated (${e.message}); it is behind the store until the next open rebuilds it`,

@@ -7,6 +7,8 @@
 //   - failure mode 2: the store written past the cache (by a writer without the cache, or a page
 //     closed between the two writes) is reconciled on open — cache rebuilt, epochs equal; a cache
 //     ahead of its store is reported and rebuilt from the store;
+//   - a cache update that failed leaves the cache behind (later writes do not advance its epoch over
+//     the missing rows), so the next open rebuilds it;
 //   - failure mode 4: migrate (IndexedDB → OPFS) copies and verifies; run again it is a no-op; it
 //     never changes its source; dryRun writes nothing; a different target is a conflict, untouched.
 //
@@ -277,6 +279,45 @@ test('hybrid on the main thread: a failed write after a good one leaves the cach
     assert.equal(r.second, 'EIO');
     assert.deepEqual(r.stored, { v: 'A' });
     assert.deepEqual(r.cached, r.stored, 'the cache holds what the store holds');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('a cache update that failed is not papered over by the next write: the reopen rebuilds it', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page } = await newPage(ctx, server);
+    const r = await inPage(page, { path: dbName('missed') }, async (veclite, row, a) => {
+      let db = await veclite.createDatabase({ backend: 'opfs', path: a.path, workers: 0, cache: 'indexeddb' });
+      let col = await db.createCollection('docs', { dimension: a.dim });
+      await col.insert(row(0));
+      // the cache's row put of the next write throws (quota); the write after it succeeds
+      const put = IDBObjectStore.prototype.put;
+      let armed = true;
+      IDBObjectStore.prototype.put = function (...args) {
+        if (armed && this.name === 'rows') { armed = false; throw new DOMException('quota', 'QuotaExceededError'); }
+        return put.apply(this, args);
+      };
+      try {
+        await col.insert(row(1));
+        await col.insert(row(2));
+      } finally {
+        IDBObjectStore.prototype.put = put;
+      }
+      const warning = (await col.status()).cache.warning;
+      await db.close();
+      db = await veclite.createDatabase({ backend: 'opfs', path: a.path, workers: 0, cache: 'indexeddb' });
+      col = await db.getCollection('docs');
+      const out = { warning, cache: (await col.status()).cache, epoch: (await col.status()).epoch, m: [] };
+      for (let i = 0; i < 3; i++) out.m.push(await col.cachedMetadata(`r${i}`));
+      await db.close();
+      return out;
+    });
+    assert.match(r.warning, /could not be updated/);
+    assert.equal(r.cache.rebuilt, 'behind', 'the cache stayed behind the store, so the open rebuilt it');
+    assert.equal(r.cache.epoch, r.epoch);
+    assert.deepEqual(r.m, [meta(0), meta(1), meta(2)]);
   } finally {
     await ctx.close();
   }
