@@ -75,6 +75,17 @@ export async function browserBackend(kind, path, leaseOptions = {}) {
     return dev;
   }
 
+  async function readBytes(name) {
+    if (kind === 'indexeddb') return I.loadBytes(place, name);
+    const fh = await O.fileOf(place, name, false);
+    if (!fh) throw new VecliteError('ENOTFOUND', `${label(name)} does not exist`);
+    try {
+      return new Uint8Array(await (await fh.getFile()).arrayBuffer());
+    } catch (e) {
+      throw O.opfsError(e, `reading ${name}.rvf`);
+    }
+  }
+
   /** Commit notices between the writer and the readers of a store (same origin, any page or worker). */
   const channel = (name) => (typeof globalThis.BroadcastChannel === 'function' ? new BroadcastChannel(`veclite:${leaseKey(name)}`) : null);
   const notifiers = new Map();
@@ -128,22 +139,20 @@ export async function browserBackend(kind, path, leaseOptions = {}) {
       }
     },
     /** The committed bytes of a collection (a snapshot; no lease needed to read). */
-    async readBytes(name) {
-      if (kind === 'indexeddb') return I.loadBytes(place, name);
-      const fh = await O.fileOf(place, name, false);
-      if (!fh) throw new VecliteError('ENOTFOUND', `${label(name)} does not exist`);
-      try {
-        return new Uint8Array(await (await fh.getFile()).arrayBuffer());
-      } catch (e) {
-        throw O.opfsError(e, `reading ${name}.rvf`);
-      }
-    },
-    /** Write a whole image as collection `name`, under its lease, in one step (migrate). */
+    readBytes,
+    /**
+     * Write a whole image as collection `name`, under its lease, in one step (migrate) — only if,
+     * with the lease held, the collection is absent or empty: a writer may have created it since
+     * the caller looked. Returns null when written, else the bytes it holds (left as they are).
+     */
     async writeImage(name, bytes) {
       const lease = await acquireLease(leaseKey(name), leaseOptions);
       try {
+        const have = (await rawExists(name)) ? await readBytes(name) : null;
+        if (have && have.length > 0) return have;
         if (kind === 'indexeddb') await I.replaceBytes(place, name, bytes);
         else await O.replaceBytes(await O.fileOf(place, name, true), name, bytes);
+        return null;
       } finally {
         await lease.release();
       }

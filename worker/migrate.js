@@ -8,8 +8,10 @@
 //   reported 'unchanged'; a run that changes nothing reports noop. A target that exists with
 //   other bytes is a 'conflict': reported, never overwritten.
 // - Each copy is one atomic step under the target's writer lease (an IndexedDB transaction or an
-//   OPFS swap file). dryRun reports what would be done and writes nothing; verify opens each
-//   target read-only in the engine and checks it (verify) and its row count against the source.
+//   OPFS swap file), and the target is judged absent or empty again with that lease held: a
+//   writer that created it after the first look is never overwritten. dryRun reports what would
+//   be done and writes nothing; verify opens each target read-only in the engine and checks it
+//   (verify) and its row count against the source.
 
 import { einval, plural } from './errors.js';
 
@@ -52,7 +54,9 @@ export async function migrate(engine, a) {
     const bytes = await src.readBytes(name);
     const entry = { name, bytes: bytes.length, action: '' };
     const exists = await dst.exists(name);
-    const have = exists ? await dst.readBytes(name) : null;
+    let have = exists ? await dst.readBytes(name) : null;
+    // The target is judged again under its lease: a writer may create it after this look.
+    if (!(have && have.length > 0) && !report.dryRun) have = await dst.writeImage(name, bytes);
     if (have && sameBytes(have, bytes)) {
       entry.action = 'unchanged';
       report.unchanged++;
@@ -64,7 +68,6 @@ export async function migrate(engine, a) {
       entry.action = 'would copy';
       report.noop = false;
     } else {
-      await dst.writeImage(name, bytes);
       entry.action = 'copied';
       report.copied++;
       report.noop = false;

@@ -10,7 +10,8 @@
 //   - a cache update that failed leaves the cache behind (later writes do not advance its epoch over
 //     the missing rows), so the next open rebuilds it;
 //   - failure mode 4: migrate (IndexedDB → OPFS) copies and verifies; run again it is a no-op; it
-//     never changes its source; dryRun writes nothing; a different target is a conflict, untouched.
+//     never changes its source; dryRun writes nothing; a different target is a conflict, untouched,
+//     also when a writer creates it between migrate's look and its write;
 //
 // Invariants: one browser per file, a fresh context per test, unique database names.
 
@@ -318,6 +319,47 @@ test('a cache update that failed is not papered over by the next write: the reop
     assert.equal(r.cache.rebuilt, 'behind', 'the cache stayed behind the store, so the open rebuilt it');
     assert.equal(r.cache.epoch, r.epoch);
     assert.deepEqual(r.m, [meta(0), meta(1), meta(2)]);
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('failure mode 4: migrate never overwrites a target a writer created after migrate looked at it', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page } = await newPage(ctx, server);
+    const r = await inPage(page, { from: { backend: 'indexeddb', path: dbName('rsrc') }, to: { backend: 'opfs', path: dbName('rdst') } }, async (veclite, row, a) => {
+      const src = await veclite.createDatabase(a.from);
+      await (await src.createCollection('docs', { dimension: a.dim })).insert(row(1));
+      await src.close();
+      // Another writer (another tab) creates the target and commits a row after migrate found no
+      // target and before migrate holds the target's lease: the hook runs it right there.
+      const request = navigator.locks.request;
+      let hooked = false;
+      navigator.locks.request = async function (name, ...rest) {
+        if (!hooked && name === `veclite:opfs:${a.to.path}/docs`) {
+          hooked = true;
+          const db = await veclite.createDatabase({ ...a.to, workers: 0 });
+          await (await db.createCollection('docs', { dimension: a.dim })).insert(row(2));
+          await db.close();
+        }
+        return request.call(this, name, ...rest);
+      };
+      let report;
+      try {
+        report = await veclite.migrate({ from: a.from, to: a.to });
+      } finally {
+        navigator.locks.request = request;
+      }
+      const db = await veclite.createDatabase({ ...a.to, workers: 0 });
+      const col = await db.getCollection('docs');
+      const out = { hooked, actions: report.collections.map((c) => c.action), ids: (await col.ids()).ids };
+      await db.close();
+      return out;
+    });
+    assert.equal(r.hooked, true);
+    assert.deepEqual(r.actions, ['conflict']);
+    assert.deepEqual(r.ids, ['r2'], 'the other writer\'s acknowledged row is kept, nothing is copied over it');
   } finally {
     await ctx.close();
   }
