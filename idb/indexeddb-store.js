@@ -3,8 +3,9 @@
 // are those of a file (docs/browser.md §2).
 //
 // One IndexedDB database per veclite database, named `veclite:<path>`, with object stores
-//   chunks   key [collection, offset]  -> Uint8Array   the bytes appended at that offset
-//   heads    key collection            -> { length }   the committed length
+//   chunks   key [collection, offset]  -> Uint8Array        the bytes appended at that offset
+//   heads    key collection            -> { length, gen }  the committed length; gen changes when
+//            bytes below it are rewritten, and is random for a store made anew
 // A commit puts its new chunk and the new length in ONE transaction: either both are durable or
 // neither (a closed or crashed page loses at most the write whose promise had not resolved).
 // Compaction replaces every chunk and the length in one transaction too.
@@ -170,14 +171,24 @@ export async function loadTail(db, name, from, gen) {
 }
 
 /**
- * Put bytes at `from` and the committed length, dropping chunks past it, in one transaction
- * (`from` 0 with a whole image replaces the store).
+ * The generation of a store made anew: random, so a follower that loaded a deleted store of the
+ * same name (whose commit boundaries a new one may repeat) never takes its chunks for a tail.
  */
+function freshGen() {
+  const r = new Uint32Array(2);
+  globalThis.crypto.getRandomValues(r);
+  return r[0] * 65536 + (r[1] & 0xffff) + 1;
+}
+
 /** Abort a transaction whose requests failed to queue, so nothing it queued commits. */
 function abort(tx) {
   try { tx?.abort(); } catch { /* already finished */ }
 }
 
+/**
+ * Put bytes at `from` and the committed length, dropping chunks past it, in one transaction
+ * (`from` 0 with a whole image replaces the store).
+ */
 export async function commit(db, name, from, bytes, length) {
   let tx;
   try {
@@ -187,9 +198,10 @@ export async function commit(db, name, from, bytes, length) {
     const h = await req(heads.get(name));
     cs.delete(IDBKeyRange.bound([name, from], [name, Infinity]));
     if (bytes.length) cs.put(bytes, [name, from]);
-    // `gen` changes whenever bytes below the old length change (a rewrite from 0): followers
-    // holding the old bytes must reopen instead of appending to them.
-    const gen = (h?.gen ?? 0) + (from < (h?.length ?? 0) ? 1 : 0);
+    // `gen` changes whenever bytes below the old length change (a rewrite from 0), and a store
+    // made anew (never made, or deleted and made again) starts at a random one: followers holding
+    // the old bytes must reopen instead of appending to them.
+    const gen = h ? (h.gen ?? 0) + (from < h.length ? 1 : 0) : freshGen();
     heads.put({ length, gen }, name);
     await done(tx);
   } catch (e) {
@@ -206,7 +218,7 @@ export async function replaceBytes(db, name, bytes) {
     const h = await req(tx.objectStore('heads').get(name));
     tx.objectStore('chunks').delete(range(name));
     tx.objectStore('chunks').put(bytes, [name, 0]);
-    tx.objectStore('heads').put({ length: bytes.length, gen: (h?.gen ?? 0) + 1 }, name);
+    tx.objectStore('heads').put({ length: bytes.length, gen: h ? (h.gen ?? 0) + 1 : freshGen() }, name);
     await done(tx);
   } catch (e) {
     abort(tx);

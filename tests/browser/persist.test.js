@@ -13,6 +13,8 @@
 //   - a .rvf written by Node opens in the page, takes more rows there, and its export reads back in
 //     Node (top-10 equal within 1e-6) and in @ruvector/rvf-node (failure mode 5);
 //   - a file of a newer format version is refused with EVERSION and an upgrade hint (mode 7).
+//   - a read-only IndexedDB handle of a store deleted and made again under the same name reopens
+//     (its bytes equal a fresh handle's) instead of appending the new store's chunks to the old bytes.
 //
 // Invariants: one browser per file; a fresh context per test (closed in finally); databases get
 // unique names; tools/serve.mjs serves the repo; no browser is ever downloaded.
@@ -483,6 +485,40 @@ test('indexeddb: a compaction whose chunk put throws at once changes nothing (th
       return out;
     }, o);
     assert.deepEqual(r, { code: 'EIO', count: 18, verify: true });
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('indexeddb: a read-only handle of a store deleted and made again with the same commit sizes reopens instead of appending the new store\'s chunks', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page } = await newPage(ctx, server);
+    const r = await page.evaluate(async (a) => {
+      const m = await import('/web/index.js');
+      const batch = (p, b, v) => Array.from({ length: 50 }, (_, j) => ({ id: `${p}${b * 50 + j}`, vector: [v, j, b, 1], metadata: { p } }));
+      const cfg = { dimension: 4, metric: 'euclidean', index: { type: 'flat' } };
+      let db = await m.createDatabase({ backend: 'indexeddb', path: a.path, workers: 0 });
+      let col = await db.createCollection('docs', cfg);
+      for (let b = 0; b < 2; b++) await col.insertBatch(batch('a', b, 100));
+      await db.close();
+      const ro = await m.openCollection(`${a.path}/docs`, { backend: 'indexeddb', readOnly: true }); // no follow: refresh() below
+      db = await m.createDatabase({ backend: 'indexeddb', path: a.path, workers: 0 });
+      await db.deleteCollection('docs');
+      col = await db.createCollection('docs', cfg); // the same commits, so the same chunk offsets, and one more
+      for (let b = 0; b < 3; b++) await col.insertBatch(batch('b', b, -100));
+      await db.close();
+      await ro.refresh();
+      const mine = await ro.export();
+      const out = { count: await ro.count(), a0: await ro.get('a0'), verify: (await ro.verify()).ok };
+      await ro.close();
+      const fresh = await m.openCollection(`${a.path}/docs`, { backend: 'indexeddb', readOnly: true });
+      const theirs = await fresh.export();
+      await fresh.close();
+      out.sameBytes = mine.length === theirs.length && mine.every((x, i) => x === theirs[i]);
+      return out;
+    }, { path: dbName('recreated') });
+    assert.deepEqual(r, { count: 150, a0: null, verify: true, sameBytes: true });
   } finally {
     await ctx.close();
   }
