@@ -409,7 +409,9 @@ export class Session {
     },
     clear: (a) => this.#write(a, (s) => C.clear(s), { clear: true }),
     rebuildCache: async (a) => {
-      const s = this.#col(a);
+      // after the writes in flight: rows read from the engine before their commit is durable
+      // would put into the cache a write the store may yet fail to keep
+      const s = await this.#settled(a);
       if (!s.cache) throw einval(`rebuildCache: collection '${s.name}' has no metadata cache; open its database with cache: 'indexeddb'`);
       return rebuildCache(s);
     },

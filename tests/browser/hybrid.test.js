@@ -9,6 +9,8 @@
 //     ahead of its store is reported and rebuilt from the store;
 //   - a cache update that failed leaves the cache behind (later writes do not advance its epoch over
 //     the missing rows), so the next open rebuilds it;
+//   - rebuildCache() runs after the write in flight, so a write the store fails to keep never
+//     reaches the cache;
 //   - failure mode 4: migrate (IndexedDB → OPFS) copies and verifies; run again it is a no-op; it
 //     never changes its source; dryRun writes nothing; a different target is a conflict, untouched,
 //     also when a writer creates it between migrate's look and its write;
@@ -360,6 +362,46 @@ test('failure mode 4: migrate never overwrites a target a writer created after m
     assert.equal(r.hooked, true);
     assert.deepEqual(r.actions, ['conflict']);
     assert.deepEqual(r.ids, ['r2'], 'the other writer\'s acknowledged row is kept, nothing is copied over it');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('rebuildCache() waits for the write in flight: a write the store fails to keep never reaches the cache', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page, log } = await newPage(ctx, server);
+    const r = await inPage(page, { path: dbName('rebuildrace') }, async (veclite, row, a) => {
+      let db = await veclite.createDatabase({ backend: 'opfs', path: a.path, workers: 0, cache: 'indexeddb' });
+      let col = await db.createCollection('docs', { dimension: a.dim });
+      await col.insert(row(1));
+      // the next swap-file write fails after a while: its commit is in the engine, not in the file
+      const cw = FileSystemFileHandle.prototype.createWritable;
+      FileSystemFileHandle.prototype.createWritable = function () {
+        return new Promise((_, reject) => setTimeout(() => reject(new DOMException('quota', 'QuotaExceededError')), 50));
+      };
+      const out = {};
+      try {
+        const w = col.update('r1', { metadata: { v: 'B' } }).then(() => 'resolved', (e) => e.code);
+        await new Promise((res) => setTimeout(res, 10)); // the update has committed in the engine
+        out.rebuild = await col.rebuildCache().then(() => 'resolved', (e) => e.code);
+        out.write = await w;
+      } finally {
+        FileSystemFileHandle.prototype.createWritable = cw;
+      }
+      await db.close().catch(() => {});
+      db = await veclite.createDatabase({ backend: 'opfs', path: a.path, workers: 0, cache: 'indexeddb' });
+      col = await db.getCollection('docs');
+      out.cache = (await col.status()).cache;
+      out.cached = await col.cachedMetadata('r1');
+      await db.close();
+      return out;
+    });
+    assert.equal(r.write, 'EIO');
+    assert.equal(r.rebuild, 'EIO', 'the rebuild ran after the failed write, on a poisoned handle');
+    assert.equal(r.cache.rebuilt, null, 'the cache never got ahead of the store');
+    assert.deepEqual(r.cached, meta(1));
+    assert.deepEqual(log.warnings, []);
   } finally {
     await ctx.close();
   }
