@@ -172,6 +172,9 @@ export async function writableDevice(fh, name) {
   }
 }
 
+/** Bytes a follower compares at its end before it appends a file's new bytes (readOnlyDevice). */
+const TAIL_CHECK = 4096;
+
 /**
  * A read-only device over a snapshot of the file; pull() appends what the writer added since.
  * (A writer's sync access handle may keep the file from being read: then the snapshot waits
@@ -190,8 +193,11 @@ export async function readOnlyDevice(fh, name) {
     const file = await fh.getFile();
     const n = dev.size();
     if (file.size < n) return -1; // rewritten (compacted): reopen
-    // A file rewritten and grown past our size: the bytes we hold end differently there.
-    const k = Math.min(64, n);
+    // A file rewritten and grown past our size: the bytes we hold end differently there. Not
+    // just the last 64: those are the FIDI tail of our last MANIFEST, the same at every commit
+    // boundary of a store, so a rewritten store (compacted) whose commit ends exactly at our size
+    // would pass. The last 4 KiB hold that MANIFEST (its epoch, directory and deleted ids).
+    const k = Math.min(TAIL_CHECK, n);
     if (k > 0) {
       const last = new Uint8Array(await file.slice(n - k, n).arrayBuffer());
       const mine = dev.slice(n - k, n);

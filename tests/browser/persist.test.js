@@ -15,6 +15,8 @@
 //   - a file of a newer format version is refused with EVERSION and an upgrade hint (mode 7).
 //   - a read-only IndexedDB handle of a store deleted and made again under the same name reopens
 //     (its bytes equal a fresh handle's) instead of appending the new store's chunks to the old bytes.
+//   - a read-only OPFS handle reopens a file its writer compacted and then grew to exactly the
+//     handle's size and past it (the same bytes as the writer's), instead of appending to old bytes.
 //
 // Invariants: one browser per file; a fresh context per test (closed in finally); databases get
 // unique names; tools/serve.mjs serves the repo; no browser is ever downloaded.
@@ -519,6 +521,50 @@ test('indexeddb: a read-only handle of a store deleted and made again with the s
       return out;
     }, { path: dbName('recreated') });
     assert.deepEqual(r, { count: 150, a0: null, verify: true, sameBytes: true });
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('opfs: a read-only handle whose writer compacted and then committed up to exactly its size reopens instead of appending', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page } = await newPage(ctx, server);
+    const r = await page.evaluate(async (a) => {
+      const m = await import('/web/index.js');
+      const db = await m.createDatabase({ backend: 'opfs', path: a.path, workers: 0 });
+      const col = await db.createCollection('docs', { dimension: 4, metric: 'euclidean', index: { type: 'flat' } });
+      await col.insertBatch(Array.from({ length: 200 }, (_, i) => ({ id: `r${i}`, vector: [i, 1, 2, 3], metadata: { i } })));
+      await col.delete(Array.from({ length: 100 }, (_, i) => `r${2 * i}`));
+      const n = (await col.status()).bytes;
+      const ro = await m.openCollection(`${a.path}/docs`, { backend: 'opfs', readOnly: true }); // no follow: refresh() below
+      await col.compact();
+      // One row whose commit ends exactly at n: its metadata length found on a copy in memory.
+      const img = await col.export();
+      const pad = (len) => ({ id: 'pad', vector: [9, 9, 9, 9], metadata: { pad: 'x'.repeat(len) } });
+      let len = Math.max(0, n - img.length - 1000);
+      for (let tries = 0; tries < 20; tries++) {
+        const mem = await m.openCollection(img);
+        await mem.insert(pad(len));
+        const size = (await mem.export()).length;
+        await mem.close();
+        if (size === n || len + n - size < 0) break;
+        len += n - size;
+      }
+      await col.insert(pad(len));
+      const aligned = (await col.status()).bytes === n;
+      await col.insert({ id: 'last', vector: [5, 5, 5, 5], metadata: { i: -1 } });
+      const refresh = await ro.refresh().then(() => 'ok', (e) => `${e.code}: ${e.message}`);
+      const mine = await ro.export();
+      const theirs = await col.export();
+      const out = { aligned, refresh, count: await ro.count(), last: (await ro.get('last'))?.id ?? null, verify: (await ro.verify()).ok };
+      out.sameBytes = mine.length === theirs.length && mine.every((x, i) => x === theirs[i]);
+      await ro.close();
+      await db.close();
+      return out;
+    }, { path: dbName('aligned') });
+    assert.equal(r.aligned, true, 'the test built a commit ending exactly at the reader\'s size');
+    assert.deepEqual(r, { aligned: true, refresh: 'ok', count: 102, last: 'last', verify: true, sameBytes: true });
   } finally {
     await ctx.close();
   }
