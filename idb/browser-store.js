@@ -6,7 +6,8 @@
 //   checkName(name, where)  list()  exists(name)  remove(name)
 //   open(engine, name, { readOnly, createCfg, mustCreate, lease, onLockLost })
 //     -> { store, dev, ref, lock, path, created }
-//   compactDevice(name)     a fresh device whose first settle() replaces the store atomically
+//   compactDevice(name, dev) a fresh device whose first settle() replaces the store atomically
+//                           (dev: the store's device now, whose IndexedDB head it goes on from)
 // Devices may be asynchronous (a mirror): the session awaits dev.settle() before a write resolves.
 //
 // Invariants:
@@ -162,9 +163,10 @@ export async function browserBackend(kind, path, leaseOptions = {}) {
     /**
      * A device for a compacted image: its first settle() writes the whole image from 0 (one
      * atomic replace), every later one only what was appended — the store lives on it from then on.
+     * `old` is the store's device now: an IndexedDB commit is fenced by the head it stands on.
      */
-    compactDevice(name) {
-      return new MirrorDevice(new Uint8Array(0), kind === 'opfs'
+    compactDevice(name, old) {
+      const dev = new MirrorDevice(new Uint8Array(0), kind === 'opfs'
         ? async (from, bytes, length) => {
           try {
             await O.swapWrite(await O.fileOf(place, name, true), from, bytes, length);
@@ -172,7 +174,9 @@ export async function browserBackend(kind, path, leaseOptions = {}) {
             throw O.opfsError(e, `writing ${name}.rvf`);
           }
         }
-        : (from, bytes, length) => I.commit(place, name, from, bytes, length));
+        : (from, bytes, length) => I.commit(place, name, from, bytes, length, old?.head));
+      dev.head = old?.head; // the head the store's writer stands on (IndexedDB), moved by its commits
+      return dev;
     },
     async open(engine, name, o) {
       const lease = o.readOnly ? null : await acquireLease(leaseKey(name), { ...leaseOptions, onLost: o.onLockLost });

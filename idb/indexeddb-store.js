@@ -14,6 +14,9 @@
 // - A transaction whose request throws at once is aborted, so no part of it commits.
 // - Loading reads the chunks below the committed length only; chunks at or past it (a rolled-back
 //   write) are ignored and deleted by the next commit.
+// - A writer's commit checks, in its transaction, that the head is still the one it loaded or last
+//   committed: two writers (a lease taken over while a write was in flight) never both commit on
+//   the same head, so neither overwrites a write the other acknowledged.
 // - Errors are VecliteErrors: EBACKEND where IndexedDB is missing, EIO when a transaction fails
 //   (QuotaExceededError says so).
 
@@ -111,11 +114,17 @@ export async function listNames(db) {
 
 /** The committed bytes of a collection (empty when it has none). */
 export async function loadBytes(db, name) {
-  let length, chunks, keys;
+  return (await loadStore(db, name)).bytes;
+}
+
+/** The committed bytes of a collection and the head they are at: { bytes, head: { length, gen } }. */
+async function loadStore(db, name) {
+  let length, gen, chunks, keys;
   try {
     const tx = db.transaction(['heads', 'chunks']);
     const h = await req(tx.objectStore('heads').get(name));
     length = h ? h.length : 0;
+    gen = h?.gen ?? 0;
     const cs = tx.objectStore('chunks');
     [keys, chunks] = await Promise.all([req(cs.getAllKeys(range(name))), req(cs.getAll(range(name)))]);
   } catch (e) {
@@ -137,7 +146,7 @@ export async function loadBytes(db, name) {
   if (covered !== length) {
     throw new VecliteError('ECORRUPT', `collection '${name}': IndexedDB holds ${covered} of its ${length} committed bytes`);
   }
-  return out;
+  return { bytes: out, head: { length, gen } };
 }
 
 /**
@@ -187,15 +196,21 @@ function abort(tx) {
 
 /**
  * Put bytes at `from` and the committed length, dropping chunks past it, in one transaction
- * (`from` 0 with a whole image replaces the store).
+ * (`from` 0 with a whole image replaces the store). With `expect` (the head this writer last
+ * loaded or committed, updated here), a head that moved meanwhile — another writer committed —
+ * refuses the commit with ELOCK before anything is written.
  */
-export async function commit(db, name, from, bytes, length) {
+export async function commit(db, name, from, bytes, length, expect) {
   let tx;
   try {
     tx = db.transaction(['heads', 'chunks'], 'readwrite', { durability: 'strict' });
     const cs = tx.objectStore('chunks');
     const heads = tx.objectStore('heads');
     const h = await req(heads.get(name));
+    if (expect && ((h?.length ?? 0) !== expect.length || (h?.gen ?? 0) !== expect.gen)) {
+      throw new VecliteError('ELOCK', `collection '${name}': another writer committed to it (or deleted it) since this one ` +
+        'loaded it: its writer lease was taken over; nothing of this write was stored: reopen the collection to write');
+    }
     cs.delete(IDBKeyRange.bound([name, from], [name, Infinity]));
     if (bytes.length) cs.put(bytes, [name, from]);
     // `gen` changes whenever bytes below the old length change (a rewrite from 0), and a store
@@ -204,6 +219,7 @@ export async function commit(db, name, from, bytes, length) {
     const gen = h ? (h.gen ?? 0) + (from < h.length ? 1 : 0) : freshGen();
     heads.put({ length, gen }, name);
     await done(tx);
+    if (expect) Object.assign(expect, { length, gen });
   } catch (e) {
     abort(tx); // a request that threw at once must not leave the chunk deletes to commit alone
     throw idbError(e, `committing collection '${name}'`);
@@ -240,8 +256,13 @@ export async function removeCollection(db, name) {
   }
 }
 
-/** A device over a collection's bytes: a mirror whose settle() commits to IndexedDB. */
+/**
+ * A device over a collection's bytes: a mirror whose settle() commits to IndexedDB, fenced by the
+ * head it loaded (dev.head, which a compaction's device shares: compactDevice).
+ */
 export async function idbDevice(db, name) {
-  const bytes = await loadBytes(db, name);
-  return new MirrorDevice(bytes, (from, b, length) => commit(db, name, from, b, length));
+  const { bytes, head } = await loadStore(db, name);
+  const dev = new MirrorDevice(bytes, (from, b, length) => commit(db, name, from, b, length, head));
+  dev.head = head;
+  return dev;
 }

@@ -551,7 +551,7 @@ export async function compact(s, auto = false) {
   if (s.fsb) {
     // A browser store: the image goes to a device whose first settle() replaces the stored
     // bytes in one step (an IndexedDB transaction, an OPFS swap file).
-    compactOnto(s, s.fsb.compactDevice(s.name));
+    compactOnto(s, s.fsb.compactDevice(s.name, s.dev));
     await settle(s);
   } else if (s.dev instanceof MemoryDevice) {
     compactOnto(s, new MemoryDevice());

@@ -17,6 +17,8 @@
 //     (its bytes equal a fresh handle's) instead of appending the new store's chunks to the old bytes.
 //   - a read-only OPFS handle reopens a file its writer compacted and then grew to exactly the
 //     handle's size and past it (the same bytes as the writer's), instead of appending to old bytes.
+//   - without Web Locks, an IndexedDB writer that took over a lease (a clock an hour ahead) while the
+//     old writer's commit was in flight gets ELOCK on its own commit: no acknowledged row is lost.
 //
 // Invariants: one browser per file; a fresh context per test (closed in finally); databases get
 // unique names; tools/serve.mjs serves the repo; no browser is ever downloaded.
@@ -565,6 +567,62 @@ test('opfs: a read-only handle whose writer compacted and then committed up to e
     }, { path: dbName('aligned') });
     assert.equal(r.aligned, true, 'the test built a commit ending exactly at the reader\'s size');
     assert.deepEqual(r, { aligned: true, refresh: 'ok', count: 102, last: 'last', verify: true, sameBytes: true });
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('without Web Locks two writers never both commit on one head: a writer that took over, then saw the old one commit, gets ELOCK and loses nothing', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  await ctx.addInitScript(() => { Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true }); });
+  try {
+    const o = { backend: 'indexeddb', workers: 0, path: dbName('fence'), dim: DIM };
+    const { page: a } = await newPage(ctx, server);
+    const { page: b } = await newPage(ctx, server);
+    // A writes one row, then a second whose commit is held back after its lease check passed.
+    await a.evaluate(async (o) => {
+      const m = await import('/web/index.js');
+      const { row } = await import('/tests/browser/pages/rows.js');
+      const { MirrorDevice } = await import('/idb/mirror-device.js');
+      const db = await m.createDatabase({ backend: o.backend, path: o.path, workers: 0 });
+      const col = await db.createCollection('docs', { dimension: o.dim, metric: 'euclidean' });
+      await col.insert(row(0, o.dim));
+      let open;
+      globalThis.gate = new Promise((res) => { open = res; });
+      globalThis.openGate = open;
+      const settle = MirrorDevice.prototype.settle;
+      MirrorDevice.prototype.settle = async function () { await globalThis.gate; return settle.call(this); };
+      globalThis.second = col.insert(row(1, o.dim)).then(() => 'acknowledged', (e) => e.code);
+    }, o);
+    // B's clock is an hour ahead: A's fresh lease looks stale, so B takes it over and loads the store.
+    const opened = await b.evaluate(async (o) => {
+      const now = Date.now;
+      Date.now = () => now() + 3_600_000;
+      const m = await import('/web/index.js');
+      globalThis.__db = await m.createDatabase({ backend: o.backend, path: o.path, workers: 0 });
+      globalThis.__col = await globalThis.__db.getCollection('docs');
+      return globalThis.__col.count();
+    }, o);
+    assert.equal(opened, 1);
+    const second = await a.evaluate(() => { globalThis.openGate(); return globalThis.second; });
+    const third = await b.evaluate(async (dim) => {
+      const { row } = await import('/tests/browser/pages/rows.js');
+      const code = await globalThis.__col.insert(row(2, dim)).then(() => 'acknowledged', (e) => e.code);
+      await globalThis.__db.close().catch(() => {});
+      return code;
+    }, DIM);
+    // Whatever each writer was told, every acknowledged row is in the store, and it verifies.
+    const check = await b.evaluate(async (o) => {
+      const m = await import('/web/index.js');
+      const db = await m.createDatabase({ backend: o.backend, path: o.path, workers: 0 });
+      const col = await db.getCollection('docs');
+      const out = { ids: (await col.ids()).ids.sort(), verify: (await col.verify()).ok };
+      await db.close();
+      return out;
+    }, o);
+    assert.equal(second, 'acknowledged', 'A\'s lease check passed before B took over, and nobody had committed since');
+    assert.equal(third, 'ELOCK', 'B loaded the store before A\'s commit: its own commit is refused');
+    assert.deepEqual(check, { ids: ['r0', 'r1'], verify: true });
   } finally {
     await ctx.close();
   }
