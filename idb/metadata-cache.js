@@ -10,7 +10,9 @@
 //
 // IndexedDB database `veclite-cache:<backend>:<path>`:
 //   rows    key [collection, idKey] -> { id, metadata }   idKey: 's<string id>' | 'n<decimal id>'
-//   epochs  key collection          -> { epoch, rows, fileId }   fileId: the store it reflects
+//   epochs  key collection          -> { epoch, rows, fileId, bytes }   fileId: the store it
+//           reflects; bytes: that store's committed length at the epoch (the same epoch of another
+//           history of the store — an older copy restored and written since — has another length)
 //
 // Invariants: every change (a write's rows and its epoch; a rebuild's rows and its epoch) is one
 // transaction, so the cache is always some whole epoch of the store; errors are VecliteErrors.
@@ -55,9 +57,10 @@ export class MetadataCache {
 
   /**
    * Apply one committed write: `clear` first, then deletes, then puts ([id, metadata]), and the
-   * epoch it brings the collection to, and the store's fileId — one transaction.
+   * epoch it brings the collection to, and the store's fileId and committed length — one
+   * transaction.
    */
-  async apply(name, { clear = false, deletes = [], puts = [] }, epoch, fileId) {
+  async apply(name, { clear = false, deletes = [], puts = [] }, epoch, fileId, bytes) {
     let tx;
     try {
       tx = this.#db.transaction(['rows', 'epochs'], 'readwrite');
@@ -67,7 +70,7 @@ export class MetadataCache {
       for (const id of deletes) rows.delete([name, idKey(id)]);
       for (const [id, metadata] of puts) rows.put({ id, metadata }, [name, idKey(id)]);
       const n = await req(rows.count(range(name)));
-      epochs.put({ epoch, rows: n, fileId }, name);
+      epochs.put({ epoch, rows: n, fileId, bytes }, name);
       await done(tx);
     } catch (e) {
       try { tx?.abort(); } catch { /* finished */ }
@@ -76,8 +79,8 @@ export class MetadataCache {
   }
 
   /** Replace a collection's cache with rows ([id, metadata]) at an epoch — one transaction. */
-  async rebuild(name, rows, epoch, fileId) {
-    return this.apply(name, { clear: true, puts: rows }, epoch, fileId);
+  async rebuild(name, rows, epoch, fileId, bytes) {
+    return this.apply(name, { clear: true, puts: rows }, epoch, fileId, bytes);
   }
 
   /** The cached metadata of an id, or undefined when the cache has no such row. */

@@ -4,7 +4,8 @@
 //
 // Write order: the store's commit (durable: settled) → the cache's rows and the commit's epoch,
 // in one transaction. On open the two epochs are compared: cache behind → rebuilt from the store;
-// cache ahead → a warning, and rebuilt from the store (the store is trusted).
+// cache ahead → a warning, and rebuilt from the store (the store is trusted); a cache of another
+// store (fileId), or of another history at the same epoch (committed length) → rebuilt.
 //
 // Invariants:
 // - A write's promise resolves after its cache update. A failed cache update does not fail the
@@ -49,12 +50,13 @@ function rowsOf(s, ids) {
 
 const epochOf = (s) => s.engine.storeInfo(s.store).epoch;
 const fileIdOf = (s) => s.engine.storeInfo(s.store).fileId;
+const bytesOf = (s) => s.engine.storeInfo(s.store).bytes;
 
 /** Rebuild the cache of s from its store; returns { rows, epoch }. */
 export async function rebuildCache(s) {
   const rows = allRows(s);
   const epoch = epochOf(s);
-  await s.cache.rebuild(s.name, rows, epoch, fileIdOf(s));
+  await s.cache.rebuild(s.name, rows, epoch, fileIdOf(s), bytesOf(s));
   s.cacheMissed = false;
   s.cacheStatus = { ...s.cacheStatus, epoch, rows: rows.length, warning: null };
   return { rows: rows.length, epoch };
@@ -66,11 +68,12 @@ export async function reconcile(s) {
   const store = epochOf(s);
   s.cacheStatus = { epoch: st?.epoch ?? null, rows: st?.rows ?? 0, rebuilt: null, warning: null };
   const sameStore = st && st.fileId === fileIdOf(s);
-  if (sameStore && st.epoch === store) return;
+  if (sameStore && st.epoch === store && st.bytes === bytesOf(s)) return;
   let warning = null;
-  if (st && !sameStore) {
-    // Another store under this name (deleted and recreated, restored from elsewhere): its epochs
-    // say nothing about this one.
+  if (st && (!sameStore || st.epoch === store)) {
+    // Another store under this name (deleted and recreated, restored from elsewhere), or another
+    // history of this one at the cache's epoch (an older copy restored and written to since: its
+    // committed length differs): the cache's epoch says nothing about this store.
     await rebuildCache(s);
     s.cacheStatus.rebuilt = 'replaced';
     return;
@@ -100,7 +103,7 @@ export async function afterWrite(s, change, epoch) {
       clear: change.clear === true,
       deletes: change.deletes ?? [],
       puts: change.puts ? rowsOf(s, change.puts) : [],
-    }, epoch, fileIdOf(s));
+    }, epoch, fileIdOf(s), bytesOf(s));
     const st = await s.cache.state(s.name);
     s.cacheStatus = { ...s.cacheStatus, epoch, rows: st?.rows ?? 0 };
   } catch (e) {

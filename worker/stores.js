@@ -512,11 +512,11 @@ export function release(s, why) {
     }
     if (s.lockLost && s.dev) s.dev.refuseWrites(s.lockLost);
     // Hybrid mode: the close checkpoint is a commit too; a cache in sync follows it to its epoch.
-    let cacheEpoch = null, cacheFileId = null;
+    let cacheEpoch = null, cacheFileId = null, cacheBytes = null;
     if (s.cache && !s.readOnly && !s.lockLost && !s.poisoned && s.cacheStatus?.epoch === s.engine.storeInfo(s.store).epoch) {
       try {
         s.engine.storeCheckpoint(s.store);
-        ({ epoch: cacheEpoch, fileId: cacheFileId } = s.engine.storeInfo(s.store));
+        ({ epoch: cacheEpoch, fileId: cacheFileId, bytes: cacheBytes } = s.engine.storeInfo(s.store));
       } catch { /* storeClose reports it */ }
     }
     err = s.engine.storeClose(s.store);
@@ -536,7 +536,7 @@ export function release(s, why) {
         try { await dev?.settle?.(); } catch { settled = false; /* committed writes were settled when they resolved */ }
         if (cache && settled && cacheEpoch !== null) {
           await s.cacheChain; // the cache updates of earlier writes first
-          await cache.apply(name, {}, cacheEpoch, cacheFileId).catch(() => {});
+          await cache.apply(name, {}, cacheEpoch, cacheFileId, cacheBytes).catch(() => {});
         }
         dev?.close();
         await lock?.release();

@@ -11,6 +11,8 @@
 //     the missing rows), so the next open rebuilds it;
 //   - rebuildCache() runs after the write in flight, so a write the store fails to keep never
 //     reaches the cache;
+//   - a store restored from an older copy and written to up to the cache's epoch (same fileId, same
+//     epoch, another history) is rebuilt as 'replaced';
 //   - failure mode 4: migrate (IndexedDB → OPFS) copies and verifies; run again it is a no-op; it
 //     never changes its source; dryRun writes nothing; a different target is a conflict, untouched,
 //     also when a writer creates it between migrate's look and its write;
@@ -402,6 +404,49 @@ test('rebuildCache() waits for the write in flight: a write the store fails to k
     assert.equal(r.cache.rebuilt, null, 'the cache never got ahead of the store');
     assert.deepEqual(r.cached, meta(1));
     assert.deepEqual(log.warnings, []);
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('a store restored from an older copy and written to up to the cache\'s epoch is not taken for the cached one', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page } = await newPage(ctx, server);
+    const r = await inPage(page, { path: dbName('restored') }, async (veclite, row, a) => {
+      const O = await import('/idb/opfs-store.js');
+      const { openCache } = await import('/idb/metadata-cache.js');
+      const cfg = { dimension: a.dim, metric: 'euclidean', index: { type: 'flat' } };
+      let db = await veclite.createDatabase({ backend: 'opfs', path: a.path, workers: 0, cache: 'indexeddb' });
+      let col = await db.createCollection('docs', cfg);
+      await col.insert(row(0));
+      const backup = await col.export();
+      await col.insertBatch([row(1), row(2)]);
+      await col.insert(row(3));
+      await db.close();
+      const cache = await openCache('opfs', a.path);
+      const cacheEpoch = (await cache.state('docs')).epoch;
+      cache.close();
+      // the backup file is put back, and a writer without the cache brings it to the cache's epoch
+      const fh = await O.fileOf(await O.opfsDirectory(a.path), 'docs', false);
+      const w = await fh.createWritable();
+      await w.write(backup);
+      await w.close();
+      db = await veclite.createDatabase({ backend: 'opfs', path: a.path, workers: 0 });
+      col = await db.getCollection('docs');
+      for (let i = 10; (await col.status()).epoch < cacheEpoch && i < 30; i++) await col.insert(row(i));
+      const storeEpoch = (await col.status()).epoch;
+      await db.close();
+      db = await veclite.createDatabase({ backend: 'opfs', path: a.path, workers: 0, cache: 'indexeddb' });
+      col = await db.getCollection('docs');
+      const out = { cacheEpoch, storeEpoch, cache: (await col.status()).cache, r1: await col.cachedMetadata('r1'), r10: await col.cachedMetadata('r10') };
+      await db.close();
+      return out;
+    });
+    assert.equal(r.storeEpoch, r.cacheEpoch, 'the restored store reached the epoch the cache records');
+    assert.equal(r.cache.rebuilt, 'replaced');
+    assert.equal(r.r1, null, 'r1 is not in the restored store');
+    assert.deepEqual(r.r10, meta(10));
   } finally {
     await ctx.close();
   }
