@@ -159,7 +159,14 @@ export async function browserBackend(kind, path, leaseOptions = {}) {
       }
     },
     /** A fresh read-only device over the store as it is now (a replaced store reopened). */
-    reopenDevice: (name) => device(name, true, false),
+    async reopenDevice(name) {
+      const dev = await device(name, true, false);
+      if (!dev) {
+        throw new VecliteError('ENOTFOUND', `${label(name)} no longer exists (it was deleted): this read-only handle keeps ` +
+          'what it last read; close it, and open the collection again once it exists');
+      }
+      return dev;
+    },
     /**
      * A device for a compacted image: its first settle() writes the whole image from 0 (one
      * atomic replace), every later one only what was appended — the store lives on it from then on.

@@ -190,7 +190,16 @@ export async function readOnlyDevice(fh, name) {
   const dev = new MemoryDevice(bytes);
   dev.refuseWrites(new VecliteError('EREADONLY', `${name}.rvf is open read-only`));
   dev.pull = async () => {
-    const file = await fh.getFile();
+    let file;
+    try {
+      file = await fh.getFile();
+    } catch (e) {
+      if (e?.name === 'NotFoundError') {
+        throw new VecliteError('ENOTFOUND', `${name}.rvf no longer exists (it was deleted): this read-only handle keeps ` +
+          'what it last read; close it, and open the collection again once it exists', { cause: e });
+      }
+      throw opfsError(e, `reading ${name}.rvf`);
+    }
     const n = dev.size();
     if (file.size < n) return -1; // rewritten (compacted): reopen
     // A file rewritten and grown past our size: the bytes we hold end differently there. Not

@@ -19,6 +19,7 @@
 //     handle's size and past it (the same bytes as the writer's), instead of appending to old bytes.
 //   - without Web Locks, an IndexedDB writer that took over a lease (a clock an hour ahead) while the
 //     old writer's commit was in flight gets ELOCK on its own commit: no acknowledged row is lost.
+//   - a read-only handle whose store was deleted gets ENOTFOUND from refresh() and keeps its rows.
 //
 // Invariants: one browser per file; a fresh context per test (closed in finally); databases get
 // unique names; tools/serve.mjs serves the repo; no browser is ever downloaded.
@@ -623,6 +624,38 @@ test('without Web Locks two writers never both commit on one head: a writer that
     assert.equal(second, 'acknowledged', 'A\'s lease check passed before B took over, and nobody had committed since');
     assert.equal(third, 'ELOCK', 'B loaded the store before A\'s commit: its own commit is refused');
     assert.deepEqual(check, { ids: ['r0', 'r1'], verify: true });
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('a read-only handle whose store was deleted gets ENOTFOUND from refresh() and keeps what it read', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page } = await newPage(ctx, server);
+    const r = await page.evaluate(async (a) => {
+      const m = await import('/web/index.js');
+      const { row } = await import('/tests/browser/pages/rows.js');
+      const out = {};
+      for (const backend of ['indexeddb', 'opfs']) {
+        const path = `${a.path}-${backend}`;
+        let db = await m.createDatabase({ backend, path, workers: 0 });
+        await (await db.createCollection('docs', { dimension: a.dim })).insert(row(0, a.dim));
+        await db.close();
+        const ro = await m.openCollection(`${path}/docs`, { backend, readOnly: true });
+        db = await m.createDatabase({ backend, path, workers: 0 });
+        await db.deleteCollection('docs');
+        await db.close();
+        const refresh = await ro.refresh().then(() => 'resolved', (e) => `${e.code}: ${e.message}`);
+        out[backend] = { refresh, count: await ro.count() };
+        await ro.close();
+      }
+      return out;
+    }, { path: dbName('gone'), dim: DIM });
+    for (const backend of ['indexeddb', 'opfs']) {
+      assert.match(r[backend].refresh, /^ENOTFOUND: .*no longer exists \(it was deleted\)/, backend);
+      assert.equal(r[backend].count, 1, `${backend}: the handle keeps what it read`);
+    }
   } finally {
     await ctx.close();
   }
