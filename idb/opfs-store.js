@@ -7,7 +7,8 @@
 // - elsewhere (a page's main thread), through a mirror (idb/mirror-device.js) whose settle()
 //   writes the new bytes with createWritable({ keepExistingData: true }): the browser writes a
 //   swap file and swaps it in on close(), so a commit is all or nothing here too, only slower.
-// Read-only handles read a File snapshot (getFile) and follow by reading what was appended.
+// Read-only handles read a File snapshot (getFile) and follow by reading what was appended; a
+// snapshot the writer changed under the read is read again.
 //
 // Invariants:
 // - A sync access handle is exclusive in Chromium: while a writer holds it, no other handle on
@@ -177,29 +178,13 @@ const TAIL_CHECK = 4096;
 
 /**
  * A read-only device over a snapshot of the file; pull() appends what the writer added since.
- * (A writer's sync access handle may keep the file from being read: then the snapshot waits
- * until it can be.)
+ * (A writer that changes the file while it is read makes the read fail: it is read again.)
  */
 export async function readOnlyDevice(fh, name) {
-  let bytes;
-  try {
-    bytes = await fileBytes(fh);
-  } catch (e) {
-    throw opfsError(e, `reading ${name}.rvf`);
-  }
-  const dev = new MemoryDevice(bytes);
+  const dev = new MemoryDevice(await readingAgain(name, () => fileBytes(fh)));
   dev.refuseWrites(new VecliteError('EREADONLY', `${name}.rvf is open read-only`));
-  dev.pull = async () => {
-    let file;
-    try {
-      file = await fh.getFile();
-    } catch (e) {
-      if (e?.name === 'NotFoundError') {
-        throw new VecliteError('ENOTFOUND', `${name}.rvf no longer exists (it was deleted): this read-only handle keeps ` +
-          'what it last read; close it, and open the collection again once it exists', { cause: e });
-      }
-      throw opfsError(e, `reading ${name}.rvf`);
-    }
+  dev.pull = () => readingAgain(name, async () => {
+    const file = await fh.getFile();
     const n = dev.size();
     if (file.size < n) return -1; // rewritten (compacted): reopen
     // A file rewritten and grown past our size: the bytes we hold end differently there. Not
@@ -214,8 +199,28 @@ export async function readOnlyDevice(fh, name) {
     }
     if (file.size > n) dev.extend(n, new Uint8Array(await file.slice(n).arrayBuffer()));
     return dev.size();
-  };
+  });
   return dev;
+}
+
+/**
+ * Run `read` (of a file's contents as they are now) again when the file changed under it: a
+ * File snapshot of a file its writer has written to (or swapped) since fails to read, with
+ * NotReadableError or NotFoundError. A file gone for good is ENOTFOUND; other failures EIO.
+ */
+async function readingAgain(name, read) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (e) {
+      if ((e?.name === 'NotReadableError' || e?.name === 'NotFoundError') && attempt < 5) continue;
+      if (e?.name === 'NotFoundError') {
+        throw new VecliteError('ENOTFOUND', `${name}.rvf no longer exists (it was deleted): this read-only handle keeps ` +
+          'what it last read; close it, and open the collection again once it exists', { cause: e });
+      }
+      throw opfsError(e, `reading ${name}.rvf`);
+    }
+  }
 }
 
 /** Replace a file's contents with an image (compaction), through a swap file. */

@@ -20,6 +20,8 @@
 //   - without Web Locks, an IndexedDB writer that took over a lease (a clock an hour ahead) while the
 //     old writer's commit was in flight gets ELOCK on its own commit: no acknowledged row is lost.
 //   - a read-only handle whose store was deleted gets ENOTFOUND from refresh() and keeps its rows.
+//   - a read-only OPFS handle reads again when a read of its File snapshot fails because the writer
+//     changed the file (NotReadableError), at open and in refresh().
 //
 // Invariants: one browser per file; a fresh context per test (closed in finally); databases get
 // unique names; tools/serve.mjs serves the repo; no browser is ever downloaded.
@@ -656,6 +658,45 @@ test('a read-only handle whose store was deleted gets ENOTFOUND from refresh() a
       assert.match(r[backend].refresh, /^ENOTFOUND: .*no longer exists \(it was deleted\)/, backend);
       assert.equal(r[backend].count, 1, `${backend}: the handle keeps what it read`);
     }
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('opfs: a read-only handle reads again when its writer changes the file under a read (NotReadableError)', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page } = await newPage(ctx, server);
+    const r = await page.evaluate(async (a) => {
+      const m = await import('/web/index.js');
+      const { row } = await import('/tests/browser/pages/rows.js');
+      const db = await m.createDatabase({ backend: 'opfs', path: a.path, workers: 0 });
+      const col = await db.createCollection('docs', { dimension: a.dim });
+      await col.insert(row(0, a.dim));
+      // What Chromium does when a writer changes a file while a File snapshot of it is read (seen
+      // with a writer ingesting in a worker): the read rejects. Here the next two reads do.
+      const arrayBuffer = Blob.prototype.arrayBuffer;
+      let fail = 0;
+      Blob.prototype.arrayBuffer = function () {
+        if (fail > 0) { fail--; return Promise.reject(new DOMException('the file changed', 'NotReadableError')); }
+        return arrayBuffer.call(this);
+      };
+      const out = {};
+      try {
+        fail = 1;
+        const ro = await m.openCollection(`${a.path}/docs`, { backend: 'opfs', readOnly: true });
+        await col.insert(row(1, a.dim));
+        fail = 1;
+        out.refresh = await ro.refresh().then(() => 'resolved', (e) => `${e.code}: ${e.message}`);
+        out.count = await ro.count();
+        await ro.close();
+      } finally {
+        Blob.prototype.arrayBuffer = arrayBuffer;
+      }
+      await db.close();
+      return out;
+    }, { path: dbName('notreadable'), dim: DIM });
+    assert.deepEqual(r, { refresh: 'resolved', count: 2 });
   } finally {
     await ctx.close();
   }
