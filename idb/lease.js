@@ -148,7 +148,12 @@ class Lease {
   async ensure() {
     this.check();
     if (this.#webLock) return;
-    await this.heartbeat();
+    try {
+      await this.heartbeat();
+    } catch (e) {
+      throw new VecliteError('EIO', `${this.#key}: the writer lease could not be checked before this write ` +
+        `(IndexedDB failed: ${e?.name ?? 'Error'}: ${e?.message ?? e}); nothing was written: try the write again`, { cause: e });
+    }
     this.check();
   }
 

@@ -22,6 +22,8 @@
 //   - a read-only handle whose store was deleted gets ENOTFOUND from refresh() and keeps its rows.
 //   - a read-only OPFS handle reads again when a read of its File snapshot fails because the writer
 //     changed the file (NotReadableError), at open and in refresh().
+//   - without Web Locks, a lease check IndexedDB fails rejects the write with a clear EIO (not an
+//     internal error) and writes nothing.
 //
 // Invariants: one browser per file; a fresh context per test (closed in finally); databases get
 // unique names; tools/serve.mjs serves the repo; no browser is ever downloaded.
@@ -697,6 +699,41 @@ test('opfs: a read-only handle reads again when its writer changes the file unde
       return out;
     }, { path: dbName('notreadable'), dim: DIM });
     assert.deepEqual(r, { refresh: 'resolved', count: 2 });
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('without Web Locks a lease check that IndexedDB fails rejects the write with a clear EIO, writes nothing, and the next write goes on', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  await ctx.addInitScript(() => { Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true }); });
+  try {
+    const { page } = await newPage(ctx, server);
+    const r = await page.evaluate(async (a) => {
+      const m = await import('/web/index.js');
+      const { row } = await import('/tests/browser/pages/rows.js');
+      const db = await m.createDatabase({ backend: 'indexeddb', path: a.path, workers: 0 });
+      const col = await db.createCollection('docs', { dimension: a.dim });
+      await col.insert(row(0, a.dim));
+      const transaction = IDBDatabase.prototype.transaction;
+      IDBDatabase.prototype.transaction = function (names, ...rest) {
+        if (names === 'leases') throw new DOMException('the connection is closing', 'InvalidStateError');
+        return transaction.call(this, names, ...rest);
+      };
+      let failed;
+      try {
+        failed = await col.insert(row(1, a.dim)).then(() => 'resolved', (e) => `${e.code}: ${e.message}`);
+      } finally {
+        IDBDatabase.prototype.transaction = transaction;
+      }
+      const next = await col.insert(row(2, a.dim)).then(() => 'resolved', (e) => e.code);
+      const out = { failed, next, ids: (await col.ids()).ids.sort() };
+      await db.close();
+      return out;
+    }, { path: dbName('leasefail'), dim: DIM });
+    assert.match(r.failed, /^EIO: .*the writer lease could not be checked before this write .*nothing was written/);
+    assert.equal(r.next, 'resolved');
+    assert.deepEqual(r.ids, ['r0', 'r2']);
   } finally {
     await ctx.close();
   }
