@@ -533,7 +533,12 @@ export function release(s, why) {
       const { dev, lock, cache, name } = s;
       s.closing = (async () => {
         let settled = true;
-        try { await dev?.settle?.(); } catch { settled = false; /* committed writes were settled when they resolved */ }
+        try {
+          // Without Web Locks, a writer whose lease was taken over since its last write learns it
+          // here, and leaves its close checkpoint unwritten: the new writer's store is not its.
+          await lock?.ensure();
+          await dev?.settle?.();
+        } catch { settled = false; /* committed writes were settled when they resolved */ }
         if (cache && settled && cacheEpoch !== null) {
           await s.cacheChain; // the cache updates of earlier writes first
           await cache.apply(name, {}, cacheEpoch, cacheFileId, cacheBytes).catch(() => {});

@@ -19,6 +19,7 @@
 //     handle's size and past it (the same bytes as the writer's), instead of appending to old bytes.
 //   - without Web Locks, an IndexedDB writer that took over a lease (a clock an hour ahead) while the
 //     old writer's commit was in flight gets ELOCK on its own commit: no acknowledged row is lost.
+//     The old writer, closed after the takeover, leaves its close checkpoint unwritten.
 //   - a read-only handle whose store was deleted gets ENOTFOUND from refresh() and keeps its rows.
 //   - a read-only OPFS handle reads again when a read of its File snapshot fails because the writer
 //     changed the file (NotReadableError), at open and in refresh().
@@ -734,6 +735,44 @@ test('without Web Locks a lease check that IndexedDB fails rejects the write wit
     assert.match(r.failed, /^EIO: .*the writer lease could not be checked before this write .*nothing was written/);
     assert.equal(r.next, 'resolved');
     assert.deepEqual(r.ids, ['r0', 'r2']);
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('without Web Locks a writer whose lease was taken over closes without its checkpoint, so the new writer goes on', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  await ctx.addInitScript(() => { Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true }); });
+  try {
+    const o = { path: dbName('closeafter'), dim: DIM };
+    const { page: a } = await newPage(ctx, server);
+    const { page: b } = await newPage(ctx, server);
+    // A's HNSW graph is dirty: its close writes a checkpoint commit
+    await a.evaluate(async (o) => {
+      const m = await import('/web/index.js');
+      const { row } = await import('/tests/browser/pages/rows.js');
+      globalThis.__db = await m.createDatabase({ backend: 'indexeddb', path: o.path, workers: 0 });
+      const col = await globalThis.__db.createCollection('docs', { dimension: o.dim, index: { type: 'hnsw' } });
+      await col.insertBatch(Array.from({ length: 50 }, (_, i) => row(i, o.dim)));
+    }, o);
+    // B's clock is an hour ahead: it takes A's lease over and loads the store
+    await b.evaluate(async (o) => {
+      const now = Date.now;
+      Date.now = () => now() + 3_600_000;
+      const m = await import('/web/index.js');
+      globalThis.__db = await m.createDatabase({ backend: 'indexeddb', path: o.path, workers: 0 });
+      globalThis.__col = await globalThis.__db.getCollection('docs');
+    }, o);
+    const closed = await a.evaluate(() => globalThis.__db.close().then(() => 'closed', (e) => e.code));
+    const r = await b.evaluate(async (dim) => {
+      const { row } = await import('/tests/browser/pages/rows.js');
+      const write = await globalThis.__col.insert(row(50, dim)).then(() => 'acknowledged', (e) => `${e.code}: ${e.message}`);
+      const out = { write, count: await globalThis.__col.count(), verify: (await globalThis.__col.verify()).ok };
+      await globalThis.__db.close();
+      return out;
+    }, DIM);
+    assert.equal(closed, 'closed');
+    assert.deepEqual(r, { write: 'acknowledged', count: 51, verify: true });
   } finally {
     await ctx.close();
   }
