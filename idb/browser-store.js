@@ -80,11 +80,7 @@ export async function browserBackend(kind, path, leaseOptions = {}) {
     if (kind === 'indexeddb') return I.loadBytes(place, name);
     const fh = await O.fileOf(place, name, false);
     if (!fh) throw new VecliteError('ENOTFOUND', `${label(name)} does not exist`);
-    try {
-      return new Uint8Array(await (await fh.getFile()).arrayBuffer());
-    } catch (e) {
-      throw O.opfsError(e, `reading ${name}.rvf`);
-    }
+    return O.readFileBytes(fh, name);
   }
 
   /** Commit notices between the writer and the readers of a store (same origin, any page or worker). */

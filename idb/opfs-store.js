@@ -181,7 +181,8 @@ const TAIL_CHECK = 4096;
  * (A writer that changes the file while it is read makes the read fail: it is read again.)
  */
 export async function readOnlyDevice(fh, name) {
-  const dev = new MemoryDevice(await readingAgain(name, () => fileBytes(fh)));
+  const gone = ': this read-only handle keeps what it last read; close it, and open the collection again once it exists';
+  const dev = new MemoryDevice(await readingAgain(name, () => fileBytes(fh), gone));
   dev.refuseWrites(new VecliteError('EREADONLY', `${name}.rvf is open read-only`));
   dev.pull = () => readingAgain(name, async () => {
     const file = await fh.getFile();
@@ -199,8 +200,13 @@ export async function readOnlyDevice(fh, name) {
     }
     if (file.size > n) dev.extend(n, new Uint8Array(await file.slice(n).arrayBuffer()));
     return dev.size();
-  });
+  }, gone);
   return dev;
+}
+
+/** The bytes of a collection file as they are now (read again if a writer changes it meanwhile). */
+export function readFileBytes(fh, name) {
+  return readingAgain(name, () => fileBytes(fh));
 }
 
 /**
@@ -208,15 +214,14 @@ export async function readOnlyDevice(fh, name) {
  * File snapshot of a file its writer has written to (or swapped) since fails to read, with
  * NotReadableError or NotFoundError. A file gone for good is ENOTFOUND; other failures EIO.
  */
-async function readingAgain(name, read) {
+async function readingAgain(name, read, goneHint = '') {
   for (let attempt = 1; ; attempt++) {
     try {
       return await read();
     } catch (e) {
       if ((e?.name === 'NotReadableError' || e?.name === 'NotFoundError') && attempt < 5) continue;
       if (e?.name === 'NotFoundError') {
-        throw new VecliteError('ENOTFOUND', `${name}.rvf no longer exists (it was deleted): this read-only handle keeps ` +
-          'what it last read; close it, and open the collection again once it exists', { cause: e });
+        throw new VecliteError('ENOTFOUND', `${name}.rvf no longer exists (it was deleted)${goneHint}`, { cause: e });
       }
       throw opfsError(e, `reading ${name}.rvf`);
     }

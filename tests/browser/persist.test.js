@@ -21,8 +21,8 @@
 //     old writer's commit was in flight gets ELOCK on its own commit: no acknowledged row is lost.
 //     The old writer, closed after the takeover, leaves its close checkpoint unwritten.
 //   - a read-only handle whose store was deleted gets ENOTFOUND from refresh() and keeps its rows.
-//   - a read-only OPFS handle reads again when a read of its File snapshot fails because the writer
-//     changed the file (NotReadableError), at open and in refresh().
+//   - a read-only OPFS handle (at open and in refresh()) and migrate read again when a read of a
+//     File snapshot fails because the writer changed the file (NotReadableError).
 //   - without Web Locks, a lease check IndexedDB fails rejects the write with a clear EIO (not an
 //     internal error) and writes nothing.
 //
@@ -666,7 +666,7 @@ test('a read-only handle whose store was deleted gets ENOTFOUND from refresh() a
   }
 });
 
-test('opfs: a read-only handle reads again when its writer changes the file under a read (NotReadableError)', { timeout: 60_000 }, async () => {
+test('opfs: a read-only handle and migrate read again when the writer changes the file under a read (NotReadableError)', { timeout: 60_000 }, async () => {
   const ctx = await browser.newContext();
   try {
     const { page } = await newPage(ctx, server);
@@ -693,13 +693,18 @@ test('opfs: a read-only handle reads again when its writer changes the file unde
         out.refresh = await ro.refresh().then(() => 'resolved', (e) => `${e.code}: ${e.message}`);
         out.count = await ro.count();
         await ro.close();
+        // migrate reads its source (a live store, no lease) the same way
+        fail = 1;
+        const rep = await m.migrate({ from: { backend: 'opfs', path: a.path }, to: { backend: 'indexeddb', path: `${a.path}-copy` }, verify: true })
+          .catch((e) => ({ collections: [{ action: `${e.code}: ${e.message}` }] }));
+        out.migrate = rep.collections.map((c) => [c.action, c.rows]);
       } finally {
         Blob.prototype.arrayBuffer = arrayBuffer;
       }
       await db.close();
       return out;
     }, { path: dbName('notreadable'), dim: DIM });
-    assert.deepEqual(r, { refresh: 'resolved', count: 2 });
+    assert.deepEqual(r, { refresh: 'resolved', count: 2, migrate: [['copied', 2]] });
   } finally {
     await ctx.close();
   }
