@@ -182,7 +182,7 @@ const TAIL_CHECK = 4096;
  */
 export async function readOnlyDevice(fh, name) {
   const gone = ': this read-only handle keeps what it last read; close it, and open the collection again once it exists';
-  const dev = new MemoryDevice(await readingAgain(name, () => fileBytes(fh), gone));
+  const dev = new MemoryDevice(await readingAgain(name, () => fileBytes(fh)));
   dev.refuseWrites(new VecliteError('EREADONLY', `${name}.rvf is open read-only`));
   dev.pull = () => readingAgain(name, async () => {
     const file = await fh.getFile();
