@@ -8,6 +8,7 @@
 //     -> { store, dev, ref, lock, path, created }
 //   compactDevice(name, dev) a fresh device whose first settle() replaces the store atomically
 //                           (dev: the store's device now, whose IndexedDB head it goes on from)
+//   close()                 once its stores are closed: its notice channels and IndexedDB connection
 // Devices may be asynchronous (a mirror): the session awaits dev.settle() before a write resolves.
 //
 // Invariants:
@@ -115,9 +116,11 @@ export async function browserBackend(kind, path, leaseOptions = {}) {
       const timer = setInterval(() => { if (!stopped) run(); }, intervalMs);
       return () => { stopped = true; clearInterval(timer); ch?.close(); };
     },
+    /** After its stores are closed: the notice channels and the IndexedDB connection go too. */
     close() {
       for (const ch of notifiers.values()) ch?.close();
       notifiers.clear();
+      if (kind === 'indexeddb') place.close();
     },
     checkName(name, where) {
       if (typeof name !== 'string' || !NAME_RE.test(name)) {

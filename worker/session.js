@@ -371,6 +371,8 @@ export class Session {
       const closing = [...d.cols.values()].map((s) => s.closing);
       d.cols.clear();
       await Promise.all(closing);
+      d.fsb?.close();   // its IndexedDB connection and notice channels
+      d.cache?.close();
       dropEngine(this.engine);
       if (first) throw first;
       return null;
@@ -583,11 +585,17 @@ export class Session {
       const name = o.source.slice(cut + 1);
       fsb.checkName(name, 'openCollection');
       const lost = { s: null };
-      const opened = await fsb.open(engine, name, {
-        readOnly: o.readOnly, createCfg: cfg ? cfg.c : null, onLockLost: (e) => { if (lost.s) lost.s.lockLost = e; },
-      });
+      let opened;
+      try {
+        opened = await fsb.open(engine, name, {
+          readOnly: o.readOnly, createCfg: cfg ? cfg.c : null, onLockLost: (e) => { if (lost.s) lost.s.lockLost = e; },
+        });
+      } catch (e) {
+        fsb.close();
+        throw e;
+      }
       s = storeCollection(engine, this.impl, opened.store, {
-        name, readOnly: o.readOnly, dev: opened.dev, ref: opened.ref, lock: opened.lock, path: opened.path, fsb,
+        name, readOnly: o.readOnly, dev: opened.dev, ref: opened.ref, lock: opened.lock, path: opened.path, fsb, ownFsb: true,
         createIdKind: opened.created ? cfg?.idKind : null, createQuant: opened.created ? cfg?.quant : null, defaultEf: ef,
       });
       lost.s = s;

@@ -434,6 +434,7 @@ export function storeCollection(engine, impl, store, o) {
     ref: o.ref ?? null, memIo: o.memIo ?? 0, lock: o.lock ?? null, path: o.path ?? null, N: o.N ?? null,
     poisoned: null, lockLost: null, defaultEf: o.defaultEf ?? 0, detach: o.detach ?? null, extraDevs: [],
     fileId: null, recovered: o.recovered ?? null, fsb: o.fsb ?? null, readOnlyWhy: o.readOnlyWhy ?? null,
+    ownFsb: o.ownFsb === true, // a store opened alone closes its browser backend (its connection) with it
   };
   try {
     const info = adoptConfig(s);
@@ -530,7 +531,7 @@ export function release(s, why) {
     if (s.fsb) {
       // A browser store: its last bytes (the close checkpoint) become durable, then the lease
       // is given back; the session awaits s.closing before close() resolves.
-      const { dev, lock, cache, name } = s;
+      const { dev, lock, cache, name, fsb, ownFsb } = s;
       s.closing = (async () => {
         let settled = true;
         try {
@@ -545,6 +546,7 @@ export function release(s, why) {
         }
         dev?.close();
         await lock?.release();
+        if (ownFsb) fsb.close();
       })();
     } else {
       if (s.dev) s.dev.close();

@@ -25,6 +25,8 @@
 //     File snapshot fails because the writer changed the file (NotReadableError).
 //   - without Web Locks, a lease check IndexedDB fails rejects the write with a clear EIO (not an
 //     internal error) and writes nothing.
+//   - closing a database, or a store opened alone (also one whose open failed with ELOCK), closes
+//     every IndexedDB connection (store, metadata cache) and BroadcastChannel it opened.
 //
 // Invariants: one browser per file; a fresh context per test (closed in finally); databases get
 // unique names; tools/serve.mjs serves the repo; no browser is ever downloaded.
@@ -778,6 +780,63 @@ test('without Web Locks a writer whose lease was taken over closes without its c
     }, DIM);
     assert.equal(closed, 'closed');
     assert.deepEqual(r, { write: 'acknowledged', count: 51, verify: true });
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('closing a database or a store opened alone closes its IndexedDB connections and notice channels (also after a failed open)', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page } = await newPage(ctx, server);
+    const r = await page.evaluate(async (a) => {
+      // Every connection veclite opens to a store or cache database, and every BroadcastChannel,
+      // is tracked until its close() (the lease database is one per page, shared: not counted).
+      const live = new Set();
+      const open = IDBFactory.prototype.open;
+      IDBFactory.prototype.open = function (name, ...rest) {
+        const req = open.call(this, name, ...rest);
+        if (/^veclite(-cache)?:/.test(name)) {
+          req.addEventListener('success', () => {
+            const conn = req.result, close = conn.close;
+            live.add(conn);
+            conn.close = function () { live.delete(conn); return close.call(this); };
+          });
+        }
+        return req;
+      };
+      const BC = globalThis.BroadcastChannel;
+      globalThis.BroadcastChannel = class extends BC {
+        constructor(n) { super(n); live.add(this); }
+        close() { live.delete(this); return super.close(); }
+      };
+      const m = await import('/web/index.js');
+      const cfg = { dimension: 4, metric: 'euclidean' };
+      const out = {};
+      for (const backend of ['opfs', 'indexeddb']) {
+        const p = `${a.path}-${backend}`, o = { backend };
+        // hybrid mode (OPFS): its metadata cache is one more IndexedDB connection
+        const db = await m.createDatabase({ ...o, path: p, workers: 0, ...(backend === 'opfs' ? { cache: 'indexeddb' } : {}) });
+        const col = await db.createCollection('docs', cfg);
+        await col.insert({ id: 'a', vector: [1, 2, 3, 4], metadata: { t: 1 } });
+        const ro = await m.openCollection(`${p}/docs`, { ...o, readOnly: true, follow: { intervalMs: 50 } });
+        const r = { open: live.size > 0 };
+        // a second writer of the same store is refused: what it opened is closed again
+        r.second = await m.openCollection(`${p}/docs`, o).then(() => 'opened', (e) => e.code);
+        await ro.close();
+        await db.close();
+        r.afterClose = live.size;
+        const alone = await m.openCollection(`${p}/docs`, o);
+        await alone.insert({ id: 'b', vector: [4, 3, 2, 1] });
+        r.count = await alone.count();
+        await alone.close();
+        r.afterAlone = live.size;
+        out[backend] = r;
+      }
+      return out;
+    }, { path: dbName('connections') });
+    const want = { open: true, second: 'ELOCK', afterClose: 0, count: 2, afterAlone: 0 };
+    assert.deepEqual(r, { opfs: want, indexeddb: want });
   } finally {
     await ctx.close();
   }
