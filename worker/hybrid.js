@@ -10,7 +10,9 @@
 // Invariants:
 // - A write's promise resolves after its cache update. A failed cache update does not fail the
 //   write (the store has it): it is recorded in status().cache.warning, and the cache takes no
-//   later update (it stays behind) until rebuildCache() or the next open rebuilds it.
+//   later update (it stays behind) until rebuildCache() or the next open rebuilds it. A cache
+//   that cannot be read or rebuilt at open does not fail the open either: it is behind the same way.
+// - cachedMetadata never answers from a cache known to be behind: the store answers instead.
 // - Metadata put in the cache is read back from the engine after the commit (what the store now
 //   holds), never taken from the caller's arguments.
 
@@ -62,8 +64,32 @@ export async function rebuildCache(s) {
   return { rows: rows.length, epoch };
 }
 
-/** Compare epochs at open and reconcile (see the top of this file). */
+/** The metadata of row `id` as the store holds it (null for an absent row). */
+export function storeMetadata(s, id) {
+  const r = rowsOf(s, [id]);
+  return r.length ? r[0][1] : null;
+}
+
+/**
+ * Compare epochs at open and reconcile (see the top of this file). A cache IndexedDB fails to
+ * read or rebuild (quota, a broken database) leaves the open to the store: the cache is marked
+ * behind (status().cache.warning says why) until rebuildCache() or the next open.
+ */
 export async function reconcile(s) {
+  try {
+    await reconcileCache(s);
+  } catch (e) {
+    s.cacheMissed = true;
+    s.cacheStatus = {
+      epoch: null, rows: 0, rebuilt: null,
+      warning: `the metadata cache could not be reconciled with the store at open (${e?.message ?? e}); the store ` +
+        'serves every read, and the cache is behind it until rebuildCache() or the next open rebuilds it',
+    };
+    globalThis.console?.warn?.(`veclite: collection '${s.name}': ${s.cacheStatus.warning}`);
+  }
+}
+
+async function reconcileCache(s) {
   const st = await s.cache.state(s.name);
   const store = epochOf(s);
   s.cacheStatus = { epoch: st?.epoch ?? null, rows: st?.rows ?? 0, rebuilt: null, warning: null };

@@ -25,7 +25,7 @@ import {
 } from './stores.js';
 import * as C from './collection.js';
 import * as T from './toolbox.js';
-import { afterWrite, rebuildCache, reconcile } from './hybrid.js';
+import { afterWrite, rebuildCache, reconcile, storeMetadata } from './hybrid.js';
 import { MemoryDevice } from '../idb/memory-device.js';
 import { branchBytesError } from '../idb/branch-parent.js';
 
@@ -420,6 +420,7 @@ export class Session {
     cachedMetadata: async (a) => {
       const s = this.#col(a);
       if (!s.cache) throw einval(`cachedMetadata: collection '${s.name}' has no metadata cache; open its database with cache: 'indexeddb'`);
+      if (s.cacheMissed) return storeMetadata(s, a.id); // the cache is behind: the store answers
       const m = await s.cache.get(s.name, a.id);
       return m === undefined ? null : m;
     },
@@ -496,13 +497,7 @@ export class Session {
     await settle(lost.s);
     if (d.cache) {
       lost.s.cache = d.cache;
-      try {
-        await reconcile(lost.s);
-      } catch (e) {
-        release(lost.s, 'its metadata cache could not be reconciled');
-        await lost.s.closing;
-        throw e;
-      }
+      await reconcile(lost.s);
     }
     return lost.s;
   }

@@ -9,6 +9,9 @@
 //     ahead of its store is reported and rebuilt from the store;
 //   - a cache update that failed leaves the cache behind (later writes do not advance its epoch over
 //     the missing rows), so the next open rebuilds it;
+//   - a cache IndexedDB cannot rebuild at open (every put throws) does not fail the open: the store
+//     serves it, status().cache.warning says why, cachedMetadata answers from the store (never a
+//     stale copy) until rebuildCache(), and the next open finds the cache in sync;
 //   - rebuildCache() runs after the write in flight, so a write the store fails to keep never
 //     reaches the cache;
 //   - a store restored from an older copy and written to up to the cache's epoch (same fileId, same
@@ -447,6 +450,57 @@ test('a store restored from an older copy and written to up to the cache\'s epoc
     assert.equal(r.cache.rebuilt, 'replaced');
     assert.equal(r.r1, null, 'r1 is not in the restored store');
     assert.deepEqual(r.r10, meta(10));
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('a cache IndexedDB cannot rebuild at open leaves the open to the store, and a cache known to be behind never answers cachedMetadata', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page } = await newPage(ctx, server);
+    const r = await inPage(page, { path: dbName('broken') }, async (veclite, row, a) => {
+      const opts = { backend: 'opfs', path: a.path, workers: 0 };
+      let db = await veclite.createDatabase({ ...opts, cache: 'indexeddb' });
+      let col = await db.createCollection('docs', { dimension: a.dim });
+      await col.insertBatch([row(0), row(1)]);
+      await db.close();
+      // a writer without the cache: the cache is behind, so the next open must rebuild it
+      db = await veclite.createDatabase(opts);
+      await (await db.getCollection('docs')).insert(row(2));
+      await db.close();
+      // every put into the cache's rows fails (a full disk) while the database opens and writes
+      const put = IDBObjectStore.prototype.put;
+      IDBObjectStore.prototype.put = function (...args) {
+        if (this.name === 'rows') throw new DOMException('quota', 'QuotaExceededError');
+        return put.apply(this, args);
+      };
+      const out = {};
+      try {
+        db = await veclite.createDatabase({ ...opts, cache: 'indexeddb' });
+        col = await db.getCollection('docs');
+        out.opened = { warning: (await col.status()).cache.warning, count: await col.count(), m2: await col.cachedMetadata('r2') };
+        await col.update('r0', { metadata: { changed: true } });
+        out.updated = { stored: (await col.get('r0')).metadata, cached: await col.cachedMetadata('r0'), gone: await col.cachedMetadata('r9') };
+      } finally {
+        IDBObjectStore.prototype.put = put;
+      }
+      out.rebuilt = await col.rebuildCache();
+      out.after = { warning: (await col.status()).cache.warning, m0: await col.cachedMetadata('r0') };
+      await db.close();
+      db = await veclite.createDatabase({ ...opts, cache: 'indexeddb' });
+      col = await db.getCollection('docs');
+      out.reopened = { cache: (await col.status()).cache.rebuilt, m0: await col.cachedMetadata('r0'), m2: await col.cachedMetadata('r2') };
+      await db.close();
+      return out;
+    });
+    assert.match(r.opened.warning ?? '', /could not be reconciled with the store at open/);
+    assert.equal(r.opened.count, 3);
+    assert.deepEqual(r.opened.m2, meta(2), 'the store answers while the cache is behind');
+    assert.deepEqual(r.updated, { stored: { changed: true }, cached: { changed: true }, gone: null });
+    assert.equal(r.rebuilt.rows, 3);
+    assert.deepEqual(r.after, { warning: null, m0: { changed: true } });
+    assert.deepEqual(r.reopened, { cache: null, m0: { changed: true }, m2: meta(2) });
   } finally {
     await ctx.close();
   }
