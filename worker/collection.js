@@ -696,6 +696,10 @@ export async function verify(s) {
   if (s.store) {
     const r = s.engine.storeVerify(s.store);
     const extra = await recoveryProblems(s);
+    // rows of both id kinds (another tool's rows): the string-id maps cannot be built
+    if (s.idKind === 'string' || s.idMapsPending) {
+      try { void s.strToId; } catch (e) { if (e instanceof VecliteError && e.code === 'ECORRUPT') extra.push(e.message); else throw e; }
+    }
     if (extra.length) { r.problems.push(...extra); r.ok = false; }
     return r;
   }

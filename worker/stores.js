@@ -205,6 +205,7 @@ function deferIdMaps(s) {
 function walkIdMaps(s) {
   const e = s.engine;
   let strings = 0, numbers = 0, maxSid = 0;
+  const numeric = []; // the first few rows without a string id
   const nameFn = nameOf(s);
   for (const page of liveIdPages(() => s)) {
     const n = page.length / 2;
@@ -222,13 +223,17 @@ function walkIdMaps(s) {
         if (iid > maxSid) maxSid = iid;
         strings++;
       } else {
-        numbers++;
+        if (numbers++ < 5) numeric.push(numericId(page[2 * i], page[2 * i + 1]));
       }
     }
   }
   if (strings && numbers) {
-    throw new VecliteError('ECORRUPT', `collection '${s.name}' mixes ${strings} string ids and ${numbers} numeric ids; ` +
-      'veclite never writes such a file');
+    // veclite never writes this; another tool does (@ruvector/rvf-node's ingest writes numeric ids only)
+    throw new VecliteError('ECORRUPT', `collection '${s.name}' mixes ${plural(strings, 'string id')} and ` +
+      `${plural(numbers, 'row')} with only a numeric id (${numeric.join(', ')}${numbers > numeric.length ? ', ...' : ''}), ` +
+      'which another tool (such as @ruvector/rvf-node, whose ingest writes numeric ids) added; a collection\'s ids are ' +
+      'all strings or all numbers: delete those rows with the tool that wrote them, or salvage the string-id rows into ' +
+      "a new store with recoverCollection / 'veclite recover' (which lists the numeric ones as lost)");
   }
   s.idKind = strings ? 'string' : numbers ? 'number' : s.configIdKind;
   s.nextSid = maxSid + 1;

@@ -38,7 +38,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createDatabase, openCollection } from '../../web/index.js';
+import { createDatabase, openCollection, recoverCollection } from '../../web/index.js';
 import { rejectsWith, mulberry32 } from './helpers.js';
 import { SEG, readState } from './fixtures/interop-rvf-reader.js';
 
@@ -716,6 +716,40 @@ test('a read-only handle of a quantized veclite file follows rvf-node delete + c
     await ro.refresh();
     await searchAll('after a veclite writer session');
   } finally { await ro.close(); }
+});
+
+test('rvf-node ingests numeric ids into a string-id veclite store: every call says which rows and what to do, verify() lists them; rvf-node deleting them, or recoverCollection, gives the store back', { timeout: 30_000 }, async () => {
+  const file = path.join(dir, 'strings-plus-numeric.rvf');
+  const rnd = mulberry32(33);
+  const rows = new Map([['s1', randVec(rnd, 4)], ['s2', randVec(rnd, 4)], ['s3', randVec(rnd, 4)]]);
+  const col = await openCollection(file, { create: { dimension: 4, metric: 'euclidean' } });
+  await col.insertBatch([...rows].map(([id, vector], i) => ({ id, vector, metadata: { i } })));
+  await col.close();
+  withRvf(file, (r) => r.ingestBatch(Float32Array.from([...randVec(rnd, 4), ...randVec(rnd, 4)]), [1000, 1001]), { write: true });
+  const said = /mixes 3 string ids and 2 rows with only a numeric id \(1000, 1001\).*@ruvector\/rvf-node.*recoverCollection/;
+  const w = await openCollection(file);
+  try {
+    await rejectsWith(() => w.get('s1'), 'ECORRUPT', said);
+    await rejectsWith(() => w.search(rows.get('s1'), { k: 2 }), 'ECORRUPT', said);
+    const v = await w.verify();
+    assert.equal(v.ok, false);
+    assert.ok(v.problems.some((p) => said.test(p)), JSON.stringify(v.problems));
+  } finally { await w.close(); }
+  // the first way out: recoverCollection salvages the string-id rows and names the others
+  const out = path.join(dir, 'strings-recovered.rvf');
+  const rep = await recoverCollection(file, out);
+  assert.deepEqual(rep.lostRows.map((x) => x.id).sort(), [1000, 1001]);
+  const rec = await openCollection(out, { readOnly: true });
+  try { assert.deepEqual((await rec.ids()).ids.sort(), ['s1', 's2', 's3']); } finally { await rec.close(); }
+  // the second: the tool that wrote them deletes them
+  withRvf(file, (r) => r.delete([1000, 1001]), { write: true });
+  const back = await openCollection(file);
+  try {
+    assert.deepEqual((await back.get('s2'))?.metadata, { i: 1 });
+    const q = rows.get('s3');
+    assert.deepEqual((await back.search(q, { k: 1 })).map((h) => h.id), ['s3']);
+    assert.ok((await back.verify()).problems.every((p) => !/mixes/.test(p)));
+  } finally { await back.close(); }
 });
 
 // ---- d. locks ----------------------------------------------------------------------------------------
