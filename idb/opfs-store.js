@@ -223,10 +223,10 @@ const MANIFEST_HEAD = 64 + 22;
  */
 function lastManifest(dev, n, walk) {
   if (walk.at > n) { walk.at = 0; walk.manifest = -1; }
+  const h = new Uint8Array(64), dv = new DataView(h.buffer);
   while (walk.at + 64 <= n) {
-    const h = dev.slice(walk.at, walk.at + 64);
+    dev.read(walk.at, h);
     if (h[0] !== 0x53 || h[1] !== 0x46 || h[2] !== 0x56 || h[3] !== 0x52) break;
-    const dv = new DataView(h.buffer, h.byteOffset, 64);
     const end = walk.at + 64 + dv.getUint32(16, true) + dv.getUint32(20, true) * 4294967296;
     if (end > n) break;
     if (h[5] === 0x05) walk.manifest = walk.at;
