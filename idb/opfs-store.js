@@ -184,6 +184,7 @@ export async function readOnlyDevice(fh, name) {
   const gone = ': this read-only handle keeps what it last read; close it, and open the collection again once it exists';
   const dev = new MemoryDevice(await readingAgain(name, () => fileBytes(fh)));
   dev.refuseWrites(new VecliteError('EREADONLY', `${name}.rvf is open read-only`));
+  const walk = { at: 0, manifest: -1 };
   dev.pull = () => readingAgain(name, async () => {
     const file = await fh.getFile();
     const n = dev.size();
@@ -191,17 +192,47 @@ export async function readOnlyDevice(fh, name) {
     // A file rewritten and grown past our size: the bytes we hold end differently there. Not
     // just the last 64: those are the FIDI tail of our last MANIFEST, the same at every commit
     // boundary of a store, so a rewritten store (compacted) whose commit ends exactly at our size
-    // would pass. The last 4 KiB hold that MANIFEST (its epoch, directory and deleted ids).
-    const k = Math.min(TAIL_CHECK, n);
-    if (k > 0) {
-      const last = new Uint8Array(await file.slice(n - k, n).arrayBuffer());
-      const mine = dev.slice(n - k, n);
-      for (let i = 0; i < k; i++) if (last[i] !== mine[i]) return -1;
-    }
+    // would pass. The last 4 KiB hold most of that MANIFEST; the header and epoch of a longer
+    // one (many segments or deleted ids) lie before them and are compared too: a compaction
+    // writes epochs above ours only, so no manifest of a rewritten file equals ours there.
+    const same = async (from, to) => {
+      if (to <= from) return true;
+      const theirs = new Uint8Array(await file.slice(from, to).arrayBuffer());
+      const mine = dev.slice(from, to);
+      for (let i = 0; i < mine.length; i++) if (theirs[i] !== mine[i]) return false;
+      return true;
+    };
+    const tail = Math.max(0, n - TAIL_CHECK);
+    const m = lastManifest(dev, n, walk);
+    if (m >= 0 && m < tail && !(await same(m, Math.min(tail, m + MANIFEST_HEAD)))) return -1;
+    if (!(await same(tail, n))) return -1;
     if (file.size > n) dev.extend(n, new Uint8Array(await file.slice(n).arrayBuffer()));
     return dev.size();
   }, gone);
   return dev;
+}
+
+/** A MANIFEST's segment header and its payload's fixed fields (epoch first; docs/format.md §3). */
+const MANIFEST_HEAD = 64 + 22;
+
+/**
+ * The offset of the last complete MANIFEST segment in a device's first n bytes (-1: none), found
+ * by walking its segment headers from byte 0 (segments are packed back to back). `walk` keeps
+ * where the walk got to, so each call walks only what was appended since; bytes cut away below
+ * it (a follower keeps only what its store committed) start it again from 0.
+ */
+function lastManifest(dev, n, walk) {
+  if (walk.at > n) { walk.at = 0; walk.manifest = -1; }
+  const h = new Uint8Array(64), dv = new DataView(h.buffer);
+  while (walk.at + 64 <= n) {
+    dev.read(walk.at, h);
+    if (h[0] !== 0x53 || h[1] !== 0x46 || h[2] !== 0x56 || h[3] !== 0x52) break;
+    const end = walk.at + 64 + dv.getUint32(16, true) + dv.getUint32(20, true) * 4294967296;
+    if (end > n) break;
+    if (h[5] === 0x05) walk.manifest = walk.at;
+    walk.at = end;
+  }
+  return walk.manifest;
 }
 
 /** The bytes of a collection file as they are now (read again if a writer changes it meanwhile). */

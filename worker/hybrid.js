@@ -57,10 +57,17 @@ const bytesOf = (s) => s.engine.storeInfo(s.store).bytes;
 /** Rebuild the cache of s from its store; returns { rows, epoch }. */
 export async function rebuildCache(s) {
   const rows = allRows(s);
-  const epoch = epochOf(s);
-  await s.cache.rebuild(s.name, rows, epoch, fileIdOf(s), bytesOf(s));
-  s.cacheMissed = false;
-  s.cacheStatus = { ...s.cacheStatus, epoch, rows: rows.length, warning: null };
+  const epoch = epochOf(s), fileId = fileIdOf(s), bytes = bytesOf(s);
+  // In the chain of cache updates (commit order): a write committed after these rows were read
+  // has its update run after the rebuild, on a cache no longer marked behind — not skipped as
+  // missed while the rebuild is under way, its rows then lacking under a later write's epoch.
+  const run = (s.cacheChain ?? Promise.resolve()).then(async () => {
+    await s.cache.rebuild(s.name, rows, epoch, fileId, bytes);
+    s.cacheMissed = false;
+    s.cacheStatus = { ...s.cacheStatus, epoch, rows: rows.length, warning: null };
+  });
+  s.cacheChain = run.catch(() => {});
+  await run;
   return { rows: rows.length, epoch };
 }
 

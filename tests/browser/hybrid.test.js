@@ -412,6 +412,66 @@ test('rebuildCache() waits for the write in flight: a write the store fails to k
   }
 });
 
+test('a write during rebuildCache() of a cache that missed an update reaches the cache (not skipped as missed, then papered over)', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page } = await newPage(ctx, server);
+    const r = await inPage(page, { path: dbName('rebuildmissed') }, async (veclite, row, a) => {
+      const { MetadataCache } = await import('/idb/metadata-cache.js');
+      const { MirrorDevice } = await import('/idb/mirror-device.js');
+      let db = await veclite.createDatabase({ backend: 'opfs', path: a.path, workers: 0, cache: 'indexeddb' });
+      let col = await db.createCollection('docs', { dimension: a.dim });
+      await col.insert(row(0));
+      // the cache's row put of the next write throws (quota): the cache is behind from then on
+      const put = IDBObjectStore.prototype.put;
+      let armed = true;
+      IDBObjectStore.prototype.put = function (...args) {
+        if (armed && this.name === 'rows') { armed = false; throw new DOMException('quota', 'QuotaExceededError'); }
+        return put.apply(this, args);
+      };
+      try {
+        await col.insert(row(1));
+      } finally {
+        IDBObjectStore.prototype.put = put;
+      }
+      const out = { warning: (await col.status()).cache.warning };
+      // rebuildCache() reads the rows, then its cache transaction waits until the next write's
+      // commit is durable in the store: that write runs while the rebuild is under way
+      let open;
+      const gate = new Promise((res) => { open = res; });
+      const rebuild = MetadataCache.prototype.rebuild;
+      const settle = MirrorDevice.prototype.settle;
+      MetadataCache.prototype.rebuild = async function (...args) { await gate; return rebuild.apply(this, args); };
+      MirrorDevice.prototype.settle = async function () { const r = await settle.call(this); open(); return r; };
+      try {
+        const p = col.rebuildCache();
+        const w = col.insert(row(2));
+        out.calls = await Promise.all([p.then(() => 'resolved', (e) => e.code), w.then(() => 'resolved', (e) => e.code)]);
+      } finally {
+        MetadataCache.prototype.rebuild = rebuild;
+        MirrorDevice.prototype.settle = settle;
+      }
+      await col.insert(row(3));
+      out.now = [];
+      for (let i = 0; i < 4; i++) out.now.push(await col.cachedMetadata(`r${i}`));
+      await db.close();
+      db = await veclite.createDatabase({ backend: 'opfs', path: a.path, workers: 0, cache: 'indexeddb' });
+      col = await db.getCollection('docs');
+      out.reopened = [];
+      for (let i = 0; i < 4; i++) out.reopened.push(await col.cachedMetadata(`r${i}`));
+      await db.close();
+      return out;
+    });
+    assert.match(r.warning, /could not be updated/);
+    assert.deepEqual(r.calls, ['resolved', 'resolved']);
+    const want = [meta(0), meta(1), meta(2), meta(3)];
+    assert.deepEqual(r.now, want, 'the cache after the rebuild and two writes');
+    assert.deepEqual(r.reopened, want, 'the cache the reopen trusted or rebuilt');
+  } finally {
+    await ctx.close();
+  }
+});
+
 test('a store restored from an older copy and written to up to the cache\'s epoch is not taken for the cached one', { timeout: 60_000 }, async () => {
   const ctx = await browser.newContext();
   try {

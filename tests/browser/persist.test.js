@@ -580,6 +580,60 @@ test('opfs: a read-only handle whose writer compacted and then committed up to e
   }
 });
 
+test('opfs: a read-only handle whose last manifest is over 4 KiB reopens when its writer compacted and committed a manifest with the same last 4 KiB up to exactly its size', { timeout: 60_000 }, async () => {
+  const ctx = await browser.newContext();
+  try {
+    const { page } = await newPage(ctx, server);
+    const r = await page.evaluate(async (a) => {
+      const m = await import('/web/index.js');
+      const db = await m.createDatabase({ backend: 'opfs', path: a.path, workers: 0 });
+      const col = await db.createCollection('docs', { dimension: 4, metric: 'euclidean', index: { type: 'flat' } });
+      const v = (i) => [i, 1, 2, 3];
+      const ids = (from, to) => Array.from({ length: to - from }, (_, i) => from + i);
+      await col.insertBatch(ids(0, 1200).map((i) => ({ id: i, vector: v(i) })));
+      // rows written again leave dead bytes compaction drops (too few for automatic compaction)
+      for (let k = 0; k < 1; k++) await col.insertBatch(ids(0, 600).map((i) => ({ id: i, vector: v(i) })));
+      // 600 deleted ids: the manifest's deleted list (4800 bytes) and FIDI fill its last 4 KiB
+      await col.delete(ids(600, 1200));
+      const n = (await col.status()).bytes;
+      const ro = await m.openCollection(`${a.path}/docs`, { backend: 'opfs', readOnly: true }); // no follow: refresh() below
+      await col.compact();
+      // The same ids inserted and deleted again: a manifest whose deleted list ends the same way,
+      // its commit ending exactly at n (a padding row's metadata length found on a copy in memory).
+      await col.insertBatch(ids(600, 1200).map((i) => ({ id: i, vector: v(i) })));
+      const img = await col.export();
+      const pad = (len) => ({ id: 5000, vector: [9, 9, 9, 9], metadata: { pad: 'x'.repeat(len) } });
+      let len = Math.max(0, n - img.length - 6000);
+      for (let tries = 0; tries < 20; tries++) {
+        const mem = await m.openCollection(img);
+        await mem.insert(pad(len));
+        await mem.delete(ids(600, 1200));
+        const size = (await mem.export()).length;
+        await mem.close();
+        if (size === n || len + n - size < 0) break;
+        len += n - size;
+      }
+      await col.insert(pad(len));
+      await col.delete(ids(600, 1200));
+      const aligned = (await col.status()).bytes === n;
+      await col.insert({ id: 7000, vector: [5, 5, 5, 5] });
+      const refresh = await ro.refresh().then(() => 'ok', (e) => `${e.code}: ${e.message}`);
+      const mine = await ro.export();
+      const theirs = await col.export();
+      const out = { aligned, refresh, count: await ro.count(), last: (await ro.get(7000))?.id ?? null, pad: (await ro.get(5000))?.id ?? null };
+      out.verify = (await ro.verify()).ok;
+      out.sameBytes = mine.length === theirs.length && mine.every((x, i) => x === theirs[i]);
+      await ro.close();
+      await db.close();
+      return out;
+    }, { path: dbName('aligned-big') });
+    assert.equal(r.aligned, true, 'the test built a commit ending exactly at the reader\'s size');
+    assert.deepEqual(r, { aligned: true, refresh: 'ok', count: 602, last: 7000, pad: 5000, verify: true, sameBytes: true });
+  } finally {
+    await ctx.close();
+  }
+});
+
 test('without Web Locks two writers never both commit on one head: a writer that took over, then saw the old one commit, gets ELOCK and loses nothing', { timeout: 60_000 }, async () => {
   const ctx = await browser.newContext();
   await ctx.addInitScript(() => { Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true }); });
