@@ -3,7 +3,8 @@
 // (docs/browser.md §5).
 //
 // Invariants:
-// - The source is only read (committed bytes, no lease) and never deleted or changed.
+// - The source is only read (committed bytes, no lease) and never deleted or changed; both
+//   databases' connections are closed when it ends, however it ends.
 // - Idempotent: a target collection holding exactly the source's bytes is left alone and
 //   reported 'unchanged'; a run that changes nothing reports noop. A target that exists with
 //   other bytes is a 'conflict': reported, never overwritten.
@@ -45,7 +46,18 @@ export async function migrate(engine, a) {
     throw einval('migrate: from and to name the same database');
   }
   const src = await browserBackend(a.from.backend, a.from.path);
-  const dst = await browserBackend(a.to.backend, a.to.path, a.lease);
+  let dst = null;
+  try {
+    dst = await browserBackend(a.to.backend, a.to.path, a.lease);
+    return await copyAll(engine, a, src, dst);
+  } finally {
+    // their IndexedDB connections and channels, whatever happened
+    src.close();
+    dst?.close();
+  }
+}
+
+async function copyAll(engine, a, src, dst) {
   const report = {
     from: { ...a.from }, to: { ...a.to }, dryRun: a.dryRun === true, collections: [],
     copied: 0, unchanged: 0, conflicts: 0, noop: true,
@@ -81,7 +93,5 @@ export async function migrate(engine, a) {
     }
     report.collections.push(entry);
   }
-  src.close();
-  dst.close();
   return report;
 }

@@ -26,7 +26,8 @@
 //   - without Web Locks, a lease check IndexedDB fails rejects the write with a clear EIO (not an
 //     internal error) and writes nothing.
 //   - closing a database, or a store opened alone (also one whose open failed with ELOCK), closes
-//     every IndexedDB connection (store, metadata cache) and BroadcastChannel it opened.
+//     every IndexedDB connection (store, metadata cache) and BroadcastChannel it opened; so does
+//     a migrate that fails half-way.
 //
 // Invariants: one browser per file; a fresh context per test (closed in finally); databases get
 // unique names; tools/serve.mjs serves the repo; no browser is ever downloaded.
@@ -887,10 +888,20 @@ test('closing a database or a store opened alone closes its IndexedDB connection
         r.afterAlone = live.size;
         out[backend] = r;
       }
+      // a migrate that fails half-way (reading its IndexedDB source throws) closes both databases too
+      const getAll = IDBObjectStore.prototype.getAll;
+      IDBObjectStore.prototype.getAll = function () { throw new DOMException('broken', 'UnknownError'); };
+      try {
+        out.migrate = await m.migrate({ from: { backend: 'indexeddb', path: `${a.path}-indexeddb` }, to: { backend: 'opfs', path: `${a.path}-copy` } })
+          .then(() => 'resolved', (e) => e.code);
+      } finally {
+        IDBObjectStore.prototype.getAll = getAll;
+      }
+      out.afterMigrate = live.size;
       return out;
     }, { path: dbName('connections') });
     const want = { open: true, second: 'ELOCK', afterClose: 0, count: 2, afterAlone: 0 };
-    assert.deepEqual(r, { opfs: want, indexeddb: want });
+    assert.deepEqual(r, { opfs: want, indexeddb: want, migrate: 'EIO', afterMigrate: 0 });
   } finally {
     await ctx.close();
   }
