@@ -250,7 +250,11 @@ async function readingAgain(name, read, goneHint = '') {
     try {
       return await read();
     } catch (e) {
-      if ((e?.name === 'NotReadableError' || e?.name === 'NotFoundError') && attempt < 5) continue;
+      if ((e?.name === 'NotReadableError' || e?.name === 'NotFoundError') && attempt < 5) {
+        // a moment for the writer's commit in progress to end (5, 10, 20, 40 ms)
+        await new Promise((res) => setTimeout(res, 5 * 2 ** (attempt - 1)));
+        continue;
+      }
       if (e?.name === 'NotFoundError') {
         throw new VecliteError('ENOTFOUND', `${name}.rvf no longer exists (it was deleted)${goneHint}`, { cause: e });
       }
