@@ -6,7 +6,7 @@
 // reads every row of such a file and appends to it; the keyword index stored in a TEXT segment
 // gives a reopen the writer's answers bit for bit, a damaged one is rebuilt (the same answers,
 // verify() names it), and rvf-node keeps the segment through its appends and compaction; bad
-// input is EINVAL.
+// input is EINVAL; a leading U+FEFF in a value, key, string id or the field name is kept.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -440,4 +440,37 @@ test('the keyword index is kept in a TEXT segment (0x3E): a reopen answers exact
   const one = await openCollection(file, { readOnly: true });
   await answers(one, docs);
   await one.close();
+});
+
+test('a leading U+FEFF is data, not a byte-order mark: values, keys, string ids and the text field name survive reopen and recoverCollection', async () => {
+  const dir = fs.mkdtempSync(path.join(ROOT, 'bom-'));
+  const file = path.join(dir, 'a.rvf'), rec = path.join(dir, 'b.rvf');
+  const B = '\uFEFF';
+  const rows = [
+    { id: `${B}x`, vector: [1, 0, 0], metadata: { [`${B}body`]: `${B}apple pie`, [`${B}k`]: `${B}v` } },
+    { id: 'x', vector: [0, 1, 0], metadata: { [`${B}body`]: 'apple', k: 'plain' } },
+  ];
+  const w = await openCollection(file, { create: { dimension: 3, idType: 'string', text: { field: `${B}body` } } });
+  await w.insertBatch(rows);
+  assert.equal((await w.stats()).text, `${B}body`);
+  await w.close();
+  const check = async (c) => {
+    assert.equal((await c.stats()).text, `${B}body`);
+    const got = await c.getMany([`${B}x`, 'x']);
+    assert.deepEqual(got.map((g) => g && [g.id, g.metadata]), rows.map((r) => [r.id, r.metadata]));
+    assert.deepEqual((await c.ids()).ids.sort(), ['x', `${B}x`].sort());
+    // BM25 of 'pie' (one document of two holds it): the hit is the row that holds it, by its own id
+    const hits = await c.search(null, { text: 'pie' });
+    assert.deepEqual(hits.map((h) => [h.id, h.metadata]), [[rows[0].id, rows[0].metadata]]);
+  };
+  const r = await openCollection(file, { readOnly: true });
+  await check(r);
+  await r.close();
+  const same = await openCollection(file, { create: { dimension: 3, idType: 'string', text: { field: `${B}body` } } });
+  await check(same);
+  await same.close();
+  await recoverCollection(file, rec);
+  const b = await openCollection(rec, { readOnly: true });
+  await check(b);
+  await b.close();
 });
