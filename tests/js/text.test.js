@@ -474,3 +474,28 @@ test('a leading U+FEFF is data, not a byte-order mark: values, keys, string ids 
   await check(b);
   await b.close();
 });
+
+test('a read-only follower opened before the empty store got its text field: refresh() takes the field, keyword search equals a fresh open and the oracle', async () => {
+  const dir = fs.mkdtempSync(path.join(ROOT, 'late-'));
+  const file = path.join(dir, 'a.rvf');
+  let w = await openCollection(file, { create: { dimension: 3 } });
+  const r = await openCollection(file, { readOnly: true });
+  assert.equal((await r.stats()).text, null);
+  await w.close();
+  // the store is still empty: opening it with create { text } gives it the field
+  w = await openCollection(file, { create: { dimension: 3, text: { field: 'body' } } });
+  await w.insertBatch([{ id: 1, vector: [1, 0, 0], metadata: { body: 'apple pie' } }, { id: 2, vector: [0, 1, 0], metadata: { body: 'zebra' } }]);
+  await r.refresh();
+  const docs = new Map([[1, 'apple pie'], [2, 'zebra']]);
+  assert.equal((await r.stats()).text, 'body');
+  const got = await r.search(null, { text: 'apple zebra' });
+  const want = bm25(docs, 'apple zebra');
+  assert.deepEqual(got.map((h) => h.id), want.map((x) => x[0]));
+  assert.ok(got.every((h, i) => close(h.score, want[i][1])));
+  await w.update(2, { metadata: { body: 'apple apple' } });
+  docs.set(2, 'apple apple');
+  await r.refresh();
+  assert.deepEqual((await r.search(null, { text: 'apple' })).map((h) => h.id), bm25(docs, 'apple').map((x) => x[0]));
+  await r.close();
+  await w.close();
+});
