@@ -273,6 +273,7 @@ test('bad input: EINVAL with a clear message, nothing changed', async () => {
     [{ text: 'a', hybrid: { alpha: NaN } }, /alpha/], [{ text: 'a', hybrid: { fetchK: 3 } }, /fetchK/],
     [{ text: 'a', hybrid: { other: 1 } }, /hybrid/], [{ text: 'a', mmr: {} }, /text and mmr/],
     [{ text: 'a', filter: () => true }, /predicate/], [{ text: 'x'.repeat(70000) }, /65536/],
+    [{ text: 'apple\uD800' }, /lone UTF-16 surrogate/], [{ text: '\uDC00 pie', hybrid: {} }, /lone UTF-16 surrogate/],
   ]) {
     await rejectsWith(() => c.search(q, o), 'EINVAL', re);
   }
