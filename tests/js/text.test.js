@@ -525,3 +525,25 @@ test('rows rewritten with ever new words: the keyword index memory stays that of
   assert.ok(a < 1.5 * b, `after rewrites ${a} bytes, the same documents written once ${b}`);
   await db.close();
 });
+
+test('an in-memory collection keeps its text field in export() images and derive() children', async () => {
+  const dir = fs.mkdtempSync(path.join(ROOT, 'mem-'));
+  const { db, c, docs } = await corpus(200);
+  const file = path.join(dir, 'image.rvf');
+  fs.writeFileSync(file, await c.export());
+  const r = await openCollection(file, { readOnly: true });
+  assert.equal((await r.stats()).text, 'body');
+  for (const q of ['apple pie', 'ocean', 'жук']) {
+    const got = await r.search(null, { text: q, k: 300 });
+    const want = bm25(docs, q);
+    assert.deepEqual(got.map((h) => h.id), want.map((x) => x[0]), q);
+    assert.ok(got.every((h, i) => close(h.score, want[i][1])), q);
+  }
+  await r.close();
+  const child = await c.derive();
+  assert.equal((await child.stats()).text, 'body');
+  await child.insert({ id: 1, vector: BASE[1], metadata: { body: 'zebra' } });
+  assert.deepEqual((await child.search(null, { text: 'zebra' })).map((h) => h.id), [1]);
+  await child.close();
+  await db.close();
+});
