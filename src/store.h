@@ -291,6 +291,9 @@ void vl__store_quant_bind(vl_store *s);
 /* After the rows are loaded: the stored text field ("veclite.text") set on
  * the index, which indexes the loaded records. */
 int vl__store_text_open(vl_store *s);
+/* Whether the stored text field ("veclite.text", as the loaded META has it)
+ * differs from the index's (a read-only handle's refresh then reloads). */
+int vl__store_text_changed(vl_store *s);
 #define VL_RVF_SEG_TEXT 0x3Eu
 /* The TEXT payload of the keyword index for a file whose META generation
  * is meta_gen (out->len 0 without a text field or in a branch child).

@@ -24,7 +24,8 @@
  * re-read). Anything the incremental path does not follow exactly — the
  * file was replaced or truncated (the bytes at the handle's manifest
  * changed), a field-id mismatch, a broken META chain, a branch()
- * child's commit, any failure after the rvf handle moved — is handled by
+ * child's commit, the text field set (on the still empty store), any
+ * failure after the rvf handle moved — is handled by
  * a full reload from the same device: the handle's contents are swapped
  * with a freshly opened store (status VL_REFRESH_RELOADED). If that
  * reload fails the store is poisoned (VL_EFATAL later): reopen it.
@@ -370,6 +371,7 @@ int vl_store_refresh(vl_store *s, vl_store_refresh_result *out)
             snprintf(rwhy, sizeof rwhy, "%s", s->msg);
             why = rwhy;
         }
+        if (!why && vl__store_text_changed(s)) why = "the text field changed";   /* set on the empty store */
         if (!why && apply_index(s, &C, &M, out)) {
             snprintf(rwhy, sizeof rwhy, "%s", s->msg);
             why = rwhy;

@@ -103,6 +103,16 @@ int vl__store_text_payload(vl_store *s, uint64_t meta_gen, vl_buf *out)
     return VL_OK;
 }
 
+VL_COLD int vl__store_text_changed(vl_store *s)
+{
+    const uint8_t *v = NULL;
+    const char *f = NULL;
+    uint32_t l = 0, fl = 0;
+    if (vl_store_file_meta_get(s, TKEY, (uint32_t)strlen(TKEY), &v, &l) != VL_OK) l = 0;
+    if (vl_index_text_field(s->idx, &f, &fl) != VL_OK) fl = 0;
+    return l != fl || (l && memcmp(v, f, l) != 0);
+}
+
 int vl__store_text_open(vl_store *s)
 {
     const uint8_t *v;

@@ -29,11 +29,15 @@
  * (vl__text_set_node on every record change, vl__text_move when a slot
  * moves, vl__text_reset when the nodes are freed). A hook that runs out of
  * memory marks the index broken; the next keyword search rebuilds it from
- * the records (and reports VL_ENOMEM if that fails too).
+ * the records (and reports VL_ENOMEM if that fails too). Terms are never
+ * removed one by one: a hook that leaves more dead terms (no postings)
+ * than live ones and than a quarter of the tokens drops the index the same
+ * way, so rows rewritten with ever new words do not grow memory for good.
  * Invariants (vl__text_check): each posting (node, tf) matches the node's
  * entry for the term, whose pos points back at it; df = postings count;
- * docs and total_len are the sums over nodes with entries; only live nodes
- * whose record holds the field as a string have entries.
+ * docs and total_len are the sums over nodes with entries; dead counts the
+ * terms without postings; only live nodes whose record holds the field as
+ * a string have entries.
  */
 #include <math.h>
 #include <stdio.h>
@@ -52,7 +56,7 @@ struct vl_text {
     uint32_t field_len, fid;        /* fid UINT32_MAX until the name is registered */
     int broken;
     /* terms */
-    uint32_t nterms, tcap;
+    uint32_t nterms, tcap, dead;    /* dead: terms without postings (no live document holds them) */
     uint64_t *toff;  uint32_t *tlen;
     uint32_t *pn, *pcap, **post;    /* postings: pn[t] (node, tf) pairs */
     char *chars; uint64_t chars_len, chars_cap;
@@ -209,6 +213,7 @@ static uint32_t term_add(struct vl_text *t, const uint8_t *w, uint32_t n)
     t->chars_len += n;
     t->pn[id] = t->pcap[id] = 0;
     t->post[id] = NULL;
+    t->dead++;
     uint32_t j = fnv(w, n) & (t->hcap - 1);
     while (t->hash[j]) j = (j + 1) & (t->hcap - 1);
     t->hash[j] = id + 1;
@@ -253,6 +258,7 @@ static void unindex(struct vl_text *t, uint32_t node)
     for (uint32_t k = 0; k < t->nent[node]; k++) {
         uint32_t tid = e[3 * k], pos = e[3 * k + 2];
         uint32_t *p = t->post[tid], last = --t->pn[tid];
+        t->dead += !last;
         if (pos != last) {
             uint32_t m = p[2 * last];
             p[2 * pos] = m;
@@ -339,6 +345,7 @@ static int index_node(vl_index *h, struct vl_text *t, uint32_t node)
             t->pcap[tid] = nc;
         }
         uint32_t pos = t->pn[tid]++;
+        t->dead -= !pos;
         t->post[tid][2 * pos] = node;
         t->post[tid][2 * pos + 1] = j - i;
         e[3 * k] = tid;
@@ -360,7 +367,11 @@ void vl__text_set_node(vl_index *h, uint32_t node)
     struct vl_text *t = h->text;
     if (!t || t->broken) return;
     unindex(t, node);
-    if (index_node(h, t, node)) {
+    /* out of memory, or terms no document holds any more outnumber the rest and a quarter of
+     * the tokens (rows rewritten with new words): dropped, the next search or checkpoint
+     * rebuilds a compact index, so memory stays O(live documents) and the rebuild amortised */
+    if (index_node(h, t, node) ||
+        (t->dead > 1024 && t->dead > t->nterms / 2 && (uint64_t)t->dead * 4 > t->total_len)) {
         free_data(t);
         t->broken = 1;
     }
@@ -420,10 +431,10 @@ int vl__text_check(const vl_index *h)
             }
         }
     }
-    uint64_t posts = 0, ents = 0;
-    for (uint32_t i = 0; i < t->nterms; i++) posts += t->pn[i];
+    uint64_t posts = 0, ents = 0, dead = 0;
+    for (uint32_t i = 0; i < t->nterms; i++) { posts += t->pn[i]; dead += !t->pn[i]; }
     for (uint32_t n = 0; n < t->ncap; n++) ents += t->nent[n];
-    if (docs != t->docs || total != t->total_len || posts != ents) {
+    if (docs != t->docs || total != t->total_len || posts != ents || dead != t->dead) {
         vl__msg(h, "text: counters disagree with the entries");
         return VL_ECORRUPT;
     }
@@ -924,6 +935,7 @@ static int adopt(vl_index *h, struct vl_text *t, const uint8_t *p, uint64_t len,
             if (bytes > slen) WHY("TEXT document %llu: more token bytes than row %llu's text holds", (unsigned long long)k,
                                   (unsigned long long)id);
             uint32_t pos = t->pn[tid]++;
+            t->dead -= !pos;
             t->post[tid][2 * pos] = node;
             t->post[tid][2 * pos + 1] = (uint32_t)tf;
             e[3 * j] = (uint32_t)tid;

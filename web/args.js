@@ -12,7 +12,7 @@
 //   cosine, filters and option ranges are checked here.
 
 import { VecliteError, einval, plural } from '../worker/errors.js';
-import { describe, isPlainObject, prepareMetadata } from '../worker/metadata.js';
+import { describe, isPlainObject, prepareMetadata, wellFormed } from '../worker/metadata.js';
 import { parseFilter } from '../worker/filter.js';
 import { RowName, checkCosine, checkKeys, idKindOf, inspect, intIn, putVector } from '../worker/values.js';
 
@@ -320,6 +320,8 @@ function readText(limits, opts, k) {
   }
   if (typeof t !== 'string') throw einval(`search option text must be a string of keywords (got ${describe(t)})`);
   if (t.length > 65536) throw einval(`search option text is ${t.length} characters long; at most 65536`);
+  // as in metadata (worker/metadata.js): UTF-8 would turn it into U+FFFD, a token character
+  if (!wellFormed(t)) throw einval('search option text contains a lone UTF-16 surrogate (not text: it has no UTF-8 form); remove it');
   const { w, fetchK } = readWeightAndFetch(limits, opts.hybrid ?? {}, k, 'hybrid', 'alpha');
   return { text: t, hybrid: { alpha: w, fetchK } };
 }

@@ -224,7 +224,7 @@ async function parseMeta(b, dv, off, len) {
   const lim = end - 40;
   const need = (n) => { if (p + n > lim) throw new Error('META section runs past the payload'); };
   const names = [], fileMeta = [], records = [];
-  const text = new TextDecoder();
+  const text = new TextDecoder('utf-8', { ignoreBOM: true }); // a leading U+FEFF is part of a name
   for (let i = 0; i < ns; i++) {
     need(6);
     const fid = dv.getUint16(p, true), l = dv.getUint16(p + 4, true);
@@ -474,7 +474,7 @@ export async function recoverCollection(source, out = null, options = {}) {
   const create = { dimension: st.dim, metric: report.metric };
   if (idType) create.idType = idType;
   const textField = st.fileMeta.get('veclite.text'); // keyword search keeps its field (docs/format.md §4)
-  if (textField?.length) create.text = { field: new TextDecoder().decode(textField) };
+  if (textField?.length) create.text = { field: new TextDecoder('utf-8', { ignoreBOM: true }).decode(textField) };
   const col = typeof out === 'string'
     ? await openCollection(out, { create })
     : await openCollection(new Uint8Array(0), { create });

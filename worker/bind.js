@@ -48,6 +48,8 @@ export const STAGE_MAX = 0xF0000000;
 
 /** n rounded up to a multiple of 16, in exact float arithmetic (n is a safe integer). */
 const align16 = (n) => Math.ceil(n / 16) * 16;
+/** UTF-8 bytes -> string; a leading U+FEFF is kept (part of a name, not a byte-order mark). */
+const utf8 = (b) => new TextDecoder('utf-8', { ignoreBOM: true }).decode(b);
 
 function tooBig(bytes, what) {
   return new VecliteError('EBUDGET',
@@ -609,7 +611,7 @@ export class Engine {
     this._check(this.M._vl_index_field_name(h, fieldId, p + off[0], p + off[1]), h, 'unknown metadata field');
     const u32 = this.M.HEAPU32;
     const np = u32[(p + off[0]) >>> 2] >>> 0, len = u32[(p + off[1]) >>> 2];
-    return new TextDecoder().decode(this.M.HEAPU8.slice(np, np + len));
+    return utf8(this.M.HEAPU8.slice(np, np + len));
   }
 
   /** vl_index_field_count. */
@@ -821,7 +823,7 @@ export class Engine {
       const rc = this.M._vl_store_branch_parent(io, p + 4, CAP, p);
       if (rc < 0) this._fail(rc, 0, 'cannot read the branch parent', () => 'the COW_MAP segment is unreadable');
       const len = this.M.HEAPU32[p >>> 2];
-      return len ? new TextDecoder().decode(this.M.HEAPU8.slice(p + 4, p + 4 + len)) : null;
+      return len ? utf8(this.M.HEAPU8.slice(p + 4, p + 4 + len)) : null;
     } finally {
       this._unstage(CAP + 4);
     }
@@ -994,7 +996,7 @@ export class Engine {
       this._check(rc, h, 'cannot read the text field');
       const u32 = this.M.HEAPU32;
       const np = u32[(p + off[0]) >>> 2] >>> 0, len = u32[(p + off[1]) >>> 2];
-      return new TextDecoder().decode(this.M.HEAPU8.slice(np, np + len));
+      return utf8(this.M.HEAPU8.slice(np, np + len));
     } finally {
       this._unstage(total);
     }

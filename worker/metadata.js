@@ -34,7 +34,8 @@ export const MAX_FIELD_NAME = 1024;
 const U64_MAX = 0xFFFFFFFFFFFFFFFFn;
 const I64_MIN = -0x8000000000000000n;
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8');
+// ignoreBOM: a string that starts with U+FEFF keeps it (the default decoder strips a leading BOM)
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 const isWellFormed = typeof String.prototype.isWellFormed === 'function'
   ? (s) => s.isWellFormed()

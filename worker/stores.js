@@ -95,7 +95,7 @@ export function snapshotOf(engine, store) {
 
 /**
  * Write a plain in-memory collection into a fresh store on a memory device: its configuration,
- * field names (in id order, so records keep their field ids), and every live row with its
+ * text field, field names (in id order, so records keep their field ids), and every live row with its
  * record, in ascending id order with timestamps 0 — the same state always gives the same bytes.
  * @returns {Promise<{ st: number, io: number }>} free with dropMaterialized
  */
@@ -109,6 +109,8 @@ export async function materialize(s) {
     st = e.storeOpen(io, e.config(s.h), e.C.storeFlags.CREATE, s.fileId);
     e.storeSetTime(st, 0n);
     if (s.configIdKind) e.storeFileMetaSet(st, ID_KIND_KEY, utf8(s.configIdKind));
+    const text = e.textField(s.h); // the keyword-indexed field: set while the store is empty (worker/text.js)
+    if (text !== null) e.storeSetText(st, text);
     const nf = e.fieldCount(s.h);
     for (let f = 0; f < nf; f++) {
       const got = e.storeField(st, utf8(e.fieldName(s.h, f)));

@@ -6,7 +6,7 @@
 // reads every row of such a file and appends to it; the keyword index stored in a TEXT segment
 // gives a reopen the writer's answers bit for bit, a damaged one is rebuilt (the same answers,
 // verify() names it), and rvf-node keeps the segment through its appends and compaction; bad
-// input is EINVAL.
+// input is EINVAL; a leading U+FEFF in a value, key, string id or the field name is kept.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -273,6 +273,7 @@ test('bad input: EINVAL with a clear message, nothing changed', async () => {
     [{ text: 'a', hybrid: { alpha: NaN } }, /alpha/], [{ text: 'a', hybrid: { fetchK: 3 } }, /fetchK/],
     [{ text: 'a', hybrid: { other: 1 } }, /hybrid/], [{ text: 'a', mmr: {} }, /text and mmr/],
     [{ text: 'a', filter: () => true }, /predicate/], [{ text: 'x'.repeat(70000) }, /65536/],
+    [{ text: 'apple\uD800' }, /lone UTF-16 surrogate/], [{ text: '\uDC00 pie', hybrid: {} }, /lone UTF-16 surrogate/],
   ]) {
     await rejectsWith(() => c.search(q, o), 'EINVAL', re);
   }
@@ -440,4 +441,109 @@ test('the keyword index is kept in a TEXT segment (0x3E): a reopen answers exact
   const one = await openCollection(file, { readOnly: true });
   await answers(one, docs);
   await one.close();
+});
+
+test('a leading U+FEFF is data, not a byte-order mark: values, keys, string ids and the text field name survive reopen and recoverCollection', async () => {
+  const dir = fs.mkdtempSync(path.join(ROOT, 'bom-'));
+  const file = path.join(dir, 'a.rvf'), rec = path.join(dir, 'b.rvf');
+  const B = '\uFEFF';
+  const rows = [
+    { id: `${B}x`, vector: [1, 0, 0], metadata: { [`${B}body`]: `${B}apple pie`, [`${B}k`]: `${B}v` } },
+    { id: 'x', vector: [0, 1, 0], metadata: { [`${B}body`]: 'apple', k: 'plain' } },
+  ];
+  const w = await openCollection(file, { create: { dimension: 3, idType: 'string', text: { field: `${B}body` } } });
+  await w.insertBatch(rows);
+  assert.equal((await w.stats()).text, `${B}body`);
+  await w.close();
+  const check = async (c) => {
+    assert.equal((await c.stats()).text, `${B}body`);
+    const got = await c.getMany([`${B}x`, 'x']);
+    assert.deepEqual(got.map((g) => g && [g.id, g.metadata]), rows.map((r) => [r.id, r.metadata]));
+    assert.deepEqual((await c.ids()).ids.sort(), ['x', `${B}x`].sort());
+    // BM25 of 'pie' (one document of two holds it): the hit is the row that holds it, by its own id
+    const hits = await c.search(null, { text: 'pie' });
+    assert.deepEqual(hits.map((h) => [h.id, h.metadata]), [[rows[0].id, rows[0].metadata]]);
+  };
+  const r = await openCollection(file, { readOnly: true });
+  await check(r);
+  await r.close();
+  const same = await openCollection(file, { create: { dimension: 3, idType: 'string', text: { field: `${B}body` } } });
+  await check(same);
+  await same.close();
+  await recoverCollection(file, rec);
+  const b = await openCollection(rec, { readOnly: true });
+  await check(b);
+  await b.close();
+});
+
+test('a read-only follower opened before the empty store got its text field: refresh() takes the field, keyword search equals a fresh open and the oracle', async () => {
+  const dir = fs.mkdtempSync(path.join(ROOT, 'late-'));
+  const file = path.join(dir, 'a.rvf');
+  let w = await openCollection(file, { create: { dimension: 3 } });
+  const r = await openCollection(file, { readOnly: true });
+  assert.equal((await r.stats()).text, null);
+  await w.close();
+  // the store is still empty: opening it with create { text } gives it the field
+  w = await openCollection(file, { create: { dimension: 3, text: { field: 'body' } } });
+  await w.insertBatch([{ id: 1, vector: [1, 0, 0], metadata: { body: 'apple pie' } }, { id: 2, vector: [0, 1, 0], metadata: { body: 'zebra' } }]);
+  await r.refresh();
+  const docs = new Map([[1, 'apple pie'], [2, 'zebra']]);
+  assert.equal((await r.stats()).text, 'body');
+  const got = await r.search(null, { text: 'apple zebra' });
+  const want = bm25(docs, 'apple zebra');
+  assert.deepEqual(got.map((h) => h.id), want.map((x) => x[0]));
+  assert.ok(got.every((h, i) => close(h.score, want[i][1])));
+  await w.update(2, { metadata: { body: 'apple apple' } });
+  docs.set(2, 'apple apple');
+  await r.refresh();
+  assert.deepEqual((await r.search(null, { text: 'apple' })).map((h) => h.id), bm25(docs, 'apple').map((x) => x[0]));
+  await r.close();
+  await w.close();
+});
+
+test('rows rewritten with ever new words: the keyword index memory stays that of the live documents, answers equal the oracle', async () => {
+  const db = await createDatabase();
+  const churn = await db.createCollection('churn', { dimension: 2, index: { type: 'flat' }, text: { field: 'body' } });
+  const docs = new Map();
+  const rowsOf = (round) => Array.from({ length: 1000 }, (_, i) => {
+    const body = `order r${round}n${i} shipped ${VOCAB[(i + round) % VOCAB.length]}`;
+    docs.set(i, body);
+    return { id: i, vector: [1, i], metadata: { body } };
+  });
+  for (let round = 0; round < 15; round++) await churn.insertBatch(rowsOf(round));
+  for (const q of ['order', 'r14n7 shipped', 'r3n7', 'apple Café']) {
+    const got = await churn.search(null, { text: q, k: 1000 });
+    const want = bm25(docs, q);
+    assert.deepEqual(got.map((h) => h.id), want.map((x) => x[0]), q);
+    assert.ok(got.every((h, i) => close(h.score, want[i][1])), q);
+  }
+  // the same documents written once: 14,000 dead words (old bodies) must not stay in memory
+  const fresh = await db.createCollection('fresh', { dimension: 2, index: { type: 'flat' }, text: { field: 'body' } });
+  await fresh.insertBatch(rowsOf(14));
+  await fresh.search(null, { text: 'order' });
+  const a = (await churn.stats()).memoryBytes, b = (await fresh.stats()).memoryBytes;
+  assert.ok(a < 1.5 * b, `after rewrites ${a} bytes, the same documents written once ${b}`);
+  await db.close();
+});
+
+test('an in-memory collection keeps its text field in export() images and derive() children', async () => {
+  const dir = fs.mkdtempSync(path.join(ROOT, 'mem-'));
+  const { db, c, docs } = await corpus(200);
+  const file = path.join(dir, 'image.rvf');
+  fs.writeFileSync(file, await c.export());
+  const r = await openCollection(file, { readOnly: true });
+  assert.equal((await r.stats()).text, 'body');
+  for (const q of ['apple pie', 'ocean', 'жук']) {
+    const got = await r.search(null, { text: q, k: 300 });
+    const want = bm25(docs, q);
+    assert.deepEqual(got.map((h) => h.id), want.map((x) => x[0]), q);
+    assert.ok(got.every((h, i) => close(h.score, want[i][1])), q);
+  }
+  await r.close();
+  const child = await c.derive();
+  assert.equal((await child.stats()).text, 'body');
+  await child.insert({ id: 1, vector: BASE[1], metadata: { body: 'zebra' } });
+  assert.deepEqual((await child.search(null, { text: 'zebra' })).map((h) => h.id), [1]);
+  await child.close();
+  await db.close();
 });

@@ -75,7 +75,7 @@
     X(quant_kernels) X(quant_codes) X(quant_pq_train) X(quant_index) X(quant_store) X(quant_refresh_reload) \
     X(quant_attack_stale) X(quant_attack_hostile) X(quant_attack_file_meta) X(quant_attack_truncate) X(quant_attack_read_fail) X(quant_attack_emptied) X(quant_attack_derive) X(quant_attack_tiny_queries) X(quant_attack_encode_nomem) \
     X(toolbox_sim_matrix) X(toolbox_sim_bad_input) X(toolbox_kmeans) X(toolbox_kmeans_edges) \
-    X(mmr_rules) X(text_index) X(text_store_adopt) X(text_store_hostile)
+    X(mmr_rules) X(text_index) X(text_churn) X(text_store_adopt) X(text_store_hostile)
 
 #define VL_DECL(name) int test_##name(void);
 VL_TESTS(VL_DECL)

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 #include "test.h"
+#include "../../src/index.h"
 
 #define NDOC 2600u
 static const char *WORDS[] = { "apple", "Pie", "car", "ocean", "wave", "engine", "red", "blue", "green", "tart" };
@@ -126,6 +127,53 @@ int test_text_index(void)
         CHECK(c == 1 && got_ids[0] == 1);
         CHECK_OK(vl_index_check(h));
         vl_index_free(h);
+    }
+    return 0;
+}
+
+/* Rows rewritten with ever new words: the dead terms (no document holds
+ * them) drop the index once they outnumber the live ones, the next search
+ * rebuilds it; vl_index_check holds throughout (dead counts the terms
+ * without postings), the answers are those of the live documents, and the
+ * index stays within a small factor of a fresh one over the same documents. */
+#define CHURN_N 300u
+int test_text_churn(void)
+{
+    static uint8_t recs[CHURN_N * 64];
+    static uint32_t off[CHURN_N + 1];
+    static uint64_t ids[CHURN_N], got[CHURN_N];
+    static float vecs[CHURN_N * 2], sc[CHURN_N];
+    for (uint32_t kind = 0; kind < 2; kind++) {
+        vl_index *h = t_index(2, VL_METRIC_L2, kind, 8, 40, 9), *fresh = t_index(2, VL_METRIC_L2, kind, 8, 40, 9);
+        CHECK(h && fresh);
+        CHECK_OK(vl_index_set_text(h, "body", 4));
+        CHECK_OK(vl_index_set_text(fresh, "body", 4));
+        uint32_t fid, ffid, c;
+        CHECK_OK(vl_index_field(h, "body", 4, &fid));
+        CHECK_OK(vl_index_field(fresh, "body", 4, &ffid));
+        CHECK(fid == ffid);
+        for (uint32_t gen = 0; gen < 30; gen++) {
+            off[0] = 0;
+            for (uint32_t i = 0; i < CHURN_N; i++) {
+                char text[48];
+                int n = snprintf(text, sizeof text, "apple g%ux%u", gen, i);
+                uint32_t len = t_rec_begin(recs + off[i]);
+                off[i + 1] = off[i] + t_rec_str(recs + off[i], len, (uint16_t)fid, VL_TAG_STR, text, (uint32_t)n);
+                ids[i] = i + 1;
+                vecs[2 * i] = (float)i;
+                vecs[2 * i + 1] = (float)gen;
+            }
+            CHECK_OK(vl_index_upsert(h, CHURN_N, ids, vecs, recs, off));
+            CHECK_OK(vl_index_check(h));
+            CHECK_OK(vl_index_search_text(h, (const uint8_t *)"apple g3x7", 10, CHURN_N, NULL, 0, got, sc, &c));
+            CHECK(c == CHURN_N && (gen == 3) == (got[0] == 8 && sc[0] > sc[1]));
+            CHECK_OK(vl_index_check(h));
+        }
+        CHECK_OK(vl_index_upsert(fresh, CHURN_N, ids, vecs, recs, off));
+        CHECK_OK(vl_index_search_text(fresh, (const uint8_t *)"apple", 5, 5, NULL, 0, got, sc, &c));
+        CHECK(vl__text_bytes(h) < 2 * vl__text_bytes(fresh));
+        vl_index_free(h);
+        vl_index_free(fresh);
     }
     return 0;
 }
