@@ -47,6 +47,22 @@ export function within(ms, what, promise) {
  * and the highest `acked <n>` a step logged (how far an interrupted ingest got).
  * @returns {Promise<{ page: import('playwright-core').Page, log: { errors: string[], warnings: string[], acked: number } }>}
  */
+/**
+ * fn(ctx) in a fresh browser context, closed afterwards whatever happens; with webLocks: false
+ * its pages have no navigator.locks (the lease then rests on its IndexedDB record alone).
+ */
+export async function withContext(browser, fn, { webLocks = true } = {}) {
+  const ctx = await browser.newContext();
+  try {
+    if (!webLocks) {
+      await ctx.addInitScript(() => { Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true }); });
+    }
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
 export async function newPage(ctx, server) {
   const page = await ctx.newPage();
   const log = { errors: [], warnings: [], acked: 0 };

@@ -24,7 +24,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { newPage, useBrowser, within } from './harness.js';
+import { newPage, useBrowser, withContext, within } from './harness.js';
 import { row } from './pages/rows.js';
 
 const DIM = 8;
@@ -34,6 +34,7 @@ let seq = 0;
 const dbName = (what) => `h${process.pid}-${++seq}-${what}`;
 
 useBrowser((b, s) => { browser = b; server = s; });
+const inContext = (fn, o) => withContext(browser, fn, o);
 
 
 /** Run fn(veclite, rows, args) in the page; rows(i) is pages/rows.js row(i, DIM). */
@@ -50,8 +51,7 @@ function inPage(page, args, fn) {
 const meta = (i) => row(i, DIM).metadata;
 
 test('the metadata cache follows inserts, updates, deletes and a reload, at the store epoch', { timeout: 90_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page, log } = await newPage(ctx, server);
     const path = dbName('basic');
     const r = await inPage(page, { path }, async (veclite, row, a) => {
@@ -85,14 +85,11 @@ test('the metadata cache follows inserts, updates, deletes and a reload, at the 
     assert.deepEqual(again.m100, meta(100));
     assert.deepEqual(again.rebuilt, { rows: 298, epoch: again.status.epoch });
     assert.deepEqual(log.errors, []);
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('failure mode 2: a store written past its cache is reconciled on open; a cache ahead is reported and rebuilt', { timeout: 90_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page, log } = await newPage(ctx, server);
     const path = dbName('reconcile');
     // 1. hybrid writes 0..199; 2. a writer without the cache writes 200..299 (the store is now ahead);
@@ -132,14 +129,11 @@ test('failure mode 2: a store written past its cache is reconciled on open; a ca
     assert.equal(r.ahead.status.cache.epoch, r.ahead.status.epoch);
     assert.deepEqual(r.ahead.m299, meta(299));
     assert.ok(log.warnings.some((w) => /ahead of the store/.test(w)), 'the warning reaches the console');
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('failure mode 2: a page closed mid-ingest in hybrid mode reopens with cache and store at one epoch', { timeout: 90_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page, log } = await newPage(ctx, server);
     const path = dbName('crash');
     const running = inPage(page, { path }, async (veclite, row, a) => {
@@ -169,14 +163,11 @@ test('failure mode 2: a page closed mid-ingest in hybrid mode reopens with cache
     assert.equal(r.status.cache.rows, r.n);
     assert.deepEqual(r.last, meta(r.n - 1));
     assert.equal(r.next, null);
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('failure mode 4: migrate IndexedDB → OPFS copies and verifies, is a no-op the second time, never touches its source', { timeout: 90_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page } = await newPage(ctx, server);
     const from = { backend: 'indexeddb', path: dbName('src') };
     const to = { backend: 'opfs', path: dbName('dst') };
@@ -222,14 +213,11 @@ test('failure mode 4: migrate IndexedDB → OPFS copies and verifies, is a no-op
     assert.match(r.third.collections[0].reason, /other contents/);
     assert.deepEqual(r.source, { docs: 250, more: 40 }, 'the source is intact');
     assert.equal(r.kept, 251, 'a conflicting target is not overwritten');
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('a cache of another store of the same name (deleted and recreated without the cache) is rebuilt', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page } = await newPage(ctx, server);
     const r = await inPage(page, { path: dbName('replaced') }, async (veclite, row, a) => {
       let db = await veclite.createDatabase({ backend: 'opfs', path: a.path, cache: 'indexeddb' });
@@ -250,14 +238,11 @@ test('a cache of another store of the same name (deleted and recreated without t
     assert.equal(r.status.rebuilt, 'replaced');
     assert.equal(r.old1, null);
     assert.deepEqual(r.new1, meta(101));
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('hybrid on the main thread: a failed write after a good one leaves the cache matching the store', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page } = await newPage(ctx, server);
     const r = await inPage(page, { path: dbName('failed') }, async (veclite, row, a) => {
       let db = await veclite.createDatabase({ backend: 'opfs', path: a.path, workers: 0, cache: 'indexeddb' });
@@ -287,14 +272,11 @@ test('hybrid on the main thread: a failed write after a good one leaves the cach
     assert.equal(r.second, 'EIO');
     assert.deepEqual(r.stored, { v: 'A' });
     assert.deepEqual(r.cached, r.stored, 'the cache holds what the store holds');
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('a cache update that failed is not papered over by the next write: the reopen rebuilds it', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page } = await newPage(ctx, server);
     const r = await inPage(page, { path: dbName('missed') }, async (veclite, row, a) => {
       let db = await veclite.createDatabase({ backend: 'opfs', path: a.path, workers: 0, cache: 'indexeddb' });
@@ -326,14 +308,11 @@ test('a cache update that failed is not papered over by the next write: the reop
     assert.equal(r.cache.rebuilt, 'behind', 'the cache stayed behind the store, so the open rebuilt it');
     assert.equal(r.cache.epoch, r.epoch);
     assert.deepEqual(r.m, [meta(0), meta(1), meta(2)]);
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('failure mode 4: migrate never overwrites a target a writer created after migrate looked at it', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page } = await newPage(ctx, server);
     const r = await inPage(page, { from: { backend: 'indexeddb', path: dbName('rsrc') }, to: { backend: 'opfs', path: dbName('rdst') } }, async (veclite, row, a) => {
       const src = await veclite.createDatabase(a.from);
@@ -367,14 +346,11 @@ test('failure mode 4: migrate never overwrites a target a writer created after m
     assert.equal(r.hooked, true);
     assert.deepEqual(r.actions, ['conflict']);
     assert.deepEqual(r.ids, ['r2'], 'the other writer\'s acknowledged row is kept, nothing is copied over it');
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('rebuildCache() waits for the write in flight: a write the store fails to keep never reaches the cache', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page, log } = await newPage(ctx, server);
     const r = await inPage(page, { path: dbName('rebuildrace') }, async (veclite, row, a) => {
       let db = await veclite.createDatabase({ backend: 'opfs', path: a.path, workers: 0, cache: 'indexeddb' });
@@ -407,14 +383,11 @@ test('rebuildCache() waits for the write in flight: a write the store fails to k
     assert.equal(r.cache.rebuilt, null, 'the cache never got ahead of the store');
     assert.deepEqual(r.cached, meta(1));
     assert.deepEqual(log.warnings, []);
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('a write during rebuildCache() of a cache that missed an update reaches the cache (not skipped as missed, then papered over)', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page } = await newPage(ctx, server);
     const r = await inPage(page, { path: dbName('rebuildmissed') }, async (veclite, row, a) => {
       const { MetadataCache } = await import('/idb/metadata-cache.js');
@@ -467,14 +440,11 @@ test('a write during rebuildCache() of a cache that missed an update reaches the
     const want = [meta(0), meta(1), meta(2), meta(3)];
     assert.deepEqual(r.now, want, 'the cache after the rebuild and two writes');
     assert.deepEqual(r.reopened, want, 'the cache the reopen trusted or rebuilt');
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('a store restored from an older copy and written to up to the cache\'s epoch is not taken for the cached one', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page } = await newPage(ctx, server);
     const r = await inPage(page, { path: dbName('restored') }, async (veclite, row, a) => {
       const O = await import('/idb/opfs-store.js');
@@ -510,14 +480,11 @@ test('a store restored from an older copy and written to up to the cache\'s epoc
     assert.equal(r.cache.rebuilt, 'replaced');
     assert.equal(r.r1, null, 'r1 is not in the restored store');
     assert.deepEqual(r.r10, meta(10));
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('a cache IndexedDB cannot rebuild at open leaves the open to the store, and a cache known to be behind never answers cachedMetadata', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page } = await newPage(ctx, server);
     const r = await inPage(page, { path: dbName('broken') }, async (veclite, row, a) => {
       const opts = { backend: 'opfs', path: a.path, workers: 0 };
@@ -561,7 +528,5 @@ test('a cache IndexedDB cannot rebuild at open leaves the open to the store, and
     assert.equal(r.rebuilt.rows, 3);
     assert.deepEqual(r.after, { warning: null, m0: { changed: true } });
     assert.deepEqual(r.reopened, { cache: null, m0: { changed: true }, m2: meta(2) });
-  } finally {
-    await ctx.close();
-  }
+  });
 });

@@ -39,7 +39,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
-import { ARGS, CHROMIUM, newPage, useBrowser } from './harness.js';
+import { ARGS, CHROMIUM, newPage, useBrowser, withContext } from './harness.js';
 import { BACKENDS, assertChecked, step as stepIn } from './persist-steps.js';
 import { createDatabase, openCollection } from '../../web/index.js';
 import { bruteForce, query, row } from './pages/rows.js';
@@ -54,6 +54,7 @@ let seq = 0;
 const dbName = (what) => `t${process.pid}-${++seq}-${what}`;
 
 useBrowser((b, s) => { browser = b; server = s; });
+const inContext = (fn, o) => withContext(browser, fn, o);
 
 
 
@@ -85,8 +86,7 @@ for (const b of BACKENDS) {
 }
 
 test('a page without a backend picks OPFS (in a worker) and says so', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page } = await newPage(ctx, server);
     const r = await page.evaluate(async (name) => {
       const m = await import('/web/index.js');
@@ -100,9 +100,7 @@ test('a page without a backend picks OPFS (in a worker) and says so', { timeout:
     assert.equal(r.info.opfsEnabled, true);
     assert.equal(r.info.indexedDbEnabled, true);
     assert.equal(r.info.backend, 'opfs');
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 for (const backend of ['opfs', 'indexeddb']) {
@@ -379,8 +377,7 @@ for (const b of BACKENDS) {
 }
 
 test('a database path has one spelling: empty, "." and ".." parts and slashes at either end are EINVAL', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page } = await newPage(ctx, server);
     const codes = await page.evaluate(async () => {
       const m = await import('/web/index.js');
@@ -394,15 +391,11 @@ test('a database path has one spelling: empty, "." and ".." parts and slashes at
       return out;
     });
     assert.deepEqual(codes, Array(11).fill('EINVAL'));
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('without Web Locks a writer whose lease was taken over gets ELOCK on its next write, before writing', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  await ctx.addInitScript(() => { Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true }); });
-  try {
+  await inContext(async (ctx) => {
     // two commits: the second one's lease check records the first one's epoch
     const o = { backend: 'indexeddb', workers: 0, path: dbName('takeover'), dim: DIM, from: 0, to: 200, batch: 100, lease: { heartbeatMs: 5000, staleMs: 60000 } };
     const { page } = await newPage(ctx, server);
@@ -428,9 +421,7 @@ test('without Web Locks a writer whose lease was taken over gets ELOCK on its ne
     assert.equal(r.code, 'ELOCK');
     assert.equal(r.count, 200, 'nothing was written');
     assert.ok(r.epochRecorded > 0, 'the lease record carries the committed epoch');
-  } finally {
-    await ctx.close();
-  }
+  }, { webLocks: false });
 });
 
 for (const b of BACKENDS.filter((x) => x.workers === 0 || x.backend === 'indexeddb')) {
@@ -470,8 +461,7 @@ for (const b of BACKENDS.filter((x) => x.workers === 0 || x.backend === 'indexed
 }
 
 test('indexeddb: a compaction whose chunk put throws at once changes nothing (the transaction is aborted)', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page } = await newPage(ctx, server);
     const o = { path: dbName('putthrow'), dim: DIM };
     const r = await page.evaluate(async (a) => {
@@ -498,14 +488,11 @@ test('indexeddb: a compaction whose chunk put throws at once changes nothing (th
       return out;
     }, o);
     assert.deepEqual(r, { code: 'EIO', count: 18, verify: true });
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('indexeddb: a read-only handle of a store deleted and made again with the same commit sizes reopens instead of appending the new store\'s chunks', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page } = await newPage(ctx, server);
     const r = await page.evaluate(async (a) => {
       const m = await import('/web/index.js');
@@ -532,14 +519,11 @@ test('indexeddb: a read-only handle of a store deleted and made again with the s
       return out;
     }, { path: dbName('recreated') });
     assert.deepEqual(r, { count: 150, a0: null, verify: true, sameBytes: true });
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('opfs: a read-only handle whose writer compacted and then committed up to exactly its size reopens instead of appending', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page } = await newPage(ctx, server);
     const r = await page.evaluate(async (a) => {
       const m = await import('/web/index.js');
@@ -576,14 +560,11 @@ test('opfs: a read-only handle whose writer compacted and then committed up to e
     }, { path: dbName('aligned') });
     assert.equal(r.aligned, true, 'the test built a commit ending exactly at the reader\'s size');
     assert.deepEqual(r, { aligned: true, refresh: 'ok', count: 102, last: 'last', verify: true, sameBytes: true });
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('opfs: a read-only handle whose last manifest is over 4 KiB reopens when its writer compacted and committed a manifest with the same last 4 KiB up to exactly its size', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page } = await newPage(ctx, server);
     const r = await page.evaluate(async (a) => {
       const m = await import('/web/index.js');
@@ -630,15 +611,11 @@ test('opfs: a read-only handle whose last manifest is over 4 KiB reopens when it
     }, { path: dbName('aligned-big') });
     assert.equal(r.aligned, true, 'the test built a commit ending exactly at the reader\'s size');
     assert.deepEqual(r, { aligned: true, refresh: 'ok', count: 602, last: 7000, pad: 5000, verify: true, sameBytes: true });
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('without Web Locks two writers never both commit on one head: a writer that took over, then saw the old one commit, gets ELOCK and loses nothing', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  await ctx.addInitScript(() => { Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true }); });
-  try {
+  await inContext(async (ctx) => {
     const o = { backend: 'indexeddb', workers: 0, path: dbName('fence'), dim: DIM };
     const { page: a } = await newPage(ctx, server);
     const { page: b } = await newPage(ctx, server);
@@ -686,14 +663,11 @@ test('without Web Locks two writers never both commit on one head: a writer that
     assert.equal(second, 'acknowledged', 'A\'s lease check passed before B took over, and nobody had committed since');
     assert.equal(third, 'ELOCK', 'B loaded the store before A\'s commit: its own commit is refused');
     assert.deepEqual(check, { ids: ['r0', 'r1'], verify: true });
-  } finally {
-    await ctx.close();
-  }
+  }, { webLocks: false });
 });
 
 test('a read-only handle whose store was deleted gets ENOTFOUND from refresh() and keeps what it read', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page } = await newPage(ctx, server);
     const r = await page.evaluate(async (a) => {
       const m = await import('/web/index.js');
@@ -718,14 +692,11 @@ test('a read-only handle whose store was deleted gets ENOTFOUND from refresh() a
       assert.match(r[backend].refresh, /^ENOTFOUND: .*no longer exists \(it was deleted\)/, backend);
       assert.equal(r[backend].count, 1, `${backend}: the handle keeps what it read`);
     }
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('opfs: a read-only handle and migrate read again when the writer changes the file under a read (NotReadableError)', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page } = await newPage(ctx, server);
     const r = await page.evaluate(async (a) => {
       const m = await import('/web/index.js');
@@ -762,15 +733,11 @@ test('opfs: a read-only handle and migrate read again when the writer changes th
       return out;
     }, { path: dbName('notreadable'), dim: DIM });
     assert.deepEqual(r, { refresh: 'resolved', count: 2, migrate: [['copied', 2]] });
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('without Web Locks a lease check that IndexedDB fails rejects the write with a clear EIO, writes nothing, and the next write goes on', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  await ctx.addInitScript(() => { Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true }); });
-  try {
+  await inContext(async (ctx) => {
     const { page } = await newPage(ctx, server);
     const r = await page.evaluate(async (a) => {
       const m = await import('/web/index.js');
@@ -797,15 +764,11 @@ test('without Web Locks a lease check that IndexedDB fails rejects the write wit
     assert.match(r.failed, /^EIO: .*the writer lease could not be checked before this write .*nothing was written/);
     assert.equal(r.next, 'resolved');
     assert.deepEqual(r.ids, ['r0', 'r2']);
-  } finally {
-    await ctx.close();
-  }
+  }, { webLocks: false });
 });
 
 test('without Web Locks a writer whose lease was taken over closes without its checkpoint, so the new writer goes on', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  await ctx.addInitScript(() => { Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true }); });
-  try {
+  await inContext(async (ctx) => {
     const o = { path: dbName('closeafter'), dim: DIM };
     const { page: a } = await newPage(ctx, server);
     const { page: b } = await newPage(ctx, server);
@@ -835,14 +798,11 @@ test('without Web Locks a writer whose lease was taken over closes without its c
     }, DIM);
     assert.equal(closed, 'closed');
     assert.deepEqual(r, { write: 'acknowledged', count: 51, verify: true });
-  } finally {
-    await ctx.close();
-  }
+  }, { webLocks: false });
 });
 
 test('closing a database or a store opened alone closes its IndexedDB connections and notice channels (also after a failed open)', { timeout: 60_000 }, async () => {
-  const ctx = await browser.newContext();
-  try {
+  await inContext(async (ctx) => {
     const { page } = await newPage(ctx, server);
     const r = await page.evaluate(async (a) => {
       // Every connection veclite opens to a store or cache database, and every BroadcastChannel,
@@ -902,7 +862,5 @@ test('closing a database or a store opened alone closes its IndexedDB connection
     }, { path: dbName('connections') });
     const want = { open: true, second: 'ELOCK', afterClose: 0, count: 2, afterAlone: 0 };
     assert.deepEqual(r, { opfs: want, indexeddb: want, migrate: 'EIO', afterMigrate: 0 });
-  } finally {
-    await ctx.close();
-  }
+  });
 });
