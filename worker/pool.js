@@ -20,6 +20,8 @@
 //   is marked lost: its calls reject with EBACKEND saying so.
 // - searchBatch splits its queries over the writer and the ready replicas and merges the
 //   answers in query order.
+// - closeDatabase settles only after every read sent before it (#reads), so db.close()'s
+//   terminate() never cuts off a read a replica was serving.
 
 import { VecliteError } from './errors.js';
 import { READS } from './protocol.js';
@@ -38,6 +40,8 @@ export class Pool {
   #byWriter = new Map();
   #seq = 0;
   #rr = 0;
+  /** @type {Set<Promise<unknown>>} reads in flight on replicas (closeDatabase lets them finish) */
+  #reads = new Set();
   #closed = false;
   info = null;
   onTerminate = null;
@@ -116,6 +120,10 @@ export class Pool {
           // memory database is discarded by close anyway.
           if (!this.#writer.alive) return null;
           throw e;
+        } finally {
+          // Reads sent before the close finish, as they do on the writer and in-thread: the
+          // caller terminates the workers next (db.close()), which would cut them off.
+          await Promise.allSettled([...this.#reads]);
         }
       }
       case 'createCollection': case 'getCollection': {
@@ -165,7 +173,7 @@ export class Pool {
         if (c && route === 'split' && args.nq > 1) return this.#split(c, args);
         if (c && route) {
           const s = this.#pick(c);
-          return s.client.call(type, { ...args, col: s.col });
+          return this.#read(s.client.call(type, { ...args, col: s.col }));
         }
         return this.#writer.call(type, c ? { ...args, col: c.w } : args);
       }
@@ -204,7 +212,7 @@ export class Pool {
     const servers = this.#servers(c);
     if (servers.length <= 1 || !args.queries) { // one server, or a keyword search (no vector)
       const s = this.#pick(c);
-      return s.client.call('search', { ...args, col: s.col });
+      return this.#read(s.client.call('search', { ...args, col: s.col }));
     }
     const nq = args.nq;
     const dim = args.queries.length / nq;
@@ -214,13 +222,21 @@ export class Pool {
     for (let i = 0; i < m; i++) {
       const q1 = Math.round(((i + 1) * nq) / m);
       const s = servers[(this.#rr + i) % servers.length];
-      parts.push(s.client.call('search', {
+      parts.push(this.#read(s.client.call('search', {
         ...args, col: s.col, nq: q1 - q0, queries: args.queries.slice(q0 * dim, q1 * dim),
-      }));
+      })));
       q0 = q1;
     }
     this.#rr += m;
     return mergeHits(await Promise.all(parts));
+  }
+
+  /** Track a read in flight until it settles (see closeDatabase). */
+  #read(p) {
+    this.#reads.add(p);
+    const done = () => this.#reads.delete(p);
+    p.then(done, done);
+    return p;
   }
 
   // ---- replicas --------------------------------------------------------------------------------

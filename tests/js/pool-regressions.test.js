@@ -394,3 +394,24 @@ for (const [what, deleted] of [['compacts the file', 2500], ['appends', 10]]) {
     }
   });
 }
+
+test('db.close() lets the reads sent before it finish on every session, as in-thread', async () => {
+  const db = await createDatabase({ workers: 3 });
+  const pool = db[POOL];
+  const col = await db.createCollection('c', { dimension: 2 });
+  await col.insertBatch([{ id: 1, vector: [1, 2] }, { id: 2, vector: [3, 4] }]);
+  // Each replica is busy with a long job, so the reads queued behind it are still running when
+  // the writer has closed the database: close() must not stop those workers under them.
+  const n = 2000, dim = 64;
+  const busy = pool.clients.slice(1).map((r) => r.call('similarityMatrix', {
+    metric: 'cosine', dim, a: new Float32Array(n * dim).fill(1), b: new Float32Array(n * dim).fill(1),
+  }));
+  const reads = [col.count(), col.count(), col.count(), col.searchBatch([[1, 2], [3, 4], [5, 5]], { k: 1 })];
+  const closed = db.close();
+  const [a, b, c, batch] = await within(5000, Promise.all(reads), 'reads sent before close()');
+  assert.deepEqual([a, b, c], [2, 2, 2]);
+  assert.deepEqual(batch.map((h) => h[0].id), [1, 2, 2]);
+  await closed;
+  await Promise.allSettled(busy);
+  assert.equal(pool.workers, 0, 'close() still stops every worker');
+});
