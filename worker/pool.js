@@ -428,7 +428,10 @@ export class Pool {
         if (info) restored.set(c, info);
         else if (!c.reopen) {
           c.lost = `collection '${c.name}' was lost when its writer worker stopped (${why}); ` +
-            (d.path ? 'open it again with getCollection' : 'an in-memory database keeps its data in its workers: use workers >= 2 to keep a copy');
+            (d.path ? 'open it again with getCollection'
+              : this.#replicas.length
+                ? 'an in-memory database keeps its data in its workers, and every replica that held a copy had stopped too; create the collection again'
+                : 'an in-memory database keeps its data in its workers: use workers >= 2 to keep a copy');
         }
       }
     }

@@ -435,3 +435,23 @@ test('a reply of many small vectors (getMany) is copied, not transferred buffer 
     await db.close();
   }
 });
+
+test('a memory collection lost because its writer and its only replica both stopped says so, not "use workers >= 2"', async () => {
+  const db = await createDatabase({ workers: 2 });
+  try {
+    const pool = db[POOL];
+    const col = await db.createCollection('c', { dimension: 2 });
+    await col.insert({ id: 1, vector: [1, 2] });
+    const r = pool.clients[1];
+    r.worker.terminate(); // the replica (not awaited: an idle pool's workers are unref()ed)
+    while (r.alive) await sleep(1);
+    pool.clients[0].kill('killed by the test'); // its replacement has not copied 'c' yet
+    const e = await within(5000, col.count().then(() => null, (x) => x), 'count after both stopped');
+    assert.equal(e?.code, 'EBACKEND');
+    assert.match(e.message, /lost/);
+    assert.doesNotMatch(e.message, /use workers >= 2/);
+    assert.match(e.message, /every replica that held a copy had stopped too/);
+  } finally {
+    await db.close();
+  }
+});
