@@ -151,7 +151,15 @@ export class Pool {
         if (!c) return null;
         this.#forget(c);
         if (c.lost || c.reopen) return null; // the writer holds nothing of it
-        return this.#writer.call(type, { col: c.w });
+        const w = this.#writer;
+        try {
+          return await w.call(type, { col: c.w });
+        } catch (e) {
+          // As for closeDatabase: a writer that stopped holds nothing left to close (a file's
+          // commits are durable), and its replacement never reopens what the pool forgot.
+          if (!w.alive) return null;
+          throw e;
+        }
       }
       case 'insert': case 'update': case 'delete': case 'deleteWhere': case 'clear': case 'compact': {
         // A replica being synced with c holds writes back until it is registered (#openOn), and

@@ -455,3 +455,33 @@ test('a memory collection lost because its writer and its only replica both stop
     await db.close();
   }
 });
+
+for (const where of ['memory', 'file']) {
+  test(`a collection's close() whose writer stops under it resolves (${where}): the collection is closed, nothing acknowledged is lost`, async () => {
+    const dir = where === 'file' ? fs.mkdtempSync(path.join(os.tmpdir(), 'vl-pool-close-')) : null;
+    try {
+      const db = await createDatabase(dir ? { path: dir, workers: 2 } : { workers: 2 });
+      try {
+        const pool = db[POOL];
+        const a = await db.createCollection('a', { dimension: 2 });
+        await a.insertBatch([{ id: 1, vector: [1, 2] }, { id: 2, vector: [3, 4] }]);
+        const b = await db.createCollection('b', { dimension: 2 });
+        await b.insert({ id: 1, vector: [1, 2] });
+        const w = pool.clients[0];
+        stopOn(w, 'close');
+        await within(5000, a.close(), 'close() on a stopping writer');
+        await assert.rejects(a.count(), { code: 'ECLOSED' });
+        await replaced(pool, 0, w);
+        assert.equal(await b.count(), 1);
+        if (dir) {
+          const again = await db.getCollection('a');
+          assert.equal(await again.count(), 2, 'the file holds every acknowledged row');
+        }
+      } finally {
+        await db.close();
+      }
+    } finally {
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
