@@ -6,7 +6,7 @@
 // - A worker that crashes, exits or is terminated rejects every pending call with a
 //   VecliteError('EBACKEND') at once (its 'error' / 'exit' event; a terminate() rejects
 //   synchronously), and every later call too: nothing waits on a dead worker.
-// - Typed arrays in a request are transferred (the facade made them for this call).
+// - Typed arrays in a request are transferred from 64 KiB on (the facade made them for this call).
 // - An argument structured clone refuses is EINVAL, before anything was sent.
 
 import { VecliteError } from './errors.js';

@@ -20,6 +20,8 @@
 //   is marked lost: its calls reject with EBACKEND saying so.
 // - searchBatch splits its queries over the writer and the ready replicas and merges the
 //   answers in query order.
+// - closeDatabase settles only after every read sent before it (#reads), so db.close()'s
+//   terminate() never cuts off a read a replica was serving.
 
 import { VecliteError } from './errors.js';
 import { READS } from './protocol.js';
@@ -38,6 +40,8 @@ export class Pool {
   #byWriter = new Map();
   #seq = 0;
   #rr = 0;
+  /** @type {Set<Promise<unknown>>} reads in flight on replicas (closeDatabase lets them finish) */
+  #reads = new Set();
   #closed = false;
   info = null;
   onTerminate = null;
@@ -116,6 +120,10 @@ export class Pool {
           // memory database is discarded by close anyway.
           if (!this.#writer.alive) return null;
           throw e;
+        } finally {
+          // Reads sent before the close finish, as they do on the writer and in-thread: the
+          // caller terminates the workers next (db.close()), which would cut them off.
+          await Promise.allSettled([...this.#reads]);
         }
       }
       case 'createCollection': case 'getCollection': {
@@ -143,7 +151,15 @@ export class Pool {
         if (!c) return null;
         this.#forget(c);
         if (c.lost || c.reopen) return null; // the writer holds nothing of it
-        return this.#writer.call(type, { col: c.w });
+        const w = this.#writer;
+        try {
+          return await w.call(type, { col: c.w });
+        } catch (e) {
+          // As for closeDatabase: a writer that stopped holds nothing left to close (a file's
+          // commits are durable), and its replacement never reopens what the pool forgot.
+          if (!w.alive) return null;
+          throw e;
+        }
       }
       case 'insert': case 'update': case 'delete': case 'deleteWhere': case 'clear': case 'compact': {
         // A replica being synced with c holds writes back until it is registered (#openOn), and
@@ -165,7 +181,7 @@ export class Pool {
         if (c && route === 'split' && args.nq > 1) return this.#split(c, args);
         if (c && route) {
           const s = this.#pick(c);
-          return s.client.call(type, { ...args, col: s.col });
+          return this.#read(s.client.call(type, { ...args, col: s.col }));
         }
         return this.#writer.call(type, c ? { ...args, col: c.w } : args);
       }
@@ -204,7 +220,7 @@ export class Pool {
     const servers = this.#servers(c);
     if (servers.length <= 1 || !args.queries) { // one server, or a keyword search (no vector)
       const s = this.#pick(c);
-      return s.client.call('search', { ...args, col: s.col });
+      return this.#read(s.client.call('search', { ...args, col: s.col }));
     }
     const nq = args.nq;
     const dim = args.queries.length / nq;
@@ -214,13 +230,21 @@ export class Pool {
     for (let i = 0; i < m; i++) {
       const q1 = Math.round(((i + 1) * nq) / m);
       const s = servers[(this.#rr + i) % servers.length];
-      parts.push(s.client.call('search', {
+      parts.push(this.#read(s.client.call('search', {
         ...args, col: s.col, nq: q1 - q0, queries: args.queries.slice(q0 * dim, q1 * dim),
-      }));
+      })));
       q0 = q1;
     }
     this.#rr += m;
     return mergeHits(await Promise.all(parts));
+  }
+
+  /** Track a read in flight until it settles (see closeDatabase). */
+  #read(p) {
+    this.#reads.add(p);
+    const done = () => this.#reads.delete(p);
+    p.then(done, done);
+    return p;
   }
 
   // ---- replicas --------------------------------------------------------------------------------
@@ -412,7 +436,10 @@ export class Pool {
         if (info) restored.set(c, info);
         else if (!c.reopen) {
           c.lost = `collection '${c.name}' was lost when its writer worker stopped (${why}); ` +
-            (d.path ? 'open it again with getCollection' : 'an in-memory database keeps its data in its workers: use workers >= 2 to keep a copy');
+            (d.path ? 'open it again with getCollection'
+              : this.#replicas.length
+                ? 'an in-memory database keeps its data in its workers, and every replica that held a copy had stopped too; create the collection again'
+                : 'an in-memory database keeps its data in its workers: use workers >= 2 to keep a copy');
         }
       }
     }
