@@ -5,7 +5,9 @@
 // Invariants:
 // - A worker that crashes, exits or is terminated rejects every pending call with a
 //   VecliteError('EBACKEND') at once (its 'error' / 'exit' event; a terminate() rejects
-//   synchronously), and every later call too: nothing waits on a dead worker.
+//   synchronously), and every later call too: nothing waits on a dead worker. A reply that
+//   cannot be read ('messageerror': which call it answered is unknown) ends the worker the same
+//   way, terminated, so it holds no lock or lease its replacement needs.
 // - Typed arrays in a request are transferred from 64 KiB on (the facade made them for this call).
 // - An argument structured clone refuses is EINVAL, before anything was sent.
 
@@ -43,13 +45,14 @@ export class WorkerClient {
       worker.on('message', onReply);
       worker.on('error', (e) => this.#die(`it threw ${e?.name ?? 'an error'}: ${e?.message ?? e}`));
       worker.on('exit', (code) => this.#die(`it exited (code ${code})`));
+      worker.on('messageerror', () => this.kill('a reply could not be read'));
     } else {
       worker.addEventListener('message', (ev) => onReply(ev.data));
       worker.addEventListener('error', (ev) => {
         ev.preventDefault?.();
         this.#die(`it threw: ${ev.message || 'an error'}`);
       });
-      worker.addEventListener('messageerror', () => this.#die('a reply could not be read'));
+      worker.addEventListener('messageerror', () => this.kill('a reply could not be read'));
     }
   }
 

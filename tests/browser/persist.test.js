@@ -28,6 +28,8 @@
 //   - closing a database, or a store opened alone (also one whose open failed with ELOCK), closes
 //     every IndexedDB connection (store, metadata cache) and BroadcastChannel it opened; so does
 //     a migrate that fails half-way.
+//   - a reply the page cannot read (messageerror) from an OPFS writer worker ends that worker
+//     (the pending call rejects EBACKEND), so its replacement takes the lease and writes on.
 //
 // Invariants: one browser per file; a fresh context per test (closed in finally); databases get
 // unique names; tools/serve.mjs serves the repo; no browser is ever downloaded.
@@ -862,5 +864,29 @@ test('closing a database or a store opened alone closes its IndexedDB connection
     }, { path: dbName('connections') });
     const want = { open: true, second: 'ELOCK', afterClose: 0, count: 2, afterAlone: 0 };
     assert.deepEqual(r, { opfs: want, indexeddb: want, migrate: 'EIO', afterMigrate: 0 });
+  });
+});
+
+test('opfs in a worker: a reply the page cannot read (messageerror) ends the writer worker, so its replacement takes the lease and the file', { timeout: 60_000 }, async () => {
+  await inContext(async (ctx) => {
+    const { page } = await newPage(ctx, server);
+    const r = await page.evaluate(async (a) => {
+      const m = await import('/web/index.js');
+      const { row } = await import('/tests/browser/pages/rows.js');
+      const db = await m.createDatabase({ backend: 'opfs', path: a.path, workers: 1 });
+      const col = await db.createCollection('docs', { dimension: a.dim });
+      await col.insert(row(0, a.dim));
+      const pool = db[Symbol.for('veclite.pool')];
+      const old = pool.clients[0];
+      const pending = col.count().then(() => 'resolved', (e) => e.code);
+      old.worker.dispatchEvent(new MessageEvent('messageerror'));
+      const out = { pending: await pending };
+      for (let t = 0; t < 300 && !(pool.clients[0] !== old && pool.clients[0].alive); t++) await new Promise((res) => setTimeout(res, 10));
+      out.insert = await col.insert(row(1, a.dim)).then(() => 'ok', (e) => `${e.code}: ${e.message}`);
+      out.count = await col.count().catch((e) => e.code);
+      await db.close();
+      return out;
+    }, { path: dbName('messageerror'), dim: DIM });
+    assert.deepEqual(r, { pending: 'EBACKEND', insert: 'ok', count: 2 });
   });
 });

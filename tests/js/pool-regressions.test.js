@@ -485,3 +485,30 @@ for (const where of ['memory', 'file']) {
     }
   });
 }
+
+test('a reply the caller cannot read (messageerror) ends the writer like a crash: the call rejects, nothing hangs, the replacement takes the file', async () => {
+  // Which call such a reply answered is unknown, so every pending call must reject; the worker is
+  // terminated too (it would keep the file's lock, and its replacement would get ELOCK).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-poolreg-'));
+  try {
+    const db = await createDatabase({ path: dir, workers: 1 });
+    const a = await db.createCollection('a', { dimension: 2 });
+    await a.insert({ id: 1, vector: [1, 2] });
+    const pool = db[POOL];
+    const old = pool.clients[0];
+    const pending = a.count();
+    old.worker.emit('messageerror', new Error('could not deserialize'));
+    const err = await within(2000, pending.then(() => null, (e) => e), 'the call pending at the messageerror');
+    assert.equal(err?.code, 'EBACKEND');
+    assert.match(err.message, /a reply could not be read/);
+    await replaced(pool, 0, old);
+    await a.insert({ id: 2, vector: [3, 4] });
+    assert.equal(await a.count(), 2);
+    await within(5000, db.close(), 'close');
+    const again = await openCollection(path.join(dir, 'a.rvf'));
+    assert.equal(await again.count(), 2);
+    await again.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
