@@ -23,7 +23,7 @@
 //   that are no segment at all are reported as unreadable ranges.
 
 import { VecliteError, einval } from '../worker/errors.js';
-import { ID_FIELD, TAG, decodeRecord } from '../worker/metadata.js';
+import { ID_FIELD, TAG, decodeRecord, utf8 } from '../worker/metadata.js';
 
 const MAGIC = 0x52564653;
 const HDR = 64;
@@ -224,19 +224,18 @@ async function parseMeta(b, dv, off, len) {
   const lim = end - 40;
   const need = (n) => { if (p + n > lim) throw new Error('META section runs past the payload'); };
   const names = [], fileMeta = [], records = [];
-  const text = new TextDecoder('utf-8', { ignoreBOM: true }); // a leading U+FEFF is part of a name
   for (let i = 0; i < ns; i++) {
     need(6);
     const fid = dv.getUint16(p, true), l = dv.getUint16(p + 4, true);
     need(6 + l);
-    names.push([fid, text.decode(b.subarray(p + 6, p + 6 + l))]);
+    names.push([fid, utf8(b.subarray(p + 6, p + 6 + l))]);
     p += 6 + l;
   }
   for (let i = 0; i < nf; i++) {
     need(2);
     const kl = dv.getUint16(p, true);
     need(2 + kl + 4);
-    const key = text.decode(b.subarray(p + 2, p + 2 + kl));
+    const key = utf8(b.subarray(p + 2, p + 2 + kl));
     const vl = dv.getUint32(p + 2 + kl, true);
     need(6 + kl + vl);
     fileMeta.push([key, b.slice(p + 6 + kl, p + 6 + kl + vl)]);
@@ -474,7 +473,7 @@ export async function recoverCollection(source, out = null, options = {}) {
   const create = { dimension: st.dim, metric: report.metric };
   if (idType) create.idType = idType;
   const textField = st.fileMeta.get('veclite.text'); // keyword search keeps its field (docs/format.md §4)
-  if (textField?.length) create.text = { field: new TextDecoder('utf-8', { ignoreBOM: true }).decode(textField) };
+  if (textField?.length) create.text = { field: utf8(textField) };
   const col = typeof out === 'string'
     ? await openCollection(out, { create })
     : await openCollection(new Uint8Array(0), { create });

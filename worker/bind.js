@@ -49,7 +49,8 @@ export const STAGE_MAX = 0xF0000000;
 /** n rounded up to a multiple of 16, in exact float arithmetic (n is a safe integer). */
 const align16 = (n) => Math.ceil(n / 16) * 16;
 /** UTF-8 bytes -> string; a leading U+FEFF is kept (part of a name, not a byte-order mark). */
-const utf8 = (b) => new TextDecoder('utf-8', { ignoreBOM: true }).decode(b);
+const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+const utf8 = (b) => utf8Decoder.decode(b);
 
 function tooBig(bytes, what) {
   return new VecliteError('EBUDGET',

@@ -36,6 +36,8 @@ const I64_MIN = -0x8000000000000000n;
 const encoder = new TextEncoder();
 // ignoreBOM: a string that starts with U+FEFF keeps it (the default decoder strips a leading BOM)
 const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+/** UTF-8 bytes -> string, a leading U+FEFF kept (part of a name or value, not a byte-order mark). */
+export const utf8 = (b) => decoder.decode(b);
 
 const isWellFormed = typeof String.prototype.isWellFormed === 'function'
   ? (s) => s.isWellFormed()
