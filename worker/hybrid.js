@@ -50,14 +50,13 @@ function rowsOf(s, ids) {
   return out;
 }
 
-const epochOf = (s) => s.engine.storeInfo(s.store).epoch;
-const fileIdOf = (s) => s.engine.storeInfo(s.store).fileId;
-const bytesOf = (s) => s.engine.storeInfo(s.store).bytes;
+/** The store's identity as the cache records it: { epoch, fileId, bytes } (one engine call). */
+const infoOf = (s) => s.engine.storeInfo(s.store);
 
 /** Rebuild the cache of s from its store; returns { rows, epoch }. */
 export async function rebuildCache(s) {
   const rows = allRows(s);
-  const epoch = epochOf(s), fileId = fileIdOf(s), bytes = bytesOf(s);
+  const { epoch, fileId, bytes } = infoOf(s);
   // In the chain of cache updates (commit order): a write committed after these rows were read
   // has its update run after the rebuild, on a cache no longer marked behind — not skipped as
   // missed while the rebuild is under way, its rows then lacking under a later write's epoch.
@@ -98,10 +97,10 @@ export async function reconcile(s) {
 
 async function reconcileCache(s) {
   const st = await s.cache.state(s.name);
-  const store = epochOf(s);
+  const info = infoOf(s), store = info.epoch;
   s.cacheStatus = { epoch: st?.epoch ?? null, rows: st?.rows ?? 0, rebuilt: null, warning: null };
-  const sameStore = st && st.fileId === fileIdOf(s);
-  if (sameStore && st.epoch === store && st.bytes === bytesOf(s)) return;
+  const sameStore = st && st.fileId === info.fileId;
+  if (sameStore && st.epoch === store && st.bytes === info.bytes) return;
   let warning = null;
   if (st && (!sameStore || st.epoch === store)) {
     // Another store under this name (deleted and recreated, restored from elsewhere), or another
@@ -132,11 +131,12 @@ export async function afterWrite(s, change, epoch) {
   // write's rows applied on top would record that write's epoch over the rows it lacks.
   if (s.cacheMissed) return;
   try {
+    const { fileId, bytes } = infoOf(s);
     await s.cache.apply(s.name, {
       clear: change.clear === true,
       deletes: change.deletes ?? [],
       puts: change.puts ? rowsOf(s, change.puts) : [],
-    }, epoch, fileIdOf(s), bytesOf(s));
+    }, epoch, fileId, bytes);
     const st = await s.cache.state(s.name);
     s.cacheStatus = { ...s.cacheStatus, epoch, rows: st?.rows ?? 0 };
   } catch (e) {
