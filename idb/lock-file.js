@@ -35,6 +35,8 @@
 //        liveness claim. Dead → stale at once, whatever created_ns says (future, or young).
 //        Alive → held, unless the file now at the lock's name is not the file that writer writes
 //        (it was renamed away or replaced under it: the name is free, the writer refuses writes).
+//        A writer that compacted between its answer and our stat of the name claims the file now
+//        there (its identity claim answers with its writer id): held.
 //     b. a veclite writer of another network namespace on this host (a container): its pid means
 //        nothing here; stale once its heartbeat has been absent for 30 s.
 //     c. any other lock of this host (rvf-node's, an older veclite's): the pid rule of rvf-node
@@ -415,6 +417,12 @@ async function holderAnswers(lockPath, hex, ms) {
  * judge(), plus the thread check for a veclite lock of this very process (see the file comment).
  * @returns {Promise<ReturnType<typeof judge>>}
  */
+/** Does the writer `writerId` (or a busy holder that does not say) claim the identity of `st`? */
+async function claimedBy(st, writerId) {
+  const p = await claims.probe(claims.identityName(st.dev, st.ino));
+  return p.state === 'busy' || (p.state === 'alive' && p.hello?.writerId === writerId);
+}
+
 async function judgeHolder(lockPath, bytes, mtimeMs, pingMs) {
   const v = judge(bytes, mtimeMs);
   const { info } = v;
@@ -437,7 +445,10 @@ async function judgeHolder(lockPath, bytes, mtimeMs, pingMs) {
       } catch (e) {
         if (e?.code !== 'ENOENT') throw eio('stat the file of', lockPath, e);
       }
-      if (here && (String(here.dev) !== h.dev || String(here.ino) !== h.ino)) {
+      // The hello came before the stat: a writer that compacted in between (rename: the name
+      // leads to its new image) holds the identity claim of the file now here; it is held.
+      const moved = here && (String(here.dev) !== h.dev || String(here.ino) !== h.ino);
+      if (moved && !(await claimedBy(here, info.writerId))) {
         return {
           ...v, stale: true, alive: true,
           why: `its writer (pid ${info.pid}) writes another file now: ${file} was renamed away from it or replaced`,

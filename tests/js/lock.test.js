@@ -732,3 +732,40 @@ test('a veclite lock from another network namespace expires when its heartbeat s
   assert.equal(readFileLock(p).writerId, lock.holder.writerId);
   lock.release();
 });
+
+test('a writer that compacts while a second writer judges its lock keeps it (the hello came before the stat)', async () => {
+  // The second writer's identity is the file before a first compaction (it opened it then): free.
+  // Between the holder's hello (ino of image 1) and the stat of the name, the holder compacts
+  // again (image 2 takes the name). That is a live writer of the file at the name, not a writer
+  // that "writes another file now": ELOCK, the holder keeps its lock.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-lock-compact-'));
+  const f = path.join(dir, 'a.rvf');
+  fs.writeFileSync(f, 'x');
+  const statId = (p) => { const s = fs.statSync(p, { bigint: true }); return { dev: s.dev, ino: s.ino }; };
+  const old = statId(f);
+  fs.linkSync(f, path.join(dir, 'keep')); // the old inode stays allocated: no image reuses its number
+  const a = await acquireFileLock(f);
+  const compact = async (n) => {
+    const tmp = `${f}.img${n}`;
+    fs.writeFileSync(tmp, `image ${n}`);
+    const next = statId(tmp);
+    await a.claimNext(next);
+    return () => { fs.renameSync(tmp, f); a.adoptNext(next); };
+  };
+  (await compact(1))();
+  const second = await compact(2); // claimed; renamed in the middle of the judgement below
+  const statSync = fs.statSync;
+  fs.statSync = function (p, ...rest) {
+    if (p === f && second) { fs.statSync = statSync; second(); }
+    return statSync.call(this, p, ...rest);
+  };
+  try {
+    await assert.rejects(acquireFileLock(f, { identity: old }), (e) => e.code === 'ELOCK');
+    assert.equal(a.held, true);
+    a.refresh(); // still ours
+  } finally {
+    fs.statSync = statSync;
+    a.release();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
