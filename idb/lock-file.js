@@ -36,7 +36,8 @@
 //        Alive → held, unless the file now at the lock's name is not the file that writer writes
 //        (it was renamed away or replaced under it: the name is free, the writer refuses writes).
 //        A writer that compacted between its answer and our stat of the name claims the file now
-//        there (its identity claim answers with its writer id): held.
+//        there (its identity claim answers with its writer id), or answers with another file when
+//        asked again (it compacted once more meanwhile): held.
 //     b. a veclite writer of another network namespace on this host (a container): its pid means
 //        nothing here; stale once its heartbeat has been absent for 30 s.
 //     c. any other lock of this host (rvf-node's, an older veclite's): the pid rule of rvf-node
@@ -423,6 +424,12 @@ async function claimedBy(st, writerId) {
   return p.state === 'busy' || (p.state === 'alive' && p.hello?.writerId === writerId);
 }
 
+/** Does the writer `writerId` still say it writes the file (dev, ino) of `h`? */
+async function saysSame(writerId, h) {
+  const p = await claims.probe(claims.writerName(writerId));
+  return p.state === 'alive' && p.hello?.dev === h.dev && p.hello?.ino === h.ino;
+}
+
 async function judgeHolder(lockPath, bytes, mtimeMs, pingMs) {
   const v = judge(bytes, mtimeMs);
   const { info } = v;
@@ -448,7 +455,8 @@ async function judgeHolder(lockPath, bytes, mtimeMs, pingMs) {
       // The hello came before the stat: a writer that compacted in between (rename: the name
       // leads to its new image) holds the identity claim of the file now here; it is held.
       const moved = here && (String(here.dev) !== h.dev || String(here.ino) !== h.ino);
-      if (moved && !(await claimedBy(here, info.writerId))) {
+      // Its hello asked again: one that changed meanwhile is a writer compacting (held too).
+      if (moved && !(await claimedBy(here, info.writerId)) && await saysSame(info.writerId, h)) {
         return {
           ...v, stale: true, alive: true,
           why: `its writer (pid ${info.pid}) writes another file now: ${file} was renamed away from it or replaced`,

@@ -769,3 +769,44 @@ test('a writer that compacts while a second writer judges its lock keeps it (the
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a writer that compacts twice while a second writer judges its lock keeps it (its hello changed meanwhile)', async () => {
+  // As above, and the holder compacts once more right after the stat: the image the stat saw
+  // is no longer claimed by anyone, but the holder's hello now names a third file: it is alive
+  // and compacting, not a writer that lost its file.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-lock-compact2-'));
+  const f = path.join(dir, 'a.rvf');
+  fs.writeFileSync(f, 'x');
+  const statId = (p) => { const s = fs.statSync(p, { bigint: true }); return { dev: s.dev, ino: s.ino }; };
+  const old = statId(f);
+  const a = await acquireFileLock(f);
+  const compact = async (n) => {
+    const tmp = `${f}.img${n}`;
+    fs.writeFileSync(tmp, `image ${n}`);
+    const next = statId(tmp);
+    await a.claimNext(next);
+    // the replaced file stays linked: no later image reuses its inode number
+    return () => { fs.linkSync(f, `${f}.keep${n}`); fs.renameSync(tmp, f); a.adoptNext(next); };
+  };
+  (await compact(1))();
+  const second = await compact(2);
+  const third = await compact(3);
+  const statSync = fs.statSync;
+  fs.statSync = function (p, ...rest) {
+    if (p !== f) return statSync.call(this, p, ...rest);
+    fs.statSync = statSync;
+    second();
+    const st = statSync.call(this, p, ...rest);
+    third(); // after the stat, before anyone asks who claims what it saw
+    return st;
+  };
+  try {
+    await assert.rejects(acquireFileLock(f, { identity: old }), (e) => e.code === 'ELOCK');
+    assert.equal(a.held, true);
+    a.refresh(); // still ours
+  } finally {
+    fs.statSync = statSync;
+    a.release();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
