@@ -37,7 +37,8 @@
 //        (it was renamed away or replaced under it: the name is free, the writer refuses writes).
 //        A writer that compacted between its answer and our stat of the name claims the file now
 //        there (its identity claim answers with its writer id), or answers with another file when
-//        asked again (it compacted once more meanwhile): held.
+//        asked again or has compacted since (its hello counts compactions: inode numbers are
+//        reused, so the same (dev, ino) may name a newer image): held.
 //     b. a veclite writer of another network namespace on this host (a container): its pid means
 //        nothing here; stale once its heartbeat has been absent for 30 s.
 //     c. any other lock of this host (rvf-node's, an older veclite's): the pid rule of rvf-node
@@ -424,10 +425,11 @@ async function claimedBy(st, writerId) {
   return p.state === 'busy' || (p.state === 'alive' && p.hello?.writerId === writerId);
 }
 
-/** Does the writer `writerId` still say it writes the file (dev, ino) of `h`? */
+/** Does the writer `writerId` still say it writes the file (dev, ino) of `h`, not having compacted since? */
 async function saysSame(writerId, h) {
   const p = await claims.probe(claims.writerName(writerId));
-  return p.state === 'alive' && p.hello?.dev === h.dev && p.hello?.ino === h.ino;
+  // moves counts its compactions: inode numbers are reused, so two of them can lead back to h.ino
+  return p.state === 'alive' && p.hello?.dev === h.dev && p.hello?.ino === h.ino && p.hello?.moves === h.moves;
 }
 
 async function judgeHolder(lockPath, bytes, mtimeMs, pingMs) {
@@ -790,6 +792,7 @@ export class FileLock {
     this.#hello.dev = String(next.dev);
     this.#hello.ino = String(next.ino);
     this.#hello.lost = false;
+    this.#hello.moves = (this.#hello.moves ?? 0) + 1; // see saysSame
     const keep = claims.identityName(next.dev, next.ino);
     for (const c of this.#claims) if (c.name.startsWith('i/') && c.name !== keep) c.close();
     this.#claims = this.#claims.filter((c) => c.held);

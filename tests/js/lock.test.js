@@ -810,3 +810,45 @@ test('a writer that compacts twice while a second writer judges its lock keeps i
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a writer whose compactions lead back to an inode number it wrote before keeps its lock (numbers are reused)', async () => {
+  // The hello names image 1; the stat sees image 2; then a compaction puts a file with image 1's
+  // inode number at the name (the file system reused it). Asked again, the holder names the same
+  // (dev, ino) as before: only its count of compactions shows it moved. Held.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-lock-compact3-'));
+  const f = path.join(dir, 'a.rvf');
+  fs.writeFileSync(f, 'x');
+  const statId = (p) => { const s = fs.statSync(p, { bigint: true }); return { dev: s.dev, ino: s.ino }; };
+  const old = statId(f);
+  fs.linkSync(f, `${f}.keep0`); // no image reuses the opener's inode number
+  const a = await acquireFileLock(f);
+  fs.writeFileSync(`${f}.img1`, 'image 1');
+  const one = statId(`${f}.img1`);
+  await a.claimNext(one);
+  fs.renameSync(`${f}.img1`, f);
+  a.adoptNext(one);
+  fs.writeFileSync(`${f}.img2`, 'image 2');
+  const two = statId(`${f}.img2`);
+  await a.claimNext(two);
+  const statSync = fs.statSync;
+  fs.statSync = function (p, ...rest) {
+    if (p !== f) return statSync.call(this, p, ...rest);
+    fs.statSync = statSync;
+    fs.linkSync(f, `${f}.keep1`); // image 1's inode, to come back as "a new image" below
+    fs.renameSync(`${f}.img2`, f);
+    a.adoptNext(two);
+    const st = statSync.call(this, p, ...rest);
+    fs.renameSync(`${f}.keep1`, f); // the reused number
+    a.adoptNext(one);
+    return st;
+  };
+  try {
+    await assert.rejects(acquireFileLock(f, { identity: old }), (e) => e.code === 'ELOCK');
+    assert.equal(a.held, true);
+    a.refresh(); // still ours
+  } finally {
+    fs.statSync = statSync;
+    a.release();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
