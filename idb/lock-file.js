@@ -415,10 +415,6 @@ async function holderAnswers(lockPath, hex, ms) {
   }
 }
 
-/**
- * judge(), plus the thread check for a veclite lock of this very process (see the file comment).
- * @returns {Promise<ReturnType<typeof judge>>}
- */
 /** Does the writer `writerId` (or a busy holder that does not say) claim the identity of `st`? */
 async function claimedBy(st, writerId) {
   const p = await claims.probe(claims.identityName(st.dev, st.ino));
@@ -432,6 +428,10 @@ async function saysSame(writerId, h) {
   return p.state === 'alive' && p.hello?.dev === h.dev && p.hello?.ino === h.ino && p.hello?.moves === h.moves;
 }
 
+/**
+ * judge(), plus the thread check for a veclite lock of this very process (see the file comment).
+ * @returns {Promise<ReturnType<typeof judge>>}
+ */
 async function judgeHolder(lockPath, bytes, mtimeMs, pingMs) {
   const v = judge(bytes, mtimeMs);
   const { info } = v;
