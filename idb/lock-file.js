@@ -35,6 +35,10 @@
 //        liveness claim. Dead → stale at once, whatever created_ns says (future, or young).
 //        Alive → held, unless the file now at the lock's name is not the file that writer writes
 //        (it was renamed away or replaced under it: the name is free, the writer refuses writes).
+//        A writer that compacted between its answer and our stat of the name claims the file now
+//        there (its identity claim answers with its writer id), or answers with another file when
+//        asked again or has compacted since (its hello counts compactions: inode numbers are
+//        reused, so the same (dev, ino) may name a newer image): held.
 //     b. a veclite writer of another network namespace on this host (a container): its pid means
 //        nothing here; stale once its heartbeat has been absent for 30 s.
 //     c. any other lock of this host (rvf-node's, an older veclite's): the pid rule of rvf-node
@@ -411,6 +415,19 @@ async function holderAnswers(lockPath, hex, ms) {
   }
 }
 
+/** Does the writer `writerId` (or a busy holder that does not say) claim the identity of `st`? */
+async function claimedBy(st, writerId) {
+  const p = await claims.probe(claims.identityName(st.dev, st.ino));
+  return p.state === 'busy' || (p.state === 'alive' && p.hello?.writerId === writerId);
+}
+
+/** Does the writer `writerId` still say it writes the file (dev, ino) of `h`, not having compacted since? */
+async function saysSame(writerId, h) {
+  const p = await claims.probe(claims.writerName(writerId));
+  // moves counts its compactions: inode numbers are reused, so two of them can lead back to h.ino
+  return p.state === 'alive' && p.hello?.dev === h.dev && p.hello?.ino === h.ino && p.hello?.moves === h.moves;
+}
+
 /**
  * judge(), plus the thread check for a veclite lock of this very process (see the file comment).
  * @returns {Promise<ReturnType<typeof judge>>}
@@ -437,7 +454,11 @@ async function judgeHolder(lockPath, bytes, mtimeMs, pingMs) {
       } catch (e) {
         if (e?.code !== 'ENOENT') throw eio('stat the file of', lockPath, e);
       }
-      if (here && (String(here.dev) !== h.dev || String(here.ino) !== h.ino)) {
+      // The hello came before the stat: a writer that compacted in between (rename: the name
+      // leads to its new image) holds the identity claim of the file now here; it is held.
+      const moved = here && (String(here.dev) !== h.dev || String(here.ino) !== h.ino);
+      // Its hello asked again: one that changed meanwhile is a writer compacting (held too).
+      if (moved && !(await claimedBy(here, info.writerId)) && await saysSame(info.writerId, h)) {
         return {
           ...v, stale: true, alive: true,
           why: `its writer (pid ${info.pid}) writes another file now: ${file} was renamed away from it or replaced`,
@@ -771,6 +792,7 @@ export class FileLock {
     this.#hello.dev = String(next.dev);
     this.#hello.ino = String(next.ino);
     this.#hello.lost = false;
+    this.#hello.moves = (this.#hello.moves ?? 0) + 1; // see saysSame
     const keep = claims.identityName(next.dev, next.ino);
     for (const c of this.#claims) if (c.name.startsWith('i/') && c.name !== keep) c.close();
     this.#claims = this.#claims.filter((c) => c.held);

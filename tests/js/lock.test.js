@@ -732,3 +732,123 @@ test('a veclite lock from another network namespace expires when its heartbeat s
   assert.equal(readFileLock(p).writerId, lock.holder.writerId);
   lock.release();
 });
+
+test('a writer that compacts while a second writer judges its lock keeps it (the hello came before the stat)', async () => {
+  // The second writer's identity is the file before a first compaction (it opened it then): free.
+  // Between the holder's hello (ino of image 1) and the stat of the name, the holder compacts
+  // again (image 2 takes the name). That is a live writer of the file at the name, not a writer
+  // that "writes another file now": ELOCK, the holder keeps its lock.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-lock-compact-'));
+  const f = path.join(dir, 'a.rvf');
+  fs.writeFileSync(f, 'x');
+  const statId = (p) => { const s = fs.statSync(p, { bigint: true }); return { dev: s.dev, ino: s.ino }; };
+  const old = statId(f);
+  fs.linkSync(f, path.join(dir, 'keep')); // the old inode stays allocated: no image reuses its number
+  const a = await acquireFileLock(f);
+  const compact = async (n) => {
+    const tmp = `${f}.img${n}`;
+    fs.writeFileSync(tmp, `image ${n}`);
+    const next = statId(tmp);
+    await a.claimNext(next);
+    return () => { fs.renameSync(tmp, f); a.adoptNext(next); };
+  };
+  (await compact(1))();
+  const second = await compact(2); // claimed; renamed in the middle of the judgement below
+  const statSync = fs.statSync;
+  fs.statSync = function (p, ...rest) {
+    if (p === f && second) { fs.statSync = statSync; second(); }
+    return statSync.call(this, p, ...rest);
+  };
+  try {
+    await assert.rejects(acquireFileLock(f, { identity: old }), (e) => e.code === 'ELOCK');
+    assert.equal(a.held, true);
+    a.refresh(); // still ours
+  } finally {
+    fs.statSync = statSync;
+    a.release();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a writer that compacts twice while a second writer judges its lock keeps it (its hello changed meanwhile)', async () => {
+  // As above, and the holder compacts once more right after the stat: the image the stat saw
+  // is no longer claimed by anyone, but the holder's hello now names a third file: it is alive
+  // and compacting, not a writer that lost its file.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-lock-compact2-'));
+  const f = path.join(dir, 'a.rvf');
+  fs.writeFileSync(f, 'x');
+  const statId = (p) => { const s = fs.statSync(p, { bigint: true }); return { dev: s.dev, ino: s.ino }; };
+  const old = statId(f);
+  const a = await acquireFileLock(f);
+  const compact = async (n) => {
+    const tmp = `${f}.img${n}`;
+    fs.writeFileSync(tmp, `image ${n}`);
+    const next = statId(tmp);
+    await a.claimNext(next);
+    // the replaced file stays linked: no later image reuses its inode number
+    return () => { fs.linkSync(f, `${f}.keep${n}`); fs.renameSync(tmp, f); a.adoptNext(next); };
+  };
+  (await compact(1))();
+  const second = await compact(2);
+  const third = await compact(3);
+  const statSync = fs.statSync;
+  fs.statSync = function (p, ...rest) {
+    if (p !== f) return statSync.call(this, p, ...rest);
+    fs.statSync = statSync;
+    second();
+    const st = statSync.call(this, p, ...rest);
+    third(); // after the stat, before anyone asks who claims what it saw
+    return st;
+  };
+  try {
+    await assert.rejects(acquireFileLock(f, { identity: old }), (e) => e.code === 'ELOCK');
+    assert.equal(a.held, true);
+    a.refresh(); // still ours
+  } finally {
+    fs.statSync = statSync;
+    a.release();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a writer whose compactions lead back to an inode number it wrote before keeps its lock (numbers are reused)', async () => {
+  // The hello names image 1; the stat sees image 2; then a compaction puts a file with image 1's
+  // inode number at the name (the file system reused it). Asked again, the holder names the same
+  // (dev, ino) as before: only its count of compactions shows it moved. Held.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veclite-lock-compact3-'));
+  const f = path.join(dir, 'a.rvf');
+  fs.writeFileSync(f, 'x');
+  const statId = (p) => { const s = fs.statSync(p, { bigint: true }); return { dev: s.dev, ino: s.ino }; };
+  const old = statId(f);
+  fs.linkSync(f, `${f}.keep0`); // no image reuses the opener's inode number
+  const a = await acquireFileLock(f);
+  fs.writeFileSync(`${f}.img1`, 'image 1');
+  const one = statId(`${f}.img1`);
+  await a.claimNext(one);
+  fs.renameSync(`${f}.img1`, f);
+  a.adoptNext(one);
+  fs.writeFileSync(`${f}.img2`, 'image 2');
+  const two = statId(`${f}.img2`);
+  await a.claimNext(two);
+  const statSync = fs.statSync;
+  fs.statSync = function (p, ...rest) {
+    if (p !== f) return statSync.call(this, p, ...rest);
+    fs.statSync = statSync;
+    fs.linkSync(f, `${f}.keep1`); // image 1's inode, to come back as "a new image" below
+    fs.renameSync(`${f}.img2`, f);
+    a.adoptNext(two);
+    const st = statSync.call(this, p, ...rest);
+    fs.renameSync(`${f}.keep1`, f); // the reused number
+    a.adoptNext(one);
+    return st;
+  };
+  try {
+    await assert.rejects(acquireFileLock(f, { identity: old }), (e) => e.code === 'ELOCK');
+    assert.equal(a.held, true);
+    a.refresh(); // still ours
+  } finally {
+    fs.statSync = statSync;
+    a.release();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
